@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The one memory-ordering vocabulary of mpflow.
+ *
+ * Every access to a word that another process (or thread) writes concurrently
+ * goes through one of these helpers; no other file touches <stdatomic.h> or
+ * `volatile`. Each call site names the access it pairs with (labels such as
+ * R1 / A1, after DPDK's rte_ring_c11_pvt.h) or says why relaxed is enough.
+ *
+ *   shm_load_relaxed / shm_store_relaxed   no ordering: the value alone matters
+ *   shm_load_acquire                       later reads and writes stay after it
+ *   shm_store_release                      earlier reads and writes stay before it
+ *   shm_fence_full                         store->load ordering (Dekker pairs)
+ *   shm_cpu_relax                          spin-wait hint, no ordering
+ */
+#ifndef MPFLOW_SHM_ATOMICS_H
+#define MPFLOW_SHM_ATOMICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Shared words are plain fixed-width integers wrapped in _Atomic; the layout
+ * of a struct that crosses the process boundary must not depend on it. */
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "atomic u32 layout");
+_Static_assert(sizeof(_Atomic uint64_t) == sizeof(uint64_t), "atomic u64 layout");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free across processes");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free across processes");
+
+typedef _Atomic uint32_t shm_u32;
+typedef _Atomic uint64_t shm_u64;
+
+#define SHM_CACHE_LINE 64u
+
+static inline uint32_t shm_load_relaxed32(const shm_u32 *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+static inline uint32_t shm_load_acquire32(const shm_u32 *p)
+{
+	return atomic_load_explicit(p, memory_order_acquire);
+}
+
+static inline void shm_store_relaxed32(shm_u32 *p, uint32_t v)
+{
+	atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+static inline void shm_store_release32(shm_u32 *p, uint32_t v)
+{
+	atomic_store_explicit(p, v, memory_order_release);
+}
+
+static inline uint64_t shm_load_relaxed64(const shm_u64 *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+static inline uint64_t shm_load_acquire64(const shm_u64 *p)
+{
+	return atomic_load_explicit(p, memory_order_acquire);
+}
+
+static inline void shm_store_relaxed64(shm_u64 *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+static inline void shm_store_release64(shm_u64 *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_release);
+}
+
+/* A sequentially consistent fence: the only way to order a store before a
+ * later load of a different word (the wakeup protocol in ring.c needs it). */
+static inline void shm_fence_full(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+static inline void shm_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+#endif

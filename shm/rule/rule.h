@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The rule model shared by libmpflow and mpflowd: one descriptor per item
+ * and action type (data, not code), validation exactly as rte_flow.rst
+ * states it, and the resolution of an action list into its effect.
+ *
+ * The descriptors are the single source of truth for names, struct sizes,
+ * fields (offset, size, byte order) and default masks; the wire codec, the
+ * validators and (later) flowctl's grammar and the rule printer read them.
+ */
+#ifndef MPFLOW_SHM_RULE_H
+#define MPFLOW_SHM_RULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpflow/flow.h>
+
+/* How a field's bytes compare, for ranges (spec..last). */
+enum rule_field_order {
+	RULE_ORDER_BE,	 /* network byte order or a byte string: memcmp order */
+	RULE_ORDER_HOST, /* host-order unsigned 32-bit integer */
+};
+
+/* One member of an item struct. */
+struct rule_field {
+	const char *name; /* testpmd's name where it has one */
+	uint16_t offset;
+	uint8_t size;
+	uint8_t order; /* enum rule_field_order */
+};
+
+/* A 16-bit constant in network byte order, usable in initialisers. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define RULE_BE16(x) ((uint16_t)__builtin_bswap16(x))
+#else
+#define RULE_BE16(x) ((uint16_t)(x))
+#endif
+
+/* Initialisers for field tables. */
+#define RULE_FIELD_OF(type, member, label, byte_order)                                          \
+	{                                                                                       \
+		.name = (label), .offset = offsetof(type, member),                              \
+		.size = sizeof(((type *)0)->member), .order = (byte_order)                      \
+	}
+#define RULE_FIELD_BE(type, member, label) RULE_FIELD_OF(type, member, label, RULE_ORDER_BE)
+#define RULE_FIELD_HOST(type, member, label) RULE_FIELD_OF(type, member, label, RULE_ORDER_HOST)
+
+/* What an item does with spec / last / mask. */
+enum rule_spec_use {
+	RULE_SPEC_IGNORED,   /* END, VOID, INVERT: the document says "ignored" */
+	RULE_SPEC_FORBIDDEN, /* PF: "must not be set" */
+	RULE_SPEC_MATCHED,   /* every other item */
+};
+
+/* Where an item may stand in a pattern. */
+enum rule_stacking {
+	RULE_STACK_META,     /* anywhere, without affecting the stack */
+	RULE_STACK_HEADER,   /* a protocol layer: only the layers in `next` follow it */
+	RULE_STACK_WILDCARD, /* ANY, RAW: follows and is followed by anything */
+};
+
+struct rule_item_desc {
+	const char *name;
+	uint16_t size; /* of the item struct; 0 when it has none */
+	uint8_t spec_use; /* enum rule_spec_use */
+	uint8_t stacking; /* enum rule_stacking */
+	uint64_t next;	  /* RULE_STACK_HEADER: bit per item type that may follow */
+	const void *default_mask;
+	const struct rule_field *fields;
+	uint8_t n_fields;
+	/* Rules of this item beyond the generic spec/last/mask ones; NULL if
+	 * none. `mask` is the effective mask. Returns 0 or -errno. */
+	int (*check)(const struct mpf_flow_item *item, const void *mask, int index,
+		     struct mpf_flow_error *error);
+};
+
+#define RULE_ITEM_BIT(type) (1ull << (type))
+
+/* Descriptor of an item type, NULL for an unknown type. */
+const struct rule_item_desc *rule_item_desc(int type);
+
+/* The descriptors, one file per family (items_meta.c, items_headers.c,
+ * items_tunnel.c); rule_item_desc() indexes them. */
+extern const struct rule_item_desc rule_item_end, rule_item_void, rule_item_invert,
+	rule_item_any, rule_item_pf, rule_item_vf, rule_item_port, rule_item_raw,
+	rule_item_fuzzy;
+extern const struct rule_item_desc rule_item_eth, rule_item_vlan, rule_item_e_tag,
+	rule_item_ipv4, rule_item_ipv6, rule_item_icmp, rule_item_udp, rule_item_tcp,
+	rule_item_sctp, rule_item_esp;
+extern const struct rule_item_desc rule_item_vxlan, rule_item_nvgre, rule_item_mpls,
+	rule_item_gre, rule_item_gtp, rule_item_gtpc, rule_item_gtpu;
+
+/* How an action bears on the fate of a packet (rte_flow.rst, "Actions"). */
+enum rule_action_kind {
+	RULE_ACTION_META,	     /* END, VOID, MARK, FLAG, COUNT, SECURITY */
+	RULE_ACTION_TERMINATING,     /* QUEUE, DROP, RSS, PF, VF */
+	RULE_ACTION_NON_TERMINATING, /* PASSTHRU, DUP, METER */
+};
+
+struct rule_action_desc {
+	const char *name;
+	uint16_t conf_size; /* 0: the action takes no configuration */
+	uint8_t kind;	    /* enum rule_action_kind */
+	int (*check)(const void *conf, int index, struct mpf_flow_error *error);
+};
+
+/* Descriptor of an action type, NULL for an unknown type. */
+const struct rule_action_desc *rule_action_desc(int type);
+
+/*
+ * The effect of an action list. Only the last action of each type counts
+ * (`last`); every action was still checked.
+ *  - fate: the action that decides where the packet goes: QUEUE, RSS, PF or
+ *    VF; else DROP; else END (no fate: the packet goes on, as with PASSTHRU).
+ *    DROP with a delivering fate is overridden by it (the document's
+ *    "DROP + QUEUE: only QUEUE has any effect"); PASSTHRU overrides DROP.
+ *  - terminating: later rules do not see the packet (a fate and no PASSTHRU).
+ */
+struct rule_actions {
+	int16_t last[MPF_FLOW_ACTION_TYPES]; /* index of the last of each type, or -1 */
+	uint8_t fate;			     /* enum mpf_flow_action_type */
+	bool terminating;
+	uint8_t count; /* actions before END */
+};
+
+/*
+ * Validation, exactly as rte_flow.rst states it. Each returns 0, or a
+ * negative errno with `error` (when not NULL) naming the cause:
+ *  -EINVAL   unknown or invalid specification
+ *  -ENOTSUP  valid but unsupported (a range whose last is below spec, RAW
+ *            ranges, more than the MPF_FLOW_*_MAX limits)
+ */
+int rule_validate_attr(const struct mpf_flow_attr *attr, struct mpf_flow_error *error);
+int rule_validate_pattern(const struct mpf_flow_item *pattern, unsigned *count,
+			  struct mpf_flow_error *error);
+int rule_validate_actions(const struct mpf_flow_action *actions, struct rule_actions *out,
+			  struct mpf_flow_error *error);
+int rule_validate(const struct mpf_flow_attr *attr, const struct mpf_flow_item *pattern,
+		  const struct mpf_flow_action *actions, struct mpf_flow_error *error);
+
+/* The mask in force for an item with a spec: its own, or the default. */
+const void *rule_item_mask(const struct mpf_flow_item *item);
+
+/*
+ * The one way to fill an error: sets type, cause and a formatted message
+ * (when `error` is not NULL) and returns -code.
+ */
+int flow_error_set(struct mpf_flow_error *error, int code, enum mpf_flow_error_type type,
+		   int32_t cause, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif
