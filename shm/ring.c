@@ -3,10 +3,21 @@
  * SPSC variable-length message ring; see ring.h for the layout and the trust
  * rules. Synchronising pairs used here:
  *
- *   R1 producer_publish() store-release tail   ->  A1 consumer_refresh() load-acquire tail
- *   R2 consumer_publish() store-release head   ->  A2 producer_refresh() load-acquire head
- *   F1 producer_publish() fence  <->  F2 ring_consumer_prepare_sleep() fence   (NEED_WAKEUP)
- *   F3 consumer_publish() fence  <->  F4 ring_producer_prepare_sleep() fence   (NEED_SPACE)
+ *   R1 producer_publish() store tail (release)  ->  A1 consumer_refresh() load tail (acquire)
+ *   R2 consumer_publish() store head (release)  ->  A2 producer_refresh() load head (acquire)
+ *
+ * and two Dekker pairs, each side storing its word then loading the other's,
+ * all four accesses seq_cst (see atomics.h):
+ *
+ *   D1 producer_publish(): store tail, load consumer_flags
+ *      <-> D2 ring_consumer_prepare_sleep(): store NEED_WAKEUP, load tail
+ *   D3 consumer_publish(): store head, load producer_flags
+ *      <-> D4 ring_producer_prepare_sleep(): store NEED_SPACE, load head
+ *
+ * A lost wakeup needs both loads of a pair to miss the other side's store;
+ * the single total order of seq_cst accesses forbids it. So a consumer never
+ * sleeps on data it was not told about, and a producer rings the doorbell
+ * only when the consumer asked (no system call per message when busy).
  */
 #include <errno.h>
 #include <string.h>
@@ -110,6 +121,8 @@ static void ring_copy_in(struct ring *r, uint32_t pos, const void *src, uint32_t
 	uint32_t offset = pos & r->mask;
 	uint32_t first = r->size - offset < length ? r->size - offset : length;
 
+	if (length == 0) /* src may be NULL for an empty message */
+		return;
 	memcpy(r->data + offset, src, first);
 	memcpy(r->data, (const uint8_t *)src + first, length - first);
 }
@@ -119,6 +132,8 @@ static void ring_copy_out(const struct ring *r, uint32_t pos, void *dst, uint32_
 	uint32_t offset = pos & r->mask;
 	uint32_t first = r->size - offset < length ? r->size - offset : length;
 
+	if (length == 0)
+		return;
 	memcpy(dst, r->data + offset, first);
 	memcpy((uint8_t *)dst + first, r->data, length - first);
 }
@@ -127,19 +142,22 @@ static void ring_copy_out(const struct ring *r, uint32_t pos, void *dst, uint32_
 /* Producer side                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Producer only. Load and check the consumer's head. */
-static int producer_refresh(struct ring *r)
+/* Producer only. Check a head loaded from the consumer and adopt it. */
+static int producer_accept_head(struct ring *r, uint32_t head)
 {
-	/* A2: pairs with R2 in consumer_publish(): the consumer finished
-	 * copying out every byte before this head, so we may overwrite them. */
-	uint32_t head = shm_load_acquire32(&r->shared->head);
-
 	/* A head ahead of our tail, or further back than the ring holds, is a
 	 * lie: refuse it rather than overwrite unread records. */
 	if ((uint32_t)(r->index - head) > r->size)
 		return ring_break(r, -EPROTO);
 	r->peer = head;
 	return 0;
+}
+
+static int producer_refresh(struct ring *r)
+{
+	/* A2: pairs with R2 in consumer_publish(): the consumer finished
+	 * copying out every byte before this head, so we may overwrite them. */
+	return producer_accept_head(r, shm_load_acquire32(&r->shared->head));
 }
 
 uint32_t ring_free_space(const struct ring *r)
@@ -158,18 +176,13 @@ bool ring_writable(struct ring *r, uint32_t length)
 
 static void producer_publish(struct ring *r)
 {
-	/* R1: pairs with A1 in consumer_refresh(): every record staged before
-	 * this store is visible to a consumer that sees the new tail. */
-	shm_store_release32(&r->shared->tail, r->index);
+	/* R1 + D1: pairs with A1 in consumer_refresh(): every record staged
+	 * before this store is visible to a consumer that sees the new tail.
+	 * Also the store half of D1: either the load below sees NEED_WAKEUP,
+	 * or the consumer's re-check in D2 sees this tail. */
+	shm_store_seq_cst32(&r->shared->tail, r->index);
 	r->published = r->index;
-	/* F1: pairs with F2 in ring_consumer_prepare_sleep(). A store followed
-	 * by a load of another word needs a full fence: with it, either we see
-	 * NEED_WAKEUP below, or the consumer's re-check after F2 sees our tail.
-	 * A lost wakeup would need both loads to miss, which the two fences
-	 * forbid. */
-	shm_fence_full();
-	/* Relaxed: ordered by F1; only the bit matters. */
-	if (shm_load_relaxed32(&r->shared->consumer_flags) & RING_NEED_WAKEUP)
+	if (shm_load_seq_cst32(&r->shared->consumer_flags) & RING_NEED_WAKEUP)
 		doorbell_ring(r->peer_doorbell);
 }
 
@@ -221,11 +234,10 @@ int ring_enqueue(struct ring *r, const void *msg, uint32_t length)
 
 bool ring_producer_prepare_sleep(struct ring *r, uint32_t need)
 {
-	/* Relaxed: F4 below orders it before the head load. */
-	shm_store_relaxed32(&r->shared->producer_flags, RING_NEED_SPACE);
-	/* F4: pairs with F3 in consumer_publish(); see F1/F2. */
-	shm_fence_full();
-	if (producer_refresh(r) != 0 || ring_free_space(r) >= ring_record_size(need)) {
+	/* D4: pairs with D3 in consumer_publish(); see the top of this file. */
+	shm_store_seq_cst32(&r->shared->producer_flags, RING_NEED_SPACE);
+	if (producer_accept_head(r, shm_load_seq_cst32(&r->shared->head)) != 0 ||
+	    ring_free_space(r) >= ring_record_size(need)) {
 		shm_store_relaxed32(&r->shared->producer_flags, 0);
 		return false;
 	}
@@ -241,17 +253,20 @@ void ring_producer_finish_sleep(struct ring *r)
 /* Consumer side                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Consumer only. Load and check the producer's tail. */
-static int consumer_refresh(struct ring *r)
+/* Consumer only. Check a tail loaded from the producer and adopt it. */
+static int consumer_accept_tail(struct ring *r, uint32_t tail)
 {
-	/* A1: pairs with R1 in producer_publish(): the records before this
-	 * tail were fully written before it was published. */
-	uint32_t tail = shm_load_acquire32(&r->shared->tail);
-
 	if ((uint32_t)(tail - r->index) > r->size)
 		return ring_break(r, -EPROTO);
 	r->peer = tail;
 	return 0;
+}
+
+static int consumer_refresh(struct ring *r)
+{
+	/* A1: pairs with R1 in producer_publish(): the records before this
+	 * tail were fully written before it was published. */
+	return consumer_accept_tail(r, shm_load_acquire32(&r->shared->tail));
 }
 
 bool ring_readable(struct ring *r)
@@ -292,13 +307,12 @@ static int consumer_take(struct ring *r, void *dst, size_t cap)
 
 static void consumer_publish(struct ring *r)
 {
-	/* R2: pairs with A2 in producer_refresh(): our copies out of the
-	 * released records are complete before the producer may reuse them. */
-	shm_store_release32(&r->shared->head, r->index);
+	/* R2 + D3: pairs with A2 in producer_refresh(): our copies out of the
+	 * released records are complete before the producer may reuse them.
+	 * Also the store half of D3 (NEED_SPACE), as R1/D1 for NEED_WAKEUP. */
+	shm_store_seq_cst32(&r->shared->head, r->index);
 	r->published = r->index;
-	/* F3: pairs with F4 in ring_producer_prepare_sleep(); see F1/F2. */
-	shm_fence_full();
-	if (shm_load_relaxed32(&r->shared->producer_flags) & RING_NEED_SPACE)
+	if (shm_load_seq_cst32(&r->shared->producer_flags) & RING_NEED_SPACE)
 		doorbell_ring(r->peer_doorbell);
 }
 
@@ -341,11 +355,10 @@ int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *m
 
 bool ring_consumer_prepare_sleep(struct ring *r)
 {
-	/* Relaxed: F2 below orders it before the tail load. */
-	shm_store_relaxed32(&r->shared->consumer_flags, RING_NEED_WAKEUP);
-	/* F2: pairs with F1 in producer_publish(). */
-	shm_fence_full();
-	if (ring_readable(r)) {
+	/* D2: pairs with D1 in producer_publish(); see the top of this file. */
+	shm_store_seq_cst32(&r->shared->consumer_flags, RING_NEED_WAKEUP);
+	if (r->error || consumer_accept_tail(r, shm_load_seq_cst32(&r->shared->tail)) != 0 ||
+	    r->peer != r->index) {
 		shm_store_relaxed32(&r->shared->consumer_flags, 0);
 		return false;
 	}
