@@ -26,6 +26,7 @@
 #define MPFLOW_SHM_ATOMICS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Shared words are plain fixed-width integers wrapped in _Atomic; the layout
@@ -90,6 +91,37 @@ static inline void shm_store_seq_cst32(shm_u32 *p, uint32_t v)
 static inline uint32_t shm_load_seq_cst32(const shm_u32 *p)
 {
 	return atomic_load_explicit(p, memory_order_seq_cst);
+}
+
+/*
+ * Copy `words` 64-bit words into or out of shared memory, one release store
+ * or acquire load each: for seqlock-protected blocks, where every word must
+ * be ordered before the closing sequence store (writer) or before the
+ * re-check of the sequence (reader). Both addresses must be 8-aligned.
+ */
+static inline void shm_copy_to_release(void *shared, const void *private_copy, size_t words)
+{
+	shm_u64 *dst = shared;
+	const uint8_t *src = private_copy;
+
+	for (size_t i = 0; i < words; i++) {
+		uint64_t w;
+
+		__builtin_memcpy(&w, src + 8 * i, 8);
+		atomic_store_explicit(&dst[i], w, memory_order_release);
+	}
+}
+
+static inline void shm_copy_from_acquire(void *private_copy, const void *shared, size_t words)
+{
+	const shm_u64 *src = shared;
+	uint8_t *dst = private_copy;
+
+	for (size_t i = 0; i < words; i++) {
+		uint64_t w = atomic_load_explicit(&src[i], memory_order_acquire);
+
+		__builtin_memcpy(dst + 8 * i, &w, 8);
+	}
 }
 
 static inline void shm_cpu_relax(void)

@@ -31,7 +31,7 @@
 #define WIRE_VERSION	 1u
 #define WIRE_MSG_MAX	 16384u /* bytes of one message, header included */
 #define WIRE_DESTROY_MAX 1024u	/* handles in one DESTROY */
-#define WIRE_BATCH_MAX	 256u	/* requests in one BATCH */
+#define WIRE_BATCH_MAX	 64u	/* requests in one BATCH */
 
 enum wire_op {
 	WIRE_OP_VALIDATE = 1,

@@ -761,6 +761,59 @@ static void test_error_helper_fills_type_cause_message_and_returns_minus_code(vo
 	assert_int_equal(strlen(e.message), MPF_FLOW_ERROR_MESSAGE_MAX - 1);
 }
 
+/* ---- the testpmd printer ------------------------------------------------- */
+
+static void test_printer_writes_testpmd_syntax(void **state)
+{
+	struct mpf_flow_item_ipv4 ip = {.hdr.src_addr = htonl(0x0a000001)};
+	struct mpf_flow_item_tcp tcp = {.hdr.dst_port = htons(80)};
+	struct mpf_flow_item_tcp tcp_last = {.hdr.dst_port = htons(90)};
+	struct mpf_flow_item_eth eth = {.dst = {0x66, 0x11, 0x22, 0x33, 0x44, 0x55}};
+	struct mpf_flow_item_eth eth_mask = {.dst = {0xff, 0xff, 0xff, 0, 0, 0}};
+	const struct mpf_flow_attr attr = {.ingress = 1, .group = 2};
+	/* Masks as testpmd's "is" sets them: that field only. */
+	struct mpf_flow_item_ipv4 ip_mask = {.hdr.src_addr = 0xffffffff};
+	struct mpf_flow_item_tcp tcp_mask = {.hdr.dst_port = 0xffff};
+	const struct mpf_flow_item pattern[] = {
+		ITEM(ETH, .spec = &eth, .mask = &eth_mask), ITEM(IPV4, .spec = &ip, .mask = &ip_mask),
+		ITEM(TCP, .spec = &tcp, .last = &tcp_last, .mask = &tcp_mask), END_ITEM};
+	/* The default mask covers both addresses: dst 0.0.0.0 is matched too. */
+	const struct mpf_flow_item defaults[] = {ITEM(IPV4, .spec = &ip), END_ITEM};
+	const struct mpf_flow_action_mark mark = {.id = 42};
+	const struct mpf_flow_action actions[] = {ACTION(MARK, &mark), ACTION(QUEUE, &q3),
+						  ACTION(COUNT, NULL), END_ACTION};
+	char text[512];
+	size_t n;
+
+	(void)state;
+	n = rule_print(text, sizeof(text), &attr, pattern, actions);
+	assert_string_equal(text, "group 2 ingress pattern eth dst spec 66:11:22:33:44:55 dst mask "
+				  "ff:ff:ff:00:00:00 / ipv4 src is 10.0.0.1 / tcp dst spec 80 "
+				  "dst last 90 / end actions mark id 42 / queue index 3 / count / "
+				  "end");
+	assert_int_equal(n, strlen(text));
+	rule_print(text, sizeof(text), &ingress, defaults, actions);
+	assert_non_null(strstr(text, "ipv4 src is 10.0.0.1 dst is 0.0.0.0 /"));
+}
+
+static void test_printer_reports_the_length_it_needed(void **state)
+{
+	static const uint16_t qs[] = {0, 1};
+	const struct mpf_flow_action_rss rss = {.types = MPF_RSS_IPV4 | MPF_RSS_NONFRAG_IPV4_TCP,
+						.queue_num = 2, .queue = qs};
+	const struct mpf_flow_action actions[] = {ACTION(RSS, &rss), END_ACTION};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), END_ITEM};
+	char full[256], cut[16];
+	size_t n;
+
+	(void)state;
+	n = rule_print(full, sizeof(full), &ingress, pattern, actions);
+	assert_string_equal(full, "ingress pattern eth / end actions rss types ipv4 ipv4-tcp end "
+				  "queues 0 1 end / end");
+	assert_int_equal(rule_print(cut, sizeof(cut), &ingress, pattern, actions), n);
+	assert_int_equal(strlen(cut), sizeof(cut) - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -818,6 +871,8 @@ int main(void)
 		cmocka_unit_test(test_action_list_over_the_limit_is_enotsup),
 		cmocka_unit_test(test_names_are_testpmds),
 		cmocka_unit_test(test_error_helper_fills_type_cause_message_and_returns_minus_code),
+		cmocka_unit_test(test_printer_writes_testpmd_syntax),
+		cmocka_unit_test(test_printer_reports_the_length_it_needed),
 	};
 
 	return cmocka_run_group_tests_name("rule", tests, NULL, NULL);

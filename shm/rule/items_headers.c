@@ -40,8 +40,8 @@ const struct mpf_flow_item_sctp mpf_flow_item_sctp_mask = {
 const struct mpf_flow_item_esp mpf_flow_item_esp_mask = {.hdr = {.spi = 0xffffffff}};
 
 static const struct rule_field eth_fields[] = {
-	RULE_FIELD_BE(struct mpf_flow_item_eth, dst, "dst"),
-	RULE_FIELD_BE(struct mpf_flow_item_eth, src, "src"),
+	RULE_FIELD_ADDRESS(struct mpf_flow_item_eth, dst, "dst", RULE_FORMAT_MAC),
+	RULE_FIELD_ADDRESS(struct mpf_flow_item_eth, src, "src", RULE_FORMAT_MAC),
 	RULE_FIELD_BE(struct mpf_flow_item_eth, type, "type"),
 };
 
@@ -101,8 +101,8 @@ static const struct rule_field ipv4_fields[] = {
 	IPV4_FIELD(time_to_live, "ttl"),
 	IPV4_FIELD(next_proto_id, "proto"),
 	IPV4_FIELD(hdr_checksum, "hdr_checksum"),
-	IPV4_FIELD(src_addr, "src"),
-	IPV4_FIELD(dst_addr, "dst"),
+	RULE_FIELD_ADDRESS(struct mpf_flow_item_ipv4, hdr.src_addr, "src", RULE_FORMAT_IPV4),
+	RULE_FIELD_ADDRESS(struct mpf_flow_item_ipv4, hdr.dst_addr, "dst", RULE_FORMAT_IPV4),
 };
 
 /* What may follow an IP header: L4, tunnels carried by IP, IP in IP. */
@@ -123,7 +123,8 @@ const struct rule_item_desc rule_item_ipv4 = {
 static const struct rule_field ipv6_fields[] = {
 	IPV6_FIELD(vtc_flow, "vtc_flow"), IPV6_FIELD(payload_len, "payload_len"),
 	IPV6_FIELD(proto, "proto"),	  IPV6_FIELD(hop_limits, "hop"),
-	IPV6_FIELD(src_addr, "src"),	  IPV6_FIELD(dst_addr, "dst"),
+	RULE_FIELD_ADDRESS(struct mpf_flow_item_ipv6, hdr.src_addr, "src", RULE_FORMAT_IPV6),
+	RULE_FIELD_ADDRESS(struct mpf_flow_item_ipv6, hdr.dst_addr, "dst", RULE_FORMAT_IPV6),
 };
 
 /* ICMP is the ICMPv4 header: it cannot follow IPV6. */

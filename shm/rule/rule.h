@@ -23,12 +23,21 @@ enum rule_field_order {
 	RULE_ORDER_HOST, /* host-order unsigned 32-bit integer */
 };
 
+/* How a field's value is written in testpmd syntax. */
+enum rule_field_format {
+	RULE_FORMAT_INT,  /* a number (a 3-byte field is a 24-bit one) */
+	RULE_FORMAT_MAC,  /* 00:11:22:33:44:55 */
+	RULE_FORMAT_IPV4, /* 10.0.0.1 */
+	RULE_FORMAT_IPV6, /* 2001:db8::1 */
+};
+
 /* One member of an item struct. */
 struct rule_field {
 	const char *name; /* testpmd's name where it has one */
 	uint16_t offset;
 	uint8_t size;
-	uint8_t order; /* enum rule_field_order */
+	uint8_t order;	/* enum rule_field_order */
+	uint8_t format; /* enum rule_field_format */
 };
 
 /* A 16-bit constant in network byte order, usable in initialisers. */
@@ -39,13 +48,17 @@ struct rule_field {
 #endif
 
 /* Initialisers for field tables. */
-#define RULE_FIELD_OF(type, member, label, byte_order)                                          \
+#define RULE_FIELD_OF(type, member, label, byte_order, fmt)                                     \
 	{                                                                                       \
 		.name = (label), .offset = offsetof(type, member),                              \
-		.size = sizeof(((type *)0)->member), .order = (byte_order)                      \
+		.size = sizeof(((type *)0)->member), .order = (byte_order), .format = (fmt)     \
 	}
-#define RULE_FIELD_BE(type, member, label) RULE_FIELD_OF(type, member, label, RULE_ORDER_BE)
-#define RULE_FIELD_HOST(type, member, label) RULE_FIELD_OF(type, member, label, RULE_ORDER_HOST)
+#define RULE_FIELD_BE(type, member, label)                                                      \
+	RULE_FIELD_OF(type, member, label, RULE_ORDER_BE, RULE_FORMAT_INT)
+#define RULE_FIELD_HOST(type, member, label)                                                    \
+	RULE_FIELD_OF(type, member, label, RULE_ORDER_HOST, RULE_FORMAT_INT)
+#define RULE_FIELD_ADDRESS(type, member, label, fmt)                                            \
+	RULE_FIELD_OF(type, member, label, RULE_ORDER_BE, fmt)
 
 /* What an item does with spec / last / mask. */
 enum rule_spec_use {
@@ -139,6 +152,15 @@ int rule_validate_actions(const struct mpf_flow_action *actions, struct rule_act
 			  struct mpf_flow_error *error);
 int rule_validate(const struct mpf_flow_attr *attr, const struct mpf_flow_item *pattern,
 		  const struct mpf_flow_action *actions, struct mpf_flow_error *error);
+
+/*
+ * Write a rule in testpmd's flow syntax ("ingress pattern eth / ipv4 src is
+ * 10.0.0.1 / end actions queue index 3 / end") into buf, NUL-terminated.
+ * Returns the length the whole text needs, as snprintf does: a result >= cap
+ * means it was cut. The rule must have passed rule_validate().
+ */
+size_t rule_print(char *buf, size_t cap, const struct mpf_flow_attr *attr,
+		  const struct mpf_flow_item *pattern, const struct mpf_flow_action *actions);
 
 /* The mask in force for an item with a spec: its own, or the default. */
 const void *rule_item_mask(const struct mpf_flow_item *item);

@@ -3,16 +3,146 @@
  * @file
  * libmpflow, the client library of the mpflow flow-rule service.
  *
- * This release provides the rule model (mpflow/flow.h): the types of rte_flow
- * rules, their default masks and names. The connection and rule API
- * (mpf_connect, mpf_flow_create, ...) arrives with the primary (mpflowd).
+ * A client connects to an instance's primary (mpflowd), submits rte_flow
+ * rules through shared-memory rings, and reads per-rule counters straight
+ * from shared memory. The rule types are in mpflow/flow.h.
  *
- * Thread safety: every function declared so far is pure or reads constant
- * data, and may be called from any thread.
+ * Errors: every function returns 0 (or a count) on success and a negative
+ * errno on failure, and fills `error` (when not NULL) with the error type,
+ * the index of the item or action at fault and a message. Beyond the errnos
+ * of rte_flow (EINVAL, ENOTSUP, EEXIST, ENOMEM, EBUSY), calls may return:
+ *  - ESHUTDOWN  the primary went away (the session is over; see
+ *               mpf_reconnect())
+ *  - ETIMEDOUT  the primary did not answer within the connect options'
+ *               timeout
+ *  - ENOENT     no such rule (destroyed, or a forged handle)
+ *  - EPERM      the rule belongs to another client
+ *  - EAGAIN     (mpf_submit_*) the request ring is full: poll completions,
+ *               then submit again
+ *
+ * Thread safety: a struct mpf_client may be used from several threads at
+ * once; calls on one client are serialised by a mutex inside it (a thread
+ * waiting in a synchronous call holds it until its answer arrives). For
+ * parallel throughput, give each thread its own client. Counter queries
+ * without reset take the lock only to read the mapping's address.
  */
 #ifndef MPFLOW_MPFLOW_H
 #define MPFLOW_MPFLOW_H
 
+#include <stdint.h>
+
 #include <mpflow/flow.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A session with a primary. */
+struct mpf_client;
+
+/** How to reach the primary. Any field may be 0 / NULL for its default. */
+struct mpf_connect_options {
+	/** Instance name (default "default"). */
+	const char *instance;
+	/** Runtime directory (default: $MPFLOW_RUNTIME_DIR, /run/mpflow as
+	 *  root, else $XDG_RUNTIME_DIR/mpflow). */
+	const char *runtime_dir;
+	/** Name shown in the rule directory (default: the program's name). */
+	const char *name;
+	/** Longest wait for one answer of the primary, in ms (default 10000). */
+	int timeout_ms;
+};
+
+/**
+ * Connect to a primary: handshake, map the rings and the counters region.
+ * @return 0 with *client set, or -ENOENT (no primary at that socket),
+ * -EPERM (refused by its policy), -EPROTONOSUPPORT, -EUSERS (too many
+ * clients), -ETIMEDOUT, -errno; `error->message` gives the primary's reason.
+ */
+MPF_API int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **client,
+			struct mpf_flow_error *error);
+
+/** End the session: the primary destroys every non-persistent rule the
+ *  client owns. Frees `client`. */
+MPF_API void mpf_disconnect(struct mpf_client *client);
+
+/**
+ * Open a new session with the same options after the primary went away (or
+ * at any time). Rules of the old session that were not persistent are gone;
+ * handles of persistent rules stay valid while their primary runs.
+ * Completions of the old session that never arrived are dropped.
+ */
+MPF_API int mpf_reconnect(struct mpf_client *client, struct mpf_flow_error *error);
+
+/** Flags of mpf_flow_create(). */
+#define MPF_FLOW_PERSISTENT 0x1u /**< Owned by the instance: outlives the client. */
+
+/** Check a rule against the model and the device, without creating it. */
+MPF_API int mpf_flow_validate(struct mpf_client *client, uint16_t port,
+			      const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
+			      const struct mpf_flow_action actions[], struct mpf_flow_error *error);
+
+/** Create a rule; *handle identifies it (slot and generation, never 0). */
+MPF_API int mpf_flow_create(struct mpf_client *client, uint16_t port,
+			    const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
+			    const struct mpf_flow_action actions[], unsigned flags,
+			    uint64_t *handle, struct mpf_flow_error *error);
+
+/** Destroy a rule of this client (or a persistent one). */
+MPF_API int mpf_flow_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
+			     struct mpf_flow_error *error);
+
+/** Destroy every rule this client owns on `port`. */
+MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port,
+			   struct mpf_flow_error *error);
+
+/**
+ * Query a rule's COUNT action. Without `count->reset` the counters are read
+ * from shared memory, with no round trip; with it, the primary reads them
+ * and moves the baseline. -ENOTSUP: the rule has no COUNT action.
+ */
+MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t handle,
+			   enum mpf_flow_action_type action, struct mpf_flow_query_count *count,
+			   struct mpf_flow_error *error);
+
+/** Enter (set != 0) or leave isolated mode on `port`. */
+MPF_API int mpf_flow_isolate(struct mpf_client *client, uint16_t port, int set,
+			     struct mpf_flow_error *error);
+
+/** The answer to a submitted request. */
+struct mpf_completion {
+	uint64_t user_data; /**< As given to mpf_submit_*(). */
+	int status;	    /**< 0 or -errno. */
+	uint64_t handle;    /**< mpf_submit_create(): the new rule. */
+	struct mpf_flow_error error; /**< When status != 0. */
+};
+
+/**
+ * Asynchronous form, for bulk insertion: submit many requests, then poll
+ * their completions, which arrive in submission order. Each submit returns 0,
+ * -EAGAIN when the request ring is full, or the error of a rule refused
+ * before it was sent (the same check the primary makes).
+ */
+MPF_API int mpf_submit_create(struct mpf_client *client, uint16_t port,
+			      const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
+			      const struct mpf_flow_action actions[], unsigned flags,
+			      uint64_t user_data, struct mpf_flow_error *error);
+MPF_API int mpf_submit_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
+			       uint64_t user_data, struct mpf_flow_error *error);
+
+/**
+ * Collect up to `max` completions, waiting up to `timeout_ms` (0: do not
+ * wait, -1: the connect timeout) for the first. Returns how many were
+ * written (0 if none arrived in time), or -ESHUTDOWN.
+ */
+MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completions, unsigned max,
+		     int timeout_ms);
+
+/** Requests submitted whose completions were not yet returned. */
+MPF_API unsigned mpf_inflight(struct mpf_client *client);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libmpflow: the session (handshake, mappings), submission, completions and
+ * waiting. See mpflow/mpflow.h for the contract.
+ *
+ * Completions arrive in submission order (the primary serves one client's
+ * ring in order), so in-flight requests are a FIFO: each completion is
+ * matched with the oldest entry. A synchronous call waits for its own
+ * entry; completions of asynchronous requests that arrive first are kept
+ * for mpf_poll().
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mpflow/mpflow.h>
+
+#include "shm/doorbell.h"
+#include "shm/handshake.h"
+#include "shm/region.h"
+#include "shm/ring.h"
+#include "shm/rule/rule.h"
+#include "shm/wire.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define SPINS		   4000 /* polls of the ring before sleeping */
+
+struct inflight {
+	uint64_t user_data;
+	bool sync;
+};
+
+struct mpf_client {
+	pthread_mutex_t lock;
+	char instance[32];
+	char runtime_dir[256];
+	char name[HANDSHAKE_NAME_MAX];
+	int timeout_ms;
+
+	bool connected;
+	bool dead; /* the primary went away */
+	int sock;
+	int primary_bell;
+	int client_bell;
+	void *mem;
+	size_t mem_length;
+	void *region;
+	size_t region_length;
+	struct region_view view;
+	struct ring requests;
+	struct ring completions;
+
+	struct inflight *fifo; /* ring buffer of requests awaiting completion */
+	uint32_t fifo_capacity, fifo_head, fifo_count;
+	struct mpf_completion *kept; /* async completions not yet polled */
+	uint32_t kept_capacity, kept_head, kept_count;
+
+	uint8_t out[WIRE_MSG_MAX];
+	uint8_t in[WIRE_MSG_MAX];
+};
+
+static int fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
+{
+	if (error) {
+		va_list ap;
+
+		error->type = MPF_FLOW_ERROR_TYPE_UNSPECIFIED;
+		error->cause = -1;
+		va_start(ap, fmt);
+		vsnprintf(error->message, sizeof(error->message), fmt, ap);
+		va_end(ap);
+	}
+	return -code;
+}
+
+static int shutdown_error(struct mpf_flow_error *error)
+{
+	return fail(error, ESHUTDOWN, "the primary went away; mpf_reconnect() starts a new session");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Session                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void unmap(struct mpf_client *c)
+{
+	if (!c->connected)
+		return;
+	munmap(c->mem, c->mem_length);
+	munmap(c->region, c->region_length);
+	close(c->sock);
+	close(c->primary_bell);
+	close(c->client_bell);
+	c->connected = false;
+	c->fifo_count = c->fifo_head = 0;
+	c->kept_count = c->kept_head = 0;
+}
+
+static int receive_welcome(struct mpf_client *c, struct handshake_welcome *welcome, int fds[],
+			   struct mpf_flow_error *error)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HANDSHAKE_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = welcome, .iov_len = sizeof(*welcome)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf)};
+	struct pollfd pfd = {.fd = c->sock, .events = POLLIN};
+	struct cmsghdr *cmsg;
+	int nfds = 0;
+	ssize_t n;
+
+	if (poll(&pfd, 1, c->timeout_ms) != 1)
+		return fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
+			    c->timeout_ms);
+	n = recvmsg(c->sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n != (ssize_t)sizeof(*welcome) || welcome->magic != HANDSHAKE_MAGIC)
+		return fail(error, EPROTO, "the primary's answer is not an mpflow welcome");
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
+		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+			nfds = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * (size_t)(nfds < 4 ? nfds : 4));
+		}
+	welcome->reason[sizeof(welcome->reason) - 1] = '\0';
+	if (welcome->status != 0) {
+		for (int i = 0; i < nfds && i < 4; i++) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+		if (welcome->status > 0 || welcome->status < -4095)
+			return fail(error, EPROTO, "malformed refusal from the primary");
+		return fail(error, -welcome->status, "refused by the primary: %s", welcome->reason);
+	}
+	if (nfds != HANDSHAKE_FDS || (msg.msg_flags & MSG_CTRUNC)) {
+		for (int i = 0; i < nfds && i < 4; i++) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+		return fail(error, EPROTO, "the primary passed %d fds, not %d", nfds, HANDSHAKE_FDS);
+	}
+	return 0;
+}
+
+static int map_session(struct mpf_client *c, const struct handshake_welcome *w, int fds[],
+		       struct mpf_flow_error *error)
+{
+	struct stat st;
+	size_t request_length = (size_t)(w->completion_ring_offset - w->request_ring_offset);
+
+	if (fstat(fds[HANDSHAKE_FD_CLIENT_MEMFD], &st) != 0 ||
+	    (uint64_t)st.st_size != w->client_memfd_size ||
+	    w->completion_ring_offset >= w->client_memfd_size || w->request_ring_offset != 0)
+		return fail(error, EPROTO, "the session memory does not match the welcome");
+	c->mem_length = w->client_memfd_size;
+	c->mem = mmap(NULL, c->mem_length, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      fds[HANDSHAKE_FD_CLIENT_MEMFD], 0);
+	if (c->mem == MAP_FAILED)
+		return fail(error, errno, "mapping the session memory: %s", strerror(errno));
+	if (fstat(fds[HANDSHAKE_FD_REGION], &st) != 0 || (uint64_t)st.st_size != w->region_size) {
+		munmap(c->mem, c->mem_length);
+		return fail(error, EPROTO, "the counters region does not match the welcome");
+	}
+	c->region_length = w->region_size;
+	/* Read-only: the primary sealed it so, and we would not write anyway. */
+	c->region = mmap(NULL, c->region_length, PROT_READ, MAP_SHARED, fds[HANDSHAKE_FD_REGION], 0);
+	if (c->region == MAP_FAILED) {
+		munmap(c->mem, c->mem_length);
+		return fail(error, errno, "mapping the counters region: %s", strerror(errno));
+	}
+	if (ring_attach(&c->requests, c->mem, request_length, RING_PRODUCER,
+			fds[HANDSHAKE_FD_PRIMARY_BELL]) != 0 ||
+	    ring_attach(&c->completions, (uint8_t *)c->mem + w->completion_ring_offset,
+			c->mem_length - w->completion_ring_offset, RING_CONSUMER,
+			fds[HANDSHAKE_FD_PRIMARY_BELL]) != 0 ||
+	    region_attach(&c->view, c->region, c->region_length) != 0) {
+		munmap(c->mem, c->mem_length);
+		munmap(c->region, c->region_length);
+		return fail(error, EPROTO, "the session's rings or region are malformed");
+	}
+	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]);
+	close(fds[HANDSHAKE_FD_REGION]);
+	c->primary_bell = fds[HANDSHAKE_FD_PRIMARY_BELL];
+	c->client_bell = fds[HANDSHAKE_FD_CLIENT_BELL];
+	return 0;
+}
+
+static int open_session(struct mpf_client *c, struct mpf_flow_error *error)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION};
+	struct handshake_welcome welcome;
+	int fds[HANDSHAKE_FDS] = {-1, -1, -1, -1};
+	int err;
+
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", c->runtime_dir,
+			     c->instance) >= sizeof(addr.sun_path))
+		return fail(error, ENAMETOOLONG, "socket path too long");
+	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->sock < 0)
+		return fail(error, errno, "socket: %s", strerror(errno));
+	if (connect(c->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		err = errno == ECONNREFUSED ? ENOENT : errno;
+		close(c->sock);
+		return fail(error, err, "no primary for instance '%s' at %s (%s)", c->instance,
+			    addr.sun_path, strerror(errno));
+	}
+	memcpy(hello.name, c->name, sizeof(hello.name));
+	/* A primary that refuses us at once (policy) may have closed before
+	 * the hello arrives: its refusal, already sent, is still read below. */
+	send(c->sock, &hello, sizeof(hello), MSG_NOSIGNAL);
+	err = receive_welcome(c, &welcome, fds, error);
+	if (!err)
+		err = map_session(c, &welcome, fds, error);
+	if (err) {
+		for (int i = 0; i < HANDSHAKE_FDS; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		close(c->sock);
+		return err;
+	}
+	c->connected = true;
+	c->dead = false;
+	return 0;
+}
+
+static int default_runtime_dir(char *out, size_t size)
+{
+	const char *env = getenv("MPFLOW_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (env && *env)
+		return snprintf(out, size, "%s", env) < (int)size ? 0 : -1;
+	if (geteuid() == 0)
+		return snprintf(out, size, "/run/mpflow") < (int)size ? 0 : -1;
+	if (xdg && *xdg)
+		return snprintf(out, size, "%s/mpflow", xdg) < (int)size ? 0 : -1;
+	return -1;
+}
+
+int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **client,
+		struct mpf_flow_error *error)
+{
+	const struct mpf_connect_options none = {0};
+	struct mpf_client *c;
+	int err;
+
+	if (options == NULL)
+		options = &none;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return fail(error, ENOMEM, "out of memory");
+	snprintf(c->instance, sizeof(c->instance), "%s",
+		 options->instance ? options->instance : "default");
+	snprintf(c->name, sizeof(c->name), "%s",
+		 options->name ? options->name : program_invocation_short_name);
+	c->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (options->runtime_dir)
+		err = snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s",
+			       options->runtime_dir) < (int)sizeof(c->runtime_dir)
+			      ? 0
+			      : -1;
+	else
+		err = default_runtime_dir(c->runtime_dir, sizeof(c->runtime_dir));
+	if (err) {
+		free(c);
+		return fail(error, EINVAL, "no runtime directory: set runtime_dir, "
+					   "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	err = open_session(c, error);
+	if (err) {
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return err;
+	}
+	*client = c;
+	return 0;
+}
+
+void mpf_disconnect(struct mpf_client *c)
+{
+	if (c == NULL)
+		return;
+	unmap(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c->fifo);
+	free(c->kept);
+	free(c);
+}
+
+int mpf_reconnect(struct mpf_client *c, struct mpf_flow_error *error)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	unmap(c);
+	err = open_session(c, error);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Waiting                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until the completion ring has data (for_space false) or the request
+ * ring has room for `length` bytes. Spins, then sleeps on our doorbell and
+ * the socket together: the socket's hang-up means the primary is gone.
+ * 0, -ETIMEDOUT or -ESHUTDOWN.
+ */
+static int wait_ring(struct mpf_client *c, bool for_space, uint32_t length, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	for (int i = 0; i < SPINS; i++) {
+		if (for_space ? ring_writable(&c->requests, length) : ring_readable(&c->completions))
+			return 0;
+		shm_cpu_relax();
+	}
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = c->client_bell, .events = POLLIN},
+					{.fd = c->sock, .events = POLLIN | POLLRDHUP}};
+		int64_t left = deadline - now_ms();
+		bool may_sleep = for_space ? ring_producer_prepare_sleep(&c->requests, length)
+					   : ring_consumer_prepare_sleep(&c->completions);
+		int n = 0;
+
+		if (may_sleep)
+			n = poll(pfd, 2, left > 0 ? (int)left : 0);
+		if (for_space)
+			ring_producer_finish_sleep(&c->requests);
+		else
+			ring_consumer_finish_sleep(&c->completions);
+		if (!may_sleep)
+			return 0;
+		if (n > 0 && pfd[1].revents) {
+			c->dead = true;
+			/* Answers published before the hang-up still count. */
+			return !for_space && ring_readable(&c->completions) ? 0 : -ESHUTDOWN;
+		}
+		if (n > 0)
+			doorbell_drain(c->client_bell);
+		else if (left <= 0)
+			return -ETIMEDOUT;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* In-flight bookkeeping                                                    */
+/* ------------------------------------------------------------------------ */
+
+static int fifo_push(struct mpf_client *c, uint64_t user_data, bool sync)
+{
+	if (c->fifo_count == c->fifo_capacity) {
+		uint32_t capacity = c->fifo_capacity ? 2 * c->fifo_capacity : 256;
+		struct inflight *grown = malloc(capacity * sizeof(*grown));
+
+		if (grown == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < c->fifo_count; i++)
+			grown[i] = c->fifo[(c->fifo_head + i) % c->fifo_capacity];
+		free(c->fifo);
+		c->fifo = grown;
+		c->fifo_capacity = capacity;
+		c->fifo_head = 0;
+	}
+	c->fifo[(c->fifo_head + c->fifo_count) % c->fifo_capacity] =
+		(struct inflight){.user_data = user_data, .sync = sync};
+	c->fifo_count++;
+	return 0;
+}
+
+static int keep(struct mpf_client *c, const struct mpf_completion *done)
+{
+	if (c->kept_count == c->kept_capacity) {
+		uint32_t capacity = c->kept_capacity ? 2 * c->kept_capacity : 256;
+		struct mpf_completion *grown = malloc(capacity * sizeof(*grown));
+
+		if (grown == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < c->kept_count; i++)
+			grown[i] = c->kept[(c->kept_head + i) % c->kept_capacity];
+		free(c->kept);
+		c->kept = grown;
+		c->kept_capacity = capacity;
+		c->kept_head = 0;
+	}
+	c->kept[(c->kept_head + c->kept_count) % c->kept_capacity] = *done;
+	c->kept_count++;
+	return 0;
+}
+
+/* Take one completion off the ring and match it with the oldest request.
+ * Returns 1 with *sync telling whose it is, 0 if none is there, or -errno. */
+static int take_completion(struct mpf_client *c, struct mpf_completion *done,
+			   struct wire_completion *raw, bool *sync)
+{
+	struct inflight entry;
+	int length = ring_dequeue(&c->completions, c->in, sizeof(c->in));
+
+	if (length == -EAGAIN)
+		return 0;
+	if (length < 0 || wire_decode_completion(c->in, (size_t)length, raw) != 0 ||
+	    c->fifo_count == 0) {
+		c->dead = true; /* the session's state cannot be trusted now */
+		return -EPROTO;
+	}
+	entry = c->fifo[c->fifo_head];
+	c->fifo_head = (c->fifo_head + 1) % c->fifo_capacity;
+	c->fifo_count--;
+	*done = (struct mpf_completion){
+		.user_data = entry.user_data,
+		.status = raw->status,
+		.handle = raw->handle,
+		.error = raw->error,
+	};
+	*sync = entry.sync;
+	return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Submission                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Put an encoded request (c->out) on the ring. Synchronous callers wait for
+ * room; asynchronous ones get -EAGAIN. Lock held. */
+static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_data,
+		  struct mpf_flow_error *error)
+{
+	int err;
+
+	if (!c->connected || c->dead)
+		return shutdown_error(error);
+	if (length < 0)
+		return length;
+	while ((err = ring_enqueue(&c->requests, c->out, (uint32_t)length)) == -EAGAIN && sync) {
+		err = wait_ring(c, true, (uint32_t)length, c->timeout_ms);
+		if (err == -ESHUTDOWN)
+			return shutdown_error(error);
+		if (err == -ETIMEDOUT)
+			return fail(error, ETIMEDOUT, "the primary took no request for %d ms",
+				    c->timeout_ms);
+	}
+	if (err == -EAGAIN)
+		return fail(error, EAGAIN, "the request ring is full: poll completions first");
+	if (err) {
+		c->dead = true;
+		return shutdown_error(error);
+	}
+	if (fifo_push(c, user_data, sync) != 0)
+		return fail(error, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Submit a request and wait for its completion. Lock held. */
+static int call(struct mpf_client *c, int length, struct wire_completion *raw,
+		struct mpf_flow_error *error)
+{
+	struct mpf_completion done;
+	bool sync;
+	int err = submit(c, length, true, 0, error);
+
+	if (err)
+		return err;
+	for (;;) {
+		int got = take_completion(c, &done, raw, &sync);
+
+		if (got < 0)
+			return fail(error, EPROTO, "the completion ring is corrupt");
+		if (got == 0) {
+			err = wait_ring(c, false, 0, c->timeout_ms);
+			if (err == -ESHUTDOWN)
+				return shutdown_error(error);
+			if (err == -ETIMEDOUT)
+				return fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
+					    c->timeout_ms);
+			continue;
+		}
+		if (sync)
+			break;
+		if (keep(c, &done) != 0)
+			return fail(error, ENOMEM, "out of memory");
+	}
+	if (raw->status && error)
+		*error = raw->error;
+	return raw->status;
+}
+
+int mpf_flow_validate(struct mpf_client *c, uint16_t port, const struct mpf_flow_attr *attr,
+		      const struct mpf_flow_item pattern[], const struct mpf_flow_action actions[],
+		      struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = call(c,
+		   wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_VALIDATE, 0, port, false, attr,
+				    pattern, actions, error),
+		   &raw, error);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int mpf_flow_create(struct mpf_client *c, uint16_t port, const struct mpf_flow_attr *attr,
+		    const struct mpf_flow_item pattern[], const struct mpf_flow_action actions[],
+		    unsigned flags, uint64_t *handle, struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	int err;
+
+	if (flags & ~MPF_FLOW_PERSISTENT)
+		return fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
+	pthread_mutex_lock(&c->lock);
+	err = call(c,
+		   wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_CREATE, 0, port,
+				    flags & MPF_FLOW_PERSISTENT, attr, pattern, actions, error),
+		   &raw, error);
+	pthread_mutex_unlock(&c->lock);
+	if (!err)
+		*handle = raw.handle;
+	return err;
+}
+
+int mpf_flow_destroy(struct mpf_client *c, uint16_t port, uint64_t handle,
+		     struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = call(c, wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
+		   &raw, error);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int mpf_flow_flush(struct mpf_client *c, uint16_t port, struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = call(c, wire_encode_flush(c->out, sizeof(c->out), 0, port, error), &raw, error);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int mpf_flow_isolate(struct mpf_client *c, uint16_t port, int set, struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = call(c, wire_encode_isolate(c->out, sizeof(c->out), 0, port, set != 0, error), &raw,
+		   error);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
+		   enum mpf_flow_action_type action, struct mpf_flow_query_count *count,
+		   struct mpf_flow_error *error)
+{
+	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
+	struct wire_completion raw;
+	struct region_count read;
+	int err;
+
+	if (action != MPF_FLOW_ACTION_TYPE_COUNT)
+		return fail(error, ENOTSUP, "only COUNT can be queried");
+	if (count->reset) {
+		pthread_mutex_lock(&c->lock);
+		err = call(c,
+			   wire_encode_query(c->out, sizeof(c->out), 0, port, handle, action, true,
+					     error),
+			   &raw, error);
+		pthread_mutex_unlock(&c->lock);
+		if (!err) {
+			count->hits_set = raw.count.hits_set;
+			count->bytes_set = raw.count.bytes_set;
+			count->hits = raw.count.hits;
+			count->bytes = raw.count.bytes;
+		}
+		return err;
+	}
+	/* No round trip: the counters region, read-only, seqlocked. */
+	if (!c->connected || c->dead)
+		return shutdown_error(error);
+	if (slot >= c->view.max_rules)
+		return fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
+	err = region_counter_read(&c->view.counters[slot], generation, &read);
+	if (err == -ENOENT)
+		return fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
+	if (err == -ENOTSUP)
+		return fail(error, ENOTSUP, "rule 0x%llx has no COUNT action",
+			    (unsigned long long)handle);
+	if (err)
+		return fail(error, -err, "counter of rule 0x%llx busy", (unsigned long long)handle);
+	count->hits_set = 1;
+	count->bytes_set = 1;
+	count->hits = read.hits;
+	count->bytes = read.bytes;
+	return 0;
+}
+
+int mpf_submit_create(struct mpf_client *c, uint16_t port, const struct mpf_flow_attr *attr,
+		      const struct mpf_flow_item pattern[], const struct mpf_flow_action actions[],
+		      unsigned flags, uint64_t user_data, struct mpf_flow_error *error)
+{
+	int err;
+
+	if (flags & ~MPF_FLOW_PERSISTENT)
+		return fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
+	pthread_mutex_lock(&c->lock);
+	err = submit(c,
+		     wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_CREATE, 0, port,
+				      flags & MPF_FLOW_PERSISTENT, attr, pattern, actions, error),
+		     false, user_data, error);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int mpf_submit_destroy(struct mpf_client *c, uint16_t port, uint64_t handle, uint64_t user_data,
+		       struct mpf_flow_error *error)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = submit(c, wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
+		     false, user_data, error);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int timeout_ms)
+{
+	struct wire_completion raw;
+	unsigned n = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (timeout_ms < 0)
+		timeout_ms = c->timeout_ms;
+	while (n < max && c->kept_count) {
+		out[n++] = c->kept[c->kept_head];
+		c->kept_head = (c->kept_head + 1) % c->kept_capacity;
+		c->kept_count--;
+	}
+	while (n < max && c->connected) {
+		bool sync;
+		int got = take_completion(c, &out[n], &raw, &sync);
+
+		if (got < 0) {
+			err = -ESHUTDOWN;
+			break;
+		}
+		if (got > 0) {
+			n++; /* no sync call waits while we hold the lock */
+			continue;
+		}
+		if (n > 0 || timeout_ms == 0 || c->fifo_count == 0)
+			break;
+		err = wait_ring(c, false, 0, timeout_ms);
+		if (err == -ETIMEDOUT) {
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+	}
+	if (n == 0 && (c->dead || !c->connected) && c->fifo_count)
+		err = -ESHUTDOWN;
+	pthread_mutex_unlock(&c->lock);
+	return n ? (int)n : err;
+}
+
+unsigned mpf_inflight(struct mpf_client *c)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->fifo_count + c->kept_count;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}

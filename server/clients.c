@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The client registry: a client's slot, its memfd with the two rings, its
+ * doorbells; and its end, which destroys every rule it owned.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "server/server.h"
+#include "shm/doorbell.h"
+#include "shm/handshake.h"
+
+static struct client *free_slot(struct server *s)
+{
+	for (uint32_t i = 0; i < s->config.max_clients; i++)
+		if (!s->clients[i].active)
+			return &s->clients[i];
+	return NULL;
+}
+
+/* The client's memfd: both rings, its size sealed so the client cannot
+ * shrink it under us (a SIGBUS in the primary). */
+static int map_rings(struct server *s, struct client *c, int *memfd)
+{
+	size_t request_size = ring_memsize(s->config.request_ring_bytes);
+	size_t length = request_size + ring_memsize(s->config.completion_ring_bytes);
+	int fd = memfd_create("mpflow-client", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)length) != 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+		goto fail;
+	c->mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (c->mem == MAP_FAILED)
+		goto fail;
+	c->mem_length = length;
+	/* The primary creates both rings and keeps their geometry; it never
+	 * reads the shared copy of it back. */
+	if (ring_create(&c->requests, c->mem, request_size, s->config.request_ring_bytes,
+			WIRE_MSG_MAX, RING_CONSUMER, c->client_bell) != 0 ||
+	    ring_create(&c->completions, (uint8_t *)c->mem + request_size,
+			ring_memsize(s->config.completion_ring_bytes),
+			s->config.completion_ring_bytes, WIRE_MSG_MAX, RING_PRODUCER,
+			c->client_bell) != 0) {
+		munmap(c->mem, length);
+		errno = EINVAL;
+		goto fail;
+	}
+	*memfd = fd;
+	return 0;
+fail:;
+	int err = -errno;
+
+	close(fd);
+	return err;
+}
+
+struct client *client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name,
+			  int fds[4], int *error, char *reason, size_t reason_size)
+{
+	struct client *c = free_slot(s);
+	uint32_t index, generation;
+	int memfd = -1, err;
+
+	if (c == NULL) {
+		*error = -EUSERS;
+		snprintf(reason, reason_size, "this instance already serves %u clients (--max-clients)",
+			 s->config.max_clients);
+		return NULL;
+	}
+	index = (uint32_t)(c - s->clients);
+	generation = c->generation + 1;
+	memset(c, 0, sizeof(*c));
+	c->index = index;
+	c->generation = generation;
+	c->session = ++s->next_session ? s->next_session : ++s->next_session;
+	c->pid = pid;
+	c->uid = uid;
+	c->sock = sock;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->primary_bell = doorbell_create();
+	c->client_bell = doorbell_create();
+	if (c->primary_bell < 0 || c->client_bell < 0) {
+		err = c->primary_bell < 0 ? c->primary_bell : c->client_bell;
+		goto fail;
+	}
+	err = map_rings(s, c, &memfd);
+	if (err)
+		goto fail;
+	fds[HANDSHAKE_FD_CLIENT_MEMFD] = memfd;
+	fds[HANDSHAKE_FD_REGION] = s->region_fd;
+	fds[HANDSHAKE_FD_PRIMARY_BELL] = c->primary_bell;
+	fds[HANDSHAKE_FD_CLIENT_BELL] = c->client_bell;
+	c->active = true;
+	s->client_count++;
+	shm_store_relaxed32(&s->region->clients, s->client_count);
+	return c;
+fail:
+	if (c->primary_bell >= 0)
+		close(c->primary_bell);
+	if (c->client_bell >= 0)
+		close(c->client_bell);
+	*error = err;
+	snprintf(reason, reason_size, "the primary could not set up the session: %s",
+		 strerror(-err));
+	return NULL;
+}
+
+void client_remove(struct server *s, struct client *c, const char *why)
+{
+	uint32_t destroyed;
+
+	if (!c->active)
+		return;
+	loop_unwatch_client(s, c);
+	destroyed = rules_destroy_owned(s, c, -1);
+	log_info("client %u (%s, pid %d) gone: %s; %u rules destroyed", c->session, c->name,
+		 (int)c->pid, why, destroyed);
+	munmap(c->mem, c->mem_length);
+	close(c->sock);
+	close(c->primary_bell);
+	close(c->client_bell);
+	c->active = false;
+	s->client_count--;
+	shm_store_relaxed32(&s->region->clients, s->client_count);
+}

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Request dispatch: drain a client's request ring, run each request, stage
+ * its completions and publish them in one burst.
+ *
+ * Back pressure: a request is taken only when the completion ring has room
+ * for the most completions one request can produce (a full BATCH), counting
+ * what is already staged. A client that does not read its completions stops
+ * being served (NEED_SPACE set; its dequeue rings us) and costs the primary
+ * no memory beyond its own rings.
+ *
+ * Trust: each request is copied out of the ring once (ring_dequeue), then
+ * decoded from a second private copy (wire_decode_request) and validated. A
+ * bad request costs its sender an error completion; a broken ring costs it
+ * the session. Nothing a client writes can stop the primary.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "server/server.h"
+
+/* The largest completion: header, body, counters and a full message. */
+#define COMPLETION_MAX                                                                          \
+	(sizeof(struct wire_header) + sizeof(struct wire_completion_body) +                     \
+	 sizeof(struct wire_count) + MPF_FLOW_ERROR_MESSAGE_MAX)
+#define COMPLETION_RECORD_MAX ((COMPLETION_MAX + 7u) / 8u * 8u + RING_RECORD_HEADER)
+/* Room one request may need in the completion ring. */
+#define REQUEST_ROOM	      (WIRE_BATCH_MAX * COMPLETION_RECORD_MAX)
+#define STAGE_MAX	      (4u * WIRE_BATCH_MAX)
+
+/* The primary is single-threaded: one staging area, one decode buffer. */
+static struct {
+	uint8_t bytes[STAGE_MAX][COMPLETION_MAX];
+	struct iovec iov[STAGE_MAX];
+	unsigned count;
+	size_t ring_bytes; /* what the staged completions take in the ring */
+} stage;
+static struct wire_request request, sub_request;
+static uint8_t inbox[WIRE_MSG_MAX];
+
+static void stage_flush(struct client *c)
+{
+	unsigned done = 0;
+
+	while (done < stage.count) {
+		int n = ring_enqueue_burst(&c->completions, &stage.iov[done], stage.count - done);
+
+		/* Room was reserved before each request was taken, so only a
+		 * client that lies about its head can make this fail. */
+		if (n <= 0)
+			break;
+		done += (unsigned)n;
+	}
+	stage.count = 0;
+	stage.ring_bytes = 0;
+}
+
+static void stage_completion(struct client *c, const struct wire_completion *completion)
+{
+	int length;
+
+	if (stage.count == STAGE_MAX)
+		stage_flush(c);
+	length = wire_encode_completion(stage.bytes[stage.count], COMPLETION_MAX, completion);
+	stage.iov[stage.count] = (struct iovec){stage.bytes[stage.count], (size_t)length};
+	stage.count++;
+	stage.ring_bytes += ring_record_size((uint32_t)length);
+}
+
+static int run_rule(struct server *s, struct client *c, const struct wire_request *req,
+		    struct wire_completion *out)
+{
+	const struct wire_rule *rule = &req->rule;
+	struct rule_actions resolved;
+	struct hwdrv_rule hw;
+	int err;
+
+	err = rule_validate_attr(&rule->attr, &out->error);
+	if (!err)
+		err = rule_validate_pattern(rule->items, NULL, &out->error);
+	if (!err)
+		err = rule_validate_actions(rule->actions, &resolved, &out->error);
+	if (err)
+		return err;
+	if (req->header.op == WIRE_OP_CREATE) {
+		err = rules_create(s, c, req, &resolved, &out->handle, &out->error);
+		if (!err)
+			log_debug("client %u: rule 0x%llx created on port %u", c->session,
+				  (unsigned long long)out->handle, rule->port);
+		return err;
+	}
+	hw = (struct hwdrv_rule){
+		.port = rule->port,
+		.attr = &rule->attr,
+		.pattern = rule->items,
+		.actions = rule->actions,
+		.resolved = &resolved,
+		.wire = req->buf,
+		.wire_length = req->header.length,
+	};
+	return s->device.ops.validate(&s->device, &hw, &out->error);
+}
+
+/* The slot of a rule `c` may act on, on `port`; or -errno. */
+static int find_rule(struct server *s, struct client *c, uint16_t port, uint64_t handle,
+		     struct mpf_flow_error *error)
+{
+	int slot = rules_lookup(s, c, handle, error);
+
+	if (slot >= 0 && s->rules.slots[slot].port != port)
+		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "rule 0x%llx is not on port %u", (unsigned long long)handle,
+				      port);
+	return slot;
+}
+
+static int run_destroy(struct server *s, struct client *c, const struct wire_request *req,
+		       struct wire_completion *out)
+{
+	int first_error = 0;
+	uint32_t destroyed = 0;
+
+	for (uint32_t i = 0; i < req->destroy.count; i++) {
+		struct mpf_flow_error error;
+		uint64_t handle;
+		int slot;
+
+		memcpy(&handle, &req->destroy.handles[i], sizeof(handle));
+		slot = find_rule(s, c, req->destroy.port, handle, &error);
+		if (slot < 0) {
+			if (!first_error) {
+				first_error = slot;
+				out->error = error;
+			}
+			continue;
+		}
+		rules_destroy(s, (uint32_t)slot, NULL);
+		destroyed++;
+	}
+	if (first_error && req->destroy.count > 1) {
+		size_t n = strlen(out->error.message);
+
+		snprintf(out->error.message + n, sizeof(out->error.message) - n,
+			 " (%u of %u destroyed)", destroyed, req->destroy.count);
+	}
+	return first_error;
+}
+
+static int run_query(struct server *s, struct client *c, const struct wire_request *req,
+		     struct wire_completion *out)
+{
+	int slot = find_rule(s, c, req->query.port, req->query.handle, &out->error);
+	struct region_count count;
+	int err;
+
+	if (slot < 0)
+		return slot;
+	err = region_counter_read(&s->counters[slot], (uint32_t)(req->query.handle >> 32), &count);
+	if (err == -ENOTSUP)
+		return flow_error_set(&out->error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, -1,
+				      "rule 0x%llx has no COUNT action",
+				      (unsigned long long)req->query.handle);
+	if (err)
+		return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "counter of rule 0x%llx unreadable",
+				      (unsigned long long)req->query.handle);
+	out->has_count = true;
+	out->count.hits_set = 1;
+	out->count.bytes_set = 1;
+	out->count.hits = count.hits;
+	out->count.bytes = count.bytes;
+	if (req->query.reset)
+		region_counter_reset(&s->counters[slot]);
+	return 0;
+}
+
+/* Run one decoded request (not a BATCH) into `out`. */
+static void run(struct server *s, struct client *c, const struct wire_request *req,
+		struct wire_completion *out)
+{
+	switch (req->header.op) {
+	case WIRE_OP_VALIDATE:
+	case WIRE_OP_CREATE:
+		out->status = run_rule(s, c, req, out);
+		break;
+	case WIRE_OP_DESTROY:
+		out->status = run_destroy(s, c, req, out);
+		break;
+	case WIRE_OP_FLUSH:
+		rules_destroy_owned(s, c, req->flush.port);
+		out->status = 0;
+		break;
+	case WIRE_OP_QUERY:
+		out->status = run_query(s, c, req, out);
+		break;
+	case WIRE_OP_ISOLATE:
+		out->status = s->device.ops.isolate(&s->device, req->isolate.port,
+						    req->isolate.enable, &out->error);
+		break;
+	default:
+		out->status = flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+					     -1, "op %u cannot be run here",
+					     (unsigned)req->header.op);
+	}
+}
+
+static void handle_message(struct server *s, struct client *c, const uint8_t *msg, size_t length)
+{
+	struct wire_completion out = {.error.cause = -1};
+	struct wire_batch_iter it;
+	bool cancelled = false;
+	int rc;
+
+	out.status = wire_decode_request(msg, length, &request, &out.error);
+	out.user_data = request.header.user_data;
+	out.request_op = request.header.op;
+	if (out.status) {
+		log_debug("client %u: request refused: %s", c->session, out.error.message);
+		stage_completion(c, &out);
+		return;
+	}
+	if (request.header.op != WIRE_OP_BATCH) {
+		run(s, c, &request, &out);
+		stage_completion(c, &out);
+		return;
+	}
+	/* One completion per request of the batch, in order. */
+	wire_batch_iter_init(&it, &request);
+	for (;;) {
+		struct wire_completion sub = {.error.cause = -1};
+
+		rc = wire_batch_next(&it, &sub_request, &sub.error);
+		if (rc == 0)
+			break;
+		sub.user_data = sub_request.header.user_data;
+		sub.request_op = sub_request.header.op;
+		if (cancelled)
+			sub.status = flow_error_set(&sub.error, ECANCELED,
+						    MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+						    "not run: an earlier request of the batch failed");
+		else if (rc < 0)
+			sub.status = rc;
+		else
+			run(s, c, &sub_request, &sub);
+		cancelled = cancelled || (sub.status && request.batch.stop_on_error);
+		stage_completion(c, &sub);
+	}
+}
+
+int dispatch_client(struct server *s, struct client *c, unsigned budget)
+{
+	unsigned served = 0;
+
+	c->waiting_for_space = false;
+	while (served < budget) {
+		int length;
+
+		if (c->completions.error) {
+			client_remove(s, c, "published an impossible completion ring head");
+			return -1;
+		}
+		if (!ring_writable(&c->completions, (uint32_t)(stage.ring_bytes + REQUEST_ROOM))) {
+			stage_flush(c);
+			if (ring_producer_prepare_sleep(&c->completions, REQUEST_ROOM)) {
+				c->waiting_for_space = true;
+				break;
+			}
+			ring_producer_finish_sleep(&c->completions);
+			continue;
+		}
+		length = ring_dequeue(&c->requests, inbox, sizeof(inbox));
+		if (length == -EAGAIN)
+			break;
+		if (length < 0) {
+			stage_flush(c);
+			client_remove(s, c, length == -EPROTO ? "published an impossible ring index"
+							      : "wrote a corrupt ring record");
+			return -1;
+		}
+		handle_message(s, c, inbox, (size_t)length);
+		served++;
+	}
+	stage_flush(c);
+	c->requests_served += served;
+	return (int)served;
+}

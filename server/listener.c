@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The instance's SOCK_SEQPACKET socket and the handshake: version check,
+ * SO_PEERCRED against the access policy, the client's session set up, its
+ * fds passed by SCM_RIGHTS. Every refusal carries an errno and a reason.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "server/server.h"
+#include "shm/handshake.h"
+
+#define HELLO_WAIT_MS 500 /* the longest a silent new connection can hold us */
+
+int listener_open(struct server *s)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	mode_t mode = s->config.allow_group ? 0660 : 0600;
+	int fd;
+
+	if (strlen(s->socket_path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, s->socket_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* We hold the instance's pidfile: a socket left here is a dead
+	 * primary's, safe to replace. */
+	unlink(s->socket_path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    chmod(s->socket_path, mode) != 0 ||
+	    (s->config.allow_group && chown(s->socket_path, (uid_t)-1, s->config.allow_gid) != 0) ||
+	    listen(fd, 128) != 0) {
+		int err = -errno;
+
+		close(fd);
+		unlink(s->socket_path);
+		return err;
+	}
+	s->listen_fd = fd;
+	return 0;
+}
+
+void listener_close(struct server *s)
+{
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		unlink(s->socket_path);
+		s->listen_fd = -1;
+	}
+}
+
+static bool uid_in_group(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+	struct group *gr = getgrgid(gid);
+
+	if (pw == NULL || gr == NULL)
+		return false;
+	if (pw->pw_gid == gid)
+		return true;
+	for (char **m = gr->gr_mem; *m; m++)
+		if (strcmp(*m, pw->pw_name) == 0)
+			return true;
+	return false;
+}
+
+/* The policy: the primary's own uid, root, or (with --allow-group) a member
+ * of that group. */
+static bool allowed(const struct server *s, const struct ucred *cred)
+{
+	if (cred->uid == geteuid() || cred->uid == 0)
+		return true;
+	return s->config.allow_group &&
+	       (cred->gid == s->config.allow_gid || uid_in_group(cred->uid, s->config.allow_gid));
+}
+
+static void reply(int sock, const struct handshake_welcome *welcome, const int *fds, int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HANDSHAKE_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)welcome, .iov_len = sizeof(*welcome)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (nfds) {
+		struct cmsghdr *cmsg;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)nfds);
+	}
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(*welcome))
+		log_warn("handshake reply");
+}
+
+static void refuse(int sock, int error, const struct ucred *cred, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void refuse(int sock, int error, const struct ucred *cred, const char *fmt, ...)
+{
+	struct handshake_welcome welcome = {
+		.magic = HANDSHAKE_MAGIC,
+		.version = HANDSHAKE_VERSION,
+		.status = error,
+	};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(welcome.reason, sizeof(welcome.reason), fmt, ap);
+	va_end(ap);
+	log_info("refused pid %d uid %u: %s", (int)cred->pid, (unsigned)cred->uid, welcome.reason);
+	reply(sock, &welcome, NULL, 0);
+	close(sock);
+}
+
+/* Copy the client's name: printable ASCII only, bounded. */
+static void clean_name(char *out, size_t size, const char *in, size_t in_size)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && i < in_size && in[i]; i++)
+		out[i] = isprint((unsigned char)in[i]) && in[i] != ' ' ? in[i] : '?';
+	out[i] = '\0';
+	if (i == 0)
+		snprintf(out, size, "anonymous");
+}
+
+static void accept_one(struct server *s, int sock);
+
+/* Take every pending connection: a multishot poll fires once per wakeup,
+ * not once per connection. */
+void listener_accept(struct server *s)
+{
+	for (;;) {
+		int sock = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (sock < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("accept");
+			if (errno != EINTR)
+				return;
+			continue;
+		}
+		accept_one(s, sock);
+		if (s->listen_fd < 0)
+			return;
+	}
+}
+
+static void accept_one(struct server *s, int sock)
+{
+	struct handshake_hello hello;
+	struct handshake_welcome welcome;
+	struct pollfd pfd;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char name[HANDSHAKE_NAME_MAX], reason[HANDSHAKE_REASON_MAX];
+	int fds[HANDSHAKE_FDS], error;
+	struct client *c;
+	ssize_t n;
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		log_warn("SO_PEERCRED");
+		close(sock);
+		return;
+	}
+	/* A client sends its hello right after connecting; one that does not
+	 * within HELLO_WAIT_MS is dropped rather than waited for. The hello is
+	 * read before any refusal: closing a socket with unread bytes resets
+	 * it, and the client would lose the reason. */
+	pfd = (struct pollfd){.fd = sock, .events = POLLIN};
+	if (poll(&pfd, 1, HELLO_WAIT_MS) != 1 ||
+	    (n = recv(sock, &hello, sizeof(hello), MSG_DONTWAIT)) < 0) {
+		refuse(sock, -ETIMEDOUT, &cred, "no hello within %d ms", HELLO_WAIT_MS);
+		return;
+	}
+	if (s->stopping) {
+		refuse(sock, -ESHUTDOWN, &cred, "the primary is shutting down");
+		return;
+	}
+	if (!allowed(s, &cred)) {
+		refuse(sock, -EPERM, &cred,
+		       "uid %u is not allowed by this instance's policy (owner uid %u%s)",
+		       (unsigned)cred.uid, (unsigned)geteuid(),
+		       s->config.allow_group ? " and --allow-group" : ", no --allow-group");
+		return;
+	}
+	if (n != (ssize_t)sizeof(hello) || hello.magic != HANDSHAKE_MAGIC) {
+		refuse(sock, -EPROTO, &cred, "not an mpflow hello (%zd bytes)", n);
+		return;
+	}
+	if (hello.version != HANDSHAKE_VERSION) {
+		refuse(sock, -EPROTONOSUPPORT, &cred,
+		       "protocol version %u, this primary speaks %u", (unsigned)hello.version,
+		       HANDSHAKE_VERSION);
+		return;
+	}
+	if (hello.flags != 0) {
+		refuse(sock, -EINVAL, &cred, "unknown hello flags 0x%x", (unsigned)hello.flags);
+		return;
+	}
+	clean_name(name, sizeof(name), hello.name, sizeof(hello.name));
+	c = client_add(s, sock, cred.pid, cred.uid, name, fds, &error, reason, sizeof(reason));
+	if (c == NULL) {
+		refuse(sock, error, &cred, "%s", reason);
+		return;
+	}
+	welcome = (struct handshake_welcome){
+		.magic = HANDSHAKE_MAGIC,
+		.version = HANDSHAKE_VERSION,
+		.client_id = c->session,
+		.client_memfd_size = c->mem_length,
+		.request_ring_offset = 0,
+		.completion_ring_offset = ring_memsize(s->config.request_ring_bytes),
+		.region_size = s->region_length,
+		.max_rules = s->config.max_rules,
+		.client_max_rules = s->config.client_max_rules,
+	};
+	reply(sock, &welcome, fds, HANDSHAKE_FDS);
+	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]); /* our mapping keeps it */
+	loop_watch_client(s, c);
+	log_info("client %u (%s, pid %d, uid %u) connected", c->session, c->name, (int)c->pid,
+		 (unsigned)c->uid);
+}

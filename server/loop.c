@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The event loop, on liburing: multishot polls on the listen socket, every
+ * client's socket (a hang-up is the client's death) and doorbell, a timerfd
+ * (heartbeat) and a signalfd (SIGTERM, SIGINT).
+ *
+ * While there is work the loop drains every client's request ring without a
+ * system call. When a round finds nothing it keeps polling the rings for
+ * --busy-poll-us, then publishes NEED_WAKEUP on every request ring, looks
+ * once more, and sleeps in io_uring_submit_and_wait(): from then on a client
+ * that submits rings its doorbell, and only then.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/server.h"
+#include "shm/doorbell.h"
+
+#define QUEUE_DEPTH   256
+#define CLIENT_BUDGET 64 /* requests per client per round, for fairness */
+
+enum watch {
+	WATCH_LISTEN = 1,
+	WATCH_SIGNAL,
+	WATCH_TIMER,
+	WATCH_CLIENT_SOCKET,
+	WATCH_CLIENT_BELL,
+};
+
+/* user_data: watch kind, client generation, client index. */
+static uint64_t tag(enum watch kind, uint32_t generation, uint32_t index)
+{
+	return (uint64_t)kind << 56 | (uint64_t)(generation & 0xffffffu) << 32 | index;
+}
+
+static struct io_uring_sqe *get_sqe(struct server *s)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->uring);
+
+	if (sqe == NULL) {
+		io_uring_submit(&s->uring);
+		sqe = io_uring_get_sqe(&s->uring);
+	}
+	if (sqe == NULL)
+		fatalx("io_uring submission queue stays full");
+	return sqe;
+}
+
+static void watch(struct server *s, int fd, unsigned events, uint64_t user_data)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	io_uring_prep_poll_multishot(sqe, fd, events);
+	io_uring_sqe_set_data64(sqe, user_data);
+}
+
+static void unwatch(struct server *s, uint64_t user_data)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	io_uring_prep_poll_remove(sqe, user_data);
+	io_uring_sqe_set_data64(sqe, 0);
+}
+
+void loop_watch_client(struct server *s, struct client *c)
+{
+	watch(s, c->sock, POLLIN | POLLRDHUP,
+	      tag(WATCH_CLIENT_SOCKET, c->generation, c->index));
+	watch(s, c->primary_bell, POLLIN, tag(WATCH_CLIENT_BELL, c->generation, c->index));
+}
+
+void loop_unwatch_client(struct server *s, struct client *c)
+{
+	unwatch(s, tag(WATCH_CLIENT_SOCKET, c->generation, c->index));
+	unwatch(s, tag(WATCH_CLIENT_BELL, c->generation, c->index));
+	io_uring_submit(&s->uring);
+}
+
+int loop_init(struct server *s)
+{
+	struct itimerspec tick = {.it_interval = {1, 0}, .it_value = {1, 0}};
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->signal_fd < 0 || s->timer_fd < 0 || timerfd_settime(s->timer_fd, 0, &tick, NULL))
+		return -errno;
+	err = io_uring_queue_init(QUEUE_DEPTH, &s->uring, 0);
+	if (err)
+		return err;
+	watch(s, s->listen_fd, POLLIN, tag(WATCH_LISTEN, 0, 0));
+	watch(s, s->signal_fd, POLLIN, tag(WATCH_SIGNAL, 0, 0));
+	watch(s, s->timer_fd, POLLIN, tag(WATCH_TIMER, 0, 0));
+	io_uring_submit(&s->uring);
+	return 0;
+}
+
+void loop_fini(struct server *s)
+{
+	io_uring_queue_exit(&s->uring);
+	close(s->signal_fd);
+	close(s->timer_fd);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct client *tagged_client(struct server *s, uint64_t user_data)
+{
+	uint32_t index = (uint32_t)user_data;
+	struct client *c;
+
+	if (index >= s->config.max_clients)
+		return NULL;
+	c = &s->clients[index];
+	if (!c->active || (c->generation & 0xffffffu) != ((user_data >> 32) & 0xffffffu))
+		return NULL; /* a late event for a client already gone */
+	return c;
+}
+
+static void handle_signal(struct server *s)
+{
+	struct signalfd_siginfo info;
+
+	while (read(s->signal_fd, &info, sizeof(info)) == sizeof(info)) {
+		log_info("signal %u from pid %u: shutting down", info.ssi_signo, info.ssi_pid);
+		s->stopping = true;
+	}
+}
+
+static void handle_event(struct server *s, struct io_uring_cqe *cqe)
+{
+	uint64_t user_data = io_uring_cqe_get_data64(cqe);
+	struct client *c;
+	uint64_t ticks;
+
+	switch ((enum watch)(user_data >> 56)) {
+	case WATCH_LISTEN:
+		if (s->listen_fd >= 0)
+			listener_accept(s);
+		break;
+	case WATCH_SIGNAL:
+		handle_signal(s);
+		break;
+	case WATCH_TIMER:
+		if (read(s->timer_fd, &ticks, sizeof(ticks)) > 0)
+			shm_store_relaxed64(&s->region->heartbeat_ns, monotonic_ns());
+		break;
+	case WATCH_CLIENT_SOCKET:
+		c = tagged_client(s, user_data);
+		/* The socket carries nothing after the handshake: any event
+		 * (hang-up, error, or stray bytes) ends the session. */
+		if (c)
+			client_remove(s, c,
+				      cqe->res & (POLLRDHUP | POLLHUP | POLLERR)
+					      ? "hung up"
+					      : "sent bytes on its socket after the handshake");
+		break;
+	case WATCH_CLIENT_BELL:
+		c = tagged_client(s, user_data);
+		if (c)
+			doorbell_drain(c->primary_bell);
+		break;
+	default:
+		break;
+	}
+	/* A multishot poll that ended (error, removal) is re-armed, unless its
+	 * target is gone. */
+	if (!(cqe->flags & IORING_CQE_F_MORE) && cqe->res >= 0) {
+		switch ((enum watch)(user_data >> 56)) {
+		case WATCH_LISTEN:
+			if (s->listen_fd >= 0)
+				watch(s, s->listen_fd, POLLIN, user_data);
+			break;
+		case WATCH_SIGNAL:
+			watch(s, s->signal_fd, POLLIN, user_data);
+			break;
+		case WATCH_TIMER:
+			watch(s, s->timer_fd, POLLIN, user_data);
+			break;
+		case WATCH_CLIENT_BELL:
+			if ((c = tagged_client(s, user_data)) != NULL)
+				watch(s, c->primary_bell, POLLIN, user_data);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static unsigned handle_events(struct server *s)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, count = 0;
+
+	io_uring_for_each_cqe(&s->uring, head, cqe)
+	{
+		handle_event(s, cqe);
+		count++;
+	}
+	io_uring_cq_advance(&s->uring, count);
+	if (count)
+		io_uring_submit(&s->uring); /* polls armed while handling them */
+	return count;
+}
+
+/* One round over every client. Returns the requests served. */
+static unsigned serve_clients(struct server *s)
+{
+	unsigned served = 0;
+
+	for (uint32_t i = 0; i < s->config.max_clients; i++) {
+		struct client *c = &s->clients[i];
+		int n;
+
+		if (!c->active)
+			continue;
+		n = dispatch_client(s, c, CLIENT_BUDGET);
+		if (n > 0)
+			served += (unsigned)n;
+	}
+	return served;
+}
+
+/* Publish NEED_WAKEUP on every request ring. False if one has work after
+ * all (then nobody may sleep). */
+static bool prepare_sleep(struct server *s)
+{
+	bool may_sleep = true;
+
+	for (uint32_t i = 0; i < s->config.max_clients; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->active && !c->waiting_for_space && !ring_consumer_prepare_sleep(&c->requests))
+			may_sleep = false;
+	}
+	return may_sleep;
+}
+
+static void finish_sleep(struct server *s)
+{
+	for (uint32_t i = 0; i < s->config.max_clients; i++)
+		if (s->clients[i].active)
+			ring_consumer_finish_sleep(&s->clients[i].requests);
+}
+
+int loop_run(struct server *s)
+{
+	uint64_t busy_ns = (uint64_t)s->config.busy_poll_us * 1000u;
+	uint64_t last_work = monotonic_ns();
+
+	while (!s->stopping) {
+		if (serve_clients(s) > 0) {
+			last_work = monotonic_ns();
+			handle_events(s);
+			continue;
+		}
+		if (handle_events(s) > 0)
+			continue;
+		if (monotonic_ns() - last_work < busy_ns) {
+			shm_cpu_relax();
+			continue;
+		}
+		if (prepare_sleep(s)) {
+			int err = io_uring_submit_and_wait(&s->uring, 1);
+
+			if (err < 0 && err != -EINTR)
+				fatalx("io_uring_submit_and_wait: %s", strerror(-err));
+		}
+		finish_sleep(s);
+		handle_events(s);
+		last_work = monotonic_ns();
+	}
+
+	/* Shutdown: no new clients; answer what is in flight; then the caller
+	 * destroys every rule. */
+	listener_close(s);
+	shm_store_relaxed32(&s->region->state, REGION_STATE_STOPPING);
+	while (serve_clients(s) > 0)
+		;
+	for (uint32_t i = 0; i < s->config.max_clients; i++)
+		if (s->clients[i].active)
+			client_remove(s, &s->clients[i], "the primary is shutting down");
+	return 0;
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mpflowd: the primary. Options, the instance's runtime files (pidfile,
+ * socket), the device, the region, then the loop. See docs/man/mpflowd.8.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: " SERVER_NAME " [options]\n"
+		"  -i, --instance NAME        instance name (default: default)\n"
+		"  -b, --backend NAME         device backend: %s (default: soft)\n"
+		"  -r, --runtime-dir DIR      where the socket and pidfile live (default:\n"
+		"                             $MPFLOW_RUNTIME_DIR, /run/mpflow as root,\n"
+		"                             else $XDG_RUNTIME_DIR/mpflow)\n"
+		"  -g, --allow-group GROUP    also admit clients of this group\n"
+		"      --max-rules N          rules in the instance (default: 65536)\n"
+		"      --max-clients N        connected clients (default: 256)\n"
+		"      --client-max-rules N   rules one client may own (default: --max-rules)\n"
+		"      --ports N              soft backend: ports (default: 1)\n"
+		"      --queues N             soft backend: RX queues per port (default: 4)\n"
+		"      --vfs N                soft backend: VFs per port (default: 0)\n"
+		"      --busy-poll-us N       keep polling rings N us after the last request\n"
+		"                             before sleeping (default: 50)\n"
+		"  -f, --foreground           stay in the foreground, log to stderr\n"
+		"  -v, --verbose              log each rule (-vv: more)\n"
+		"  -q, --quiet                log warnings only\n"
+		"  -h, --help                 this text\n",
+		hwdrv_backend_names());
+}
+
+static int number(const char *option, const char *text, uint32_t min, uint32_t max,
+		  uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(text, &end, 0);
+	if (errno || *end || end == text || v < min || v > max) {
+		fprintf(stderr, SERVER_NAME ": %s: '%s' is not a number in [%u, %u]\n", option,
+			text, min, max);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int runtime_dir(char *out, size_t size)
+{
+	const char *env = getenv("MPFLOW_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (env && *env)
+		n = snprintf(out, size, "%s", env);
+	else if (geteuid() == 0)
+		n = snprintf(out, size, "/run/mpflow");
+	else if (xdg && *xdg)
+		n = snprintf(out, size, "%s/mpflow", xdg);
+	else
+		return -1;
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+static int parse(struct server_config *cfg, int argc, char **argv)
+{
+	enum { MAX_RULES = 256, MAX_CLIENTS, CLIENT_MAX_RULES, PORTS, QUEUES, VFS, BUSY };
+	static const struct option options[] = {
+		{"instance", required_argument, NULL, 'i'},
+		{"backend", required_argument, NULL, 'b'},
+		{"runtime-dir", required_argument, NULL, 'r'},
+		{"allow-group", required_argument, NULL, 'g'},
+		{"max-rules", required_argument, NULL, MAX_RULES},
+		{"max-clients", required_argument, NULL, MAX_CLIENTS},
+		{"client-max-rules", required_argument, NULL, CLIENT_MAX_RULES},
+		{"ports", required_argument, NULL, PORTS},
+		{"queues", required_argument, NULL, QUEUES},
+		{"vfs", required_argument, NULL, VFS},
+		{"busy-poll-us", required_argument, NULL, BUSY},
+		{"foreground", no_argument, NULL, 'f'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	uint32_t v, client_max_rules = 0;
+	int opt;
+
+	*cfg = (struct server_config){
+		.instance = "default",
+		.backend = "soft",
+		.max_rules = 65536,
+		.max_clients = 256,
+		.busy_poll_us = 50,
+		.request_ring_bytes = 256u * 1024u,
+		.completion_ring_bytes = 512u * 1024u,
+		.log_level = LOG_LEVEL_INFO,
+		.device = {.ports = 1, .queues = 4, .vfs = 0},
+	};
+	if (runtime_dir(cfg->runtime_dir, sizeof(cfg->runtime_dir)) != 0)
+		cfg->runtime_dir[0] = '\0';
+	while ((opt = getopt_long(argc, argv, "i:b:r:g:fvqh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (!*optarg || strchr(optarg, '/') || strlen(optarg) >= 32) {
+				fprintf(stderr, SERVER_NAME ": --instance: a name of 1 to 31 "
+							    "characters, without '/'\n");
+				return 2;
+			}
+			cfg->instance = optarg;
+			break;
+		case 'b':
+			cfg->backend = optarg;
+			break;
+		case 'r':
+			if (snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "%s", optarg) >=
+			    (int)sizeof(cfg->runtime_dir))
+				return 2;
+			break;
+		case 'g': {
+			struct group *gr = getgrnam(optarg);
+			char *end;
+
+			if (gr) {
+				cfg->allow_gid = gr->gr_gid;
+			} else {
+				cfg->allow_gid = (gid_t)strtoul(optarg, &end, 10);
+				if (*end || end == optarg) {
+					fprintf(stderr, SERVER_NAME ": --allow-group: no group '%s'\n",
+						optarg);
+					return 2;
+				}
+			}
+			cfg->allow_group = true;
+			break;
+		}
+		case MAX_RULES:
+			if (number("--max-rules", optarg, 1, 1u << 24, &cfg->max_rules))
+				return 2;
+			break;
+		case MAX_CLIENTS:
+			if (number("--max-clients", optarg, 1, 1u << 16, &cfg->max_clients))
+				return 2;
+			break;
+		case CLIENT_MAX_RULES:
+			if (number("--client-max-rules", optarg, 1, 1u << 24, &client_max_rules))
+				return 2;
+			break;
+		case PORTS:
+			if (number("--ports", optarg, 1, 4096, &v))
+				return 2;
+			cfg->device.ports = (uint16_t)v;
+			break;
+		case QUEUES:
+			if (number("--queues", optarg, 1, 65535, &v))
+				return 2;
+			cfg->device.queues = (uint16_t)v;
+			break;
+		case VFS:
+			if (number("--vfs", optarg, 0, 4096, &v))
+				return 2;
+			cfg->device.vfs = (uint16_t)v;
+			break;
+		case BUSY:
+			if (number("--busy-poll-us", optarg, 0, 1000000, &cfg->busy_poll_us))
+				return 2;
+			break;
+		case 'f':
+			cfg->foreground = true;
+			break;
+		case 'v':
+			cfg->log_level = LOG_LEVEL_DEBUG;
+			break;
+		case 'q':
+			cfg->log_level = LOG_LEVEL_WARN;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, SERVER_NAME ": unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg->runtime_dir[0]) {
+		fprintf(stderr, SERVER_NAME ": no runtime directory: set --runtime-dir, "
+					    "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR\n");
+		return 2;
+	}
+	cfg->client_max_rules = client_max_rules ? client_max_rules : cfg->max_rules;
+	return 0;
+}
+
+/* The runtime directory: created if missing, never group- or world-writable. */
+static int prepare_runtime_dir(const struct server_config *cfg)
+{
+	mode_t mode = cfg->allow_group ? 0750 : 0700;
+	struct stat st;
+
+	if (mkdir(cfg->runtime_dir, mode) != 0 && errno != EEXIST)
+		return -errno;
+	if (stat(cfg->runtime_dir, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || (st.st_mode & 0022))
+		return -EPERM;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct server server;
+	struct server *s = &server;
+	struct mpf_flow_error error = {0};
+	pid_t holder;
+	int rc, err;
+
+	rc = parse(&s->config, argc, argv);
+	if (rc)
+		return rc;
+	log_init(true, s->config.log_level);
+	s->listen_fd = -1;
+
+	err = prepare_runtime_dir(&s->config);
+	if (err) {
+		fprintf(stderr, SERVER_NAME ": runtime directory %s: %s\n", s->config.runtime_dir,
+			err == -EPERM ? "not a directory, or writable by others" : strerror(-err));
+		return 1;
+	}
+	snprintf(s->pid_path, sizeof(s->pid_path), "%s/%s.pid", s->config.runtime_dir,
+		 s->config.instance);
+	snprintf(s->socket_path, sizeof(s->socket_path), "%s/%s.sock", s->config.runtime_dir,
+		 s->config.instance);
+	s->pidfile = pidfile_open(s->pid_path, 0600, &holder);
+	if (s->pidfile == NULL) {
+		if (errno == EEXIST)
+			fprintf(stderr,
+				SERVER_NAME ": instance '%s' is already served by pid %d (%s)\n",
+				s->config.instance, (int)holder, s->pid_path);
+		else
+			fprintf(stderr, SERVER_NAME ": pidfile %s: %s\n", s->pid_path,
+				strerror(errno));
+		return 1;
+	}
+
+	if (hwdrv_open(&s->device, s->config.backend, &s->config.device, &error) != 0) {
+		fprintf(stderr, SERVER_NAME ": backend %s: %s\n", s->config.backend, error.message);
+		pidfile_remove(s->pidfile);
+		return 1;
+	}
+	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
+	if (s->clients == NULL || rules_init(&s->rules, s->config.max_rules) != 0 ||
+	    (err = region_create(s)) != 0) {
+		fprintf(stderr, SERVER_NAME ": cannot allocate %u rules and %u clients\n",
+			s->config.max_rules, s->config.max_clients);
+		pidfile_remove(s->pidfile);
+		return 1;
+	}
+	if ((err = listener_open(s)) != 0) {
+		fprintf(stderr, SERVER_NAME ": socket %s: %s\n", s->socket_path, strerror(-err));
+		pidfile_remove(s->pidfile);
+		return 1;
+	}
+	if (!s->config.foreground && daemon(0, 0) != 0) {
+		fprintf(stderr, SERVER_NAME ": daemon: %s\n", strerror(errno));
+		listener_close(s);
+		pidfile_remove(s->pidfile);
+		return 1;
+	}
+	log_init(s->config.foreground, s->config.log_level);
+	pidfile_write(s->pidfile);
+	s->region->primary_pid = (uint32_t)getpid(); /* daemon() forked */
+	if ((err = loop_init(s)) != 0)
+		fatalx("event loop: %s", strerror(-err));
+	log_info("instance %s ready: backend %s, %u rules, %u clients, socket %s",
+		 s->config.instance, s->config.backend, s->config.max_rules, s->config.max_clients,
+		 s->socket_path);
+
+	loop_run(s);
+
+	rules_destroy_all(s);
+	hwdrv_close(&s->device);
+	loop_fini(s);
+	region_destroy(s);
+	rules_fini(&s->rules);
+	free(s->clients);
+	pidfile_remove(s->pidfile);
+	log_info("instance %s stopped", s->config.instance);
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The global region's memfd: created and mapped writable here, then sealed
+ * (F_SEAL_FUTURE_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) so every
+ * other mapping of it, a client's, can only be read-only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+int region_create(struct server *s)
+{
+	size_t length = region_memsize(s->config.max_rules);
+	int fd = memfd_create("mpflow-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *mem;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)length) != 0)
+		goto fail;
+	mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		goto fail;
+	region_init(mem, s->config.max_rules, s->config.backend, s->config.instance,
+		    (uint32_t)getpid());
+	if (fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_FUTURE_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+		munmap(mem, length);
+		goto fail;
+	}
+	s->region_fd = fd;
+	s->region = mem;
+	s->region_length = length;
+	s->counters = (struct region_counter *)((uint8_t *)mem + s->region->counters_offset);
+	s->entries = (struct region_entry *)((uint8_t *)mem + s->region->directory_offset);
+	return 0;
+fail:;
+	int err = -errno;
+
+	close(fd);
+	return err;
+}
+
+void region_destroy(struct server *s)
+{
+	if (s->region) {
+		munmap(s->region, s->region_length);
+		close(s->region_fd);
+		s->region = NULL;
+	}
+}

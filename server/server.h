@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mpflowd's private declarations, grouped by the file that defines them.
+ * One process, one thread: nothing here is locked.
+ */
+#ifndef MPFLOW_SERVER_H
+#define MPFLOW_SERVER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <bsd/libutil.h>
+#include <liburing.h>
+
+#include "hwdrv/hwdrv.h"
+#include "shm/region.h"
+#include "shm/ring.h"
+#include "shm/wire.h"
+
+#define SERVER_NAME "mpflowd"
+
+struct server_config {
+	const char *instance;
+	const char *backend;
+	char runtime_dir[PATH_MAX];
+	bool allow_group;
+	gid_t allow_gid;
+	uint32_t max_rules;
+	uint32_t max_clients;
+	uint32_t client_max_rules;
+	uint32_t busy_poll_us;
+	uint32_t request_ring_bytes;
+	uint32_t completion_ring_bytes;
+	bool foreground;
+	int log_level;
+	struct hwdrv_config device;
+};
+
+/* A connected client. Slot `index` of server.clients; `session` is unique
+ * for the primary's lifetime and owns the client's rules. */
+struct client {
+	bool active;
+	uint32_t index;
+	uint32_t session;
+	uint32_t generation; /* bumps on each reuse of the slot: stale CQEs are ignored */
+	pid_t pid;
+	uid_t uid;
+	char name[32];
+	int sock;
+	int primary_bell; /* the client rings it; we poll it */
+	int client_bell;  /* we ring it */
+	void *mem;
+	size_t mem_length;
+	struct ring requests;	 /* we consume */
+	struct ring completions; /* we produce */
+	uint32_t rules;		 /* non-persistent rules it owns */
+	uint32_t first_rule;	 /* head of its rule list (slot + 1; 0: empty) */
+	uint64_t requests_served;
+	bool waiting_for_space;
+};
+
+/* One rule slot. The handle of the rule in slot i is
+ * (uint64_t)generation << 32 | i; generation is never 0. */
+struct rule_slot {
+	uint32_t generation;
+	uint32_t owner;	      /* client session; 0: persistent (the instance's) */
+	uint32_t owner_index; /* that client's slot in server.clients */
+	uint32_t prev, next; /* the owner's list, slot + 1; 0: none */
+	uint16_t port;
+	bool in_use;
+	void *backend;
+};
+
+struct rule_table {
+	struct rule_slot *slots;
+	uint32_t max;
+	uint32_t *free; /* stack of free slot numbers */
+	uint32_t free_count;
+	uint32_t used;
+};
+
+struct server {
+	struct server_config config;
+	struct hwdrv device;
+	struct io_uring uring;
+	int listen_fd;
+	int signal_fd;
+	int timer_fd;
+	int region_fd;
+	struct region_header *region;
+	struct region_counter *counters;
+	struct region_entry *entries;
+	size_t region_length;
+	struct client *clients;
+	uint32_t client_count;
+	uint32_t next_session;
+	struct rule_table rules;
+	struct pidfh *pidfile;
+	char socket_path[PATH_MAX];
+	char pid_path[PATH_MAX];
+	bool stopping;
+};
+
+/* log.c */
+enum { LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+void log_init(bool foreground, int level);
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void fatalx(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* region.c */
+int region_create(struct server *s);
+void region_destroy(struct server *s);
+
+/* listener.c */
+int listener_open(struct server *s);
+void listener_close(struct server *s);
+/* Accept one connection and run its handshake. */
+void listener_accept(struct server *s);
+
+/* clients.c */
+struct client *client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name,
+			  int fds[4], int *error, char *reason, size_t reason_size);
+/* The client is gone (hang-up, broken ring, shutdown): destroy its rules,
+ * release its memory and fds. */
+void client_remove(struct server *s, struct client *c, const char *why);
+
+/* rules.c */
+int rules_init(struct rule_table *t, uint32_t max);
+void rules_fini(struct rule_table *t);
+int rules_create(struct server *s, struct client *c, const struct wire_request *req,
+		 const struct rule_actions *resolved, uint64_t *handle,
+		 struct mpf_flow_error *error);
+/* Find the rule of `handle` that `c` may act on: -ENOENT or -EPERM. */
+int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
+		 struct mpf_flow_error *error);
+int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error);
+/* Destroy every rule of client session `owner` (on `port`, or all ports when
+ * port < 0). Returns how many. */
+uint32_t rules_destroy_owned(struct server *s, struct client *c, int port);
+void rules_destroy_all(struct server *s);
+
+/* dispatch.c */
+/* Serve up to `budget` requests of one client. Returns how many it served,
+ * or -1 when the client broke its ring and was removed. */
+int dispatch_client(struct server *s, struct client *c, unsigned budget);
+
+/* loop.c */
+int loop_init(struct server *s);
+int loop_run(struct server *s);
+void loop_fini(struct server *s);
+void loop_watch_client(struct server *s, struct client *c);
+void loop_unwatch_client(struct server *s, struct client *c);
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The handshake on the instance's SOCK_SEQPACKET socket: the client sends a
+ * hello, the primary answers a welcome (status 0, with four fds by
+ * SCM_RIGHTS) or a refusal (status -errno and a reason). The socket then
+ * stays open, silent, for the client's lifetime: its hang-up is how each
+ * side learns the other is gone.
+ *
+ * Fds of a welcome, in this order:
+ *   HANDSHAKE_FD_CLIENT_MEMFD   the client's rings (read-write, sealed size)
+ *   HANDSHAKE_FD_REGION         counters + rule directory (sealed read-only)
+ *   HANDSHAKE_FD_PRIMARY_BELL   the client rings it when it needs the primary
+ *   HANDSHAKE_FD_CLIENT_BELL    the primary rings it when it needs the client
+ */
+#ifndef MPFLOW_SHM_HANDSHAKE_H
+#define MPFLOW_SHM_HANDSHAKE_H
+
+#include <stdint.h>
+
+#define HANDSHAKE_MAGIC	  0x4c46504du /* "MPFL" */
+#define HANDSHAKE_VERSION 1u
+#define HANDSHAKE_NAME_MAX 32u
+#define HANDSHAKE_REASON_MAX 128u
+
+enum {
+	HANDSHAKE_FD_CLIENT_MEMFD,
+	HANDSHAKE_FD_REGION,
+	HANDSHAKE_FD_PRIMARY_BELL,
+	HANDSHAKE_FD_CLIENT_BELL,
+	HANDSHAKE_FDS
+};
+
+struct handshake_hello {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t flags; /* none defined: must be 0 */
+	char name[HANDSHAKE_NAME_MAX]; /* printable, NUL-terminated */
+};
+_Static_assert(sizeof(struct handshake_hello) == 40, "hello layout");
+
+struct handshake_welcome {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t reserved;
+	int32_t status;	    /* 0, or -errno with `reason` */
+	uint32_t client_id;
+	char reason[HANDSHAKE_REASON_MAX];
+	uint64_t client_memfd_size;
+	uint64_t request_ring_offset;	 /* in the client memfd */
+	uint64_t completion_ring_offset; /* in the client memfd */
+	uint64_t region_size;
+	uint32_t max_rules;
+	uint32_t client_max_rules;
+};
+_Static_assert(sizeof(struct handshake_welcome) == 184, "welcome layout");
+
+#endif

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The counters + rule directory region; see region.h. Seqlock pairs:
+ *
+ *   W1 writer: sequence odd (relaxed), then each field with a release store
+ *      (a release orders the odd sequence before the field), then
+ *   W2 sequence even (release: the fields before it).
+ *   R1 reader: sequence (acquire) -> fields (acquire each, so the re-check
+ *      below stays after them) -> R2 sequence again; equal and even: the
+ *      copy is one writer's whole state. A reader that saw any field of a
+ *      write in progress synchronises with its release store, so it then
+ *      sees that write's odd sequence (or later) and retries.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "shm/region.h"
+
+#define READ_RETRIES 64
+
+size_t region_memsize(uint32_t max_rules)
+{
+	return sizeof(struct region_header) +
+	       (size_t)max_rules * (sizeof(struct region_counter) + sizeof(struct region_entry));
+}
+
+void region_init(void *mem, uint32_t max_rules, const char *backend, const char *instance,
+		 uint32_t pid)
+{
+	struct region_header *h = mem;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = REGION_MAGIC;
+	h->version = REGION_VERSION;
+	h->max_rules = max_rules;
+	h->header_size = sizeof(*h);
+	h->size = region_memsize(max_rules);
+	h->counters_offset = sizeof(*h);
+	h->directory_offset = sizeof(*h) + (uint64_t)max_rules * sizeof(struct region_counter);
+	h->counter_size = sizeof(struct region_counter);
+	h->entry_size = sizeof(struct region_entry);
+	h->primary_pid = pid;
+	strncpy(h->backend, backend, sizeof(h->backend) - 1);
+	strncpy(h->instance, instance, sizeof(h->instance) - 1);
+	/* Relaxed: nobody maps the region before the memfd is passed. */
+	shm_store_relaxed32(&h->state, REGION_STATE_RUNNING);
+}
+
+int region_attach(struct region_view *view, const void *mem, size_t length)
+{
+	struct region_header h;
+
+	if (length < sizeof(h))
+		return -EINVAL;
+	/* One copy of the header; only the copy is checked and used. */
+	memcpy(&h, mem, offsetof(struct region_header, state));
+	if (h.magic != REGION_MAGIC || h.version != REGION_VERSION ||
+	    h.header_size != sizeof(h) || h.counter_size != sizeof(struct region_counter) ||
+	    h.entry_size != sizeof(struct region_entry))
+		return -EPROTO;
+	if (h.size != region_memsize(h.max_rules) || h.size > length ||
+	    h.counters_offset != sizeof(h) ||
+	    h.directory_offset !=
+		    sizeof(h) + (uint64_t)h.max_rules * sizeof(struct region_counter))
+		return -EPROTO;
+	view->header = mem;
+	view->counters = (const struct region_counter *)((const uint8_t *)mem + h.counters_offset);
+	view->entries = (const struct region_entry *)((const uint8_t *)mem + h.directory_offset);
+	view->max_rules = h.max_rules;
+	return 0;
+}
+
+static void write_begin(shm_u32 *sequence)
+{
+	/* W1: relaxed; the release stores that follow order it before them. */
+	shm_store_relaxed32(sequence, shm_load_relaxed32(sequence) + 1);
+}
+
+static void write_end(shm_u32 *sequence)
+{
+	/* W2: pairs with R2 in the readers. */
+	shm_store_release32(sequence, shm_load_relaxed32(sequence) + 1);
+}
+
+void region_counter_open(struct region_counter *c, uint32_t generation, bool enabled)
+{
+	uint64_t hits = shm_load_relaxed64(&c->hits), bytes = shm_load_relaxed64(&c->bytes);
+
+	/* Counts run on across a slot's lives: the baseline hides the last
+	 * rule's, so no other writer's word is ever zeroed from here. */
+	write_begin(&c->sequence);
+	shm_store_release64(&c->hits_base, hits);
+	shm_store_release64(&c->bytes_base, bytes);
+	shm_store_release64(&c->last_hit_ns, 0);
+	shm_store_release32(&c->flags, enabled ? REGION_COUNTER_ENABLED : 0);
+	shm_store_release32(&c->generation, generation);
+	write_end(&c->sequence);
+}
+
+void region_counter_close(struct region_counter *c)
+{
+	write_begin(&c->sequence);
+	shm_store_release32(&c->generation, 0);
+	shm_store_release32(&c->flags, 0);
+	write_end(&c->sequence);
+}
+
+void region_counter_reset(struct region_counter *c)
+{
+	uint64_t hits = shm_load_relaxed64(&c->hits), bytes = shm_load_relaxed64(&c->bytes);
+
+	write_begin(&c->sequence);
+	shm_store_release64(&c->hits_base, hits);
+	shm_store_release64(&c->bytes_base, bytes);
+	write_end(&c->sequence);
+}
+
+void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
+			uint64_t now_ns)
+{
+	/* Single writer per slot: a relaxed read-modify-write of our own word. */
+	shm_store_relaxed64(&c->hits, shm_load_relaxed64(&c->hits) + hits);
+	shm_store_relaxed64(&c->bytes, shm_load_relaxed64(&c->bytes) + bytes);
+	shm_store_relaxed64(&c->last_hit_ns, now_ns);
+}
+
+int region_counter_read(const struct region_counter *c, uint32_t generation,
+			struct region_count *out)
+{
+	for (int i = 0; i < READ_RETRIES; i++) {
+		/* R1: pairs with W2. */
+		uint32_t s1 = shm_load_acquire32(&c->sequence);
+		uint32_t gen = shm_load_acquire32(&c->generation);
+		uint32_t flags = shm_load_acquire32(&c->flags);
+		uint64_t hits = shm_load_acquire64(&c->hits);
+		uint64_t bytes = shm_load_acquire64(&c->bytes);
+		uint64_t hits_base = shm_load_acquire64(&c->hits_base);
+		uint64_t bytes_base = shm_load_acquire64(&c->bytes_base);
+		uint64_t last = shm_load_acquire64(&c->last_hit_ns);
+
+		/* R2: after every load above (they are acquires). */
+		if ((s1 & 1u) || shm_load_relaxed32(&c->sequence) != s1) {
+			shm_cpu_relax();
+			continue;
+		}
+		if (gen != generation || generation == 0)
+			return -ENOENT;
+		if (!(flags & REGION_COUNTER_ENABLED))
+			return -ENOTSUP;
+		/* hits and bytes move outside the seqlock; a reset racing a
+		 * hit can leave the base a little ahead for one read. */
+		out->hits = hits >= hits_base ? hits - hits_base : 0;
+		out->bytes = bytes >= bytes_base ? bytes - bytes_base : 0;
+		out->last_hit_ns = last;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* The body of an entry (after sequence and generation) moves as whole
+ * 64-bit words, each ordered (W1/R1 above), never as a plain memcpy. */
+#define ENTRY_BODY	 offsetof(struct region_entry, owner_pid)
+#define ENTRY_BODY_WORDS ((sizeof(struct region_entry) - ENTRY_BODY) / 8)
+_Static_assert(ENTRY_BODY % 8 == 0 && sizeof(struct region_entry) % 8 == 0, "entry words");
+
+void region_entry_publish(struct region_entry *slot, const struct region_entry *entry,
+			  uint32_t generation)
+{
+	write_begin(&slot->sequence);
+	shm_store_release32(&slot->generation, 0);
+	shm_copy_to_release((uint8_t *)slot + ENTRY_BODY, (const uint8_t *)entry + ENTRY_BODY,
+			    ENTRY_BODY_WORDS);
+	shm_store_release32(&slot->generation, generation);
+	write_end(&slot->sequence);
+}
+
+void region_entry_retire(struct region_entry *slot)
+{
+	write_begin(&slot->sequence);
+	shm_store_release32(&slot->generation, 0);
+	write_end(&slot->sequence);
+}
+
+int region_entry_read(const struct region_entry *slot, struct region_entry *out)
+{
+	for (int i = 0; i < READ_RETRIES; i++) {
+		/* R1: pairs with W2. */
+		uint32_t s1 = shm_load_acquire32(&slot->sequence);
+		uint32_t gen = shm_load_acquire32(&slot->generation);
+
+		shm_copy_from_acquire((uint8_t *)out + ENTRY_BODY,
+				      (const uint8_t *)slot + ENTRY_BODY, ENTRY_BODY_WORDS);
+		/* R2: after the acquire loads of the copy. */
+		if ((s1 & 1u) || shm_load_relaxed32(&slot->sequence) != s1) {
+			shm_cpu_relax();
+			continue;
+		}
+		if (gen == 0)
+			return -ENOENT;
+		shm_store_relaxed32(&out->sequence, s1);
+		shm_store_relaxed32(&out->generation, gen);
+		out->text[REGION_TEXT_MAX - 1] = '\0';
+		return 0;
+	}
+	return -EAGAIN;
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm/handshake.h"
+#include "tests/harness.h"
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Fork and exec mpflowd on p->dir, output to p->log. */
+static int spawn_process(struct primary *p, const char *const *extra)
+{
+	const char *binary = getenv("MPFLOWD");
+	const char *argv[32] = {"mpflowd", "--foreground", "--runtime-dir", p->dir, "--quiet"};
+	int argc = 5;
+
+	if (binary == NULL) {
+		fprintf(stderr, "harness: MPFLOWD is not set\n");
+		return -1;
+	}
+	for (int i = 0; extra && extra[i] && argc < 31; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+	p->pid = fork();
+	if (p->pid == 0) {
+		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(binary, (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	return p->pid < 0 ? -1 : 0;
+}
+
+static int spawn(struct primary *p, const char *const *extra)
+{
+	if (spawn_process(p, extra) != 0)
+		return -1;
+	/* Ready when it accepts a connection. */
+	for (int i = 0; i < 500; i++) {
+		struct mpf_connect_options o = {.runtime_dir = p->dir, .name = "probe"};
+		struct mpf_client *c;
+		int status;
+
+		if (mpf_connect(&o, &c, NULL) == 0) {
+			mpf_disconnect(c);
+			return 0;
+		}
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+int primary_start(struct primary *p, const char *const *extra)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->dir, sizeof(p->dir), "/tmp/mpflow-test-XXXXXX");
+	if (mkdtemp(p->dir) == NULL)
+		return -1;
+	snprintf(p->log, sizeof(p->log), "%s.log", p->dir);
+	return spawn(p, extra);
+}
+
+int primary_restart(struct primary *p, const char *const *extra)
+{
+	return spawn(p, extra);
+}
+
+int primary_run_once(const struct primary *p, const char *log)
+{
+	struct primary other = *p;
+	int status;
+
+	snprintf(other.log, sizeof(other.log), "%s", log);
+	other.pid = 0;
+	if (spawn_process(&other, NULL) != 0)
+		return -1;
+	if (waitpid(other.pid, &status, 0) != other.pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int primary_stop(struct primary *p)
+{
+	int status;
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, SIGTERM);
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		sleep_ms(10);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return -1;
+}
+
+void primary_cleanup(struct primary *p)
+{
+	char command[256];
+
+	if (p->pid > 0)
+		primary_stop(p);
+	if (p->dir[0]) {
+		snprintf(command, sizeof(command), "rm -rf '%s' '%s'", p->dir, p->log);
+		if (system(command) != 0)
+			fprintf(stderr, "harness: could not remove %s\n", p->dir);
+	}
+}
+
+int primary_connect(const struct primary *p, const char *name, struct mpf_client **client)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .name = name, .timeout_ms = 10000};
+
+	return mpf_connect(&o, client, NULL);
+}
+
+int raw_connect(const struct primary *p, struct raw_session *raw)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION,
+					.name = "raw"};
+	struct handshake_welcome w;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf)};
+	struct cmsghdr *cmsg;
+	struct stat st;
+
+	memset(raw, 0, sizeof(*raw));
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/default.sock", p->dir);
+	raw->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (connect(raw->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+		return -1;
+	/* A refusal may come before the hello is read: read it regardless. */
+	send(raw->sock, &hello, sizeof(hello), MSG_NOSIGNAL);
+	if (recvmsg(raw->sock, &msg, 0) != sizeof(w))
+		return -1;
+	raw->status = w.status;
+	memcpy(raw->reason, w.reason, sizeof(raw->reason));
+	if (w.status)
+		return 0;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	memcpy(raw->fds, CMSG_DATA(cmsg), sizeof(raw->fds));
+	raw->mem_length = w.client_memfd_size;
+	raw->mem = mmap(NULL, raw->mem_length, PROT_READ | PROT_WRITE, MAP_SHARED, raw->fds[0], 0);
+	fstat(raw->fds[1], &st);
+	raw->region = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, raw->fds[1], 0);
+	if (raw->mem == MAP_FAILED || raw->region == MAP_FAILED ||
+	    region_attach(&raw->view, raw->region, (size_t)st.st_size) != 0 ||
+	    ring_attach(&raw->requests, raw->mem, w.completion_ring_offset, RING_PRODUCER,
+			raw->fds[2]) != 0 ||
+	    ring_attach(&raw->completions, (uint8_t *)raw->mem + w.completion_ring_offset,
+			raw->mem_length - w.completion_ring_offset, RING_CONSUMER,
+			raw->fds[2]) != 0)
+		return -1;
+	return 0;
+}
+
+void raw_close(struct raw_session *raw)
+{
+	if (raw->mem && raw->mem != MAP_FAILED)
+		munmap(raw->mem, raw->mem_length);
+	for (int i = 0; i < 4; i++)
+		if (raw->fds[i] > 0)
+			close(raw->fds[i]);
+	close(raw->sock);
+}
+
+bool raw_hung_up(struct raw_session *raw, int ms)
+{
+	struct pollfd pfd = {.fd = raw->sock, .events = POLLIN | POLLRDHUP};
+
+	return poll(&pfd, 1, ms) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP));
+}
+
+unsigned region_rules(const struct raw_session *raw)
+{
+	unsigned live = 0;
+
+	for (uint32_t i = 0; i < raw->view.max_rules; i++) {
+		struct region_entry e;
+
+		if (region_entry_read(&raw->view.entries[i], &e) == 0)
+			live++;
+	}
+	return live;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Multi-process test harness: a real mpflowd on a private runtime directory,
+ * started and stopped by the test (always, also when it fails), and a raw
+ * session that does the handshake by hand so a test can write what no
+ * well-behaved client would into its own rings.
+ */
+#ifndef MPFLOW_TESTS_HARNESS_H
+#define MPFLOW_TESTS_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <mpflow/mpflow.h>
+
+#include "shm/region.h"
+#include "shm/ring.h"
+
+struct primary {
+	pid_t pid;
+	char dir[64]; /* /tmp/mpflow-test-XXXXXX */
+	char log[96];
+};
+
+/* Start mpflowd (from $MPFLOWD) in the foreground on a fresh directory, with
+ * extra arguments (NULL-terminated); wait until it accepts. 0 or -1. */
+int primary_start(struct primary *p, const char *const *extra);
+/* Start it again on the same directory. */
+int primary_restart(struct primary *p, const char *const *extra);
+/* Run another mpflowd on p's directory to its exit, output to `log`;
+ * returns its exit status. */
+int primary_run_once(const struct primary *p, const char *log);
+/* SIGTERM, wait; returns its exit status (or -1 if it had to be killed). */
+int primary_stop(struct primary *p);
+/* Stop if running, remove the directory. */
+void primary_cleanup(struct primary *p);
+int primary_connect(const struct primary *p, const char *name, struct mpf_client **client);
+
+/* A session without libmpflow. */
+struct raw_session {
+	int sock;
+	int fds[4];
+	void *mem;
+	size_t mem_length;
+	const void *region;
+	struct region_view view;
+	struct ring requests;	 /* we produce */
+	struct ring completions; /* we consume */
+	int status;		 /* of the welcome */
+	char reason[128];
+};
+
+int raw_connect(const struct primary *p, struct raw_session *raw);
+void raw_close(struct raw_session *raw);
+/* True if the primary hung up on this session within `ms`. */
+bool raw_hung_up(struct raw_session *raw, int ms);
+
+/* The number of live rules in the primary's region, read as flowstat would. */
+unsigned region_rules(const struct raw_session *raw);
+
+#endif

@@ -1,0 +1,717 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The primary and libmpflow together: real mpflowd processes on private
+ * runtime directories, real client processes, real shared memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shm/doorbell.h"
+#include "shm/wire.h"
+#include "tests/harness.h"
+
+#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
+#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+
+static const char *const small[] = {"--max-rules", "4096", "--queues", "8", NULL};
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+static const struct mpf_flow_action_queue queue1 = {.index = 1};
+
+/* A distinct rule per n: eth / ipv4 src 10.x.y.z / udp / end, count + queue. */
+struct sample {
+	struct mpf_flow_item_ipv4 ip, ip_mask;
+	struct mpf_flow_item pattern[4];
+	struct mpf_flow_action actions[3];
+};
+
+static void sample_init(struct sample *s, uint32_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->ip.hdr.src_addr = htonl(0x0a000000u | n);
+	s->ip_mask.hdr.src_addr = 0xffffffff;
+	s->pattern[0] = ITEM(ETH);
+	s->pattern[1] = ITEM(IPV4, .spec = &s->ip, .mask = &s->ip_mask);
+	s->pattern[2] = ITEM(UDP);
+	s->pattern[3] = ITEM(END);
+	s->actions[0] = ACTION(COUNT, NULL);
+	s->actions[1] = ACTION(QUEUE, &queue1);
+	s->actions[2] = ACTION(END, NULL);
+}
+
+static int create(struct mpf_client *c, uint32_t n, unsigned flags, uint64_t *handle)
+{
+	struct sample s;
+	struct mpf_flow_error error;
+
+	sample_init(&s, n);
+	return mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, flags, handle, &error);
+}
+
+static int setup(void **state)
+{
+	struct primary *p = calloc(1, sizeof(*p));
+
+	assert_int_equal(primary_start(p, small), 0);
+	*state = p;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct primary *p = *state;
+
+	primary_cleanup(p);
+	free(p);
+	return 0;
+}
+
+static void wait_for_rules(const struct raw_session *raw, unsigned want)
+{
+	for (int i = 0; i < 500 && region_rules(raw) != want; i++)
+		usleep(10000);
+	assert_int_equal(region_rules(raw), want);
+}
+
+/* ---- the synchronous API ------------------------------------------------- */
+
+static void test_create_query_reset_destroy_round_trip(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	struct mpf_flow_query_count count = {0};
+	struct raw_session raw;
+	struct region_entry e;
+	uint64_t handle = 0;
+	struct sample s;
+
+	assert_int_equal(primary_connect(p, "round-trip", &c), 0);
+	sample_init(&s, 7);
+	assert_int_equal(mpf_flow_validate(c, 0, &ingress, s.pattern, s.actions, &error), 0);
+	assert_int_equal(create(c, 7, 0, &handle), 0);
+	assert_true(handle != 0);
+	assert_int_equal(mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			 0);
+	assert_true(count.hits_set && count.bytes_set);
+	assert_int_equal(count.hits, 0);
+	count.reset = 1;
+	assert_int_equal(mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			 0);
+
+	/* The rule directory shows it, as testpmd text, owned by us. */
+	assert_int_equal(raw_connect(p, &raw), 0);
+	assert_int_equal(region_entry_read(&raw.view.entries[(uint32_t)handle], &e), 0);
+	assert_int_equal(e.owner_pid, getpid());
+	assert_string_equal(e.owner_name, "round-trip");
+	assert_string_equal(e.text, "ingress pattern eth / ipv4 src is 10.0.0.7 / udp / end "
+				    "actions count / queue index 1 / end");
+	assert_true(e.flags & REGION_ENTRY_COUNT);
+
+	assert_int_equal(mpf_flow_isolate(c, 0, 1, &error), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), -ENOENT);
+	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_HANDLE);
+	assert_int_equal(mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			 -ENOENT);
+	assert_int_equal(region_rules(&raw), 0);
+	raw_close(&raw);
+	mpf_disconnect(c);
+}
+
+static void test_refusals_carry_the_cause(void **state)
+{
+	struct primary *p = *state;
+	const struct mpf_flow_action_queue q99 = {.index = 99};
+	const struct mpf_flow_action_meter meter = {.mtr_id = 1};
+	const struct mpf_flow_item eth_udp[] = {ITEM(ETH), ITEM(UDP), ITEM(END)};
+	const struct mpf_flow_item eth[] = {ITEM(ETH), ITEM(END)};
+	const struct mpf_flow_action to_q99[] = {ACTION(COUNT, NULL), ACTION(QUEUE, &q99),
+						 ACTION(END, NULL)};
+	const struct mpf_flow_action metered[] = {ACTION(METER, &meter), ACTION(END, NULL)};
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), ACTION(END, NULL)};
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t handle;
+
+	assert_int_equal(primary_connect(p, "refusals", &c), 0);
+	/* The model: refused before it leaves the client. */
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, eth_udp, drop, 0, &handle, &error),
+			 -EINVAL);
+	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_ITEM);
+	assert_int_equal(error.cause, 1);
+	/* The device: refused by the primary's backend, naming the action. */
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, eth, to_q99, 0, &handle, &error),
+			 -EINVAL);
+	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_ACTION);
+	assert_int_equal(error.cause, 1);
+	assert_non_null(strstr(error.message, "queue 99"));
+	assert_int_equal(mpf_flow_validate(c, 0, &ingress, eth, metered, &error), -ENOTSUP);
+	assert_int_equal(error.cause, 0);
+	assert_int_equal(mpf_flow_create(c, 3, &ingress, eth, drop, 0, &handle, &error), -EINVAL);
+	assert_non_null(strstr(error.message, "port 3"));
+	mpf_disconnect(c);
+}
+
+static void test_another_clients_rule_is_eperm(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *a, *b;
+	struct mpf_flow_error error;
+	struct mpf_flow_query_count reset = {.reset = 1};
+	uint64_t mine, persistent;
+
+	assert_int_equal(primary_connect(p, "a", &a), 0);
+	assert_int_equal(primary_connect(p, "b", &b), 0);
+	assert_int_equal(create(a, 1, 0, &mine), 0);
+	assert_int_equal(create(a, 2, MPF_FLOW_PERSISTENT, &persistent), 0);
+	assert_int_equal(mpf_flow_destroy(b, 0, mine, &error), -EPERM);
+	assert_non_null(strstr(error.message, "another client"));
+	assert_int_equal(mpf_flow_query(b, 0, mine, MPF_FLOW_ACTION_TYPE_COUNT, &reset, &error),
+			 -EPERM);
+	/* A persistent rule is the instance's: any admitted client may. */
+	assert_int_equal(mpf_flow_destroy(b, 0, persistent, &error), 0);
+	assert_int_equal(mpf_flow_destroy(a, 0, mine, &error), 0);
+	mpf_disconnect(a);
+	mpf_disconnect(b);
+}
+
+static void test_forged_and_stale_handles_are_enoent(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	uint64_t handle, again;
+
+	assert_int_equal(primary_connect(p, "forger", &c), 0);
+	assert_int_equal(create(c, 1, 0, &handle), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, handle + (1ull << 32), &error), -ENOENT);
+	assert_int_equal(mpf_flow_destroy(c, 0, 0xffffffffull, &error), -ENOENT);
+	assert_int_equal(mpf_flow_destroy(c, 0, 0, &error), -ENOENT);
+	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), 0);
+	/* The slot is reused under a new generation: the old handle stays dead. */
+	assert_int_equal(create(c, 2, 0, &again), 0);
+	assert_int_equal((uint32_t)again, (uint32_t)handle);
+	assert_true(again != handle);
+	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), -ENOENT);
+	assert_int_equal(mpf_flow_destroy(c, 0, again, &error), 0);
+	mpf_disconnect(c);
+}
+
+static void test_flush_destroys_only_the_callers_rules(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *a, *b;
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	uint64_t h;
+
+	assert_int_equal(primary_connect(p, "a", &a), 0);
+	assert_int_equal(primary_connect(p, "b", &b), 0);
+	assert_int_equal(raw_connect(p, &raw), 0);
+	for (uint32_t i = 0; i < 10; i++) {
+		assert_int_equal(create(a, i, 0, &h), 0);
+		assert_int_equal(create(b, 100 + i, 0, &h), 0);
+	}
+	assert_int_equal(mpf_flow_flush(a, 0, &error), 0);
+	assert_int_equal(region_rules(&raw), 10);
+	mpf_disconnect(a);
+	mpf_disconnect(b);
+	wait_for_rules(&raw, 0);
+	raw_close(&raw);
+}
+
+static void test_disconnect_destroys_all_but_persistent_rules(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *c;
+	struct raw_session raw;
+	uint64_t h;
+
+	assert_int_equal(raw_connect(p, &raw), 0);
+	assert_int_equal(primary_connect(p, "leaver", &c), 0);
+	for (uint32_t i = 0; i < 100; i++)
+		assert_int_equal(create(c, i, 0, &h), 0);
+	assert_int_equal(create(c, 1000, MPF_FLOW_PERSISTENT, &h), 0);
+	assert_int_equal(region_rules(&raw), 101);
+	mpf_disconnect(c);
+	wait_for_rules(&raw, 1);
+	raw_close(&raw);
+}
+
+static void test_limits_are_enomem_with_a_reason(void **state)
+{
+	static const char *const tight[] = {"--max-rules", "8", "--client-max-rules", "5", NULL};
+	struct primary *p = *state, q;
+	struct mpf_client *a, *b;
+	struct mpf_flow_error error;
+	struct sample s;
+	uint64_t h;
+
+	(void)p;
+	assert_int_equal(primary_start(&q, tight), 0);
+	assert_int_equal(primary_connect(&q, "a", &a), 0);
+	assert_int_equal(primary_connect(&q, "b", &b), 0);
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(create(a, i, 0, &h), 0);
+	sample_init(&s, 9);
+	assert_int_equal(mpf_flow_create(a, 0, &ingress, s.pattern, s.actions, 0, &h, &error),
+			 -ENOMEM);
+	assert_non_null(strstr(error.message, "quota of 5"));
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(create(b, 10 + i, 0, &h), 0);
+	assert_int_equal(mpf_flow_create(b, 0, &ingress, s.pattern, s.actions, 0, &h, &error),
+			 -ENOMEM);
+	assert_non_null(strstr(error.message, "table is full"));
+	mpf_disconnect(a);
+	mpf_disconnect(b);
+	primary_cleanup(&q);
+}
+
+/* ---- many clients --------------------------------------------------------- */
+
+#define CLIENTS		 16
+#define RULES_PER_CLIENT 2000
+
+/* In a child: create, query and destroy RULES_PER_CLIENT rules through the
+ * async API; exit 0 only if every completion is accounted for. */
+static int client_workload(const struct primary *p, unsigned id)
+{
+	static uint64_t handles[RULES_PER_CLIENT];
+	struct mpf_completion done[64];
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	char name[32];
+	unsigned submitted = 0, completed = 0;
+
+	snprintf(name, sizeof(name), "worker-%u", id);
+	if (primary_connect(p, name, &c) != 0)
+		return 10;
+	while (completed < RULES_PER_CLIENT) {
+		struct sample s;
+		int n;
+
+		sample_init(&s, id << 16 | submitted);
+		if (submitted < RULES_PER_CLIENT &&
+		    mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, submitted,
+				      &error) == 0) {
+			submitted++;
+			continue;
+		}
+		n = mpf_poll(c, done, 64, -1);
+		if (n <= 0)
+			return 11;
+		for (int i = 0; i < n; i++) {
+			if (done[i].status != 0 || done[i].user_data != completed)
+				return 12;
+			handles[done[i].user_data] = done[i].handle;
+			completed++;
+		}
+	}
+	for (unsigned i = 0; i < RULES_PER_CLIENT; i++) {
+		struct mpf_flow_query_count count = {0};
+
+		if (mpf_flow_query(c, 0, handles[i], MPF_FLOW_ACTION_TYPE_COUNT, &count, &error))
+			return 13;
+	}
+	for (submitted = completed = 0; completed < RULES_PER_CLIENT;) {
+		int n;
+
+		if (submitted < RULES_PER_CLIENT &&
+		    mpf_submit_destroy(c, 0, handles[submitted], submitted, &error) == 0) {
+			submitted++;
+			continue;
+		}
+		n = mpf_poll(c, done, 64, -1);
+		if (n <= 0)
+			return 14;
+		for (int i = 0; i < n; i++, completed++)
+			if (done[i].status != 0)
+				return 15;
+	}
+	mpf_disconnect(c);
+	return 0;
+}
+
+static void test_sixteen_clients_create_query_destroy_concurrently(void **state)
+{
+	static const char *const roomy[] = {"--max-rules", "65536", NULL};
+	struct primary *p = *state, q;
+	struct raw_session raw;
+	pid_t pids[CLIENTS];
+
+	(void)p;
+	assert_int_equal(primary_start(&q, roomy), 0);
+	for (unsigned i = 0; i < CLIENTS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			_exit(client_workload(&q, i));
+	}
+	for (unsigned i = 0; i < CLIENTS; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(raw_connect(&q, &raw), 0);
+	assert_int_equal(region_rules(&raw), 0);
+	raw_close(&raw);
+	assert_int_equal(primary_stop(&q), 0);
+	primary_cleanup(&q);
+}
+
+static void test_client_killed_mid_batch_loses_only_its_rules(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *survivor, *late;
+	struct mpf_flow_error error;
+	struct mpf_flow_query_count count = {0};
+	struct raw_session raw;
+	uint64_t kept[50];
+	int ready[2];
+	pid_t victim;
+	char go;
+
+	assert_int_equal(primary_connect(p, "survivor", &survivor), 0);
+	for (uint32_t i = 0; i < 50; i++)
+		assert_int_equal(create(survivor, i, 0, &kept[i]), 0);
+	assert_int_equal(pipe(ready), 0);
+	victim = fork();
+	if (victim == 0) {
+		struct mpf_client *c;
+		struct mpf_completion done[64];
+		unsigned n = 0;
+
+		if (primary_connect(p, "victim", &c) != 0)
+			_exit(1);
+		/* Submit without end; tell the parent once 1000 are in. */
+		for (;;) {
+			struct sample s;
+
+			sample_init(&s, 0x8000 + (n % 1500));
+			if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, n, NULL) ==
+			    0) {
+				if (++n == 1000 && write(ready[1], "x", 1) != 1)
+					_exit(1);
+				if (n == 1500)
+					n = 1000; /* keep rules bounded, keep submitting */
+			} else {
+				mpf_poll(c, done, 64, 10);
+			}
+		}
+	}
+	assert_int_equal(read(ready[0], &go, 1), 1);
+	kill(victim, SIGKILL);
+	waitpid(victim, NULL, 0);
+
+	assert_int_equal(raw_connect(p, &raw), 0);
+	wait_for_rules(&raw, 50);
+	for (uint32_t i = 0; i < 50; i++)
+		assert_int_equal(
+			mpf_flow_query(survivor, 0, kept[i], MPF_FLOW_ACTION_TYPE_COUNT, &count,
+				       &error),
+			0);
+	/* The primary keeps serving, old and new clients alike. */
+	assert_int_equal(primary_connect(p, "late", &late), 0);
+	assert_int_equal(create(late, 5000, 0, &kept[0]), 0);
+	assert_int_equal(create(survivor, 5001, 0, &kept[1]), 0);
+	raw_close(&raw);
+	mpf_disconnect(late);
+	mpf_disconnect(survivor);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/* ---- hostile clients ------------------------------------------------------ */
+
+static int raw_completion(struct raw_session *raw, struct wire_completion *out)
+{
+	static uint8_t buf[WIRE_MSG_MAX];
+	int n;
+
+	for (int i = 0; i < 2000; i++) {
+		n = ring_dequeue(&raw->completions, buf, sizeof(buf));
+		if (n >= 0)
+			return wire_decode_completion(buf, (size_t)n, out);
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void test_garbage_requests_get_error_completions(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *other;
+	struct raw_session raw;
+	struct wire_completion done;
+	struct mpf_flow_error error;
+	uint8_t junk[200];
+	uint64_t other_rule, forged = 0x0000000700000003ull;
+	uint8_t msg[WIRE_MSG_MAX];
+	int length;
+
+	assert_int_equal(primary_connect(p, "bystander", &other), 0);
+	assert_int_equal(create(other, 1, 0, &other_rule), 0);
+	assert_int_equal(raw_connect(p, &raw), 0);
+
+	memset(junk, 0xa5, sizeof(junk));
+	assert_int_equal(ring_enqueue(&raw.requests, junk, sizeof(junk)), 0);
+	assert_int_equal(raw_completion(&raw, &done), 0);
+	assert_int_equal(done.status, -EBADMSG);
+
+	length = wire_encode_destroy(msg, sizeof(msg), 42, 0, &forged, 1, &error);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	assert_int_equal(raw_completion(&raw, &done), 0);
+	assert_int_equal(done.status, -ENOENT);
+	assert_int_equal(done.user_data, 42);
+
+	length = wire_encode_destroy(msg, sizeof(msg), 43, 0, &other_rule, 1, &error);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	assert_int_equal(raw_completion(&raw, &done), 0);
+	assert_int_equal(done.status, -EPERM);
+
+	/* The bystander noticed nothing. */
+	assert_int_equal(mpf_flow_destroy(other, 0, other_rule, &error), 0);
+	raw_close(&raw);
+	mpf_disconnect(other);
+}
+
+static void test_corrupt_ring_drops_only_that_client(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *other;
+	struct mpf_flow_error error;
+	struct raw_session a, b, c;
+	uint32_t header[2] = {0x7fffff00u, 0};
+	uint64_t h;
+
+	assert_int_equal(primary_connect(p, "bystander", &other), 0);
+	assert_int_equal(create(other, 1, 0, &h), 0);
+
+	/* An oversize record length. */
+	assert_int_equal(raw_connect(p, &a), 0);
+	memcpy(a.requests.data, header, sizeof(header));
+	shm_store_seq_cst32(&a.requests.shared->tail, 64);
+	doorbell_ring(a.fds[2]);
+	assert_true(raw_hung_up(&a, 2000));
+
+	/* A tail wrapped past the capacity. */
+	assert_int_equal(raw_connect(p, &b), 0);
+	shm_store_seq_cst32(&b.requests.shared->tail, 0x80000000u);
+	doorbell_ring(b.fds[2]);
+	assert_true(raw_hung_up(&b, 2000));
+
+	/* A completion head ahead of the tail: harmless until the primary
+	 * needs room, then refused. Junk requests fill the completion ring
+	 * with error completions until it does. */
+	assert_int_equal(raw_connect(p, &c), 0);
+	shm_store_seq_cst32(&c.completions.shared->head, 0x40000000u);
+	for (int i = 0; i < 20000 && !raw_hung_up(&c, 0); i++)
+		if (ring_enqueue(&c.requests, "junk", 4) == -EAGAIN)
+			usleep(1000);
+	assert_true(raw_hung_up(&c, 2000));
+
+	assert_int_equal(create(other, 2, 0, &h), 0);
+	assert_int_equal(mpf_flow_destroy(other, 0, h, &error), 0);
+	raw_close(&a);
+	raw_close(&b);
+	raw_close(&c);
+	mpf_disconnect(other);
+}
+
+static void test_region_cannot_be_mapped_writable(void **state)
+{
+	struct primary *p = *state;
+	struct raw_session raw;
+	void *w;
+
+	assert_int_equal(raw_connect(p, &raw), 0);
+	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, raw.fds[1], 0);
+	assert_ptr_equal(w, MAP_FAILED);
+	assert_int_equal(errno, EPERM);
+	assert_int_not_equal(mprotect((void *)(uintptr_t)raw.region, 4096, PROT_READ | PROT_WRITE),
+			     0);
+	/* Nor can the session memory be shrunk under the primary. */
+	assert_int_not_equal(ftruncate(raw.fds[0], 4096), 0);
+	raw_close(&raw);
+}
+
+static void test_uid_outside_the_policy_is_refused(void **state)
+{
+	struct primary *p = *state;
+	char socket_path[128];
+	int status;
+	pid_t child;
+
+	if (geteuid() != 0)
+		skip();
+	/* Open the file modes, so that only the primary's own check stands. */
+	snprintf(socket_path, sizeof(socket_path), "%s/default.sock", p->dir);
+	assert_int_equal(chmod(p->dir, 0755), 0);
+	assert_int_equal(chmod(socket_path, 0777), 0);
+	child = fork();
+	if (child == 0) {
+		struct raw_session raw;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		if (raw_connect(p, &raw) != 0)
+			_exit(3);
+		_exit(raw.status == -EPERM && strstr(raw.reason, "uid 65534") ? 0 : 4);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- the primary's life ---------------------------------------------------- */
+
+static void test_second_primary_on_the_instance_is_refused(void **state)
+{
+	struct primary *p = *state;
+	char line[256] = "", path[128];
+	FILE *log;
+
+	snprintf(path, sizeof(path), "%s.second.log", p->dir);
+	assert_int_equal(primary_run_once(p, path), 1);
+	log = fopen(path, "r");
+	assert_non_null(log);
+	assert_non_null(fgets(line, sizeof(line), log));
+	fclose(log);
+	unlink(path);
+	assert_non_null(strstr(line, "already served by pid"));
+}
+
+static void test_primary_gone_is_eshutdown_and_reconnect_recovers(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	struct timespec t0, t1;
+	uint64_t h;
+
+	assert_int_equal(primary_connect(p, "reconnector", &c), 0);
+	assert_int_equal(create(c, 1, 0, &h), 0);
+	assert_int_equal(primary_stop(p), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(create(c, 2, 0, &h), -ESHUTDOWN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 2); /* promptly, not after a timeout */
+	assert_int_equal(mpf_flow_destroy(c, 0, h, &error), -ESHUTDOWN);
+	assert_int_equal(mpf_reconnect(c, &error), -ENOENT);
+	assert_int_equal(primary_restart(p, small), 0);
+	assert_int_equal(mpf_reconnect(c, &error), 0);
+	assert_int_equal(create(c, 3, 0, &h), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, h, &error), 0);
+	mpf_disconnect(c);
+}
+
+static void test_sigterm_destroys_rules_and_removes_runtime_files(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *c;
+	char path[128];
+	uint64_t h;
+
+	assert_int_equal(primary_connect(p, "stayer", &c), 0);
+	for (uint32_t i = 0; i < 20; i++)
+		assert_int_equal(create(c, i, i % 2 ? MPF_FLOW_PERSISTENT : 0, &h), 0);
+	assert_int_equal(primary_stop(p), 0);
+	snprintf(path, sizeof(path), "%s/default.sock", p->dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/default.pid", p->dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	mpf_disconnect(c);
+}
+
+/* ---- threads ---------------------------------------------------------------- */
+
+struct thread_job {
+	struct mpf_client *client;
+	unsigned id;
+	int failures;
+};
+
+static void *thread_workload(void *arg)
+{
+	struct thread_job *job = arg;
+
+	for (uint32_t i = 0; i < 300; i++) {
+		struct mpf_flow_error error;
+		struct mpf_flow_query_count count = {0};
+		uint64_t h;
+
+		if (create(job->client, job->id << 16 | i, 0, &h) != 0 ||
+		    mpf_flow_query(job->client, 0, h, MPF_FLOW_ACTION_TYPE_COUNT, &count,
+				   &error) != 0 ||
+		    mpf_flow_destroy(job->client, 0, h, &error) != 0)
+			job->failures++;
+	}
+	return NULL;
+}
+
+static void test_one_client_shared_by_four_threads(void **state)
+{
+	struct primary *p = *state;
+	struct thread_job jobs[4];
+	pthread_t threads[4];
+	struct mpf_client *c;
+	struct raw_session raw;
+
+	assert_int_equal(primary_connect(p, "threads", &c), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		jobs[i] = (struct thread_job){.client = c, .id = i + 1};
+		pthread_create(&threads[i], NULL, thread_workload, &jobs[i]);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(threads[i], NULL);
+		assert_int_equal(jobs[i].failures, 0);
+	}
+	assert_int_equal(raw_connect(p, &raw), 0);
+	assert_int_equal(region_rules(&raw), 0);
+	raw_close(&raw);
+	mpf_disconnect(c);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_create_query_reset_destroy_round_trip),
+		T(test_refusals_carry_the_cause),
+		T(test_another_clients_rule_is_eperm),
+		T(test_forged_and_stale_handles_are_enoent),
+		T(test_flush_destroys_only_the_callers_rules),
+		T(test_disconnect_destroys_all_but_persistent_rules),
+		T(test_limits_are_enomem_with_a_reason),
+		T(test_sixteen_clients_create_query_destroy_concurrently),
+		T(test_client_killed_mid_batch_loses_only_its_rules),
+		T(test_garbage_requests_get_error_completions),
+		T(test_corrupt_ring_drops_only_that_client),
+		T(test_region_cannot_be_mapped_writable),
+		T(test_uid_outside_the_policy_is_refused),
+		T(test_second_primary_on_the_instance_is_refused),
+		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
+		T(test_sigterm_destroys_rules_and_removes_runtime_files),
+		T(test_one_client_shared_by_four_threads),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("primary", tests, NULL, NULL);
+}
