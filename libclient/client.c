@@ -32,8 +32,9 @@
 #include "shm/rule/rule.h"
 #include "shm/wire.h"
 
-#define DEFAULT_TIMEOUT_MS 10000
-#define SPINS		   4000 /* polls of the ring before sleeping */
+#define DEFAULT_TIMEOUT_MS   10000
+#define DEFAULT_BUSY_POLL_US 20
+#define SUBMIT_BATCH	     32 /* async submissions published together */
 
 struct inflight {
 	uint64_t user_data;
@@ -46,6 +47,7 @@ struct mpf_client {
 	char runtime_dir[256];
 	char name[HANDSHAKE_NAME_MAX];
 	int timeout_ms;
+	int64_t busy_poll_ns;
 
 	bool connected;
 	bool dead; /* the primary went away */
@@ -59,6 +61,7 @@ struct mpf_client {
 	struct region_view view;
 	struct ring requests;
 	struct ring completions;
+	unsigned staged; /* async requests written but not yet published */
 
 	struct inflight *fifo; /* ring buffer of requests awaiting completion */
 	uint32_t fifo_capacity, fifo_head, fifo_count;
@@ -104,6 +107,7 @@ static void unmap(struct mpf_client *c)
 	close(c->primary_bell);
 	close(c->client_bell);
 	c->connected = false;
+	c->staged = 0;
 	c->fifo_count = c->fifo_head = 0;
 	c->kept_count = c->kept_head = 0;
 }
@@ -267,6 +271,10 @@ int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **c
 	snprintf(c->name, sizeof(c->name), "%s",
 		 options->name ? options->name : program_invocation_short_name);
 	c->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : DEFAULT_TIMEOUT_MS;
+	c->busy_poll_ns = (int64_t)(options->busy_poll_us > 0   ? options->busy_poll_us
+				    : options->busy_poll_us < 0 ? 0
+								: DEFAULT_BUSY_POLL_US) *
+			  1000;
 	if (options->runtime_dir)
 		err = snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s",
 			       options->runtime_dir) < (int)sizeof(c->runtime_dir)
@@ -316,12 +324,17 @@ int mpf_reconnect(struct mpf_client *c, struct mpf_flow_error *error)
 /* Waiting                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int64_t now_ms(void)
+static int64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ms(void)
+{
+	return now_ns() / 1000000;
 }
 
 /*
@@ -333,11 +346,16 @@ static int64_t now_ms(void)
 static int wait_ring(struct mpf_client *c, bool for_space, uint32_t length, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
+	int64_t spin_until = c->busy_poll_ns ? now_ns() + c->busy_poll_ns : 0;
 
-	for (int i = 0; i < SPINS; i++) {
+	/* Poll without a system call for busy_poll_us; the clock is read once
+	 * per 64 polls. */
+	for (unsigned i = 1; spin_until; i++) {
 		if (for_space ? ring_writable(&c->requests, length) : ring_readable(&c->completions))
 			return 0;
 		shm_cpu_relax();
+		if (i % 64 == 0 && now_ns() > spin_until)
+			break;
 	}
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = c->client_bell, .events = POLLIN},
@@ -444,8 +462,21 @@ static int take_completion(struct mpf_client *c, struct mpf_completion *done,
 /* Submission                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Put an encoded request (c->out) on the ring. Synchronous callers wait for
- * room; asynchronous ones get -EAGAIN. Lock held. */
+/* Publish what asynchronous submissions staged. Lock held. */
+static void publish(struct mpf_client *c)
+{
+	ring_commit(&c->requests);
+	c->staged = 0;
+}
+
+/*
+ * Put an encoded request (c->out) on the ring. Asynchronous requests are
+ * staged and published SUBMIT_BATCH at a time (or by the next poll or
+ * synchronous call, or mpf_submit_flush()), so that a burst costs the
+ * primary one cache-line transfer, not one per request; when the ring is
+ * full they get -EAGAIN. Synchronous ones publish at once and wait for
+ * room. Lock held.
+ */
 static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_data,
 		  struct mpf_flow_error *error)
 {
@@ -455,7 +486,10 @@ static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_dat
 		return shutdown_error(error);
 	if (length < 0)
 		return length;
-	while ((err = ring_enqueue(&c->requests, c->out, (uint32_t)length)) == -EAGAIN && sync) {
+	while ((err = ring_stage(&c->requests, c->out, (uint32_t)length)) == -EAGAIN) {
+		publish(c);
+		if (!sync)
+			return fail(error, EAGAIN, "the request ring is full: poll completions first");
 		err = wait_ring(c, true, (uint32_t)length, c->timeout_ms);
 		if (err == -ESHUTDOWN)
 			return shutdown_error(error);
@@ -463,14 +497,14 @@ static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_dat
 			return fail(error, ETIMEDOUT, "the primary took no request for %d ms",
 				    c->timeout_ms);
 	}
-	if (err == -EAGAIN)
-		return fail(error, EAGAIN, "the request ring is full: poll completions first");
 	if (err) {
 		c->dead = true;
 		return shutdown_error(error);
 	}
 	if (fifo_push(c, user_data, sync) != 0)
 		return fail(error, ENOMEM, "out of memory");
+	if (sync || ++c->staged == SUBMIT_BATCH)
+		publish(c);
 	return 0;
 }
 
@@ -664,6 +698,8 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int
 	pthread_mutex_lock(&c->lock);
 	if (timeout_ms < 0)
 		timeout_ms = c->timeout_ms;
+	if (c->connected)
+		publish(c);
 	while (n < max && c->kept_count) {
 		out[n++] = c->kept[c->kept_head];
 		c->kept_head = (c->kept_head + 1) % c->kept_capacity;
@@ -695,6 +731,19 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int
 		err = -ESHUTDOWN;
 	pthread_mutex_unlock(&c->lock);
 	return n ? (int)n : err;
+}
+
+int mpf_submit_flush(struct mpf_client *c)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->connected || c->dead)
+		err = -ESHUTDOWN;
+	else
+		publish(c);
+	pthread_mutex_unlock(&c->lock);
+	return err;
 }
 
 unsigned mpf_inflight(struct mpf_client *c)

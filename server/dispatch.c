@@ -27,6 +27,7 @@
 /* Room one request may need in the completion ring. */
 #define REQUEST_ROOM	      (WIRE_BATCH_MAX * COMPLETION_RECORD_MAX)
 #define STAGE_MAX	      (4u * WIRE_BATCH_MAX)
+#define BURST_MAX	      32u /* requests taken off a ring at once */
 
 /* The primary is single-threaded: one staging area, one decode buffer. */
 static struct {
@@ -36,7 +37,8 @@ static struct {
 	size_t ring_bytes; /* what the staged completions take in the ring */
 } stage;
 static struct wire_request request, sub_request;
-static uint8_t inbox[WIRE_MSG_MAX];
+static uint8_t inbox[BURST_MAX * (WIRE_MSG_MAX + 8)];
+static struct ring_msg inbox_msgs[BURST_MAX];
 
 static void stage_flush(struct client *c)
 {
@@ -253,7 +255,8 @@ int dispatch_client(struct server *s, struct client *c, unsigned budget)
 
 	c->waiting_for_space = false;
 	while (served < budget) {
-		int length;
+		uint32_t room, burst;
+		int n;
 
 		if (c->completions.error) {
 			client_remove(s, c, "published an impossible completion ring head");
@@ -268,17 +271,26 @@ int dispatch_client(struct server *s, struct client *c, unsigned budget)
 			ring_producer_finish_sleep(&c->completions);
 			continue;
 		}
-		length = ring_dequeue(&c->requests, inbox, sizeof(inbox));
-		if (length == -EAGAIN)
+		/* Take as many requests as the completion ring has room for
+		 * in the worst case, one head store for all of them. */
+		room = ring_free_space(&c->completions) - (uint32_t)stage.ring_bytes;
+		burst = room / REQUEST_ROOM;
+		if (burst > BURST_MAX)
+			burst = BURST_MAX;
+		if (burst > budget - served)
+			burst = budget - served;
+		n = ring_dequeue_burst(&c->requests, inbox, sizeof(inbox), inbox_msgs, burst);
+		if (n == 0 || n == -EAGAIN)
 			break;
-		if (length < 0) {
+		if (n < 0) {
 			stage_flush(c);
-			client_remove(s, c, length == -EPROTO ? "published an impossible ring index"
-							      : "wrote a corrupt ring record");
+			client_remove(s, c, n == -EPROTO ? "published an impossible ring index"
+							 : "wrote a corrupt ring record");
 			return -1;
 		}
-		handle_message(s, c, inbox, (size_t)length);
-		served++;
+		for (int i = 0; i < n; i++)
+			handle_message(s, c, inbox + inbox_msgs[i].offset, inbox_msgs[i].length);
+		served += (unsigned)n;
 	}
 	stage_flush(c);
 	c->requests_served += served;

@@ -21,7 +21,9 @@ int region_create(struct server *s)
 		return -errno;
 	if (ftruncate(fd, (off_t)length) != 0)
 		goto fail;
-	mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* Populated now: faulting in and zeroing pages on the first create of
+	 * each slot would otherwise cost more than the create itself. */
+	mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (mem == MAP_FAILED)
 		goto fail;
 	region_init(mem, s->config.max_rules, s->config.backend, s->config.instance,

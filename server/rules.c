@@ -102,7 +102,8 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 		n = sizeof(e.text) - 1;
 	}
 	e.text_length = (uint16_t)n;
-	memset(e.text + n, 0, sizeof(e.text) - n);
+	/* The NUL and the padding to the last word: no stale bytes published. */
+	memset(e.text + n, 0, 8 - (n % 8) < sizeof(e.text) - n ? 8 - (n % 8) : sizeof(e.text) - n);
 	region_entry_publish(&s->entries[slot], &e, s->rules.slots[slot].generation);
 }
 

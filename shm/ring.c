@@ -186,50 +186,64 @@ static void producer_publish(struct ring *r)
 		doorbell_ring(r->peer_doorbell);
 }
 
+int ring_stage(struct ring *r, const void *msg, uint32_t length)
+{
+	uint32_t need = ring_record_size(length);
+	uint32_t header[2] = {length, 0};
+
+	if (r->error)
+		return r->error;
+	if (length > r->msg_max)
+		return -EMSGSIZE;
+	if (ring_free_space(r) < need) {
+		int err = producer_refresh(r);
+
+		if (err)
+			return err;
+		if (ring_free_space(r) < need)
+			return -EAGAIN;
+	}
+	/* Headers are 8-aligned and size is a multiple of 8: one piece. */
+	memcpy(r->data + (r->index & r->mask), header, sizeof(header));
+	ring_copy_in(r, r->index + RING_RECORD_HEADER, msg, length);
+	r->index += need;
+	return 0;
+}
+
+bool ring_staged(const struct ring *r)
+{
+	return r->index != r->published;
+}
+
+void ring_commit(struct ring *r)
+{
+	if (ring_staged(r))
+		producer_publish(r);
+}
+
 int ring_enqueue_burst(struct ring *r, const struct iovec *msgs, unsigned count)
 {
 	unsigned i;
 
-	if (r->error)
-		return r->error;
 	for (i = 0; i < count; i++) {
-		uint32_t length, need;
-		uint32_t header[2];
+		int err = ring_stage(r, msgs[i].iov_base, (uint32_t)msgs[i].iov_len);
 
-		if (msgs[i].iov_len > r->msg_max) {
+		if (err) {
 			if (i == 0)
-				return -EMSGSIZE;
+				return err;
 			break;
 		}
-		length = (uint32_t)msgs[i].iov_len;
-		need = ring_record_size(length);
-		if (ring_free_space(r) < need) {
-			int err = producer_refresh(r);
-
-			if (err && i == 0)
-				return err;
-			if (err || ring_free_space(r) < need)
-				break;
-		}
-		header[0] = length;
-		header[1] = 0;
-		/* Headers are 8-aligned and size is a multiple of 8: one piece. */
-		memcpy(r->data + (r->index & r->mask), header, sizeof(header));
-		ring_copy_in(r, r->index + RING_RECORD_HEADER, msgs[i].iov_base, length);
-		r->index += need;
 	}
-	if (i == 0)
-		return -EAGAIN;
-	producer_publish(r);
+	ring_commit(r);
 	return (int)i;
 }
 
 int ring_enqueue(struct ring *r, const void *msg, uint32_t length)
 {
-	struct iovec iov = {.iov_base = (void *)(uintptr_t)msg, .iov_len = length};
-	int ret = ring_enqueue_burst(r, &iov, 1);
+	int err = ring_stage(r, msg, length);
 
-	return ret < 0 ? ret : 0;
+	ring_commit(r);
+	return err;
 }
 
 bool ring_producer_prepare_sleep(struct ring *r, uint32_t need)

@@ -147,6 +147,17 @@ int ring_enqueue_burst(struct ring *r, const struct iovec *msgs, unsigned count)
 int ring_enqueue(struct ring *r, const void *msg, uint32_t length);
 
 /*
+ * Producer, in two steps: ring_stage() writes a message into the ring
+ * without publishing it (0, -EAGAIN, -EMSGSIZE, -EPROTO as above);
+ * ring_commit() publishes everything staged with one store (and rings the
+ * doorbell if asked). The consumer sees nothing of a staged message before
+ * the commit. ring_staged() tells whether anything waits for a commit.
+ */
+int ring_stage(struct ring *r, const void *msg, uint32_t length);
+void ring_commit(struct ring *r);
+bool ring_staged(const struct ring *r);
+
+/*
  * Consumer: copy the next message into `buf` and release its space.
  * Returns the message length, or:
  *   -EAGAIN   the ring is empty

@@ -124,17 +124,44 @@ int primary_stop(struct primary *p)
 	return -1;
 }
 
-void primary_cleanup(struct primary *p)
+/* Whether the primary's log shows a sanitizer report; copies it to stderr if
+ * so, so the test output says what went wrong. */
+static bool log_has_report(const char *path)
+{
+	char line[512];
+	bool report = false;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		report = report || strstr(line, "Sanitizer") || strstr(line, "runtime error");
+	if (report) {
+		rewind(f);
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stderr);
+	}
+	fclose(f);
+	return report;
+}
+
+int primary_cleanup(struct primary *p)
 {
 	char command[256];
+	int rc = 0;
 
-	if (p->pid > 0)
-		primary_stop(p);
+	if (p->pid > 0 && primary_stop(p) != 0) {
+		fprintf(stderr, "harness: mpflowd did not exit cleanly\n");
+		rc = -1;
+	}
+	if (p->log[0] && log_has_report(p->log))
+		rc = -1;
 	if (p->dir[0]) {
 		snprintf(command, sizeof(command), "rm -rf '%s' '%s'", p->dir, p->log);
 		if (system(command) != 0)
 			fprintf(stderr, "harness: could not remove %s\n", p->dir);
 	}
+	return rc;
 }
 
 int primary_connect(const struct primary *p, const char *name, struct mpf_client **client)

@@ -33,8 +33,9 @@ int primary_restart(struct primary *p, const char *const *extra);
 int primary_run_once(const struct primary *p, const char *log);
 /* SIGTERM, wait; returns its exit status (or -1 if it had to be killed). */
 int primary_stop(struct primary *p);
-/* Stop if running, remove the directory. */
-void primary_cleanup(struct primary *p);
+/* Stop if running, remove the directory. -1 if the primary exited with an
+ * error or its log holds a sanitizer report (copied to stderr). */
+int primary_cleanup(struct primary *p);
 int primary_connect(const struct primary *p, const char *name, struct mpf_client **client);
 
 /* A session without libmpflow. */

@@ -75,10 +75,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct primary *p = *state;
+	int rc = primary_cleanup(p);
 
-	primary_cleanup(p);
 	free(p);
-	return 0;
+	return rc;
 }
 
 static void wait_for_rules(const struct raw_session *raw, unsigned want)
@@ -280,7 +280,7 @@ static void test_limits_are_enomem_with_a_reason(void **state)
 	assert_non_null(strstr(error.message, "table is full"));
 	mpf_disconnect(a);
 	mpf_disconnect(b);
-	primary_cleanup(&q);
+	assert_int_equal(primary_cleanup(&q), 0);
 }
 
 /* ---- many clients --------------------------------------------------------- */
@@ -372,8 +372,7 @@ static void test_sixteen_clients_create_query_destroy_concurrently(void **state)
 	assert_int_equal(raw_connect(&q, &raw), 0);
 	assert_int_equal(region_rules(&raw), 0);
 	raw_close(&raw);
-	assert_int_equal(primary_stop(&q), 0);
-	primary_cleanup(&q);
+	assert_int_equal(primary_cleanup(&q), 0);
 }
 
 static void test_client_killed_mid_batch_loses_only_its_rules(void **state)

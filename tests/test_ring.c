@@ -180,6 +180,21 @@ static void test_burst_enqueue_stops_at_first_message_that_does_not_fit(void **s
 	assert_int_equal(ring_enqueue_burst(&p->producer, iov, 8), -EAGAIN);
 }
 
+static void test_staged_messages_are_invisible_until_commit(void **state)
+{
+	struct pair *p = *state;
+	uint8_t in[16] = {1}, out[16];
+
+	assert_int_equal(ring_stage(&p->producer, in, sizeof(in)), 0);
+	assert_int_equal(ring_stage(&p->producer, in, sizeof(in)), 0);
+	assert_true(ring_staged(&p->producer));
+	assert_int_equal(ring_dequeue(&p->consumer, out, sizeof(out)), -EAGAIN);
+	ring_commit(&p->producer);
+	assert_false(ring_staged(&p->producer));
+	assert_int_equal(ring_dequeue(&p->consumer, out, sizeof(out)), sizeof(in));
+	assert_int_equal(ring_dequeue(&p->consumer, out, sizeof(out)), sizeof(in));
+}
+
 static void test_burst_dequeue_copies_messages_back_to_back(void **state)
 {
 	struct pair *p = *state;
@@ -445,6 +460,7 @@ int main(void)
 		T(test_max_size_message_fits_and_larger_is_emsgsize),
 		T(test_short_buffer_is_enobufs_and_message_stays),
 		T(test_burst_enqueue_stops_at_first_message_that_does_not_fit),
+		T(test_staged_messages_are_invisible_until_commit),
 		T(test_burst_dequeue_copies_messages_back_to_back),
 		T(test_burst_dequeue_stops_when_buffer_is_full),
 		T(test_length_above_maximum_is_ebadmsg_not_followed),

@@ -51,6 +51,9 @@ struct mpf_connect_options {
 	const char *name;
 	/** Longest wait for one answer of the primary, in ms (default 10000). */
 	int timeout_ms;
+	/** How long a waiting call polls the rings before it sleeps on its
+	 *  doorbell, in us (default 20; a negative value: sleep at once). */
+	int busy_poll_us;
 };
 
 /**
@@ -122,6 +125,10 @@ struct mpf_completion {
  * their completions, which arrive in submission order. Each submit returns 0,
  * -EAGAIN when the request ring is full, or the error of a rule refused
  * before it was sent (the same check the primary makes).
+ *
+ * Submissions are published to the primary 32 at a time, and whatever is
+ * pending at the next mpf_poll(), synchronous call or mpf_submit_flush():
+ * a burst then costs one cache-line transfer, not one per request.
  */
 MPF_API int mpf_submit_create(struct mpf_client *client, uint16_t port,
 			      const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
@@ -129,6 +136,9 @@ MPF_API int mpf_submit_create(struct mpf_client *client, uint16_t port,
 			      uint64_t user_data, struct mpf_flow_error *error);
 MPF_API int mpf_submit_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
 			       uint64_t user_data, struct mpf_flow_error *error);
+
+/** Publish pending submissions now. 0 or -ESHUTDOWN. */
+MPF_API int mpf_submit_flush(struct mpf_client *client);
 
 /**
  * Collect up to `max` completions, waiting up to `timeout_ms` (0: do not

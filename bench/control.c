@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench/control: what the control plane costs, each figure beside a baseline
+ * measured in the same run.
+ *
+ *  1. Round trip of a synchronous create of a simple rule (soft backend),
+ *     median and p99, with client and primary polling ("spinning") and with
+ *     both sleeping on their doorbells; baseline: a request/response of the
+ *     same sizes over a Unix SOCK_SEQPACKET socketpair to another process.
+ *  2. Sustained asynchronous inserts (rules/s) up to N installed rules, with
+ *     1 and 4 client processes; then the flush that removes them.
+ *  3. A counter query (no reset: shared memory only); baseline: the same
+ *     query with reset, which is a round trip to the primary.
+ *
+ * usage: control [--rules N] [--rounds N]   (mpflowd from $MPFLOWD)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm/wire.h"
+#include "tests/harness.h"
+
+#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
+#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+static const struct mpf_flow_action_queue queue1 = {.index = 1};
+
+struct rule {
+	struct mpf_flow_item_ipv4 ip, ip_mask;
+	struct mpf_flow_item_udp udp, udp_mask;
+	struct mpf_flow_item pattern[4];
+	struct mpf_flow_action actions[3];
+};
+
+/* eth / ipv4 src is 10.x.y.z / udp dst is 4789 / end actions count / queue 1 */
+static void rule_init(struct rule *r, uint32_t n)
+{
+	memset(r, 0, sizeof(*r));
+	r->ip.hdr.src_addr = htonl(0x0a000000u | (n & 0xffffff));
+	r->ip_mask.hdr.src_addr = 0xffffffff;
+	r->udp.hdr.dst_port = htons(4789);
+	r->udp_mask.hdr.dst_port = 0xffff;
+	r->pattern[0] = ITEM(ETH);
+	r->pattern[1] = ITEM(IPV4, .spec = &r->ip, .mask = &r->ip_mask);
+	r->pattern[2] = ITEM(UDP, .spec = &r->udp, .mask = &r->udp_mask);
+	r->pattern[3] = ITEM(END);
+	r->actions[0] = ACTION(COUNT, NULL);
+	r->actions[1] = ACTION(QUEUE, &queue1);
+	r->actions[2] = ACTION(END, NULL);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int compare(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct stats {
+	double median, p99;
+};
+
+static struct stats summarize(double *samples, unsigned n)
+{
+	qsort(samples, n, sizeof(*samples), compare);
+	return (struct stats){samples[n / 2], samples[n * 99 / 100]};
+}
+
+static int connect_client(const struct primary *p, const char *name, int busy_poll_us,
+			  struct mpf_client **c)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .name = name,
+					.busy_poll_us = busy_poll_us, .timeout_ms = 30000};
+	struct mpf_flow_error error;
+	int err = mpf_connect(&o, c, &error);
+
+	if (err)
+		fprintf(stderr, "control: connect: %s\n", error.message);
+	return err;
+}
+
+/* 1. Synchronous create round trips. */
+static int create_round_trips(const struct primary *p, int busy_poll_us, unsigned rounds,
+			      struct stats *out)
+{
+	double *samples = malloc(rounds * sizeof(*samples));
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct rule r;
+
+	if (samples == NULL || connect_client(p, "bench-sync", busy_poll_us, &c))
+		return -1;
+	rule_init(&r, 1);
+	for (unsigned i = 0; i < rounds + rounds / 10; i++) {
+		uint64_t handle;
+		double t0 = now_ns();
+
+		if (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, 0, &handle, &error)) {
+			fprintf(stderr, "control: create: %s\n", error.message);
+			return -1;
+		}
+		if (i >= rounds / 10) /* the first tenth warms up */
+			samples[i - rounds / 10] = now_ns() - t0;
+		mpf_flow_destroy(c, 0, handle, &error);
+	}
+	*out = summarize(samples, rounds);
+	free(samples);
+	mpf_disconnect(c);
+	return 0;
+}
+
+/* Baseline: request/response of the same sizes over SOCK_SEQPACKET. */
+static struct stats socket_round_trips(unsigned rounds, size_t request, size_t response)
+{
+	double *samples = malloc(rounds * sizeof(*samples));
+	uint8_t buf[WIRE_MSG_MAX] = {0};
+	int fds[2];
+	pid_t echo;
+	struct stats s;
+
+	socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds);
+	echo = fork();
+	if (echo == 0) {
+		close(fds[0]);
+		while (recv(fds[1], buf, sizeof(buf), 0) > 0)
+			if (send(fds[1], buf, response, 0) < 0)
+				break;
+		_exit(0);
+	}
+	close(fds[1]);
+	for (unsigned i = 0; i < rounds + rounds / 10; i++) {
+		double t0 = now_ns();
+
+		if (send(fds[0], buf, request, 0) < 0 || recv(fds[0], buf, sizeof(buf), 0) < 0)
+			break;
+		if (i >= rounds / 10)
+			samples[i - rounds / 10] = now_ns() - t0;
+	}
+	close(fds[0]);
+	waitpid(echo, NULL, 0);
+	s = summarize(samples, rounds);
+	free(samples);
+	return s;
+}
+
+/* 2. Insert `count` rules through the async API as fast as they go. */
+static int insert_rules(const struct primary *p, const char *name, uint32_t first,
+			uint32_t count)
+{
+	struct mpf_completion done[256];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint32_t submitted = 0, completed = 0;
+	struct rule r;
+
+	if (connect_client(p, name, 20, &c))
+		return -1;
+	while (completed < count) {
+		int n;
+
+		if (submitted < count) {
+			rule_init(&r, first + submitted);
+			if (mpf_submit_create(c, 0, &ingress, r.pattern, r.actions,
+					      MPF_FLOW_PERSISTENT, submitted, &error) == 0) {
+				submitted++;
+				continue;
+			}
+		}
+		n = mpf_poll(c, done, 256, -1);
+		if (n <= 0)
+			return -1;
+		for (int i = 0; i < n; i++)
+			if (done[i].status) {
+				fprintf(stderr, "control: insert: %s\n", done[i].error.message);
+				return -1;
+			}
+		completed += (uint32_t)n;
+	}
+	mpf_disconnect(c);
+	return 0;
+}
+
+/* Rules/s for `clients` processes inserting `total` rules together. */
+static double insert_rate(const struct primary *p, unsigned clients, uint32_t total)
+{
+	pid_t pids[16];
+	double t0 = now_ns();
+	int failed = 0;
+
+	for (unsigned i = 0; i < clients; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "bench-insert-%u", i);
+			_exit(insert_rules(p, name, i * (total / clients), total / clients) ? 1 : 0);
+		}
+	}
+	for (unsigned i = 0; i < clients; i++) {
+		int status;
+
+		waitpid(pids[i], &status, 0);
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
+	}
+	return failed ? -1 : total / ((now_ns() - t0) / 1e9);
+}
+
+/* Remove what insert_rate() installed. The rules are persistent (so that
+ * they outlive the clients that inserted them), so no flush takes them:
+ * destroy each by its handle, read from the rule directory. Rules/s. */
+static double remove_all(const struct primary *p, uint32_t expected)
+{
+	struct raw_session raw;
+	struct mpf_completion done[256];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint32_t submitted = 0, completed = 0, slot = 0;
+	double t0;
+
+	if (raw_connect(p, &raw) || connect_client(p, "bench-remove", 20, &c))
+		return -1;
+	t0 = now_ns();
+	while (completed < expected) {
+		int n;
+
+		while (submitted < expected && slot < raw.view.max_rules) {
+			uint32_t generation = shm_load_acquire32(&raw.view.entries[slot].generation);
+			uint64_t handle = (uint64_t)generation << 32 | slot;
+
+			if (generation == 0) {
+				slot++;
+				continue;
+			}
+			if (mpf_submit_destroy(c, 0, handle, slot, &error) != 0)
+				break;
+			slot++;
+			submitted++;
+		}
+		n = mpf_poll(c, done, 256, -1);
+		if (n <= 0)
+			return -1;
+		completed += (uint32_t)n;
+	}
+	t0 = expected / ((now_ns() - t0) / 1e9);
+	mpf_disconnect(c);
+	raw_close(&raw);
+	return t0;
+}
+
+/* 3. Counter queries. */
+static int query_costs(const struct primary *p, double *local_ns, double *reset_ns)
+{
+	struct mpf_flow_query_count count = {0};
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct rule r;
+	uint64_t handle;
+	const unsigned n = 2000000, m = 20000;
+	double t0;
+
+	if (connect_client(p, "bench-query", 200, &c))
+		return -1;
+	rule_init(&r, 77);
+	if (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, 0, &handle, &error))
+		return -1;
+	t0 = now_ns();
+	for (unsigned i = 0; i < n; i++)
+		if (mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error))
+			return -1;
+	*local_ns = (now_ns() - t0) / n;
+	count.reset = 1;
+	t0 = now_ns();
+	for (unsigned i = 0; i < m; i++)
+		if (mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error))
+			return -1;
+	*reset_ns = (now_ns() - t0) / m;
+	mpf_disconnect(c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t rules = 1000000;
+	unsigned rounds = 20000;
+	char max_rules[16];
+	const char *spin_args[] = {"--max-rules", max_rules, "--busy-poll-us", "200", NULL};
+	const char *sleep_args[] = {"--max-rules", "1024", "--busy-poll-us", "0", NULL};
+	struct primary p;
+	struct stats spin, sleep, sock;
+	double one, four, removal, local, reset;
+	uint8_t sizing[WIRE_MSG_MAX];
+	struct wire_completion completion = {.request_op = WIRE_OP_CREATE};
+	struct rule r;
+	int request, response;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+			rules = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+			rounds = (unsigned)strtoul(argv[++i], NULL, 0);
+		else {
+			fprintf(stderr, "usage: %s [--rules N] [--rounds N]\n", argv[0]);
+			return 2;
+		}
+	}
+	rules -= rules % 4;
+	snprintf(max_rules, sizeof(max_rules), "%u", rules + 1024);
+	rule_init(&r, 1);
+	request = wire_encode_rule(sizing, sizeof(sizing), WIRE_OP_CREATE, 0, 0, false, &ingress,
+				   r.pattern, r.actions, NULL);
+	response = wire_encode_completion(sizing, sizeof(sizing), &completion);
+
+	if (primary_start(&p, spin_args) != 0) {
+		fprintf(stderr, "control: cannot start mpflowd (MPFLOWD=%s)\n", getenv("MPFLOWD"));
+		return 1;
+	}
+	if (create_round_trips(&p, 200, rounds, &spin) || query_costs(&p, &local, &reset))
+		goto fail;
+	sock = socket_round_trips(rounds, (size_t)request, (size_t)response);
+	one = insert_rate(&p, 1, rules);
+	removal = remove_all(&p, rules);
+	four = insert_rate(&p, 4, rules);
+	if (one < 0 || four < 0 || removal < 0 || remove_all(&p, rules) < 0)
+		goto fail;
+	primary_cleanup(&p);
+	if (primary_start(&p, sleep_args) != 0 || create_round_trips(&p, -1, rounds / 4, &sleep))
+		goto fail;
+	primary_cleanup(&p);
+
+	printf("bench/control: soft backend, rule: eth / ipv4 src is A / udp dst is 4789 / end "
+	       "actions count / queue index 1 / end\n");
+	printf("request %d bytes, completion %d bytes\n\n", request, response);
+	printf("synchronous create, round trip (%u rounds)    median       p99\n", rounds);
+	printf("  spinning (client and primary poll)        %7.2f us %7.2f us\n",
+	       spin.median / 1e3, spin.p99 / 1e3);
+	printf("  sleeping (doorbells, no polling)          %7.2f us %7.2f us\n",
+	       sleep.median / 1e3, sleep.p99 / 1e3);
+	printf("  baseline: SOCK_SEQPACKET request/response %7.2f us %7.2f us\n",
+	       sock.median / 1e3, sock.p99 / 1e3);
+	printf("  spinning vs baseline: %.1fx faster (median)\n\n", sock.median / spin.median);
+	printf("asynchronous inserts up to %u installed rules\n", rules);
+	printf("  1 client                                  %10.0f rules/s\n", one);
+	printf("  4 clients                                 %10.0f rules/s\n", four);
+	printf("  destroy (1 client, async)                 %10.0f rules/s\n\n", removal);
+	printf("counter query\n");
+	printf("  from shared memory (no reset)             %10.1f ns\n", local);
+	printf("  baseline: with reset (round trip)         %10.1f ns  (%.0fx)\n", reset,
+	       reset / local);
+	return 0;
+fail:
+	fprintf(stderr, "control: a measurement failed; mpflowd's log: %s\n", p.log);
+	primary_cleanup(&p);
+	return 1;
+}
