@@ -746,6 +746,47 @@ int mpf_submit_flush(struct mpf_client *c)
 	return err;
 }
 
+int mpf_rule_next(struct mpf_client *c, uint32_t *cursor, struct mpf_rule_info *info)
+{
+	if (!c->connected)
+		return -ESHUTDOWN;
+	for (; *cursor < c->view.max_rules; (*cursor)++) {
+		uint32_t slot = *cursor;
+		struct region_entry e;
+		struct region_count count = {0};
+		uint32_t generation;
+
+		if (region_entry_read(&c->view.entries[slot], &e) != 0)
+			continue;
+		generation = shm_load_relaxed32(&e.generation);
+		*info = (struct mpf_rule_info){
+			.handle = (uint64_t)generation << 32 | slot,
+			.owner_pid = e.owner_pid,
+			.port = e.port,
+			.group = e.group,
+			.priority = e.priority,
+			.created_ns = e.created_ns,
+			.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
+				 (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
+				 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
+				 (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED
+									: 0),
+		};
+		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
+		info->owner_name[sizeof(info->owner_name) - 1] = '\0';
+		memcpy(info->text, e.text, sizeof(info->text));
+		if (region_counter_read(&c->view.counters[slot], generation, &count) == 0) {
+			info->flags |= MPF_RULE_COUNTED;
+			info->hits = count.hits;
+			info->bytes = count.bytes;
+			info->last_hit_ns = count.last_hit_ns;
+		}
+		(*cursor)++;
+		return 1;
+	}
+	return 0;
+}
+
 unsigned mpf_inflight(struct mpf_client *c)
 {
 	unsigned n;

@@ -148,6 +148,38 @@ MPF_API int mpf_submit_flush(struct mpf_client *client);
 MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completions, unsigned max,
 		     int timeout_ms);
 
+/** Flags of struct mpf_rule_info. */
+#define MPF_RULE_INGRESS	0x1u
+#define MPF_RULE_EGRESS		0x2u
+#define MPF_RULE_PERSISTENT	0x4u
+#define MPF_RULE_COUNTED	0x8u  /**< Has a COUNT action: hits and bytes are valid. */
+#define MPF_RULE_TEXT_TRUNCATED 0x10u /**< `text` was cut and ends with "...". */
+
+/** A live rule of the instance, as the rule directory shows it. */
+struct mpf_rule_info {
+	uint64_t handle;
+	uint32_t owner_pid;	/**< 0 for a persistent rule. */
+	char owner_name[32];	/**< Empty for a persistent rule. */
+	uint16_t port;
+	uint32_t group;
+	uint32_t priority;
+	unsigned flags;		/**< MPF_RULE_*. */
+	uint64_t created_ns;	/**< CLOCK_REALTIME. */
+	uint64_t hits;		/**< Since the last reset. */
+	uint64_t bytes;		/**< Since the last reset. */
+	uint64_t last_hit_ns;	/**< CLOCK_REALTIME; 0: never. */
+	char text[440];		/**< testpmd syntax: "ingress pattern ... end actions ... end". */
+};
+
+/**
+ * Walk every live rule of the instance (every client's), read from the
+ * shared rule directory without a request to the primary. Start with
+ * *cursor = 0; returns 1 with `info` filled and the cursor advanced, 0 at
+ * the end, or -ESHUTDOWN. A rule created or destroyed during the walk may or
+ * may not be seen; a rule seen is seen whole.
+ */
+MPF_API int mpf_rule_next(struct mpf_client *client, uint32_t *cursor, struct mpf_rule_info *info);
+
 /** Requests submitted whose completions were not yet returned. */
 MPF_API unsigned mpf_inflight(struct mpf_client *client);
 
