@@ -35,9 +35,10 @@ static int map_rings(struct server *s, struct client *c, int *memfd)
 	if (ftruncate(fd, (off_t)length) != 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
 		goto fail;
-	c->mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	c->mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (c->mem == MAP_FAILED)
 		goto fail;
+	memory_prefault(c->mem, length);
 	c->mem_length = length;
 	/* The primary creates both rings and keeps their geometry; it never
 	 * reads the shared copy of it back. */

@@ -21,11 +21,10 @@ int region_create(struct server *s)
 		return -errno;
 	if (ftruncate(fd, (off_t)length) != 0)
 		goto fail;
-	/* Populated now: faulting in and zeroing pages on the first create of
-	 * each slot would otherwise cost more than the create itself. */
-	mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED)
 		goto fail;
+	memory_prefault(mem, length);
 	region_init(mem, s->config.max_rules, s->config.backend, s->config.instance,
 		    (uint32_t)getpid());
 	if (fcntl(fd, F_ADD_SEALS,
@@ -44,6 +43,20 @@ fail:;
 
 	close(fd);
 	return err;
+}
+
+void memory_prefault(void *mem, size_t length)
+{
+	/*
+	 * Faulting a page in on its first store costs more than a create (in
+	 * a VM with nested paging, several microseconds), so take every fault
+	 * now, with a store. MAP_POPULATE is not enough: it maps a shared
+	 * mapping's pages read-only. A store per page also beat
+	 * MADV_POPULATE_WRITE by 20% on inserts (bench/control), as it leaves
+	 * the entries accessed and dirty.
+	 */
+	for (size_t offset = 0; offset < length; offset += 4096)
+		((uint8_t *)mem)[offset] = 0;
 }
 
 void region_destroy(struct server *s)

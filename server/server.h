@@ -116,6 +116,8 @@ __attribute__((noreturn)) void fatalx(const char *fmt, ...)
 
 /* region.c */
 int region_create(struct server *s);
+/* Fault every page of a shared writable mapping in, writable, now. */
+void memory_prefault(void *mem, size_t length);
 void region_destroy(struct server *s);
 
 /* listener.c */

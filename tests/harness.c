@@ -56,8 +56,9 @@ static int spawn(struct primary *p, const char *const *extra)
 {
 	if (spawn_process(p, extra) != 0)
 		return -1;
-	/* Ready when it accepts a connection. */
-	for (int i = 0; i < 500; i++) {
+	/* Ready when it accepts a connection (a large table takes seconds to
+	 * fault in at start). */
+	for (int i = 0; i < 3000; i++) {
 		struct mpf_connect_options o = {.runtime_dir = p->dir, .name = "probe"};
 		struct mpf_client *c;
 		int status;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hwdrv/hwdrv.h"
+#include "hwdrv/soft/pool.h"
 
 struct soft_rule {
 	uint16_t port;
@@ -27,6 +28,7 @@ struct soft_port {
 struct soft {
 	struct soft_port *ports;
 	uint64_t rules;
+	struct pool pool; /* soft_rule copies */
 };
 
 static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
@@ -49,6 +51,7 @@ static void soft_close(struct hwdrv *dev)
 {
 	struct soft *soft = dev->priv;
 
+	pool_destroy(&soft->pool);
 	free(soft->ports);
 	free(soft);
 	dev->priv = NULL;
@@ -143,7 +146,7 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 
 	if (err)
 		return err;
-	copy = malloc(sizeof(*copy) + rule->wire_length);
+	copy = pool_alloc(&soft->pool, sizeof(*copy) + rule->wire_length);
 	if (copy == NULL)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "soft backend: out of memory");
@@ -159,8 +162,10 @@ static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *
 {
 	struct soft *soft = dev->priv;
 
+	struct soft_rule *copy = handle;
+
 	(void)error;
-	free(handle);
+	pool_free(&soft->pool, copy, sizeof(*copy) + copy->wire_length);
 	soft->rules--;
 	return 0;
 }
