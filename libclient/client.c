@@ -48,6 +48,7 @@ struct mpf_client {
 	char name[HANDSHAKE_NAME_MAX];
 	int timeout_ms;
 	int64_t busy_poll_ns;
+	uint32_t session; /* our id in the primary: owner of our rules */
 
 	bool connected;
 	bool dead; /* the primary went away */
@@ -235,6 +236,7 @@ static int open_session(struct mpf_client *c, struct mpf_flow_error *error)
 		close(c->sock);
 		return err;
 	}
+	c->session = welcome.client_id;
 	c->connected = true;
 	c->dead = false;
 	return 0;
@@ -621,6 +623,7 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
 	struct wire_completion raw;
 	struct region_count read;
+	uint32_t owner;
 	int err;
 
 	if (action != MPF_FLOW_ACTION_TYPE_COUNT)
@@ -640,11 +643,18 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 		}
 		return err;
 	}
-	/* No round trip: the counters region, read-only, seqlocked. */
+	/* No round trip: the counters region, read-only, seqlocked. The
+	 * region is readable by every admitted client (monitors list all
+	 * rules); the API, like the primary, answers only for our own rules
+	 * and persistent ones. */
 	if (!c->connected || c->dead)
 		return shutdown_error(error);
-	if (slot >= c->view.max_rules)
+	if (slot >= c->view.max_rules ||
+	    region_entry_owner(&c->view.entries[slot], generation, &owner) != 0)
 		return fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
+	if (owner != 0 && owner != c->session)
+		return fail(error, EPERM, "rule 0x%llx belongs to another client",
+			    (unsigned long long)handle);
 	err = region_counter_read(&c->view.counters[slot], generation, &read);
 	if (err == -ENOENT)
 		return fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);

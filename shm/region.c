@@ -193,6 +193,33 @@ void region_entry_retire(struct region_entry *slot)
 	write_end(&slot->sequence);
 }
 
+int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner)
+{
+	_Static_assert(offsetof(struct region_entry, owner_pid) == ENTRY_BODY &&
+			       offsetof(struct region_entry, owner_id) == ENTRY_BODY + 4,
+		       "owner word");
+
+	for (int i = 0; i < READ_RETRIES; i++) {
+		/* R1: pairs with W2. */
+		uint32_t s1 = shm_load_acquire32(&slot->sequence);
+		uint32_t gen = shm_load_acquire32(&slot->generation);
+		struct {
+			uint32_t pid, id;
+		} word;
+
+		shm_copy_from_acquire(&word, (const uint8_t *)slot + ENTRY_BODY, 1);
+		if ((s1 & 1u) || shm_load_relaxed32(&slot->sequence) != s1) {
+			shm_cpu_relax();
+			continue;
+		}
+		if (gen != generation || generation == 0)
+			return -ENOENT;
+		*owner = word.id;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
 int region_entry_read(const struct region_entry *slot, struct region_entry *out)
 {
 	const size_t head_words = (offsetof(struct region_entry, text) - ENTRY_BODY) / 8;

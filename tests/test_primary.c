@@ -173,7 +173,7 @@ static void test_another_clients_rule_is_eperm(void **state)
 	struct primary *p = *state;
 	struct mpf_client *a, *b;
 	struct mpf_flow_error error;
-	struct mpf_flow_query_count reset = {.reset = 1};
+	struct mpf_flow_query_count reset = {.reset = 1}, plain = {0};
 	uint64_t mine, persistent;
 
 	assert_int_equal(primary_connect(p, "a", &a), 0);
@@ -184,6 +184,11 @@ static void test_another_clients_rule_is_eperm(void **state)
 	assert_non_null(strstr(error.message, "another client"));
 	assert_int_equal(mpf_flow_query(b, 0, mine, MPF_FLOW_ACTION_TYPE_COUNT, &reset, &error),
 			 -EPERM);
+	/* A plain query never reaches the primary: the library refuses it. */
+	assert_int_equal(mpf_flow_query(b, 0, mine, MPF_FLOW_ACTION_TYPE_COUNT, &plain, &error),
+			 -EPERM);
+	assert_int_equal(
+		mpf_flow_query(b, 0, persistent, MPF_FLOW_ACTION_TYPE_COUNT, &plain, &error), 0);
 	/* A persistent rule is the instance's: any admitted client may. */
 	assert_int_equal(mpf_flow_destroy(b, 0, persistent, &error), 0);
 	assert_int_equal(mpf_flow_destroy(a, 0, mine, &error), 0);

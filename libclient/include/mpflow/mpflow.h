@@ -102,7 +102,8 @@ MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port,
 /**
  * Query a rule's COUNT action. Without `count->reset` the counters are read
  * from shared memory, with no round trip; with it, the primary reads them
- * and moves the baseline. -ENOTSUP: the rule has no COUNT action.
+ * and moves the baseline. -ENOTSUP: the rule has no COUNT action; -EPERM:
+ * it belongs to another client (persistent rules may be queried by all).
  */
 MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t handle,
 			   enum mpf_flow_action_type action, struct mpf_flow_query_count *count,
