@@ -30,6 +30,7 @@
 #include "shm/region.h"
 #include "shm/ring.h"
 #include "shm/rule/rule.h"
+#include "libclient/fifo.h"
 #include "shm/wire.h"
 
 #define DEFAULT_TIMEOUT_MS   10000
@@ -64,10 +65,8 @@ struct mpf_client {
 	struct ring completions;
 	unsigned staged; /* async requests written but not yet published */
 
-	struct inflight *fifo; /* ring buffer of requests awaiting completion */
-	uint32_t fifo_capacity, fifo_head, fifo_count;
-	struct mpf_completion *kept; /* async completions not yet polled */
-	uint32_t kept_capacity, kept_head, kept_count;
+	struct fifo inflight; /* struct inflight: requests awaiting completion */
+	struct fifo kept;     /* struct mpf_completion: async ones not yet polled */
 
 	uint8_t out[WIRE_MSG_MAX];
 	uint8_t in[WIRE_MSG_MAX];
@@ -109,8 +108,8 @@ static void unmap(struct mpf_client *c)
 	close(c->client_bell);
 	c->connected = false;
 	c->staged = 0;
-	c->fifo_count = c->fifo_head = 0;
-	c->kept_count = c->kept_head = 0;
+	fifo_clear(&c->inflight);
+	fifo_clear(&c->kept);
 }
 
 static int receive_welcome(struct mpf_client *c, struct handshake_welcome *welcome, int fds[],
@@ -290,6 +289,8 @@ int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **c
 					   "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	fifo_init(&c->inflight, sizeof(struct inflight));
+	fifo_init(&c->kept, sizeof(struct mpf_completion));
 	err = open_session(c, error);
 	if (err) {
 		pthread_mutex_destroy(&c->lock);
@@ -306,8 +307,8 @@ void mpf_disconnect(struct mpf_client *c)
 		return;
 	unmap(c);
 	pthread_mutex_destroy(&c->lock);
-	free(c->fifo);
-	free(c->kept);
+	fifo_free(&c->inflight);
+	fifo_free(&c->kept);
 	free(c);
 }
 
@@ -391,47 +392,6 @@ static int wait_ring(struct mpf_client *c, bool for_space, uint32_t length, int 
 /* In-flight bookkeeping                                                    */
 /* ------------------------------------------------------------------------ */
 
-static int fifo_push(struct mpf_client *c, uint64_t user_data, bool sync)
-{
-	if (c->fifo_count == c->fifo_capacity) {
-		uint32_t capacity = c->fifo_capacity ? 2 * c->fifo_capacity : 256;
-		struct inflight *grown = malloc(capacity * sizeof(*grown));
-
-		if (grown == NULL)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < c->fifo_count; i++)
-			grown[i] = c->fifo[(c->fifo_head + i) % c->fifo_capacity];
-		free(c->fifo);
-		c->fifo = grown;
-		c->fifo_capacity = capacity;
-		c->fifo_head = 0;
-	}
-	c->fifo[(c->fifo_head + c->fifo_count) % c->fifo_capacity] =
-		(struct inflight){.user_data = user_data, .sync = sync};
-	c->fifo_count++;
-	return 0;
-}
-
-static int keep(struct mpf_client *c, const struct mpf_completion *done)
-{
-	if (c->kept_count == c->kept_capacity) {
-		uint32_t capacity = c->kept_capacity ? 2 * c->kept_capacity : 256;
-		struct mpf_completion *grown = malloc(capacity * sizeof(*grown));
-
-		if (grown == NULL)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < c->kept_count; i++)
-			grown[i] = c->kept[(c->kept_head + i) % c->kept_capacity];
-		free(c->kept);
-		c->kept = grown;
-		c->kept_capacity = capacity;
-		c->kept_head = 0;
-	}
-	c->kept[(c->kept_head + c->kept_count) % c->kept_capacity] = *done;
-	c->kept_count++;
-	return 0;
-}
-
 /* Take one completion off the ring and match it with the oldest request.
  * Returns 1 with *sync telling whose it is, 0 if none is there, or -errno. */
 static int take_completion(struct mpf_client *c, struct mpf_completion *done,
@@ -443,13 +403,10 @@ static int take_completion(struct mpf_client *c, struct mpf_completion *done,
 	if (length == -EAGAIN)
 		return 0;
 	if (length < 0 || wire_decode_completion(c->in, (size_t)length, raw) != 0 ||
-	    c->fifo_count == 0) {
+	    fifo_pop(&c->inflight, &entry) != 0) {
 		c->dead = true; /* the session's state cannot be trusted now */
 		return -EPROTO;
 	}
-	entry = c->fifo[c->fifo_head];
-	c->fifo_head = (c->fifo_head + 1) % c->fifo_capacity;
-	c->fifo_count--;
 	*done = (struct mpf_completion){
 		.user_data = entry.user_data,
 		.status = raw->status,
@@ -503,7 +460,7 @@ static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_dat
 		c->dead = true;
 		return shutdown_error(error);
 	}
-	if (fifo_push(c, user_data, sync) != 0)
+	if (fifo_push(&c->inflight, &(struct inflight){.user_data = user_data, .sync = sync}) != 0)
 		return fail(error, ENOMEM, "out of memory");
 	if (sync || ++c->staged == SUBMIT_BATCH)
 		publish(c);
@@ -536,7 +493,7 @@ static int call(struct mpf_client *c, int length, struct wire_completion *raw,
 		}
 		if (sync)
 			break;
-		if (keep(c, &done) != 0)
+		if (fifo_push(&c->kept, &done) != 0)
 			return fail(error, ENOMEM, "out of memory");
 	}
 	if (raw->status && error)
@@ -710,11 +667,8 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int
 		timeout_ms = c->timeout_ms;
 	if (c->connected)
 		publish(c);
-	while (n < max && c->kept_count) {
-		out[n++] = c->kept[c->kept_head];
-		c->kept_head = (c->kept_head + 1) % c->kept_capacity;
-		c->kept_count--;
-	}
+	while (n < max && fifo_pop(&c->kept, &out[n]) == 0)
+		n++;
 	while (n < max && c->connected) {
 		bool sync;
 		int got = take_completion(c, &out[n], &raw, &sync);
@@ -727,7 +681,7 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int
 			n++; /* no sync call waits while we hold the lock */
 			continue;
 		}
-		if (n > 0 || timeout_ms == 0 || c->fifo_count == 0)
+		if (n > 0 || timeout_ms == 0 || c->inflight.count == 0)
 			break;
 		err = wait_ring(c, false, 0, timeout_ms);
 		if (err == -ETIMEDOUT) {
@@ -737,7 +691,7 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int
 		if (err)
 			break;
 	}
-	if (n == 0 && (c->dead || !c->connected) && c->fifo_count)
+	if (n == 0 && (c->dead || !c->connected) && c->inflight.count)
 		err = -ESHUTDOWN;
 	pthread_mutex_unlock(&c->lock);
 	return n ? (int)n : err;
@@ -802,7 +756,7 @@ unsigned mpf_inflight(struct mpf_client *c)
 	unsigned n;
 
 	pthread_mutex_lock(&c->lock);
-	n = c->fifo_count + c->kept_count;
+	n = c->inflight.count + c->kept.count;
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }
