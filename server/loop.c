@@ -23,7 +23,8 @@
 #include "shm/doorbell.h"
 
 #define QUEUE_DEPTH   256
-#define CLIENT_BUDGET 64 /* requests per client per round, for fairness */
+#define CLIENT_BUDGET	64 /* requests per client per round, for fairness */
+#define SHUTDOWN_ROUNDS 512 /* > request ring bytes / smallest record / CLIENT_BUDGET */
 
 enum watch {
 	WATCH_LISTEN = 1,
@@ -294,7 +295,10 @@ int loop_run(struct server *s)
 	 * destroys every rule. */
 	listener_close(s);
 	shm_store_relaxed32(&s->region->state, REGION_STATE_STOPPING);
-	while (serve_clients(s) > 0)
+	/* Enough rounds to empty any ring (a round takes up to CLIENT_BUDGET
+	 * requests per client), but bounded: a client that keeps submitting
+	 * cannot hold the shutdown. */
+	for (unsigned round = 0; round < SHUTDOWN_ROUNDS && serve_clients(s) > 0; round++)
 		;
 	for (uint32_t i = 0; i < s->config.max_clients; i++)
 		if (s->clients[i].active)
