@@ -7,7 +7,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,12 +14,21 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/server.h"
 #include "shm/handshake.h"
 
-#define HELLO_WAIT_MS 500 /* the longest a silent new connection can hold us */
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define HELLO_WAIT_MS 1000 /* a connection silent this long is refused */
 
 int listener_open(struct server *s)
 {
@@ -57,6 +65,15 @@ void listener_close(struct server *s)
 		close(s->listen_fd);
 		unlink(s->socket_path);
 		s->listen_fd = -1;
+	}
+	for (unsigned i = 0; i < HANDSHAKES_MAX; i++) {
+		struct handshake *h = &s->handshakes[i];
+
+		if (h->sock >= 0) {
+			loop_unwatch_handshake(s, h);
+			close(h->sock);
+			h->sock = -1;
+		}
 	}
 }
 
@@ -141,53 +158,80 @@ static void clean_name(char *out, size_t size, const char *in, size_t in_size)
 		snprintf(out, size, "anonymous");
 }
 
-static void accept_one(struct server *s, int sock);
-
-/* Take every pending connection: a multishot poll fires once per wakeup,
- * not once per connection. */
+/* Take every waiting connection (a multishot poll fires once per wakeup,
+ * not once per connection) and park it until its hello arrives: the loop
+ * never waits on one client's socket. */
 void listener_accept(struct server *s)
 {
 	for (;;) {
+		struct handshake *h = NULL;
+		socklen_t len = sizeof(struct ucred);
 		int sock = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (sock < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
 				log_warn("accept");
-			if (errno != EINTR)
-				return;
+			return;
+		}
+		for (unsigned i = 0; i < HANDSHAKES_MAX && h == NULL; i++)
+			if (s->handshakes[i].sock < 0)
+				h = &s->handshakes[i];
+		if (h == NULL) {
+			/* No room to wait for more hellos: drop it unread. */
+			log_warnx("%u handshakes in progress: connection dropped", HANDSHAKES_MAX);
+			close(sock);
 			continue;
 		}
-		accept_one(s, sock);
-		if (s->listen_fd < 0)
-			return;
+		if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &h->cred, &len) != 0) {
+			log_warn("SO_PEERCRED");
+			close(sock);
+			continue;
+		}
+		h->sock = sock;
+		h->generation++;
+		h->deadline_ns = monotonic_ns() + (uint64_t)HELLO_WAIT_MS * 1000000u;
+		loop_watch_handshake(s, h);
 	}
 }
 
-static void accept_one(struct server *s, int sock)
+/* Timer: refuse handshakes whose hello did not come in time. */
+void listener_expire(struct server *s, uint64_t now_ns)
+{
+	for (unsigned i = 0; i < HANDSHAKES_MAX; i++) {
+		struct handshake *h = &s->handshakes[i];
+
+		if (h->sock >= 0 && now_ns > h->deadline_ns) {
+			loop_unwatch_handshake(s, h);
+			refuse(h->sock, -ETIMEDOUT, &h->cred, "no hello within %d ms", HELLO_WAIT_MS);
+			h->sock = -1;
+		}
+	}
+}
+
+/* The parked connection `h` is readable: its hello, then the answer. */
+void listener_hello(struct server *s, struct handshake *h)
 {
 	struct handshake_hello hello;
 	struct handshake_welcome welcome;
-	struct pollfd pfd;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	struct ucred cred = h->cred;
 	char name[HANDSHAKE_NAME_MAX], reason[HANDSHAKE_REASON_MAX];
 	int fds[HANDSHAKE_FDS], error;
+	int sock = h->sock;
 	struct client *c;
 	ssize_t n;
 
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		log_warn("SO_PEERCRED");
-		close(sock);
+	/* The hello is read before any refusal: closing a socket with unread
+	 * bytes resets it, and the client would lose the reason. */
+	n = recv(sock, &hello, sizeof(hello), MSG_DONTWAIT);
+	if (n < 0 && errno == EAGAIN) {
+		loop_watch_handshake(s, h); /* a spurious wakeup: keep waiting */
 		return;
 	}
-	/* A client sends its hello right after connecting; one that does not
-	 * within HELLO_WAIT_MS is dropped rather than waited for. The hello is
-	 * read before any refusal: closing a socket with unread bytes resets
-	 * it, and the client would lose the reason. */
-	pfd = (struct pollfd){.fd = sock, .events = POLLIN};
-	if (poll(&pfd, 1, HELLO_WAIT_MS) != 1 ||
-	    (n = recv(sock, &hello, sizeof(hello), MSG_DONTWAIT)) < 0) {
-		refuse(sock, -ETIMEDOUT, &cred, "no hello within %d ms", HELLO_WAIT_MS);
+	h->sock = -1;
+	if (n < 0) {
+		close(sock);
 		return;
 	}
 	if (s->stopping) {

@@ -32,6 +32,7 @@ enum watch {
 	WATCH_TIMER,
 	WATCH_CLIENT_SOCKET,
 	WATCH_CLIENT_BELL,
+	WATCH_HANDSHAKE,
 };
 
 /* user_data: watch kind, client generation, client index. */
@@ -76,6 +77,22 @@ void loop_watch_client(struct server *s, struct client *c)
 	watch(s, c->primary_bell, POLLIN, tag(WATCH_CLIENT_BELL, c->generation, c->index));
 }
 
+/* One-shot: a hello is one message. */
+void loop_watch_handshake(struct server *s, struct handshake *h)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	io_uring_prep_poll_add(sqe, h->sock, POLLIN | POLLRDHUP);
+	io_uring_sqe_set_data64(sqe, tag(WATCH_HANDSHAKE, h->generation,
+					(uint32_t)(h - s->handshakes)));
+}
+
+void loop_unwatch_handshake(struct server *s, struct handshake *h)
+{
+	unwatch(s, tag(WATCH_HANDSHAKE, h->generation, (uint32_t)(h - s->handshakes)));
+	io_uring_submit(&s->uring);
+}
+
 void loop_unwatch_client(struct server *s, struct client *c)
 {
 	unwatch(s, tag(WATCH_CLIENT_SOCKET, c->generation, c->index));
@@ -99,6 +116,8 @@ int loop_init(struct server *s)
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->signal_fd < 0 || s->timer_fd < 0 || timerfd_settime(s->timer_fd, 0, &tick, NULL))
 		return -errno;
+	for (unsigned i = 0; i < HANDSHAKES_MAX; i++)
+		s->handshakes[i].sock = -1;
 	err = io_uring_queue_init(QUEUE_DEPTH, &s->uring, 0);
 	if (err)
 		return err;
@@ -162,9 +181,21 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		handle_signal(s);
 		break;
 	case WATCH_TIMER:
-		if (read(s->timer_fd, &ticks, sizeof(ticks)) > 0)
-			shm_store_relaxed64(&s->region->heartbeat_ns, monotonic_ns());
+		if (read(s->timer_fd, &ticks, sizeof(ticks)) > 0) {
+			uint64_t now = monotonic_ns();
+
+			shm_store_relaxed64(&s->region->heartbeat_ns, now);
+			listener_expire(s, now);
+		}
 		break;
+	case WATCH_HANDSHAKE: {
+		uint32_t index = (uint32_t)user_data;
+		struct handshake *h = index < HANDSHAKES_MAX ? &s->handshakes[index] : NULL;
+
+		if (h && h->sock >= 0 && (h->generation & 0xffffffu) == ((user_data >> 32) & 0xffffffu))
+			listener_hello(s, h);
+		break;
+	}
 	case WATCH_CLIENT_SOCKET:
 		c = tagged_client(s, user_data);
 		/* The socket carries nothing after the handshake: any event

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <bsd/libutil.h>
@@ -81,6 +82,15 @@ struct rule_table {
 	uint32_t used;
 };
 
+/* A connection accepted but not yet through its handshake. */
+#define HANDSHAKES_MAX 64
+struct handshake {
+	int sock; /* -1: free */
+	uint32_t generation;
+	struct ucred cred;
+	uint64_t deadline_ns;
+};
+
 struct server {
 	struct server_config config;
 	struct hwdrv device;
@@ -97,6 +107,7 @@ struct server {
 	uint32_t client_count;
 	uint32_t next_session;
 	struct rule_table rules;
+	struct handshake handshakes[HANDSHAKES_MAX];
 	struct pidfh *pidfile;
 	char socket_path[PATH_MAX];
 	char pid_path[PATH_MAX];
@@ -123,8 +134,12 @@ void region_destroy(struct server *s);
 /* listener.c */
 int listener_open(struct server *s);
 void listener_close(struct server *s);
-/* Accept one connection and run its handshake. */
+/* Accept waiting connections; each waits for its hello without blocking. */
 void listener_accept(struct server *s);
+/* A waiting connection is readable: read its hello, welcome or refuse it. */
+void listener_hello(struct server *s, struct handshake *h);
+/* Refuse connections whose hello is late (the timer calls it). */
+void listener_expire(struct server *s, uint64_t now_ns);
 
 /* clients.c */
 struct client *client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name,
@@ -159,5 +174,7 @@ int loop_run(struct server *s);
 void loop_fini(struct server *s);
 void loop_watch_client(struct server *s, struct client *c);
 void loop_unwatch_client(struct server *s, struct client *c);
+void loop_watch_handshake(struct server *s, struct handshake *h);
+void loop_unwatch_handshake(struct server *s, struct handshake *h);
 
 #endif

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +26,7 @@
 #include <cmocka.h>
 
 #include "shm/doorbell.h"
+#include "shm/handshake.h"
 #include "shm/wire.h"
 #include "tests/harness.h"
 
@@ -583,6 +587,34 @@ static void test_uid_outside_the_policy_is_refused(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void test_silent_connection_neither_stalls_nor_lingers(void **state)
+{
+	struct primary *p = *state;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct handshake_welcome w;
+	struct pollfd pfd;
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	uint64_t h;
+	int silent = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/default.sock", p->dir);
+	assert_int_equal(connect(silent, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	/* Served while the silent connection is still waiting for its hello. */
+	assert_int_equal(primary_connect(p, "busy", &c), 0);
+	assert_int_equal(create(c, 1, 0, &h), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, h, &error), 0);
+	pfd = (struct pollfd){.fd = silent, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	/* Then refused with a reason, not kept forever. */
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(recv(silent, &w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(w.status, -ETIMEDOUT);
+	assert_non_null(strstr(w.reason, "no hello"));
+	close(silent);
+	mpf_disconnect(c);
+}
+
 /* ---- the primary's life ---------------------------------------------------- */
 
 static void test_second_primary_on_the_instance_is_refused(void **state)
@@ -710,6 +742,7 @@ int main(void)
 		T(test_corrupt_ring_drops_only_that_client),
 		T(test_region_cannot_be_mapped_writable),
 		T(test_uid_outside_the_policy_is_refused),
+		T(test_silent_connection_neither_stalls_nor_lingers),
 		T(test_second_primary_on_the_instance_is_refused),
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
 		T(test_sigterm_destroys_rules_and_removes_runtime_files),
