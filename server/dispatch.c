@@ -73,34 +73,28 @@ static int run_rule(struct server *s, struct client *c, const struct wire_reques
 		    struct wire_completion *out)
 {
 	const struct wire_rule *rule = &req->rule;
-	struct rule_actions resolved;
+	struct rule_shape shape;
 	struct hwdrv_rule hw;
-	int err;
+	int err = rule_validate(&rule->attr, rule->items, rule->actions, &shape, &out->error);
 
-	err = rule_validate_attr(&rule->attr, &out->error);
-	if (!err)
-		err = rule_validate_pattern(rule->items, NULL, &out->error);
-	if (!err)
-		err = rule_validate_actions(rule->actions, &resolved, &out->error);
 	if (err)
 		return err;
-	if (req->header.op == WIRE_OP_CREATE) {
-		err = rules_create(s, c, req, &resolved, &out->handle, &out->error);
-		if (!err)
-			log_debug("client %u: rule 0x%llx created on port %u", c->session,
-				  (unsigned long long)out->handle, rule->port);
-		return err;
-	}
 	hw = (struct hwdrv_rule){
 		.port = rule->port,
 		.attr = &rule->attr,
 		.pattern = rule->items,
 		.actions = rule->actions,
-		.resolved = &resolved,
+		.resolved = &shape.actions,
 		.wire = req->buf,
 		.wire_length = req->header.length,
 	};
-	return s->device.ops.validate(&s->device, &hw, &out->error);
+	if (req->header.op == WIRE_OP_VALIDATE)
+		return s->device.ops.validate(&s->device, &hw, &out->error);
+	err = rules_create(s, c, rule, &hw, &out->handle, &out->error);
+	if (!err)
+		log_debug("client %u: rule 0x%llx created on port %u", c->session,
+			  (unsigned long long)out->handle, rule->port);
+	return err;
 }
 
 /* The slot of a rule `c` may act on, on `port`; or -errno. */

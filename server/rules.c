@@ -107,14 +107,11 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	region_entry_publish(&s->entries[slot], &e, s->rules.slots[slot].generation);
 }
 
-int rules_create(struct server *s, struct client *c, const struct wire_request *req,
-		 const struct rule_actions *resolved, uint64_t *handle,
-		 struct mpf_flow_error *error)
+int rules_create(struct server *s, struct client *c, const struct wire_rule *rule,
+		 struct hwdrv_rule *hw, uint64_t *handle, struct mpf_flow_error *error)
 {
-	const struct wire_rule *rule = &req->rule;
 	struct rule_table *t = &s->rules;
-	bool counted = resolved->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
-	struct hwdrv_rule hw;
+	bool counted = hw->resolved->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
 	struct rule_slot *r;
 	uint32_t slot;
 	int err;
@@ -131,17 +128,8 @@ int rules_create(struct server *s, struct client *c, const struct wire_request *
 	r->generation = r->generation + 1 ? r->generation + 1 : 1;
 	region_counter_open(&s->counters[slot], r->generation, counted);
 
-	hw = (struct hwdrv_rule){
-		.port = rule->port,
-		.attr = &rule->attr,
-		.pattern = rule->items,
-		.actions = rule->actions,
-		.resolved = resolved,
-		.wire = req->buf,
-		.wire_length = req->header.length,
-		.counter = &s->counters[slot],
-	};
-	err = s->device.ops.create(&s->device, &hw, &r->backend, error);
+	hw->counter = &s->counters[slot];
+	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err) {
 		region_counter_close(&s->counters[slot]);
 		return err;

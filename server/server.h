@@ -151,9 +151,10 @@ void client_remove(struct server *s, struct client *c, const char *why);
 /* rules.c */
 int rules_init(struct rule_table *t, uint32_t max);
 void rules_fini(struct rule_table *t);
-int rules_create(struct server *s, struct client *c, const struct wire_request *req,
-		 const struct rule_actions *resolved, uint64_t *handle,
-		 struct mpf_flow_error *error);
+/* Create the validated `rule` in the device (`hw`, whose counter this
+ * fills in), publish it, give it to `c` unless persistent. */
+int rules_create(struct server *s, struct client *c, const struct wire_rule *rule,
+		 struct hwdrv_rule *hw, uint64_t *handle, struct mpf_flow_error *error);
 /* Find the rule of `handle` that `c` may act on: -ENOENT or -EPERM. */
 int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 		 struct mpf_flow_error *error);

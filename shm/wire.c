@@ -168,21 +168,16 @@ int wire_encode_rule(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
 		     const struct mpf_flow_item *pattern, const struct mpf_flow_action *actions,
 		     struct mpf_flow_error *error)
 {
-	struct rule_actions resolved;
+	struct rule_shape shape;
 	struct wire_rule_header rh;
 	struct writer w;
-	unsigned n_items;
 	int err;
 
 	if (op != WIRE_OP_VALIDATE && op != WIRE_OP_CREATE)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "op %d does not carry a rule", (int)op);
 	/* Validation bounds every length the encoder reads below. */
-	err = rule_validate_attr(attr, error);
-	if (!err)
-		err = rule_validate_pattern(pattern, &n_items, error);
-	if (!err)
-		err = rule_validate_actions(actions, &resolved, error);
+	err = rule_validate(attr, pattern, actions, &shape, error);
 	if (err)
 		return err;
 
@@ -191,17 +186,17 @@ int wire_encode_rule(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
 		.flags = (uint16_t)((attr->ingress ? WIRE_RULE_INGRESS : 0) |
 				    (attr->egress ? WIRE_RULE_EGRESS : 0) |
 				    (persistent ? WIRE_RULE_PERSISTENT : 0)),
-		.n_items = (uint16_t)n_items,
-		.n_actions = resolved.count,
+		.n_items = (uint16_t)shape.items,
+		.n_actions = shape.actions.count,
 		.group = attr->group,
 		.priority = attr->priority,
 	};
 	writer_init(&w, buf, cap);
 	writer_begin(&w, op, user_data);
 	writer_put(&w, &rh, sizeof(rh));
-	for (unsigned i = 0; i < n_items; i++)
+	for (unsigned i = 0; i < shape.items; i++)
 		encode_item(&w, &pattern[i]);
-	for (unsigned i = 0; i < resolved.count; i++)
+	for (unsigned i = 0; i < shape.actions.count; i++)
 		encode_action(&w, &actions[i]);
 	return writer_finish(&w, error);
 }

@@ -32,7 +32,7 @@ static struct mpf_flow_error error;
 static int pattern_result(const struct mpf_flow_item *pattern)
 {
 	memset(&error, 0, sizeof(error));
-	return rule_validate(&ingress, pattern, queue0_actions, &error);
+	return rule_validate(&ingress, pattern, queue0_actions, NULL, &error);
 }
 
 static int actions_result(const struct mpf_flow_action *actions, struct rule_actions *out)
@@ -57,7 +57,7 @@ static void test_attr_without_direction_is_einval(void **state)
 	const struct mpf_flow_item pattern[] = {END_ITEM};
 
 	(void)state;
-	assert_refused(rule_validate(&none, pattern, queue0_actions, &error), EINVAL,
+	assert_refused(rule_validate(&none, pattern, queue0_actions, NULL, &error), EINVAL,
 		       MPF_FLOW_ERROR_TYPE_ATTR, -1);
 }
 

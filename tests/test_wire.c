@@ -134,7 +134,7 @@ static void round_trip(enum wire_op op, const struct mpf_flow_attr *attr,
 	assert_int_equal(req.rule.n_actions, n);
 	assert_int_equal(req.rule.actions[n].type, MPF_FLOW_ACTION_TYPE_END);
 	/* What was valid before the trip is valid after it. */
-	assert_int_equal(rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, &error),
+	assert_int_equal(rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error),
 			 0);
 }
 
@@ -607,7 +607,7 @@ static void test_decoded_hostile_rule_is_then_refused_by_validation(void **state
 	length -= 16;
 	memcpy(msg + 4, &(uint32_t){(uint32_t)length}, 4);
 	decode_ok(length);
-	assert_int_equal(rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, &error),
+	assert_int_equal(rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error),
 			 -EINVAL);
 	assert_int_equal(error.cause, 0);
 }
@@ -628,7 +628,7 @@ static void check_decode(size_t length)
 	if (!clean_refusal(rc))
 		fail_msg("decode returned %d", rc);
 	if (rc == 0 && (req.header.op == WIRE_OP_CREATE || req.header.op == WIRE_OP_VALIDATE))
-		(void)rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, &error);
+		(void)rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error);
 	if (rc == 0 && req.header.op == WIRE_OP_BATCH) {
 		struct wire_batch_iter it;
 

@@ -150,8 +150,17 @@ int rule_validate_pattern(const struct mpf_flow_item *pattern, unsigned *count,
 			  struct mpf_flow_error *error);
 int rule_validate_actions(const struct mpf_flow_action *actions, struct rule_actions *out,
 			  struct mpf_flow_error *error);
+
+/* What validating a whole rule learns, for callers that go on with it. */
+struct rule_shape {
+	unsigned items; /* before END */
+	struct rule_actions actions;
+};
+
+/* All three of the above; `shape` (may be NULL) receives what they found. */
 int rule_validate(const struct mpf_flow_attr *attr, const struct mpf_flow_item *pattern,
-		  const struct mpf_flow_action *actions, struct mpf_flow_error *error);
+		  const struct mpf_flow_action *actions, struct rule_shape *shape,
+		  struct mpf_flow_error *error);
 
 /*
  * Write a rule in testpmd's flow syntax ("ingress pattern eth / ipv4 src is

@@ -222,13 +222,17 @@ int rule_validate_actions(const struct mpf_flow_action *actions, struct rule_act
 }
 
 int rule_validate(const struct mpf_flow_attr *attr, const struct mpf_flow_item *pattern,
-		  const struct mpf_flow_action *actions, struct mpf_flow_error *error)
+		  const struct mpf_flow_action *actions, struct rule_shape *shape,
+		  struct mpf_flow_error *error)
 {
+	struct rule_shape found;
 	int err = rule_validate_attr(attr, error);
 
 	if (!err)
-		err = rule_validate_pattern(pattern, NULL, error);
+		err = rule_validate_pattern(pattern, &found.items, error);
 	if (!err)
-		err = rule_validate_actions(actions, NULL, error);
+		err = rule_validate_actions(actions, &found.actions, error);
+	if (!err && shape)
+		*shape = found;
 	return err;
 }

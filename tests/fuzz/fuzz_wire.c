@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!documented(rc))
 		abort();
 	if (rc == 0 && (req.header.op == WIRE_OP_CREATE || req.header.op == WIRE_OP_VALIDATE)) {
-		rc = rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, &error);
+		rc = rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error);
 		if (rc != 0 && rc != -EINVAL && rc != -ENOTSUP)
 			abort();
 	}
