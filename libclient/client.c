@@ -603,16 +603,24 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	/* No round trip: the counters region, read-only, seqlocked. The
 	 * region is readable by every admitted client (monitors list all
 	 * rules); the API, like the primary, answers only for our own rules
-	 * and persistent ones. */
+	 * and persistent ones. The lock keeps mpf_reconnect() from unmapping
+	 * the region under the read. */
+	pthread_mutex_lock(&c->lock);
 	if (!c->connected || c->dead)
+		err = -ESHUTDOWN;
+	else if (slot >= c->view.max_rules ||
+		 region_entry_owner(&c->view.entries[slot], generation, &owner) != 0)
+		err = -ENOENT;
+	else if (owner != 0 && owner != c->session)
+		err = -EPERM;
+	else
+		err = region_counter_read(&c->view.counters[slot], generation, &read);
+	pthread_mutex_unlock(&c->lock);
+	if (err == -ESHUTDOWN)
 		return shutdown_error(error);
-	if (slot >= c->view.max_rules ||
-	    region_entry_owner(&c->view.entries[slot], generation, &owner) != 0)
-		return fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
-	if (owner != 0 && owner != c->session)
+	if (err == -EPERM)
 		return fail(error, EPERM, "rule 0x%llx belongs to another client",
 			    (unsigned long long)handle);
-	err = region_counter_read(&c->view.counters[slot], generation, &read);
 	if (err == -ENOENT)
 		return fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
 	if (err == -ENOTSUP)

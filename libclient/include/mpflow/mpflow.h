@@ -23,8 +23,9 @@
  * Thread safety: a struct mpf_client may be used from several threads at
  * once; calls on one client are serialised by a mutex inside it (a thread
  * waiting in a synchronous call holds it until its answer arrives). For
- * parallel throughput, give each thread its own client. Counter queries
- * without reset take the lock only to read the mapping's address.
+ * parallel throughput, give each thread its own client. A counter query
+ * without reset holds the lock only for its read of shared memory (tens of
+ * nanoseconds), never across a wait.
  */
 #ifndef MPFLOW_MPFLOW_H
 #define MPFLOW_MPFLOW_H
