@@ -214,9 +214,11 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	/* A multishot poll that ended (error, removal) is re-armed, unless its
-	 * target is gone. */
-	if (!(cqe->flags & IORING_CQE_F_MORE) && cqe->res >= 0) {
+	/* A multishot poll can end on its own (the kernel may stop one, e.g.
+	 * short of memory): re-arm it, unless we removed it or its target is
+	 * gone. Otherwise the primary would go deaf to its listen socket,
+	 * signals or timer. */
+	if (!(cqe->flags & IORING_CQE_F_MORE) && cqe->res != -ECANCELED && cqe->res != -ENOENT) {
 		switch ((enum watch)(user_data >> 56)) {
 		case WATCH_LISTEN:
 			if (s->listen_fd >= 0)
