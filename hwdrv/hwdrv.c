@@ -63,6 +63,46 @@ static int default_isolate(struct hwdrv *dev, uint16_t port, bool enable,
 	return unsupported(dev, "isolate", error);
 }
 
+static int default_rxq_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
+			      int fds[2], struct mpf_flow_error *error)
+{
+	(void)port, (void)queue, (void)owner, (void)fds;
+	return unsupported(dev, "RX queues for secondaries", error);
+}
+
+static int default_rxq_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
+			      struct mpf_flow_error *error)
+{
+	(void)port, (void)queue, (void)owner;
+	return unsupported(dev, "RX queues for secondaries", error);
+}
+
+static void default_release(struct hwdrv *dev, uint32_t owner)
+{
+	(void)dev, (void)owner;
+}
+
+static int default_meter_create(struct hwdrv *dev, uint16_t port, uint32_t id,
+				const struct hwdrv_meter *params, struct mpf_flow_error *error)
+{
+	(void)port, (void)id, (void)params;
+	return unsupported(dev, "meter objects", error);
+}
+
+static int default_meter_destroy(struct hwdrv *dev, uint16_t port, uint32_t id,
+				 struct mpf_flow_error *error)
+{
+	(void)port, (void)id;
+	return unsupported(dev, "meter objects", error);
+}
+
+static int default_meter_query(struct hwdrv *dev, uint16_t port, uint32_t id, bool clear,
+			       struct hwdrv_meter_stats *stats, struct mpf_flow_error *error)
+{
+	(void)port, (void)id, (void)clear, (void)stats;
+	return unsupported(dev, "meter objects", error);
+}
+
 int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *config,
 	       struct mpf_flow_error *error)
 {
@@ -90,6 +130,18 @@ int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *c
 		dev->ops.destroy = default_destroy;
 	if (!dev->ops.isolate)
 		dev->ops.isolate = default_isolate;
+	if (!dev->ops.rxq_attach)
+		dev->ops.rxq_attach = default_rxq_attach;
+	if (!dev->ops.rxq_detach)
+		dev->ops.rxq_detach = default_rxq_detach;
+	if (!dev->ops.release)
+		dev->ops.release = default_release;
+	if (!dev->ops.meter_create)
+		dev->ops.meter_create = default_meter_create;
+	if (!dev->ops.meter_destroy)
+		dev->ops.meter_destroy = default_meter_destroy;
+	if (!dev->ops.meter_query)
+		dev->ops.meter_query = default_meter_query;
 	return dev->ops.open(dev, config, error);
 }
 

@@ -17,10 +17,35 @@
 #include "shm/region.h"
 #include "shm/rule/rule.h"
 
+#define HWDRV_PORTS_MAX 64
+
 struct hwdrv_config {
 	uint16_t ports;	 /* ports the device exposes, numbered from 0 */
 	uint16_t queues; /* RX queues per port */
 	uint16_t vfs;	 /* virtual functions per port */
+	/* Soft backend: each port's packet source ("pcap:FILE,...", "gen:...",
+	 * "live:IFNAME"; NULL: none), a directory for per-queue pcap dumps
+	 * (NULL: none), and the bytes of each attached RX queue's ring. */
+	const char *sources[HWDRV_PORTS_MAX];
+	const char *dump_dir;
+	uint32_t rxq_bytes;
+};
+
+/* A two-rate three-color meter (RFC 2698): rates in bytes per second,
+ * bursts in bytes; `drop` says which colors it drops (bit per color: 1
+ * green, 2 yellow, 4 red). */
+#define HWDRV_METER_DROP_GREEN	0x1u
+#define HWDRV_METER_DROP_YELLOW 0x2u
+#define HWDRV_METER_DROP_RED	0x4u
+struct hwdrv_meter {
+	uint64_t cir, cbs, pir, pbs;
+	uint32_t drop;
+};
+
+/* Packets and bytes a meter colored, green, yellow, red. */
+struct hwdrv_meter_stats {
+	uint64_t packets[3];
+	uint64_t bytes[3];
 };
 
 /* A rule as the primary hands it to a backend: decoded, validated against the
@@ -57,6 +82,23 @@ struct hwdrv_ops {
 	/* Enter or leave isolated mode on a port. See mpf_flow_isolate(). */
 	int (*isolate)(struct hwdrv *dev, uint16_t port, bool enable,
 		       struct mpf_flow_error *error);
+	/* Hand RX queue `queue` of `port` to client session `owner`: fds[0]
+	 * the queue's memfd (shm/rxq.h), fds[1] the eventfd the datapath
+	 * rings when it fills an empty queue. They stay the backend's: the
+	 * caller only sends them. -EBUSY when another client holds the queue. */
+	int (*rxq_attach)(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
+			  int fds[2], struct mpf_flow_error *error);
+	int (*rxq_detach)(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
+			  struct mpf_flow_error *error);
+	/* Client session `owner` is gone: detach whatever it holds. */
+	void (*release)(struct hwdrv *dev, uint32_t owner);
+	/* Meter objects, by id per port (rte_mtr). */
+	int (*meter_create)(struct hwdrv *dev, uint16_t port, uint32_t id,
+			    const struct hwdrv_meter *params, struct mpf_flow_error *error);
+	int (*meter_destroy)(struct hwdrv *dev, uint16_t port, uint32_t id,
+			     struct mpf_flow_error *error);
+	int (*meter_query)(struct hwdrv *dev, uint16_t port, uint32_t id, bool clear,
+			   struct hwdrv_meter_stats *stats, struct mpf_flow_error *error);
 };
 
 struct hwdrv {

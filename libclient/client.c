@@ -25,56 +25,18 @@
 
 #include <mpflow/mpflow.h>
 
+#include "libclient/client.h"
 #include "shm/doorbell.h"
+#include "shm/fdpass.h"
 #include "shm/handshake.h"
-#include "shm/region.h"
-#include "shm/ring.h"
 #include "shm/rule/rule.h"
-#include "libclient/fifo.h"
-#include "shm/wire.h"
 
 #define DEFAULT_TIMEOUT_MS   10000
 #define DEFAULT_BUSY_POLL_US 20
 #define SUBMIT_BATCH	     32 /* async submissions published together */
 
-struct inflight {
-	uint64_t user_data;
-	bool sync;
-};
 
-struct mpf_client {
-	pthread_mutex_t lock;
-	char instance[32];
-	char runtime_dir[256];
-	char name[HANDSHAKE_NAME_MAX];
-	int timeout_ms;
-	int64_t busy_poll_ns;
-	uint32_t session; /* our id in the primary: owner of our rules */
-
-	bool connected;
-	bool dead; /* the primary went away */
-	int sock;
-	int primary_bell;
-	int client_bell;
-	void *mem;
-	size_t mem_length;
-	void *region;
-	size_t region_length;
-	struct region_view view;
-	struct ring requests;
-	struct ring completions;
-	unsigned staged; /* async requests written but not yet published */
-
-	struct fifo inflight; /* struct inflight: requests awaiting completion */
-	struct fifo kept;     /* struct mpf_completion: async ones not yet polled */
-
-	uint8_t out[WIRE_MSG_MAX];
-	uint8_t in[WIRE_MSG_MAX];
-};
-
-static int fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
+int client_fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
 {
 	if (error) {
 		va_list ap;
@@ -88,9 +50,9 @@ static int fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
 	return -code;
 }
 
-static int shutdown_error(struct mpf_flow_error *error)
+int client_shutdown_error(struct mpf_flow_error *error)
 {
-	return fail(error, ESHUTDOWN, "the primary went away; mpf_reconnect() starts a new session");
+	return client_fail(error, ESHUTDOWN, "the primary went away; mpf_reconnect() starts a new session");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -115,45 +77,29 @@ static void unmap(struct mpf_client *c)
 static int receive_welcome(struct mpf_client *c, struct handshake_welcome *welcome, int fds[],
 			   struct mpf_flow_error *error)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HANDSHAKE_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = welcome, .iov_len = sizeof(*welcome)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			     .msg_controllen = sizeof(control.buf)};
-	struct pollfd pfd = {.fd = c->sock, .events = POLLIN};
-	struct cmsghdr *cmsg;
-	int nfds = 0;
-	ssize_t n;
+	unsigned nfds;
+	int err = fdpass_receive(c->sock, welcome, sizeof(*welcome), fds, &nfds, c->timeout_ms);
 
-	if (poll(&pfd, 1, c->timeout_ms) != 1)
-		return fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
+	if (err == -ETIMEDOUT)
+		return client_fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
 			    c->timeout_ms);
-	n = recvmsg(c->sock, &msg, MSG_CMSG_CLOEXEC);
-	if (n != (ssize_t)sizeof(*welcome) || welcome->magic != HANDSHAKE_MAGIC)
-		return fail(error, EPROTO, "the primary's answer is not an mpflow welcome");
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-			nfds = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * (size_t)(nfds < 4 ? nfds : 4));
-		}
+	if (err || welcome->magic != HANDSHAKE_MAGIC) {
+		for (unsigned i = 0; !err && i < nfds; i++)
+			close(fds[i]);
+		return client_fail(error, EPROTO, "the primary's answer is not an mpflow welcome");
+	}
 	welcome->reason[sizeof(welcome->reason) - 1] = '\0';
-	if (welcome->status != 0) {
-		for (int i = 0; i < nfds && i < 4; i++) {
+	if (welcome->status != 0 || nfds != HANDSHAKE_FDS) {
+		for (unsigned i = 0; i < nfds; i++) {
 			close(fds[i]);
 			fds[i] = -1;
 		}
 		if (welcome->status > 0 || welcome->status < -4095)
-			return fail(error, EPROTO, "malformed refusal from the primary");
-		return fail(error, -welcome->status, "refused by the primary: %s", welcome->reason);
-	}
-	if (nfds != HANDSHAKE_FDS || (msg.msg_flags & MSG_CTRUNC)) {
-		for (int i = 0; i < nfds && i < 4; i++) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
-		return fail(error, EPROTO, "the primary passed %d fds, not %d", nfds, HANDSHAKE_FDS);
+			return client_fail(error, EPROTO, "malformed refusal from the primary");
+		if (welcome->status)
+			return client_fail(error, -welcome->status, "refused by the primary: %s",
+				    welcome->reason);
+		return client_fail(error, EPROTO, "the primary passed %u fds, not %d", nfds, HANDSHAKE_FDS);
 	}
 	return 0;
 }
@@ -167,22 +113,22 @@ static int map_session(struct mpf_client *c, const struct handshake_welcome *w, 
 	if (fstat(fds[HANDSHAKE_FD_CLIENT_MEMFD], &st) != 0 ||
 	    (uint64_t)st.st_size != w->client_memfd_size ||
 	    w->completion_ring_offset >= w->client_memfd_size || w->request_ring_offset != 0)
-		return fail(error, EPROTO, "the session memory does not match the welcome");
+		return client_fail(error, EPROTO, "the session memory does not match the welcome");
 	c->mem_length = w->client_memfd_size;
 	c->mem = mmap(NULL, c->mem_length, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      fds[HANDSHAKE_FD_CLIENT_MEMFD], 0);
 	if (c->mem == MAP_FAILED)
-		return fail(error, errno, "mapping the session memory: %s", strerror(errno));
+		return client_fail(error, errno, "mapping the session memory: %s", strerror(errno));
 	if (fstat(fds[HANDSHAKE_FD_REGION], &st) != 0 || (uint64_t)st.st_size != w->region_size) {
 		munmap(c->mem, c->mem_length);
-		return fail(error, EPROTO, "the counters region does not match the welcome");
+		return client_fail(error, EPROTO, "the counters region does not match the welcome");
 	}
 	c->region_length = w->region_size;
 	/* Read-only: the primary sealed it so, and we would not write anyway. */
 	c->region = mmap(NULL, c->region_length, PROT_READ, MAP_SHARED, fds[HANDSHAKE_FD_REGION], 0);
 	if (c->region == MAP_FAILED) {
 		munmap(c->mem, c->mem_length);
-		return fail(error, errno, "mapping the counters region: %s", strerror(errno));
+		return client_fail(error, errno, "mapping the counters region: %s", strerror(errno));
 	}
 	if (ring_attach(&c->requests, c->mem, request_length, RING_PRODUCER,
 			fds[HANDSHAKE_FD_PRIMARY_BELL]) != 0 ||
@@ -192,7 +138,7 @@ static int map_session(struct mpf_client *c, const struct handshake_welcome *w, 
 	    region_attach(&c->view, c->region, c->region_length) != 0) {
 		munmap(c->mem, c->mem_length);
 		munmap(c->region, c->region_length);
-		return fail(error, EPROTO, "the session's rings or region are malformed");
+		return client_fail(error, EPROTO, "the session's rings or region are malformed");
 	}
 	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]);
 	close(fds[HANDSHAKE_FD_REGION]);
@@ -211,14 +157,14 @@ static int open_session(struct mpf_client *c, struct mpf_flow_error *error)
 
 	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", c->runtime_dir,
 			     c->instance) >= sizeof(addr.sun_path))
-		return fail(error, ENAMETOOLONG, "socket path too long");
+		return client_fail(error, ENAMETOOLONG, "socket path too long");
 	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (c->sock < 0)
-		return fail(error, errno, "socket: %s", strerror(errno));
+		return client_fail(error, errno, "socket: %s", strerror(errno));
 	if (connect(c->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		err = errno == ECONNREFUSED ? ENOENT : errno;
 		close(c->sock);
-		return fail(error, err, "no primary for instance '%s' at %s (%s)", c->instance,
+		return client_fail(error, err, "no primary for instance '%s' at %s (%s)", c->instance,
 			    addr.sun_path, strerror(errno));
 	}
 	memcpy(hello.name, c->name, sizeof(hello.name));
@@ -266,7 +212,7 @@ int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **c
 		options = &none;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		return fail(error, ENOMEM, "out of memory");
+		return client_fail(error, ENOMEM, "out of memory");
 	snprintf(c->instance, sizeof(c->instance), "%s",
 		 options->instance ? options->instance : "default");
 	snprintf(c->name, sizeof(c->name), "%s",
@@ -285,7 +231,7 @@ int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **c
 		err = default_runtime_dir(c->runtime_dir, sizeof(c->runtime_dir));
 	if (err) {
 		free(c);
-		return fail(error, EINVAL, "no runtime directory: set runtime_dir, "
+		return client_fail(error, EINVAL, "no runtime directory: set runtime_dir, "
 					   "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
 	}
 	pthread_mutex_init(&c->lock, NULL);
@@ -362,7 +308,7 @@ static int wait_ring(struct mpf_client *c, bool for_space, uint32_t length, int 
 	}
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = c->client_bell, .events = POLLIN},
-					{.fd = c->sock, .events = POLLIN | POLLRDHUP}};
+					{.fd = c->sock, .events = POLLRDHUP}};
 		int64_t left = deadline - now_ms();
 		bool may_sleep = for_space ? ring_producer_prepare_sleep(&c->requests, length)
 					   : ring_consumer_prepare_sleep(&c->completions);
@@ -376,7 +322,9 @@ static int wait_ring(struct mpf_client *c, bool for_space, uint32_t length, int 
 			ring_consumer_finish_sleep(&c->completions);
 		if (!may_sleep)
 			return 0;
-		if (n > 0 && pfd[1].revents) {
+		/* Only a hang-up: a message waiting on the socket is an RX
+		 * queue's fds, read by whoever asked for them. */
+		if (n > 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
 			c->dead = true;
 			/* Answers published before the hang-up still count. */
 			return !for_space && ring_readable(&c->completions) ? 0 : -ESHUTDOWN;
@@ -442,33 +390,33 @@ static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_dat
 	int err;
 
 	if (!c->connected || c->dead)
-		return shutdown_error(error);
+		return client_shutdown_error(error);
 	if (length < 0)
 		return length;
 	while ((err = ring_stage(&c->requests, c->out, (uint32_t)length)) == -EAGAIN) {
 		publish(c);
 		if (!sync)
-			return fail(error, EAGAIN, "the request ring is full: poll completions first");
+			return client_fail(error, EAGAIN, "the request ring is full: poll completions first");
 		err = wait_ring(c, true, (uint32_t)length, c->timeout_ms);
 		if (err == -ESHUTDOWN)
-			return shutdown_error(error);
+			return client_shutdown_error(error);
 		if (err == -ETIMEDOUT)
-			return fail(error, ETIMEDOUT, "the primary took no request for %d ms",
+			return client_fail(error, ETIMEDOUT, "the primary took no request for %d ms",
 				    c->timeout_ms);
 	}
 	if (err) {
 		c->dead = true;
-		return shutdown_error(error);
+		return client_shutdown_error(error);
 	}
 	if (fifo_push(&c->inflight, &(struct inflight){.user_data = user_data, .sync = sync}) != 0)
-		return fail(error, ENOMEM, "out of memory");
+		return client_fail(error, ENOMEM, "out of memory");
 	if (sync || ++c->staged == SUBMIT_BATCH)
 		publish(c);
 	return 0;
 }
 
 /* Submit a request and wait for its completion. Lock held. */
-static int call(struct mpf_client *c, int length, struct wire_completion *raw,
+int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 		struct mpf_flow_error *error)
 {
 	struct mpf_completion done;
@@ -481,20 +429,20 @@ static int call(struct mpf_client *c, int length, struct wire_completion *raw,
 		int got = take_completion(c, &done, raw, &sync);
 
 		if (got < 0)
-			return fail(error, EPROTO, "the completion ring is corrupt");
+			return client_fail(error, EPROTO, "the completion ring is corrupt");
 		if (got == 0) {
 			err = wait_ring(c, false, 0, c->timeout_ms);
 			if (err == -ESHUTDOWN)
-				return shutdown_error(error);
+				return client_shutdown_error(error);
 			if (err == -ETIMEDOUT)
-				return fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
+				return client_fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
 					    c->timeout_ms);
 			continue;
 		}
 		if (sync)
 			break;
 		if (fifo_push(&c->kept, &done) != 0)
-			return fail(error, ENOMEM, "out of memory");
+			return client_fail(error, ENOMEM, "out of memory");
 	}
 	if (raw->status && error)
 		*error = raw->error;
@@ -509,7 +457,7 @@ int mpf_flow_validate(struct mpf_client *c, uint16_t port, const struct mpf_flow
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = call(c,
+	err = client_call(c,
 		   wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_VALIDATE, 0, port, false, attr,
 				    pattern, actions, error),
 		   &raw, error);
@@ -525,9 +473,9 @@ int mpf_flow_create(struct mpf_client *c, uint16_t port, const struct mpf_flow_a
 	int err;
 
 	if (flags & ~MPF_FLOW_PERSISTENT)
-		return fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
+		return client_fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
 	pthread_mutex_lock(&c->lock);
-	err = call(c,
+	err = client_call(c,
 		   wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_CREATE, 0, port,
 				    flags & MPF_FLOW_PERSISTENT, attr, pattern, actions, error),
 		   &raw, error);
@@ -544,7 +492,7 @@ int mpf_flow_destroy(struct mpf_client *c, uint16_t port, uint64_t handle,
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = call(c, wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
+	err = client_call(c, wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
 		   &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
@@ -556,7 +504,7 @@ int mpf_flow_flush(struct mpf_client *c, uint16_t port, struct mpf_flow_error *e
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = call(c, wire_encode_flush(c->out, sizeof(c->out), 0, port, error), &raw, error);
+	err = client_call(c, wire_encode_flush(c->out, sizeof(c->out), 0, port, error), &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -567,7 +515,7 @@ int mpf_flow_isolate(struct mpf_client *c, uint16_t port, int set, struct mpf_fl
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = call(c, wire_encode_isolate(c->out, sizeof(c->out), 0, port, set != 0, error), &raw,
+	err = client_call(c, wire_encode_isolate(c->out, sizeof(c->out), 0, port, set != 0, error), &raw,
 		   error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
@@ -584,10 +532,10 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	int err;
 
 	if (action != MPF_FLOW_ACTION_TYPE_COUNT)
-		return fail(error, ENOTSUP, "only COUNT can be queried");
+		return client_fail(error, ENOTSUP, "only COUNT can be queried");
 	if (count->reset) {
 		pthread_mutex_lock(&c->lock);
-		err = call(c,
+		err = client_call(c,
 			   wire_encode_query(c->out, sizeof(c->out), 0, port, handle, action, true,
 					     error),
 			   &raw, error);
@@ -617,17 +565,17 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 		err = region_counter_read(&c->view.counters[slot], generation, &read);
 	pthread_mutex_unlock(&c->lock);
 	if (err == -ESHUTDOWN)
-		return shutdown_error(error);
+		return client_shutdown_error(error);
 	if (err == -EPERM)
-		return fail(error, EPERM, "rule 0x%llx belongs to another client",
+		return client_fail(error, EPERM, "rule 0x%llx belongs to another client",
 			    (unsigned long long)handle);
 	if (err == -ENOENT)
-		return fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
+		return client_fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
 	if (err == -ENOTSUP)
-		return fail(error, ENOTSUP, "rule 0x%llx has no COUNT action",
+		return client_fail(error, ENOTSUP, "rule 0x%llx has no COUNT action",
 			    (unsigned long long)handle);
 	if (err)
-		return fail(error, -err, "counter of rule 0x%llx busy", (unsigned long long)handle);
+		return client_fail(error, -err, "counter of rule 0x%llx busy", (unsigned long long)handle);
 	count->hits_set = 1;
 	count->bytes_set = 1;
 	count->hits = read.hits;
@@ -642,7 +590,7 @@ int mpf_submit_create(struct mpf_client *c, uint16_t port, const struct mpf_flow
 	int err;
 
 	if (flags & ~MPF_FLOW_PERSISTENT)
-		return fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
+		return client_fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
 	pthread_mutex_lock(&c->lock);
 	err = submit(c,
 		     wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_CREATE, 0, port,

@@ -120,6 +120,7 @@ void client_remove(struct server *s, struct client *c, const char *why)
 		return;
 	loop_unwatch_client(s, c);
 	destroyed = rules_destroy_owned(s, c, -1);
+	s->device.ops.release(&s->device, c->session);
 	log_info("client %u (%s, pid %d) gone: %s; %u rules destroyed", c->session, c->name,
 		 (int)c->pid, why, destroyed);
 	munmap(c->mem, c->mem_length);

@@ -18,11 +18,12 @@
 #include <string.h>
 
 #include "server/server.h"
+#include "shm/fdpass.h"
 
 /* The largest completion: header, body, counters and a full message. */
 #define COMPLETION_MAX                                                                          \
 	(sizeof(struct wire_header) + sizeof(struct wire_completion_body) +                     \
-	 sizeof(struct wire_count) + MPF_FLOW_ERROR_MESSAGE_MAX)
+	 sizeof(struct wire_count) + sizeof(struct wire_meter_stats) + MPF_FLOW_ERROR_MESSAGE_MAX)
 #define COMPLETION_RECORD_MAX ((COMPLETION_MAX + 7u) / 8u * 8u + RING_RECORD_HEADER)
 /* Room one request may need in the completion ring. */
 #define REQUEST_ROOM	      (WIRE_BATCH_MAX * COMPLETION_RECORD_MAX)
@@ -170,6 +171,60 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 	return 0;
 }
 
+/* The queue's memfd and doorbell go on the socket before the completion
+ * goes on the ring: a client that sees success finds them waiting. */
+static int run_rxq_attach(struct server *s, struct client *c, const struct wire_request *req,
+			  struct wire_completion *out)
+{
+	struct wire_rxq tag = {.port = req->rxq.port, .queue = req->rxq.queue};
+	int fds[2];
+	int err = s->device.ops.rxq_attach(&s->device, req->rxq.port, req->rxq.queue, c->session,
+					   fds, &out->error);
+
+	if (err)
+		return err;
+	err = fdpass_send(c->sock, &tag, sizeof(tag), fds, 2);
+	if (err) {
+		s->device.ops.rxq_detach(&s->device, req->rxq.port, req->rxq.queue, c->session,
+					 NULL);
+		return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "passing the queue to the client: %s", strerror(-err));
+	}
+	log_info("client %u: attached queue %u of port %u", c->session, req->rxq.queue,
+		 req->rxq.port);
+	return 0;
+}
+
+static int run_meter(struct server *s, const struct wire_request *req,
+		     struct wire_completion *out)
+{
+	struct hwdrv *dev = &s->device;
+	struct hwdrv_meter params = {.cir = req->meter.cir,
+				     .cbs = req->meter.cbs,
+				     .pir = req->meter.pir,
+				     .pbs = req->meter.pbs,
+				     .drop = req->meter.drop};
+	struct hwdrv_meter_stats stats;
+	int err;
+
+	switch (req->header.op) {
+	case WIRE_OP_METER_CREATE:
+		return dev->ops.meter_create(dev, req->meter.port, req->meter.id, &params,
+					     &out->error);
+	case WIRE_OP_METER_DESTROY:
+		return dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, &out->error);
+	default:
+		err = dev->ops.meter_query(dev, req->meter.port, req->meter.id, req->meter.clear,
+					   &stats, &out->error);
+		if (err)
+			return err;
+		out->has_meter = true;
+		memcpy(out->meter.packets, stats.packets, sizeof(stats.packets));
+		memcpy(out->meter.bytes, stats.bytes, sizeof(stats.bytes));
+		return 0;
+	}
+}
+
 /* Run one decoded request (not a BATCH) into `out`. */
 static void run(struct server *s, struct client *c, const struct wire_request *req,
 		struct wire_completion *out)
@@ -192,6 +247,18 @@ static void run(struct server *s, struct client *c, const struct wire_request *r
 	case WIRE_OP_ISOLATE:
 		out->status = s->device.ops.isolate(&s->device, req->isolate.port,
 						    req->isolate.enable, &out->error);
+		break;
+	case WIRE_OP_RXQ_ATTACH:
+		out->status = run_rxq_attach(s, c, req, out);
+		break;
+	case WIRE_OP_RXQ_DETACH:
+		out->status = s->device.ops.rxq_detach(&s->device, req->rxq.port, req->rxq.queue,
+						       c->session, &out->error);
+		break;
+	case WIRE_OP_METER_CREATE:
+	case WIRE_OP_METER_DESTROY:
+	case WIRE_OP_METER_QUERY:
+		out->status = run_meter(s, req, out);
 		break;
 	default:
 		out->status = flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,

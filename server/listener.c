@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "shm/fdpass.h"
 #include "shm/handshake.h"
 
 static uint64_t monotonic_ns(void)
@@ -104,26 +105,7 @@ static bool allowed(const struct server *s, const struct ucred *cred)
 
 static void reply(int sock, const struct handshake_welcome *welcome, const int *fds, int nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HANDSHAKE_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = (void *)(uintptr_t)welcome, .iov_len = sizeof(*welcome)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (nfds) {
-		struct cmsghdr *cmsg;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)nfds);
-	}
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(*welcome))
+	if (fdpass_send(sock, welcome, sizeof(*welcome), fds, (unsigned)nfds) != 0)
 		log_warn("handshake reply");
 }
 

@@ -30,6 +30,15 @@ static void usage(FILE *out)
 		"      --ports N              soft backend: ports (default: 1)\n"
 		"      --queues N             soft backend: RX queues per port (default: 4)\n"
 		"      --vfs N                soft backend: VFs per port (default: 0)\n"
+		"  -s, --source PORT=SPEC     soft backend: the port's packet source:\n"
+		"                             pcap:FILE[,loop=N][,count=N][,pps=N][,tx]\n"
+		"                             gen:flows=N[,size=B][,proto=udp|tcp][,count=N]\n"
+		"                                 [,pps=N][,tx]\n"
+		"                             live:IFNAME\n"
+		"      --dump-queues DIR      soft backend: write each RX queue (and each\n"
+		"                             port's transmitted packets) to DIR/*.pcap\n"
+		"      --rxq-size BYTES       soft backend: ring of an attached RX queue\n"
+		"                             (power of two, default: 2097152)\n"
 		"      --busy-poll-us N       keep polling rings N us after the last request\n"
 		"                             before sleeping (default: 50)\n"
 		"  -f, --foreground           stay in the foreground, log to stderr\n"
@@ -75,7 +84,17 @@ static int runtime_dir(char *out, size_t size)
 
 static int parse(struct server_config *cfg, int argc, char **argv)
 {
-	enum { MAX_RULES = 256, MAX_CLIENTS, CLIENT_MAX_RULES, PORTS, QUEUES, VFS, BUSY };
+	enum {
+		MAX_RULES = 256,
+		MAX_CLIENTS,
+		CLIENT_MAX_RULES,
+		PORTS,
+		QUEUES,
+		VFS,
+		BUSY,
+		DUMP_QUEUES,
+		RXQ_SIZE
+	};
 	static const struct option options[] = {
 		{"instance", required_argument, NULL, 'i'},
 		{"backend", required_argument, NULL, 'b'},
@@ -88,6 +107,9 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		{"queues", required_argument, NULL, QUEUES},
 		{"vfs", required_argument, NULL, VFS},
 		{"busy-poll-us", required_argument, NULL, BUSY},
+		{"source", required_argument, NULL, 's'},
+		{"dump-queues", required_argument, NULL, DUMP_QUEUES},
+		{"rxq-size", required_argument, NULL, RXQ_SIZE},
 		{"foreground", no_argument, NULL, 'f'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -110,7 +132,7 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 	};
 	if (runtime_dir(cfg->runtime_dir, sizeof(cfg->runtime_dir)) != 0)
 		cfg->runtime_dir[0] = '\0';
-	while ((opt = getopt_long(argc, argv, "i:b:r:g:fvqh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:b:r:g:s:fvqh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			if (!*optarg || strchr(optarg, '/') || strlen(optarg) >= 32) {
@@ -157,8 +179,27 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 			if (number("--client-max-rules", optarg, 1, 1u << 24, &client_max_rules))
 				return 2;
 			break;
+		case 's': {
+			char *spec = strchr(optarg, '=');
+
+			*(spec ? spec : optarg) = '\0';
+			if (spec == NULL || number("--source", optarg, 0, HWDRV_PORTS_MAX - 1, &v))
+				return 2;
+			cfg->device.sources[v] = spec + 1;
+			break;
+		}
+		case DUMP_QUEUES:
+			cfg->device.dump_dir = optarg;
+			break;
+		case RXQ_SIZE:
+			if (number("--rxq-size", optarg, 65536, 1u << 30, &v) || (v & (v - 1))) {
+				fprintf(stderr, SERVER_NAME ": --rxq-size: a power of two\n");
+				return 2;
+			}
+			cfg->device.rxq_bytes = v;
+			break;
 		case PORTS:
-			if (number("--ports", optarg, 1, 4096, &v))
+			if (number("--ports", optarg, 1, HWDRV_PORTS_MAX, &v))
 				return 2;
 			cfg->device.ports = (uint16_t)v;
 			break;
@@ -202,6 +243,12 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 					    "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR\n");
 		return 2;
 	}
+	for (unsigned p = cfg->device.ports; p < HWDRV_PORTS_MAX; p++)
+		if (cfg->device.sources[p]) {
+			fprintf(stderr, SERVER_NAME ": --source %u: the device has %u port(s)\n", p,
+				cfg->device.ports);
+			return 2;
+		}
 	cfg->client_max_rules = client_max_rules ? client_max_rules : cfg->max_rules;
 	return 0;
 }

@@ -93,6 +93,16 @@ static inline uint32_t shm_load_seq_cst32(const shm_u32 *p)
 	return atomic_load_explicit(p, memory_order_seq_cst);
 }
 
+static inline void shm_store_seq_cst64(shm_u64 *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_seq_cst);
+}
+
+static inline uint64_t shm_load_seq_cst64(const shm_u64 *p)
+{
+	return atomic_load_explicit(p, memory_order_seq_cst);
+}
+
 /*
  * Copy `words` 64-bit words into or out of shared memory, one release store
  * or acquire load each: for seqlock-protected blocks, where every word must

@@ -186,15 +186,19 @@ static void producer_publish(struct ring *r)
 		doorbell_ring(r->peer_doorbell);
 }
 
-int ring_stage(struct ring *r, const void *msg, uint32_t length)
+int ring_stagev(struct ring *r, const struct iovec *pieces, unsigned count)
 {
-	uint32_t need = ring_record_size(length);
-	uint32_t header[2] = {length, 0};
+	uint32_t length = 0, need, at;
+	uint32_t header[2];
 
 	if (r->error)
 		return r->error;
-	if (length > r->msg_max)
-		return -EMSGSIZE;
+	for (unsigned i = 0; i < count; i++) {
+		if (pieces[i].iov_len > r->msg_max - length)
+			return -EMSGSIZE;
+		length += (uint32_t)pieces[i].iov_len;
+	}
+	need = ring_record_size(length);
 	if (ring_free_space(r) < need) {
 		int err = producer_refresh(r);
 
@@ -204,10 +208,23 @@ int ring_stage(struct ring *r, const void *msg, uint32_t length)
 			return -EAGAIN;
 	}
 	/* Headers are 8-aligned and size is a multiple of 8: one piece. */
+	header[0] = length;
+	header[1] = 0;
 	memcpy(r->data + (r->index & r->mask), header, sizeof(header));
-	ring_copy_in(r, r->index + RING_RECORD_HEADER, msg, length);
+	at = r->index + RING_RECORD_HEADER;
+	for (unsigned i = 0; i < count; i++) {
+		ring_copy_in(r, at, pieces[i].iov_base, (uint32_t)pieces[i].iov_len);
+		at += (uint32_t)pieces[i].iov_len;
+	}
 	r->index += need;
 	return 0;
+}
+
+int ring_stage(struct ring *r, const void *msg, uint32_t length)
+{
+	struct iovec piece = {.iov_base = (void *)(uintptr_t)msg, .iov_len = length};
+
+	return ring_stagev(r, &piece, 1);
 }
 
 bool ring_staged(const struct ring *r)

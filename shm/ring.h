@@ -154,6 +154,8 @@ int ring_enqueue(struct ring *r, const void *msg, uint32_t length);
  * the commit. ring_staged() tells whether anything waits for a commit.
  */
 int ring_stage(struct ring *r, const void *msg, uint32_t length);
+/* ring_stage() of one message gathered from `count` pieces. */
+int ring_stagev(struct ring *r, const struct iovec *pieces, unsigned count);
 void ring_commit(struct ring *r);
 bool ring_staged(const struct ring *r);
 

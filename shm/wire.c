@@ -265,12 +265,52 @@ int wire_encode_isolate(void *buf, size_t cap, uint64_t user_data, uint16_t port
 	return writer_finish(&w, error);
 }
 
+int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
+		    uint16_t queue, struct mpf_flow_error *error)
+{
+	struct wire_rxq body = {.port = port, .queue = queue};
+	struct writer w;
+
+	writer_init(&w, buf, cap);
+	writer_begin(&w, op, user_data);
+	writer_put(&w, &body, sizeof(body));
+	return writer_finish(&w, error);
+}
+
+int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port,
+			     uint32_t id, uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs,
+			     uint32_t drop, struct mpf_flow_error *error)
+{
+	struct wire_meter body = {
+		.port = port, .id = id, .drop = drop, .cir = cir, .cbs = cbs, .pir = pir, .pbs = pbs};
+	struct writer w;
+
+	writer_init(&w, buf, cap);
+	writer_begin(&w, WIRE_OP_METER_CREATE, user_data);
+	writer_put(&w, &body, sizeof(body));
+	return writer_finish(&w, error);
+}
+
+int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
+			  uint16_t port, uint32_t id, bool clear, struct mpf_flow_error *error)
+{
+	struct wire_meter_ref body = {
+		.port = port, .id = id, .flags = clear ? WIRE_METER_CLEAR : 0};
+	struct writer w;
+
+	writer_init(&w, buf, cap);
+	writer_begin(&w, op, user_data);
+	writer_put(&w, &body, sizeof(body));
+	return writer_finish(&w, error);
+}
+
 int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *c)
 {
 	size_t message_length = strnlen(c->error.message, sizeof(c->error.message) - 1);
 	struct wire_completion_body body = {
 		.request_op = c->request_op,
-		.flags = c->has_count ? WIRE_COMPLETION_COUNT_DATA : 0,
+		.flags = (c->has_count ? WIRE_COMPLETION_COUNT_DATA : 0) |
+			 (c->has_meter ? WIRE_COMPLETION_METER_DATA : 0),
 		.error_type = (uint16_t)c->error.type,
 		.status = c->status,
 		.cause = c->error.cause,
@@ -292,6 +332,8 @@ int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *
 
 		writer_put(&w, &count, sizeof(count));
 	}
+	if (c->has_meter)
+		writer_put(&w, &c->meter, sizeof(c->meter));
 	writer_put(&w, c->error.message, body.message_length);
 	return writer_finish(&w, NULL);
 }
@@ -326,7 +368,7 @@ int wire_batch_add(struct wire_batch_writer *w, const void *msg, size_t length)
 		return -EINVAL;
 	memcpy(&header, msg, sizeof(header));
 	if (header.magic != WIRE_MAGIC || header.length != length || header.op == 0 ||
-	    header.op >= WIRE_OP_BATCH)
+	    !wire_op_batchable(header.op))
 		return -EINVAL;
 	if (w->count == WIRE_BATCH_MAX)
 		return -E2BIG;
@@ -675,7 +717,7 @@ static int decode_batch(struct wire_request *req, struct reader *body,
 			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					   "batch shorter than its count");
 		memcpy(&h, body->p, sizeof(h));
-		if (h.length < sizeof(h) || h.op == WIRE_OP_BATCH)
+		if (h.length < sizeof(h) || !wire_op_batchable(h.op))
 			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					   "bad request in batch");
 		sub = reader_take(body, h.length);
@@ -789,6 +831,61 @@ int wire_decode_request(const void *msg, size_t length, struct wire_request *req
 	case WIRE_OP_BATCH:
 		err = decode_batch(req, &body, error);
 		break;
+	case WIRE_OP_RXQ_ATTACH:
+	case WIRE_OP_RXQ_DETACH: {
+		const uint8_t *p = reader_take(&body, sizeof(struct wire_rxq));
+		struct wire_rxq q;
+
+		if (p == NULL)
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "rx queue request truncated");
+		memcpy(&q, p, sizeof(q));
+		if (q.reserved != 0)
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "rx queue reserved field set");
+		req->rxq.port = q.port;
+		req->rxq.queue = q.queue;
+		break;
+	}
+	case WIRE_OP_METER_CREATE: {
+		const uint8_t *p = reader_take(&body, sizeof(struct wire_meter));
+		struct wire_meter m;
+
+		if (p == NULL)
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "meter truncated");
+		memcpy(&m, p, sizeof(m));
+		if (m.reserved != 0 || m.reserved1 != 0 || (m.drop & ~7u))
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "meter reserved bits set");
+		req->meter.port = m.port;
+		req->meter.id = m.id;
+		req->meter.drop = m.drop;
+		req->meter.clear = false;
+		req->meter.cir = m.cir;
+		req->meter.cbs = m.cbs;
+		req->meter.pir = m.pir;
+		req->meter.pbs = m.pbs;
+		break;
+	}
+	case WIRE_OP_METER_DESTROY:
+	case WIRE_OP_METER_QUERY: {
+		const uint8_t *p = reader_take(&body, sizeof(struct wire_meter_ref));
+		struct wire_meter_ref m;
+
+		if (p == NULL)
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "meter request truncated");
+		memcpy(&m, p, sizeof(m));
+		if (m.flags & ~(req->header.op == WIRE_OP_METER_QUERY ? WIRE_METER_CLEAR : 0u))
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "unknown meter flags");
+		memset(&req->meter, 0, sizeof(req->meter));
+		req->meter.port = m.port;
+		req->meter.id = m.id;
+		req->meter.clear = m.flags & WIRE_METER_CLEAR;
+		break;
+	}
 	default:
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "unknown request op %u", (unsigned)req->header.op);
@@ -834,7 +931,8 @@ int wire_decode_completion(const void *msg, size_t length, struct wire_completio
 	memcpy(&header, p, sizeof(header));
 	memcpy(&body, p + sizeof(header), sizeof(body));
 	if (check_header(&header, length, NULL) != 0 || header.op != WIRE_OP_COMPLETION ||
-	    (body.flags & ~WIRE_COMPLETION_COUNT_DATA) != 0 || body.reserved != 0 ||
+	    (body.flags & ~(WIRE_COMPLETION_COUNT_DATA | WIRE_COMPLETION_METER_DATA)) != 0 ||
+	    body.reserved != 0 ||
 	    body.error_type >= MPF_FLOW_ERROR_TYPES || body.status > 0 || body.status < -4095 ||
 	    body.message_length >= MPF_FLOW_ERROR_MESSAGE_MAX)
 		return -EBADMSG;
@@ -861,6 +959,13 @@ int wire_decode_completion(const void *msg, size_t length, struct wire_completio
 		out->count.hits = count.hits;
 		out->count.bytes = count.bytes;
 		offset += sizeof(count);
+	}
+	if (body.flags & WIRE_COMPLETION_METER_DATA) {
+		if (length - offset < sizeof(out->meter))
+			return -EBADMSG;
+		memcpy(&out->meter, p + offset, sizeof(out->meter));
+		out->has_meter = true;
+		offset += sizeof(out->meter);
 	}
 	if (pad8(body.message_length) != length - offset)
 		return -EBADMSG;

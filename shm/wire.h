@@ -42,8 +42,20 @@ enum wire_op {
 	WIRE_OP_ISOLATE,
 	WIRE_OP_BATCH,
 	WIRE_OP_COMPLETION,
+	WIRE_OP_RXQ_ATTACH, /* the answer's fds come on the socket, before it */
+	WIRE_OP_RXQ_DETACH,
+	WIRE_OP_METER_CREATE,
+	WIRE_OP_METER_DESTROY,
+	WIRE_OP_METER_QUERY,
 	WIRE_OP_END_
 };
+
+/* May a request of this op stand in a BATCH? (The rule ops: VALIDATE to
+ * ISOLATE.) */
+static inline bool wire_op_batchable(unsigned op)
+{
+	return op >= WIRE_OP_VALIDATE && op <= WIRE_OP_ISOLATE;
+}
 
 struct wire_header {
 	uint16_t magic;
@@ -139,6 +151,32 @@ struct wire_isolate {
 	uint32_t enable; /* 0 or 1 */
 };
 
+/* RXQ_ATTACH / RXQ_DETACH body. */
+struct wire_rxq {
+	uint16_t port;
+	uint16_t queue;
+	uint32_t reserved;
+};
+
+/* METER_CREATE body. */
+struct wire_meter {
+	uint16_t port;
+	uint16_t reserved;
+	uint32_t id;
+	uint32_t drop; /* bit per color dropped: 1 green, 2 yellow, 4 red */
+	uint32_t reserved1;
+	uint64_t cir, cbs, pir, pbs; /* bytes per second, bytes */
+};
+_Static_assert(sizeof(struct wire_meter) == 48, "wire meter");
+
+/* METER_DESTROY / METER_QUERY body. */
+#define WIRE_METER_CLEAR 0x1u /* QUERY: clear the statistics after reading */
+struct wire_meter_ref {
+	uint16_t port;
+	uint16_t flags;
+	uint32_t id;
+};
+
 #define WIRE_BATCH_STOP_ON_ERROR 0x1u
 struct wire_batch {
 	uint32_t count; /* 1..WIRE_BATCH_MAX messages follow, each 8-aligned */
@@ -148,6 +186,7 @@ struct wire_batch {
 /* COMPLETION body: this, then (COUNT_DATA) struct wire_count, then
  * message_length bytes of message, not NUL-terminated. */
 #define WIRE_COMPLETION_COUNT_DATA 0x1u
+#define WIRE_COMPLETION_METER_DATA 0x2u /* then struct wire_meter_stats */
 struct wire_completion_body {
 	uint8_t request_op;
 	uint8_t flags;
@@ -167,6 +206,12 @@ struct wire_count {
 	uint32_t reserved;
 	uint64_t hits;
 	uint64_t bytes;
+};
+
+/* A meter's packets and bytes by color: green, yellow, red. */
+struct wire_meter_stats {
+	uint64_t packets[3];
+	uint64_t bytes[3];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -210,6 +255,17 @@ struct wire_request {
 			uint32_t count;
 			bool stop_on_error;
 		} batch;
+		struct {
+			uint16_t port;
+			uint16_t queue;
+		} rxq;
+		struct {
+			uint16_t port;
+			uint32_t id;
+			uint32_t drop;
+			bool clear;
+			uint64_t cir, cbs, pir, pbs;
+		} meter;
 	};
 	alignas(8) uint8_t buf[WIRE_MSG_MAX];
 	/* Decoded RAW / RSS / VF structs; sized for the worst legal rule. */
@@ -225,6 +281,8 @@ struct wire_completion {
 	uint64_t handle;
 	bool has_count;
 	struct mpf_flow_query_count count;
+	bool has_meter;
+	struct wire_meter_stats meter;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -245,6 +303,14 @@ int wire_encode_query(void *buf, size_t cap, uint64_t user_data, uint16_t port, 
 		      enum mpf_flow_action_type action, bool reset, struct mpf_flow_error *error);
 int wire_encode_isolate(void *buf, size_t cap, uint64_t user_data, uint16_t port, bool enable,
 			struct mpf_flow_error *error);
+int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
+		    uint16_t queue, struct mpf_flow_error *error);
+int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port,
+			     uint32_t id, uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs,
+			     uint32_t drop, struct mpf_flow_error *error);
+/* METER_DESTROY or METER_QUERY. */
+int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
+			  uint16_t port, uint32_t id, bool clear, struct mpf_flow_error *error);
 int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *completion);
 
 /* A BATCH under construction in caller memory. */

@@ -165,8 +165,9 @@ static void test_refusals_carry_the_cause(void **state)
 	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_ACTION);
 	assert_int_equal(error.cause, 1);
 	assert_non_null(strstr(error.message, "queue 99"));
-	assert_int_equal(mpf_flow_validate(c, 0, &ingress, eth, metered, &error), -ENOTSUP);
+	assert_int_equal(mpf_flow_validate(c, 0, &ingress, eth, metered, &error), -EINVAL);
 	assert_int_equal(error.cause, 0);
+	assert_non_null(strstr(error.message, "no meter"));
 	assert_int_equal(mpf_flow_create(c, 3, &ingress, eth, drop, 0, &handle, &error), -EINVAL);
 	assert_non_null(strstr(error.message, "port 3"));
 	mpf_disconnect(c);

@@ -1,139 +1,254 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The soft backend: the default, needing no hardware.
- *
- * In this release it is a rule store: it checks each rule against its ports,
- * queues and VFs, keeps a private copy of the encoded rule for every rule it
- * accepts, and isolated mode per port. It moves no packets, so counters stay
- * at zero; the software datapath (packet sources, classifier, actions, RX
- * rings) replaces this store in a later release, behind the same ops.
+ * The soft backend: the default, needing no hardware. A software datapath:
+ * packet sources per port, a parser, an rte_flow classifier, the actions,
+ * RX queues that secondaries attach to, meters and counters (soft.h lists
+ * the files). This file is the hwdrv ops: the primary's thread calls them;
+ * they change what the datapath worker sees only through RCU publication.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hwdrv/hwdrv.h"
-#include "hwdrv/soft/pool.h"
+#include "hwdrv/soft/soft.h"
 
-struct soft_rule {
-	uint16_t port;
-	size_t wire_length;
-	uint8_t wire[]; /* the rule, as the client encoded it */
-};
-
-struct soft_port {
-	bool isolated;
-};
-
-struct soft {
-	struct soft_port *ports;
-	uint64_t rules;
-	struct pool pool; /* soft_rule copies */
-};
-
-static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
-		     struct mpf_flow_error *error)
+static int port_error(const struct soft *soft, uint16_t port, struct mpf_flow_error *error)
 {
-	struct soft *soft = calloc(1, sizeof(*soft));
-
-	if (soft)
-		soft->ports = calloc(config->ports ? config->ports : 1, sizeof(*soft->ports));
-	if (soft == NULL || soft->ports == NULL) {
-		free(soft);
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "soft backend: out of memory");
-	}
-	dev->priv = soft;
-	return 0;
+	return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "port %u does not exist (the soft device has %u)", port,
+			      soft->n_ports);
 }
 
 static void soft_close(struct hwdrv *dev)
 {
 	struct soft *soft = dev->priv;
 
-	pool_destroy(&soft->pool);
+	if (soft == NULL)
+		return;
+	soft_datapath_stop(soft);
+	soft_queues_close(soft);
+	for (unsigned p = 0; soft->ports && p < soft->n_ports; p++)
+		soft_source_close(&soft->ports[p].source);
+	cls_fini(&soft->cls);
+	for (unsigned i = 0; i < soft->n_meters; i++)
+		free(soft->meters[i]);
+	free(soft->meters);
 	free(soft->ports);
 	free(soft);
 	dev->priv = NULL;
 }
 
-static int check_queue(const struct hwdrv *dev, unsigned queue, int index, const char *what,
+static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
+		     struct mpf_flow_error *error)
+{
+	struct soft *soft = calloc(1, sizeof(*soft));
+	bool any_source = false;
+	int err;
+
+	if (soft == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "soft backend: out of memory");
+	dev->priv = soft;
+	soft->dev = dev;
+	soft->n_ports = config->ports;
+	soft->queues = config->queues;
+	soft->vfs = config->vfs;
+	soft->rxq_bytes = config->rxq_bytes ? config->rxq_bytes : 1u << 21;
+	if (config->dump_dir)
+		snprintf(soft->dump_dir, sizeof(soft->dump_dir), "%s", config->dump_dir);
+	rcu_init(&soft->rcu);
+	cls_init(&soft->cls, &soft->rcu);
+	if (soft->n_ports == 0 || soft->n_ports > SOFT_PORTS_MAX) {
+		soft_close(dev);
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the soft backend has 1 to %d ports", SOFT_PORTS_MAX);
+	}
+	soft->ports = calloc(soft->n_ports, sizeof(*soft->ports));
+	if (soft->ports == NULL) {
+		soft_close(dev);
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "soft backend: out of memory");
+	}
+	for (unsigned p = 0; p < soft->n_ports; p++)
+		soft->ports[p].source.fd = -1;
+	err = soft_queues_open(soft, error);
+	for (unsigned p = 0; !err && p < soft->n_ports; p++)
+		if (config->sources[p]) {
+			err = soft_source_open(&soft->ports[p].source, (uint16_t)p,
+					       config->sources[p], error);
+			any_source = true;
+		}
+	if (!err && any_source)
+		err = soft_datapath_start(soft, error);
+	if (err)
+		soft_close(dev);
+	return err;
+}
+
+static struct soft_meter *meter_find(const struct soft *soft, uint16_t port, uint32_t id)
+{
+	for (unsigned i = 0; i < soft->n_meters; i++)
+		if (soft->meters[i]->port == port && soft->meters[i]->id == id)
+			return soft->meters[i];
+	return NULL;
+}
+
+static int check_queue(const struct soft *soft, unsigned queue, int index, const char *what,
 		       struct mpf_flow_error *error)
 {
-	if (queue < dev->config.queues)
+	if (queue < soft->queues)
 		return 0;
 	return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, index,
 			      "action %d (%s): queue %u does not exist (the port has %u)", index,
-			      what, queue, dev->config.queues);
+			      what, queue, soft->queues);
+}
+
+static int check_action(const struct soft *soft, const struct hwdrv_rule *rule, int i,
+			struct mpf_flow_error *error)
+{
+	const struct mpf_flow_action *a = &rule->actions[i];
+	const char *name = mpf_flow_action_name(a->type);
+
+	/* Egress packets leave the port: nothing can deliver them to a queue. */
+	if (rule->attr->egress && !rule->attr->ingress &&
+	    (a->type == MPF_FLOW_ACTION_TYPE_QUEUE || a->type == MPF_FLOW_ACTION_TYPE_DUP ||
+	     a->type == MPF_FLOW_ACTION_TYPE_RSS || a->type == MPF_FLOW_ACTION_TYPE_PF ||
+	     a->type == MPF_FLOW_ACTION_TYPE_VF || a->type == MPF_FLOW_ACTION_TYPE_MARK ||
+	     a->type == MPF_FLOW_ACTION_TYPE_FLAG))
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
+				      "action %d (%s): not meaningful on an egress rule", i, name);
+	switch (a->type) {
+	case MPF_FLOW_ACTION_TYPE_QUEUE:
+		return check_queue(soft, ((const struct mpf_flow_action_queue *)a->conf)->index, i,
+				   name, error);
+	case MPF_FLOW_ACTION_TYPE_DUP:
+		return check_queue(soft, ((const struct mpf_flow_action_dup *)a->conf)->index, i,
+				   name, error);
+	case MPF_FLOW_ACTION_TYPE_RSS: {
+		const struct mpf_flow_action_rss *rss = a->conf;
+		int err = 0;
+
+		for (uint32_t q = 0; q < rss->queue_num && !err; q++)
+			err = check_queue(soft, rss->queue[q], i, name, error);
+		return err;
+	}
+	case MPF_FLOW_ACTION_TYPE_VF: {
+		const struct mpf_flow_action_vf *vf = a->conf;
+
+		if (!vf->original && vf->id >= soft->vfs)
+			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, i,
+					      "action %d (vf): VF %u does not exist (the port has "
+					      "%u)",
+					      i, vf->id, soft->vfs);
+		if (vf->original && soft->vfs == 0)
+			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, i,
+					      "action %d (vf): the port has no VFs", i);
+		return 0;
+	}
+	case MPF_FLOW_ACTION_TYPE_METER: {
+		const struct mpf_flow_action_meter *m = a->conf;
+
+		if (meter_find(soft, rule->port, m->mtr_id) == NULL)
+			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, i,
+					      "action %d (meter): no meter %u on port %u", i,
+					      m->mtr_id, rule->port);
+		return 0;
+	}
+	case MPF_FLOW_ACTION_TYPE_SECURITY:
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
+				      "action %d (security): not supported by the soft backend",
+				      i);
+	default:
+		return 0;
+	}
 }
 
 static int soft_validate(struct hwdrv *dev, const struct hwdrv_rule *rule,
 			 struct mpf_flow_error *error)
 {
-	if (rule->port >= dev->config.ports)
-		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "port %u does not exist (the soft device has %u)", rule->port,
-				      dev->config.ports);
+	struct soft *soft = dev->priv;
+
+	if (rule->port >= soft->n_ports)
+		return port_error(soft, rule->port, error);
 	for (const struct mpf_flow_item *item = rule->pattern;
 	     item->type != MPF_FLOW_ITEM_TYPE_END; item++) {
 		const struct mpf_flow_item_vf *vf = item->spec;
+		int index = (int)(item - rule->pattern);
 
-		if (item->type == MPF_FLOW_ITEM_TYPE_VF && vf && vf->id >= dev->config.vfs &&
-		    (((const struct mpf_flow_item_vf *)rule_item_mask(item))->id != 0))
-			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM,
-					      (int32_t)(item - rule->pattern),
+		if (item->type == MPF_FLOW_ITEM_TYPE_VF && vf && vf->id >= soft->vfs &&
+		    ((const struct mpf_flow_item_vf *)rule_item_mask(item))->id != 0)
+			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, index,
 					      "item %d (vf): VF %u does not exist (the port has %u)",
-					      (int)(item - rule->pattern), vf->id, dev->config.vfs);
+					      index, vf->id, soft->vfs);
 	}
 	/* Every action is checked, though only the last of a type counts. */
 	for (int i = 0; rule->actions[i].type != MPF_FLOW_ACTION_TYPE_END; i++) {
-		const struct mpf_flow_action *a = &rule->actions[i];
-		int err = 0;
+		int err = check_action(soft, rule, i, error);
 
-		switch (a->type) {
-		case MPF_FLOW_ACTION_TYPE_QUEUE:
-			err = check_queue(dev, ((const struct mpf_flow_action_queue *)a->conf)->index,
-					  i, "queue", error);
-			break;
-		case MPF_FLOW_ACTION_TYPE_DUP:
-			err = check_queue(dev, ((const struct mpf_flow_action_dup *)a->conf)->index,
-					  i, "dup", error);
-			break;
-		case MPF_FLOW_ACTION_TYPE_RSS: {
-			const struct mpf_flow_action_rss *rss = a->conf;
-
-			for (uint32_t q = 0; q < rss->queue_num && !err; q++)
-				err = check_queue(dev, rss->queue[q], i, "rss", error);
-			break;
-		}
-		case MPF_FLOW_ACTION_TYPE_VF: {
-			const struct mpf_flow_action_vf *vf = a->conf;
-
-			if (!vf->original && vf->id >= dev->config.vfs)
-				err = flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, i,
-						     "action %d (vf): VF %u does not exist (the "
-						     "port has %u)",
-						     i, vf->id, dev->config.vfs);
-			break;
-		}
-		case MPF_FLOW_ACTION_TYPE_METER:
-			err = flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
-					     "action %d (meter): the soft backend has no meter "
-					     "objects yet",
-					     i);
-			break;
-		case MPF_FLOW_ACTION_TYPE_SECURITY:
-			err = flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
-					     "action %d (security): not supported by the soft "
-					     "backend",
-					     i);
-			break;
-		default:
-			break;
-		}
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+static const void *last_conf(const struct hwdrv_rule *rule, enum mpf_flow_action_type type)
+{
+	int16_t i = rule->resolved->last[type];
+
+	return i < 0 ? NULL : rule->actions[i].conf;
+}
+
+static void rule_free(struct soft_rule *r)
+{
+	match_free(&r->cls.match);
+	free(r->rss);
+	free(r);
+}
+
+/* The actions of a rule in the form the datapath runs. */
+static int compile_actions(struct soft *soft, const struct hwdrv_rule *rule, struct soft_rule *r)
+{
+	const struct rule_actions *ra = rule->resolved;
+	const struct mpf_flow_action_rss *rss = last_conf(rule, MPF_FLOW_ACTION_TYPE_RSS);
+	const struct mpf_flow_action_meter *meter = last_conf(rule, MPF_FLOW_ACTION_TYPE_METER);
+	const struct mpf_flow_action_mark *mark = last_conf(rule, MPF_FLOW_ACTION_TYPE_MARK);
+	const struct mpf_flow_action_dup *dup = last_conf(rule, MPF_FLOW_ACTION_TYPE_DUP);
+
+	r->fate = ra->fate;
+	r->cls.terminating = ra->terminating;
+	r->flag = ra->last[MPF_FLOW_ACTION_TYPE_FLAG] >= 0;
+	if (mark) {
+		r->mark = true;
+		r->mark_id = mark->id;
+	}
+	if (dup) {
+		r->dup = true;
+		r->dup_queue = dup->index;
+	}
+	if (ra->fate == MPF_FLOW_ACTION_TYPE_QUEUE)
+		r->queue = ((const struct mpf_flow_action_queue *)last_conf(
+				    rule, MPF_FLOW_ACTION_TYPE_QUEUE))
+				   ->index;
+	if (ra->fate == MPF_FLOW_ACTION_TYPE_VF) {
+		const struct mpf_flow_action_vf *vf = last_conf(rule, MPF_FLOW_ACTION_TYPE_VF);
+
+		r->vf = vf->id;
+		r->vf_original = vf->original;
+	}
+	if (rss && ra->fate == MPF_FLOW_ACTION_TYPE_RSS) {
+		r->rss = calloc(1, sizeof(*r->rss) + rss->queue_num * sizeof(uint16_t));
+		if (r->rss == NULL)
+			return -ENOMEM;
+		r->rss->types = rss->types;
+		r->rss->key_len = rss->key_len;
+		memcpy(r->rss->key, rss->key, rss->key_len);
+		r->rss->queue_num = rss->queue_num;
+		memcpy(r->rss->queue, rss->queue, rss->queue_num * sizeof(uint16_t));
+	}
+	if (meter)
+		r->meter = meter_find(soft, rule->port, meter->mtr_id);
+	if (ra->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0)
+		r->counter = rule->counter;
 	return 0;
 }
 
@@ -141,32 +256,46 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 		       struct mpf_flow_error *error)
 {
 	struct soft *soft = dev->priv;
-	struct soft_rule *copy;
+	struct soft_rule *r;
 	int err = soft_validate(dev, rule, error);
 
 	if (err)
 		return err;
-	copy = pool_alloc(&soft->pool, sizeof(*copy) + rule->wire_length);
-	if (copy == NULL)
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "soft backend: out of memory");
-	copy->port = rule->port;
-	copy->wire_length = rule->wire_length;
-	memcpy(copy->wire, rule->wire, rule->wire_length);
-	soft->rules++;
-	*handle = copy;
+	r->port = rule->port;
+	r->cls.rank = (uint64_t)rule->attr->group << 32 | rule->attr->priority;
+	r->cls.seq = ++soft->seq;
+	err = match_compile(&r->cls.match, rule->port, rule->attr, rule->pattern, error);
+	if (err) {
+		free(r);
+		return err;
+	}
+	if (compile_actions(soft, rule, r) != 0 || cls_insert(&soft->cls, &r->cls) != 0) {
+		rule_free(r);
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "soft backend: out of memory");
+	}
+	if (r->meter)
+		r->meter->users++;
+	*handle = r;
 	return 0;
 }
 
 static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *error)
 {
 	struct soft *soft = dev->priv;
-
-	struct soft_rule *copy = handle;
+	struct soft_rule *r = handle;
 
 	(void)error;
-	pool_free(&soft->pool, copy, sizeof(*copy) + copy->wire_length);
-	soft->rules--;
+	/* cls_remove() waits for the datapath to drop every reference: once
+	 * it returns, nothing counts into r->counter any more. */
+	cls_remove(&soft->cls, &r->cls);
+	if (r->meter)
+		r->meter->users--;
+	rule_free(r);
 	return 0;
 }
 
@@ -175,11 +304,122 @@ static int soft_isolate(struct hwdrv *dev, uint16_t port, bool enable,
 {
 	struct soft *soft = dev->priv;
 
-	if (port >= dev->config.ports)
+	if (port >= soft->n_ports)
+		return port_error(soft, port, error);
+	shm_store_relaxed32(&soft->ports[port].isolated, enable);
+	return 0;
+}
+
+static int soft_rxq_attach_op(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
+			      int fds[2], struct mpf_flow_error *error)
+{
+	return soft_rxq_attach(dev->priv, port, queue, owner, fds, error);
+}
+
+static int soft_rxq_detach_op(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
+			      struct mpf_flow_error *error)
+{
+	return soft_rxq_detach(dev->priv, port, queue, owner, error);
+}
+
+static void soft_release(struct hwdrv *dev, uint32_t owner)
+{
+	soft_rxq_release(dev->priv, owner);
+}
+
+static int soft_meter_create(struct hwdrv *dev, uint16_t port, uint32_t id,
+			     const struct hwdrv_meter *params, struct mpf_flow_error *error)
+{
+	struct soft *soft = dev->priv;
+	struct soft_meter *m;
+
+	if (port >= soft->n_ports)
+		return port_error(soft, port, error);
+	if (meter_find(soft, port, id))
+		return flow_error_set(error, EEXIST, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "meter %u exists on port %u", id, port);
+	if (params->cir > params->pir || params->cbs == 0 || params->pbs == 0 ||
+	    params->drop & ~(HWDRV_METER_DROP_GREEN | HWDRV_METER_DROP_YELLOW |
+			     HWDRV_METER_DROP_RED))
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "port %u does not exist (the soft device has %u)", port,
-				      dev->config.ports);
-	soft->ports[port].isolated = enable;
+				      "meter %u: needs cir <= pir, cbs > 0, pbs > 0 (RFC 2698)",
+				      id);
+	if (soft->n_meters == soft->cap_meters) {
+		unsigned cap = soft->cap_meters ? soft->cap_meters * 2 : 16;
+		struct soft_meter **grown = realloc(soft->meters, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "out of memory");
+		soft->meters = grown;
+		soft->cap_meters = cap;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "out of memory");
+	m->id = id;
+	m->port = port;
+	m->params = *params;
+	m->committed_tokens = params->cbs;
+	m->peak_tokens = params->pbs;
+	soft->meters[soft->n_meters++] = m;
+	return 0;
+}
+
+static int meter_lookup(struct soft *soft, uint16_t port, uint32_t id, struct soft_meter **out,
+			struct mpf_flow_error *error)
+{
+	if (port >= soft->n_ports)
+		return port_error(soft, port, error);
+	*out = meter_find(soft, port, id);
+	if (*out == NULL)
+		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no meter %u on port %u", id, port);
+	return 0;
+}
+
+static int soft_meter_destroy(struct hwdrv *dev, uint16_t port, uint32_t id,
+			      struct mpf_flow_error *error)
+{
+	struct soft *soft = dev->priv;
+	struct soft_meter *m;
+	int err = meter_lookup(soft, port, id, &m, error);
+
+	if (err)
+		return err;
+	if (m->users)
+		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "meter %u on port %u is used by %u rule(s)", id, port,
+				      m->users);
+	for (unsigned i = 0; i < soft->n_meters; i++)
+		if (soft->meters[i] == m)
+			soft->meters[i] = soft->meters[--soft->n_meters];
+	/* No rule points at it: the datapath cannot reach it. */
+	free(m);
+	return 0;
+}
+
+static int soft_meter_query(struct hwdrv *dev, uint16_t port, uint32_t id, bool clear,
+			    struct hwdrv_meter_stats *stats, struct mpf_flow_error *error)
+{
+	struct soft *soft = dev->priv;
+	struct soft_meter *m;
+	int err = meter_lookup(soft, port, id, &m, error);
+
+	if (err)
+		return err;
+	for (int c = 0; c < SOFT_COLORS; c++) {
+		uint64_t packets = shm_load_relaxed64(&m->packets[c]);
+		uint64_t bytes = shm_load_relaxed64(&m->bytes[c]);
+
+		stats->packets[c] = packets - shm_load_relaxed64(&m->packets_base[c]);
+		stats->bytes[c] = bytes - shm_load_relaxed64(&m->bytes_base[c]);
+		if (clear) {
+			shm_store_relaxed64(&m->packets_base[c], packets);
+			shm_store_relaxed64(&m->bytes_base[c], bytes);
+		}
+	}
 	return 0;
 }
 
@@ -191,4 +431,10 @@ const struct hwdrv_ops hwdrv_soft_ops = {
 	.create = soft_create,
 	.destroy = soft_destroy,
 	.isolate = soft_isolate,
+	.rxq_attach = soft_rxq_attach_op,
+	.rxq_detach = soft_rxq_detach_op,
+	.release = soft_release,
+	.meter_create = soft_meter_create,
+	.meter_destroy = soft_meter_destroy,
+	.meter_query = soft_meter_query,
 };

@@ -30,6 +30,7 @@
 #ifndef MPFLOW_MPFLOW_H
 #define MPFLOW_MPFLOW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <mpflow/flow.h>
@@ -181,6 +182,102 @@ struct mpf_rule_info {
  * may not be seen; a rule seen is seen whole.
  */
 MPF_API int mpf_rule_next(struct mpf_client *client, uint32_t *cursor, struct mpf_rule_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* RX queues                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** An RX queue of the primary's device, attached to this client. */
+struct mpf_rxq;
+
+/** Queue number of VF `n`'s queue, for mpf_rxq_attach(). */
+#define MPF_RXQ_VF(n) (0x8000u + (n))
+
+/** Flags of struct mpf_packet. */
+#define MPF_PACKET_MARK	     0x1u /**< `mark` holds a MARK action's id. */
+#define MPF_PACKET_FLAG	     0x2u /**< A FLAG action matched. */
+#define MPF_PACKET_RSS	     0x4u /**< `rss_hash` holds the Toeplitz hash. */
+#define MPF_PACKET_TRUNCATED 0x8u /**< `length` < `wire_length`: the frame was cut. */
+
+/** A received packet. `data` points into the buffer given to mpf_rxq_burst(). */
+struct mpf_packet {
+	const uint8_t *data;
+	uint32_t length;      /**< Bytes at data. */
+	uint32_t wire_length; /**< Bytes of the frame as received. */
+	uint32_t mark;
+	uint32_t rss_hash;
+	uint32_t flags;	      /**< MPF_PACKET_*. */
+	uint16_t port;
+	uint16_t queue;
+	uint64_t timestamp_ns; /**< CLOCK_REALTIME when classified. */
+};
+
+/** What the datapath did with this queue's packets since it was attached. */
+struct mpf_rxq_stats {
+	uint64_t packets; /**< Delivered to the queue. */
+	uint64_t bytes;
+	uint64_t dropped; /**< Dropped because the queue was full. */
+};
+
+/**
+ * Attach RX queue `queue` of `port` (MPF_RXQ_VF(n) for VF n's): from now on
+ * the packets the device delivers there are this client's, through a ring
+ * in memory shared with the primary alone. A queue has one consumer at a
+ * time (-EBUSY); a slow consumer loses packets (counted), it never slows
+ * the datapath. The queue is detached when the client disconnects.
+ */
+MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t queue,
+			   struct mpf_rxq **rxq, struct mpf_flow_error *error);
+
+/**
+ * Take up to `max` packets without waiting, copying them into `buf`
+ * (`cap` bytes; 16 KiB per packet is always enough). Returns how many, 0
+ * when the queue is empty, or -EPROTO if the ring is corrupt.
+ */
+MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, unsigned max,
+			  void *buf, size_t cap);
+
+/** Wait up to `timeout_ms` (-1: forever) for a packet. 1, 0 on timeout. */
+MPF_API int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms);
+
+MPF_API void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stats);
+
+/** Give the queue back and free `rxq`. */
+MPF_API int mpf_rxq_detach(struct mpf_rxq *rxq, struct mpf_flow_error *error);
+
+/* ------------------------------------------------------------------------ */
+/* Meters (rte_mtr): two-rate three-color markers used by METER actions     */
+/* ------------------------------------------------------------------------ */
+
+/** Colors of a meter, indexes of struct mpf_meter_stats. */
+enum mpf_color { MPF_COLOR_GREEN, MPF_COLOR_YELLOW, MPF_COLOR_RED, MPF_COLORS };
+
+/** mpf_meter_params.drop: colors the meter drops. */
+#define MPF_METER_DROP_GREEN  0x1u
+#define MPF_METER_DROP_YELLOW 0x2u
+#define MPF_METER_DROP_RED    0x4u
+
+/** RFC 2698 trTCM, color-blind: rates in bytes/s, bursts in bytes. */
+struct mpf_meter_params {
+	uint64_t cir, cbs; /**< Committed rate and burst. */
+	uint64_t pir, pbs; /**< Peak rate (>= cir) and burst. */
+	uint32_t drop;	   /**< MPF_METER_DROP_*; 0 marks only. */
+};
+
+struct mpf_meter_stats {
+	uint64_t packets[MPF_COLORS];
+	uint64_t bytes[MPF_COLORS];
+};
+
+/** Create meter `id` on `port` (-EEXIST if it is there). */
+MPF_API int mpf_meter_create(struct mpf_client *client, uint16_t port, uint32_t id,
+			     const struct mpf_meter_params *params, struct mpf_flow_error *error);
+/** Destroy it (-EBUSY while a rule uses it). */
+MPF_API int mpf_meter_destroy(struct mpf_client *client, uint16_t port, uint32_t id,
+			      struct mpf_flow_error *error);
+/** Read (and with `clear`, zero) its per-color statistics. */
+MPF_API int mpf_meter_query(struct mpf_client *client, uint16_t port, uint32_t id, int clear,
+			    struct mpf_meter_stats *stats, struct mpf_flow_error *error);
 
 /** Requests submitted whose completions were not yet returned. */
 MPF_API unsigned mpf_inflight(struct mpf_client *client);

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What happens to a packet once classified: the actions of every rule it
+ * hit, in rule order (rte_flow.rst, "Actions"):
+ *  - COUNT adds the full frame's bytes to the rule's counter;
+ *  - METER colors the packet; a color the meter drops ends processing;
+ *  - MARK / FLAG set the descriptor's mark and flag (a later rule's MARK
+ *    replaces an earlier one's);
+ *  - DUP, and QUEUE / RSS / PF / VF as the fate, add a destination queue
+ *    (each queue gets a packet at most once);
+ *  - DROP, as the fate of the terminating rule, drops it.
+ * No terminating rule: the packet goes to its function's default queue
+ * (queue 0 of the PF, or its VF's queue) unless the port is isolated.
+ * Egress: the packet is transmitted unless dropped; destinations do not
+ * apply (validation refuses them on egress rules).
+ */
+#include <string.h>
+
+#include "hwdrv/soft/soft.h"
+#include "shm/region.h"
+
+/* Microsoft's RSS verification key: the default when a rule gives none. */
+static const uint8_t default_rss_key[40] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input,
+		       unsigned length)
+{
+	uint32_t result = 0;
+	uint32_t window = (uint32_t)key[0] << 24 | (uint32_t)key[1 % key_len] << 16 |
+			  (uint32_t)key[2 % key_len] << 8 | key[3 % key_len];
+
+	for (unsigned i = 0; i < length; i++) {
+		uint8_t next = key[(i + 4) % key_len];
+
+		for (int bit = 7; bit >= 0; bit--) {
+			if (input[i] & (1u << bit))
+				result ^= window;
+			window = window << 1 | ((next >> bit) & 1u);
+		}
+	}
+	return result;
+}
+
+#define RSS_DEFAULT_TYPES                                                                      \
+	(MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |   \
+	 MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
+
+/* The hash input of the outermost IP layer: addresses, and the L4 ports
+ * when the L4 protocol's type is asked for (as a NIC would). */
+uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool *valid)
+{
+	uint64_t types = rss->types ? rss->types : RSS_DEFAULT_TYPES;
+	uint8_t input[36];
+	unsigned n = 0;
+
+	*valid = false;
+	for (unsigned l = 0; l < p->n_layers; l++) {
+		const struct packet_layer *ip = &p->layers[l];
+		const struct packet_layer *l4 = l + 1 < p->n_layers ? &p->layers[l + 1] : NULL;
+		bool v4 = ip->type == MPF_FLOW_ITEM_TYPE_IPV4;
+		uint64_t tcp, udp, sctp, other;
+
+		if (!v4 && ip->type != MPF_FLOW_ITEM_TYPE_IPV6)
+			continue;
+		tcp = v4 ? MPF_RSS_NONFRAG_IPV4_TCP : MPF_RSS_NONFRAG_IPV6_TCP;
+		udp = v4 ? MPF_RSS_NONFRAG_IPV4_UDP : MPF_RSS_NONFRAG_IPV6_UDP;
+		sctp = v4 ? MPF_RSS_NONFRAG_IPV4_SCTP : MPF_RSS_NONFRAG_IPV6_SCTP;
+		other = v4 ? MPF_RSS_IPV4 | MPF_RSS_FRAG_IPV4 | MPF_RSS_NONFRAG_IPV4_OTHER
+			   : MPF_RSS_IPV6 | MPF_RSS_FRAG_IPV6 | MPF_RSS_NONFRAG_IPV6_OTHER |
+				     MPF_RSS_IPV6_EX;
+		if (v4) {
+			memcpy(input, p->data + ip->hdr + 12, 8);
+			n = 8;
+		} else {
+			memcpy(input, p->data + ip->hdr + 8, 32);
+			n = 32;
+		}
+		if (l4 && ((l4->type == MPF_FLOW_ITEM_TYPE_TCP && (types & tcp)) ||
+			   (l4->type == MPF_FLOW_ITEM_TYPE_UDP && (types & udp)) ||
+			   (l4->type == MPF_FLOW_ITEM_TYPE_SCTP && (types & sctp)))) {
+			memcpy(input + n, p->data + l4->hdr, 4);
+			n += 4;
+		} else if (!(types & (other | tcp | udp | sctp))) {
+			return 0;
+		}
+		*valid = true;
+		return rss->key_len ? soft_toeplitz(rss->key, rss->key_len, input, n)
+				    : soft_toeplitz(default_rss_key, sizeof(default_rss_key),
+						    input, n);
+	}
+	return 0;
+}
+
+/* RFC 2698, color-blind: refill both buckets for the time elapsed, then
+ * red if the peak bucket lacks the bytes, yellow if the committed one
+ * does, else green. */
+enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t now_ns)
+{
+	uint64_t elapsed = now_ns > m->last_ns ? now_ns - m->last_ns : 0;
+	soft_u128 committed, peak;
+	enum soft_color color;
+
+	committed = m->committed_tokens + (soft_u128)elapsed * m->params.cir / 1000000000u;
+	peak = m->peak_tokens + (soft_u128)elapsed * m->params.pir / 1000000000u;
+	m->committed_tokens = committed > m->params.cbs ? m->params.cbs : (uint64_t)committed;
+	m->peak_tokens = peak > m->params.pbs ? m->params.pbs : (uint64_t)peak;
+	m->last_ns = now_ns;
+	if (m->peak_tokens < bytes) {
+		color = SOFT_RED;
+	} else if (m->committed_tokens < bytes) {
+		color = SOFT_YELLOW;
+		m->peak_tokens -= bytes;
+	} else {
+		color = SOFT_GREEN;
+		m->peak_tokens -= bytes;
+		m->committed_tokens -= bytes;
+	}
+	shm_store_relaxed64(&m->packets[color], shm_load_relaxed64(&m->packets[color]) + 1);
+	shm_store_relaxed64(&m->bytes[color], shm_load_relaxed64(&m->bytes[color]) + bytes);
+	return color;
+}
+
+struct destinations {
+	unsigned n;
+	uint16_t queue[CLS_MATCH_MAX + 2]; /* queue indexes (PF queues, then VFs) */
+};
+
+static void add_destination(struct destinations *d, unsigned queue)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (d->queue[i] == queue)
+			return;
+	d->queue[d->n++] = (uint16_t)queue;
+}
+
+static void add(shm_u64 *counter, uint64_t n)
+{
+	shm_store_relaxed64(counter, shm_load_relaxed64(counter) + n);
+}
+
+/* The queue index of VF `vf`'s queue. */
+static unsigned vf_queue(const struct soft *soft, uint32_t vf)
+{
+	return soft->queues + vf;
+}
+
+void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, bool egress,
+		  uint64_t now_ns)
+{
+	struct cls_result result;
+	struct destinations dest = {0};
+	struct rxq_desc desc = {
+		.wire_length = p->wire_length, .timestamp_ns = now_ns, .port = p->port};
+	bool dropped = false;
+
+	p->egress = egress;
+	cls_lookup(&soft->cls, p, &result);
+	for (unsigned i = 0; i < result.n && !dropped; i++) {
+		const struct soft_rule *r = (const struct soft_rule *)result.rules[i];
+
+		if (r->counter)
+			region_counter_add(r->counter, 1, p->wire_length, now_ns);
+		if (r->meter &&
+		    (r->meter->params.drop &
+		     (1u << soft_meter_color(r->meter, p->wire_length, now_ns)))) {
+			dropped = true;
+			break;
+		}
+		if (r->mark) {
+			desc.flags |= RXQ_DESC_MARK;
+			desc.mark = r->mark_id;
+		}
+		if (r->flag)
+			desc.flags |= RXQ_DESC_FLAG;
+		if (r->dup)
+			add_destination(&dest, r->dup_queue);
+		switch (r->fate) {
+		case MPF_FLOW_ACTION_TYPE_QUEUE:
+			add_destination(&dest, r->queue);
+			break;
+		case MPF_FLOW_ACTION_TYPE_RSS: {
+			bool valid;
+			uint32_t hash = soft_rss_hash(r->rss, p, &valid);
+
+			if (valid) {
+				desc.flags |= RXQ_DESC_RSS;
+				desc.rss_hash = hash;
+			}
+			add_destination(&dest, r->rss->queue[hash % r->rss->queue_num]);
+			break;
+		}
+		case MPF_FLOW_ACTION_TYPE_PF:
+			add_destination(&dest, 0);
+			break;
+		case MPF_FLOW_ACTION_TYPE_VF:
+			add_destination(&dest, vf_queue(soft, r->vf_original &&
+								       p->function != PACKET_FUNCTION_PF
+							       ? p->function
+							       : r->vf));
+			break;
+		case MPF_FLOW_ACTION_TYPE_DROP:
+			dropped = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (result.overflow)
+		add(&port->overflow, 1);
+	if (!dropped && !result.terminated && !shm_load_relaxed32(&port->isolated))
+		add_destination(&dest, p->function == PACKET_FUNCTION_PF
+					       ? 0
+					       : vf_queue(soft, p->function));
+	if (egress) {
+		if (dropped) {
+			add(&port->dropped, 1);
+			return;
+		}
+		add(&port->tx_packets, 1);
+		if (port->tx_dump) {
+			struct pcap_pkthdr h = {.caplen = p->length, .len = p->wire_length};
+
+			h.ts.tv_sec = (time_t)(now_ns / 1000000000u);
+			h.ts.tv_usec = (suseconds_t)(now_ns % 1000000000u / 1000u);
+			pcap_dump((u_char *)port->tx_dump, &h, p->data);
+		}
+		return;
+	}
+	if (dropped || dest.n == 0) {
+		add(&port->dropped, 1);
+		return;
+	}
+	for (unsigned i = 0; i < dest.n; i++)
+		soft_deliver(soft, port, dest.queue[i], p, &desc);
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The soft datapath's classifier: tuple space search with a general path.
+ *
+ * Exact rules (match_is_exact(): header items compared under a mask, one
+ * port, at most one function) go to a hash table per tuple — per distinct
+ * (item types, masks, anchoring) — keyed by the masked bytes. Every other
+ * rule (ranges, RAW, ANY, INVERT, several ports or functions) goes to the
+ * general list, run with match_packet(). Tuples are searched in the order of
+ * the best rule they hold and the search stops as soon as no remaining tuple
+ * can hold a rule that precedes the best terminating rule found.
+ *
+ * Order: (group, priority) lower first, then creation order: two rules that
+ * match the same packet at the same group and priority are applied oldest
+ * first, always (rte_flow leaves this undefined; we make it deterministic).
+ *
+ * Concurrency: one writer (the primary's thread) inserts and removes while
+ * the datapath worker looks up. Every structure the reader reaches is
+ * published whole with rcu_publish(); a removed rule is unlinked, and the
+ * caller frees it only after rcu_synchronize(). Replacing a bucket array or
+ * the tuple list synchronizes inside the call. Inserting never stops
+ * lookups and never rebuilds more than one tuple's table (when it grows).
+ */
+#ifndef MPFLOW_SOFT_CLASSIFY_H
+#define MPFLOW_SOFT_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hwdrv/soft/match.h"
+#include "hwdrv/soft/rcu.h"
+
+#define CLS_KEY_WORDS 16 /* 128 bytes of masked key: larger rules go general */
+#define CLS_MATCH_MAX 32 /* rules one packet can hit (non-terminating ones first) */
+
+struct cls_tuple;
+
+/* What the classifier knows of a rule; embedded in the backend's rule. */
+struct cls_rule {
+	uint64_t rank; /* group << 32 | priority */
+	uint64_t seq;  /* creation order */
+	bool terminating;
+	struct match_pattern match;
+	struct cls_tuple *tuple; /* NULL: on the general list */
+	uint64_t hash;
+	uint64_t key[CLS_KEY_WORDS];
+};
+
+struct cls_node;
+struct cls_list;
+
+struct cls {
+	struct rcu *rcu;
+	struct cls_list *list;	  /* tuples in search order (RCU) */
+	struct cls_node *general; /* general rules in order (RCU list) */
+	/* Writer only. */
+	struct cls_tuple **tuples;
+	unsigned n_tuples, cap_tuples;
+	uint64_t exact_rules, general_rules;
+};
+
+struct cls_result {
+	const struct cls_rule *rules[CLS_MATCH_MAX]; /* in order */
+	unsigned n;
+	bool terminated; /* the last one is terminating */
+	bool overflow;	 /* more non-terminating rules matched than fit */
+};
+
+void cls_init(struct cls *c, struct rcu *rcu);
+/* Writer, with no reader left: free everything (not the rules). */
+void cls_fini(struct cls *c);
+
+/* Writer: add a compiled rule; rank, seq, terminating and match set.
+ * 0 or -ENOMEM. */
+int cls_insert(struct cls *c, struct cls_rule *rule);
+/* Writer: unlink it; free it only after rcu_synchronize(). */
+void cls_remove(struct cls *c, struct cls_rule *rule);
+
+/* Reader: the rules `p` hits, in order, up to and including the first
+ * terminating one. */
+void cls_lookup(const struct cls *c, const struct packet *p, struct cls_result *out);
+
+/* The baseline the benchmark compares with: every rule in order through the
+ * general matcher. `rules` sorted by (rank, seq). */
+void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const struct packet *p,
+		       struct cls_result *out);
+
+/* Tuples (distinct masks) in use, for logs and benchmarks. */
+unsigned cls_tuple_count(const struct cls *c);
+
+#endif

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The datapath worker: one thread that takes bursts from every port's
+ * source, classifies and acts on each packet, commits the RX rings once per
+ * burst, and then passes a quiescent point (rcu.h). With nothing to do it
+ * goes offline and sleeps until the next paced frame is due, a live socket
+ * is readable, or 10 ms have passed (to notice a stop).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "hwdrv/soft/soft.h"
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One pass over the ports; the number of frames processed. */
+static unsigned datapath_round(struct soft *soft)
+{
+	struct packet pkts[SOFT_BURST];
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+	unsigned total = 0;
+
+	for (unsigned p = 0; p < soft->n_ports; p++) {
+		struct soft_port *port = &soft->ports[p];
+		struct soft_source *source = &port->source;
+		unsigned n = soft_source_burst(source, pkts, SOFT_BURST, now);
+
+		for (unsigned i = 0; i < n; i++) {
+			struct packet *pkt = &pkts[i];
+
+			pkt->port = (uint16_t)p;
+			pkt->function = source->egress ? PACKET_FUNCTION_PF
+						       : packet_function(pkt->data, pkt->length,
+									 (uint16_t)p, soft->vfs);
+			packet_parse(pkt);
+			if (!source->egress)
+				shm_store_relaxed64(&port->rx_packets,
+						    shm_load_relaxed64(&port->rx_packets) + 1);
+			soft_process(soft, port, pkt, source->egress, now);
+		}
+		soft_source_release(source);
+		total += n;
+	}
+	soft_rxq_commit(soft);
+	return total;
+}
+
+static void datapath_sleep(struct soft *soft)
+{
+	struct pollfd fds[SOFT_PORTS_MAX];
+	uint64_t wait = 10000000u, now = clock_ns(CLOCK_REALTIME);
+	unsigned n = 0;
+
+	for (unsigned p = 0; p < soft->n_ports; p++) {
+		const struct soft_source *s = &soft->ports[p].source;
+		uint64_t due = soft_source_due(s, now);
+
+		if (s->kind == SOURCE_LIVE)
+			fds[n++] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+		if (due < wait)
+			wait = due;
+	}
+	if (wait == 0)
+		return;
+	shm_store_relaxed32(&soft->idle, 1);
+	rcu_offline(&soft->rcu);
+	if (n) {
+		struct timespec ts = {.tv_nsec = (long)wait};
+
+		ppoll(fds, n, &ts, NULL);
+	} else {
+		struct timespec ts = {.tv_nsec = (long)wait};
+
+		nanosleep(&ts, NULL);
+	}
+	rcu_online(&soft->rcu);
+	shm_store_relaxed32(&soft->idle, 0);
+}
+
+static void *datapath_main(void *arg)
+{
+	struct soft *soft = arg;
+	unsigned idle_rounds = 0;
+
+	rcu_online(&soft->rcu);
+	while (!shm_load_acquire32(&soft->stop)) {
+		if (datapath_round(soft)) {
+			idle_rounds = 0;
+		} else if (++idle_rounds > 64) {
+			datapath_sleep(soft);
+		}
+		rcu_quiescent(&soft->rcu);
+	}
+	rcu_offline(&soft->rcu);
+	return NULL;
+}
+
+int soft_datapath_start(struct soft *soft, struct mpf_flow_error *error)
+{
+	int err;
+
+	shm_store_relaxed32(&soft->stop, 0);
+	err = pthread_create(&soft->worker, NULL, datapath_main, soft);
+	if (err)
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "datapath thread: %s", strerror(err));
+	pthread_setname_np(soft->worker, "mpflow-datapath");
+	soft->running = true;
+	return 0;
+}
+
+void soft_datapath_stop(struct soft *soft)
+{
+	if (!soft->running)
+		return;
+	shm_store_release32(&soft->stop, 1);
+	pthread_join(soft->worker, NULL);
+	soft->running = false;
+}

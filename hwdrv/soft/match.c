@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Pattern compilation and the general matcher of the soft datapath; the
+ * semantics are spelled out in match.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hwdrv/soft/match.h"
+#include "shm/rule/rule.h"
+
+static bool bytes_zero(const uint8_t *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* Add a meta item's spec / last / mask to a value set. */
+static int select_add(struct match_select *s, const struct mpf_flow_item *item, int index,
+		      struct mpf_flow_error *error)
+{
+	const uint32_t *spec = item->spec, *last = item->last;
+	const uint32_t *mask = rule_item_mask(item);
+	uint32_t m = spec ? *mask : 0;
+
+	if (s->n == MATCH_SELECT_MAX)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+				      "item %d (%s): more than %d in one pattern", index,
+				      mpf_flow_item_name(item->type), MATCH_SELECT_MAX);
+	s->v[s->n].mask = m;
+	s->v[s->n].low = spec ? *spec & m : 0;
+	s->v[s->n].high = last && *last && *last != *spec ? *last & m : s->v[s->n].low;
+	s->n++;
+	return 0;
+}
+
+bool match_select(const struct match_select *s, uint32_t value)
+{
+	if (s->n == 0)
+		return true;
+	for (unsigned i = 0; i < s->n; i++) {
+		uint32_t v = value & s->v[i].mask;
+
+		if (v >= s->v[i].low && v <= s->v[i].high)
+			return true;
+	}
+	return false;
+}
+
+bool match_function(const struct match_pattern *m, uint16_t function)
+{
+	if (m->functions.n == 0 && !m->pf)
+		return true;
+	if (function == PACKET_FUNCTION_PF)
+		return m->pf;
+	return m->functions.n > 0 && match_select(&m->functions, function);
+}
+
+static int compile_header(struct match_item *out, struct match_range *ranges,
+			  const struct mpf_flow_item *item, const struct rule_item_desc *desc,
+			  int index, struct mpf_flow_error *error)
+{
+	const uint8_t *spec = item->spec, *last = item->last;
+	const uint8_t *mask = spec ? rule_item_mask(item) : NULL;
+
+	if (desc->size > MATCH_ITEM_BYTES)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+				      "item %d (%s): too large for the soft datapath", index,
+				      desc->name);
+	out->kind = MATCH_HEADER;
+	out->size = (uint8_t)desc->size;
+	out->ranges = ranges;
+	if (spec == NULL)
+		return 0;
+	for (unsigned i = 0; i < desc->size; i++) {
+		out->mask[i] = mask[i];
+		out->value[i] = spec[i] & mask[i];
+	}
+	if (last == NULL)
+		return 0;
+	/* A field of last that is 0 or equal to spec makes no range. */
+	for (unsigned f = 0; f < desc->n_fields; f++) {
+		const struct rule_field *field = &desc->fields[f];
+		struct match_range *r;
+
+		if (bytes_zero(last + field->offset, field->size) ||
+		    memcmp(last + field->offset, spec + field->offset, field->size) == 0 ||
+		    bytes_zero(mask + field->offset, field->size))
+			continue;
+		if (out->n_ranges == MATCH_RANGES_MAX || field->size > sizeof(r->mask))
+			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+					      "item %d (%s): range on field %s not supported",
+					      index, desc->name, field->name);
+		r = &ranges[out->n_ranges++];
+		r->offset = (uint8_t)field->offset;
+		r->size = field->size;
+		r->order = field->order;
+		for (unsigned i = 0; i < field->size; i++) {
+			r->mask[i] = mask[field->offset + i];
+			r->low[i] = spec[field->offset + i] & r->mask[i];
+			r->high[i] = last[field->offset + i] & r->mask[i];
+			/* The range's bytes are compared by the range alone. */
+			out->mask[field->offset + i] = 0;
+			out->value[field->offset + i] = 0;
+		}
+	}
+	return 0;
+}
+
+static int compile_raw(struct match_item *out, const struct mpf_flow_item *item, int index,
+		       struct mpf_flow_error *error)
+{
+	const struct mpf_flow_item_raw *spec = item->spec;
+	const struct mpf_flow_item_raw *mask = item->mask ? item->mask : &mpf_flow_item_raw_mask;
+
+	out->kind = MATCH_RAW;
+	out->relative = spec->relative;
+	out->search = spec->search;
+	out->offset = spec->offset;
+	out->limit = spec->limit;
+	out->length = spec->length;
+	if (spec->length == 0)
+		return 0;
+	out->raw_value = malloc(2u * spec->length);
+	if (out->raw_value == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_ITEM, index,
+				      "item %d (raw): out of memory", index);
+	out->raw_mask = out->raw_value + spec->length;
+	for (unsigned i = 0; i < spec->length; i++) {
+		out->raw_mask[i] = mask->pattern ? mask->pattern[i] : 0xff;
+		out->raw_value[i] = spec->pattern[i] & out->raw_mask[i];
+	}
+	return 0;
+}
+
+static void compile_any(struct match_item *out, const struct mpf_flow_item *item)
+{
+	const struct mpf_flow_item_any *spec = item->spec, *last = item->last;
+	const struct mpf_flow_item_any *mask = rule_item_mask(item);
+
+	out->kind = MATCH_ANY;
+	if (spec == NULL || mask->num == 0) {
+		out->any_min = 0;
+		out->any_max = UINT32_MAX;
+		return;
+	}
+	out->any_min = spec->num & mask->num;
+	out->any_max = last && last->num && last->num != spec->num ? last->num & mask->num
+								   : out->any_min;
+}
+
+int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_attr *attr,
+		  const struct mpf_flow_item *pattern, struct mpf_flow_error *error)
+{
+	unsigned n = 0;
+	bool first_data = true;
+	int err = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->directions = (attr->ingress ? MATCH_INGRESS : 0) | (attr->egress ? MATCH_EGRESS : 0);
+	for (const struct mpf_flow_item *item = pattern; item->type != MPF_FLOW_ITEM_TYPE_END;
+	     item++)
+		n++;
+	m->items = calloc(n ? n : 1, sizeof(*m->items));
+	m->ranges = calloc(n ? n * MATCH_RANGES_MAX : 1, sizeof(*m->ranges));
+	if (m->items == NULL || m->ranges == NULL) {
+		match_free(m);
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "soft datapath: out of memory");
+	}
+	for (int i = 0; pattern[i].type != MPF_FLOW_ITEM_TYPE_END && !err; i++) {
+		const struct mpf_flow_item *item = &pattern[i];
+		const struct rule_item_desc *desc = rule_item_desc(item->type);
+		struct match_item *out = &m->items[m->n_items];
+
+		switch (item->type) {
+		case MPF_FLOW_ITEM_TYPE_VOID:
+		case MPF_FLOW_ITEM_TYPE_FUZZY:
+			continue;
+		case MPF_FLOW_ITEM_TYPE_INVERT:
+			m->invert = true;
+			continue;
+		case MPF_FLOW_ITEM_TYPE_PF:
+			m->pf = true;
+			continue;
+		case MPF_FLOW_ITEM_TYPE_VF:
+			err = select_add(&m->functions, item, i, error);
+			continue;
+		case MPF_FLOW_ITEM_TYPE_PORT:
+			err = select_add(&m->ports, item, i, error);
+			continue;
+		case MPF_FLOW_ITEM_TYPE_ANY:
+			compile_any(out, item);
+			break;
+		case MPF_FLOW_ITEM_TYPE_RAW:
+			err = compile_raw(out, item, i, error);
+			if (first_data && !out->relative)
+				first_data = false; /* anchored at the frame's start */
+			break;
+		default:
+			err = compile_header(out, m->ranges + (size_t)m->n_items * MATCH_RANGES_MAX,
+					     item, desc, i, error);
+			break;
+		}
+		out->type = (uint8_t)item->type;
+		if (first_data)
+			m->floating = item->type != MPF_FLOW_ITEM_TYPE_ETH &&
+				      item->type != MPF_FLOW_ITEM_TYPE_ANY;
+		first_data = false;
+		m->n_items++;
+	}
+	if (m->ports.n == 0) {
+		m->ports.n = 1;
+		m->ports.v[0].low = m->ports.v[0].high = port;
+		m->ports.v[0].mask = UINT32_MAX;
+	}
+	if (err)
+		match_free(m);
+	return err;
+}
+
+void match_free(struct match_pattern *m)
+{
+	if (m->items)
+		for (unsigned i = 0; i < m->n_items; i++)
+			free(m->items[i].raw_value);
+	free(m->items);
+	free(m->ranges);
+	m->items = NULL;
+	m->ranges = NULL;
+	m->n_items = 0;
+}
+
+bool match_is_exact(const struct match_pattern *m)
+{
+	if (m->invert || (m->directions != MATCH_INGRESS && m->directions != MATCH_EGRESS) ||
+	    m->ports.n != 1 || m->ports.v[0].mask != UINT32_MAX ||
+	    m->ports.v[0].low != m->ports.v[0].high || m->functions.n + m->pf > 1 ||
+	    (m->functions.n == 1 && (m->functions.v[0].mask != UINT32_MAX ||
+				     m->functions.v[0].low != m->functions.v[0].high)))
+		return false;
+	for (unsigned i = 0; i < m->n_items; i++)
+		if (m->items[i].kind != MATCH_HEADER || m->items[i].n_ranges)
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The general matcher                                                      */
+/* ------------------------------------------------------------------------ */
+
+static int range_compare(const uint8_t *a, const uint8_t *b, const struct match_range *r)
+{
+	if (r->order == RULE_ORDER_HOST) {
+		uint32_t x, y;
+
+		memcpy(&x, a, sizeof(x));
+		memcpy(&y, b, sizeof(y));
+		return x < y ? -1 : x > y;
+	}
+	return memcmp(a, b, r->size);
+}
+
+static bool header_matches(const struct match_item *item, const uint8_t *bytes)
+{
+	for (unsigned i = 0; i < item->size; i++)
+		if ((bytes[i] & item->mask[i]) != item->value[i])
+			return false;
+	for (unsigned i = 0; i < item->n_ranges; i++) {
+		const struct match_range *r = &item->ranges[i];
+		uint8_t v[sizeof(r->mask)];
+
+		for (unsigned b = 0; b < r->size; b++)
+			v[b] = bytes[r->offset + b] & r->mask[b];
+		if (range_compare(v, r->low, r) < 0 || range_compare(v, r->high, r) > 0)
+			return false;
+	}
+	return true;
+}
+
+static bool raw_at(const struct match_item *item, const struct packet *p, int64_t at)
+{
+	if (at < 0 || at > (int64_t)p->length || item->length > p->length - at)
+		return false;
+	for (unsigned i = 0; i < item->length; i++)
+		if ((p->data[at + i] & item->raw_mask[i]) != item->raw_value[i])
+			return false;
+	return true;
+}
+
+/* The layer that starts at byte `pos`, or n_layers. */
+static unsigned layer_at(const struct packet *p, uint32_t pos)
+{
+	for (unsigned l = 0; l < p->n_layers; l++) {
+		uint32_t start = l ? p->layers[l - 1].end : 0;
+
+		if (start >= pos)
+			return start == pos ? l : p->n_layers;
+	}
+	return p->n_layers;
+}
+
+/* Items [i, n) against the packet from layer `layer`, byte `pos` (the end of
+ * what the previous item matched). */
+static bool match_from(const struct match_pattern *m, unsigned i, const struct packet *p,
+		       unsigned layer, uint32_t pos)
+{
+	for (; i < m->n_items; i++) {
+		const struct match_item *item = &m->items[i];
+
+		switch (item->kind) {
+		case MATCH_HEADER: {
+			const struct packet_layer *l = &p->layers[layer];
+
+			if (layer >= p->n_layers || !match_type(item->type, l->type) ||
+			    !header_matches(item, p->data + l->hdr))
+				return false;
+			layer++;
+			pos = l->end;
+			break;
+		}
+		case MATCH_ANY: {
+			uint32_t left = p->n_layers - layer;
+			uint32_t max = item->any_max < left ? item->any_max : left;
+
+			for (uint32_t k = item->any_min; k <= max; k++)
+				if (match_from(m, i + 1, p, layer + k,
+					       k ? p->layers[layer + k - 1].end : pos))
+					return true;
+			return false;
+		}
+		case MATCH_RAW: {
+			int64_t start = (item->relative ? (int64_t)pos : 0) + item->offset;
+			int64_t stop = start;
+
+			if (item->search)
+				stop = item->limit ? start + item->limit : (int64_t)p->length;
+			for (int64_t at = start; at <= stop; at++) {
+				if (!raw_at(item, p, at))
+					continue;
+				if (match_from(m, i + 1, p, layer_at(p, (uint32_t)(at + item->length)),
+					       (uint32_t)(at + item->length)))
+					return true;
+			}
+			return false;
+		}
+		}
+	}
+	return true;
+}
+
+bool match_packet(const struct match_pattern *m, const struct packet *p)
+{
+	bool hit;
+
+	/* The direction scopes the rule; INVERT does not turn it around. */
+	if (!(m->directions & (p->egress ? MATCH_EGRESS : MATCH_INGRESS)))
+		return false;
+	hit = match_select(&m->ports, p->port) && match_function(m, p->function);
+
+	if (hit) {
+		hit = match_from(m, 0, p, 0, 0);
+		for (unsigned start = 1; !hit && m->floating && start < p->n_layers; start++)
+			hit = match_from(m, 0, p, start, p->layers[start - 1].end);
+	}
+	return hit != m->invert;
+}

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * RX queues: per port, `queues` PF queues then one queue per VF. A queue
+ * delivers to the client that attached it, through a ring in a memfd made
+ * for that client alone (shm/rxq.h), and to a pcap file with --dump-queues.
+ * With nobody attached, a packet for the queue is counted and dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hwdrv/soft/soft.h"
+
+int soft_queue_index(const struct soft *soft, uint16_t queue)
+{
+	if (queue < soft->queues)
+		return queue;
+	if (queue >= RXQ_VF_BASE && queue - RXQ_VF_BASE < soft->vfs)
+		return soft->queues + (queue - RXQ_VF_BASE);
+	return -1;
+}
+
+static pcap_dumper_t *dump_open(struct soft *soft, const char *name,
+				struct mpf_flow_error *error)
+{
+	char path[512];
+	pcap_dumper_t *d;
+
+	snprintf(path, sizeof(path), "%s/%s.pcap", soft->dump_dir, name);
+	d = pcap_dump_open(soft->dead, path);
+	if (d == NULL)
+		flow_error_set(error, EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			       "--dump-queues: %s", pcap_geterr(soft->dead));
+	return d;
+}
+
+int soft_queues_open(struct soft *soft, struct mpf_flow_error *error)
+{
+	unsigned per_port = soft->queues + soft->vfs;
+
+	if (soft->dump_dir[0]) {
+		soft->dead = pcap_open_dead(DLT_EN10MB, 65535);
+		if (soft->dead == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "pcap_open_dead failed");
+	}
+	for (unsigned p = 0; p < soft->n_ports; p++) {
+		struct soft_port *port = &soft->ports[p];
+		char name[64];
+
+		port->queues = calloc(per_port, sizeof(*port->queues));
+		if (port->queues == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "soft backend: out of memory");
+		if (!soft->dump_dir[0])
+			continue;
+		for (unsigned q = 0; q < per_port; q++) {
+			if (q < soft->queues)
+				snprintf(name, sizeof(name), "port%u-queue%u", p, q);
+			else
+				snprintf(name, sizeof(name), "port%u-vf%u", p, q - soft->queues);
+			port->queues[q].dump = dump_open(soft, name, error);
+			if (port->queues[q].dump == NULL)
+				return -EIO;
+		}
+		snprintf(name, sizeof(name), "port%u-tx", p);
+		port->tx_dump = dump_open(soft, name, error);
+		if (port->tx_dump == NULL)
+			return -EIO;
+	}
+	return 0;
+}
+
+static void rxq_free(struct soft_rxq *rxq)
+{
+	if (rxq->mem)
+		munmap(rxq->mem, rxq->length);
+	if (rxq->memfd >= 0)
+		close(rxq->memfd);
+	if (rxq->bell >= 0)
+		close(rxq->bell);
+	free(rxq);
+}
+
+void soft_queues_close(struct soft *soft)
+{
+	for (unsigned p = 0; soft->ports && p < soft->n_ports; p++) {
+		struct soft_port *port = &soft->ports[p];
+
+		for (unsigned q = 0; port->queues && q < (unsigned)soft->queues + soft->vfs; q++) {
+			if (port->queues[q].rxq)
+				rxq_free(port->queues[q].rxq);
+			if (port->queues[q].dump)
+				pcap_dump_close(port->queues[q].dump);
+		}
+		if (port->tx_dump)
+			pcap_dump_close(port->tx_dump);
+		free(port->queues);
+		port->queues = NULL;
+		port->tx_dump = NULL;
+	}
+	if (soft->dead)
+		pcap_close(soft->dead);
+	soft->dead = NULL;
+}
+
+static int queue_lookup(struct soft *soft, uint16_t port, uint16_t queue,
+			struct soft_queue **out, struct mpf_flow_error *error)
+{
+	int index;
+
+	if (port >= soft->n_ports)
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "port %u does not exist (the soft device has %u)", port,
+				      soft->n_ports);
+	index = soft_queue_index(soft, queue);
+	if (index < 0)
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "queue %u does not exist (port %u has %u queues and %u VFs)",
+				      queue, port, soft->queues, soft->vfs);
+	*out = &soft->ports[port].queues[index];
+	return 0;
+}
+
+int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
+		    int fds[2], struct mpf_flow_error *error)
+{
+	struct soft_queue *q;
+	struct soft_rxq *rxq;
+	int err = queue_lookup(soft, port, queue, &q, error);
+
+	if (err)
+		return err;
+	if (q->rxq)
+		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "queue %u of port %u is attached by another client", queue,
+				      port);
+	rxq = calloc(1, sizeof(*rxq));
+	if (rxq == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "out of memory");
+	rxq->owner = owner;
+	rxq->length = RXQ_HEADER_SIZE + ring_memsize(soft->rxq_bytes);
+	rxq->memfd = memfd_create("mpflow-rxq", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	rxq->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rxq->memfd < 0 || rxq->bell < 0 || ftruncate(rxq->memfd, (off_t)rxq->length) != 0 ||
+	    fcntl(rxq->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+		err = errno;
+		rxq_free(rxq);
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "RX queue memory: %s", strerror(err));
+	}
+	rxq->mem = mmap(NULL, rxq->length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			rxq->memfd, 0);
+	if (rxq->mem == MAP_FAILED) {
+		err = errno;
+		rxq->mem = NULL;
+		rxq_free(rxq);
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "RX queue mapping: %s", strerror(err));
+	}
+	rxq->header = rxq->mem;
+	*rxq->header = (struct rxq_header){.magic = RXQ_MAGIC,
+					   .version = RXQ_VERSION,
+					   .port = port,
+					   .queue = queue,
+					   .ring_offset = RXQ_HEADER_SIZE,
+					   .ring_bytes = soft->rxq_bytes};
+	err = ring_create(&rxq->ring, (uint8_t *)rxq->mem + RXQ_HEADER_SIZE,
+			  rxq->length - RXQ_HEADER_SIZE, soft->rxq_bytes,
+			  (uint32_t)(sizeof(struct rxq_desc) + RXQ_FRAME_MAX), RING_PRODUCER,
+			  rxq->bell);
+	if (err) {
+		rxq_free(rxq);
+		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "RX queue ring: %s", strerror(-err));
+	}
+	/* The ring is whole before the datapath can see it. */
+	rcu_publish(q->rxq, rxq);
+	fds[0] = rxq->memfd;
+	fds[1] = rxq->bell;
+	return 0;
+}
+
+static void queue_detach(struct soft *soft, struct soft_queue *q)
+{
+	struct soft_rxq *rxq = q->rxq;
+
+	rcu_publish(q->rxq, NULL);
+	rcu_synchronize(&soft->rcu);
+	rxq_free(rxq);
+}
+
+int soft_rxq_detach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
+		    struct mpf_flow_error *error)
+{
+	struct soft_queue *q;
+	int err = queue_lookup(soft, port, queue, &q, error);
+
+	if (err)
+		return err;
+	if (q->rxq == NULL || q->rxq->owner != owner)
+		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "queue %u of port %u is not attached by this client", queue,
+				      port);
+	queue_detach(soft, q);
+	return 0;
+}
+
+void soft_rxq_release(struct soft *soft, uint32_t owner)
+{
+	for (unsigned p = 0; p < soft->n_ports; p++)
+		for (unsigned q = 0; q < (unsigned)soft->queues + soft->vfs; q++) {
+			struct soft_queue *queue = &soft->ports[p].queues[q];
+
+			if (queue->rxq && queue->rxq->owner == owner)
+				queue_detach(soft, queue);
+		}
+}
+
+/* Datapath: rings written in this burst, committed together at its end. */
+static __thread struct soft_rxq *staged[64];
+static __thread unsigned n_staged;
+
+void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const struct packet *p,
+		  const struct rxq_desc *desc)
+{
+	struct soft_queue *queue = &port->queues[q];
+	struct soft_rxq *rxq = rcu_dereference(queue->rxq);
+	struct rxq_desc d = *desc;
+	struct iovec pieces[2];
+
+	(void)soft;
+	d.queue = (uint16_t)(q < soft->queues ? q : RXQ_VF_BASE + (q - soft->queues));
+	d.length = p->length < RXQ_FRAME_MAX ? p->length : RXQ_FRAME_MAX;
+	if (d.length < p->wire_length)
+		d.flags |= RXQ_DESC_TRUNCATED;
+	if (queue->dump) {
+		struct pcap_pkthdr h = {.caplen = p->length, .len = p->wire_length};
+
+		h.ts.tv_sec = (time_t)(desc->timestamp_ns / 1000000000u);
+		h.ts.tv_usec = (suseconds_t)(desc->timestamp_ns % 1000000000u / 1000u);
+		pcap_dump((u_char *)queue->dump, &h, p->data);
+	}
+	if (rxq == NULL) {
+		shm_store_relaxed64(&queue->unattached, shm_load_relaxed64(&queue->unattached) + 1);
+		shm_store_relaxed64(&port->dropped, shm_load_relaxed64(&port->dropped) + 1);
+		return;
+	}
+	pieces[0] = (struct iovec){.iov_base = &d, .iov_len = sizeof(d)};
+	pieces[1] = (struct iovec){.iov_base = (void *)(uintptr_t)p->data, .iov_len = d.length};
+	if (ring_stagev(&rxq->ring, pieces, 2) != 0) {
+		shm_store_relaxed64(&rxq->header->dropped,
+				    shm_load_relaxed64(&rxq->header->dropped) + 1);
+		shm_store_relaxed64(&port->dropped, shm_load_relaxed64(&port->dropped) + 1);
+		return;
+	}
+	shm_store_relaxed64(&rxq->header->packets, shm_load_relaxed64(&rxq->header->packets) + 1);
+	shm_store_relaxed64(&rxq->header->bytes,
+			    shm_load_relaxed64(&rxq->header->bytes) + p->wire_length);
+	shm_store_relaxed64(&port->delivered, shm_load_relaxed64(&port->delivered) + 1);
+	if (!rxq->staged) {
+		if (n_staged == sizeof(staged) / sizeof(staged[0]))
+			soft_rxq_commit(soft);
+		rxq->staged = true;
+		staged[n_staged++] = rxq;
+	}
+}
+
+void soft_rxq_commit(struct soft *soft)
+{
+	(void)soft;
+	for (unsigned i = 0; i < n_staged; i++) {
+		ring_commit(&staged[i]->ring);
+		staged[i]->staged = false;
+	}
+	n_staged = 0;
+}

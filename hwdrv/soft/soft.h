@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The soft backend's private state, shared by its files:
+ *   soft.c      the hwdrv ops: rules in and out, isolate, queues, meters
+ *   parse.c     packet parser            match.c     pattern compiler/matcher
+ *   classify.c  tuple space classifier   rcu.c       reclamation
+ *   actions.c   what a matched packet undergoes (fates, RSS, marks, meters)
+ *   rxq.c       RX queues: rings handed to secondaries, pcap dumps
+ *   source.c    packet sources: pcap replay, generator, AF_PACKET
+ *   datapath.c  the worker thread
+ *
+ * Threads: the primary's thread owns everything here and is the only writer
+ * of the classifier, the queue table and the meter table; the datapath
+ * worker reads them under RCU and alone writes packet state: counters,
+ * meter buckets and stats, queue rings and dumps, source positions.
+ */
+#ifndef MPFLOW_SOFT_H
+#define MPFLOW_SOFT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pcap/pcap.h>
+
+#include "hwdrv/hwdrv.h"
+#include "hwdrv/soft/classify.h"
+#include "hwdrv/soft/rcu.h"
+#include "shm/ring.h"
+#include "shm/rxq.h"
+
+/* Rate arithmetic: bytes per second times nanoseconds overflows 64 bits. */
+__extension__ typedef unsigned __int128 soft_u128;
+
+#define SOFT_BURST    32
+#define SOFT_PORTS_MAX 64
+
+enum soft_color { SOFT_GREEN, SOFT_YELLOW, SOFT_RED, SOFT_COLORS };
+
+/* A two-rate three-color marker (RFC 2698), color-blind. */
+struct soft_meter {
+	uint32_t id;
+	uint16_t port;
+	uint32_t users; /* rules using it (writer) */
+	struct hwdrv_meter params;
+	/* Datapath only. */
+	uint64_t committed_tokens, peak_tokens; /* bytes */
+	uint64_t last_ns;
+	/* Datapath-written, read by the primary (relaxed). */
+	shm_u64 packets[SOFT_COLORS];
+	shm_u64 bytes[SOFT_COLORS];
+	shm_u64 packets_base[SOFT_COLORS]; /* primary: at the last clear */
+	shm_u64 bytes_base[SOFT_COLORS];
+};
+
+struct soft_rss {
+	uint64_t types;
+	uint32_t key_len;
+	uint32_t queue_num;
+	uint8_t key[MPF_FLOW_RSS_KEY_MAX];
+	uint16_t queue[];
+};
+
+struct soft_rule {
+	struct cls_rule cls; /* first: the classifier hands these back */
+	uint16_t port;
+	uint8_t fate; /* enum mpf_flow_action_type: QUEUE, RSS, PF, VF, DROP or END */
+	bool mark, flag, dup, vf_original;
+	uint16_t queue;
+	uint16_t dup_queue;
+	uint32_t mark_id;
+	uint32_t vf;
+	struct region_counter *counter;
+	struct soft_meter *meter;
+	struct soft_rss *rss;
+};
+
+/* An attached RX queue: the mapping the client was handed. */
+struct soft_rxq {
+	uint32_t owner;
+	int memfd;
+	int bell; /* eventfd the client sleeps on */
+	void *mem;
+	size_t length;
+	struct rxq_header *header;
+	struct ring ring; /* we produce */
+	bool staged;	  /* datapath: records waiting for the burst's commit */
+};
+
+struct soft_queue {
+	struct soft_rxq *rxq;	/* RCU; NULL: nobody attached */
+	pcap_dumper_t *dump;	/* --dump-queues */
+	shm_u64 unattached;	/* datapath: packets dropped with nobody attached */
+};
+
+enum soft_source_kind { SOURCE_NONE, SOURCE_TRACE, SOURCE_LIVE };
+
+struct soft_source {
+	enum soft_source_kind kind;
+	bool egress; /* its packets are transmitted: egress rules apply */
+	char spec[128];
+	/* TRACE: frames in memory (pcap file or generator), replayed. */
+	uint8_t *bytes;
+	uint32_t *offset, *length, *wire_length;
+	uint32_t frames;
+	uint32_t next;
+	uint64_t loops;	 /* replays left; UINT64_MAX: forever */
+	uint64_t limit;	 /* frames to send in all; 0: no limit */
+	uint64_t sent;
+	uint64_t pps;	 /* 0: as fast as possible */
+	uint64_t start_ns;
+	/* LIVE: AF_PACKET TPACKET_V3. */
+	int fd;
+	uint8_t *ring;
+	size_t ring_length;
+	unsigned block_size, blocks, block;
+	uint32_t block_left; /* frames left in the current block */
+	uint8_t *frame;	     /* next frame in it */
+	bool done;
+};
+
+struct soft_port {
+	shm_u32 isolated;
+	struct soft_queue *queues; /* config.queues PF queues, then config.vfs VF queues */
+	struct soft_source source;
+	pcap_dumper_t *tx_dump;
+	/* Datapath-written statistics. */
+	shm_u64 rx_packets, tx_packets, dropped, delivered;
+	shm_u64 overflow; /* packets that hit more than CLS_MATCH_MAX rules */
+};
+
+struct soft {
+	struct hwdrv *dev;
+	struct rcu rcu;
+	struct cls cls;
+	struct soft_port *ports;
+	uint16_t n_ports, queues, vfs;
+	uint64_t seq;
+	uint32_t rxq_bytes;
+	char dump_dir[256];
+	pcap_t *dead; /* for pcap dumpers */
+	struct soft_meter **meters;
+	unsigned n_meters, cap_meters;
+	/* The worker. */
+	pthread_t worker;
+	bool running;
+	shm_u32 stop;
+	shm_u32 idle;
+};
+
+/* actions.c */
+/* Classify and act on a packet the port received (or transmits). */
+void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, bool egress,
+		  uint64_t now_ns);
+uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input,
+		       unsigned length);
+/* RSS input of a packet for `types`: the hash, or 0 with *valid false. */
+uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool *valid);
+enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t now_ns);
+
+/* rxq.c */
+int soft_queues_open(struct soft *soft, struct mpf_flow_error *error);
+void soft_queues_close(struct soft *soft);
+/* Queue index (PF queues, then VFs) for an API queue number, or -1. */
+int soft_queue_index(const struct soft *soft, uint16_t queue);
+int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
+		    int fds[2], struct mpf_flow_error *error);
+int soft_rxq_detach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
+		    struct mpf_flow_error *error);
+void soft_rxq_release(struct soft *soft, uint32_t owner);
+/* Datapath: deliver a frame to queue index `q` of `port`. */
+void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const struct packet *p,
+		  const struct rxq_desc *desc);
+void soft_rxq_commit(struct soft *soft);
+
+/* source.c */
+int soft_source_open(struct soft_source *s, uint16_t port, const char *spec,
+		     struct mpf_flow_error *error);
+void soft_source_close(struct soft_source *s);
+/* Up to `max` frames now; 0 when none is due or left. */
+unsigned soft_source_burst(struct soft_source *s, struct packet *pkts, unsigned max,
+			   uint64_t now_ns);
+/* Frames taken by the last burst are no longer needed. */
+void soft_source_release(struct soft_source *s);
+/* ns until the next frame is due, 0 now, UINT64_MAX never (or a live fd). */
+uint64_t soft_source_due(const struct soft_source *s, uint64_t now_ns);
+
+/* datapath.c */
+int soft_datapath_start(struct soft *soft, struct mpf_flow_error *error);
+void soft_datapath_stop(struct soft *soft);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * An RX queue as a secondary maps it: one memfd per attached queue, made by
+ * the primary when a client attaches and handed to that client alone.
+ *
+ *   0      struct rxq_header (256 bytes)
+ *   256    the ring (shm/ring.h), producer: the datapath, consumer: the client
+ *
+ * Each ring record is a struct rxq_desc followed by `length` bytes of the
+ * frame. A frame larger than the ring's message limit is cut to it and the
+ * descriptor says so (RXQ_DESC_TRUNCATED, wire_length the real size). When
+ * the ring is full the datapath drops the packet and counts it in `dropped`:
+ * a slow or dead consumer never blocks it.
+ */
+#ifndef MPFLOW_SHM_RXQ_H
+#define MPFLOW_SHM_RXQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/atomics.h"
+
+#define RXQ_MAGIC	   0x51585250u /* "PRXQ" */
+#define RXQ_VERSION	   1u
+#define RXQ_HEADER_SIZE	   256u
+#define RXQ_FRAME_MAX	   16384u /* bytes of a frame a record carries */
+
+/* Queue numbers at or above this one are VFs' queues: VF n is RXQ_VF_BASE + n. */
+#define RXQ_VF_BASE 0x8000u
+
+struct rxq_header {
+	uint32_t magic;
+	uint32_t version;
+	uint16_t port;
+	uint16_t queue;
+	uint32_t ring_offset;
+	uint64_t ring_bytes;
+	/* Producer-written, relaxed; the counts since the queue was attached. */
+	shm_u64 packets;
+	shm_u64 bytes;
+	shm_u64 dropped; /* ring full */
+	uint8_t pad[RXQ_HEADER_SIZE - 48];
+};
+_Static_assert(sizeof(struct rxq_header) == RXQ_HEADER_SIZE, "rxq header size");
+
+#define RXQ_DESC_MARK	   0x1u /* mark holds a MARK action's id */
+#define RXQ_DESC_FLAG	   0x2u /* a FLAG action matched */
+#define RXQ_DESC_RSS	   0x4u /* rss_hash holds the Toeplitz hash */
+#define RXQ_DESC_TRUNCATED 0x8u /* length < wire_length */
+
+struct rxq_desc {
+	uint32_t length;      /* bytes of frame that follow */
+	uint32_t wire_length; /* bytes of the frame as received */
+	uint32_t mark;
+	uint32_t rss_hash;
+	uint64_t timestamp_ns; /* CLOCK_REALTIME when classified */
+	uint16_t port;
+	uint16_t queue;
+	uint32_t flags; /* RXQ_DESC_* */
+};
+_Static_assert(sizeof(struct rxq_desc) == 32, "rxq descriptor size");
+
+#endif
