@@ -1,0 +1,865 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The soft datapath, in process: every example of rte_flow.rst that says
+ * what a packet should undergo, with packets built here, delivered through
+ * real RX queue rings (memfds, as a secondary would read them), counters
+ * in a real counters array; the classifier against the linear baseline on
+ * random rules; the parser on every truncation.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hwdrv/soft/soft.h"
+#include "shm/region.h"
+#include "tests/packet_builder.h"
+
+#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
+#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#define END_ITEM     ITEM(END)
+#define END_ACTION   ACTION(END, NULL)
+#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#define BE32(x)	       __builtin_bswap32(x)
+
+#define QUEUES 16
+#define VFS    2
+#define PORTS  2
+#define RULES  64
+
+struct rig {
+	struct hwdrv dev;
+	struct soft *soft;
+	struct ring rx[PORTS][QUEUES + VFS];
+	void *mem[PORTS][QUEUES + VFS];
+	size_t length;
+	struct region_counter *counters;
+	unsigned n_rules;
+	uint64_t now_ns;
+};
+
+static int setup(void **state)
+{
+	struct hwdrv_config config = {.ports = PORTS, .queues = QUEUES, .vfs = VFS,
+				      .rxq_bytes = 1u << 16};
+	struct rig *rig = calloc(1, sizeof(*rig));
+	struct mpf_flow_error error;
+
+	assert_int_equal(hwdrv_open(&rig->dev, "soft", &config, &error), 0);
+	rig->soft = rig->dev.priv;
+	rig->counters = aligned_alloc(64, RULES * sizeof(struct region_counter));
+	memset(rig->counters, 0, RULES * sizeof(struct region_counter));
+	for (unsigned p = 0; p < PORTS; p++)
+		for (unsigned q = 0; q < QUEUES + VFS; q++) {
+			uint16_t number = (uint16_t)(q < QUEUES ? q : RXQ_VF_BASE + q - QUEUES);
+			int fds[2];
+
+			assert_int_equal(rig->dev.ops.rxq_attach(&rig->dev, (uint16_t)p, number, 7,
+								 fds, &error),
+					 0);
+			rig->length = RXQ_HEADER_SIZE + ring_memsize(config.rxq_bytes);
+			rig->mem[p][q] = mmap(NULL, rig->length, PROT_READ | PROT_WRITE, MAP_SHARED,
+					      fds[0], 0);
+			assert_true(rig->mem[p][q] != MAP_FAILED);
+			assert_int_equal(ring_attach(&rig->rx[p][q],
+						     (uint8_t *)rig->mem[p][q] + RXQ_HEADER_SIZE,
+						     rig->length - RXQ_HEADER_SIZE, RING_CONSUMER, -1),
+					 0);
+		}
+	rig->now_ns = 1000000000ull;
+	*state = rig;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rig *rig = *state;
+
+	for (unsigned p = 0; p < PORTS; p++)
+		for (unsigned q = 0; q < QUEUES + VFS; q++)
+			munmap(rig->mem[p][q], rig->length);
+	hwdrv_close(&rig->dev);
+	free(rig->counters);
+	free(rig);
+	return 0;
+}
+
+/* Create a rule on `port`; its counter (if it counts) is rig->counters[n]. */
+static void *rule_on(struct rig *rig, uint16_t port, const struct mpf_flow_attr *attr,
+		     const struct mpf_flow_item *pattern, const struct mpf_flow_action *actions)
+{
+	struct rule_shape shape;
+	struct mpf_flow_error error = {0};
+	struct hwdrv_rule hw;
+	void *handle = NULL;
+	struct region_counter *counter = &rig->counters[rig->n_rules++];
+
+	assert_int_equal(rule_validate(attr, pattern, actions, &shape, &error), 0);
+	region_counter_open(counter, 1, true);
+	hw = (struct hwdrv_rule){.port = port, .attr = attr, .pattern = pattern,
+				 .actions = actions, .resolved = &shape.actions,
+				 .counter = counter};
+	if (rig->dev.ops.create(&rig->dev, &hw, &handle, &error) != 0)
+		fail_msg("create: %s", error.message);
+	return handle;
+}
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+
+static void *rule(struct rig *rig, const struct mpf_flow_item *pattern,
+		  const struct mpf_flow_action *actions)
+{
+	return rule_on(rig, 0, &ingress, pattern, actions);
+}
+
+static void destroy(struct rig *rig, void *handle)
+{
+	assert_int_equal(rig->dev.ops.destroy(&rig->dev, handle, NULL), 0);
+}
+
+static void send_on(struct rig *rig, uint16_t port, const struct frame *f)
+{
+	struct packet p = {.data = f->bytes, .length = (uint32_t)f->length,
+			   .wire_length = (uint32_t)f->length, .port = port};
+
+	p.function = packet_function(p.data, p.length, port, VFS);
+	packet_parse(&p);
+	soft_process(rig->soft, &rig->soft->ports[port], &p, false, rig->now_ns);
+	soft_rxq_commit(rig->soft);
+}
+
+static void send_frame(struct rig *rig, const struct frame *f)
+{
+	send_on(rig, 0, f);
+}
+
+/* Take every packet waiting on queue index q of port 0; the last one's
+ * descriptor in *last. Returns how many. */
+static unsigned received_on(struct rig *rig, unsigned port, unsigned q, struct rxq_desc *last)
+{
+	uint8_t buf[4096];
+	unsigned n = 0;
+	int length;
+
+	while ((length = ring_dequeue(&rig->rx[port][q], buf, sizeof(buf))) > 0) {
+		if (last)
+			memcpy(last, buf, sizeof(*last));
+		n++;
+	}
+	return n;
+}
+
+static unsigned received(struct rig *rig, unsigned q)
+{
+	return received_on(rig, 0, q, NULL);
+}
+
+/* Queues of port 0 that hold a packet, as a bit set; emptied. */
+static uint32_t delivered(struct rig *rig)
+{
+	uint32_t set = 0;
+
+	for (unsigned q = 0; q < QUEUES + VFS; q++)
+		if (received(rig, q))
+			set |= 1u << q;
+	return set;
+}
+
+static const struct mpf_flow_action_queue q1 = {.index = 1}, q2 = {.index = 2},
+					  q3 = {.index = 3}, q5 = {.index = 5}, q8 = {.index = 8},
+					  q10 = {.index = 10};
+
+/* ------------------------------------------------------------------------ */
+/* Matching pattern examples                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_tcpv4_as_l4_takes_tcp_over_ipv4_only(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(IPV4), ITEM(TCP), END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q1), END_ACTION};
+	struct frame tcp = frame_ipv4_l4(IP(10, 0, 0, 1), IP(10, 0, 0, 2), 6, 1234, 80, 0);
+	struct frame udp = frame_ipv4_l4(IP(10, 0, 0, 1), IP(10, 0, 0, 2), 17, 1234, 80, 0);
+
+	rule(rig, pattern, actions);
+	send_frame(rig, &tcp);
+	assert_int_equal(delivered(rig), 1u << 1);
+	send_frame(rig, &udp);
+	assert_int_equal(delivered(rig), 1u << 0); /* unmatched: the default queue */
+}
+
+static void test_meta_items_do_not_change_the_pattern(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item pattern[] = {ITEM(VOID), ITEM(ETH), ITEM(VOID), ITEM(IPV4),
+						ITEM(TCP), ITEM(VOID), ITEM(VOID), END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q1), END_ACTION};
+	struct frame tcp = frame_ipv4_l4(IP(10, 0, 0, 1), IP(10, 0, 0, 2), 6, 1234, 80, 0);
+
+	rule(rig, pattern, actions);
+	send_frame(rig, &tcp);
+	assert_int_equal(delivered(rig), 1u << 1);
+}
+
+static struct frame vxlan_frame(bool inner_v6, unsigned inner_proto)
+{
+	struct frame f = {.length = 0};
+
+	frame_eth(&f, NULL, NULL, 0x0800);
+	frame_ipv4(&f, IP(192, 168, 0, 1), IP(192, 168, 0, 2), 17);
+	frame_udp(&f, 40000, PACKET_UDP_VXLAN);
+	frame_vxlan(&f, 42);
+	frame_eth(&f, NULL, NULL, inner_v6 ? 0x86dd : 0x0800);
+	if (inner_v6)
+		frame_ipv6(&f, 1, 2, inner_proto);
+	else
+		frame_ipv4(&f, IP(10, 0, 0, 1), IP(10, 0, 0, 2), inner_proto);
+	if (inner_proto == 6)
+		frame_tcp(&f, 1000, 2000);
+	else
+		frame_udp(&f, 1000, 2000);
+	return f;
+}
+
+static void test_tcpv6_in_vxlan_matches_the_inner_stack(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item pattern[] = {ITEM(ETH),   ITEM(IPV4), ITEM(UDP), ITEM(VXLAN),
+						ITEM(ETH),   ITEM(IPV6), ITEM(TCP), END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q2), END_ACTION};
+	struct frame v6tcp = vxlan_frame(true, 6), v4tcp = vxlan_frame(false, 6);
+
+	rule(rig, pattern, actions);
+	send_frame(rig, &v6tcp);
+	assert_int_equal(delivered(rig), 1u << 2);
+	send_frame(rig, &v4tcp);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+static void test_udpv6_anywhere_floats_over_the_stack(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item pattern[] = {ITEM(IPV6), ITEM(UDP), END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
+	struct frame plain = {.length = 0}, tunnelled = vxlan_frame(true, 17),
+		     v6tcp = vxlan_frame(true, 6);
+
+	frame_eth(&plain, NULL, NULL, 0x86dd);
+	frame_ipv6(&plain, 1, 2, 17);
+	frame_udp(&plain, 1, 2);
+	rule(rig, pattern, actions);
+	send_frame(rig, &plain);
+	assert_int_equal(delivered(rig), 1u << 3);
+	send_frame(rig, &tunnelled); /* the inner packet: both layers searched */
+	assert_int_equal(delivered(rig), 1u << 3);
+	send_frame(rig, &v6tcp);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+static void test_eth_item_example_masks_bytes(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_eth spec = {.src = {0x00, 0x01, 0x02, 0x03, 0x04, 0x00},
+					       .dst = {0x00, 0x2a, 0x66, 0x00, 0x01, 0x00},
+					       .type = RULE_BE16(0x22aa)};
+	const struct mpf_flow_item_eth mask = {.src = {0x00, 0xff, 0xff, 0xff, 0x00, 0x00},
+					       .dst = {0x00, 0x00, 0x00, 0x00, 0xff, 0x00}};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH, .spec = &spec, .mask = &mask), END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q1), END_ACTION};
+	const uint8_t src_hit[6] = {0xaa, 0x01, 0x02, 0x03, 0xbb, 0xcc};
+	const uint8_t dst_hit[6] = {0x11, 0x22, 0x33, 0x44, 0x01, 0x55};
+	const uint8_t src_miss[6] = {0xaa, 0x01, 0x02, 0x04, 0xbb, 0xcc};
+	struct frame hit = {.length = 0}, miss = {.length = 0};
+
+	frame_eth(&hit, dst_hit, src_hit, 0x1234);
+	frame_eth(&miss, dst_hit, src_miss, 0x1234);
+	rule(rig, pattern, actions);
+	send_frame(rig, &hit);
+	assert_int_equal(delivered(rig), 1u << 1);
+	send_frame(rig, &miss);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+static void test_invert_takes_anything_but_tcpv4(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item pattern[] = {ITEM(INVERT), ITEM(ETH), ITEM(IPV4), ITEM(TCP),
+						END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q5), END_ACTION};
+	struct frame tcp = frame_ipv4_l4(1, 2, 6, 1, 2, 0), udp = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	rule(rig, pattern, actions);
+	send_frame(rig, &udp);
+	assert_int_equal(delivered(rig), 1u << 5);
+	send_frame(rig, &tcp);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+static void test_any_covers_layers_of_any_protocol(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_any two = {.num = 2}, one = {.num = 1};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH),  ITEM(ANY, .spec = &two), ITEM(VXLAN),
+						ITEM(ETH),  ITEM(ANY, .spec = &one), ITEM(TCP),
+						END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q2), END_ACTION};
+	struct frame v6 = vxlan_frame(true, 6), v4 = vxlan_frame(false, 6),
+		     udp = vxlan_frame(false, 17);
+
+	rule(rig, pattern, actions);
+	send_frame(rig, &v6);
+	assert_int_equal(delivered(rig), 1u << 2);
+	send_frame(rig, &v4);
+	assert_int_equal(delivered(rig), 1u << 2);
+	send_frame(rig, &udp);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+/* "foo" at least 10 bytes into the UDP payload, "bar" 20 bytes after
+ * "foo", "baz" 29 bytes before the end of "bar". */
+static struct frame foo_bar_baz(size_t foo_at)
+{
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+	size_t payload = f.length;
+
+	frame_put(&f, NULL, 80);
+	memcpy(f.bytes + payload + foo_at, "foo", 3);
+	memcpy(f.bytes + payload + foo_at + 3 + 20, "bar", 3);
+	memcpy(f.bytes + payload + foo_at + 3 + 20 + 3 - 29, "baz", 3);
+	return f;
+}
+
+static void test_raw_example_finds_foo_bar_baz(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_raw foo = {.relative = 1, .search = 1, .offset = 10,
+					      .length = 3, .pattern = (const uint8_t *)"foo"};
+	const struct mpf_flow_item_raw bar = {.relative = 1, .offset = 20, .length = 3,
+					      .pattern = (const uint8_t *)"bar"};
+	const struct mpf_flow_item_raw baz = {.relative = 1, .offset = -29, .length = 3,
+					      .pattern = (const uint8_t *)"baz"};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH),
+						ITEM(IPV4),
+						ITEM(UDP),
+						ITEM(RAW, .spec = &foo),
+						ITEM(RAW, .spec = &bar),
+						ITEM(RAW, .spec = &baz),
+						END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
+	struct frame hit = foo_bar_baz(12), shallow = foo_bar_baz(5), broken = foo_bar_baz(12);
+
+	broken.bytes[broken.length - 80 + 12 + 23] = 'c'; /* "bar" -> "car" */
+	rule(rig, pattern, actions);
+	send_frame(rig, &hit);
+	assert_int_equal(delivered(rig), 1u << 3);
+	send_frame(rig, &shallow); /* foo less than 10 bytes deep */
+	assert_int_equal(delivered(rig), 1u << 0);
+	send_frame(rig, &broken);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+static void test_range_with_mask_spans_the_document_example(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_ipv4 spec = {.hdr.src_addr = BE32(IP(10, 1, 2, 3))};
+	const struct mpf_flow_item_ipv4 last = {.hdr.src_addr = BE32(IP(10, 3, 4, 5))};
+	const struct mpf_flow_item_ipv4 mask = {.hdr.src_addr = BE32(IP(255, 255, 0, 0))};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH),
+						ITEM(IPV4, .spec = &spec, .last = &last,
+						     .mask = &mask),
+						END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q1), END_ACTION};
+	const uint32_t in[] = {IP(10, 1, 0, 0), IP(10, 2, 9, 9), IP(10, 3, 255, 255)};
+	const uint32_t out[] = {IP(10, 0, 255, 255), IP(10, 4, 0, 0), IP(11, 1, 0, 0)};
+
+	rule(rig, pattern, actions);
+	for (unsigned i = 0; i < 3; i++) {
+		struct frame f = frame_ipv4_l4(in[i], 1, 17, 1, 2, 0);
+
+		send_frame(rig, &f);
+		assert_int_equal(delivered(rig), 1u << 1);
+		f = frame_ipv4_l4(out[i], 1, 17, 1, 2, 0);
+		send_frame(rig, &f);
+		assert_int_equal(delivered(rig), 1u << 0);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Action list examples                                                     */
+/* ------------------------------------------------------------------------ */
+
+#define ANY_ETH const struct mpf_flow_item any_eth[] = {ITEM(ETH), END_ITEM}
+
+static void test_drop_and_queue_5_delivers_to_5(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_action actions[] = {ACTION(DROP, NULL), ACTION(QUEUE, &q5),
+						  END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	rule(rig, any_eth, actions);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 5);
+}
+
+static void test_queue_5_then_3_delivers_to_3(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q5), ACTION(VOID, NULL),
+						  ACTION(QUEUE, &q3), END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	rule(rig, any_eth, actions);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 3);
+}
+
+static void test_passthru_copies_to_8_and_goes_on(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_attr first = {.ingress = 1, .priority = 0};
+	const struct mpf_flow_attr later = {.ingress = 1, .priority = 1};
+	const struct mpf_flow_action copy[] = {ACTION(PASSTHRU, NULL), ACTION(QUEUE, &q8),
+					       END_ACTION};
+	const struct mpf_flow_action to2[] = {ACTION(QUEUE, &q2), END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	rule_on(rig, 0, &later, any_eth, to2);
+	rule_on(rig, 0, &first, any_eth, copy);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 8 | 1u << 2);
+}
+
+static void test_dup_copies_alongside_the_fate(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_action_dup dup2 = {.index = 2};
+	const struct mpf_flow_action with_queue[] = {ACTION(DUP, &dup2), ACTION(QUEUE, &q1),
+						     END_ACTION};
+	const struct mpf_flow_action alone[] = {ACTION(DUP, &dup2), END_ACTION};
+	const struct mpf_flow_item_ipv4 a = {.hdr.src_addr = BE32(1)}, b = {.hdr.src_addr = BE32(9)};
+	const struct mpf_flow_item_ipv4 src = {.hdr.src_addr = BE32(0xffffffffu)};
+	const struct mpf_flow_item pa[] = {ITEM(ETH), ITEM(IPV4, .spec = &a, .mask = &src),
+					   END_ITEM};
+	const struct mpf_flow_item pb[] = {ITEM(ETH), ITEM(IPV4, .spec = &b, .mask = &src),
+					   END_ITEM};
+	struct frame fa = frame_ipv4_l4(1, 2, 17, 1, 2, 0), fb = frame_ipv4_l4(9, 2, 17, 1, 2, 0);
+
+	rule(rig, pa, with_queue);
+	rule(rig, pb, alone);
+	send_frame(rig, &fa);
+	assert_int_equal(delivered(rig), 1u << 1 | 1u << 2);
+	send_frame(rig, &fb); /* DUP alone is QUEUE + PASSTHRU: the default still applies */
+	assert_int_equal(delivered(rig), 1u << 2 | 1u << 0);
+}
+
+static void test_count_and_drop_counts_every_byte(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_action actions[] = {ACTION(COUNT, NULL), ACTION(DROP, NULL),
+						  END_ACTION};
+	struct region_count count;
+	uint64_t bytes = 0;
+
+	rule(rig, any_eth, actions);
+	for (unsigned i = 0; i < 10; i++) {
+		struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, i * 7);
+
+		bytes += f.length;
+		send_frame(rig, &f);
+	}
+	assert_int_equal(delivered(rig), 0);
+	assert_int_equal(region_counter_read(&rig->counters[0], 1, &count), 0);
+	assert_int_equal(count.hits, 10);
+	assert_int_equal(count.bytes, bytes);
+	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 10);
+}
+
+static void test_mark_count_redirect_marks_the_descriptor(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_action_mark mark = {.id = 0x2a};
+	const struct mpf_flow_action actions[] = {ACTION(MARK, &mark), ACTION(COUNT, NULL),
+						  ACTION(QUEUE, &q10), END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 10);
+	struct rxq_desc desc = {0};
+	struct region_count count;
+
+	rule(rig, any_eth, actions);
+	send_frame(rig, &f);
+	assert_int_equal(received_on(rig, 0, 10, &desc), 1);
+	assert_true(desc.flags & RXQ_DESC_MARK);
+	assert_int_equal(desc.mark, 0x2a);
+	assert_int_equal(desc.length, f.length);
+	assert_int_equal(desc.queue, 10);
+	assert_int_equal(region_counter_read(&rig->counters[0], 1, &count), 0);
+	assert_int_equal(count.hits, 1);
+	assert_int_equal(count.bytes, f.length);
+}
+
+static void test_lower_group_wins_over_lower_priority(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_attr g8p0 = {.ingress = 1, .group = 8, .priority = 0};
+	const struct mpf_flow_attr g0p8 = {.ingress = 1, .group = 0, .priority = 8};
+	const struct mpf_flow_action to1[] = {ACTION(QUEUE, &q1), END_ACTION};
+	const struct mpf_flow_action to2[] = {ACTION(QUEUE, &q2), END_ACTION};
+	const struct mpf_flow_action to3[] = {ACTION(QUEUE, &q3), END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+	void *r2;
+
+	rule_on(rig, 0, &g8p0, any_eth, to1);
+	r2 = rule_on(rig, 0, &g0p8, any_eth, to2);
+	rule_on(rig, 0, &g0p8, any_eth, to3); /* same level, younger: never first */
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 2);
+	destroy(rig, r2);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 3);
+}
+
+static void test_rss_is_toeplitz_and_keeps_a_flow_on_one_queue(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	/* The Microsoft RSS verification suite: 66.9.149.187:2794 ->
+	 * 161.142.100.80:1766, IPv4 with TCP ports: 0x51ccc178. */
+	struct frame f = frame_ipv4_l4(IP(66, 9, 149, 187), IP(161, 142, 100, 80), 6, 2794, 1766,
+				       0);
+	const uint16_t queues[] = {4, 5, 6, 7};
+	const struct mpf_flow_action_rss rss = {.types = MPF_RSS_NONFRAG_IPV4_TCP,
+						.queue_num = 4, .queue = queues};
+	const struct mpf_flow_action actions[] = {ACTION(RSS, &rss), END_ACTION};
+	struct rxq_desc desc = {0};
+	uint32_t seen = 0;
+
+	rule(rig, any_eth, actions);
+	send_frame(rig, &f);
+	assert_int_equal(received_on(rig, 0, 4 + 0x51ccc178u % 4, &desc), 1);
+	assert_true(desc.flags & RXQ_DESC_RSS);
+	assert_int_equal(desc.rss_hash, 0x51ccc178u);
+	srand(7);
+	for (unsigned i = 0; i < 64; i++) {
+		struct frame g = frame_ipv4_l4((uint32_t)rand(), (uint32_t)rand(), 6,
+					       (unsigned)rand() & 0xffff, 80, 0);
+		uint32_t before;
+
+		send_frame(rig, &g);
+		before = delivered(rig);
+		send_frame(rig, &g);
+		assert_int_equal(delivered(rig), before);
+		seen |= before;
+	}
+	assert_int_equal(seen, 0xf0u); /* 64 flows spread over all four queues */
+}
+
+static void test_isolated_port_drops_what_no_rule_takes(void **state)
+{
+	struct rig *rig = *state;
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	assert_int_equal(rig->dev.ops.isolate(&rig->dev, 0, true, NULL), 0);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 0);
+	assert_int_equal(rig->dev.ops.isolate(&rig->dev, 0, false, NULL), 0);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+static void test_vf_items_and_actions_follow_the_destination_mac(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_vf vf1 = {.id = 1}, exact = {.id = UINT32_MAX};
+	const struct mpf_flow_item to_vf1[] = {ITEM(VF, .spec = &vf1, .mask = &exact), ITEM(ETH),
+					       END_ITEM};
+	const struct mpf_flow_item to_pf[] = {ITEM(PF), ITEM(ETH), END_ITEM};
+	const struct mpf_flow_action_vf redirect = {.id = 0};
+	const struct mpf_flow_action to_q1[] = {ACTION(QUEUE, &q1), END_ACTION};
+	const struct mpf_flow_action to_vf0[] = {ACTION(VF, &redirect), END_ACTION};
+	uint8_t mac1[6], mac0[6];
+	struct frame a = {.length = 0}, b = {.length = 0}, c = {.length = 0};
+
+	packet_vf_mac(0, 1, mac1);
+	packet_vf_mac(0, 0, mac0);
+	frame_eth(&a, mac1, NULL, 0x0800);
+	frame_ipv4(&a, 1, 2, 17);
+	frame_eth(&b, mac0, NULL, 0x0800);
+	frame_ipv4(&b, 1, 2, 17);
+	frame_eth(&c, NULL, NULL, 0x0800);
+	frame_ipv4(&c, 1, 2, 17);
+	send_frame(rig, &b); /* no rule: a VF's frame goes to that VF */
+	assert_int_equal(delivered(rig), 1u << QUEUES);
+	rule(rig, to_vf1, to_q1);
+	rule(rig, to_pf, to_vf0);
+	send_frame(rig, &a);
+	assert_int_equal(delivered(rig), 1u << 1);
+	send_frame(rig, &b); /* VF 0 is not VF 1, and not the PF */
+	assert_int_equal(delivered(rig), 1u << QUEUES);
+	send_frame(rig, &c);
+	assert_int_equal(delivered(rig), 1u << QUEUES);
+}
+
+static void test_port_item_selects_the_physical_port(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_port one = {.index = 1}, exact = {.index = UINT32_MAX};
+	const struct mpf_flow_item pattern[] = {ITEM(PORT, .spec = &one, .mask = &exact),
+						ITEM(ETH), END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	rule(rig, pattern, actions);
+	send_on(rig, 1, &f);
+	assert_int_equal(received_on(rig, 1, 3, NULL), 1);
+	send_on(rig, 0, &f); /* port 0's own traffic no longer selected */
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
+static void test_meter_colors_per_rfc_2698(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct hwdrv_meter params = {.cir = 1000, .cbs = 200, .pir = 2000, .pbs = 400,
+					   .drop = HWDRV_METER_DROP_RED};
+	const struct mpf_flow_action_meter meter = {.mtr_id = 9};
+	const struct mpf_flow_action actions[] = {ACTION(METER, &meter), ACTION(QUEUE, &q1),
+						  END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 100 - 42);
+	struct hwdrv_meter_stats stats;
+	unsigned got = 0;
+
+	assert_int_equal(f.length, 100);
+	assert_int_equal(rig->dev.ops.meter_create(&rig->dev, 0, 9, &params, NULL), 0);
+	rule(rig, any_eth, actions);
+	/* At one instant: 200 committed bytes are two green frames, the
+	 * peak's other 200 two yellow, then red, dropped. */
+	for (unsigned i = 0; i < 6; i++) {
+		send_frame(rig, &f);
+		got += received(rig, 1);
+	}
+	assert_int_equal(got, 4);
+	assert_int_equal(rig->dev.ops.meter_query(&rig->dev, 0, 9, true, &stats, NULL), 0);
+	assert_int_equal(stats.packets[0], 2);
+	assert_int_equal(stats.packets[1], 2);
+	assert_int_equal(stats.packets[2], 2);
+	assert_int_equal(stats.bytes[2], 200);
+	/* 0.1 s later: 100 committed and 200 peak bytes came back. */
+	rig->now_ns += 100000000ull;
+	for (unsigned i = 0; i < 4; i++)
+		send_frame(rig, &f);
+	assert_int_equal(rig->dev.ops.meter_query(&rig->dev, 0, 9, false, &stats, NULL), 0);
+	assert_int_equal(stats.packets[0], 1);
+	assert_int_equal(stats.packets[1], 1);
+	assert_int_equal(stats.packets[2], 2);
+	assert_int_equal(rig->dev.ops.meter_destroy(&rig->dev, 0, 9, NULL), -EBUSY);
+}
+
+static void test_egress_rules_see_transmitted_packets_only(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_attr egress = {.egress = 1};
+	const struct mpf_flow_action actions[] = {ACTION(COUNT, NULL), ACTION(DROP, NULL),
+						  END_ACTION};
+	const struct mpf_flow_action to_q1[] = {ACTION(QUEUE, &q1), END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+	struct packet p = {.data = f.bytes, .length = (uint32_t)f.length,
+			   .wire_length = (uint32_t)f.length, .function = PACKET_FUNCTION_PF};
+	struct region_count count;
+	struct rule_shape shape;
+	struct mpf_flow_error error;
+	struct hwdrv_rule hw = {.attr = &egress, .pattern = any_eth, .actions = to_q1,
+				.resolved = &shape.actions};
+
+	assert_int_equal(rule_validate(&egress, any_eth, to_q1, &shape, NULL), 0);
+	assert_int_equal(rig->dev.ops.validate(&rig->dev, &hw, &error), -ENOTSUP);
+	assert_int_equal(error.cause, 0);
+	rule_on(rig, 0, &egress, any_eth, actions);
+	send_frame(rig, &f); /* received: the egress rule does not apply */
+	assert_int_equal(delivered(rig), 1u << 0);
+	packet_parse(&p);
+	soft_process(rig->soft, &rig->soft->ports[0], &p, true, rig->now_ns);
+	assert_int_equal(region_counter_read(&rig->counters[0], 1, &count), 0);
+	assert_int_equal(count.hits, 1);
+	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].tx_packets), 0);
+}
+
+static void test_security_is_refused_naming_the_action(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_action_security session = {.security_session = 1};
+	const struct mpf_flow_action actions[] = {ACTION(COUNT, NULL), ACTION(SECURITY, &session),
+						  END_ACTION};
+	struct rule_shape shape;
+	struct mpf_flow_error error;
+	struct hwdrv_rule hw = {.attr = &ingress, .pattern = any_eth, .actions = actions,
+				.resolved = &shape.actions};
+
+	assert_int_equal(rule_validate(&ingress, any_eth, actions, &shape, NULL), 0);
+	assert_int_equal(rig->dev.ops.validate(&rig->dev, &hw, &error), -ENOTSUP);
+	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_ACTION);
+	assert_int_equal(error.cause, 1);
+	assert_non_null(strstr(error.message, "security"));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The classifier against its baseline                                      */
+/* ------------------------------------------------------------------------ */
+
+static void test_tuple_space_agrees_with_linear_scan(void **state)
+{
+	struct rig *rig = *state;
+	enum { N = 400, PACKETS = 4000 };
+	static struct mpf_flow_item_ipv4 spec[N], last[N], mask[N];
+	static struct mpf_flow_item_udp uspec[N], umask[N];
+	static struct mpf_flow_item patterns[N][4];
+	static struct mpf_flow_attr attrs[N];
+	const struct mpf_flow_action actions[][2] = {
+		{ACTION(DROP, NULL), END_ACTION}, {ACTION(PASSTHRU, NULL), END_ACTION}};
+	const struct cls_rule *linear[N];
+	unsigned seed = 1;
+
+	srand(seed);
+	for (unsigned i = 0; i < N; i++) {
+		bool range = rand() % 4 == 0;
+
+		mask[i].hdr.src_addr = BE32(rand() % 2 ? 0xffffff00u : 0xffff0000u);
+		mask[i].hdr.dst_addr = rand() % 2 ? BE32(0xffffffffu) : 0;
+		spec[i].hdr.src_addr = BE32(IP(10, rand() % 4, rand() % 4, 0));
+		spec[i].hdr.dst_addr = BE32(IP(10, 9, 9, rand() % 4));
+		last[i] = spec[i];
+		last[i].hdr.src_addr = BE32(IP(10, 3, 3, 0));
+		umask[i].hdr.dst_port = rand() % 2 ? RULE_BE16(0xffff) : 0;
+		uspec[i].hdr.dst_port = RULE_BE16((uint16_t)(rand() % 4));
+		patterns[i][0] = ITEM(ETH);
+		patterns[i][1] = ITEM(IPV4, .spec = &spec[i], .last = range ? &last[i] : NULL,
+				      .mask = &mask[i]);
+		patterns[i][2] = ITEM(UDP, .spec = &uspec[i], .mask = &umask[i]);
+		patterns[i][3] = END_ITEM;
+		attrs[i] = (struct mpf_flow_attr){.ingress = 1, .priority = (uint32_t)(rand() % 8)};
+		rig->n_rules = 0;
+		linear[i] = rule_on(rig, 0, &attrs[i], patterns[i], actions[rand() % 5 == 0]);
+	}
+	assert_true(cls_tuple_count(&rig->soft->cls) > 1);
+	assert_true(rig->soft->cls.general_rules > 0);
+	/* The baseline wants the rules in (rank, creation) order. */
+	for (unsigned i = 1; i < N; i++)
+		for (unsigned j = i; j > 0 && linear[j]->rank < linear[j - 1]->rank; j--) {
+			const struct cls_rule *t = linear[j];
+
+			linear[j] = linear[j - 1];
+			linear[j - 1] = t;
+		}
+	for (unsigned k = 0; k < PACKETS; k++) {
+		struct frame f = frame_ipv4_l4(IP(10, rand() % 5, rand() % 5, rand() % 3),
+					       IP(10, 9, 9, rand() % 5), 17, 7,
+					       (unsigned)(rand() % 5), 0);
+		struct packet p = {.data = f.bytes, .length = (uint32_t)f.length,
+				   .function = PACKET_FUNCTION_PF};
+		struct cls_result a, b;
+
+		packet_parse(&p);
+		cls_lookup(&rig->soft->cls, &p, &a);
+		cls_lookup_linear(linear, N, &p, &b);
+		assert_int_equal(a.n, b.n);
+		assert_int_equal(a.terminated, b.terminated);
+		for (unsigned i = 0; i < a.n; i++)
+			assert_ptr_equal(a.rules[i], b.rules[i]);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* The parser                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void test_parser_walks_tunnels_and_tags(void **state)
+{
+	struct frame f = {.length = 0};
+	struct packet p;
+	static const uint8_t expect[] = {
+		MPF_FLOW_ITEM_TYPE_ETH, MPF_FLOW_ITEM_TYPE_VLAN, MPF_FLOW_ITEM_TYPE_VLAN,
+		MPF_FLOW_ITEM_TYPE_IPV4, MPF_FLOW_ITEM_TYPE_UDP, MPF_FLOW_ITEM_TYPE_VXLAN,
+		MPF_FLOW_ITEM_TYPE_ETH, MPF_FLOW_ITEM_TYPE_IPV6, MPF_FLOW_ITEM_TYPE_TCP};
+
+	(void)state;
+	frame_eth(&f, NULL, NULL, 0x88a8);
+	frame_vlan(&f, 100, 0x8100);
+	frame_vlan(&f, 200, 0x0800);
+	frame_ipv4(&f, 1, 2, 17);
+	frame_udp(&f, 1, PACKET_UDP_VXLAN);
+	frame_vxlan(&f, 5);
+	frame_eth(&f, NULL, NULL, 0x86dd);
+	frame_ipv6(&f, 1, 2, 6);
+	frame_tcp(&f, 1, 2);
+	p = (struct packet){.data = f.bytes, .length = (uint32_t)f.length};
+	packet_parse(&p);
+	assert_int_equal(p.n_layers, sizeof(expect));
+	assert_false(p.truncated);
+	for (unsigned i = 0; i < sizeof(expect); i++)
+		assert_int_equal(p.layers[i].type, expect[i]);
+	/* The first tag's item bytes start at its TPID: 0x88a8, TCI 100. */
+	assert_int_equal(p.layers[1].hdr, 12);
+	assert_int_equal(f.bytes[p.layers[1].hdr + 3], 100);
+	/* Cut anywhere: never past the end, and a cut header is reported. */
+	for (size_t n = 0; n < f.length; n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+		struct packet q = {.data = copy, .length = (uint32_t)n};
+
+		memcpy(copy, f.bytes, n);
+		packet_parse(&q);
+		for (unsigned i = 0; i < q.n_layers; i++)
+			assert_true(q.layers[i].end <= n);
+		assert_true(q.truncated || q.n_layers == sizeof(expect));
+		free(copy);
+	}
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_tcpv4_as_l4_takes_tcp_over_ipv4_only),
+		T(test_meta_items_do_not_change_the_pattern),
+		T(test_tcpv6_in_vxlan_matches_the_inner_stack),
+		T(test_udpv6_anywhere_floats_over_the_stack),
+		T(test_eth_item_example_masks_bytes),
+		T(test_invert_takes_anything_but_tcpv4),
+		T(test_any_covers_layers_of_any_protocol),
+		T(test_raw_example_finds_foo_bar_baz),
+		T(test_range_with_mask_spans_the_document_example),
+		T(test_drop_and_queue_5_delivers_to_5),
+		T(test_queue_5_then_3_delivers_to_3),
+		T(test_passthru_copies_to_8_and_goes_on),
+		T(test_dup_copies_alongside_the_fate),
+		T(test_count_and_drop_counts_every_byte),
+		T(test_mark_count_redirect_marks_the_descriptor),
+		T(test_lower_group_wins_over_lower_priority),
+		T(test_rss_is_toeplitz_and_keeps_a_flow_on_one_queue),
+		T(test_isolated_port_drops_what_no_rule_takes),
+		T(test_vf_items_and_actions_follow_the_destination_mac),
+		T(test_port_item_selects_the_physical_port),
+		T(test_meter_colors_per_rfc_2698),
+		T(test_egress_rules_see_transmitted_packets_only),
+		T(test_security_is_refused_naming_the_action),
+		T(test_tuple_space_agrees_with_linear_scan),
+		cmocka_unit_test(test_parser_walks_tunnels_and_tags),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
