@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -107,8 +108,15 @@ int soft_datapath_start(struct soft *soft, struct mpf_flow_error *error)
 {
 	int err;
 
+	sigset_t all, old;
+
 	shm_store_relaxed32(&soft->stop, 0);
+	/* Signals are the primary's thread's business (its signalfd): the
+	 * worker starts with every one blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&soft->worker, NULL, datapath_main, soft);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "datapath thread: %s", strerror(err));

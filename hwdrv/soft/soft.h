@@ -108,7 +108,9 @@ struct soft_source {
 	uint64_t limit;	 /* frames to send in all; 0: no limit */
 	uint64_t sent;
 	uint64_t pps;	 /* 0: as fast as possible */
-	uint64_t start_ns;
+	uint64_t start_ns;	/* of the first frame sent */
+	uint64_t delay_ns;	/* before the first frame, from the first burst */
+	uint64_t not_before_ns;
 	/* LIVE: AF_PACKET TPACKET_V3. */
 	int fd;
 	uint8_t *ring;

@@ -2,12 +2,13 @@
 /*
  * Packet sources of the soft datapath, one per port (mpflowd --source):
  *
- *   pcap:FILE[,loop=N][,count=N][,pps=N][,tx]
+ *   pcap:FILE[,loop=N][,count=N][,pps=N][,delay=MS][,tx]
  *	replay a capture (read into memory once) N times (loop=0: forever;
  *	default once), at most `count` frames, at `pps` frames per second
- *	(default: as fast as the datapath goes); `tx`: the port transmits
- *	them, so egress rules apply.
- *   gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,tx]
+ *	(default: as fast as the datapath goes), starting `delay` ms after
+ *	mpflowd starts (time to install rules first); `tx`: the port
+ *	transmits them, so egress rules apply.
+ *   gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,delay=MS][,tx]
  *	synthetic IPv4 traffic: N flows (10.0.0.0 + i -> 10.255.0.1, source
  *	port 10000 + i % 50000, destination port 80), frames of B bytes,
  *	sent round robin; without count, forever.
@@ -274,6 +275,11 @@ int soft_source_open(struct soft_source *s, uint16_t port, const char *spec,
 			ok = number(value, 1, UINT64_MAX, &s->limit);
 		} else if (strcmp(name, "pps") == 0) {
 			ok = number(value, 1, 1000000000, &s->pps);
+		} else if (strcmp(name, "delay") == 0) {
+			uint64_t ms;
+
+			ok = number(value, 0, 86400000, &ms);
+			s->delay_ns = ms * 1000000u;
 		} else if (strcmp(name, "tx") == 0) {
 			ok = value == NULL;
 			s->egress = true;
@@ -336,11 +342,17 @@ static uint64_t trace_due(const struct soft_source *s, uint64_t now_ns)
 static unsigned trace_burst(struct soft_source *s, struct packet *pkts, unsigned max,
 			    uint64_t now_ns)
 {
-	uint64_t due = trace_due(s, now_ns);
+	uint64_t due;
 	unsigned n = 0;
 
-	if (s->start_ns == 0)
+	if (s->start_ns == 0) {
+		if (s->not_before_ns == 0)
+			s->not_before_ns = now_ns + s->delay_ns;
+		if (now_ns < s->not_before_ns)
+			return 0;
 		s->start_ns = now_ns;
+	}
+	due = trace_due(s, now_ns);
 	while (n < max && n < due && !s->done) {
 		struct packet *p = &pkts[n++];
 
@@ -427,7 +439,9 @@ uint64_t soft_source_due(const struct soft_source *s, uint64_t now_ns)
 
 	if (s->kind != SOURCE_TRACE || s->done)
 		return UINT64_MAX;
-	if (s->pps == 0 || s->start_ns == 0)
+	if (s->start_ns == 0)
+		return s->not_before_ns > now_ns ? s->not_before_ns - now_ns : 0;
+	if (s->pps == 0)
 		return 0;
 	next = s->start_ns + (uint64_t)((soft_u128)s->sent * 1000000000u / s->pps);
 	return next > now_ns ? next - now_ns : 0;

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The software datapath end to end: a real mpflowd replays a pcap the test
+ * wrote, a real client installs rules, attaches RX queues and reads them;
+ * every counter and every queue is compared with what the test computed
+ * from the frames it wrote. A second case sends frames into a veth pair in
+ * a network namespace the test makes (skipped without CAP_NET_ADMIN).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+#include <pcap/pcap.h>
+
+#include "tests/harness.h"
+#include "tests/packet_builder.h"
+
+#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
+#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#define BE16(x)	     ((uint16_t)__builtin_bswap16(x))
+
+/* What the test sends, by kind, and what it expects each rule to count. */
+struct traffic {
+	unsigned dns, dns_bytes;   /* UDP to port 53: rule 1, queue 1 */
+	unsigned web, web_bytes;   /* TCP to port 80: rule 2, dropped */
+	unsigned icmp, icmp_bytes; /* ICMP: rule 3 counts, default queue */
+	unsigned other;		   /* nothing matches: default queue */
+};
+
+static struct frame make_frame(unsigned i, struct traffic *t)
+{
+	struct frame f = {.length = 0};
+
+	switch (i % 7) {
+	case 0:
+	case 1:
+	case 2:
+		f = frame_ipv4_l4(0x0a000001u + i, 0x0a000002u, 17, 1024 + i, 53, i % 50);
+		t->dns++;
+		t->dns_bytes += (unsigned)f.length;
+		break;
+	case 3:
+	case 4:
+		f = frame_ipv4_l4(0x0a000001u + i, 0x0a000002u, 6, 1024 + i, 80, i % 30);
+		t->web++;
+		t->web_bytes += (unsigned)f.length;
+		break;
+	case 5:
+		frame_eth(&f, NULL, NULL, 0x0800);
+		frame_ipv4(&f, 0x0a000003u, 0x0a000004u, 1);
+		frame_put(&f, "\x08\x00\x00\x00\x00\x01\x00\x01", 8);
+		t->icmp++;
+		t->icmp_bytes += (unsigned)f.length;
+		break;
+	default:
+		f = frame_ipv4_l4(0x0a000001u, 0x0a000002u, 17, 1, 9999, 0);
+		t->other++;
+		break;
+	}
+	return f;
+}
+
+static void write_pcap(const char *path, unsigned frames, struct traffic *t)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path);
+
+	assert_non_null(d);
+	for (unsigned i = 0; i < frames; i++) {
+		struct frame f = make_frame(i, t);
+		struct pcap_pkthdr h = {.caplen = (bpf_u_int32)f.length,
+					.len = (bpf_u_int32)f.length};
+
+		pcap_dump((u_char *)d, &h, f.bytes);
+	}
+	pcap_dump_close(d);
+	pcap_close(dead);
+}
+
+static unsigned count_pcap(const char *path)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, errbuf);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	unsigned n = 0;
+
+	assert_non_null(p);
+	while (pcap_next_ex(p, &h, &data) == 1)
+		n++;
+	pcap_close(p);
+	return n;
+}
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+static const struct mpf_flow_action_queue to_q1 = {.index = 1};
+
+/* Rules 1-3 of struct traffic; handles in h[]. */
+static void install(struct mpf_client *c, uint64_t h[3])
+{
+	const struct mpf_flow_item_udp dns = {.hdr.dst_port = BE16(53)};
+	const struct mpf_flow_item_udp port = {.hdr.dst_port = BE16(0xffff)};
+	const struct mpf_flow_item_tcp web = {.hdr.dst_port = BE16(80)};
+	const struct mpf_flow_item_tcp tport = {.hdr.dst_port = BE16(0xffff)};
+	const struct mpf_flow_item p_dns[] = {ITEM(ETH), ITEM(IPV4),
+					      ITEM(UDP, .spec = &dns, .mask = &port), ITEM(END)};
+	const struct mpf_flow_item p_web[] = {ITEM(ETH), ITEM(IPV4),
+					      ITEM(TCP, .spec = &web, .mask = &tport), ITEM(END)};
+	const struct mpf_flow_item p_icmp[] = {ITEM(IPV4), ITEM(ICMP), ITEM(END)};
+	const struct mpf_flow_action a_dns[] = {ACTION(COUNT, NULL), ACTION(QUEUE, &to_q1),
+						ACTION(END, NULL)};
+	const struct mpf_flow_action a_web[] = {ACTION(COUNT, NULL), ACTION(DROP, NULL),
+						ACTION(END, NULL)};
+	const struct mpf_flow_action a_icmp[] = {ACTION(COUNT, NULL), ACTION(END, NULL)};
+	struct mpf_flow_error error;
+
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_dns, a_dns, 0, &h[0], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_web, a_web, 0, &h[1], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_icmp, a_icmp, 0, &h[2], &error), 0);
+}
+
+static void expect_count(struct mpf_client *c, uint64_t handle, unsigned hits, unsigned bytes)
+{
+	struct mpf_flow_query_count count = {0};
+	struct mpf_flow_error error;
+
+	assert_int_equal(mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			 0);
+	assert_int_equal(count.hits, hits);
+	assert_int_equal(count.bytes, bytes);
+}
+
+/* Drain a queue until `expect` packets came or 10 s passed; returns how
+ * many, checking each one's length against its wire length. */
+static unsigned drain(struct mpf_rxq *q, unsigned expect, unsigned *bytes)
+{
+	static uint8_t buf[1 << 20];
+	struct mpf_packet pkts[64];
+	unsigned got = 0;
+	time_t deadline = time(NULL) + 10;
+
+	*bytes = 0;
+	while (got < expect && time(NULL) < deadline) {
+		int n = mpf_rxq_burst(q, pkts, 64, buf, sizeof(buf));
+
+		assert_true(n >= 0);
+		if (n == 0) {
+			mpf_rxq_wait(q, 100);
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			assert_int_equal(pkts[i].length, pkts[i].wire_length);
+			*bytes += pkts[i].length;
+		}
+		got += (unsigned)n;
+	}
+	/* Nothing more may come. */
+	usleep(100000);
+	assert_int_equal(mpf_rxq_burst(q, pkts, 64, buf, sizeof(buf)), 0);
+	return got;
+}
+
+static void test_pcap_replay_counts_and_delivers_exactly(void **state)
+{
+	struct primary p;
+	struct traffic t = {0};
+	char pcap[128], source[192], dump[128];
+	const char *args[] = {"--source", source, "--dump-queues", dump, NULL};
+	struct mpf_client *c;
+	struct mpf_rxq *q0, *q1;
+	struct mpf_rxq_stats stats;
+	struct mpf_flow_error error;
+	uint64_t h[3];
+	unsigned bytes;
+	struct timespec t0, t1;
+
+	(void)state;
+	snprintf(pcap, sizeof(pcap), "/tmp/mpflow-datapath-%d.pcap", (int)getpid());
+	snprintf(dump, sizeof(dump), "/tmp/mpflow-dump-%d", (int)getpid());
+	assert_int_equal(mkdir(dump, 0700), 0);
+	write_pcap(pcap, 7000, &t);
+	/* The replay starts 3 s after the primary: rules and queues first. */
+	snprintf(source, sizeof(source), "0=pcap:%s,delay=3000", pcap);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "datapath", &c), 0);
+	install(c, h);
+	assert_int_equal(mpf_rxq_attach(c, 0, 0, &q0, &error), 0);
+	assert_int_equal(mpf_rxq_attach(c, 0, 1, &q1, &error), 0);
+	assert_int_equal(mpf_rxq_attach(c, 0, 1, &q1, &error), -EBUSY);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (t1.tv_sec - t0.tv_sec >= 3)
+		fail_msg("setting up took longer than the replay delay");
+
+	assert_int_equal(drain(q1, t.dns, &bytes), t.dns);
+	assert_int_equal(bytes, t.dns_bytes);
+	assert_int_equal(drain(q0, t.icmp + t.other, &bytes), t.icmp + t.other);
+	expect_count(c, h[0], t.dns, t.dns_bytes);
+	expect_count(c, h[1], t.web, t.web_bytes);
+	expect_count(c, h[2], t.icmp, t.icmp_bytes);
+	mpf_rxq_stats(q1, &stats);
+	assert_int_equal(stats.packets, t.dns);
+	assert_int_equal(stats.dropped, 0);
+	assert_int_equal(mpf_rxq_detach(q0, &error), 0);
+	assert_int_equal(mpf_rxq_detach(q1, &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+	/* --dump-queues saw the same packets. */
+	snprintf(source, sizeof(source), "%s/port0-queue1.pcap", dump);
+	assert_int_equal(count_pcap(source), t.dns);
+	snprintf(source, sizeof(source), "%s/port0-queue0.pcap", dump);
+	assert_int_equal(count_pcap(source), t.icmp + t.other);
+	unlink(pcap);
+	assert_int_equal(system("rm -rf /tmp/mpflow-dump-*"), 0);
+}
+
+static void test_meter_objects_through_the_service(void **state)
+{
+	struct primary p;
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	const struct mpf_meter_params params = {.cir = 1000, .cbs = 100, .pir = 2000, .pbs = 200,
+						.drop = MPF_METER_DROP_RED};
+	const struct mpf_meter_params bad = {.cir = 3000, .cbs = 100, .pir = 2000, .pbs = 200};
+	const struct mpf_flow_action_meter meter = {.mtr_id = 4};
+	const struct mpf_flow_item eth[] = {ITEM(ETH), ITEM(END)};
+	const struct mpf_flow_action metered[] = {ACTION(METER, &meter), ACTION(END, NULL)};
+	struct mpf_meter_stats stats;
+	uint64_t handle;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, NULL), 0);
+	assert_int_equal(primary_connect(&p, "meters", &c), 0);
+	assert_int_equal(mpf_meter_create(c, 0, 4, &bad, &error), -EINVAL);
+	assert_int_equal(mpf_meter_create(c, 0, 4, &params, &error), 0);
+	assert_int_equal(mpf_meter_create(c, 0, 4, &params, &error), -EEXIST);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, eth, metered, 0, &handle, &error), 0);
+	assert_int_equal(mpf_meter_destroy(c, 0, 4, &error), -EBUSY);
+	assert_int_equal(mpf_meter_query(c, 0, 4, 0, &stats, &error), 0);
+	assert_int_equal(stats.packets[MPF_COLOR_GREEN], 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), 0);
+	assert_int_equal(mpf_meter_destroy(c, 0, 4, &error), 0);
+	assert_int_equal(mpf_meter_query(c, 0, 4, 0, &stats, &error), -ENOENT);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Live: a veth pair in a namespace of our own                              */
+/* ------------------------------------------------------------------------ */
+
+static int sh(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_veth_traffic_is_classified_and_counted(void **state)
+{
+	struct primary p;
+	struct traffic t = {0};
+	const char *args[] = {"--source", "0=live:mpft0", NULL};
+	struct mpf_client *c;
+	struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_halen = 6};
+	uint64_t h[3];
+	int sock;
+
+	(void)state;
+	/* Our own network namespace: the veth pair and its traffic vanish
+	 * with this process. */
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0 ||
+	    sh("ip link add mpft0 type veth peer name mpft1 && ip link set mpft0 up && "
+	       "ip link set mpft1 up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1") != 0)
+		skip();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "live", &c), 0);
+	install(c, h);
+	sock = socket(AF_PACKET, SOCK_RAW, 0);
+	assert_true(sock >= 0);
+	to.sll_ifindex = (int)if_nametoindex("mpft1");
+	for (unsigned i = 0; i < 700; i++) {
+		struct frame f = make_frame(i, &t);
+
+		assert_int_equal(sendto(sock, f.bytes, f.length, 0, (struct sockaddr *)&to,
+					sizeof(to)),
+				 (ssize_t)f.length);
+		if (i % 64 == 63)
+			usleep(2000); /* stay within the veth queue */
+	}
+	close(sock);
+	for (int tries = 0; tries < 100; tries++) {
+		struct mpf_flow_query_count count = {0};
+
+		mpf_flow_query(c, 0, h[2], MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
+		if (count.hits == t.icmp)
+			break;
+		usleep(50000);
+	}
+	expect_count(c, h[0], t.dns, t.dns_bytes);
+	expect_count(c, h[1], t.web, t.web_bytes);
+	expect_count(c, h[2], t.icmp, t.icmp_bytes);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pcap_replay_counts_and_delivers_exactly),
+		cmocka_unit_test(test_meter_objects_through_the_service),
+		cmocka_unit_test(test_veth_traffic_is_classified_and_counted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
