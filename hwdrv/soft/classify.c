@@ -18,10 +18,13 @@ struct cls_gather {
 	uint64_t mask;
 };
 
+/* The order and hash are copied from the rule so that a chain walk touches
+ * the nodes only, not every rule it passes. */
 struct cls_node {
 	struct cls_node *next; /* RCU */
 	const struct cls_rule *rule;
 	uint64_t hash;
+	uint64_t rank, seq;
 };
 
 struct cls_table {
@@ -325,6 +328,8 @@ static int insert_general(struct cls *c, struct cls_rule *rule)
 		return -ENOMEM;
 	node->rule = rule;
 	node->hash = 0;
+	node->rank = rule->rank;
+	node->seq = rule->seq;
 	rule->tuple = NULL;
 	chain_insert(&c->general, node);
 	c->general_rules++;
@@ -350,6 +355,8 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	rule->tuple = t;
 	node->rule = rule;
 	node->hash = rule->hash;
+	node->rank = rule->rank;
+	node->seq = rule->seq;
 	/* The tuple's place in the search order first, then the rule: a
 	 * reader never skips a tuple holding a rule it can see. */
 	if (rule->rank < shm_load_relaxed64(&t->min_rank)) {
@@ -482,11 +489,15 @@ static void lookup_tuple(const struct cls_tuple *t, const struct packet *p, unsi
 	hash = hash_key(key, words);
 	for (const struct cls_node *node = rcu_dereference(table->buckets[hash & table->mask]);
 	     node; node = rcu_dereference(node->next)) {
-		const struct cls_rule *r = node->rule;
+		const struct cls_rule *r;
 
-		if (cand->best && !before(r, cand->best))
+		if (cand->best && (node->rank > cand->best->rank ||
+				   (node->rank == cand->best->rank && node->seq >= cand->best->seq)))
 			return;
-		if (node->hash != hash || memcmp(r->key, key, words * sizeof(key[0])) != 0)
+		if (node->hash != hash)
+			continue;
+		r = node->rule;
+		if (memcmp(r->key, key, words * sizeof(key[0])) != 0)
 			continue;
 		consider(cand, r);
 		if (r->terminating)

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench/classify: packets per second per core of the soft datapath's
+ * classifier (parse + lookup) over an in-memory trace, against a linear scan
+ * of the same rules through the general matcher, measured in the same run;
+ * then rule insert/delete rate while a second thread keeps classifying.
+ *
+ * Input: a ClassBench rule set and trace, made by bench/make-ruleset.py.
+ *   classify RULES TRACE [SECONDS]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hwdrv/soft/soft.h"
+#include "tests/packet_builder.h"
+
+struct bench_rule {
+	struct mpf_flow_item_ipv4 ip, ip_mask;
+	struct mpf_flow_item_tcp l4, l4_last, l4_mask; /* UDP shares the first 4 bytes */
+	struct mpf_flow_item pattern[4];
+	struct mpf_flow_action_queue queue;
+	struct mpf_flow_action actions[2];
+	struct mpf_flow_attr attr;
+	uint8_t proto;
+	bool range;
+	void *handle;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint32_t prefix_mask(unsigned len)
+{
+	return len ? ~0u << (32 - len) : 0;
+}
+
+static int parse_rule(const char *line, unsigned index, struct bench_rule *r)
+{
+	unsigned a[4], b[4], sl, dl, splo, sphi, dplo, dphi, proto, pmask;
+
+	if (sscanf(line, "@%u.%u.%u.%u/%u %u.%u.%u.%u/%u %u : %u %u : %u %x/%x", &a[0], &a[1],
+		   &a[2], &a[3], &sl, &b[0], &b[1], &b[2], &b[3], &dl, &splo, &sphi, &dplo, &dphi,
+		   &proto, &pmask) != 16 ||
+	    sl > 32 || dl > 32 || (proto != 6 && proto != 17) || splo != 0 || sphi != 65535)
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	r->ip.hdr.src_addr = __builtin_bswap32(a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3]);
+	r->ip.hdr.dst_addr = __builtin_bswap32(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
+	r->ip.hdr.next_proto_id = (uint8_t)proto;
+	r->ip_mask.hdr.src_addr = __builtin_bswap32(prefix_mask(sl));
+	r->ip_mask.hdr.dst_addr = __builtin_bswap32(prefix_mask(dl));
+	r->ip_mask.hdr.next_proto_id = 0xff;
+	r->l4.hdr.dst_port = RULE_BE16((uint16_t)dplo);
+	r->l4_last.hdr.dst_port = RULE_BE16((uint16_t)dphi);
+	r->l4_mask.hdr.dst_port = dplo == 0 && dphi == 65535 ? 0 : RULE_BE16(0xffff);
+	r->proto = (uint8_t)proto;
+	r->range = dplo != dphi;
+	r->queue.index = (uint16_t)(index % 4);
+	r->attr = (struct mpf_flow_attr){.ingress = 1, .priority = index};
+	return 0;
+}
+
+/* The rule's pointers, into itself: set once it stopped moving. */
+static void bind_rule(struct bench_rule *r)
+{
+	r->pattern[0] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_ETH};
+	r->pattern[1] = (struct mpf_flow_item){
+		.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &r->ip, .mask = &r->ip_mask};
+	r->pattern[2] = (struct mpf_flow_item){
+		.type = r->proto == 6 ? MPF_FLOW_ITEM_TYPE_TCP : MPF_FLOW_ITEM_TYPE_UDP,
+		.spec = &r->l4, .last = r->range ? &r->l4_last : NULL, .mask = &r->l4_mask};
+	r->pattern[3] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_END};
+	r->actions[0] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE,
+						 .conf = &r->queue};
+	r->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_END};
+}
+
+static int create(struct hwdrv *dev, struct bench_rule *r)
+{
+	struct rule_shape shape;
+	struct mpf_flow_error error;
+	struct hwdrv_rule hw = {.attr = &r->attr, .pattern = r->pattern, .actions = r->actions,
+				.resolved = &shape.actions};
+
+	bind_rule(r);
+	if (rule_validate(&r->attr, r->pattern, r->actions, &shape, &error) != 0 ||
+	    dev->ops.create(dev, &hw, &r->handle, &error) != 0) {
+		fprintf(stderr, "classify: rule refused: %s\n", error.message);
+		return -1;
+	}
+	return 0;
+}
+
+struct trace {
+	struct frame *frames;
+	struct packet *packets;
+	unsigned n;
+};
+
+static int load_trace(const char *path, struct trace *t)
+{
+	FILE *f = fopen(path, "r");
+	unsigned long src, dst, sport, dport, proto, rule;
+	unsigned cap = 0;
+
+	if (f == NULL)
+		return -errno;
+	while (fscanf(f, "%lu %lu %lu %lu %lu %lu", &src, &dst, &sport, &dport, &proto, &rule) ==
+	       6) {
+		if (t->n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			t->frames = realloc(t->frames, cap * sizeof(*t->frames));
+			if (t->frames == NULL)
+				return -ENOMEM;
+		}
+		t->frames[t->n++] = frame_ipv4_l4((uint32_t)src, (uint32_t)dst, (unsigned)proto,
+						  (unsigned)sport, (unsigned)dport, 0);
+	}
+	fclose(f);
+	t->packets = calloc(t->n, sizeof(*t->packets));
+	for (unsigned i = 0; i < t->n; i++)
+		t->packets[i] = (struct packet){.data = t->frames[i].bytes,
+						.length = (uint32_t)t->frames[i].length,
+						.function = PACKET_FUNCTION_PF};
+	return t->n ? 0 : -EINVAL;
+}
+
+/* Parse + lookup over the trace for about `seconds`; packets per second. */
+static double run_tuple(const struct cls *cls, struct trace *t, double seconds,
+			uint64_t *checksum)
+{
+	struct cls_result result;
+	uint64_t done = 0, sum = 0;
+	double start = now_s(), elapsed;
+
+	do {
+		for (unsigned i = 0; i < t->n; i++) {
+			struct packet *p = &t->packets[i];
+
+			packet_parse(p);
+			cls_lookup(cls, p, &result);
+			sum += result.n ? result.rules[result.n - 1]->seq : 0;
+		}
+		done += t->n;
+		elapsed = now_s() - start;
+	} while (elapsed < seconds);
+	*checksum = sum;
+	return (double)done / elapsed;
+}
+
+static double run_linear(const struct cls_rule *const *rules, unsigned n, struct trace *t,
+			 double seconds, unsigned *packets)
+{
+	struct cls_result result;
+	uint64_t done = 0;
+	double start = now_s(), elapsed;
+
+	do {
+		struct packet *p = &t->packets[done % t->n];
+
+		packet_parse(p);
+		cls_lookup_linear(rules, n, p, &result);
+		done++;
+		elapsed = now_s() - start;
+	} while (elapsed < seconds && done < t->n);
+	*packets = (unsigned)done;
+	return (double)done / elapsed;
+}
+
+struct churn {
+	struct soft *soft;
+	struct trace *trace;
+	shm_u32 stop;
+	uint64_t packets;
+};
+
+static void *classify_thread(void *arg)
+{
+	struct churn *c = arg;
+	struct cls_result result;
+
+	rcu_online(&c->soft->rcu);
+	while (!shm_load_acquire32(&c->stop)) {
+		for (unsigned i = 0; i < c->trace->n && i < 4096; i += SOFT_BURST) {
+			for (unsigned k = i; k < i + SOFT_BURST && k < c->trace->n; k++) {
+				packet_parse(&c->trace->packets[k]);
+				cls_lookup(&c->soft->cls, &c->trace->packets[k], &result);
+			}
+			c->packets += SOFT_BURST;
+			rcu_quiescent(&c->soft->rcu);
+		}
+	}
+	rcu_offline(&c->soft->rcu);
+	return NULL;
+}
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct cls_rule *x = *(const struct cls_rule *const *)a;
+	const struct cls_rule *y = *(const struct cls_rule *const *)b;
+
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+int main(int argc, char **argv)
+{
+	struct hwdrv_config config = {.ports = 1, .queues = 4};
+	struct mpf_flow_error error;
+	struct bench_rule *rules = NULL;
+	const struct cls_rule **sorted;
+	struct trace trace = {0};
+	struct hwdrv dev;
+	struct soft *soft;
+	unsigned n = 0, cap = 0, linear_packets, churn_ops = 0;
+	double seconds = argc > 3 ? atof(argv[3]) : 1.0;
+	double tuple_pps, linear_pps, start;
+	uint64_t checksum;
+	char line[256];
+	FILE *f;
+	struct churn churn;
+	pthread_t thread;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: classify RULES TRACE [SECONDS]\n");
+		return 2;
+	}
+	f = fopen(argv[1], "r");
+	if (f == NULL || load_trace(argv[2], &trace) != 0) {
+		fprintf(stderr, "classify: cannot read %s or %s\n", argv[1], argv[2]);
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			rules = realloc(rules, cap * sizeof(*rules));
+		}
+		if (parse_rule(line, n, &rules[n]) != 0) {
+			fprintf(stderr, "classify: %s: line %u is not a ClassBench rule\n", argv[1],
+				n + 1);
+			return 1;
+		}
+		n++;
+	}
+	fclose(f);
+	if (hwdrv_open(&dev, "soft", &config, &error) != 0) {
+		fprintf(stderr, "classify: %s\n", error.message);
+		return 1;
+	}
+	soft = dev.priv;
+	start = now_s();
+	for (unsigned i = 0; i < n; i++)
+		if (create(&dev, &rules[i]) != 0)
+			return 1;
+	printf("rules %u: %u tuples (distinct masks), %llu exact, %llu general; "
+	       "inserted at %.2f M rules/s\n",
+	       n, cls_tuple_count(&soft->cls), (unsigned long long)soft->cls.exact_rules,
+	       (unsigned long long)soft->cls.general_rules, n / (now_s() - start) / 1e6);
+
+	tuple_pps = run_tuple(&soft->cls, &trace, seconds, &checksum);
+	sorted = malloc(n * sizeof(*sorted));
+	for (unsigned i = 0; i < n; i++)
+		sorted[i] = rules[i].handle;
+	qsort(sorted, n, sizeof(*sorted), by_rank);
+	linear_pps = run_linear(sorted, n, &trace, seconds, &linear_packets);
+	/* The two must agree on every packet the baseline saw. */
+	for (unsigned i = 0; i < linear_packets; i++) {
+		struct cls_result a, b;
+
+		cls_lookup(&soft->cls, &trace.packets[i], &a);
+		cls_lookup_linear(sorted, n, &trace.packets[i], &b);
+		if (a.n != b.n || (a.n && a.rules[a.n - 1] != b.rules[b.n - 1])) {
+			fprintf(stderr, "classify: packet %u: tuple space and linear disagree\n", i);
+			return 1;
+		}
+	}
+	printf("  classify (parse + lookup): %8.2f Mpps   linear baseline: %8.4f Mpps   "
+	       "x%.0f  (%u trace packets)\n",
+	       tuple_pps / 1e6, linear_pps / 1e6, tuple_pps / linear_pps, trace.n);
+
+	/* Churn: delete and re-insert rules while another thread classifies. */
+	churn = (struct churn){.soft = soft, .trace = &trace};
+	pthread_create(&thread, NULL, classify_thread, &churn);
+	start = now_s();
+	while (now_s() - start < seconds) {
+		struct bench_rule *r = &rules[(churn_ops / 2 * 7919u) % n];
+
+		if (dev.ops.destroy(&dev, r->handle, NULL) != 0 || create(&dev, r) != 0)
+			return 1;
+		churn_ops += 2;
+	}
+	shm_store_release32(&churn.stop, 1);
+	pthread_join(thread, NULL);
+	printf("  while classifying: %.0f inserts+deletes/s; classify thread %.2f Mpps\n",
+	       churn_ops / (now_s() - start), churn.packets / (now_s() - start) / 1e6);
+	hwdrv_close(&dev);
+	(void)checksum;
+	return 0;
+}
