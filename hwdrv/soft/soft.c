@@ -19,6 +19,13 @@ static int port_error(const struct soft *soft, uint16_t port, struct mpf_flow_er
 			      soft->n_ports);
 }
 
+static void rule_free(struct soft_rule *r)
+{
+	match_free(&r->cls.match);
+	free(r->rss);
+	free(r);
+}
+
 static void soft_close(struct hwdrv *dev)
 {
 	struct soft *soft = dev->priv;
@@ -26,6 +33,13 @@ static void soft_close(struct hwdrv *dev)
 	if (soft == NULL)
 		return;
 	soft_datapath_stop(soft);
+	/* Rules the primary left (it destroys them first; tests may not). */
+	while (soft->rules) {
+		struct soft_rule *r = soft->rules;
+
+		soft->rules = r->next;
+		rule_free(r);
+	}
 	soft_queues_close(soft);
 	for (unsigned p = 0; soft->ports && p < soft->n_ports; p++)
 		soft_source_close(&soft->ports[p].source);
@@ -198,13 +212,6 @@ static const void *last_conf(const struct hwdrv_rule *rule, enum mpf_flow_action
 	return i < 0 ? NULL : rule->actions[i].conf;
 }
 
-static void rule_free(struct soft_rule *r)
-{
-	match_free(&r->cls.match);
-	free(r->rss);
-	free(r);
-}
-
 /* The actions of a rule in the form the datapath runs. */
 static int compile_actions(struct soft *soft, const struct hwdrv_rule *rule, struct soft_rule *r)
 {
@@ -241,7 +248,8 @@ static int compile_actions(struct soft *soft, const struct hwdrv_rule *rule, str
 			return -ENOMEM;
 		r->rss->types = rss->types;
 		r->rss->key_len = rss->key_len;
-		memcpy(r->rss->key, rss->key, rss->key_len);
+		if (rss->key_len)
+			memcpy(r->rss->key, rss->key, rss->key_len);
 		r->rss->queue_num = rss->queue_num;
 		memcpy(r->rss->queue, rss->queue, rss->queue_num * sizeof(uint16_t));
 	}
@@ -280,6 +288,10 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 	}
 	if (r->meter)
 		r->meter->users++;
+	r->next = soft->rules;
+	if (r->next)
+		r->next->prev = r;
+	soft->rules = r;
 	*handle = r;
 	return 0;
 }
@@ -295,6 +307,12 @@ static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *
 	cls_remove(&soft->cls, &r->cls);
 	if (r->meter)
 		r->meter->users--;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		soft->rules = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
 	rule_free(r);
 	return 0;
 }

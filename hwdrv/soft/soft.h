@@ -73,6 +73,7 @@ struct soft_rule {
 	struct region_counter *counter;
 	struct soft_meter *meter;
 	struct soft_rss *rss;
+	struct soft_rule *prev, *next; /* every installed rule (writer) */
 };
 
 /* An attached RX queue: the mapping the client was handed. */
@@ -141,6 +142,7 @@ struct soft {
 	uint32_t rxq_bytes;
 	char dump_dir[256];
 	pcap_t *dead; /* for pcap dumpers */
+	struct soft_rule *rules; /* installed, for close */
 	struct soft_meter **meters;
 	unsigned n_meters, cap_meters;
 	/* The worker. */
