@@ -302,6 +302,10 @@ int main(int argc, char **argv)
 	printf("  while classifying: %.0f inserts+deletes/s; classify thread %.2f Mpps\n",
 	       churn_ops / (now_s() - start), churn.packets / (now_s() - start) / 1e6);
 	hwdrv_close(&dev);
+	free(sorted);
+	free(rules);
+	free(trace.frames);
+	free(trace.packets);
 	(void)checksum;
 	return 0;
 }
