@@ -119,8 +119,8 @@ enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t 
 		m->peak_tokens -= bytes;
 		m->committed_tokens -= bytes;
 	}
-	shm_store_relaxed64(&m->packets[color], shm_load_relaxed64(&m->packets[color]) + 1);
-	shm_store_relaxed64(&m->bytes[color], shm_load_relaxed64(&m->bytes[color]) + bytes);
+	soft_count(&m->packets[color], 1);
+	soft_count(&m->bytes[color], bytes);
 	return color;
 }
 
@@ -135,11 +135,6 @@ static void add_destination(struct destinations *d, unsigned queue)
 		if (d->queue[i] == queue)
 			return;
 	d->queue[d->n++] = (uint16_t)queue;
-}
-
-static void add(shm_u64 *counter, uint64_t n)
-{
-	shm_store_relaxed64(counter, shm_load_relaxed64(counter) + n);
 }
 
 /* The queue index of VF `vf`'s queue. */
@@ -210,17 +205,17 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 		}
 	}
 	if (result.overflow)
-		add(&port->overflow, 1);
+		soft_count(&port->overflow, 1);
 	if (!dropped && !result.terminated && !shm_load_relaxed32(&port->isolated))
 		add_destination(&dest, p->function == PACKET_FUNCTION_PF
 					       ? 0
 					       : vf_queue(soft, p->function));
 	if (egress) {
 		if (dropped) {
-			add(&port->dropped, 1);
+			soft_count(&port->dropped, 1);
 			return;
 		}
-		add(&port->tx_packets, 1);
+		soft_count(&port->tx_packets, 1);
 		if (port->tx_dump) {
 			struct pcap_pkthdr h = {.caplen = p->length, .len = p->wire_length};
 
@@ -231,7 +226,7 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 		return;
 	}
 	if (dropped || dest.n == 0) {
-		add(&port->dropped, 1);
+		soft_count(&port->dropped, 1);
 		return;
 	}
 	for (unsigned i = 0; i < dest.n; i++)

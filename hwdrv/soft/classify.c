@@ -52,9 +52,14 @@ struct cls_list {
 	struct cls_tuple *tuples[]; /* by min_rank */
 };
 
+static bool ranks_before(uint64_t rank, uint64_t seq, const struct cls_rule *b)
+{
+	return rank < b->rank || (rank == b->rank && seq < b->seq);
+}
+
 static bool before(const struct cls_rule *a, const struct cls_rule *b)
 {
-	return a->rank < b->rank || (a->rank == b->rank && a->seq < b->seq);
+	return ranks_before(a->rank, a->seq, b);
 }
 
 static uint64_t hash_key(const uint64_t *key, unsigned words)
@@ -425,7 +430,8 @@ struct candidates {
 	struct cls_result *out;
 };
 
-/* Consider a rule that matched. False once nothing after it can matter. */
+/* Consider a rule that matched: the best terminating one, or a
+ * non-terminating one to run before it. */
 static void consider(struct candidates *cand, const struct cls_rule *r)
 {
 	struct cls_result *out = cand->out;
@@ -491,8 +497,7 @@ static void lookup_tuple(const struct cls_tuple *t, const struct packet *p, unsi
 	     node; node = rcu_dereference(node->next)) {
 		const struct cls_rule *r;
 
-		if (cand->best && (node->rank > cand->best->rank ||
-				   (node->rank == cand->best->rank && node->seq >= cand->best->seq)))
+		if (cand->best && !ranks_before(node->rank, node->seq, cand->best))
 			return;
 		if (node->hash != hash)
 			continue;

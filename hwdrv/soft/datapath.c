@@ -43,8 +43,7 @@ static unsigned datapath_round(struct soft *soft)
 									 (uint16_t)p, soft->vfs);
 			packet_parse(pkt);
 			if (!source->egress)
-				shm_store_relaxed64(&port->rx_packets,
-						    shm_load_relaxed64(&port->rx_packets) + 1);
+				soft_count(&port->rx_packets, 1);
 			soft_process(soft, port, pkt, source->egress, now);
 		}
 		soft_source_release(source);
@@ -73,15 +72,8 @@ static void datapath_sleep(struct soft *soft)
 		return;
 	shm_store_relaxed32(&soft->idle, 1);
 	rcu_offline(&soft->rcu);
-	if (n) {
-		struct timespec ts = {.tv_nsec = (long)wait};
-
-		ppoll(fds, n, &ts, NULL);
-	} else {
-		struct timespec ts = {.tv_nsec = (long)wait};
-
-		nanosleep(&ts, NULL);
-	}
+	/* With no live source, ppoll() on no fds is a plain sleep. */
+	ppoll(fds, n, &(struct timespec){.tv_nsec = (long)wait}, NULL);
 	rcu_online(&soft->rcu);
 	shm_store_relaxed32(&soft->idle, 0);
 }

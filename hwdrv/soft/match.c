@@ -59,12 +59,12 @@ bool match_function(const struct match_pattern *m, uint16_t function)
 	return m->functions.n > 0 && match_select(&m->functions, function);
 }
 
-static int compile_header(struct match_item *out, struct match_range *ranges,
-			  const struct mpf_flow_item *item, const struct rule_item_desc *desc,
-			  int index, struct mpf_flow_error *error)
+static int compile_header(struct match_item *out, const struct mpf_flow_item *item,
+			  const struct rule_item_desc *desc, int index, struct mpf_flow_error *error)
 {
 	const uint8_t *spec = item->spec, *last = item->last;
 	const uint8_t *mask = spec ? rule_item_mask(item) : NULL;
+	struct match_range ranges[MATCH_RANGES_MAX];
 
 	if (desc->size > MATCH_ITEM_BYTES)
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
@@ -72,7 +72,6 @@ static int compile_header(struct match_item *out, struct match_range *ranges,
 				      desc->name);
 	out->kind = MATCH_HEADER;
 	out->size = (uint8_t)desc->size;
-	out->ranges = ranges;
 	if (spec == NULL)
 		return 0;
 	for (unsigned i = 0; i < desc->size; i++) {
@@ -106,6 +105,14 @@ static int compile_header(struct match_item *out, struct match_range *ranges,
 			out->mask[field->offset + i] = 0;
 			out->value[field->offset + i] = 0;
 		}
+	}
+	/* Most rules have no range: they pay no memory for one. */
+	if (out->n_ranges) {
+		out->ranges = malloc(out->n_ranges * sizeof(*out->ranges));
+		if (out->ranges == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_ITEM, index,
+					      "item %d (%s): out of memory", index, desc->name);
+		memcpy(out->ranges, ranges, out->n_ranges * sizeof(*out->ranges));
 	}
 	return 0;
 }
@@ -165,9 +172,7 @@ int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_
 	     item++)
 		n++;
 	m->items = calloc(n ? n : 1, sizeof(*m->items));
-	m->ranges = calloc(n ? n * MATCH_RANGES_MAX : 1, sizeof(*m->ranges));
-	if (m->items == NULL || m->ranges == NULL) {
-		match_free(m);
+	if (m->items == NULL) {
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "soft datapath: out of memory");
 	}
@@ -201,8 +206,7 @@ int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_
 				first_data = false; /* anchored at the frame's start */
 			break;
 		default:
-			err = compile_header(out, m->ranges + (size_t)m->n_items * MATCH_RANGES_MAX,
-					     item, desc, i, error);
+			err = compile_header(out, item, desc, i, error);
 			break;
 		}
 		out->type = (uint8_t)item->type;
@@ -225,12 +229,12 @@ int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_
 void match_free(struct match_pattern *m)
 {
 	if (m->items)
-		for (unsigned i = 0; i < m->n_items; i++)
+		for (unsigned i = 0; i < m->n_items; i++) {
 			free(m->items[i].raw_value);
+			free(m->items[i].ranges);
+		}
 	free(m->items);
-	free(m->ranges);
 	m->items = NULL;
-	m->ranges = NULL;
 	m->n_items = 0;
 }
 

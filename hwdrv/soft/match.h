@@ -58,7 +58,7 @@ struct match_item {
 	uint8_t n_ranges;
 	uint8_t mask[MATCH_ITEM_BYTES];	 /* zero where a range field is */
 	uint8_t value[MATCH_ITEM_BYTES]; /* spec & mask */
-	struct match_range *ranges;
+	struct match_range *ranges; /* n_ranges of them, NULL when none */
 	/* ANY: layers covered, inclusive. */
 	uint32_t any_min, any_max;
 	/* RAW */
@@ -89,7 +89,6 @@ struct match_pattern {
 	bool pf;		       /* a PF item: the PF's traffic too */
 	unsigned n_items;	       /* data items, meta items left out */
 	struct match_item *items;
-	struct match_range *ranges; /* storage the items point into */
 };
 
 /* Compile `pattern` (validated). -ENOMEM or -ENOTSUP (with `error`) for a

@@ -223,10 +223,6 @@ void soft_rxq_release(struct soft *soft, uint32_t owner)
 		}
 }
 
-/* Datapath: rings written in this burst, committed together at its end. */
-static __thread struct soft_rxq *staged[64];
-static __thread unsigned n_staged;
-
 void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const struct packet *p,
 		  const struct rxq_desc *desc)
 {
@@ -235,7 +231,6 @@ void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const s
 	struct rxq_desc d = *desc;
 	struct iovec pieces[2];
 
-	(void)soft;
 	d.queue = (uint16_t)(q < soft->queues ? q : RXQ_VF_BASE + (q - soft->queues));
 	d.length = p->length < RXQ_FRAME_MAX ? p->length : RXQ_FRAME_MAX;
 	if (d.length < p->wire_length)
@@ -248,36 +243,34 @@ void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const s
 		pcap_dump((u_char *)queue->dump, &h, p->data);
 	}
 	if (rxq == NULL) {
-		shm_store_relaxed64(&queue->unattached, shm_load_relaxed64(&queue->unattached) + 1);
-		shm_store_relaxed64(&port->dropped, shm_load_relaxed64(&port->dropped) + 1);
+		soft_count(&queue->unattached, 1);
+		soft_count(&port->dropped, 1);
 		return;
 	}
 	pieces[0] = (struct iovec){.iov_base = &d, .iov_len = sizeof(d)};
 	pieces[1] = (struct iovec){.iov_base = (void *)(uintptr_t)p->data, .iov_len = d.length};
 	if (ring_stagev(&rxq->ring, pieces, 2) != 0) {
-		shm_store_relaxed64(&rxq->header->dropped,
-				    shm_load_relaxed64(&rxq->header->dropped) + 1);
-		shm_store_relaxed64(&port->dropped, shm_load_relaxed64(&port->dropped) + 1);
+		shm_store_relaxed64(&rxq->header->dropped, ++rxq->dropped);
+		soft_count(&port->dropped, 1);
 		return;
 	}
-	shm_store_relaxed64(&rxq->header->packets, shm_load_relaxed64(&rxq->header->packets) + 1);
-	shm_store_relaxed64(&rxq->header->bytes,
-			    shm_load_relaxed64(&rxq->header->bytes) + p->wire_length);
-	shm_store_relaxed64(&port->delivered, shm_load_relaxed64(&port->delivered) + 1);
+	shm_store_relaxed64(&rxq->header->packets, ++rxq->packets);
+	rxq->bytes += p->wire_length;
+	shm_store_relaxed64(&rxq->header->bytes, rxq->bytes);
+	soft_count(&port->delivered, 1);
 	if (!rxq->staged) {
-		if (n_staged == sizeof(staged) / sizeof(staged[0]))
+		if (soft->n_staged == sizeof(soft->staged) / sizeof(soft->staged[0]))
 			soft_rxq_commit(soft);
 		rxq->staged = true;
-		staged[n_staged++] = rxq;
+		soft->staged[soft->n_staged++] = rxq;
 	}
 }
 
 void soft_rxq_commit(struct soft *soft)
 {
-	(void)soft;
-	for (unsigned i = 0; i < n_staged; i++) {
-		ring_commit(&staged[i]->ring);
-		staged[i]->staged = false;
+	for (unsigned i = 0; i < soft->n_staged; i++) {
+		ring_commit(&soft->staged[i]->ring);
+		soft->staged[i]->staged = false;
 	}
-	n_staged = 0;
+	soft->n_staged = 0;
 }

@@ -88,8 +88,7 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 	err = soft_queues_open(soft, error);
 	for (unsigned p = 0; !err && p < soft->n_ports; p++)
 		if (config->sources[p]) {
-			err = soft_source_open(&soft->ports[p].source, (uint16_t)p,
-					       config->sources[p], error);
+			err = soft_source_open(&soft->ports[p].source, config->sources[p], error);
 			any_source = true;
 		}
 	if (!err && any_source)

@@ -86,6 +86,9 @@ struct soft_rxq {
 	struct rxq_header *header;
 	struct ring ring; /* we produce */
 	bool staged;	  /* datapath: records waiting for the burst's commit */
+	/* Datapath: the counts published to header; the header is the
+	 * client's memory too, so it is written, never read back. */
+	uint64_t packets, bytes, dropped;
 };
 
 struct soft_queue {
@@ -150,7 +153,16 @@ struct soft {
 	bool running;
 	shm_u32 stop;
 	shm_u32 idle;
+	/* Worker only: rings written in this burst, committed together. */
+	struct soft_rxq *staged[64];
+	unsigned n_staged;
 };
+
+/* Datapath: add to a statistic only the worker writes (others read it). */
+static inline void soft_count(shm_u64 *counter, uint64_t n)
+{
+	shm_store_relaxed64(counter, shm_load_relaxed64(counter) + n);
+}
 
 /* actions.c */
 /* Classify and act on a packet the port received (or transmits). */
@@ -178,8 +190,7 @@ void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const s
 void soft_rxq_commit(struct soft *soft);
 
 /* source.c */
-int soft_source_open(struct soft_source *s, uint16_t port, const char *spec,
-		     struct mpf_flow_error *error);
+int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_error *error);
 void soft_source_close(struct soft_source *s);
 /* Up to `max` frames now; 0 when none is due or left. */
 unsigned soft_source_burst(struct soft_source *s, struct packet *pkts, unsigned max,

@@ -224,15 +224,13 @@ static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
-int soft_source_open(struct soft_source *s, uint16_t port, const char *spec,
-		     struct mpf_flow_error *error)
+int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_error *error)
 {
 	char copy[sizeof(s->spec)], *options, *kind;
 	uint64_t loop = 1, flows = 0, size = 64;
 	bool tcp = false;
 	int err;
 
-	(void)port;
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	if (strlen(spec) >= sizeof(s->spec))
@@ -328,13 +326,11 @@ void soft_source_close(struct soft_source *s)
 	s->fd = -1;
 }
 
-/* Frames of a paced trace due by `now`. */
+/* Frames of a started trace due by `now`. */
 static uint64_t trace_due(const struct soft_source *s, uint64_t now_ns)
 {
 	if (s->pps == 0)
 		return UINT64_MAX;
-	if (s->start_ns == 0)
-		return 1;
 	return (uint64_t)((soft_u128)(now_ns - s->start_ns) * s->pps / 1000000000u) + 1 -
 	       s->sent;
 }
