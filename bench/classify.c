@@ -100,8 +100,9 @@ static int create(struct hwdrv *dev, struct bench_rule *r)
 	return 0;
 }
 
+/* The trace as a capture would hold it in memory: frames back to back. */
 struct trace {
-	struct frame *frames;
+	uint8_t *bytes;
 	struct packet *packets;
 	unsigned n;
 };
@@ -110,27 +111,40 @@ static int load_trace(const char *path, struct trace *t)
 {
 	FILE *f = fopen(path, "r");
 	unsigned long src, dst, sport, dport, proto, rule;
-	unsigned cap = 0;
+	size_t used = 0, cap = 0;
+	unsigned cap_packets = 0;
 
 	if (f == NULL)
 		return -errno;
 	while (fscanf(f, "%lu %lu %lu %lu %lu %lu", &src, &dst, &sport, &dport, &proto, &rule) ==
 	       6) {
-		if (t->n == cap) {
-			cap = cap ? cap * 2 : 4096;
-			t->frames = realloc(t->frames, cap * sizeof(*t->frames));
-			if (t->frames == NULL)
-				return -ENOMEM;
+		struct frame frame = frame_ipv4_l4((uint32_t)src, (uint32_t)dst, (unsigned)proto,
+						   (unsigned)sport, (unsigned)dport, 0);
+
+		if (used + frame.length > cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			t->bytes = realloc(t->bytes, cap);
 		}
-		t->frames[t->n++] = frame_ipv4_l4((uint32_t)src, (uint32_t)dst, (unsigned)proto,
-						  (unsigned)sport, (unsigned)dport, 0);
+		if (t->n == cap_packets) {
+			cap_packets = cap_packets ? cap_packets * 2 : 4096;
+			t->packets = realloc(t->packets, cap_packets * sizeof(*t->packets));
+		}
+		if (t->bytes == NULL || t->packets == NULL) {
+			fclose(f);
+			return -ENOMEM;
+		}
+		memcpy(t->bytes + used, frame.bytes, frame.length);
+		/* Offsets for now: the buffer may still move. */
+		t->packets[t->n++] = (struct packet){.length = (uint32_t)frame.length,
+						     .wire_length = (uint32_t)used,
+						     .function = PACKET_FUNCTION_PF};
+		used += frame.length;
 	}
 	fclose(f);
-	t->packets = calloc(t->n, sizeof(*t->packets));
-	for (unsigned i = 0; i < t->n; i++)
-		t->packets[i] = (struct packet){.data = t->frames[i].bytes,
-						.length = (uint32_t)t->frames[i].length,
-						.function = PACKET_FUNCTION_PF};
+	for (unsigned i = 0; i < t->n; i++) {
+		t->packets[i].data = t->bytes + t->packets[i].wire_length;
+		t->packets[i].wire_length = t->packets[i].length;
+	}
 	return t->n ? 0 : -EINVAL;
 }
 
@@ -191,11 +205,13 @@ static void *classify_thread(void *arg)
 	rcu_online(&c->soft->rcu);
 	while (!shm_load_acquire32(&c->stop)) {
 		for (unsigned i = 0; i < c->trace->n && i < 4096; i += SOFT_BURST) {
-			for (unsigned k = i; k < i + SOFT_BURST && k < c->trace->n; k++) {
+			unsigned n = c->trace->n - i < SOFT_BURST ? c->trace->n - i : SOFT_BURST;
+
+			for (unsigned k = i; k < i + n; k++) {
 				packet_parse(&c->trace->packets[k]);
 				cls_lookup(&c->soft->cls, &c->trace->packets[k], &result);
 			}
-			c->packets += SOFT_BURST;
+			c->packets += n;
 			rcu_quiescent(&c->soft->rcu);
 		}
 	}
@@ -304,7 +320,7 @@ int main(int argc, char **argv)
 	hwdrv_close(&dev);
 	free(sorted);
 	free(rules);
-	free(trace.frames);
+	free(trace.bytes);
 	free(trace.packets);
 	(void)checksum;
 	return 0;

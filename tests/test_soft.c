@@ -727,7 +727,8 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	enum { N = 400, PACKETS = 4000 };
 	static struct mpf_flow_item_ipv4 spec[N], last[N], mask[N];
 	static struct mpf_flow_item_udp uspec[N], umask[N];
-	static struct mpf_flow_item patterns[N][4];
+	static struct mpf_flow_item patterns[N][6];
+	static const struct mpf_flow_item_vf vf1 = {.id = 1};
 	static struct mpf_flow_attr attrs[N];
 	const struct mpf_flow_action actions[][2] = {
 		{ACTION(DROP, NULL), END_ACTION}, {ACTION(PASSTHRU, NULL), END_ACTION}};
@@ -737,6 +738,9 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	srand(seed);
 	for (unsigned i = 0; i < N; i++) {
 		bool range = rand() % 4 == 0;
+		/* PF + VF selects two functions: the general list's kind. */
+		bool general = rand() % 8 == 0;
+		struct mpf_flow_item *at = patterns[i];
 
 		mask[i].hdr.src_addr = BE32(rand() % 2 ? 0xffffff00u : 0xffff0000u);
 		mask[i].hdr.dst_addr = rand() % 2 ? BE32(0xffffffffu) : 0;
@@ -746,11 +750,15 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 		last[i].hdr.src_addr = BE32(IP(10, 3, 3, 0));
 		umask[i].hdr.dst_port = rand() % 2 ? RULE_BE16(0xffff) : 0;
 		uspec[i].hdr.dst_port = RULE_BE16((uint16_t)(rand() % 4));
-		patterns[i][0] = ITEM(ETH);
-		patterns[i][1] = ITEM(IPV4, .spec = &spec[i], .last = range ? &last[i] : NULL,
-				      .mask = &mask[i]);
-		patterns[i][2] = ITEM(UDP, .spec = &uspec[i], .mask = &umask[i]);
-		patterns[i][3] = END_ITEM;
+		if (general) {
+			*at++ = ITEM(PF);
+			*at++ = ITEM(VF, .spec = &vf1);
+		}
+		*at++ = ITEM(ETH);
+		*at++ = ITEM(IPV4, .spec = &spec[i], .last = range ? &last[i] : NULL,
+			     .mask = &mask[i]);
+		*at++ = ITEM(UDP, .spec = &uspec[i], .mask = &umask[i]);
+		*at = END_ITEM;
 		attrs[i] = (struct mpf_flow_attr){.ingress = 1, .priority = (uint32_t)(rand() % 8)};
 		rig->n_rules = 0;
 		linear[i] = rule_on(rig, 0, &attrs[i], patterns[i], actions[rand() % 5 == 0]);

@@ -25,6 +25,8 @@ struct cls_node {
 	const struct cls_rule *rule;
 	uint64_t hash;
 	uint64_t rank, seq;
+	bool verify; /* the rule's masks are finer than its tuple's */
+	uint64_t key[]; /* the tuple's key_words() of masked key */
 };
 
 struct cls_table {
@@ -40,6 +42,7 @@ struct cls_tuple {
 	uint8_t types[MPF_FLOW_ITEMS_MAX];
 	uint8_t masks[MPF_FLOW_ITEMS_MAX][MATCH_ITEM_BYTES];
 	/* Derived. */
+	unsigned bits; /* mask bits set: how specific the tuple is */
 	uint8_t n_gather;
 	struct cls_gather gather[CLS_KEY_WORDS - 1];
 	struct cls_table *table; /* RCU */
@@ -62,17 +65,35 @@ static bool before(const struct cls_rule *a, const struct cls_rule *b)
 	return ranks_before(a->rank, a->seq, b);
 }
 
+/* Multilinear: each word times its own odd constant, summed, then mixed.
+ * The products are independent, so a key's words hash in parallel rather
+ * than down one chain of multiplies. */
 static uint64_t hash_key(const uint64_t *key, unsigned words)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull * (words + 1);
+	static const uint64_t k[CLS_KEY_WORDS] = {
+		0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
+		0xff51afd7ed558ccdull, 0xc4ceb9fe1a85ec53ull, 0x2545f4914f6cdd1dull,
+		0xd6e8feb86659fd93ull, 0xa0761d6478bd642full, 0xe7037ed1a0b428dbull,
+		0x8ebc6af09c88c6e3ull, 0x589965cc75374cc3ull, 0x1d8e4e27c47d124full,
+		0xcc9e2d51f1bbcdcbull, 0x1b873593a4b1c9e5ull, 0x85ebca6bc2b2ae35ull,
+		0x27d4eb2f165667c5ull};
+	uint64_t h = words;
 
-	for (unsigned i = 0; i < words; i++) {
-		h ^= key[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	h *= 0xc4ceb9fe1a85ec53ull;
+	for (unsigned i = 0; i < words; i++)
+		h += (key[i] ^ (key[i] >> 29)) * k[i];
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ull;
 	return h ^ (h >> 29);
+}
+
+/* Keys of one tuple have the same length. */
+static bool key_equal(const uint64_t *a, const uint64_t *b, unsigned words)
+{
+	uint64_t diff = 0;
+
+	for (unsigned i = 0; i < words; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
 }
 
 static uint64_t load_word(const uint8_t *bytes, const struct cls_gather *g)
@@ -107,9 +128,56 @@ static uint8_t item_size(unsigned type)
 	return (uint8_t)rule_item_desc((int)type)->size;
 }
 
-/* The tuple signature of an exact rule, with its gather list. False when the
- * key would not fit: the rule goes to the general list. */
-static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m)
+/* Tuple merging (after TupleMerge, Daly, Liu & Torng): a rule may live in a
+ * tuple whose masks are coarser than its own. The tuple's key finds it; its
+ * own masks and ranges, checked after the key, confirm it (the node's
+ * `verify`). A new tuple is made with address prefixes relaxed to at most
+ * /8 (IPv4) or /32 (IPv6) and range fields left out, so that the rules of
+ * all prefix lengths share a few tables and a packet probes those, not one
+ * per distinct mask. The price is keys shared by several rules: a key
+ * shared by CLS_COLLISIONS_MAX rules of finer masks takes no more of them —
+ * they go to a tuple of their own masks, so that no chain grows long. */
+#define CLS_COLLISIONS_MAX 8
+
+static unsigned relaxed_prefix(unsigned bits, unsigned format)
+{
+	unsigned most = format == RULE_FORMAT_IPV4 ? 8 : 32;
+
+	return bits < most ? bits : most;
+}
+
+/* In place: relax the IPv4 and IPv6 address fields of an item mask whose
+ * mask is a prefix; every other field is kept as the rule has it. */
+static void relax_mask(unsigned type, uint8_t *mask)
+{
+	const struct rule_item_desc *d = rule_item_desc((int)type);
+
+	for (unsigned f = 0; f < d->n_fields; f++) {
+		const struct rule_field *field = &d->fields[f];
+		uint8_t *m = mask + field->offset;
+		unsigned bits = 0, keep;
+
+		if (field->format != RULE_FORMAT_IPV4 && field->format != RULE_FORMAT_IPV6)
+			continue;
+		if (field->offset + field->size > MATCH_ITEM_BYTES)
+			continue;
+		while (bits < field->size * 8u && m[bits / 8] & (0x80 >> (bits % 8)))
+			bits++;
+		for (unsigned b = bits; b < field->size * 8u; b++)
+			if (m[b / 8] & (0x80 >> (b % 8)))
+				bits = 0xffff; /* not a prefix: leave it */
+		if (bits == 0xffff)
+			continue;
+		keep = relaxed_prefix(bits, field->format);
+		for (unsigned b = keep; b < bits; b++)
+			m[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+	}
+}
+
+/* The signature of a tuple for an exact rule — its own masks, or relaxed —
+ * with the gather list. False when the key would not fit: the rule goes to
+ * the general list. */
+static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m, bool relax)
 {
 	memset(t, 0, sizeof(*t));
 	t->floating = m->floating;
@@ -117,17 +185,22 @@ static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m)
 	t->n_items = (uint8_t)m->n_items;
 	for (unsigned i = 0; i < m->n_items; i++) {
 		const struct match_item *item = &m->items[i];
+		const uint8_t *mask = t->masks[i];
 		uint8_t covered[MATCH_ITEM_BYTES] = {0};
 
 		t->types[i] = item->type;
 		memcpy(t->masks[i], item->mask, item->size);
+		if (relax)
+			relax_mask(item->type, t->masks[i]);
+		for (unsigned b = 0; b < item->size; b++)
+			t->bits += (unsigned)__builtin_popcount(mask[b]);
 		for (unsigned k = 0; k < item->size; k += 8) {
 			struct cls_gather g = {.item = (uint8_t)i};
 
 			g.length = item->size < 8 ? item->size : 8;
 			g.offset = (uint8_t)(k + g.length <= item->size ? k : item->size - 8u);
 			for (unsigned b = 0; b < g.length; b++) {
-				uint8_t byte = covered[g.offset + b] ? 0 : item->mask[g.offset + b];
+				uint8_t byte = covered[g.offset + b] ? 0 : mask[g.offset + b];
 
 				covered[g.offset + b] = 1;
 				g.mask |= (uint64_t)byte << (8 * b); /* little-endian load */
@@ -153,16 +226,39 @@ static bool tuple_same(const struct cls_tuple *a, const struct cls_tuple *b)
 	return true;
 }
 
-static void rule_key(const struct cls_tuple *t, struct cls_rule *r)
+/* Can tuple `t` hold a rule of shape `own` (the rule's own masks): the same
+ * layers, and no mask bit the rule does not have? */
+static bool tuple_fits(const struct cls_tuple *t, const struct cls_tuple *own)
+{
+	if (t->floating != own->floating || t->function != own->function ||
+	    t->n_items != own->n_items)
+		return false;
+	for (unsigned i = 0; i < t->n_items; i++) {
+		if (t->types[i] != own->types[i])
+			return false;
+		for (unsigned b = 0; b < item_size(t->types[i]); b++)
+			if (t->masks[i][b] & ~own->masks[i][b])
+				return false;
+	}
+	return true;
+}
+
+/* The key of rule `r` in tuple `t`, and its hash. */
+static uint64_t rule_key(const struct cls_tuple *t, const struct cls_rule *r, uint64_t *key)
 {
 	const struct match_pattern *m = &r->match;
 	uint32_t function = m->pf ? PACKET_FUNCTION_PF : m->functions.v[0].low;
 
-	r->key[0] = key_word0(m->directions == MATCH_EGRESS, m->ports.v[0].low, function,
-			      t->function);
+	key[0] = key_word0(m->directions == MATCH_EGRESS, m->ports.v[0].low, function,
+			   t->function);
 	for (unsigned g = 0; g < t->n_gather; g++)
-		r->key[1 + g] = load_word(m->items[t->gather[g].item].value, &t->gather[g]);
-	r->hash = hash_key(r->key, key_words(t));
+		key[1 + g] = load_word(m->items[t->gather[g].item].value, &t->gather[g]);
+	return hash_key(key, key_words(t));
+}
+
+static size_t node_size(const struct cls_tuple *t)
+{
+	return sizeof(struct cls_node) + (t ? key_words(t) : 0) * sizeof(uint64_t);
 }
 
 static struct cls_table *table_new(uint32_t buckets)
@@ -211,13 +307,13 @@ static int table_grow(struct cls *c, struct cls_tuple *t)
 		return -ENOMEM;
 	for (uint32_t b = 0; b <= old->mask; b++)
 		for (struct cls_node *n = old->buckets[b]; n; n = n->next) {
-			struct cls_node *copy = malloc(sizeof(*copy));
+			struct cls_node *copy = malloc(node_size(t));
 
 			if (copy == NULL) {
 				table_free(table);
 				return -ENOMEM;
 			}
-			*copy = *n;
+			memcpy(copy, n, node_size(t));
 			chain_insert(&table->buckets[copy->hash & table->mask], copy);
 		}
 	rcu_publish(t->table, table);
@@ -327,12 +423,13 @@ void cls_fini(struct cls *c)
 
 static int insert_general(struct cls *c, struct cls_rule *rule)
 {
-	struct cls_node *node = malloc(sizeof(*node));
+	struct cls_node *node = malloc(node_size(NULL));
 
 	if (node == NULL)
 		return -ENOMEM;
 	node->rule = rule;
 	node->hash = 0;
+	node->verify = false;
 	node->rank = rule->rank;
 	node->seq = rule->seq;
 	rule->tuple = NULL;
@@ -341,27 +438,77 @@ static int insert_general(struct cls *c, struct cls_rule *rule)
 	return 0;
 }
 
+static bool has_ranges(const struct match_pattern *m)
+{
+	for (unsigned i = 0; i < m->n_items; i++)
+		if (m->items[i].n_ranges)
+			return true;
+	return false;
+}
+
+/* Writer: rules in `t` with the key `rule` would have there. */
+static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rule)
+{
+	uint64_t key[CLS_KEY_WORDS];
+	uint64_t hash = rule_key(t, rule, key);
+	unsigned n = 0;
+
+	for (const struct cls_node *node = t->table->buckets[hash & t->table->mask]; node;
+	     node = node->next)
+		n += node->hash == hash && key_equal(node->key, key, key_words(t));
+	return n;
+}
+
+/* Writer: the tuple for a rule of shape `own`: the most specific one that
+ * fits it and is not crowded at its key, or a new one. */
+static struct cls_tuple *tuple_choose(struct cls *c, const struct cls_tuple *own,
+				      const struct cls_rule *rule)
+{
+	struct cls_tuple *best = NULL, relaxed;
+
+	for (unsigned i = 0; i < c->n_tuples; i++) {
+		struct cls_tuple *t = c->tuples[i];
+
+		if (!tuple_fits(t, own) || (best && t->bits <= best->bits))
+			continue;
+		if (t->bits < own->bits && collisions(t, rule) >= CLS_COLLISIONS_MAX)
+			continue;
+		best = t;
+	}
+	if (best)
+		return best;
+	/* A new tuple: relaxed, unless that one exists and is crowded here. */
+	if (tuple_describe(&relaxed, &rule->match, true)) {
+		for (unsigned i = 0; i < c->n_tuples; i++)
+			if (tuple_same(c->tuples[i], &relaxed))
+				return tuple_find_or_add(c, own);
+		return tuple_find_or_add(c, &relaxed);
+	}
+	return tuple_find_or_add(c, own);
+}
+
 int cls_insert(struct cls *c, struct cls_rule *rule)
 {
-	struct cls_tuple shape, *t;
+	struct cls_tuple own, *t;
 	struct cls_node *node;
 	bool reorder = false;
 
-	if (!match_is_exact(&rule->match) || !tuple_describe(&shape, &rule->match))
+	if (!match_is_keyed(&rule->match) || !tuple_describe(&own, &rule->match, false))
 		return insert_general(c, rule);
-	t = tuple_find_or_add(c, &shape);
-	node = t ? malloc(sizeof(*node)) : NULL;
+	t = tuple_choose(c, &own, rule);
+	node = t ? malloc(node_size(t)) : NULL;
 	if (node == NULL) {
 		if (t && t->rules == 0)
 			tuple_drop(c, t);
 		return -ENOMEM;
 	}
-	rule_key(t, rule);
+	rule->hash = rule_key(t, rule, node->key);
 	rule->tuple = t;
 	node->rule = rule;
 	node->hash = rule->hash;
 	node->rank = rule->rank;
 	node->seq = rule->seq;
+	node->verify = t->bits < own.bits || has_ranges(&rule->match);
 	/* The tuple's place in the search order first, then the rule: a
 	 * reader never skips a tuple holding a rule it can see. */
 	if (rule->rank < shm_load_relaxed64(&t->min_rank)) {
@@ -475,34 +622,80 @@ static void finish(struct candidates *cand)
 		out->rules[out->n++] = cand->best;
 }
 
-static void lookup_tuple(const struct cls_tuple *t, const struct packet *p, unsigned start,
-			 struct candidates *cand)
-{
-	const struct cls_table *table = rcu_dereference(t->table);
-	uint64_t key[CLS_KEY_WORDS];
-	unsigned words = key_words(t);
+/*
+ * A lookup probes every tuple the early exit leaves, and each probe is a
+ * chain of dependent loads from tables too large for the L1 cache: bucket,
+ * node, rule. One probe after another, the misses queue up. So the probes go
+ * in chunks through passes that each only issue loads the next pass needs:
+ * keys and hashes (prefetching the buckets), bucket heads (prefetching the
+ * nodes), the rules of heads whose hash matches (prefetching them), then the
+ * chain walks, by which time the lines are in cache.
+ *
+ * (Looking up a burst of packets together, tuple by tuple, was measured
+ * slower than this on every rule set of bench/classify: docs/performance.md.)
+ */
+#define CLS_CHUNK 16
+
+struct probe {
+	const struct cls_tuple *tuple;
+	unsigned start; /* layer the tuple's first item is matched at */
+	const struct cls_node *head;
+	struct cls_node *const *bucket;
 	uint64_t hash;
+	uint64_t key[CLS_KEY_WORDS];
+};
+
+/* Pass 1: the key of `t` at layer `start`; false when the layers' types
+ * do not fit the tuple. */
+static bool probe_key(struct probe *pr, const struct cls_tuple *t, const struct packet *p,
+		      unsigned start)
+{
+	const struct cls_table *table;
 
 	for (unsigned i = 0; i < t->n_items; i++)
 		if (!match_type(t->types[i], p->layers[start + i].type))
-			return;
-	key[0] = key_word0(p->egress, p->port, p->function, t->function);
+			return false;
+	pr->tuple = t;
+	pr->start = start;
+	pr->key[0] = key_word0(p->egress, p->port, p->function, t->function);
 	for (unsigned g = 0; g < t->n_gather; g++) {
 		const struct cls_gather *gather = &t->gather[g];
 
-		key[1 + g] = load_word(p->data + p->layers[start + gather->item].hdr, gather);
+		pr->key[1 + g] = load_word(p->data + p->layers[start + gather->item].hdr, gather);
 	}
-	hash = hash_key(key, words);
-	for (const struct cls_node *node = rcu_dereference(table->buckets[hash & table->mask]);
-	     node; node = rcu_dereference(node->next)) {
+	pr->hash = hash_key(pr->key, key_words(t));
+	table = rcu_dereference(t->table);
+	pr->bucket = &table->buckets[pr->hash & table->mask];
+	__builtin_prefetch(pr->bucket);
+	return true;
+}
+
+/* A rule found under a coarser tuple key, or with ranges: its own items, at
+ * the layers the probe matched (their types are the tuple's, the rule's). */
+static bool verify(const struct cls_rule *r, const struct packet *p, unsigned start)
+{
+	for (unsigned i = 0; i < r->match.n_items; i++)
+		if (!match_header(&r->match.items[i], p->data + p->layers[start + i].hdr))
+			return false;
+	return true;
+}
+
+/* Pass 3: walk the chain. */
+static void probe_walk(const struct probe *pr, const struct packet *p, struct candidates *cand)
+{
+	unsigned words = key_words(pr->tuple);
+
+	for (const struct cls_node *node = pr->head; node; node = rcu_dereference(node->next)) {
 		const struct cls_rule *r;
 
 		if (cand->best && !ranks_before(node->rank, node->seq, cand->best))
 			return;
-		if (node->hash != hash)
+		if (node->hash != pr->hash)
 			continue;
 		r = node->rule;
-		if (memcmp(r->key, key, words * sizeof(key[0])) != 0)
+		if (!key_equal(node->key, pr->key, words))
+			continue;
+		if (node->verify && !verify(r, p, pr->start))
 			continue;
 		consider(cand, r);
 		if (r->terminating)
@@ -510,35 +703,77 @@ static void lookup_tuple(const struct cls_tuple *t, const struct packet *p, unsi
 	}
 }
 
+static bool pruned(const struct candidates *cand, const struct cls_tuple *t)
+{
+	return cand->best && shm_load_relaxed64(&t->min_rank) > cand->best->rank;
+}
+
+static void probe_chunk(struct probe *probes, unsigned n, const struct packet *p,
+			struct candidates *cand)
+{
+	for (unsigned i = 0; i < n; i++) {
+		probes[i].head = rcu_dereference(*probes[i].bucket);
+		if (probes[i].head)
+			__builtin_prefetch(probes[i].head);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct cls_node *head = probes[i].head;
+
+		if (head && head->hash == probes[i].hash)
+			__builtin_prefetch(head->rule);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct probe *pr = &probes[i];
+
+		/* A terminating rule found by an earlier probe may rule out
+		 * this whole tuple. */
+		if (!pruned(cand, pr->tuple))
+			probe_walk(pr, p, cand);
+	}
+}
+
+static void lookup_general(const struct cls *c, const struct packet *p, struct candidates *cand)
+{
+	for (const struct cls_node *node = rcu_dereference(c->general); node;
+	     node = rcu_dereference(node->next)) {
+		if (match_packet(&node->rule->match, p)) {
+			consider(cand, node->rule);
+			if (node->rule->terminating)
+				return;
+		}
+	}
+}
+
 void cls_lookup(const struct cls *c, const struct packet *p, struct cls_result *out)
 {
 	struct candidates cand = {.out = out};
 	const struct cls_list *list = rcu_dereference(c->list);
+	struct probe probes[CLS_CHUNK];
+	unsigned n = 0;
 
 	out->n = 0;
 	out->overflow = false;
-	for (const struct cls_node *node = rcu_dereference(c->general); node;
-	     node = rcu_dereference(node->next)) {
-		if (match_packet(&node->rule->match, p)) {
-			consider(&cand, node->rule);
-			if (node->rule->terminating)
-				break;
-		}
-	}
+	lookup_general(c, p, &cand);
 	for (unsigned i = 0; list && i < list->n; i++) {
 		const struct cls_tuple *t = list->tuples[i];
 
-		if (cand.best && shm_load_relaxed64(&t->min_rank) > cand.best->rank)
+		/* Tuples are in min_rank order: once one is ruled out, all
+		 * the rest are. */
+		if (pruned(&cand, t))
 			break;
-		if (t->n_items > p->n_layers)
-			continue;
-		if (!t->floating) {
-			lookup_tuple(t, p, 0, &cand);
-			continue;
+		for (unsigned start = 0; start + t->n_items <= p->n_layers; start++) {
+			if (n == CLS_CHUNK) {
+				probe_chunk(probes, n, p, &cand);
+				n = 0;
+				if (pruned(&cand, t))
+					break;
+			}
+			n += probe_key(&probes[n], t, p, start);
+			if (!t->floating)
+				break;
 		}
-		for (unsigned start = 0; start + t->n_items <= p->n_layers; start++)
-			lookup_tuple(t, p, start, &cand);
 	}
+	probe_chunk(probes, n, p, &cand);
 	finish(&cand);
 }
 

@@ -42,8 +42,7 @@ struct cls_rule {
 	bool terminating;
 	struct match_pattern match;
 	struct cls_tuple *tuple; /* NULL: on the general list */
-	uint64_t hash;
-	uint64_t key[CLS_KEY_WORDS];
+	uint64_t hash;		 /* of its key in the tuple */
 };
 
 struct cls_node;
@@ -79,6 +78,7 @@ void cls_remove(struct cls *c, struct cls_rule *rule);
 /* Reader: the rules `p` hits, in order, up to and including the first
  * terminating one. */
 void cls_lookup(const struct cls *c, const struct packet *p, struct cls_result *out);
+
 
 /* The baseline the benchmark compares with: every rule in order through the
  * general matcher. `rules` sorted by (rank, seq). */

@@ -238,7 +238,7 @@ void match_free(struct match_pattern *m)
 	m->n_items = 0;
 }
 
-bool match_is_exact(const struct match_pattern *m)
+bool match_is_keyed(const struct match_pattern *m)
 {
 	if (m->invert || (m->directions != MATCH_INGRESS && m->directions != MATCH_EGRESS) ||
 	    m->ports.n != 1 || m->ports.v[0].mask != UINT32_MAX ||
@@ -247,7 +247,7 @@ bool match_is_exact(const struct match_pattern *m)
 				     m->functions.v[0].low != m->functions.v[0].high)))
 		return false;
 	for (unsigned i = 0; i < m->n_items; i++)
-		if (m->items[i].kind != MATCH_HEADER || m->items[i].n_ranges)
+		if (m->items[i].kind != MATCH_HEADER)
 			return false;
 	return true;
 }
@@ -268,7 +268,7 @@ static int range_compare(const uint8_t *a, const uint8_t *b, const struct match_
 	return memcmp(a, b, r->size);
 }
 
-static bool header_matches(const struct match_item *item, const uint8_t *bytes)
+bool match_header(const struct match_item *item, const uint8_t *bytes)
 {
 	for (unsigned i = 0; i < item->size; i++)
 		if ((bytes[i] & item->mask[i]) != item->value[i])
@@ -320,7 +320,7 @@ static bool match_from(const struct match_pattern *m, unsigned i, const struct p
 			const struct packet_layer *l = &p->layers[layer];
 
 			if (layer >= p->n_layers || !match_type(item->type, l->type) ||
-			    !header_matches(item, p->data + l->hdr))
+			    !match_header(item, p->data + l->hdr))
 				return false;
 			layer++;
 			pos = l->end;

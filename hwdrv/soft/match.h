@@ -118,8 +118,12 @@ bool match_function(const struct match_pattern *m, uint16_t function);
 /* The general matcher: does the packet match the whole pattern? */
 bool match_packet(const struct match_pattern *m, const struct packet *p);
 
-/* Could the classifier's hash tables take this pattern (exact masked bytes
- * of header items, one direction, one port, at most one function)? */
-bool match_is_exact(const struct match_pattern *m);
+/* Does a header item match the item-shaped `bytes` (masked bytes, ranges)? */
+bool match_header(const struct match_item *item, const uint8_t *bytes);
+
+/* Could the classifier's hash tables take this pattern: header items only
+ * (their masked bytes make a key, ranges are checked after it), one
+ * direction, one port, at most one function? */
+bool match_is_keyed(const struct match_pattern *m);
 
 #endif
