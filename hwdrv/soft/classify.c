@@ -25,8 +25,19 @@ struct cls_node {
 	const struct cls_rule *rule;
 	uint64_t hash;
 	uint64_t rank, seq;
-	bool verify; /* the rule's masks are finer than its tuple's */
-	uint64_t key[]; /* the tuple's key_words() of masked key */
+	bool terminating;
+	uint8_t verify; /* enum cls_verify */
+	/* The tuple's key_words() of masked key; with CLS_VERIFY_WORDS, then
+	 * as many words of the rule's own mask and value, laid out as the key:
+	 * a rule is confirmed from the node alone. */
+	uint64_t words[];
+};
+
+/* What confirms a rule once its tuple key matched. */
+enum cls_verify {
+	CLS_VERIFY_NONE,  /* the key is the rule's whole match */
+	CLS_VERIFY_WORDS, /* finer masks, all within the key's words */
+	CLS_VERIFY_RULE,  /* ranges, or mask bits outside the key's words */
 };
 
 struct cls_table {
@@ -96,7 +107,8 @@ static bool key_equal(const uint64_t *a, const uint64_t *b, unsigned words)
 	return diff == 0;
 }
 
-static uint64_t load_word(const uint8_t *bytes, const struct cls_gather *g)
+/* The word of `bytes` gather `g` reads, unmasked. */
+static uint64_t load_raw(const uint8_t *bytes, const struct cls_gather *g)
 {
 	uint64_t w = 0;
 
@@ -104,7 +116,12 @@ static uint64_t load_word(const uint8_t *bytes, const struct cls_gather *g)
 		memcpy(&w, bytes + g->offset, 8);
 	else
 		memcpy(&w, bytes + g->offset, 4);
-	return w & g->mask;
+	return w;
+}
+
+static uint64_t load_word(const uint8_t *bytes, const struct cls_gather *g)
+{
+	return load_raw(bytes, g) & g->mask;
 }
 
 /* Word 0 of every key: direction, port and (when the tuple has it) function. */
@@ -256,9 +273,52 @@ static uint64_t rule_key(const struct cls_tuple *t, const struct cls_rule *r, ui
 	return hash_key(key, key_words(t));
 }
 
-static size_t node_size(const struct cls_tuple *t)
+static size_t node_size(const struct cls_tuple *t, enum cls_verify verify)
 {
-	return sizeof(struct cls_node) + (t ? key_words(t) : 0) * sizeof(uint64_t);
+	unsigned words = t ? key_words(t) : 0;
+
+	return sizeof(struct cls_node) + (verify == CLS_VERIFY_WORDS ? 3 : 1) * words * 8;
+}
+
+/* Writer: the rule's own mask and value in the key's layout (the words
+ * after the key in node->words), or CLS_VERIFY_RULE when some of its bits
+ * lie outside the words the tuple gathers. */
+static enum cls_verify verify_words(const struct cls_tuple *t, const struct match_pattern *m,
+				    uint64_t *vmask, uint64_t *vvalue)
+{
+	unsigned words = key_words(t);
+
+	memset(vmask, 0, words * sizeof(*vmask));
+	memset(vvalue, 0, words * sizeof(*vvalue));
+	for (unsigned i = 0; i < m->n_items; i++) {
+		const struct match_item *item = &m->items[i];
+		int owner[MATCH_ITEM_BYTES];
+
+		if (item->n_ranges)
+			return CLS_VERIFY_RULE;
+		/* Which gather reads each byte (the first one, as when the
+		 * tuple's masks were laid out). */
+		for (unsigned b = 0; b < MATCH_ITEM_BYTES; b++)
+			owner[b] = -1;
+		for (unsigned g = t->n_gather; g-- > 0;)
+			if (t->gather[g].item == i)
+				for (unsigned b = 0; b < t->gather[g].length; b++)
+					owner[t->gather[g].offset + b] = (int)g;
+		for (unsigned b = 0; b < item->size; b++) {
+			const struct cls_gather *g;
+			unsigned shift;
+
+			if (item->mask[b] == 0)
+				continue;
+			if (owner[b] < 0)
+				return CLS_VERIFY_RULE;
+			g = &t->gather[owner[b]];
+			shift = 8 * (b - g->offset);
+			vmask[1 + owner[b]] |= (uint64_t)item->mask[b] << shift;
+			vvalue[1 + owner[b]] |= (uint64_t)item->value[b] << shift;
+		}
+	}
+	return CLS_VERIFY_WORDS;
 }
 
 static struct cls_table *table_new(uint32_t buckets)
@@ -307,13 +367,14 @@ static int table_grow(struct cls *c, struct cls_tuple *t)
 		return -ENOMEM;
 	for (uint32_t b = 0; b <= old->mask; b++)
 		for (struct cls_node *n = old->buckets[b]; n; n = n->next) {
-			struct cls_node *copy = malloc(node_size(t));
+			size_t size = node_size(t, n->verify);
+			struct cls_node *copy = malloc(size);
 
 			if (copy == NULL) {
 				table_free(table);
 				return -ENOMEM;
 			}
-			memcpy(copy, n, node_size(t));
+			memcpy(copy, n, size);
 			chain_insert(&table->buckets[copy->hash & table->mask], copy);
 		}
 	rcu_publish(t->table, table);
@@ -423,13 +484,14 @@ void cls_fini(struct cls *c)
 
 static int insert_general(struct cls *c, struct cls_rule *rule)
 {
-	struct cls_node *node = malloc(node_size(NULL));
+	struct cls_node *node = malloc(node_size(NULL, CLS_VERIFY_NONE));
 
 	if (node == NULL)
 		return -ENOMEM;
 	node->rule = rule;
 	node->hash = 0;
-	node->verify = false;
+	node->terminating = rule->terminating;
+	node->verify = CLS_VERIFY_RULE;
 	node->rank = rule->rank;
 	node->seq = rule->seq;
 	rule->tuple = NULL;
@@ -455,7 +517,7 @@ static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rul
 
 	for (const struct cls_node *node = t->table->buckets[hash & t->table->mask]; node;
 	     node = node->next)
-		n += node->hash == hash && key_equal(node->key, key, key_words(t));
+		n += node->hash == hash && key_equal(node->words, key, key_words(t));
 	return n;
 }
 
@@ -492,23 +554,32 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	struct cls_tuple own, *t;
 	struct cls_node *node;
 	bool reorder = false;
+	uint64_t vmask[CLS_KEY_WORDS], vvalue[CLS_KEY_WORDS];
+	enum cls_verify verify = CLS_VERIFY_NONE;
 
 	if (!match_is_keyed(&rule->match) || !tuple_describe(&own, &rule->match, false))
 		return insert_general(c, rule);
 	t = tuple_choose(c, &own, rule);
-	node = t ? malloc(node_size(t)) : NULL;
+	if (t && (t->bits < own.bits || has_ranges(&rule->match)))
+		verify = verify_words(t, &rule->match, vmask, vvalue);
+	node = t ? malloc(node_size(t, verify)) : NULL;
 	if (node == NULL) {
 		if (t && t->rules == 0)
 			tuple_drop(c, t);
 		return -ENOMEM;
 	}
-	rule->hash = rule_key(t, rule, node->key);
+	rule->hash = rule_key(t, rule, node->words);
 	rule->tuple = t;
 	node->rule = rule;
 	node->hash = rule->hash;
 	node->rank = rule->rank;
 	node->seq = rule->seq;
-	node->verify = t->bits < own.bits || has_ranges(&rule->match);
+	node->terminating = rule->terminating;
+	node->verify = (uint8_t)verify;
+	if (verify == CLS_VERIFY_WORDS) {
+		memcpy(node->words + key_words(t), vmask, key_words(t) * sizeof(vmask[0]));
+		memcpy(node->words + 2 * key_words(t), vvalue, key_words(t) * sizeof(vvalue[0]));
+	}
 	/* The tuple's place in the search order first, then the rule: a
 	 * reader never skips a tuple holding a rule it can see. */
 	if (rule->rank < shm_load_relaxed64(&t->min_rank)) {
@@ -572,20 +643,34 @@ unsigned cls_tuple_count(const struct cls *c)
 /* Reader                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* The best terminating rule's order is kept here, so that the search
+ * compares with it without reading rules (a cache miss each). */
 struct candidates {
 	const struct cls_rule *best; /* the first terminating rule so far */
+	uint64_t best_rank, best_seq;
 	struct cls_result *out;
 };
 
-/* Consider a rule that matched: the best terminating one, or a
- * non-terminating one to run before it. */
-static void consider(struct candidates *cand, const struct cls_rule *r)
+static bool precedes_best(const struct candidates *cand, uint64_t rank, uint64_t seq)
+{
+	return cand->best == NULL || rank < cand->best_rank ||
+	       (rank == cand->best_rank && seq < cand->best_seq);
+}
+
+/* Consider a rule that matched (its order and kind passed in, from where
+ * the caller has them): the best terminating one, or a non-terminating one
+ * to run before it. */
+static void consider(struct candidates *cand, const struct cls_rule *r, uint64_t rank,
+		     uint64_t seq, bool terminating)
 {
 	struct cls_result *out = cand->out;
 
-	if (r->terminating) {
-		if (cand->best == NULL || before(r, cand->best))
+	if (terminating) {
+		if (precedes_best(cand, rank, seq)) {
 			cand->best = r;
+			cand->best_rank = rank;
+			cand->best_seq = seq;
+		}
 		return;
 	}
 	for (unsigned i = 0; i < out->n; i++)
@@ -605,7 +690,7 @@ static void finish(struct candidates *cand)
 
 	/* Non-terminating rules after the terminating one never run. */
 	for (unsigned i = 0; i < out->n; i++)
-		if (cand->best == NULL || before(out->rules[i], cand->best))
+		if (precedes_best(cand, out->rules[i]->rank, out->rules[i]->seq))
 			out->rules[n++] = out->rules[i];
 	/* Few entries: insertion sort. */
 	for (unsigned i = 1; i < n; i++) {
@@ -623,16 +708,17 @@ static void finish(struct candidates *cand)
 }
 
 /*
- * A lookup probes every tuple the early exit leaves, and each probe is a
- * chain of dependent loads from tables too large for the L1 cache: bucket,
- * node, rule. One probe after another, the misses queue up. So the probes go
- * in chunks through passes that each only issue loads the next pass needs:
- * keys and hashes (prefetching the buckets), bucket heads (prefetching the
- * nodes), the rules of heads whose hash matches (prefetching them), then the
- * chain walks, by which time the lines are in cache.
+ * A lookup probes every tuple the early exit leaves, and each probe is two
+ * dependent loads from tables too large for the L1 cache: the bucket, then
+ * the node (which holds all a probe needs: order, key, the rule's own masks;
+ * rules themselves are read only for ranges). One probe after another, the
+ * misses queue up. So the probes go in chunks through three passes that
+ * each only issue loads the next pass needs: keys and hashes (prefetching
+ * the buckets), bucket heads (prefetching the nodes), then the chain walks,
+ * by which time the lines are in cache.
  *
  * (Looking up a burst of packets together, tuple by tuple, was measured
- * slower than this on every rule set of bench/classify: docs/performance.md.)
+ * slower than this on the cache-resident rule sets of bench/classify.)
  */
 #define CLS_CHUNK 16
 
@@ -643,6 +729,7 @@ struct probe {
 	struct cls_node *const *bucket;
 	uint64_t hash;
 	uint64_t key[CLS_KEY_WORDS];
+	uint64_t raw[CLS_KEY_WORDS]; /* the same words unmasked */
 };
 
 /* Pass 1: the key of `t` at layer `start`; false when the layers' types
@@ -661,7 +748,8 @@ static bool probe_key(struct probe *pr, const struct cls_tuple *t, const struct 
 	for (unsigned g = 0; g < t->n_gather; g++) {
 		const struct cls_gather *gather = &t->gather[g];
 
-		pr->key[1 + g] = load_word(p->data + p->layers[start + gather->item].hdr, gather);
+		pr->raw[1 + g] = load_raw(p->data + p->layers[start + gather->item].hdr, gather);
+		pr->key[1 + g] = pr->raw[1 + g] & gather->mask;
 	}
 	pr->hash = hash_key(pr->key, key_words(t));
 	table = rcu_dereference(t->table);
@@ -680,32 +768,45 @@ static bool verify(const struct cls_rule *r, const struct packet *p, unsigned st
 	return true;
 }
 
+/* Does the node's rule match, given that its tuple key did? */
+static bool confirmed(const struct cls_node *node, const struct probe *pr, unsigned words,
+		      const struct packet *p)
+{
+	const uint64_t *vmask = node->words + words, *vvalue = node->words + 2 * words;
+	uint64_t diff = 0;
+
+	switch (node->verify) {
+	case CLS_VERIFY_NONE:
+		return true;
+	case CLS_VERIFY_WORDS:
+		for (unsigned i = 1; i < words; i++)
+			diff |= (pr->raw[i] & vmask[i]) ^ vvalue[i];
+		return diff == 0;
+	default:
+		return verify(node->rule, p, pr->start);
+	}
+}
+
 /* Pass 3: walk the chain. */
 static void probe_walk(const struct probe *pr, const struct packet *p, struct candidates *cand)
 {
 	unsigned words = key_words(pr->tuple);
 
 	for (const struct cls_node *node = pr->head; node; node = rcu_dereference(node->next)) {
-		const struct cls_rule *r;
-
-		if (cand->best && !ranks_before(node->rank, node->seq, cand->best))
+		if (!precedes_best(cand, node->rank, node->seq))
 			return;
-		if (node->hash != pr->hash)
+		if (node->hash != pr->hash || !key_equal(node->words, pr->key, words) ||
+		    !confirmed(node, pr, words, p))
 			continue;
-		r = node->rule;
-		if (!key_equal(node->key, pr->key, words))
-			continue;
-		if (node->verify && !verify(r, p, pr->start))
-			continue;
-		consider(cand, r);
-		if (r->terminating)
+		consider(cand, node->rule, node->rank, node->seq, node->terminating);
+		if (node->terminating)
 			return;
 	}
 }
 
 static bool pruned(const struct candidates *cand, const struct cls_tuple *t)
 {
-	return cand->best && shm_load_relaxed64(&t->min_rank) > cand->best->rank;
+	return cand->best && shm_load_relaxed64(&t->min_rank) > cand->best_rank;
 }
 
 static void probe_chunk(struct probe *probes, unsigned n, const struct packet *p,
@@ -715,12 +816,6 @@ static void probe_chunk(struct probe *probes, unsigned n, const struct packet *p
 		probes[i].head = rcu_dereference(*probes[i].bucket);
 		if (probes[i].head)
 			__builtin_prefetch(probes[i].head);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		const struct cls_node *head = probes[i].head;
-
-		if (head && head->hash == probes[i].hash)
-			__builtin_prefetch(head->rule);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct probe *pr = &probes[i];
@@ -737,7 +832,7 @@ static void lookup_general(const struct cls *c, const struct packet *p, struct c
 	for (const struct cls_node *node = rcu_dereference(c->general); node;
 	     node = rcu_dereference(node->next)) {
 		if (match_packet(&node->rule->match, p)) {
-			consider(cand, node->rule);
+			consider(cand, node->rule, node->rank, node->seq, node->terminating);
 			if (node->rule->terminating)
 				return;
 		}
@@ -786,7 +881,8 @@ void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const st
 	out->overflow = false;
 	for (unsigned i = 0; i < n; i++)
 		if (match_packet(&rules[i]->match, p)) {
-			consider(&cand, rules[i]);
+			consider(&cand, rules[i], rules[i]->rank, rules[i]->seq,
+				 rules[i]->terminating);
 			if (rules[i]->terminating)
 				break;
 		}
