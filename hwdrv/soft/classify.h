@@ -2,13 +2,15 @@
 /*
  * The soft datapath's classifier: tuple space search with a general path.
  *
- * Exact rules (match_is_exact(): header items compared under a mask, one
- * port, at most one function) go to a hash table per tuple — per distinct
- * (item types, masks, anchoring) — keyed by the masked bytes. Every other
- * rule (ranges, RAW, ANY, INVERT, several ports or functions) goes to the
- * general list, run with match_packet(). Tuples are searched in the order of
- * the best rule they hold and the search stops as soon as no remaining tuple
- * can hold a rule that precedes the best terminating rule found.
+ * Keyed rules (match_is_keyed(): header items under a mask or with ranges,
+ * one port, at most one function) go to a hash table per tuple — item
+ * types, masks, anchoring — keyed by the masked bytes. Tuples are merged: a
+ * rule may sit in a tuple coarser than its own masks and is confirmed after
+ * the key (classify.c says how tuples are chosen). Every other rule (RAW,
+ * ANY, INVERT, several ports or functions) goes to the general list, run
+ * with match_packet(). Tuples are searched in the order of the best rule
+ * they hold and the search stops as soon as no remaining tuple can hold a
+ * rule that precedes the best terminating rule found.
  *
  * Order: (group, priority) lower first, then creation order: two rules that
  * match the same packet at the same group and priority are applied oldest
