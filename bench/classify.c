@@ -134,16 +134,17 @@ static int load_trace(const char *path, struct trace *t)
 			return -ENOMEM;
 		}
 		memcpy(t->bytes + used, frame.bytes, frame.length);
-		/* Offsets for now: the buffer may still move. */
 		t->packets[t->n++] = (struct packet){.length = (uint32_t)frame.length,
-						     .wire_length = (uint32_t)used,
+						     .wire_length = (uint32_t)frame.length,
 						     .function = PACKET_FUNCTION_PF};
 		used += frame.length;
 	}
 	fclose(f);
+	/* Pointers only now that the buffer stopped moving. */
+	used = 0;
 	for (unsigned i = 0; i < t->n; i++) {
-		t->packets[i].data = t->bytes + t->packets[i].wire_length;
-		t->packets[i].wire_length = t->packets[i].length;
+		t->packets[i].data = t->bytes + used;
+		used += t->packets[i].length;
 	}
 	return t->n ? 0 : -EINVAL;
 }
