@@ -277,9 +277,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < n; i++)
 		if (create(&dev, &rules[i]) != 0)
 			return 1;
-	printf("rules %u: %u tuples (distinct masks), %llu exact, %llu general; "
+	printf("rules %u: %u tuples (hash tables), %llu keyed, %llu general; "
 	       "inserted at %.2f M rules/s\n",
-	       n, cls_tuple_count(&soft->cls), (unsigned long long)soft->cls.exact_rules,
+	       n, cls_tuple_count(&soft->cls), (unsigned long long)soft->cls.keyed_rules,
 	       (unsigned long long)soft->cls.general_rules, n / (now_s() - start) / 1e6);
 
 	tuple_pps = run_tuple(&soft->cls, &trace, seconds, &checksum);

@@ -66,14 +66,9 @@ struct cls_list {
 	struct cls_tuple *tuples[]; /* by min_rank */
 };
 
-static bool ranks_before(uint64_t rank, uint64_t seq, const struct cls_rule *b)
-{
-	return rank < b->rank || (rank == b->rank && seq < b->seq);
-}
-
 static bool before(const struct cls_rule *a, const struct cls_rule *b)
 {
-	return ranks_before(a->rank, a->seq, b);
+	return a->rank < b->rank || (a->rank == b->rank && a->seq < b->seq);
 }
 
 /* Multilinear: each word times its own odd constant, summed, then mixed.
@@ -232,17 +227,6 @@ static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m, b
 	return true;
 }
 
-static bool tuple_same(const struct cls_tuple *a, const struct cls_tuple *b)
-{
-	if (a->floating != b->floating || a->function != b->function || a->n_items != b->n_items)
-		return false;
-	for (unsigned i = 0; i < a->n_items; i++)
-		if (a->types[i] != b->types[i] ||
-		    memcmp(a->masks[i], b->masks[i], item_size(a->types[i])) != 0)
-			return false;
-	return true;
-}
-
 /* Can tuple `t` hold a rule of shape `own` (the rule's own masks): the same
  * layers, and no mask bit the rule does not have? */
 static bool tuple_fits(const struct cls_tuple *t, const struct cls_tuple *own)
@@ -258,6 +242,12 @@ static bool tuple_fits(const struct cls_tuple *t, const struct cls_tuple *own)
 				return false;
 	}
 	return true;
+}
+
+/* Masks that are a subset of others, with as many bits, are the same. */
+static bool tuple_same(const struct cls_tuple *a, const struct cls_tuple *b)
+{
+	return a->bits == b->bits && tuple_fits(a, b);
 }
 
 /* The key of rule `r` in tuple `t`, and its hash. */
@@ -280,22 +270,27 @@ static size_t node_size(const struct cls_tuple *t, enum cls_verify verify)
 	return sizeof(struct cls_node) + (verify == CLS_VERIFY_WORDS ? 3 : 1) * words * 8;
 }
 
-/* Writer: the rule's own mask and value in the key's layout (the words
- * after the key in node->words), or CLS_VERIFY_RULE when some of its bits
- * lie outside the words the tuple gathers. */
-static enum cls_verify verify_words(const struct cls_tuple *t, const struct match_pattern *m,
-				    uint64_t *vmask, uint64_t *vvalue)
+/* Writer: how a rule of shape `own` in tuple `t` is confirmed. For
+ * CLS_VERIFY_WORDS, its own mask and value in the key's layout (the words
+ * after the key in node->words); CLS_VERIFY_RULE when it has ranges or mask
+ * bits outside the words the tuple gathers. */
+static enum cls_verify verify_kind(const struct cls_tuple *t, const struct cls_tuple *own,
+				   const struct match_pattern *m, uint64_t *vmask,
+				   uint64_t *vvalue)
 {
 	unsigned words = key_words(t);
 
+	for (unsigned i = 0; i < m->n_items; i++)
+		if (m->items[i].n_ranges)
+			return CLS_VERIFY_RULE;
+	if (t->bits == own->bits)
+		return CLS_VERIFY_NONE;
 	memset(vmask, 0, words * sizeof(*vmask));
 	memset(vvalue, 0, words * sizeof(*vvalue));
 	for (unsigned i = 0; i < m->n_items; i++) {
 		const struct match_item *item = &m->items[i];
 		int owner[MATCH_ITEM_BYTES];
 
-		if (item->n_ranges)
-			return CLS_VERIFY_RULE;
 		/* Which gather reads each byte (the first one, as when the
 		 * tuple's masks were laid out). */
 		for (unsigned b = 0; b < MATCH_ITEM_BYTES; b++)
@@ -500,14 +495,6 @@ static int insert_general(struct cls *c, struct cls_rule *rule)
 	return 0;
 }
 
-static bool has_ranges(const struct match_pattern *m)
-{
-	for (unsigned i = 0; i < m->n_items; i++)
-		if (m->items[i].n_ranges)
-			return true;
-	return false;
-}
-
 /* Writer: rules in `t` with the key `rule` would have there. */
 static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rule)
 {
@@ -555,16 +542,17 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	struct cls_node *node;
 	bool reorder = false;
 	uint64_t vmask[CLS_KEY_WORDS], vvalue[CLS_KEY_WORDS];
-	enum cls_verify verify = CLS_VERIFY_NONE;
+	enum cls_verify verify;
 
 	if (!match_is_keyed(&rule->match) || !tuple_describe(&own, &rule->match, false))
 		return insert_general(c, rule);
 	t = tuple_choose(c, &own, rule);
-	if (t && (t->bits < own.bits || has_ranges(&rule->match)))
-		verify = verify_words(t, &rule->match, vmask, vvalue);
-	node = t ? malloc(node_size(t, verify)) : NULL;
+	if (t == NULL)
+		return -ENOMEM;
+	verify = verify_kind(t, &own, &rule->match, vmask, vvalue);
+	node = malloc(node_size(t, verify));
 	if (node == NULL) {
-		if (t && t->rules == 0)
+		if (t->rules == 0)
 			tuple_drop(c, t);
 		return -ENOMEM;
 	}
@@ -594,7 +582,7 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	}
 	chain_insert(&t->table->buckets[node->hash & t->table->mask], node);
 	t->rules++;
-	c->exact_rules++;
+	c->keyed_rules++;
 	if (t->rules > 2ull * (t->table->mask + 1))
 		table_grow(c, t); /* on failure the chains just stay longer */
 	return 0;
@@ -623,7 +611,7 @@ void cls_remove(struct cls *c, struct cls_rule *rule)
 		c->general_rules -= node != NULL;
 	} else {
 		node = chain_remove(&t->table->buckets[rule->hash & t->table->mask], rule);
-		c->exact_rules -= node != NULL;
+		c->keyed_rules -= node != NULL;
 		t->rules -= node != NULL;
 	}
 	if (node == NULL)

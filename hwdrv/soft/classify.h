@@ -57,7 +57,7 @@ struct cls {
 	/* Writer only. */
 	struct cls_tuple **tuples;
 	unsigned n_tuples, cap_tuples;
-	uint64_t exact_rules, general_rules;
+	uint64_t keyed_rules, general_rules;
 };
 
 struct cls_result {
