@@ -17,9 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,11 +25,9 @@
 
 #include "libclient/client.h"
 #include "shm/doorbell.h"
-#include "shm/fdpass.h"
 #include "shm/handshake.h"
 #include "shm/rule/rule.h"
 
-#define DEFAULT_TIMEOUT_MS   10000
 #define DEFAULT_BUSY_POLL_US 20
 #define SUBMIT_BATCH	     32 /* async submissions published together */
 
@@ -64,7 +60,7 @@ static void unmap(struct mpf_client *c)
 	if (!c->connected)
 		return;
 	munmap(c->mem, c->mem_length);
-	munmap(c->region, c->region_length);
+	client_unmap_region(&c->region);
 	close(c->sock);
 	close(c->primary_bell);
 	close(c->client_bell);
@@ -74,41 +70,12 @@ static void unmap(struct mpf_client *c)
 	fifo_clear(&c->kept);
 }
 
-static int receive_welcome(struct mpf_client *c, struct handshake_welcome *welcome, int fds[],
-			   struct mpf_flow_error *error)
-{
-	unsigned nfds;
-	int err = fdpass_receive(c->sock, welcome, sizeof(*welcome), fds, &nfds, c->timeout_ms);
-
-	if (err == -ETIMEDOUT)
-		return client_fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
-			    c->timeout_ms);
-	if (err || welcome->magic != HANDSHAKE_MAGIC) {
-		for (unsigned i = 0; !err && i < nfds; i++)
-			close(fds[i]);
-		return client_fail(error, EPROTO, "the primary's answer is not an mpflow welcome");
-	}
-	welcome->reason[sizeof(welcome->reason) - 1] = '\0';
-	if (welcome->status != 0 || nfds != HANDSHAKE_FDS) {
-		for (unsigned i = 0; i < nfds; i++) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
-		if (welcome->status > 0 || welcome->status < -4095)
-			return client_fail(error, EPROTO, "malformed refusal from the primary");
-		if (welcome->status)
-			return client_fail(error, -welcome->status, "refused by the primary: %s",
-				    welcome->reason);
-		return client_fail(error, EPROTO, "the primary passed %u fds, not %d", nfds, HANDSHAKE_FDS);
-	}
-	return 0;
-}
-
 static int map_session(struct mpf_client *c, const struct handshake_welcome *w, int fds[],
 		       struct mpf_flow_error *error)
 {
 	struct stat st;
 	size_t request_length = (size_t)(w->completion_ring_offset - w->request_ring_offset);
+	int err;
 
 	if (fstat(fds[HANDSHAKE_FD_CLIENT_MEMFD], &st) != 0 ||
 	    (uint64_t)st.st_size != w->client_memfd_size ||
@@ -119,26 +86,19 @@ static int map_session(struct mpf_client *c, const struct handshake_welcome *w, 
 		      fds[HANDSHAKE_FD_CLIENT_MEMFD], 0);
 	if (c->mem == MAP_FAILED)
 		return client_fail(error, errno, "mapping the session memory: %s", strerror(errno));
-	if (fstat(fds[HANDSHAKE_FD_REGION], &st) != 0 || (uint64_t)st.st_size != w->region_size) {
+	err = client_map_region(fds[HANDSHAKE_FD_REGION], w->region_size, &c->region, error);
+	if (err) {
 		munmap(c->mem, c->mem_length);
-		return client_fail(error, EPROTO, "the counters region does not match the welcome");
-	}
-	c->region_length = w->region_size;
-	/* Read-only: the primary sealed it so, and we would not write anyway. */
-	c->region = mmap(NULL, c->region_length, PROT_READ, MAP_SHARED, fds[HANDSHAKE_FD_REGION], 0);
-	if (c->region == MAP_FAILED) {
-		munmap(c->mem, c->mem_length);
-		return client_fail(error, errno, "mapping the counters region: %s", strerror(errno));
+		return err;
 	}
 	if (ring_attach(&c->requests, c->mem, request_length, RING_PRODUCER,
 			fds[HANDSHAKE_FD_PRIMARY_BELL]) != 0 ||
 	    ring_attach(&c->completions, (uint8_t *)c->mem + w->completion_ring_offset,
 			c->mem_length - w->completion_ring_offset, RING_CONSUMER,
-			fds[HANDSHAKE_FD_PRIMARY_BELL]) != 0 ||
-	    region_attach(&c->view, c->region, c->region_length) != 0) {
+			fds[HANDSHAKE_FD_PRIMARY_BELL]) != 0) {
 		munmap(c->mem, c->mem_length);
-		munmap(c->region, c->region_length);
-		return client_fail(error, EPROTO, "the session's rings or region are malformed");
+		client_unmap_region(&c->region);
+		return client_fail(error, EPROTO, "the session's rings are malformed");
 	}
 	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]);
 	close(fds[HANDSHAKE_FD_REGION]);
@@ -149,35 +109,17 @@ static int map_session(struct mpf_client *c, const struct handshake_welcome *w, 
 
 static int open_session(struct mpf_client *c, struct mpf_flow_error *error)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION};
 	struct handshake_welcome welcome;
-	int fds[HANDSHAKE_FDS] = {-1, -1, -1, -1};
+	int fds[HANDSHAKE_FDS];
 	int err;
 
-	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", c->runtime_dir,
-			     c->instance) >= sizeof(addr.sun_path))
-		return client_fail(error, ENAMETOOLONG, "socket path too long");
-	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	c->sock = client_dial(&c->at, c->name, 0, &welcome, fds, HANDSHAKE_FDS, error);
 	if (c->sock < 0)
-		return client_fail(error, errno, "socket: %s", strerror(errno));
-	if (connect(c->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		err = errno == ECONNREFUSED ? ENOENT : errno;
-		close(c->sock);
-		return client_fail(error, err, "no primary for instance '%s' at %s (%s)", c->instance,
-			    addr.sun_path, strerror(errno));
-	}
-	memcpy(hello.name, c->name, sizeof(hello.name));
-	/* A primary that refuses us at once (policy) may have closed before
-	 * the hello arrives: its refusal, already sent, is still read below. */
-	send(c->sock, &hello, sizeof(hello), MSG_NOSIGNAL);
-	err = receive_welcome(c, &welcome, fds, error);
-	if (!err)
-		err = map_session(c, &welcome, fds, error);
+		return c->sock;
+	err = map_session(c, &welcome, fds, error);
 	if (err) {
 		for (int i = 0; i < HANDSHAKE_FDS; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+			close(fds[i]);
 		close(c->sock);
 		return err;
 	}
@@ -185,20 +127,6 @@ static int open_session(struct mpf_client *c, struct mpf_flow_error *error)
 	c->connected = true;
 	c->dead = false;
 	return 0;
-}
-
-static int default_runtime_dir(char *out, size_t size)
-{
-	const char *env = getenv("MPFLOW_RUNTIME_DIR");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (env && *env)
-		return snprintf(out, size, "%s", env) < (int)size ? 0 : -1;
-	if (geteuid() == 0)
-		return snprintf(out, size, "/run/mpflow") < (int)size ? 0 : -1;
-	if (xdg && *xdg)
-		return snprintf(out, size, "%s/mpflow", xdg) < (int)size ? 0 : -1;
-	return -1;
 }
 
 int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **client,
@@ -213,27 +141,17 @@ int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **c
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return client_fail(error, ENOMEM, "out of memory");
-	snprintf(c->instance, sizeof(c->instance), "%s",
-		 options->instance ? options->instance : "default");
+	err = client_locate(options, &c->at, error);
+	if (err) {
+		free(c);
+		return err;
+	}
 	snprintf(c->name, sizeof(c->name), "%s",
 		 options->name ? options->name : program_invocation_short_name);
-	c->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->busy_poll_ns = (int64_t)(options->busy_poll_us > 0   ? options->busy_poll_us
 				    : options->busy_poll_us < 0 ? 0
 								: DEFAULT_BUSY_POLL_US) *
 			  1000;
-	if (options->runtime_dir)
-		err = snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s",
-			       options->runtime_dir) < (int)sizeof(c->runtime_dir)
-			      ? 0
-			      : -1;
-	else
-		err = default_runtime_dir(c->runtime_dir, sizeof(c->runtime_dir));
-	if (err) {
-		free(c);
-		return client_fail(error, EINVAL, "no runtime directory: set runtime_dir, "
-					   "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
-	}
 	pthread_mutex_init(&c->lock, NULL);
 	fifo_init(&c->inflight, sizeof(struct inflight));
 	fifo_init(&c->kept, sizeof(struct mpf_completion));
@@ -397,12 +315,12 @@ static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_dat
 		publish(c);
 		if (!sync)
 			return client_fail(error, EAGAIN, "the request ring is full: poll completions first");
-		err = wait_ring(c, true, (uint32_t)length, c->timeout_ms);
+		err = wait_ring(c, true, (uint32_t)length, c->at.timeout_ms);
 		if (err == -ESHUTDOWN)
 			return client_shutdown_error(error);
 		if (err == -ETIMEDOUT)
 			return client_fail(error, ETIMEDOUT, "the primary took no request for %d ms",
-				    c->timeout_ms);
+				    c->at.timeout_ms);
 	}
 	if (err) {
 		c->dead = true;
@@ -431,12 +349,12 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 		if (got < 0)
 			return client_fail(error, EPROTO, "the completion ring is corrupt");
 		if (got == 0) {
-			err = wait_ring(c, false, 0, c->timeout_ms);
+			err = wait_ring(c, false, 0, c->at.timeout_ms);
 			if (err == -ESHUTDOWN)
 				return client_shutdown_error(error);
 			if (err == -ETIMEDOUT)
 				return client_fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
-					    c->timeout_ms);
+					    c->at.timeout_ms);
 			continue;
 		}
 		if (sync)
@@ -504,9 +422,23 @@ int mpf_flow_flush(struct mpf_client *c, uint16_t port, struct mpf_flow_error *e
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = client_call(c, wire_encode_flush(c->out, sizeof(c->out), 0, port, error), &raw, error);
+	err = client_call(c, wire_encode_flush(c->out, sizeof(c->out), 0, port, false, error), &raw,
+			  error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
+}
+
+int mpf_flow_flush_persistent(struct mpf_client *c, uint16_t port, struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = client_call(c, wire_encode_flush(c->out, sizeof(c->out), 0, port, true, error), &raw,
+			  error);
+	pthread_mutex_unlock(&c->lock);
+	/* The primary answers with the count where a create puts its handle. */
+	return err ? err : (int)(raw.handle > INT32_MAX ? INT32_MAX : raw.handle);
 }
 
 int mpf_flow_isolate(struct mpf_client *c, uint16_t port, int set, struct mpf_flow_error *error)
@@ -556,13 +488,13 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	pthread_mutex_lock(&c->lock);
 	if (!c->connected || c->dead)
 		err = -ESHUTDOWN;
-	else if (slot >= c->view.max_rules ||
-		 region_entry_owner(&c->view.entries[slot], generation, &owner) != 0)
+	else if (slot >= c->region.view.max_rules ||
+		 region_entry_owner(&c->region.view.entries[slot], generation, &owner) != 0)
 		err = -ENOENT;
 	else if (owner != 0 && owner != c->session)
 		err = -EPERM;
 	else
-		err = region_counter_read(&c->view.counters[slot], generation, &read);
+		err = region_counter_read(&c->region.view.counters[slot], generation, &read);
 	pthread_mutex_unlock(&c->lock);
 	if (err == -ESHUTDOWN)
 		return client_shutdown_error(error);
@@ -620,7 +552,7 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int
 
 	pthread_mutex_lock(&c->lock);
 	if (timeout_ms < 0)
-		timeout_ms = c->timeout_ms;
+		timeout_ms = c->at.timeout_ms;
 	if (c->connected)
 		publish(c);
 	while (n < max && fifo_pop(&c->kept, &out[n]) == 0)
@@ -670,41 +602,7 @@ int mpf_rule_next(struct mpf_client *c, uint32_t *cursor, struct mpf_rule_info *
 {
 	if (!c->connected)
 		return -ESHUTDOWN;
-	for (; *cursor < c->view.max_rules; (*cursor)++) {
-		uint32_t slot = *cursor;
-		struct region_entry e;
-		struct region_count count = {0};
-		uint32_t generation;
-
-		if (region_entry_read(&c->view.entries[slot], &e) != 0)
-			continue;
-		generation = shm_load_relaxed32(&e.generation);
-		*info = (struct mpf_rule_info){
-			.handle = (uint64_t)generation << 32 | slot,
-			.owner_pid = e.owner_pid,
-			.port = e.port,
-			.group = e.group,
-			.priority = e.priority,
-			.created_ns = e.created_ns,
-			.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
-				 (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
-				 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
-				 (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED
-									: 0),
-		};
-		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
-		info->owner_name[sizeof(info->owner_name) - 1] = '\0';
-		memcpy(info->text, e.text, sizeof(info->text));
-		if (region_counter_read(&c->view.counters[slot], generation, &count) == 0) {
-			info->flags |= MPF_RULE_COUNTED;
-			info->hits = count.hits;
-			info->bytes = count.bytes;
-			info->last_hit_ns = count.last_hit_ns;
-		}
-		(*cursor)++;
-		return 1;
-	}
-	return 0;
+	return client_directory_next(&c->region.view, cursor, info);
 }
 
 unsigned mpf_inflight(struct mpf_client *c)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libmpflow's private declarations: the session object and the calls the
- * library's files share (client.c: session and rules; rxq.c: RX queues;
- * meter.c: meter objects).
+ * library's files share (client.c: session and rules; handshake.c: the
+ * handshake and the region, for sessions and monitors; monitor.c: read-only
+ * monitors; rxq.c: RX queues; meter.c: meter objects).
  */
 #ifndef MPFLOW_LIBCLIENT_CLIENT_H
 #define MPFLOW_LIBCLIENT_CLIENT_H
@@ -25,12 +26,26 @@ struct inflight {
 	bool sync;
 };
 
-struct mpf_client {
-	pthread_mutex_t lock;
+#define CLIENT_TIMEOUT_MS 10000 /* default wait for one answer of the primary */
+
+/* Where an instance's primary is, and how long to wait for it. */
+struct client_address {
 	char instance[32];
 	char runtime_dir[256];
-	char name[HANDSHAKE_NAME_MAX];
 	int timeout_ms;
+};
+
+/* The counters region, mapped read-only and checked. */
+struct client_region {
+	void *mem;
+	size_t length;
+	struct region_view view;
+};
+
+struct mpf_client {
+	pthread_mutex_t lock;
+	struct client_address at;
+	char name[HANDSHAKE_NAME_MAX];
 	int64_t busy_poll_ns;
 	uint32_t session; /* our id in the primary: owner of our rules */
 
@@ -41,9 +56,7 @@ struct mpf_client {
 	int client_bell;
 	void *mem;
 	size_t mem_length;
-	void *region;
-	size_t region_length;
-	struct region_view view;
+	struct client_region region;
 	struct ring requests;
 	struct ring completions;
 	unsigned staged; /* async requests written but not yet published */
@@ -60,6 +73,24 @@ int client_fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* -ESHUTDOWN with the message saying how to go on. */
 int client_shutdown_error(struct mpf_flow_error *error);
+/* handshake.c. Resolve the options into an address (0 or -errno). */
+int client_locate(const struct mpf_connect_options *options, struct client_address *out,
+		  struct mpf_flow_error *error);
+/* Connect, say hello with HANDSHAKE_HELLO_* `flags`, and receive a welcome
+ * with exactly `nfds` fds into fds[]. Returns the socket, or -errno with no
+ * fd left open. */
+int client_dial(const struct client_address *at, const char *name, uint16_t flags,
+		struct handshake_welcome *welcome, int fds[], unsigned nfds,
+		struct mpf_flow_error *error);
+/* Map the region's fd (`size` bytes, as the welcome says) read-only and
+ * check its header. The fd stays the caller's. 0 or -errno. */
+int client_map_region(int fd, uint64_t size, struct client_region *out,
+		      struct mpf_flow_error *error);
+void client_unmap_region(struct client_region *region);
+/* The rule directory walk behind mpf_rule_next() and mpf_monitor_next(). */
+int client_directory_next(const struct region_view *view, uint32_t *cursor,
+			  struct mpf_rule_info *info);
+
 /* Submit the request encoded in c->out (`length`, or an encoder's -errno)
  * and wait for its completion. Lock held. 0 or the request's -errno. */
 int client_call(struct mpf_client *c, int length, struct wire_completion *raw,

@@ -83,7 +83,7 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 			  &raw, error);
 	/* Success: the fds were sent before the completion was published. */
 	if (!err)
-		err = fdpass_receive(c->sock, &tag, sizeof(tag), fds, &nfds, c->timeout_ms);
+		err = fdpass_receive(c->sock, &tag, sizeof(tag), fds, &nfds, c->at.timeout_ms);
 	q->session = c->session;
 	pthread_mutex_unlock(&c->lock);
 	if (err == 0 && (nfds != 2 || tag.port != port || tag.queue != queue)) {

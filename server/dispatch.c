@@ -238,7 +238,10 @@ static void run(struct server *s, struct client *c, const struct wire_request *r
 		out->status = run_destroy(s, c, req, out);
 		break;
 	case WIRE_OP_FLUSH:
-		rules_destroy_owned(s, c, req->flush.port);
+		if (req->flush.persistent)
+			out->handle = rules_destroy_persistent(s, req->flush.port);
+		else
+			out->handle = rules_destroy_owned(s, c, req->flush.port);
 		out->status = 0;
 		break;
 	case WIRE_OP_QUERY:

@@ -192,6 +192,21 @@ void listener_expire(struct server *s, uint64_t now_ns)
 	}
 }
 
+/* A monitor gets the region's fd, sealed read-only, and nothing else: no
+ * session is made, and the connection ends here. */
+static void welcome_monitor(const struct server *s, int sock)
+{
+	struct handshake_welcome welcome = {
+		.magic = HANDSHAKE_MAGIC,
+		.version = HANDSHAKE_VERSION,
+		.region_size = s->region_length,
+		.max_rules = s->config.max_rules,
+	};
+
+	reply(sock, &welcome, &s->region_fd, 1);
+	close(sock);
+}
+
 /* The parked connection `h` is readable: its hello, then the answer. */
 void listener_hello(struct server *s, struct handshake *h)
 {
@@ -237,8 +252,12 @@ void listener_hello(struct server *s, struct handshake *h)
 		       HANDSHAKE_VERSION);
 		return;
 	}
-	if (hello.flags != 0) {
+	if (hello.flags & ~HANDSHAKE_HELLO_MONITOR) {
 		refuse(sock, -EINVAL, &cred, "unknown hello flags 0x%x", (unsigned)hello.flags);
+		return;
+	}
+	if (hello.flags & HANDSHAKE_HELLO_MONITOR) {
+		welcome_monitor(s, sock);
 		return;
 	}
 	clean_name(name, sizeof(name), hello.name, sizeof(hello.name));

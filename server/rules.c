@@ -217,6 +217,21 @@ uint32_t rules_destroy_owned(struct server *s, struct client *c, int port)
 	return destroyed;
 }
 
+uint32_t rules_destroy_persistent(struct server *s, uint16_t port)
+{
+	uint32_t destroyed = 0;
+
+	for (uint32_t slot = 0; slot < s->rules.max; slot++) {
+		const struct rule_slot *r = &s->rules.slots[slot];
+
+		if (r->in_use && r->owner == 0 && r->port == port) {
+			rules_destroy(s, slot, NULL);
+			destroyed++;
+		}
+	}
+	return destroyed;
+}
+
 void rules_destroy_all(struct server *s)
 {
 	for (uint32_t slot = 0; slot < s->rules.max; slot++)

@@ -162,6 +162,8 @@ int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 /* Destroy every rule of client session `owner` (on `port`, or all ports when
  * port < 0). Returns how many. */
 uint32_t rules_destroy_owned(struct server *s, struct client *c, int port);
+/* Destroy every persistent rule (owned by the instance) on `port`. How many. */
+uint32_t rules_destroy_persistent(struct server *s, uint16_t port);
 void rules_destroy_all(struct server *s);
 
 /* dispatch.c */

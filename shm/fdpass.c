@@ -54,6 +54,8 @@ int fdpass_receive(int sock, void *data, size_t length, int fds[FDPASS_MAX], uns
 	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0)
 		return -errno;
+	if (n == 0 && msg.msg_controllen == 0)
+		return -ECONNRESET; /* the peer closed without a word */
 	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
 		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
 			unsigned got = (unsigned)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));

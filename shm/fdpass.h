@@ -17,7 +17,8 @@ int fdpass_send(int sock, const void *data, size_t length, const int *fds, unsig
 /*
  * Receive one message of exactly `length` bytes, waiting up to timeout_ms,
  * with up to FDPASS_MAX fds (close-on-exec) into fds[] and their number in
- * *count. Returns 0, -ETIMEDOUT, -EPROTO (wrong size, fds cut) or -errno;
+ * *count. Returns 0, -ETIMEDOUT, -ECONNRESET (the peer closed the
+ * connection), -EPROTO (wrong size, fds cut) or -errno;
  * on error no fd is left open.
  */
 int fdpass_receive(int sock, void *data, size_t length, int fds[FDPASS_MAX], unsigned *count,

@@ -11,6 +11,12 @@
  *   HANDSHAKE_FD_REGION         counters + rule directory (sealed read-only)
  *   HANDSHAKE_FD_PRIMARY_BELL   the client rings it when it needs the primary
  *   HANDSHAKE_FD_CLIENT_BELL    the primary rings it when it needs the client
+ *
+ * A hello with HANDSHAKE_HELLO_MONITOR asks for the region alone: the
+ * welcome passes one fd (HANDSHAKE_FD_REGION's, at index 0) and the primary
+ * closes the connection. A monitor is not a client: no session, no rings,
+ * no rules, not counted in the region's `clients`; it can send the primary
+ * nothing after its hello and reads the region through a read-only mapping.
  */
 #ifndef MPFLOW_SHM_HANDSHAKE_H
 #define MPFLOW_SHM_HANDSHAKE_H
@@ -30,10 +36,12 @@ enum {
 	HANDSHAKE_FDS
 };
 
+#define HANDSHAKE_HELLO_MONITOR 0x1u
+
 struct handshake_hello {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t flags; /* none defined: must be 0 */
+	uint16_t flags; /* HANDSHAKE_HELLO_*; other bits must be 0 */
 	char name[HANDSHAKE_NAME_MAX]; /* printable, NUL-terminated */
 };
 _Static_assert(sizeof(struct handshake_hello) == 40, "hello layout");

@@ -222,9 +222,9 @@ int wire_encode_destroy(void *buf, size_t cap, uint64_t user_data, uint16_t port
 }
 
 int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port,
-		      struct mpf_flow_error *error)
+		      bool persistent, struct mpf_flow_error *error)
 {
-	struct wire_flush body = {.port = port};
+	struct wire_flush body = {.port = port, .flags = persistent ? WIRE_FLUSH_PERSISTENT : 0};
 	struct writer w;
 
 	writer_init(&w, buf, cap);
@@ -786,10 +786,11 @@ int wire_decode_request(const void *msg, size_t length, struct wire_request *req
 			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					   "flush truncated");
 		memcpy(&f, p, sizeof(f));
-		if (f.reserved[0] || f.reserved[1] || f.reserved[2])
+		if ((f.flags & ~WIRE_FLUSH_PERSISTENT) || f.reserved[0] || f.reserved[1])
 			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					   "flush reserved field set");
 		req->flush.port = f.port;
+		req->flush.persistent = f.flags & WIRE_FLUSH_PERSISTENT;
 		break;
 	}
 	case WIRE_OP_QUERY: {

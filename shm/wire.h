@@ -132,9 +132,11 @@ struct wire_destroy {
 	uint32_t count; /* 1..WIRE_DESTROY_MAX handles follow */
 };
 
+#define WIRE_FLUSH_PERSISTENT 0x1u /* the instance's rules on the port, not the client's */
 struct wire_flush {
 	uint16_t port;
-	uint16_t reserved[3];
+	uint16_t flags; /* WIRE_FLUSH_* */
+	uint16_t reserved[2];
 };
 
 #define WIRE_QUERY_RESET 0x1u
@@ -240,6 +242,7 @@ struct wire_request {
 		} destroy;
 		struct {
 			uint16_t port;
+			bool persistent;
 		} flush;
 		struct {
 			uint16_t port;
@@ -298,7 +301,7 @@ int wire_encode_rule(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
 int wire_encode_destroy(void *buf, size_t cap, uint64_t user_data, uint16_t port,
 			const uint64_t *handles, uint32_t count, struct mpf_flow_error *error);
 int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port,
-		      struct mpf_flow_error *error);
+		      bool persistent, struct mpf_flow_error *error);
 int wire_encode_query(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint64_t handle,
 		      enum mpf_flow_action_type action, bool reset, struct mpf_flow_error *error);
 int wire_encode_isolate(void *buf, size_t cap, uint64_t user_data, uint16_t port, bool enable,

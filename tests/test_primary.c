@@ -246,6 +246,115 @@ static void test_flush_destroys_only_the_callers_rules(void **state)
 	raw_close(&raw);
 }
 
+static void test_flush_persistent_destroys_the_instances_rules_on_the_port(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *a, *b;
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	uint64_t h;
+
+	assert_int_equal(primary_connect(p, "a", &a), 0);
+	assert_int_equal(primary_connect(p, "b", &b), 0);
+	assert_int_equal(raw_connect(p, &raw), 0);
+	for (uint32_t i = 0; i < 10; i++) {
+		assert_int_equal(create(a, i, MPF_FLOW_PERSISTENT, &h), 0);
+		assert_int_equal(create(a, 100 + i, 0, &h), 0);
+	}
+	/* Another client flushes the instance's rules, and only those. */
+	assert_int_equal(mpf_flow_flush_persistent(b, 1, &error), 0);
+	assert_int_equal(region_rules(&raw), 20);
+	assert_int_equal(mpf_flow_flush_persistent(b, 0, &error), 10);
+	assert_int_equal(region_rules(&raw), 10);
+	assert_int_equal(mpf_flow_flush_persistent(b, 0, &error), 0);
+	mpf_disconnect(a);
+	mpf_disconnect(b);
+	wait_for_rules(&raw, 0);
+	raw_close(&raw);
+}
+
+/* ---- monitors ------------------------------------------------------------ */
+
+static struct mpf_monitor *open_monitor(const struct primary *p)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir};
+	struct mpf_flow_error error;
+	struct mpf_monitor *m = NULL;
+
+	assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+	return m;
+}
+
+static void test_monitor_lists_rules_without_being_a_client(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_monitor *m = open_monitor(p);
+	struct mpf_instance_info info;
+	struct mpf_rule_info rule;
+	struct mpf_client *c;
+	uint64_t h[3];
+	uint32_t cursor = 0;
+	unsigned seen = 0;
+
+	assert_int_equal(primary_connect(p, "owner", &c), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(create(c, i, 0, &h[i]), 0);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_string_equal(info.backend, "soft");
+	assert_int_equal(info.state, MPF_INSTANCE_RUNNING);
+	assert_int_equal(info.clients, 1); /* the owner; the monitor is none */
+	assert_int_equal(info.rules, 3);
+	assert_int_equal(info.max_rules, 4096);
+	while (mpf_monitor_next(m, &cursor, &rule) == 1) {
+		assert_int_equal(rule.handle, h[seen]);
+		assert_string_equal(rule.owner_name, "owner");
+		assert_int_equal(rule.owner_pid, getpid());
+		assert_true(rule.flags & MPF_RULE_COUNTED);
+		assert_non_null(strstr(rule.text, "ipv4 src is 10.0.0."));
+		seen++;
+	}
+	assert_int_equal(seen, 3);
+	mpf_disconnect(c);
+	for (int i = 0; i < 500 && (mpf_monitor_instance(m, &info), info.rules); i++)
+		usleep(10000);
+	assert_int_equal(info.rules, 0);
+	assert_int_equal(info.clients, 0);
+	mpf_monitor_close(m);
+}
+
+static void test_monitor_sees_the_primary_die_and_reattaches(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_monitor *m = open_monitor(p);
+	struct mpf_instance_info info;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint32_t first_pid;
+	uint64_t h;
+
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	first_pid = info.primary_pid;
+	assert_int_equal(first_pid, (uint32_t)p->pid);
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	p->pid = 0;
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.state, MPF_INSTANCE_GONE);
+	/* Nobody to reattach to: the old region stays, still readable. */
+	assert_int_equal(mpf_monitor_reattach(m, &error), -ENOENT);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(primary_restart(p, small), 0);
+	assert_int_equal(primary_connect(p, "after", &c), 0);
+	assert_int_equal(create(c, 7, 0, &h), 0);
+	assert_int_equal(mpf_monitor_reattach(m, &error), 0);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.state, MPF_INSTANCE_RUNNING);
+	assert_int_not_equal(info.primary_pid, first_pid);
+	assert_int_equal(info.rules, 1);
+	mpf_disconnect(c);
+	mpf_monitor_close(m);
+}
+
 static void test_disconnect_destroys_all_but_persistent_rules(void **state)
 {
 	struct primary *p = *state;
@@ -736,6 +845,9 @@ int main(void)
 		T(test_forged_and_stale_handles_are_enoent),
 		T(test_flush_destroys_only_the_callers_rules),
 		T(test_disconnect_destroys_all_but_persistent_rules),
+		T(test_flush_persistent_destroys_the_instances_rules_on_the_port),
+		T(test_monitor_lists_rules_without_being_a_client),
+		T(test_monitor_sees_the_primary_die_and_reattaches),
 		T(test_limits_are_enomem_with_a_reason),
 		T(test_sixteen_clients_create_query_destroy_concurrently),
 		T(test_client_killed_mid_batch_loses_only_its_rules),

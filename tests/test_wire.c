@@ -279,9 +279,12 @@ static void test_destroy_flush_query_isolate_round_trip(void **state)
 	assert_int_equal(req.destroy.count, 3);
 	assert_memory_equal(req.destroy.handles, handles, sizeof(handles));
 
-	decode_ok(wire_encode_flush(msg, sizeof(msg), 12, 5, &error));
+	decode_ok(wire_encode_flush(msg, sizeof(msg), 12, 5, false, &error));
 	assert_int_equal(req.header.op, WIRE_OP_FLUSH);
 	assert_int_equal(req.flush.port, 5);
+	assert_false(req.flush.persistent);
+	decode_ok(wire_encode_flush(msg, sizeof(msg), 12, 5, true, &error));
+	assert_true(req.flush.persistent);
 
 	decode_ok(wire_encode_query(msg, sizeof(msg), 13, 6, 0xabcdef, MPF_FLOW_ACTION_TYPE_COUNT,
 				    true, &error));
@@ -330,7 +333,7 @@ static void test_batch_round_trips_and_iterates_in_order(void **state)
 	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
 	length = wire_encode_destroy(sub, sizeof(sub), 2, 0, &handle, 1, &error);
 	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
-	length = wire_encode_flush(sub, sizeof(sub), 3, 0, &error);
+	length = wire_encode_flush(sub, sizeof(sub), 3, 0, false, &error);
 	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
 	decode_ok(wire_batch_finish(&w));
 	assert_int_equal(req.header.op, WIRE_OP_BATCH);
@@ -356,13 +359,13 @@ static void test_batch_refuses_nesting_empty_and_too_many(void **state)
 	(void)state;
 	assert_int_equal(wire_batch_begin(&w, msg, sizeof(msg), 1, false), 0);
 	assert_int_equal(wire_batch_finish(&w), -EINVAL);
-	length = wire_encode_flush(inner, sizeof(inner), 3, 0, &error);
+	length = wire_encode_flush(inner, sizeof(inner), 3, 0, false, &error);
 	for (unsigned i = 0; i < WIRE_BATCH_MAX; i++)
 		assert_int_equal(wire_batch_add(&w, inner, (size_t)length), 0);
 	assert_int_equal(wire_batch_add(&w, inner, (size_t)length), -E2BIG);
 	/* A batch inside a batch: refused by the writer and by the decoder. */
 	assert_int_equal(wire_batch_begin(&w, inner, sizeof(inner), 1, false), 0);
-	length = wire_encode_flush(msg, sizeof(msg), 3, 0, &error);
+	length = wire_encode_flush(msg, sizeof(msg), 3, 0, false, &error);
 	assert_int_equal(wire_batch_add(&w, msg, (size_t)length), 0);
 	length = wire_batch_finish(&w);
 	assert_int_equal(wire_batch_begin(&w, msg, sizeof(msg), 1, false), 0);
@@ -468,7 +471,7 @@ static void test_header_errors_are_refused_precisely(void **state)
 
 static void test_trailing_bytes_are_refused(void **state)
 {
-	int length = wire_encode_flush(msg, sizeof(msg), 1, 0, &error);
+	int length = wire_encode_flush(msg, sizeof(msg), 1, 0, false, &error);
 	uint32_t longer = (uint32_t)length + 8;
 
 	(void)state;
@@ -500,8 +503,11 @@ static void test_reserved_and_unknown_flag_bits_are_refused(void **state)
 	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_ITEM);
 	assert_int_equal(error.cause, 0);
 
-	length = wire_encode_flush(msg, sizeof(msg), 1, 0, &error);
-	msg[18] = 1;
+	length = wire_encode_flush(msg, sizeof(msg), 1, 0, false, &error);
+	msg[18] = 2; /* flags: only WIRE_FLUSH_PERSISTENT is defined */
+	assert_int_equal(decode_result((size_t)length), -EBADMSG);
+	length = wire_encode_flush(msg, sizeof(msg), 1, 0, true, &error);
+	msg[20] = 1; /* reserved */
 	assert_int_equal(decode_result((size_t)length), -EBADMSG);
 	length = wire_encode_isolate(msg, sizeof(msg), 1, 0, true, &error);
 	msg[20] = 2; /* enable must be 0 or 1 */

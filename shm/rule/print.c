@@ -154,14 +154,6 @@ static void put_item(struct text *t, const struct mpf_flow_item *item)
 		put_field(t, &desc->fields[f], item->spec, item->last, rule_item_mask(item));
 }
 
-static const char *const rss_type_names[64] = {
-	[2] = "ipv4",	   [3] = "ipv4-frag",  [4] = "ipv4-tcp",  [5] = "ipv4-udp",
-	[6] = "ipv4-sctp", [7] = "ipv4-other", [8] = "ipv6",	  [9] = "ipv6-frag",
-	[10] = "ipv6-tcp", [11] = "ipv6-udp",  [12] = "ipv6-sctp", [13] = "ipv6-other",
-	[14] = "l2-payload", [15] = "ipv6-ex", [16] = "ipv6-tcp-ex", [17] = "ipv6-udp-ex",
-	[18] = "port",	   [19] = "vxlan",     [20] = "geneve",	  [21] = "nvgre",
-};
-
 static void put_action(struct text *t, const struct mpf_flow_action *action)
 {
 	const struct rule_action_desc *desc = rule_action_desc((int)action->type);
@@ -198,7 +190,7 @@ static void put_action(struct text *t, const struct mpf_flow_action *action)
 			puts_(t, " types");
 			for (int b = 0; b < 64; b++)
 				if ((rss->types >> b) & 1)
-					putf(t, " %s", rss_type_names[b]);
+					putf(t, " %s", rule_rss_type_name((unsigned)b));
 			puts_(t, " end");
 		}
 		if (rss->key_len) {

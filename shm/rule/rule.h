@@ -119,6 +119,10 @@ struct rule_action_desc {
 	int (*check)(const void *conf, int index, struct mpf_flow_error *error);
 };
 
+/* testpmd's name of RSS type bit `bit` (MPF_RSS_IPV4 is bit 2: "ipv4"), or
+ * NULL for a bit that names no type. */
+const char *rule_rss_type_name(unsigned bit);
+
 /* Descriptor of an action type, NULL for an unknown type. */
 const struct rule_action_desc *rule_action_desc(int type);
 

@@ -82,13 +82,13 @@ int main(int argc, char **argv)
 							 ACTION(END, NULL)},
 			      &error));
 	save(argv[1], "destroy", msg, wire_encode_destroy(msg, sizeof(msg), 4, 0, handles, 3, &error));
-	save(argv[1], "flush", msg, wire_encode_flush(msg, sizeof(msg), 5, 0, &error));
+	save(argv[1], "flush", msg, wire_encode_flush(msg, sizeof(msg), 5, 0, false, &error));
 	save(argv[1], "query", msg,
 	     wire_encode_query(msg, sizeof(msg), 6, 0, 7, MPF_FLOW_ACTION_TYPE_COUNT, true, &error));
 	save(argv[1], "isolate", msg, wire_encode_isolate(msg, sizeof(msg), 7, 0, true, &error));
 	save(argv[1], "completion", msg, wire_encode_completion(msg, sizeof(msg), &completion));
 	wire_batch_begin(&w, msg, sizeof(msg), 8, true);
-	wire_batch_add(&w, sub, (size_t)wire_encode_flush(sub, sizeof(sub), 9, 0, &error));
+	wire_batch_add(&w, sub, (size_t)wire_encode_flush(sub, sizeof(sub), 9, 0, false, &error));
 	wire_batch_add(&w, sub,
 		       (size_t)wire_encode_destroy(sub, sizeof(sub), 10, 0, handles, 1, &error));
 	save(argv[1], "batch", msg, wire_batch_finish(&w));

@@ -111,6 +111,14 @@ MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t ha
 			   enum mpf_flow_action_type action, struct mpf_flow_query_count *count,
 			   struct mpf_flow_error *error);
 
+/**
+ * Destroy every persistent rule (owned by the instance, see
+ * MPF_FLOW_PERSISTENT) on `port`: what `flowctl flush` does. Returns how
+ * many were destroyed, or -errno.
+ */
+MPF_API int mpf_flow_flush_persistent(struct mpf_client *client, uint16_t port,
+				      struct mpf_flow_error *error);
+
 /** Enter (set != 0) or leave isolated mode on `port`. */
 MPF_API int mpf_flow_isolate(struct mpf_client *client, uint16_t port, int set,
 			     struct mpf_flow_error *error);
@@ -278,6 +286,62 @@ MPF_API int mpf_meter_destroy(struct mpf_client *client, uint16_t port, uint32_t
 /** Read (and with `clear`, zero) its per-color statistics. */
 MPF_API int mpf_meter_query(struct mpf_client *client, uint16_t port, uint32_t id, int clear,
 			    struct mpf_meter_stats *stats, struct mpf_flow_error *error);
+
+/* ------------------------------------------------------------------------ */
+/* Monitors: the rule directory and counters, read-only                     */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A read-only view of an instance: its rule directory, counters and state,
+ * for monitors such as flowstat. Opening one is a handshake that asks for
+ * the counters region alone: the monitor is no client of the primary (no
+ * session, no rings, not counted), maps the region read-only and can send
+ * the primary nothing.
+ */
+struct mpf_monitor;
+
+/** Open a monitor of the instance `options` names (name and busy_poll_us
+ *  are not used). Errors as mpf_connect(). */
+MPF_API int mpf_monitor_open(const struct mpf_connect_options *options,
+			     struct mpf_monitor **monitor, struct mpf_flow_error *error);
+
+/** Unmap the region and free `monitor`. */
+MPF_API void mpf_monitor_close(struct mpf_monitor *monitor);
+
+/** States of struct mpf_instance_info. */
+enum mpf_instance_state {
+	MPF_INSTANCE_RUNNING = 1, /**< The primary is serving. */
+	MPF_INSTANCE_STOPPING,	  /**< It was asked to stop and is shutting down. */
+	MPF_INSTANCE_GONE,	  /**< Its process is gone: mpf_monitor_reattach(). */
+};
+
+/** The instance a monitor shows, as its primary publishes it. */
+struct mpf_instance_info {
+	char backend[16];	 /**< "soft", "verbs". */
+	char instance[32];
+	uint32_t primary_pid;
+	enum mpf_instance_state state;
+	uint64_t start_ns;	 /**< CLOCK_REALTIME when the primary started. */
+	uint64_t heartbeat_age_ns; /**< Since the primary's last tick (once a second). */
+	uint32_t clients;	 /**< Sessions now (monitors are not counted). */
+	uint32_t rules;		 /**< Live rules. */
+	uint32_t max_rules;
+};
+
+/** Read the instance's state. 0, or -EAGAIN while nothing is mapped
+ *  (a reattach failed). */
+MPF_API int mpf_monitor_instance(struct mpf_monitor *monitor, struct mpf_instance_info *info);
+
+/**
+ * Map the region of the primary now serving the instance, in place of the
+ * current one (after the primary restarted). 0, or the error of
+ * mpf_monitor_open(); on error the monitor keeps its old region.
+ */
+MPF_API int mpf_monitor_reattach(struct mpf_monitor *monitor, struct mpf_flow_error *error);
+
+/** As mpf_rule_next(), through a monitor. -EAGAIN while nothing is mapped. */
+MPF_API int mpf_monitor_next(struct mpf_monitor *monitor, uint32_t *cursor,
+			     struct mpf_rule_info *info);
 
 /** Requests submitted whose completions were not yet returned. */
 MPF_API unsigned mpf_inflight(struct mpf_client *client);

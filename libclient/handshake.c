@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The client side of the handshake (shm/handshake.h), shared by sessions
+ * (client.c) and monitors (monitor.c): where the instance's socket is, the
+ * hello, the welcome and its fds, and the read-only mapping of the region.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "libclient/client.h"
+#include "shm/fdpass.h"
+
+static int default_runtime_dir(char *out, size_t size)
+{
+	const char *env = getenv("MPFLOW_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (env && *env)
+		return snprintf(out, size, "%s", env) < (int)size ? 0 : -1;
+	if (geteuid() == 0)
+		return snprintf(out, size, "/run/mpflow") < (int)size ? 0 : -1;
+	if (xdg && *xdg)
+		return snprintf(out, size, "%s/mpflow", xdg) < (int)size ? 0 : -1;
+	return -1;
+}
+
+int client_locate(const struct mpf_connect_options *options, struct client_address *out,
+		  struct mpf_flow_error *error)
+{
+	const char *instance = options->instance ? options->instance : "default";
+	int err;
+
+	if (snprintf(out->instance, sizeof(out->instance), "%s", instance) >=
+	    (int)sizeof(out->instance))
+		return client_fail(error, ENAMETOOLONG, "instance name '%s' longer than %zu bytes",
+				   instance, sizeof(out->instance) - 1);
+	if (options->runtime_dir)
+		err = snprintf(out->runtime_dir, sizeof(out->runtime_dir), "%s",
+			       options->runtime_dir) < (int)sizeof(out->runtime_dir)
+			      ? 0
+			      : -1;
+	else
+		err = default_runtime_dir(out->runtime_dir, sizeof(out->runtime_dir));
+	if (err)
+		return client_fail(error, EINVAL, "no runtime directory: set runtime_dir, "
+						  "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
+	out->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : CLIENT_TIMEOUT_MS;
+	return 0;
+}
+
+static int receive_welcome(int sock, int timeout_ms, struct handshake_welcome *welcome,
+			   int fds[], unsigned expected, struct mpf_flow_error *error)
+{
+	unsigned nfds;
+	int err = fdpass_receive(sock, welcome, sizeof(*welcome), fds, &nfds, timeout_ms);
+
+	if (err == -ETIMEDOUT)
+		return client_fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
+				   timeout_ms);
+	/* A primary that just died: its socket outlives it for a moment. */
+	if (err == -ECONNRESET)
+		return client_fail(error, ENOENT, "the primary closed the connection unanswered "
+						  "(it is exiting or gone)");
+	if (err || welcome->magic != HANDSHAKE_MAGIC) {
+		for (unsigned i = 0; !err && i < nfds; i++)
+			close(fds[i]);
+		return client_fail(error, EPROTO, "the primary's answer is not an mpflow welcome");
+	}
+	welcome->reason[sizeof(welcome->reason) - 1] = '\0';
+	if (welcome->status != 0 || nfds != expected) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (welcome->status > 0 || welcome->status < -4095)
+			return client_fail(error, EPROTO, "malformed refusal from the primary");
+		if (welcome->status)
+			return client_fail(error, -welcome->status, "refused by the primary: %s",
+					   welcome->reason);
+		return client_fail(error, EPROTO, "the primary passed %u fds, not %u", nfds,
+				   expected);
+	}
+	return 0;
+}
+
+int client_dial(const struct client_address *at, const char *name, uint16_t flags,
+		struct handshake_welcome *welcome, int fds[], unsigned nfds,
+		struct mpf_flow_error *error)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct handshake_hello hello = {
+		.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .flags = flags};
+	int sock, err;
+
+	for (unsigned i = 0; i < nfds; i++)
+		fds[i] = -1;
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", at->runtime_dir,
+			     at->instance) >= sizeof(addr.sun_path))
+		return client_fail(error, ENAMETOOLONG, "socket path too long");
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return client_fail(error, errno, "socket: %s", strerror(errno));
+	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		err = errno == ECONNREFUSED ? ENOENT : errno;
+		close(sock);
+		return client_fail(error, err, "no primary for instance '%s' at %s (%s)",
+				   at->instance, addr.sun_path, strerror(err));
+	}
+	snprintf(hello.name, sizeof(hello.name), "%s", name);
+	/* A primary that refuses us at once (policy) may have closed before
+	 * the hello arrives: its refusal, already sent, is still read below. */
+	send(sock, &hello, sizeof(hello), MSG_NOSIGNAL);
+	err = receive_welcome(sock, at->timeout_ms, welcome, fds, nfds, error);
+	if (err) {
+		close(sock);
+		return err;
+	}
+	return sock;
+}
+
+int client_map_region(int fd, uint64_t size, struct client_region *out,
+		      struct mpf_flow_error *error)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size)
+		return client_fail(error, EPROTO, "the counters region does not match the welcome");
+	/* Read-only: the primary sealed it so, and we would not write anyway. */
+	out->mem = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (out->mem == MAP_FAILED)
+		return client_fail(error, errno, "mapping the counters region: %s", strerror(errno));
+	out->length = size;
+	if (region_attach(&out->view, out->mem, out->length) != 0) {
+		munmap(out->mem, out->length);
+		return client_fail(error, EPROTO, "the counters region is malformed");
+	}
+	return 0;
+}
+
+void client_unmap_region(struct client_region *region)
+{
+	if (region->mem)
+		munmap(region->mem, region->length);
+	region->mem = NULL;
+}
+
+int client_directory_next(const struct region_view *view, uint32_t *cursor,
+			  struct mpf_rule_info *info)
+{
+	for (; *cursor < view->max_rules; (*cursor)++) {
+		uint32_t slot = *cursor;
+		struct region_entry e;
+		struct region_count count = {0};
+		uint32_t generation;
+
+		if (region_entry_read(&view->entries[slot], &e) != 0)
+			continue;
+		generation = shm_load_relaxed32(&e.generation);
+		*info = (struct mpf_rule_info){
+			.handle = (uint64_t)generation << 32 | slot,
+			.owner_pid = e.owner_pid,
+			.port = e.port,
+			.group = e.group,
+			.priority = e.priority,
+			.created_ns = e.created_ns,
+			.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
+				 (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
+				 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
+				 (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED
+									: 0),
+		};
+		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
+		info->owner_name[sizeof(info->owner_name) - 1] = '\0';
+		memcpy(info->text, e.text, sizeof(info->text));
+		info->text[sizeof(info->text) - 1] = '\0';
+		if (region_counter_read(&view->counters[slot], generation, &count) == 0) {
+			info->flags |= MPF_RULE_COUNTED;
+			info->hits = count.hits;
+			info->bytes = count.bytes;
+			info->last_hit_ns = count.last_hit_ns;
+		}
+		(*cursor)++;
+		return 1;
+	}
+	return 0;
+}

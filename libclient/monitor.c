@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Monitors: a handshake with HANDSHAKE_HELLO_MONITOR gets the counters
+ * region's fd and nothing else; the region is mapped read-only and read
+ * with the same seqlocked copies as a session's queries. The primary's
+ * death shows in the region itself (state, pid, heartbeat): the mapping
+ * outlives it, and mpf_monitor_reattach() swaps in the next primary's.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libclient/client.h"
+
+struct mpf_monitor {
+	struct client_address at;
+	struct client_region region;
+};
+
+static int attach(const struct client_address *at, struct client_region *out,
+		  struct mpf_flow_error *error)
+{
+	struct handshake_welcome welcome;
+	int fd, sock, err;
+
+	sock = client_dial(at, "monitor", HANDSHAKE_HELLO_MONITOR, &welcome, &fd, 1, error);
+	if (sock < 0)
+		return sock;
+	close(sock);
+	err = client_map_region(fd, welcome.region_size, out, error);
+	close(fd);
+	return err;
+}
+
+int mpf_monitor_open(const struct mpf_connect_options *options, struct mpf_monitor **monitor,
+		     struct mpf_flow_error *error)
+{
+	const struct mpf_connect_options none = {0};
+	struct mpf_monitor *m = calloc(1, sizeof(*m));
+	int err;
+
+	if (m == NULL)
+		return client_fail(error, ENOMEM, "out of memory");
+	err = client_locate(options ? options : &none, &m->at, error);
+	if (!err)
+		err = attach(&m->at, &m->region, error);
+	if (err) {
+		free(m);
+		return err;
+	}
+	*monitor = m;
+	return 0;
+}
+
+void mpf_monitor_close(struct mpf_monitor *m)
+{
+	if (m == NULL)
+		return;
+	client_unmap_region(&m->region);
+	free(m);
+}
+
+int mpf_monitor_reattach(struct mpf_monitor *m, struct mpf_flow_error *error)
+{
+	struct client_region fresh;
+	int err = attach(&m->at, &fresh, error);
+
+	if (err)
+		return err;
+	client_unmap_region(&m->region);
+	m->region = fresh;
+	return 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Copy a fixed-size string field of the (hostile until checked) header. */
+static void copy_text(char *out, const char *in, size_t size)
+{
+	memcpy(out, in, size);
+	out[size - 1] = '\0';
+}
+
+int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
+{
+	const struct region_header *h = m->region.view.header;
+	uint64_t beat, now = monotonic_ns();
+	uint32_t state;
+
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	memset(info, 0, sizeof(*info));
+	copy_text(info->backend, h->backend, sizeof(info->backend));
+	copy_text(info->instance, h->instance, sizeof(info->instance));
+	info->primary_pid = h->primary_pid;
+	info->start_ns = h->start_time_ns;
+	info->max_rules = m->region.view.max_rules;
+	info->clients = shm_load_relaxed32(&h->clients);
+	info->rules = shm_load_relaxed32(&h->rules);
+	beat = shm_load_relaxed64(&h->heartbeat_ns);
+	info->heartbeat_age_ns = beat && beat < now ? now - beat : 0;
+	state = shm_load_relaxed32(&h->state);
+	/* A killed primary leaves its region saying RUNNING: its pid tells. */
+	if (state == REGION_STATE_STOPPING)
+		info->state = MPF_INSTANCE_STOPPING;
+	else if (kill((pid_t)info->primary_pid, 0) != 0 && errno == ESRCH)
+		info->state = MPF_INSTANCE_GONE;
+	else
+		info->state = MPF_INSTANCE_RUNNING;
+	return 0;
+}
+
+int mpf_monitor_next(struct mpf_monitor *m, uint32_t *cursor, struct mpf_rule_info *info)
+{
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	return client_directory_next(&m->region.view, cursor, info);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * flowctl's parts: main.c (options), run.c (one command against the
+ * service, its output and its errors), batch.c (files and stdin through
+ * the asynchronous API), grammar.c (the testpmd syntax).
+ */
+#ifndef MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
+#define MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <mpflow/mpflow.h>
+
+#include "tools/flowctl/grammar.h"
+
+/* Exit statuses (flowctl(1), EXIT STATUS). */
+#define FLOWCTL_OK	0
+#define FLOWCTL_REFUSED 1 /* the service refused a command, or could not be reached */
+#define FLOWCTL_USAGE	2 /* bad options or a command that does not parse */
+
+struct flowctl {
+	struct mpf_connect_options connect;
+	bool json;
+	bool stop_on_error;
+	unsigned depth; /* batch: requests in flight at most */
+	struct mpf_client *client;   /* connected on first need */
+	struct mpf_monitor *monitor; /* list reads the directory through one */
+	struct grammar_command *cmd; /* scratch for one command */
+};
+
+/* The session, connected on first use. 0 or -errno (reported). */
+int flowctl_client(struct flowctl *f, struct mpf_client **client);
+
+/*
+ * Run one parsed command synchronously and print its result. `line_number`
+ * (0: none) and `line` are for messages. Returns 0 or -errno (reported).
+ */
+int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char *line,
+		unsigned line_number);
+
+/* Report a command that does not parse (usage error). */
+void flowctl_report_syntax(const struct flowctl *f, const char *line, unsigned line_number,
+			   const struct grammar_command *cmd, const struct grammar_error *error);
+
+/* Report a refusal of the service for `cmd` (`line` as typed), with a
+ * caret under token `token` (grammar_error_token(), or -1 for none). */
+void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned line_number,
+			    const struct grammar_command *cmd, int token, int err,
+			    const struct mpf_flow_error *error);
+
+/* Report a created rule (JSON: one object; text: unless `quiet`). */
+void flowctl_report_created(const struct flowctl *f, unsigned line_number, uint64_t handle,
+			    bool quiet);
+void flowctl_report_destroyed(const struct flowctl *f, unsigned line_number, uint64_t handle,
+			      bool quiet);
+
+/* Batch mode: every command of `in`. Returns the exit status. */
+int flowctl_batch(struct flowctl *f, FILE *in, const char *name);
+
+#endif

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One command against the service, and what flowctl prints about it: the
+ * result as text (testpmd's wording where testpmd has one) or as one JSON
+ * object, and errors as the command echoed with a caret under the word at
+ * fault, the rte_flow error type and the message.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/common/json.h"
+#include "tools/flowctl/flowctl.h"
+
+int flowctl_client(struct flowctl *f, struct mpf_client **client)
+{
+	struct mpf_flow_error error;
+	int err;
+
+	if (f->client == NULL) {
+		err = mpf_connect(&f->connect, &f->client, &error);
+		if (err) {
+			f->client = NULL;
+			if (f->json) {
+				printf("{\"status\":\"error\",\"errno\":\"%s\",\"message\":",
+				       strerrorname_np(-err));
+				json_string(stdout, error.message);
+				printf("}\n");
+			}
+			fprintf(stderr, "flowctl: %s\n", error.message);
+			return err;
+		}
+	}
+	*client = f->client;
+	return 0;
+}
+
+static int monitor(struct flowctl *f, struct mpf_monitor **out)
+{
+	struct mpf_flow_error error;
+	int err;
+
+	if (f->monitor == NULL) {
+		err = mpf_monitor_open(&f->connect, &f->monitor, &error);
+		if (err) {
+			f->monitor = NULL;
+			fprintf(stderr, "flowctl: %s\n", error.message);
+			return err;
+		}
+	}
+	*out = f->monitor;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reports                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The line with a caret under token `t` (none when t < 0). */
+static void caret(const char *line, const struct grammar_command *cmd, int t)
+{
+	size_t length = strcspn(line, "\r\n");
+	unsigned column, width;
+
+	fprintf(stderr, "  %.*s\n", (int)length, line);
+	if (t < 0)
+		return;
+	if ((unsigned)t < cmd->token_count) {
+		column = cmd->tokens[t].column;
+		width = cmd->tokens[t].length;
+	} else {
+		column = (unsigned)length;
+		width = 1;
+	}
+	fprintf(stderr, "  ");
+	for (unsigned i = 0; i < column; i++)
+		fputc(line[i] == '\t' ? '\t' : ' ', stderr);
+	fputc('^', stderr);
+	for (unsigned i = 1; i < width; i++)
+		fputc('~', stderr);
+	fputc('\n', stderr);
+}
+
+static void json_head(unsigned line_number, const struct grammar_command *cmd)
+{
+	printf("{");
+	if (line_number)
+		printf("\"line\":%u,", line_number);
+	printf("\"command\":\"%s\"", grammar_verb_name(cmd->verb));
+}
+
+static void json_column(const struct grammar_command *cmd, int t)
+{
+	if (t >= 0 && (unsigned)t < cmd->token_count)
+		printf(",\"token\":%d,\"column\":%u", t, cmd->tokens[t].column);
+}
+
+void flowctl_report_syntax(const struct flowctl *f, const char *line, unsigned line_number,
+			   const struct grammar_command *cmd, const struct grammar_error *error)
+{
+	if (f->json) {
+		json_head(line_number, cmd);
+		printf(",\"status\":\"usage\",\"message\":");
+		json_string(stdout, error->message);
+		json_column(cmd, error->token);
+		printf("}\n");
+	}
+	if (line_number)
+		fprintf(stderr, "flowctl: line %u: %s\n", line_number, error->message);
+	else
+		fprintf(stderr, "flowctl: %s\n", error->message);
+	caret(line, cmd, error->token);
+}
+
+void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned line_number,
+			    const struct grammar_command *cmd, int t, int err,
+			    const struct mpf_flow_error *error)
+{
+	const char *type = mpf_flow_error_type_name(error->type);
+
+	if (f->json) {
+		json_head(line_number, cmd);
+		printf(",\"status\":\"error\",\"errno\":\"%s\",\"error_type\":\"%s\",\"cause\":%d,"
+		       "\"message\":",
+		       strerrorname_np(-err) ? strerrorname_np(-err) : "?", type ? type : "?",
+		       (int)error->cause);
+		json_string(stdout, error->message);
+		json_column(cmd, t);
+		printf("}\n");
+	}
+	fprintf(stderr, "flowctl: ");
+	if (line_number)
+		fprintf(stderr, "line %u: ", line_number);
+	fprintf(stderr, "%s refused (%s, %s", grammar_verb_name(cmd->verb),
+		strerrorname_np(-err) ? strerrorname_np(-err) : "?", type ? type : "?");
+	if (error->cause >= 0)
+		fprintf(stderr, " %d", (int)error->cause);
+	fprintf(stderr, "): %s\n", error->message);
+	caret(line, cmd, t);
+}
+
+void flowctl_report_created(const struct flowctl *f, unsigned line_number, uint64_t handle,
+			    bool quiet)
+{
+	if (f->json) {
+		printf("{");
+		if (line_number)
+			printf("\"line\":%u,", line_number);
+		printf("\"command\":\"create\",\"status\":\"ok\",\"rule\":\"0x%" PRIx64 "\"}\n",
+		       handle);
+	} else if (!quiet) {
+		printf("Flow rule 0x%" PRIx64 " created\n", handle);
+	}
+}
+
+void flowctl_report_destroyed(const struct flowctl *f, unsigned line_number, uint64_t handle,
+			      bool quiet)
+{
+	if (f->json) {
+		printf("{");
+		if (line_number)
+			printf("\"line\":%u,", line_number);
+		printf("\"command\":\"destroy\",\"status\":\"ok\",\"rule\":\"0x%" PRIx64 "\"}\n",
+		       handle);
+	} else if (!quiet) {
+		printf("Flow rule 0x%" PRIx64 " destroyed\n", handle);
+	}
+}
+
+static void json_ok(unsigned line_number, const struct grammar_command *cmd)
+{
+	json_head(line_number, cmd);
+	printf(",\"status\":\"ok\"");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* list: the directory, read through a monitor (no request to the primary). */
+static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned line_number)
+{
+	struct mpf_rule_info info;
+	struct mpf_monitor *m;
+	uint32_t cursor = 0;
+	bool first = true;
+	int err = monitor(f, &m), n;
+
+	if (err)
+		return err;
+	if (f->json)
+		json_ok(line_number, cmd), printf(",\"rules\":[");
+	else
+		printf("%-18s %-5s %-5s %-4s %-20s %s\n", "ID", "Group", "Prio", "Attr", "Owner",
+		       "Rule");
+	while ((n = mpf_monitor_next(m, &cursor, &info)) == 1) {
+		const char *rule = strstr(info.text, "pattern ");
+		bool wanted = cmd->group_count == 0;
+		char owner[48];
+
+		for (unsigned g = 0; g < cmd->group_count; g++)
+			wanted = wanted || cmd->groups[g] == info.group;
+		if (info.port != cmd->port || !wanted)
+			continue;
+		if (info.flags & MPF_RULE_PERSISTENT)
+			snprintf(owner, sizeof(owner), "(instance)");
+		else
+			snprintf(owner, sizeof(owner), "%s/%" PRIu32, info.owner_name, info.owner_pid);
+		if (f->json) {
+			printf("%s{\"rule\":\"0x%" PRIx64 "\",\"group\":%" PRIu32
+			       ",\"priority\":%" PRIu32 ",\"ingress\":%s,\"egress\":%s,"
+			       "\"persistent\":%s,\"owner_pid\":%" PRIu32 ",\"owner\":",
+			       first ? "" : ",", info.handle, info.group, info.priority,
+			       info.flags & MPF_RULE_INGRESS ? "true" : "false",
+			       info.flags & MPF_RULE_EGRESS ? "true" : "false",
+			       info.flags & MPF_RULE_PERSISTENT ? "true" : "false", info.owner_pid);
+			json_string(stdout, info.owner_name);
+			printf(",\"text\":");
+			json_string(stdout, info.text);
+			printf("}");
+		} else {
+			printf("0x%-16" PRIx64 " %-5" PRIu32 " %-5" PRIu32 " %c%c   %-20s %s\n",
+			       info.handle, info.group, info.priority,
+			       info.flags & MPF_RULE_INGRESS ? 'i' : '-',
+			       info.flags & MPF_RULE_EGRESS ? 'e' : '-', owner,
+			       rule ? rule : info.text);
+		}
+		first = false;
+	}
+	if (f->json)
+		printf("]}\n");
+	return n < 0 ? n : 0;
+}
+
+static int query(struct mpf_client *c, struct flowctl *f, const struct grammar_command *cmd,
+		 unsigned line_number, struct mpf_flow_error *error)
+{
+	struct mpf_flow_query_count count = {.reset = cmd->reset};
+	int err = mpf_flow_query(c, cmd->port, cmd->handles[0], MPF_FLOW_ACTION_TYPE_COUNT,
+				 &count, error);
+
+	if (err)
+		return err;
+	if (f->json) {
+		json_ok(line_number, cmd);
+		printf(",\"rule\":\"0x%" PRIx64 "\",\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
+		       ",\"reset\":%s}\n",
+		       cmd->handles[0], (uint64_t)count.hits, (uint64_t)count.bytes,
+		       cmd->reset ? "true" : "false");
+	} else {
+		printf("COUNT:\n hits_set: %u\n bytes_set: %u\n hits: %" PRIu64 "\n bytes: %" PRIu64
+		       "\n",
+		       (unsigned)count.hits_set, (unsigned)count.bytes_set, (uint64_t)count.hits,
+		       (uint64_t)count.bytes);
+	}
+	return 0;
+}
+
+static int meter_query(struct mpf_client *c, struct flowctl *f, const struct grammar_command *cmd,
+		       unsigned line_number, struct mpf_flow_error *error)
+{
+	static const char *const colors[MPF_COLORS] = {"green", "yellow", "red"};
+	struct mpf_meter_stats stats;
+	int err = mpf_meter_query(c, cmd->port, cmd->meter_id, cmd->reset, &stats, error);
+
+	if (err)
+		return err;
+	if (f->json)
+		json_ok(line_number, cmd), printf(",\"meter\":%" PRIu32, cmd->meter_id);
+	else
+		printf("Meter %" PRIu32 " on port %u:\n", cmd->meter_id, cmd->port);
+	for (int k = 0; k < MPF_COLORS; k++) {
+		if (f->json)
+			printf(",\"%s_packets\":%" PRIu64 ",\"%s_bytes\":%" PRIu64, colors[k],
+			       stats.packets[k], colors[k], stats.bytes[k]);
+		else
+			printf(" %-6s packets: %" PRIu64 " bytes: %" PRIu64 "\n", colors[k],
+			       stats.packets[k], stats.bytes[k]);
+	}
+	if (f->json)
+		printf("}\n");
+	return 0;
+}
+
+/* The commands that are one call and a line of output. */
+static int simple(struct mpf_client *c, struct flowctl *f, const struct grammar_command *cmd,
+		  unsigned line_number, struct mpf_flow_error *error)
+{
+	char text[128];
+	int err;
+
+	switch (cmd->verb) {
+	case GRAMMAR_VALIDATE:
+		err = mpf_flow_validate(c, cmd->port, &cmd->rule.attr, cmd->rule.pattern,
+					cmd->rule.actions, error);
+		snprintf(text, sizeof(text), "Flow rule validated");
+		break;
+	case GRAMMAR_FLUSH:
+		err = mpf_flow_flush_persistent(c, cmd->port, error);
+		if (err >= 0 && f->json) {
+			json_ok(line_number, cmd);
+			printf(",\"destroyed\":%d}\n", err);
+			return 0;
+		}
+		snprintf(text, sizeof(text), "Flushed %d rules on port %u", err, cmd->port);
+		break;
+	case GRAMMAR_ISOLATE:
+		err = mpf_flow_isolate(c, cmd->port, cmd->isolate, error);
+		snprintf(text, sizeof(text), "Ingress traffic on port %u is %s restricted to the "
+					     "defined flow rules",
+			 cmd->port, cmd->isolate ? "now" : "no longer");
+		break;
+	case GRAMMAR_METER_CREATE:
+		err = mpf_meter_create(c, cmd->port, cmd->meter_id, &cmd->meter, error);
+		snprintf(text, sizeof(text), "Meter %" PRIu32 " created on port %u", cmd->meter_id,
+			 cmd->port);
+		break;
+	case GRAMMAR_METER_DESTROY:
+		err = mpf_meter_destroy(c, cmd->port, cmd->meter_id, error);
+		snprintf(text, sizeof(text), "Meter %" PRIu32 " destroyed on port %u",
+			 cmd->meter_id, cmd->port);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (err < 0)
+		return err;
+	if (f->json)
+		json_ok(line_number, cmd), printf("}\n");
+	else
+		printf("%s\n", text);
+	return 0;
+}
+
+int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char *line,
+		unsigned line_number)
+{
+	struct mpf_flow_error error = {.cause = -1};
+	struct mpf_client *c;
+	uint64_t handle;
+	int err;
+
+	if (cmd->verb == GRAMMAR_NONE)
+		return 0;
+	if (cmd->verb == GRAMMAR_LIST)
+		return list(f, cmd, line_number);
+	err = flowctl_client(f, &c);
+	if (err)
+		return err;
+	switch (cmd->verb) {
+	case GRAMMAR_CREATE:
+		/* Rules flowctl creates belong to the instance: they outlive
+		 * flowctl, as testpmd's outlive the command that made them. */
+		err = mpf_flow_create(c, cmd->port, &cmd->rule.attr, cmd->rule.pattern,
+				      cmd->rule.actions, MPF_FLOW_PERSISTENT, &handle, &error);
+		if (!err)
+			flowctl_report_created(f, line_number, handle, false);
+		break;
+	case GRAMMAR_DESTROY:
+		for (unsigned i = 0; i < cmd->handle_count; i++) {
+			err = mpf_flow_destroy(c, cmd->port, cmd->handles[i], &error);
+			if (err) {
+				flowctl_report_refusal(f, line, line_number, cmd,
+						       cmd->handle_tokens[i], err, &error);
+				return err;
+			}
+			flowctl_report_destroyed(f, line_number, cmd->handles[i], false);
+		}
+		return 0;
+	case GRAMMAR_QUERY:
+		err = query(c, f, cmd, line_number, &error);
+		break;
+	case GRAMMAR_METER_QUERY:
+		err = meter_query(c, f, cmd, line_number, &error);
+		break;
+	default:
+		err = simple(c, f, cmd, line_number, &error);
+		break;
+	}
+	if (err)
+		flowctl_report_refusal(f, line, line_number, cmd, grammar_error_token(cmd, &error),
+				       err, &error);
+	return err;
+}
