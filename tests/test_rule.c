@@ -789,8 +789,8 @@ static void test_printer_writes_testpmd_syntax(void **state)
 	n = rule_print(text, sizeof(text), &attr, pattern, actions);
 	assert_string_equal(text, "group 2 ingress pattern eth dst spec 66:11:22:33:44:55 dst mask "
 				  "ff:ff:ff:00:00:00 / ipv4 src is 10.0.0.1 / tcp dst spec 80 "
-				  "dst last 90 / end actions mark id 42 / queue index 3 / count / "
-				  "end");
+				  "dst last 90 dst mask 0xffff / end actions mark id 42 / queue index 3 / "
+				  "count / end");
 	assert_int_equal(n, strlen(text));
 	rule_print(text, sizeof(text), &ingress, defaults, actions);
 	assert_non_null(strstr(text, "ipv4 src is 10.0.0.1 dst is 0.0.0.0 /"));

@@ -2,7 +2,8 @@
 /*
  * A rule as testpmd's flow syntax, from the descriptor tables: every field
  * whose effective mask is not zero is written ("src is X" under a full mask,
- * "src spec X src last Y src mask Z" otherwise). The rule directory carries
+ * "src spec X [src last Y] src mask Z" otherwise), so that reading the text
+ * back gives the same spec, last and mask. The rule directory carries
  * this text; flowctl's parser reads the same syntax.
  */
 #include <arpa/inet.h>
@@ -114,7 +115,10 @@ static void put_field(struct text *t, const struct rule_field *f, const uint8_t 
 		putf(t, " %s last ", f->name);
 		put_value(t, f, last + f->offset, false);
 	}
-	if (!full) {
+	/* A range always says its mask: "spec" and "last" leave the mask as
+	 * it is, and once another field of the item is written with "is" the
+	 * reader's mask holds only what was written. */
+	if (!full || range) {
 		putf(t, " %s mask ", f->name);
 		put_value(t, f, mask + f->offset, true);
 	}
