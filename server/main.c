@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/server.h"
@@ -273,6 +274,7 @@ int main(int argc, char **argv)
 	static struct server server;
 	struct server *s = &server;
 	struct mpf_flow_error error = {0};
+	struct timespec started;
 	pid_t holder;
 	int rc, err;
 
@@ -331,6 +333,8 @@ int main(int argc, char **argv)
 	log_init(s->config.foreground, s->config.log_level);
 	pidfile_write(s->pidfile);
 	s->region->primary_pid = (uint32_t)getpid(); /* daemon() forked */
+	clock_gettime(CLOCK_REALTIME, &started);
+	s->region->start_time_ns = (uint64_t)started.tv_sec * 1000000000ull + (uint64_t)started.tv_nsec;
 	if ((err = loop_init(s)) != 0)
 		fatalx("event loop: %s", strerror(-err));
 	log_info("instance %s ready: backend %s, %u rules, %u clients, socket %s",

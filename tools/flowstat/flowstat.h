@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * flowstat's parts: main.c (options and modes), snapshot.c (the rule
+ * directory and counters read through a monitor, rates between two
+ * snapshots, filters, sorting), output.c (table, JSON, Prometheus text),
+ * screen.c (the live view), http.c (--listen, serving /metrics).
+ *
+ * flowstat reads through libmpflow's monitor API only: a read-only mapping
+ * of the counters region, no session, no request to the primary.
+ */
+#ifndef MPFLOW_TOOLS_FLOWSTAT_FLOWSTAT_H
+#define MPFLOW_TOOLS_FLOWSTAT_FLOWSTAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <mpflow/mpflow.h>
+
+/* Columns, in screen order; also the sort keys. */
+enum column {
+	COL_ID,
+	COL_OWNER,
+	COL_PORT,
+	COL_GROUP,
+	COL_PRIORITY,
+	COL_HITS,
+	COL_BYTES,
+	COL_PPS,
+	COL_BPS,
+	COL_LAST,
+	COLUMNS
+};
+
+struct row {
+	struct mpf_rule_info info;
+	double pps, bps; /* since the previous snapshot */
+	bool rated;	 /* the rule was in the previous snapshot too */
+};
+
+struct filter {
+	const char *owner; /* a name, or a pid in digits; NULL: any */
+	int port;	   /* -1: any */
+	int64_t group;	   /* -1: any */
+};
+
+struct snapshot {
+	struct row *rows; /* by handle */
+	size_t count, cap;
+	uint64_t taken_ns; /* CLOCK_MONOTONIC */
+	bool attached;	   /* `instance` is valid */
+	struct mpf_instance_info instance;
+	/* totals of the rows shown */
+	uint64_t hits, bytes;
+	double pps, bps;
+};
+
+struct flowstat {
+	struct mpf_connect_options connect;
+	struct mpf_monitor *monitor; /* NULL until a primary answered */
+	struct filter filter;
+	enum column sort;
+	bool reverse;
+	unsigned interval_ms;
+	char status[160]; /* why nothing is shown (no primary, ...) */
+};
+
+/* snapshot.c */
+/* The column named `name` ("id", "pps", ...), or -1. */
+int column_by_name(const char *name);
+const char *column_name(enum column c);
+/* Take a snapshot into `next`, rates against `prev` (may be empty); opens
+ * or reattaches the monitor as needed. 0, or -errno with fs->status set. */
+int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next);
+void snapshot_free(struct snapshot *s);
+/* Rows in display order (sorted, filtered): an array of `*count` pointers
+ * into `s`, to free(). */
+const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s,
+				 size_t *count);
+
+/* output.c */
+void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out);
+void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out);
+void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE *out);
+/* A number as humanize_number(3) writes it, in `width` characters. */
+void output_human(char *buf, size_t width, double value, const char *suffix);
+/* The header lines of the table and the screen. */
+void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *out);
+/* One row of the table. */
+void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_width);
+void output_columns(const struct flowstat *fs, FILE *out);
+
+/* screen.c: the live view until 'q' or a signal. Returns the exit status. */
+int screen_run(struct flowstat *fs);
+
+/* http.c: serve /metrics on `address` ("127.0.0.1:9469") until a signal. */
+int http_serve(struct flowstat *fs, const char *address);
+
+#endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The live view: the header and one line per rule, redrawn every interval
+ * on the terminal's alternate screen; keys change the sort. The terminal
+ * is put back as it was on every way out (q, Ctrl-C, SIGTERM, SIGHUP).
+ *
+ * Keys: q quit; < > sort by the previous / next column; r reverse the
+ * order; space redraw now.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/flowstat/flowstat.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void draw(const struct flowstat *fs, const struct snapshot *s)
+{
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	const struct row **view;
+	size_t count, rows;
+	unsigned fixed = 110; /* the columns before RULE, as output_row writes them */
+
+	ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
+	view = snapshot_view(fs, s, &count);
+	/* Home, clear; each line cut at the width so nothing wraps. */
+	fputs("\033[H\033[2J", stdout);
+	output_header(fs, s, stdout);
+	output_columns(fs, stdout);
+	rows = ws.ws_row > 4 ? ws.ws_row - 4u : 0;
+	for (size_t i = 0; view && i < count && i < rows; i++)
+		output_row(view[i], realtime_ns(), stdout,
+			   ws.ws_col > fixed ? (unsigned)(ws.ws_col - fixed) : 0);
+	if (count > rows)
+		printf("... %zu more\n", count - rows);
+	printf("\033[%u;1Hq quit  < > sort column  r reverse", ws.ws_row ? ws.ws_row : 24u);
+	fflush(stdout);
+	free(view);
+}
+
+/* Keys waiting on stdin; false when it is time to quit. */
+static bool keys(struct flowstat *fs)
+{
+	char buf[16];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	for (ssize_t i = 0; i < n; i++) {
+		switch (buf[i]) {
+		case 'q':
+		case 'Q':
+			return false;
+		case '>':
+			fs->sort = (enum column)((fs->sort + 1) % COLUMNS);
+			break;
+		case '<':
+			fs->sort = (enum column)((fs->sort + COLUMNS - 1) % COLUMNS);
+			break;
+		case 'r':
+			fs->reverse = !fs->reverse;
+			break;
+		default:
+			break;
+		}
+	}
+	return n != 0; /* end of input: quit */
+}
+
+int screen_run(struct flowstat *fs)
+{
+	struct snapshot snaps[2] = {{0}};
+	struct termios saved, raw;
+	bool tty = tcgetattr(STDIN_FILENO, &saved) == 0;
+	struct sigaction sa = {.sa_handler = on_signal};
+	unsigned current = 0;
+	int64_t next_ms = 0;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if (tty) {
+		raw = saved;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	}
+	fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, no cursor */
+	while (!stop) {
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+		struct timespec ts;
+		int64_t now_ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now_ms >= next_ms) {
+			current ^= 1;
+			snapshot_take(fs, &snaps[current ^ 1], &snaps[current]);
+			next_ms = now_ms + fs->interval_ms;
+			draw(fs, &snaps[current]);
+		}
+		if (poll(&pfd, 1, (int)(next_ms - now_ms)) > 0) {
+			if (!keys(fs))
+				break;
+			draw(fs, &snaps[current]);
+		}
+	}
+	fputs("\033[?25h\033[?1049l", stdout);
+	fflush(stdout);
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	snapshot_free(&snaps[0]);
+	snapshot_free(&snaps[1]);
+	return 0;
+}

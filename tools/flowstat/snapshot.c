@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Snapshots of the rule directory and counters through a monitor, and the
+ * rates between two of them. A primary that went away is shown as such and
+ * reattached to when a new one answers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tools/flowstat/flowstat.h"
+
+static const char *const column_names[COLUMNS] = {
+	[COL_ID] = "id",       [COL_OWNER] = "owner", [COL_PORT] = "port", [COL_GROUP] = "group",
+	[COL_PRIORITY] = "priority", [COL_HITS] = "hits", [COL_BYTES] = "bytes", [COL_PPS] = "pps",
+	[COL_BPS] = "bps",     [COL_LAST] = "last",
+};
+
+int column_by_name(const char *name)
+{
+	for (int c = 0; c < COLUMNS; c++)
+		if (strcmp(name, column_names[c]) == 0)
+			return c;
+	return -1;
+}
+
+const char *column_name(enum column c)
+{
+	return column_names[c];
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int by_handle(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return x->info.handle < y->info.handle ? -1 : x->info.handle > y->info.handle;
+}
+
+/* Make sure a monitor shows a live primary: open one, or reattach after the
+ * primary restarted. */
+static int attach(struct flowstat *fs, struct snapshot *next)
+{
+	struct mpf_flow_error error;
+	int err;
+
+	if (fs->monitor == NULL) {
+		err = mpf_monitor_open(&fs->connect, &fs->monitor, &error);
+		if (err) {
+			fs->monitor = NULL;
+			snprintf(fs->status, sizeof(fs->status), "%s", error.message);
+			return err;
+		}
+	}
+	if (mpf_monitor_instance(fs->monitor, &next->instance) == 0 &&
+	    next->instance.state != MPF_INSTANCE_RUNNING) {
+		uint32_t gone = next->instance.primary_pid;
+
+		if (mpf_monitor_reattach(fs->monitor, &error) != 0) {
+			snprintf(fs->status, sizeof(fs->status),
+				 "the primary (pid %u) is %s; waiting for a new one", gone,
+				 next->instance.state == MPF_INSTANCE_GONE ? "gone" : "stopping");
+			/* Still show the old region: its last counts. */
+		}
+	}
+	next->attached = mpf_monitor_instance(fs->monitor, &next->instance) == 0;
+	if (next->attached && next->instance.state == MPF_INSTANCE_RUNNING)
+		fs->status[0] = '\0';
+	return 0;
+}
+
+static void rate(struct row *r, const struct snapshot *prev, double seconds)
+{
+	const struct row *old = prev->count ? bsearch(r, prev->rows, prev->count, sizeof(*r),
+						      by_handle)
+					    : NULL;
+
+	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_RULE_COUNTED) &&
+		   r->info.hits >= old->info.hits && r->info.bytes >= old->info.bytes;
+	if (r->rated) {
+		r->pps = (double)(r->info.hits - old->info.hits) / seconds;
+		r->bps = 8.0 * (double)(r->info.bytes - old->info.bytes) / seconds;
+	}
+}
+
+static bool wanted(const struct filter *f, const struct mpf_rule_info *info)
+{
+	if (f->port >= 0 && info->port != (uint16_t)f->port)
+		return false;
+	if (f->group >= 0 && info->group != (uint32_t)f->group)
+		return false;
+	if (f->owner) {
+		char *end;
+		unsigned long pid = strtoul(f->owner, &end, 10);
+
+		if (*end == '\0' && *f->owner)
+			return info->owner_pid == pid;
+		return strcmp(info->owner_name, f->owner) == 0 ||
+		       (strcmp(f->owner, "instance") == 0 && (info->flags & MPF_RULE_PERSISTENT));
+	}
+	return true;
+}
+
+int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
+{
+	uint32_t cursor = 0;
+	double seconds;
+	int n, err;
+
+	next->count = 0;
+	next->hits = next->bytes = 0;
+	next->pps = next->bps = 0;
+	next->attached = false;
+	err = attach(fs, next);
+	next->taken_ns = monotonic_ns();
+	if (err)
+		return err;
+	for (;;) {
+		if (next->count == next->cap) {
+			size_t cap = next->cap ? 2 * next->cap : 256;
+			struct row *grown = realloc(next->rows, cap * sizeof(*grown));
+
+			if (grown == NULL) {
+				snprintf(fs->status, sizeof(fs->status), "out of memory");
+				return -ENOMEM;
+			}
+			next->rows = grown;
+			next->cap = cap;
+		}
+		n = mpf_monitor_next(fs->monitor, &cursor, &next->rows[next->count].info);
+		if (n != 1)
+			break;
+		if (wanted(&fs->filter, &next->rows[next->count].info))
+			next->count++;
+	}
+	qsort(next->rows, next->count, sizeof(*next->rows), by_handle);
+	seconds = prev->taken_ns && prev->attached && prev->instance.primary_pid ==
+							    next->instance.primary_pid
+			  ? (double)(next->taken_ns - prev->taken_ns) / 1e9
+			  : 0;
+	for (size_t i = 0; i < next->count; i++) {
+		struct row *r = &next->rows[i];
+
+		r->rated = false;
+		r->pps = r->bps = 0;
+		rate(r, prev, seconds);
+		next->hits += r->info.hits;
+		next->bytes += r->info.bytes;
+		next->pps += r->pps;
+		next->bps += r->bps;
+	}
+	return 0;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	free(s->rows);
+	memset(s, 0, sizeof(*s));
+}
+
+/* qsort has no context argument: the view's order is passed here. */
+static enum column sort_column;
+static bool sort_reverse;
+
+static int compare(const void *a, const void *b)
+{
+	const struct row *x = *(const struct row *const *)a, *y = *(const struct row *const *)b;
+	int c = 0;
+
+#define CMP(u, v) ((u) < (v) ? -1 : (u) > (v))
+	switch (sort_column) {
+	case COL_ID:
+		c = 0;
+		break;
+	case COL_OWNER:
+		c = strcmp(x->info.owner_name, y->info.owner_name);
+		if (c == 0)
+			c = CMP(x->info.owner_pid, y->info.owner_pid);
+		break;
+	case COL_PORT:
+		c = CMP(x->info.port, y->info.port);
+		break;
+	case COL_GROUP:
+		c = CMP(x->info.group, y->info.group);
+		break;
+	case COL_PRIORITY:
+		c = CMP(x->info.priority, y->info.priority);
+		break;
+	/* Counters sort the busiest first. */
+	case COL_HITS:
+		c = CMP(y->info.hits, x->info.hits);
+		break;
+	case COL_BYTES:
+		c = CMP(y->info.bytes, x->info.bytes);
+		break;
+	case COL_PPS:
+		c = CMP(y->pps, x->pps);
+		break;
+	case COL_BPS:
+		c = CMP(y->bps, x->bps);
+		break;
+	case COL_LAST:
+		c = CMP(y->info.last_hit_ns, x->info.last_hit_ns);
+		break;
+	default:
+		break;
+	}
+	if (c == 0)
+		c = CMP(x->info.handle, y->info.handle);
+#undef CMP
+	return sort_reverse ? -c : c;
+}
+
+const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s,
+				 size_t *count)
+{
+	const struct row **view = malloc((s->count ? s->count : 1) * sizeof(*view));
+
+	*count = 0;
+	if (view == NULL)
+		return NULL;
+	for (size_t i = 0; i < s->count; i++)
+		view[i] = &s->rows[i];
+	sort_column = fs->sort;
+	sort_reverse = fs->reverse;
+	qsort(view, s->count, sizeof(*view), compare);
+	*count = s->count;
+	return view;
+}
