@@ -1,0 +1,193 @@
+#!/bin/sh
+# flowctl and flowstat end to end, as people use them: a real mpflowd on the
+# soft backend with generated UDP traffic on port 0, flowctl processes
+# creating, querying, destroying and bulk-loading rules, flowstat reading
+# them back (JSON, Prometheus, the live view under tmux), the primary killed
+# and restarted under flowstat's eyes.
+#
+#   test-tools.sh BUILD_DIR     exit 0 pass, 1 fail, 77 skip
+set -eu
+
+build=$1
+flowctl=$build/tools/flowctl
+flowstat=$build/tools/flowstat
+mpflowd=$build/server/mpflowd
+dir=$(mktemp -d /tmp/mpflow-tools-XXXXXX)
+export MPFLOW_RUNTIME_DIR="$dir"
+primary=
+session="mpflow-tools-$$"
+
+cleanup() {
+	tmux kill-session -t "$session" 2>/dev/null || true
+	[ -n "$primary" ] && kill "$primary" 2>/dev/null && wait "$primary" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$dir/err" ] && sed 's/^/  stderr: /' "$dir/err" >&2
+	exit 1
+}
+
+start_primary() {
+	"$mpflowd" --foreground --quiet --runtime-dir "$dir" --max-rules 8192 \
+		--source 0=gen:flows=4,proto=udp,pps=20000 2>>"$dir/mpflowd.log" &
+	primary=$!
+	for _ in $(seq 100); do
+		[ -S "$dir/default.sock" ] && "$flowstat" --json --interval 0 >/dev/null 2>&1 && return
+		sleep 0.05
+	done
+	fail "mpflowd did not start"
+}
+
+# A field of flowstat's JSON: json 'expression over d' (d: the snapshot).
+json() {
+	"$flowstat" --json --interval 0 | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+
+start_primary
+
+# ---- one command at a time -------------------------------------------------
+
+out=$("$flowctl" flow create 0 ingress pattern eth / ipv4 / udp / end actions count / queue index 1 / end 2>"$dir/err") ||
+	fail "create refused"
+id=$(echo "$out" | sed -n 's/^Flow rule \(0x[0-9a-f]*\) created$/\1/p')
+[ -n "$id" ] || fail "create printed '$out'"
+[ "$(json "[r['text'] for r in d['rules'] if r['id'] == '$id'][0]")" = \
+	"ingress pattern eth / ipv4 / udp / end actions count / queue index 1 / end" ] ||
+	fail "flowstat does not show rule $id"
+hits1=$(json "[r['hits'] for r in d['rules'] if r['id'] == '$id'][0]")
+sleep 0.3
+hits2=$(json "[r['hits'] for r in d['rules'] if r['id'] == '$id'][0]")
+[ "$hits2" -gt "$hits1" ] || fail "counters did not move ($hits1 then $hits2)"
+rate=$("$flowstat" --json --interval 0.3 | python3 -c "import json,sys; d=json.load(sys.stdin); print(int(d['rules'][0]['pps']))")
+[ "$rate" -gt 10000 ] && [ "$rate" -lt 30000 ] || fail "rate $rate pkt/s, the generator sends 20000"
+q=$("$flowctl" --json query 0 "$id" count)
+echo "$q" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['status']=='ok' and d['hits']>0, d" ||
+	fail "query: $q"
+echo "ok - create, flowstat --json, counters move, query"
+
+# Exit statuses and carets.
+rc=0; "$flowctl" create 0 ingress pattern eth / ipv5 / end actions drop / end 2>"$dir/err" || rc=$?
+[ "$rc" -eq 2 ] || fail "a syntax error exits $rc, not 2"
+grep -q "unknown item 'ipv5'" "$dir/err" && grep -q '^  *\^~~~$' "$dir/err" || fail "no caret under ipv5"
+rc=0; "$flowctl" create 0 ingress pattern eth / tcp / end actions drop / end 2>"$dir/err" || rc=$?
+[ "$rc" -eq 1 ] || fail "a refused rule exits $rc, not 1"
+grep -q "create refused (EINVAL, item 1)" "$dir/err" || fail "refusal without its cause"
+rc=0; "$flowctl" --json destroy 0 rule 0x123 >"$dir/out" 2>/dev/null || rc=$?
+[ "$rc" -eq 1 ] || fail "destroying no rule exits $rc"
+python3 -c "import json,sys; d=json.load(open('$dir/out')); assert d['errno']=='ENOENT' and d['error_type']=='handle', d" ||
+	fail "JSON refusal: $(cat "$dir/out")"
+rc=0; "$flowctl" --bogus list 0 2>/dev/null || rc=$?
+[ "$rc" -eq 2 ] || fail "an unknown option exits $rc, not 2"
+echo "ok - exit statuses 0/1/2, carets, JSON errors"
+
+# ---- batch -----------------------------------------------------------------
+
+{
+	echo "# 2000 rules, one per line"
+	for i in $(seq 0 1999); do
+		echo "create 0 ingress pattern eth / ipv4 src is 10.1.$((i / 250)).$((i % 250)) / udp / end actions count / drop / end"
+	done
+} >"$dir/rules.txt"
+"$flowctl" -f "$dir/rules.txt" --depth 32 2>"$dir/err" || fail "batch of 2000 failed"
+grep -q "2000 of 2000 commands in .*: 2000 ok, 0 failed" "$dir/err" || fail "batch summary"
+if grep -q "$(printf '\r')" "$dir/err"; then fail "a progress bar drawn on a file"; fi
+[ "$(json "d['instance']['rules']")" -eq 2001 ] || fail "the batch's rules are not all there"
+
+printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\n\nlist 0 group 7\ncreate 0 ingress pattern eth / end actions queue index 99 / end\n' |
+	"$flowctl" 2>"$dir/err" >/dev/null && fail "a batch with refusals exits 0"
+grep -q "line 2: create refused" "$dir/err" && grep -q "line 5: create refused" "$dir/err" &&
+	grep -q "2 failed (lines 2, 5)" "$dir/err" || fail "failing lines not reported"
+printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\ncreate 0 ingress pattern eth / end actions drop / end\n' |
+	"$flowctl" --stop-on-error --depth 1 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
+grep -q "2 of 3 commands" "$dir/err" || fail "--stop-on-error did not stop: $(tail -1 "$dir/err")"
+n=$("$flowctl" -f - --json <"$dir/rules.txt" 2>/dev/null | python3 -c "
+import json,sys
+lines=[json.loads(l) for l in sys.stdin]
+print(sum(1 for l in lines if l.get('status')=='error' and l.get('errno')=='EEXIST' or l.get('status')=='ok'), lines[-1]['summary']['commands'])")
+[ "$n" = "2000 2000" ] || fail "batch --json: $n"
+echo "ok - batch: summary, failing lines, --stop-on-error, no progress bar off a terminal, --json"
+
+out=$("$flowctl" flush 0) || fail "flush"
+[ "$(json "d['instance']['rules']")" -eq 0 ] || fail "flush left rules: $out"
+echo "ok - flush"
+
+# ---- meters -----------------------------------------------------------------
+
+"$flowctl" meter create 0 5 cir 1000 cbs 1500 pir 2000 pbs 3000 drop red >/dev/null || fail "meter create"
+"$flowctl" create 0 ingress pattern eth / end actions meter mtr_id 5 / count / end >/dev/null || fail "metered rule"
+sleep 0.2
+"$flowctl" --json meter query 0 5 | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['red_packets']>0, d" ||
+	fail "meter saw no red packets"
+"$flowctl" flush 0 >/dev/null && "$flowctl" meter destroy 0 5 >/dev/null || fail "meter destroy"
+echo "ok - meters"
+
+# ---- Prometheus --------------------------------------------------------------
+
+"$flowctl" create 0 ingress pattern eth / ipv4 / udp / end actions count / end >/dev/null
+"$flowstat" --prometheus >"$dir/metrics"
+grep -q '^# TYPE mpflow_rule_hits_total counter$' "$dir/metrics" &&
+	grep -Eq '^mpflow_rule_hits_total\{mpflow_instance="default",id="0x[0-9a-f]+",owner="instance",pid="0",port="0",group="0"\} [0-9]+$' "$dir/metrics" ||
+	fail "Prometheus text: $(cat "$dir/metrics")"
+echo "ok - Prometheus text"
+
+# ---- the live view, under tmux --------------------------------------------------
+
+if ! command -v tmux >/dev/null; then
+	echo "tmux not installed: the live view is not tested" >&2
+	exit 77
+fi
+"$flowctl" create 0 priority 3 ingress pattern eth / ipv6 / end actions count / end >/dev/null
+tmux new-session -d -s "$session" -x 200 -y 30 \
+	"MPFLOW_RUNTIME_DIR=$dir $flowstat --interval 0.2 --sort id"
+screen() { tmux capture-pane -p -t "$session"; }
+wait_screen() { # pattern
+	for _ in $(seq 50); do
+		screen | grep -q -- "$1" && return 0
+		sleep 0.1
+	done
+	screen >&2
+	fail "the live view never showed '$1'"
+}
+wait_screen "mpflow default  backend soft"
+wait_screen "sort id"
+[ "$(screen | grep -c 'pattern eth')" -eq 2 ] || fail "the live view does not show both rules"
+screen | grep 'pattern eth' | python3 -c "
+import sys
+ids = [int(l.split()[0], 16) for l in sys.stdin]
+sys.exit(ids != sorted(ids))" || fail "not sorted by id: $(screen)"
+tmux send-keys -t "$session" '>'
+wait_screen "sort owner"
+tmux send-keys -t "$session" '>' '>' '>' '>' '>'
+wait_screen "sort bytes"
+tmux send-keys -t "$session" r
+wait_screen "sort bytes (reversed)"
+first=$(screen | grep 'pattern eth' | head -1)
+echo "$first" | grep -q 'pattern eth / ipv6' || fail "reversed by bytes, the idle rule is not first: $first"
+
+# flowstat maps the region read-only and holds no writable shared memory: it
+# cannot write to the primary, and has no ring to send it a request.
+pid=$(pgrep -nx flowstat)
+grep -q 'r--s .*memfd:mpflow-region' "/proc/$pid/maps" || fail "no read-only mapping of the region"
+if grep 'memfd:' "/proc/$pid/maps" | grep -q ' rw.s '; then
+	fail "flowstat holds writable shared memory: $(grep memfd: "/proc/$pid/maps")"
+fi
+[ "$(json "d['instance']['clients']")" -eq 0 ] || fail "a monitor counted as a client"
+echo "ok - live view: content, sorting keys, read-only mapping"
+
+# The primary dies under flowstat; a new one comes; flowstat follows.
+kill -9 "$primary"
+wait "$primary" 2>/dev/null || true
+primary=
+wait_screen "is gone; waiting for a new one"
+start_primary
+wait_screen "running  clients"
+tmux send-keys -t "$session" q
+for _ in $(seq 50); do
+	tmux has-session -t "$session" 2>/dev/null || break
+	sleep 0.1
+done
+tmux has-session -t "$session" 2>/dev/null && fail "q did not quit"
+echo "ok - live view: primary killed and restarted, q quits"
