@@ -4,11 +4,10 @@
  * tools/run-demo.sh, which starts one). An application creates rules one by
  * one and sees refusals with their cause; a second process bulk-loads rules
  * through the asynchronous API; the rule directory is read from shared
- * memory as flowstat will show it; the loader is killed with SIGKILL and the
- * primary removes its rules.
- *
- * What it cannot show yet: counters moving. The soft backend stores rules
- * but moves no packets until the software datapath lands.
+ * memory as flowstat shows it; the loader is killed with SIGKILL and the
+ * primary removes its rules; the first rule's counters move with the
+ * primary's generated traffic. tools/run-demo.sh then shows flowctl and
+ * flowstat at work.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -192,7 +191,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mpflow-demo: the loader failed\n");
 		return 1;
 	}
-	printf("\n[app]    the rule directory, read from shared memory (as flowstat will):\n");
+	printf("\n[app]    the rule directory, read from shared memory (as flowstat does):\n");
 	live = list_rules(c, 6);
 	printf("[app]    %u rules live\n\n", live);
 

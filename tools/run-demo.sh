@@ -28,4 +28,25 @@ until [ -S "$dir/default.sock" ]; do
 	fi
 	sleep 0.05
 done
-MPFLOW_RUNTIME_DIR=$dir "$build/tools/mpflow-demo" "$rules"
+export MPFLOW_RUNTIME_DIR="$dir"
+"$build/tools/mpflow-demo" "$rules"
+
+# flowctl: testpmd's syntax, one command and a file in bulk; the rules it
+# makes belong to the instance and outlive it.
+echo
+echo "== flowctl: a rule from the command line, then $rules rules from a file"
+flowctl=$build/tools/flowctl
+$flowctl flow create 0 priority 1 ingress pattern eth / ipv4 / tcp / end actions count / queue index 2 / end
+$flowctl create 0 ingress pattern eth / ipv4 / tcp dst is 443 / end actions count / drop / end
+i=0
+while [ "$i" -lt "$rules" ]; do
+	echo "create 0 group 1 ingress pattern eth / ipv4 src is 10.9.$((i / 250)).$((i % 250)) / end actions count / drop / end"
+	i=$((i + 1))
+done >"$dir/rules.txt"
+$flowctl -f "$dir/rules.txt"
+
+# flowstat: every rule's counters, from shared memory, rates over 1 s.
+echo
+echo "== flowstat --once --sort hits (the busiest rules)"
+"$build/tools/flowstat" --once --sort hits | head -6
+$flowctl flush 0
