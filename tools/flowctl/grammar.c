@@ -30,6 +30,11 @@
 
 enum { SPEC, LAST, MASK };
 
+_Static_assert(sizeof(struct mpf_flow_item_ipv6) <= GRAMMAR_ITEM_BYTES &&
+		       sizeof(struct mpf_flow_item_raw) <= GRAMMAR_ITEM_BYTES &&
+		       sizeof(struct mpf_flow_item_tcp) <= GRAMMAR_ITEM_BYTES,
+	       "every item struct fits its storage");
+
 /* testpmd's names for bits of a field (a 12-bit VLAN id inside the TCI). */
 struct subfield {
 	uint8_t item; /* enum mpf_flow_item_type */
@@ -255,10 +260,11 @@ static int boolean(struct parser *p, bool *out, const char *what)
 static int hex_bytes(struct parser *p, uint8_t *out, size_t cap, size_t *length, const char *what)
 {
 	const struct grammar_token *tok = &p->cmd->tokens[p->at];
-	const char *s = p->line + tok->column;
+	const char *s;
 
 	if (!more(p))
 		return fail(p, p->at, "%s expected", what);
+	s = p->line + tok->column;
 	if (tok->length % 2 || tok->length / 2 > cap || tok->length == 0)
 		return fail(p, p->at, "%s: an even number of hex digits, at most %zu bytes", what,
 			    cap);
