@@ -26,6 +26,8 @@ void log_init(bool foreground, int level)
 }
 
 static void emit(int priority, const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void emit(int priority, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[1024];
 
