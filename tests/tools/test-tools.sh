@@ -139,9 +139,6 @@ if ! command -v tmux >/dev/null; then
 	echo "tmux not installed: the live view is not tested" >&2
 	exit 77
 fi
-"$flowctl" create 0 priority 3 ingress pattern eth / ipv6 / end actions count / end >/dev/null
-tmux new-session -d -s "$session" -x 200 -y 30 \
-	"MPFLOW_RUNTIME_DIR=$dir $flowstat --interval 0.2 --sort id"
 screen() { tmux capture-pane -p -t "$session"; }
 wait_screen() { # pattern
 	for _ in $(seq 50); do
@@ -149,8 +146,33 @@ wait_screen() { # pattern
 		sleep 0.1
 	done
 	screen >&2
-	fail "the live view never showed '$1'"
+	fail "the screen never showed '$1'"
 }
+
+# flowctl's prompt: completion of keywords, a command, a caret, quit.
+tmux new-session -d -s "$session" -x 200 -y 30 \
+	"HOME=$dir MPFLOW_RUNTIME_DIR=$dir $flowctl; echo \$? >$dir/prompt-status"
+wait_screen "flowctl>"
+tmux send-keys -t "$session" "crea" Tab
+wait_screen "flowctl> create"
+tmux send-keys -t "$session" "0 ingress pattern eth / ipv6 / end actions cou" Tab "/ end" Enter
+wait_screen "Flow rule 0x[0-9a-f]* created"
+tmux send-keys -t "$session" "create 0 ingress pattern eth / ipv7 / end actions drop / end" Enter
+wait_screen "unknown item 'ipv7'"
+tmux send-keys -t "$session" quit Enter
+for _ in $(seq 50); do
+	tmux has-session -t "$session" 2>/dev/null || break
+	sleep 0.1
+done
+tmux has-session -t "$session" 2>/dev/null && fail "quit did not end the prompt"
+grep -q "ipv7" "$dir/.flowctl_history" || fail "no history written"
+# The exit status of a session is its last failure's: a usage error here.
+[ "$(cat "$dir/prompt-status")" = 2 ] || fail "the prompt exited $(cat "$dir/prompt-status")"
+echo "ok - flowctl prompt: completion, commands, errors, history"
+
+# Two rules now: eth / ipv4 / udp (hit by the generator), eth / ipv6 (idle).
+tmux new-session -d -s "$session" -x 200 -y 30 \
+	"MPFLOW_RUNTIME_DIR=$dir $flowstat --interval 0.2 --sort id"
 wait_screen "mpflow default  backend soft"
 wait_screen "sort id"
 [ "$(screen | grep -c 'pattern eth')" -eq 2 ] || fail "the live view does not show both rules"

@@ -2,7 +2,8 @@
 /*
  * flowctl's parts: main.c (options), run.c (one command against the
  * service, its output and its errors), batch.c (files and stdin through
- * the asynchronous API), grammar.c (the testpmd syntax).
+ * the asynchronous API), interactive.c (the prompt), grammar.c (the
+ * testpmd syntax).
  */
 #ifndef MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
 #define MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
@@ -54,6 +55,10 @@ void flowctl_report_created(const struct flowctl *f, unsigned line_number, uint6
 			    bool quiet);
 void flowctl_report_destroyed(const struct flowctl *f, unsigned line_number, uint64_t handle,
 			      bool quiet);
+
+/* Interactive mode (a terminal, no command, no --file): a prompt with
+ * history and completion. Returns the last failure's exit status. */
+int flowctl_interactive(struct flowctl *f);
 
 /* Batch mode: every command of `in`. Returns the exit status. */
 int flowctl_batch(struct flowctl *f, FILE *in, const char *name);

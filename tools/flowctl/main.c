@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/flowctl/flowctl.h"
 
@@ -16,6 +17,7 @@ static void usage(FILE *out)
 {
 	fputs("Usage: flowctl [OPTION]... COMMAND...\n"
 	      "       flowctl [OPTION]... -f FILE\n"
+	      "       flowctl [OPTION]...          (a prompt on a terminal, else stdin)\n"
 	      "Submit flow rules in DPDK testpmd syntax to an mpflow instance.\n"
 	      "\n"
 	      "Commands (a leading \"flow\" is accepted):\n"
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		status = one_shot(&f, argc - optind, argv + optind);
+	} else if (file == NULL && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		status = flowctl_interactive(&f);
 	} else if (file == NULL || strcmp(file, "-") == 0) {
 		status = flowctl_batch(&f, stdin, "stdin");
 	} else {
