@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tools/common/json.h"
+#include "tools/common/clock.h"
 #include "tools/flowctl/flowctl.h"
 
 #define POLL_MAX      64
@@ -45,14 +45,6 @@ struct batch {
 	bool progress;
 	uint64_t start_ns, drawn_ns;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static bool is_command(const char *s)
 {
@@ -107,7 +99,7 @@ static void rate_text(char *buf, size_t size, double per_second)
 
 static void draw(struct batch *b, bool final)
 {
-	uint64_t now = now_ns();
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	double seconds = (double)(now - b->start_ns) / 1e9;
 	double rate = seconds > 0 ? b->done / seconds : 0;
 	unsigned width = 30, filled = b->commands ? (unsigned)((uint64_t)width * b->done / b->commands) : width;
@@ -153,9 +145,9 @@ static void completed(struct batch *b, const struct mpf_completion *c)
 	b->inflight--;
 	if (c->status == 0) {
 		if (l->verb == GRAMMAR_CREATE)
-			flowctl_report_created(b->f, l->number, c->handle, true);
+			flowctl_report_rule(b->f, l->number, GRAMMAR_CREATE, c->handle, true);
 		else if (b->f->json && grammar_parse(l->text, b->report, &syntax) == 0)
-			flowctl_report_destroyed(b->f, l->number, b->report->handles[k], true);
+			flowctl_report_rule(b->f, l->number, GRAMMAR_DESTROY, b->report->handles[k], true);
 	} else {
 		/* The line parsed before it was sent: it parses again. */
 		grammar_parse(l->text, b->report, &syntax);
@@ -307,7 +299,7 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 		err = -ENOMEM;
 	if (!err && b.count)
 		err = flowctl_client(f, &b.client);
-	b.start_ns = now_ns();
+	b.start_ns = clock_ns(CLOCK_MONOTONIC);
 	for (size_t i = 0; !err && i < b.count && !b.stop; i++) {
 		err = line(&b, i);
 		draw(&b, false);
@@ -315,7 +307,7 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 	if (!err)
 		err = collect(&b, 0);
 	draw(&b, true);
-	summary(&b, (double)(now_ns() - b.start_ns) / 1e9);
+	summary(&b, (double)(clock_ns(CLOCK_MONOTONIC) - b.start_ns) / 1e9);
 	status = b.usage_error ? FLOWCTL_USAGE
 		 : err || b.failed || b.done < b.commands ? FLOWCTL_REFUSED
 							   : FLOWCTL_OK;

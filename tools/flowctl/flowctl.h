@@ -50,11 +50,10 @@ void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned 
 			    const struct grammar_command *cmd, int token, int err,
 			    const struct mpf_flow_error *error);
 
-/* Report a created rule (JSON: one object; text: unless `quiet`). */
-void flowctl_report_created(const struct flowctl *f, unsigned line_number, uint64_t handle,
-			    bool quiet);
-void flowctl_report_destroyed(const struct flowctl *f, unsigned line_number, uint64_t handle,
-			      bool quiet);
+/* Report a rule created or destroyed (`verb`): JSON, one object; text,
+ * unless `quiet`. */
+void flowctl_report_rule(const struct flowctl *f, unsigned line_number, enum grammar_verb verb,
+			 uint64_t handle, bool quiet);
 
 /* Interactive mode (a terminal, no command, no --file): a prompt with
  * history and completion. Returns the last failure's exit status. */

@@ -140,31 +140,19 @@ void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned 
 	caret(line, cmd, t);
 }
 
-void flowctl_report_created(const struct flowctl *f, unsigned line_number, uint64_t handle,
-			    bool quiet)
+void flowctl_report_rule(const struct flowctl *f, unsigned line_number, enum grammar_verb verb,
+			 uint64_t handle, bool quiet)
 {
-	if (f->json) {
-		printf("{");
-		if (line_number)
-			printf("\"line\":%u,", line_number);
-		printf("\"command\":\"create\",\"status\":\"ok\",\"rule\":\"0x%" PRIx64 "\"}\n",
-		       handle);
-	} else if (!quiet) {
-		printf("Flow rule 0x%" PRIx64 " created\n", handle);
-	}
-}
+	const char *done = verb == GRAMMAR_CREATE ? "created" : "destroyed";
 
-void flowctl_report_destroyed(const struct flowctl *f, unsigned line_number, uint64_t handle,
-			      bool quiet)
-{
 	if (f->json) {
 		printf("{");
 		if (line_number)
 			printf("\"line\":%u,", line_number);
-		printf("\"command\":\"destroy\",\"status\":\"ok\",\"rule\":\"0x%" PRIx64 "\"}\n",
-		       handle);
+		printf("\"command\":\"%s\",\"status\":\"ok\",\"rule\":\"0x%" PRIx64 "\"}\n",
+		       grammar_verb_name(verb), handle);
 	} else if (!quiet) {
-		printf("Flow rule 0x%" PRIx64 " destroyed\n", handle);
+		printf("Flow rule 0x%" PRIx64 " %s\n", handle, done);
 	}
 }
 
@@ -355,7 +343,7 @@ int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char
 		err = mpf_flow_create(c, cmd->port, &cmd->rule.attr, cmd->rule.pattern,
 				      cmd->rule.actions, MPF_FLOW_PERSISTENT, &handle, &error);
 		if (!err)
-			flowctl_report_created(f, line_number, handle, false);
+			flowctl_report_rule(f, line_number, GRAMMAR_CREATE, handle, false);
 		break;
 	case GRAMMAR_DESTROY:
 		for (unsigned i = 0; i < cmd->handle_count; i++) {
@@ -365,7 +353,7 @@ int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char
 						       cmd->handle_tokens[i], err, &error);
 				return err;
 			}
-			flowctl_report_destroyed(f, line_number, cmd->handles[i], false);
+			flowctl_report_rule(f, line_number, GRAMMAR_DESTROY, cmd->handles[i], false);
 		}
 		return 0;
 	case GRAMMAR_QUERY:

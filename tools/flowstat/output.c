@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tools/common/clock.h"
 #include "tools/common/json.h"
 #include "tools/flowstat/flowstat.h"
 
@@ -18,14 +19,6 @@ static const char *const state_names[] = {
 	[MPF_INSTANCE_STOPPING] = "stopping",
 	[MPF_INSTANCE_GONE] = "gone",
 };
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void output_human(char *buf, size_t width, double value, const char *suffix)
 {
@@ -62,7 +55,7 @@ static void age_text(uint64_t now_ns, uint64_t then_ns, char *buf, size_t size)
 void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	const struct mpf_instance_info *in = &s->instance;
-	uint64_t now = realtime_ns();
+	uint64_t now = clock_ns(CLOCK_REALTIME);
 	uint64_t up = in->start_ns && now > in->start_ns ? (now - in->start_ns) / 1000000000ull : 0;
 	char hits[8], bytes[8], pps[8], bps[8];
 
@@ -117,7 +110,7 @@ void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out
 {
 	size_t count;
 	const struct row **view = snapshot_view(fs, s, &count);
-	uint64_t now = realtime_ns();
+	uint64_t now = clock_ns(CLOCK_REALTIME);
 
 	output_header(fs, s, out);
 	output_columns(fs, out);
@@ -210,15 +203,20 @@ static void labels(FILE *out, const struct snapshot *s, const struct mpf_rule_in
 	fputc('}', out);
 }
 
-struct metric {
-	const char *name, *type, *help;
-};
+enum rule_metric { METRIC_HITS, METRIC_BYTES, METRIC_LAST_HIT, METRIC_PRIORITY, METRICS };
 
-static const struct metric rule_metrics[] = {
-	{"mpflow_rule_hits_total", "counter", "Packets that matched the rule since it was created or reset."},
-	{"mpflow_rule_bytes_total", "counter", "Bytes of the packets that matched the rule."},
-	{"mpflow_rule_last_hit_seconds", "gauge", "Unix time of the rule's last hit (0: never)."},
-	{"mpflow_rule_priority", "gauge", "The rule's priority within its group."},
+static const struct {
+	const char *name, *type, *help;
+	bool counted; /* exists only for rules with a COUNT action */
+} rule_metrics[METRICS] = {
+	[METRIC_HITS] = {"mpflow_rule_hits_total", "counter",
+			 "Packets that matched the rule since it was created or reset.", true},
+	[METRIC_BYTES] = {"mpflow_rule_bytes_total", "counter",
+			  "Bytes of the packets that matched the rule.", true},
+	[METRIC_LAST_HIT] = {"mpflow_rule_last_hit_seconds", "gauge",
+			     "Unix time of the rule's last hit (0: never).", true},
+	[METRIC_PRIORITY] = {"mpflow_rule_priority", "gauge",
+			     "The rule's priority within its group.", false},
 };
 
 void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE *out)
@@ -245,25 +243,29 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 		in->rules);
 	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %.3f\n", (double)in->start_ns / 1e9);
-	for (size_t m = 0; m < sizeof(rule_metrics) / sizeof(rule_metrics[0]); m++) {
+	for (int m = 0; m < METRICS; m++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", rule_metrics[m].name,
 			rule_metrics[m].help, rule_metrics[m].name, rule_metrics[m].type);
 		for (size_t i = 0; i < s->count; i++) {
 			const struct mpf_rule_info *info = &s->rows[i].info;
 
-			/* Counters exist only for rules with a COUNT action. */
-			if (m != 3 && !(info->flags & MPF_RULE_COUNTED))
+			if (rule_metrics[m].counted && !(info->flags & MPF_RULE_COUNTED))
 				continue;
 			fputs(rule_metrics[m].name, out);
 			labels(out, s, info);
-			if (m == 0)
+			switch ((enum rule_metric)m) {
+			case METRIC_HITS:
 				fprintf(out, " %" PRIu64 "\n", info->hits);
-			else if (m == 1)
+				break;
+			case METRIC_BYTES:
 				fprintf(out, " %" PRIu64 "\n", info->bytes);
-			else if (m == 2)
+				break;
+			case METRIC_LAST_HIT:
 				fprintf(out, " %.3f\n", (double)info->last_hit_ns / 1e9);
-			else
+				break;
+			default:
 				fprintf(out, " %" PRIu32 "\n", info->priority);
+			}
 		}
 	}
 }

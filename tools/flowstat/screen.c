@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/common/clock.h"
 #include "tools/flowstat/flowstat.h"
 
 static volatile sig_atomic_t stop;
@@ -25,14 +26,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void draw(const struct flowstat *fs, const struct snapshot *s)
@@ -50,7 +43,7 @@ static void draw(const struct flowstat *fs, const struct snapshot *s)
 	output_columns(fs, stdout);
 	rows = ws.ws_row > 4 ? ws.ws_row - 4u : 0;
 	for (size_t i = 0; view && i < count && i < rows; i++)
-		output_row(view[i], realtime_ns(), stdout,
+		output_row(view[i], clock_ns(CLOCK_REALTIME), stdout,
 			   ws.ws_col > fixed ? (unsigned)(ws.ws_col - fixed) : 0);
 	if (count > rows)
 		printf("... %zu more\n", count - rows);
@@ -108,11 +101,7 @@ int screen_run(struct flowstat *fs)
 	fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, no cursor */
 	while (!stop) {
 		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-		struct timespec ts;
-		int64_t now_ms;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		int64_t now_ms = (int64_t)(clock_ns(CLOCK_MONOTONIC) / 1000000u);
 		if (now_ms >= next_ms) {
 			current ^= 1;
 			snapshot_take(fs, &snaps[current ^ 1], &snaps[current]);

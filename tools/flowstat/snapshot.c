@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tools/common/clock.h"
 #include "tools/flowstat/flowstat.h"
 
 static const char *const column_names[COLUMNS] = {
@@ -28,14 +29,6 @@ int column_by_name(const char *name)
 const char *column_name(enum column c)
 {
 	return column_names[c];
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int by_handle(const void *a, const void *b)
@@ -120,7 +113,7 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 	next->pps = next->bps = 0;
 	next->attached = false;
 	err = attach(fs, next);
-	next->taken_ns = monotonic_ns();
+	next->taken_ns = clock_ns(CLOCK_MONOTONIC);
 	if (err)
 		return err;
 	for (;;) {
@@ -166,17 +159,14 @@ void snapshot_free(struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* qsort has no context argument: the view's order is passed here. */
-static enum column sort_column;
-static bool sort_reverse;
-
-static int compare(const void *a, const void *b)
+static int compare(const void *a, const void *b, void *context)
 {
 	const struct row *x = *(const struct row *const *)a, *y = *(const struct row *const *)b;
+	const struct flowstat *fs = context;
 	int c = 0;
 
 #define CMP(u, v) ((u) < (v) ? -1 : (u) > (v))
-	switch (sort_column) {
+	switch (fs->sort) {
 	case COL_ID:
 		c = 0;
 		break;
@@ -216,7 +206,7 @@ static int compare(const void *a, const void *b)
 	if (c == 0)
 		c = CMP(x->info.handle, y->info.handle);
 #undef CMP
-	return sort_reverse ? -c : c;
+	return fs->reverse ? -c : c;
 }
 
 const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s,
@@ -229,9 +219,7 @@ const struct row **snapshot_view(const struct flowstat *fs, const struct snapsho
 		return NULL;
 	for (size_t i = 0; i < s->count; i++)
 		view[i] = &s->rows[i];
-	sort_column = fs->sort;
-	sort_reverse = fs->reverse;
-	qsort(view, s->count, sizeof(*view), compare);
+	qsort_r(view, s->count, sizeof(*view), compare, (void *)(uintptr_t)fs);
 	*count = s->count;
 	return view;
 }
