@@ -7,11 +7,18 @@
 
 static const struct hwdrv_ops *const backends[] = {
 	&hwdrv_soft_ops,
+#ifdef MPFLOW_HAVE_VERBS
+	&hwdrv_verbs_ops,
+#endif
 };
 
 const char *hwdrv_backend_names(void)
 {
+#ifdef MPFLOW_HAVE_VERBS
+	return "soft, verbs";
+#else
 	return "soft";
+#endif
 }
 
 static int unsupported(struct hwdrv *dev, const char *op, struct mpf_flow_error *error)
@@ -103,6 +110,17 @@ static int default_meter_query(struct hwdrv *dev, uint16_t port, uint32_t id, bo
 	return unsupported(dev, "meter objects", error);
 }
 
+static void default_counters_poll(struct hwdrv *dev)
+{
+	(void)dev;
+}
+
+static int default_counter_read(struct hwdrv *dev, void *handle, struct mpf_flow_error *error)
+{
+	(void)dev, (void)handle, (void)error;
+	return 0;
+}
+
 int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *config,
 	       struct mpf_flow_error *error)
 {
@@ -142,6 +160,10 @@ int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *c
 		dev->ops.meter_destroy = default_meter_destroy;
 	if (!dev->ops.meter_query)
 		dev->ops.meter_query = default_meter_query;
+	if (!dev->ops.counters_poll)
+		dev->ops.counters_poll = default_counters_poll;
+	if (!dev->ops.counter_read)
+		dev->ops.counter_read = default_counter_read;
 	return dev->ops.open(dev, config, error);
 }
 

@@ -29,6 +29,12 @@ struct hwdrv_config {
 	const char *sources[HWDRV_PORTS_MAX];
 	const char *dump_dir;
 	uint32_t rxq_bytes;
+	/* Verbs backend: the RDMA device (NULL: the first with an Ethernet
+	 * port), its port (numbered from 1, as verbs numbers them), and how
+	 * many groups share the device's priority levels. */
+	const char *device_name;
+	uint8_t device_port;
+	uint16_t groups;
 };
 
 /* A two-rate three-color meter (RFC 2698): rates in bytes per second,
@@ -99,6 +105,14 @@ struct hwdrv_ops {
 			     struct mpf_flow_error *error);
 	int (*meter_query)(struct hwdrv *dev, uint16_t port, uint32_t id, bool clear,
 			   struct hwdrv_meter_stats *stats, struct mpf_flow_error *error);
+	/* Counters the device keeps itself (verbs): copy every counted rule's
+	 * into its region counter. The primary calls it on its counter timer.
+	 * Default: nothing, the datapath writes the region directly. */
+	void (*counters_poll)(struct hwdrv *dev);
+	/* Copy one rule's counters from the device now (a fresh query, or a
+	 * reset, which must move the baseline to the device's latest value).
+	 * Default: 0, the region is always current. */
+	int (*counter_read)(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);
 };
 
 struct hwdrv {
@@ -109,6 +123,9 @@ struct hwdrv {
 
 /* Backends built into this mpflowd. */
 extern const struct hwdrv_ops hwdrv_soft_ops;
+#ifdef MPFLOW_HAVE_VERBS
+extern const struct hwdrv_ops hwdrv_verbs_ops;
+#endif
 
 /* Names of the backends built in, for --help: "soft" or "soft, verbs". */
 const char *hwdrv_backend_names(void);

@@ -465,10 +465,13 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 
 	if (action != MPF_FLOW_ACTION_TYPE_COUNT)
 		return client_fail(error, ENOTSUP, "only COUNT can be queried");
-	if (count->reset) {
+	if (count->reset || count->fresh) {
+		uint32_t flags = (count->reset ? WIRE_QUERY_RESET : 0u) |
+				 (count->fresh ? WIRE_QUERY_FRESH : 0u);
+
 		pthread_mutex_lock(&c->lock);
 		err = client_call(c,
-			   wire_encode_query(c->out, sizeof(c->out), 0, port, handle, action, true,
+			   wire_encode_query(c->out, sizeof(c->out), 0, port, handle, action, flags,
 					     error),
 			   &raw, error);
 		pthread_mutex_unlock(&c->lock);

@@ -120,7 +120,7 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 	for (uint32_t i = 0; i < req->destroy.count; i++) {
 		struct mpf_flow_error error;
 		uint64_t handle;
-		int slot;
+		int slot, err;
 
 		memcpy(&handle, &req->destroy.handles[i], sizeof(handle));
 		slot = find_rule(s, c, req->destroy.port, handle, &error);
@@ -131,7 +131,13 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 			}
 			continue;
 		}
-		rules_destroy(s, (uint32_t)slot, NULL);
+		/* The handle is gone even when the device fails to let go of
+		 * its rule; the client hears the device's errno. */
+		err = rules_destroy(s, (uint32_t)slot, &error);
+		if (err && !first_error) {
+			first_error = err;
+			out->error = error;
+		}
 		destroyed++;
 	}
 	if (first_error && req->destroy.count > 1) {
@@ -152,6 +158,14 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 
 	if (slot < 0)
 		return slot;
+	/* A device that counts itself is read first: a fresh count, or the
+	 * latest one for the baseline to move to. */
+	if (req->query.fresh || req->query.reset) {
+		err = s->device.ops.counter_read(&s->device, s->rules.slots[slot].backend,
+						 &out->error);
+		if (err)
+			return err;
+	}
 	err = region_counter_read(&s->counters[slot], (uint32_t)(req->query.handle >> 32), &count);
 	if (err == -ENOTSUP)
 		return flow_error_set(&out->error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, -1,

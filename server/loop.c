@@ -102,7 +102,9 @@ void loop_unwatch_client(struct server *s, struct client *c)
 
 int loop_init(struct server *s)
 {
-	struct itimerspec tick = {.it_interval = {1, 0}, .it_value = {1, 0}};
+	uint32_t ms = s->config.counter_interval_ms;
+	struct timespec every = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	struct itimerspec tick = {.it_interval = every, .it_value = every};
 	sigset_t mask;
 	int err;
 
@@ -186,6 +188,7 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 
 			shm_store_relaxed64(&s->region->heartbeat_ns, now);
 			listener_expire(s, now);
+			s->device.ops.counters_poll(&s->device);
 		}
 		break;
 	case WATCH_HANDSHAKE: {

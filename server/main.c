@@ -29,7 +29,7 @@ static void usage(FILE *out)
 		"      --max-clients N        connected clients (default: 256)\n"
 		"      --client-max-rules N   rules one client may own (default: --max-rules)\n"
 		"      --ports N              soft backend: ports (default: 1)\n"
-		"      --queues N             soft backend: RX queues per port (default: 4)\n"
+		"      --queues N             RX queues per port (default: 4)\n"
 		"      --vfs N                soft backend: VFs per port (default: 0)\n"
 		"  -s, --source PORT=SPEC     soft backend: the port's packet source:\n"
 		"                             pcap:FILE[,loop=N][,count=N][,pps=N][,tx]\n"
@@ -40,6 +40,13 @@ static void usage(FILE *out)
 		"                             port's transmitted packets) to DIR/*.pcap\n"
 		"      --rxq-size BYTES       soft backend: ring of an attached RX queue\n"
 		"                             (power of two, default: 2097152)\n"
+		"      --device NAME          verbs backend: the RDMA device (default: the\n"
+		"                             first with an Ethernet port)\n"
+		"      --port N               verbs backend: the device port, from 1 (default: 1)\n"
+		"      --groups N             verbs backend: groups sharing the device's\n"
+		"                             priority levels (default: 1)\n"
+		"      --counter-interval MS  how often device counters are read into shared\n"
+		"                             memory (default: 1000)\n"
 		"      --busy-poll-us N       keep polling rings N us after the last request\n"
 		"                             before sleeping (default: 50)\n"
 		"  -f, --foreground           stay in the foreground, log to stderr\n"
@@ -94,7 +101,11 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		VFS,
 		BUSY,
 		DUMP_QUEUES,
-		RXQ_SIZE
+		RXQ_SIZE,
+		DEVICE,
+		DEVICE_PORT,
+		GROUPS,
+		COUNTER_INTERVAL
 	};
 	static const struct option options[] = {
 		{"instance", required_argument, NULL, 'i'},
@@ -111,6 +122,10 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		{"source", required_argument, NULL, 's'},
 		{"dump-queues", required_argument, NULL, DUMP_QUEUES},
 		{"rxq-size", required_argument, NULL, RXQ_SIZE},
+		{"device", required_argument, NULL, DEVICE},
+		{"port", required_argument, NULL, DEVICE_PORT},
+		{"groups", required_argument, NULL, GROUPS},
+		{"counter-interval", required_argument, NULL, COUNTER_INTERVAL},
 		{"foreground", no_argument, NULL, 'f'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -129,7 +144,8 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		.request_ring_bytes = 256u * 1024u,
 		.completion_ring_bytes = 512u * 1024u,
 		.log_level = LOG_LEVEL_INFO,
-		.device = {.ports = 1, .queues = 4, .vfs = 0},
+		.counter_interval_ms = 1000,
+		.device = {.ports = 1, .queues = 4, .vfs = 0, .device_port = 1, .groups = 1},
 	};
 	if (runtime_dir(cfg->runtime_dir, sizeof(cfg->runtime_dir)) != 0)
 		cfg->runtime_dir[0] = '\0';
@@ -213,6 +229,23 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 			if (number("--vfs", optarg, 0, 4096, &v))
 				return 2;
 			cfg->device.vfs = (uint16_t)v;
+			break;
+		case DEVICE:
+			cfg->device.device_name = optarg;
+			break;
+		case DEVICE_PORT:
+			if (number("--port", optarg, 1, 255, &v))
+				return 2;
+			cfg->device.device_port = (uint8_t)v;
+			break;
+		case GROUPS:
+			if (number("--groups", optarg, 1, 1024, &v))
+				return 2;
+			cfg->device.groups = (uint16_t)v;
+			break;
+		case COUNTER_INTERVAL:
+			if (number("--counter-interval", optarg, 10, 60000, &cfg->counter_interval_ms))
+				return 2;
 			break;
 		case BUSY:
 			if (number("--busy-poll-us", optarg, 0, 1000000, &cfg->busy_poll_us))

@@ -32,6 +32,7 @@ struct server_config {
 	uint32_t max_clients;
 	uint32_t client_max_rules;
 	uint32_t busy_poll_us;
+	uint32_t counter_interval_ms; /* the timer: device counters, heartbeat */
 	uint32_t request_ring_bytes;
 	uint32_t completion_ring_bytes;
 	bool foreground;

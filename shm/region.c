@@ -124,6 +124,16 @@ void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
 	shm_store_relaxed64(&c->last_hit_ns, now_ns);
 }
 
+void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes,
+			uint64_t now_ns)
+{
+	/* Single writer per slot (the primary's poller): relaxed, as add. */
+	if (hits != shm_load_relaxed64(&c->hits))
+		shm_store_relaxed64(&c->last_hit_ns, now_ns);
+	shm_store_relaxed64(&c->hits, hits);
+	shm_store_relaxed64(&c->bytes, bytes);
+}
+
 int region_counter_read(const struct region_counter *c, uint32_t generation,
 			struct region_count *out)
 {

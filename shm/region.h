@@ -131,6 +131,10 @@ void region_counter_reset(struct region_counter *c);
 /* Counting side: add a hit of `bytes` (single writer per slot). */
 void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
 			uint64_t now_ns);
+/* Counting side, for a device that keeps totals itself: publish them (they
+ * only grow); the last-hit time moves when the hits did. */
+void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes,
+			uint64_t now_ns);
 
 struct region_count {
 	uint64_t hits;	/* since the last reset */

@@ -234,12 +234,12 @@ int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port,
 }
 
 int wire_encode_query(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint64_t handle,
-		      enum mpf_flow_action_type action, bool reset, struct mpf_flow_error *error)
+		      enum mpf_flow_action_type action, uint32_t flags, struct mpf_flow_error *error)
 {
 	struct wire_query body = {
 		.port = port,
 		.action = (uint16_t)action,
-		.flags = reset ? WIRE_QUERY_RESET : 0,
+		.flags = flags,
 		.handle = handle,
 	};
 	struct writer w;
@@ -801,7 +801,7 @@ int wire_decode_request(const void *msg, size_t length, struct wire_request *req
 			return bad_message(error, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 					   "query truncated");
 		memcpy(&q, p, sizeof(q));
-		if (q.flags & ~WIRE_QUERY_RESET)
+		if (q.flags & ~(WIRE_QUERY_RESET | WIRE_QUERY_FRESH))
 			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					      "unknown query flags 0x%x", q.flags);
 		if (q.action != MPF_FLOW_ACTION_TYPE_COUNT)
@@ -811,6 +811,7 @@ int wire_decode_request(const void *msg, size_t length, struct wire_request *req
 		req->query.port = q.port;
 		req->query.action = q.action;
 		req->query.reset = q.flags & WIRE_QUERY_RESET;
+		req->query.fresh = q.flags & WIRE_QUERY_FRESH;
 		req->query.handle = q.handle;
 		break;
 	}

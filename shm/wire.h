@@ -139,7 +139,8 @@ struct wire_flush {
 	uint16_t reserved[2];
 };
 
-#define WIRE_QUERY_RESET 0x1u
+#define WIRE_QUERY_RESET 0x1u /* move the baseline after reading */
+#define WIRE_QUERY_FRESH 0x2u /* read the device, not the last poll */
 struct wire_query {
 	uint16_t port;
 	uint16_t action; /* enum mpf_flow_action_type: COUNT */
@@ -248,6 +249,7 @@ struct wire_request {
 			uint16_t port;
 			uint16_t action;
 			bool reset;
+			bool fresh;
 			uint64_t handle;
 		} query;
 		struct {
@@ -303,7 +305,7 @@ int wire_encode_destroy(void *buf, size_t cap, uint64_t user_data, uint16_t port
 int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port,
 		      bool persistent, struct mpf_flow_error *error);
 int wire_encode_query(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint64_t handle,
-		      enum mpf_flow_action_type action, bool reset, struct mpf_flow_error *error);
+		      enum mpf_flow_action_type action, uint32_t flags, struct mpf_flow_error *error);
 int wire_encode_isolate(void *buf, size_t cap, uint64_t user_data, uint16_t port, bool enable,
 			struct mpf_flow_error *error);
 int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,

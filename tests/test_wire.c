@@ -287,11 +287,16 @@ static void test_destroy_flush_query_isolate_round_trip(void **state)
 	assert_true(req.flush.persistent);
 
 	decode_ok(wire_encode_query(msg, sizeof(msg), 13, 6, 0xabcdef, MPF_FLOW_ACTION_TYPE_COUNT,
-				    true, &error));
+				    WIRE_QUERY_RESET, &error));
 	assert_int_equal(req.header.op, WIRE_OP_QUERY);
 	assert_int_equal(req.query.port, 6);
 	assert_int_equal(req.query.handle, 0xabcdef);
 	assert_true(req.query.reset);
+	assert_false(req.query.fresh);
+	decode_ok(wire_encode_query(msg, sizeof(msg), 13, 6, 0xabcdef, MPF_FLOW_ACTION_TYPE_COUNT,
+				    WIRE_QUERY_FRESH, &error));
+	assert_false(req.query.reset);
+	assert_true(req.query.fresh);
 	assert_int_equal(req.query.action, MPF_FLOW_ACTION_TYPE_COUNT);
 
 	decode_ok(wire_encode_isolate(msg, sizeof(msg), 14, 7, true, &error));
@@ -512,9 +517,9 @@ static void test_reserved_and_unknown_flag_bits_are_refused(void **state)
 	length = wire_encode_isolate(msg, sizeof(msg), 1, 0, true, &error);
 	msg[20] = 2; /* enable must be 0 or 1 */
 	assert_int_equal(decode_result((size_t)length), -EBADMSG);
-	length = wire_encode_query(msg, sizeof(msg), 1, 0, 1, MPF_FLOW_ACTION_TYPE_COUNT, false,
+	length = wire_encode_query(msg, sizeof(msg), 1, 0, 1, MPF_FLOW_ACTION_TYPE_COUNT, 0,
 				   &error);
-	msg[20] = 2; /* unknown query flag */
+	msg[20] = 4; /* unknown query flag */
 	assert_int_equal(decode_result((size_t)length), -EINVAL);
 }
 

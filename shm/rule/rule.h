@@ -40,11 +40,13 @@ struct rule_field {
 	uint8_t format; /* enum rule_field_format */
 };
 
-/* A 16-bit constant in network byte order, usable in initialisers. */
+/* 16- and 32-bit constants in network byte order, usable in initialisers. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define RULE_BE16(x) ((uint16_t)__builtin_bswap16(x))
+#define RULE_BE32(x) ((uint32_t)__builtin_bswap32(x))
 #else
 #define RULE_BE16(x) ((uint16_t)(x))
+#define RULE_BE32(x) ((uint32_t)(x))
 #endif
 
 /* Initialisers for field tables. */

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	save(argv[1], "destroy", msg, wire_encode_destroy(msg, sizeof(msg), 4, 0, handles, 3, &error));
 	save(argv[1], "flush", msg, wire_encode_flush(msg, sizeof(msg), 5, 0, false, &error));
 	save(argv[1], "query", msg,
-	     wire_encode_query(msg, sizeof(msg), 6, 0, 7, MPF_FLOW_ACTION_TYPE_COUNT, true, &error));
+	     wire_encode_query(msg, sizeof(msg), 6, 0, 7, MPF_FLOW_ACTION_TYPE_COUNT, WIRE_QUERY_RESET, &error));
 	save(argv[1], "isolate", msg, wire_encode_isolate(msg, sizeof(msg), 7, 0, true, &error));
 	save(argv[1], "completion", msg, wire_encode_completion(msg, sizeof(msg), &completion));
 	wire_batch_begin(&w, msg, sizeof(msg), 8, true);

@@ -417,7 +417,8 @@ struct mpf_flow_query_count {
 	uint32_t reset : 1;	/**< In: reset the counters after reading. */
 	uint32_t hits_set : 1;	/**< Out: hits is valid. */
 	uint32_t bytes_set : 1; /**< Out: bytes is valid. */
-	uint32_t reserved : 29;
+	uint32_t fresh : 1;	/**< In: read the device now, not its last poll (mpflow). */
+	uint32_t reserved : 28;
 	uint64_t hits;
 	uint64_t bytes;
 };

@@ -102,9 +102,11 @@ MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port,
 			   struct mpf_flow_error *error);
 
 /**
- * Query a rule's COUNT action. Without `count->reset` the counters are read
- * from shared memory, with no round trip; with it, the primary reads them
- * and moves the baseline. -ENOTSUP: the rule has no COUNT action; -EPERM:
+ * Query a rule's COUNT action. Without `count->reset` or `count->fresh` the
+ * counters are read from shared memory, with no round trip; a device that
+ * keeps its own counters (verbs) is polled into it every --counter-interval.
+ * With `fresh` the primary reads the device first (one round trip); with
+ * `reset` it reads it and moves the baseline. -ENOTSUP: the rule has no COUNT action; -EPERM:
  * it belongs to another client (persistent rules may be queried by all).
  */
 MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t handle,

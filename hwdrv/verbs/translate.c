@@ -1,0 +1,996 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A rule -> the ibv_flow_attr + specs of each device flow that implements
+ * it. Pure: reads the rule and a capability table, writes bytes; device.c
+ * probes the table, flows.c creates what this writes, flowctl's dry run
+ * prints it.
+ *
+ * The pattern becomes a list of spec records, in pattern order (an MPLS
+ * spec stands where its label stands, as ibv_create_flow(3) requires), with
+ * IBV_FLOW_SPEC_INNER on every L2-L4 spec after a tunnel item. The rule
+ * then becomes one flow per *variant*: the one mechanism behind every
+ * emulation of rte_flow.rst's "Device compatibility" section:
+ *  - ANY as L3 (between ETH and TCP/UDP, num 1): an IPv4 and an IPv6 flow;
+ *  - RSS over several queues on a pattern that leaves L3/L4 open: one flow
+ *    per protocol the hash types name (IPv4/TCP, IPv4/UDP, IPv4, IPv6/...,
+ *    and the rest unhashed), since a device hashes one protocol per QP;
+ *  - DUP: a DONT_TRAP copy to the DUP queue, tried first, then the rule;
+ *  - ingress and egress at once: one flow per direction.
+ * Overlapping variants get sub-levels (VERBS_SUBLEVELS) of the rule's
+ * priority, the more specific first. RSS with one queue is QUEUE.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hwdrv/verbs/verbs.h"
+#include "shm/rule/rule.h"
+
+/* The Microsoft verification key, as the soft backend's default. */
+static const uint8_t default_rss_key[VERBS_RSS_KEY_LENGTH] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+void verbs_caps_full(struct verbs_caps *caps, uint16_t queues, uint16_t groups, uint8_t port)
+{
+	*caps = (struct verbs_caps){
+		.levels = 16,
+		.groups = groups ? groups : 1,
+		.queues = queues,
+		.port = port ? port : 1,
+		.specs = VERBS_CAP(VERBS_SPEC_KINDS) - 1,
+		.dont_trap = true,
+		.egress = true,
+		.partial_masks = true,
+		.global_masks = false,
+		.tag_max = VERBS_TAG_FLAG - 1,
+	};
+}
+
+uint32_t verbs_priorities_per_group(const struct verbs_caps *caps)
+{
+	return caps->levels / VERBS_SUBLEVELS / (caps->groups ? caps->groups : 1);
+}
+
+/* --- errors --- */
+
+static int item_error(struct mpf_flow_error *error, int index, const char *fmt_what,
+		      const char *what)
+{
+	return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+			      "item %d: %s%s", index, fmt_what, what);
+}
+
+/* --- the pattern as spec records --- */
+
+struct record {
+	_Alignas(8) uint8_t bytes[sizeof(struct ibv_flow_spec)];
+	uint16_t size;
+	int16_t item;
+	bool any_l3; /* placeholder: an IPv4 or IPv6 spec, per variant */
+	bool inner;
+};
+
+struct pattern {
+	unsigned n;
+	int eth;       /* record of the current level's ETH spec, -1 */
+	int last_item; /* type of the previous non-meta item, -1 */
+	bool vlan;     /* the current ETH spec holds a VLAN tag */
+	bool inner;    /* after a tunnel item */
+	bool tunnel;
+	uint8_t outer_l3;  /* 0, 4, 6: the outer L3 the pattern pins */
+	uint8_t outer_l4;  /* 0, IPPROTO_TCP, IPPROTO_UDP, or 1: another L4 */
+	bool any_l3;
+	struct record rec[VERBS_SPECS_MAX]; /* last: written only as used */
+};
+
+/* Start a record of spec `type` for item `index`; returns its filter
+ * pair (val, then mask at `*mask`). */
+static int record_begin(struct pattern *p, const struct verbs_caps *caps, uint32_t type,
+			int index, uint8_t **val, uint8_t **mask, struct mpf_flow_error *error)
+{
+	const struct verbs_spec_layout *l = verbs_spec_layout(type);
+	struct record *r;
+	char name[32];
+
+	if (p->inner && type != IBV_FLOW_SPEC_VXLAN_TUNNEL && type != IBV_FLOW_SPEC_GRE &&
+	    type != IBV_FLOW_SPEC_MPLS) {
+		if (!(caps->specs & VERBS_CAP(VERBS_SPEC_INNER)))
+			return item_error(error, index,
+					  "the device matches no headers inside a tunnel", "");
+		type |= IBV_FLOW_SPEC_INNER;
+	}
+	if (!(caps->specs & VERBS_CAP(verbs_spec_kind(type))))
+		return item_error(error, index, "the device takes no spec ",
+				  verbs_spec_name(type, name, sizeof(name)));
+	if (p->n == VERBS_SPECS_MAX - 4) /* room for the action specs */
+		return item_error(error, index, "more specs than one device flow holds", "");
+	r = &p->rec[p->n++];
+	memset(r, 0, sizeof(*r));
+	r->item = (int16_t)index;
+	r->size = l->size;
+	r->inner = p->inner;
+	memcpy(r->bytes, &type, sizeof(type));
+	memcpy(r->bytes + sizeof(type), &r->size, sizeof(r->size));
+	*val = r->bytes + l->val;
+	*mask = r->bytes + l->mask;
+	return 0;
+}
+
+/* The item's spec and effective mask; all-zero when it has no spec. */
+static void item_values(const struct mpf_flow_item *item, size_t size, uint8_t *spec,
+			uint8_t *mask)
+{
+	memset(spec, 0, size);
+	memset(mask, 0, size);
+	if (item->spec == NULL)
+		return;
+	memcpy(spec, item->spec, size);
+	memcpy(mask, rule_item_mask(item), size);
+	for (size_t i = 0; i < size; i++)
+		spec[i] &= mask[i];
+}
+
+/* Refuse ranges and mask bits verbs has no field for, naming the field. */
+static int check_item(const struct mpf_flow_item *item, int index, const uint8_t *mask,
+		      const void *carried, struct mpf_flow_error *error)
+{
+	const struct rule_item_desc *desc = rule_item_desc((int)item->type);
+	const uint8_t *spec = item->spec, *last = item->last, *c = carried;
+
+	for (unsigned f = 0; f < desc->n_fields; f++) {
+		const struct rule_field *field = &desc->fields[f];
+		bool range = false, uncovered = false;
+
+		for (unsigned b = field->offset; b < field->offset + field->size; b++) {
+			if (last && spec && (last[b] & mask[b]) && (last[b] & mask[b]) != (spec[b] & mask[b]))
+				range = true;
+			if (mask[b] & ~c[b])
+				uncovered = true;
+		}
+		if (range)
+			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+					      "item %d (%s): verbs matches no ranges (field %s)",
+					      index, desc->name, field->name);
+		if (uncovered)
+			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+					      "item %d (%s): verbs cannot match field %s", index,
+					      desc->name, field->name);
+	}
+	return 0;
+}
+
+/* What verbs carries of each item: the bits a mask may set. */
+static const struct mpf_flow_item_eth carried_eth = {
+	.dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+	.src = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+	.type = 0xffff,
+};
+static const struct mpf_flow_item_vlan carried_vlan = {.tci = 0xffff};
+static const struct mpf_flow_item_ipv4 carried_ipv4 = {
+	.hdr = {.type_of_service = 0xff,
+		.fragment_offset = RULE_BE16(0xe000), /* the flags, not the offset */
+		.time_to_live = 0xff,
+		.next_proto_id = 0xff,
+		.src_addr = 0xffffffff,
+		.dst_addr = 0xffffffff},
+};
+static const struct mpf_flow_item_ipv6 carried_ipv6 = {
+	.hdr = {.vtc_flow = RULE_BE32(0x0fffffff), /* traffic class and flow label */
+		.proto = 0xff,
+		.hop_limits = 0xff,
+		.src_addr = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			     0xff, 0xff, 0xff, 0xff},
+		.dst_addr = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			     0xff, 0xff, 0xff, 0xff}},
+};
+static const struct mpf_flow_item_tcp carried_tcp = {.hdr = {.src_port = 0xffff, .dst_port = 0xffff}};
+static const struct mpf_flow_item_udp carried_udp = {.hdr = {.src_port = 0xffff, .dst_port = 0xffff}};
+static const struct mpf_flow_item_vxlan carried_vxlan = {.vni = {0xff, 0xff, 0xff}};
+static const struct mpf_flow_item_gre carried_gre = {.c_rsvd0_ver = 0xffff, .protocol = 0xffff};
+static const struct mpf_flow_item_mpls carried_mpls = {.label_tc_s = {0xff, 0xff, 0xff}, .ttl = 0xff};
+static const struct mpf_flow_item_esp carried_esp = {.hdr = {.spi = 0xffffffff, .seq = 0xffffffff}};
+static const struct mpf_flow_item_port carried_port = {.index = 0xffffffff};
+static const struct mpf_flow_item_any carried_any = {.num = 0xffffffff};
+
+static int add_eth(struct pattern *p, const struct verbs_caps *caps, const uint8_t *spec,
+		   const uint8_t *mask, int index, struct mpf_flow_error *error)
+{
+	const struct mpf_flow_item_eth *s = (const void *)spec, *m = (const void *)mask;
+	struct ibv_flow_eth_filter *val, *msk;
+	uint8_t *v, *k;
+	int err = record_begin(p, caps, IBV_FLOW_SPEC_ETH, index, &v, &k, error);
+
+	if (err)
+		return err;
+	val = (void *)v;
+	msk = (void *)k;
+	memcpy(val->dst_mac, s->dst, 6);
+	memcpy(val->src_mac, s->src, 6);
+	memcpy(msk->dst_mac, m->dst, 6);
+	memcpy(msk->src_mac, m->src, 6);
+	val->ether_type = s->type;
+	msk->ether_type = m->type;
+	p->eth = (int)p->n - 1;
+	p->vlan = false;
+	return 0;
+}
+
+static int add_ipv4(struct pattern *p, const struct verbs_caps *caps, const uint8_t *spec,
+		    const uint8_t *mask, int index, struct mpf_flow_error *error)
+{
+	const struct mpf_ipv4_hdr *s = (const void *)spec, *m = (const void *)mask;
+	bool ext = m->type_of_service || m->fragment_offset || m->time_to_live || m->next_proto_id;
+	uint8_t *v, *k;
+	int err = record_begin(p, caps, ext ? IBV_FLOW_SPEC_IPV4_EXT : IBV_FLOW_SPEC_IPV4, index,
+			       &v, &k, error);
+
+	if (err)
+		return err;
+	if (ext) {
+		struct ibv_flow_ipv4_ext_filter *val = (void *)v, *msk = (void *)k;
+
+		val->src_ip = s->src_addr, msk->src_ip = m->src_addr;
+		val->dst_ip = s->dst_addr, msk->dst_ip = m->dst_addr;
+		val->proto = s->next_proto_id, msk->proto = m->next_proto_id;
+		val->tos = s->type_of_service, msk->tos = m->type_of_service;
+		val->ttl = s->time_to_live, msk->ttl = m->time_to_live;
+		/* The three flag bits (reserved, DF, MF) of fragment_offset. */
+		val->flags = (uint8_t)(ntohs(s->fragment_offset) >> 13);
+		msk->flags = (uint8_t)(ntohs(m->fragment_offset) >> 13);
+	} else {
+		struct ibv_flow_ipv4_filter *val = (void *)v, *msk = (void *)k;
+
+		val->src_ip = s->src_addr, msk->src_ip = m->src_addr;
+		val->dst_ip = s->dst_addr, msk->dst_ip = m->dst_addr;
+	}
+	if (!p->inner && !p->tunnel)
+		p->outer_l3 = 4;
+	return 0;
+}
+
+static int add_ipv6(struct pattern *p, const struct verbs_caps *caps, const uint8_t *spec,
+		    const uint8_t *mask, int index, struct mpf_flow_error *error)
+{
+	const struct mpf_ipv6_hdr *s = (const void *)spec, *m = (const void *)mask;
+	struct ibv_flow_ipv6_filter *val, *msk;
+	uint32_t vtc = ntohl(s->vtc_flow), vtc_mask = ntohl(m->vtc_flow);
+	uint8_t *v, *k;
+	int err = record_begin(p, caps, IBV_FLOW_SPEC_IPV6, index, &v, &k, error);
+
+	if (err)
+		return err;
+	val = (void *)v;
+	msk = (void *)k;
+	memcpy(val->src_ip, s->src_addr, 16), memcpy(msk->src_ip, m->src_addr, 16);
+	memcpy(val->dst_ip, s->dst_addr, 16), memcpy(msk->dst_ip, m->dst_addr, 16);
+	/* vtc_flow is version (4b), traffic class (8b), flow label (20b);
+	 * verbs has the label (network order) and the class apart. */
+	val->flow_label = htonl(vtc & 0xfffff);
+	msk->flow_label = htonl(vtc_mask & 0xfffff);
+	val->traffic_class = (uint8_t)(vtc >> 20), msk->traffic_class = (uint8_t)(vtc_mask >> 20);
+	val->next_hdr = s->proto, msk->next_hdr = m->proto;
+	val->hop_limit = s->hop_limits, msk->hop_limit = m->hop_limits;
+	if (!p->inner && !p->tunnel)
+		p->outer_l3 = 6;
+	return 0;
+}
+
+static int add_l4(struct pattern *p, const struct verbs_caps *caps, uint32_t type,
+		  const uint8_t *spec, const uint8_t *mask, int index, struct mpf_flow_error *error)
+{
+	/* TCP and UDP headers begin alike: source then destination port. */
+	const struct mpf_udp_hdr *s = (const void *)spec, *m = (const void *)mask;
+	struct ibv_flow_tcp_udp_filter *val, *msk;
+	uint8_t *v, *k;
+	int err = record_begin(p, caps, type, index, &v, &k, error);
+
+	if (err)
+		return err;
+	val = (void *)v;
+	msk = (void *)k;
+	val->src_port = s->src_port, msk->src_port = m->src_port;
+	val->dst_port = s->dst_port, msk->dst_port = m->dst_port;
+	if (!p->inner && !p->tunnel)
+		p->outer_l4 = type == IBV_FLOW_SPEC_TCP ? 6 : 17;
+	return 0;
+}
+
+/* A spec whose filter is the item's bytes, with the item's layout. */
+static int add_copy(struct pattern *p, const struct verbs_caps *caps, uint32_t type,
+		    const void *spec, const void *mask, size_t size, int index,
+		    struct mpf_flow_error *error)
+{
+	uint8_t *v, *k;
+	int err = record_begin(p, caps, type, index, &v, &k, error);
+
+	if (err)
+		return err;
+	memcpy(v, spec, size);
+	memcpy(k, mask, size);
+	return 0;
+}
+
+static int add_tunnel(struct pattern *p, const struct verbs_caps *caps, int type,
+		      const uint8_t *spec, const uint8_t *mask, int index,
+		      struct mpf_flow_error *error)
+{
+	int err;
+
+	/* MPLS may stack, and may ride in GRE; other tunnels do not nest. */
+	if (p->tunnel && !(type == MPF_FLOW_ITEM_TYPE_MPLS &&
+			   (p->last_item == MPF_FLOW_ITEM_TYPE_MPLS ||
+			    p->last_item == MPF_FLOW_ITEM_TYPE_GRE)))
+		return item_error(error, index, "verbs matches one tunnel level", "");
+	p->inner = false; /* the tunnel header itself is not inner */
+	switch (type) {
+	case MPF_FLOW_ITEM_TYPE_VXLAN: {
+		const struct mpf_flow_item_vxlan *s = (const void *)spec, *m = (const void *)mask;
+		uint8_t id[4] = {0, s->vni[0], s->vni[1], s->vni[2]};
+		uint8_t id_mask[4] = {0, m->vni[0], m->vni[1], m->vni[2]};
+
+		err = add_copy(p, caps, IBV_FLOW_SPEC_VXLAN_TUNNEL, id, id_mask, 4, index, error);
+		break;
+	}
+	case MPF_FLOW_ITEM_TYPE_GRE: {
+		const struct mpf_flow_item_gre *s = (const void *)spec, *m = (const void *)mask;
+		struct ibv_flow_gre_filter val = {.c_ks_res0_ver = s->c_rsvd0_ver,
+						  .protocol = s->protocol};
+		struct ibv_flow_gre_filter msk = {.c_ks_res0_ver = m->c_rsvd0_ver,
+						  .protocol = m->protocol};
+
+		err = add_copy(p, caps, IBV_FLOW_SPEC_GRE, &val, &msk, sizeof(val), index, error);
+		break;
+	}
+	default: /* MPLS: the whole label entry, as it is on the wire */
+		err = add_copy(p, caps, IBV_FLOW_SPEC_MPLS, spec, mask, 4, index, error);
+		break;
+	}
+	p->tunnel = true;
+	p->inner = true;
+	p->eth = -1;
+	return err;
+}
+
+static bool is_l4(const struct mpf_flow_item *item)
+{
+	while (item->type == MPF_FLOW_ITEM_TYPE_VOID)
+		item++;
+	return item->type == MPF_FLOW_ITEM_TYPE_TCP || item->type == MPF_FLOW_ITEM_TYPE_UDP;
+}
+
+static bool is_l3(const struct mpf_flow_item *item)
+{
+	while (item->type == MPF_FLOW_ITEM_TYPE_VOID)
+		item++;
+	return item->type == MPF_FLOW_ITEM_TYPE_IPV4 || item->type == MPF_FLOW_ITEM_TYPE_IPV6;
+}
+
+/* ANY with num 1 as L2 (first, before an L3 item) or as L3 (after ETH,
+ * before TCP or UDP). */
+static int add_any(struct pattern *p, const struct verbs_caps *caps,
+		   const struct mpf_flow_item *item, const uint8_t *spec, const uint8_t *mask,
+		   int index, struct mpf_flow_error *error)
+{
+	const struct mpf_flow_item_any *s = (const void *)spec, *m = (const void *)mask;
+	static const uint8_t zero[sizeof(struct mpf_flow_item_eth)];
+
+	if (s->num != 1 || m->num != 0xffffffff)
+		return item_error(error, index,
+				  "verbs emulates ANY only with num 1 (one layer exactly)", "");
+	if (p->n == 0 && p->eth < 0 && is_l3(item + 1))
+		return add_eth(p, caps, zero, zero, index, error); /* any L2: Ethernet */
+	if (p->eth == (int)p->n - 1 && is_l4(item + 1)) {
+		struct record *r;
+
+		if (p->n == VERBS_SPECS_MAX - 4)
+			return item_error(error, index, "more specs than one device flow holds", "");
+		r = &p->rec[p->n++];
+		memset(r, 0, sizeof(*r));
+		r->item = (int16_t)index;
+		r->any_l3 = true;
+		r->inner = p->inner;
+		p->any_l3 = true;
+		return 0;
+	}
+	return item_error(error, index,
+			  "verbs emulates ANY only as L2 (before IPv4/IPv6) or as L3 (between "
+			  "ETH and TCP/UDP)",
+			  "");
+}
+
+static int add_vlan(struct pattern *p, const struct verbs_caps *caps, const uint8_t *spec,
+		    const uint8_t *mask, int index, struct mpf_flow_error *error)
+{
+	static const uint8_t zero[sizeof(struct mpf_flow_item_eth)];
+	const struct mpf_flow_item_vlan *s = (const void *)spec, *m = (const void *)mask;
+	struct ibv_flow_eth_filter *val, *msk;
+	struct record *eth;
+	const struct verbs_spec_layout *l = verbs_spec_layout(IBV_FLOW_SPEC_ETH);
+	int err;
+
+	if (p->vlan)
+		return item_error(error, index, "verbs matches one VLAN tag", "");
+	if (p->eth < 0) {
+		err = add_eth(p, caps, zero, zero, index, error);
+		if (err)
+			return err;
+	}
+	eth = &p->rec[p->eth];
+	val = (void *)(eth->bytes + l->val);
+	msk = (void *)(eth->bytes + l->mask);
+	/* In a tagged frame the ETH item's type is the TPID; verbs' ether_type
+	 * is the type after the tag. */
+	if (msk->ether_type)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, eth->item,
+				      "item %d (eth): with a VLAN item, verbs matches the type "
+				      "after the tag, not the TPID",
+				      eth->item);
+	val->vlan_tag = s->tci;
+	msk->vlan_tag = m->tci;
+	p->vlan = true;
+	return 0;
+}
+
+static int add_item(struct pattern *p, const struct verbs_caps *caps, uint16_t port,
+		    const struct mpf_flow_item *item, int index, struct mpf_flow_error *error)
+{
+	const struct rule_item_desc *desc = rule_item_desc((int)item->type);
+	_Alignas(8) uint8_t spec[64], mask[64];
+	const void *carried = NULL;
+	int err;
+
+	switch (item->type) {
+	case MPF_FLOW_ITEM_TYPE_VOID:
+	case MPF_FLOW_ITEM_TYPE_PF: /* the device's QPs are the PF's */
+		return 0;
+	case MPF_FLOW_ITEM_TYPE_PORT: carried = &carried_port; break;
+	case MPF_FLOW_ITEM_TYPE_ANY: carried = &carried_any; break;
+	case MPF_FLOW_ITEM_TYPE_ETH: carried = &carried_eth; break;
+	case MPF_FLOW_ITEM_TYPE_VLAN: carried = &carried_vlan; break;
+	case MPF_FLOW_ITEM_TYPE_IPV4: carried = &carried_ipv4; break;
+	case MPF_FLOW_ITEM_TYPE_IPV6: carried = &carried_ipv6; break;
+	case MPF_FLOW_ITEM_TYPE_TCP: carried = &carried_tcp; break;
+	case MPF_FLOW_ITEM_TYPE_UDP: carried = &carried_udp; break;
+	case MPF_FLOW_ITEM_TYPE_VXLAN: carried = &carried_vxlan; break;
+	case MPF_FLOW_ITEM_TYPE_GRE: carried = &carried_gre; break;
+	case MPF_FLOW_ITEM_TYPE_MPLS: carried = &carried_mpls; break;
+	case MPF_FLOW_ITEM_TYPE_ESP: carried = &carried_esp; break;
+	default:
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+				      "item %d (%s): not supported by the verbs backend", index,
+				      desc ? desc->name : "?");
+	}
+	item_values(item, desc->size, spec, mask);
+	err = check_item(item, index, mask, carried, error);
+	if (err)
+		return err;
+	switch (item->type) {
+	case MPF_FLOW_ITEM_TYPE_PORT:
+		if (((const struct mpf_flow_item_port *)(const void *)mask)->index &&
+		    ((const struct mpf_flow_item_port *)(const void *)spec)->index != port)
+			return item_error(error, index,
+					  "a verbs rule matches only its own port's traffic", "");
+		return 0;
+	case MPF_FLOW_ITEM_TYPE_ANY:
+		err = add_any(p, caps, item, spec, mask, index, error);
+		break;
+	case MPF_FLOW_ITEM_TYPE_ETH:
+		err = add_eth(p, caps, spec, mask, index, error);
+		break;
+	case MPF_FLOW_ITEM_TYPE_VLAN:
+		err = add_vlan(p, caps, spec, mask, index, error);
+		break;
+	case MPF_FLOW_ITEM_TYPE_IPV4:
+		err = add_ipv4(p, caps, spec, mask, index, error);
+		break;
+	case MPF_FLOW_ITEM_TYPE_IPV6:
+		err = add_ipv6(p, caps, spec, mask, index, error);
+		break;
+	case MPF_FLOW_ITEM_TYPE_TCP:
+		err = add_l4(p, caps, IBV_FLOW_SPEC_TCP, spec, mask, index, error);
+		break;
+	case MPF_FLOW_ITEM_TYPE_UDP:
+		err = add_l4(p, caps, IBV_FLOW_SPEC_UDP, spec, mask, index, error);
+		break;
+	case MPF_FLOW_ITEM_TYPE_ESP:
+		err = add_copy(p, caps, IBV_FLOW_SPEC_ESP, spec, mask,
+			       sizeof(struct mpf_flow_item_esp), index, error);
+		if (!err && !p->inner && !p->tunnel && !p->outer_l4)
+			p->outer_l4 = 1;
+		break;
+	default:
+		err = add_tunnel(p, caps, (int)item->type, spec, mask, index, error);
+		break;
+	}
+	p->last_item = (int)item->type;
+	return err;
+}
+
+/* A device that takes only all-zero or all-one masks per field. */
+static int check_full_masks(const struct pattern *p, struct mpf_flow_error *error)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct record *r = &p->rec[i];
+		uint32_t type;
+		const struct verbs_spec_layout *l;
+
+		if (r->any_l3)
+			continue;
+		memcpy(&type, r->bytes, sizeof(type));
+		l = verbs_spec_layout(type);
+		for (unsigned f = 0; f < l->n_fields; f++) {
+			const uint8_t *m = r->bytes + l->mask + l->fields[f].offset;
+			bool zero = true, ones = true;
+
+			for (unsigned b = 0; b < l->fields[f].size; b++) {
+				zero = zero && m[b] == 0;
+				ones = ones && m[b] == 0xff;
+			}
+			if (!zero && !ones)
+				return flow_error_set(
+					error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, r->item,
+					"item %d: the device takes no partial mask (%s field %s)",
+					r->item, l->name, l->fields[f].name);
+		}
+	}
+	return 0;
+}
+
+/* --- actions --- */
+
+struct actions {
+	const struct verbs_caps *caps;
+	struct verbs_target target;
+	bool drop_spec;	    /* IBV_FLOW_SPEC_ACTION_DROP */
+	bool tag;
+	uint32_t tag_id;
+	bool count;
+	bool dont_trap;
+	bool rss;	    /* hash over several queues: the RSS expansion applies */
+	uint64_t rss_types;
+	int dup;	    /* DUP's queue, -1 */
+	const char *emulation;
+};
+
+static int check_queue(const struct verbs_caps *caps, unsigned queue, int index, const char *what,
+		       struct mpf_flow_error *error)
+{
+	if (queue < caps->queues)
+		return 0;
+	return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, index,
+			      "action %d (%s): queue %u does not exist (the port has %u)", index,
+			      what, queue, caps->queues);
+}
+
+/* The RSS types verbs can hash on: IP addresses and TCP/UDP ports. */
+#define RSS_V4	 (MPF_RSS_IPV4 | MPF_RSS_FRAG_IPV4 | MPF_RSS_NONFRAG_IPV4_OTHER)
+#define RSS_V6	 (MPF_RSS_IPV6 | MPF_RSS_FRAG_IPV6 | MPF_RSS_NONFRAG_IPV6_OTHER)
+#define RSS_OK                                                                                  \
+	(RSS_V4 | RSS_V6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |                \
+	 MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
+#define RSS_DEFAULT (MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP |                   \
+		     MPF_RSS_NONFRAG_IPV4_UDP | MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
+
+static int check_rss(struct actions *a, const struct mpf_flow_action_rss *rss, int index,
+		     struct mpf_flow_error *error)
+{
+	uint64_t refused = rss->types & ~(uint64_t)RSS_OK;
+
+	for (uint32_t q = 0; q < rss->queue_num; q++) {
+		int err = check_queue(a->caps, rss->queue[q], index, "rss", error);
+
+		if (err)
+			return err;
+	}
+	if (rss->queue_num == 1)
+		return 0; /* QUEUE: nothing is hashed */
+	if (refused)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, index,
+				      "action %d (rss): verbs cannot hash on type %s", index,
+				      rule_rss_type_name((unsigned)__builtin_ctzll(refused)));
+	if (rss->key_len && rss->key_len != VERBS_RSS_KEY_LENGTH)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, index,
+				      "action %d (rss): the device takes a %u-byte key, not %u",
+				      index, VERBS_RSS_KEY_LENGTH, rss->key_len);
+	return 0;
+}
+
+static int need(bool have, struct mpf_flow_error *error, int index, const char *what)
+{
+	if (have)
+		return 0;
+	return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, index,
+			      "action %d: the device has no %s", index, what);
+}
+
+static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
+		       struct mpf_flow_error *error)
+{
+	const struct verbs_caps *caps = a->caps;
+	const struct rule_actions *r = rule->resolved;
+	bool egress_only = rule->attr->egress && !rule->attr->ingress;
+	int err = 0;
+
+	/* Every action is checked, though only the last of a type counts. */
+	for (int i = 0; rule->actions[i].type != MPF_FLOW_ACTION_TYPE_END && !err; i++) {
+		const struct mpf_flow_action *act = &rule->actions[i];
+		const char *name = mpf_flow_action_name(act->type);
+
+		if (egress_only &&
+		    (act->type == MPF_FLOW_ACTION_TYPE_QUEUE || act->type == MPF_FLOW_ACTION_TYPE_DUP ||
+		     act->type == MPF_FLOW_ACTION_TYPE_RSS || act->type == MPF_FLOW_ACTION_TYPE_PF ||
+		     act->type == MPF_FLOW_ACTION_TYPE_MARK || act->type == MPF_FLOW_ACTION_TYPE_FLAG))
+			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
+					      "action %d (%s): not meaningful on an egress rule", i,
+					      name);
+		switch (act->type) {
+		case MPF_FLOW_ACTION_TYPE_QUEUE:
+			err = check_queue(caps, ((const struct mpf_flow_action_queue *)act->conf)->index,
+					  i, name, error);
+			break;
+		case MPF_FLOW_ACTION_TYPE_DUP:
+			err = check_queue(caps, ((const struct mpf_flow_action_dup *)act->conf)->index,
+					  i, name, error);
+			if (!err)
+				err = need(caps->dont_trap, error, i,
+					   "DONT_TRAP flag (DUP needs a pass-through copy)");
+			break;
+		case MPF_FLOW_ACTION_TYPE_RSS:
+			err = check_rss(a, act->conf, i, error);
+			break;
+		case MPF_FLOW_ACTION_TYPE_MARK:
+			if (((const struct mpf_flow_action_mark *)act->conf)->id > caps->tag_max)
+				err = flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
+						     "action %d (mark): the device tags up to %u", i,
+						     caps->tag_max);
+			else
+				err = need(caps->specs & VERBS_CAP(VERBS_SPEC_TAG), error, i,
+					   "tag action");
+			break;
+		case MPF_FLOW_ACTION_TYPE_FLAG:
+			err = need(caps->specs & VERBS_CAP(VERBS_SPEC_TAG), error, i, "tag action");
+			break;
+		case MPF_FLOW_ACTION_TYPE_COUNT:
+			err = need(caps->specs & VERBS_CAP(VERBS_SPEC_COUNT), error, i, "counters");
+			break;
+		case MPF_FLOW_ACTION_TYPE_PASSTHRU:
+			err = need(caps->dont_trap, error, i, "DONT_TRAP flag");
+			break;
+		case MPF_FLOW_ACTION_TYPE_VF:
+		case MPF_FLOW_ACTION_TYPE_METER:
+		case MPF_FLOW_ACTION_TYPE_SECURITY:
+			err = flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
+					     "action %d (%s): not supported by the verbs backend", i,
+					     name);
+			break;
+		default:
+			break;
+		}
+	}
+	if (err)
+		return err;
+
+	a->dup = -1;
+	a->target.sink = true;
+	switch (r->fate) {
+	case MPF_FLOW_ACTION_TYPE_QUEUE:
+		a->target = (struct verbs_target){
+			.queue = ((const struct mpf_flow_action_queue *)rule->actions[r->last[r->fate]].conf)
+					 ->index,
+			.n_queues = 1};
+		break;
+	case MPF_FLOW_ACTION_TYPE_PF:
+		a->target = (struct verbs_target){.queue = 0, .n_queues = 1};
+		a->emulation = "PF as queue 0";
+		break;
+	case MPF_FLOW_ACTION_TYPE_RSS: {
+		const struct mpf_flow_action_rss *rss = rule->actions[r->last[r->fate]].conf;
+
+		if (rss->queue_num == 1) {
+			a->target = (struct verbs_target){.queue = rss->queue[0], .n_queues = 1};
+			a->emulation = "RSS with one queue as QUEUE";
+			break;
+		}
+		a->target = (struct verbs_target){
+			.n_queues = rss->queue_num,
+			.queues = rss->queue,
+			.key = rss->key_len ? rss->key : default_rss_key,
+		};
+		a->rss = true;
+		a->rss_types = rss->types ? rss->types : RSS_DEFAULT;
+		break;
+	}
+	case MPF_FLOW_ACTION_TYPE_DROP:
+		a->drop_spec = caps->specs & VERBS_CAP(VERBS_SPEC_DROP);
+		if (!a->drop_spec)
+			a->emulation = "DROP as the sink queue";
+		break;
+	default: /* no fate: the packet goes on */
+		break;
+	}
+	if (!r->terminating) {
+		if (!caps->dont_trap)
+			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION_NUM, -1,
+					      "a rule that lets packets go on needs the DONT_TRAP "
+					      "flag, which the device lacks");
+		a->dont_trap = true;
+	}
+	if (r->last[MPF_FLOW_ACTION_TYPE_MARK] >= 0) {
+		a->tag = true;
+		a->tag_id = ((const struct mpf_flow_action_mark *)
+				     rule->actions[r->last[MPF_FLOW_ACTION_TYPE_MARK]].conf)->id;
+	} else if (r->last[MPF_FLOW_ACTION_TYPE_FLAG] >= 0) {
+		a->tag = true;
+		a->tag_id = VERBS_TAG_FLAG;
+	}
+	a->count = r->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
+	if (r->last[MPF_FLOW_ACTION_TYPE_DUP] >= 0) {
+		a->dup = ((const struct mpf_flow_action_dup *)
+				  rule->actions[r->last[MPF_FLOW_ACTION_TYPE_DUP]].conf)->index;
+		a->emulation = "DUP as a pass-through copy and the rule";
+	}
+	return 0;
+}
+
+/* --- flows --- */
+
+static void put(struct verbs_flow *f, const void *spec, uint16_t size, int item)
+{
+	struct ibv_flow_attr *attr = verbs_flow_attr(f);
+
+	f->spec_offset[f->n_specs] = f->length;
+	f->spec_item[f->n_specs] = (int16_t)item;
+	f->n_specs++;
+	memcpy(f->bytes + f->length, spec, size);
+	f->length = (uint16_t)(f->length + size);
+	attr->num_of_specs++;
+	attr->size = f->length;
+}
+
+/* A zero-mask IPv4 or IPv6 spec (an L3 the variant chooses), or a TCP/UDP one. */
+static void put_protocol(struct verbs_flow *f, uint32_t type, bool inner, int item)
+{
+	const struct verbs_spec_layout *l = verbs_spec_layout(type);
+	_Alignas(8) uint8_t bytes[sizeof(struct ibv_flow_spec)] = {0};
+	uint16_t size = l->size;
+
+	if (inner)
+		type |= IBV_FLOW_SPEC_INNER;
+	memcpy(bytes, &type, sizeof(type));
+	memcpy(bytes + sizeof(type), &size, sizeof(size));
+	put(f, bytes, size, item);
+}
+
+/* One variant of the rule. */
+struct variant {
+	uint8_t l3;    /* 0, 4, 6: ANY's choice, or the RSS expansion's */
+	uint8_t l4;    /* 0, 6, 17: the RSS expansion's */
+	bool dup_copy; /* the DUP's pass-through copy */
+	bool egress;
+	uint8_t sub;   /* sub-level of the rule's priority */
+	const char *name;
+};
+
+static uint64_t hash_fields(uint64_t types, uint8_t l3, uint8_t l4)
+{
+	uint64_t fields = 0;
+	bool v4 = l3 == 4, v6 = l3 == 6;
+	uint64_t tcp = v4 ? MPF_RSS_NONFRAG_IPV4_TCP : MPF_RSS_NONFRAG_IPV6_TCP;
+	uint64_t udp = v4 ? MPF_RSS_NONFRAG_IPV4_UDP : MPF_RSS_NONFRAG_IPV6_UDP;
+	uint64_t ip = v4 ? RSS_V4 : RSS_V6;
+	bool ports = (l4 == 6 && (types & tcp)) || (l4 == 17 && (types & udp));
+
+	if (!v4 && !v6)
+		return 0;
+	if (ports || (types & ip))
+		fields |= v4 ? IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4
+			     : IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6;
+	if (ports)
+		fields |= l4 == 6 ? IBV_RX_HASH_SRC_PORT_TCP | IBV_RX_HASH_DST_PORT_TCP
+				  : IBV_RX_HASH_SRC_PORT_UDP | IBV_RX_HASH_DST_PORT_UDP;
+	return fields;
+}
+
+static void build(struct verbs_flow *f, const struct verbs_caps *caps,
+		  const struct hwdrv_rule *rule, const struct pattern *p,
+		  const struct actions *a, const struct variant *v)
+{
+	const struct mpf_flow_attr *ra = rule->attr;
+	uint32_t rank = ra->group * verbs_priorities_per_group(caps) + ra->priority;
+	struct ibv_flow_attr *attr;
+
+	memset(f, 0, offsetof(struct verbs_flow, bytes));
+	f->count_offset = -1;
+	f->variant = v->name;
+	f->length = sizeof(struct ibv_flow_attr);
+	memset(f->bytes, 0, sizeof(struct ibv_flow_attr));
+	attr = verbs_flow_attr(f);
+	attr->type = IBV_FLOW_ATTR_NORMAL;
+	attr->size = f->length;
+	attr->port = caps->port;
+
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct record *r = &p->rec[i];
+
+		if (r->any_l3)
+			put_protocol(f, v->l3 == 4 ? IBV_FLOW_SPEC_IPV4 : IBV_FLOW_SPEC_IPV6,
+				     r->inner, r->item);
+		else
+			put(f, r->bytes, r->size, r->item);
+	}
+	/* The RSS expansion's protocols go after the pattern (no tunnel). */
+	if (!p->any_l3 && v->l3 && !p->outer_l3) {
+		put_protocol(f, v->l3 == 4 ? IBV_FLOW_SPEC_IPV4 : IBV_FLOW_SPEC_IPV6, false, -1);
+	}
+	if (v->l4 && !p->outer_l4) {
+		put_protocol(f, v->l4 == 6 ? IBV_FLOW_SPEC_TCP : IBV_FLOW_SPEC_UDP, false, -1);
+	}
+
+	if (v->egress) {
+		attr->flags |= IBV_FLOW_ATTR_FLAGS_EGRESS;
+		f->target = (struct verbs_target){.sink = true};
+	} else if (v->dup_copy) {
+		f->target = (struct verbs_target){.queue = (uint16_t)a->dup, .n_queues = 1};
+	} else {
+		f->target = a->target;
+		if (a->rss)
+			f->target.hash_fields = hash_fields(a->rss_types, v->l3 ? v->l3 : p->outer_l3,
+							    v->l4 ? v->l4 : p->outer_l4);
+	}
+	if (a->dont_trap || v->dup_copy)
+		attr->flags |= IBV_FLOW_ATTR_FLAGS_DONT_TRAP;
+	attr->priority = (uint16_t)(rank * VERBS_SUBLEVELS + v->sub);
+
+	if (a->tag && !v->egress) {
+		struct ibv_flow_spec_action_tag tag = {.type = IBV_FLOW_SPEC_ACTION_TAG,
+						       .size = sizeof(tag),
+						       .tag_id = a->tag_id};
+
+		put(f, &tag, sizeof(tag), -1);
+	}
+	if (a->drop_spec && !v->dup_copy) {
+		struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
+							 .size = sizeof(drop)};
+
+		put(f, &drop, sizeof(drop), -1);
+	}
+	/* The DUP copy sees the packets the rule does: count them once. */
+	if (a->count && !v->dup_copy) {
+		struct ibv_flow_spec_counter_action count = {.type = IBV_FLOW_SPEC_ACTION_COUNT,
+							     .size = sizeof(count)};
+
+		f->count_offset = f->length;
+		put(f, &count, sizeof(count), -1);
+	}
+}
+
+/*
+ * The variants of a rule: direction x L3 x L4, and the DUP copies. The
+ * sub-levels order a rule's own overlapping flows: its DUP copies first
+ * (they let packets go on), then the expansion's most specific flows (L4,
+ * then L3, then the rest). A rule of one flow is at sub-level 0. At most
+ * 2 copies + 7 expanded flows + 2 egress flows: within VERBS_FLOWS_MAX.
+ */
+static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
+			 const struct actions *a, struct variant *out)
+{
+	static const char *const l3_names[] = {[0] = "", [4] = "IPv4", [6] = "IPv6"};
+	static char names[VERBS_FLOWS_MAX][40];
+	bool expand_l3 = a->rss && !p->tunnel && !p->any_l3 && !p->outer_l3;
+	bool expand_l4 = a->rss && !p->tunnel && !p->outer_l4;
+	uint8_t first = a->dup >= 0 ? 1 : 0;
+	unsigned n = 0;
+
+	for (int egress = 0; egress < 2; egress++) {
+		uint8_t l3s[3], l4s[3];
+		unsigned n_l3 = 0;
+
+		if (!(egress ? rule->attr->egress : rule->attr->ingress))
+			continue;
+		if (p->any_l3) {
+			l3s[n_l3++] = 4;
+			l3s[n_l3++] = 6;
+		} else {
+			l3s[n_l3++] = 0;
+		}
+		if (!egress && a->dup >= 0)
+			for (unsigned i = 0; i < n_l3; i++)
+				out[n++] = (struct variant){
+					.l3 = l3s[i], .dup_copy = true, .name = "DUP copy"};
+		if (!egress && expand_l3) {
+			n_l3 = 0;
+			if (a->rss_types & (RSS_V4 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP))
+				l3s[n_l3++] = 4;
+			if (a->rss_types & (RSS_V6 | MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP))
+				l3s[n_l3++] = 6;
+			l3s[n_l3++] = 0; /* the rest, unhashed */
+		}
+		for (unsigned i = 0; i < n_l3; i++) {
+			uint8_t l3 = l3s[i] ? l3s[i] : p->outer_l3;
+			unsigned n_l4 = 0;
+
+			if (!egress && expand_l4 && l3) {
+				if (a->rss_types & (l3 == 4 ? MPF_RSS_NONFRAG_IPV4_TCP
+							    : MPF_RSS_NONFRAG_IPV6_TCP))
+					l4s[n_l4++] = 6;
+				if (a->rss_types & (l3 == 4 ? MPF_RSS_NONFRAG_IPV4_UDP
+							    : MPF_RSS_NONFRAG_IPV6_UDP))
+					l4s[n_l4++] = 17;
+			}
+			l4s[n_l4++] = 0;
+			for (unsigned j = 0; j < n_l4; j++) {
+				struct variant v = {.l3 = l3s[i], .l4 = l4s[j], .egress = egress};
+				bool expanded = !egress && (expand_l3 || n_l4 > 1);
+
+				v.sub = (uint8_t)(first + (!expanded ? 0 : v.l4 ? 0 : l3 ? 1 : 2));
+				snprintf(names[n], sizeof(names[n]), "%s%s%s%s",
+					 egress ? "egress " : "", l3_names[v.l3],
+					 v.l4 == 6 ? "/TCP" : v.l4 == 17 ? "/UDP" : "",
+					 expanded && !l3 ? "other" : "");
+				v.name = names[n];
+				out[n++] = v;
+			}
+		}
+	}
+	return n;
+}
+
+int verbs_translate(const struct verbs_caps *caps, const struct hwdrv_rule *rule,
+		    struct verbs_translation *out, struct mpf_flow_error *error)
+{
+	const struct mpf_flow_attr *attr = rule->attr;
+	uint32_t per_group = verbs_priorities_per_group(caps);
+	static struct pattern p;
+	struct actions a = {.caps = caps};
+	struct variant v[VERBS_FLOWS_MAX];
+	unsigned n;
+	int err;
+
+	if (attr->group >= caps->groups)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ATTR_GROUP, -1,
+				      "group %u: the device's %u priority levels hold %u group(s) "
+				      "(mpflowd --groups)",
+				      attr->group, caps->levels, caps->groups);
+	if (attr->priority >= per_group)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ATTR_PRIORITY, -1,
+				      "priority %u: the device's %u levels give each of %u group(s) "
+				      "priorities 0 to %u",
+				      attr->priority, caps->levels, caps->groups, per_group - 1);
+	if (attr->egress && !caps->egress)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ATTR_EGRESS, -1,
+				      "the device has no egress flows");
+
+	memset(&p, 0, offsetof(struct pattern, rec)); /* records are written as used */
+	p.n = 0;
+	p.eth = -1;
+	p.last_item = -1;
+	for (int i = 0; rule->pattern[i].type != MPF_FLOW_ITEM_TYPE_END; i++) {
+		err = add_item(&p, caps, rule->port, &rule->pattern[i], i, error);
+		if (err)
+			return err;
+	}
+	if (!caps->partial_masks && (err = check_full_masks(&p, error)) != 0)
+		return err;
+	err = add_actions(&a, rule, error);
+	if (err)
+		return err;
+
+	n = variants(rule, &p, &a, v);
+	out->n_flows = n;
+	out->emulation = p.any_l3 ? "ANY as L3: an IPv4 and an IPv6 flow" : a.emulation;
+	if (a.rss && n > 1 + (attr->egress ? 1u : 0u) && !p.any_l3)
+		out->emulation = "RSS as one flow per hashed protocol";
+	if (attr->ingress && attr->egress && !out->emulation)
+		out->emulation = "ingress and egress as one flow each";
+	for (unsigned i = 0; i < n; i++) {
+		build(&out->flows[i], caps, rule, &p, &a, &v[i]);
+		/* QUEUE's one queue lives in the flow: point at it there. */
+		if (out->flows[i].target.n_queues == 1 && out->flows[i].target.queues == NULL)
+			out->flows[i].target.queues = &out->flows[i].target.queue;
+	}
+	return 0;
+}

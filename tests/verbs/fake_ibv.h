@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A fake RDMA NIC behind libibverbs, for tests without hardware. Linked
+ * with -Wl,--wrap= on the exported ibv_* functions the verbs backend calls
+ * (ibv_get_device_list, ibv_open_device, ibv_alloc_pd, ibv_create_cq...);
+ * the context it opens is a struct verbs_context whose ops serve the
+ * static inline verbs of verbs.h (ibv_create_flow, ibv_create_wq,
+ * ibv_create_qp_ex, ibv_create_counters, ibv_read_counters...), so the
+ * backend runs unmodified, through rdma-core's own header code.
+ *
+ * The fake checks what it is given as a kernel would (sizes, spec types,
+ * the QP of a flow, priorities, masks), keeps a copy of every flow
+ * created, counts live objects of each kind, fails calls on request, and
+ * its counters grow by one 100-byte packet at every read.
+ *
+ * Configuration: fake_ibv_configure(), or MPFLOW_FAKE_IBV in the
+ * environment (read at the first call), a comma-separated list of:
+ *   devices=N            devices present (default 1; 0: none)
+ *   link=ib              the port is InfiniBand, not Ethernet
+ *   levels=N             priority levels it takes (default 16)
+ *   refuse=SPEC[+SPEC]   spec types it refuses: eth ipv4 ipv4_ext ipv6 tcp
+ *                        udp vxlan gre mpls esp inner drop tag count
+ *   no_partial_masks     masks per byte all-zero or all-one only
+ *   global_masks         one mask per spec type for all flows
+ *   no_dont_trap, no_egress
+ *   fail=OP:N:ERRNO      the Nth call of OP fails with ERRNO (N counted
+ *                        from the backend's ALL_DEFAULT flow, i.e. after
+ *                        start-up; N = 0: every call, start-up included)
+ */
+#ifndef MPFLOW_TESTS_FAKE_IBV_H
+#define MPFLOW_TESTS_FAKE_IBV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+
+enum fake_op {
+	FAKE_OPEN_DEVICE,
+	FAKE_ALLOC_PD,
+	FAKE_CREATE_CQ,
+	FAKE_CREATE_WQ,
+	FAKE_MODIFY_WQ,
+	FAKE_CREATE_IND_TABLE,
+	FAKE_CREATE_QP,
+	FAKE_CREATE_FLOW,
+	FAKE_DESTROY_FLOW,
+	FAKE_CREATE_COUNTERS,
+	FAKE_ATTACH_COUNTERS,
+	FAKE_READ_COUNTERS,
+	FAKE_OPS
+};
+
+/* Live objects of each kind. */
+enum fake_kind {
+	FAKE_CONTEXT,
+	FAKE_PD,
+	FAKE_CQ,
+	FAKE_WQ,
+	FAKE_IND_TABLE,
+	FAKE_QP,
+	FAKE_FLOW,
+	FAKE_COUNTERS,
+	FAKE_KINDS
+};
+
+/* Replace the configuration (see above); forget every failure, reset the
+ * call counts and the flow log. 0, or -EINVAL for a word it does not know. */
+int fake_ibv_configure(const char *config);
+
+/* From now on, the `nth` next call of `op` fails with `err` (0: all). */
+void fake_ibv_fail(enum fake_op op, unsigned nth, int err);
+
+/* Live objects of `kind`, and of all kinds. */
+unsigned fake_ibv_live(enum fake_kind kind);
+unsigned fake_ibv_live_total(void);
+
+/* A flow as ibv_create_flow() got it. */
+struct fake_flow_record {
+	uint8_t bytes[2048]; /* the attr and its specs, attr.size bytes */
+	size_t length;
+	uint32_t qp_hash_fields;
+	uint32_t qp_queues; /* entries of the QP's indirection table */
+	int qp_first_wq;    /* index of the table's first WQ, in creation order */
+	int live;	    /* not destroyed yet */
+};
+
+/* Flows created since the last configure (probes included), oldest first;
+ * NULL past the end. */
+const struct fake_flow_record *fake_ibv_flow(unsigned index);
+unsigned fake_ibv_flows(void);
+
+/* Flags of the last ibv_read_counters() call. */
+uint32_t fake_ibv_last_read_flags(void);
+
+#endif
