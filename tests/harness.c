@@ -28,12 +28,17 @@ static void sleep_ms(int ms)
 static int spawn_process(struct primary *p, const char *const *extra)
 {
 	const char *binary = getenv("MPFLOWD");
+	const char *backend = getenv("MPFLOWD_BACKEND");
 	const char *argv[32] = {"mpflowd", "--foreground", "--runtime-dir", p->dir, "--quiet"};
 	int argc = 5;
 
 	if (binary == NULL) {
 		fprintf(stderr, "harness: MPFLOWD is not set\n");
 		return -1;
+	}
+	if (backend) {
+		argv[argc++] = "--backend";
+		argv[argc++] = backend;
 	}
 	for (int i = 0; extra && extra[i] && argc < 31; i++)
 		argv[argc++] = extra[i];

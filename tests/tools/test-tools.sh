@@ -83,6 +83,26 @@ rc=0; "$flowctl" --bogus list 0 2>/dev/null || rc=$?
 [ "$rc" -eq 2 ] || fail "an unknown option exits $rc, not 2"
 echo "ok - exit statuses 0/1/2, carets, JSON errors"
 
+# The verbs dry run: no NIC, no primary needed (skipped without libibverbs).
+if "$flowctl" --help | grep -q "translate \[--backend"; then
+	out=$("$flowctl" translate create 0 ingress pattern eth dst is 66:11:22:33:44:55 / \
+		any num is 1 / tcp dst is 22 / end actions count / queue index 3 / end) ||
+		fail "translate refused a rule verbs emulates"
+	echo "$out" | grep -q "^2 device flows (emulated: ANY as L3" || fail "translate: $out"
+	echo "$out" | grep -q "dst_mac 66:11:22:33:44:55" || fail "translate does not decode ETH"
+	echo "$out" | grep -q "ACTION_COUNT (0x1003), size 16" || fail "translate shows no COUNT spec"
+	echo "$out" | grep -q "^  qp       queue 3$" || fail "translate does not name the queue"
+	rc=0; "$flowctl" translate create 0 ingress pattern eth / ipv4 / icmp / end actions drop / end \
+		2>"$dir/err" || rc=$?
+	[ "$rc" -eq 1 ] || fail "translate of a rule verbs refuses exits $rc, not 1"
+	grep -q "create refused (EOPNOTSUPP, item 2)" "$dir/err" && grep -q '^  *\^~~~$' "$dir/err" ||
+		fail "translate refusal without cause or caret"
+	rc=0; "$flowctl" translate --levels 0 create 0 ingress pattern eth / end actions drop / end \
+		2>/dev/null || rc=$?
+	[ "$rc" -eq 2 ] || fail "translate --levels 0 exits $rc, not 2"
+	echo "ok - flowctl translate: device flows decoded, refusals with carets"
+fi
+
 # ---- batch -----------------------------------------------------------------
 
 {

@@ -3,7 +3,7 @@
  * flowctl's parts: main.c (options), run.c (one command against the
  * service, its output and its errors), batch.c (files and stdin through
  * the asynchronous API), interactive.c (the prompt), grammar.c (the
- * testpmd syntax).
+ * testpmd syntax), translate.c (a rule as verbs device flows, offline).
  */
 #ifndef MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
 #define MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
@@ -29,6 +29,13 @@ struct flowctl {
 	struct mpf_monitor *monitor; /* list reads the directory through one */
 	struct grammar_command *cmd; /* scratch for one command */
 };
+
+/* The command words, joined by single spaces, as one line to parse
+ * (malloc'd; NULL when out of memory). */
+char *flowctl_join(int argc, char **argv);
+
+/* flowctl translate [OPTION]... COMMAND: a rule as verbs device flows. */
+int flowctl_translate(struct flowctl *f, int argc, char **argv);
 
 /* The session, connected on first use. 0 or -errno (reported). */
 int flowctl_client(struct flowctl *f, struct mpf_client **client);

@@ -878,7 +878,15 @@ static int command(struct parser *p)
 		err = rule_id(p);
 		if (!err)
 			err = expect(p, "count", "(query reads the count action)");
-		cmd->reset = !err && take(p, "reset");
+		/* testpmd's "reset"; "fresh" (ours) reads the device first. */
+		while (!err) {
+			if (take(p, "reset"))
+				cmd->reset = true;
+			else if (take(p, "fresh"))
+				cmd->fresh = true;
+			else
+				break;
+		}
 		return err;
 	case GRAMMAR_LIST:
 		while (!err && take(p, "group")) {
@@ -904,6 +912,7 @@ static void reset_command(struct grammar_command *cmd)
 	cmd->handle_count = 0;
 	cmd->group_count = 0;
 	cmd->reset = false;
+	cmd->fresh = false;
 	cmd->isolate = false;
 	cmd->meter_id = 0;
 	memset(&cmd->meter, 0, sizeof(cmd->meter));
@@ -972,8 +981,8 @@ int grammar_print(char *buf, size_t cap, const struct grammar_command *cmd,
 		OUT("%s %u", verb, cmd->port);
 		break;
 	case GRAMMAR_QUERY:
-		OUT("%s %u 0x%" PRIx64 " count%s", verb, cmd->port, cmd->handles[0],
-		    cmd->reset ? " reset" : "");
+		OUT("%s %u 0x%" PRIx64 " count%s%s", verb, cmd->port, cmd->handles[0],
+		    cmd->reset ? " reset" : "", cmd->fresh ? " fresh" : "");
 		break;
 	case GRAMMAR_LIST:
 		OUT("%s %u", verb, cmd->port);

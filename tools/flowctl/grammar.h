@@ -80,6 +80,7 @@ struct grammar_command {
 	int handle_tokens[GRAMMAR_DESTROY_MAX];
 	unsigned handle_count;
 	bool reset;				      /* QUERY: count reset; METER_QUERY: clear */
+	bool fresh;				      /* QUERY: read the device first */
 	uint32_t groups[GRAMMAR_GROUPS_MAX];	      /* LIST */
 	unsigned group_count;
 	bool isolate;				      /* ISOLATE */

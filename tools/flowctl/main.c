@@ -27,12 +27,16 @@ static void usage(FILE *out)
 	      "  validate PORT ...            check a rule, create nothing\n"
 	      "  destroy PORT rule ID [rule ID]...\n"
 	      "  flush PORT                   destroy every rule flowctl made on PORT\n"
-	      "  query PORT ID count [reset]\n"
+	      "  query PORT ID count [reset] [fresh]\n"
 	      "  list PORT [group N]...\n"
 	      "  isolate PORT 0|1\n"
 	      "  meter create PORT ID cir N cbs N pir N pbs N [drop COLOR...]\n"
 	      "  meter destroy PORT ID\n"
 	      "  meter query PORT ID [clear]\n"
+	      "  translate [--backend=verbs] [--queues=N] [--groups=N] [--levels=N]\n"
+	      "            create|validate PORT ...\n"
+	      "                               the device flows a rule becomes on an RDMA\n"
+	      "                               NIC, decoded and in hex (no NIC, no service)\n"
 	      "Field operators: is, spec, last, mask, prefix.\n"
 	      "\n"
 	      "Options:\n"
@@ -68,8 +72,7 @@ static int positive(const char *text, const char *option, unsigned max, unsigned
 	return 0;
 }
 
-/* The command words, joined by single spaces, as one line to parse. */
-static char *join(int argc, char **argv)
+char *flowctl_join(int argc, char **argv)
 {
 	size_t length = 1;
 	char *line;
@@ -90,7 +93,7 @@ static char *join(int argc, char **argv)
 static int one_shot(struct flowctl *f, int argc, char **argv)
 {
 	struct grammar_error error;
-	char *line = join(argc, argv);
+	char *line = flowctl_join(argc, argv);
 	int status;
 
 	if (line == NULL) {
@@ -174,7 +177,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flowctl: out of memory\n");
 		return FLOWCTL_REFUSED;
 	}
-	if (optind < argc) {
+	if (optind < argc && strcmp(argv[optind], "translate") == 0) {
+		status = flowctl_translate(&f, argc - optind, argv + optind);
+	} else if (optind < argc) {
 		status = one_shot(&f, argc - optind, argv + optind);
 	} else if (file == NULL && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		status = flowctl_interactive(&f);

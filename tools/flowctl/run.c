@@ -224,7 +224,7 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 static int query(struct mpf_client *c, struct flowctl *f, const struct grammar_command *cmd,
 		 unsigned line_number, struct mpf_flow_error *error)
 {
-	struct mpf_flow_query_count count = {.reset = cmd->reset};
+	struct mpf_flow_query_count count = {.reset = cmd->reset, .fresh = cmd->fresh};
 	int err = mpf_flow_query(c, cmd->port, cmd->handles[0], MPF_FLOW_ACTION_TYPE_COUNT,
 				 &count, error);
 
