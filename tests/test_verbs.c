@@ -151,13 +151,14 @@ static const uint8_t ALL6[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static void test_man_page_raw_eth_flow_attr_example_exact_bytes(void **state)
 {
-	/* ibv_create_flow(3), verbatim. */
+	/* ibv_create_flow(3), verbatim (static: its padding is zero, as in the
+	 * bytes the backend writes). */
 	struct raw_eth_flow_attr {
 		struct ibv_flow_attr attr;
 		struct ibv_flow_spec_eth spec_eth;
 		struct ibv_flow_spec_ipv4 spec_ipv4;
 	} __attribute__((packed));
-	struct raw_eth_flow_attr flow_attr = {
+	static struct raw_eth_flow_attr flow_attr = {
 		.attr = {
 			.comp_mask = 0,
 			.type = IBV_FLOW_ATTR_NORMAL,

@@ -109,8 +109,24 @@ static const char *const op_names[FAKE_OPS] = {
 	"read_counters",
 };
 
+/* Every live object is on one list, so that a configure frees what a test
+ * left on the device on purpose (a flow the device would not destroy). */
+struct object_header {
+	struct object_header *prev, *next;
+	enum fake_kind kind;
+	_Alignas(16) unsigned char body[];
+};
+static struct object_header objects = {&objects, &objects, FAKE_KINDS};
+
 static void forget(void)
 {
+	while (objects.next != &objects) {
+		struct object_header *h = objects.next;
+
+		objects.next = h->next;
+		free(h);
+	}
+	objects.prev = &objects;
 	for (unsigned i = 0; i < fake.n_flows; i++)
 		free(fake.flows[i]);
 	memset(&fake, 0, sizeof(fake));
@@ -206,17 +222,27 @@ static int call(enum fake_op op)
 
 static void *object(enum fake_kind kind, size_t size)
 {
-	void *p = calloc(1, size);
+	struct object_header *h = calloc(1, sizeof(*h) + size);
 
-	if (p)
-		fake.live[kind]++;
-	return p;
+	if (h == NULL)
+		return NULL;
+	h->kind = kind;
+	h->next = objects.next;
+	h->prev = &objects;
+	objects.next->prev = h;
+	objects.next = h;
+	fake.live[kind]++;
+	return h->body;
 }
 
 static void release(enum fake_kind kind, void *p)
 {
+	struct object_header *h = (struct object_header *)((char *)p - offsetof(struct object_header, body));
+
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
 	fake.live[kind]--;
-	free(p);
+	free(h);
 }
 
 unsigned fake_ibv_live(enum fake_kind kind)
