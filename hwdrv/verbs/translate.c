@@ -57,11 +57,12 @@ uint32_t verbs_priorities_per_group(const struct verbs_caps *caps)
 
 /* --- errors --- */
 
-static int item_error(struct mpf_flow_error *error, int index, const char *fmt_what,
-		      const char *what)
+/* ENOTSUP naming item `index` of `pattern`, and why. */
+static int item_error(const struct mpf_flow_item *pattern, struct mpf_flow_error *error,
+		      int index, const char *why)
 {
-	return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
-			      "item %d: %s%s", index, fmt_what, what);
+	return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index, "item %d (%s): %s",
+			      index, mpf_flow_item_name(pattern[index].type), why);
 }
 
 /* --- the pattern as spec records --- */
@@ -75,6 +76,7 @@ struct record {
 };
 
 struct pattern {
+	const struct mpf_flow_item *items; /* the rule's, for messages */
 	unsigned n;
 	int eth;       /* record of the current level's ETH spec, -1 */
 	int last_item; /* type of the previous non-meta item, -1 */
@@ -99,15 +101,19 @@ static int record_begin(struct pattern *p, const struct verbs_caps *caps, uint32
 	if (p->inner && type != IBV_FLOW_SPEC_VXLAN_TUNNEL && type != IBV_FLOW_SPEC_GRE &&
 	    type != IBV_FLOW_SPEC_MPLS) {
 		if (!(caps->specs & VERBS_CAP(VERBS_SPEC_INNER)))
-			return item_error(error, index,
-					  "the device matches no headers inside a tunnel", "");
+			return item_error(p->items, error, index,
+					  "the device matches no headers inside a tunnel");
 		type |= IBV_FLOW_SPEC_INNER;
 	}
-	if (!(caps->specs & VERBS_CAP(verbs_spec_kind(type))))
-		return item_error(error, index, "the device takes no spec ",
-				  verbs_spec_name(type, name, sizeof(name)));
+	if (!(caps->specs & VERBS_CAP(verbs_spec_kind(type)))) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "the device takes no spec %s",
+			 verbs_spec_name(type, name, sizeof(name)));
+		return item_error(p->items, error, index, why);
+	}
 	if (p->n == VERBS_SPECS_MAX - 4) /* room for the action specs */
-		return item_error(error, index, "more specs than one device flow holds", "");
+		return item_error(p->items, error, index, "more specs than one device flow holds");
 	r = &p->rec[p->n++];
 	memset(r, 0, sizeof(*r));
 	r->item = (int16_t)index;
@@ -324,7 +330,7 @@ static int add_tunnel(struct pattern *p, const struct verbs_caps *caps, int type
 	if (p->tunnel && !(type == MPF_FLOW_ITEM_TYPE_MPLS &&
 			   (p->last_item == MPF_FLOW_ITEM_TYPE_MPLS ||
 			    p->last_item == MPF_FLOW_ITEM_TYPE_GRE)))
-		return item_error(error, index, "verbs matches one tunnel level", "");
+		return item_error(p->items, error, index, "verbs matches one tunnel level");
 	p->inner = false; /* the tunnel header itself is not inner */
 	switch (type) {
 	case MPF_FLOW_ITEM_TYPE_VXLAN: {
@@ -379,15 +385,16 @@ static int add_any(struct pattern *p, const struct verbs_caps *caps,
 	static const uint8_t zero[sizeof(struct mpf_flow_item_eth)];
 
 	if (s->num != 1 || m->num != 0xffffffff)
-		return item_error(error, index,
-				  "verbs emulates ANY only with num 1 (one layer exactly)", "");
+		return item_error(p->items, error, index,
+				  "verbs emulates ANY only with num 1 (one layer exactly)");
 	if (p->n == 0 && p->eth < 0 && is_l3(item + 1))
 		return add_eth(p, caps, zero, zero, index, error); /* any L2: Ethernet */
 	if (p->eth == (int)p->n - 1 && is_l4(item + 1)) {
 		struct record *r;
 
 		if (p->n == VERBS_SPECS_MAX - 4)
-			return item_error(error, index, "more specs than one device flow holds", "");
+			return item_error(p->items, error, index,
+					  "more specs than one device flow holds");
 		r = &p->rec[p->n++];
 		memset(r, 0, sizeof(*r));
 		r->item = (int16_t)index;
@@ -396,10 +403,9 @@ static int add_any(struct pattern *p, const struct verbs_caps *caps,
 		p->any_l3 = true;
 		return 0;
 	}
-	return item_error(error, index,
+	return item_error(p->items, error, index,
 			  "verbs emulates ANY only as L2 (before IPv4/IPv6) or as L3 (between "
-			  "ETH and TCP/UDP)",
-			  "");
+			  "ETH and TCP/UDP)");
 }
 
 static int add_vlan(struct pattern *p, const struct verbs_caps *caps, const uint8_t *spec,
@@ -413,7 +419,7 @@ static int add_vlan(struct pattern *p, const struct verbs_caps *caps, const uint
 	int err;
 
 	if (p->vlan)
-		return item_error(error, index, "verbs matches one VLAN tag", "");
+		return item_error(p->items, error, index, "verbs matches one VLAN tag");
 	if (p->eth < 0) {
 		err = add_eth(p, caps, zero, zero, index, error);
 		if (err)
@@ -472,8 +478,8 @@ static int add_item(struct pattern *p, const struct verbs_caps *caps, uint16_t p
 	case MPF_FLOW_ITEM_TYPE_PORT:
 		if (((const struct mpf_flow_item_port *)(const void *)mask)->index &&
 		    ((const struct mpf_flow_item_port *)(const void *)spec)->index != port)
-			return item_error(error, index,
-					  "a verbs rule matches only its own port's traffic", "");
+			return item_error(p->items, error, index,
+					  "a verbs rule matches only its own port's traffic");
 		return 0;
 	case MPF_FLOW_ITEM_TYPE_ANY:
 		err = add_any(p, caps, item, spec, mask, index, error);
@@ -965,7 +971,7 @@ int verbs_translate(const struct verbs_caps *caps, const struct hwdrv_rule *rule
 				      "the device has no egress flows");
 
 	memset(&p, 0, offsetof(struct pattern, rec)); /* records are written as used */
-	p.n = 0;
+	p.items = rule->pattern;
 	p.eth = -1;
 	p.last_item = -1;
 	for (int i = 0; rule->pattern[i].type != MPF_FLOW_ITEM_TYPE_END; i++) {

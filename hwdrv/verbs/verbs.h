@@ -145,7 +145,8 @@ struct verbs_translation {
  * Translate `rule` for a device of `caps`. 0, or -ENOTSUP naming the
  * attribute, item or action verbs cannot express (never dropped from the
  * match), -EINVAL for a queue the device does not have. The translation
- * points into `rule` (RSS queues and key) and into static storage.
+ * points into `rule` (RSS queues and key) and into static storage: one
+ * translation at a time (the primary's thread, or a tool's).
  */
 int verbs_translate(const struct verbs_caps *caps, const struct hwdrv_rule *rule,
 		    struct verbs_translation *out, struct mpf_flow_error *error);
