@@ -887,7 +887,7 @@ static void test_device_counters_and_errors_reach_the_client(void **state)
 
 	/* A NIC out of memory for flows: the client hears ENOMEM and why. */
 	assert_int_equal(primary_stop(p), 0);
-	setenv("MPFLOW_FAKE_IBV", "fail=create_flow:1:12", 1);
+	setenv("MPFLOW_FAKE_IBV", "fail=create_flow:1:12,fail=destroy_flow:1:16", 1);
 	assert_int_equal(primary_restart(p, fast), 0);
 	unsetenv("MPFLOW_FAKE_IBV");
 	assert_int_equal(primary_connect(p, "refused", &c), 0);
@@ -903,7 +903,11 @@ static void test_device_counters_and_errors_reach_the_client(void **state)
 		assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle,
 						 &error),
 				 0);
-		assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), 0);
+		/* The device refuses the destroy: the client hears EBUSY; the
+		 * handle is released all the same. */
+		assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), -EBUSY);
+		assert_non_null(strstr(error.message, strerror(EBUSY)));
+		assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), -ENOENT);
 	}
 	mpf_disconnect(c);
 }

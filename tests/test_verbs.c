@@ -106,7 +106,9 @@ static void destroy_ok(void *handle)
 		fail_msg("destroy: %s", error.message);
 }
 
-/* Expected flows, built by hand. */
+/* Expected flows, built by hand. The spec structs below are static, so
+ * that their padding is zero, as the backend's is (an automatic struct's
+ * padding is whatever the stack held). */
 struct expect {
 	_Alignas(8) uint8_t bytes[2048];
 	size_t length;
@@ -240,7 +242,7 @@ static void test_man_page_raw_eth_flow_attr_example_exact_bytes(void **state)
 static void test_eth_and_vlan_share_one_spec(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
 	struct expect e;
 
 	(void)state;
@@ -272,7 +274,7 @@ static void test_eth_and_vlan_share_one_spec(void **state)
 	expect_begin(&e, 0, 0);
 	SPEC(&e, eth);
 	{
-		struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
+		static const struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
 							 .size = sizeof(drop)};
 
 		SPEC(&e, drop);
@@ -283,8 +285,8 @@ static void test_eth_and_vlan_share_one_spec(void **state)
 static void test_ipv4_becomes_ipv4_ext_when_more_than_addresses_match(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
-	struct ibv_flow_spec_ipv4_ext ext = {.type = IBV_FLOW_SPEC_IPV4_EXT, .size = sizeof(ext)};
+	static struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
+	static struct ibv_flow_spec_ipv4_ext ext = {.type = IBV_FLOW_SPEC_IPV4_EXT, .size = sizeof(ext)};
 	struct expect e;
 
 	(void)state;
@@ -315,7 +317,7 @@ static void test_ipv4_becomes_ipv4_ext_when_more_than_addresses_match(void **sta
 static void test_ipv6_carries_class_label_next_header_and_hop_limit(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_ipv6 ip = {.type = IBV_FLOW_SPEC_IPV6, .size = sizeof(ip)};
+	static struct ibv_flow_spec_ipv6 ip = {.type = IBV_FLOW_SPEC_IPV6, .size = sizeof(ip)};
 	struct expect e;
 
 	(void)state;
@@ -335,11 +337,11 @@ static void test_ipv6_carries_class_label_next_header_and_hop_limit(void **state
 static void test_tcp_udp_and_esp_ports_and_spi(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
-	struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
-	struct ibv_flow_spec_tcp_udp tcp = {.type = IBV_FLOW_SPEC_TCP, .size = sizeof(tcp)};
-	struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
-	struct ibv_flow_spec_esp esp = {.type = IBV_FLOW_SPEC_ESP, .size = sizeof(esp)};
+	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	static struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
+	static struct ibv_flow_spec_tcp_udp tcp = {.type = IBV_FLOW_SPEC_TCP, .size = sizeof(tcp)};
+	static struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
+	static struct ibv_flow_spec_esp esp = {.type = IBV_FLOW_SPEC_ESP, .size = sizeof(esp)};
 	struct expect e;
 
 	(void)state;
@@ -369,17 +371,17 @@ static void test_tcp_udp_and_esp_ports_and_spi(void **state)
 static void test_items_after_a_tunnel_are_inner(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
-	struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
-	struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
-	struct ibv_flow_spec_tunnel vxlan = {.type = IBV_FLOW_SPEC_VXLAN_TUNNEL, .size = sizeof(vxlan)};
-	struct ibv_flow_spec_eth inner_eth = {.type = IBV_FLOW_SPEC_ETH | IBV_FLOW_SPEC_INNER,
+	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	static struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
+	static struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
+	static struct ibv_flow_spec_tunnel vxlan = {.type = IBV_FLOW_SPEC_VXLAN_TUNNEL, .size = sizeof(vxlan)};
+	static struct ibv_flow_spec_eth inner_eth = {.type = IBV_FLOW_SPEC_ETH | IBV_FLOW_SPEC_INNER,
 					      .size = sizeof(eth)};
-	struct ibv_flow_spec_ipv4 inner_ip = {.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER,
+	static struct ibv_flow_spec_ipv4 inner_ip = {.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER,
 					      .size = sizeof(ip)};
-	struct ibv_flow_spec_tcp_udp inner_tcp = {.type = IBV_FLOW_SPEC_TCP | IBV_FLOW_SPEC_INNER,
+	static struct ibv_flow_spec_tcp_udp inner_tcp = {.type = IBV_FLOW_SPEC_TCP | IBV_FLOW_SPEC_INNER,
 						  .size = sizeof(udp)};
-	struct ibv_flow_spec_gre gre = {.type = IBV_FLOW_SPEC_GRE, .size = sizeof(gre)};
+	static struct ibv_flow_spec_gre gre = {.type = IBV_FLOW_SPEC_GRE, .size = sizeof(gre)};
 	struct expect e;
 
 	(void)state;
@@ -408,12 +410,12 @@ static void test_items_after_a_tunnel_are_inner(void **state)
 static void test_mpls_stands_at_its_place_in_the_stack(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
-	struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
-	struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
-	struct ibv_flow_spec_mpls mpls = {.type = IBV_FLOW_SPEC_MPLS, .size = sizeof(mpls)};
-	struct ibv_flow_spec_mpls bottom = {.type = IBV_FLOW_SPEC_MPLS, .size = sizeof(mpls)};
-	struct ibv_flow_spec_ipv4 inner_ip = {.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER,
+	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	static struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
+	static struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
+	static struct ibv_flow_spec_mpls mpls = {.type = IBV_FLOW_SPEC_MPLS, .size = sizeof(mpls)};
+	static struct ibv_flow_spec_mpls bottom = {.type = IBV_FLOW_SPEC_MPLS, .size = sizeof(mpls)};
+	static struct ibv_flow_spec_ipv4 inner_ip = {.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER,
 					      .size = sizeof(ip)};
 	struct expect e;
 
@@ -441,12 +443,12 @@ static void test_mpls_stands_at_its_place_in_the_stack(void **state)
 static void test_actions_become_specs_flags_and_qps(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
-	struct ibv_flow_spec_action_tag mark = {.type = IBV_FLOW_SPEC_ACTION_TAG,
+	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	static const struct ibv_flow_spec_action_tag mark = {.type = IBV_FLOW_SPEC_ACTION_TAG,
 						.size = sizeof(mark), .tag_id = 7};
-	struct ibv_flow_spec_action_tag flag = {.type = IBV_FLOW_SPEC_ACTION_TAG,
+	static const struct ibv_flow_spec_action_tag flag = {.type = IBV_FLOW_SPEC_ACTION_TAG,
 						.size = sizeof(flag), .tag_id = VERBS_TAG_FLAG};
-	struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
+	static const struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
 						 .size = sizeof(drop)};
 	const struct fake_flow_record *r;
 	struct expect e;
@@ -566,10 +568,10 @@ static void test_priorities_and_groups_fold_into_device_levels(void **state)
 static void test_any_as_l3_is_an_ipv4_and_an_ipv6_flow(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
-	struct ibv_flow_spec_ipv4 ip4 = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip4)};
-	struct ibv_flow_spec_ipv6 ip6 = {.type = IBV_FLOW_SPEC_IPV6, .size = sizeof(ip6)};
-	struct ibv_flow_spec_tcp_udp tcp = {.type = IBV_FLOW_SPEC_TCP, .size = sizeof(tcp)};
+	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	static struct ibv_flow_spec_ipv4 ip4 = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip4)};
+	static struct ibv_flow_spec_ipv6 ip6 = {.type = IBV_FLOW_SPEC_IPV6, .size = sizeof(ip6)};
+	static struct ibv_flow_spec_tcp_udp tcp = {.type = IBV_FLOW_SPEC_TCP, .size = sizeof(tcp)};
 	struct expect e;
 	void *handle;
 
@@ -591,7 +593,7 @@ static void test_any_as_l3_is_an_ipv4_and_an_ipv6_flow(void **state)
 static void test_dup_and_queue_is_a_pass_through_copy_then_the_rule(void **state)
 {
 	unsigned first = fake_ibv_flows();
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
 	struct expect e;
 
 	(void)state;
@@ -884,6 +886,8 @@ static void test_open_fails_cleanly_at_every_step(void **state)
 	assert_int_equal(open_device("link=ib", 4, 1, &error), -ENODEV);
 	assert_non_null(strstr(error.message, "Ethernet"));
 	assert_int_equal(open_device(NULL, 4, 8, &error), -EINVAL); /* 16 levels, 8 groups */
+	assert_int_equal(open_device("max_objects=4", 4, 1, &error), -EINVAL);
+	assert_non_null(strstr(error.message, "4 queues need 5 CQs and QPs"));
 	assert_int_equal(fake_ibv_live_total(), 0);
 	assert_int_equal(open_device(NULL, 4, 1, &error), 0);
 }

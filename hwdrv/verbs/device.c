@@ -265,6 +265,24 @@ static bool ethernet_port(struct ibv_context *context, uint8_t port)
 	       attr.link_layer == IBV_LINK_LAYER_ETHERNET;
 }
 
+/* Enough CQs and QPs for the queues, the sink, and a QP per queue set. */
+static int check_attributes(struct verbs *v, struct mpf_flow_error *error)
+{
+	struct ibv_device_attr attr;
+	int err = ibv_query_device(v->context, &attr);
+
+	if (err)
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s: ibv_query_device: %s", v->name, strerror(err));
+	if (attr.max_cq < v->n_queues + 1 || attr.max_qp < v->n_queues + 1)
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s: %u queues need %u CQs and QPs; the device has %d and %d "
+				      "(--queues)",
+				      v->name, v->n_queues, v->n_queues + 1, attr.max_cq,
+				      attr.max_qp);
+	return 0;
+}
+
 /* The named device, or the first whose port is Ethernet; opened. */
 static int open_device(struct verbs *v, const struct hwdrv_config *config,
 		       struct mpf_flow_error *error)
@@ -311,7 +329,7 @@ static int open_device(struct verbs *v, const struct hwdrv_config *config,
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "%s port %u: not an Ethernet port (or no such port)", v->name,
 				      v->caps.port);
-	return 0;
+	return check_attributes(v, error);
 }
 
 static int open_queues(struct verbs *v, struct mpf_flow_error *error)

@@ -21,6 +21,7 @@ struct ibv_context *__wrap_ibv_open_device(struct ibv_device *device);
 int __wrap_ibv_close_device(struct ibv_context *context);
 int __wrap_ibv_query_port(struct ibv_context *context, uint8_t port,
 			  struct _compat_ibv_port_attr *attr);
+int __wrap_ibv_query_device(struct ibv_context *context, struct ibv_device_attr *attr);
 struct ibv_pd *__wrap_ibv_alloc_pd(struct ibv_context *context);
 int __wrap_ibv_dealloc_pd(struct ibv_pd *pd);
 struct ibv_cq *__wrap_ibv_create_cq(struct ibv_context *context, int cqe, void *cq_context,
@@ -35,6 +36,7 @@ static struct {
 	uint16_t levels;
 	uint32_t refused; /* bit per spec type index, below */
 	bool no_partial_masks, global_masks, no_dont_trap, no_egress;
+	int max_objects; /* CQs and QPs, as ibv_query_device says */
 	struct {
 		enum fake_op op;
 		unsigned nth; /* 0: always */
@@ -133,6 +135,7 @@ static void forget(void)
 	fake.configured = true;
 	fake.devices = 1;
 	fake.levels = 16;
+	fake.max_objects = 1024;
 }
 
 int fake_ibv_configure(const char *config)
@@ -149,6 +152,7 @@ int fake_ibv_configure(const char *config)
 		char name[32];
 
 		if (sscanf(word, "devices=%d", &fake.devices) == 1 ||
+		    sscanf(word, "max_objects=%d", &fake.max_objects) == 1 ||
 		    sscanf(word, "levels=%hu", &fake.levels) == 1)
 			continue;
 		if (strcmp(word, "link=ib") == 0)
@@ -686,6 +690,16 @@ int __wrap_ibv_query_port(struct ibv_context *context, uint8_t port,
 {
 	return fake_query_port(context, port, (struct ibv_port_attr *)(void *)attr,
 			       sizeof(struct ibv_port_attr));
+}
+
+int __wrap_ibv_query_device(struct ibv_context *context, struct ibv_device_attr *attr)
+{
+	(void)context;
+	memset(attr, 0, sizeof(*attr));
+	snprintf(attr->fw_ver, sizeof(attr->fw_ver), "fake");
+	attr->max_qp = attr->max_cq = fake.max_objects;
+	attr->phys_port_cnt = 1;
+	return 0;
 }
 
 struct ibv_pd *__wrap_ibv_alloc_pd(struct ibv_context *context)

@@ -18,6 +18,7 @@
  *   devices=N            devices present (default 1; 0: none)
  *   link=ib              the port is InfiniBand, not Ethernet
  *   levels=N             priority levels it takes (default 16)
+ *   max_objects=N        CQs and QPs ibv_query_device reports (default 1024)
  *   refuse=SPEC[+SPEC]   spec types it refuses: eth ipv4 ipv4_ext ipv6 tcp
  *                        udp vxlan gre mpls esp inner drop tag count
  *   no_partial_masks     masks per byte all-zero or all-one only
