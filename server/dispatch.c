@@ -41,9 +41,14 @@ static struct wire_request request, sub_request;
 static uint8_t inbox[BURST_MAX * (WIRE_MSG_MAX + 8)];
 static struct ring_msg inbox_msgs[BURST_MAX];
 
-static void stage_flush(struct client *c)
+static void stage_flush(struct server *s, struct client *c)
 {
 	unsigned done = 0;
+
+	/* Nothing is acknowledged before the journal has it on disk: one
+	 * fdatasync for the burst (a failure is logged by journal_sync). */
+	if (stage.count)
+		journal_sync(s);
 
 	while (done < stage.count) {
 		int n = ring_enqueue_burst(&c->completions, &stage.iov[done], stage.count - done);
@@ -58,12 +63,13 @@ static void stage_flush(struct client *c)
 	stage.ring_bytes = 0;
 }
 
-static void stage_completion(struct client *c, const struct wire_completion *completion)
+static void stage_completion(struct server *s, struct client *c,
+			     const struct wire_completion *completion)
 {
 	int length;
 
 	if (stage.count == STAGE_MAX)
-		stage_flush(c);
+		stage_flush(s, c);
 	length = wire_encode_completion(stage.bytes[stage.count], COMPLETION_MAX, completion);
 	stage.iov[stage.count] = (struct iovec){stage.bytes[stage.count], (size_t)length};
 	stage.count++;
@@ -222,11 +228,34 @@ static int run_meter(struct server *s, const struct wire_request *req,
 	int err;
 
 	switch (req->header.op) {
-	case WIRE_OP_METER_CREATE:
-		return dev->ops.meter_create(dev, req->meter.port, req->meter.id, &params,
-					     &out->error);
+	case WIRE_OP_METER_CREATE: {
+		static uint8_t encoded[WIRE_MSG_MAX];
+		int length;
+
+		err = dev->ops.meter_create(dev, req->meter.port, req->meter.id, &params,
+					    &out->error);
+		if (err)
+			return err;
+		/* Meters are the instance's: journaled as persistent rules are. */
+		length = wire_encode_meter_create(encoded, sizeof(encoded), 0, req->meter.port,
+						  req->meter.id, params.cir, params.cbs, params.pir,
+						  params.pbs, params.drop, &out->error);
+		err = length < 0 ? length
+				 : journal_meter(s, req->meter.port, req->meter.id, encoded,
+						 (uint32_t)length);
+		if (err) {
+			dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, NULL);
+			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "the journal cannot record the meter: %s",
+					      strerror(-err));
+		}
+		return 0;
+	}
 	case WIRE_OP_METER_DESTROY:
-		return dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, &out->error);
+		err = dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, &out->error);
+		if (!err)
+			journal_meter_gone(s, req->meter.port, req->meter.id);
+		return err;
 	default:
 		err = dev->ops.meter_query(dev, req->meter.port, req->meter.id, req->meter.clear,
 					   &stats, &out->error);
@@ -296,12 +325,12 @@ static void handle_message(struct server *s, struct client *c, const uint8_t *ms
 	out.request_op = request.header.op;
 	if (out.status) {
 		log_debug("client %u: request refused: %s", c->session, out.error.message);
-		stage_completion(c, &out);
+		stage_completion(s, c, &out);
 		return;
 	}
 	if (request.header.op != WIRE_OP_BATCH) {
 		run(s, c, &request, &out);
-		stage_completion(c, &out);
+		stage_completion(s, c, &out);
 		return;
 	}
 	/* One completion per request of the batch, in order. */
@@ -323,7 +352,7 @@ static void handle_message(struct server *s, struct client *c, const uint8_t *ms
 		else
 			run(s, c, &sub_request, &sub);
 		cancelled = cancelled || (sub.status && request.batch.stop_on_error);
-		stage_completion(c, &sub);
+		stage_completion(s, c, &sub);
 	}
 }
 
@@ -341,7 +370,7 @@ int dispatch_client(struct server *s, struct client *c, unsigned budget)
 			return -1;
 		}
 		if (!ring_writable(&c->completions, (uint32_t)(stage.ring_bytes + REQUEST_ROOM))) {
-			stage_flush(c);
+			stage_flush(s, c);
 			if (ring_producer_prepare_sleep(&c->completions, REQUEST_ROOM)) {
 				c->waiting_for_space = true;
 				break;
@@ -361,7 +390,7 @@ int dispatch_client(struct server *s, struct client *c, unsigned budget)
 		if (n == 0 || n == -EAGAIN)
 			break;
 		if (n < 0) {
-			stage_flush(c);
+			stage_flush(s, c);
 			client_remove(s, c, n == -EPROTO ? "published an impossible ring index"
 							 : "wrote a corrupt ring record");
 			return -1;
@@ -370,7 +399,7 @@ int dispatch_client(struct server *s, struct client *c, unsigned budget)
 			handle_message(s, c, inbox + inbox_msgs[i].offset, inbox_msgs[i].length);
 		served += (unsigned)n;
 	}
-	stage_flush(c);
+	stage_flush(s, c);
 	c->requests_served += served;
 	return (int)served;
 }

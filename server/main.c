@@ -24,6 +24,8 @@ static void usage(FILE *out)
 		"  -r, --runtime-dir DIR      where the socket and pidfile live (default:\n"
 		"                             $MPFLOW_RUNTIME_DIR, /run/mpflow as root,\n"
 		"                             else $XDG_RUNTIME_DIR/mpflow)\n"
+		"      --state-dir DIR        where the journal of persistent rules and meters\n"
+		"                             lives (default: the runtime directory)\n"
 		"  -g, --allow-group GROUP    also admit clients of this group\n"
 		"      --max-rules N          rules in the instance (default: 65536)\n"
 		"      --max-clients N        connected clients (default: 256)\n"
@@ -105,7 +107,8 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		DEVICE,
 		DEVICE_PORT,
 		GROUPS,
-		COUNTER_INTERVAL
+		COUNTER_INTERVAL,
+		STATE_DIR
 	};
 	static const struct option options[] = {
 		{"instance", required_argument, NULL, 'i'},
@@ -126,6 +129,7 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		{"port", required_argument, NULL, DEVICE_PORT},
 		{"groups", required_argument, NULL, GROUPS},
 		{"counter-interval", required_argument, NULL, COUNTER_INTERVAL},
+		{"state-dir", required_argument, NULL, STATE_DIR},
 		{"foreground", no_argument, NULL, 'f'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -243,6 +247,11 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 				return 2;
 			cfg->device.groups = (uint16_t)v;
 			break;
+		case STATE_DIR:
+			if (snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", optarg) >=
+			    (int)sizeof(cfg->state_dir))
+				return 2;
+			break;
 		case COUNTER_INTERVAL:
 			if (number("--counter-interval", optarg, 10, 60000, &cfg->counter_interval_ms))
 				return 2;
@@ -284,6 +293,8 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 			return 2;
 		}
 	cfg->client_max_rules = client_max_rules ? client_max_rules : cfg->max_rules;
+	if (!cfg->state_dir[0])
+		memcpy(cfg->state_dir, cfg->runtime_dir, sizeof(cfg->state_dir));
 	return 0;
 }
 
@@ -352,6 +363,11 @@ int main(int argc, char **argv)
 		pidfile_remove(s->pidfile);
 		return 1;
 	}
+	if ((err = journal_open(s)) != 0) {
+		fprintf(stderr, SERVER_NAME ": journal %s: %s\n", s->journal.path, strerror(-err));
+		pidfile_remove(s->pidfile);
+		return 1;
+	}
 	if ((err = listener_open(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": socket %s: %s\n", s->socket_path, strerror(-err));
 		pidfile_remove(s->pidfile);
@@ -376,7 +392,10 @@ int main(int argc, char **argv)
 
 	loop_run(s);
 
+	/* Persistent rules stay in the journal for the next start. */
+	s->journal.frozen = true;
 	rules_destroy_all(s);
+	journal_close(s);
 	hwdrv_close(&s->device);
 	loop_fini(s);
 	region_destroy(s);

@@ -107,12 +107,82 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	region_entry_publish(&s->entries[slot], &e, s->rules.slots[slot].generation);
 }
 
+/* The next generation of a slot: this run's epoch in the top 8 bits, so
+ * that no handle of an earlier run names a rule of this one; never 0. */
+static uint32_t next_generation(const struct server *s, uint32_t generation)
+{
+	uint32_t count = (generation + 1) & 0xffffffu;
+
+	return s->journal.epoch << 24 | (count ? count : 1);
+}
+
+/* Make `rule` in `slot` as `generation`: the device's rule, its counter,
+ * its journal record (persistent rules, `journal` NULL: encode it), its
+ * directory entry, its owner. The slot is free; the caller takes it off
+ * the free stack. */
+static int install(struct server *s, struct client *c, uint32_t slot, uint32_t generation,
+		   const struct wire_rule *rule, struct hwdrv_rule *hw, const void *journal,
+		   uint32_t journal_length, struct mpf_flow_error *error)
+{
+	static uint8_t encoded[WIRE_MSG_MAX];
+	struct rule_table *t = &s->rules;
+	struct rule_slot *r = &t->slots[slot];
+	bool counted = hw->resolved->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
+	int err;
+
+	r->generation = generation;
+	region_counter_open(&s->counters[slot], r->generation, counted);
+	hw->counter = &s->counters[slot];
+	err = s->device.ops.create(&s->device, hw, &r->backend, error);
+	if (err) {
+		region_counter_close(&s->counters[slot]);
+		return err;
+	}
+	if (rule->persistent) {
+		/* On disk before it is acknowledged (journal.c). */
+		int length = journal ? (int)journal_length
+				     : wire_encode_rule(encoded, sizeof(encoded), WIRE_OP_CREATE, 0,
+							rule->port, true, &rule->attr, rule->items,
+							rule->actions, error);
+
+		r->journal = length > 0 ? malloc((size_t)length) : NULL;
+		if (r->journal) {
+			memcpy(r->journal, journal ? journal : encoded, (size_t)length);
+			r->journal_length = (uint32_t)length;
+		}
+		err = r->journal == NULL ? -ENOMEM
+		      : journal	       ? 0
+				       : journal_rule(s, HANDLE(generation, slot), r->journal,
+						      r->journal_length);
+		if (err) {
+			s->device.ops.destroy(&s->device, r->backend, NULL);
+			region_counter_close(&s->counters[slot]);
+			free(r->journal);
+			r->journal = NULL;
+			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+					      "the journal cannot record the rule: %s",
+					      strerror(-err));
+		}
+		s->persistent_rules++;
+	}
+	t->used++;
+	r->in_use = true;
+	r->port = rule->port;
+	r->owner = rule->persistent ? 0 : c->session;
+	r->owner_index = c ? c->index : 0;
+	publish_entry(s, c, slot, rule, counted);
+	if (!rule->persistent) {
+		link_owner(s, c, slot);
+		c->rules++;
+	}
+	shm_store_relaxed32(&s->region->rules, t->used);
+	return 0;
+}
+
 int rules_create(struct server *s, struct client *c, const struct wire_rule *rule,
 		 struct hwdrv_rule *hw, uint64_t *handle, struct mpf_flow_error *error)
 {
 	struct rule_table *t = &s->rules;
-	bool counted = hw->resolved->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
-	struct rule_slot *r;
 	uint32_t slot;
 	int err;
 
@@ -124,30 +194,49 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 				      "client quota of %u rules reached (--client-max-rules)",
 				      s->config.client_max_rules);
 	slot = t->free[t->free_count - 1];
-	r = &t->slots[slot];
-	r->generation = r->generation + 1 ? r->generation + 1 : 1;
-	region_counter_open(&s->counters[slot], r->generation, counted);
-
-	hw->counter = &s->counters[slot];
-	err = s->device.ops.create(&s->device, hw, &r->backend, error);
-	if (err) {
-		region_counter_close(&s->counters[slot]);
+	err = install(s, c, slot, next_generation(s, t->slots[slot].generation), rule, hw, NULL,
+		      0, error);
+	if (err)
 		return err;
-	}
 	t->free_count--;
-	t->used++;
-	r->in_use = true;
-	r->port = rule->port;
-	r->owner = rule->persistent ? 0 : c->session;
-	r->owner_index = c->index;
-	publish_entry(s, c, slot, rule, counted);
-	if (!rule->persistent) {
-		link_owner(s, c, slot);
-		c->rules++;
-	}
-	shm_store_relaxed32(&s->region->rules, t->used);
-	*handle = HANDLE(r->generation, slot);
+	*handle = HANDLE(t->slots[slot].generation, slot);
 	return 0;
+}
+
+int rules_restore(struct server *s, uint64_t handle, const struct wire_request *request,
+		  const void *bytes, uint32_t length, struct mpf_flow_error *error)
+{
+	const struct wire_rule *rule = &request->rule;
+	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
+	struct rule_shape shape;
+	struct hwdrv_rule hw;
+	int err;
+
+	if (slot >= s->rules.max || generation == 0 || s->rules.slots[slot].in_use)
+		return flow_error_set(error, EEXIST, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "slot %u is not free", slot);
+	err = rule_validate(&rule->attr, rule->items, rule->actions, &shape, error);
+	if (err)
+		return err;
+	hw = (struct hwdrv_rule){.port = rule->port,
+				 .attr = &rule->attr,
+				 .pattern = rule->items,
+				 .actions = rule->actions,
+				 .resolved = &shape.actions,
+				 .wire = bytes,
+				 .wire_length = length};
+	return install(s, NULL, slot, generation, rule, &hw, bytes, length, error);
+}
+
+void rules_restored(struct server *s)
+{
+	struct rule_table *t = &s->rules;
+
+	/* Low slots on top, as rules_init() stacks them. */
+	t->free_count = 0;
+	for (uint32_t i = t->max; i-- > 0;)
+		if (!t->slots[i].in_use)
+			t->free[t->free_count++] = i;
 }
 
 int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
@@ -175,6 +264,14 @@ int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 	int err;
 
 	region_entry_retire(&s->entries[slot]);
+	if (r->journal) {
+		/* A failed append is logged; the rule goes either way, and the
+		 * next start would only bring it back. */
+		journal_rule_gone(s, HANDLE(r->generation, slot));
+		free(r->journal);
+		r->journal = NULL;
+		s->persistent_rules--;
+	}
 	err = s->device.ops.destroy(&s->device, r->backend, error);
 	if (err) {
 		/* rte_flow: the handle is gone either way; the device may be

@@ -33,6 +33,7 @@ struct server_config {
 	uint32_t client_max_rules;
 	uint32_t busy_poll_us;
 	uint32_t counter_interval_ms; /* the timer: device counters, heartbeat */
+	char state_dir[PATH_MAX];     /* the journal's directory */
 	uint32_t request_ring_bytes;
 	uint32_t completion_ring_bytes;
 	bool foreground;
@@ -73,6 +74,8 @@ struct rule_slot {
 	uint16_t port;
 	bool in_use;
 	void *backend;
+	void *journal;		 /* persistent: its CREATE request, as journaled */
+	uint32_t journal_length;
 };
 
 struct rule_table {
@@ -92,6 +95,24 @@ struct handshake {
 	uint64_t deadline_ns;
 };
 
+/* A meter object as journaled (its METER_CREATE request). */
+struct journal_meter {
+	uint64_t key; /* port << 32 | id */
+	void *request;
+	uint32_t length;
+};
+
+struct journal {
+	int fd; /* -1: none */
+	char path[PATH_MAX + 48]; /* STATE_DIR/INSTANCE.journal */
+	uint32_t epoch;	  /* this run's, 0-255 */
+	uint64_t records; /* in the file */
+	bool dirty;	  /* written since the last sync */
+	bool frozen;	  /* shutting down: destroys are not journaled */
+	struct journal_meter *meters;
+	unsigned n_meters;
+};
+
 struct server {
 	struct server_config config;
 	struct hwdrv device;
@@ -108,6 +129,8 @@ struct server {
 	uint32_t client_count;
 	uint32_t next_session;
 	struct rule_table rules;
+	uint32_t persistent_rules;
+	struct journal journal;
 	struct handshake handshakes[HANDSHAKES_MAX];
 	struct pidfh *pidfile;
 	char socket_path[PATH_MAX];
@@ -166,6 +189,26 @@ uint32_t rules_destroy_owned(struct server *s, struct client *c, int port);
 /* Destroy every persistent rule (owned by the instance) on `port`. How many. */
 uint32_t rules_destroy_persistent(struct server *s, uint16_t port);
 void rules_destroy_all(struct server *s);
+/* Journal replay: create the persistent rule `request` again as `handle`
+ * (its slot must be free), keeping `bytes` as its journal record. */
+int rules_restore(struct server *s, uint64_t handle, const struct wire_request *request,
+		  const void *bytes, uint32_t length, struct mpf_flow_error *error);
+/* Replay done: the free slots are those no restored rule took. */
+void rules_restored(struct server *s);
+
+/* journal.c */
+/* Read the journal, restore its rules and meters, rewrite it. 0 or -errno. */
+int journal_open(struct server *s);
+void journal_close(struct server *s);
+/* Record a persistent rule (its CREATE request), its end, a meter, its
+ * end. 0 or -errno: the caller must not acknowledge what failed. */
+int journal_rule(struct server *s, uint64_t handle, const void *request, uint32_t length);
+int journal_rule_gone(struct server *s, uint64_t handle);
+int journal_meter(struct server *s, uint16_t port, uint32_t id, const void *request,
+		  uint32_t length);
+int journal_meter_gone(struct server *s, uint16_t port, uint32_t id);
+/* Make what was recorded durable; before any completion is published. */
+int journal_sync(struct server *s);
 
 /* dispatch.c */
 /* Serve up to `budget` requests of one client. Returns how many it served,

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -251,4 +252,19 @@ unsigned region_rules(const struct raw_session *raw)
 			live++;
 	}
 	return live;
+}
+
+void sample_rule_init(struct sample_rule *s, uint32_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->ip.hdr.src_addr = htonl(0x0a000000u | n);
+	s->ip_mask.hdr.src_addr = 0xffffffff;
+	s->queue.index = 1;
+	s->pattern[0] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_ETH};
+	s->pattern[1] = (struct mpf_flow_item){
+		.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &s->ip, .mask = &s->ip_mask};
+	s->pattern[2] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_UDP};
+	s->actions[0] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_COUNT};
+	s->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE,
+						 .conf = &s->queue};
 }

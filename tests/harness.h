@@ -38,6 +38,16 @@ int primary_stop(struct primary *p);
 int primary_cleanup(struct primary *p);
 int primary_connect(const struct primary *p, const char *name, struct mpf_client **client);
 
+/* A distinct rule per n: eth / ipv4 src 10.x.y.z / udp / end, count +
+ * queue 1. Its pointers point into itself. */
+struct sample_rule {
+	struct mpf_flow_item_ipv4 ip, ip_mask;
+	struct mpf_flow_action_queue queue;
+	struct mpf_flow_item pattern[4];
+	struct mpf_flow_action actions[3];
+};
+void sample_rule_init(struct sample_rule *s, uint32_t n);
+
 /* A session without libmpflow. */
 struct raw_session {
 	int sock;

@@ -44,35 +44,14 @@ static const char *backend(void)
 	return name ? name : "soft";
 }
 static const struct mpf_flow_attr ingress = {.ingress = 1};
-static const struct mpf_flow_action_queue queue1 = {.index = 1};
 
-/* A distinct rule per n: eth / ipv4 src 10.x.y.z / udp / end, count + queue. */
-struct sample {
-	struct mpf_flow_item_ipv4 ip, ip_mask;
-	struct mpf_flow_item pattern[4];
-	struct mpf_flow_action actions[3];
-};
-
-static void sample_init(struct sample *s, uint32_t n)
-{
-	memset(s, 0, sizeof(*s));
-	s->ip.hdr.src_addr = htonl(0x0a000000u | n);
-	s->ip_mask.hdr.src_addr = 0xffffffff;
-	s->pattern[0] = ITEM(ETH);
-	s->pattern[1] = ITEM(IPV4, .spec = &s->ip, .mask = &s->ip_mask);
-	s->pattern[2] = ITEM(UDP);
-	s->pattern[3] = ITEM(END);
-	s->actions[0] = ACTION(COUNT, NULL);
-	s->actions[1] = ACTION(QUEUE, &queue1);
-	s->actions[2] = ACTION(END, NULL);
-}
 
 static int create(struct mpf_client *c, uint32_t n, unsigned flags, uint64_t *handle)
 {
-	struct sample s;
+	struct sample_rule s;
 	struct mpf_flow_error error;
 
-	sample_init(&s, n);
+	sample_rule_init(&s, n);
 	return mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, flags, handle, &error);
 }
 
@@ -112,10 +91,10 @@ static void test_create_query_reset_destroy_round_trip(void **state)
 	struct raw_session raw;
 	struct region_entry e;
 	uint64_t handle = 0;
-	struct sample s;
+	struct sample_rule s;
 
 	assert_int_equal(primary_connect(p, "round-trip", &c), 0);
-	sample_init(&s, 7);
+	sample_rule_init(&s, 7);
 	assert_int_equal(mpf_flow_validate(c, 0, &ingress, s.pattern, s.actions, &error), 0);
 	assert_int_equal(create(c, 7, 0, &handle), 0);
 	assert_true(handle != 0);
@@ -394,7 +373,7 @@ static void test_limits_are_enomem_with_a_reason(void **state)
 	struct primary *p = *state, q;
 	struct mpf_client *a, *b;
 	struct mpf_flow_error error;
-	struct sample s;
+	struct sample_rule s;
 	uint64_t h;
 
 	(void)p;
@@ -403,7 +382,7 @@ static void test_limits_are_enomem_with_a_reason(void **state)
 	assert_int_equal(primary_connect(&q, "b", &b), 0);
 	for (uint32_t i = 0; i < 5; i++)
 		assert_int_equal(create(a, i, 0, &h), 0);
-	sample_init(&s, 9);
+	sample_rule_init(&s, 9);
 	assert_int_equal(mpf_flow_create(a, 0, &ingress, s.pattern, s.actions, 0, &h, &error),
 			 -ENOMEM);
 	assert_non_null(strstr(error.message, "quota of 5"));
@@ -437,10 +416,10 @@ static int client_workload(const struct primary *p, unsigned id)
 	if (primary_connect(p, name, &c) != 0)
 		return 10;
 	while (completed < RULES_PER_CLIENT) {
-		struct sample s;
+		struct sample_rule s;
 		int n;
 
-		sample_init(&s, id << 16 | submitted);
+		sample_rule_init(&s, id << 16 | submitted);
 		if (submitted < RULES_PER_CLIENT &&
 		    mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, submitted,
 				      &error) == 0) {
@@ -535,9 +514,9 @@ static void test_client_killed_mid_batch_loses_only_its_rules(void **state)
 			_exit(1);
 		/* Submit without end; tell the parent once 1000 are in. */
 		for (;;) {
-			struct sample s;
+			struct sample_rule s;
 
-			sample_init(&s, 0x8000 + (n % 1500));
+			sample_rule_init(&s, 0x8000 + (n % 1500));
 			if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, n, NULL) ==
 			    0) {
 				if (++n == 1000 && write(ready[1], "x", 1) != 1)
@@ -892,9 +871,9 @@ static void test_device_counters_and_errors_reach_the_client(void **state)
 	unsetenv("MPFLOW_FAKE_IBV");
 	assert_int_equal(primary_connect(p, "refused", &c), 0);
 	{
-		struct sample s;
+		struct sample_rule s;
 
-		sample_init(&s, 2);
+		sample_rule_init(&s, 2);
 		assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle,
 						 &error),
 				 -ENOMEM);

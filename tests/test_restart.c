@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Restart without loss (server/journal.c): a primary killed (SIGKILL) or
+ * stopped comes back with every acknowledged persistent rule and meter,
+ * under the same handles; a primary killed in the middle of a stream of
+ * creates and destroys loses none it acknowledged; a truncated or corrupt
+ * journal is reported and read only up to the damage.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+#define PERSISTENT MPF_FLOW_PERSISTENT
+
+static const char *const args[] = {"--max-rules", "8192", "--queues", "4", NULL};
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+
+static int setup(void **state)
+{
+	struct primary *p = calloc(1, sizeof(*p));
+
+	assert_int_equal(primary_start(p, args), 0);
+	*state = p;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct primary *p = *state;
+	int rc = primary_cleanup(p);
+
+	free(p);
+	return rc;
+}
+
+static void kill_primary(struct primary *p)
+{
+	int status;
+
+	assert_int_equal(kill(p->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
+	p->pid = 0;
+}
+
+static uint64_t create(struct mpf_client *c, uint32_t n, unsigned flags)
+{
+	struct sample_rule s;
+	struct mpf_flow_error error;
+	uint64_t handle = 0;
+
+	sample_rule_init(&s, n);
+	if (mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, flags, &handle, &error) != 0)
+		fail_msg("create %u: %s", n, error.message);
+	return handle;
+}
+
+/* The persistent rules the directory lists, sorted. */
+static unsigned persistent_rules(struct mpf_client *c, uint64_t *out, unsigned max)
+{
+	struct mpf_rule_info info;
+	uint32_t cursor = 0;
+	unsigned n = 0;
+
+	while (mpf_rule_next(c, &cursor, &info) == 1) {
+		assert_true(info.flags & MPF_RULE_PERSISTENT); /* clients' rules died */
+		if (n < max)
+			out[n++] = info.handle;
+	}
+	return n;
+}
+
+static bool listed(const uint64_t *handles, unsigned n, uint64_t handle)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (handles[i] == handle)
+			return true;
+	return false;
+}
+
+static void test_rules_and_meters_come_back_with_their_handles(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_meter_params meter = {.cir = 1000, .cbs = 1500, .pir = 2000, .pbs = 3000};
+	struct mpf_flow_query_count count = {0};
+	struct mpf_meter_stats stats;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t kept[100], gone[100], mine, found[256];
+	unsigned n_kept = 0, n_gone = 0;
+
+	assert_int_equal(primary_connect(p, "before", &c), 0);
+	assert_int_equal(mpf_meter_create(c, 0, 3, &meter, &error), 0);
+	for (uint32_t i = 0; i < 200; i++) {
+		uint64_t h = create(c, i, PERSISTENT);
+
+		if (i % 2) {
+			assert_int_equal(mpf_flow_destroy(c, 0, h, &error), 0);
+			gone[n_gone++] = h;
+		} else {
+			kept[n_kept++] = h;
+		}
+	}
+	mine = create(c, 1000, 0);
+	mpf_disconnect(c);
+
+	/* Killed: no shutdown, no chance to write anything more. */
+	kill_primary(p);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "after", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 256), n_kept);
+	for (unsigned i = 0; i < n_kept; i++) {
+		assert_true(listed(found, n_kept, kept[i]));
+		assert_int_equal(mpf_flow_query(c, 0, kept[i], MPF_FLOW_ACTION_TYPE_COUNT, &count,
+						&error),
+				 0);
+	}
+	for (unsigned i = 0; i < n_gone; i++)
+		assert_int_equal(mpf_flow_destroy(c, 0, gone[i], &error), -ENOENT);
+	/* A client's rule of the last run: gone, and its handle names nothing
+	 * in this run, whatever lands in its slot. */
+	assert_int_equal(mpf_flow_destroy(c, 0, mine, &error), -ENOENT);
+	assert_int_equal(mpf_meter_query(c, 0, 3, 0, &stats, &error), 0);
+
+	/* A clean stop keeps them too (the journal is not a shutdown casualty). */
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(p), 0);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "again", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 256), n_kept);
+	assert_int_equal(mpf_flow_destroy(c, 0, kept[0], &error), 0);
+	assert_int_equal(mpf_meter_destroy(c, 0, 3, &error), 0);
+	mpf_disconnect(c);
+	kill_primary(p);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "last", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 256), n_kept - 1);
+	assert_int_equal(mpf_meter_query(c, 0, 3, 0, &stats, &error), -ENOENT);
+	mpf_disconnect(c);
+}
+
+/* The killer: SIGKILL the primary after `delay_us`. */
+struct killer {
+	pid_t pid;
+	unsigned delay_us;
+};
+
+static void *killer_main(void *arg)
+{
+	struct killer *k = arg;
+
+	usleep(k->delay_us);
+	kill(k->pid, SIGKILL);
+	return NULL;
+}
+
+#define STREAM_MAX 200000u
+
+static void test_a_primary_killed_mid_stream_loses_no_acknowledged_rule(void **state)
+{
+	struct primary *p = *state;
+	uint64_t *acked = calloc(STREAM_MAX, sizeof(*acked)); /* by create number */
+	uint8_t *fate = calloc(STREAM_MAX, 1); /* 0 unknown, 1 live, 2 destroy sent, 3 gone */
+	uint64_t *found = calloc(STREAM_MAX, sizeof(*found));
+	unsigned seed = 12345, rounds = 6, total_acked = 0;
+
+	for (unsigned round = 0; round < rounds; round++) {
+		struct killer k = {.pid = p->pid, .delay_us = 20000 + rand_r(&seed) % 150000};
+		struct mpf_completion done[64];
+		struct mpf_flow_error error;
+		struct mpf_client *c;
+		pthread_t killer;
+		uint32_t next = 0, creates_in_flight = 0, status;
+		unsigned n_found, must = 0, maybe = 0;
+
+		memset(fate, 0, STREAM_MAX);
+		assert_int_equal(primary_connect(p, "stream", &c), 0);
+		pthread_create(&killer, NULL, killer_main, &k);
+		/* Creates, and destroys of every third acknowledged one. user_data:
+		 * bit 63 set for a destroy, the create number below. */
+		for (;;) {
+			int n;
+
+			while (next < STREAM_MAX && mpf_inflight(c) < 64) {
+				struct sample_rule s;
+
+				sample_rule_init(&s, next);
+				if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT,
+						      next, &error) != 0)
+					break;
+				next++;
+				creates_in_flight++;
+			}
+			n = mpf_poll(c, done, 64, 1000);
+			if (n < 0)
+				break;
+			for (int i = 0; i < n; i++) {
+				uint32_t id = (uint32_t)done[i].user_data;
+
+				if (done[i].user_data >> 63) {
+					if (done[i].status == 0)
+						fate[id] = 3;
+					continue;
+				}
+				creates_in_flight--;
+				if (done[i].status != 0)
+					continue;
+				acked[id] = done[i].handle;
+				fate[id] = 1;
+				total_acked++;
+				if (id % 3 == 0 &&
+				    mpf_submit_destroy(c, 0, done[i].handle, 1ull << 63 | id, &error) == 0)
+					fate[id] = 2;
+			}
+		}
+		pthread_join(killer, NULL);
+		mpf_disconnect(c);
+		assert_int_equal(waitpid(p->pid, (int *)&status, 0), p->pid);
+		p->pid = 0;
+
+		assert_int_equal(primary_restart(p, args), 0);
+		assert_int_equal(primary_connect(p, "audit", &c), 0);
+		n_found = persistent_rules(c, found, STREAM_MAX);
+		for (uint32_t id = 0; id < next; id++) {
+			if (fate[id] == 1) {
+				must++;
+				if (!listed(found, n_found, acked[id]))
+					fail_msg("round %u: acknowledged rule %u (0x%llx) lost", round, id,
+						 (unsigned long long)acked[id]);
+			}
+			maybe += fate[id] == 2; /* its destroy was in flight */
+			if (fate[id] == 3 && listed(found, n_found, acked[id]))
+				fail_msg("round %u: rule %u came back after its destroy was acknowledged",
+					 round, id);
+		}
+		/* What else came back was in flight: a create not acknowledged
+		 * yet, or a rule whose destroy was not. */
+		assert_true(n_found <= must + maybe + creates_in_flight);
+		print_message("round %u: killed after %u us, %u creates sent, %u live rules "
+			      "acknowledged, %u back\n",
+			      round, k.delay_us, next, must, n_found);
+		assert_true(mpf_flow_flush_persistent(c, 0, &error) >= 0);
+		mpf_disconnect(c);
+	}
+	assert_true(total_acked > 0);
+	free(acked);
+	free(fate);
+	free(found);
+}
+
+/* The journal's records: offsets of each header, from the lengths. */
+static unsigned record_offsets(const char *path, long *offsets, unsigned max, long *size)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned n = 0;
+	long at = 0;
+	uint32_t header[6]; /* magic, type|reserved, length, crc, key (2) */
+
+	assert_non_null(f);
+	while (n < max && fread(header, sizeof(header), 1, f) == 1) {
+		offsets[n++] = at;
+		at += (long)sizeof(header) + header[2];
+		fseek(f, at, SEEK_SET);
+	}
+	fseek(f, 0, SEEK_END);
+	*size = ftell(f);
+	fclose(f);
+	return n;
+}
+
+static bool log_says(const struct primary *p, const char *words)
+{
+	char line[512];
+	FILE *f = fopen(p->log, "r");
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, words) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void test_a_damaged_journal_is_reported_and_read_up_to_the_damage(void **state)
+{
+	struct primary *p = *state;
+	char path[128];
+	long offsets[64], size;
+	uint64_t handles[20], found[64];
+	struct mpf_client *c;
+	unsigned n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/default.journal", p->dir);
+	assert_int_equal(primary_connect(p, "writer", &c), 0);
+	for (uint32_t i = 0; i < 20; i++)
+		handles[i] = create(c, i, PERSISTENT);
+	mpf_disconnect(c);
+	kill_primary(p);
+	/* The epoch record, then the 20 rules in the order they were made. */
+	n = record_offsets(path, offsets, 64, &size);
+	assert_int_equal(n, 21);
+
+	/* Cut in the middle of the 11th rule: 10 come back. */
+	assert_int_equal(truncate(path, offsets[11] + 30), 0);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_true(log_says(p, "a truncated record at byte"));
+	assert_int_equal(primary_connect(p, "reader", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 64), 10);
+	for (unsigned i = 0; i < 10; i++)
+		assert_true(listed(found, 10, handles[i]));
+	mpf_disconnect(c);
+	kill_primary(p);
+
+	/* The restart rewrote the journal: epoch + 10 rules. Flip one byte of
+	 * the 5th rule's request: the 4 before it come back, nothing after it
+	 * is trusted. */
+	n = record_offsets(path, offsets, 64, &size);
+	assert_int_equal(n, 11);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, offsets[5] + 24 + 40, SEEK_SET);
+	{
+		int byte = fgetc(f);
+
+		fseek(f, offsets[5] + 24 + 40, SEEK_SET);
+		fputc(byte ^ 0x20, f);
+	}
+	fclose(f);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_true(log_says(p, "a record whose checksum does not match"));
+	assert_int_equal(primary_connect(p, "reader", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 64), 4);
+	mpf_disconnect(c);
+	kill_primary(p);
+
+	/* Garbage in place of the file: refused record by record, not read. */
+	f = fopen(path, "wb");
+	for (int i = 0; i < 4096; i++)
+		fputc((i * 7919) & 0xff, f);
+	fclose(f);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_true(log_says(p, "a record with a bad magic or type at byte 0"));
+	assert_int_equal(primary_connect(p, "reader", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 64), 0);
+	mpf_disconnect(c);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_rules_and_meters_come_back_with_their_handles),
+		T(test_a_primary_killed_mid_stream_loses_no_acknowledged_rule),
+		T(test_a_damaged_journal_is_reported_and_read_up_to_the_damage),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("restart", tests, NULL, NULL);
+}
