@@ -441,6 +441,17 @@ int mpf_flow_flush_persistent(struct mpf_client *c, uint16_t port, struct mpf_fl
 	return err ? err : (int)(raw.handle > INT32_MAX ? INT32_MAX : raw.handle);
 }
 
+int mpf_audit(struct mpf_client *c, struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = client_call(c, wire_encode_audit(c->out, sizeof(c->out), 0, error), &raw, error);
+	pthread_mutex_unlock(&c->lock);
+	return err ? err : (int)(raw.handle > INT32_MAX ? INT32_MAX : raw.handle);
+}
+
 int mpf_flow_isolate(struct mpf_client *c, uint16_t port, int set, struct mpf_flow_error *error)
 {
 	struct wire_completion raw;

@@ -306,6 +306,9 @@ static void run(struct server *s, struct client *c, const struct wire_request *r
 	case WIRE_OP_METER_QUERY:
 		out->status = run_meter(s, req, out);
 		break;
+	case WIRE_OP_AUDIT:
+		out->status = audit_run(s, &out->handle, &out->error);
+		break;
 	default:
 		out->status = flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 					     -1, "op %u cannot be run here",

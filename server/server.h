@@ -210,6 +210,12 @@ int journal_meter_gone(struct server *s, uint16_t port, uint32_t id);
 /* Make what was recorded durable; before any completion is published. */
 int journal_sync(struct server *s);
 
+/* audit.c */
+/* Check every invariant of the rule table, the clients' lists, the free
+ * stack and the region. 0 with *checked = rules, or -EUCLEAN naming the
+ * first broken one (also logged). */
+int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *error);
+
 /* dispatch.c */
 /* Serve up to `budget` requests of one client. Returns how many it served,
  * or -1 when the client broke its ring and was removed. */

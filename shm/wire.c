@@ -304,6 +304,17 @@ int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_
 	return writer_finish(&w, error);
 }
 
+int wire_encode_audit(void *buf, size_t cap, uint64_t user_data, struct mpf_flow_error *error)
+{
+	struct wire_audit body = {0};
+	struct writer w;
+
+	writer_init(&w, buf, cap);
+	writer_begin(&w, WIRE_OP_AUDIT, user_data);
+	writer_put(&w, &body, sizeof(body));
+	return writer_finish(&w, error);
+}
+
 int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *c)
 {
 	size_t message_length = strnlen(c->error.message, sizeof(c->error.message) - 1);
@@ -886,6 +897,19 @@ int wire_decode_request(const void *msg, size_t length, struct wire_request *req
 		req->meter.port = m.port;
 		req->meter.id = m.id;
 		req->meter.clear = m.flags & WIRE_METER_CLEAR;
+		break;
+	}
+	case WIRE_OP_AUDIT: {
+		const uint8_t *p = reader_take(&body, sizeof(struct wire_audit));
+		struct wire_audit a;
+
+		if (p == NULL)
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "audit request truncated");
+		memcpy(&a, p, sizeof(a));
+		if (a.flags || a.reserved)
+			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					   "unknown audit flags");
 		break;
 	}
 	default:

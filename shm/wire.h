@@ -47,6 +47,7 @@ enum wire_op {
 	WIRE_OP_METER_CREATE,
 	WIRE_OP_METER_DESTROY,
 	WIRE_OP_METER_QUERY,
+	WIRE_OP_AUDIT, /* the primary checks its own consistency */
 	WIRE_OP_END_
 };
 
@@ -178,6 +179,12 @@ struct wire_meter_ref {
 	uint16_t port;
 	uint16_t flags;
 	uint32_t id;
+};
+
+/* AUDIT body: nothing to ask yet; both words must be zero. */
+struct wire_audit {
+	uint32_t flags;
+	uint32_t reserved;
 };
 
 #define WIRE_BATCH_STOP_ON_ERROR 0x1u
@@ -313,6 +320,8 @@ int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, 
 int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port,
 			     uint32_t id, uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs,
 			     uint32_t drop, struct mpf_flow_error *error);
+/* AUDIT. */
+int wire_encode_audit(void *buf, size_t cap, uint64_t user_data, struct mpf_flow_error *error);
 /* METER_DESTROY or METER_QUERY. */
 int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
 			  uint16_t port, uint32_t id, bool clear, struct mpf_flow_error *error);

@@ -299,6 +299,10 @@ static void test_destroy_flush_query_isolate_round_trip(void **state)
 	assert_true(req.query.fresh);
 	assert_int_equal(req.query.action, MPF_FLOW_ACTION_TYPE_COUNT);
 
+	decode_ok(wire_encode_audit(msg, sizeof(msg), 15, &error));
+	assert_int_equal(req.header.op, WIRE_OP_AUDIT);
+	assert_int_equal(req.header.user_data, 15);
+
 	decode_ok(wire_encode_isolate(msg, sizeof(msg), 14, 7, true, &error));
 	assert_int_equal(req.header.op, WIRE_OP_ISOLATE);
 	assert_int_equal(req.isolate.port, 7);
@@ -521,6 +525,9 @@ static void test_reserved_and_unknown_flag_bits_are_refused(void **state)
 				   &error);
 	msg[20] = 4; /* unknown query flag */
 	assert_int_equal(decode_result((size_t)length), -EINVAL);
+	length = wire_encode_audit(msg, sizeof(msg), 1, &error);
+	msg[20] = 1; /* audit's reserved word */
+	assert_int_equal(decode_result((size_t)length), -EBADMSG);
 }
 
 static void test_counts_over_the_limits_are_enotsup(void **state)

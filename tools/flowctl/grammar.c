@@ -82,6 +82,7 @@ static const char *const verb_names[] = {
 	[GRAMMAR_METER_CREATE] = "meter create",
 	[GRAMMAR_METER_DESTROY] = "meter destroy",
 	[GRAMMAR_METER_QUERY] = "meter query",
+	[GRAMMAR_AUDIT] = "audit",
 };
 
 const char *grammar_verb_name(enum grammar_verb verb)
@@ -857,8 +858,12 @@ static int command(struct parser *p)
 	if (cmd->verb == GRAMMAR_NONE) {
 		if (take(p, "meter"))
 			return meter(p);
+		if (take(p, "audit")) {
+			cmd->verb = GRAMMAR_AUDIT;
+			return 0;
+		}
 		return fail(p, p->at, "a command expected: create, validate, destroy, flush, query, "
-				     "list, isolate or meter");
+				     "list, isolate, meter or audit");
 	}
 	err = number16(p, &cmd->port, "port");
 	if (err)
@@ -991,6 +996,9 @@ int grammar_print(char *buf, size_t cap, const struct grammar_command *cmd,
 		break;
 	case GRAMMAR_ISOLATE:
 		OUT("%s %u %d", verb, cmd->port, cmd->isolate);
+		break;
+	case GRAMMAR_AUDIT:
+		OUT("%s", verb);
 		break;
 	case GRAMMAR_METER_CREATE:
 		OUT("%s %u %" PRIu32 " cir %" PRIu64 " cbs %" PRIu64 " pir %" PRIu64 " pbs %" PRIu64,

@@ -38,6 +38,7 @@ enum grammar_verb {
 	GRAMMAR_METER_CREATE,
 	GRAMMAR_METER_DESTROY,
 	GRAMMAR_METER_QUERY,
+	GRAMMAR_AUDIT, /* the primary checks its consistency (no port) */
 };
 
 struct grammar_token {

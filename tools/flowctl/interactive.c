@@ -32,7 +32,7 @@ static void add_word(const char *w)
 static void collect_words(void)
 {
 	static const char *const keywords[] = {
-		"flow", "create", "validate", "destroy", "flush", "query", "list", "isolate",
+		"flow", "create", "validate", "destroy", "flush", "query", "list", "isolate", "audit",
 		"meter", "pattern", "actions", "end", "rule", "count", "reset", "group",
 		"priority", "ingress", "egress", "is", "spec", "last", "mask", "prefix",
 		"index", "id", "queues", "types", "key", "mtr_id", "original",

@@ -33,6 +33,7 @@ static void usage(FILE *out)
 	      "  meter create PORT ID cir N cbs N pir N pbs N [drop COLOR...]\n"
 	      "  meter destroy PORT ID\n"
 	      "  meter query PORT ID [clear]\n"
+	      "  audit                        the primary checks its own consistency\n"
 	      "  translate [--backend=verbs] [--queues=N] [--groups=N] [--levels=N]\n"
 	      "            create|validate PORT ...\n"
 	      "                               the device flows a rule becomes on an RDMA\n"

@@ -309,6 +309,15 @@ static int simple(struct mpf_client *c, struct flowctl *f, const struct grammar_
 		snprintf(text, sizeof(text), "Meter %" PRIu32 " destroyed on port %u",
 			 cmd->meter_id, cmd->port);
 		break;
+	case GRAMMAR_AUDIT:
+		err = mpf_audit(c, error);
+		if (err >= 0 && f->json) {
+			json_ok(line_number, cmd);
+			printf(",\"consistent\":true,\"rules\":%d}\n", err);
+			return 0;
+		}
+		snprintf(text, sizeof(text), "Consistent: %d rules checked", err);
+		break;
 	default:
 		return -EINVAL;
 	}

@@ -97,6 +97,14 @@ MPF_API int mpf_flow_create(struct mpf_client *client, uint16_t port,
 MPF_API int mpf_flow_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
 			     struct mpf_flow_error *error);
 
+/**
+ * Ask the primary to check its own consistency: its rule table, every
+ * client's rule list, the free slots, the journal's copies and the shared
+ * region agree. Returns the number of rules checked, or -EUCLEAN with
+ * `error` naming the first thing that does not hold (the primary logs it).
+ */
+MPF_API int mpf_audit(struct mpf_client *client, struct mpf_flow_error *error);
+
 /** Destroy every rule this client owns on `port`. */
 MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port,
 			   struct mpf_flow_error *error);
