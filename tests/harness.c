@@ -30,18 +30,32 @@ static int spawn_process(struct primary *p, const char *const *extra)
 {
 	const char *binary = getenv("MPFLOWD");
 	const char *backend = getenv("MPFLOWD_BACKEND");
-	const char *argv[32] = {"mpflowd", "--foreground", "--runtime-dir", p->dir, "--quiet"};
-	int argc = 5;
+	const char *wrapper = getenv("MPFLOWD_WRAPPER"); /* e.g. scripts/test --valgrind */
+	const char *argv[48];
+	char words[512];
+	int argc = 0;
 
 	if (binary == NULL) {
 		fprintf(stderr, "harness: MPFLOWD is not set\n");
 		return -1;
 	}
+	if (wrapper) {
+		char *save = NULL;
+
+		snprintf(words, sizeof(words), "%s", wrapper);
+		for (char *w = strtok_r(words, " ", &save); w && argc < 16; w = strtok_r(NULL, " ", &save))
+			argv[argc++] = w;
+	}
+	argv[argc++] = binary;
+	argv[argc++] = "--foreground";
+	argv[argc++] = "--runtime-dir";
+	argv[argc++] = p->dir;
+	argv[argc++] = "--quiet";
 	if (backend) {
 		argv[argc++] = "--backend";
 		argv[argc++] = backend;
 	}
-	for (int i = 0; extra && extra[i] && argc < 31; i++)
+	for (int i = 0; extra && extra[i] && argc < 47; i++)
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
 	p->pid = fork();
@@ -52,7 +66,7 @@ static int spawn_process(struct primary *p, const char *const *extra)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execv(binary, (char *const *)(uintptr_t)argv);
+		execvp(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
 	return p->pid < 0 ? -1 : 0;

@@ -32,8 +32,7 @@
 #include "tests/harness.h"
 #include "tests/packet_builder.h"
 
-#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#include "tests/rule_literals.h"
 #define BE16(x)	     ((uint16_t)__builtin_bswap16(x))
 
 /* What the test sends, by kind, and what it expects each rule to count. */

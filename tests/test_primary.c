@@ -30,8 +30,7 @@
 #include "shm/wire.h"
 #include "tests/harness.h"
 
-#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#include "tests/rule_literals.h"
 
 static const char *const small[] = {"--max-rules", "4096", "--queues", "8", NULL};
 
@@ -309,7 +308,8 @@ static void test_monitor_lists_rules_without_being_a_client(void **state)
 	}
 	assert_int_equal(seen, 3);
 	mpf_disconnect(c);
-	for (int i = 0; i < 500 && (mpf_monitor_instance(m, &info), info.rules); i++)
+	/* The primary destroys the rules, then forgets the client: wait for both. */
+	for (int i = 0; i < 500 && (mpf_monitor_instance(m, &info), info.rules || info.clients); i++)
 		usleep(10000);
 	assert_int_equal(info.rules, 0);
 	assert_int_equal(info.clients, 0);

@@ -15,8 +15,7 @@
 
 #include "shm/rule/rule.h"
 
-#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#include "tests/rule_literals.h"
 #define END_ITEM     ITEM(END)
 #define END_ACTION   ACTION(END, NULL)
 

@@ -23,8 +23,7 @@
 #include "shm/region.h"
 #include "tests/packet_builder.h"
 
-#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#include "tests/rule_literals.h"
 #define END_ITEM     ITEM(END)
 #define END_ACTION   ACTION(END, NULL)
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))

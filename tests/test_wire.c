@@ -17,8 +17,7 @@
 #include "shm/rule/rule.h"
 #include "shm/wire.h"
 
-#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#include "tests/rule_literals.h"
 
 static uint8_t msg[WIRE_MSG_MAX];
 static struct wire_request req;

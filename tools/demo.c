@@ -21,7 +21,9 @@
 
 #include <mpflow/mpflow.h>
 
-#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
+/* ITEM(ETH) hands ITEM_ an empty variadic argument: C11, no GNU extension. */
+#define ITEM(...) ITEM_(__VA_ARGS__, )
+#define ITEM_(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
 #define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
 
 static const struct mpf_flow_attr ingress = {.ingress = 1};

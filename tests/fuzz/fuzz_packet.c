@@ -20,7 +20,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ITEM(t, ...) {.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__}
+/* ITEM(ETH) hands ITEM_ an empty variadic argument: C11, no GNU extension. */
+#define ITEM(...) ITEM_(__VA_ARGS__, )
+#define ITEM_(t, ...) {.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__}
 #define END	     ITEM(END)
 #define BE16(v)	     ((uint16_t)__builtin_bswap16((uint16_t)(v)))
 #define BE32(v)	     ((uint32_t)__builtin_bswap32((uint32_t)(v)))

@@ -9,8 +9,7 @@
 
 #include "shm/wire.h"
 
-#define ITEM(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#include "tests/rule_literals.h"
 
 static int seeds;
 
