@@ -4,7 +4,6 @@
  * SO_PEERCRED against the access policy, the client's session set up, its
  * fds passed by SCM_RIGHTS. Every refusal carries an errno and a reason.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -129,17 +128,6 @@ static void refuse(int sock, int error, const struct ucred *cred, const char *fm
 }
 
 /* Copy the client's name: printable ASCII only, bounded. */
-static void clean_name(char *out, size_t size, const char *in, size_t in_size)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < size && i < in_size && in[i]; i++)
-		out[i] = isprint((unsigned char)in[i]) && in[i] != ' ' ? in[i] : '?';
-	out[i] = '\0';
-	if (i == 0)
-		snprintf(out, size, "anonymous");
-}
-
 /* Take every waiting connection (a multishot poll fires once per wakeup,
  * not once per connection) and park it until its hello arrives: the loop
  * never waits on one client's socket. */
@@ -215,6 +203,7 @@ void listener_hello(struct server *s, struct handshake *h)
 	struct ucred cred = h->cred;
 	char name[HANDSHAKE_NAME_MAX], reason[HANDSHAKE_REASON_MAX];
 	int fds[HANDSHAKE_FDS], error;
+	uint16_t flags;
 	int sock = h->sock;
 	struct client *c;
 	ssize_t n;
@@ -242,25 +231,16 @@ void listener_hello(struct server *s, struct handshake *h)
 		       s->config.allow_group ? " and --allow-group" : ", no --allow-group");
 		return;
 	}
-	if (n != (ssize_t)sizeof(hello) || hello.magic != HANDSHAKE_MAGIC) {
-		refuse(sock, -EPROTO, &cred, "not an mpflow hello (%zd bytes)", n);
+	error = handshake_check_hello(&hello, (size_t)n, &flags, name, sizeof(name), reason,
+				      sizeof(reason));
+	if (error) {
+		refuse(sock, error, &cred, "%s", reason);
 		return;
 	}
-	if (hello.version != HANDSHAKE_VERSION) {
-		refuse(sock, -EPROTONOSUPPORT, &cred,
-		       "protocol version %u, this primary speaks %u", (unsigned)hello.version,
-		       HANDSHAKE_VERSION);
-		return;
-	}
-	if (hello.flags & ~HANDSHAKE_HELLO_MONITOR) {
-		refuse(sock, -EINVAL, &cred, "unknown hello flags 0x%x", (unsigned)hello.flags);
-		return;
-	}
-	if (hello.flags & HANDSHAKE_HELLO_MONITOR) {
+	if (flags & HANDSHAKE_HELLO_MONITOR) {
 		welcome_monitor(s, sock);
 		return;
 	}
-	clean_name(name, sizeof(name), hello.name, sizeof(hello.name));
 	c = client_add(s, sock, cred.pid, cred.uid, name, fds, &error, reason, sizeof(reason));
 	if (c == NULL) {
 		refuse(sock, error, &cred, "%s", reason);

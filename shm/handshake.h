@@ -62,4 +62,13 @@ struct handshake_welcome {
 };
 _Static_assert(sizeof(struct handshake_welcome) == 184, "welcome layout");
 
+/*
+ * The primary's check of the `length` bytes a connection sent as its hello:
+ * 0 with its flags and its name made printable (never empty) in `name`, or
+ * -EPROTO (not a hello), -EPROTONOSUPPORT (another version), -EINVAL
+ * (unknown flags) with `reason` saying so for the refusal.
+ */
+int handshake_check_hello(const void *bytes, size_t length, uint16_t *flags, char *name,
+			  size_t name_size, char *reason, size_t reason_size);
+
 #endif

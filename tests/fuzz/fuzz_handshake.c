@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer target for the handshake: the hello a stranger sends the
+ * primary (handshake_check_hello), and the counters region header a client
+ * or monitor checks before it reads anything in it (region_attach). The
+ * first byte picks which. A crash, a sanitizer report, an errno outside the
+ * documented set, a name that is not printable, or an accepted region whose
+ * arrays fall outside it, is a bug.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/handshake.h"
+#include "shm/region.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void hello(const uint8_t *data, size_t size)
+{
+	char name[HANDSHAKE_NAME_MAX], reason[HANDSHAKE_REASON_MAX];
+	uint16_t flags;
+	int rc = handshake_check_hello(data, size, &flags, name, sizeof(name), reason,
+				       sizeof(reason));
+
+	if (rc != 0) {
+		if ((rc != -EPROTO && rc != -EPROTONOSUPPORT && rc != -EINVAL) ||
+		    memchr(reason, '\0', sizeof(reason)) == NULL)
+			abort();
+		return;
+	}
+	if (flags & ~HANDSHAKE_HELLO_MONITOR || name[0] == '\0')
+		abort();
+	for (size_t i = 0; name[i]; i++)
+		if (!isprint((unsigned char)name[i]) || name[i] == ' ' || i >= sizeof(name) - 1)
+			abort();
+}
+
+static void region(const uint8_t *data, size_t size)
+{
+	static _Alignas(64) uint8_t copy[1 << 16];
+	struct region_view view;
+	int rc;
+
+	if (size > sizeof(copy))
+		size = sizeof(copy);
+	memcpy(copy, data, size);
+	rc = region_attach(&view, copy, size);
+	if (rc != 0) {
+		if (rc != -EPROTO && rc != -EINVAL)
+			abort();
+		return;
+	}
+	/* Accepted: every slot of both arrays lies inside the mapping. */
+	if ((const uint8_t *)(view.counters + view.max_rules) > copy + size ||
+	    (const uint8_t *)(view.entries + view.max_rules) > copy + size)
+		abort();
+	for (uint32_t i = 0; i < view.max_rules; i++) {
+		struct region_count count;
+		struct region_entry entry;
+
+		region_counter_read(&view.counters[i], 1, &count);
+		region_entry_read(&view.entries[i], &entry);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size == 0)
+		return 0;
+	if (data[0] & 1)
+		region(data + 1, size - 1);
+	else
+		hello(data + 1, size - 1);
+	return 0;
+}
