@@ -369,9 +369,11 @@ static void test_disconnect_destroys_all_but_persistent_rules(void **state)
 
 static void test_limits_are_enomem_with_a_reason(void **state)
 {
-	static const char *const tight[] = {"--max-rules", "8", "--client-max-rules", "5", NULL};
+	static const char *const tight[] = {"--max-rules", "8", "--client-max-rules", "5",
+					    "--max-clients", "2", NULL};
 	struct primary *p = *state, q;
-	struct mpf_client *a, *b;
+	struct mpf_client *a, *b, *third;
+	struct mpf_connect_options o;
 	struct mpf_flow_error error;
 	struct sample_rule s;
 	uint64_t h;
@@ -380,6 +382,9 @@ static void test_limits_are_enomem_with_a_reason(void **state)
 	assert_int_equal(primary_start(&q, tight), 0);
 	assert_int_equal(primary_connect(&q, "a", &a), 0);
 	assert_int_equal(primary_connect(&q, "b", &b), 0);
+	o = (struct mpf_connect_options){.runtime_dir = q.dir, .name = "third"};
+	assert_int_equal(mpf_connect(&o, &third, &error), -EUSERS);
+	assert_non_null(strstr(error.message, "already serves 2 clients"));
 	for (uint32_t i = 0; i < 5; i++)
 		assert_int_equal(create(a, i, 0, &h), 0);
 	sample_rule_init(&s, 9);
@@ -394,6 +399,26 @@ static void test_limits_are_enomem_with_a_reason(void **state)
 	mpf_disconnect(a);
 	mpf_disconnect(b);
 	assert_int_equal(primary_cleanup(&q), 0);
+}
+
+/* The runtime directory and every file in it are the owner's alone (the
+ * group's too with --allow-group, never others'). */
+static void test_runtime_files_are_private(void **state)
+{
+	struct primary *p = *state;
+	static const char *const names[] = {"", "/default.sock", "/default.pid",
+					    "/default.journal"};
+	static const mode_t modes[] = {0700, 0600, 0600, 0600};
+	char path[160];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", p->dir, names[i]);
+		assert_int_equal(stat(path, &st), 0);
+		if ((st.st_mode & 0777) != modes[i])
+			fail_msg("%s has mode %03o, not %03o", path, st.st_mode & 0777, modes[i]);
+		assert_int_equal(st.st_uid, geteuid());
+	}
 }
 
 /* ---- many clients --------------------------------------------------------- */
@@ -600,6 +625,76 @@ static void test_garbage_requests_get_error_completions(void **state)
 
 	/* The bystander noticed nothing. */
 	assert_int_equal(mpf_flow_destroy(other, 0, other_rule, &error), 0);
+	raw_close(&raw);
+	mpf_disconnect(other);
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[128];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* Back pressure: a client that floods requests and reads no completion is
+ * served until its completion ring is full, then not at all; the primary's
+ * memory does not grow, others are served, and once it reads, every
+ * request gets its one completion, in order. */
+static void test_a_client_that_never_reads_completions_is_held_back(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_client *other;
+	struct raw_session raw;
+	struct mpf_flow_error error;
+	struct sample_rule s;
+	uint8_t msg[WIRE_MSG_MAX];
+	uint64_t sent = 0, answered = 0, h;
+	long before, after;
+	int length;
+
+	assert_int_equal(primary_connect(p, "bystander", &other), 0);
+	assert_int_equal(raw_connect(p, &raw), 0);
+	sample_rule_init(&s, 1);
+	before = rss_kib(p->pid);
+	for (int round = 0; round < 300; round++) {
+		for (;;) {
+			length = wire_encode_rule(msg, sizeof(msg), WIRE_OP_VALIDATE, sent, 0, false,
+						  &ingress, s.pattern, s.actions, &error);
+			if (ring_enqueue(&raw.requests, msg, (uint32_t)length) != 0)
+				break;
+			sent++;
+		}
+		usleep(1000);
+	}
+	/* The request ring is full and stays so: the primary stopped taking. */
+	length = wire_encode_rule(msg, sizeof(msg), WIRE_OP_VALIDATE, sent, 0, false, &ingress,
+				  s.pattern, s.actions, &error);
+	assert_int_not_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	after = rss_kib(p->pid);
+	assert_true(after - before < 2048);
+	/* Others are served all the while. */
+	assert_int_equal(create(other, 2, 0, &h), 0);
+	assert_int_equal(mpf_flow_destroy(other, 0, h, &error), 0);
+	/* Read: the rest is served, each request answered once, in order. */
+	while (answered < sent) {
+		struct wire_completion done;
+
+		assert_int_equal(raw_completion(&raw, &done), 0);
+		assert_int_equal(done.user_data, answered);
+		assert_int_equal(done.status, 0);
+		answered++;
+	}
+	print_message("%llu requests held back and then answered; primary RSS %ld -> %ld KiB\n",
+		      (unsigned long long)sent, before, after);
 	raw_close(&raw);
 	mpf_disconnect(other);
 }
@@ -910,7 +1005,9 @@ int main(void)
 		T(test_client_killed_mid_batch_loses_only_its_rules),
 		T(test_garbage_requests_get_error_completions),
 		T(test_corrupt_ring_drops_only_that_client),
+		T(test_a_client_that_never_reads_completions_is_held_back),
 		T(test_region_cannot_be_mapped_writable),
+		T(test_runtime_files_are_private),
 		T(test_uid_outside_the_policy_is_refused),
 		T(test_silent_connection_neither_stalls_nor_lingers),
 		T(test_second_primary_on_the_instance_is_refused),
