@@ -112,12 +112,17 @@ static int append(struct server *s, enum journal_type type, uint64_t key, const 
 		  uint32_t length)
 {
 	struct journal *j = &s->journal;
+	off_t end;
 	int err;
 
 	if (j->fd < 0)
 		return 0;
-	err = put(j->fd, type, key, payload, length);
+	end = lseek(j->fd, 0, SEEK_CUR);
+	err = end < 0 ? -errno : put(j->fd, type, key, payload, length);
 	if (err) {
+		/* A torn record would end every later one's replay: cut it. */
+		if (end >= 0 && (ftruncate(j->fd, end) != 0 || lseek(j->fd, end, SEEK_SET) < 0))
+			log_warn("journal %s: cannot cut a torn record", j->path);
 		log_warnx("journal %s: %s", j->path, strerror(-err));
 		return err;
 	}

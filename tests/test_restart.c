@@ -262,6 +262,161 @@ static void test_a_primary_killed_mid_stream_loses_no_acknowledged_rule(void **s
 	free(found);
 }
 
+/* Many clients: each streams persistent creates (and destroys of every
+ * third one) and tells the parent, through a pipe, what was acknowledged. */
+struct event {
+	uint8_t kind; /* 'R' connected, 'C' create acked, 'S' destroy sent,
+		       * 'D' destroy acked, 'E' the end: `handle` = creates in flight */
+	uint64_t handle;
+};
+
+static void stream_client(const struct primary *p, unsigned index, int out)
+{
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint32_t next = 0, in_flight = 0;
+	char name[32];
+
+	snprintf(name, sizeof(name), "stream-%u", index);
+	if (primary_connect(p, name, &c) != 0)
+		_exit(2);
+	{
+		struct event ready = {.kind = 'R'};
+
+		if (write(out, &ready, sizeof(ready)) != sizeof(ready))
+			_exit(3);
+	}
+	for (;;) {
+		int n;
+
+		while (mpf_inflight(c) < 32) {
+			struct sample_rule s;
+
+			sample_rule_init(&s, index << 20 | next);
+			if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT, next,
+					      &error) != 0)
+				break;
+			next++;
+			in_flight++;
+		}
+		n = mpf_poll(c, done, 64, 1000);
+		if (n < 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct event e = {.handle = done[i].handle};
+
+			if (done[i].user_data >> 63) {
+				e.kind = 'D';
+				e.handle = done[i].user_data & ~(1ull << 63);
+			} else {
+				in_flight--;
+				if (done[i].status)
+					continue;
+				e.kind = 'C';
+			}
+			if (done[i].status || write(out, &e, sizeof(e)) != sizeof(e))
+				continue;
+			if (e.kind == 'C' && (uint32_t)done[i].user_data % 3 == 0 &&
+			    mpf_submit_destroy(c, 0, e.handle, 1ull << 63 | e.handle, &error) == 0) {
+				e.kind = 'S';
+				if (write(out, &e, sizeof(e)) != sizeof(e))
+					_exit(3);
+			}
+		}
+	}
+	{
+		struct event e = {.kind = 'E', .handle = in_flight};
+
+		if (write(out, &e, sizeof(e)) != sizeof(e))
+			_exit(3);
+	}
+	_exit(0);
+}
+
+#define STREAMS 8
+
+static void test_a_primary_killed_under_many_clients_loses_no_acknowledged_rule(void **state)
+{
+	struct primary *p = *state;
+	unsigned seed = 777;
+
+	for (unsigned round = 0; round < 3; round++) {
+		/* By handle: 1 live, 2 destroy sent, 3 destroyed (acknowledged). */
+		static uint64_t handles[STREAMS * 65536];
+		static uint8_t fate[STREAMS * 65536];
+		static uint64_t found[STREAMS * 65536];
+		unsigned n = 0, n_found, must = 0, maybe = 0;
+		uint64_t in_flight = 0;
+		pid_t pids[STREAMS];
+		int pipes[STREAMS][2];
+		struct mpf_client *c;
+		struct mpf_flow_error error;
+		unsigned delay = 50000 + rand_r(&seed) % 200000;
+
+		for (unsigned i = 0; i < STREAMS; i++) {
+			assert_int_equal(pipe(pipes[i]), 0);
+			pids[i] = fork();
+			if (pids[i] == 0) {
+				close(pipes[i][0]);
+				stream_client(p, i, pipes[i][1]);
+			}
+			close(pipes[i][1]);
+		}
+		/* Everyone connected and streaming, then the kill. */
+		for (unsigned i = 0; i < STREAMS; i++) {
+			struct event e;
+
+			assert_int_equal(read(pipes[i][0], &e, sizeof(e)), sizeof(e));
+			assert_int_equal(e.kind, 'R');
+		}
+		usleep(delay);
+		kill_primary(p);
+		for (unsigned i = 0; i < STREAMS; i++) {
+			struct event e;
+			int status;
+
+			while (read(pipes[i][0], &e, sizeof(e)) == sizeof(e)) {
+				unsigned at;
+
+				if (e.kind == 'E') {
+					in_flight += e.handle;
+					continue;
+				}
+				for (at = 0; at < n && handles[at] != e.handle; at++)
+					;
+				if (at == n && n < STREAMS * 65536)
+					handles[n++] = e.handle;
+				fate[at] = e.kind == 'C' ? 1 : e.kind == 'S' ? 2 : 3;
+			}
+			close(pipes[i][0]);
+			assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		assert_int_equal(primary_restart(p, args), 0);
+		assert_int_equal(primary_connect(p, "audit", &c), 0);
+		n_found = persistent_rules(c, found, STREAMS * 65536);
+		for (unsigned i = 0; i < n; i++) {
+			if (fate[i] == 1 && !listed(found, n_found, handles[i]))
+				fail_msg("round %u: acknowledged rule 0x%llx lost", round,
+					 (unsigned long long)handles[i]);
+			if (fate[i] == 3 && listed(found, n_found, handles[i]))
+				fail_msg("round %u: rule 0x%llx back after its destroy was "
+					 "acknowledged",
+					 round, (unsigned long long)handles[i]);
+			must += fate[i] == 1;
+			maybe += fate[i] == 2;
+		}
+		assert_true(n_found <= must + maybe + in_flight);
+		assert_true(mpf_audit(c, &error) >= 0);
+		print_message("round %u: %u clients, primary killed after %u ms, %u live rules "
+			      "acknowledged, %u back\n",
+			      round, STREAMS, delay / 1000, must, n_found);
+		assert_true(mpf_flow_flush_persistent(c, 0, &error) >= 0);
+		mpf_disconnect(c);
+	}
+}
+
 /* The journal's records: offsets of each header, from the lengths. */
 static unsigned record_offsets(const char *path, long *offsets, unsigned max, long *size)
 {
@@ -367,6 +522,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_rules_and_meters_come_back_with_their_handles),
 		T(test_a_primary_killed_mid_stream_loses_no_acknowledged_rule),
+		T(test_a_primary_killed_under_many_clients_loses_no_acknowledged_rule),
 		T(test_a_damaged_journal_is_reported_and_read_up_to_the_damage),
 	};
 
