@@ -332,6 +332,32 @@ static int open_device(struct verbs *v, const struct hwdrv_config *config,
 	return check_attributes(v, error);
 }
 
+/* Queue q's CQ and receive WQ, the WQ ready. 0 or an errno; `*what` is
+ * the verb that failed. */
+static int open_queue(struct verbs *v, unsigned q, const char **what)
+{
+	struct ibv_wq_init_attr init = {
+		.wq_type = IBV_WQT_RQ,
+		.max_wr = 64,
+		.max_sge = 1,
+		.pd = v->pd,
+	};
+	struct ibv_wq_attr ready = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RDY};
+
+	*what = "ibv_create_cq";
+	errno = 0;
+	v->cqs[q] = ibv_create_cq(v->context, 64, NULL, NULL, 0);
+	if (v->cqs[q] == NULL)
+		return errno ? errno : EIO;
+	*what = "ibv_create_wq";
+	init.cq = v->cqs[q];
+	v->wqs[q] = ibv_create_wq(v->context, &init);
+	if (v->wqs[q] == NULL)
+		return errno ? errno : EIO;
+	*what = "ibv_modify_wq";
+	return ibv_modify_wq(v->wqs[q], &ready);
+}
+
 static int open_queues(struct verbs *v, struct mpf_flow_error *error)
 {
 	v->cqs = calloc(v->n_queues + 1u, sizeof(*v->cqs));
@@ -341,29 +367,13 @@ static int open_queues(struct verbs *v, struct mpf_flow_error *error)
 				      "no memory for %u queues", v->n_queues);
 	/* Queue q's WQ is wqs[q]; the sink's is wqs[n_queues]. */
 	for (unsigned q = 0; q <= v->n_queues; q++) {
-		struct ibv_wq_init_attr init = {
-			.wq_type = IBV_WQT_RQ,
-			.max_wr = 64,
-			.max_sge = 1,
-		};
-		struct ibv_wq_attr ready = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RDY};
 		const char *what;
+		int err = open_queue(v, q, &what);
 
-		v->cqs[q] = ibv_create_cq(v->context, 64, NULL, NULL, 0);
-		what = "ibv_create_cq";
-		if (v->cqs[q]) {
-			init.pd = v->pd;
-			init.cq = v->cqs[q];
-			v->wqs[q] = ibv_create_wq(v->context, &init);
-			what = "ibv_create_wq";
-		}
-		if (v->wqs[q] && (errno = ibv_modify_wq(v->wqs[q], &ready)) != 0)
-			what = "ibv_modify_wq";
-		else if (v->wqs[q])
-			continue;
-		return flow_error_set(error, errno ? errno : EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "%s: queue %u: %s: %s", v->name, q, what,
-				      strerror(errno ? errno : EIO));
+		if (err)
+			return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "%s: queue %u: %s: %s", v->name, q, what,
+					      strerror(err));
 	}
 	return 0;
 }
