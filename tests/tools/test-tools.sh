@@ -83,6 +83,12 @@ rc=0; "$flowctl" --bogus list 0 2>/dev/null || rc=$?
 [ "$rc" -eq 2 ] || fail "an unknown option exits $rc, not 2"
 echo "ok - exit statuses 0/1/2, carets, JSON errors"
 
+# The primary's own consistency audit.
+"$flowctl" audit | grep -q "^Consistent: [0-9][0-9]* rules checked$" || fail "flowctl audit"
+"$flowctl" --json audit | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['consistent'] and d['rules']>=1, d" ||
+	fail "flowctl --json audit"
+echo "ok - flowctl audit"
+
 # The verbs dry run: no NIC, no primary needed (skipped without libibverbs).
 if "$flowctl" --help | grep -q "translate \[--backend"; then
 	out=$("$flowctl" translate create 0 ingress pattern eth dst is 66:11:22:33:44:55 / \
