@@ -8,6 +8,7 @@
 #ifndef MPFLOW_HWDRV_H
 #define MPFLOW_HWDRV_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,18 @@ struct hwdrv_rule {
 	size_t wire_length;
 	struct region_counter *counter; /* where this rule counts, if it does */
 };
+
+/* Every backend's refusal of a queue its port does not have: -EINVAL
+ * naming action `index` (`what`: its name). */
+static inline int hwdrv_check_queue(unsigned queue, unsigned queues, int index, const char *what,
+				    struct mpf_flow_error *error)
+{
+	if (queue < queues)
+		return 0;
+	return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, index,
+			      "action %d (%s): queue %u does not exist (the port has %u)", index,
+			      what, queue, queues);
+}
 
 struct hwdrv;
 

@@ -282,3 +282,24 @@ void sample_rule_init(struct sample_rule *s, uint32_t n)
 	s->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE,
 						 .conf = &s->queue};
 }
+
+int primary_fixture_start(void **state, const char *const *extra)
+{
+	struct primary *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || primary_start(p, extra) != 0) {
+		free(p);
+		return -1;
+	}
+	*state = p;
+	return 0;
+}
+
+int primary_fixture_stop(void **state)
+{
+	struct primary *p = *state;
+	int rc = primary_cleanup(p);
+
+	free(p);
+	return rc;
+}

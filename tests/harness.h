@@ -36,6 +36,11 @@ int primary_stop(struct primary *p);
 /* Stop if running, remove the directory. -1 if the primary exited with an
  * error or its log holds a sanitizer report (copied to stderr). */
 int primary_cleanup(struct primary *p);
+/* For a test fixture (cmocka setup/teardown): a started primary, allocated,
+ * in *state; and its cleanup and release. 0 or -1, as primary_start() and
+ * primary_cleanup(). */
+int primary_fixture_start(void **state, const char *const *extra);
+int primary_fixture_stop(void **state);
 int primary_connect(const struct primary *p, const char *name, struct mpf_client **client);
 
 /* A distinct rule per n: eth / ipv4 src 10.x.y.z / udp / end, count +

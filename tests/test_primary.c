@@ -56,20 +56,12 @@ static int create(struct mpf_client *c, uint32_t n, unsigned flags, uint64_t *ha
 
 static int setup(void **state)
 {
-	struct primary *p = calloc(1, sizeof(*p));
-
-	assert_int_equal(primary_start(p, small), 0);
-	*state = p;
-	return 0;
+	return primary_fixture_start(state, small);
 }
 
 static int teardown(void **state)
 {
-	struct primary *p = *state;
-	int rc = primary_cleanup(p);
-
-	free(p);
-	return rc;
+	return primary_fixture_stop(state);
 }
 
 static void wait_for_rules(const struct raw_session *raw, unsigned want)

@@ -32,20 +32,12 @@ static const struct mpf_flow_attr ingress = {.ingress = 1};
 
 static int setup(void **state)
 {
-	struct primary *p = calloc(1, sizeof(*p));
-
-	assert_int_equal(primary_start(p, args), 0);
-	*state = p;
-	return 0;
+	return primary_fixture_start(state, args);
 }
 
 static int teardown(void **state)
 {
-	struct primary *p = *state;
-	int rc = primary_cleanup(p);
-
-	free(p);
-	return rc;
+	return primary_fixture_stop(state);
 }
 
 static void kill_primary(struct primary *p)

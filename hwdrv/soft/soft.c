@@ -106,16 +106,6 @@ static struct soft_meter *meter_find(const struct soft *soft, uint16_t port, uin
 	return NULL;
 }
 
-static int check_queue(const struct soft *soft, unsigned queue, int index, const char *what,
-		       struct mpf_flow_error *error)
-{
-	if (queue < soft->queues)
-		return 0;
-	return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, index,
-			      "action %d (%s): queue %u does not exist (the port has %u)", index,
-			      what, queue, soft->queues);
-}
-
 static int check_action(const struct soft *soft, const struct hwdrv_rule *rule, int i,
 			struct mpf_flow_error *error)
 {
@@ -132,17 +122,17 @@ static int check_action(const struct soft *soft, const struct hwdrv_rule *rule, 
 				      "action %d (%s): not meaningful on an egress rule", i, name);
 	switch (a->type) {
 	case MPF_FLOW_ACTION_TYPE_QUEUE:
-		return check_queue(soft, ((const struct mpf_flow_action_queue *)a->conf)->index, i,
-				   name, error);
+		return hwdrv_check_queue(((const struct mpf_flow_action_queue *)a->conf)->index,
+					 soft->queues, i, name, error);
 	case MPF_FLOW_ACTION_TYPE_DUP:
-		return check_queue(soft, ((const struct mpf_flow_action_dup *)a->conf)->index, i,
-				   name, error);
+		return hwdrv_check_queue(((const struct mpf_flow_action_dup *)a->conf)->index,
+					 soft->queues, i, name, error);
 	case MPF_FLOW_ACTION_TYPE_RSS: {
 		const struct mpf_flow_action_rss *rss = a->conf;
 		int err = 0;
 
 		for (uint32_t q = 0; q < rss->queue_num && !err; q++)
-			err = check_queue(soft, rss->queue[q], i, name, error);
+			err = hwdrv_check_queue(rss->queue[q], soft->queues, i, name, error);
 		return err;
 	}
 	case MPF_FLOW_ACTION_TYPE_VF: {

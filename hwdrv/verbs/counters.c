@@ -13,7 +13,9 @@
 
 #include "hwdrv/verbs/verbs.h"
 
-int verbs_rule_counters_publish(struct verbs_rule *r, bool fresh)
+/* Copy one rule's device counters into its region counter. `fresh`: ask
+ * the device, not the provider's cache. 0 or -errno. */
+static int publish(struct verbs_rule *r, bool fresh)
 {
 	uint64_t hits = 0, bytes = 0;
 	struct timespec now;
@@ -48,14 +50,14 @@ void verbs_counters_poll(struct hwdrv *dev)
 	/* A read that fails leaves the last counts; the next tick retries. */
 	for (struct verbs_rule *r = v->rules; r; r = r->next)
 		if (r->counted)
-			verbs_rule_counters_publish(r, false);
+			publish(r, false);
 }
 
 int verbs_counter_read(struct hwdrv *dev, void *handle, struct mpf_flow_error *error)
 {
 	struct verbs *v = dev->priv;
 	struct verbs_rule *r = handle;
-	int err = verbs_rule_counters_publish(r, true);
+	int err = publish(r, true);
 
 	if (err)
 		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,

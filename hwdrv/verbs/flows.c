@@ -404,7 +404,6 @@ int verbs_isolate(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow
 				      "device %s: the default flow (ALL_DEFAULT): %s", v->name,
 				      strerror(-err));
 	}
-	v->isolated = enable;
 	return 0;
 }
 

@@ -562,16 +562,6 @@ struct actions {
 	const char *emulation;
 };
 
-static int check_queue(const struct verbs_caps *caps, unsigned queue, int index, const char *what,
-		       struct mpf_flow_error *error)
-{
-	if (queue < caps->queues)
-		return 0;
-	return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ACTION, index,
-			      "action %d (%s): queue %u does not exist (the port has %u)", index,
-			      what, queue, caps->queues);
-}
-
 /* The RSS types verbs can hash on: IP addresses and TCP/UDP ports. */
 #define RSS_V4	 (MPF_RSS_IPV4 | MPF_RSS_FRAG_IPV4 | MPF_RSS_NONFRAG_IPV4_OTHER)
 #define RSS_V6	 (MPF_RSS_IPV6 | MPF_RSS_FRAG_IPV6 | MPF_RSS_NONFRAG_IPV6_OTHER)
@@ -581,13 +571,13 @@ static int check_queue(const struct verbs_caps *caps, unsigned queue, int index,
 #define RSS_DEFAULT (MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP |                   \
 		     MPF_RSS_NONFRAG_IPV4_UDP | MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
 
-static int check_rss(struct actions *a, const struct mpf_flow_action_rss *rss, int index,
-		     struct mpf_flow_error *error)
+static int check_rss(const struct verbs_caps *caps, const struct mpf_flow_action_rss *rss,
+		     int index, struct mpf_flow_error *error)
 {
 	uint64_t refused = rss->types & ~(uint64_t)RSS_OK;
 
 	for (uint32_t q = 0; q < rss->queue_num; q++) {
-		int err = check_queue(a->caps, rss->queue[q], index, "rss", error);
+		int err = hwdrv_check_queue(rss->queue[q], caps->queues, index, "rss", error);
 
 		if (err)
 			return err;
@@ -635,18 +625,20 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 					      name);
 		switch (act->type) {
 		case MPF_FLOW_ACTION_TYPE_QUEUE:
-			err = check_queue(caps, ((const struct mpf_flow_action_queue *)act->conf)->index,
-					  i, name, error);
+			err = hwdrv_check_queue(
+				((const struct mpf_flow_action_queue *)act->conf)->index, caps->queues,
+				i, name, error);
 			break;
 		case MPF_FLOW_ACTION_TYPE_DUP:
-			err = check_queue(caps, ((const struct mpf_flow_action_dup *)act->conf)->index,
-					  i, name, error);
+			err = hwdrv_check_queue(
+				((const struct mpf_flow_action_dup *)act->conf)->index, caps->queues,
+				i, name, error);
 			if (!err)
 				err = need(caps->dont_trap, error, i,
 					   "DONT_TRAP flag (DUP needs a pass-through copy)");
 			break;
 		case MPF_FLOW_ACTION_TYPE_RSS:
-			err = check_rss(a, act->conf, i, error);
+			err = check_rss(caps, act->conf, i, error);
 			break;
 		case MPF_FLOW_ACTION_TYPE_MARK:
 			if (((const struct mpf_flow_action_mark *)act->conf)->id > caps->tag_max)

@@ -216,7 +216,6 @@ struct verbs {
 	struct verbs_qp *sink_qp;	/* the probes' QP */
 	struct ibv_flow *default_flow;	/* ALL_DEFAULT to queue 0 unless isolated */
 	struct verbs_qp *default_flow_qp;
-	bool isolated;
 	struct verbs_rule *rules;
 	struct verbs_layer_mask masks[VERBS_LAYER_MASKS_MAX];
 };
@@ -240,8 +239,5 @@ void verbs_default_flow_destroy(struct verbs *v);
 /* counters.c */
 void verbs_counters_poll(struct hwdrv *dev);
 int verbs_counter_read(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);
-/* Copy one rule's device counters into its region counter. `fresh`: ask
- * the device, not the provider's cache. 0 or -errno. */
-int verbs_rule_counters_publish(struct verbs_rule *r, bool fresh);
 
 #endif

@@ -249,6 +249,19 @@ static void release(enum fake_kind kind, void *p)
 	free(h);
 }
 
+/* A call of `op` that makes an object of `kind`: NULL with errno set when
+ * the call must fail, else the object, zeroed. */
+static void *make(enum fake_op op, enum fake_kind kind, size_t size)
+{
+	int err = call(op);
+
+	if (err) {
+		errno = err;
+		return NULL;
+	}
+	return object(kind, size);
+}
+
 unsigned fake_ibv_live(enum fake_kind kind)
 {
 	return fake.live[kind];
@@ -652,14 +665,10 @@ const char *__wrap_ibv_get_device_name(struct ibv_device *device)
 
 struct ibv_context *__wrap_ibv_open_device(struct ibv_device *device)
 {
-	struct verbs_context *v;
-	int err = call(FAKE_OPEN_DEVICE);
+	struct verbs_context *v = make(FAKE_OPEN_DEVICE, FAKE_CONTEXT, sizeof(*v));
 
-	if (err) {
-		errno = err;
+	if (v == NULL)
 		return NULL;
-	}
-	v = object(FAKE_CONTEXT, sizeof(*v));
 	v->sz = sizeof(*v);
 	v->context.device = device;
 	v->context.abi_compat = __VERBS_ABI_IS_EXTENDED;
@@ -704,14 +713,10 @@ int __wrap_ibv_query_device(struct ibv_context *context, struct ibv_device_attr 
 
 struct ibv_pd *__wrap_ibv_alloc_pd(struct ibv_context *context)
 {
-	struct ibv_pd *pd;
-	int err = call(FAKE_ALLOC_PD);
+	struct ibv_pd *pd = make(FAKE_ALLOC_PD, FAKE_PD, sizeof(*pd));
 
-	if (err) {
-		errno = err;
+	if (pd == NULL)
 		return NULL;
-	}
-	pd = object(FAKE_PD, sizeof(*pd));
 	pd->context = context;
 	return pd;
 }
