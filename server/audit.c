@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The consistency audit (WIRE_OP_AUDIT, `flowctl audit`): every invariant
- * that ties the rule table, the clients' rule lists, the free stack, the
+ * that ties the rule table, the clients' rule lists, the free queue, the
  * journal's copies and the shared region together, checked from scratch.
  * The chaos tests run it after killing and stopping clients at random: an
  * orphan, a leak or a stale region slot is named here, not guessed at.
@@ -16,31 +16,47 @@
 
 #define BAD(...) flow_error_set(error, EUCLEAN, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, __VA_ARGS__)
 
-static const struct client *client_of_session(const struct server *s, uint32_t session)
+/* The client owning a rule, found through the slot's owner index. */
+static const struct client *owner_of(const struct server *s, const struct rule_slot *r)
 {
-	for (uint32_t i = 0; i < s->config.max_clients; i++)
-		if (s->clients[i].active && s->clients[i].session == session)
-			return &s->clients[i];
-	return NULL;
+	const struct client *c;
+
+	if (r->owner_index >= s->config.max_clients)
+		return NULL;
+	c = &s->clients[r->owner_index];
+	return c->active && c->session == r->owner ? c : NULL;
 }
 
 static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_error *error)
 {
 	const struct rule_table *t = &s->rules;
-	uint32_t used = 0, persistent = 0;
+	uint32_t used = 0, persistent = 0, unrestored = 0;
 
 	for (uint32_t slot = 0; slot < t->max; slot++) {
 		const struct rule_slot *r = &t->slots[slot];
 		uint32_t entry = shm_load_acquire32(&s->entries[slot].generation);
 		uint32_t counter = shm_load_acquire32(&s->counters[slot].generation);
 
-		if (!r->in_use) {
+		if (r->state == RULE_FREE) {
 			if (entry || counter)
 				return BAD("slot %u is free but the region still shows a rule there",
 					   slot);
 			continue;
 		}
 		used++;
+		if (r->state == RULE_UNRESTORED || (r->state == RULE_DYING && !r->backend)) {
+			if (r->owner != 0 || r->journal == NULL || r->backend || counter ||
+			    entry != r->generation)
+				return BAD("unrestored rule in slot %u: owner %u, journal copy %s, "
+					   "counter generation %u, entry generation %u",
+					   slot, r->owner, r->journal ? "kept" : "missing", counter,
+					   entry);
+			unrestored++;
+			persistent++;
+			continue;
+		}
+		if (r->state == RULE_DYING && r->owner != 0)
+			return BAD("client rule in slot %u waits for the journal", slot);
 		if (entry != r->generation || counter != r->generation)
 			return BAD("rule 0x%llx: the region's directory or counter slot has "
 				   "generation %u/%u",
@@ -50,7 +66,7 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 			persistent++;
 			if (s->journal.fd >= 0 && r->journal == NULL)
 				return BAD("persistent rule in slot %u has no journal record", slot);
-		} else if (client_of_session(s, r->owner) == NULL) {
+		} else if (owner_of(s, r) == NULL) {
 			return BAD("rule in slot %u belongs to session %u, which is gone (an "
 				   "orphan)",
 				   slot, r->owner);
@@ -58,9 +74,15 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 			return BAD("rule in slot %u is not on its owner's list", slot);
 		}
 	}
-	if (used != t->used || used + t->free_count != t->max)
-		return BAD("%u rules in use, the table counts %u, with %u free of %u", used, t->used,
-			   t->free_count, t->max);
+	if (used != t->used || used + t->free_count + t->retired != t->max)
+		return BAD("%u rules in use, the table counts %u, with %u free and %u retired of %u",
+			   used, t->used, t->free_count, t->retired, t->max);
+	if (unrestored + s->journal.n_orphans != s->unrestored_rules ||
+	    shm_load_relaxed32(&s->region->unrestored) != s->unrestored_rules)
+		return BAD("%u rules not restored (%u in slots, %u beyond them), the primary "
+			   "counts %u, the region %u",
+			   unrestored + s->journal.n_orphans, unrestored, s->journal.n_orphans,
+			   s->unrestored_rules, shm_load_relaxed32(&s->region->unrestored));
 	if (persistent != s->persistent_rules)
 		return BAD("%u persistent rules, the primary counts %u", persistent,
 			   s->persistent_rules);
@@ -83,7 +105,7 @@ static int audit_clients(const struct server *s, uint8_t *listed, struct mpf_flo
 			continue;
 		active++;
 		for (uint32_t at = c->first_rule; at; at = s->rules.slots[at - 1].next) {
-			if (at - 1 >= s->rules.max || !s->rules.slots[at - 1].in_use ||
+			if (at - 1 >= s->rules.max || s->rules.slots[at - 1].state != RULE_LIVE ||
 			    s->rules.slots[at - 1].owner != c->session || listed[at - 1])
 				return BAD("client %u's rule list is broken at slot %u", c->session,
 					   at - 1);
@@ -100,16 +122,16 @@ static int audit_clients(const struct server *s, uint8_t *listed, struct mpf_flo
 	return 0;
 }
 
-/* The free stack holds each free slot once and no used one. */
-static int audit_free_stack(const struct server *s, uint8_t *seen, struct mpf_flow_error *error)
+/* The free queue holds each free slot once and no used one. */
+static int audit_free_queue(const struct server *s, uint8_t *seen, struct mpf_flow_error *error)
 {
 	const struct rule_table *t = &s->rules;
 
 	for (uint32_t i = 0; i < t->free_count; i++) {
-		uint32_t slot = t->free[i];
+		uint32_t slot = rules_free_at(t, i);
 
-		if (slot >= t->max || t->slots[slot].in_use || seen[slot])
-			return BAD("free stack entry %u (slot %u) is in use, repeated or out of "
+		if (slot >= t->max || t->slots[slot].state != RULE_FREE || seen[slot])
+			return BAD("free queue entry %u (slot %u) is in use, repeated or out of "
 				   "range",
 				   i, slot);
 		seen[slot] = 1;
@@ -131,7 +153,7 @@ int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *
 	if (!err) {
 		for (uint32_t i = 0; i < s->rules.max; i++)
 			marks[i] = 0;
-		err = audit_free_stack(s, marks, error);
+		err = audit_free_queue(s, marks, error);
 	}
 	free(marks);
 	if (err)

@@ -112,22 +112,43 @@ fail:
 	return NULL;
 }
 
+/* Rules a departed client may own for its removal to be done at once;
+ * more are destroyed as a job, in slices (dispatch.c), so that one client
+ * leaving a million rules behind does not hold the loop. */
+#define CLIENT_REMOVE_AT_ONCE 512u
+
 void client_remove(struct server *s, struct client *c, const char *why)
 {
-	uint32_t destroyed;
-
-	if (!c->active)
+	if (!c->active || c->leaving)
 		return;
 	loop_unwatch_client(s, c);
-	destroyed = rules_destroy_owned(s, c, -1);
 	s->device.ops.release(&s->device, c->session);
-	log_info("client %u (%s, pid %d) gone: %s; %u rules destroyed", c->session, c->name,
-		 (int)c->pid, why, destroyed);
+	commit_forget(c);
 	munmap(c->mem, c->mem_length);
 	close(c->sock);
 	close(c->primary_bell);
 	close(c->client_bell);
+	c->leaving = true;
+	c->why = why;
+	c->batch_resume = 0;
+	c->job = (struct job){.kind = JOB_LEAVE, .port = -1};
+	if (c->rules > CLIENT_REMOVE_AT_ONCE) {
+		log_info("client %u (%s, pid %d) gone: %s; destroying its %u rules", c->session,
+			 c->name, (int)c->pid, why, c->rules);
+		return;
+	}
+	while (rules_destroy_owned(s, c, &c->job, CLIENT_REMOVE_AT_ONCE))
+		;
+	client_finish(s, c);
+}
+
+void client_finish(struct server *s, struct client *c)
+{
+	log_info("client %u (%s, pid %d) gone: %s; %u rules destroyed", c->session, c->name,
+		 (int)c->pid, c->why, c->job.done);
+	c->job = (struct job){.kind = JOB_NONE};
 	c->active = false;
+	c->leaving = false;
 	s->client_count--;
 	shm_store_relaxed32(&s->region->clients, s->client_count);
 }

@@ -1,79 +1,55 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Request dispatch: drain a client's request ring, run each request, stage
- * its completions and publish them in one burst.
+ * Request dispatch: read a client's requests off its ring, run each one,
+ * put its completions in the client's outbox (commit.c publishes them, in
+ * order, once what they depend on is durable).
+ *
+ * Fairness is by time, not by count: the loop gives each client a slice of
+ * time per round, and nothing a client asks for may hold the loop longer
+ * than a slice. A whole-table request (flush) is a job that runs in steps
+ * of JOB_STEP rules, across as many slices as it needs, while the client's
+ * later requests wait in its ring (a BATCH it stands in stays there too, and
+ * is read again to go on). An audit runs at once but is rationed: it may
+ * take at most 1/AUDIT_SHARE of the loop's time.
  *
  * Back pressure: a request is taken only when the completion ring has room
- * for the most completions one request can produce (a full BATCH), counting
- * what is already staged. A client that does not read its completions stops
- * being served (NEED_SPACE set; its dequeue rings us) and costs the primary
- * no memory beyond its own rings.
+ * for everything the outbox holds plus the most completions one request
+ * can produce (a full BATCH). A client that does not read its completions
+ * stops being served (NEED_SPACE set; its dequeue rings us) and costs the
+ * primary no more memory than its own completion ring's worth.
  *
- * Trust: each request is copied out of the ring once (ring_dequeue), then
- * decoded from a second private copy (wire_decode_request) and validated. A
- * bad request costs its sender an error completion; a broken ring costs it
- * the session. Nothing a client writes can stop the primary.
+ * Trust: each request is copied out of the ring once (ring_peek_burst),
+ * then decoded from a second private copy (wire_decode_request) and
+ * validated. A bad request costs its sender an error completion; a broken
+ * ring costs it the session. Nothing a client writes can stop the primary.
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/server.h"
 #include "shm/fdpass.h"
 
-/* The largest completion: header, body, counters and a full message. */
-#define COMPLETION_MAX                                                                          \
-	(sizeof(struct wire_header) + sizeof(struct wire_completion_body) +                     \
-	 sizeof(struct wire_count) + sizeof(struct wire_meter_stats) + MPF_FLOW_ERROR_MESSAGE_MAX)
-#define COMPLETION_RECORD_MAX ((COMPLETION_MAX + 7u) / 8u * 8u + RING_RECORD_HEADER)
 /* Room one request may need in the completion ring. */
-#define REQUEST_ROOM	      (WIRE_BATCH_MAX * COMPLETION_RECORD_MAX)
-#define STAGE_MAX	      (4u * WIRE_BATCH_MAX)
-#define BURST_MAX	      32u /* requests taken off a ring at once */
+#define REQUEST_ROOM (WIRE_BATCH_MAX * (RING_RECORD_HEADER + WIRE_COMPLETION_MAX))
+#define JOB_STEP     512u /* rules a job handles between looks at the clock */
+#define AUDIT_SHARE  200u /* long audits may use 1/200 of the loop's time */
+#define AUDIT_FREE_NS 200000u /* an audit this short is not rationed */
 
-/* The primary is single-threaded: one staging area, one decode buffer. */
-static struct {
-	uint8_t bytes[STAGE_MAX][COMPLETION_MAX];
-	struct iovec iov[STAGE_MAX];
-	unsigned count;
-	size_t ring_bytes; /* what the staged completions take in the ring */
-} stage;
-static struct wire_request request, sub_request;
-static uint8_t inbox[BURST_MAX * (WIRE_MSG_MAX + 8)];
-static struct ring_msg inbox_msgs[BURST_MAX];
-
-static void stage_flush(struct server *s, struct client *c)
+static uint64_t monotonic_ns(void)
 {
-	unsigned done = 0;
+	struct timespec ts;
 
-	/* Nothing is acknowledged before the journal has it on disk: one
-	 * fdatasync for the burst (a failure is logged by journal_sync). */
-	if (stage.count)
-		journal_sync(s);
-
-	while (done < stage.count) {
-		int n = ring_enqueue_burst(&c->completions, &stage.iov[done], stage.count - done);
-
-		/* Room was reserved before each request was taken, so only a
-		 * client that lies about its head can make this fail. */
-		if (n <= 0)
-			break;
-		done += (unsigned)n;
-	}
-	stage.count = 0;
-	stage.ring_bytes = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void stage_completion(struct server *s, struct client *c,
-			     const struct wire_completion *completion)
+/* Queue `out` behind the client's earlier completions; it waits for the
+ * journal if the request appended to it (the journal's end moved). */
+static void complete(struct server *s, struct client *c, const struct wire_completion *out,
+		     uint64_t journal_before)
 {
-	int length;
-
-	if (stage.count == STAGE_MAX)
-		stage_flush(s, c);
-	length = wire_encode_completion(stage.bytes[stage.count], COMPLETION_MAX, completion);
-	stage.iov[stage.count] = (struct iovec){stage.bytes[stage.count], (size_t)length};
-	stage.count++;
-	stage.ring_bytes += ring_record_size((uint32_t)length);
+	commit_complete(c, out, s->journal.end != journal_before ? s->journal.end : 0);
 }
 
 static int run_rule(struct server *s, struct client *c, const struct wire_request *req,
@@ -137,14 +113,16 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 			}
 			continue;
 		}
-		/* The handle is gone even when the device fails to let go of
-		 * its rule; the client hears the device's errno. */
+		/* A persistent rule stays if its destroy cannot be journaled;
+		 * otherwise the handle is gone even when the device fails to
+		 * let go of its rule, and the client hears the device's errno. */
 		err = rules_destroy(s, (uint32_t)slot, &error);
 		if (err && !first_error) {
 			first_error = err;
 			out->error = error;
 		}
-		destroyed++;
+		if (!err || s->rules.slots[slot].state == RULE_FREE)
+			destroyed++;
 	}
 	if (first_error && req->destroy.count > 1) {
 		size_t n = strlen(out->error.message);
@@ -164,6 +142,11 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 
 	if (slot < 0)
 		return slot;
+	if (s->rules.slots[slot].state == RULE_UNRESTORED)
+		return flow_error_set(&out->error, ENODEV, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "rule 0x%llx is in the journal but was not restored at start "
+				      "(see the primary's log)",
+				      (unsigned long long)req->query.handle);
 	/* A device that counts itself is read first: a fresh count, or the
 	 * latest one for the baseline to move to. */
 	if (req->query.fresh || req->query.reset) {
@@ -198,9 +181,15 @@ static int run_rxq_attach(struct server *s, struct client *c, const struct wire_
 {
 	struct wire_rxq tag = {.port = req->rxq.port, .queue = req->rxq.queue};
 	int fds[2];
-	int err = s->device.ops.rxq_attach(&s->device, req->rxq.port, req->rxq.queue, c->session,
-					   fds, &out->error);
+	int err;
 
+	if (c->queues >= s->config.client_max_queues)
+		return flow_error_set(&out->error, EDQUOT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "client quota of %u attached queues reached "
+				      "(--client-max-queues)",
+				      s->config.client_max_queues);
+	err = s->device.ops.rxq_attach(&s->device, req->rxq.port, req->rxq.queue, c->session, fds,
+				       &out->error);
 	if (err)
 		return err;
 	err = fdpass_send(c->sock, &tag, sizeof(tag), fds, 2);
@@ -210,9 +199,21 @@ static int run_rxq_attach(struct server *s, struct client *c, const struct wire_
 		return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "passing the queue to the client: %s", strerror(-err));
 	}
+	c->queues++;
 	log_info("client %u: attached queue %u of port %u", c->session, req->rxq.queue,
 		 req->rxq.port);
 	return 0;
+}
+
+static int run_rxq_detach(struct server *s, struct client *c, const struct wire_request *req,
+			  struct wire_completion *out)
+{
+	int err = s->device.ops.rxq_detach(&s->device, req->rxq.port, req->rxq.queue, c->session,
+					   &out->error);
+
+	if (!err)
+		c->queues--;
+	return err;
 }
 
 static int run_meter(struct server *s, const struct wire_request *req,
@@ -229,20 +230,24 @@ static int run_meter(struct server *s, const struct wire_request *req,
 
 	switch (req->header.op) {
 	case WIRE_OP_METER_CREATE: {
-		static uint8_t encoded[WIRE_MSG_MAX];
 		int length;
 
+		if (journal_meter_dying(s, req->meter.port, req->meter.id))
+			return flow_error_set(&out->error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+					      -1, "meter %u on port %u is being destroyed",
+					      req->meter.id, req->meter.port);
 		err = dev->ops.meter_create(dev, req->meter.port, req->meter.id, &params,
 					    &out->error);
 		if (err)
 			return err;
 		/* Meters are the instance's: journaled as persistent rules are. */
-		length = wire_encode_meter_create(encoded, sizeof(encoded), 0, req->meter.port,
-						  req->meter.id, params.cir, params.cbs, params.pir,
-						  params.pbs, params.drop, &out->error);
+		length = wire_encode_meter_create(s->scratch->encoded, WIRE_MSG_MAX, 0,
+						  req->meter.port, req->meter.id, params.cir,
+						  params.cbs, params.pir, params.pbs, params.drop,
+						  &out->error);
 		err = length < 0 ? length
-				 : journal_meter(s, req->meter.port, req->meter.id, encoded,
-						 (uint32_t)length);
+				 : journal_meter(s, req->meter.port, req->meter.id,
+						 s->scratch->encoded, (uint32_t)length);
 		if (err) {
 			dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, NULL);
 			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
@@ -252,10 +257,27 @@ static int run_meter(struct server *s, const struct wire_request *req,
 		return 0;
 	}
 	case WIRE_OP_METER_DESTROY:
+		if (journal_meter_dying(s, req->meter.port, req->meter.id))
+			return flow_error_set(&out->error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+					      -1, "meter %u on port %u is being destroyed",
+					      req->meter.id, req->meter.port);
+		if (s->journal.broken)
+			return flow_error_set(&out->error, -s->journal.broken,
+					      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "the journal cannot record the destroy: %s",
+					      strerror(-s->journal.broken));
 		err = dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, &out->error);
-		if (!err)
-			journal_meter_gone(s, req->meter.port, req->meter.id);
-		return err;
+		if (err)
+			return err;
+		err = journal_meter_gone(s, req->meter.port, req->meter.id);
+		if (err) {
+			/* Not recorded, so not done: the meter is made again. */
+			journal_meter_gone_undone(s, (uint64_t)req->meter.port << 32 | req->meter.id);
+			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "the journal cannot record the destroy: %s",
+					      strerror(-err));
+		}
+		return 0;
 	default:
 		err = dev->ops.meter_query(dev, req->meter.port, req->meter.id, req->meter.clear,
 					   &stats, &out->error);
@@ -268,8 +290,42 @@ static int run_meter(struct server *s, const struct wire_request *req,
 	}
 }
 
-/* Run one decoded request (not a BATCH) into `out`. */
-static void run(struct server *s, struct client *c, const struct wire_request *req,
+/* The audit reads the whole table at once (its picture must be consistent)
+ * so it is rationed instead of sliced: one that took longer than a client's
+ * slice of a round makes the next wait until audits have used at most
+ * 1/AUDIT_SHARE of the time. Shorter ones cost no more than any request. */
+static int run_audit(struct server *s, struct wire_completion *out)
+{
+	uint64_t start = monotonic_ns(), took;
+	int err;
+
+	if (start < s->audit_allowed_ns)
+		return flow_error_set(&out->error, EAGAIN, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "an audit ran just now: the next may start in %llu ms "
+				      "(audits take at most 1/%u of the primary's time)",
+				      (unsigned long long)((s->audit_allowed_ns - start + 999999) /
+							   1000000),
+				      AUDIT_SHARE);
+	err = audit_run(s, &out->handle, &out->error);
+	took = monotonic_ns() - start;
+	s->audit_allowed_ns = took > AUDIT_FREE_NS ? start + took * AUDIT_SHARE : 0;
+	return err;
+}
+
+/* Begin a whole-table request as the client's job (run by job_step()). */
+static void start_job(struct server *s, struct client *c, enum job_kind kind, int port,
+		      const struct wire_request *req)
+{
+	c->job = (struct job){.kind = kind,
+			      .port = port,
+			      .lsn = s->journal.end,
+			      .user_data = req->header.user_data,
+			      .request_op = req->header.op};
+}
+
+/* Run one decoded request (not a BATCH) into `out`. True if it became the
+ * client's job: its completion comes when the job ends. */
+static bool run(struct server *s, struct client *c, const struct wire_request *req,
 		struct wire_completion *out)
 {
 	switch (req->header.op) {
@@ -281,12 +337,9 @@ static void run(struct server *s, struct client *c, const struct wire_request *r
 		out->status = run_destroy(s, c, req, out);
 		break;
 	case WIRE_OP_FLUSH:
-		if (req->flush.persistent)
-			out->handle = rules_destroy_persistent(s, req->flush.port);
-		else
-			out->handle = rules_destroy_owned(s, c, req->flush.port);
-		out->status = 0;
-		break;
+		start_job(s, c, req->flush.persistent ? JOB_FLUSH_PERSISTENT : JOB_FLUSH,
+			  req->flush.port, req);
+		return true;
 	case WIRE_OP_QUERY:
 		out->status = run_query(s, c, req, out);
 		break;
@@ -298,8 +351,7 @@ static void run(struct server *s, struct client *c, const struct wire_request *r
 		out->status = run_rxq_attach(s, c, req, out);
 		break;
 	case WIRE_OP_RXQ_DETACH:
-		out->status = s->device.ops.rxq_detach(&s->device, req->rxq.port, req->rxq.queue,
-						       c->session, &out->error);
+		out->status = run_rxq_detach(s, c, req, out);
 		break;
 	case WIRE_OP_METER_CREATE:
 	case WIRE_OP_METER_DESTROY:
@@ -307,74 +359,171 @@ static void run(struct server *s, struct client *c, const struct wire_request *r
 		out->status = run_meter(s, req, out);
 		break;
 	case WIRE_OP_AUDIT:
-		out->status = audit_run(s, &out->handle, &out->error);
+		out->status = run_audit(s, out);
 		break;
 	default:
 		out->status = flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 					     -1, "op %u cannot be run here",
 					     (unsigned)req->header.op);
 	}
+	return false;
 }
 
-static void handle_message(struct server *s, struct client *c, const uint8_t *msg, size_t length)
+/* Run one message. True if it suspended (a job began): a plain request is
+ * consumed all the same; a BATCH stays in the ring, to be read again from
+ * its next sub-request once the job is done. */
+static bool handle_message(struct server *s, struct client *c, const uint8_t *msg, size_t length,
+			   bool *keep)
 {
+	struct wire_request *request = &s->scratch->request, *sub = &s->scratch->sub_request;
 	struct wire_completion out = {.error.cause = -1};
+	uint64_t before = s->journal.end;
+	uint32_t skip = c->batch_resume;
+	bool cancelled = c->batch_cancelled;
 	struct wire_batch_iter it;
-	bool cancelled = false;
 	int rc;
 
-	out.status = wire_decode_request(msg, length, &request, &out.error);
-	out.user_data = request.header.user_data;
-	out.request_op = request.header.op;
+	*keep = false;
+	c->batch_resume = 0;
+	c->batch_cancelled = false;
+	out.status = wire_decode_request(msg, length, request, &out.error);
+	out.user_data = request->header.user_data;
+	out.request_op = request->header.op;
 	if (out.status) {
 		log_debug("client %u: request refused: %s", c->session, out.error.message);
-		stage_completion(s, c, &out);
-		return;
+		complete(s, c, &out, before);
+		return false;
 	}
-	if (request.header.op != WIRE_OP_BATCH) {
-		run(s, c, &request, &out);
-		stage_completion(s, c, &out);
-		return;
+	if (request->header.op != WIRE_OP_BATCH) {
+		if (run(s, c, request, &out))
+			return true;
+		complete(s, c, &out, before);
+		return false;
 	}
 	/* One completion per request of the batch, in order. */
-	wire_batch_iter_init(&it, &request);
-	for (;;) {
-		struct wire_completion sub = {.error.cause = -1};
+	wire_batch_iter_init(&it, request);
+	for (uint32_t index = 0;; index++) {
+		struct wire_completion one = {.error.cause = -1};
 
-		rc = wire_batch_next(&it, &sub_request, &sub.error);
+		before = s->journal.end;
+		rc = wire_batch_next(&it, sub, &one.error);
 		if (rc == 0)
 			break;
-		sub.user_data = sub_request.header.user_data;
-		sub.request_op = sub_request.header.op;
-		if (cancelled)
-			sub.status = flow_error_set(&sub.error, ECANCELED,
+		if (index < skip)
+			continue; /* run before the job that suspended the batch */
+		one.user_data = sub->header.user_data;
+		one.request_op = sub->header.op;
+		if (cancelled) {
+			one.status = flow_error_set(&one.error, ECANCELED,
 						    MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 						    "not run: an earlier request of the batch failed");
-		else if (rc < 0)
-			sub.status = rc;
-		else
-			run(s, c, &sub_request, &sub);
-		cancelled = cancelled || (sub.status && request.batch.stop_on_error);
-		stage_completion(s, c, &sub);
+		} else if (rc < 0) {
+			one.status = rc;
+		} else if (run(s, c, sub, &one)) {
+			c->job.in_batch = true;
+			c->job.stop_on_error = request->batch.stop_on_error;
+			c->batch_resume = index + 1;
+			c->batch_cancelled = false;
+			*keep = true;
+			return true;
+		}
+		cancelled = cancelled || (one.status && request->batch.stop_on_error);
+		complete(s, c, &one, before);
+	}
+	return false;
+}
+
+/* One step of the client's job (at most JOB_STEP rules); true when done. */
+static bool job_step(struct server *s, struct client *c, int *error)
+{
+	struct job *job = &c->job;
+	uint32_t orphans = 0;
+
+	switch (job->kind) {
+	case JOB_FLUSH:
+	case JOB_LEAVE:
+		return !rules_destroy_owned(s, c, job, JOB_STEP);
+	case JOB_FLUSH_PERSISTENT:
+		if (rules_destroy_persistent(s, job, JOB_STEP, error))
+			return false;
+		/* Then the rules kept beyond --max-rules, which have no slot. */
+		if (!*error)
+			*error = journal_orphans_destroy(s, (uint16_t)job->port, &orphans);
+		job->done += orphans;
+		return true;
+	default:
+		return true;
 	}
 }
 
-int dispatch_client(struct server *s, struct client *c, unsigned budget)
+/* Go on with the client's job until it ends or `deadline`; true if it
+ * ended (its completion queued). */
+static bool job_run(struct server *s, struct client *c, uint64_t deadline)
 {
+	struct job *job = &c->job;
+	struct wire_completion out = {.error.cause = -1};
+	int error = 0;
+
+	while (!job_step(s, c, &error))
+		if (monotonic_ns() >= deadline)
+			return false;
+	if (job->kind == JOB_LEAVE) {
+		job->kind = JOB_NONE;
+		client_finish(s, c);
+		return true;
+	}
+	out.user_data = job->user_data;
+	out.request_op = job->request_op;
+	out.handle = job->done;
+	if (error)
+		out.status = flow_error_set(&out.error, -error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					    "the journal cannot record the destroys: %s (%u "
+					    "destroyed)",
+					    strerror(-error), job->done);
+	complete(s, c, &out, job->lsn);
+	if (job->in_batch && out.status && job->stop_on_error)
+		c->batch_cancelled = true;
+	*job = (struct job){.kind = JOB_NONE};
+	return true;
+}
+
+int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
+{
+	struct scratch *sc = s->scratch;
 	unsigned served = 0;
 
+	if (c->leaving)
+		return job_run(s, c, deadline) ? 1 : 1; /* work either way */
 	c->waiting_for_space = false;
-	while (served < budget) {
-		uint32_t room, burst;
-		int n;
+	for (;;) {
+		uint32_t reserve, room, burst, need;
+		int n, i;
 
 		if (c->completions.error) {
 			client_remove(s, c, "published an impossible completion ring head");
 			return -1;
 		}
-		if (!ring_writable(&c->completions, (uint32_t)(stage.ring_bytes + REQUEST_ROOM))) {
-			stage_flush(s, c);
-			if (ring_producer_prepare_sleep(&c->completions, REQUEST_ROOM)) {
+		if (!commit_publish(s, c) && commit_outbox_blocked(s, c, &need)) {
+			if (ring_producer_prepare_sleep(&c->completions, need)) {
+				c->waiting_for_space = true;
+				break;
+			}
+			ring_producer_finish_sleep(&c->completions);
+			continue;
+		}
+		if (c->job.kind != JOB_NONE) {
+			if (!job_run(s, c, deadline))
+				return (int)served + 1;
+			served++;
+			continue;
+		}
+		if (served && monotonic_ns() >= deadline)
+			break;
+		reserve = c->outbox.ring_bytes + REQUEST_ROOM;
+		if (!ring_writable(&c->completions, reserve)) {
+			if (c->outbox.head != c->outbox.tail)
+				break; /* it waits for the disk: the sync resumes us */
+			if (ring_producer_prepare_sleep(&c->completions, reserve)) {
 				c->waiting_for_space = true;
 				break;
 			}
@@ -382,27 +531,37 @@ int dispatch_client(struct server *s, struct client *c, unsigned budget)
 			continue;
 		}
 		/* Take as many requests as the completion ring has room for
-		 * in the worst case, one head store for all of them. */
-		room = ring_free_space(&c->completions) - (uint32_t)stage.ring_bytes;
+		 * in the worst case. */
+		room = ring_free_space(&c->completions) - c->outbox.ring_bytes;
 		burst = room / REQUEST_ROOM;
-		if (burst > BURST_MAX)
-			burst = BURST_MAX;
-		if (burst > budget - served)
-			burst = budget - served;
-		n = ring_dequeue_burst(&c->requests, inbox, sizeof(inbox), inbox_msgs, burst);
+		if (burst > DISPATCH_BURST_MAX)
+			burst = DISPATCH_BURST_MAX;
+		n = ring_peek_burst(&c->requests, sc->inbox, sizeof(sc->inbox), sc->msgs, burst);
 		if (n == 0 || n == -EAGAIN)
 			break;
 		if (n < 0) {
-			stage_flush(s, c);
+			commit_publish(s, c);
 			client_remove(s, c, n == -EPROTO ? "published an impossible ring index"
 							 : "wrote a corrupt ring record");
 			return -1;
 		}
-		for (int i = 0; i < n; i++)
-			handle_message(s, c, inbox + inbox_msgs[i].offset, inbox_msgs[i].length);
-		served += (unsigned)n;
+		for (i = 0; i < n; i++) {
+			bool keep;
+
+			if (handle_message(s, c, sc->inbox + sc->msgs[i].offset, sc->msgs[i].length,
+					   &keep)) {
+				/* Consumed up to it (through it unless a batch
+				 * waits in it); the rest is read again later. */
+				if (!keep)
+					i++;
+				break;
+			}
+		}
+		if (i > 0)
+			ring_release(&c->requests, sc->msgs[i - 1].end);
+		served += (unsigned)i;
 	}
-	stage_flush(s, c);
+	commit_publish(s, c);
 	c->requests_served += served;
 	return (int)served;
 }

@@ -4,43 +4,52 @@
  *
  * STATE_DIR/INSTANCE.journal is a sequence of records, each a header with
  * a CRC-32C over the header and its payload:
- *   EPOCH          key: this run's epoch (the first record of a file)
- *   RULE           key: the handle; payload: the CREATE request, re-encoded
+ *   EPOCH          key: the epoch of the handles made from here on
+ *   RULE           key: the handle; payload: the CREATE request
  *   RULE_GONE      key: the handle
  *   METER          key: port << 32 | id; payload: the METER_CREATE request
  *   METER_GONE     key: port << 32 | id
  *
- * Write policy: a record is appended (write(2)) when the rule or meter is
- * made or destroyed, and the dispatcher calls journal_sync() — one
- * fdatasync(2) — before it publishes the completions of a burst: nothing
- * is acknowledged before it is on disk, and a burst of creates costs one
- * sync. A primary killed at any point restarts with every acknowledged
- * persistent rule (and perhaps ones it made but had not acknowledged).
+ * Write policy: a record is appended when a rule or meter is made or
+ * destroyed, and nothing that depends on it is acknowledged before a sync
+ * covers it (commit.c: group commit through io_uring). A record that could
+ * not be written whole is cut off again, and its request fails with the
+ * write's errno (ENOSPC is ENOSPC). A sync that fails poisons the file:
+ * Linux reports a write-back error once, and the pages it lost may read
+ * back as anything, so the file is rewritten from the table (a new file,
+ * synced, renamed over it) before anything is acknowledged again; until a
+ * rewrite succeeds every persistent request is refused with that errno.
  *
  * On start the file is read and checked record by record; the first record
- * that is truncated, has a bad magic, type, length or CRC ends it: that is
- * logged with its offset and the bytes dropped, never read further. The
- * live rules are created again in their slots with their generations (the
- * same handles), then the file is rewritten with them alone (a new file,
- * fsync, rename). It is compacted the same way at run time once dead
- * records outnumber live ones.
+ * that is truncated, has a bad magic, type, length or CRC ends it. A
+ * damaged file is renamed aside (INSTANCE.journal.damaged-TIMESTAMP), never
+ * overwritten, so what follows the damage can still be recovered by hand,
+ * and a new journal is written from what was restored. An intact file is
+ * kept and appended to: a start needs no free space beyond one EPOCH
+ * record, and compacts only when dead records dominate (and if it cannot,
+ * says why and goes on with the file it has).
  *
- * Handles: each run takes the next epoch; a fresh rule's generation carries
- * it in its top 8 bits (rules.c), so a handle of an earlier run's rule
- * never names a rule of this one (until 256 restarts wrap it).
+ * A journaled rule this start cannot make — its slot beyond a smaller
+ * --max-rules, fewer ports or queues, a device that refuses it — is not
+ * dropped: it stays in the journal (and every rewrite keeps it), listed as
+ * not restored, until it is destroyed or a later start restores it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/server.h"
 
 #define JOURNAL_MAGIC	   0x4a46504du /* "MPFJ" */
-#define JOURNAL_FILE_MAX   (1ull << 30)
+#define JOURNAL_FILE_MAX   (64ull << 30)
 #define JOURNAL_COMPACT_AT 4096u /* dead records before compaction is worth it */
+#define JOURNAL_RETRY_NS   1000000000ull /* between rewrites of a broken journal */
 
 enum journal_type {
 	JOURNAL_EPOCH = 1,
@@ -93,52 +102,86 @@ static uint32_t record_crc(const struct journal_record *h, const void *payload)
 	return crc32c(crc32c(0, &copy, sizeof(copy)), payload, h->length);
 }
 
-/* Append one record to `fd`. 0 or -errno. */
-static int put(int fd, enum journal_type type, uint64_t key, const void *payload, uint32_t length)
+int journal_fdatasync(int fd)
+{
+	return fault_sync(fd, fdatasync(fd) != 0 ? -errno : 0);
+}
+
+/* Write one record to `fd` at `offset`. Its size, or -errno: a short write
+ * goes on until the file system says why it stopped (ENOSPC, EIO, ...). */
+static ssize_t put(int fd, off_t offset, enum journal_type type, uint64_t key,
+		   const void *payload, uint32_t length)
 {
 	struct journal_record h = {.magic = JOURNAL_MAGIC, .type = (uint16_t)type,
 				   .length = length, .key = key};
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)(uintptr_t)payload, length}};
-	ssize_t n;
+	size_t total = sizeof(h) + length, done = 0;
 
 	h.crc = record_crc(&h, payload);
-	n = writev(fd, iov, length ? 2 : 1);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == sizeof(h) + length ? 0 : -EIO;
+	while (done < total) {
+		struct iovec rest[2];
+		unsigned n = 0;
+		ssize_t w;
+
+		if (done < sizeof(h))
+			rest[n++] = (struct iovec){(uint8_t *)&h + done, sizeof(h) - done};
+		if (length)
+			rest[n++] = (struct iovec){(uint8_t *)iov[1].iov_base +
+							   (done > sizeof(h) ? done - sizeof(h) : 0),
+						   length - (done > sizeof(h) ? done - sizeof(h) : 0)};
+		w = pwritev(fd, rest, (int)n, offset + (off_t)done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO;
+		done += (size_t)w;
+	}
+	return (ssize_t)total;
 }
 
+/* Append a record and note what its durability will finish or undo. */
 static int append(struct server *s, enum journal_type type, uint64_t key, const void *payload,
-		  uint32_t length)
+		  uint32_t length, enum pending_kind kind)
 {
 	struct journal *j = &s->journal;
-	off_t end;
+	ssize_t n;
 	int err;
 
-	if (j->fd < 0)
-		return 0;
-	end = lseek(j->fd, 0, SEEK_CUR);
-	err = end < 0 ? -errno : put(j->fd, type, key, payload, length);
-	if (err) {
+	if (j->broken)
+		return j->broken;
+	n = put(j->fd, (off_t)j->file_end, type, key, payload, length);
+	if (n < 0) {
 		/* A torn record would end every later one's replay: cut it. */
-		if (end >= 0 && (ftruncate(j->fd, end) != 0 || lseek(j->fd, end, SEEK_SET) < 0))
+		if (ftruncate(j->fd, (off_t)j->file_end) != 0) {
 			log_warn("journal %s: cannot cut a torn record", j->path);
-		log_warnx("journal %s: %s", j->path, strerror(-err));
+			j->broken = (int)n;
+		}
+		log_warnx("journal %s: append: %s", j->path, strerror((int)-n));
+		return (int)n;
+	}
+	err = commit_note(s, kind, key, j->end + (uint64_t)n);
+	if (err) {
+		if (ftruncate(j->fd, (off_t)j->file_end) != 0)
+			j->broken = err;
 		return err;
 	}
+	j->file_end += (uint64_t)n;
+	j->end += (uint64_t)n;
 	j->records++;
-	j->dirty = true;
 	return 0;
 }
 
 int journal_rule(struct server *s, uint64_t handle, const void *request, uint32_t length)
 {
-	return append(s, JOURNAL_RULE, handle, request, length);
+	return append(s, JOURNAL_RULE, handle, request, length, PENDING_RULE);
 }
 
 int journal_rule_gone(struct server *s, uint64_t handle)
 {
-	return s->journal.frozen ? 0 : append(s, JOURNAL_RULE_GONE, handle, NULL, 0);
+	return append(s, JOURNAL_RULE_GONE, handle, NULL, 0, PENDING_RULE_GONE);
 }
 
 static struct journal_meter *meter_find(struct journal *j, uint64_t key)
@@ -152,22 +195,25 @@ static struct journal_meter *meter_find(struct journal *j, uint64_t key)
 static int meter_keep(struct journal *j, uint64_t key, const void *request, uint32_t length)
 {
 	struct journal_meter *m = meter_find(j, key);
+	void *copy = malloc(length ? length : 1);
 
+	if (copy == NULL)
+		return -ENOMEM;
 	if (m == NULL) {
 		m = realloc(j->meters, (j->n_meters + 1) * sizeof(*m));
-		if (m == NULL)
+		if (m == NULL) {
+			free(copy);
 			return -ENOMEM;
+		}
 		j->meters = m;
 		m = &j->meters[j->n_meters++];
-		m->key = key;
-		m->request = NULL;
+		*m = (struct journal_meter){.key = key};
 	}
 	free(m->request);
-	m->request = malloc(length);
-	if (m->request == NULL)
-		return -ENOMEM;
+	m->request = copy;
 	memcpy(m->request, request, length);
 	m->length = length;
+	m->dying = false;
 	return 0;
 }
 
@@ -181,129 +227,323 @@ static void meter_forget(struct journal *j, uint64_t key)
 	}
 }
 
+bool journal_meter_dying(struct server *s, uint16_t port, uint32_t id)
+{
+	struct journal_meter *m = meter_find(&s->journal, (uint64_t)port << 32 | id);
+
+	return m && m->dying;
+}
+
 int journal_meter(struct server *s, uint16_t port, uint32_t id, const void *request,
 		  uint32_t length)
 {
 	uint64_t key = (uint64_t)port << 32 | id;
-	int err = meter_keep(&s->journal, key, request, length);
+	int err;
 
-	return err ? err : append(s, JOURNAL_METER, key, request, length);
+	if (s->journal.broken)
+		return s->journal.broken;
+	err = meter_keep(&s->journal, key, request, length);
+	if (!err)
+		err = append(s, JOURNAL_METER, key, request, length, PENDING_METER);
+	if (err)
+		meter_forget(&s->journal, key);
+	return err;
 }
 
 int journal_meter_gone(struct server *s, uint16_t port, uint32_t id)
 {
 	uint64_t key = (uint64_t)port << 32 | id;
+	struct journal_meter *m = meter_find(&s->journal, key);
+	int err = append(s, JOURNAL_METER_GONE, key, NULL, 0, PENDING_METER_GONE);
 
-	meter_forget(&s->journal, key);
-	return append(s, JOURNAL_METER_GONE, key, NULL, 0);
+	if (!err && m)
+		m->dying = true;
+	return err;
 }
 
-/* Write the live state to a new file and put it in the journal's place. */
-static int compact(struct server *s)
+/* commit.c: a METER record's fate, a METER_GONE record's fate. */
+void journal_meter_undone(struct server *s, uint64_t key)
+{
+	meter_forget(&s->journal, key);
+	s->device.ops.meter_destroy(&s->device, (uint16_t)(key >> 32), (uint32_t)key, NULL);
+}
+
+void journal_meter_gone_durable(struct server *s, uint64_t key)
+{
+	struct journal_meter *m = meter_find(&s->journal, key);
+
+	if (m && m->dying)
+		meter_forget(&s->journal, key);
+}
+
+/* The device's meter from its journaled request. */
+static int meter_make(struct server *s, const struct journal_meter *m, struct mpf_flow_error *error)
+{
+	struct wire_request *request = &s->scratch->restore;
+	int err = wire_decode_request(m->request, m->length, request, error);
+	struct hwdrv_meter params;
+
+	if (err)
+		return err;
+	if (request->header.op != WIRE_OP_METER_CREATE)
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "not a meter create");
+	params = (struct hwdrv_meter){.cir = request->meter.cir,
+				      .cbs = request->meter.cbs,
+				      .pir = request->meter.pir,
+				      .pbs = request->meter.pbs,
+				      .drop = request->meter.drop};
+	return s->device.ops.meter_create(&s->device, request->meter.port, request->meter.id,
+					  &params, error);
+}
+
+void journal_meter_gone_undone(struct server *s, uint64_t key)
+{
+	struct journal_meter *m = meter_find(&s->journal, key);
+	struct mpf_flow_error error = {0};
+
+	if (m == NULL || !m->dying)
+		return;
+	m->dying = false;
+	/* Its destroy failed to reach the disk: the meter comes back, with
+	 * its statistics from zero. */
+	if (meter_make(s, m, &error) != 0)
+		log_warnx("meter %u of port %u: its destroy was not recorded, and it cannot be "
+			  "made again: %s",
+			  (uint32_t)key, (unsigned)(key >> 32), error.message);
+}
+
+static struct journal_orphan *orphan_find(struct journal *j, uint64_t handle)
+{
+	for (unsigned i = 0; i < j->n_orphans; i++)
+		if (j->orphans[i].handle == handle)
+			return &j->orphans[i];
+	return NULL;
+}
+
+void journal_orphan_gone_durable(struct server *s, uint64_t handle)
 {
 	struct journal *j = &s->journal;
-	char tmp[sizeof(j->path) + 8];
-	int fd, err = 0;
-	uint64_t records = 1;
+	struct journal_orphan *o = orphan_find(j, handle);
 
-	snprintf(tmp, sizeof(tmp), "%s.new", j->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (o && o->dying) {
+		free(o->request);
+		*o = j->orphans[--j->n_orphans];
+		s->unrestored_rules--;
+		shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
+	}
+}
+
+void journal_orphan_gone_undone(struct server *s, uint64_t handle)
+{
+	struct journal_orphan *o = orphan_find(&s->journal, handle);
+
+	if (o)
+		o->dying = false;
+}
+
+int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count)
+{
+	struct journal *j = &s->journal;
+
+	for (unsigned i = 0; i < j->n_orphans; i++) {
+		struct journal_orphan *o = &j->orphans[i];
+		int err;
+
+		if (o->dying || o->port != port)
+			continue;
+		err = journal_rule_gone(s, o->handle);
+		if (err)
+			return err;
+		o->dying = true;
+		(*count)++;
+	}
+	return 0;
+}
+
+/* The file's name in the state directory with `suffix`. */
+static void sibling(const struct journal *j, const char *suffix, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", j->name, suffix);
+}
+
+/* Write the live state — what every pending record leads to — to a new
+ * file, sync it, put it in the journal's place. */
+int journal_rewrite(struct server *s)
+{
+	struct journal *j = &s->journal;
+	char tmp[sizeof(j->name) + 8];
+	uint64_t records = 1;
+	off_t at = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	sibling(j, ".new", tmp, sizeof(tmp));
+	if (unlinkat(s->state_fd, tmp, 0) != 0 && errno != ENOENT)
+		return -errno;
+	fd = openat(s->state_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	err = put(fd, JOURNAL_EPOCH, j->epoch, NULL, 0);
-	for (unsigned i = 0; i < j->n_meters && !err; i++, records++)
-		err = put(fd, JOURNAL_METER, j->meters[i].key, j->meters[i].request,
-			  j->meters[i].length);
-	for (uint32_t slot = 0; slot < s->rules.max && !err; slot++) {
+	n = put(fd, at, JOURNAL_EPOCH, j->epoch, NULL, 0);
+	for (unsigned i = 0; i < j->n_meters && n > 0; i++) {
+		if (j->meters[i].dying)
+			continue;
+		at += n;
+		n = put(fd, at, JOURNAL_METER, j->meters[i].key, j->meters[i].request,
+			j->meters[i].length);
+		records++;
+	}
+	for (unsigned i = 0; i < j->n_orphans && n > 0; i++) {
+		if (j->orphans[i].dying)
+			continue;
+		at += n;
+		n = put(fd, at, JOURNAL_RULE, j->orphans[i].handle, j->orphans[i].request,
+			j->orphans[i].length);
+		records++;
+	}
+	for (uint32_t slot = 0; slot < s->rules.max && n > 0; slot++) {
 		const struct rule_slot *r = &s->rules.slots[slot];
 
-		if (r->in_use && r->journal) {
-			err = put(fd, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot, r->journal,
-				  r->journal_length);
+		if ((r->state == RULE_LIVE || r->state == RULE_UNRESTORED) && r->journal) {
+			at += n;
+			n = put(fd, at, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
+				r->journal, r->journal_length);
 			records++;
 		}
 	}
-	if (!err && fdatasync(fd) != 0)
-		err = -errno;
-	if (!err && rename(tmp, j->path) != 0)
+	err = n < 0 ? (int)n : journal_fdatasync(fd);
+	if (!err && renameat(s->state_fd, tmp, s->state_fd, j->name) != 0)
 		err = -errno;
 	if (err) {
 		close(fd);
-		unlink(tmp);
+		unlinkat(s->state_fd, tmp, 0);
 		return err;
 	}
 	if (j->fd >= 0)
 		close(j->fd);
 	j->fd = fd;
+	j->file_end = (uint64_t)(at + n);
 	j->records = records;
-	j->dirty = false;
+	j->file++;
+	j->sync_target = 0;
+	j->broken = 0;
 	/* The rename itself is durable once the directory is. */
-	fd = open(s->config.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if (fsync(s->state_fd) != 0)
+		log_warn("journal %s: fsync of the state directory", j->path);
+	/* Everything appended so far is in the new file, durable. */
+	commit_durable(s, j->end);
 	return 0;
 }
 
-int journal_sync(struct server *s)
+/* Timer: a broken journal is rewritten, once a second at most. */
+void journal_retry(struct server *s, uint64_t now_ns)
 {
 	struct journal *j = &s->journal;
+	int err;
 
-	if (j->fd < 0 || !j->dirty)
-		return 0;
-	if (fdatasync(j->fd) != 0) {
-		log_warn("journal %s: fdatasync", j->path);
-		return -errno;
-	}
-	j->dirty = false;
-	/* Dead records outnumber the live ones by a margin: rewrite. */
-	if (j->records > 2 * (uint64_t)(s->persistent_rules + j->n_meters) + JOURNAL_COMPACT_AT) {
-		int err = compact(s);
+	if (!j->broken || now_ns < j->retry_ns)
+		return;
+	j->retry_ns = now_ns + JOURNAL_RETRY_NS;
+	err = journal_rewrite(s);
+	if (err)
+		log_warnx("journal %s: still unusable (%s): persistent requests are refused",
+			  j->path, strerror(-err));
+	else
+		log_info("journal %s: rewritten; persistent requests are served again", j->path);
+}
 
-		if (err)
-			log_warnx("journal %s: compaction: %s", j->path, strerror(-err));
+/* After a successful sync: rewrite when dead records outnumber the live
+ * ones by a margin. A failure is only logged: the file is intact. */
+void journal_maybe_compact(struct server *s)
+{
+	struct journal *j = &s->journal;
+	int err;
+
+	if (j->records <= 2 * (uint64_t)(s->persistent_rules + j->n_meters) + JOURNAL_COMPACT_AT)
+		return;
+	err = journal_rewrite(s);
+	if (err)
+		log_warnx("journal %s: compaction deferred: %s", j->path, strerror(-err));
+}
+
+int journal_advance_epoch(struct server *s)
+{
+	struct journal *j = &s->journal;
+	uint32_t old = j->epoch;
+	int err;
+
+	/* Durable before any handle of it is given out. */
+	j->epoch = (j->epoch + 1) & 0xff;
+	err = append(s, JOURNAL_EPOCH, j->epoch, NULL, 0, PENDING_NOTHING);
+	if (!err)
+		err = commit_sync_now(s);
+	if (err) {
+		j->epoch = old;
+		return err;
 	}
+	log_info("journal %s: epoch %u", j->path, j->epoch);
 	return 0;
 }
 
 /* --- start-up: read, check, restore --- */
 
 struct scan {
-	const uint8_t **rule;	/* per slot: the RULE record's header, or NULL */
+	const uint8_t **rule; /* per slot: the RULE record's header, or NULL */
+	uint32_t slots;	      /* of `rule`: --max-rules, or beyond for orphans */
 	uint32_t epoch;
-	uint64_t good_end;	/* bytes that passed every check */
-	const char *stop;	/* why reading stopped early, or NULL */
+	uint64_t good_end; /* bytes that passed every check */
+	uint64_t records;
+	const char *stop; /* why reading stopped early, or NULL */
 };
 
-static void scan_file(struct server *s, const uint8_t *data, uint64_t size, struct scan *sc)
+/* Check the next record at `at`; its size, or 0 with sc->stop set. */
+static size_t check_record(const uint8_t *data, uint64_t size, uint64_t at, struct scan *sc,
+			   struct journal_record *h)
+{
+	if (size - at < sizeof(*h)) {
+		sc->stop = "a truncated record header";
+		return 0;
+	}
+	memcpy(h, data + at, sizeof(*h));
+	if (h->magic != JOURNAL_MAGIC || h->type < JOURNAL_EPOCH || h->type > JOURNAL_METER_GONE ||
+	    h->reserved) {
+		sc->stop = "a record with a bad magic or type";
+		return 0;
+	}
+	if (h->length > WIRE_MSG_MAX || h->length > size - at - sizeof(*h)) {
+		sc->stop = "a truncated record";
+		return 0;
+	}
+	if (record_crc(h, data + at + sizeof(*h)) != h->crc) {
+		sc->stop = "a record whose checksum does not match";
+		return 0;
+	}
+	return sizeof(*h) + h->length;
+}
+
+/* The first pass: the highest slot any rule record names. */
+static uint32_t highest_slot(const uint8_t *data, uint64_t size)
+{
+	struct scan sc = {0};
+	struct journal_record h;
+	uint32_t high = 0;
+	size_t n;
+
+	for (uint64_t at = 0; at < size && (n = check_record(data, size, at, &sc, &h)); at += n)
+		if ((h.type == JOURNAL_RULE || h.type == JOURNAL_RULE_GONE) &&
+		    (uint32_t)h.key >= high)
+			high = (uint32_t)h.key + 1;
+	return high;
+}
+
+static int journal_scan(struct server *s, const uint8_t *data, uint64_t size, struct scan *sc)
 {
 	struct journal *j = &s->journal;
+	struct journal_record h;
 	uint64_t at = 0;
+	size_t n;
 
-	while (at < size) {
-		struct journal_record h;
-		const uint8_t *payload;
-
-		if (size - at < sizeof(h)) {
-			sc->stop = "a truncated record header";
-			break;
-		}
-		memcpy(&h, data + at, sizeof(h));
-		payload = data + at + sizeof(h);
-		if (h.magic != JOURNAL_MAGIC || h.type < JOURNAL_EPOCH ||
-		    h.type > JOURNAL_METER_GONE || h.reserved) {
-			sc->stop = "a record with a bad magic or type";
-			break;
-		}
-		if (h.length > WIRE_MSG_MAX || h.length > size - at - sizeof(h)) {
-			sc->stop = "a truncated record";
-			break;
-		}
-		if (record_crc(&h, payload) != h.crc) {
-			sc->stop = "a record whose checksum does not match";
-			break;
-		}
+	while (at < size && (n = check_record(data, size, at, sc, &h)) != 0) {
 		switch (h.type) {
 		case JOURNAL_EPOCH:
 			sc->epoch = (uint32_t)h.key;
@@ -312,12 +552,8 @@ static void scan_file(struct server *s, const uint8_t *data, uint64_t size, stru
 		case JOURNAL_RULE_GONE: {
 			uint32_t slot = (uint32_t)h.key;
 
-			if (slot >= s->rules.max) {
-				log_warnx("journal %s: rule 0x%llx beyond --max-rules %u: not "
-					  "restored",
-					  j->path, (unsigned long long)h.key, s->rules.max);
-				break;
-			}
+			if (slot >= sc->slots)
+				break; /* the first pass sized it: cannot happen */
 			if (h.type == JOURNAL_RULE)
 				sc->rule[slot] = data + at;
 			else if (sc->rule[slot] &&
@@ -327,126 +563,227 @@ static void scan_file(struct server *s, const uint8_t *data, uint64_t size, stru
 			break;
 		}
 		case JOURNAL_METER:
-			if (meter_keep(j, h.key, payload, h.length) != 0)
-				log_warnx("journal %s: no memory for meter records", j->path);
+			if (meter_keep(j, h.key, data + at + sizeof(h), h.length) != 0)
+				return -ENOMEM;
 			break;
 		default:
 			meter_forget(j, h.key);
 			break;
 		}
-		at += sizeof(h) + h.length;
-		j->records++;
+		at += n;
+		sc->records++;
 	}
 	sc->good_end = at;
+	return 0;
 }
 
-/* Create again what a RULE record describes, in its slot. */
-static void restore_rule(struct server *s, const uint8_t *record)
+/* A rule this start cannot put in a slot: kept for the journal. */
+static int keep_orphan(struct server *s, uint64_t handle, int port, const void *bytes,
+		       uint32_t length)
 {
-	static struct wire_request request;
-	struct journal_record h;
+	struct journal *j = &s->journal;
+	struct journal_orphan *o = realloc(j->orphans, (j->n_orphans + 1) * sizeof(*o));
+
+	if (o == NULL)
+		return -ENOMEM;
+	j->orphans = o;
+	o = &j->orphans[j->n_orphans];
+	*o = (struct journal_orphan){.handle = handle,
+				     .port = (uint16_t)(port < 0 ? 0xffff : port),
+				     .request = malloc(length ? length : 1),
+				     .length = length};
+	if (o->request == NULL)
+		return -ENOMEM;
+	memcpy(o->request, bytes, length);
+	j->n_orphans++;
+	s->unrestored_rules++;
+	return 0;
+}
+
+/* Create again what a RULE record describes, in its slot; or keep it as
+ * not restored, saying why. */
+static int restore_rule(struct server *s, const uint8_t *record)
+{
+	struct wire_request *request = &s->scratch->restore;
+	const uint8_t *payload = record + sizeof(struct journal_record);
 	struct mpf_flow_error error = {0};
+	struct journal_record h;
 	int err;
 
 	memcpy(&h, record, sizeof(h));
-	err = wire_decode_request(record + sizeof(h), h.length, &request, &error);
-	if (!err && (request.header.op != WIRE_OP_CREATE || !request.rule.persistent))
+	err = wire_decode_request(payload, h.length, request, &error);
+	if (!err && (request->header.op != WIRE_OP_CREATE || !request->rule.persistent))
 		err = flow_error_set(&error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				     "not a persistent create");
+	if (err) {
+		log_warnx("journal %s: rule 0x%llx cannot be read (%s): kept, not restored",
+			  s->journal.path, (unsigned long long)h.key, error.message);
+		return keep_orphan(s, h.key, -1, payload, h.length);
+	}
+	if ((uint32_t)h.key >= s->rules.max) {
+		log_warnx("journal %s: rule 0x%llx is beyond --max-rules %u: kept, not restored",
+			  s->journal.path, (unsigned long long)h.key, s->rules.max);
+		return keep_orphan(s, h.key, request->rule.port, payload, h.length);
+	}
+	if ((uint32_t)(h.key >> 32) == 0) {
+		log_warnx("journal %s: rule 0x%llx has no generation: kept, not restored",
+			  s->journal.path, (unsigned long long)h.key);
+		return keep_orphan(s, h.key, request->rule.port, payload, h.length);
+	}
+	err = rules_restore(s, h.key, request, payload, h.length, &error);
 	if (!err)
-		err = rules_restore(s, h.key, &request, record + sizeof(h), h.length, &error);
-	if (err)
-		log_warnx("journal %s: rule 0x%llx not restored: %s", s->journal.path,
-			  (unsigned long long)h.key, error.message);
+		return 0;
+	log_warnx("journal %s: rule 0x%llx not restored (%s): kept in the journal until it is "
+		  "destroyed or a start can make it",
+		  s->journal.path, (unsigned long long)h.key, error.message);
+	err = rules_keep_unrestored(s, h.key, &request->rule, payload, h.length);
+	if (!err)
+		s->unrestored_rules++;
+	return err;
 }
 
 static void restore_meters(struct server *s)
 {
-	static struct wire_request request;
 	struct journal *j = &s->journal;
 
-	for (unsigned i = 0; i < j->n_meters;) {
-		struct journal_meter *m = &j->meters[i];
+	for (unsigned i = 0; i < j->n_meters; i++) {
 		struct mpf_flow_error error = {0};
-		int err = wire_decode_request(m->request, m->length, &request, &error);
 
-		if (!err) {
-			struct hwdrv_meter params = {.cir = request.meter.cir,
-						     .cbs = request.meter.cbs,
-						     .pir = request.meter.pir,
-						     .pbs = request.meter.pbs,
-						     .drop = request.meter.drop};
-
-			err = request.header.op != WIRE_OP_METER_CREATE
-				      ? -EINVAL
-				      : s->device.ops.meter_create(&s->device, request.meter.port,
-								   request.meter.id, &params, &error);
-		}
-		if (err) {
-			log_warnx("journal %s: meter %u of port %u not restored: %s", j->path,
-				  (uint32_t)m->key, (unsigned)(m->key >> 32), error.message);
-			meter_forget(j, m->key);
-			continue;
-		}
-		i++;
+		if (meter_make(s, &j->meters[i], &error) != 0)
+			log_warnx("journal %s: meter %u of port %u not restored (%s): kept in the "
+				  "journal",
+				  j->path, (uint32_t)j->meters[i].key,
+				  (unsigned)(j->meters[i].key >> 32), error.message);
 	}
+}
+
+/* The damaged file goes aside under a name of its own; never overwritten. */
+static int set_aside(struct server *s)
+{
+	struct journal *j = &s->journal;
+	char name[sizeof(j->name) + 64];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(name, sizeof(name), "%s.damaged-%04d%02d%02dT%02d%02d%02d.%09ld", j->name,
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec);
+	if (renameat2(s->state_fd, j->name, s->state_fd, name, RENAME_NOREPLACE) != 0)
+		return -errno;
+	log_warnx("journal %s: the damaged file is kept as %s/%s", j->path, s->config.state_dir,
+		  name);
+	return 0;
 }
 
 int journal_open(struct server *s)
 {
 	struct journal *j = &s->journal;
 	struct scan sc = {0};
+	char reason[PATH_MAX + 160];
 	uint8_t *data = NULL;
 	struct stat st;
+	uint64_t size;
 	int fd, err = 0;
 
 	crc_init();
 	j->fd = -1;
-	snprintf(j->path, sizeof(j->path), "%s/%s.journal", s->config.state_dir,
-		 s->config.instance);
-	fd = open(j->path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || fstat(fd, &st) != 0) {
+	snprintf(j->name, sizeof(j->name), "%s.journal", s->config.instance);
+	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
+	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, reason,
+			   sizeof(reason));
+	if (fd < 0) {
+		log_warnx("journal %s", reason);
+		return fd;
+	}
+	if (fstat(fd, &st) != 0) {
 		err = -errno;
 		goto out;
 	}
-	if ((uint64_t)st.st_size > JOURNAL_FILE_MAX) {
+	size = (uint64_t)st.st_size;
+	if (size > JOURNAL_FILE_MAX) {
 		err = -EFBIG;
 		goto out;
 	}
-	data = malloc(st.st_size ? (size_t)st.st_size : 1);
-	sc.rule = calloc(s->rules.max, sizeof(*sc.rule));
-	if (data == NULL || sc.rule == NULL) {
+	if (size) {
+		data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (data == MAP_FAILED) {
+			data = NULL;
+			err = -errno;
+			goto out;
+		}
+	}
+	sc.slots = highest_slot(data, size);
+	if (sc.slots < s->rules.max)
+		sc.slots = s->rules.max;
+	sc.rule = calloc(sc.slots, sizeof(*sc.rule));
+	if (sc.rule == NULL) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (off_t got = 0; got < st.st_size;) {
-		ssize_t n = pread(fd, data + got, (size_t)(st.st_size - got), got);
-
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
+	err = journal_scan(s, data, size, &sc);
+	if (err)
+		goto out;
+	j->epoch = (sc.epoch + 1) & 0xff;
+	if (sc.stop) {
+		log_warnx("journal %s: %s at byte %llu; the %llu bytes from there are not read",
+			  j->path, sc.stop, (unsigned long long)sc.good_end,
+			  (unsigned long long)(size - sc.good_end));
+		err = set_aside(s);
+		if (err) {
+			log_warnx("journal %s: cannot set the damaged file aside: %s", j->path,
+				  strerror(-err));
 			goto out;
 		}
-		got += n;
 	}
-	scan_file(s, data, (uint64_t)st.st_size, &sc);
-	if (sc.stop)
-		log_warnx("journal %s: %s at byte %llu; the %llu bytes from there were dropped",
-			  j->path, sc.stop, (unsigned long long)sc.good_end,
-			  (unsigned long long)((uint64_t)st.st_size - sc.good_end));
-	j->epoch = (sc.epoch + 1) & 0xff;
 	restore_meters(s);
-	for (uint32_t slot = 0; slot < s->rules.max; slot++)
+	for (uint32_t slot = 0; slot < sc.slots && !err; slot++)
 		if (sc.rule[slot])
-			restore_rule(s, sc.rule[slot]);
+			err = restore_rule(s, sc.rule[slot]);
+	if (err)
+		goto out;
+	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
 	rules_restored(s);
-	err = compact(s);
-	if (!err)
-		log_info("journal %s: %u persistent rule(s) and %u meter(s) restored, epoch %u",
-			 j->path, s->persistent_rules, j->n_meters, j->epoch);
+	j->records = sc.records;
+	if (sc.stop) {
+		/* A fresh journal of what was restored. */
+		close(fd);
+		fd = -1;
+		err = journal_rewrite(s);
+		if (err) {
+			j->broken = err;
+			log_warnx("journal %s: cannot be written (%s): persistent requests are "
+				  "refused until it can",
+				  j->path, strerror(-err));
+			err = 0;
+		}
+	} else {
+		j->fd = fd;
+		fd = -1;
+		j->file_end = sc.good_end;
+		/* This run's epoch, durable before its first handle. */
+		err = append(s, JOURNAL_EPOCH, j->epoch, NULL, 0, PENDING_NOTHING);
+		if (!err)
+			err = journal_fdatasync(j->fd);
+		if (err) {
+			log_warnx("journal %s: cannot record epoch %u (%s): handles of this run may "
+				  "repeat those of the next",
+				  j->path, j->epoch, strerror(-err));
+			err = 0;
+		}
+		j->durable = j->end;
+		journal_maybe_compact(s);
+	}
+	log_info("journal %s: %u persistent rule(s) and %u meter(s) restored, %u kept but not "
+		 "restored, epoch %u",
+		 j->path, s->persistent_rules - (s->unrestored_rules - j->n_orphans), j->n_meters,
+		 s->unrestored_rules, j->epoch);
 out:
 	if (fd >= 0)
 		close(fd);
-	free(data);
+	if (data)
+		munmap(data, size);
 	free(sc.rule);
 	return err;
 }
@@ -456,7 +793,7 @@ void journal_close(struct server *s)
 	struct journal *j = &s->journal;
 
 	if (j->fd >= 0) {
-		fdatasync(j->fd);
+		journal_fdatasync(j->fd);
 		close(j->fd);
 	}
 	j->fd = -1;
@@ -465,4 +802,9 @@ void journal_close(struct server *s)
 	free(j->meters);
 	j->meters = NULL;
 	j->n_meters = 0;
+	for (unsigned i = 0; i < j->n_orphans; i++)
+		free(j->orphans[i].request);
+	free(j->orphans);
+	j->orphans = NULL;
+	j->n_orphans = 0;
 }

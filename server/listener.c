@@ -5,6 +5,7 @@
  * fds passed by SCM_RIGHTS. Every refusal carries an errno and a reason.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -33,26 +34,39 @@ static uint64_t monotonic_ns(void)
 int listener_open(struct server *s)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	mode_t mode = s->config.allow_group ? 0660 : 0600;
-	int fd;
+	mode_t mask = s->config.allow_group ? 0117 : 0177, old_mask;
+	char reason[PATH_MAX + 160];
+	int fd, err;
 
-	if (strlen(s->socket_path) >= sizeof(addr.sun_path))
+	/* bind(2) takes a path: the one through the checked directory. */
+	if (dir_proc_path(s->runtime_fd, s->socket_name, addr.sun_path, sizeof(addr.sun_path)))
 		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, s->socket_path);
+	/* We hold the instance's pidfile: a socket left here is a dead
+	 * primary's, safe to replace; anything else is refused. */
+	err = dir_check_entry(s->runtime_fd, s->config.runtime_dir, s->socket_name, reason,
+			      sizeof(reason));
+	if (err) {
+		log_warnx("socket %s", reason);
+		return err;
+	}
+	if (unlinkat(s->runtime_fd, s->socket_name, 0) != 0 && errno != ENOENT)
+		return -errno;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	/* We hold the instance's pidfile: a socket left here is a dead
-	 * primary's, safe to replace. */
-	unlink(s->socket_path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    chmod(s->socket_path, mode) != 0 ||
-	    (s->config.allow_group && chown(s->socket_path, (uid_t)-1, s->config.allow_gid) != 0) ||
-	    listen(fd, 128) != 0) {
-		int err = -errno;
-
+	/* Made with its mode: no moment at which others may connect. */
+	old_mask = umask(mask);
+	err = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ? -errno : 0;
+	umask(old_mask);
+	if (!err && s->config.allow_group &&
+	    fchownat(s->runtime_fd, s->socket_name, (uid_t)-1, s->config.allow_gid,
+		     AT_SYMLINK_NOFOLLOW) != 0)
+		err = -errno;
+	if (!err && listen(fd, 128) != 0)
+		err = -errno;
+	if (err) {
 		close(fd);
-		unlink(s->socket_path);
+		unlinkat(s->runtime_fd, s->socket_name, 0);
 		return err;
 	}
 	s->listen_fd = fd;
@@ -63,7 +77,7 @@ void listener_close(struct server *s)
 {
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
-		unlink(s->socket_path);
+		unlinkat(s->runtime_fd, s->socket_name, 0);
 		s->listen_fd = -1;
 	}
 	for (unsigned i = 0; i < HANDSHAKES_MAX; i++) {

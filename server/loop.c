@@ -22,9 +22,9 @@
 #include "server/server.h"
 #include "shm/doorbell.h"
 
-#define QUEUE_DEPTH   256
-#define CLIENT_BUDGET	64 /* requests per client per round, for fairness */
-#define SHUTDOWN_ROUNDS 512 /* > request ring bytes / smallest record / CLIENT_BUDGET */
+#define QUEUE_DEPTH     256
+#define CLIENT_SLICE_NS 200000u /* a client's time per round, for fairness */
+#define SHUTDOWN_NS	2000000000ull /* answering what is in flight at shutdown */
 
 enum watch {
 	WATCH_LISTEN = 1,
@@ -33,6 +33,7 @@ enum watch {
 	WATCH_CLIENT_SOCKET,
 	WATCH_CLIENT_BELL,
 	WATCH_HANDSHAKE,
+	WATCH_JOURNAL_SYNC,
 };
 
 /* user_data: watch kind, client generation, client index. */
@@ -90,6 +91,17 @@ void loop_watch_handshake(struct server *s, struct handshake *h)
 void loop_unwatch_handshake(struct server *s, struct handshake *h)
 {
 	unwatch(s, tag(WATCH_HANDSHAKE, h->generation, (uint32_t)(h - s->handshakes)));
+	io_uring_submit(&s->uring);
+}
+
+/* The journal's group commit (commit.c): one fdatasync of `fd` in flight,
+ * tagged with the journal file it belongs to. */
+void loop_submit_fsync(struct server *s, int fd, uint32_t file)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, 0));
 	io_uring_submit(&s->uring);
 }
 
@@ -153,7 +165,7 @@ static struct client *tagged_client(struct server *s, uint64_t user_data)
 	if (index >= s->config.max_clients)
 		return NULL;
 	c = &s->clients[index];
-	if (!c->active || (c->generation & 0xffffffu) != ((user_data >> 32) & 0xffffffu))
+	if (!c->active || c->leaving || (c->generation & 0xffffffu) != ((user_data >> 32) & 0xffffffu))
 		return NULL; /* a late event for a client already gone */
 	return c;
 }
@@ -188,6 +200,7 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 
 			shm_store_relaxed64(&s->region->heartbeat_ns, now);
 			listener_expire(s, now);
+			journal_retry(s, now);
 			s->device.ops.counters_poll(&s->device);
 		}
 		break;
@@ -214,6 +227,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		if (c)
 			doorbell_drain(c->primary_bell);
 		break;
+	case WATCH_JOURNAL_SYNC:
+		commit_synced(s, (uint32_t)(user_data >> 32) & 0xffffffu, cqe->res);
+		return; /* one-shot */
 	default:
 		break;
 	}
@@ -259,8 +275,9 @@ static unsigned handle_events(struct server *s)
 	return count;
 }
 
-/* One round over every client. Returns the requests served. */
-static unsigned serve_clients(struct server *s)
+/* One round over every client, each for at most its slice of time, then
+ * a sync of what the round journaled. Returns the work done. */
+static unsigned serve_clients(struct server *s, uint64_t slice_ns)
 {
 	unsigned served = 0;
 
@@ -270,10 +287,11 @@ static unsigned serve_clients(struct server *s)
 
 		if (!c->active)
 			continue;
-		n = dispatch_client(s, c, CLIENT_BUDGET);
+		n = dispatch_client(s, c, monotonic_ns() + slice_ns);
 		if (n > 0)
 			served += (unsigned)n;
 	}
+	commit_start_sync(s);
 	return served;
 }
 
@@ -286,7 +304,8 @@ static bool prepare_sleep(struct server *s)
 	for (uint32_t i = 0; i < s->config.max_clients; i++) {
 		struct client *c = &s->clients[i];
 
-		if (c->active && !c->waiting_for_space && !ring_consumer_prepare_sleep(&c->requests))
+		if (c->active && !c->leaving && !c->waiting_for_space &&
+		    !ring_consumer_prepare_sleep(&c->requests))
 			may_sleep = false;
 	}
 	return may_sleep;
@@ -295,7 +314,7 @@ static bool prepare_sleep(struct server *s)
 static void finish_sleep(struct server *s)
 {
 	for (uint32_t i = 0; i < s->config.max_clients; i++)
-		if (s->clients[i].active)
+		if (s->clients[i].active && !s->clients[i].leaving)
 			ring_consumer_finish_sleep(&s->clients[i].requests);
 }
 
@@ -305,7 +324,7 @@ int loop_run(struct server *s)
 	uint64_t last_work = monotonic_ns();
 
 	while (!s->stopping) {
-		if (serve_clients(s) > 0) {
+		if (serve_clients(s, CLIENT_SLICE_NS) > 0) {
 			last_work = monotonic_ns();
 			handle_events(s);
 			continue;
@@ -327,17 +346,24 @@ int loop_run(struct server *s)
 		last_work = monotonic_ns();
 	}
 
-	/* Shutdown: no new clients; answer what is in flight; then the caller
-	 * destroys every rule. */
+	/* Shutdown: no new clients; answer what is in flight, durably; then
+	 * the caller destroys every rule. Bounded: a client that keeps
+	 * submitting cannot hold the shutdown. */
 	listener_close(s);
 	shm_store_relaxed32(&s->region->state, REGION_STATE_STOPPING);
-	/* Enough rounds to empty any ring (a round takes up to CLIENT_BUDGET
-	 * requests per client), but bounded: a client that keeps submitting
-	 * cannot hold the shutdown. */
-	for (unsigned round = 0; round < SHUTDOWN_ROUNDS && serve_clients(s) > 0; round++)
+	for (uint64_t end = monotonic_ns() + SHUTDOWN_NS;
+	     serve_clients(s, CLIENT_SLICE_NS) > 0 && monotonic_ns() < end;)
 		;
-	for (uint32_t i = 0; i < s->config.max_clients; i++)
-		if (s->clients[i].active)
-			client_remove(s, &s->clients[i], "the primary is shutting down");
+	commit_sync_now(s);
+	for (uint32_t i = 0; i < s->config.max_clients; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->active && !c->leaving) {
+			commit_publish(s, c);
+			client_remove(s, c, "the primary is shutting down");
+		}
+		if (c->active && c->leaving)
+			dispatch_client(s, c, UINT64_MAX);
+	}
 	return 0;
 }

@@ -30,6 +30,7 @@ static void usage(FILE *out)
 		"      --max-rules N          rules in the instance (default: 65536)\n"
 		"      --max-clients N        connected clients (default: 256)\n"
 		"      --client-max-rules N   rules one client may own (default: --max-rules)\n"
+		"      --client-max-queues N  RX queues one client may attach (default: 64)\n"
 		"      --ports N              soft backend: ports (default: 1)\n"
 		"      --queues N             RX queues per port (default: 4)\n"
 		"      --vfs N                soft backend: VFs per port (default: 0)\n"
@@ -98,6 +99,7 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		MAX_RULES = 256,
 		MAX_CLIENTS,
 		CLIENT_MAX_RULES,
+		CLIENT_MAX_QUEUES,
 		PORTS,
 		QUEUES,
 		VFS,
@@ -118,6 +120,7 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		{"max-rules", required_argument, NULL, MAX_RULES},
 		{"max-clients", required_argument, NULL, MAX_CLIENTS},
 		{"client-max-rules", required_argument, NULL, CLIENT_MAX_RULES},
+		{"client-max-queues", required_argument, NULL, CLIENT_MAX_QUEUES},
 		{"ports", required_argument, NULL, PORTS},
 		{"queues", required_argument, NULL, QUEUES},
 		{"vfs", required_argument, NULL, VFS},
@@ -144,6 +147,7 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 		.backend = "soft",
 		.max_rules = 65536,
 		.max_clients = 256,
+		.client_max_queues = 64,
 		.busy_poll_us = 50,
 		.request_ring_bytes = 256u * 1024u,
 		.completion_ring_bytes = 512u * 1024u,
@@ -198,6 +202,11 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 			break;
 		case CLIENT_MAX_RULES:
 			if (number("--client-max-rules", optarg, 1, 1u << 24, &client_max_rules))
+				return 2;
+			break;
+		case CLIENT_MAX_QUEUES:
+			if (number("--client-max-queues", optarg, 1, 1u << 20,
+				   &cfg->client_max_queues))
 				return 2;
 			break;
 		case 's': {
@@ -298,19 +307,52 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 	return 0;
 }
 
-/* The runtime directory: created if missing, never group- or world-writable. */
-static int prepare_runtime_dir(const struct server_config *cfg)
+/* The runtime and state directories, checked on their descriptors
+ * (dirs.c); the state directory is opened again even when it is the same
+ * one, so each has its own descriptor for its own files. */
+static int open_dirs(struct server *s)
 {
+	const struct server_config *cfg = &s->config;
 	mode_t mode = cfg->allow_group ? 0750 : 0700;
-	struct stat st;
+	gid_t group = cfg->allow_group ? cfg->allow_gid : (gid_t)-1;
+	char reason[PATH_MAX + 160];
 
-	if (mkdir(cfg->runtime_dir, mode) != 0 && errno != EEXIST)
-		return -errno;
-	if (stat(cfg->runtime_dir, &st) != 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode) || (st.st_mode & 0022))
-		return -EPERM;
+	if (dir_open(cfg->runtime_dir, mode, group, &s->runtime_fd, reason, sizeof(reason)) != 0) {
+		fprintf(stderr, SERVER_NAME ": runtime directory %s\n", reason);
+		return -1;
+	}
+	if (dir_open(cfg->state_dir, 0700, (gid_t)-1, &s->state_fd, reason, sizeof(reason)) != 0) {
+		fprintf(stderr, SERVER_NAME ": state directory %s\n", reason);
+		return -1;
+	}
 	return 0;
+}
+
+/* One primary per instance: libbsd's pidfile, reached through the checked
+ * runtime directory. NULL (and a message) if another primary holds it. */
+static struct pidfh *open_pidfile(struct server *s)
+{
+	char name[48], path[96], reason[PATH_MAX + 160];
+	struct pidfh *pidfile;
+	pid_t holder;
+
+	snprintf(name, sizeof(name), "%s.pid", s->config.instance);
+	if (dir_check_entry(s->runtime_fd, s->config.runtime_dir, name, reason, sizeof(reason)) ||
+	    dir_proc_path(s->runtime_fd, name, path, sizeof(path))) {
+		fprintf(stderr, SERVER_NAME ": pidfile %s\n", reason);
+		return NULL;
+	}
+	pidfile = pidfile_open(path, 0600, &holder);
+	if (pidfile == NULL) {
+		if (errno == EEXIST)
+			fprintf(stderr,
+				SERVER_NAME ": instance '%s' is already served by pid %d (%s/%s)\n",
+				s->config.instance, (int)holder, s->config.runtime_dir, name);
+		else
+			fprintf(stderr, SERVER_NAME ": pidfile %s/%s: %s\n", s->config.runtime_dir,
+				name, strerror(errno));
+	}
+	return pidfile;
 }
 
 int main(int argc, char **argv)
@@ -319,7 +361,6 @@ int main(int argc, char **argv)
 	struct server *s = &server;
 	struct mpf_flow_error error = {0};
 	struct timespec started;
-	pid_t holder;
 	int rc, err;
 
 	rc = parse(&s->config, argc, argv);
@@ -328,27 +369,19 @@ int main(int argc, char **argv)
 	log_init(true, s->config.log_level);
 	s->listen_fd = -1;
 
-	err = prepare_runtime_dir(&s->config);
-	if (err) {
-		fprintf(stderr, SERVER_NAME ": runtime directory %s: %s\n", s->config.runtime_dir,
-			err == -EPERM ? "not a directory, or writable by others" : strerror(-err));
+	s->runtime_fd = s->state_fd = -1;
+	if (open_dirs(s) != 0)
+		return 1;
+	snprintf(s->socket_name, sizeof(s->socket_name), "%s.sock", s->config.instance);
+	if ((size_t)snprintf(s->socket_path, sizeof(s->socket_path), "%s/%s", s->config.runtime_dir,
+			     s->socket_name) >= sizeof(s->socket_path)) {
+		fprintf(stderr, SERVER_NAME ": runtime directory %s: path too long\n",
+			s->config.runtime_dir);
 		return 1;
 	}
-	snprintf(s->pid_path, sizeof(s->pid_path), "%s/%s.pid", s->config.runtime_dir,
-		 s->config.instance);
-	snprintf(s->socket_path, sizeof(s->socket_path), "%s/%s.sock", s->config.runtime_dir,
-		 s->config.instance);
-	s->pidfile = pidfile_open(s->pid_path, 0600, &holder);
-	if (s->pidfile == NULL) {
-		if (errno == EEXIST)
-			fprintf(stderr,
-				SERVER_NAME ": instance '%s' is already served by pid %d (%s)\n",
-				s->config.instance, (int)holder, s->pid_path);
-		else
-			fprintf(stderr, SERVER_NAME ": pidfile %s: %s\n", s->pid_path,
-				strerror(errno));
+	s->pidfile = open_pidfile(s);
+	if (s->pidfile == NULL)
 		return 1;
-	}
 
 	if (hwdrv_open(&s->device, s->config.backend, &s->config.device, &error) != 0) {
 		fprintf(stderr, SERVER_NAME ": backend %s: %s\n", s->config.backend, error.message);
@@ -356,7 +389,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
-	if (s->clients == NULL || rules_init(&s->rules, s->config.max_rules) != 0 ||
+	s->scratch = malloc(sizeof(*s->scratch));
+	if (s->clients == NULL || s->scratch == NULL || rules_init(&s->rules, s->config.max_rules) != 0 ||
 	    (err = region_create(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": cannot allocate %u rules and %u clients\n",
 			s->config.max_rules, s->config.max_clients);
@@ -400,8 +434,12 @@ int main(int argc, char **argv)
 	loop_fini(s);
 	region_destroy(s);
 	rules_fini(&s->rules);
+	commit_fini(s);
 	free(s->clients);
+	free(s->scratch);
 	pidfile_remove(s->pidfile);
+	close(s->state_fd);
+	close(s->runtime_fd);
 	log_info("instance %s stopped", s->config.instance);
 	return 0;
 }

@@ -4,9 +4,29 @@
  * publication of each rule's directory entry and counter in the region.
  *
  * Order of a create: slot taken, counter opened (so a datapath can count the
- * first packet), backend create, directory entry published, owner linked.
- * A destroy runs it backwards, so a reader never sees an entry whose device
- * rule is gone, and a slot is never reused while the device still has it.
+ * first packet), backend create, journal record (persistent), directory
+ * entry published, owner linked. A destroy runs it backwards, so a reader
+ * never sees an entry whose device rule is gone, and a slot is never reused
+ * while the device still has it.
+ *
+ * A persistent rule's destroy is in two steps (commit.c): its RULE_GONE
+ * record is appended and the rule becomes DYING — still in the device,
+ * refused to clients — and only once that record is durable is the rule
+ * taken out of the device and its slot freed. If the sync fails the rule
+ * is LIVE again and the destroy fails: an acknowledged destroy never comes
+ * back after a restart, and an unacknowledged one never half-happened.
+ *
+ * Handles. A generation is the run's epoch (8 bits, kept in the journal)
+ * above a per-slot count (RULES_GENERATION_BITS, 24); a slot counts from 1
+ * under each epoch. When a slot's count is spent the epoch advances (a
+ * durable EPOCH record) and the slot counts from 1 again under the new
+ * one; a start advances it too. Free slots are reused first in, first
+ * out. The guarantee: a handle is given out again only after 256 epoch
+ * advances; within a run an advance takes 2^24 - 1 reuses of one slot, and
+ * FIFO reuse makes each slot's reuses one in F creates (F free slots), so
+ * a stale handle can name a new rule only after 256 x (2^24 - 1) x F
+ * creates (4.3 billion with one free slot). A slot whose epoch cannot be
+ * recorded (the journal failing) is retired for the rest of the run.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +35,14 @@
 
 #include "server/server.h"
 
-#define HANDLE(gen, slot) ((uint64_t)(gen) << 32 | (slot))
+#ifndef RULES_GENERATION_BITS
+#define RULES_GENERATION_BITS 24 /* a test build shrinks it to reach the edge */
+#endif
+#define GENERATION_COUNT_MAX ((1u << RULES_GENERATION_BITS) - 1u)
+#define HANDLE(gen, slot)    ((uint64_t)(gen) << 32 | (slot))
+
+_Static_assert(RULES_GENERATION_BITS >= 2 && RULES_GENERATION_BITS <= 24,
+	       "the epoch takes 8 of the generation's 32 bits");
 
 int rules_init(struct rule_table *t, uint32_t max)
 {
@@ -26,11 +53,12 @@ int rules_init(struct rule_table *t, uint32_t max)
 		return -ENOMEM;
 	}
 	t->max = max;
-	/* Low slots first, so a small table stays in few cache lines. */
 	for (uint32_t i = 0; i < max; i++)
-		t->free[i] = max - 1 - i;
+		t->free[i] = i;
+	t->free_head = 0;
 	t->free_count = max;
 	t->used = 0;
+	t->retired = 0;
 	return 0;
 }
 
@@ -40,6 +68,30 @@ void rules_fini(struct rule_table *t)
 	free(t->free);
 	t->slots = NULL;
 	t->free = NULL;
+}
+
+static uint32_t free_pop(struct rule_table *t)
+{
+	uint32_t slot = t->free[t->free_head];
+
+	t->free_head = t->free_head + 1 == t->max ? 0 : t->free_head + 1;
+	t->free_count--;
+	return slot;
+}
+
+static void free_push(struct rule_table *t, uint32_t slot)
+{
+	uint32_t at = t->free_head + t->free_count;
+
+	t->free[at >= t->max ? at - t->max : at] = slot;
+	t->free_count++;
+}
+
+uint32_t rules_free_at(const struct rule_table *t, uint32_t i)
+{
+	uint32_t at = t->free_head + i;
+
+	return t->free[at >= t->max ? at - t->max : at];
 }
 
 static uint64_t realtime_ns(void)
@@ -75,7 +127,7 @@ static void unlink_owner(struct server *s, struct client *c, uint32_t slot)
 }
 
 static void publish_entry(struct server *s, struct client *c, uint32_t slot,
-			  const struct wire_rule *rule, bool counted)
+			  const struct wire_rule *rule, uint16_t flags)
 {
 	struct region_entry e;
 	size_t n;
@@ -90,10 +142,9 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	e.group = rule->attr.group;
 	e.priority = rule->attr.priority;
 	e.port = rule->port;
-	e.flags = (uint16_t)((rule->attr.ingress ? REGION_ENTRY_INGRESS : 0) |
+	e.flags = (uint16_t)(flags | (rule->attr.ingress ? REGION_ENTRY_INGRESS : 0) |
 			     (rule->attr.egress ? REGION_ENTRY_EGRESS : 0) |
-			     (rule->persistent ? REGION_ENTRY_PERSISTENT : 0) |
-			     (counted ? REGION_ENTRY_COUNT : 0));
+			     (rule->persistent ? REGION_ENTRY_PERSISTENT : 0));
 	n = rule_print(e.text, sizeof(e.text), &rule->attr, rule->items, rule->actions);
 	if (n >= sizeof(e.text)) {
 		/* Said, not silent: the flag and a visible ellipsis. */
@@ -107,26 +158,45 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	region_entry_publish(&s->entries[slot], &e, s->rules.slots[slot].generation);
 }
 
-/* The next generation of a slot: this run's epoch in the top 8 bits, so
- * that no handle of an earlier run names a rule of this one; never 0. */
-static uint32_t next_generation(const struct server *s, uint32_t generation)
+static void count_used(struct server *s, int delta)
 {
-	uint32_t count = (generation + 1) & 0xffffffu;
+	s->rules.used += (uint32_t)delta;
+	shm_store_relaxed32(&s->region->rules, s->rules.used);
+}
 
-	return s->journal.epoch << 24 | (count ? count : 1);
+/* The generation the next rule in `slot` gets; 0 if the slot's handles are
+ * spent and a new epoch could not be recorded (the slot is then retired). */
+static uint32_t next_generation(struct server *s, uint32_t slot)
+{
+	uint32_t old = s->rules.slots[slot].generation;
+	uint32_t count = 1;
+	int err;
+
+	if (old >> RULES_GENERATION_BITS == s->journal.epoch) {
+		count = (old & GENERATION_COUNT_MAX) + 1;
+		if (count > GENERATION_COUNT_MAX) {
+			err = journal_advance_epoch(s);
+			if (err) {
+				log_warnx("slot %u: its handles are spent and no new epoch can be "
+					  "recorded (%s): retired for this run",
+					  slot, strerror(-err));
+				return 0;
+			}
+			count = 1;
+		}
+	}
+	return s->journal.epoch << RULES_GENERATION_BITS | count;
 }
 
 /* Make `rule` in `slot` as `generation`: the device's rule, its counter,
- * its journal record (persistent rules, `journal` NULL: encode it), its
- * directory entry, its owner. The slot is free; the caller takes it off
- * the free stack. */
+ * its journal record (persistent rules, `journal` NULL: encode and append
+ * it), its directory entry, its owner. The slot is off the free queue. */
 static int install(struct server *s, struct client *c, uint32_t slot, uint32_t generation,
 		   const struct wire_rule *rule, struct hwdrv_rule *hw, const void *journal,
 		   uint32_t journal_length, struct mpf_flow_error *error)
 {
-	static uint8_t encoded[WIRE_MSG_MAX];
-	struct rule_table *t = &s->rules;
-	struct rule_slot *r = &t->slots[slot];
+	uint8_t *encoded = s->scratch->encoded;
+	struct rule_slot *r = &s->rules.slots[slot];
 	bool counted = hw->resolved->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
 	int err;
 
@@ -139,9 +209,9 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 		return err;
 	}
 	if (rule->persistent) {
-		/* On disk before it is acknowledged (journal.c). */
+		/* On disk before it is acknowledged (commit.c). */
 		int length = journal ? (int)journal_length
-				     : wire_encode_rule(encoded, sizeof(encoded), WIRE_OP_CREATE, 0,
+				     : wire_encode_rule(encoded, WIRE_MSG_MAX, WIRE_OP_CREATE, 0,
 							rule->port, true, &rule->attr, rule->items,
 							rule->actions, error);
 
@@ -165,17 +235,16 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 		}
 		s->persistent_rules++;
 	}
-	t->used++;
-	r->in_use = true;
+	r->state = RULE_LIVE;
 	r->port = rule->port;
 	r->owner = rule->persistent ? 0 : c->session;
 	r->owner_index = c ? c->index : 0;
-	publish_entry(s, c, slot, rule, counted);
+	publish_entry(s, c, slot, rule, counted ? REGION_ENTRY_COUNT : 0);
 	if (!rule->persistent) {
 		link_owner(s, c, slot);
 		c->rules++;
 	}
-	shm_store_relaxed32(&s->region->rules, t->used);
+	count_used(s, 1);
 	return 0;
 }
 
@@ -183,23 +252,30 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 		 struct hwdrv_rule *hw, uint64_t *handle, struct mpf_flow_error *error)
 {
 	struct rule_table *t = &s->rules;
-	uint32_t slot;
+	uint32_t slot, generation = 0;
 	int err;
 
-	if (t->free_count == 0)
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "the rule table is full (%u rules, --max-rules)", t->max);
 	if (!rule->persistent && c->rules >= s->config.client_max_rules)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "client quota of %u rules reached (--client-max-rules)",
 				      s->config.client_max_rules);
-	slot = t->free[t->free_count - 1];
-	err = install(s, c, slot, next_generation(s, t->slots[slot].generation), rule, hw, NULL,
-		      0, error);
-	if (err)
+	while (generation == 0) {
+		if (t->free_count == 0)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+					      "the rule table is full (%u rules, --max-rules%s)",
+					      t->max, t->retired ? ", some slots retired" : "");
+		slot = free_pop(t);
+		generation = next_generation(s, slot);
+		if (generation == 0)
+			t->retired++;
+	}
+	err = install(s, c, slot, generation, rule, hw, NULL, 0, error);
+	if (err) {
+		/* Back where it was taken: first in line again is no worse. */
+		free_push(t, slot);
 		return err;
-	t->free_count--;
-	*handle = HANDLE(t->slots[slot].generation, slot);
+	}
+	*handle = HANDLE(generation, slot);
 	return 0;
 }
 
@@ -212,9 +288,6 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
 	struct hwdrv_rule hw;
 	int err;
 
-	if (slot >= s->rules.max || generation == 0 || s->rules.slots[slot].in_use)
-		return flow_error_set(error, EEXIST, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "slot %u is not free", slot);
 	err = rule_validate(&rule->attr, rule->items, rule->actions, &shape, error);
 	if (err)
 		return err;
@@ -228,15 +301,38 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
 	return install(s, NULL, slot, generation, rule, &hw, bytes, length, error);
 }
 
+int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
+			  const void *bytes, uint32_t length)
+{
+	uint32_t slot = (uint32_t)handle;
+	struct rule_slot *r = &s->rules.slots[slot];
+
+	r->journal = malloc(length);
+	if (r->journal == NULL)
+		return -ENOMEM;
+	memcpy(r->journal, bytes, length);
+	r->journal_length = length;
+	r->generation = (uint32_t)(handle >> 32);
+	r->state = RULE_UNRESTORED;
+	r->port = rule->port;
+	r->owner = 0;
+	r->backend = NULL;
+	publish_entry(s, NULL, slot, rule, REGION_ENTRY_UNRESTORED);
+	s->persistent_rules++;
+	count_used(s, 1);
+	return 0;
+}
+
 void rules_restored(struct server *s)
 {
 	struct rule_table *t = &s->rules;
 
-	/* Low slots on top, as rules_init() stacks them. */
+	/* Low slots first in line, as rules_init() queues them. */
+	t->free_head = 0;
 	t->free_count = 0;
-	for (uint32_t i = t->max; i-- > 0;)
-		if (!t->slots[i].in_use)
-			t->free[t->free_count++] = i;
+	for (uint32_t i = 0; i < t->max; i++)
+		if (t->slots[i].state == RULE_FREE)
+			free_push(t, i);
 }
 
 int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
@@ -245,7 +341,7 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
 	const struct rule_slot *r;
 
-	if (slot >= s->rules.max || generation == 0 || !s->rules.slots[slot].in_use ||
+	if (slot >= s->rules.max || generation == 0 || s->rules.slots[slot].state == RULE_FREE ||
 	    s->rules.slots[slot].generation != generation)
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "no rule 0x%llx", (unsigned long long)handle);
@@ -254,33 +350,41 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 		return flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "rule 0x%llx belongs to another client",
 				      (unsigned long long)handle);
+	if (r->state == RULE_DYING)
+		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "rule 0x%llx is being destroyed (its record is not yet on "
+				      "disk)",
+				      (unsigned long long)handle);
 	return (int)slot;
 }
 
-int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
+/* Take the rule in `slot` out of the device, the region and its owner's
+ * list, and free the slot. The device's errno, if it refused. */
+static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 {
 	struct rule_table *t = &s->rules;
 	struct rule_slot *r = &t->slots[slot];
-	int err;
+	int err = 0;
 
 	region_entry_retire(&s->entries[slot]);
 	if (r->journal) {
-		/* A failed append is logged; the rule goes either way, and the
-		 * next start would only bring it back. */
-		journal_rule_gone(s, HANDLE(r->generation, slot));
 		free(r->journal);
 		r->journal = NULL;
 		s->persistent_rules--;
 	}
-	err = s->device.ops.destroy(&s->device, r->backend, error);
-	if (err) {
+	if (r->state == RULE_UNRESTORED) {
+		s->unrestored_rules--;
+		shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
+	} else {
+		err = s->device.ops.destroy(&s->device, r->backend, error);
 		/* rte_flow: the handle is gone either way; the device may be
 		 * inconsistent, and the log says so. */
-		log_warnx("rule 0x%llx: backend destroy failed: %s",
-			  (unsigned long long)HANDLE(r->generation, slot),
-			  error ? error->message : "");
+		if (err)
+			log_warnx("rule 0x%llx: backend destroy failed: %s",
+				  (unsigned long long)HANDLE(r->generation, slot),
+				  error ? error->message : strerror(-err));
+		region_counter_close(&s->counters[slot]);
 	}
-	region_counter_close(&s->counters[slot]);
 	if (r->owner) {
 		struct client *c = &s->clients[r->owner_index];
 
@@ -289,49 +393,112 @@ int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 			c->rules--;
 		}
 	}
-	r->in_use = false;
+	r->state = RULE_FREE;
 	r->owner = 0;
 	r->backend = NULL;
-	t->free[t->free_count++] = slot;
-	t->used--;
-	shm_store_relaxed32(&s->region->rules, t->used);
+	free_push(t, slot);
+	count_used(s, -1);
 	return err;
 }
 
-uint32_t rules_destroy_owned(struct server *s, struct client *c, int port)
+int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
+{
+	struct rule_slot *r = &s->rules.slots[slot];
+	int err;
+
+	if (r->journal == NULL || s->journal.frozen)
+		return remove_rule(s, slot, error);
+	/* Persistent: gone once its record is durable (commit.c). */
+	err = journal_rule_gone(s, HANDLE(r->generation, slot));
+	if (err)
+		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "the journal cannot record the destroy: %s; the rule stays",
+				      strerror(-err));
+	r->state = RULE_DYING;
+	return 0;
+}
+
+/* commit.c: the RULE_GONE record of `handle` is durable, or failed. */
+void rules_destroy_durable(struct server *s, uint64_t handle)
+{
+	uint32_t slot = (uint32_t)handle;
+
+	if (slot < s->rules.max && s->rules.slots[slot].state == RULE_DYING &&
+	    s->rules.slots[slot].generation == (uint32_t)(handle >> 32))
+		remove_rule(s, slot, NULL);
+}
+
+void rules_destroy_undone(struct server *s, uint64_t handle)
+{
+	uint32_t slot = (uint32_t)handle;
+	struct rule_slot *r = &s->rules.slots[slot];
+
+	if (slot < s->rules.max && r->state == RULE_DYING &&
+	    r->generation == (uint32_t)(handle >> 32))
+		r->state = r->backend ? RULE_LIVE : RULE_UNRESTORED;
+}
+
+/* commit.c: a persistent create whose record did not reach the disk. */
+void rules_create_undone(struct server *s, uint64_t handle)
+{
+	uint32_t slot = (uint32_t)handle;
+
+	if (slot < s->rules.max && s->rules.slots[slot].state != RULE_FREE &&
+	    s->rules.slots[slot].generation == (uint32_t)(handle >> 32))
+		remove_rule(s, slot, NULL);
+}
+
+bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, unsigned budget)
 {
 	uint32_t destroyed = 0, next;
 
-	for (uint32_t at = c->first_rule; at; at = next) {
+	/* The job's cursor is the next rule of the list to look at: the list
+	 * changes between slices only by what this walk removes, since the
+	 * client runs nothing else while its job runs. */
+	if (job->cursor == 0 && job->done == 0)
+		job->cursor = c->first_rule;
+	for (uint32_t at = job->cursor; at && budget; at = next, budget--) {
 		struct rule_slot *r = &s->rules.slots[at - 1];
 
 		next = r->next;
-		if (port >= 0 && r->port != (uint16_t)port)
+		job->cursor = next;
+		if (job->port >= 0 && r->port != (uint16_t)job->port)
 			continue;
-		rules_destroy(s, at - 1, NULL);
+		remove_rule(s, at - 1, NULL);
 		destroyed++;
 	}
-	return destroyed;
+	job->done += destroyed;
+	return job->cursor != 0;
 }
 
-uint32_t rules_destroy_persistent(struct server *s, uint16_t port)
+bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget, int *error)
 {
-	uint32_t destroyed = 0;
+	uint32_t slot = job->cursor;
 
-	for (uint32_t slot = 0; slot < s->rules.max; slot++) {
+	for (; slot < s->rules.max && budget; slot++, budget--) {
 		const struct rule_slot *r = &s->rules.slots[slot];
+		int err;
 
-		if (r->in_use && r->owner == 0 && r->port == port) {
-			rules_destroy(s, slot, NULL);
-			destroyed++;
+		if ((r->state != RULE_LIVE && r->state != RULE_UNRESTORED) || r->owner != 0 ||
+		    r->port != job->port)
+			continue;
+		err = rules_destroy(s, slot, NULL);
+		if (err) {
+			/* The journal refuses: stop here, say so; what was
+			 * destroyed so far stays destroyed. */
+			*error = err;
+			job->cursor = s->rules.max;
+			return false;
 		}
+		job->done++;
 	}
-	return destroyed;
+	job->cursor = slot;
+	return slot < s->rules.max;
 }
 
 void rules_destroy_all(struct server *s)
 {
 	for (uint32_t slot = 0; slot < s->rules.max; slot++)
-		if (s->rules.slots[slot].in_use)
-			rules_destroy(s, slot, NULL);
+		if (s->rules.slots[slot].state != RULE_FREE)
+			remove_rule(s, slot, NULL);
 }

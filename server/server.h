@@ -31,6 +31,7 @@ struct server_config {
 	uint32_t max_rules;
 	uint32_t max_clients;
 	uint32_t client_max_rules;
+	uint32_t client_max_queues;
 	uint32_t busy_poll_us;
 	uint32_t counter_interval_ms; /* the timer: device counters, heartbeat */
 	char state_dir[PATH_MAX];     /* the journal's directory */
@@ -41,10 +42,41 @@ struct server_config {
 	struct hwdrv_config device;
 };
 
+/*
+ * A client's completions on their way out (commit.c): encoded, in order,
+ * each waiting for the journal to be durable up to its `lsn` (0: nothing to
+ * wait for) and for every completion before it. Private memory; bounded by
+ * the completion ring, since a request is taken only when the ring has room
+ * for everything here plus its own answers.
+ */
+struct outbox {
+	uint8_t *bytes; /* struct outbox_record + encoded completion, 8-aligned */
+	size_t head, tail, cap;
+	uint32_t ring_bytes; /* what the records will take in the completion ring */
+};
+
+/* A whole-table request in progress (dispatch.c): run in slices of the
+ * client's time, so that it never holds the loop. */
+enum job_kind { JOB_NONE, JOB_FLUSH, JOB_FLUSH_PERSISTENT, JOB_LEAVE };
+struct job {
+	enum job_kind kind;
+	int port;	 /* -1: every port (JOB_LEAVE) */
+	uint32_t cursor; /* JOB_FLUSH_PERSISTENT: the next slot to look at */
+	uint32_t done;	 /* rules destroyed so far */
+	uint64_t lsn;	 /* the journal records it wrote (persistent) */
+	uint64_t user_data;
+	uint8_t request_op;
+	/* Inside a BATCH, which stays in the ring (dispatch.c): the batch's
+	 * own stop-on-error. */
+	bool in_batch;
+	bool stop_on_error;
+};
+
 /* A connected client. Slot `index` of server.clients; `session` is unique
  * for the primary's lifetime and owns the client's rules. */
 struct client {
-	bool active;
+	bool active;	/* connected, or leaving with rules still to destroy */
+	bool leaving;	/* gone: its socket, rings and bells are closed */
 	uint32_t index;
 	uint32_t session;
 	uint32_t generation; /* bumps on each reuse of the slot: stale CQEs are ignored */
@@ -60,8 +92,24 @@ struct client {
 	struct ring completions; /* we produce */
 	uint32_t rules;		 /* non-persistent rules it owns */
 	uint32_t first_rule;	 /* head of its rule list (slot + 1; 0: empty) */
+	uint32_t queues;	 /* RX queues it has attached */
 	uint64_t requests_served;
 	bool waiting_for_space;
+	struct outbox outbox;
+	struct job job;
+	/* A BATCH that a job suspended: its sub-requests already run when it
+	 * is read again, and whether a failure cancelled the rest. */
+	uint32_t batch_resume;
+	bool batch_cancelled;
+	const char *why; /* JOB_LEAVE: why it left, for the log */
+};
+
+/* rule_slot.state */
+enum rule_state {
+	RULE_FREE,
+	RULE_LIVE,
+	RULE_DYING,	 /* persistent, destroyed: waits for its record to be durable */
+	RULE_UNRESTORED, /* in the journal, not in the device: see journal.c */
 };
 
 /* One rule slot. The handle of the rule in slot i is
@@ -72,22 +120,29 @@ struct rule_slot {
 	uint32_t owner_index; /* that client's slot in server.clients */
 	uint32_t prev, next; /* the owner's list, slot + 1; 0: none */
 	uint16_t port;
-	bool in_use;
+	uint8_t state;	      /* enum rule_state */
 	void *backend;
 	void *journal;		 /* persistent: its CREATE request, as journaled */
 	uint32_t journal_length;
 };
 
+/*
+ * Free slots are reused first in, first out, so churn spreads over every
+ * free slot instead of spending one slot's generations (rules.c states the
+ * handle guarantee this gives).
+ */
 struct rule_table {
 	struct rule_slot *slots;
 	uint32_t max;
-	uint32_t *free; /* stack of free slot numbers */
-	uint32_t free_count;
-	uint32_t used;
+	uint32_t *free; /* a circular queue of free slot numbers */
+	uint32_t free_head, free_count;
+	uint32_t used;	  /* slots not free (live, dying, unrestored) */
+	uint32_t retired; /* slots whose generations are spent this run */
 };
 
 /* A connection accepted but not yet through its handshake. */
-#define HANDSHAKES_MAX 64
+#define HANDSHAKES_MAX	   64
+#define HANDSHAKES_PER_UID 16 /* one user cannot take every slot */
 struct handshake {
 	int sock; /* -1: free */
 	uint32_t generation;
@@ -100,17 +155,62 @@ struct journal_meter {
 	uint64_t key; /* port << 32 | id */
 	void *request;
 	uint32_t length;
+	bool dying; /* destroyed; its METER_GONE record is not yet durable */
 };
 
+/* A journaled persistent rule this start could not put in a slot (its slot
+ * is beyond --max-rules): kept in the journal, reported, not lost. */
+struct journal_orphan {
+	uint64_t handle;
+	uint16_t port;
+	bool dying;
+	void *request;
+	uint32_t length;
+};
+
+/*
+ * The journal's positions are log sequence numbers: bytes appended in this
+ * run, across rewrites, so they only grow. `durable` <= `end`: what a
+ * completed sync (or rewrite) covers.
+ */
 struct journal {
-	int fd; /* -1: none */
-	char path[PATH_MAX + 48]; /* STATE_DIR/INSTANCE.journal */
-	uint32_t epoch;	  /* this run's, 0-255 */
-	uint64_t records; /* in the file */
-	bool dirty;	  /* written since the last sync */
-	bool frozen;	  /* shutting down: destroys are not journaled */
+	int fd;			  /* -1: none (a rewrite is owed: see `broken`) */
+	char name[48];		  /* INSTANCE.journal, in the state directory */
+	char path[PATH_MAX + 48]; /* STATE_DIR/INSTANCE.journal, for the log */
+	uint32_t epoch;		  /* of new handles, 0-255 */
+	uint64_t records;	  /* in the file */
+	uint64_t file_end;	  /* its size: where the next record goes */
+	uint64_t end;		  /* LSN after the last append */
+	uint64_t durable;	  /* LSN known to be on disk */
+	uint64_t sync_target;	  /* LSN the sync in flight covers; 0: none */
+	uint32_t file;		  /* bumps with each new file: late syncs are ignored */
+	int broken;		  /* 0, or -errno: refused until a rewrite succeeds */
+	uint64_t retry_ns;	  /* when the next rewrite of a broken journal is tried */
+	bool frozen;		  /* shutting down: destroys are not journaled */
 	struct journal_meter *meters;
 	unsigned n_meters;
+	struct journal_orphan *orphans;
+	unsigned n_orphans;
+};
+
+/* An operation whose journal record is not yet durable (commit.c): done for
+ * good when the sync covering `lsn` succeeds, undone if it fails. */
+enum pending_kind {
+	PENDING_NOTHING, /* an EPOCH record: nothing to finish or undo */
+	PENDING_RULE,
+	PENDING_RULE_GONE,
+	PENDING_METER,
+	PENDING_METER_GONE,
+};
+struct pending {
+	uint64_t lsn;
+	uint64_t key; /* the rule's handle, or port << 32 | meter id */
+	enum pending_kind kind;
+};
+
+struct commit {
+	struct pending *items; /* a circular queue, oldest first */
+	size_t head, count, cap;
 };
 
 struct server {
@@ -130,13 +230,49 @@ struct server {
 	uint32_t next_session;
 	struct rule_table rules;
 	uint32_t persistent_rules;
+	uint32_t unrestored_rules; /* in slots, and beyond --max-rules */
 	struct journal journal;
+	struct commit commit;
 	struct handshake handshakes[HANDSHAKES_MAX];
+	uint64_t audit_allowed_ns; /* the next audit may start then (dispatch.c) */
 	struct pidfh *pidfile;
-	char socket_path[PATH_MAX];
-	char pid_path[PATH_MAX];
+	int runtime_fd; /* the checked runtime directory (dirs.c) */
+	int state_fd;	/* the checked state directory */
+	char socket_name[48]; /* INSTANCE.sock, in the runtime directory */
+	char socket_path[PATH_MAX + 64]; /* for the log */
 	bool stopping;
+	struct scratch *scratch;
 };
+
+/* The single-threaded loop's scratch memory: a burst's copies, its decoded
+ * requests, an encoding. */
+#define DISPATCH_BURST_MAX 32u /* requests taken off a ring at once */
+struct scratch {
+	uint8_t inbox[DISPATCH_BURST_MAX * (WIRE_MSG_MAX + 8)];
+	struct ring_msg msgs[DISPATCH_BURST_MAX];
+	struct wire_request request, sub_request, restore;
+	uint8_t encoded[WIRE_MSG_MAX];
+};
+
+/* dirs.c */
+/* Open the directory `path` (made with `mode` and `group`, (gid_t)-1 for
+ * none, when missing) by a descriptor, refusing a symbolic link, a
+ * directory owned by neither our uid nor root, or one writable by group or
+ * others. 0 with *fd, or -errno with `reason` naming the path, owner and
+ * mode. */
+int dir_open(const char *path, mode_t mode, gid_t group, int *fd, char *reason,
+	     size_t reason_size);
+/* /proc/self/fd/DIRFD/NAME: for calls that take a path only (bind, the
+ * pidfile); it resolves through the checked descriptor. 0 or -ENAMETOOLONG. */
+int dir_proc_path(int dirfd, const char *name, char *out, size_t size);
+/* An entry NAME that exists must be ours (or root's) and not a symbolic
+ * link: 0 (also when absent) or -errno with `reason`. */
+int dir_check_entry(int dirfd, const char *dirpath, const char *name, char *reason,
+		    size_t reason_size);
+/* openat(dirfd, NAME, flags | O_NOFOLLOW, 0600) of a regular file of ours
+ * or root's: the fd, or -errno with `reason`. */
+int dir_open_file(int dirfd, const char *dirpath, const char *name, int flags, char *reason,
+		  size_t reason_size);
 
 /* log.c */
 enum { LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
@@ -168,58 +304,127 @@ void listener_expire(struct server *s, uint64_t now_ns);
 /* clients.c */
 struct client *client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name,
 			  int fds[4], int *error, char *reason, size_t reason_size);
-/* The client is gone (hang-up, broken ring, shutdown): destroy its rules,
- * release its memory and fds. */
+/* The client is gone (hang-up, broken ring, shutdown): release its queues,
+ * memory and fds, and destroy its rules (at once, or as a job when it owns
+ * many: then it stays `leaving` until client_finish()). */
 void client_remove(struct server *s, struct client *c, const char *why);
+/* Its rules are gone: free its slot. */
+void client_finish(struct server *s, struct client *c);
 
 /* rules.c */
 int rules_init(struct rule_table *t, uint32_t max);
 void rules_fini(struct rule_table *t);
+/* The i-th slot of the free queue (for the audit). */
+uint32_t rules_free_at(const struct rule_table *t, uint32_t i);
 /* Create the validated `rule` in the device (`hw`, whose counter this
  * fills in), publish it, give it to `c` unless persistent. */
 int rules_create(struct server *s, struct client *c, const struct wire_rule *rule,
 		 struct hwdrv_rule *hw, uint64_t *handle, struct mpf_flow_error *error);
-/* Find the rule of `handle` that `c` may act on: -ENOENT or -EPERM. */
+/* Find the rule of `handle` that `c` may act on: -ENOENT, -EPERM, or
+ * -EBUSY (being destroyed). */
 int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 		 struct mpf_flow_error *error);
+/* Destroy the rule in `slot`: at once, or (persistent) once its RULE_GONE
+ * record is durable; -errno if that record cannot be written (the rule
+ * stays) or the device refused (the rule is gone all the same). */
 int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error);
-/* Destroy every rule of client session `owner` (on `port`, or all ports when
- * port < 0). Returns how many. */
-uint32_t rules_destroy_owned(struct server *s, struct client *c, int port);
-/* Destroy every persistent rule (owned by the instance) on `port`. How many. */
-uint32_t rules_destroy_persistent(struct server *s, uint16_t port);
+/* commit.c's verdicts on a persistent rule's records. */
+void rules_destroy_durable(struct server *s, uint64_t handle);
+void rules_destroy_undone(struct server *s, uint64_t handle);
+void rules_create_undone(struct server *s, uint64_t handle);
+/* Job steps: destroy up to `budget` of the client's rules on job->port
+ * (every port if < 0), or look at `budget` slots for persistent rules on
+ * job->port (*error: the journal refused); true while there is more. */
+bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, unsigned budget);
+bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget, int *error);
 void rules_destroy_all(struct server *s);
 /* Journal replay: create the persistent rule `request` again as `handle`
  * (its slot must be free), keeping `bytes` as its journal record. */
 int rules_restore(struct server *s, uint64_t handle, const struct wire_request *request,
 		  const void *bytes, uint32_t length, struct mpf_flow_error *error);
+/* Journal replay: a rule that could not be restored keeps its slot, its
+ * record and a directory entry marked not restored. */
+int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
+			  const void *bytes, uint32_t length);
 /* Replay done: the free slots are those no restored rule took. */
 void rules_restored(struct server *s);
 
 /* journal.c */
-/* Read the journal, restore its rules and meters, rewrite it. 0 or -errno. */
+/* Read the journal, restore its rules and meters; set a damaged one aside.
+ * 0 or -errno. */
 int journal_open(struct server *s);
 void journal_close(struct server *s);
-/* Record a persistent rule (its CREATE request), its end, a meter, its
- * end. 0 or -errno: the caller must not acknowledge what failed. */
+/* Append a persistent rule (its CREATE request), its end, a meter, its
+ * end, noting it for commit.c. 0 or -errno (nothing was appended). */
 int journal_rule(struct server *s, uint64_t handle, const void *request, uint32_t length);
 int journal_rule_gone(struct server *s, uint64_t handle);
 int journal_meter(struct server *s, uint16_t port, uint32_t id, const void *request,
 		  uint32_t length);
 int journal_meter_gone(struct server *s, uint16_t port, uint32_t id);
-/* Make what was recorded durable; before any completion is published. */
-int journal_sync(struct server *s);
+bool journal_meter_dying(struct server *s, uint16_t port, uint32_t id);
+/* commit.c's verdicts on meter records and on rules kept without a slot. */
+void journal_meter_undone(struct server *s, uint64_t key);
+void journal_meter_gone_durable(struct server *s, uint64_t key);
+void journal_meter_gone_undone(struct server *s, uint64_t key);
+void journal_orphan_gone_durable(struct server *s, uint64_t handle);
+void journal_orphan_gone_undone(struct server *s, uint64_t handle);
+/* Destroy the rules kept without a slot on `port`, counting them. */
+int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count);
+/* Write the live state to a new journal and put it in place. 0 or -errno. */
+int journal_rewrite(struct server *s);
+void journal_maybe_compact(struct server *s);
+/* Timer: rewrite a broken journal (at most once a second). */
+void journal_retry(struct server *s, uint64_t now_ns);
+/* A new epoch for handles, durable before it is used. 0 or -errno. */
+int journal_advance_epoch(struct server *s);
+/* fdatasync(2), through the fault hook. 0 or -errno. */
+int journal_fdatasync(int fd);
+
+/* commit.c */
+/* Remember what the record ending at `lsn` finishes or undoes. */
+int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t lsn);
+/* Queue a completion of `c`, to be published once the journal is durable
+ * up to `lsn` (0: at once) and after every one queued before it. */
+void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t lsn);
+/* Publish what may be: false if the ring filled up first. */
+bool commit_publish(struct server *s, struct client *c);
+/* True if the outbox's next completion may go but the ring has no room
+ * for its `*need` bytes. */
+bool commit_outbox_blocked(const struct server *s, const struct client *c, uint32_t *need);
+void commit_forget(struct client *c);
+/* The end of a loop round: sync what was appended, unless a sync runs. */
+void commit_start_sync(struct server *s);
+/* The sync of journal file `file` completed with `res`. */
+void commit_synced(struct server *s, uint32_t file, int res);
+/* Everything up to `lsn` is durable; finish what it covers, publish. */
+void commit_durable(struct server *s, uint64_t lsn);
+/* Sync now, synchronously (an epoch; shutdown). 0 or -errno. */
+int commit_sync_now(struct server *s);
+void commit_fini(struct server *s);
+
+/* The fault hook of the test build (tests/faults/): a sync's result as the
+ * test wants it. */
+#ifdef MPFLOW_FAULTS
+int fault_sync(int fd, int result);
+#else
+static inline int fault_sync(int fd, int result)
+{
+	(void)fd;
+	return result;
+}
+#endif
 
 /* audit.c */
 /* Check every invariant of the rule table, the clients' lists, the free
- * stack and the region. 0 with *checked = rules, or -EUCLEAN naming the
+ * queue and the region. 0 with *checked = rules, or -EUCLEAN naming the
  * first broken one (also logged). */
 int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *error);
 
 /* dispatch.c */
-/* Serve up to `budget` requests of one client. Returns how many it served,
- * or -1 when the client broke its ring and was removed. */
-int dispatch_client(struct server *s, struct client *c, unsigned budget);
+/* Serve one client until `deadline` (CLOCK_MONOTONIC ns) or until it has
+ * nothing to do. Returns the work done, or -1 when the client broke its
+ * ring and was removed. */
+int dispatch_client(struct server *s, struct client *c, uint64_t deadline);
 
 /* loop.c */
 int loop_init(struct server *s);
@@ -229,5 +434,6 @@ void loop_watch_client(struct server *s, struct client *c);
 void loop_unwatch_client(struct server *s, struct client *c);
 void loop_watch_handshake(struct server *s, struct handshake *h);
 void loop_unwatch_handshake(struct server *s, struct handshake *h);
+void loop_submit_fsync(struct server *s, int fd, uint32_t file);
 
 #endif

@@ -55,7 +55,7 @@ struct region_header {
 	shm_u32 state;
 	shm_u32 clients;
 	shm_u32 rules;
-	uint32_t reserved1;
+	shm_u32 unrestored; /* journaled persistent rules not in the device */
 	shm_u64 heartbeat_ns; /* CLOCK_MONOTONIC of the primary's last tick */
 	uint8_t pad[256 - 136];
 };
@@ -85,6 +85,7 @@ _Static_assert(sizeof(struct region_counter) == SHM_CACHE_LINE, "one counter per
 #define REGION_ENTRY_PERSISTENT	    0x4u
 #define REGION_ENTRY_COUNT	    0x8u
 #define REGION_ENTRY_TEXT_TRUNCATED 0x10u /* the text ends with "..." */
+#define REGION_ENTRY_UNRESTORED	    0x20u /* journaled, but this start could not make it */
 
 struct region_entry {
 	shm_u32 sequence;   /* seqlock, primary-written */

@@ -309,9 +309,10 @@ bool ring_readable(struct ring *r)
 
 /* Consumer only. Copy the next record's payload out once, advance our private
  * head; the caller publishes. */
-static int consumer_take(struct ring *r, void *dst, size_t cap)
+/* Copy the record at `*at` (the consumer index or a peek cursor) out. */
+static int consumer_take(struct ring *r, uint32_t *at, void *dst, size_t cap)
 {
-	uint32_t available = r->peer - r->index;
+	uint32_t available = r->peer - *at;
 	uint32_t header[2];
 
 	if (available == 0) {
@@ -319,20 +320,20 @@ static int consumer_take(struct ring *r, void *dst, size_t cap)
 
 		if (err)
 			return err;
-		available = r->peer - r->index;
+		available = r->peer - *at;
 		if (available == 0)
 			return -EAGAIN;
 	}
 	if (available < RING_RECORD_HEADER)
 		return ring_break(r, -EBADMSG);
 	/* The header is copied once; only the copy is checked and used. */
-	memcpy(header, r->data + (r->index & r->mask), sizeof(header));
+	memcpy(header, r->data + (*at & r->mask), sizeof(header));
 	if (header[1] != 0 || header[0] > r->msg_max || ring_record_size(header[0]) > available)
 		return ring_break(r, -EBADMSG);
 	if (header[0] > cap)
 		return -ENOBUFS;
-	ring_copy_out(r, r->index + RING_RECORD_HEADER, dst, header[0]);
-	r->index += ring_record_size(header[0]);
+	ring_copy_out(r, *at + RING_RECORD_HEADER, dst, header[0]);
+	*at += ring_record_size(header[0]);
 	return (int)header[0];
 }
 
@@ -353,22 +354,23 @@ int ring_dequeue(struct ring *r, void *buf, uint32_t cap)
 
 	if (r->error)
 		return r->error;
-	ret = consumer_take(r, buf, cap);
+	ret = consumer_take(r, &r->index, buf, cap);
 	if (ret >= 0)
 		consumer_publish(r);
 	return ret;
 }
 
-int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
-		       unsigned count)
+int ring_peek_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
+		    unsigned count)
 {
+	uint32_t at = r->index;
 	size_t offset = 0;
 	unsigned i;
 
 	if (r->error)
 		return r->error;
 	for (i = 0; i < count && offset <= cap; i++) {
-		int ret = consumer_take(r, (uint8_t *)buf + offset, cap - offset);
+		int ret = consumer_take(r, &at, (uint8_t *)buf + offset, cap - offset);
 
 		if (ret < 0) {
 			if (i == 0 && ret != -EAGAIN)
@@ -377,11 +379,30 @@ int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *m
 		}
 		msgs[i].offset = (uint32_t)offset;
 		msgs[i].length = (uint32_t)ret;
+		msgs[i].end = at;
 		offset = (offset + (uint32_t)ret + 7u) & ~(size_t)7u;
 	}
-	if (i > 0)
-		consumer_publish(r);
 	return (int)i;
+}
+
+void ring_release(struct ring *r, uint32_t end)
+{
+	/* `end` came from our own peek: between our index and the tail we
+	 * accepted, so no check against the peer is needed. */
+	if (end == r->index)
+		return;
+	r->index = end;
+	consumer_publish(r);
+}
+
+int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
+		       unsigned count)
+{
+	int n = ring_peek_burst(r, buf, cap, msgs, count);
+
+	if (n > 0)
+		ring_release(r, msgs[n - 1].end);
+	return n;
 }
 
 bool ring_consumer_prepare_sleep(struct ring *r)

@@ -105,6 +105,7 @@ struct ring {
 struct ring_msg {
 	uint32_t offset;
 	uint32_t length;
+	uint32_t end; /* the consumer index just past it: see ring_release() */
 };
 
 /* Bytes of shared memory a ring of `size` data bytes needs. */
@@ -178,6 +179,19 @@ int ring_dequeue(struct ring *r, void *buf, uint32_t cap);
  */
 int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
 		       unsigned count);
+
+/*
+ * Consumer: as ring_dequeue_burst(), but nothing is released: the messages
+ * stay in the ring until ring_release() is given the `end` of the last one
+ * the caller is done with; the next peek starts after it. A consumer that
+ * stops part-way through a burst releases what it used and reads the rest
+ * again later, from the ring, as new copies.
+ */
+int ring_peek_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
+		    unsigned count);
+/* Consumer: release every record up to `end` (a ring_msg.end of the last
+ * peek) with one store. */
+void ring_release(struct ring *r, uint32_t end);
 
 /* Consumer: true if a message is waiting (loads the producer's tail). */
 bool ring_readable(struct ring *r);

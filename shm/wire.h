@@ -224,6 +224,13 @@ struct wire_meter_stats {
 	uint64_t bytes[3];
 };
 
+/* The largest encoded completion: every part present, a full message, the
+ * padding to 8 bytes. */
+#define WIRE_COMPLETION_MAX                                                                     \
+	((sizeof(struct wire_header) + sizeof(struct wire_completion_body) +                    \
+	  sizeof(struct wire_count) + sizeof(struct wire_meter_stats) +                         \
+	  MPF_FLOW_ERROR_MESSAGE_MAX + 7u) / 8u * 8u)
+
 /* ------------------------------------------------------------------------ */
 /* Decoded forms                                                            */
 /* ------------------------------------------------------------------------ */

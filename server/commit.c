@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Group commit: nothing that depends on a journal record is acknowledged
+ * before a sync covers the record, and syncing costs the loop nothing.
+ *
+ * Every completion goes through its client's outbox, in order. One that
+ * depends on a record carries the record's LSN and waits for it; the ones
+ * behind it wait their turn. At the end of each loop round, if records were
+ * appended since the last sync and none is in flight, one io_uring
+ * IORING_OP_FSYNC (IORING_FSYNC_DATASYNC) is submitted covering everything
+ * appended so far; the loop goes on decoding, validating, installing and
+ * appending meanwhile. When it completes, the operations it covers are
+ * done for good (a persistent rule's destroy takes it out of the device
+ * now, rules.c) and every outbox publishes what became durable. A lone
+ * synchronous create waits for at most the sync in flight and its own.
+ *
+ * A sync that fails fails everything not yet durable: each pending
+ * operation is undone, newest first (a create is taken out of the device,
+ * a destroyed rule is live again, a meter comes back), each completion
+ * that depended on one becomes an error with the sync's errno, and the
+ * journal is rewritten from the table before anything is acknowledged
+ * again (journal.c says why). Until a rewrite succeeds, persistent
+ * requests are refused with that errno and the rewrite is retried every
+ * second.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+
+/* A completion in an outbox, followed by its encoded bytes (8-aligned). */
+struct outbox_record {
+	uint64_t lsn;	    /* published once the journal is durable to here */
+	uint64_t user_data; /* to rewrite it as an error */
+	uint32_t length;    /* of the encoded completion */
+	uint8_t request_op;
+	uint8_t reserved[3];
+};
+_Static_assert(sizeof(struct outbox_record) % 8 == 0, "records stay 8-aligned");
+
+#define OUTBOX_IOV 64u
+
+static size_t record_span(uint32_t length)
+{
+	return sizeof(struct outbox_record) + ((length + 7u) & ~(size_t)7u);
+}
+
+/* --- pending operations --- */
+
+int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t lsn)
+{
+	struct commit *cm = &s->commit;
+
+	if (kind == PENDING_NOTHING)
+		return 0;
+	if (cm->count == cm->cap) {
+		size_t cap = cm->cap ? 2 * cm->cap : 1024;
+		struct pending *items = malloc(cap * sizeof(*items));
+
+		if (items == NULL)
+			return -ENOMEM;
+		for (size_t i = 0; i < cm->count; i++)
+			items[i] = cm->items[(cm->head + i) % cm->cap];
+		free(cm->items);
+		cm->items = items;
+		cm->head = 0;
+		cm->cap = cap;
+	}
+	cm->items[(cm->head + cm->count) % cm->cap] =
+		(struct pending){.lsn = lsn, .key = key, .kind = kind};
+	cm->count++;
+	return 0;
+}
+
+static bool orphan_slot(const struct server *s, uint64_t key)
+{
+	return (uint32_t)key >= s->rules.max;
+}
+
+static void finish(struct server *s, const struct pending *p)
+{
+	switch (p->kind) {
+	case PENDING_RULE_GONE:
+		if (orphan_slot(s, p->key))
+			journal_orphan_gone_durable(s, p->key);
+		else
+			rules_destroy_durable(s, p->key);
+		break;
+	case PENDING_METER_GONE:
+		journal_meter_gone_durable(s, p->key);
+		break;
+	default: /* a create: nothing left to do */
+		break;
+	}
+}
+
+static void undo(struct server *s, const struct pending *p)
+{
+	switch (p->kind) {
+	case PENDING_RULE:
+		rules_create_undone(s, p->key);
+		break;
+	case PENDING_RULE_GONE:
+		if (orphan_slot(s, p->key))
+			journal_orphan_gone_undone(s, p->key);
+		else
+			rules_destroy_undone(s, p->key);
+		break;
+	case PENDING_METER:
+		journal_meter_undone(s, p->key);
+		break;
+	case PENDING_METER_GONE:
+		journal_meter_gone_undone(s, p->key);
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- outboxes --- */
+
+static int outbox_reserve(struct outbox *ob, size_t need)
+{
+	if (ob->head == ob->tail)
+		ob->head = ob->tail = 0;
+	if (ob->tail + need <= ob->cap)
+		return 0;
+	if (ob->head > 0) {
+		memmove(ob->bytes, ob->bytes + ob->head, ob->tail - ob->head);
+		ob->tail -= ob->head;
+		ob->head = 0;
+		if (ob->tail + need <= ob->cap)
+			return 0;
+	}
+	size_t cap = ob->cap ? ob->cap : 4096;
+	uint8_t *bytes;
+
+	while (cap < ob->tail + need)
+		cap *= 2;
+	bytes = realloc(ob->bytes, cap);
+	if (bytes == NULL)
+		return -ENOMEM;
+	ob->bytes = bytes;
+	ob->cap = cap;
+	return 0;
+}
+
+static int outbox_put(struct outbox *ob, const struct wire_completion *completion, uint64_t lsn)
+{
+	size_t max = record_span(WIRE_COMPLETION_MAX);
+	struct outbox_record *rec;
+	int length;
+
+	if (outbox_reserve(ob, max) != 0)
+		return -ENOMEM;
+	rec = (struct outbox_record *)(ob->bytes + ob->tail);
+	length = wire_encode_completion(rec + 1, WIRE_COMPLETION_MAX, completion);
+	*rec = (struct outbox_record){.lsn = lsn,
+				      .user_data = completion->user_data,
+				      .length = (uint32_t)length,
+				      .request_op = completion->request_op};
+	ob->tail += record_span(rec->length);
+	ob->ring_bytes += ring_record_size(rec->length);
+	return 0;
+}
+
+void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t lsn)
+{
+	if (outbox_put(&c->outbox, completion, lsn) != 0)
+		log_warnx("client %u: no memory for a completion: dropped (user_data %llu)",
+			  c->session, (unsigned long long)completion->user_data);
+}
+
+bool commit_publish(struct server *s, struct client *c)
+{
+	struct outbox *ob = &c->outbox;
+
+	while (ob->head < ob->tail) {
+		struct iovec iov[OUTBOX_IOV];
+		uint32_t ring_bytes[OUTBOX_IOV];
+		size_t at = ob->head, ends[OUTBOX_IOV];
+		unsigned n = 0;
+		int done;
+
+		while (at < ob->tail && n < OUTBOX_IOV) {
+			const struct outbox_record *rec = (const void *)(ob->bytes + at);
+
+			if (rec->lsn > s->journal.durable)
+				break;
+			iov[n] = (struct iovec){(void *)(uintptr_t)(rec + 1), rec->length};
+			ring_bytes[n] = ring_record_size(rec->length);
+			at += record_span(rec->length);
+			ends[n++] = at;
+		}
+		if (n == 0)
+			break;
+		done = ring_enqueue_burst(&c->completions, iov, n);
+		if (done <= 0)
+			return false; /* full (or broken: the dispatcher sees it) */
+		for (int i = 0; i < done; i++)
+			ob->ring_bytes -= ring_bytes[i];
+		ob->head = ends[done - 1];
+		if ((unsigned)done < n)
+			return false;
+	}
+	if (ob->head == ob->tail)
+		ob->head = ob->tail = 0;
+	return true;
+}
+
+bool commit_outbox_blocked(const struct server *s, const struct client *c, uint32_t *need)
+{
+	const struct outbox *ob = &c->outbox;
+	const struct outbox_record *rec;
+
+	if (ob->head == ob->tail)
+		return false;
+	rec = (const void *)(ob->bytes + ob->head);
+	if (rec->lsn > s->journal.durable)
+		return false; /* waiting for the disk, not for the client */
+	*need = rec->length;
+	return true;
+}
+
+void commit_forget(struct client *c)
+{
+	free(c->outbox.bytes);
+	c->outbox = (struct outbox){0};
+}
+
+/* Every completion waiting for what will not be durable becomes an error. */
+static void fail_outbox(struct server *s, struct client *c, int err)
+{
+	struct outbox *ob = &c->outbox, old = *ob;
+	struct wire_completion failed;
+
+	if (old.head == old.tail)
+		return;
+	*ob = (struct outbox){0};
+	for (size_t at = old.head; at < old.tail;) {
+		const struct outbox_record *rec = (const void *)(old.bytes + at);
+
+		at += record_span(rec->length);
+		if (rec->lsn <= s->journal.durable) {
+			struct wire_completion same;
+
+			if (wire_decode_completion(rec + 1, rec->length, &same) == 0)
+				commit_complete(c, &same, 0);
+			continue;
+		}
+		failed = (struct wire_completion){.user_data = rec->user_data,
+						  .request_op = rec->request_op};
+		failed.status = flow_error_set(&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+					       -1,
+					       "not done: the journal could not make it durable (%s)",
+					       strerror(-err));
+		commit_complete(c, &failed, 0);
+	}
+	free(old.bytes);
+}
+
+/* --- syncs --- */
+
+static void publish_all(struct server *s)
+{
+	for (uint32_t i = 0; i < s->config.max_clients; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->active && !c->leaving && c->outbox.head != c->outbox.tail)
+			commit_publish(s, c);
+	}
+}
+
+void commit_durable(struct server *s, uint64_t lsn)
+{
+	struct commit *cm = &s->commit;
+	struct journal *j = &s->journal;
+
+	if (lsn > j->durable)
+		j->durable = lsn;
+	while (cm->count && cm->items[cm->head].lsn <= j->durable) {
+		struct pending p = cm->items[cm->head];
+
+		cm->head = (cm->head + 1) % cm->cap;
+		cm->count--;
+		finish(s, &p);
+	}
+	publish_all(s);
+}
+
+static void commit_failed(struct server *s, int err)
+{
+	struct commit *cm = &s->commit;
+	struct journal *j = &s->journal;
+
+	log_warnx("journal %s: sync failed (%s): %zu operation(s) not yet durable are undone and "
+		  "refused; the journal is rewritten before anything is acknowledged again",
+		  j->path, strerror(-err), cm->count);
+	j->broken = err;
+	j->sync_target = 0;
+	while (cm->count) {
+		cm->count--;
+		undo(s, &cm->items[(cm->head + cm->count) % cm->cap]);
+	}
+	cm->head = 0;
+	for (uint32_t i = 0; i < s->config.max_clients; i++)
+		if (s->clients[i].active && !s->clients[i].leaving)
+			fail_outbox(s, &s->clients[i], err);
+	/* Nothing is pending now: what the outboxes wait for is gone. */
+	j->durable = j->end;
+	err = journal_rewrite(s);
+	if (err)
+		log_warnx("journal %s: cannot be rewritten (%s): persistent requests are refused "
+			  "until it can",
+			  j->path, strerror(-err));
+	publish_all(s);
+}
+
+void commit_start_sync(struct server *s)
+{
+	struct journal *j = &s->journal;
+
+	if (j->sync_target || j->end == j->durable || j->fd < 0 || j->broken)
+		return;
+	j->sync_target = j->end;
+	loop_submit_fsync(s, j->fd, j->file);
+}
+
+void commit_synced(struct server *s, uint32_t file, int res)
+{
+	struct journal *j = &s->journal;
+	uint64_t target = j->sync_target;
+
+	if (file != j->file || target == 0)
+		return; /* a sync of a file since replaced */
+	j->sync_target = 0;
+	res = fault_sync(j->fd, res);
+	if (res < 0) {
+		commit_failed(s, res);
+		return;
+	}
+	commit_durable(s, target);
+	journal_maybe_compact(s);
+	commit_start_sync(s); /* what was appended meanwhile */
+}
+
+int commit_sync_now(struct server *s)
+{
+	struct journal *j = &s->journal;
+	uint64_t target = j->end;
+	int err;
+
+	if (j->broken)
+		return j->broken;
+	if (target == j->durable || j->fd < 0)
+		return 0;
+	err = journal_fdatasync(j->fd);
+	if (err) {
+		commit_failed(s, err);
+		return err;
+	}
+	commit_durable(s, target);
+	return 0;
+}
+
+void commit_fini(struct server *s)
+{
+	free(s->commit.items);
+	s->commit = (struct commit){0};
+}
