@@ -509,6 +509,12 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 		err = -EPERM;
 	else
 		err = region_counter_read(&c->region.view.counters[slot], generation, &read);
+	/* Listed without a counter: a journaled rule this start of the
+	 * primary could not make (the entry is published after the counter
+	 * and retired before it, so a destroy in between shows as ENOENT). */
+	if (err == -ENOENT && slot < c->region.view.max_rules &&
+	    region_entry_owner(&c->region.view.entries[slot], generation, &owner) == 0)
+		err = -ENODEV;
 	pthread_mutex_unlock(&c->lock);
 	if (err == -ESHUTDOWN)
 		return client_shutdown_error(error);
@@ -517,6 +523,11 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 			    (unsigned long long)handle);
 	if (err == -ENOENT)
 		return client_fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
+	if (err == -ENODEV)
+		return client_fail(error, ENODEV,
+				   "rule 0x%llx is in the journal but was not restored by this start "
+				   "of the primary (see its log)",
+				   (unsigned long long)handle);
 	if (err == -ENOTSUP)
 		return client_fail(error, ENOTSUP, "rule 0x%llx has no COUNT action",
 			    (unsigned long long)handle);

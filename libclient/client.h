@@ -33,6 +33,8 @@ struct client_address {
 	char instance[32];
 	char runtime_dir[256];
 	int timeout_ms;
+	uint32_t primary_uid; /* trusted besides root and the directory's owner */
+	bool primary_uid_set;
 };
 
 /* The counters region, mapped read-only and checked. */

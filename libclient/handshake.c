@@ -5,6 +5,8 @@
  * hello, the welcome and its fds, and the read-only mapping of the region.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ int client_locate(const struct mpf_connect_options *options, struct client_addre
 		  struct mpf_flow_error *error)
 {
 	const char *instance = options->instance ? options->instance : "default";
+	const char *env;
 	int err;
 
 	if (snprintf(out->instance, sizeof(out->instance), "%s", instance) >=
@@ -52,7 +55,44 @@ int client_locate(const struct mpf_connect_options *options, struct client_addre
 		return client_fail(error, EINVAL, "no runtime directory: set runtime_dir, "
 						  "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
 	out->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : CLIENT_TIMEOUT_MS;
+	out->primary_uid = options->primary_uid;
+	out->primary_uid_set = options->primary_uid != 0;
+	if (!out->primary_uid_set && (env = getenv("MPFLOW_PRIMARY_UID")) && *env) {
+		char *end;
+		unsigned long uid = strtoul(env, &end, 10);
+
+		if (*end || end == env || uid > UINT32_MAX)
+			return client_fail(error, EINVAL, "MPFLOW_PRIMARY_UID=%s: not a uid", env);
+		out->primary_uid = (uint32_t)uid;
+		out->primary_uid_set = true;
+	}
 	return 0;
+}
+
+/*
+ * Whether the process at the other end of `sock` may be trusted as the
+ * primary: root, the uid the application named, or the owner of the runtime
+ * directory when nobody else can write there. `dir` is that directory,
+ * opened before the connect, whose descriptor the connect went through.
+ */
+static int check_primary(int sock, int dir, const struct client_address *at,
+			 struct mpf_flow_error *error)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || fstat(dir, &st) != 0)
+		return client_fail(error, errno, "the primary's credentials: %s", strerror(errno));
+	if (cred.uid == 0 || (at->primary_uid_set && cred.uid == at->primary_uid) ||
+	    (cred.uid == st.st_uid && !(st.st_mode & 0022)))
+		return 0;
+	return client_fail(error, EPERM,
+			   "the primary at %s/%s.sock runs as uid %u: not root, not the owner of a "
+			   "directory only it can write (uid %u, mode %04o), not primary_uid: not "
+			   "trusted",
+			   at->runtime_dir, at->instance, (unsigned)cred.uid, (unsigned)st.st_uid,
+			   (unsigned)(st.st_mode & 07777));
 }
 
 static int receive_welcome(int sock, int timeout_ms, struct handshake_welcome *welcome,
@@ -95,21 +135,41 @@ int client_dial(const struct client_address *at, const char *name, uint16_t flag
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct handshake_hello hello = {
 		.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .flags = flags};
-	int sock, err;
+	int sock, dir, err;
 
 	for (unsigned i = 0; i < nfds; i++)
 		fds[i] = -1;
-	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", at->runtime_dir,
-			     at->instance) >= sizeof(addr.sun_path))
+	/* The socket is reached through the directory whose owner we check. */
+	dir = open(at->runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		err = errno;
+		return client_fail(error, err == ENOENT ? ENOENT : err,
+				   "no primary for instance '%s': runtime directory %s: %s",
+				   at->instance, at->runtime_dir, strerror(err));
+	}
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s.sock", dir,
+			     at->instance) >= sizeof(addr.sun_path)) {
+		close(dir);
 		return client_fail(error, ENAMETOOLONG, "socket path too long");
+	}
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return client_fail(error, errno, "socket: %s", strerror(errno));
+	if (sock < 0) {
+		err = errno;
+		close(dir);
+		return client_fail(error, err, "socket: %s", strerror(err));
+	}
 	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		err = errno == ECONNREFUSED ? ENOENT : errno;
 		close(sock);
-		return client_fail(error, err, "no primary for instance '%s' at %s (%s)",
-				   at->instance, addr.sun_path, strerror(err));
+		close(dir);
+		return client_fail(error, err, "no primary for instance '%s' at %s/%s.sock (%s)",
+				   at->instance, at->runtime_dir, at->instance, strerror(err));
+	}
+	err = check_primary(sock, dir, at, error);
+	close(dir);
+	if (err) {
+		close(sock);
+		return err;
 	}
 	snprintf(hello.name, sizeof(hello.name), "%s", name);
 	/* A primary that refuses us at once (policy) may have closed before
@@ -172,7 +232,8 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor,
 				 (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
 				 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
 				 (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED
-									: 0),
+									: 0) |
+				 (e.flags & REGION_ENTRY_UNRESTORED ? MPF_RULE_UNRESTORED : 0),
 		};
 		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
 		info->owner_name[sizeof(info->owner_name) - 1] = '\0';

@@ -106,6 +106,7 @@ int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
 	info->max_rules = m->region.view.max_rules;
 	info->clients = shm_load_relaxed32(&h->clients);
 	info->rules = shm_load_relaxed32(&h->rules);
+	info->unrestored = shm_load_relaxed32(&h->unrestored);
 	beat = shm_load_relaxed64(&h->heartbeat_ns);
 	info->heartbeat_age_ns = beat && beat < now ? now - beat : 0;
 	state = shm_load_relaxed32(&h->state);

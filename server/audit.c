@@ -44,7 +44,7 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 			continue;
 		}
 		used++;
-		if (r->state == RULE_UNRESTORED || (r->state == RULE_DYING && !r->backend)) {
+		if (r->state == RULE_UNRESTORED) {
 			if (r->owner != 0 || r->journal == NULL || r->backend || counter ||
 			    entry != r->generation)
 				return BAD("unrestored rule in slot %u: owner %u, journal copy %s, "
@@ -55,7 +55,7 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 			persistent++;
 			continue;
 		}
-		if (r->state == RULE_DYING && r->owner != 0)
+		if (r->dying && r->owner != 0)
 			return BAD("client rule in slot %u waits for the journal", slot);
 		if (entry != r->generation || counter != r->generation)
 			return BAD("rule 0x%llx: the region's directory or counter slot has "

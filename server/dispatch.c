@@ -9,7 +9,7 @@
  * than a slice. A whole-table request (flush) is a job that runs in steps
  * of JOB_STEP rules, across as many slices as it needs, while the client's
  * later requests wait in its ring (a BATCH it stands in stays there too, and
- * is read again to go on). An audit runs at once but is rationed: it may
+ * is read again to go on). An audit runs at once but is rationed: audits
  * take at most 1/AUDIT_SHARE of the loop's time.
  *
  * Back pressure: a request is taken only when the completion ring has room
@@ -33,8 +33,8 @@
 /* Room one request may need in the completion ring. */
 #define REQUEST_ROOM (WIRE_BATCH_MAX * (RING_RECORD_HEADER + WIRE_COMPLETION_MAX))
 #define JOB_STEP     512u /* rules a job handles between looks at the clock */
-#define AUDIT_SHARE  200u /* long audits may use 1/200 of the loop's time */
-#define AUDIT_FREE_NS 200000u /* an audit this short is not rationed */
+#define AUDIT_SHARE    200	     /* audits may use 1/200 of the loop's time */
+#define AUDIT_BURST_NS 2000000ll /* and this much of it at once */
 
 static uint64_t monotonic_ns(void)
 {
@@ -290,25 +290,30 @@ static int run_meter(struct server *s, const struct wire_request *req,
 	}
 }
 
-/* The audit reads the whole table at once (its picture must be consistent)
- * so it is rationed instead of sliced: one that took longer than a client's
- * slice of a round makes the next wait until audits have used at most
- * 1/AUDIT_SHARE of the time. Shorter ones cost no more than any request. */
+/*
+ * The audit reads the whole table at once (its picture must be consistent),
+ * so it is rationed instead of sliced: a token bucket of loop time that
+ * fills at 1/AUDIT_SHARE of the clock, up to AUDIT_BURST_NS. An audit may
+ * start while the bucket is not in debt and takes what it used from it; a
+ * long one (a million rules) puts it in debt, and the next waits until
+ * audits have used no more than their share.
+ */
 static int run_audit(struct server *s, struct wire_completion *out)
 {
-	uint64_t start = monotonic_ns(), took;
+	uint64_t start = monotonic_ns();
+	int64_t tokens = s->audit_tokens_ns + (int64_t)((start - s->audit_refilled_ns) / AUDIT_SHARE);
 	int err;
 
-	if (start < s->audit_allowed_ns)
+	s->audit_refilled_ns = start;
+	s->audit_tokens_ns = tokens < AUDIT_BURST_NS ? tokens : AUDIT_BURST_NS;
+	if (s->audit_tokens_ns < 0)
 		return flow_error_set(&out->error, EAGAIN, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "an audit ran just now: the next may start in %llu ms "
-				      "(audits take at most 1/%u of the primary's time)",
-				      (unsigned long long)((s->audit_allowed_ns - start + 999999) /
-							   1000000),
-				      AUDIT_SHARE);
+				      "audits used their share of the primary's time (1/%u): the "
+				      "next may start in %lld ms",
+				      AUDIT_SHARE,
+				      (long long)(-s->audit_tokens_ns * AUDIT_SHARE / 1000000 + 1));
 	err = audit_run(s, &out->handle, &out->error);
-	took = monotonic_ns() - start;
-	s->audit_allowed_ns = took > AUDIT_FREE_NS ? start + took * AUDIT_SHARE : 0;
+	s->audit_tokens_ns -= (int64_t)(monotonic_ns() - start);
 	return err;
 }
 

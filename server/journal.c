@@ -404,7 +404,7 @@ int journal_rewrite(struct server *s)
 	for (uint32_t slot = 0; slot < s->rules.max && n > 0; slot++) {
 		const struct rule_slot *r = &s->rules.slots[slot];
 
-		if ((r->state == RULE_LIVE || r->state == RULE_UNRESTORED) && r->journal) {
+		if (r->state != RULE_FREE && !r->dying && r->journal) {
 			at += n;
 			n = put(fd, at, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
 				r->journal, r->journal_length);

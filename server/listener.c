@@ -141,15 +141,75 @@ static void refuse(int sock, int error, const struct ucred *cred, const char *fm
 	close(sock);
 }
 
-/* Copy the client's name: printable ASCII only, bounded. */
+static void welcome(struct server *s, int sock, const struct ucred *cred, const void *hello,
+		    ssize_t length);
+
+/* A slot to wait in for the hello of a connection of `uid`. One uid holds
+ * at most HANDSHAKES_PER_UID; when every slot is taken, the oldest one of
+ * the uid holding the most gives way (it is refused), unless that is `uid`
+ * itself at its share: so no user can keep others out by connecting and
+ * saying nothing. NULL: this connection is refused instead. */
+static struct handshake *handshake_slot(struct server *s, uid_t uid)
+{
+	struct handshake *free = NULL, *mine = NULL, *victim = NULL;
+	unsigned held = 0, most = 0;
+	uid_t most_uid = 0;
+
+	for (unsigned i = 0; i < HANDSHAKES_MAX; i++) {
+		struct handshake *h = &s->handshakes[i];
+		unsigned same = 0;
+
+		if (h->sock < 0) {
+			free = free ? free : h;
+			continue;
+		}
+		if (h->cred.uid == uid) {
+			held++;
+			if (mine == NULL || h->deadline_ns < mine->deadline_ns)
+				mine = h;
+		}
+		for (unsigned k = 0; k < HANDSHAKES_MAX; k++)
+			same += s->handshakes[k].sock >= 0 && s->handshakes[k].cred.uid == h->cred.uid;
+		if (same > most) {
+			most = same;
+			most_uid = h->cred.uid;
+		}
+	}
+	if (held >= HANDSHAKES_PER_UID)
+		victim = mine; /* its own oldest gives way to it */
+	else if (free)
+		return free;
+	else if (most > held)
+		for (unsigned i = 0; i < HANDSHAKES_MAX; i++) {
+			struct handshake *h = &s->handshakes[i];
+
+			if (h->sock >= 0 && h->cred.uid == most_uid &&
+			    (victim == NULL || h->deadline_ns < victim->deadline_ns))
+				victim = h;
+		}
+	if (victim == NULL)
+		return NULL;
+	loop_unwatch_handshake(s, victim);
+	refuse(victim->sock, -EAGAIN, &victim->cred,
+	       "no hello yet, and uid %u holds %u of %u waiting connections", (unsigned)victim->cred.uid,
+	       victim->cred.uid == uid ? held : most, HANDSHAKES_MAX);
+	victim->sock = -1;
+	return victim;
+}
+
 /* Take every waiting connection (a multishot poll fires once per wakeup,
- * not once per connection) and park it until its hello arrives: the loop
- * never waits on one client's socket. */
+ * not once per connection). Its credentials are checked at once, before it
+ * may hold anything; a hello already there is answered at once; otherwise
+ * the connection waits for its hello in a slot of its uid's share, and the
+ * loop never waits on one client's socket. */
 void listener_accept(struct server *s)
 {
 	for (;;) {
-		struct handshake *h = NULL;
+		struct handshake_hello hello[2]; /* room to see a longer message */
 		socklen_t len = sizeof(struct ucred);
+		struct handshake *h;
+		struct ucred cred;
+		ssize_t n;
 		int sock = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (sock < 0) {
@@ -159,21 +219,27 @@ void listener_accept(struct server *s)
 				log_warn("accept");
 			return;
 		}
-		for (unsigned i = 0; i < HANDSHAKES_MAX && h == NULL; i++)
-			if (s->handshakes[i].sock < 0)
-				h = &s->handshakes[i];
-		if (h == NULL) {
-			/* No room to wait for more hellos: drop it unread. */
-			log_warnx("%u handshakes in progress: connection dropped", HANDSHAKES_MAX);
-			close(sock);
-			continue;
-		}
-		if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &h->cred, &len) != 0) {
+		if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 			log_warn("SO_PEERCRED");
 			close(sock);
 			continue;
 		}
+		/* MSG_TRUNC: the length of the whole message, however long. */
+		n = recv(sock, hello, sizeof(hello), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0)
+			n = -errno;
+		if (n != -EAGAIN || !allowed(s, &cred)) {
+			welcome(s, sock, &cred, hello, n);
+			continue;
+		}
+		h = handshake_slot(s, cred.uid);
+		if (h == NULL) {
+			refuse(sock, -EAGAIN, &cred, "uid %u has %u connections waiting to say hello",
+			       (unsigned)cred.uid, HANDSHAKES_PER_UID);
+			continue;
+		}
 		h->sock = sock;
+		h->cred = cred;
 		h->generation++;
 		h->deadline_ns = monotonic_ns() + (uint64_t)HELLO_WAIT_MS * 1000000u;
 		loop_watch_handshake(s, h);
@@ -212,55 +278,65 @@ static void welcome_monitor(const struct server *s, int sock)
 /* The parked connection `h` is readable: its hello, then the answer. */
 void listener_hello(struct server *s, struct handshake *h)
 {
-	struct handshake_hello hello;
-	struct handshake_welcome welcome;
+	struct handshake_hello hello[2];
 	struct ucred cred = h->cred;
-	char name[HANDSHAKE_NAME_MAX], reason[HANDSHAKE_REASON_MAX];
-	int fds[HANDSHAKE_FDS], error;
-	uint16_t flags;
 	int sock = h->sock;
-	struct client *c;
 	ssize_t n;
 
-	/* The hello is read before any refusal: closing a socket with unread
-	 * bytes resets it, and the client would lose the reason. */
-	n = recv(sock, &hello, sizeof(hello), MSG_DONTWAIT);
+	n = recv(sock, hello, sizeof(hello), MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0 && errno == EAGAIN) {
 		loop_watch_handshake(s, h); /* a spurious wakeup: keep waiting */
 		return;
 	}
+	if (n < 0)
+		n = -errno;
 	h->sock = -1;
-	if (n < 0) {
+	welcome(s, sock, &cred, hello, n);
+}
+
+/* The answer to a connection whose hello was read: `length` bytes (the
+ * whole message's, even when longer than the buffer), -EAGAIN when none
+ * came yet (then it can only be refused), or another -errno. */
+static void welcome(struct server *s, int sock, const struct ucred *cred, const void *hello,
+		    ssize_t length)
+{
+	struct handshake_welcome answer;
+	char name[HANDSHAKE_NAME_MAX], reason[HANDSHAKE_REASON_MAX];
+	int fds[HANDSHAKE_FDS], error;
+	uint16_t flags;
+	struct client *c;
+
+	if (length < 0 && length != -EAGAIN) {
 		close(sock);
 		return;
 	}
 	if (s->stopping) {
-		refuse(sock, -ESHUTDOWN, &cred, "the primary is shutting down");
+		refuse(sock, -ESHUTDOWN, cred, "the primary is shutting down");
 		return;
 	}
-	if (!allowed(s, &cred)) {
-		refuse(sock, -EPERM, &cred,
+	if (!allowed(s, cred)) {
+		refuse(sock, -EPERM, cred,
 		       "uid %u is not allowed by this instance's policy (owner uid %u%s)",
-		       (unsigned)cred.uid, (unsigned)geteuid(),
+		       (unsigned)cred->uid, (unsigned)geteuid(),
 		       s->config.allow_group ? " and --allow-group" : ", no --allow-group");
 		return;
 	}
-	error = handshake_check_hello(&hello, (size_t)n, &flags, name, sizeof(name), reason,
+	error = handshake_check_hello(hello, (size_t)length, &flags, name, sizeof(name), reason,
 				      sizeof(reason));
 	if (error) {
-		refuse(sock, error, &cred, "%s", reason);
+		refuse(sock, error, cred, "%s", reason);
 		return;
 	}
 	if (flags & HANDSHAKE_HELLO_MONITOR) {
 		welcome_monitor(s, sock);
 		return;
 	}
-	c = client_add(s, sock, cred.pid, cred.uid, name, fds, &error, reason, sizeof(reason));
+	c = client_add(s, sock, cred->pid, cred->uid, name, fds, &error, reason, sizeof(reason));
 	if (c == NULL) {
-		refuse(sock, error, &cred, "%s", reason);
+		refuse(sock, error, cred, "%s", reason);
 		return;
 	}
-	welcome = (struct handshake_welcome){
+	answer = (struct handshake_welcome){
 		.magic = HANDSHAKE_MAGIC,
 		.version = HANDSHAKE_VERSION,
 		.client_id = c->session,
@@ -271,7 +347,7 @@ void listener_hello(struct server *s, struct handshake *h)
 		.max_rules = s->config.max_rules,
 		.client_max_rules = s->config.client_max_rules,
 	};
-	reply(sock, &welcome, fds, HANDSHAKE_FDS);
+	reply(sock, &answer, fds, HANDSHAKE_FDS);
 	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]); /* our mapping keeps it */
 	loop_watch_client(s, c);
 	log_info("client %u (%s, pid %d, uid %u) connected", c->session, c->name, (int)c->pid,

@@ -350,7 +350,7 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 		return flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "rule 0x%llx belongs to another client",
 				      (unsigned long long)handle);
-	if (r->state == RULE_DYING)
+	if (r->dying)
 		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "rule 0x%llx is being destroyed (its record is not yet on "
 				      "disk)",
@@ -394,6 +394,7 @@ static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *e
 		}
 	}
 	r->state = RULE_FREE;
+	r->dying = false;
 	r->owner = 0;
 	r->backend = NULL;
 	free_push(t, slot);
@@ -414,7 +415,7 @@ int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "the journal cannot record the destroy: %s; the rule stays",
 				      strerror(-err));
-	r->state = RULE_DYING;
+	r->dying = true;
 	return 0;
 }
 
@@ -423,7 +424,7 @@ void rules_destroy_durable(struct server *s, uint64_t handle)
 {
 	uint32_t slot = (uint32_t)handle;
 
-	if (slot < s->rules.max && s->rules.slots[slot].state == RULE_DYING &&
+	if (slot < s->rules.max && s->rules.slots[slot].dying &&
 	    s->rules.slots[slot].generation == (uint32_t)(handle >> 32))
 		remove_rule(s, slot, NULL);
 }
@@ -431,11 +432,10 @@ void rules_destroy_durable(struct server *s, uint64_t handle)
 void rules_destroy_undone(struct server *s, uint64_t handle)
 {
 	uint32_t slot = (uint32_t)handle;
-	struct rule_slot *r = &s->rules.slots[slot];
 
-	if (slot < s->rules.max && r->state == RULE_DYING &&
-	    r->generation == (uint32_t)(handle >> 32))
-		r->state = r->backend ? RULE_LIVE : RULE_UNRESTORED;
+	if (slot < s->rules.max && s->rules.slots[slot].dying &&
+	    s->rules.slots[slot].generation == (uint32_t)(handle >> 32))
+		s->rules.slots[slot].dying = false;
 }
 
 /* commit.c: a persistent create whose record did not reach the disk. */
@@ -479,7 +479,7 @@ bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget
 		const struct rule_slot *r = &s->rules.slots[slot];
 		int err;
 
-		if ((r->state != RULE_LIVE && r->state != RULE_UNRESTORED) || r->owner != 0 ||
+		if (r->state == RULE_FREE || r->dying || r->owner != 0 ||
 		    r->port != job->port)
 			continue;
 		err = rules_destroy(s, slot, NULL);

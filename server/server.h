@@ -108,7 +108,6 @@ struct client {
 enum rule_state {
 	RULE_FREE,
 	RULE_LIVE,
-	RULE_DYING,	 /* persistent, destroyed: waits for its record to be durable */
 	RULE_UNRESTORED, /* in the journal, not in the device: see journal.c */
 };
 
@@ -121,6 +120,7 @@ struct rule_slot {
 	uint32_t prev, next; /* the owner's list, slot + 1; 0: none */
 	uint16_t port;
 	uint8_t state;	      /* enum rule_state */
+	bool dying; /* persistent, destroyed: waits for its record to be durable */
 	void *backend;
 	void *journal;		 /* persistent: its CREATE request, as journaled */
 	uint32_t journal_length;
@@ -234,7 +234,8 @@ struct server {
 	struct journal journal;
 	struct commit commit;
 	struct handshake handshakes[HANDSHAKES_MAX];
-	uint64_t audit_allowed_ns; /* the next audit may start then (dispatch.c) */
+	int64_t audit_tokens_ns;    /* loop time audits may still use (dispatch.c) */
+	uint64_t audit_refilled_ns; /* when the bucket was last filled */
 	struct pidfh *pidfile;
 	int runtime_fd; /* the checked runtime directory (dirs.c) */
 	int state_fd;	/* the checked state directory */

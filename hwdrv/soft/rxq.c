@@ -4,6 +4,14 @@
  * delivers to the client that attached it, through a ring in a memfd made
  * for that client alone (shm/rxq.h), and to a pcap file with --dump-queues.
  * With nobody attached, a packet for the queue is counted and dropped.
+ *
+ * Memory: a queue's ring is a memfd passed to its client. A detached
+ * queue keeps its memfd as a spare for the same client: attaching again
+ * gives back the same memory (the client still maps it, so nothing of
+ * another client's can be seen), and a client that attaches and detaches
+ * in a loop without reading its socket — each unread SCM_RIGHTS keeps a
+ * memfd alive — pins one ring per queue, not one per attach. Another
+ * client attaching the queue gets fresh memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,6 +103,8 @@ void soft_queues_close(struct soft *soft)
 		for (unsigned q = 0; port->queues && q < (unsigned)soft->queues + soft->vfs; q++) {
 			if (port->queues[q].rxq)
 				rxq_free(port->queues[q].rxq);
+			if (port->queues[q].spare)
+				rxq_free(port->queues[q].spare);
 			if (port->queues[q].dump)
 				pcap_dump_close(port->queues[q].dump);
 		}
@@ -127,20 +137,13 @@ static int queue_lookup(struct soft *soft, uint16_t port, uint16_t queue,
 	return 0;
 }
 
-int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
-		    int fds[2], struct mpf_flow_error *error)
+/* A new queue's memory: its memfd, doorbell and mapping. */
+static int rxq_make(struct soft *soft, uint32_t owner, struct soft_rxq **out,
+		    struct mpf_flow_error *error)
 {
-	struct soft_queue *q;
-	struct soft_rxq *rxq;
-	int err = queue_lookup(soft, port, queue, &q, error);
+	struct soft_rxq *rxq = calloc(1, sizeof(*rxq));
+	int err;
 
-	if (err)
-		return err;
-	if (q->rxq)
-		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "queue %u of port %u is attached by another client", queue,
-				      port);
-	rxq = calloc(1, sizeof(*rxq));
 	if (rxq == NULL)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "out of memory");
@@ -164,6 +167,36 @@ int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t o
 		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "RX queue mapping: %s", strerror(err));
 	}
+	*out = rxq;
+	return 0;
+}
+
+int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
+		    int fds[2], struct mpf_flow_error *error)
+{
+	struct soft_queue *q;
+	struct soft_rxq *rxq = NULL;
+	int err = queue_lookup(soft, port, queue, &q, error);
+
+	if (err)
+		return err;
+	if (q->rxq)
+		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "queue %u of port %u is attached by another client", queue,
+				      port);
+	if (q->spare && q->spare->owner == owner) {
+		rxq = q->spare;
+	} else {
+		if (q->spare)
+			rxq_free(q->spare);
+		q->spare = NULL;
+		err = rxq_make(soft, owner, &rxq, error);
+		if (err)
+			return err;
+	}
+	q->spare = NULL;
+	rxq->packets = rxq->bytes = rxq->dropped = 0;
+	rxq->staged = false;
 	rxq->header = rxq->mem;
 	*rxq->header = (struct rxq_header){.magic = RXQ_MAGIC,
 					   .version = RXQ_VERSION,
@@ -187,13 +220,21 @@ int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t o
 	return 0;
 }
 
-static void queue_detach(struct soft *soft, struct soft_queue *q)
+/* The datapath lets go of the queue; its memory stays as the spare of its
+ * owner (`keep`), or is freed. */
+static void queue_detach(struct soft *soft, struct soft_queue *q, bool keep)
 {
 	struct soft_rxq *rxq = q->rxq;
 
 	rcu_publish(q->rxq, NULL);
 	rcu_synchronize(&soft->rcu);
-	rxq_free(rxq);
+	if (keep) {
+		if (q->spare)
+			rxq_free(q->spare);
+		q->spare = rxq;
+	} else {
+		rxq_free(rxq);
+	}
 }
 
 int soft_rxq_detach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
@@ -208,7 +249,7 @@ int soft_rxq_detach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t o
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "queue %u of port %u is not attached by this client", queue,
 				      port);
-	queue_detach(soft, q);
+	queue_detach(soft, q, true);
 	return 0;
 }
 
@@ -219,7 +260,11 @@ void soft_rxq_release(struct soft *soft, uint32_t owner)
 			struct soft_queue *queue = &soft->ports[p].queues[q];
 
 			if (queue->rxq && queue->rxq->owner == owner)
-				queue_detach(soft, queue);
+				queue_detach(soft, queue, false);
+			if (queue->spare && queue->spare->owner == owner) {
+				rxq_free(queue->spare);
+				queue->spare = NULL;
+			}
 		}
 }
 

@@ -93,6 +93,7 @@ struct soft_rxq {
 
 struct soft_queue {
 	struct soft_rxq *rxq;	/* RCU; NULL: nobody attached */
+	struct soft_rxq *spare; /* the last one detached, kept for its owner */
 	pcap_dumper_t *dump;	/* --dump-queues */
 	shm_u64 unattached;	/* datapath: packets dropped with nobody attached */
 };

@@ -18,7 +18,15 @@
  *  - ENOENT     no such rule (destroyed, or a forged handle)
  *  - EPERM      the rule belongs to another client
  *  - EAGAIN     (mpf_submit_*) the request ring is full: poll completions,
- *               then submit again
+ *               then submit again; (mpf_audit) audits used their share of
+ *               the primary's time: try again later
+ *  - EBUSY      a persistent rule whose destroy is not yet on disk
+ *  - ENODEV     (mpf_flow_query) a persistent rule in the journal that this
+ *               start of the primary could not restore (MPF_RULE_UNRESTORED)
+ *  - EIO, ENOSPC, EDQUOT  a persistent create or destroy, a meter create or
+ *               destroy, that the journal could not make durable: it was not
+ *               done (the primary rewrites its journal before it acknowledges
+ *               anything again)
  *
  * Thread safety: a struct mpf_client may be used from several threads at
  * once; calls on one client are serialised by a mutex inside it (a thread
@@ -56,13 +64,24 @@ struct mpf_connect_options {
 	/** How long a waiting call polls the rings before it sleeps on its
 	 *  doorbell, in us (default 20; a negative value: sleep at once). */
 	int busy_poll_us;
+	/** A uid the primary may run as, besides root and the owner of the
+	 *  runtime directory (default: $MPFLOW_PRIMARY_UID, else none). The
+	 *  library checks the primary's credentials (SO_PEERCRED) before it
+	 *  trusts the socket: a primary of any other uid is refused with
+	 *  EPERM, and so is one of the directory's owner if the directory is
+	 *  writable by group or others (anyone could have put that socket
+	 *  there). */
+	uint32_t primary_uid;
 };
 
 /**
  * Connect to a primary: handshake, map the rings and the counters region.
  * @return 0 with *client set, or -ENOENT (no primary at that socket),
- * -EPERM (refused by its policy), -EPROTONOSUPPORT, -EUSERS (too many
- * clients), -ETIMEDOUT, -errno; `error->message` gives the primary's reason.
+ * -EPERM (refused by its policy, or a primary the library does not trust:
+ * see mpf_connect_options.primary_uid), -EPROTONOSUPPORT, -EUSERS (too many
+ * clients), -EAGAIN (too many connections of this uid are waiting to be
+ * served: try again), -ETIMEDOUT, -errno; `error->message` gives the
+ * reason.
  */
 MPF_API int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **client,
 			struct mpf_flow_error *error);
@@ -175,6 +194,8 @@ MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completio
 #define MPF_RULE_PERSISTENT	0x4u
 #define MPF_RULE_COUNTED	0x8u  /**< Has a COUNT action: hits and bytes are valid. */
 #define MPF_RULE_TEXT_TRUNCATED 0x10u /**< `text` was cut and ends with "...". */
+#define MPF_RULE_UNRESTORED	0x20u /**< Journaled, but not in the device: this start
+					   could not make it (see the primary's log). */
 
 /** A live rule of the instance, as the rule directory shows it. */
 struct mpf_rule_info {
@@ -336,6 +357,11 @@ struct mpf_instance_info {
 	uint32_t clients;	 /**< Sessions now (monitors are not counted). */
 	uint32_t rules;		 /**< Live rules. */
 	uint32_t max_rules;
+	/** Persistent rules in the journal that this start could not make
+	 *  (another --queues, --ports or device; or beyond --max-rules): kept
+	 *  until destroyed or restored by a later start. Those with a slot are
+	 *  listed with MPF_RULE_UNRESTORED. */
+	uint32_t unrestored;
 };
 
 /** Read the instance's state. 0, or -EAGAIN while nothing is mapped

@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * An acknowledgement means the disk has it (server/commit.c, journal.c),
+ * tested where it breaks: a sync that fails (mpflowd-faults: every journal
+ * sync fails with the errno the test names, and loses what it did not write,
+ * as Linux does), a full state file system (a 64 KiB tmpfs the test mounts;
+ * root only), a restart with other options, a damaged journal, and the
+ * handle guarantee at its edge (mpflowd-short-handles: 4-bit generation
+ * counts).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+#define PERSISTENT MPF_FLOW_PERSISTENT
+#define MANY	   4096u
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+static char faults[64]; /* the file mpflowd-faults reads ($MPFLOW_FAULTS) */
+
+static void set_fault(const char *errno_name)
+{
+	FILE *f = fopen(faults, "w");
+
+	assert_non_null(f);
+	fprintf(f, "%s\n", errno_name);
+	fclose(f);
+}
+
+static void clear_fault(void)
+{
+	unlink(faults);
+}
+
+static void kill_primary(struct primary *p)
+{
+	int status;
+
+	assert_int_equal(kill(p->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
+	p->pid = 0;
+}
+
+static int create(struct mpf_client *c, uint32_t n, uint16_t queue, uint64_t *handle,
+		  struct mpf_flow_error *error)
+{
+	struct sample_rule s;
+
+	sample_rule_init(&s, n);
+	s.queue.index = queue;
+	return mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT, handle, error);
+}
+
+/* The persistent rules the directory lists (and how many of them are not
+ * restored), into out[]. */
+static unsigned listed_rules(struct mpf_client *c, uint64_t *out, unsigned max,
+			     unsigned *unrestored)
+{
+	struct mpf_rule_info info;
+	uint32_t cursor = 0;
+	unsigned n = 0;
+
+	if (unrestored)
+		*unrestored = 0;
+	while (mpf_rule_next(c, &cursor, &info) == 1) {
+		if (!(info.flags & MPF_RULE_PERSISTENT))
+			continue;
+		if (unrestored && (info.flags & MPF_RULE_UNRESTORED))
+			(*unrestored)++;
+		if (n < max)
+			out[n++] = info.handle;
+	}
+	return n;
+}
+
+static bool in(const uint64_t *handles, unsigned n, uint64_t handle)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (handles[i] == handle)
+			return true;
+	return false;
+}
+
+/* The same set of handles, in any order. */
+static void assert_same_rules(const uint64_t *want, unsigned n_want, const uint64_t *got,
+			      unsigned n_got)
+{
+	for (unsigned i = 0; i < n_want; i++)
+		if (!in(got, n_got, want[i]))
+			fail_msg("rule 0x%llx is missing", (unsigned long long)want[i]);
+	for (unsigned i = 0; i < n_got; i++)
+		if (!in(want, n_want, got[i]))
+			fail_msg("rule 0x%llx should not be there", (unsigned long long)got[i]);
+}
+
+/* Submit `count` persistent creates at once and collect their statuses. */
+static void create_burst(struct mpf_client *c, uint32_t first, unsigned count, int *status)
+{
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+	unsigned got = 0;
+
+	for (unsigned i = 0; i < count; i++) {
+		struct sample_rule s;
+
+		sample_rule_init(&s, first + i);
+		assert_int_equal(mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT,
+						   i, &error),
+				 0);
+	}
+	assert_int_equal(mpf_submit_flush(c), 0);
+	while (got < count) {
+		int n = mpf_poll(c, done, 64, 10000);
+
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++)
+			status[done[i].user_data] = done[i].status;
+		got += (unsigned)n;
+	}
+}
+
+/* A create that succeeds once the primary has rewritten its journal (it
+ * retries once a second while the journal is unusable). */
+static uint64_t create_when_served(struct mpf_client *c, uint32_t n)
+{
+	struct mpf_flow_error error;
+	uint64_t handle = 0;
+
+	for (int i = 0; i < 100; i++) {
+		int err = create(c, n, 1, &handle, &error);
+
+		if (err == 0)
+			return handle;
+		usleep(100000);
+	}
+	fail_msg("persistent creates are still refused: %s", error.message);
+	return 0;
+}
+
+static void test_a_failed_sync_fails_what_it_covers(int fault, const char *name)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	struct primary p;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t kept[8], found[64], handle;
+	int status[40];
+	unsigned n = 0, n_found;
+
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "durable", &c), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(create(c, i, 1, &kept[n], &error), 0);
+		n++;
+	}
+
+	/* Every request that needed the failed sync fails with its errno,
+	 * and what it made is undone. */
+	set_fault(name);
+	create_burst(c, 100, 40, status);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(status[i], -fault);
+	assert_int_equal(create(c, 200, 1, &handle, &error), -fault);
+	assert_non_null(strstr(error.message, strerror(fault)));
+	assert_int_equal(mpf_flow_destroy(c, 0, kept[0], &error), -fault);
+	n_found = listed_rules(c, found, 64, NULL);
+	assert_same_rules(kept, n, found, n_found);
+
+	/* Served again once the journal is rewritten; what it acknowledges
+	 * from then on survives the lost writes. */
+	clear_fault();
+	for (uint32_t i = 0; i < 3; i++)
+		kept[n++] = create_when_served(c, 300 + i);
+	assert_int_equal(mpf_audit(c, &error) >= 0, 1);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	n_found = listed_rules(c, found, 64, NULL);
+	assert_same_rules(kept, n, found, n_found);
+	mpf_disconnect(c);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+static void test_a_failed_sync_fails_with_eio(void **state)
+{
+	(void)state;
+	test_a_failed_sync_fails_what_it_covers(EIO, "EIO");
+}
+
+static void test_a_sync_without_space_fails_with_enospc(void **state)
+{
+	(void)state;
+	test_a_failed_sync_fails_what_it_covers(ENOSPC, "ENOSPC");
+}
+
+/* Mount a small tmpfs on `dir` (root only). */
+static bool mount_small(const char *dir)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return false;
+	return mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") == 0;
+}
+
+/* Fill the file system of `dir` to the last byte; returns the filler's fd. */
+static void fill(const char *dir, const char *name)
+{
+	static const char block[4096];
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	while (write(fd, block, 1) > 0)
+		;
+	close(fd);
+}
+
+static void test_a_full_disk_fails_destroys_and_still_restarts(void **state)
+{
+	char dir[96], args_dir[96], page[128];
+	const char *args[] = {"--max-rules", "8192", "--state-dir", args_dir, NULL};
+	uint64_t *acked = calloc(MANY, sizeof(*acked)), *alive = calloc(MANY, sizeof(*alive));
+	uint64_t *found = calloc(MANY, sizeof(*found));
+	unsigned n_acked = 0, n_alive = 0, destroyed = 0, refused = 0, n_found;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	int err = 0;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "8192", NULL}), 0);
+	assert_int_equal(primary_stop(&p), 0);
+	snprintf(dir, sizeof(dir), "%s/state", p.dir);
+	snprintf(args_dir, sizeof(args_dir), "%s", dir);
+	if (!mount_small(dir)) {
+		primary_cleanup(&p);
+		skip();
+	}
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "filler", &c), 0);
+	/* A page kept aside, to be given back when the disk is full. */
+	{
+		static const char bytes[4096];
+		int fd;
+
+		snprintf(page, sizeof(page), "%s/one-page", dir);
+		fd = open(page, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
+		close(fd);
+	}
+
+	/* Until the disk is full: the refusal is ENOSPC, not EIO. */
+	while (n_acked < MANY && (err = create(c, n_acked, 1, &acked[n_acked], &error)) == 0)
+		n_acked++;
+	assert_int_equal(err, -ENOSPC);
+	assert_non_null(strstr(error.message, strerror(ENOSPC)));
+	assert_true(n_acked > 10);
+	/* Every byte taken, then one page given back: some destroys fit. */
+	fill(dir, "filler");
+	assert_int_equal(unlink(page), 0);
+	for (unsigned i = 0; i < n_acked; i++) {
+		err = mpf_flow_destroy(c, 0, acked[i], &error);
+		if (err == 0) {
+			destroyed++;
+			continue;
+		}
+		assert_int_equal(err, -ENOSPC);
+		refused++;
+		alive[n_alive++] = acked[i];
+	}
+	print_message("%u rules on a full disk: %u destroys acknowledged, %u refused\n", n_acked,
+		      destroyed, refused);
+	assert_true(destroyed > 0 && refused > 0);
+	mpf_disconnect(c);
+
+	/* Killed, restarted on the disk still full: it starts, and brings
+	 * back exactly the rules whose destroy was refused. */
+	kill_primary(&p);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	n_found = listed_rules(c, found, MANY, NULL);
+	assert_same_rules(alive, n_alive, found, n_found);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+	free(acked);
+	free(alive);
+	free(found);
+}
+
+static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void **state)
+{
+	const char *const full[] = {"--max-rules", "1024", "--queues", "4", NULL};
+	const char *const small[] = {"--max-rules", "256", "--queues", "2", NULL};
+	uint64_t all[400], found[400], gone;
+	struct mpf_instance_info info;
+	struct mpf_connect_options o = {0};
+	struct mpf_flow_query_count count = {0};
+	struct mpf_flow_error error;
+	struct mpf_monitor *m;
+	struct mpf_client *c;
+	struct primary p;
+	unsigned n = 0, n_found, unrestored, beyond = 0, on_queue3 = 0;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, full), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	/* 300 rules: the last ones in slots beyond 256; every fifth on queue 3. */
+	for (uint32_t i = 0; i < 300; i++) {
+		assert_int_equal(create(c, i, i % 5 == 0 ? 3 : 1, &all[n], &error), 0);
+		if ((uint32_t)all[n] >= 256)
+			beyond++;
+		else if (i % 5 == 0)
+			on_queue3++;
+		n++;
+	}
+	assert_true(beyond > 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	/* Fewer queues and a smaller table: reported, listed, kept. */
+	assert_int_equal(primary_restart(&p, small), 0);
+	assert_int_equal(primary_connect(&p, "smaller", &c), 0);
+	n_found = listed_rules(c, found, 400, &unrestored);
+	assert_int_equal(n_found, n - beyond);
+	assert_int_equal(unrestored, on_queue3);
+	o.runtime_dir = p.dir;
+	assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.unrestored, on_queue3 + beyond);
+	mpf_monitor_close(m);
+	/* Not in the device: no count, from shared memory or the primary. */
+	assert_int_equal(mpf_flow_query(c, 0, all[0], MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			 -ENODEV);
+	count.reset = 1;
+	assert_int_equal(mpf_flow_query(c, 0, all[0], MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			 -ENODEV);
+	/* One of them is destroyed for good while it cannot be restored. */
+	gone = all[5];
+	assert_int_equal(mpf_flow_destroy(c, 0, gone, &error), 0);
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	/* The options again: everything back, with its handle, but that one. */
+	assert_int_equal(primary_restart(&p, full), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	n_found = listed_rules(c, found, 400, &unrestored);
+	assert_int_equal(unrestored, 0);
+	for (unsigned i = 0; i < n; i++)
+		if (all[i] == gone)
+			all[i] = all[--n];
+	assert_same_rules(all, n, found, n_found);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
+{
+	const char *const args[] = {"--max-rules", "1024", NULL};
+	uint64_t handles[20], found[40];
+	char path[160], copy[160], command[512];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	struct stat st;
+	unsigned n_found;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	for (uint32_t i = 0; i < 20; i++)
+		assert_int_equal(create(c, i, 1, &handles[i], &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	/* A flipped byte in the middle; the file as it was, for comparison. */
+	snprintf(path, sizeof(path), "%s/default.journal", p.dir);
+	snprintf(copy, sizeof(copy), "%s.copy", p.dir);
+	assert_int_equal(stat(path, &st), 0);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	fseek(f, st.st_size / 2, SEEK_SET);
+	fputc(fgetc(f) ^ 0x5a, f);
+	fclose(f);
+	snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
+	assert_int_equal(system(command), 0);
+
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	n_found = listed_rules(c, found, 40, NULL);
+	assert_true(n_found > 0 && n_found < 20);
+	for (unsigned i = 0; i < n_found; i++)
+		assert_true(in(handles, 20, found[i]));
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	/* Kept, byte for byte, under its own name. */
+	snprintf(command, sizeof(command), "cmp '%s' %s/default.journal.damaged-*", copy, p.dir);
+	assert_int_equal(system(command), 0);
+	unlink(copy);
+	/* And the new journal holds what was restored. */
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "again", &c), 0);
+	assert_int_equal(listed_rules(c, handles, 20, NULL), n_found);
+	assert_same_rules(found, n_found, handles, n_found);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
+ * mpflowd-short-handles counts 15 generations per slot and epoch (4 bits
+ * instead of 24). With one slot, FIFO reuse cannot spread the churn: the
+ * guarantee is then exactly 256 epochs x 15 creates before the first
+ * handle comes back, and a stale handle never names another client's rule
+ * before that.
+ */
+#define EPOCHS	256u
+#define PER_EPOCH 15u
+
+static void test_a_handle_comes_back_only_at_the_stated_edge(void **state)
+{
+	const char *const args[] = {"--max-rules", "1", NULL};
+	const char *short_handles = getenv("MPFLOWD_SHORT_HANDLES");
+	uint64_t *seen = calloc(EPOCHS * PER_EPOCH + 1, sizeof(*seen));
+	struct mpf_flow_error error;
+	struct mpf_client *a, *b;
+	struct sample_rule s;
+	struct primary p;
+	char *binary;
+
+	(void)state;
+	assert_non_null(short_handles);
+	binary = strdup(getenv("MPFLOWD"));
+	setenv("MPFLOWD", short_handles, 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "a", &a), 0);
+	assert_int_equal(primary_connect(&p, "b", &b), 0);
+	sample_rule_init(&s, 1);
+	for (unsigned i = 0; i < EPOCHS * PER_EPOCH; i++) {
+		struct mpf_client *c = i % 2 ? b : a;
+
+		assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &seen[i],
+						 &error),
+				 0);
+		/* b's rule is live: a's stale handles must not touch it. */
+		if (i % 2 == 1)
+			for (unsigned k = i % 64; k < i; k += 64)
+				assert_int_equal(mpf_flow_destroy(a, 0, seen[k], &error), -ENOENT);
+		assert_int_equal(mpf_flow_destroy(c, 0, seen[i], &error), 0);
+	}
+	for (unsigned i = 0; i < EPOCHS * PER_EPOCH; i++)
+		for (unsigned k = i + 1; k < EPOCHS * PER_EPOCH; k += 97)
+			assert_true(seen[i] != seen[k]);
+	/* The edge: 256 epochs later, the first handle again. */
+	assert_int_equal(mpf_flow_create(a, 0, &ingress, s.pattern, s.actions, 0,
+					 &seen[EPOCHS * PER_EPOCH], &error),
+			 0);
+	assert_true(seen[EPOCHS * PER_EPOCH] == seen[0]);
+	mpf_disconnect(a);
+	mpf_disconnect(b);
+	assert_int_equal(primary_cleanup(&p), 0);
+	setenv("MPFLOWD", binary, 1);
+	free(binary);
+	free(seen);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_failed_sync_fails_with_eio),
+		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
+		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
+		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),
+		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
+		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
