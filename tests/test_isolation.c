@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One client cannot hurt the others (server/listener.c, dispatch.c,
+ * hwdrv/soft/rxq.c): connections that never say hello, a hello with bytes
+ * after it, RX queues attached and detached in a loop without reading the
+ * socket, a flood of audits, whole-table requests in a batch and a client
+ * leaving many rules behind. What an attacker would run, each bounded in
+ * count and time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shm/handshake.h"
+#include "shm/wire.h"
+#include "tests/harness.h"
+
+#define STRANGER 65534u
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+
+static int connect_socket(const struct primary *p)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/default.sock", p->dir);
+	if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		if (sock >= 0)
+			close(sock);
+		return -1;
+	}
+	return sock;
+}
+
+/*
+ * The stranger (uid 65534, admitted by --allow-group): keeps `count`
+ * connections open that never say hello, opening a new one for each the
+ * primary closes, for `seconds`.
+ */
+static void silent_connections(const struct primary *p, unsigned count, unsigned seconds)
+{
+	int *socks = calloc(count, sizeof(*socks));
+	time_t end = time(NULL) + seconds;
+	unsigned made = 0;
+
+	if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		_exit(126);
+	for (unsigned i = 0; i < count; i++)
+		socks[i] = -1;
+	while (time(NULL) < end) {
+		for (unsigned i = 0; i < count; i++) {
+			char byte;
+
+			/* A refusal (or a hang-up) frees the slot: take it again. */
+			if (socks[i] >= 0 && recv(socks[i], &byte, 1, MSG_DONTWAIT | MSG_PEEK) == -1 &&
+			    errno == EAGAIN)
+				continue;
+			if (socks[i] >= 0)
+				close(socks[i]);
+			socks[i] = connect_socket(p);
+			made += socks[i] >= 0;
+		}
+		usleep(1000);
+	}
+	/* It did hold connections: the test is not vacuous. */
+	_exit(made >= count ? 0 : 1);
+}
+
+static void test_silent_connections_cannot_keep_others_out(void **state)
+{
+	struct primary p;
+	struct group *nogroup = getgrgid(STRANGER);
+	char gid[16];
+	const char *args[] = {"--allow-group", gid, NULL};
+	pid_t stranger;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0 || nogroup == NULL)
+		skip();
+	snprintf(gid, sizeof(gid), "%u", STRANGER);
+	assert_int_equal(primary_start(&p, args), 0);
+	/* The group may reach the socket (the primary made it 0660 for it). */
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	stranger = fork();
+	if (stranger == 0)
+		silent_connections(&p, 200, 6);
+	usleep(500000); /* the stranger's connections are in place */
+	/* Every connect of the primary's own user goes through meanwhile. */
+	for (int i = 0; i < 40; i++) {
+		struct mpf_client *c;
+
+		assert_int_equal(primary_connect(&p, "legit", &c), 0);
+		mpf_disconnect(c);
+		usleep(50000);
+	}
+	assert_int_equal(waitpid(stranger, &status, 0), stranger);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+static void test_a_hello_with_bytes_after_it_is_refused(void **state)
+{
+	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION,
+					.name = "long"};
+	uint8_t message[sizeof(hello) + 8] = {0};
+	struct handshake_welcome welcome;
+	struct primary p;
+	int sock;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, NULL), 0);
+	sock = connect_socket(&p);
+	assert_true(sock >= 0);
+	memcpy(message, &hello, sizeof(hello));
+	assert_int_equal(send(sock, message, sizeof(message), 0), (ssize_t)sizeof(message));
+	assert_int_equal(recv(sock, &welcome, sizeof(welcome), 0), (ssize_t)sizeof(welcome));
+	assert_int_equal(welcome.status, -EPROTO);
+	assert_non_null(strstr(welcome.reason, "48 bytes"));
+	close(sock);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* Submit one encoded request on a raw session and wait for its answer. */
+static int raw_call(struct raw_session *raw, const void *msg, int length)
+{
+	struct wire_completion done;
+	uint8_t buf[WIRE_MSG_MAX];
+	int n;
+
+	assert_true(length > 0);
+	assert_int_equal(ring_enqueue(&raw->requests, msg, (uint32_t)length), 0);
+	for (int i = 0; i < 200000; i++) {
+		n = ring_dequeue(&raw->completions, buf, sizeof(buf));
+		if (n > 0) {
+			assert_int_equal(wire_decode_completion(buf, (size_t)n, &done), 0);
+			return done.status;
+		}
+		if (i > 1000)
+			usleep(50);
+	}
+	fail_msg("no completion");
+	return 0;
+}
+
+/* Read (and close) every fd the primary passed on the session socket. */
+static void raw_drain_socket(struct raw_session *raw)
+{
+	for (;;) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} control;
+		char data[64];
+		struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				     .msg_controllen = sizeof(control.buf)};
+		struct cmsghdr *cmsg;
+
+		if (recvmsg(raw->sock, &msg, MSG_DONTWAIT) <= 0)
+			return;
+		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+			int fds[4];
+			size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			memcpy(fds, CMSG_DATA(cmsg), n * sizeof(int));
+			for (size_t i = 0; i < n; i++)
+				close(fds[i]);
+		}
+	}
+}
+
+static uint64_t shmem_kib(void)
+{
+	char line[128];
+	unsigned long long kib = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Shmem: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static void test_queues_attached_in_a_loop_pin_no_memory(void **state)
+{
+	const char *const args[] = {"--queues", "4", "--client-max-queues", "2", NULL};
+	struct mpf_flow_error error;
+	uint8_t msg[256];
+	struct raw_session raw;
+	struct primary p;
+	uint64_t before, after;
+	unsigned attached = 0, refused = 0;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	before = shmem_kib();
+	/* The memfds come on the socket, which this client never reads: once
+	 * its buffer is full, an attach is refused (EAGAIN) until it reads. */
+	for (int i = 0; i < 300; i++) {
+		int err = raw_call(&raw, msg,
+				   wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 1, 0, 1,
+						   &error));
+
+		if (err == -EAGAIN) {
+			refused++;
+			continue;
+		}
+		assert_int_equal(err, 0);
+		attached++;
+		assert_int_equal(raw_call(&raw, msg,
+					  wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_DETACH, 2,
+							  0, 1, &error)),
+				 0);
+	}
+	after = shmem_kib();
+	print_message("300 attaches: %u passed, %u refused while the socket was full; shared "
+		      "memory %+lld KiB\n",
+		      attached, refused, (long long)after - (long long)before);
+	assert_true(attached >= 100);
+	/* One 2 MiB ring, reused; not 300 of them. */
+	assert_true(after < before + 16384);
+	/* And the bound on queues held at once (on a socket read again). */
+	raw_drain_socket(&raw);
+	for (uint16_t q = 0; q < 2; q++)
+		assert_int_equal(raw_call(&raw, msg,
+					  wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 3,
+							  0, q, &error)),
+				 0);
+	assert_int_equal(raw_call(&raw, msg,
+				  wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 4, 0, 2,
+						  &error)),
+			 -EDQUOT);
+	raw_close(&raw);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+static void test_a_flood_of_audits_is_rationed(void **state)
+{
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	int err = 0, i;
+	long wait_ms;
+	const char *in;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "262144", NULL}),
+			 0);
+	assert_int_equal(primary_connect(&p, "auditor", &c), 0);
+	for (i = 0; i < 100000 && (err = mpf_audit(c, &error)) >= 0; i++)
+		;
+	assert_int_equal(err, -EAGAIN);
+	print_message("audit %d refused: %s\n", i, error.message);
+	in = strstr(error.message, "start in ");
+	assert_non_null(in);
+	wait_ms = strtol(in + 9, NULL, 10);
+	assert_true(wait_ms > 0);
+	usleep((useconds_t)wait_ms * 1000);
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* Encode a BATCH of the given encoded requests. */
+static int batch(uint8_t *out, size_t cap, uint8_t parts[][512], const int *lengths, unsigned n)
+{
+	struct wire_batch_writer w;
+
+	assert_int_equal(wire_batch_begin(&w, out, cap, 99, false), 0);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(wire_batch_add(&w, parts[i], (size_t)lengths[i]), 0);
+	return wire_batch_finish(&w);
+}
+
+static void test_a_flush_in_a_batch_runs_in_slices_and_keeps_order(void **state)
+{
+	enum { RULES = 20000 };
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+	struct wire_completion answers[3];
+	struct mpf_client *loader, *bystander;
+	uint8_t parts[3][512], msg[2048], buf[WIRE_MSG_MAX];
+	int lengths[3], got = 0;
+	struct sample_rule s;
+	struct raw_session raw;
+	struct primary p;
+	uint64_t mine;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "65536", NULL}), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	/* 20,000 rules of the raw client, the last one in the batch. */
+	for (uint32_t i = 0; i < RULES - 1; i++) {
+		sample_rule_init(&s, i);
+		assert_int_equal(raw_call(&raw, msg,
+					  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0,
+							   false, &ingress, s.pattern, s.actions,
+							   &error)),
+				 0);
+	}
+	sample_rule_init(&s, RULES);
+	lengths[0] = wire_encode_rule(parts[0], sizeof(parts[0]), WIRE_OP_CREATE, 1, 0, false,
+				      &ingress, s.pattern, s.actions, &error);
+	lengths[1] = wire_encode_flush(parts[1], sizeof(parts[1]), 2, 0, false, &error);
+	sample_rule_init(&s, RULES + 1);
+	lengths[2] = wire_encode_rule(parts[2], sizeof(parts[2]), WIRE_OP_CREATE, 3, 0, false,
+				      &ingress, s.pattern, s.actions, &error);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)batch(msg, sizeof(msg), parts,
+									   lengths, 3)),
+			 0);
+
+	/* A bystander is served while the flush runs. */
+	assert_int_equal(primary_connect(&p, "bystander", &bystander), 0);
+	sample_rule_init(&s, 1u << 20);
+	assert_int_equal(mpf_flow_create(bystander, 0, &ingress, s.pattern, s.actions, 0, &mine,
+					 &error),
+			 0);
+
+	for (int i = 0; i < 20000 && got < 3; i++) {
+		int n = ring_dequeue(&raw.completions, buf, sizeof(buf));
+
+		if (n > 0)
+			assert_int_equal(wire_decode_completion(buf, (size_t)n, &answers[got++]), 0);
+		else
+			usleep(1000);
+	}
+	assert_int_equal(got, 3);
+	/* In order: the create, the flush that took it with the rest, the
+	 * create after it, which stays. */
+	assert_int_equal(answers[0].user_data, 1);
+	assert_int_equal(answers[0].status, 0);
+	assert_int_equal(answers[1].user_data, 2);
+	assert_int_equal(answers[1].status, 0);
+	assert_int_equal(answers[1].handle, RULES);
+	assert_int_equal(answers[2].user_data, 3);
+	assert_int_equal(answers[2].status, 0);
+	assert_int_equal(region_rules(&raw), 2); /* the last create and the bystander's */
+	assert_true(mpf_audit(bystander, &error) >= 0);
+
+	/* A client leaving 20,000 rules behind: destroyed in slices, none
+	 * left, the others served meanwhile. */
+	assert_int_equal(primary_connect(&p, "loader", &loader), 0);
+	for (uint32_t i = 0; i < RULES; i++) {
+		sample_rule_init(&s, 2 * RULES + i);
+		while (mpf_submit_create(loader, 0, &ingress, s.pattern, s.actions, 0, i, &error) ==
+		       -EAGAIN)
+			assert_true(mpf_poll(loader, done, 64, 1000) > 0);
+	}
+	while (mpf_inflight(loader) > 0)
+		assert_true(mpf_poll(loader, done, 64, 1000) >= 0);
+	mpf_disconnect(loader);
+	sample_rule_init(&s, (1u << 20) + 1);
+	assert_int_equal(mpf_flow_create(bystander, 0, &ingress, s.pattern, s.actions, 0, &mine,
+					 &error),
+			 0);
+	for (int i = 0; i < 1000 && region_rules(&raw) != 3; i++)
+		usleep(10000);
+	assert_int_equal(region_rules(&raw), 3);
+	assert_true(mpf_audit(bystander, &error) >= 0);
+	mpf_disconnect(bystander);
+	raw_close(&raw);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
+		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
+		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),
+		cmocka_unit_test(test_a_flood_of_audits_is_rationed),
+		cmocka_unit_test(test_a_flush_in_a_batch_runs_in_slices_and_keeps_order),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
