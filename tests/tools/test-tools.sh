@@ -2,8 +2,9 @@
 # flowctl and flowstat end to end, as people use them: a real mpflowd on the
 # soft backend with generated UDP traffic on port 0, flowctl processes
 # creating, querying, destroying and bulk-loading rules, flowstat reading
-# them back (JSON, Prometheus, the live view under tmux), the primary killed
-# and restarted under flowstat's eyes.
+# them back (JSON, Prometheus, /metrics over HTTP beside a slow client, the
+# live view under tmux), the primary killed and restarted under flowstat's
+# eyes.
 #
 #   test-tools.sh BUILD_DIR     exit 0 pass, 1 fail, 77 skip
 set -eu
@@ -15,10 +16,12 @@ mpflowd=$build/server/mpflowd
 dir=$(mktemp -d /tmp/mpflow-tools-XXXXXX)
 export MPFLOW_RUNTIME_DIR="$dir"
 primary=
+listener=
 session="mpflow-tools-$$"
 
 cleanup() {
 	tmux kill-session -t "$session" 2>/dev/null || true
+	[ -n "$listener" ] && kill "$listener" 2>/dev/null && wait "$listener" 2>/dev/null
 	[ -n "$primary" ] && kill "$primary" 2>/dev/null && wait "$primary" 2>/dev/null
 	rm -rf "$dir"
 }
@@ -158,6 +161,93 @@ grep -q '^# TYPE mpflow_rule_hits_total counter$' "$dir/metrics" &&
 	grep -Eq '^mpflow_rule_hits_total\{mpflow_instance="default",id="0x[0-9a-f]+",owner="instance",pid="0",port="0",group="0"\} [0-9]+$' "$dir/metrics" ||
 	fail "Prometheus text: $(cat "$dir/metrics")"
 echo "ok - Prometheus text"
+
+# ---- /metrics over HTTP -------------------------------------------------------
+
+# A free port: the kernel picks one, flowstat binds it a moment later (another
+# process taking it in between is a bind error, and we try another).
+for _ in 1 2 3; do
+	port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+	"$flowstat" --listen "127.0.0.1:$port" 2>"$dir/listen.err" &
+	listener=$!
+	for _ in $(seq 100); do
+		grep -q "serving http://127.0.0.1:$port/metrics" "$dir/listen.err" && break
+		kill -0 "$listener" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$listener" 2>/dev/null && break
+	wait "$listener" 2>/dev/null || true
+	listener=
+done
+[ -n "$listener" ] || fail "flowstat --listen did not start: $(cat "$dir/listen.err")"
+
+# Answers by method and path, as python's urllib sees them.
+timeout 20 python3 - "$port" <<'EOF' || fail "flowstat --listen answered wrongly"
+import sys, urllib.request, urllib.error
+base = "http://127.0.0.1:%s" % sys.argv[1]
+def status(path, method="GET"):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(base + path, method=method), timeout=5) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+code, headers, body = status("/metrics")
+assert code == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4"), (code, headers)
+assert b'mpflow_up{mpflow_instance="default"} 1\n' in body and b"mpflow_rule_hits_total{" in body, body
+assert status("/metrics?name[]=mpflow_up")[0] == 200
+assert status("/")[0] == 404 and status("/metrics/")[0] == 404
+code, headers, _ = status("/metrics", "POST")
+assert code == 405 and headers["Allow"] == "GET", (code, headers)
+EOF
+
+# One client sends its request a byte every 0.5 s; scrapes from others must
+# not wait for it. It dribbles until they are done (at most 15 s), so every
+# scrape overlaps it; each must answer within 2 s, where one takes a few ms
+# (the server that served one connection at a time took none of them).
+timeout 40 python3 - "$port" <<'EOF' || fail "a slow client stalled the scrapers"
+import socket, sys, threading, time, urllib.request
+port = int(sys.argv[1])
+slow = socket.create_connection(("127.0.0.1", port), timeout=5)
+head = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"z" * 64
+done, sent, error = threading.Event(), [0], []
+def dribble():
+    deadline = time.monotonic() + 15
+    try:
+        while not done.is_set() and time.monotonic() < deadline and sent[0] < len(head):
+            slow.send(head[sent[0]:sent[0] + 1])
+            sent[0] += 1
+            time.sleep(0.5)
+    except OSError as e:
+        error.append(e)
+t = threading.Thread(target=dribble, daemon=True)
+t.start()
+time.sleep(1.2)
+for i in range(6):
+    if not t.is_alive():
+        sys.exit("the slow client stopped early: %d bytes, %s" % (sent[0], error))
+    start = time.monotonic()
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+        body = r.read()
+    took = time.monotonic() - start
+    if r.status != 200 or b"mpflow_up" not in body or took >= 2:
+        sys.exit("scrape %d: status %d after %.2f s" % (i, r.status, took))
+    time.sleep(0.3)
+done.set()
+t.join()
+if error:
+    sys.exit("the slow client's connection failed: %s" % error)
+print("%d bytes dribbled during 6 scrapes" % sent[0])
+EOF
+
+# SIGTERM: a clean exit, status 0, the port closed.
+kill -TERM "$listener"
+rc=0; wait "$listener" || rc=$?
+listener=
+[ "$rc" -eq 0 ] || fail "flowstat --listen exited $rc on SIGTERM"
+if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2)" "$port" 2>/dev/null; then
+	fail "the port is still open after SIGTERM"
+fi
+echo "ok - flowstat --listen: routes, a slow client does not stall scrapers, SIGTERM"
 
 # ---- the live view, under tmux --------------------------------------------------
 

@@ -184,21 +184,30 @@ static int peek_word(struct parser *p, char *buf, size_t size, const char *what)
 /* Values                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * The value readers below share one contract: `*out` is written only when
+ * they return 0. On a refusal it is left as it was, so a caller that reads
+ * into a local must not use that local unless the reader returned 0 (it
+ * may never have been set).
+ */
+
 /* An unsigned number (decimal, 0x hex or 0 octal, as strtoull and testpmd)
  * of at most `max`. */
 static int number(struct parser *p, uint64_t max, uint64_t *out, const char *what)
 {
 	char buf[32], *end;
+	unsigned long long v;
 	int err = peek_word(p, buf, sizeof(buf), what);
 
 	if (err)
 		return err;
 	errno = 0;
-	*out = strtoull(buf, &end, 0);
+	v = strtoull(buf, &end, 0);
 	if (!isdigit((unsigned char)buf[0]) || *end != '\0' || errno != 0)
 		return fail(p, p->at, "%s expected, not '%s'", what, buf);
-	if (*out > max)
+	if (v > max)
 		return fail(p, p->at, "%s %s is too large (at most %" PRIu64 ")", what, buf, max);
+	*out = v;
 	p->at++;
 	return 0;
 }
@@ -208,8 +217,10 @@ static int number32(struct parser *p, uint32_t *out, const char *what)
 	uint64_t v;
 	int err = number(p, UINT32_MAX, &v, what);
 
+	if (err)
+		return err;
 	*out = (uint32_t)v;
-	return err;
+	return 0;
 }
 
 static int number16(struct parser *p, uint16_t *out, const char *what)
@@ -217,8 +228,10 @@ static int number16(struct parser *p, uint16_t *out, const char *what)
 	uint64_t v;
 	int err = number(p, UINT16_MAX, &v, what);
 
+	if (err)
+		return err;
 	*out = (uint16_t)v;
-	return err;
+	return 0;
 }
 
 static int signed32(struct parser *p, int32_t *out, const char *what)
@@ -497,11 +510,13 @@ static int raw_field(struct parser *p, unsigned index)
 				     "supported)");
 	if (token_is(p, field_token, "relative") || token_is(p, field_token, "search")) {
 		err = boolean(p, &flag, "raw flag");
+		if (err)
+			return err;
 		if (token_is(p, field_token, "relative"))
 			raw->relative = flag;
 		else
 			raw->search = flag;
-		return err;
+		return 0;
 	}
 	if (token_is(p, field_token, "offset"))
 		return signed32(p, &raw->offset, "raw offset");
@@ -664,8 +679,10 @@ static int action_param(struct parser *p, struct mpf_flow_action *a, void *conf)
 
 		if (take(p, "original")) {
 			err = boolean(p, &original, "vf original");
+			if (err)
+				return err;
 			vf->original = original;
-			return err;
+			return 0;
 		}
 		if (take(p, "id"))
 			return number32(p, &vf->id, "vf id");
@@ -683,8 +700,10 @@ static int action_param(struct parser *p, struct mpf_flow_action *a, void *conf)
 		if (!take(p, "security_session"))
 			break;
 		err = number(p, UINT64_MAX, &session, "security_session");
+		if (err)
+			return err;
 		((struct mpf_flow_action_security *)conf)->security_session = session;
-		return err;
+		return 0;
 	}
 	case MPF_FLOW_ACTION_TYPE_RSS:
 		return rss(p, conf);

@@ -3,7 +3,8 @@
  * flowstat's parts: main.c (options and modes), snapshot.c (the rule
  * directory and counters read through a monitor, rates between two
  * snapshots, filters, sorting), output.c (table, JSON, Prometheus text),
- * screen.c (the live view), http.c (--listen, serving /metrics).
+ * screen.c (the live view), http.c (--listen, serving /metrics through
+ * libmicrohttpd), http_route.c (which answer a request gets).
  *
  * flowstat reads through libmpflow's monitor API only: a read-only mapping
  * of the counters region, no session, no request to the primary.

@@ -1,32 +1,55 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * --listen: GET /metrics answered with the Prometheus text of a fresh
- * snapshot, one connection at a time (a scraper asks every few seconds).
- * Requests are read with a bound (4 KiB) and a deadline (2 s); anything but
- * GET /metrics gets 404 or 405; the connection is closed after each answer.
+ * snapshot, served by libmicrohttpd so that no client can hold the others
+ * up: a scraper must get its answer while another connection sends its
+ * request a byte at a time (tests/tools/test-tools.sh checks it).
+ *
+ * One MHD thread polls every connection with epoll and does all the work.
+ * It never blocks on a peer: a slow client costs its connection's memory
+ * and a slot, never the thread. Thread per connection would buy nothing
+ * here (snapshots are serialised anyway) and cost a stack per slow client.
+ * The bounds: each connection's memory (request head, response head) is
+ * CONNECTION_MEMORY bytes, a request that does not fit is refused by MHD;
+ * a connection idle for CONNECTION_IDLE_S seconds is closed; at most
+ * CONNECTIONS_MAX connections, CONNECTIONS_PER_IP from one address. MHD's
+ * timeout counts idleness, not age: a client that trickles a byte a second
+ * keeps its connection until its request outgrows CONNECTION_MEMORY, which
+ * the two connection limits keep harmless.
+ *
+ * Which answer a request gets is http_route() (http_route.c); this file is
+ * the glue to MHD, the snapshots and the signals.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "tools/flowstat/flowstat.h"
+#include "tools/flowstat/http_route.h"
 
-#define REQUEST_MAX	 4096
-#define REQUEST_WAIT_MS	 2000
+#define CONNECTION_MEMORY  (16 * 1024)
+#define CONNECTION_IDLE_S  5
+#define CONNECTIONS_MAX	   64
+#define CONNECTIONS_PER_IP 16
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
+struct http_server {
+	struct flowstat *fs;
+	/* `lock` serialises the snapshots: the pair, `current`, and the
+	 * monitor and status in `fs`. MHD calls us from its one polling
+	 * thread; the lock keeps that an assumption of MHD's mode, not of
+	 * this code. */
+	pthread_mutex_t lock;
+	struct snapshot snaps[2];
+	unsigned current;
+};
 
 static int listen_on(const char *address)
 {
@@ -50,9 +73,10 @@ static int listen_on(const char *address)
 		return -1;
 	}
 	sin.sin_port = htons((uint16_t)port);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: MHD's epoll loop accepts until EAGAIN. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, 16) != 0) {
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, 64) != 0) {
 		fprintf(stderr, "flowstat: --listen %s: %s\n", address, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -61,96 +85,146 @@ static int listen_on(const char *address)
 	return fd;
 }
 
-/* Read the request head (up to the blank line) within the bounds. */
-static ssize_t read_request(int fd, char *buf, size_t cap)
+/* The Prometheus text of a fresh snapshot, in a malloc()ed buffer; NULL if
+ * memory ran out. Rates are not shown, but the pair is kept so that each
+ * snapshot reuses the previous one's rows. */
+static char *metrics_text(struct http_server *server, size_t *length)
 {
-	size_t used = 0;
-
-	while (used < cap - 1) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&pfd, 1, REQUEST_WAIT_MS) != 1)
-			return -1;
-		n = read(fd, buf + used, cap - 1 - used);
-		if (n <= 0)
-			return -1;
-		used += (size_t)n;
-		buf[used] = '\0';
-		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-			return (ssize_t)used;
-	}
-	return -1;
-}
-
-static void answer(int fd, const char *status, const char *type, const char *body, size_t length)
-{
-	char head[256];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 status, type, length);
-
-	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) == n && length)
-		send(fd, body, length, MSG_NOSIGNAL);
-}
-
-static void serve(struct flowstat *fs, int fd, struct snapshot snaps[2], unsigned *current)
-{
-	char request[REQUEST_MAX];
 	char *body = NULL;
-	size_t length = 0;
 	FILE *out;
 
-	if (read_request(fd, request, sizeof(request)) < 0)
-		return;
-	if (strncmp(request, "GET ", 4) != 0) {
-		answer(fd, "405 Method Not Allowed", "text/plain", "GET only\n", 9);
-		return;
+	pthread_mutex_lock(&server->lock);
+	server->current ^= 1;
+	/* No primary is not an error here: the text says so (mpflow_up 0). */
+	snapshot_take(server->fs, &server->snaps[server->current ^ 1],
+		      &server->snaps[server->current]);
+	out = open_memstream(&body, length);
+	if (out != NULL) {
+		output_prometheus(server->fs, &server->snaps[server->current], out);
+		if (fclose(out) != 0) {
+			free(body);
+			body = NULL;
+		}
 	}
-	if (strncmp(request + 4, "/metrics ", 9) != 0 && strncmp(request + 4, "/metrics?", 9) != 0) {
-		answer(fd, "404 Not Found", "text/plain", "see /metrics\n", 13);
-		return;
+	pthread_mutex_unlock(&server->lock);
+	return body;
+}
+
+/* Queue `answer` on `connection`. */
+static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connection *connection,
+				   const struct http_answer *answer)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+
+	if (answer->metrics) {
+		size_t length = 0;
+		char *body = metrics_text(server, &length);
+
+		if (body == NULL)
+			return MHD_NO; /* out of memory: MHD closes the connection */
+		response = MHD_create_response_from_buffer(length, body, MHD_RESPMEM_MUST_FREE);
+		if (response == NULL)
+			free(body);
+	} else {
+		/* PERSISTENT: MHD only reads the buffer, a constant of
+		 * http_route.c; its API takes it without const. */
+		response = MHD_create_response_from_buffer(
+			answer->length, (void *)(uintptr_t)answer->body, MHD_RESPMEM_PERSISTENT);
 	}
-	*current ^= 1;
-	snapshot_take(fs, &snaps[*current ^ 1], &snaps[*current]);
-	out = open_memstream(&body, &length);
-	if (out == NULL) {
-		answer(fd, "500 Internal Server Error", "text/plain", "", 0);
-		return;
+	if (response == NULL)
+		return MHD_NO;
+	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    answer->content_type) != MHD_YES ||
+	    (answer->allow &&
+	     MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, answer->allow) != MHD_YES)) {
+		MHD_destroy_response(response);
+		return MHD_NO;
 	}
-	output_prometheus(fs, &snaps[*current], out);
-	fclose(out);
-	answer(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, length);
-	free(body);
+	ret = MHD_queue_response(connection, answer->status, response);
+	MHD_destroy_response(response); /* MHD holds its own reference */
+	return ret;
+}
+
+static enum MHD_Result answer_request(void *cls, struct MHD_Connection *connection, const char *url,
+				      const char *method, const char *version,
+				      const char *upload_data, size_t *upload_data_size,
+				      void **request_state)
+{
+	static int head_seen; /* its address marks a request whose head MHD gave us */
+	struct http_answer answer;
+
+	(void)version;
+	(void)upload_data;
+	http_route(method, url, &answer);
+	/*
+	 * MHD calls once on the head, then once per piece of body, then once
+	 * more. A refusal goes at the first call: its body, if any, is never
+	 * read (MHD closes the connection after the answer). The metrics go at
+	 * the last, which lets the scraper keep the connection for its next
+	 * request; a GET has no body worth reading, so one is dropped as it
+	 * comes, a piece at a time.
+	 */
+	if (*request_state == NULL) {
+		*request_state = &head_seen;
+		return answer.metrics ? MHD_YES : answer_with(cls, connection, &answer);
+	}
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return answer_with(cls, connection, &answer);
+}
+
+/* Never runs: SIGINT and SIGTERM are blocked and taken by sigwait(). It is
+ * installed so that a signal ignored by whoever started us (a background
+ * job's SIGINT) still ends the server, as it did before. */
+static void on_signal(int sig)
+{
+	(void)sig;
 }
 
 int http_serve(struct flowstat *fs, const char *address)
 {
-	struct snapshot snaps[2] = {{0}};
+	struct http_server server = {.fs = fs, .lock = PTHREAD_MUTEX_INITIALIZER};
 	struct sigaction sa = {.sa_handler = on_signal};
-	unsigned current = 0;
-	int fd = listen_on(address);
+	struct MHD_Daemon *daemon;
+	sigset_t stop, old;
+	int fd, sig;
 
+	fd = listen_on(address);
 	if (fd < 0)
 		return 2;
+	/* Blocked before MHD starts its thread, which inherits the mask: the
+	 * signals are left pending for sigwait() below, in this thread. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	fprintf(stderr, "flowstat: serving http://%s/metrics\n", address);
-	while (!stop) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int client;
-
-		if (poll(&pfd, 1, -1) != 1)
-			continue; /* a signal: look at `stop` */
-		client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-		if (client < 0)
-			continue;
-		serve(fs, client, snaps, &current);
-		close(client);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	/* MHD owns `fd` from here: MHD_stop_daemon() closes it. */
+	daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, answer_request,
+				  &server, MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_IDLE_S,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTIONS_MAX,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CONNECTIONS_PER_IP,
+				  MHD_OPTION_END);
+	if (daemon == NULL) {
+		fprintf(stderr, "flowstat: --listen %s: the HTTP server did not start\n", address);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 2;
 	}
-	close(fd);
-	snapshot_free(&snaps[0]);
-	snapshot_free(&snaps[1]);
+	fprintf(stderr, "flowstat: serving http://%s/metrics\n", address);
+	while (sigwait(&stop, &sig) != 0)
+		;
+	/* Joins MHD's thread, closes every connection and the listen socket:
+	 * after it, nothing else touches the snapshots. */
+	MHD_stop_daemon(daemon);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	snapshot_free(&server.snaps[0]);
+	snapshot_free(&server.snaps[1]);
+	pthread_mutex_destroy(&server.lock);
 	return 0;
 }
