@@ -98,4 +98,10 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor,
 int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 		struct mpf_flow_error *error);
 
+/* rxq.c. Take up to `max` packets off an RX queue's ring into `buf` (the
+ * ring and its descriptors are the primary's, checked as they are read).
+ * How many, or -EPROTO / -EBADMSG for a broken ring. */
+int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, void *buf,
+		    size_t cap);
+
 #endif

@@ -108,12 +108,12 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	return 0;
 }
 
-int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void *buf,
-		  size_t cap)
+int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, void *buf,
+		    size_t cap)
 {
 	struct ring_msg msgs[64];
 	unsigned n = max < 64 ? max : 64;
-	int got = ring_dequeue_burst(&q->ring, buf, cap, msgs, n);
+	int got = ring_dequeue_burst(ring, buf, cap, msgs, n);
 
 	if (got == -EAGAIN || got == -EMSGSIZE)
 		return 0;
@@ -123,6 +123,8 @@ int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void
 		const uint8_t *record = (const uint8_t *)buf + msgs[i].offset;
 		struct rxq_desc d;
 
+		/* The primary's descriptor, copied once, checked against the
+		 * record the ring bounded. */
 		if (msgs[i].length < sizeof(d))
 			return -EPROTO;
 		memcpy(&d, record, sizeof(d));
@@ -139,6 +141,12 @@ int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void
 					      .timestamp_ns = d.timestamp_ns};
 	}
 	return got;
+}
+
+int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void *buf,
+		  size_t cap)
+{
+	return client_rxq_read(&q->ring, pkts, max, buf, cap);
 }
 
 int mpf_rxq_wait(struct mpf_rxq *q, int timeout_ms)

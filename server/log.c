@@ -31,6 +31,8 @@ static void emit(int priority, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[1024];
 
+	if (max_level < LOG_LEVEL_WARN && priority > LOG_CRIT)
+		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (to_stderr) {
 		struct timespec ts;

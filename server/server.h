@@ -276,7 +276,8 @@ int dir_open_file(int dirfd, const char *dirpath, const char *name, int flags, c
 		  size_t reason_size);
 
 /* log.c */
-enum { LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+/* LOG_LEVEL_NONE: not even warnings (a fuzz target's primary). */
+enum { LOG_LEVEL_NONE = -1, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 void log_init(bool foreground, int level);
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Writes a seed corpus for fuzz_journal: journals written by a real primary
+ * (mpflowd's own code, in-process, on a soft device): persistent rules and
+ * meters made and destroyed, one rule on a queue the fuzz target's device
+ * lacks, and the same journal cut short and with a flipped byte.
+ * usage: make-journal-corpus DIR
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+static struct server server;
+
+static void save(const char *out, const char *name, const uint8_t *bytes, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", out, name);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(bytes, 1, n, f) != n)
+		exit(1);
+	fclose(f);
+}
+
+/* Journal one persistent create of `ip` on `queue`; its handle. */
+static uint64_t persist(uint32_t ip, uint16_t queue)
+{
+	struct mpf_flow_item_ipv4 spec = {.hdr.src_addr = htonl(ip)};
+	struct mpf_flow_item_ipv4 mask = {.hdr.src_addr = 0xffffffff};
+	struct mpf_flow_action_queue q = {.index = queue};
+	struct mpf_flow_attr attr = {.ingress = 1};
+	struct mpf_flow_item pattern[] = {
+		{.type = MPF_FLOW_ITEM_TYPE_ETH},
+		{.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &spec, .mask = &mask},
+		{.type = MPF_FLOW_ITEM_TYPE_END}};
+	struct mpf_flow_action actions[] = {{.type = MPF_FLOW_ACTION_TYPE_COUNT},
+					    {.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &q},
+					    {.type = MPF_FLOW_ACTION_TYPE_END}};
+	static uint64_t slot;
+	struct mpf_flow_error error;
+	uint8_t bytes[1024];
+	uint64_t handle = (uint64_t)1 << 32 | slot++;
+	int n = wire_encode_rule(bytes, sizeof(bytes), WIRE_OP_CREATE, 0, 0, true, &attr, pattern,
+				 actions, &error);
+
+	if (n < 0 || journal_rule(&server, handle, bytes, (uint32_t)n) != 0)
+		exit(1);
+	return handle;
+}
+
+int main(int argc, char **argv)
+{
+	struct server *s = &server;
+	struct mpf_flow_error error;
+	char dir[] = "/tmp/mpflow-journal-corpus-XXXXXX", path[64];
+	uint8_t meter[256], *file;
+	struct stat st;
+	int fd, n;
+
+	if (argc != 2 || mkdtemp(dir) == NULL)
+		return 2;
+	log_init(true, LOG_LEVEL_NONE);
+	s->config = (struct server_config){
+		.instance = "default", .backend = "soft", .max_rules = 64, .max_clients = 1};
+	snprintf(s->config.state_dir, sizeof(s->config.state_dir), "%s", dir);
+	s->state_fd = open(dir, O_RDONLY | O_DIRECTORY);
+	s->clients = calloc(1, sizeof(*s->clients));
+	s->scratch = malloc(sizeof(*s->scratch));
+	if (s->state_fd < 0 || s->clients == NULL || s->scratch == NULL ||
+	    rules_init(&s->rules, 64) != 0 || region_create(s) != 0)
+		return 1;
+	/* An empty journal as a start writes it, then records appended. */
+	if (journal_open(s) != 0)
+		return 1;
+	for (uint32_t i = 0; i < 6; i++)
+		persist(0x0a000000u + i, 1);
+	persist(0x0a0000ffu, 7); /* a queue the fuzz target's device lacks */
+	if (journal_rule_gone(s, (uint64_t)1 << 32 | 2) != 0)
+		return 1;
+	n = wire_encode_meter_create(meter, sizeof(meter), 0, 0, 5, 1000, 1500, 2000, 3000, 0,
+				     &error);
+	if (n < 0 || journal_meter(s, 0, 5, meter, (uint32_t)n) != 0 ||
+	    journal_meter(s, 1, 6, meter, (uint32_t)n) != 0 || journal_meter_gone(s, 1, 6) != 0)
+		return 1;
+	journal_close(s);
+
+	snprintf(path, sizeof(path), "%s/default.journal", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) != 0 || (file = malloc((size_t)st.st_size)) == NULL ||
+	    read(fd, file, (size_t)st.st_size) != st.st_size)
+		return 1;
+	close(fd);
+	save(argv[1], "rules-and-meters", file, (size_t)st.st_size);
+	save(argv[1], "cut-short", file, (size_t)st.st_size * 2 / 3);
+	file[st.st_size / 2] ^= 0x40;
+	save(argv[1], "flipped-byte", file, (size_t)st.st_size);
+	save(argv[1], "empty", file, 0);
+	free(file);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
