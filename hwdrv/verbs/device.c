@@ -26,16 +26,20 @@ struct probe {
 
 static void probe_begin(struct probe *p, const struct verbs *v, uint16_t priority, uint32_t flags)
 {
-	struct ibv_flow_attr attr = {
-		.type = IBV_FLOW_ATTR_NORMAL,
-		.size = sizeof(attr),
-		.priority = priority,
-		.port = v->caps.port,
-		.flags = flags,
-	};
 	static const uint8_t nobody[6], all[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
+	struct ibv_flow_attr attr;
+	struct ibv_flow_spec_eth eth;
 
+	/* Zeroed, then set: the padding goes to the device too. */
+	memset(&attr, 0, sizeof(attr));
+	attr.type = IBV_FLOW_ATTR_NORMAL;
+	attr.size = sizeof(attr);
+	attr.priority = priority;
+	attr.port = v->caps.port;
+	attr.flags = flags;
+	memset(&eth, 0, sizeof(eth));
+	eth.type = IBV_FLOW_SPEC_ETH;
+	eth.size = sizeof(eth);
 	memcpy(p->bytes, &attr, sizeof(attr));
 	p->length = sizeof(attr);
 	memcpy(eth.val.dst_mac, nobody, 6);
@@ -146,16 +150,21 @@ static void probe_spec(struct probe *p, int kind)
 		break;
 	}
 	case VERBS_SPEC_DROP: {
-		struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
-							 .size = sizeof(drop)};
+		struct ibv_flow_spec_action_drop drop;
 
+		memset(&drop, 0, sizeof(drop));
+		drop.type = IBV_FLOW_SPEC_ACTION_DROP;
+		drop.size = sizeof(drop);
 		probe_add(p, IBV_FLOW_SPEC_ACTION_DROP, &drop, NULL, sizeof(drop));
 		break;
 	}
 	case VERBS_SPEC_TAG: {
-		struct ibv_flow_spec_action_tag tag = {.type = IBV_FLOW_SPEC_ACTION_TAG,
-						       .size = sizeof(tag), .tag_id = 1};
+		struct ibv_flow_spec_action_tag tag;
 
+		memset(&tag, 0, sizeof(tag));
+		tag.type = IBV_FLOW_SPEC_ACTION_TAG;
+		tag.size = sizeof(tag);
+		tag.tag_id = 1;
 		probe_add(p, IBV_FLOW_SPEC_ACTION_TAG, &tag, NULL, sizeof(tag));
 		break;
 	}
@@ -171,13 +180,15 @@ static bool probe_counters(struct verbs *v, uint16_t priority)
 	struct ibv_counters *counters = ibv_create_counters(v->context, &init);
 	struct ibv_counter_attach_attr packets = {.counter_desc = IBV_COUNTER_PACKETS, .index = 0};
 	struct ibv_counter_attach_attr bytes = {.counter_desc = IBV_COUNTER_BYTES, .index = 1};
-	struct ibv_flow_spec_counter_action count = {.type = IBV_FLOW_SPEC_ACTION_COUNT,
-						     .size = sizeof(count)};
+	struct ibv_flow_spec_counter_action count;
 	struct probe p;
 	bool ok;
 
 	if (counters == NULL)
 		return false;
+	memset(&count, 0, sizeof(count));
+	count.type = IBV_FLOW_SPEC_ACTION_COUNT;
+	count.size = sizeof(count);
 	ok = ibv_attach_counters_point_flow(counters, &packets, NULL) == 0 &&
 	     ibv_attach_counters_point_flow(counters, &bytes, NULL) == 0;
 	if (ok) {

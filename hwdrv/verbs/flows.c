@@ -358,15 +358,16 @@ static int verbs_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error 
 
 int verbs_default_flow_create(struct verbs *v)
 {
-	struct ibv_flow_attr attr = {
-		.type = IBV_FLOW_ATTR_ALL_DEFAULT,
-		.size = sizeof(attr),
-		.port = v->caps.port,
-	};
+	struct ibv_flow_attr attr;
 	struct verbs_target queue0 = {.n_queues = 1, .queues = &queue0.queue};
 
 	if (v->default_flow)
 		return 0;
+	/* Zeroed, then set: the padding goes to the device too. */
+	memset(&attr, 0, sizeof(attr));
+	attr.type = IBV_FLOW_ATTR_ALL_DEFAULT;
+	attr.size = sizeof(attr);
+	attr.port = v->caps.port;
 	errno = 0;
 	v->default_flow_qp = verbs_qp_get(v, &queue0);
 	if (v->default_flow_qp)

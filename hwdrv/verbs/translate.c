@@ -843,24 +843,32 @@ static void build(struct verbs_flow *f, const struct verbs_caps *caps,
 		attr->flags |= IBV_FLOW_ATTR_FLAGS_DONT_TRAP;
 	attr->priority = (uint16_t)(rank * VERBS_SUBLEVELS + v->sub);
 
+	/* Action specs are zeroed before their fields are set: their padding
+	 * goes to the device too, and an initializer leaves it unspecified. */
 	if (a->tag && !v->egress) {
-		struct ibv_flow_spec_action_tag tag = {.type = IBV_FLOW_SPEC_ACTION_TAG,
-						       .size = sizeof(tag),
-						       .tag_id = a->tag_id};
+		struct ibv_flow_spec_action_tag tag;
 
+		memset(&tag, 0, sizeof(tag));
+		tag.type = IBV_FLOW_SPEC_ACTION_TAG;
+		tag.size = sizeof(tag);
+		tag.tag_id = a->tag_id;
 		put(f, &tag, sizeof(tag), -1);
 	}
 	if (a->drop_spec && !v->dup_copy) {
-		struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
-							 .size = sizeof(drop)};
+		struct ibv_flow_spec_action_drop drop;
 
+		memset(&drop, 0, sizeof(drop));
+		drop.type = IBV_FLOW_SPEC_ACTION_DROP;
+		drop.size = sizeof(drop);
 		put(f, &drop, sizeof(drop), -1);
 	}
 	/* The DUP copy sees the packets the rule does: count them once. */
 	if (a->count && !v->dup_copy) {
-		struct ibv_flow_spec_counter_action count = {.type = IBV_FLOW_SPEC_ACTION_COUNT,
-							     .size = sizeof(count)};
+		struct ibv_flow_spec_counter_action count;
 
+		memset(&count, 0, sizeof(count));
+		count.type = IBV_FLOW_SPEC_ACTION_COUNT;
+		count.size = sizeof(count);
 		f->count_offset = f->length;
 		put(f, &count, sizeof(count), -1);
 	}
