@@ -10,7 +10,8 @@
  * of JOB_STEP rules, across as many slices as it needs, while the client's
  * later requests wait in its ring (a BATCH it stands in stays there too, and
  * is read again to go on). An audit runs at once but is rationed: audits
- * take at most 1/AUDIT_SHARE of the loop's time.
+ * take at most 1/AUDIT_SHARE of the loop's time, and one whose turn has not
+ * come waits as the client's job.
  *
  * Back pressure: a request is taken only when the completion ring has room
  * for everything the outbox holds plus the most completions one request
@@ -293,26 +294,27 @@ static int run_meter(struct server *s, const struct wire_request *req,
 /*
  * The audit reads the whole table at once (its picture must be consistent),
  * so it is rationed instead of sliced: a token bucket of loop time that
- * fills at 1/AUDIT_SHARE of the clock, up to AUDIT_BURST_NS. An audit may
- * start while the bucket is not in debt and takes what it used from it; a
- * long one (a million rules) puts it in debt, and the next waits until
- * audits have used no more than their share.
+ * fills at 1/AUDIT_SHARE of the clock, up to AUDIT_BURST_NS. An audit runs
+ * when the bucket is not in debt and takes what it used from it; a long one
+ * (a million rules) puts it in debt, and the next waits — as the client's
+ * job, its later requests behind it, the loop free to sleep — until audits
+ * have used no more than their share. Returns 0 if one may run now, or the
+ * CLOCK_MONOTONIC time at which one may.
  */
-static int run_audit(struct server *s, struct wire_completion *out)
+static uint64_t audit_ready_at(struct server *s, uint64_t now)
+{
+	int64_t tokens = s->audit_tokens_ns + (int64_t)((now - s->audit_refilled_ns) / AUDIT_SHARE);
+
+	s->audit_refilled_ns = now;
+	s->audit_tokens_ns = tokens < AUDIT_BURST_NS ? tokens : AUDIT_BURST_NS;
+	return s->audit_tokens_ns < 0 ? now + (uint64_t)(-s->audit_tokens_ns) * AUDIT_SHARE : 0;
+}
+
+static int run_audit(struct server *s, uint64_t *checked, struct mpf_flow_error *error)
 {
 	uint64_t start = monotonic_ns();
-	int64_t tokens = s->audit_tokens_ns + (int64_t)((start - s->audit_refilled_ns) / AUDIT_SHARE);
-	int err;
+	int err = audit_run(s, checked, error);
 
-	s->audit_refilled_ns = start;
-	s->audit_tokens_ns = tokens < AUDIT_BURST_NS ? tokens : AUDIT_BURST_NS;
-	if (s->audit_tokens_ns < 0)
-		return flow_error_set(&out->error, EAGAIN, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "audits used their share of the primary's time (1/%u): the "
-				      "next may start in %lld ms",
-				      AUDIT_SHARE,
-				      (long long)(-s->audit_tokens_ns * AUDIT_SHARE / 1000000 + 1));
-	err = audit_run(s, &out->handle, &out->error);
 	s->audit_tokens_ns -= (int64_t)(monotonic_ns() - start);
 	return err;
 }
@@ -322,6 +324,7 @@ static void start_job(struct server *s, struct client *c, enum job_kind kind, in
 		      const struct wire_request *req)
 {
 	c->job = (struct job){.kind = kind,
+			      .error.cause = -1,
 			      .port = port,
 			      .lsn = s->journal.end,
 			      .user_data = req->header.user_data,
@@ -364,7 +367,11 @@ static bool run(struct server *s, struct client *c, const struct wire_request *r
 		out->status = run_meter(s, req, out);
 		break;
 	case WIRE_OP_AUDIT:
-		out->status = run_audit(s, out);
+		if (audit_ready_at(s, monotonic_ns())) {
+			start_job(s, c, JOB_AUDIT, -1, req);
+			return true;
+		}
+		out->status = run_audit(s, &out->handle, &out->error);
 		break;
 	default:
 		out->status = flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
@@ -438,58 +445,72 @@ static bool handle_message(struct server *s, struct client *c, const uint8_t *ms
 	return false;
 }
 
-/* One step of the client's job (at most JOB_STEP rules); true when done. */
-static bool job_step(struct server *s, struct client *c, int *error)
+/* One step of the client's job: at most JOB_STEP rules, or the audit if
+ * its turn came. */
+static enum job_progress job_step(struct server *s, struct client *c)
 {
 	struct job *job = &c->job;
 	uint32_t orphans = 0;
+	uint64_t ready;
 
 	switch (job->kind) {
 	case JOB_FLUSH:
 	case JOB_LEAVE:
-		return !rules_destroy_owned(s, c, job, JOB_STEP);
+		return rules_destroy_owned(s, c, job, JOB_STEP) ? JOB_MORE : JOB_DONE;
 	case JOB_FLUSH_PERSISTENT:
-		if (rules_destroy_persistent(s, job, JOB_STEP, error))
-			return false;
+		if (rules_destroy_persistent(s, job, JOB_STEP, &job->status))
+			return JOB_MORE;
 		/* Then the rules kept beyond --max-rules, which have no slot. */
-		if (!*error)
-			*error = journal_orphans_destroy(s, (uint16_t)job->port, &orphans);
+		if (!job->status)
+			job->status = journal_orphans_destroy(s, (uint16_t)job->port, &orphans);
 		job->done += orphans;
-		return true;
+		if (job->status)
+			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				       "the journal cannot record the destroys: %s (%u destroyed)",
+				       strerror(-job->status), job->done);
+		return JOB_DONE;
+	case JOB_AUDIT:
+		ready = audit_ready_at(s, monotonic_ns());
+		if (ready) {
+			if (s->wake_at_ns == 0 || ready < s->wake_at_ns)
+				s->wake_at_ns = ready;
+			return JOB_WAITING;
+		}
+		job->status = run_audit(s, &job->checked, &job->error);
+		return JOB_DONE;
 	default:
-		return true;
+		return JOB_DONE;
 	}
 }
 
-/* Go on with the client's job until it ends or `deadline`; true if it
- * ended (its completion queued). */
-static bool job_run(struct server *s, struct client *c, uint64_t deadline)
+/* Go on with the client's job until it ends, waits, or `deadline`. */
+static enum job_progress job_run(struct server *s, struct client *c, uint64_t deadline)
 {
 	struct job *job = &c->job;
 	struct wire_completion out = {.error.cause = -1};
-	int error = 0;
+	enum job_progress progress;
 
-	while (!job_step(s, c, &error))
+	while ((progress = job_step(s, c)) == JOB_MORE)
 		if (monotonic_ns() >= deadline)
-			return false;
+			return JOB_MORE;
+	if (progress == JOB_WAITING)
+		return JOB_WAITING;
 	if (job->kind == JOB_LEAVE) {
 		job->kind = JOB_NONE;
 		client_finish(s, c);
-		return true;
+		return JOB_DONE;
 	}
 	out.user_data = job->user_data;
 	out.request_op = job->request_op;
-	out.handle = job->done;
-	if (error)
-		out.status = flow_error_set(&out.error, -error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					    "the journal cannot record the destroys: %s (%u "
-					    "destroyed)",
-					    strerror(-error), job->done);
+	out.handle = job->kind == JOB_AUDIT ? job->checked : job->done;
+	out.status = job->status;
+	if (job->status)
+		out.error = job->error;
 	complete(s, c, &out, job->lsn);
 	if (job->in_batch && out.status && job->stop_on_error)
 		c->batch_cancelled = true;
 	*job = (struct job){.kind = JOB_NONE};
-	return true;
+	return JOB_DONE;
 }
 
 int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
@@ -498,7 +519,7 @@ int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
 	unsigned served = 0;
 
 	if (c->leaving)
-		return job_run(s, c, deadline) ? 1 : 1; /* work either way */
+		return job_run(s, c, deadline) == JOB_WAITING ? 0 : 1;
 	c->waiting_for_space = false;
 	for (;;) {
 		uint32_t reserve, room, burst, need;
@@ -517,7 +538,11 @@ int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
 			continue;
 		}
 		if (c->job.kind != JOB_NONE) {
-			if (!job_run(s, c, deadline))
+			enum job_progress progress = job_run(s, c, deadline);
+
+			if (progress == JOB_WAITING)
+				break; /* the loop wakes at s->wake_at_ns */
+			if (progress == JOB_MORE)
 				return (int)served + 1;
 			served++;
 			continue;

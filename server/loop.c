@@ -318,12 +318,29 @@ static void finish_sleep(struct server *s)
 			ring_consumer_finish_sleep(&s->clients[i].requests);
 }
 
+/* Sleep until an event, or until a waiting job's time (an audit's turn). */
+static int sleep_until_event(struct server *s)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts;
+	uint64_t now = monotonic_ns();
+
+	if (s->wake_at_ns == 0)
+		return io_uring_submit_and_wait(&s->uring, 1);
+	if (s->wake_at_ns <= now)
+		return 0;
+	ts.tv_sec = (long long)((s->wake_at_ns - now) / 1000000000u);
+	ts.tv_nsec = (long long)((s->wake_at_ns - now) % 1000000000u);
+	return io_uring_submit_and_wait_timeout(&s->uring, &cqe, 1, &ts, NULL);
+}
+
 int loop_run(struct server *s)
 {
 	uint64_t busy_ns = (uint64_t)s->config.busy_poll_us * 1000u;
 	uint64_t last_work = monotonic_ns();
 
 	while (!s->stopping) {
+		s->wake_at_ns = 0;
 		if (serve_clients(s, CLIENT_SLICE_NS) > 0) {
 			last_work = monotonic_ns();
 			handle_events(s);
@@ -336,9 +353,9 @@ int loop_run(struct server *s)
 			continue;
 		}
 		if (prepare_sleep(s)) {
-			int err = io_uring_submit_and_wait(&s->uring, 1);
+			int err = sleep_until_event(s);
 
-			if (err < 0 && err != -EINTR)
+			if (err < 0 && err != -EINTR && err != -ETIME)
 				fatalx("io_uring_submit_and_wait: %s", strerror(-err));
 		}
 		finish_sleep(s);

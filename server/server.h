@@ -57,12 +57,16 @@ struct outbox {
 
 /* A whole-table request in progress (dispatch.c): run in slices of the
  * client's time, so that it never holds the loop. */
-enum job_kind { JOB_NONE, JOB_FLUSH, JOB_FLUSH_PERSISTENT, JOB_LEAVE };
+enum job_kind { JOB_NONE, JOB_FLUSH, JOB_FLUSH_PERSISTENT, JOB_LEAVE, JOB_AUDIT };
+enum job_progress { JOB_DONE, JOB_MORE, JOB_WAITING };
 struct job {
 	enum job_kind kind;
 	int port;	 /* -1: every port (JOB_LEAVE) */
 	uint32_t cursor; /* JOB_FLUSH_PERSISTENT: the next slot to look at */
 	uint32_t done;	 /* rules destroyed so far */
+	uint64_t checked; /* JOB_AUDIT: rules checked */
+	int status;	 /* its result: 0 or -errno with `error` */
+	struct mpf_flow_error error;
 	uint64_t lsn;	 /* the journal records it wrote (persistent) */
 	uint64_t user_data;
 	uint8_t request_op;
@@ -236,6 +240,7 @@ struct server {
 	struct handshake handshakes[HANDSHAKES_MAX];
 	int64_t audit_tokens_ns;    /* loop time audits may still use (dispatch.c) */
 	uint64_t audit_refilled_ns; /* when the bucket was last filled */
+	uint64_t wake_at_ns;	    /* a waiting job's time: the loop sleeps no longer */
 	struct pidfh *pidfile;
 	int runtime_fd; /* the checked runtime directory (dirs.c) */
 	int state_fd;	/* the checked state directory */

@@ -18,8 +18,7 @@
  *  - ENOENT     no such rule (destroyed, or a forged handle)
  *  - EPERM      the rule belongs to another client
  *  - EAGAIN     (mpf_submit_*) the request ring is full: poll completions,
- *               then submit again; (mpf_audit) audits used their share of
- *               the primary's time: try again later
+ *               then submit again
  *  - EBUSY      a persistent rule whose destroy is not yet on disk
  *  - ENODEV     (mpf_flow_query) a persistent rule in the journal that this
  *               start of the primary could not restore (MPF_RULE_UNRESTORED)
@@ -121,6 +120,9 @@ MPF_API int mpf_flow_destroy(struct mpf_client *client, uint16_t port, uint64_t 
  * client's rule list, the free slots, the journal's copies and the shared
  * region agree. Returns the number of rules checked, or -EUCLEAN with
  * `error` naming the first thing that does not hold (the primary logs it).
+ * Audits are rationed to 1/200 of the primary's time: one that comes too
+ * soon after a long one waits its turn (the wait counts against the
+ * connect options' timeout).
  */
 MPF_API int mpf_audit(struct mpf_client *client, struct mpf_flow_error *error);
 
