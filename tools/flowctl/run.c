@@ -191,18 +191,22 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 			wanted = wanted || cmd->groups[g] == info.group;
 		if (info.port != cmd->port || !wanted)
 			continue;
-		if (info.flags & MPF_RULE_PERSISTENT)
+		if (info.flags & MPF_RULE_UNRESTORED)
+			snprintf(owner, sizeof(owner), "(not restored)");
+		else if (info.flags & MPF_RULE_PERSISTENT)
 			snprintf(owner, sizeof(owner), "(instance)");
 		else
 			snprintf(owner, sizeof(owner), "%s/%" PRIu32, info.owner_name, info.owner_pid);
 		if (f->json) {
 			printf("%s{\"rule\":\"0x%" PRIx64 "\",\"group\":%" PRIu32
 			       ",\"priority\":%" PRIu32 ",\"ingress\":%s,\"egress\":%s,"
-			       "\"persistent\":%s,\"owner_pid\":%" PRIu32 ",\"owner\":",
+			       "\"persistent\":%s,\"restored\":%s,\"owner_pid\":%" PRIu32
+			       ",\"owner\":",
 			       first ? "" : ",", info.handle, info.group, info.priority,
 			       info.flags & MPF_RULE_INGRESS ? "true" : "false",
 			       info.flags & MPF_RULE_EGRESS ? "true" : "false",
-			       info.flags & MPF_RULE_PERSISTENT ? "true" : "false", info.owner_pid);
+			       info.flags & MPF_RULE_PERSISTENT ? "true" : "false",
+			       info.flags & MPF_RULE_UNRESTORED ? "false" : "true", info.owner_pid);
 			json_string(stdout, info.owner_name);
 			printf(",\"text\":");
 			json_string(stdout, info.text);

@@ -29,7 +29,9 @@ void output_human(char *buf, size_t width, double value, const char *suffix)
 
 static void owner_text(const struct mpf_rule_info *info, char *buf, size_t size)
 {
-	if (info->flags & MPF_RULE_PERSISTENT)
+	if (info->flags & MPF_RULE_UNRESTORED)
+		snprintf(buf, size, "(not restored)");
+	else if (info->flags & MPF_RULE_PERSISTENT)
 		snprintf(buf, size, "(instance)");
 	else
 		snprintf(buf, size, "%s/%" PRIu32, info->owner_name, info->owner_pid);
@@ -76,6 +78,10 @@ void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *ou
 	output_human(bps, sizeof(bps) - 1, s->bps, "");
 	fprintf(out, "shown %zu  hits %s  bytes %s  %s pkt/s  %s bit/s  sort %s%s\n", s->count,
 		hits, bytes, pps, bps, column_name(fs->sort), fs->reverse ? " (reversed)" : "");
+	if (in->unrestored)
+		fprintf(out, "%" PRIu32 " persistent rule(s) in the journal not restored by this "
+			     "start (see mpflowd's log)\n",
+			in->unrestored);
 }
 
 void output_columns(const struct flowstat *fs, FILE *out)
@@ -134,9 +140,9 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 		fprintf(out,
 			",\"pid\":%" PRIu32 ",\"state\":\"%s\",\"start_ns\":%" PRIu64
 			",\"heartbeat_age_ns\":%" PRIu64 ",\"clients\":%" PRIu32 ",\"rules\":%" PRIu32
-			",\"max_rules\":%" PRIu32 "}",
+			",\"max_rules\":%" PRIu32 ",\"unrestored\":%" PRIu32 "}",
 			in->primary_pid, state_names[in->state], in->start_ns, in->heartbeat_age_ns,
-			in->clients, in->rules, in->max_rules);
+			in->clients, in->rules, in->max_rules, in->unrestored);
 	} else {
 		fprintf(out, "null,\"error\":");
 		json_string(out, fs->status);
@@ -151,10 +157,11 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 		fprintf(out, "%s{\"id\":\"0x%" PRIx64 "\",\"owner\":", i ? "," : "", info->handle);
 		json_string(out, info->owner_name);
 		fprintf(out,
-			",\"pid\":%" PRIu32 ",\"persistent\":%s,\"port\":%u,\"group\":%" PRIu32
+			",\"pid\":%" PRIu32 ",\"persistent\":%s,\"restored\":%s,\"port\":%u,"
+			"\"group\":%" PRIu32
 			",\"priority\":%" PRIu32 ",\"ingress\":%s,\"egress\":%s,\"counted\":%s",
 			info->owner_pid, info->flags & MPF_RULE_PERSISTENT ? "true" : "false",
-			info->port, info->group, info->priority,
+			info->flags & MPF_RULE_UNRESTORED ? "false" : "true", info->port, info->group, info->priority,
 			info->flags & MPF_RULE_INGRESS ? "true" : "false",
 			info->flags & MPF_RULE_EGRESS ? "true" : "false", counted ? "true" : "false");
 		if (counted)
@@ -238,9 +245,14 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 		     "# TYPE mpflow_rules gauge\nmpflow_rules{",
 		in->clients);
 	label(out, "mpflow_instance", in->instance);
+	fprintf(out, "} %" PRIu32 "\n# HELP mpflow_rules_unrestored Persistent rules in the journal "
+		     "this start could not restore.\n"
+		     "# TYPE mpflow_rules_unrestored gauge\nmpflow_rules_unrestored{",
+		in->rules);
+	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %" PRIu32 "\n# HELP mpflow_start_time_seconds Unix time the primary started.\n"
 		     "# TYPE mpflow_start_time_seconds gauge\nmpflow_start_time_seconds{",
-		in->rules);
+		in->unrestored);
 	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %.3f\n", (double)in->start_ns / 1e9);
 	for (int m = 0; m < METRICS; m++) {
