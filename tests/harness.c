@@ -187,7 +187,8 @@ int primary_cleanup(struct primary *p)
 
 int primary_connect(const struct primary *p, const char *name, struct mpf_client **client)
 {
-	struct mpf_connect_options o = {.runtime_dir = p->dir, .name = name, .timeout_ms = 10000};
+	/* A minute: a rationed audit on a sanitized or valgrind build waits long. */
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .name = name, .timeout_ms = 60000};
 
 	return mpf_connect(&o, client, NULL);
 }

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench/fairness: what one client's whole-table requests cost another.
+ *
+ * A bystander times synchronous creates (each destroyed after) for a few
+ * seconds: p50, p99, p99.9 and the worst. Baseline: the same bystander on
+ * the same primary with nobody else, in the same run. Then the same while
+ *   1. 4 clients flood audits (mpf_audit in a loop, EAGAIN and all), on a
+ *      table of --max-rules slots (default 1,048,576, the issue's case);
+ *   2. a client creates N rules and flushes them, again and again;
+ *   3. a client creates N rules and disconnects, again and again.
+ *
+ * usage: fairness [--max-rules N] [--rules N] [--seconds S]
+ *        (mpflowd from $MPFLOWD)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int compare(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The bystander: synchronous create + destroy for `seconds`; prints a row. */
+static void bystander(const struct primary *p, const char *what, double seconds)
+{
+	static double samples[4000000];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct sample_rule s;
+	unsigned n = 0;
+	double end;
+
+	if (primary_connect(p, "bystander", &c) != 0) {
+		fprintf(stderr, "fairness: cannot connect\n");
+		exit(1);
+	}
+	sample_rule_init(&s, 0xfffff);
+	end = now_ns() + seconds * 1e9;
+	while (now_ns() < end && n < sizeof(samples) / sizeof(samples[0])) {
+		uint64_t handle;
+		double t0 = now_ns();
+
+		if (mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error) != 0) {
+			fprintf(stderr, "fairness: create: %s\n", error.message);
+			exit(1);
+		}
+		samples[n++] = now_ns() - t0;
+		mpf_flow_destroy(c, 0, handle, &error);
+	}
+	mpf_disconnect(c);
+	qsort(samples, n, sizeof(samples[0]), compare);
+	printf("%-44s %9u %9.1f %9.1f %9.1f %9.1f\n", what, n, samples[n / 2] / 1e3,
+	       samples[(size_t)(n * 0.99)] / 1e3, samples[(size_t)(n * 0.999)] / 1e3,
+	       samples[n - 1] / 1e3);
+	fflush(stdout);
+}
+
+enum load { AUDITS, FLUSHES, LEAVERS };
+
+/* A loader process: its load until killed. */
+static void loader(const struct primary *p, enum load load, unsigned rules, unsigned index)
+{
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+	struct mpf_client *c = NULL;
+	uint64_t audits = 0, refused = 0;
+
+	for (;;) {
+		if (c == NULL && primary_connect(p, "loader", &c) != 0)
+			_exit(1);
+		if (load == AUDITS) {
+			if (mpf_audit(c, &error) < 0)
+				refused++;
+			audits++;
+			continue;
+		}
+		for (uint32_t i = 0; i < rules; i++) {
+			struct sample_rule s;
+
+			sample_rule_init(&s, index << 22 | i);
+			while (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, i, &error) ==
+			       -EAGAIN)
+				mpf_poll(c, done, 64, 1000);
+		}
+		while (mpf_inflight(c) > 0)
+			mpf_poll(c, done, 64, 1000);
+		if (load == FLUSHES) {
+			mpf_flow_flush(c, 0, &error);
+		} else {
+			mpf_disconnect(c);
+			c = NULL;
+		}
+	}
+}
+
+static void run(const struct primary *p, const char *what, enum load load, unsigned loaders,
+		unsigned rules, double seconds)
+{
+	pid_t pids[8];
+
+	for (unsigned i = 0; i < loaders; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			loader(p, load, rules, i);
+	}
+	usleep(300000);
+	bystander(p, what, seconds);
+	for (unsigned i = 0; i < loaders; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned max_rules = 1u << 20, rules = 100000;
+	double seconds = 5;
+	char max_text[16];
+	struct primary p;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--max-rules") == 0)
+			max_rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
+		else if (strcmp(argv[i], "--rules") == 0)
+			rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
+		else if (strcmp(argv[i], "--seconds") == 0)
+			seconds = strtod(argv[i + 1], NULL);
+	}
+	snprintf(max_text, sizeof(max_text), "%u", max_rules);
+	if (primary_start(&p, (const char *const[]){"--max-rules", max_text, NULL}) != 0) {
+		fprintf(stderr, "fairness: mpflowd did not start (MPFLOWD?)\n");
+		return 1;
+	}
+	printf("bystander's synchronous create, --max-rules %u, %.0f s each (microseconds)\n",
+	       max_rules, seconds);
+	printf("%-44s %9s %9s %9s %9s %9s\n", "while", "creates", "p50", "p99", "p99.9", "max");
+	bystander(&p, "nothing else (baseline)", seconds);
+	run(&p, "4 clients flooding audits", AUDITS, 4, rules, seconds);
+	{
+		char what[64];
+
+		snprintf(what, sizeof(what), "a client creating and flushing %u rules", rules);
+		run(&p, what, FLUSHES, 1, rules, seconds);
+		snprintf(what, sizeof(what), "a client leaving %u rules, again", rules);
+		run(&p, what, LEAVERS, 1, rules, seconds);
+	}
+	return primary_cleanup(&p) == 0 ? 0 : 1;
+}
