@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The consistency audit (WIRE_OP_AUDIT, `flowctl audit`): every invariant
- * that ties the rule table, the clients' rule lists, the free queue, the
+ * that ties the rule table, the clients' rule lists, the free slots, the
  * journal's copies and the shared region together, checked from scratch.
  * The chaos tests run it after killing and stopping clients at random: an
  * orphan, a leak or a stale region slot is named here, not guessed at.
@@ -74,9 +74,9 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 			return BAD("rule in slot %u is not on its owner's list", slot);
 		}
 	}
-	if (used != t->used || used + t->free_count + t->retired != t->max)
+	if (used != t->used || used + rules_free(t) + t->retired != t->max)
 		return BAD("%u rules in use, the table counts %u, with %u free and %u retired of %u",
-			   used, t->used, t->free_count, t->retired, t->max);
+			   used, t->used, rules_free(t), t->retired, t->max);
 	if (unrestored + s->journal.n_orphans != s->unrestored_rules ||
 	    shm_load_relaxed32(&s->region->unrestored) != s->unrestored_rules)
 		return BAD("%u rules not restored (%u in slots, %u beyond them), the primary "
@@ -122,12 +122,12 @@ static int audit_clients(const struct server *s, uint8_t *listed, struct mpf_flo
 	return 0;
 }
 
-/* The free queue holds each free slot once and no used one. */
+/* The free slots (stack and quarantine) hold each free slot once and no used one. */
 static int audit_free_queue(const struct server *s, uint8_t *seen, struct mpf_flow_error *error)
 {
 	const struct rule_table *t = &s->rules;
 
-	for (uint32_t i = 0; i < t->free_count; i++) {
+	for (uint32_t i = 0; i < rules_free(t); i++) {
 		uint32_t slot = rules_free_at(t, i);
 
 		if (slot >= t->max || t->slots[slot].state != RULE_FREE || seen[slot])

@@ -513,13 +513,14 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	return JOB_DONE;
 }
 
-int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
+int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 {
 	struct scratch *sc = s->scratch;
+	uint64_t deadline = 0; /* read the clock only once there is work */
 	unsigned served = 0;
 
 	if (c->leaving)
-		return job_run(s, c, deadline) == JOB_WAITING ? 0 : 1;
+		return job_run(s, c, monotonic_ns() + slice_ns) == JOB_WAITING ? 0 : 1;
 	c->waiting_for_space = false;
 	for (;;) {
 		uint32_t reserve, room, burst, need;
@@ -538,7 +539,11 @@ int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
 			continue;
 		}
 		if (c->job.kind != JOB_NONE) {
-			enum job_progress progress = job_run(s, c, deadline);
+			enum job_progress progress;
+
+			if (deadline == 0)
+				deadline = monotonic_ns() + slice_ns;
+			progress = job_run(s, c, deadline);
 
 			if (progress == JOB_WAITING)
 				break; /* the loop wakes at s->wake_at_ns */
@@ -547,7 +552,7 @@ int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
 			served++;
 			continue;
 		}
-		if (served && monotonic_ns() >= deadline)
+		if (deadline && monotonic_ns() >= deadline)
 			break;
 		reserve = c->outbox.ring_bytes + REQUEST_ROOM;
 		if (!ring_writable(&c->completions, reserve)) {
@@ -575,6 +580,8 @@ int dispatch_client(struct server *s, struct client *c, uint64_t deadline)
 							 : "wrote a corrupt ring record");
 			return -1;
 		}
+		if (deadline == 0)
+			deadline = monotonic_ns() + slice_ns;
 		for (i = 0; i < n; i++) {
 			bool keep;
 

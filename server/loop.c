@@ -287,7 +287,7 @@ static unsigned serve_clients(struct server *s, uint64_t slice_ns)
 
 		if (!c->active)
 			continue;
-		n = dispatch_client(s, c, monotonic_ns() + slice_ns);
+		n = dispatch_client(s, c, slice_ns);
 		if (n > 0)
 			served += (unsigned)n;
 	}
@@ -380,7 +380,7 @@ int loop_run(struct server *s)
 			client_remove(s, c, "the primary is shutting down");
 		}
 		if (c->active && c->leaving)
-			dispatch_client(s, c, UINT64_MAX);
+			dispatch_client(s, c, UINT64_MAX / 2);
 	}
 	return 0;
 }

@@ -20,12 +20,14 @@
  * above a per-slot count (RULES_GENERATION_BITS, 24); a slot counts from 1
  * under each epoch. When a slot's count is spent the epoch advances (a
  * durable EPOCH record) and the slot counts from 1 again under the new
- * one; a start advances it too. Free slots are reused first in, first
- * out. The guarantee: a handle is given out again only after 256 epoch
- * advances; within a run an advance takes 2^24 - 1 reuses of one slot, and
- * FIFO reuse makes each slot's reuses one in F creates (F free slots), so
- * a stale handle can name a new rule only after 256 x (2^24 - 1) x F
- * creates (4.3 billion with one free slot). A slot whose epoch cannot be
+ * one; a start advances it too. A freed slot is reused only after the
+ * RULES_QUARANTINE (256) slots freed before it, or after every other free
+ * slot when fewer are free (server.h). The guarantee: a handle is given out
+ * again only after 256 epoch advances; within a run an advance takes
+ * 2^24 - 1 reuses of one slot, and each slot's reuses are at least
+ * Q = min(256, F) creates apart (F free slots), so a stale handle can name
+ * a new rule only after 256 x (2^24 - 1) x Q creates (1.1 x 10^12 with 256
+ * or more free slots; 4.3 x 10^9 with one). A slot whose epoch cannot be
  * recorded (the journal failing) is retired for the rest of the run.
  */
 #include <errno.h>
@@ -46,17 +48,20 @@ _Static_assert(RULES_GENERATION_BITS >= 2 && RULES_GENERATION_BITS <= 24,
 
 int rules_init(struct rule_table *t, uint32_t max)
 {
+	t->max = max;
+	t->quarantine_cap = max < RULES_QUARANTINE ? max : RULES_QUARANTINE;
 	t->slots = calloc(max, sizeof(*t->slots));
 	t->free = calloc(max, sizeof(*t->free));
-	if (t->slots == NULL || t->free == NULL) {
+	t->quarantine = calloc(t->quarantine_cap, sizeof(*t->quarantine));
+	if (t->slots == NULL || t->free == NULL || t->quarantine == NULL) {
 		rules_fini(t);
 		return -ENOMEM;
 	}
-	t->max = max;
+	/* Low slots on top, so a small table stays in few cache lines. */
 	for (uint32_t i = 0; i < max; i++)
-		t->free[i] = i;
-	t->free_head = 0;
+		t->free[i] = max - 1 - i;
 	t->free_count = max;
+	t->quarantine_head = t->quarantine_count = 0;
 	t->used = 0;
 	t->retired = 0;
 	return 0;
@@ -66,32 +71,54 @@ void rules_fini(struct rule_table *t)
 {
 	free(t->slots);
 	free(t->free);
+	free(t->quarantine);
 	t->slots = NULL;
 	t->free = NULL;
+	t->quarantine = NULL;
 }
 
-static uint32_t free_pop(struct rule_table *t)
+uint32_t rules_free(const struct rule_table *t)
 {
-	uint32_t slot = t->free[t->free_head];
-
-	t->free_head = t->free_head + 1 == t->max ? 0 : t->free_head + 1;
-	t->free_count--;
-	return slot;
-}
-
-static void free_push(struct rule_table *t, uint32_t slot)
-{
-	uint32_t at = t->free_head + t->free_count;
-
-	t->free[at >= t->max ? at - t->max : at] = slot;
-	t->free_count++;
+	return t->free_count + t->quarantine_count;
 }
 
 uint32_t rules_free_at(const struct rule_table *t, uint32_t i)
 {
-	uint32_t at = t->free_head + i;
+	if (i < t->free_count)
+		return t->free[i];
+	return t->quarantine[(t->quarantine_head + i - t->free_count) % t->quarantine_cap];
+}
 
-	return t->free[at >= t->max ? at - t->max : at];
+/* The slot to use next: the top of the stack, else the oldest in
+ * quarantine (the table is then nearly full). Some must be free. */
+static uint32_t free_pop(struct rule_table *t)
+{
+	uint32_t slot;
+
+	if (t->free_count)
+		return t->free[--t->free_count];
+	slot = t->quarantine[t->quarantine_head];
+	t->quarantine_head = (t->quarantine_head + 1) % t->quarantine_cap;
+	t->quarantine_count--;
+	return slot;
+}
+
+/* A freed slot into quarantine; the oldest there moves on to the stack. */
+static void free_push(struct rule_table *t, uint32_t slot)
+{
+	if (t->quarantine_count == t->quarantine_cap) {
+		t->free[t->free_count++] = t->quarantine[t->quarantine_head];
+		t->quarantine_head = (t->quarantine_head + 1) % t->quarantine_cap;
+		t->quarantine_count--;
+	}
+	t->quarantine[(t->quarantine_head + t->quarantine_count) % t->quarantine_cap] = slot;
+	t->quarantine_count++;
+}
+
+/* A slot that was taken but not used goes back on top of the stack. */
+static void free_unpop(struct rule_table *t, uint32_t slot)
+{
+	t->free[t->free_count++] = slot;
 }
 
 static uint64_t realtime_ns(void)
@@ -260,7 +287,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 				      "client quota of %u rules reached (--client-max-rules)",
 				      s->config.client_max_rules);
 	while (generation == 0) {
-		if (t->free_count == 0)
+		if (rules_free(t) == 0)
 			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 					      "the rule table is full (%u rules, --max-rules%s)",
 					      t->max, t->retired ? ", some slots retired" : "");
@@ -271,8 +298,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 	}
 	err = install(s, c, slot, generation, rule, hw, NULL, 0, error);
 	if (err) {
-		/* Back where it was taken: first in line again is no worse. */
-		free_push(t, slot);
+		free_unpop(t, slot);
 		return err;
 	}
 	*handle = HANDLE(generation, slot);
@@ -327,12 +353,12 @@ void rules_restored(struct server *s)
 {
 	struct rule_table *t = &s->rules;
 
-	/* Low slots first in line, as rules_init() queues them. */
-	t->free_head = 0;
+	/* Low slots on top, as rules_init() stacks them. */
 	t->free_count = 0;
-	for (uint32_t i = 0; i < t->max; i++)
+	t->quarantine_head = t->quarantine_count = 0;
+	for (uint32_t i = t->max; i-- > 0;)
 		if (t->slots[i].state == RULE_FREE)
-			free_push(t, i);
+			t->free[t->free_count++] = i;
 }
 
 int rules_lookup(struct server *s, const struct client *c, uint64_t handle,

@@ -131,15 +131,21 @@ struct rule_slot {
 };
 
 /*
- * Free slots are reused first in, first out, so churn spreads over every
- * free slot instead of spending one slot's generations (rules.c states the
- * handle guarantee this gives).
+ * A freed slot waits in quarantine, first in, first out, behind the
+ * RULES_QUARANTINE slots freed before it; then it joins the stack of free
+ * slots, reused last in, first out. Churn thus spreads over at least that
+ * many slots (no one slot's generations spent fast: rules.c states the
+ * handle guarantee) while staying within a few hundred slots that the
+ * caches hold.
  */
+#define RULES_QUARANTINE 256u
 struct rule_table {
 	struct rule_slot *slots;
 	uint32_t max;
-	uint32_t *free; /* a circular queue of free slot numbers */
-	uint32_t free_head, free_count;
+	uint32_t *free; /* the stack of free slots, the next one on top */
+	uint32_t free_count;
+	uint32_t *quarantine; /* circular: freed slots, oldest first */
+	uint32_t quarantine_head, quarantine_count, quarantine_cap;
 	uint32_t used;	  /* slots not free (live, dying, unrestored) */
 	uint32_t retired; /* slots whose generations are spent this run */
 };
@@ -321,7 +327,9 @@ void client_finish(struct server *s, struct client *c);
 /* rules.c */
 int rules_init(struct rule_table *t, uint32_t max);
 void rules_fini(struct rule_table *t);
-/* The i-th slot of the free queue (for the audit). */
+/* Free slots, in the stack and in quarantine; the i-th of them (for the
+ * audit). */
+uint32_t rules_free(const struct rule_table *t);
 uint32_t rules_free_at(const struct rule_table *t, uint32_t i);
 /* Create the validated `rule` in the device (`hw`, whose counter this
  * fills in), publish it, give it to `c` unless persistent. */
@@ -428,10 +436,10 @@ static inline int fault_sync(int fd, int result)
 int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *error);
 
 /* dispatch.c */
-/* Serve one client until `deadline` (CLOCK_MONOTONIC ns) or until it has
- * nothing to do. Returns the work done, or -1 when the client broke its
- * ring and was removed. */
-int dispatch_client(struct server *s, struct client *c, uint64_t deadline);
+/* Serve one client for at most `slice_ns` from its first request, or until
+ * it has nothing to do. Returns the work done, or -1 when the client broke
+ * its ring and was removed. */
+int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns);
 
 /* loop.c */
 int loop_init(struct server *s);

@@ -199,8 +199,8 @@ static void test_forged_and_stale_handles_are_enoent(void **state)
 	assert_int_equal(mpf_flow_destroy(c, 0, 0xffffffffull, &error), -ENOENT);
 	assert_int_equal(mpf_flow_destroy(c, 0, 0, &error), -ENOENT);
 	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), 0);
-	/* Freed slots are reused first in, first out: the next rule takes
-	 * another slot, and the old handle stays dead. */
+	/* A freed slot waits in quarantine: the next rule takes another
+	 * slot, and the old handle stays dead. */
 	assert_int_equal(create(c, 2, 0, &again), 0);
 	assert_true((uint32_t)again != (uint32_t)handle);
 	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), -ENOENT);
