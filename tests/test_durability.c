@@ -438,7 +438,7 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 
 /*
  * mpflowd-short-handles counts 15 generations per slot and epoch (4 bits
- * instead of 24). With one slot, FIFO reuse cannot spread the churn: the
+ * instead of 24). With one slot, the quarantine cannot spread the churn: the
  * guarantee is then exactly 256 epochs x 15 creates before the first
  * handle comes back, and a stale handle never names another client's rule
  * before that.
