@@ -39,8 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(producer.data, data, size < RING_BYTES ? size : RING_BYTES);
 	shm_store_release32(&producer.shared->tail, tail);
+	/* A tail no ring can have is refused at attach: the queue is not used. */
 	if (ring_attach(&consumer, mem, sizeof(mem), RING_CONSUMER, -1) != 0)
-		abort();
+		return 0;
 	for (int rounds = 0; rounds < 64; rounds++) {
 		got = client_rxq_read(&consumer, pkts, 64, buf, sizeof(buf));
 		if (got <= 0) {
