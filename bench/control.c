@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/clock.h"
 #include "shm/wire.h"
 #include "tests/harness.h"
 
@@ -56,28 +57,13 @@ static void rule_init(struct rule *r, uint32_t n)
 	r->actions[2] = ACTION(END, NULL);
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int compare(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 struct stats {
 	double median, p99;
 };
 
 static struct stats summarize(double *samples, unsigned n)
 {
-	qsort(samples, n, sizeof(*samples), compare);
+	qsort(samples, n, sizeof(*samples), bench_compare_doubles);
 	return (struct stats){samples[n / 2], samples[n * 99 / 100]};
 }
 
@@ -108,14 +94,14 @@ static int create_round_trips(const struct primary *p, int busy_poll_us, unsigne
 	rule_init(&r, 1);
 	for (unsigned i = 0; i < rounds + rounds / 10; i++) {
 		uint64_t handle;
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		if (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, 0, &handle, &error)) {
 			fprintf(stderr, "control: create: %s\n", error.message);
 			return -1;
 		}
 		if (i >= rounds / 10) /* the first tenth warms up */
-			samples[i - rounds / 10] = now_ns() - t0;
+			samples[i - rounds / 10] = bench_now_ns() - t0;
 		mpf_flow_destroy(c, 0, handle, &error);
 	}
 	*out = summarize(samples, rounds);
@@ -144,12 +130,12 @@ static struct stats socket_round_trips(unsigned rounds, size_t request, size_t r
 	}
 	close(fds[1]);
 	for (unsigned i = 0; i < rounds + rounds / 10; i++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		if (send(fds[0], buf, request, 0) < 0 || recv(fds[0], buf, sizeof(buf), 0) < 0)
 			break;
 		if (i >= rounds / 10)
-			samples[i - rounds / 10] = now_ns() - t0;
+			samples[i - rounds / 10] = bench_now_ns() - t0;
 	}
 	close(fds[0]);
 	waitpid(echo, NULL, 0);
@@ -199,7 +185,7 @@ static int insert_rules(const struct primary *p, const char *name, uint32_t firs
 static double insert_rate(const struct primary *p, unsigned clients, uint32_t total)
 {
 	pid_t pids[16];
-	double t0 = now_ns();
+	double t0 = bench_now_ns();
 	int failed = 0;
 
 	for (unsigned i = 0; i < clients; i++) {
@@ -217,7 +203,7 @@ static double insert_rate(const struct primary *p, unsigned clients, uint32_t to
 		waitpid(pids[i], &status, 0);
 		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
 	}
-	return failed ? -1 : total / ((now_ns() - t0) / 1e9);
+	return failed ? -1 : total / ((bench_now_ns() - t0) / 1e9);
 }
 
 /* Remove what insert_rate() installed. The rules are persistent (so that
@@ -234,7 +220,7 @@ static double remove_all(const struct primary *p, uint32_t expected)
 
 	if (raw_connect(p, &raw) || connect_client(p, "bench-remove", 20, &c))
 		return -1;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	while (completed < expected) {
 		int n;
 
@@ -256,7 +242,7 @@ static double remove_all(const struct primary *p, uint32_t expected)
 			return -1;
 		completed += (uint32_t)n;
 	}
-	t0 = expected / ((now_ns() - t0) / 1e9);
+	t0 = expected / ((bench_now_ns() - t0) / 1e9);
 	mpf_disconnect(c);
 	raw_close(&raw);
 	return t0;
@@ -278,17 +264,17 @@ static int query_costs(const struct primary *p, double *local_ns, double *reset_
 	rule_init(&r, 77);
 	if (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, 0, &handle, &error))
 		return -1;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (unsigned i = 0; i < n; i++)
 		if (mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error))
 			return -1;
-	*local_ns = (now_ns() - t0) / n;
+	*local_ns = (bench_now_ns() - t0) / n;
 	count.reset = 1;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (unsigned i = 0; i < m; i++)
 		if (mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error))
 			return -1;
-	*reset_ns = (now_ns() - t0) / m;
+	*reset_ns = (bench_now_ns() - t0) / m;
 	mpf_disconnect(c);
 	return 0;
 }

@@ -23,24 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/clock.h"
 #include "tests/harness.h"
 
 static const struct mpf_flow_attr ingress = {.ingress = 1};
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int compare(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* The bystander: synchronous create + destroy for `seconds`; prints a row. */
 static void bystander(const struct primary *p, const char *what, double seconds)
@@ -57,20 +43,20 @@ static void bystander(const struct primary *p, const char *what, double seconds)
 		exit(1);
 	}
 	sample_rule_init(&s, 0xfffff);
-	end = now_ns() + seconds * 1e9;
-	while (now_ns() < end && n < sizeof(samples) / sizeof(samples[0])) {
+	end = bench_now_ns() + seconds * 1e9;
+	while (bench_now_ns() < end && n < sizeof(samples) / sizeof(samples[0])) {
 		uint64_t handle;
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		if (mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error) != 0) {
 			fprintf(stderr, "fairness: create: %s\n", error.message);
 			exit(1);
 		}
-		samples[n++] = now_ns() - t0;
+		samples[n++] = bench_now_ns() - t0;
 		mpf_flow_destroy(c, 0, handle, &error);
 	}
 	mpf_disconnect(c);
-	qsort(samples, n, sizeof(samples[0]), compare);
+	qsort(samples, n, sizeof(samples[0]), bench_compare_doubles);
 	printf("%-44s %9u %9.1f %9.1f %9.1f %9.1f\n", what, n, samples[n / 2] / 1e3,
 	       samples[(size_t)(n * 0.99)] / 1e3, samples[(size_t)(n * 0.999)] / 1e3,
 	       samples[n - 1] / 1e3);

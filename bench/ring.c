@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/clock.h"
 #include "shm/ring.h"
 
 #define RING_BYTES (256u * 1024u)
@@ -35,14 +36,6 @@ struct job {
 	int cpu;
 	pthread_barrier_t *start;
 };
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static void pin(int cpu)
 {
@@ -97,7 +90,7 @@ static double run_ring(unsigned size, unsigned burst, long messages, int cpu_a, 
 	pthread_create(&thread, NULL, ring_consumer, &job);
 	pin(cpu_a);
 	pthread_barrier_wait(&start);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	while (sent < messages) {
 		unsigned want = messages - sent < burst ? (unsigned)(messages - sent) : burst;
 		int n = ring_enqueue_burst(&producer, iov, want);
@@ -108,7 +101,7 @@ static double run_ring(unsigned size, unsigned burst, long messages, int cpu_a, 
 			sent += n;
 	}
 	pthread_join(thread, NULL);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	pthread_barrier_destroy(&start);
 	free(mem);
 	return (t1 - t0) / (double)messages;
@@ -162,7 +155,7 @@ static double run_socket(unsigned size, unsigned burst, long messages, int cpu_a
 	pthread_create(&thread, NULL, socket_consumer, &job);
 	pin(cpu_a);
 	pthread_barrier_wait(&start);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	while (sent < messages) {
 		unsigned want = messages - sent < burst ? (unsigned)(messages - sent) : burst;
 		int n = burst == 1 ? (send(fds[0], payload, size, 0) >= 0)
@@ -171,7 +164,7 @@ static double run_socket(unsigned size, unsigned burst, long messages, int cpu_a
 			sent += n;
 	}
 	pthread_join(thread, NULL);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	pthread_barrier_destroy(&start);
 	close(fds[0]);
 	close(fds[1]);
@@ -216,13 +209,13 @@ static double run_pingpong(long rounds, int cpu_a, int cpu_b)
 	pthread_create(&thread, NULL, pong, &job);
 	pin(cpu_a);
 	pthread_barrier_wait(&start);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (long i = 0; i < rounds; i++) {
 		shm_store_release32(&ball, 2u * (uint32_t)i + 1u);
 		while (shm_load_acquire32(&ball) != 2u * (uint32_t)i + 2u)
 			shm_cpu_relax();
 	}
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	pthread_join(thread, NULL);
 	pthread_barrier_destroy(&start);
 	return (t1 - t0) / (double)rounds / 2.0;

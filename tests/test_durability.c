@@ -67,28 +67,6 @@ static int create(struct mpf_client *c, uint32_t n, uint16_t queue, uint64_t *ha
 	return mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT, handle, error);
 }
 
-/* The persistent rules the directory lists (and how many of them are not
- * restored), into out[]. */
-static unsigned listed_rules(struct mpf_client *c, uint64_t *out, unsigned max,
-			     unsigned *unrestored)
-{
-	struct mpf_rule_info info;
-	uint32_t cursor = 0;
-	unsigned n = 0;
-
-	if (unrestored)
-		*unrestored = 0;
-	while (mpf_rule_next(c, &cursor, &info) == 1) {
-		if (!(info.flags & MPF_RULE_PERSISTENT))
-			continue;
-		if (unrestored && (info.flags & MPF_RULE_UNRESTORED))
-			(*unrestored)++;
-		if (n < max)
-			out[n++] = info.handle;
-	}
-	return n;
-}
-
 static bool in(const uint64_t *handles, unsigned n, uint64_t handle)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -182,7 +160,7 @@ static void test_a_failed_sync_fails_what_it_covers(int fault, const char *name)
 	assert_int_equal(create(c, 200, 1, &handle, &error), -fault);
 	assert_non_null(strstr(error.message, strerror(fault)));
 	assert_int_equal(mpf_flow_destroy(c, 0, kept[0], &error), -fault);
-	n_found = listed_rules(c, found, 64, NULL);
+	n_found = persistent_rules(c, found, 64, NULL, NULL);
 	assert_same_rules(kept, n, found, n_found);
 
 	/* Served again once the journal is rewritten; what it acknowledges
@@ -195,7 +173,7 @@ static void test_a_failed_sync_fails_what_it_covers(int fault, const char *name)
 	kill_primary(&p);
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "after", &c), 0);
-	n_found = listed_rules(c, found, 64, NULL);
+	n_found = persistent_rules(c, found, 64, NULL, NULL);
 	assert_same_rules(kept, n, found, n_found);
 	mpf_disconnect(c);
 	unsetenv("MPFLOW_FAULTS");
@@ -305,7 +283,7 @@ static void test_a_full_disk_fails_destroys_and_still_restarts(void **state)
 	kill_primary(&p);
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "after", &c), 0);
-	n_found = listed_rules(c, found, MANY, NULL);
+	n_found = persistent_rules(c, found, MANY, NULL, NULL);
 	assert_same_rules(alive, n_alive, found, n_found);
 	mpf_disconnect(c);
 	assert_int_equal(primary_stop(&p), 0);
@@ -349,7 +327,7 @@ static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void 
 	/* Fewer queues and a smaller table: reported, listed, kept. */
 	assert_int_equal(primary_restart(&p, small), 0);
 	assert_int_equal(primary_connect(&p, "smaller", &c), 0);
-	n_found = listed_rules(c, found, 400, &unrestored);
+	n_found = persistent_rules(c, found, 400, &unrestored, NULL);
 	assert_int_equal(n_found, n - beyond);
 	assert_int_equal(unrestored, on_queue3);
 	o.runtime_dir = p.dir;
@@ -373,7 +351,7 @@ static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void 
 	/* The options again: everything back, with its handle, but that one. */
 	assert_int_equal(primary_restart(&p, full), 0);
 	assert_int_equal(primary_connect(&p, "after", &c), 0);
-	n_found = listed_rules(c, found, 400, &unrestored);
+	n_found = persistent_rules(c, found, 400, &unrestored, NULL);
 	assert_int_equal(unrestored, 0);
 	for (unsigned i = 0; i < n; i++)
 		if (all[i] == gone)
@@ -417,7 +395,7 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "after", &c), 0);
-	n_found = listed_rules(c, found, 40, NULL);
+	n_found = persistent_rules(c, found, 40, NULL, NULL);
 	assert_true(n_found > 0 && n_found < 20);
 	for (unsigned i = 0; i < n_found; i++)
 		assert_true(in(handles, 20, found[i]));
@@ -430,7 +408,7 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 	/* And the new journal holds what was restored. */
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "again", &c), 0);
-	assert_int_equal(listed_rules(c, handles, 20, NULL), n_found);
+	assert_int_equal(persistent_rules(c, handles, 20, NULL, NULL), n_found);
 	assert_same_rules(found, n_found, handles, n_found);
 	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
