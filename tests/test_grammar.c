@@ -81,8 +81,8 @@ static void test_corpus(void **state)
 		} else if ((v = field(line, "at:  ")) != NULL) {
 			/* The caret's column in `bad`; at the end: past the last word. */
 			unsigned column = (unsigned)(strchr(v, '^') - v);
-			unsigned at = (unsigned)error.token < cmd->token_count
-					      ? cmd->tokens[error.token].column
+			unsigned at = (unsigned)error.token < cmd->words.count
+					      ? cmd->words.tokens[error.token].column
 					      : (unsigned)strlen(bad);
 
 			if (at != column)
@@ -146,14 +146,46 @@ static void test_service_errors_point_at_their_word(void **state)
 
 	(void)state;
 	assert_int_equal(grammar_parse(line, cmd, &error), 0);
-	assert_int_equal(cmd->tokens[grammar_error_token(cmd, &item)].column,
+	assert_int_equal(cmd->words.tokens[grammar_error_token(cmd, &item)].column,
 			 strstr(line, "udp") - line);
-	assert_int_equal(cmd->tokens[grammar_error_token(cmd, &action)].column,
+	assert_int_equal(cmd->words.tokens[grammar_error_token(cmd, &action)].column,
 			 strstr(line, "queue") - line);
-	assert_int_equal(cmd->tokens[grammar_error_token(cmd, &group)].column,
+	assert_int_equal(cmd->words.tokens[grammar_error_token(cmd, &group)].column,
 			 strstr(line, "group") - line);
-	assert_int_equal(cmd->tokens[grammar_error_token(cmd, &items)].column,
+	assert_int_equal(cmd->words.tokens[grammar_error_token(cmd, &items)].column,
 			 strstr(line, "end actions") - line);
+}
+
+/* RAW's fields take every operator; a range or mask of RAW is the
+ * validator's to refuse, with its cause and the item named. */
+static void test_raw_ranges_and_masks_reach_validation(void **state)
+{
+	static const char *const lines[] = {
+		"create 0 ingress pattern eth / raw offset is 0 offset last 8 pattern is a / end "
+		"actions drop / end",
+		"create 0 ingress pattern eth / raw offset is 4 offset mask 0xff pattern is a / end "
+		"actions drop / end",
+		"create 0 ingress pattern eth / raw pattern is ab pattern mask ff / end actions drop "
+		"/ end",
+		"create 0 ingress pattern eth / raw relative is 1 relative last 1 pattern is a / end "
+		"actions drop / end",
+	};
+	struct grammar_error error;
+	struct mpf_flow_error refused;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		int err;
+
+		assert_int_equal(grammar_parse(lines[i], cmd, &error), 0);
+		err = rule_validate(&cmd->rule.attr, cmd->rule.pattern, cmd->rule.actions, NULL,
+				    &refused);
+		if (err != -ENOTSUP && err != -EINVAL)
+			fail_msg("'%s': %d (%s)", lines[i], err, refused.message);
+		assert_int_equal(refused.type, MPF_FLOW_ERROR_TYPE_ITEM);
+		assert_int_equal(refused.cause, 1);
+		assert_non_null(strstr(refused.message, "raw"));
+	}
 }
 
 static void test_limits_are_refused_not_truncated(void **state)
@@ -182,6 +214,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_fields_land_in_network_order_with_testpmd_masks),
 		cmocka_unit_test(test_service_errors_point_at_their_word),
+		cmocka_unit_test(test_raw_ranges_and_masks_reach_validation),
 		cmocka_unit_test(test_limits_are_refused_not_truncated),
 	};
 	int rc;

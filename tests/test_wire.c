@@ -251,11 +251,13 @@ static void test_encoder_refuses_a_rule_larger_than_a_message(void **state)
 {
 	static uint8_t bytes[MPF_FLOW_RAW_PATTERN_MAX];
 	struct mpf_flow_item_raw raw = {.relative = 1, .length = sizeof(bytes), .pattern = bytes};
+	struct mpf_flow_item_raw mask = mpf_flow_item_raw_mask;
 	struct mpf_flow_item pattern[MPF_FLOW_ITEMS_MAX + 1];
 
 	(void)state;
+	mask.pattern = bytes;
 	for (int i = 0; i < MPF_FLOW_ITEMS_MAX; i++)
-		pattern[i] = ITEM(RAW, .spec = &raw, .mask = &raw);
+		pattern[i] = ITEM(RAW, .spec = &raw, .mask = &mask);
 	pattern[MPF_FLOW_ITEMS_MAX] = ITEM(END);
 	assert_int_equal(wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, 1, 0, false, &ingress,
 					  pattern, no_actions, &error),

@@ -129,8 +129,8 @@ static int raw_check(const struct mpf_flow_item *item, const void *mask, int ind
 {
 	const struct mpf_flow_item_raw *spec = item->spec;
 	const struct mpf_flow_item_raw *last = item->last;
+	const struct mpf_flow_item_raw *m = mask;
 
-	(void)mask;
 	if (spec->reserved != 0)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, index,
 				      "item %d (raw): reserved bits must be zero", index);
@@ -150,6 +150,14 @@ static int raw_check(const struct mpf_flow_item *item, const void *mask, int ind
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, index,
 				      "item %d (raw): limit %u needs search", index,
 				      (unsigned)spec->limit);
+	/* A mask may leave out pattern bytes, not the fields that place the
+	 * pattern: nothing could honour a partial offset or length. */
+	if (!m->relative || !m->search || m->offset != -1 || m->limit != 0xffff ||
+	    m->length != 0xffff)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
+				      "item %d (raw): a mask must cover relative, search, offset, "
+				      "limit and length (only pattern bytes may be masked out)",
+				      index);
 	if (last != NULL && !raw_last_is_zero(last) && !raw_last_equals_spec(last, spec))
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
 				      "item %d (raw): ranges are not supported, last must be "

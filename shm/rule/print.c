@@ -4,7 +4,8 @@
  * whose effective mask is not zero is written ("src is X" under a full mask,
  * "src spec X [src last Y] src mask Z" otherwise), so that reading the text
  * back gives the same spec, last and mask. The rule directory carries
- * this text; flowctl's parser reads the same syntax.
+ * this text; the parser beside it (parse.c) reads the same syntax, and an
+ * action's parameters are printed from the parser's own table.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "shm/rule/rule.h"
+#include "shm/rule/text.h"
 
 /* An appender that counts what it could not write, like snprintf. */
 struct text {
@@ -161,56 +163,33 @@ static void put_item(struct text *t, const struct mpf_flow_item *item)
 static void put_action(struct text *t, const struct mpf_flow_action *action)
 {
 	const struct rule_action_desc *desc = rule_action_desc((int)action->type);
+	const struct mpf_flow_action_rss *rss = action->conf;
+	char params[96];
+	size_t n;
 
 	puts_(t, desc->name);
-	switch (action->type) {
-	case MPF_FLOW_ACTION_TYPE_MARK:
-		putf(t, " id %" PRIu32, ((const struct mpf_flow_action_mark *)action->conf)->id);
-		break;
-	case MPF_FLOW_ACTION_TYPE_QUEUE:
-		putf(t, " index %u", ((const struct mpf_flow_action_queue *)action->conf)->index);
-		break;
-	case MPF_FLOW_ACTION_TYPE_DUP:
-		putf(t, " index %u", ((const struct mpf_flow_action_dup *)action->conf)->index);
-		break;
-	case MPF_FLOW_ACTION_TYPE_VF: {
-		const struct mpf_flow_action_vf *vf = action->conf;
-
-		putf(t, " original %u id %" PRIu32, vf->original, vf->id);
-		break;
+	if (action->type != MPF_FLOW_ACTION_TYPE_RSS) {
+		/* The parameters the parser reads, from its own table. */
+		n = rule_action_params_print(params, sizeof(params), action);
+		put(t, params, n < sizeof(params) ? n : sizeof(params) - 1);
+		return;
 	}
-	case MPF_FLOW_ACTION_TYPE_METER:
-		putf(t, " mtr_id %" PRIu32,
-		     ((const struct mpf_flow_action_meter *)action->conf)->mtr_id);
-		break;
-	case MPF_FLOW_ACTION_TYPE_SECURITY:
-		putf(t, " security_session %" PRIu64,
-		     ((const struct mpf_flow_action_security *)action->conf)->security_session);
-		break;
-	case MPF_FLOW_ACTION_TYPE_RSS: {
-		const struct mpf_flow_action_rss *rss = action->conf;
-
-		if (rss->types) {
-			puts_(t, " types");
-			for (int b = 0; b < 64; b++)
-				if ((rss->types >> b) & 1)
-					putf(t, " %s", rule_rss_type_name((unsigned)b));
-			puts_(t, " end");
-		}
-		if (rss->key_len) {
-			puts_(t, " key ");
-			for (uint32_t i = 0; i < rss->key_len; i++)
-				putf(t, "%02x", rss->key[i]);
-		}
-		puts_(t, " queues");
-		for (uint32_t i = 0; i < rss->queue_num; i++)
-			putf(t, " %u", rss->queue[i]);
+	if (rss->types) {
+		puts_(t, " types");
+		for (int b = 0; b < 64; b++)
+			if ((rss->types >> b) & 1)
+				putf(t, " %s", rule_rss_type_name((unsigned)b));
 		puts_(t, " end");
-		break;
 	}
-	default:
-		break;
+	if (rss->key_len) {
+		puts_(t, " key ");
+		for (uint32_t i = 0; i < rss->key_len; i++)
+			putf(t, "%02x", rss->key[i]);
 	}
+	puts_(t, " queues");
+	for (uint32_t i = 0; i < rss->queue_num; i++)
+		putf(t, " %u", rss->queue[i]);
+	puts_(t, " end");
 }
 
 size_t rule_print(char *buf, size_t cap, const struct mpf_flow_attr *attr,

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(line, data, size);
 	line[size] = '\0';
 	if (grammar_parse(line, &cmd, &error) != 0) {
-		if (error.token < 0 || (unsigned)error.token > cmd.token_count ||
+		if (error.token < 0 || (unsigned)error.token > cmd.words.count ||
 		    memchr(error.message, '\0', sizeof(error.message)) == NULL)
 			abort();
 		return 0;
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct mpf_flow_error e = {.type = (enum mpf_flow_error_type)type, .cause = cause};
 			int t = grammar_error_token(&cmd, &e);
 
-			if (t < -1 || t >= (int)cmd.token_count)
+			if (t < -1 || t >= (int)cmd.words.count)
 				abort();
 		}
 	}

@@ -4,12 +4,11 @@
  * destroy, flush, query, list, isolate) and meter objects, parsed into the
  * rule model's structs, and printed back in one canonical form.
  *
- * A command is a line of whitespace-separated tokens; every token keeps its
- * column, so that an error (the parser's, or the service's naming an item,
- * an action or an attribute) can be shown with a caret under its word.
- * The names of items, fields and actions are the rule model's descriptors
- * (shm/rule/), plus testpmd's bit fields (vlan vid, ipv6 tc, mpls label...)
- * listed in grammar.c.
+ * The rule inside create and validate is the rule model's text
+ * (shm/rule/text.h: the same parser libmpflow exports as mpf_flow_parse());
+ * this file adds the commands around it, with the same words and
+ * primitives, so that an error (the parser's, or the service's naming an
+ * item, an action or an attribute) is shown with a caret under its word.
  */
 #ifndef MPFLOW_TOOLS_FLOWCTL_GRAMMAR_H
 #define MPFLOW_TOOLS_FLOWCTL_GRAMMAR_H
@@ -20,11 +19,11 @@
 
 #include <mpflow/mpflow.h>
 
-#define GRAMMAR_LINE_MAX   8192 /* bytes of one command */
-#define GRAMMAR_TOKENS_MAX 2048
+#include "shm/rule/text.h"
+
+#define GRAMMAR_LINE_MAX    RULE_TEXT_LINE_MAX /* bytes of one command */
 #define GRAMMAR_DESTROY_MAX 64	/* rule ids in one destroy */
-#define GRAMMAR_GROUPS_MAX 16	/* group filters of one list */
-#define GRAMMAR_ITEM_BYTES 48	/* the largest item struct (IPV6: 40) */
+#define GRAMMAR_GROUPS_MAX  16	/* group filters of one list */
 
 enum grammar_verb {
 	GRAMMAR_NONE, /* an empty line or a comment */
@@ -41,42 +40,11 @@ enum grammar_verb {
 	GRAMMAR_AUDIT, /* the primary checks its consistency (no port) */
 };
 
-struct grammar_token {
-	uint16_t column; /* byte offset in the line */
-	uint16_t length;
-};
-
-/* A rule and the storage its pointers point into. */
-struct grammar_rule {
-	struct mpf_flow_attr attr;
-	struct mpf_flow_item pattern[MPF_FLOW_ITEMS_MAX + 1];
-	struct mpf_flow_action actions[MPF_FLOW_ACTIONS_MAX + 1];
-	/* Token of each attribute, item and action (-1: none), for carets. */
-	int group_token, priority_token, ingress_token, egress_token;
-	int pattern_end_token, actions_end_token;
-	int item_token[MPF_FLOW_ITEMS_MAX + 1];
-	int action_token[MPF_FLOW_ACTIONS_MAX + 1];
-	/* spec, last, mask of each item. */
-	_Alignas(8) uint8_t item_data[MPF_FLOW_ITEMS_MAX][3][GRAMMAR_ITEM_BYTES];
-	uint8_t raw_pattern[MPF_FLOW_ITEMS_MAX][MPF_FLOW_RAW_PATTERN_MAX];
-	union {
-		struct mpf_flow_action_mark mark;
-		struct mpf_flow_action_queue queue;
-		struct mpf_flow_action_dup dup;
-		struct mpf_flow_action_rss rss;
-		struct mpf_flow_action_vf vf;
-		struct mpf_flow_action_meter meter;
-		struct mpf_flow_action_security security;
-	} conf[MPF_FLOW_ACTIONS_MAX];
-	uint16_t rss_queues[MPF_FLOW_RSS_QUEUES_MAX];
-	uint8_t rss_key[MPF_FLOW_RSS_KEY_MAX];
-};
-
 struct grammar_command {
 	enum grammar_verb verb;
 	int verb_token;
 	uint16_t port;
-	struct grammar_rule rule;		      /* CREATE, VALIDATE */
+	struct rule_text rule;			      /* CREATE, VALIDATE */
 	uint64_t handles[GRAMMAR_DESTROY_MAX];	      /* DESTROY; QUERY uses [0] */
 	int handle_tokens[GRAMMAR_DESTROY_MAX];
 	unsigned handle_count;
@@ -87,9 +55,7 @@ struct grammar_command {
 	bool isolate;				      /* ISOLATE */
 	uint32_t meter_id;			      /* METER_* */
 	struct mpf_meter_params meter;		      /* METER_CREATE */
-	/* The line, split. */
-	struct grammar_token tokens[GRAMMAR_TOKENS_MAX];
-	unsigned token_count;
+	struct rule_words words; /* the line, split */
 };
 
 /* Where and why a command was refused. */

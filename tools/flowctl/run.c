@@ -66,9 +66,9 @@ static void caret(const char *line, const struct grammar_command *cmd, int t)
 	fprintf(stderr, "  %.*s\n", (int)length, line);
 	if (t < 0)
 		return;
-	if ((unsigned)t < cmd->token_count) {
-		column = cmd->tokens[t].column;
-		width = cmd->tokens[t].length;
+	if ((unsigned)t < cmd->words.count) {
+		column = cmd->words.tokens[t].column;
+		width = cmd->words.tokens[t].length;
 	} else {
 		column = (unsigned)length;
 		width = 1;
@@ -92,8 +92,8 @@ static void json_head(unsigned line_number, const struct grammar_command *cmd)
 
 static void json_column(const struct grammar_command *cmd, int t)
 {
-	if (t >= 0 && (unsigned)t < cmd->token_count)
-		printf(",\"token\":%d,\"column\":%u", t, cmd->tokens[t].column);
+	if (t >= 0 && (unsigned)t < cmd->words.count)
+		printf(",\"token\":%d,\"column\":%u", t, cmd->words.tokens[t].column);
 }
 
 void flowctl_report_syntax(const struct flowctl *f, const char *line, unsigned line_number,

@@ -97,6 +97,45 @@ MPF_API void mpf_disconnect(struct mpf_client *client);
  */
 MPF_API int mpf_reconnect(struct mpf_client *client, struct mpf_flow_error *error);
 
+/* ------------------------------------------------------------------------ */
+/* Rules as text: testpmd's flow syntax                                     */
+/* ------------------------------------------------------------------------ */
+
+/** A rule read from text, with the memory its pointers point into. */
+struct mpf_flow_parsed;
+
+/**
+ * Read a rule in testpmd's syntax, as the rule directory shows it and as
+ * `flowctl create PORT` takes it after the port: "[group N] [priority N]
+ * [ingress] [egress] pattern ITEM [FIELD OP VALUE]... / ... / end actions
+ * ACTION [PARAM VALUE]... / ... / end" (field operators is, spec, last,
+ * mask, prefix). Syntax only: mpf_flow_validate() or mpf_flow_create()
+ * checks the rule. Returns 0 with *parsed (free it with
+ * mpf_flow_parsed_free()), or -EINVAL with `error->cause` the byte offset
+ * in `text` of the word at fault (its length when the text ended too
+ * early) and a message naming what was expected; -ENOMEM.
+ */
+MPF_API int mpf_flow_parse(const char *text, struct mpf_flow_parsed **parsed,
+			   struct mpf_flow_error *error);
+/** The parsed rule's attributes, pattern (ending with END) and actions
+ *  (ending with END); valid until mpf_flow_parsed_free(). */
+MPF_API const struct mpf_flow_attr *mpf_flow_parsed_attr(const struct mpf_flow_parsed *parsed);
+MPF_API const struct mpf_flow_item *mpf_flow_parsed_pattern(const struct mpf_flow_parsed *parsed);
+MPF_API const struct mpf_flow_action *
+mpf_flow_parsed_actions(const struct mpf_flow_parsed *parsed);
+MPF_API void mpf_flow_parsed_free(struct mpf_flow_parsed *parsed);
+
+/**
+ * Write a rule in the same syntax into `buf` (NUL-terminated, cut at
+ * `cap`): every field whose mask is not zero, so that mpf_flow_parse()
+ * gives the same rule back. Returns the length the whole text needs (a
+ * result >= cap means it was cut), or -EINVAL / -ENOTSUP with `error` for
+ * a rule that does not pass the rule model's validation.
+ */
+MPF_API int mpf_flow_print(char *buf, size_t cap, const struct mpf_flow_attr *attr,
+			   const struct mpf_flow_item pattern[], const struct mpf_flow_action actions[],
+			   struct mpf_flow_error *error);
+
 /** Flags of mpf_flow_create(). */
 #define MPF_FLOW_PERSISTENT 0x1u /**< Owned by the instance: outlives the client. */
 
