@@ -928,3 +928,32 @@ int rule_text_error_token(const struct rule_text *r, const struct mpf_flow_error
 		return -1;
 	}
 }
+
+void rule_text_vocabulary(void (*word)(const char *name, void *arg), void *arg)
+{
+	static const char *const keywords[] = {
+		"group", "priority", "ingress", "egress", "pattern", "actions", "end",
+		"is", "spec", "last", "mask", "prefix", "relative", "search", "offset",
+		"limit", "pattern_hex", "queues", "types", "key",
+	};
+
+	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		word(keywords[i], arg);
+	for (int t = 0; t < MPF_FLOW_ITEM_TYPES; t++) {
+		const struct rule_item_desc *d = rule_item_desc(t);
+
+		word(d->name, arg);
+		for (unsigned f = 0; f < d->n_fields; f++)
+			word(d->fields[f].name, arg);
+	}
+	for (size_t s = 0; s < sizeof(subfields) / sizeof(subfields[0]); s++)
+		word(subfields[s].name, arg);
+	for (int t = 0; t < MPF_FLOW_ACTION_TYPES; t++)
+		word(rule_action_desc(t)->name, arg);
+	for (size_t i = 0; i < sizeof(action_params) / sizeof(action_params[0]); i++)
+		if (action_params[i].name)
+			word(action_params[i].name, arg);
+	for (unsigned b = 0; b < 64; b++)
+		if (rule_rss_type_name(b))
+			word(rule_rss_type_name(b), arg);
+}

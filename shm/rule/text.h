@@ -97,6 +97,10 @@ int rule_text_error_token(const struct rule_text *r, const struct mpf_flow_error
  * the printer's own. Returns the length the text needs, as snprintf. */
 size_t rule_action_params_print(char *buf, size_t cap, const struct mpf_flow_action *action);
 
+/* Every word the rule's text uses (keywords, item, field, bit-field,
+ * action, parameter and RSS type names), for completion. */
+void rule_text_vocabulary(void (*word)(const char *name, void *arg), void *arg);
+
 /* --- primitives, for the commands around a rule (flowctl) --- */
 
 /* Refuse at word `token`; returns -EINVAL. */

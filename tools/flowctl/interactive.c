@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "shm/rule/rule.h"
+#include "shm/rule/text.h"
 #include "tools/flowctl/flowctl.h"
 
 #define WORDS_MAX 512
@@ -27,34 +28,25 @@ static void add_word(const char *w)
 		words[word_count++] = w;
 }
 
-/* Every word the grammar knows, from the rule model's descriptors and the
- * grammar's own keywords. */
+static void add_vocabulary_word(const char *w, void *arg)
+{
+	(void)arg;
+	add_word(w);
+}
+
+/* Every word the grammar knows: the rule's text (the rule model's
+ * vocabulary) and the commands around it. */
 static void collect_words(void)
 {
 	static const char *const keywords[] = {
-		"flow", "create", "validate", "destroy", "flush", "query", "list", "isolate", "audit",
-		"meter", "pattern", "actions", "end", "rule", "count", "reset", "group",
-		"priority", "ingress", "egress", "is", "spec", "last", "mask", "prefix",
-		"index", "id", "queues", "types", "key", "mtr_id", "original",
-		"security_session", "relative", "search", "offset", "limit", "pattern_hex",
-		"vid", "pcp", "dei", "tc", "label", "grp_ecid_b", "in_ecid_b", "cir", "cbs",
-		"pir", "pbs", "drop", "green", "yellow", "red", "clear", "quit",
+		"flow", "create", "validate", "destroy", "flush", "query", "list", "isolate",
+		"audit", "meter", "rule", "count", "reset", "fresh", "cir", "cbs", "pir", "pbs",
+		"drop", "green", "yellow", "red", "clear", "quit",
 	};
 
 	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
 		add_word(keywords[i]);
-	for (int t = 0; t < MPF_FLOW_ITEM_TYPES; t++) {
-		const struct rule_item_desc *d = rule_item_desc(t);
-
-		add_word(d->name);
-		for (unsigned f = 0; f < d->n_fields; f++)
-			add_word(d->fields[f].name);
-	}
-	for (int t = 0; t < MPF_FLOW_ACTION_TYPES; t++)
-		add_word(rule_action_desc(t)->name);
-	for (unsigned b = 0; b < 64; b++)
-		if (rule_rss_type_name(b))
-			add_word(rule_rss_type_name(b));
+	rule_text_vocabulary(add_vocabulary_word, NULL);
 }
 
 static char *next_match(const char *text, int state)
