@@ -64,7 +64,7 @@ struct hwdrv_rule {
 	const struct mpf_flow_item *pattern;
 	const struct mpf_flow_action *actions;
 	const struct rule_actions *resolved;
-	const void *wire;   /* the encoded rule it was decoded from */
+	const void *wire;   /* the request it was decoded from (the journal keeps it) */
 	size_t wire_length;
 	struct region_counter *counter; /* where this rule counts, if it does */
 };

@@ -230,9 +230,7 @@ static int run_meter(struct server *s, const struct wire_request *req,
 	int err;
 
 	switch (req->header.op) {
-	case WIRE_OP_METER_CREATE: {
-		int length;
-
+	case WIRE_OP_METER_CREATE:
 		if (journal_meter_dying(s, req->meter.port, req->meter.id))
 			return flow_error_set(&out->error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 					      -1, "meter %u on port %u is being destroyed",
@@ -241,14 +239,10 @@ static int run_meter(struct server *s, const struct wire_request *req,
 					    &out->error);
 		if (err)
 			return err;
-		/* Meters are the instance's: journaled as persistent rules are. */
-		length = wire_encode_meter_create(s->scratch->encoded, WIRE_MSG_MAX, 0,
-						  req->meter.port, req->meter.id, params.cir,
-						  params.cbs, params.pir, params.pbs, params.drop,
-						  &out->error);
-		err = length < 0 ? length
-				 : journal_meter(s, req->meter.port, req->meter.id,
-						 s->scratch->encoded, (uint32_t)length);
+		/* Meters are the instance's: journaled as persistent rules are,
+		 * as the bytes that were decoded. */
+		err = journal_meter(s, req->meter.port, req->meter.id, req->buf,
+				    req->header.length);
 		if (err) {
 			dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, NULL);
 			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
@@ -256,7 +250,6 @@ static int run_meter(struct server *s, const struct wire_request *req,
 					      strerror(-err));
 		}
 		return 0;
-	}
 	case WIRE_OP_METER_DESTROY:
 		if (journal_meter_dying(s, req->meter.port, req->meter.id))
 			return flow_error_set(&out->error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
@@ -398,7 +391,8 @@ static bool handle_message(struct server *s, struct client *c, const uint8_t *ms
 	*keep = false;
 	c->batch_resume = 0;
 	c->batch_cancelled = false;
-	out.status = wire_decode_request(msg, length, request, &out.error);
+	/* `msg` is our copy out of the ring: decoded where it is. */
+	out.status = wire_decode_private(msg, length, request, &out.error);
 	out.user_data = request->header.user_data;
 	out.request_op = request->header.op;
 	if (out.status) {

@@ -216,13 +216,13 @@ static uint32_t next_generation(struct server *s, uint32_t slot)
 }
 
 /* Make `rule` in `slot` as `generation`: the device's rule, its counter,
- * its journal record (persistent rules, `journal` NULL: encode and append
- * it), its directory entry, its owner. The slot is off the free queue. */
+ * its journal record (a persistent rule keeps hw->wire, the request's bytes
+ * as they were decoded; a new one appends them, a `restored` one is already
+ * there), its directory entry, its owner. The slot is off the free list. */
 static int install(struct server *s, struct client *c, uint32_t slot, uint32_t generation,
-		   const struct wire_rule *rule, struct hwdrv_rule *hw, const void *journal,
-		   uint32_t journal_length, struct mpf_flow_error *error)
+		   const struct wire_rule *rule, struct hwdrv_rule *hw, bool restored,
+		   struct mpf_flow_error *error)
 {
-	uint8_t *encoded = s->scratch->encoded;
 	struct rule_slot *r = &s->rules.slots[slot];
 	bool counted = hw->resolved->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
 	int err;
@@ -237,20 +237,15 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	}
 	if (rule->persistent) {
 		/* On disk before it is acknowledged (commit.c). */
-		int length = journal ? (int)journal_length
-				     : wire_encode_rule(encoded, WIRE_MSG_MAX, WIRE_OP_CREATE, 0,
-							rule->port, true, &rule->attr, rule->items,
-							rule->actions, error);
-
-		r->journal = length > 0 ? malloc((size_t)length) : NULL;
+		r->journal = malloc(hw->wire_length);
 		if (r->journal) {
-			memcpy(r->journal, journal ? journal : encoded, (size_t)length);
-			r->journal_length = (uint32_t)length;
+			memcpy(r->journal, hw->wire, hw->wire_length);
+			r->journal_length = hw->wire_length;
 		}
 		err = r->journal == NULL ? -ENOMEM
-		      : journal	       ? 0
-				       : journal_rule(s, HANDLE(generation, slot), r->journal,
-						      r->journal_length);
+		      : restored	 ? 0
+					 : journal_rule(s, HANDLE(generation, slot), r->journal,
+							r->journal_length);
 		if (err) {
 			s->device.ops.destroy(&s->device, r->backend, NULL);
 			region_counter_close(&s->counters[slot]);
@@ -296,7 +291,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 		if (generation == 0)
 			t->retired++;
 	}
-	err = install(s, c, slot, generation, rule, hw, NULL, 0, error);
+	err = install(s, c, slot, generation, rule, hw, false, error);
 	if (err) {
 		free_unpop(t, slot);
 		return err;
@@ -324,7 +319,7 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
 				 .resolved = &shape.actions,
 				 .wire = bytes,
 				 .wire_length = length};
-	return install(s, NULL, slot, generation, rule, &hw, bytes, length, error);
+	return install(s, NULL, slot, generation, rule, &hw, true, error);
 }
 
 int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,

@@ -7,6 +7,7 @@
 #define MPFLOW_SERVER_H
 
 #include <limits.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -257,13 +258,13 @@ struct server {
 };
 
 /* The single-threaded loop's scratch memory: a burst's copies, its decoded
- * requests, an encoding. */
+ * requests. */
 #define DISPATCH_BURST_MAX 32u /* requests taken off a ring at once */
 struct scratch {
-	uint8_t inbox[DISPATCH_BURST_MAX * (WIRE_MSG_MAX + 8)];
+	/* Requests copied out of a ring: decoded in place (the one copy). */
+	alignas(8) uint8_t inbox[DISPATCH_BURST_MAX * (WIRE_MSG_MAX + 8)];
 	struct ring_msg msgs[DISPATCH_BURST_MAX];
 	struct wire_request request, sub_request, restore;
-	uint8_t encoded[WIRE_MSG_MAX];
 };
 
 /* dirs.c */

@@ -405,7 +405,7 @@ int wire_batch_finish(struct wire_batch_writer *w)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Decoding: everything below reads req->buf, the private copy.             */
+/* Decoding: everything below reads req->buf, a private copy.               */
 /* ------------------------------------------------------------------------ */
 
 /* A decoder's cursor over a bounded region of the private copy. */
@@ -744,16 +744,27 @@ static int decode_batch(struct wire_request *req, struct reader *body,
 int wire_decode_request(const void *msg, size_t length, struct wire_request *req,
 			struct mpf_flow_error *error)
 {
+	memset(&req->header, 0, sizeof(req->header));
+	if (length < sizeof(struct wire_header) || length > WIRE_MSG_MAX)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "size out of bounds");
+	/* The one copy; nothing below reads `msg` again. */
+	memcpy(req->copy, msg, length);
+	return wire_decode_private(req->copy, length, req, error);
+}
+
+int wire_decode_private(const void *msg, size_t length, struct wire_request *req,
+			struct mpf_flow_error *error)
+{
 	struct reader body;
 	int err;
 
 	memset(&req->header, 0, sizeof(req->header));
 	req->scratch_used = 0;
+	req->buf = msg;
 	if (length < sizeof(struct wire_header) || length > WIRE_MSG_MAX)
 		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				   "size out of bounds");
-	/* The one copy; nothing below reads `msg` again. */
-	memcpy(req->buf, msg, length);
 	memcpy(&req->header, req->buf, sizeof(req->header));
 	err = check_header(&req->header, length, error);
 	if (err)
@@ -939,7 +950,7 @@ int wire_batch_next(struct wire_batch_iter *it, struct wire_request *sub,
 		return 0;
 	/* decode_batch() framed every sub-request: this header is in bounds. */
 	memcpy(&h, it->batch->buf + it->offset, sizeof(h));
-	err = wire_decode_request(it->batch->buf + it->offset, h.length, sub, error);
+	err = wire_decode_private(it->batch->buf + it->offset, h.length, sub, error);
 	it->offset += pad8(h.length);
 	it->index++;
 	return err ? err : 1;

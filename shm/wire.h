@@ -286,7 +286,10 @@ struct wire_request {
 			uint64_t cir, cbs, pir, pbs;
 		} meter;
 	};
-	alignas(8) uint8_t buf[WIRE_MSG_MAX];
+	/* The message decoded: `copy` (wire_decode_request), or the caller's
+	 * private buffer (wire_decode_private). */
+	const uint8_t *buf;
+	alignas(8) uint8_t copy[WIRE_MSG_MAX];
 	/* Decoded RAW / RSS / VF structs; sized for the worst legal rule. */
 	alignas(8) uint8_t scratch[8192];
 	size_t scratch_used;
@@ -366,9 +369,14 @@ int wire_batch_finish(struct wire_batch_writer *w);
  */
 int wire_decode_request(const void *msg, size_t length, struct wire_request *req,
 			struct mpf_flow_error *error);
+/* The same, decoding `msg` where it is: it must be the caller's private
+ * copy already (8-aligned, unchanged while `req` is used), as the
+ * primary's copy out of a ring is. Nothing is copied again. */
+int wire_decode_private(const void *msg, size_t length, struct wire_request *req,
+			struct mpf_flow_error *error);
 
 /* Iterate over a decoded BATCH: decodes sub-request number `*position` into
- * `sub` and advances. Returns 1 with a request, 0 at the end, or -errno for a
+ * `sub` (in place in the batch's bytes: no copy) and advances. Returns 1 with a request, 0 at the end, or -errno for a
  * sub-request that does not decode (the iteration goes on past it). */
 struct wire_batch_iter {
 	const struct wire_request *batch;
