@@ -217,7 +217,7 @@ static int run_rxq_detach(struct server *s, struct client *c, const struct wire_
 	return err;
 }
 
-static int run_meter(struct server *s, const struct wire_request *req,
+static int run_meter(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
 	struct hwdrv *dev = &s->device;
@@ -229,6 +229,7 @@ static int run_meter(struct server *s, const struct wire_request *req,
 	struct hwdrv_meter_stats stats;
 	int err;
 
+	(void)c; /* meters are the instance's */
 	switch (req->header.op) {
 	case WIRE_OP_METER_CREATE:
 		if (journal_meter_dying(s, req->meter.port, req->meter.id))
@@ -303,7 +304,7 @@ static uint64_t audit_ready_at(struct server *s, uint64_t now)
 	return s->audit_tokens_ns < 0 ? now + (uint64_t)(-s->audit_tokens_ns) * AUDIT_SHARE : 0;
 }
 
-static int run_audit(struct server *s, uint64_t *checked, struct mpf_flow_error *error)
+static int audit_timed(struct server *s, uint64_t *checked, struct mpf_flow_error *error)
 {
 	uint64_t start = monotonic_ns();
 	int err = audit_run(s, checked, error);
@@ -324,53 +325,74 @@ static void start_job(struct server *s, struct client *c, enum job_kind kind, in
 			      .request_op = req->header.op};
 }
 
+/* A runner's answer that it began the client's job: the completion comes
+ * when the job ends. */
+#define RUN_SUSPENDED 1
+
+static int run_flush(struct server *s, struct client *c, const struct wire_request *req,
+		     struct wire_completion *out)
+{
+	(void)out;
+	start_job(s, c, req->flush.persistent ? JOB_FLUSH_PERSISTENT : JOB_FLUSH, req->flush.port,
+		  req);
+	return RUN_SUSPENDED;
+}
+
+static int run_isolate(struct server *s, struct client *c, const struct wire_request *req,
+		       struct wire_completion *out)
+{
+	(void)c;
+	return s->device.ops.isolate(&s->device, req->isolate.port, req->isolate.enable,
+				     &out->error);
+}
+
+static int run_audit(struct server *s, struct client *c, const struct wire_request *req,
+		     struct wire_completion *out)
+{
+	if (audit_ready_at(s, monotonic_ns())) {
+		start_job(s, c, JOB_AUDIT, -1, req);
+		return RUN_SUSPENDED;
+	}
+	return audit_timed(s, &out->handle, &out->error);
+}
+
+/* What runs each op (the wire's table says how it decodes); a BATCH is
+ * taken apart by handle_message(). */
+typedef int runner(struct server *s, struct client *c, const struct wire_request *req,
+		   struct wire_completion *out);
+static runner *const runners[WIRE_OP_END_] = {
+	[WIRE_OP_VALIDATE] = run_rule,
+	[WIRE_OP_CREATE] = run_rule,
+	[WIRE_OP_DESTROY] = run_destroy,
+	[WIRE_OP_FLUSH] = run_flush,
+	[WIRE_OP_QUERY] = run_query,
+	[WIRE_OP_ISOLATE] = run_isolate,
+	[WIRE_OP_RXQ_ATTACH] = run_rxq_attach,
+	[WIRE_OP_RXQ_DETACH] = run_rxq_detach,
+	[WIRE_OP_METER_CREATE] = run_meter,
+	[WIRE_OP_METER_DESTROY] = run_meter,
+	[WIRE_OP_METER_QUERY] = run_meter,
+	[WIRE_OP_AUDIT] = run_audit,
+};
+
 /* Run one decoded request (not a BATCH) into `out`. True if it became the
  * client's job: its completion comes when the job ends. */
 static bool run(struct server *s, struct client *c, const struct wire_request *req,
 		struct wire_completion *out)
 {
-	switch (req->header.op) {
-	case WIRE_OP_VALIDATE:
-	case WIRE_OP_CREATE:
-		out->status = run_rule(s, c, req, out);
-		break;
-	case WIRE_OP_DESTROY:
-		out->status = run_destroy(s, c, req, out);
-		break;
-	case WIRE_OP_FLUSH:
-		start_job(s, c, req->flush.persistent ? JOB_FLUSH_PERSISTENT : JOB_FLUSH,
-			  req->flush.port, req);
-		return true;
-	case WIRE_OP_QUERY:
-		out->status = run_query(s, c, req, out);
-		break;
-	case WIRE_OP_ISOLATE:
-		out->status = s->device.ops.isolate(&s->device, req->isolate.port,
-						    req->isolate.enable, &out->error);
-		break;
-	case WIRE_OP_RXQ_ATTACH:
-		out->status = run_rxq_attach(s, c, req, out);
-		break;
-	case WIRE_OP_RXQ_DETACH:
-		out->status = run_rxq_detach(s, c, req, out);
-		break;
-	case WIRE_OP_METER_CREATE:
-	case WIRE_OP_METER_DESTROY:
-	case WIRE_OP_METER_QUERY:
-		out->status = run_meter(s, req, out);
-		break;
-	case WIRE_OP_AUDIT:
-		if (audit_ready_at(s, monotonic_ns())) {
-			start_job(s, c, JOB_AUDIT, -1, req);
-			return true;
-		}
-		out->status = run_audit(s, &out->handle, &out->error);
-		break;
-	default:
+	runner *r = req->header.op < WIRE_OP_END_ ? runners[req->header.op] : NULL;
+	int status;
+
+	if (r == NULL) {
 		out->status = flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 					     -1, "op %u cannot be run here",
 					     (unsigned)req->header.op);
+		return false;
 	}
+	status = r(s, c, req, out);
+	if (status == RUN_SUSPENDED)
+		return true;
+	out->status = status;
 	return false;
 }
 
@@ -470,7 +492,7 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				s->wake_at_ns = ready;
 			return JOB_WAITING;
 		}
-		job->status = run_audit(s, &job->checked, &job->error);
+		job->status = audit_timed(s, &job->checked, &job->error);
 		return JOB_DONE;
 	default:
 		return JOB_DONE;

@@ -741,6 +741,204 @@ static int decode_batch(struct wire_request *req, struct reader *body,
 	return 0;
 }
 
+/* Each op's body: a fixed struct (its size in the table below), checked
+ * field by field; a rule and a batch have their own decoders above. */
+
+/* The op's fixed body, copied out of the reader into `out`. */
+static int take_body(struct reader *body, void *out, size_t size, const char *name,
+		     enum mpf_flow_error_type type, struct mpf_flow_error *error)
+{
+	const uint8_t *p = reader_take(body, size);
+
+	if (p == NULL)
+		return flow_error_set(error, EBADMSG, type, -1, "malformed request: %s truncated",
+				      name);
+	memcpy(out, p, size);
+	return 0;
+}
+
+static int decode_destroy(struct wire_request *req, struct reader *body,
+			  struct mpf_flow_error *error)
+{
+	struct wire_destroy d;
+	int err = take_body(body, &d, sizeof(d), "destroy", MPF_FLOW_ERROR_TYPE_HANDLE, error);
+
+	if (err)
+		return err;
+	if (d.reserved != 0 || d.count == 0)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_HANDLE, -1, "bad destroy");
+	if (d.count > WIRE_DESTROY_MAX)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "%u rules in one destroy, at most %u", d.count,
+				      WIRE_DESTROY_MAX);
+	req->destroy.port = d.port;
+	req->destroy.count = d.count;
+	req->destroy.handles = (const uint64_t *)reader_take(body, d.count * sizeof(uint64_t));
+	if (req->destroy.handles == NULL)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				   "destroy handles truncated");
+	return 0;
+}
+
+static int decode_flush(struct wire_request *req, struct reader *body,
+			struct mpf_flow_error *error)
+{
+	struct wire_flush f;
+	int err = take_body(body, &f, sizeof(f), "flush", MPF_FLOW_ERROR_TYPE_UNSPECIFIED, error);
+
+	if (err)
+		return err;
+	if ((f.flags & ~WIRE_FLUSH_PERSISTENT) || f.reserved[0] || f.reserved[1])
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "flush reserved field set");
+	req->flush.port = f.port;
+	req->flush.persistent = f.flags & WIRE_FLUSH_PERSISTENT;
+	return 0;
+}
+
+static int decode_query(struct wire_request *req, struct reader *body,
+			struct mpf_flow_error *error)
+{
+	struct wire_query q;
+	int err = take_body(body, &q, sizeof(q), "query", MPF_FLOW_ERROR_TYPE_HANDLE, error);
+
+	if (err)
+		return err;
+	if (q.flags & ~(WIRE_QUERY_RESET | WIRE_QUERY_FRESH))
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "unknown query flags 0x%x", q.flags);
+	if (q.action != MPF_FLOW_ACTION_TYPE_COUNT)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, -1,
+				      "only COUNT can be queried, not action type %u",
+				      (unsigned)q.action);
+	req->query.port = q.port;
+	req->query.action = q.action;
+	req->query.reset = q.flags & WIRE_QUERY_RESET;
+	req->query.fresh = q.flags & WIRE_QUERY_FRESH;
+	req->query.handle = q.handle;
+	return 0;
+}
+
+static int decode_isolate(struct wire_request *req, struct reader *body,
+			  struct mpf_flow_error *error)
+{
+	struct wire_isolate iso;
+	int err = take_body(body, &iso, sizeof(iso), "isolate", MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+			    error);
+
+	if (err)
+		return err;
+	if (iso.reserved != 0 || iso.enable > 1)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "bad isolate");
+	req->isolate.port = iso.port;
+	req->isolate.enable = iso.enable;
+	return 0;
+}
+
+static int decode_rxq(struct wire_request *req, struct reader *body, struct mpf_flow_error *error)
+{
+	struct wire_rxq q;
+	int err = take_body(body, &q, sizeof(q), "rx queue request",
+			    MPF_FLOW_ERROR_TYPE_UNSPECIFIED, error);
+
+	if (err)
+		return err;
+	if (q.reserved != 0)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "rx queue reserved field set");
+	req->rxq.port = q.port;
+	req->rxq.queue = q.queue;
+	return 0;
+}
+
+static int decode_meter_create(struct wire_request *req, struct reader *body,
+			       struct mpf_flow_error *error)
+{
+	struct wire_meter m;
+	int err = take_body(body, &m, sizeof(m), "meter", MPF_FLOW_ERROR_TYPE_UNSPECIFIED, error);
+
+	if (err)
+		return err;
+	if (m.reserved != 0 || m.reserved1 != 0 || (m.drop & ~7u))
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "meter reserved bits set");
+	req->meter.port = m.port;
+	req->meter.id = m.id;
+	req->meter.drop = m.drop;
+	req->meter.clear = false;
+	req->meter.cir = m.cir;
+	req->meter.cbs = m.cbs;
+	req->meter.pir = m.pir;
+	req->meter.pbs = m.pbs;
+	return 0;
+}
+
+static int decode_meter_ref(struct wire_request *req, struct reader *body,
+			    struct mpf_flow_error *error)
+{
+	struct wire_meter_ref m;
+	int err = take_body(body, &m, sizeof(m), "meter request", MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+			    error);
+
+	if (err)
+		return err;
+	if (m.flags & ~(req->header.op == WIRE_OP_METER_QUERY ? WIRE_METER_CLEAR : 0u))
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "unknown meter flags");
+	memset(&req->meter, 0, sizeof(req->meter));
+	req->meter.port = m.port;
+	req->meter.id = m.id;
+	req->meter.clear = m.flags & WIRE_METER_CLEAR;
+	return 0;
+}
+
+static int decode_audit(struct wire_request *req, struct reader *body,
+			struct mpf_flow_error *error)
+{
+	struct wire_audit a;
+	int err = take_body(body, &a, sizeof(a), "audit request", MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+			    error);
+
+	(void)req;
+	if (err)
+		return err;
+	if (a.flags || a.reserved)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "unknown audit flags");
+	return 0;
+}
+
+#define OP(code, label, body, may_batch, decoder)                                                \
+	[WIRE_OP_##code] = {.name = (label),                                                    \
+			    .body_size = (body),                                                \
+			    .batchable = (may_batch),                                           \
+			    .decode = (decoder)}
+
+/* Every op: its name, the size of its fixed body, whether a BATCH may hold
+ * it, and its decoder (none: not a request). */
+static const struct wire_op_desc wire_ops[WIRE_OP_END_] = {
+	OP(VALIDATE, "validate", sizeof(struct wire_rule_header), true, decode_rule),
+	OP(CREATE, "create", sizeof(struct wire_rule_header), true, decode_rule),
+	OP(DESTROY, "destroy", sizeof(struct wire_destroy), true, decode_destroy),
+	OP(FLUSH, "flush", sizeof(struct wire_flush), true, decode_flush),
+	OP(QUERY, "query", sizeof(struct wire_query), true, decode_query),
+	OP(ISOLATE, "isolate", sizeof(struct wire_isolate), true, decode_isolate),
+	OP(BATCH, "batch", sizeof(struct wire_batch), false, decode_batch),
+	OP(COMPLETION, "completion", sizeof(struct wire_completion_body), false, NULL),
+	OP(RXQ_ATTACH, "rxq attach", sizeof(struct wire_rxq), false, decode_rxq),
+	OP(RXQ_DETACH, "rxq detach", sizeof(struct wire_rxq), false, decode_rxq),
+	OP(METER_CREATE, "meter create", sizeof(struct wire_meter), false, decode_meter_create),
+	OP(METER_DESTROY, "meter destroy", sizeof(struct wire_meter_ref), false,
+	   decode_meter_ref),
+	OP(METER_QUERY, "meter query", sizeof(struct wire_meter_ref), false, decode_meter_ref),
+	OP(AUDIT, "audit", sizeof(struct wire_audit), false, decode_audit),
+};
+
+const struct wire_op_desc *wire_op(unsigned op)
+{
+	return op < WIRE_OP_END_ && wire_ops[op].name ? &wire_ops[op] : NULL;
+}
+
 int wire_decode_request(const void *msg, size_t length, struct wire_request *req,
 			struct mpf_flow_error *error)
 {
@@ -756,6 +954,7 @@ int wire_decode_request(const void *msg, size_t length, struct wire_request *req
 int wire_decode_private(const void *msg, size_t length, struct wire_request *req,
 			struct mpf_flow_error *error)
 {
+	const struct wire_op_desc *op;
 	struct reader body;
 	int err;
 
@@ -772,161 +971,14 @@ int wire_decode_private(const void *msg, size_t length, struct wire_request *req
 	body.p = req->buf + sizeof(struct wire_header);
 	body.left = length - sizeof(struct wire_header);
 
-	switch (req->header.op) {
-	case WIRE_OP_VALIDATE:
-	case WIRE_OP_CREATE:
-		err = decode_rule(req, &body, error);
-		break;
-	case WIRE_OP_DESTROY: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_destroy));
-		struct wire_destroy d;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-					   "destroy truncated");
-		memcpy(&d, p, sizeof(d));
-		if (d.reserved != 0 || d.count == 0)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_HANDLE, -1, "bad destroy");
-		if (d.count > WIRE_DESTROY_MAX)
-			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-					      "%u rules in one destroy, at most %u", d.count,
-					      WIRE_DESTROY_MAX);
-		req->destroy.port = d.port;
-		req->destroy.count = d.count;
-		req->destroy.handles =
-			(const uint64_t *)reader_take(&body, d.count * sizeof(uint64_t));
-		if (req->destroy.handles == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-					   "destroy handles truncated");
-		break;
-	}
-	case WIRE_OP_FLUSH: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_flush));
-		struct wire_flush f;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "flush truncated");
-		memcpy(&f, p, sizeof(f));
-		if ((f.flags & ~WIRE_FLUSH_PERSISTENT) || f.reserved[0] || f.reserved[1])
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "flush reserved field set");
-		req->flush.port = f.port;
-		req->flush.persistent = f.flags & WIRE_FLUSH_PERSISTENT;
-		break;
-	}
-	case WIRE_OP_QUERY: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_query));
-		struct wire_query q;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-					   "query truncated");
-		memcpy(&q, p, sizeof(q));
-		if (q.flags & ~(WIRE_QUERY_RESET | WIRE_QUERY_FRESH))
-			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					      "unknown query flags 0x%x", q.flags);
-		if (q.action != MPF_FLOW_ACTION_TYPE_COUNT)
-			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, -1,
-					      "only COUNT can be queried, not action type %u",
-					      (unsigned)q.action);
-		req->query.port = q.port;
-		req->query.action = q.action;
-		req->query.reset = q.flags & WIRE_QUERY_RESET;
-		req->query.fresh = q.flags & WIRE_QUERY_FRESH;
-		req->query.handle = q.handle;
-		break;
-	}
-	case WIRE_OP_ISOLATE: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_isolate));
-		struct wire_isolate iso;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "isolate truncated");
-		memcpy(&iso, p, sizeof(iso));
-		if (iso.reserved != 0 || iso.enable > 1)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "bad isolate");
-		req->isolate.port = iso.port;
-		req->isolate.enable = iso.enable;
-		break;
-	}
-	case WIRE_OP_BATCH:
-		err = decode_batch(req, &body, error);
-		break;
-	case WIRE_OP_RXQ_ATTACH:
-	case WIRE_OP_RXQ_DETACH: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_rxq));
-		struct wire_rxq q;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "rx queue request truncated");
-		memcpy(&q, p, sizeof(q));
-		if (q.reserved != 0)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "rx queue reserved field set");
-		req->rxq.port = q.port;
-		req->rxq.queue = q.queue;
-		break;
-	}
-	case WIRE_OP_METER_CREATE: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_meter));
-		struct wire_meter m;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "meter truncated");
-		memcpy(&m, p, sizeof(m));
-		if (m.reserved != 0 || m.reserved1 != 0 || (m.drop & ~7u))
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "meter reserved bits set");
-		req->meter.port = m.port;
-		req->meter.id = m.id;
-		req->meter.drop = m.drop;
-		req->meter.clear = false;
-		req->meter.cir = m.cir;
-		req->meter.cbs = m.cbs;
-		req->meter.pir = m.pir;
-		req->meter.pbs = m.pbs;
-		break;
-	}
-	case WIRE_OP_METER_DESTROY:
-	case WIRE_OP_METER_QUERY: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_meter_ref));
-		struct wire_meter_ref m;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "meter request truncated");
-		memcpy(&m, p, sizeof(m));
-		if (m.flags & ~(req->header.op == WIRE_OP_METER_QUERY ? WIRE_METER_CLEAR : 0u))
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "unknown meter flags");
-		memset(&req->meter, 0, sizeof(req->meter));
-		req->meter.port = m.port;
-		req->meter.id = m.id;
-		req->meter.clear = m.flags & WIRE_METER_CLEAR;
-		break;
-	}
-	case WIRE_OP_AUDIT: {
-		const uint8_t *p = reader_take(&body, sizeof(struct wire_audit));
-		struct wire_audit a;
-
-		if (p == NULL)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "audit request truncated");
-		memcpy(&a, p, sizeof(a));
-		if (a.flags || a.reserved)
-			return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					   "unknown audit flags");
-		break;
-	}
-	default:
+	op = wire_op(req->header.op);
+	if (op == NULL || op->decode == NULL)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "unknown request op %u", (unsigned)req->header.op);
-	}
+	if (body.left < op->body_size)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "shorter than a request of its op");
+	err = op->decode(req, &body, error);
 	if (!err && body.left != 0)
 		err = bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				  "trailing bytes after the request");

@@ -51,12 +51,6 @@ enum wire_op {
 	WIRE_OP_END_
 };
 
-/* May a request of this op stand in a BATCH? (The rule ops: VALIDATE to
- * ISOLATE.) */
-static inline bool wire_op_batchable(unsigned op)
-{
-	return op >= WIRE_OP_VALIDATE && op <= WIRE_OP_ISOLATE;
-}
 
 struct wire_header {
 	uint16_t magic;
@@ -356,6 +350,30 @@ int wire_batch_finish(struct wire_batch_writer *w);
 /* ------------------------------------------------------------------------ */
 /* Decoders                                                                 */
 /* ------------------------------------------------------------------------ */
+
+struct reader;
+
+/* What an op is, for the decoder and the dispatcher: its name, the size of
+ * its fixed body, whether a BATCH may hold it (the rule ops), and how its
+ * body is decoded (NULL: not a request). */
+struct wire_op_desc {
+	const char *name;
+	uint16_t body_size;
+	bool batchable;
+	int (*decode)(struct wire_request *req, struct reader *body,
+		      struct mpf_flow_error *error);
+};
+
+/* The descriptor of op `op`, or NULL for an unknown op. */
+const struct wire_op_desc *wire_op(unsigned op);
+
+/* May a request of this op stand in a BATCH? */
+static inline bool wire_op_batchable(unsigned op)
+{
+	const struct wire_op_desc *d = wire_op(op);
+
+	return d && d->batchable;
+}
 
 /*
  * Copy `length` bytes at `msg` (which may be shared memory) into req->buf
