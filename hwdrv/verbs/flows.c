@@ -12,9 +12,6 @@
 
 #include "hwdrv/verbs/verbs.h"
 
-/* The primary is single-threaded: one translation at a time. */
-static struct verbs_translation translation;
-
 /* --- hashing QPs, shared --- */
 
 static bool qp_matches(const struct verbs_qp *qp, const struct verbs_target *t)
@@ -187,18 +184,26 @@ static void masks_release(struct verbs *v, struct verbs_rule *r)
 
 /* --- rules --- */
 
-static int verbs_validate(struct hwdrv *dev, const struct hwdrv_rule *rule,
-			  struct mpf_flow_error *error)
+/* The rule's device flows into `t`, checked against the device's masks. */
+static int translate(struct verbs *v, const struct hwdrv_rule *rule, struct verbs_translation *t,
+		     struct mpf_flow_error *error)
 {
-	struct verbs *v = dev->priv;
 	int err;
 
 	if (rule->port != 0)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "no port %u: the verbs backend has port 0 (device %s port %u)",
 				      rule->port, v->name, v->caps.port);
-	err = verbs_translate(&v->caps, rule, &translation, error);
-	return err ? err : masks_check(v, &translation, error);
+	err = verbs_translate(&v->caps, rule, t, error);
+	return err ? err : masks_check(v, t, error);
+}
+
+static int verbs_validate(struct hwdrv *dev, const struct hwdrv_rule *rule,
+			  struct mpf_flow_error *error)
+{
+	struct verbs *v = dev->priv;
+
+	return translate(v, rule, &v->translation, error);
 }
 
 /* Undo flows [0, n) of `r`, last first. The first errno, or 0. */
@@ -300,10 +305,10 @@ static int verbs_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void *
 			struct mpf_flow_error *error)
 {
 	struct verbs *v = dev->priv;
-	struct verbs_translation *t = &translation;
+	struct verbs_translation *t = &v->translation;
 	struct verbs_rule *r;
 	bool counted = false;
-	int err = verbs_validate(dev, rule, error);
+	int err = translate(v, rule, t, error);
 
 	if (err)
 		return err;

@@ -218,6 +218,8 @@ struct verbs {
 	struct verbs_qp *default_flow_qp;
 	struct verbs_rule *rules;
 	struct verbs_layer_mask masks[VERBS_LAYER_MASKS_MAX];
+	/* The rule being made: the device is driven by one thread. */
+	struct verbs_translation translation;
 };
 
 /* device.c */
