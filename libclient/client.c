@@ -437,8 +437,7 @@ int mpf_flow_flush_persistent(struct mpf_client *c, uint16_t port, struct mpf_fl
 	err = client_call(c, wire_encode_flush(c->out, sizeof(c->out), 0, port, true, error), &raw,
 			  error);
 	pthread_mutex_unlock(&c->lock);
-	/* The primary answers with the count where a create puts its handle. */
-	return err ? err : (int)(raw.handle > INT32_MAX ? INT32_MAX : raw.handle);
+	return err ? err : (int)(raw.count > INT32_MAX ? INT32_MAX : raw.count);
 }
 
 int mpf_audit(struct mpf_client *c, struct mpf_flow_error *error)
@@ -449,7 +448,7 @@ int mpf_audit(struct mpf_client *c, struct mpf_flow_error *error)
 	pthread_mutex_lock(&c->lock);
 	err = client_call(c, wire_encode_audit(c->out, sizeof(c->out), 0, error), &raw, error);
 	pthread_mutex_unlock(&c->lock);
-	return err ? err : (int)(raw.handle > INT32_MAX ? INT32_MAX : raw.handle);
+	return err ? err : (int)(raw.count > INT32_MAX ? INT32_MAX : raw.count);
 }
 
 int mpf_flow_isolate(struct mpf_client *c, uint16_t port, int set, struct mpf_flow_error *error)
@@ -487,10 +486,10 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 			   &raw, error);
 		pthread_mutex_unlock(&c->lock);
 		if (!err) {
-			count->hits_set = raw.count.hits_set;
-			count->bytes_set = raw.count.bytes_set;
-			count->hits = raw.count.hits;
-			count->bytes = raw.count.bytes;
+			count->hits_set = raw.query.hits_set;
+			count->bytes_set = raw.query.bytes_set;
+			count->hits = raw.query.hits;
+			count->bytes = raw.query.bytes;
 		}
 		return err;
 	}

@@ -165,11 +165,11 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 		return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "counter of rule 0x%llx unreadable",
 				      (unsigned long long)req->query.handle);
-	out->has_count = true;
-	out->count.hits_set = 1;
-	out->count.bytes_set = 1;
-	out->count.hits = count.hits;
-	out->count.bytes = count.bytes;
+	out->has_query = true;
+	out->query.hits_set = 1;
+	out->query.bytes_set = 1;
+	out->query.hits = count.hits;
+	out->query.bytes = count.bytes;
 	if (req->query.reset)
 		region_counter_reset(&s->counters[slot]);
 	return 0;
@@ -353,7 +353,7 @@ static int run_audit(struct server *s, struct client *c, const struct wire_reque
 		start_job(s, c, JOB_AUDIT, -1, req);
 		return RUN_SUSPENDED;
 	}
-	return audit_timed(s, &out->handle, &out->error);
+	return audit_timed(s, &out->count, &out->error);
 }
 
 /* What runs each op (the wire's table says how it decodes); a BATCH is
@@ -518,7 +518,7 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	}
 	out.user_data = job->user_data;
 	out.request_op = job->request_op;
-	out.handle = job->kind == JOB_AUDIT ? job->checked : job->done;
+	out.count = job->kind == JOB_AUDIT ? job->checked : job->done;
 	out.status = job->status;
 	if (job->status)
 		out.error = job->error;

@@ -320,25 +320,26 @@ int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *
 	size_t message_length = strnlen(c->error.message, sizeof(c->error.message) - 1);
 	struct wire_completion_body body = {
 		.request_op = c->request_op,
-		.flags = (c->has_count ? WIRE_COMPLETION_COUNT_DATA : 0) |
+		.flags = (c->has_query ? WIRE_COMPLETION_COUNT_DATA : 0) |
 			 (c->has_meter ? WIRE_COMPLETION_METER_DATA : 0),
 		.error_type = (uint16_t)c->error.type,
 		.status = c->status,
 		.cause = c->error.cause,
 		.message_length = c->status ? (uint16_t)message_length : 0,
 		.handle = c->handle,
+		.count = c->count,
 	};
 	struct writer w;
 
 	writer_init(&w, buf, cap);
 	writer_begin(&w, WIRE_OP_COMPLETION, c->user_data);
 	writer_put(&w, &body, sizeof(body));
-	if (c->has_count) {
+	if (c->has_query) {
 		struct wire_count count = {
-			.flags = (c->count.hits_set ? WIRE_COUNT_HITS_SET : 0) |
-				 (c->count.bytes_set ? WIRE_COUNT_BYTES_SET : 0),
-			.hits = c->count.hits,
-			.bytes = c->count.bytes,
+			.flags = (c->query.hits_set ? WIRE_COUNT_HITS_SET : 0) |
+				 (c->query.bytes_set ? WIRE_COUNT_BYTES_SET : 0),
+			.hits = c->query.hits,
+			.bytes = c->query.bytes,
 		};
 
 		writer_put(&w, &count, sizeof(count));
@@ -1030,6 +1031,7 @@ int wire_decode_completion(const void *msg, size_t length, struct wire_completio
 	out->request_op = body.request_op;
 	out->status = body.status;
 	out->handle = body.handle;
+	out->count = body.count;
 	out->error.type = (enum mpf_flow_error_type)body.error_type;
 	out->error.cause = body.cause;
 	offset = sizeof(header) + sizeof(body);
@@ -1042,11 +1044,11 @@ int wire_decode_completion(const void *msg, size_t length, struct wire_completio
 		if ((count.flags & ~(WIRE_COUNT_HITS_SET | WIRE_COUNT_BYTES_SET)) != 0 ||
 		    count.reserved != 0)
 			return -EBADMSG;
-		out->has_count = true;
-		out->count.hits_set = !!(count.flags & WIRE_COUNT_HITS_SET);
-		out->count.bytes_set = !!(count.flags & WIRE_COUNT_BYTES_SET);
-		out->count.hits = count.hits;
-		out->count.bytes = count.bytes;
+		out->has_query = true;
+		out->query.hits_set = !!(count.flags & WIRE_COUNT_HITS_SET);
+		out->query.bytes_set = !!(count.flags & WIRE_COUNT_BYTES_SET);
+		out->query.hits = count.hits;
+		out->query.bytes = count.bytes;
 		offset += sizeof(count);
 	}
 	if (body.flags & WIRE_COMPLETION_METER_DATA) {

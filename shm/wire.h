@@ -28,7 +28,7 @@
 #include <mpflow/flow.h>
 
 #define WIRE_MAGIC	 0x464du /* "MF" */
-#define WIRE_VERSION	 1u
+#define WIRE_VERSION	 2u /* 2: completions carry a count */
 #define WIRE_MSG_MAX	 16384u /* bytes of one message, header included */
 #define WIRE_DESTROY_MAX 1024u	/* handles in one DESTROY */
 #define WIRE_BATCH_MAX	 64u	/* requests in one BATCH */
@@ -200,8 +200,9 @@ struct wire_completion_body {
 	uint16_t message_length;
 	uint16_t reserved;
 	uint64_t handle; /* CREATE: the new rule */
+	uint64_t count;	 /* FLUSH: rules destroyed; AUDIT: rules checked */
 };
-_Static_assert(sizeof(struct wire_completion_body) == 24, "wire completion");
+_Static_assert(sizeof(struct wire_completion_body) == 32, "wire completion");
 
 #define WIRE_COUNT_HITS_SET  0x1u
 #define WIRE_COUNT_BYTES_SET 0x2u
@@ -295,8 +296,9 @@ struct wire_completion {
 	int32_t status; /* 0 or -errno */
 	struct mpf_flow_error error;
 	uint64_t handle;
-	bool has_count;
-	struct mpf_flow_query_count count;
+	uint64_t count; /* FLUSH, AUDIT */
+	bool has_query;
+	struct mpf_flow_query_count query;
 	bool has_meter;
 	struct wire_meter_stats meter;
 };

@@ -409,7 +409,7 @@ static void test_a_flush_in_a_batch_runs_in_slices_and_keeps_order(void **state)
 	assert_int_equal(answers[0].status, 0);
 	assert_int_equal(answers[1].user_data, 2);
 	assert_int_equal(answers[1].status, 0);
-	assert_int_equal(answers[1].handle, RULES);
+	assert_int_equal(answers[1].count, RULES);
 	assert_int_equal(answers[2].user_data, 3);
 	assert_int_equal(answers[2].status, 0);
 	assert_int_equal(region_rules(&raw), 2); /* the last create and the bystander's */

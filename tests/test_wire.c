@@ -395,8 +395,9 @@ static void test_completion_round_trips_status_error_and_counters(void **state)
 		.error = {.type = MPF_FLOW_ERROR_TYPE_HANDLE, .cause = -1,
 			  .message = "rule 0x5 does not exist"},
 		.handle = 5,
-		.has_count = true,
-		.count = {.hits_set = 1, .bytes_set = 1, .hits = 1ull << 40, .bytes = 12345},
+		.count = 1234567,
+		.has_query = true,
+		.query = {.hits_set = 1, .bytes_set = 1, .hits = 1ull << 40, .bytes = 12345},
 	};
 	struct wire_completion out;
 	int length = wire_encode_completion(msg, sizeof(msg), &in);
@@ -411,9 +412,10 @@ static void test_completion_round_trips_status_error_and_counters(void **state)
 	assert_int_equal(out.error.cause, -1);
 	assert_string_equal(out.error.message, in.error.message);
 	assert_int_equal(out.handle, 5);
-	assert_true(out.has_count && out.count.hits_set && out.count.bytes_set);
-	assert_int_equal(out.count.hits, 1ull << 40);
-	assert_int_equal(out.count.bytes, 12345);
+	assert_int_equal(out.count, 1234567);
+	assert_true(out.has_query && out.query.hits_set && out.query.bytes_set);
+	assert_int_equal(out.query.hits, 1ull << 40);
+	assert_int_equal(out.query.bytes, 12345);
 	/* A positive status or an over-long message is not a completion. */
 	memcpy(msg + 16 + 4, &(int32_t){5}, 4);
 	assert_int_equal(wire_decode_completion(msg, (size_t)length, &out), -EBADMSG);
