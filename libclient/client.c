@@ -10,7 +10,6 @@
  * for mpf_poll().
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -191,67 +190,25 @@ int mpf_reconnect(struct mpf_client *c, struct mpf_flow_error *error)
 /* Waiting                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t now_ms(void)
-{
-	return now_ns() / 1000000;
-}
-
 /*
  * Wait until the completion ring has data (for_space false) or the request
- * ring has room for `length` bytes. Spins, then sleeps on our doorbell and
- * the socket together: the socket's hang-up means the primary is gone.
+ * ring has room for `length` bytes: shm's one wait, on our doorbell and the
+ * socket together, whose hang-up means the primary is gone (a message on
+ * the socket is an RX queue's fds, read by whoever asked for them).
  * 0, -ETIMEDOUT or -ESHUTDOWN.
  */
 static int wait_ring(struct mpf_client *c, bool for_space, uint32_t length, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
-	int64_t spin_until = c->busy_poll_ns ? now_ns() + c->busy_poll_ns : 0;
+	struct ring_wait w = {.bell = c->client_bell,
+			      .hangup_fd = c->sock,
+			      .spin_ns = c->busy_poll_ns,
+			      .timeout_ms = timeout_ms};
+	int err = for_space ? ring_wait_writable(&c->requests, length, &w)
+			    : ring_wait_readable(&c->completions, &w);
 
-	/* Poll without a system call for busy_poll_us; the clock is read once
-	 * per 64 polls. */
-	for (unsigned i = 1; spin_until; i++) {
-		if (for_space ? ring_writable(&c->requests, length) : ring_readable(&c->completions))
-			return 0;
-		shm_cpu_relax();
-		if (i % 64 == 0 && now_ns() > spin_until)
-			break;
-	}
-	for (;;) {
-		struct pollfd pfd[2] = {{.fd = c->client_bell, .events = POLLIN},
-					{.fd = c->sock, .events = POLLRDHUP}};
-		int64_t left = deadline - now_ms();
-		bool may_sleep = for_space ? ring_producer_prepare_sleep(&c->requests, length)
-					   : ring_consumer_prepare_sleep(&c->completions);
-		int n = 0;
-
-		if (may_sleep)
-			n = poll(pfd, 2, left > 0 ? (int)left : 0);
-		if (for_space)
-			ring_producer_finish_sleep(&c->requests);
-		else
-			ring_consumer_finish_sleep(&c->completions);
-		if (!may_sleep)
-			return 0;
-		/* Only a hang-up: a message waiting on the socket is an RX
-		 * queue's fds, read by whoever asked for them. */
-		if (n > 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-			c->dead = true;
-			/* Answers published before the hang-up still count. */
-			return !for_space && ring_readable(&c->completions) ? 0 : -ESHUTDOWN;
-		}
-		if (n > 0)
-			doorbell_drain(c->client_bell);
-		else if (left <= 0)
-			return -ETIMEDOUT;
-	}
+	if (err == -ESHUTDOWN)
+		c->dead = true;
+	return err == -ETIMEDOUT || err == -ESHUTDOWN || err == 0 ? err : -ESHUTDOWN;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -6,7 +6,6 @@
  * ring code refuses impossible indexes and headers).
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -151,17 +150,9 @@ int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void
 
 int mpf_rxq_wait(struct mpf_rxq *q, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = q->bell, .events = POLLIN};
-	int n = 0;
+	struct ring_wait w = {.bell = q->bell, .hangup_fd = -1, .timeout_ms = timeout_ms};
 
-	if (ring_readable(&q->ring))
-		return 1;
-	if (ring_consumer_prepare_sleep(&q->ring))
-		n = poll(&pfd, 1, timeout_ms);
-	ring_consumer_finish_sleep(&q->ring);
-	if (n > 0)
-		doorbell_drain(q->bell);
-	return ring_readable(&q->ring) ? 1 : 0;
+	return ring_wait_readable(&q->ring, &w) == 0 && ring_readable(&q->ring) ? 1 : 0;
 }
 
 void mpf_rxq_stats(const struct mpf_rxq *q, struct mpf_rxq_stats *stats)

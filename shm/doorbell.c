@@ -35,65 +35,73 @@ void doorbell_drain(int fd)
 		return;
 }
 
-static int64_t monotonic_ms(void)
+static int64_t monotonic_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Sleep on `fd` until it is signalled or the deadline passes. */
-static int doorbell_sleep(int fd, int64_t deadline)
+static bool ready(struct ring *r, uint32_t length, bool for_space)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	int timeout = -1;
-
-	if (deadline >= 0) {
-		int64_t left = deadline - monotonic_ms();
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		timeout = left > 60000 ? 60000 : (int)left;
-	}
-	if (poll(&pfd, 1, timeout) < 0)
-		return errno == EINTR ? 0 : -errno;
-	doorbell_drain(fd);
-	return 0;
+	return for_space ? ring_writable(r, length) : ring_readable(r);
 }
 
-static int ring_wait(struct ring *r, uint32_t length, bool for_space, int fd, unsigned spins,
-		     int timeout_ms)
+static int ring_wait(struct ring *r, uint32_t length, bool for_space, const struct ring_wait *w)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+	int64_t now = monotonic_ns();
+	int64_t deadline = w->timeout_ms < 0 ? -1 : now + (int64_t)w->timeout_ms * 1000000;
+	int64_t spin_until = w->spin_ns > 0 ? now + w->spin_ns : 0;
 
-	for (unsigned i = 0; i < spins; i++) {
-		if (for_space ? ring_writable(r, length) : ring_readable(r))
+	/* Poll without a system call for spin_ns; the clock is read once per
+	 * 64 polls. */
+	for (unsigned i = 1; spin_until; i++) {
+		if (ready(r, length, for_space))
 			return 0;
 		shm_cpu_relax();
+		if (i % 64 == 0 && monotonic_ns() > spin_until)
+			break;
 	}
 	for (;;) {
-		int err;
+		struct pollfd pfd[2] = {{.fd = w->bell, .events = POLLIN},
+					{.fd = w->hangup_fd, .events = POLLRDHUP}};
+		int timeout = -1, n = 0;
+		bool may_sleep;
 
-		if (for_space ? !ring_producer_prepare_sleep(r, length)
-			      : !ring_consumer_prepare_sleep(r))
-			return 0;
-		err = doorbell_sleep(fd, deadline);
+		if (deadline >= 0) {
+			int64_t left = (deadline - monotonic_ns()) / 1000000;
+
+			timeout = left > 0 ? (left > 60000 ? 60000 : (int)left) : 0;
+		}
+		may_sleep = for_space ? ring_producer_prepare_sleep(r, length)
+				      : ring_consumer_prepare_sleep(r);
+		if (may_sleep)
+			n = poll(pfd, w->hangup_fd >= 0 ? 2 : 1, timeout);
 		if (for_space)
 			ring_producer_finish_sleep(r);
 		else
 			ring_consumer_finish_sleep(r);
-		if (err)
-			return err;
+		if (!may_sleep)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			/* What the peer published before it went still counts. */
+			return ready(r, length, for_space) ? 0 : -ESHUTDOWN;
+		if (n > 0)
+			doorbell_drain(w->bell);
+		else if (n == 0 && timeout == 0)
+			return ready(r, length, for_space) ? 0 : -ETIMEDOUT;
 	}
 }
 
-int ring_wait_readable(struct ring *r, int fd, unsigned spins, int timeout_ms)
+int ring_wait_readable(struct ring *r, const struct ring_wait *w)
 {
-	return ring_wait(r, 0, false, fd, spins, timeout_ms);
+	return ring_wait(r, 0, false, w);
 }
 
-int ring_wait_writable(struct ring *r, uint32_t length, int fd, unsigned spins, int timeout_ms)
+int ring_wait_writable(struct ring *r, uint32_t length, const struct ring_wait *w)
 {
-	return ring_wait(r, length, true, fd, spins, timeout_ms);
+	return ring_wait(r, length, true, w);
 }

@@ -22,14 +22,24 @@ void doorbell_ring(int fd);
 /* Consume pending signals without blocking. */
 void doorbell_drain(int fd);
 
+/* How to wait for a ring (ring_wait_readable / ring_wait_writable). */
+struct ring_wait {
+	int bell;	 /* our doorbell, which the peer rings */
+	int hangup_fd;	 /* -1, or a socket whose hang-up means the peer is gone */
+	int64_t spin_ns; /* poll the ring this long before sleeping (0: sleep at once) */
+	int timeout_ms;	 /* -1: no limit */
+};
+
 /*
- * Adaptive waits. Spin `spins` polls of the ring, then publish the need flag,
- * re-check, and sleep on our own doorbell `fd` until woken or `timeout_ms`
- * elapses (-1: forever). Spurious wakeups are absorbed.
- * Return 0 when the ring is ready (or broken: the next ring call says so),
- * -ETIMEDOUT, or -errno from poll().
+ * The one adaptive wait, for libmpflow's rings and RX queues and the tests:
+ * poll the ring for spin_ns, then publish the need flag, look again, and
+ * sleep on the doorbell (and the hang-up socket) until woken or the
+ * timeout. Spurious wakeups are absorbed. Returns 0 when the ring is ready
+ * (or broken: the next ring call says so), -ETIMEDOUT, -ESHUTDOWN (the
+ * hang-up socket closed and the ring is not ready: what the peer published
+ * before it went is still returned first), or -errno from poll().
  */
-int ring_wait_readable(struct ring *r, int fd, unsigned spins, int timeout_ms);
-int ring_wait_writable(struct ring *r, uint32_t length, int fd, unsigned spins, int timeout_ms);
+int ring_wait_readable(struct ring *r, const struct ring_wait *w);
+int ring_wait_writable(struct ring *r, uint32_t length, const struct ring_wait *w);
 
 #endif

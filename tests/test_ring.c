@@ -433,7 +433,10 @@ static void test_wait_readable_times_out_on_empty_ring(void **state)
 {
 	struct pair *p = *state;
 
-	assert_int_equal(ring_wait_readable(&p->consumer, p->consumer_bell, 10, 20), -ETIMEDOUT);
+	assert_int_equal(ring_wait_readable(&p->consumer, &(struct ring_wait){.bell = p->consumer_bell,
+								      .hangup_fd = -1,
+								      .spin_ns = 1000,
+								      .timeout_ms = 20}), -ETIMEDOUT);
 	/* Nobody is asleep afterwards. */
 	assert_int_equal(shm_load_relaxed32(&p->consumer.shared->consumer_flags), 0);
 }
@@ -444,7 +447,9 @@ static void test_wait_readable_returns_at_once_with_data(void **state)
 	uint8_t in[8] = {0};
 
 	assert_int_equal(ring_enqueue(&p->producer, in, sizeof(in)), 0);
-	assert_int_equal(ring_wait_readable(&p->consumer, p->consumer_bell, 0, 1000), 0);
+	assert_int_equal(ring_wait_readable(&p->consumer, &(struct ring_wait){.bell = p->consumer_bell,
+								      .hangup_fd = -1,
+								      .timeout_ms = 1000}), 0);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, pair_setup, pair_teardown)

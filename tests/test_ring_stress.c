@@ -32,7 +32,7 @@
 #define RING_BYTES  (64u * 1024u)
 #define MSG_MAX	    4096u
 #define WAIT_MS	    10000 /* a wait this long means a lost wakeup */
-#define SPINS	    200
+#define SPIN_NS	    5000 /* poll this long before sleeping on the doorbell */
 
 struct message_header {
 	uint64_t sequence;
@@ -132,8 +132,9 @@ static int run_producer(struct side *s, struct ring *r)
 		}
 		sent = ring_enqueue_burst(r, iov, burst);
 		if (sent == -EAGAIN) {
-			int err = ring_wait_writable(r, (uint32_t)iov[0].iov_len, s->own_bell, SPINS,
-						     WAIT_MS);
+			struct ring_wait w = {.bell = s->own_bell, .hangup_fd = -1,
+					      .spin_ns = SPIN_NS, .timeout_ms = WAIT_MS};
+			int err = ring_wait_writable(r, (uint32_t)iov[0].iov_len, &w);
 
 			s->sleeps++;
 			if (err == -ETIMEDOUT)
@@ -190,7 +191,10 @@ static int run_consumer(struct side *s, struct ring *r)
 		}
 		if (n == -EAGAIN) {
 			s->sleeps++;
-			if (ring_wait_readable(r, s->own_bell, SPINS, WAIT_MS) == -ETIMEDOUT)
+			struct ring_wait w = {.bell = s->own_bell, .hangup_fd = -1,
+					      .spin_ns = SPIN_NS, .timeout_ms = WAIT_MS};
+
+			if (ring_wait_readable(r, &w) == -ETIMEDOUT)
 				return fail(s, "consumer waited 10 s for data (lost wakeup?)",
 					    expected);
 			continue;
