@@ -581,9 +581,14 @@ int mpf_submit_flush(struct mpf_client *c)
 
 int mpf_rule_next(struct mpf_client *c, uint32_t *cursor, struct mpf_rule_info *info)
 {
-	if (!c->connected)
-		return -ESHUTDOWN;
-	return client_directory_next(&c->region.view, cursor, info);
+	int n;
+
+	/* The lock keeps mpf_reconnect() from unmapping the region under the
+	 * walk, as for a query. */
+	pthread_mutex_lock(&c->lock);
+	n = c->connected ? client_directory_next(&c->region.view, cursor, info) : -ESHUTDOWN;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 unsigned mpf_inflight(struct mpf_client *c)

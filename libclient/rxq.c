@@ -114,7 +114,7 @@ int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, vo
 	unsigned n = max < 64 ? max : 64;
 	int got = ring_dequeue_burst(ring, buf, cap, msgs, n);
 
-	if (got == -EAGAIN || got == -EMSGSIZE)
+	if (got == -EAGAIN)
 		return 0;
 	if (got < 0)
 		return got;

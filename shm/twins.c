@@ -35,6 +35,10 @@ _Static_assert(MPF_PACKET_MARK == RXQ_DESC_MARK && MPF_PACKET_FLAG == RXQ_DESC_F
 		       MPF_PACKET_RSS == RXQ_DESC_RSS && MPF_PACKET_TRUNCATED == RXQ_DESC_TRUNCATED,
 	       "packet flags: the descriptor's bits are the API's");
 
+_Static_assert(MPF_RXQ_PACKET_MAX == sizeof(struct rxq_desc) + RXQ_FRAME_MAX &&
+		       MPF_RXQ_PACKET_MAX % 8 == 0,
+	       "a packet in the caller's buffer: the record a ring carries");
+
 /* Meters (wire.h) and the API's colors and drop bits. */
 _Static_assert(MPF_COLOR_GREEN == 0 && MPF_COLOR_YELLOW == 1 && MPF_COLOR_RED == 2 &&
 		       MPF_COLORS == 3,

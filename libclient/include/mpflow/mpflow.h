@@ -309,10 +309,16 @@ struct mpf_rxq_stats {
 MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t queue,
 			   struct mpf_rxq **rxq, struct mpf_flow_error *error);
 
+/** Bytes of `buf` one packet may take in mpf_rxq_burst(): its descriptor
+ *  and a frame of up to 16 KiB. */
+#define MPF_RXQ_PACKET_MAX (32u + 16384u)
+
 /**
  * Take up to `max` packets without waiting, copying them into `buf`
- * (`cap` bytes; 16 KiB per packet is always enough). Returns how many, 0
- * when the queue is empty, or -EPROTO if the ring is corrupt.
+ * (`cap` bytes: max * MPF_RXQ_PACKET_MAX is always enough). Returns how
+ * many (fewer when `buf` fills up), 0 when the queue is empty, -ENOBUFS if
+ * the next packet alone does not fit in `cap`, or -EPROTO / -EBADMSG if
+ * the ring is corrupt.
  */
 MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, unsigned max,
 			  void *buf, size_t cap);
