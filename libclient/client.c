@@ -30,24 +30,10 @@
 #define DEFAULT_BUSY_POLL_US 20
 #define SUBMIT_BATCH	     32 /* async submissions published together */
 
-
-int client_fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
-{
-	if (error) {
-		va_list ap;
-
-		error->type = MPF_FLOW_ERROR_TYPE_UNSPECIFIED;
-		error->cause = -1;
-		va_start(ap, fmt);
-		vsnprintf(error->message, sizeof(error->message), fmt, ap);
-		va_end(ap);
-	}
-	return -code;
-}
-
 int client_shutdown_error(struct mpf_flow_error *error)
 {
-	return client_fail(error, ESHUTDOWN, "the primary went away; mpf_reconnect() starts a new session");
+	return flow_error_set(error, ESHUTDOWN, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "the primary went away; mpf_reconnect() starts a new session");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -79,12 +65,14 @@ static int map_session(struct mpf_client *c, const struct handshake_welcome *w, 
 	if (fstat(fds[HANDSHAKE_FD_CLIENT_MEMFD], &st) != 0 ||
 	    (uint64_t)st.st_size != w->client_memfd_size ||
 	    w->completion_ring_offset >= w->client_memfd_size || w->request_ring_offset != 0)
-		return client_fail(error, EPROTO, "the session memory does not match the welcome");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the session memory does not match the welcome");
 	c->mem_length = w->client_memfd_size;
 	c->mem = mmap(NULL, c->mem_length, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      fds[HANDSHAKE_FD_CLIENT_MEMFD], 0);
 	if (c->mem == MAP_FAILED)
-		return client_fail(error, errno, "mapping the session memory: %s", strerror(errno));
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "mapping the session memory: %s", strerror(errno));
 	err = client_map_region(fds[HANDSHAKE_FD_REGION], w->region_size, &c->region, error);
 	if (err) {
 		munmap(c->mem, c->mem_length);
@@ -97,7 +85,8 @@ static int map_session(struct mpf_client *c, const struct handshake_welcome *w, 
 			fds[HANDSHAKE_FD_PRIMARY_BELL]) != 0) {
 		munmap(c->mem, c->mem_length);
 		client_unmap_region(&c->region);
-		return client_fail(error, EPROTO, "the session's rings are malformed");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the session's rings are malformed");
 	}
 	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]);
 	close(fds[HANDSHAKE_FD_REGION]);
@@ -139,7 +128,8 @@ int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **c
 		options = &none;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		return client_fail(error, ENOMEM, "out of memory");
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "out of memory");
 	err = client_locate(options, &c->at, error);
 	if (err) {
 		free(c);
@@ -147,7 +137,7 @@ int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **c
 	}
 	snprintf(c->name, sizeof(c->name), "%s",
 		 options->name ? options->name : program_invocation_short_name);
-	c->busy_poll_ns = (int64_t)(options->busy_poll_us > 0   ? options->busy_poll_us
+	c->busy_poll_ns = (int64_t)(options->busy_poll_us > 0	? options->busy_poll_us
 				    : options->busy_poll_us < 0 ? 0
 								: DEFAULT_BUSY_POLL_US) *
 			  1000;
@@ -231,10 +221,10 @@ static int take_completion(struct mpf_client *c, struct mpf_completion *done,
 		return -EPROTO;
 	}
 	*done = (struct mpf_completion){
-		.user_data = entry.user_data,
-		.status = raw->status,
-		.handle = raw->handle,
-		.error = raw->error,
+	    .user_data = entry.user_data,
+	    .status = raw->status,
+	    .handle = raw->handle,
+	    .error = raw->error,
 	};
 	*sync = entry.sync;
 	return 1;
@@ -271,20 +261,23 @@ static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_dat
 	while ((err = ring_stage(&c->requests, c->out, (uint32_t)length)) == -EAGAIN) {
 		publish(c);
 		if (!sync)
-			return client_fail(error, EAGAIN, "the request ring is full: poll completions first");
+			return flow_error_set(error, EAGAIN, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "the request ring is full: poll completions first");
 		err = wait_ring(c, true, (uint32_t)length, c->at.timeout_ms);
 		if (err == -ESHUTDOWN)
 			return client_shutdown_error(error);
 		if (err == -ETIMEDOUT)
-			return client_fail(error, ETIMEDOUT, "the primary took no request for %d ms",
-				    c->at.timeout_ms);
+			return flow_error_set(error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "the primary took no request for %d ms",
+					      c->at.timeout_ms);
 	}
 	if (err) {
 		c->dead = true;
 		return client_shutdown_error(error);
 	}
 	if (fifo_push(&c->inflight, &(struct inflight){.user_data = user_data, .sync = sync}) != 0)
-		return client_fail(error, ENOMEM, "out of memory");
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "out of memory");
 	if (sync || ++c->staged == SUBMIT_BATCH)
 		publish(c);
 	return 0;
@@ -304,20 +297,23 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 		int got = take_completion(c, &done, raw, &sync);
 
 		if (got < 0)
-			return client_fail(error, EPROTO, "the completion ring is corrupt");
+			return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "the completion ring is corrupt");
 		if (got == 0) {
 			err = wait_ring(c, false, 0, c->at.timeout_ms);
 			if (err == -ESHUTDOWN)
 				return client_shutdown_error(error);
 			if (err == -ETIMEDOUT)
-				return client_fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
-					    c->at.timeout_ms);
+				return flow_error_set(
+				    error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				    "no answer from the primary within %d ms", c->at.timeout_ms);
 			continue;
 		}
 		if (sync)
 			break;
 		if (fifo_push(&c->kept, &done) != 0)
-			return client_fail(error, ENOMEM, "out of memory");
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "out of memory");
 	}
 	if (raw->status && error)
 		*error = raw->error;
@@ -333,9 +329,9 @@ int mpf_flow_validate(struct mpf_client *c, uint16_t port, const struct mpf_flow
 
 	pthread_mutex_lock(&c->lock);
 	err = client_call(c,
-		   wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_VALIDATE, 0, port, false, attr,
-				    pattern, actions, error),
-		   &raw, error);
+			  wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_VALIDATE, 0, port, false,
+					   attr, pattern, actions, error),
+			  &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -348,12 +344,14 @@ int mpf_flow_create(struct mpf_client *c, uint16_t port, const struct mpf_flow_a
 	int err;
 
 	if (flags & ~MPF_FLOW_PERSISTENT)
-		return client_fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
 	pthread_mutex_lock(&c->lock);
 	err = client_call(c,
-		   wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_CREATE, 0, port,
-				    flags & MPF_FLOW_PERSISTENT, attr, pattern, actions, error),
-		   &raw, error);
+			  wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_CREATE, 0, port,
+					   flags & MPF_FLOW_PERSISTENT, attr, pattern, actions,
+					   error),
+			  &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	if (!err)
 		*handle = raw.handle;
@@ -367,8 +365,9 @@ int mpf_flow_destroy(struct mpf_client *c, uint16_t port, uint64_t handle,
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = client_call(c, wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
-		   &raw, error);
+	err =
+	    client_call(c, wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
+			&raw, error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -414,8 +413,8 @@ int mpf_flow_isolate(struct mpf_client *c, uint16_t port, int set, struct mpf_fl
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = client_call(c, wire_encode_isolate(c->out, sizeof(c->out), 0, port, set != 0, error), &raw,
-		   error);
+	err = client_call(c, wire_encode_isolate(c->out, sizeof(c->out), 0, port, set != 0, error),
+			  &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -431,16 +430,17 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	int err;
 
 	if (action != MPF_FLOW_ACTION_TYPE_COUNT)
-		return client_fail(error, ENOTSUP, "only COUNT can be queried");
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "only COUNT can be queried");
 	if (count->reset || count->fresh) {
-		uint32_t flags = (count->reset ? WIRE_QUERY_RESET : 0u) |
-				 (count->fresh ? WIRE_QUERY_FRESH : 0u);
+		uint32_t flags =
+		    (count->reset ? WIRE_QUERY_RESET : 0u) | (count->fresh ? WIRE_QUERY_FRESH : 0u);
 
 		pthread_mutex_lock(&c->lock);
 		err = client_call(c,
-			   wire_encode_query(c->out, sizeof(c->out), 0, port, handle, action, flags,
-					     error),
-			   &raw, error);
+				  wire_encode_query(c->out, sizeof(c->out), 0, port, handle, action,
+						    flags, error),
+				  &raw, error);
 		pthread_mutex_unlock(&c->lock);
 		if (!err) {
 			count->hits_set = raw.query.hits_set;
@@ -475,20 +475,25 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	if (err == -ESHUTDOWN)
 		return client_shutdown_error(error);
 	if (err == -EPERM)
-		return client_fail(error, EPERM, "rule 0x%llx belongs to another client",
-			    (unsigned long long)handle);
+		return flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "rule 0x%llx belongs to another client",
+				      (unsigned long long)handle);
 	if (err == -ENOENT)
-		return client_fail(error, ENOENT, "no rule 0x%llx", (unsigned long long)handle);
+		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no rule 0x%llx", (unsigned long long)handle);
 	if (err == -ENODEV)
-		return client_fail(error, ENODEV,
-				   "rule 0x%llx is in the journal but was not restored by this start "
-				   "of the primary (see its log)",
-				   (unsigned long long)handle);
+		return flow_error_set(
+		    error, ENODEV, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+		    "rule 0x%llx is in the journal but was not restored by this start "
+		    "of the primary (see its log)",
+		    (unsigned long long)handle);
 	if (err == -ENOTSUP)
-		return client_fail(error, ENOTSUP, "rule 0x%llx has no COUNT action",
-			    (unsigned long long)handle);
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "rule 0x%llx has no COUNT action",
+				      (unsigned long long)handle);
 	if (err)
-		return client_fail(error, -err, "counter of rule 0x%llx busy", (unsigned long long)handle);
+		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "counter of rule 0x%llx busy", (unsigned long long)handle);
 	count->hits_set = 1;
 	count->bytes_set = 1;
 	count->hits = read.hits;
@@ -503,7 +508,8 @@ int mpf_submit_create(struct mpf_client *c, uint16_t port, const struct mpf_flow
 	int err;
 
 	if (flags & ~MPF_FLOW_PERSISTENT)
-		return client_fail(error, EINVAL, "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "unknown flags 0x%x", flags & ~MPF_FLOW_PERSISTENT);
 	pthread_mutex_lock(&c->lock);
 	err = submit(c,
 		     wire_encode_rule(c->out, sizeof(c->out), WIRE_OP_CREATE, 0, port,

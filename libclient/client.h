@@ -18,6 +18,7 @@
 #include "libclient/fifo.h"
 #include "shm/handshake.h"
 #include "shm/region.h"
+#include "shm/rule/rule.h"
 #include "shm/ring.h"
 #include "shm/wire.h"
 
@@ -70,9 +71,6 @@ struct mpf_client {
 	uint8_t in[WIRE_MSG_MAX];
 };
 
-/* Fill `error` (when not NULL) and return -code. */
-int client_fail(struct mpf_flow_error *error, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 /* -ESHUTDOWN with the message saying how to go on. */
 int client_shutdown_error(struct mpf_flow_error *error);
 /* handshake.c. Resolve the options into an address (0 or -errno). */

@@ -42,18 +42,20 @@ int client_locate(const struct mpf_connect_options *options, struct client_addre
 
 	if (snprintf(out->instance, sizeof(out->instance), "%s", instance) >=
 	    (int)sizeof(out->instance))
-		return client_fail(error, ENAMETOOLONG, "instance name '%s' longer than %zu bytes",
-				   instance, sizeof(out->instance) - 1);
+		return flow_error_set(error, ENAMETOOLONG, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "instance name '%s' longer than %zu bytes", instance,
+				      sizeof(out->instance) - 1);
 	if (options->runtime_dir)
 		err = snprintf(out->runtime_dir, sizeof(out->runtime_dir), "%s",
 			       options->runtime_dir) < (int)sizeof(out->runtime_dir)
-			      ? 0
-			      : -1;
+			  ? 0
+			  : -1;
 	else
 		err = default_runtime_dir(out->runtime_dir, sizeof(out->runtime_dir));
 	if (err)
-		return client_fail(error, EINVAL, "no runtime directory: set runtime_dir, "
-						  "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no runtime directory: set runtime_dir, "
+				      "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
 	out->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : CLIENT_TIMEOUT_MS;
 	out->primary_uid = options->primary_uid;
 	out->primary_uid_set = options->primary_uid != 0;
@@ -62,7 +64,8 @@ int client_locate(const struct mpf_connect_options *options, struct client_addre
 		unsigned long uid = strtoul(env, &end, 10);
 
 		if (*end || end == env || uid > UINT32_MAX)
-			return client_fail(error, EINVAL, "MPFLOW_PRIMARY_UID=%s: not a uid", env);
+			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "MPFLOW_PRIMARY_UID=%s: not a uid", env);
 		out->primary_uid = (uint32_t)uid;
 		out->primary_uid_set = true;
 	}
@@ -83,47 +86,53 @@ static int check_primary(int sock, int dir, const struct client_address *at,
 	struct stat st;
 
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || fstat(dir, &st) != 0)
-		return client_fail(error, errno, "the primary's credentials: %s", strerror(errno));
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the primary's credentials: %s", strerror(errno));
 	if (cred.uid == 0 || (at->primary_uid_set && cred.uid == at->primary_uid) ||
 	    (cred.uid == st.st_uid && !(st.st_mode & 0022)))
 		return 0;
-	return client_fail(error, EPERM,
-			   "the primary at %s/%s.sock runs as uid %u: not root, not the owner of a "
-			   "directory only it can write (uid %u, mode %04o), not primary_uid: not "
-			   "trusted",
-			   at->runtime_dir, at->instance, (unsigned)cred.uid, (unsigned)st.st_uid,
-			   (unsigned)(st.st_mode & 07777));
+	return flow_error_set(
+	    error, EPERM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+	    "the primary at %s/%s.sock runs as uid %u: not root, not the owner of a "
+	    "directory only it can write (uid %u, mode %04o), not primary_uid: not "
+	    "trusted",
+	    at->runtime_dir, at->instance, (unsigned)cred.uid, (unsigned)st.st_uid,
+	    (unsigned)(st.st_mode & 07777));
 }
 
-static int receive_welcome(int sock, int timeout_ms, struct handshake_welcome *welcome,
-			   int fds[], unsigned expected, struct mpf_flow_error *error)
+static int receive_welcome(int sock, int timeout_ms, struct handshake_welcome *welcome, int fds[],
+			   unsigned expected, struct mpf_flow_error *error)
 {
 	unsigned nfds;
 	int err = fdpass_receive(sock, welcome, sizeof(*welcome), fds, &nfds, timeout_ms);
 
 	if (err == -ETIMEDOUT)
-		return client_fail(error, ETIMEDOUT, "no answer from the primary within %d ms",
-				   timeout_ms);
+		return flow_error_set(error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no answer from the primary within %d ms", timeout_ms);
 	/* A primary that just died: its socket outlives it for a moment. */
 	if (err == -ECONNRESET)
-		return client_fail(error, ENOENT, "the primary closed the connection unanswered "
-						  "(it is exiting or gone)");
+		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the primary closed the connection unanswered "
+				      "(it is exiting or gone)");
 	if (err || welcome->magic != HANDSHAKE_MAGIC) {
 		for (unsigned i = 0; !err && i < nfds; i++)
 			close(fds[i]);
-		return client_fail(error, EPROTO, "the primary's answer is not an mpflow welcome");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the primary's answer is not an mpflow welcome");
 	}
 	welcome->reason[sizeof(welcome->reason) - 1] = '\0';
 	if (welcome->status != 0 || nfds != expected) {
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
 		if (welcome->status > 0 || welcome->status < -4095)
-			return client_fail(error, EPROTO, "malformed refusal from the primary");
+			return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "malformed refusal from the primary");
 		if (welcome->status)
-			return client_fail(error, -welcome->status, "refused by the primary: %s",
-					   welcome->reason);
-		return client_fail(error, EPROTO, "the primary passed %u fds, not %u", nfds,
-				   expected);
+			return flow_error_set(error, -welcome->status,
+					      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "refused by the primary: %s", welcome->reason);
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the primary passed %u fds, not %u", nfds, expected);
 	}
 	return 0;
 }
@@ -134,7 +143,7 @@ int client_dial(const struct client_address *at, const char *name, uint16_t flag
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct handshake_hello hello = {
-		.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .flags = flags};
+	    .magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .flags = flags};
 	int sock, dir, err;
 
 	for (unsigned i = 0; i < nfds; i++)
@@ -143,27 +152,30 @@ int client_dial(const struct client_address *at, const char *name, uint16_t flag
 	dir = open(at->runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0) {
 		err = errno;
-		return client_fail(error, err == ENOENT ? ENOENT : err,
-				   "no primary for instance '%s': runtime directory %s: %s",
-				   at->instance, at->runtime_dir, strerror(err));
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no primary for instance '%s': runtime directory %s: %s",
+				      at->instance, at->runtime_dir, strerror(err));
 	}
 	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s.sock", dir,
 			     at->instance) >= sizeof(addr.sun_path)) {
 		close(dir);
-		return client_fail(error, ENAMETOOLONG, "socket path too long");
+		return flow_error_set(error, ENAMETOOLONG, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "socket path too long");
 	}
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (sock < 0) {
 		err = errno;
 		close(dir);
-		return client_fail(error, err, "socket: %s", strerror(err));
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "socket: %s",
+				      strerror(err));
 	}
 	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		err = errno == ECONNREFUSED ? ENOENT : errno;
 		close(sock);
 		close(dir);
-		return client_fail(error, err, "no primary for instance '%s' at %s/%s.sock (%s)",
-				   at->instance, at->runtime_dir, at->instance, strerror(err));
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no primary for instance '%s' at %s/%s.sock (%s)",
+				      at->instance, at->runtime_dir, at->instance, strerror(err));
 	}
 	err = check_primary(sock, dir, at, error);
 	close(dir);
@@ -189,15 +201,18 @@ int client_map_region(int fd, uint64_t size, struct client_region *out,
 	struct stat st;
 
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size)
-		return client_fail(error, EPROTO, "the counters region does not match the welcome");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the counters region does not match the welcome");
 	/* Read-only: the primary sealed it so, and we would not write anyway. */
 	out->mem = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	if (out->mem == MAP_FAILED)
-		return client_fail(error, errno, "mapping the counters region: %s", strerror(errno));
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "mapping the counters region: %s", strerror(errno));
 	out->length = size;
 	if (region_attach(&out->view, out->mem, out->length) != 0) {
 		munmap(out->mem, out->length);
-		return client_fail(error, EPROTO, "the counters region is malformed");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the counters region is malformed");
 	}
 	return 0;
 }
@@ -222,18 +237,17 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor,
 			continue;
 		generation = shm_load_relaxed32(&e.generation);
 		*info = (struct mpf_rule_info){
-			.handle = (uint64_t)generation << 32 | slot,
-			.owner_pid = e.owner_pid,
-			.port = e.port,
-			.group = e.group,
-			.priority = e.priority,
-			.created_ns = e.created_ns,
-			.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
-				 (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
-				 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
-				 (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED
-									: 0) |
-				 (e.flags & REGION_ENTRY_UNRESTORED ? MPF_RULE_UNRESTORED : 0),
+		    .handle = (uint64_t)generation << 32 | slot,
+		    .owner_pid = e.owner_pid,
+		    .port = e.port,
+		    .group = e.group,
+		    .priority = e.priority,
+		    .created_ns = e.created_ns,
+		    .flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
+			     (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
+			     (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
+			     (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED : 0) |
+			     (e.flags & REGION_ENTRY_UNRESTORED ? MPF_RULE_UNRESTORED : 0),
 		};
 		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
 		info->owner_name[sizeof(info->owner_name) - 1] = '\0';

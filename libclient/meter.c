@@ -51,7 +51,8 @@ int mpf_meter_query(struct mpf_client *c, uint16_t port, uint32_t id, int clear,
 	if (err)
 		return err;
 	if (!raw.has_meter)
-		return client_fail(error, EPROTO, "the primary's answer has no meter statistics");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the primary's answer has no meter statistics");
 	memcpy(stats->packets, raw.meter.packets, sizeof(stats->packets));
 	memcpy(stats->bytes, raw.meter.bytes, sizeof(stats->bytes));
 	return 0;

@@ -43,7 +43,8 @@ int mpf_monitor_open(const struct mpf_connect_options *options, struct mpf_monit
 	int err;
 
 	if (m == NULL)
-		return client_fail(error, ENOMEM, "out of memory");
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "out of memory");
 	err = client_locate(options ? options : &none, &m->at, error);
 	if (!err)
 		err = attach(&m->at, &m->region, error);

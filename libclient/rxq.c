@@ -34,12 +34,14 @@ static int map_queue(struct mpf_rxq *q, int memfd, struct mpf_flow_error *error)
 	struct rxq_header h;
 
 	if (fstat(memfd, &st) != 0 || st.st_size < (off_t)(RXQ_HEADER_SIZE + RING_SIZE_MIN))
-		return client_fail(error, EPROTO, "the queue's memory is too small");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the queue's memory is too small");
 	q->length = (size_t)st.st_size;
 	q->mem = mmap(NULL, q->length, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (q->mem == MAP_FAILED) {
 		q->mem = NULL;
-		return client_fail(error, errno, "mapping the queue: %s", strerror(errno));
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "mapping the queue: %s", strerror(errno));
 	}
 	q->header = q->mem;
 	memcpy(&h, q->mem, sizeof(h));
@@ -47,7 +49,8 @@ static int map_queue(struct mpf_rxq *q, int memfd, struct mpf_flow_error *error)
 	    h.port != q->port || h.queue != q->queue ||
 	    ring_attach(&q->ring, (uint8_t *)q->mem + RXQ_HEADER_SIZE, q->length - RXQ_HEADER_SIZE,
 			RING_CONSUMER, -1) != 0)
-		return client_fail(error, EPROTO, "the queue's memory is malformed");
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the queue's memory is malformed");
 	return 0;
 }
 
@@ -71,15 +74,16 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	int err;
 
 	if (q == NULL)
-		return client_fail(error, ENOMEM, "out of memory");
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "out of memory");
 	q->client = c;
 	q->port = port;
 	q->queue = queue;
 	q->bell = -1;
 	pthread_mutex_lock(&c->lock);
-	err = client_call(c, wire_encode_rxq(c->out, sizeof(c->out), WIRE_OP_RXQ_ATTACH, 0, port,
-					      queue, error),
-			  &raw, error);
+	err = client_call(
+	    c, wire_encode_rxq(c->out, sizeof(c->out), WIRE_OP_RXQ_ATTACH, 0, port, queue, error),
+	    &raw, error);
 	/* Success: the fds were sent before the completion was published. */
 	if (!err)
 		err = fdpass_receive(c->sock, &tag, sizeof(tag), fds, &nfds, c->at.timeout_ms);
@@ -88,9 +92,11 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	if (err == 0 && (nfds != 2 || tag.port != port || tag.queue != queue)) {
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
-		err = client_fail(error, EPROTO, "the primary passed the wrong queue");
+		err = flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				     "the primary passed the wrong queue");
 	} else if (err == -EPROTO || err == -ETIMEDOUT) {
-		err = client_fail(error, -err, "the queue's memory did not arrive");
+		err = flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				     "the queue's memory did not arrive");
 	}
 	if (err) {
 		free(q);
@@ -107,8 +113,7 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	return 0;
 }
 
-int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, void *buf,
-		    size_t cap)
+int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, void *buf, size_t cap)
 {
 	struct ring_msg msgs[64];
 	unsigned n = max < 64 ? max : 64;
@@ -142,8 +147,7 @@ int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, vo
 	return got;
 }
 
-int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void *buf,
-		  size_t cap)
+int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void *buf, size_t cap)
 {
 	return client_rxq_read(&q->ring, pkts, max, buf, cap);
 }
@@ -172,8 +176,9 @@ int mpf_rxq_detach(struct mpf_rxq *q, struct mpf_flow_error *error)
 	pthread_mutex_lock(&c->lock);
 	/* A queue of an earlier session went with it. */
 	if (c->connected && !c->dead && c->session == q->session)
-		err = client_call(c, wire_encode_rxq(c->out, sizeof(c->out), WIRE_OP_RXQ_DETACH, 0,
-						      q->port, q->queue, error),
+		err = client_call(c,
+				  wire_encode_rxq(c->out, sizeof(c->out), WIRE_OP_RXQ_DETACH, 0,
+						  q->port, q->queue, error),
 				  &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	rxq_free(q);
