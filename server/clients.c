@@ -61,18 +61,17 @@ fail:;
 	return err;
 }
 
-struct client *client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name,
-			  int fds[4], int *error, char *reason, size_t reason_size)
+int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name, int fds[4],
+	       struct client **out, char *reason, size_t reason_size)
 {
 	struct client *c = free_slot(s);
 	uint32_t index, generation;
 	int memfd = -1, err;
 
 	if (c == NULL) {
-		*error = -EUSERS;
 		snprintf(reason, reason_size, "this instance already serves %u clients (--max-clients)",
 			 s->config.max_clients);
-		return NULL;
+		return -EUSERS;
 	}
 	index = (uint32_t)(c - s->clients);
 	generation = c->generation + 1;
@@ -100,16 +99,16 @@ struct client *client_add(struct server *s, int sock, pid_t pid, uid_t uid, cons
 	c->active = true;
 	s->client_count++;
 	shm_store_relaxed32(&s->region->clients, s->client_count);
-	return c;
+	*out = c;
+	return 0;
 fail:
 	if (c->primary_bell >= 0)
 		close(c->primary_bell);
 	if (c->client_bell >= 0)
 		close(c->client_bell);
-	*error = err;
 	snprintf(reason, reason_size, "the primary could not set up the session: %s",
 		 strerror(-err));
-	return NULL;
+	return err;
 }
 
 /* Rules a departed client may own for its removal to be done at once;

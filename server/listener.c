@@ -331,8 +331,8 @@ static void welcome(struct server *s, int sock, const struct ucred *cred, const 
 		welcome_monitor(s, sock);
 		return;
 	}
-	c = client_add(s, sock, cred->pid, cred->uid, name, fds, &error, reason, sizeof(reason));
-	if (c == NULL) {
+	error = client_add(s, sock, cred->pid, cred->uid, name, fds, &c, reason, sizeof(reason));
+	if (error) {
 		refuse(sock, error, cred, "%s", reason);
 		return;
 	}

@@ -316,8 +316,10 @@ void listener_hello(struct server *s, struct handshake *h);
 void listener_expire(struct server *s, uint64_t now_ns);
 
 /* clients.c */
-struct client *client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name,
-			  int fds[4], int *error, char *reason, size_t reason_size);
+/* A new session for the connection `sock`: 0 with *out and the four fds of
+ * its welcome, or -errno with `reason` for the refusal. */
+int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name, int fds[4],
+	       struct client **out, char *reason, size_t reason_size);
 /* The client is gone (hang-up, broken ring, shutdown): release its queues,
  * memory and fds, and destroy its rules (at once, or as a job when it owns
  * many: then it stays `leaving` until client_finish()). */

@@ -421,10 +421,10 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 	err = open_queues(v, error);
 	if (err)
 		return err;
-	v->sink_qp = verbs_qp_get(v, &sink);
-	if (v->sink_qp == NULL)
-		return flow_error_set(error, errno ? errno : EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "%s: the sink QP: %s", v->name,
-				    strerror(errno ? errno : EIO));
+	err = verbs_qp_get(v, &sink, &v->sink_qp);
+	if (err)
+		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s: the sink QP: %s", v->name, strerror(-err));
 	err = probe_caps(v, error);
 	if (err)
 		return err;

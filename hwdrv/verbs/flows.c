@@ -23,7 +23,7 @@ static bool qp_matches(const struct verbs_qp *qp, const struct verbs_target *t)
 	       (!t->hash_fields || memcmp(qp->key, t->key, VERBS_RSS_KEY_LENGTH) == 0);
 }
 
-struct verbs_qp *verbs_qp_get(struct verbs *v, const struct verbs_target *t)
+int verbs_qp_get(struct verbs *v, const struct verbs_target *t, struct verbs_qp **out)
 {
 	static const uint8_t unused_key[VERBS_RSS_KEY_LENGTH];
 	struct ibv_wq *table[MPF_FLOW_RSS_QUEUES_MAX];
@@ -34,7 +34,8 @@ struct verbs_qp *verbs_qp_get(struct verbs *v, const struct verbs_target *t)
 	for (qp = v->qps; qp; qp = qp->next)
 		if (qp_matches(qp, t)) {
 			qp->users++;
-			return qp;
+			*out = qp;
+			return 0;
 		}
 	/* A power-of-two table, the queues repeated to fill it. */
 	while (size < n)
@@ -42,10 +43,9 @@ struct verbs_qp *verbs_qp_get(struct verbs *v, const struct verbs_target *t)
 	for (uint32_t i = 0; i < size; i++)
 		table[i] = v->wqs[t->sink ? v->n_queues : t->queues[i % n]];
 	qp = calloc(1, sizeof(*qp) + (t->sink ? 0 : n) * sizeof(uint16_t));
-	if (qp == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (qp == NULL)
+		return -ENOMEM;
+	errno = 0;
 	qp->n_queues = t->sink ? 0 : n;
 	if (!t->sink)
 		memcpy(qp->queues, t->queues, n * sizeof(uint16_t));
@@ -70,17 +70,18 @@ struct verbs_qp *verbs_qp_get(struct verbs *v, const struct verbs_target *t)
 		qp->qp = ibv_create_qp_ex(v->context, &init);
 	}
 	if (qp->qp == NULL) {
+		/* verbs reports through errno; a provider that forgot gets EIO. */
 		err = errno ? errno : EIO;
 		if (qp->table)
 			ibv_destroy_rwq_ind_table(qp->table);
 		free(qp);
-		errno = err;
-		return NULL;
+		return -err;
 	}
 	qp->users = 1;
 	qp->next = v->qps;
 	v->qps = qp;
-	return qp;
+	*out = qp;
+	return 0;
 }
 
 void verbs_qp_put(struct verbs *v, struct verbs_qp *qp)
@@ -254,31 +255,33 @@ static int flow_create(struct verbs *v, struct verbs_flow *flow, struct verbs_ru
 		       unsigned i, unsigned n, struct mpf_flow_error *error)
 {
 	const char *what = "its QP";
+	int err = -verbs_qp_get(v, &flow->target, &out->qp);
 
+	if (err)
+		goto fail;
+	/* verbs reports through errno; a provider that forgot gets EIO. */
 	errno = 0;
-	out->qp = verbs_qp_get(v, &flow->target);
-	if (out->qp && flow->count_offset >= 0) {
+	if (flow->count_offset >= 0) {
 		what = "its counters";
 		out->counters = counters_create(v);
-		if (out->counters == NULL)
+		if (out->counters == NULL) {
+			err = errno ? errno : EIO;
 			goto fail;
+		}
 		memcpy(flow->bytes + flow->count_offset +
 			       offsetof(struct ibv_flow_spec_counter_action, counters),
 		       &out->counters, sizeof(out->counters));
 	}
-	if (out->qp) {
-		what = "ibv_create_flow";
-		out->flow = ibv_create_flow(out->qp->qp, verbs_flow_attr(flow));
-		if (out->flow)
-			return 0;
-	}
+	what = "ibv_create_flow";
+	out->flow = ibv_create_flow(out->qp->qp, verbs_flow_attr(flow));
+	if (out->flow)
+		return 0;
+	err = errno ? errno : EIO;
 fail:
-	/* verbs reports through errno; a provider that forgot gets EIO. */
-	errno = errno ? errno : EIO;
-	return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+	return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 			      "device %s refused flow %u of %u (%s%s%s): %s", v->name, i + 1, n,
 			      flow->variant[0] ? flow->variant : "the rule",
-			      flow->variant[0] ? ", " : ": ", what, strerror(errno));
+			      flow->variant[0] ? ", " : ": ", what, strerror(err));
 }
 
 static void rules_link(struct verbs *v, struct verbs_rule *r)
@@ -365,6 +368,7 @@ int verbs_default_flow_create(struct verbs *v)
 {
 	struct ibv_flow_attr attr;
 	struct verbs_target queue0 = {.n_queues = 1, .queues = &queue0.queue};
+	int err;
 
 	if (v->default_flow)
 		return 0;
@@ -373,10 +377,11 @@ int verbs_default_flow_create(struct verbs *v)
 	attr.type = IBV_FLOW_ATTR_ALL_DEFAULT;
 	attr.size = sizeof(attr);
 	attr.port = v->caps.port;
+	err = verbs_qp_get(v, &queue0, &v->default_flow_qp);
+	if (err)
+		return err;
 	errno = 0;
-	v->default_flow_qp = verbs_qp_get(v, &queue0);
-	if (v->default_flow_qp)
-		v->default_flow = ibv_create_flow(v->default_flow_qp->qp, &attr);
+	v->default_flow = ibv_create_flow(v->default_flow_qp->qp, &attr);
 	if (v->default_flow)
 		return 0;
 	if (v->default_flow_qp)

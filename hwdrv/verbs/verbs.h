@@ -228,8 +228,8 @@ int verbs_open(struct hwdrv *dev, const struct hwdrv_config *config,
 void verbs_close(struct hwdrv *dev);
 
 /* flows.c */
-/* The QP of `target`, made on first use; NULL with errno set. */
-struct verbs_qp *verbs_qp_get(struct verbs *v, const struct verbs_target *target);
+/* The QP of `target`, made on first use: 0 with *qp, or -errno. */
+int verbs_qp_get(struct verbs *v, const struct verbs_target *target, struct verbs_qp **qp);
 void verbs_qp_put(struct verbs *v, struct verbs_qp *qp);
 int verbs_isolate(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow_error *error);
 /* Destroy a rule's flows, counters and QP references; the first errno. */
