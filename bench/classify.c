@@ -75,12 +75,14 @@ static void bind_rule(struct bench_rule *r)
 	r->pattern[0] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_ETH};
 	r->pattern[1] = (struct mpf_flow_item){
 		.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &r->ip, .mask = &r->ip_mask};
-	r->pattern[2] = (struct mpf_flow_item){
-		.type = r->proto == 6 ? MPF_FLOW_ITEM_TYPE_TCP : MPF_FLOW_ITEM_TYPE_UDP,
-		.spec = &r->l4, .last = r->range ? &r->l4_last : NULL, .mask = &r->l4_mask};
+	r->pattern[2] = (struct mpf_flow_item){.type = r->proto == 6 ? MPF_FLOW_ITEM_TYPE_TCP
+								     : MPF_FLOW_ITEM_TYPE_UDP,
+					       .spec = &r->l4,
+					       .last = r->range ? &r->l4_last : NULL,
+					       .mask = &r->l4_mask};
 	r->pattern[3] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_END};
-	r->actions[0] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE,
-						 .conf = &r->queue};
+	r->actions[0] =
+		(struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &r->queue};
 	r->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_END};
 }
 
@@ -88,7 +90,9 @@ static int create(struct hwdrv *dev, struct bench_rule *r)
 {
 	struct rule_shape shape;
 	struct mpf_flow_error error;
-	struct hwdrv_rule hw = {.attr = &r->attr, .pattern = r->pattern, .actions = r->actions,
+	struct hwdrv_rule hw = {.attr = &r->attr,
+				.pattern = r->pattern,
+				.actions = r->actions,
 				.resolved = &shape.actions};
 
 	bind_rule(r);
@@ -150,8 +154,7 @@ static int load_trace(const char *path, struct trace *t)
 }
 
 /* Parse + lookup over the trace for about `seconds`; packets per second. */
-static double run_tuple(const struct cls *cls, struct trace *t, double seconds,
-			uint64_t *checksum)
+static double run_tuple(const struct cls *cls, struct trace *t, double seconds, uint64_t *checksum)
 {
 	struct cls_result result;
 	uint64_t done = 0, sum = 0;
@@ -295,7 +298,8 @@ int main(int argc, char **argv)
 		cls_lookup(&soft->cls, &trace.packets[i], &a);
 		cls_lookup_linear(sorted, n, &trace.packets[i], &b);
 		if (a.n != b.n || (a.n && a.rules[a.n - 1] != b.rules[b.n - 1])) {
-			fprintf(stderr, "classify: packet %u: tuple space and linear disagree\n", i);
+			fprintf(stderr, "classify: packet %u: tuple space and linear disagree\n",
+				i);
 			return 1;
 		}
 	}

@@ -70,8 +70,10 @@ static struct stats summarize(double *samples, unsigned n)
 static int connect_client(const struct primary *p, const char *name, int busy_poll_us,
 			  struct mpf_client **c)
 {
-	struct mpf_connect_options o = {.runtime_dir = p->dir, .name = name,
-					.busy_poll_us = busy_poll_us, .timeout_ms = 30000};
+	struct mpf_connect_options o = {.runtime_dir = p->dir,
+					.name = name,
+					.busy_poll_us = busy_poll_us,
+					.timeout_ms = 30000};
 	struct mpf_flow_error error;
 	int err = mpf_connect(&o, c, &error);
 
@@ -145,8 +147,7 @@ static struct stats socket_round_trips(unsigned rounds, size_t request, size_t r
 }
 
 /* 2. Insert `count` rules through the async API as fast as they go. */
-static int insert_rules(const struct primary *p, const char *name, uint32_t first,
-			uint32_t count)
+static int insert_rules(const struct primary *p, const char *name, uint32_t first, uint32_t count)
 {
 	struct mpf_completion done[256];
 	struct mpf_flow_error error;
@@ -194,7 +195,8 @@ static double insert_rate(const struct primary *p, unsigned clients, uint32_t to
 			char name[32];
 
 			snprintf(name, sizeof(name), "bench-insert-%u", i);
-			_exit(insert_rules(p, name, i * (total / clients), total / clients) ? 1 : 0);
+			_exit(insert_rules(p, name, i * (total / clients), total / clients) ? 1
+											    : 0);
 		}
 	}
 	for (unsigned i = 0; i < clients; i++) {
@@ -225,7 +227,8 @@ static double remove_all(const struct primary *p, uint32_t expected)
 		int n;
 
 		while (submitted < expected && slot < raw.view.max_rules) {
-			uint32_t generation = shm_load_acquire32(&raw.view.entries[slot].generation);
+			uint32_t generation =
+				shm_load_acquire32(&raw.view.entries[slot].generation);
 			uint64_t handle = (uint64_t)generation << 32 | slot;
 
 			if (generation == 0) {
@@ -337,12 +340,12 @@ int main(int argc, char **argv)
 	       "actions count / queue index 1 / end\n");
 	printf("request %d bytes, completion %d bytes\n\n", request, response);
 	printf("synchronous create, round trip (%u rounds)    median       p99\n", rounds);
-	printf("  spinning (client and primary poll)        %7.2f us %7.2f us\n",
-	       spin.median / 1e3, spin.p99 / 1e3);
+	printf("  spinning (client and primary poll)        %7.2f us %7.2f us\n", spin.median / 1e3,
+	       spin.p99 / 1e3);
 	printf("  sleeping (doorbells, no polling)          %7.2f us %7.2f us\n",
 	       sleep.median / 1e3, sleep.p99 / 1e3);
-	printf("  baseline: SOCK_SEQPACKET request/response %7.2f us %7.2f us\n",
-	       sock.median / 1e3, sock.p99 / 1e3);
+	printf("  baseline: SOCK_SEQPACKET request/response %7.2f us %7.2f us\n", sock.median / 1e3,
+	       sock.p99 / 1e3);
 	printf("  spinning vs baseline: %.1fx faster (median)\n\n", sock.median / spin.median);
 	printf("asynchronous inserts up to %u installed rules\n", rules);
 	printf("  1 client, first fill (memory faulted in)  %10.0f rules/s\n", cold);

@@ -48,7 +48,8 @@ static void bystander(const struct primary *p, const char *what, double seconds)
 		uint64_t handle;
 		double t0 = bench_now_ns();
 
-		if (mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error) != 0) {
+		if (mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error) !=
+		    0) {
 			fprintf(stderr, "fairness: create: %s\n", error.message);
 			exit(1);
 		}
@@ -86,8 +87,8 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 			struct sample_rule s;
 
 			sample_rule_init(&s, index << 22 | i);
-			while (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, i, &error) ==
-			       -EAGAIN)
+			while (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, i,
+						 &error) == -EAGAIN)
 				mpf_poll(c, done, 64, 1000);
 		}
 		while (mpf_inflight(c) > 0)

@@ -58,9 +58,9 @@ static void *ring_consumer(void *arg)
 	pin(job->cpu);
 	pthread_barrier_wait(job->start);
 	while (got < job->messages) {
-		int n = job->burst == 1 ? (ring_dequeue(job->ring, buf, MSG_SIZE) >= 0)
-					: ring_dequeue_burst(job->ring, buf, sizeof(buf), msgs,
-							     job->burst);
+		int n = job->burst == 1
+				? (ring_dequeue(job->ring, buf, MSG_SIZE) >= 0)
+				: ring_dequeue_burst(job->ring, buf, sizeof(buf), msgs, job->burst);
 		if (n <= 0)
 			shm_cpu_relax();
 		else
@@ -77,7 +77,10 @@ static double run_ring(unsigned size, unsigned burst, long messages, int cpu_a, 
 	struct iovec iov[BURST];
 	pthread_barrier_t start;
 	pthread_t thread;
-	struct job job = {.ring = &consumer, .burst = burst, .messages = messages, .cpu = cpu_b,
+	struct job job = {.ring = &consumer,
+			  .burst = burst,
+			  .messages = messages,
+			  .cpu = cpu_b,
 			  .start = &start};
 	double t0, t1;
 	long sent = 0;

@@ -55,13 +55,13 @@ static void five_tuple(struct shape *s, uint32_t n)
 	s->udp.hdr.src_port = htons((uint16_t)n);
 	s->udp.hdr.dst_port = htons(4789);
 	s->pattern[0] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_ETH};
-	s->pattern[1] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &s->ip,
-					       .mask = &s->ip_mask};
+	s->pattern[1] = (struct mpf_flow_item){
+		.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &s->ip, .mask = &s->ip_mask};
 	s->pattern[2] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_UDP, .spec = &s->udp};
 	s->queue.index = (uint16_t)(n % 4);
 	s->actions[0] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_COUNT};
-	s->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE,
-						 .conf = &s->queue};
+	s->actions[1] =
+		(struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &s->queue};
 }
 
 static void open_rss(struct shape *s, uint32_t n)
@@ -81,7 +81,8 @@ int main(int argc, char **argv)
 	static const struct mpf_flow_attr attr = {.ingress = 1};
 	void (*const shapes[])(struct shape *, uint32_t) = {five_tuple, open_rss};
 	struct hwdrv_config config = {.ports = 1, .queues = 4, .device_port = 1, .groups = 1};
-	uint32_t n = argc == 3 && strcmp(argv[1], "--rules") == 0 ? (uint32_t)atoi(argv[2]) : 100000;
+	uint32_t n =
+		argc == 3 && strcmp(argv[1], "--rules") == 0 ? (uint32_t)atoi(argv[2]) : 100000;
 	struct verbs_translation *t = malloc(sizeof(*t));
 	struct region_counter *counter = aligned_alloc(64, sizeof(*counter));
 	void **handles = calloc(n, sizeof(*handles));
@@ -99,8 +100,11 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
 		struct shape s;
 		struct rule_shape rs;
-		struct hwdrv_rule hw = {.attr = &attr, .pattern = s.pattern, .actions = s.actions,
-					.resolved = &rs.actions, .counter = counter};
+		struct hwdrv_rule hw = {.attr = &attr,
+					.pattern = s.pattern,
+					.actions = s.actions,
+					.resolved = &rs.actions,
+					.counter = counter};
 		uint64_t t0, validate, translate, create;
 
 		t0 = now_ns();

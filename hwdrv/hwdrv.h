@@ -64,7 +64,7 @@ struct hwdrv_rule {
 	const struct mpf_flow_item *pattern;
 	const struct mpf_flow_action *actions;
 	const struct rule_actions *resolved;
-	const void *wire;   /* the request it was decoded from (the journal keeps it) */
+	const void *wire; /* the request it was decoded from (the journal keeps it) */
 	size_t wire_length;
 	struct region_counter *counter; /* where this rule counts, if it does */
 };
@@ -99,8 +99,7 @@ struct hwdrv_ops {
 	/* Remove a rule create() made. See mpf_flow_destroy(). */
 	int (*destroy)(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);
 	/* Enter or leave isolated mode on a port. See mpf_flow_isolate(). */
-	int (*isolate)(struct hwdrv *dev, uint16_t port, bool enable,
-		       struct mpf_flow_error *error);
+	int (*isolate)(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow_error *error);
 	/* Hand RX queue `queue` of `port` to client session `owner`: fds[0]
 	 * the queue's memfd (shm/rxq.h), fds[1] the eventfd the datapath
 	 * rings when it fills an empty queue. They stay the backend's: the

@@ -221,10 +221,10 @@ static int take_completion(struct mpf_client *c, struct mpf_completion *done,
 		return -EPROTO;
 	}
 	*done = (struct mpf_completion){
-	    .user_data = entry.user_data,
-	    .status = raw->status,
-	    .handle = raw->handle,
-	    .error = raw->error,
+		.user_data = entry.user_data,
+		.status = raw->status,
+		.handle = raw->handle,
+		.error = raw->error,
 	};
 	*sync = entry.sync;
 	return 1;
@@ -304,9 +304,10 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 			if (err == -ESHUTDOWN)
 				return client_shutdown_error(error);
 			if (err == -ETIMEDOUT)
-				return flow_error_set(
-				    error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				    "no answer from the primary within %d ms", c->at.timeout_ms);
+				return flow_error_set(error, ETIMEDOUT,
+						      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+						      "no answer from the primary within %d ms",
+						      c->at.timeout_ms);
 			continue;
 		}
 		if (sync)
@@ -365,9 +366,9 @@ int mpf_flow_destroy(struct mpf_client *c, uint16_t port, uint64_t handle,
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err =
-	    client_call(c, wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
-			&raw, error);
+	err = client_call(c,
+			  wire_encode_destroy(c->out, sizeof(c->out), 0, port, &handle, 1, error),
+			  &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -433,8 +434,8 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "only COUNT can be queried");
 	if (count->reset || count->fresh) {
-		uint32_t flags =
-		    (count->reset ? WIRE_QUERY_RESET : 0u) | (count->fresh ? WIRE_QUERY_FRESH : 0u);
+		uint32_t flags = (count->reset ? WIRE_QUERY_RESET : 0u) |
+				 (count->fresh ? WIRE_QUERY_FRESH : 0u);
 
 		pthread_mutex_lock(&c->lock);
 		err = client_call(c,
@@ -483,10 +484,10 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 				      "no rule 0x%llx", (unsigned long long)handle);
 	if (err == -ENODEV)
 		return flow_error_set(
-		    error, ENODEV, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-		    "rule 0x%llx is in the journal but was not restored by this start "
-		    "of the primary (see its log)",
-		    (unsigned long long)handle);
+			error, ENODEV, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			"rule 0x%llx is in the journal but was not restored by this start "
+			"of the primary (see its log)",
+			(unsigned long long)handle);
 	if (err == -ENOTSUP)
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "rule 0x%llx has no COUNT action",

@@ -48,8 +48,8 @@ int client_locate(const struct mpf_connect_options *options, struct client_addre
 	if (options->runtime_dir)
 		err = snprintf(out->runtime_dir, sizeof(out->runtime_dir), "%s",
 			       options->runtime_dir) < (int)sizeof(out->runtime_dir)
-			  ? 0
-			  : -1;
+			      ? 0
+			      : -1;
 	else
 		err = default_runtime_dir(out->runtime_dir, sizeof(out->runtime_dir));
 	if (err)
@@ -92,12 +92,12 @@ static int check_primary(int sock, int dir, const struct client_address *at,
 	    (cred.uid == st.st_uid && !(st.st_mode & 0022)))
 		return 0;
 	return flow_error_set(
-	    error, EPERM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-	    "the primary at %s/%s.sock runs as uid %u: not root, not the owner of a "
-	    "directory only it can write (uid %u, mode %04o), not primary_uid: not "
-	    "trusted",
-	    at->runtime_dir, at->instance, (unsigned)cred.uid, (unsigned)st.st_uid,
-	    (unsigned)(st.st_mode & 07777));
+		error, EPERM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+		"the primary at %s/%s.sock runs as uid %u: not root, not the owner of a "
+		"directory only it can write (uid %u, mode %04o), not primary_uid: not "
+		"trusted",
+		at->runtime_dir, at->instance, (unsigned)cred.uid, (unsigned)st.st_uid,
+		(unsigned)(st.st_mode & 07777));
 }
 
 static int receive_welcome(int sock, int timeout_ms, struct handshake_welcome *welcome, int fds[],
@@ -143,7 +143,7 @@ int client_dial(const struct client_address *at, const char *name, uint16_t flag
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct handshake_hello hello = {
-	    .magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .flags = flags};
+		.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .flags = flags};
 	int sock, dir, err;
 
 	for (unsigned i = 0; i < nfds; i++)
@@ -237,17 +237,18 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor,
 			continue;
 		generation = shm_load_relaxed32(&e.generation);
 		*info = (struct mpf_rule_info){
-		    .handle = (uint64_t)generation << 32 | slot,
-		    .owner_pid = e.owner_pid,
-		    .port = e.port,
-		    .group = e.group,
-		    .priority = e.priority,
-		    .created_ns = e.created_ns,
-		    .flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
-			     (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
-			     (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
-			     (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED : 0) |
-			     (e.flags & REGION_ENTRY_UNRESTORED ? MPF_RULE_UNRESTORED : 0),
+			.handle = (uint64_t)generation << 32 | slot,
+			.owner_pid = e.owner_pid,
+			.port = e.port,
+			.group = e.group,
+			.priority = e.priority,
+			.created_ns = e.created_ns,
+			.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
+				 (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
+				 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
+				 (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED
+									: 0) |
+				 (e.flags & REGION_ENTRY_UNRESTORED ? MPF_RULE_UNRESTORED : 0),
 		};
 		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
 		info->owner_name[sizeof(info->owner_name) - 1] = '\0';

@@ -82,8 +82,9 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	q->bell = -1;
 	pthread_mutex_lock(&c->lock);
 	err = client_call(
-	    c, wire_encode_rxq(c->out, sizeof(c->out), WIRE_OP_RXQ_ATTACH, 0, port, queue, error),
-	    &raw, error);
+		c,
+		wire_encode_rxq(c->out, sizeof(c->out), WIRE_OP_RXQ_ATTACH, 0, port, queue, error),
+		&raw, error);
 	/* Success: the fds were sent before the completion was published. */
 	if (!err)
 		err = fdpass_receive(c->sock, &tag, sizeof(tag), fds, &nfds, c->at.timeout_ms);

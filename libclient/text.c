@@ -44,8 +44,8 @@ int mpf_flow_parse(const char *text, struct mpf_flow_parsed **out, struct mpf_fl
 	if (err) {
 		/* The cause is where the word at fault starts in `text`. */
 		int32_t at = p.error_token < parsed->words.count
-				 ? parsed->words.tokens[p.error_token].column
-				 : (int32_t)length;
+				     ? parsed->words.tokens[p.error_token].column
+				     : (int32_t)length;
 
 		free(parsed);
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, at, "%s",

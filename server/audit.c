@@ -39,8 +39,9 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 
 		if (r->state == RULE_FREE) {
 			if (entry || counter)
-				return BAD("slot %u is free but the region still shows a rule there",
-					   slot);
+				return BAD(
+					"slot %u is free but the region still shows a rule there",
+					slot);
 			continue;
 		}
 		used++;
@@ -60,12 +61,13 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 		if (entry != r->generation || counter != r->generation)
 			return BAD("rule 0x%llx: the region's directory or counter slot has "
 				   "generation %u/%u",
-				   (unsigned long long)((uint64_t)r->generation << 32 | slot), entry,
-				   counter);
+				   (unsigned long long)((uint64_t)r->generation << 32 | slot),
+				   entry, counter);
 		if (r->owner == 0) {
 			persistent++;
 			if (s->journal.fd >= 0 && r->journal == NULL)
-				return BAD("persistent rule in slot %u has no journal record", slot);
+				return BAD("persistent rule in slot %u has no journal record",
+					   slot);
 		} else if (owner_of(s, r) == NULL) {
 			return BAD("rule in slot %u belongs to session %u, which is gone (an "
 				   "orphan)",
@@ -75,8 +77,9 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 		}
 	}
 	if (used != t->used || used + rules_free(t) + t->retired != t->max)
-		return BAD("%u rules in use, the table counts %u, with %u free and %u retired of %u",
-			   used, t->used, rules_free(t), t->retired, t->max);
+		return BAD(
+			"%u rules in use, the table counts %u, with %u free and %u retired of %u",
+			used, t->used, rules_free(t), t->retired, t->max);
 	if (unrestored + s->journal.n_orphans != s->unrestored_rules ||
 	    shm_load_relaxed32(&s->region->unrestored) != s->unrestored_rules)
 		return BAD("%u rules not restored (%u in slots, %u beyond them), the primary "

@@ -69,7 +69,8 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 	int memfd = -1, err;
 
 	if (c == NULL) {
-		snprintf(reason, reason_size, "this instance already serves %u clients (--max-clients)",
+		snprintf(reason, reason_size,
+			 "this instance already serves %u clients (--max-clients)",
 			 s->config.max_clients);
 		return -EUSERS;
 	}

@@ -251,10 +251,9 @@ static void fail_outbox(struct server *s, struct client *c, int err)
 		}
 		failed = (struct wire_completion){.user_data = rec->user_data,
 						  .request_op = rec->request_op};
-		failed.status = flow_error_set(&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
-					       -1,
-					       "not done: the journal could not make it durable (%s)",
-					       strerror(-err));
+		failed.status = flow_error_set(
+			&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			"not done: the journal could not make it durable (%s)", strerror(-err));
 		commit_complete(c, &failed, 0);
 	}
 	free(old.bytes);

@@ -27,8 +27,7 @@ static bool trusted(const struct stat *st)
 	return (st->st_uid == geteuid() || st->st_uid == 0) && !(st->st_mode & 0022);
 }
 
-int dir_open(const char *path, mode_t mode, gid_t group, int *out, char *reason,
-	     size_t reason_size)
+int dir_open(const char *path, mode_t mode, gid_t group, int *out, char *reason, size_t reason_size)
 {
 	struct stat st;
 	bool made = false;
@@ -41,15 +40,17 @@ int dir_open(const char *path, mode_t mode, gid_t group, int *out, char *reason,
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP || errno == ENOTDIR) {
-			snprintf(reason, reason_size, "%s: not a directory (a symbolic link or "
-				 "another file): refusing it", path);
+			snprintf(reason, reason_size,
+				 "%s: not a directory (a symbolic link or "
+				 "another file): refusing it",
+				 path);
 			return -ENOTDIR;
 		}
 		goto fail_errno;
 	}
 	/* The one we made: its group and mode exactly, whatever the umask. */
-	if (made && ((group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) != 0) ||
-		     fchmod(fd, mode) != 0)) {
+	if (made &&
+	    ((group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) != 0) || fchmod(fd, mode) != 0)) {
 		err = errno;
 		close(fd);
 		errno = err;
@@ -122,9 +123,11 @@ int dir_open_file(int dirfd, const char *dirpath, const char *name, int flags, c
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (st.st_uid != geteuid() && st.st_uid != 0)) {
-		snprintf(reason, reason_size, "%s/%s: not a regular file of uid %u or root "
-			 "(uid %u, mode %06o): refusing it", dirpath, name, (unsigned)geteuid(),
-			 (unsigned)st.st_uid, (unsigned)st.st_mode);
+		snprintf(reason, reason_size,
+			 "%s/%s: not a regular file of uid %u or root "
+			 "(uid %u, mode %06o): refusing it",
+			 dirpath, name, (unsigned)geteuid(), (unsigned)st.st_uid,
+			 (unsigned)st.st_mode);
 		close(fd);
 		return -EPERM;
 	}

@@ -32,9 +32,9 @@
 #include "shm/fdpass.h"
 
 /* Room one request may need in the completion ring. */
-#define REQUEST_ROOM (WIRE_BATCH_MAX * (RING_RECORD_HEADER + WIRE_COMPLETION_MAX))
-#define JOB_STEP     512u /* rules a job handles between looks at the clock */
-#define AUDIT_SHARE    200	     /* audits may use 1/200 of the loop's time */
+#define REQUEST_ROOM   (WIRE_BATCH_MAX * (RING_RECORD_HEADER + WIRE_COMPLETION_MAX))
+#define JOB_STEP       512u	 /* rules a job handles between looks at the clock */
+#define AUDIT_SHARE    200	 /* audits may use 1/200 of the loop's time */
 #define AUDIT_BURST_NS 2000000ll /* and this much of it at once */
 
 static uint64_t monotonic_ns(void)
@@ -246,8 +246,8 @@ static int run_meter(struct server *s, struct client *c, const struct wire_reque
 				    req->header.length);
 		if (err) {
 			dev->ops.meter_destroy(dev, req->meter.port, req->meter.id, NULL);
-			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					      "the journal cannot record the meter: %s",
+			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+					      -1, "the journal cannot record the meter: %s",
 					      strerror(-err));
 		}
 		return 0;
@@ -267,9 +267,10 @@ static int run_meter(struct server *s, struct client *c, const struct wire_reque
 		err = journal_meter_gone(s, req->meter.port, req->meter.id);
 		if (err) {
 			/* Not recorded, so not done: the meter is made again. */
-			journal_meter_gone_undone(s, (uint64_t)req->meter.port << 32 | req->meter.id);
-			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					      "the journal cannot record the destroy: %s",
+			journal_meter_gone_undone(s,
+						  (uint64_t)req->meter.port << 32 | req->meter.id);
+			return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+					      -1, "the journal cannot record the destroy: %s",
 					      strerror(-err));
 		}
 		return 0;
@@ -361,18 +362,12 @@ static int run_audit(struct server *s, struct client *c, const struct wire_reque
 typedef int runner(struct server *s, struct client *c, const struct wire_request *req,
 		   struct wire_completion *out);
 static runner *const runners[WIRE_OP_END_] = {
-	[WIRE_OP_VALIDATE] = run_rule,
-	[WIRE_OP_CREATE] = run_rule,
-	[WIRE_OP_DESTROY] = run_destroy,
-	[WIRE_OP_FLUSH] = run_flush,
-	[WIRE_OP_QUERY] = run_query,
-	[WIRE_OP_ISOLATE] = run_isolate,
-	[WIRE_OP_RXQ_ATTACH] = run_rxq_attach,
-	[WIRE_OP_RXQ_DETACH] = run_rxq_detach,
-	[WIRE_OP_METER_CREATE] = run_meter,
-	[WIRE_OP_METER_DESTROY] = run_meter,
-	[WIRE_OP_METER_QUERY] = run_meter,
-	[WIRE_OP_AUDIT] = run_audit,
+	[WIRE_OP_VALIDATE] = run_rule,	       [WIRE_OP_CREATE] = run_rule,
+	[WIRE_OP_DESTROY] = run_destroy,       [WIRE_OP_FLUSH] = run_flush,
+	[WIRE_OP_QUERY] = run_query,	       [WIRE_OP_ISOLATE] = run_isolate,
+	[WIRE_OP_RXQ_ATTACH] = run_rxq_attach, [WIRE_OP_RXQ_DETACH] = run_rxq_detach,
+	[WIRE_OP_METER_CREATE] = run_meter,    [WIRE_OP_METER_DESTROY] = run_meter,
+	[WIRE_OP_METER_QUERY] = run_meter,     [WIRE_OP_AUDIT] = run_audit,
 };
 
 /* Run one decoded request (not a BATCH) into `out`. True if it became the
@@ -384,9 +379,9 @@ static bool run(struct server *s, struct client *c, const struct wire_request *r
 	int status;
 
 	if (r == NULL) {
-		out->status = flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
-					     -1, "op %u cannot be run here",
-					     (unsigned)req->header.op);
+		out->status =
+			flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				       "op %u cannot be run here", (unsigned)req->header.op);
 		return false;
 	}
 	status = r(s, c, req, out);
@@ -442,9 +437,9 @@ static bool handle_message(struct server *s, struct client *c, const uint8_t *ms
 		one.user_data = sub->header.user_data;
 		one.request_op = sub->header.op;
 		if (cancelled) {
-			one.status = flow_error_set(&one.error, ECANCELED,
-						    MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-						    "not run: an earlier request of the batch failed");
+			one.status = flow_error_set(
+				&one.error, ECANCELED, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				"not run: an earlier request of the batch failed");
 		} else if (rc < 0) {
 			one.status = rc;
 		} else if (run(s, c, sub, &one)) {
@@ -481,7 +476,8 @@ static enum job_progress job_step(struct server *s, struct client *c)
 			job->status = journal_orphans_destroy(s, (uint16_t)job->port, &orphans);
 		job->done += orphans;
 		if (job->status)
-			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+				       -1,
 				       "the journal cannot record the destroys: %s (%u destroyed)",
 				       strerror(-job->status), job->done);
 		return JOB_DONE;
@@ -592,8 +588,9 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 			break;
 		if (n < 0) {
 			commit_publish(s, c);
-			client_remove(s, c, n == -EPROTO ? "published an impossible ring index"
-							 : "wrote a corrupt ring record");
+			client_remove(s, c,
+				      n == -EPROTO ? "published an impossible ring index"
+						   : "wrote a corrupt ring record");
 			return -1;
 		}
 		if (deadline == 0)

@@ -48,7 +48,7 @@
 
 #define JOURNAL_MAGIC	   0x4a46504du /* "MPFJ" */
 #define JOURNAL_FILE_MAX   (64ull << 30)
-#define JOURNAL_COMPACT_AT 4096u /* dead records before compaction is worth it */
+#define JOURNAL_COMPACT_AT 4096u	 /* dead records before compaction is worth it */
 #define JOURNAL_RETRY_NS   1000000000ull /* between rewrites of a broken journal */
 
 enum journal_type {
@@ -109,11 +109,11 @@ int journal_fdatasync(int fd)
 
 /* Write one record to `fd` at `offset`. Its size, or -errno: a short write
  * goes on until the file system says why it stopped (ENOSPC, EIO, ...). */
-static ssize_t put(int fd, off_t offset, enum journal_type type, uint64_t key,
-		   const void *payload, uint32_t length)
+static ssize_t put(int fd, off_t offset, enum journal_type type, uint64_t key, const void *payload,
+		   uint32_t length)
 {
-	struct journal_record h = {.magic = JOURNAL_MAGIC, .type = (uint16_t)type,
-				   .length = length, .key = key};
+	struct journal_record h = {
+		.magic = JOURNAL_MAGIC, .type = (uint16_t)type, .length = length, .key = key};
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)(uintptr_t)payload, length}};
 	size_t total = sizeof(h) + length, done = 0;
 
@@ -126,9 +126,10 @@ static ssize_t put(int fd, off_t offset, enum journal_type type, uint64_t key,
 		if (done < sizeof(h))
 			rest[n++] = (struct iovec){(uint8_t *)&h + done, sizeof(h) - done};
 		if (length)
-			rest[n++] = (struct iovec){(uint8_t *)iov[1].iov_base +
-							   (done > sizeof(h) ? done - sizeof(h) : 0),
-						   length - (done > sizeof(h) ? done - sizeof(h) : 0)};
+			rest[n++] =
+				(struct iovec){(uint8_t *)iov[1].iov_base +
+						       (done > sizeof(h) ? done - sizeof(h) : 0),
+					       length - (done > sizeof(h) ? done - sizeof(h) : 0)};
 		w = pwritev(fd, rest, (int)n, offset + (off_t)done);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -557,8 +558,8 @@ static int journal_scan(struct server *s, const uint8_t *data, uint64_t size, st
 			if (h.type == JOURNAL_RULE)
 				sc->rule[slot] = data + at;
 			else if (sc->rule[slot] &&
-				 memcmp(sc->rule[slot] + offsetof(struct journal_record, key), &h.key,
-					sizeof(h.key)) == 0)
+				 memcmp(sc->rule[slot] + offsetof(struct journal_record, key),
+					&h.key, sizeof(h.key)) == 0)
 				sc->rule[slot] = NULL;
 			break;
 		}
@@ -767,9 +768,10 @@ int journal_open(struct server *s)
 		if (!err)
 			err = journal_fdatasync(j->fd);
 		if (err) {
-			log_warnx("journal %s: cannot record epoch %u (%s): handles of this run may "
-				  "repeat those of the next",
-				  j->path, j->epoch, strerror(-err));
+			log_warnx(
+				"journal %s: cannot record epoch %u (%s): handles of this run may "
+				"repeat those of the next",
+				j->path, j->epoch, strerror(-err));
 			err = 0;
 		}
 		j->durable = j->end;

@@ -169,7 +169,8 @@ static struct handshake *handshake_slot(struct server *s, uid_t uid)
 				mine = h;
 		}
 		for (unsigned k = 0; k < HANDSHAKES_MAX; k++)
-			same += s->handshakes[k].sock >= 0 && s->handshakes[k].cred.uid == h->cred.uid;
+			same += s->handshakes[k].sock >= 0 &&
+				s->handshakes[k].cred.uid == h->cred.uid;
 		if (same > most) {
 			most = same;
 			most_uid = h->cred.uid;
@@ -191,8 +192,8 @@ static struct handshake *handshake_slot(struct server *s, uid_t uid)
 		return NULL;
 	loop_unwatch_handshake(s, victim);
 	refuse(victim->sock, -EAGAIN, &victim->cred,
-	       "no hello yet, and uid %u holds %u of %u waiting connections", (unsigned)victim->cred.uid,
-	       victim->cred.uid == uid ? held : most, HANDSHAKES_MAX);
+	       "no hello yet, and uid %u holds %u of %u waiting connections",
+	       (unsigned)victim->cred.uid, victim->cred.uid == uid ? held : most, HANDSHAKES_MAX);
 	victim->sock = -1;
 	return victim;
 }
@@ -234,8 +235,9 @@ void listener_accept(struct server *s)
 		}
 		h = handshake_slot(s, cred.uid);
 		if (h == NULL) {
-			refuse(sock, -EAGAIN, &cred, "uid %u has %u connections waiting to say hello",
-			       (unsigned)cred.uid, HANDSHAKES_PER_UID);
+			refuse(sock, -EAGAIN, &cred,
+			       "uid %u has %u connections waiting to say hello", (unsigned)cred.uid,
+			       HANDSHAKES_PER_UID);
 			continue;
 		}
 		h->sock = sock;
@@ -254,7 +256,8 @@ void listener_expire(struct server *s, uint64_t now_ns)
 
 		if (h->sock >= 0 && now_ns > h->deadline_ns) {
 			loop_unwatch_handshake(s, h);
-			refuse(h->sock, -ETIMEDOUT, &h->cred, "no hello within %d ms", HELLO_WAIT_MS);
+			refuse(h->sock, -ETIMEDOUT, &h->cred, "no hello within %d ms",
+			       HELLO_WAIT_MS);
 			h->sock = -1;
 		}
 	}

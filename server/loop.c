@@ -22,8 +22,8 @@
 #include "server/server.h"
 #include "shm/doorbell.h"
 
-#define QUEUE_DEPTH     256
-#define CLIENT_SLICE_NS 200000u /* a client's time per round, for fairness */
+#define QUEUE_DEPTH	256
+#define CLIENT_SLICE_NS 200000u	      /* a client's time per round, for fairness */
 #define SHUTDOWN_NS	2000000000ull /* answering what is in flight at shutdown */
 
 enum watch {
@@ -73,8 +73,7 @@ static void unwatch(struct server *s, uint64_t user_data)
 
 void loop_watch_client(struct server *s, struct client *c)
 {
-	watch(s, c->sock, POLLIN | POLLRDHUP,
-	      tag(WATCH_CLIENT_SOCKET, c->generation, c->index));
+	watch(s, c->sock, POLLIN | POLLRDHUP, tag(WATCH_CLIENT_SOCKET, c->generation, c->index));
 	watch(s, c->primary_bell, POLLIN, tag(WATCH_CLIENT_BELL, c->generation, c->index));
 }
 
@@ -84,8 +83,8 @@ void loop_watch_handshake(struct server *s, struct handshake *h)
 	struct io_uring_sqe *sqe = get_sqe(s);
 
 	io_uring_prep_poll_add(sqe, h->sock, POLLIN | POLLRDHUP);
-	io_uring_sqe_set_data64(sqe, tag(WATCH_HANDSHAKE, h->generation,
-					(uint32_t)(h - s->handshakes)));
+	io_uring_sqe_set_data64(sqe,
+				tag(WATCH_HANDSHAKE, h->generation, (uint32_t)(h - s->handshakes)));
 }
 
 void loop_unwatch_handshake(struct server *s, struct handshake *h)
@@ -165,7 +164,8 @@ static struct client *tagged_client(struct server *s, uint64_t user_data)
 	if (index >= s->config.max_clients)
 		return NULL;
 	c = &s->clients[index];
-	if (!c->active || c->leaving || (c->generation & 0xffffffu) != ((user_data >> 32) & 0xffffffu))
+	if (!c->active || c->leaving ||
+	    (c->generation & 0xffffffu) != ((user_data >> 32) & 0xffffffu))
 		return NULL; /* a late event for a client already gone */
 	return c;
 }
@@ -208,7 +208,8 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		uint32_t index = (uint32_t)user_data;
 		struct handshake *h = index < HANDSHAKES_MAX ? &s->handshakes[index] : NULL;
 
-		if (h && h->sock >= 0 && (h->generation & 0xffffffu) == ((user_data >> 32) & 0xffffffu))
+		if (h && h->sock >= 0 &&
+		    (h->generation & 0xffffffu) == ((user_data >> 32) & 0xffffffu))
 			listener_hello(s, h);
 		break;
 	}

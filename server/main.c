@@ -59,8 +59,7 @@ static void usage(FILE *out)
 		hwdrv_backend_names());
 }
 
-static int number(const char *option, const char *text, uint32_t min, uint32_t max,
-		  uint32_t *out)
+static int number(const char *option, const char *text, uint32_t min, uint32_t max, uint32_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -184,7 +183,8 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 			} else {
 				cfg->allow_gid = (gid_t)strtoul(optarg, &end, 10);
 				if (*end || end == optarg) {
-					fprintf(stderr, SERVER_NAME ": --allow-group: no group '%s'\n",
+					fprintf(stderr,
+						SERVER_NAME ": --allow-group: no group '%s'\n",
 						optarg);
 					return 2;
 				}
@@ -262,7 +262,8 @@ static int parse(struct server_config *cfg, int argc, char **argv)
 				return 2;
 			break;
 		case COUNTER_INTERVAL:
-			if (number("--counter-interval", optarg, 10, 60000, &cfg->counter_interval_ms))
+			if (number("--counter-interval", optarg, 10, 60000,
+				   &cfg->counter_interval_ms))
 				return 2;
 			break;
 		case BUSY:
@@ -390,8 +391,8 @@ int main(int argc, char **argv)
 	}
 	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
 	s->scratch = malloc(sizeof(*s->scratch));
-	if (s->clients == NULL || s->scratch == NULL || rules_init(&s->rules, s->config.max_rules) != 0 ||
-	    (err = region_create(s)) != 0) {
+	if (s->clients == NULL || s->scratch == NULL ||
+	    rules_init(&s->rules, s->config.max_rules) != 0 || (err = region_create(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": cannot allocate %u rules and %u clients\n",
 			s->config.max_rules, s->config.max_clients);
 		pidfile_remove(s->pidfile);
@@ -417,7 +418,8 @@ int main(int argc, char **argv)
 	pidfile_write(s->pidfile);
 	s->region->primary_pid = (uint32_t)getpid(); /* daemon() forked */
 	clock_gettime(CLOCK_REALTIME, &started);
-	s->region->start_time_ns = (uint64_t)started.tv_sec * 1000000000ull + (uint64_t)started.tv_nsec;
+	s->region->start_time_ns =
+		(uint64_t)started.tv_sec * 1000000000ull + (uint64_t)started.tv_nsec;
 	if ((err = loop_init(s)) != 0)
 		fatalx("event loop: %s", strerror(-err));
 	log_info("instance %s ready: backend %s, %u rules, %u clients, socket %s",

@@ -500,8 +500,7 @@ bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget
 		const struct rule_slot *r = &s->rules.slots[slot];
 		int err;
 
-		if (r->state == RULE_FREE || r->dying || r->owner != 0 ||
-		    r->port != job->port)
+		if (r->state == RULE_FREE || r->dying || r->owner != 0 || r->port != job->port)
 			continue;
 		err = rules_destroy(s, slot, NULL);
 		if (err) {

@@ -62,13 +62,13 @@ enum job_kind { JOB_NONE, JOB_FLUSH, JOB_FLUSH_PERSISTENT, JOB_LEAVE, JOB_AUDIT 
 enum job_progress { JOB_DONE, JOB_MORE, JOB_WAITING };
 struct job {
 	enum job_kind kind;
-	int port;	 /* -1: every port (JOB_LEAVE) */
-	uint32_t cursor; /* JOB_FLUSH_PERSISTENT: the next slot to look at */
-	uint32_t done;	 /* rules destroyed so far */
+	int port;	  /* -1: every port (JOB_LEAVE) */
+	uint32_t cursor;  /* JOB_FLUSH_PERSISTENT: the next slot to look at */
+	uint32_t done;	  /* rules destroyed so far */
 	uint64_t checked; /* JOB_AUDIT: rules checked */
-	int status;	 /* its result: 0 or -errno with `error` */
+	int status;	  /* its result: 0 or -errno with `error` */
 	struct mpf_flow_error error;
-	uint64_t lsn;	 /* the journal records it wrote (persistent) */
+	uint64_t lsn; /* the journal records it wrote (persistent) */
 	uint64_t user_data;
 	uint8_t request_op;
 	/* Inside a BATCH, which stays in the ring (dispatch.c): the batch's
@@ -80,8 +80,8 @@ struct job {
 /* A connected client. Slot `index` of server.clients; `session` is unique
  * for the primary's lifetime and owns the client's rules. */
 struct client {
-	bool active;	/* connected, or leaving with rules still to destroy */
-	bool leaving;	/* gone: its socket, rings and bells are closed */
+	bool active;  /* connected, or leaving with rules still to destroy */
+	bool leaving; /* gone: its socket, rings and bells are closed */
 	uint32_t index;
 	uint32_t session;
 	uint32_t generation; /* bumps on each reuse of the slot: stale CQEs are ignored */
@@ -122,12 +122,12 @@ struct rule_slot {
 	uint32_t generation;
 	uint32_t owner;	      /* client session; 0: persistent (the instance's) */
 	uint32_t owner_index; /* that client's slot in server.clients */
-	uint32_t prev, next; /* the owner's list, slot + 1; 0: none */
+	uint32_t prev, next;  /* the owner's list, slot + 1; 0: none */
 	uint16_t port;
-	uint8_t state;	      /* enum rule_state */
-	bool dying; /* persistent, destroyed: waits for its record to be durable */
+	uint8_t state; /* enum rule_state */
+	bool dying;    /* persistent, destroyed: waits for its record to be durable */
 	void *backend;
-	void *journal;		 /* persistent: its CREATE request, as journaled */
+	void *journal; /* persistent: its CREATE request, as journaled */
 	uint32_t journal_length;
 };
 
@@ -249,9 +249,9 @@ struct server {
 	uint64_t audit_refilled_ns; /* when the bucket was last filled */
 	uint64_t wake_at_ns;	    /* a waiting job's time: the loop sleeps no longer */
 	struct pidfh *pidfile;
-	int runtime_fd; /* the checked runtime directory (dirs.c) */
-	int state_fd;	/* the checked state directory */
-	char socket_name[48]; /* INSTANCE.sock, in the runtime directory */
+	int runtime_fd;			 /* the checked runtime directory (dirs.c) */
+	int state_fd;			 /* the checked state directory */
+	char socket_name[48];		 /* INSTANCE.sock, in the runtime directory */
 	char socket_path[PATH_MAX + 64]; /* for the log */
 	bool stopping;
 	struct scratch *scratch;
@@ -273,8 +273,7 @@ struct scratch {
  * directory owned by neither our uid nor root, or one writable by group or
  * others. 0 with *fd, or -errno with `reason` naming the path, owner and
  * mode. */
-int dir_open(const char *path, mode_t mode, gid_t group, int *fd, char *reason,
-	     size_t reason_size);
+int dir_open(const char *path, mode_t mode, gid_t group, int *fd, char *reason, size_t reason_size);
 /* /proc/self/fd/DIRFD/NAME: for calls that take a path only (bind, the
  * pidfile); it resolves through the checked descriptor. 0 or -ENAMETOOLONG. */
 int dir_proc_path(int dirfd, const char *name, char *out, size_t size);
@@ -296,8 +295,7 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-__attribute__((noreturn)) void fatalx(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* region.c */
 int region_create(struct server *s);

@@ -43,7 +43,9 @@ int fdpass_receive(int sock, void *data, size_t length, int fds[FDPASS_MAX], uns
 {
 	union control control;
 	struct iovec iov = {.iov_base = data, .iov_len = length};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control.buf,
 			     .msg_controllen = sizeof(control.buf)};
 	struct pollfd pfd = {.fd = sock, .events = POLLIN};
 	ssize_t n;

@@ -23,9 +23,9 @@
 
 #include <stdint.h>
 
-#define HANDSHAKE_MAGIC	  0x4c46504du /* "MPFL" */
-#define HANDSHAKE_VERSION 1u
-#define HANDSHAKE_NAME_MAX 32u
+#define HANDSHAKE_MAGIC	     0x4c46504du /* "MPFL" */
+#define HANDSHAKE_VERSION    1u
+#define HANDSHAKE_NAME_MAX   32u
 #define HANDSHAKE_REASON_MAX 128u
 
 enum {
@@ -41,7 +41,7 @@ enum {
 struct handshake_hello {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t flags; /* HANDSHAKE_HELLO_*; other bits must be 0 */
+	uint16_t flags;		       /* HANDSHAKE_HELLO_*; other bits must be 0 */
 	char name[HANDSHAKE_NAME_MAX]; /* printable, NUL-terminated */
 };
 _Static_assert(sizeof(struct handshake_hello) == 40, "hello layout");
@@ -50,7 +50,7 @@ struct handshake_welcome {
 	uint32_t magic;
 	uint16_t version;
 	uint16_t reserved;
-	int32_t status;	    /* 0, or -errno with `reason` */
+	int32_t status; /* 0, or -errno with `reason` */
 	uint32_t client_id;
 	char reason[HANDSHAKE_REASON_MAX];
 	uint64_t client_memfd_size;

@@ -54,14 +54,13 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 		return -EINVAL;
 	/* One copy of the header; only the copy is checked and used. */
 	memcpy(&h, mem, offsetof(struct region_header, state));
-	if (h.magic != REGION_MAGIC || h.version != REGION_VERSION ||
-	    h.header_size != sizeof(h) || h.counter_size != sizeof(struct region_counter) ||
+	if (h.magic != REGION_MAGIC || h.version != REGION_VERSION || h.header_size != sizeof(h) ||
+	    h.counter_size != sizeof(struct region_counter) ||
 	    h.entry_size != sizeof(struct region_entry))
 		return -EPROTO;
 	if (h.size != region_memsize(h.max_rules) || h.size > length ||
 	    h.counters_offset != sizeof(h) ||
-	    h.directory_offset !=
-		    sizeof(h) + (uint64_t)h.max_rules * sizeof(struct region_counter))
+	    h.directory_offset != sizeof(h) + (uint64_t)h.max_rules * sizeof(struct region_counter))
 		return -EPROTO;
 	view->header = mem;
 	view->counters = (const struct region_counter *)((const uint8_t *)mem + h.counters_offset);
@@ -115,8 +114,7 @@ void region_counter_reset(struct region_counter *c)
 	write_end(&c->sequence);
 }
 
-void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
-			uint64_t now_ns)
+void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns)
 {
 	/* Single writer per slot: a relaxed read-modify-write of our own word. */
 	shm_store_relaxed64(&c->hits, shm_load_relaxed64(&c->hits) + hits);
@@ -124,8 +122,7 @@ void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
 	shm_store_relaxed64(&c->last_hit_ns, now_ns);
 }
 
-void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes,
-			uint64_t now_ns)
+void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns)
 {
 	/* Single writer per slot (the primary's poller): relaxed, as add. */
 	if (hits != shm_load_relaxed64(&c->hits))

@@ -27,10 +27,10 @@
 
 #include "shm/atomics.h"
 
-#define REGION_MAGIC	 0x5246504du /* "MPFR" */
-#define REGION_VERSION	 1u
-#define REGION_TEXT_MAX	 440u	 /* bytes of rule text, NUL included */
-#define REGION_NAME_MAX	 32u	 /* client name, NUL included */
+#define REGION_MAGIC	0x5246504du /* "MPFR" */
+#define REGION_VERSION	1u
+#define REGION_TEXT_MAX 440u /* bytes of rule text, NUL included */
+#define REGION_NAME_MAX 32u  /* client name, NUL included */
 
 /* region_header.state */
 #define REGION_STATE_RUNNING  1u
@@ -55,7 +55,7 @@ struct region_header {
 	shm_u32 state;
 	shm_u32 clients;
 	shm_u32 rules;
-	shm_u32 unrestored; /* journaled persistent rules not in the device */
+	shm_u32 unrestored;   /* journaled persistent rules not in the device */
 	shm_u64 heartbeat_ns; /* CLOCK_MONOTONIC of the primary's last tick */
 	uint8_t pad[256 - 136];
 };
@@ -70,10 +70,10 @@ struct region_counter {
 	shm_u32 generation; /* of the rule in this slot; 0: free */
 	shm_u32 flags;
 	uint32_t reserved;
-	shm_u64 hits;	    /* counting side */
-	shm_u64 bytes;	    /* counting side */
-	shm_u64 hits_base;  /* primary: the value at the last reset */
-	shm_u64 bytes_base; /* primary */
+	shm_u64 hits;	     /* counting side */
+	shm_u64 bytes;	     /* counting side */
+	shm_u64 hits_base;   /* primary: the value at the last reset */
+	shm_u64 bytes_base;  /* primary */
 	shm_u64 last_hit_ns; /* counting side, CLOCK_REALTIME */
 	uint8_t pad[8];
 };
@@ -130,12 +130,10 @@ void region_counter_close(struct region_counter *c);
 void region_counter_reset(struct region_counter *c);
 
 /* Counting side: add a hit of `bytes` (single writer per slot). */
-void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
-			uint64_t now_ns);
+void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns);
 /* Counting side, for a device that keeps totals itself: publish them (they
  * only grow); the last-hit time moves when the hits did. */
-void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes,
-			uint64_t now_ns);
+void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns);
 
 struct region_count {
 	uint64_t hits;	/* since the last reset */

@@ -80,8 +80,7 @@ int ring_create(struct ring *r, void *mem, size_t mem_len, uint32_t size, uint32
 	return 0;
 }
 
-int ring_attach(struct ring *r, void *mem, size_t mem_len, enum ring_role role,
-		int peer_doorbell)
+int ring_attach(struct ring *r, void *mem, size_t mem_len, enum ring_role role, int peer_doorbell)
 {
 	struct ring_shared geometry;
 	uint32_t tail, head;
@@ -360,8 +359,7 @@ int ring_dequeue(struct ring *r, void *buf, uint32_t cap)
 	return ret;
 }
 
-int ring_peek_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
-		    unsigned count)
+int ring_peek_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs, unsigned count)
 {
 	uint32_t at = r->index;
 	size_t offset = 0;
@@ -395,8 +393,7 @@ void ring_release(struct ring *r, uint32_t end)
 	consumer_publish(r);
 }
 
-int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
-		       unsigned count)
+int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs, unsigned count)
 {
 	int n = ring_peek_burst(r, buf, cap, msgs, count);
 

@@ -42,18 +42,18 @@
 
 #include "shm/atomics.h"
 
-#define RING_MAGIC		0x474e4952u /* "RING" */
-#define RING_LAYOUT_VERSION	1u
-#define RING_RECORD_HEADER	8u
-#define RING_SIZE_MIN		4096u
-#define RING_SIZE_MAX		(1u << 30)
+#define RING_MAGIC	    0x474e4952u /* "RING" */
+#define RING_LAYOUT_VERSION 1u
+#define RING_RECORD_HEADER  8u
+#define RING_SIZE_MIN	    4096u
+#define RING_SIZE_MAX	    (1u << 30)
 /* The largest payload any ring accepts; a ring may set a smaller maximum. */
-#define RING_MSG_MAX_LIMIT	(1u << 20)
+#define RING_MSG_MAX_LIMIT (1u << 20)
 
 /* Bits of ring_shared.consumer_flags, written only by the consumer. */
-#define RING_NEED_WAKEUP	1u /* consumer sleeps until data arrives */
+#define RING_NEED_WAKEUP 1u /* consumer sleeps until data arrives */
 /* Bits of ring_shared.producer_flags, written only by the producer. */
-#define RING_NEED_SPACE		1u /* producer sleeps until space is freed */
+#define RING_NEED_SPACE 1u /* producer sleeps until space is freed */
 
 struct ring_shared {
 	/* Geometry: written by ring_create() before the memory is shared,
@@ -89,7 +89,7 @@ enum ring_role {
 struct ring {
 	struct ring_shared *shared;
 	uint8_t *data;
-	uint32_t size;	    /* cached geometry */
+	uint32_t size; /* cached geometry */
 	uint32_t mask;
 	uint32_t msg_max;
 	uint32_t index;	    /* producer: tail, consumer: head (ours, authoritative) */
@@ -130,8 +130,7 @@ int ring_create(struct ring *r, void *mem, size_t mem_len, uint32_t size, uint32
  * Returns 0, -EINVAL (mapping too small), -EPROTO (bad magic, version or
  * geometry).
  */
-int ring_attach(struct ring *r, void *mem, size_t mem_len, enum ring_role role,
-		int peer_doorbell);
+int ring_attach(struct ring *r, void *mem, size_t mem_len, enum ring_role role, int peer_doorbell);
 
 /*
  * Producer: stage up to `count` messages and publish them with one release
@@ -187,8 +186,7 @@ int ring_dequeue_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *m
  * stops part-way through a burst releases what it used and reads the rest
  * again later, from the ring, as new copies.
  */
-int ring_peek_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs,
-		    unsigned count);
+int ring_peek_burst(struct ring *r, void *buf, size_t cap, struct ring_msg *msgs, unsigned count);
 /* Consumer: release every record up to `end` (a ring_msg.end of the last
  * peek) with one store. */
 void ring_release(struct ring *r, uint32_t end);

@@ -20,10 +20,10 @@
 
 #include "shm/atomics.h"
 
-#define RXQ_MAGIC	   0x51585250u /* "PRXQ" */
-#define RXQ_VERSION	   1u
-#define RXQ_HEADER_SIZE	   256u
-#define RXQ_FRAME_MAX	   16384u /* bytes of a frame a record carries */
+#define RXQ_MAGIC	0x51585250u /* "PRXQ" */
+#define RXQ_VERSION	1u
+#define RXQ_HEADER_SIZE 256u
+#define RXQ_FRAME_MAX	16384u /* bytes of a frame a record carries */
 
 /* Queue numbers at or above this one are VFs' queues: VF n is RXQ_VF_BASE + n. */
 #define RXQ_VF_BASE 0x8000u

@@ -147,8 +147,8 @@ static void encode_action(struct writer *w, const struct mpf_flow_action *action
 		} else if (action->type == MPF_FLOW_ACTION_TYPE_VF) {
 			const struct mpf_flow_action_vf *vf = action->conf;
 			struct wire_vf out = {
-				.flags = (uint32_t)vf->original |
-					 (uint32_t)vf->reserved << WIRE_VF_RESERVED_SHIFT,
+				.flags = (uint32_t)vf->original | (uint32_t)vf->reserved
+									  << WIRE_VF_RESERVED_SHIFT,
 				.id = vf->id,
 			};
 
@@ -221,8 +221,8 @@ int wire_encode_destroy(void *buf, size_t cap, uint64_t user_data, uint16_t port
 	return writer_finish(&w, error);
 }
 
-int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port,
-		      bool persistent, struct mpf_flow_error *error)
+int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port, bool persistent,
+		      struct mpf_flow_error *error)
 {
 	struct wire_flush body = {.port = port, .flags = persistent ? WIRE_FLUSH_PERSISTENT : 0};
 	struct writer w;
@@ -234,7 +234,8 @@ int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port,
 }
 
 int wire_encode_query(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint64_t handle,
-		      enum mpf_flow_action_type action, uint32_t flags, struct mpf_flow_error *error)
+		      enum mpf_flow_action_type action, uint32_t flags,
+		      struct mpf_flow_error *error)
 {
 	struct wire_query body = {
 		.port = port,
@@ -277,12 +278,17 @@ int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, 
 	return writer_finish(&w, error);
 }
 
-int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port,
-			     uint32_t id, uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs,
-			     uint32_t drop, struct mpf_flow_error *error)
+int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint32_t id,
+			     uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs, uint32_t drop,
+			     struct mpf_flow_error *error)
 {
-	struct wire_meter body = {
-		.port = port, .id = id, .drop = drop, .cir = cir, .cbs = cbs, .pir = pir, .pbs = pbs};
+	struct wire_meter body = {.port = port,
+				  .id = id,
+				  .drop = drop,
+				  .cir = cir,
+				  .cbs = cbs,
+				  .pir = pir,
+				  .pbs = pbs};
 	struct writer w;
 
 	writer_init(&w, buf, cap);
@@ -291,8 +297,8 @@ int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t
 	return writer_finish(&w, error);
 }
 
-int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
-			  uint16_t port, uint32_t id, bool clear, struct mpf_flow_error *error)
+int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
+			  uint32_t id, bool clear, struct mpf_flow_error *error)
 {
 	struct wire_meter_ref body = {
 		.port = port, .id = id, .flags = clear ? WIRE_METER_CLEAR : 0};
@@ -636,8 +642,7 @@ static int decode_action(struct wire_request *req, struct reader *body, unsigned
 	return err;
 }
 
-static int decode_rule(struct wire_request *req, struct reader *body,
-		       struct mpf_flow_error *error)
+static int decode_rule(struct wire_request *req, struct reader *body, struct mpf_flow_error *error)
 {
 	const uint8_t *p = reader_take(body, sizeof(struct wire_rule_header));
 	struct wire_rule *rule = &req->rule;
@@ -702,8 +707,7 @@ static int check_header(const struct wire_header *h, size_t length, struct mpf_f
 	return 0;
 }
 
-static int decode_batch(struct wire_request *req, struct reader *body,
-			struct mpf_flow_error *error)
+static int decode_batch(struct wire_request *req, struct reader *body, struct mpf_flow_error *error)
 {
 	const uint8_t *p = reader_take(body, sizeof(struct wire_batch));
 	struct wire_batch batch;
@@ -781,8 +785,7 @@ static int decode_destroy(struct wire_request *req, struct reader *body,
 	return 0;
 }
 
-static int decode_flush(struct wire_request *req, struct reader *body,
-			struct mpf_flow_error *error)
+static int decode_flush(struct wire_request *req, struct reader *body, struct mpf_flow_error *error)
 {
 	struct wire_flush f;
 	int err = take_body(body, &f, sizeof(f), "flush", MPF_FLOW_ERROR_TYPE_UNSPECIFIED, error);
@@ -797,8 +800,7 @@ static int decode_flush(struct wire_request *req, struct reader *body,
 	return 0;
 }
 
-static int decode_query(struct wire_request *req, struct reader *body,
-			struct mpf_flow_error *error)
+static int decode_query(struct wire_request *req, struct reader *body, struct mpf_flow_error *error)
 {
 	struct wire_query q;
 	int err = take_body(body, &q, sizeof(q), "query", MPF_FLOW_ERROR_TYPE_HANDLE, error);
@@ -893,8 +895,7 @@ static int decode_meter_ref(struct wire_request *req, struct reader *body,
 	return 0;
 }
 
-static int decode_audit(struct wire_request *req, struct reader *body,
-			struct mpf_flow_error *error)
+static int decode_audit(struct wire_request *req, struct reader *body, struct mpf_flow_error *error)
 {
 	struct wire_audit a;
 	int err = take_body(body, &a, sizeof(a), "audit request", MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
@@ -909,10 +910,10 @@ static int decode_audit(struct wire_request *req, struct reader *body,
 	return 0;
 }
 
-#define OP(code, label, body, may_batch, decoder)                                                \
-	[WIRE_OP_##code] = {.name = (label),                                                    \
-			    .body_size = (body),                                                \
-			    .batchable = (may_batch),                                           \
+#define OP(code, label, body, may_batch, decoder)                                                  \
+	[WIRE_OP_##code] = {.name = (label),                                                       \
+			    .body_size = (body),                                                   \
+			    .batchable = (may_batch),                                              \
 			    .decode = (decoder)}
 
 /* Every op: its name, the size of its fixed body, whether a BATCH may hold
@@ -929,8 +930,7 @@ static const struct wire_op_desc wire_ops[WIRE_OP_END_] = {
 	OP(RXQ_ATTACH, "rxq attach", sizeof(struct wire_rxq), false, decode_rxq),
 	OP(RXQ_DETACH, "rxq detach", sizeof(struct wire_rxq), false, decode_rxq),
 	OP(METER_CREATE, "meter create", sizeof(struct wire_meter), false, decode_meter_create),
-	OP(METER_DESTROY, "meter destroy", sizeof(struct wire_meter_ref), false,
-	   decode_meter_ref),
+	OP(METER_DESTROY, "meter destroy", sizeof(struct wire_meter_ref), false, decode_meter_ref),
 	OP(METER_QUERY, "meter query", sizeof(struct wire_meter_ref), false, decode_meter_ref),
 	OP(AUDIT, "audit", sizeof(struct wire_audit), false, decode_audit),
 };
@@ -1022,9 +1022,8 @@ int wire_decode_completion(const void *msg, size_t length, struct wire_completio
 	memcpy(&body, p + sizeof(header), sizeof(body));
 	if (check_header(&header, length, NULL) != 0 || header.op != WIRE_OP_COMPLETION ||
 	    (body.flags & ~(WIRE_COMPLETION_COUNT_DATA | WIRE_COMPLETION_METER_DATA)) != 0 ||
-	    body.reserved != 0 ||
-	    body.error_type >= MPF_FLOW_ERROR_TYPES || body.status > 0 || body.status < -4095 ||
-	    body.message_length >= MPF_FLOW_ERROR_MESSAGE_MAX)
+	    body.reserved != 0 || body.error_type >= MPF_FLOW_ERROR_TYPES || body.status > 0 ||
+	    body.status < -4095 || body.message_length >= MPF_FLOW_ERROR_MESSAGE_MAX)
 		return -EBADMSG;
 	memset(out, 0, sizeof(*out));
 	out->user_data = header.user_data;

@@ -28,10 +28,10 @@
 #include <mpflow/flow.h>
 
 #define WIRE_MAGIC	 0x464du /* "MF" */
-#define WIRE_VERSION	 2u /* 2: completions carry a count */
-#define WIRE_MSG_MAX	 16384u /* bytes of one message, header included */
-#define WIRE_DESTROY_MAX 1024u	/* handles in one DESTROY */
-#define WIRE_BATCH_MAX	 64u	/* requests in one BATCH */
+#define WIRE_VERSION	 2u	 /* 2: completions carry a count */
+#define WIRE_MSG_MAX	 16384u	 /* bytes of one message, header included */
+#define WIRE_DESTROY_MAX 1024u	 /* handles in one DESTROY */
+#define WIRE_BATCH_MAX	 64u	 /* requests in one BATCH */
 
 enum wire_op {
 	WIRE_OP_VALIDATE = 1,
@@ -51,7 +51,6 @@ enum wire_op {
 	WIRE_OP_END_
 };
 
-
 struct wire_header {
 	uint16_t magic;
 	uint8_t version;
@@ -69,7 +68,7 @@ _Static_assert(sizeof(struct wire_header) == 16, "wire header");
 
 struct wire_rule_header {
 	uint16_t port;
-	uint16_t flags; /* WIRE_RULE_* */
+	uint16_t flags;	    /* WIRE_RULE_* */
 	uint16_t n_items;   /* END excluded */
 	uint16_t n_actions; /* END excluded */
 	uint32_t group;
@@ -84,7 +83,7 @@ _Static_assert(sizeof(struct wire_rule_header) == 16, "wire rule header");
 
 struct wire_element {
 	uint16_t type;
-	uint8_t parts;	 /* WIRE_PART_* present, in that order */
+	uint8_t parts; /* WIRE_PART_* present, in that order */
 	uint8_t reserved;
 	uint32_t length; /* bytes of parts that follow, a multiple of 8 */
 };
@@ -92,8 +91,8 @@ _Static_assert(sizeof(struct wire_element) == 8, "wire element");
 
 /* RAW part: this, then pattern_length bytes (0: pattern is NULL). A pattern
  * in last or mask has the spec's length. */
-#define WIRE_RAW_RELATIVE      0x1u
-#define WIRE_RAW_SEARCH	       0x2u
+#define WIRE_RAW_RELATIVE	0x1u
+#define WIRE_RAW_SEARCH		0x2u
 #define WIRE_RAW_RESERVED_SHIFT 2
 struct wire_raw {
 	uint32_t flags; /* RELATIVE, SEARCH, then the 30 reserved bits */
@@ -221,10 +220,11 @@ struct wire_meter_stats {
 
 /* The largest encoded completion: every part present, a full message, the
  * padding to 8 bytes. */
-#define WIRE_COMPLETION_MAX                                                                     \
-	((sizeof(struct wire_header) + sizeof(struct wire_completion_body) +                    \
-	  sizeof(struct wire_count) + sizeof(struct wire_meter_stats) +                         \
-	  MPF_FLOW_ERROR_MESSAGE_MAX + 7u) / 8u * 8u)
+#define WIRE_COMPLETION_MAX                                                                        \
+	((sizeof(struct wire_header) + sizeof(struct wire_completion_body) +                       \
+	  sizeof(struct wire_count) + sizeof(struct wire_meter_stats) +                            \
+	  MPF_FLOW_ERROR_MESSAGE_MAX + 7u) /                                                       \
+	 8u * 8u)
 
 /* ------------------------------------------------------------------------ */
 /* Decoded forms                                                            */
@@ -315,22 +315,23 @@ int wire_encode_rule(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
 		     struct mpf_flow_error *error);
 int wire_encode_destroy(void *buf, size_t cap, uint64_t user_data, uint16_t port,
 			const uint64_t *handles, uint32_t count, struct mpf_flow_error *error);
-int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port,
-		      bool persistent, struct mpf_flow_error *error);
+int wire_encode_flush(void *buf, size_t cap, uint64_t user_data, uint16_t port, bool persistent,
+		      struct mpf_flow_error *error);
 int wire_encode_query(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint64_t handle,
-		      enum mpf_flow_action_type action, uint32_t flags, struct mpf_flow_error *error);
+		      enum mpf_flow_action_type action, uint32_t flags,
+		      struct mpf_flow_error *error);
 int wire_encode_isolate(void *buf, size_t cap, uint64_t user_data, uint16_t port, bool enable,
 			struct mpf_flow_error *error);
 int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
 		    uint16_t queue, struct mpf_flow_error *error);
-int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port,
-			     uint32_t id, uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs,
-			     uint32_t drop, struct mpf_flow_error *error);
+int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint32_t id,
+			     uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs, uint32_t drop,
+			     struct mpf_flow_error *error);
 /* AUDIT. */
 int wire_encode_audit(void *buf, size_t cap, uint64_t user_data, struct mpf_flow_error *error);
 /* METER_DESTROY or METER_QUERY. */
-int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
-			  uint16_t port, uint32_t id, bool clear, struct mpf_flow_error *error);
+int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
+			  uint32_t id, bool clear, struct mpf_flow_error *error);
 int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *completion);
 
 /* A BATCH under construction in caller memory. */
@@ -362,8 +363,7 @@ struct wire_op_desc {
 	const char *name;
 	uint16_t body_size;
 	bool batchable;
-	int (*decode)(struct wire_request *req, struct reader *body,
-		      struct mpf_flow_error *error);
+	int (*decode)(struct wire_request *req, struct reader *body, struct mpf_flow_error *error);
 };
 
 /* The descriptor of op `op`, or NULL for an unknown op. */
@@ -396,8 +396,8 @@ int wire_decode_private(const void *msg, size_t length, struct wire_request *req
 			struct mpf_flow_error *error);
 
 /* Iterate over a decoded BATCH: decodes sub-request number `*position` into
- * `sub` (in place in the batch's bytes: no copy) and advances. Returns 1 with a request, 0 at the end, or -errno for a
- * sub-request that does not decode (the iteration goes on past it). */
+ * `sub` (in place in the batch's bytes: no copy) and advances. Returns 1 with a request, 0 at the
+ * end, or -errno for a sub-request that does not decode (the iteration goes on past it). */
 struct wire_batch_iter {
 	const struct wire_request *batch;
 	size_t offset;

@@ -43,7 +43,8 @@ static int spawn_process(struct primary *p, const char *const *extra)
 		char *save = NULL;
 
 		snprintf(words, sizeof(words), "%s", wrapper);
-		for (char *w = strtok_r(words, " ", &save); w && argc < 16; w = strtok_r(NULL, " ", &save))
+		for (char *w = strtok_r(words, " ", &save); w && argc < 16;
+		     w = strtok_r(NULL, " ", &save))
 			argv[argc++] = w;
 	}
 	argv[argc++] = binary;
@@ -196,15 +197,17 @@ int primary_connect(const struct primary *p, const char *name, struct mpf_client
 int raw_connect(const struct primary *p, struct raw_session *raw)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION,
-					.name = "raw"};
+	struct handshake_hello hello = {
+		.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .name = "raw"};
 	struct handshake_welcome w;
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control.buf,
 			     .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *cmsg;
 	struct stat st;
@@ -256,8 +259,8 @@ bool raw_hung_up(struct raw_session *raw, int ms)
 	return poll(&pfd, 1, ms) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP));
 }
 
-unsigned persistent_rules(struct mpf_client *c, uint64_t *out, unsigned max,
-			  unsigned *unrestored, unsigned *others)
+unsigned persistent_rules(struct mpf_client *c, uint64_t *out, unsigned max, unsigned *unrestored,
+			  unsigned *others)
 {
 	struct mpf_rule_info info;
 	uint32_t cursor = 0;
@@ -303,8 +306,8 @@ void sample_rule_init(struct sample_rule *s, uint32_t n)
 		.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &s->ip, .mask = &s->ip_mask};
 	s->pattern[2] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_UDP};
 	s->actions[0] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_COUNT};
-	s->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE,
-						 .conf = &s->queue};
+	s->actions[1] =
+		(struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &s->queue};
 }
 
 int primary_fixture_start(void **state, const char *const *extra)

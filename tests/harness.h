@@ -75,8 +75,8 @@ bool raw_hung_up(struct raw_session *raw, int ms);
 /* The persistent rules the directory lists, into out[] (at most `max`);
  * how many of them are not restored, and how many other rules it lists
  * (either pointer may be NULL). */
-unsigned persistent_rules(struct mpf_client *c, uint64_t *out, unsigned max,
-			  unsigned *unrestored, unsigned *others);
+unsigned persistent_rules(struct mpf_client *c, uint64_t *out, unsigned max, unsigned *unrestored,
+			  unsigned *others);
 
 /* The number of live rules in the primary's region, read as flowstat would. */
 unsigned region_rules(const struct raw_session *raw);

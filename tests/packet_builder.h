@@ -115,8 +115,8 @@ static inline void frame_payload(struct frame *f, const char *text, size_t n)
 }
 
 /* The common case: eth / ipv4 / udp or tcp, with a payload of `pad` bytes. */
-static inline struct frame frame_ipv4_l4(uint32_t src, uint32_t dst, unsigned proto,
-					 unsigned sport, unsigned dport, size_t pad)
+static inline struct frame frame_ipv4_l4(uint32_t src, uint32_t dst, unsigned proto, unsigned sport,
+					 unsigned dport, size_t pad)
 {
 	struct frame f = {.length = 0};
 

@@ -10,8 +10,8 @@
 
 #include <mpflow/flow.h>
 
-#define ITEM(...) ITEM_(__VA_ARGS__, )
+#define ITEM(...)     ITEM_(__VA_ARGS__, )
 #define ITEM_(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#define ACTION(t, c)  ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
 
 #endif

@@ -29,15 +29,16 @@
 
 #include "tests/harness.h"
 
-#define CLIENTS	   64
-#define KILLS_MAX  20
-#define CHAOS_MS   3000
-#define RULES_MAX  4096
+#define CLIENTS	  64
+#define KILLS_MAX 20
+#define CHAOS_MS  3000
+#define RULES_MAX 4096
 
 static unsigned ops = 3000;
 static const char *const args[] = {
-	"--max-rules", "65536", "--max-clients", "128", "--queues", "4",
-	"--source",    "0=gen:flows=64,proto=udp,pps=20000", NULL};
+	"--max-rules", "65536", "--max-clients", "128",
+	"--queues",    "4",	"--source",	 "0=gen:flows=64,proto=udp,pps=20000",
+	NULL};
 /* Tracers at priority 0, before the churn's rules (priority 1), some of
  * which match the generator's flows and end their processing. */
 static const struct mpf_flow_attr ingress = {.ingress = 1};
@@ -117,8 +118,8 @@ static int worker_main(const struct primary *p, unsigned index, int in, int out)
 		} else if (n > 0) {
 			struct mpf_flow_query_count count = {0};
 
-			if (mpf_flow_query(c, 0, mine[rand_r(&seed) % n], MPF_FLOW_ACTION_TYPE_COUNT,
-					   &count, &error) != 0)
+			if (mpf_flow_query(c, 0, mine[rand_r(&seed) % n],
+					   MPF_FLOW_ACTION_TYPE_COUNT, &count, &error) != 0)
 				return 5;
 		}
 	}

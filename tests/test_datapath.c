@@ -33,7 +33,7 @@
 #include "tests/packet_builder.h"
 
 #include "tests/rule_literals.h"
-#define BE16(x)	     ((uint16_t)__builtin_bswap16(x))
+#define BE16(x) ((uint16_t)__builtin_bswap16(x))
 
 /* What the test sends, by kind, and what it expects each rule to count. */
 struct traffic {
@@ -236,8 +236,8 @@ static void test_meter_objects_through_the_service(void **state)
 	struct primary p;
 	struct mpf_client *c;
 	struct mpf_flow_error error;
-	const struct mpf_meter_params params = {.cir = 1000, .cbs = 100, .pir = 2000, .pbs = 200,
-						.drop = MPF_METER_DROP_RED};
+	const struct mpf_meter_params params = {
+		.cir = 1000, .cbs = 100, .pir = 2000, .pbs = 200, .drop = MPF_METER_DROP_RED};
 	const struct mpf_meter_params bad = {.cir = 3000, .cbs = 100, .pir = 2000, .pbs = 200};
 	const struct mpf_flow_action_meter meter = {.mtr_id = 4};
 	const struct mpf_flow_item eth[] = {ITEM(ETH), ITEM(END)};
@@ -299,9 +299,9 @@ static void test_veth_traffic_is_classified_and_counted(void **state)
 	for (unsigned i = 0; i < 700; i++) {
 		struct frame f = make_frame(i, &t);
 
-		assert_int_equal(sendto(sock, f.bytes, f.length, 0, (struct sockaddr *)&to,
-					sizeof(to)),
-				 (ssize_t)f.length);
+		assert_int_equal(
+			sendto(sock, f.bytes, f.length, 0, (struct sockaddr *)&to, sizeof(to)),
+			(ssize_t)f.length);
 		if (i % 64 == 63)
 			usleep(2000); /* stay within the veth queue */
 	}

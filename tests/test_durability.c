@@ -421,7 +421,7 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
  * handle comes back, and a stale handle never names another client's rule
  * before that.
  */
-#define EPOCHS	256u
+#define EPOCHS	  256u
 #define PER_EPOCH 15u
 
 static void test_a_handle_comes_back_only_at_the_stated_edge(void **state)
@@ -446,9 +446,9 @@ static void test_a_handle_comes_back_only_at_the_stated_edge(void **state)
 	for (unsigned i = 0; i < EPOCHS * PER_EPOCH; i++) {
 		struct mpf_client *c = i % 2 ? b : a;
 
-		assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &seen[i],
-						 &error),
-				 0);
+		assert_int_equal(
+			mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &seen[i], &error),
+			0);
 		/* b's rule is live: a's stale handles must not touch it. */
 		if (i % 2 == 1)
 			for (unsigned k = i % 64; k < i; k += 64)

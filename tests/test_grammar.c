@@ -86,12 +86,12 @@ static void test_corpus(void **state)
 					      : (unsigned)strlen(bad);
 
 			if (at != column)
-				fail_msg("line %u: '%s' refused at column %u, expected %u: %s", number,
-					 bad, at, column, error.message);
+				fail_msg("line %u: '%s' refused at column %u, expected %u: %s",
+					 number, bad, at, column, error.message);
 		} else if ((v = field(line, "why: ")) != NULL) {
 			if (strstr(error.message, v) == NULL)
-				fail_msg("line %u: '%s' refused with '%s', expected '%s'", number, bad,
-					 error.message, v);
+				fail_msg("line %u: '%s' refused with '%s', expected '%s'", number,
+					 bad, error.message, v);
 			refusals++;
 		}
 	}
@@ -110,11 +110,12 @@ static void test_fields_land_in_network_order_with_testpmd_masks(void **state)
 	const struct mpf_flow_item_tcp *tcp, *tcp_last;
 
 	(void)state;
-	assert_int_equal(grammar_parse("create 0 ingress pattern eth / vlan vid is 0x123 pcp is 5 / "
-				       "ipv4 src spec 10.1.2.3 src prefix 16 / tcp dst spec 1000 "
-				       "dst last 2000 / end actions drop / end",
-				       cmd, &error),
-			 0);
+	assert_int_equal(
+		grammar_parse("create 0 ingress pattern eth / vlan vid is 0x123 pcp is 5 / "
+			      "ipv4 src spec 10.1.2.3 src prefix 16 / tcp dst spec 1000 "
+			      "dst last 2000 / end actions drop / end",
+			      cmd, &error),
+		0);
 	vlan = cmd->rule.pattern[1].spec;
 	vlan_mask = cmd->rule.pattern[1].mask;
 	assert_int_equal(ntohs(vlan->tci), 5u << 13 | 0x123);
@@ -163,11 +164,14 @@ static void test_raw_ranges_and_masks_reach_validation(void **state)
 	static const char *const lines[] = {
 		"create 0 ingress pattern eth / raw offset is 0 offset last 8 pattern is a / end "
 		"actions drop / end",
-		"create 0 ingress pattern eth / raw offset is 4 offset mask 0xff pattern is a / end "
+		"create 0 ingress pattern eth / raw offset is 4 offset mask 0xff pattern is a / "
+		"end "
 		"actions drop / end",
-		"create 0 ingress pattern eth / raw pattern is ab pattern mask ff / end actions drop "
+		"create 0 ingress pattern eth / raw pattern is ab pattern mask ff / end actions "
+		"drop "
 		"/ end",
-		"create 0 ingress pattern eth / raw relative is 1 relative last 1 pattern is a / end "
+		"create 0 ingress pattern eth / raw relative is 1 relative last 1 pattern is a / "
+		"end "
 		"actions drop / end",
 	};
 	struct grammar_error error;

@@ -71,7 +71,8 @@ static void silent_connections(const struct primary *p, unsigned count, unsigned
 			char byte;
 
 			/* A refusal (or a hang-up) frees the slot: take it again. */
-			if (socks[i] >= 0 && recv(socks[i], &byte, 1, MSG_DONTWAIT | MSG_PEEK) == -1 &&
+			if (socks[i] >= 0 &&
+			    recv(socks[i], &byte, 1, MSG_DONTWAIT | MSG_PEEK) == -1 &&
 			    errno == EAGAIN)
 				continue;
 			if (socks[i] >= 0)
@@ -121,8 +122,8 @@ static void test_silent_connections_cannot_keep_others_out(void **state)
 
 static void test_a_hello_with_bytes_after_it_is_refused(void **state)
 {
-	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION,
-					.name = "long"};
+	struct handshake_hello hello = {
+		.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .name = "long"};
 	uint8_t message[sizeof(hello) + 8] = {0};
 	struct handshake_welcome welcome;
 	struct primary p;
@@ -173,7 +174,9 @@ static void raw_drain_socket(struct raw_session *raw)
 		} control;
 		char data[64];
 		struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+		struct msghdr msg = {.msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = control.buf,
 				     .msg_controllen = sizeof(control.buf)};
 		struct cmsghdr *cmsg;
 
@@ -222,9 +225,9 @@ static void test_queues_attached_in_a_loop_pin_no_memory(void **state)
 	/* The memfds come on the socket, which this client never reads: once
 	 * its buffer is full, an attach is refused (EAGAIN) until it reads. */
 	for (int i = 0; i < 300; i++) {
-		int err = raw_call(&raw, msg,
-				   wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 1, 0, 1,
-						   &error));
+		int err = raw_call(
+			&raw, msg,
+			wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 1, 0, 1, &error));
 
 		if (err == -EAGAIN) {
 			refused++;
@@ -251,10 +254,10 @@ static void test_queues_attached_in_a_loop_pin_no_memory(void **state)
 					  wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 3,
 							  0, q, &error)),
 				 0);
-	assert_int_equal(raw_call(&raw, msg,
-				  wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 4, 0, 2,
-						  &error)),
-			 -EDQUOT);
+	assert_int_equal(
+		raw_call(&raw, msg,
+			 wire_encode_rxq(msg, sizeof(msg), WIRE_OP_RXQ_ATTACH, 4, 0, 2, &error)),
+		-EDQUOT);
 	raw_close(&raw);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
@@ -370,11 +373,11 @@ static void test_a_flush_in_a_batch_runs_in_slices_and_keeps_order(void **state)
 	/* 20,000 rules of the raw client, the last one in the batch. */
 	for (uint32_t i = 0; i < RULES - 1; i++) {
 		sample_rule_init(&s, i);
-		assert_int_equal(raw_call(&raw, msg,
-					  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0,
-							   false, &ingress, s.pattern, s.actions,
-							   &error)),
-				 0);
+		assert_int_equal(
+			raw_call(&raw, msg,
+				 wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0, false,
+						  &ingress, s.pattern, s.actions, &error)),
+			0);
 	}
 	sample_rule_init(&s, RULES);
 	lengths[0] = wire_encode_rule(parts[0], sizeof(parts[0]), WIRE_OP_CREATE, 1, 0, false,
@@ -383,22 +386,22 @@ static void test_a_flush_in_a_batch_runs_in_slices_and_keeps_order(void **state)
 	sample_rule_init(&s, RULES + 1);
 	lengths[2] = wire_encode_rule(parts[2], sizeof(parts[2]), WIRE_OP_CREATE, 3, 0, false,
 				      &ingress, s.pattern, s.actions, &error);
-	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)batch(msg, sizeof(msg), parts,
-									   lengths, 3)),
+	assert_int_equal(ring_enqueue(&raw.requests, msg,
+				      (uint32_t)batch(msg, sizeof(msg), parts, lengths, 3)),
 			 0);
 
 	/* A bystander is served while the flush runs. */
 	assert_int_equal(primary_connect(&p, "bystander", &bystander), 0);
 	sample_rule_init(&s, 1u << 20);
-	assert_int_equal(mpf_flow_create(bystander, 0, &ingress, s.pattern, s.actions, 0, &mine,
-					 &error),
-			 0);
+	assert_int_equal(
+		mpf_flow_create(bystander, 0, &ingress, s.pattern, s.actions, 0, &mine, &error), 0);
 
 	for (int i = 0; i < 20000 && got < 3; i++) {
 		int n = ring_dequeue(&raw.completions, buf, sizeof(buf));
 
 		if (n > 0)
-			assert_int_equal(wire_decode_completion(buf, (size_t)n, &answers[got++]), 0);
+			assert_int_equal(wire_decode_completion(buf, (size_t)n, &answers[got++]),
+					 0);
 		else
 			usleep(1000);
 	}
@@ -428,9 +431,8 @@ static void test_a_flush_in_a_batch_runs_in_slices_and_keeps_order(void **state)
 		assert_true(mpf_poll(loader, done, 64, 1000) >= 0);
 	mpf_disconnect(loader);
 	sample_rule_init(&s, (1u << 20) + 1);
-	assert_int_equal(mpf_flow_create(bystander, 0, &ingress, s.pattern, s.actions, 0, &mine,
-					 &error),
-			 0);
+	assert_int_equal(
+		mpf_flow_create(bystander, 0, &ingress, s.pattern, s.actions, 0, &mine, &error), 0);
 	for (int i = 0; i < 1000 && region_rules(&raw) != 3; i++)
 		usleep(10000);
 	assert_int_equal(region_rules(&raw), 3);

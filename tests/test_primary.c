@@ -44,7 +44,6 @@ static const char *backend(void)
 }
 static const struct mpf_flow_attr ingress = {.ingress = 1};
 
-
 static int create(struct mpf_client *c, uint32_t n, unsigned flags, uint64_t *handle)
 {
 	struct sample_rule s;
@@ -139,8 +138,7 @@ static void test_refusals_carry_the_cause(void **state)
 	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_ITEM);
 	assert_int_equal(error.cause, 1);
 	/* The device: refused by the primary's backend, naming the action. */
-	assert_int_equal(mpf_flow_create(c, 0, &ingress, eth, to_q99, 0, &handle, &error),
-			 -EINVAL);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, eth, to_q99, 0, &handle, &error), -EINVAL);
 	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_ACTION);
 	assert_int_equal(error.cause, 1);
 	assert_non_null(strstr(error.message, "queue 99"));
@@ -301,7 +299,8 @@ static void test_monitor_lists_rules_without_being_a_client(void **state)
 	assert_int_equal(seen, 3);
 	mpf_disconnect(c);
 	/* The primary destroys the rules, then forgets the client: wait for both. */
-	for (int i = 0; i < 500 && (mpf_monitor_instance(m, &info), info.rules || info.clients); i++)
+	for (int i = 0; i < 500 && (mpf_monitor_instance(m, &info), info.rules || info.clients);
+	     i++)
 		usleep(10000);
 	assert_int_equal(info.rules, 0);
 	assert_int_equal(info.clients, 0);
@@ -361,8 +360,8 @@ static void test_disconnect_destroys_all_but_persistent_rules(void **state)
 
 static void test_limits_are_enomem_with_a_reason(void **state)
 {
-	static const char *const tight[] = {"--max-rules", "8", "--client-max-rules", "5",
-					    "--max-clients", "2", NULL};
+	static const char *const tight[] = {
+		"--max-rules", "8", "--client-max-rules", "5", "--max-clients", "2", NULL};
 	struct primary *p = *state, q;
 	struct mpf_client *a, *b, *third;
 	struct mpf_connect_options o;
@@ -438,8 +437,8 @@ static int client_workload(const struct primary *p, unsigned id)
 
 		sample_rule_init(&s, id << 16 | submitted);
 		if (submitted < RULES_PER_CLIENT &&
-		    mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, submitted,
-				      &error) == 0) {
+		    mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, submitted, &error) ==
+			    0) {
 			submitted++;
 			continue;
 		}
@@ -552,10 +551,9 @@ static void test_client_killed_mid_batch_loses_only_its_rules(void **state)
 	assert_int_equal(raw_connect(p, &raw), 0);
 	wait_for_rules(&raw, 50);
 	for (uint32_t i = 0; i < 50; i++)
-		assert_int_equal(
-			mpf_flow_query(survivor, 0, kept[i], MPF_FLOW_ACTION_TYPE_COUNT, &count,
-				       &error),
-			0);
+		assert_int_equal(mpf_flow_query(survivor, 0, kept[i], MPF_FLOW_ACTION_TYPE_COUNT,
+						&count, &error),
+				 0);
 	/* The primary keeps serving, old and new clients alike. */
 	assert_int_equal(primary_connect(p, "late", &late), 0);
 	assert_int_equal(create(late, 5000, 0, &kept[0]), 0);
@@ -666,8 +664,8 @@ static void test_a_client_that_never_reads_completions_is_held_back(void **state
 			before = rss_kib(p->pid);
 		}
 		for (;;) {
-			length = wire_encode_rule(msg, sizeof(msg), WIRE_OP_VALIDATE, sent, 0, false,
-						  &ingress, s.pattern, s.actions, &error);
+			length = wire_encode_rule(msg, sizeof(msg), WIRE_OP_VALIDATE, sent, 0,
+						  false, &ingress, s.pattern, s.actions, &error);
 			if (ring_enqueue(&raw.requests, msg, (uint32_t)length) != 0)
 				break;
 			sent++;
@@ -888,8 +886,8 @@ static void *thread_workload(void *arg)
 		uint64_t h;
 
 		if (create(job->client, job->id << 16 | i, 0, &h) != 0 ||
-		    mpf_flow_query(job->client, 0, h, MPF_FLOW_ACTION_TYPE_COUNT, &count,
-				   &error) != 0 ||
+		    mpf_flow_query(job->client, 0, h, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error) !=
+			    0 ||
 		    mpf_flow_destroy(job->client, 0, h, &error) != 0)
 			job->failures++;
 	}
@@ -939,9 +937,9 @@ static void test_device_counters_and_errors_reach_the_client(void **state)
 	/* The fake NIC's counters grow by a 100-byte packet at each read. */
 	for (int i = 0; i < 200 && first.hits == 0; i++) {
 		usleep(5000);
-		assert_int_equal(mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &first,
-						&error),
-				 0);
+		assert_int_equal(
+			mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &first, &error),
+			0);
 	}
 	assert_true(first.hits > 0);
 	assert_int_equal(first.bytes, first.hits * 100);
@@ -965,14 +963,14 @@ static void test_device_counters_and_errors_reach_the_client(void **state)
 		struct sample_rule s;
 
 		sample_rule_init(&s, 2);
-		assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle,
-						 &error),
-				 -ENOMEM);
+		assert_int_equal(
+			mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error),
+			-ENOMEM);
 		assert_non_null(strstr(error.message, strerror(ENOMEM)));
 		/* Only that create failed; nothing of it stayed. */
-		assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle,
-						 &error),
-				 0);
+		assert_int_equal(
+			mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error),
+			0);
 		/* The device refuses the destroy: the client hears EBUSY; the
 		 * handle is released all the same. */
 		assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), -EBUSY);

@@ -111,9 +111,9 @@ static void test_rules_and_meters_come_back_with_their_handles(void **state)
 	assert_int_equal(listed_persistent(c, found, 256), n_kept);
 	for (unsigned i = 0; i < n_kept; i++) {
 		assert_true(listed(found, n_kept, kept[i]));
-		assert_int_equal(mpf_flow_query(c, 0, kept[i], MPF_FLOW_ACTION_TYPE_COUNT, &count,
-						&error),
-				 0);
+		assert_int_equal(
+			mpf_flow_query(c, 0, kept[i], MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			0);
 	}
 	for (unsigned i = 0; i < n_gone; i++)
 		assert_int_equal(mpf_flow_destroy(c, 0, gone[i], &error), -ENOENT);
@@ -185,8 +185,8 @@ static void test_a_primary_killed_mid_stream_loses_no_acknowledged_rule(void **s
 				struct sample_rule s;
 
 				sample_rule_init(&s, next);
-				if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT,
-						      next, &error) != 0)
+				if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions,
+						      PERSISTENT, next, &error) != 0)
 					break;
 				next++;
 				creates_in_flight++;
@@ -208,8 +208,8 @@ static void test_a_primary_killed_mid_stream_loses_no_acknowledged_rule(void **s
 				acked[id] = done[i].handle;
 				fate[id] = 1;
 				total_acked++;
-				if (id % 3 == 0 &&
-				    mpf_submit_destroy(c, 0, done[i].handle, 1ull << 63 | id, &error) == 0)
+				if (id % 3 == 0 && mpf_submit_destroy(c, 0, done[i].handle,
+								      1ull << 63 | id, &error) == 0)
 					fate[id] = 2;
 			}
 		}
@@ -225,12 +225,13 @@ static void test_a_primary_killed_mid_stream_loses_no_acknowledged_rule(void **s
 			if (fate[id] == 1) {
 				must++;
 				if (!listed(found, n_found, acked[id]))
-					fail_msg("round %u: acknowledged rule %u (0x%llx) lost", round, id,
-						 (unsigned long long)acked[id]);
+					fail_msg("round %u: acknowledged rule %u (0x%llx) lost",
+						 round, id, (unsigned long long)acked[id]);
 			}
 			maybe += fate[id] == 2; /* its destroy was in flight */
 			if (fate[id] == 3 && listed(found, n_found, acked[id]))
-				fail_msg("round %u: rule %u came back after its destroy was acknowledged",
+				fail_msg("round %u: rule %u came back after its destroy was "
+					 "acknowledged",
 					 round, id);
 		}
 		/* What else came back was in flight: a create not acknowledged
@@ -280,8 +281,8 @@ static void stream_client(const struct primary *p, unsigned index, int out)
 			struct sample_rule s;
 
 			sample_rule_init(&s, index << 20 | next);
-			if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT, next,
-					      &error) != 0)
+			if (mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, PERSISTENT,
+					      next, &error) != 0)
 				break;
 			next++;
 			in_flight++;
@@ -304,7 +305,8 @@ static void stream_client(const struct primary *p, unsigned index, int out)
 			if (done[i].status || write(out, &e, sizeof(e)) != sizeof(e))
 				continue;
 			if (e.kind == 'C' && (uint32_t)done[i].user_data % 3 == 0 &&
-			    mpf_submit_destroy(c, 0, e.handle, 1ull << 63 | e.handle, &error) == 0) {
+			    mpf_submit_destroy(c, 0, e.handle, 1ull << 63 | e.handle, &error) ==
+				    0) {
 				e.kind = 'S';
 				if (write(out, &e, sizeof(e)) != sizeof(e))
 					_exit(3);

@@ -340,20 +340,16 @@ static void test_attach_refuses_bad_geometry(void **state)
 	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE) - 1, RING_CONSUMER, -1),
 			 -EINVAL);
 	p->producer.shared->size = SIZE + 8; /* not a power of two */
-	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1),
-			 -EPROTO);
+	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1), -EPROTO);
 	p->producer.shared->size = SIZE;
 	p->producer.shared->msg_max = SIZE; /* a max record must fit twice */
-	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1),
-			 -EPROTO);
+	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1), -EPROTO);
 	p->producer.shared->msg_max = MSG_MAX;
 	p->producer.shared->version = RING_LAYOUT_VERSION + 1;
-	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1),
-			 -EPROTO);
+	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1), -EPROTO);
 	p->producer.shared->version = RING_LAYOUT_VERSION;
 	p->producer.shared->magic = 0;
-	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1),
-			 -EPROTO);
+	assert_int_equal(ring_attach(&r, p->mem, ring_memsize(SIZE), RING_CONSUMER, -1), -EPROTO);
 }
 
 static void test_create_refuses_bad_geometry(void **state)
@@ -433,10 +429,12 @@ static void test_wait_readable_times_out_on_empty_ring(void **state)
 {
 	struct pair *p = *state;
 
-	assert_int_equal(ring_wait_readable(&p->consumer, &(struct ring_wait){.bell = p->consumer_bell,
-								      .hangup_fd = -1,
-								      .spin_ns = 1000,
-								      .timeout_ms = 20}), -ETIMEDOUT);
+	assert_int_equal(
+		ring_wait_readable(&p->consumer, &(struct ring_wait){.bell = p->consumer_bell,
+								     .hangup_fd = -1,
+								     .spin_ns = 1000,
+								     .timeout_ms = 20}),
+		-ETIMEDOUT);
 	/* Nobody is asleep afterwards. */
 	assert_int_equal(shm_load_relaxed32(&p->consumer.shared->consumer_flags), 0);
 }
@@ -447,9 +445,11 @@ static void test_wait_readable_returns_at_once_with_data(void **state)
 	uint8_t in[8] = {0};
 
 	assert_int_equal(ring_enqueue(&p->producer, in, sizeof(in)), 0);
-	assert_int_equal(ring_wait_readable(&p->consumer, &(struct ring_wait){.bell = p->consumer_bell,
-								      .hangup_fd = -1,
-								      .timeout_ms = 1000}), 0);
+	assert_int_equal(
+		ring_wait_readable(&p->consumer, &(struct ring_wait){.bell = p->consumer_bell,
+								     .hangup_fd = -1,
+								     .timeout_ms = 1000}),
+		0);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, pair_setup, pair_teardown)

@@ -29,10 +29,10 @@
 #include "shm/doorbell.h"
 #include "shm/ring.h"
 
-#define RING_BYTES  (64u * 1024u)
-#define MSG_MAX	    4096u
-#define WAIT_MS	    10000 /* a wait this long means a lost wakeup */
-#define SPIN_NS	    5000 /* poll this long before sleeping on the doorbell */
+#define RING_BYTES (64u * 1024u)
+#define MSG_MAX	   4096u
+#define WAIT_MS	   10000 /* a wait this long means a lost wakeup */
+#define SPIN_NS	   5000	 /* poll this long before sleeping on the doorbell */
 
 struct message_header {
 	uint64_t sequence;
@@ -132,13 +132,16 @@ static int run_producer(struct side *s, struct ring *r)
 		}
 		sent = ring_enqueue_burst(r, iov, burst);
 		if (sent == -EAGAIN) {
-			struct ring_wait w = {.bell = s->own_bell, .hangup_fd = -1,
-					      .spin_ns = SPIN_NS, .timeout_ms = WAIT_MS};
+			struct ring_wait w = {.bell = s->own_bell,
+					      .hangup_fd = -1,
+					      .spin_ns = SPIN_NS,
+					      .timeout_ms = WAIT_MS};
 			int err = ring_wait_writable(r, (uint32_t)iov[0].iov_len, &w);
 
 			s->sleeps++;
 			if (err == -ETIMEDOUT)
-				return fail(s, "producer waited 10 s for space (lost wakeup?)", next);
+				return fail(s, "producer waited 10 s for space (lost wakeup?)",
+					    next);
 			continue;
 		}
 		if (sent < 0)
@@ -191,8 +194,10 @@ static int run_consumer(struct side *s, struct ring *r)
 		}
 		if (n == -EAGAIN) {
 			s->sleeps++;
-			struct ring_wait w = {.bell = s->own_bell, .hangup_fd = -1,
-					      .spin_ns = SPIN_NS, .timeout_ms = WAIT_MS};
+			struct ring_wait w = {.bell = s->own_bell,
+					      .hangup_fd = -1,
+					      .spin_ns = SPIN_NS,
+					      .timeout_ms = WAIT_MS};
 
 			if (ring_wait_readable(r, &w) == -ETIMEDOUT)
 				return fail(s, "consumer waited 10 s for data (lost wakeup?)",
@@ -202,8 +207,8 @@ static int run_consumer(struct side *s, struct ring *r)
 		if (n < 0)
 			return fail(s, "dequeue failed", expected);
 		for (int i = 0; i < n; i++, expected++)
-			if (check_message(s, buf + msgs[i].offset, (int)msgs[i].length,
-					  expected) != 0)
+			if (check_message(s, buf + msgs[i].offset, (int)msgs[i].length, expected) !=
+			    0)
 				return -1;
 	}
 	return 0;

@@ -16,8 +16,8 @@
 #include "shm/rule/rule.h"
 
 #include "tests/rule_literals.h"
-#define END_ITEM     ITEM(END)
-#define END_ACTION   ACTION(END, NULL)
+#define END_ITEM   ITEM(END)
+#define END_ACTION ACTION(END, NULL)
 
 static const struct mpf_flow_attr ingress = {.ingress = 1};
 static const struct mpf_flow_action_queue queue0 = {.index = 0};
@@ -70,8 +70,8 @@ static void test_attr_reserved_bits_are_einval(void **state)
 
 static void test_attr_both_directions_and_any_group_priority_are_valid(void **state)
 {
-	const struct mpf_flow_attr attr = {.ingress = 1, .egress = 1, .group = 0xffffffff,
-					   .priority = 0xffffffff};
+	const struct mpf_flow_attr attr = {
+		.ingress = 1, .egress = 1, .group = 0xffffffff, .priority = 0xffffffff};
 
 	(void)state;
 	assert_int_equal(rule_validate_attr(&attr, &error), 0);
@@ -123,8 +123,8 @@ static void test_last_of_zero_is_ignored(void **state)
 {
 	struct mpf_flow_item_tcp spec = {.hdr.dst_port = htons(80)};
 	struct mpf_flow_item_tcp last = {0};
-	const struct mpf_flow_item pattern[] = {ITEM(IPV4),
-						ITEM(TCP, .spec = &spec, .last = &last), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(IPV4), ITEM(TCP, .spec = &spec, .last = &last),
+						END_ITEM};
 
 	(void)state;
 	assert_int_equal(pattern_result(pattern), 0);
@@ -133,8 +133,8 @@ static void test_last_of_zero_is_ignored(void **state)
 static void test_last_equal_to_spec_is_ignored(void **state)
 {
 	struct mpf_flow_item_tcp spec = {.hdr.dst_port = htons(80)};
-	const struct mpf_flow_item pattern[] = {ITEM(IPV4),
-						ITEM(TCP, .spec = &spec, .last = &spec), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(IPV4), ITEM(TCP, .spec = &spec, .last = &spec),
+						END_ITEM};
 
 	(void)state;
 	assert_int_equal(pattern_result(pattern), 0);
@@ -144,8 +144,8 @@ static void test_last_above_spec_makes_a_range(void **state)
 {
 	struct mpf_flow_item_tcp spec = {.hdr.dst_port = htons(80)};
 	struct mpf_flow_item_tcp last = {.hdr.dst_port = htons(8080)};
-	const struct mpf_flow_item pattern[] = {ITEM(IPV4),
-						ITEM(TCP, .spec = &spec, .last = &last), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(IPV4), ITEM(TCP, .spec = &spec, .last = &last),
+						END_ITEM};
 
 	(void)state;
 	assert_int_equal(pattern_result(pattern), 0);
@@ -231,8 +231,7 @@ static void test_default_masks_are_the_documents(void **state)
 	assert_int_equal(mpf_flow_item_e_tag_mask.epcp_edei_in_ecid_b, 0);
 	assert_memory_equal(mpf_flow_item_nvgre_mask.tni, ff6, 3);
 	assert_int_equal(mpf_flow_item_nvgre_mask.flow_id, 0);
-	assert_memory_equal(mpf_flow_item_mpls_mask.label_tc_s, ((uint8_t[]){0xff, 0xff, 0xf0}),
-			    3);
+	assert_memory_equal(mpf_flow_item_mpls_mask.label_tc_s, ((uint8_t[]){0xff, 0xff, 0xf0}), 3);
 	assert_int_equal(mpf_flow_item_mpls_mask.ttl, 0);
 	assert_int_equal(mpf_flow_item_gre_mask.protocol, 0xffff);
 	assert_int_equal(mpf_flow_item_gre_mask.c_rsvd0_ver, 0);
@@ -280,9 +279,8 @@ static void test_field_tables_cover_each_item_struct_exactly(void **state)
 static void test_void_end_and_invert_ignore_spec_last_and_mask(void **state)
 {
 	struct mpf_flow_item_eth junk = {.type = 0x1234};
-	const struct mpf_flow_item pattern[] = {
-		ITEM(INVERT, .last = &junk, .mask = &junk), ITEM(VOID, .mask = &junk),
-		ITEM(ETH), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(INVERT, .last = &junk, .mask = &junk),
+						ITEM(VOID, .mask = &junk), ITEM(ETH), END_ITEM};
 
 	(void)state;
 	assert_int_equal(pattern_result(pattern), 0);
@@ -303,10 +301,14 @@ static void test_vf_and_port_may_repeat_anywhere(void **state)
 {
 	struct mpf_flow_item_vf vf1 = {.id = 1}, vf2 = {.id = 2};
 	struct mpf_flow_item_port port = {.index = 3};
-	const struct mpf_flow_item pattern[] = {
-		ITEM(ETH),  ITEM(VF, .spec = &vf1),	   ITEM(IPV4),
-		ITEM(VF, .spec = &vf2), ITEM(PORT, .spec = &port), ITEM(PF),
-		ITEM(UDP),  END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH),
+						ITEM(VF, .spec = &vf1),
+						ITEM(IPV4),
+						ITEM(VF, .spec = &vf2),
+						ITEM(PORT, .spec = &port),
+						ITEM(PF),
+						ITEM(UDP),
+						END_ITEM};
 
 	(void)state;
 	assert_int_equal(pattern_result(pattern), 0);
@@ -352,9 +354,8 @@ static void test_meta_items_do_not_break_the_stack(void **state)
 
 static void test_tcpv6_in_vxlan_is_valid(void **state)
 {
-	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(IPV4), ITEM(UDP),
-						ITEM(VXLAN), ITEM(ETH), ITEM(IPV6),
-						ITEM(TCP), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(IPV4), ITEM(UDP), ITEM(VXLAN),
+						ITEM(ETH), ITEM(IPV6), ITEM(TCP), END_ITEM};
 
 	(void)state;
 	assert_int_equal(pattern_result(pattern), 0);
@@ -373,15 +374,22 @@ static void test_any_stands_for_one_or_several_layers(void **state)
 
 static void test_raw_items_follow_and_precede_anything(void **state)
 {
-	struct mpf_flow_item_raw foo = {.relative = 1, .search = 1, .offset = 10, .length = 3,
+	struct mpf_flow_item_raw foo = {.relative = 1,
+					.search = 1,
+					.offset = 10,
+					.length = 3,
 					.pattern = (const uint8_t *)"foo"};
-	struct mpf_flow_item_raw bar = {.relative = 1, .offset = 20, .length = 3,
-					.pattern = (const uint8_t *)"bar"};
-	struct mpf_flow_item_raw baz = {.relative = 1, .offset = -29, .length = 3,
-					.pattern = (const uint8_t *)"baz"};
-	const struct mpf_flow_item pattern[] = {
-		ITEM(ETH), ITEM(IPV4), ITEM(UDP), ITEM(RAW, .spec = &foo), ITEM(RAW, .spec = &bar),
-		ITEM(RAW, .spec = &baz), END_ITEM};
+	struct mpf_flow_item_raw bar = {
+		.relative = 1, .offset = 20, .length = 3, .pattern = (const uint8_t *)"bar"};
+	struct mpf_flow_item_raw baz = {
+		.relative = 1, .offset = -29, .length = 3, .pattern = (const uint8_t *)"baz"};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH),
+						ITEM(IPV4),
+						ITEM(UDP),
+						ITEM(RAW, .spec = &foo),
+						ITEM(RAW, .spec = &bar),
+						ITEM(RAW, .spec = &baz),
+						END_ITEM};
 
 	(void)state;
 	assert_int_equal(pattern_result(pattern), 0);
@@ -410,8 +418,8 @@ static void test_fuzzy_and_invert_qualify_a_whole_pattern(void **state)
 
 static void test_end_terminates_the_pattern(void **state)
 {
-	const struct mpf_flow_item pattern[] = {ITEM(ETH), END_ITEM,
-						{.type = (enum mpf_flow_item_type)999}};
+	const struct mpf_flow_item pattern[] = {
+		ITEM(ETH), END_ITEM, {.type = (enum mpf_flow_item_type)999}};
 	unsigned count = 0;
 
 	(void)state;
@@ -421,10 +429,8 @@ static void test_end_terminates_the_pattern(void **state)
 
 static void test_unknown_item_types_are_einval(void **state)
 {
-	const struct mpf_flow_item unknown[] = {ITEM(ETH), {.type = MPF_FLOW_ITEM_TYPES},
-						END_ITEM};
-	const struct mpf_flow_item negative[] = {{.type = (enum mpf_flow_item_type)-3},
-						 END_ITEM};
+	const struct mpf_flow_item unknown[] = {ITEM(ETH), {.type = MPF_FLOW_ITEM_TYPES}, END_ITEM};
+	const struct mpf_flow_item negative[] = {{.type = (enum mpf_flow_item_type) - 3}, END_ITEM};
 
 	(void)state;
 	assert_refused(pattern_result(unknown), EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, 1);
@@ -510,10 +516,10 @@ static void test_raw_zero_length_pattern_is_valid(void **state)
 
 static void test_raw_ranges_are_enotsup(void **state)
 {
-	struct mpf_flow_item_raw spec = {.offset = 10, .length = 3,
-					 .pattern = (const uint8_t *)"foo"};
-	struct mpf_flow_item_raw range = {.offset = 20, .length = 3,
-					  .pattern = (const uint8_t *)"foo"};
+	struct mpf_flow_item_raw spec = {
+		.offset = 10, .length = 3, .pattern = (const uint8_t *)"foo"};
+	struct mpf_flow_item_raw range = {
+		.offset = 20, .length = 3, .pattern = (const uint8_t *)"foo"};
 	struct mpf_flow_item_raw zero = {0};
 	struct mpf_flow_item_raw same = spec;
 	struct mpf_flow_item_raw other_bytes = spec;
@@ -640,8 +646,8 @@ static void test_non_terminating_and_meta_actions_leave_the_fate_open(void **sta
 	const struct mpf_flow_action_meter meter = {.mtr_id = 1};
 	const struct mpf_flow_action_security sec = {.security_session = 7};
 	const struct mpf_flow_action actions[] = {
-		ACTION(DUP, &dup),	ACTION(MARK, &mark),	   ACTION(FLAG, NULL),
-		ACTION(COUNT, NULL),	ACTION(METER, &meter), ACTION(SECURITY, &sec),
+		ACTION(DUP, &dup),   ACTION(MARK, &mark),   ACTION(FLAG, NULL),
+		ACTION(COUNT, NULL), ACTION(METER, &meter), ACTION(SECURITY, &sec),
 		END_ACTION};
 	struct rule_actions r;
 
@@ -733,7 +739,7 @@ static void test_names_are_testpmds(void **state)
 	assert_string_equal(mpf_flow_action_name(MPF_FLOW_ACTION_TYPE_RSS), "rss");
 	assert_string_equal(mpf_flow_error_type_name(MPF_FLOW_ERROR_TYPE_ITEM), "item");
 	assert_null(mpf_flow_item_name(MPF_FLOW_ITEM_TYPES));
-	assert_null(mpf_flow_action_name((enum mpf_flow_action_type)-1));
+	assert_null(mpf_flow_action_name((enum mpf_flow_action_type) - 1));
 	assert_null(mpf_flow_error_type_name(MPF_FLOW_ERROR_TYPES));
 	for (int t = 0; t < MPF_FLOW_ITEM_TYPES; t++)
 		assert_non_null(mpf_flow_item_name((enum mpf_flow_item_type)t));
@@ -774,7 +780,8 @@ static void test_printer_writes_testpmd_syntax(void **state)
 	struct mpf_flow_item_ipv4 ip_mask = {.hdr.src_addr = 0xffffffff};
 	struct mpf_flow_item_tcp tcp_mask = {.hdr.dst_port = 0xffff};
 	const struct mpf_flow_item pattern[] = {
-		ITEM(ETH, .spec = &eth, .mask = &eth_mask), ITEM(IPV4, .spec = &ip, .mask = &ip_mask),
+		ITEM(ETH, .spec = &eth, .mask = &eth_mask),
+		ITEM(IPV4, .spec = &ip, .mask = &ip_mask),
 		ITEM(TCP, .spec = &tcp, .last = &tcp_last, .mask = &tcp_mask), END_ITEM};
 	/* The default mask covers both addresses: dst 0.0.0.0 is matched too. */
 	const struct mpf_flow_item defaults[] = {ITEM(IPV4, .spec = &ip), END_ITEM};
@@ -786,10 +793,11 @@ static void test_printer_writes_testpmd_syntax(void **state)
 
 	(void)state;
 	n = rule_print(text, sizeof(text), &attr, pattern, actions);
-	assert_string_equal(text, "group 2 ingress pattern eth dst spec 66:11:22:33:44:55 dst mask "
-				  "ff:ff:ff:00:00:00 / ipv4 src is 10.0.0.1 / tcp dst spec 80 "
-				  "dst last 90 dst mask 0xffff / end actions mark id 42 / queue index 3 / "
-				  "count / end");
+	assert_string_equal(
+		text, "group 2 ingress pattern eth dst spec 66:11:22:33:44:55 dst mask "
+		      "ff:ff:ff:00:00:00 / ipv4 src is 10.0.0.1 / tcp dst spec 80 "
+		      "dst last 90 dst mask 0xffff / end actions mark id 42 / queue index 3 / "
+		      "count / end");
 	assert_int_equal(n, strlen(text));
 	rule_print(text, sizeof(text), &ingress, defaults, actions);
 	assert_non_null(strstr(text, "ipv4 src is 10.0.0.1 dst is 0.0.0.0 /"));
@@ -798,8 +806,8 @@ static void test_printer_writes_testpmd_syntax(void **state)
 static void test_printer_reports_the_length_it_needed(void **state)
 {
 	static const uint16_t qs[] = {0, 1};
-	const struct mpf_flow_action_rss rss = {.types = MPF_RSS_IPV4 | MPF_RSS_NONFRAG_IPV4_TCP,
-						.queue_num = 2, .queue = qs};
+	const struct mpf_flow_action_rss rss = {
+		.types = MPF_RSS_IPV4 | MPF_RSS_NONFRAG_IPV4_TCP, .queue_num = 2, .queue = qs};
 	const struct mpf_flow_action actions[] = {ACTION(RSS, &rss), END_ACTION};
 	const struct mpf_flow_item pattern[] = {ITEM(ETH), END_ITEM};
 	char full[256], cut[16];

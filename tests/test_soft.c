@@ -24,8 +24,8 @@
 #include "tests/packet_builder.h"
 
 #include "tests/rule_literals.h"
-#define END_ITEM     ITEM(END)
-#define END_ACTION   ACTION(END, NULL)
+#define END_ITEM       ITEM(END)
+#define END_ACTION     ACTION(END, NULL)
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 #define BE32(x)	       __builtin_bswap32(x)
 
@@ -47,8 +47,8 @@ struct rig {
 
 static int setup(void **state)
 {
-	struct hwdrv_config config = {.ports = PORTS, .queues = QUEUES, .vfs = VFS,
-				      .rxq_bytes = 1u << 16};
+	struct hwdrv_config config = {
+		.ports = PORTS, .queues = QUEUES, .vfs = VFS, .rxq_bytes = 1u << 16};
 	struct rig *rig = calloc(1, sizeof(*rig));
 	struct mpf_flow_error error;
 
@@ -70,7 +70,8 @@ static int setup(void **state)
 			assert_true(rig->mem[p][q] != MAP_FAILED);
 			assert_int_equal(ring_attach(&rig->rx[p][q],
 						     (uint8_t *)rig->mem[p][q] + RXQ_HEADER_SIZE,
-						     rig->length - RXQ_HEADER_SIZE, RING_CONSUMER, -1),
+						     rig->length - RXQ_HEADER_SIZE, RING_CONSUMER,
+						     -1),
 					 0);
 		}
 	rig->now_ns = 1000000000ull;
@@ -103,8 +104,11 @@ static void *rule_on(struct rig *rig, uint16_t port, const struct mpf_flow_attr 
 
 	assert_int_equal(rule_validate(attr, pattern, actions, &shape, &error), 0);
 	region_counter_open(counter, 1, true);
-	hw = (struct hwdrv_rule){.port = port, .attr = attr, .pattern = pattern,
-				 .actions = actions, .resolved = &shape.actions,
+	hw = (struct hwdrv_rule){.port = port,
+				 .attr = attr,
+				 .pattern = pattern,
+				 .actions = actions,
+				 .resolved = &shape.actions,
 				 .counter = counter};
 	if (rig->dev.ops.create(&rig->dev, &hw, &handle, &error) != 0)
 		fail_msg("create: %s", error.message);
@@ -126,8 +130,10 @@ static void destroy(struct rig *rig, void *handle)
 
 static void send_on(struct rig *rig, uint16_t port, const struct frame *f)
 {
-	struct packet p = {.data = f->bytes, .length = (uint32_t)f->length,
-			   .wire_length = (uint32_t)f->length, .port = port};
+	struct packet p = {.data = f->bytes,
+			   .length = (uint32_t)f->length,
+			   .wire_length = (uint32_t)f->length,
+			   .port = port};
 
 	p.function = packet_function(p.data, p.length, port, VFS);
 	packet_parse(&p);
@@ -172,9 +178,8 @@ static uint32_t delivered(struct rig *rig)
 	return set;
 }
 
-static const struct mpf_flow_action_queue q1 = {.index = 1}, q2 = {.index = 2},
-					  q3 = {.index = 3}, q5 = {.index = 5}, q8 = {.index = 8},
-					  q10 = {.index = 10};
+static const struct mpf_flow_action_queue q1 = {.index = 1}, q2 = {.index = 2}, q3 = {.index = 3},
+					  q5 = {.index = 5}, q8 = {.index = 8}, q10 = {.index = 10};
 
 /* ------------------------------------------------------------------------ */
 /* Matching pattern examples                                                */
@@ -198,8 +203,8 @@ static void test_tcpv4_as_l4_takes_tcp_over_ipv4_only(void **state)
 static void test_meta_items_do_not_change_the_pattern(void **state)
 {
 	struct rig *rig = *state;
-	const struct mpf_flow_item pattern[] = {ITEM(VOID), ITEM(ETH), ITEM(VOID), ITEM(IPV4),
-						ITEM(TCP), ITEM(VOID), ITEM(VOID), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(VOID), ITEM(ETH),	ITEM(VOID), ITEM(IPV4),
+						ITEM(TCP),  ITEM(VOID), ITEM(VOID), END_ITEM};
 	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q1), END_ACTION};
 	struct frame tcp = frame_ipv4_l4(IP(10, 0, 0, 1), IP(10, 0, 0, 2), 6, 1234, 80, 0);
 
@@ -231,8 +236,8 @@ static struct frame vxlan_frame(bool inner_v6, unsigned inner_proto)
 static void test_tcpv6_in_vxlan_matches_the_inner_stack(void **state)
 {
 	struct rig *rig = *state;
-	const struct mpf_flow_item pattern[] = {ITEM(ETH),   ITEM(IPV4), ITEM(UDP), ITEM(VXLAN),
-						ITEM(ETH),   ITEM(IPV6), ITEM(TCP), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(IPV4), ITEM(UDP), ITEM(VXLAN),
+						ITEM(ETH), ITEM(IPV6), ITEM(TCP), END_ITEM};
 	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q2), END_ACTION};
 	struct frame v6tcp = vxlan_frame(true, 6), v4tcp = vxlan_frame(false, 6);
 
@@ -306,8 +311,8 @@ static void test_any_covers_layers_of_any_protocol(void **state)
 {
 	struct rig *rig = *state;
 	const struct mpf_flow_item_any two = {.num = 2}, one = {.num = 1};
-	const struct mpf_flow_item pattern[] = {ITEM(ETH),  ITEM(ANY, .spec = &two), ITEM(VXLAN),
-						ITEM(ETH),  ITEM(ANY, .spec = &one), ITEM(TCP),
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(ANY, .spec = &two), ITEM(VXLAN),
+						ITEM(ETH), ITEM(ANY, .spec = &one), ITEM(TCP),
 						END_ITEM};
 	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q2), END_ACTION};
 	struct frame v6 = vxlan_frame(true, 6), v4 = vxlan_frame(false, 6),
@@ -339,12 +344,15 @@ static struct frame foo_bar_baz(size_t foo_at)
 static void test_raw_example_finds_foo_bar_baz(void **state)
 {
 	struct rig *rig = *state;
-	const struct mpf_flow_item_raw foo = {.relative = 1, .search = 1, .offset = 10,
-					      .length = 3, .pattern = (const uint8_t *)"foo"};
-	const struct mpf_flow_item_raw bar = {.relative = 1, .offset = 20, .length = 3,
-					      .pattern = (const uint8_t *)"bar"};
-	const struct mpf_flow_item_raw baz = {.relative = 1, .offset = -29, .length = 3,
-					      .pattern = (const uint8_t *)"baz"};
+	const struct mpf_flow_item_raw foo = {.relative = 1,
+					      .search = 1,
+					      .offset = 10,
+					      .length = 3,
+					      .pattern = (const uint8_t *)"foo"};
+	const struct mpf_flow_item_raw bar = {
+		.relative = 1, .offset = 20, .length = 3, .pattern = (const uint8_t *)"bar"};
+	const struct mpf_flow_item_raw baz = {
+		.relative = 1, .offset = -29, .length = 3, .pattern = (const uint8_t *)"baz"};
 	const struct mpf_flow_item pattern[] = {ITEM(ETH),
 						ITEM(IPV4),
 						ITEM(UDP),
@@ -371,10 +379,8 @@ static void test_range_with_mask_spans_the_document_example(void **state)
 	const struct mpf_flow_item_ipv4 spec = {.hdr.src_addr = BE32(IP(10, 1, 2, 3))};
 	const struct mpf_flow_item_ipv4 last = {.hdr.src_addr = BE32(IP(10, 3, 4, 5))};
 	const struct mpf_flow_item_ipv4 mask = {.hdr.src_addr = BE32(IP(255, 255, 0, 0))};
-	const struct mpf_flow_item pattern[] = {ITEM(ETH),
-						ITEM(IPV4, .spec = &spec, .last = &last,
-						     .mask = &mask),
-						END_ITEM};
+	const struct mpf_flow_item pattern[] = {
+		ITEM(ETH), ITEM(IPV4, .spec = &spec, .last = &last, .mask = &mask), END_ITEM};
 	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q1), END_ACTION};
 	const uint32_t in[] = {IP(10, 1, 0, 0), IP(10, 2, 9, 9), IP(10, 3, 255, 255)};
 	const uint32_t out[] = {IP(10, 0, 255, 255), IP(10, 4, 0, 0), IP(11, 1, 0, 0)};
@@ -447,7 +453,8 @@ static void test_dup_copies_alongside_the_fate(void **state)
 	const struct mpf_flow_action with_queue[] = {ACTION(DUP, &dup2), ACTION(QUEUE, &q1),
 						     END_ACTION};
 	const struct mpf_flow_action alone[] = {ACTION(DUP, &dup2), END_ACTION};
-	const struct mpf_flow_item_ipv4 a = {.hdr.src_addr = BE32(1)}, b = {.hdr.src_addr = BE32(9)};
+	const struct mpf_flow_item_ipv4 a = {.hdr.src_addr = BE32(1)},
+					b = {.hdr.src_addr = BE32(9)};
 	const struct mpf_flow_item_ipv4 src = {.hdr.src_addr = BE32(0xffffffffu)};
 	const struct mpf_flow_item pa[] = {ITEM(ETH), ITEM(IPV4, .spec = &a, .mask = &src),
 					   END_ITEM};
@@ -537,11 +544,11 @@ static void test_rss_is_toeplitz_and_keeps_a_flow_on_one_queue(void **state)
 	ANY_ETH;
 	/* The Microsoft RSS verification suite: 66.9.149.187:2794 ->
 	 * 161.142.100.80:1766, IPv4 with TCP ports: 0x51ccc178. */
-	struct frame f = frame_ipv4_l4(IP(66, 9, 149, 187), IP(161, 142, 100, 80), 6, 2794, 1766,
-				       0);
+	struct frame f =
+		frame_ipv4_l4(IP(66, 9, 149, 187), IP(161, 142, 100, 80), 6, 2794, 1766, 0);
 	const uint16_t queues[] = {4, 5, 6, 7};
-	const struct mpf_flow_action_rss rss = {.types = MPF_RSS_NONFRAG_IPV4_TCP,
-						.queue_num = 4, .queue = queues};
+	const struct mpf_flow_action_rss rss = {
+		.types = MPF_RSS_NONFRAG_IPV4_TCP, .queue_num = 4, .queue = queues};
 	const struct mpf_flow_action actions[] = {ACTION(RSS, &rss), END_ACTION};
 	struct rxq_desc desc = {0};
 	uint32_t seen = 0;
@@ -616,8 +623,8 @@ static void test_port_item_selects_the_physical_port(void **state)
 {
 	struct rig *rig = *state;
 	const struct mpf_flow_item_port one = {.index = 1}, exact = {.index = UINT32_MAX};
-	const struct mpf_flow_item pattern[] = {ITEM(PORT, .spec = &one, .mask = &exact),
-						ITEM(ETH), END_ITEM};
+	const struct mpf_flow_item pattern[] = {ITEM(PORT, .spec = &one, .mask = &exact), ITEM(ETH),
+						END_ITEM};
 	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
 	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
 
@@ -632,8 +639,8 @@ static void test_meter_colors_per_rfc_2698(void **state)
 {
 	struct rig *rig = *state;
 	ANY_ETH;
-	const struct hwdrv_meter params = {.cir = 1000, .cbs = 200, .pir = 2000, .pbs = 400,
-					   .drop = HWDRV_METER_DROP_RED};
+	const struct hwdrv_meter params = {
+		.cir = 1000, .cbs = 200, .pir = 2000, .pbs = 400, .drop = HWDRV_METER_DROP_RED};
 	const struct mpf_flow_action_meter meter = {.mtr_id = 9};
 	const struct mpf_flow_action actions[] = {ACTION(METER, &meter), ACTION(QUEUE, &q1),
 						  END_ACTION};
@@ -676,13 +683,15 @@ static void test_egress_rules_see_transmitted_packets_only(void **state)
 						  END_ACTION};
 	const struct mpf_flow_action to_q1[] = {ACTION(QUEUE, &q1), END_ACTION};
 	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
-	struct packet p = {.data = f.bytes, .length = (uint32_t)f.length,
-			   .wire_length = (uint32_t)f.length, .function = PACKET_FUNCTION_PF};
+	struct packet p = {.data = f.bytes,
+			   .length = (uint32_t)f.length,
+			   .wire_length = (uint32_t)f.length,
+			   .function = PACKET_FUNCTION_PF};
 	struct region_count count;
 	struct rule_shape shape;
 	struct mpf_flow_error error;
-	struct hwdrv_rule hw = {.attr = &egress, .pattern = any_eth, .actions = to_q1,
-				.resolved = &shape.actions};
+	struct hwdrv_rule hw = {
+		.attr = &egress, .pattern = any_eth, .actions = to_q1, .resolved = &shape.actions};
 
 	assert_int_equal(rule_validate(&egress, any_eth, to_q1, &shape, NULL), 0);
 	assert_int_equal(rig->dev.ops.validate(&rig->dev, &hw, &error), -ENOTSUP);
@@ -706,7 +715,9 @@ static void test_security_is_refused_naming_the_action(void **state)
 						  END_ACTION};
 	struct rule_shape shape;
 	struct mpf_flow_error error;
-	struct hwdrv_rule hw = {.attr = &ingress, .pattern = any_eth, .actions = actions,
+	struct hwdrv_rule hw = {.attr = &ingress,
+				.pattern = any_eth,
+				.actions = actions,
 				.resolved = &shape.actions};
 
 	assert_int_equal(rule_validate(&ingress, any_eth, actions, &shape, NULL), 0);
@@ -729,8 +740,8 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	static struct mpf_flow_item patterns[N][6];
 	static const struct mpf_flow_item_vf vf1 = {.id = 1};
 	static struct mpf_flow_attr attrs[N];
-	const struct mpf_flow_action actions[][2] = {
-		{ACTION(DROP, NULL), END_ACTION}, {ACTION(PASSTHRU, NULL), END_ACTION}};
+	const struct mpf_flow_action actions[][2] = {{ACTION(DROP, NULL), END_ACTION},
+						     {ACTION(PASSTHRU, NULL), END_ACTION}};
 	const struct cls_rule *linear[N];
 	unsigned seed = 1;
 
@@ -773,10 +784,11 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 			linear[j - 1] = t;
 		}
 	for (unsigned k = 0; k < PACKETS; k++) {
-		struct frame f = frame_ipv4_l4(IP(10, rand() % 5, rand() % 5, rand() % 3),
-					       IP(10, 9, 9, rand() % 5), 17, 7,
-					       (unsigned)(rand() % 5), 0);
-		struct packet p = {.data = f.bytes, .length = (uint32_t)f.length,
+		struct frame f =
+			frame_ipv4_l4(IP(10, rand() % 5, rand() % 5, rand() % 3),
+				      IP(10, 9, 9, rand() % 5), 17, 7, (unsigned)(rand() % 5), 0);
+		struct packet p = {.data = f.bytes,
+				   .length = (uint32_t)f.length,
 				   .function = PACKET_FUNCTION_PF};
 		struct cls_result a, b;
 
@@ -799,9 +811,9 @@ static void test_parser_walks_tunnels_and_tags(void **state)
 	struct frame f = {.length = 0};
 	struct packet p;
 	static const uint8_t expect[] = {
-		MPF_FLOW_ITEM_TYPE_ETH, MPF_FLOW_ITEM_TYPE_VLAN, MPF_FLOW_ITEM_TYPE_VLAN,
-		MPF_FLOW_ITEM_TYPE_IPV4, MPF_FLOW_ITEM_TYPE_UDP, MPF_FLOW_ITEM_TYPE_VXLAN,
-		MPF_FLOW_ITEM_TYPE_ETH, MPF_FLOW_ITEM_TYPE_IPV6, MPF_FLOW_ITEM_TYPE_TCP};
+		MPF_FLOW_ITEM_TYPE_ETH,	 MPF_FLOW_ITEM_TYPE_VLAN, MPF_FLOW_ITEM_TYPE_VLAN,
+		MPF_FLOW_ITEM_TYPE_IPV4, MPF_FLOW_ITEM_TYPE_UDP,  MPF_FLOW_ITEM_TYPE_VXLAN,
+		MPF_FLOW_ITEM_TYPE_ETH,	 MPF_FLOW_ITEM_TYPE_IPV6, MPF_FLOW_ITEM_TYPE_TCP};
 
 	(void)state;
 	frame_eth(&f, NULL, NULL, 0x88a8);

@@ -143,10 +143,12 @@ static void test_the_table_is_what_the_backends_do(void **state)
 
 		for (type = 1; type < (row->action ? MPF_FLOW_ACTION_TYPES : MPF_FLOW_ITEM_TYPES);
 		     type++)
-			if (strcmp(row->action ? mpf_flow_action_name(type) : mpf_flow_item_name(type),
+			if (strcmp(row->action ? mpf_flow_action_name(type)
+					       : mpf_flow_item_name(type),
 				   row->name) == 0)
 				break;
-		if (type == (row->action ? MPF_FLOW_ACTION_TYPES : MPF_FLOW_ITEM_TYPES) || seen[type])
+		if (type == (row->action ? MPF_FLOW_ACTION_TYPES : MPF_FLOW_ITEM_TYPES) ||
+		    seen[type])
 			fail_msg("line %u: '%s' is no type, or a second row of it", row->line,
 				 row->name);
 		seen[type] = true;
@@ -155,7 +157,8 @@ static void test_the_table_is_what_the_backends_do(void **state)
 
 		err = soft.ops.validate(&soft, &hw, &error);
 		if (strcmp(row->soft, "yes") == 0 && err)
-			fail_msg("line %u: soft refuses %s: %s", row->line, row->name, error.message);
+			fail_msg("line %u: soft refuses %s: %s", row->line, row->name,
+				 error.message);
 		if (strcmp(row->soft, "refused") == 0)
 			check_refusal(row, err, &error, "soft");
 #ifdef MPFLOW_HAVE_VERBS

@@ -134,8 +134,8 @@ static void test_a_directory_others_can_write_is_refused(void **state)
 {
 	char dir[64], good[64], state_arg[64], out[1024];
 	const char *runtime[] = {"--foreground", "--runtime-dir", dir, NULL};
-	const char *statedir[] = {"--foreground", "--runtime-dir", good, "--state-dir", state_arg,
-				  NULL};
+	const char *statedir[] = {"--foreground", "--runtime-dir", good,
+				  "--state-dir",  state_arg,	   NULL};
 
 	(void)state;
 	make_dir(dir, sizeof(dir), "open", geteuid(), 0777);
@@ -195,8 +195,7 @@ static void test_a_planted_journal_is_never_restored(void **state)
 {
 	const char *const none[] = {NULL};
 	char open_dir[64], good[64], from[96], to[96], command[512], out[1024];
-	const char *argv[] = {"--foreground", "--runtime-dir", good, "--state-dir", open_dir,
-			      NULL};
+	const char *argv[] = {"--foreground", "--runtime-dir", good, "--state-dir", open_dir, NULL};
 	const char *argv_good[] = {"--foreground", "--runtime-dir", good, NULL};
 	struct primary maker;
 
@@ -247,7 +246,8 @@ static pid_t start_as_stranger(const char *dir)
 		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
 		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
 			_exit(126);
-		execl(binary, binary, "--foreground", "--quiet", "--runtime-dir", dir, (char *)NULL);
+		execl(binary, binary, "--foreground", "--quiet", "--runtime-dir", dir,
+		      (char *)NULL);
 		_exit(127);
 	}
 	return pid;

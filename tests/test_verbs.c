@@ -35,8 +35,8 @@ static unsigned leftover; /* device objects a test leaves on purpose */
 static int open_device(const char *fake, uint16_t queues, uint16_t groups,
 		       struct mpf_flow_error *error)
 {
-	struct hwdrv_config config = {.ports = 1, .queues = queues, .device_port = 1,
-				      .groups = groups};
+	struct hwdrv_config config = {
+		.ports = 1, .queues = queues, .device_port = 1, .groups = groups};
 
 	assert_int_equal(fake_ibv_configure(fake), 0);
 	return hwdrv_open(&dev, "verbs", &config, error);
@@ -116,8 +116,8 @@ struct expect {
 
 static void expect_begin(struct expect *e, uint16_t priority, uint32_t flags)
 {
-	struct ibv_flow_attr attr = {.type = IBV_FLOW_ATTR_NORMAL, .priority = priority,
-				     .port = 1, .flags = flags};
+	struct ibv_flow_attr attr = {
+		.type = IBV_FLOW_ATTR_NORMAL, .priority = priority, .port = 1, .flags = flags};
 
 	memcpy(e->bytes, &attr, sizeof(attr));
 	e->length = sizeof(attr);
@@ -160,45 +160,45 @@ static void test_man_page_raw_eth_flow_attr_example_exact_bytes(void **state)
 		struct ibv_flow_spec_eth spec_eth;
 		struct ibv_flow_spec_ipv4 spec_ipv4;
 	} __attribute__((packed));
-	static struct raw_eth_flow_attr flow_attr = {
-		.attr = {
-			.comp_mask = 0,
-			.type = IBV_FLOW_ATTR_NORMAL,
-			.size = sizeof(flow_attr),
-			.priority = 0,
-			.num_of_specs = 2,
-			.port = 1,
-			.flags = 0,
-		},
-		.spec_eth = {
-			.type = IBV_FLOW_SPEC_ETH,
-			.size = sizeof(struct ibv_flow_spec_eth),
-			.val = {
-				.dst_mac = {0x66, 0x11, 0x22, 0x33, 0x44, 0x55},
-				.src_mac = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
-				.ether_type = 0,
-				.vlan_tag = 0,
-			},
-			.mask = {
-				.dst_mac = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
-				.src_mac = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
-				.ether_type = 0,
-				.vlan_tag = 0,
-			}
-		},
-		.spec_ipv4 = {
-			.type = IBV_FLOW_SPEC_IPV4,
-			.size = sizeof(struct ibv_flow_spec_ipv4),
-			.val = {
-				.src_ip = 0x0B86C806,
-				.dst_ip = 0,
-			},
-			.mask = {
-				.src_ip = 0xFFFFFFFF,
-				.dst_ip = 0,
-			}
-		}
-	};
+	static struct raw_eth_flow_attr flow_attr =
+		{.attr =
+			 {
+				 .comp_mask = 0,
+				 .type = IBV_FLOW_ATTR_NORMAL,
+				 .size = sizeof(flow_attr),
+				 .priority = 0,
+				 .num_of_specs = 2,
+				 .port = 1,
+				 .flags = 0,
+			 },
+		 .spec_eth = {.type = IBV_FLOW_SPEC_ETH,
+			      .size = sizeof(struct ibv_flow_spec_eth),
+			      .val =
+				      {
+					      .dst_mac = {0x66, 0x11, 0x22, 0x33, 0x44, 0x55},
+					      .src_mac = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+					      .ether_type = 0,
+					      .vlan_tag = 0,
+				      },
+			      .mask =
+				      {
+					      .dst_mac = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
+					      .src_mac = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
+					      .ether_type = 0,
+					      .vlan_tag = 0,
+				      }},
+		 .spec_ipv4 =
+			 {.type = IBV_FLOW_SPEC_IPV4,
+			  .size = sizeof(struct ibv_flow_spec_ipv4),
+			  .val =
+				  {
+					  .src_ip = 0x0B86C806,
+					  .dst_ip = 0,
+				  },
+			  .mask = {
+				  .src_ip = 0xFFFFFFFF,
+				  .dst_ip = 0,
+			  }}};
 	/* The same rule through the C API: ETH with its default mask (both
 	 * MACs), IPv4's source under a full mask. */
 	struct mpf_flow_item_eth eth = {.dst = {0x66, 0x11, 0x22, 0x33, 0x44, 0x55}};
@@ -217,8 +217,11 @@ static void test_man_page_raw_eth_flow_attr_example_exact_bytes(void **state)
 	struct mpf_flow_attr attr = {.ingress = 1};
 	struct mpf_flow_error error = {0};
 	struct rule_shape shape;
-	struct hwdrv_rule hw = {.attr = &attr, .pattern = pattern, .actions = actions,
-				.resolved = &shape.actions, .counter = &counter};
+	struct hwdrv_rule hw = {.attr = &attr,
+				.pattern = pattern,
+				.actions = actions,
+				.resolved = &shape.actions,
+				.counter = &counter};
 	unsigned first = fake_ibv_flows();
 	const struct fake_flow_record *r;
 	void *handle;
@@ -274,8 +277,8 @@ static void test_eth_and_vlan_share_one_spec(void **state)
 	expect_begin(&e, 0, 0);
 	SPEC(&e, eth);
 	{
-		static const struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
-							 .size = sizeof(drop)};
+		static const struct ibv_flow_spec_action_drop drop = {
+			.type = IBV_FLOW_SPEC_ACTION_DROP, .size = sizeof(drop)};
 
 		SPEC(&e, drop);
 	}
@@ -286,7 +289,8 @@ static void test_ipv4_becomes_ipv4_ext_when_more_than_addresses_match(void **sta
 {
 	unsigned first = fake_ibv_flows();
 	static struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
-	static struct ibv_flow_spec_ipv4_ext ext = {.type = IBV_FLOW_SPEC_IPV4_EXT, .size = sizeof(ext)};
+	static struct ibv_flow_spec_ipv4_ext ext = {.type = IBV_FLOW_SPEC_IPV4_EXT,
+						    .size = sizeof(ext)};
 	struct expect e;
 
 	(void)state;
@@ -374,20 +378,22 @@ static void test_items_after_a_tunnel_are_inner(void **state)
 	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
 	static struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
 	static struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
-	static struct ibv_flow_spec_tunnel vxlan = {.type = IBV_FLOW_SPEC_VXLAN_TUNNEL, .size = sizeof(vxlan)};
-	static struct ibv_flow_spec_eth inner_eth = {.type = IBV_FLOW_SPEC_ETH | IBV_FLOW_SPEC_INNER,
-					      .size = sizeof(eth)};
-	static struct ibv_flow_spec_ipv4 inner_ip = {.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER,
-					      .size = sizeof(ip)};
-	static struct ibv_flow_spec_tcp_udp inner_tcp = {.type = IBV_FLOW_SPEC_TCP | IBV_FLOW_SPEC_INNER,
-						  .size = sizeof(udp)};
+	static struct ibv_flow_spec_tunnel vxlan = {.type = IBV_FLOW_SPEC_VXLAN_TUNNEL,
+						    .size = sizeof(vxlan)};
+	static struct ibv_flow_spec_eth inner_eth = {
+		.type = IBV_FLOW_SPEC_ETH | IBV_FLOW_SPEC_INNER, .size = sizeof(eth)};
+	static struct ibv_flow_spec_ipv4 inner_ip = {
+		.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER, .size = sizeof(ip)};
+	static struct ibv_flow_spec_tcp_udp inner_tcp = {
+		.type = IBV_FLOW_SPEC_TCP | IBV_FLOW_SPEC_INNER, .size = sizeof(udp)};
 	static struct ibv_flow_spec_gre gre = {.type = IBV_FLOW_SPEC_GRE, .size = sizeof(gre)};
 	struct expect e;
 
 	(void)state;
-	create_ok("create 0 ingress pattern eth / ipv4 / udp dst is 4789 / vxlan vni is 42 / eth "
-		  "dst is 02:00:00:00:00:01 / ipv4 src is 192.168.0.1 / tcp dst is 80 / end actions "
-		  "queue index 0 / end");
+	create_ok(
+		"create 0 ingress pattern eth / ipv4 / udp dst is 4789 / vxlan vni is 42 / eth "
+		"dst is 02:00:00:00:00:01 / ipv4 src is 192.168.0.1 / tcp dst is 80 / end actions "
+		"queue index 0 / end");
 	udp.val.dst_port = htons(4789), udp.mask.dst_port = 0xffff;
 	vxlan.val.tunnel_id = htonl(42), vxlan.mask.tunnel_id = htonl(0xffffff);
 	memcpy(inner_eth.val.dst_mac, "\x02\x00\x00\x00\x00\x01", 6);
@@ -414,9 +420,10 @@ static void test_mpls_stands_at_its_place_in_the_stack(void **state)
 	static struct ibv_flow_spec_ipv4 ip = {.type = IBV_FLOW_SPEC_IPV4, .size = sizeof(ip)};
 	static struct ibv_flow_spec_tcp_udp udp = {.type = IBV_FLOW_SPEC_UDP, .size = sizeof(udp)};
 	static struct ibv_flow_spec_mpls mpls = {.type = IBV_FLOW_SPEC_MPLS, .size = sizeof(mpls)};
-	static struct ibv_flow_spec_mpls bottom = {.type = IBV_FLOW_SPEC_MPLS, .size = sizeof(mpls)};
-	static struct ibv_flow_spec_ipv4 inner_ip = {.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER,
-					      .size = sizeof(ip)};
+	static struct ibv_flow_spec_mpls bottom = {.type = IBV_FLOW_SPEC_MPLS,
+						   .size = sizeof(mpls)};
+	static struct ibv_flow_spec_ipv4 inner_ip = {
+		.type = IBV_FLOW_SPEC_IPV4 | IBV_FLOW_SPEC_INNER, .size = sizeof(ip)};
 	struct expect e;
 
 	(void)state;
@@ -444,12 +451,12 @@ static void test_actions_become_specs_flags_and_qps(void **state)
 {
 	unsigned first = fake_ibv_flows();
 	static struct ibv_flow_spec_eth eth = {.type = IBV_FLOW_SPEC_ETH, .size = sizeof(eth)};
-	static const struct ibv_flow_spec_action_tag mark = {.type = IBV_FLOW_SPEC_ACTION_TAG,
-						.size = sizeof(mark), .tag_id = 7};
-	static const struct ibv_flow_spec_action_tag flag = {.type = IBV_FLOW_SPEC_ACTION_TAG,
-						.size = sizeof(flag), .tag_id = VERBS_TAG_FLAG};
+	static const struct ibv_flow_spec_action_tag mark = {
+		.type = IBV_FLOW_SPEC_ACTION_TAG, .size = sizeof(mark), .tag_id = 7};
+	static const struct ibv_flow_spec_action_tag flag = {
+		.type = IBV_FLOW_SPEC_ACTION_TAG, .size = sizeof(flag), .tag_id = VERBS_TAG_FLAG};
 	static const struct ibv_flow_spec_action_drop drop = {.type = IBV_FLOW_SPEC_ACTION_DROP,
-						 .size = sizeof(drop)};
+							      .size = sizeof(drop)};
 	const struct fake_flow_record *r;
 	struct expect e;
 
@@ -497,7 +504,8 @@ static void test_count_attaches_packets_and_bytes_counters(void **state)
 
 	(void)state;
 	region_counter_open(&counter, 1, true);
-	handle = create_ok("create 0 ingress pattern eth / end actions count / queue index 0 / end");
+	handle =
+		create_ok("create 0 ingress pattern eth / end actions count / queue index 0 / end");
 	r = fake_ibv_flow(first);
 	assert_int_equal(fake_ibv_live(FAKE_COUNTERS), 1);
 	memcpy(&count, r->bytes + r->length - sizeof(count), sizeof(count));
@@ -534,9 +542,9 @@ static void test_priorities_and_groups_fold_into_device_levels(void **state)
 	/* 16 levels, 4 sub-levels each: priorities 0-3 in one group. */
 	first = fake_ibv_flows();
 	create_ok("create 0 priority 3 ingress pattern eth / end actions queue index 0 / end");
-	assert_int_equal(((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)
-				 ->priority,
-			 12);
+	assert_int_equal(
+		((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)->priority,
+		12);
 	assert_int_equal(create("create 0 priority 4 ingress pattern eth / end actions queue "
 				"index 0 / end",
 				&handle, &error),
@@ -554,9 +562,9 @@ static void test_priorities_and_groups_fold_into_device_levels(void **state)
 	first = fake_ibv_flows();
 	create_ok("create 0 group 1 priority 1 ingress pattern eth / end actions queue index 0 / "
 		  "end");
-	assert_int_equal(((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)
-				 ->priority,
-			 (1 * 2 + 1) * VERBS_SUBLEVELS);
+	assert_int_equal(
+		((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)->priority,
+		(1 * 2 + 1) * VERBS_SUBLEVELS);
 	assert_int_equal(create("create 0 group 0 priority 2 ingress pattern eth / end actions "
 				"queue index 0 / end",
 				&handle, &error),
@@ -629,17 +637,21 @@ static void test_rss_on_an_open_pattern_is_one_flow_per_hashed_protocol(void **s
 	} want[] = {
 		{IBV_FLOW_SPEC_IPV4, IBV_FLOW_SPEC_TCP,
 		 IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4 | IBV_RX_HASH_SRC_PORT_TCP |
-			 IBV_RX_HASH_DST_PORT_TCP, 0},
+			 IBV_RX_HASH_DST_PORT_TCP,
+		 0},
 		{IBV_FLOW_SPEC_IPV4, IBV_FLOW_SPEC_UDP,
 		 IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4 | IBV_RX_HASH_SRC_PORT_UDP |
-			 IBV_RX_HASH_DST_PORT_UDP, 0},
+			 IBV_RX_HASH_DST_PORT_UDP,
+		 0},
 		{IBV_FLOW_SPEC_IPV4, 0, IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4, 1},
 		{IBV_FLOW_SPEC_IPV6, IBV_FLOW_SPEC_TCP,
 		 IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6 | IBV_RX_HASH_SRC_PORT_TCP |
-			 IBV_RX_HASH_DST_PORT_TCP, 0},
+			 IBV_RX_HASH_DST_PORT_TCP,
+		 0},
 		{IBV_FLOW_SPEC_IPV6, IBV_FLOW_SPEC_UDP,
 		 IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6 | IBV_RX_HASH_SRC_PORT_UDP |
-			 IBV_RX_HASH_DST_PORT_UDP, 0},
+			 IBV_RX_HASH_DST_PORT_UDP,
+		 0},
 		{IBV_FLOW_SPEC_IPV6, 0, IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6, 1},
 		{0, 0, 0, 2},
 	};
@@ -694,15 +706,16 @@ static void test_what_verbs_cannot_express_is_refused_with_its_index(void **stat
 	(void)state;
 	refused("create 0 ingress pattern eth / raw pattern is abc / end actions drop / end",
 		ENOTSUP, ITEM, 1, "raw");
-	refused("create 0 ingress pattern eth / ipv4 / icmp / end actions drop / end", ENOTSUP, ITEM,
-		2, "icmp");
-	refused("create 0 ingress pattern eth / ipv4 / sctp / end actions drop / end", ENOTSUP, ITEM,
-		2, "sctp");
+	refused("create 0 ingress pattern eth / ipv4 / icmp / end actions drop / end", ENOTSUP,
+		ITEM, 2, "icmp");
+	refused("create 0 ingress pattern eth / ipv4 / sctp / end actions drop / end", ENOTSUP,
+		ITEM, 2, "sctp");
 	refused("create 0 ingress pattern invert / eth / end actions drop / end", ENOTSUP, ITEM, 0,
 		"invert");
-	refused("create 0 ingress pattern eth / fuzzy thresh is 1 / end actions drop / end", ENOTSUP,
-		ITEM, 1, "fuzzy");
-	refused("create 0 ingress pattern eth / ipv4 / udp / gtpu teid is 1 / end actions drop / end",
+	refused("create 0 ingress pattern eth / fuzzy thresh is 1 / end actions drop / end",
+		ENOTSUP, ITEM, 1, "fuzzy");
+	refused("create 0 ingress pattern eth / ipv4 / udp / gtpu teid is 1 / end actions drop / "
+		"end",
 		ENOTSUP, ITEM, 3, "gtpu");
 	refused("create 0 ingress pattern eth / e_tag grp_ecid_b is 1 / end actions drop / end",
 		ENOTSUP, ITEM, 1, "e_tag");
@@ -716,7 +729,8 @@ static void test_what_verbs_cannot_express_is_refused_with_its_index(void **stat
 		ENOTSUP, ITEM, 2, "no ranges (field dst)");
 	refused("create 0 ingress pattern eth / ipv4 packet_id is 5 / end actions drop / end",
 		ENOTSUP, ITEM, 1, "field packet_id");
-	refused("create 0 ingress pattern eth / ipv4 fragment_offset is 0x2000 / end actions drop / "
+	refused("create 0 ingress pattern eth / ipv4 fragment_offset is 0x2000 / end actions drop "
+		"/ "
 		"end",
 		ENOTSUP, ITEM, 1, "field fragment_offset");
 	refused("create 0 ingress pattern eth / ipv4 / tcp flags is 2 / end actions drop / end",
@@ -727,7 +741,8 @@ static void test_what_verbs_cannot_express_is_refused_with_its_index(void **stat
 		ITEM, 2, "one VLAN tag");
 	refused("create 0 ingress pattern eth / any num is 2 / tcp / end actions drop / end",
 		ENOTSUP, ITEM, 1, "num 1");
-	refused("create 0 ingress pattern eth / ipv4 / udp / vxlan / eth / ipv4 / udp / vxlan / end "
+	refused("create 0 ingress pattern eth / ipv4 / udp / vxlan / eth / ipv4 / udp / vxlan / "
+		"end "
 		"actions drop / end",
 		ENOTSUP, ITEM, 7, "one tunnel level");
 	/* Actions. */
@@ -740,7 +755,8 @@ static void test_what_verbs_cannot_express_is_refused_with_its_index(void **stat
 		"vf");
 	refused("create 0 ingress pattern eth / end actions queue index 9 / end", EINVAL, ACTION, 0,
 		"queue 9 does not exist");
-	refused("create 0 ingress pattern eth / end actions rss queues 0 1 end types ipv4-sctp end / end",
+	refused("create 0 ingress pattern eth / end actions rss queues 0 1 end types ipv4-sctp end "
+		"/ end",
 		ENOTSUP, ACTION, 0, "ipv4-sctp");
 	refused("create 0 ingress pattern eth / end actions mark id 16777215 / queue index 0 / end",
 		ENOTSUP, ACTION, 0, "tags up to");
@@ -852,7 +868,8 @@ static void test_destroy_failure_is_reported_and_the_rest_released(void **state)
 	void *handle;
 
 	(void)state;
-	handle = create_ok("create 0 ingress pattern eth / end actions count / queue index 2 / end");
+	handle =
+		create_ok("create 0 ingress pattern eth / end actions count / queue index 2 / end");
 	fake_ibv_fail(FAKE_DESTROY_FLOW, 1, EBUSY);
 	assert_int_equal(dev.ops.destroy(&dev, handle, &error), -EBUSY);
 	assert_int_equal(error.type, MPF_FLOW_ERROR_TYPE_HANDLE);
@@ -868,8 +885,9 @@ static void test_destroy_failure_is_reported_and_the_rest_released(void **state)
 static void test_open_fails_cleanly_at_every_step(void **state)
 {
 	static const char *const configs[] = {
-		"fail=open_device:0:13", "fail=alloc_pd:0:12",	  "fail=create_cq:0:12",
-		"fail=create_wq:0:95",	 "fail=modify_wq:0:22",	  "fail=create_qp:0:12",
+		"fail=open_device:0:13",      "fail=alloc_pd:0:12",
+		"fail=create_cq:0:12",	      "fail=create_wq:0:95",
+		"fail=modify_wq:0:22",	      "fail=create_qp:0:12",
 		"fail=create_ind_table:0:12", "levels=0",
 	};
 	struct mpf_flow_error error = {0};
@@ -902,10 +920,11 @@ static void test_isolate_removes_and_restores_the_default_flow(void **state)
 	assert_int_equal(fake_ibv_live(FAKE_FLOW), 0);
 	assert_int_equal(dev.ops.isolate(&dev, 0, false, &error), 0);
 	assert_int_equal(fake_ibv_live(FAKE_FLOW), 1);
-	assert_int_equal(((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(fake_ibv_flows() - 1)
-				  ->bytes)
-				 ->type,
-			 IBV_FLOW_ATTR_ALL_DEFAULT);
+	assert_int_equal(
+		((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(fake_ibv_flows() - 1)
+			 ->bytes)
+			->type,
+		IBV_FLOW_ATTR_ALL_DEFAULT);
 	assert_int_equal(dev.ops.isolate(&dev, 1, true, &error), -EINVAL);
 }
 

@@ -133,8 +133,8 @@ static void round_trip(enum wire_op op, const struct mpf_flow_attr *attr,
 	assert_int_equal(req.rule.n_actions, n);
 	assert_int_equal(req.rule.actions[n].type, MPF_FLOW_ACTION_TYPE_END);
 	/* What was valid before the trip is valid after it. */
-	assert_int_equal(rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error),
-			 0);
+	assert_int_equal(
+		rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error), 0);
 }
 
 static void test_every_item_type_round_trips(void **state)
@@ -143,15 +143,16 @@ static void test_every_item_type_round_trips(void **state)
 	for (int t = 1; t < MPF_FLOW_ITEM_TYPES; t++) {
 		const struct rule_item_desc *desc = rule_item_desc(t);
 		alignas(8) uint8_t spec[64], mask[64];
-		struct mpf_flow_item pattern[2] = {{.type = (enum mpf_flow_item_type)t},
-						   ITEM(END)};
+		struct mpf_flow_item pattern[2] = {{.type = (enum mpf_flow_item_type)t}, ITEM(END)};
 		static const uint8_t bytes[] = "needle in a packet";
 
 		if (t == MPF_FLOW_ITEM_TYPE_RAW) {
 			static struct mpf_flow_item_raw raw_spec, raw_mask;
 
-			raw_spec = (struct mpf_flow_item_raw){.relative = 1, .search = 1,
-							      .offset = -12, .limit = 300,
+			raw_spec = (struct mpf_flow_item_raw){.relative = 1,
+							      .search = 1,
+							      .offset = -12,
+							      .limit = 300,
 							      .length = sizeof(bytes),
 							      .pattern = bytes};
 			raw_mask = mpf_flow_item_raw_mask;
@@ -183,8 +184,10 @@ static void test_every_action_type_round_trips(void **state)
 	const struct mpf_flow_action_queue queue = {.index = 10};
 	const struct mpf_flow_action_dup dup = {.index = 2};
 	const struct mpf_flow_action_rss rss = {.types = MPF_RSS_IPV4 | MPF_RSS_NONFRAG_IPV4_UDP,
-						.key_len = sizeof(key), .queue_num = 5,
-						.key = key, .queue = queues};
+						.key_len = sizeof(key),
+						.queue_num = 5,
+						.key = key,
+						.queue = queues};
 	const struct mpf_flow_action_rss rss_default_key = {.queue_num = 1, .queue = queues};
 	const struct mpf_flow_action_vf vf = {.original = 1, .id = 77};
 	const struct mpf_flow_action_meter meter = {.mtr_id = 12};
@@ -218,11 +221,12 @@ static void test_every_action_type_round_trips(void **state)
 
 static void test_a_full_rule_round_trips_with_attributes(void **state)
 {
-	const struct mpf_flow_attr attr = {.ingress = 1, .egress = 1, .group = 0xffffffff,
-					   .priority = 12345};
+	const struct mpf_flow_attr attr = {
+		.ingress = 1, .egress = 1, .group = 0xffffffff, .priority = 12345};
 	struct mpf_flow_item_eth eth = {.dst = {0x66, 0x11, 0x22, 0x33, 0x44, 0x55}};
 	struct mpf_flow_item_ipv4 ip = {.hdr.src_addr = 0x0B86C806};
-	struct mpf_flow_item_tcp tcp = {.hdr.dst_port = 0x5000}, tcp_last = {.hdr.dst_port = 0x6000};
+	struct mpf_flow_item_tcp tcp = {.hdr.dst_port = 0x5000},
+				 tcp_last = {.hdr.dst_port = 0x6000};
 	const struct mpf_flow_item pattern[] = {
 		ITEM(VOID), ITEM(ETH, .spec = &eth), ITEM(IPV4, .spec = &ip),
 		ITEM(TCP, .spec = &tcp, .last = &tcp_last), ITEM(END)};
@@ -316,9 +320,9 @@ static void test_request_encoders_refuse_what_cannot_be_sent(void **state)
 
 	(void)state;
 	assert_int_equal(wire_encode_destroy(msg, sizeof(msg), 1, 0, handles, 0, &error), -EINVAL);
-	assert_int_equal(wire_encode_destroy(msg, sizeof(msg), 1, 0, handles,
-					     WIRE_DESTROY_MAX + 1, &error),
-			 -ENOTSUP);
+	assert_int_equal(
+		wire_encode_destroy(msg, sizeof(msg), 1, 0, handles, WIRE_DESTROY_MAX + 1, &error),
+		-ENOTSUP);
 	assert_int_equal(wire_encode_query(msg, sizeof(msg), 1, 0, 1, MPF_FLOW_ACTION_TYPE_QUEUE,
 					   false, &error),
 			 -ENOTSUP);
@@ -338,8 +342,8 @@ static void test_batch_round_trips_and_iterates_in_order(void **state)
 
 	(void)state;
 	assert_int_equal(wire_batch_begin(&w, msg, sizeof(msg), 500, true), 0);
-	length = wire_encode_rule(sub, sizeof(sub), WIRE_OP_CREATE, 1, 0, false, &ingress,
-				  no_items, no_actions, &error);
+	length = wire_encode_rule(sub, sizeof(sub), WIRE_OP_CREATE, 1, 0, false, &ingress, no_items,
+				  no_actions, &error);
 	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
 	length = wire_encode_destroy(sub, sizeof(sub), 2, 0, &handle, 1, &error);
 	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
@@ -392,7 +396,8 @@ static void test_completion_round_trips_status_error_and_counters(void **state)
 		.user_data = 77,
 		.request_op = WIRE_OP_QUERY,
 		.status = -ENOENT,
-		.error = {.type = MPF_FLOW_ERROR_TYPE_HANDLE, .cause = -1,
+		.error = {.type = MPF_FLOW_ERROR_TYPE_HANDLE,
+			  .cause = -1,
 			  .message = "rule 0x5 does not exist"},
 		.handle = 5,
 		.count = 1234567,
@@ -427,8 +432,8 @@ static void test_completion_round_trips_status_error_and_counters(void **state)
 static int encode_sample(void)
 {
 	struct mpf_flow_item_eth eth = {.type = 0x0008};
-	struct mpf_flow_item_raw raw = {.relative = 1, .length = 3,
-					.pattern = (const uint8_t *)"abc"};
+	struct mpf_flow_item_raw raw = {
+		.relative = 1, .length = 3, .pattern = (const uint8_t *)"abc"};
 	static const uint16_t queues[] = {0, 1};
 	const struct mpf_flow_action_rss rss = {.queue_num = 2, .queue = queues};
 	const struct mpf_flow_item pattern[] = {ITEM(ETH, .spec = &eth), ITEM(IPV4), ITEM(UDP),
@@ -524,8 +529,8 @@ static void test_reserved_and_unknown_flag_bits_are_refused(void **state)
 	length = wire_encode_isolate(msg, sizeof(msg), 1, 0, true, &error);
 	msg[20] = 2; /* enable must be 0 or 1 */
 	assert_int_equal(decode_result((size_t)length), -EBADMSG);
-	length = wire_encode_query(msg, sizeof(msg), 1, 0, 1, MPF_FLOW_ACTION_TYPE_COUNT, 0,
-				   &error);
+	length =
+		wire_encode_query(msg, sizeof(msg), 1, 0, 1, MPF_FLOW_ACTION_TYPE_COUNT, 0, &error);
 	msg[20] = 4; /* unknown query flag */
 	assert_int_equal(decode_result((size_t)length), -EINVAL);
 	length = wire_encode_audit(msg, sizeof(msg), 1, &error);
@@ -569,8 +574,8 @@ static void test_unknown_item_and_action_types_name_their_index(void **state)
 
 	length = wire_encode_rule(msg, sizeof(msg), WIRE_OP_VALIDATE, 1, 0, false, &ingress,
 				  no_items,
-				  (struct mpf_flow_action[]){ACTION(COUNT, NULL), ACTION(DROP, NULL),
-							     ACTION(END, NULL)},
+				  (struct mpf_flow_action[]){ACTION(COUNT, NULL),
+							     ACTION(DROP, NULL), ACTION(END, NULL)},
 				  &error);
 	memcpy(msg + 32 + 8, &bad, 2);
 	assert_int_equal(decode_result((size_t)length), -EINVAL);
@@ -628,8 +633,9 @@ static void test_decoded_hostile_rule_is_then_refused_by_validation(void **state
 	length -= 16;
 	memcpy(msg + 4, &(uint32_t){(uint32_t)length}, 4);
 	decode_ok(length);
-	assert_int_equal(rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error),
-			 -EINVAL);
+	assert_int_equal(
+		rule_validate(&req.rule.attr, req.rule.items, req.rule.actions, NULL, &error),
+		-EINVAL);
 	assert_int_equal(error.cause, 0);
 }
 

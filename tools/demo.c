@@ -22,9 +22,9 @@
 #include <mpflow/mpflow.h>
 
 /* ITEM(ETH) hands ITEM_ an empty variadic argument: C11, no GNU extension. */
-#define ITEM(...) ITEM_(__VA_ARGS__, )
+#define ITEM(...)     ITEM_(__VA_ARGS__, )
 #define ITEM_(t, ...) ((struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__})
-#define ACTION(t, c) ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
+#define ACTION(t, c)  ((struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_##t, .conf = (c)})
 
 static const struct mpf_flow_attr ingress = {.ingress = 1};
 
@@ -61,8 +61,8 @@ static void app_rules(struct mpf_client *c)
 	const struct mpf_flow_action_queue q3 = {.index = 3}, q99 = {.index = 99};
 	const struct mpf_flow_action_mark mark = {.id = 42};
 	const uint16_t queues[] = {0, 1, 2, 3};
-	const struct mpf_flow_action_rss rss = {.types = MPF_RSS_IPV4 | MPF_RSS_NONFRAG_IPV4_TCP,
-						.queue_num = 4, .queue = queues};
+	const struct mpf_flow_action_rss rss = {
+		.types = MPF_RSS_IPV4 | MPF_RSS_NONFRAG_IPV4_TCP, .queue_num = 4, .queue = queues};
 	const struct mpf_flow_attr group1 = {.ingress = 1, .group = 1, .priority = 2};
 
 	try_create(c,
@@ -116,8 +116,8 @@ static int loader(unsigned count, int report)
 		int n;
 
 		ip = (struct mpf_flow_item_ipv4){.hdr.src_addr = htonl(0xc0a80000u + submitted)};
-		if (submitted < count &&
-		    mpf_submit_create(c, 0, &ingress, pattern, actions, 0, submitted, &error) == 0) {
+		if (submitted < count && mpf_submit_create(c, 0, &ingress, pattern, actions, 0,
+							   submitted, &error) == 0) {
 			submitted++;
 			continue;
 		}
@@ -127,7 +127,8 @@ static int loader(unsigned count, int report)
 		for (int i = 0; i < n; i++)
 			if (done[i].status)
 				fprintf(stderr, "[loader] rule %llu: %s\n",
-					(unsigned long long)done[i].user_data, done[i].error.message);
+					(unsigned long long)done[i].user_data,
+					done[i].error.message);
 		completed += (unsigned)n;
 	}
 	printf("[loader] %u rules created asynchronously in %.3f s (%.0f rules/s)\n", count,
@@ -153,8 +154,8 @@ static unsigned list_rules(struct mpf_client *c, unsigned show)
 
 		if (n++ >= show)
 			continue;
-		snprintf(owner, sizeof(owner), "%s/%u", info.owner_pid ? info.owner_name : "instance",
-			 info.owner_pid);
+		snprintf(owner, sizeof(owner), "%s/%u",
+			 info.owner_pid ? info.owner_name : "instance", info.owner_pid);
 		printf("  0x%-16llx %-20s %4u %4u/%-4u %6llu %6llu  %.60s%s\n",
 		       (unsigned long long)info.handle, owner, info.port, info.group, info.priority,
 		       (unsigned long long)info.hits, (unsigned long long)info.bytes, info.text,

@@ -26,8 +26,7 @@ static const uint8_t default_rss_key[40] = {
 	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 };
 
-uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input,
-		       unsigned length)
+uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input, unsigned length)
 {
 	uint32_t result = 0;
 	uint32_t window = (uint32_t)key[0] << 24 | (uint32_t)key[1 % key_len] << 16 |
@@ -45,8 +44,8 @@ uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *inpu
 	return result;
 }
 
-#define RSS_DEFAULT_TYPES                                                                      \
-	(MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |   \
+#define RSS_DEFAULT_TYPES                                                                          \
+	(MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |       \
 	 MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
 
 /* The hash input of the outermost IP layer: addresses, and the L4 ports
@@ -71,7 +70,7 @@ uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool 
 		sctp = v4 ? MPF_RSS_NONFRAG_IPV4_SCTP : MPF_RSS_NONFRAG_IPV6_SCTP;
 		other = v4 ? MPF_RSS_IPV4 | MPF_RSS_FRAG_IPV4 | MPF_RSS_NONFRAG_IPV4_OTHER
 			   : MPF_RSS_IPV6 | MPF_RSS_FRAG_IPV6 | MPF_RSS_NONFRAG_IPV6_OTHER |
-				     MPF_RSS_IPV6_EX;
+					MPF_RSS_IPV6_EX;
 		if (v4) {
 			memcpy(input, p->data + ip->hdr + 12, 8);
 			n = 8;
@@ -88,9 +87,9 @@ uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool 
 			return 0;
 		}
 		*valid = true;
-		return rss->key_len ? soft_toeplitz(rss->key, rss->key_len, input, n)
-				    : soft_toeplitz(default_rss_key, sizeof(default_rss_key),
-						    input, n);
+		return rss->key_len
+			       ? soft_toeplitz(rss->key, rss->key_len, input, n)
+			       : soft_toeplitz(default_rss_key, sizeof(default_rss_key), input, n);
 	}
 	return 0;
 }
@@ -159,9 +158,8 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 
 		if (r->counter)
 			region_counter_add(r->counter, 1, p->wire_length, now_ns);
-		if (r->meter &&
-		    (r->meter->params.drop &
-		     (1u << soft_meter_color(r->meter, p->wire_length, now_ns)))) {
+		if (r->meter && (r->meter->params.drop &
+				 (1u << soft_meter_color(r->meter, p->wire_length, now_ns)))) {
 			dropped = true;
 			break;
 		}
@@ -192,10 +190,11 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 			add_destination(&dest, 0);
 			break;
 		case MPF_FLOW_ACTION_TYPE_VF:
-			add_destination(&dest, vf_queue(soft, r->vf_original &&
-								       p->function != PACKET_FUNCTION_PF
-							       ? p->function
-							       : r->vf));
+			add_destination(
+				&dest,
+				vf_queue(soft, r->vf_original && p->function != PACKET_FUNCTION_PF
+						       ? p->function
+						       : r->vf));
 			break;
 		case MPF_FLOW_ACTION_TYPE_DROP:
 			dropped = true;
@@ -207,9 +206,8 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 	if (result.overflow)
 		soft_count(&port->overflow, 1);
 	if (!dropped && !result.terminated && !shm_load_relaxed32(&port->isolated))
-		add_destination(&dest, p->function == PACKET_FUNCTION_PF
-					       ? 0
-					       : vf_queue(soft, p->function));
+		add_destination(
+			&dest, p->function == PACKET_FUNCTION_PF ? 0 : vf_queue(soft, p->function));
 	if (egress) {
 		if (dropped) {
 			soft_count(&port->dropped, 1);

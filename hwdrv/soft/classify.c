@@ -41,7 +41,7 @@ enum cls_verify {
 };
 
 struct cls_table {
-	uint32_t mask; /* buckets - 1 */
+	uint32_t mask;		    /* buckets - 1 */
 	struct cls_node *buckets[]; /* RCU, each chain in rule order */
 };
 
@@ -182,7 +182,7 @@ static void relax_mask(unsigned type, uint8_t *mask)
 			continue;
 		keep = relaxed_prefix(bits, field->format);
 		for (unsigned b = keep; b < bits; b++)
-			m[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+			m[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 	}
 }
 
@@ -256,8 +256,7 @@ static uint64_t rule_key(const struct cls_tuple *t, const struct cls_rule *r, ui
 	const struct match_pattern *m = &r->match;
 	uint32_t function = m->pf ? PACKET_FUNCTION_PF : m->functions.v[0].low;
 
-	key[0] = key_word0(m->directions == MATCH_EGRESS, m->ports.v[0].low, function,
-			   t->function);
+	key[0] = key_word0(m->directions == MATCH_EGRESS, m->ports.v[0].low, function, t->function);
 	for (unsigned g = 0; g < t->n_gather; g++)
 		key[1 + g] = load_word(m->items[t->gather[g].item].value, &t->gather[g]);
 	return hash_key(key, key_words(t));
@@ -275,8 +274,7 @@ static size_t node_size(const struct cls_tuple *t, enum cls_verify verify)
  * after the key in node->words); CLS_VERIFY_RULE when it has ranges or mask
  * bits outside the words the tuple gathers. */
 static enum cls_verify verify_kind(const struct cls_tuple *t, const struct cls_tuple *own,
-				   const struct match_pattern *m, uint64_t *vmask,
-				   uint64_t *vvalue)
+				   const struct match_pattern *m, uint64_t *vmask, uint64_t *vvalue)
 {
 	unsigned words = key_words(t);
 
@@ -648,8 +646,8 @@ static bool precedes_best(const struct candidates *cand, uint64_t rank, uint64_t
 /* Consider a rule that matched (its order and kind passed in, from where
  * the caller has them): the best terminating one, or a non-terminating one
  * to run before it. */
-static void consider(struct candidates *cand, const struct cls_rule *r, uint64_t rank,
-		     uint64_t seq, bool terminating)
+static void consider(struct candidates *cand, const struct cls_rule *r, uint64_t rank, uint64_t seq,
+		     bool terminating)
 {
 	struct cls_result *out = cand->out;
 

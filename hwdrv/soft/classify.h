@@ -81,7 +81,6 @@ void cls_remove(struct cls *c, struct cls_rule *rule);
  * terminating one. */
 void cls_lookup(const struct cls *c, const struct packet *p, struct cls_result *out);
 
-
 /* The baseline the benchmark compares with: every rule in order through the
  * general matcher. `rules` sorted by (rank, seq). */
 void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const struct packet *p,

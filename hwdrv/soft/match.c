@@ -60,7 +60,8 @@ bool match_function(const struct match_pattern *m, uint16_t function)
 }
 
 static int compile_header(struct match_item *out, const struct mpf_flow_item *item,
-			  const struct rule_item_desc *desc, int index, struct mpf_flow_error *error)
+			  const struct rule_item_desc *desc, int index,
+			  struct mpf_flow_error *error)
 {
 	const uint8_t *spec = item->spec, *last = item->last;
 	const uint8_t *mask = spec ? rule_item_mask(item) : NULL;
@@ -155,8 +156,8 @@ static void compile_any(struct match_item *out, const struct mpf_flow_item *item
 		return;
 	}
 	out->any_min = spec->num & mask->num;
-	out->any_max = last && last->num && last->num != spec->num ? last->num & mask->num
-								   : out->any_min;
+	out->any_max =
+		last && last->num && last->num != spec->num ? last->num & mask->num : out->any_min;
 }
 
 int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_attr *attr,
@@ -345,7 +346,8 @@ static bool match_from(const struct match_pattern *m, unsigned i, const struct p
 			for (int64_t at = start; at <= stop; at++) {
 				if (!raw_at(item, p, at))
 					continue;
-				if (match_from(m, i + 1, p, layer_at(p, (uint32_t)(at + item->length)),
+				if (match_from(m, i + 1, p,
+					       layer_at(p, (uint32_t)(at + item->length)),
 					       (uint32_t)(at + item->length)))
 					return true;
 			}

@@ -33,9 +33,9 @@
 
 #include "hwdrv/soft/packet.h"
 
-#define MATCH_ITEM_BYTES   40 /* largest item matched bytewise (IPv6) */
-#define MATCH_RANGES_MAX   16 /* range fields in one item */
-#define MATCH_SELECT_MAX   16 /* PORT or PF/VF items in one pattern */
+#define MATCH_ITEM_BYTES 40 /* largest item matched bytewise (IPv6) */
+#define MATCH_RANGES_MAX 16 /* range fields in one item */
+#define MATCH_SELECT_MAX 16 /* PORT or PF/VF items in one pattern */
 
 enum match_kind {
 	MATCH_HEADER,
@@ -58,7 +58,7 @@ struct match_item {
 	uint8_t n_ranges;
 	uint8_t mask[MATCH_ITEM_BYTES];	 /* zero where a range field is */
 	uint8_t value[MATCH_ITEM_BYTES]; /* spec & mask */
-	struct match_range *ranges; /* n_ranges of them, NULL when none */
+	struct match_range *ranges;	 /* n_ranges of them, NULL when none */
 	/* ANY: layers covered, inclusive. */
 	uint32_t any_min, any_max;
 	/* RAW */
@@ -83,7 +83,7 @@ struct match_select {
 struct match_pattern {
 	uint8_t directions; /* MATCH_INGRESS | MATCH_EGRESS */
 	bool invert;
-	bool floating; /* may match at any layer */
+	bool floating;		       /* may match at any layer */
 	struct match_select ports;     /* never empty: the rule's port by default */
 	struct match_select functions; /* VF ids */
 	bool pf;		       /* a PF item: the PF's traffic too */

@@ -42,10 +42,10 @@ struct packet {
 };
 
 /* Well-known UDP ports the parser decodes as tunnels. */
-#define PACKET_UDP_VXLAN     4789
-#define PACKET_UDP_GTPC	     2123
-#define PACKET_UDP_GTPU	     2152
-#define PACKET_UDP_MPLS	     6635
+#define PACKET_UDP_VXLAN 4789
+#define PACKET_UDP_GTPC	 2123
+#define PACKET_UDP_GTPU	 2152
+#define PACKET_UDP_MPLS	 6635
 
 /*
  * Fill p->n_layers / p->layers / p->truncated from p->data and p->length.

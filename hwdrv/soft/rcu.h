@@ -22,8 +22,8 @@
 
 #include "shm/atomics.h"
 
-#define rcu_publish(slot, value)   __atomic_store_n(&(slot), (value), __ATOMIC_RELEASE)
-#define rcu_dereference(slot)	   __atomic_load_n(&(slot), __ATOMIC_ACQUIRE)
+#define rcu_publish(slot, value) __atomic_store_n(&(slot), (value), __ATOMIC_RELEASE)
+#define rcu_dereference(slot)	 __atomic_load_n(&(slot), __ATOMIC_ACQUIRE)
 
 struct rcu {
 	shm_u64 grace_period; /* writer: bumped by each synchronize */

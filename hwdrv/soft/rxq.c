@@ -33,8 +33,7 @@ int soft_queue_index(const struct soft *soft, uint16_t queue)
 	return -1;
 }
 
-static pcap_dumper_t *dump_open(struct soft *soft, const char *name,
-				struct mpf_flow_error *error)
+static pcap_dumper_t *dump_open(struct soft *soft, const char *name, struct mpf_flow_error *error)
 {
 	char path[512];
 	pcap_dumper_t *d;
@@ -42,8 +41,8 @@ static pcap_dumper_t *dump_open(struct soft *soft, const char *name,
 	snprintf(path, sizeof(path), "%s/%s.pcap", soft->dump_dir, name);
 	d = pcap_dump_open(soft->dead, path);
 	if (d == NULL)
-		flow_error_set(error, EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-			       "--dump-queues: %s", pcap_geterr(soft->dead));
+		flow_error_set(error, EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "--dump-queues: %s",
+			       pcap_geterr(soft->dead));
 	return d;
 }
 
@@ -119,8 +118,8 @@ void soft_queues_close(struct soft *soft)
 	soft->dead = NULL;
 }
 
-static int queue_lookup(struct soft *soft, uint16_t port, uint16_t queue,
-			struct soft_queue **out, struct mpf_flow_error *error)
+static int queue_lookup(struct soft *soft, uint16_t port, uint16_t queue, struct soft_queue **out,
+			struct mpf_flow_error *error)
 {
 	int index;
 
@@ -171,8 +170,8 @@ static int rxq_make(struct soft *soft, uint32_t owner, struct soft_rxq **out,
 	return 0;
 }
 
-int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
-		    int fds[2], struct mpf_flow_error *error)
+int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner, int fds[2],
+		    struct mpf_flow_error *error)
 {
 	struct soft_queue *q;
 	struct soft_rxq *rxq = NULL;

@@ -159,8 +159,7 @@ static int check_action(const struct soft *soft, const struct hwdrv_rule *rule, 
 	}
 	case MPF_FLOW_ACTION_TYPE_SECURITY:
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
-				      "action %d (security): not supported by the soft backend",
-				      i);
+				      "action %d (security): not supported by the soft backend", i);
 	default:
 		return 0;
 	}
@@ -173,16 +172,17 @@ static int soft_validate(struct hwdrv *dev, const struct hwdrv_rule *rule,
 
 	if (rule->port >= soft->n_ports)
 		return port_error(soft, rule->port, error);
-	for (const struct mpf_flow_item *item = rule->pattern;
-	     item->type != MPF_FLOW_ITEM_TYPE_END; item++) {
+	for (const struct mpf_flow_item *item = rule->pattern; item->type != MPF_FLOW_ITEM_TYPE_END;
+	     item++) {
 		const struct mpf_flow_item_vf *vf = item->spec;
 		int index = (int)(item - rule->pattern);
 
 		if (item->type == MPF_FLOW_ITEM_TYPE_VF && vf && vf->id >= soft->vfs &&
 		    ((const struct mpf_flow_item_vf *)rule_item_mask(item))->id != 0)
-			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, index,
-					      "item %d (vf): VF %u does not exist (the port has %u)",
-					      index, vf->id, soft->vfs);
+			return flow_error_set(
+				error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, index,
+				"item %d (vf): VF %u does not exist (the port has %u)", index,
+				vf->id, soft->vfs);
 	}
 	/* Every action is checked, though only the last of a type counts. */
 	for (int i = 0; rule->actions[i].type != MPF_FLOW_ACTION_TYPE_END; i++) {
@@ -306,8 +306,7 @@ static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *
 	return 0;
 }
 
-static int soft_isolate(struct hwdrv *dev, uint16_t port, bool enable,
-			struct mpf_flow_error *error)
+static int soft_isolate(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow_error *error)
 {
 	struct soft *soft = dev->priv;
 
@@ -346,8 +345,8 @@ static int soft_meter_create(struct hwdrv *dev, uint16_t port, uint32_t id,
 		return flow_error_set(error, EEXIST, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "meter %u exists on port %u", id, port);
 	if (params->cir > params->pir || params->cbs == 0 || params->pbs == 0 ||
-	    params->drop & ~(HWDRV_METER_DROP_GREEN | HWDRV_METER_DROP_YELLOW |
-			     HWDRV_METER_DROP_RED))
+	    params->drop &
+		    ~(HWDRV_METER_DROP_GREEN | HWDRV_METER_DROP_YELLOW | HWDRV_METER_DROP_RED))
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "meter %u: needs cir <= pir, cbs > 0, pbs > 0 (RFC 2698)",
 				      id);

@@ -32,7 +32,7 @@
 /* Rate arithmetic: bytes per second times nanoseconds overflows 64 bits. */
 __extension__ typedef unsigned __int128 soft_u128;
 
-#define SOFT_BURST    32
+#define SOFT_BURST     32
 #define SOFT_PORTS_MAX 64
 
 enum soft_color { SOFT_GREEN, SOFT_YELLOW, SOFT_RED, SOFT_COLORS };
@@ -109,12 +109,12 @@ struct soft_source {
 	uint32_t *offset, *length, *wire_length;
 	uint32_t frames;
 	uint32_t next;
-	uint64_t loops;	 /* replays left; UINT64_MAX: forever */
-	uint64_t limit;	 /* frames to send in all; 0: no limit */
+	uint64_t loops; /* replays left; UINT64_MAX: forever */
+	uint64_t limit; /* frames to send in all; 0: no limit */
 	uint64_t sent;
-	uint64_t pps;	 /* 0: as fast as possible */
-	uint64_t start_ns;	/* of the first frame sent */
-	uint64_t delay_ns;	/* before the first frame, from the first burst */
+	uint64_t pps;	   /* 0: as fast as possible */
+	uint64_t start_ns; /* of the first frame sent */
+	uint64_t delay_ns; /* before the first frame, from the first burst */
 	uint64_t not_before_ns;
 	/* LIVE: AF_PACKET TPACKET_V3. */
 	int fd;
@@ -145,7 +145,7 @@ struct soft {
 	uint64_t seq;
 	uint32_t rxq_bytes;
 	char dump_dir[256];
-	pcap_t *dead; /* for pcap dumpers */
+	pcap_t *dead;		 /* for pcap dumpers */
 	struct soft_rule *rules; /* installed, for close */
 	struct soft_meter **meters;
 	unsigned n_meters, cap_meters;
@@ -169,8 +169,7 @@ static inline void soft_count(shm_u64 *counter, uint64_t n)
 /* Classify and act on a packet the port received (or transmits). */
 void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, bool egress,
 		  uint64_t now_ns);
-uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input,
-		       unsigned length);
+uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input, unsigned length);
 /* RSS input of a packet for `types`: the hash, or 0 with *valid false. */
 uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool *valid);
 enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t now_ns);
@@ -180,8 +179,8 @@ int soft_queues_open(struct soft *soft, struct mpf_flow_error *error);
 void soft_queues_close(struct soft *soft);
 /* Queue index (PF queues, then VFs) for an API queue number, or -1. */
 int soft_queue_index(const struct soft *soft, uint16_t queue);
-int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
-		    int fds[2], struct mpf_flow_error *error);
+int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner, int fds[2],
+		    struct mpf_flow_error *error);
 int soft_rxq_detach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
 		    struct mpf_flow_error *error);
 void soft_rxq_release(struct soft *soft, uint32_t owner);

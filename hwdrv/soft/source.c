@@ -39,8 +39,8 @@
 static int source_error(struct mpf_flow_error *error, int code, const struct soft_source *s,
 			const char *what)
 {
-	return flow_error_set(error, code, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-			      "--source %s: %s", s->spec, what);
+	return flow_error_set(error, code, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "--source %s: %s",
+			      s->spec, what);
 }
 
 /* Append a frame to an in-memory trace. */
@@ -194,8 +194,8 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 		return source_error(error, errno, s, why);
 	}
 	s->ring_length = (size_t)LIVE_BLOCK_SIZE * LIVE_BLOCKS;
-	s->ring = mmap(NULL, s->ring_length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED,
-		       s->fd, 0);
+	s->ring = mmap(NULL, s->ring_length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, s->fd,
+		       0);
 	if (s->ring == MAP_FAILED)
 		s->ring = mmap(NULL, s->ring_length, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
 	if (s->ring == MAP_FAILED) {
@@ -286,7 +286,8 @@ int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_er
 		} else if (strcmp(name, "size") == 0) {
 			ok = gen && number(value, 42, 2048, &size);
 		} else if (strcmp(name, "proto") == 0) {
-			ok = gen && value && (strcmp(value, "udp") == 0 || strcmp(value, "tcp") == 0);
+			ok = gen && value &&
+			     (strcmp(value, "udp") == 0 || strcmp(value, "tcp") == 0);
 			tcp = ok && strcmp(value, "tcp") == 0;
 		} else {
 			ok = false;
@@ -331,8 +332,7 @@ static uint64_t trace_due(const struct soft_source *s, uint64_t now_ns)
 {
 	if (s->pps == 0)
 		return UINT64_MAX;
-	return (uint64_t)((soft_u128)(now_ns - s->start_ns) * s->pps / 1000000000u) + 1 -
-	       s->sent;
+	return (uint64_t)((soft_u128)(now_ns - s->start_ns) * s->pps / 1000000000u) + 1 - s->sent;
 }
 
 static unsigned trace_burst(struct soft_source *s, struct packet *pkts, unsigned max,

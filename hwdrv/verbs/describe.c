@@ -56,11 +56,16 @@ static void flags(FILE *out, uint32_t value)
 static const char *attr_type(uint32_t type)
 {
 	switch (type) {
-	case IBV_FLOW_ATTR_NORMAL: return "NORMAL";
-	case IBV_FLOW_ATTR_ALL_DEFAULT: return "ALL_DEFAULT";
-	case IBV_FLOW_ATTR_MC_DEFAULT: return "MC_DEFAULT";
-	case IBV_FLOW_ATTR_SNIFFER: return "SNIFFER";
-	default: return "?";
+	case IBV_FLOW_ATTR_NORMAL:
+		return "NORMAL";
+	case IBV_FLOW_ATTR_ALL_DEFAULT:
+		return "ALL_DEFAULT";
+	case IBV_FLOW_ATTR_MC_DEFAULT:
+		return "MC_DEFAULT";
+	case IBV_FLOW_ATTR_SNIFFER:
+		return "SNIFFER";
+	default:
+		return "?";
 	}
 }
 
@@ -91,7 +96,8 @@ static void spec(FILE *out, unsigned index, const uint8_t *p, int item)
 		memcpy(&tag, p, sizeof(tag));
 		fprintf(out, "\n    tag_id 0x%x", tag.tag_id);
 	} else if (type == IBV_FLOW_SPEC_ACTION_COUNT) {
-		fputs("\n    counters: packets (index 0) and bytes (index 1), made with the rule", out);
+		fputs("\n    counters: packets (index 0) and bytes (index 1), made with the rule",
+		      out);
 	}
 	fputc('\n', out);
 	hex(out, p, size);

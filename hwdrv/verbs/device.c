@@ -93,7 +93,8 @@ static void probe_spec(struct probe *p, int kind)
 {
 	struct ibv_flow_ipv4_filter ip = {0}, ip_mask = {.src_ip = 0xffffffff};
 	struct ibv_flow_tcp_udp_filter l4 = {.dst_port = htons(9)}, l4_mask = {.dst_port = 0xffff};
-	struct ibv_flow_tunnel_filter id = {.tunnel_id = htonl(1)}, id_mask = {.tunnel_id = htonl(0xffffff)};
+	struct ibv_flow_tunnel_filter id = {.tunnel_id = htonl(1)},
+				      id_mask = {.tunnel_id = htonl(0xffffff)};
 
 	if (kind != VERBS_SPEC_MPLS && kind != VERBS_SPEC_IPV6 && kind != VERBS_SPEC_IPV4_EXT &&
 	    kind != VERBS_SPEC_ETH)
@@ -131,7 +132,8 @@ static void probe_spec(struct probe *p, int kind)
 		break;
 	}
 	case VERBS_SPEC_GRE: {
-		struct ibv_flow_gre_filter v = {.protocol = htons(0x6558)}, m = {.protocol = 0xffff};
+		struct ibv_flow_gre_filter v = {.protocol = htons(0x6558)},
+					   m = {.protocol = 0xffff};
 
 		probe_add(p, IBV_FLOW_SPEC_GRE, &v, &m, sizeof(v));
 		break;
@@ -218,8 +220,9 @@ static int probe_caps(struct verbs *v, struct mpf_flow_error *error)
 			caps->levels = (uint16_t)(levels[i] + 1);
 	}
 	if (caps->levels == 0)
-		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "%s: the device refuses flow steering rules: %s",
-				    v->name, strerror(errno));
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s: the device refuses flow steering rules: %s", v->name,
+				      strerror(errno));
 	if (verbs_priorities_per_group(caps) == 0)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "%s: %u priority levels cannot hold %u group(s) of %u levels "
@@ -313,8 +316,9 @@ static int open_device(struct verbs *v, const struct hwdrv_config *config,
 		const char *name = ibv_get_device_name(list[i]);
 		struct ibv_context *context;
 
-		used += (size_t)snprintf(names + used, used < sizeof(names) ? sizeof(names) - used : 0,
-					 "%s%s", i ? ", " : "", name);
+		used += (size_t)snprintf(names + used,
+					 used < sizeof(names) ? sizeof(names) - used : 0, "%s%s",
+					 i ? ", " : "", name);
 		if (config->device_name && strcmp(name, config->device_name) != 0)
 			continue;
 		context = ibv_open_device(list[i]);
@@ -329,13 +333,13 @@ static int open_device(struct verbs *v, const struct hwdrv_config *config,
 	}
 	ibv_free_device_list(list);
 	if (v->context == NULL && config->device_name)
-		return flow_error_set(error, ENODEV, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "no RDMA device %s (found: %s)",
-				    config->device_name, names);
+		return flow_error_set(error, ENODEV, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no RDMA device %s (found: %s)", config->device_name, names);
 	if (v->context == NULL)
 		return flow_error_set(error, ENODEV, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				    "no RDMA device with an Ethernet port %u (found: %s); use "
-				    "--backend soft",
-				    v->caps.port, names);
+				      "no RDMA device with an Ethernet port %u (found: %s); use "
+				      "--backend soft",
+				      v->caps.port, names);
 	if (!ethernet_port(v->context, v->caps.port))
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "%s port %u: not an Ethernet port (or no such port)", v->name,
@@ -416,8 +420,9 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 		return err;
 	v->pd = ibv_alloc_pd(v->context);
 	if (v->pd == NULL)
-		return flow_error_set(error, errno ? errno : EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "%s: ibv_alloc_pd: %s", v->name,
-				    strerror(errno ? errno : EIO));
+		return flow_error_set(error, errno ? errno : EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+				      -1, "%s: ibv_alloc_pd: %s", v->name,
+				      strerror(errno ? errno : EIO));
 	err = open_queues(v, error);
 	if (err)
 		return err;
@@ -430,13 +435,13 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 		return err;
 	err = verbs_default_flow_create(v);
 	if (err)
-		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "%s: the default flow (ALL_DEFAULT): %s", v->name,
-				    strerror(-err));
+		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s: the default flow (ALL_DEFAULT): %s", v->name,
+				      strerror(-err));
 	return 0;
 }
 
-int verbs_open(struct hwdrv *dev, const struct hwdrv_config *config,
-	       struct mpf_flow_error *error)
+int verbs_open(struct hwdrv *dev, const struct hwdrv_config *config, struct mpf_flow_error *error)
 {
 	int err = open_all(dev, config, error);
 

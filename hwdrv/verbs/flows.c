@@ -52,8 +52,8 @@ int verbs_qp_get(struct verbs *v, const struct verbs_target *t, struct verbs_qp 
 	qp->hash_fields = t->hash_fields;
 	memcpy(qp->key, t->hash_fields ? t->key : unused_key, VERBS_RSS_KEY_LENGTH);
 	qp->table = ibv_create_rwq_ind_table(
-		v->context, &(struct ibv_rwq_ind_table_init_attr){.log_ind_tbl_size = log,
-								   .ind_tbl = table});
+		v->context,
+		&(struct ibv_rwq_ind_table_init_attr){.log_ind_tbl_size = log, .ind_tbl = table});
 	if (qp->table) {
 		struct ibv_qp_init_attr_ex init = {
 			.qp_type = IBV_QPT_RAW_PACKET,
@@ -109,11 +109,12 @@ static struct verbs_layer_mask *mask_find(struct verbs *v, uint32_t type)
 }
 
 /* Call `visit` on each matching spec of the translation. */
-#define FOR_EACH_MATCH_SPEC(t, flow, i, type, layout)                                            \
-	for (unsigned flow = 0; flow < (t)->n_flows; flow++)                                    \
-		for (unsigned i = 0; i < (t)->flows[flow].n_specs; i++)                         \
-			if (memcpy(&type, (t)->flows[flow].bytes + (t)->flows[flow].spec_offset[i], \
-				   sizeof(type)),                                                 \
+#define FOR_EACH_MATCH_SPEC(t, flow, i, type, layout)                                              \
+	for (unsigned flow = 0; flow < (t)->n_flows; flow++)                                       \
+		for (unsigned i = 0; i < (t)->flows[flow].n_specs; i++)                            \
+			if (memcpy(&type,                                                          \
+				   (t)->flows[flow].bytes + (t)->flows[flow].spec_offset[i],       \
+				   sizeof(type)),                                                  \
 			    (layout = verbs_spec_layout(type)) != NULL)
 
 /* The first layer whose mask differs from the one the device has: EEXIST. */
@@ -192,9 +193,10 @@ static int translate(struct verbs *v, const struct hwdrv_rule *rule, struct verb
 	int err;
 
 	if (rule->port != 0)
-		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "no port %u: the verbs backend has port 0 (device %s port %u)",
-				      rule->port, v->name, v->caps.port);
+		return flow_error_set(
+			error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			"no port %u: the verbs backend has port 0 (device %s port %u)", rule->port,
+			v->name, v->caps.port);
 	err = verbs_translate(&v->caps, rule, t, error);
 	return err ? err : masks_check(v, t, error);
 }

@@ -58,8 +58,8 @@ uint32_t verbs_priorities_per_group(const struct verbs_caps *caps)
 /* --- errors --- */
 
 /* ENOTSUP naming item `index` of `pattern`, and why. */
-static int item_error(const struct mpf_flow_item *pattern, struct mpf_flow_error *error,
-		      int index, const char *why)
+static int item_error(const struct mpf_flow_item *pattern, struct mpf_flow_error *error, int index,
+		      const char *why)
 {
 	return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index, "item %d (%s): %s",
 			      index, mpf_flow_item_name(pattern[index].type), why);
@@ -83,16 +83,16 @@ struct pattern {
 	bool vlan;     /* the current ETH spec holds a VLAN tag */
 	bool inner;    /* after a tunnel item */
 	bool tunnel;
-	uint8_t outer_l3;  /* 0, 4, 6: the outer L3 the pattern pins */
-	uint8_t outer_l4;  /* 0, IPPROTO_TCP, IPPROTO_UDP, or 1: another L4 */
+	uint8_t outer_l3; /* 0, 4, 6: the outer L3 the pattern pins */
+	uint8_t outer_l4; /* 0, IPPROTO_TCP, IPPROTO_UDP, or 1: another L4 */
 	bool any_l3;
 	struct record rec[VERBS_SPECS_MAX]; /* last: written only as used */
 };
 
 /* Start a record of spec `type` for item `index`; returns its filter
  * pair (val, then mask at `*mask`). */
-static int record_begin(struct pattern *p, const struct verbs_caps *caps, uint32_t type,
-			int index, uint8_t **val, uint8_t **mask, struct mpf_flow_error *error)
+static int record_begin(struct pattern *p, const struct verbs_caps *caps, uint32_t type, int index,
+			uint8_t **val, uint8_t **mask, struct mpf_flow_error *error)
 {
 	const struct verbs_spec_layout *l = verbs_spec_layout(type);
 	struct record *r;
@@ -127,8 +127,7 @@ static int record_begin(struct pattern *p, const struct verbs_caps *caps, uint32
 }
 
 /* The item's spec and effective mask; all-zero when it has no spec. */
-static void item_values(const struct mpf_flow_item *item, size_t size, uint8_t *spec,
-			uint8_t *mask)
+static void item_values(const struct mpf_flow_item *item, size_t size, uint8_t *spec, uint8_t *mask)
 {
 	memset(spec, 0, size);
 	memset(mask, 0, size);
@@ -152,7 +151,8 @@ static int check_item(const struct mpf_flow_item *item, int index, const uint8_t
 		bool range = false, uncovered = false;
 
 		for (unsigned b = field->offset; b < field->offset + field->size; b++) {
-			if (last && spec && (last[b] & mask[b]) && (last[b] & mask[b]) != (spec[b] & mask[b]))
+			if (last && spec && (last[b] & mask[b]) &&
+			    (last[b] & mask[b]) != (spec[b] & mask[b]))
 				range = true;
 			if (mask[b] & ~c[b])
 				uncovered = true;
@@ -193,11 +193,14 @@ static const struct mpf_flow_item_ipv6 carried_ipv6 = {
 		.dst_addr = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 			     0xff, 0xff, 0xff, 0xff}},
 };
-static const struct mpf_flow_item_tcp carried_tcp = {.hdr = {.src_port = 0xffff, .dst_port = 0xffff}};
-static const struct mpf_flow_item_udp carried_udp = {.hdr = {.src_port = 0xffff, .dst_port = 0xffff}};
+static const struct mpf_flow_item_tcp carried_tcp = {
+	.hdr = {.src_port = 0xffff, .dst_port = 0xffff}};
+static const struct mpf_flow_item_udp carried_udp = {
+	.hdr = {.src_port = 0xffff, .dst_port = 0xffff}};
 static const struct mpf_flow_item_vxlan carried_vxlan = {.vni = {0xff, 0xff, 0xff}};
 static const struct mpf_flow_item_gre carried_gre = {.c_rsvd0_ver = 0xffff, .protocol = 0xffff};
-static const struct mpf_flow_item_mpls carried_mpls = {.label_tc_s = {0xff, 0xff, 0xff}, .ttl = 0xff};
+static const struct mpf_flow_item_mpls carried_mpls = {.label_tc_s = {0xff, 0xff, 0xff},
+						       .ttl = 0xff};
 static const struct mpf_flow_item_esp carried_esp = {.hdr = {.spi = 0xffffffff, .seq = 0xffffffff}};
 static const struct mpf_flow_item_port carried_port = {.index = 0xffffffff};
 static const struct mpf_flow_item_any carried_any = {.num = 0xffffffff};
@@ -327,9 +330,9 @@ static int add_tunnel(struct pattern *p, const struct verbs_caps *caps, int type
 	int err;
 
 	/* MPLS may stack, and may ride in GRE; other tunnels do not nest. */
-	if (p->tunnel && !(type == MPF_FLOW_ITEM_TYPE_MPLS &&
-			   (p->last_item == MPF_FLOW_ITEM_TYPE_MPLS ||
-			    p->last_item == MPF_FLOW_ITEM_TYPE_GRE)))
+	if (p->tunnel &&
+	    !(type == MPF_FLOW_ITEM_TYPE_MPLS &&
+	      (p->last_item == MPF_FLOW_ITEM_TYPE_MPLS || p->last_item == MPF_FLOW_ITEM_TYPE_GRE)))
 		return item_error(p->items, error, index, "verbs matches one tunnel level");
 	p->inner = false; /* the tunnel header itself is not inner */
 	switch (type) {
@@ -453,18 +456,42 @@ static int add_item(struct pattern *p, const struct verbs_caps *caps, uint16_t p
 	case MPF_FLOW_ITEM_TYPE_VOID:
 	case MPF_FLOW_ITEM_TYPE_PF: /* the device's QPs are the PF's */
 		return 0;
-	case MPF_FLOW_ITEM_TYPE_PORT: carried = &carried_port; break;
-	case MPF_FLOW_ITEM_TYPE_ANY: carried = &carried_any; break;
-	case MPF_FLOW_ITEM_TYPE_ETH: carried = &carried_eth; break;
-	case MPF_FLOW_ITEM_TYPE_VLAN: carried = &carried_vlan; break;
-	case MPF_FLOW_ITEM_TYPE_IPV4: carried = &carried_ipv4; break;
-	case MPF_FLOW_ITEM_TYPE_IPV6: carried = &carried_ipv6; break;
-	case MPF_FLOW_ITEM_TYPE_TCP: carried = &carried_tcp; break;
-	case MPF_FLOW_ITEM_TYPE_UDP: carried = &carried_udp; break;
-	case MPF_FLOW_ITEM_TYPE_VXLAN: carried = &carried_vxlan; break;
-	case MPF_FLOW_ITEM_TYPE_GRE: carried = &carried_gre; break;
-	case MPF_FLOW_ITEM_TYPE_MPLS: carried = &carried_mpls; break;
-	case MPF_FLOW_ITEM_TYPE_ESP: carried = &carried_esp; break;
+	case MPF_FLOW_ITEM_TYPE_PORT:
+		carried = &carried_port;
+		break;
+	case MPF_FLOW_ITEM_TYPE_ANY:
+		carried = &carried_any;
+		break;
+	case MPF_FLOW_ITEM_TYPE_ETH:
+		carried = &carried_eth;
+		break;
+	case MPF_FLOW_ITEM_TYPE_VLAN:
+		carried = &carried_vlan;
+		break;
+	case MPF_FLOW_ITEM_TYPE_IPV4:
+		carried = &carried_ipv4;
+		break;
+	case MPF_FLOW_ITEM_TYPE_IPV6:
+		carried = &carried_ipv6;
+		break;
+	case MPF_FLOW_ITEM_TYPE_TCP:
+		carried = &carried_tcp;
+		break;
+	case MPF_FLOW_ITEM_TYPE_UDP:
+		carried = &carried_udp;
+		break;
+	case MPF_FLOW_ITEM_TYPE_VXLAN:
+		carried = &carried_vxlan;
+		break;
+	case MPF_FLOW_ITEM_TYPE_GRE:
+		carried = &carried_gre;
+		break;
+	case MPF_FLOW_ITEM_TYPE_MPLS:
+		carried = &carried_mpls;
+		break;
+	case MPF_FLOW_ITEM_TYPE_ESP:
+		carried = &carried_esp;
+		break;
 	default:
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
 				      "item %d (%s): not supported by the verbs backend", index,
@@ -551,25 +578,26 @@ static int check_full_masks(const struct pattern *p, struct mpf_flow_error *erro
 struct actions {
 	const struct verbs_caps *caps;
 	struct verbs_target target;
-	bool drop_spec;	    /* IBV_FLOW_SPEC_ACTION_DROP */
+	bool drop_spec; /* IBV_FLOW_SPEC_ACTION_DROP */
 	bool tag;
 	uint32_t tag_id;
 	bool count;
 	bool dont_trap;
-	bool rss;	    /* hash over several queues: the RSS expansion applies */
+	bool rss; /* hash over several queues: the RSS expansion applies */
 	uint64_t rss_types;
-	int dup;	    /* DUP's queue, -1 */
+	int dup; /* DUP's queue, -1 */
 	const char *emulation;
 };
 
 /* The RSS types verbs can hash on: IP addresses and TCP/UDP ports. */
-#define RSS_V4	 (MPF_RSS_IPV4 | MPF_RSS_FRAG_IPV4 | MPF_RSS_NONFRAG_IPV4_OTHER)
-#define RSS_V6	 (MPF_RSS_IPV6 | MPF_RSS_FRAG_IPV6 | MPF_RSS_NONFRAG_IPV6_OTHER)
-#define RSS_OK                                                                                  \
-	(RSS_V4 | RSS_V6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |                \
+#define RSS_V4 (MPF_RSS_IPV4 | MPF_RSS_FRAG_IPV4 | MPF_RSS_NONFRAG_IPV4_OTHER)
+#define RSS_V6 (MPF_RSS_IPV6 | MPF_RSS_FRAG_IPV6 | MPF_RSS_NONFRAG_IPV6_OTHER)
+#define RSS_OK                                                                                     \
+	(RSS_V4 | RSS_V6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |                   \
 	 MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
-#define RSS_DEFAULT (MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP |                   \
-		     MPF_RSS_NONFRAG_IPV4_UDP | MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
+#define RSS_DEFAULT                                                                                \
+	(MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |       \
+	 MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
 
 static int check_rss(const struct verbs_caps *caps, const struct mpf_flow_action_rss *rss,
 		     int index, struct mpf_flow_error *error)
@@ -616,23 +644,25 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 		const struct mpf_flow_action *act = &rule->actions[i];
 		const char *name = mpf_flow_action_name(act->type);
 
-		if (egress_only &&
-		    (act->type == MPF_FLOW_ACTION_TYPE_QUEUE || act->type == MPF_FLOW_ACTION_TYPE_DUP ||
-		     act->type == MPF_FLOW_ACTION_TYPE_RSS || act->type == MPF_FLOW_ACTION_TYPE_PF ||
-		     act->type == MPF_FLOW_ACTION_TYPE_MARK || act->type == MPF_FLOW_ACTION_TYPE_FLAG))
+		if (egress_only && (act->type == MPF_FLOW_ACTION_TYPE_QUEUE ||
+				    act->type == MPF_FLOW_ACTION_TYPE_DUP ||
+				    act->type == MPF_FLOW_ACTION_TYPE_RSS ||
+				    act->type == MPF_FLOW_ACTION_TYPE_PF ||
+				    act->type == MPF_FLOW_ACTION_TYPE_MARK ||
+				    act->type == MPF_FLOW_ACTION_TYPE_FLAG))
 			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
 					      "action %d (%s): not meaningful on an egress rule", i,
 					      name);
 		switch (act->type) {
 		case MPF_FLOW_ACTION_TYPE_QUEUE:
 			err = hwdrv_check_queue(
-				((const struct mpf_flow_action_queue *)act->conf)->index, caps->queues,
-				i, name, error);
+				((const struct mpf_flow_action_queue *)act->conf)->index,
+				caps->queues, i, name, error);
 			break;
 		case MPF_FLOW_ACTION_TYPE_DUP:
 			err = hwdrv_check_queue(
-				((const struct mpf_flow_action_dup *)act->conf)->index, caps->queues,
-				i, name, error);
+				((const struct mpf_flow_action_dup *)act->conf)->index,
+				caps->queues, i, name, error);
 			if (!err)
 				err = need(caps->dont_trap, error, i,
 					   "DONT_TRAP flag (DUP needs a pass-through copy)");
@@ -643,8 +673,8 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 		case MPF_FLOW_ACTION_TYPE_MARK:
 			if (((const struct mpf_flow_action_mark *)act->conf)->id > caps->tag_max)
 				err = flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
-						     "action %d (mark): the device tags up to %u", i,
-						     caps->tag_max);
+						     "action %d (mark): the device tags up to %u",
+						     i, caps->tag_max);
 			else
 				err = need(caps->specs & VERBS_CAP(VERBS_SPEC_TAG), error, i,
 					   "tag action");
@@ -662,8 +692,8 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 		case MPF_FLOW_ACTION_TYPE_METER:
 		case MPF_FLOW_ACTION_TYPE_SECURITY:
 			err = flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
-					     "action %d (%s): not supported by the verbs backend", i,
-					     name);
+					     "action %d (%s): not supported by the verbs backend",
+					     i, name);
 			break;
 		default:
 			break;
@@ -676,10 +706,12 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 	a->target.sink = true;
 	switch (r->fate) {
 	case MPF_FLOW_ACTION_TYPE_QUEUE:
-		a->target = (struct verbs_target){
-			.queue = ((const struct mpf_flow_action_queue *)rule->actions[r->last[r->fate]].conf)
-					 ->index,
-			.n_queues = 1};
+		a->target =
+			(struct verbs_target){.queue = ((const struct mpf_flow_action_queue *)rule
+								->actions[r->last[r->fate]]
+								.conf)
+							       ->index,
+					      .n_queues = 1};
 		break;
 	case MPF_FLOW_ACTION_TYPE_PF:
 		a->target = (struct verbs_target){.queue = 0, .n_queues = 1};
@@ -719,16 +751,20 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 	}
 	if (r->last[MPF_FLOW_ACTION_TYPE_MARK] >= 0) {
 		a->tag = true;
-		a->tag_id = ((const struct mpf_flow_action_mark *)
-				     rule->actions[r->last[MPF_FLOW_ACTION_TYPE_MARK]].conf)->id;
+		a->tag_id = ((const struct mpf_flow_action_mark *)rule
+				     ->actions[r->last[MPF_FLOW_ACTION_TYPE_MARK]]
+				     .conf)
+				    ->id;
 	} else if (r->last[MPF_FLOW_ACTION_TYPE_FLAG] >= 0) {
 		a->tag = true;
 		a->tag_id = VERBS_TAG_FLAG;
 	}
 	a->count = r->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
 	if (r->last[MPF_FLOW_ACTION_TYPE_DUP] >= 0) {
-		a->dup = ((const struct mpf_flow_action_dup *)
-				  rule->actions[r->last[MPF_FLOW_ACTION_TYPE_DUP]].conf)->index;
+		a->dup = ((const struct mpf_flow_action_dup *)rule
+				  ->actions[r->last[MPF_FLOW_ACTION_TYPE_DUP]]
+				  .conf)
+				 ->index;
 		a->emulation = "DUP as a pass-through copy and the rule";
 	}
 	return 0;
@@ -769,7 +805,7 @@ struct variant {
 	uint8_t l4;    /* 0, 6, 17: the RSS expansion's */
 	bool dup_copy; /* the DUP's pass-through copy */
 	bool egress;
-	uint8_t sub;   /* sub-level of the rule's priority */
+	uint8_t sub; /* sub-level of the rule's priority */
 	const char *name;
 };
 
@@ -794,8 +830,8 @@ static uint64_t hash_fields(uint64_t types, uint8_t l3, uint8_t l4)
 }
 
 static void build(struct verbs_flow *f, const struct verbs_caps *caps,
-		  const struct hwdrv_rule *rule, const struct pattern *p,
-		  const struct actions *a, const struct variant *v)
+		  const struct hwdrv_rule *rule, const struct pattern *p, const struct actions *a,
+		  const struct variant *v)
 {
 	const struct mpf_flow_attr *ra = rule->attr;
 	uint32_t rank = ra->group * verbs_priorities_per_group(caps) + ra->priority;
@@ -836,8 +872,9 @@ static void build(struct verbs_flow *f, const struct verbs_caps *caps,
 	} else {
 		f->target = a->target;
 		if (a->rss)
-			f->target.hash_fields = hash_fields(a->rss_types, v->l3 ? v->l3 : p->outer_l3,
-							    v->l4 ? v->l4 : p->outer_l4);
+			f->target.hash_fields =
+				hash_fields(a->rss_types, v->l3 ? v->l3 : p->outer_l3,
+					    v->l4 ? v->l4 : p->outer_l4);
 	}
 	if (a->dont_trap || v->dup_copy)
 		attr->flags |= IBV_FLOW_ATTR_FLAGS_DONT_TRAP;
@@ -909,9 +946,11 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 					.l3 = l3s[i], .dup_copy = true, .name = "DUP copy"};
 		if (!egress && expand_l3) {
 			n_l3 = 0;
-			if (a->rss_types & (RSS_V4 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP))
+			if (a->rss_types &
+			    (RSS_V4 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP))
 				l3s[n_l3++] = 4;
-			if (a->rss_types & (RSS_V6 | MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP))
+			if (a->rss_types &
+			    (RSS_V6 | MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP))
 				l3s[n_l3++] = 6;
 			l3s[n_l3++] = 0; /* the rest, unhashed */
 		}
@@ -920,11 +959,11 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 			unsigned n_l4 = 0;
 
 			if (!egress && expand_l4 && l3) {
-				if (a->rss_types & (l3 == 4 ? MPF_RSS_NONFRAG_IPV4_TCP
-							    : MPF_RSS_NONFRAG_IPV6_TCP))
+				if (a->rss_types &
+				    (l3 == 4 ? MPF_RSS_NONFRAG_IPV4_TCP : MPF_RSS_NONFRAG_IPV6_TCP))
 					l4s[n_l4++] = 6;
-				if (a->rss_types & (l3 == 4 ? MPF_RSS_NONFRAG_IPV4_UDP
-							    : MPF_RSS_NONFRAG_IPV6_UDP))
+				if (a->rss_types &
+				    (l3 == 4 ? MPF_RSS_NONFRAG_IPV4_UDP : MPF_RSS_NONFRAG_IPV6_UDP))
 					l4s[n_l4++] = 17;
 			}
 			l4s[n_l4++] = 0;
@@ -935,7 +974,9 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 				v.sub = (uint8_t)(first + (!expanded ? 0 : v.l4 ? 0 : l3 ? 1 : 2));
 				snprintf(names[n], sizeof(names[n]), "%s%s%s%s",
 					 egress ? "egress " : "", l3_names[v.l3],
-					 v.l4 == 6 ? "/TCP" : v.l4 == 17 ? "/UDP" : "",
+					 v.l4 == 6    ? "/TCP"
+					 : v.l4 == 17 ? "/UDP"
+						      : "",
 					 expanded && !l3 ? "other" : "");
 				v.name = names[n];
 				out[n++] = v;
@@ -962,10 +1003,11 @@ int verbs_translate(const struct verbs_caps *caps, const struct hwdrv_rule *rule
 				      "(mpflowd --groups)",
 				      attr->group, caps->levels, caps->groups);
 	if (attr->priority >= per_group)
-		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ATTR_PRIORITY, -1,
-				      "priority %u: the device's %u levels give each of %u group(s) "
-				      "priorities 0 to %u",
-				      attr->priority, caps->levels, caps->groups, per_group - 1);
+		return flow_error_set(
+			error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ATTR_PRIORITY, -1,
+			"priority %u: the device's %u levels give each of %u group(s) "
+			"priorities 0 to %u",
+			attr->priority, caps->levels, caps->groups, per_group - 1);
 	if (attr->egress && !caps->egress)
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ATTR_EGRESS, -1,
 				      "the device has no egress flows");

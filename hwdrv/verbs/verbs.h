@@ -32,19 +32,20 @@
 #include "hwdrv/hwdrv.h"
 
 /* Device flows one rule may become (hidden rules of the emulations). */
-#define VERBS_FLOWS_MAX	     16
+#define VERBS_FLOWS_MAX 16
 /* Specs in one flow: pattern specs and action specs. */
-#define VERBS_SPECS_MAX	     24
+#define VERBS_SPECS_MAX 24
 /* Bytes of one ibv_flow_attr and its specs. */
-#define VERBS_FLOW_BYTES     (sizeof(struct ibv_flow_attr) + VERBS_SPECS_MAX * sizeof(struct ibv_flow_spec))
+#define VERBS_FLOW_BYTES                                                                           \
+	(sizeof(struct ibv_flow_attr) + VERBS_SPECS_MAX * sizeof(struct ibv_flow_spec))
 /* Device priority levels per rte_flow priority: the DUP copies, then L4,
  * L3 and L2 flows, so that the more specific of two overlapping hidden
  * flows is tried first (as mlx5 does). */
-#define VERBS_SUBLEVELS	     4
+#define VERBS_SUBLEVELS 4
 /* The Toeplitz key length verbs devices take. */
 #define VERBS_RSS_KEY_LENGTH 40
 /* The tag FLAG sets (MARK's ids stay below it). */
-#define VERBS_TAG_FLAG	     0xffffffu
+#define VERBS_TAG_FLAG 0xffffffu
 
 /* Spec kinds the device was found to take (verbs_caps.specs). */
 enum verbs_spec_kind {
@@ -93,16 +94,16 @@ int verbs_spec_kind(uint32_t type);
 /* What the device takes: probed at open (device.c), or the full profile of
  * verbs_caps_full() for a dry run. Validation and translation read it. */
 struct verbs_caps {
-	uint16_t levels;     /* device priority levels: 0 .. levels - 1 */
-	uint16_t groups;     /* rte_flow groups folded into those levels */
-	uint16_t queues;     /* RX queues */
-	uint8_t port;	     /* the device port, from 1 */
-	uint32_t specs;	     /* VERBS_CAP(enum verbs_spec_kind) bits */
-	bool dont_trap;	     /* IBV_FLOW_ATTR_FLAGS_DONT_TRAP */
-	bool egress;	     /* IBV_FLOW_ATTR_FLAGS_EGRESS */
-	bool partial_masks;  /* masks other than all-zero / all-one per field */
-	bool global_masks;   /* one mask per layer for the whole device */
-	uint32_t tag_max;    /* largest MARK id */
+	uint16_t levels;    /* device priority levels: 0 .. levels - 1 */
+	uint16_t groups;    /* rte_flow groups folded into those levels */
+	uint16_t queues;    /* RX queues */
+	uint8_t port;	    /* the device port, from 1 */
+	uint32_t specs;	    /* VERBS_CAP(enum verbs_spec_kind) bits */
+	bool dont_trap;	    /* IBV_FLOW_ATTR_FLAGS_DONT_TRAP */
+	bool egress;	    /* IBV_FLOW_ATTR_FLAGS_EGRESS */
+	bool partial_masks; /* masks other than all-zero / all-one per field */
+	bool global_masks;  /* one mask per layer for the whole device */
+	uint32_t tag_max;   /* largest MARK id */
 };
 
 /* Every spec and flag, 16 levels, per-rule partial masks: what mlx5 takes. */
@@ -125,10 +126,10 @@ struct verbs_target {
  * ibv_create_flow() takes it, and the QP it is created on. */
 struct verbs_flow {
 	struct verbs_target target;
-	const char *variant;	 /* which hidden rule this is, for people; "" */
-	int32_t count_offset;	 /* of the COUNT spec in bytes, -1: none */
+	const char *variant;  /* which hidden rule this is, for people; "" */
+	int32_t count_offset; /* of the COUNT spec in bytes, -1: none */
 	uint8_t n_specs;
-	int16_t spec_item[VERBS_SPECS_MAX];   /* pattern index of each spec, -1 */
+	int16_t spec_item[VERBS_SPECS_MAX];    /* pattern index of each spec, -1 */
 	uint16_t spec_offset[VERBS_SPECS_MAX]; /* in bytes */
 	uint16_t length;
 	_Alignas(8) uint8_t bytes[VERBS_FLOW_BYTES];
@@ -210,11 +211,11 @@ struct verbs {
 	char name[IBV_SYSFS_NAME_MAX];
 	struct verbs_caps caps;
 	uint16_t n_queues;
-	struct ibv_cq **cqs;	/* n_queues + 1: the sink's last */
-	struct ibv_wq **wqs;	/* n_queues + 1 */
-	struct verbs_qp *qps;	/* every hashing QP in use */
-	struct verbs_qp *sink_qp;	/* the probes' QP */
-	struct ibv_flow *default_flow;	/* ALL_DEFAULT to queue 0 unless isolated */
+	struct ibv_cq **cqs;	       /* n_queues + 1: the sink's last */
+	struct ibv_wq **wqs;	       /* n_queues + 1 */
+	struct verbs_qp *qps;	       /* every hashing QP in use */
+	struct verbs_qp *sink_qp;      /* the probes' QP */
+	struct ibv_flow *default_flow; /* ALL_DEFAULT to queue 0 unless isolated */
 	struct verbs_qp *default_flow_qp;
 	struct verbs_rule *rules;
 	struct verbs_layer_mask masks[VERBS_LAYER_MASKS_MAX];
@@ -223,8 +224,7 @@ struct verbs {
 };
 
 /* device.c */
-int verbs_open(struct hwdrv *dev, const struct hwdrv_config *config,
-	       struct mpf_flow_error *error);
+int verbs_open(struct hwdrv *dev, const struct hwdrv_config *config, struct mpf_flow_error *error);
 void verbs_close(struct hwdrv *dev);
 
 /* flows.c */

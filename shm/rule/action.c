@@ -77,11 +77,11 @@ static const struct rule_action_desc action_descs[MPF_FLOW_ACTION_TYPES] = {
 
 /* testpmd's names of the MPF_RSS_* bits. */
 static const char *const rss_type_names[64] = {
-	[2] = "ipv4",	   [3] = "ipv4-frag",  [4] = "ipv4-tcp",  [5] = "ipv4-udp",
-	[6] = "ipv4-sctp", [7] = "ipv4-other", [8] = "ipv6",	  [9] = "ipv6-frag",
-	[10] = "ipv6-tcp", [11] = "ipv6-udp",  [12] = "ipv6-sctp", [13] = "ipv6-other",
-	[14] = "l2-payload", [15] = "ipv6-ex", [16] = "ipv6-tcp-ex", [17] = "ipv6-udp-ex",
-	[18] = "port",	   [19] = "vxlan",     [20] = "geneve",	  [21] = "nvgre",
+	[2] = "ipv4",	     [3] = "ipv4-frag",	 [4] = "ipv4-tcp",     [5] = "ipv4-udp",
+	[6] = "ipv4-sctp",   [7] = "ipv4-other", [8] = "ipv6",	       [9] = "ipv6-frag",
+	[10] = "ipv6-tcp",   [11] = "ipv6-udp",	 [12] = "ipv6-sctp",   [13] = "ipv6-other",
+	[14] = "l2-payload", [15] = "ipv6-ex",	 [16] = "ipv6-tcp-ex", [17] = "ipv6-udp-ex",
+	[18] = "port",	     [19] = "vxlan",	 [20] = "geneve",      [21] = "nvgre",
 };
 
 const char *rule_rss_type_name(unsigned bit)

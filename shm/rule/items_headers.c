@@ -121,8 +121,10 @@ const struct rule_item_desc rule_item_ipv4 = {
 
 #define IPV6_FIELD(member, label) RULE_FIELD_BE(struct mpf_flow_item_ipv6, hdr.member, label)
 static const struct rule_field ipv6_fields[] = {
-	IPV6_FIELD(vtc_flow, "vtc_flow"), IPV6_FIELD(payload_len, "payload_len"),
-	IPV6_FIELD(proto, "proto"),	  IPV6_FIELD(hop_limits, "hop"),
+	IPV6_FIELD(vtc_flow, "vtc_flow"),
+	IPV6_FIELD(payload_len, "payload_len"),
+	IPV6_FIELD(proto, "proto"),
+	IPV6_FIELD(hop_limits, "hop"),
 	RULE_FIELD_ADDRESS(struct mpf_flow_item_ipv6, hdr.src_addr, "src", RULE_FORMAT_IPV6),
 	RULE_FIELD_ADDRESS(struct mpf_flow_item_ipv6, hdr.dst_addr, "dst", RULE_FORMAT_IPV6),
 };
@@ -178,10 +180,9 @@ const struct rule_item_desc rule_item_udp = {
 
 #define TCP_FIELD(member, label) RULE_FIELD_BE(struct mpf_flow_item_tcp, hdr.member, label)
 static const struct rule_field tcp_fields[] = {
-	TCP_FIELD(src_port, "src"),	 TCP_FIELD(dst_port, "dst"),  TCP_FIELD(sent_seq, "seq"),
-	TCP_FIELD(recv_ack, "ack"),	 TCP_FIELD(data_off, "data_off"),
-	TCP_FIELD(tcp_flags, "flags"), TCP_FIELD(rx_win, "win"),    TCP_FIELD(cksum, "cksum"),
-	TCP_FIELD(tcp_urp, "urp"),
+	TCP_FIELD(src_port, "src"), TCP_FIELD(dst_port, "dst"),	     TCP_FIELD(sent_seq, "seq"),
+	TCP_FIELD(recv_ack, "ack"), TCP_FIELD(data_off, "data_off"), TCP_FIELD(tcp_flags, "flags"),
+	TCP_FIELD(rx_win, "win"),   TCP_FIELD(cksum, "cksum"),	     TCP_FIELD(tcp_urp, "urp"),
 };
 
 const struct rule_item_desc rule_item_tcp = {

@@ -108,8 +108,8 @@ const struct rule_item_desc rule_item_any = {
 /* RAW's last: "if specified, either all 0 or with the same values as spec". */
 static bool raw_last_is_zero(const struct mpf_flow_item_raw *last)
 {
-	return !(last->relative || last->search || last->reserved || last->offset ||
-		 last->limit || last->length);
+	return !(last->relative || last->search || last->reserved || last->offset || last->limit ||
+		 last->length);
 }
 
 static bool raw_last_equals_spec(const struct mpf_flow_item_raw *last,

@@ -110,8 +110,8 @@ int rule_words_split(struct rule_words *w, const char *line, struct rule_parser 
 		start = i;
 		while (i < length && !isspace((unsigned char)line[i]))
 			i++;
-		w->tokens[w->count++] =
-			(struct rule_token){.column = (uint16_t)start, .length = (uint16_t)(i - start)};
+		w->tokens[w->count++] = (struct rule_token){.column = (uint16_t)start,
+							    .length = (uint16_t)(i - start)};
 	}
 }
 
@@ -137,7 +137,8 @@ bool rule_parser_take(struct rule_parser *p, const char *word)
 }
 
 /* The word at `t`, for messages: its length and its text. */
-#define WORD(p, t) (int)(p)->words->tokens[t].length, (p)->words->line + (p)->words->tokens[t].column
+#define WORD(p, t)                                                                                 \
+	(int)(p)->words->tokens[t].length, (p)->words->line + (p)->words->tokens[t].column
 
 int rule_parser_expect(struct rule_parser *p, const char *word, const char *context)
 {
@@ -242,8 +243,7 @@ int rule_parser_boolean(struct rule_parser *p, bool *out, const char *what)
 	}
 	if (!rule_parser_more(p))
 		return rule_parser_fail(p, p->at, "%s expected (0 or 1)", what);
-	return rule_parser_fail(p, p->at, "%s expected (0 or 1), not '%.*s'", what,
-				WORD(p, p->at));
+	return rule_parser_fail(p, p->at, "%s expected (0 or 1), not '%.*s'", what, WORD(p, p->at));
 }
 
 /* Bytes of hex digits ("00ff10"), at most `cap`. */
@@ -257,12 +257,12 @@ static int hex_bytes(struct rule_parser *p, uint8_t *out, size_t cap, size_t *le
 		return rule_parser_fail(p, p->at, "%s expected", what);
 	s = p->words->line + tok->column;
 	if (tok->length % 2 || tok->length / 2 > cap || tok->length == 0)
-		return rule_parser_fail(p, p->at,
-					"%s: an even number of hex digits, at most %zu bytes", what,
-					cap);
+		return rule_parser_fail(
+			p, p->at, "%s: an even number of hex digits, at most %zu bytes", what, cap);
 	for (unsigned i = 0; i < tok->length; i++)
 		if (!isxdigit((unsigned char)s[i]))
-			return rule_parser_fail(p, p->at, "%s: '%c' is not a hex digit", what, s[i]);
+			return rule_parser_fail(p, p->at, "%s: '%c' is not a hex digit", what,
+						s[i]);
 	for (unsigned i = 0; i < tok->length / 2u; i++) {
 		char pair[3] = {s[2 * i], s[2 * i + 1], '\0'};
 
@@ -448,14 +448,16 @@ static int item_field(struct rule_parser *p, struct rule_text *r, unsigned index
 		size_t n = 0;
 
 		for (unsigned i = 0; i < desc->n_fields && n < sizeof(names); i++)
-			n += (size_t)snprintf(names + n, sizeof(names) - n, " %s", desc->fields[i].name);
+			n += (size_t)snprintf(names + n, sizeof(names) - n, " %s",
+					      desc->fields[i].name);
 		for (size_t s = 0; s < sizeof(subfields) / sizeof(subfields[0]); s++)
 			if (subfields[s].item == type && n < sizeof(names))
 				n += (size_t)snprintf(names + n, sizeof(names) - n, " %s",
 						      subfields[s].name);
 		if (desc->n_fields == 0)
 			return rule_parser_fail(p, field_token,
-						"item %s takes no fields ('/' expected)", desc->name);
+						"item %s takes no fields ('/' expected)",
+						desc->name);
 		return rule_parser_fail(p, field_token, "item %s has no field '%.*s' (fields:%s)",
 					desc->name, WORD(p, field_token), names);
 	}
@@ -500,7 +502,8 @@ static int raw_field(struct rule_parser *p, struct rule_text *r, unsigned index)
 	raw = (struct mpf_flow_item_raw *)(void *)r->item_data[index][which];
 	pattern = r->raw_pattern[index][which];
 	use(r, index, which);
-	if (rule_parser_is(p, field_token, "relative") || rule_parser_is(p, field_token, "search")) {
+	if (rule_parser_is(p, field_token, "relative") ||
+	    rule_parser_is(p, field_token, "search")) {
 		err = rule_parser_boolean(p, &flag, "raw flag");
 		if (err)
 			return err;
@@ -607,10 +610,10 @@ struct action_param {
 	uint16_t offset;
 };
 
-#define PARAM(type, conf_type, member, label, how)                                              \
-	{                                                                                       \
-		.action = MPF_FLOW_ACTION_TYPE_##type, .name = (label), .kind = (how),           \
-		.offset = offsetof(struct conf_type, member)                                    \
+#define PARAM(type, conf_type, member, label, how)                                                 \
+	{                                                                                          \
+		.action = MPF_FLOW_ACTION_TYPE_##type, .name = (label), .kind = (how),             \
+		.offset = offsetof(struct conf_type, member)                                       \
 	}
 
 /* Every action parameter testpmd knows, in its order of printing. */
@@ -621,8 +624,7 @@ static const struct action_param action_params[] = {
 	{.action = MPF_FLOW_ACTION_TYPE_VF, .name = "original", .kind = PARAM_VF_ORIGINAL},
 	PARAM(VF, mpf_flow_action_vf, id, "id", PARAM_U32),
 	PARAM(METER, mpf_flow_action_meter, mtr_id, "mtr_id", PARAM_U32),
-	PARAM(SECURITY, mpf_flow_action_security, security_session, "security_session",
-	      PARAM_U64),
+	PARAM(SECURITY, mpf_flow_action_security, security_session, "security_session", PARAM_U64),
 	{.action = MPF_FLOW_ACTION_TYPE_RSS, .name = NULL, .kind = PARAM_RSS},
 };
 
@@ -660,7 +662,8 @@ static int rss(struct rule_parser *p, struct rule_text *r, struct mpf_flow_actio
 		if (rule_parser_take(p, "queues")) {
 			while (!err && !rule_parser_take(p, "end")) {
 				if (conf->queue_num == MPF_FLOW_RSS_QUEUES_MAX)
-					return rule_parser_fail(p, p->at, "rss: more than %u queues",
+					return rule_parser_fail(p, p->at,
+								"rss: more than %u queues",
 								MPF_FLOW_RSS_QUEUES_MAX);
 				err = rule_parser_number16(p, &r->rss_queues[conf->queue_num],
 							   "rss queue or 'end'");
@@ -744,8 +747,8 @@ static int action_parameters(struct rule_parser *p, struct rule_text *r, unsigne
 				found = param;
 		}
 		if (!any)
-			return rule_parser_fail(p, p->at,
-						"action %s takes no parameters ('/' expected)", name);
+			return rule_parser_fail(
+				p, p->at, "action %s takes no parameters ('/' expected)", name);
 		if (found == NULL)
 			return rule_parser_fail(p, p->at, "action %s has no parameter '%.*s'", name,
 						WORD(p, p->at));
@@ -911,11 +914,11 @@ int rule_text_error_token(const struct rule_text *r, const struct mpf_flow_error
 	case MPF_FLOW_ERROR_TYPE_ITEM:
 	case MPF_FLOW_ERROR_TYPE_ITEM_NUM:
 		return cause >= 0 && (unsigned)cause <= item_count(r) ? r->item_token[cause]
-								       : r->pattern_end_token;
+								      : r->pattern_end_token;
 	case MPF_FLOW_ERROR_TYPE_ACTION:
 	case MPF_FLOW_ERROR_TYPE_ACTION_NUM:
 		return cause >= 0 && (unsigned)cause <= action_count(r) ? r->action_token[cause]
-									 : r->actions_end_token;
+									: r->actions_end_token;
 	case MPF_FLOW_ERROR_TYPE_ATTR_GROUP:
 		return r->group_token;
 	case MPF_FLOW_ERROR_TYPE_ATTR_PRIORITY:
@@ -932,9 +935,9 @@ int rule_text_error_token(const struct rule_text *r, const struct mpf_flow_error
 void rule_text_vocabulary(void (*word)(const char *name, void *arg), void *arg)
 {
 	static const char *const keywords[] = {
-		"group", "priority", "ingress", "egress", "pattern", "actions", "end",
-		"is", "spec", "last", "mask", "prefix", "relative", "search", "offset",
-		"limit", "pattern_hex", "queues", "types", "key",
+		"group",  "priority", "ingress",     "egress", "pattern", "actions",  "end",
+		"is",	  "spec",     "last",	     "mask",   "prefix",  "relative", "search",
+		"offset", "limit",    "pattern_hex", "queues", "types",	  "key",
 	};
 
 	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)

@@ -76,7 +76,8 @@ static void put_value(struct text *t, const struct rule_field *f, const uint8_t 
 		return;
 	case RULE_FORMAT_IPV4:
 	case RULE_FORMAT_IPV6:
-		inet_ntop(f->format == RULE_FORMAT_IPV4 ? AF_INET : AF_INET6, p, addr, sizeof(addr));
+		inet_ntop(f->format == RULE_FORMAT_IPV4 ? AF_INET : AF_INET6, p, addr,
+			  sizeof(addr));
 		puts_(t, addr);
 		return;
 	default:

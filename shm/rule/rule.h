@@ -50,16 +50,16 @@ struct rule_field {
 #endif
 
 /* Initialisers for field tables. */
-#define RULE_FIELD_OF(type, member, label, byte_order, fmt)                                     \
-	{                                                                                       \
-		.name = (label), .offset = offsetof(type, member),                              \
-		.size = sizeof(((type *)0)->member), .order = (byte_order), .format = (fmt)     \
+#define RULE_FIELD_OF(type, member, label, byte_order, fmt)                                        \
+	{                                                                                          \
+		.name = (label), .offset = offsetof(type, member),                                 \
+		.size = sizeof(((type *)0)->member), .order = (byte_order), .format = (fmt)        \
 	}
-#define RULE_FIELD_BE(type, member, label)                                                      \
+#define RULE_FIELD_BE(type, member, label)                                                         \
 	RULE_FIELD_OF(type, member, label, RULE_ORDER_BE, RULE_FORMAT_INT)
-#define RULE_FIELD_HOST(type, member, label)                                                    \
+#define RULE_FIELD_HOST(type, member, label)                                                       \
 	RULE_FIELD_OF(type, member, label, RULE_ORDER_HOST, RULE_FORMAT_INT)
-#define RULE_FIELD_ADDRESS(type, member, label, fmt)                                            \
+#define RULE_FIELD_ADDRESS(type, member, label, fmt)                                               \
 	RULE_FIELD_OF(type, member, label, RULE_ORDER_BE, fmt)
 
 /* What an item does with spec / last / mask. */
@@ -78,7 +78,7 @@ enum rule_stacking {
 
 struct rule_item_desc {
 	const char *name;
-	uint16_t size; /* of the item struct; 0 when it has none */
+	uint16_t size;	  /* of the item struct; 0 when it has none */
 	uint8_t spec_use; /* enum rule_spec_use */
 	uint8_t stacking; /* enum rule_stacking */
 	uint64_t next;	  /* RULE_STACK_HEADER: bit per item type that may follow */
@@ -98,14 +98,12 @@ const struct rule_item_desc *rule_item_desc(int type);
 
 /* The descriptors, one file per family (items_meta.c, items_headers.c,
  * items_tunnel.c); rule_item_desc() indexes them. */
-extern const struct rule_item_desc rule_item_end, rule_item_void, rule_item_invert,
-	rule_item_any, rule_item_pf, rule_item_vf, rule_item_port, rule_item_raw,
-	rule_item_fuzzy;
-extern const struct rule_item_desc rule_item_eth, rule_item_vlan, rule_item_e_tag,
-	rule_item_ipv4, rule_item_ipv6, rule_item_icmp, rule_item_udp, rule_item_tcp,
-	rule_item_sctp, rule_item_esp;
-extern const struct rule_item_desc rule_item_vxlan, rule_item_nvgre, rule_item_mpls,
-	rule_item_gre, rule_item_gtp, rule_item_gtpc, rule_item_gtpu;
+extern const struct rule_item_desc rule_item_end, rule_item_void, rule_item_invert, rule_item_any,
+	rule_item_pf, rule_item_vf, rule_item_port, rule_item_raw, rule_item_fuzzy;
+extern const struct rule_item_desc rule_item_eth, rule_item_vlan, rule_item_e_tag, rule_item_ipv4,
+	rule_item_ipv6, rule_item_icmp, rule_item_udp, rule_item_tcp, rule_item_sctp, rule_item_esp;
+extern const struct rule_item_desc rule_item_vxlan, rule_item_nvgre, rule_item_mpls, rule_item_gre,
+	rule_item_gtp, rule_item_gtpc, rule_item_gtpu;
 
 /* How an action bears on the fate of a packet (rte_flow.rst, "Actions"). */
 enum rule_action_kind {

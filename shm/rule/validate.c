@@ -119,8 +119,7 @@ int rule_validate_pattern(const struct mpf_flow_item *pattern, unsigned *count,
 
 		if (i == MPF_FLOW_ITEMS_MAX)
 			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM_NUM, i,
-					      "pattern longer than %d items",
-					      MPF_FLOW_ITEMS_MAX);
+					      "pattern longer than %d items", MPF_FLOW_ITEMS_MAX);
 		desc = rule_item_desc((int)pattern[i].type);
 		if (desc == NULL)
 			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, i,

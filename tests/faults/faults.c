@@ -59,7 +59,7 @@ static void lose_unsynced(int fd, const struct stat *st, off_t synced)
 
 	for (off_t at = synced; at < st->st_size;) {
 		size_t n = (size_t)(st->st_size - at) < sizeof(zeros) ? (size_t)(st->st_size - at)
-								       : sizeof(zeros);
+								      : sizeof(zeros);
 		ssize_t w = pwrite(fd, zeros, n, at);
 
 		if (w <= 0)

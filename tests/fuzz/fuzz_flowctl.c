@@ -15,7 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct grammar_command cmd, again;
-static char line[GRAMMAR_LINE_MAX + 1], printed[2 * GRAMMAR_LINE_MAX], reprinted[2 * GRAMMAR_LINE_MAX];
+static char line[GRAMMAR_LINE_MAX + 1], printed[2 * GRAMMAR_LINE_MAX],
+	reprinted[2 * GRAMMAR_LINE_MAX];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (int type = 0; type < MPF_FLOW_ERROR_TYPES; type++) {
 		for (int cause = -1; cause <= MPF_FLOW_ITEMS_MAX + 1; cause++) {
-			struct mpf_flow_error e = {.type = (enum mpf_flow_error_type)type, .cause = cause};
+			struct mpf_flow_error e = {.type = (enum mpf_flow_error_type)type,
+						   .cause = cause};
 			int t = grammar_error_token(&cmd, &e);
 
 			if (t < -1 || t >= (int)cmd.words.count)

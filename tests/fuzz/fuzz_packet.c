@@ -22,10 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ITEM(ETH) hands ITEM_ an empty variadic argument: C11, no GNU extension. */
 #define ITEM(...) ITEM_(__VA_ARGS__, )
-#define ITEM_(t, ...) {.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__}
-#define END	     ITEM(END)
-#define BE16(v)	     ((uint16_t)__builtin_bswap16((uint16_t)(v)))
-#define BE32(v)	     ((uint32_t)__builtin_bswap32((uint32_t)(v)))
+#define ITEM_(t, ...)                                                                              \
+	{                                                                                          \
+		.type = MPF_FLOW_ITEM_TYPE_##t, __VA_ARGS__                                        \
+	}
+#define END	ITEM(END)
+#define BE16(v) ((uint16_t)__builtin_bswap16((uint16_t)(v)))
+#define BE32(v) ((uint32_t)__builtin_bswap32((uint32_t)(v)))
 
 static const struct mpf_flow_item_ipv4 net10 = {.hdr.src_addr = BE32(0x0a000000)};
 static const struct mpf_flow_item_ipv4 net10_mask = {.hdr.src_addr = BE32(0xff000000)};
@@ -37,9 +40,12 @@ static const struct mpf_flow_item_udp dns = {.hdr.dst_port = BE16(53)};
 static const struct mpf_flow_item_vxlan vni42 = {.vni = {0, 0, 42}};
 static const struct mpf_flow_item_vlan vid5 = {.tci = BE16(5)};
 static const struct mpf_flow_item_any any2 = {.num = 2};
-static const struct mpf_flow_item_raw foo = {
-	.relative = 1, .search = 1, .offset = 2, .limit = 64, .length = 3,
-	.pattern = (const uint8_t *)"foo"};
+static const struct mpf_flow_item_raw foo = {.relative = 1,
+					     .search = 1,
+					     .offset = 2,
+					     .limit = 64,
+					     .length = 3,
+					     .pattern = (const uint8_t *)"foo"};
 static const struct mpf_flow_item_raw back = {
 	.relative = 1, .offset = -4, .length = 2, .pattern = (const uint8_t *)"\x00\x50"};
 static const struct mpf_flow_item_ipv6 v6 = {.hdr.proto = 17};
@@ -121,7 +127,9 @@ static void check_layers(const struct packet *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
-	struct packet p = {.data = data, .length = (uint32_t)size, .wire_length = (uint32_t)size,
+	struct packet p = {.data = data,
+			   .length = (uint32_t)size,
+			   .wire_length = (uint32_t)size,
 			   .function = PACKET_FUNCTION_PF};
 	struct cls_result a, b;
 

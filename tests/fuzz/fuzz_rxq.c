@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += sizeof(tail);
 	size -= sizeof(tail);
 	memset(mem, 0, sizeof(mem));
-	if (ring_create(&producer, mem, sizeof(mem), RING_BYTES, 1024, RING_PRODUCER, -1) !=
-	    0)
+	if (ring_create(&producer, mem, sizeof(mem), RING_BYTES, 1024, RING_PRODUCER, -1) != 0)
 		abort();
 	memcpy(producer.data, data, size < RING_BYTES ? size : RING_BYTES);
 	shm_store_release32(&producer.shared->tail, tail);

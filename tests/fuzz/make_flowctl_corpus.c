@@ -25,7 +25,8 @@ int main(int argc, char **argv)
 	while (fgets(line, sizeof(line), in)) {
 		FILE *out;
 
-		if (strncmp(line, "in:  ", 5) && strncmp(line, "out: ", 5) && strncmp(line, "bad: ", 5))
+		if (strncmp(line, "in:  ", 5) && strncmp(line, "out: ", 5) &&
+		    strncmp(line, "bad: ", 5))
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		snprintf(path, sizeof(path), "%s/command-%u", argv[1], seeds);

@@ -41,8 +41,8 @@ int main(int argc, char **argv)
 
 		snprintf(path, sizeof(path), "%s/request-%zu", argv[1], i);
 		out = fopen(path, "w");
-		if (out == NULL || fwrite(requests[i], 1, strlen(requests[i]), out) !=
-					   strlen(requests[i])) {
+		if (out == NULL ||
+		    fwrite(requests[i], 1, strlen(requests[i]), out) != strlen(requests[i])) {
 			perror(path);
 			return 1;
 		}

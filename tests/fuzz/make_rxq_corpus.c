@@ -40,8 +40,12 @@ int main(int argc, char **argv)
 		return 2;
 	save(argv[1], "empty", &r);
 	for (unsigned n = 1; n <= 12; n++) {
-		struct rxq_desc d = {.length = 60 + n, .wire_length = 60 + n, .mark = n,
-				     .rss_hash = 0x1234 * n, .port = 0, .queue = 1};
+		struct rxq_desc d = {.length = 60 + n,
+				     .wire_length = 60 + n,
+				     .mark = n,
+				     .rss_hash = 0x1234 * n,
+				     .port = 0,
+				     .queue = 1};
 		struct iovec pieces[2] = {{&d, sizeof(d)}, {frame, d.length}};
 
 		memset(frame, (int)n, sizeof(frame));

@@ -8,10 +8,10 @@
 
 #include "tests/verbs/fake_ibv.h"
 
-#define FAKE_FLOWS_MAX	 4096
-#define FAKE_FAILS_MAX	 8
-#define FAKE_WQS_MAX	 1024
-#define FAKE_MASKS_MAX	 32
+#define FAKE_FLOWS_MAX 4096
+#define FAKE_FAILS_MAX 8
+#define FAKE_WQS_MAX   1024
+#define FAKE_MASKS_MAX 32
 
 /* Wrapped exports (the real ones are never called). */
 struct ibv_device **__wrap_ibv_get_device_list(int *num_devices);
@@ -95,20 +95,27 @@ static const struct {
 	const char *name;
 	uint32_t type;
 } spec_types[] = {
-	{"eth", IBV_FLOW_SPEC_ETH},	      {"ipv4", IBV_FLOW_SPEC_IPV4},
-	{"ipv4_ext", IBV_FLOW_SPEC_IPV4_EXT}, {"ipv6", IBV_FLOW_SPEC_IPV6},
-	{"tcp", IBV_FLOW_SPEC_TCP},	      {"udp", IBV_FLOW_SPEC_UDP},
-	{"vxlan", IBV_FLOW_SPEC_VXLAN_TUNNEL}, {"gre", IBV_FLOW_SPEC_GRE},
-	{"mpls", IBV_FLOW_SPEC_MPLS},	      {"esp", IBV_FLOW_SPEC_ESP},
-	{"inner", IBV_FLOW_SPEC_INNER},	      {"drop", IBV_FLOW_SPEC_ACTION_DROP},
-	{"tag", IBV_FLOW_SPEC_ACTION_TAG},    {"count", IBV_FLOW_SPEC_ACTION_COUNT},
+	{"eth", IBV_FLOW_SPEC_ETH},
+	{"ipv4", IBV_FLOW_SPEC_IPV4},
+	{"ipv4_ext", IBV_FLOW_SPEC_IPV4_EXT},
+	{"ipv6", IBV_FLOW_SPEC_IPV6},
+	{"tcp", IBV_FLOW_SPEC_TCP},
+	{"udp", IBV_FLOW_SPEC_UDP},
+	{"vxlan", IBV_FLOW_SPEC_VXLAN_TUNNEL},
+	{"gre", IBV_FLOW_SPEC_GRE},
+	{"mpls", IBV_FLOW_SPEC_MPLS},
+	{"esp", IBV_FLOW_SPEC_ESP},
+	{"inner", IBV_FLOW_SPEC_INNER},
+	{"drop", IBV_FLOW_SPEC_ACTION_DROP},
+	{"tag", IBV_FLOW_SPEC_ACTION_TAG},
+	{"count", IBV_FLOW_SPEC_ACTION_COUNT},
 };
 #define SPEC_TYPES (sizeof(spec_types) / sizeof(spec_types[0]))
 
 static const char *const op_names[FAKE_OPS] = {
-	"open_device", "alloc_pd", "create_cq", "create_wq", "modify_wq", "create_ind_table",
-	"create_qp", "create_flow", "destroy_flow", "create_counters", "attach_counters",
-	"read_counters",
+	"open_device",	"alloc_pd",	    "create_cq",       "create_wq",
+	"modify_wq",	"create_ind_table", "create_qp",       "create_flow",
+	"destroy_flow", "create_counters",  "attach_counters", "read_counters",
 };
 
 /* Every live object is on one list, so that a configure frees what a test
@@ -168,7 +175,8 @@ int fake_ibv_configure(const char *config)
 		else if (strncmp(word, "refuse=", 7) == 0) {
 			char *inner = NULL;
 
-			for (char *s = strtok_r(word + 7, "+", &inner); s; s = strtok_r(NULL, "+", &inner)) {
+			for (char *s = strtok_r(word + 7, "+", &inner); s;
+			     s = strtok_r(NULL, "+", &inner)) {
 				unsigned i;
 
 				for (i = 0; i < SPEC_TYPES && strcmp(spec_types[i].name, s); i++)
@@ -241,7 +249,8 @@ static void *object(enum fake_kind kind, size_t size)
 
 static void release(enum fake_kind kind, void *p)
 {
-	struct object_header *h = (struct object_header *)((char *)p - offsetof(struct object_header, body));
+	struct object_header *h =
+		(struct object_header *)((char *)p - offsetof(struct object_header, body));
 
 	h->prev->next = h->next;
 	h->next->prev = h->prev;
@@ -375,8 +384,8 @@ static int fake_destroy_ind_table(struct ibv_rwq_ind_table *table)
 static struct ibv_qp *fake_create_qp_ex(struct ibv_context *context,
 					struct ibv_qp_init_attr_ex *init)
 {
-	const uint32_t needed = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_IND_TABLE |
-				IBV_QP_INIT_ATTR_RX_HASH;
+	const uint32_t needed =
+		IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_IND_TABLE | IBV_QP_INIT_ATTR_RX_HASH;
 	struct fake_table *t = (struct fake_table *)(void *)init->rwq_ind_tbl;
 	struct fake_qp *qp;
 	int err = call(FAKE_CREATE_QP);
@@ -401,20 +410,33 @@ static struct ibv_qp *fake_create_qp_ex(struct ibv_context *context,
 static size_t spec_size(uint32_t type)
 {
 	switch (type & ~(uint32_t)IBV_FLOW_SPEC_INNER) {
-	case IBV_FLOW_SPEC_ETH: return sizeof(struct ibv_flow_spec_eth);
-	case IBV_FLOW_SPEC_IPV4: return sizeof(struct ibv_flow_spec_ipv4);
-	case IBV_FLOW_SPEC_IPV4_EXT: return sizeof(struct ibv_flow_spec_ipv4_ext);
-	case IBV_FLOW_SPEC_IPV6: return sizeof(struct ibv_flow_spec_ipv6);
+	case IBV_FLOW_SPEC_ETH:
+		return sizeof(struct ibv_flow_spec_eth);
+	case IBV_FLOW_SPEC_IPV4:
+		return sizeof(struct ibv_flow_spec_ipv4);
+	case IBV_FLOW_SPEC_IPV4_EXT:
+		return sizeof(struct ibv_flow_spec_ipv4_ext);
+	case IBV_FLOW_SPEC_IPV6:
+		return sizeof(struct ibv_flow_spec_ipv6);
 	case IBV_FLOW_SPEC_TCP:
-	case IBV_FLOW_SPEC_UDP: return sizeof(struct ibv_flow_spec_tcp_udp);
-	case IBV_FLOW_SPEC_VXLAN_TUNNEL: return sizeof(struct ibv_flow_spec_tunnel);
-	case IBV_FLOW_SPEC_GRE: return sizeof(struct ibv_flow_spec_gre);
-	case IBV_FLOW_SPEC_MPLS: return sizeof(struct ibv_flow_spec_mpls);
-	case IBV_FLOW_SPEC_ESP: return sizeof(struct ibv_flow_spec_esp);
-	case IBV_FLOW_SPEC_ACTION_TAG: return sizeof(struct ibv_flow_spec_action_tag);
-	case IBV_FLOW_SPEC_ACTION_DROP: return sizeof(struct ibv_flow_spec_action_drop);
-	case IBV_FLOW_SPEC_ACTION_COUNT: return sizeof(struct ibv_flow_spec_counter_action);
-	default: return 0;
+	case IBV_FLOW_SPEC_UDP:
+		return sizeof(struct ibv_flow_spec_tcp_udp);
+	case IBV_FLOW_SPEC_VXLAN_TUNNEL:
+		return sizeof(struct ibv_flow_spec_tunnel);
+	case IBV_FLOW_SPEC_GRE:
+		return sizeof(struct ibv_flow_spec_gre);
+	case IBV_FLOW_SPEC_MPLS:
+		return sizeof(struct ibv_flow_spec_mpls);
+	case IBV_FLOW_SPEC_ESP:
+		return sizeof(struct ibv_flow_spec_esp);
+	case IBV_FLOW_SPEC_ACTION_TAG:
+		return sizeof(struct ibv_flow_spec_action_tag);
+	case IBV_FLOW_SPEC_ACTION_DROP:
+		return sizeof(struct ibv_flow_spec_action_drop);
+	case IBV_FLOW_SPEC_ACTION_COUNT:
+		return sizeof(struct ibv_flow_spec_counter_action);
+	default:
+		return 0;
 	}
 }
 
@@ -436,18 +458,35 @@ static bool is_match_spec(uint32_t type)
 /* Where a matching spec's mask filter sits, and its size. */
 static void filters(uint32_t type, size_t *mask, size_t *filter)
 {
-#define FILTER(spec)                                                                            \
-	*mask = offsetof(struct spec, mask), *filter = sizeof(((struct spec *)0)->mask)
+#define FILTER(spec) *mask = offsetof(struct spec, mask), *filter = sizeof(((struct spec *)0)->mask)
 	switch (type & ~(uint32_t)IBV_FLOW_SPEC_INNER) {
-	case IBV_FLOW_SPEC_ETH: FILTER(ibv_flow_spec_eth); break;
-	case IBV_FLOW_SPEC_IPV4: FILTER(ibv_flow_spec_ipv4); break;
-	case IBV_FLOW_SPEC_IPV4_EXT: FILTER(ibv_flow_spec_ipv4_ext); break;
-	case IBV_FLOW_SPEC_IPV6: FILTER(ibv_flow_spec_ipv6); break;
-	case IBV_FLOW_SPEC_VXLAN_TUNNEL: FILTER(ibv_flow_spec_tunnel); break;
-	case IBV_FLOW_SPEC_GRE: FILTER(ibv_flow_spec_gre); break;
-	case IBV_FLOW_SPEC_MPLS: FILTER(ibv_flow_spec_mpls); break;
-	case IBV_FLOW_SPEC_ESP: FILTER(ibv_flow_spec_esp); break;
-	default: FILTER(ibv_flow_spec_tcp_udp); break;
+	case IBV_FLOW_SPEC_ETH:
+		FILTER(ibv_flow_spec_eth);
+		break;
+	case IBV_FLOW_SPEC_IPV4:
+		FILTER(ibv_flow_spec_ipv4);
+		break;
+	case IBV_FLOW_SPEC_IPV4_EXT:
+		FILTER(ibv_flow_spec_ipv4_ext);
+		break;
+	case IBV_FLOW_SPEC_IPV6:
+		FILTER(ibv_flow_spec_ipv6);
+		break;
+	case IBV_FLOW_SPEC_VXLAN_TUNNEL:
+		FILTER(ibv_flow_spec_tunnel);
+		break;
+	case IBV_FLOW_SPEC_GRE:
+		FILTER(ibv_flow_spec_gre);
+		break;
+	case IBV_FLOW_SPEC_MPLS:
+		FILTER(ibv_flow_spec_mpls);
+		break;
+	case IBV_FLOW_SPEC_ESP:
+		FILTER(ibv_flow_spec_esp);
+		break;
+	default:
+		FILTER(ibv_flow_spec_tcp_udp);
+		break;
 	}
 #undef FILTER
 }
@@ -471,8 +510,9 @@ static struct ibv_flow *fake_create_flow(struct ibv_qp *ibqp, struct ibv_flow_at
 
 	if (err)
 		return flow_fail(NULL, err);
-	if (attr->comp_mask || attr->size < sizeof(*attr) || attr->size > sizeof(f->record->bytes) ||
-	    attr->port != 1 || qp->qp.qp_type != IBV_QPT_RAW_PACKET)
+	if (attr->comp_mask || attr->size < sizeof(*attr) ||
+	    attr->size > sizeof(f->record->bytes) || attr->port != 1 ||
+	    qp->qp.qp_type != IBV_QPT_RAW_PACKET)
 		return flow_fail(NULL, EINVAL);
 	if (attr->priority >= fake.levels)
 		return flow_fail(NULL, EINVAL);

@@ -18,16 +18,16 @@
 #include "tools/common/clock.h"
 #include "tools/flowctl/flowctl.h"
 
-#define POLL_MAX      64
-#define FAILED_SHOWN  20  /* failing line numbers listed in the summary */
-#define HANDLE_BITS   6	  /* user_data: line << 6 | rule id index (GRAMMAR_DESTROY_MAX) */
+#define POLL_MAX     64
+#define FAILED_SHOWN 20 /* failing line numbers listed in the summary */
+#define HANDLE_BITS  6	/* user_data: line << 6 | rule id index (GRAMMAR_DESTROY_MAX) */
 _Static_assert(GRAMMAR_DESTROY_MAX <= 1 << HANDLE_BITS, "destroy ids fit in user_data");
 
 struct line {
 	char *text;
-	unsigned number;   /* 1-based, in the input */
-	uint8_t verb;	   /* enum grammar_verb, once parsed */
-	uint8_t pending;   /* completions still to come */
+	unsigned number; /* 1-based, in the input */
+	uint8_t verb;	 /* enum grammar_verb, once parsed */
+	uint8_t pending; /* completions still to come */
 	bool failed;
 };
 
@@ -102,7 +102,8 @@ static void draw(struct batch *b, bool final)
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	double seconds = (double)(now - b->start_ns) / 1e9;
 	double rate = seconds > 0 ? b->done / seconds : 0;
-	unsigned width = 30, filled = b->commands ? (unsigned)((uint64_t)width * b->done / b->commands) : width;
+	unsigned width = 30,
+		 filled = b->commands ? (unsigned)((uint64_t)width * b->done / b->commands) : width;
 	char bar[64], speed[16];
 	unsigned eta = rate > 0 ? (unsigned)((b->commands - b->done) / rate) : 0;
 
@@ -147,7 +148,8 @@ static void completed(struct batch *b, const struct mpf_completion *c)
 		if (l->verb == GRAMMAR_CREATE)
 			flowctl_report_rule(b->f, l->number, GRAMMAR_CREATE, c->handle, true);
 		else if (b->f->json && grammar_parse(l->text, b->report, &syntax) == 0)
-			flowctl_report_rule(b->f, l->number, GRAMMAR_DESTROY, b->report->handles[k], true);
+			flowctl_report_rule(b->f, l->number, GRAMMAR_DESTROY, b->report->handles[k],
+					    true);
 	} else {
 		/* The line parsed before it was sent: it parses again. */
 		grammar_parse(l->text, b->report, &syntax);
@@ -171,7 +173,8 @@ static int collect(struct batch *b, unsigned keep)
 		int n = mpf_poll(b->client, c, POLL_MAX, -1);
 
 		if (n < 0) {
-			fprintf(stderr, "flowctl: the primary went away with %u requests in flight\n",
+			fprintf(stderr,
+				"flowctl: the primary went away with %u requests in flight\n",
 				b->inflight);
 			return n;
 		}
@@ -308,9 +311,9 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 		err = collect(&b, 0);
 	draw(&b, true);
 	summary(&b, (double)(clock_ns(CLOCK_MONOTONIC) - b.start_ns) / 1e9);
-	status = b.usage_error ? FLOWCTL_USAGE
+	status = b.usage_error				  ? FLOWCTL_USAGE
 		 : err || b.failed || b.done < b.commands ? FLOWCTL_REFUSED
-							   : FLOWCTL_OK;
+							  : FLOWCTL_OK;
 	for (size_t i = 0; i < b.count; i++)
 		free(b.lines[i].text);
 	free(b.lines);

@@ -24,7 +24,7 @@ struct flowctl {
 	struct mpf_connect_options connect;
 	bool json;
 	bool stop_on_error;
-	unsigned depth; /* batch: requests in flight at most */
+	unsigned depth;		     /* batch: requests in flight at most */
 	struct mpf_client *client;   /* connected on first need */
 	struct mpf_monitor *monitor; /* list reads the directory through one */
 	struct grammar_command *cmd; /* scratch for one command */

@@ -94,11 +94,14 @@ static int meter(struct rule_parser *p, struct grammar_command *cmd)
 			do
 				err = meter_color(p, &m->drop);
 			while (!err && rule_parser_more(p) && !rule_parser_is(p, p->at, "cir") &&
-			       !rule_parser_is(p, p->at, "cbs") && !rule_parser_is(p, p->at, "pir") &&
+			       !rule_parser_is(p, p->at, "cbs") &&
+			       !rule_parser_is(p, p->at, "pir") &&
 			       !rule_parser_is(p, p->at, "pbs"));
 		else
-			return rule_parser_fail(p, p->at, "meter create: 'cir', 'cbs', 'pir', 'pbs' or 'drop' "
-					     "expected");
+			return rule_parser_fail(
+				p, p->at,
+				"meter create: 'cir', 'cbs', 'pir', 'pbs' or 'drop' "
+				"expected");
 	}
 	return err;
 }
@@ -119,8 +122,10 @@ static int command(struct rule_parser *p, struct grammar_command *cmd)
 			cmd->verb = GRAMMAR_AUDIT;
 			return 0;
 		}
-		return rule_parser_fail(p, p->at, "a command expected: create, validate, destroy, flush, query, "
-				     "list, isolate, meter or audit");
+		return rule_parser_fail(
+			p, p->at,
+			"a command expected: create, validate, destroy, flush, query, "
+			"list, isolate, meter or audit");
 	}
 	err = rule_parser_number16(p, &cmd->port, "port");
 	if (err)
@@ -153,7 +158,8 @@ static int command(struct rule_parser *p, struct grammar_command *cmd)
 	case GRAMMAR_LIST:
 		while (!err && rule_parser_take(p, "group")) {
 			if (cmd->group_count == GRAMMAR_GROUPS_MAX)
-				return rule_parser_fail(p, p->at, "more than %u groups", GRAMMAR_GROUPS_MAX);
+				return rule_parser_fail(p, p->at, "more than %u groups",
+							GRAMMAR_GROUPS_MAX);
 			err = rule_parser_number32(p, &cmd->groups[cmd->group_count++], "group");
 		}
 		return err;
@@ -211,7 +217,8 @@ int grammar_print(char *buf, size_t cap, const struct grammar_command *cmd,
 	size_t n = 0;
 	int err;
 
-#define OUT(...) (n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__))
+#define OUT(...)                                                                                   \
+	(n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__))
 	switch (cmd->verb) {
 	case GRAMMAR_NONE:
 		OUT("%s", "");
@@ -250,7 +257,8 @@ int grammar_print(char *buf, size_t cap, const struct grammar_command *cmd,
 		OUT("%s", verb);
 		break;
 	case GRAMMAR_METER_CREATE:
-		OUT("%s %u %" PRIu32 " cir %" PRIu64 " cbs %" PRIu64 " pir %" PRIu64 " pbs %" PRIu64,
+		OUT("%s %u %" PRIu32 " cir %" PRIu64 " cbs %" PRIu64 " pir %" PRIu64
+		    " pbs %" PRIu64,
 		    verb, cmd->port, cmd->meter_id, cmd->meter.cir, cmd->meter.cbs, cmd->meter.pir,
 		    cmd->meter.pbs);
 		if (cmd->meter.drop)

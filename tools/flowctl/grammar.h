@@ -22,8 +22,8 @@
 #include "shm/rule/text.h"
 
 #define GRAMMAR_LINE_MAX    RULE_TEXT_LINE_MAX /* bytes of one command */
-#define GRAMMAR_DESTROY_MAX 64	/* rule ids in one destroy */
-#define GRAMMAR_GROUPS_MAX  16	/* group filters of one list */
+#define GRAMMAR_DESTROY_MAX 64		       /* rule ids in one destroy */
+#define GRAMMAR_GROUPS_MAX  16		       /* group filters of one list */
 
 enum grammar_verb {
 	GRAMMAR_NONE, /* an empty line or a comment */
@@ -44,18 +44,18 @@ struct grammar_command {
 	enum grammar_verb verb;
 	int verb_token;
 	uint16_t port;
-	struct rule_text rule;			      /* CREATE, VALIDATE */
-	uint64_t handles[GRAMMAR_DESTROY_MAX];	      /* DESTROY; QUERY uses [0] */
+	struct rule_text rule;		       /* CREATE, VALIDATE */
+	uint64_t handles[GRAMMAR_DESTROY_MAX]; /* DESTROY; QUERY uses [0] */
 	int handle_tokens[GRAMMAR_DESTROY_MAX];
 	unsigned handle_count;
-	bool reset;				      /* QUERY: count reset; METER_QUERY: clear */
-	bool fresh;				      /* QUERY: read the device first */
-	uint32_t groups[GRAMMAR_GROUPS_MAX];	      /* LIST */
+	bool reset;			     /* QUERY: count reset; METER_QUERY: clear */
+	bool fresh;			     /* QUERY: read the device first */
+	uint32_t groups[GRAMMAR_GROUPS_MAX]; /* LIST */
 	unsigned group_count;
-	bool isolate;				      /* ISOLATE */
-	uint32_t meter_id;			      /* METER_* */
-	struct mpf_meter_params meter;		      /* METER_CREATE */
-	struct rule_words words; /* the line, split */
+	bool isolate;		       /* ISOLATE */
+	uint32_t meter_id;	       /* METER_* */
+	struct mpf_meter_params meter; /* METER_CREATE */
+	struct rule_words words;       /* the line, split */
 };
 
 /* Where and why a command was refused. */

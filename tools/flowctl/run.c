@@ -196,7 +196,8 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 		else if (info.flags & MPF_RULE_PERSISTENT)
 			snprintf(owner, sizeof(owner), "(instance)");
 		else
-			snprintf(owner, sizeof(owner), "%s/%" PRIu32, info.owner_name, info.owner_pid);
+			snprintf(owner, sizeof(owner), "%s/%" PRIu32, info.owner_name,
+				 info.owner_pid);
 		if (f->json) {
 			printf("%s{\"rule\":\"0x%" PRIx64 "\",\"group\":%" PRIu32
 			       ",\"priority\":%" PRIu32 ",\"ingress\":%s,\"egress\":%s,"
@@ -229,8 +230,8 @@ static int query(struct mpf_client *c, struct flowctl *f, const struct grammar_c
 		 unsigned line_number, struct mpf_flow_error *error)
 {
 	struct mpf_flow_query_count count = {.reset = cmd->reset, .fresh = cmd->fresh};
-	int err = mpf_flow_query(c, cmd->port, cmd->handles[0], MPF_FLOW_ACTION_TYPE_COUNT,
-				 &count, error);
+	int err = mpf_flow_query(c, cmd->port, cmd->handles[0], MPF_FLOW_ACTION_TYPE_COUNT, &count,
+				 error);
 
 	if (err)
 		return err;
@@ -299,8 +300,9 @@ static int simple(struct mpf_client *c, struct flowctl *f, const struct grammar_
 		break;
 	case GRAMMAR_ISOLATE:
 		err = mpf_flow_isolate(c, cmd->port, cmd->isolate, error);
-		snprintf(text, sizeof(text), "Ingress traffic on port %u is %s restricted to the "
-					     "defined flow rules",
+		snprintf(text, sizeof(text),
+			 "Ingress traffic on port %u is %s restricted to the "
+			 "defined flow rules",
 			 cmd->port, cmd->isolate ? "now" : "no longer");
 		break;
 	case GRAMMAR_METER_CREATE:
@@ -366,7 +368,8 @@ int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char
 						       cmd->handle_tokens[i], err, &error);
 				return err;
 			}
-			flowctl_report_rule(f, line_number, GRAMMAR_DESTROY, cmd->handles[i], false);
+			flowctl_report_rule(f, line_number, GRAMMAR_DESTROY, cmd->handles[i],
+					    false);
 		}
 		return 0;
 	case GRAMMAR_QUERY:

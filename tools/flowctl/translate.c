@@ -19,8 +19,7 @@
 #include "hwdrv/verbs/verbs.h"
 #include "shm/rule/rule.h"
 
-static int number(const char *text, const char *option, unsigned min, unsigned max,
-		  unsigned *out)
+static int number(const char *text, const char *option, unsigned min, unsigned max, unsigned *out)
 {
 	char *end;
 	unsigned long v;
@@ -66,7 +65,8 @@ int flowctl_translate(struct flowctl *f, int argc, char **argv)
 		switch (opt) {
 		case 'b':
 			if (strcmp(optarg, "verbs") != 0)
-				return usage_error("--backend: only verbs has a translation to show");
+				return usage_error(
+					"--backend: only verbs has a translation to show");
 			break;
 		case 'q':
 			if (number(optarg, "--queues", 1, 65535, &queues))

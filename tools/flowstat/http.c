@@ -134,8 +134,8 @@ static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connec
 	}
 	if (response == NULL)
 		return MHD_NO;
-	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    answer->content_type) != MHD_YES ||
+	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, answer->content_type) !=
+		    MHD_YES ||
 	    (answer->allow &&
 	     MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, answer->allow) != MHD_YES)) {
 		MHD_destroy_response(response);
@@ -209,8 +209,8 @@ int http_serve(struct flowstat *fs, const char *address)
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_IDLE_S,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTIONS_MAX,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CONNECTIONS_PER_IP,
-				  MHD_OPTION_END);
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  (unsigned int)CONNECTIONS_PER_IP, MHD_OPTION_END);
 	if (daemon == NULL) {
 		fprintf(stderr, "flowstat: --listen %s: the HTTP server did not start\n", address);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -71,7 +71,8 @@ static int interval(const char *text, unsigned *ms)
 	errno = 0;
 	s = strtod(text, &end);
 	if (*text == '\0' || *end || errno || s < 0 || s > 3600) {
-		fprintf(stderr, "flowstat: --interval: '%s' is not a number of seconds (0 to 3600)\n",
+		fprintf(stderr,
+			"flowstat: --interval: '%s' is not a number of seconds (0 to 3600)\n",
 			text);
 		return -1;
 	}
@@ -199,8 +200,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc || (mode && listen)) {
-		fprintf(stderr, "flowstat: %s\n", optind < argc ? "unexpected arguments"
-							 : "--listen and a one-shot mode are exclusive");
+		fprintf(stderr, "flowstat: %s\n",
+			optind < argc ? "unexpected arguments"
+				      : "--listen and a one-shot mode are exclusive");
 		return 2;
 	}
 	if (!mode && fs.interval_ms < 100)

@@ -79,8 +79,9 @@ void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *ou
 	fprintf(out, "shown %zu  hits %s  bytes %s  %s pkt/s  %s bit/s  sort %s%s\n", s->count,
 		hits, bytes, pps, bps, column_name(fs->sort), fs->reverse ? " (reversed)" : "");
 	if (in->unrestored)
-		fprintf(out, "%" PRIu32 " persistent rule(s) in the journal not restored by this "
-			     "start (see mpflowd's log)\n",
+		fprintf(out,
+			"%" PRIu32 " persistent rule(s) in the journal not restored by this "
+			"start (see mpflowd's log)\n",
 			in->unrestored);
 }
 
@@ -107,7 +108,9 @@ void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_w
 		output_human(pps, sizeof(pps) - 1, r->pps, "");
 		output_human(bps, sizeof(bps) - 1, r->bps, "");
 	}
-	fprintf(out, "0x%-16" PRIx64 " %-20.20s %5u %5" PRIu32 " %5" PRIu32 " %7s %7s %7s %7s %-9s %.*s\n",
+	fprintf(out,
+		"0x%-16" PRIx64 " %-20.20s %5u %5" PRIu32 " %5" PRIu32
+		" %7s %7s %7s %7s %-9s %.*s\n",
 		info->handle, owner, info->port, info->group, info->priority, hits, bytes, pps, bps,
 		last, (int)text_width, rule ? rule : info->text);
 }
@@ -139,16 +142,18 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 		json_string(out, in->backend);
 		fprintf(out,
 			",\"pid\":%" PRIu32 ",\"state\":\"%s\",\"start_ns\":%" PRIu64
-			",\"heartbeat_age_ns\":%" PRIu64 ",\"clients\":%" PRIu32 ",\"rules\":%" PRIu32
-			",\"max_rules\":%" PRIu32 ",\"unrestored\":%" PRIu32 "}",
+			",\"heartbeat_age_ns\":%" PRIu64 ",\"clients\":%" PRIu32
+			",\"rules\":%" PRIu32 ",\"max_rules\":%" PRIu32 ",\"unrestored\":%" PRIu32
+			"}",
 			in->primary_pid, state_names[in->state], in->start_ns, in->heartbeat_age_ns,
 			in->clients, in->rules, in->max_rules, in->unrestored);
 	} else {
 		fprintf(out, "null,\"error\":");
 		json_string(out, fs->status);
 	}
-	fprintf(out, ",\"totals\":{\"rules\":%zu,\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
-		     ",\"pps\":%.1f,\"bps\":%.1f},\"rules\":[",
+	fprintf(out,
+		",\"totals\":{\"rules\":%zu,\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
+		",\"pps\":%.1f,\"bps\":%.1f},\"rules\":[",
 		s->count, s->hits, s->bytes, s->pps, s->bps);
 	for (size_t i = 0; view && i < count; i++) {
 		const struct mpf_rule_info *info = &view[i]->info;
@@ -158,14 +163,18 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 		json_string(out, info->owner_name);
 		fprintf(out,
 			",\"pid\":%" PRIu32 ",\"persistent\":%s,\"restored\":%s,\"port\":%u,"
-			"\"group\":%" PRIu32
-			",\"priority\":%" PRIu32 ",\"ingress\":%s,\"egress\":%s,\"counted\":%s",
+			"\"group\":%" PRIu32 ",\"priority\":%" PRIu32
+			",\"ingress\":%s,\"egress\":%s,\"counted\":%s",
 			info->owner_pid, info->flags & MPF_RULE_PERSISTENT ? "true" : "false",
-			info->flags & MPF_RULE_UNRESTORED ? "false" : "true", info->port, info->group, info->priority,
+			info->flags & MPF_RULE_UNRESTORED ? "false" : "true", info->port,
+			info->group, info->priority,
 			info->flags & MPF_RULE_INGRESS ? "true" : "false",
-			info->flags & MPF_RULE_EGRESS ? "true" : "false", counted ? "true" : "false");
+			info->flags & MPF_RULE_EGRESS ? "true" : "false",
+			counted ? "true" : "false");
 		if (counted)
-			fprintf(out, ",\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"last_hit_ns\":%" PRIu64,
+			fprintf(out,
+				",\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
+				",\"last_hit_ns\":%" PRIu64,
 				info->hits, info->bytes, info->last_hit_ns);
 		if (view[i]->rated)
 			fprintf(out, ",\"pps\":%.1f,\"bps\":%.1f", view[i]->pps, view[i]->bps);
@@ -241,17 +250,20 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 	fprintf(out, "# HELP mpflow_clients Sessions connected to the primary.\n"
 		     "# TYPE mpflow_clients gauge\nmpflow_clients{");
 	label(out, "mpflow_instance", in->instance);
-	fprintf(out, "} %" PRIu32 "\n# HELP mpflow_rules Live rules of the instance.\n"
-		     "# TYPE mpflow_rules gauge\nmpflow_rules{",
+	fprintf(out,
+		"} %" PRIu32 "\n# HELP mpflow_rules Live rules of the instance.\n"
+		"# TYPE mpflow_rules gauge\nmpflow_rules{",
 		in->clients);
 	label(out, "mpflow_instance", in->instance);
-	fprintf(out, "} %" PRIu32 "\n# HELP mpflow_rules_unrestored Persistent rules in the journal "
-		     "this start could not restore.\n"
-		     "# TYPE mpflow_rules_unrestored gauge\nmpflow_rules_unrestored{",
+	fprintf(out,
+		"} %" PRIu32 "\n# HELP mpflow_rules_unrestored Persistent rules in the journal "
+		"this start could not restore.\n"
+		"# TYPE mpflow_rules_unrestored gauge\nmpflow_rules_unrestored{",
 		in->rules);
 	label(out, "mpflow_instance", in->instance);
-	fprintf(out, "} %" PRIu32 "\n# HELP mpflow_start_time_seconds Unix time the primary started.\n"
-		     "# TYPE mpflow_start_time_seconds gauge\nmpflow_start_time_seconds{",
+	fprintf(out,
+		"} %" PRIu32 "\n# HELP mpflow_start_time_seconds Unix time the primary started.\n"
+		"# TYPE mpflow_start_time_seconds gauge\nmpflow_start_time_seconds{",
 		in->unrestored);
 	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %.3f\n", (double)in->start_ns / 1e9);

@@ -13,9 +13,10 @@
 #include "tools/flowstat/flowstat.h"
 
 static const char *const column_names[COLUMNS] = {
-	[COL_ID] = "id",       [COL_OWNER] = "owner", [COL_PORT] = "port", [COL_GROUP] = "group",
-	[COL_PRIORITY] = "priority", [COL_HITS] = "hits", [COL_BYTES] = "bytes", [COL_PPS] = "pps",
-	[COL_BPS] = "bps",     [COL_LAST] = "last",
+	[COL_ID] = "id",       [COL_OWNER] = "owner",	    [COL_PORT] = "port",
+	[COL_GROUP] = "group", [COL_PRIORITY] = "priority", [COL_HITS] = "hits",
+	[COL_BYTES] = "bytes", [COL_PPS] = "pps",	    [COL_BPS] = "bps",
+	[COL_LAST] = "last",
 };
 
 int column_by_name(const char *name)
@@ -72,9 +73,8 @@ static int attach(struct flowstat *fs, struct snapshot *next)
 
 static void rate(struct row *r, const struct snapshot *prev, double seconds)
 {
-	const struct row *old = prev->count ? bsearch(r, prev->rows, prev->count, sizeof(*r),
-						      by_handle)
-					    : NULL;
+	const struct row *old =
+		prev->count ? bsearch(r, prev->rows, prev->count, sizeof(*r), by_handle) : NULL;
 
 	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_RULE_COUNTED) &&
 		   r->info.hits >= old->info.hits && r->info.bytes >= old->info.bytes;
@@ -135,8 +135,8 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 			next->count++;
 	}
 	qsort(next->rows, next->count, sizeof(*next->rows), by_handle);
-	seconds = prev->taken_ns && prev->attached && prev->instance.primary_pid ==
-							    next->instance.primary_pid
+	seconds = prev->taken_ns && prev->attached &&
+				  prev->instance.primary_pid == next->instance.primary_pid
 			  ? (double)(next->taken_ns - prev->taken_ns) / 1e9
 			  : 0;
 	for (size_t i = 0; i < next->count; i++) {
@@ -209,8 +209,7 @@ static int compare(const void *a, const void *b, void *context)
 	return fs->reverse ? -c : c;
 }
 
-const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s,
-				 size_t *count)
+const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t *count)
 {
 	const struct row **view = malloc((s->count ? s->count : 1) * sizeof(*view));
 

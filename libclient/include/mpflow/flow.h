@@ -55,10 +55,10 @@ typedef uint32_t mpf_be32_t; /**< 32 bits in network byte order. */
 
 /** Flow rule attributes. At least one direction must be set. */
 struct mpf_flow_attr {
-	uint32_t group;	   /**< Lower groups are tried first; 0 is the highest. */
-	uint32_t priority; /**< Within a group, lower is tried first. */
-	uint32_t ingress : 1; /**< Rule applies to received packets. */
-	uint32_t egress : 1;  /**< Rule applies to transmitted packets. */
+	uint32_t group;		/**< Lower groups are tried first; 0 is the highest. */
+	uint32_t priority;	/**< Within a group, lower is tried first. */
+	uint32_t ingress : 1;	/**< Rule applies to received packets. */
+	uint32_t egress : 1;	/**< Rule applies to transmitted packets. */
 	uint32_t reserved : 30; /**< Must be zero. */
 };
 
@@ -122,12 +122,12 @@ struct mpf_flow_item_port {
  * byte per spec pattern byte.
  */
 struct mpf_flow_item_raw {
-	uint32_t relative : 1; /**< Offset counts from the end of the previous item. */
-	uint32_t search : 1;   /**< Search from offset (see limit). */
+	uint32_t relative : 1;	/**< Offset counts from the end of the previous item. */
+	uint32_t search : 1;	/**< Search from offset (see limit). */
 	uint32_t reserved : 30; /**< Must be zero. */
-	int32_t offset;	       /**< Negative only when relative. */
-	uint16_t limit;	       /**< Search area for the start of pattern; 0: no limit. */
-	uint16_t length;       /**< Pattern length, at most MPF_FLOW_RAW_PATTERN_MAX. */
+	int32_t offset;		/**< Negative only when relative. */
+	uint16_t limit;		/**< Search area for the start of pattern; 0: no limit. */
+	uint16_t length;	/**< Pattern length, at most MPF_FLOW_RAW_PATTERN_MAX. */
 	const uint8_t *pattern; /**< Bytes to look for. */
 };
 
@@ -246,7 +246,7 @@ struct mpf_flow_item_vxlan {
 
 /** E_TAG (IEEE 802.1BR). Default mask: GRP and E-CID base. */
 struct mpf_flow_item_e_tag {
-	mpf_be16_t tpid; /**< 0x893F. */
+	mpf_be16_t tpid;		/**< 0x893F. */
 	mpf_be16_t epcp_edei_in_ecid_b; /**< E-PCP (3b), E-DEI (1b), ingress E-CID base (12b). */
 	mpf_be16_t rsvd_grp_ecid_b;	/**< Reserved (2b), GRP (2b), E-CID base (12b). */
 	uint8_t in_ecid_e;
@@ -324,8 +324,8 @@ MPF_API extern const struct mpf_flow_item_esp mpf_flow_item_esp_mask;
 
 /** Action types, numbered as in DPDK 17.11. */
 enum mpf_flow_action_type {
-	MPF_FLOW_ACTION_TYPE_END = 0, /**< End of the list. */
-	MPF_FLOW_ACTION_TYPE_VOID,    /**< Placeholder, ignored. */
+	MPF_FLOW_ACTION_TYPE_END = 0,  /**< End of the list. */
+	MPF_FLOW_ACTION_TYPE_VOID,     /**< Placeholder, ignored. */
 	MPF_FLOW_ACTION_TYPE_PASSTHRU, /**< Keep processing with later rules. */
 	MPF_FLOW_ACTION_TYPE_MARK,     /**< Attach an id to packets. */
 	MPF_FLOW_ACTION_TYPE_FLAG,     /**< Flag packets. */
@@ -338,7 +338,7 @@ enum mpf_flow_action_type {
 	MPF_FLOW_ACTION_TYPE_VF,       /**< Redirect to a VF (terminating). */
 	MPF_FLOW_ACTION_TYPE_METER,    /**< Meter and police (non-terminating). */
 	MPF_FLOW_ACTION_TYPE_SECURITY, /**< Apply a security session. */
-	MPF_FLOW_ACTION_TYPES /**< Number of action types (not an action). */
+	MPF_FLOW_ACTION_TYPES	       /**< Number of action types (not an action). */
 };
 
 /** One action; `conf` points to the action's struct, NULL for none. */
@@ -425,19 +425,19 @@ struct mpf_flow_query_count {
 
 /** What an error is about (rte_flow_error_type, 17.11). */
 enum mpf_flow_error_type {
-	MPF_FLOW_ERROR_TYPE_NONE = 0,	    /**< No error. */
-	MPF_FLOW_ERROR_TYPE_UNSPECIFIED,    /**< Cause unspecified. */
-	MPF_FLOW_ERROR_TYPE_HANDLE,	    /**< Flow rule (handle). */
-	MPF_FLOW_ERROR_TYPE_ATTR_GROUP,	    /**< Group field. */
-	MPF_FLOW_ERROR_TYPE_ATTR_PRIORITY,  /**< Priority field. */
-	MPF_FLOW_ERROR_TYPE_ATTR_INGRESS,   /**< Ingress field. */
-	MPF_FLOW_ERROR_TYPE_ATTR_EGRESS,    /**< Egress field. */
-	MPF_FLOW_ERROR_TYPE_ATTR,	    /**< Attributes structure. */
-	MPF_FLOW_ERROR_TYPE_ITEM_NUM,	    /**< Pattern length. */
-	MPF_FLOW_ERROR_TYPE_ITEM,	    /**< Specific pattern item. */
-	MPF_FLOW_ERROR_TYPE_ACTION_NUM,	    /**< Number of actions. */
-	MPF_FLOW_ERROR_TYPE_ACTION,	    /**< Specific action. */
-	MPF_FLOW_ERROR_TYPES /**< Number of error types. */
+	MPF_FLOW_ERROR_TYPE_NONE = 0,	   /**< No error. */
+	MPF_FLOW_ERROR_TYPE_UNSPECIFIED,   /**< Cause unspecified. */
+	MPF_FLOW_ERROR_TYPE_HANDLE,	   /**< Flow rule (handle). */
+	MPF_FLOW_ERROR_TYPE_ATTR_GROUP,	   /**< Group field. */
+	MPF_FLOW_ERROR_TYPE_ATTR_PRIORITY, /**< Priority field. */
+	MPF_FLOW_ERROR_TYPE_ATTR_INGRESS,  /**< Ingress field. */
+	MPF_FLOW_ERROR_TYPE_ATTR_EGRESS,   /**< Egress field. */
+	MPF_FLOW_ERROR_TYPE_ATTR,	   /**< Attributes structure. */
+	MPF_FLOW_ERROR_TYPE_ITEM_NUM,	   /**< Pattern length. */
+	MPF_FLOW_ERROR_TYPE_ITEM,	   /**< Specific pattern item. */
+	MPF_FLOW_ERROR_TYPE_ACTION_NUM,	   /**< Number of actions. */
+	MPF_FLOW_ERROR_TYPE_ACTION,	   /**< Specific action. */
+	MPF_FLOW_ERROR_TYPES		   /**< Number of error types. */
 };
 
 /**

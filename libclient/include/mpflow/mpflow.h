@@ -121,8 +121,7 @@ MPF_API int mpf_flow_parse(const char *text, struct mpf_flow_parsed **parsed,
  *  (ending with END); valid until mpf_flow_parsed_free(). */
 MPF_API const struct mpf_flow_attr *mpf_flow_parsed_attr(const struct mpf_flow_parsed *parsed);
 MPF_API const struct mpf_flow_item *mpf_flow_parsed_pattern(const struct mpf_flow_parsed *parsed);
-MPF_API const struct mpf_flow_action *
-mpf_flow_parsed_actions(const struct mpf_flow_parsed *parsed);
+MPF_API const struct mpf_flow_action *mpf_flow_parsed_actions(const struct mpf_flow_parsed *parsed);
 MPF_API void mpf_flow_parsed_free(struct mpf_flow_parsed *parsed);
 
 /**
@@ -133,15 +132,16 @@ MPF_API void mpf_flow_parsed_free(struct mpf_flow_parsed *parsed);
  * a rule that does not pass the rule model's validation.
  */
 MPF_API int mpf_flow_print(char *buf, size_t cap, const struct mpf_flow_attr *attr,
-			   const struct mpf_flow_item pattern[], const struct mpf_flow_action actions[],
-			   struct mpf_flow_error *error);
+			   const struct mpf_flow_item pattern[],
+			   const struct mpf_flow_action actions[], struct mpf_flow_error *error);
 
 /** Flags of mpf_flow_create(). */
 #define MPF_FLOW_PERSISTENT 0x1u /**< Owned by the instance: outlives the client. */
 
 /** Check a rule against the model and the device, without creating it. */
 MPF_API int mpf_flow_validate(struct mpf_client *client, uint16_t port,
-			      const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
+			      const struct mpf_flow_attr *attr,
+			      const struct mpf_flow_item pattern[],
 			      const struct mpf_flow_action actions[], struct mpf_flow_error *error);
 
 /** Create a rule; *handle identifies it (slot and generation, never 0). */
@@ -166,8 +166,7 @@ MPF_API int mpf_flow_destroy(struct mpf_client *client, uint16_t port, uint64_t 
 MPF_API int mpf_audit(struct mpf_client *client, struct mpf_flow_error *error);
 
 /** Destroy every rule this client owns on `port`. */
-MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port,
-			   struct mpf_flow_error *error);
+MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port, struct mpf_flow_error *error);
 
 /**
  * Query a rule's COUNT action. Without `count->reset` or `count->fresh` the
@@ -195,9 +194,9 @@ MPF_API int mpf_flow_isolate(struct mpf_client *client, uint16_t port, int set,
 
 /** The answer to a submitted request. */
 struct mpf_completion {
-	uint64_t user_data; /**< As given to mpf_submit_*(). */
-	int status;	    /**< 0 or -errno. */
-	uint64_t handle;    /**< mpf_submit_create(): the new rule. */
+	uint64_t user_data;	     /**< As given to mpf_submit_*(). */
+	int status;		     /**< 0 or -errno. */
+	uint64_t handle;	     /**< mpf_submit_create(): the new rule. */
 	struct mpf_flow_error error; /**< When status != 0. */
 };
 
@@ -212,7 +211,8 @@ struct mpf_completion {
  * a burst then costs one cache-line transfer, not one per request.
  */
 MPF_API int mpf_submit_create(struct mpf_client *client, uint16_t port,
-			      const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
+			      const struct mpf_flow_attr *attr,
+			      const struct mpf_flow_item pattern[],
 			      const struct mpf_flow_action actions[], unsigned flags,
 			      uint64_t user_data, struct mpf_flow_error *error);
 MPF_API int mpf_submit_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
@@ -235,23 +235,24 @@ MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completio
 #define MPF_RULE_PERSISTENT	0x4u
 #define MPF_RULE_COUNTED	0x8u  /**< Has a COUNT action: hits and bytes are valid. */
 #define MPF_RULE_TEXT_TRUNCATED 0x10u /**< `text` was cut and ends with "...". */
-#define MPF_RULE_UNRESTORED	0x20u /**< Journaled, but not in the device: this start
-					   could not make it (see the primary's log). */
+#define MPF_RULE_UNRESTORED                                                                        \
+	0x20u /**< Journaled, but not in the device: this start                                    \
+		   could not make it (see the primary's log). */
 
 /** A live rule of the instance, as the rule directory shows it. */
 struct mpf_rule_info {
 	uint64_t handle;
-	uint32_t owner_pid;	/**< 0 for a persistent rule. */
-	char owner_name[32];	/**< Empty for a persistent rule. */
+	uint32_t owner_pid;  /**< 0 for a persistent rule. */
+	char owner_name[32]; /**< Empty for a persistent rule. */
 	uint16_t port;
 	uint32_t group;
 	uint32_t priority;
-	unsigned flags;		/**< MPF_RULE_*. */
-	uint64_t created_ns;	/**< CLOCK_REALTIME. */
-	uint64_t hits;		/**< Since the last reset. */
-	uint64_t bytes;		/**< Since the last reset. */
-	uint64_t last_hit_ns;	/**< CLOCK_REALTIME; 0: never. */
-	char text[440];		/**< testpmd syntax: "ingress pattern ... end actions ... end". */
+	unsigned flags;	      /**< MPF_RULE_*. */
+	uint64_t created_ns;  /**< CLOCK_REALTIME. */
+	uint64_t hits;	      /**< Since the last reset. */
+	uint64_t bytes;	      /**< Since the last reset. */
+	uint64_t last_hit_ns; /**< CLOCK_REALTIME; 0: never. */
+	char text[440];	      /**< testpmd syntax: "ingress pattern ... end actions ... end". */
 };
 
 /**
@@ -286,7 +287,7 @@ struct mpf_packet {
 	uint32_t wire_length; /**< Bytes of the frame as received. */
 	uint32_t mark;
 	uint32_t rss_hash;
-	uint32_t flags;	      /**< MPF_PACKET_*. */
+	uint32_t flags; /**< MPF_PACKET_*. */
 	uint16_t port;
 	uint16_t queue;
 	uint64_t timestamp_ns; /**< CLOCK_REALTIME when classified. */
@@ -320,8 +321,8 @@ MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t qu
  * the next packet alone does not fit in `cap`, or -EPROTO / -EBADMSG if
  * the ring is corrupt.
  */
-MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, unsigned max,
-			  void *buf, size_t cap);
+MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, unsigned max, void *buf,
+			  size_t cap);
 
 /** Wait up to `timeout_ms` (-1: forever) for a packet. 1, 0 on timeout. */
 MPF_API int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms);
@@ -395,14 +396,14 @@ enum mpf_instance_state {
 
 /** The instance a monitor shows, as its primary publishes it. */
 struct mpf_instance_info {
-	char backend[16];	 /**< "soft", "verbs". */
+	char backend[16]; /**< "soft", "verbs". */
 	char instance[32];
 	uint32_t primary_pid;
 	enum mpf_instance_state state;
-	uint64_t start_ns;	 /**< CLOCK_REALTIME when the primary started. */
+	uint64_t start_ns;	   /**< CLOCK_REALTIME when the primary started. */
 	uint64_t heartbeat_age_ns; /**< Since the primary's last tick (once a second). */
-	uint32_t clients;	 /**< Sessions now (monitors are not counted). */
-	uint32_t rules;		 /**< Live rules. */
+	uint32_t clients;	   /**< Sessions now (monitors are not counted). */
+	uint32_t rules;		   /**< Live rules. */
 	uint32_t max_rules;
 	/** Persistent rules in the journal that this start could not make
 	 *  (another --queues, --ports or device; or beyond --max-rules): kept
