@@ -244,7 +244,7 @@ static void publish(struct mpf_client *c)
 /*
  * Put an encoded request (c->out) on the ring. Asynchronous requests are
  * staged and published SUBMIT_BATCH at a time (or by the next poll or
- * synchronous call, or mpf_submit_flush()), so that a burst costs the
+ * synchronous call, or mpf_submit_publish()), so that a burst costs the
  * primary one cache-line transfer, not one per request; when the ring is
  * full they get -EAGAIN. Synchronous ones publish at once and wait for
  * room. Lock held.
@@ -339,7 +339,7 @@ int mpf_flow_validate(struct mpf_client *c, uint16_t port, const struct mpf_flow
 
 int mpf_flow_create(struct mpf_client *c, uint16_t port, const struct mpf_flow_attr *attr,
 		    const struct mpf_flow_item pattern[], const struct mpf_flow_action actions[],
-		    unsigned flags, uint64_t *handle, struct mpf_flow_error *error)
+		    uint32_t flags, uint64_t *handle, struct mpf_flow_error *error)
 {
 	struct wire_completion raw;
 	int err;
@@ -408,13 +408,13 @@ int mpf_audit(struct mpf_client *c, struct mpf_flow_error *error)
 	return err ? err : (int)(raw.count > INT32_MAX ? INT32_MAX : raw.count);
 }
 
-int mpf_flow_isolate(struct mpf_client *c, uint16_t port, int set, struct mpf_flow_error *error)
+int mpf_flow_isolate(struct mpf_client *c, uint16_t port, bool enable, struct mpf_flow_error *error)
 {
 	struct wire_completion raw;
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = client_call(c, wire_encode_isolate(c->out, sizeof(c->out), 0, port, set != 0, error),
+	err = client_call(c, wire_encode_isolate(c->out, sizeof(c->out), 0, port, enable, error),
 			  &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	return err;
@@ -504,7 +504,7 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 
 int mpf_submit_create(struct mpf_client *c, uint16_t port, const struct mpf_flow_attr *attr,
 		      const struct mpf_flow_item pattern[], const struct mpf_flow_action actions[],
-		      unsigned flags, uint64_t user_data, struct mpf_flow_error *error)
+		      uint32_t flags, uint64_t user_data, struct mpf_flow_error *error)
 {
 	int err;
 
@@ -532,7 +532,7 @@ int mpf_submit_destroy(struct mpf_client *c, uint16_t port, uint64_t handle, uin
 	return err;
 }
 
-int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int timeout_ms)
+int mpf_poll(struct mpf_client *c, struct mpf_completion *out, uint32_t max, int timeout_ms)
 {
 	struct wire_completion raw;
 	unsigned n = 0;
@@ -573,7 +573,7 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, unsigned max, int
 	return n ? (int)n : err;
 }
 
-int mpf_submit_flush(struct mpf_client *c)
+int mpf_submit_publish(struct mpf_client *c)
 {
 	int err = 0;
 
@@ -586,7 +586,7 @@ int mpf_submit_flush(struct mpf_client *c)
 	return err;
 }
 
-int mpf_rule_next(struct mpf_client *c, uint32_t *cursor, struct mpf_rule_info *info)
+int mpf_flow_next(struct mpf_client *c, uint32_t *cursor, struct mpf_flow_info *info)
 {
 	int n;
 
@@ -598,7 +598,7 @@ int mpf_rule_next(struct mpf_client *c, uint32_t *cursor, struct mpf_rule_info *
 	return n;
 }
 
-unsigned mpf_inflight(struct mpf_client *c)
+uint32_t mpf_inflight(struct mpf_client *c)
 {
 	unsigned n;
 

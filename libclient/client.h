@@ -87,9 +87,9 @@ int client_dial(const struct client_address *at, const char *name, uint16_t flag
 int client_map_region(int fd, uint64_t size, struct client_region *out,
 		      struct mpf_flow_error *error);
 void client_unmap_region(struct client_region *region);
-/* The rule directory walk behind mpf_rule_next() and mpf_monitor_next(). */
+/* The rule directory walk behind mpf_flow_next() and mpf_monitor_next(). */
 int client_directory_next(const struct region_view *view, uint32_t *cursor,
-			  struct mpf_rule_info *info);
+			  struct mpf_flow_info *info);
 
 /* Submit the request encoded in c->out (`length`, or an encoder's -errno)
  * and wait for its completion. Lock held. 0 or the request's -errno. */
@@ -99,7 +99,7 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 /* rxq.c. Take up to `max` packets off an RX queue's ring into `buf` (the
  * ring and its descriptors are the primary's, checked as they are read).
  * How many, or -EPROTO / -EBADMSG for a broken ring. */
-int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, void *buf,
+int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, void *buf,
 		    size_t cap);
 
 #endif

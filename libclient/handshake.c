@@ -225,7 +225,7 @@ void client_unmap_region(struct client_region *region)
 }
 
 int client_directory_next(const struct region_view *view, uint32_t *cursor,
-			  struct mpf_rule_info *info)
+			  struct mpf_flow_info *info)
 {
 	for (; *cursor < view->max_rules; (*cursor)++) {
 		uint32_t slot = *cursor;
@@ -236,26 +236,28 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor,
 		if (region_entry_read(&view->entries[slot], &e) != 0)
 			continue;
 		generation = shm_load_relaxed32(&e.generation);
-		*info = (struct mpf_rule_info){
+		*info = (struct mpf_flow_info){
 			.handle = (uint64_t)generation << 32 | slot,
 			.owner_pid = e.owner_pid,
 			.port = e.port,
 			.group = e.group,
 			.priority = e.priority,
 			.created_ns = e.created_ns,
-			.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_RULE_INGRESS : 0) |
-				 (e.flags & REGION_ENTRY_EGRESS ? MPF_RULE_EGRESS : 0) |
-				 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_RULE_PERSISTENT : 0) |
-				 (e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_RULE_TEXT_TRUNCATED
-									: 0) |
-				 (e.flags & REGION_ENTRY_UNRESTORED ? MPF_RULE_UNRESTORED : 0),
+			.flags =
+				(e.flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
+				(e.flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
+				(e.flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
+				(e.flags & REGION_ENTRY_TEXT_TRUNCATED
+					 ? MPF_FLOW_INFO_TEXT_TRUNCATED
+					 : 0) |
+				(e.flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0),
 		};
 		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
 		info->owner_name[sizeof(info->owner_name) - 1] = '\0';
 		memcpy(info->text, e.text, sizeof(info->text));
 		info->text[sizeof(info->text) - 1] = '\0';
 		if (region_counter_read(&view->counters[slot], generation, &count) == 0) {
-			info->flags |= MPF_RULE_COUNTED;
+			info->flags |= MPF_FLOW_INFO_COUNTED;
 			info->hits = count.hits;
 			info->bytes = count.bytes;
 			info->last_hit_ns = count.last_hit_ns;

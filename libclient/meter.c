@@ -36,7 +36,7 @@ int mpf_meter_destroy(struct mpf_client *c, uint16_t port, uint32_t id,
 	return err;
 }
 
-int mpf_meter_query(struct mpf_client *c, uint16_t port, uint32_t id, int clear,
+int mpf_meter_query(struct mpf_client *c, uint16_t port, uint32_t id, bool clear,
 		    struct mpf_meter_stats *stats, struct mpf_flow_error *error)
 {
 	struct wire_completion raw;
@@ -45,7 +45,7 @@ int mpf_meter_query(struct mpf_client *c, uint16_t port, uint32_t id, int clear,
 	pthread_mutex_lock(&c->lock);
 	err = client_call(c,
 			  wire_encode_meter_ref(c->out, sizeof(c->out), WIRE_OP_METER_QUERY, 0,
-						port, id, clear != 0, error),
+						port, id, clear, error),
 			  &raw, error);
 	pthread_mutex_unlock(&c->lock);
 	if (err)

@@ -121,7 +121,7 @@ int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
 	return 0;
 }
 
-int mpf_monitor_next(struct mpf_monitor *m, uint32_t *cursor, struct mpf_rule_info *info)
+int mpf_monitor_next(struct mpf_monitor *m, uint32_t *cursor, struct mpf_flow_info *info)
 {
 	if (m->region.mem == NULL)
 		return -EAGAIN;

@@ -114,7 +114,7 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	return 0;
 }
 
-int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, void *buf, size_t cap)
+int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, void *buf, size_t cap)
 {
 	struct ring_msg msgs[64];
 	unsigned n = max < 64 ? max : 64;
@@ -148,7 +148,7 @@ int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, unsigned max, vo
 	return got;
 }
 
-int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, unsigned max, void *buf, size_t cap)
+int mpf_rxq_burst(struct mpf_rxq *q, struct mpf_packet *pkts, uint32_t max, void *buf, size_t cap)
 {
 	return client_rxq_read(&q->ring, pkts, max, buf, cap);
 }

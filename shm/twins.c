@@ -16,17 +16,18 @@
 #include "shm/rxq.h"
 #include "shm/wire.h"
 
-/* The rule directory (region.h) and struct mpf_rule_info. */
-_Static_assert(sizeof(((struct mpf_rule_info *)0)->text) == REGION_TEXT_MAX,
+/* The rule directory (region.h) and struct mpf_flow_info. */
+_Static_assert(sizeof(((struct mpf_flow_info *)0)->text) == REGION_TEXT_MAX,
 	       "a rule's text: the directory's size is the API's");
-_Static_assert(sizeof(((struct mpf_rule_info *)0)->owner_name) == REGION_NAME_MAX,
+_Static_assert(sizeof(((struct mpf_flow_info *)0)->owner_name) == REGION_NAME_MAX,
 	       "a client's name in the directory");
 _Static_assert(REGION_NAME_MAX == HANDSHAKE_NAME_MAX, "a client's name in its hello");
-_Static_assert(MPF_RULE_INGRESS == REGION_ENTRY_INGRESS && MPF_RULE_EGRESS == REGION_ENTRY_EGRESS &&
-		       MPF_RULE_PERSISTENT == REGION_ENTRY_PERSISTENT &&
-		       MPF_RULE_COUNTED == REGION_ENTRY_COUNT &&
-		       MPF_RULE_TEXT_TRUNCATED == REGION_ENTRY_TEXT_TRUNCATED &&
-		       MPF_RULE_UNRESTORED == REGION_ENTRY_UNRESTORED,
+_Static_assert(MPF_FLOW_INFO_INGRESS == REGION_ENTRY_INGRESS &&
+		       MPF_FLOW_INFO_EGRESS == REGION_ENTRY_EGRESS &&
+		       MPF_FLOW_INFO_PERSISTENT == REGION_ENTRY_PERSISTENT &&
+		       MPF_FLOW_INFO_COUNTED == REGION_ENTRY_COUNT &&
+		       MPF_FLOW_INFO_TEXT_TRUNCATED == REGION_ENTRY_TEXT_TRUNCATED &&
+		       MPF_FLOW_INFO_UNRESTORED == REGION_ENTRY_UNRESTORED,
 	       "rule flags: the directory's bits are the API's");
 
 /* RX queues (rxq.h) and struct mpf_packet. */

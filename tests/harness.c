@@ -262,16 +262,16 @@ bool raw_hung_up(struct raw_session *raw, int ms)
 unsigned persistent_rules(struct mpf_client *c, uint64_t *out, unsigned max, unsigned *unrestored,
 			  unsigned *others)
 {
-	struct mpf_rule_info info;
+	struct mpf_flow_info info;
 	uint32_t cursor = 0;
 	unsigned n = 0, not_restored = 0, not_persistent = 0;
 
-	while (mpf_rule_next(c, &cursor, &info) == 1) {
-		if (!(info.flags & MPF_RULE_PERSISTENT)) {
+	while (mpf_flow_next(c, &cursor, &info) == 1) {
+		if (!(info.flags & MPF_FLOW_INFO_PERSISTENT)) {
 			not_persistent++;
 			continue;
 		}
-		not_restored += (info.flags & MPF_RULE_UNRESTORED) != 0;
+		not_restored += (info.flags & MPF_FLOW_INFO_UNRESTORED) != 0;
 		if (n < max)
 			out[n++] = info.handle;
 	}

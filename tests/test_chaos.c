@@ -199,11 +199,11 @@ static unsigned chaos(struct worker *w, unsigned *stops)
  * pid that is no survivor's. */
 static int directory_rules(struct mpf_client *c, const struct worker *w, pid_t pid)
 {
-	struct mpf_rule_info info;
+	struct mpf_flow_info info;
 	uint32_t cursor = 0;
 	int n = 0;
 
-	while (mpf_rule_next(c, &cursor, &info) == 1) {
+	while (mpf_flow_next(c, &cursor, &info) == 1) {
 		bool alive = false;
 
 		for (unsigned i = 0; i < CLIENTS; i++)
@@ -217,11 +217,11 @@ static int directory_rules(struct mpf_client *c, const struct worker *w, pid_t p
 
 static int total_rules(struct mpf_client *c)
 {
-	struct mpf_rule_info info;
+	struct mpf_flow_info info;
 	uint32_t cursor = 0;
 	int n = 0;
 
-	while (mpf_rule_next(c, &cursor, &info) == 1)
+	while (mpf_flow_next(c, &cursor, &info) == 1)
 		n++;
 	return n;
 }

@@ -102,7 +102,7 @@ static void create_burst(struct mpf_client *c, uint32_t first, unsigned count, i
 						   i, &error),
 				 0);
 	}
-	assert_int_equal(mpf_submit_flush(c), 0);
+	assert_int_equal(mpf_submit_publish(c), 0);
 	while (got < count) {
 		int n = mpf_poll(c, done, 64, 10000);
 

@@ -273,7 +273,7 @@ static void test_monitor_lists_rules_without_being_a_client(void **state)
 	struct primary *p = *state;
 	struct mpf_monitor *m = open_monitor(p);
 	struct mpf_instance_info info;
-	struct mpf_rule_info rule;
+	struct mpf_flow_info rule;
 	struct mpf_client *c;
 	uint64_t h[3];
 	uint32_t cursor = 0;
@@ -292,7 +292,7 @@ static void test_monitor_lists_rules_without_being_a_client(void **state)
 		assert_int_equal(rule.handle, h[seen]);
 		assert_string_equal(rule.owner_name, "owner");
 		assert_int_equal(rule.owner_pid, getpid());
-		assert_true(rule.flags & MPF_RULE_COUNTED);
+		assert_true(rule.flags & MPF_FLOW_INFO_COUNTED);
 		assert_non_null(strstr(rule.text, "ipv4 src is 10.0.0."));
 		seen++;
 	}

@@ -142,14 +142,14 @@ static int loader(unsigned count, int report)
 
 static unsigned list_rules(struct mpf_client *c, unsigned show)
 {
-	struct mpf_rule_info info;
+	struct mpf_flow_info info;
 	uint32_t cursor = 0;
 	unsigned n = 0;
 
 	if (show)
 		printf("  %-18s %-20s %4s %9s %6s %6s  %s\n", "handle", "owner", "port", "grp/prio",
 		       "hits", "bytes", "rule");
-	while (mpf_rule_next(c, &cursor, &info) == 1) {
+	while (mpf_flow_next(c, &cursor, &info) == 1) {
 		char owner[48];
 
 		if (n++ >= show)

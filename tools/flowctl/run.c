@@ -169,7 +169,7 @@ static void json_ok(unsigned line_number, const struct grammar_command *cmd)
 /* list: the directory, read through a monitor (no request to the primary). */
 static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned line_number)
 {
-	struct mpf_rule_info info;
+	struct mpf_flow_info info;
 	struct mpf_monitor *m;
 	uint32_t cursor = 0;
 	bool first = true;
@@ -191,9 +191,9 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 			wanted = wanted || cmd->groups[g] == info.group;
 		if (info.port != cmd->port || !wanted)
 			continue;
-		if (info.flags & MPF_RULE_UNRESTORED)
+		if (info.flags & MPF_FLOW_INFO_UNRESTORED)
 			snprintf(owner, sizeof(owner), "(not restored)");
-		else if (info.flags & MPF_RULE_PERSISTENT)
+		else if (info.flags & MPF_FLOW_INFO_PERSISTENT)
 			snprintf(owner, sizeof(owner), "(instance)");
 		else
 			snprintf(owner, sizeof(owner), "%s/%" PRIu32, info.owner_name,
@@ -204,10 +204,11 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 			       "\"persistent\":%s,\"restored\":%s,\"owner_pid\":%" PRIu32
 			       ",\"owner\":",
 			       first ? "" : ",", info.handle, info.group, info.priority,
-			       info.flags & MPF_RULE_INGRESS ? "true" : "false",
-			       info.flags & MPF_RULE_EGRESS ? "true" : "false",
-			       info.flags & MPF_RULE_PERSISTENT ? "true" : "false",
-			       info.flags & MPF_RULE_UNRESTORED ? "false" : "true", info.owner_pid);
+			       info.flags & MPF_FLOW_INFO_INGRESS ? "true" : "false",
+			       info.flags & MPF_FLOW_INFO_EGRESS ? "true" : "false",
+			       info.flags & MPF_FLOW_INFO_PERSISTENT ? "true" : "false",
+			       info.flags & MPF_FLOW_INFO_UNRESTORED ? "false" : "true",
+			       info.owner_pid);
 			json_string(stdout, info.owner_name);
 			printf(",\"text\":");
 			json_string(stdout, info.text);
@@ -215,8 +216,8 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 		} else {
 			printf("0x%-16" PRIx64 " %-5" PRIu32 " %-5" PRIu32 " %c%c   %-20s %s\n",
 			       info.handle, info.group, info.priority,
-			       info.flags & MPF_RULE_INGRESS ? 'i' : '-',
-			       info.flags & MPF_RULE_EGRESS ? 'e' : '-', owner,
+			       info.flags & MPF_FLOW_INFO_INGRESS ? 'i' : '-',
+			       info.flags & MPF_FLOW_INFO_EGRESS ? 'e' : '-', owner,
 			       rule ? rule : info.text);
 		}
 		first = false;

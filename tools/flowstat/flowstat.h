@@ -35,7 +35,7 @@ enum column {
 };
 
 struct row {
-	struct mpf_rule_info info;
+	struct mpf_flow_info info;
 	double pps, bps; /* since the previous snapshot */
 	bool rated;	 /* the rule was in the previous snapshot too */
 };

@@ -27,11 +27,11 @@ void output_human(char *buf, size_t width, double value, const char *suffix)
 		snprintf(buf, width, "?");
 }
 
-static void owner_text(const struct mpf_rule_info *info, char *buf, size_t size)
+static void owner_text(const struct mpf_flow_info *info, char *buf, size_t size)
 {
-	if (info->flags & MPF_RULE_UNRESTORED)
+	if (info->flags & MPF_FLOW_INFO_UNRESTORED)
 		snprintf(buf, size, "(not restored)");
-	else if (info->flags & MPF_RULE_PERSISTENT)
+	else if (info->flags & MPF_FLOW_INFO_PERSISTENT)
 		snprintf(buf, size, "(instance)");
 	else
 		snprintf(buf, size, "%s/%" PRIu32, info->owner_name, info->owner_pid);
@@ -94,12 +94,12 @@ void output_columns(const struct flowstat *fs, FILE *out)
 
 void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_width)
 {
-	const struct mpf_rule_info *info = &r->info;
+	const struct mpf_flow_info *info = &r->info;
 	const char *rule = strstr(info->text, "pattern ");
 	char owner[48], hits[8] = "-", bytes[8] = "-", pps[8] = "-", bps[8] = "-", last[16] = "-";
 
 	owner_text(info, owner, sizeof(owner));
-	if (info->flags & MPF_RULE_COUNTED) {
+	if (info->flags & MPF_FLOW_INFO_COUNTED) {
 		output_human(hits, sizeof(hits) - 1, (double)info->hits, "");
 		output_human(bytes, sizeof(bytes) - 1, (double)info->bytes, "B");
 		age_text(now_ns, info->last_hit_ns, last, sizeof(last));
@@ -156,8 +156,8 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 		",\"pps\":%.1f,\"bps\":%.1f},\"rules\":[",
 		s->count, s->hits, s->bytes, s->pps, s->bps);
 	for (size_t i = 0; view && i < count; i++) {
-		const struct mpf_rule_info *info = &view[i]->info;
-		bool counted = info->flags & MPF_RULE_COUNTED;
+		const struct mpf_flow_info *info = &view[i]->info;
+		bool counted = info->flags & MPF_FLOW_INFO_COUNTED;
 
 		fprintf(out, "%s{\"id\":\"0x%" PRIx64 "\",\"owner\":", i ? "," : "", info->handle);
 		json_string(out, info->owner_name);
@@ -165,11 +165,11 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 			",\"pid\":%" PRIu32 ",\"persistent\":%s,\"restored\":%s,\"port\":%u,"
 			"\"group\":%" PRIu32 ",\"priority\":%" PRIu32
 			",\"ingress\":%s,\"egress\":%s,\"counted\":%s",
-			info->owner_pid, info->flags & MPF_RULE_PERSISTENT ? "true" : "false",
-			info->flags & MPF_RULE_UNRESTORED ? "false" : "true", info->port,
+			info->owner_pid, info->flags & MPF_FLOW_INFO_PERSISTENT ? "true" : "false",
+			info->flags & MPF_FLOW_INFO_UNRESTORED ? "false" : "true", info->port,
 			info->group, info->priority,
-			info->flags & MPF_RULE_INGRESS ? "true" : "false",
-			info->flags & MPF_RULE_EGRESS ? "true" : "false",
+			info->flags & MPF_FLOW_INFO_INGRESS ? "true" : "false",
+			info->flags & MPF_FLOW_INFO_EGRESS ? "true" : "false",
 			counted ? "true" : "false");
 		if (counted)
 			fprintf(out,
@@ -201,7 +201,7 @@ static void label(FILE *out, const char *name, const char *value)
 	fputc('"', out);
 }
 
-static void labels(FILE *out, const struct snapshot *s, const struct mpf_rule_info *info)
+static void labels(FILE *out, const struct snapshot *s, const struct mpf_flow_info *info)
 {
 	char text[32];
 
@@ -209,7 +209,8 @@ static void labels(FILE *out, const struct snapshot *s, const struct mpf_rule_in
 	label(out, "mpflow_instance", s->instance.instance);
 	snprintf(text, sizeof(text), "0x%" PRIx64, info->handle);
 	label(out, ",id", text);
-	label(out, ",owner", info->flags & MPF_RULE_PERSISTENT ? "instance" : info->owner_name);
+	label(out, ",owner",
+	      info->flags & MPF_FLOW_INFO_PERSISTENT ? "instance" : info->owner_name);
 	snprintf(text, sizeof(text), "%" PRIu32, info->owner_pid);
 	label(out, ",pid", text);
 	snprintf(text, sizeof(text), "%u", info->port);
@@ -271,9 +272,9 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", rule_metrics[m].name,
 			rule_metrics[m].help, rule_metrics[m].name, rule_metrics[m].type);
 		for (size_t i = 0; i < s->count; i++) {
-			const struct mpf_rule_info *info = &s->rows[i].info;
+			const struct mpf_flow_info *info = &s->rows[i].info;
 
-			if (rule_metrics[m].counted && !(info->flags & MPF_RULE_COUNTED))
+			if (rule_metrics[m].counted && !(info->flags & MPF_FLOW_INFO_COUNTED))
 				continue;
 			fputs(rule_metrics[m].name, out);
 			labels(out, s, info);

@@ -76,7 +76,7 @@ static void rate(struct row *r, const struct snapshot *prev, double seconds)
 	const struct row *old =
 		prev->count ? bsearch(r, prev->rows, prev->count, sizeof(*r), by_handle) : NULL;
 
-	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_RULE_COUNTED) &&
+	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_FLOW_INFO_COUNTED) &&
 		   r->info.hits >= old->info.hits && r->info.bytes >= old->info.bytes;
 	if (r->rated) {
 		r->pps = (double)(r->info.hits - old->info.hits) / seconds;
@@ -84,7 +84,7 @@ static void rate(struct row *r, const struct snapshot *prev, double seconds)
 	}
 }
 
-static bool wanted(const struct filter *f, const struct mpf_rule_info *info)
+static bool wanted(const struct filter *f, const struct mpf_flow_info *info)
 {
 	if (f->port >= 0 && info->port != (uint16_t)f->port)
 		return false;
@@ -97,7 +97,8 @@ static bool wanted(const struct filter *f, const struct mpf_rule_info *info)
 		if (*end == '\0' && *f->owner)
 			return info->owner_pid == pid;
 		return strcmp(info->owner_name, f->owner) == 0 ||
-		       (strcmp(f->owner, "instance") == 0 && (info->flags & MPF_RULE_PERSISTENT));
+		       (strcmp(f->owner, "instance") == 0 &&
+			(info->flags & MPF_FLOW_INFO_PERSISTENT));
 	}
 	return true;
 }

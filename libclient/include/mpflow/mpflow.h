@@ -21,7 +21,7 @@
  *               then submit again
  *  - EBUSY      a persistent rule whose destroy is not yet on disk
  *  - ENODEV     (mpf_flow_query) a persistent rule in the journal that this
- *               start of the primary could not restore (MPF_RULE_UNRESTORED)
+ *               start of the primary could not restore (MPF_FLOW_INFO_UNRESTORED)
  *  - EIO, ENOSPC, EDQUOT  a persistent create or destroy, a meter create or
  *               destroy, that the journal could not make durable: it was not
  *               done (the primary rewrites its journal before it acknowledges
@@ -37,6 +37,7 @@
 #ifndef MPFLOW_MPFLOW_H
 #define MPFLOW_MPFLOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -147,7 +148,7 @@ MPF_API int mpf_flow_validate(struct mpf_client *client, uint16_t port,
 /** Create a rule; *handle identifies it (slot and generation, never 0). */
 MPF_API int mpf_flow_create(struct mpf_client *client, uint16_t port,
 			    const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
-			    const struct mpf_flow_action actions[], unsigned flags,
+			    const struct mpf_flow_action actions[], uint32_t flags,
 			    uint64_t *handle, struct mpf_flow_error *error);
 
 /** Destroy a rule of this client (or a persistent one). */
@@ -189,7 +190,7 @@ MPF_API int mpf_flow_flush_persistent(struct mpf_client *client, uint16_t port,
 				      struct mpf_flow_error *error);
 
 /** Enter (set != 0) or leave isolated mode on `port`. */
-MPF_API int mpf_flow_isolate(struct mpf_client *client, uint16_t port, int set,
+MPF_API int mpf_flow_isolate(struct mpf_client *client, uint16_t port, bool enable,
 			     struct mpf_flow_error *error);
 
 /** The answer to a submitted request. */
@@ -207,47 +208,47 @@ struct mpf_completion {
  * before it was sent (the same check the primary makes).
  *
  * Submissions are published to the primary 32 at a time, and whatever is
- * pending at the next mpf_poll(), synchronous call or mpf_submit_flush():
+ * pending at the next mpf_poll(), synchronous call or mpf_submit_publish():
  * a burst then costs one cache-line transfer, not one per request.
  */
 MPF_API int mpf_submit_create(struct mpf_client *client, uint16_t port,
 			      const struct mpf_flow_attr *attr,
 			      const struct mpf_flow_item pattern[],
-			      const struct mpf_flow_action actions[], unsigned flags,
+			      const struct mpf_flow_action actions[], uint32_t flags,
 			      uint64_t user_data, struct mpf_flow_error *error);
 MPF_API int mpf_submit_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
 			       uint64_t user_data, struct mpf_flow_error *error);
 
 /** Publish pending submissions now. 0 or -ESHUTDOWN. */
-MPF_API int mpf_submit_flush(struct mpf_client *client);
+MPF_API int mpf_submit_publish(struct mpf_client *client);
 
 /**
  * Collect up to `max` completions, waiting up to `timeout_ms` (0: do not
  * wait, -1: the connect timeout) for the first. Returns how many were
  * written (0 if none arrived in time), or -ESHUTDOWN.
  */
-MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completions, unsigned max,
+MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completions, uint32_t max,
 		     int timeout_ms);
 
-/** Flags of struct mpf_rule_info. */
-#define MPF_RULE_INGRESS	0x1u
-#define MPF_RULE_EGRESS		0x2u
-#define MPF_RULE_PERSISTENT	0x4u
-#define MPF_RULE_COUNTED	0x8u  /**< Has a COUNT action: hits and bytes are valid. */
-#define MPF_RULE_TEXT_TRUNCATED 0x10u /**< `text` was cut and ends with "...". */
-#define MPF_RULE_UNRESTORED                                                                        \
+/** Flags of struct mpf_flow_info. */
+#define MPF_FLOW_INFO_INGRESS	     0x1u
+#define MPF_FLOW_INFO_EGRESS	     0x2u
+#define MPF_FLOW_INFO_PERSISTENT     0x4u
+#define MPF_FLOW_INFO_COUNTED	     0x8u  /**< Has a COUNT action: hits and bytes are valid. */
+#define MPF_FLOW_INFO_TEXT_TRUNCATED 0x10u /**< `text` was cut and ends with "...". */
+#define MPF_FLOW_INFO_UNRESTORED                                                                   \
 	0x20u /**< Journaled, but not in the device: this start                                    \
 		   could not make it (see the primary's log). */
 
 /** A live rule of the instance, as the rule directory shows it. */
-struct mpf_rule_info {
+struct mpf_flow_info {
 	uint64_t handle;
 	uint32_t owner_pid;  /**< 0 for a persistent rule. */
 	char owner_name[32]; /**< Empty for a persistent rule. */
 	uint16_t port;
 	uint32_t group;
 	uint32_t priority;
-	unsigned flags;	      /**< MPF_RULE_*. */
+	uint32_t flags;	      /**< MPF_FLOW_INFO_*. */
 	uint64_t created_ns;  /**< CLOCK_REALTIME. */
 	uint64_t hits;	      /**< Since the last reset. */
 	uint64_t bytes;	      /**< Since the last reset. */
@@ -262,7 +263,7 @@ struct mpf_rule_info {
  * the end, or -ESHUTDOWN. A rule created or destroyed during the walk may or
  * may not be seen; a rule seen is seen whole.
  */
-MPF_API int mpf_rule_next(struct mpf_client *client, uint32_t *cursor, struct mpf_rule_info *info);
+MPF_API int mpf_flow_next(struct mpf_client *client, uint32_t *cursor, struct mpf_flow_info *info);
 
 /* ------------------------------------------------------------------------ */
 /* RX queues                                                                */
@@ -321,7 +322,7 @@ MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t qu
  * the next packet alone does not fit in `cap`, or -EPROTO / -EBADMSG if
  * the ring is corrupt.
  */
-MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, unsigned max, void *buf,
+MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, uint32_t max, void *buf,
 			  size_t cap);
 
 /** Wait up to `timeout_ms` (-1: forever) for a packet. 1, 0 on timeout. */
@@ -363,7 +364,7 @@ MPF_API int mpf_meter_create(struct mpf_client *client, uint16_t port, uint32_t 
 MPF_API int mpf_meter_destroy(struct mpf_client *client, uint16_t port, uint32_t id,
 			      struct mpf_flow_error *error);
 /** Read (and with `clear`, zero) its per-color statistics. */
-MPF_API int mpf_meter_query(struct mpf_client *client, uint16_t port, uint32_t id, int clear,
+MPF_API int mpf_meter_query(struct mpf_client *client, uint16_t port, uint32_t id, bool clear,
 			    struct mpf_meter_stats *stats, struct mpf_flow_error *error);
 
 /* ------------------------------------------------------------------------ */
@@ -408,7 +409,7 @@ struct mpf_instance_info {
 	/** Persistent rules in the journal that this start could not make
 	 *  (another --queues, --ports or device; or beyond --max-rules): kept
 	 *  until destroyed or restored by a later start. Those with a slot are
-	 *  listed with MPF_RULE_UNRESTORED. */
+	 *  listed with MPF_FLOW_INFO_UNRESTORED. */
 	uint32_t unrestored;
 };
 
@@ -423,12 +424,12 @@ MPF_API int mpf_monitor_instance(struct mpf_monitor *monitor, struct mpf_instanc
  */
 MPF_API int mpf_monitor_reattach(struct mpf_monitor *monitor, struct mpf_flow_error *error);
 
-/** As mpf_rule_next(), through a monitor. -EAGAIN while nothing is mapped. */
+/** As mpf_flow_next(), through a monitor. -EAGAIN while nothing is mapped. */
 MPF_API int mpf_monitor_next(struct mpf_monitor *monitor, uint32_t *cursor,
-			     struct mpf_rule_info *info);
+			     struct mpf_flow_info *info);
 
 /** Requests submitted whose completions were not yet returned. */
-MPF_API unsigned mpf_inflight(struct mpf_client *client);
+MPF_API uint32_t mpf_inflight(struct mpf_client *client);
 
 #ifdef __cplusplus
 }
