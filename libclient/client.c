@@ -598,6 +598,16 @@ int mpf_flow_next(struct mpf_client *c, uint32_t *cursor, struct mpf_flow_info *
 	return n;
 }
 
+int mpf_flow_get(struct mpf_client *c, uint64_t handle, struct mpf_flow_info *info)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = c->connected ? client_directory_get(&c->region.view, handle, info) : -ESHUTDOWN;
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
 uint32_t mpf_inflight(struct mpf_client *c)
 {
 	unsigned n;

@@ -90,6 +90,9 @@ void client_unmap_region(struct client_region *region);
 /* The rule directory walk behind mpf_flow_next() and mpf_monitor_next(). */
 int client_directory_next(const struct region_view *view, uint32_t *cursor,
 			  struct mpf_flow_info *info);
+/* One rule's entry, behind mpf_flow_get(): 0, or -ENOENT. */
+int client_directory_get(const struct region_view *view, uint64_t handle,
+			 struct mpf_flow_info *info);
 
 /* Submit the request encoded in c->out (`length`, or an encoder's -errno)
  * and wait for its completion. Lock held. 0 or the request's -errno. */

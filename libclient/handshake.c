@@ -224,46 +224,63 @@ void client_unmap_region(struct client_region *region)
 	region->mem = NULL;
 }
 
+/* The directory entry of `slot` into `info`: 0, or -ENOENT while the slot
+ * is free or changing. */
+static int directory_read(const struct region_view *view, uint32_t slot, struct mpf_flow_info *info)
+{
+	struct region_entry e;
+	struct region_count count = {0};
+	uint32_t generation;
+
+	if (region_entry_read(&view->entries[slot], &e) != 0)
+		return -ENOENT;
+	generation = shm_load_relaxed32(&e.generation);
+	*info = (struct mpf_flow_info){
+		.handle = (uint64_t)generation << 32 | slot,
+		.number = e.number,
+		.owner_pid = e.owner_pid,
+		.port = e.port,
+		.group = e.group,
+		.priority = e.priority,
+		.created_ns = e.created_ns,
+		.flags =
+			(e.flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
+			(e.flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
+			(e.flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
+			(e.flags & REGION_ENTRY_TEXT_TRUNCATED ? MPF_FLOW_INFO_TEXT_TRUNCATED : 0) |
+			(e.flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0),
+	};
+	memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
+	info->owner_name[sizeof(info->owner_name) - 1] = '\0';
+	memcpy(info->text, e.text, sizeof(info->text));
+	info->text[sizeof(info->text) - 1] = '\0';
+	if (region_counter_read(&view->counters[slot], generation, &count) == 0) {
+		info->flags |= MPF_FLOW_INFO_COUNTED;
+		info->hits = count.hits;
+		info->bytes = count.bytes;
+		info->last_hit_ns = count.last_hit_ns;
+	}
+	return 0;
+}
+
 int client_directory_next(const struct region_view *view, uint32_t *cursor,
 			  struct mpf_flow_info *info)
 {
-	for (; *cursor < view->max_rules; (*cursor)++) {
-		uint32_t slot = *cursor;
-		struct region_entry e;
-		struct region_count count = {0};
-		uint32_t generation;
-
-		if (region_entry_read(&view->entries[slot], &e) != 0)
-			continue;
-		generation = shm_load_relaxed32(&e.generation);
-		*info = (struct mpf_flow_info){
-			.handle = (uint64_t)generation << 32 | slot,
-			.owner_pid = e.owner_pid,
-			.port = e.port,
-			.group = e.group,
-			.priority = e.priority,
-			.created_ns = e.created_ns,
-			.flags =
-				(e.flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
-				(e.flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
-				(e.flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
-				(e.flags & REGION_ENTRY_TEXT_TRUNCATED
-					 ? MPF_FLOW_INFO_TEXT_TRUNCATED
-					 : 0) |
-				(e.flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0),
-		};
-		memcpy(info->owner_name, e.owner_name, sizeof(info->owner_name));
-		info->owner_name[sizeof(info->owner_name) - 1] = '\0';
-		memcpy(info->text, e.text, sizeof(info->text));
-		info->text[sizeof(info->text) - 1] = '\0';
-		if (region_counter_read(&view->counters[slot], generation, &count) == 0) {
-			info->flags |= MPF_FLOW_INFO_COUNTED;
-			info->hits = count.hits;
-			info->bytes = count.bytes;
-			info->last_hit_ns = count.last_hit_ns;
+	for (; *cursor < view->max_rules; (*cursor)++)
+		if (directory_read(view, *cursor, info) == 0) {
+			(*cursor)++;
+			return 1;
 		}
-		(*cursor)++;
-		return 1;
-	}
+	return 0;
+}
+
+int client_directory_get(const struct region_view *view, uint64_t handle,
+			 struct mpf_flow_info *info)
+{
+	uint32_t slot = (uint32_t)handle;
+
+	if (slot >= view->max_rules || directory_read(view, slot, info) != 0 ||
+	    info->handle != handle)
+		return -ENOENT;
 	return 0;
 }

@@ -142,6 +142,33 @@ static int audit_free_queue(const struct server *s, uint8_t *seen, struct mpf_fl
 	return 0;
 }
 
+/* Each port's list holds its rules, each once, in increasing numbers. */
+static int audit_ports(const struct server *s, struct mpf_flow_error *error)
+{
+	const struct rule_table *t = &s->rules;
+	uint32_t listed = 0;
+
+	for (unsigned port = 0; port < HWDRV_PORTS_MAX; port++) {
+		uint32_t prev = 0;
+
+		for (uint32_t at = t->ports[port].first; at; at = t->slots[at - 1].port_next) {
+			const struct rule_slot *r = &t->slots[at - 1];
+
+			if (at - 1 >= t->max || r->state == RULE_FREE || r->port != port ||
+			    r->port_prev != prev ||
+			    (prev && t->slots[prev - 1].number >= r->number) || ++listed > t->used)
+				return BAD("port %u's rule list is broken at slot %u", port,
+					   at - 1);
+			prev = at;
+		}
+		if (t->ports[port].last != prev)
+			return BAD("port %u's rule list does not end where it says", port);
+	}
+	if (listed != t->used)
+		return BAD("%u rules on the ports' lists, %u in use", listed, t->used);
+	return 0;
+}
+
 int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *error)
 {
 	uint8_t *marks = calloc(s->rules.max, 1);
@@ -153,6 +180,8 @@ int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *
 	err = audit_clients(s, marks, error);
 	if (!err)
 		err = audit_slots(s, marks, error);
+	if (!err)
+		err = audit_ports(s, error);
 	if (!err) {
 		for (uint32_t i = 0; i < s->rules.max; i++)
 			marks[i] = 0;

@@ -402,16 +402,21 @@ int journal_rewrite(struct server *s)
 			j->orphans[i].length);
 		records++;
 	}
-	for (uint32_t slot = 0; slot < s->rules.max && n > 0; slot++) {
-		const struct rule_slot *r = &s->rules.slots[slot];
+	/* Each port's rules in testpmd's order: a start restores them in the
+	 * order they were made, as an uncompacted journal does. */
+	for (unsigned port = 0; port < HWDRV_PORTS_MAX; port++)
+		for (uint32_t next = s->rules.ports[port].first; next && n > 0;) {
+			uint32_t slot = next - 1;
+			const struct rule_slot *r = &s->rules.slots[slot];
 
-		if (r->state != RULE_FREE && !r->dying && r->journal) {
+			next = r->port_next;
+			if (r->dying || !r->journal)
+				continue;
 			at += n;
 			n = put(fd, at, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
 				r->journal, r->journal_length);
 			records++;
 		}
-	}
 	err = n < 0 ? (int)n : journal_fdatasync(fd);
 	if (!err && renameat(s->state_fd, tmp, s->state_fd, j->name) != 0)
 		err = -errno;

@@ -62,6 +62,7 @@ int rules_init(struct rule_table *t, uint32_t max)
 		t->free[i] = max - 1 - i;
 	t->free_count = max;
 	t->quarantine_head = t->quarantine_count = 0;
+	memset(t->ports, 0, sizeof(t->ports));
 	t->used = 0;
 	t->retired = 0;
 	return 0;
@@ -153,6 +154,39 @@ static void unlink_owner(struct server *s, struct client *c, uint32_t slot)
 	r->prev = r->next = 0;
 }
 
+/* testpmd's rule ids: a new rule on a port takes the highest live id + 1
+ * (0 on an empty port), as testpmd's port_flow_create() does; the port's
+ * list is kept in id order, so the highest is its last. */
+static void number_rule(struct rule_table *t, uint32_t slot)
+{
+	struct rule_slot *r = &t->slots[slot];
+	uint32_t last = t->ports[r->port].last;
+
+	r->number = last ? t->slots[last - 1].number + 1 : 0;
+	r->port_prev = last;
+	r->port_next = 0;
+	if (last)
+		t->slots[last - 1].port_next = slot + 1;
+	else
+		t->ports[r->port].first = slot + 1;
+	t->ports[r->port].last = slot + 1;
+}
+
+static void unnumber_rule(struct rule_table *t, uint32_t slot)
+{
+	struct rule_slot *r = &t->slots[slot];
+
+	if (r->port_prev)
+		t->slots[r->port_prev - 1].port_next = r->port_next;
+	else
+		t->ports[r->port].first = r->port_next;
+	if (r->port_next)
+		t->slots[r->port_next - 1].port_prev = r->port_prev;
+	else
+		t->ports[r->port].last = r->port_prev;
+	r->port_prev = r->port_next = 0;
+}
+
 static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 			  const struct wire_rule *rule, uint16_t flags)
 {
@@ -169,6 +203,7 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	e.group = rule->attr.group;
 	e.priority = rule->attr.priority;
 	e.port = rule->port;
+	e.number = s->rules.slots[slot].number;
 	e.flags = (uint16_t)(flags | (rule->attr.ingress ? REGION_ENTRY_INGRESS : 0) |
 			     (rule->attr.egress ? REGION_ENTRY_EGRESS : 0) |
 			     (rule->persistent ? REGION_ENTRY_PERSISTENT : 0));
@@ -261,6 +296,7 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	r->port = rule->port;
 	r->owner = rule->persistent ? 0 : c->session;
 	r->owner_index = c ? c->index : 0;
+	number_rule(&s->rules, slot);
 	publish_entry(s, c, slot, rule, counted ? REGION_ENTRY_COUNT : 0);
 	if (!rule->persistent) {
 		link_owner(s, c, slot);
@@ -338,6 +374,7 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 	r->port = rule->port;
 	r->owner = 0;
 	r->backend = NULL;
+	number_rule(&s->rules, slot);
 	publish_entry(s, NULL, slot, rule, REGION_ENTRY_UNRESTORED);
 	s->persistent_rules++;
 	count_used(s, 1);
@@ -414,6 +451,7 @@ static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *e
 			c->rules--;
 		}
 	}
+	unnumber_rule(t, slot);
 	r->state = RULE_FREE;
 	r->dying = false;
 	r->owner = 0;

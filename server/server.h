@@ -120,9 +120,11 @@ enum rule_state {
  * (uint64_t)generation << 32 | i; generation is never 0. */
 struct rule_slot {
 	uint32_t generation;
-	uint32_t owner;	      /* client session; 0: persistent (the instance's) */
-	uint32_t owner_index; /* that client's slot in server.clients */
-	uint32_t prev, next;  /* the owner's list, slot + 1; 0: none */
+	uint32_t owner;		       /* client session; 0: persistent (the instance's) */
+	uint32_t owner_index;	       /* that client's slot in server.clients */
+	uint32_t prev, next;	       /* the owner's list, slot + 1; 0: none */
+	uint32_t number;	       /* testpmd's id on its port */
+	uint32_t port_prev, port_next; /* the port's list, by number; slot + 1 */
 	uint16_t port;
 	uint8_t state; /* enum rule_state */
 	bool dying;    /* persistent, destroyed: waits for its record to be durable */
@@ -143,6 +145,11 @@ struct rule_slot {
 struct rule_table {
 	struct rule_slot *slots;
 	uint32_t max;
+	/* Each port's rules in the order of their numbers (slot + 1; 0: none):
+	 * a new rule takes the last one's number + 1 and goes at the end. */
+	struct {
+		uint32_t first, last;
+	} ports[HWDRV_PORTS_MAX];
 	uint32_t *free; /* the stack of free slots, the next one on top */
 	uint32_t free_count;
 	uint32_t *quarantine; /* circular: freed slots, oldest first */

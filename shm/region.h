@@ -28,9 +28,9 @@
 #include "shm/atomics.h"
 
 #define REGION_MAGIC	0x5246504du /* "MPFR" */
-#define REGION_VERSION	1u
-#define REGION_TEXT_MAX 440u /* bytes of rule text, NUL included */
-#define REGION_NAME_MAX 32u  /* client name, NUL included */
+#define REGION_VERSION	2u	    /* 2: entries carry the rule's number */
+#define REGION_TEXT_MAX 432u	    /* bytes of rule text, NUL included */
+#define REGION_NAME_MAX 32u	    /* client name, NUL included */
 
 /* region_header.state */
 #define REGION_STATE_RUNNING  1u
@@ -100,6 +100,8 @@ struct region_entry {
 	uint16_t flags;
 	uint16_t text_length; /* without the NUL */
 	uint16_t reserved;
+	uint32_t number; /* testpmd's rule id on its port */
+	uint32_t reserved1;
 	char text[REGION_TEXT_MAX]; /* testpmd syntax, NUL-terminated */
 };
 _Static_assert(sizeof(struct region_entry) == 512, "directory entry size");

@@ -206,6 +206,56 @@ static void test_forged_and_stale_handles_are_enoent(void **state)
 	mpf_disconnect(c);
 }
 
+static uint32_t number_of(struct mpf_client *c, uint64_t handle)
+{
+	struct mpf_flow_info info;
+
+	assert_int_equal(mpf_flow_get(c, handle, &info), 0);
+	assert_int_equal(info.handle, handle);
+	return info.number;
+}
+
+/* testpmd's rule ids: the port's highest live id + 1, 0 on an empty port;
+ * a gap stays a gap, the last one's id comes back. mpf_flow_get() reads a
+ * live rule's entry and nothing else. */
+static void test_rules_take_testpmds_ids_and_get_reads_one_entry(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_flow_info info;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t h[4];
+
+	assert_int_equal(primary_connect(p, "numbers", &c), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(create(c, i, 0, &h[i]), 0);
+		assert_int_equal(number_of(c, h[i]), i);
+	}
+	assert_int_equal(mpf_flow_get(c, h[0], &info), 0);
+	assert_int_equal(info.port, 0);
+	assert_int_equal(info.owner_pid, getpid());
+	assert_non_null(strstr(info.text, "pattern eth"));
+
+	assert_int_equal(mpf_flow_destroy(c, 0, h[1], &error), 0);
+	assert_int_equal(mpf_flow_get(c, h[1], &info), -ENOENT);
+	assert_int_equal(create(c, 3, 0, &h[3]), 0);
+	assert_int_equal(number_of(c, h[3]), 3); /* not the gap's 1 */
+	assert_int_equal(mpf_flow_destroy(c, 0, h[3], &error), 0);
+	assert_int_equal(create(c, 4, 0, &h[3]), 0);
+	assert_int_equal(number_of(c, h[3]), 3); /* the last one's id again */
+
+	/* Another generation of a live slot, a slot beyond the table, 0. */
+	assert_int_equal(mpf_flow_get(c, h[0] + (1ull << 32), &info), -ENOENT);
+	assert_int_equal(mpf_flow_get(c, 0xffffffffull | 1ull << 32, &info), -ENOENT);
+	assert_int_equal(mpf_flow_get(c, 0, &info), -ENOENT);
+	assert_int_equal(mpf_flow_destroy(c, 0, h[0], &error), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, h[2], &error), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, h[3], &error), 0);
+	assert_int_equal(create(c, 5, 0, &h[0]), 0);
+	assert_int_equal(number_of(c, h[0]), 0); /* an empty port starts at 0 */
+	mpf_disconnect(c);
+}
+
 static void test_flush_destroys_only_the_callers_rules(void **state)
 {
 	struct primary *p = *state;
@@ -989,6 +1039,7 @@ int main(void)
 		T(test_refusals_carry_the_cause),
 		T(test_another_clients_rule_is_eperm),
 		T(test_forged_and_stale_handles_are_enoent),
+		T(test_rules_take_testpmds_ids_and_get_reads_one_entry),
 		T(test_flush_destroys_only_the_callers_rules),
 		T(test_disconnect_destroys_all_but_persistent_rules),
 		T(test_flush_persistent_destroys_the_instances_rules_on_the_port),

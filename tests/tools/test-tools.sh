@@ -34,7 +34,7 @@ fail() {
 }
 
 start_primary() {
-	"$mpflowd" --foreground --quiet --runtime-dir "$dir" --max-rules 8192 \
+	"$mpflowd" --foreground --quiet --runtime-dir "$dir" --max-rules 8192 --ports 2 \
 		--source 0=gen:flows=4,proto=udp,pps=20000 2>>"$dir/mpflowd.log" &
 	primary=$!
 	for _ in $(seq 100); do
@@ -53,10 +53,10 @@ start_primary
 
 # ---- one command at a time -------------------------------------------------
 
-out=$("$flowctl" flow create 0 ingress pattern eth / ipv4 / udp / end actions count / queue index 1 / end 2>"$dir/err") ||
+out=$("$flowctl" --json flow create 0 ingress pattern eth / ipv4 / udp / end actions count / queue index 1 / end 2>"$dir/err") ||
 	fail "create refused"
-id=$(echo "$out" | sed -n 's/^Flow rule \(0x[0-9a-f]*\) created$/\1/p')
-[ -n "$id" ] || fail "create printed '$out'"
+id=$(echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['id'] == 0, d; print(d['rule'])") ||
+	fail "create printed '$out'"
 [ "$(json "[r['text'] for r in d['rules'] if r['id'] == '$id'][0]")" = \
 	"ingress pattern eth / ipv4 / udp / end actions count / queue index 1 / end" ] ||
 	fail "flowstat does not show rule $id"
@@ -70,6 +70,28 @@ q=$("$flowctl" --json query 0 "$id" count)
 echo "$q" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['status']=='ok' and d['hits']>0, d" ||
 	fail "query: $q"
 echo "ok - create, flowstat --json, counters move, query"
+
+# testpmd's rule ids: per port, the highest live one + 1; what testpmd
+# scripts say (destroy 1 rule N, query 1 N count, list 1) works unchanged.
+for n in 1 2 3; do
+	"$flowctl" flow create 1 ingress pattern eth / ipv4 src is 10.9.9.$n / end actions drop / end \
+		>/dev/null 2>"$dir/err" || fail "create on port 1 refused"
+done
+ids() { "$flowctl" --json list 1 | python3 -c "import json,sys; print(' '.join(str(r['id']) for r in json.load(sys.stdin)['rules']))"; }
+[ "$(ids)" = "0 1 2" ] || fail "port 1's ids are '$(ids)', not '0 1 2'"
+out=$("$flowctl" flow destroy 1 rule 1) && [ "$out" = "Flow rule #1 destroyed" ] ||
+	fail "destroy by testpmd id printed '$out'"
+out=$("$flowctl" flow create 1 ingress pattern eth / ipv4 src is 10.9.9.4 / end actions count / drop / end) &&
+	[ "$out" = "Flow rule #3 created" ] || fail "create on port 1 printed '$out'"
+[ "$(ids)" = "0 2 3" ] || fail "after a destroy and a create, port 1's ids are '$(ids)', not '0 2 3'"
+"$flowctl" flow query 1 3 count >/dev/null || fail "query by testpmd id"
+"$flowctl" list 1 | grep -q '^3 .*ipv4 src is 10.9.9.4' || fail "list does not show rule 3 first in its row"
+rc=0; "$flowctl" flow destroy 1 rule 9 2>"$dir/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "no rule 9 on port 1" "$dir/err" || fail "a missing testpmd id: exit $rc"
+printf 'flow destroy 1 rule 0\nflow destroy 1 rule 2 rule 3\n' | "$flowctl" -f - >/dev/null 2>"$dir/err" ||
+	fail "destroy by testpmd ids in a batch"
+[ -z "$(ids)" ] || fail "port 1 still has '$(ids)'"
+echo "ok - testpmd's rule ids: create, list, destroy, query, in a batch"
 
 # Exit statuses and carets.
 rc=0; "$flowctl" create 0 ingress pattern eth / ipv5 / end actions drop / end 2>"$dir/err" || rc=$?
@@ -272,7 +294,7 @@ wait_screen "flowctl>"
 tmux send-keys -t "$session" "crea" Tab
 wait_screen "flowctl> create"
 tmux send-keys -t "$session" "0 ingress pattern eth / ipv6 / end actions cou" Tab "/ end" Enter
-wait_screen "Flow rule 0x[0-9a-f]* created"
+wait_screen "Flow rule #[0-9]* created"
 tmux send-keys -t "$session" "create 0 ingress pattern eth / ipv7 / end actions drop / end" Enter
 wait_screen "unknown item 'ipv7'"
 tmux send-keys -t "$session" quit Enter

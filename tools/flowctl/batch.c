@@ -145,11 +145,18 @@ static void completed(struct batch *b, const struct mpf_completion *c)
 
 	b->inflight--;
 	if (c->status == 0) {
-		if (l->verb == GRAMMAR_CREATE)
-			flowctl_report_rule(b->f, l->number, GRAMMAR_CREATE, c->handle, true);
-		else if (b->f->json && grammar_parse(l->text, b->report, &syntax) == 0)
-			flowctl_report_rule(b->f, l->number, GRAMMAR_DESTROY, b->report->handles[k],
-					    true);
+		if (l->verb == GRAMMAR_CREATE && b->f->json) {
+			flowctl_report_rule(b->f, l->number, GRAMMAR_CREATE, c->handle,
+					    flowctl_number(b->client, c->handle), true);
+		} else if (l->verb == GRAMMAR_DESTROY && b->f->json &&
+			   grammar_parse(l->text, b->report, &syntax) == 0) {
+			/* Named as the line named it: a number, or a handle. */
+			uint64_t id = b->report->handles[k];
+
+			flowctl_report_rule(b->f, l->number, GRAMMAR_DESTROY,
+					    flowctl_id_is_number(id) ? 0 : id,
+					    flowctl_id_is_number(id) ? (int64_t)id : -1, true);
+		}
 	} else {
 		/* The line parsed before it was sent: it parses again. */
 		grammar_parse(l->text, b->report, &syntax);
@@ -241,6 +248,29 @@ static int line(struct batch *b, size_t index)
 			line_failed(b, l);
 		b->done++;
 		return 0;
+	}
+	if (cmd->verb == GRAMMAR_DESTROY) {
+		uint64_t handles[GRAMMAR_DESTROY_MAX];
+		unsigned bad = 0;
+
+		/* testpmd's numbers: what is in flight lands first, then the
+		 * directory says whose they are. */
+		for (unsigned k = 0; k < cmd->handle_count; k++)
+			if (flowctl_id_is_number(cmd->handles[k])) {
+				err = collect(b, 0);
+				if (err)
+					return err;
+				break;
+			}
+		err = flowctl_resolve_ids(b->client, cmd, handles, &bad, &error);
+		if (err) {
+			flowctl_report_refusal(f, l->text, l->number, cmd, cmd->handle_tokens[bad],
+					       err, &error);
+			line_failed(b, l);
+			b->done++;
+			return 0;
+		}
+		memcpy(cmd->handles, handles, cmd->handle_count * sizeof(handles[0]));
 	}
 	l->verb = (uint8_t)cmd->verb;
 	l->pending = (uint8_t)(cmd->verb == GRAMMAR_CREATE ? 1 : cmd->handle_count);

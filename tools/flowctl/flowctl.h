@@ -57,10 +57,27 @@ void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned 
 			    const struct grammar_command *cmd, int token, int err,
 			    const struct mpf_flow_error *error);
 
-/* Report a rule created or destroyed (`verb`): JSON, one object; text,
- * unless `quiet`. */
+/* Report a rule created or destroyed (`verb`), by its testpmd `number`
+ * (-1: unknown) and `handle` (0: unknown): JSON, one object with each one
+ * known; text, unless `quiet`, testpmd's "Flow rule #N created". */
 void flowctl_report_rule(const struct flowctl *f, unsigned line_number, enum grammar_verb verb,
-			 uint64_t handle, bool quiet);
+			 uint64_t handle, int64_t number, bool quiet);
+
+/* The testpmd number of the live rule `handle`, or -1. */
+int64_t flowctl_number(struct mpf_client *c, uint64_t handle);
+
+/* A rule id below 2^32 is testpmd's number of the rule on its port; a
+ * handle is larger (its generation, never 0, is in the top 32 bits). */
+static inline bool flowctl_id_is_number(uint64_t id)
+{
+	return id >> 32 == 0;
+}
+
+/* The handles of a destroy's or query's ids, numbers looked up in the rule
+ * directory (one walk): 0, or -ENOENT with *bad the index of a number no
+ * rule of the port has. */
+int flowctl_resolve_ids(struct mpf_client *c, const struct grammar_command *cmd, uint64_t handles[],
+			unsigned *bad, struct mpf_flow_error *error);
 
 /* Interactive mode (a terminal, no command, no --file): a prompt with
  * history and completion. Returns the last failure's exit status. */

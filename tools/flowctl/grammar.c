@@ -236,14 +236,17 @@ int grammar_print(char *buf, size_t cap, const struct grammar_command *cmd,
 	case GRAMMAR_DESTROY:
 		OUT("%s %u", verb, cmd->port);
 		for (unsigned i = 0; i < cmd->handle_count; i++)
-			OUT(" rule 0x%" PRIx64, cmd->handles[i]);
+			OUT(cmd->handles[i] >> 32 ? " rule 0x%" PRIx64 : " rule %" PRIu64,
+			    cmd->handles[i]);
 		break;
 	case GRAMMAR_FLUSH:
 		OUT("%s %u", verb, cmd->port);
 		break;
 	case GRAMMAR_QUERY:
-		OUT("%s %u 0x%" PRIx64 " count%s%s", verb, cmd->port, cmd->handles[0],
-		    cmd->reset ? " reset" : "", cmd->fresh ? " fresh" : "");
+		OUT(cmd->handles[0] >> 32 ? "%s %u 0x%" PRIx64 " count%s%s"
+					  : "%s %u %" PRIu64 " count%s%s",
+		    verb, cmd->port, cmd->handles[0], cmd->reset ? " reset" : "",
+		    cmd->fresh ? " fresh" : "");
 		break;
 	case GRAMMAR_LIST:
 		OUT("%s %u", verb, cmd->port);

@@ -39,6 +39,8 @@ static void usage(FILE *out)
 	      "                               the device flows a rule becomes on an RDMA\n"
 	      "                               NIC, decoded and in hex (no NIC, no service)\n"
 	      "Field operators: is, spec, last, mask, prefix.\n"
+	      "A rule ID is testpmd's (0, 1, ...: the port's highest + 1) or the rule's\n"
+	      "handle (0x100000000 and above, as list shows it).\n"
 	      "\n"
 	      "Options:\n"
 	      "  -f, --file=FILE        run the commands of FILE, one per line (-: stdin)\n"

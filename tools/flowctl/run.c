@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/common/json.h"
+#include "shm/rule/rule.h"
 #include "tools/flowctl/flowctl.h"
 
 int flowctl_client(struct flowctl *f, struct mpf_client **client)
@@ -141,7 +143,7 @@ void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned 
 }
 
 void flowctl_report_rule(const struct flowctl *f, unsigned line_number, enum grammar_verb verb,
-			 uint64_t handle, bool quiet)
+			 uint64_t handle, int64_t number, bool quiet)
 {
 	const char *done = verb == GRAMMAR_CREATE ? "created" : "destroyed";
 
@@ -149,11 +151,64 @@ void flowctl_report_rule(const struct flowctl *f, unsigned line_number, enum gra
 		printf("{");
 		if (line_number)
 			printf("\"line\":%u,", line_number);
-		printf("\"command\":\"%s\",\"status\":\"ok\",\"rule\":\"0x%" PRIx64 "\"}\n",
-		       grammar_verb_name(verb), handle);
-	} else if (!quiet) {
+		printf("\"command\":\"%s\",\"status\":\"ok\"", grammar_verb_name(verb));
+		if (number >= 0)
+			printf(",\"id\":%" PRId64, number);
+		if (handle)
+			printf(",\"rule\":\"0x%" PRIx64 "\"", handle);
+		printf("}\n");
+	} else if (quiet) {
+		return;
+	} else if (number >= 0) {
+		printf("Flow rule #%" PRId64 " %s\n", number, done); /* as testpmd says it */
+	} else {
 		printf("Flow rule 0x%" PRIx64 " %s\n", handle, done);
 	}
+}
+
+int64_t flowctl_number(struct mpf_client *c, uint64_t handle)
+{
+	struct mpf_flow_info info;
+
+	return mpf_flow_get(c, handle, &info) == 0 ? (int64_t)info.number : -1;
+}
+
+int flowctl_resolve_ids(struct mpf_client *c, const struct grammar_command *cmd, uint64_t handles[],
+			unsigned *bad, struct mpf_flow_error *error)
+{
+	struct mpf_flow_info info;
+	bool numbers = false, found[GRAMMAR_DESTROY_MAX] = {false};
+	uint32_t cursor = 0;
+	int n;
+
+	for (unsigned i = 0; i < cmd->handle_count; i++) {
+		handles[i] = cmd->handles[i];
+		numbers = numbers || flowctl_id_is_number(cmd->handles[i]);
+	}
+	if (!numbers)
+		return 0;
+	/* One walk of the directory for every number of the command. */
+	while ((n = mpf_flow_next(c, &cursor, &info)) == 1) {
+		if (info.port != cmd->port)
+			continue;
+		for (unsigned i = 0; i < cmd->handle_count; i++)
+			if (flowctl_id_is_number(cmd->handles[i]) &&
+			    info.number == cmd->handles[i]) {
+				handles[i] = info.handle;
+				found[i] = true;
+			}
+	}
+	if (n < 0)
+		return flow_error_set(error, -n, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "reading the rule directory: %s", strerror(-n));
+	for (unsigned i = 0; i < cmd->handle_count; i++)
+		if (flowctl_id_is_number(cmd->handles[i]) && !found[i]) {
+			*bad = i;
+			return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+					      "no rule %" PRIu64 " on port %u", cmd->handles[i],
+					      cmd->port);
+		}
+	return 0;
 }
 
 static void json_ok(unsigned line_number, const struct grammar_command *cmd)
@@ -166,10 +221,64 @@ static void json_ok(unsigned line_number, const struct grammar_command *cmd)
 /* Commands                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* list: the directory, read through a monitor (no request to the primary). */
+/* A rule of the port to list: its number and where the directory has it. */
+struct listed {
+	uint32_t number;
+	uint32_t slot;
+};
+
+static int by_number(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+
+	return x->number < y->number ? -1 : x->number > y->number;
+}
+
+static void list_one(const struct flowctl *f, const struct mpf_flow_info *info, bool first)
+{
+	const char *rule = strstr(info->text, "pattern ");
+	char owner[48];
+
+	if (info->flags & MPF_FLOW_INFO_UNRESTORED)
+		snprintf(owner, sizeof(owner), "(not restored)");
+	else if (info->flags & MPF_FLOW_INFO_PERSISTENT)
+		snprintf(owner, sizeof(owner), "(instance)");
+	else
+		snprintf(owner, sizeof(owner), "%s/%" PRIu32, info->owner_name, info->owner_pid);
+	if (f->json) {
+		printf("%s{\"id\":%" PRIu32 ",\"rule\":\"0x%" PRIx64 "\",\"group\":%" PRIu32
+		       ",\"priority\":%" PRIu32 ",\"ingress\":%s,\"egress\":%s,"
+		       "\"persistent\":%s,\"restored\":%s,\"owner_pid\":%" PRIu32 ",\"owner\":",
+		       first ? "" : ",", info->number, info->handle, info->group, info->priority,
+		       info->flags & MPF_FLOW_INFO_INGRESS ? "true" : "false",
+		       info->flags & MPF_FLOW_INFO_EGRESS ? "true" : "false",
+		       info->flags & MPF_FLOW_INFO_PERSISTENT ? "true" : "false",
+		       info->flags & MPF_FLOW_INFO_UNRESTORED ? "false" : "true", info->owner_pid);
+		json_string(stdout, info->owner_name);
+		printf(",\"text\":");
+		json_string(stdout, info->text);
+		printf("}");
+	} else {
+		printf("%-7" PRIu32 " %-5" PRIu32 " %-5" PRIu32 " %c%c   0x%-16" PRIx64
+		       " %-20s %s\n",
+		       info->number, info->group, info->priority,
+		       info->flags & MPF_FLOW_INFO_INGRESS ? 'i' : '-',
+		       info->flags & MPF_FLOW_INFO_EGRESS ? 'e' : '-', info->handle, owner,
+		       rule ? rule : info->text);
+	}
+}
+
+/*
+ * list: the port's rules by testpmd's number, read from the directory
+ * through a monitor (no request to the primary). One walk collects the
+ * numbers (8 bytes a rule), a second reads each rule in order; a rule gone
+ * or replaced in between is left out.
+ */
 static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned line_number)
 {
 	struct mpf_flow_info info;
+	struct listed *rows = NULL;
+	size_t count = 0, cap = 0;
 	struct mpf_monitor *m;
 	uint32_t cursor = 0;
 	bool first = true;
@@ -177,62 +286,51 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 
 	if (err)
 		return err;
-	if (f->json)
-		json_ok(line_number, cmd), printf(",\"rules\":[");
-	else
-		printf("%-18s %-5s %-5s %-4s %-20s %s\n", "ID", "Group", "Prio", "Attr", "Owner",
-		       "Rule");
 	while ((n = mpf_monitor_next(m, &cursor, &info)) == 1) {
-		const char *rule = strstr(info.text, "pattern ");
 		bool wanted = cmd->group_count == 0;
-		char owner[48];
 
 		for (unsigned g = 0; g < cmd->group_count; g++)
 			wanted = wanted || cmd->groups[g] == info.group;
 		if (info.port != cmd->port || !wanted)
 			continue;
-		if (info.flags & MPF_FLOW_INFO_UNRESTORED)
-			snprintf(owner, sizeof(owner), "(not restored)");
-		else if (info.flags & MPF_FLOW_INFO_PERSISTENT)
-			snprintf(owner, sizeof(owner), "(instance)");
-		else
-			snprintf(owner, sizeof(owner), "%s/%" PRIu32, info.owner_name,
-				 info.owner_pid);
-		if (f->json) {
-			printf("%s{\"rule\":\"0x%" PRIx64 "\",\"group\":%" PRIu32
-			       ",\"priority\":%" PRIu32 ",\"ingress\":%s,\"egress\":%s,"
-			       "\"persistent\":%s,\"restored\":%s,\"owner_pid\":%" PRIu32
-			       ",\"owner\":",
-			       first ? "" : ",", info.handle, info.group, info.priority,
-			       info.flags & MPF_FLOW_INFO_INGRESS ? "true" : "false",
-			       info.flags & MPF_FLOW_INFO_EGRESS ? "true" : "false",
-			       info.flags & MPF_FLOW_INFO_PERSISTENT ? "true" : "false",
-			       info.flags & MPF_FLOW_INFO_UNRESTORED ? "false" : "true",
-			       info.owner_pid);
-			json_string(stdout, info.owner_name);
-			printf(",\"text\":");
-			json_string(stdout, info.text);
-			printf("}");
-		} else {
-			printf("0x%-16" PRIx64 " %-5" PRIu32 " %-5" PRIu32 " %c%c   %-20s %s\n",
-			       info.handle, info.group, info.priority,
-			       info.flags & MPF_FLOW_INFO_INGRESS ? 'i' : '-',
-			       info.flags & MPF_FLOW_INFO_EGRESS ? 'e' : '-', owner,
-			       rule ? rule : info.text);
+		if (count == cap) {
+			struct listed *grown =
+				realloc(rows, (cap = cap ? 2 * cap : 256) * sizeof(*rows));
+
+			if (grown == NULL) {
+				free(rows);
+				fprintf(stderr, "flowctl: list: out of memory\n");
+				return -ENOMEM;
+			}
+			rows = grown;
 		}
+		rows[count++] = (struct listed){.number = info.number, .slot = cursor - 1};
+	}
+	qsort(rows, count, sizeof(*rows), by_number);
+	if (f->json)
+		json_ok(line_number, cmd), printf(",\"rules\":[");
+	else
+		printf("%-7s %-5s %-5s %-4s %-18s %-20s %s\n", "ID", "Group", "Prio", "Attr",
+		       "Handle", "Owner", "Rule");
+	for (size_t i = 0; n >= 0 && i < count; i++) {
+		cursor = rows[i].slot;
+		n = mpf_monitor_next(m, &cursor, &info);
+		if (n != 1 || cursor - 1 != rows[i].slot || info.number != rows[i].number)
+			continue;
+		list_one(f, &info, first);
 		first = false;
 	}
+	free(rows);
 	if (f->json)
 		printf("]}\n");
 	return n < 0 ? n : 0;
 }
 
 static int query(struct mpf_client *c, struct flowctl *f, const struct grammar_command *cmd,
-		 unsigned line_number, struct mpf_flow_error *error)
+		 uint64_t handle, unsigned line_number, struct mpf_flow_error *error)
 {
 	struct mpf_flow_query_count count = {.reset = cmd->reset, .fresh = cmd->fresh};
-	int err = mpf_flow_query(c, cmd->port, cmd->handles[0], MPF_FLOW_ACTION_TYPE_COUNT, &count,
-				 error);
+	int err = mpf_flow_query(c, cmd->port, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, error);
 
 	if (err)
 		return err;
@@ -240,7 +338,7 @@ static int query(struct mpf_client *c, struct flowctl *f, const struct grammar_c
 		json_ok(line_number, cmd);
 		printf(",\"rule\":\"0x%" PRIx64 "\",\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
 		       ",\"reset\":%s}\n",
-		       cmd->handles[0], (uint64_t)count.hits, (uint64_t)count.bytes,
+		       handle, (uint64_t)count.hits, (uint64_t)count.bytes,
 		       cmd->reset ? "true" : "false");
 	} else {
 		printf("COUNT:\n hits_set: %u\n bytes_set: %u\n hits: %" PRIu64 "\n bytes: %" PRIu64
@@ -359,23 +457,38 @@ int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char
 		err = mpf_flow_create(c, cmd->port, &cmd->rule.attr, cmd->rule.pattern,
 				      cmd->rule.actions, MPF_FLOW_PERSISTENT, &handle, &error);
 		if (!err)
-			flowctl_report_rule(f, line_number, GRAMMAR_CREATE, handle, false);
+			flowctl_report_rule(f, line_number, GRAMMAR_CREATE, handle,
+					    flowctl_number(c, handle), false);
 		break;
 	case GRAMMAR_DESTROY:
+	case GRAMMAR_QUERY: {
+		uint64_t handles[GRAMMAR_DESTROY_MAX];
+		unsigned bad = 0;
+
+		err = flowctl_resolve_ids(c, cmd, handles, &bad, &error);
+		if (err) {
+			flowctl_report_refusal(f, line, line_number, cmd, cmd->handle_tokens[bad],
+					       err, &error);
+			return err;
+		}
+		if (cmd->verb == GRAMMAR_QUERY) {
+			err = query(c, f, cmd, handles[0], line_number, &error);
+			break;
+		}
 		for (unsigned i = 0; i < cmd->handle_count; i++) {
-			err = mpf_flow_destroy(c, cmd->port, cmd->handles[i], &error);
+			int64_t number = flowctl_number(c, handles[i]);
+
+			err = mpf_flow_destroy(c, cmd->port, handles[i], &error);
 			if (err) {
 				flowctl_report_refusal(f, line, line_number, cmd,
 						       cmd->handle_tokens[i], err, &error);
 				return err;
 			}
-			flowctl_report_rule(f, line_number, GRAMMAR_DESTROY, cmd->handles[i],
+			flowctl_report_rule(f, line_number, GRAMMAR_DESTROY, handles[i], number,
 					    false);
 		}
 		return 0;
-	case GRAMMAR_QUERY:
-		err = query(c, f, cmd, line_number, &error);
-		break;
+	}
 	case GRAMMAR_METER_QUERY:
 		err = meter_query(c, f, cmd, line_number, &error);
 		break;

@@ -243,6 +243,11 @@ MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completio
 /** A live rule of the instance, as the rule directory shows it. */
 struct mpf_flow_info {
 	uint64_t handle;
+	/** testpmd's id of the rule on its port: the highest live one + 1 when
+	 *  it was made (0 on an empty port). flowctl takes it wherever testpmd
+	 *  does ("destroy 0 rule 3"); unlike the handle, it may name another
+	 *  rule once this one is gone. */
+	uint32_t number;
 	uint32_t owner_pid;  /**< 0 for a persistent rule. */
 	char owner_name[32]; /**< Empty for a persistent rule. */
 	uint16_t port;
@@ -253,7 +258,7 @@ struct mpf_flow_info {
 	uint64_t hits;	      /**< Since the last reset. */
 	uint64_t bytes;	      /**< Since the last reset. */
 	uint64_t last_hit_ns; /**< CLOCK_REALTIME; 0: never. */
-	char text[440];	      /**< testpmd syntax: "ingress pattern ... end actions ... end". */
+	char text[432];	      /**< testpmd syntax: "ingress pattern ... end actions ... end". */
 };
 
 /**
@@ -264,6 +269,14 @@ struct mpf_flow_info {
  * may not be seen; a rule seen is seen whole.
  */
 MPF_API int mpf_flow_next(struct mpf_client *client, uint32_t *cursor, struct mpf_flow_info *info);
+
+/**
+ * The directory entry of one live rule, as mpf_flow_next() reads it (its
+ * testpmd number, text, counts): 0, -ENOENT when no live rule has `handle`
+ * (destroyed, or not yet in the directory: a create's completion comes after
+ * its entry is written), or -ESHUTDOWN.
+ */
+MPF_API int mpf_flow_get(struct mpf_client *client, uint64_t handle, struct mpf_flow_info *info);
 
 /* ------------------------------------------------------------------------ */
 /* RX queues                                                                */
