@@ -90,10 +90,8 @@ static int create(struct hwdrv *dev, struct bench_rule *r)
 {
 	struct rule_shape shape;
 	struct mpf_flow_error error;
-	struct hwdrv_rule hw = {.attr = &r->attr,
-				.pattern = r->pattern,
-				.actions = r->actions,
-				.resolved = &shape.actions};
+	struct hwdrv_rule hw = {
+		.attr = &r->attr, .pattern = r->pattern, .actions = r->actions, .shape = &shape};
 
 	bind_rule(r);
 	if (rule_validate(&r->attr, r->pattern, r->actions, &shape, &error) != 0 ||

@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 		struct hwdrv_rule hw = {.attr = &attr,
 					.pattern = s.pattern,
 					.actions = s.actions,
-					.resolved = &rs.actions,
+					.shape = &rs,
 					.counter = counter};
 		uint64_t t0, validate, translate, create;
 

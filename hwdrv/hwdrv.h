@@ -56,14 +56,16 @@ struct hwdrv_meter_stats {
 };
 
 /* A rule as the primary hands it to a backend: decoded, validated against the
- * model, its actions resolved. Everything here is the primary's and lives
- * only for the call; a backend copies what it keeps. */
+ * model, resolved once (`shape`: each item's mask and ranges, the actions'
+ * effect); a backend says only what its device cannot do. Everything here
+ * is the primary's and lives only for the call; a backend copies what it
+ * keeps. */
 struct hwdrv_rule {
 	uint16_t port;
 	const struct mpf_flow_attr *attr;
 	const struct mpf_flow_item *pattern;
 	const struct mpf_flow_action *actions;
-	const struct rule_actions *resolved;
+	const struct rule_shape *shape;
 	const void *wire; /* the request it was decoded from (the journal keeps it) */
 	size_t wire_length;
 	struct region_counter *counter; /* where this rule counts, if it does */

@@ -20,8 +20,8 @@
  * primary no more memory than its own completion ring's worth.
  *
  * Trust: each request is copied out of the ring once (ring_peek_burst),
- * then decoded from a second private copy (wire_decode_request) and
- * validated. A bad request costs its sender an error completion; a broken
+ * then decoded in that private copy (wire_decode_private) and validated.
+ * A bad request costs its sender an error completion; a broken
  * ring costs it the session. Nothing a client writes can stop the primary.
  */
 #include <errno.h>
@@ -68,7 +68,7 @@ static int run_rule(struct server *s, struct client *c, const struct wire_reques
 		.attr = &rule->attr,
 		.pattern = rule->items,
 		.actions = rule->actions,
-		.resolved = &shape.actions,
+		.shape = &shape,
 		.wire = req->buf,
 		.wire_length = req->header.length,
 	};

@@ -259,7 +259,7 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 		   struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
-	bool counted = hw->resolved->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
+	bool counted = hw->shape->actions.last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
 	int err;
 
 	r->generation = generation;
@@ -352,7 +352,7 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
 				 .attr = &rule->attr,
 				 .pattern = rule->items,
 				 .actions = rule->actions,
-				 .resolved = &shape.actions,
+				 .shape = &shape,
 				 .wire = bytes,
 				 .wire_length = length};
 	return install(s, NULL, slot, generation, rule, &hw, true, error);

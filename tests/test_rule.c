@@ -34,6 +34,27 @@ static int pattern_result(const struct mpf_flow_item *pattern)
 	return rule_validate(&ingress, pattern, queue0_actions, NULL, &error);
 }
 
+/* The pattern's resolution, as a backend reads it. */
+static struct rule_shape shape;
+
+static int shape_result(const struct mpf_flow_item *pattern)
+{
+	memset(&error, 0, sizeof(error));
+	return rule_validate(&ingress, pattern, queue0_actions, &shape, &error);
+}
+
+/* The `ranges` bit of item type `type`'s field `name`. */
+static uint32_t field_bit(int type, const char *name)
+{
+	const struct rule_item_desc *desc = rule_item_desc(type);
+
+	for (unsigned f = 0; f < desc->n_fields; f++)
+		if (strcmp(desc->fields[f].name, name) == 0)
+			return 1u << f;
+	fail_msg("no field %s", name);
+	return 0;
+}
+
 static int actions_result(const struct mpf_flow_action *actions, struct rule_actions *out)
 {
 	memset(&error, 0, sizeof(error));
@@ -127,7 +148,8 @@ static void test_last_of_zero_is_ignored(void **state)
 						END_ITEM};
 
 	(void)state;
-	assert_int_equal(pattern_result(pattern), 0);
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.item[1].ranges, 0);
 }
 
 static void test_last_equal_to_spec_is_ignored(void **state)
@@ -137,7 +159,8 @@ static void test_last_equal_to_spec_is_ignored(void **state)
 						END_ITEM};
 
 	(void)state;
-	assert_int_equal(pattern_result(pattern), 0);
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.item[1].ranges, 0);
 }
 
 static void test_last_above_spec_makes_a_range(void **state)
@@ -146,9 +169,46 @@ static void test_last_above_spec_makes_a_range(void **state)
 	struct mpf_flow_item_tcp last = {.hdr.dst_port = htons(8080)};
 	const struct mpf_flow_item pattern[] = {ITEM(IPV4), ITEM(TCP, .spec = &spec, .last = &last),
 						END_ITEM};
+	uint16_t low, high;
 
 	(void)state;
-	assert_int_equal(pattern_result(pattern), 0);
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.items, 2);
+	assert_null(shape.item[0].mask); /* no spec: any IPv4 header */
+	assert_ptr_equal(shape.item[1].mask, &mpf_flow_item_tcp_mask); /* the default */
+	assert_int_equal(shape.item[1].ranges, field_bit(MPF_FLOW_ITEM_TYPE_TCP, "dst"));
+	rule_field_span(&rule_item_tcp, &pattern[1], &shape.item[1], 1, (uint8_t *)&low,
+			(uint8_t *)&high);
+	assert_int_equal(ntohs(low), 80);
+	assert_int_equal(ntohs(high), 8080);
+	/* A field that is no range spans its spec alone. */
+	rule_field_span(&rule_item_tcp, &pattern[1], &shape.item[1], 0, (uint8_t *)&low,
+			(uint8_t *)&high);
+	assert_int_equal(low, 0);
+	assert_int_equal(high, 0);
+}
+
+static void test_last_zero_under_the_mask_makes_no_range(void **state)
+{
+	/* last is not 0, but its bits under the mask are: no range (a backend
+	 * that compared the raw bytes would build 5..0, matching nothing). */
+	struct mpf_flow_item_tcp spec = {.hdr.dst_port = htons(5)};
+	struct mpf_flow_item_tcp last = {.hdr.dst_port = htons(0x10)};
+	struct mpf_flow_item_tcp mask = {.hdr.dst_port = htons(0x0f)};
+	const struct mpf_flow_item pattern[] = {
+		ITEM(IPV4), ITEM(TCP, .spec = &spec, .last = &last, .mask = &mask), END_ITEM};
+
+	(void)state;
+	assert_int_equal(shape_result(pattern), 0);
+	assert_ptr_equal(shape.item[1].mask, &mask);
+	assert_int_equal(shape.item[1].ranges, 0);
+}
+
+static void test_every_item_type_fits_the_range_bits(void **state)
+{
+	(void)state;
+	for (int t = 0; t < MPF_FLOW_ITEM_TYPES; t++)
+		assert_true(rule_item_desc(t)->n_fields <= RULE_FIELDS_MAX);
 }
 
 static void test_last_below_spec_is_enotsup(void **state)
@@ -180,9 +240,19 @@ static void test_mask_applies_to_last_before_comparing(void **state)
 	const struct mpf_flow_item pattern2[] = {
 		ITEM(IPV4, .spec = &spec2, .last = &last2, .mask = &mask), END_ITEM};
 
+	uint32_t low, high;
+
 	(void)state;
-	assert_int_equal(pattern_result(pattern), 0);
-	assert_int_equal(pattern_result(pattern2), 0);
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.item[0].ranges, field_bit(MPF_FLOW_ITEM_TYPE_IPV4, "src"));
+	for (unsigned f = 0; f < rule_item_ipv4.n_fields; f++)
+		if (shape.item[0].ranges & 1u << f)
+			rule_field_span(&rule_item_ipv4, &pattern[0], &shape.item[0], f,
+					(uint8_t *)&low, (uint8_t *)&high);
+	assert_int_equal(ntohl(low), 0x0a010000);
+	assert_int_equal(ntohl(high), 0x0a030000);
+	assert_int_equal(shape_result(pattern2), 0);
+	assert_int_equal(shape.item[0].ranges, 0);
 	mask.hdr.src_addr = 0xffffffff;
 	assert_refused(pattern_result(pattern2), ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, 0);
 }
@@ -198,7 +268,11 @@ static void test_last_compares_host_order_fields_as_numbers(void **state)
 	assert_refused(pattern_result(pattern), ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, 0);
 	spec.num = 2;
 	last.num = 256;
-	assert_int_equal(pattern_result(pattern), 0);
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.item[0].ranges, 1);
+	rule_field_span32(&rule_item_any, &pattern[0], &shape.item[0], 0, &spec.num, &last.num);
+	assert_int_equal(spec.num, 2);
+	assert_int_equal(last.num, 256);
 }
 
 static void test_default_masks_are_the_documents(void **state)
@@ -420,11 +494,9 @@ static void test_end_terminates_the_pattern(void **state)
 {
 	const struct mpf_flow_item pattern[] = {
 		ITEM(ETH), END_ITEM, {.type = (enum mpf_flow_item_type)999}};
-	unsigned count = 0;
-
 	(void)state;
-	assert_int_equal(rule_validate_pattern(pattern, &count, &error), 0);
-	assert_int_equal(count, 1);
+	assert_int_equal(rule_validate_pattern(pattern, &shape, &error), 0);
+	assert_int_equal(shape.items, 1);
 }
 
 static void test_unknown_item_types_are_einval(void **state)
@@ -658,6 +730,35 @@ static void test_non_terminating_and_meta_actions_leave_the_fate_open(void **sta
 	assert_int_equal(r.count, 6);
 }
 
+static void test_an_egress_rule_cannot_act_for_a_receiver(void **state)
+{
+	const struct mpf_flow_attr egress = {.egress = 1}, both = {.ingress = 1, .egress = 1};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), END_ITEM};
+	const struct mpf_flow_action_mark mark = {.id = 1};
+	const struct mpf_flow_action_vf vf = {.id = 1};
+	const struct mpf_flow_action_meter meter = {.mtr_id = 1};
+	const struct mpf_flow_action count_queue[] = {ACTION(COUNT, NULL), ACTION(QUEUE, &queue0),
+						      END_ACTION};
+	const struct mpf_flow_action count_mark[] = {ACTION(COUNT, NULL), ACTION(MARK, &mark),
+						     ACTION(DROP, NULL), END_ACTION};
+	const struct mpf_flow_action to_vf[] = {ACTION(VF, &vf), END_ACTION};
+	const struct mpf_flow_action its_own[] = {ACTION(COUNT, NULL), ACTION(METER, &meter),
+						  ACTION(PASSTHRU, NULL), ACTION(DROP, NULL),
+						  END_ACTION};
+
+	(void)state;
+	assert_refused(rule_validate(&egress, pattern, count_queue, NULL, &error), ENOTSUP,
+		       MPF_FLOW_ERROR_TYPE_ACTION, 1);
+	assert_non_null(strstr(error.message, "not meaningful on an egress rule"));
+	assert_refused(rule_validate(&egress, pattern, count_mark, NULL, &error), ENOTSUP,
+		       MPF_FLOW_ERROR_TYPE_ACTION, 1);
+	assert_refused(rule_validate(&egress, pattern, to_vf, NULL, &error), ENOTSUP,
+		       MPF_FLOW_ERROR_TYPE_ACTION, 0);
+	assert_int_equal(rule_validate(&egress, pattern, its_own, NULL, &error), 0);
+	/* Both directions: the ingress side has a receiver. */
+	assert_int_equal(rule_validate(&both, pattern, count_queue, NULL, &error), 0);
+}
+
 static void test_two_different_fates_are_einval(void **state)
 {
 	const struct mpf_flow_action_rss rss = {.queue_num = 4, .queue = queues};
@@ -834,6 +935,8 @@ int main(void)
 		cmocka_unit_test(test_last_of_zero_is_ignored),
 		cmocka_unit_test(test_last_equal_to_spec_is_ignored),
 		cmocka_unit_test(test_last_above_spec_makes_a_range),
+		cmocka_unit_test(test_last_zero_under_the_mask_makes_no_range),
+		cmocka_unit_test(test_every_item_type_fits_the_range_bits),
 		cmocka_unit_test(test_last_below_spec_is_enotsup),
 		cmocka_unit_test(test_mask_applies_to_last_before_comparing),
 		cmocka_unit_test(test_last_compares_host_order_fields_as_numbers),
@@ -870,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_passthru_with_queue_copies_and_continues),
 		cmocka_unit_test(test_terminating_actions_terminate),
 		cmocka_unit_test(test_non_terminating_and_meta_actions_leave_the_fate_open),
+		cmocka_unit_test(test_an_egress_rule_cannot_act_for_a_receiver),
 		cmocka_unit_test(test_two_different_fates_are_einval),
 		cmocka_unit_test(test_missing_configuration_is_einval),
 		cmocka_unit_test(test_configuration_on_an_action_without_one_is_einval),

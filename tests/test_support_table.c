@@ -101,7 +101,7 @@ static void build(const struct row *row, struct hwdrv_rule *hw, struct rule_shap
 				  .attr = &cmd->rule.attr,
 				  .pattern = cmd->rule.pattern,
 				  .actions = cmd->rule.actions,
-				  .resolved = &shape->actions};
+				  .shape = shape};
 }
 
 static void check_refusal(const struct row *row, int err, const struct mpf_flow_error *error,

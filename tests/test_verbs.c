@@ -75,7 +75,7 @@ static void rule_of(const char *text, struct hwdrv_rule *hw, struct rule_shape *
 				  .attr = &cmd->rule.attr,
 				  .pattern = cmd->rule.pattern,
 				  .actions = cmd->rule.actions,
-				  .resolved = &shape->actions,
+				  .shape = shape,
 				  .counter = &counter};
 }
 
@@ -220,7 +220,7 @@ static void test_man_page_raw_eth_flow_attr_example_exact_bytes(void **state)
 	struct hwdrv_rule hw = {.attr = &attr,
 				.pattern = pattern,
 				.actions = actions,
-				.resolved = &shape.actions,
+				.shape = &shape,
 				.counter = &counter};
 	unsigned first = fake_ibv_flows();
 	const struct fake_flow_record *r;
@@ -762,6 +762,46 @@ static void test_what_verbs_cannot_express_is_refused_with_its_index(void **stat
 		ENOTSUP, ACTION, 0, "tags up to");
 }
 
+/* Every item type alone, without spec, is translated or refused with a
+ * reason: never a crash, never a flow left behind. */
+static void test_every_item_without_spec_is_taken_or_refused(void **state)
+{
+	const struct mpf_flow_action_queue queue = {.index = 0};
+	const struct mpf_flow_action actions[] = {
+		{.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+		{.type = MPF_FLOW_ACTION_TYPE_END},
+	};
+	const struct mpf_flow_attr attr = {.ingress = 1};
+	unsigned taken = 0;
+
+	(void)state;
+	for (int t = 1; t < MPF_FLOW_ITEM_TYPES; t++) {
+		const struct mpf_flow_item pattern[] = {{.type = (enum mpf_flow_item_type)t},
+							{.type = MPF_FLOW_ITEM_TYPE_END}};
+		struct mpf_flow_error error = {0};
+		struct rule_shape shape;
+		struct hwdrv_rule hw = {.attr = &attr,
+					.pattern = pattern,
+					.actions = actions,
+					.shape = &shape,
+					.counter = &counter};
+		unsigned before = fake_ibv_live_total();
+		void *handle;
+
+		if (rule_validate(&attr, pattern, actions, &shape, &error) != 0)
+			continue;
+		if (dev.ops.create(&dev, &hw, &handle, &error) != 0) {
+			assert_true(error.message[0] != '\0');
+			assert_int_equal(fake_ibv_live_total(), before);
+			continue;
+		}
+		taken++;
+		destroy_ok(handle);
+		assert_int_equal(fake_ibv_live_total(), before);
+	}
+	assert_true(taken >= 8); /* eth, vlan, ipv4, ipv6, tcp, udp, vxlan, ... */
+}
+
 /* --- what the device takes --- */
 
 static void test_probes_find_what_the_device_refuses(void **state)
@@ -978,6 +1018,7 @@ int main(void)
 		T(test_rss_with_one_queue_is_queue),
 		T(test_rss_on_an_open_pattern_is_one_flow_per_hashed_protocol),
 		T(test_what_verbs_cannot_express_is_refused_with_its_index),
+		T(test_every_item_without_spec_is_taken_or_refused),
 		T(test_probes_find_what_the_device_refuses),
 		T(test_partial_masks_a_device_refuses_name_the_field),
 		T(test_global_masks_refuse_a_second_mask_with_eexist),

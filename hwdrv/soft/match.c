@@ -10,29 +10,17 @@
 #include "hwdrv/soft/match.h"
 #include "shm/rule/rule.h"
 
-static bool bytes_zero(const uint8_t *b, unsigned n)
+/* Add a meta item's span of values (its one 32-bit field) to a value set. */
+static int select_add(struct match_select *s, const struct mpf_flow_item *item,
+		      const struct rule_item_view *view, int index, struct mpf_flow_error *error)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
-/* Add a meta item's spec / last / mask to a value set. */
-static int select_add(struct match_select *s, const struct mpf_flow_item *item, int index,
-		      struct mpf_flow_error *error)
-{
-	const uint32_t *spec = item->spec, *last = item->last;
-	const uint32_t *mask = rule_item_mask(item);
-	uint32_t m = spec ? *mask : 0;
-
 	if (s->n == MATCH_SELECT_MAX)
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
 				      "item %d (%s): more than %d in one pattern", index,
 				      mpf_flow_item_name(item->type), MATCH_SELECT_MAX);
-	s->v[s->n].mask = m;
-	s->v[s->n].low = spec ? *spec & m : 0;
-	s->v[s->n].high = last && *last && *last != *spec ? *last & m : s->v[s->n].low;
+	s->v[s->n].mask = view->mask ? *(const uint32_t *)(const void *)view->mask : 0;
+	rule_field_span32(rule_item_desc((int)item->type), item, view, 0, &s->v[s->n].low,
+			  &s->v[s->n].high);
 	s->n++;
 	return 0;
 }
@@ -60,11 +48,10 @@ bool match_function(const struct match_pattern *m, uint16_t function)
 }
 
 static int compile_header(struct match_item *out, const struct mpf_flow_item *item,
-			  const struct rule_item_desc *desc, int index,
-			  struct mpf_flow_error *error)
+			  const struct rule_item_view *view, const struct rule_item_desc *desc,
+			  int index, struct mpf_flow_error *error)
 {
-	const uint8_t *spec = item->spec, *last = item->last;
-	const uint8_t *mask = spec ? rule_item_mask(item) : NULL;
+	const uint8_t *spec = item->spec, *mask = view->mask;
 	struct match_range ranges[MATCH_RANGES_MAX];
 
 	if (desc->size > MATCH_ITEM_BYTES)
@@ -73,22 +60,17 @@ static int compile_header(struct match_item *out, const struct mpf_flow_item *it
 				      desc->name);
 	out->kind = MATCH_HEADER;
 	out->size = (uint8_t)desc->size;
-	if (spec == NULL)
+	if (mask == NULL)
 		return 0;
 	for (unsigned i = 0; i < desc->size; i++) {
 		out->mask[i] = mask[i];
 		out->value[i] = spec[i] & mask[i];
 	}
-	if (last == NULL)
-		return 0;
-	/* A field of last that is 0 or equal to spec makes no range. */
 	for (unsigned f = 0; f < desc->n_fields; f++) {
 		const struct rule_field *field = &desc->fields[f];
 		struct match_range *r;
 
-		if (bytes_zero(last + field->offset, field->size) ||
-		    memcmp(last + field->offset, spec + field->offset, field->size) == 0 ||
-		    bytes_zero(mask + field->offset, field->size))
+		if (!(view->ranges & 1u << f))
 			continue;
 		if (out->n_ranges == MATCH_RANGES_MAX || field->size > sizeof(r->mask))
 			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
@@ -98,14 +80,11 @@ static int compile_header(struct match_item *out, const struct mpf_flow_item *it
 		r->offset = (uint8_t)field->offset;
 		r->size = field->size;
 		r->order = field->order;
-		for (unsigned i = 0; i < field->size; i++) {
-			r->mask[i] = mask[field->offset + i];
-			r->low[i] = spec[field->offset + i] & r->mask[i];
-			r->high[i] = last[field->offset + i] & r->mask[i];
-			/* The range's bytes are compared by the range alone. */
-			out->mask[field->offset + i] = 0;
-			out->value[field->offset + i] = 0;
-		}
+		memcpy(r->mask, mask + field->offset, field->size);
+		rule_field_span(desc, item, view, f, r->low, r->high);
+		/* The range's bytes are compared by the range alone. */
+		memset(out->mask + field->offset, 0, field->size);
+		memset(out->value + field->offset, 0, field->size);
 	}
 	/* Most rules have no range: they pay no memory for one. */
 	if (out->n_ranges) {
@@ -118,13 +97,15 @@ static int compile_header(struct match_item *out, const struct mpf_flow_item *it
 	return 0;
 }
 
-static int compile_raw(struct match_item *out, const struct mpf_flow_item *item, int index,
-		       struct mpf_flow_error *error)
+static int compile_raw(struct match_item *out, const struct mpf_flow_item *item,
+		       const struct rule_item_view *view, int index, struct mpf_flow_error *error)
 {
 	const struct mpf_flow_item_raw *spec = item->spec;
-	const struct mpf_flow_item_raw *mask = item->mask ? item->mask : &mpf_flow_item_raw_mask;
+	const struct mpf_flow_item_raw *mask = (const void *)view->mask;
 
 	out->kind = MATCH_RAW;
+	if (spec == NULL)
+		return 0; /* no spec: an empty pattern at the start, found in any frame */
 	out->relative = spec->relative;
 	out->search = spec->search;
 	out->offset = spec->offset;
@@ -144,41 +125,39 @@ static int compile_raw(struct match_item *out, const struct mpf_flow_item *item,
 	return 0;
 }
 
-static void compile_any(struct match_item *out, const struct mpf_flow_item *item)
+static void compile_any(struct match_item *out, const struct mpf_flow_item *item,
+			const struct rule_item_view *view)
 {
-	const struct mpf_flow_item_any *spec = item->spec, *last = item->last;
-	const struct mpf_flow_item_any *mask = rule_item_mask(item);
-
 	out->kind = MATCH_ANY;
-	if (spec == NULL || mask->num == 0) {
+	if (view->mask == NULL ||
+	    ((const struct mpf_flow_item_any *)(const void *)view->mask)->num == 0) {
 		out->any_min = 0;
 		out->any_max = UINT32_MAX;
 		return;
 	}
-	out->any_min = spec->num & mask->num;
-	out->any_max =
-		last && last->num && last->num != spec->num ? last->num & mask->num : out->any_min;
+	rule_field_span32(&rule_item_any, item, view, 0, &out->any_min, &out->any_max);
 }
 
-int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_attr *attr,
-		  const struct mpf_flow_item *pattern, struct mpf_flow_error *error)
+int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule,
+		  struct mpf_flow_error *error)
 {
-	unsigned n = 0;
+	const struct mpf_flow_item *pattern = rule->pattern;
+	const struct rule_shape *shape = rule->shape;
+	unsigned n = shape->items;
 	bool first_data = true;
 	int err = 0;
 
 	memset(m, 0, sizeof(*m));
-	m->directions = (attr->ingress ? MATCH_INGRESS : 0) | (attr->egress ? MATCH_EGRESS : 0);
-	for (const struct mpf_flow_item *item = pattern; item->type != MPF_FLOW_ITEM_TYPE_END;
-	     item++)
-		n++;
+	m->directions =
+		(rule->attr->ingress ? MATCH_INGRESS : 0) | (rule->attr->egress ? MATCH_EGRESS : 0);
 	m->items = calloc(n ? n : 1, sizeof(*m->items));
 	if (m->items == NULL) {
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "soft datapath: out of memory");
 	}
-	for (int i = 0; pattern[i].type != MPF_FLOW_ITEM_TYPE_END && !err; i++) {
+	for (int i = 0; i < (int)n && !err; i++) {
 		const struct mpf_flow_item *item = &pattern[i];
+		const struct rule_item_view *view = &shape->item[i];
 		const struct rule_item_desc *desc = rule_item_desc(item->type);
 		struct match_item *out = &m->items[m->n_items];
 
@@ -193,21 +172,21 @@ int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_
 			m->pf = true;
 			continue;
 		case MPF_FLOW_ITEM_TYPE_VF:
-			err = select_add(&m->functions, item, i, error);
+			err = select_add(&m->functions, item, view, i, error);
 			continue;
 		case MPF_FLOW_ITEM_TYPE_PORT:
-			err = select_add(&m->ports, item, i, error);
+			err = select_add(&m->ports, item, view, i, error);
 			continue;
 		case MPF_FLOW_ITEM_TYPE_ANY:
-			compile_any(out, item);
+			compile_any(out, item, view);
 			break;
 		case MPF_FLOW_ITEM_TYPE_RAW:
-			err = compile_raw(out, item, i, error);
+			err = compile_raw(out, item, view, i, error);
 			if (first_data && !out->relative)
 				first_data = false; /* anchored at the frame's start */
 			break;
 		default:
-			err = compile_header(out, item, desc, i, error);
+			err = compile_header(out, item, view, desc, i, error);
 			break;
 		}
 		out->type = (uint8_t)item->type;
@@ -219,7 +198,7 @@ int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_
 	}
 	if (m->ports.n == 0) {
 		m->ports.n = 1;
-		m->ports.v[0].low = m->ports.v[0].high = port;
+		m->ports.v[0].low = m->ports.v[0].high = rule->port;
 		m->ports.v[0].mask = UINT32_MAX;
 	}
 	if (err)

@@ -31,6 +31,7 @@
 
 #include <mpflow/flow.h>
 
+#include "hwdrv/hwdrv.h"
 #include "hwdrv/soft/packet.h"
 
 #define MATCH_ITEM_BYTES 40 /* largest item matched bytewise (IPv6) */
@@ -91,10 +92,11 @@ struct match_pattern {
 	struct match_item *items;
 };
 
-/* Compile `pattern` (validated). -ENOMEM or -ENOTSUP (with `error`) for a
- * pattern beyond the MATCH_* limits. match_free() releases it. */
-int match_compile(struct match_pattern *m, uint16_t port, const struct mpf_flow_attr *attr,
-		  const struct mpf_flow_item *pattern, struct mpf_flow_error *error);
+/* Compile the pattern of `rule` (validated: its shape read, nothing
+ * derived again). -ENOMEM or -ENOTSUP (with `error`) for a pattern beyond
+ * the MATCH_* limits. match_free() releases it. */
+int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule,
+		  struct mpf_flow_error *error);
 void match_free(struct match_pattern *m);
 
 /* Does item type `item` describe a layer of type `layer`? */

@@ -112,14 +112,6 @@ static int check_action(const struct soft *soft, const struct hwdrv_rule *rule, 
 	const struct mpf_flow_action *a = &rule->actions[i];
 	const char *name = mpf_flow_action_name(a->type);
 
-	/* Egress packets leave the port: nothing can deliver them to a queue. */
-	if (rule->attr->egress && !rule->attr->ingress &&
-	    (a->type == MPF_FLOW_ACTION_TYPE_QUEUE || a->type == MPF_FLOW_ACTION_TYPE_DUP ||
-	     a->type == MPF_FLOW_ACTION_TYPE_RSS || a->type == MPF_FLOW_ACTION_TYPE_PF ||
-	     a->type == MPF_FLOW_ACTION_TYPE_VF || a->type == MPF_FLOW_ACTION_TYPE_MARK ||
-	     a->type == MPF_FLOW_ACTION_TYPE_FLAG))
-		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
-				      "action %d (%s): not meaningful on an egress rule", i, name);
 	switch (a->type) {
 	case MPF_FLOW_ACTION_TYPE_QUEUE:
 		return hwdrv_check_queue(((const struct mpf_flow_action_queue *)a->conf)->index,
@@ -172,16 +164,16 @@ static int soft_validate(struct hwdrv *dev, const struct hwdrv_rule *rule,
 
 	if (rule->port >= soft->n_ports)
 		return port_error(soft, rule->port, error);
-	for (const struct mpf_flow_item *item = rule->pattern; item->type != MPF_FLOW_ITEM_TYPE_END;
-	     item++) {
+	for (unsigned index = 0; index < rule->shape->items; index++) {
+		const struct mpf_flow_item *item = &rule->pattern[index];
 		const struct mpf_flow_item_vf *vf = item->spec;
-		int index = (int)(item - rule->pattern);
+		const void *mask = rule->shape->item[index].mask;
 
-		if (item->type == MPF_FLOW_ITEM_TYPE_VF && vf && vf->id >= soft->vfs &&
-		    ((const struct mpf_flow_item_vf *)rule_item_mask(item))->id != 0)
+		if (item->type == MPF_FLOW_ITEM_TYPE_VF && mask &&
+		    ((const struct mpf_flow_item_vf *)mask)->id != 0 && vf->id >= soft->vfs)
 			return flow_error_set(
-				error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, index,
-				"item %d (vf): VF %u does not exist (the port has %u)", index,
+				error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, (int)index,
+				"item %u (vf): VF %u does not exist (the port has %u)", index,
 				vf->id, soft->vfs);
 	}
 	/* Every action is checked, though only the last of a type counts. */
@@ -196,7 +188,7 @@ static int soft_validate(struct hwdrv *dev, const struct hwdrv_rule *rule,
 
 static const void *last_conf(const struct hwdrv_rule *rule, enum mpf_flow_action_type type)
 {
-	int16_t i = rule->resolved->last[type];
+	int16_t i = rule->shape->actions.last[type];
 
 	return i < 0 ? NULL : rule->actions[i].conf;
 }
@@ -204,7 +196,7 @@ static const void *last_conf(const struct hwdrv_rule *rule, enum mpf_flow_action
 /* The actions of a rule in the form the datapath runs. */
 static int compile_actions(struct soft *soft, const struct hwdrv_rule *rule, struct soft_rule *r)
 {
-	const struct rule_actions *ra = rule->resolved;
+	const struct rule_actions *ra = &rule->shape->actions;
 	const struct mpf_flow_action_rss *rss = last_conf(rule, MPF_FLOW_ACTION_TYPE_RSS);
 	const struct mpf_flow_action_meter *meter = last_conf(rule, MPF_FLOW_ACTION_TYPE_METER);
 	const struct mpf_flow_action_mark *mark = last_conf(rule, MPF_FLOW_ACTION_TYPE_MARK);
@@ -265,7 +257,7 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 	r->port = rule->port;
 	r->cls.rank = (uint64_t)rule->attr->group << 32 | rule->attr->priority;
 	r->cls.seq = ++soft->seq;
-	err = match_compile(&r->cls.match, rule->port, rule->attr, rule->pattern, error);
+	err = match_compile(&r->cls.match, rule, error);
 	if (err) {
 		free(r);
 		return err;

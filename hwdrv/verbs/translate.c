@@ -126,41 +126,37 @@ static int record_begin(struct pattern *p, const struct verbs_caps *caps, uint32
 	return 0;
 }
 
-/* The item's spec and effective mask; all-zero when it has no spec. */
-static void item_values(const struct mpf_flow_item *item, size_t size, uint8_t *spec, uint8_t *mask)
+/* The item's spec & mask and its mask (the model's); all-zero without a spec. */
+static void item_values(const struct mpf_flow_item *item, const struct rule_item_view *view,
+			size_t size, uint8_t *spec, uint8_t *mask)
 {
 	memset(spec, 0, size);
 	memset(mask, 0, size);
-	if (item->spec == NULL)
+	if (view->mask == NULL)
 		return;
-	memcpy(spec, item->spec, size);
-	memcpy(mask, rule_item_mask(item), size);
+	memcpy(mask, view->mask, size);
 	for (size_t i = 0; i < size; i++)
-		spec[i] &= mask[i];
+		spec[i] = ((const uint8_t *)item->spec)[i] & mask[i];
 }
 
 /* Refuse ranges and mask bits verbs has no field for, naming the field. */
-static int check_item(const struct mpf_flow_item *item, int index, const uint8_t *mask,
-		      const void *carried, struct mpf_flow_error *error)
+static int check_item(const struct mpf_flow_item *item, const struct rule_item_view *view,
+		      int index, const uint8_t *mask, const void *carried,
+		      struct mpf_flow_error *error)
 {
 	const struct rule_item_desc *desc = rule_item_desc((int)item->type);
-	const uint8_t *spec = item->spec, *last = item->last, *c = carried;
+	const uint8_t *c = carried;
 
 	for (unsigned f = 0; f < desc->n_fields; f++) {
 		const struct rule_field *field = &desc->fields[f];
-		bool range = false, uncovered = false;
+		bool uncovered = false;
 
-		for (unsigned b = field->offset; b < field->offset + field->size; b++) {
-			if (last && spec && (last[b] & mask[b]) &&
-			    (last[b] & mask[b]) != (spec[b] & mask[b]))
-				range = true;
-			if (mask[b] & ~c[b])
-				uncovered = true;
-		}
-		if (range)
+		if (view->ranges & 1u << f)
 			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
 					      "item %d (%s): verbs matches no ranges (field %s)",
 					      index, desc->name, field->name);
+		for (unsigned b = field->offset; b < field->offset + field->size; b++)
+			uncovered = uncovered || (mask[b] & ~c[b]);
 		if (uncovered)
 			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
 					      "item %d (%s): verbs cannot match field %s", index,
@@ -445,7 +441,8 @@ static int add_vlan(struct pattern *p, const struct verbs_caps *caps, const uint
 }
 
 static int add_item(struct pattern *p, const struct verbs_caps *caps, uint16_t port,
-		    const struct mpf_flow_item *item, int index, struct mpf_flow_error *error)
+		    const struct mpf_flow_item *item, const struct rule_item_view *view, int index,
+		    struct mpf_flow_error *error)
 {
 	const struct rule_item_desc *desc = rule_item_desc((int)item->type);
 	_Alignas(8) uint8_t spec[64], mask[64];
@@ -497,8 +494,8 @@ static int add_item(struct pattern *p, const struct verbs_caps *caps, uint16_t p
 				      "item %d (%s): not supported by the verbs backend", index,
 				      desc ? desc->name : "?");
 	}
-	item_values(item, desc->size, spec, mask);
-	err = check_item(item, index, mask, carried, error);
+	item_values(item, view, desc->size, spec, mask);
+	err = check_item(item, view, index, mask, carried, error);
 	if (err)
 		return err;
 	switch (item->type) {
@@ -635,8 +632,7 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 		       struct mpf_flow_error *error)
 {
 	const struct verbs_caps *caps = a->caps;
-	const struct rule_actions *r = rule->resolved;
-	bool egress_only = rule->attr->egress && !rule->attr->ingress;
+	const struct rule_actions *r = &rule->shape->actions;
 	int err = 0;
 
 	/* Every action is checked, though only the last of a type counts. */
@@ -644,15 +640,6 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 		const struct mpf_flow_action *act = &rule->actions[i];
 		const char *name = mpf_flow_action_name(act->type);
 
-		if (egress_only && (act->type == MPF_FLOW_ACTION_TYPE_QUEUE ||
-				    act->type == MPF_FLOW_ACTION_TYPE_DUP ||
-				    act->type == MPF_FLOW_ACTION_TYPE_RSS ||
-				    act->type == MPF_FLOW_ACTION_TYPE_PF ||
-				    act->type == MPF_FLOW_ACTION_TYPE_MARK ||
-				    act->type == MPF_FLOW_ACTION_TYPE_FLAG))
-			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
-					      "action %d (%s): not meaningful on an egress rule", i,
-					      name);
 		switch (act->type) {
 		case MPF_FLOW_ACTION_TYPE_QUEUE:
 			err = hwdrv_check_queue(
@@ -1016,8 +1003,9 @@ int verbs_translate(const struct verbs_caps *caps, const struct hwdrv_rule *rule
 	p.items = rule->pattern;
 	p.eth = -1;
 	p.last_item = -1;
-	for (int i = 0; rule->pattern[i].type != MPF_FLOW_ITEM_TYPE_END; i++) {
-		err = add_item(&p, caps, rule->port, &rule->pattern[i], i, error);
+	for (int i = 0; i < (int)rule->shape->items; i++) {
+		err = add_item(&p, caps, rule->port, &rule->pattern[i], &rule->shape->item[i], i,
+			       error);
 		if (err)
 			return err;
 	}

@@ -116,6 +116,9 @@ struct rule_action_desc {
 	const char *name;
 	uint16_t conf_size; /* 0: the action takes no configuration */
 	uint8_t kind;	    /* enum rule_action_kind */
+	/* It acts for the receiver (delivers the packet to a queue or a
+	 * function, or marks it for one): an egress-only rule cannot take it. */
+	bool receive;
 	int (*check)(const void *conf, int index, struct mpf_flow_error *error);
 };
 
@@ -143,28 +146,61 @@ struct rule_actions {
 };
 
 /*
+ * An item as every backend reads it, resolved once by validation:
+ *  - mask: the mask in force, the item's own or its type's default; NULL
+ *    when the item has no spec (it matches any such header).
+ *  - ranges: bit f set when field f of the item's descriptor is a range
+ *    spec..last. rte_flow.rst: "Field values in last which are either 0 or
+ *    equal to the corresponding values in spec are ignored; they do not
+ *    generate a range." Both are compared under the mask.
+ * A backend matches spec & mask, and rule_field_span() for a range.
+ */
+#define RULE_FIELDS_MAX 32 /* of one item type: `ranges` has a bit for each */
+struct rule_item_view {
+	const uint8_t *mask;
+	uint32_t ranges;
+};
+
+/* What validating a whole rule learns, for the backends that go on with it. */
+struct rule_shape {
+	unsigned items; /* before END */
+	struct rule_item_view item[MPF_FLOW_ITEMS_MAX];
+	struct rule_actions actions;
+};
+
+/*
  * Validation, exactly as rte_flow.rst states it. Each returns 0, or a
  * negative errno with `error` (when not NULL) naming the cause:
  *  -EINVAL   unknown or invalid specification
  *  -ENOTSUP  valid but unsupported (a range whose last is below spec, RAW
- *            ranges, more than the MPF_FLOW_*_MAX limits)
+ *            ranges, more than the MPF_FLOW_*_MAX limits, an action for the
+ *            receiver on an egress-only rule)
+ * The pattern's and the actions' parts fill theirs of `shape` (may be NULL).
  */
 int rule_validate_attr(const struct mpf_flow_attr *attr, struct mpf_flow_error *error);
-int rule_validate_pattern(const struct mpf_flow_item *pattern, unsigned *count,
+int rule_validate_pattern(const struct mpf_flow_item *pattern, struct rule_shape *shape,
 			  struct mpf_flow_error *error);
 int rule_validate_actions(const struct mpf_flow_action *actions, struct rule_actions *out,
 			  struct mpf_flow_error *error);
 
-/* What validating a whole rule learns, for callers that go on with it. */
-struct rule_shape {
-	unsigned items; /* before END */
-	struct rule_actions actions;
-};
-
-/* All three of the above; `shape` (may be NULL) receives what they found. */
+/* All three of the above, and what only the whole rule says (directions
+ * against actions). */
 int rule_validate(const struct mpf_flow_attr *attr, const struct mpf_flow_item *pattern,
 		  const struct mpf_flow_action *actions, struct rule_shape *shape,
 		  struct mpf_flow_error *error);
+
+/*
+ * Field `f` of a validated item as a span of values, each desc->fields[f].size
+ * bytes in the field's order: `low` its spec & mask, `high` its last & mask
+ * when the field is a range, else `low` again. All zero without a spec.
+ */
+void rule_field_span(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
+		     const struct rule_item_view *view, unsigned f, uint8_t *low, uint8_t *high);
+
+/* rule_field_span() of a host-order 32-bit field (ANY num, VF id, PORT index). */
+void rule_field_span32(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
+		       const struct rule_item_view *view, unsigned f, uint32_t *low,
+		       uint32_t *high);
 
 /*
  * Write a rule in testpmd's flow syntax ("ingress pattern eth / ipv4 src is

@@ -32,30 +32,39 @@ static uint32_t host_u32(const uint8_t *p)
 	return v;
 }
 
+/* Field `f` of `bytes` under the mask, into `out`. */
+static void field_masked(const struct rule_field *field, const uint8_t *bytes, const uint8_t *mask,
+			 uint8_t *out)
+{
+	for (unsigned i = 0; i < field->size; i++)
+		out[i] = bytes[field->offset + i] & mask[field->offset + i];
+}
+
+static bool zero(const uint8_t *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 /*
  * "Field values in last which are either 0 or equal to the corresponding
  * values in spec are ignored; they do not generate a range. Nonzero values
  * lower than those in spec are not supported." The mask applies to both
- * before they are compared.
+ * before they are compared. Each field that makes a range sets its bit.
  */
-static int check_range(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
-		       const uint8_t *mask, int index, struct mpf_flow_error *error)
+static int find_ranges(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
+		       struct rule_item_view *view, int index, struct mpf_flow_error *error)
 {
-	const uint8_t *spec = item->spec;
-	const uint8_t *last = item->last;
-
 	for (unsigned f = 0; f < desc->n_fields; f++) {
 		const struct rule_field *field = &desc->fields[f];
 		uint8_t s[16], l[16];
-		bool last_zero = true;
 		int order;
 
-		for (unsigned i = 0; i < field->size; i++) {
-			s[i] = spec[field->offset + i] & mask[field->offset + i];
-			l[i] = last[field->offset + i] & mask[field->offset + i];
-			last_zero = last_zero && l[i] == 0;
-		}
-		if (last_zero)
+		field_masked(field, item->spec, view->mask, s);
+		field_masked(field, item->last, view->mask, l);
+		if (zero(l, field->size))
 			continue;
 		if (field->order == RULE_ORDER_HOST)
 			order = host_u32(l) < host_u32(s) ? -1 : host_u32(l) != host_u32(s);
@@ -65,15 +74,16 @@ static int check_range(const struct rule_item_desc *desc, const struct mpf_flow_
 			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
 					      "item %d (%s): last.%s is lower than spec.%s", index,
 					      desc->name, field->name, field->name);
+		if (order > 0)
+			view->ranges |= 1u << f;
 	}
 	return 0;
 }
 
 static int check_item(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
-		      int index, struct mpf_flow_error *error)
+		      struct rule_item_view *view, int index, struct mpf_flow_error *error)
 {
-	const void *mask;
-
+	*view = (struct rule_item_view){0};
 	switch (desc->spec_use) {
 	case RULE_SPEC_IGNORED:
 		return 0;
@@ -93,20 +103,48 @@ static int check_item(const struct rule_item_desc *desc, const struct mpf_flow_i
 					      item->mask ? "mask" : "last");
 		return 0; /* no spec: matches any such header */
 	}
-	mask = rule_item_mask(item);
+	view->mask = rule_item_mask(item);
 	if (item->last && desc->fields) {
-		int err = check_range(desc, item, mask, index, error);
+		int err = find_ranges(desc, item, view, index, error);
 
 		if (err)
 			return err;
 	}
-	return desc->check ? desc->check(item, mask, index, error) : 0;
+	return desc->check ? desc->check(item, view->mask, index, error) : 0;
 }
 
-int rule_validate_pattern(const struct mpf_flow_item *pattern, unsigned *count,
+void rule_field_span(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
+		     const struct rule_item_view *view, unsigned f, uint8_t *low, uint8_t *high)
+{
+	const struct rule_field *field = &desc->fields[f];
+
+	if (view->mask == NULL) {
+		memset(low, 0, field->size);
+		memset(high, 0, field->size);
+		return;
+	}
+	field_masked(field, item->spec, view->mask, low);
+	if (view->ranges & 1u << f)
+		field_masked(field, item->last, view->mask, high);
+	else
+		memcpy(high, low, field->size);
+}
+
+void rule_field_span32(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
+		       const struct rule_item_view *view, unsigned f, uint32_t *low, uint32_t *high)
+{
+	uint8_t l[4], h[4];
+
+	rule_field_span(desc, item, view, f, l, h);
+	*low = host_u32(l);
+	*high = host_u32(h);
+}
+
+int rule_validate_pattern(const struct mpf_flow_item *pattern, struct rule_shape *shape,
 			  struct mpf_flow_error *error)
 {
 	const struct rule_item_desc *below = NULL; /* the last header item */
+	struct rule_item_view view;
 	int below_index = -1;
 	int i;
 
@@ -125,7 +163,7 @@ int rule_validate_pattern(const struct mpf_flow_item *pattern, unsigned *count,
 			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_ITEM, i,
 					      "item %d: unknown item type %d", i,
 					      (int)pattern[i].type);
-		err = check_item(desc, &pattern[i], i, error);
+		err = check_item(desc, &pattern[i], shape ? &shape->item[i] : &view, i, error);
 		if (err)
 			return err;
 
@@ -144,8 +182,8 @@ int rule_validate_pattern(const struct mpf_flow_item *pattern, unsigned *count,
 		below = desc;
 		below_index = i;
 	}
-	if (count)
-		*count = (unsigned)i;
+	if (shape)
+		shape->items = (unsigned)i;
 	return 0;
 }
 
@@ -220,18 +258,36 @@ int rule_validate_actions(const struct mpf_flow_action *actions, struct rule_act
 	return 0;
 }
 
+/* An egress-only rule sees packets leaving the port: none reaches a
+ * receiver on this side, so nothing can be delivered or marked for one. */
+static int check_directions(const struct mpf_flow_attr *attr, const struct mpf_flow_action *actions,
+			    struct mpf_flow_error *error)
+{
+	if (attr->ingress)
+		return 0;
+	for (int i = 0; actions[i].type != MPF_FLOW_ACTION_TYPE_END; i++) {
+		const struct rule_action_desc *desc = rule_action_desc((int)actions[i].type);
+
+		if (desc->receive)
+			return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, i,
+					      "action %d (%s): not meaningful on an egress rule", i,
+					      desc->name);
+	}
+	return 0;
+}
+
 int rule_validate(const struct mpf_flow_attr *attr, const struct mpf_flow_item *pattern,
 		  const struct mpf_flow_action *actions, struct rule_shape *shape,
 		  struct mpf_flow_error *error)
 {
-	struct rule_shape found;
+	struct rule_actions resolved;
 	int err = rule_validate_attr(attr, error);
 
 	if (!err)
-		err = rule_validate_pattern(pattern, &found.items, error);
+		err = rule_validate_pattern(pattern, shape, error);
 	if (!err)
-		err = rule_validate_actions(actions, &found.actions, error);
-	if (!err && shape)
-		*shape = found;
+		err = rule_validate_actions(actions, shape ? &shape->actions : &resolved, error);
+	if (!err)
+		err = check_directions(attr, actions, error);
 	return err;
 }

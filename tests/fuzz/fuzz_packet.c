@@ -78,16 +78,22 @@ static const struct cls_rule *linear[N_RULES];
 
 static void setup(void)
 {
+	static const struct mpf_flow_action drop[] = {{.type = MPF_FLOW_ACTION_TYPE_DROP},
+						      {.type = MPF_FLOW_ACTION_TYPE_END}};
 	const struct mpf_flow_attr ingress = {.ingress = 1};
 	struct mpf_flow_error error;
+	struct rule_shape shape;
 
 	rcu_init(&rcu);
 	cls_init(&cls, &rcu);
 	for (unsigned i = 0; i < N_RULES; i++) {
 		struct cls_rule *r = &rules[i];
 
-		if (rule_validate_pattern(patterns[i], NULL, &error) != 0 ||
-		    match_compile(&r->match, 0, &ingress, patterns[i], &error) != 0)
+		struct hwdrv_rule hw = {
+			.attr = &ingress, .pattern = patterns[i], .actions = drop, .shape = &shape};
+
+		if (rule_validate(&ingress, patterns[i], drop, &shape, &error) != 0 ||
+		    match_compile(&r->match, &hw, &error) != 0)
 			abort();
 		r->rank = i % 3; /* ties broken by creation order */
 		r->seq = i + 1;

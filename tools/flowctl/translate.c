@@ -104,7 +104,7 @@ int flowctl_translate(struct flowctl *f, int argc, char **argv)
 				 .attr = &f->cmd->rule.attr,
 				 .pattern = f->cmd->rule.pattern,
 				 .actions = f->cmd->rule.actions,
-				 .resolved = &shape.actions};
+				 .shape = &shape};
 	t = malloc(sizeof(*t));
 	err = t ? rule_validate(hw.attr, hw.pattern, hw.actions, &shape, &error) : -ENOMEM;
 	if (!err)
