@@ -28,6 +28,7 @@
 #define END_ACTION     ACTION(END, NULL)
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 #define BE32(x)	       __builtin_bswap32(x)
+#define BE16(x)	       __builtin_bswap16(x)
 
 #define QUEUES 16
 #define VFS    2
@@ -430,6 +431,31 @@ static void test_range_with_mask_spans_the_document_example(void **state)
 		send_frame(rig, &f);
 		assert_int_equal(delivered(rig), 1u << 0);
 	}
+}
+
+/* A last that is zero under the mask makes no range: the rule matches its
+ * masked spec, as the model resolved it (not an empty range 5..0). */
+static void test_last_zero_under_the_mask_matches_the_spec(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_udp spec = {.hdr.dst_port = BE16(5)};
+	const struct mpf_flow_item_udp last = {.hdr.dst_port = BE16(0x10)};
+	const struct mpf_flow_item_udp mask = {.hdr.dst_port = BE16(0x0f)};
+	const struct mpf_flow_item pattern[] = {
+		ITEM(ETH), ITEM(IPV4), ITEM(UDP, .spec = &spec, .last = &last, .mask = &mask),
+		END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q1), END_ACTION};
+	struct frame five = frame_ipv4_l4(1, 2, 17, 9, 5, 0);
+	struct frame twenty_one = frame_ipv4_l4(1, 2, 17, 9, 0x15, 0);
+	struct frame six = frame_ipv4_l4(1, 2, 17, 9, 6, 0);
+
+	rule(rig, pattern, actions);
+	send_frame(rig, &five);
+	assert_int_equal(delivered(rig), 1u << 1);
+	send_frame(rig, &twenty_one); /* 0x15 & 0x0f == 5 */
+	assert_int_equal(delivered(rig), 1u << 1);
+	send_frame(rig, &six);
+	assert_int_equal(delivered(rig), 1u << 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -892,6 +918,7 @@ int main(void)
 		T(test_any_covers_layers_of_any_protocol),
 		T(test_raw_example_finds_foo_bar_baz),
 		T(test_items_without_spec_match_broadly),
+		T(test_last_zero_under_the_mask_matches_the_spec),
 		T(test_range_with_mask_spans_the_document_example),
 		T(test_drop_and_queue_5_delivers_to_5),
 		T(test_queue_5_then_3_delivers_to_3),
