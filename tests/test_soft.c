@@ -531,6 +531,39 @@ static void test_dup_copies_alongside_the_fate(void **state)
 	assert_int_equal(delivered(rig), 1u << 2 | 1u << 0);
 }
 
+/* DROP drops the packet, not the copies already made (rte_flow.rst,
+ * "Action: PASSTHRU": the packet is copied and processing continues;
+ * "Action: DUP"): an earlier passthru rule's copy and the dropping rule's
+ * own DUP still arrive. */
+static void test_drop_keeps_the_copies_already_made(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_attr first = {.ingress = 1, .priority = 0};
+	const struct mpf_flow_attr later = {.ingress = 1, .priority = 1};
+	const struct mpf_flow_action_dup dup5 = {.index = 5};
+	const struct mpf_flow_action copy[] = {ACTION(PASSTHRU, NULL), ACTION(QUEUE, &q8),
+					       END_ACTION};
+	const struct mpf_flow_action dup_drop[] = {ACTION(DUP, &dup5), ACTION(DROP, NULL),
+						   END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	void *d = rule_on(rig, 0, &later, any_eth, dup_drop);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 5);
+	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 1);
+	rule_on(rig, 0, &first, any_eth, copy);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 8 | 1u << 5);
+	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 2);
+	destroy(rig, d);
+	rule_on(rig, 0, &later, any_eth, (const struct mpf_flow_action[]){ACTION(DROP, NULL),
+									  END_ACTION});
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 8); /* no default delivery */
+	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 3);
+}
+
 static void test_count_and_drop_counts_every_byte(void **state)
 {
 	struct rig *rig = *state;
@@ -924,6 +957,7 @@ int main(void)
 		T(test_queue_5_then_3_delivers_to_3),
 		T(test_passthru_copies_to_8_and_goes_on),
 		T(test_dup_copies_alongside_the_fate),
+		T(test_drop_keeps_the_copies_already_made),
 		T(test_count_and_drop_counts_every_byte),
 		T(test_mark_count_redirect_marks_the_descriptor),
 		T(test_lower_group_wins_over_lower_priority),

@@ -8,7 +8,9 @@
  *    replaces an earlier one's);
  *  - DUP, and QUEUE / RSS / PF / VF as the fate, add a destination queue
  *    (each queue gets a packet at most once);
- *  - DROP, as the fate of the terminating rule, drops it.
+ *  - DROP, as the fate of the terminating rule, drops the packet; the
+ *    copies made before it (DUP, an earlier PASSTHRU rule's fate) still
+ *    go to their queues.
  * No terminating rule: the packet goes to its function's default queue
  * (queue 0 of the PF, or its VF's queue) unless the port is isolated.
  * Egress: the packet is transmitted unless dropped; destinations do not
@@ -223,10 +225,10 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 		}
 		return;
 	}
-	if (dropped || dest.n == 0) {
+	/* DROP drops the packet, not the copies made before it (an earlier
+	 * PASSTHRU rule's fate, a DUP): those are delivered all the same. */
+	if (dropped || dest.n == 0)
 		soft_count(&port->dropped, 1);
-		return;
-	}
 	for (unsigned i = 0; i < dest.n; i++)
 		soft_deliver(soft, port, dest.queue[i], p, &desc);
 }
