@@ -273,50 +273,139 @@ static int sh(const char *cmd)
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* A veth pair, mpft0 (the primary's) and mpft1 (the test's), in a network
+ * namespace of our own: the pair and its traffic vanish with this process.
+ * Returns an AF_PACKET socket bound to send on mpft1, or skips. */
+static int veth_namespace(struct sockaddr_ll *to)
+{
+	int sock;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0 ||
+	    sh("ip link add mpft0 type veth peer name mpft1 && ip link set mpft0 up && "
+	       "ip link set mpft1 up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1") != 0)
+		skip();
+	sock = socket(AF_PACKET, SOCK_RAW, 0);
+	assert_true(sock >= 0);
+	*to = (struct sockaddr_ll){.sll_family = AF_PACKET,
+				   .sll_halen = 6,
+				   .sll_ifindex = (int)if_nametoindex("mpft1")};
+	return sock;
+}
+
+static void send_veth(int sock, const struct sockaddr_ll *to, const struct frame *f, unsigned i)
+{
+	assert_int_equal(
+		sendto(sock, f->bytes, f->length, 0, (const struct sockaddr *)to, sizeof(*to)),
+		(ssize_t)f->length);
+	if (i % 64 == 63)
+		usleep(2000); /* stay within the veth queue */
+}
+
+/* Wait until rule `handle` counted `hits` (or 5 s passed). */
+static void settle(struct mpf_client *c, uint64_t handle, unsigned hits)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		struct mpf_flow_query_count count = {0};
+
+		mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
+		if (count.hits == hits)
+			break;
+		usleep(50000);
+	}
+}
+
 static void test_veth_traffic_is_classified_and_counted(void **state)
 {
 	struct primary p;
 	struct traffic t = {0};
 	const char *args[] = {"--source", "0=live:mpft0", NULL};
 	struct mpf_client *c;
-	struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_halen = 6};
+	struct sockaddr_ll to;
 	uint64_t h[3];
 	int sock;
 
 	(void)state;
-	/* Our own network namespace: the veth pair and its traffic vanish
-	 * with this process. */
-	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0 ||
-	    sh("ip link add mpft0 type veth peer name mpft1 && ip link set mpft0 up && "
-	       "ip link set mpft1 up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1") != 0)
-		skip();
+	sock = veth_namespace(&to);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "live", &c), 0);
 	install(c, h);
-	sock = socket(AF_PACKET, SOCK_RAW, 0);
-	assert_true(sock >= 0);
-	to.sll_ifindex = (int)if_nametoindex("mpft1");
 	for (unsigned i = 0; i < 700; i++) {
 		struct frame f = make_frame(i, &t);
 
-		assert_int_equal(
-			sendto(sock, f.bytes, f.length, 0, (struct sockaddr *)&to, sizeof(to)),
-			(ssize_t)f.length);
-		if (i % 64 == 63)
-			usleep(2000); /* stay within the veth queue */
+		send_veth(sock, &to, &f, i);
 	}
 	close(sock);
-	for (int tries = 0; tries < 100; tries++) {
-		struct mpf_flow_query_count count = {0};
-
-		mpf_flow_query(c, 0, h[2], MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
-		if (count.hits == t.icmp)
-			break;
-		usleep(50000);
-	}
+	settle(c, h[2], t.icmp);
 	expect_count(c, h[0], t.dns, t.dns_bytes);
 	expect_count(c, h[1], t.web, t.web_bytes);
 	expect_count(c, h[2], t.icmp, t.icmp_bytes);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* The kernel takes the outer tag off a received frame before AF_PACKET
+ * sees it; the primary puts it back, so rules match VLAN IDs and COUNT
+ * counts every byte of the frame as it was on the wire: 802.1Q, and 802.1ad
+ * with an 802.1Q tag inside it. */
+static void test_veth_vlan_tags_are_matched_and_counted_whole(void **state)
+{
+	struct primary p;
+	const char *args[] = {"--source", "0=live:mpft0", NULL};
+	const struct mpf_flow_item_vlan vid100 = {.tci = BE16(100)}, vid200 = {.tci = BE16(200)},
+					vid300 = {.tci = BE16(300)}, vid = {.tci = BE16(0x0fff)};
+	const struct mpf_flow_item_raw tag = {
+		.offset = 12, .length = 4, .pattern = (const uint8_t *)"\x81\x00\x00\x64"};
+	const struct mpf_flow_item dot1q[] = {ITEM(ETH), ITEM(VLAN, .spec = &vid100, .mask = &vid),
+					      ITEM(IPV4), ITEM(UDP), ITEM(END)};
+	const struct mpf_flow_item qinq[] = {ITEM(ETH), ITEM(VLAN, .spec = &vid200, .mask = &vid),
+					     ITEM(VLAN, .spec = &vid300, .mask = &vid), ITEM(IPV4),
+					     ITEM(END)};
+	const struct mpf_flow_item raw[] = {ITEM(RAW, .spec = &tag), ITEM(END)};
+	const struct mpf_flow_action count[] = {ACTION(COUNT, NULL), ACTION(PASSTHRU, NULL),
+						ACTION(END, NULL)};
+	unsigned n1 = 0, bytes1 = 0, n2 = 0, bytes2 = 0;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct sockaddr_ll to;
+	uint64_t h[3];
+	int sock;
+
+	(void)state;
+	sock = veth_namespace(&to);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "tags", &c), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, dot1q, count, 0, &h[0], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, qinq, count, 0, &h[1], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, raw, count, 0, &h[2], &error), 0);
+	for (unsigned i = 0; i < 300; i++) {
+		struct frame f = {.length = 0};
+
+		if (i % 3 == 0) {
+			frame_eth(&f, NULL, NULL, 0x8100);
+			frame_vlan(&f, 100, 0x0800);
+			n1++;
+		} else if (i % 3 == 1) {
+			frame_eth(&f, NULL, NULL, 0x88a8);
+			frame_vlan(&f, 200, 0x8100);
+			frame_vlan(&f, 300, 0x0800);
+			n2++;
+		} else {
+			frame_eth(&f, NULL, NULL, 0x0800); /* untagged: no rule */
+		}
+		frame_ipv4(&f, 0x0a000001u + i, 0x0a000002u, 17);
+		frame_udp(&f, 1000 + i, 2000);
+		frame_put(&f, NULL, i % 40);
+		if (i % 3 == 0)
+			bytes1 += (unsigned)f.length;
+		else if (i % 3 == 1)
+			bytes2 += (unsigned)f.length;
+		send_veth(sock, &to, &f, i);
+	}
+	close(sock);
+	settle(c, h[1], n2);
+	expect_count(c, h[0], n1, bytes1);
+	expect_count(c, h[1], n2, bytes2);
+	expect_count(c, h[2], n1, bytes1); /* the tag's bytes where the wire had them */
 	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
@@ -327,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_pcap_replay_counts_and_delivers_exactly),
 		cmocka_unit_test(test_meter_objects_through_the_service),
 		cmocka_unit_test(test_veth_traffic_is_classified_and_counted),
+		cmocka_unit_test(test_veth_vlan_tags_are_matched_and_counted_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,8 @@
  *	port 10000 + i % 50000, destination port 80), frames of B bytes,
  *	sent round robin; without count, forever.
  *   live:IFNAME
- *	receive from an interface (AF_PACKET, TPACKET_V3 ring, promiscuous).
+ *	receive from an interface (AF_PACKET, TPACKET_V3 ring, promiscuous),
+ *	the outer VLAN tag put back where the kernel took it from.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +36,7 @@
 #define LIVE_BLOCK_SIZE (1u << 18)
 #define LIVE_BLOCKS	16u
 #define LIVE_FRAME_SIZE 2048u
+#define LIVE_TAG_ROOM	4u /* headroom for the VLAN tag the kernel took off */
 
 static int source_error(struct mpf_flow_error *error, int code, const struct soft_source *s,
 			const char *what)
@@ -170,6 +172,7 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 				   .tp_retire_blk_tov = 1};
 	struct sockaddr_ll addr = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
 	int version = TPACKET_V3;
+	unsigned reserve = LIVE_TAG_ROOM;
 	unsigned ifindex = if_nametoindex(ifname);
 	struct packet_mreq promisc = {.mr_type = PACKET_MR_PROMISC};
 	char why[160];
@@ -187,6 +190,7 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 	addr.sll_ifindex = (int)ifindex;
 	promisc.mr_ifindex = (int)ifindex;
 	if (setsockopt(s->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0 ||
+	    setsockopt(s->fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve)) != 0 ||
 	    setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0 ||
 	    setsockopt(s->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promisc, sizeof(promisc)) != 0 ||
 	    bind(s->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
@@ -372,6 +376,27 @@ static struct tpacket_block_desc *live_block(const struct soft_source *s)
 	return (struct tpacket_block_desc *)(s->ring + (size_t)s->block * s->block_size);
 }
 
+/*
+ * The receive path takes a frame's outer VLAN tag off before AF_PACKET sees
+ * it and reports it beside the frame; rules match, and COUNT counts, the
+ * frame as it was on the wire. PACKET_RESERVE left LIVE_TAG_ROOM bytes
+ * before the frame: the MAC addresses move into them and the tag goes back
+ * between them and the type, with its own TPID (802.1Q or 802.1ad).
+ */
+static void put_tag_back(struct packet *p, uint8_t *frame, const struct tpacket3_hdr *h)
+{
+	uint8_t *mac = frame - LIVE_TAG_ROOM;
+	unsigned tpid =
+		h->tp_status & TP_STATUS_VLAN_TPID_VALID ? h->hv1.tp_vlan_tpid : ETHERTYPE_VLAN;
+
+	memmove(mac, frame, 12);
+	put16(mac + 12, tpid);
+	put16(mac + 14, h->hv1.tp_vlan_tci);
+	p->data = mac;
+	p->length += LIVE_TAG_ROOM;
+	p->wire_length += LIVE_TAG_ROOM;
+}
+
 static unsigned live_burst(struct soft_source *s, struct packet *pkts, unsigned max)
 {
 	struct tpacket_block_desc *block = live_block(s);
@@ -396,6 +421,8 @@ static unsigned live_burst(struct soft_source *s, struct packet *pkts, unsigned 
 		p->data = s->frame + h->tp_mac;
 		p->length = h->tp_snaplen;
 		p->wire_length = h->tp_len;
+		if ((h->tp_status & TP_STATUS_VLAN_VALID) && p->length >= 12)
+			put_tag_back(p, s->frame + h->tp_mac, h);
 		s->block_left--;
 		s->frame += h->tp_next_offset;
 	}
