@@ -229,8 +229,9 @@ void commit_forget(struct client *c)
 	c->outbox = (struct outbox){0};
 }
 
-/* Every completion waiting for what will not be durable becomes an error. */
-static void fail_outbox(struct server *s, struct client *c, int err)
+/* Every completion waiting for a record beyond `kept` (an LSN) becomes an
+ * error; the others keep their place and what they wait for. */
+static void fail_outbox(struct client *c, uint64_t kept, int err)
 {
 	struct outbox *ob = &c->outbox, old = *ob;
 	struct wire_completion failed;
@@ -242,11 +243,11 @@ static void fail_outbox(struct server *s, struct client *c, int err)
 		const struct outbox_record *rec = (const void *)(old.bytes + at);
 
 		at += record_span(rec->length);
-		if (rec->lsn <= s->journal.durable) {
+		if (rec->lsn <= kept) {
 			struct wire_completion same;
 
 			if (wire_decode_completion(rec + 1, rec->length, &same) == 0)
-				commit_complete(c, &same, 0);
+				commit_complete(c, &same, rec->lsn);
 			continue;
 		}
 		failed = (struct wire_completion){.user_data = rec->user_data,
@@ -288,24 +289,33 @@ void commit_durable(struct server *s, uint64_t lsn)
 	publish_all(s);
 }
 
-static void commit_failed(struct server *s, int err)
+/* Undo every operation whose record is beyond `kept` (an LSN), newest
+ * first, and fail the completions that waited for them with `err`. */
+static void fail_beyond(struct server *s, uint64_t kept, int err)
 {
 	struct commit *cm = &s->commit;
+
+	while (cm->count && cm->items[(cm->head + cm->count - 1) % cm->cap].lsn > kept) {
+		cm->count--;
+		undo(s, &cm->items[(cm->head + cm->count) % cm->cap]);
+	}
+	if (cm->count == 0)
+		cm->head = 0;
+	for (uint32_t i = 0; i < s->config.max_clients; i++)
+		if (s->clients[i].active && !s->clients[i].leaving)
+			fail_outbox(&s->clients[i], kept, err);
+}
+
+static void commit_failed(struct server *s, int err)
+{
 	struct journal *j = &s->journal;
 
 	log_warnx("journal %s: sync failed (%s): %zu operation(s) not yet durable are undone and "
 		  "refused; the journal is rewritten before anything is acknowledged again",
-		  j->path, strerror(-err), cm->count);
+		  j->path, strerror(-err), s->commit.count);
 	j->broken = err;
 	j->sync_target = 0;
-	while (cm->count) {
-		cm->count--;
-		undo(s, &cm->items[(cm->head + cm->count) % cm->cap]);
-	}
-	cm->head = 0;
-	for (uint32_t i = 0; i < s->config.max_clients; i++)
-		if (s->clients[i].active && !s->clients[i].leaving)
-			fail_outbox(s, &s->clients[i], err);
+	fail_beyond(s, j->durable, err);
 	/* Nothing is pending now: what the outboxes wait for is gone. */
 	j->durable = j->end;
 	err = journal_rewrite(s);
@@ -316,10 +326,35 @@ static void commit_failed(struct server *s, int err)
 	publish_all(s);
 }
 
+int commit_write(struct server *s)
+{
+	struct journal *j = &s->journal;
+	uint64_t written = j->end - j->unwritten.used;
+	int err;
+
+	if (j->unwritten.used == 0)
+		return 0;
+	err = journal_write(s);
+	if (err == 0)
+		return 0;
+	/* Not written, so not durable: what these records recorded is undone
+	 * and refused; what was written before them still waits for its
+	 * sync, and the file is as it was (journal_write cut it back). */
+	log_warnx("journal %s: %llu byte(s) of records not written (%s): what they recorded is "
+		  "undone and refused",
+		  j->path, (unsigned long long)j->unwritten.used, strerror(-err));
+	fail_beyond(s, written, err);
+	journal_unwritten_drop(s);
+	publish_all(s);
+	return err;
+}
+
 void commit_start_sync(struct server *s)
 {
 	struct journal *j = &s->journal;
 
+	if (commit_write(s) != 0)
+		return;
 	if (j->sync_target || j->end == j->durable || j->fd < 0 || j->broken)
 		return;
 	j->sync_target = j->end;
@@ -354,6 +389,9 @@ int commit_sync_now(struct server *s)
 		return j->broken;
 	if (target == j->durable || j->fd < 0)
 		return 0;
+	err = commit_write(s);
+	if (err)
+		return err;
 	err = journal_fdatasync(j->fd);
 	if (err) {
 		commit_failed(s, err);

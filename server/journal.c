@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/crc32c.h"
 #include "server/server.h"
 
 #define JOURNAL_MAGIC	   0x4a46504du /* "MPFJ" */
@@ -69,31 +70,6 @@ struct journal_record {
 };
 _Static_assert(sizeof(struct journal_record) == 24, "journal record header");
 
-/* CRC-32C (Castagnoli, RFC 3720), table-driven: none of our dependencies
- * has a checksum, and this one catches every burst error up to 32 bits. */
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-static uint32_t crc32c(uint32_t crc, const void *data, size_t length)
-{
-	const uint8_t *p = data;
-
-	crc = ~crc;
-	while (length--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
 static uint32_t record_crc(const struct journal_record *h, const void *payload)
 {
 	struct journal_record copy = *h;
@@ -107,30 +83,50 @@ int journal_fdatasync(int fd)
 	return fault_sync(fd, fdatasync(fd) != 0 ? -errno : 0);
 }
 
-/* Write one record to `fd` at `offset`. Its size, or -errno: a short write
- * goes on until the file system says why it stopped (ENOSPC, EIO, ...). */
-static ssize_t put(int fd, off_t offset, enum journal_type type, uint64_t key, const void *payload,
-		   uint32_t length)
+/* Encode one record at the end of `b`. Its size, or -ENOMEM. */
+static ssize_t buffer_put(struct journal_buffer *b, enum journal_type type, uint64_t key,
+			  const void *payload, uint32_t length)
 {
 	struct journal_record h = {
 		.magic = JOURNAL_MAGIC, .type = (uint16_t)type, .length = length, .key = key};
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)(uintptr_t)payload, length}};
-	size_t total = sizeof(h) + length, done = 0;
+	size_t total = sizeof(h) + length;
 
+	if (b->used + total > b->cap) {
+		size_t cap = b->cap ? b->cap : 64 * 1024;
+		uint8_t *bytes;
+
+		while (cap < b->used + total)
+			cap *= 2;
+		bytes = realloc(b->bytes, cap);
+		if (bytes == NULL)
+			return -ENOMEM;
+		b->bytes = bytes;
+		b->cap = cap;
+	}
 	h.crc = record_crc(&h, payload);
-	while (done < total) {
-		struct iovec rest[2];
-		unsigned n = 0;
-		ssize_t w;
+	memcpy(b->bytes + b->used, &h, sizeof(h));
+	if (length)
+		memcpy(b->bytes + b->used + sizeof(h), payload, length);
+	b->used += total;
+	b->records++;
+	return (ssize_t)total;
+}
 
-		if (done < sizeof(h))
-			rest[n++] = (struct iovec){(uint8_t *)&h + done, sizeof(h) - done};
-		if (length)
-			rest[n++] =
-				(struct iovec){(uint8_t *)iov[1].iov_base +
-						       (done > sizeof(h) ? done - sizeof(h) : 0),
-					       length - (done > sizeof(h) ? done - sizeof(h) : 0)};
-		w = pwritev(fd, rest, (int)n, offset + (off_t)done);
+static void buffer_free(struct journal_buffer *b)
+{
+	free(b->bytes);
+	*b = (struct journal_buffer){0};
+}
+
+/* Write `n` bytes to `fd` at `offset`: a short write goes on until the file
+ * system says why it stopped (ENOSPC, EIO, ...). 0 or -errno. */
+static int write_all(int fd, off_t offset, const uint8_t *bytes, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = pwrite(fd, bytes + done, n - done, offset + (off_t)done);
+
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -140,7 +136,7 @@ static ssize_t put(int fd, off_t offset, enum journal_type type, uint64_t key, c
 			return -EIO;
 		done += (size_t)w;
 	}
-	return (ssize_t)total;
+	return 0;
 }
 
 /* Append a record and note what its durability will finish or undo. */
@@ -153,26 +149,51 @@ static int append(struct server *s, enum journal_type type, uint64_t key, const 
 
 	if (j->broken)
 		return j->broken;
-	n = put(j->fd, (off_t)j->file_end, type, key, payload, length);
-	if (n < 0) {
-		/* A torn record would end every later one's replay: cut it. */
-		if (ftruncate(j->fd, (off_t)j->file_end) != 0) {
-			log_warn("journal %s: cannot cut a torn record", j->path);
-			j->broken = (int)n;
-		}
-		log_warnx("journal %s: append: %s", j->path, strerror((int)-n));
+	n = buffer_put(&j->unwritten, type, key, payload, length);
+	if (n < 0)
 		return (int)n;
-	}
 	err = commit_note(s, kind, key, j->end + (uint64_t)n);
 	if (err) {
-		if (ftruncate(j->fd, (off_t)j->file_end) != 0)
-			j->broken = err;
+		j->unwritten.used -= (size_t)n;
+		j->unwritten.records--;
 		return err;
 	}
-	j->file_end += (uint64_t)n;
 	j->end += (uint64_t)n;
 	j->records++;
 	return 0;
+}
+
+int journal_write(struct server *s)
+{
+	struct journal *j = &s->journal;
+	int err;
+
+	if (j->unwritten.used == 0 || j->fd < 0)
+		return 0;
+	err = write_all(j->fd, (off_t)j->file_end, j->unwritten.bytes, j->unwritten.used);
+	if (err) {
+		/* A torn record would end every later one's replay: cut it. */
+		if (ftruncate(j->fd, (off_t)j->file_end) != 0) {
+			log_warn("journal %s: cannot cut a torn write", j->path);
+			j->broken = err;
+		}
+		log_warnx("journal %s: write: %s", j->path, strerror(-err));
+		return err;
+	}
+	j->file_end += j->unwritten.used;
+	j->unwritten.used = 0;
+	j->unwritten.records = 0;
+	return 0;
+}
+
+void journal_unwritten_drop(struct server *s)
+{
+	struct journal *j = &s->journal;
+
+	j->end -= j->unwritten.used;
+	j->records -= j->unwritten.records;
+	j->unwritten.used = 0;
+	j->unwritten.records = 0;
 }
 
 int journal_rule(struct server *s, uint64_t handle, const void *request, uint32_t length)
@@ -368,15 +389,48 @@ static void sibling(const struct journal *j, const char *suffix, char *out, size
 	snprintf(out, size, "%s%s", j->name, suffix);
 }
 
+/* A new file written in chunks of REWRITE_CHUNK bytes: one pwrite(2) per
+ * chunk, not per record. The first error stops it. */
+#define REWRITE_CHUNK (1u << 20)
+struct rewrite {
+	int fd;
+	uint64_t at; /* bytes written */
+	uint64_t records;
+	struct journal_buffer buffer;
+	int err;
+};
+
+static void rewrite_flush(struct rewrite *w)
+{
+	if (w->err || w->buffer.used == 0)
+		return;
+	w->err = write_all(w->fd, (off_t)w->at, w->buffer.bytes, w->buffer.used);
+	w->at += w->buffer.used;
+	w->buffer.used = 0;
+}
+
+static void rewrite_put(struct rewrite *w, enum journal_type type, uint64_t key,
+			const void *payload, uint32_t length)
+{
+	ssize_t n;
+
+	if (w->err)
+		return;
+	n = buffer_put(&w->buffer, type, key, payload, length);
+	if (n < 0)
+		w->err = (int)n;
+	w->records++;
+	if (w->buffer.used >= REWRITE_CHUNK)
+		rewrite_flush(w);
+}
+
 /* Write the live state — what every pending record leads to — to a new
  * file, sync it, put it in the journal's place. */
 int journal_rewrite(struct server *s)
 {
 	struct journal *j = &s->journal;
 	char tmp[sizeof(j->name) + 8];
-	uint64_t records = 1;
-	off_t at = 0;
-	ssize_t n;
+	struct rewrite w = {0};
 	int fd, err = 0;
 
 	sibling(j, ".new", tmp, sizeof(tmp));
@@ -385,39 +439,31 @@ int journal_rewrite(struct server *s)
 	fd = openat(s->state_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	n = put(fd, at, JOURNAL_EPOCH, j->epoch, NULL, 0);
-	for (unsigned i = 0; i < j->n_meters && n > 0; i++) {
-		if (j->meters[i].dying)
-			continue;
-		at += n;
-		n = put(fd, at, JOURNAL_METER, j->meters[i].key, j->meters[i].request,
-			j->meters[i].length);
-		records++;
-	}
-	for (unsigned i = 0; i < j->n_orphans && n > 0; i++) {
-		if (j->orphans[i].dying)
-			continue;
-		at += n;
-		n = put(fd, at, JOURNAL_RULE, j->orphans[i].handle, j->orphans[i].request,
-			j->orphans[i].length);
-		records++;
-	}
+	w.fd = fd;
+	rewrite_put(&w, JOURNAL_EPOCH, j->epoch, NULL, 0);
+	for (unsigned i = 0; i < j->n_meters; i++)
+		if (!j->meters[i].dying)
+			rewrite_put(&w, JOURNAL_METER, j->meters[i].key, j->meters[i].request,
+				    j->meters[i].length);
+	for (unsigned i = 0; i < j->n_orphans; i++)
+		if (!j->orphans[i].dying)
+			rewrite_put(&w, JOURNAL_RULE, j->orphans[i].handle, j->orphans[i].request,
+				    j->orphans[i].length);
 	/* Each port's rules in testpmd's order: a start restores them in the
 	 * order they were made, as an uncompacted journal does. */
 	for (unsigned port = 0; port < HWDRV_PORTS_MAX; port++)
-		for (uint32_t next = s->rules.ports[port].first; next && n > 0;) {
+		for (uint32_t next = s->rules.ports[port].first; next && !w.err;) {
 			uint32_t slot = next - 1;
 			const struct rule_slot *r = &s->rules.slots[slot];
 
 			next = r->port_next;
-			if (r->dying || !r->journal)
-				continue;
-			at += n;
-			n = put(fd, at, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
-				r->journal, r->journal_length);
-			records++;
+			if (!r->dying && r->journal)
+				rewrite_put(&w, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
+					    r->journal, r->journal_length);
 		}
-	err = n < 0 ? (int)n : journal_fdatasync(fd);
+	rewrite_flush(&w);
+	buffer_free(&w.buffer);
+	err = w.err ? w.err : journal_fdatasync(fd);
 	if (!err && renameat(s->state_fd, tmp, s->state_fd, j->name) != 0)
 		err = -errno;
 	if (err) {
@@ -428,8 +474,11 @@ int journal_rewrite(struct server *s)
 	if (j->fd >= 0)
 		close(j->fd);
 	j->fd = fd;
-	j->file_end = (uint64_t)(at + n);
-	j->records = records;
+	j->file_end = w.at;
+	j->records = w.records;
+	/* What was appended and not written is in the new file already. */
+	j->unwritten.used = 0;
+	j->unwritten.records = 0;
 	j->file++;
 	j->sync_target = 0;
 	j->broken = 0;
@@ -693,7 +742,6 @@ int journal_open(struct server *s)
 	uint64_t size;
 	int fd, err = 0;
 
-	crc_init();
 	j->fd = -1;
 	snprintf(j->name, sizeof(j->name), "%s.journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
@@ -771,8 +819,11 @@ int journal_open(struct server *s)
 		/* This run's epoch, durable before its first handle. */
 		err = append(s, JOURNAL_EPOCH, j->epoch, NULL, 0, PENDING_NOTHING);
 		if (!err)
+			err = journal_write(s);
+		if (!err)
 			err = journal_fdatasync(j->fd);
 		if (err) {
+			journal_unwritten_drop(s);
 			log_warnx(
 				"journal %s: cannot record epoch %u (%s): handles of this run may "
 				"repeat those of the next",
@@ -800,10 +851,12 @@ void journal_close(struct server *s)
 	struct journal *j = &s->journal;
 
 	if (j->fd >= 0) {
-		journal_fdatasync(j->fd);
+		if (journal_write(s) == 0)
+			journal_fdatasync(j->fd);
 		close(j->fd);
 	}
 	j->fd = -1;
+	buffer_free(&j->unwritten);
 	for (unsigned i = 0; i < j->n_meters; i++)
 		free(j->meters[i].request);
 	free(j->meters);

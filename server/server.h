@@ -186,25 +186,35 @@ struct journal_orphan {
 	uint32_t length;
 };
 
+/* Encoded journal records in memory, written with one pwrite(2). */
+struct journal_buffer {
+	uint8_t *bytes;
+	size_t used, cap;
+	uint64_t records;
+};
+
 /*
  * The journal's positions are log sequence numbers: bytes appended in this
  * run, across rewrites, so they only grow. `durable` <= `end`: what a
- * completed sync (or rewrite) covers.
+ * completed sync (or rewrite) covers. Appends go to `unwritten` (LSNs
+ * end - unwritten.used .. end); commit.c writes it once per loop round,
+ * before any sync, so a record costs no system call of its own.
  */
 struct journal {
 	int fd;			  /* -1: none (a rewrite is owed: see `broken`) */
 	char name[48];		  /* INSTANCE.journal, in the state directory */
 	char path[PATH_MAX + 48]; /* STATE_DIR/INSTANCE.journal, for the log */
 	uint32_t epoch;		  /* of new handles, 0-255 */
-	uint64_t records;	  /* in the file */
-	uint64_t file_end;	  /* its size: where the next record goes */
-	uint64_t end;		  /* LSN after the last append */
-	uint64_t durable;	  /* LSN known to be on disk */
-	uint64_t sync_target;	  /* LSN the sync in flight covers; 0: none */
-	uint32_t file;		  /* bumps with each new file: late syncs are ignored */
-	int broken;		  /* 0, or -errno: refused until a rewrite succeeds */
-	uint64_t retry_ns;	  /* when the next rewrite of a broken journal is tried */
-	bool frozen;		  /* shutting down: destroys are not journaled */
+	uint64_t records;	  /* in the file and in `unwritten` */
+	uint64_t file_end;	  /* its size: where `unwritten` goes */
+	struct journal_buffer unwritten;
+	uint64_t end;	      /* LSN after the last append */
+	uint64_t durable;     /* LSN known to be on disk */
+	uint64_t sync_target; /* LSN the sync in flight covers; 0: none */
+	uint32_t file;	      /* bumps with each new file: late syncs are ignored */
+	int broken;	      /* 0, or -errno: refused until a rewrite succeeds */
+	uint64_t retry_ns;    /* when the next rewrite of a broken journal is tried */
+	bool frozen;	      /* shutting down: destroys are not journaled */
 	struct journal_meter *meters;
 	unsigned n_meters;
 	struct journal_orphan *orphans;
@@ -402,6 +412,11 @@ void journal_retry(struct server *s, uint64_t now_ns);
 int journal_advance_epoch(struct server *s);
 /* fdatasync(2), through the fault hook. 0 or -errno. */
 int journal_fdatasync(int fd);
+/* Write what was appended since the last write, at the end of the file.
+ * 0, or -errno with the file cut back to where it was (the records are
+ * still in `unwritten`: journal_unwritten_drop() forgets them). */
+int journal_write(struct server *s);
+void journal_unwritten_drop(struct server *s);
 
 /* commit.c */
 /* Remember what the record ending at `lsn` finishes or undoes. */
@@ -417,6 +432,9 @@ bool commit_outbox_blocked(const struct server *s, const struct client *c, uint3
 void commit_forget(struct client *c);
 /* The end of a loop round: sync what was appended, unless a sync runs. */
 void commit_start_sync(struct server *s);
+/* Write the journal's appends of this round; a write that fails (ENOSPC)
+ * undoes and fails what they recorded, nothing older. 0 or -errno. */
+int commit_write(struct server *s);
 /* The sync of journal file `file` completed with `res`. */
 void commit_synced(struct server *s, uint32_t file, int res);
 /* Everything up to `lsn` is durable; finish what it covers, publish. */
