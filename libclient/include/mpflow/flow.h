@@ -451,7 +451,8 @@ struct mpf_flow_error {
 	char message[MPF_FLOW_ERROR_MESSAGE_MAX];
 };
 
-/** Name of an item type as testpmd spells it ("eth", "ipv4", ...), or NULL. */
+/** Name of an item type as testpmd spells it ("eth", "ipv4", ...), or NULL.
+ *  No errors (as the two below). */
 MPF_API const char *mpf_flow_item_name(enum mpf_flow_item_type type);
 /** Name of an action type as testpmd spells it ("queue", "rss", ...), or NULL. */
 MPF_API const char *mpf_flow_action_name(enum mpf_flow_action_type type);

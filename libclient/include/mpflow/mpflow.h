@@ -9,12 +9,15 @@
  *
  * Errors: every function returns 0 (or a count) on success and a negative
  * errno on failure, and fills `error` (when not NULL) with the error type,
- * the index of the item or action at fault and a message. Beyond the errnos
- * of rte_flow (EINVAL, ENOTSUP, EEXIST, ENOMEM, EBUSY), calls may return:
+ * the index of the item or action at fault and a message. Each function's
+ * comment lists its errnos; its man page, mpf_<name>(3), says when each
+ * happens. Beyond the errnos of rte_flow (EINVAL, ENOTSUP, EEXIST, ENOMEM,
+ * EBUSY), calls may return:
  *  - ESHUTDOWN  the primary went away (the session is over; see
  *               mpf_reconnect())
  *  - ETIMEDOUT  the primary did not answer within the connect options'
  *               timeout
+ *  - EPROTO     the primary's answer or the memory it passed is malformed
  *  - ENOENT     no such rule (destroyed, or a forged handle)
  *  - EPERM      the rule belongs to another client
  *  - EAGAIN     (mpf_submit_*) the request ring is full: poll completions,
@@ -76,18 +79,23 @@ struct mpf_connect_options {
 
 /**
  * Connect to a primary: handshake, map the rings and the counters region.
- * @return 0 with *client set, or -ENOENT (no primary at that socket),
- * -EPERM (refused by its policy, or a primary the library does not trust:
- * see mpf_connect_options.primary_uid), -EPROTONOSUPPORT, -EUSERS (too many
- * clients), -EAGAIN (too many connections of this uid are waiting to be
- * served: try again), -ETIMEDOUT, -errno; `error->message` gives the
+ * @return 0 with *client set, or -errno with `error->message` giving the
  * reason.
+ * Errors: -EINVAL (no runtime directory, a name of 256 bytes or more for
+ * it, or a bad MPFLOW_PRIMARY_UID), -ENAMETOOLONG (instance over 31 bytes),
+ * -ENOENT (no primary at that socket), -EPERM (refused by its policy, or a
+ * primary the library does not trust: see mpf_connect_options.primary_uid),
+ * -EAGAIN (too many connections of this uid are waiting to be served: try
+ * again), -EUSERS (too many clients), -EPROTONOSUPPORT, -ESHUTDOWN (the
+ * primary is stopping), -ETIMEDOUT, -EPROTO (a malformed welcome or
+ * memory), -ENOMEM, or the errno of open, socket, connect or mmap.
  */
 MPF_API int mpf_connect(const struct mpf_connect_options *options, struct mpf_client **client,
 			struct mpf_flow_error *error);
 
 /** End the session: the primary destroys every non-persistent rule the
- *  client owns. Frees `client`. */
+ *  client owns. Frees `client`. No errors. Takes no lock: nothing may use
+ *  `client` during or after it; detach its RX queues first. */
 MPF_API void mpf_disconnect(struct mpf_client *client);
 
 /**
@@ -95,6 +103,8 @@ MPF_API void mpf_disconnect(struct mpf_client *client);
  * at any time). Rules of the old session that were not persistent are gone;
  * handles of persistent rules stay valid while their primary runs.
  * Completions of the old session that never arrived are dropped.
+ * Errors: as mpf_connect() except -EINVAL and -ENAMETOOLONG; after an error
+ * the client has no session (-ESHUTDOWN) until a reconnect succeeds.
  */
 MPF_API int mpf_reconnect(struct mpf_client *client, struct mpf_flow_error *error);
 
@@ -112,14 +122,17 @@ struct mpf_flow_parsed;
  * ACTION [PARAM VALUE]... / ... / end" (field operators is, spec, last,
  * mask, prefix). Syntax only: mpf_flow_validate() or mpf_flow_create()
  * checks the rule. Returns 0 with *parsed (free it with
- * mpf_flow_parsed_free()), or -EINVAL with `error->cause` the byte offset
- * in `text` of the word at fault (its length when the text ended too
- * early) and a message naming what was expected; -ENOMEM.
+ * mpf_flow_parsed_free()), or -errno with *parsed NULL.
+ * Errors: -EINVAL with `error->cause` the byte offset in `text` of the word
+ * at fault (its length when the text ended too early) and a message naming
+ * what was expected (also a text of 8192 bytes or more, or of more than
+ * 2048 words, 64 items or 32 actions); -ENOMEM.
  */
 MPF_API int mpf_flow_parse(const char *text, struct mpf_flow_parsed **parsed,
 			   struct mpf_flow_error *error);
 /** The parsed rule's attributes, pattern (ending with END) and actions
- *  (ending with END); valid until mpf_flow_parsed_free(). */
+ *  (ending with END); valid until mpf_flow_parsed_free(), which frees
+ *  `parsed` (NULL: nothing). No errors. */
 MPF_API const struct mpf_flow_attr *mpf_flow_parsed_attr(const struct mpf_flow_parsed *parsed);
 MPF_API const struct mpf_flow_item *mpf_flow_parsed_pattern(const struct mpf_flow_parsed *parsed);
 MPF_API const struct mpf_flow_action *mpf_flow_parsed_actions(const struct mpf_flow_parsed *parsed);
@@ -129,8 +142,11 @@ MPF_API void mpf_flow_parsed_free(struct mpf_flow_parsed *parsed);
  * Write a rule in the same syntax into `buf` (NUL-terminated, cut at
  * `cap`): every field whose mask is not zero, so that mpf_flow_parse()
  * gives the same rule back. Returns the length the whole text needs (a
- * result >= cap means it was cut), or -EINVAL / -ENOTSUP with `error` for
- * a rule that does not pass the rule model's validation.
+ * result >= cap means it was cut; `buf` may be NULL when `cap` is 0), or
+ * -errno with `error`.
+ * Errors: -EINVAL, -ENOTSUP (the rule does not pass the rule model's
+ * validation), -EOVERFLOW (a text over INT_MAX bytes: not reachable within
+ * the MPF_FLOW_*_MAX limits).
  */
 MPF_API int mpf_flow_print(char *buf, size_t cap, const struct mpf_flow_attr *attr,
 			   const struct mpf_flow_item pattern[],
@@ -139,19 +155,39 @@ MPF_API int mpf_flow_print(char *buf, size_t cap, const struct mpf_flow_attr *at
 /** Flags of mpf_flow_create(). */
 #define MPF_FLOW_PERSISTENT 0x1u /**< Owned by the instance: outlives the client. */
 
-/** Check a rule against the model and the device, without creating it. */
+/**
+ * Check a rule against the model and the device, without creating it.
+ * Errors: -EINVAL (an invalid rule; a port, queue, VF or meter the device
+ * does not have), -ENOTSUP (valid but not supported by the model's limits
+ * or the device), -EEXIST (verbs: another rule holds a layer's mask),
+ * -EMSGSIZE (over 16 KiB encoded), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT,
+ * -EPROTO.
+ */
 MPF_API int mpf_flow_validate(struct mpf_client *client, uint16_t port,
 			      const struct mpf_flow_attr *attr,
 			      const struct mpf_flow_item pattern[],
 			      const struct mpf_flow_action actions[], struct mpf_flow_error *error);
 
-/** Create a rule; *handle identifies it (slot and generation, never 0). */
+/**
+ * Create a rule; *handle identifies it (slot and generation, never 0).
+ * Errors: those of mpf_flow_validate(); -EINVAL (unknown flags); -ENOMEM
+ * (the table is full, the client's quota is reached); -EIO, -ENOSPC,
+ * -EDQUOT (a persistent rule the journal could not make durable: not
+ * made); or the device's errno.
+ */
 MPF_API int mpf_flow_create(struct mpf_client *client, uint16_t port,
 			    const struct mpf_flow_attr *attr, const struct mpf_flow_item pattern[],
 			    const struct mpf_flow_action actions[], uint32_t flags,
 			    uint64_t *handle, struct mpf_flow_error *error);
 
-/** Destroy a rule of this client (or a persistent one). */
+/**
+ * Destroy a rule of this client (or a persistent one).
+ * Errors: -ENOENT (no such rule, or not on `port`), -EPERM (another
+ * client's), -EBUSY (persistent, its destroy not yet on disk), -EIO,
+ * -ENOSPC, -EDQUOT (persistent: the journal could not record the destroy;
+ * the rule stays), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO, or the
+ * device's errno (the rule is gone all the same).
+ */
 MPF_API int mpf_flow_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
 			     struct mpf_flow_error *error);
 
@@ -163,10 +199,18 @@ MPF_API int mpf_flow_destroy(struct mpf_client *client, uint16_t port, uint64_t 
  * Audits are rationed to 1/200 of the primary's time: one that comes too
  * soon after a long one waits its turn (the wait counts against the
  * connect options' timeout).
+ * Errors: -EUCLEAN, -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO; -EIO,
+ * -ENOSPC, -EDQUOT when the answer waited for a journal sync of other
+ * clients' requests that failed (the audit ran).
  */
 MPF_API int mpf_audit(struct mpf_client *client, struct mpf_flow_error *error);
 
-/** Destroy every rule this client owns on `port`. */
+/**
+ * Destroy every rule this client owns on `port`. Returns 0.
+ * Errors: -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO; -EIO, -ENOSPC, -EDQUOT
+ * when a flush of several steps waited for a journal sync of other
+ * clients' requests that failed (the flush was done).
+ */
 MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port, struct mpf_flow_error *error);
 
 /**
@@ -174,8 +218,14 @@ MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port, struct mpf_
  * counters are read from shared memory, with no round trip; a device that
  * keeps its own counters (verbs) is polled into it every --counter-interval.
  * With `fresh` the primary reads the device first (one round trip); with
- * `reset` it reads it and moves the baseline. -ENOTSUP: the rule has no COUNT action; -EPERM:
- * it belongs to another client (persistent rules may be queried by all).
+ * `reset` it reads it and moves the baseline.
+ * Errors: -ENOTSUP (`action` is not COUNT, or the rule has no COUNT
+ * action), -ENOENT (no such rule; with reset or fresh, also one not on
+ * `port`), -EPERM (it belongs to another client; persistent rules may be
+ * queried by all), -ENODEV (journaled, not restored by this start), -EAGAIN
+ * (the counter stayed busy), -ESHUTDOWN; with reset or fresh also -EBUSY
+ * (persistent, its destroy not yet on disk), -ENOMEM, -ETIMEDOUT, -EPROTO
+ * and the device's errno.
  */
 MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t handle,
 			   enum mpf_flow_action_type action, struct mpf_flow_query_count *count,
@@ -185,11 +235,15 @@ MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t ha
  * Destroy every persistent rule (owned by the instance, see
  * MPF_FLOW_PERSISTENT) on `port`: what `flowctl flush` does. Returns how
  * many were destroyed, or -errno.
+ * Errors: -EIO, -ENOSPC, -EDQUOT (the journal could not record some
+ * destroys: those are not done), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO.
  */
 MPF_API int mpf_flow_flush_persistent(struct mpf_client *client, uint16_t port,
 				      struct mpf_flow_error *error);
 
-/** Enter (set != 0) or leave isolated mode on `port`. */
+/** Enter (`enable` true) or leave isolated mode on `port`.
+ *  Errors: -EINVAL (no such port), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT,
+ *  -EPROTO, or the device's errno. */
 MPF_API int mpf_flow_isolate(struct mpf_client *client, uint16_t port, bool enable,
 			     struct mpf_flow_error *error);
 
@@ -210,6 +264,11 @@ struct mpf_completion {
  * Submissions are published to the primary 32 at a time, and whatever is
  * pending at the next mpf_poll(), synchronous call or mpf_submit_publish():
  * a burst then costs one cache-line transfer, not one per request.
+ *
+ * Errors: -EAGAIN (the ring is full), -ESHUTDOWN, -ENOMEM; mpf_submit_create()
+ * also -EINVAL (unknown flags), -EINVAL and -ENOTSUP (the rule model),
+ * -EMSGSIZE. A completion's status is 0 or an errno of mpf_flow_create() or
+ * mpf_flow_destroy() that the primary returns.
  */
 MPF_API int mpf_submit_create(struct mpf_client *client, uint16_t port,
 			      const struct mpf_flow_attr *attr,
@@ -219,13 +278,15 @@ MPF_API int mpf_submit_create(struct mpf_client *client, uint16_t port,
 MPF_API int mpf_submit_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
 			       uint64_t user_data, struct mpf_flow_error *error);
 
-/** Publish pending submissions now. 0 or -ESHUTDOWN. */
+/** Publish pending submissions now: 0 or -errno. Errors: -ESHUTDOWN. */
 MPF_API int mpf_submit_publish(struct mpf_client *client);
 
 /**
  * Collect up to `max` completions, waiting up to `timeout_ms` (0: do not
  * wait, -1: the connect timeout) for the first. Returns how many were
- * written (0 if none arrived in time), or -ESHUTDOWN.
+ * written (0 if none arrived in time, or none is in flight), or -errno.
+ * Errors: -ESHUTDOWN (requests are in flight whose completions will not
+ * come).
  */
 MPF_API int mpf_poll(struct mpf_client *client, struct mpf_completion *completions, uint32_t max,
 		     int timeout_ms);
@@ -265,16 +326,19 @@ struct mpf_flow_info {
  * Walk every live rule of the instance (every client's), read from the
  * shared rule directory without a request to the primary. Start with
  * *cursor = 0; returns 1 with `info` filled and the cursor advanced, 0 at
- * the end, or -ESHUTDOWN. A rule created or destroyed during the walk may or
+ * the end, or -errno. A rule created or destroyed during the walk may or
  * may not be seen; a rule seen is seen whole.
+ * Errors: -ESHUTDOWN (no session: a reconnect failed; after the primary
+ * went away the walk reads the directory it left).
  */
 MPF_API int mpf_flow_next(struct mpf_client *client, uint32_t *cursor, struct mpf_flow_info *info);
 
 /**
  * The directory entry of one live rule, as mpf_flow_next() reads it (its
- * testpmd number, text, counts): 0, -ENOENT when no live rule has `handle`
- * (destroyed, or not yet in the directory: a create's completion comes after
- * its entry is written), or -ESHUTDOWN.
+ * testpmd number, text, counts): 0 or -errno.
+ * Errors: -ENOENT (no live rule has `handle`: destroyed, never made; a
+ * create's completion comes after its entry is written), -ESHUTDOWN (no
+ * session: a reconnect failed).
  */
 MPF_API int mpf_flow_get(struct mpf_client *client, uint64_t handle, struct mpf_flow_info *info);
 
@@ -320,6 +384,10 @@ struct mpf_rxq_stats {
  * in memory shared with the primary alone. A queue has one consumer at a
  * time (-EBUSY); a slow consumer loses packets (counted), it never slows
  * the datapath. The queue is detached when the client disconnects.
+ * Errors: -EINVAL (no such port or queue), -EBUSY (attached already),
+ * -EDQUOT (--client-max-queues), -ENOTSUP (no RX queues: verbs), -EAGAIN
+ * (the session's socket is full), -EPROTO, -ETIMEDOUT, -ENOMEM,
+ * -ESHUTDOWN, or the errno of making or passing the queue's memory.
  */
 MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t queue,
 			   struct mpf_rxq **rxq, struct mpf_flow_error *error);
@@ -331,19 +399,24 @@ MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t qu
 /**
  * Take up to `max` packets without waiting, copying them into `buf`
  * (`cap` bytes: max * MPF_RXQ_PACKET_MAX is always enough). Returns how
- * many (fewer when `buf` fills up), 0 when the queue is empty, -ENOBUFS if
- * the next packet alone does not fit in `cap`, or -EPROTO / -EBADMSG if
- * the ring is corrupt.
+ * many (at most 64; fewer when `buf` fills up), 0 when the queue is empty,
+ * or -errno. No lock: one thread at a time per queue.
+ * Errors: -ENOBUFS (the next packet alone does not fit in `cap`), -EPROTO,
+ * -EBADMSG (the ring is corrupt).
  */
 MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, uint32_t max, void *buf,
 			  size_t cap);
 
-/** Wait up to `timeout_ms` (-1: forever) for a packet. 1, 0 on timeout. */
+/** Wait up to `timeout_ms` (-1: forever) for a packet. 1, 0 on timeout.
+ *  No errors. The wait does not end when the primary goes away. */
 MPF_API int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms);
 
+/** What the datapath did with the queue's packets since it was attached.
+ *  No errors. */
 MPF_API void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stats);
 
-/** Give the queue back and free `rxq`. */
+/** Give the queue back and free `rxq` (also on error). Call it before
+ *  mpf_disconnect(). Errors: -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
 MPF_API int mpf_rxq_detach(struct mpf_rxq *rxq, struct mpf_flow_error *error);
 
 /* ------------------------------------------------------------------------ */
@@ -370,13 +443,22 @@ struct mpf_meter_stats {
 	uint64_t bytes[MPF_COLORS];
 };
 
-/** Create meter `id` on `port` (-EEXIST if it is there). */
+/** Create meter `id` on `port`. Errors: -EEXIST (it is there), -EINVAL (no
+ *  such port; cir > pir, cbs or pbs 0), -EBADMSG (unknown drop bits), -EBUSY
+ *  (its destroy not yet on disk), -ENOTSUP (no meters: verbs), -EIO,
+ *  -ENOSPC, -EDQUOT (the journal could not make it durable: not made),
+ *  -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
 MPF_API int mpf_meter_create(struct mpf_client *client, uint16_t port, uint32_t id,
 			     const struct mpf_meter_params *params, struct mpf_flow_error *error);
-/** Destroy it (-EBUSY while a rule uses it). */
+/** Destroy it. Errors: -ENOENT (no such meter), -EINVAL (no such port),
+ *  -EBUSY (a rule uses it, or its destroy is not yet on disk), -ENOTSUP,
+ *  -EIO, -ENOSPC, -EDQUOT (the journal could not record the destroy: the
+ *  meter stays), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
 MPF_API int mpf_meter_destroy(struct mpf_client *client, uint16_t port, uint32_t id,
 			      struct mpf_flow_error *error);
-/** Read (and with `clear`, zero) its per-color statistics. */
+/** Read (and with `clear`, zero) its per-color statistics. Errors: -ENOENT,
+ *  -EINVAL, -ENOTSUP (as above), -EPROTO (no statistics in the answer),
+ *  -ENOMEM, -ESHUTDOWN, -ETIMEDOUT. */
 MPF_API int mpf_meter_query(struct mpf_client *client, uint16_t port, uint32_t id, bool clear,
 			    struct mpf_meter_stats *stats, struct mpf_flow_error *error);
 
@@ -394,11 +476,11 @@ MPF_API int mpf_meter_query(struct mpf_client *client, uint16_t port, uint32_t i
 struct mpf_monitor;
 
 /** Open a monitor of the instance `options` names (name and busy_poll_us
- *  are not used). Errors as mpf_connect(). */
+ *  are not used). Errors: as mpf_connect() except -EUSERS. */
 MPF_API int mpf_monitor_open(const struct mpf_connect_options *options,
 			     struct mpf_monitor **monitor, struct mpf_flow_error *error);
 
-/** Unmap the region and free `monitor`. */
+/** Unmap the region and free `monitor` (NULL: nothing). No errors. */
 MPF_API void mpf_monitor_close(struct mpf_monitor *monitor);
 
 /** States of struct mpf_instance_info. */
@@ -426,22 +508,25 @@ struct mpf_instance_info {
 	uint32_t unrestored;
 };
 
-/** Read the instance's state. 0, or -EAGAIN while nothing is mapped
- *  (a reattach failed). */
+/** Read the instance's state: 0 or -errno. Errors: -EAGAIN (nothing is
+ *  mapped; it does not happen: a failed mpf_monitor_reattach() keeps the old
+ *  region). */
 MPF_API int mpf_monitor_instance(struct mpf_monitor *monitor, struct mpf_instance_info *info);
 
 /**
  * Map the region of the primary now serving the instance, in place of the
  * current one (after the primary restarted). 0, or the error of
  * mpf_monitor_open(); on error the monitor keeps its old region.
+ * Errors: as mpf_monitor_open() except -EINVAL and -ENAMETOOLONG.
  */
 MPF_API int mpf_monitor_reattach(struct mpf_monitor *monitor, struct mpf_flow_error *error);
 
-/** As mpf_flow_next(), through a monitor. -EAGAIN while nothing is mapped. */
+/** As mpf_flow_next(), through a monitor. Errors: -EAGAIN (nothing is
+ *  mapped: as for mpf_monitor_instance(), it does not happen). */
 MPF_API int mpf_monitor_next(struct mpf_monitor *monitor, uint32_t *cursor,
 			     struct mpf_flow_info *info);
 
-/** Requests submitted whose completions were not yet returned. */
+/** Requests submitted whose completions were not yet returned. No errors. */
 MPF_API uint32_t mpf_inflight(struct mpf_client *client);
 
 #ifdef __cplusplus
