@@ -16,7 +16,7 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-"$build/server/mpflowd" --foreground --quiet --runtime-dir "$dir" \
+"$build/server/mpflowd" --foreground --quiet --runtime-dir "$dir" --state-dir "$dir" --no-config \
 	--max-rules $((rules + 16)) 2>/dev/null &
 pid=$!
 until [ -S "$dir/default.sock" ]; do sleep 0.05; done

@@ -743,7 +743,7 @@ int journal_open(struct server *s)
 	int fd, err = 0;
 
 	j->fd = -1;
-	snprintf(j->name, sizeof(j->name), "%s.journal", s->config.instance);
+	snprintf(j->name, sizeof(j->name), INSTANCE_FMT ".journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
 	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, reason,
 			   sizeof(reason));

@@ -2,7 +2,8 @@
 /*
  * The event loop, on liburing: multishot polls on the listen socket, every
  * client's socket (a hang-up is the client's death) and doorbell, a timerfd
- * (heartbeat) and a signalfd (SIGTERM, SIGINT).
+ * (heartbeat) and a signalfd (SIGTERM, SIGINT: stop; SIGHUP: config.c reads the
+ * configuration again).
  *
  * While there is work the loop drains every client's request ring without a
  * system call. When a round finds nothing it keeps polling the rings for
@@ -111,23 +112,43 @@ void loop_unwatch_client(struct server *s, struct client *c)
 	io_uring_submit(&s->uring);
 }
 
-int loop_init(struct server *s)
+int loop_set_timer(struct server *s)
 {
 	uint32_t ms = s->config.counter_interval_ms;
 	struct timespec every = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
 	struct itimerspec tick = {.it_interval = every, .it_value = every};
+
+	return timerfd_settime(s->timer_fd, 0, &tick, NULL) == 0 ? 0 : -errno;
+}
+
+static void loop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+}
+
+int loop_block_signals(void)
+{
+	sigset_t mask;
+
+	loop_signals(&mask);
+	signal(SIGPIPE, SIG_IGN);
+	return sigprocmask(SIG_BLOCK, &mask, NULL) == 0 ? 0 : -errno;
+}
+
+int loop_init(struct server *s)
+{
 	sigset_t mask;
 	int err;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
+	loop_signals(&mask);
+	if ((err = loop_block_signals()) != 0)
+		return err;
 	s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (s->signal_fd < 0 || s->timer_fd < 0 || timerfd_settime(s->timer_fd, 0, &tick, NULL))
+	if (s->signal_fd < 0 || s->timer_fd < 0 || loop_set_timer(s) != 0)
 		return -errno;
 	for (unsigned i = 0; i < HANDSHAKES_MAX; i++)
 		s->handshakes[i].sock = -1;
@@ -175,6 +196,12 @@ static void handle_signal(struct server *s)
 	struct signalfd_siginfo info;
 
 	while (read(s->signal_fd, &info, sizeof(info)) == sizeof(info)) {
+		if (info.ssi_signo == SIGHUP) {
+			log_info("SIGHUP from pid %u: reading the configuration again",
+				 info.ssi_pid);
+			config_reload(s);
+			continue;
+		}
 		log_info("signal %u from pid %u: shutting down", info.ssi_signo, info.ssi_pid);
 		s->stopping = true;
 	}

@@ -23,12 +23,16 @@
 
 #define SERVER_NAME "mpflowd"
 
+/* An instance name in a format: at most 31 bytes (config.c checks). */
+#define INSTANCE_FMT "%.31s"
+
 struct server_config {
-	const char *instance;
-	const char *backend;
+	char instance[32];
+	char backend[32];
 	char runtime_dir[PATH_MAX];
 	bool allow_group;
 	gid_t allow_gid;
+	char allow_group_name[64]; /* as given: a name or a gid */
 	uint32_t max_rules;
 	uint32_t max_clients;
 	uint32_t client_max_rules;
@@ -36,11 +40,18 @@ struct server_config {
 	uint32_t busy_poll_us;
 	uint32_t counter_interval_ms; /* the timer: device counters, heartbeat */
 	char state_dir[PATH_MAX];     /* the journal's directory */
+	bool state_dir_default;	      /* not configured: the user's (or root's) default */
 	uint32_t request_ring_bytes;
 	uint32_t completion_ring_bytes;
 	bool foreground;
 	int log_level;
-	struct hwdrv_config device;
+	struct hwdrv_config device; /* its strings point at the arrays below */
+	char sources[HWDRV_PORTS_MAX][128];
+	char dump_dir[PATH_MAX];
+	char device_name[64];
+	char config_path[PATH_MAX]; /* the file read; empty: none */
+	int argc;		    /* the command line, read again on SIGHUP */
+	char **argv;
 };
 
 /*
@@ -303,10 +314,26 @@ int dir_check_entry(int dirfd, const char *dirpath, const char *name, char *reas
 int dir_open_file(int dirfd, const char *dirpath, const char *name, int flags, char *reason,
 		  size_t reason_size);
 
+/* config.c */
+/* Defaults, then the configuration file, then the command line (which
+ * wins). 0: run; 1: done (--help, --check-config printed); 2: a usage or
+ * configuration error, said on stderr with where it is. */
+int config_load(struct server_config *cfg, int argc, char **argv);
+/* SIGHUP: read the file again; apply the keys that can change while
+ * running (log-level, busy-poll-us, counter-interval), log the others. */
+void config_reload(struct server *s);
+
+/* notify.c */
+/* Tell systemd `state` ("READY=1", "STOPPING=1", "RELOADING=1") when it
+ * asked ($NOTIFY_SOCKET); nothing otherwise. */
+void notify_systemd(const char *state);
+
 /* log.c */
 /* LOG_LEVEL_NONE: not even warnings (a fuzz target's primary). */
 enum { LOG_LEVEL_NONE = -1, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
-void log_init(bool foreground, int level);
+void log_init(bool foreground, int level, const char *instance);
+/* SIGHUP: a new level; syslog opened again. */
+void log_reopen(int level);
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -469,6 +496,12 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns);
 
 /* loop.c */
 int loop_init(struct server *s);
+/* Block the signals the loop reads (SIGTERM, SIGINT, SIGHUP) from the
+ * start: one that comes before the loop waits for it, rather than killing
+ * a primary that has made its files. 0 or -errno. */
+int loop_block_signals(void);
+/* (Re)arm the timer at config.counter_interval_ms. 0 or -errno. */
+int loop_set_timer(struct server *s);
 int loop_run(struct server *s);
 void loop_fini(struct server *s);
 void loop_watch_client(struct server *s, struct client *c);

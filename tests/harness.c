@@ -51,6 +51,11 @@ static int spawn_process(struct primary *p, const char *const *extra)
 	argv[argc++] = "--foreground";
 	argv[argc++] = "--runtime-dir";
 	argv[argc++] = p->dir;
+	/* The test's own state, and no configuration file of this machine's;
+	 * a test's own --state-dir comes later and wins. */
+	argv[argc++] = "--state-dir";
+	argv[argc++] = p->dir;
+	argv[argc++] = "--no-config";
 	argv[argc++] = "--quiet";
 	if (backend) {
 		argv[argc++] = "--backend";
@@ -73,6 +78,31 @@ static int spawn_process(struct primary *p, const char *const *extra)
 	return p->pid < 0 ? -1 : 0;
 }
 
+/* The probe's session is over once the primary says so: a test that
+ * counts clients (--max-clients) must not meet it. */
+static int probe_gone(const struct primary *p)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .name = "probe"};
+	struct mpf_instance_info info = {0};
+	struct mpf_flow_error error;
+	struct mpf_monitor *m;
+	int err = -1;
+
+
+	if (mpf_monitor_open(&o, &m, &error) != 0) {
+		fprintf(stderr, "harness: monitor of %s: %s\n", p->dir, error.message);
+		return -1;
+	}
+	for (int i = 0; i < 500 && err; i++) {
+		if (mpf_monitor_instance(m, &info) >= 0 && info.clients == 0)
+			err = 0;
+		else
+			sleep_ms(10);
+	}
+	mpf_monitor_close(m);
+	return err;
+}
+
 static int spawn(struct primary *p, const char *const *extra)
 {
 	if (spawn_process(p, extra) != 0)
@@ -86,7 +116,7 @@ static int spawn(struct primary *p, const char *const *extra)
 
 		if (mpf_connect(&o, &c, NULL) == 0) {
 			mpf_disconnect(c);
-			return 0;
+			return probe_gone(p);
 		}
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			p->pid = 0;

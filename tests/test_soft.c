@@ -557,8 +557,8 @@ static void test_drop_keeps_the_copies_already_made(void **state)
 	assert_int_equal(delivered(rig), 1u << 8 | 1u << 5);
 	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 2);
 	destroy(rig, d);
-	rule_on(rig, 0, &later, any_eth, (const struct mpf_flow_action[]){ACTION(DROP, NULL),
-									  END_ACTION});
+	rule_on(rig, 0, &later, any_eth,
+		(const struct mpf_flow_action[]){ACTION(DROP, NULL), END_ACTION});
 	send_frame(rig, &f);
 	assert_int_equal(delivered(rig), 1u << 8); /* no default delivery */
 	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 3);

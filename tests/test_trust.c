@@ -9,6 +9,7 @@
  * plays the other user.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <setjmp.h>
@@ -58,14 +59,26 @@ static void remove_tree(const char *path)
 static int run_primary(const char *const *argv, char *out, size_t size)
 {
 	const char *binary = getenv("MPFLOWD");
-	const char *args[24] = {binary};
-	int pipefd[2], status;
+	const char *args[28] = {binary, "--no-config"};
+	const char *runtime = NULL;
+	bool state = false;
+	int pipefd[2], status, argc = 2;
 	size_t used = 0;
 	ssize_t n;
 	pid_t pid;
 
-	for (int i = 0; argv[i] && i < 22; i++)
-		args[i + 1] = argv[i];
+	for (int i = 0; argv[i] && argc < 24; i++) {
+		if (strcmp(argv[i], "--runtime-dir") == 0)
+			runtime = argv[i + 1];
+		state = state || strcmp(argv[i], "--state-dir") == 0;
+		args[argc++] = argv[i];
+	}
+	/* The journal where it was before there was a default state
+	 * directory: this machine's /var/lib/mpflow is not the test's. */
+	if (!state && runtime) {
+		args[argc++] = "--state-dir";
+		args[argc++] = runtime;
+	}
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	if (pid == 0) {
@@ -246,8 +259,8 @@ static pid_t start_as_stranger(const char *dir)
 		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
 		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
 			_exit(126);
-		execl(binary, binary, "--foreground", "--quiet", "--runtime-dir", dir,
-		      (char *)NULL);
+		execl(binary, binary, "--foreground", "--quiet", "--no-config", "--runtime-dir", dir,
+		      "--state-dir", dir, (char *)NULL);
 		_exit(127);
 	}
 	return pid;

@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # Port 0 receives 256 generated TCP flows at 50,000 frames/s.
-"$build/server/mpflowd" --foreground --runtime-dir "$dir" --queues 8 \
+"$build/server/mpflowd" --foreground --runtime-dir "$dir" --state-dir "$dir" --no-config --queues 8 \
 	--max-rules $((rules + 1024)) --source 0=gen:flows=256,proto=tcp,pps=50000 &
 pid=$!
 tries=0

@@ -29,7 +29,7 @@ static void setup_once(void)
 {
 	struct server *s = &server;
 
-	log_init(true, LOG_LEVEL_NONE);
+	log_init(true, LOG_LEVEL_NONE, NULL);
 	snprintf(dir, sizeof(dir), "/tmp/mpflow-fuzz-journal-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		abort();

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 
 	if (argc != 2 || mkdtemp(dir) == NULL)
 		return 2;
-	log_init(true, LOG_LEVEL_NONE);
+	log_init(true, LOG_LEVEL_NONE, NULL);
 	s->config = (struct server_config){
 		.instance = "default", .backend = "soft", .max_rules = 64, .max_clients = 1};
 	snprintf(s->config.state_dir, sizeof(s->config.state_dir), "%s", dir);

@@ -34,7 +34,7 @@ fail() {
 }
 
 start_primary() {
-	"$mpflowd" --foreground --quiet --runtime-dir "$dir" --max-rules 8192 --ports 2 \
+	"$mpflowd" --foreground --quiet --runtime-dir "$dir" --state-dir "$dir" --no-config --max-rules 8192 --ports 2 \
 		--source 0=gen:flows=4,proto=udp,pps=20000 2>>"$dir/mpflowd.log" &
 	primary=$!
 	for _ in $(seq 100); do

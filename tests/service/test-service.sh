@@ -1,0 +1,202 @@
+#!/bin/sh
+# mpflowd as a system service: its configuration file (strict, the command
+# line wins, --check-config), the durable default state directory, SIGHUP,
+# systemd's readiness protocol on a notify socket the test provides, and the
+# unit as systemd-analyze reads it.
+#
+#   test-service.sh BUILD_DIR
+set -eu
+build=$1
+mpflowd=$build/server/mpflowd
+flowctl=$build/tools/flowctl
+unit=$build/dist/mpflowd@.service
+dir=$(mktemp -d /tmp/mpflow-service-XXXXXX)
+primary=
+listener=
+
+cleanup() {
+	[ -n "$primary" ] && kill "$primary" 2>/dev/null && wait "$primary" 2>/dev/null
+	[ -n "$listener" ] && kill "$listener" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "not ok - $*" >&2
+	for f in "$dir"/*.log; do
+		[ -f "$f" ] && { echo "== $f" >&2; cat "$f" >&2; }
+	done
+	exit 1
+}
+
+# Its exit status and its standard error in $dir/err.
+status() {
+	rc=0
+	"$@" >"$dir/out" 2>"$dir/err" || rc=$?
+	echo "$rc"
+}
+
+# ---- the configuration file --------------------------------------------------
+
+conf=$dir/test.conf
+cat >"$conf" <<EOF
+# a comment, then blank lines
+
+max-rules = 4096   # trailing comment
+queues=8
+source = 0=gen:flows=4,count=10
+log-level = warning
+foreground = yes
+EOF
+rc=$(status "$mpflowd" --config "$conf" --runtime-dir "$dir" --queues 2 --check-config)
+[ "$rc" = 0 ] || fail "--check-config of a good file exits $rc: $(cat "$dir/err")"
+grep -qx "max-rules = 4096" "$dir/out" || fail "the file's max-rules is not in effect"
+grep -qx "queues = 2" "$dir/out" || fail "the command line does not win over the file"
+grep -qx "source = 0=gen:flows=4,count=10" "$dir/out" || fail "the file's source is not in effect"
+grep -qx "log-level = warning" "$dir/out" || fail "log-level is not read"
+grep -qx "state-dir = /var/lib/mpflow" "$dir/out" ||
+	fail "root's default state directory is not /var/lib/mpflow: $(grep state-dir "$dir/out")"
+# What --check-config prints reads back as a configuration file.
+grep -v '^#' "$dir/out" >"$dir/again.conf"
+rc=$(status "$mpflowd" --config "$dir/again.conf" --check-config)
+[ "$rc" = 0 ] || fail "--check-config's own output does not read back: $(cat "$dir/err")"
+echo "ok - a configuration file, the command line winning, --check-config"
+
+refused() { # FILE-CONTENT EXPECTED-MESSAGE
+	printf '%s\n' "$1" >"$dir/bad.conf"
+	rc=$(status "$mpflowd" --config "$dir/bad.conf" --runtime-dir "$dir" --check-config)
+	[ "$rc" = 2 ] || fail "'$1' exits $rc, not 2"
+	grep -qF "$2" "$dir/err" || fail "'$1' says '$(cat "$dir/err")', not '$2'"
+}
+refused "max-rulez = 5" "$dir/bad.conf:1: unknown key 'max-rulez'"
+refused "$(printf 'queues = 2\nmax-rules = lots')" \
+	"$dir/bad.conf:2: max-rules: 'lots' is not a number in [1, 16777216]"
+refused "$(printf 'queues = 2\nqueues = 3')" "$dir/bad.conf:2: queues: given twice"
+refused "just words" "$dir/bad.conf:1: 'just words' is not 'key = value'"
+refused "rxq-size = 100000" "rxq-size: '100000' is not a power of two"
+refused "foreground = maybe" "foreground: 'maybe' is not yes or no"
+refused "source = 7=gen:flows=1" "source 7: the device has 1 port(s)"
+refused "$(printf 'source = 0=gen:flows=1\nsource = 0=gen:flows=2')" "port 0 given twice"
+rc=$(status "$mpflowd" --config "$dir/none.conf" --check-config)
+[ "$rc" = 2 ] && grep -q "no such file" "$dir/err" || fail "a missing --config file exits $rc"
+rc=$(status "$mpflowd" --config "$conf" --no-config --check-config)
+[ "$rc" = 2 ] || fail "--config with --no-config exits $rc"
+echo "ok - unknown keys, bad values, repeated keys refused with file:line"
+
+# ---- the default state directory of a user -------------------------------------
+
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	home=$dir/home
+	chmod 0711 "$dir" # nobody passes through to its own directories
+	mkdir -p "$home" "$dir/run"
+	chown 65534:65534 "$home" "$dir/run"
+	chmod 0700 "$dir/run"
+	as_nobody() {
+		env -i HOME="$home" PATH="$PATH" setpriv --reuid=65534 --regid=65534 \
+			--clear-groups "$@"
+	}
+	as_nobody "$mpflowd" --no-config --runtime-dir "$dir/run" --check-config >"$dir/out" ||
+		fail "--check-config as a user"
+	grep -qx "state-dir = $home/.local/state/mpflow" "$dir/out" ||
+		fail "a user's default state directory: $(grep state-dir "$dir/out")"
+	[ ! -e "$home/.local" ] || fail "--check-config made a directory"
+	env -i HOME="$home" PATH="$PATH" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$mpflowd" --no-config --runtime-dir "$dir/run" --foreground --quiet \
+		2>"$dir/user.log" &
+	primary=$!
+	for _ in $(seq 100); do
+		"$flowctl" --runtime-dir "$dir/run" list 0 >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	[ -f "$home/.local/state/mpflow/default.journal" ] || fail "no journal in the user's state directory"
+	[ "$(stat -c %a "$home/.local/state/mpflow")" = 700 ] || fail "the state directory's mode"
+	[ "$(stat -c %u "$home/.local/state/mpflow/default.journal")" = 65534 ] ||
+		fail "the journal's owner"
+	kill "$primary"
+	wait "$primary" || fail "the user's primary did not stop cleanly"
+	primary=
+	echo "ok - a user's journal goes to \$XDG_STATE_HOME/mpflow (~/.local/state/mpflow), made 0700"
+else
+	echo "ok - # SKIP a user's default state directory (needs root and setpriv)"
+fi
+
+# ---- readiness, SIGHUP, stop: the notify socket ---------------------------------
+
+notify=$dir/notify.sock
+python3 - "$notify" "$dir/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode() + "\n")
+EOF
+listener=$!
+for _ in $(seq 100); do
+	[ -S "$notify" ] && break
+	sleep 0.05
+done
+cat >"$conf" <<EOF
+log-level = info
+max-rules = 1024
+busy-poll-us = 50
+EOF
+NOTIFY_SOCKET=$notify "$mpflowd" --config "$conf" --runtime-dir "$dir" --state-dir "$dir" \
+	--foreground 2>"$dir/primary.log" &
+primary=$!
+for _ in $(seq 200); do
+	grep -q READY=1 "$dir/notify.log" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q READY=1 "$dir/notify.log" || fail "no READY=1 on the notify socket"
+# Ready means ready: a client is served at once.
+"$flowctl" --runtime-dir "$dir" list 0 >/dev/null || fail "READY=1 before the socket serves"
+
+cat >"$conf" <<EOF
+log-level = debug
+max-rules = 2048
+busy-poll-us = 0
+EOF
+kill -HUP "$primary"
+for _ in $(seq 100); do
+	grep -q "read again" "$dir/primary.log" && break
+	sleep 0.05
+done
+grep -q "SIGHUP: log-level changed" "$dir/primary.log" || fail "SIGHUP did not apply log-level"
+grep -q "SIGHUP: busy-poll-us changed" "$dir/primary.log" || fail "SIGHUP did not apply busy-poll-us"
+grep -q "SIGHUP: max-rules changed: it takes effect at the next start" "$dir/primary.log" ||
+	fail "SIGHUP did not say max-rules waits for the next start"
+grep -q RELOADING=1 "$dir/notify.log" || fail "no RELOADING=1"
+[ "$(grep -c READY=1 "$dir/notify.log")" = 2 ] || fail "no READY=1 after the reload"
+# A file that no longer reads changes nothing and stops nothing.
+echo "max-rules = many" >"$conf"
+kill -HUP "$primary"
+for _ in $(seq 100); do
+	grep -q "does not read" "$dir/primary.log" && break
+	sleep 0.05
+done
+grep -q "$conf:1: max-rules: 'many' is not a number" "$dir/primary.log" ||
+	fail "a bad file on SIGHUP is not reported with its line"
+grep -q "does not read: nothing changed" "$dir/primary.log" || fail "a bad file on SIGHUP"
+"$flowctl" --runtime-dir "$dir" list 0 >/dev/null || fail "the primary stopped serving after a bad SIGHUP"
+kill "$primary"
+wait "$primary" || fail "the primary did not stop cleanly"
+primary=
+grep -q STOPPING=1 "$dir/notify.log" || fail "no STOPPING=1"
+echo "ok - READY=1 once it serves, SIGHUP applies what it can and says what waits, STOPPING=1"
+
+# ---- the unit -------------------------------------------------------------------
+
+if command -v systemd-analyze >/dev/null; then
+	# verify wants the ExecStart binary: this build's.
+	sed "s|^ExecStart=[^ ]*|ExecStart=$(cd "$build" && pwd)/server/mpflowd|" "$unit" \
+		>"$dir/mpflowd@.service"
+	# (--man=no: the man page is installed with the package, not here.)
+	out=$(systemd-analyze verify --man=no "$dir/mpflowd@test.service" 2>&1) ||
+		fail "systemd-analyze verify: $out"
+	[ -z "$out" ] || fail "systemd-analyze verify warns: $out"
+	grep -q "^Type=notify" "$unit" || fail "the unit is not Type=notify"
+	echo "ok - systemd-analyze verify mpflowd@.service"
+else
+	echo "ok - # SKIP systemd-analyze is not installed"
+fi
