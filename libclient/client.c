@@ -52,6 +52,7 @@ static void unmap(struct mpf_client *c)
 	c->connected = false;
 	c->staged = 0;
 	fifo_clear(&c->inflight);
+	c->abandoned = 0;
 	fifo_clear(&c->kept);
 }
 
@@ -205,21 +206,27 @@ static int wait_ring(struct mpf_client *c, bool for_space, uint32_t length, int 
 /* In-flight bookkeeping                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Take one completion off the ring and match it with the oldest request.
- * Returns 1 with *sync telling whose it is, 0 if none is there, or -errno. */
+/* Take one completion off the ring and match it with the oldest request
+ * (dropping the answers of abandoned calls). Returns 1 with *sync telling
+ * whose it is, 0 if none is there, or -errno. */
 static int take_completion(struct mpf_client *c, struct mpf_completion *done,
 			   struct wire_completion *raw, bool *sync)
 {
 	struct inflight entry;
-	int length = ring_dequeue(&c->completions, c->in, sizeof(c->in));
+	int length;
 
-	if (length == -EAGAIN)
-		return 0;
-	if (length < 0 || wire_decode_completion(c->in, (size_t)length, raw) != 0 ||
-	    fifo_pop(&c->inflight, &entry) != 0) {
-		c->dead = true; /* the session's state cannot be trusted now */
-		return -EPROTO;
-	}
+	do {
+		length = ring_dequeue(&c->completions, c->in, sizeof(c->in));
+		if (length == -EAGAIN)
+			return 0;
+		if (length < 0 || wire_decode_completion(c->in, (size_t)length, raw) != 0 ||
+		    fifo_pop(&c->inflight, &entry) != 0) {
+			c->dead = true; /* the session's state cannot be trusted now */
+			return -EPROTO;
+		}
+		if (entry.abandoned)
+			c->abandoned--;
+	} while (entry.abandoned);
 	*done = (struct mpf_completion){
 		.user_data = entry.user_data,
 		.status = raw->status,
@@ -303,11 +310,18 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 			err = wait_ring(c, false, 0, c->at.timeout_ms);
 			if (err == -ESHUTDOWN)
 				return client_shutdown_error(error);
-			if (err == -ETIMEDOUT)
+			if (err == -ETIMEDOUT) {
+				/* Ours is the newest request: no call came after it
+				 * while we held the lock. Its late answer is dropped,
+				 * not taken for the next call's. */
+				((struct inflight *)fifo_newest(&c->inflight))->abandoned = true;
+				c->abandoned++;
 				return flow_error_set(error, ETIMEDOUT,
 						      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-						      "no answer from the primary within %d ms",
+						      "no answer from the primary within %d ms "
+						      "(the request may still take effect)",
 						      c->at.timeout_ms);
+			}
 			continue;
 		}
 		if (sync)
@@ -557,7 +571,7 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, uint32_t max, int
 			n++; /* no sync call waits while we hold the lock */
 			continue;
 		}
-		if (n > 0 || timeout_ms == 0 || c->inflight.count == 0)
+		if (n > 0 || timeout_ms == 0 || c->inflight.count == c->abandoned)
 			break;
 		err = wait_ring(c, false, 0, timeout_ms);
 		if (err == -ETIMEDOUT) {
@@ -567,7 +581,7 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, uint32_t max, int
 		if (err)
 			break;
 	}
-	if (n == 0 && (c->dead || !c->connected) && c->inflight.count)
+	if (n == 0 && (c->dead || !c->connected) && c->inflight.count > c->abandoned)
 		err = -ESHUTDOWN;
 	pthread_mutex_unlock(&c->lock);
 	return n ? (int)n : err;
@@ -613,7 +627,7 @@ uint32_t mpf_inflight(struct mpf_client *c)
 	unsigned n;
 
 	pthread_mutex_lock(&c->lock);
-	n = c->inflight.count + c->kept.count;
+	n = c->inflight.count - c->abandoned + c->kept.count;
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }

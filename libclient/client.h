@@ -25,6 +25,9 @@
 struct inflight {
 	uint64_t user_data;
 	bool sync;
+	/* A synchronous call that gave up waiting (ETIMEDOUT): its answer,
+	 * when it comes, is nobody's and is dropped. */
+	bool abandoned;
 };
 
 #define CLIENT_TIMEOUT_MS 10000 /* default wait for one answer of the primary */
@@ -65,6 +68,7 @@ struct mpf_client {
 	unsigned staged; /* async requests written but not yet published */
 
 	struct fifo inflight; /* struct inflight: requests awaiting completion */
+	uint32_t abandoned;   /* of those, the answers nobody waits for */
 	struct fifo kept;     /* struct mpf_completion: async ones not yet polled */
 
 	uint8_t out[WIRE_MSG_MAX];

@@ -44,6 +44,13 @@ int fifo_pop(struct fifo *f, void *item)
 	return 0;
 }
 
+void *fifo_newest(struct fifo *f)
+{
+	if (f->count == 0)
+		return NULL;
+	return f->items + (size_t)((f->head + f->count - 1) % f->capacity) * f->item_size;
+}
+
 void fifo_clear(struct fifo *f)
 {
 	f->head = 0;

@@ -23,6 +23,8 @@ void fifo_init(struct fifo *f, size_t item_size);
 int fifo_push(struct fifo *f, const void *item);
 /* Copy the oldest item out and remove it. 0, or -ENOENT when empty. */
 int fifo_pop(struct fifo *f, void *item);
+/* The newest item, in place, or NULL when empty. */
+void *fifo_newest(struct fifo *f);
 /* Forget every item (the memory stays for reuse). */
 void fifo_clear(struct fifo *f);
 void fifo_free(struct fifo *f);

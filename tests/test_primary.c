@@ -900,6 +900,34 @@ static void test_primary_gone_is_eshutdown_and_reconnect_recovers(void **state)
 	mpf_disconnect(c);
 }
 
+/* A synchronous call that timed out is over: its late answer is dropped,
+ * never taken for the next call's, and nothing counts it in flight. */
+static void test_a_timed_out_call_does_not_take_the_next_ones_answer(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_connect_options o = {
+		.runtime_dir = p->dir, .name = "impatient", .timeout_ms = 300};
+	struct mpf_completion done[4];
+	struct mpf_flow_error error;
+	struct mpf_flow_info info;
+	struct mpf_client *c;
+	uint64_t late, next;
+
+	assert_int_equal(mpf_connect(&o, &c, &error), 0);
+	assert_int_equal(kill(p->pid, SIGSTOP), 0);
+	assert_int_equal(create(c, 1, 0, &late), -ETIMEDOUT);
+	assert_int_equal(mpf_inflight(c), 0);
+	assert_int_equal(kill(p->pid, SIGCONT), 0);
+	/* The late create lands; its answer must not become this one's. */
+	assert_int_equal(create(c, 2, 0, &next), 0);
+	assert_int_equal(mpf_flow_get(c, next, &info), 0);
+	assert_non_null(strstr(info.text, "0.0.0.2"));
+	assert_int_equal(mpf_inflight(c), 0);
+	assert_int_equal(mpf_poll(c, done, 4, 0), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, next, &error), 0);
+	mpf_disconnect(c);
+}
+
 static void test_sigterm_destroys_rules_and_removes_runtime_files(void **state)
 {
 	struct primary *p = *state;
@@ -1057,6 +1085,7 @@ int main(void)
 		T(test_silent_connection_neither_stalls_nor_lingers),
 		T(test_second_primary_on_the_instance_is_refused),
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
+		T(test_a_timed_out_call_does_not_take_the_next_ones_answer),
 		T(test_sigterm_destroys_rules_and_removes_runtime_files),
 		T(test_one_client_shared_by_four_threads),
 		T(test_device_counters_and_errors_reach_the_client),
