@@ -442,6 +442,7 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	struct wire_completion raw;
 	struct region_count read;
 	uint32_t owner;
+	uint16_t at;
 	int err;
 
 	if (action != MPF_FLOW_ACTION_TYPE_COUNT)
@@ -474,8 +475,9 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	if (!c->connected || c->dead)
 		err = -ESHUTDOWN;
 	else if (slot >= c->region.view.max_rules ||
-		 region_entry_owner(&c->region.view.entries[slot], generation, &owner) != 0)
-		err = -ENOENT;
+		 region_entry_owner(&c->region.view.entries[slot], generation, &owner, &at) != 0 ||
+		 at != port)
+		err = -ENOENT; /* as the primary answers: no such rule on this port */
 	else if (owner != 0 && owner != c->session)
 		err = -EPERM;
 	else
@@ -484,7 +486,8 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	 * primary could not make (the entry is published after the counter
 	 * and retired before it, so a destroy in between shows as ENOENT). */
 	if (err == -ENOENT && slot < c->region.view.max_rules &&
-	    region_entry_owner(&c->region.view.entries[slot], generation, &owner) == 0)
+	    region_entry_owner(&c->region.view.entries[slot], generation, &owner, &at) == 0 &&
+	    at == port)
 		err = -ENODEV;
 	pthread_mutex_unlock(&c->lock);
 	if (err == -ESHUTDOWN)
@@ -495,7 +498,8 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 				      (unsigned long long)handle);
 	if (err == -ENOENT)
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "no rule 0x%llx", (unsigned long long)handle);
+				      "no rule 0x%llx on port %u", (unsigned long long)handle,
+				      port);
 	if (err == -ENODEV)
 		return flow_error_set(
 			error, ENODEV, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,

@@ -200,11 +200,13 @@ void region_entry_retire(struct region_entry *slot)
 	write_end(&slot->sequence);
 }
 
-int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner)
+int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner,
+		       uint16_t *port)
 {
 	_Static_assert(offsetof(struct region_entry, owner_pid) == ENTRY_BODY &&
 			       offsetof(struct region_entry, owner_id) == ENTRY_BODY + 4,
 		       "owner word");
+	_Static_assert(offsetof(struct region_entry, port) % 8 == 0, "port word");
 
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
@@ -213,8 +215,13 @@ int region_entry_owner(const struct region_entry *slot, uint32_t generation, uin
 		struct {
 			uint32_t pid, id;
 		} word;
+		struct {
+			uint16_t port, flags, text_length, reserved;
+		} where;
 
 		shm_copy_from_acquire(&word, (const uint8_t *)slot + ENTRY_BODY, 1);
+		shm_copy_from_acquire(
+			&where, (const uint8_t *)slot + offsetof(struct region_entry, port), 1);
 		if ((s1 & 1u) || shm_load_relaxed32(&slot->sequence) != s1) {
 			shm_cpu_relax();
 			continue;
@@ -222,6 +229,7 @@ int region_entry_owner(const struct region_entry *slot, uint32_t generation, uin
 		if (gen != generation || generation == 0)
 			return -ENOENT;
 		*owner = word.id;
+		*port = where.port;
 		return 0;
 	}
 	return -EAGAIN;

@@ -157,9 +157,11 @@ void region_entry_publish(struct region_entry *slot, const struct region_entry *
 			  uint32_t generation);
 void region_entry_retire(struct region_entry *slot);
 
-/* Reader: the owner (client session, 0 for the instance) of the rule
- * `generation` in this slot, without copying the entry. 0, -ENOENT, -EAGAIN. */
-int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner);
+/* Reader: the owner (client session, 0 for the instance) and the port of
+ * the rule `generation` in this slot, without copying the entry. 0,
+ * -ENOENT, -EAGAIN. */
+int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner,
+		       uint16_t *port);
 
 /* Reader: copy a live entry. 0, -ENOENT (free slot) or -EAGAIN. */
 int region_entry_read(const struct region_entry *slot, struct region_entry *out);

@@ -193,6 +193,23 @@ static void test_forged_and_stale_handles_are_enoent(void **state)
 
 	assert_int_equal(primary_connect(p, "forger", &c), 0);
 	assert_int_equal(create(c, 1, 0, &handle), 0);
+	/* Another port's rule is no rule here: from shared memory as from
+	 * the primary. */
+	{
+		struct mpf_flow_query_count count = {0}, reset = {.reset = 1};
+
+		assert_int_equal(
+			mpf_flow_query(c, 1, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			-ENOENT);
+		assert_non_null(strstr(error.message, "port 1"));
+		assert_int_equal(
+			mpf_flow_query(c, 1, handle, MPF_FLOW_ACTION_TYPE_COUNT, &reset, &error),
+			-ENOENT);
+		assert_int_equal(mpf_flow_destroy(c, 1, handle, &error), -ENOENT);
+		assert_int_equal(
+			mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, &error),
+			0);
+	}
 	assert_int_equal(mpf_flow_destroy(c, 0, handle + (1ull << 32), &error), -ENOENT);
 	assert_int_equal(mpf_flow_destroy(c, 0, 0xffffffffull, &error), -ENOENT);
 	assert_int_equal(mpf_flow_destroy(c, 0, 0, &error), -ENOENT);
