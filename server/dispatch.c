@@ -315,13 +315,12 @@ static int audit_timed(struct server *s, uint64_t *checked, struct mpf_flow_erro
 }
 
 /* Begin a whole-table request as the client's job (run by job_step()). */
-static void start_job(struct server *s, struct client *c, enum job_kind kind, int port,
+static void start_job(struct client *c, enum job_kind kind, int port,
 		      const struct wire_request *req)
 {
 	c->job = (struct job){.kind = kind,
 			      .error.cause = -1,
 			      .port = port,
-			      .lsn = s->journal.end,
 			      .user_data = req->header.user_data,
 			      .request_op = req->header.op};
 }
@@ -333,8 +332,8 @@ static void start_job(struct server *s, struct client *c, enum job_kind kind, in
 static int run_flush(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
-	(void)out;
-	start_job(s, c, req->flush.persistent ? JOB_FLUSH_PERSISTENT : JOB_FLUSH, req->flush.port,
+	(void)s, (void)out; /* a runner's signature: the job does the work */
+	start_job(c, req->flush.persistent ? JOB_FLUSH_PERSISTENT : JOB_FLUSH, req->flush.port,
 		  req);
 	return RUN_SUSPENDED;
 }
@@ -351,7 +350,7 @@ static int run_audit(struct server *s, struct client *c, const struct wire_reque
 		     struct wire_completion *out)
 {
 	if (audit_ready_at(s, monotonic_ns())) {
-		start_job(s, c, JOB_AUDIT, -1, req);
+		start_job(c, JOB_AUDIT, -1, req);
 		return RUN_SUSPENDED;
 	}
 	return audit_timed(s, &out->count, &out->error);
@@ -502,9 +501,19 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	struct wire_completion out = {.error.cause = -1};
 	enum job_progress progress;
 
-	while ((progress = job_step(s, c)) == JOB_MORE)
+	for (;;) {
+		uint64_t before = s->journal.end;
+
+		progress = job_step(s, c);
+		/* What the job's completion waits for: its own records, not
+		 * those other clients appended between its steps. */
+		if (s->journal.end != before)
+			job->lsn = s->journal.end;
+		if (progress != JOB_MORE)
+			break;
 		if (monotonic_ns() >= deadline)
 			return JOB_MORE;
+	}
 	if (progress == JOB_WAITING)
 		return JOB_WAITING;
 	if (job->kind == JOB_LEAVE) {
@@ -518,7 +527,7 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	out.status = job->status;
 	if (job->status)
 		out.error = job->error;
-	complete(s, c, &out, job->lsn);
+	commit_complete(c, &out, job->lsn);
 	if (job->in_batch && out.status && job->stop_on_error)
 		c->batch_cancelled = true;
 	*job = (struct job){.kind = JOB_NONE};

@@ -79,7 +79,7 @@ struct job {
 	uint64_t checked; /* JOB_AUDIT: rules checked */
 	int status;	  /* its result: 0 or -errno with `error` */
 	struct mpf_flow_error error;
-	uint64_t lsn; /* the journal records it wrote (persistent) */
+	uint64_t lsn; /* the end of the last journal record it wrote; 0: none */
 	uint64_t user_data;
 	uint8_t request_op;
 	/* Inside a BATCH, which stays in the ring (dispatch.c): the batch's
