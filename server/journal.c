@@ -276,11 +276,12 @@ int journal_meter_gone(struct server *s, uint16_t port, uint32_t id)
 {
 	uint64_t key = (uint64_t)port << 32 | id;
 	struct journal_meter *m = meter_find(&s->journal, key);
-	int err = append(s, JOURNAL_METER_GONE, key, NULL, 0, PENDING_METER_GONE);
 
-	if (!err && m)
+	/* Dying from now on: if the record cannot be appended, the caller's
+	 * journal_meter_gone_undone() makes the meter again. */
+	if (m)
 		m->dying = true;
-	return err;
+	return append(s, JOURNAL_METER_GONE, key, NULL, 0, PENDING_METER_GONE);
 }
 
 /* commit.c: a METER record's fate, a METER_GONE record's fate. */
