@@ -10,6 +10,7 @@
  * for mpf_poll().
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -550,6 +551,14 @@ int mpf_submit_destroy(struct mpf_client *c, uint16_t port, uint64_t handle, uin
 	return err;
 }
 
+/* Whether the primary's end of the socket is closed (it is gone), now. */
+static bool primary_hung_up(const struct mpf_client *c)
+{
+	struct pollfd pfd = {.fd = c->sock, .events = POLLRDHUP};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 int mpf_poll(struct mpf_client *c, struct mpf_completion *out, uint32_t max, int timeout_ms)
 {
 	struct wire_completion raw;
@@ -585,7 +594,12 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, uint32_t max, int
 		if (err)
 			break;
 	}
-	if (n == 0 && (c->dead || !c->connected) && c->inflight.count > c->abandoned)
+	/* Nothing to give: say so if the primary is gone, whether or not
+	 * anything was in flight (a poll loop must learn it either way). */
+	if (n == 0 && !err && c->connected && !c->dead && c->inflight.count == c->abandoned &&
+	    primary_hung_up(c))
+		c->dead = true;
+	if (n == 0 && (c->dead || !c->connected))
 		err = -ESHUTDOWN;
 	pthread_mutex_unlock(&c->lock);
 	return n ? (int)n : err;

@@ -904,6 +904,13 @@ static void test_primary_gone_is_eshutdown_and_reconnect_recovers(void **state)
 	assert_int_equal(primary_connect(p, "reconnector", &c), 0);
 	assert_int_equal(create(c, 1, 0, &h), 0);
 	assert_int_equal(primary_stop(p), 0);
+	/* A poll loop learns it with nothing in flight too. */
+	{
+		struct mpf_completion done[4];
+
+		assert_int_equal(mpf_inflight(c), 0);
+		assert_int_equal(mpf_poll(c, done, 4, 0), -ESHUTDOWN);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(create(c, 2, 0, &h), -ESHUTDOWN);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
