@@ -10,6 +10,7 @@
 set -eu
 
 build=$1
+root=$(cd "$(dirname "$0")/../.." && pwd) # the source tree
 flowctl=$build/tools/flowctl
 flowstat=$build/tools/flowstat
 mpflowd=$build/server/mpflowd
@@ -182,7 +183,15 @@ echo "ok - meters"
 grep -q '^# TYPE mpflow_rule_hits_total counter$' "$dir/metrics" &&
 	grep -Eq '^mpflow_rule_hits_total\{mpflow_instance="default",id="0x[0-9a-f]+",owner="instance",pid="0",port="0",group="0"\} [0-9]+$' "$dir/metrics" ||
 	fail "Prometheus text: $(cat "$dir/metrics")"
-echo "ok - Prometheus text"
+# The fleet dashboard queries only what flowstat exports.
+for metric in $(grep -o 'mpflow_[a-z_]*' "$root/contrib/grafana/mpflow.json" | sort -u); do
+	[ "$metric" = mpflow_instance ] && continue # the label
+	grep -q "^# TYPE $metric " "$dir/metrics" || fail "the dashboard queries $metric, which flowstat does not export"
+done
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$dir/metrics" || fail "promtool check metrics"
+fi
+echo "ok - Prometheus text, the metrics the Grafana dashboard queries"
 
 # ---- /metrics over HTTP -------------------------------------------------------
 

@@ -306,7 +306,8 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 		}
 		rows[count++] = (struct listed){.number = info.number, .slot = cursor - 1};
 	}
-	qsort(rows, count, sizeof(*rows), by_number);
+	if (count)
+		qsort(rows, count, sizeof(*rows), by_number);
 	if (f->json)
 		json_ok(line_number, cmd), printf(",\"rules\":[");
 	else

@@ -267,7 +267,13 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 		"# TYPE mpflow_start_time_seconds gauge\nmpflow_start_time_seconds{",
 		in->unrestored);
 	label(out, "mpflow_instance", in->instance);
-	fprintf(out, "} %.3f\n", (double)in->start_ns / 1e9);
+	fprintf(out,
+		"} %.3f\n# HELP mpflow_heartbeat_age_seconds Since the primary's last tick "
+		"(about once a second while it runs).\n"
+		"# TYPE mpflow_heartbeat_age_seconds gauge\nmpflow_heartbeat_age_seconds{",
+		(double)in->start_ns / 1e9);
+	label(out, "mpflow_instance", in->instance);
+	fprintf(out, "} %.3f\n", (double)in->heartbeat_age_ns / 1e9);
 	for (int m = 0; m < METRICS; m++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", rule_metrics[m].name,
 			rule_metrics[m].help, rule_metrics[m].name, rule_metrics[m].type);
