@@ -88,7 +88,6 @@ static int probe_gone(const struct primary *p)
 	struct mpf_monitor *m;
 	int err = -1;
 
-
 	if (mpf_monitor_open(&o, &m, &error) != 0) {
 		fprintf(stderr, "harness: monitor of %s: %s\n", p->dir, error.message);
 		return -1;

@@ -259,8 +259,8 @@ static pid_t start_as_stranger(const char *dir)
 		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
 		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
 			_exit(126);
-		execl(binary, binary, "--foreground", "--quiet", "--no-config", "--runtime-dir", dir,
-		      "--state-dir", dir, (char *)NULL);
+		execl(binary, binary, "--foreground", "--quiet", "--no-config", "--runtime-dir",
+		      dir, "--state-dir", dir, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
