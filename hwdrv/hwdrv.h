@@ -36,6 +36,11 @@ struct hwdrv_config {
 	const char *device_name;
 	uint8_t device_port;
 	uint16_t groups;
+	/* Where a backend that counts them (ops.counts_ports) keeps port and
+	 * queue statistics (shm/region.h): ports entries, and ports x (queues
+	 * + vfs) queue entries. NULL: the backend keeps them privately. */
+	struct region_port *port_stats;
+	struct region_queue *queue_stats;
 };
 
 /* A two-rate three-color meter (RFC 2698): rates in bytes per second,
@@ -87,6 +92,8 @@ struct hwdrv;
 
 struct hwdrv_ops {
 	const char *name;
+	/* The backend counts port and queue statistics (config.port_stats). */
+	bool counts_ports;
 	/* Bring the device up. 0 or -errno with `error` saying why. */
 	int (*open)(struct hwdrv *dev, const struct hwdrv_config *config,
 		    struct mpf_flow_error *error);

@@ -92,6 +92,13 @@ int client_map_region(int fd, uint64_t size, struct client_region *out,
 		      struct mpf_flow_error *error);
 void client_unmap_region(struct client_region *region);
 /* The rule directory walk behind mpf_flow_next() and mpf_monitor_next(). */
+/* stats.c: a port's or a queue's statistics from a checked region view. 0,
+ * -ENOTSUP (the backend keeps none), -EINVAL (no such port or queue) or
+ * -EAGAIN. */
+int client_port_stats(const struct region_view *v, uint16_t port, struct mpf_port_stats *out);
+int client_queue_stats(const struct region_view *v, uint16_t port, uint16_t queue,
+		       struct mpf_queue_stats *out);
+
 int client_directory_next(const struct region_view *view, uint32_t *cursor,
 			  struct mpf_flow_info *info);
 /* One rule's entry, behind mpf_flow_get(): 0, or -ENOENT. */

@@ -105,6 +105,10 @@ int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
 	info->primary_pid = h->primary_pid;
 	info->start_ns = h->start_time_ns;
 	info->max_rules = m->region.view.max_rules;
+	info->ports = m->region.view.n_ports;
+	info->queues = m->region.view.pf_queues;
+	info->vfs = m->region.view.vfs;
+	info->port_stats = m->region.view.ports_kept;
 	info->clients = shm_load_relaxed32(&h->clients);
 	info->rules = shm_load_relaxed32(&h->rules);
 	info->unrestored = shm_load_relaxed32(&h->unrestored);
@@ -119,6 +123,21 @@ int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
 	else
 		info->state = MPF_INSTANCE_RUNNING;
 	return 0;
+}
+
+int mpf_monitor_port_stats(struct mpf_monitor *m, uint16_t port, struct mpf_port_stats *stats)
+{
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	return client_port_stats(&m->region.view, port, stats);
+}
+
+int mpf_monitor_queue_stats(struct mpf_monitor *m, uint16_t port, uint16_t queue,
+			    struct mpf_queue_stats *stats)
+{
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	return client_queue_stats(&m->region.view, port, queue, stats);
 }
 
 int mpf_monitor_next(struct mpf_monitor *m, uint32_t *cursor, struct mpf_flow_info *info)

@@ -346,6 +346,24 @@ static int run_isolate(struct server *s, struct client *c, const struct wire_req
 				     &out->error);
 }
 
+static int run_port_stats_reset(struct server *s, struct client *c, const struct wire_request *req,
+				struct wire_completion *out)
+{
+	const struct region_header *h = s->region;
+	unsigned per_port = (unsigned)h->pf_queues + h->vfs, port = req->port_ref.port;
+
+	(void)c; /* every client of the instance may: the statistics are the port's */
+	if (!(h->port_flags & REGION_PORTS_KEPT))
+		return flow_error_set(&out->error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the %s backend keeps no port statistics", h->backend);
+	if (port >= h->ports)
+		return flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "port %u does not exist (the device has %u)", port, h->ports);
+	region_port_reset(&s->config.device.port_stats[port],
+			  &s->config.device.queue_stats[port * per_port], per_port);
+	return 0;
+}
+
 static int run_audit(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
@@ -361,12 +379,19 @@ static int run_audit(struct server *s, struct client *c, const struct wire_reque
 typedef int runner(struct server *s, struct client *c, const struct wire_request *req,
 		   struct wire_completion *out);
 static runner *const runners[WIRE_OP_END_] = {
-	[WIRE_OP_VALIDATE] = run_rule,	       [WIRE_OP_CREATE] = run_rule,
-	[WIRE_OP_DESTROY] = run_destroy,       [WIRE_OP_FLUSH] = run_flush,
-	[WIRE_OP_QUERY] = run_query,	       [WIRE_OP_ISOLATE] = run_isolate,
-	[WIRE_OP_RXQ_ATTACH] = run_rxq_attach, [WIRE_OP_RXQ_DETACH] = run_rxq_detach,
-	[WIRE_OP_METER_CREATE] = run_meter,    [WIRE_OP_METER_DESTROY] = run_meter,
-	[WIRE_OP_METER_QUERY] = run_meter,     [WIRE_OP_AUDIT] = run_audit,
+	[WIRE_OP_VALIDATE] = run_rule,
+	[WIRE_OP_CREATE] = run_rule,
+	[WIRE_OP_DESTROY] = run_destroy,
+	[WIRE_OP_FLUSH] = run_flush,
+	[WIRE_OP_QUERY] = run_query,
+	[WIRE_OP_ISOLATE] = run_isolate,
+	[WIRE_OP_RXQ_ATTACH] = run_rxq_attach,
+	[WIRE_OP_RXQ_DETACH] = run_rxq_detach,
+	[WIRE_OP_METER_CREATE] = run_meter,
+	[WIRE_OP_METER_DESTROY] = run_meter,
+	[WIRE_OP_METER_QUERY] = run_meter,
+	[WIRE_OP_AUDIT] = run_audit,
+	[WIRE_OP_PORT_STATS_RESET] = run_port_stats_reset,
 };
 
 /* Run one decoded request (not a BATCH) into `out`. True if it became the

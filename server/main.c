@@ -109,11 +109,6 @@ int main(int argc, char **argv)
 	if (s->pidfile == NULL)
 		return 1;
 
-	if (hwdrv_open(&s->device, s->config.backend, &s->config.device, &error) != 0) {
-		fprintf(stderr, SERVER_NAME ": backend %s: %s\n", s->config.backend, error.message);
-		pidfile_remove(s->pidfile);
-		return 1;
-	}
 	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
 	s->scratch = malloc(sizeof(*s->scratch));
 	if (s->clients == NULL || s->scratch == NULL ||
@@ -123,6 +118,13 @@ int main(int argc, char **argv)
 		pidfile_remove(s->pidfile);
 		return 1;
 	}
+	if (hwdrv_open(&s->device, s->config.backend, &s->config.device, &error) != 0) {
+		fprintf(stderr, SERVER_NAME ": backend %s: %s\n", s->config.backend, error.message);
+		pidfile_remove(s->pidfile);
+		return 1;
+	}
+	if (s->device.ops.counts_ports)
+		s->region->port_flags = REGION_PORTS_KEPT; /* before any client maps it */
 	if ((err = journal_open(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": journal %s: %s\n", s->journal.path, strerror(-err));
 		pidfile_remove(s->pidfile);

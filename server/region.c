@@ -13,7 +13,11 @@
 
 int region_create(struct server *s)
 {
-	size_t length = region_memsize(s->config.max_rules);
+	const struct region_layout layout = {.max_rules = s->config.max_rules,
+					     .ports = s->config.device.ports,
+					     .pf_queues = s->config.device.queues,
+					     .vfs = s->config.device.vfs};
+	size_t length = region_memsize(&layout);
 	int fd = memfd_create("mpflow-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	void *mem;
 
@@ -25,8 +29,7 @@ int region_create(struct server *s)
 	if (mem == MAP_FAILED)
 		goto fail;
 	memory_prefault(mem, length);
-	region_init(mem, s->config.max_rules, s->config.backend, s->config.instance,
-		    (uint32_t)getpid());
+	region_init(mem, &layout, s->config.backend, s->config.instance, (uint32_t)getpid());
 	if (fcntl(fd, F_ADD_SEALS,
 		  F_SEAL_FUTURE_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
 		munmap(mem, length);
@@ -37,6 +40,9 @@ int region_create(struct server *s)
 	s->region_length = length;
 	s->counters = (struct region_counter *)((uint8_t *)mem + s->region->counters_offset);
 	s->entries = (struct region_entry *)((uint8_t *)mem + s->region->directory_offset);
+	/* The backend counts port statistics where the region keeps them. */
+	s->config.device.port_stats = region_ports(mem);
+	s->config.device.queue_stats = region_queues(mem, &layout);
 	return 0;
 fail:;
 	int err = -errno;

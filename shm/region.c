@@ -15,28 +15,43 @@
 #include <string.h>
 
 #include "shm/region.h"
+#include "shm/rxq.h"
 
 #define READ_RETRIES 64
 
-size_t region_memsize(uint32_t max_rules)
+static uint64_t ports_bytes(const struct region_layout *l)
 {
-	return sizeof(struct region_header) +
-	       (size_t)max_rules * (sizeof(struct region_counter) + sizeof(struct region_entry));
+	return (uint64_t)l->ports *
+	       (sizeof(struct region_port) +
+		((uint64_t)l->pf_queues + l->vfs) * sizeof(struct region_queue));
 }
 
-void region_init(void *mem, uint32_t max_rules, const char *backend, const char *instance,
-		 uint32_t pid)
+size_t region_memsize(const struct region_layout *l)
+{
+	return sizeof(struct region_header) + ports_bytes(l) +
+	       (size_t)l->max_rules * (sizeof(struct region_counter) + sizeof(struct region_entry));
+}
+
+void region_init(void *mem, const struct region_layout *l, const char *backend,
+		 const char *instance, uint32_t pid)
 {
 	struct region_header *h = mem;
 
 	memset(h, 0, sizeof(*h));
 	h->magic = REGION_MAGIC;
 	h->version = REGION_VERSION;
-	h->max_rules = max_rules;
+	h->max_rules = l->max_rules;
 	h->header_size = sizeof(*h);
-	h->size = region_memsize(max_rules);
-	h->counters_offset = sizeof(*h);
-	h->directory_offset = sizeof(*h) + (uint64_t)max_rules * sizeof(struct region_counter);
+	h->size = region_memsize(l);
+	h->ports_offset = sizeof(*h);
+	h->ports = l->ports;
+	h->pf_queues = l->pf_queues;
+	h->vfs = l->vfs;
+	h->port_size = sizeof(struct region_port);
+	h->queue_size = sizeof(struct region_queue);
+	h->counters_offset = sizeof(*h) + ports_bytes(l);
+	h->directory_offset =
+		h->counters_offset + (uint64_t)l->max_rules * sizeof(struct region_counter);
 	h->counter_size = sizeof(struct region_counter);
 	h->entry_size = sizeof(struct region_entry);
 	h->primary_pid = pid;
@@ -46,26 +61,60 @@ void region_init(void *mem, uint32_t max_rules, const char *backend, const char 
 	shm_store_relaxed32(&h->state, REGION_STATE_RUNNING);
 }
 
+struct region_port *region_ports(void *mem)
+{
+	return (struct region_port *)((uint8_t *)mem + sizeof(struct region_header));
+}
+
+struct region_queue *region_queues(void *mem, const struct region_layout *l)
+{
+	return (struct region_queue *)(region_ports(mem) + l->ports);
+}
+
+int region_queue_index(uint16_t pf_queues, uint16_t vfs, uint16_t queue)
+{
+	if (queue < pf_queues)
+		return queue;
+	if (queue >= RXQ_VF_BASE && queue - RXQ_VF_BASE < vfs)
+		return pf_queues + (queue - RXQ_VF_BASE);
+	return -1;
+}
+
 int region_attach(struct region_view *view, const void *mem, size_t length)
 {
 	struct region_header h;
+	struct region_layout l;
 
 	if (length < sizeof(h))
 		return -EINVAL;
-	/* One copy of the header; only the copy is checked and used. */
+	/* One copy of the header's constant fields (the live ones between
+	 * them are not needed); only the copy is checked and used. */
 	memcpy(&h, mem, offsetof(struct region_header, state));
+	memcpy(&h.ports_offset, (const uint8_t *)mem + offsetof(struct region_header, ports_offset),
+	       sizeof(h) - offsetof(struct region_header, ports_offset));
 	if (h.magic != REGION_MAGIC || h.version != REGION_VERSION || h.header_size != sizeof(h) ||
 	    h.counter_size != sizeof(struct region_counter) ||
-	    h.entry_size != sizeof(struct region_entry))
+	    h.entry_size != sizeof(struct region_entry) ||
+	    h.port_size != sizeof(struct region_port) ||
+	    h.queue_size != sizeof(struct region_queue))
 		return -EPROTO;
-	if (h.size != region_memsize(h.max_rules) || h.size > length ||
-	    h.counters_offset != sizeof(h) ||
-	    h.directory_offset != sizeof(h) + (uint64_t)h.max_rules * sizeof(struct region_counter))
+	l = (struct region_layout){
+		.max_rules = h.max_rules, .ports = h.ports, .pf_queues = h.pf_queues, .vfs = h.vfs};
+	if (h.size != region_memsize(&l) || h.size > length || h.ports_offset != sizeof(h) ||
+	    h.counters_offset != sizeof(h) + ports_bytes(&l) ||
+	    h.directory_offset !=
+		    h.counters_offset + (uint64_t)h.max_rules * sizeof(struct region_counter))
 		return -EPROTO;
 	view->header = mem;
+	view->ports = region_ports((void *)(uintptr_t)mem);
+	view->queues = region_queues((void *)(uintptr_t)mem, &l);
 	view->counters = (const struct region_counter *)((const uint8_t *)mem + h.counters_offset);
 	view->entries = (const struct region_entry *)((const uint8_t *)mem + h.directory_offset);
 	view->max_rules = h.max_rules;
+	view->n_ports = h.ports;
+	view->pf_queues = h.pf_queues;
+	view->vfs = h.vfs;
+	view->ports_kept = (h.port_flags & REGION_PORTS_KEPT) != 0;
 	return 0;
 }
 
@@ -160,6 +209,47 @@ int region_counter_read(const struct region_counter *c, uint32_t generation,
 		out->bytes = bytes >= bytes_base ? bytes - bytes_base : 0;
 		out->last_hit_ns = last;
 		return 0;
+	}
+	return -EAGAIN;
+}
+
+void region_port_reset(struct region_port *port, struct region_queue *queues, unsigned n_queues)
+{
+	write_begin(&port->sequence);
+	for (unsigned i = 0; i < REGION_PORT_STATS; i++)
+		shm_store_release64(&port->base[i], shm_load_relaxed64(&port->value[i]));
+	for (unsigned q = 0; q < n_queues; q++)
+		for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
+			shm_store_release64(&queues[q].base[i],
+					    shm_load_relaxed64(&queues[q].value[i]));
+	write_end(&port->sequence);
+}
+
+static void read_since(const shm_u64 *value, const shm_u64 *base, uint64_t *out, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = shm_load_acquire64(&value[i]), b = shm_load_acquire64(&base[i]);
+
+		/* Values move outside the seqlock: a reset racing a count
+		 * can leave a base a little ahead for one read. */
+		out[i] = v >= b ? v - b : 0;
+	}
+}
+
+int region_port_read(const struct region_port *port, uint64_t out[REGION_PORT_STATS],
+		     const struct region_queue *queue, uint64_t queue_out[REGION_QUEUE_STATS])
+{
+	for (int i = 0; i < READ_RETRIES; i++) {
+		/* R1: pairs with W2. */
+		uint32_t s1 = shm_load_acquire32(&port->sequence);
+
+		read_since(port->value, port->base, out, REGION_PORT_STATS);
+		if (queue)
+			read_since(queue->value, queue->base, queue_out, REGION_QUEUE_STATS);
+		/* R2: after the acquire loads above. */
+		if (!(s1 & 1u) && shm_load_relaxed32(&port->sequence) == s1)
+			return 0;
+		shm_cpu_relax();
 	}
 	return -EAGAIN;
 }

@@ -4,6 +4,8 @@
  * the primary writes and seals, and every client maps read-only.
  *
  *   0                  struct region_header (256 bytes)
+ *   ports_offset       struct region_port[ports]          (192 bytes each)
+ *                      struct region_queue[ports][port_queues] (64 bytes each)
  *   counters_offset    struct region_counter[max_rules]   (64 bytes each)
  *   directory_offset   struct region_entry[max_rules]     (512 bytes each)
  *
@@ -17,6 +19,11 @@
  * Readers copy inside the seqlock window with bounded retries and use only
  * the copy; a slot whose generation is not the handle's is refused (a query
  * on a destroyed or reused rule fails, it never reports another rule).
+ *
+ * Port and queue statistics follow the same rules: the counting side (the
+ * datapath) adds to `value`, the primary moves `base` inside the port's
+ * seqlock on a reset, readers report value - base. A port's queues are its
+ * PF queues, then its VFs' (queue RXQ_VF_BASE + n at index pf_queues + n).
  */
 #ifndef MPFLOW_SHM_REGION_H
 #define MPFLOW_SHM_REGION_H
@@ -28,7 +35,7 @@
 #include "shm/atomics.h"
 
 #define REGION_MAGIC	0x5246504du /* "MPFR" */
-#define REGION_VERSION	2u	    /* 2: entries carry the rule's number */
+#define REGION_VERSION	3u	    /* 3: port and queue statistics */
 #define REGION_TEXT_MAX 432u	    /* bytes of rule text, NUL included */
 #define REGION_NAME_MAX 32u	    /* client name, NUL included */
 
@@ -57,9 +64,18 @@ struct region_header {
 	shm_u32 rules;
 	shm_u32 unrestored;   /* journaled persistent rules not in the device */
 	shm_u64 heartbeat_ns; /* CLOCK_MONOTONIC of the primary's last tick */
-	uint8_t pad[256 - 136];
+	/* Constant again: the port statistics' layout. */
+	uint64_t ports_offset;
+	uint16_t ports;
+	uint16_t port_flags; /* REGION_PORTS_* */
+	uint16_t pf_queues;  /* of each port; its VFs' queues follow them */
+	uint16_t vfs;
+	uint32_t port_size;
+	uint32_t queue_size;
+	uint8_t pad[256 - 160];
 };
 _Static_assert(offsetof(struct region_header, state) == 112, "region header layout");
+_Static_assert(offsetof(struct region_header, ports_offset) == 136, "region header layout");
 _Static_assert(sizeof(struct region_header) == 256, "region header size");
 
 /* region_counter.flags */
@@ -106,20 +122,81 @@ struct region_entry {
 };
 _Static_assert(sizeof(struct region_entry) == 512, "directory entry size");
 
+/* region_header.port_flags */
+#define REGION_PORTS_KEPT 0x1u /* the backend counts them (soft); else all stay 0 */
+
+/* What a port's packets became; DPDK's rte_eth_stats names in brackets. */
+enum region_port_stat {
+	REGION_PORT_RX_PACKETS,	    /* received (ipackets) */
+	REGION_PORT_RX_BYTES,	    /* (ibytes) */
+	REGION_PORT_RX_MISSED,	    /* lost by the source before classification (imissed) */
+	REGION_PORT_RX_DROPPED,	    /* taken by a DROP action */
+	REGION_PORT_RX_DEFAULT,	    /* delivered by default: no rule decided */
+	REGION_PORT_RX_UNDELIVERED, /* no fate at all: isolated, nothing took it */
+	REGION_PORT_TX_PACKETS,	    /* transmitted (opackets) */
+	REGION_PORT_TX_BYTES,	    /* (obytes) */
+	REGION_PORT_TX_DROPPED,	    /* taken by an egress DROP action */
+	REGION_PORT_STATS
+};
+
+/* What became of the packets handed to one queue. */
+enum region_queue_stat {
+	REGION_QUEUE_PACKETS,	 /* delivered into its ring */
+	REGION_QUEUE_BYTES,	 /* wire bytes of those */
+	REGION_QUEUE_FULL,	 /* lost: the ring was full */
+	REGION_QUEUE_UNATTACHED, /* lost: no secondary had attached it */
+	REGION_QUEUE_STATS
+};
+
+struct region_port {
+	shm_u32 sequence; /* seqlock over the bases of the port and its queues */
+	uint32_t reserved;
+	shm_u64 value[REGION_PORT_STATS]; /* counting side */
+	shm_u64 base[REGION_PORT_STATS];  /* primary: the values at the last reset */
+	uint8_t pad[192 - 8 - 16 * REGION_PORT_STATS];
+};
+_Static_assert(sizeof(struct region_port) == 3 * SHM_CACHE_LINE, "port statistics size");
+
+struct region_queue {
+	shm_u64 value[REGION_QUEUE_STATS];
+	shm_u64 base[REGION_QUEUE_STATS];
+};
+_Static_assert(sizeof(struct region_queue) == SHM_CACHE_LINE, "one queue per line");
+
+/* The shape of a region. */
+struct region_layout {
+	uint32_t max_rules;
+	uint16_t ports;
+	uint16_t pf_queues; /* per port */
+	uint16_t vfs;	    /* per port, one queue each */
+};
+
 /* A client's checked view of a mapped region. */
 struct region_view {
 	const struct region_header *header;
+	const struct region_port *ports;
+	const struct region_queue *queues; /* [ports][port_queues] */
 	const struct region_counter *counters;
 	const struct region_entry *entries;
 	uint32_t max_rules;
+	uint16_t n_ports, pf_queues, vfs;
+	bool ports_kept;
 };
 
-/* Bytes of a region for `max_rules` slots. */
-size_t region_memsize(uint32_t max_rules);
+/* Bytes of a region of this layout. */
+size_t region_memsize(const struct region_layout *layout);
 
 /* Primary: lay out an empty region in `mem` (region_memsize() bytes). */
-void region_init(void *mem, uint32_t max_rules, const char *backend, const char *instance,
-		 uint32_t pid);
+void region_init(void *mem, const struct region_layout *layout, const char *backend,
+		 const char *instance, uint32_t pid);
+
+/* Where a layout's port statistics are, in a region laid out by it. */
+struct region_port *region_ports(void *mem);
+struct region_queue *region_queues(void *mem, const struct region_layout *layout);
+
+/* Index of queue number `queue` (RXQ_VF_BASE + n for VF n) among a port's
+ * queues, or -1. */
+int region_queue_index(uint16_t pf_queues, uint16_t vfs, uint16_t queue);
 
 /* Reader: check the header of a mapped region once (magic, version, sizes,
  * every offset within `length`) and fill `view`. 0, -EPROTO or -EINVAL. */
@@ -162,6 +239,24 @@ void region_entry_retire(struct region_entry *slot);
  * -ENOENT, -EAGAIN. */
 int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner,
 		       uint16_t *port);
+
+/* Counting side: add to a port or queue statistic (single writer). */
+static inline void region_stat_add(shm_u64 *value, uint64_t n)
+{
+	shm_store_relaxed64(value, shm_load_relaxed64(value) + n);
+}
+
+/* Primary: move the baselines of a port and its `n_queues` queues to their
+ * values now (a statistics reset). */
+void region_port_reset(struct region_port *port, struct region_queue *queues, unsigned n_queues);
+
+/*
+ * Reader: a port's statistics since the last reset into out[REGION_PORT_STATS],
+ * and, if `queue` is not NULL, that queue's into queue_out[REGION_QUEUE_STATS]
+ * from the same window. 0 or -EAGAIN if a reset held the port every retry.
+ */
+int region_port_read(const struct region_port *port, uint64_t out[REGION_PORT_STATS],
+		     const struct region_queue *queue, uint64_t queue_out[REGION_QUEUE_STATS]);
 
 /* Reader: copy a live entry. 0, -ENOENT (free slot) or -EAGAIN. */
 int region_entry_read(const struct region_entry *slot, struct region_entry *out);

@@ -43,10 +43,11 @@ struct rxq_header {
 };
 _Static_assert(sizeof(struct rxq_header) == RXQ_HEADER_SIZE, "rxq header size");
 
-#define RXQ_DESC_MARK	   0x1u /* mark holds a MARK action's id */
-#define RXQ_DESC_FLAG	   0x2u /* a FLAG action matched */
-#define RXQ_DESC_RSS	   0x4u /* rss_hash holds the Toeplitz hash */
-#define RXQ_DESC_TRUNCATED 0x8u /* length < wire_length */
+#define RXQ_DESC_MARK	   0x1u	 /* mark holds a MARK action's id */
+#define RXQ_DESC_FLAG	   0x2u	 /* a FLAG action matched */
+#define RXQ_DESC_RSS	   0x4u	 /* rss_hash holds the Toeplitz hash */
+#define RXQ_DESC_TRUNCATED 0x8u	 /* length < wire_length */
+#define RXQ_DESC_DEFAULT   0x10u /* no rule decided: default delivery */
 
 struct rxq_desc {
 	uint32_t length;      /* bytes of frame that follow */

@@ -33,7 +33,9 @@ _Static_assert(MPF_FLOW_INFO_INGRESS == REGION_ENTRY_INGRESS &&
 /* RX queues (rxq.h) and struct mpf_packet. */
 _Static_assert(MPF_RXQ_VF(0) == RXQ_VF_BASE, "a VF's queue numbers");
 _Static_assert(MPF_PACKET_MARK == RXQ_DESC_MARK && MPF_PACKET_FLAG == RXQ_DESC_FLAG &&
-		       MPF_PACKET_RSS == RXQ_DESC_RSS && MPF_PACKET_TRUNCATED == RXQ_DESC_TRUNCATED,
+		       MPF_PACKET_RSS == RXQ_DESC_RSS &&
+		       MPF_PACKET_TRUNCATED == RXQ_DESC_TRUNCATED &&
+		       MPF_PACKET_DEFAULT == RXQ_DESC_DEFAULT,
 	       "packet flags: the descriptor's bits are the API's");
 
 _Static_assert(MPF_RXQ_PACKET_MAX == sizeof(struct rxq_desc) + RXQ_FRAME_MAX &&
@@ -60,6 +62,7 @@ _Static_assert(sizeof(struct wire_destroy) == 8, "wire destroy");
 _Static_assert(sizeof(struct wire_flush) == 8, "wire flush");
 _Static_assert(sizeof(struct wire_query) == 16, "wire query");
 _Static_assert(sizeof(struct wire_isolate) == 8, "wire isolate");
+_Static_assert(sizeof(struct wire_port_ref) == 8, "wire port reference");
 _Static_assert(sizeof(struct wire_rxq) == 8, "wire rxq");
 _Static_assert(sizeof(struct wire_meter_ref) == 8, "wire meter ref");
 _Static_assert(sizeof(struct wire_audit) == 8, "wire audit");

@@ -266,6 +266,18 @@ int wire_encode_isolate(void *buf, size_t cap, uint64_t user_data, uint16_t port
 	return writer_finish(&w, error);
 }
 
+int wire_encode_port_stats_reset(void *buf, size_t cap, uint64_t user_data, uint16_t port,
+				 struct mpf_flow_error *error)
+{
+	struct wire_port_ref body = {.port = port};
+	struct writer w;
+
+	writer_init(&w, buf, cap);
+	writer_begin(&w, WIRE_OP_PORT_STATS_RESET, user_data);
+	writer_put(&w, &body, sizeof(body));
+	return writer_finish(&w, error);
+}
+
 int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
 		    uint16_t queue, struct mpf_flow_error *error)
 {
@@ -910,6 +922,22 @@ static int decode_audit(struct wire_request *req, struct reader *body, struct mp
 	return 0;
 }
 
+static int decode_port_ref(struct wire_request *req, struct reader *body,
+			   struct mpf_flow_error *error)
+{
+	struct wire_port_ref ref;
+	int err =
+		take_body(body, &ref, sizeof(ref), "port", MPF_FLOW_ERROR_TYPE_UNSPECIFIED, error);
+
+	if (err)
+		return err;
+	if (ref.reserved || ref.reserved1)
+		return bad_message(error, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				   "reserved fields of a port request are not zero");
+	req->port_ref.port = ref.port;
+	return 0;
+}
+
 #define OP(code, label, body, may_batch, decoder)                                                  \
 	[WIRE_OP_##code] = {.name = (label),                                                       \
 			    .body_size = (body),                                                   \
@@ -933,6 +961,8 @@ static const struct wire_op_desc wire_ops[WIRE_OP_END_] = {
 	OP(METER_DESTROY, "meter destroy", sizeof(struct wire_meter_ref), false, decode_meter_ref),
 	OP(METER_QUERY, "meter query", sizeof(struct wire_meter_ref), false, decode_meter_ref),
 	OP(AUDIT, "audit", sizeof(struct wire_audit), false, decode_audit),
+	OP(PORT_STATS_RESET, "port stats reset", sizeof(struct wire_port_ref), true,
+	   decode_port_ref),
 };
 
 const struct wire_op_desc *wire_op(unsigned op)

@@ -48,6 +48,7 @@ enum wire_op {
 	WIRE_OP_METER_DESTROY,
 	WIRE_OP_METER_QUERY,
 	WIRE_OP_AUDIT, /* the primary checks its own consistency */
+	WIRE_OP_PORT_STATS_RESET,
 	WIRE_OP_END_
 };
 
@@ -175,6 +176,12 @@ struct wire_meter_ref {
 };
 
 /* AUDIT body: nothing to ask yet; both words must be zero. */
+struct wire_port_ref {
+	uint16_t port;
+	uint16_t reserved;
+	uint32_t reserved1;
+};
+
 struct wire_audit {
 	uint32_t flags;
 	uint32_t reserved;
@@ -266,6 +273,9 @@ struct wire_request {
 			bool enable;
 		} isolate;
 		struct {
+			uint16_t port;
+		} port_ref; /* PORT_STATS_RESET */
+		struct {
 			uint32_t count;
 			bool stop_on_error;
 		} batch;
@@ -322,6 +332,8 @@ int wire_encode_query(void *buf, size_t cap, uint64_t user_data, uint16_t port, 
 		      struct mpf_flow_error *error);
 int wire_encode_isolate(void *buf, size_t cap, uint64_t user_data, uint16_t port, bool enable,
 			struct mpf_flow_error *error);
+int wire_encode_port_stats_reset(void *buf, size_t cap, uint64_t user_data, uint16_t port,
+				 struct mpf_flow_error *error);
 int wire_encode_rxq(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
 		    uint16_t queue, struct mpf_flow_error *error);
 int wire_encode_meter_create(void *buf, size_t cap, uint64_t user_data, uint16_t port, uint32_t id,

@@ -37,10 +37,10 @@
 
 /* What the test sends, by kind, and what it expects each rule to count. */
 struct traffic {
-	unsigned dns, dns_bytes;   /* UDP to port 53: rule 1, queue 1 */
-	unsigned web, web_bytes;   /* TCP to port 80: rule 2, dropped */
-	unsigned icmp, icmp_bytes; /* ICMP: rule 3 counts, default queue */
-	unsigned other;		   /* nothing matches: default queue */
+	unsigned dns, dns_bytes;     /* UDP to port 53: rule 1, queue 1 */
+	unsigned web, web_bytes;     /* TCP to port 80: rule 2, dropped */
+	unsigned icmp, icmp_bytes;   /* ICMP: rule 3 counts, default queue */
+	unsigned other, other_bytes; /* nothing matches: default queue */
 };
 
 static struct frame make_frame(unsigned i, struct traffic *t)
@@ -71,6 +71,7 @@ static struct frame make_frame(unsigned i, struct traffic *t)
 	default:
 		f = frame_ipv4_l4(0x0a000001u, 0x0a000002u, 17, 1, 9999, 0);
 		t->other++;
+		t->other_bytes += (unsigned)f.length;
 		break;
 	}
 	return f;
@@ -147,15 +148,16 @@ static void expect_count(struct mpf_client *c, uint64_t handle, unsigned hits, u
 }
 
 /* Drain a queue until `expect` packets came or 10 s passed; returns how
- * many, checking each one's length against its wire length. */
-static unsigned drain(struct mpf_rxq *q, unsigned expect, unsigned *bytes)
+ * many, checking each one's length against its wire length, and how many
+ * were delivered by default (no rule decided) in *defaults. */
+static unsigned drain(struct mpf_rxq *q, unsigned expect, unsigned *bytes, unsigned *defaults)
 {
 	static uint8_t buf[1 << 20];
 	struct mpf_packet pkts[64];
 	unsigned got = 0;
 	time_t deadline = time(NULL) + 10;
 
-	*bytes = 0;
+	*bytes = *defaults = 0;
 	while (got < expect && time(NULL) < deadline) {
 		int n = mpf_rxq_burst(q, pkts, 64, buf, sizeof(buf));
 
@@ -167,6 +169,7 @@ static unsigned drain(struct mpf_rxq *q, unsigned expect, unsigned *bytes)
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(pkts[i].length, pkts[i].wire_length);
 			*bytes += pkts[i].length;
+			*defaults += (pkts[i].flags & MPF_PACKET_DEFAULT) != 0;
 		}
 		got += (unsigned)n;
 	}
@@ -174,6 +177,55 @@ static unsigned drain(struct mpf_rxq *q, unsigned expect, unsigned *bytes)
 	usleep(100000);
 	assert_int_equal(mpf_rxq_burst(q, pkts, 64, buf, sizeof(buf)), 0);
 	return got;
+}
+
+/* The port's statistics say what became of every frame of the pcap, the
+ * same through a session and a monitor; a reset starts them from zero. */
+static void expect_port_stats(const struct primary *p, struct mpf_client *c,
+			      const struct traffic *t)
+{
+	struct mpf_port_stats s, m;
+	struct mpf_queue_stats q;
+	struct mpf_monitor *monitor;
+	struct mpf_connect_options options = {.runtime_dir = p->dir};
+	struct mpf_flow_error error;
+	unsigned frames = t->dns + t->web + t->icmp + t->other;
+
+	assert_int_equal(mpf_port_stats(c, 0, &s), 0);
+	assert_int_equal(s.rx_packets, frames);
+	assert_int_equal(s.rx_bytes, t->dns_bytes + t->web_bytes + t->icmp_bytes + t->other_bytes);
+	assert_int_equal(s.rx_dropped, t->web);
+	assert_int_equal(s.rx_default, t->icmp + t->other);
+	assert_int_equal(s.rx_undelivered, 0);
+	assert_int_equal(s.rx_missed, 0);
+	assert_int_equal(s.tx_packets, 0);
+	assert_int_equal(s.queue_full, 0);
+	assert_int_equal(s.queue_unattached, 0);
+	assert_int_equal(mpf_queue_stats(c, 0, 1, &q), 0);
+	assert_int_equal(q.packets, t->dns);
+	assert_int_equal(q.bytes, t->dns_bytes);
+	assert_int_equal(mpf_queue_stats(c, 0, 0, &q), 0);
+	assert_int_equal(q.packets, t->icmp + t->other);
+	assert_int_equal(q.bytes, t->icmp_bytes + t->other_bytes);
+	assert_int_equal(mpf_queue_stats(c, 0, 2, &q), 0);
+	assert_int_equal(q.packets + q.full + q.unattached, 0);
+	/* What does not exist is refused. */
+	assert_int_equal(mpf_port_stats(c, 1, &s), -EINVAL);
+	assert_int_equal(mpf_queue_stats(c, 0, 4, &q), -EINVAL);
+	assert_int_equal(mpf_queue_stats(c, 0, MPF_RXQ_VF(0), &q), -EINVAL);
+	assert_int_equal(mpf_port_stats_reset(c, 1, &error), -EINVAL);
+	/* A monitor reads the same figures. */
+	assert_int_equal(mpf_monitor_open(&options, &monitor, &error), 0);
+	assert_int_equal(mpf_port_stats(c, 0, &s), 0);
+	assert_int_equal(mpf_monitor_port_stats(monitor, 0, &m), 0);
+	assert_memory_equal(&s, &m, sizeof(s));
+	/* Reset: zero for everyone, the rules' counters untouched. */
+	assert_int_equal(mpf_port_stats_reset(c, 0, &error), 0);
+	assert_int_equal(mpf_monitor_port_stats(monitor, 0, &m), 0);
+	assert_int_equal(m.rx_packets + m.rx_bytes + m.rx_dropped + m.rx_default, 0);
+	assert_int_equal(mpf_monitor_queue_stats(monitor, 0, 1, &q), 0);
+	assert_int_equal(q.packets + q.bytes, 0);
+	mpf_monitor_close(monitor);
 }
 
 static void test_pcap_replay_counts_and_delivers_exactly(void **state)
@@ -187,7 +239,7 @@ static void test_pcap_replay_counts_and_delivers_exactly(void **state)
 	struct mpf_rxq_stats stats;
 	struct mpf_flow_error error;
 	uint64_t h[3];
-	unsigned bytes;
+	unsigned bytes, defaults;
 	struct timespec t0, t1;
 
 	(void)state;
@@ -208,9 +260,12 @@ static void test_pcap_replay_counts_and_delivers_exactly(void **state)
 	if (t1.tv_sec - t0.tv_sec >= 3)
 		fail_msg("setting up took longer than the replay delay");
 
-	assert_int_equal(drain(q1, t.dns, &bytes), t.dns);
+	assert_int_equal(drain(q1, t.dns, &bytes, &defaults), t.dns);
 	assert_int_equal(bytes, t.dns_bytes);
-	assert_int_equal(drain(q0, t.icmp + t.other, &bytes), t.icmp + t.other);
+	assert_int_equal(defaults, 0);
+	assert_int_equal(drain(q0, t.icmp + t.other, &bytes, &defaults), t.icmp + t.other);
+	assert_int_equal(defaults, t.icmp + t.other); /* no rule decided their fate */
+	expect_port_stats(&p, c, &t);
 	expect_count(c, h[0], t.dns, t.dns_bytes);
 	expect_count(c, h[1], t.web, t.web_bytes);
 	expect_count(c, h[2], t.icmp, t.icmp_bytes);

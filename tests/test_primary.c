@@ -153,6 +153,18 @@ static void test_refusals_carry_the_cause(void **state)
 	assert_int_equal(error.cause, 0);
 	assert_int_equal(mpf_flow_create(c, 3, &ingress, eth, drop, 0, &handle, &error), -EINVAL);
 	assert_non_null(strstr(error.message, "port 3"));
+	/* Port statistics: the soft backend keeps them, verbs says it does not. */
+	if (strcmp(backend(), "verbs") == 0) {
+		struct mpf_port_stats stats;
+
+		assert_int_equal(mpf_port_stats(c, 0, &stats), -ENOTSUP);
+		assert_int_equal(mpf_port_stats_reset(c, 0, &error), -ENOTSUP);
+		assert_non_null(strstr(error.message, "keeps no port statistics"));
+	} else {
+		assert_int_equal(mpf_port_stats_reset(c, 0, &error), 0);
+		assert_int_equal(mpf_port_stats_reset(c, 3, &error), -EINVAL);
+		assert_non_null(strstr(error.message, "port 3"));
+	}
 	mpf_disconnect(c);
 }
 

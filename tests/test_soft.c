@@ -168,7 +168,21 @@ static unsigned received(struct rig *rig, unsigned q)
 	return received_on(rig, 0, q, NULL);
 }
 
+/* Port 0's statistic `which` (enum region_port_stat), as the datapath
+ * counted it. */
+static uint64_t port_stat(struct rig *rig, unsigned which)
+{
+	return shm_load_relaxed64(&rig->soft->ports[0].stats->value[which]);
+}
+
+/* Queue index q of port 0: its statistic `which` (enum region_queue_stat). */
+static uint64_t queue_stat(struct rig *rig, unsigned q, unsigned which)
+{
+	return shm_load_relaxed64(&rig->soft->ports[0].queues[q].stats->value[which]);
+}
+
 /* Queues of port 0 that hold a packet, as a bit set; emptied. */
+
 static uint32_t delivered(struct rig *rig)
 {
 	uint32_t set = 0;
@@ -551,17 +565,17 @@ static void test_drop_keeps_the_copies_already_made(void **state)
 	void *d = rule_on(rig, 0, &later, any_eth, dup_drop);
 	send_frame(rig, &f);
 	assert_int_equal(delivered(rig), 1u << 5);
-	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 1);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_DROPPED), 1);
 	rule_on(rig, 0, &first, any_eth, copy);
 	send_frame(rig, &f);
 	assert_int_equal(delivered(rig), 1u << 8 | 1u << 5);
-	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 2);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_DROPPED), 2);
 	destroy(rig, d);
 	rule_on(rig, 0, &later, any_eth,
 		(const struct mpf_flow_action[]){ACTION(DROP, NULL), END_ACTION});
 	send_frame(rig, &f);
 	assert_int_equal(delivered(rig), 1u << 8); /* no default delivery */
-	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 3);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_DROPPED), 3);
 }
 
 static void test_count_and_drop_counts_every_byte(void **state)
@@ -584,7 +598,7 @@ static void test_count_and_drop_counts_every_byte(void **state)
 	assert_int_equal(region_counter_read(&rig->counters[0], 1, &count), 0);
 	assert_int_equal(count.hits, 10);
 	assert_int_equal(count.bytes, bytes);
-	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].dropped), 10);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_DROPPED), 10);
 }
 
 static void test_mark_count_redirect_marks_the_descriptor(void **state)
@@ -794,7 +808,109 @@ static void test_egress_rules_see_transmitted_packets_only(void **state)
 	soft_process(rig->soft, &rig->soft->ports[0], &p, true, rig->now_ns);
 	assert_int_equal(region_counter_read(&rig->counters[0], 1, &count), 0);
 	assert_int_equal(count.hits, 1);
-	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].tx_packets), 0);
+	assert_int_equal(port_stat(rig, REGION_PORT_TX_PACKETS), 0);
+}
+
+/* Every packet ends in one of the port's fates, each counted once; the
+ * queues count what reached them and what they lost, and why. */
+static void test_port_statistics_account_for_every_packet(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const struct mpf_flow_item_udp dport = {.hdr.dst_port = BE16(0xffff)};
+	const struct mpf_flow_item_udp to53 = {.hdr.dst_port = BE16(53)};
+	const struct mpf_flow_item_udp to54 = {.hdr.dst_port = BE16(54)};
+	const struct mpf_flow_item_udp to55 = {.hdr.dst_port = BE16(55)};
+	const struct mpf_flow_item_udp to56 = {.hdr.dst_port = BE16(56)};
+	const struct mpf_flow_item p53[] = {ITEM(ETH), ITEM(IPV4),
+					    ITEM(UDP, .spec = &to53, .mask = &dport), END_ITEM};
+	const struct mpf_flow_item p54[] = {ITEM(ETH), ITEM(IPV4),
+					    ITEM(UDP, .spec = &to54, .mask = &dport), END_ITEM};
+	const struct mpf_flow_item p55[] = {ITEM(ETH), ITEM(IPV4),
+					    ITEM(UDP, .spec = &to55, .mask = &dport), END_ITEM};
+	const struct mpf_flow_item p56[] = {ITEM(ETH), ITEM(IPV4),
+					    ITEM(UDP, .spec = &to56, .mask = &dport), END_ITEM};
+	const struct mpf_flow_attr egress = {.egress = 1};
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), END_ACTION};
+	struct frame f53 = frame_ipv4_l4(1, 2, 17, 1, 53, 0),
+		     f54 = frame_ipv4_l4(1, 2, 17, 1, 54, 0),
+		     f55 = frame_ipv4_l4(1, 2, 17, 1, 55, 0),
+		     f56 = frame_ipv4_l4(1, 2, 17, 1, 56, 0),
+		     other = frame_ipv4_l4(1, 2, 17, 1, 9, 10);
+	struct rxq_desc desc = {0};
+	uint64_t values[REGION_PORT_STATS], queue[REGION_QUEUE_STATS];
+	unsigned full_sent = 0, in_ring;
+
+	rule(rig, p53, (const struct mpf_flow_action[]){ACTION(QUEUE, &q1), END_ACTION});
+	rule(rig, p54, drop);
+	rule(rig, p55, (const struct mpf_flow_action[]){ACTION(QUEUE, &q2), END_ACTION});
+	rule(rig, p56, (const struct mpf_flow_action[]){ACTION(QUEUE, &q3), END_ACTION});
+	rule_on(rig, 0, &egress, any_eth, drop);
+
+	/* No rule: delivered by default, and the descriptor says so. */
+	send_frame(rig, &other);
+	assert_int_equal(received_on(rig, 0, 0, &desc), 1);
+	assert_true(desc.flags & RXQ_DESC_DEFAULT);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_DEFAULT), 1);
+	/* A rule's queue: no default flag. */
+	send_frame(rig, &f53);
+	assert_int_equal(received_on(rig, 0, 1, &desc), 1);
+	assert_false(desc.flags & RXQ_DESC_DEFAULT);
+	assert_int_equal(queue_stat(rig, 1, REGION_QUEUE_PACKETS), 1);
+	assert_int_equal(queue_stat(rig, 1, REGION_QUEUE_BYTES), f53.length);
+	/* DROP. */
+	send_frame(rig, &f54);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_DROPPED), 1);
+	/* Nobody attached to queue 2. */
+	assert_int_equal(rig->dev.ops.rxq_detach(&rig->dev, 0, 2, 7, NULL), 0);
+	send_frame(rig, &f55);
+	assert_int_equal(queue_stat(rig, 2, REGION_QUEUE_UNATTACHED), 1);
+	assert_int_equal(queue_stat(rig, 2, REGION_QUEUE_PACKETS), 0);
+	/* Queue 3 fills up: what does not fit is lost, and counted. */
+	while (queue_stat(rig, 3, REGION_QUEUE_FULL) < 5) {
+		send_frame(rig, &f56);
+		full_sent++;
+	}
+	in_ring = received(rig, 3);
+	assert_int_equal(queue_stat(rig, 3, REGION_QUEUE_PACKETS), in_ring);
+	assert_int_equal(in_ring + 5, full_sent);
+	/* Isolated: what no rule takes goes nowhere. */
+	assert_int_equal(rig->dev.ops.isolate(&rig->dev, 0, true, NULL), 0);
+	send_frame(rig, &other);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_UNDELIVERED), 1);
+	assert_int_equal(port_stat(rig, REGION_PORT_RX_DEFAULT), 1);
+	assert_int_equal(rig->dev.ops.isolate(&rig->dev, 0, false, NULL), 0);
+	/* Transmitted on port 1 (no egress rule there) and dropped on port 0. */
+	for (uint16_t port = 0; port < 2; port++) {
+		struct packet p = {.data = other.bytes,
+				   .length = (uint32_t)other.length,
+				   .wire_length = (uint32_t)other.length,
+				   .function = PACKET_FUNCTION_PF,
+				   .port = port};
+
+		packet_parse(&p);
+		soft_process(rig->soft, &rig->soft->ports[port], &p, true, rig->now_ns);
+	}
+	assert_int_equal(port_stat(rig, REGION_PORT_TX_DROPPED), 1);
+	assert_int_equal(port_stat(rig, REGION_PORT_TX_PACKETS), 0);
+	assert_int_equal(
+		shm_load_relaxed64(&rig->soft->ports[1].stats->value[REGION_PORT_TX_PACKETS]), 1);
+	assert_int_equal(
+		shm_load_relaxed64(&rig->soft->ports[1].stats->value[REGION_PORT_TX_BYTES]),
+		other.length);
+	/* A reset starts the port and its queues from zero for readers. */
+	region_port_reset(rig->soft->ports[0].stats, rig->soft->ports[0].queues[0].stats,
+			  QUEUES + VFS);
+	assert_int_equal(region_port_read(rig->soft->ports[0].stats, values,
+					  rig->soft->ports[0].queues[3].stats, queue),
+			 0);
+	for (unsigned i = 0; i < REGION_PORT_STATS; i++)
+		assert_int_equal(values[i], 0);
+	for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
+		assert_int_equal(queue[i], 0);
+	send_frame(rig, &f54);
+	assert_int_equal(region_port_read(rig->soft->ports[0].stats, values, NULL, NULL), 0);
+	assert_int_equal(values[REGION_PORT_RX_DROPPED], 1);
 }
 
 static void test_security_is_refused_naming_the_action(void **state)
@@ -963,6 +1079,7 @@ int main(void)
 		T(test_lower_group_wins_over_lower_priority),
 		T(test_rss_is_toeplitz_and_keeps_a_flow_on_one_queue),
 		T(test_isolated_port_drops_what_no_rule_takes),
+		T(test_port_statistics_account_for_every_packet),
 		T(test_vf_items_and_actions_follow_the_destination_mac),
 		T(test_port_item_selects_the_physical_port),
 		T(test_meter_colors_per_rfc_2698),

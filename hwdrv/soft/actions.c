@@ -120,8 +120,8 @@ enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t 
 		m->peak_tokens -= bytes;
 		m->committed_tokens -= bytes;
 	}
-	soft_count(&m->packets[color], 1);
-	soft_count(&m->bytes[color], bytes);
+	region_stat_add(&m->packets[color], 1);
+	region_stat_add(&m->bytes[color], bytes);
 	return color;
 }
 
@@ -130,12 +130,18 @@ struct destinations {
 	uint16_t queue[CLS_MATCH_MAX + 2]; /* queue indexes (PF queues, then VFs) */
 };
 
-static void add_destination(struct destinations *d, unsigned queue)
+static bool has_destination(const struct destinations *d, unsigned queue)
 {
 	for (unsigned i = 0; i < d->n; i++)
 		if (d->queue[i] == queue)
-			return;
-	d->queue[d->n++] = (uint16_t)queue;
+			return true;
+	return false;
+}
+
+static void add_destination(struct destinations *d, unsigned queue)
+{
+	if (!has_destination(d, queue))
+		d->queue[d->n++] = (uint16_t)queue;
 }
 
 /* The queue index of VF `vf`'s queue. */
@@ -206,16 +212,14 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 		}
 	}
 	if (result.overflow)
-		soft_count(&port->overflow, 1);
-	if (!dropped && !result.terminated && !shm_load_relaxed32(&port->isolated))
-		add_destination(
-			&dest, p->function == PACKET_FUNCTION_PF ? 0 : vf_queue(soft, p->function));
+		region_stat_add(&port->overflow, 1);
 	if (egress) {
 		if (dropped) {
-			soft_count(&port->dropped, 1);
+			region_stat_add(&port->stats->value[REGION_PORT_TX_DROPPED], 1);
 			return;
 		}
-		soft_count(&port->tx_packets, 1);
+		region_stat_add(&port->stats->value[REGION_PORT_TX_PACKETS], 1);
+		region_stat_add(&port->stats->value[REGION_PORT_TX_BYTES], p->wire_length);
 		if (port->tx_dump) {
 			struct pcap_pkthdr h = {.caplen = p->length, .len = p->wire_length};
 
@@ -227,8 +231,21 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 	}
 	/* DROP drops the packet, not the copies made before it (an earlier
 	 * PASSTHRU rule's fate, a DUP): those are delivered all the same. */
-	if (dropped || dest.n == 0)
-		soft_count(&port->dropped, 1);
 	for (unsigned i = 0; i < dest.n; i++)
 		soft_deliver(soft, port, dest.queue[i], p, &desc);
+	if (dropped) {
+		region_stat_add(&port->stats->value[REGION_PORT_RX_DROPPED], 1);
+	} else if (!result.terminated && !shm_load_relaxed32(&port->isolated)) {
+		/* No rule decided: the port's default queue (unless a
+		 * pass-through copy went there already), and the packet says
+		 * so: queue 0 by a rule and by default differ. */
+		unsigned q = p->function == PACKET_FUNCTION_PF ? 0 : vf_queue(soft, p->function);
+
+		desc.flags |= RXQ_DESC_DEFAULT;
+		if (!has_destination(&dest, q))
+			soft_deliver(soft, port, q, p, &desc);
+		region_stat_add(&port->stats->value[REGION_PORT_RX_DEFAULT], 1);
+	} else if (dest.n == 0) {
+		region_stat_add(&port->stats->value[REGION_PORT_RX_UNDELIVERED], 1);
+	}
 }

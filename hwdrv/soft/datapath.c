@@ -33,6 +33,10 @@ static unsigned datapath_round(struct soft *soft)
 		struct soft_port *port = &soft->ports[p];
 		struct soft_source *source = &port->source;
 		unsigned n = soft_source_burst(source, pkts, SOFT_BURST, now);
+		uint64_t missed = soft_source_missed(source, now);
+
+		if (missed)
+			region_stat_add(&port->stats->value[REGION_PORT_RX_MISSED], missed);
 
 		for (unsigned i = 0; i < n; i++) {
 			struct packet *pkt = &pkts[i];
@@ -42,8 +46,11 @@ static unsigned datapath_round(struct soft *soft)
 						       : packet_function(pkt->data, pkt->length,
 									 (uint16_t)p, soft->vfs);
 			packet_parse(pkt);
-			if (!source->egress)
-				soft_count(&port->rx_packets, 1);
+			if (!source->egress) {
+				region_stat_add(&port->stats->value[REGION_PORT_RX_PACKETS], 1);
+				region_stat_add(&port->stats->value[REGION_PORT_RX_BYTES],
+						pkt->wire_length);
+			}
 			soft_process(soft, port, pkt, source->egress, now);
 		}
 		soft_source_release(source);

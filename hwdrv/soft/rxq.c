@@ -26,11 +26,7 @@
 
 int soft_queue_index(const struct soft *soft, uint16_t queue)
 {
-	if (queue < soft->queues)
-		return queue;
-	if (queue >= RXQ_VF_BASE && queue - RXQ_VF_BASE < soft->vfs)
-		return soft->queues + (queue - RXQ_VF_BASE);
-	return -1;
+	return region_queue_index(soft->queues, soft->vfs, queue);
 }
 
 static pcap_dumper_t *dump_open(struct soft *soft, const char *name, struct mpf_flow_error *error)
@@ -46,10 +42,26 @@ static pcap_dumper_t *dump_open(struct soft *soft, const char *name, struct mpf_
 	return d;
 }
 
-int soft_queues_open(struct soft *soft, struct mpf_flow_error *error)
+int soft_queues_open(struct soft *soft, const struct hwdrv_config *config,
+		     struct mpf_flow_error *error)
 {
 	unsigned per_port = soft->queues + soft->vfs;
+	struct region_port *port_stats = config->port_stats;
+	struct region_queue *queue_stats = config->queue_stats;
 
+	if (port_stats == NULL || queue_stats == NULL) {
+		/* No region (a tool or a test drives the backend): the same
+		 * counts, kept privately. */
+		size_t ports = soft->n_ports * sizeof(*port_stats);
+
+		soft->own_stats =
+			calloc(1, ports + soft->n_ports * per_port * sizeof(*queue_stats));
+		if (soft->own_stats == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "soft backend: out of memory");
+		port_stats = soft->own_stats;
+		queue_stats = (struct region_queue *)((uint8_t *)soft->own_stats + ports);
+	}
 	if (soft->dump_dir[0]) {
 		soft->dead = pcap_open_dead(DLT_EN10MB, 65535);
 		if (soft->dead == NULL)
@@ -64,6 +76,9 @@ int soft_queues_open(struct soft *soft, struct mpf_flow_error *error)
 		if (port->queues == NULL)
 			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					      "soft backend: out of memory");
+		port->stats = &port_stats[p];
+		for (unsigned q = 0; q < per_port; q++)
+			port->queues[q].stats = &queue_stats[p * per_port + q];
 		if (!soft->dump_dir[0])
 			continue;
 		for (unsigned q = 0; q < per_port; q++) {
@@ -116,6 +131,8 @@ void soft_queues_close(struct soft *soft)
 	if (soft->dead)
 		pcap_close(soft->dead);
 	soft->dead = NULL;
+	free(soft->own_stats);
+	soft->own_stats = NULL;
 }
 
 static int queue_lookup(struct soft *soft, uint16_t port, uint16_t queue, struct soft_queue **out,
@@ -287,21 +304,21 @@ void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const s
 		pcap_dump((u_char *)queue->dump, &h, p->data);
 	}
 	if (rxq == NULL) {
-		soft_count(&queue->unattached, 1);
-		soft_count(&port->dropped, 1);
+		region_stat_add(&queue->stats->value[REGION_QUEUE_UNATTACHED], 1);
 		return;
 	}
 	pieces[0] = (struct iovec){.iov_base = &d, .iov_len = sizeof(d)};
 	pieces[1] = (struct iovec){.iov_base = (void *)(uintptr_t)p->data, .iov_len = d.length};
 	if (ring_stagev(&rxq->ring, pieces, 2) != 0) {
 		shm_store_relaxed64(&rxq->header->dropped, ++rxq->dropped);
-		soft_count(&port->dropped, 1);
+		region_stat_add(&queue->stats->value[REGION_QUEUE_FULL], 1);
 		return;
 	}
 	shm_store_relaxed64(&rxq->header->packets, ++rxq->packets);
 	rxq->bytes += p->wire_length;
 	shm_store_relaxed64(&rxq->header->bytes, rxq->bytes);
-	soft_count(&port->delivered, 1);
+	region_stat_add(&queue->stats->value[REGION_QUEUE_PACKETS], 1);
+	region_stat_add(&queue->stats->value[REGION_QUEUE_BYTES], p->wire_length);
 	if (!rxq->staged) {
 		if (soft->n_staged == sizeof(soft->staged) / sizeof(soft->staged[0]))
 			soft_rxq_commit(soft);

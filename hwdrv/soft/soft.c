@@ -85,7 +85,7 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 	}
 	for (unsigned p = 0; p < soft->n_ports; p++)
 		soft->ports[p].source.fd = -1;
-	err = soft_queues_open(soft, error);
+	err = soft_queues_open(soft, config, error);
 	for (unsigned p = 0; !err && p < soft->n_ports; p++)
 		if (config->sources[p]) {
 			err = soft_source_open(&soft->ports[p].source, config->sources[p], error);
@@ -423,6 +423,7 @@ static int soft_meter_query(struct hwdrv *dev, uint16_t port, uint32_t id, bool 
 
 const struct hwdrv_ops hwdrv_soft_ops = {
 	.name = "soft",
+	.counts_ports = true,
 	.open = soft_open,
 	.close = soft_close,
 	.validate = soft_validate,

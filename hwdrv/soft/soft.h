@@ -92,10 +92,10 @@ struct soft_rxq {
 };
 
 struct soft_queue {
-	struct soft_rxq *rxq;	/* RCU; NULL: nobody attached */
-	struct soft_rxq *spare; /* the last one detached, kept for its owner */
-	pcap_dumper_t *dump;	/* --dump-queues */
-	shm_u64 unattached;	/* datapath: packets dropped with nobody attached */
+	struct soft_rxq *rxq;	    /* RCU; NULL: nobody attached */
+	struct soft_rxq *spare;	    /* the last one detached, kept for its owner */
+	pcap_dumper_t *dump;	    /* --dump-queues */
+	struct region_queue *stats; /* datapath-written (region_stat_add) */
 };
 
 enum soft_source_kind { SOURCE_NONE, SOURCE_TRACE, SOURCE_LIVE };
@@ -121,8 +121,9 @@ struct soft_source {
 	uint8_t *ring;
 	size_t ring_length;
 	unsigned block_size, blocks, block;
-	uint32_t block_left; /* frames left in the current block */
-	uint8_t *frame;	     /* next frame in it */
+	uint32_t block_left;   /* frames left in the current block */
+	uint8_t *frame;	       /* next frame in it */
+	uint64_t stats_due_ns; /* when to read the socket's drop count next */
 	bool done;
 };
 
@@ -131,9 +132,8 @@ struct soft_port {
 	struct soft_queue *queues; /* config.queues PF queues, then config.vfs VF queues */
 	struct soft_source source;
 	pcap_dumper_t *tx_dump;
-	/* Datapath-written statistics. */
-	shm_u64 rx_packets, tx_packets, dropped, delivered;
-	shm_u64 overflow; /* packets that hit more than CLS_MATCH_MAX rules */
+	struct region_port *stats; /* datapath-written (region_stat_add) */
+	shm_u64 overflow;	   /* packets that hit more than CLS_MATCH_MAX rules */
 };
 
 struct soft {
@@ -147,6 +147,7 @@ struct soft {
 	char dump_dir[256];
 	pcap_t *dead;		 /* for pcap dumpers */
 	struct soft_rule *rules; /* installed, for close */
+	void *own_stats;	 /* port statistics when the config gives no region */
 	struct soft_meter **meters;
 	unsigned n_meters, cap_meters;
 	/* The worker. */
@@ -159,12 +160,6 @@ struct soft {
 	unsigned n_staged;
 };
 
-/* Datapath: add to a statistic only the worker writes (others read it). */
-static inline void soft_count(shm_u64 *counter, uint64_t n)
-{
-	shm_store_relaxed64(counter, shm_load_relaxed64(counter) + n);
-}
-
 /* actions.c */
 /* Classify and act on a packet the port received (or transmits). */
 void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, bool egress,
@@ -175,7 +170,8 @@ uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool 
 enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t now_ns);
 
 /* rxq.c */
-int soft_queues_open(struct soft *soft, struct mpf_flow_error *error);
+int soft_queues_open(struct soft *soft, const struct hwdrv_config *config,
+		     struct mpf_flow_error *error);
 void soft_queues_close(struct soft *soft);
 /* Queue index (PF queues, then VFs) for an API queue number, or -1. */
 int soft_queue_index(const struct soft *soft, uint16_t queue);
@@ -195,6 +191,11 @@ void soft_source_close(struct soft_source *s);
 /* Up to `max` frames now; 0 when none is due or left. */
 unsigned soft_source_burst(struct soft_source *s, struct packet *pkts, unsigned max,
 			   uint64_t now_ns);
+/* Frames the source lost before classification (a live socket's ring
+ * overflowed) since the last call; read at most every
+ * SOURCE_STATS_INTERVAL_NS, 0 in between. */
+#define SOURCE_STATS_INTERVAL_NS 100000000u
+uint64_t soft_source_missed(struct soft_source *s, uint64_t now_ns);
 /* Frames taken by the last burst are no longer needed. */
 void soft_source_release(struct soft_source *s);
 /* ns until the next frame is due, 0 now, UINT64_MAX never (or a live fd). */

@@ -469,3 +469,18 @@ uint64_t soft_source_due(const struct soft_source *s, uint64_t now_ns)
 	next = s->start_ns + (uint64_t)((soft_u128)s->sent * 1000000000u / s->pps);
 	return next > now_ns ? next - now_ns : 0;
 }
+
+uint64_t soft_source_missed(struct soft_source *s, uint64_t now_ns)
+{
+	struct tpacket_stats_v3 st;
+	socklen_t length = sizeof(st);
+
+	if (s->kind != SOURCE_LIVE || now_ns < s->stats_due_ns)
+		return 0;
+	s->stats_due_ns = now_ns + SOURCE_STATS_INTERVAL_NS;
+	/* The kernel's counts since the last read (reading resets them):
+	 * frames it dropped because the ring had no free block. */
+	if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &length) != 0)
+		return 0;
+	return st.tp_drops;
+}

@@ -53,10 +53,20 @@ static void region(const uint8_t *data, size_t size)
 			abort();
 		return;
 	}
-	/* Accepted: every slot of both arrays lies inside the mapping. */
+	/* Accepted: every slot of every array lies inside the mapping. */
+	unsigned per_port = (unsigned)view.pf_queues + view.vfs;
+
 	if ((const uint8_t *)(view.counters + view.max_rules) > copy + size ||
-	    (const uint8_t *)(view.entries + view.max_rules) > copy + size)
+	    (const uint8_t *)(view.entries + view.max_rules) > copy + size ||
+	    (const uint8_t *)(view.queues + (size_t)view.n_ports * per_port) > copy + size)
 		abort();
+	for (unsigned p = 0; p < view.n_ports; p++) {
+		uint64_t port[REGION_PORT_STATS], queue[REGION_QUEUE_STATS];
+
+		for (unsigned q = 0; q < per_port; q++)
+			region_port_read(&view.ports[p], port, &view.queues[p * per_port + q],
+					 queue);
+	}
 	for (uint32_t i = 0; i < view.max_rules; i++) {
 		struct region_count count;
 		struct region_entry entry;

@@ -27,7 +27,8 @@ static void save(const char *dir, const char *name, uint8_t kind, const void *by
 int main(int argc, char **argv)
 {
 	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION};
-	size_t size = region_memsize(8);
+	const struct region_layout layout = {.max_rules = 8, .ports = 2, .pf_queues = 2, .vfs = 1};
+	size_t size = region_memsize(&layout);
 	void *mem = aligned_alloc(64, size);
 
 	if (argc != 2 || mem == NULL)
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
 	snprintf(hello.name, sizeof(hello.name), "flowstat");
 	save(argv[1], "hello-monitor", 0, &hello, sizeof(hello));
 	memset(mem, 0, size);
-	region_init(mem, 8, "soft", "default", 1234);
+	region_init(mem, &layout, "soft", "default", 1234);
 	save(argv[1], "region-8", 1, mem, size);
 	free(mem);
 	return 0;

@@ -176,6 +176,34 @@ sleep 0.2
 "$flowctl" flush 0 >/dev/null && "$flowctl" meter destroy 0 5 >/dev/null || fail "meter destroy"
 echo "ok - meters"
 
+# ---- port statistics ---------------------------------------------------------
+
+"$flowctl" create 0 ingress pattern eth / ipv4 / udp / end actions drop / end >/dev/null || fail "drop rule"
+"$flowctl" clear port stats 0 >"$dir/out" || fail "clear port stats"
+grep -q "NIC statistics for port 0 cleared" "$dir/out" || fail "clear port stats said: $(cat "$dir/out")"
+sleep 0.3
+# Everything the generator sends is UDP: after the reset, every packet is
+# dropped (the counts are read a field at a time: a burst may be in between).
+"$flowctl" --json show port stats all | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+assert d['status'] == 'ok' and len(d['ports']) == 2, d
+p = d['ports'][0]
+assert p['rx_dropped'] > 1000 and p['rx_default'] == 0 and p['rx_undelivered'] == 0, p
+assert 0 <= p['rx_packets'] - p['rx_dropped'] <= 64, p
+assert p['rx_bytes'] >= 60 * p['rx_packets'], p
+assert [q['queue'] for q in p['queues']] == [0, 1, 2, 3], p
+assert d['ports'][1]['rx_packets'] == 0, d
+" || fail "flowctl --json show port stats all"
+"$flowctl" port stats 0 | grep -Eq "RX-dropped: [1-9]" || fail "flowctl port stats 0: $("$flowctl" port stats 0)"
+rc=0; "$flowctl" port stats 7 2>"$dir/err" || rc=$?
+[ $rc -eq 1 ] && grep -q "port 7 does not exist" "$dir/err" || fail "port stats 7: exit $rc"
+"$flowstat" --once --ports --interval 0 | grep -q "^port 0 .*dropped" || fail "flowstat --ports"
+"$flowstat" --once --interval 0 | grep -q "^port 1 " || fail "flowstat's port lines"
+[ "$(json "d['ports'][0]['rx_default']")" -eq 0 ] || fail "flowstat --json ports"
+"$flowctl" flush 0 >/dev/null
+echo "ok - port statistics: flowctl (testpmd's show/clear port stats), flowstat"
+
 # ---- Prometheus --------------------------------------------------------------
 
 "$flowctl" create 0 ingress pattern eth / ipv4 / udp / end actions count / end >/dev/null
@@ -183,6 +211,9 @@ echo "ok - meters"
 grep -q '^# TYPE mpflow_rule_hits_total counter$' "$dir/metrics" &&
 	grep -Eq '^mpflow_rule_hits_total\{mpflow_instance="default",id="0x[0-9a-f]+",owner="instance",pid="0",port="0",group="0"\} [0-9]+$' "$dir/metrics" ||
 	fail "Prometheus text: $(cat "$dir/metrics")"
+grep -Eq '^mpflow_port_rx_packets_total\{mpflow_instance="default",port="0"\} [1-9][0-9]*$' "$dir/metrics" &&
+	grep -Eq '^mpflow_queue_unattached_total\{mpflow_instance="default",port="1",queue="3"\} 0$' "$dir/metrics" ||
+	fail "Prometheus port metrics: $(grep port "$dir/metrics")"
 # The fleet dashboard queries only what flowstat exports.
 for metric in $(grep -o 'mpflow_[a-z_]*' "$root/contrib/grafana/mpflow.json" | sort -u); do
 	[ "$metric" = mpflow_instance ] && continue # the label

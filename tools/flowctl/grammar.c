@@ -25,6 +25,7 @@ static const char *const verb_names[] = {
 	[GRAMMAR_METER_DESTROY] = "meter destroy",
 	[GRAMMAR_METER_QUERY] = "meter query",
 	[GRAMMAR_AUDIT] = "audit",
+	[GRAMMAR_PORT_STATS] = "port stats",
 };
 
 const char *grammar_verb_name(enum grammar_verb verb)
@@ -106,8 +107,33 @@ static int meter(struct rule_parser *p, struct grammar_command *cmd)
 	return err;
 }
 
+/* "port stats PORT|all [reset]", testpmd's "show port stats PORT|all" and
+ * "clear port stats PORT|all"; `verb` is the word already taken. */
+static int port_stats(struct rule_parser *p, struct grammar_command *cmd, const char *verb)
+{
+	int err = 0;
+
+	cmd->verb = GRAMMAR_PORT_STATS;
+	cmd->reset = strcmp(verb, "clear") == 0;
+	if (strcmp(verb, "port") != 0)
+		err = rule_parser_expect(
+			p, "port", verb[0] == 's' ? "(show port stats)" : "(clear port stats)");
+	if (!err)
+		err = rule_parser_expect(p, "stats", "(port statistics)");
+	if (err)
+		return err;
+	if (rule_parser_take(p, "all"))
+		cmd->all_ports = true;
+	else if ((err = rule_parser_number16(p, &cmd->port, "port or 'all'")) != 0)
+		return err;
+	if (strcmp(verb, "port") == 0 && rule_parser_take(p, "reset"))
+		cmd->reset = true;
+	return 0;
+}
+
 static int command(struct rule_parser *p, struct grammar_command *cmd)
 {
+	static const char *const stats_words[] = {"port", "show", "clear"};
 	int err;
 
 	rule_parser_take(p, "flow");
@@ -122,10 +148,13 @@ static int command(struct rule_parser *p, struct grammar_command *cmd)
 			cmd->verb = GRAMMAR_AUDIT;
 			return 0;
 		}
+		for (unsigned i = 0; i < sizeof(stats_words) / sizeof(stats_words[0]); i++)
+			if (rule_parser_take(p, stats_words[i]))
+				return port_stats(p, cmd, stats_words[i]);
 		return rule_parser_fail(
 			p, p->at,
 			"a command expected: create, validate, destroy, flush, query, "
-			"list, isolate, meter or audit");
+			"list, isolate, meter, port stats or audit");
 	}
 	err = rule_parser_number16(p, &cmd->port, "port");
 	if (err)
@@ -180,6 +209,7 @@ static void reset_command(struct grammar_command *cmd)
 	cmd->reset = false;
 	cmd->fresh = false;
 	cmd->isolate = false;
+	cmd->all_ports = false;
 	cmd->meter_id = 0;
 	memset(&cmd->meter, 0, sizeof(cmd->meter));
 	rule_text_reset(&cmd->rule);
@@ -258,6 +288,12 @@ int grammar_print(char *buf, size_t cap, const struct grammar_command *cmd,
 		break;
 	case GRAMMAR_AUDIT:
 		OUT("%s", verb);
+		break;
+	case GRAMMAR_PORT_STATS:
+		if (cmd->all_ports)
+			OUT("%s all%s", verb, cmd->reset ? " reset" : "");
+		else
+			OUT("%s %u%s", verb, cmd->port, cmd->reset ? " reset" : "");
 		break;
 	case GRAMMAR_METER_CREATE:
 		OUT("%s %u %" PRIu32 " cir %" PRIu64 " cbs %" PRIu64 " pir %" PRIu64

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * flowctl's grammar: DPDK testpmd's `flow` commands (create, validate,
- * destroy, flush, query, list, isolate) and meter objects, parsed into the
+ * destroy, flush, query, list, isolate), meter objects and port statistics
+ * (testpmd's `show port stats` and `clear port stats` too), parsed into the
  * rule model's structs, and printed back in one canonical form.
  *
  * The rule inside create and validate is the rule model's text
@@ -37,7 +38,8 @@ enum grammar_verb {
 	GRAMMAR_METER_CREATE,
 	GRAMMAR_METER_DESTROY,
 	GRAMMAR_METER_QUERY,
-	GRAMMAR_AUDIT, /* the primary checks its consistency (no port) */
+	GRAMMAR_AUDIT,	    /* the primary checks its consistency (no port) */
+	GRAMMAR_PORT_STATS, /* port statistics: show, or reset */
 };
 
 struct grammar_command {
@@ -48,8 +50,9 @@ struct grammar_command {
 	uint64_t handles[GRAMMAR_DESTROY_MAX]; /* DESTROY; QUERY uses [0] */
 	int handle_tokens[GRAMMAR_DESTROY_MAX];
 	unsigned handle_count;
-	bool reset;			     /* QUERY: count reset; METER_QUERY: clear */
-	bool fresh;			     /* QUERY: read the device first */
+	bool reset;	/* QUERY: count reset; METER_QUERY, PORT_STATS: clear */
+	bool all_ports; /* PORT_STATS: every port */
+	bool fresh;	/* QUERY: read the device first */
 	uint32_t groups[GRAMMAR_GROUPS_MAX]; /* LIST */
 	unsigned group_count;
 	bool isolate;		       /* ISOLATE */

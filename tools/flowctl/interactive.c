@@ -39,9 +39,10 @@ static void add_vocabulary_word(const char *w, void *arg)
 static void collect_words(void)
 {
 	static const char *const keywords[] = {
-		"flow",	 "create", "validate", "destroy", "flush",  "query", "list",  "isolate",
-		"audit", "meter",  "rule",     "count",	  "reset",  "fresh", "cir",   "cbs",
-		"pir",	 "pbs",	   "drop",     "green",	  "yellow", "red",   "clear", "quit",
+		"flow",	   "create", "validate", "destroy", "flush", "query", "list",
+		"isolate", "audit",  "meter",	 "rule",    "count", "reset", "fresh",
+		"cir",	   "cbs",    "pir",	 "pbs",	    "drop",  "green", "yellow",
+		"red",	   "clear",  "quit",	 "port",    "stats", "show",  "all",
 	};
 
 	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)

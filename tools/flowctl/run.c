@@ -376,6 +376,136 @@ static int meter_query(struct mpf_client *c, struct flowctl *f, const struct gra
 	return 0;
 }
 
+/* One port's statistics, testpmd's `show port stats` block with mpflow's
+ * fates and the queues that saw traffic; or JSON. */
+static int port_stats_show(struct flowctl *f, struct mpf_monitor *m,
+			   const struct mpf_instance_info *instance, uint16_t port, bool first,
+			   struct mpf_flow_error *error)
+{
+	struct mpf_port_stats s;
+	int err = mpf_monitor_port_stats(m, port, &s);
+
+	if (err) {
+		snprintf(error->message, sizeof(error->message), "%s",
+			 err == -ENOTSUP  ? "the backend keeps no port statistics"
+			 : err == -EINVAL ? "no such port"
+					  : "the port's statistics are being reset: try again");
+		return err;
+	}
+	if (f->json) {
+		printf("%s{\"port\":%u,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+		       ",\"rx_missed\":%" PRIu64 ",\"rx_dropped\":%" PRIu64
+		       ",\"rx_default\":%" PRIu64 ",\"rx_undelivered\":%" PRIu64
+		       ",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+		       ",\"tx_dropped\":%" PRIu64 ",\"queue_full\":%" PRIu64
+		       ",\"queue_unattached\":%" PRIu64 ",\"queues\":[",
+		       first ? "" : ",", port, s.rx_packets, s.rx_bytes, s.rx_missed, s.rx_dropped,
+		       s.rx_default, s.rx_undelivered, s.tx_packets, s.tx_bytes, s.tx_dropped,
+		       s.queue_full, s.queue_unattached);
+	} else {
+		printf("\n  ######################## NIC statistics for port %-2u "
+		       "########################\n",
+		       port);
+		printf("  RX-packets: %-10" PRIu64 " RX-missed: %-10" PRIu64 " RX-bytes:  %" PRIu64
+		       "\n",
+		       s.rx_packets, s.rx_missed, s.rx_bytes);
+		printf("  RX-dropped: %-10" PRIu64 " RX-default: %-9" PRIu64
+		       " RX-undelivered: %" PRIu64 "\n",
+		       s.rx_dropped, s.rx_default, s.rx_undelivered);
+		printf("  RX-queue-full: %-7" PRIu64 " RX-unattached: %" PRIu64 "\n", s.queue_full,
+		       s.queue_unattached);
+		printf("  TX-packets: %-10" PRIu64 " TX-dropped: %-9" PRIu64 " TX-bytes:  %" PRIu64
+		       "\n",
+		       s.tx_packets, s.tx_dropped, s.tx_bytes);
+	}
+	/* Every PF queue; a VF's queue once it saw something. */
+	bool first_queue = true;
+
+	for (uint32_t i = 0; i < (uint32_t)instance->queues + instance->vfs; i++) {
+		uint16_t queue =
+			(uint16_t)(i < instance->queues ? i : MPF_RXQ_VF(i - instance->queues));
+		struct mpf_queue_stats q;
+
+		if (mpf_monitor_queue_stats(m, port, queue, &q) != 0 ||
+		    (i >= instance->queues && q.packets + q.full + q.unattached == 0))
+			continue;
+		if (f->json) {
+			printf("%s{\"queue\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+			       ",\"full\":%" PRIu64 ",\"unattached\":%" PRIu64 "}",
+			       first_queue ? "" : ",", queue, q.packets, q.bytes, q.full,
+			       q.unattached);
+		} else {
+			char name[16];
+
+			if (first_queue)
+				printf("  %-8s %-14s %-16s %-10s %s\n", "Queue", "RX-packets",
+				       "RX-bytes", "Full", "Unattached");
+			if (i < instance->queues)
+				snprintf(name, sizeof(name), "%u", queue);
+			else
+				snprintf(name, sizeof(name), "vf %u", i - instance->queues);
+			printf("  %-8s %-14" PRIu64 " %-16" PRIu64 " %-10" PRIu64 " %" PRIu64 "\n",
+			       name, q.packets, q.bytes, q.full, q.unattached);
+		}
+		first_queue = false;
+	}
+	if (f->json)
+		printf("]}");
+	else
+		printf("  ########################################################################"
+		       "####\n");
+	return 0;
+}
+
+/* port stats PORT|all [reset]: read from shared memory through a monitor;
+ * a reset goes through the primary. */
+static int port_stats(struct flowctl *f, const struct grammar_command *cmd, const char *line,
+		      unsigned line_number)
+{
+	struct mpf_flow_error error = {.cause = -1};
+	struct mpf_instance_info instance;
+	struct mpf_monitor *m;
+	struct mpf_client *c;
+	unsigned from = cmd->port, to = cmd->port + 1u;
+	int err = monitor(f, &m);
+
+	if (!err)
+		err = mpf_monitor_instance(m, &instance);
+	if (err)
+		return err;
+	if (cmd->all_ports)
+		from = 0, to = instance.ports;
+	/* Refusals before any output, so that JSON stays one object. */
+	if (!instance.port_stats || from >= instance.ports) {
+		err = !instance.port_stats ? -ENOTSUP : -EINVAL;
+		if (err == -ENOTSUP)
+			snprintf(error.message, sizeof(error.message),
+				 "the %s backend keeps no port statistics", instance.backend);
+		else
+			snprintf(error.message, sizeof(error.message),
+				 "port %u does not exist (the device has %u)", cmd->port,
+				 instance.ports);
+	} else if (cmd->reset) {
+		err = flowctl_client(f, &c);
+		for (unsigned p = from; !err && p < to; p++)
+			err = mpf_port_stats_reset(c, (uint16_t)p, &error);
+		if (!err && f->json)
+			json_ok(line_number, cmd), printf("}\n");
+		for (unsigned p = from; !err && !f->json && p < to; p++)
+			printf("\n  NIC statistics for port %u cleared\n", p);
+	} else {
+		if (f->json)
+			json_ok(line_number, cmd), printf(",\"ports\":[");
+		for (unsigned p = from; !err && p < to; p++)
+			err = port_stats_show(f, m, &instance, (uint16_t)p, p == from, &error);
+		if (f->json && !err)
+			printf("]}\n");
+	}
+	if (err)
+		flowctl_report_refusal(f, line, line_number, cmd, -1, err, &error);
+	return err;
+}
+
 /* The commands that are one call and a line of output. */
 static int simple(struct mpf_client *c, struct flowctl *f, const struct grammar_command *cmd,
 		  unsigned line_number, struct mpf_flow_error *error)
@@ -448,6 +578,8 @@ int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char
 		return 0;
 	if (cmd->verb == GRAMMAR_LIST)
 		return list(f, cmd, line_number);
+	if (cmd->verb == GRAMMAR_PORT_STATS)
+		return port_stats(f, cmd, line, line_number);
 	err = flowctl_client(f, &c);
 	if (err)
 		return err;

@@ -40,6 +40,13 @@ struct row {
 	bool rated;	 /* the rule was in the previous snapshot too */
 };
 
+/* A port's statistics in a snapshot, and its rates since the previous. */
+struct port_row {
+	struct mpf_port_stats stats;
+	double rx_pps, rx_bps, tx_pps, tx_bps;
+	bool rated;
+};
+
 struct filter {
 	const char *owner; /* a name, or a pid in digits; NULL: any */
 	int port;	   /* -1: any */
@@ -55,6 +62,11 @@ struct snapshot {
 	/* totals of the rows shown */
 	uint64_t hits, bytes;
 	double pps, bps;
+	/* Port statistics (none when the backend keeps none): ports[p], and
+	 * queues[p * queues_per_port + i], the PF queues then the VFs'. */
+	struct port_row *ports;
+	struct mpf_queue_stats *queues;
+	unsigned n_ports, queues_per_port;
 };
 
 struct flowstat {
@@ -63,6 +75,7 @@ struct flowstat {
 	struct filter filter;
 	enum column sort;
 	bool reverse;
+	bool ports_view; /* --ports: ports and queues instead of rules */
 	unsigned interval_ms;
 	char status[160]; /* why nothing is shown (no primary, ...) */
 };
@@ -88,6 +101,12 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 void output_human(char *buf, size_t width, double value, const char *suffix);
 /* The header lines of the table and the screen. */
 void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *out);
+/* The line of each port above the rules. */
+void output_port_lines(const struct snapshot *s, FILE *out);
+/* The --ports view: each port's statistics and its queues'. */
+void output_ports(const struct snapshot *s, FILE *out, unsigned max_lines);
+/* The queue number (MPF_RXQ_VF(n) for VFs') of queue index `i`. */
+uint16_t snapshot_queue_number(const struct snapshot *s, unsigned i);
 /* One row of the table. */
 void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_width);
 void output_columns(const struct flowstat *fs, FILE *out);

@@ -37,6 +37,8 @@ static void usage(FILE *out)
 	      "  -o, --owner=NAME|PID   only the rules of this client (instance: persistent)\n"
 	      "  -P, --port=N           only the rules of port N\n"
 	      "  -g, --group=N          only the rules of group N\n"
+	      "  -t, --ports            each port's statistics and its queues', in place of\n"
+	      "                         the rules (a line per port is above them anyway)\n"
 	      "  -i, --instance=NAME    the instance (default: default)\n"
 	      "  -r, --runtime-dir=DIR  its runtime directory (default: $MPFLOW_RUNTIME_DIR,\n"
 	      "                         /run/mpflow as root, else $XDG_RUNTIME_DIR/mpflow)\n"
@@ -127,6 +129,7 @@ int main(int argc, char **argv)
 		{"owner", required_argument, NULL, 'o'},
 		{"port", required_argument, NULL, 'P'},
 		{"group", required_argument, NULL, 'g'},
+		{"ports", no_argument, NULL, 't'},
 		{"instance", required_argument, NULL, 'i'},
 		{"runtime-dir", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
@@ -144,7 +147,7 @@ int main(int argc, char **argv)
 	long long v;
 	int opt, status, c;
 
-	while ((opt = getopt_long(argc, argv, "1jpl:d:s:Ro:P:g:i:r:hV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "1jpl:d:s:Ro:P:g:ti:r:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case '1':
 		case 'j':
@@ -181,6 +184,9 @@ int main(int argc, char **argv)
 			if (number(optarg, "--group", UINT32_MAX, &v))
 				return 2;
 			fs.filter.group = v;
+			break;
+		case 't':
+			fs.ports_view = true;
 			break;
 		case 'i':
 			fs.connect.instance = optarg;

@@ -85,6 +85,75 @@ void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *ou
 			in->unrestored);
 }
 
+static void port_line(const struct snapshot *s, unsigned p, FILE *out)
+{
+	const struct port_row *r = &s->ports[p];
+	const struct mpf_port_stats *st = &r->stats;
+	char rx[8], rx_pps[8] = "-", dropped[8], dflt[8], undelivered[8], missed[8], full[8],
+		    unattached[8], tx[8], tx_pps[8] = "-";
+
+	output_human(rx, sizeof(rx) - 1, (double)st->rx_packets, "");
+	output_human(dropped, sizeof(dropped) - 1, (double)st->rx_dropped, "");
+	output_human(dflt, sizeof(dflt) - 1, (double)st->rx_default, "");
+	output_human(undelivered, sizeof(undelivered) - 1, (double)st->rx_undelivered, "");
+	output_human(missed, sizeof(missed) - 1, (double)st->rx_missed, "");
+	output_human(full, sizeof(full) - 1, (double)st->queue_full, "");
+	output_human(unattached, sizeof(unattached) - 1, (double)st->queue_unattached, "");
+	output_human(tx, sizeof(tx) - 1, (double)st->tx_packets, "");
+	if (r->rated) {
+		output_human(rx_pps, sizeof(rx_pps) - 1, r->rx_pps, "");
+		output_human(tx_pps, sizeof(tx_pps) - 1, r->tx_pps, "");
+	}
+	fprintf(out,
+		"port %-3u rx %s (%s/s)  dropped %s  default %s  undelivered %s  missed %s  "
+		"queue full %s  unattached %s  tx %s (%s/s)\n",
+		p, rx, rx_pps, dropped, dflt, undelivered, missed, full, unattached, tx, tx_pps);
+}
+
+void output_port_lines(const struct snapshot *s, FILE *out)
+{
+	for (unsigned p = 0; p < s->n_ports; p++)
+		port_line(s, p, out);
+}
+
+/* A VF's queue is shown once it saw something; PF queues always. */
+static bool queue_shown(const struct snapshot *s, unsigned i, const struct mpf_queue_stats *q)
+{
+	return i < s->instance.queues || q->packets + q->full + q->unattached > 0;
+}
+
+void output_ports(const struct snapshot *s, FILE *out, unsigned max_lines)
+{
+	unsigned lines = 0;
+
+	if (s->attached && !s->instance.port_stats)
+		fprintf(out, "the %s backend keeps no port statistics\n", s->instance.backend);
+	for (unsigned p = 0; p < s->n_ports && lines < max_lines; p++) {
+		port_line(s, p, out);
+		fprintf(out, "  %-8s %10s %10s %10s %10s\n", "QUEUE", "PACKETS", "BYTES", "FULL",
+			"UNATTACHED");
+		lines += 2;
+		for (unsigned i = 0; i < s->queues_per_port && lines < max_lines; i++) {
+			const struct mpf_queue_stats *q = &s->queues[p * s->queues_per_port + i];
+			char name[16], packets[8], bytes[8], full[8], unattached[8];
+
+			if (!queue_shown(s, i, q))
+				continue;
+			if (i < s->instance.queues)
+				snprintf(name, sizeof(name), "%u", i);
+			else
+				snprintf(name, sizeof(name), "vf %u", i - s->instance.queues);
+			output_human(packets, sizeof(packets) - 1, (double)q->packets, "");
+			output_human(bytes, sizeof(bytes) - 1, (double)q->bytes, "B");
+			output_human(full, sizeof(full) - 1, (double)q->full, "");
+			output_human(unattached, sizeof(unattached) - 1, (double)q->unattached, "");
+			fprintf(out, "  %-8s %10s %10s %10s %10s\n", name, packets, bytes, full,
+				unattached);
+			lines++;
+		}
+	}
+}
+
 void output_columns(const struct flowstat *fs, FILE *out)
 {
 	(void)fs;
@@ -122,6 +191,12 @@ void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out
 	uint64_t now = clock_ns(CLOCK_REALTIME);
 
 	output_header(fs, s, out);
+	if (fs->ports_view) {
+		output_ports(s, out, UINT32_MAX);
+		free(view);
+		return;
+	}
+	output_port_lines(s, out);
 	output_columns(fs, out);
 	for (size_t i = 0; view && i < count; i++)
 		output_row(view[i], now, out, (unsigned)sizeof(view[i]->info.text));
@@ -153,8 +228,43 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 	}
 	fprintf(out,
 		",\"totals\":{\"rules\":%zu,\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
-		",\"pps\":%.1f,\"bps\":%.1f},\"rules\":[",
+		",\"pps\":%.1f,\"bps\":%.1f},\"ports\":[",
 		s->count, s->hits, s->bytes, s->pps, s->bps);
+	for (unsigned p = 0; p < s->n_ports; p++) {
+		const struct port_row *r = &s->ports[p];
+		const struct mpf_port_stats *st = &r->stats;
+		bool first = true;
+
+		fprintf(out,
+			"%s{\"port\":%u,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+			",\"rx_missed\":%" PRIu64 ",\"rx_dropped\":%" PRIu64
+			",\"rx_default\":%" PRIu64 ",\"rx_undelivered\":%" PRIu64
+			",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+			",\"tx_dropped\":%" PRIu64 ",\"queue_full\":%" PRIu64
+			",\"queue_unattached\":%" PRIu64,
+			p ? "," : "", p, st->rx_packets, st->rx_bytes, st->rx_missed,
+			st->rx_dropped, st->rx_default, st->rx_undelivered, st->tx_packets,
+			st->tx_bytes, st->tx_dropped, st->queue_full, st->queue_unattached);
+		if (r->rated)
+			fprintf(out,
+				",\"rx_pps\":%.1f,\"rx_bps\":%.1f,\"tx_pps\":%.1f,\"tx_bps\":%.1f",
+				r->rx_pps, r->rx_bps, r->tx_pps, r->tx_bps);
+		fprintf(out, ",\"queues\":[");
+		for (unsigned i = 0; i < s->queues_per_port; i++) {
+			const struct mpf_queue_stats *q = &s->queues[p * s->queues_per_port + i];
+
+			if (!queue_shown(s, i, q))
+				continue;
+			fprintf(out,
+				"%s{\"queue\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+				",\"full\":%" PRIu64 ",\"unattached\":%" PRIu64 "}",
+				first ? "" : ",", snapshot_queue_number(s, i), q->packets, q->bytes,
+				q->full, q->unattached);
+			first = false;
+		}
+		fprintf(out, "]}");
+	}
+	fprintf(out, "],\"rules\":[");
 	for (size_t i = 0; view && i < count; i++) {
 		const struct mpf_flow_info *info = &view[i]->info;
 		bool counted = info->flags & MPF_FLOW_INFO_COUNTED;
@@ -236,6 +346,96 @@ static const struct {
 			     "The rule's priority within its group.", false},
 };
 
+/* Port and queue metrics: name, help, and where the figure is. */
+static const struct {
+	const char *name, *help;
+	size_t offset; /* in struct mpf_port_stats */
+} port_metrics[] =
+	{
+#define PORT_METRIC(field, help)                                                                   \
+	{                                                                                          \
+		"mpflow_port_" #field "_total", help, offsetof(struct mpf_port_stats, field)       \
+	}
+		PORT_METRIC(rx_packets, "Packets the port received."),
+		PORT_METRIC(rx_bytes, "Bytes of the packets the port received."),
+		PORT_METRIC(rx_missed,
+			    "Packets the source lost before classification (ring full)."),
+		PORT_METRIC(rx_dropped, "Packets a DROP action or a meter's drop color took."),
+		PORT_METRIC(rx_default, "Packets delivered by default: no rule decided."),
+		PORT_METRIC(rx_undelivered,
+			    "Packets neither dropped nor delivered (isolated port)."),
+		PORT_METRIC(tx_packets, "Packets the port transmitted."),
+		PORT_METRIC(tx_bytes, "Bytes of the packets the port transmitted."),
+		PORT_METRIC(tx_dropped, "Packets an egress DROP action took."),
+#undef PORT_METRIC
+},
+  queue_metrics[] = {
+#define QUEUE_METRIC(field, help)                                                                  \
+	{                                                                                          \
+		"mpflow_queue_" #field "_total", help, offsetof(struct mpf_queue_stats, field)     \
+	}
+	  QUEUE_METRIC(packets, "Packets delivered into the RX queue."),
+	  QUEUE_METRIC(bytes, "Bytes of the packets delivered into the RX queue."),
+	  QUEUE_METRIC(full, "Packets for the RX queue lost because it was full."),
+	  QUEUE_METRIC(unattached,
+		       "Packets for the RX queue lost because no secondary had attached it."),
+#undef QUEUE_METRIC
+};
+
+static void port_labels(FILE *out, const struct snapshot *s, unsigned port, int queue_index)
+{
+	char text[16];
+
+	fputc('{', out);
+	label(out, "mpflow_instance", s->instance.instance);
+	snprintf(text, sizeof(text), "%u", port);
+	label(out, ",port", text);
+	if (queue_index >= 0) {
+		if ((unsigned)queue_index < s->instance.queues)
+			snprintf(text, sizeof(text), "%d", queue_index);
+		else
+			snprintf(text, sizeof(text), "vf%u", queue_index - s->instance.queues);
+		label(out, ",queue", text);
+	}
+	fputc('}', out);
+}
+
+static void output_port_metrics(const struct snapshot *s, FILE *out)
+{
+	for (size_t m = 0; s->n_ports && m < sizeof(port_metrics) / sizeof(port_metrics[0]); m++) {
+		fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", port_metrics[m].name,
+			port_metrics[m].help, port_metrics[m].name);
+		for (unsigned p = 0; p < s->n_ports; p++) {
+			uint64_t v;
+
+			memcpy(&v, (const uint8_t *)&s->ports[p].stats + port_metrics[m].offset,
+			       sizeof(v));
+			fputs(port_metrics[m].name, out);
+			port_labels(out, s, p, -1);
+			fprintf(out, " %" PRIu64 "\n", v);
+		}
+	}
+	for (size_t m = 0; s->n_ports && m < sizeof(queue_metrics) / sizeof(queue_metrics[0]);
+	     m++) {
+		fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", queue_metrics[m].name,
+			queue_metrics[m].help, queue_metrics[m].name);
+		for (unsigned p = 0; p < s->n_ports; p++) {
+			for (unsigned i = 0; i < s->queues_per_port; i++) {
+				const struct mpf_queue_stats *q =
+					&s->queues[p * s->queues_per_port + i];
+				uint64_t v;
+
+				if (!queue_shown(s, i, q))
+					continue;
+				memcpy(&v, (const uint8_t *)q + queue_metrics[m].offset, sizeof(v));
+				fputs(queue_metrics[m].name, out);
+				port_labels(out, s, p, (int)i);
+				fprintf(out, " %" PRIu64 "\n", v);
+			}
+		}
+	}
+}
+
 void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	const struct mpf_instance_info *in = &s->instance;
@@ -274,6 +474,7 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 		(double)in->start_ns / 1e9);
 	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %.3f\n", (double)in->heartbeat_age_ns / 1e9);
+	output_port_metrics(s, out);
 	for (int m = 0; m < METRICS; m++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", rule_metrics[m].name,
 			rule_metrics[m].help, rule_metrics[m].name, rule_metrics[m].type);

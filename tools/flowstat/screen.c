@@ -40,8 +40,16 @@ static void draw(const struct flowstat *fs, const struct snapshot *s)
 	/* Home, clear; each line cut at the width so nothing wraps. */
 	fputs("\033[H\033[2J", stdout);
 	output_header(fs, s, stdout);
+	if (fs->ports_view) {
+		output_ports(s, stdout, ws.ws_row > 4 ? ws.ws_row - 4u : 0);
+		printf("\033[%u;1Hq quit", ws.ws_row ? ws.ws_row : 24u);
+		fflush(stdout);
+		free(view);
+		return;
+	}
+	output_port_lines(s, stdout);
 	output_columns(fs, stdout);
-	rows = ws.ws_row > 4 ? ws.ws_row - 4u : 0;
+	rows = ws.ws_row > 4u + s->n_ports ? ws.ws_row - 4u - s->n_ports : 0;
 	for (size_t i = 0; view && i < count && i < rows; i++)
 		output_row(view[i], clock_ns(CLOCK_REALTIME), stdout,
 			   ws.ws_col > fixed ? (unsigned)(ws.ws_col - fixed) : 0);

@@ -103,6 +103,61 @@ static bool wanted(const struct filter *f, const struct mpf_flow_info *info)
 	return true;
 }
 
+uint16_t snapshot_queue_number(const struct snapshot *s, unsigned i)
+{
+	return (uint16_t)(i < s->instance.queues ? i : MPF_RXQ_VF(i - s->instance.queues));
+}
+
+/* Each port's statistics and its queues', with rates against `prev`. */
+static int take_ports(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next,
+		      double seconds)
+{
+	unsigned ports = next->instance.port_stats ? next->instance.ports : 0;
+	unsigned per_port = (unsigned)next->instance.queues + next->instance.vfs;
+
+	if (ports != next->n_ports || per_port != next->queues_per_port) {
+		free(next->ports);
+		free(next->queues);
+		next->ports = calloc((size_t)ports + 1, sizeof(*next->ports));
+		next->queues = calloc((size_t)ports * per_port + 1, sizeof(*next->queues));
+		next->n_ports = next->queues_per_port = 0;
+		if (next->ports == NULL || next->queues == NULL) {
+			snprintf(fs->status, sizeof(fs->status), "out of memory");
+			return -ENOMEM;
+		}
+		next->n_ports = ports;
+		next->queues_per_port = per_port;
+	}
+	for (unsigned p = 0; p < ports; p++) {
+		struct port_row *r = &next->ports[p];
+		const struct port_row *before = prev->n_ports == ports ? &prev->ports[p] : NULL;
+
+		for (unsigned i = 0; i < per_port; i++)
+			if (mpf_monitor_queue_stats(fs->monitor, (uint16_t)p,
+						    snapshot_queue_number(next, i),
+						    &next->queues[p * per_port + i]) != 0)
+				memset(&next->queues[p * per_port + i], 0, sizeof(next->queues[0]));
+		if (mpf_monitor_port_stats(fs->monitor, (uint16_t)p, &r->stats) != 0)
+			memset(&r->stats, 0, sizeof(r->stats));
+		/* A reset in between (a figure went down) leaves no rate. */
+		r->rated = seconds > 0 && before &&
+			   r->stats.rx_packets >= before->stats.rx_packets &&
+			   r->stats.tx_packets >= before->stats.tx_packets;
+		r->rx_pps = r->rx_bps = r->tx_pps = r->tx_bps = 0;
+		if (r->rated) {
+			r->rx_pps =
+				(double)(r->stats.rx_packets - before->stats.rx_packets) / seconds;
+			r->rx_bps =
+				(double)(r->stats.rx_bytes - before->stats.rx_bytes) * 8 / seconds;
+			r->tx_pps =
+				(double)(r->stats.tx_packets - before->stats.tx_packets) / seconds;
+			r->tx_bps =
+				(double)(r->stats.tx_bytes - before->stats.tx_bytes) * 8 / seconds;
+		}
+	}
+	return 0;
+}
+
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
 {
 	uint32_t cursor = 0;
@@ -151,12 +206,14 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 		next->pps += r->pps;
 		next->bps += r->bps;
 	}
-	return 0;
+	return take_ports(fs, prev, next, seconds);
 }
 
 void snapshot_free(struct snapshot *s)
 {
 	free(s->rows);
+	free(s->ports);
+	free(s->queues);
 	memset(s, 0, sizeof(*s));
 }
 

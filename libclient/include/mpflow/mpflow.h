@@ -357,6 +357,9 @@ struct mpf_rxq;
 #define MPF_PACKET_FLAG	     0x2u /**< A FLAG action matched. */
 #define MPF_PACKET_RSS	     0x4u /**< `rss_hash` holds the Toeplitz hash. */
 #define MPF_PACKET_TRUNCATED 0x8u /**< `length` < `wire_length`: the frame was cut. */
+/** No rule decided the packet's fate: the port delivered it by default (to
+ *  queue 0, or a VF's own queue). Without it, a rule sent it here. */
+#define MPF_PACKET_DEFAULT 0x10u
 
 /** A received packet. `data` points into the buffer given to mpf_rxq_burst(). */
 struct mpf_packet {
@@ -418,6 +421,65 @@ MPF_API void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stat
 /** Give the queue back and free `rxq` (also on error). Call it before
  *  mpf_disconnect(). Errors: -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
 MPF_API int mpf_rxq_detach(struct mpf_rxq *rxq, struct mpf_flow_error *error);
+
+/* ------------------------------------------------------------------------ */
+/* Port statistics (DPDK's rte_eth_stats). Read from shared memory with no
+ * round trip; counted since the primary started or the last
+ * mpf_port_stats_reset(). Kept by the soft backend; the verbs backend keeps
+ * none (-ENOTSUP). */
+
+/** What became of a port's packets; rte_eth_stats names in brackets. A
+ *  received packet is dropped, delivered by rules (see the queues'
+ *  statistics), delivered by default, or undelivered; copies an earlier
+ *  pass-through rule or a DUP made are the queues' business. */
+struct mpf_port_stats {
+	uint64_t rx_packets; /**< Received (ipackets). */
+	uint64_t rx_bytes;   /**< Their wire bytes (ibytes). */
+	/** Lost by the source before classification: a live interface's
+	 *  socket ring was full (imissed). */
+	uint64_t rx_missed;
+	uint64_t rx_dropped; /**< Taken by a DROP action or a meter's drop color. */
+	/** Delivered by default: no rule decided (MPF_PACKET_DEFAULT). */
+	uint64_t rx_default;
+	/** Neither dropped nor delivered: an isolated port's packets that no
+	 *  rule sent anywhere. */
+	uint64_t rx_undelivered;
+	uint64_t tx_packets; /**< Transmitted (opackets). */
+	uint64_t tx_bytes;   /**< (obytes) */
+	uint64_t tx_dropped; /**< Taken by an egress DROP action. */
+	/** Deliveries lost because the queue was full, summed over the port's
+	 *  queues. */
+	uint64_t queue_full;
+	/** Deliveries lost because no secondary had attached the queue,
+	 *  summed over the port's queues. */
+	uint64_t queue_unattached;
+};
+
+/** What became of the packets handed to one RX queue. */
+struct mpf_queue_stats {
+	uint64_t packets;    /**< Delivered into it (q_ipackets). */
+	uint64_t bytes;	     /**< Their wire bytes (q_ibytes). */
+	uint64_t full;	     /**< Lost: the queue was full (q_errors). */
+	uint64_t unattached; /**< Lost: no secondary had attached it. */
+};
+
+/** Read `port`'s statistics: 0 or -errno. No round trip. Errors: -EINVAL
+ *  (no such port), -ENOTSUP (the backend keeps none), -EAGAIN (resets kept
+ *  the port busy through every retry), -ESHUTDOWN. */
+MPF_API int mpf_port_stats(struct mpf_client *client, uint16_t port, struct mpf_port_stats *stats);
+
+/** Read queue `queue` of `port` (MPF_RXQ_VF(n) for VF n's), attached or
+ *  not: 0 or -errno. Errors: as mpf_port_stats(); -EINVAL also for a
+ *  queue the port does not have. */
+MPF_API int mpf_queue_stats(struct mpf_client *client, uint16_t port, uint16_t queue,
+			    struct mpf_queue_stats *stats);
+
+/** Start `port`'s statistics and its queues' from zero, for every reader
+ *  (any client of the instance may). Through the primary. Errors: -EINVAL
+ *  (no such port), -ENOTSUP (the backend keeps none), -ESHUTDOWN,
+ *  -ETIMEDOUT, -EPROTO. */
+MPF_API int mpf_port_stats_reset(struct mpf_client *client, uint16_t port,
+				 struct mpf_flow_error *error);
 
 /* ------------------------------------------------------------------------ */
 /* Meters (rte_mtr): two-rate three-color markers used by METER actions     */
@@ -506,6 +568,10 @@ struct mpf_instance_info {
 	 *  until destroyed or restored by a later start. Those with a slot are
 	 *  listed with MPF_FLOW_INFO_UNRESTORED. */
 	uint32_t unrestored;
+	uint16_t ports;	 /**< Ports of the device. */
+	uint16_t queues; /**< RX queues per port (its VFs' queues besides). */
+	uint16_t vfs;	 /**< VFs per port. */
+	bool port_stats; /**< The backend keeps port statistics. */
 };
 
 /** Read the instance's state: 0 or -errno. Errors: -EAGAIN (nothing is
@@ -520,6 +586,13 @@ MPF_API int mpf_monitor_instance(struct mpf_monitor *monitor, struct mpf_instanc
  * Errors: as mpf_monitor_open() except -EINVAL and -ENAMETOOLONG.
  */
 MPF_API int mpf_monitor_reattach(struct mpf_monitor *monitor, struct mpf_flow_error *error);
+
+/** As mpf_port_stats() and mpf_queue_stats(), through a monitor. Errors:
+ *  as theirs, without -ESHUTDOWN (a gone primary's last figures stay). */
+MPF_API int mpf_monitor_port_stats(struct mpf_monitor *monitor, uint16_t port,
+				   struct mpf_port_stats *stats);
+MPF_API int mpf_monitor_queue_stats(struct mpf_monitor *monitor, uint16_t port, uint16_t queue,
+				    struct mpf_queue_stats *stats);
 
 /** As mpf_flow_next(), through a monitor. Errors: -EAGAIN (nothing is
  *  mapped: as for mpf_monitor_instance(), it does not happen). */
