@@ -70,18 +70,26 @@ static int default_isolate(struct hwdrv *dev, uint16_t port, bool enable,
 	return unsupported(dev, "isolate", error);
 }
 
-static int default_rxq_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
-			      int fds[2], struct mpf_flow_error *error)
+static int default_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
+				uint32_t owner, int fds[2], struct mpf_flow_error *error)
 {
 	(void)port, (void)queue, (void)owner, (void)fds;
-	return unsupported(dev, "RX queues for secondaries", error);
+	return unsupported(dev, tx ? "TX queues for secondaries" : "RX queues for secondaries",
+			   error);
 }
 
-static int default_rxq_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
-			      struct mpf_flow_error *error)
+static int default_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
+				uint32_t owner, struct mpf_flow_error *error)
 {
 	(void)port, (void)queue, (void)owner;
-	return unsupported(dev, "RX queues for secondaries", error);
+	return unsupported(dev, tx ? "TX queues for secondaries" : "RX queues for secondaries",
+			   error);
+}
+
+static int default_port_stats_reset(struct hwdrv *dev, uint16_t port, struct mpf_flow_error *error)
+{
+	(void)port;
+	return unsupported(dev, "port statistics", error);
 }
 
 static void default_release(struct hwdrv *dev, uint32_t owner)
@@ -148,10 +156,12 @@ int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *c
 		dev->ops.destroy = default_destroy;
 	if (!dev->ops.isolate)
 		dev->ops.isolate = default_isolate;
-	if (!dev->ops.rxq_attach)
-		dev->ops.rxq_attach = default_rxq_attach;
-	if (!dev->ops.rxq_detach)
-		dev->ops.rxq_detach = default_rxq_detach;
+	if (!dev->ops.port_stats_reset)
+		dev->ops.port_stats_reset = default_port_stats_reset;
+	if (!dev->ops.queue_attach)
+		dev->ops.queue_attach = default_queue_attach;
+	if (!dev->ops.queue_detach)
+		dev->ops.queue_detach = default_queue_detach;
 	if (!dev->ops.release)
 		dev->ops.release = default_release;
 	if (!dev->ops.meter_create)

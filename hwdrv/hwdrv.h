@@ -109,14 +109,19 @@ struct hwdrv_ops {
 	int (*destroy)(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);
 	/* Enter or leave isolated mode on a port. See mpf_flow_isolate(). */
 	int (*isolate)(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow_error *error);
-	/* Hand RX queue `queue` of `port` to client session `owner`: fds[0]
-	 * the queue's memfd (shm/rxq.h), fds[1] the eventfd the datapath
-	 * rings when it fills an empty queue. They stay the backend's: the
-	 * caller only sends them. -EBUSY when another client holds the queue. */
-	int (*rxq_attach)(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
-			  int fds[2], struct mpf_flow_error *error);
-	int (*rxq_detach)(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
-			  struct mpf_flow_error *error);
+	/* Hand RX queue `queue` of `port` (with `tx`: TX queue) to client
+	 * session `owner`: fds[0] the queue's memfd (shm/rxq.h), fds[1] the
+	 * eventfd that wakes its consumer (RX: the client, TX: the datapath).
+	 * They stay the backend's: the caller only sends them. -EBUSY when
+	 * another client holds the queue. */
+	int (*queue_attach)(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
+			    uint32_t owner, int fds[2], struct mpf_flow_error *error);
+	int (*queue_detach)(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
+			    uint32_t owner, struct mpf_flow_error *error);
+	/* Start port `port`'s statistics and its queues' from zero (a backend
+	 * with counts_ports): the counting side moves the baselines, so that
+	 * no packet is half counted before and half after. */
+	int (*port_stats_reset)(struct hwdrv *dev, uint16_t port, struct mpf_flow_error *error);
 	/* Client session `owner` is gone: detach whatever it holds. */
 	void (*release)(struct hwdrv *dev, uint32_t owner);
 	/* Meter objects, by id per port (rte_mtr). */

@@ -92,6 +92,25 @@ int client_map_region(int fd, uint64_t size, struct client_region *out,
 		      struct mpf_flow_error *error);
 void client_unmap_region(struct client_region *region);
 /* The rule directory walk behind mpf_flow_next() and mpf_monitor_next(). */
+/* queue.c: an attached RX or TX queue's memory and ring. */
+struct client_queue {
+	struct mpf_client *client;
+	uint32_t session; /* the session that attached it */
+	bool tx;
+	uint16_t port, queue;
+	void *mem;
+	size_t length;
+	const struct rxq_header *header;
+	struct ring ring; /* RX: we consume; TX: we produce */
+	int bell;	  /* RX: rung for us; TX: we ring it */
+};
+
+/* Attach queue `queue` of `port` (TX with `tx`) into `q`. 0 or -errno. */
+int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t queue,
+			struct client_queue *q, struct mpf_flow_error *error);
+/* Give it back (when its session is still the client's) and unmap it. */
+int client_queue_detach(struct client_queue *q, struct mpf_flow_error *error);
+
 /* stats.c: a port's or a queue's statistics from a checked region view. 0,
  * -ENOTSUP (the backend keeps none), -EINVAL (no such port or queue) or
  * -EAGAIN. */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "libclient/client.h"
 #include "shm/wire.h"
@@ -17,36 +18,46 @@ static int port_check(const struct region_view *v, uint16_t port)
 	return port < v->n_ports ? 0 : -EINVAL;
 }
 
+/* One window over the port and `n` of its queues from `first`; a reset in
+ * progress (the datapath moving the baselines) is waited out. */
+static int read_port(const struct region_view *v, uint16_t port, size_t first, size_t n,
+		     uint64_t value[REGION_PORT_STATS], uint64_t queues[REGION_QUEUE_STATS])
+{
+	size_t per_port = (size_t)v->pf_queues + v->vfs;
+	int err = -EAGAIN;
+
+	for (int i = 0; i < 1000 && err == -EAGAIN; i++) {
+		err = region_port_read(&v->ports[port], value, &v->queues[port * per_port + first],
+				       n, queues);
+		if (err == -EAGAIN)
+			nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
+	}
+	return err;
+}
+
 int client_port_stats(const struct region_view *v, uint16_t port, struct mpf_port_stats *out)
 {
-	unsigned per_port = (unsigned)v->pf_queues + v->vfs;
-	uint64_t value[REGION_PORT_STATS], queue[REGION_QUEUE_STATS];
+	uint64_t value[REGION_PORT_STATS], queues[REGION_QUEUE_STATS];
 	int err = port_check(v, port);
 
+	if (!err)
+		err = read_port(v, port, 0, (size_t)v->pf_queues + v->vfs, value, queues);
 	if (err)
 		return err;
-	memset(out, 0, sizeof(*out));
-	for (unsigned q = 0; q < per_port; q++) {
-		err = region_port_read(&v->ports[port], value, &v->queues[port * per_port + q],
-				       queue);
-		if (err)
-			return err;
-		out->queue_full += queue[REGION_QUEUE_FULL];
-		out->queue_unattached += queue[REGION_QUEUE_UNATTACHED];
-	}
-	/* The port's own figures last: at least as new as its queues'. */
-	err = region_port_read(&v->ports[port], value, NULL, NULL);
-	if (err)
-		return err;
-	out->rx_packets = value[REGION_PORT_RX_PACKETS];
-	out->rx_bytes = value[REGION_PORT_RX_BYTES];
-	out->rx_missed = value[REGION_PORT_RX_MISSED];
-	out->rx_dropped = value[REGION_PORT_RX_DROPPED];
-	out->rx_default = value[REGION_PORT_RX_DEFAULT];
-	out->rx_undelivered = value[REGION_PORT_RX_UNDELIVERED];
-	out->tx_packets = value[REGION_PORT_TX_PACKETS];
-	out->tx_bytes = value[REGION_PORT_TX_BYTES];
-	out->tx_dropped = value[REGION_PORT_TX_DROPPED];
+	*out = (struct mpf_port_stats){
+		.rx_packets = value[REGION_PORT_RX_PACKETS],
+		.rx_bytes = value[REGION_PORT_RX_BYTES],
+		.rx_missed = value[REGION_PORT_RX_MISSED],
+		.rx_dropped = value[REGION_PORT_RX_DROPPED],
+		.rx_default = value[REGION_PORT_RX_DEFAULT],
+		.rx_undelivered = value[REGION_PORT_RX_UNDELIVERED],
+		.tx_packets = value[REGION_PORT_TX_PACKETS],
+		.tx_bytes = value[REGION_PORT_TX_BYTES],
+		.tx_dropped = value[REGION_PORT_TX_DROPPED],
+		.tx_errors = value[REGION_PORT_TX_ERRORS],
+		.queue_full = queues[REGION_QUEUE_FULL],
+		.queue_unattached = queues[REGION_QUEUE_UNATTACHED],
+	};
 	return 0;
 }
 
@@ -61,15 +72,13 @@ int client_queue_stats(const struct region_view *v, uint16_t port, uint16_t queu
 	index = region_queue_index(v->pf_queues, v->vfs, queue);
 	if (index < 0)
 		return -EINVAL;
-	err = region_port_read(&v->ports[port], value,
-			       &v->queues[port * ((unsigned)v->pf_queues + v->vfs) + (unsigned)index],
-			       q);
+	err = read_port(v, port, (size_t)index, 1, value, q);
 	if (err)
 		return err;
-	out->packets = q[REGION_QUEUE_PACKETS];
-	out->bytes = q[REGION_QUEUE_BYTES];
-	out->full = q[REGION_QUEUE_FULL];
-	out->unattached = q[REGION_QUEUE_UNATTACHED];
+	*out = (struct mpf_queue_stats){.packets = q[REGION_QUEUE_PACKETS],
+					.bytes = q[REGION_QUEUE_BYTES],
+					.full = q[REGION_QUEUE_FULL],
+					.unattached = q[REGION_QUEUE_UNATTACHED]};
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "shm/rxq.h"
 
 enum key_kind {
 	KEY_TEXT,   /* a string into a char array of `max` bytes */
@@ -75,13 +76,15 @@ static const struct key keys[] = {
 	NUMBER("client-max-rules", client_max_rules, 1, 1u << 24, "N",
 	       "rules one client may own (default: max-rules)"),
 	NUMBER("client-max-queues", client_max_queues, 1, 1u << 20, "N",
-	       "RX queues one client may attach (default: 64)"),
+	       "RX and TX queues one client may attach (default: 64)"),
 	NUMBER("ports", device.ports, 1, HWDRV_PORTS_MAX, "N", "soft backend: ports (default: 1)"),
-	NUMBER("queues", device.queues, 1, 65535, "N", "RX queues per port (default: 4)"),
+	NUMBER("queues", device.queues, 1, RXQ_VF_BASE, "N",
+	       "RX and TX queues per port (default: 4)"),
 	NUMBER("vfs", device.vfs, 0, 4096, "N", "soft backend: VFs per port (default: 0)"),
 	{"source", 's', KEY_SOURCE, 0, false, 0, HWDRV_PORTS_MAX - 1, AT(sources), "PORT=SPEC",
 	 "soft backend: the port's packet source: pcap:FILE[,loop=N][,count=N][,pps=N][,tx], "
-	 "gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,tx] or live:IFNAME"},
+	 "gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,tx], live:IFNAME or "
+	 "loop:[PORT]"},
 	TEXT("dump-queues", 0, dump_dir, "DIR",
 	     "soft backend: write each RX queue (and each port's transmitted packets) to "
 	     "DIR/*.pcap"),

@@ -177,10 +177,13 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 
 /* The queue's memfd and doorbell go on the socket before the completion
  * goes on the ring: a client that sees success finds them waiting. */
-static int run_rxq_attach(struct server *s, struct client *c, const struct wire_request *req,
-			  struct wire_completion *out)
+/* RX and TX queues alike: the queue's memory and doorbell go to the
+ * client on its socket, before the completion. */
+static int run_queue_attach(struct server *s, struct client *c, const struct wire_request *req,
+			    struct wire_completion *out)
 {
 	struct wire_rxq tag = {.port = req->rxq.port, .queue = req->rxq.queue};
+	bool tx = req->header.op == WIRE_OP_TXQ_ATTACH;
 	int fds[2];
 	int err;
 
@@ -189,28 +192,29 @@ static int run_rxq_attach(struct server *s, struct client *c, const struct wire_
 				      "client quota of %u attached queues reached "
 				      "(--client-max-queues)",
 				      s->config.client_max_queues);
-	err = s->device.ops.rxq_attach(&s->device, req->rxq.port, req->rxq.queue, c->session, fds,
-				       &out->error);
+	err = s->device.ops.queue_attach(&s->device, req->rxq.port, req->rxq.queue, tx, c->session,
+					 fds, &out->error);
 	if (err)
 		return err;
 	err = fdpass_send(c->sock, &tag, sizeof(tag), fds, 2);
 	if (err) {
-		s->device.ops.rxq_detach(&s->device, req->rxq.port, req->rxq.queue, c->session,
-					 NULL);
+		s->device.ops.queue_detach(&s->device, req->rxq.port, req->rxq.queue, tx,
+					   c->session, NULL);
 		return flow_error_set(&out->error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "passing the queue to the client: %s", strerror(-err));
 	}
 	c->queues++;
-	log_info("client %u: attached queue %u of port %u", c->session, req->rxq.queue,
-		 req->rxq.port);
+	log_info("client %u: attached %s queue %u of port %u", c->session, tx ? "TX" : "RX",
+		 req->rxq.queue, req->rxq.port);
 	return 0;
 }
 
-static int run_rxq_detach(struct server *s, struct client *c, const struct wire_request *req,
-			  struct wire_completion *out)
+static int run_queue_detach(struct server *s, struct client *c, const struct wire_request *req,
+			    struct wire_completion *out)
 {
-	int err = s->device.ops.rxq_detach(&s->device, req->rxq.port, req->rxq.queue, c->session,
-					   &out->error);
+	int err = s->device.ops.queue_detach(&s->device, req->rxq.port, req->rxq.queue,
+					     req->header.op == WIRE_OP_TXQ_DETACH, c->session,
+					     &out->error);
 
 	if (!err)
 		c->queues--;
@@ -350,7 +354,7 @@ static int run_port_stats_reset(struct server *s, struct client *c, const struct
 				struct wire_completion *out)
 {
 	const struct region_header *h = s->region;
-	unsigned per_port = (unsigned)h->pf_queues + h->vfs, port = req->port_ref.port;
+	unsigned port = req->port_ref.port;
 
 	(void)c; /* every client of the instance may: the statistics are the port's */
 	if (!(h->port_flags & REGION_PORTS_KEPT))
@@ -359,9 +363,7 @@ static int run_port_stats_reset(struct server *s, struct client *c, const struct
 	if (port >= h->ports)
 		return flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "port %u does not exist (the device has %u)", port, h->ports);
-	region_port_reset(&s->config.device.port_stats[port],
-			  &s->config.device.queue_stats[port * per_port], per_port);
-	return 0;
+	return s->device.ops.port_stats_reset(&s->device, (uint16_t)port, &out->error);
 }
 
 static int run_audit(struct server *s, struct client *c, const struct wire_request *req,
@@ -385,8 +387,10 @@ static runner *const runners[WIRE_OP_END_] = {
 	[WIRE_OP_FLUSH] = run_flush,
 	[WIRE_OP_QUERY] = run_query,
 	[WIRE_OP_ISOLATE] = run_isolate,
-	[WIRE_OP_RXQ_ATTACH] = run_rxq_attach,
-	[WIRE_OP_RXQ_DETACH] = run_rxq_detach,
+	[WIRE_OP_RXQ_ATTACH] = run_queue_attach,
+	[WIRE_OP_RXQ_DETACH] = run_queue_detach,
+	[WIRE_OP_TXQ_ATTACH] = run_queue_attach,
+	[WIRE_OP_TXQ_DETACH] = run_queue_detach,
 	[WIRE_OP_METER_CREATE] = run_meter,
 	[WIRE_OP_METER_DESTROY] = run_meter,
 	[WIRE_OP_METER_QUERY] = run_meter,

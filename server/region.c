@@ -17,10 +17,14 @@ int region_create(struct server *s)
 					     .ports = s->config.device.ports,
 					     .pf_queues = s->config.device.queues,
 					     .vfs = s->config.device.vfs};
-	size_t length = region_memsize(&layout);
-	int fd = memfd_create("mpflow-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	uint64_t bytes = region_memsize(&layout);
+	size_t length = (size_t)bytes;
+	int fd;
 	void *mem;
 
+	if (bytes > SIZE_MAX)
+		return -ENOMEM;
+	fd = memfd_create("mpflow-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)length) != 0)

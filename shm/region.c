@@ -26,10 +26,11 @@ static uint64_t ports_bytes(const struct region_layout *l)
 		((uint64_t)l->pf_queues + l->vfs) * sizeof(struct region_queue));
 }
 
-size_t region_memsize(const struct region_layout *l)
+uint64_t region_memsize(const struct region_layout *l)
 {
 	return sizeof(struct region_header) + ports_bytes(l) +
-	       (size_t)l->max_rules * (sizeof(struct region_counter) + sizeof(struct region_entry));
+	       (uint64_t)l->max_rules *
+		       (sizeof(struct region_counter) + sizeof(struct region_entry));
 }
 
 void region_init(void *mem, const struct region_layout *l, const char *backend,
@@ -100,7 +101,8 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 		return -EPROTO;
 	l = (struct region_layout){
 		.max_rules = h.max_rules, .ports = h.ports, .pf_queues = h.pf_queues, .vfs = h.vfs};
-	if (h.size != region_memsize(&l) || h.size > length || h.ports_offset != sizeof(h) ||
+	if (h.size != region_memsize(&l) || h.size > length || h.size > SIZE_MAX ||
+	    h.pf_queues > RXQ_VF_BASE || h.ports_offset != sizeof(h) ||
 	    h.counters_offset != sizeof(h) + ports_bytes(&l) ||
 	    h.directory_offset !=
 		    h.counters_offset + (uint64_t)h.max_rules * sizeof(struct region_counter))
@@ -225,27 +227,30 @@ void region_port_reset(struct region_port *port, struct region_queue *queues, un
 	write_end(&port->sequence);
 }
 
-static void read_since(const shm_u64 *value, const shm_u64 *base, uint64_t *out, unsigned n)
+static void read_since(const shm_u64 *value, const shm_u64 *base, uint64_t *out, unsigned n,
+		       bool add)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t v = shm_load_acquire64(&value[i]), b = shm_load_acquire64(&base[i]);
 
-		/* Values move outside the seqlock: a reset racing a count
-		 * can leave a base a little ahead for one read. */
-		out[i] = v >= b ? v - b : 0;
+		/* The counting side moves a base only along with its value
+		 * (soft); a base ahead of a value is a hostile region. */
+		out[i] = (add ? out[i] : 0) + (v >= b ? v - b : 0);
 	}
 }
 
 int region_port_read(const struct region_port *port, uint64_t out[REGION_PORT_STATS],
-		     const struct region_queue *queue, uint64_t queue_out[REGION_QUEUE_STATS])
+		     const struct region_queue *queues, size_t n_queues,
+		     uint64_t queue_sums[REGION_QUEUE_STATS])
 {
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
 		uint32_t s1 = shm_load_acquire32(&port->sequence);
 
-		read_since(port->value, port->base, out, REGION_PORT_STATS);
-		if (queue)
-			read_since(queue->value, queue->base, queue_out, REGION_QUEUE_STATS);
+		read_since(port->value, port->base, out, REGION_PORT_STATS, false);
+		for (size_t q = 0; q < n_queues; q++)
+			read_since(queues[q].value, queues[q].base, queue_sums, REGION_QUEUE_STATS,
+				   q > 0);
 		/* R2: after the acquire loads above. */
 		if (!(s1 & 1u) && shm_load_relaxed32(&port->sequence) == s1)
 			return 0;

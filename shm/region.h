@@ -136,6 +136,7 @@ enum region_port_stat {
 	REGION_PORT_TX_PACKETS,	    /* transmitted (opackets) */
 	REGION_PORT_TX_BYTES,	    /* (obytes) */
 	REGION_PORT_TX_DROPPED,	    /* taken by an egress DROP action */
+	REGION_PORT_TX_ERRORS,	    /* the interface refused to send them (oerrors) */
 	REGION_PORT_STATS
 };
 
@@ -183,8 +184,9 @@ struct region_view {
 	bool ports_kept;
 };
 
-/* Bytes of a region of this layout. */
-size_t region_memsize(const struct region_layout *layout);
+/* Bytes of a region of this layout (64-bit: a hostile header's layout may
+ * not fit a 32-bit size_t, and region_attach() refuses it). */
+uint64_t region_memsize(const struct region_layout *layout);
 
 /* Primary: lay out an empty region in `mem` (region_memsize() bytes). */
 void region_init(void *mem, const struct region_layout *layout, const char *backend,
@@ -251,12 +253,16 @@ static inline void region_stat_add(shm_u64 *value, uint64_t n)
 void region_port_reset(struct region_port *port, struct region_queue *queues, unsigned n_queues);
 
 /*
- * Reader: a port's statistics since the last reset into out[REGION_PORT_STATS],
- * and, if `queue` is not NULL, that queue's into queue_out[REGION_QUEUE_STATS]
- * from the same window. 0 or -EAGAIN if a reset held the port every retry.
+ * Reader: a port's statistics since the last reset into out[REGION_PORT_STATS]
+ * and the sums of `n_queues` of its queues (from `queues`) into
+ * queue_sums[REGION_QUEUE_STATS], all from one window: all before a reset or
+ * all after it. (Counts move outside the window: under traffic, a packet
+ * may show in rx_packets before its fate.) 0, or -EAGAIN if resets held the
+ * port through every retry.
  */
 int region_port_read(const struct region_port *port, uint64_t out[REGION_PORT_STATS],
-		     const struct region_queue *queue, uint64_t queue_out[REGION_QUEUE_STATS]);
+		     const struct region_queue *queues, size_t n_queues,
+		     uint64_t queue_sums[REGION_QUEUE_STATS]);
 
 /* Reader: copy a live entry. 0, -ENOENT (free slot) or -EAGAIN. */
 int region_entry_read(const struct region_entry *slot, struct region_entry *out);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * An RX queue as a secondary maps it: one memfd per attached queue, made by
- * the primary when a client attaches and handed to that client alone.
+ * An RX or TX queue as a secondary maps it: one memfd per attached queue,
+ * made by the primary when a client attaches and handed to that client
+ * alone. A TX queue (TXQ_MAGIC) has the same header and a ring the client
+ * produces into: each record is one frame, at most RXQ_FRAME_MAX bytes; the
+ * datapath counts what it took in `packets` and `bytes`.
  *
  *   0      struct rxq_header (256 bytes)
  *   256    the ring (shm/ring.h), producer: the datapath, consumer: the client
@@ -21,6 +24,7 @@
 #include "shm/atomics.h"
 
 #define RXQ_MAGIC	0x51585250u /* "PRXQ" */
+#define TXQ_MAGIC	0x51585450u /* "PTXQ": a TX queue, records are bare frames */
 #define RXQ_VERSION	1u
 #define RXQ_HEADER_SIZE 256u
 #define RXQ_FRAME_MAX	16384u /* bytes of a frame a record carries */

@@ -961,8 +961,10 @@ static const struct wire_op_desc wire_ops[WIRE_OP_END_] = {
 	OP(METER_DESTROY, "meter destroy", sizeof(struct wire_meter_ref), false, decode_meter_ref),
 	OP(METER_QUERY, "meter query", sizeof(struct wire_meter_ref), false, decode_meter_ref),
 	OP(AUDIT, "audit", sizeof(struct wire_audit), false, decode_audit),
-	OP(PORT_STATS_RESET, "port stats reset", sizeof(struct wire_port_ref), true,
+	OP(PORT_STATS_RESET, "port stats reset", sizeof(struct wire_port_ref), false,
 	   decode_port_ref),
+	OP(TXQ_ATTACH, "txq attach", sizeof(struct wire_rxq), false, decode_rxq),
+	OP(TXQ_DETACH, "txq detach", sizeof(struct wire_rxq), false, decode_rxq),
 };
 
 const struct wire_op_desc *wire_op(unsigned op)

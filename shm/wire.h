@@ -49,6 +49,8 @@ enum wire_op {
 	WIRE_OP_METER_QUERY,
 	WIRE_OP_AUDIT, /* the primary checks its own consistency */
 	WIRE_OP_PORT_STATS_RESET,
+	WIRE_OP_TXQ_ATTACH, /* as RXQ_ATTACH: fds on the socket, before the answer */
+	WIRE_OP_TXQ_DETACH,
 	WIRE_OP_END_
 };
 
@@ -175,13 +177,14 @@ struct wire_meter_ref {
 	uint32_t id;
 };
 
-/* AUDIT body: nothing to ask yet; both words must be zero. */
+/* PORT_STATS_RESET body: the port; the rest must be zero. */
 struct wire_port_ref {
 	uint16_t port;
 	uint16_t reserved;
 	uint32_t reserved1;
 };
 
+/* AUDIT body: nothing to ask yet; both words must be zero. */
 struct wire_audit {
 	uint32_t flags;
 	uint32_t reserved;

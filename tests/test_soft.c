@@ -62,8 +62,8 @@ static int setup(void **state)
 			uint16_t number = (uint16_t)(q < QUEUES ? q : RXQ_VF_BASE + q - QUEUES);
 			int fds[2];
 
-			assert_int_equal(rig->dev.ops.rxq_attach(&rig->dev, (uint16_t)p, number, 7,
-								 fds, &error),
+			assert_int_equal(rig->dev.ops.queue_attach(&rig->dev, (uint16_t)p, number,
+								   false, 7, fds, &error),
 					 0);
 			rig->length = RXQ_HEADER_SIZE + ring_memsize(config.rxq_bytes);
 			rig->mem[p][q] = mmap(NULL, rig->length, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -862,7 +862,7 @@ static void test_port_statistics_account_for_every_packet(void **state)
 	send_frame(rig, &f54);
 	assert_int_equal(port_stat(rig, REGION_PORT_RX_DROPPED), 1);
 	/* Nobody attached to queue 2. */
-	assert_int_equal(rig->dev.ops.rxq_detach(&rig->dev, 0, 2, 7, NULL), 0);
+	assert_int_equal(rig->dev.ops.queue_detach(&rig->dev, 0, 2, false, 7, NULL), 0);
 	send_frame(rig, &f55);
 	assert_int_equal(queue_stat(rig, 2, REGION_QUEUE_UNATTACHED), 1);
 	assert_int_equal(queue_stat(rig, 2, REGION_QUEUE_PACKETS), 0);
@@ -902,14 +902,14 @@ static void test_port_statistics_account_for_every_packet(void **state)
 	region_port_reset(rig->soft->ports[0].stats, rig->soft->ports[0].queues[0].stats,
 			  QUEUES + VFS);
 	assert_int_equal(region_port_read(rig->soft->ports[0].stats, values,
-					  rig->soft->ports[0].queues[3].stats, queue),
+					  rig->soft->ports[0].queues[3].stats, 1, queue),
 			 0);
 	for (unsigned i = 0; i < REGION_PORT_STATS; i++)
 		assert_int_equal(values[i], 0);
 	for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
 		assert_int_equal(queue[i], 0);
 	send_frame(rig, &f54);
-	assert_int_equal(region_port_read(rig->soft->ports[0].stats, values, NULL, NULL), 0);
+	assert_int_equal(region_port_read(rig->soft->ports[0].stats, values, NULL, 0, queue), 0);
 	assert_int_equal(values[REGION_PORT_RX_DROPPED], 1);
 }
 

@@ -320,6 +320,16 @@ static void test_destroy_flush_query_isolate_round_trip(void **state)
 	decode_ok(length);
 	assert_int_equal(req.header.op, WIRE_OP_PORT_STATS_RESET);
 	assert_int_equal(req.port_ref.port, 9);
+	for (int op = WIRE_OP_RXQ_ATTACH; op <= WIRE_OP_TXQ_DETACH; op++) {
+		if (op != WIRE_OP_RXQ_ATTACH && op != WIRE_OP_RXQ_DETACH &&
+		    op != WIRE_OP_TXQ_ATTACH && op != WIRE_OP_TXQ_DETACH)
+			continue;
+		decode_ok(wire_encode_rxq(msg, sizeof(msg), (enum wire_op)op, 17, 3, 2, &error));
+		assert_int_equal(req.header.op, op);
+		assert_int_equal(req.rxq.port, 3);
+		assert_int_equal(req.rxq.queue, 2);
+	}
+	length = wire_encode_port_stats_reset(msg, sizeof(msg), 16, 9, &error);
 	/* Reserved bytes must be zero: a later version's flags are not guessed at. */
 	msg[sizeof(struct wire_header) + 3] = 1;
 	assert_int_equal(decode_result((size_t)length), -EBADMSG);

@@ -218,15 +218,7 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 			region_stat_add(&port->stats->value[REGION_PORT_TX_DROPPED], 1);
 			return;
 		}
-		region_stat_add(&port->stats->value[REGION_PORT_TX_PACKETS], 1);
-		region_stat_add(&port->stats->value[REGION_PORT_TX_BYTES], p->wire_length);
-		if (port->tx_dump) {
-			struct pcap_pkthdr h = {.caplen = p->length, .len = p->wire_length};
-
-			h.ts.tv_sec = (time_t)(now_ns / 1000000000u);
-			h.ts.tv_usec = (suseconds_t)(now_ns % 1000000000u / 1000u);
-			pcap_dump((u_char *)port->tx_dump, &h, p->data);
-		}
+		soft_transmit(soft, port, p, now_ns);
 		return;
 	}
 	/* DROP drops the packet, not the copies made before it (an earlier

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The datapath worker: one thread that takes bursts from every port's
- * source, classifies and acts on each packet, commits the RX rings once per
- * burst, and then passes a quiescent point (rcu.h). With nothing to do it
- * goes offline and sleeps until the next paced frame is due, a live socket
- * is readable, or 10 ms have passed (to notice a stop).
+ * source and inbox (what loop: ports sent it), then from every TX queue,
+ * classifies and acts on each packet, commits the RX rings once per round,
+ * and then passes a quiescent point (rcu.h). With nothing to do it goes
+ * offline and sleeps until the next paced frame is due, a live socket is
+ * readable, a secondary rings a TX queue's bell, or 10 ms have passed (to
+ * notice a stop).
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,6 +24,50 @@ static uint64_t clock_ns(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void soft_apply_resets(struct soft *soft)
+{
+	unsigned per_port = (unsigned)soft->queues + soft->vfs;
+
+	for (unsigned p = 0; p < soft->n_ports; p++) {
+		struct soft_port *port = &soft->ports[p];
+		/* Acquire: pairs with the primary's release of its request. */
+		uint32_t asked = shm_load_acquire32(&port->reset_request);
+
+		if (asked == shm_load_relaxed32(&port->reset_done))
+			continue;
+		/* We are the one writer of the counts: between two packets,
+		 * every figure moves to its baseline at the same point. */
+		region_port_reset(port->stats, port->queues[0].stats, per_port);
+		shm_store_release32(&port->reset_done, asked);
+	}
+}
+
+int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_error *error)
+{
+	struct soft_port *sp = &soft->ports[port];
+	uint32_t asked = shm_load_relaxed32(&sp->reset_request) + 1;
+	uint64_t one = 1;
+
+	if (!soft->running) {
+		/* Nobody counts: the primary may move the baselines itself. */
+		region_port_reset(sp->stats, sp->queues[0].stats,
+				  (unsigned)soft->queues + soft->vfs);
+		return 0;
+	}
+	shm_store_release32(&sp->reset_request, asked);
+	if (write(soft->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "waking the datapath: %s", strerror(errno));
+	/* A round is microseconds; a sleeping datapath wakes on `wake`. */
+	for (int i = 0; i < 20000; i++) {
+		if ((int32_t)(shm_load_acquire32(&sp->reset_done) - asked) >= 0)
+			return 0;
+		nanosleep(&(struct timespec){.tv_nsec = 50000}, NULL);
+	}
+	return flow_error_set(error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "the datapath did not carry out the reset within a second");
+}
+
 /* One pass over the ports; the number of frames processed. */
 static unsigned datapath_round(struct soft *soft)
 {
@@ -29,6 +75,7 @@ static unsigned datapath_round(struct soft *soft)
 	uint64_t now = clock_ns(CLOCK_REALTIME);
 	unsigned total = 0;
 
+	soft_apply_resets(soft);
 	for (unsigned p = 0; p < soft->n_ports; p++) {
 		struct soft_port *port = &soft->ports[p];
 		struct soft_source *source = &port->source;
@@ -54,34 +101,35 @@ static unsigned datapath_round(struct soft *soft)
 			soft_process(soft, port, pkt, source->egress, now);
 		}
 		soft_source_release(source);
-		total += n;
+		total += n + soft_inbox_receive(soft, port, now);
 	}
+	for (unsigned p = 0; p < soft->n_ports; p++)
+		total += soft_transmit_queues(soft, &soft->ports[p], now);
 	soft_rxq_commit(soft);
 	return total;
 }
 
 static void datapath_sleep(struct soft *soft)
 {
-	struct pollfd fds[SOFT_PORTS_MAX];
 	uint64_t wait = 10000000u, now = clock_ns(CLOCK_REALTIME);
-	unsigned n = 0;
+	unsigned n;
 
 	for (unsigned p = 0; p < soft->n_ports; p++) {
-		const struct soft_source *s = &soft->ports[p].source;
-		uint64_t due = soft_source_due(s, now);
+		uint64_t due = soft_source_due(&soft->ports[p].source, now);
 
-		if (s->kind == SOURCE_LIVE)
-			fds[n++] = (struct pollfd){.fd = s->fd, .events = POLLIN};
 		if (due < wait)
 			wait = due;
 	}
-	if (wait == 0)
+	if (wait == 0 || !soft_prepare_sleep(soft, soft->poll_fds, &n))
 		return;
 	shm_store_relaxed32(&soft->idle, 1);
 	rcu_offline(&soft->rcu);
-	/* With no live source, ppoll() on no fds is a plain sleep. */
-	ppoll(fds, n, &(struct timespec){.tv_nsec = (long)wait}, NULL);
+	/* The fds were read under RCU: one closed meanwhile (its queue
+	 * detached) wakes us early, or not at all until the timeout. With
+	 * none, ppoll() is a plain sleep. */
+	ppoll(soft->poll_fds, n, &(struct timespec){.tv_nsec = (long)wait}, NULL);
 	rcu_online(&soft->rcu);
+	soft_finish_sleep(soft);
 	shm_store_relaxed32(&soft->idle, 0);
 }
 

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "hwdrv/soft/soft.h"
 
@@ -41,8 +43,16 @@ static void soft_close(struct hwdrv *dev)
 		rule_free(r);
 	}
 	soft_queues_close(soft);
-	for (unsigned p = 0; soft->ports && p < soft->n_ports; p++)
+	for (unsigned p = 0; soft->ports && p < soft->n_ports; p++) {
 		soft_source_close(&soft->ports[p].source);
+		if (soft->ports[p].inbox)
+			free(soft->ports[p].inbox->bytes);
+		free(soft->ports[p].inbox);
+	}
+	free(soft->tx_buf);
+	free(soft->poll_fds);
+	if (soft->wake >= 0)
+		close(soft->wake);
 	cls_fini(&soft->cls);
 	for (unsigned i = 0; i < soft->n_meters; i++)
 		free(soft->meters[i]);
@@ -50,6 +60,46 @@ static void soft_close(struct hwdrv *dev)
 	free(soft->ports);
 	free(soft);
 	dev->priv = NULL;
+}
+
+/* What the datapath worker needs besides the sources: a buffer for a burst
+ * off a TX queue, its poll set and the eventfd that wakes it, and an inbox
+ * on each port a loop: port sends to. */
+static int worker_open(struct soft *soft, struct mpf_flow_error *error)
+{
+	soft->tx_buf = malloc(SOFT_TX_BUF);
+	soft->poll_fds = calloc(1u + soft->n_ports * (1u + soft->queues), sizeof(*soft->poll_fds));
+	soft->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (soft->wake < 0)
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "soft backend: eventfd: %s", strerror(errno));
+	if (soft->tx_buf == NULL || soft->poll_fds == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "soft backend: out of memory");
+	for (unsigned p = 0; p < soft->n_ports; p++) {
+		struct soft_source *s = &soft->ports[p].source;
+		struct soft_port *to;
+
+		if (s->kind != SOURCE_LOOP)
+			continue;
+		if (s->loop_port < 0)
+			s->loop_port = (int)p;
+		if (s->loop_port >= soft->n_ports)
+			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "--source %u=%s: port %d does not exist (the "
+					      "device has %u)",
+					      p, s->spec, s->loop_port, soft->n_ports);
+		to = &soft->ports[s->loop_port];
+		if (to->inbox)
+			continue;
+		to->inbox = calloc(1, sizeof(*to->inbox));
+		if (to->inbox)
+			to->inbox->bytes = malloc((size_t)SOFT_INBOX_FRAMES * RXQ_FRAME_MAX);
+		if (to->inbox == NULL || to->inbox->bytes == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "soft backend: out of memory");
+	}
+	return 0;
 }
 
 static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
@@ -64,6 +114,7 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 				      "soft backend: out of memory");
 	dev->priv = soft;
 	soft->dev = dev;
+	soft->wake = -1;
 	soft->n_ports = config->ports;
 	soft->queues = config->queues;
 	soft->vfs = config->vfs;
@@ -91,6 +142,8 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 			err = soft_source_open(&soft->ports[p].source, config->sources[p], error);
 			any_source = true;
 		}
+	if (!err)
+		err = worker_open(soft, error);
 	if (!err && any_source)
 		err = soft_datapath_start(soft, error);
 	if (err)
@@ -308,21 +361,37 @@ static int soft_isolate(struct hwdrv *dev, uint16_t port, bool enable, struct mp
 	return 0;
 }
 
-static int soft_rxq_attach_op(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
-			      int fds[2], struct mpf_flow_error *error)
+static int soft_queue_attach_op(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
+				uint32_t owner, int fds[2], struct mpf_flow_error *error)
 {
-	return soft_rxq_attach(dev->priv, port, queue, owner, fds, error);
+	struct soft *soft = dev->priv;
+	int err = soft_queue_attach(soft, port, queue, tx, owner, fds, error);
+
+	/* A port with no source still sends what a secondary queues: the
+	 * datapath runs from the first TX queue on. */
+	if (!err && tx && !soft->running && (err = soft_datapath_start(soft, error)) != 0)
+		soft_queue_detach(soft, port, queue, tx, owner, NULL);
+	return err;
 }
 
-static int soft_rxq_detach_op(struct hwdrv *dev, uint16_t port, uint16_t queue, uint32_t owner,
-			      struct mpf_flow_error *error)
+static int soft_queue_detach_op(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
+				uint32_t owner, struct mpf_flow_error *error)
 {
-	return soft_rxq_detach(dev->priv, port, queue, owner, error);
+	return soft_queue_detach(dev->priv, port, queue, tx, owner, error);
+}
+
+static int soft_port_stats_reset_op(struct hwdrv *dev, uint16_t port, struct mpf_flow_error *error)
+{
+	struct soft *soft = dev->priv;
+
+	if (port >= soft->n_ports)
+		return port_error(soft, port, error);
+	return soft_port_stats_reset(soft, port, error);
 }
 
 static void soft_release(struct hwdrv *dev, uint32_t owner)
 {
-	soft_rxq_release(dev->priv, owner);
+	soft_queues_release(dev->priv, owner);
 }
 
 static int soft_meter_create(struct hwdrv *dev, uint16_t port, uint32_t id,
@@ -430,8 +499,9 @@ const struct hwdrv_ops hwdrv_soft_ops = {
 	.create = soft_create,
 	.destroy = soft_destroy,
 	.isolate = soft_isolate,
-	.rxq_attach = soft_rxq_attach_op,
-	.rxq_detach = soft_rxq_detach_op,
+	.port_stats_reset = soft_port_stats_reset_op,
+	.queue_attach = soft_queue_attach_op,
+	.queue_detach = soft_queue_detach_op,
 	.release = soft_release,
 	.meter_create = soft_meter_create,
 	.meter_destroy = soft_meter_destroy,

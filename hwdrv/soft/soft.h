@@ -5,7 +5,9 @@
  *   parse.c     packet parser            match.c     pattern compiler/matcher
  *   classify.c  tuple space classifier   rcu.c       reclamation
  *   actions.c   what a matched packet undergoes (fates, RSS, marks, meters)
- *   rxq.c       RX queues: rings handed to secondaries, pcap dumps
+ *   queues.c    RX and TX queues: rings handed to secondaries, pcap dumps
+ *   transmit.c  what a port sends: TX queues read, a loop: port's inbox,
+ *               a live: interface's socket
  *   source.c    packet sources: pcap replay, generator, AF_PACKET
  *   datapath.c  the worker thread
  *
@@ -17,6 +19,7 @@
 #ifndef MPFLOW_SOFT_H
 #define MPFLOW_SOFT_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +36,7 @@
 __extension__ typedef unsigned __int128 soft_u128;
 
 #define SOFT_BURST     32
+#define SOFT_TX_BUF    (SOFT_BURST * (RXQ_FRAME_MAX + 8u)) /* a burst off a TX queue */
 #define SOFT_PORTS_MAX 64
 
 enum soft_color { SOFT_GREEN, SOFT_YELLOW, SOFT_RED, SOFT_COLORS };
@@ -76,7 +80,9 @@ struct soft_rule {
 	struct soft_rule *prev, *next; /* every installed rule (writer) */
 };
 
-/* An attached RX queue: the mapping the client was handed. */
+/* An attached RX or TX queue: the mapping the client was handed. On RX
+ * the datapath produces into the ring and rings `bell` for the client; on
+ * TX the client produces and rings `bell`, which the datapath sleeps on. */
 struct soft_rxq {
 	uint32_t owner;
 	int memfd;
@@ -92,13 +98,15 @@ struct soft_rxq {
 };
 
 struct soft_queue {
-	struct soft_rxq *rxq;	    /* RCU; NULL: nobody attached */
-	struct soft_rxq *spare;	    /* the last one detached, kept for its owner */
+	struct soft_rxq *rxq;	/* RCU; NULL: nobody attached */
+	struct soft_rxq *spare; /* the last one detached, kept for its owner */
+	struct soft_rxq *txq;	/* RCU; NULL: nobody transmits on it (PF queues only) */
+	struct soft_rxq *tx_spare;
 	pcap_dumper_t *dump;	    /* --dump-queues */
 	struct region_queue *stats; /* datapath-written (region_stat_add) */
 };
 
-enum soft_source_kind { SOURCE_NONE, SOURCE_TRACE, SOURCE_LIVE };
+enum soft_source_kind { SOURCE_NONE, SOURCE_TRACE, SOURCE_LIVE, SOURCE_LOOP };
 
 struct soft_source {
 	enum soft_source_kind kind;
@@ -124,16 +132,32 @@ struct soft_source {
 	uint32_t block_left;   /* frames left in the current block */
 	uint8_t *frame;	       /* next frame in it */
 	uint64_t stats_due_ns; /* when to read the socket's drop count next */
+	/* LOOP: what the port transmits is received on this port. */
+	int loop_port; /* -1: the port itself, until soft_open() says which */
 	bool done;
+};
+
+/* Frames looped back to a port: received at its next datapath round. A TX
+ * queue is read only as far as the inbox it sends to has room, so nothing
+ * is lost here: the sender's ring fills instead. */
+#define SOFT_INBOX_FRAMES 64u
+struct soft_inbox {
+	uint8_t *bytes; /* SOFT_INBOX_FRAMES slots of RXQ_FRAME_MAX */
+	uint32_t length[SOFT_INBOX_FRAMES];
+	unsigned head, count;
 };
 
 struct soft_port {
 	shm_u32 isolated;
 	struct soft_queue *queues; /* config.queues PF queues, then config.vfs VF queues */
 	struct soft_source source;
+	struct soft_inbox *inbox; /* where a loop: port's frames arrive (NULL: none do) */
 	pcap_dumper_t *tx_dump;
 	struct region_port *stats; /* datapath-written (region_stat_add) */
-	shm_u64 overflow;	   /* packets that hit more than CLS_MATCH_MAX rules */
+	/* A statistics reset: the primary asks (request++), the datapath,
+	 * the one writer of the counts, moves the baselines and answers. */
+	shm_u32 reset_request, reset_done;
+	shm_u64 overflow; /* packets that hit more than CLS_MATCH_MAX rules */
 };
 
 struct soft {
@@ -155,9 +179,12 @@ struct soft {
 	bool running;
 	shm_u32 stop;
 	shm_u32 idle;
+	int wake; /* eventfd: the primary wakes a sleeping datapath */
 	/* Worker only: rings written in this burst, committed together. */
 	struct soft_rxq *staged[64];
 	unsigned n_staged;
+	uint8_t *tx_buf;	 /* SOFT_BURST frames peeked off a TX queue */
+	struct pollfd *poll_fds; /* a live socket per port, a bell per TX queue */
 };
 
 /* actions.c */
@@ -169,21 +196,44 @@ uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *inpu
 uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool *valid);
 enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t now_ns);
 
-/* rxq.c */
+/* queues.c */
 int soft_queues_open(struct soft *soft, const struct hwdrv_config *config,
 		     struct mpf_flow_error *error);
 void soft_queues_close(struct soft *soft);
 /* Queue index (PF queues, then VFs) for an API queue number, or -1. */
 int soft_queue_index(const struct soft *soft, uint16_t queue);
-int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner, int fds[2],
-		    struct mpf_flow_error *error);
-int soft_rxq_detach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
-		    struct mpf_flow_error *error);
-void soft_rxq_release(struct soft *soft, uint32_t owner);
+/* Attach (detach) queue `queue` of `port` for client `owner`: an RX queue,
+ * or with `tx` a TX queue (PF queues only). */
+int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		      int fds[2], struct mpf_flow_error *error);
+int soft_queue_detach(struct soft *soft, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		      struct mpf_flow_error *error);
+/* Client `owner` is gone: detach every queue it holds, free its spares. */
+void soft_queues_release(struct soft *soft, uint32_t owner);
 /* Datapath: deliver a frame to queue index `q` of `port`. */
 void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const struct packet *p,
 		  const struct rxq_desc *desc);
 void soft_rxq_commit(struct soft *soft);
+
+/* transmit.c */
+/* Datapath: receive what loop: ports sent to `port`. Frames processed. */
+unsigned soft_inbox_receive(struct soft *soft, struct soft_port *port, uint64_t now_ns);
+/* Datapath: send what secondaries queued on `port`'s TX queues, through
+ * its egress rules. Frames taken. */
+unsigned soft_transmit_queues(struct soft *soft, struct soft_port *port, uint64_t now_ns);
+/* Datapath: a frame the port sends (egress rules passed): the tx dump,
+ * then the wire (live:), or the inbox of the port it loops to. */
+void soft_transmit(struct soft *soft, struct soft_port *port, const struct packet *p,
+		   uint64_t now_ns);
+/* Datapath, before sleeping: the fds to wake on (live sockets, TX queues'
+ * bells; each TX queue told to ring). false: something is ready, do not
+ * sleep. */
+bool soft_prepare_sleep(struct soft *soft, struct pollfd *fds, unsigned *n);
+/* The primary: reset a port's statistics (the datapath does it if it runs). */
+int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_error *error);
+/* Datapath: carry out the resets the primary asked for. */
+void soft_apply_resets(struct soft *soft);
+void soft_finish_sleep(struct soft *soft);
 
 /* source.c */
 int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_error *error);

@@ -209,6 +209,12 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 	}
 	s->block_size = LIVE_BLOCK_SIZE;
 	s->blocks = LIVE_BLOCKS;
+	/* A port receives what arrives, not what it (or the host) sends:
+	 * the socket would see its own transmissions otherwise. Kernels
+	 * before 4.20 lack the option; there, what mpflowd sends comes back. */
+	int one = 1;
+
+	(void)setsockopt(s->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
 	return 0;
 }
 
@@ -245,11 +251,21 @@ int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_er
 	kind = copy;
 	options = strchr(copy, ':');
 	if (options == NULL)
-		return source_error(error, EINVAL, s, "expected pcap:, gen: or live:");
+		return source_error(error, EINVAL, s, "expected pcap:, gen:, live: or loop:");
 	*options++ = '\0';
 	if (strcmp(kind, "live") == 0) {
 		s->kind = SOURCE_LIVE;
 		return open_live(s, options, error);
+	}
+	if (strcmp(kind, "loop") == 0) {
+		uint64_t port = 0;
+
+		/* "loop:" receives on the port itself, "loop:N" on port N. */
+		if (*options && !number(options, 0, HWDRV_PORTS_MAX - 1, &port))
+			return source_error(error, EINVAL, s, "loop: a port number expected");
+		s->kind = SOURCE_LOOP;
+		s->loop_port = *options ? (int)port : -1;
+		return 0;
 	}
 	if (strcmp(kind, "pcap") == 0) {
 		char *file = options;
@@ -261,7 +277,7 @@ int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_er
 		if (err)
 			return err;
 	} else if (strcmp(kind, "gen") != 0) {
-		return source_error(error, EINVAL, s, "expected pcap:, gen: or live:");
+		return source_error(error, EINVAL, s, "expected pcap:, gen:, live: or loop:");
 	} else {
 		loop = 0;
 	}

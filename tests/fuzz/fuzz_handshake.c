@@ -54,18 +54,17 @@ static void region(const uint8_t *data, size_t size)
 		return;
 	}
 	/* Accepted: every slot of every array lies inside the mapping. */
-	unsigned per_port = (unsigned)view.pf_queues + view.vfs;
+	size_t per_port = (size_t)view.pf_queues + view.vfs;
 
 	if ((const uint8_t *)(view.counters + view.max_rules) > copy + size ||
 	    (const uint8_t *)(view.entries + view.max_rules) > copy + size ||
-	    (const uint8_t *)(view.queues + (size_t)view.n_ports * per_port) > copy + size)
+	    (const uint8_t *)(view.queues + view.n_ports * per_port) > copy + size)
 		abort();
-	for (unsigned p = 0; p < view.n_ports; p++) {
-		uint64_t port[REGION_PORT_STATS], queue[REGION_QUEUE_STATS];
+	for (size_t p = 0; p < view.n_ports; p++) {
+		uint64_t port[REGION_PORT_STATS], queues[REGION_QUEUE_STATS];
 
-		for (unsigned q = 0; q < per_port; q++)
-			region_port_read(&view.ports[p], port, &view.queues[p * per_port + q],
-					 queue);
+		region_port_read(&view.ports[p], port, &view.queues[p * per_port], per_port,
+				 queues);
 	}
 	for (uint32_t i = 0; i < view.max_rules; i++) {
 		struct region_count count;

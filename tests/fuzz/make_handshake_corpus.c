@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 {
 	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION};
 	const struct region_layout layout = {.max_rules = 8, .ports = 2, .pf_queues = 2, .vfs = 1};
-	size_t size = region_memsize(&layout);
+	size_t size = (size_t)region_memsize(&layout);
 	void *mem = aligned_alloc(64, size);
 
 	if (argc != 2 || mem == NULL)

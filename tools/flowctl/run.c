@@ -397,11 +397,11 @@ static int port_stats_show(struct flowctl *f, struct mpf_monitor *m,
 		       ",\"rx_missed\":%" PRIu64 ",\"rx_dropped\":%" PRIu64
 		       ",\"rx_default\":%" PRIu64 ",\"rx_undelivered\":%" PRIu64
 		       ",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-		       ",\"tx_dropped\":%" PRIu64 ",\"queue_full\":%" PRIu64
-		       ",\"queue_unattached\":%" PRIu64 ",\"queues\":[",
+		       ",\"tx_dropped\":%" PRIu64 ",\"tx_errors\":%" PRIu64
+		       ",\"queue_full\":%" PRIu64 ",\"queue_unattached\":%" PRIu64 ",\"queues\":[",
 		       first ? "" : ",", port, s.rx_packets, s.rx_bytes, s.rx_missed, s.rx_dropped,
 		       s.rx_default, s.rx_undelivered, s.tx_packets, s.tx_bytes, s.tx_dropped,
-		       s.queue_full, s.queue_unattached);
+		       s.tx_errors, s.queue_full, s.queue_unattached);
 	} else {
 		printf("\n  ######################## NIC statistics for port %-2u "
 		       "########################\n",
@@ -414,9 +414,10 @@ static int port_stats_show(struct flowctl *f, struct mpf_monitor *m,
 		       s.rx_dropped, s.rx_default, s.rx_undelivered);
 		printf("  RX-queue-full: %-7" PRIu64 " RX-unattached: %" PRIu64 "\n", s.queue_full,
 		       s.queue_unattached);
-		printf("  TX-packets: %-10" PRIu64 " TX-dropped: %-9" PRIu64 " TX-bytes:  %" PRIu64
+		printf("  TX-packets: %-10" PRIu64 " TX-errors: %-10" PRIu64 " TX-bytes:  %" PRIu64
 		       "\n",
-		       s.tx_packets, s.tx_dropped, s.tx_bytes);
+		       s.tx_packets, s.tx_errors, s.tx_bytes);
+		printf("  TX-dropped: %" PRIu64 "\n", s.tx_dropped);
 	}
 	/* Every PF queue; a VF's queue once it saw something. */
 	bool first_queue = true;

@@ -240,11 +240,12 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 			",\"rx_missed\":%" PRIu64 ",\"rx_dropped\":%" PRIu64
 			",\"rx_default\":%" PRIu64 ",\"rx_undelivered\":%" PRIu64
 			",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-			",\"tx_dropped\":%" PRIu64 ",\"queue_full\":%" PRIu64
-			",\"queue_unattached\":%" PRIu64,
+			",\"tx_dropped\":%" PRIu64 ",\"tx_errors\":%" PRIu64
+			",\"queue_full\":%" PRIu64 ",\"queue_unattached\":%" PRIu64,
 			p ? "," : "", p, st->rx_packets, st->rx_bytes, st->rx_missed,
 			st->rx_dropped, st->rx_default, st->rx_undelivered, st->tx_packets,
-			st->tx_bytes, st->tx_dropped, st->queue_full, st->queue_unattached);
+			st->tx_bytes, st->tx_dropped, st->tx_errors, st->queue_full,
+			st->queue_unattached);
 		if (r->rated)
 			fprintf(out,
 				",\"rx_pps\":%.1f,\"rx_bps\":%.1f,\"tx_pps\":%.1f,\"tx_bps\":%.1f",
@@ -367,6 +368,7 @@ static const struct {
 		PORT_METRIC(tx_packets, "Packets the port transmitted."),
 		PORT_METRIC(tx_bytes, "Bytes of the packets the port transmitted."),
 		PORT_METRIC(tx_dropped, "Packets an egress DROP action took."),
+		PORT_METRIC(tx_errors, "Packets the interface refused to send."),
 #undef PORT_METRIC
 },
   queue_metrics[] = {

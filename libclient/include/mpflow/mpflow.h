@@ -423,6 +423,58 @@ MPF_API void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stat
 MPF_API int mpf_rxq_detach(struct mpf_rxq *rxq, struct mpf_flow_error *error);
 
 /* ------------------------------------------------------------------------ */
+/* TX queues: a secondary sends frames out of a port (rte_eth_tx_burst). The
+ * port's egress rules apply and count; a live: port puts them on its
+ * interface, a loop: port receives them back (on itself or the port it is
+ * wired to), --dump-queues records them. Soft backend. */
+
+struct mpf_txq;
+
+/** The largest frame a TX queue takes. */
+#define MPF_TXQ_FRAME_MAX 16384u
+
+/** One frame to send: `length` bytes at `data`, from the Ethernet header. */
+struct mpf_tx_frame {
+	const void *data;
+	uint32_t length;
+};
+
+/** What the datapath took off this queue since it was attached (sent or
+ *  dropped by egress rules: the port's statistics say which). */
+struct mpf_txq_stats {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+/**
+ * Attach TX queue `queue` (a PF queue, below the port's --queues) of `port`:
+ * a ring in memory shared with the primary alone, which this client fills
+ * with mpf_txq_burst(). One client per queue (-EBUSY); detached when the
+ * client disconnects. Errors: as mpf_rxq_attach(); -EINVAL also for a VF's
+ * queue.
+ */
+MPF_API int mpf_txq_attach(struct mpf_client *client, uint16_t port, uint16_t queue,
+			   struct mpf_txq **txq, struct mpf_flow_error *error);
+
+/**
+ * Queue up to `count` frames for sending, in order, without a system call
+ * (the datapath is woken only if it sleeps). Returns how many were taken:
+ * fewer than `count` when the ring is full (the datapath drains a burst
+ * per queue per round: try the rest again), or -errno if none was:
+ * -EMSGSIZE (the first frame is longer than MPF_TXQ_FRAME_MAX; a later
+ * one stops the burst before it), -ESHUTDOWN (the ring is broken). A frame
+ * taken is copied: `frames` may be reused at once.
+ */
+MPF_API int mpf_txq_burst(struct mpf_txq *txq, const struct mpf_tx_frame *frames, uint32_t count);
+
+/** Read the queue's counts. No errors. */
+MPF_API void mpf_txq_stats(const struct mpf_txq *txq, struct mpf_txq_stats *stats);
+
+/** Give the queue back and free `txq` (also on error); frames still in
+ *  the ring are dropped. Errors: as mpf_rxq_detach(). */
+MPF_API int mpf_txq_detach(struct mpf_txq *txq, struct mpf_flow_error *error);
+
+/* ------------------------------------------------------------------------ */
 /* Port statistics (DPDK's rte_eth_stats). Read from shared memory with no
  * round trip; counted since the primary started or the last
  * mpf_port_stats_reset(). Kept by the soft backend; the verbs backend keeps
@@ -447,6 +499,9 @@ struct mpf_port_stats {
 	uint64_t tx_packets; /**< Transmitted (opackets). */
 	uint64_t tx_bytes;   /**< (obytes) */
 	uint64_t tx_dropped; /**< Taken by an egress DROP action. */
+	/** The interface refused to send them (oerrors): larger than its
+	 *  MTU, or no buffer. */
+	uint64_t tx_errors;
 	/** Deliveries lost because the queue was full, summed over the port's
 	 *  queues. */
 	uint64_t queue_full;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * RX queues: per port, `queues` PF queues then one queue per VF. A queue
- * delivers to the client that attached it, through a ring in a memfd made
- * for that client alone (shm/rxq.h), and to a pcap file with --dump-queues.
- * With nobody attached, a packet for the queue is counted and dropped.
+ * RX and TX queues: per port, `queues` PF queues then one queue per VF. An
+ * RX queue delivers to the client that attached it, through a ring in a
+ * memfd made for that client alone (shm/rxq.h), and to a pcap file with
+ * --dump-queues; with nobody attached, a packet for it is counted and
+ * dropped. A TX queue (PF queues only) is the same memory the other way
+ * round: the client writes frames, the datapath sends them (transmit.c).
  *
  * Memory: a queue's ring is a memfd passed to its client. A detached
  * queue keeps its memfd as a spare for the same client: attaching again
@@ -119,6 +121,10 @@ void soft_queues_close(struct soft *soft)
 				rxq_free(port->queues[q].rxq);
 			if (port->queues[q].spare)
 				rxq_free(port->queues[q].spare);
+			if (port->queues[q].txq)
+				rxq_free(port->queues[q].txq);
+			if (port->queues[q].tx_spare)
+				rxq_free(port->queues[q].tx_spare);
 			if (port->queues[q].dump)
 				pcap_dump_close(port->queues[q].dump);
 		}
@@ -165,14 +171,14 @@ static int rxq_make(struct soft *soft, uint32_t owner, struct soft_rxq **out,
 				      "out of memory");
 	rxq->owner = owner;
 	rxq->length = RXQ_HEADER_SIZE + ring_memsize(soft->rxq_bytes);
-	rxq->memfd = memfd_create("mpflow-rxq", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	rxq->memfd = memfd_create("mpflow-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	rxq->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rxq->memfd < 0 || rxq->bell < 0 || ftruncate(rxq->memfd, (off_t)rxq->length) != 0 ||
 	    fcntl(rxq->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
 		err = errno;
 		rxq_free(rxq);
 		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "RX queue memory: %s", strerror(err));
+				      "queue memory: %s", strerror(err));
 	}
 	rxq->mem = mmap(NULL, rxq->length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 			rxq->memfd, 0);
@@ -181,56 +187,75 @@ static int rxq_make(struct soft *soft, uint32_t owner, struct soft_rxq **out,
 		rxq->mem = NULL;
 		rxq_free(rxq);
 		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "RX queue mapping: %s", strerror(err));
+				      "queue mapping: %s", strerror(err));
 	}
 	*out = rxq;
 	return 0;
 }
 
-int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner, int fds[2],
-		    struct mpf_flow_error *error)
+/* The slot of a queue's ring in one direction, and of its spare. */
+static struct soft_rxq **ring_slot(struct soft_queue *q, bool tx)
+{
+	return tx ? &q->txq : &q->rxq;
+}
+
+static struct soft_rxq **spare_slot(struct soft_queue *q, bool tx)
+{
+	return tx ? &q->tx_spare : &q->spare;
+}
+
+int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		      int fds[2], struct mpf_flow_error *error)
 {
 	struct soft_queue *q;
-	struct soft_rxq *rxq = NULL;
+	struct soft_rxq *rxq = NULL, **slot, **spare;
 	int err = queue_lookup(soft, port, queue, &q, error);
 
 	if (err)
 		return err;
-	if (q->rxq)
+	if (tx && queue >= soft->queues)
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "queue %u: TX queues are the PF's (port %u has %u)", queue,
+				      port, soft->queues);
+	slot = ring_slot(q, tx);
+	spare = spare_slot(q, tx);
+	if (*slot)
 		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "queue %u of port %u is attached by another client", queue,
-				      port);
-	if (q->spare && q->spare->owner == owner) {
-		rxq = q->spare;
+				      "%s queue %u of port %u is attached by another client",
+				      tx ? "TX" : "RX", queue, port);
+	if (*spare && (*spare)->owner == owner) {
+		rxq = *spare;
 	} else {
-		if (q->spare)
-			rxq_free(q->spare);
-		q->spare = NULL;
+		if (*spare)
+			rxq_free(*spare);
+		*spare = NULL;
 		err = rxq_make(soft, owner, &rxq, error);
 		if (err)
 			return err;
 	}
-	q->spare = NULL;
+	*spare = NULL;
 	rxq->packets = rxq->bytes = rxq->dropped = 0;
 	rxq->staged = false;
 	rxq->header = rxq->mem;
-	*rxq->header = (struct rxq_header){.magic = RXQ_MAGIC,
+	*rxq->header = (struct rxq_header){.magic = tx ? TXQ_MAGIC : RXQ_MAGIC,
 					   .version = RXQ_VERSION,
 					   .port = port,
 					   .queue = queue,
 					   .ring_offset = RXQ_HEADER_SIZE,
 					   .ring_bytes = soft->rxq_bytes};
+	/* RX: we produce descriptors and frames, and ring the client. TX: the
+	 * client produces bare frames and rings us. */
 	err = ring_create(&rxq->ring, (uint8_t *)rxq->mem + RXQ_HEADER_SIZE,
 			  rxq->length - RXQ_HEADER_SIZE, soft->rxq_bytes,
-			  (uint32_t)(sizeof(struct rxq_desc) + RXQ_FRAME_MAX), RING_PRODUCER,
-			  rxq->bell);
+			  tx ? RXQ_FRAME_MAX : (uint32_t)(sizeof(struct rxq_desc) + RXQ_FRAME_MAX),
+			  tx ? RING_CONSUMER : RING_PRODUCER, tx ? -1 : rxq->bell);
 	if (err) {
 		rxq_free(rxq);
 		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "RX queue ring: %s", strerror(-err));
+				      "queue ring: %s", strerror(-err));
 	}
 	/* The ring is whole before the datapath can see it. */
-	rcu_publish(q->rxq, rxq);
+	rcu_publish(*slot, rxq);
 	fds[0] = rxq->memfd;
 	fds[1] = rxq->bell;
 	return 0;
@@ -238,48 +263,54 @@ int soft_rxq_attach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t o
 
 /* The datapath lets go of the queue; its memory stays as the spare of its
  * owner (`keep`), or is freed. */
-static void queue_detach(struct soft *soft, struct soft_queue *q, bool keep)
+static void queue_detach(struct soft *soft, struct soft_queue *q, bool tx, bool keep)
 {
-	struct soft_rxq *rxq = q->rxq;
+	struct soft_rxq **slot = ring_slot(q, tx), **spare = spare_slot(q, tx);
+	struct soft_rxq *rxq = *slot;
 
-	rcu_publish(q->rxq, NULL);
+	rcu_publish(*slot, NULL);
 	rcu_synchronize(&soft->rcu);
 	if (keep) {
-		if (q->spare)
-			rxq_free(q->spare);
-		q->spare = rxq;
+		if (*spare)
+			rxq_free(*spare);
+		*spare = rxq;
 	} else {
 		rxq_free(rxq);
 	}
 }
 
-int soft_rxq_detach(struct soft *soft, uint16_t port, uint16_t queue, uint32_t owner,
-		    struct mpf_flow_error *error)
+int soft_queue_detach(struct soft *soft, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		      struct mpf_flow_error *error)
 {
 	struct soft_queue *q;
 	int err = queue_lookup(soft, port, queue, &q, error);
 
 	if (err)
 		return err;
-	if (q->rxq == NULL || q->rxq->owner != owner)
+	if (*ring_slot(q, tx) == NULL || (*ring_slot(q, tx))->owner != owner)
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "queue %u of port %u is not attached by this client", queue,
-				      port);
-	queue_detach(soft, q, true);
+				      "%s queue %u of port %u is not attached by this client",
+				      tx ? "TX" : "RX", queue, port);
+	queue_detach(soft, q, tx, true);
 	return 0;
 }
 
-void soft_rxq_release(struct soft *soft, uint32_t owner)
+void soft_queues_release(struct soft *soft, uint32_t owner)
 {
 	for (unsigned p = 0; p < soft->n_ports; p++)
 		for (unsigned q = 0; q < (unsigned)soft->queues + soft->vfs; q++) {
 			struct soft_queue *queue = &soft->ports[p].queues[q];
 
-			if (queue->rxq && queue->rxq->owner == owner)
-				queue_detach(soft, queue, false);
-			if (queue->spare && queue->spare->owner == owner) {
-				rxq_free(queue->spare);
-				queue->spare = NULL;
+			for (int tx = 0; tx < 2; tx++) {
+				struct soft_rxq **slot = ring_slot(queue, tx),
+						**spare = spare_slot(queue, tx);
+
+				if (*slot && (*slot)->owner == owner)
+					queue_detach(soft, queue, tx, false);
+				if (*spare && (*spare)->owner == owner) {
+					rxq_free(*spare);
+					*spare = NULL;
+				}
 			}
 		}
 }

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Attaching and detaching a device queue, RX or TX alike: the primary
+ * hands the queue's memfd and doorbell over the session socket before it
+ * answers (shm/rxq.h); we check the memory's header and attach to its ring,
+ * as consumer (RX) or producer (TX).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libclient/client.h"
+#include "shm/fdpass.h"
+#include "shm/rxq.h"
+
+static int map_queue(struct client_queue *q, int memfd, struct mpf_flow_error *error)
+{
+	struct stat st;
+	struct rxq_header h;
+
+	if (fstat(memfd, &st) != 0 || st.st_size < (off_t)(RXQ_HEADER_SIZE + RING_SIZE_MIN))
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the queue's memory is too small");
+	q->length = (size_t)st.st_size;
+	q->mem = mmap(NULL, q->length, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (q->mem == MAP_FAILED) {
+		q->mem = NULL;
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "mapping the queue: %s", strerror(errno));
+	}
+	q->header = q->mem;
+	memcpy(&h, q->mem, sizeof(h));
+	if (h.magic != (q->tx ? TXQ_MAGIC : RXQ_MAGIC) || h.version != RXQ_VERSION ||
+	    h.ring_offset != RXQ_HEADER_SIZE || h.port != q->port || h.queue != q->queue ||
+	    ring_attach(&q->ring, (uint8_t *)q->mem + RXQ_HEADER_SIZE, q->length - RXQ_HEADER_SIZE,
+			q->tx ? RING_PRODUCER : RING_CONSUMER, q->tx ? q->bell : -1) != 0)
+		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the queue's memory is malformed");
+	return 0;
+}
+
+static void unmap_queue(struct client_queue *q)
+{
+	if (q->mem)
+		munmap(q->mem, q->length);
+	if (q->bell >= 0)
+		close(q->bell);
+	q->mem = NULL;
+	q->bell = -1;
+}
+
+int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t queue,
+			struct client_queue *q, struct mpf_flow_error *error)
+{
+	struct wire_completion raw;
+	struct wire_rxq tag;
+	int fds[FDPASS_MAX];
+	unsigned nfds = 0;
+	int err;
+
+	*q = (struct client_queue){.client = c, .tx = tx, .port = port, .queue = queue, .bell = -1};
+	pthread_mutex_lock(&c->lock);
+	err = client_call(c,
+			  wire_encode_rxq(c->out, sizeof(c->out),
+					  tx ? WIRE_OP_TXQ_ATTACH : WIRE_OP_RXQ_ATTACH, 0, port,
+					  queue, error),
+			  &raw, error);
+	if (err) {
+		pthread_mutex_unlock(&c->lock);
+		return err;
+	}
+	/* The primary attached it: the fds were sent before the completion
+	 * was published. From here on a failure gives the queue back. */
+	err = fdpass_receive(c->sock, &tag, sizeof(tag), fds, &nfds, c->at.timeout_ms);
+	q->session = c->session;
+	pthread_mutex_unlock(&c->lock);
+	if (err == 0 && (nfds != 2 || tag.port != port || tag.queue != queue)) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		err = flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				     "the primary passed the wrong queue");
+	} else if (err) {
+		err = flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				     "the queue's memory did not arrive: %s", strerror(-err));
+	}
+	if (err) {
+		client_queue_detach(q, NULL);
+		return err;
+	}
+	q->bell = fds[1];
+	err = map_queue(q, fds[0], error);
+	close(fds[0]);
+	if (err)
+		client_queue_detach(q, NULL);
+	return err;
+}
+
+int client_queue_detach(struct client_queue *q, struct mpf_flow_error *error)
+{
+	struct mpf_client *c = q->client;
+	struct wire_completion raw;
+	int err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* A queue of an earlier session went with it. */
+	if (c->connected && !c->dead && c->session == q->session)
+		err = client_call(c,
+				  wire_encode_rxq(c->out, sizeof(c->out),
+						  q->tx ? WIRE_OP_TXQ_DETACH : WIRE_OP_RXQ_DETACH,
+						  0, q->port, q->queue, error),
+				  &raw, error);
+	pthread_mutex_unlock(&c->lock);
+	unmap_queue(q);
+	return err;
+}
