@@ -47,8 +47,9 @@ int mpf_txq_burst(struct mpf_txq *txq, const struct mpf_tx_frame *frames, uint32
 		for (unsigned i = 0; i < n; i++) {
 			if (frames[sent + i].length > MPF_TXQ_FRAME_MAX)
 				return sent ? (int)sent : -EMSGSIZE;
-			msgs[i] = (struct iovec){.iov_base = (void *)(uintptr_t)frames[sent + i].data,
-						 .iov_len = frames[sent + i].length};
+			msgs[i] =
+				(struct iovec){.iov_base = (void *)(uintptr_t)frames[sent + i].data,
+					       .iov_len = frames[sent + i].length};
 		}
 		got = ring_enqueue_burst(&txq->q.ring, msgs, n);
 		if (got == -EAGAIN)

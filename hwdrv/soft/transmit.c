@@ -53,7 +53,7 @@ void soft_transmit(struct soft *soft, struct soft_port *port, const struct packe
 			/* Only an egress trace source can outrun the inbox
 			 * (TX queues wait for room): the receiver missed it. */
 			region_stat_add(&soft->ports[port->source.loop_port]
-						  .stats->value[REGION_PORT_RX_MISSED],
+						 .stats->value[REGION_PORT_RX_MISSED],
 					1);
 		} else {
 			memcpy(inbox->bytes + (size_t)slot * RXQ_FRAME_MAX, p->data, p->length);
