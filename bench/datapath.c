@@ -11,9 +11,10 @@
  *     datapath's own cost per frame. Its baseline is mpflowd's floor: the
  *     same source on an isolated port with no rule (parse, an empty
  *     lookup, nothing delivered), since the generator alone costs nothing.
- *  2. live: a veth pair in a network namespace the bench makes (root only;
- *     skipped otherwise), a sender thread blasting frames into the peer
- *     with sendmmsg(): AF_PACKET TPACKET_V3 as mpflowd's live: source.
+ *  2. live: and xdp: on a veth pair in a network namespace the bench makes
+ *     (root only; skipped otherwise), a sender thread blasting frames into
+ *     the peer with sendmmsg(): AF_PACKET TPACKET_V3 as mpflowd's live:
+ *     source, and AF_XDP in copy mode (veth has no zero copy).
  *
  * One datapath worker (--workers is not built yet); on a 2-vCPU machine
  * the sender, the worker and the consumer share two cores, which the
@@ -144,8 +145,8 @@ static void install_rules(struct mpf_client *c)
 /* mpflowd with `source` on port 0: frames per second received while a
  * consumer drains queue 1 (where the matching rules send them); with
  * `floor`, no rule and an isolated port instead. */
-static double whole_path(const char *source, bool floor, volatile int *stop_sender,
-			 double *missed, double *delivered)
+static double whole_path(const char *source, bool floor, volatile int *stop_sender, double *missed,
+			 double *delivered)
 {
 	char spec[160];
 	const char *args[] = {"--source", spec, "--max-rules", "65536", NULL};
@@ -216,10 +217,12 @@ static void *send_frames(void *arg)
 
 			/* The generator's flows: 10.0.x.y -> 10.255.0.1, UDP
 			 * 10000+f -> 80, 64 bytes. */
-			frames[i] = frame_ipv4_l4(0x0a000000u + f, 0x0aff0001u, 17, 10000 + f, 80, 18);
+			frames[i] =
+				frame_ipv4_l4(0x0a000000u + f, 0x0aff0001u, 17, 10000 + f, 80, 18);
 			iov[i] = (struct iovec){.iov_base = frames[i].bytes,
 						.iov_len = frames[i].length};
-			msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+			msgs[i] =
+				(struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
 		}
 		if (sendmmsg(s->sock, msgs, 64, 0) < 0 && errno != ENOBUFS && errno != EAGAIN)
 			break;
@@ -257,6 +260,33 @@ static void sender_stop(struct sender *s)
 	s->stop = 1;
 	pthread_join(s->thread, NULL);
 	close(s->sock);
+}
+
+/* A socket source, alone in this process and then under mpflowd, fed by
+ * the same sender. */
+static void socket_path(const char *spec, const char *title)
+{
+	struct figure base = {0}, path = {0}, delivered = {0};
+
+	printf("%s\n", title);
+	for (unsigned r = 0; r < runs; r++) {
+		struct sender s;
+
+		sender_start(&s);
+		base.rate[r] = source_alone(spec, &s.stop, &base.missed[r]);
+		sender_stop(&s);
+		sender_start(&s);
+		path.rate[r] =
+			whole_path(spec, false, &s.stop, &path.missed[r], &delivered.rate[r]);
+		sender_stop(&s);
+	}
+	print_figure("baseline: the socket alone, dropping", &base);
+	print_figure("mpflowd: classified, delivered, consumed", &path);
+	print_figure("  of which the consumer got", &delivered);
+	printf("  ratio to the baseline: %.2f   (missed by the socket: baseline %.2f Mpps, "
+	       "mpflowd %.2f Mpps)\n",
+	       median(&path) / median(&base), base.missed[runs / 2] / 1e6,
+	       path.missed[runs / 2] / 1e6);
 }
 
 int main(int argc, char **argv)
@@ -297,24 +327,12 @@ int main(int argc, char **argv)
 		printf("live: skipped (needs root to make a veth pair in its own namespace)\n");
 		return 0;
 	}
-	printf("live: (AF_PACKET TPACKET_V3 on a veth; the sender shares the cores)\n");
-	for (unsigned r = 0; r < runs; r++) {
-		struct sender s;
-
-		sender_start(&s);
-		base.rate[r] = source_alone("live:mpfb0", &s.stop, &base.missed[r]);
-		sender_stop(&s);
-		sender_start(&s);
-		path.rate[r] = whole_path("live:mpfb0", false, &s.stop, &path.missed[r],
-					  &delivered.rate[r]);
-		sender_stop(&s);
-	}
-	print_figure("baseline: the socket alone, dropping", &base);
-	print_figure("mpflowd: classified, delivered, consumed", &path);
-	print_figure("  of which the consumer got", &delivered);
-	printf("  ratio to the baseline: %.2f   (missed by the socket: baseline %.2f Mpps, "
-	       "mpflowd %.2f Mpps)\n",
-	       median(&path) / median(&base), base.missed[runs / 2] / 1e6,
-	       path.missed[runs / 2] / 1e6);
+	socket_path("live:mpfb0",
+		    "live: (AF_PACKET TPACKET_V3 on a veth; the sender shares the cores)");
+#ifdef MPFLOW_HAVE_XDP
+	socket_path("xdp:mpfb0,mode=copy", "xdp: (AF_XDP, copy mode: veth has no zero copy)");
+#else
+	printf("xdp: skipped (built without libxdp)\n");
+#endif
 	return 0;
 }

@@ -83,8 +83,8 @@ static const struct key keys[] = {
 	NUMBER("vfs", device.vfs, 0, 4096, "N", "soft backend: VFs per port (default: 0)"),
 	{"source", 's', KEY_SOURCE, 0, false, 0, HWDRV_PORTS_MAX - 1, AT(sources), "PORT=SPEC",
 	 "soft backend: the port's packet source: pcap:FILE[,loop=N][,count=N][,pps=N][,tx], "
-	 "gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,tx], live:IFNAME or "
-	 "loop:[PORT]"},
+	 "gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,tx], live:IFNAME, "
+	 "xdp:IFNAME[,queue=Q][,mode=zc|copy] or loop:[PORT]"},
 	TEXT("dump-queues", 0, dump_dir, "DIR",
 	     "soft backend: write each RX queue (and each port's transmitted packets) to "
 	     "DIR/*.pcap"),

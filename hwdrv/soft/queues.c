@@ -24,6 +24,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
+
 #include "hwdrv/soft/soft.h"
 
 int soft_queue_index(const struct soft *soft, uint16_t queue)

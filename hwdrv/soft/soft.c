@@ -7,6 +7,7 @@
  * they change what the datapath worker sees only through RCU publication.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>

@@ -24,7 +24,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <pcap/pcap.h>
+/* libpcap's handles, by name only: pcap/bpf.h and linux/bpf.h (libxdp's)
+ * cannot be in one file. The files that call libpcap include it. */
+typedef struct pcap pcap_t;
+typedef struct pcap_dumper pcap_dumper_t;
 
 #include "hwdrv/hwdrv.h"
 #include "hwdrv/soft/classify.h"
@@ -106,7 +109,9 @@ struct soft_queue {
 	struct region_queue *stats; /* datapath-written (region_stat_add) */
 };
 
-enum soft_source_kind { SOURCE_NONE, SOURCE_TRACE, SOURCE_LIVE, SOURCE_LOOP };
+enum soft_source_kind { SOURCE_NONE, SOURCE_TRACE, SOURCE_LIVE, SOURCE_LOOP, SOURCE_XDP };
+
+struct soft_xdp; /* xdp.c */
 
 struct soft_source {
 	enum soft_source_kind kind;
@@ -132,6 +137,8 @@ struct soft_source {
 	uint32_t block_left;   /* frames left in the current block */
 	uint8_t *frame;	       /* next frame in it */
 	uint64_t stats_due_ns; /* when to read the socket's drop count next */
+	/* XDP: the AF_XDP socket (its fd is `fd`). */
+	struct soft_xdp *xdp;
 	/* LOOP: what the port transmits is received on this port. */
 	int loop_port; /* -1: the port itself, until soft_open() says which */
 	bool done;
@@ -234,6 +241,19 @@ int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_erro
 /* Datapath: carry out the resets the primary asked for. */
 void soft_apply_resets(struct soft *soft);
 void soft_finish_sleep(struct soft *soft);
+
+/* xdp.c: the xdp: source (built with libxdp), as source.c's kinds. */
+int soft_xdp_open(struct soft_source *s, const char *ifname, uint32_t queue, const char *mode,
+		  struct mpf_flow_error *error);
+void soft_xdp_close(struct soft_source *s);
+const char *soft_xdp_mode(const struct soft_source *s); /* "zc" or "copy" */
+unsigned soft_xdp_burst(struct soft_source *s, struct packet *pkts, unsigned max);
+void soft_xdp_release(struct soft_source *s);
+/* Post a frame to send (false: no free frame, or too long); flush tells
+ * the kernel, once per burst. */
+bool soft_xdp_send(struct soft_source *s, const void *data, uint32_t length);
+void soft_xdp_flush(struct soft_source *s);
+uint64_t soft_xdp_missed(struct soft_source *s);
 
 /* source.c */
 int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_error *error);

@@ -30,6 +30,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
+
 #include "hwdrv/soft/soft.h"
 
 #define TRACE_BYTES_MAX (1ull << 30) /* a capture larger than this is refused */
@@ -219,6 +221,48 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 }
 
 /* Parse a decimal option value into [min, max]. */
+static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+/* xdp:IFNAME[,queue=Q][,mode=zc|copy] */
+static int open_xdp(struct soft_source *s, char *options, struct mpf_flow_error *error)
+{
+	char *ifname = strsep(&options, ","), *name;
+	const char *mode = "";
+	uint64_t queue = 0;
+
+	s->kind = SOURCE_XDP;
+	while ((name = strsep(&options, ",")) != NULL) {
+		char *value = strchr(name, '=');
+		bool ok;
+
+		if (value)
+			*value++ = '\0';
+		if (strcmp(name, "queue") == 0) {
+			ok = number(value, 0, UINT32_MAX, &queue);
+		} else if (strcmp(name, "mode") == 0) {
+			ok = value && (strcmp(value, "zc") == 0 || strcmp(value, "copy") == 0);
+			mode = ok ? value : mode;
+		} else {
+			ok = false;
+		}
+		if (!ok) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "bad option '%s' (queue=Q, mode=zc|copy)", name);
+			return source_error(error, EINVAL, s, why);
+		}
+	}
+	if (*ifname == '\0')
+		return source_error(error, EINVAL, s, "xdp: an interface name expected");
+#ifdef MPFLOW_HAVE_XDP
+	return soft_xdp_open(s, ifname, (uint32_t)queue, mode, error);
+#else
+	(void)mode;
+	return source_error(error, ENOTSUP, s,
+			    "this mpflowd was built without AF_XDP (libxdp-dev, libbpf-dev)");
+#endif
+}
+
 static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -251,12 +295,14 @@ int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_er
 	kind = copy;
 	options = strchr(copy, ':');
 	if (options == NULL)
-		return source_error(error, EINVAL, s, "expected pcap:, gen:, live: or loop:");
+		return source_error(error, EINVAL, s, "expected pcap:, gen:, live:, xdp: or loop:");
 	*options++ = '\0';
 	if (strcmp(kind, "live") == 0) {
 		s->kind = SOURCE_LIVE;
 		return open_live(s, options, error);
 	}
+	if (strcmp(kind, "xdp") == 0)
+		return open_xdp(s, options, error);
 	if (strcmp(kind, "loop") == 0) {
 		uint64_t port = 0;
 
@@ -277,7 +323,7 @@ int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_er
 		if (err)
 			return err;
 	} else if (strcmp(kind, "gen") != 0) {
-		return source_error(error, EINVAL, s, "expected pcap:, gen:, live: or loop:");
+		return source_error(error, EINVAL, s, "expected pcap:, gen:, live:, xdp: or loop:");
 	} else {
 		loop = 0;
 	}
@@ -335,6 +381,11 @@ int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_er
 
 void soft_source_close(struct soft_source *s)
 {
+	if (s->kind == SOURCE_XDP) {
+#ifdef MPFLOW_HAVE_XDP
+		soft_xdp_close(s); /* it closes the socket */
+#endif
+	}
 	free(s->bytes);
 	free(s->offset);
 	free(s->length);
@@ -453,6 +504,10 @@ unsigned soft_source_burst(struct soft_source *s, struct packet *pkts, unsigned 
 		return trace_burst(s, pkts, max, now_ns);
 	case SOURCE_LIVE:
 		return live_burst(s, pkts, max);
+#ifdef MPFLOW_HAVE_XDP
+	case SOURCE_XDP:
+		return soft_xdp_burst(s, pkts, max);
+#endif
 	default:
 		return 0;
 	}
@@ -462,6 +517,12 @@ void soft_source_release(struct soft_source *s)
 {
 	struct tpacket_block_desc *block;
 
+#ifdef MPFLOW_HAVE_XDP
+	if (s->kind == SOURCE_XDP) {
+		soft_xdp_release(s);
+		return;
+	}
+#endif
 	/* `frame` is set while we hold a block. */
 	if (s->kind != SOURCE_LIVE || s->block_left != 0 || s->frame == NULL)
 		return;
@@ -491,9 +552,13 @@ uint64_t soft_source_missed(struct soft_source *s, uint64_t now_ns)
 	struct tpacket_stats_v3 st;
 	socklen_t length = sizeof(st);
 
-	if (s->kind != SOURCE_LIVE || now_ns < s->stats_due_ns)
+	if ((s->kind != SOURCE_LIVE && s->kind != SOURCE_XDP) || now_ns < s->stats_due_ns)
 		return 0;
 	s->stats_due_ns = now_ns + SOURCE_STATS_INTERVAL_NS;
+#ifdef MPFLOW_HAVE_XDP
+	if (s->kind == SOURCE_XDP)
+		return soft_xdp_missed(s);
+#endif
 	/* The kernel's counts since the last read (reading resets them):
 	 * frames it dropped because the ring had no free block. */
 	if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &length) != 0)

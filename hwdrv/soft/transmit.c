@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
+
 #include "hwdrv/soft/soft.h"
 
 /* The inbox a port's frames go to, or NULL when it is not a loop: port. */
@@ -26,6 +28,16 @@ static struct soft_inbox *sends_to(struct soft *soft, const struct soft_port *po
 	if (port->source.kind != SOURCE_LOOP)
 		return NULL;
 	return soft->ports[port->source.loop_port].inbox;
+}
+
+static bool xdp_send(struct soft_source *s, const struct packet *p)
+{
+#ifdef MPFLOW_HAVE_XDP
+	return soft_xdp_send(s, p->data, p->length);
+#else
+	(void)s, (void)p;
+	return false; /* no xdp: source is opened without libxdp */
+#endif
 }
 
 void soft_transmit(struct soft *soft, struct soft_port *port, const struct packet *p,
@@ -40,8 +52,9 @@ void soft_transmit(struct soft *soft, struct soft_port *port, const struct packe
 		h.ts.tv_usec = (suseconds_t)(now_ns % 1000000000u / 1000u);
 		pcap_dump((u_char *)port->tx_dump, &h, p->data);
 	}
-	if (port->source.kind == SOURCE_LIVE &&
-	    send(port->source.fd, p->data, p->length, MSG_DONTWAIT) != (ssize_t)p->length) {
+	if ((port->source.kind == SOURCE_LIVE &&
+	     send(port->source.fd, p->data, p->length, MSG_DONTWAIT) != (ssize_t)p->length) ||
+	    (port->source.kind == SOURCE_XDP && !xdp_send(&port->source, p))) {
 		/* The interface refused it (larger than its MTU, no buffer). */
 		region_stat_add(&port->stats->value[REGION_PORT_TX_ERRORS], 1);
 		return;
@@ -128,6 +141,10 @@ unsigned soft_transmit_queues(struct soft *soft, struct soft_port *port, uint64_
 			total += (unsigned)n;
 		}
 	}
+#ifdef MPFLOW_HAVE_XDP
+	if (port->source.kind == SOURCE_XDP)
+		soft_xdp_flush(&port->source);
+#endif
 	return total;
 }
 
@@ -143,7 +160,7 @@ bool soft_prepare_sleep(struct soft *soft, struct pollfd *fds, unsigned *n)
 	for (unsigned p = 0; p < soft->n_ports; p++) {
 		struct soft_port *port = &soft->ports[p];
 
-		if (port->source.kind == SOURCE_LIVE)
+		if (port->source.kind == SOURCE_LIVE || port->source.kind == SOURCE_XDP)
 			fds[(*n)++] = (struct pollfd){.fd = port->source.fd, .events = POLLIN};
 		if (port->inbox && port->inbox->count)
 			goto busy;
