@@ -265,7 +265,7 @@ static int probe_caps(struct verbs *v, struct mpf_flow_error *error)
 			ibv_destroy_flow(held);
 		}
 	}
-	caps->tag_max = VERBS_TAG_FLAG - 1;
+	caps->tag_max = VERBS_TAG_FLAG - 2;
 	return 0;
 }
 

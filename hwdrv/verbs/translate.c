@@ -46,7 +46,7 @@ void verbs_caps_full(struct verbs_caps *caps, uint16_t queues, uint16_t groups, 
 		.egress = true,
 		.partial_masks = true,
 		.global_masks = false,
-		.tag_max = VERBS_TAG_FLAG - 1,
+		.tag_max = VERBS_TAG_FLAG - 2,
 	};
 }
 
@@ -79,6 +79,7 @@ struct pattern {
 	const struct mpf_flow_item *items; /* the rule's, for messages */
 	unsigned n;
 	int eth;       /* record of the current level's ETH spec, -1 */
+	int l3, l4;    /* records of the current level's IP and TCP/UDP specs, -1 */
 	int last_item; /* type of the previous non-meta item, -1 */
 	bool vlan;     /* the current ETH spec holds a VLAN tag */
 	bool inner;    /* after a tunnel item */
@@ -124,6 +125,39 @@ static int record_begin(struct pattern *p, const struct verbs_caps *caps, uint32
 	*val = r->bytes + l->val;
 	*mask = r->bytes + l->mask;
 	return 0;
+}
+
+/* Record `i`'s value and mask filters. */
+static void record_filters(struct record *r, uint8_t **val, uint8_t **mask)
+{
+	uint32_t type;
+	const struct verbs_spec_layout *l;
+
+	memcpy(&type, r->bytes, sizeof(type));
+	l = verbs_spec_layout(type & ~(uint32_t)IBV_FLOW_SPEC_INNER);
+	*val = r->bytes + l->val;
+	*mask = r->bytes + l->mask;
+}
+
+static uint32_t record_type(const struct record *r)
+{
+	uint32_t type;
+
+	memcpy(&type, r->bytes, sizeof(type));
+	return type & ~(uint32_t)IBV_FLOW_SPEC_INNER;
+}
+
+/* A field mask of all zeros or all ones: devices take no partial protocol
+ * or type masks (mlx5 refuses them). */
+static int whole_or_nothing(const struct pattern *p, int index, const char *field,
+			    uint32_t mask, uint32_t ones, struct mpf_flow_error *error)
+{
+	char why[96];
+
+	if (mask == 0 || mask == ones)
+		return 0;
+	snprintf(why, sizeof(why), "field %s: the device takes no partial mask here", field);
+	return item_error(p->items, error, index, why);
 }
 
 /* The item's spec & mask and its mask (the model's); all-zero without a spec. */
@@ -172,10 +206,12 @@ static const struct mpf_flow_item_eth carried_eth = {
 	.type = 0xffff,
 };
 static const struct mpf_flow_item_vlan carried_vlan = {.tci = 0xffff};
+/* The IPv4 ext spec's ttl and flags, IPv6's hop limit, MPLS's TC, S and
+ * TTL, and GRE's bits other than C, K and S have fields in verbs but no
+ * match in the devices (mlx5 refuses them): refused here, at validate,
+ * rather than by the device at create. */
 static const struct mpf_flow_item_ipv4 carried_ipv4 = {
 	.hdr = {.type_of_service = 0xff,
-		.fragment_offset = RULE_BE16(0xe000), /* the flags, not the offset */
-		.time_to_live = 0xff,
 		.next_proto_id = 0xff,
 		.src_addr = 0xffffffff,
 		.dst_addr = 0xffffffff},
@@ -183,7 +219,6 @@ static const struct mpf_flow_item_ipv4 carried_ipv4 = {
 static const struct mpf_flow_item_ipv6 carried_ipv6 = {
 	.hdr = {.vtc_flow = RULE_BE32(0x0fffffff), /* traffic class and flow label */
 		.proto = 0xff,
-		.hop_limits = 0xff,
 		.src_addr = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 			     0xff, 0xff, 0xff, 0xff},
 		.dst_addr = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -194,9 +229,9 @@ static const struct mpf_flow_item_tcp carried_tcp = {
 static const struct mpf_flow_item_udp carried_udp = {
 	.hdr = {.src_port = 0xffff, .dst_port = 0xffff}};
 static const struct mpf_flow_item_vxlan carried_vxlan = {.vni = {0xff, 0xff, 0xff}};
-static const struct mpf_flow_item_gre carried_gre = {.c_rsvd0_ver = 0xffff, .protocol = 0xffff};
-static const struct mpf_flow_item_mpls carried_mpls = {.label_tc_s = {0xff, 0xff, 0xff},
-						       .ttl = 0xff};
+static const struct mpf_flow_item_gre carried_gre = {.c_rsvd0_ver = RULE_BE16(0xb000),
+						     .protocol = 0xffff};
+static const struct mpf_flow_item_mpls carried_mpls = {.label_tc_s = {0xff, 0xff, 0xf0}};
 static const struct mpf_flow_item_esp carried_esp = {.hdr = {.spi = 0xffffffff, .seq = 0xffffffff}};
 static const struct mpf_flow_item_port carried_port = {.index = 0xffffffff};
 static const struct mpf_flow_item_any carried_any = {.num = 0xffffffff};
@@ -207,8 +242,10 @@ static int add_eth(struct pattern *p, const struct verbs_caps *caps, const uint8
 	const struct mpf_flow_item_eth *s = (const void *)spec, *m = (const void *)mask;
 	struct ibv_flow_eth_filter *val, *msk;
 	uint8_t *v, *k;
-	int err = record_begin(p, caps, IBV_FLOW_SPEC_ETH, index, &v, &k, error);
+	int err = whole_or_nothing(p, index, "type", m->type, 0xffff, error);
 
+	if (!err)
+		err = record_begin(p, caps, IBV_FLOW_SPEC_ETH, index, &v, &k, error);
 	if (err)
 		return err;
 	val = (void *)v;
@@ -224,17 +261,145 @@ static int add_eth(struct pattern *p, const struct verbs_caps *caps, const uint8
 	return 0;
 }
 
+/* An IP item at this level: not a second one (IP in IP has no verbs
+ * tunnel spec, and the second IP spec would constrain the outer header:
+ * mlx5 refuses it), and not one the ETH item's type excludes. */
+static int l3_fits(struct pattern *p, int index, uint8_t version, struct mpf_flow_error *error)
+{
+	uint16_t want = htons(version == 4 ? 0x0800 : 0x86dd);
+	char why[128];
+
+	if (p->l3 >= 0)
+		return item_error(p->items, error, index,
+				  "IP in IP: verbs has no tunnel spec for it, and a second IP spec "
+				  "would constrain the outer header");
+	if (p->eth >= 0) {
+		uint8_t *v, *k;
+		const struct ibv_flow_eth_filter *val, *msk;
+
+		record_filters(&p->rec[p->eth], &v, &k);
+		val = (const void *)v;
+		msk = (const void *)k;
+		if (msk->ether_type && val->ether_type != want) {
+			snprintf(why, sizeof(why), "the ETH item's type 0x%04x contradicts it",
+				 ntohs(val->ether_type));
+			return item_error(p->items, error, index, why);
+		}
+	}
+	return 0;
+}
+
+/* The current level's IP protocol field: its value and mask, or NULL (no
+ * IP spec, or one without the field). */
+static uint8_t *l3_proto(struct pattern *p, uint8_t **mask)
+{
+	struct record *r;
+	uint8_t *v, *k;
+
+	if (p->l3 < 0 || p->rec[p->l3].any_l3)
+		return NULL;
+	r = &p->rec[p->l3];
+	record_filters(r, &v, &k);
+	switch (record_type(r)) {
+	case IBV_FLOW_SPEC_IPV4_EXT:
+		*mask = &((struct ibv_flow_ipv4_ext_filter *)(void *)k)->proto;
+		return &((struct ibv_flow_ipv4_ext_filter *)(void *)v)->proto;
+	case IBV_FLOW_SPEC_IPV6:
+		*mask = &((struct ibv_flow_ipv6_filter *)(void *)k)->next_hdr;
+		return &((struct ibv_flow_ipv6_filter *)(void *)v)->next_hdr;
+	default:
+		return NULL;
+	}
+}
+
+/* An item whose protocol is `proto` after this level's IP item: refused if
+ * the IP item names another. */
+static int l4_fits(struct pattern *p, int index, uint8_t proto, struct mpf_flow_error *error)
+{
+	uint8_t *mask, *val = l3_proto(p, &mask);
+	char why[96];
+
+	if (val == NULL || *mask == 0 || *val == proto)
+		return 0;
+	snprintf(why, sizeof(why), "the IP item's protocol %u contradicts it", *val);
+	return item_error(p->items, error, index, why);
+}
+
+/* Make this level's IP spec match protocol `proto` (as mlx5 does for GRE),
+ * an IPv4 spec becoming the ext spec that has the field. */
+static int pin_l3_proto(struct pattern *p, const struct verbs_caps *caps, uint8_t proto, int index,
+			struct mpf_flow_error *error)
+{
+	uint8_t *mask, *val;
+
+	if (p->l3 < 0)
+		return item_error(p->items, error, index, "needs an IPv4 or IPv6 item before it");
+	if (record_type(&p->rec[p->l3]) == IBV_FLOW_SPEC_IPV4) {
+		struct record *r = &p->rec[p->l3];
+		const struct verbs_spec_layout *l = verbs_spec_layout(IBV_FLOW_SPEC_IPV4_EXT);
+		struct ibv_flow_ipv4_filter ip, ip_mask;
+		struct ibv_flow_ipv4_ext_filter *ext, *ext_mask;
+		uint32_t type = IBV_FLOW_SPEC_IPV4_EXT | (r->inner ? IBV_FLOW_SPEC_INNER : 0);
+		uint8_t *v, *k;
+
+		if (!(caps->specs & VERBS_CAP(verbs_spec_kind(IBV_FLOW_SPEC_IPV4_EXT))))
+			return item_error(p->items, error, index,
+					  "the device takes no IPv4 protocol match (ipv4 ext spec)");
+		record_filters(r, &v, &k);
+		memcpy(&ip, v, sizeof(ip));
+		memcpy(&ip_mask, k, sizeof(ip_mask));
+		memset(r->bytes, 0, sizeof(r->bytes));
+		r->size = l->size;
+		memcpy(r->bytes, &type, sizeof(type));
+		memcpy(r->bytes + sizeof(type), &r->size, sizeof(r->size));
+		ext = (void *)(r->bytes + l->val);
+		ext_mask = (void *)(r->bytes + l->mask);
+		ext->src_ip = ip.src_ip, ext_mask->src_ip = ip_mask.src_ip;
+		ext->dst_ip = ip.dst_ip, ext_mask->dst_ip = ip_mask.dst_ip;
+	}
+	val = l3_proto(p, &mask);
+	if (val && *mask == 0)
+		*val = proto, *mask = 0xff;
+	return 0;
+}
+
+/* Make this level's UDP spec match destination port `port` when the rule
+ * leaves it open (mlx5: 4789 under VXLAN, 6635 under MPLS). */
+static int pin_udp_dst(struct pattern *p, uint16_t port, int index, const char *what,
+		       struct mpf_flow_error *error)
+{
+	struct ibv_flow_tcp_udp_filter *val, *mask;
+	uint8_t *v, *k;
+	char why[96];
+
+	if (p->l4 < 0 || record_type(&p->rec[p->l4]) != IBV_FLOW_SPEC_UDP) {
+		snprintf(why, sizeof(why), "%s needs a UDP item before it", what);
+		return item_error(p->items, error, index, why);
+	}
+	record_filters(&p->rec[p->l4], &v, &k);
+	val = (void *)v;
+	mask = (void *)k;
+	if (mask->dst_port == 0)
+		val->dst_port = htons(port), mask->dst_port = 0xffff;
+	return 0;
+}
+
 static int add_ipv4(struct pattern *p, const struct verbs_caps *caps, const uint8_t *spec,
 		    const uint8_t *mask, int index, struct mpf_flow_error *error)
 {
 	const struct mpf_ipv4_hdr *s = (const void *)spec, *m = (const void *)mask;
-	bool ext = m->type_of_service || m->fragment_offset || m->time_to_live || m->next_proto_id;
+	bool ext = m->type_of_service || m->next_proto_id;
 	uint8_t *v, *k;
-	int err = record_begin(p, caps, ext ? IBV_FLOW_SPEC_IPV4_EXT : IBV_FLOW_SPEC_IPV4, index,
-			       &v, &k, error);
+	int err = whole_or_nothing(p, index, "next_proto_id", m->next_proto_id, 0xff, error);
 
+	if (!err)
+		err = l3_fits(p, index, 4, error);
+	if (!err)
+		err = record_begin(p, caps, ext ? IBV_FLOW_SPEC_IPV4_EXT : IBV_FLOW_SPEC_IPV4,
+				   index, &v, &k, error);
 	if (err)
 		return err;
+	p->l3 = (int)p->n - 1;
 	if (ext) {
 		struct ibv_flow_ipv4_ext_filter *val = (void *)v, *msk = (void *)k;
 
@@ -242,10 +407,6 @@ static int add_ipv4(struct pattern *p, const struct verbs_caps *caps, const uint
 		val->dst_ip = s->dst_addr, msk->dst_ip = m->dst_addr;
 		val->proto = s->next_proto_id, msk->proto = m->next_proto_id;
 		val->tos = s->type_of_service, msk->tos = m->type_of_service;
-		val->ttl = s->time_to_live, msk->ttl = m->time_to_live;
-		/* The three flag bits (reserved, DF, MF) of fragment_offset. */
-		val->flags = (uint8_t)(ntohs(s->fragment_offset) >> 13);
-		msk->flags = (uint8_t)(ntohs(m->fragment_offset) >> 13);
 	} else {
 		struct ibv_flow_ipv4_filter *val = (void *)v, *msk = (void *)k;
 
@@ -264,10 +425,27 @@ static int add_ipv6(struct pattern *p, const struct verbs_caps *caps, const uint
 	struct ibv_flow_ipv6_filter *val, *msk;
 	uint32_t vtc = ntohl(s->vtc_flow), vtc_mask = ntohl(m->vtc_flow);
 	uint8_t *v, *k;
-	int err = record_begin(p, caps, IBV_FLOW_SPEC_IPV6, index, &v, &k, error);
+	int err = whole_or_nothing(p, index, "proto", m->proto, 0xff, error);
 
+	/* The device's next header is the protocol after the extension
+	 * headers, never one of them (mlx5 refuses these values). */
+	if (!err && m->proto &&
+	    (s->proto == 0 || s->proto == 43 || s->proto == 44 || s->proto == 50 ||
+	     s->proto == 51 || s->proto == 60)) {
+		char why[96];
+
+		snprintf(why, sizeof(why),
+			 "proto %u is an extension header, which the device does not match",
+			 s->proto);
+		return item_error(p->items, error, index, why);
+	}
+	if (!err)
+		err = l3_fits(p, index, 6, error);
+	if (!err)
+		err = record_begin(p, caps, IBV_FLOW_SPEC_IPV6, index, &v, &k, error);
 	if (err)
 		return err;
+	p->l3 = (int)p->n - 1;
 	val = (void *)v;
 	msk = (void *)k;
 	memcpy(val->src_ip, s->src_addr, 16), memcpy(msk->src_ip, m->src_addr, 16);
@@ -278,7 +456,6 @@ static int add_ipv6(struct pattern *p, const struct verbs_caps *caps, const uint
 	msk->flow_label = htonl(vtc_mask & 0xfffff);
 	val->traffic_class = (uint8_t)(vtc >> 20), msk->traffic_class = (uint8_t)(vtc_mask >> 20);
 	val->next_hdr = s->proto, msk->next_hdr = m->proto;
-	val->hop_limit = s->hop_limits, msk->hop_limit = m->hop_limits;
 	if (!p->inner && !p->tunnel)
 		p->outer_l3 = 6;
 	return 0;
@@ -291,10 +468,13 @@ static int add_l4(struct pattern *p, const struct verbs_caps *caps, uint32_t typ
 	const struct mpf_udp_hdr *s = (const void *)spec, *m = (const void *)mask;
 	struct ibv_flow_tcp_udp_filter *val, *msk;
 	uint8_t *v, *k;
-	int err = record_begin(p, caps, type, index, &v, &k, error);
+	int err = l4_fits(p, index, type == IBV_FLOW_SPEC_TCP ? 6 : 17, error);
 
+	if (!err)
+		err = record_begin(p, caps, type, index, &v, &k, error);
 	if (err)
 		return err;
+	p->l4 = (int)p->n - 1;
 	val = (void *)v;
 	msk = (void *)k;
 	val->src_port = s->src_port, msk->src_port = m->src_port;
@@ -319,17 +499,46 @@ static int add_copy(struct pattern *p, const struct verbs_caps *caps, uint32_t t
 	return 0;
 }
 
+/* MPLS in GRE: the GRE spec's protocol is MPLS unicast unless the rule
+ * says otherwise (mlx5's choice). */
+static int pin_gre_protocol(struct pattern *p, uint16_t protocol)
+{
+	struct ibv_flow_gre_filter *val, *mask;
+	uint8_t *v, *k;
+
+	record_filters(&p->rec[p->n - 1], &v, &k);
+	val = (void *)v;
+	mask = (void *)k;
+	if (mask->protocol == 0)
+		val->protocol = htons(protocol), mask->protocol = 0xffff;
+	return 0;
+}
+
 static int add_tunnel(struct pattern *p, const struct verbs_caps *caps, int type,
 		      const uint8_t *spec, const uint8_t *mask, int index,
 		      struct mpf_flow_error *error)
 {
-	int err;
+	int err = 0;
 
-	/* MPLS may stack, and may ride in GRE; other tunnels do not nest. */
-	if (p->tunnel &&
-	    !(type == MPF_FLOW_ITEM_TYPE_MPLS &&
-	      (p->last_item == MPF_FLOW_ITEM_TYPE_MPLS || p->last_item == MPF_FLOW_ITEM_TYPE_GRE)))
+	/* MPLS may ride in GRE; other tunnels do not nest, and the device has
+	 * one MPLS label (a second spec would not be the next label). */
+	if (type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_MPLS)
+		return item_error(p->items, error, index, "the device matches one MPLS label");
+	if (p->tunnel && !(type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_GRE))
 		return item_error(p->items, error, index, "verbs matches one tunnel level");
+	/* A tunnel header is recognised by what carries it: pin it where the
+	 * rule leaves it open, as mlx5 does, or every UDP (IP) packet would
+	 * match an unmasked tunnel spec. */
+	if (type == MPF_FLOW_ITEM_TYPE_VXLAN)
+		err = pin_udp_dst(p, 4789, index, "VXLAN", error);
+	else if (type == MPF_FLOW_ITEM_TYPE_GRE && (err = l4_fits(p, index, 47, error)) == 0)
+		err = pin_l3_proto(p, caps, 47, index, error);
+	else if (type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_UDP)
+		err = pin_udp_dst(p, 6635, index, "MPLS in UDP", error);
+	else if (type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_GRE)
+		err = pin_gre_protocol(p, 0x8847);
+	if (err)
+		return err;
 	p->inner = false; /* the tunnel header itself is not inner */
 	switch (type) {
 	case MPF_FLOW_ITEM_TYPE_VXLAN: {
@@ -356,7 +565,7 @@ static int add_tunnel(struct pattern *p, const struct verbs_caps *caps, int type
 	}
 	p->tunnel = true;
 	p->inner = true;
-	p->eth = -1;
+	p->eth = p->l3 = p->l4 = -1;
 	return err;
 }
 
@@ -419,6 +628,12 @@ static int add_vlan(struct pattern *p, const struct verbs_caps *caps, const uint
 
 	if (p->vlan)
 		return item_error(p->items, error, index, "verbs matches one VLAN tag");
+	/* The ETH spec's vlan_tag with a zero mask matches untagged frames
+	 * too: a VLAN item must say which TCI bits (mlx5 refuses an empty one). */
+	if (m->tci == 0)
+		return item_error(p->items, error, index,
+				  "an empty VLAN item would match untagged frames too on verbs "
+				  "(give the tci, e.g. vlan vid is N)");
 	if (p->eth < 0) {
 		err = add_eth(p, caps, zero, zero, index, error);
 		if (err)
@@ -738,10 +953,13 @@ static int add_actions(struct actions *a, const struct hwdrv_rule *rule,
 	}
 	if (r->last[MPF_FLOW_ACTION_TYPE_MARK] >= 0) {
 		a->tag = true;
+		/* id + 1: a completion's tag 0 means no tag, so MARK 0 must
+		 * not be 0 on the device (mlx5 does the same). */
 		a->tag_id = ((const struct mpf_flow_action_mark *)rule
 				     ->actions[r->last[MPF_FLOW_ACTION_TYPE_MARK]]
 				     .conf)
-				    ->id;
+				    ->id +
+			    1;
 	} else if (r->last[MPF_FLOW_ACTION_TYPE_FLAG] >= 0) {
 		a->tag = true;
 		a->tag_id = VERBS_TAG_FLAG;
@@ -1001,7 +1219,7 @@ int verbs_translate(const struct verbs_caps *caps, const struct hwdrv_rule *rule
 
 	memset(&p, 0, offsetof(struct pattern, rec)); /* records are written as used */
 	p.items = rule->pattern;
-	p.eth = -1;
+	p.eth = p.l3 = p.l4 = -1;
 	p.last_item = -1;
 	for (int i = 0; i < (int)rule->shape->items; i++) {
 		err = add_item(&p, caps, rule->port, &rule->pattern[i], &rule->shape->item[i], i,

@@ -44,7 +44,8 @@
 #define VERBS_SUBLEVELS 4
 /* The Toeplitz key length verbs devices take. */
 #define VERBS_RSS_KEY_LENGTH 40
-/* The tag FLAG sets (MARK's ids stay below it). */
+/* The tag FLAG sets. MARK id n is tag n + 1 (tag 0 is no tag), so its ids
+ * stay below VERBS_TAG_FLAG - 1. */
 #define VERBS_TAG_FLAG 0xffffffu
 
 /* Spec kinds the device was found to take (verbs_caps.specs). */
@@ -103,7 +104,7 @@ struct verbs_caps {
 	bool egress;	    /* IBV_FLOW_ATTR_FLAGS_EGRESS */
 	bool partial_masks; /* masks other than all-zero / all-one per field */
 	bool global_masks;  /* one mask per layer for the whole device */
-	uint32_t tag_max;   /* largest MARK id */
+	uint32_t tag_max;   /* largest MARK id (its tag is id + 1) */
 };
 
 /* Every spec and flag, 16 levels, per-rule partial masks: what mlx5 takes. */
