@@ -802,8 +802,9 @@ static void test_translations_that_widen_the_match_are_refused(void **state)
 	/* An empty VLAN: the ETH spec's tag mask 0 matches untagged frames. */
 	refused("create 0 ingress pattern eth / vlan / ipv4 / end actions drop / end", ENOTSUP,
 		ITEM, 1, "untagged frames");
-	refused("create 0 ingress pattern eth / vlan tci spec 5 tci mask 0 / end actions drop / end", ENOTSUP,
-		ITEM, 1, "untagged frames");
+	refused("create 0 ingress pattern eth / vlan tci spec 5 tci mask 0 / end actions drop / "
+		"end",
+		ENOTSUP, ITEM, 1, "untagged frames");
 	/* IP in IP: the second IP spec would constrain the outer header. */
 	refused("create 0 ingress pattern eth / ipv4 / ipv4 / end actions drop / end", ENOTSUP,
 		ITEM, 2, "IP in IP");

@@ -50,7 +50,7 @@ struct soft_xdp {
 	unsigned n_held;
 	uint64_t free_tx[XDP_FRAMES - XDP_RX_FRAMES];
 	unsigned n_free_tx;
-	bool tx_pending; /* posted frames the kernel was not told about */
+	bool tx_pending;  /* posted frames the kernel was not told about */
 	uint64_t dropped; /* XDP_STATISTICS at the last read: they only grow */
 	char mode[8];
 };
@@ -133,10 +133,10 @@ int soft_xdp_open(struct soft_source *s, const char *ifname, uint32_t queue, con
 	if (err) {
 		snprintf(why, sizeof(why), "AF_XDP socket on %s queue %u: %s%s", ifname, queue,
 			 strerror(-err),
-			 err == -EPERM	    ? " (needs CAP_NET_ADMIN and CAP_BPF)"
-			 : err == -ENODEV   ? " (no such interface)"
-			 : err == -EINVAL   ? " (no such queue?)"
-					    : "");
+			 err == -EPERM	  ? " (needs CAP_NET_ADMIN and CAP_BPF)"
+			 : err == -ENODEV ? " (no such interface)"
+			 : err == -EINVAL ? " (no such queue?)"
+					  : "");
 		return xdp_error(error, -err, s, why);
 	}
 	/* Lend the RX half to the kernel; keep the TX half. */

@@ -149,8 +149,8 @@ static uint32_t record_type(const struct record *r)
 
 /* A field mask of all zeros or all ones: devices take no partial protocol
  * or type masks (mlx5 refuses them). */
-static int whole_or_nothing(const struct pattern *p, int index, const char *field,
-			    uint32_t mask, uint32_t ones, struct mpf_flow_error *error)
+static int whole_or_nothing(const struct pattern *p, int index, const char *field, uint32_t mask,
+			    uint32_t ones, struct mpf_flow_error *error)
 {
 	char why[96];
 
@@ -343,8 +343,9 @@ static int pin_l3_proto(struct pattern *p, const struct verbs_caps *caps, uint8_
 		uint8_t *v, *k;
 
 		if (!(caps->specs & VERBS_CAP(verbs_spec_kind(IBV_FLOW_SPEC_IPV4_EXT))))
-			return item_error(p->items, error, index,
-					  "the device takes no IPv4 protocol match (ipv4 ext spec)");
+			return item_error(
+				p->items, error, index,
+				"the device takes no IPv4 protocol match (ipv4 ext spec)");
 		record_filters(r, &v, &k);
 		memcpy(&ip, v, sizeof(ip));
 		memcpy(&ip_mask, k, sizeof(ip_mask));
@@ -524,7 +525,8 @@ static int add_tunnel(struct pattern *p, const struct verbs_caps *caps, int type
 	 * one MPLS label (a second spec would not be the next label). */
 	if (type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_MPLS)
 		return item_error(p->items, error, index, "the device matches one MPLS label");
-	if (p->tunnel && !(type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_GRE))
+	if (p->tunnel &&
+	    !(type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_GRE))
 		return item_error(p->items, error, index, "verbs matches one tunnel level");
 	/* A tunnel header is recognised by what carries it: pin it where the
 	 * rule leaves it open, as mlx5 does, or every UDP (IP) packet would
@@ -1011,7 +1013,7 @@ struct variant {
 	bool dup_copy; /* the DUP's pass-through copy */
 	bool egress;
 	uint8_t sub; /* sub-level of the rule's priority */
-	const char *name;
+	char name[40];
 };
 
 static uint64_t hash_fields(uint64_t types, uint8_t l3, uint8_t l4)
@@ -1044,7 +1046,7 @@ static void build(struct verbs_flow *f, const struct verbs_caps *caps,
 
 	memset(f, 0, offsetof(struct verbs_flow, bytes));
 	f->count_offset = -1;
-	f->variant = v->name;
+	memcpy(f->variant, v->name, sizeof(f->variant));
 	f->length = sizeof(struct ibv_flow_attr);
 	memset(f->bytes, 0, sizeof(struct ibv_flow_attr));
 	attr = verbs_flow_attr(f);
@@ -1127,7 +1129,6 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 			 const struct actions *a, struct variant *out)
 {
 	static const char *const l3_names[] = {[0] = "", [4] = "IPv4", [6] = "IPv6"};
-	static char names[VERBS_FLOWS_MAX][40];
 	bool expand_l3 = a->rss && !p->tunnel && !p->any_l3 && !p->outer_l3;
 	bool expand_l4 = a->rss && !p->tunnel && !p->outer_l4;
 	uint8_t first = a->dup >= 0 ? 1 : 0;
@@ -1177,13 +1178,12 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 				bool expanded = !egress && (expand_l3 || n_l4 > 1);
 
 				v.sub = (uint8_t)(first + (!expanded ? 0 : v.l4 ? 0 : l3 ? 1 : 2));
-				snprintf(names[n], sizeof(names[n]), "%s%s%s%s",
+				snprintf(v.name, sizeof(v.name), "%s%s%s%s",
 					 egress ? "egress " : "", l3_names[v.l3],
 					 v.l4 == 6    ? "/TCP"
 					 : v.l4 == 17 ? "/UDP"
 						      : "",
 					 expanded && !l3 ? "other" : "");
-				v.name = names[n];
 				out[n++] = v;
 			}
 		}
@@ -1196,7 +1196,7 @@ int verbs_translate(const struct verbs_caps *caps, const struct hwdrv_rule *rule
 {
 	const struct mpf_flow_attr *attr = rule->attr;
 	uint32_t per_group = verbs_priorities_per_group(caps);
-	static struct pattern p;
+	struct pattern p; /* about 2.5 KiB, on the stack: translation keeps no state */
 	struct actions a = {.caps = caps};
 	struct variant v[VERBS_FLOWS_MAX];
 	unsigned n;

@@ -127,7 +127,7 @@ struct verbs_target {
  * ibv_create_flow() takes it, and the QP it is created on. */
 struct verbs_flow {
 	struct verbs_target target;
-	const char *variant;  /* which hidden rule this is, for people; "" */
+	char variant[40];     /* which hidden rule this is, for people; "" */
 	int32_t count_offset; /* of the COUNT spec in bytes, -1: none */
 	uint8_t n_specs;
 	int16_t spec_item[VERBS_SPECS_MAX];    /* pattern index of each spec, -1 */
