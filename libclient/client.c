@@ -160,6 +160,9 @@ void mpf_disconnect(struct mpf_client *c)
 {
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&c->lock);
+	client_queues_cut(c, true);
+	pthread_mutex_unlock(&c->lock);
 	unmap(c);
 	pthread_mutex_destroy(&c->lock);
 	fifo_free(&c->inflight);
@@ -172,6 +175,7 @@ int mpf_reconnect(struct mpf_client *c, struct mpf_flow_error *error)
 	int err;
 
 	pthread_mutex_lock(&c->lock);
+	client_queues_cut(c, false);
 	unmap(c);
 	err = open_session(c, error);
 	pthread_mutex_unlock(&c->lock);

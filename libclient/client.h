@@ -67,9 +67,10 @@ struct mpf_client {
 	struct ring completions;
 	unsigned staged; /* async requests written but not yet published */
 
-	struct fifo inflight; /* struct inflight: requests awaiting completion */
-	uint32_t abandoned;   /* of those, the answers nobody waits for */
-	struct fifo kept;     /* struct mpf_completion: async ones not yet polled */
+	struct fifo inflight;	     /* struct inflight: requests awaiting completion */
+	uint32_t abandoned;	     /* of those, the answers nobody waits for */
+	struct fifo kept;	     /* struct mpf_completion: async ones not yet polled */
+	struct client_queue *queues; /* attached RX and TX queues (lock) */
 
 	uint8_t out[WIRE_MSG_MAX];
 	uint8_t in[WIRE_MSG_MAX];
@@ -94,7 +95,9 @@ void client_unmap_region(struct client_region *region);
 /* The rule directory walk behind mpf_flow_next() and mpf_monitor_next(). */
 /* queue.c: an attached RX or TX queue's memory and ring. */
 struct client_queue {
-	struct mpf_client *client;
+	struct mpf_client *client;	  /* NULL once the client disconnected */
+	struct client_queue *prev, *next; /* the client's list (its lock) */
+	int hangup;	  /* the session's socket, duplicated: its hang-up ends waits */
 	uint32_t session; /* the session that attached it */
 	bool tx;
 	uint16_t port, queue;
@@ -110,6 +113,10 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 			struct client_queue *q, struct mpf_flow_error *error);
 /* Give it back (when its session is still the client's) and unmap it. */
 int client_queue_detach(struct client_queue *q, struct mpf_flow_error *error);
+/* The session ends (mpf_reconnect(), mpf_disconnect()): the queues let go
+ * of its socket, and with `orphan` of the client too (they outlive it as
+ * memory only). The client's lock held. */
+void client_queues_cut(struct mpf_client *c, bool orphan);
 
 /* stats.c: a port's or a queue's statistics from a checked region view. 0,
  * -ENOTSUP (the backend keeps none), -EINVAL (no such port or queue) or

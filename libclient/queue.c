@@ -6,6 +6,7 @@
  * as consumer (RX) or producer (TX).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -48,8 +49,40 @@ static void unmap_queue(struct client_queue *q)
 		munmap(q->mem, q->length);
 	if (q->bell >= 0)
 		close(q->bell);
+	if (q->hangup >= 0)
+		close(q->hangup);
 	q->mem = NULL;
-	q->bell = -1;
+	q->bell = q->hangup = -1;
+}
+
+/* The list of the client's queues; its lock held. */
+static void list_remove(struct mpf_client *c, struct client_queue *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else if (c->queues == q)
+		c->queues = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	q->prev = q->next = NULL;
+}
+
+void client_queues_cut(struct mpf_client *c, bool orphan)
+{
+	struct client_queue *next;
+
+	/* Their duplicates of the session's socket go first: the primary
+	 * must see the session end when the client ends it. Lock held. */
+	for (struct client_queue *q = c->queues; q; q = next) {
+		next = q->next;
+		if (q->hangup >= 0)
+			close(q->hangup);
+		q->hangup = -1;
+		if (orphan) {
+			list_remove(c, q);
+			q->client = NULL;
+		}
+	}
 }
 
 int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t queue,
@@ -61,7 +94,8 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 	unsigned nfds = 0;
 	int err;
 
-	*q = (struct client_queue){.client = c, .tx = tx, .port = port, .queue = queue, .bell = -1};
+	*q = (struct client_queue){
+		.client = c, .tx = tx, .port = port, .queue = queue, .bell = -1, .hangup = -1};
 	pthread_mutex_lock(&c->lock);
 	err = client_call(c,
 			  wire_encode_rxq(c->out, sizeof(c->out),
@@ -76,6 +110,7 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 	 * was published. From here on a failure gives the queue back. */
 	err = fdpass_receive(c->sock, &tag, sizeof(tag), fds, &nfds, c->at.timeout_ms);
 	q->session = c->session;
+	q->hangup = fcntl(c->sock, F_DUPFD_CLOEXEC, 0);
 	pthread_mutex_unlock(&c->lock);
 	if (err == 0 && (nfds != 2 || tag.port != port || tag.queue != queue)) {
 		for (unsigned i = 0; i < nfds; i++)
@@ -93,9 +128,17 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 	q->bell = fds[1];
 	err = map_queue(q, fds[0], error);
 	close(fds[0]);
-	if (err)
+	if (err) {
 		client_queue_detach(q, NULL);
-	return err;
+		return err;
+	}
+	pthread_mutex_lock(&c->lock);
+	q->next = c->queues;
+	if (c->queues)
+		c->queues->prev = q;
+	c->queues = q;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
 }
 
 int client_queue_detach(struct client_queue *q, struct mpf_flow_error *error)
@@ -104,15 +147,21 @@ int client_queue_detach(struct client_queue *q, struct mpf_flow_error *error)
 	struct wire_completion raw;
 	int err = 0;
 
-	pthread_mutex_lock(&c->lock);
-	/* A queue of an earlier session went with it. */
-	if (c->connected && !c->dead && c->session == q->session)
-		err = client_call(c,
-				  wire_encode_rxq(c->out, sizeof(c->out),
-						  q->tx ? WIRE_OP_TXQ_DETACH : WIRE_OP_RXQ_DETACH,
-						  0, q->port, q->queue, error),
-				  &raw, error);
-	pthread_mutex_unlock(&c->lock);
+	/* After mpf_disconnect() the queue is only memory: the session that
+	 * held it is gone, and the primary detached it. */
+	if (c) {
+		pthread_mutex_lock(&c->lock);
+		list_remove(c, q);
+		/* A queue of an earlier session went with it. */
+		if (c->connected && !c->dead && c->session == q->session)
+			err = client_call(
+				c,
+				wire_encode_rxq(c->out, sizeof(c->out),
+						q->tx ? WIRE_OP_TXQ_DETACH : WIRE_OP_RXQ_DETACH, 0,
+						q->port, q->queue, error),
+				&raw, error);
+		pthread_mutex_unlock(&c->lock);
+	}
 	unmap_queue(q);
 	return err;
 }

@@ -79,9 +79,17 @@ int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *pkts, uint32_t max, vo
 
 int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms)
 {
-	struct ring_wait w = {.bell = rxq->q.bell, .hangup_fd = -1, .timeout_ms = timeout_ms};
+	/* The session's hang-up ends the wait: nothing more will come. */
+	struct ring_wait w = {
+		.bell = rxq->q.bell, .hangup_fd = rxq->q.hangup, .timeout_ms = timeout_ms};
+	int err;
 
-	return ring_wait_readable(&rxq->q.ring, &w) == 0 && ring_readable(&rxq->q.ring) ? 1 : 0;
+	if (rxq->q.hangup < 0 && !ring_readable(&rxq->q.ring))
+		return -ESHUTDOWN; /* the client ended the session */
+	err = ring_wait_readable(&rxq->q.ring, &w);
+	if (ring_readable(&rxq->q.ring))
+		return 1;
+	return err == -ESHUTDOWN ? -ESHUTDOWN : 0;
 }
 
 void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stats)

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -328,6 +329,59 @@ static int sh(const char *cmd)
 	int rc = system(cmd);
 
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* How many sessions the primary counts, read through a monitor. */
+static uint32_t sessions(const struct primary *p)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir};
+	struct mpf_instance_info info = {0};
+	struct mpf_flow_error error;
+	struct mpf_monitor *m;
+
+	assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	mpf_monitor_close(m);
+	return info.clients;
+}
+
+/* A queue's waits end when its session does: the primary killed, or the
+ * client disconnected first; a queue detached after mpf_disconnect() is
+ * only memory to free (no use of the freed client), and holding one does
+ * not keep the session open in the primary. */
+static void test_rx_queues_outlive_their_session_safely(void **state)
+{
+	struct primary p;
+	struct mpf_client *c;
+	struct mpf_rxq *q0, *q1;
+	struct mpf_flow_error error;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, NULL), 0);
+	assert_int_equal(primary_connect(&p, "holder", &c), 0);
+	assert_int_equal(mpf_rxq_attach(c, 0, 0, &q0, &error), 0);
+	assert_int_equal(mpf_rxq_attach(c, 0, 1, &q1, &error), 0);
+	assert_int_equal(mpf_rxq_wait(q0, 10), 0); /* nothing yet: a timeout */
+	mpf_disconnect(c);
+	for (int i = 0; i < 100 && sessions(&p) != 0; i++)
+		usleep(20000);
+	assert_int_equal(sessions(&p), 0); /* the queues did not keep it open */
+	assert_int_equal(mpf_rxq_wait(q0, 5000), -ESHUTDOWN);
+	assert_int_equal(mpf_rxq_detach(q0, &error), 0);
+
+	/* The primary killed under a waiting queue. */
+	assert_int_equal(primary_connect(&p, "waiter", &c), 0);
+	assert_int_equal(mpf_rxq_attach(c, 0, 0, &q0, &error), 0);
+	kill(p.pid, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(mpf_rxq_wait(q0, 10000), -ESHUTDOWN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	mpf_rxq_detach(q0, NULL);
+	mpf_disconnect(c);
+	assert_int_equal(mpf_rxq_detach(q1, &error), 0); /* of the first client */
+	primary_cleanup(&p);
 }
 
 /* Send every frame through a TX queue, retrying what a full ring did not
@@ -829,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_pcap_replay_counts_and_delivers_exactly),
 		cmocka_unit_test(test_meter_objects_through_the_service),
 		cmocka_unit_test(test_loop_port_receives_what_secondaries_transmit),
+		cmocka_unit_test(test_rx_queues_outlive_their_session_safely),
 		cmocka_unit_test(test_resets_under_traffic_keep_every_fate_exact),
 		cmocka_unit_test(test_veth_traffic_is_classified_and_counted),
 		cmocka_unit_test(test_veth_vlan_tags_are_matched_and_counted_whole),

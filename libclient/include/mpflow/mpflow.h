@@ -410,16 +410,21 @@ MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t qu
 MPF_API int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *packets, uint32_t max, void *buf,
 			  size_t cap);
 
-/** Wait up to `timeout_ms` (-1: forever) for a packet. 1, 0 on timeout.
- *  No errors. The wait does not end when the primary goes away. */
+/** Wait up to `timeout_ms` (-1: forever) for a packet. 1 (a packet is
+ *  there), 0 on timeout, or -ESHUTDOWN: the session that attached the queue
+ *  is over (the primary went away, or the client reconnected or
+ *  disconnected), so none will come; what the ring still holds is
+ *  returned first. */
 MPF_API int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms);
 
 /** What the datapath did with the queue's packets since it was attached.
  *  No errors. */
 MPF_API void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stats);
 
-/** Give the queue back and free `rxq` (also on error). Call it before
- *  mpf_disconnect(). Errors: -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
+/** Give the queue back and free `rxq` (also on error). After
+ *  mpf_disconnect() of its client (whose session the primary detached it
+ *  with) it only frees the memory. Errors: -ENOMEM, -ESHUTDOWN, -ETIMEDOUT,
+ *  -EPROTO. */
 MPF_API int mpf_rxq_detach(struct mpf_rxq *rxq, struct mpf_flow_error *error);
 
 /* ------------------------------------------------------------------------ */
