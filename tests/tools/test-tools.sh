@@ -147,6 +147,22 @@ fi
 grep -q "2000 of 2000 commands in .*: 2000 ok, 0 failed" "$dir/err" || fail "batch summary"
 if grep -q "$(printf '\r')" "$dir/err"; then fail "a progress bar drawn on a file"; fi
 [ "$(json "d['instance']['rules']")" -eq 2001 ] || fail "the batch's rules are not all there"
+# Large tables: the top 20 by default, the totals over all; --all, --top.
+"$flowstat" --json --interval 0 --sort hits | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+assert d['totals']['rules'] == 2001 and d['totals']['shown'] == 20 and len(d['rules']) == 20, d['totals']
+assert d['rules'][0]['id'] == '$id' and d['rules'][0]['hits'] > 0, d['rules'][0]
+assert d['totals']['hits'] >= d['rules'][0]['hits']
+" || fail "flowstat --json: the top 20 of 2001"
+[ "$("$flowstat" --json --interval 0 --all | python3 -c "import json,sys; print(len(json.load(sys.stdin)['rules']))")" -eq 2001 ] ||
+	fail "flowstat --json --all"
+"$flowstat" --once --interval 0 --top 5 >"$dir/out"
+[ "$(grep -c ' pattern ' "$dir/out")" -eq 5 ] && grep -q '^\.\.\. 1996 more' "$dir/out" || fail "flowstat --top 5: $(cat "$dir/out")"
+"$flowstat" --prometheus >"$dir/metrics"
+[ "$(grep -c '^mpflow_rule_hits_total{' "$dir/metrics")" -eq 20 ] &&
+	grep -Eq '^mpflow_rules_hits\{mpflow_instance="default"\} [1-9][0-9]*$' "$dir/metrics" &&
+	grep -q "id=\"$id\"" "$dir/metrics" || fail "flowstat --prometheus: the top 20 by hits"
 
 printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\n\nlist 0 group 7\ncreate 0 ingress pattern eth / end actions queue index 99 / end\n' |
 	"$flowctl" 2>"$dir/err" >/dev/null && fail "a batch with refusals exits 0"

@@ -76,6 +76,7 @@ struct flowstat {
 	enum column sort;
 	bool reverse;
 	bool ports_view; /* --ports: ports and queues instead of rules */
+	size_t top;	 /* rules printed by --once, --json, --prometheus (0: all) */
 	unsigned interval_ms;
 	char status[160]; /* why nothing is shown (no primary, ...) */
 };
@@ -88,9 +89,9 @@ const char *column_name(enum column c);
  * or reattaches the monitor as needed. 0, or -errno with fs->status set. */
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next);
 void snapshot_free(struct snapshot *s);
-/* Rows in display order (sorted, filtered): an array of `*count` pointers
- * into `s`, to free(). */
-const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s,
+/* The first `limit` rows (0: all) in display order (sorted, filtered): an
+ * array of `*count` pointers into `s`, to free(). */
+const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
 				 size_t *count);
 
 /* output.c */

@@ -37,6 +37,9 @@ static void usage(FILE *out)
 	      "  -o, --owner=NAME|PID   only the rules of this client (instance: persistent)\n"
 	      "  -P, --port=N           only the rules of port N\n"
 	      "  -g, --group=N          only the rules of group N\n"
+	      "  -n, --top=N            rules that --once, --json and --prometheus print,\n"
+	      "                         the first N in the sort order (default 20; 0: all)\n"
+	      "  -a, --all              every rule (--top 0)\n"
 	      "  -t, --ports            each port's statistics and its queues', in place of\n"
 	      "                         the rules (a line per port is above them anyway)\n"
 	      "  -i, --instance=NAME    the instance (default: default)\n"
@@ -130,6 +133,8 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, 'P'},
 		{"group", required_argument, NULL, 'g'},
 		{"ports", no_argument, NULL, 't'},
+		{"top", required_argument, NULL, 'n'},
+		{"all", no_argument, NULL, 'a'},
 		{"instance", required_argument, NULL, 'i'},
 		{"runtime-dir", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
@@ -141,13 +146,15 @@ int main(int argc, char **argv)
 		.filter = {.port = -1, .group = -1},
 		.sort = COL_PPS,
 		.interval_ms = 1000,
+		.top = 20,
 	};
 	const char *listen = NULL;
 	char mode = 0;
+	bool sort_given = false;
 	long long v;
 	int opt, status, c;
 
-	while ((opt = getopt_long(argc, argv, "1jpl:d:s:Ro:P:g:ti:r:hV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "1jpl:d:s:Ro:P:g:tn:ai:r:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case '1':
 		case 'j':
@@ -162,6 +169,7 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 's':
+			sort_given = true;
 			c = column_by_name(optarg);
 			if (c < 0) {
 				fprintf(stderr, "flowstat: --sort: no column '%s'\n", optarg);
@@ -188,6 +196,14 @@ int main(int argc, char **argv)
 		case 't':
 			fs.ports_view = true;
 			break;
+		case 'n':
+			if (number(optarg, "--top", 100000000, &v))
+				return 2;
+			fs.top = (size_t)v;
+			break;
+		case 'a':
+			fs.top = 0;
+			break;
 		case 'i':
 			fs.connect.instance = optarg;
 			break;
@@ -211,6 +227,10 @@ int main(int argc, char **argv)
 				      : "--listen and a one-shot mode are exclusive");
 		return 2;
 	}
+	/* Prometheus has no rates to sort by (one snapshot): the busiest by
+	 * hits, unless asked otherwise. */
+	if ((mode == 'p' || listen) && !sort_given)
+		fs.sort = COL_HITS;
 	if (!mode && fs.interval_ms < 100)
 		fs.interval_ms = 100; /* the live view: 0 would spin */
 	if (listen)

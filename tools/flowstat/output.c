@@ -187,7 +187,7 @@ void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_w
 void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	size_t count;
-	const struct row **view = snapshot_view(fs, s, &count);
+	const struct row **view = snapshot_view(fs, s, fs->top, &count);
 	uint64_t now = clock_ns(CLOCK_REALTIME);
 
 	output_header(fs, s, out);
@@ -200,6 +200,8 @@ void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out
 	output_columns(fs, out);
 	for (size_t i = 0; view && i < count; i++)
 		output_row(view[i], now, out, (unsigned)sizeof(view[i]->info.text));
+	if (count < s->count)
+		fprintf(out, "... %zu more (--all, or --top N)\n", s->count - count);
 	free(view);
 }
 
@@ -207,7 +209,7 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	const struct mpf_instance_info *in = &s->instance;
 	size_t count;
-	const struct row **view = snapshot_view(fs, s, &count);
+	const struct row **view = snapshot_view(fs, s, fs->top, &count);
 
 	fprintf(out, "{\"instance\":");
 	if (s->attached) {
@@ -227,9 +229,9 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 		json_string(out, fs->status);
 	}
 	fprintf(out,
-		",\"totals\":{\"rules\":%zu,\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
+		",\"totals\":{\"rules\":%zu,\"shown\":%zu,\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
 		",\"pps\":%.1f,\"bps\":%.1f},\"ports\":[",
-		s->count, s->hits, s->bytes, s->pps, s->bps);
+		s->count, count, s->hits, s->bytes, s->pps, s->bps);
 	for (unsigned p = 0; p < s->n_ports; p++) {
 		const struct port_row *r = &s->ports[p];
 		const struct mpf_port_stats *st = &r->stats;
@@ -442,7 +444,6 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 {
 	const struct mpf_instance_info *in = &s->instance;
 
-	(void)fs;
 	fprintf(out, "# HELP mpflow_up Whether a running primary serves the instance.\n"
 		     "# TYPE mpflow_up gauge\n"
 		     "mpflow_up{");
@@ -477,11 +478,24 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %.3f\n", (double)in->heartbeat_age_ns / 1e9);
 	output_port_metrics(s, out);
+	/* Every rule's counts summed, then the top rules one by one. */
+	fprintf(out, "# HELP mpflow_rules_hits Packets counted by the live rules (a sum: it drops "
+		     "when rules go).\n# TYPE mpflow_rules_hits gauge\nmpflow_rules_hits{");
+	label(out, "mpflow_instance", in->instance);
+	fprintf(out,
+		"} %" PRIu64 "\n# HELP mpflow_rules_bytes Bytes counted by the live rules.\n"
+		"# TYPE mpflow_rules_bytes gauge\nmpflow_rules_bytes{",
+		s->hits);
+	label(out, "mpflow_instance", in->instance);
+	fprintf(out, "} %" PRIu64 "\n", s->bytes);
+	size_t count;
+	const struct row **view = snapshot_view(fs, s, fs->top, &count);
+
 	for (int m = 0; m < METRICS; m++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", rule_metrics[m].name,
 			rule_metrics[m].help, rule_metrics[m].name, rule_metrics[m].type);
-		for (size_t i = 0; i < s->count; i++) {
-			const struct mpf_flow_info *info = &s->rows[i].info;
+		for (size_t i = 0; view && i < count; i++) {
+			const struct mpf_flow_info *info = &view[i]->info;
 
 			if (rule_metrics[m].counted && !(info->flags & MPF_FLOW_INFO_COUNTED))
 				continue;
@@ -502,4 +516,5 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 			}
 		}
 	}
+	free(view);
 }

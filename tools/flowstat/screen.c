@@ -36,7 +36,8 @@ static void draw(const struct flowstat *fs, const struct snapshot *s)
 	unsigned fixed = 110; /* the columns before RULE, as output_row writes them */
 
 	ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
-	view = snapshot_view(fs, s, &count);
+	/* The screen shows what fits: no need to order the rest. */
+	view = snapshot_view(fs, s, ws.ws_row > 4u ? ws.ws_row : 1u, &count);
 	/* Home, clear; each line cut at the width so nothing wraps. */
 	fputs("\033[H\033[2J", stdout);
 	output_header(fs, s, stdout);

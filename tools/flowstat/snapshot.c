@@ -267,16 +267,50 @@ static int compare(const void *a, const void *b, void *context)
 	return fs->reverse ? -c : c;
 }
 
-const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t *count)
+/* A heap of the `k` best rows seen, the worst of them at the root. */
+static void sift_down(const struct row **heap, size_t k, size_t i, const struct flowstat *fs)
 {
-	const struct row **view = malloc((s->count ? s->count : 1) * sizeof(*view));
+	for (;;) {
+		size_t worst = i, l = 2 * i + 1, r = l + 1;
+
+		if (l < k && compare(&heap[l], &heap[worst], (void *)(uintptr_t)fs) > 0)
+			worst = l;
+		if (r < k && compare(&heap[r], &heap[worst], (void *)(uintptr_t)fs) > 0)
+			worst = r;
+		if (worst == i)
+			return;
+		const struct row *t = heap[i];
+
+		heap[i] = heap[worst];
+		heap[worst] = t;
+		i = worst;
+	}
+}
+
+const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
+				 size_t *count)
+{
+	size_t k = limit && limit < s->count ? limit : s->count;
+	const struct row **view = malloc((k ? k : 1) * sizeof(*view));
 
 	*count = 0;
 	if (view == NULL)
 		return NULL;
-	for (size_t i = 0; i < s->count; i++)
+	/* The first k rows, then each later one in place of the worst kept
+	 * if it is better: O(n log k), not a sort of millions of rows. */
+	for (size_t i = 0; i < k; i++)
 		view[i] = &s->rows[i];
-	qsort_r(view, s->count, sizeof(*view), compare, (void *)(uintptr_t)fs);
-	*count = s->count;
+	for (size_t i = k / 2; k < s->count && i-- > 0;)
+		sift_down(view, k, i, fs);
+	for (size_t i = k; i < s->count; i++) {
+		const struct row *r = &s->rows[i];
+
+		if (compare(&r, &view[0], (void *)(uintptr_t)fs) < 0) {
+			view[0] = r;
+			sift_down(view, k, 0, fs);
+		}
+	}
+	qsort_r(view, k, sizeof(*view), compare, (void *)(uintptr_t)fs);
+	*count = k;
 	return view;
 }
