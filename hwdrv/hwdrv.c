@@ -144,6 +144,7 @@ int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *c
 	memset(dev, 0, sizeof(*dev));
 	dev->ops = *found;
 	dev->config = *config;
+	dev->polled_counters = found->counters_poll != NULL;
 	if (!dev->ops.open)
 		dev->ops.open = default_open;
 	if (!dev->ops.close)

@@ -143,6 +143,7 @@ struct hwdrv_ops {
 
 struct hwdrv {
 	struct hwdrv_ops ops; /* the backend's, defaults filled in */
+	bool polled_counters; /* the backend has counters_poll: counts lag */
 	struct hwdrv_config config;
 	void *priv; /* the backend's state */
 };

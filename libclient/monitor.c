@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shm/clock.h"
 #include "libclient/client.h"
 
 struct mpf_monitor {
@@ -76,14 +77,6 @@ int mpf_monitor_reattach(struct mpf_monitor *m, struct mpf_flow_error *error)
 	return 0;
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Copy a fixed-size string field of the (hostile until checked) header. */
 static void copy_text(char *out, const char *in, size_t size)
 {
@@ -94,7 +87,7 @@ static void copy_text(char *out, const char *in, size_t size)
 int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
 {
 	const struct region_header *h = m->region.view.header;
-	uint64_t beat, now = monotonic_ns();
+	uint64_t beat, now = clock_ns(CLOCK_MONOTONIC);
 	uint32_t state;
 
 	if (m->region.mem == NULL)
@@ -109,6 +102,8 @@ int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
 	info->queues = m->region.view.pf_queues;
 	info->vfs = m->region.view.vfs;
 	info->port_stats = m->region.view.ports_kept;
+	beat = shm_load_relaxed64(&h->counters_read_ns);
+	info->counters_age_ns = beat && beat < now ? now - beat : 0;
 	info->clients = shm_load_relaxed32(&h->clients);
 	info->rules = shm_load_relaxed32(&h->rules);
 	info->unrestored = shm_load_relaxed32(&h->unrestored);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "shm/clock.h"
 #include "server/server.h"
 #include "shm/fdpass.h"
 
@@ -36,14 +37,6 @@
 #define JOB_STEP       512u	 /* rules a job handles between looks at the clock */
 #define AUDIT_SHARE    200	 /* audits may use 1/200 of the loop's time */
 #define AUDIT_BURST_NS 2000000ll /* and this much of it at once */
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Queue `out` behind the client's earlier completions; it waits for the
  * journal if the request appended to it (the journal's end moved). */
@@ -311,10 +304,10 @@ static uint64_t audit_ready_at(struct server *s, uint64_t now)
 
 static int audit_timed(struct server *s, uint64_t *checked, struct mpf_flow_error *error)
 {
-	uint64_t start = monotonic_ns();
+	uint64_t start = clock_ns(CLOCK_MONOTONIC);
 	int err = audit_run(s, checked, error);
 
-	s->audit_tokens_ns -= (int64_t)(monotonic_ns() - start);
+	s->audit_tokens_ns -= (int64_t)(clock_ns(CLOCK_MONOTONIC) - start);
 	return err;
 }
 
@@ -369,7 +362,7 @@ static int run_port_stats_reset(struct server *s, struct client *c, const struct
 static int run_audit(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
-	if (audit_ready_at(s, monotonic_ns())) {
+	if (audit_ready_at(s, clock_ns(CLOCK_MONOTONIC))) {
 		start_job(c, JOB_AUDIT, -1, req);
 		return RUN_SUSPENDED;
 	}
@@ -510,7 +503,7 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				       strerror(-job->status), job->done);
 		return JOB_DONE;
 	case JOB_AUDIT:
-		ready = audit_ready_at(s, monotonic_ns());
+		ready = audit_ready_at(s, clock_ns(CLOCK_MONOTONIC));
 		if (ready) {
 			if (s->wake_at_ns == 0 || ready < s->wake_at_ns)
 				s->wake_at_ns = ready;
@@ -540,7 +533,7 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 			job->lsn = s->journal.end;
 		if (progress != JOB_MORE)
 			break;
-		if (monotonic_ns() >= deadline)
+		if (clock_ns(CLOCK_MONOTONIC) >= deadline)
 			return JOB_MORE;
 	}
 	if (progress == JOB_WAITING)
@@ -570,7 +563,7 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 	unsigned served = 0;
 
 	if (c->leaving)
-		return job_run(s, c, monotonic_ns() + slice_ns) == JOB_WAITING ? 0 : 1;
+		return job_run(s, c, clock_ns(CLOCK_MONOTONIC) + slice_ns) == JOB_WAITING ? 0 : 1;
 	c->waiting_for_space = false;
 	for (;;) {
 		uint32_t reserve, room, burst, need;
@@ -592,7 +585,7 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 			enum job_progress progress;
 
 			if (deadline == 0)
-				deadline = monotonic_ns() + slice_ns;
+				deadline = clock_ns(CLOCK_MONOTONIC) + slice_ns;
 			progress = job_run(s, c, deadline);
 
 			if (progress == JOB_WAITING)
@@ -602,7 +595,7 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 			served++;
 			continue;
 		}
-		if (deadline && monotonic_ns() >= deadline)
+		if (deadline && clock_ns(CLOCK_MONOTONIC) >= deadline)
 			break;
 		reserve = c->outbox.ring_bytes + REQUEST_ROOM;
 		if (!ring_writable(&c->completions, reserve)) {
@@ -632,7 +625,7 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 			return -1;
 		}
 		if (deadline == 0)
-			deadline = monotonic_ns() + slice_ns;
+			deadline = clock_ns(CLOCK_MONOTONIC) + slice_ns;
 		for (i = 0; i < n; i++) {
 			bool keep;
 

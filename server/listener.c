@@ -17,17 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shm/clock.h"
 #include "server/server.h"
 #include "shm/fdpass.h"
 #include "shm/handshake.h"
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 #define HELLO_WAIT_MS 1000 /* a connection silent this long is refused */
 
@@ -243,7 +236,7 @@ void listener_accept(struct server *s)
 		h->sock = sock;
 		h->cred = cred;
 		h->generation++;
-		h->deadline_ns = monotonic_ns() + (uint64_t)HELLO_WAIT_MS * 1000000u;
+		h->deadline_ns = clock_ns(CLOCK_MONOTONIC) + (uint64_t)HELLO_WAIT_MS * 1000000u;
 		loop_watch_handshake(s, h);
 	}
 }

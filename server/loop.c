@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shm/clock.h"
 #include "server/server.h"
 #include "shm/doorbell.h"
 
@@ -169,14 +170,6 @@ void loop_fini(struct server *s)
 	close(s->timer_fd);
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static struct client *tagged_client(struct server *s, uint64_t user_data)
 {
 	uint32_t index = (uint32_t)user_data;
@@ -223,12 +216,15 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		break;
 	case WATCH_TIMER:
 		if (read(s->timer_fd, &ticks, sizeof(ticks)) > 0) {
-			uint64_t now = monotonic_ns();
+			uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 			shm_store_relaxed64(&s->region->heartbeat_ns, now);
 			listener_expire(s, now);
 			journal_retry(s, now);
 			s->device.ops.counters_poll(&s->device);
+			if (s->device.polled_counters)
+				shm_store_relaxed64(&s->region->counters_read_ns,
+						    clock_ns(CLOCK_MONOTONIC));
 		}
 		break;
 	case WATCH_HANDSHAKE: {
@@ -351,7 +347,7 @@ static int sleep_until_event(struct server *s)
 {
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts;
-	uint64_t now = monotonic_ns();
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	if (s->wake_at_ns == 0)
 		return io_uring_submit_and_wait(&s->uring, 1);
@@ -365,18 +361,18 @@ static int sleep_until_event(struct server *s)
 int loop_run(struct server *s)
 {
 	uint64_t busy_ns = (uint64_t)s->config.busy_poll_us * 1000u;
-	uint64_t last_work = monotonic_ns();
+	uint64_t last_work = clock_ns(CLOCK_MONOTONIC);
 
 	while (!s->stopping) {
 		s->wake_at_ns = 0;
 		if (serve_clients(s, CLIENT_SLICE_NS) > 0) {
-			last_work = monotonic_ns();
+			last_work = clock_ns(CLOCK_MONOTONIC);
 			handle_events(s);
 			continue;
 		}
 		if (handle_events(s) > 0)
 			continue;
-		if (monotonic_ns() - last_work < busy_ns) {
+		if (clock_ns(CLOCK_MONOTONIC) - last_work < busy_ns) {
 			shm_cpu_relax();
 			continue;
 		}
@@ -388,7 +384,7 @@ int loop_run(struct server *s)
 		}
 		finish_sleep(s);
 		handle_events(s);
-		last_work = monotonic_ns();
+		last_work = clock_ns(CLOCK_MONOTONIC);
 	}
 
 	/* Shutdown: no new clients; answer what is in flight, durably; then
@@ -396,8 +392,8 @@ int loop_run(struct server *s)
 	 * submitting cannot hold the shutdown. */
 	listener_close(s);
 	shm_store_relaxed32(&s->region->state, REGION_STATE_STOPPING);
-	for (uint64_t end = monotonic_ns() + SHUTDOWN_NS;
-	     serve_clients(s, CLIENT_SLICE_NS) > 0 && monotonic_ns() < end;)
+	for (uint64_t end = clock_ns(CLOCK_MONOTONIC) + SHUTDOWN_NS;
+	     serve_clients(s, CLIENT_SLICE_NS) > 0 && clock_ns(CLOCK_MONOTONIC) < end;)
 		;
 	commit_sync_now(s);
 	for (uint32_t i = 0; i < s->config.max_clients; i++) {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shm/clock.h"
 #include "server/server.h"
 
 /* mkdir -p of `path`'s parents, mode 0700 (the XDG base directory
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 	}
 	if (s->device.ops.counts_ports)
 		s->region->port_flags = REGION_PORTS_KEPT; /* before any client maps it */
+	if (s->device.polled_counters) /* their age counts from now until the first poll */
+		shm_store_relaxed64(&s->region->counters_read_ns, clock_ns(CLOCK_MONOTONIC));
 	if ((err = journal_open(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": journal %s: %s\n", s->journal.path, strerror(-err));
 		pidfile_remove(s->pidfile);

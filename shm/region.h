@@ -72,7 +72,10 @@ struct region_header {
 	uint16_t vfs;
 	uint32_t port_size;
 	uint32_t queue_size;
-	uint8_t pad[256 - 160];
+	/* Live: CLOCK_MONOTONIC of the primary's last read of counters a
+	 * device keeps itself (verbs); 0 where the datapath counts in place. */
+	shm_u64 counters_read_ns;
+	uint8_t pad[256 - 168];
 };
 _Static_assert(offsetof(struct region_header, state) == 112, "region header layout");
 _Static_assert(offsetof(struct region_header, ports_offset) == 136, "region header layout");

@@ -168,6 +168,29 @@ static void test_refusals_carry_the_cause(void **state)
 	mpf_disconnect(c);
 }
 
+/* A monitor says how old the rules' counts are: 0 on soft (the datapath
+ * counts in place), the time since the last device read on verbs, which
+ * the primary's counter timer keeps below its interval. */
+static void test_counters_age_says_how_fresh_counts_are(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_connect_options o = {.runtime_dir = p->dir};
+	struct mpf_instance_info info;
+	struct mpf_flow_error error;
+	struct mpf_monitor *m;
+
+	assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+	usleep(50000);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	if (strcmp(backend(), "verbs") == 0) {
+		assert_true(info.counters_age_ns > 0);
+		assert_true(info.counters_age_ns < 3000000000ull); /* the default interval: 1 s */
+	} else {
+		assert_int_equal(info.counters_age_ns, 0);
+	}
+	mpf_monitor_close(m);
+}
+
 static void test_another_clients_rule_is_eperm(void **state)
 {
 	struct primary *p = *state;
@@ -1101,6 +1124,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_create_query_reset_destroy_round_trip),
 		T(test_refusals_carry_the_cause),
+		T(test_counters_age_says_how_fresh_counts_are),
 		T(test_another_clients_rule_is_eperm),
 		T(test_forged_and_stale_handles_are_enoent),
 		T(test_rules_take_testpmds_ids_and_get_reads_one_entry),

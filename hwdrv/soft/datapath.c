@@ -15,14 +15,7 @@
 #include <time.h>
 
 #include "hwdrv/soft/soft.h"
-
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "shm/clock.h"
 
 void soft_apply_resets(struct soft *soft)
 {

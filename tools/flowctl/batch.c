@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tools/common/clock.h"
+#include "shm/clock.h"
 #include "tools/flowctl/flowctl.h"
 
 #define POLL_MAX     64

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tools/common/clock.h"
+#include "shm/clock.h"
 #include "tools/common/json.h"
 #include "tools/flowstat/flowstat.h"
 
@@ -76,8 +76,13 @@ void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *ou
 	output_human(bytes, sizeof(bytes) - 1, (double)s->bytes, "B");
 	output_human(pps, sizeof(pps) - 1, s->pps, "");
 	output_human(bps, sizeof(bps) - 1, s->bps, "");
-	fprintf(out, "shown %zu  hits %s  bytes %s  %s pkt/s  %s bit/s  sort %s%s\n", s->count,
-		hits, bytes, pps, bps, column_name(fs->sort), fs->reverse ? " (reversed)" : "");
+	fprintf(out, "shown %zu  hits %s  bytes %s  %s pkt/s  %s bit/s  sort %s%s  counters ",
+		s->count, hits, bytes, pps, bps, column_name(fs->sort),
+		fs->reverse ? " (reversed)" : "");
+	if (in->counters_age_ns)
+		fprintf(out, "read %" PRIu64 " ms ago\n", in->counters_age_ns / 1000000u);
+	else
+		fprintf(out, "live\n");
 	if (in->unrestored)
 		fprintf(out,
 			"%" PRIu32 " persistent rule(s) in the journal not restored by this "
@@ -219,11 +224,11 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 		json_string(out, in->backend);
 		fprintf(out,
 			",\"pid\":%" PRIu32 ",\"state\":\"%s\",\"start_ns\":%" PRIu64
-			",\"heartbeat_age_ns\":%" PRIu64 ",\"clients\":%" PRIu32
-			",\"rules\":%" PRIu32 ",\"max_rules\":%" PRIu32 ",\"unrestored\":%" PRIu32
-			"}",
+			",\"heartbeat_age_ns\":%" PRIu64 ",\"counters_age_ns\":%" PRIu64
+			",\"clients\":%" PRIu32 ",\"rules\":%" PRIu32 ",\"max_rules\":%" PRIu32
+			",\"unrestored\":%" PRIu32 "}",
 			in->primary_pid, state_names[in->state], in->start_ns, in->heartbeat_age_ns,
-			in->clients, in->rules, in->max_rules, in->unrestored);
+			in->counters_age_ns, in->clients, in->rules, in->max_rules, in->unrestored);
 	} else {
 		fprintf(out, "null,\"error\":");
 		json_string(out, fs->status);
@@ -476,7 +481,13 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 		"# TYPE mpflow_heartbeat_age_seconds gauge\nmpflow_heartbeat_age_seconds{",
 		(double)in->start_ns / 1e9);
 	label(out, "mpflow_instance", in->instance);
-	fprintf(out, "} %.3f\n", (double)in->heartbeat_age_ns / 1e9);
+	fprintf(out,
+		"} %.3f\n# HELP mpflow_counters_age_seconds How old the rules' counts are "
+		"(since the last read of a device's counters; 0: counted in place).\n"
+		"# TYPE mpflow_counters_age_seconds gauge\nmpflow_counters_age_seconds{",
+		(double)in->heartbeat_age_ns / 1e9);
+	label(out, "mpflow_instance", in->instance);
+	fprintf(out, "} %.3f\n", (double)in->counters_age_ns / 1e9);
 	output_port_metrics(s, out);
 	/* Every rule's counts summed, then the top rules one by one. */
 	fprintf(out, "# HELP mpflow_rules_hits Packets counted by the live rules (a sum: it drops "

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tools/common/clock.h"
+#include "shm/clock.h"
 #include "tools/flowstat/flowstat.h"
 
 static volatile sig_atomic_t stop;

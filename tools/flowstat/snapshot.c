@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tools/common/clock.h"
+#include "shm/clock.h"
 #include "tools/flowstat/flowstat.h"
 
 static const char *const column_names[COLUMNS] = {

@@ -632,6 +632,10 @@ struct mpf_instance_info {
 	uint16_t queues; /**< RX queues per port (its VFs' queues besides). */
 	uint16_t vfs;	 /**< VFs per port. */
 	bool port_stats; /**< The backend keeps port statistics. */
+	/** How old the rules' counts are: since the primary last read the
+	 *  counters a device keeps itself (verbs: every --counter-interval);
+	 *  0 where the datapath counts in shared memory as packets pass (soft). */
+	uint64_t counters_age_ns;
 };
 
 /** Read the instance's state: 0 or -errno. Errors: -EAGAIN (nothing is

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Clocks in nanoseconds, for the tools' rates, ages and deadlines. */
-#ifndef MPFLOW_TOOLS_COMMON_CLOCK_H
-#define MPFLOW_TOOLS_COMMON_CLOCK_H
+/* Clocks in nanoseconds: rates, ages, deadlines, timestamps. */
+#ifndef MPFLOW_SHM_CLOCK_H
+#define MPFLOW_SHM_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
