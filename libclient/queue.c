@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,19 +70,17 @@ static void list_remove(struct mpf_client *c, struct client_queue *q)
 
 void client_queues_cut(struct mpf_client *c, bool orphan)
 {
-	struct client_queue *next;
+	/* The queues hold duplicates of the session's socket (for their
+	 * waits): closing ours would not end the session while they live.
+	 * shutdown() ends it for every holder at once: the primary sees the
+	 * client go, and each queue's wait sees the hang-up. Lock held. */
+	if (c->connected && c->sock >= 0)
+		shutdown(c->sock, SHUT_RDWR);
+	while (orphan && c->queues) {
+		struct client_queue *q = c->queues;
 
-	/* Their duplicates of the session's socket go first: the primary
-	 * must see the session end when the client ends it. Lock held. */
-	for (struct client_queue *q = c->queues; q; q = next) {
-		next = q->next;
-		if (q->hangup >= 0)
-			close(q->hangup);
-		q->hangup = -1;
-		if (orphan) {
-			list_remove(c, q);
-			q->client = NULL;
-		}
+		list_remove(c, q);
+		q->client = NULL;
 	}
 }
 
@@ -110,7 +109,9 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 	 * was published. From here on a failure gives the queue back. */
 	err = fdpass_receive(c->sock, &tag, sizeof(tag), fds, &nfds, c->at.timeout_ms);
 	q->session = c->session;
-	q->hangup = fcntl(c->sock, F_DUPFD_CLOEXEC, 0);
+	q->hangup = err ? -1 : fcntl(c->sock, F_DUPFD_CLOEXEC, 0);
+	if (!err && q->hangup < 0)
+		err = -errno; /* out of fds: a queue must see its session end */
 	pthread_mutex_unlock(&c->lock);
 	if (err == 0 && (nfds != 2 || tag.port != port || tag.queue != queue)) {
 		for (unsigned i = 0; i < nfds; i++)

@@ -82,11 +82,8 @@ int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms)
 	/* The session's hang-up ends the wait: nothing more will come. */
 	struct ring_wait w = {
 		.bell = rxq->q.bell, .hangup_fd = rxq->q.hangup, .timeout_ms = timeout_ms};
-	int err;
+	int err = ring_wait_readable(&rxq->q.ring, &w);
 
-	if (rxq->q.hangup < 0 && !ring_readable(&rxq->q.ring))
-		return -ESHUTDOWN; /* the client ended the session */
-	err = ring_wait_readable(&rxq->q.ring, &w);
 	if (ring_readable(&rxq->q.ring))
 		return 1;
 	return err == -ESHUTDOWN ? -ESHUTDOWN : 0;

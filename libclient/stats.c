@@ -37,7 +37,7 @@ static int read_port(const struct region_view *v, uint16_t port, size_t first, s
 
 int client_port_stats(const struct region_view *v, uint16_t port, struct mpf_port_stats *out)
 {
-	uint64_t value[REGION_PORT_STATS], queues[REGION_QUEUE_STATS];
+	uint64_t value[REGION_PORT_STATS], queues[REGION_QUEUE_STATS] = {0};
 	int err = port_check(v, port);
 
 	if (!err)

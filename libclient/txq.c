@@ -5,6 +5,7 @@
  * per queue per round through the port's egress rules.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 
@@ -35,6 +36,15 @@ int mpf_txq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	return 0;
 }
 
+/* Nothing was taken: is that a full ring, or a session that is over (the
+ * primary gone, or the client disconnected)? One poll, only then. */
+static bool session_over(const struct client_queue *q)
+{
+	struct pollfd p = {.fd = q->hangup, .events = POLLRDHUP};
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 int mpf_txq_burst(struct mpf_txq *txq, const struct mpf_tx_frame *frames, uint32_t count)
 {
 	struct iovec msgs[64];
@@ -42,24 +52,33 @@ int mpf_txq_burst(struct mpf_txq *txq, const struct mpf_tx_frame *frames, uint32
 
 	while (sent < count) {
 		unsigned n = count - sent < 64 ? count - sent : 64;
+		bool too_long = false;
 		int got;
 
 		for (unsigned i = 0; i < n; i++) {
-			if (frames[sent + i].length > MPF_TXQ_FRAME_MAX)
-				return sent ? (int)sent : -EMSGSIZE;
+			if (frames[sent + i].length > MPF_TXQ_FRAME_MAX) {
+				/* The frames before it go; it ends the burst. */
+				n = i;
+				too_long = true;
+				break;
+			}
 			msgs[i] =
 				(struct iovec){.iov_base = (void *)(uintptr_t)frames[sent + i].data,
 					       .iov_len = frames[sent + i].length};
 		}
-		got = ring_enqueue_burst(&txq->q.ring, msgs, n);
+		got = n ? ring_enqueue_burst(&txq->q.ring, msgs, n) : 0;
 		if (got == -EAGAIN)
-			break; /* full: the caller tries the rest later */
+			got = 0; /* full: the caller tries the rest later */
 		if (got < 0)
-			return sent ? (int)sent : -ESHUTDOWN; /* the datapath broke the ring */
+			return sent ? (int)sent : -ESHUTDOWN; /* the ring is broken */
 		sent += (uint32_t)got;
-		if ((unsigned)got < n)
+		if (too_long && sent == 0)
+			return -EMSGSIZE;
+		if (too_long || (unsigned)got < n)
 			break;
 	}
+	if (sent == 0 && count > 0 && session_over(&txq->q))
+		return -ESHUTDOWN;
 	return (int)sent;
 }
 

@@ -86,12 +86,16 @@ static int ring_wait(struct ring *r, uint32_t length, bool for_space, const stru
 			return 0;
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		if (n > 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			/* What the peer published before it went still counts. */
+		if (n > 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+			/* What the peer published before it went still counts.
+			 * (NVAL: the hang-up fd was closed under us.) */
 			return ready(r, length, for_space) ? 0 : -ESHUTDOWN;
+		if (n > 0 && (pfd[0].revents & POLLNVAL))
+			return -EBADF;
 		if (n > 0)
 			doorbell_drain(w->bell);
-		else if (n == 0 && timeout == 0)
+		/* The deadline holds however often we are woken. */
+		if (deadline >= 0 && (timeout == 0 || monotonic_ns() >= deadline))
 			return ready(r, length, for_space) ? 0 : -ETIMEDOUT;
 	}
 }

@@ -345,6 +345,20 @@ static uint32_t sessions(const struct primary *p)
 	return info.clients;
 }
 
+struct waiter {
+	struct mpf_rxq *q;
+	int timeout_ms;
+	int result;
+};
+
+static void *wait_on(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->result = mpf_rxq_wait(w->q, w->timeout_ms);
+	return NULL;
+}
+
 /* A queue's waits end when its session does: the primary killed, or the
  * client disconnected first; a queue detached after mpf_disconnect() is
  * only memory to free (no use of the freed client), and holding one does
@@ -369,6 +383,29 @@ static void test_rx_queues_outlive_their_session_safely(void **state)
 	assert_int_equal(sessions(&p), 0); /* the queues did not keep it open */
 	assert_int_equal(mpf_rxq_wait(q0, 5000), -ESHUTDOWN);
 	assert_int_equal(mpf_rxq_detach(q0, &error), 0);
+
+	/* A thread waiting on a queue while another disconnects the client:
+	 * the wait ends with ESHUTDOWN, and the primary sees the session end
+	 * at once, not when the wait would have timed out. */
+	{
+		struct waiter w = {.timeout_ms = 20000};
+		pthread_t thread;
+
+		assert_int_equal(primary_connect(&p, "waited", &c), 0);
+		assert_int_equal(mpf_rxq_attach(c, 0, 0, &w.q, &error), 0);
+		assert_int_equal(pthread_create(&thread, NULL, wait_on, &w), 0);
+		usleep(100000);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		mpf_disconnect(c);
+		pthread_join(thread, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_int_equal(w.result, -ESHUTDOWN);
+		assert_true(t1.tv_sec - t0.tv_sec < 5);
+		for (int i = 0; i < 100 && sessions(&p) != 0; i++)
+			usleep(20000);
+		assert_int_equal(sessions(&p), 0);
+		assert_int_equal(mpf_rxq_detach(w.q, &error), 0);
+	}
 
 	/* The primary killed under a waiting queue. */
 	assert_int_equal(primary_connect(&p, "waiter", &c), 0);
@@ -547,6 +584,22 @@ static void test_loop_port_receives_what_secondaries_transmit(void **state)
 	assert_int_equal(mpf_txq_attach(c, 0, 4, &other, &error), -EINVAL);
 	assert_int_equal(mpf_txq_burst(tx0, &too_long, 1), -EMSGSIZE);
 
+	/* A burst stops at a frame too long, taking those before it; frames
+	 * shorter than an Ethernet header are refused on the way out. */
+	{
+		const struct mpf_tx_frame mixed[] = {
+			{.data = f9.bytes, .length = (uint32_t)f9.length},
+			{.data = f9.bytes, .length = 10},
+			{.data = huge, .length = sizeof(huge)},
+			{.data = f9.bytes, .length = (uint32_t)f9.length}};
+
+		assert_int_equal(mpf_txq_burst(tx0, mixed, 4), 2);
+		assert_int_equal(drain(q0, 1, &bytes, &defaults), 1);
+		assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
+		assert_int_equal(ps.tx_errors, 1);
+		assert_int_equal(ps.tx_packets, 1);
+		assert_int_equal(mpf_port_stats_reset(c, 0, &error), 0);
+	}
 	transmit_all(tx0, &f53, 100);
 	transmit_all(tx0, &f54, 100); /* dropped on the way out */
 	transmit_all(tx0, &f9, 100);  /* comes back to no rule: the default queue */
@@ -559,7 +612,7 @@ static void test_loop_port_receives_what_secondaries_transmit(void **state)
 	expect_count(c, in53, 150, 150 * (unsigned)f53.length);
 	expect_count(c, out54, 100, 100 * (unsigned)f54.length);
 	mpf_txq_stats(tx0, &ts);
-	assert_int_equal(ts.packets, 300);
+	assert_int_equal(ts.packets, 302); /* and the two of the mixed burst */
 	assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
 	assert_int_equal(ps.tx_packets, 200);
 	assert_int_equal(ps.tx_dropped, 100);
@@ -593,7 +646,7 @@ static void test_loop_port_receives_what_secondaries_transmit(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 	/* --dump-queues recorded what each port sent (not what egress dropped). */
 	snprintf(path, sizeof(path), "%s/port0-tx.pcap", dump);
-	assert_int_equal(count_pcap(path), 200 + 20000);
+	assert_int_equal(count_pcap(path), 1 + 200 + 20000); /* the mixed burst sent one */
 	snprintf(path, sizeof(path), "%s/port1-tx.pcap", dump);
 	assert_int_equal(count_pcap(path), 50);
 	snprintf(path, sizeof(path), "rm -rf %s", dump);

@@ -437,13 +437,20 @@ static void test_mpls_stands_at_its_place_in_the_stack(void **state)
 
 	(void)state;
 	/* Over Ethernet, one label (the device has one), then the payload's
-	 * IPv4. */
+	 * IPv4; the ETH spec's type pinned to MPLS unicast (else every frame
+	 * would match an open MPLS spec). */
 	create_ok("create 0 ingress pattern eth / mpls label is 16 / ipv4 / end actions queue "
 		  "index 0 / end");
 	mpls.val.label = htonl(16 << 12), mpls.mask.label = htonl(0xfffff000);
-	expect_begin(&e, 0, 0);
-	SPEC(&e, eth), SPEC(&e, mpls), SPEC(&e, inner_ip);
-	assert_flow(first, 0, &e);
+	{
+		static struct ibv_flow_spec_eth mpls_eth = {.type = IBV_FLOW_SPEC_ETH,
+							    .size = sizeof(mpls_eth)};
+
+		mpls_eth.val.ether_type = htons(0x8847), mpls_eth.mask.ether_type = 0xffff;
+		expect_begin(&e, 0, 0);
+		SPEC(&e, mpls_eth), SPEC(&e, mpls), SPEC(&e, inner_ip);
+		assert_flow(first, 0, &e);
+	}
 
 	/* Over UDP: fourth, after the UDP spec, which is pinned to 6635 when
 	 * the rule leaves the port open (mlx5's MPLS-in-UDP port). */
@@ -810,6 +817,11 @@ static void test_translations_that_widen_the_match_are_refused(void **state)
 		ITEM, 2, "IP in IP");
 	refused("create 0 ingress pattern eth / ipv6 / ipv4 / udp / end actions drop / end",
 		ENOTSUP, ITEM, 2, "IP in IP");
+	/* MPLS with nothing to pin it to, or an ETH type that excludes it. */
+	refused("create 0 ingress pattern mpls label is 16 / end actions drop / end", ENOTSUP, ITEM,
+		0, "MPLS needs an ETH, VLAN, UDP or GRE item");
+	refused("create 0 ingress pattern eth type is 0x0800 / mpls / end actions drop / end",
+		ENOTSUP, ITEM, 1, "type 0x0800 contradicts");
 	/* Stacked MPLS: the device has one label. */
 	refused("create 0 ingress pattern eth / mpls label is 16 / mpls label is 17 / end actions "
 		"drop / end",

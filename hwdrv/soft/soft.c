@@ -369,9 +369,17 @@ static int soft_queue_attach_op(struct hwdrv *dev, uint16_t port, uint16_t queue
 	int err = soft_queue_attach(soft, port, queue, tx, owner, fds, error);
 
 	/* A port with no source still sends what a secondary queues: the
-	 * datapath runs from the first TX queue on. */
+	 * datapath runs from the first TX queue on; a sleeping one is woken
+	 * to poll the new queue's bell. */
 	if (!err && tx && !soft->running && (err = soft_datapath_start(soft, error)) != 0)
 		soft_queue_detach(soft, port, queue, tx, owner, NULL);
+	else if (!err && tx) {
+		uint64_t one = 1;
+
+		if (write(soft->wake, &one, sizeof(one)) < 0) {
+			/* Full (it is being woken already) or gone: no harm. */
+		}
+	}
 	return err;
 }
 

@@ -113,7 +113,9 @@ unsigned soft_transmit_queues(struct soft *soft, struct soft_port *port, uint64_
 		unsigned room = SOFT_BURST;
 		int n;
 
-		if (txq == NULL)
+		/* A ring its client broke stays broken (its sticky error):
+		 * read no more, and it does not keep the worker awake. */
+		if (txq == NULL || txq->ring.error)
 			continue;
 		if (inbox && SOFT_INBOX_FRAMES - inbox->count < room)
 			room = SOFT_INBOX_FRAMES - inbox->count;
@@ -130,9 +132,15 @@ unsigned soft_transmit_queues(struct soft *soft, struct soft_port *port, uint64_
 					     .port = (uint16_t)(port - soft->ports),
 					     .function = PACKET_FUNCTION_PF};
 
+			txq->bytes += pkt.wire_length;
+			if (pkt.length < 14) {
+				/* Not even an Ethernet header: no wire takes it
+				 * (and AF_XDP would keep its frame for good). */
+				region_stat_add(&port->stats->value[REGION_PORT_TX_ERRORS], 1);
+				continue;
+			}
 			packet_parse(&pkt);
 			soft_process(soft, port, &pkt, true, now_ns);
-			txq->bytes += pkt.wire_length;
 		}
 		if (n > 0) {
 			txq->packets += (unsigned)n;
@@ -167,7 +175,7 @@ bool soft_prepare_sleep(struct soft *soft, struct pollfd *fds, unsigned *n)
 		for (unsigned q = 0; q < soft->queues; q++) {
 			struct soft_rxq *txq = rcu_dereference(port->queues[q].txq);
 
-			if (txq == NULL)
+			if (txq == NULL || txq->ring.error)
 				continue;
 			/* Ask its producer to ring, then look once more. */
 			if (!ring_consumer_prepare_sleep(&txq->ring))

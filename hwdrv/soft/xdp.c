@@ -180,23 +180,26 @@ unsigned soft_xdp_burst(struct soft_source *s, struct packet *pkts, unsigned max
 
 	n = xsk_ring_cons__peek(&x->rx, max < room ? max : room, &idx);
 
+	unsigned taken = 0;
+
 	for (unsigned i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
-		/* The kernel's descriptor: bounded by the frame it names. */
+		/* The kernel's descriptor: it must name a frame we lent for
+		 * receiving and stay inside it; else it is neither processed
+		 * nor lent again (a frame is never in two places). */
 		uint64_t offset = d->addr % XDP_FRAME_SIZE;
-		uint32_t length = d->len;
 
 		if (d->addr >= (uint64_t)XDP_RX_FRAMES * XDP_FRAME_SIZE ||
-		    length > XDP_FRAME_SIZE - offset)
-			length = 0;
-		pkts[i] = (struct packet){.data = xsk_umem__get_data(x->area, d->addr),
-					  .length = length,
-					  .wire_length = length};
+		    d->len > XDP_FRAME_SIZE - offset)
+			continue;
+		pkts[taken++] = (struct packet){.data = xsk_umem__get_data(x->area, d->addr),
+						.length = d->len,
+						.wire_length = d->len};
 		x->held[x->n_held++] = d->addr - offset;
 	}
 	if (n)
 		xsk_ring_cons__release(&x->rx, n);
-	return n;
+	return taken;
 }
 
 void soft_xdp_release(struct soft_source *s)
@@ -226,7 +229,7 @@ bool soft_xdp_send(struct soft_source *s, const void *data, uint32_t length)
 		x->free_tx[x->n_free_tx++] = *xsk_ring_cons__comp_addr(&x->comp, idx + i);
 	if (done)
 		xsk_ring_cons__release(&x->comp, done);
-	if (x->n_free_tx == 0 || length > XDP_FRAME_SIZE ||
+	if (x->n_free_tx == 0 || length < 14 || length > XDP_FRAME_SIZE ||
 	    xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1)
 		return false;
 	uint64_t addr = x->free_tx[--x->n_free_tx];

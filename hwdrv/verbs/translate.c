@@ -500,6 +500,32 @@ static int add_copy(struct pattern *p, const struct verbs_caps *caps, uint32_t t
 	return 0;
 }
 
+/* MPLS over Ethernet (a VLAN tag or not): the ETH spec's type (verbs':
+ * the type after any tag) is MPLS unicast unless the rule says MPLS
+ * multicast; anything else before MPLS has nothing to pin it to. */
+static int pin_eth_mpls(struct pattern *p, int index, struct mpf_flow_error *error)
+{
+	struct ibv_flow_eth_filter *val, *mask;
+	uint8_t *v, *k;
+	char why[96];
+
+	if (p->eth < 0 ||
+	    (p->last_item != MPF_FLOW_ITEM_TYPE_ETH && p->last_item != MPF_FLOW_ITEM_TYPE_VLAN))
+		return item_error(p->items, error, index,
+				  "MPLS needs an ETH, VLAN, UDP or GRE item right before it");
+	record_filters(&p->rec[p->eth], &v, &k);
+	val = (void *)v;
+	mask = (void *)k;
+	if (mask->ether_type == 0) {
+		val->ether_type = htons(0x8847), mask->ether_type = 0xffff;
+	} else if (val->ether_type != htons(0x8847) && val->ether_type != htons(0x8848)) {
+		snprintf(why, sizeof(why), "the ETH item's type 0x%04x contradicts it",
+			 ntohs(val->ether_type));
+		return item_error(p->items, error, index, why);
+	}
+	return 0;
+}
+
 /* MPLS in GRE: the GRE spec's protocol is MPLS unicast unless the rule
  * says otherwise (mlx5's choice). */
 static int pin_gre_protocol(struct pattern *p, uint16_t protocol)
@@ -539,6 +565,8 @@ static int add_tunnel(struct pattern *p, const struct verbs_caps *caps, int type
 		err = pin_udp_dst(p, 6635, index, "MPLS in UDP", error);
 	else if (type == MPF_FLOW_ITEM_TYPE_MPLS && p->last_item == MPF_FLOW_ITEM_TYPE_GRE)
 		err = pin_gre_protocol(p, 0x8847);
+	else if (type == MPF_FLOW_ITEM_TYPE_MPLS)
+		err = pin_eth_mpls(p, index, error);
 	if (err)
 		return err;
 	p->inner = false; /* the tunnel header itself is not inner */

@@ -54,8 +54,8 @@ static void draw(const struct flowstat *fs, const struct snapshot *s)
 	for (size_t i = 0; view && i < count && i < rows; i++)
 		output_row(view[i], clock_ns(CLOCK_REALTIME), stdout,
 			   ws.ws_col > fixed ? (unsigned)(ws.ws_col - fixed) : 0);
-	if (count > rows)
-		printf("... %zu more\n", count - rows);
+	if (s->count > rows)
+		printf("... %zu more\n", s->count - rows);
 	printf("\033[%u;1Hq quit  < > sort column  r reverse", ws.ws_row ? ws.ws_row : 24u);
 	fflush(stdout);
 	free(view);

@@ -94,8 +94,10 @@ MPF_API int mpf_connect(const struct mpf_connect_options *options, struct mpf_cl
 			struct mpf_flow_error *error);
 
 /** End the session: the primary destroys every non-persistent rule the
- *  client owns. Frees `client`. No errors. Takes no lock: nothing may use
- *  `client` during or after it; detach its RX queues first. */
+ *  client owns and detaches its queues. Frees `client`. No errors. No other
+ *  call may use `client` during or after it; the client's queues stay
+ *  memory to free with mpf_rxq_detach() / mpf_txq_detach(), and a thread
+ *  waiting on one gets -ESHUTDOWN. */
 MPF_API void mpf_disconnect(struct mpf_client *client);
 
 /**
