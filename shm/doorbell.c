@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shm/clock.h"
 #include "shm/doorbell.h"
 #include "shm/ring.h"
 
@@ -35,12 +36,10 @@ void doorbell_drain(int fd)
 		return;
 }
 
+/* Signed: deadlines are compared with a possibly negative "no deadline". */
 static int64_t monotonic_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)clock_ns(CLOCK_MONOTONIC);
 }
 
 static bool ready(struct ring *r, uint32_t length, bool for_space)
