@@ -204,7 +204,7 @@ static void *classify_thread(void *arg)
 	struct churn *c = arg;
 	struct cls_result result;
 
-	rcu_online(&c->soft->rcu);
+	rcu_online(&c->soft->rcu, 0);
 	while (!shm_load_acquire32(&c->stop)) {
 		for (unsigned i = 0; i < c->trace->n && i < 4096; i += SOFT_BURST) {
 			unsigned n = c->trace->n - i < SOFT_BURST ? c->trace->n - i : SOFT_BURST;
@@ -214,10 +214,10 @@ static void *classify_thread(void *arg)
 				cls_lookup(&c->soft->cls, &c->trace->packets[k], &result);
 			}
 			c->packets += n;
-			rcu_quiescent(&c->soft->rcu);
+			rcu_quiescent(&c->soft->rcu, 0);
 		}
 	}
-	rcu_offline(&c->soft->rcu);
+	rcu_offline(&c->soft->rcu, 0);
 	return NULL;
 }
 

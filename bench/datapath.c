@@ -16,9 +16,10 @@
  *     the peer with sendmmsg(): AF_PACKET TPACKET_V3 as mpflowd's live:
  *     source, and AF_XDP in copy mode (veth has no zero copy).
  *
- * One datapath worker (--workers is not built yet); on a 2-vCPU machine
- * the sender, the worker and the consumer share two cores, which the
- * figures show. Each figure is the median of --runs runs, with the spread.
+ * The socket paths run with 1 and 2 datapath workers (--workers; a gen:
+ * source is one sequence, read by one worker). On a 2-vCPU machine the
+ * sender, the workers and the consumer share two cores, which the figures
+ * show. Each figure is the median of --runs runs, with the spread.
  *
  * usage: datapath [--rules N] [--seconds S] [--runs R]   (mpflowd: $MPFLOWD)
  */
@@ -80,7 +81,7 @@ static double source_alone(const char *spec, volatile int *stop_sender, double *
 	uint64_t frames = 0, lost = 0;
 	double t0, t;
 
-	if (soft_source_open(&s, spec, &error) != 0) {
+	if (soft_source_open(&s, spec, 0, 1, &(uint16_t){0}, &error) != 0) {
 		fprintf(stderr, "datapath: %s: %s\n", spec, error.message);
 		exit(1);
 	}
@@ -145,11 +146,11 @@ static void install_rules(struct mpf_client *c)
 /* mpflowd with `source` on port 0: frames per second received while a
  * consumer drains queue 1 (where the matching rules send them); with
  * `floor`, no rule and an isolated port instead. */
-static double whole_path(const char *source, bool floor, volatile int *stop_sender, double *missed,
-			 double *delivered)
+static double whole_path(const char *source, bool floor, const char *workers,
+			 volatile int *stop_sender, double *missed, double *delivered)
 {
 	char spec[160];
-	const char *args[] = {"--source", spec, "--max-rules", "65536", NULL};
+	const char *args[] = {"--source", spec, "--max-rules", "65536", "--workers", workers, NULL};
 	struct consumer consumer = {0};
 	struct mpf_port_stats a, b;
 	struct mpf_queue_stats qa, qb;
@@ -264,9 +265,9 @@ static void sender_stop(struct sender *s)
 
 /* A socket source, alone in this process and then under mpflowd, fed by
  * the same sender. */
-static void socket_path(const char *spec, const char *title)
+static void socket_path(const char *spec, const char *title, bool with_two)
 {
-	struct figure base = {0}, path = {0}, delivered = {0};
+	struct figure base = {0}, path = {0}, two = {0}, delivered = {0}, delivered2 = {0};
 
 	printf("%s\n", title);
 	for (unsigned r = 0; r < runs; r++) {
@@ -277,16 +278,24 @@ static void socket_path(const char *spec, const char *title)
 		sender_stop(&s);
 		sender_start(&s);
 		path.rate[r] =
-			whole_path(spec, false, &s.stop, &path.missed[r], &delivered.rate[r]);
+			whole_path(spec, false, "1", &s.stop, &path.missed[r], &delivered.rate[r]);
+		sender_stop(&s);
+		if (!with_two)
+			continue;
+		sender_start(&s);
+		two.rate[r] =
+			whole_path(spec, false, "2", &s.stop, &two.missed[r], &delivered2.rate[r]);
 		sender_stop(&s);
 	}
 	print_figure("baseline: the socket alone, dropping", &base);
-	print_figure("mpflowd: classified, delivered, consumed", &path);
-	print_figure("  of which the consumer got", &delivered);
-	printf("  ratio to the baseline: %.2f   (missed by the socket: baseline %.2f Mpps, "
-	       "mpflowd %.2f Mpps)\n",
-	       median(&path) / median(&base), base.missed[runs / 2] / 1e6,
-	       path.missed[runs / 2] / 1e6);
+	print_figure("mpflowd, 1 worker: classified, delivered", &path);
+	if (with_two)
+		print_figure("mpflowd, 2 workers", &two);
+	printf("  ratio to the baseline: 1 worker %.2f", median(&path) / median(&base));
+	if (with_two)
+		printf(", 2 workers %.2f", median(&two) / median(&base));
+	printf("   (missed by the socket: baseline %.2f Mpps, mpflowd %.2f Mpps)\n",
+	       base.missed[runs / 2] / 1e6, path.missed[runs / 2] / 1e6);
 }
 
 int main(int argc, char **argv)
@@ -315,8 +324,9 @@ int main(int argc, char **argv)
 	for (unsigned r = 0; r < runs; r++) {
 		double none;
 
-		base.rate[r] = whole_path(gen, true, NULL, &base.missed[r], &none);
-		path.rate[r] = whole_path(gen, false, NULL, &path.missed[r], &delivered.rate[r]);
+		base.rate[r] = whole_path(gen, true, "1", NULL, &base.missed[r], &none);
+		path.rate[r] =
+			whole_path(gen, false, "1", NULL, &path.missed[r], &delivered.rate[r]);
 	}
 	print_figure("baseline: mpflowd, no rule, isolated port", &base);
 	print_figure("mpflowd: classified, delivered, consumed", &path);
@@ -328,9 +338,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	socket_path("live:mpfb0",
-		    "live: (AF_PACKET TPACKET_V3 on a veth; the sender shares the cores)");
+		    "live: (AF_PACKET TPACKET_V3 on a veth; the sender shares the cores)", true);
 #ifdef MPFLOW_HAVE_XDP
-	socket_path("xdp:mpfb0,mode=copy", "xdp: (AF_XDP, copy mode: veth has no zero copy)");
+	/* One worker: a second would read queue 1, which a veth lacks. */
+	socket_path("xdp:mpfb0,mode=copy", "xdp: (AF_XDP, copy mode: veth has no zero copy)",
+		    false);
 #else
 	printf("xdp: skipped (built without libxdp)\n");
 #endif

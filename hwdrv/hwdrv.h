@@ -41,6 +41,12 @@ struct hwdrv_config {
 	 * + vfs) queue entries. NULL: the backend keeps them privately. */
 	struct region_port *port_stats;
 	struct region_queue *queue_stats;
+	/* Soft backend: datapath workers (1 to 64; 0 is 1). Worker w > 0
+	 * counts rule slot i in shares.base[(w - 1) * max_rules + i]; slot i
+	 * is a rule's counter's index in `counters`. */
+	uint16_t workers;
+	struct region_counter *counters;
+	struct region_shares shares;
 };
 
 /* A two-rate three-color meter (RFC 2698): rates in bytes per second,

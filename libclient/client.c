@@ -486,7 +486,8 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	else if (owner != 0 && owner != c->session)
 		err = -EPERM;
 	else
-		err = region_counter_read(&c->region.view.counters[slot], generation, &read);
+		err = region_counter_read_shared(&c->region.view.counters[slot],
+						 &c->region.view.shares, slot, generation, &read);
 	/* Listed without a counter: a journaled rule this start of the
 	 * primary could not make (the entry is published after the counter
 	 * and retired before it, so a destroy in between shows as ENOENT). */

@@ -20,6 +20,7 @@
 #include "shm/region.h"
 #include "shm/rule/rule.h"
 #include "shm/ring.h"
+#include "shm/rxq.h"
 #include "shm/wire.h"
 
 struct inflight {
@@ -104,8 +105,13 @@ struct client_queue {
 	void *mem;
 	size_t length;
 	const struct rxq_header *header;
-	struct ring ring; /* RX: we consume; TX: we produce */
-	int bell;	  /* RX: rung for us; TX: we ring it */
+	/* RX: a ring per datapath worker, which we consume; TX: one, which we
+	 * produce into. */
+	unsigned n_rings;
+	unsigned next_ring; /* RX: the ring a burst starts with (they take turns) */
+	struct ring rings[RXQ_RINGS_MAX];
+	const struct rxq_ring_stats *stats[RXQ_RINGS_MAX];
+	int bell; /* RX: rung for us; TX: we ring it */
 };
 
 /* Attach queue `queue` of `port` (TX with `tx`) into `q`. 0 or -errno. */

@@ -254,7 +254,8 @@ static int directory_read(const struct region_view *view, uint32_t slot, struct 
 	info->owner_name[sizeof(info->owner_name) - 1] = '\0';
 	memcpy(info->text, e.text, sizeof(info->text));
 	info->text[sizeof(info->text) - 1] = '\0';
-	if (region_counter_read(&view->counters[slot], generation, &count) == 0) {
+	if (region_counter_read_shared(&view->counters[slot], &view->shares, slot, generation,
+				       &count) == 0) {
 		info->flags |= MPF_FLOW_INFO_COUNTED;
 		info->hits = count.hits;
 		info->bytes = count.bytes;

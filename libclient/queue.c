@@ -35,12 +35,27 @@ static int map_queue(struct client_queue *q, int memfd, struct mpf_flow_error *e
 	}
 	q->header = q->mem;
 	memcpy(&h, q->mem, sizeof(h));
+	/* The header, copied once and checked, then each ring block inside
+	 * the mapping (64-bit arithmetic: the primary is trusted, the
+	 * bytes are still checked). */
 	if (h.magic != (q->tx ? TXQ_MAGIC : RXQ_MAGIC) || h.version != RXQ_VERSION ||
 	    h.ring_offset != RXQ_HEADER_SIZE || h.port != q->port || h.queue != q->queue ||
-	    ring_attach(&q->ring, (uint8_t *)q->mem + RXQ_HEADER_SIZE, q->length - RXQ_HEADER_SIZE,
-			q->tx ? RING_PRODUCER : RING_CONSUMER, q->tx ? q->bell : -1) != 0)
+	    h.rings < 1 || h.rings > RXQ_RINGS_MAX || (q->tx && h.rings != 1) ||
+	    h.ring_stride <= RXQ_RING_STATS || h.ring_stride % 64 != 0 ||
+	    (uint64_t)h.ring_offset + (uint64_t)h.rings * h.ring_stride > q->length)
 		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "the queue's memory is malformed");
+	q->n_rings = h.rings;
+	for (unsigned i = 0; i < h.rings; i++) {
+		uint8_t *block = (uint8_t *)q->mem + h.ring_offset + (size_t)i * h.ring_stride;
+
+		q->stats[i] = (const struct rxq_ring_stats *)(const void *)block;
+		if (ring_attach(&q->rings[i], block + RXQ_RING_STATS,
+				h.ring_stride - RXQ_RING_STATS,
+				q->tx ? RING_PRODUCER : RING_CONSUMER, q->tx ? q->bell : -1) != 0)
+			return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "the queue's ring %u is malformed", i);
+	}
 	return 0;
 }
 

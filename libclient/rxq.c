@@ -74,7 +74,35 @@ int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, vo
 
 int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *pkts, uint32_t max, void *buf, size_t cap)
 {
-	return client_rxq_read(&rxq->q.ring, pkts, max, buf, cap);
+	struct client_queue *q = &rxq->q;
+	uint32_t got = 0;
+	size_t used = 0;
+
+	/* Each worker's ring in turn, starting with the next one each burst
+	 * so that none waits behind another; a flow keeps its order (it has
+	 * one worker). */
+	for (unsigned k = 0; k < q->n_rings && got < max; k++) {
+		unsigned i = (q->next_ring + k) % q->n_rings;
+		int n = client_rxq_read(&q->rings[i], pkts + got, max - got, (uint8_t *)buf + used,
+					cap - used);
+
+		if (n < 0) {
+			if (got)
+				break; /* the next call says so */
+			return n;
+		}
+		if (n > 0) {
+			const struct mpf_packet *last = &pkts[got + (uint32_t)n - 1];
+
+			used = (size_t)(last->data + last->length - (const uint8_t *)buf);
+			used = (used + 7) & ~(size_t)7;
+			if (used > cap)
+				used = cap;
+			got += (uint32_t)n;
+		}
+	}
+	q->next_ring = (q->next_ring + 1) % q->n_rings;
+	return (int)got;
 }
 
 int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms)
@@ -82,19 +110,24 @@ int mpf_rxq_wait(struct mpf_rxq *rxq, int timeout_ms)
 	/* The session's hang-up ends the wait: nothing more will come. */
 	struct ring_wait w = {
 		.bell = rxq->q.bell, .hangup_fd = rxq->q.hangup, .timeout_ms = timeout_ms};
-	int err = ring_wait_readable(&rxq->q.ring, &w);
+	int err = ring_wait_readable_any(rxq->q.rings, rxq->q.n_rings, &w);
 
-	if (ring_readable(&rxq->q.ring))
-		return 1;
+	for (unsigned i = 0; i < rxq->q.n_rings; i++)
+		if (ring_readable(&rxq->q.rings[i]))
+			return 1;
 	return err == -ESHUTDOWN ? -ESHUTDOWN : 0;
 }
 
 void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stats)
 {
-	/* Written by the primary with relaxed stores; each is a plain count. */
-	stats->packets = shm_load_relaxed64(&rxq->q.header->packets);
-	stats->bytes = shm_load_relaxed64(&rxq->q.header->bytes);
-	stats->dropped = shm_load_relaxed64(&rxq->q.header->dropped);
+	/* Written by the primary's workers with relaxed stores; each ring's
+	 * a plain count, summed. */
+	memset(stats, 0, sizeof(*stats));
+	for (unsigned i = 0; i < rxq->q.n_rings; i++) {
+		stats->packets += shm_load_relaxed64(&rxq->q.stats[i]->packets);
+		stats->bytes += shm_load_relaxed64(&rxq->q.stats[i]->bytes);
+		stats->dropped += shm_load_relaxed64(&rxq->q.stats[i]->dropped);
+	}
 }
 
 int mpf_rxq_detach(struct mpf_rxq *rxq, struct mpf_flow_error *error)

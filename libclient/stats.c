@@ -18,17 +18,16 @@ static int port_check(const struct region_view *v, uint16_t port)
 	return port < v->n_ports ? 0 : -EINVAL;
 }
 
-/* One window over the port and `n` of its queues from `first`; a reset in
- * progress (the datapath moving the baselines) is waited out. */
+/* One window over the port and `n` of its queues from `first`, every
+ * worker's copies summed; a reset in progress is waited out. */
 static int read_port(const struct region_view *v, uint16_t port, size_t first, size_t n,
 		     uint64_t value[REGION_PORT_STATS], uint64_t queues[REGION_QUEUE_STATS])
 {
-	size_t per_port = (size_t)v->pf_queues + v->vfs;
+	struct region_port_set set = region_view_port(v, port);
 	int err = -EAGAIN;
 
 	for (int i = 0; i < 1000 && err == -EAGAIN; i++) {
-		err = region_port_read(&v->ports[port], value, &v->queues[port * per_port + first],
-				       n, queues);
+		err = region_port_read(&set, first, n, value, queues);
 		if (err == -EAGAIN)
 			nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
 	}

@@ -66,7 +66,7 @@ int mpf_txq_burst(struct mpf_txq *txq, const struct mpf_tx_frame *frames, uint32
 				(struct iovec){.iov_base = (void *)(uintptr_t)frames[sent + i].data,
 					       .iov_len = frames[sent + i].length};
 		}
-		got = n ? ring_enqueue_burst(&txq->q.ring, msgs, n) : 0;
+		got = n ? ring_enqueue_burst(&txq->q.rings[0], msgs, n) : 0;
 		if (got == -EAGAIN)
 			got = 0; /* full: the caller tries the rest later */
 		if (got < 0)
@@ -84,8 +84,8 @@ int mpf_txq_burst(struct mpf_txq *txq, const struct mpf_tx_frame *frames, uint32
 
 void mpf_txq_stats(const struct mpf_txq *txq, struct mpf_txq_stats *stats)
 {
-	stats->packets = shm_load_relaxed64(&txq->q.header->packets);
-	stats->bytes = shm_load_relaxed64(&txq->q.header->bytes);
+	stats->packets = shm_load_relaxed64(&txq->q.stats[0]->packets);
+	stats->bytes = shm_load_relaxed64(&txq->q.stats[0]->bytes);
 }
 
 int mpf_txq_detach(struct mpf_txq *txq, struct mpf_flow_error *error)

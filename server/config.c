@@ -81,6 +81,9 @@ static const struct key keys[] = {
 	NUMBER("queues", device.queues, 1, RXQ_VF_BASE, "N",
 	       "RX and TX queues per port (default: 4)"),
 	NUMBER("vfs", device.vfs, 0, 4096, "N", "soft backend: VFs per port (default: 0)"),
+	NUMBER("workers", device.workers, 1, 64, "N",
+	       "soft backend: datapath threads (default: 1): live: and xdp: sources are "
+	       "spread over them"),
 	{"source", 's', KEY_SOURCE, 0, false, 0, HWDRV_PORTS_MAX - 1, AT(sources), "PORT=SPEC",
 	 "soft backend: the port's packet source: pcap:FILE[,loop=N][,count=N][,pps=N][,tx], "
 	 "gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,tx], live:IFNAME, "
@@ -438,7 +441,12 @@ static void defaults(struct server_config *cfg)
 		.completion_ring_bytes = 512u * 1024u,
 		.log_level = LOG_LEVEL_INFO,
 		.counter_interval_ms = 1000,
-		.device = {.ports = 1, .queues = 4, .vfs = 0, .device_port = 1, .groups = 1},
+		.device = {.ports = 1,
+			   .queues = 4,
+			   .vfs = 0,
+			   .device_port = 1,
+			   .groups = 1,
+			   .workers = 1},
 	};
 }
 

@@ -149,7 +149,8 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 		if (err)
 			return err;
 	}
-	err = region_counter_read(&s->counters[slot], (uint32_t)(req->query.handle >> 32), &count);
+	err = region_counter_read_shared(&s->counters[slot], &s->shares, slot,
+					 (uint32_t)(req->query.handle >> 32), &count);
 	if (err == -ENOTSUP)
 		return flow_error_set(&out->error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ACTION, -1,
 				      "rule 0x%llx has no COUNT action",
@@ -164,7 +165,7 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 	out->query.hits = count.hits;
 	out->query.bytes = count.bytes;
 	if (req->query.reset)
-		region_counter_reset(&s->counters[slot]);
+		region_counter_reset_shared(&s->counters[slot], &s->shares, slot);
 	return 0;
 }
 

@@ -16,7 +16,8 @@ int region_create(struct server *s)
 	const struct region_layout layout = {.max_rules = s->config.max_rules,
 					     .ports = s->config.device.ports,
 					     .pf_queues = s->config.device.queues,
-					     .vfs = s->config.device.vfs};
+					     .vfs = s->config.device.vfs,
+					     .workers = s->config.device.workers};
 	uint64_t bytes = region_memsize(&layout);
 	size_t length = (size_t)bytes;
 	int fd;
@@ -47,6 +48,9 @@ int region_create(struct server *s)
 	/* The backend counts port statistics where the region keeps them. */
 	s->config.device.port_stats = region_ports(mem);
 	s->config.device.queue_stats = region_queues(mem, &layout);
+	s->shares = region_shares(mem, &layout);
+	s->config.device.counters = s->counters;
+	s->config.device.shares = s->shares;
 	return 0;
 fail:;
 	int err = -errno;

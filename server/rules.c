@@ -263,7 +263,7 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	int err;
 
 	r->generation = generation;
-	region_counter_open(&s->counters[slot], r->generation, counted);
+	region_counter_open_shared(&s->counters[slot], &s->shares, slot, r->generation, counted);
 	hw->counter = &s->counters[slot];
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err) {

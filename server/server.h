@@ -262,6 +262,7 @@ struct server {
 	int region_fd;
 	struct region_header *region;
 	struct region_counter *counters;
+	struct region_shares shares; /* the datapath workers' copies of the counts */
 	struct region_entry *entries;
 	size_t region_length;
 	struct client *clients;

@@ -42,12 +42,45 @@ static int64_t monotonic_ns(void)
 	return (int64_t)clock_ns(CLOCK_MONOTONIC);
 }
 
-static bool ready(struct ring *r, uint32_t length, bool for_space)
+/* Any of the rings ready (for a writer: the one ring writable). */
+static bool ready(struct ring *r, unsigned n, uint32_t length, bool for_space)
 {
-	return for_space ? ring_writable(r, length) : ring_readable(r);
+	if (for_space)
+		return ring_writable(r, length);
+	for (unsigned i = 0; i < n; i++)
+		if (ring_readable(&r[i]))
+			return true;
+	return false;
 }
 
-static int ring_wait(struct ring *r, uint32_t length, bool for_space, const struct ring_wait *w)
+/* Publish the need flag on every ring; false (every flag withdrawn) if
+ * one became ready meanwhile. */
+static bool prepare_sleep(struct ring *r, unsigned n, uint32_t length, bool for_space)
+{
+	if (for_space)
+		return ring_producer_prepare_sleep(r, length);
+	for (unsigned i = 0; i < n; i++) {
+		if (!ring_consumer_prepare_sleep(&r[i])) {
+			while (i-- > 0)
+				ring_consumer_finish_sleep(&r[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void finish_sleep(struct ring *r, unsigned n, bool for_space)
+{
+	if (for_space) {
+		ring_producer_finish_sleep(r);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		ring_consumer_finish_sleep(&r[i]);
+}
+
+static int ring_wait(struct ring *r, unsigned rings, uint32_t length, bool for_space,
+		     const struct ring_wait *w)
 {
 	int64_t now = monotonic_ns();
 	int64_t deadline = w->timeout_ms < 0 ? -1 : now + (int64_t)w->timeout_ms * 1000000;
@@ -56,7 +89,7 @@ static int ring_wait(struct ring *r, uint32_t length, bool for_space, const stru
 	/* Poll without a system call for spin_ns; the clock is read once per
 	 * 64 polls. */
 	for (unsigned i = 1; spin_until; i++) {
-		if (ready(r, length, for_space))
+		if (ready(r, rings, length, for_space))
 			return 0;
 		shm_cpu_relax();
 		if (i % 64 == 0 && monotonic_ns() > spin_until)
@@ -73,38 +106,38 @@ static int ring_wait(struct ring *r, uint32_t length, bool for_space, const stru
 
 			timeout = left > 0 ? (left > 60000 ? 60000 : (int)left) : 0;
 		}
-		may_sleep = for_space ? ring_producer_prepare_sleep(r, length)
-				      : ring_consumer_prepare_sleep(r);
-		if (may_sleep)
-			n = poll(pfd, w->hangup_fd >= 0 ? 2 : 1, timeout);
-		if (for_space)
-			ring_producer_finish_sleep(r);
-		else
-			ring_consumer_finish_sleep(r);
+		may_sleep = prepare_sleep(r, rings, length, for_space);
 		if (!may_sleep)
 			return 0;
+		n = poll(pfd, w->hangup_fd >= 0 ? 2 : 1, timeout);
+		finish_sleep(r, rings, for_space);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (n > 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
 			/* What the peer published before it went still counts.
 			 * (NVAL: the hang-up fd was closed under us.) */
-			return ready(r, length, for_space) ? 0 : -ESHUTDOWN;
+			return ready(r, rings, length, for_space) ? 0 : -ESHUTDOWN;
 		if (n > 0 && (pfd[0].revents & POLLNVAL))
 			return -EBADF;
 		if (n > 0)
 			doorbell_drain(w->bell);
 		/* The deadline holds however often we are woken. */
 		if (deadline >= 0 && (timeout == 0 || monotonic_ns() >= deadline))
-			return ready(r, length, for_space) ? 0 : -ETIMEDOUT;
+			return ready(r, rings, length, for_space) ? 0 : -ETIMEDOUT;
 	}
 }
 
 int ring_wait_readable(struct ring *r, const struct ring_wait *w)
 {
-	return ring_wait(r, 0, false, w);
+	return ring_wait(r, 1, 0, false, w);
+}
+
+int ring_wait_readable_any(struct ring *rings, unsigned n, const struct ring_wait *w)
+{
+	return ring_wait(rings, n, 0, false, w);
 }
 
 int ring_wait_writable(struct ring *r, uint32_t length, const struct ring_wait *w)
 {
-	return ring_wait(r, length, true, w);
+	return ring_wait(r, 1, length, true, w);
 }

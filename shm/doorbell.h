@@ -40,6 +40,8 @@ struct ring_wait {
  * before it went is still returned first), or -errno from poll().
  */
 int ring_wait_readable(struct ring *r, const struct ring_wait *w);
+/* The same for `n` rings that share the doorbell: 0 when any is ready. */
+int ring_wait_readable_any(struct ring *rings, unsigned n, const struct ring_wait *w);
 int ring_wait_writable(struct ring *r, uint32_t length, const struct ring_wait *w);
 
 #endif

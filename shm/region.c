@@ -19,18 +19,29 @@
 
 #define READ_RETRIES 64
 
+static unsigned workers_of(const struct region_layout *l)
+{
+	return l->workers ? l->workers : 1;
+}
+
 static uint64_t ports_bytes(const struct region_layout *l)
 {
-	return (uint64_t)l->ports *
+	return (uint64_t)workers_of(l) * l->ports *
 	       (sizeof(struct region_port) +
 		((uint64_t)l->pf_queues + l->vfs) * sizeof(struct region_queue));
 }
 
-uint64_t region_memsize(const struct region_layout *l)
+static uint64_t shares_offset(const struct region_layout *l)
 {
 	return sizeof(struct region_header) + ports_bytes(l) +
 	       (uint64_t)l->max_rules *
 		       (sizeof(struct region_counter) + sizeof(struct region_entry));
+}
+
+uint64_t region_memsize(const struct region_layout *l)
+{
+	return shares_offset(l) +
+	       (uint64_t)(workers_of(l) - 1) * l->max_rules * sizeof(struct region_share);
 }
 
 void region_init(void *mem, const struct region_layout *l, const char *backend,
@@ -55,6 +66,9 @@ void region_init(void *mem, const struct region_layout *l, const char *backend,
 		h->counters_offset + (uint64_t)l->max_rules * sizeof(struct region_counter);
 	h->counter_size = sizeof(struct region_counter);
 	h->entry_size = sizeof(struct region_entry);
+	h->workers = workers_of(l);
+	h->share_size = sizeof(struct region_share);
+	h->shares_offset = shares_offset(l);
 	h->primary_pid = pid;
 	strncpy(h->backend, backend, sizeof(h->backend) - 1);
 	strncpy(h->instance, instance, sizeof(h->instance) - 1);
@@ -69,7 +83,15 @@ struct region_port *region_ports(void *mem)
 
 struct region_queue *region_queues(void *mem, const struct region_layout *l)
 {
-	return (struct region_queue *)(region_ports(mem) + l->ports);
+	return (struct region_queue *)(region_ports(mem) + (size_t)workers_of(l) * l->ports);
+}
+
+struct region_shares region_shares(void *mem, const struct region_layout *l)
+{
+	return (struct region_shares){
+		.base = (struct region_share *)((uint8_t *)mem + shares_offset(l)),
+		.max_rules = l->max_rules,
+		.n = workers_of(l) - 1};
 }
 
 int region_queue_index(uint16_t pf_queues, uint16_t vfs, uint16_t queue)
@@ -97,15 +119,20 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 	    h.counter_size != sizeof(struct region_counter) ||
 	    h.entry_size != sizeof(struct region_entry) ||
 	    h.port_size != sizeof(struct region_port) ||
-	    h.queue_size != sizeof(struct region_queue))
+	    h.queue_size != sizeof(struct region_queue) ||
+	    h.share_size != sizeof(struct region_share) || h.workers < 1 || h.workers > 64)
 		return -EPROTO;
-	l = (struct region_layout){
-		.max_rules = h.max_rules, .ports = h.ports, .pf_queues = h.pf_queues, .vfs = h.vfs};
+	l = (struct region_layout){.max_rules = h.max_rules,
+				   .ports = h.ports,
+				   .pf_queues = h.pf_queues,
+				   .vfs = h.vfs,
+				   .workers = (uint16_t)h.workers};
 	if (h.size != region_memsize(&l) || h.size > length || h.size > SIZE_MAX ||
 	    h.pf_queues > RXQ_VF_BASE || h.ports_offset != sizeof(h) ||
 	    h.counters_offset != sizeof(h) + ports_bytes(&l) ||
 	    h.directory_offset !=
-		    h.counters_offset + (uint64_t)h.max_rules * sizeof(struct region_counter))
+		    h.counters_offset + (uint64_t)h.max_rules * sizeof(struct region_counter) ||
+	    h.shares_offset != shares_offset(&l))
 		return -EPROTO;
 	view->header = mem;
 	view->ports = region_ports((void *)(uintptr_t)mem);
@@ -116,7 +143,9 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 	view->n_ports = h.ports;
 	view->pf_queues = h.pf_queues;
 	view->vfs = h.vfs;
+	view->workers = (uint16_t)h.workers;
 	view->ports_kept = (h.port_flags & REGION_PORTS_KEPT) != 0;
+	view->shares = region_shares((void *)(uintptr_t)mem, &l);
 	return 0;
 }
 
@@ -132,19 +161,48 @@ static void write_end(shm_u32 *sequence)
 	shm_store_release32(sequence, shm_load_relaxed32(sequence) + 1);
 }
 
-void region_counter_open(struct region_counter *c, uint32_t generation, bool enabled)
+/* The counts of slot `slot` summed over the workers: worker 0's in `c`. */
+static void counts_now(const struct region_counter *c, const struct region_shares *shares,
+		       uint32_t slot, uint64_t *hits, uint64_t *bytes, uint64_t *last)
 {
-	uint64_t hits = shm_load_relaxed64(&c->hits), bytes = shm_load_relaxed64(&c->bytes);
+	*hits = shm_load_acquire64(&c->hits);
+	*bytes = shm_load_acquire64(&c->bytes);
+	if (last)
+		*last = shm_load_acquire64(&c->last_hit_ns);
+	for (uint32_t w = 0; shares && w < shares->n; w++) {
+		const struct region_share *sh = &shares->base[(size_t)w * shares->max_rules + slot];
+		uint64_t at = shm_load_acquire64(&sh->last_hit_ns);
+
+		*hits += shm_load_acquire64(&sh->hits);
+		*bytes += shm_load_acquire64(&sh->bytes);
+		if (last && at > *last)
+			*last = at;
+	}
+}
+
+void region_counter_open_shared(struct region_counter *c, const struct region_shares *shares,
+				uint32_t slot, uint32_t generation, bool enabled)
+{
+	uint64_t hits, bytes;
 
 	/* Counts run on across a slot's lives: the baseline hides the last
 	 * rule's, so no other writer's word is ever zeroed from here. */
+	counts_now(c, shares, slot, &hits, &bytes, NULL);
 	write_begin(&c->sequence);
 	shm_store_release64(&c->hits_base, hits);
 	shm_store_release64(&c->bytes_base, bytes);
 	shm_store_release64(&c->last_hit_ns, 0);
+	for (uint32_t w = 0; shares && w < shares->n; w++)
+		shm_store_release64(&shares->base[(size_t)w * shares->max_rules + slot].last_hit_ns,
+				    0);
 	shm_store_release32(&c->flags, enabled ? REGION_COUNTER_ENABLED : 0);
 	shm_store_release32(&c->generation, generation);
 	write_end(&c->sequence);
+}
+
+void region_counter_open(struct region_counter *c, uint32_t generation, bool enabled)
+{
+	region_counter_open_shared(c, NULL, 0, generation, enabled);
 }
 
 void region_counter_close(struct region_counter *c)
@@ -155,14 +213,23 @@ void region_counter_close(struct region_counter *c)
 	write_end(&c->sequence);
 }
 
-void region_counter_reset(struct region_counter *c)
+void region_counter_reset_shared(struct region_counter *c, const struct region_shares *shares,
+				 uint32_t slot)
 {
-	uint64_t hits = shm_load_relaxed64(&c->hits), bytes = shm_load_relaxed64(&c->bytes);
+	uint64_t hits, bytes;
 
+	/* Each worker's count is read once: a packet counted meanwhile is
+	 * after the reset (its hits and bytes may straddle it). */
+	counts_now(c, shares, slot, &hits, &bytes, NULL);
 	write_begin(&c->sequence);
 	shm_store_release64(&c->hits_base, hits);
 	shm_store_release64(&c->bytes_base, bytes);
 	write_end(&c->sequence);
+}
+
+void region_counter_reset(struct region_counter *c)
+{
+	region_counter_reset_shared(c, NULL, 0);
 }
 
 void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns)
@@ -171,6 +238,14 @@ void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
 	shm_store_relaxed64(&c->hits, shm_load_relaxed64(&c->hits) + hits);
 	shm_store_relaxed64(&c->bytes, shm_load_relaxed64(&c->bytes) + bytes);
 	shm_store_relaxed64(&c->last_hit_ns, now_ns);
+}
+
+void region_share_add(struct region_share *s, uint64_t hits, uint64_t bytes, uint64_t now_ns)
+{
+	/* One writer per share, as per counter. */
+	shm_store_relaxed64(&s->hits, shm_load_relaxed64(&s->hits) + hits);
+	shm_store_relaxed64(&s->bytes, shm_load_relaxed64(&s->bytes) + bytes);
+	shm_store_relaxed64(&s->last_hit_ns, now_ns);
 }
 
 void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns)
@@ -182,20 +257,19 @@ void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes,
 	shm_store_relaxed64(&c->bytes, bytes);
 }
 
-int region_counter_read(const struct region_counter *c, uint32_t generation,
-			struct region_count *out)
+int region_counter_read_shared(const struct region_counter *c, const struct region_shares *shares,
+			       uint32_t slot, uint32_t generation, struct region_count *out)
 {
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
 		uint32_t s1 = shm_load_acquire32(&c->sequence);
 		uint32_t gen = shm_load_acquire32(&c->generation);
 		uint32_t flags = shm_load_acquire32(&c->flags);
-		uint64_t hits = shm_load_acquire64(&c->hits);
-		uint64_t bytes = shm_load_acquire64(&c->bytes);
+		uint64_t hits, bytes, last;
 		uint64_t hits_base = shm_load_acquire64(&c->hits_base);
 		uint64_t bytes_base = shm_load_acquire64(&c->bytes_base);
-		uint64_t last = shm_load_acquire64(&c->last_hit_ns);
 
+		counts_now(c, shares, slot, &hits, &bytes, &last);
 		/* R2: after every load above (they are acquires). */
 		if ((s1 & 1u) || shm_load_relaxed32(&c->sequence) != s1) {
 			shm_cpu_relax();
@@ -215,48 +289,88 @@ int region_counter_read(const struct region_counter *c, uint32_t generation,
 	return -EAGAIN;
 }
 
-void region_port_reset(struct region_port *port, struct region_queue *queues, unsigned n_queues)
+int region_counter_read(const struct region_counter *c, uint32_t generation,
+			struct region_count *out)
 {
-	write_begin(&port->sequence);
-	for (unsigned i = 0; i < REGION_PORT_STATS; i++)
-		shm_store_release64(&port->base[i], shm_load_relaxed64(&port->value[i]));
-	for (unsigned q = 0; q < n_queues; q++)
-		for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
-			shm_store_release64(&queues[q].base[i],
-					    shm_load_relaxed64(&queues[q].value[i]));
-	write_end(&port->sequence);
+	return region_counter_read_shared(c, NULL, 0, generation, out);
 }
 
-static void read_since(const shm_u64 *value, const shm_u64 *base, uint64_t *out, unsigned n,
-		       bool add)
+void region_port_reset_begin(struct region_port *port0)
+{
+	write_begin(&port0->sequence);
+}
+
+void region_port_reset_end(struct region_port *port0)
+{
+	write_end(&port0->sequence);
+}
+
+void region_port_reset(const struct region_port_set *set)
+{
+	region_port_reset_begin(set->port);
+	for (unsigned w = 0; w < set->workers; w++) {
+		struct region_port *port = set->port + w * set->port_stride;
+		struct region_queue *queues = set->queues + w * set->queue_stride;
+
+		for (unsigned i = 0; i < REGION_PORT_STATS; i++)
+			shm_store_release64(&port->base[i], shm_load_relaxed64(&port->value[i]));
+		for (unsigned q = 0; q < set->n_queues; q++)
+			for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
+				shm_store_release64(&queues[q].base[i],
+						    shm_load_relaxed64(&queues[q].value[i]));
+	}
+	region_port_reset_end(set->port);
+}
+
+/* Add value - base of `n` figures into out[]. */
+static void add_since(const shm_u64 *value, const shm_u64 *base, uint64_t *out, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t v = shm_load_acquire64(&value[i]), b = shm_load_acquire64(&base[i]);
 
-		/* The counting side moves a base only along with its value
-		 * (soft); a base ahead of a value is a hostile region. */
-		out[i] = (add ? out[i] : 0) + (v >= b ? v - b : 0);
+		/* The baselines move only along with the values they copy: a
+		 * base ahead of its value is a hostile region. */
+		out[i] += v >= b ? v - b : 0;
 	}
 }
 
-int region_port_read(const struct region_port *port, uint64_t out[REGION_PORT_STATS],
-		     const struct region_queue *queues, size_t n_queues,
-		     uint64_t queue_sums[REGION_QUEUE_STATS])
+int region_port_read(const struct region_port_set *set, size_t first, size_t n,
+		     uint64_t out[REGION_PORT_STATS], uint64_t queue_sums[REGION_QUEUE_STATS])
 {
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
-		uint32_t s1 = shm_load_acquire32(&port->sequence);
+		uint32_t s1 = shm_load_acquire32(&set->port->sequence);
 
-		read_since(port->value, port->base, out, REGION_PORT_STATS, false);
-		for (size_t q = 0; q < n_queues; q++)
-			read_since(queues[q].value, queues[q].base, queue_sums, REGION_QUEUE_STATS,
-				   q > 0);
+		memset(out, 0, REGION_PORT_STATS * sizeof(out[0]));
+		memset(queue_sums, 0, REGION_QUEUE_STATS * sizeof(queue_sums[0]));
+		for (unsigned w = 0; w < set->workers; w++) {
+			const struct region_port *port = set->port + w * set->port_stride;
+			const struct region_queue *queues = set->queues + w * set->queue_stride;
+
+			add_since(port->value, port->base, out, REGION_PORT_STATS);
+			for (size_t q = first; q < first + n; q++)
+				add_since(queues[q].value, queues[q].base, queue_sums,
+					  REGION_QUEUE_STATS);
+		}
 		/* R2: after the acquire loads above. */
-		if (!(s1 & 1u) && shm_load_relaxed32(&port->sequence) == s1)
+		if (!(s1 & 1u) && shm_load_relaxed32(&set->port->sequence) == s1)
 			return 0;
 		shm_cpu_relax();
 	}
 	return -EAGAIN;
+}
+
+struct region_port_set region_view_port(const struct region_view *v, uint16_t port)
+{
+	size_t per_port = (size_t)v->pf_queues + v->vfs;
+
+	return (struct region_port_set){
+		.port = (struct region_port *)(uintptr_t)&v->ports[port],
+		.queues = (struct region_queue *)(uintptr_t)&v->queues[port * per_port],
+		.port_stride = v->n_ports,
+		.queue_stride = (size_t)v->n_ports * per_port,
+		.workers = v->workers ? v->workers : 1,
+		.n_queues = (unsigned)per_port};
 }
 
 /* The body of an entry (after sequence and generation) moves as whole

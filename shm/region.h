@@ -4,10 +4,11 @@
  * the primary writes and seals, and every client maps read-only.
  *
  *   0                  struct region_header (256 bytes)
- *   ports_offset       struct region_port[ports]          (192 bytes each)
- *                      struct region_queue[ports][port_queues] (64 bytes each)
+ *   ports_offset       struct region_port[workers][ports]  (192 bytes each)
+ *                      struct region_queue[workers][ports][port_queues] (64 bytes)
  *   counters_offset    struct region_counter[max_rules]   (64 bytes each)
  *   directory_offset   struct region_entry[max_rules]     (512 bytes each)
+ *   shares_offset      struct region_share[workers - 1][max_rules] (32 bytes)
  *
  * Slot i of both arrays belongs to the rule whose handle has slot i; the
  * entry's `generation` is the handle's, 0 while the slot is free.
@@ -20,10 +21,16 @@
  * the copy; a slot whose generation is not the handle's is refused (a query
  * on a destroyed or reused rule fails, it never reports another rule).
  *
- * Port and queue statistics follow the same rules: the counting side (the
- * datapath) adds to `value`, the primary moves `base` inside the port's
- * seqlock on a reset, readers report value - base. A port's queues are its
- * PF queues, then its VFs' (queue RXQ_VF_BASE + n at index pf_queues + n).
+ * With several datapath workers, each counts into its own copy: worker 0
+ * into the counter itself, worker w into share w - 1 of the slot, and
+ * readers sum them (as VPP's stats segment does); the bases in the counter
+ * are the sums at the last reset.
+ *
+ * Port and queue statistics follow the same rules, one copy per worker:
+ * each worker adds to its `value`s; on a reset the primary moves every
+ * worker's `base` inside worker 0's port seqlock; readers report the sum of
+ * value - base. A port's queues are its PF queues, then its VFs' (queue
+ * RXQ_VF_BASE + n at index pf_queues + n).
  */
 #ifndef MPFLOW_SHM_REGION_H
 #define MPFLOW_SHM_REGION_H
@@ -35,7 +42,7 @@
 #include "shm/atomics.h"
 
 #define REGION_MAGIC	0x5246504du /* "MPFR" */
-#define REGION_VERSION	3u	    /* 3: port and queue statistics */
+#define REGION_VERSION	4u	    /* 4: per-worker counts */
 #define REGION_TEXT_MAX 432u	    /* bytes of rule text, NUL included */
 #define REGION_NAME_MAX 32u	    /* client name, NUL included */
 
@@ -75,7 +82,11 @@ struct region_header {
 	/* Live: CLOCK_MONOTONIC of the primary's last read of counters a
 	 * device keeps itself (verbs); 0 where the datapath counts in place. */
 	shm_u64 counters_read_ns;
-	uint8_t pad[256 - 168];
+	/* Constant: the datapath workers' copies of the counts. */
+	uint64_t shares_offset;
+	uint32_t workers;
+	uint32_t share_size;
+	uint8_t pad[256 - 184];
 };
 _Static_assert(offsetof(struct region_header, state) == 112, "region header layout");
 _Static_assert(offsetof(struct region_header, ports_offset) == 136, "region header layout");
@@ -167,12 +178,30 @@ struct region_queue {
 };
 _Static_assert(sizeof(struct region_queue) == SHM_CACHE_LINE, "one queue per line");
 
+/* A datapath worker's (other than the first) copy of one rule's counts. */
+struct region_share {
+	shm_u64 hits;
+	shm_u64 bytes;
+	shm_u64 last_hit_ns;
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct region_share) == 32, "share size");
+
+/* Where the shares of a region are: worker w > 0's of slot i is
+ * base[(w - 1) * max_rules + i]. n: workers - 1 (0: one worker). */
+struct region_shares {
+	struct region_share *base;
+	uint32_t max_rules;
+	uint32_t n;
+};
+
 /* The shape of a region. */
 struct region_layout {
 	uint32_t max_rules;
 	uint16_t ports;
 	uint16_t pf_queues; /* per port */
 	uint16_t vfs;	    /* per port, one queue each */
+	uint16_t workers;   /* datapath workers counting (at least 1) */
 };
 
 /* A client's checked view of a mapped region. */
@@ -184,7 +213,9 @@ struct region_view {
 	const struct region_entry *entries;
 	uint32_t max_rules;
 	uint16_t n_ports, pf_queues, vfs;
+	uint16_t workers;
 	bool ports_kept;
+	struct region_shares shares;
 };
 
 /* Bytes of a region of this layout (64-bit: a hostile header's layout may
@@ -195,9 +226,13 @@ uint64_t region_memsize(const struct region_layout *layout);
 void region_init(void *mem, const struct region_layout *layout, const char *backend,
 		 const char *instance, uint32_t pid);
 
-/* Where a layout's port statistics are, in a region laid out by it. */
+/* Where a layout's port statistics are, in a region laid out by it:
+ * worker w's entry of port p is region_ports()[w * ports + p], its queues
+ * from region_queues()[(w * ports + p) * (pf_queues + vfs)]. */
 struct region_port *region_ports(void *mem);
 struct region_queue *region_queues(void *mem, const struct region_layout *layout);
+/* And its counter shares. */
+struct region_shares region_shares(void *mem, const struct region_layout *layout);
 
 /* Index of queue number `queue` (RXQ_VF_BASE + n for VF n) among a port's
  * queues, or -1. */
@@ -212,9 +247,16 @@ int region_attach(struct region_view *view, const void *mem, size_t length);
 void region_counter_open(struct region_counter *c, uint32_t generation, bool enabled);
 void region_counter_close(struct region_counter *c);
 void region_counter_reset(struct region_counter *c);
+/* The same, for slot `slot` of a region whose workers keep `shares`. */
+void region_counter_open_shared(struct region_counter *c, const struct region_shares *shares,
+				uint32_t slot, uint32_t generation, bool enabled);
+void region_counter_reset_shared(struct region_counter *c, const struct region_shares *shares,
+				 uint32_t slot);
 
 /* Counting side: add a hit of `bytes` (single writer per slot). */
 void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns);
+/* Counting side, worker w > 0 of the soft datapath: its share of a rule. */
+void region_share_add(struct region_share *s, uint64_t hits, uint64_t bytes, uint64_t now_ns);
 /* Counting side, for a device that keeps totals itself: publish them (they
  * only grow); the last-hit time moves when the hits did. */
 void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns);
@@ -232,6 +274,9 @@ struct region_count {
  */
 int region_counter_read(const struct region_counter *c, uint32_t generation,
 			struct region_count *out);
+/* The same, summing the workers' shares of slot `slot`. */
+int region_counter_read_shared(const struct region_counter *c, const struct region_shares *shares,
+			       uint32_t slot, uint32_t generation, struct region_count *out);
 
 /* Primary: publish or retire a directory entry. `entry` is the new content
  * (its sequence and generation fields are ignored). */
@@ -251,21 +296,34 @@ static inline void region_stat_add(shm_u64 *value, uint64_t n)
 	shm_store_relaxed64(value, shm_load_relaxed64(value) + n);
 }
 
-/* Primary: move the baselines of a port and its `n_queues` queues to their
- * values now (a statistics reset). */
-void region_port_reset(struct region_port *port, struct region_queue *queues, unsigned n_queues);
+/* One port's statistics in a region: its entry and its queues, for each
+ * worker (`port_stride` entries and `queue_stride` queues apart). */
+struct region_port_set {
+	struct region_port *port; /* worker 0's: its sequence guards them all */
+	struct region_queue *queues;
+	size_t port_stride, queue_stride;
+	unsigned workers, n_queues;
+};
+
+/* Primary: a statistics reset, its baselines written between
+ * region_port_reset_begin() and _end() (worker 0's seqlock). */
+void region_port_reset_begin(struct region_port *port0);
+void region_port_reset_end(struct region_port *port0);
+/* Primary, where nobody counts meanwhile: every baseline to its value now. */
+void region_port_reset(const struct region_port_set *set);
 
 /*
- * Reader: a port's statistics since the last reset into out[REGION_PORT_STATS]
- * and the sums of `n_queues` of its queues (from `queues`) into
- * queue_sums[REGION_QUEUE_STATS], all from one window: all before a reset or
- * all after it. (Counts move outside the window: under traffic, a packet
- * may show in rx_packets before its fate.) 0, or -EAGAIN if resets held the
- * port through every retry.
+ * Reader: a port's statistics since the last reset, summed over the
+ * workers, into out[REGION_PORT_STATS], and the sums of queues
+ * [first, first + n) into queue_sums[REGION_QUEUE_STATS], all from one
+ * window: all before a reset or all after it. (Counts move outside the
+ * window: under traffic, a packet may show in rx_packets before its fate.)
+ * 0, or -EAGAIN if resets held the port through every retry.
  */
-int region_port_read(const struct region_port *port, uint64_t out[REGION_PORT_STATS],
-		     const struct region_queue *queues, size_t n_queues,
-		     uint64_t queue_sums[REGION_QUEUE_STATS]);
+int region_port_read(const struct region_port_set *set, size_t first, size_t n,
+		     uint64_t out[REGION_PORT_STATS], uint64_t queue_sums[REGION_QUEUE_STATS]);
+/* A reader's set for port `port` of a view. */
+struct region_port_set region_view_port(const struct region_view *view, uint16_t port);
 
 /* Reader: copy a live entry. 0, -ENOENT (free slot) or -EAGAIN. */
 int region_entry_read(const struct region_entry *slot, struct region_entry *out);

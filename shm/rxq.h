@@ -6,8 +6,12 @@
  * produces into: each record is one frame, at most RXQ_FRAME_MAX bytes; the
  * datapath counts what it took in `packets` and `bytes`.
  *
- *   0      struct rxq_header (256 bytes)
- *   256    the ring (shm/ring.h), producer: the datapath, consumer: the client
+ *   0            struct rxq_header (256 bytes)
+ *   256 + i * ring_stride   ring block i: struct rxq_ring_stats (64 bytes),
+ *                then the ring (shm/ring.h)
+ *
+ * An RX queue has a ring per datapath worker (producer: that worker,
+ * consumer: the client, who reads them all); a TX queue has one.
  *
  * Each ring record is a struct rxq_desc followed by `length` bytes of the
  * frame. A frame larger than the ring's message limit is cut to it and the
@@ -25,7 +29,9 @@
 
 #define RXQ_MAGIC	0x51585250u /* "PRXQ" */
 #define TXQ_MAGIC	0x51585450u /* "PTXQ": a TX queue, records are bare frames */
-#define RXQ_VERSION	1u
+#define RXQ_VERSION	2u	    /* 2: a ring per datapath worker */
+#define RXQ_RINGS_MAX	64u
+#define RXQ_RING_STATS	64u /* bytes of counts before each ring */
 #define RXQ_HEADER_SIZE 256u
 #define RXQ_FRAME_MAX	16384u /* bytes of a frame a record carries */
 
@@ -37,15 +43,23 @@ struct rxq_header {
 	uint32_t version;
 	uint16_t port;
 	uint16_t queue;
-	uint32_t ring_offset;
-	uint64_t ring_bytes;
-	/* Producer-written, relaxed; the counts since the queue was attached. */
-	shm_u64 packets;
-	shm_u64 bytes;
-	shm_u64 dropped; /* ring full */
-	uint8_t pad[RXQ_HEADER_SIZE - 48];
+	uint32_t ring_offset; /* of ring block 0 */
+	uint64_t ring_bytes;  /* data bytes of each ring */
+	uint32_t rings;	      /* 1 to RXQ_RINGS_MAX */
+	uint32_t ring_stride; /* from one ring block to the next */
+	uint8_t pad[RXQ_HEADER_SIZE - 32];
 };
 _Static_assert(sizeof(struct rxq_header) == RXQ_HEADER_SIZE, "rxq header size");
+
+/* A ring's counts since the queue was attached: producer-written, relaxed
+ * (RX: delivered, their bytes, lost to a full ring; TX: taken, bytes). */
+struct rxq_ring_stats {
+	shm_u64 packets;
+	shm_u64 bytes;
+	shm_u64 dropped;
+	uint8_t pad[RXQ_RING_STATS - 24];
+};
+_Static_assert(sizeof(struct rxq_ring_stats) == RXQ_RING_STATS, "ring counts size");
 
 #define RXQ_DESC_MARK	   0x1u	 /* mark holds a MARK action's id */
 #define RXQ_DESC_FLAG	   0x2u	 /* a FLAG action matched */

@@ -359,6 +359,115 @@ static void *wait_on(void *arg)
 	return NULL;
 }
 
+static void transmit_all(struct mpf_txq *q, const struct frame *f, unsigned count);
+
+/* Two datapath workers, each with its own TX queue of a loop: port (queue
+ * q is worker q % 2's), classify with the same rules while rules come and
+ * go: every count is the sum of both workers' copies and exact, the RX
+ * queue gets both workers' packets (a ring each), and nothing is lost. */
+struct churn {
+	const struct primary *p;
+	shm_u32 stop;
+	unsigned made;
+};
+
+static void *churn_rules(void *arg)
+{
+	struct churn *ch = arg;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct sample_rule r;
+
+	if (primary_connect(ch->p, "churn", &c) != 0)
+		return NULL;
+	while (!shm_load_relaxed32(&ch->stop)) {
+		uint64_t h;
+
+		/* Rules on 11.x.y.z: the traffic never matches them. */
+		sample_rule_init(&r, 0x01000000u | ch->made);
+		if (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, 0, &h, &error) == 0 &&
+		    mpf_flow_destroy(c, 0, h, &error) == 0)
+			ch->made++;
+	}
+	mpf_disconnect(c);
+	return NULL;
+}
+
+static void test_two_workers_classify_count_and_deliver_exactly(void **state)
+{
+	struct primary p;
+	const char *args[] = {"--workers", "2", "--source", "0=loop:", NULL};
+	const struct mpf_flow_item_udp dport = {.hdr.dst_port = BE16(0xffff)};
+	const struct mpf_flow_item_udp to53 = {.hdr.dst_port = BE16(53)},
+				       to9 = {.hdr.dst_port = BE16(9)};
+	const struct mpf_flow_item p53[] = {ITEM(ETH), ITEM(IPV4),
+					    ITEM(UDP, .spec = &to53, .mask = &dport), ITEM(END)};
+	const struct mpf_flow_item p9[] = {ITEM(ETH), ITEM(IPV4),
+					   ITEM(UDP, .spec = &to9, .mask = &dport), ITEM(END)};
+	const struct mpf_flow_action to_q1_counted[] = {ACTION(COUNT, NULL), ACTION(QUEUE, &to_q1),
+							ACTION(END, NULL)};
+	const struct mpf_flow_action drop_counted[] = {ACTION(COUNT, NULL), ACTION(DROP, NULL),
+						       ACTION(END, NULL)};
+	struct frame a53 = frame_ipv4_l4(1, 2, 17, 1000, 53, 0),
+		     b53 = frame_ipv4_l4(3, 4, 17, 2000, 53, 10),
+		     a9 = frame_ipv4_l4(1, 2, 17, 1000, 9, 0);
+	struct churn ch = {.p = &p};
+	struct mpf_port_stats ps;
+	struct mpf_rxq_stats rs;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct mpf_txq *tx0, *tx1;
+	struct mpf_rxq *q1;
+	pthread_t churner;
+	uint64_t in53, in9;
+	unsigned bytes, defaults;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "workers", &c), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p53, to_q1_counted, 0, &in53, &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p9, drop_counted, 0, &in9, &error), 0);
+	assert_int_equal(mpf_rxq_attach(c, 0, 1, &q1, &error), 0);
+	assert_int_equal(mpf_txq_attach(c, 0, 0, &tx0, &error), 0);
+	assert_int_equal(mpf_txq_attach(c, 0, 1, &tx1, &error), 0);
+	assert_int_equal(pthread_create(&churner, NULL, churn_rules, &ch), 0);
+	for (unsigned round = 0; round < 10; round++) {
+		transmit_all(tx0, &a53, 500);
+		transmit_all(tx1, &b53, 500);
+		transmit_all(tx0, &a9, 300);
+		transmit_all(tx1, &a9, 300);
+		/* Drain as it comes: the queue holds less than all of it. */
+		assert_int_equal(drain(q1, 1000, &bytes, &defaults), 1000);
+		assert_int_equal(bytes, 500 * (a53.length + b53.length));
+	}
+	shm_store_relaxed32(&ch.stop, 1);
+	pthread_join(churner, NULL);
+	assert_true(ch.made > 0);
+	expect_count(c, in53, 10000, 5000 * (unsigned)(a53.length + b53.length));
+	for (int tries = 0; tries < 100; tries++) {
+		struct mpf_flow_query_count count = {0};
+
+		mpf_flow_query(c, 0, in9, MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
+		if (count.hits == 6000)
+			break;
+		usleep(20000);
+	}
+	expect_count(c, in9, 6000, 6000 * (unsigned)a9.length);
+	assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
+	assert_int_equal(ps.rx_packets, 16000);
+	assert_int_equal(ps.tx_packets, 16000);
+	assert_int_equal(ps.rx_dropped, 6000);
+	assert_int_equal(ps.queue_full, 0);
+	mpf_rxq_stats(q1, &rs);
+	assert_int_equal(rs.packets, 10000);
+	assert_int_equal(mpf_txq_detach(tx0, &error), 0);
+	assert_int_equal(mpf_txq_detach(tx1, &error), 0);
+	assert_int_equal(mpf_rxq_detach(q1, &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* A queue's waits end when its session does: the primary killed, or the
  * client disconnected first; a queue detached after mpf_disconnect() is
  * only memory to free (no use of the freed client), and holding one does
@@ -463,15 +572,16 @@ static void *send_frames(void *arg)
 	return NULL;
 }
 
-/* Statistics resets while the datapath counts flat out (a sender thread
- * loops frames through port 0): each reset is carried out between two
- * packets, so at rest every packet received since the last reset has
+/* Statistics resets while two datapath workers count flat out (a sender
+ * thread per worker loops frames through port 0): each worker carries a
+ * reset out between two of its packets and the primary publishes them
+ * together, so at rest every packet received since the last reset has
  * exactly one fate. (A reset made by the primary beside the counting
  * thread left them off by a packet now and then.) */
 static void test_resets_under_traffic_keep_every_fate_exact(void **state)
 {
 	struct primary p;
-	const char *args[] = {"--source", "0=loop:", NULL};
+	const char *args[] = {"--workers", "2", "--source", "0=loop:", NULL};
 	const struct mpf_flow_item_ipv4 src0 = {.hdr.src_addr = BE32(0x0a000000u)},
 					src1 = {.hdr.src_addr = BE32(0x0a000001u)};
 	const struct mpf_flow_item p0[] = {ITEM(ETH), ITEM(IPV4, .spec = &src0), ITEM(END)};
@@ -481,12 +591,14 @@ static void test_resets_under_traffic_keep_every_fate_exact(void **state)
 	const struct frame frames[3] = {frame_ipv4_l4(0x0a000000u, 2, 17, 1, 2, 0),
 					frame_ipv4_l4(0x0a000001u, 2, 17, 1, 2, 0),
 					frame_ipv4_l4(0x0a000002u, 2, 17, 1, 2, 0)};
-	struct sender sender = {.frames = frames, .count = 1000000};
+	/* Two senders, on TX queues 0 and 1: one per worker. */
+	struct sender sender = {.frames = frames, .count = 600000},
+		      other = {.frames = frames, .count = 600000};
 	struct mpf_port_stats ps, again;
 	struct mpf_queue_stats q0, q1;
 	struct mpf_flow_error error;
 	struct mpf_client *c;
-	pthread_t thread;
+	pthread_t thread, thread2;
 	uint64_t h;
 	unsigned resets = 0;
 
@@ -496,15 +608,21 @@ static void test_resets_under_traffic_keep_every_fate_exact(void **state)
 	assert_int_equal(mpf_flow_create(c, 0, &ingress, p0, drop, 0, &h, &error), 0);
 	assert_int_equal(mpf_flow_create(c, 0, &ingress, p1, queue1, 0, &h, &error), 0);
 	assert_int_equal(mpf_txq_attach(c, 0, 0, &sender.tx, &error), 0);
+	assert_int_equal(mpf_txq_attach(c, 0, 1, &other.tx, &error), 0);
 	shm_store_relaxed32(&sender.left, sender.count);
+	shm_store_relaxed32(&other.left, other.count);
 	assert_int_equal(pthread_create(&thread, NULL, send_frames, &sender), 0);
-	/* Reset until the last 100000 frames: the last reset is under traffic. */
-	while (shm_load_relaxed32(&sender.left) > 100000) {
+	assert_int_equal(pthread_create(&thread2, NULL, send_frames, &other), 0);
+	/* Reset until the last 100000 frames of each: the last reset is under
+	 * both workers' traffic. */
+	while (shm_load_relaxed32(&sender.left) > 100000 &&
+	       shm_load_relaxed32(&other.left) > 100000) {
 		assert_int_equal(mpf_port_stats_reset(c, 0, &error), 0);
 		resets++;
 		usleep(100);
 	}
 	pthread_join(thread, NULL);
+	pthread_join(thread2, NULL);
 	do {
 		assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
 		usleep(50000);
@@ -517,10 +635,12 @@ static void test_resets_under_traffic_keep_every_fate_exact(void **state)
 	assert_int_equal(again.rx_packets, again.rx_dropped + again.rx_default + q1.packets +
 						   q1.full + q1.unattached);
 	assert_int_equal(again.rx_default, q0.packets + q0.full + q0.unattached);
-	/* Sent before the last reset, received after it: at most an inbox. */
+	/* Sent before the last reset, received after it: at most an inbox
+	 * per worker. */
 	assert_true(again.rx_packets >= again.tx_packets &&
-		    again.rx_packets - again.tx_packets <= 64);
+		    again.rx_packets - again.tx_packets <= 2 * 64);
 	assert_int_equal(mpf_txq_detach(sender.tx, &error), 0);
+	assert_int_equal(mpf_txq_detach(other.tx, &error), 0);
 	mpf_disconnect(c);
 	assert_int_equal(primary_stop(&p), 0);
 	assert_int_equal(primary_cleanup(&p), 0);
@@ -694,17 +814,20 @@ static void settle(struct mpf_client *c, uint64_t handle, unsigned hits)
 	}
 }
 
-static void test_veth_traffic_is_classified_and_counted(void **state)
+/* 700 frames of many flows into the veth: each rule counts exactly, and
+ * the port received them all, with `workers` datapath threads (several:
+ * an AF_PACKET fanout group spreads the flows, the counts are summed). */
+static void veth_traffic(const char *workers)
 {
 	struct primary p;
 	struct traffic t = {0};
-	const char *args[] = {"--source", "0=live:mpft0", NULL};
+	const char *args[] = {"--source", "0=live:mpft0", "--workers", workers, NULL};
+	struct mpf_port_stats ps;
 	struct mpf_client *c;
 	struct sockaddr_ll to;
 	uint64_t h[3];
 	int sock;
 
-	(void)state;
 	sock = veth_namespace(&to);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "live", &c), 0);
@@ -716,11 +839,26 @@ static void test_veth_traffic_is_classified_and_counted(void **state)
 	}
 	close(sock);
 	settle(c, h[2], t.icmp);
+	assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
+	assert_int_equal(ps.rx_packets, 700);
 	expect_count(c, h[0], t.dns, t.dns_bytes);
 	expect_count(c, h[1], t.web, t.web_bytes);
 	expect_count(c, h[2], t.icmp, t.icmp_bytes);
+	assert_int_equal(ps.rx_dropped, t.web);
 	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+static void test_veth_traffic_is_classified_and_counted(void **state)
+{
+	(void)state;
+	veth_traffic("1");
+}
+
+static void test_veth_traffic_spread_over_two_workers_is_counted_exactly(void **state)
+{
+	(void)state;
+	veth_traffic("2");
 }
 
 /* What a secondary transmits on a live: port goes out of its interface
@@ -827,11 +965,11 @@ static void test_veth_xdp_source_receives_and_sends(void **state)
 		send_veth(sock, &to, &f, i);
 	}
 	settle(c, h[2], t.icmp);
+	assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
+	assert_int_equal(ps.rx_packets, 700);
 	expect_count(c, h[0], t.dns, t.dns_bytes);
 	expect_count(c, h[1], t.web, t.web_bytes);
 	expect_count(c, h[2], t.icmp, t.icmp_bytes);
-	assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
-	assert_int_equal(ps.rx_packets, 700);
 	assert_int_equal(ps.rx_missed, 0);
 
 	capture = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
@@ -937,8 +1075,10 @@ int main(void)
 		cmocka_unit_test(test_meter_objects_through_the_service),
 		cmocka_unit_test(test_loop_port_receives_what_secondaries_transmit),
 		cmocka_unit_test(test_rx_queues_outlive_their_session_safely),
+		cmocka_unit_test(test_two_workers_classify_count_and_deliver_exactly),
 		cmocka_unit_test(test_resets_under_traffic_keep_every_fate_exact),
 		cmocka_unit_test(test_veth_traffic_is_classified_and_counted),
+		cmocka_unit_test(test_veth_traffic_spread_over_two_workers_is_counted_exactly),
 		cmocka_unit_test(test_veth_vlan_tags_are_matched_and_counted_whole),
 		cmocka_unit_test(test_veth_transmit_puts_frames_on_the_wire),
 		cmocka_unit_test(test_veth_xdp_source_receives_and_sends),

@@ -65,14 +65,17 @@ static int setup(void **state)
 			assert_int_equal(rig->dev.ops.queue_attach(&rig->dev, (uint16_t)p, number,
 								   false, 7, fds, &error),
 					 0);
-			rig->length = RXQ_HEADER_SIZE + ring_memsize(config.rxq_bytes);
+			/* One worker: one ring block, its counts then the ring. */
+			rig->length =
+				RXQ_HEADER_SIZE + RXQ_RING_STATS + ring_memsize(config.rxq_bytes);
 			rig->mem[p][q] = mmap(NULL, rig->length, PROT_READ | PROT_WRITE, MAP_SHARED,
 					      fds[0], 0);
 			assert_true(rig->mem[p][q] != MAP_FAILED);
 			assert_int_equal(ring_attach(&rig->rx[p][q],
-						     (uint8_t *)rig->mem[p][q] + RXQ_HEADER_SIZE,
-						     rig->length - RXQ_HEADER_SIZE, RING_CONSUMER,
-						     -1),
+						     (uint8_t *)rig->mem[p][q] + RXQ_HEADER_SIZE +
+							     RXQ_RING_STATS,
+						     rig->length - RXQ_HEADER_SIZE - RXQ_RING_STATS,
+						     RING_CONSUMER, -1),
 					 0);
 		}
 	rig->now_ns = 1000000000ull;
@@ -138,8 +141,8 @@ static void send_on(struct rig *rig, uint16_t port, const struct frame *f)
 
 	p.function = packet_function(p.data, p.length, port, VFS);
 	packet_parse(&p);
-	soft_process(rig->soft, &rig->soft->ports[port], &p, false, rig->now_ns);
-	soft_rxq_commit(rig->soft);
+	soft_process(&rig->soft->workers[0], &rig->soft->ports[port], &p, false, rig->now_ns);
+	soft_rxq_commit(&rig->soft->workers[0]);
 }
 
 static void send_frame(struct rig *rig, const struct frame *f)
@@ -805,7 +808,7 @@ static void test_egress_rules_see_transmitted_packets_only(void **state)
 	send_frame(rig, &f); /* received: the egress rule does not apply */
 	assert_int_equal(delivered(rig), 1u << 0);
 	packet_parse(&p);
-	soft_process(rig->soft, &rig->soft->ports[0], &p, true, rig->now_ns);
+	soft_process(&rig->soft->workers[0], &rig->soft->ports[0], &p, true, rig->now_ns);
 	assert_int_equal(region_counter_read(&rig->counters[0], 1, &count), 0);
 	assert_int_equal(count.hits, 1);
 	assert_int_equal(port_stat(rig, REGION_PORT_TX_PACKETS), 0);
@@ -889,7 +892,8 @@ static void test_port_statistics_account_for_every_packet(void **state)
 				   .port = port};
 
 		packet_parse(&p);
-		soft_process(rig->soft, &rig->soft->ports[port], &p, true, rig->now_ns);
+		soft_process(&rig->soft->workers[0], &rig->soft->ports[port], &p, true,
+			     rig->now_ns);
 	}
 	assert_int_equal(port_stat(rig, REGION_PORT_TX_DROPPED), 1);
 	assert_int_equal(port_stat(rig, REGION_PORT_TX_PACKETS), 0);
@@ -899,17 +903,21 @@ static void test_port_statistics_account_for_every_packet(void **state)
 		shm_load_relaxed64(&rig->soft->ports[1].stats->value[REGION_PORT_TX_BYTES]),
 		other.length);
 	/* A reset starts the port and its queues from zero for readers. */
-	region_port_reset(rig->soft->ports[0].stats, rig->soft->ports[0].queues[0].stats,
-			  QUEUES + VFS);
-	assert_int_equal(region_port_read(rig->soft->ports[0].stats, values,
-					  rig->soft->ports[0].queues[3].stats, 1, queue),
-			 0);
+	struct region_port_set set = {.port = rig->soft->ports[0].stats,
+				      .queues = rig->soft->ports[0].queues[0].stats,
+				      .port_stride = PORTS,
+				      .queue_stride = PORTS * (QUEUES + VFS),
+				      .workers = 1,
+				      .n_queues = QUEUES + VFS};
+
+	assert_int_equal(rig->dev.ops.port_stats_reset(&rig->dev, 0, NULL), 0);
+	assert_int_equal(region_port_read(&set, 3, 1, values, queue), 0);
 	for (unsigned i = 0; i < REGION_PORT_STATS; i++)
 		assert_int_equal(values[i], 0);
 	for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
 		assert_int_equal(queue[i], 0);
 	send_frame(rig, &f54);
-	assert_int_equal(region_port_read(rig->soft->ports[0].stats, values, NULL, 0, queue), 0);
+	assert_int_equal(region_port_read(&set, 0, 0, values, queue), 0);
 	assert_int_equal(values[REGION_PORT_RX_DROPPED], 1);
 }
 

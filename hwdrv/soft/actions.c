@@ -101,10 +101,13 @@ uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool 
  * does, else green. */
 enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t now_ns)
 {
-	uint64_t elapsed = now_ns > m->last_ns ? now_ns - m->last_ns : 0;
 	soft_u128 committed, peak;
 	enum soft_color color;
+	uint64_t elapsed;
 
+	/* Every worker's packets draw on the same buckets. */
+	pthread_spin_lock(&m->lock);
+	elapsed = now_ns > m->last_ns ? now_ns - m->last_ns : 0;
 	committed = m->committed_tokens + (soft_u128)elapsed * m->params.cir / 1000000000u;
 	peak = m->peak_tokens + (soft_u128)elapsed * m->params.pir / 1000000000u;
 	m->committed_tokens = committed > m->params.cbs ? m->params.cbs : (uint64_t)committed;
@@ -122,6 +125,7 @@ enum soft_color soft_meter_color(struct soft_meter *m, uint32_t bytes, uint64_t 
 	}
 	region_stat_add(&m->packets[color], 1);
 	region_stat_add(&m->bytes[color], bytes);
+	pthread_spin_unlock(&m->lock);
 	return color;
 }
 
@@ -150,9 +154,24 @@ static unsigned vf_queue(const struct soft *soft, uint32_t vf)
 	return soft->queues + vf;
 }
 
-void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, bool egress,
+/* Count a hit of rule `r` where worker `w` counts it. */
+static void count_hit(const struct soft_worker *w, const struct soft_rule *r, uint32_t bytes,
+		      uint64_t now_ns)
+{
+	const struct region_shares *sh = &w->soft->shares;
+
+	if (w->id == 0 || sh->base == NULL)
+		region_counter_add(r->counter, 1, bytes, now_ns);
+	else
+		region_share_add(&sh->base[(size_t)(w->id - 1) * sh->max_rules + r->slot], 1, bytes,
+				 now_ns);
+}
+
+void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *p, bool egress,
 		  uint64_t now_ns)
 {
+	struct soft *soft = w->soft;
+	struct region_port *stats = soft_port_stats(soft, port, w->id);
 	struct cls_result result;
 	struct destinations dest = {0};
 	struct rxq_desc desc = {
@@ -165,7 +184,7 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 		const struct soft_rule *r = (const struct soft_rule *)result.rules[i];
 
 		if (r->counter)
-			region_counter_add(r->counter, 1, p->wire_length, now_ns);
+			count_hit(w, r, p->wire_length, now_ns);
 		if (r->meter && (r->meter->params.drop &
 				 (1u << soft_meter_color(r->meter, p->wire_length, now_ns)))) {
 			dropped = true;
@@ -212,21 +231,21 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 		}
 	}
 	if (result.overflow)
-		region_stat_add(&port->overflow, 1);
+		__atomic_fetch_add(&port->overflow, 1, __ATOMIC_RELAXED); /* any worker */
 	if (egress) {
 		if (dropped) {
-			region_stat_add(&port->stats->value[REGION_PORT_TX_DROPPED], 1);
+			region_stat_add(&stats->value[REGION_PORT_TX_DROPPED], 1);
 			return;
 		}
-		soft_transmit(soft, port, p, now_ns);
+		soft_transmit(w, port, p, now_ns);
 		return;
 	}
 	/* DROP drops the packet, not the copies made before it (an earlier
 	 * PASSTHRU rule's fate, a DUP): those are delivered all the same. */
 	for (unsigned i = 0; i < dest.n; i++)
-		soft_deliver(soft, port, dest.queue[i], p, &desc);
+		soft_deliver(w, port, dest.queue[i], p, &desc);
 	if (dropped) {
-		region_stat_add(&port->stats->value[REGION_PORT_RX_DROPPED], 1);
+		region_stat_add(&stats->value[REGION_PORT_RX_DROPPED], 1);
 	} else if (!result.terminated && !shm_load_relaxed32(&port->isolated)) {
 		/* No rule decided: the port's default queue (unless a
 		 * pass-through copy went there already), and the packet says
@@ -235,9 +254,9 @@ void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, b
 
 		desc.flags |= RXQ_DESC_DEFAULT;
 		if (!has_destination(&dest, q))
-			soft_deliver(soft, port, q, p, &desc);
-		region_stat_add(&port->stats->value[REGION_PORT_RX_DEFAULT], 1);
+			soft_deliver(w, port, q, p, &desc);
+		region_stat_add(&stats->value[REGION_PORT_RX_DEFAULT], 1);
 	} else if (dest.n == 0) {
-		region_stat_add(&port->stats->value[REGION_PORT_RX_UNDELIVERED], 1);
+		region_stat_add(&stats->value[REGION_PORT_RX_UNDELIVERED], 1);
 	}
 }

@@ -1,83 +1,157 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The datapath worker: one thread that takes bursts from every port's
- * source and inbox (what loop: ports sent it), then from every TX queue,
- * classifies and acts on each packet, commits the RX rings once per round,
- * and then passes a quiescent point (rcu.h). With nothing to do it goes
- * offline and sleeps until the next paced frame is due, a live socket is
- * readable, a secondary rings a TX queue's bell, or 10 ms have passed (to
- * notice a stop).
+ * The datapath workers (--workers N): threads that each take bursts from
+ * their sources (a port's one source is worker (port % N)'s; live: and xdp:
+ * have an instance per worker, fed by the kernel's fanout or by an
+ * interface queue each) and their inboxes (what loop: ports sent through
+ * them), then from their TX queues (queue q is worker q % N's); classify
+ * and act on each packet with the shared tables (RCU, a reader per worker);
+ * commit their rings of the RX queues once per round; and pass a quiescent
+ * point. With nothing to do a worker goes offline and sleeps until its next
+ * paced frame is due, one of its sockets is readable, a secondary rings one
+ * of its TX queues, the primary wakes it, or 10 ms have passed (to notice a
+ * stop).
+ *
+ * Counts: each worker writes its own copies (a rule's counter or its share,
+ * its port and queue statistics), which readers sum.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hwdrv/soft/soft.h"
 #include "shm/clock.h"
 
-void soft_apply_resets(struct soft *soft)
+/* Where worker w keeps a port's counts at a reset: its port figures, then
+ * each queue's. */
+static uint64_t *pending_of(const struct soft *soft, const struct soft_port *port, unsigned w)
 {
+	size_t per_port = (size_t)soft->queues + soft->vfs;
+
+	return port->pending + w * (REGION_PORT_STATS + per_port * REGION_QUEUE_STATS);
+}
+
+void soft_apply_resets(struct soft_worker *w)
+{
+	struct soft *soft = w->soft;
 	unsigned per_port = (unsigned)soft->queues + soft->vfs;
 
 	for (unsigned p = 0; p < soft->n_ports; p++) {
 		struct soft_port *port = &soft->ports[p];
 		/* Acquire: pairs with the primary's release of its request. */
 		uint32_t asked = shm_load_acquire32(&port->reset_request);
+		struct region_port *stats = soft_port_stats(soft, port, w->id);
+		uint64_t *pending = pending_of(soft, port, w->id);
 
-		if (asked == shm_load_relaxed32(&port->reset_done))
+		if (asked == shm_load_relaxed32(&port->reset_done[w->id]))
 			continue;
-		/* We are the one writer of the counts: between two packets,
-		 * every figure moves to its baseline at the same point. */
-		region_port_reset(port->stats, port->queues[0].stats, per_port);
-		shm_store_release32(&port->reset_done, asked);
+		/* We are the one writer of our counts: between two packets,
+		 * every figure is copied at the same point. */
+		for (unsigned i = 0; i < REGION_PORT_STATS; i++)
+			pending[i] = shm_load_relaxed64(&stats->value[i]);
+		for (unsigned q = 0; q < per_port; q++) {
+			struct region_queue *qs = soft_queue_stats(soft, &port->queues[q], w->id);
+
+			for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
+				pending[REGION_PORT_STATS + q * REGION_QUEUE_STATS + i] =
+					shm_load_relaxed64(&qs->value[i]);
+		}
+		/* Release: the primary reads `pending` after it sees this. */
+		shm_store_release32(&port->reset_done[w->id], asked);
 	}
+}
+
+/* The primary: every worker's copies of the port's counts are in
+ * `pending`; publish them as the baselines, in one seqlock window. */
+static void publish_bases(struct soft *soft, struct soft_port *port)
+{
+	unsigned per_port = (unsigned)soft->queues + soft->vfs;
+
+	region_port_reset_begin(port->stats);
+	for (unsigned w = 0; w < soft->n_workers; w++) {
+		struct region_port *stats = soft_port_stats(soft, port, w);
+		const uint64_t *pending = pending_of(soft, port, w);
+
+		for (unsigned i = 0; i < REGION_PORT_STATS; i++)
+			shm_store_release64(&stats->base[i], pending[i]);
+		for (unsigned q = 0; q < per_port; q++) {
+			struct region_queue *qs = soft_queue_stats(soft, &port->queues[q], w);
+
+			for (unsigned i = 0; i < REGION_QUEUE_STATS; i++)
+				shm_store_release64(
+					&qs->base[i],
+					pending[REGION_PORT_STATS + q * REGION_QUEUE_STATS + i]);
+		}
+	}
+	region_port_reset_end(port->stats);
 }
 
 int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_error *error)
 {
 	struct soft_port *sp = &soft->ports[port];
 	uint32_t asked = shm_load_relaxed32(&sp->reset_request) + 1;
-	uint64_t one = 1;
+	unsigned per_port = (unsigned)soft->queues + soft->vfs;
 
 	if (!soft->running) {
 		/* Nobody counts: the primary may move the baselines itself. */
-		region_port_reset(sp->stats, sp->queues[0].stats,
-				  (unsigned)soft->queues + soft->vfs);
+		region_port_reset(&(struct region_port_set){.port = sp->stats,
+							    .queues = sp->queues[0].stats,
+							    .port_stride = soft->n_ports,
+							    .queue_stride = soft->queue_stride,
+							    .workers = soft->n_workers,
+							    .n_queues = per_port});
 		return 0;
 	}
 	shm_store_release32(&sp->reset_request, asked);
-	if (write(soft->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "waking the datapath: %s", strerror(errno));
-	/* A round is microseconds; a sleeping datapath wakes on `wake`. */
+	for (unsigned w = 0; w < soft->n_workers; w++)
+		soft_worker_wake(&soft->workers[w]);
+	/* A round is microseconds; a sleeping worker wakes on its eventfd. */
 	for (int i = 0; i < 20000; i++) {
-		if ((int32_t)(shm_load_acquire32(&sp->reset_done) - asked) >= 0)
+		unsigned answered = 0;
+
+		for (unsigned w = 0; w < soft->n_workers; w++)
+			answered += (int32_t)(shm_load_acquire32(&sp->reset_done[w]) - asked) >= 0;
+		if (answered == soft->n_workers) {
+			publish_bases(soft, sp);
 			return 0;
+		}
 		nanosleep(&(struct timespec){.tv_nsec = 50000}, NULL);
 	}
 	return flow_error_set(error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 			      "the datapath did not carry out the reset within a second");
 }
 
-/* One pass over the ports; the number of frames processed. */
-static unsigned datapath_round(struct soft *soft)
+void soft_worker_wake(struct soft_worker *w)
 {
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is full, it is being woken already. */
+	if (write(w->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return;
+}
+
+/* One pass over what the worker owns; the number of frames processed. */
+static unsigned datapath_round(struct soft_worker *w)
+{
+	struct soft *soft = w->soft;
 	struct packet pkts[SOFT_BURST];
 	uint64_t now = clock_ns(CLOCK_REALTIME);
 	unsigned total = 0;
 
-	soft_apply_resets(soft);
+	soft_apply_resets(w);
 	for (unsigned p = 0; p < soft->n_ports; p++) {
 		struct soft_port *port = &soft->ports[p];
-		struct soft_source *source = &port->source;
-		unsigned n = soft_source_burst(source, pkts, SOFT_BURST, now);
-		uint64_t missed = soft_source_missed(source, now);
+		struct soft_source *source = soft_worker_source(soft, port, w->id);
+		struct region_port *stats = soft_port_stats(soft, port, w->id);
+		unsigned n = source ? soft_source_burst(source, pkts, SOFT_BURST, now) : 0;
+		uint64_t missed = source ? soft_source_missed(source, now) : 0;
 
 		if (missed)
-			region_stat_add(&port->stats->value[REGION_PORT_RX_MISSED], missed);
-
+			region_stat_add(&stats->value[REGION_PORT_RX_MISSED], missed);
 		for (unsigned i = 0; i < n; i++) {
 			struct packet *pkt = &pkts[i];
 
@@ -87,80 +161,96 @@ static unsigned datapath_round(struct soft *soft)
 									 (uint16_t)p, soft->vfs);
 			packet_parse(pkt);
 			if (!source->egress) {
-				region_stat_add(&port->stats->value[REGION_PORT_RX_PACKETS], 1);
-				region_stat_add(&port->stats->value[REGION_PORT_RX_BYTES],
+				region_stat_add(&stats->value[REGION_PORT_RX_PACKETS], 1);
+				region_stat_add(&stats->value[REGION_PORT_RX_BYTES],
 						pkt->wire_length);
 			}
-			soft_process(soft, port, pkt, source->egress, now);
+			soft_process(w, port, pkt, source->egress, now);
 		}
-		soft_source_release(source);
-		total += n + soft_inbox_receive(soft, port, now);
+		if (source)
+			soft_source_release(source);
+		total += n + soft_inbox_receive(w, port, now);
 	}
 	for (unsigned p = 0; p < soft->n_ports; p++)
-		total += soft_transmit_queues(soft, &soft->ports[p], now);
-	soft_rxq_commit(soft);
+		total += soft_transmit_queues(w, &soft->ports[p], now);
+	soft_rxq_commit(w);
 	return total;
 }
 
-static void datapath_sleep(struct soft *soft)
+static void datapath_sleep(struct soft_worker *w)
 {
+	struct soft *soft = w->soft;
 	uint64_t wait = 10000000u, now = clock_ns(CLOCK_REALTIME);
 	unsigned n;
 
 	for (unsigned p = 0; p < soft->n_ports; p++) {
-		uint64_t due = soft_source_due(&soft->ports[p].source, now);
+		struct soft_source *source = soft_worker_source(soft, &soft->ports[p], w->id);
+		uint64_t due = source ? soft_source_due(source, now) : UINT64_MAX;
 
 		if (due < wait)
 			wait = due;
 	}
-	if (wait == 0 || !soft_prepare_sleep(soft, soft->poll_fds, &n))
+	if (wait == 0 || !soft_prepare_sleep(w, w->poll_fds, &n))
 		return;
-	shm_store_relaxed32(&soft->idle, 1);
-	rcu_offline(&soft->rcu);
+	shm_store_relaxed32(&w->idle, 1);
+	rcu_offline(&soft->rcu, w->id);
 	/* The fds were read under RCU: one closed meanwhile (its queue
-	 * detached) wakes us early, or not at all until the timeout. With
-	 * none, ppoll() is a plain sleep. */
-	ppoll(soft->poll_fds, n, &(struct timespec){.tv_nsec = (long)wait}, NULL);
-	rcu_online(&soft->rcu);
-	soft_finish_sleep(soft);
-	shm_store_relaxed32(&soft->idle, 0);
+	 * detached) wakes us early, or not at all until the timeout. */
+	ppoll(w->poll_fds, n, &(struct timespec){.tv_nsec = (long)wait}, NULL);
+	rcu_online(&soft->rcu, w->id);
+	soft_finish_sleep(w);
+	shm_store_relaxed32(&w->idle, 0);
 }
 
 static void *datapath_main(void *arg)
 {
-	struct soft *soft = arg;
+	struct soft_worker *w = arg;
+	struct soft *soft = w->soft;
 	unsigned idle_rounds = 0;
 
-	rcu_online(&soft->rcu);
+	rcu_online(&soft->rcu, w->id);
 	while (!shm_load_acquire32(&soft->stop)) {
-		if (datapath_round(soft)) {
+		if (datapath_round(w)) {
 			idle_rounds = 0;
 		} else if (++idle_rounds > 64) {
-			datapath_sleep(soft);
+			datapath_sleep(w);
 		}
-		rcu_quiescent(&soft->rcu);
+		rcu_quiescent(&soft->rcu, w->id);
 	}
-	rcu_offline(&soft->rcu);
+	rcu_offline(&soft->rcu, w->id);
 	return NULL;
 }
 
 int soft_datapath_start(struct soft *soft, struct mpf_flow_error *error)
 {
-	int err;
-
 	sigset_t all, old;
+	int err = 0;
+	unsigned w;
 
 	shm_store_relaxed32(&soft->stop, 0);
 	/* Signals are the primary's thread's business (its signalfd): the
-	 * worker starts with every one blocked. */
+	 * workers start with every one blocked. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&soft->worker, NULL, datapath_main, soft);
+	for (w = 0; w < soft->n_workers && !err; w++) {
+		err = pthread_create(&soft->workers[w].thread, NULL, datapath_main,
+				     &soft->workers[w]);
+		if (!err) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "mpflow-dp%u", w % 100u);
+			pthread_setname_np(soft->workers[w].thread, name);
+		}
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
+	if (err) {
+		/* Stop the ones that started. */
+		shm_store_release32(&soft->stop, 1);
+		for (unsigned i = 0; i + 1 < w; i++)
+			pthread_join(soft->workers[i].thread, NULL);
 		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "datapath thread: %s", strerror(err));
-	pthread_setname_np(soft->worker, "mpflow-datapath");
+	}
 	soft->running = true;
 	return 0;
 }
@@ -170,6 +260,7 @@ void soft_datapath_stop(struct soft *soft)
 	if (!soft->running)
 		return;
 	shm_store_release32(&soft->stop, 1);
-	pthread_join(soft->worker, NULL);
+	for (unsigned w = 0; w < soft->n_workers; w++)
+		pthread_join(soft->workers[w].thread, NULL);
 	soft->running = false;
 }

@@ -53,13 +53,14 @@ int soft_queues_open(struct soft *soft, const struct hwdrv_config *config,
 	struct region_port *port_stats = config->port_stats;
 	struct region_queue *queue_stats = config->queue_stats;
 
+	soft->queue_stride = (size_t)soft->n_ports * per_port;
 	if (port_stats == NULL || queue_stats == NULL) {
 		/* No region (a tool or a test drives the backend): the same
-		 * counts, kept privately. */
-		size_t ports = soft->n_ports * sizeof(*port_stats);
+		 * counts, kept privately, laid out as the region has them. */
+		size_t ports = (size_t)soft->n_workers * soft->n_ports * sizeof(*port_stats);
 
-		soft->own_stats =
-			calloc(1, ports + soft->n_ports * per_port * sizeof(*queue_stats));
+		soft->own_stats = calloc(1, ports + soft->n_workers * soft->queue_stride *
+							    sizeof(*queue_stats));
 		if (soft->own_stats == NULL)
 			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					      "soft backend: out of memory");
@@ -83,6 +84,13 @@ int soft_queues_open(struct soft *soft, const struct hwdrv_config *config,
 		port->stats = &port_stats[p];
 		for (unsigned q = 0; q < per_port; q++)
 			port->queues[q].stats = &queue_stats[p * per_port + q];
+		port->pending =
+			calloc((size_t)soft->n_workers *
+				       (REGION_PORT_STATS + (size_t)per_port * REGION_QUEUE_STATS),
+			       sizeof(*port->pending));
+		if (port->pending == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "soft backend: out of memory");
 		if (!soft->dump_dir[0])
 			continue;
 		for (unsigned q = 0; q < per_port; q++) {
@@ -132,6 +140,8 @@ void soft_queues_close(struct soft *soft)
 		}
 		if (port->tx_dump)
 			pcap_dump_close(port->tx_dump);
+		free(port->pending);
+		port->pending = NULL;
 		free(port->queues);
 		port->queues = NULL;
 		port->tx_dump = NULL;
@@ -161,8 +171,15 @@ static int queue_lookup(struct soft *soft, uint16_t port, uint16_t queue, struct
 	return 0;
 }
 
-/* A new queue's memory: its memfd, doorbell and mapping. */
-static int rxq_make(struct soft *soft, uint32_t owner, struct soft_rxq **out,
+/* Bytes from one ring block to the next: its counts, then the ring. */
+static size_t ring_stride(const struct soft *soft)
+{
+	return RXQ_RING_STATS + ring_memsize(soft->rxq_bytes);
+}
+
+/* A new queue's memory: its memfd, doorbell and mapping; a ring per worker
+ * for RX, one for TX. */
+static int rxq_make(struct soft *soft, uint32_t owner, bool tx, struct soft_rxq **out,
 		    struct mpf_flow_error *error)
 {
 	struct soft_rxq *rxq = calloc(1, sizeof(*rxq));
@@ -172,7 +189,8 @@ static int rxq_make(struct soft *soft, uint32_t owner, struct soft_rxq **out,
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "out of memory");
 	rxq->owner = owner;
-	rxq->length = RXQ_HEADER_SIZE + ring_memsize(soft->rxq_bytes);
+	rxq->n_rings = tx ? 1 : soft->n_workers;
+	rxq->length = RXQ_HEADER_SIZE + rxq->n_rings * ring_stride(soft);
 	rxq->memfd = memfd_create("mpflow-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	rxq->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rxq->memfd < 0 || rxq->bell < 0 || ftruncate(rxq->memfd, (off_t)rxq->length) != 0 ||
@@ -231,30 +249,41 @@ int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx,
 		if (*spare)
 			rxq_free(*spare);
 		*spare = NULL;
-		err = rxq_make(soft, owner, &rxq, error);
+		err = rxq_make(soft, owner, tx, &rxq, error);
 		if (err)
 			return err;
 	}
 	*spare = NULL;
-	rxq->packets = rxq->bytes = rxq->dropped = 0;
-	rxq->staged = false;
 	rxq->header = rxq->mem;
 	*rxq->header = (struct rxq_header){.magic = tx ? TXQ_MAGIC : RXQ_MAGIC,
 					   .version = RXQ_VERSION,
 					   .port = port,
 					   .queue = queue,
 					   .ring_offset = RXQ_HEADER_SIZE,
-					   .ring_bytes = soft->rxq_bytes};
-	/* RX: we produce descriptors and frames, and ring the client. TX: the
-	 * client produces bare frames and rings us. */
-	err = ring_create(&rxq->ring, (uint8_t *)rxq->mem + RXQ_HEADER_SIZE,
-			  rxq->length - RXQ_HEADER_SIZE, soft->rxq_bytes,
-			  tx ? RXQ_FRAME_MAX : (uint32_t)(sizeof(struct rxq_desc) + RXQ_FRAME_MAX),
-			  tx ? RING_CONSUMER : RING_PRODUCER, tx ? -1 : rxq->bell);
-	if (err) {
-		rxq_free(rxq);
-		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "queue ring: %s", strerror(-err));
+					   .ring_bytes = soft->rxq_bytes,
+					   .rings = rxq->n_rings,
+					   .ring_stride = (uint32_t)ring_stride(soft)};
+	for (unsigned i = 0; i < rxq->n_rings; i++) {
+		struct soft_ring *r = &rxq->rings[i];
+		uint8_t *block = (uint8_t *)rxq->mem + RXQ_HEADER_SIZE + i * ring_stride(soft);
+
+		r->stats = (struct rxq_ring_stats *)(void *)block;
+		memset(r->stats, 0, sizeof(*r->stats));
+		r->packets = r->bytes = r->dropped = 0;
+		r->staged = false;
+		/* RX: the worker produces descriptors and frames, and rings
+		 * the client. TX: the client produces bare frames and rings
+		 * the worker. */
+		err = ring_create(&r->ring, block + RXQ_RING_STATS,
+				  ring_stride(soft) - RXQ_RING_STATS, soft->rxq_bytes,
+				  tx ? RXQ_FRAME_MAX
+				     : (uint32_t)(sizeof(struct rxq_desc) + RXQ_FRAME_MAX),
+				  tx ? RING_CONSUMER : RING_PRODUCER, tx ? -1 : rxq->bell);
+		if (err) {
+			rxq_free(rxq);
+			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "queue ring: %s", strerror(-err));
+		}
 	}
 	/* The ring is whole before the datapath can see it. */
 	rcu_publish(*slot, rxq);
@@ -317,54 +346,66 @@ void soft_queues_release(struct soft *soft, uint32_t owner)
 		}
 }
 
-void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const struct packet *p,
+void soft_dump(struct soft *soft, pcap_dumper_t *dump, const struct packet *p, uint64_t when_ns)
+{
+	struct pcap_pkthdr h = {.caplen = p->length, .len = p->wire_length};
+
+	h.ts.tv_sec = (time_t)(when_ns / 1000000000u);
+	h.ts.tv_usec = (suseconds_t)(when_ns % 1000000000u / 1000u);
+	pthread_mutex_lock(&soft->dump_lock);
+	pcap_dump((u_char *)dump, &h, p->data);
+	pthread_mutex_unlock(&soft->dump_lock);
+}
+
+void soft_deliver(struct soft_worker *w, struct soft_port *port, unsigned q, const struct packet *p,
 		  const struct rxq_desc *desc)
 {
+	struct soft *soft = w->soft;
 	struct soft_queue *queue = &port->queues[q];
 	struct soft_rxq *rxq = rcu_dereference(queue->rxq);
+	struct region_queue *stats = soft_queue_stats(soft, queue, w->id);
 	struct rxq_desc d = *desc;
 	struct iovec pieces[2];
+	struct soft_ring *r;
 
 	d.queue = (uint16_t)(q < soft->queues ? q : RXQ_VF_BASE + (q - soft->queues));
 	d.length = p->length < RXQ_FRAME_MAX ? p->length : RXQ_FRAME_MAX;
 	if (d.length < p->wire_length)
 		d.flags |= RXQ_DESC_TRUNCATED;
-	if (queue->dump) {
-		struct pcap_pkthdr h = {.caplen = p->length, .len = p->wire_length};
-
-		h.ts.tv_sec = (time_t)(desc->timestamp_ns / 1000000000u);
-		h.ts.tv_usec = (suseconds_t)(desc->timestamp_ns % 1000000000u / 1000u);
-		pcap_dump((u_char *)queue->dump, &h, p->data);
-	}
+	if (queue->dump)
+		soft_dump(soft, queue->dump, p, desc->timestamp_ns);
 	if (rxq == NULL) {
-		region_stat_add(&queue->stats->value[REGION_QUEUE_UNATTACHED], 1);
+		region_stat_add(&stats->value[REGION_QUEUE_UNATTACHED], 1);
 		return;
 	}
+	r = &rxq->rings[w->id];
 	pieces[0] = (struct iovec){.iov_base = &d, .iov_len = sizeof(d)};
 	pieces[1] = (struct iovec){.iov_base = (void *)(uintptr_t)p->data, .iov_len = d.length};
-	if (ring_stagev(&rxq->ring, pieces, 2) != 0) {
-		shm_store_relaxed64(&rxq->header->dropped, ++rxq->dropped);
-		region_stat_add(&queue->stats->value[REGION_QUEUE_FULL], 1);
+	if (ring_stagev(&r->ring, pieces, 2) != 0) {
+		shm_store_relaxed64(&r->stats->dropped, ++r->dropped);
+		region_stat_add(&stats->value[REGION_QUEUE_FULL], 1);
 		return;
 	}
-	shm_store_relaxed64(&rxq->header->packets, ++rxq->packets);
-	rxq->bytes += p->wire_length;
-	shm_store_relaxed64(&rxq->header->bytes, rxq->bytes);
-	region_stat_add(&queue->stats->value[REGION_QUEUE_PACKETS], 1);
-	region_stat_add(&queue->stats->value[REGION_QUEUE_BYTES], p->wire_length);
-	if (!rxq->staged) {
-		if (soft->n_staged == sizeof(soft->staged) / sizeof(soft->staged[0]))
-			soft_rxq_commit(soft);
-		rxq->staged = true;
-		soft->staged[soft->n_staged++] = rxq;
+	shm_store_relaxed64(&r->stats->packets, ++r->packets);
+	r->bytes += p->wire_length;
+	shm_store_relaxed64(&r->stats->bytes, r->bytes);
+	region_stat_add(&stats->value[REGION_QUEUE_PACKETS], 1);
+	region_stat_add(&stats->value[REGION_QUEUE_BYTES], p->wire_length);
+	if (!r->staged) {
+		if (w->n_staged == sizeof(w->staged) / sizeof(w->staged[0]))
+			soft_rxq_commit(w);
+		r->staged = true;
+		w->staged[w->n_staged++] = rxq;
 	}
 }
 
-void soft_rxq_commit(struct soft *soft)
+void soft_rxq_commit(struct soft_worker *w)
 {
-	for (unsigned i = 0; i < soft->n_staged; i++) {
-		ring_commit(&soft->staged[i]->ring);
-		soft->staged[i]->staged = false;
+	for (unsigned i = 0; i < w->n_staged; i++) {
+		struct soft_ring *r = &w->staged[i]->rings[w->id];
+
+		ring_commit(&r->ring);
+		r->staged = false;
 	}
-	soft->n_staged = 0;
+	w->n_staged = 0;
 }

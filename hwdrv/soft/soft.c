@@ -45,40 +45,108 @@ static void soft_close(struct hwdrv *dev)
 	}
 	soft_queues_close(soft);
 	for (unsigned p = 0; soft->ports && p < soft->n_ports; p++) {
-		soft_source_close(&soft->ports[p].source);
-		if (soft->ports[p].inbox)
-			free(soft->ports[p].inbox->bytes);
-		free(soft->ports[p].inbox);
+		struct soft_port *port = &soft->ports[p];
+
+		for (unsigned i = 0; i < port->n_sources; i++)
+			soft_source_close(&port->sources[i]);
+		free(port->sources);
+		for (unsigned w = 0; port->inbox && w < soft->n_workers; w++) {
+			if (port->inbox[w])
+				free(port->inbox[w]->bytes);
+			free(port->inbox[w]);
+		}
+		free(port->inbox);
 	}
-	free(soft->tx_buf);
-	free(soft->poll_fds);
-	if (soft->wake >= 0)
-		close(soft->wake);
+	for (unsigned w = 0; soft->workers && w < soft->n_workers; w++) {
+		struct soft_worker *worker = &soft->workers[w];
+
+		free(worker->tx_buf);
+		free(worker->poll_fds);
+		if (worker->wake >= 0)
+			close(worker->wake);
+	}
+	free(soft->workers);
+	pthread_mutex_destroy(&soft->dump_lock);
 	cls_fini(&soft->cls);
-	for (unsigned i = 0; i < soft->n_meters; i++)
+	for (unsigned i = 0; i < soft->n_meters; i++) {
+		pthread_spin_destroy(&soft->meters[i]->lock);
 		free(soft->meters[i]);
+	}
 	free(soft->meters);
 	free(soft->ports);
 	free(soft);
 	dev->priv = NULL;
 }
 
-/* What the datapath worker needs besides the sources: a buffer for a burst
- * off a TX queue, its poll set and the eventfd that wakes it, and an inbox
- * on each port a loop: port sends to. */
-static int worker_open(struct soft *soft, struct mpf_flow_error *error)
+static int no_memory(struct mpf_flow_error *error)
 {
-	soft->tx_buf = malloc(SOFT_TX_BUF);
-	soft->poll_fds = calloc(1u + soft->n_ports * (1u + soft->queues), sizeof(*soft->poll_fds));
-	soft->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (soft->wake < 0)
-		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "soft backend: eventfd: %s", strerror(errno));
-	if (soft->tx_buf == NULL || soft->poll_fds == NULL)
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "soft backend: out of memory");
+	return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "soft backend: out of memory");
+}
+
+/* Each worker's own: a buffer for a burst off a TX queue, its poll set
+ * (its sockets, its TX queues' bells, its wake fd) and that eventfd. */
+static int workers_open(struct soft *soft, struct mpf_flow_error *error)
+{
+	soft->workers = calloc(soft->n_workers, sizeof(*soft->workers));
+	if (soft->workers == NULL)
+		return no_memory(error);
+	for (unsigned w = 0; w < soft->n_workers; w++)
+		soft->workers[w].wake = -1;
+	for (unsigned w = 0; w < soft->n_workers; w++) {
+		struct soft_worker *worker = &soft->workers[w];
+
+		worker->soft = soft;
+		worker->id = w;
+		worker->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (worker->wake < 0)
+			return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "soft backend: eventfd: %s", strerror(errno));
+		worker->tx_buf = malloc(SOFT_TX_BUF);
+		worker->poll_fds =
+			calloc(1u + soft->n_ports * (1u + soft->queues), sizeof(*worker->poll_fds));
+		if (worker->tx_buf == NULL || worker->poll_fds == NULL)
+			return no_memory(error);
+	}
+	return 0;
+}
+
+/* Each port's source, an instance per worker where the kind has them. */
+static int sources_open(struct soft *soft, const struct hwdrv_config *config, bool *any,
+			struct mpf_flow_error *error)
+{
 	for (unsigned p = 0; p < soft->n_ports; p++) {
-		struct soft_source *s = &soft->ports[p].source;
+		struct soft_port *port = &soft->ports[p];
+		unsigned n = config->sources[p]
+				     ? soft_source_instances(config->sources[p], soft->n_workers)
+				     : 1;
+		uint16_t fanout = 0;
+
+		port->sources = calloc(n, sizeof(*port->sources));
+		if (port->sources == NULL)
+			return no_memory(error);
+		port->n_sources = n;
+		for (unsigned i = 0; i < n; i++)
+			port->sources[i].fd = -1;
+		if (config->sources[p] == NULL)
+			continue;
+		*any = true;
+		for (unsigned i = 0; i < n; i++) {
+			int err = soft_source_open(&port->sources[i], config->sources[p], i, n,
+						   &fanout, error);
+
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* An inbox per worker on each port a loop: port sends to. */
+static int inboxes_open(struct soft *soft, struct mpf_flow_error *error)
+{
+	for (unsigned p = 0; p < soft->n_ports; p++) {
+		struct soft_source *s = &soft->ports[p].sources[0];
 		struct soft_port *to;
 
 		if (s->kind != SOURCE_LOOP)
@@ -93,12 +161,17 @@ static int worker_open(struct soft *soft, struct mpf_flow_error *error)
 		to = &soft->ports[s->loop_port];
 		if (to->inbox)
 			continue;
-		to->inbox = calloc(1, sizeof(*to->inbox));
-		if (to->inbox)
-			to->inbox->bytes = malloc((size_t)SOFT_INBOX_FRAMES * RXQ_FRAME_MAX);
-		if (to->inbox == NULL || to->inbox->bytes == NULL)
-			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					      "soft backend: out of memory");
+		to->inbox = calloc(soft->n_workers, sizeof(*to->inbox));
+		if (to->inbox == NULL)
+			return no_memory(error);
+		for (unsigned w = 0; w < soft->n_workers; w++) {
+			to->inbox[w] = calloc(1, sizeof(*to->inbox[w]));
+			if (to->inbox[w] == NULL)
+				return no_memory(error);
+			to->inbox[w]->bytes = malloc((size_t)SOFT_INBOX_FRAMES * RXQ_FRAME_MAX);
+			if (to->inbox[w]->bytes == NULL)
+				return no_memory(error);
+		}
 	}
 	return 0;
 }
@@ -111,40 +184,40 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 	int err;
 
 	if (soft == NULL)
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "soft backend: out of memory");
+		return no_memory(error);
 	dev->priv = soft;
 	soft->dev = dev;
-	soft->wake = -1;
 	soft->n_ports = config->ports;
 	soft->queues = config->queues;
 	soft->vfs = config->vfs;
+	soft->n_workers = config->workers ? config->workers : 1;
+	soft->counters = config->counters;
+	soft->shares = config->shares;
 	soft->rxq_bytes = config->rxq_bytes ? config->rxq_bytes : 1u << 21;
 	if (config->dump_dir)
 		snprintf(soft->dump_dir, sizeof(soft->dump_dir), "%s", config->dump_dir);
-	rcu_init(&soft->rcu);
+	pthread_mutex_init(&soft->dump_lock, NULL);
+	rcu_init(&soft->rcu, soft->n_workers);
 	cls_init(&soft->cls, &soft->rcu);
-	if (soft->n_ports == 0 || soft->n_ports > SOFT_PORTS_MAX) {
+	if (soft->n_ports == 0 || soft->n_ports > SOFT_PORTS_MAX ||
+	    soft->n_workers > SOFT_WORKERS_MAX) {
 		soft_close(dev);
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "the soft backend has 1 to %d ports", SOFT_PORTS_MAX);
+				      "the soft backend has 1 to %d ports and 1 to %d workers",
+				      SOFT_PORTS_MAX, SOFT_WORKERS_MAX);
 	}
 	soft->ports = calloc(soft->n_ports, sizeof(*soft->ports));
 	if (soft->ports == NULL) {
 		soft_close(dev);
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "soft backend: out of memory");
+		return no_memory(error);
 	}
-	for (unsigned p = 0; p < soft->n_ports; p++)
-		soft->ports[p].source.fd = -1;
-	err = soft_queues_open(soft, config, error);
-	for (unsigned p = 0; !err && p < soft->n_ports; p++)
-		if (config->sources[p]) {
-			err = soft_source_open(&soft->ports[p].source, config->sources[p], error);
-			any_source = true;
-		}
+	err = workers_open(soft, error);
 	if (!err)
-		err = worker_open(soft, error);
+		err = soft_queues_open(soft, config, error);
+	if (!err)
+		err = sources_open(soft, config, &any_source, error);
+	if (!err)
+		err = inboxes_open(soft, error);
 	if (!err && any_source)
 		err = soft_datapath_start(soft, error);
 	if (err)
@@ -290,8 +363,13 @@ static int compile_actions(struct soft *soft, const struct hwdrv_rule *rule, str
 	}
 	if (meter)
 		r->meter = meter_find(soft, rule->port, meter->mtr_id);
-	if (ra->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0)
+	if (ra->last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0) {
 		r->counter = rule->counter;
+		/* Workers after the first count in the slot's shares. */
+		r->slot = soft->counters && rule->counter
+				  ? (uint32_t)(rule->counter - soft->counters)
+				  : 0;
+	}
 	return 0;
 }
 
@@ -373,13 +451,8 @@ static int soft_queue_attach_op(struct hwdrv *dev, uint16_t port, uint16_t queue
 	 * to poll the new queue's bell. */
 	if (!err && tx && !soft->running && (err = soft_datapath_start(soft, error)) != 0)
 		soft_queue_detach(soft, port, queue, tx, owner, NULL);
-	else if (!err && tx) {
-		uint64_t one = 1;
-
-		if (write(soft->wake, &one, sizeof(one)) < 0) {
-			/* Full (it is being woken already) or gone: no harm. */
-		}
-	}
+	else if (!err && tx)
+		soft_worker_wake(&soft->workers[queue % soft->n_workers]);
 	return err;
 }
 
@@ -434,6 +507,7 @@ static int soft_meter_create(struct hwdrv *dev, uint16_t port, uint32_t id,
 	if (m == NULL)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "out of memory");
+	pthread_spin_init(&m->lock, PTHREAD_PROCESS_PRIVATE);
 	m->id = id;
 	m->port = port;
 	m->params = *params;
@@ -472,6 +546,7 @@ static int soft_meter_destroy(struct hwdrv *dev, uint16_t port, uint32_t id,
 		if (soft->meters[i] == m)
 			soft->meters[i] = soft->meters[--soft->n_meters];
 	/* No rule points at it: the datapath cannot reach it. */
+	pthread_spin_destroy(&m->lock);
 	free(m);
 	return 0;
 }

@@ -9,12 +9,14 @@
  *   transmit.c  what a port sends: TX queues read, a loop: port's inbox,
  *               a live: interface's socket
  *   source.c    packet sources: pcap replay, generator, AF_PACKET
- *   datapath.c  the worker thread
+ *   datapath.c  the worker threads (--workers), and statistics resets
  *
  * Threads: the primary's thread owns everything here and is the only writer
  * of the classifier, the queue table and the meter table; the datapath
- * worker reads them under RCU and alone writes packet state: counters,
- * meter buckets and stats, queue rings and dumps, source positions.
+ * workers read them under RCU (a reader each). Each worker alone writes
+ * its packet state: its copies of the counts, its ring of each RX queue,
+ * its TX queues, its sources and inboxes; meter buckets are shared under
+ * a lock per meter, pcap dumps under the dump lock.
  */
 #ifndef MPFLOW_SOFT_H
 #define MPFLOW_SOFT_H
@@ -38,9 +40,10 @@ typedef struct pcap_dumper pcap_dumper_t;
 /* Rate arithmetic: bytes per second times nanoseconds overflows 64 bits. */
 __extension__ typedef unsigned __int128 soft_u128;
 
-#define SOFT_BURST     32
-#define SOFT_TX_BUF    (SOFT_BURST * (RXQ_FRAME_MAX + 8u)) /* a burst off a TX queue */
-#define SOFT_PORTS_MAX 64
+#define SOFT_BURST	 32
+#define SOFT_TX_BUF	 (SOFT_BURST * (RXQ_FRAME_MAX + 8u)) /* a burst off a TX queue */
+#define SOFT_PORTS_MAX	 64
+#define SOFT_WORKERS_MAX RCU_READERS_MAX
 
 enum soft_color { SOFT_GREEN, SOFT_YELLOW, SOFT_RED, SOFT_COLORS };
 
@@ -50,7 +53,8 @@ struct soft_meter {
 	uint16_t port;
 	uint32_t users; /* rules using it (writer) */
 	struct hwdrv_meter params;
-	/* Datapath only. */
+	/* Datapath: the workers share the buckets, under `lock`. */
+	pthread_spinlock_t lock;
 	uint64_t committed_tokens, peak_tokens; /* bytes */
 	uint64_t last_ns;
 	/* Datapath-written, read by the primary (relaxed). */
@@ -77,27 +81,31 @@ struct soft_rule {
 	uint16_t dup_queue;
 	uint32_t mark_id;
 	uint32_t vf;
-	struct region_counter *counter;
+	struct region_counter *counter; /* worker 0's; worker w > 0 counts in soft->shares */
+	uint32_t slot;			/* the counter's index, for the shares */
 	struct soft_meter *meter;
 	struct soft_rss *rss;
 	struct soft_rule *prev, *next; /* every installed rule (writer) */
 };
 
-/* An attached RX or TX queue: the mapping the client was handed. On RX
- * the datapath produces into the ring and rings `bell` for the client; on
- * TX the client produces and rings `bell`, which the datapath sleeps on. */
+/* An attached RX or TX queue: the mapping the client was handed. An RX
+ * queue has a ring per datapath worker (each its one producer, ringing
+ * `bell` for the client); a TX queue has one ring, which the client fills
+ * and the worker that owns the queue reads, woken by `bell`. */
 struct soft_rxq {
 	uint32_t owner;
 	int memfd;
-	int bell; /* eventfd the client sleeps on */
+	int bell;
 	void *mem;
 	size_t length;
 	struct rxq_header *header;
-	struct ring ring; /* we produce */
-	bool staged;	  /* datapath: records waiting for the burst's commit */
-	/* Datapath: the counts published to header; the header is the
-	 * client's memory too, so it is written, never read back. */
-	uint64_t packets, bytes, dropped;
+	unsigned n_rings;
+	struct soft_ring {
+		struct ring ring;
+		struct rxq_ring_stats *stats; /* in the client's memory: written only */
+		bool staged;		      /* records waiting for the round's commit */
+		uint64_t packets, bytes, dropped;
+	} rings[SOFT_WORKERS_MAX];
 };
 
 struct soft_queue {
@@ -105,8 +113,9 @@ struct soft_queue {
 	struct soft_rxq *spare; /* the last one detached, kept for its owner */
 	struct soft_rxq *txq;	/* RCU; NULL: nobody transmits on it (PF queues only) */
 	struct soft_rxq *tx_spare;
-	pcap_dumper_t *dump;	    /* --dump-queues */
-	struct region_queue *stats; /* datapath-written (region_stat_add) */
+	pcap_dumper_t *dump; /* --dump-queues */
+	struct region_queue
+		*stats; /* worker 0's (region_stat_add); worker w's w * queue_stride on */
 };
 
 enum soft_source_kind { SOURCE_NONE, SOURCE_TRACE, SOURCE_LIVE, SOURCE_LOOP, SOURCE_XDP };
@@ -157,14 +166,37 @@ struct soft_inbox {
 struct soft_port {
 	shm_u32 isolated;
 	struct soft_queue *queues; /* config.queues PF queues, then config.vfs VF queues */
-	struct soft_source source;
-	struct soft_inbox *inbox; /* where a loop: port's frames arrive (NULL: none do) */
+	/* One source, read by worker (port % workers); or, for live: and
+	 * xdp:, one per worker (an AF_PACKET fanout member, an AF_XDP socket
+	 * on queue Q + w), read by that worker. */
+	struct soft_source *sources;
+	unsigned n_sources;
+	/* Where frames a loop: port sends here arrive, one inbox per worker
+	 * (the sender's: it alone writes and reads it); NULL: none do. */
+	struct soft_inbox **inbox;
 	pcap_dumper_t *tx_dump;
-	struct region_port *stats; /* datapath-written (region_stat_add) */
-	/* A statistics reset: the primary asks (request++), the datapath,
-	 * the one writer of the counts, moves the baselines and answers. */
-	shm_u32 reset_request, reset_done;
-	shm_u64 overflow; /* packets that hit more than CLS_MATCH_MAX rules */
+	struct region_port *stats; /* worker 0's; worker w's w * n_ports entries on */
+	/* A statistics reset: the primary asks (request++); each worker, the
+	 * one writer of its counts, copies them into `pending` between two
+	 * packets and answers; the primary then publishes them as baselines. */
+	shm_u32 reset_request;
+	shm_u32 reset_done[SOFT_WORKERS_MAX];
+	uint64_t *pending; /* [workers][REGION_PORT_STATS + queues * REGION_QUEUE_STATS] */
+	shm_u64 overflow;  /* packets that hit more than CLS_MATCH_MAX rules (atomic) */
+};
+
+/* A datapath thread and what it alone touches. */
+struct soft_worker {
+	struct soft *soft;
+	unsigned id;
+	pthread_t thread;
+	int wake; /* eventfd: the primary wakes it (a reset, a new TX queue) */
+	shm_u32 idle;
+	/* Rings written in this round, committed together. */
+	struct soft_rxq *staged[64];
+	unsigned n_staged;
+	uint8_t *tx_buf;	 /* SOFT_BURST frames taken off a TX queue */
+	struct pollfd *poll_fds; /* its sources' sockets, its TX queues' bells, wake */
 };
 
 struct soft {
@@ -181,22 +213,45 @@ struct soft {
 	void *own_stats;	 /* port statistics when the config gives no region */
 	struct soft_meter **meters;
 	unsigned n_meters, cap_meters;
-	/* The worker. */
-	pthread_t worker;
+	/* Where the workers count rules (hwdrv_config). */
+	struct region_counter *counters;
+	struct region_shares shares;
+	size_t queue_stride;	   /* n_ports * (queues + vfs): a worker's queue statistics */
+	pthread_mutex_t dump_lock; /* the pcap dumps: any worker may write one */
+	/* The workers. */
+	struct soft_worker *workers;
+	unsigned n_workers;
 	bool running;
 	shm_u32 stop;
-	shm_u32 idle;
-	int wake; /* eventfd: the primary wakes a sleeping datapath */
-	/* Worker only: rings written in this burst, committed together. */
-	struct soft_rxq *staged[64];
-	unsigned n_staged;
-	uint8_t *tx_buf;	 /* SOFT_BURST frames peeked off a TX queue */
-	struct pollfd *poll_fds; /* a live socket per port, a bell per TX queue */
 };
 
+/* Worker w's copies of the counts. */
+static inline struct region_port *soft_port_stats(const struct soft *soft,
+						  const struct soft_port *port, unsigned w)
+{
+	return port->stats + (size_t)w * soft->n_ports;
+}
+
+static inline struct region_queue *soft_queue_stats(const struct soft *soft,
+						    const struct soft_queue *queue, unsigned w)
+{
+	return queue->stats + (size_t)w * soft->queue_stride;
+}
+
+/* The source instance worker `w` reads and sends through on `port`, or
+ * NULL when another worker reads the port's one source. */
+static inline struct soft_source *soft_worker_source(const struct soft *soft,
+						     const struct soft_port *port, unsigned w)
+{
+	if (port->n_sources > 1)
+		return &port->sources[w];
+	return (unsigned)(port - soft->ports) % soft->n_workers == w ? &port->sources[0] : NULL;
+}
+
 /* actions.c */
-/* Classify and act on a packet the port received (or transmits). */
-void soft_process(struct soft *soft, struct soft_port *port, struct packet *p, bool egress,
+/* Worker `w`: classify and act on a packet the port received (or
+ * transmits). */
+void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *p, bool egress,
 		  uint64_t now_ns);
 uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input, unsigned length);
 /* RSS input of a packet for `types`: the hash, or 0 with *valid false. */
@@ -217,30 +272,35 @@ int soft_queue_detach(struct soft *soft, uint16_t port, uint16_t queue, bool tx,
 		      struct mpf_flow_error *error);
 /* Client `owner` is gone: detach every queue it holds, free its spares. */
 void soft_queues_release(struct soft *soft, uint32_t owner);
-/* Datapath: deliver a frame to queue index `q` of `port`. */
-void soft_deliver(struct soft *soft, struct soft_port *port, unsigned q, const struct packet *p,
+/* Worker `w`: deliver a frame to queue index `q` of `port`, through its
+ * ring of the queue. */
+void soft_deliver(struct soft_worker *w, struct soft_port *port, unsigned q, const struct packet *p,
 		  const struct rxq_desc *desc);
-void soft_rxq_commit(struct soft *soft);
+void soft_rxq_commit(struct soft_worker *w);
+/* Write a frame to a pcap dump (any worker: under the dump lock). */
+void soft_dump(struct soft *soft, pcap_dumper_t *dump, const struct packet *p, uint64_t when_ns);
 
 /* transmit.c */
-/* Datapath: receive what loop: ports sent to `port`. Frames processed. */
-unsigned soft_inbox_receive(struct soft *soft, struct soft_port *port, uint64_t now_ns);
-/* Datapath: send what secondaries queued on `port`'s TX queues, through
- * its egress rules. Frames taken. */
-unsigned soft_transmit_queues(struct soft *soft, struct soft_port *port, uint64_t now_ns);
-/* Datapath: a frame the port sends (egress rules passed): the tx dump,
- * then the wire (live:), or the inbox of the port it loops to. */
-void soft_transmit(struct soft *soft, struct soft_port *port, const struct packet *p,
+/* Worker `w`: receive what loop: ports sent to `port` through it. Frames
+ * processed. */
+unsigned soft_inbox_receive(struct soft_worker *w, struct soft_port *port, uint64_t now_ns);
+/* Worker `w`: send what secondaries queued on its TX queues of `port`
+ * (queue q is worker q % workers's), through the egress rules. Frames
+ * taken. */
+unsigned soft_transmit_queues(struct soft_worker *w, struct soft_port *port, uint64_t now_ns);
+/* Worker `w`: a frame the port sends (egress rules passed): the tx dump,
+ * then the wire (live:, xdp:), or the inbox of the port it loops to. */
+void soft_transmit(struct soft_worker *w, struct soft_port *port, const struct packet *p,
 		   uint64_t now_ns);
-/* Datapath, before sleeping: the fds to wake on (live sockets, TX queues'
- * bells; each TX queue told to ring). false: something is ready, do not
- * sleep. */
-bool soft_prepare_sleep(struct soft *soft, struct pollfd *fds, unsigned *n);
-/* The primary: reset a port's statistics (the datapath does it if it runs). */
+/* Worker `w`, before sleeping: the fds to wake on (its sockets, its TX
+ * queues' bells, each told to ring, and its wake fd). false: something is
+ * ready, do not sleep. */
+bool soft_prepare_sleep(struct soft_worker *w, struct pollfd *fds, unsigned *n);
+void soft_finish_sleep(struct soft_worker *w);
+/* The primary: reset a port's statistics (through the workers if they run). */
 int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_error *error);
-/* Datapath: carry out the resets the primary asked for. */
-void soft_apply_resets(struct soft *soft);
-void soft_finish_sleep(struct soft *soft);
+/* Worker `w`: carry out the resets the primary asked for. */
+void soft_apply_resets(struct soft_worker *w);
 
 /* xdp.c: the xdp: source (built with libxdp), as source.c's kinds. */
 int soft_xdp_open(struct soft_source *s, const char *ifname, uint32_t queue, const char *mode,
@@ -256,7 +316,14 @@ void soft_xdp_flush(struct soft_source *s);
 uint64_t soft_xdp_missed(struct soft_source *s);
 
 /* source.c */
-int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_error *error);
+/* Open instance `instance` of `instances` of a source: one per worker for
+ * live: (joined in one AF_PACKET fanout group: `fanout` is 0 for the first,
+ * which returns the group's id there, then that id) and xdp: (queue Q +
+ * instance); other kinds have one. */
+int soft_source_open(struct soft_source *s, const char *spec, unsigned instance, unsigned instances,
+		     uint16_t *fanout, struct mpf_flow_error *error);
+/* How many instances a source spec takes with `workers` workers. */
+unsigned soft_source_instances(const char *spec, unsigned workers);
 void soft_source_close(struct soft_source *s);
 /* Up to `max` frames now; 0 when none is due or left. */
 unsigned soft_source_burst(struct soft_source *s, struct packet *pkts, unsigned max,
@@ -272,7 +339,10 @@ void soft_source_release(struct soft_source *s);
 uint64_t soft_source_due(const struct soft_source *s, uint64_t now_ns);
 
 /* datapath.c */
+/* Start (stop) every worker thread. */
 int soft_datapath_start(struct soft *soft, struct mpf_flow_error *error);
 void soft_datapath_stop(struct soft *soft);
+/* Wake worker `w` if it sleeps. */
+void soft_worker_wake(struct soft_worker *w);
 
 #endif

@@ -224,7 +224,8 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
 /* xdp:IFNAME[,queue=Q][,mode=zc|copy] */
-static int open_xdp(struct soft_source *s, char *options, struct mpf_flow_error *error)
+static int open_xdp(struct soft_source *s, char *options, unsigned instance,
+		    struct mpf_flow_error *error)
 {
 	char *ifname = strsep(&options, ","), *name;
 	const char *mode = "";
@@ -255,9 +256,10 @@ static int open_xdp(struct soft_source *s, char *options, struct mpf_flow_error 
 	if (*ifname == '\0')
 		return source_error(error, EINVAL, s, "xdp: an interface name expected");
 #ifdef MPFLOW_HAVE_XDP
-	return soft_xdp_open(s, ifname, (uint32_t)queue, mode, error);
+	/* With several workers, worker i reads queue Q + i. */
+	return soft_xdp_open(s, ifname, (uint32_t)queue + instance, mode, error);
 #else
-	(void)mode;
+	(void)mode, (void)instance;
 	return source_error(error, ENOTSUP, s,
 			    "this mpflowd was built without AF_XDP (libxdp-dev, libbpf-dev)");
 #endif
@@ -278,7 +280,37 @@ static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
-int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_error *error)
+unsigned soft_source_instances(const char *spec, unsigned workers)
+{
+	/* The kernel spreads an interface's frames over several sockets; a
+	 * trace, a generator or a loop is one sequence of frames. */
+	if (strncmp(spec, "live:", 5) == 0 || strncmp(spec, "xdp:", 4) == 0)
+		return workers;
+	return 1;
+}
+
+/* Join this live: socket to the port's fanout group: the kernel spreads
+ * the interface's frames over the group's sockets by flow hash, so that a
+ * flow stays on one worker (and in order). The first socket makes the
+ * group (the kernel picks its id), the others join it. */
+static int join_fanout(struct soft_source *s, uint16_t *fanout, struct mpf_flow_error *error)
+{
+	int arg = *fanout ? (int)(*fanout | PACKET_FANOUT_HASH << 16)
+			  : (int)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+	socklen_t length = sizeof(arg);
+	char why[96];
+
+	if (setsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) == 0 &&
+	    (*fanout || getsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &arg, &length) == 0)) {
+		*fanout = (uint16_t)(arg & 0xffff);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "AF_PACKET fanout: %s", strerror(errno));
+	return source_error(error, errno, s, why);
+}
+
+int soft_source_open(struct soft_source *s, const char *spec, unsigned instance, unsigned instances,
+		     uint16_t *fanout, struct mpf_flow_error *error)
 {
 	char copy[sizeof(s->spec)], *options, *kind;
 	uint64_t loop = 1, flows = 0, size = 64;
@@ -299,10 +331,13 @@ int soft_source_open(struct soft_source *s, const char *spec, struct mpf_flow_er
 	*options++ = '\0';
 	if (strcmp(kind, "live") == 0) {
 		s->kind = SOURCE_LIVE;
-		return open_live(s, options, error);
+		err = open_live(s, options, error);
+		if (!err && instances > 1)
+			err = join_fanout(s, fanout, error);
+		return err;
 	}
 	if (strcmp(kind, "xdp") == 0)
-		return open_xdp(s, options, error);
+		return open_xdp(s, options, instance, error);
 	if (strcmp(kind, "loop") == 0) {
 		uint64_t port = 0;
 

@@ -55,22 +55,25 @@ static void region(const uint8_t *data, size_t size)
 	}
 	/* Accepted: every slot of every array lies inside the mapping. */
 	size_t per_port = (size_t)view.pf_queues + view.vfs;
+	size_t entries = (size_t)view.workers * view.n_ports;
 
 	if ((const uint8_t *)(view.counters + view.max_rules) > copy + size ||
 	    (const uint8_t *)(view.entries + view.max_rules) > copy + size ||
-	    (const uint8_t *)(view.queues + view.n_ports * per_port) > copy + size)
+	    (const uint8_t *)(view.queues + entries * per_port) > copy + size ||
+	    (const uint8_t *)(view.shares.base + (size_t)view.shares.n * view.max_rules) >
+		    copy + size)
 		abort();
-	for (size_t p = 0; p < view.n_ports; p++) {
+	for (uint16_t p = 0; p < view.n_ports; p++) {
+		struct region_port_set set = region_view_port(&view, p);
 		uint64_t port[REGION_PORT_STATS], queues[REGION_QUEUE_STATS];
 
-		region_port_read(&view.ports[p], port, &view.queues[p * per_port], per_port,
-				 queues);
+		region_port_read(&set, 0, per_port, port, queues);
 	}
 	for (uint32_t i = 0; i < view.max_rules; i++) {
 		struct region_count count;
 		struct region_entry entry;
 
-		region_counter_read(&view.counters[i], 1, &count);
+		region_counter_read_shared(&view.counters[i], &view.shares, i, 1, &count);
 		region_entry_read(&view.entries[i], &entry);
 	}
 }

@@ -84,7 +84,7 @@ static void setup(void)
 	struct mpf_flow_error error;
 	struct rule_shape shape;
 
-	rcu_init(&rcu);
+	rcu_init(&rcu, 1);
 	cls_init(&cls, &rcu);
 	for (unsigned i = 0; i < N_RULES; i++) {
 		struct cls_rule *r = &rules[i];

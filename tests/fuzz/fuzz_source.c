@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		snprintf(spec, sizeof(spec), "%s", text);
 	}
-	err = soft_source_open(&s, spec, &error);
+	err = soft_source_open(&s, spec, 0, 1, &(uint16_t){0}, &error);
 	if (err) {
 		if (err >= 0 || error.message[0] == '\0')
 			abort();
