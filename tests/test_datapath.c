@@ -139,6 +139,19 @@ static void install(struct mpf_client *c, uint64_t h[3])
 	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_icmp, a_icmp, 0, &h[2], &error), 0);
 }
 
+/* Wait until rule `handle` counted `hits` (or 5 s passed). */
+static void settle(struct mpf_client *c, uint64_t handle, unsigned hits)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		struct mpf_flow_query_count count = {0};
+
+		mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
+		if (count.hits == hits)
+			break;
+		usleep(50000);
+	}
+}
+
 static void expect_count(struct mpf_client *c, uint64_t handle, unsigned hits, unsigned bytes)
 {
 	struct mpf_flow_query_count count = {0};
@@ -444,14 +457,7 @@ static void test_two_workers_classify_count_and_deliver_exactly(void **state)
 	pthread_join(churner, NULL);
 	assert_true(ch.made > 0);
 	expect_count(c, in53, 10000, 5000 * (unsigned)(a53.length + b53.length));
-	for (int tries = 0; tries < 100; tries++) {
-		struct mpf_flow_query_count count = {0};
-
-		mpf_flow_query(c, 0, in9, MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
-		if (count.hits == 6000)
-			break;
-		usleep(20000);
-	}
+	settle(c, in9, 6000);
 	expect_count(c, in9, 6000, 6000 * (unsigned)a9.length);
 	assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
 	assert_int_equal(ps.rx_packets, 16000);
@@ -745,14 +751,7 @@ static void test_loop_port_receives_what_secondaries_transmit(void **state)
 	/* A flood: the inbox takes what it has room for, the ring holds the
 	 * rest, mpf_txq_burst() takes fewer; nothing is lost. */
 	transmit_all(tx0, &f7, 20000);
-	for (int tries = 0; tries < 200; tries++) {
-		struct mpf_flow_query_count count = {0};
-
-		mpf_flow_query(c, 0, in7, MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
-		if (count.hits == 20000)
-			break;
-		usleep(20000);
-	}
+	settle(c, in7, 20000);
 	expect_count(c, in7, 20000, 20000 * (unsigned)f7.length);
 	assert_int_equal(mpf_port_stats(c, 0, &ps), 0);
 	assert_int_equal(ps.rx_missed, 0);
@@ -799,19 +798,6 @@ static void send_veth(int sock, const struct sockaddr_ll *to, const struct frame
 		(ssize_t)f->length);
 	if (i % 64 == 63)
 		usleep(2000); /* stay within the veth queue */
-}
-
-/* Wait until rule `handle` counted `hits` (or 5 s passed). */
-static void settle(struct mpf_client *c, uint64_t handle, unsigned hits)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		struct mpf_flow_query_count count = {0};
-
-		mpf_flow_query(c, 0, handle, MPF_FLOW_ACTION_TYPE_COUNT, &count, NULL);
-		if (count.hits == hits)
-			break;
-		usleep(50000);
-	}
 }
 
 /* 700 frames of many flows into the veth: each rule counts exactly, and
