@@ -10,6 +10,7 @@
  *   shm_load_relaxed / shm_store_relaxed   no ordering: the value alone matters
  *   shm_load_acquire                       later reads and writes stay after it
  *   shm_store_release                      earlier reads and writes stay before it
+ *   shm_add_relaxed                        a count several threads add to
  *   shm_store_seq_cst / shm_load_seq_cst   a store then a load of another word
  *                                          that cannot be reordered (Dekker pairs:
  *                                          all seq_cst accesses fall in one total
@@ -79,6 +80,12 @@ static inline void shm_store_relaxed64(shm_u64 *p, uint64_t v)
 static inline void shm_store_release64(shm_u64 *p, uint64_t v)
 {
 	atomic_store_explicit(p, v, memory_order_release);
+}
+
+/* Several writers, no ordering: a count many threads add to. */
+static inline void shm_add_relaxed64(shm_u64 *p, uint64_t v)
+{
+	atomic_fetch_add_explicit(p, v, memory_order_relaxed);
 }
 
 /* Store then load of another word, never reordered: see the header comment.

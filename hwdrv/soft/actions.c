@@ -231,7 +231,7 @@ void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *
 		}
 	}
 	if (result.overflow)
-		__atomic_fetch_add(&port->overflow, 1, __ATOMIC_RELAXED); /* any worker */
+		shm_add_relaxed64(&port->overflow, 1); /* any worker: several writers */
 	if (egress) {
 		if (dropped) {
 			region_stat_add(&stats->value[REGION_PORT_TX_DROPPED], 1);
