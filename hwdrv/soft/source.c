@@ -334,10 +334,16 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 		err = open_live(s, options, error);
 		if (!err && instances > 1)
 			err = join_fanout(s, fanout, error);
+		if (err)
+			soft_source_close(s); /* a failed open leaves nothing */
 		return err;
 	}
-	if (strcmp(kind, "xdp") == 0)
-		return open_xdp(s, options, instance, error);
+	if (strcmp(kind, "xdp") == 0) {
+		err = open_xdp(s, options, instance, error);
+		if (err)
+			soft_source_close(s); /* a failed open leaves nothing */
+		return err;
+	}
 	if (strcmp(kind, "loop") == 0) {
 		uint64_t port = 0;
 
