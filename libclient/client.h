@@ -117,6 +117,12 @@ struct client_queue {
 /* Attach queue `queue` of `port` (TX with `tx`) into `q`. 0 or -errno. */
 int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t queue,
 			struct client_queue *q, struct mpf_flow_error *error);
+/* The same into a new object of `size` bytes whose first member is the
+ * queue (struct mpf_rxq, struct mpf_txq); client_queue_close() detaches
+ * and frees it. */
+int client_queue_open(struct mpf_client *c, bool tx, uint16_t port, uint16_t queue, size_t size,
+		      struct client_queue **q, struct mpf_flow_error *error);
+int client_queue_close(struct client_queue *q, struct mpf_flow_error *error);
 /* Give it back (when its session is still the client's) and unmap it. */
 int client_queue_detach(struct client_queue *q, struct mpf_flow_error *error);
 /* The session ends (mpf_reconnect(), mpf_disconnect()): the queues let go

@@ -157,6 +157,32 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 	return 0;
 }
 
+int client_queue_open(struct mpf_client *c, bool tx, uint16_t port, uint16_t queue, size_t size,
+		      struct client_queue **out, struct mpf_flow_error *error)
+{
+	struct client_queue *q = calloc(1, size);
+	int err;
+
+	if (q == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "out of memory");
+	err = client_queue_attach(c, tx, port, queue, q, error);
+	if (err) {
+		free(q);
+		return err;
+	}
+	*out = q;
+	return 0;
+}
+
+int client_queue_close(struct client_queue *q, struct mpf_flow_error *error)
+{
+	int err = client_queue_detach(q, error);
+
+	free(q);
+	return err;
+}
+
 int client_queue_detach(struct client_queue *q, struct mpf_flow_error *error)
 {
 	struct mpf_client *c = q->client;

@@ -5,6 +5,7 @@
  * ring code refuses impossible indexes and headers).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,23 +20,17 @@
 struct mpf_rxq {
 	struct client_queue q;
 };
+_Static_assert(offsetof(struct mpf_rxq, q) == 0, "the queue comes first");
 
 int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct mpf_rxq **out,
 		   struct mpf_flow_error *error)
 {
-	struct mpf_rxq *rxq = calloc(1, sizeof(*rxq));
-	int err;
+	struct client_queue *q;
+	int err = client_queue_open(c, false, port, queue, sizeof(struct mpf_rxq), &q, error);
 
-	if (rxq == NULL)
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "out of memory");
-	err = client_queue_attach(c, false, port, queue, &rxq->q, error);
-	if (err) {
-		free(rxq);
-		return err;
-	}
-	*out = rxq;
-	return 0;
+	if (!err)
+		*out = (struct mpf_rxq *)(void *)q; /* its first member */
+	return err;
 }
 
 int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, void *buf, size_t cap)
@@ -132,8 +127,5 @@ void mpf_rxq_stats(const struct mpf_rxq *rxq, struct mpf_rxq_stats *stats)
 
 int mpf_rxq_detach(struct mpf_rxq *rxq, struct mpf_flow_error *error)
 {
-	int err = client_queue_detach(&rxq->q, error);
-
-	free(rxq);
-	return err;
+	return client_queue_close(&rxq->q, error);
 }

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 
@@ -15,25 +16,19 @@
 struct mpf_txq {
 	struct client_queue q;
 };
+_Static_assert(offsetof(struct mpf_txq, q) == 0, "the queue comes first");
 
 _Static_assert(MPF_TXQ_FRAME_MAX == RXQ_FRAME_MAX, "TX frame bound");
 
 int mpf_txq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct mpf_txq **out,
 		   struct mpf_flow_error *error)
 {
-	struct mpf_txq *txq = calloc(1, sizeof(*txq));
-	int err;
+	struct client_queue *q;
+	int err = client_queue_open(c, true, port, queue, sizeof(struct mpf_txq), &q, error);
 
-	if (txq == NULL)
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "out of memory");
-	err = client_queue_attach(c, true, port, queue, &txq->q, error);
-	if (err) {
-		free(txq);
-		return err;
-	}
-	*out = txq;
-	return 0;
+	if (!err)
+		*out = (struct mpf_txq *)(void *)q; /* its first member */
+	return err;
 }
 
 /* Nothing was taken: is that a full ring, or a session that is over (the
@@ -90,8 +85,5 @@ void mpf_txq_stats(const struct mpf_txq *txq, struct mpf_txq_stats *stats)
 
 int mpf_txq_detach(struct mpf_txq *txq, struct mpf_flow_error *error)
 {
-	int err = client_queue_detach(&txq->q, error);
-
-	free(txq);
-	return err;
+	return client_queue_close(&txq->q, error);
 }

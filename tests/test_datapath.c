@@ -847,6 +847,24 @@ static void test_veth_traffic_spread_over_two_workers_is_counted_exactly(void **
 	veth_traffic("2");
 }
 
+/* Read `capture` until `want` copies of `f` came, byte for byte, or 5 s
+ * passed; returns how many came. */
+static unsigned capture_copies(int capture, const struct frame *f, unsigned want)
+{
+	struct timeval tv = {.tv_usec = 100000};
+	uint8_t buf[2048];
+	unsigned seen = 0;
+
+	setsockopt(capture, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (time_t deadline = time(NULL) + 5; seen < want && time(NULL) < deadline;) {
+		ssize_t n = recv(capture, buf, sizeof(buf), 0);
+
+		if (n == (ssize_t)f->length && memcmp(buf, f->bytes, f->length) == 0)
+			seen++;
+	}
+	return seen;
+}
+
 /* What a secondary transmits on a live: port goes out of its interface
  * (the peer end of the veth sees every frame, byte for byte), and the port
  * receives neither its own transmissions nor the host's. */
@@ -863,9 +881,7 @@ static void test_veth_transmit_puts_frames_on_the_wire(void **state)
 	struct mpf_txq *tx;
 	struct sockaddr_ll to;
 	uint64_t h;
-	unsigned seen = 0;
 	int sock, capture;
-	uint8_t buf[2048];
 
 	(void)state;
 	sock = veth_namespace(&to);
@@ -878,17 +894,8 @@ static void test_veth_transmit_puts_frames_on_the_wire(void **state)
 	assert_int_equal(mpf_flow_create(c, 0, &ingress, any, count, 0, &h, &error), 0);
 	assert_int_equal(mpf_txq_attach(c, 0, 0, &tx, &error), 0);
 	transmit_all(tx, &f, 100);
-	for (time_t deadline = time(NULL) + 5; seen < 100 && time(NULL) < deadline;) {
-		struct timeval tv = {.tv_usec = 100000};
-		ssize_t n;
-
-		setsockopt(capture, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		n = recv(capture, buf, sizeof(buf), 0);
-		if (n == (ssize_t)f.length && memcmp(buf, f.bytes, f.length) == 0)
-			seen++;
-	}
+	assert_int_equal(capture_copies(capture, &f, 100), 100);
 	close(capture);
-	assert_int_equal(seen, 100);
 	/* What the host itself sends out of mpft0 is no received traffic
 	 * either (a NIC's receive side does not see the host's sends). */
 	to.sll_ifindex = (int)if_nametoindex("mpft0");
@@ -925,8 +932,7 @@ static void test_veth_xdp_source_receives_and_sends(void **state)
 	struct sockaddr_ll to;
 	char cmd[512], log[64];
 	uint64_t h[3];
-	unsigned seen = 0;
-	uint8_t buf[2048];
+	unsigned seen;
 	int sock, capture;
 
 	(void)state;
@@ -963,15 +969,7 @@ static void test_veth_xdp_source_receives_and_sends(void **state)
 	assert_int_equal(bind(capture, (const struct sockaddr *)&to, sizeof(to)), 0);
 	assert_int_equal(mpf_txq_attach(c, 0, 0, &tx, &error), 0);
 	transmit_all(tx, &out, 100);
-	for (time_t deadline = time(NULL) + 5; seen < 100 && time(NULL) < deadline;) {
-		struct timeval tv = {.tv_usec = 100000};
-		ssize_t n;
-
-		setsockopt(capture, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		n = recv(capture, buf, sizeof(buf), 0);
-		if (n == (ssize_t)out.length && memcmp(buf, out.bytes, out.length) == 0)
-			seen++;
-	}
+	seen = capture_copies(capture, &out, 100);
 	close(capture);
 	close(sock);
 	assert_int_equal(seen, 100);
