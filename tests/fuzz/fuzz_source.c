@@ -3,7 +3,7 @@
  * libFuzzer target for --source specs (soft_source_open): the text an
  * operator gives mpflowd. A pcap: spec reads a small capture the target
  * writes (whatever file the input names), a gen: spec is held to 4096 flows
- * (so a run stays small), and live: specs are left out (they open AF_PACKET
+ * (so a run stays small), and live: and xdp: specs are left out (they open
  * sockets on real interfaces). A crash, a sanitizer report, a refusal
  * without a message, or a source that opens but says it has no frame to
  * give while a trace was asked for, is a bug.
@@ -78,8 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (s.kind != SOURCE_TRACE || s.frames == 0)
+	/* A loop: port receives what its port (or the one it names) sends: it
+	 * opens with no frames of its own. Every other source that opens here
+	 * is a trace with frames. */
+	if (s.kind == SOURCE_LOOP) {
+		if (s.loop_port >= HWDRV_PORTS_MAX || s.frames != 0)
+			abort();
+	} else if (s.kind != SOURCE_TRACE || s.frames == 0) {
 		abort();
+	}
 	soft_source_close(&s);
 	return 0;
 }

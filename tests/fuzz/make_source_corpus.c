@@ -18,6 +18,8 @@ int main(int argc, char **argv)
 		"pcap:trace.pcap,count=5,tx",
 		"gen:",
 		"pcap:",
+		"loop:",
+		"loop:2",
 	};
 
 	if (argc != 2)
