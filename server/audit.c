@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "server/server.h"
 
@@ -32,7 +33,8 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 	const struct rule_table *t = &s->rules;
 	uint32_t used = 0, persistent = 0, unrestored = 0;
 
-	for (uint32_t slot = 0; slot < t->max; slot++) {
+	/* Slots from t->fresh on were never used: nothing to check there. */
+	for (uint32_t slot = 0; slot < t->fresh; slot++) {
 		const struct rule_slot *r = &t->slots[slot];
 		uint32_t entry = shm_load_acquire32(&s->entries[slot].generation);
 		uint32_t counter = shm_load_acquire32(&s->counters[slot].generation);
@@ -46,12 +48,12 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 		}
 		used++;
 		if (r->state == RULE_UNRESTORED) {
-			if (r->owner != 0 || r->journal == NULL || r->backend || counter ||
+			if (r->owner != 0 || r->request_length == 0 || r->backend || counter ||
 			    entry != r->generation)
 				return BAD("unrestored rule in slot %u: owner %u, journal copy %s, "
 					   "counter generation %u, entry generation %u",
-					   slot, r->owner, r->journal ? "kept" : "missing", counter,
-					   entry);
+					   slot, r->owner, r->request_length ? "kept" : "missing",
+					   counter, entry);
 			unrestored++;
 			persistent++;
 			continue;
@@ -65,7 +67,7 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 				   entry, counter);
 		if (r->owner == 0) {
 			persistent++;
-			if (s->journal.fd >= 0 && r->journal == NULL)
+			if (s->journal.fd >= 0 && r->request_length == 0)
 				return BAD("persistent rule in slot %u has no journal record",
 					   slot);
 		} else if (owner_of(s, r) == NULL) {
@@ -108,7 +110,7 @@ static int audit_clients(const struct server *s, uint8_t *listed, struct mpf_flo
 			continue;
 		active++;
 		for (uint32_t at = c->first_rule; at; at = s->rules.slots[at - 1].next) {
-			if (at - 1 >= s->rules.max || s->rules.slots[at - 1].state != RULE_LIVE ||
+			if (at - 1 >= s->rules.fresh || s->rules.slots[at - 1].state != RULE_LIVE ||
 			    s->rules.slots[at - 1].owner != c->session || listed[at - 1])
 				return BAD("client %u's rule list is broken at slot %u", c->session,
 					   at - 1);
@@ -133,7 +135,9 @@ static int audit_free_queue(const struct server *s, uint8_t *seen, struct mpf_fl
 	for (uint32_t i = 0; i < rules_free(t); i++) {
 		uint32_t slot = rules_free_at(t, i);
 
-		if (slot >= t->max || t->slots[slot].state != RULE_FREE || seen[slot])
+		if (i >= t->free_count + t->quarantine_count)
+			break; /* the rest are the fresh slots, free by construction */
+		if (slot >= t->fresh || t->slots[slot].state != RULE_FREE || seen[slot])
 			return BAD("free queue entry %u (slot %u) is in use, repeated or out of "
 				   "range",
 				   i, slot);
@@ -171,7 +175,7 @@ static int audit_ports(const struct server *s, struct mpf_flow_error *error)
 
 int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *error)
 {
-	uint8_t *marks = calloc(s->rules.max, 1);
+	uint8_t *marks = calloc(s->rules.fresh + 1, 1);
 	int err;
 
 	if (marks == NULL)
@@ -183,8 +187,7 @@ int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *
 	if (!err)
 		err = audit_ports(s, error);
 	if (!err) {
-		for (uint32_t i = 0; i < s->rules.max; i++)
-			marks[i] = 0;
+		memset(marks, 0, s->rules.fresh);
 		err = audit_free_queue(s, marks, error);
 	}
 	free(marks);

@@ -98,6 +98,7 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 	fds[HANDSHAKE_FD_PRIMARY_BELL] = c->primary_bell;
 	fds[HANDSHAKE_FD_CLIENT_BELL] = c->client_bell;
 	c->active = true;
+	region_owner_publish(&s->owners[index], c->session, (uint32_t)pid, c->name);
 	s->client_count++;
 	shm_store_relaxed32(&s->region->clients, s->client_count);
 	*out = c;
@@ -149,6 +150,7 @@ void client_finish(struct server *s, struct client *c)
 	c->job = (struct job){.kind = JOB_NONE};
 	c->active = false;
 	c->leaving = false;
+	region_owner_retire(&s->owners[c->index]);
 	s->client_count--;
 	shm_store_relaxed32(&s->region->clients, s->client_count);
 }

@@ -458,9 +458,9 @@ int journal_rewrite(struct server *s)
 			const struct rule_slot *r = &s->rules.slots[slot];
 
 			next = r->port_next;
-			if (!r->dying && r->journal)
+			if (!r->dying && r->owner == 0)
 				rewrite_put(&w, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
-					    r->journal, r->journal_length);
+					    rules_request(s, r), r->request_length);
 		}
 	rewrite_flush(&w);
 	buffer_free(&w.buffer);

@@ -17,7 +17,8 @@ int region_create(struct server *s)
 					     .ports = s->config.device.ports,
 					     .pf_queues = s->config.device.queues,
 					     .vfs = s->config.device.vfs,
-					     .workers = s->config.device.workers};
+					     .workers = s->config.device.workers,
+					     .max_owners = s->config.max_clients};
 	uint64_t bytes = region_memsize(&layout);
 	size_t length = (size_t)bytes;
 	int fd;
@@ -33,7 +34,9 @@ int region_create(struct server *s)
 	mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED)
 		goto fail;
-	memory_prefault(mem, length);
+	/* Only the header and the port statistics are faulted in now: the
+	 * rest as rules use it, so start-up does not grow with --max-rules. */
+	memory_prefault(mem, region_prefix(&layout));
 	region_init(mem, &layout, s->config.backend, s->config.instance, (uint32_t)getpid());
 	if (fcntl(fd, F_ADD_SEALS,
 		  F_SEAL_FUTURE_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
@@ -45,6 +48,8 @@ int region_create(struct server *s)
 	s->region_length = length;
 	s->counters = (struct region_counter *)((uint8_t *)mem + s->region->counters_offset);
 	s->entries = (struct region_entry *)((uint8_t *)mem + s->region->directory_offset);
+	s->owners = (struct region_owner *)((uint8_t *)mem + s->region->owners_offset);
+	rule_heap_init(&s->heap, (uint8_t *)mem + s->region->heap_offset, s->region->heap_size);
 	/* The backend counts port statistics where the region keeps them. */
 	s->config.device.port_stats = region_ports(mem);
 	s->config.device.queue_stats = region_queues(mem, &layout);
@@ -76,6 +81,7 @@ void memory_prefault(void *mem, size_t length)
 void region_destroy(struct server *s)
 {
 	if (s->region) {
+		rule_heap_fini(&s->heap);
 		munmap(s->region, s->region_length);
 		close(s->region_fd);
 		s->region = NULL;

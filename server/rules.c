@@ -50,6 +50,7 @@ int rules_init(struct rule_table *t, uint32_t max)
 {
 	t->max = max;
 	t->quarantine_cap = max < RULES_QUARANTINE ? max : RULES_QUARANTINE;
+	/* calloc: pages the table never reaches are never touched. */
 	t->slots = calloc(max, sizeof(*t->slots));
 	t->free = calloc(max, sizeof(*t->free));
 	t->quarantine = calloc(t->quarantine_cap, sizeof(*t->quarantine));
@@ -57,10 +58,8 @@ int rules_init(struct rule_table *t, uint32_t max)
 		rules_fini(t);
 		return -ENOMEM;
 	}
-	/* Low slots on top, so a small table stays in few cache lines. */
-	for (uint32_t i = 0; i < max; i++)
-		t->free[i] = max - 1 - i;
-	t->free_count = max;
+	t->free_count = 0;
+	t->fresh = 0;
 	t->quarantine_head = t->quarantine_count = 0;
 	memset(t->ports, 0, sizeof(t->ports));
 	t->used = 0;
@@ -80,24 +79,29 @@ void rules_fini(struct rule_table *t)
 
 uint32_t rules_free(const struct rule_table *t)
 {
-	return t->free_count + t->quarantine_count;
+	return t->free_count + t->quarantine_count + (t->max - t->fresh);
 }
 
 uint32_t rules_free_at(const struct rule_table *t, uint32_t i)
 {
 	if (i < t->free_count)
 		return t->free[i];
-	return t->quarantine[(t->quarantine_head + i - t->free_count) % t->quarantine_cap];
+	i -= t->free_count;
+	if (i < t->quarantine_count)
+		return t->quarantine[(t->quarantine_head + i) % t->quarantine_cap];
+	return t->fresh + (i - t->quarantine_count);
 }
 
-/* The slot to use next: the top of the stack, else the oldest in
- * quarantine (the table is then nearly full). Some must be free. */
+/* The slot to use next: the top of the stack, else a fresh one, else the
+ * oldest in quarantine (the table is then nearly full). Some must be free. */
 static uint32_t free_pop(struct rule_table *t)
 {
 	uint32_t slot;
 
 	if (t->free_count)
 		return t->free[--t->free_count];
+	if (t->fresh < t->max)
+		return t->fresh++;
 	slot = t->quarantine[t->quarantine_head];
 	t->quarantine_head = (t->quarantine_head + 1) % t->quarantine_cap;
 	t->quarantine_count--;
@@ -187,37 +191,64 @@ static void unnumber_rule(struct rule_table *t, uint32_t slot)
 	r->port_prev = r->port_next = 0;
 }
 
+/* Keep the request that made the rule in `slot` in the rule heap, with the
+ * client's user_data cleared (it is the client's own business, and every
+ * client reads the heap). 0, or -ENOSPC / -EMSGSIZE: the heap is full. */
+static int keep_request(struct server *s, uint32_t slot, const void *bytes, uint32_t length)
+{
+	struct rule_slot *r = &s->rules.slots[slot];
+	struct wire_header header;
+	int err;
+
+	if (length < sizeof(header))
+		return -EINVAL;
+	err = rule_heap_alloc(&s->heap, length, &r->request_offset);
+	if (err)
+		return err;
+	memcpy(&header, bytes, sizeof(header));
+	header.user_data = 0;
+	region_rule_write(s->heap.base, r->request_offset, &header, sizeof(header));
+	region_rule_write(s->heap.base, r->request_offset + sizeof(header),
+			  (const uint8_t *)bytes + sizeof(header),
+			  length - (uint32_t)sizeof(header));
+	r->request_length = length;
+	return 0;
+}
+
+static void drop_request(struct server *s, struct rule_slot *r)
+{
+	if (r->request_length)
+		rule_heap_free(&s->heap, r->request_offset, r->request_length);
+	r->request_length = 0;
+}
+
+const void *rules_request(const struct server *s, const struct rule_slot *r)
+{
+	return r->request_length ? s->heap.base + r->request_offset : NULL;
+}
+
 static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 			  const struct wire_rule *rule, uint16_t flags)
 {
-	struct region_entry e;
-	size_t n;
+	const struct rule_slot *r = &s->rules.slots[slot];
+	struct region_entry e = {0};
 
-	memset(&e, 0, offsetof(struct region_entry, text));
 	if (!rule->persistent) {
 		e.owner_pid = (uint32_t)c->pid;
 		e.owner_id = c->session;
-		memcpy(e.owner_name, c->name, sizeof(e.owner_name));
+		e.owner_index = (uint16_t)c->index;
 	}
 	e.created_ns = realtime_ns();
 	e.group = rule->attr.group;
 	e.priority = rule->attr.priority;
 	e.port = rule->port;
-	e.number = s->rules.slots[slot].number;
+	e.number = r->number;
 	e.flags = (uint16_t)(flags | (rule->attr.ingress ? REGION_ENTRY_INGRESS : 0) |
 			     (rule->attr.egress ? REGION_ENTRY_EGRESS : 0) |
 			     (rule->persistent ? REGION_ENTRY_PERSISTENT : 0));
-	n = rule_print(e.text, sizeof(e.text), &rule->attr, rule->items, rule->actions);
-	if (n >= sizeof(e.text)) {
-		/* Said, not silent: the flag and a visible ellipsis. */
-		memcpy(e.text + sizeof(e.text) - 4, "...", 4);
-		e.flags |= REGION_ENTRY_TEXT_TRUNCATED;
-		n = sizeof(e.text) - 1;
-	}
-	e.text_length = (uint16_t)n;
-	/* The NUL and the padding to the last word: no stale bytes published. */
-	memset(e.text + n, 0, 8 - (n % 8) < sizeof(e.text) - n ? 8 - (n % 8) : sizeof(e.text) - n);
-	region_entry_publish(&s->entries[slot], &e, s->rules.slots[slot].generation);
+	e.rule_offset = r->request_offset;
+	e.rule_length = r->request_length;
+	region_entry_publish(&s->entries[slot], &e, r->generation);
 }
 
 static void count_used(struct server *s, int delta)
@@ -263,29 +294,28 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	int err;
 
 	r->generation = generation;
+	err = keep_request(s, slot, hw->wire, (uint32_t)hw->wire_length);
+	if (err)
+		return flow_error_set(error, ENOSPC, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "the rule heap is full (%llu bytes for --max-rules %u)",
+				      (unsigned long long)s->heap.size, s->rules.max);
 	region_counter_open_shared(&s->counters[slot], &s->shares, slot, r->generation, counted);
 	hw->counter = &s->counters[slot];
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err) {
 		region_counter_close(&s->counters[slot]);
+		drop_request(s, r);
 		return err;
 	}
 	if (rule->persistent) {
 		/* On disk before it is acknowledged (commit.c). */
-		r->journal = malloc(hw->wire_length);
-		if (r->journal) {
-			memcpy(r->journal, hw->wire, hw->wire_length);
-			r->journal_length = hw->wire_length;
-		}
-		err = r->journal == NULL ? -ENOMEM
-		      : restored	 ? 0
-					 : journal_rule(s, HANDLE(generation, slot), r->journal,
-							r->journal_length);
+		err = restored ? 0
+			       : journal_rule(s, HANDLE(generation, slot), rules_request(s, r),
+					      r->request_length);
 		if (err) {
 			s->device.ops.destroy(&s->device, r->backend, NULL);
 			region_counter_close(&s->counters[slot]);
-			free(r->journal);
-			r->journal = NULL;
+			drop_request(s, r);
 			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 					      "the journal cannot record the rule: %s",
 					      strerror(-err));
@@ -355,6 +385,8 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
 				 .shape = &shape,
 				 .wire = bytes,
 				 .wire_length = length};
+	if (slot >= s->rules.fresh)
+		s->rules.fresh = slot + 1;
 	return install(s, NULL, slot, generation, rule, &hw, true, error);
 }
 
@@ -363,12 +395,12 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 {
 	uint32_t slot = (uint32_t)handle;
 	struct rule_slot *r = &s->rules.slots[slot];
+	int err = keep_request(s, slot, bytes, length);
 
-	r->journal = malloc(length);
-	if (r->journal == NULL)
-		return -ENOMEM;
-	memcpy(r->journal, bytes, length);
-	r->journal_length = length;
+	if (err)
+		return err;
+	if (slot >= s->rules.fresh)
+		s->rules.fresh = slot + 1;
 	r->generation = (uint32_t)(handle >> 32);
 	r->state = RULE_UNRESTORED;
 	r->port = rule->port;
@@ -385,10 +417,11 @@ void rules_restored(struct server *s)
 {
 	struct rule_table *t = &s->rules;
 
-	/* Low slots on top, as rules_init() stacks them. */
+	/* Fresh from above the highest restored slot (restores moved the
+	 * mark); the free ones below it stacked, low slots on top. */
 	t->free_count = 0;
 	t->quarantine_head = t->quarantine_count = 0;
-	for (uint32_t i = t->max; i-- > 0;)
+	for (uint32_t i = t->fresh; i-- > 0;)
 		if (t->slots[i].state == RULE_FREE)
 			t->free[t->free_count++] = i;
 }
@@ -425,11 +458,9 @@ static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *e
 	int err = 0;
 
 	region_entry_retire(&s->entries[slot]);
-	if (r->journal) {
-		free(r->journal);
-		r->journal = NULL;
+	if (r->owner == 0)
 		s->persistent_rules--;
-	}
+	drop_request(s, r);
 	if (r->state == RULE_UNRESTORED) {
 		s->unrestored_rules--;
 		shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
@@ -466,7 +497,7 @@ int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 	struct rule_slot *r = &s->rules.slots[slot];
 	int err;
 
-	if (r->journal == NULL || s->journal.frozen)
+	if (r->owner != 0 || s->journal.frozen)
 		return remove_rule(s, slot, error);
 	/* Persistent: gone once its record is durable (commit.c). */
 	err = journal_rule_gone(s, HANDLE(r->generation, slot));

@@ -140,8 +140,10 @@ struct rule_slot {
 	uint8_t state; /* enum rule_state */
 	bool dying;    /* persistent, destroyed: waits for its record to be durable */
 	void *backend;
-	void *journal; /* persistent: its CREATE request, as journaled */
-	uint32_t journal_length;
+	/* Its CREATE request, as decoded (and journaled, when persistent), in
+	 * the region's rule heap: readers print the rule from it. */
+	uint64_t request_offset;
+	uint32_t request_length; /* 0: none */
 };
 
 /*
@@ -163,6 +165,10 @@ struct rule_table {
 	} ports[HWDRV_PORTS_MAX];
 	uint32_t *free; /* the stack of free slots, the next one on top */
 	uint32_t free_count;
+	/* Slots from `fresh` on were never used this run: taken in order once
+	 * the stack is empty, so the region's memory is touched from its start
+	 * as the table grows, and nothing is written ahead at start. */
+	uint32_t fresh;
 	uint32_t *quarantine; /* circular: freed slots, oldest first */
 	uint32_t quarantine_head, quarantine_count, quarantine_cap;
 	uint32_t used;	  /* slots not free (live, dying, unrestored) */
@@ -252,6 +258,18 @@ struct commit {
 	size_t head, count, cap;
 };
 
+/* The rule heap's free blocks, by size in 16-byte granules (heap.c). */
+#define RULE_HEAP_CLASSES (WIRE_MSG_MAX / 16 + 1)
+struct rule_heap_list {
+	uint64_t *offsets;
+	uint32_t count, cap;
+};
+struct rule_heap {
+	uint8_t *base;
+	uint64_t size, top;
+	struct rule_heap_list free[RULE_HEAP_CLASSES];
+};
+
 struct server {
 	struct server_config config;
 	struct hwdrv device;
@@ -264,6 +282,8 @@ struct server {
 	struct region_counter *counters;
 	struct region_shares shares; /* the datapath workers' copies of the counts */
 	struct region_entry *entries;
+	struct region_owner *owners;
+	struct rule_heap heap;
 	size_t region_length;
 	struct client *clients;
 	uint32_t client_count;
@@ -342,6 +362,12 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* heap.c: the rule heap (the region's rule bytes), -EMSGSIZE, -ENOSPC */
+void rule_heap_init(struct rule_heap *h, uint8_t *base, uint64_t size);
+void rule_heap_fini(struct rule_heap *h);
+int rule_heap_alloc(struct rule_heap *h, uint32_t length, uint64_t *offset);
+void rule_heap_free(struct rule_heap *h, uint64_t offset, uint32_t length);
+
 /* region.c */
 int region_create(struct server *s);
 /* Fault every page of a shared writable mapping in, writable, now. */
@@ -407,6 +433,8 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
  * record and a directory entry marked not restored. */
 int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
 			  const void *bytes, uint32_t length);
+/* The request a rule was made by, in the rule heap (NULL: none). */
+const void *rules_request(const struct server *s, const struct rule_slot *r);
 /* Replay done: the free slots are those no restored rule took. */
 void rules_restored(struct server *s);
 

@@ -38,10 +38,30 @@ static uint64_t shares_offset(const struct region_layout *l)
 		       (sizeof(struct region_counter) + sizeof(struct region_entry));
 }
 
-uint64_t region_memsize(const struct region_layout *l)
+static uint64_t owners_offset(const struct region_layout *l)
 {
 	return shares_offset(l) +
 	       (uint64_t)(workers_of(l) - 1) * l->max_rules * sizeof(struct region_share);
+}
+
+static uint64_t heap_offset(const struct region_layout *l)
+{
+	return owners_offset(l) + (uint64_t)l->max_owners * sizeof(struct region_owner);
+}
+
+static uint64_t heap_size(const struct region_layout *l)
+{
+	return (uint64_t)l->max_rules * REGION_HEAP_PER_RULE;
+}
+
+uint64_t region_prefix(const struct region_layout *l)
+{
+	return sizeof(struct region_header) + ports_bytes(l);
+}
+
+uint64_t region_memsize(const struct region_layout *l)
+{
+	return heap_offset(l) + heap_size(l);
 }
 
 void region_init(void *mem, const struct region_layout *l, const char *backend,
@@ -69,6 +89,11 @@ void region_init(void *mem, const struct region_layout *l, const char *backend,
 	h->workers = workers_of(l);
 	h->share_size = sizeof(struct region_share);
 	h->shares_offset = shares_offset(l);
+	h->owners_offset = owners_offset(l);
+	h->max_owners = l->max_owners;
+	h->owner_size = sizeof(struct region_owner);
+	h->heap_offset = heap_offset(l);
+	h->heap_size = heap_size(l);
 	h->primary_pid = pid;
 	strncpy(h->backend, backend, sizeof(h->backend) - 1);
 	strncpy(h->instance, instance, sizeof(h->instance) - 1);
@@ -120,26 +145,34 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 	    h.entry_size != sizeof(struct region_entry) ||
 	    h.port_size != sizeof(struct region_port) ||
 	    h.queue_size != sizeof(struct region_queue) ||
-	    h.share_size != sizeof(struct region_share) || h.workers < 1 || h.workers > 64)
+	    h.share_size != sizeof(struct region_share) ||
+	    h.owner_size != sizeof(struct region_owner) || h.workers < 1 || h.workers > 64 ||
+	    h.max_owners > UINT16_MAX + 1u)
 		return -EPROTO;
 	l = (struct region_layout){.max_rules = h.max_rules,
 				   .ports = h.ports,
 				   .pf_queues = h.pf_queues,
 				   .vfs = h.vfs,
-				   .workers = (uint16_t)h.workers};
+				   .workers = (uint16_t)h.workers,
+				   .max_owners = h.max_owners};
 	if (h.size != region_memsize(&l) || h.size > length || h.size > SIZE_MAX ||
 	    h.pf_queues > RXQ_VF_BASE || h.ports_offset != sizeof(h) ||
 	    h.counters_offset != sizeof(h) + ports_bytes(&l) ||
 	    h.directory_offset !=
 		    h.counters_offset + (uint64_t)h.max_rules * sizeof(struct region_counter) ||
-	    h.shares_offset != shares_offset(&l))
+	    h.shares_offset != shares_offset(&l) || h.owners_offset != owners_offset(&l) ||
+	    h.heap_offset != heap_offset(&l) || h.heap_size != heap_size(&l))
 		return -EPROTO;
 	view->header = mem;
 	view->ports = region_ports((void *)(uintptr_t)mem);
 	view->queues = region_queues((void *)(uintptr_t)mem, &l);
 	view->counters = (const struct region_counter *)((const uint8_t *)mem + h.counters_offset);
 	view->entries = (const struct region_entry *)((const uint8_t *)mem + h.directory_offset);
+	view->owners = (const struct region_owner *)((const uint8_t *)mem + h.owners_offset);
+	view->heap = (const uint8_t *)mem + h.heap_offset;
+	view->heap_size = h.heap_size;
 	view->max_rules = h.max_rules;
+	view->max_owners = h.max_owners;
 	view->n_ports = h.ports;
 	view->pf_queues = h.pf_queues;
 	view->vfs = h.vfs;
@@ -374,22 +407,10 @@ struct region_port_set region_view_port(const struct region_view *v, uint16_t po
 }
 
 /* The body of an entry (after sequence and generation) moves as whole
- * 64-bit words, each ordered (W1/R1 above), never as a plain memcpy; and
- * only up to the end of its text, so that a typical entry is three cache
- * lines, not eight. */
-#define ENTRY_BODY offsetof(struct region_entry, owner_pid)
-_Static_assert(ENTRY_BODY % 8 == 0 && offsetof(struct region_entry, text) % 8 == 0 &&
-		       sizeof(struct region_entry) % 8 == 0,
-	       "entry words");
-
-static size_t entry_body_words(uint16_t text_length)
-{
-	size_t end = offsetof(struct region_entry, text) + (size_t)text_length + 1;
-
-	if (end > sizeof(struct region_entry))
-		end = sizeof(struct region_entry);
-	return (end - ENTRY_BODY + 7) / 8;
-}
+ * 64-bit words, each ordered (W1/R1 above), never as a plain memcpy. */
+#define ENTRY_BODY  offsetof(struct region_entry, owner_pid)
+#define ENTRY_WORDS ((sizeof(struct region_entry) - ENTRY_BODY) / 8)
+_Static_assert(ENTRY_BODY % 8 == 0 && sizeof(struct region_entry) % 8 == 0, "entry words");
 
 void region_entry_publish(struct region_entry *slot, const struct region_entry *entry,
 			  uint32_t generation)
@@ -397,7 +418,7 @@ void region_entry_publish(struct region_entry *slot, const struct region_entry *
 	write_begin(&slot->sequence);
 	shm_store_release32(&slot->generation, 0);
 	shm_copy_to_release((uint8_t *)slot + ENTRY_BODY, (const uint8_t *)entry + ENTRY_BODY,
-			    entry_body_words(entry->text_length));
+			    ENTRY_WORDS);
 	shm_store_release32(&slot->generation, generation);
 	write_end(&slot->sequence);
 }
@@ -407,6 +428,20 @@ void region_entry_retire(struct region_entry *slot)
 	write_begin(&slot->sequence);
 	shm_store_release32(&slot->generation, 0);
 	write_end(&slot->sequence);
+}
+
+void region_rule_write(uint8_t *heap, uint64_t offset, const void *bytes, uint32_t length)
+{
+	uint64_t tail = 0;
+	size_t whole = length / 8;
+
+	/* Release stores, word by word, as readers load them; the last
+	 * word's padding is zeroed, never left stale. */
+	shm_copy_to_release(heap + offset, bytes, whole);
+	if (length % 8) {
+		memcpy(&tail, (const uint8_t *)bytes + 8 * whole, length % 8);
+		shm_copy_to_release(heap + offset + 8 * whole, &tail, 1);
+	}
 }
 
 int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner,
@@ -425,7 +460,7 @@ int region_entry_owner(const struct region_entry *slot, uint32_t generation, uin
 			uint32_t pid, id;
 		} word;
 		struct {
-			uint16_t port, flags, text_length, reserved;
+			uint16_t port, flags, owner_index, reserved;
 		} where;
 
 		shm_copy_from_acquire(&word, (const uint8_t *)slot + ENTRY_BODY, 1);
@@ -444,34 +479,89 @@ int region_entry_owner(const struct region_entry *slot, uint32_t generation, uin
 	return -EAGAIN;
 }
 
-int region_entry_read(const struct region_entry *slot, struct region_entry *out)
+int region_entry_read(const struct region_view *view, uint32_t slot, struct region_entry *out,
+		      void *rule, size_t cap)
 {
-	const size_t head_words = (offsetof(struct region_entry, text) - ENTRY_BODY) / 8;
+	const struct region_entry *e = &view->entries[slot];
 
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
-		uint32_t s1 = shm_load_acquire32(&slot->sequence);
-		uint32_t gen = shm_load_acquire32(&slot->generation);
-		size_t words;
+		uint32_t s1 = shm_load_acquire32(&e->sequence);
+		uint32_t gen = shm_load_acquire32(&e->generation);
+		bool outside = false;
 
-		/* The header first, then as much text as it says there is;
-		 * the length is bounded before it is used. */
-		shm_copy_from_acquire((uint8_t *)out + ENTRY_BODY,
-				      (const uint8_t *)slot + ENTRY_BODY, head_words);
-		if (out->text_length >= REGION_TEXT_MAX)
-			out->text_length = REGION_TEXT_MAX - 1;
-		words = entry_body_words(out->text_length) - head_words;
-		shm_copy_from_acquire(out->text, slot->text, words);
+		shm_copy_from_acquire((uint8_t *)out + ENTRY_BODY, (const uint8_t *)e + ENTRY_BODY,
+				      ENTRY_WORDS);
+		/* The bytes the copy names, bounded by the heap and `cap`
+		 * before a byte is read: a torn copy is caught below. */
+		if (rule) {
+			uint64_t words = ((uint64_t)out->rule_length + 7) / 8;
+
+			outside = out->rule_offset % 8 || out->rule_offset > view->heap_size ||
+				  words * 8 > view->heap_size - out->rule_offset || words * 8 > cap;
+			if (!outside)
+				shm_copy_from_acquire(rule, view->heap + out->rule_offset,
+						      (size_t)words);
+		}
 		/* R2: after the acquire loads of the copy. */
-		if ((s1 & 1u) || shm_load_relaxed32(&slot->sequence) != s1) {
+		if ((s1 & 1u) || shm_load_relaxed32(&e->sequence) != s1) {
 			shm_cpu_relax();
 			continue;
 		}
 		if (gen == 0)
 			return -ENOENT;
+		if (outside)
+			return -EPROTO;
 		shm_store_relaxed32(&out->sequence, s1);
 		shm_store_relaxed32(&out->generation, gen);
-		out->text[out->text_length] = '\0';
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+void region_owner_publish(struct region_owner *o, uint32_t id, uint32_t pid, const char *name)
+{
+	struct region_owner copy = {.pid = pid};
+
+	strncpy(copy.name, name, sizeof(copy.name) - 1);
+	write_begin(&o->sequence);
+	shm_store_release32(&o->id, 0);
+	shm_copy_to_release(&o->pid, &copy.pid,
+			    (sizeof(copy) - offsetof(struct region_owner, pid)) / 8);
+	shm_store_release32(&o->id, id);
+	write_end(&o->sequence);
+}
+
+void region_owner_retire(struct region_owner *o)
+{
+	write_begin(&o->sequence);
+	shm_store_release32(&o->id, 0);
+	write_end(&o->sequence);
+}
+
+int region_owner_name(const struct region_view *view, uint16_t index, uint32_t id,
+		      char name[REGION_NAME_MAX])
+{
+	const struct region_owner *o;
+	struct region_owner copy;
+
+	if (index >= view->max_owners || id == 0)
+		return -ENOENT;
+	o = &view->owners[index];
+	for (int i = 0; i < READ_RETRIES; i++) {
+		uint32_t s1 = shm_load_acquire32(&o->sequence);
+		uint32_t now = shm_load_acquire32(&o->id);
+
+		shm_copy_from_acquire(&copy.pid, &o->pid,
+				      (sizeof(copy) - offsetof(struct region_owner, pid)) / 8);
+		if ((s1 & 1u) || shm_load_relaxed32(&o->sequence) != s1) {
+			shm_cpu_relax();
+			continue;
+		}
+		if (now != id)
+			return -ENOENT;
+		memcpy(name, copy.name, REGION_NAME_MAX);
+		name[REGION_NAME_MAX - 1] = '\0';
 		return 0;
 	}
 	return -EAGAIN;

@@ -7,8 +7,14 @@
  *   ports_offset       struct region_port[workers][ports]  (192 bytes each)
  *                      struct region_queue[workers][ports][port_queues] (64 bytes)
  *   counters_offset    struct region_counter[max_rules]   (64 bytes each)
- *   directory_offset   struct region_entry[max_rules]     (512 bytes each)
+ *   directory_offset   struct region_entry[max_rules]     (64 bytes each)
  *   shares_offset      struct region_share[workers - 1][max_rules] (32 bytes)
+ *   owners_offset      struct region_owner[max_owners]    (64 bytes each)
+ *   heap_offset        the rule heap: each live rule's CREATE request, as
+ *                      the primary decoded and journaled it (heap_size bytes)
+ *
+ * Nothing is faulted in ahead: a page costs memory once a rule uses it, and
+ * a primary starts in the same time whatever its --max-rules.
  *
  * Slot i of both arrays belongs to the rule whose handle has slot i; the
  * entry's `generation` is the handle's, 0 while the slot is free.
@@ -42,9 +48,12 @@
 #include "shm/atomics.h"
 
 #define REGION_MAGIC	0x5246504du /* "MPFR" */
-#define REGION_VERSION	4u	    /* 4: per-worker counts */
-#define REGION_TEXT_MAX 432u	    /* bytes of rule text, NUL included */
+#define REGION_VERSION	5u	    /* 5: rule heap, 64-byte entries */
+#define REGION_TEXT_MAX 432u	    /* mpf_flow_info.text: rule text, NUL included */
 #define REGION_NAME_MAX 32u	    /* client name, NUL included */
+/* Rule heap bytes per rule of --max-rules: a rule's request is 100-300
+ * bytes for the rules users load by the million, and up to WIRE_MSG_MAX. */
+#define REGION_HEAP_PER_RULE 512u
 
 /* region_header.state */
 #define REGION_STATE_RUNNING  1u
@@ -86,7 +95,13 @@ struct region_header {
 	uint64_t shares_offset;
 	uint32_t workers;
 	uint32_t share_size;
-	uint8_t pad[256 - 184];
+	/* Constant: the owners' names, the rule heap. */
+	uint64_t owners_offset;
+	uint32_t max_owners;
+	uint32_t owner_size;
+	uint64_t heap_offset;
+	uint64_t heap_size;
+	uint8_t pad[256 - 216];
 };
 _Static_assert(offsetof(struct region_header, state) == 112, "region header layout");
 _Static_assert(offsetof(struct region_header, ports_offset) == 136, "region header layout");
@@ -114,27 +129,40 @@ _Static_assert(sizeof(struct region_counter) == SHM_CACHE_LINE, "one counter per
 #define REGION_ENTRY_EGRESS	    0x2u
 #define REGION_ENTRY_PERSISTENT	    0x4u
 #define REGION_ENTRY_COUNT	    0x8u
-#define REGION_ENTRY_TEXT_TRUNCATED 0x10u /* the text ends with "..." */
+#define REGION_ENTRY_TEXT_TRUNCATED 0x10u /* readers: the printed text was cut ("...") */
 #define REGION_ENTRY_UNRESTORED	    0x20u /* journaled, but this start could not make it */
 
 struct region_entry {
-	shm_u32 sequence;   /* seqlock, primary-written */
-	shm_u32 generation; /* 0: free */
-	uint32_t owner_pid; /* 0 for a persistent rule */
-	uint32_t owner_id;  /* the primary's client id; 0 for a persistent rule */
-	char owner_name[REGION_NAME_MAX];
+	shm_u32 sequence;    /* seqlock, primary-written */
+	shm_u32 generation;  /* 0: free */
+	uint32_t owner_pid;  /* 0 for a persistent rule */
+	uint32_t owner_id;   /* the primary's client id; 0 for a persistent rule */
 	uint64_t created_ns; /* CLOCK_REALTIME */
 	uint32_t group;
 	uint32_t priority;
 	uint16_t port;
 	uint16_t flags;
-	uint16_t text_length; /* without the NUL */
+	uint16_t owner_index; /* the owner's record in the owners table */
 	uint16_t reserved;
-	uint32_t number; /* testpmd's rule id on its port */
-	uint32_t reserved1;
-	char text[REGION_TEXT_MAX]; /* testpmd syntax, NUL-terminated */
+	uint32_t number;      /* testpmd's rule id on its port */
+	uint32_t rule_length; /* bytes of the rule's request in the heap */
+	uint64_t rule_offset; /* where they start, from the heap's start (8-aligned) */
+	uint64_t reserved1;
 };
-_Static_assert(sizeof(struct region_entry) == 512, "directory entry size");
+_Static_assert(sizeof(struct region_entry) == 64, "directory entry size");
+
+/* A connected client's name, for the entries of the rules it owns: entry
+ * owner_index names the record, which is that client's while its `id` is
+ * the entry's owner_id. */
+struct region_owner {
+	shm_u32 sequence; /* seqlock, primary-written */
+	shm_u32 id;	  /* client session; 0: free */
+	uint32_t pid;
+	uint32_t reserved;
+	char name[REGION_NAME_MAX];
+	uint8_t pad[16];
+};
+_Static_assert(sizeof(struct region_owner) == 64, "owner record size");
 
 /* region_header.port_flags */
 #define REGION_PORTS_KEPT 0x1u /* the backend counts them (soft); else all stay 0 */
@@ -199,9 +227,10 @@ struct region_shares {
 struct region_layout {
 	uint32_t max_rules;
 	uint16_t ports;
-	uint16_t pf_queues; /* per port */
-	uint16_t vfs;	    /* per port, one queue each */
-	uint16_t workers;   /* datapath workers counting (at least 1) */
+	uint16_t pf_queues;  /* per port */
+	uint16_t vfs;	     /* per port, one queue each */
+	uint16_t workers;    /* datapath workers counting (at least 1) */
+	uint32_t max_owners; /* clients at once */
 };
 
 /* A client's checked view of a mapped region. */
@@ -211,7 +240,10 @@ struct region_view {
 	const struct region_queue *queues; /* [ports][port_queues] */
 	const struct region_counter *counters;
 	const struct region_entry *entries;
-	uint32_t max_rules;
+	const struct region_owner *owners;
+	const uint8_t *heap;
+	uint64_t heap_size;
+	uint32_t max_rules, max_owners;
 	uint16_t n_ports, pf_queues, vfs;
 	uint16_t workers;
 	bool ports_kept;
@@ -221,6 +253,8 @@ struct region_view {
 /* Bytes of a region of this layout (64-bit: a hostile header's layout may
  * not fit a 32-bit size_t, and region_attach() refuses it). */
 uint64_t region_memsize(const struct region_layout *layout);
+/* Bytes before the counters: the header and the port statistics. */
+uint64_t region_prefix(const struct region_layout *layout);
 
 /* Primary: lay out an empty region in `mem` (region_memsize() bytes). */
 void region_init(void *mem, const struct region_layout *layout, const char *backend,
@@ -325,7 +359,26 @@ int region_port_read(const struct region_port_set *set, size_t first, size_t n,
 /* A reader's set for port `port` of a view. */
 struct region_port_set region_view_port(const struct region_view *view, uint16_t port);
 
-/* Reader: copy a live entry. 0, -ENOENT (free slot) or -EAGAIN. */
-int region_entry_read(const struct region_entry *slot, struct region_entry *out);
+/* Primary: put a rule's `length` bytes at `offset` of the heap before an
+ * entry names them; they stay unchanged while it does. */
+void region_rule_write(uint8_t *heap, uint64_t offset, const void *bytes, uint32_t length);
+
+/*
+ * Reader: copy the live entry of `slot` and, when `rule` is not NULL, the
+ * rule's bytes from the heap (up to `cap`), both from one window: the copy
+ * is one rule's. 0, -ENOENT (free slot), -EPROTO (the entry names bytes
+ * outside the heap or longer than `cap`) or -EAGAIN.
+ */
+int region_entry_read(const struct region_view *view, uint32_t slot, struct region_entry *out,
+		      void *rule, size_t cap);
+
+/* Primary: a client's owner record, published when it says its name and
+ * retired when it leaves. */
+void region_owner_publish(struct region_owner *o, uint32_t id, uint32_t pid, const char *name);
+void region_owner_retire(struct region_owner *o);
+/* Reader: the name of client `id` from record `index` (NUL-terminated in
+ * name[REGION_NAME_MAX]). 0, -ENOENT (it left), -EAGAIN. */
+int region_owner_name(const struct region_view *view, uint16_t index, uint32_t id,
+		      char name[REGION_NAME_MAX]);
 
 #endif

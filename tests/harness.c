@@ -318,7 +318,7 @@ unsigned region_rules(const struct raw_session *raw)
 	for (uint32_t i = 0; i < raw->view.max_rules; i++) {
 		struct region_entry e;
 
-		if (region_entry_read(&raw->view.entries[i], &e) == 0)
+		if (region_entry_read(&raw->view, i, &e, NULL, 0) == 0)
 			live++;
 	}
 	return live;

@@ -442,6 +442,53 @@ static void test_a_flush_in_a_batch_runs_in_slices_and_keeps_order(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* Every client reads every rule's request from the rule heap (to print it);
+ * the user_data a client put in its request header is its own business (a
+ * pointer, often) and must not be there. Another client sees the rule's
+ * text and its owner's name; once the owner leaves, neither. */
+static void test_the_rule_heap_shows_rules_but_not_their_user_data(void **state)
+{
+	const uint64_t secret = 0x7fff5ec12e7a11c0ull;
+	struct primary p;
+	struct raw_session raw;
+	struct mpf_client *other;
+	struct mpf_flow_error error;
+	struct mpf_flow_info info;
+	struct sample_rule s;
+	struct region_entry e;
+	struct wire_header header;
+	_Alignas(8) uint8_t msg[WIRE_MSG_MAX], request[WIRE_MSG_MAX];
+	uint32_t cursor = 0;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "64", NULL}), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	sample_rule_init(&s, 9);
+	assert_int_equal(raw_call(&raw, msg,
+				  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, secret, 0,
+						   false, &ingress, s.pattern, s.actions, &error)),
+			 0);
+	assert_int_equal(region_entry_read(&raw.view, 0, &e, request, sizeof(request)), 0);
+	memcpy(&header, request, sizeof(header));
+	assert_int_equal(header.op, WIRE_OP_CREATE);
+	assert_int_equal(header.user_data, 0);
+	assert_null(memmem(request, e.rule_length, &secret, sizeof(secret)));
+
+	assert_int_equal(primary_connect(&p, "other", &other), 0);
+	assert_int_equal(mpf_flow_next(other, &cursor, &info), 1);
+	assert_string_equal(info.owner_name, "raw");
+	assert_string_equal(info.text, "ingress pattern eth / ipv4 src is 10.0.0.9 / udp / end "
+				       "actions count / queue index 1 / end");
+	raw_close(&raw);
+	for (int i = 0; i < 2000 && (cursor = 0, mpf_flow_next(other, &cursor, &info)) == 1; i++)
+		usleep(1000);
+	cursor = 0;
+	assert_int_equal(mpf_flow_next(other, &cursor, &info), 0);
+	mpf_disconnect(other);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),
 		cmocka_unit_test(test_audits_are_rationed_and_others_served_meanwhile),
 		cmocka_unit_test(test_a_flush_in_a_batch_runs_in_slices_and_keeps_order),
+		cmocka_unit_test(test_the_rule_heap_shows_rules_but_not_their_user_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,6 +80,9 @@ static void test_create_query_reset_destroy_round_trip(void **state)
 	struct mpf_flow_query_count count = {0};
 	struct raw_session raw;
 	struct region_entry e;
+	struct mpf_flow_info info;
+	struct wire_header header;
+	_Alignas(8) uint8_t request[WIRE_MSG_MAX];
 	uint64_t handle = 0;
 	struct sample_rule s;
 
@@ -97,13 +100,23 @@ static void test_create_query_reset_destroy_round_trip(void **state)
 			 0);
 
 	/* The rule directory shows it, as testpmd text, owned by us. */
+	assert_int_equal(mpf_flow_get(c, handle, &info), 0);
+	assert_int_equal(info.owner_pid, getpid());
+	assert_string_equal(info.owner_name, "round-trip");
+	assert_string_equal(info.text, "ingress pattern eth / ipv4 src is 10.0.0.7 / udp / end "
+				       "actions count / queue index 1 / end");
+	assert_true(info.flags & MPF_FLOW_INFO_COUNTED);
+	/* From the entry and the rule heap: the request that made it, without
+	 * our user_data (every client can read the heap). */
 	assert_int_equal(raw_connect(p, &raw), 0);
-	assert_int_equal(region_entry_read(&raw.view.entries[(uint32_t)handle], &e), 0);
-	assert_int_equal(e.owner_pid, getpid());
-	assert_string_equal(e.owner_name, "round-trip");
-	assert_string_equal(e.text, "ingress pattern eth / ipv4 src is 10.0.0.7 / udp / end "
-				    "actions count / queue index 1 / end");
+	assert_int_equal(
+		region_entry_read(&raw.view, (uint32_t)handle, &e, request, sizeof(request)), 0);
 	assert_true(e.flags & REGION_ENTRY_COUNT);
+	assert_true(e.rule_length > sizeof(header) && e.rule_length <= sizeof(request));
+	memcpy(&header, request, sizeof(header));
+	assert_int_equal(header.op, WIRE_OP_CREATE);
+	assert_int_equal(header.length, e.rule_length);
+	assert_int_equal(header.user_data, 0);
 
 	assert_int_equal(mpf_flow_isolate(c, 0, 1, &error), 0);
 	assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), 0);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "shm/handshake.h"
+#include "libclient/client.h"
 #include "shm/region.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,7 +62,9 @@ static void region(const uint8_t *data, size_t size)
 	    (const uint8_t *)(view.entries + view.max_rules) > copy + size ||
 	    (const uint8_t *)(view.queues + entries * per_port) > copy + size ||
 	    (const uint8_t *)(view.shares.base + (size_t)view.shares.n * view.max_rules) >
-		    copy + size)
+		    copy + size ||
+	    (const uint8_t *)(view.owners + view.max_owners) > copy + size ||
+	    view.heap + view.heap_size > copy + size)
 		abort();
 	for (uint16_t p = 0; p < view.n_ports; p++) {
 		struct region_port_set set = region_view_port(&view, p);
@@ -71,10 +74,22 @@ static void region(const uint8_t *data, size_t size)
 	}
 	for (uint32_t i = 0; i < view.max_rules; i++) {
 		struct region_count count;
-		struct region_entry entry;
 
 		region_counter_read_shared(&view.counters[i], &view.shares, i, 1, &count);
-		region_entry_read(&view.entries[i], &entry);
+	}
+	/* Every entry as libmpflow reads it: the rule's bytes from the heap
+	 * decoded and printed, the owner's name looked up. */
+	for (uint32_t cursor = 0;;) {
+		struct mpf_flow_info info;
+		int n = client_directory_next(&view, &cursor, &info);
+
+		if (n < 0)
+			abort();
+		if (n == 0)
+			break;
+		if (memchr(info.text, '\0', sizeof(info.text)) == NULL ||
+		    memchr(info.owner_name, '\0', sizeof(info.owner_name)) == NULL)
+			abort();
 	}
 }
 

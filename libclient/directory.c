@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The rule directory, read from the region without a request: each entry
+ * with the rule's request bytes from the rule heap, decoded here (they are
+ * another process's bytes: checked like any request) and printed with the
+ * rule model's printer; the owner's name from the owners table.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libclient/client.h"
+#include "shm/rule/rule.h"
+
+/* A rule's bytes and their decoding: too big for a library's stack. */
+struct directory_scratch {
+	alignas(8) uint8_t bytes[WIRE_MSG_MAX];
+	struct wire_request request;
+};
+
+/* The rule's testpmd text into info->text, cut with "..." (and said) when
+ * it does not fit; a request that does not decode is shown as such. */
+static void print_rule(struct directory_scratch *w, uint32_t length, struct mpf_flow_info *info)
+{
+	struct mpf_flow_error error = {0};
+	const struct wire_rule *rule = &w->request.rule;
+	size_t n;
+
+	if (wire_decode_private(w->bytes, length, &w->request, &error) != 0 ||
+	    w->request.header.op != WIRE_OP_CREATE) {
+		snprintf(info->text, sizeof(info->text), "(unreadable: %s)",
+			 error.message[0] ? error.message : "not a create request");
+		return;
+	}
+	n = rule_print(info->text, sizeof(info->text), &rule->attr, rule->items, rule->actions);
+	if (n >= sizeof(info->text)) {
+		memcpy(info->text + sizeof(info->text) - 4, "...", 4);
+		info->flags |= MPF_FLOW_INFO_TEXT_TRUNCATED;
+	}
+}
+
+/* The directory entry of `slot` into `info`: 0, -ENOENT while the slot is
+ * free or changing, -ENOMEM. */
+static int directory_read(const struct region_view *view, uint32_t slot, struct mpf_flow_info *info,
+			  struct directory_scratch *w)
+{
+	struct region_entry e;
+	struct region_count count = {0};
+	uint32_t generation;
+
+	if (region_entry_read(view, slot, &e, w->bytes, sizeof(w->bytes)) != 0)
+		return -ENOENT;
+	generation = shm_load_relaxed32(&e.generation);
+	*info = (struct mpf_flow_info){
+		.handle = (uint64_t)generation << 32 | slot,
+		.number = e.number,
+		.owner_pid = e.owner_pid,
+		.port = e.port,
+		.group = e.group,
+		.priority = e.priority,
+		.created_ns = e.created_ns,
+		.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
+			 (e.flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
+			 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
+			 (e.flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0),
+	};
+	/* A client that left has no name any more; its rules are going. */
+	if (e.owner_id)
+		region_owner_name(view, e.owner_index, e.owner_id, info->owner_name);
+	print_rule(w, e.rule_length, info);
+	if (region_counter_read_shared(&view->counters[slot], &view->shares, slot, generation,
+				       &count) == 0) {
+		info->flags |= MPF_FLOW_INFO_COUNTED;
+		info->hits = count.hits;
+		info->bytes = count.bytes;
+		info->last_hit_ns = count.last_hit_ns;
+	}
+	return 0;
+}
+
+int client_directory_next(const struct region_view *view, uint32_t *cursor,
+			  struct mpf_flow_info *info)
+{
+	struct directory_scratch *w = malloc(sizeof(*w));
+	int found = 0;
+
+	if (w == NULL)
+		return -ENOMEM;
+	for (; *cursor < view->max_rules; (*cursor)++)
+		if (directory_read(view, *cursor, info, w) == 0) {
+			(*cursor)++;
+			found = 1;
+			break;
+		}
+	free(w);
+	return found;
+}
+
+int client_directory_get(const struct region_view *view, uint64_t handle,
+			 struct mpf_flow_info *info)
+{
+	uint32_t slot = (uint32_t)handle;
+	struct directory_scratch *w;
+	int err = -ENOENT;
+
+	if (slot >= view->max_rules)
+		return -ENOENT;
+	w = malloc(sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	if (directory_read(view, slot, info, w) == 0 && info->handle == handle)
+		err = 0;
+	free(w);
+	return err;
+}
