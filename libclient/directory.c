@@ -41,8 +41,9 @@ static void print_rule(struct directory_scratch *w, uint32_t length, struct mpf_
 	}
 }
 
-/* The directory entry of `slot` into `info`: 0, -ENOENT while the slot is
- * free or changing, -ENOMEM. */
+/* The directory entry of `slot` into `info`, its text printed when `w` is
+ * given (else left empty): 0, or -ENOENT while the slot is free or
+ * changing. */
 static int directory_read(const struct region_view *view, uint32_t slot, struct mpf_flow_info *info,
 			  struct directory_scratch *w)
 {
@@ -50,7 +51,7 @@ static int directory_read(const struct region_view *view, uint32_t slot, struct 
 	struct region_count count = {0};
 	uint32_t generation;
 
-	if (region_entry_read(view, slot, &e, w->bytes, sizeof(w->bytes)) != 0)
+	if (region_entry_read(view, slot, &e, w ? w->bytes : NULL, w ? sizeof(w->bytes) : 0) != 0)
 		return -ENOENT;
 	generation = shm_load_relaxed32(&e.generation);
 	*info = (struct mpf_flow_info){
@@ -69,7 +70,8 @@ static int directory_read(const struct region_view *view, uint32_t slot, struct 
 	/* A client that left has no name any more; its rules are going. */
 	if (e.owner_id)
 		region_owner_name(view, e.owner_index, e.owner_id, info->owner_name);
-	print_rule(w, e.rule_length, info);
+	if (w)
+		print_rule(w, e.rule_length, info);
 	if (region_counter_read_shared(&view->counters[slot], &view->shares, slot, generation,
 				       &count) == 0) {
 		info->flags |= MPF_FLOW_INFO_COUNTED;
@@ -81,12 +83,12 @@ static int directory_read(const struct region_view *view, uint32_t slot, struct 
 }
 
 int client_directory_next(const struct region_view *view, uint32_t *cursor,
-			  struct mpf_flow_info *info)
+			  struct mpf_flow_info *info, bool text)
 {
-	struct directory_scratch *w = malloc(sizeof(*w));
+	struct directory_scratch *w = text ? malloc(sizeof(*w)) : NULL;
 	int found = 0;
 
-	if (w == NULL)
+	if (text && w == NULL)
 		return -ENOMEM;
 	for (; *cursor < view->max_rules; (*cursor)++)
 		if (directory_read(view, *cursor, info, w) == 0) {

@@ -139,5 +139,19 @@ int mpf_monitor_next(struct mpf_monitor *m, uint32_t *cursor, struct mpf_flow_in
 {
 	if (m->region.mem == NULL)
 		return -EAGAIN;
-	return client_directory_next(&m->region.view, cursor, info);
+	return client_directory_next(&m->region.view, cursor, info, true);
+}
+
+int mpf_monitor_scan(struct mpf_monitor *m, uint32_t *cursor, struct mpf_flow_info *info)
+{
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	return client_directory_next(&m->region.view, cursor, info, false);
+}
+
+int mpf_monitor_get(struct mpf_monitor *m, uint64_t handle, struct mpf_flow_info *info)
+{
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	return client_directory_get(&m->region.view, handle, info);
 }

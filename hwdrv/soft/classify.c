@@ -51,6 +51,7 @@ struct cls_tuple {
 	bool function; /* the key holds the destination function */
 	uint8_t n_items;
 	uint8_t types[MPF_FLOW_ITEMS_MAX];
+	uint8_t sizes[MPF_FLOW_ITEMS_MAX]; /* bytes of each item's mask */
 	uint8_t masks[MPF_FLOW_ITEMS_MAX][MATCH_ITEM_BYTES];
 	/* Derived. */
 	unsigned bits; /* mask bits set: how specific the tuple is */
@@ -191,21 +192,31 @@ static void relax_mask(unsigned type, uint8_t *mask)
  * the general list. */
 static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m, bool relax)
 {
-	memset(t, 0, sizeof(*t));
+	/* Bits set in each value of a nibble: no libgcc popcount call. */
+	static const uint8_t nibble_bits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+
+	/* Only what the signature uses is written: the header and the masks
+	 * of the items the pattern has (a tuple holds room for 64). */
 	t->floating = m->floating;
 	t->function = m->functions.n + m->pf > 0;
 	t->n_items = (uint8_t)m->n_items;
+	t->bits = 0;
+	t->n_gather = 0;
+	t->table = NULL;
+	t->rules = 0;
 	for (unsigned i = 0; i < m->n_items; i++) {
 		const struct match_item *item = &m->items[i];
 		const uint8_t *mask = t->masks[i];
 		uint8_t covered[MATCH_ITEM_BYTES] = {0};
 
 		t->types[i] = item->type;
+		t->sizes[i] = item_size(item->type);
+		memset(t->masks[i], 0, sizeof(t->masks[i]));
 		memcpy(t->masks[i], item->mask, item->size);
 		if (relax)
 			relax_mask(item->type, t->masks[i]);
 		for (unsigned b = 0; b < item->size; b++)
-			t->bits += (unsigned)__builtin_popcount(mask[b]);
+			t->bits += nibble_bits[mask[b] & 15u] + nibble_bits[mask[b] >> 4];
 		for (unsigned k = 0; k < item->size; k += 8) {
 			struct cls_gather g = {.item = (uint8_t)i};
 
@@ -237,7 +248,7 @@ static bool tuple_fits(const struct cls_tuple *t, const struct cls_tuple *own)
 	for (unsigned i = 0; i < t->n_items; i++) {
 		if (t->types[i] != own->types[i])
 			return false;
-		for (unsigned b = 0; b < item_size(t->types[i]); b++)
+		for (unsigned b = 0; b < t->sizes[i]; b++)
 			if (t->masks[i][b] & ~own->masks[i][b])
 				return false;
 	}
@@ -328,7 +339,9 @@ static void chain_insert(struct cls_node **head, struct cls_node *node)
 {
 	struct cls_node **link = head;
 
-	while (*link && before((*link)->rule, node->rule))
+	/* The order from the nodes: the rules they point to stay unread. */
+	while (*link && ((*link)->rank < node->rank ||
+			 ((*link)->rank == node->rank && (*link)->seq < node->seq)))
 		link = &(*link)->next;
 	node->next = *link;
 	rcu_publish(*link, node);
@@ -513,6 +526,11 @@ static struct cls_tuple *tuple_choose(struct cls *c, const struct cls_tuple *own
 {
 	struct cls_tuple *best = NULL, relaxed;
 
+	/* A tuple of the rule's own masks is the most specific that can hold
+	 * it, and is never crowded: no other needs a look. */
+	for (unsigned i = 0; i < c->n_tuples; i++)
+		if (tuple_same(c->tuples[i], own))
+			return c->tuples[i];
 	for (unsigned i = 0; i < c->n_tuples; i++) {
 		struct cls_tuple *t = c->tuples[i];
 

@@ -81,7 +81,7 @@ static void region(const uint8_t *data, size_t size)
 	 * decoded and printed, the owner's name looked up. */
 	for (uint32_t cursor = 0;;) {
 		struct mpf_flow_info info;
-		int n = client_directory_next(&view, &cursor, &info);
+		int n = client_directory_next(&view, &cursor, &info, true);
 
 		if (n < 0)
 			abort();

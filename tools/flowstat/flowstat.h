@@ -34,10 +34,28 @@ enum column {
 	COLUMNS
 };
 
+/* A rule in a snapshot: its directory entry (mpf_monitor_scan) without the
+ * text, which is printed only for the rows shown (snapshot_view): a
+ * snapshot of millions of rules stays small and costs no printing. */
+struct row_info {
+	uint64_t handle;
+	uint32_t number, owner_pid;
+	char owner_name[sizeof(((struct mpf_flow_info *)0)->owner_name)];
+	uint16_t port;
+	uint32_t group, priority, flags;
+	uint64_t created_ns, hits, bytes, last_hit_ns;
+};
+
 struct row {
-	struct mpf_flow_info info;
+	struct row_info info;
 	double pps, bps; /* since the previous snapshot */
 	bool rated;	 /* the rule was in the previous snapshot too */
+};
+
+/* A row chosen to be shown, with its rule's testpmd text. */
+struct shown {
+	const struct row *row;
+	char text[sizeof(((struct mpf_flow_info *)0)->text)];
 };
 
 /* A port's statistics in a snapshot, and its rates since the previous. */
@@ -89,10 +107,10 @@ const char *column_name(enum column c);
  * or reattaches the monitor as needed. 0, or -errno with fs->status set. */
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next);
 void snapshot_free(struct snapshot *s);
-/* The first `limit` rows (0: all) in display order (sorted, filtered): an
- * array of `*count` pointers into `s`, to free(). */
-const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
-				 size_t *count);
+/* The first `limit` rows (0: all) in display order (sorted, filtered),
+ * each with its text read now: an array of `*count`, to free(). */
+struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
+			    size_t *count);
 
 /* output.c */
 void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out);
@@ -109,7 +127,7 @@ void output_ports(const struct snapshot *s, FILE *out, unsigned max_lines);
 /* The queue number (MPF_RXQ_VF(n) for VFs') of queue index `i`. */
 uint16_t snapshot_queue_number(const struct snapshot *s, unsigned i);
 /* One row of the table. */
-void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_width);
+void output_row(const struct shown *v, uint64_t now_ns, FILE *out, unsigned text_width);
 void output_columns(const struct flowstat *fs, FILE *out);
 
 /* screen.c: the live view until 'q' or a signal. Returns the exit status. */

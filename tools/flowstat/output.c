@@ -27,7 +27,7 @@ void output_human(char *buf, size_t width, double value, const char *suffix)
 		snprintf(buf, width, "?");
 }
 
-static void owner_text(const struct mpf_flow_info *info, char *buf, size_t size)
+static void owner_text(const struct row_info *info, char *buf, size_t size)
 {
 	if (info->flags & MPF_FLOW_INFO_UNRESTORED)
 		snprintf(buf, size, "(not restored)");
@@ -166,10 +166,11 @@ void output_columns(const struct flowstat *fs, FILE *out)
 		"GROUP", "PRIO", "HITS", "BYTES", "PKT/S", "BIT/S", "LAST HIT", "RULE");
 }
 
-void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_width)
+void output_row(const struct shown *v, uint64_t now_ns, FILE *out, unsigned text_width)
 {
-	const struct mpf_flow_info *info = &r->info;
-	const char *rule = strstr(info->text, "pattern ");
+	const struct row *r = v->row;
+	const struct row_info *info = &r->info;
+	const char *rule = strstr(v->text, "pattern ");
 	char owner[48], hits[8] = "-", bytes[8] = "-", pps[8] = "-", bps[8] = "-", last[16] = "-";
 
 	owner_text(info, owner, sizeof(owner));
@@ -186,13 +187,13 @@ void output_row(const struct row *r, uint64_t now_ns, FILE *out, unsigned text_w
 		"0x%-16" PRIx64 " %-20.20s %5u %5" PRIu32 " %5" PRIu32
 		" %7s %7s %7s %7s %-9s %.*s\n",
 		info->handle, owner, info->port, info->group, info->priority, hits, bytes, pps, bps,
-		last, (int)text_width, rule ? rule : info->text);
+		last, (int)text_width, rule ? rule : v->text);
 }
 
 void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	size_t count;
-	const struct row **view = snapshot_view(fs, s, fs->top, &count);
+	struct shown *view = snapshot_view(fs, s, fs->top, &count);
 	uint64_t now = clock_ns(CLOCK_REALTIME);
 
 	output_header(fs, s, out);
@@ -204,7 +205,7 @@ void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out
 	output_port_lines(s, out);
 	output_columns(fs, out);
 	for (size_t i = 0; view && i < count; i++)
-		output_row(view[i], now, out, (unsigned)sizeof(view[i]->info.text));
+		output_row(&view[i], now, out, (unsigned)sizeof(view[i].text));
 	if (count < s->count)
 		fprintf(out, "... %zu more (--all, or --top N)\n", s->count - count);
 	free(view);
@@ -214,7 +215,7 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	const struct mpf_instance_info *in = &s->instance;
 	size_t count;
-	const struct row **view = snapshot_view(fs, s, fs->top, &count);
+	struct shown *view = snapshot_view(fs, s, fs->top, &count);
 
 	fprintf(out, "{\"instance\":");
 	if (s->attached) {
@@ -274,7 +275,7 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 	}
 	fprintf(out, "],\"rules\":[");
 	for (size_t i = 0; view && i < count; i++) {
-		const struct mpf_flow_info *info = &view[i]->info;
+		const struct row_info *info = &view[i].row->info;
 		bool counted = info->flags & MPF_FLOW_INFO_COUNTED;
 
 		fprintf(out, "%s{\"id\":\"0x%" PRIx64 "\",\"owner\":", i ? "," : "", info->handle);
@@ -294,10 +295,11 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 				",\"hits\":%" PRIu64 ",\"bytes\":%" PRIu64
 				",\"last_hit_ns\":%" PRIu64,
 				info->hits, info->bytes, info->last_hit_ns);
-		if (view[i]->rated)
-			fprintf(out, ",\"pps\":%.1f,\"bps\":%.1f", view[i]->pps, view[i]->bps);
+		if (view[i].row->rated)
+			fprintf(out, ",\"pps\":%.1f,\"bps\":%.1f", view[i].row->pps,
+				view[i].row->bps);
 		fprintf(out, ",\"created_ns\":%" PRIu64 ",\"text\":", info->created_ns);
-		json_string(out, info->text);
+		json_string(out, view[i].text);
 		fputc('}', out);
 	}
 	fprintf(out, "]}\n");
@@ -319,7 +321,7 @@ static void label(FILE *out, const char *name, const char *value)
 	fputc('"', out);
 }
 
-static void labels(FILE *out, const struct snapshot *s, const struct mpf_flow_info *info)
+static void labels(FILE *out, const struct snapshot *s, const struct row_info *info)
 {
 	char text[32];
 
@@ -500,13 +502,13 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %" PRIu64 "\n", s->bytes);
 	size_t count;
-	const struct row **view = snapshot_view(fs, s, fs->top, &count);
+	struct shown *view = snapshot_view(fs, s, fs->top, &count);
 
 	for (int m = 0; m < METRICS; m++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", rule_metrics[m].name,
 			rule_metrics[m].help, rule_metrics[m].name, rule_metrics[m].type);
 		for (size_t i = 0; view && i < count; i++) {
-			const struct mpf_flow_info *info = &view[i]->info;
+			const struct row_info *info = &view[i].row->info;
 
 			if (rule_metrics[m].counted && !(info->flags & MPF_FLOW_INFO_COUNTED))
 				continue;

@@ -31,7 +31,7 @@ static void on_signal(int sig)
 static void draw(const struct flowstat *fs, const struct snapshot *s)
 {
 	struct winsize ws = {.ws_row = 24, .ws_col = 80};
-	const struct row **view;
+	struct shown *view;
 	size_t count, rows;
 	unsigned fixed = 110; /* the columns before RULE, as output_row writes them */
 
@@ -52,7 +52,7 @@ static void draw(const struct flowstat *fs, const struct snapshot *s)
 	output_columns(fs, stdout);
 	rows = ws.ws_row > 4u + s->n_ports ? ws.ws_row - 4u - s->n_ports : 0;
 	for (size_t i = 0; view && i < count && i < rows; i++)
-		output_row(view[i], clock_ns(CLOCK_REALTIME), stdout,
+		output_row(&view[i], clock_ns(CLOCK_REALTIME), stdout,
 			   ws.ws_col > fixed ? (unsigned)(ws.ws_col - fixed) : 0);
 	if (s->count > rows)
 		printf("... %zu more\n", s->count - rows);

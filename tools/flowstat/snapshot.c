@@ -5,6 +5,7 @@
  * reattached to when a new one answers.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,6 +161,8 @@ static int take_ports(struct flowstat *fs, const struct snapshot *prev, struct s
 
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
 {
+	struct mpf_flow_info info;
+	struct row *r;
 	uint32_t cursor = 0;
 	double seconds;
 	int n, err;
@@ -184,11 +187,26 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 			next->rows = grown;
 			next->cap = cap;
 		}
-		n = mpf_monitor_next(fs->monitor, &cursor, &next->rows[next->count].info);
+		n = mpf_monitor_scan(fs->monitor, &cursor, &info);
 		if (n != 1)
 			break;
-		if (wanted(&fs->filter, &next->rows[next->count].info))
-			next->count++;
+		if (!wanted(&fs->filter, &info))
+			continue;
+		r = &next->rows[next->count++];
+		r->info = (struct row_info){
+			.handle = info.handle,
+			.number = info.number,
+			.owner_pid = info.owner_pid,
+			.port = info.port,
+			.group = info.group,
+			.priority = info.priority,
+			.flags = info.flags,
+			.created_ns = info.created_ns,
+			.hits = info.hits,
+			.bytes = info.bytes,
+			.last_hit_ns = info.last_hit_ns,
+		};
+		memcpy(r->info.owner_name, info.owner_name, sizeof(r->info.owner_name));
 	}
 	qsort(next->rows, next->count, sizeof(*next->rows), by_handle);
 	seconds = prev->taken_ns && prev->attached &&
@@ -196,8 +214,7 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 			  ? (double)(next->taken_ns - prev->taken_ns) / 1e9
 			  : 0;
 	for (size_t i = 0; i < next->count; i++) {
-		struct row *r = &next->rows[i];
-
+		r = &next->rows[i];
 		r->rated = false;
 		r->pps = r->bps = 0;
 		rate(r, prev, seconds);
@@ -287,30 +304,45 @@ static void sift_down(const struct row **heap, size_t k, size_t i, const struct 
 	}
 }
 
-const struct row **snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
-				 size_t *count)
+struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
+			    size_t *count)
 {
 	size_t k = limit && limit < s->count ? limit : s->count;
-	const struct row **view = malloc((k ? k : 1) * sizeof(*view));
+	const struct row **best = malloc((k ? k : 1) * sizeof(*best));
+	struct shown *view = calloc(k ? k : 1, sizeof(*view));
 
 	*count = 0;
-	if (view == NULL)
+	if (best == NULL || view == NULL) {
+		free(best);
+		free(view);
 		return NULL;
+	}
 	/* The first k rows, then each later one in place of the worst kept
 	 * if it is better: O(n log k), not a sort of millions of rows. */
 	for (size_t i = 0; i < k; i++)
-		view[i] = &s->rows[i];
+		best[i] = &s->rows[i];
 	for (size_t i = k / 2; k < s->count && i-- > 0;)
-		sift_down(view, k, i, fs);
+		sift_down(best, k, i, fs);
 	for (size_t i = k; i < s->count; i++) {
 		const struct row *r = &s->rows[i];
 
-		if (compare(&r, &view[0], (void *)(uintptr_t)fs) < 0) {
-			view[0] = r;
-			sift_down(view, k, 0, fs);
+		if (compare(&r, &best[0], (void *)(uintptr_t)fs) < 0) {
+			best[0] = r;
+			sift_down(best, k, 0, fs);
 		}
 	}
-	qsort_r(view, k, sizeof(*view), compare, (void *)(uintptr_t)fs);
+	qsort_r(best, k, sizeof(*best), compare, (void *)(uintptr_t)fs);
+	/* The text of the rows shown, and of those only. */
+	for (size_t i = 0; i < k; i++) {
+		struct mpf_flow_info info;
+
+		view[i].row = best[i];
+		if (fs->monitor && mpf_monitor_get(fs->monitor, best[i]->info.handle, &info) == 0)
+			memcpy(view[i].text, info.text, sizeof(view[i].text));
+		else
+			snprintf(view[i].text, sizeof(view[i].text), "(gone since the snapshot)");
+	}
+	free(best);
 	*count = k;
 	return view;
 }

@@ -329,9 +329,11 @@ struct mpf_flow_info {
  * shared rule directory without a request to the primary. Start with
  * *cursor = 0; returns 1 with `info` filled and the cursor advanced, 0 at
  * the end, or -errno. A rule created or destroyed during the walk may or
- * may not be seen; a rule seen is seen whole.
+ * may not be seen; a rule seen is seen whole. The text is printed from the
+ * request that made the rule, kept in shared memory; a text longer than
+ * `text` is cut with "..." and flagged MPF_FLOW_INFO_TEXT_TRUNCATED.
  * Errors: -ESHUTDOWN (no session: a reconnect failed; after the primary
- * went away the walk reads the directory it left).
+ * went away the walk reads the directory it left), -ENOMEM.
  */
 MPF_API int mpf_flow_next(struct mpf_client *client, uint32_t *cursor, struct mpf_flow_info *info);
 
@@ -340,7 +342,7 @@ MPF_API int mpf_flow_next(struct mpf_client *client, uint32_t *cursor, struct mp
  * testpmd number, text, counts): 0 or -errno.
  * Errors: -ENOENT (no live rule has `handle`: destroyed, never made; a
  * create's completion comes after its entry is written), -ESHUTDOWN (no
- * session: a reconnect failed).
+ * session: a reconnect failed), -ENOMEM.
  */
 MPF_API int mpf_flow_get(struct mpf_client *client, uint64_t handle, struct mpf_flow_info *info);
 
@@ -661,9 +663,21 @@ MPF_API int mpf_monitor_queue_stats(struct mpf_monitor *monitor, uint16_t port, 
 				    struct mpf_queue_stats *stats);
 
 /** As mpf_flow_next(), through a monitor. Errors: -EAGAIN (nothing is
- *  mapped: as for mpf_monitor_instance(), it does not happen). */
+ *  mapped: as for mpf_monitor_instance(), it does not happen), -ENOMEM. */
 MPF_API int mpf_monitor_next(struct mpf_monitor *monitor, uint32_t *cursor,
 			     struct mpf_flow_info *info);
+
+/** As mpf_monitor_next(), but `info->text` is left empty: the walk that
+ *  costs no printing, for a monitor that ranks every rule and shows a few
+ *  (then mpf_monitor_get() for those). Errors: -EAGAIN, as
+ *  mpf_monitor_next(). */
+MPF_API int mpf_monitor_scan(struct mpf_monitor *monitor, uint32_t *cursor,
+			     struct mpf_flow_info *info);
+
+/** As mpf_flow_get(), through a monitor. Errors: -ENOENT, -EAGAIN (as
+ *  mpf_monitor_next()), -ENOMEM. */
+MPF_API int mpf_monitor_get(struct mpf_monitor *monitor, uint64_t handle,
+			    struct mpf_flow_info *info);
 
 /** Requests submitted whose completions were not yet returned. No errors. */
 MPF_API uint32_t mpf_inflight(struct mpf_client *client);
