@@ -39,6 +39,8 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 		uint32_t entry = shm_load_acquire32(&s->entries[slot].generation);
 		uint32_t counter = shm_load_acquire32(&s->counters[slot].generation);
 
+		if (r->state == RULE_RETIRED)
+			continue;
 		if (r->state == RULE_FREE) {
 			if (entry || counter)
 				return BAD(

@@ -73,9 +73,11 @@ int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t
 	return 0;
 }
 
+/* A journal record kept outside the directory: beyond --max-rules, or in
+ * a slot retired for it (journal.c). */
 static bool orphan_slot(const struct server *s, uint64_t key)
 {
-	return (uint32_t)key >= s->rules.max;
+	return (uint32_t)key >= s->rules.max || s->rules.slots[(uint32_t)key].state == RULE_RETIRED;
 }
 
 static void finish(struct server *s, const struct pending *p)

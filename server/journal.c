@@ -695,6 +695,16 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	err = rules_keep_unrestored(s, h.key, &request->rule, payload, h.length);
 	if (!err)
 		s->unrestored_rules++;
+	if (err == -ENOSPC) {
+		/* No room in the rule heap (a start with a smaller --max-rules):
+		 * the record is kept all the same, outside the directory, and
+		 * its slot serves nothing else this run. */
+		log_warnx("journal %s: rule 0x%llx: the rule heap is full: kept in the journal, "
+			  "not listed",
+			  s->journal.path, (unsigned long long)h.key);
+		rules_retire(s, (uint32_t)h.key);
+		return keep_orphan(s, h.key, request->rule.port, payload, h.length);
+	}
 	return err;
 }
 

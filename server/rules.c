@@ -297,7 +297,8 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	err = keep_request(s, slot, hw->wire, (uint32_t)hw->wire_length);
 	if (err)
 		return flow_error_set(error, ENOSPC, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "the rule heap is full (%llu bytes for --max-rules %u)",
+				      "the rule heap is full (%llu bytes for --max-rules %u: a "
+				      "larger --max-rules gives it more)",
 				      (unsigned long long)s->heap.size, s->rules.max);
 	region_counter_open_shared(&s->counters[slot], &s->shares, slot, r->generation, counted);
 	hw->counter = &s->counters[slot];
@@ -354,8 +355,10 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 					      t->max, t->retired ? ", some slots retired" : "");
 		slot = free_pop(t);
 		generation = next_generation(s, slot);
-		if (generation == 0)
+		if (generation == 0) {
+			t->slots[slot].state = RULE_RETIRED;
 			t->retired++;
+		}
 	}
 	err = install(s, c, slot, generation, rule, hw, false, error);
 	if (err) {
@@ -413,6 +416,14 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 	return 0;
 }
 
+void rules_retire(struct server *s, uint32_t slot)
+{
+	s->rules.slots[slot].state = RULE_RETIRED;
+	s->rules.retired++;
+	if (slot >= s->rules.fresh)
+		s->rules.fresh = slot + 1;
+}
+
 void rules_restored(struct server *s)
 {
 	struct rule_table *t = &s->rules;
@@ -432,7 +443,7 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
 	const struct rule_slot *r;
 
-	if (slot >= s->rules.max || generation == 0 || s->rules.slots[slot].state == RULE_FREE ||
+	if (slot >= s->rules.max || generation == 0 || !rule_slot_used(&s->rules.slots[slot]) ||
 	    s->rules.slots[slot].generation != generation)
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "no rule 0x%llx", (unsigned long long)handle);
@@ -533,7 +544,7 @@ void rules_create_undone(struct server *s, uint64_t handle)
 {
 	uint32_t slot = (uint32_t)handle;
 
-	if (slot < s->rules.max && s->rules.slots[slot].state != RULE_FREE &&
+	if (slot < s->rules.max && rule_slot_used(&s->rules.slots[slot]) &&
 	    s->rules.slots[slot].generation == (uint32_t)(handle >> 32))
 		remove_rule(s, slot, NULL);
 }
@@ -565,11 +576,12 @@ bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget
 {
 	uint32_t slot = job->cursor;
 
-	for (; slot < s->rules.max && budget; slot++, budget--) {
+	/* Slots from `fresh` on never held a rule. */
+	for (; slot < s->rules.fresh && budget; slot++, budget--) {
 		const struct rule_slot *r = &s->rules.slots[slot];
 		int err;
 
-		if (r->state == RULE_FREE || r->dying || r->owner != 0 || r->port != job->port)
+		if (!rule_slot_used(r) || r->dying || r->owner != 0 || r->port != job->port)
 			continue;
 		err = rules_destroy(s, slot, NULL);
 		if (err) {
@@ -582,12 +594,12 @@ bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget
 		job->done++;
 	}
 	job->cursor = slot;
-	return slot < s->rules.max;
+	return slot < s->rules.fresh;
 }
 
 void rules_destroy_all(struct server *s)
 {
-	for (uint32_t slot = 0; slot < s->rules.max; slot++)
-		if (s->rules.slots[slot].state != RULE_FREE)
+	for (uint32_t slot = 0; slot < s->rules.fresh; slot++)
+		if (rule_slot_used(&s->rules.slots[slot]))
 			remove_rule(s, slot, NULL);
 }

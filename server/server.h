@@ -125,6 +125,8 @@ enum rule_state {
 	RULE_FREE,
 	RULE_LIVE,
 	RULE_UNRESTORED, /* in the journal, not in the device: see journal.c */
+	RULE_RETIRED,	 /* not used again this run: its handles are spent, or its
+			    journal record is kept outside the directory (journal.c) */
 };
 
 /* One rule slot. The handle of the rule in slot i is
@@ -145,6 +147,12 @@ struct rule_slot {
 	uint64_t request_offset;
 	uint32_t request_length; /* 0: none */
 };
+
+/* Does the slot hold a rule (live, dying or not restored)? */
+static inline bool rule_slot_used(const struct rule_slot *r)
+{
+	return r->state == RULE_LIVE || r->state == RULE_UNRESTORED;
+}
 
 /*
  * A freed slot waits in quarantine, first in, first out, behind the
@@ -433,6 +441,9 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
  * record and a directory entry marked not restored. */
 int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
 			  const void *bytes, uint32_t length);
+/* Journal replay: slot `slot` holds a record kept outside the directory;
+ * it is used for nothing else this run. */
+void rules_retire(struct server *s, uint32_t slot);
 /* The request a rule was made by, in the rule heap (NULL: none). */
 const void *rules_request(const struct server *s, const struct rule_slot *r);
 /* Replay done: the free slots are those no restored rule took. */

@@ -361,6 +361,79 @@ static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void 
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A persistent rule made from testpmd text. */
+static int create_text(struct mpf_client *c, const char *text, uint64_t *handle)
+{
+	struct mpf_flow_error error;
+	struct mpf_flow_parsed *parsed;
+	int err;
+
+	assert_int_equal(mpf_flow_parse(text, &parsed, &error), 0);
+	err = mpf_flow_create(c, 0, mpf_flow_parsed_attr(parsed), mpf_flow_parsed_pattern(parsed),
+			      mpf_flow_parsed_actions(parsed), MPF_FLOW_PERSISTENT, handle, &error);
+	mpf_flow_parsed_free(parsed);
+	return err;
+}
+
+/* The rule heap is --max-rules x 512 bytes: a start with fewer slots may
+ * have less heap than the journal's rules take (large ones). What does not
+ * fit is kept in the journal, counted as not restored, its slot serving
+ * nothing else; a flush of the port's persistent rules takes those too,
+ * and nothing comes back at the next start. */
+static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **state)
+{
+	const char *const wide[] = {"--max-rules", "8", NULL};
+	const char *const narrow[] = {"--max-rules", "4", NULL};
+	char big[640], pattern[520];
+	uint64_t handles[6], found[8], extra;
+	struct mpf_instance_info info;
+	struct mpf_connect_options o = {0};
+	struct mpf_flow_error error;
+	struct mpf_monitor *m;
+	struct mpf_client *c;
+	struct primary p;
+	unsigned unrestored;
+
+	(void)state;
+	memset(pattern, 'y', 500);
+	pattern[500] = '\0';
+	snprintf(big, sizeof(big),
+		 "ingress pattern eth / raw offset is 0 pattern is %s / end "
+		 "actions drop / end",
+		 pattern);
+	assert_int_equal(primary_start(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(create_text(c, big, &handles[i]), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	/* Slots 0-3 are within the table, but 2048 bytes of heap hold three
+	 * of these rules; slots 4 and 5 are beyond it. */
+	assert_int_equal(primary_restart(&p, narrow), 0);
+	assert_int_equal(primary_connect(&p, "narrow", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 8, &unrestored, NULL), 3);
+	assert_int_equal(unrestored, 0);
+	o.runtime_dir = p.dir;
+	assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.unrestored, 3);
+	mpf_monitor_close(m);
+	/* The slot of the rule that did not fit is not handed out. */
+	assert_int_equal(create_text(c, "ingress pattern eth / end actions drop / end", &extra),
+			 -ENOMEM);
+	assert_true(mpf_audit(c, &error) >= 0);
+	assert_int_equal(mpf_flow_flush_persistent(c, 0, &error), 6);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	assert_int_equal(primary_restart(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 8, &unrestored, NULL), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 {
 	const char *const args[] = {"--max-rules", "1024", NULL};
@@ -478,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
 		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
 		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),
+		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
 	};

@@ -1130,6 +1130,69 @@ static void test_device_counters_and_errors_reach_the_client(void **state)
 	mpf_disconnect(c);
 }
 
+/* A rule made with mpf_flow_parse() (the text must parse). */
+static int create_text(struct mpf_client *c, const char *text, uint64_t *handle,
+		       struct mpf_flow_error *error)
+{
+	struct mpf_flow_parsed *parsed;
+	int err;
+
+	assert_int_equal(mpf_flow_parse(text, &parsed, error), 0);
+	err = mpf_flow_create(c, 0, mpf_flow_parsed_attr(parsed), mpf_flow_parsed_pattern(parsed),
+			      mpf_flow_parsed_actions(parsed), 0, handle, error);
+	mpf_flow_parsed_free(parsed);
+	return err;
+}
+
+/* The rule heap holds --max-rules x 512 bytes of requests: a large rule
+ * takes several rules' room and, when none is left, is refused with
+ * ENOSPC naming the heap, never stored half; a destroyed rule's room is
+ * reused, so churn never fills it; a text longer than mpf_flow_info's is
+ * cut with "..." and said so. */
+static void test_the_rule_heap_bounds_and_reuses_its_room(void **state)
+{
+	struct primary p;
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	struct mpf_flow_info info;
+	char big[640], pattern[520];
+	uint64_t first, second, churn;
+
+	(void)state;
+	if (strcmp(backend(), "soft") != 0)
+		skip(); /* RAW is the soft backend's; the heap is the same on every backend */
+	memset(pattern, 'x', 500);
+	pattern[500] = '\0';
+	snprintf(big, sizeof(big),
+		 "ingress pattern eth / raw offset is 0 pattern is %s / end "
+		 "actions drop / end",
+		 pattern);
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "2", NULL}), 0);
+	assert_int_equal(primary_connect(&p, "heap", &c), 0);
+	assert_int_equal(create_text(c, big, &first, &error), 0);
+	assert_int_equal(mpf_flow_get(c, first, &info), 0);
+	assert_true(info.flags & MPF_FLOW_INFO_TEXT_TRUNCATED);
+	assert_int_equal(strlen(info.text), sizeof(info.text) - 1);
+	assert_string_equal(info.text + sizeof(info.text) - 4, "...");
+	assert_int_equal(strncmp(info.text, "ingress pattern eth / raw", 25), 0);
+
+	/* 1024 bytes of heap, more than half of them taken. */
+	assert_int_equal(create_text(c, big, &second, &error), -ENOSPC);
+	assert_non_null(strstr(error.message, "rule heap"));
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(create_text(c,
+					     "ingress pattern eth / ipv4 / end actions drop / end",
+					     &churn, &error),
+				 0);
+		assert_int_equal(mpf_flow_destroy(c, 0, churn, &error), 0);
+	}
+	assert_int_equal(mpf_flow_destroy(c, 0, first, &error), 0);
+	assert_int_equal(create_text(c, big, &second, &error), 0);
+	assert_int_equal(mpf_flow_get(c, second, &info), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1147,6 +1210,7 @@ int main(void)
 		T(test_monitor_lists_rules_without_being_a_client),
 		T(test_monitor_sees_the_primary_die_and_reattaches),
 		T(test_limits_are_enomem_with_a_reason),
+		cmocka_unit_test(test_the_rule_heap_bounds_and_reuses_its_room),
 		T(test_sixteen_clients_create_query_destroy_concurrently),
 		T(test_client_killed_mid_batch_loses_only_its_rules),
 		T(test_garbage_requests_get_error_completions),
