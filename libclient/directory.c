@@ -86,11 +86,15 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor,
 			  struct mpf_flow_info *info, bool text)
 {
 	struct directory_scratch *w = text ? malloc(sizeof(*w)) : NULL;
+	uint32_t end = shm_load_relaxed32(&view->header->slots_end);
 	int found = 0;
 
 	if (text && w == NULL)
 		return -ENOMEM;
-	for (; *cursor < view->max_rules; (*cursor)++)
+	/* Slots past the end never held a rule: their pages are not read. */
+	if (end > view->max_rules)
+		end = view->max_rules;
+	for (; *cursor < end; (*cursor)++)
 		if (directory_read(view, *cursor, info, w) == 0) {
 			(*cursor)++;
 			found = 1;

@@ -255,6 +255,7 @@ static void count_used(struct server *s, int delta)
 {
 	s->rules.used += (uint32_t)delta;
 	shm_store_relaxed32(&s->region->rules, s->rules.used);
+	shm_store_relaxed32(&s->region->slots_end, s->rules.fresh);
 }
 
 /* The generation the next rule in `slot` gets; 0 if the slot's handles are

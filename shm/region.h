@@ -101,7 +101,12 @@ struct region_header {
 	uint32_t owner_size;
 	uint64_t heap_offset;
 	uint64_t heap_size;
-	uint8_t pad[256 - 216];
+	/* Live: no slot from here on has held a rule this run, so readers
+	 * walking the directory stop here (relaxed: a rule made during a walk
+	 * may or may not be seen). */
+	shm_u32 slots_end;
+	uint32_t reserved1;
+	uint8_t pad[256 - 224];
 };
 _Static_assert(offsetof(struct region_header, state) == 112, "region header layout");
 _Static_assert(offsetof(struct region_header, ports_offset) == 136, "region header layout");
