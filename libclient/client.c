@@ -302,6 +302,7 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 	struct mpf_completion done;
 	bool sync;
 	int err = submit(c, length, true, 0, error);
+	uint64_t beat = shm_load_relaxed64(&c->region.view.header->heartbeat_ns);
 
 	if (err)
 		return err;
@@ -315,6 +316,15 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 			err = wait_ring(c, false, 0, c->at.timeout_ms);
 			if (err == -ESHUTDOWN)
 				return client_shutdown_error(error);
+			/* A primary whose heartbeat moved is alive and working
+			 * (a flush of millions of rules is sliced, and answered
+			 * once done): wait on. The timeout is for one that
+			 * shows no sign of life. */
+			if (err == -ETIMEDOUT &&
+			    shm_load_relaxed64(&c->region.view.header->heartbeat_ns) != beat) {
+				beat = shm_load_relaxed64(&c->region.view.header->heartbeat_ns);
+				continue;
+			}
 			if (err == -ETIMEDOUT) {
 				/* Ours is the newest request: no call came after it
 				 * while we held the lock. Its late answer is dropped,
@@ -323,8 +333,9 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 				c->abandoned++;
 				return flow_error_set(error, ETIMEDOUT,
 						      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-						      "no answer from the primary within %d ms "
-						      "(the request may still take effect)",
+						      "no answer and no heartbeat from the primary "
+						      "within %d ms (the request may still take "
+						      "effect)",
 						      c->at.timeout_ms);
 			}
 			continue;

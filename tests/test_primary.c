@@ -1193,6 +1193,53 @@ static void test_the_rule_heap_bounds_and_reuses_its_room(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A call's timeout is for a primary that shows no sign of life: one whose
+ * heartbeat moves (every --counter-interval) is waited for, however long
+ * the answer takes (here a flush of 60,000 persistent rules, each destroy
+ * journaled, against a 30 ms timeout). A stopped primary still times out
+ * (test_a_timed_out_call_does_not_take_the_next_ones_answer). */
+static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state)
+{
+	const uint32_t n = 60000;
+	struct primary p;
+	struct mpf_client *c, *impatient;
+	struct mpf_flow_error error;
+	struct mpf_completion done[256];
+	struct sample_rule s;
+	uint32_t submitted = 0, completed = 0;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "65536",
+								 "--counter-interval", "10", NULL}),
+			 0);
+	assert_int_equal(primary_connect(&p, "loader", &c), 0);
+	while (completed < n) {
+		int got;
+
+		sample_rule_init(&s, submitted);
+		if (submitted < n &&
+		    mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, MPF_FLOW_PERSISTENT,
+				      submitted, &error) == 0) {
+			submitted++;
+			continue;
+		}
+		got = mpf_poll(c, done, 256, -1);
+		assert_true(got > 0);
+		for (int i = 0; i < got; i++)
+			assert_int_equal(done[i].status, 0);
+		completed += (uint32_t)got;
+	}
+	mpf_disconnect(c);
+	assert_int_equal(mpf_connect(&(struct mpf_connect_options){.runtime_dir = p.dir,
+								   .name = "impatient",
+								   .timeout_ms = 30},
+				     &impatient, &error),
+			 0);
+	assert_int_equal(mpf_flow_flush_persistent(impatient, 0, &error), (int)n);
+	mpf_disconnect(impatient);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1223,6 +1270,7 @@ int main(void)
 		T(test_second_primary_on_the_instance_is_refused),
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
 		T(test_a_timed_out_call_does_not_take_the_next_ones_answer),
+		cmocka_unit_test(test_a_long_flush_is_waited_for_while_the_primary_lives),
 		T(test_sigterm_destroys_rules_and_removes_runtime_files),
 		T(test_one_client_shared_by_four_threads),
 		T(test_device_counters_and_errors_reach_the_client),
