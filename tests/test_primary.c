@@ -1195,12 +1195,12 @@ static void test_the_rule_heap_bounds_and_reuses_its_room(void **state)
 
 /* A call's timeout is for a primary that shows no sign of life: one whose
  * heartbeat moves (every --counter-interval) is waited for, however long
- * the answer takes (here a flush of 60,000 persistent rules, each destroy
- * journaled, against a 30 ms timeout). A stopped primary still times out
+ * the answer takes (here a flush of 150,000 persistent rules, each destroy
+ * journaled, against a 150 ms timeout). A stopped primary still times out
  * (test_a_timed_out_call_does_not_take_the_next_ones_answer). */
 static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state)
 {
-	const uint32_t n = 60000;
+	const uint32_t n = 150000;
 	struct primary p;
 	struct mpf_client *c, *impatient;
 	struct mpf_flow_error error;
@@ -1209,7 +1209,7 @@ static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state
 	uint32_t submitted = 0, completed = 0;
 
 	(void)state;
-	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "65536",
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "262144",
 								 "--counter-interval", "10", NULL}),
 			 0);
 	assert_int_equal(primary_connect(&p, "loader", &c), 0);
@@ -1232,7 +1232,7 @@ static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state
 	mpf_disconnect(c);
 	assert_int_equal(mpf_connect(&(struct mpf_connect_options){.runtime_dir = p.dir,
 								   .name = "impatient",
-								   .timeout_ms = 30},
+								   .timeout_ms = 150},
 				     &impatient, &error),
 			 0);
 	assert_int_equal(mpf_flow_flush_persistent(impatient, 0, &error), (int)n);
