@@ -265,9 +265,10 @@ static bool tuple_same(const struct cls_tuple *a, const struct cls_tuple *b)
 static uint64_t rule_key(const struct cls_tuple *t, const struct cls_rule *r, uint64_t *key)
 {
 	const struct match_pattern *m = &r->match;
-	uint32_t function = m->pf ? PACKET_FUNCTION_PF : m->functions.v[0].low;
+	uint32_t function = m->pf ? PACKET_FUNCTION_PF : m->functions.first.low;
 
-	key[0] = key_word0(m->directions == MATCH_EGRESS, m->ports.v[0].low, function, t->function);
+	key[0] =
+		key_word0(m->directions == MATCH_EGRESS, m->ports.first.low, function, t->function);
 	for (unsigned g = 0; g < t->n_gather; g++)
 		key[1 + g] = load_word(m->items[t->gather[g].item].value, &t->gather[g]);
 	return hash_key(key, key_words(t));

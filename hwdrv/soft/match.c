@@ -14,13 +14,23 @@
 static int select_add(struct match_select *s, const struct mpf_flow_item *item,
 		      const struct rule_item_view *view, int index, struct mpf_flow_error *error)
 {
+	struct match_span *span = &s->first;
+
 	if (s->n == MATCH_SELECT_MAX)
 		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, index,
 				      "item %d (%s): more than %d in one pattern", index,
 				      mpf_flow_item_name(item->type), MATCH_SELECT_MAX);
-	s->v[s->n].mask = view->mask ? *(const uint32_t *)(const void *)view->mask : 0;
-	rule_field_span32(rule_item_desc((int)item->type), item, view, 0, &s->v[s->n].low,
-			  &s->v[s->n].high);
+	if (s->n > 0) {
+		struct match_span *more = realloc(s->more, s->n * sizeof(*more));
+
+		if (more == NULL)
+			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "soft datapath: out of memory");
+		s->more = more;
+		span = &more[s->n - 1];
+	}
+	span->mask = view->mask ? *(const uint32_t *)(const void *)view->mask : 0;
+	rule_field_span32(rule_item_desc((int)item->type), item, view, 0, &span->low, &span->high);
 	s->n++;
 	return 0;
 }
@@ -30,9 +40,10 @@ bool match_select(const struct match_select *s, uint32_t value)
 	if (s->n == 0)
 		return true;
 	for (unsigned i = 0; i < s->n; i++) {
-		uint32_t v = value & s->v[i].mask;
+		const struct match_span *span = match_span_at(s, i);
+		uint32_t v = value & span->mask;
 
-		if (v >= s->v[i].low && v <= s->v[i].high)
+		if (v >= span->low && v <= span->high)
 			return true;
 	}
 	return false;
@@ -198,8 +209,8 @@ int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule,
 	}
 	if (m->ports.n == 0) {
 		m->ports.n = 1;
-		m->ports.v[0].low = m->ports.v[0].high = rule->port;
-		m->ports.v[0].mask = UINT32_MAX;
+		m->ports.first = (struct match_span){
+			.low = rule->port, .high = rule->port, .mask = UINT32_MAX};
 	}
 	if (err)
 		match_free(m);
@@ -214,17 +225,20 @@ void match_free(struct match_pattern *m)
 			free(m->items[i].ranges);
 		}
 	free(m->items);
+	free(m->ports.more);
+	free(m->functions.more);
 	m->items = NULL;
+	m->ports.more = m->functions.more = NULL;
 	m->n_items = 0;
 }
 
 bool match_is_keyed(const struct match_pattern *m)
 {
 	if (m->invert || (m->directions != MATCH_INGRESS && m->directions != MATCH_EGRESS) ||
-	    m->ports.n != 1 || m->ports.v[0].mask != UINT32_MAX ||
-	    m->ports.v[0].low != m->ports.v[0].high || m->functions.n + m->pf > 1 ||
-	    (m->functions.n == 1 && (m->functions.v[0].mask != UINT32_MAX ||
-				     m->functions.v[0].low != m->functions.v[0].high)))
+	    m->ports.n != 1 || m->ports.first.mask != UINT32_MAX ||
+	    m->ports.first.low != m->ports.first.high || m->functions.n + m->pf > 1 ||
+	    (m->functions.n == 1 && (m->functions.first.mask != UINT32_MAX ||
+				     m->functions.first.low != m->functions.first.high)))
 		return false;
 	for (unsigned i = 0; i < m->n_items; i++)
 		if (m->items[i].kind != MATCH_HEADER)

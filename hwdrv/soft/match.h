@@ -70,13 +70,24 @@ struct match_item {
 	uint8_t *raw_mask;
 };
 
-/* A set of values of a meta property (physical port, function). */
+/* A span of values of a meta property, under a mask. */
+struct match_span {
+	uint32_t low, high, mask;
+};
+
+/* A set of values of a meta property (physical port, function). Nearly
+ * every rule has one span or none: the first is kept here, the others
+ * (a pattern with several PORT or VF items) allocated. */
 struct match_select {
 	uint8_t n; /* 0: no constraint */
-	struct {
-		uint32_t low, high, mask;
-	} v[MATCH_SELECT_MAX];
+	struct match_span first;
+	struct match_span *more; /* n - 1 of them */
 };
+
+static inline const struct match_span *match_span_at(const struct match_select *s, unsigned i)
+{
+	return i == 0 ? &s->first : &s->more[i - 1];
+}
 
 #define MATCH_INGRESS 0x1u
 #define MATCH_EGRESS  0x2u
