@@ -739,11 +739,23 @@ static void test_port_item_selects_the_physical_port(void **state)
 	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
 	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
 
+	const struct mpf_flow_item_port zero = {.index = 0};
+	const struct mpf_flow_item either[] = {ITEM(PORT, .spec = &one, .mask = &exact),
+					       ITEM(PORT, .spec = &zero, .mask = &exact), ITEM(ETH),
+					       END_ITEM};
+	const struct mpf_flow_action to_5[] = {ACTION(QUEUE, &q5), END_ACTION};
+
 	rule(rig, pattern, actions);
 	send_on(rig, 1, &f);
 	assert_int_equal(received_on(rig, 1, 3, NULL), 1);
 	send_on(rig, 0, &f); /* port 0's own traffic no longer selected */
 	assert_int_equal(delivered(rig), 1u << 0);
+	/* Two PORT items: either port; the first rule keeps port 1's. */
+	rule(rig, either, to_5);
+	send_on(rig, 0, &f);
+	assert_int_equal(received_on(rig, 0, 5, NULL), 1);
+	send_on(rig, 1, &f);
+	assert_int_equal(received_on(rig, 1, 3, NULL), 1);
 }
 
 static void test_meter_colors_per_rfc_2698(void **state)
