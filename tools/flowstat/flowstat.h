@@ -72,7 +72,7 @@ struct filter {
 };
 
 struct snapshot {
-	struct row *rows; /* by handle */
+	struct row *rows; /* in slot order (the directory's) */
 	size_t count, cap;
 	uint64_t taken_ns; /* CLOCK_MONOTONIC */
 	bool attached;	   /* `instance` is valid */

@@ -33,13 +33,6 @@ const char *column_name(enum column c)
 	return column_names[c];
 }
 
-static int by_handle(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-
-	return x->info.handle < y->info.handle ? -1 : x->info.handle > y->info.handle;
-}
-
 /* Make sure a monitor shows a live primary: open one, or reattach after the
  * primary restarted. */
 static int attach(struct flowstat *fs, struct snapshot *next)
@@ -72,11 +65,20 @@ static int attach(struct flowstat *fs, struct snapshot *next)
 	return 0;
 }
 
-static void rate(struct row *r, const struct snapshot *prev, double seconds)
+/* The row of `r`'s rule in `prev`, if it was there: both snapshots are in
+ * slot order (the directory's), so a cursor into `prev` moves forward only. */
+static const struct row *previous(const struct row *r, const struct snapshot *prev, size_t *at)
 {
-	const struct row *old =
-		prev->count ? bsearch(r, prev->rows, prev->count, sizeof(*r), by_handle) : NULL;
+	uint32_t slot = (uint32_t)r->info.handle;
 
+	while (*at < prev->count && (uint32_t)prev->rows[*at].info.handle < slot)
+		(*at)++;
+	return *at < prev->count && prev->rows[*at].info.handle == r->info.handle ? &prev->rows[*at]
+										  : NULL;
+}
+
+static void rate(struct row *r, const struct row *old, double seconds)
+{
 	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_FLOW_INFO_COUNTED) &&
 		   r->info.hits >= old->info.hits && r->info.bytes >= old->info.bytes;
 	if (r->rated) {
@@ -163,7 +165,7 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 {
 	struct mpf_flow_info info;
 	struct row *r;
-	uint32_t cursor = 0;
+	uint32_t cursor = 0; /* the directory's walk is in slot order, and so are the rows */
 	double seconds;
 	int n, err;
 
@@ -177,7 +179,10 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 		return err;
 	for (;;) {
 		if (next->count == next->cap) {
-			size_t cap = next->cap ? 2 * next->cap : 256;
+			/* Room for the rules the primary counts, and some: a
+			 * table of millions is not copied over and over. */
+			size_t want = next->instance.rules + next->instance.rules / 8 + 256;
+			size_t cap = next->cap ? 2 * next->cap : want;
 			struct row *grown = realloc(next->rows, cap * sizeof(*grown));
 
 			if (grown == NULL) {
@@ -208,16 +213,15 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 		};
 		memcpy(r->info.owner_name, info.owner_name, sizeof(r->info.owner_name));
 	}
-	qsort(next->rows, next->count, sizeof(*next->rows), by_handle);
 	seconds = prev->taken_ns && prev->attached &&
 				  prev->instance.primary_pid == next->instance.primary_pid
 			  ? (double)(next->taken_ns - prev->taken_ns) / 1e9
 			  : 0;
-	for (size_t i = 0; i < next->count; i++) {
+	for (size_t i = 0, at = 0; i < next->count; i++) {
 		r = &next->rows[i];
 		r->rated = false;
 		r->pps = r->bps = 0;
-		rate(r, prev, seconds);
+		rate(r, previous(r, prev, &at), seconds);
 		next->hits += r->info.hits;
 		next->bytes += r->info.bytes;
 		next->pps += r->pps;
