@@ -106,9 +106,9 @@ static int spawn(struct primary *p, const char *const *extra)
 {
 	if (spawn_process(p, extra) != 0)
 		return -1;
-	/* Ready when it accepts a connection (a large table takes seconds to
-	 * fault in at start). */
-	for (int i = 0; i < 3000; i++) {
+	/* Ready when it accepts a connection (a journal of millions of rules
+	 * takes seconds to replay: bench/scale waits for ten million). */
+	for (int i = 0; i < 12000; i++) {
 		struct mpf_connect_options o = {.runtime_dir = p->dir, .name = "probe"};
 		struct mpf_client *c;
 		int status;
@@ -162,7 +162,8 @@ int primary_stop(struct primary *p)
 	if (p->pid <= 0)
 		return -1;
 	kill(p->pid, SIGTERM);
-	for (int i = 0; i < 1000; i++) {
+	/* Taking millions of rules out of the device takes seconds. */
+	for (int i = 0; i < 6000; i++) {
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			p->pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench/scale: the control plane at ten million rules (issue 18, point 4),
+ * beside the same steps at a hundredth of the size in the same run (the
+ * baseline: what each rule costs while the tables are small).
+ *
+ * For each size, a fresh primary with --max-rules 16777216 (start-up, and
+ * a --max-rules 1024 start as its baseline), one client inserting the
+ * rules persistently through the asynchronous API, the shared and private
+ * memory each rule costs (from /proc/PID/smaps_rollup), counter queries
+ * from shared memory, a monitor's walk of the directory without the text
+ * (what flowstat does each interval), a stop (every rule out of the
+ * device), a restart (the journal replayed) and a flush of them all.
+ *
+ *   MPFLOWD=build/server/mpflowd build/bench/scale [--rules N]
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/clock.h"
+#include "tests/harness.h"
+#include "tests/rule_literals.h"
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+static const struct mpf_flow_action_queue queue1 = {.index = 1};
+
+struct rule {
+	struct mpf_flow_item_ipv4 ip, ip_mask;
+	struct mpf_flow_item_udp udp, udp_mask;
+	struct mpf_flow_item pattern[4];
+	struct mpf_flow_action actions[3];
+};
+
+/* eth / ipv4 src is A / udp dst is 4789 / end actions count / queue 1 */
+static void rule_init(struct rule *r, uint32_t n)
+{
+	memset(r, 0, sizeof(*r));
+	r->ip.hdr.src_addr = htonl(0x0a000000u | (n & 0xffffff));
+	r->ip_mask.hdr.src_addr = 0xffffffff;
+	r->udp.hdr.dst_port = htons(4789);
+	r->udp_mask.hdr.dst_port = 0xffff;
+	r->pattern[0] = ITEM(ETH);
+	r->pattern[1] = ITEM(IPV4, .spec = &r->ip, .mask = &r->ip_mask);
+	r->pattern[2] = ITEM(UDP, .spec = &r->udp, .mask = &r->udp_mask);
+	r->pattern[3] = ITEM(END);
+	r->actions[0] = ACTION(COUNT, NULL);
+	r->actions[1] = ACTION(QUEUE, &queue1);
+	r->actions[2] = ACTION(END, NULL);
+}
+
+struct figures {
+	double start_s, insert_s, query_ns, scan_s, stop_s, replay_s, flush_s;
+	double shared_bytes, private_bytes; /* per rule */
+};
+
+/* A field of /proc/PID/smaps_rollup, in bytes; -1 if missing. */
+static double smaps(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t n = strlen(field);
+	double kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			kb = strtod(line + n + 1, NULL);
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+static int insert(struct mpf_client *c, uint32_t count, uint64_t *handles)
+{
+	struct mpf_completion done[256];
+	struct mpf_flow_error error;
+	uint32_t submitted = 0, completed = 0;
+	struct rule r;
+
+	while (completed < count) {
+		int n;
+
+		if (submitted < count) {
+			rule_init(&r, submitted);
+			if (mpf_submit_create(c, 0, &ingress, r.pattern, r.actions,
+					      MPF_FLOW_PERSISTENT, submitted, &error) == 0) {
+				submitted++;
+				continue;
+			}
+		}
+		n = mpf_poll(c, done, 256, -1);
+		if (n <= 0)
+			return -1;
+		for (int i = 0; i < n; i++) {
+			if (done[i].status) {
+				fprintf(stderr, "scale: insert: %s\n", done[i].error.message);
+				return -1;
+			}
+			handles[done[i].user_data] = done[i].handle;
+		}
+		completed += (uint32_t)n;
+	}
+	return 0;
+}
+
+static int measure(uint32_t count, struct figures *f)
+{
+	static const char *const args[] = {"--max-rules", "16777216", NULL};
+	struct mpf_connect_options o = {0};
+	struct mpf_flow_query_count q = {0};
+	struct mpf_flow_error error;
+	struct mpf_flow_info info;
+	struct mpf_monitor *m;
+	struct mpf_client *c;
+	struct primary p;
+	uint64_t *handles = malloc(count * sizeof(*handles));
+	uint32_t cursor = 0, seen = 0;
+	const unsigned queries = 1000000;
+	double t0;
+	int flushed;
+
+	if (handles == NULL)
+		return -1;
+	t0 = bench_now_ns();
+	if (primary_start(&p, args) != 0)
+		return -1;
+	f->start_s = (bench_now_ns() - t0) / 1e9;
+	if (primary_connect(&p, "bench-scale", &c) != 0)
+		goto fail;
+	t0 = bench_now_ns();
+	if (insert(c, count, handles) != 0)
+		goto fail;
+	f->insert_s = (bench_now_ns() - t0) / 1e9;
+	f->shared_bytes = smaps(p.pid, "Pss_Shmem") / count;
+	f->private_bytes = smaps(p.pid, "Anonymous") / count;
+	/* Queries of rules spread over the table (a stride of a prime). */
+	t0 = bench_now_ns();
+	for (unsigned i = 0; i < queries; i++)
+		if (mpf_flow_query(c, 0, handles[(i * 7919u) % count], MPF_FLOW_ACTION_TYPE_COUNT,
+				   &q, &error) != 0)
+			goto fail;
+	f->query_ns = (bench_now_ns() - t0) / queries;
+	o.runtime_dir = p.dir;
+	if (mpf_monitor_open(&o, &m, &error) != 0)
+		goto fail;
+	t0 = bench_now_ns();
+	while (mpf_monitor_scan(m, &cursor, &info) == 1)
+		seen++;
+	f->scan_s = (bench_now_ns() - t0) / 1e9;
+	mpf_monitor_close(m);
+	if (seen != count) {
+		fprintf(stderr, "scale: the directory lists %u rules, %u were made\n", seen, count);
+		goto fail;
+	}
+	mpf_disconnect(c);
+	t0 = bench_now_ns();
+	if (primary_stop(&p) != 0)
+		goto fail;
+	f->stop_s = (bench_now_ns() - t0) / 1e9;
+	t0 = bench_now_ns();
+	if (primary_restart(&p, args) != 0)
+		goto fail;
+	f->replay_s = (bench_now_ns() - t0) / 1e9;
+	if (primary_connect(&p, "bench-scale", &c) != 0)
+		goto fail;
+	t0 = bench_now_ns();
+	flushed = mpf_flow_flush_persistent(c, 0, &error);
+	f->flush_s = (bench_now_ns() - t0) / 1e9;
+	if (flushed != (int)count) {
+		fprintf(stderr, "scale: flush: %d of %u (%s)\n", flushed, count, error.message);
+		goto fail;
+	}
+	mpf_disconnect(c);
+	free(handles);
+	return primary_cleanup(&p);
+fail:
+	fprintf(stderr, "scale: a step failed at %u rules; mpflowd's log: %s\n", count, p.log);
+	primary_cleanup(&p);
+	free(handles);
+	return -1;
+}
+
+static double small_start(void)
+{
+	static const char *const args[] = {"--max-rules", "1024", NULL};
+	struct primary p;
+	double t0 = bench_now_ns(), s;
+
+	if (primary_start(&p, args) != 0)
+		return -1;
+	s = (bench_now_ns() - t0) / 1e9;
+	primary_cleanup(&p);
+	return s;
+}
+
+static void row(const char *name, double base, double big, uint32_t nb, uint32_t nn,
+		const char *unit, bool per_rule)
+{
+	/* Per-rule cost at full size over per-rule cost at the baseline. */
+	double ratio = per_rule ? (big / nn) / (base / nb) : big / base;
+
+	printf("  %-40s %12.3f %12.3f %-6s x%.2f\n", name, base, big, unit, ratio);
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t rules = 10000000, base;
+	struct figures a, b;
+	double small;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+			rules = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else {
+			fprintf(stderr, "usage: %s [--rules N]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (rules < 100 || rules > 16000000) {
+		fprintf(stderr, "scale: --rules between 100 and 16000000\n");
+		return 2;
+	}
+	base = rules / 100;
+	small = small_start();
+	if (small < 0 || measure(base, &a) != 0 || measure(rules, &b) != 0)
+		return 1;
+	printf("bench/scale: soft backend, persistent rules: eth / ipv4 src is A / udp dst is 4789 "
+	       "/ end actions count / queue index 1 / end\n");
+	printf("start-up: --max-rules 1024 %.3f s, --max-rules 16777216 %.3f s (x%.2f)\n\n", small,
+	       b.start_s, b.start_s / small);
+	printf("  %-40s %12u %12u %-6s %s\n", "rules", base, rules, "", "per rule, vs baseline");
+	row("insert, 1 client, async", a.insert_s, b.insert_s, base, rules, "s", true);
+	printf("  %-40s %12.0f %12.0f %-6s\n", "  rate", base / a.insert_s, rules / b.insert_s,
+	       "/s");
+	row("shared memory per rule", a.shared_bytes, b.shared_bytes, 1, 1, "B", false);
+	row("primary's private memory per rule", a.private_bytes, b.private_bytes, 1, 1, "B",
+	    false);
+	row("counter query from shared memory", a.query_ns, b.query_ns, 1, 1, "ns", false);
+	row("directory walk, no text (flowstat)", a.scan_s, b.scan_s, base, rules, "s", true);
+	row("stop (every rule out of the device)", a.stop_s, b.stop_s, base, rules, "s", true);
+	row("restart (journal replay)", a.replay_s, b.replay_s, base, rules, "s", true);
+	row("flush of the persistent rules", a.flush_s, b.flush_s, base, rules, "s", true);
+	return 0;
+}
