@@ -96,7 +96,22 @@ static void encode_raw_part(struct writer *w, const struct mpf_flow_item_raw *ra
 		writer_put(w, raw->pattern, out.pattern_length);
 }
 
-static void encode_item(struct writer *w, const struct mpf_flow_item *item)
+/* A spec or last as the rule means it: only the bits under the mask in
+ * force. The rest of the caller's struct (often whatever its stack held)
+ * never leaves the process: the primary keeps the request where every
+ * client can read it. */
+static void put_masked(struct writer *w, const uint8_t *part, const uint8_t *mask, size_t n)
+{
+	uint8_t *p = writer_reserve(w, n);
+
+	if (p == NULL || n == 0)
+		return;
+	for (size_t b = 0; b < n; b++)
+		p[b] = mask ? part[b] & mask[b] : part[b];
+}
+
+static void encode_item(struct writer *w, const struct mpf_flow_item *item,
+			const struct rule_item_view *view)
 {
 	const struct rule_item_desc *desc = rule_item_desc((int)item->type);
 	const void *parts[3] = {item->spec, item->last, item->mask};
@@ -114,6 +129,8 @@ static void encode_item(struct writer *w, const struct mpf_flow_item *item)
 			const struct mpf_flow_item_raw *spec = item->spec;
 
 			encode_raw_part(w, parts[p], spec ? spec->length : 0);
+		} else if (p < 2) {
+			put_masked(w, parts[p], view->mask, desc->size);
 		} else {
 			writer_put(w, parts[p], desc->size);
 		}
@@ -195,7 +212,7 @@ int wire_encode_rule(void *buf, size_t cap, enum wire_op op, uint64_t user_data,
 	writer_begin(&w, op, user_data);
 	writer_put(&w, &rh, sizeof(rh));
 	for (unsigned i = 0; i < shape.items; i++)
-		encode_item(&w, &pattern[i]);
+		encode_item(&w, &pattern[i], &shape.item[i]);
 	for (unsigned i = 0; i < shape.actions.count; i++)
 		encode_action(&w, &actions[i]);
 	return writer_finish(&w, error);
