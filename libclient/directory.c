@@ -18,6 +18,7 @@
 struct directory_scratch {
 	alignas(8) uint8_t bytes[WIRE_MSG_MAX];
 	struct wire_request request;
+	struct rule_shape shape;
 };
 
 /* The rule's testpmd text into info->text, cut with "..." (and said) when
@@ -28,8 +29,11 @@ static void print_rule(struct directory_scratch *w, uint32_t length, struct mpf_
 	const struct wire_rule *rule = &w->request.rule;
 	size_t n;
 
+	/* Decoded and validated as any request is: the printer may rely on
+	 * a valid rule, and these bytes are another process's. */
 	if (wire_decode_private(w->bytes, length, &w->request, &error) != 0 ||
-	    w->request.header.op != WIRE_OP_CREATE) {
+	    w->request.header.op != WIRE_OP_CREATE ||
+	    rule_validate(&rule->attr, rule->items, rule->actions, &w->shape, &error) != 0) {
 		snprintf(info->text, sizeof(info->text), "(unreadable: %s)",
 			 error.message[0] ? error.message : "not a create request");
 		return;

@@ -73,11 +73,15 @@ int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t
 	return 0;
 }
 
-/* A journal record kept outside the directory: beyond --max-rules, or in
- * a slot retired for it (journal.c). */
+/* A journal record kept outside the directory (journal.c): its handle
+ * names no rule of the table — beyond --max-rules, in a retired slot, or
+ * in a slot that holds another rule (or none). */
 static bool orphan_slot(const struct server *s, uint64_t key)
 {
-	return (uint32_t)key >= s->rules.max || s->rules.slots[(uint32_t)key].state == RULE_RETIRED;
+	uint32_t slot = (uint32_t)key;
+
+	return slot >= s->rules.max || !rule_slot_used(&s->rules.slots[slot]) ||
+	       s->rules.slots[slot].generation != (uint32_t)(key >> 32);
 }
 
 static void finish(struct server *s, const struct pending *p)

@@ -686,6 +686,12 @@ static int restore_rule(struct server *s, const uint8_t *record)
 			  s->journal.path, (unsigned long long)h.key);
 		return keep_orphan(s, h.key, request->rule.port, payload, h.length);
 	}
+	if (request->rule.port >= HWDRV_PORTS_MAX) {
+		log_warnx("journal %s: rule 0x%llx is on port %u, beyond any device's: kept, not "
+			  "restored",
+			  s->journal.path, (unsigned long long)h.key, (unsigned)request->rule.port);
+		return keep_orphan(s, h.key, -1, payload, h.length);
+	}
 	err = rules_restore(s, h.key, request, payload, h.length, &error);
 	if (!err)
 		return 0;

@@ -31,8 +31,8 @@ static void save(const char *out, const char *name, const uint8_t *bytes, size_t
 	fclose(f);
 }
 
-/* Journal one persistent create of `ip` on `queue`; its handle. */
-static uint64_t persist(uint32_t ip, uint16_t queue)
+/* Journal one persistent create of `ip` on `queue` of `port`; its handle. */
+static uint64_t persist(uint32_t ip, uint16_t queue, uint16_t port)
 {
 	struct mpf_flow_item_ipv4 spec = {.hdr.src_addr = htonl(ip)};
 	struct mpf_flow_item_ipv4 mask = {.hdr.src_addr = 0xffffffff};
@@ -49,8 +49,8 @@ static uint64_t persist(uint32_t ip, uint16_t queue)
 	struct mpf_flow_error error;
 	uint8_t bytes[1024];
 	uint64_t handle = (uint64_t)1 << 32 | slot++;
-	int n = wire_encode_rule(bytes, sizeof(bytes), WIRE_OP_CREATE, 0, 0, true, &attr, pattern,
-				 actions, &error);
+	int n = wire_encode_rule(bytes, sizeof(bytes), WIRE_OP_CREATE, 0, port, true, &attr,
+				 pattern, actions, &error);
 
 	if (n < 0 || journal_rule(&server, handle, bytes, (uint32_t)n) != 0)
 		exit(1);
@@ -82,8 +82,9 @@ int main(int argc, char **argv)
 	if (journal_open(s) != 0)
 		return 1;
 	for (uint32_t i = 0; i < 6; i++)
-		persist(0x0a000000u + i, 1);
-	persist(0x0a0000ffu, 7); /* a queue the fuzz target's device lacks */
+		persist(0x0a000000u + i, 1, 0);
+	persist(0x0a0000ffu, 7, 0);   /* a queue the fuzz target's device lacks */
+	persist(0x0a0000feu, 1, 200); /* a port no device has (HWDRV_PORTS_MAX) */
 	if (journal_rule_gone(s, (uint64_t)1 << 32 | 2) != 0)
 		return 1;
 	n = wire_encode_meter_create(meter, sizeof(meter), 0, 0, 5, 1000, 1500, 2000, 3000, 0,
