@@ -296,6 +296,9 @@ static int submit(struct mpf_client *c, int length, bool sync, uint64_t user_dat
 }
 
 /* Submit a request and wait for its completion. Lock held. */
+/* Timeouts a call waits through while the primary's heartbeat moves. */
+#define CALL_PATIENCE 30u
+
 int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 		struct mpf_flow_error *error)
 {
@@ -303,6 +306,7 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 	bool sync;
 	int err = submit(c, length, true, 0, error);
 	uint64_t beat = shm_load_relaxed64(&c->region.view.header->heartbeat_ns);
+	unsigned waits = 0;
 
 	if (err)
 		return err;
@@ -318,9 +322,11 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 				return client_shutdown_error(error);
 			/* A primary whose heartbeat moved is alive and working
 			 * (a flush of millions of rules is sliced, and answered
-			 * once done): wait on. The timeout is for one that
+			 * once done): wait on, up to CALL_PATIENCE timeouts (a
+			 * live loop behind a sync that never ends must not hold
+			 * the caller for ever). The timeout is for one that
 			 * shows no sign of life. */
-			if (err == -ETIMEDOUT &&
+			if (err == -ETIMEDOUT && ++waits < CALL_PATIENCE &&
 			    shm_load_relaxed64(&c->region.view.header->heartbeat_ns) != beat) {
 				beat = shm_load_relaxed64(&c->region.view.header->heartbeat_ns);
 				continue;
@@ -331,12 +337,12 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
 				 * not taken for the next call's. */
 				((struct inflight *)fifo_newest(&c->inflight))->abandoned = true;
 				c->abandoned++;
-				return flow_error_set(error, ETIMEDOUT,
-						      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-						      "no answer and no heartbeat from the primary "
-						      "within %d ms (the request may still take "
-						      "effect)",
-						      c->at.timeout_ms);
+				return flow_error_set(
+					error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					"no answer from the primary, and no heartbeat "
+					"within %d ms or no answer within %d times "
+					"that (the request may still take effect)",
+					c->at.timeout_ms, CALL_PATIENCE);
 			}
 			continue;
 		}

@@ -14,9 +14,12 @@
 #include "libclient/client.h"
 #include "shm/rule/rule.h"
 
-/* A rule's bytes and their decoding: too big for a library's stack. */
+/* A rule's bytes (whole chunks of the heap) and their decoding: too big
+ * for a library's stack. */
+#define RULE_BYTES_MAX                                                                             \
+	((WIRE_MSG_MAX + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES * REGION_CHUNK_BYTES)
 struct directory_scratch {
-	alignas(8) uint8_t bytes[WIRE_MSG_MAX];
+	alignas(8) uint8_t bytes[RULE_BYTES_MAX];
 	struct wire_request request;
 	struct rule_shape shape;
 };

@@ -39,15 +39,22 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 		uint32_t entry = shm_load_acquire32(&s->entries[slot].generation);
 		uint32_t counter = shm_load_acquire32(&s->counters[slot].generation);
 
-		if (r->state == RULE_RETIRED)
-			continue;
-		if (r->state == RULE_FREE) {
+		if (r->state == RULE_FREE || r->state == RULE_RETIRED) {
 			if (entry || counter)
 				return BAD(
 					"slot %u is free but the region still shows a rule there",
 					slot);
 			continue;
 		}
+		/* The entry names the request the primary keeps (its own
+		 * stores: plain reads). */
+		if (s->entries[slot].rule_chunk != r->request_chunk ||
+		    s->entries[slot].rule_length != r->request_length)
+			return BAD(
+				"slot %u's entry names %u bytes at chunk %u of the rule heap, the "
+				"rule keeps %u at %u",
+				slot, s->entries[slot].rule_length, s->entries[slot].rule_chunk,
+				r->request_length, r->request_chunk);
 		used++;
 		if (r->state == RULE_UNRESTORED) {
 			if (r->owner != 0 || r->request_length == 0 || r->backend || counter ||

@@ -1,71 +1,84 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The rule heap's allocator: where each live rule's request bytes go in the
- * region (region.h). Blocks are whole 16-byte granules; a freed block goes
- * on the free list of its size and is reused by the next rule of that size,
- * else fresh space is cut from the top. Requests come in few sizes (a table
- * of millions of rules is made of a handful of rule shapes), so the lists
- * stay short and the heap dense. Only the primary's loop calls this; the
- * lists are private memory, never in the region.
+ * The rule heap's allocator: where each live rule's request goes in the
+ * region (region.h). The heap is an array of 64-byte chunks; a request
+ * takes as many as it needs (a 5-tuple rule's 144 bytes: three), linked in
+ * the heap itself. Freed chunks go on a stack and serve the next request
+ * whatever its size, so no pattern of creates and destroys can leave free
+ * room that nobody can use. Chunks never used are taken from a fresh mark
+ * upwards, so the heap's pages are touched as the table grows. Only the
+ * primary's loop calls this; the stack is private memory.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "server/server.h"
 
-#define GRANULE 16u
-
-static uint32_t granules(uint32_t length)
+void rule_heap_init(struct rule_heap *h, struct region_chunk *chunks, uint32_t n_chunks)
 {
-	return (length + GRANULE - 1) / GRANULE;
-}
-
-void rule_heap_init(struct rule_heap *h, uint8_t *base, uint64_t size)
-{
-	*h = (struct rule_heap){.base = base, .size = size};
+	*h = (struct rule_heap){.chunks = chunks, .n_chunks = n_chunks};
 }
 
 void rule_heap_fini(struct rule_heap *h)
 {
-	for (unsigned i = 0; i < RULE_HEAP_CLASSES; i++)
-		free(h->free[i].offsets);
+	free(h->free);
 	*h = (struct rule_heap){0};
 }
 
-int rule_heap_alloc(struct rule_heap *h, uint32_t length, uint64_t *offset)
+uint32_t rule_heap_available(const struct rule_heap *h)
 {
-	uint32_t g = granules(length);
-	struct rule_heap_list *list;
+	return h->free_count + (h->n_chunks - h->fresh);
+}
 
-	if (g == 0 || g >= RULE_HEAP_CLASSES)
+int rule_heap_alloc(struct rule_heap *h, uint32_t length, uint32_t *chunks)
+{
+	uint32_t n = region_rule_chunks(length);
+
+	if (n == 0 || n > RULE_HEAP_CHAIN_MAX)
 		return -EMSGSIZE;
-	list = &h->free[g];
-	if (list->count) {
-		*offset = list->offsets[--list->count];
-		return 0;
-	}
-	if ((uint64_t)g * GRANULE > h->size - h->top)
+	if (n > rule_heap_available(h))
 		return -ENOSPC;
-	*offset = h->top;
-	h->top += (uint64_t)g * GRANULE;
+	for (uint32_t i = 0; i < n; i++)
+		chunks[i] = h->free_count ? h->free[--h->free_count] : h->fresh++;
 	return 0;
 }
 
-void rule_heap_free(struct rule_heap *h, uint64_t offset, uint32_t length)
+void rule_heap_free(struct rule_heap *h, uint32_t first, uint32_t length)
 {
-	uint32_t g = granules(length);
-	struct rule_heap_list *list = &h->free[g];
+	uint32_t n = region_rule_chunks(length), at = first;
 
-	if (list->count == list->cap) {
-		uint32_t cap = list->cap ? 2 * list->cap : 64;
-		uint64_t *offsets = realloc(list->offsets, cap * sizeof(*offsets));
+	if (h->free_count + n > h->free_cap) {
+		uint32_t cap = h->free_cap ? h->free_cap : 1024;
+		uint32_t *grown;
 
-		/* Without room to remember it the block is lost to this run:
-		 * the heap leaks a block rather than the rule a byte. */
-		if (offsets == NULL)
+		while (cap < h->free_count + n)
+			cap *= 2;
+		grown = realloc(h->free, (size_t)cap * sizeof(*grown));
+		/* Without room to remember them the chunks are lost to this
+		 * run: the heap leaks them rather than a rule its bytes. */
+		if (grown == NULL)
 			return;
-		list->offsets = offsets;
-		list->cap = cap;
+		h->free = grown;
+		h->free_cap = cap;
 	}
-	list->offsets[list->count++] = offset;
+	/* The chain as the primary wrote it (its own stores). */
+	for (uint32_t i = 0; i < n && at < h->n_chunks; i++) {
+		h->free[h->free_count++] = at;
+		at = (uint32_t)(shm_load_relaxed64(&h->chunks[at].next) - 1);
+	}
+}
+
+void rule_heap_read(const struct rule_heap *h, uint32_t first, uint32_t length, uint8_t *out)
+{
+	uint32_t n = region_rule_chunks(length), at = first;
+
+	for (uint32_t i = 0; i < n && at < h->n_chunks; i++) {
+		uint32_t take = length - i * REGION_CHUNK_BYTES;
+
+		if (take > REGION_CHUNK_BYTES)
+			take = REGION_CHUNK_BYTES;
+		memcpy(out + (size_t)i * REGION_CHUNK_BYTES, h->chunks[at].bytes, take);
+		at = (uint32_t)(shm_load_relaxed64(&h->chunks[at].next) - 1);
+	}
 }

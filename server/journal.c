@@ -432,6 +432,8 @@ int journal_rewrite(struct server *s)
 	struct journal *j = &s->journal;
 	char tmp[sizeof(j->name) + 8];
 	struct rewrite w = {0};
+	/* Each rule's request, gathered from its chunks in the rule heap. */
+	alignas(8) uint8_t request[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
 	int fd, err = 0;
 
 	sibling(j, ".new", tmp, sizeof(tmp));
@@ -460,7 +462,7 @@ int journal_rewrite(struct server *s)
 			next = r->port_next;
 			if (!r->dying && r->owner == 0)
 				rewrite_put(&w, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
-					    rules_request(s, r), r->request_length);
+					    request, rules_request(s, r, request));
 		}
 	rewrite_flush(&w);
 	buffer_free(&w.buffer);

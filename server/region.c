@@ -49,7 +49,8 @@ int region_create(struct server *s)
 	s->counters = (struct region_counter *)((uint8_t *)mem + s->region->counters_offset);
 	s->entries = (struct region_entry *)((uint8_t *)mem + s->region->directory_offset);
 	s->owners = (struct region_owner *)((uint8_t *)mem + s->region->owners_offset);
-	rule_heap_init(&s->heap, (uint8_t *)mem + s->region->heap_offset, s->region->heap_size);
+	rule_heap_init(&s->heap, (struct region_chunk *)((uint8_t *)mem + s->region->heap_offset),
+		       (uint32_t)(s->region->heap_size / sizeof(struct region_chunk)));
 	/* The backend counts port statistics where the region keeps them. */
 	s->config.device.port_stats = region_ports(mem);
 	s->config.device.queue_stats = region_queues(mem, &layout);

@@ -191,40 +191,82 @@ static void unnumber_rule(struct rule_table *t, uint32_t slot)
 	r->port_prev = r->port_next = 0;
 }
 
+/* The client that owns the rule in `r`, or NULL (persistent, or gone). */
+static struct client *owner_of_slot(struct server *s, const struct rule_slot *r)
+{
+	struct client *c = r->owner ? &s->clients[r->owner_index] : NULL;
+
+	return c && c->active && c->session == r->owner ? c : NULL;
+}
+
+/* The heap's chunks one client's rules may hold when --client-max-rules
+ * limits it: its share of the heap as that is its share of the table. */
+static uint64_t client_heap_quota(const struct server *s)
+{
+	return (uint64_t)s->config.client_max_rules *
+	       (REGION_HEAP_PER_RULE / sizeof(struct region_chunk));
+}
+
 /* Keep the request that made the rule in `slot` in the rule heap, with the
  * client's user_data cleared (it is the client's own business, and every
- * client reads the heap). 0, or -ENOSPC / -EMSGSIZE: the heap is full. */
-static int keep_request(struct server *s, uint32_t slot, const void *bytes, uint32_t length)
+ * client reads the heap); charged to client `c` (NULL: the instance's).
+ * 0, or -ENOSPC (the heap is full) or -ENOMEM (c's share is), with `error`. */
+static int keep_request(struct server *s, struct client *c, uint32_t slot, const void *bytes,
+			uint32_t length, struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
+	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n = region_rule_chunks(length);
+	alignas(8) uint8_t copy[WIRE_MSG_MAX];
 	struct wire_header header;
-	int err;
 
-	if (length < sizeof(header))
-		return -EINVAL;
-	err = rule_heap_alloc(&s->heap, length, &r->request_offset);
-	if (err)
-		return err;
-	memcpy(&header, bytes, sizeof(header));
+	if (length < sizeof(header) || length > sizeof(copy))
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "a request of %u bytes", length);
+	if (c && s->config.client_max_rules < s->rules.max &&
+	    c->heap_chunks + n > client_heap_quota(s))
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "client quota reached: its rules' requests would take more "
+				      "than %llu bytes of the rule heap (--client-max-rules %u x "
+				      "%u)",
+				      (unsigned long long)client_heap_quota(s) *
+					      sizeof(struct region_chunk),
+				      s->config.client_max_rules, REGION_HEAP_PER_RULE);
+	if (rule_heap_alloc(&s->heap, length, chunks) != 0)
+		return flow_error_set(error, ENOSPC, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "the rule heap is full (%llu bytes for --max-rules %u: a "
+				      "larger --max-rules gives it more)",
+				      (unsigned long long)s->heap.n_chunks *
+					      sizeof(struct region_chunk),
+				      s->rules.max);
+	memcpy(copy, bytes, length);
+	memcpy(&header, copy, sizeof(header));
 	header.user_data = 0;
-	region_rule_write(s->heap.base, r->request_offset, &header, sizeof(header));
-	region_rule_write(s->heap.base, r->request_offset + sizeof(header),
-			  (const uint8_t *)bytes + sizeof(header),
-			  length - (uint32_t)sizeof(header));
+	memcpy(copy, &header, sizeof(header));
+	region_rule_write(s->heap.chunks, chunks, copy, length);
+	r->request_chunk = chunks[0];
 	r->request_length = length;
+	if (c)
+		c->heap_chunks += n;
 	return 0;
 }
 
 static void drop_request(struct server *s, struct rule_slot *r)
 {
-	if (r->request_length)
-		rule_heap_free(&s->heap, r->request_offset, r->request_length);
+	struct client *c = owner_of_slot(s, r);
+
+	if (r->request_length == 0)
+		return;
+	if (c)
+		c->heap_chunks -= region_rule_chunks(r->request_length);
+	rule_heap_free(&s->heap, r->request_chunk, r->request_length);
 	r->request_length = 0;
 }
 
-const void *rules_request(const struct server *s, const struct rule_slot *r)
+uint32_t rules_request(const struct server *s, const struct rule_slot *r, uint8_t *out)
 {
-	return r->request_length ? s->heap.base + r->request_offset : NULL;
+	if (r->request_length)
+		rule_heap_read(&s->heap, r->request_chunk, r->request_length, out);
+	return r->request_length;
 }
 
 static void publish_entry(struct server *s, struct client *c, uint32_t slot,
@@ -246,7 +288,7 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	e.flags = (uint16_t)(flags | (rule->attr.ingress ? REGION_ENTRY_INGRESS : 0) |
 			     (rule->attr.egress ? REGION_ENTRY_EGRESS : 0) |
 			     (rule->persistent ? REGION_ENTRY_PERSISTENT : 0));
-	e.rule_offset = r->request_offset;
+	e.rule_chunk = r->request_chunk;
 	e.rule_length = r->request_length;
 	region_entry_publish(&s->entries[slot], &e, r->generation);
 }
@@ -295,39 +337,39 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	int err;
 
 	r->generation = generation;
-	err = keep_request(s, slot, hw->wire, (uint32_t)hw->wire_length);
-	if (err)
-		return flow_error_set(error, ENOSPC, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "the rule heap is full (%llu bytes for --max-rules %u: a "
-				      "larger --max-rules gives it more)",
-				      (unsigned long long)s->heap.size, s->rules.max);
 	region_counter_open_shared(&s->counters[slot], &s->shares, slot, r->generation, counted);
 	hw->counter = &s->counters[slot];
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err) {
 		region_counter_close(&s->counters[slot]);
-		drop_request(s, r);
 		return err;
 	}
-	if (rule->persistent) {
-		/* On disk before it is acknowledged (commit.c). */
-		err = restored ? 0
-			       : journal_rule(s, HANDLE(generation, slot), rules_request(s, r),
-					      r->request_length);
-		if (err) {
-			s->device.ops.destroy(&s->device, r->backend, NULL);
-			region_counter_close(&s->counters[slot]);
-			drop_request(s, r);
-			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-					      "the journal cannot record the rule: %s",
-					      strerror(-err));
-		}
-		s->persistent_rules++;
-	}
-	r->state = RULE_LIVE;
-	r->port = rule->port;
+	/* Heap room only for what the device took, and charged to its owner
+	 * (set first: drop_request() uncharges through it). */
 	r->owner = rule->persistent ? 0 : c->session;
 	r->owner_index = c ? c->index : 0;
+	err = keep_request(s, rule->persistent ? NULL : c, slot, hw->wire,
+			   (uint32_t)hw->wire_length, error);
+	if (!err && rule->persistent && !restored) {
+		/* On disk before it is acknowledged (commit.c). */
+		err = journal_rule(s, HANDLE(generation, slot), hw->wire,
+				   (uint32_t)hw->wire_length);
+		if (err) {
+			drop_request(s, r);
+			flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				       "the journal cannot record the rule: %s", strerror(-err));
+		}
+	}
+	if (err) {
+		s->device.ops.destroy(&s->device, r->backend, NULL);
+		region_counter_close(&s->counters[slot]);
+		r->owner = 0;
+		return err;
+	}
+	if (rule->persistent)
+		s->persistent_rules++;
+	r->state = RULE_LIVE;
+	r->port = rule->port;
 	number_rule(&s->rules, slot);
 	publish_entry(s, c, slot, rule, counted ? REGION_ENTRY_COUNT : 0);
 	if (!rule->persistent) {
@@ -399,7 +441,8 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 {
 	uint32_t slot = (uint32_t)handle;
 	struct rule_slot *r = &s->rules.slots[slot];
-	int err = keep_request(s, slot, bytes, length);
+	struct mpf_flow_error error;
+	int err = keep_request(s, NULL, slot, bytes, length, &error);
 
 	if (err)
 		return err;

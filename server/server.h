@@ -107,6 +107,7 @@ struct client {
 	struct ring requests;	 /* we consume */
 	struct ring completions; /* we produce */
 	uint32_t rules;		 /* non-persistent rules it owns */
+	uint64_t heap_chunks;	 /* of the rule heap its rules take */
 	uint32_t first_rule;	 /* head of its rule list (slot + 1; 0: empty) */
 	uint32_t queues;	 /* RX queues it has attached */
 	uint64_t requests_served;
@@ -143,8 +144,9 @@ struct rule_slot {
 	bool dying;    /* persistent, destroyed: waits for its record to be durable */
 	void *backend;
 	/* Its CREATE request, as decoded (and journaled, when persistent), in
-	 * the region's rule heap: readers print the rule from it. */
-	uint64_t request_offset;
+	 * the region's rule heap from chunk request_chunk on: readers print the
+	 * rule from it. */
+	uint32_t request_chunk;
 	uint32_t request_length; /* 0: none */
 };
 
@@ -266,16 +268,14 @@ struct commit {
 	size_t head, count, cap;
 };
 
-/* The rule heap's free blocks, by size in 16-byte granules (heap.c). */
-#define RULE_HEAP_CLASSES (WIRE_MSG_MAX / 16 + 1)
-struct rule_heap_list {
-	uint64_t *offsets;
-	uint32_t count, cap;
-};
+/* The rule heap (heap.c): the region's chunks, the free ones on a stack,
+ * the never used ones from `fresh` on. */
+#define RULE_HEAP_CHAIN_MAX ((WIRE_MSG_MAX + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES)
 struct rule_heap {
-	uint8_t *base;
-	uint64_t size, top;
-	struct rule_heap_list free[RULE_HEAP_CLASSES];
+	struct region_chunk *chunks;
+	uint32_t n_chunks, fresh;
+	uint32_t *free;
+	uint32_t free_count, free_cap;
 };
 
 struct server {
@@ -370,11 +370,16 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* heap.c: the rule heap (the region's rule bytes), -EMSGSIZE, -ENOSPC */
-void rule_heap_init(struct rule_heap *h, uint8_t *base, uint64_t size);
+/* heap.c: the rule heap (the region's rule bytes). alloc fills chunks[]
+ * (region_rule_chunks(length) of them, at most RULE_HEAP_CHAIN_MAX): 0,
+ * -EMSGSIZE or -ENOSPC; free takes back a chain region_rule_write() linked;
+ * read gathers one into `out` (room for whole chunks). */
+void rule_heap_init(struct rule_heap *h, struct region_chunk *chunks, uint32_t n_chunks);
 void rule_heap_fini(struct rule_heap *h);
-int rule_heap_alloc(struct rule_heap *h, uint32_t length, uint64_t *offset);
-void rule_heap_free(struct rule_heap *h, uint64_t offset, uint32_t length);
+uint32_t rule_heap_available(const struct rule_heap *h);
+int rule_heap_alloc(struct rule_heap *h, uint32_t length, uint32_t *chunks);
+void rule_heap_free(struct rule_heap *h, uint32_t first, uint32_t length);
+void rule_heap_read(const struct rule_heap *h, uint32_t first, uint32_t length, uint8_t *out);
 
 /* region.c */
 int region_create(struct server *s);
@@ -444,8 +449,9 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 /* Journal replay: slot `slot` holds a record kept outside the directory;
  * it is used for nothing else this run. */
 void rules_retire(struct server *s, uint32_t slot);
-/* The request a rule was made by, in the rule heap (NULL: none). */
-const void *rules_request(const struct server *s, const struct rule_slot *r);
+/* The request a rule was made by, from the rule heap into `out` (room for
+ * RULE_HEAP_CHAIN_MAX chunks): its length, 0 if it has none. */
+uint32_t rules_request(const struct server *s, const struct rule_slot *r, uint8_t *out);
 /* Replay done: the free slots are those no restored rule took. */
 void rules_restored(struct server *s);
 

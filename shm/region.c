@@ -53,6 +53,7 @@ static uint64_t heap_size(const struct region_layout *l)
 {
 	return (uint64_t)l->max_rules * REGION_HEAP_PER_RULE;
 }
+_Static_assert(REGION_HEAP_PER_RULE % sizeof(struct region_chunk) == 0, "whole chunks");
 
 uint64_t region_prefix(const struct region_layout *l)
 {
@@ -169,8 +170,8 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 	view->counters = (const struct region_counter *)((const uint8_t *)mem + h.counters_offset);
 	view->entries = (const struct region_entry *)((const uint8_t *)mem + h.directory_offset);
 	view->owners = (const struct region_owner *)((const uint8_t *)mem + h.owners_offset);
-	view->heap = (const uint8_t *)mem + h.heap_offset;
-	view->heap_size = h.heap_size;
+	view->heap = (const struct region_chunk *)((const uint8_t *)mem + h.heap_offset);
+	view->heap_chunks = (uint32_t)(h.heap_size / sizeof(struct region_chunk));
 	view->max_rules = h.max_rules;
 	view->max_owners = h.max_owners;
 	view->n_ports = h.ports;
@@ -430,18 +431,44 @@ void region_entry_retire(struct region_entry *slot)
 	write_end(&slot->sequence);
 }
 
-void region_rule_write(uint8_t *heap, uint64_t offset, const void *bytes, uint32_t length)
+#define CHUNK_WORDS (REGION_CHUNK_BYTES / 8)
+
+void region_rule_write(struct region_chunk *heap, const uint32_t *chunks, const void *bytes,
+		       uint32_t length)
 {
-	uint64_t tail = 0;
-	size_t whole = length / 8;
+	uint32_t n = region_rule_chunks(length);
 
 	/* Release stores, word by word, as readers load them; the last
-	 * word's padding is zeroed, never left stale. */
-	shm_copy_to_release(heap + offset, bytes, whole);
-	if (length % 8) {
-		memcpy(&tail, (const uint8_t *)bytes + 8 * whole, length % 8);
-		shm_copy_to_release(heap + offset + 8 * whole, &tail, 1);
+	 * chunk's tail is zeroed, never left stale. */
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t part[REGION_CHUNK_BYTES] = {0};
+		uint32_t at = i * REGION_CHUNK_BYTES;
+		uint32_t take = length - at < REGION_CHUNK_BYTES ? length - at : REGION_CHUNK_BYTES;
+
+		memcpy(part, (const uint8_t *)bytes + at, take);
+		shm_copy_to_release(heap[chunks[i]].bytes, part, CHUNK_WORDS);
+		shm_store_release64(&heap[chunks[i]].next, i + 1 < n ? chunks[i + 1] + 1ull : 0);
 	}
+}
+
+/* Reader: the request of `length` bytes from chunk `first` into `out`
+ * (room for whole chunks); false if a link leaves the heap or ends early.
+ * What it reads may be torn: the caller's seqlock says. */
+static bool read_rule(const struct region_view *view, uint32_t first, uint32_t length, uint8_t *out)
+{
+	uint32_t n = region_rule_chunks(length);
+	uint64_t at = first;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (at >= view->heap_chunks)
+			return false;
+		shm_copy_from_acquire(out + (size_t)i * REGION_CHUNK_BYTES, view->heap[at].bytes,
+				      CHUNK_WORDS);
+		at = shm_load_acquire64(&view->heap[at].next) - 1;
+		if (i + 1 < n && at >= view->heap_chunks)
+			return false;
+	}
+	return true;
 }
 
 int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner,
@@ -492,17 +519,14 @@ int region_entry_read(const struct region_view *view, uint32_t slot, struct regi
 
 		shm_copy_from_acquire((uint8_t *)out + ENTRY_BODY, (const uint8_t *)e + ENTRY_BODY,
 				      ENTRY_WORDS);
-		/* The bytes the copy names, bounded by the heap and `cap`
-		 * before a byte is read: a torn copy is caught below. */
-		if (rule) {
-			uint64_t words = ((uint64_t)out->rule_length + 7) / 8;
-
-			outside = out->rule_offset % 8 || out->rule_offset > view->heap_size ||
-				  words * 8 > view->heap_size - out->rule_offset || words * 8 > cap;
-			if (!outside)
-				shm_copy_from_acquire(rule, view->heap + out->rule_offset,
-						      (size_t)words);
-		}
+		/* The chunks the copy names, each bounded by the heap, the
+		 * whole by `cap`, before a byte is read: a torn copy is caught
+		 * below. */
+		if (rule)
+			outside = (uint64_t)region_rule_chunks(out->rule_length) *
+						  REGION_CHUNK_BYTES >
+					  cap ||
+				  !read_rule(view, out->rule_chunk, out->rule_length, rule);
 		/* R2: after the acquire loads of the copy. */
 		if ((s1 & 1u) || shm_load_relaxed32(&e->sequence) != s1) {
 			shm_cpu_relax();

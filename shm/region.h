@@ -10,8 +10,9 @@
  *   directory_offset   struct region_entry[max_rules]     (64 bytes each)
  *   shares_offset      struct region_share[workers - 1][max_rules] (32 bytes)
  *   owners_offset      struct region_owner[max_owners]    (64 bytes each)
- *   heap_offset        the rule heap: each live rule's CREATE request, as
- *                      the primary decoded and journaled it (heap_size bytes)
+ *   heap_offset        the rule heap: struct region_chunk[heap_size / 64],
+ *                      each live rule's CREATE request, as the primary
+ *                      decoded and journaled it, in a chain of chunks
  *
  * Nothing is faulted in ahead: a page costs memory once a rule uses it, and
  * a primary starts in the same time whatever its --max-rules.
@@ -54,6 +55,7 @@
 /* Rule heap bytes per rule of --max-rules: a rule's request is 100-300
  * bytes for the rules users load by the million, and up to WIRE_MSG_MAX. */
 #define REGION_HEAP_PER_RULE 512u
+#define REGION_CHUNK_BYTES   56u /* of a request in each 64-byte chunk */
 
 /* region_header.state */
 #define REGION_STATE_RUNNING  1u
@@ -151,10 +153,19 @@ struct region_entry {
 	uint16_t reserved;
 	uint32_t number;      /* testpmd's rule id on its port */
 	uint32_t rule_length; /* bytes of the rule's request in the heap */
-	uint64_t rule_offset; /* where they start, from the heap's start (8-aligned) */
-	uint64_t reserved1;
+	uint32_t rule_chunk;  /* the first of its chunks */
+	uint32_t reserved1;
+	uint64_t reserved2;
 };
 _Static_assert(sizeof(struct region_entry) == 64, "directory entry size");
+
+/* A piece of a rule's request in the heap. Any free chunk serves any rule,
+ * so the heap never fragments: what one client frees, another can use. */
+struct region_chunk {
+	shm_u64 next; /* index + 1 of the next chunk of the request; 0: the last */
+	uint8_t bytes[REGION_CHUNK_BYTES];
+};
+_Static_assert(sizeof(struct region_chunk) == 64, "chunk size");
 
 /* A connected client's name, for the entries of the rules it owns: entry
  * owner_index names the record, which is that client's while its `id` is
@@ -246,8 +257,8 @@ struct region_view {
 	const struct region_counter *counters;
 	const struct region_entry *entries;
 	const struct region_owner *owners;
-	const uint8_t *heap;
-	uint64_t heap_size;
+	const struct region_chunk *heap;
+	uint32_t heap_chunks;
 	uint32_t max_rules, max_owners;
 	uint16_t n_ports, pf_queues, vfs;
 	uint16_t workers;
@@ -364,15 +375,23 @@ int region_port_read(const struct region_port_set *set, size_t first, size_t n,
 /* A reader's set for port `port` of a view. */
 struct region_port_set region_view_port(const struct region_view *view, uint16_t port);
 
-/* Primary: put a rule's `length` bytes at `offset` of the heap before an
- * entry names them; they stay unchanged while it does. */
-void region_rule_write(uint8_t *heap, uint64_t offset, const void *bytes, uint32_t length);
+/* Chunks a request of `length` bytes takes. */
+static inline uint32_t region_rule_chunks(uint32_t length)
+{
+	return (length + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES;
+}
+
+/* Primary: put a rule's `length` bytes into the heap's chunks chunks[0..n)
+ * (n = region_rule_chunks(length)), linked in that order, before an entry
+ * names the first; they stay unchanged while it does. */
+void region_rule_write(struct region_chunk *heap, const uint32_t *chunks, const void *bytes,
+		       uint32_t length);
 
 /*
  * Reader: copy the live entry of `slot` and, when `rule` is not NULL, the
  * rule's bytes from the heap (up to `cap`), both from one window: the copy
- * is one rule's. 0, -ENOENT (free slot), -EPROTO (the entry names bytes
- * outside the heap or longer than `cap`) or -EAGAIN.
+ * is one rule's. 0, -ENOENT (free slot), -EPROTO (the entry or a chunk
+ * names one outside the heap, or the rule is longer than `cap`) or -EAGAIN.
  */
 int region_entry_read(const struct region_view *view, uint32_t slot, struct region_entry *out,
 		      void *rule, size_t cap);

@@ -1193,6 +1193,73 @@ static void test_the_rule_heap_bounds_and_reuses_its_room(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A rule of `pattern_length` RAW bytes as testpmd text, into `text`. */
+static const char *raw_rule(char *text, size_t size, unsigned pattern_length)
+{
+	char pattern[520];
+
+	memset(pattern, 'z', pattern_length);
+	pattern[pattern_length] = '\0';
+	snprintf(text, size,
+		 "ingress pattern eth / raw offset is 0 pattern is %s / end actions "
+		 "drop / end",
+		 pattern);
+	return text;
+}
+
+/* No pattern of creates and destroys leaves heap room that nobody can
+ * use (a client cycling through request sizes used to strand each size's
+ * blocks until every create failed), and one client limited by
+ * --client-max-rules cannot take more than its share of the heap from the
+ * others. */
+static void test_the_rule_heap_cannot_be_fragmented_or_hoarded(void **state)
+{
+	struct primary p;
+	struct mpf_client *c, *other;
+	struct mpf_flow_error error;
+	uint64_t handles[5];
+	char text[640];
+
+	(void)state;
+	if (strcmp(backend(), "soft") != 0)
+		skip(); /* RAW is the soft backend's; the heap is the same on every backend */
+	/* 8 rules: 4096 bytes of heap; a 500-byte RAW rule takes 11 chunks. */
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "8", NULL}), 0);
+	assert_int_equal(primary_connect(&p, "cycler", &c), 0);
+	for (unsigned length = 20; length <= 500; length += 40) {
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(create_text(c, raw_rule(text, sizeof(text), length),
+						     &handles[i], &error),
+					 0);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(mpf_flow_destroy(c, 0, handles[i], &error), 0);
+	}
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(
+			create_text(c, raw_rule(text, sizeof(text), 500), &handles[i], &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+
+	/* 64 rules, 2 per client: a client's share is 1024 bytes (16 chunks). */
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "64",
+								 "--client-max-rules", "2", NULL}),
+			 0);
+	assert_int_equal(primary_connect(&p, "hoarder", &c), 0);
+	assert_int_equal(primary_connect(&p, "other", &other), 0);
+	assert_int_equal(create_text(c, raw_rule(text, sizeof(text), 500), &handles[0], &error), 0);
+	assert_int_equal(create_text(c, raw_rule(text, sizeof(text), 500), &handles[1], &error),
+			 -ENOMEM);
+	assert_non_null(strstr(error.message, "rule heap"));
+	assert_int_equal(create_text(other, raw_rule(text, sizeof(text), 500), &handles[2], &error),
+			 0);
+	/* Its share comes back with its rules. */
+	assert_int_equal(mpf_flow_destroy(c, 0, handles[0], &error), 0);
+	assert_int_equal(create_text(c, raw_rule(text, sizeof(text), 500), &handles[1], &error), 0);
+	mpf_disconnect(other);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* A call's timeout is for a primary that shows no sign of life: one whose
  * heartbeat moves (every --counter-interval) is waited for, however long
  * the answer takes (here a flush of 150,000 persistent rules, each destroy
@@ -1258,6 +1325,7 @@ int main(void)
 		T(test_monitor_sees_the_primary_die_and_reattaches),
 		T(test_limits_are_enomem_with_a_reason),
 		cmocka_unit_test(test_the_rule_heap_bounds_and_reuses_its_room),
+		cmocka_unit_test(test_the_rule_heap_cannot_be_fragmented_or_hoarded),
 		T(test_sixteen_clients_create_query_destroy_concurrently),
 		T(test_client_killed_mid_batch_loses_only_its_rules),
 		T(test_garbage_requests_get_error_completions),

@@ -64,7 +64,7 @@ static void region(const uint8_t *data, size_t size)
 	    (const uint8_t *)(view.shares.base + (size_t)view.shares.n * view.max_rules) >
 		    copy + size ||
 	    (const uint8_t *)(view.owners + view.max_owners) > copy + size ||
-	    view.heap + view.heap_size > copy + size)
+	    (const uint8_t *)(view.heap + view.heap_chunks) > copy + size)
 		abort();
 	for (uint16_t p = 0; p < view.n_ports; p++) {
 		struct region_port_set set = region_view_port(&view, p);

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 	struct region_entry entry = {
 		.owner_id = 7, .owner_index = 1, .flags = REGION_ENTRY_INGRESS};
 	uint8_t rule[WIRE_MSG_MAX];
+	const uint32_t chunks[] = {5, 2, 9, 0, 7};
 	int length;
 
 	if (argc != 2 || mem == NULL)
@@ -65,8 +66,10 @@ int main(int argc, char **argv)
 				  actions, NULL);
 	if (length < 0)
 		return 1;
-	region_rule_write(mem + h->heap_offset, 64, rule, (uint32_t)length);
-	entry.rule_offset = 64;
+	/* Its chunks out of order, as a heap that has been used hands them. */
+	region_rule_write((struct region_chunk *)(mem + h->heap_offset), chunks, rule,
+			  (uint32_t)length);
+	entry.rule_chunk = chunks[0];
 	entry.rule_length = (uint32_t)length;
 	region_entry_publish((struct region_entry *)(mem + h->directory_offset) + 3, &entry, 5);
 	region_owner_publish((struct region_owner *)(mem + h->owners_offset) + 1, 7, 4321, "app");

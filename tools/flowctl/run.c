@@ -223,8 +223,8 @@ static void json_ok(unsigned line_number, const struct grammar_command *cmd)
 
 /* A rule of the port to list: its number and where the directory has it. */
 struct listed {
+	uint64_t handle;
 	uint32_t number;
-	uint32_t slot;
 };
 
 static int by_number(const void *a, const void *b)
@@ -271,8 +271,8 @@ static void list_one(const struct flowctl *f, const struct mpf_flow_info *info, 
 /*
  * list: the port's rules by testpmd's number, read from the directory
  * through a monitor (no request to the primary). One walk collects the
- * numbers (8 bytes a rule), a second reads each rule in order; a rule gone
- * or replaced in between is left out.
+ * numbers without printing any rule's text, then each rule is read in
+ * order, text and all; a rule gone or replaced in between is left out.
  */
 static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned line_number)
 {
@@ -286,7 +286,7 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 
 	if (err)
 		return err;
-	while ((n = mpf_monitor_next(m, &cursor, &info)) == 1) {
+	while ((n = mpf_monitor_scan(m, &cursor, &info)) == 1) {
 		bool wanted = cmd->group_count == 0;
 
 		for (unsigned g = 0; g < cmd->group_count; g++)
@@ -304,7 +304,12 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 			}
 			rows = grown;
 		}
-		rows[count++] = (struct listed){.number = info.number, .slot = cursor - 1};
+		rows[count++] = (struct listed){.number = info.number, .handle = info.handle};
+	}
+	if (n < 0) {
+		free(rows);
+		fprintf(stderr, "flowctl: list: %s\n", strerror(-n));
+		return n;
 	}
 	if (count)
 		qsort(rows, count, sizeof(*rows), by_number);
@@ -314,10 +319,13 @@ static int list(struct flowctl *f, const struct grammar_command *cmd, unsigned l
 		printf("%-7s %-5s %-5s %-4s %-18s %-20s %s\n", "ID", "Group", "Prio", "Attr",
 		       "Handle", "Owner", "Rule");
 	for (size_t i = 0; n >= 0 && i < count; i++) {
-		cursor = rows[i].slot;
-		n = mpf_monitor_next(m, &cursor, &info);
-		if (n != 1 || cursor - 1 != rows[i].slot || info.number != rows[i].number)
+		n = mpf_monitor_get(m, rows[i].handle, &info);
+		if (n == -ENOENT || (n == 0 && info.number != rows[i].number)) {
+			n = 0;
 			continue;
+		}
+		if (n < 0)
+			break;
 		list_one(f, &info, first);
 		first = false;
 	}

@@ -108,9 +108,10 @@ const char *column_name(enum column c);
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next);
 void snapshot_free(struct snapshot *s);
 /* The first `limit` rows (0: all) in display order (sorted, filtered),
- * each with its text read now: an array of `*count`, to free(). */
+ * each with its text read now when `text` (else empty): an array of
+ * `*count`, to free(). */
 struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
-			    size_t *count);
+			    bool text, size_t *count);
 
 /* output.c */
 void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out);

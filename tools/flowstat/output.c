@@ -193,7 +193,7 @@ void output_row(const struct shown *v, uint64_t now_ns, FILE *out, unsigned text
 void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	size_t count;
-	struct shown *view = snapshot_view(fs, s, fs->top, &count);
+	struct shown *view = snapshot_view(fs, s, fs->top, true, &count);
 	uint64_t now = clock_ns(CLOCK_REALTIME);
 
 	output_header(fs, s, out);
@@ -215,7 +215,7 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	const struct mpf_instance_info *in = &s->instance;
 	size_t count;
-	struct shown *view = snapshot_view(fs, s, fs->top, &count);
+	struct shown *view = snapshot_view(fs, s, fs->top, true, &count);
 
 	fprintf(out, "{\"instance\":");
 	if (s->attached) {
@@ -502,7 +502,7 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 	label(out, "mpflow_instance", in->instance);
 	fprintf(out, "} %" PRIu64 "\n", s->bytes);
 	size_t count;
-	struct shown *view = snapshot_view(fs, s, fs->top, &count);
+	struct shown *view = snapshot_view(fs, s, fs->top, false, &count); /* no text in metrics */
 
 	for (int m = 0; m < METRICS; m++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", rule_metrics[m].name,

@@ -37,7 +37,7 @@ static void draw(const struct flowstat *fs, const struct snapshot *s)
 
 	ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
 	/* The screen shows what fits: no need to order the rest. */
-	view = snapshot_view(fs, s, ws.ws_row > 4u ? ws.ws_row : 1u, &count);
+	view = snapshot_view(fs, s, ws.ws_row > 4u ? ws.ws_row : 1u, true, &count);
 	/* Home, clear; each line cut at the width so nothing wraps. */
 	fputs("\033[H\033[2J", stdout);
 	output_header(fs, s, stdout);

@@ -309,7 +309,7 @@ static void sift_down(const struct row **heap, size_t k, size_t i, const struct 
 }
 
 struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
-			    size_t *count)
+			    bool text, size_t *count)
 {
 	size_t k = limit && limit < s->count ? limit : s->count;
 	const struct row **best = malloc((k ? k : 1) * sizeof(*best));
@@ -341,6 +341,8 @@ struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s,
 		struct mpf_flow_info info;
 
 		view[i].row = best[i];
+		if (!text)
+			continue;
 		if (fs->monitor && mpf_monitor_get(fs->monitor, best[i]->info.handle, &info) == 0)
 			memcpy(view[i].text, info.text, sizeof(view[i].text));
 		else

@@ -65,7 +65,7 @@ struct mpf_connect_options {
 	/** Longest wait for one answer of the primary while it shows no sign
 	 *  of life (its heartbeat, every --counter-interval), in ms (default
 	 *  10000): a primary that is alive and working, on a flush of
-	 *  millions of rules say, is waited for. */
+	 *  millions of rules say, is waited for, up to 30 times as long. */
 	int timeout_ms;
 	/** How long a waiting call polls the rings before it sleeps on its
 	 *  doorbell, in us (default 20; a negative value: sleep at once). */
