@@ -1276,6 +1276,10 @@ static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state
 	uint32_t submitted = 0, completed = 0;
 
 	(void)state;
+	/* The wait is the library's, the same on every backend; the verbs
+	 * backend would read 150,000 device counters every 10 ms here. */
+	if (strcmp(backend(), "soft") != 0)
+		skip();
 	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "262144",
 								 "--counter-interval", "10", NULL}),
 			 0);
