@@ -26,7 +26,8 @@ struct cls_node {
 	uint64_t hash;
 	uint64_t rank, seq;
 	bool terminating;
-	uint8_t verify; /* enum cls_verify */
+	uint8_t verify;	    /* enum cls_verify */
+	uint8_t pool_class; /* its size class in the pool */
 	/* The tuple's key_words() of masked key; with CLS_VERIFY_WORDS, then
 	 * as many words of the rule's own mask and value, laid out as the key:
 	 * a rule is confirmed from the node alone. */
@@ -281,6 +282,66 @@ static size_t node_size(const struct cls_tuple *t, enum cls_verify verify)
 	return sizeof(struct cls_node) + (verify == CLS_VERIFY_WORDS ? 3 : 1) * words * 8;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Node pool (writer)                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define CLS_POOL_CHUNK (1u << 20)
+#define CLS_POOL_ALIGN 16u
+
+static struct cls_node *node_alloc(struct cls *c, size_t size)
+{
+	struct cls_pool *pool = &c->pool;
+	unsigned class = (unsigned)((size + CLS_POOL_ALIGN - 1) / CLS_POOL_ALIGN);
+	size_t bytes = (size_t) class * CLS_POOL_ALIGN;
+	struct cls_node *node;
+
+	if (class >= CLS_NODE_CLASSES)
+		return NULL;
+	if (pool->free[class]) {
+		node = pool->free[class];
+		memcpy(&pool->free[class], node, sizeof(void *));
+	} else {
+		if (pool->left < bytes) {
+			/* A new chunk; its first bytes link it to the others. */
+			uint8_t *chunk = malloc(CLS_POOL_CHUNK);
+
+			if (chunk == NULL)
+				return NULL;
+			memcpy(chunk, &pool->chunks, sizeof(void *));
+			pool->chunks = chunk;
+			pool->carve = chunk + CLS_POOL_ALIGN;
+			pool->left = CLS_POOL_CHUNK - CLS_POOL_ALIGN;
+		}
+		node = (struct cls_node *)(void *)pool->carve;
+		pool->carve += bytes;
+		pool->left -= bytes;
+	}
+	node->pool_class = (uint8_t) class;
+	return node;
+}
+
+/* Writer: a node no reader can hold any more goes back to its class. */
+static void node_free(struct cls *c, struct cls_node *node)
+{
+	void **head = &c->pool.free[node->pool_class];
+
+	memcpy(node, head, sizeof(void *));
+	*head = node;
+}
+
+static void pool_fini(struct cls_pool *pool)
+{
+	while (pool->chunks) {
+		void *next;
+
+		memcpy(&next, pool->chunks, sizeof(void *));
+		free(pool->chunks);
+		pool->chunks = next;
+	}
+	memset(pool, 0, sizeof(*pool));
+}
+
 /* Writer: how a rule of shape `own` in tuple `t` is confirmed. For
  * CLS_VERIFY_WORDS, its own mask and value in the key's layout (the words
  * after the key in node->words); CLS_VERIFY_RULE when it has ranges or mask
@@ -348,7 +409,7 @@ static void chain_insert(struct cls_node **head, struct cls_node *node)
 	rcu_publish(*link, node);
 }
 
-static void table_free(struct cls_table *table)
+static void table_free(struct cls *c, struct cls_table *table)
 {
 	for (uint32_t b = 0; table && b <= table->mask; b++) {
 		struct cls_node *node = table->buckets[b];
@@ -356,7 +417,7 @@ static void table_free(struct cls_table *table)
 		while (node) {
 			struct cls_node *next = node->next;
 
-			free(node);
+			node_free(c, node);
 			node = next;
 		}
 	}
@@ -375,18 +436,18 @@ static int table_grow(struct cls *c, struct cls_tuple *t)
 	for (uint32_t b = 0; b <= old->mask; b++)
 		for (struct cls_node *n = old->buckets[b]; n; n = n->next) {
 			size_t size = node_size(t, n->verify);
-			struct cls_node *copy = malloc(size);
+			struct cls_node *copy = node_alloc(c, size);
 
 			if (copy == NULL) {
-				table_free(table);
+				table_free(c, table);
 				return -ENOMEM;
 			}
-			memcpy(copy, n, size);
+			memcpy(copy, n, size); /* the same size: the same pool class */
 			chain_insert(&table->buckets[copy->hash & table->mask], copy);
 		}
 	rcu_publish(t->table, table);
 	rcu_synchronize(c->rcu);
-	table_free(old);
+	table_free(c, old);
 	return 0;
 }
 
@@ -456,7 +517,7 @@ static void tuple_drop(struct cls *c, struct cls_tuple *t)
 	 * tuple in it costs lookups a little, nothing else. */
 	if (list_publish(c) != 0)
 		return;
-	table_free(t->table);
+	table_free(c, t->table);
 	free(t);
 }
 
@@ -472,26 +533,19 @@ void cls_init(struct cls *c, struct rcu *rcu)
 
 void cls_fini(struct cls *c)
 {
-	struct cls_node *node = c->general;
-
-	while (node) {
-		struct cls_node *next = node->next;
-
-		free(node);
-		node = next;
-	}
 	for (unsigned i = 0; i < c->n_tuples; i++) {
-		table_free(c->tuples[i]->table);
+		free(c->tuples[i]->table);
 		free(c->tuples[i]);
 	}
 	free(c->tuples);
 	free(c->list);
+	pool_fini(&c->pool); /* every node, of every table and the general list */
 	memset(c, 0, sizeof(*c));
 }
 
 static int insert_general(struct cls *c, struct cls_rule *rule)
 {
-	struct cls_node *node = malloc(node_size(NULL, CLS_VERIFY_NONE));
+	struct cls_node *node = node_alloc(c, node_size(NULL, CLS_VERIFY_NONE));
 
 	if (node == NULL)
 		return -ENOMEM;
@@ -567,7 +621,7 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	if (t == NULL)
 		return -ENOMEM;
 	verify = verify_kind(t, &own, &rule->match, vmask, vvalue);
-	node = malloc(node_size(t, verify));
+	node = node_alloc(c, node_size(t, verify));
 	if (node == NULL) {
 		if (t->rules == 0)
 			tuple_drop(c, t);
@@ -592,7 +646,7 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 		reorder = true;
 	}
 	if ((reorder || t->rules == 0) && list_publish(c) != 0) {
-		free(node);
+		node_free(c, node);
 		if (t->rules == 0)
 			tuple_drop(c, t);
 		return -ENOMEM;
@@ -634,7 +688,7 @@ void cls_remove(struct cls *c, struct cls_rule *rule)
 	if (node == NULL)
 		return;
 	rcu_synchronize(c->rcu);
-	free(node);
+	node_free(c, node);
 	if (t && t->rules == 0)
 		tuple_drop(c, t);
 }

@@ -50,6 +50,17 @@ struct cls_rule {
 struct cls_node;
 struct cls_list;
 
+/* The classifier's nodes come from chunks it keeps, by size in 16-byte
+ * classes, and go back there once no reader holds them: no malloc and free
+ * per rule, nor per node a table's growth copies. */
+#define CLS_NODE_CLASSES 32
+struct cls_pool {
+	void *free[CLS_NODE_CLASSES]; /* each a list through the node's first word */
+	uint8_t *carve;		      /* the rest of the newest chunk */
+	size_t left;
+	void *chunks; /* every chunk, linked through its first word */
+};
+
 struct cls {
 	struct rcu *rcu;
 	struct cls_list *list;	  /* tuples in search order (RCU) */
@@ -58,6 +69,7 @@ struct cls {
 	struct cls_tuple **tuples;
 	unsigned n_tuples, cap_tuples;
 	uint64_t keyed_rules, general_rules;
+	struct cls_pool pool;
 };
 
 struct cls_result {
