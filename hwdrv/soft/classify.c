@@ -607,20 +607,54 @@ static struct cls_tuple *tuple_choose(struct cls *c, const struct cls_tuple *own
 	return tuple_find_or_add(c, own);
 }
 
+/* Writer: the tuple whose masks are exactly a rule's own, found from the
+ * rule's compiled pattern without describing its shape: the common case
+ * (millions of rules of a few shapes), and the tuple tuple_choose() would
+ * pick first. NULL if none, or if the rule has ranges (their fields are
+ * not in its masks). */
+static struct cls_tuple *tuple_exact(const struct cls *c, const struct match_pattern *m)
+{
+	bool function = m->functions.n + m->pf > 0;
+
+	for (unsigned i = 0; i < m->n_items; i++)
+		if (m->items[i].n_ranges)
+			return NULL;
+	for (unsigned i = 0; i < c->n_tuples; i++) {
+		struct cls_tuple *t = c->tuples[i];
+		unsigned k = 0;
+
+		if (t->floating != m->floating || t->function != function ||
+		    t->n_items != m->n_items)
+			continue;
+		for (; k < m->n_items; k++)
+			if (t->types[k] != m->items[k].type ||
+			    memcmp(t->masks[k], m->items[k].mask, m->items[k].size) != 0)
+				break;
+		if (k == m->n_items)
+			return t;
+	}
+	return NULL;
+}
+
 int cls_insert(struct cls *c, struct cls_rule *rule)
 {
 	struct cls_tuple own, *t;
 	struct cls_node *node;
 	bool reorder = false;
 	uint64_t vmask[CLS_KEY_WORDS], vvalue[CLS_KEY_WORDS];
-	enum cls_verify verify;
+	enum cls_verify verify = CLS_VERIFY_NONE;
 
-	if (!match_is_keyed(&rule->match) || !tuple_describe(&own, &rule->match, false))
+	if (!match_is_keyed(&rule->match))
 		return insert_general(c, rule);
-	t = tuple_choose(c, &own, rule);
-	if (t == NULL)
-		return -ENOMEM;
-	verify = verify_kind(t, &own, &rule->match, vmask, vvalue);
+	t = tuple_exact(c, &rule->match);
+	if (t == NULL) {
+		if (!tuple_describe(&own, &rule->match, false))
+			return insert_general(c, rule);
+		t = tuple_choose(c, &own, rule);
+		if (t == NULL)
+			return -ENOMEM;
+		verify = verify_kind(t, &own, &rule->match, vmask, vvalue);
+	}
 	node = node_alloc(c, node_size(t, verify));
 	if (node == NULL) {
 		if (t->rules == 0)
