@@ -26,37 +26,9 @@
 #include <unistd.h>
 
 #include "bench/clock.h"
+#include "bench/rule.h"
 #include "shm/wire.h"
 #include "tests/harness.h"
-
-#include "tests/rule_literals.h"
-
-static const struct mpf_flow_attr ingress = {.ingress = 1};
-static const struct mpf_flow_action_queue queue1 = {.index = 1};
-
-struct rule {
-	struct mpf_flow_item_ipv4 ip, ip_mask;
-	struct mpf_flow_item_udp udp, udp_mask;
-	struct mpf_flow_item pattern[4];
-	struct mpf_flow_action actions[3];
-};
-
-/* eth / ipv4 src is 10.x.y.z / udp dst is 4789 / end actions count / queue 1 */
-static void rule_init(struct rule *r, uint32_t n)
-{
-	memset(r, 0, sizeof(*r));
-	r->ip.hdr.src_addr = htonl(0x0a000000u | (n & 0xffffff));
-	r->ip_mask.hdr.src_addr = 0xffffffff;
-	r->udp.hdr.dst_port = htons(4789);
-	r->udp_mask.hdr.dst_port = 0xffff;
-	r->pattern[0] = ITEM(ETH);
-	r->pattern[1] = ITEM(IPV4, .spec = &r->ip, .mask = &r->ip_mask);
-	r->pattern[2] = ITEM(UDP, .spec = &r->udp, .mask = &r->udp_mask);
-	r->pattern[3] = ITEM(END);
-	r->actions[0] = ACTION(COUNT, NULL);
-	r->actions[1] = ACTION(QUEUE, &queue1);
-	r->actions[2] = ACTION(END, NULL);
-}
 
 struct stats {
 	double median, p99;
@@ -147,7 +119,7 @@ static struct stats socket_round_trips(unsigned rounds, size_t request, size_t r
 	return s;
 }
 
-/* 2. Insert `count` rules through the async API as fast as they go. */
+/* 2. Inserts through the async API as fast as they go. */
 /* One client's share: `count` creates, asynchronous. Persistent rules
  * outlive it; the others are destroyed when it disconnects, after the
  * time it reports (ns from its first submit to its last completion, into
@@ -155,38 +127,14 @@ static struct stats socket_round_trips(unsigned rounds, size_t request, size_t r
 static int insert_rules(const struct primary *p, const char *name, uint32_t first, uint32_t count,
 			uint32_t flags, double *elapsed_ns)
 {
-	struct mpf_completion done[256];
-	struct mpf_flow_error error;
 	struct mpf_client *c;
-	uint32_t submitted = 0, completed = 0;
-	struct rule r;
-
 	double t0;
 
 	if (connect_client(p, name, 20, &c))
 		return -1;
 	t0 = bench_now_ns();
-	while (completed < count) {
-		int n;
-
-		if (submitted < count) {
-			rule_init(&r, first + submitted);
-			if (mpf_submit_create(c, 0, &ingress, r.pattern, r.actions, flags,
-					      submitted, &error) == 0) {
-				submitted++;
-				continue;
-			}
-		}
-		n = mpf_poll(c, done, 256, -1);
-		if (n <= 0)
-			return -1;
-		for (int i = 0; i < n; i++)
-			if (done[i].status) {
-				fprintf(stderr, "control: insert: %s\n", done[i].error.message);
-				return -1;
-			}
-		completed += (uint32_t)n;
-	}
+	if (insert_pipelined(c, first, count, flags, NULL) != 0)
+		return -1;
 	*elapsed_ns = bench_now_ns() - t0;
 	mpf_disconnect(c);
 	return 0;

@@ -20,35 +20,8 @@
 #include <string.h>
 
 #include "bench/clock.h"
+#include "bench/rule.h"
 #include "tests/harness.h"
-#include "tests/rule_literals.h"
-
-static const struct mpf_flow_attr ingress = {.ingress = 1};
-static const struct mpf_flow_action_queue queue1 = {.index = 1};
-
-struct rule {
-	struct mpf_flow_item_ipv4 ip, ip_mask;
-	struct mpf_flow_item_udp udp, udp_mask;
-	struct mpf_flow_item pattern[4];
-	struct mpf_flow_action actions[3];
-};
-
-/* eth / ipv4 src is A / udp dst is 4789 / end actions count / queue 1 */
-static void rule_init(struct rule *r, uint32_t n)
-{
-	memset(r, 0, sizeof(*r));
-	r->ip.hdr.src_addr = htonl(0x0a000000u | (n & 0xffffff));
-	r->ip_mask.hdr.src_addr = 0xffffffff;
-	r->udp.hdr.dst_port = htons(4789);
-	r->udp_mask.hdr.dst_port = 0xffff;
-	r->pattern[0] = ITEM(ETH);
-	r->pattern[1] = ITEM(IPV4, .spec = &r->ip, .mask = &r->ip_mask);
-	r->pattern[2] = ITEM(UDP, .spec = &r->udp, .mask = &r->udp_mask);
-	r->pattern[3] = ITEM(END);
-	r->actions[0] = ACTION(COUNT, NULL);
-	r->actions[1] = ACTION(QUEUE, &queue1);
-	r->actions[2] = ACTION(END, NULL);
-}
 
 struct figures {
 	double start_s, insert_s, query_ns, scan_s, stop_s, replay_s, flush_s;
@@ -72,39 +45,6 @@ static double smaps(pid_t pid, const char *field)
 			kb = strtod(line + n + 1, NULL);
 	fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
-}
-
-static int insert(struct mpf_client *c, uint32_t count, uint64_t *handles)
-{
-	struct mpf_completion done[256];
-	struct mpf_flow_error error;
-	uint32_t submitted = 0, completed = 0;
-	struct rule r;
-
-	while (completed < count) {
-		int n;
-
-		if (submitted < count) {
-			rule_init(&r, submitted);
-			if (mpf_submit_create(c, 0, &ingress, r.pattern, r.actions,
-					      MPF_FLOW_PERSISTENT, submitted, &error) == 0) {
-				submitted++;
-				continue;
-			}
-		}
-		n = mpf_poll(c, done, 256, -1);
-		if (n <= 0)
-			return -1;
-		for (int i = 0; i < n; i++) {
-			if (done[i].status) {
-				fprintf(stderr, "scale: insert: %s\n", done[i].error.message);
-				return -1;
-			}
-			handles[done[i].user_data] = done[i].handle;
-		}
-		completed += (uint32_t)n;
-	}
-	return 0;
 }
 
 static int measure(uint32_t count, struct figures *f)
@@ -132,7 +72,7 @@ static int measure(uint32_t count, struct figures *f)
 	if (primary_connect(&p, "bench-scale", &c) != 0)
 		goto fail;
 	t0 = bench_now_ns();
-	if (insert(c, count, handles) != 0)
+	if (insert_pipelined(c, 0, count, MPF_FLOW_PERSISTENT, handles) != 0)
 		goto fail;
 	f->insert_s = (bench_now_ns() - t0) / 1e9;
 	f->shared_bytes = smaps(p.pid, "Pss_Shmem") / count;
