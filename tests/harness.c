@@ -360,3 +360,31 @@ int primary_fixture_stop(void **state)
 	free(p);
 	return rc;
 }
+
+int create_from_text(struct mpf_client *c, const char *text, uint32_t flags, uint64_t *handle,
+		     struct mpf_flow_error *error)
+{
+	struct mpf_flow_parsed *parsed;
+	int err = mpf_flow_parse(text, &parsed, error);
+
+	if (err)
+		return err;
+	err = mpf_flow_create(c, 0, mpf_flow_parsed_attr(parsed), mpf_flow_parsed_pattern(parsed),
+			      mpf_flow_parsed_actions(parsed), flags, handle, error);
+	mpf_flow_parsed_free(parsed);
+	return err;
+}
+
+const char *raw_rule_text(char *text, size_t size, unsigned pattern_length)
+{
+	char pattern[512];
+
+	if (pattern_length >= sizeof(pattern))
+		pattern_length = sizeof(pattern) - 1;
+	memset(pattern, 'z', pattern_length);
+	pattern[pattern_length] = '\0';
+	snprintf(text, size,
+		 "ingress pattern eth / raw offset is 0 pattern is %s / end actions drop / end",
+		 pattern);
+	return text;
+}

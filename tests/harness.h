@@ -53,6 +53,14 @@ struct sample_rule {
 };
 void sample_rule_init(struct sample_rule *s, uint32_t n);
 
+/* Create the rule testpmd `text` says (mpf_flow_parse()) on port 0 with
+ * `flags`: mpf_flow_create()'s result, or the parser's. */
+int create_from_text(struct mpf_client *c, const char *text, uint32_t flags, uint64_t *handle,
+		     struct mpf_flow_error *error);
+/* Into `text`: a rule with a RAW pattern of `pattern_length` (< 512)
+ * bytes, "ingress pattern eth / raw ... / end actions drop / end"; `text`. */
+const char *raw_rule_text(char *text, size_t size, unsigned pattern_length);
+
 /* A session without libmpflow. */
 struct raw_session {
 	int sock;

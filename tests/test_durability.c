@@ -361,20 +361,6 @@ static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void 
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-/* A persistent rule made from testpmd text. */
-static int create_text(struct mpf_client *c, const char *text, uint64_t *handle)
-{
-	struct mpf_flow_error error;
-	struct mpf_flow_parsed *parsed;
-	int err;
-
-	assert_int_equal(mpf_flow_parse(text, &parsed, &error), 0);
-	err = mpf_flow_create(c, 0, mpf_flow_parsed_attr(parsed), mpf_flow_parsed_pattern(parsed),
-			      mpf_flow_parsed_actions(parsed), MPF_FLOW_PERSISTENT, handle, &error);
-	mpf_flow_parsed_free(parsed);
-	return err;
-}
-
 /* The rule heap is --max-rules x 512 bytes: a start with fewer slots may
  * have less heap than the journal's rules take (large ones). What does not
  * fit is kept in the journal, counted as not restored, its slot serving
@@ -384,7 +370,7 @@ static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **s
 {
 	const char *const wide[] = {"--max-rules", "16", NULL};
 	const char *const narrow[] = {"--max-rules", "4", NULL};
-	char big[640], pattern[520];
+	char big[640];
 	uint64_t handles[6], found[8], extra;
 	struct mpf_instance_info info;
 	struct mpf_connect_options o = {0};
@@ -395,16 +381,12 @@ static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **s
 	unsigned unrestored;
 
 	(void)state;
-	memset(pattern, 'y', 500);
-	pattern[500] = '\0';
-	snprintf(big, sizeof(big),
-		 "ingress pattern eth / raw offset is 0 pattern is %s / end "
-		 "actions drop / end",
-		 pattern);
+	raw_rule_text(big, sizeof(big), 500);
 	assert_int_equal(primary_start(&p, wide), 0);
 	assert_int_equal(primary_connect(&p, "before", &c), 0);
 	for (int i = 0; i < 6; i++)
-		assert_int_equal(create_text(c, big, &handles[i]), 0);
+		assert_int_equal(create_from_text(c, big, MPF_FLOW_PERSISTENT, &handles[i], &error),
+				 0);
 	mpf_disconnect(c);
 	assert_int_equal(primary_stop(&p), 0);
 
@@ -421,7 +403,8 @@ static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **s
 	assert_int_equal(info.unrestored, 4);
 	mpf_monitor_close(m);
 	/* The slots of the rules that did not fit are not handed out. */
-	assert_int_equal(create_text(c, "ingress pattern eth / end actions drop / end", &extra),
+	assert_int_equal(create_from_text(c, "ingress pattern eth / end actions drop / end",
+					  MPF_FLOW_PERSISTENT, &extra, &error),
 			 -ENOMEM);
 	assert_true(mpf_audit(c, &error) >= 0);
 	assert_int_equal(mpf_flow_flush_persistent(c, 0, &error), 6);

@@ -1130,20 +1130,6 @@ static void test_device_counters_and_errors_reach_the_client(void **state)
 	mpf_disconnect(c);
 }
 
-/* A rule made with mpf_flow_parse() (the text must parse). */
-static int create_text(struct mpf_client *c, const char *text, uint64_t *handle,
-		       struct mpf_flow_error *error)
-{
-	struct mpf_flow_parsed *parsed;
-	int err;
-
-	assert_int_equal(mpf_flow_parse(text, &parsed, error), 0);
-	err = mpf_flow_create(c, 0, mpf_flow_parsed_attr(parsed), mpf_flow_parsed_pattern(parsed),
-			      mpf_flow_parsed_actions(parsed), 0, handle, error);
-	mpf_flow_parsed_free(parsed);
-	return err;
-}
-
 /* The rule heap holds --max-rules x 512 bytes of requests: a large rule
  * takes several rules' room and, when none is left, is refused with
  * ENOSPC naming the heap, never stored half; a destroyed rule's room is
@@ -1155,21 +1141,16 @@ static void test_the_rule_heap_bounds_and_reuses_its_room(void **state)
 	struct mpf_client *c;
 	struct mpf_flow_error error;
 	struct mpf_flow_info info;
-	char big[640], pattern[520];
+	char big[640];
 	uint64_t first, second, churn;
 
 	(void)state;
 	if (strcmp(backend(), "soft") != 0)
 		skip(); /* RAW is the soft backend's; the heap is the same on every backend */
-	memset(pattern, 'x', 500);
-	pattern[500] = '\0';
-	snprintf(big, sizeof(big),
-		 "ingress pattern eth / raw offset is 0 pattern is %s / end "
-		 "actions drop / end",
-		 pattern);
+	raw_rule_text(big, sizeof(big), 500);
 	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "2", NULL}), 0);
 	assert_int_equal(primary_connect(&p, "heap", &c), 0);
-	assert_int_equal(create_text(c, big, &first, &error), 0);
+	assert_int_equal(create_from_text(c, big, 0, &first, &error), 0);
 	assert_int_equal(mpf_flow_get(c, first, &info), 0);
 	assert_true(info.flags & MPF_FLOW_INFO_TEXT_TRUNCATED);
 	assert_int_equal(strlen(info.text), sizeof(info.text) - 1);
@@ -1177,34 +1158,20 @@ static void test_the_rule_heap_bounds_and_reuses_its_room(void **state)
 	assert_int_equal(strncmp(info.text, "ingress pattern eth / raw", 25), 0);
 
 	/* 1024 bytes of heap, more than half of them taken. */
-	assert_int_equal(create_text(c, big, &second, &error), -ENOSPC);
+	assert_int_equal(create_from_text(c, big, 0, &second, &error), -ENOSPC);
 	assert_non_null(strstr(error.message, "rule heap"));
 	for (int i = 0; i < 1000; i++) {
-		assert_int_equal(create_text(c,
-					     "ingress pattern eth / ipv4 / end actions drop / end",
-					     &churn, &error),
-				 0);
+		assert_int_equal(
+			create_from_text(c, "ingress pattern eth / ipv4 / end actions drop / end",
+					 0, &churn, &error),
+			0);
 		assert_int_equal(mpf_flow_destroy(c, 0, churn, &error), 0);
 	}
 	assert_int_equal(mpf_flow_destroy(c, 0, first, &error), 0);
-	assert_int_equal(create_text(c, big, &second, &error), 0);
+	assert_int_equal(create_from_text(c, big, 0, &second, &error), 0);
 	assert_int_equal(mpf_flow_get(c, second, &info), 0);
 	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
-}
-
-/* A rule of `pattern_length` RAW bytes as testpmd text, into `text`. */
-static const char *raw_rule(char *text, size_t size, unsigned pattern_length)
-{
-	char pattern[520];
-
-	memset(pattern, 'z', pattern_length);
-	pattern[pattern_length] = '\0';
-	snprintf(text, size,
-		 "ingress pattern eth / raw offset is 0 pattern is %s / end actions "
-		 "drop / end",
-		 pattern);
-	return text;
 }
 
 /* No pattern of creates and destroys leaves heap room that nobody can
@@ -1228,15 +1195,17 @@ static void test_the_rule_heap_cannot_be_fragmented_or_hoarded(void **state)
 	assert_int_equal(primary_connect(&p, "cycler", &c), 0);
 	for (unsigned length = 20; length <= 500; length += 40) {
 		for (int i = 0; i < 4; i++)
-			assert_int_equal(create_text(c, raw_rule(text, sizeof(text), length),
-						     &handles[i], &error),
+			assert_int_equal(create_from_text(c,
+							  raw_rule_text(text, sizeof(text), length),
+							  0, &handles[i], &error),
 					 0);
 		for (int i = 0; i < 4; i++)
 			assert_int_equal(mpf_flow_destroy(c, 0, handles[i], &error), 0);
 	}
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(
-			create_text(c, raw_rule(text, sizeof(text), 500), &handles[i], &error), 0);
+		assert_int_equal(create_from_text(c, raw_rule_text(text, sizeof(text), 500), 0,
+						  &handles[i], &error),
+				 0);
 	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
 
@@ -1246,15 +1215,21 @@ static void test_the_rule_heap_cannot_be_fragmented_or_hoarded(void **state)
 			 0);
 	assert_int_equal(primary_connect(&p, "hoarder", &c), 0);
 	assert_int_equal(primary_connect(&p, "other", &other), 0);
-	assert_int_equal(create_text(c, raw_rule(text, sizeof(text), 500), &handles[0], &error), 0);
-	assert_int_equal(create_text(c, raw_rule(text, sizeof(text), 500), &handles[1], &error),
-			 -ENOMEM);
+	assert_int_equal(
+		create_from_text(c, raw_rule_text(text, sizeof(text), 500), 0, &handles[0], &error),
+		0);
+	assert_int_equal(
+		create_from_text(c, raw_rule_text(text, sizeof(text), 500), 0, &handles[1], &error),
+		-ENOMEM);
 	assert_non_null(strstr(error.message, "rule heap"));
-	assert_int_equal(create_text(other, raw_rule(text, sizeof(text), 500), &handles[2], &error),
+	assert_int_equal(create_from_text(other, raw_rule_text(text, sizeof(text), 500), 0,
+					  &handles[2], &error),
 			 0);
 	/* Its share comes back with its rules. */
 	assert_int_equal(mpf_flow_destroy(c, 0, handles[0], &error), 0);
-	assert_int_equal(create_text(c, raw_rule(text, sizeof(text), 500), &handles[1], &error), 0);
+	assert_int_equal(
+		create_from_text(c, raw_rule_text(text, sizeof(text), 500), 0, &handles[1], &error),
+		0);
 	mpf_disconnect(other);
 	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
