@@ -211,15 +211,17 @@ static uint64_t client_heap_quota(const struct server *s)
  * client's user_data cleared (it is the client's own business, and every
  * client reads the heap); charged to client `c` (NULL: the instance's).
  * 0, or -ENOSPC (the heap is full) or -ENOMEM (c's share is), with `error`. */
+_Static_assert(offsetof(struct wire_header, user_data) % 8 == 0 &&
+		       offsetof(struct wire_header, user_data) + 8 <= REGION_CHUNK_BYTES,
+	       "user_data is one word of a request's first chunk");
+
 static int keep_request(struct server *s, struct client *c, uint32_t slot, const void *bytes,
 			uint32_t length, struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
 	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n = region_rule_chunks(length);
-	alignas(8) uint8_t copy[WIRE_MSG_MAX];
-	struct wire_header header;
 
-	if (length < sizeof(header) || length > sizeof(copy))
+	if (length < sizeof(struct wire_header) || length > WIRE_MSG_MAX)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "a request of %u bytes", length);
 	if (c && s->config.client_max_rules < s->rules.max &&
@@ -238,11 +240,12 @@ static int keep_request(struct server *s, struct client *c, uint32_t slot, const
 				      (unsigned long long)s->heap.n_chunks *
 					      sizeof(struct region_chunk),
 				      s->rules.max);
-	memcpy(copy, bytes, length);
-	memcpy(&header, copy, sizeof(header));
-	header.user_data = 0;
-	memcpy(copy, &header, sizeof(header));
-	region_rule_write(s->heap.chunks, chunks, copy, length);
+	/* The request as it came, then its user_data word cleared (the
+	 * header starts the first chunk; no entry names the chain yet). */
+	region_rule_write(s->heap.chunks, chunks, bytes, length);
+	shm_copy_to_release(s->heap.chunks[chunks[0]].bytes +
+				    offsetof(struct wire_header, user_data),
+			    &(uint64_t){0}, 1);
 	r->request_chunk = chunks[0];
 	r->request_length = length;
 	if (c)
