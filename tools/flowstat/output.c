@@ -6,6 +6,7 @@
  */
 #include <bsd/libutil.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -447,6 +448,21 @@ static void output_port_metrics(const struct snapshot *s, FILE *out)
 	}
 }
 
+/* One gauge of the instance: its HELP and TYPE lines and its sample. */
+static void __attribute__((format(printf, 5, 6)))
+gauge(FILE *out, const char *instance, const char *name, const char *help, const char *format, ...)
+{
+	va_list ap;
+
+	fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n%s{", name, help, name, name);
+	label(out, "mpflow_instance", instance);
+	fputs("} ", out);
+	va_start(ap, format);
+	vfprintf(out, format, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
 void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 {
 	const struct mpf_instance_info *in = &s->instance;
@@ -458,49 +474,29 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 	fprintf(out, "} %d\n", s->attached && in->state == MPF_INSTANCE_RUNNING);
 	if (!s->attached)
 		return;
-	fprintf(out, "# HELP mpflow_clients Sessions connected to the primary.\n"
-		     "# TYPE mpflow_clients gauge\nmpflow_clients{");
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out,
-		"} %" PRIu32 "\n# HELP mpflow_rules Live rules of the instance.\n"
-		"# TYPE mpflow_rules gauge\nmpflow_rules{",
-		in->clients);
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out,
-		"} %" PRIu32 "\n# HELP mpflow_rules_unrestored Persistent rules in the journal "
-		"this start could not restore.\n"
-		"# TYPE mpflow_rules_unrestored gauge\nmpflow_rules_unrestored{",
-		in->rules);
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out,
-		"} %" PRIu32 "\n# HELP mpflow_start_time_seconds Unix time the primary started.\n"
-		"# TYPE mpflow_start_time_seconds gauge\nmpflow_start_time_seconds{",
-		in->unrestored);
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out,
-		"} %.3f\n# HELP mpflow_heartbeat_age_seconds Since the primary's last tick "
-		"(about once a second while it runs).\n"
-		"# TYPE mpflow_heartbeat_age_seconds gauge\nmpflow_heartbeat_age_seconds{",
-		(double)in->start_ns / 1e9);
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out,
-		"} %.3f\n# HELP mpflow_counters_age_seconds How old the rules' counts are "
-		"(since the last read of a device's counters; 0: counted in place).\n"
-		"# TYPE mpflow_counters_age_seconds gauge\nmpflow_counters_age_seconds{",
-		(double)in->heartbeat_age_ns / 1e9);
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out, "} %.3f\n", (double)in->counters_age_ns / 1e9);
+	gauge(out, in->instance, "mpflow_clients", "Sessions connected to the primary.", "%" PRIu32,
+	      in->clients);
+	gauge(out, in->instance, "mpflow_rules", "Live rules of the instance.", "%" PRIu32,
+	      in->rules);
+	gauge(out, in->instance, "mpflow_rules_unrestored",
+	      "Persistent rules in the journal this start could not restore.", "%" PRIu32,
+	      in->unrestored);
+	gauge(out, in->instance, "mpflow_start_time_seconds", "Unix time the primary started.",
+	      "%.3f", (double)in->start_ns / 1e9);
+	gauge(out, in->instance, "mpflow_heartbeat_age_seconds",
+	      "Since the primary's last tick (about once a second while it runs).", "%.3f",
+	      (double)in->heartbeat_age_ns / 1e9);
+	gauge(out, in->instance, "mpflow_counters_age_seconds",
+	      "How old the rules' counts are (since the last read of a device's counters; 0: "
+	      "counted in place).",
+	      "%.3f", (double)in->counters_age_ns / 1e9);
 	output_port_metrics(s, out);
 	/* Every rule's counts summed, then the top rules one by one. */
-	fprintf(out, "# HELP mpflow_rules_hits Packets counted by the live rules (a sum: it drops "
-		     "when rules go).\n# TYPE mpflow_rules_hits gauge\nmpflow_rules_hits{");
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out,
-		"} %" PRIu64 "\n# HELP mpflow_rules_bytes Bytes counted by the live rules.\n"
-		"# TYPE mpflow_rules_bytes gauge\nmpflow_rules_bytes{",
-		s->hits);
-	label(out, "mpflow_instance", in->instance);
-	fprintf(out, "} %" PRIu64 "\n", s->bytes);
+	gauge(out, in->instance, "mpflow_rules_hits",
+	      "Packets counted by the live rules (a sum: it drops when rules go).", "%" PRIu64,
+	      s->hits);
+	gauge(out, in->instance, "mpflow_rules_bytes", "Bytes counted by the live rules.",
+	      "%" PRIu64, s->bytes);
 	size_t count;
 	struct shown *view = snapshot_view(fs, s, fs->top, false, &count); /* no text in metrics */
 
