@@ -44,99 +44,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/crc32c.h"
-#include "server/server.h"
+#include "server/journal_file.h"
 
-#define JOURNAL_MAGIC	   0x4a46504du /* "MPFJ" */
-#define JOURNAL_FILE_MAX   (64ull << 30)
 #define JOURNAL_COMPACT_AT 4096u	 /* dead records before compaction is worth it */
 #define JOURNAL_RETRY_NS   1000000000ull /* between rewrites of a broken journal */
-
-enum journal_type {
-	JOURNAL_EPOCH = 1,
-	JOURNAL_RULE,
-	JOURNAL_RULE_GONE,
-	JOURNAL_METER,
-	JOURNAL_METER_GONE,
-};
-
-struct journal_record {
-	uint32_t magic;
-	uint16_t type;
-	uint16_t reserved;
-	uint32_t length; /* of the payload */
-	uint32_t crc;	 /* CRC-32C of the header (crc 0) and the payload */
-	uint64_t key;
-};
-_Static_assert(sizeof(struct journal_record) == 24, "journal record header");
-
-static uint32_t record_crc(const struct journal_record *h, const void *payload)
-{
-	struct journal_record copy = *h;
-
-	copy.crc = 0;
-	return crc32c(crc32c(0, &copy, sizeof(copy)), payload, h->length);
-}
 
 int journal_fdatasync(int fd)
 {
 	return fault_sync(fd, fdatasync(fd) != 0 ? -errno : 0);
-}
-
-/* Encode one record at the end of `b`. Its size, or -ENOMEM. */
-static ssize_t buffer_put(struct journal_buffer *b, enum journal_type type, uint64_t key,
-			  const void *payload, uint32_t length)
-{
-	struct journal_record h = {
-		.magic = JOURNAL_MAGIC, .type = (uint16_t)type, .length = length, .key = key};
-	size_t total = sizeof(h) + length;
-
-	if (b->used + total > b->cap) {
-		size_t cap = b->cap ? b->cap : 64 * 1024;
-		uint8_t *bytes;
-
-		while (cap < b->used + total)
-			cap *= 2;
-		bytes = realloc(b->bytes, cap);
-		if (bytes == NULL)
-			return -ENOMEM;
-		b->bytes = bytes;
-		b->cap = cap;
-	}
-	h.crc = record_crc(&h, payload);
-	memcpy(b->bytes + b->used, &h, sizeof(h));
-	if (length)
-		memcpy(b->bytes + b->used + sizeof(h), payload, length);
-	b->used += total;
-	b->records++;
-	return (ssize_t)total;
-}
-
-static void buffer_free(struct journal_buffer *b)
-{
-	free(b->bytes);
-	*b = (struct journal_buffer){0};
-}
-
-/* Write `n` bytes to `fd` at `offset`: a short write goes on until the file
- * system says why it stopped (ENOSPC, EIO, ...). 0 or -errno. */
-static int write_all(int fd, off_t offset, const uint8_t *bytes, size_t n)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t w = pwrite(fd, bytes + done, n - done, offset + (off_t)done);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (w == 0)
-			return -EIO;
-		done += (size_t)w;
-	}
-	return 0;
 }
 
 /* Append a record and note what its durability will finish or undo. */
@@ -149,7 +64,7 @@ static int append(struct server *s, enum journal_type type, uint64_t key, const 
 
 	if (j->broken)
 		return j->broken;
-	n = buffer_put(&j->unwritten, type, key, payload, length);
+	n = journal_buffer_put(&j->unwritten, type, key, payload, length);
 	if (n < 0)
 		return (int)n;
 	err = commit_note(s, kind, key, j->end + (uint64_t)n);
@@ -170,7 +85,7 @@ int journal_write(struct server *s)
 
 	if (j->unwritten.used == 0 || j->fd < 0)
 		return 0;
-	err = write_all(j->fd, (off_t)j->file_end, j->unwritten.bytes, j->unwritten.used);
+	err = journal_write_all(j->fd, (off_t)j->file_end, j->unwritten.bytes, j->unwritten.used);
 	if (err) {
 		/* A torn record would end every later one's replay: cut it. */
 		if (ftruncate(j->fd, (off_t)j->file_end) != 0) {
@@ -390,48 +305,13 @@ static void sibling(const struct journal *j, const char *suffix, char *out, size
 	snprintf(out, size, "%s%s", j->name, suffix);
 }
 
-/* A new file written in chunks of REWRITE_CHUNK bytes: one pwrite(2) per
- * chunk, not per record. The first error stops it. */
-#define REWRITE_CHUNK (1u << 20)
-struct rewrite {
-	int fd;
-	uint64_t at; /* bytes written */
-	uint64_t records;
-	struct journal_buffer buffer;
-	int err;
-};
-
-static void rewrite_flush(struct rewrite *w)
-{
-	if (w->err || w->buffer.used == 0)
-		return;
-	w->err = write_all(w->fd, (off_t)w->at, w->buffer.bytes, w->buffer.used);
-	w->at += w->buffer.used;
-	w->buffer.used = 0;
-}
-
-static void rewrite_put(struct rewrite *w, enum journal_type type, uint64_t key,
-			const void *payload, uint32_t length)
-{
-	ssize_t n;
-
-	if (w->err)
-		return;
-	n = buffer_put(&w->buffer, type, key, payload, length);
-	if (n < 0)
-		w->err = (int)n;
-	w->records++;
-	if (w->buffer.used >= REWRITE_CHUNK)
-		rewrite_flush(w);
-}
-
 /* Write the live state — what every pending record leads to — to a new
  * file, sync it, put it in the journal's place. */
 int journal_rewrite(struct server *s)
 {
 	struct journal *j = &s->journal;
 	char tmp[sizeof(j->name) + 8];
-	struct rewrite w = {0};
+	struct journal_rewrite w = {0};
 	/* Each rule's request, gathered from its chunks in the rule heap. */
 	alignas(8) uint8_t request[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
 	int fd, err = 0;
@@ -443,15 +323,15 @@ int journal_rewrite(struct server *s)
 	if (fd < 0)
 		return -errno;
 	w.fd = fd;
-	rewrite_put(&w, JOURNAL_EPOCH, j->epoch, NULL, 0);
+	journal_rewrite_put(&w, JOURNAL_EPOCH, j->epoch, NULL, 0);
 	for (unsigned i = 0; i < j->n_meters; i++)
 		if (!j->meters[i].dying)
-			rewrite_put(&w, JOURNAL_METER, j->meters[i].key, j->meters[i].request,
-				    j->meters[i].length);
+			journal_rewrite_put(&w, JOURNAL_METER, j->meters[i].key,
+					    j->meters[i].request, j->meters[i].length);
 	for (unsigned i = 0; i < j->n_orphans; i++)
 		if (!j->orphans[i].dying)
-			rewrite_put(&w, JOURNAL_RULE, j->orphans[i].handle, j->orphans[i].request,
-				    j->orphans[i].length);
+			journal_rewrite_put(&w, JOURNAL_RULE, j->orphans[i].handle,
+					    j->orphans[i].request, j->orphans[i].length);
 	/* Each port's rules in testpmd's order: a start restores them in the
 	 * order they were made, as an uncompacted journal does. */
 	for (unsigned port = 0; port < HWDRV_PORTS_MAX; port++)
@@ -461,12 +341,13 @@ int journal_rewrite(struct server *s)
 
 			next = r->port_next;
 			if (!r->dying && r->owner == 0)
-				rewrite_put(&w, JOURNAL_RULE, (uint64_t)r->generation << 32 | slot,
-					    request, rules_request(s, r, request));
+				journal_rewrite_put(&w, JOURNAL_RULE,
+						    (uint64_t)r->generation << 32 | slot, request,
+						    rules_request(s, r, request));
 		}
-	rewrite_flush(&w);
-	buffer_free(&w.buffer);
-	err = w.err ? w.err : journal_fdatasync(fd);
+	err = journal_rewrite_finish(&w);
+	if (!err)
+		err = journal_fdatasync(fd);
 	if (!err && renameat(s->state_fd, tmp, s->state_fd, j->name) != 0)
 		err = -errno;
 	if (err) {
@@ -544,96 +425,6 @@ int journal_advance_epoch(struct server *s)
 }
 
 /* --- start-up: read, check, restore --- */
-
-struct scan {
-	const uint8_t **rule; /* per slot: the RULE record's header, or NULL */
-	uint32_t slots;	      /* of `rule`: --max-rules, or beyond for orphans */
-	uint32_t epoch;
-	uint64_t good_end; /* bytes that passed every check */
-	uint64_t records;
-	const char *stop; /* why reading stopped early, or NULL */
-};
-
-/* Check the next record at `at`; its size, or 0 with sc->stop set. */
-static size_t check_record(const uint8_t *data, uint64_t size, uint64_t at, struct scan *sc,
-			   struct journal_record *h)
-{
-	if (size - at < sizeof(*h)) {
-		sc->stop = "a truncated record header";
-		return 0;
-	}
-	memcpy(h, data + at, sizeof(*h));
-	if (h->magic != JOURNAL_MAGIC || h->type < JOURNAL_EPOCH || h->type > JOURNAL_METER_GONE ||
-	    h->reserved) {
-		sc->stop = "a record with a bad magic or type";
-		return 0;
-	}
-	if (h->length > WIRE_MSG_MAX || h->length > size - at - sizeof(*h)) {
-		sc->stop = "a truncated record";
-		return 0;
-	}
-	if (record_crc(h, data + at + sizeof(*h)) != h->crc) {
-		sc->stop = "a record whose checksum does not match";
-		return 0;
-	}
-	return sizeof(*h) + h->length;
-}
-
-/* The first pass: the highest slot any rule record names. */
-static uint32_t highest_slot(const uint8_t *data, uint64_t size)
-{
-	struct scan sc = {0};
-	struct journal_record h;
-	uint32_t high = 0;
-	size_t n;
-
-	for (uint64_t at = 0; at < size && (n = check_record(data, size, at, &sc, &h)); at += n)
-		if ((h.type == JOURNAL_RULE || h.type == JOURNAL_RULE_GONE) &&
-		    (uint32_t)h.key >= high)
-			high = (uint32_t)h.key + 1;
-	return high;
-}
-
-static int journal_scan(struct server *s, const uint8_t *data, uint64_t size, struct scan *sc)
-{
-	struct journal *j = &s->journal;
-	struct journal_record h;
-	uint64_t at = 0;
-	size_t n;
-
-	while (at < size && (n = check_record(data, size, at, sc, &h)) != 0) {
-		switch (h.type) {
-		case JOURNAL_EPOCH:
-			sc->epoch = (uint32_t)h.key;
-			break;
-		case JOURNAL_RULE:
-		case JOURNAL_RULE_GONE: {
-			uint32_t slot = (uint32_t)h.key;
-
-			if (slot >= sc->slots)
-				break; /* the first pass sized it: cannot happen */
-			if (h.type == JOURNAL_RULE)
-				sc->rule[slot] = data + at;
-			else if (sc->rule[slot] &&
-				 memcmp(sc->rule[slot] + offsetof(struct journal_record, key),
-					&h.key, sizeof(h.key)) == 0)
-				sc->rule[slot] = NULL;
-			break;
-		}
-		case JOURNAL_METER:
-			if (meter_keep(j, h.key, data + at + sizeof(h), h.length) != 0)
-				return -ENOMEM;
-			break;
-		default:
-			meter_forget(j, h.key);
-			break;
-		}
-		at += n;
-		sc->records++;
-	}
-	sc->good_end = at;
-	return 0;
-}
 
 /* A rule this start cannot put in a slot: kept for the journal. */
 static int keep_orphan(struct server *s, uint64_t handle, int port, const void *bytes,
@@ -754,7 +545,7 @@ static int set_aside(struct server *s)
 int journal_open(struct server *s)
 {
 	struct journal *j = &s->journal;
-	struct scan sc = {0};
+	struct journal_scan sc = {0};
 	char reason[PATH_MAX + 160];
 	uint8_t *data = NULL;
 	struct stat st;
@@ -787,15 +578,13 @@ int journal_open(struct server *s)
 			goto out;
 		}
 	}
-	sc.slots = highest_slot(data, size);
-	if (sc.slots < s->rules.max)
-		sc.slots = s->rules.max;
-	sc.rule = calloc(sc.slots, sizeof(*sc.rule));
-	if (sc.rule == NULL) {
-		err = -ENOMEM;
-		goto out;
+	err = journal_scan(data, size, s->rules.max, &sc);
+	for (unsigned i = 0; i < sc.n_meters && !err; i++) {
+		struct journal_record h;
+
+		memcpy(&h, sc.meters[i].record, sizeof(h));
+		err = meter_keep(j, h.key, sc.meters[i].record + sizeof(h), h.length);
 	}
-	err = journal_scan(s, data, size, &sc);
 	if (err)
 		goto out;
 	j->epoch = (sc.epoch + 1) & 0xff;
@@ -861,7 +650,7 @@ out:
 		close(fd);
 	if (data)
 		munmap(data, size);
-	free(sc.rule);
+	journal_scan_free(&sc);
 	return err;
 }
 
@@ -875,7 +664,7 @@ void journal_close(struct server *s)
 		close(j->fd);
 	}
 	j->fd = -1;
-	buffer_free(&j->unwritten);
+	journal_buffer_free(&j->unwritten);
 	for (unsigned i = 0; i < j->n_meters; i++)
 		free(j->meters[i].request);
 	free(j->meters);
