@@ -8,9 +8,12 @@
  *   1. 4 clients flood audits (mpf_audit in a loop, EAGAIN and all), on a
  *      table of --max-rules slots (default 1,048,576, the issue's case);
  *   2. a client creates N rules and flushes them, again and again;
- *   3. a client creates N rules and disconnects, again and again.
+ *   3. a client creates N rules and disconnects, again and again;
+ *   4. a client keeps N persistent rules live and replaces a tenth of them
+ *      at a time, so the journal's dead records set compactions off (they
+ *      run beside the loop, server/compact.c); the row counts them.
  *
- * usage: fairness [--max-rules N] [--rules N] [--seconds S]
+ * usage: fairness [--max-rules N] [--rules N] [--compact-rules N] [--seconds S]
  *        (mpflowd from $MPFLOWD)
  */
 #include <arpa/inet.h>
@@ -24,9 +27,8 @@
 #include <unistd.h>
 
 #include "bench/clock.h"
+#include "bench/rule.h"
 #include "tests/harness.h"
-
-static const struct mpf_flow_attr ingress = {.ingress = 1};
 
 /* The bystander: synchronous create + destroy for `seconds`; prints a row. */
 static void bystander(const struct primary *p, const char *what, double seconds)
@@ -64,10 +66,79 @@ static void bystander(const struct primary *p, const char *what, double seconds)
 	fflush(stdout);
 }
 
-enum load { AUDITS, FLUSHES, LEAVERS };
+enum load { AUDITS, FLUSHES, LEAVERS, COMPACTIONS };
+
+/* `rules` persistent rules live, then a tenth of them replaced at a time,
+ * pipelined: each round's destroys and creates add dead records to the
+ * journal until a compaction starts. Writes a byte to `ready` once the
+ * rules are in. */
+static void churn_loader(struct mpf_client *c, unsigned rules, int ready)
+{
+	uint64_t *live = calloc(rules, sizeof(*live));
+	unsigned step = rules / 10 ? rules / 10 : 1, oldest = 0;
+	uint32_t next = rules;
+	struct mpf_completion done[256];
+	struct mpf_flow_error error;
+
+	if (live == NULL || insert_pipelined(c, 0, rules, MPF_FLOW_PERSISTENT, live) != 0)
+		_exit(1);
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	for (;;) {
+		unsigned submitted = 0, completed = 0;
+
+		/* Each slot of `live`: its rule destroyed, a new one made. */
+		while (completed < 2 * step) {
+			int n;
+
+			if (submitted < 2 * step) {
+				unsigned at = (oldest + submitted / 2) % rules;
+				struct rule r;
+				int err;
+
+				rule_init(&r, next % (1u << 24));
+				err = submitted % 2 == 0
+					      ? mpf_submit_destroy(c, 0, live[at], UINT64_MAX,
+								   &error)
+					      : mpf_submit_create(c, 0, &ingress, r.pattern,
+								  r.actions, MPF_FLOW_PERSISTENT,
+								  at, &error);
+				if (err == 0) {
+					next += submitted % 2;
+					submitted++;
+					continue;
+				}
+			}
+			n = mpf_poll(c, done, 256, -1);
+			if (n <= 0)
+				_exit(1);
+			for (int i = 0; i < n; i++)
+				if (done[i].user_data != UINT64_MAX && done[i].status == 0)
+					live[done[i].user_data] = done[i].handle;
+			completed += (unsigned)n;
+		}
+		oldest = (oldest + step) % rules;
+	}
+}
+
+/* Lines of the primary's log that hold `what`. */
+static unsigned log_lines(const struct primary *p, const char *what)
+{
+	FILE *f = fopen(p->log, "r");
+	char line[1024];
+	unsigned n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
 
 /* A loader process: its load until killed. */
-static void loader(const struct primary *p, enum load load, unsigned rules, unsigned index)
+static void loader(const struct primary *p, enum load load, unsigned rules, unsigned index,
+		   int ready)
 {
 	struct mpf_completion done[64];
 	struct mpf_flow_error error;
@@ -77,6 +148,8 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 	for (;;) {
 		if (c == NULL && primary_connect(p, "loader", &c) != 0)
 			_exit(1);
+		if (load == COMPACTIONS)
+			churn_loader(c, rules, ready);
 		if (load == AUDITS) {
 			if (mpf_audit(c, &error) < 0)
 				refused++;
@@ -105,15 +178,29 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 static void run(const struct primary *p, const char *what, enum load load, unsigned loaders,
 		unsigned rules, double seconds)
 {
+	unsigned compactions = log_lines(p, "compacted beside the loop");
 	pid_t pids[8];
+	int ready[2];
+	char byte;
 
+	if (pipe(ready) != 0)
+		exit(1);
 	for (unsigned i = 0; i < loaders; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0)
-			loader(p, load, rules, i);
+			loader(p, load, rules, i, ready[1]);
 	}
+	if (load == COMPACTIONS && read(ready[0], &byte, 1) != 1) {
+		fprintf(stderr, "fairness: the churning loader did not start\n");
+		exit(1);
+	}
+	close(ready[0]);
+	close(ready[1]);
 	usleep(300000);
 	bystander(p, what, seconds);
+	if (load == COMPACTIONS)
+		printf("%-44s %9u\n", "  compactions of the journal meanwhile",
+		       log_lines(p, "compacted beside the loop") - compactions);
 	for (unsigned i = 0; i < loaders; i++) {
 		kill(pids[i], SIGKILL);
 		waitpid(pids[i], NULL, 0);
@@ -122,7 +209,7 @@ static void run(const struct primary *p, const char *what, enum load load, unsig
 
 int main(int argc, char **argv)
 {
-	unsigned max_rules = 1u << 20, rules = 100000;
+	unsigned max_rules = 1u << 20, rules = 100000, compact_rules = 900000;
 	double seconds = 5;
 	char max_text[16];
 	struct primary p;
@@ -132,11 +219,14 @@ int main(int argc, char **argv)
 			max_rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (strcmp(argv[i], "--rules") == 0)
 			rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
+		else if (strcmp(argv[i], "--compact-rules") == 0)
+			compact_rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (strcmp(argv[i], "--seconds") == 0)
 			seconds = strtod(argv[i + 1], NULL);
 	}
 	snprintf(max_text, sizeof(max_text), "%u", max_rules);
-	if (primary_start(&p, (const char *const[]){"--max-rules", max_text, NULL}) != 0) {
+	if (primary_start(&p, (const char *const[]){"--max-rules", max_text, "--log-level", "info",
+						    NULL}) != 0) {
 		fprintf(stderr, "fairness: mpflowd did not start (MPFLOWD?)\n");
 		return 1;
 	}
@@ -152,6 +242,9 @@ int main(int argc, char **argv)
 		run(&p, what, FLUSHES, 1, rules, seconds);
 		snprintf(what, sizeof(what), "a client leaving %u rules, again", rules);
 		run(&p, what, LEAVERS, 1, rules, seconds);
+		snprintf(what, sizeof(what), "%u persistent rules, a tenth replaced",
+			 compact_rules);
+		run(&p, what, COMPACTIONS, 1, compact_rules, 2 * seconds);
 	}
 	return primary_cleanup(&p) == 0 ? 0 : 1;
 }

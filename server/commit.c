@@ -361,21 +361,29 @@ void commit_start_sync(struct server *s)
 
 	if (commit_write(s) != 0)
 		return;
-	if (j->sync_target || j->end == j->durable || j->fd < 0 || j->broken)
+	if (j->sync_target || j->fd < 0 || j->broken)
+		return;
+	if (j->end == j->durable && !j->compact.rename_owed)
 		return;
 	j->sync_target = j->end;
-	loop_submit_fsync(s, j->fd, j->file);
+	/* A compacted file is named by its first sync (compact.c). */
+	if (j->compact.rename_owed)
+		j->compact.chains++;
+	loop_submit_fsync(s, j->fd, j->file, j->compact.rename_owed ? j->compact.name : NULL);
 }
 
-void commit_synced(struct server *s, uint32_t file, int res)
+void commit_synced(struct server *s, uint32_t file, unsigned step, int res)
 {
 	struct journal *j = &s->journal;
 	uint64_t target = j->sync_target;
 
+	if (step && !compact_chain_step(s, file, step, &res))
+		return; /* the chain goes on */
 	if (file != j->file || target == 0)
 		return; /* a sync of a file since replaced */
 	j->sync_target = 0;
-	res = fault_sync(j->fd, res);
+	if (!step)
+		res = fault_sync(j->fd, res);
 	if (res < 0) {
 		commit_failed(s, res);
 		return;
@@ -393,12 +401,12 @@ int commit_sync_now(struct server *s)
 
 	if (j->broken)
 		return j->broken;
-	if (target == j->durable || j->fd < 0)
+	if (j->fd < 0 || (target == j->durable && !j->compact.rename_owed))
 		return 0;
 	err = commit_write(s);
 	if (err)
 		return err;
-	err = journal_fdatasync(j->fd);
+	err = j->compact.rename_owed ? compact_name_now(s) : journal_fdatasync(j->fd);
 	if (err) {
 		commit_failed(s, err);
 		return err;

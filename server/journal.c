@@ -98,6 +98,8 @@ int journal_write(struct server *s)
 	j->file_end += j->unwritten.used;
 	j->unwritten.used = 0;
 	j->unwritten.records = 0;
+	/* For a compaction's catch-up (compact.c). */
+	atomic_store_explicit(&j->compact.written_end, j->file_end, memory_order_release);
 	return 0;
 }
 
@@ -317,6 +319,7 @@ int journal_rewrite(struct server *s)
 	int fd, err = 0;
 
 	sibling(j, ".new", tmp, sizeof(tmp));
+	compact_abandon(s);
 	if (unlinkat(s->state_fd, tmp, 0) != 0 && errno != ENOENT)
 		return -errno;
 	fd = openat(s->state_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -391,18 +394,15 @@ void journal_retry(struct server *s, uint64_t now_ns)
 		log_info("journal %s: rewritten; persistent requests are served again", j->path);
 }
 
-/* After a successful sync: rewrite when dead records outnumber the live
- * ones by a margin. A failure is only logged: the file is intact. */
+/* After a successful sync: compact when dead records outnumber the live
+ * ones by a margin (compact.c: beside the loop; a failure is only logged,
+ * the file is intact). */
 void journal_maybe_compact(struct server *s)
 {
 	struct journal *j = &s->journal;
-	int err;
 
-	if (j->records <= 2 * (uint64_t)(s->persistent_rules + j->n_meters) + JOURNAL_COMPACT_AT)
-		return;
-	err = journal_rewrite(s);
-	if (err)
-		log_warnx("journal %s: compaction deferred: %s", j->path, strerror(-err));
+	if (j->records > 2 * (uint64_t)(s->persistent_rules + j->n_meters) + JOURNAL_COMPACT_AT)
+		compact_start(s);
 }
 
 int journal_advance_epoch(struct server *s)
@@ -555,6 +555,9 @@ int journal_open(struct server *s)
 	j->fd = -1;
 	snprintf(j->name, sizeof(j->name), INSTANCE_FMT ".journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
+	err = compact_init(s);
+	if (err)
+		return err;
 	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, reason,
 			   sizeof(reason));
 	if (fd < 0) {
@@ -639,7 +642,6 @@ int journal_open(struct server *s)
 			err = 0;
 		}
 		j->durable = j->end;
-		journal_maybe_compact(s);
 	}
 	log_info("journal %s: %u persistent rule(s) and %u meter(s) restored, %u kept but not "
 		 "restored, epoch %u",
@@ -659,11 +661,12 @@ void journal_close(struct server *s)
 	struct journal *j = &s->journal;
 
 	if (j->fd >= 0) {
-		if (journal_write(s) == 0)
+		if (journal_write(s) == 0 && compact_name_now(s) == 0)
 			journal_fdatasync(j->fd);
 		close(j->fd);
 	}
 	j->fd = -1;
+	compact_fini(s);
 	journal_buffer_free(&j->unwritten);
 	for (unsigned i = 0; i < j->n_meters; i++)
 		free(j->meters[i].request);

@@ -84,8 +84,8 @@ int journal_write_all(int fd, off_t offset, const uint8_t *bytes, size_t n)
 /* --- reading --- */
 
 /* Check the record at `at`; its size, or 0 with sc->stop set. */
-static size_t check_record(const uint8_t *data, uint64_t size, uint64_t at,
-			   struct journal_scan *sc, struct journal_record *h)
+static size_t check_record(const uint8_t *data, uint64_t size, uint64_t at, struct journal_scan *sc,
+			   struct journal_record *h)
 {
 	if (size - at < sizeof(*h)) {
 		sc->stop = "a truncated record header";

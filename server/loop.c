@@ -36,6 +36,7 @@ enum watch {
 	WATCH_CLIENT_BELL,
 	WATCH_HANDSHAKE,
 	WATCH_JOURNAL_SYNC,
+	WATCH_COMPACTION,
 };
 
 /* user_data: watch kind, client generation, client index. */
@@ -96,13 +97,28 @@ void loop_unwatch_handshake(struct server *s, struct handshake *h)
 }
 
 /* The journal's group commit (commit.c): one fdatasync of `fd` in flight,
- * tagged with the journal file it belongs to. */
-void loop_submit_fsync(struct server *s, int fd, uint32_t file)
+ * tagged with the journal file it belongs to; for a compacted file, linked
+ * to its rename and the directory's sync (compact.c), tagged by step. */
+void loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename)
 {
-	struct io_uring_sqe *sqe = get_sqe(s);
+	struct io_uring_sqe *sqe;
 
+	/* A chain is submitted whole: a link cut by a submission ends it. */
+	if (io_uring_sq_space_left(&s->uring) < 3)
+		io_uring_submit(&s->uring);
+	sqe = get_sqe(s);
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, 0));
+	io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, rename ? 1 : 0));
+	if (rename) {
+		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+		sqe = get_sqe(s);
+		io_uring_prep_renameat(sqe, s->state_fd, rename, s->state_fd, s->journal.name, 0);
+		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+		io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, 2));
+		sqe = get_sqe(s);
+		io_uring_prep_fsync(sqe, s->state_fd, 0);
+		io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, 3));
+	}
 	io_uring_submit(&s->uring);
 }
 
@@ -159,7 +175,11 @@ int loop_init(struct server *s)
 	watch(s, s->listen_fd, POLLIN, tag(WATCH_LISTEN, 0, 0));
 	watch(s, s->signal_fd, POLLIN, tag(WATCH_SIGNAL, 0, 0));
 	watch(s, s->timer_fd, POLLIN, tag(WATCH_TIMER, 0, 0));
+	watch(s, s->journal.compact.bell, POLLIN, tag(WATCH_COMPACTION, 0, 0));
 	io_uring_submit(&s->uring);
+	/* A journal that a start found mostly dead; from here, not before:
+	 * the thread would not survive daemon(3)'s fork. */
+	journal_maybe_compact(s);
 	return 0;
 }
 
@@ -252,8 +272,13 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 			doorbell_drain(c->primary_bell);
 		break;
 	case WATCH_JOURNAL_SYNC:
-		commit_synced(s, (uint32_t)(user_data >> 32) & 0xffffffu, cqe->res);
+		commit_synced(s, (uint32_t)(user_data >> 32) & 0xffffffu, (uint32_t)user_data,
+			      cqe->res);
 		return; /* one-shot */
+	case WATCH_COMPACTION:
+		if (read(s->journal.compact.bell, &ticks, sizeof(ticks)) > 0)
+			compact_done(s);
+		break;
 	default:
 		break;
 	}
@@ -272,6 +297,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 			break;
 		case WATCH_TIMER:
 			watch(s, s->timer_fd, POLLIN, user_data);
+			break;
+		case WATCH_COMPACTION:
+			watch(s, s->journal.compact.bell, POLLIN, user_data);
 			break;
 		case WATCH_CLIENT_BELL:
 			if ((c = tagged_client(s, user_data)) != NULL)

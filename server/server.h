@@ -7,7 +7,9 @@
 #define MPFLOW_SERVER_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -221,6 +223,37 @@ struct journal_buffer {
 };
 
 /*
+ * A compaction of the journal running beside the loop (compact.c). The
+ * thread reads the file up to where it was written when it started, writes
+ * what is live there to INSTANCE.journal.compact and copies what the loop
+ * appended meanwhile; the loop adds the last few records, makes that file
+ * its journal, and its next sync renames it into place.
+ */
+struct journal_compaction {
+	int bell;	  /* eventfd: the thread is done */
+	bool running;	  /* a thread runs, or waits to be joined */
+	bool rename_owed; /* the journal's fd is the compacted file, not yet named */
+	unsigned chains;  /* sync + rename + directory sync chains in flight */
+	int chain_err;	  /* the first failure of the chain in flight */
+	uint64_t retry_ns;
+	char name[64]; /* INSTANCE.journal.compact */
+	pthread_t thread;
+	int old_fd;		      /* the journal file it compacts (a dup) */
+	int fd;			      /* the compacted file */
+	uint32_t file;		      /* journal.file when it started */
+	uint64_t records_at;	      /* journal.records written when it started */
+	uint64_t started_ns;	      /* CLOCK_MONOTONIC */
+	_Atomic uint64_t written_end; /* the loop: bytes written to the journal file */
+	atomic_bool stop;
+	/* The thread's result: read once it is joined. */
+	int err;
+	uint64_t copied;    /* bytes of the old file the new one covers */
+	uint64_t size;	    /* of the new file */
+	uint64_t kept;	    /* records in it */
+	const char *damage; /* why the old file did not read back, or NULL */
+};
+
+/*
  * The journal's positions are log sequence numbers: bytes appended in this
  * run, across rewrites, so they only grow. `durable` <= `end`: what a
  * completed sync (or rewrite) covers. Appends go to `unwritten` (LSNs
@@ -246,6 +279,7 @@ struct journal {
 	unsigned n_meters;
 	struct journal_orphan *orphans;
 	unsigned n_orphans;
+	struct journal_compaction compact;
 };
 
 /* An operation whose journal record is not yet durable (commit.c): done for
@@ -476,8 +510,11 @@ void journal_orphan_gone_durable(struct server *s, uint64_t handle);
 void journal_orphan_gone_undone(struct server *s, uint64_t handle);
 /* Destroy the rules kept without a slot on `port`, counting them. */
 int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count);
-/* Write the live state to a new journal and put it in place. 0 or -errno. */
+/* Write the live state to a new journal and put it in place, now. 0 or
+ * -errno. */
 int journal_rewrite(struct server *s);
+/* After a successful sync: compact, beside the loop, when dead records
+ * dominate. */
 void journal_maybe_compact(struct server *s);
 /* Timer: rewrite a broken journal (at most once a second). */
 void journal_retry(struct server *s, uint64_t now_ns);
@@ -490,6 +527,22 @@ int journal_fdatasync(int fd);
  * still in `unwritten`: journal_unwritten_drop() forgets them). */
 int journal_write(struct server *s);
 void journal_unwritten_drop(struct server *s);
+
+/* compact.c: the journal compacted beside the loop. */
+int compact_init(struct server *s);
+void compact_start(struct server *s);
+/* The thread is done (its bell rang): put its file in the journal's place. */
+void compact_done(struct server *s);
+/* The journal is rewritten from the table: whatever a compaction made is
+ * dropped. */
+void compact_abandon(struct server *s);
+/* Sync the compacted file and name it, now (shutdown, a new epoch). */
+int compact_name_now(struct server *s);
+/* A step of a sync's rename chain completed: 1 the file's sync, 2 the
+ * rename, 3 the directory's sync. True once the chain is complete, with
+ * *res its result (0, or the first step's failure). */
+bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res);
+void compact_fini(struct server *s);
 
 /* commit.c */
 /* Remember what the record ending at `lsn` finishes or undoes. */
@@ -508,8 +561,9 @@ void commit_start_sync(struct server *s);
 /* Write the journal's appends of this round; a write that fails (ENOSPC)
  * undoes and fails what they recorded, nothing older. 0 or -errno. */
 int commit_write(struct server *s);
-/* The sync of journal file `file` completed with `res`. */
-void commit_synced(struct server *s, uint32_t file, int res);
+/* The sync of journal file `file` completed with `res`; `step` 0, or the
+ * step of a rename chain (compact_chain_step). */
+void commit_synced(struct server *s, uint32_t file, unsigned step, int res);
 /* Everything up to `lsn` is durable; finish what it covers, publish. */
 void commit_durable(struct server *s, uint64_t lsn);
 /* Sync now, synchronously (an epoch; shutdown). 0 or -errno. */
@@ -554,6 +608,9 @@ void loop_watch_client(struct server *s, struct client *c);
 void loop_unwatch_client(struct server *s, struct client *c);
 void loop_watch_handshake(struct server *s, struct handshake *h);
 void loop_unwatch_handshake(struct server *s, struct handshake *h);
-void loop_submit_fsync(struct server *s, int fd, uint32_t file);
+/* The journal's sync: one fdatasync of `fd`, tagged with its journal
+ * `file`; with `rename`, linked to a rename of that file (its name in the
+ * state directory) over the journal's and a sync of the directory. */
+void loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename);
 
 #endif

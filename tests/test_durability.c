@@ -478,6 +478,266 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
  * handle comes back, and a stale handle never names another client's rule
  * before that.
  */
+/* --- the journal compacted beside the loop (server/compact.c) --- */
+
+/* One request of a batch and what became of it: status 1 while nobody
+ * knows (no completion came). */
+struct op {
+	bool create;
+	uint32_t n;	 /* the create's rule */
+	uint64_t handle; /* made, or to destroy */
+	int status;
+};
+
+/* Submit every op at once (as the ring allows) and collect completions,
+ * until all are in or `interrupt` says stop (then the rest stay 1). How
+ * many were sent: the ops from there on never were. */
+static unsigned submit_all(struct mpf_client *c, struct op *ops, unsigned count,
+			   bool (*interrupt)(const struct primary *), const struct primary *p)
+{
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+	unsigned sent = 0, got = 0;
+
+	for (unsigned i = 0; i < count; i++)
+		ops[i].status = 1;
+	while (got < count) {
+		int n;
+
+		for (; sent < count; sent++) {
+			struct sample_rule s;
+			int err;
+
+			sample_rule_init(&s, ops[sent].n);
+			err = ops[sent].create
+				      ? mpf_submit_create(c, 0, &ingress, s.pattern, s.actions,
+							  PERSISTENT, sent, &error)
+				      : mpf_submit_destroy(c, 0, ops[sent].handle, sent, &error);
+			if (err == -EAGAIN)
+				break;
+			assert_int_equal(err, 0);
+		}
+		assert_int_equal(mpf_submit_publish(c), 0);
+		n = mpf_poll(c, done, 64, 10000);
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++) {
+			struct op *op = &ops[done[i].user_data];
+
+			op->status = done[i].status;
+			if (op->create && op->status == 0)
+				op->handle = done[i].handle;
+		}
+		got += (unsigned)n;
+		if (interrupt && interrupt(p))
+			break;
+	}
+	return sent;
+}
+
+/* The rules a client was told are live: a create acknowledged adds one, a
+ * destroy acknowledged takes it away; a refusal changes nothing. */
+struct book {
+	uint64_t *live;
+	unsigned n, cap;
+};
+
+static void book_apply(struct book *b, const struct op *ops, unsigned count, int fault)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (ops[i].status != 0) {
+			/* Refused only for the sync that failed (or the journal
+			 * it left broken until its rewrite). */
+			assert_int_equal(ops[i].status, -fault);
+			continue;
+		}
+		if (ops[i].create) {
+			assert_true(b->n < b->cap);
+			b->live[b->n++] = ops[i].handle;
+			continue;
+		}
+		for (unsigned k = 0; k < b->n; k++)
+			if (b->live[k] == ops[i].handle) {
+				b->live[k] = b->live[--b->n];
+				break;
+			}
+	}
+}
+
+/* A round: `creates` new rules from `*next`, and destroys of the first
+ * `destroys` rules the book holds. */
+static unsigned round_ops(struct op *ops, const struct book *b, uint32_t *next, unsigned creates,
+			  unsigned destroys)
+{
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < destroys && i < b->n; i++)
+		ops[count++] = (struct op){.create = false, .handle = b->live[i]};
+	for (unsigned i = 0; i < creates; i++)
+		ops[count++] = (struct op){.create = true, .n = (*next)++};
+	return count;
+}
+
+static off_t state_file_size(const struct primary *p, const char *name)
+{
+	char path[160];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* After a kill -9 and a restart, the rules the book holds, no other. */
+static void assert_book_survives_a_crash(struct primary *p, const char *const *args,
+					 const struct book *b)
+{
+	uint64_t *found = calloc(b->cap, sizeof(*found));
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	unsigned n_found;
+
+	kill_primary(p);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "after", &c), 0);
+	n_found = persistent_rules(c, found, b->cap, NULL, NULL);
+	assert_same_rules(b->live, b->n, found, n_found);
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	/* What a compaction left half-made is gone with the start. */
+	assert_int_equal(state_file_size(p, "default.journal.compact"), -1);
+	free(found);
+}
+
+#define ROUNDS	     40u
+#define ROUND_CREATE 600u
+#define ROUND_KILL   560u
+#define BOOK_MAX     (ROUNDS * ROUND_CREATE)
+
+/* Rounds of creates and destroys, compactions starting on their own while
+ * the rounds go on; with `fault`, every sync fails during one round in
+ * four. What was acknowledged is what a crash and a restart bring back. */
+static void churn_through_compactions(int fault, const char *fault_name)
+{
+	const char *const args[] = {"--max-rules", "65536", NULL};
+	struct op *ops = calloc(ROUND_CREATE + ROUND_KILL, sizeof(*ops));
+	struct book b = {.live = calloc(BOOK_MAX, sizeof(uint64_t)), .cap = BOOK_MAX};
+	off_t size, largest = 0;
+	unsigned shrank = 0;
+	uint32_t next = 0;
+	struct mpf_client *c;
+	struct primary p;
+
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "churn", &c), 0);
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		unsigned count = round_ops(ops, &b, &next, ROUND_CREATE, r ? ROUND_KILL : 0);
+		bool faulty = fault && r % 4 == 3;
+
+		if (faulty)
+			set_fault(fault_name);
+		submit_all(c, ops, count, NULL, NULL);
+		if (faulty)
+			clear_fault();
+		book_apply(&b, ops, count, fault);
+		size = state_file_size(&p, "default.journal");
+		if (size < largest)
+			shrank++;
+		if (size > largest)
+			largest = size;
+		if (faulty) /* served again once the journal is rewritten */
+			b.live[b.n++] = create_when_served(c, next++);
+	}
+	print_message("%u rounds, %u rules live, the journal shrank %u times (largest %lld "
+		      "bytes)\n",
+		      ROUNDS, b.n, shrank, (long long)largest);
+	/* Compactions ran (the journal's own size says so) and the last one
+	 * left it a fraction of what was appended. */
+	assert_true(shrank > 0);
+	mpf_disconnect(c);
+	assert_book_survives_a_crash(&p, args, &b);
+	unsetenv("MPFLOW_FAULTS");
+	clear_fault();
+	assert_int_equal(primary_cleanup(&p), 0);
+	free(ops);
+	free(b.live);
+}
+
+static void test_compactions_beside_the_loop_keep_what_was_acknowledged(void **state)
+{
+	(void)state;
+	churn_through_compactions(0, NULL);
+}
+
+static void test_compactions_through_failing_syncs_keep_what_was_acknowledged(void **state)
+{
+	(void)state;
+	churn_through_compactions(EIO, "EIO");
+}
+
+static bool compacting(const struct primary *p)
+{
+	return state_file_size(p, "default.journal.compact") >= 0;
+}
+
+/* kill -9 while a compaction runs, with requests in flight: a create or
+ * destroy acknowledged is kept, one not answered may have gone either way,
+ * nothing else moves. */
+static void test_a_crash_during_a_compaction_loses_nothing_acknowledged(void **state)
+{
+	enum { RULES = 100000 };
+	const char *const args[] = {"--max-rules", "131072", NULL};
+	struct op *ops = calloc(RULES, sizeof(*ops)), *gone = calloc(RULES, sizeof(*gone));
+	uint64_t *found = calloc(RULES, sizeof(*found));
+	unsigned n_found, sent, answered = 0, ours = 0;
+	struct mpf_client *c;
+	struct primary p;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "loader", &c), 0);
+	for (unsigned i = 0; i < RULES; i++)
+		ops[i] = (struct op){.create = true, .n = i};
+	submit_all(c, ops, RULES, NULL, NULL);
+	for (unsigned i = 0; i < RULES; i++) {
+		assert_int_equal(ops[i].status, 0);
+		gone[i] = (struct op){.create = false, .handle = ops[i].handle};
+	}
+	/* Destroying most of them sets a compaction off halfway through. */
+	sent = submit_all(c, gone, RULES, compacting, &p);
+	assert_true(compacting(&p));
+	kill_primary(&p);
+	mpf_disconnect(c);
+
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	n_found = persistent_rules(c, found, RULES, NULL, NULL);
+	for (unsigned i = 0; i < RULES; i++) {
+		bool kept = in(found, n_found, ops[i].handle);
+
+		if (gone[i].status == 0)
+			assert_false(kept); /* its destroy was acknowledged */
+		else if (i >= sent)
+			assert_true(kept); /* no destroy was sent */
+		else if (gone[i].status != 1)
+			fail_msg("destroy %u: %d", i, gone[i].status);
+		answered += gone[i].status == 0;
+		ours += kept;
+	}
+	assert_int_equal(ours, n_found); /* nothing but the rules it made */
+	print_message("killed during a compaction: %u of %u destroys acknowledged, %u rules "
+		      "back\n",
+		      answered, sent, n_found);
+	assert_true(n_found <= RULES - answered && n_found >= RULES - sent);
+	assert_int_equal(state_file_size(&p, "default.journal.compact"), -1);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+	free(ops);
+	free(gone);
+	free(found);
+}
+
 #define EPOCHS	  256u
 #define PER_EPOCH 15u
 
@@ -538,6 +798,9 @@ int main(void)
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
+		cmocka_unit_test(test_compactions_beside_the_loop_keep_what_was_acknowledged),
+		cmocka_unit_test(test_compactions_through_failing_syncs_keep_what_was_acknowledged),
+		cmocka_unit_test(test_a_crash_during_a_compaction_loses_nothing_acknowledged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
