@@ -365,11 +365,12 @@ void commit_start_sync(struct server *s)
 		return;
 	if (j->end == j->durable && !j->compact.rename_owed)
 		return;
-	j->sync_target = j->end;
 	/* A compacted file is named by its first sync (compact.c). */
+	if (!loop_submit_fsync(s, j->fd, j->file, j->compact.rename_owed ? j->compact.name : NULL))
+		return;
+	j->sync_target = j->end;
 	if (j->compact.rename_owed)
 		j->compact.chains++;
-	loop_submit_fsync(s, j->fd, j->file, j->compact.rename_owed ? j->compact.name : NULL);
 }
 
 void commit_synced(struct server *s, uint32_t file, unsigned step, int res)
@@ -389,6 +390,7 @@ void commit_synced(struct server *s, uint32_t file, unsigned step, int res)
 		return;
 	}
 	commit_durable(s, target);
+	compact_switch(s); /* a compaction waiting for this sync */
 	journal_maybe_compact(s);
 	commit_start_sync(s); /* what was appended meanwhile */
 }

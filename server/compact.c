@@ -11,34 +11,40 @@
  *  1. start (loop): INSTANCE.journal.compact is made (O_EXCL after any
  *     stale one is unlinked, never followed); the thread gets a dup of the
  *     journal's fd and the offset written so far.
- *  2. the thread scans the old file up to there (the scan a start makes,
- *     journal_file.c) and writes the EPOCH, METER and RULE records still
- *     live, verbatim, in the order they were appended; syncs; copies what
- *     the loop wrote meanwhile (the loop publishes its written end) until
- *     less than CATCHUP_BYTES are left; syncs again; rings the bell.
- *  3. done (loop): the last bytes are copied, the compacted file becomes the
- *     journal's fd (journal.file + 1: a sync in flight on the old file no
- *     longer counts), and the next group-commit sync is a linked io_uring
- *     chain (loop_submit_fsync): fdatasync of the new file, rename over
+ *  2. the thread reads the old file up to there with pread(2) (a mapping
+ *     would turn a read error into SIGBUS), scanning it as a start does
+ *     (journal_file.c); reads it again and writes the EPOCH, METER and RULE
+ *     records still live, verbatim, in the order they were appended; syncs;
+ *     copies what the loop wrote meanwhile (the loop publishes its written
+ *     end), record by record, each one checked, until less than
+ *     CATCHUP_BYTES are left; syncs again; rings the bell.
+ *  3. switch (loop), at a moment no sync of the old file is in flight (so
+ *     that sync's verdict is never lost): the last records are copied, each
+ *     checked, the compacted file becomes the journal's fd (journal.file +
+ *     1), and the next group-commit sync is a linked io_uring chain
+ *     (loop_submit_fsync): fdatasync of the new file, rename over
  *     INSTANCE.journal, fsync of the directory. Until that chain completes
  *     nothing written after the switch is acknowledged, and the old file,
  *     complete up to the switch, is the journal a crash leaves: an
  *     acknowledged record is always in the file that has the name.
  *
- * A failure in the thread (ENOSPC, EIO, a record that does not read back)
- * drops the new file and leaves the journal as it was; the next try waits
- * a second. A failure of the chain is a failed sync: commit.c undoes what
- * it covered and rewrites the journal from the table (journal_rewrite),
- * which drops whatever a compaction made. One compaction at a time, and
- * none while a chain is in flight: a late rename never names another
- * compaction's file.
+ * A failure in the thread (ENOSPC, EIO, a record that does not check)
+ * drops the new file (the thread unlinks it: a large unlink is not the
+ * loop's to wait for) and leaves the journal as it was; the next try waits
+ * a second, doubling to a minute while they keep failing. None starts
+ * without room for twice the live records beside the appends. A failure
+ * of the chain is a failed sync: commit.c undoes what it covered and
+ * rewrites the journal from the table (journal_rewrite), which drops
+ * whatever a compaction made. One compaction at a time, and none while a
+ * chain is in flight: a late rename never names another compaction's file.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "server/journal_file.h"
@@ -46,74 +52,85 @@
 
 #define CATCHUP_BYTES  (1u << 20) /* what the thread leaves to the loop */
 #define CATCHUP_ROUNDS 64u	  /* against a loop that appends faster */
-#define COPY_CHUNK     (1u << 20)
 #define RETRY_NS       1000000000ull
+#define RETRY_MAX_NS   (64 * RETRY_NS)
+#define ROOM_MARGIN    (16ull << 20) /* bytes free beyond twice the live records */
 
-/* Copy `n` bytes of `from` at `at` to `to` at `to_at`. 0 or -errno. */
-static int copy_bytes(int from, uint64_t at, int to, uint64_t to_at, uint64_t n)
+static bool stopped(struct journal_compaction *c)
 {
-	size_t size = n < COPY_CHUNK ? (size_t)n : COPY_CHUNK;
-	uint8_t *buffer = n ? malloc(size) : NULL;
-	int err = 0;
+	return atomic_load_explicit(&c->stop, memory_order_relaxed);
+}
 
-	if (n && buffer == NULL)
-		return -ENOMEM;
-	for (uint64_t done = 0; done < n && !err;) {
-		size_t want = n - done < size ? (size_t)(n - done) : size;
-		ssize_t r = pread(from, buffer, want, (off_t)(at + done));
+/* Records [from, end) of the old file, each checked, appended to `w`
+ * (all of them, or those `sc` left live). 0 or -errno. */
+static int copy_records(struct journal_compaction *c, uint64_t from, uint64_t end,
+			const struct journal_scan *sc, struct journal_rewrite *w)
+{
+	struct journal_reader r = {.fd = c->old_fd, .end = end, .base = from};
+	const uint8_t *record;
+	struct journal_record h;
+	uint64_t at, n = 0;
+	int got;
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			err = r < 0 ? -errno : -EIO; /* the file is shorter than it was written */
+	while ((got = journal_read(&r, &h, &record, &at)) == 1) {
+		if (sc == NULL || journal_scan_live(sc, &h, at))
+			journal_rewrite_raw(w, record, sizeof(h) + h.length);
+		if (w->err || (++n % 4096 == 0 && stopped(c)))
 			break;
-		}
-		err = journal_write_all(to, (off_t)(to_at + done), buffer, (size_t)r);
-		done += (uint64_t)r;
 	}
-	free(buffer);
-	return err;
+	journal_reader_free(&r);
+	if (got < 0)
+		c->damage = r.damage;
+	return got < 0 ? got : w->err ? w->err : stopped(c) ? -ECANCELED : 0;
 }
 
 /* What is live in the first c->copied bytes of the old file, into the new. */
 static int snapshot(struct journal_compaction *c)
 {
+	struct journal_reader r = {.fd = c->old_fd, .end = c->copied};
 	struct journal_rewrite w = {.fd = c->fd};
 	struct journal_scan sc = {0};
-	uint64_t end = c->copied;
-	uint8_t *data;
-	int err;
+	const uint8_t *record;
+	struct journal_record h;
+	uint64_t at;
+	int err = 0, got;
 
-	if (end == 0)
-		return 0;
-	data = mmap(NULL, end, PROT_READ, MAP_PRIVATE, c->old_fd, 0);
-	if (data == MAP_FAILED)
-		return -errno;
-	madvise(data, end, MADV_SEQUENTIAL);
-	err = journal_scan(data, end, 0, &sc);
-	if (!err && sc.good_end != end) {
-		c->damage = sc.stop;
-		err = -EIO;
+	while (!err && (got = journal_read(&r, &h, &record, &at)) == 1)
+		if ((err = journal_scan_record(&sc, &h, at)) == 0 && sc.records % 4096 == 0 &&
+		    stopped(c))
+			err = -ECANCELED;
+	if (!err && got < 0) {
+		c->damage = r.damage;
+		err = got;
 	}
+	journal_reader_free(&r);
 	if (!err && sc.has_epoch)
 		journal_rewrite_put(&w, JOURNAL_EPOCH, sc.epoch, NULL, 0);
-	for (uint64_t at = 0, records = 0; !err && at < end; records++) {
-		struct journal_record h;
-
-		memcpy(&h, data + at, sizeof(h));
-		if (journal_scan_live(&sc, data, at))
-			journal_rewrite_raw(&w, data + at, sizeof(h) + h.length);
-		at += sizeof(h) + h.length;
-		if (records % 4096 == 0 && atomic_load_explicit(&c->stop, memory_order_relaxed))
-			err = -ECANCELED;
-	}
+	if (!err)
+		err = copy_records(c, 0, c->copied, &sc, &w);
 	if (journal_rewrite_finish(&w) != 0 && !err)
 		err = w.err;
 	c->size = w.at;
 	c->kept = w.records;
 	journal_scan_free(&sc);
-	munmap(data, end);
 	return err;
+}
+
+/* Copy the records the loop wrote from c->copied to `end` into the new
+ * file. 0 or -errno. */
+static int append_written(struct journal_compaction *c, uint64_t end)
+{
+	struct journal_rewrite w = {.fd = c->fd, .at = c->size};
+	int err = copy_records(c, c->copied, end, NULL, &w);
+
+	if (journal_rewrite_finish(&w) != 0 && !err)
+		err = w.err;
+	if (err)
+		return err;
+	c->size = w.at;
+	c->kept += w.records;
+	c->copied = end;
+	return 0;
 }
 
 /* Copy what the loop wrote since, until little is left. */
@@ -121,21 +138,18 @@ static int catch_up(struct journal_compaction *c)
 {
 	bool copied = false;
 
-	for (unsigned round = 0; round < CATCHUP_ROUNDS; round++) {
+	for (unsigned round = 0; round < CATCHUP_ROUNDS && !stopped(c); round++) {
 		uint64_t end = atomic_load_explicit(&c->written_end, memory_order_acquire);
 		int err;
 
-		if (end - c->copied < CATCHUP_BYTES ||
-		    atomic_load_explicit(&c->stop, memory_order_relaxed))
+		if (end - c->copied < CATCHUP_BYTES)
 			break;
-		err = copy_bytes(c->old_fd, c->copied, c->fd, c->size, end - c->copied);
+		err = append_written(c, end);
 		if (err)
 			return err;
-		c->size += end - c->copied;
-		c->copied = end;
 		copied = true;
 	}
-	/* So that the sync the loop's switch waits for has little to do. */
+	/* So that the sync the switch waits for has little to do. */
 	return copied ? journal_fdatasync(c->fd) : 0;
 }
 
@@ -148,6 +162,12 @@ static void *compact_thread(void *arg)
 		err = journal_fdatasync(c->fd);
 	if (!err)
 		err = catch_up(c);
+	if (err) {
+		/* Dropped here: unlinking gigabytes is not the loop's to wait for. */
+		unlinkat(c->state_fd, c->name, 0);
+		close(c->fd);
+		c->fd = -1;
+	}
 	c->err = err;
 	eventfd_write(c->bell, 1);
 	return NULL;
@@ -158,6 +178,7 @@ static void drop(struct server *s)
 {
 	struct journal_compaction *c = &s->journal.compact;
 
+	c->ready = false;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -165,20 +186,50 @@ static void drop(struct server *s)
 		log_warn("journal %s: cannot remove %s", s->journal.path, c->name);
 }
 
+/* The next try waits, longer while they keep failing. */
+static void defer(struct journal_compaction *c, uint64_t now)
+{
+	c->retry_ns = now + c->backoff_ns;
+	c->backoff_ns = c->backoff_ns * 2 < RETRY_MAX_NS ? c->backoff_ns * 2 : RETRY_MAX_NS;
+}
+
 int compact_init(struct server *s)
 {
 	struct journal *j = &s->journal;
 	struct journal_compaction *c = &j->compact;
 
-	*c = (struct journal_compaction){.bell = -1, .old_fd = -1, .fd = -1};
+	*c = (struct journal_compaction){.bell = -1,
+					 .old_fd = -1,
+					 .fd = -1,
+					 .state_fd = s->state_fd,
+					 .backoff_ns = RETRY_NS};
 	snprintf(c->name, sizeof(c->name), "%s.compact", j->name);
 	c->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->bell < 0)
 		return -errno;
-	/* What a compaction that a crash cut short left. */
+	/* What a compaction that a crash cut short left (a symlink is
+	 * removed, not followed). */
 	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* Room for the live records twice over, beside what the loop appends. */
+static bool room_for(struct server *s)
+{
+	struct journal *j = &s->journal;
+	uint64_t live = s->persistent_rules + j->n_meters + 1, need, free_bytes;
+	struct statvfs st;
+
+	if (fstatvfs(j->fd, &st) != 0)
+		return true; /* the writes will say */
+	need = 2 * (j->records ? j->file_end / j->records * live : 0) + ROOM_MARGIN;
+	free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
+	if (free_bytes >= need)
+		return true;
+	log_warnx("journal %s: compaction deferred: %llu bytes free, about %llu needed", j->path,
+		  (unsigned long long)free_bytes, (unsigned long long)need);
+	return false;
 }
 
 void compact_start(struct server *s)
@@ -188,12 +239,16 @@ void compact_start(struct server *s)
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	int err;
 
-	if (c->running || c->rename_owed || c->chains || j->broken || j->fd < 0 || c->bell < 0 ||
-	    now < c->retry_ns)
+	if (c->running || c->ready || c->rename_owed || c->chains || j->broken || j->fd < 0 ||
+	    c->bell < 0 || now < c->retry_ns)
 		return;
-	c->retry_ns = now + RETRY_NS;
+	if (!room_for(s)) {
+		defer(c, now);
+		return;
+	}
 	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT) {
 		log_warn("journal %s: compaction deferred: cannot remove %s", j->path, c->name);
+		defer(c, now);
 		return;
 	}
 	c->fd = openat(s->state_fd, c->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -227,6 +282,7 @@ fail:
 		close(c->old_fd);
 	c->old_fd = -1;
 	drop(s);
+	defer(c, now);
 }
 
 /* Wait for the thread; its result is c->err. */
@@ -234,52 +290,86 @@ static void join(struct journal_compaction *c)
 {
 	pthread_join(c->thread, NULL);
 	c->running = false;
-	close(c->old_fd);
-	c->old_fd = -1;
 }
 
 void compact_done(struct server *s)
 {
 	struct journal *j = &s->journal;
 	struct journal_compaction *c = &j->compact;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC), was = j->file_end, records;
-	int err;
 
 	if (!c->running)
 		return;
 	join(c);
+	if (c->err && c->file != j->file) {
+		close(c->old_fd); /* abandoned: the journal was rewritten meanwhile */
+		c->old_fd = -1;
+		return;
+	}
+	if (c->err == -ECANCELED) {
+		log_info("journal %s: compaction abandoned: the journal is rewritten", j->path);
+		close(c->old_fd);
+		c->old_fd = -1;
+		return;
+	}
+	if (c->err) {
+		log_warnx("journal %s: compaction deferred: %s%s%s", j->path, strerror(-c->err),
+			  c->damage ? ": the file reads back with " : "",
+			  c->damage ? c->damage : "");
+		close(c->old_fd);
+		c->old_fd = -1;
+		defer(c, clock_ns(CLOCK_MONOTONIC));
+		return;
+	}
+	c->ready = true;
+	compact_switch(s);
+}
+
+void compact_switch(struct server *s)
+{
+	struct journal *j = &s->journal;
+	struct journal_compaction *c = &j->compact;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), was = j->file_end, records;
+	int err;
+
+	/* A sync of the old file in flight is waited for: its verdict
+	 * counts (commit_synced calls again). */
+	if (!c->ready || j->sync_target)
+		return;
 	if (c->file != j->file || j->broken || j->fd < 0) {
+		close(c->old_fd);
+		c->old_fd = -1;
 		drop(s); /* the journal was rewritten meanwhile */
 		return;
 	}
-	err = c->err;
-	if (!err)
-		err = copy_bytes(j->fd, c->copied, c->fd, c->size, j->file_end - c->copied);
+	err = append_written(c, j->file_end);
+	close(c->old_fd);
+	c->old_fd = -1;
 	if (err) {
 		log_warnx("journal %s: compaction deferred: %s%s%s", j->path, strerror(-err),
 			  c->damage ? ": the file reads back with " : "",
 			  c->damage ? c->damage : "");
 		drop(s);
-		c->retry_ns = now + RETRY_NS;
+		defer(c, now);
 		return;
 	}
-	records = c->kept + (j->records - c->records_at);
+	c->ready = false;
+	records = c->kept + j->unwritten.records;
 	close(j->fd);
 	j->fd = c->fd;
 	c->fd = -1;
-	j->file_end = c->size + (j->file_end - c->copied);
-	atomic_store_explicit(&c->written_end, j->file_end, memory_order_relaxed);
 	log_info("journal %s: compacted beside the loop in %.2f s: %llu records in %llu bytes, "
 		 "were %llu in %llu",
 		 j->path, (double)(now - c->started_ns) / 1e9, (unsigned long long)records,
-		 (unsigned long long)j->file_end, (unsigned long long)j->records,
+		 (unsigned long long)c->size, (unsigned long long)j->records,
 		 (unsigned long long)was);
+	j->file_end = c->size;
 	j->records = records;
-	/* A sync in flight covers the old file: the chain covers it all. */
+	atomic_store_explicit(&c->written_end, j->file_end, memory_order_relaxed);
 	j->file++;
-	j->sync_target = 0;
 	c->rename_owed = true;
+	c->backoff_ns = RETRY_NS;
 	commit_start_sync(s);
+	fault_point("compact-switch");
 }
 
 bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res)
@@ -287,6 +377,8 @@ bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res
 	struct journal *j = &s->journal;
 	struct journal_compaction *c = &j->compact;
 
+	if (step == 1 && c->chain_fault && *res == -EBADF)
+		*res = -c->chain_fault; /* the test build's failing sync (loop.c) */
 	if (step == 1 && file == j->file)
 		*res = fault_sync(j->fd, *res);
 	if (*res < 0 && c->chain_err == 0)
@@ -301,6 +393,16 @@ bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res
 	return true;
 }
 
+/* Whether the journal's name already is the file `fd` (a chain's rename
+ * did it, its completion not yet read). */
+static bool named(struct server *s, int fd)
+{
+	struct stat a, b;
+
+	return fstatat(s->state_fd, s->journal.name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int compact_name_now(struct server *s)
 {
 	struct journal *j = &s->journal;
@@ -310,7 +412,8 @@ int compact_name_now(struct server *s)
 	if (!c->rename_owed)
 		return 0;
 	err = journal_fdatasync(j->fd);
-	if (!err && renameat(s->state_fd, c->name, s->state_fd, j->name) != 0)
+	if (!err && renameat(s->state_fd, c->name, s->state_fd, j->name) != 0 &&
+	    !(errno == ENOENT && named(s, j->fd)))
 		err = -errno;
 	if (!err && fsync(s->state_fd) != 0)
 		err = -errno;
@@ -327,10 +430,20 @@ void compact_abandon(struct server *s)
 {
 	struct journal_compaction *c = &s->journal.compact;
 
-	atomic_store_explicit(&c->stop, true, memory_order_relaxed);
 	c->rename_owed = false;
-	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT)
-		log_warn("journal %s: cannot remove %s", s->journal.path, c->name);
+	if (c->running) {
+		/* Its file is the thread's until it is joined: only the name
+		 * goes now; compact_done drops the rest. */
+		atomic_store_explicit(&c->stop, true, memory_order_relaxed);
+		if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT)
+			log_warn("journal %s: cannot remove %s", s->journal.path, c->name);
+		return;
+	}
+	if (c->ready) {
+		close(c->old_fd);
+		c->old_fd = -1;
+	}
+	drop(s);
 }
 
 void compact_fini(struct server *s)
@@ -340,8 +453,16 @@ void compact_fini(struct server *s)
 	if (c->running) {
 		atomic_store_explicit(&c->stop, true, memory_order_relaxed);
 		join(c);
-		drop(s);
+		if (c->old_fd >= 0)
+			close(c->old_fd);
+		c->old_fd = -1;
 	}
+	if (c->ready) {
+		close(c->old_fd);
+		c->old_fd = -1;
+	}
+	if (c->fd >= 0)
+		drop(s);
 	if (c->bell >= 0)
 		close(c->bell);
 	c->bell = -1;

@@ -581,12 +581,13 @@ int journal_open(struct server *s)
 			goto out;
 		}
 	}
-	err = journal_scan(data, size, s->rules.max, &sc);
+	err = journal_scan(data, size, &sc);
 	for (unsigned i = 0; i < sc.n_meters && !err; i++) {
+		const uint8_t *record = data + sc.meters[i].record - 1;
 		struct journal_record h;
 
-		memcpy(&h, sc.meters[i].record, sizeof(h));
-		err = meter_keep(j, h.key, sc.meters[i].record + sizeof(h), h.length);
+		memcpy(&h, record, sizeof(h));
+		err = meter_keep(j, h.key, record + sizeof(h), h.length);
 	}
 	if (err)
 		goto out;
@@ -604,8 +605,11 @@ int journal_open(struct server *s)
 	}
 	restore_meters(s);
 	for (uint32_t slot = 0; slot < sc.slots && !err; slot++)
-		if (sc.rule[slot])
-			err = restore_rule(s, sc.rule[slot]);
+		if (sc.rule[slot].record)
+			err = restore_rule(s, data + sc.rule[slot].record - 1);
+	for (unsigned i = 0; i < sc.n_far && !err; i++)
+		if (sc.far[i].rule.record)
+			err = restore_rule(s, data + sc.far[i].rule.record - 1);
 	if (err)
 		goto out;
 	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);

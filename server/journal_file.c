@@ -83,44 +83,30 @@ int journal_write_all(int fd, off_t offset, const uint8_t *bytes, size_t n)
 
 /* --- reading --- */
 
-/* Check the record at `at`; its size, or 0 with sc->stop set. */
-static size_t check_record(const uint8_t *data, uint64_t size, uint64_t at, struct journal_scan *sc,
+/* Check the record at the start of `data` (`size` bytes left in the file
+ * from there); its size, or 0 with *stop saying why. */
+static size_t check_record(const uint8_t *data, uint64_t size, const char **stop,
 			   struct journal_record *h)
 {
-	if (size - at < sizeof(*h)) {
-		sc->stop = "a truncated record header";
+	if (size < sizeof(*h)) {
+		*stop = "a truncated record header";
 		return 0;
 	}
-	memcpy(h, data + at, sizeof(*h));
+	memcpy(h, data, sizeof(*h));
 	if (h->magic != JOURNAL_MAGIC || h->type < JOURNAL_EPOCH || h->type > JOURNAL_METER_GONE ||
 	    h->reserved) {
-		sc->stop = "a record with a bad magic or type";
+		*stop = "a record with a bad magic or type";
 		return 0;
 	}
-	if (h->length > WIRE_MSG_MAX || h->length > size - at - sizeof(*h)) {
-		sc->stop = "a truncated record";
+	if (h->length > WIRE_MSG_MAX || h->length > size - sizeof(*h)) {
+		*stop = "a truncated record";
 		return 0;
 	}
-	if (record_crc(h, data + at + sizeof(*h)) != h->crc) {
-		sc->stop = "a record whose checksum does not match";
+	if (record_crc(h, data + sizeof(*h)) != h->crc) {
+		*stop = "a record whose checksum does not match";
 		return 0;
 	}
 	return sizeof(*h) + h->length;
-}
-
-/* The first pass: the highest slot any rule record names, plus one. */
-static uint32_t highest_slot(const uint8_t *data, uint64_t size)
-{
-	struct journal_scan sc = {0};
-	struct journal_record h;
-	uint32_t high = 0;
-	size_t n;
-
-	for (uint64_t at = 0; at < size && (n = check_record(data, size, at, &sc, &h)); at += n)
-		if ((h.type == JOURNAL_RULE || h.type == JOURNAL_RULE_GONE) &&
-		    (uint32_t)h.key >= high)
-			high = (uint32_t)h.key + 1;
-	return high;
 }
 
 static struct journal_scan_meter *scan_meter(struct journal_scan *sc, uint64_t key)
@@ -131,7 +117,7 @@ static struct journal_scan_meter *scan_meter(struct journal_scan *sc, uint64_t k
 	return NULL;
 }
 
-static int scan_meter_keep(struct journal_scan *sc, uint64_t key, const uint8_t *record)
+static int scan_meter_keep(struct journal_scan *sc, uint64_t key, uint64_t at)
 {
 	struct journal_scan_meter *m = scan_meter(sc, key);
 
@@ -148,56 +134,102 @@ static int scan_meter_keep(struct journal_scan *sc, uint64_t key, const uint8_t 
 		m = &sc->meters[sc->n_meters++];
 		m->key = key;
 	}
-	m->record = record;
+	m->record = at + 1;
 	return 0;
 }
 
-int journal_scan(const uint8_t *data, uint64_t size, uint32_t min_slots, struct journal_scan *sc)
+/* The entry of `slot`, made when `make`; NULL (no memory, or none). */
+static struct journal_scan_rule *scan_slot(struct journal_scan *sc, uint32_t slot, bool make)
+{
+	if (slot < JOURNAL_SCAN_DENSE) {
+		uint32_t slots = sc->slots ? sc->slots : 1024;
+		struct journal_scan_rule *rule;
+
+		if (slot < sc->slots)
+			return &sc->rule[slot];
+		if (!make)
+			return NULL;
+		while (slots <= slot)
+			slots *= 2;
+		rule = realloc(sc->rule, (size_t)slots * sizeof(*rule));
+		if (rule == NULL)
+			return NULL;
+		memset(rule + sc->slots, 0, (size_t)(slots - sc->slots) * sizeof(*rule));
+		sc->rule = rule;
+		sc->slots = slots;
+		return &sc->rule[slot];
+	}
+	for (unsigned i = 0; i < sc->n_far; i++)
+		if (sc->far[i].slot == slot)
+			return &sc->far[i].rule;
+	if (!make)
+		return NULL;
+	if (sc->n_far == sc->cap_far) {
+		unsigned cap = sc->cap_far ? 2 * sc->cap_far : 16;
+		struct journal_scan_far *far = realloc(sc->far, cap * sizeof(*far));
+
+		if (far == NULL)
+			return NULL;
+		sc->far = far;
+		sc->cap_far = cap;
+	}
+	sc->far[sc->n_far] = (struct journal_scan_far){.slot = slot};
+	return &sc->far[sc->n_far++].rule;
+}
+
+const struct journal_scan_rule *journal_scan_slot(const struct journal_scan *sc, uint32_t slot)
+{
+	const struct journal_scan_rule *r =
+		scan_slot((struct journal_scan *)(uintptr_t)sc, slot, false);
+
+	return r && r->record ? r : NULL;
+}
+
+int journal_scan_record(struct journal_scan *sc, const struct journal_record *h, uint64_t at)
+{
+	uint32_t slot = (uint32_t)h->key, generation = (uint32_t)(h->key >> 32);
+	struct journal_scan_rule *r;
+
+	sc->records++;
+	switch (h->type) {
+	case JOURNAL_EPOCH:
+		sc->epoch = (uint32_t)h->key;
+		sc->has_epoch = true;
+		return 0;
+	case JOURNAL_RULE:
+		r = scan_slot(sc, slot, true);
+		if (r == NULL)
+			return -ENOMEM;
+		*r = (struct journal_scan_rule){.record = at + 1, .generation = generation};
+		return 0;
+	case JOURNAL_RULE_GONE:
+		/* Only the rule it names: the slot may hold a later one. */
+		r = scan_slot(sc, slot, false);
+		if (r && r->record && r->generation == generation)
+			r->record = 0;
+		return 0;
+	case JOURNAL_METER:
+		return scan_meter_keep(sc, h->key, at);
+	default: {
+		struct journal_scan_meter *m = scan_meter(sc, h->key);
+
+		if (m)
+			*m = sc->meters[--sc->n_meters];
+		return 0;
+	}
+	}
+}
+
+int journal_scan(const uint8_t *data, uint64_t size, struct journal_scan *sc)
 {
 	struct journal_record h;
 	uint64_t at = 0;
 	size_t n;
 
-	sc->slots = highest_slot(data, size);
-	if (sc->slots < min_slots)
-		sc->slots = min_slots;
-	sc->rule = calloc(sc->slots ? sc->slots : 1, sizeof(*sc->rule));
-	if (sc->rule == NULL)
-		return -ENOMEM;
-	while (at < size && (n = check_record(data, size, at, sc, &h)) != 0) {
-		switch (h.type) {
-		case JOURNAL_EPOCH:
-			sc->epoch = (uint32_t)h.key;
-			sc->has_epoch = true;
-			break;
-		case JOURNAL_RULE:
-		case JOURNAL_RULE_GONE: {
-			uint32_t slot = (uint32_t)h.key;
-
-			if (slot >= sc->slots)
-				break; /* the first pass sized it: cannot happen */
-			if (h.type == JOURNAL_RULE)
-				sc->rule[slot] = data + at;
-			else if (sc->rule[slot] &&
-				 memcmp(sc->rule[slot] + offsetof(struct journal_record, key),
-					&h.key, sizeof(h.key)) == 0)
-				sc->rule[slot] = NULL;
-			break;
-		}
-		case JOURNAL_METER:
-			if (scan_meter_keep(sc, h.key, data + at) != 0)
-				return -ENOMEM;
-			break;
-		default: {
-			struct journal_scan_meter *m = scan_meter(sc, h.key);
-
-			if (m)
-				*m = sc->meters[--sc->n_meters];
-			break;
-		}
-		}
+	while (at < size && (n = check_record(data + at, size - at, &sc->stop, &h)) != 0) {
+		if (journal_scan_record(sc, &h, at) != 0)
+			return -ENOMEM;
 		at += n;
-		sc->records++;
 	}
 	sc->good_end = at;
 	return 0;
@@ -206,23 +238,83 @@ int journal_scan(const uint8_t *data, uint64_t size, uint32_t min_slots, struct 
 void journal_scan_free(struct journal_scan *sc)
 {
 	free(sc->rule);
+	free(sc->far);
 	free(sc->meters);
 	sc->rule = NULL;
+	sc->far = NULL;
 	sc->meters = NULL;
 }
 
-bool journal_scan_live(const struct journal_scan *sc, const uint8_t *data, uint64_t at)
+bool journal_scan_live(const struct journal_scan *sc, const struct journal_record *h, uint64_t at)
 {
-	struct journal_record h;
+	if (h->type == JOURNAL_RULE) {
+		const struct journal_scan_rule *r = journal_scan_slot(sc, (uint32_t)h->key);
 
-	memcpy(&h, data + at, sizeof(h));
-	if (h.type == JOURNAL_RULE)
-		return (uint32_t)h.key < sc->slots && sc->rule[(uint32_t)h.key] == data + at;
-	if (h.type == JOURNAL_METER)
+		return r && r->record == at + 1;
+	}
+	if (h->type == JOURNAL_METER)
 		for (unsigned i = 0; i < sc->n_meters; i++)
-			if (sc->meters[i].record == data + at)
+			if (sc->meters[i].record == at + 1)
 				return true;
 	return false;
+}
+
+#define READ_WINDOW (8u << 20) /* bytes of file a reader holds: many records */
+_Static_assert(READ_WINDOW >= sizeof(struct journal_record) + WIRE_MSG_MAX, "a record fits");
+
+int journal_read(struct journal_reader *r, struct journal_record *h, const uint8_t **record,
+		 uint64_t *at)
+{
+	size_t n;
+
+	if (r->buf == NULL && (r->buf = malloc(READ_WINDOW)) == NULL)
+		return -ENOMEM;
+	for (;;) {
+		uint64_t left = r->end - (r->base + r->pos);
+		size_t avail = r->len - r->pos, need = sizeof(*h);
+		ssize_t got;
+
+		if (left == 0)
+			return 0;
+		if (avail >= sizeof(*h)) {
+			memcpy(h, r->buf + r->pos, sizeof(*h));
+			if (h->length <= WIRE_MSG_MAX)
+				need += h->length;
+		}
+		if (avail >= need || avail == left)
+			break; /* a whole record, or all there is (check_record says what) */
+		/* The rest of the window to its front, then more of the file. */
+		memmove(r->buf, r->buf + r->pos, avail);
+		r->base += r->pos;
+		r->pos = 0;
+		r->len = avail;
+		n = READ_WINDOW - avail;
+		if (n > left - avail)
+			n = (size_t)(left - avail);
+		got = pread(r->fd, r->buf + avail, n, (off_t)(r->base + avail));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0) {
+			r->damage = "a file shorter than it was written";
+			return -EIO;
+		}
+		r->len += (size_t)got;
+	}
+	n = check_record(r->buf + r->pos, r->end - (r->base + r->pos), &r->damage, h);
+	if (n == 0)
+		return -EIO;
+	*record = r->buf + r->pos;
+	*at = r->base + r->pos;
+	r->pos += n;
+	return 1;
+}
+
+void journal_reader_free(struct journal_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
 }
 
 /* --- writing a new file --- */

@@ -47,14 +47,29 @@ int journal_write_all(int fd, off_t offset, const uint8_t *bytes, size_t n);
 
 /* What a file's records leave live: per slot the last RULE record not
  * followed by its RULE_GONE, per meter the last METER record not followed
- * by its METER_GONE, the last epoch. Pointers into the scanned bytes. */
+ * by its METER_GONE, the last epoch. Records are named by their offset in
+ * the file, plus one (0: none). */
 struct journal_scan_meter {
 	uint64_t key;
-	const uint8_t *record;
+	uint64_t record; /* offset + 1 */
+};
+struct journal_scan_rule {
+	uint64_t record; /* offset + 1, or 0: none live in the slot */
+	uint32_t generation;
+	uint32_t reserved;
+};
+/* Slots from here on are beyond any table (--max-rules is at most 2^24):
+ * their rules can only be kept as not restored, and are listed apart. */
+#define JOURNAL_SCAN_DENSE (1u << 24)
+struct journal_scan_far {
+	uint32_t slot;
+	struct journal_scan_rule rule;
 };
 struct journal_scan {
-	const uint8_t **rule; /* per slot: the RULE record's header, or NULL */
-	uint32_t slots;	      /* of `rule` */
+	struct journal_scan_rule *rule; /* per slot below JOURNAL_SCAN_DENSE */
+	uint32_t slots;			/* of `rule`: grows with the slots records name */
+	struct journal_scan_far *far;	/* the others */
+	unsigned n_far, cap_far;
 	uint32_t epoch;
 	bool has_epoch;
 	struct journal_scan_meter *meters;
@@ -64,13 +79,33 @@ struct journal_scan {
 	const char *stop; /* why reading stopped early, or NULL */
 };
 
-/* Scan `size` bytes: `sc->rule` sized for the highest slot a record names
- * (at least `min_slots`). 0, or -ENOMEM. A damaged record ends the scan
- * with sc->stop set; what precedes it is scanned. */
-int journal_scan(const uint8_t *data, uint64_t size, uint32_t min_slots, struct journal_scan *sc);
+/* Scan `size` bytes in memory (a start). 0, or -ENOMEM. A damaged record
+ * ends the scan with sc->stop set; what precedes it is scanned. */
+int journal_scan(const uint8_t *data, uint64_t size, struct journal_scan *sc);
+/* The live rule of `slot`, or NULL. */
+const struct journal_scan_rule *journal_scan_slot(const struct journal_scan *sc, uint32_t slot);
+/* Take one checked record at offset `at` into the scan. 0 or -ENOMEM. */
+int journal_scan_record(struct journal_scan *sc, const struct journal_record *h, uint64_t at);
 void journal_scan_free(struct journal_scan *sc);
-/* Whether the record at `at` (checked by the scan) is one it left live. */
-bool journal_scan_live(const struct journal_scan *sc, const uint8_t *data, uint64_t at);
+/* Whether the record `h` at `at` is one the scan left live. */
+bool journal_scan_live(const struct journal_scan *sc, const struct journal_record *h, uint64_t at);
+
+/* A file's records read with pread(2), window by window (a compaction
+ * beside the loop: a mapping would turn a read error into SIGBUS). */
+struct journal_reader {
+	int fd;
+	uint64_t end;  /* read up to here */
+	uint64_t base; /* the file offset of buf[0] */
+	uint8_t *buf;
+	size_t len, pos;
+	const char *damage; /* why a record did not check */
+};
+/* The next record from `at` on: 1 with *h, *record (header and payload,
+ * valid until the next call) and *at its offset; 0 at r->end; -errno, or
+ * -EIO with r->damage set for a record that does not check. */
+int journal_read(struct journal_reader *r, struct journal_record *h, const uint8_t **record,
+		 uint64_t *at);
+void journal_reader_free(struct journal_reader *r);
 
 /* A new file written in chunks of 1 MiB: one pwrite(2) per chunk, not per
  * record. The first error stops it. */

@@ -99,13 +99,21 @@ void loop_unwatch_handshake(struct server *s, struct handshake *h)
 /* The journal's group commit (commit.c): one fdatasync of `fd` in flight,
  * tagged with the journal file it belongs to; for a compacted file, linked
  * to its rename and the directory's sync (compact.c), tagged by step. */
-void loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename)
+bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename)
 {
 	struct io_uring_sqe *sqe;
 
-	/* A chain is submitted whole: a link cut by a submission ends it. */
-	if (io_uring_sq_space_left(&s->uring) < 3)
+	/* A chain is submitted whole: a link cut by a submission would let
+	 * the rename run before the sync. No room: the next round tries. */
+	if (rename && io_uring_sq_space_left(&s->uring) < 3) {
 		io_uring_submit(&s->uring);
+		if (io_uring_sq_space_left(&s->uring) < 3)
+			return false;
+	}
+	/* The test build's failing sync fails the chain's first step, so the
+	 * rename is cancelled as a real failure cancels it. */
+	if (rename && (s->journal.compact.chain_fault = fault_sync_errno()) != 0)
+		fd = -1;
 	sqe = get_sqe(s);
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, rename ? 1 : 0));
@@ -120,6 +128,7 @@ void loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rena
 		io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, 3));
 	}
 	io_uring_submit(&s->uring);
+	return true;
 }
 
 void loop_unwatch_client(struct server *s, struct client *c)

@@ -232,10 +232,13 @@ struct journal_buffer {
 struct journal_compaction {
 	int bell;	  /* eventfd: the thread is done */
 	bool running;	  /* a thread runs, or waits to be joined */
+	bool ready;	  /* done; the switch waits for the sync in flight */
 	bool rename_owed; /* the journal's fd is the compacted file, not yet named */
 	unsigned chains;  /* sync + rename + directory sync chains in flight */
 	int chain_err;	  /* the first failure of the chain in flight */
-	uint64_t retry_ns;
+	int chain_fault;  /* the test build's errno for the chain's sync */
+	uint64_t retry_ns, backoff_ns;
+	int state_fd;  /* the state directory */
 	char name[64]; /* INSTANCE.journal.compact */
 	pthread_t thread;
 	int old_fd;		      /* the journal file it compacts (a dup) */
@@ -531,8 +534,12 @@ void journal_unwritten_drop(struct server *s);
 /* compact.c: the journal compacted beside the loop. */
 int compact_init(struct server *s);
 void compact_start(struct server *s);
-/* The thread is done (its bell rang): put its file in the journal's place. */
+/* The thread is done (its bell rang): put its file in the journal's place
+ * (compact_switch) or say why not. */
 void compact_done(struct server *s);
+/* Make a finished compaction's file the journal's, unless a sync of the
+ * old one is in flight (then its completion calls again). */
+void compact_switch(struct server *s);
 /* The journal is rewritten from the table: whatever a compaction made is
  * dropped. */
 void compact_abandon(struct server *s);
@@ -571,14 +578,26 @@ int commit_sync_now(struct server *s);
 void commit_fini(struct server *s);
 
 /* The fault hook of the test build (tests/faults/): a sync's result as the
- * test wants it. */
+ * test wants it; whether syncs are to fail now (a chain is then submitted
+ * so that its first step fails, as a failed sync makes it). */
 #ifdef MPFLOW_FAULTS
 int fault_sync(int fd, int result);
+int fault_sync_errno(void);
+/* The test build stops here when the test asks (STOP:where). */
+void fault_point(const char *where);
 #else
 static inline int fault_sync(int fd, int result)
 {
 	(void)fd;
 	return result;
+}
+static inline int fault_sync_errno(void)
+{
+	return 0;
+}
+static inline void fault_point(const char *where)
+{
+	(void)where;
 }
 #endif
 
@@ -611,6 +630,6 @@ void loop_unwatch_handshake(struct server *s, struct handshake *h);
 /* The journal's sync: one fdatasync of `fd`, tagged with its journal
  * `file`; with `rename`, linked to a rename of that file (its name in the
  * state directory) over the journal's and a sync of the directory. */
-void loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename);
+bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename);
 
 #endif

@@ -10,10 +10,13 @@
  * good sync of the file is lost (it reads back as zeros, the file keeps its
  * size), and the next sync may succeed without it. A primary that went on
  * appending after such a failure without rewriting the file would lose
- * what it acknowledged next; the tests look for exactly that.
+ * what it acknowledged next; the tests look for exactly that. When it
+ * holds STOP:POINT, the primary stops itself (SIGSTOP) at that point of
+ * its code (fault_point), for a test to kill it there.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +35,25 @@ static struct {
 	off_t synced;
 } files[FAULT_FDS];
 
-static int wanted_errno(void)
+/* The word the test wrote, or "". */
+static void wanted(char word[static 64])
 {
 	const char *path = getenv("MPFLOW_FAULTS");
-	char word[32] = "";
 	FILE *f;
 
+	word[0] = '\0';
 	if (path == NULL || (f = fopen(path, "r")) == NULL)
-		return 0;
-	if (fscanf(f, "%31s", word) != 1)
+		return;
+	if (fscanf(f, "%63s", word) != 1)
 		word[0] = '\0';
 	fclose(f);
+}
+
+static int wanted_errno(void)
+{
+	char word[64];
+
+	wanted(word);
 	if (strcmp(word, "EIO") == 0)
 		return EIO;
 	if (strcmp(word, "ENOSPC") == 0)
@@ -67,6 +78,20 @@ static void lose_unsynced(int fd, const struct stat *st, off_t synced)
 		at += w;
 	}
 	fdatasync(fd);
+}
+
+void fault_point(const char *where)
+{
+	char word[64];
+
+	wanted(word);
+	if (strncmp(word, "STOP:", 5) == 0 && strcmp(word + 5, where) == 0)
+		raise(SIGSTOP);
+}
+
+int fault_sync_errno(void)
+{
+	return wanted_errno();
 }
 
 int fault_sync(int fd, int result)
