@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -156,7 +157,12 @@ static int catch_up(struct journal_compaction *c)
 static void *compact_thread(void *arg)
 {
 	struct journal_compaction *c = arg;
-	int err = snapshot(c);
+	int err;
+
+	/* Background work: where the loop and it want the same core, the
+	 * loop serves first. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	err = snapshot(c);
 
 	if (!err)
 		err = journal_fdatasync(c->fd);
