@@ -6,6 +6,7 @@
  * rule model's printer; the owner's name from the owners table.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,19 +62,21 @@ static int directory_read(const struct region_view *view, uint32_t slot, struct 
 	if (region_entry_read(view, slot, &e, w ? w->bytes : NULL, w ? sizeof(w->bytes) : 0) != 0)
 		return -ENOENT;
 	generation = shm_load_relaxed32(&e.generation);
-	*info = (struct mpf_flow_info){
-		.handle = (uint64_t)generation << 32 | slot,
-		.number = e.number,
-		.owner_pid = e.owner_pid,
-		.port = e.port,
-		.group = e.group,
-		.priority = e.priority,
-		.created_ns = e.created_ns,
-		.flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
-			 (e.flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
-			 (e.flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
-			 (e.flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0),
-	};
+	/* Everything but the text, which is printed or left empty: a scan of
+	 * millions of rules does not clear 432 bytes for each. */
+	memset(info, 0, offsetof(struct mpf_flow_info, text));
+	info->text[0] = '\0';
+	info->handle = (uint64_t)generation << 32 | slot;
+	info->number = e.number;
+	info->owner_pid = e.owner_pid;
+	info->port = e.port;
+	info->group = e.group;
+	info->priority = e.priority;
+	info->created_ns = e.created_ns;
+	info->flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
+		      (e.flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
+		      (e.flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
+		      (e.flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0);
 	/* A client that left has no name any more; its rules are going. */
 	if (e.owner_id)
 		region_owner_name(view, e.owner_index, e.owner_id, info->owner_name);

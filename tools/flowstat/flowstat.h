@@ -71,9 +71,19 @@ struct filter {
 	int64_t group;	   /* -1: any */
 };
 
+/* A rule's counts in a snapshot, for the next one's rates. */
+struct rule_count {
+	uint64_t handle, hits, bytes;
+};
 struct snapshot {
-	struct row *rows; /* in slot order (the directory's) */
-	size_t count, cap;
+	/* Every rule the filter keeps (flowstat.keep 0), in slot order; or the
+	 * `keep` best of them by the sort, chosen while scanning. */
+	struct row *rows;
+	size_t n_rows, cap;
+	size_t count; /* rules the filter keeps */
+	/* Each of them, in slot order (the directory's), for rates. */
+	struct rule_count *counts;
+	size_t n_counts, cap_counts;
 	uint64_t taken_ns; /* CLOCK_MONOTONIC */
 	bool attached;	   /* `instance` is valid */
 	struct mpf_instance_info instance;
@@ -95,6 +105,8 @@ struct flowstat {
 	bool reverse;
 	bool ports_view; /* --ports: ports and queues instead of rules */
 	size_t top;	 /* rules printed by --once, --json, --prometheus (0: all) */
+	size_t keep;	 /* rows a snapshot keeps, the best by the sort (0: all) */
+	bool last;	 /* no snapshot follows: no counts kept for rates */
 	unsigned interval_ms;
 	char status[160]; /* why nothing is shown (no primary, ...) */
 };
@@ -107,7 +119,7 @@ const char *column_name(enum column c);
  * or reattaches the monitor as needed. 0, or -errno with fs->status set. */
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next);
 void snapshot_free(struct snapshot *s);
-/* The first `limit` rows (0: all) in display order (sorted, filtered),
+/* The first `limit` rows (0: all) of those kept, in display order,
  * each with its text read now when `text` (else empty): an array of
  * `*count`, to free(). */
 struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,

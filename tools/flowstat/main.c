@@ -90,13 +90,17 @@ static int interval(const char *text, unsigned *ms)
 static int once(struct flowstat *fs, char mode)
 {
 	struct snapshot prev = {0}, now = {0};
-	int err = snapshot_take(fs, &prev, &now);
+	bool rates = fs->interval_ms && mode != 'p';
+	int err;
 
-	if (!err && fs->interval_ms && mode != 'p') {
+	fs->last = !rates;
+	err = snapshot_take(fs, &prev, &now);
+	if (!err && rates) {
 		struct timespec ts = {.tv_sec = fs->interval_ms / 1000,
 				      .tv_nsec = (long)(fs->interval_ms % 1000) * 1000000};
 
 		nanosleep(&ts, NULL);
+		fs->last = true;
 		err = snapshot_take(fs, &now, &prev);
 		if (!err) {
 			struct snapshot t = prev;
@@ -233,6 +237,9 @@ int main(int argc, char **argv)
 		fs.sort = COL_HITS;
 	if (!mode && fs.interval_ms < 100)
 		fs.interval_ms = 100; /* the live view: 0 would spin */
+	/* A one-shot or /metrics shows the top N: a snapshot keeps only
+	 * those (the live view: the rows it has room for). */
+	fs.keep = fs.top;
 	if (listen)
 		status = http_serve(&fs, listen);
 	else if (mode)

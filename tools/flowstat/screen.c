@@ -112,6 +112,11 @@ int screen_run(struct flowstat *fs)
 		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 		int64_t now_ms = (int64_t)(clock_ns(CLOCK_MONOTONIC) / 1000000u);
 		if (now_ms >= next_ms) {
+			struct winsize ws = {.ws_row = 24};
+
+			/* A snapshot keeps the rows the screen has room for. */
+			ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
+			fs->keep = ws.ws_row > 4u ? ws.ws_row : 1u;
 			current ^= 1;
 			snapshot_take(fs, &snaps[current ^ 1], &snaps[current]);
 			next_ms = now_ms + fs->interval_ms;
@@ -120,7 +125,7 @@ int screen_run(struct flowstat *fs)
 		if (poll(&pfd, 1, (int)(next_ms - now_ms)) > 0) {
 			if (!keys(fs))
 				break;
-			draw(fs, &snaps[current]);
+			next_ms = 0; /* another order: the snapshot keeps other rows */
 		}
 	}
 	fputs("\033[?25h\033[?1049l", stdout);

@@ -65,25 +65,27 @@ static int attach(struct flowstat *fs, struct snapshot *next)
 	return 0;
 }
 
-/* The row of `r`'s rule in `prev`, if it was there: both snapshots are in
- * slot order (the directory's), so a cursor into `prev` moves forward only. */
-static const struct row *previous(const struct row *r, const struct snapshot *prev, size_t *at)
+/* The counts of `handle`'s rule in `prev`, if it was there: both
+ * snapshots are in slot order (the directory's), so a cursor into `prev`
+ * moves forward only. */
+static const struct rule_count *previous(uint64_t handle, const struct snapshot *prev, size_t *at)
 {
-	uint32_t slot = (uint32_t)r->info.handle;
+	uint32_t slot = (uint32_t)handle;
 
-	while (*at < prev->count && (uint32_t)prev->rows[*at].info.handle < slot)
+	while (*at < prev->n_counts && (uint32_t)prev->counts[*at].handle < slot)
 		(*at)++;
-	return *at < prev->count && prev->rows[*at].info.handle == r->info.handle ? &prev->rows[*at]
-										  : NULL;
+	return *at < prev->n_counts && prev->counts[*at].handle == handle ? &prev->counts[*at]
+									  : NULL;
 }
 
-static void rate(struct row *r, const struct row *old, double seconds)
+static void rate(struct row *r, const struct rule_count *old, double seconds)
 {
 	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_FLOW_INFO_COUNTED) &&
-		   r->info.hits >= old->info.hits && r->info.bytes >= old->info.bytes;
+		   r->info.hits >= old->hits && r->info.bytes >= old->bytes;
+	r->pps = r->bps = 0;
 	if (r->rated) {
-		r->pps = (double)(r->info.hits - old->info.hits) / seconds;
-		r->bps = 8.0 * (double)(r->info.bytes - old->info.bytes) / seconds;
+		r->pps = (double)(r->info.hits - old->hits) / seconds;
+		r->bps = 8.0 * (double)(r->info.bytes - old->bytes) / seconds;
 	}
 }
 
@@ -161,15 +163,59 @@ static int take_ports(struct flowstat *fs, const struct snapshot *prev, struct s
 	return 0;
 }
 
+/* Room for one more in an array of `*cap` `size`-byte items: the rules the
+ * primary counts and some at first, then doubling (a table of millions is
+ * not copied over and over). */
+static int grow(void **items, size_t *cap, size_t count, size_t size, size_t rules)
+{
+	size_t want = *cap ? 2 * *cap : rules + rules / 8 + 256;
+	void *grown;
+
+	if (count < *cap)
+		return 0;
+	grown = realloc(*items, want * size);
+	if (grown == NULL)
+		return -ENOMEM;
+	*items = grown;
+	*cap = want;
+	return 0;
+}
+
+static void heap_down(struct row *heap, size_t k, size_t i, const struct flowstat *fs);
+static int compare_rows(const struct row *x, const struct row *y, const struct flowstat *fs);
+
+/* A row for the snapshot: every one, or the `keep` best in a heap with the
+ * worst kept at the root. */
+static int keep_row(const struct flowstat *fs, struct snapshot *next, const struct row *r)
+{
+	size_t keep = fs->keep;
+
+	if (keep == 0 || next->n_rows < keep) {
+		if (grow((void **)&next->rows, &next->cap, next->n_rows, sizeof(*r),
+			 keep ? keep : next->instance.rules) != 0)
+			return -ENOMEM;
+		next->rows[next->n_rows++] = *r;
+		if (keep && next->n_rows == keep)
+			for (size_t i = keep / 2; i-- > 0;)
+				heap_down(next->rows, keep, i, fs);
+		return 0;
+	}
+	if (compare_rows(r, &next->rows[0], fs) < 0) {
+		next->rows[0] = *r;
+		heap_down(next->rows, keep, 0, fs);
+	}
+	return 0;
+}
+
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
 {
 	struct mpf_flow_info info;
-	struct row *r;
-	uint32_t cursor = 0; /* the directory's walk is in slot order, and so are the rows */
+	uint32_t cursor = 0; /* the directory's walk is in slot order, and so are the counts */
+	size_t at = 0;
 	double seconds;
-	int n, err;
+	int err;
 
-	next->count = 0;
+	next->count = next->n_rows = next->n_counts = 0;
 	next->hits = next->bytes = 0;
 	next->pps = next->bps = 0;
 	next->attached = false;
@@ -177,28 +223,23 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 	next->taken_ns = clock_ns(CLOCK_MONOTONIC);
 	if (err)
 		return err;
-	for (;;) {
-		if (next->count == next->cap) {
-			/* Room for the rules the primary counts, and some: a
-			 * table of millions is not copied over and over. */
-			size_t want = next->instance.rules + next->instance.rules / 8 + 256;
-			size_t cap = next->cap ? 2 * next->cap : want;
-			struct row *grown = realloc(next->rows, cap * sizeof(*grown));
+	seconds = prev->taken_ns && prev->attached &&
+				  prev->instance.primary_pid == next->instance.primary_pid
+			  ? (double)(next->taken_ns - prev->taken_ns) / 1e9
+			  : 0;
+	while (mpf_monitor_scan(fs->monitor, &cursor, &info) == 1) {
+		struct row r;
 
-			if (grown == NULL) {
-				snprintf(fs->status, sizeof(fs->status), "out of memory");
-				return -ENOMEM;
-			}
-			next->rows = grown;
-			next->cap = cap;
-		}
-		n = mpf_monitor_scan(fs->monitor, &cursor, &info);
-		if (n != 1)
-			break;
 		if (!wanted(&fs->filter, &info))
 			continue;
-		r = &next->rows[next->count++];
-		r->info = (struct row_info){
+		if (!fs->last) {
+			if (grow((void **)&next->counts, &next->cap_counts, next->n_counts,
+				 sizeof(*next->counts), next->instance.rules) != 0)
+				goto no_memory;
+			next->counts[next->n_counts++] = (struct rule_count){
+				.handle = info.handle, .hits = info.hits, .bytes = info.bytes};
+		}
+		r.info = (struct row_info){
 			.handle = info.handle,
 			.number = info.number,
 			.owner_pid = info.owner_pid,
@@ -211,37 +252,34 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 			.bytes = info.bytes,
 			.last_hit_ns = info.last_hit_ns,
 		};
-		memcpy(r->info.owner_name, info.owner_name, sizeof(r->info.owner_name));
-	}
-	seconds = prev->taken_ns && prev->attached &&
-				  prev->instance.primary_pid == next->instance.primary_pid
-			  ? (double)(next->taken_ns - prev->taken_ns) / 1e9
-			  : 0;
-	for (size_t i = 0, at = 0; i < next->count; i++) {
-		r = &next->rows[i];
-		r->rated = false;
-		r->pps = r->bps = 0;
-		rate(r, previous(r, prev, &at), seconds);
-		next->hits += r->info.hits;
-		next->bytes += r->info.bytes;
-		next->pps += r->pps;
-		next->bps += r->bps;
+		memcpy(r.info.owner_name, info.owner_name, sizeof(r.info.owner_name));
+		rate(&r, previous(info.handle, prev, &at), seconds);
+		next->count++;
+		next->hits += r.info.hits;
+		next->bytes += r.info.bytes;
+		next->pps += r.pps;
+		next->bps += r.bps;
+		if (keep_row(fs, next, &r) != 0)
+			goto no_memory;
 	}
 	return take_ports(fs, prev, next, seconds);
+no_memory:
+	snprintf(fs->status, sizeof(fs->status), "out of memory");
+	return -ENOMEM;
 }
 
 void snapshot_free(struct snapshot *s)
 {
 	free(s->rows);
+	free(s->counts);
 	free(s->ports);
 	free(s->queues);
 	memset(s, 0, sizeof(*s));
 }
 
-static int compare(const void *a, const void *b, void *context)
+/* Below 0 when `x` comes before `y` in display order. */
+static int compare_rows(const struct row *x, const struct row *y, const struct flowstat *fs)
 {
-	const struct row *x = *(const struct row *const *)a, *y = *(const struct row *const *)b;
-	const struct flowstat *fs = context;
 	int c = 0;
 
 #define CMP(u, v) ((u) < (v) ? -1 : (u) > (v))
@@ -288,6 +326,31 @@ static int compare(const void *a, const void *b, void *context)
 	return fs->reverse ? -c : c;
 }
 
+static int compare(const void *a, const void *b, void *context)
+{
+	return compare_rows(*(const struct row *const *)a, *(const struct row *const *)b, context);
+}
+
+/* The heap of the scan (keep_row): rows by value, the worst at the root. */
+static void heap_down(struct row *heap, size_t k, size_t i, const struct flowstat *fs)
+{
+	for (;;) {
+		size_t worst = i, l = 2 * i + 1, r = l + 1;
+		struct row t;
+
+		if (l < k && compare_rows(&heap[l], &heap[worst], fs) > 0)
+			worst = l;
+		if (r < k && compare_rows(&heap[r], &heap[worst], fs) > 0)
+			worst = r;
+		if (worst == i)
+			return;
+		t = heap[i];
+		heap[i] = heap[worst];
+		heap[worst] = t;
+		i = worst;
+	}
+}
+
 /* A heap of the `k` best rows seen, the worst of them at the root. */
 static void sift_down(const struct row **heap, size_t k, size_t i, const struct flowstat *fs)
 {
@@ -311,7 +374,7 @@ static void sift_down(const struct row **heap, size_t k, size_t i, const struct 
 struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s, size_t limit,
 			    bool text, size_t *count)
 {
-	size_t k = limit && limit < s->count ? limit : s->count;
+	size_t k = limit && limit < s->n_rows ? limit : s->n_rows;
 	const struct row **best = malloc((k ? k : 1) * sizeof(*best));
 	struct shown *view = calloc(k ? k : 1, sizeof(*view));
 
@@ -325,9 +388,9 @@ struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s,
 	 * if it is better: O(n log k), not a sort of millions of rows. */
 	for (size_t i = 0; i < k; i++)
 		best[i] = &s->rows[i];
-	for (size_t i = k / 2; k < s->count && i-- > 0;)
+	for (size_t i = k / 2; k < s->n_rows && i-- > 0;)
 		sift_down(best, k, i, fs);
-	for (size_t i = k; i < s->count; i++) {
+	for (size_t i = k; i < s->n_rows; i++) {
 		const struct row *r = &s->rows[i];
 
 		if (compare(&r, &best[0], (void *)(uintptr_t)fs) < 0) {
