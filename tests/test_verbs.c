@@ -114,6 +114,12 @@ struct expect {
 	size_t length;
 };
 
+/* The sub-level of a flow in its priority's levels (translate.c): the
+ * more specific first, as mlx5 orders them. */
+#define L4 0
+#define L3 1
+#define L2 2
+
 static void expect_begin(struct expect *e, uint16_t priority, uint32_t flags)
 {
 	struct ibv_flow_attr attr = {
@@ -154,7 +160,8 @@ static const uint8_t ALL6[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static void test_man_page_raw_eth_flow_attr_example_exact_bytes(void **state)
 {
 	/* ibv_create_flow(3), verbatim (static: its padding is zero, as in the
-	 * bytes the backend writes). */
+	 * bytes the backend writes) but for the priority: an L3 rule takes the
+	 * second of its priority's levels (mlx5's order, L4, L3, L2). */
 	struct raw_eth_flow_attr {
 		struct ibv_flow_attr attr;
 		struct ibv_flow_spec_eth spec_eth;
@@ -166,7 +173,7 @@ static void test_man_page_raw_eth_flow_attr_example_exact_bytes(void **state)
 				 .comp_mask = 0,
 				 .type = IBV_FLOW_ATTR_NORMAL,
 				 .size = sizeof(flow_attr),
-				 .priority = 0,
+				 .priority = L3,
 				 .num_of_specs = 2,
 				 .port = 1,
 				 .flags = 0,
@@ -251,7 +258,7 @@ static void test_eth_and_vlan_share_one_spec(void **state)
 	(void)state;
 	create_ok("create 0 ingress pattern eth dst is 00:11:22:33:44:55 type is 0x0800 / end "
 		  "actions queue index 1 / end");
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L2, 0);
 	memcpy(eth.val.dst_mac, "\x00\x11\x22\x33\x44\x55", 6);
 	memcpy(eth.mask.dst_mac, ALL6, 6);
 	eth.val.ether_type = htons(0x0800);
@@ -264,7 +271,7 @@ static void test_eth_and_vlan_share_one_spec(void **state)
 	eth.val.ether_type = eth.mask.ether_type = 0;
 	eth.val.vlan_tag = htons(5);
 	eth.mask.vlan_tag = htons(0x0fff);
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L2, 0);
 	SPEC(&e, eth);
 	assert_flow(first, 1, &e);
 
@@ -274,7 +281,7 @@ static void test_eth_and_vlan_share_one_spec(void **state)
 	memset(&eth.mask, 0, sizeof(eth.mask));
 	eth.val.vlan_tag = htons(0x2007);
 	eth.mask.vlan_tag = 0xffff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L2, 0);
 	SPEC(&e, eth);
 	{
 		static const struct ibv_flow_spec_action_drop drop = {
@@ -300,7 +307,7 @@ static void test_ipv4_becomes_ipv4_ext_when_more_than_addresses_match(void **sta
 	ip.mask.src_ip = 0xffffffff;
 	ip.val.dst_ip = htonl(0x0a010000);
 	ip.mask.dst_ip = htonl(0xffff0000);
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L3, 0);
 	SPEC(&e, ip);
 	assert_flow(first, 0, &e);
 
@@ -310,7 +317,7 @@ static void test_ipv4_becomes_ipv4_ext_when_more_than_addresses_match(void **sta
 	ext.mask.src_ip = 0xffffffff;
 	ext.val.proto = 17, ext.mask.proto = 0xff;
 	ext.val.tos = 0x10, ext.mask.tos = 0xff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L3, 0);
 	SPEC(&e, ext);
 	assert_flow(first, 1, &e);
 }
@@ -329,7 +336,7 @@ static void test_ipv6_carries_class_label_and_next_header(void **state)
 	ip.val.traffic_class = 0x2e, ip.mask.traffic_class = 0xff;
 	ip.val.flow_label = htonl(0x12345), ip.mask.flow_label = htonl(0xfffff);
 	ip.val.next_hdr = 6, ip.mask.next_hdr = 0xff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L3, 0);
 	SPEC(&e, ip);
 	assert_flow(first, 0, &e);
 }
@@ -497,24 +504,24 @@ static void test_actions_become_specs_flags_and_qps(void **state)
 	(void)state;
 	create_ok("create 0 priority 1 ingress pattern eth / end actions mark id 7 / queue index "
 		  "2 / end");
-	expect_begin(&e, 1 * VERBS_SUBLEVELS, 0);
+	expect_begin(&e, 1 * VERBS_SUBLEVELS + L2, 0);
 	SPEC(&e, eth), SPEC(&e, mark);
 	r = assert_flow(first, 0, &e);
 	assert_int_equal(r->qp_first_wq, 2);
 
 	create_ok("create 0 ingress pattern eth / end actions flag / passthru / end");
-	expect_begin(&e, 0, IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
+	expect_begin(&e, L2, IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
 	SPEC(&e, eth), SPEC(&e, flag);
 	r = assert_flow(first, 1, &e);
 	assert_int_equal(r->qp_first_wq, 4); /* the sink: WQ after the 4 queues */
 
 	create_ok("create 0 ingress pattern eth / end actions drop / end");
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L2, 0);
 	SPEC(&e, eth), SPEC(&e, drop);
 	assert_int_equal(assert_flow(first, 2, &e)->qp_first_wq, 4);
 
 	create_ok("create 0 egress pattern eth / end actions drop / end");
-	expect_begin(&e, 0, IBV_FLOW_ATTR_FLAGS_EGRESS);
+	expect_begin(&e, L2, IBV_FLOW_ATTR_FLAGS_EGRESS);
 	SPEC(&e, eth), SPEC(&e, drop);
 	assert_int_equal(assert_flow(first, 3, &e)->qp_first_wq, 4);
 
@@ -578,7 +585,7 @@ static void test_priorities_and_groups_fold_into_device_levels(void **state)
 	create_ok("create 0 priority 3 ingress pattern eth / end actions queue index 0 / end");
 	assert_int_equal(
 		((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)->priority,
-		12);
+		12 + L2);
 	assert_int_equal(create("create 0 priority 4 ingress pattern eth / end actions queue "
 				"index 0 / end",
 				&handle, &error),
@@ -598,11 +605,50 @@ static void test_priorities_and_groups_fold_into_device_levels(void **state)
 		  "end");
 	assert_int_equal(
 		((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)->priority,
-		(1 * 2 + 1) * VERBS_SUBLEVELS);
+		(1 * 2 + 1) * VERBS_SUBLEVELS + L2);
 	assert_int_equal(create("create 0 group 0 priority 2 ingress pattern eth / end actions "
 				"queue index 0 / end",
 				&handle, &error),
 			 -ENOTSUP);
+}
+
+/* mlx5's order within a priority, which applications written for it rely
+ * on: of two overlapping rules at one priority, the one that matches an L4
+ * header (or a tunnel) is tried first, then an L3 one, then L2 only. */
+static void test_the_more_specific_rule_at_one_priority_is_tried_first(void **state)
+{
+	static const struct {
+		const char *pattern;
+		uint16_t priority; /* rte_flow priority 1 */
+	} want[] = {
+		{"eth", 1 * VERBS_SUBLEVELS + L2},
+		{"eth / vlan vid is 3", 1 * VERBS_SUBLEVELS + L2},
+		{"eth / ipv4", 1 * VERBS_SUBLEVELS + L3},
+		{"ipv6 src is ::1", 1 * VERBS_SUBLEVELS + L3},
+		{"eth / ipv4 / tcp", 1 * VERBS_SUBLEVELS + L4},
+		{"eth / ipv6 / udp dst is 53", 1 * VERBS_SUBLEVELS + L4},
+		{"eth / ipv4 / udp / vxlan vni is 9", 1 * VERBS_SUBLEVELS + L4},
+		{"eth / ipv4 / gre", 1 * VERBS_SUBLEVELS + L4},
+	};
+	char text[160];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		unsigned first = fake_ibv_flows();
+
+		snprintf(text, sizeof(text),
+			 "create 0 priority 1 ingress pattern %s / end actions queue index 0 / end",
+			 want[i].pattern);
+		create_ok(text);
+		assert_int_equal(fake_ibv_flows(), first + 1);
+		if (((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)
+			    ->priority != want[i].priority)
+			fail_msg("%s: device priority %u, want %u", want[i].pattern,
+				 ((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)
+					  ->bytes)
+					 ->priority,
+				 want[i].priority);
+	}
 }
 
 /* --- emulations --- */
@@ -643,7 +689,7 @@ static void test_dup_and_queue_is_a_pass_through_copy_then_the_rule(void **state
 	expect_begin(&e, 0, IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
 	SPEC(&e, eth);
 	assert_int_equal(assert_flow(first, 0, &e)->qp_first_wq, 3);
-	expect_begin(&e, 1, 0);
+	expect_begin(&e, 1 + L2, 0);
 	SPEC(&e, eth);
 	assert_int_equal(assert_flow(first, 1, &e)->qp_first_wq, 1);
 }
@@ -1125,6 +1171,7 @@ int main(void)
 		T(test_actions_become_specs_flags_and_qps),
 		T(test_count_attaches_packets_and_bytes_counters),
 		T(test_priorities_and_groups_fold_into_device_levels),
+		T(test_the_more_specific_rule_at_one_priority_is_tried_first),
 		T(test_any_as_l3_is_an_ipv4_and_an_ipv6_flow),
 		T(test_dup_and_queue_is_a_pass_through_copy_then_the_rule),
 		T(test_rss_with_one_queue_is_queue),

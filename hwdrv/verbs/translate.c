@@ -16,8 +16,11 @@
  *    and the rest unhashed), since a device hashes one protocol per QP;
  *  - DUP: a DONT_TRAP copy to the DUP queue, tried first, then the rule;
  *  - ingress and egress at once: one flow per direction.
- * Overlapping variants get sub-levels (VERBS_SUBLEVELS) of the rule's
- * priority, the more specific first. RSS with one queue is QUEUE.
+ * Each flow gets a sub-level (VERBS_SUBLEVELS) of the rule's priority: a
+ * DUP copy first, then by specificity as mlx5 orders it, L4 before L3
+ * before L2, so the more specific of two overlapping flows at one priority
+ * is tried first, whether both come from one rule's expansion or from two
+ * rules. RSS with one queue is QUEUE.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1205,7 +1208,14 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 				struct variant v = {.l3 = l3s[i], .l4 = l4s[j], .egress = egress};
 				bool expanded = !egress && (expand_l3 || n_l4 > 1);
 
-				v.sub = (uint8_t)(first + (!expanded ? 0 : v.l4 ? 0 : l3 ? 1 : 2));
+				/* Specificity, as mlx5 orders it within a priority:
+				 * flows that match an L4 header (or a tunnel, which
+				 * rides in one) first, then L3, then L2 only. It
+				 * orders one rule's expansions and overlapping rules
+				 * alike. */
+				v.sub = (uint8_t)(first + (v.l4 || p->outer_l4 || p->tunnel ? 0
+							   : l3				    ? 1
+											    : 2));
 				snprintf(v.name, sizeof(v.name), "%s%s%s%s",
 					 egress ? "egress " : "", l3_names[v.l3],
 					 v.l4 == 6    ? "/TCP"
