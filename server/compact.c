@@ -259,9 +259,13 @@ void compact_start(struct server *s)
 	}
 	c->fd = openat(s->state_fd, c->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		       0600);
+	if (c->fd < 0) {
+		log_warn("journal %s: compaction deferred: cannot create %s", j->path, c->name);
+		goto fail;
+	}
 	c->old_fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
-	if (c->fd < 0 || c->old_fd < 0) {
-		log_warn("journal %s: compaction deferred: cannot open %s", j->path, c->name);
+	if (c->old_fd < 0) {
+		log_warn("journal %s: compaction deferred: cannot duplicate its fd", j->path);
 		goto fail;
 	}
 	c->file = j->file;
