@@ -114,11 +114,12 @@ struct expect {
 	size_t length;
 };
 
-/* The sub-level of a flow in its priority's levels (translate.c): the
- * more specific first, as mlx5 orders them. */
-#define L4 0
-#define L3 1
-#define L2 2
+/* The sub-level of a flow in its priority's levels (translate.c): DUP
+ * copies on 0, then the more specific first, as mlx5 orders them. */
+#define DUP_COPY 0
+#define L4	 1
+#define L3	 2
+#define L2	 3
 
 static void expect_begin(struct expect *e, uint16_t priority, uint32_t flags)
 {
@@ -356,21 +357,21 @@ static void test_tcp_udp_and_esp_ports_and_spi(void **state)
 		  "queue index 0 / end");
 	tcp.val.src_port = htons(1024), tcp.mask.src_port = 0xffff;
 	tcp.val.dst_port = htons(80), tcp.mask.dst_port = 0xffff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip), SPEC(&e, tcp);
 	assert_flow(first, 0, &e);
 
 	create_ok("create 0 ingress pattern eth / ipv4 / udp dst is 53 / end actions queue index "
 		  "0 / end");
 	udp.val.dst_port = htons(53), udp.mask.dst_port = 0xffff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip), SPEC(&e, udp);
 	assert_flow(first, 1, &e);
 
 	create_ok("create 0 ingress pattern eth / ipv4 / esp spi is 0x1234 / end actions queue "
 		  "index 0 / end");
 	esp.val.spi = htonl(0x1234), esp.mask.spi = 0xffffffff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip), SPEC(&e, esp);
 	assert_flow(first, 2, &e);
 }
@@ -405,7 +406,7 @@ static void test_items_after_a_tunnel_are_inner(void **state)
 	memcpy(inner_eth.mask.dst_mac, ALL6, 6);
 	inner_ip.val.src_ip = htonl(0xc0a80001), inner_ip.mask.src_ip = 0xffffffff;
 	inner_tcp.val.dst_port = htons(80), inner_tcp.mask.dst_port = 0xffff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip), SPEC(&e, udp), SPEC(&e, vxlan);
 	SPEC(&e, inner_eth), SPEC(&e, inner_ip), SPEC(&e, inner_tcp);
 	assert_flow(first, 0, &e);
@@ -416,7 +417,7 @@ static void test_items_after_a_tunnel_are_inner(void **state)
 		  "192.168.0.1 / end actions queue index 0 / end");
 	gre.val.protocol = htons(0x0800), gre.mask.protocol = 0xffff;
 	ip47.val.proto = 47, ip47.mask.proto = 0xff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L3, 0);
 	SPEC(&e, eth), SPEC(&e, ip47), SPEC(&e, gre), SPEC(&e, inner_ip);
 	assert_flow(first, 1, &e);
 
@@ -424,7 +425,7 @@ static void test_items_after_a_tunnel_are_inner(void **state)
 	create_ok("create 0 ingress pattern eth / ipv4 / udp / vxlan / end actions queue index 0 / "
 		  "end");
 	vxlan.val.tunnel_id = 0, vxlan.mask.tunnel_id = 0;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip), SPEC(&e, udp), SPEC(&e, vxlan);
 	assert_flow(first, 2, &e);
 }
@@ -454,7 +455,7 @@ static void test_mpls_stands_at_its_place_in_the_stack(void **state)
 							    .size = sizeof(mpls_eth)};
 
 		mpls_eth.val.ether_type = htons(0x8847), mpls_eth.mask.ether_type = 0xffff;
-		expect_begin(&e, 0, 0);
+		expect_begin(&e, L3, 0);
 		SPEC(&e, mpls_eth), SPEC(&e, mpls), SPEC(&e, inner_ip);
 		assert_flow(first, 0, &e);
 	}
@@ -464,7 +465,7 @@ static void test_mpls_stands_at_its_place_in_the_stack(void **state)
 	create_ok("create 0 ingress pattern eth / ipv4 / udp / mpls label is 16 / end actions "
 		  "queue index 0 / end");
 	udp.val.dst_port = htons(6635), udp.mask.dst_port = 0xffff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip), SPEC(&e, udp), SPEC(&e, mpls);
 	assert_flow(first, 1, &e);
 
@@ -479,7 +480,7 @@ static void test_mpls_stands_at_its_place_in_the_stack(void **state)
 
 		ip47.val.proto = 47, ip47.mask.proto = 0xff;
 		gre.val.protocol = htons(0x8847), gre.mask.protocol = 0xffff;
-		expect_begin(&e, 0, 0);
+		expect_begin(&e, L4, 0);
 		SPEC(&e, eth), SPEC(&e, ip47), SPEC(&e, gre), SPEC(&e, mpls);
 		assert_flow(first, 2, &e);
 	}
@@ -629,6 +630,10 @@ static void test_the_more_specific_rule_at_one_priority_is_tried_first(void **st
 		{"eth / ipv6 / udp dst is 53", 1 * VERBS_SUBLEVELS + L4},
 		{"eth / ipv4 / udp / vxlan vni is 9", 1 * VERBS_SUBLEVELS + L4},
 		{"eth / ipv4 / gre", 1 * VERBS_SUBLEVELS + L4},
+		/* The last header counts, inner ones included. */
+		{"eth / ipv4 / udp / vxlan vni is 9 / eth", 1 * VERBS_SUBLEVELS + L2},
+		{"eth / ipv4 / udp / vxlan vni is 9 / eth / ipv4", 1 * VERBS_SUBLEVELS + L3},
+		{"eth / ipv4 / udp / vxlan vni is 9 / eth / ipv4 / tcp", 1 * VERBS_SUBLEVELS + L4},
 	};
 	char text[160];
 
@@ -649,6 +654,24 @@ static void test_the_more_specific_rule_at_one_priority_is_tried_first(void **st
 					 ->priority,
 				 want[i].priority);
 	}
+	/* A rule that copies keeps its level: the copy goes first, its flow
+	 * where the same rule without DUP would be. */
+	{
+		unsigned first = fake_ibv_flows();
+
+		create_ok("create 0 priority 1 ingress pattern eth / ipv4 / tcp / end actions dup "
+			  "index 3 / queue index 1 / end");
+		assert_int_equal(fake_ibv_flows(), first + 2);
+		assert_int_equal(
+			((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first)->bytes)
+				->priority,
+			1 * VERBS_SUBLEVELS + DUP_COPY);
+		assert_int_equal(
+			((const struct ibv_flow_attr *)(const void *)fake_ibv_flow(first + 1)
+				 ->bytes)
+				->priority,
+			1 * VERBS_SUBLEVELS + L4);
+	}
 }
 
 /* --- emulations --- */
@@ -667,10 +690,10 @@ static void test_any_as_l3_is_an_ipv4_and_an_ipv6_flow(void **state)
 	handle = create_ok("create 0 ingress pattern eth / any num is 1 / tcp dst is 22 / end "
 			   "actions queue index 1 / end");
 	tcp.val.dst_port = htons(22), tcp.mask.dst_port = 0xffff;
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip4), SPEC(&e, tcp);
 	assert_flow(first, 0, &e);
-	expect_begin(&e, 0, 0);
+	expect_begin(&e, L4, 0);
 	SPEC(&e, eth), SPEC(&e, ip6), SPEC(&e, tcp);
 	assert_flow(first, 1, &e);
 	assert_int_equal(fake_ibv_live(FAKE_FLOW), 3); /* and the default flow */
@@ -686,10 +709,10 @@ static void test_dup_and_queue_is_a_pass_through_copy_then_the_rule(void **state
 
 	(void)state;
 	create_ok("create 0 ingress pattern eth / end actions dup index 3 / queue index 1 / end");
-	expect_begin(&e, 0, IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
+	expect_begin(&e, DUP_COPY, IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
 	SPEC(&e, eth);
 	assert_int_equal(assert_flow(first, 0, &e)->qp_first_wq, 3);
-	expect_begin(&e, 1 + L2, 0);
+	expect_begin(&e, L2, 0);
 	SPEC(&e, eth);
 	assert_int_equal(assert_flow(first, 1, &e)->qp_first_wq, 1);
 }
@@ -718,22 +741,22 @@ static void test_rss_on_an_open_pattern_is_one_flow_per_hashed_protocol(void **s
 		{IBV_FLOW_SPEC_IPV4, IBV_FLOW_SPEC_TCP,
 		 IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4 | IBV_RX_HASH_SRC_PORT_TCP |
 			 IBV_RX_HASH_DST_PORT_TCP,
-		 0},
+		 L4},
 		{IBV_FLOW_SPEC_IPV4, IBV_FLOW_SPEC_UDP,
 		 IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4 | IBV_RX_HASH_SRC_PORT_UDP |
 			 IBV_RX_HASH_DST_PORT_UDP,
-		 0},
-		{IBV_FLOW_SPEC_IPV4, 0, IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4, 1},
+		 L4},
+		{IBV_FLOW_SPEC_IPV4, 0, IBV_RX_HASH_SRC_IPV4 | IBV_RX_HASH_DST_IPV4, L3},
 		{IBV_FLOW_SPEC_IPV6, IBV_FLOW_SPEC_TCP,
 		 IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6 | IBV_RX_HASH_SRC_PORT_TCP |
 			 IBV_RX_HASH_DST_PORT_TCP,
-		 0},
+		 L4},
 		{IBV_FLOW_SPEC_IPV6, IBV_FLOW_SPEC_UDP,
 		 IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6 | IBV_RX_HASH_SRC_PORT_UDP |
 			 IBV_RX_HASH_DST_PORT_UDP,
-		 0},
-		{IBV_FLOW_SPEC_IPV6, 0, IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6, 1},
-		{0, 0, 0, 2},
+		 L4},
+		{IBV_FLOW_SPEC_IPV6, 0, IBV_RX_HASH_SRC_IPV6 | IBV_RX_HASH_DST_IPV6, L3},
+		{0, 0, 0, L2},
 	};
 	unsigned first = fake_ibv_flows();
 

@@ -16,11 +16,12 @@
  *    and the rest unhashed), since a device hashes one protocol per QP;
  *  - DUP: a DONT_TRAP copy to the DUP queue, tried first, then the rule;
  *  - ingress and egress at once: one flow per direction.
- * Each flow gets a sub-level (VERBS_SUBLEVELS) of the rule's priority: a
- * DUP copy first, then by specificity as mlx5 orders it, L4 before L3
- * before L2, so the more specific of two overlapping flows at one priority
- * is tried first, whether both come from one rule's expansion or from two
- * rules. RSS with one queue is QUEUE.
+ * Each flow gets a sub-level (VERBS_SUBLEVELS) of the rule's priority: DUP
+ * copies on 0, then by specificity as mlx5 orders it, the layer of the
+ * flow's last header (L4 or a tunnel on 1, L3 on 2, L2 on 3), so the more
+ * specific of two overlapping flows at one priority is tried first,
+ * whether both come from one rule's expansion or from two rules. RSS with
+ * one queue is QUEUE.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -89,6 +90,7 @@ struct pattern {
 	bool tunnel;
 	uint8_t outer_l3; /* 0, 4, 6: the outer L3 the pattern pins */
 	uint8_t outer_l4; /* 0, IPPROTO_TCP, IPPROTO_UDP, or 1: another L4 */
+	uint8_t depth;	  /* layer of the last header item: 2, 3, 4 (0: none) */
 	bool any_l3;
 	struct record rec[VERBS_SPECS_MAX]; /* last: written only as used */
 };
@@ -688,6 +690,23 @@ static int add_vlan(struct pattern *p, const struct verbs_caps *caps, const uint
 	return 0;
 }
 
+/* The layer of a header item, for specificity (mlx5's order: the layer of
+ * the last header, inner ones included; a tunnel rides in an L4). */
+static uint8_t item_depth(enum mpf_flow_item_type type)
+{
+	switch (type) {
+	case MPF_FLOW_ITEM_TYPE_ETH:
+	case MPF_FLOW_ITEM_TYPE_VLAN:
+		return 2;
+	case MPF_FLOW_ITEM_TYPE_IPV4:
+	case MPF_FLOW_ITEM_TYPE_IPV6:
+	case MPF_FLOW_ITEM_TYPE_ANY: /* an IPv4 and an IPv6 flow */
+		return 3;
+	default: /* TCP, UDP, ESP, the tunnels */
+		return 4;
+	}
+}
+
 static int add_item(struct pattern *p, const struct verbs_caps *caps, uint16_t port,
 		    const struct mpf_flow_item *item, const struct rule_item_view *view, int index,
 		    struct mpf_flow_error *error)
@@ -785,6 +804,7 @@ static int add_item(struct pattern *p, const struct verbs_caps *caps, uint16_t p
 		break;
 	}
 	p->last_item = (int)item->type;
+	p->depth = item_depth(item->type);
 	return err;
 }
 
@@ -1151,9 +1171,8 @@ static void build(struct verbs_flow *f, const struct verbs_caps *caps,
 
 /*
  * The variants of a rule: direction x L3 x L4, and the DUP copies. The
- * sub-levels order a rule's own overlapping flows: its DUP copies first
- * (they let packets go on), then the expansion's most specific flows (L4,
- * then L3, then the rest). A rule of one flow is at sub-level 0. At most
+ * sub-levels order overlapping flows: DUP copies first (they let packets
+ * go on), then by specificity (L4, then L3, then the rest). At most
  * 2 copies + 7 expanded flows + 2 egress flows: within VERBS_FLOWS_MAX.
  */
 static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
@@ -1162,7 +1181,6 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 	static const char *const l3_names[] = {[0] = "", [4] = "IPv4", [6] = "IPv6"};
 	bool expand_l3 = a->rss && !p->tunnel && !p->any_l3 && !p->outer_l3;
 	bool expand_l4 = a->rss && !p->tunnel && !p->outer_l4;
-	uint8_t first = a->dup >= 0 ? 1 : 0;
 	unsigned n = 0;
 
 	for (int egress = 0; egress < 2; egress++) {
@@ -1209,13 +1227,14 @@ static unsigned variants(const struct hwdrv_rule *rule, const struct pattern *p,
 				bool expanded = !egress && (expand_l3 || n_l4 > 1);
 
 				/* Specificity, as mlx5 orders it within a priority:
-				 * flows that match an L4 header (or a tunnel, which
-				 * rides in one) first, then L3, then L2 only. It
-				 * orders one rule's expansions and overlapping rules
-				 * alike. */
-				v.sub = (uint8_t)(first + (v.l4 || p->outer_l4 || p->tunnel ? 0
-							   : l3				    ? 1
-											    : 2));
+				 * by the layer of the flow's last header (an L4 or
+				 * a tunnel first, then L3, then L2), after the DUP
+				 * copies on sub-level 0. It orders one rule's
+				 * expansions and overlapping rules alike, whether
+				 * or not they copy. */
+				uint8_t depth = v.l4 ? 4 : v.l3 && p->depth < 3 ? 3 : p->depth;
+
+				v.sub = (uint8_t)(1 + (4 - (depth < 2 ? 2 : depth)));
 				snprintf(v.name, sizeof(v.name), "%s%s%s%s",
 					 egress ? "egress " : "", l3_names[v.l3],
 					 v.l4 == 6    ? "/TCP"

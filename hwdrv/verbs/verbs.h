@@ -38,10 +38,10 @@
 /* Bytes of one ibv_flow_attr and its specs. */
 #define VERBS_FLOW_BYTES                                                                           \
 	(sizeof(struct ibv_flow_attr) + VERBS_SPECS_MAX * sizeof(struct ibv_flow_spec))
-/* Device priority levels per rte_flow priority: the DUP copies, then L4,
- * L3 and L2 flows, so that the more specific of two overlapping flows at
- * one priority is tried first, as mlx5 does (its three levels per
- * priority: L4, L3, L2). */
+/* Device priority levels per rte_flow priority: the DUP copies (0), then
+ * flows whose last header is L4 or a tunnel (1), L3 (2), L2 (3), so that
+ * the more specific of two overlapping flows at one priority is tried
+ * first, as mlx5 does (its three levels per priority: L4, L3, L2). */
 #define VERBS_SUBLEVELS 4
 /* The Toeplitz key length verbs devices take. */
 #define VERBS_RSS_KEY_LENGTH 40
