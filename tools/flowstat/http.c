@@ -195,6 +195,9 @@ int http_serve(struct flowstat *fs, const char *address)
 	fd = listen_on(address);
 	if (fd < 0)
 		return 2;
+	/* The metrics carry no rates: each scrape keeps counts for the next
+	 * only when the order needs them. */
+	fs->last = fs->sort != COL_PPS && fs->sort != COL_BPS;
 	/* Blocked before MHD starts its thread, which inherits the mask: the
 	 * signals are left pending for sigwait() below, in this thread. */
 	sigemptyset(&stop);

@@ -125,7 +125,11 @@ int screen_run(struct flowstat *fs)
 		if (poll(&pfd, 1, (int)(next_ms - now_ms)) > 0) {
 			if (!keys(fs))
 				break;
-			next_ms = 0; /* another order: the snapshot keeps other rows */
+			/* Another order: the snapshot keeps other rows. Taken
+			 * again against the older one, whose counts are kept,
+			 * so its rates cover more than the last moments. */
+			snapshot_take(fs, &snaps[current ^ 1], &snaps[current]);
+			draw(fs, &snaps[current]);
 		}
 	}
 	fputs("\033[?25h\033[?1049l", stdout);

@@ -192,7 +192,7 @@ static int keep_row(const struct flowstat *fs, struct snapshot *next, const stru
 
 	if (keep == 0 || next->n_rows < keep) {
 		if (grow((void **)&next->rows, &next->cap, next->n_rows, sizeof(*r),
-			 keep ? keep : next->instance.rules) != 0)
+			 keep && keep < next->instance.rules ? keep : next->instance.rules) != 0)
 			return -ENOMEM;
 		next->rows[next->n_rows++] = *r;
 		if (keep && next->n_rows == keep)
