@@ -121,21 +121,6 @@ static void churn_loader(struct mpf_client *c, unsigned rules, int ready)
 	}
 }
 
-/* Lines of the primary's log that hold `what`. */
-static unsigned log_lines(const struct primary *p, const char *what)
-{
-	FILE *f = fopen(p->log, "r");
-	char line[1024];
-	unsigned n = 0;
-
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* A loader process: its load until killed. */
 static void loader(const struct primary *p, enum load load, unsigned rules, unsigned index,
 		   int ready)
@@ -178,7 +163,7 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 static void run(const struct primary *p, const char *what, enum load load, unsigned loaders,
 		unsigned rules, double seconds)
 {
-	unsigned compactions = log_lines(p, "compacted beside the loop");
+	unsigned compactions = primary_log_lines(p, "compacted beside the loop");
 	pid_t pids[8];
 	int ready[2];
 	char byte;
@@ -200,7 +185,7 @@ static void run(const struct primary *p, const char *what, enum load load, unsig
 	bystander(p, what, seconds);
 	if (load == COMPACTIONS)
 		printf("%-44s %9u\n", "  compactions of the journal meanwhile",
-		       log_lines(p, "compacted beside the loop") - compactions);
+		       primary_log_lines(p, "compacted beside the loop") - compactions);
 	for (unsigned i = 0; i < loaders; i++) {
 		kill(pids[i], SIGKILL);
 		waitpid(pids[i], NULL, 0);

@@ -192,6 +192,21 @@ static void drop(struct server *s)
 		log_warn("journal %s: cannot remove %s", s->journal.path, c->name);
 }
 
+static void log_deferred(const struct server *s, int err)
+{
+	const char *damage = s->journal.compact.damage;
+
+	log_warnx("journal %s: compaction deferred: %s%s%s", s->journal.path, strerror(-err),
+		  damage ? ": the file reads back with " : "", damage ? damage : "");
+}
+
+static void close_old(struct journal_compaction *c)
+{
+	if (c->old_fd >= 0)
+		close(c->old_fd);
+	c->old_fd = -1;
+}
+
 /* The next try waits, longer while they keep failing. */
 static void defer(struct journal_compaction *c, uint64_t now)
 {
@@ -288,9 +303,7 @@ void compact_start(struct server *s)
 		 j->path, (unsigned long long)c->records_at, s->persistent_rules);
 	return;
 fail:
-	if (c->old_fd >= 0)
-		close(c->old_fd);
-	c->old_fd = -1;
+	close_old(c);
 	drop(s);
 	defer(c, now);
 }
@@ -310,23 +323,17 @@ void compact_done(struct server *s)
 	if (!c->running)
 		return;
 	join(c);
-	if (c->err && c->file != j->file) {
-		close(c->old_fd); /* abandoned: the journal was rewritten meanwhile */
-		c->old_fd = -1;
-		return;
-	}
-	if (c->err == -ECANCELED) {
-		log_info("journal %s: compaction abandoned: the journal is rewritten", j->path);
-		close(c->old_fd);
-		c->old_fd = -1;
-		return;
-	}
 	if (c->err) {
-		log_warnx("journal %s: compaction deferred: %s%s%s", j->path, strerror(-c->err),
-			  c->damage ? ": the file reads back with " : "",
-			  c->damage ? c->damage : "");
-		close(c->old_fd);
-		c->old_fd = -1;
+		/* The thread dropped its file. */
+		close_old(c);
+		if (c->file != j->file)
+			return; /* abandoned: the journal was rewritten meanwhile */
+		if (c->err == -ECANCELED) {
+			log_info("journal %s: compaction abandoned: the journal is rewritten",
+				 j->path);
+			return;
+		}
+		log_deferred(s, c->err);
 		defer(c, clock_ns(CLOCK_MONOTONIC));
 		return;
 	}
@@ -346,18 +353,14 @@ void compact_switch(struct server *s)
 	if (!c->ready || j->sync_target)
 		return;
 	if (c->file != j->file || j->broken || j->fd < 0) {
-		close(c->old_fd);
-		c->old_fd = -1;
+		close_old(c);
 		drop(s); /* the journal was rewritten meanwhile */
 		return;
 	}
 	err = append_written(c, j->file_end);
-	close(c->old_fd);
-	c->old_fd = -1;
+	close_old(c);
 	if (err) {
-		log_warnx("journal %s: compaction deferred: %s%s%s", j->path, strerror(-err),
-			  c->damage ? ": the file reads back with " : "",
-			  c->damage ? c->damage : "");
+		log_deferred(s, err);
 		drop(s);
 		defer(c, now);
 		return;
@@ -449,10 +452,7 @@ void compact_abandon(struct server *s)
 			log_warn("journal %s: cannot remove %s", s->journal.path, c->name);
 		return;
 	}
-	if (c->ready) {
-		close(c->old_fd);
-		c->old_fd = -1;
-	}
+	close_old(c);
 	drop(s);
 }
 
@@ -463,14 +463,8 @@ void compact_fini(struct server *s)
 	if (c->running) {
 		atomic_store_explicit(&c->stop, true, memory_order_relaxed);
 		join(c);
-		if (c->old_fd >= 0)
-			close(c->old_fd);
-		c->old_fd = -1;
 	}
-	if (c->ready) {
-		close(c->old_fd);
-		c->old_fd = -1;
-	}
+	close_old(c); /* a thread's, or a compaction waiting for its switch */
 	if (c->fd >= 0)
 		drop(s);
 	if (c->bell >= 0)

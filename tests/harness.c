@@ -176,6 +176,20 @@ int primary_stop(struct primary *p)
 	return -1;
 }
 
+unsigned primary_log_lines(const struct primary *p, const char *what)
+{
+	FILE *f = fopen(p->log, "r");
+	char line[1024];
+	unsigned n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
 /* Whether the primary's log shows a sanitizer report; copies it to stderr if
  * so, so the test output says what went wrong. */
 static bool log_has_report(const char *path)

@@ -36,6 +36,9 @@ int primary_stop(struct primary *p);
 /* Stop if running, remove the directory. -1 if the primary exited with an
  * error or its log holds a sanitizer report (copied to stderr). */
 int primary_cleanup(struct primary *p);
+/* Lines of the primary's log that hold `what` (with --log-level info, what
+ * the primary did: "compacted beside the loop", ...). */
+unsigned primary_log_lines(const struct primary *p, const char *what);
 /* For a test fixture (cmocka setup/teardown): a started primary, allocated,
  * in *state; and its cleanup and release. 0 or -1, as primary_start() and
  * primary_cleanup(). */

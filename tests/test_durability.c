@@ -582,21 +582,6 @@ static unsigned round_ops(struct op *ops, const struct book *b, uint32_t *next, 
 	return count;
 }
 
-/* Lines of the primary's log (--log-level info) that hold `what`. */
-static unsigned log_lines(const struct primary *p, const char *what)
-{
-	FILE *f = fopen(p->log, "r");
-	char line[1024];
-	unsigned n = 0;
-
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
-}
-
 static off_t state_file_size(const struct primary *p, const char *name)
 {
 	char path[160];
@@ -683,10 +668,10 @@ static void churn_through_compactions(int fault, const char *fault_name)
 	wait_for_compaction(&p);
 	print_message("%u rounds, %u rules live, %u compactions beside the loop, the journal "
 		      "shrank %u times (largest %lld bytes)\n",
-		      ROUNDS, b.n, log_lines(&p, "compacted beside the loop"), shrank,
+		      ROUNDS, b.n, primary_log_lines(&p, "compacted beside the loop"), shrank,
 		      (long long)largest);
 	/* Compactions ran beside the loop, and shrank the journal. */
-	assert_true(log_lines(&p, "compacted beside the loop") > 0);
+	assert_true(primary_log_lines(&p, "compacted beside the loop") > 0);
 	assert_true(shrank > 0);
 	mpf_disconnect(c);
 	assert_book_survives_a_crash(&p, args, &b);
@@ -880,7 +865,7 @@ static void test_a_planted_compaction_file_is_not_followed(void **state)
 		book_apply(&b, ops, count, 0);
 	}
 	wait_for_compaction(&p);
-	assert_true(log_lines(&p, "compacted beside the loop") > 0);
+	assert_true(primary_log_lines(&p, "compacted beside the loop") > 0);
 	mpf_disconnect(c);
 	f = fopen(victim, "r");
 	assert_non_null(f);
