@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "server/server.h"
+#include "shm/clock.h"
 
 /* A completion in an outbox, followed by its encoded bytes (8-aligned). */
 struct outbox_record {
@@ -285,12 +286,16 @@ void commit_durable(struct server *s, uint64_t lsn)
 
 	if (lsn > j->durable)
 		j->durable = lsn;
-	while (cm->count && cm->items[cm->head].lsn <= j->durable) {
+	for (unsigned n = 1; cm->count && cm->items[cm->head].lsn <= j->durable; n++) {
 		struct pending p = cm->items[cm->head];
 
 		cm->head = (cm->head + 1) % cm->cap;
 		cm->count--;
 		finish(s, &p);
+		/* A sync may cover tens of thousands of destroys, each out of
+		 * the device now: the heartbeat goes on meanwhile. */
+		if (n % 1024 == 0)
+			loop_heartbeat(s, clock_ns(CLOCK_MONOTONIC));
 	}
 	publish_all(s);
 }

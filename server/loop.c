@@ -138,6 +138,11 @@ void loop_unwatch_client(struct server *s, struct client *c)
 	io_uring_submit(&s->uring);
 }
 
+void loop_heartbeat(struct server *s, uint64_t now_ns)
+{
+	shm_store_relaxed64(&s->region->heartbeat_ns, now_ns);
+}
+
 int loop_set_timer(struct server *s)
 {
 	uint32_t ms = s->config.counter_interval_ms;
@@ -247,7 +252,7 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		if (read(s->timer_fd, &ticks, sizeof(ticks)) > 0) {
 			uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
-			shm_store_relaxed64(&s->region->heartbeat_ns, now);
+			loop_heartbeat(s, now);
 			listener_expire(s, now);
 			journal_retry(s, now);
 			s->device.ops.counters_poll(&s->device);

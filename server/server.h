@@ -621,6 +621,10 @@ int loop_init(struct server *s);
 int loop_block_signals(void);
 /* (Re)arm the timer at config.counter_interval_ms. 0 or -errno. */
 int loop_set_timer(struct server *s);
+/* Tell clients the primary is alive and working (the timer; and work that
+ * runs long inside one round, so that a call waiting on it is not given up
+ * on: libclient waits while the heartbeat moves). */
+void loop_heartbeat(struct server *s, uint64_t now_ns);
 int loop_run(struct server *s);
 void loop_fini(struct server *s);
 void loop_watch_client(struct server *s, struct client *c);
