@@ -71,7 +71,8 @@ static int default_isolate(struct hwdrv *dev, uint16_t port, bool enable,
 }
 
 static int default_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
-				uint32_t owner, int fds[2], struct mpf_flow_error *error)
+				uint32_t owner, int fds[HWDRV_QUEUE_FDS],
+				struct mpf_flow_error *error)
 {
 	(void)port, (void)queue, (void)owner, (void)fds;
 	return unsupported(dev, tx ? "TX queues for secondaries" : "RX queues for secondaries",
@@ -90,6 +91,18 @@ static int default_port_stats_reset(struct hwdrv *dev, uint16_t port, struct mpf
 {
 	(void)port;
 	return unsupported(dev, "port statistics", error);
+}
+
+static int default_event_fd(struct hwdrv *dev)
+{
+	(void)dev;
+	return -1;
+}
+
+static unsigned default_service(struct hwdrv *dev, bool woken)
+{
+	(void)dev, (void)woken;
+	return 0;
 }
 
 static void default_release(struct hwdrv *dev, uint32_t owner)
@@ -159,6 +172,10 @@ int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *c
 		dev->ops.isolate = default_isolate;
 	if (!dev->ops.port_stats_reset)
 		dev->ops.port_stats_reset = default_port_stats_reset;
+	if (!dev->ops.event_fd)
+		dev->ops.event_fd = default_event_fd;
+	if (!dev->ops.service)
+		dev->ops.service = default_service;
 	if (!dev->ops.queue_attach)
 		dev->ops.queue_attach = default_queue_attach;
 	if (!dev->ops.queue_detach)

@@ -19,6 +19,7 @@
 #include "shm/rule/rule.h"
 
 #define HWDRV_PORTS_MAX 64
+#define HWDRV_QUEUE_FDS 3 /* fds a queue_attach hands over, at most */
 
 struct hwdrv_config {
 	uint16_t ports;	 /* ports the device exposes, numbered from 0 */
@@ -117,11 +118,12 @@ struct hwdrv_ops {
 	int (*isolate)(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow_error *error);
 	/* Hand RX queue `queue` of `port` (with `tx`: TX queue) to client
 	 * session `owner`: fds[0] the queue's memfd (shm/rxq.h), fds[1] the
-	 * eventfd that wakes its consumer (RX: the client, TX: the datapath).
-	 * They stay the backend's: the caller only sends them. -EBUSY when
-	 * another client holds the queue. */
+	 * eventfd that wakes its consumer (RX: the client, TX: the datapath),
+	 * fds[2] for a zero-copy RX queue the eventfd the client rings when it
+	 * returns buffers (else -1). They stay the backend's: the caller only
+	 * sends them. -EBUSY when another client holds the queue. */
 	int (*queue_attach)(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
-			    uint32_t owner, int fds[2], struct mpf_flow_error *error);
+			    uint32_t owner, int fds[HWDRV_QUEUE_FDS], struct mpf_flow_error *error);
 	int (*queue_detach)(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
 			    uint32_t owner, struct mpf_flow_error *error);
 	/* Start port `port`'s statistics and its queues' from zero (a backend
@@ -145,6 +147,13 @@ struct hwdrv_ops {
 	 * reset, which must move the baseline to the device's latest value).
 	 * Default: 0, the region is always current. */
 	int (*counter_read)(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);
+	/* A backend that moves packets in the primary's thread (verbs: the
+	 * CQs of attached queues): the fd the loop watches for its events
+	 * (-1: none, the default), and the work itself, done without
+	 * waiting, after that fd became readable (`woken`) or on a busy-poll
+	 * pass. Returns how much it did (0: nothing was there). */
+	int (*event_fd)(struct hwdrv *dev);
+	unsigned (*service)(struct hwdrv *dev, bool woken);
 };
 
 struct hwdrv {

@@ -112,6 +112,15 @@ struct client_queue {
 	struct ring rings[RXQ_RINGS_MAX];
 	const struct rxq_ring_stats *stats[RXQ_RINGS_MAX];
 	int bell; /* RX: rung for us; TX: we ring it */
+	/* A zero-copy RX queue (shm/rxq.h, RXQ_ZERO_COPY): frames stay in
+	 * its buffers; those a burst hands out go back at the next one. */
+	bool zero_copy;
+	const uint8_t *buffers;
+	uint32_t n_buffers, buffer_size;
+	struct ring returns; /* buffer indexes: we produce */
+	int primary_bell;    /* rung when the primary waits for returns */
+	uint32_t held[RXQ_RETURN_MAX];
+	unsigned n_held;
 };
 
 /* Attach queue `queue` of `port` (TX with `tx`) into `q`. 0 or -errno. */
@@ -155,5 +164,8 @@ int client_call(struct mpf_client *c, int length, struct wire_completion *raw,
  * How many, or -EPROTO / -EBADMSG for a broken ring. */
 int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, void *buf,
 		    size_t cap);
+/* The same for a zero-copy queue: the packets point into its buffers,
+ * checked against them; those of the previous call go back first. */
+int client_rxq_read_zero_copy(struct client_queue *q, struct mpf_packet *pkts, uint32_t max);
 
 #endif

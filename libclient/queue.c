@@ -18,6 +18,38 @@
 #include "shm/fdpass.h"
 #include "shm/rxq.h"
 
+static int malformed(struct mpf_flow_error *error)
+{
+	return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "the queue's memory is malformed");
+}
+
+/* A zero-copy queue's buffers and return ring, inside the mapping. */
+static int map_zero_copy(struct client_queue *q, const struct rxq_header *h,
+			 struct mpf_flow_error *error)
+{
+	uint64_t buffers_end = h->buffer_offset + (uint64_t)h->buffers * h->buffer_size;
+	uint64_t return_end;
+
+	if (q->tx || q->primary_bell < 0 || h->rings != 1 || h->buffers == 0 ||
+	    h->buffer_size < 64 || h->buffer_size > RXQ_FRAME_MAX || h->buffer_offset % 64 ||
+	    h->return_offset % 64 || h->return_bytes < RING_SIZE_MIN ||
+	    h->return_bytes > RING_SIZE_MAX || buffers_end > q->length ||
+	    h->return_offset > q->length)
+		return malformed(error);
+	return_end = h->return_offset + RXQ_RING_STATS + ring_memsize(h->return_bytes);
+	if (return_end > q->length ||
+	    ring_attach(&q->returns, (uint8_t *)q->mem + h->return_offset + RXQ_RING_STATS,
+			(size_t)(return_end - h->return_offset - RXQ_RING_STATS), RING_PRODUCER,
+			q->primary_bell) != 0)
+		return malformed(error);
+	q->zero_copy = true;
+	q->buffers = (const uint8_t *)q->mem + h->buffer_offset;
+	q->n_buffers = h->buffers;
+	q->buffer_size = h->buffer_size;
+	return 0;
+}
+
 static int map_queue(struct client_queue *q, int memfd, struct mpf_flow_error *error)
 {
 	struct stat st;
@@ -42,9 +74,15 @@ static int map_queue(struct client_queue *q, int memfd, struct mpf_flow_error *e
 	    h.ring_offset != RXQ_HEADER_SIZE || h.port != q->port || h.queue != q->queue ||
 	    h.rings < 1 || h.rings > RXQ_RINGS_MAX || (q->tx && h.rings != 1) ||
 	    h.ring_stride <= RXQ_RING_STATS || h.ring_stride % 64 != 0 ||
-	    (uint64_t)h.ring_offset + (uint64_t)h.rings * h.ring_stride > q->length)
-		return flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "the queue's memory is malformed");
+	    (uint64_t)h.ring_offset + (uint64_t)h.rings * h.ring_stride > q->length ||
+	    (h.flags & ~RXQ_ZERO_COPY) || (!(h.flags & RXQ_ZERO_COPY) && q->primary_bell >= 0))
+		return malformed(error);
+	if (h.flags & RXQ_ZERO_COPY) {
+		int err = map_zero_copy(q, &h, error);
+
+		if (err)
+			return err;
+	}
 	q->n_rings = h.rings;
 	for (unsigned i = 0; i < h.rings; i++) {
 		uint8_t *block = (uint8_t *)q->mem + h.ring_offset + (size_t)i * h.ring_stride;
@@ -67,8 +105,10 @@ static void unmap_queue(struct client_queue *q)
 		close(q->bell);
 	if (q->hangup >= 0)
 		close(q->hangup);
+	if (q->primary_bell >= 0)
+		close(q->primary_bell);
 	q->mem = NULL;
-	q->bell = q->hangup = -1;
+	q->bell = q->hangup = q->primary_bell = -1;
 }
 
 /* The list of the client's queues; its lock held. */
@@ -108,8 +148,13 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 	unsigned nfds = 0;
 	int err;
 
-	*q = (struct client_queue){
-		.client = c, .tx = tx, .port = port, .queue = queue, .bell = -1, .hangup = -1};
+	*q = (struct client_queue){.client = c,
+				   .tx = tx,
+				   .port = port,
+				   .queue = queue,
+				   .bell = -1,
+				   .hangup = -1,
+				   .primary_bell = -1};
 	pthread_mutex_lock(&c->lock);
 	err = client_call(c,
 			  wire_encode_rxq(c->out, sizeof(c->out),
@@ -128,7 +173,7 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 	if (!err && q->hangup < 0)
 		err = -errno; /* out of fds: a queue must see its session end */
 	pthread_mutex_unlock(&c->lock);
-	if (err == 0 && (nfds != 2 || tag.port != port || tag.queue != queue)) {
+	if (err == 0 && (nfds < 2 || nfds > 3 || tag.port != port || tag.queue != queue)) {
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
 		err = flow_error_set(error, EPROTO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
@@ -142,6 +187,7 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 		return err;
 	}
 	q->bell = fds[1];
+	q->primary_bell = nfds == 3 ? fds[2] : -1; /* a zero-copy queue's */
 	err = map_queue(q, fds[0], error);
 	close(fds[0]);
 	if (err) {

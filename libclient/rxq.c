@@ -2,7 +2,9 @@
 /*
  * RX queues (queue.c attaches them): we consume the ring the primary
  * produces into; its records are still copied out once and checked (the
- * ring code refuses impossible indexes and headers).
+ * ring code refuses impossible indexes and headers). A zero-copy queue's
+ * records name the buffer the NIC wrote the frame into: the packet points
+ * there, and the buffer goes back to the primary at the next burst.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -67,11 +69,76 @@ int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, vo
 	return got;
 }
 
+/* Hand the buffers of the last burst back: 0, or -EAGAIN when the return
+ * ring is full (the primary is behind; they stay held). */
+static int give_back(struct client_queue *q)
+{
+	int err;
+
+	if (q->n_held == 0)
+		return 0;
+	err = ring_enqueue(&q->returns, q->held, q->n_held * (uint32_t)sizeof(uint32_t));
+	if (err < 0)
+		return err;
+	q->n_held = 0;
+	return 0;
+}
+
+int client_rxq_read_zero_copy(struct client_queue *q, struct mpf_packet *pkts, uint32_t max)
+{
+	struct {
+		struct rxq_desc desc;
+		struct rxq_ref ref;
+	} recs[RXQ_RETURN_MAX];
+	struct ring_msg msgs[RXQ_RETURN_MAX];
+	unsigned n = max < RXQ_RETURN_MAX ? max : RXQ_RETURN_MAX;
+	int got, err = give_back(q);
+
+	if (err == -EAGAIN)
+		return 0;
+	if (err < 0)
+		return err;
+	got = ring_dequeue_burst(&q->rings[0], recs, sizeof(recs), msgs, n);
+	if (got == -EAGAIN)
+		return 0;
+	if (got < 0)
+		return got;
+	for (int i = 0; i < got; i++) {
+		/* Records are 40 bytes, each copied to an 8-aligned offset:
+		 * the i-th sits at msgs[i].offset. */
+		const uint8_t *record = (const uint8_t *)recs + msgs[i].offset;
+		struct rxq_desc d;
+		struct rxq_ref ref;
+
+		if (msgs[i].length != sizeof(d) + sizeof(ref))
+			return -EPROTO;
+		memcpy(&d, record, sizeof(d));
+		memcpy(&ref, record + sizeof(d), sizeof(ref));
+		if (ref.buffer >= q->n_buffers || d.length > q->buffer_size)
+			return -EPROTO;
+		q->held[q->n_held++] = ref.buffer;
+		pkts[i] = (struct mpf_packet){.data = q->buffers +
+						      (size_t)ref.buffer * q->buffer_size,
+					      .length = d.length,
+					      .wire_length = d.wire_length,
+					      .mark = d.mark,
+					      .rss_hash = d.rss_hash,
+					      .flags = d.flags,
+					      .port = d.port,
+					      .queue = d.queue,
+					      .timestamp_ns = d.timestamp_ns};
+	}
+	return got;
+}
+
 int mpf_rxq_burst(struct mpf_rxq *rxq, struct mpf_packet *pkts, uint32_t max, void *buf, size_t cap)
 {
 	struct client_queue *q = &rxq->q;
 	uint32_t got = 0;
 	size_t used = 0;
+
+	if (q->zero_copy)
+		return client_rxq_read_zero_copy(q, pkts, max);
 
 	/* Each worker's ring in turn, starting with the next one each burst
 	 * so that none waits behind another; a flow keeps its order (it has

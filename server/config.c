@@ -93,7 +93,8 @@ static const struct key keys[] = {
 	     "DIR/*.pcap"),
 	{"rxq-size", 0, KEY_POW2, WIDTH(device.rxq_bytes), false, 65536, 1u << 30,
 	 AT(device.rxq_bytes), "BYTES",
-	 "soft backend: ring of an attached RX queue (a power of two, default: 2097152)"},
+	 "an attached RX queue's memory (a power of two, default: 2097152): soft, its ring; "
+	 "verbs, its 2 KiB receive buffers"},
 	TEXT("device", 0, device_name, "NAME",
 	     "verbs backend: the RDMA device (default: the first with an Ethernet port)"),
 	NUMBER("port", device.device_port, 1, 255, "N",

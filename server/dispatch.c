@@ -178,7 +178,7 @@ static int run_queue_attach(struct server *s, struct client *c, const struct wir
 {
 	struct wire_rxq tag = {.port = req->rxq.port, .queue = req->rxq.queue};
 	bool tx = req->header.op == WIRE_OP_TXQ_ATTACH;
-	int fds[2];
+	int fds[HWDRV_QUEUE_FDS] = {-1, -1, -1};
 	int err;
 
 	if (c->queues >= s->config.client_max_queues)
@@ -190,7 +190,7 @@ static int run_queue_attach(struct server *s, struct client *c, const struct wir
 					 fds, &out->error);
 	if (err)
 		return err;
-	err = fdpass_send(c->sock, &tag, sizeof(tag), fds, 2);
+	err = fdpass_send(c->sock, &tag, sizeof(tag), fds, fds[2] >= 0 ? 3 : 2);
 	if (err) {
 		s->device.ops.queue_detach(&s->device, req->rxq.port, req->rxq.queue, tx,
 					   c->session, NULL);

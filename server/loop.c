@@ -2,8 +2,9 @@
 /*
  * The event loop, on liburing: multishot polls on the listen socket, every
  * client's socket (a hang-up is the client's death) and doorbell, a timerfd
- * (heartbeat) and a signalfd (SIGTERM, SIGINT: stop; SIGHUP: config.c reads the
- * configuration again).
+ * (heartbeat), a signalfd (SIGTERM, SIGINT: stop; SIGHUP: config.c reads the
+ * configuration again), and the device's events where its backend moves
+ * packets in this thread (verbs: completions, buffers returned by clients).
  *
  * While there is work the loop drains every client's request ring without a
  * system call. When a round finds nothing it keeps polling the rings for
@@ -37,6 +38,7 @@ enum watch {
 	WATCH_HANDSHAKE,
 	WATCH_JOURNAL_SYNC,
 	WATCH_COMPACTION,
+	WATCH_DEVICE, /* the backend's events (hwdrv event_fd) */
 };
 
 /* user_data: watch kind, client generation, client index. */
@@ -190,6 +192,8 @@ int loop_init(struct server *s)
 	watch(s, s->signal_fd, POLLIN, tag(WATCH_SIGNAL, 0, 0));
 	watch(s, s->timer_fd, POLLIN, tag(WATCH_TIMER, 0, 0));
 	watch(s, s->journal.compact.bell, POLLIN, tag(WATCH_COMPACTION, 0, 0));
+	if (s->device.ops.event_fd(&s->device) >= 0)
+		watch(s, s->device.ops.event_fd(&s->device), POLLIN, tag(WATCH_DEVICE, 0, 0));
 	io_uring_submit(&s->uring);
 	/* A journal that a start found mostly dead; from here, not before:
 	 * the thread would not survive daemon(3)'s fork. */
@@ -293,6 +297,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		if (read(s->journal.compact.bell, &ticks, sizeof(ticks)) > 0)
 			compact_done(s);
 		break;
+	case WATCH_DEVICE:
+		s->device.ops.service(&s->device, true);
+		break;
 	default:
 		break;
 	}
@@ -314,6 +321,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 			break;
 		case WATCH_COMPACTION:
 			watch(s, s->journal.compact.bell, POLLIN, user_data);
+			break;
+		case WATCH_DEVICE:
+			watch(s, s->device.ops.event_fd(&s->device), POLLIN, user_data);
 			break;
 		case WATCH_CLIENT_BELL:
 			if ((c = tagged_client(s, user_data)) != NULL)
@@ -406,8 +416,14 @@ int loop_run(struct server *s)
 	uint64_t last_work = clock_ns(CLOCK_MONOTONIC);
 
 	while (!s->stopping) {
+		unsigned moved;
+
 		s->wake_at_ns = 0;
-		if (serve_clients(s, CLIENT_SLICE_NS) > 0) {
+		/* The device's packets (a backend that moves them in this
+		 * thread): what an event left beyond its budget, or a busy
+		 * poll's pass. */
+		moved = s->device.ops.service(&s->device, false);
+		if (serve_clients(s, CLIENT_SLICE_NS) > 0 || moved > 0) {
 			last_work = clock_ns(CLOCK_MONOTONIC);
 			handle_events(s);
 			continue;

@@ -18,6 +18,22 @@
  * descriptor says so (RXQ_DESC_TRUNCATED, wire_length the real size). When
  * the ring is full the datapath drops the packet and counts it in `dropped`:
  * a slow or dead consumer never blocks it.
+ *
+ * A zero-copy RX queue (flags RXQ_ZERO_COPY: the verbs backend) holds the
+ * frames where the NIC wrote them:
+ *
+ *   buffer_offset + i * buffer_size   buffer i (buffers of them), registered
+ *                with the NIC; the primary posts each one to receive into
+ *   ring_offset  one ring block as above: each record is a struct rxq_desc
+ *                and a struct rxq_ref naming the buffer (no frame bytes)
+ *   return_offset  the return ring (its own stats block first, unused): the
+ *                client, done with a buffer, hands its index back in
+ *                records of up to RXQ_RETURN_MAX uint32_t, ringing the
+ *                primary's bell (the third fd the primary passes)
+ *
+ * The primary reads nothing back but the return ring, and checks every
+ * index there: one out of range, or not the client's to return, breaks
+ * that queue alone (nothing is posted from it again until re-attached).
  */
 #ifndef MPFLOW_SHM_RXQ_H
 #define MPFLOW_SHM_RXQ_H
@@ -29,7 +45,7 @@
 
 #define RXQ_MAGIC	0x51585250u /* "PRXQ" */
 #define TXQ_MAGIC	0x51585450u /* "PTXQ": a TX queue, records are bare frames */
-#define RXQ_VERSION	2u	    /* 2: a ring per datapath worker */
+#define RXQ_VERSION	3u	    /* 2: a ring per datapath worker; 3: zero-copy queues */
 #define RXQ_RINGS_MAX	64u
 #define RXQ_RING_STATS	64u /* bytes of counts before each ring */
 #define RXQ_HEADER_SIZE 256u
@@ -47,7 +63,14 @@ struct rxq_header {
 	uint64_t ring_bytes;  /* data bytes of each ring */
 	uint32_t rings;	      /* 1 to RXQ_RINGS_MAX */
 	uint32_t ring_stride; /* from one ring block to the next */
-	uint8_t pad[RXQ_HEADER_SIZE - 32];
+	uint32_t flags;	      /* RXQ_ZERO_COPY */
+	/* Zero-copy queues only (0 otherwise). */
+	uint32_t buffers;
+	uint32_t buffer_size;
+	uint32_t return_bytes; /* data bytes of the return ring */
+	uint64_t buffer_offset;
+	uint64_t return_offset; /* of the return ring's block */
+	uint8_t pad[RXQ_HEADER_SIZE - 64];
 };
 _Static_assert(sizeof(struct rxq_header) == RXQ_HEADER_SIZE, "rxq header size");
 
@@ -67,6 +90,9 @@ _Static_assert(sizeof(struct rxq_ring_stats) == RXQ_RING_STATS, "ring counts siz
 #define RXQ_DESC_TRUNCATED 0x8u	 /* length < wire_length */
 #define RXQ_DESC_DEFAULT   0x10u /* no rule decided: default delivery */
 
+#define RXQ_ZERO_COPY  0x1u /* rxq_header.flags: frames stay in the queue's buffers */
+#define RXQ_RETURN_MAX 64u  /* buffer indexes in one return record */
+
 struct rxq_desc {
 	uint32_t length;      /* bytes of frame that follow */
 	uint32_t wire_length; /* bytes of the frame as received */
@@ -78,5 +104,12 @@ struct rxq_desc {
 	uint32_t flags; /* RXQ_DESC_* */
 };
 _Static_assert(sizeof(struct rxq_desc) == 32, "rxq descriptor size");
+
+/* What follows a zero-copy queue's descriptor: the buffer holding the
+ * frame (its first `length` bytes). */
+struct rxq_ref {
+	uint32_t buffer;
+	uint32_t reserved; /* 0 */
+};
 
 #endif

@@ -60,7 +60,7 @@ static int setup(void **state)
 	for (unsigned p = 0; p < PORTS; p++)
 		for (unsigned q = 0; q < QUEUES + VFS; q++) {
 			uint16_t number = (uint16_t)(q < QUEUES ? q : RXQ_VF_BASE + q - QUEUES);
-			int fds[2];
+			int fds[HWDRV_QUEUE_FDS];
 
 			assert_int_equal(rig->dev.ops.queue_attach(&rig->dev, (uint16_t)p, number,
 								   false, 7, fds, &error),

@@ -538,6 +538,7 @@ static void test_actions_become_specs_flags_and_qps(void **state)
 
 static void test_count_attaches_packets_and_bytes_counters(void **state)
 {
+	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
 	unsigned first = fake_ibv_flows();
 	struct ibv_flow_spec_counter_action count;
 	const struct fake_flow_record *r;
@@ -555,16 +556,20 @@ static void test_count_attaches_packets_and_bytes_counters(void **state)
 	assert_int_equal(count.size, sizeof(count));
 	assert_non_null(count.counters);
 
-	/* The poll reads the provider's cache; a fresh read asks the device. */
+	/* The NIC model counts what the flow matches: one 100-byte frame.
+	 * The poll reads the provider's cache; a fresh read asks the device. */
+	fake_ibv_receive(frame, 100, 100);
 	dev.ops.counters_poll(&dev);
 	assert_int_equal(fake_ibv_last_read_flags(), IBV_READ_COUNTERS_ATTR_PREFER_CACHED);
 	assert_int_equal(region_counter_read(&counter, 1, &read), 0);
 	assert_int_equal(read.hits, 1);
 	assert_int_equal(read.bytes, 100);
 	assert_true(read.last_hit_ns > 0);
+	fake_ibv_receive(frame, 60, 64);
 	assert_int_equal(dev.ops.counter_read(&dev, handle, NULL), 0);
 	assert_int_equal(fake_ibv_last_read_flags(), 0);
 	region_counter_reset(&counter);
+	fake_ibv_receive(frame, 100, 100);
 	dev.ops.counters_poll(&dev);
 	assert_int_equal(region_counter_read(&counter, 1, &read), 0);
 	assert_int_equal(read.hits, 1); /* 3 on the device, 2 before the reset */

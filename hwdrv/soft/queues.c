@@ -225,7 +225,7 @@ static struct soft_rxq **spare_slot(struct soft_queue *q, bool tx)
 }
 
 int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
-		      int fds[2], struct mpf_flow_error *error)
+		      int fds[HWDRV_QUEUE_FDS], struct mpf_flow_error *error)
 {
 	struct soft_queue *q;
 	struct soft_rxq *rxq = NULL, **slot, **spare;
@@ -289,6 +289,7 @@ int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx,
 	rcu_publish(*slot, rxq);
 	fds[0] = rxq->memfd;
 	fds[1] = rxq->bell;
+	fds[2] = -1;
 	return 0;
 }
 

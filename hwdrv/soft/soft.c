@@ -441,7 +441,8 @@ static int soft_isolate(struct hwdrv *dev, uint16_t port, bool enable, struct mp
 }
 
 static int soft_queue_attach_op(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx,
-				uint32_t owner, int fds[2], struct mpf_flow_error *error)
+				uint32_t owner, int fds[HWDRV_QUEUE_FDS],
+				struct mpf_flow_error *error)
 {
 	struct soft *soft = dev->priv;
 	int err = soft_queue_attach(soft, port, queue, tx, owner, fds, error);

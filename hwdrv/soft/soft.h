@@ -267,7 +267,7 @@ int soft_queue_index(const struct soft *soft, uint16_t queue);
 /* Attach (detach) queue `queue` of `port` for client `owner`: an RX queue,
  * or with `tx` a TX queue (PF queues only). */
 int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
-		      int fds[2], struct mpf_flow_error *error);
+		      int fds[HWDRV_QUEUE_FDS], struct mpf_flow_error *error);
 int soft_queue_detach(struct soft *soft, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
 		      struct mpf_flow_error *error);
 /* Client `owner` is gone: detach every queue it holds, free its spares. */

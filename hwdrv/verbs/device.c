@@ -294,6 +294,14 @@ static int check_attributes(struct verbs *v, struct mpf_flow_error *error)
 				      "(--queues)",
 				      v->name, v->n_queues, v->n_queues + 1, attr.max_cq,
 				      attr.max_qp);
+	/* As many buffers as --rxq-size asks for, as far as a WQ and a CQ
+	 * hold them. */
+	if (attr.max_qp_wr > 0 && v->rx_buffers > (uint32_t)attr.max_qp_wr)
+		v->rx_buffers = (uint32_t)attr.max_qp_wr;
+	if (attr.max_cqe > 0 && v->rx_buffers > (uint32_t)attr.max_cqe)
+		v->rx_buffers = (uint32_t)attr.max_cqe;
+	if (v->rx_buffers < 1)
+		v->rx_buffers = 1;
 	return 0;
 }
 
@@ -353,19 +361,35 @@ static int open_queue(struct verbs *v, unsigned q, const char **what)
 {
 	struct ibv_wq_init_attr init = {
 		.wq_type = IBV_WQT_RQ,
-		.max_wr = 64,
+		.max_wr = v->rx_buffers,
 		.max_sge = 1,
 		.pd = v->pd,
 	};
 	struct ibv_wq_attr ready = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RDY};
+	/* An extended CQ reporting each frame's length and flow tag (MARK,
+	 * FLAG), on the channel the loop watches. A device that reports no
+	 * tags gets a CQ without, and MARK and FLAG are refused. */
+	struct ibv_cq_init_attr_ex cq = {
+		.cqe = v->rx_buffers,
+		.channel = v->channel,
+		.wc_flags = IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_FLOW_TAG,
+	};
 
-	*what = "ibv_create_cq";
+	*what = "ibv_create_cq_ex";
 	errno = 0;
-	v->cqs[q] = ibv_create_cq(v->context, 64, NULL, NULL, 0);
+	v->cqs[q] = v->tagged_cqs ? ibv_create_cq_ex(v->context, &cq) : NULL;
+	if (v->cqs[q] == NULL && q == 0 && v->tagged_cqs) {
+		v->tagged_cqs = false;
+		v->caps.specs &= ~VERBS_CAP(VERBS_SPEC_TAG);
+	}
+	if (v->cqs[q] == NULL) {
+		cq.wc_flags = IBV_WC_EX_WITH_BYTE_LEN;
+		v->cqs[q] = ibv_create_cq_ex(v->context, &cq);
+	}
 	if (v->cqs[q] == NULL)
 		return errno ? errno : EIO;
 	*what = "ibv_create_wq";
-	init.cq = v->cqs[q];
+	init.cq = ibv_cq_ex_to_cq(v->cqs[q]);
 	v->wqs[q] = ibv_create_wq(v->context, &init);
 	if (v->wqs[q] == NULL)
 		return errno ? errno : EIO;
@@ -406,12 +430,15 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 	dev->priv = v;
 	verbs_caps_full(&v->caps, config->queues, config->groups, config->device_port);
 	v->n_queues = config->queues;
+	v->rx_buffers = (config->rxq_bytes ? config->rxq_bytes : 1u << 21) / VERBS_RX_BUFFER_SIZE;
+	v->tagged_cqs = true;
+	v->epoll_fd = v->returns_bell = -1;
 	if (config->ports != 1 || config->vfs)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "the verbs backend drives one device port as port 0 (--port "
 				      "picks it); --ports and --vfs are the soft backend's");
 	for (unsigned p = 0; p < HWDRV_PORTS_MAX; p++)
-		if (config->sources[p] || config->dump_dir)
+		if ((config->sources[p] && (p > 0 || !verbs_model_source)) || config->dump_dir)
 			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 					      "--source and --dump-queues are the soft backend's: "
 					      "the NIC is the verbs backend's source");
@@ -423,6 +450,9 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 		return flow_error_set(error, errno ? errno : EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				      -1, "%s: ibv_alloc_pd: %s", v->name,
 				      strerror(errno ? errno : EIO));
+	err = verbs_rx_open(v, error);
+	if (err)
+		return err;
 	err = open_queues(v, error);
 	if (err)
 		return err;
@@ -438,6 +468,8 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "%s: the default flow (ALL_DEFAULT): %s", v->name,
 				      strerror(-err));
+	if (config->sources[0])
+		return verbs_model_source(v->context, config->sources[0], error);
 	return 0;
 }
 
@@ -462,12 +494,14 @@ void verbs_close(struct hwdrv *dev)
 	verbs_default_flow_destroy(v);
 	if (v->sink_qp)
 		verbs_qp_put(v, v->sink_qp);
+	verbs_rx_close(v);
 	for (unsigned q = 0; v->wqs && q <= v->n_queues; q++) {
 		if (v->wqs[q])
 			ibv_destroy_wq(v->wqs[q]);
 		if (v->cqs[q])
-			ibv_destroy_cq(v->cqs[q]);
+			ibv_destroy_cq(ibv_cq_ex_to_cq(v->cqs[q]));
 	}
+	verbs_rx_close_channel(v);
 	free(v->wqs);
 	free(v->cqs);
 	if (v->pd)

@@ -430,4 +430,9 @@ const struct hwdrv_ops hwdrv_verbs_ops = {
 	.isolate = verbs_isolate,
 	.counters_poll = verbs_counters_poll,
 	.counter_read = verbs_counter_read,
+	.queue_attach = verbs_queue_attach,
+	.queue_detach = verbs_queue_detach,
+	.release = verbs_queues_release,
+	.event_fd = verbs_event_fd,
+	.service = verbs_service,
 };

@@ -9,8 +9,10 @@
  *   flows.c      the hwdrv ops: validate, create, destroy, isolate; the
  *                hashing QPs shared by rules; global bit-masks
  *   counters.c   ibv_counters read into the shared counters region
+ *   rxq.c        delivery: attached RX queues' buffers posted, their CQs
+ *                polled, descriptors published to the client (zero-copy)
  *
- * Queues. Each RX queue is a work queue (WQ) with its CQ. A flow reaches a
+ * Queues. Each RX queue is a work queue (WQ) with its extended CQ. A flow reaches a
  * queue set through a hashing QP over an indirection table of WQs: QUEUE
  * is a one-entry table with no hash fields, RSS the rule's queues with its
  * hash fields and key. QPs are made on first use and shared by every flow
@@ -30,6 +32,8 @@
 #include <infiniband/verbs.h>
 
 #include "hwdrv/hwdrv.h"
+#include "shm/ring.h"
+#include "shm/rxq.h"
 
 /* Device flows one rule may become (hidden rules of the emulations). */
 #define VERBS_FLOWS_MAX 16
@@ -43,6 +47,14 @@
  * the more specific of two overlapping flows at one priority is tried
  * first, as mlx5 does (its three levels per priority: L4, L3, L2). */
 #define VERBS_SUBLEVELS 4
+/* Bytes of one receive buffer: a 1500-byte MTU frame and its headers with
+ * room to spare (a larger frame is dropped, counted, as mlx5 does with one
+ * scatter entry). Buffers per queue: --rxq-size / this, at most what the
+ * device's WQs and CQs hold. */
+#define VERBS_RX_BUFFER_SIZE 2048u
+/* Completions one queue gives per service pass, so that one busy queue
+ * cannot starve the loop's clients. */
+#define VERBS_POLL_BUDGET 256u
 /* The Toeplitz key length verbs devices take. */
 #define VERBS_RSS_KEY_LENGTH 40
 /* The tag FLAG sets. MARK id n is tag n + 1 (tag 0 is no tag), so its ids
@@ -207,13 +219,32 @@ struct verbs_rule {
 	struct verbs_rule_flow flows[];
 };
 
+/* An attached RX queue (rxq.c): a client's buffers on the queue's WQ. */
+struct verbs_rxq {
+	uint16_t queue;
+	uint32_t owner;
+	int memfd, bell; /* the memory (shm/rxq.h), the client's doorbell */
+	void *mem;
+	size_t length;
+	struct rxq_header *header;
+	struct rxq_ring_stats *stats;
+	struct ring ring;    /* descriptors: we produce */
+	struct ring returns; /* buffer indexes: the client produces */
+	uint8_t *buffers;
+	uint32_t n_buffers, buffer_size;
+	uint8_t *state; /* per buffer: posted, the client's, free */
+	struct ibv_mr *mr;
+	bool broken; /* the client returned what was not its own */
+	uint64_t packets, bytes, dropped;
+};
+
 struct verbs {
 	struct ibv_context *context;
 	struct ibv_pd *pd;
 	char name[IBV_SYSFS_NAME_MAX];
 	struct verbs_caps caps;
 	uint16_t n_queues;
-	struct ibv_cq **cqs;	       /* n_queues + 1: the sink's last */
+	struct ibv_cq_ex **cqs;	       /* n_queues + 1: the sink's last */
 	struct ibv_wq **wqs;	       /* n_queues + 1 */
 	struct verbs_qp *qps;	       /* every hashing QP in use */
 	struct verbs_qp *sink_qp;      /* the probes' QP */
@@ -221,6 +252,13 @@ struct verbs {
 	struct verbs_qp *default_flow_qp;
 	struct verbs_rule *rules;
 	struct verbs_layer_mask masks[VERBS_LAYER_MASKS_MAX];
+	/* Delivery (rxq.c). */
+	uint32_t rx_buffers;	 /* per queue */
+	bool tagged_cqs;	 /* completions carry the flow tag */
+	struct verbs_rxq **rxqs; /* n_queues: the attached ones */
+	struct ibv_comp_channel *channel;
+	int returns_bell; /* clients ring it when they return buffers */
+	int epoll_fd;	  /* the channel and returns_bell: the loop watches it */
 	/* The rule being made: the device is driven by one thread. */
 	struct verbs_translation translation;
 };
@@ -239,6 +277,24 @@ int verbs_rule_destroy(struct verbs *v, struct verbs_rule *r);
 /* The flow that takes everything no rule steers, to queue 0. */
 int verbs_default_flow_create(struct verbs *v);
 void verbs_default_flow_destroy(struct verbs *v);
+
+/* A model of the NIC (the tests' fake, tests/verbs/fake_ibv.c) defines
+ * this to receive port 0's frames from a soft packet source (--source);
+ * with a real device it is absent and --source is refused. */
+int verbs_model_source(struct ibv_context *context, const char *spec, struct mpf_flow_error *error)
+	__attribute__((weak));
+
+/* rxq.c */
+int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error);
+void verbs_rx_close(struct verbs *v);	      /* every queue detached */
+void verbs_rx_close_channel(struct verbs *v); /* after the CQs */
+int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		       int fds[HWDRV_QUEUE_FDS], struct mpf_flow_error *error);
+int verbs_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		       struct mpf_flow_error *error);
+void verbs_queues_release(struct hwdrv *dev, uint32_t owner);
+int verbs_event_fd(struct hwdrv *dev);
+unsigned verbs_service(struct hwdrv *dev, bool woken);
 
 /* counters.c */
 void verbs_counters_poll(struct hwdrv *dev);

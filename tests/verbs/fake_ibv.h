@@ -10,8 +10,12 @@
  *
  * The fake checks what it is given as a kernel would (sizes, spec types,
  * the QP of a flow, priorities, masks), keeps a copy of every flow
- * created, counts live objects of each kind, fails calls on request, and
- * its counters grow by one 100-byte packet at every read.
+ * created, counts live objects of each kind and fails calls on request.
+ * It is also a model of the NIC (nic_model.h): frames given to
+ * fake_ibv_receive(), or replayed from a soft packet source by the
+ * backend's --source (verbs_model_source()), go through the live flows
+ * into buffers posted on WQs, with completions on extended CQs and events
+ * on completion channels; counters count what the flows matched.
  *
  * Configuration: fake_ibv_configure(), or MPFLOW_FAKE_IBV in the
  * environment (read at the first call), a comma-separated list of:
@@ -49,6 +53,7 @@ enum fake_op {
 	FAKE_CREATE_COUNTERS,
 	FAKE_ATTACH_COUNTERS,
 	FAKE_READ_COUNTERS,
+	FAKE_REG_MR,
 	FAKE_OPS
 };
 
@@ -62,6 +67,8 @@ enum fake_kind {
 	FAKE_QP,
 	FAKE_FLOW,
 	FAKE_COUNTERS,
+	FAKE_MR,
+	FAKE_CHANNEL,
 	FAKE_KINDS
 };
 
@@ -93,5 +100,15 @@ unsigned fake_ibv_flows(void);
 
 /* Flags of the last ibv_read_counters() call. */
 uint32_t fake_ibv_last_read_flags(void);
+
+/* A frame arrives on the port: the NIC model (nic_model.h) tries the live
+ * flows on it, counts, drops or writes it into a buffer posted on the WQ
+ * its flow's QP picks (RSS), with a completion on that WQ's CQ (and an
+ * event on the CQ's channel when it was armed). Thread-safe. */
+void fake_ibv_receive(const uint8_t *frame, uint32_t length, uint32_t wire_length);
+
+/* Frames WQ `index` (creation order) received into posted buffers, and
+ * dropped (none posted, or too large for the buffer). -ENOENT: no such WQ. */
+int fake_ibv_wq_stats(unsigned index, uint64_t *received, uint64_t *dropped);
 
 #endif

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Delivery: the frames the NIC steers to an RX queue reach the client that
+ * attached it, without a copy (shm/rxq.h, "zero-copy RX queue").
+ *
+ * Attaching queue q makes a memfd for that client alone: its buffers are
+ * registered as an MR and each is posted as a receive on WQ q. The loop
+ * (hwdrv service op) polls the queue's extended CQ; each completion
+ * becomes a descriptor (length, mark or flag decoded from the flow tag,
+ * timestamp) in the client's ring, naming the buffer the NIC wrote. The
+ * client reads the frame in place and hands the buffer back through the
+ * return ring; we check each index (in range, the client's to return) and
+ * post the buffer again. A client that keeps its buffers only runs its own
+ * queue dry: the NIC drops what finds no buffer (counted by the device),
+ * and a descriptor that finds the client's ring full is counted in its
+ * `dropped` and the buffer posted again.
+ *
+ * Events: every CQ reports to one completion channel; clients ring one
+ * eventfd when they return buffers; both sit in an epoll set whose fd the
+ * loop watches (event_fd). A busy-polling loop calls service() between
+ * its passes too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hwdrv/verbs/verbs.h"
+#include "shm/doorbell.h"
+#include "shm/ring.h"
+#include "shm/rxq.h"
+
+enum buffer_state { BUFFER_FREE, BUFFER_POSTED, BUFFER_CLIENT };
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+	uint32_t size = RING_SIZE_MIN;
+
+	while (size < n && size < RING_SIZE_MAX)
+		size <<= 1;
+	return size;
+}
+
+static uint64_t align64(uint64_t n)
+{
+	return (n + 63u) & ~(uint64_t)63u;
+}
+
+static void rxq_free(struct verbs_rxq *r)
+{
+	if (r->mr)
+		ibv_dereg_mr(r->mr);
+	if (r->mem)
+		munmap(r->mem, r->length);
+	if (r->memfd >= 0)
+		close(r->memfd);
+	if (r->bell >= 0)
+		close(r->bell);
+	free(r->state);
+	free(r);
+}
+
+/* Post buffer `i` on the queue's WQ. */
+static int post(struct verbs *v, struct verbs_rxq *r, uint32_t i)
+{
+	struct ibv_sge sge = {.addr = (uintptr_t)(r->buffers + (size_t)i * r->buffer_size),
+			      .length = r->buffer_size,
+			      .lkey = r->mr->lkey};
+	struct ibv_recv_wr wr = {.wr_id = i, .sg_list = &sge, .num_sge = 1}, *bad = NULL;
+	int err = ibv_post_wq_recv(v->wqs[r->queue], &wr, &bad);
+
+	if (err)
+		return -err;
+	r->state[i] = BUFFER_POSTED;
+	return 0;
+}
+
+static int rxq_make(struct verbs *v, uint16_t queue, uint32_t owner, struct verbs_rxq **out,
+		    struct mpf_flow_error *error)
+{
+	struct verbs_rxq *r = calloc(1, sizeof(*r));
+	uint32_t n = v->rx_buffers, size = VERBS_RX_BUFFER_SIZE;
+	uint32_t ring_bytes = pow2_at_least((uint64_t)n * ring_record_size(sizeof(struct rxq_desc) +
+									 sizeof(struct rxq_ref)) *
+					    2);
+	uint32_t return_bytes = pow2_at_least((uint64_t)n * ring_record_size(4) * 2);
+	uint64_t ring_block = align64(RXQ_RING_STATS + ring_memsize(ring_bytes));
+	uint64_t return_block = align64(RXQ_RING_STATS + ring_memsize(return_bytes));
+	uint64_t buffer_offset = (RXQ_HEADER_SIZE + ring_block + return_block + 4095u) & ~4095ull;
+	const char *what = "memfd_create";
+	int err;
+
+	if (r == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no memory for queue %u", queue);
+	r->memfd = r->bell = -1;
+	r->queue = queue;
+	r->owner = owner;
+	r->n_buffers = n;
+	r->buffer_size = size;
+	r->length = buffer_offset + (size_t)n * size;
+	r->state = calloc(n, 1);
+	r->memfd = memfd_create("mpflow-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	r->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->state == NULL || r->memfd < 0 || r->bell < 0 ||
+	    ftruncate(r->memfd, (off_t)r->length) != 0 ||
+	    fcntl(r->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+		goto fail;
+	what = "mmap";
+	r->mem = mmap(NULL, r->length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->memfd,
+		      0);
+	if (r->mem == MAP_FAILED) {
+		r->mem = NULL;
+		goto fail;
+	}
+	r->header = r->mem;
+	*r->header = (struct rxq_header){.magic = RXQ_MAGIC,
+					 .version = RXQ_VERSION,
+					 .port = 0,
+					 .queue = queue,
+					 .ring_offset = RXQ_HEADER_SIZE,
+					 .ring_bytes = ring_bytes,
+					 .rings = 1,
+					 .ring_stride = (uint32_t)ring_block,
+					 .flags = RXQ_ZERO_COPY,
+					 .buffers = n,
+					 .buffer_size = size,
+					 .return_bytes = return_bytes,
+					 .buffer_offset = buffer_offset,
+					 .return_offset = RXQ_HEADER_SIZE + ring_block};
+	r->stats = (struct rxq_ring_stats *)(void *)((uint8_t *)r->mem + RXQ_HEADER_SIZE);
+	r->buffers = (uint8_t *)r->mem + buffer_offset;
+	what = "its rings";
+	err = ring_create(&r->ring, (uint8_t *)r->stats + RXQ_RING_STATS,
+			  ring_block - RXQ_RING_STATS, ring_bytes,
+			  sizeof(struct rxq_desc) + sizeof(struct rxq_ref), RING_PRODUCER, r->bell);
+	if (!err)
+		err = ring_create(&r->returns,
+				  (uint8_t *)r->mem + RXQ_HEADER_SIZE + ring_block + RXQ_RING_STATS,
+				  return_block - RXQ_RING_STATS, return_bytes,
+				  RXQ_RETURN_MAX * sizeof(uint32_t), RING_CONSUMER, -1);
+	if (err) {
+		errno = -err;
+		goto fail;
+	}
+	what = "ibv_reg_mr";
+	errno = 0;
+	r->mr = ibv_reg_mr(v->pd, r->buffers, (size_t)n * size, IBV_ACCESS_LOCAL_WRITE);
+	if (r->mr == NULL)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	err = errno ? errno : EIO;
+	rxq_free(r);
+	return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "%s: queue %u's memory: %s: %s", v->name, queue, what, strerror(err));
+}
+
+/* Take back every buffer posted on the queue's WQ: ERR flushes them (their
+ * completions discarded), RESET then RDY readies it for the next owner. */
+static void rxq_reclaim(struct verbs *v, struct verbs_rxq *r)
+{
+	struct ibv_wq_attr to_err = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_ERR};
+	struct ibv_wq_attr to_reset = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RESET};
+	struct ibv_wq_attr to_ready = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RDY};
+	struct ibv_cq_ex *cq = v->cqs[r->queue];
+	struct ibv_poll_cq_attr attr = {0};
+
+	ibv_modify_wq(v->wqs[r->queue], &to_err);
+	if (ibv_start_poll(cq, &attr) == 0) {
+		do {
+			if (cq->wr_id < r->n_buffers)
+				r->state[cq->wr_id] = BUFFER_FREE;
+		} while (ibv_next_poll(cq) == 0);
+		ibv_end_poll(cq);
+	}
+	ibv_modify_wq(v->wqs[r->queue], &to_reset);
+	ibv_modify_wq(v->wqs[r->queue], &to_ready);
+}
+
+int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		       int fds[HWDRV_QUEUE_FDS], struct mpf_flow_error *error)
+{
+	struct verbs *v = dev->priv;
+	struct verbs_rxq *r = NULL;
+	int err;
+
+	if (tx)
+		return flow_error_set(error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "verbs backend: TX queues for secondaries are the soft "
+				      "backend's");
+	if (port != 0)
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "port %u does not exist (the verbs backend drives port 0)",
+				      port);
+	if (queue >= v->n_queues)
+		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "queue %u does not exist (the port has %u)", queue,
+				      v->n_queues);
+	if (v->rxqs[queue])
+		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "RX queue %u of port 0 is attached by another client",
+				      queue);
+	err = rxq_make(v, queue, owner, &r, error);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < r->n_buffers; i++) {
+		err = post(v, r, i);
+		if (err) {
+			rxq_reclaim(v, r);
+			rxq_free(r);
+			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					      "%s: queue %u: ibv_post_wq_recv: %s", v->name,
+					      queue, strerror(-err));
+		}
+	}
+	ibv_req_notify_cq(ibv_cq_ex_to_cq(v->cqs[queue]), 0);
+	v->rxqs[queue] = r;
+	fds[0] = r->memfd;
+	fds[1] = r->bell;
+	fds[2] = v->returns_bell;
+	return 0;
+}
+
+static void rxq_detach(struct verbs *v, struct verbs_rxq *r)
+{
+	v->rxqs[r->queue] = NULL;
+	rxq_reclaim(v, r);
+	rxq_free(r);
+}
+
+int verbs_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
+		       struct mpf_flow_error *error)
+{
+	struct verbs *v = dev->priv;
+
+	if (tx || port != 0 || queue >= v->n_queues || v->rxqs[queue] == NULL ||
+	    v->rxqs[queue]->owner != owner)
+		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s queue %u of port %u is not attached by this client",
+				      tx ? "TX" : "RX", queue, port);
+	rxq_detach(v, v->rxqs[queue]);
+	return 0;
+}
+
+void verbs_queues_release(struct hwdrv *dev, uint32_t owner)
+{
+	struct verbs *v = dev->priv;
+
+	for (unsigned q = 0; q < v->n_queues; q++)
+		if (v->rxqs[q] && v->rxqs[q]->owner == owner)
+			rxq_detach(v, v->rxqs[q]);
+}
+
+/* Buffers the client handed back: checked, posted again. A bad index
+ * breaks the queue (its client broke the protocol; others are untouched). */
+static unsigned take_returns(struct verbs *v, struct verbs_rxq *r)
+{
+	uint32_t idx[RXQ_RETURN_MAX];
+	unsigned done = 0;
+	int n;
+
+	/* While we drain, the client need not ring; after, it must, so a
+	 * queue whose buffers are all out gets them back as soon as they
+	 * come (the ring's wakeup protocol: the check after the flag). */
+	ring_consumer_finish_sleep(&r->returns);
+	do {
+		while (!r->broken &&
+		       (n = ring_dequeue(&r->returns, idx, sizeof(idx))) != -EAGAIN) {
+			if (n < 0 || n % 4 != 0) {
+				r->broken = true;
+				break;
+			}
+			for (int k = 0; k < n / 4 && !r->broken; k++) {
+				if (idx[k] >= r->n_buffers || r->state[idx[k]] != BUFFER_CLIENT) {
+					r->broken = true;
+					break;
+				}
+				if (post(v, r, idx[k]) != 0)
+					r->state[idx[k]] = BUFFER_FREE; /* the WQ refused it */
+				done++;
+			}
+		}
+	} while (!r->broken && !ring_consumer_prepare_sleep(&r->returns));
+	return done;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One completion of queue r: a descriptor for the client, or the buffer
+ * back on the WQ. */
+static void complete(struct verbs *v, struct verbs_rxq *r, struct ibv_cq_ex *cq, uint64_t now)
+{
+	uint64_t i = cq->wr_id;
+	struct {
+		struct rxq_desc desc;
+		struct rxq_ref ref;
+	} rec;
+
+	if (i >= r->n_buffers || r->state[i] != BUFFER_POSTED)
+		return; /* not a buffer of this attachment (a flushed leftover) */
+	if (cq->status != IBV_WC_SUCCESS || r->broken) {
+		r->dropped++;
+		if (r->broken || post(v, r, (uint32_t)i) != 0)
+			r->state[i] = BUFFER_FREE;
+		return;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.desc.length = ibv_wc_read_byte_len(cq);
+	rec.desc.wire_length = rec.desc.length;
+	rec.desc.timestamp_ns = now;
+	rec.desc.queue = r->queue;
+	if (v->tagged_cqs) {
+		uint32_t tag = ibv_wc_read_flow_tag(cq);
+
+		if (tag == VERBS_TAG_FLAG)
+			rec.desc.flags |= RXQ_DESC_FLAG;
+		else if (tag != 0)
+			rec.desc.flags |= RXQ_DESC_MARK, rec.desc.mark = tag - 1;
+	}
+	rec.ref.buffer = (uint32_t)i;
+	if (rec.desc.length > r->buffer_size || ring_stage(&r->ring, &rec, sizeof(rec)) != 0) {
+		r->dropped++; /* the client's ring is full: it keeps what it has */
+		if (post(v, r, (uint32_t)i) != 0)
+			r->state[i] = BUFFER_FREE;
+		return;
+	}
+	r->state[i] = BUFFER_CLIENT;
+	r->packets++;
+	r->bytes += rec.desc.length;
+}
+
+/* Completions of one queue, published with one commit. */
+static unsigned poll_queue(struct verbs *v, unsigned q)
+{
+	struct verbs_rxq *r = v->rxqs[q];
+	struct ibv_cq_ex *cq = v->cqs[q];
+	struct ibv_poll_cq_attr attr = {0};
+	unsigned n = 0;
+	uint64_t now;
+
+	if (ibv_start_poll(cq, &attr) != 0)
+		return 0;
+	now = realtime_ns();
+	do {
+		if (r)
+			complete(v, r, cq, now);
+		n++;
+	} while (n < VERBS_POLL_BUDGET && ibv_next_poll(cq) == 0);
+	ibv_end_poll(cq);
+	if (r) {
+		ring_commit(&r->ring);
+		shm_store_relaxed64(&r->stats->packets, r->packets);
+		shm_store_relaxed64(&r->stats->bytes, r->bytes);
+		shm_store_relaxed64(&r->stats->dropped, r->dropped);
+	}
+	return n;
+}
+
+/* Events on the channel: acknowledged and the CQ armed again before it is
+ * polled, so that no completion slips between the poll and the arming. */
+static void take_events(struct verbs *v)
+{
+	struct ibv_cq *cq;
+	void *context;
+
+	while (ibv_get_cq_event(v->channel, &cq, &context) == 0) {
+		ibv_ack_cq_events(cq, 1);
+		ibv_req_notify_cq(cq, 0);
+	}
+	doorbell_drain(v->returns_bell);
+}
+
+unsigned verbs_service(struct hwdrv *dev, bool woken)
+{
+	struct verbs *v = dev->priv;
+	unsigned done = 0;
+
+	if (woken)
+		take_events(v);
+	for (unsigned q = 0; q < v->n_queues; q++) {
+		if (v->rxqs[q])
+			done += take_returns(v, v->rxqs[q]);
+		done += poll_queue(v, q);
+	}
+	return done;
+}
+
+int verbs_event_fd(struct hwdrv *dev)
+{
+	struct verbs *v = dev->priv;
+
+	return v->epoll_fd;
+}
+
+int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	v->rxqs = calloc(v->n_queues, sizeof(*v->rxqs));
+	v->returns_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (v->rxqs == NULL || v->returns_bell < 0 || v->epoll_fd < 0)
+		return flow_error_set(error, errno ? errno : ENOMEM,
+				      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the receive path's descriptors: %s",
+				      strerror(errno ? errno : ENOMEM));
+	errno = 0;
+	v->channel = ibv_create_comp_channel(v->context);
+	if (v->channel == NULL)
+		return flow_error_set(error, errno ? errno : EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+				      -1, "%s: ibv_create_comp_channel: %s", v->name,
+				      strerror(errno ? errno : EIO));
+	if (fcntl(v->channel->fd, F_SETFL, fcntl(v->channel->fd, F_GETFL) | O_NONBLOCK) != 0 ||
+	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->channel->fd, &ev) != 0 ||
+	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->returns_bell, &ev) != 0)
+		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the receive path's events: %s", strerror(errno));
+	return 0;
+}
+
+void verbs_rx_close(struct verbs *v)
+{
+	for (unsigned q = 0; v->rxqs && q < v->n_queues; q++)
+		if (v->rxqs[q])
+			rxq_detach(v, v->rxqs[q]);
+	free(v->rxqs);
+	v->rxqs = NULL;
+	if (v->epoll_fd >= 0)
+		close(v->epoll_fd);
+	if (v->returns_bell >= 0)
+		close(v->returns_bell);
+	v->epoll_fd = v->returns_bell = -1;
+}
+
+void verbs_rx_close_channel(struct verbs *v)
+{
+	if (v->channel)
+		ibv_destroy_comp_channel(v->channel);
+	v->channel = NULL;
+}
