@@ -38,7 +38,7 @@ static int publish(struct verbs_rule *r, bool fresh)
 	if (!counted)
 		return 0; /* no COUNT action: the slot says so to readers */
 	clock_gettime(CLOCK_REALTIME, &now);
-	region_counter_set(r->counter, hits, bytes,
+	region_counter_set(r->counter, r->hits_origin + hits, r->bytes_origin + bytes,
 			   (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
 	return 0;
 }

@@ -335,6 +335,10 @@ static int verbs_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void *
 	r->n_flows = t->n_flows;
 	r->counter = rule->counter;
 	r->counted = counted;
+	if (counted) {
+		r->hits_origin = shm_load_relaxed64(&rule->counter->hits);
+		r->bytes_origin = shm_load_relaxed64(&rule->counter->bytes);
+	}
 	masks_take(v, t, r);
 	rules_link(v, r);
 	*handle = r;

@@ -214,6 +214,10 @@ struct verbs_rule {
 	struct verbs_rule *prev, *next; /* every rule, for polling and close */
 	struct region_counter *counter;
 	bool counted;
+	/* The slot's counts when the rule was made: the region's counts run
+	 * on across a slot's lives (readers subtract the baseline taken at
+	 * open), the device's start from zero with each rule. */
+	uint64_t hits_origin, bytes_origin;
 	uint32_t masks; /* bit per verbs.masks[] entry it holds */
 	unsigned n_flows;
 	struct verbs_rule_flow flows[];
