@@ -50,8 +50,11 @@ uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *inpu
 	(MPF_RSS_IPV4 | MPF_RSS_IPV6 | MPF_RSS_NONFRAG_IPV4_TCP | MPF_RSS_NONFRAG_IPV4_UDP |       \
 	 MPF_RSS_NONFRAG_IPV6_TCP | MPF_RSS_NONFRAG_IPV6_UDP)
 
-/* The hash input of the outermost IP layer: addresses, and the L4 ports
- * when the L4 protocol's type is asked for (as a NIC would). */
+/* The hash input of the outermost IP layer: addresses and L4 ports when
+ * the L4 protocol's type is asked for, addresses alone when an IP type is
+ * (IPV4, *_OTHER, FRAG_*); a packet no asked type covers is not hashed
+ * and goes to the first queue, as a NIC's RSS does (mlx5, and the verbs
+ * backend's expansion: the rest unhashed). */
 uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool *valid)
 {
 	uint64_t types = rss->types ? rss->types : RSS_DEFAULT_TYPES;
@@ -85,7 +88,7 @@ uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool 
 			   (l4->type == MPF_FLOW_ITEM_TYPE_SCTP && (types & sctp)))) {
 			memcpy(input + n, p->data + l4->hdr, 4);
 			n += 4;
-		} else if (!(types & (other | tcp | udp | sctp))) {
+		} else if (!(types & other)) {
 			return 0;
 		}
 		*valid = true;
