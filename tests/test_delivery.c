@@ -251,8 +251,7 @@ static void start(struct setup *s, unsigned frames, unsigned pps, const char *rx
 	snprintf(s->pcap, sizeof(s->pcap), "/tmp/mpflow-delivery-%d.pcap", (int)getpid());
 	write_pcap(s->pcap, frames, &s->e);
 	if (pps)
-		snprintf(s->source, sizeof(s->source), "0=pcap:%s,delay=2000,pps=%u", s->pcap,
-			 pps);
+		snprintf(s->source, sizeof(s->source), "0=pcap:%s,delay=2000,pps=%u", s->pcap, pps);
 	else
 		snprintf(s->source, sizeof(s->source), "0=pcap:%s,delay=2000", s->pcap);
 	assert_int_equal(primary_start(&s->p, args), 0);
@@ -300,9 +299,8 @@ static void test_frames_reach_the_queue_their_rule_names_with_mark_and_flag(void
 	/* RSS spread them: each queue of the set took a share. */
 	assert_true(g[2].frames[TLS] > s.e.frames[TLS] / 5);
 	assert_true(g[3].frames[TLS] > s.e.frames[TLS] / 5);
-	assert_int_equal(g[0].frames[JUNK] + g[1].frames[JUNK] + g[2].frames[JUNK] +
-				 g[3].frames[JUNK],
-			 0);
+	assert_int_equal(
+		g[0].frames[JUNK] + g[1].frames[JUNK] + g[2].frames[JUNK] + g[3].frames[JUNK], 0);
 
 	for (int k = 0; k < KINDS - 1; k++)
 		expect_count(s.c, s.h[k], s.e.frames[k], s.e.bytes[k]);

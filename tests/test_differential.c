@@ -89,11 +89,11 @@ static void open_soft(void)
 		assert_int_equal(s->dev.ops.queue_attach(&s->dev, 0, q, false, 7, fds, &error), 0);
 		s->mem[q] = mmap(NULL, s->length, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
 		assert_true(s->mem[q] != MAP_FAILED);
-		assert_int_equal(ring_attach(&s->rx[q],
-					     (uint8_t *)s->mem[q] + RXQ_HEADER_SIZE + RXQ_RING_STATS,
-					     s->length - RXQ_HEADER_SIZE - RXQ_RING_STATS,
-					     RING_CONSUMER, -1),
-				 0);
+		assert_int_equal(
+			ring_attach(
+				&s->rx[q], (uint8_t *)s->mem[q] + RXQ_HEADER_SIZE + RXQ_RING_STATS,
+				s->length - RXQ_HEADER_SIZE - RXQ_RING_STATS, RING_CONSUMER, -1),
+			0);
 	}
 }
 
@@ -122,10 +122,11 @@ static void open_verbs(void)
 					     (uint8_t *)v->mem[q] + h.ring_offset + RXQ_RING_STATS,
 					     h.ring_stride - RXQ_RING_STATS, RING_CONSUMER, -1),
 				 0);
-		assert_int_equal(ring_attach(&v->returns[q],
-					     (uint8_t *)v->mem[q] + h.return_offset + RXQ_RING_STATS,
-					     ring_memsize(h.return_bytes), RING_PRODUCER, -1),
-				 0);
+		assert_int_equal(
+			ring_attach(&v->returns[q],
+				    (uint8_t *)v->mem[q] + h.return_offset + RXQ_RING_STATS,
+				    ring_memsize(h.return_bytes), RING_PRODUCER, -1),
+			0);
 	}
 }
 
@@ -174,7 +175,8 @@ struct gen_rule {
 	bool inner; /* ... a VXLAN item */
 };
 
-static void append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void append(char *buf, size_t size, const char *fmt, ...)
 {
@@ -304,7 +306,9 @@ static struct frame gen_frame(bool *tagged)
 	}
 	if (l3 < 7)
 		frame_ipv4(&f, 0x0a000001u + pick(3), 0x0a000101u + pick(2),
-			   l4 == 0 ? 17 : l4 == 1 ? 6 : 1);
+			   l4 == 0   ? 17
+			   : l4 == 1 ? 6
+				     : 1);
 	else
 		frame_ipv6(&f, (uint8_t)(1 + pick(3)), 1, l4 == 0 ? 17 : l4 == 1 ? 6 : 58);
 	if (l4 == 0)
@@ -450,10 +454,11 @@ static void test_soft_and_verbs_agree_on_every_rule_both_accept(void **state)
 		if (es || ev) {
 			refused++;
 			if (!es)
-				assert_int_equal(soft_side.dev.ops.destroy(&soft_side.dev, hs, NULL), 0);
+				assert_int_equal(
+					soft_side.dev.ops.destroy(&soft_side.dev, hs, NULL), 0);
 			if (!ev)
-				assert_int_equal(verbs_side.dev.ops.destroy(&verbs_side.dev, hv, NULL),
-						 0);
+				assert_int_equal(
+					verbs_side.dev.ops.destroy(&verbs_side.dev, hv, NULL), 0);
 			continue;
 		}
 		accepted++;
@@ -474,7 +479,8 @@ static void test_soft_and_verbs_agree_on_every_rule_both_accept(void **state)
 				fprintf(stderr, "%s | %s | %s\n", h, a, b);
 			}
 			if (same(&os, &ov)) {
-				matched += !(os.n == 1 && os.at[0].queue == 0 && os.at[0].flags == 0);
+				matched +=
+					!(os.n == 1 && os.at[0].queue == 0 && os.at[0].flags == 0);
 				continue;
 			}
 			/* The named difference: a rule without a VLAN item
@@ -515,12 +521,13 @@ static void test_soft_and_verbs_agree_on_every_rule_both_accept(void **state)
  * vector (Microsoft's RSS documentation, IPv4 with TCP ports). */
 static void test_the_model_hashes_as_the_rss_verification_suite(void **state)
 {
-	static const uint8_t key[40] = {
-		0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-		0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-		0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+	static const uint8_t key[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+					0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+					0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+					0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 	/* 66.9.149.187:2794 -> 161.142.100.80:1766 */
-	static const uint8_t input[12] = {66, 9, 149, 187, 161, 142, 100, 80, 0x0a, 0xea, 0x06, 0xe6};
+	static const uint8_t input[12] = {66,  9,  149,	 187,  161,  142,
+					  100, 80, 0x0a, 0xea, 0x06, 0xe6};
 
 	(void)state;
 	assert_int_equal(nic_toeplitz(key, input, 12), 0x51ccc178);

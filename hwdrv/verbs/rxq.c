@@ -85,9 +85,9 @@ static int rxq_make(struct verbs *v, uint16_t queue, uint32_t owner, struct verb
 {
 	struct verbs_rxq *r = calloc(1, sizeof(*r));
 	uint32_t n = v->rx_buffers, size = VERBS_RX_BUFFER_SIZE;
-	uint32_t ring_bytes = pow2_at_least((uint64_t)n * ring_record_size(sizeof(struct rxq_desc) +
-									 sizeof(struct rxq_ref)) *
-					    2);
+	uint32_t ring_bytes = pow2_at_least(
+		(uint64_t)n * ring_record_size(sizeof(struct rxq_desc) + sizeof(struct rxq_ref)) *
+		2);
 	uint32_t return_bytes = pow2_at_least((uint64_t)n * ring_record_size(4) * 2);
 	uint64_t ring_block = align64(RXQ_RING_STATS + ring_memsize(ring_bytes));
 	uint64_t return_block = align64(RXQ_RING_STATS + ring_memsize(return_bytes));
@@ -205,8 +205,7 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 				      v->n_queues);
 	if (v->rxqs[queue])
 		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "RX queue %u of port 0 is attached by another client",
-				      queue);
+				      "RX queue %u of port 0 is attached by another client", queue);
 	err = rxq_make(v, queue, owner, &r, error);
 	if (err)
 		return err;
@@ -216,8 +215,8 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 			rxq_reclaim(v, r);
 			rxq_free(r);
 			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					      "%s: queue %u: ibv_post_wq_recv: %s", v->name,
-					      queue, strerror(-err));
+					      "%s: queue %u: ibv_post_wq_recv: %s", v->name, queue,
+					      strerror(-err));
 		}
 	}
 	ibv_req_notify_cq(ibv_cq_ex_to_cq(v->cqs[queue]), 0);
@@ -271,8 +270,7 @@ static unsigned take_returns(struct verbs *v, struct verbs_rxq *r)
 	 * come (the ring's wakeup protocol: the check after the flag). */
 	ring_consumer_finish_sleep(&r->returns);
 	do {
-		while (!r->broken &&
-		       (n = ring_dequeue(&r->returns, idx, sizeof(idx))) != -EAGAIN) {
+		while (!r->broken && (n = ring_dequeue(&r->returns, idx, sizeof(idx))) != -EAGAIN) {
 			if (n < 0 || n % 4 != 0) {
 				r->broken = true;
 				break;
@@ -413,10 +411,9 @@ int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error)
 	v->returns_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (v->rxqs == NULL || v->returns_bell < 0 || v->epoll_fd < 0)
-		return flow_error_set(error, errno ? errno : ENOMEM,
-				      MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "the receive path's descriptors: %s",
-				      strerror(errno ? errno : ENOMEM));
+		return flow_error_set(
+			error, errno ? errno : ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			"the receive path's descriptors: %s", strerror(errno ? errno : ENOMEM));
 	errno = 0;
 	v->channel = ibv_create_comp_channel(v->context);
 	if (v->channel == NULL)

@@ -20,6 +20,7 @@
 #define FAKE_WQS_MAX	 1024
 #define FAKE_MASKS_MAX	 32
 #define FAKE_MRS_MAX	 256
+#define FAKE_LEVELS_MAX	 256  /* priority levels a fake device may have */
 #define FAKE_PENDING_MAX 1024 /* CQ events a channel holds */
 
 /* Wrapped exports (the real ones are never called). */
@@ -80,11 +81,9 @@ static struct {
 	unsigned n_flows;
 	struct fake_wq *wqs[FAKE_WQS_MAX]; /* in creation order */
 	unsigned n_wqs;
-	/* Live flows in the order the NIC tries them: by priority, then
+	/* Live flows in the order the NIC tries them: a list per priority,
 	 * oldest first (the model's guess for a tie: mlx5 leaves it open). */
-	struct fake_flow **steering;
-	unsigned n_steering, steering_cap;
-	uint64_t flow_seq;
+	struct fake_flow *steering[FAKE_LEVELS_MAX];
 	struct fake_mr *mrs[FAKE_MRS_MAX];
 	uint32_t next_key;
 	uint64_t unsteered; /* frames no flow took (isolated, no default) */
@@ -175,8 +174,8 @@ struct fake_flow {
 	unsigned n_masks;
 	/* What the NIC model runs. */
 	struct fake_qp *qp;
-	uint64_t seq;
-	struct ibv_flow_attr *attr; /* a copy, with its specs */
+	struct fake_flow *prev, *next; /* its priority's list (head's prev: tail) */
+	struct ibv_flow_attr *attr;    /* a copy, with its specs */
 };
 
 static const struct {
@@ -226,7 +225,6 @@ static void forget(void)
 	objects.prev = &objects;
 	for (unsigned i = 0; i < fake.n_flows; i++)
 		free(fake.flows[i]);
-	free(fake.steering);
 	memset(&fake, 0, sizeof(fake));
 	fake.configured = true;
 	fake.devices = 1;
@@ -248,9 +246,13 @@ int fake_ibv_configure(const char *config)
 		char name[32];
 
 		if (sscanf(word, "devices=%d", &fake.devices) == 1 ||
-		    sscanf(word, "max_objects=%d", &fake.max_objects) == 1 ||
-		    sscanf(word, "levels=%hu", &fake.levels) == 1)
+		    sscanf(word, "max_objects=%d", &fake.max_objects) == 1)
 			continue;
+		if (sscanf(word, "levels=%hu", &fake.levels) == 1) {
+			if (fake.levels > FAKE_LEVELS_MAX)
+				return -EINVAL;
+			continue;
+		}
 		if (strcmp(word, "link=ib") == 0)
 			fake.infiniband = true;
 		else if (strcmp(word, "no_partial_masks") == 0)
@@ -685,38 +687,36 @@ static struct ibv_flow *flow_fail(struct fake_flow *f, int err)
 }
 
 /* Put `f` where the NIC tries it: after every flow of a higher or equal
- * priority. */
-static bool steering_insert(struct fake_flow *f)
+ * priority (the tail of its priority's list). */
+static void steering_insert(struct fake_flow *f)
 {
-	unsigned at = fake.n_steering;
+	struct fake_flow **head = &fake.steering[f->attr->priority];
 
-	if (fake.n_steering == fake.steering_cap) {
-		unsigned cap = fake.steering_cap ? fake.steering_cap * 2 : 64;
-		struct fake_flow **grown = realloc(fake.steering, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return false;
-		fake.steering = grown;
-		fake.steering_cap = cap;
+	f->next = NULL;
+	f->prev = *head ? (*head)->prev : f; /* the head's prev is the tail */
+	if (*head) {
+		(*head)->prev->next = f;
+		(*head)->prev = f;
+	} else {
+		*head = f;
 	}
-	while (at > 0 && fake.steering[at - 1]->attr->priority > f->attr->priority)
-		at--;
-	memmove(fake.steering + at + 1, fake.steering + at,
-		(fake.n_steering - at) * sizeof(*fake.steering));
-	fake.steering[at] = f;
-	fake.n_steering++;
-	return true;
 }
 
 static void steering_remove(struct fake_flow *f)
 {
-	for (unsigned i = 0; i < fake.n_steering; i++)
-		if (fake.steering[i] == f) {
-			memmove(fake.steering + i, fake.steering + i + 1,
-				(fake.n_steering - i - 1) * sizeof(*fake.steering));
-			fake.n_steering--;
-			return;
-		}
+	struct fake_flow **head = &fake.steering[f->attr->priority];
+
+	if (*head == f) {
+		*head = f->next;
+		if (f->next)
+			f->next->prev = f->prev;
+	} else {
+		f->prev->next = f->next;
+		if (f->next)
+			f->next->prev = f->prev;
+		else
+			(*head)->prev = f->prev;
+	}
 }
 
 static struct ibv_flow *create_flow(struct ibv_qp *ibqp, struct ibv_flow_attr *attr)
@@ -744,7 +744,6 @@ static struct ibv_flow *create_flow(struct ibv_qp *ibqp, struct ibv_flow_attr *a
 	f->attr = (struct ibv_flow_attr *)(void *)(f + 1);
 	memcpy(f->attr, attr, attr->size);
 	f->qp = qp;
-	f->seq = fake.flow_seq++;
 	for (unsigned i = 0; i < attr->num_of_specs; i++) {
 		uint32_t type;
 		uint16_t size;
@@ -797,8 +796,7 @@ static struct ibv_flow *create_flow(struct ibv_qp *ibqp, struct ibv_flow_attr *a
 	}
 	if (at != attr->size)
 		return flow_fail(f, EINVAL);
-	if (!steering_insert(f))
-		return flow_fail(f, ENOMEM);
+	steering_insert(f);
 	for (unsigned m = 0; m < f->n_masks; m++)
 		fake.masks[f->mask_slots[m]].users++;
 	if (attr->type == IBV_FLOW_ATTR_ALL_DEFAULT)
@@ -1253,35 +1251,34 @@ static void receive(const uint8_t *data, uint32_t length, uint32_t wire_length)
 	nic_parse(data, length, &f);
 	/* Normal flows by priority: a match delivers (or drops) and ends the
 	 * walk unless the flow lets the packet go on (DONT_TRAP). */
-	for (unsigned i = 0; i < fake.n_steering && !trapped; i++) {
-		struct fake_flow *fl = fake.steering[i];
-
-		if (fl->attr->type != IBV_FLOW_ATTR_NORMAL ||
-		    (fl->attr->flags & IBV_FLOW_ATTR_FLAGS_EGRESS) ||
-		    !nic_flow_matches(fl->attr, &f, &a))
-			continue;
-		count(&a, wire_length);
-		if (!a.drop)
-			deliver(fl->qp, &f, data, length, &a);
-		trapped = !(fl->attr->flags & IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
-	}
+	for (unsigned p = 0; p < fake.levels && !trapped; p++)
+		for (struct fake_flow *fl = fake.steering[p]; fl && !trapped; fl = fl->next) {
+			if (fl->attr->type != IBV_FLOW_ATTR_NORMAL ||
+			    (fl->attr->flags & IBV_FLOW_ATTR_FLAGS_EGRESS) ||
+			    !nic_flow_matches(fl->attr, &f, &a))
+				continue;
+			count(&a, wire_length);
+			if (!a.drop)
+				deliver(fl->qp, &f, data, length, &a);
+			trapped = !(fl->attr->flags & IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
+		}
 	if (trapped)
 		return;
 	/* What no flow trapped goes to the default flows (multicast to
 	 * MC_DEFAULT, if there is one). */
 	for (int pass = 0; pass < 2 && !trapped; pass++)
-		for (unsigned i = 0; i < fake.n_steering && !trapped; i++) {
-			struct fake_flow *fl = fake.steering[i];
-
-			if (fl->attr->type != (pass == 0 && f.multicast
-						       ? IBV_FLOW_ATTR_MC_DEFAULT
-						       : IBV_FLOW_ATTR_ALL_DEFAULT))
-				continue;
-			nic_flow_matches(fl->attr, &f, &a);
-			count(&a, wire_length);
-			deliver(fl->qp, &f, data, length, &a);
-			trapped = true;
-		}
+		for (unsigned p = 0; p < fake.levels && !trapped; p++)
+			for (struct fake_flow *fl = fake.steering[p]; fl && !trapped;
+			     fl = fl->next) {
+				if (fl->attr->type != (pass == 0 && f.multicast
+							       ? IBV_FLOW_ATTR_MC_DEFAULT
+							       : IBV_FLOW_ATTR_ALL_DEFAULT))
+					continue;
+				nic_flow_matches(fl->attr, &f, &a);
+				count(&a, wire_length);
+				deliver(fl->qp, &f, data, length, &a);
+				trapped = true;
+			}
 	if (!trapped)
 		fake.unsteered++;
 }

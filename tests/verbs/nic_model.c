@@ -345,9 +345,8 @@ static bool match_spec(const uint8_t *spec, uint32_t type, const struct nic_fram
 	case IBV_FLOW_SPEC_VXLAN_TUNNEL: {
 		const struct ibv_flow_spec_tunnel *s = (const void *)spec;
 
-		return s->mask.tunnel_id == 0 ||
-		       (f->tunnel == NIC_TUNNEL_VXLAN &&
-			FIELD(&s->val, &s->mask, tunnel_id, f->vni));
+		return s->mask.tunnel_id == 0 || (f->tunnel == NIC_TUNNEL_VXLAN &&
+						  FIELD(&s->val, &s->mask, tunnel_id, f->vni));
 	}
 	case IBV_FLOW_SPEC_GRE: {
 		const struct ibv_flow_spec_gre *s = (const void *)spec;
@@ -398,11 +397,13 @@ bool nic_flow_matches(const struct ibv_flow_attr *attr, const struct nic_frame *
 			break;
 		case IBV_FLOW_SPEC_ACTION_TAG:
 			actions->tagged = true;
-			actions->tag = ((const struct ibv_flow_spec_action_tag *)(void *)spec)->tag_id;
+			actions->tag =
+				((const struct ibv_flow_spec_action_tag *)(void *)spec)->tag_id;
 			break;
 		case IBV_FLOW_SPEC_ACTION_COUNT:
 			actions->counters =
-				((const struct ibv_flow_spec_counter_action *)(void *)spec)->counters;
+				((const struct ibv_flow_spec_counter_action *)(void *)spec)
+					->counters;
 			break;
 		default:
 			if (match && !match_spec(spec, type, f))
@@ -416,8 +417,8 @@ bool nic_flow_matches(const struct ibv_flow_attr *attr, const struct nic_frame *
 uint32_t nic_toeplitz(const uint8_t key[40], const uint8_t *data, size_t n)
 {
 	uint32_t hash = 0;
-	uint32_t window = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 |
-			  key[3];
+	uint32_t window =
+		(uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
 
 	for (size_t i = 0; i < n; i++) {
 		for (int bit = 7; bit >= 0; bit--) {
@@ -434,8 +435,7 @@ uint32_t nic_toeplitz(const uint8_t key[40], const uint8_t *data, size_t n)
 	return hash;
 }
 
-bool nic_rss_hash(const struct nic_frame *f, uint64_t fields, const uint8_t key[40],
-		  uint32_t *hash)
+bool nic_rss_hash(const struct nic_frame *f, uint64_t fields, const uint8_t key[40], uint32_t *hash)
 {
 	const struct nic_layers *l = (fields & IBV_RX_HASH_INNER) ? &f->inner : &f->outer;
 	uint8_t input[36];
