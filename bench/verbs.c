@@ -290,8 +290,8 @@ static int delivery(uint32_t packets)
 
 	packets = (packets + BURST - 1) / BURST * BURST;
 	/* A warm-up pass of each, then the measured one. */
-	if (verbs_delivery(warm, &v) || soft_delivery(warm, &s) ||
-	    verbs_delivery(packets, &v) || soft_delivery(packets, &s))
+	if (verbs_delivery(warm, &v) || soft_delivery(warm, &s) || verbs_delivery(packets, &v) ||
+	    soft_delivery(packets, &s))
 		return -1;
 	if (v.sum != s.sum)
 		return fprintf(stderr, "delivery: the secondaries read different bytes\n"), -1;

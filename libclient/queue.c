@@ -28,20 +28,20 @@ static int malformed(struct mpf_flow_error *error)
 static int map_zero_copy(struct client_queue *q, const struct rxq_header *h,
 			 struct mpf_flow_error *error)
 {
-	uint64_t buffers_end = h->buffer_offset + (uint64_t)h->buffers * h->buffer_size;
-	uint64_t return_end;
+	uint64_t length = q->length;
 
+	/* Each region inside the mapping, in 64-bit arithmetic that cannot
+	 * wrap: offsets checked against the length before anything is added
+	 * to them (the primary is trusted, its bytes are still checked). */
 	if (q->tx || q->primary_bell < 0 || h->rings != 1 || h->buffers == 0 ||
 	    h->buffer_size < 64 || h->buffer_size > RXQ_FRAME_MAX || h->buffer_offset % 64 ||
 	    h->return_offset % 64 || h->return_bytes < RING_SIZE_MIN ||
-	    h->return_bytes > RING_SIZE_MAX || buffers_end > q->length ||
-	    h->return_offset > q->length)
-		return malformed(error);
-	return_end = h->return_offset + RXQ_RING_STATS + ring_memsize(h->return_bytes);
-	if (return_end > q->length ||
+	    h->return_bytes > RING_SIZE_MAX || h->buffer_offset > length ||
+	    (uint64_t)h->buffers * h->buffer_size > length - h->buffer_offset ||
+	    h->return_offset > length ||
+	    RXQ_RING_STATS + ring_memsize(h->return_bytes) > length - h->return_offset ||
 	    ring_attach(&q->returns, (uint8_t *)q->mem + h->return_offset + RXQ_RING_STATS,
-			(size_t)(return_end - h->return_offset - RXQ_RING_STATS), RING_PRODUCER,
-			q->primary_bell) != 0)
+			ring_memsize(h->return_bytes), RING_PRODUCER, q->primary_bell) != 0)
 		return malformed(error);
 	q->zero_copy = true;
 	q->buffers = (const uint8_t *)q->mem + h->buffer_offset;

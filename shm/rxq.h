@@ -31,9 +31,10 @@
  *                records of up to RXQ_RETURN_MAX uint32_t, ringing the
  *                primary's bell (the third fd the primary passes)
  *
- * The primary reads nothing back but the return ring, and checks every
- * index there: one out of range, or not the client's to return, breaks
- * that queue alone (nothing is posted from it again until re-attached).
+ * Of what the client writes the primary reads the return ring (every
+ * index checked: one out of range, or not the client's to return, breaks
+ * that queue alone, nothing posted from it again until re-attached) and
+ * the descriptor ring's consumer words (checked as any ring's are).
  */
 #ifndef MPFLOW_SHM_RXQ_H
 #define MPFLOW_SHM_RXQ_H

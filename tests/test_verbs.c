@@ -18,12 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "hwdrv/hwdrv.h"
 #include "hwdrv/verbs/verbs.h"
 #include "shm/rule/rule.h"
+#include "shm/rxq.h"
 #include "tests/verbs/fake_ibv.h"
 #include "tools/flowctl/grammar.h"
 
@@ -1184,6 +1188,168 @@ static void test_dry_run_describes_every_field_and_byte(void **state)
 	free(t);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Delivery (rxq.c): attached queues, their buffers and completions          */
+/* ------------------------------------------------------------------------ */
+
+/* A queue attached by `owner`, its descriptor ring as the client reads it. */
+struct attached {
+	int fds[HWDRV_QUEUE_FDS];
+	void *mem;
+	size_t length;
+	struct rxq_header h;
+	struct ring rx, returns;
+};
+
+static void attach_queue(uint16_t queue, uint32_t owner, struct attached *a)
+{
+	struct mpf_flow_error error = {0};
+
+	if (dev.ops.queue_attach(&dev, 0, queue, false, owner, a->fds, &error) != 0)
+		fail_msg("attach: %s", error.message);
+	a->length = (size_t)lseek(a->fds[0], 0, SEEK_END);
+	a->mem = mmap(NULL, a->length, PROT_READ | PROT_WRITE, MAP_SHARED, a->fds[0], 0);
+	assert_true(a->mem != MAP_FAILED);
+	memcpy(&a->h, a->mem, sizeof(a->h));
+	assert_int_equal(a->h.flags, RXQ_ZERO_COPY);
+	assert_int_equal(ring_attach(&a->rx, (uint8_t *)a->mem + a->h.ring_offset + RXQ_RING_STATS,
+				     a->h.ring_stride - RXQ_RING_STATS, RING_CONSUMER, -1),
+			 0);
+	assert_int_equal(ring_attach(&a->returns,
+				     (uint8_t *)a->mem + a->h.return_offset + RXQ_RING_STATS,
+				     ring_memsize(a->h.return_bytes), RING_PRODUCER, -1),
+			 0);
+}
+
+/* Descriptors waiting on the queue; each buffer handed back. */
+static unsigned take_descriptors(struct attached *a, struct rxq_desc *last)
+{
+	struct {
+		struct rxq_desc desc;
+		struct rxq_ref ref;
+	} rec;
+	unsigned n = 0;
+
+	dev.ops.service(&dev, false);
+	while (ring_dequeue(&a->rx, &rec, sizeof(rec)) == (int)sizeof(rec)) {
+		assert_true(rec.ref.buffer < a->h.buffers);
+		if (last)
+			*last = rec.desc;
+		assert_int_equal(ring_enqueue(&a->returns, &rec.ref.buffer, 4), 0);
+		n++;
+	}
+	dev.ops.service(&dev, false);
+	return n;
+}
+
+static void test_a_queue_keeps_its_memory_for_its_owner_alone(void **state)
+{
+	struct mpf_flow_error error = {0};
+	struct attached a, b;
+	struct stat first, again, other;
+	int fds[HWDRV_QUEUE_FDS];
+
+	(void)state;
+	attach_queue(1, 7, &a);
+	assert_int_equal(fstat(a.fds[0], &first), 0);
+	assert_int_equal(dev.ops.queue_attach(&dev, 0, 1, false, 8, fds, &error), -EBUSY);
+	assert_int_equal(dev.ops.queue_attach(&dev, 0, 4, false, 7, fds, &error), -EINVAL);
+	assert_int_equal(dev.ops.queue_attach(&dev, 1, 1, false, 7, fds, &error), -EINVAL);
+	assert_int_equal(dev.ops.queue_attach(&dev, 0, 2, true, 7, fds, &error), -ENOTSUP);
+	assert_int_equal(dev.ops.queue_detach(&dev, 0, 1, false, 8, &error), -ENOENT);
+	assert_int_equal(dev.ops.queue_detach(&dev, 0, 1, false, 7, &error), 0);
+	munmap(a.mem, a.length);
+	/* Its owner attaches it again: the same memory, not one more (a
+	 * client attaching in a loop pins one memfd); another client: new. */
+	attach_queue(1, 7, &a);
+	assert_int_equal(fstat(a.fds[0], &again), 0);
+	assert_int_equal(again.st_ino, first.st_ino);
+	assert_int_equal(dev.ops.queue_detach(&dev, 0, 1, false, 7, &error), 0);
+	munmap(a.mem, a.length);
+	attach_queue(1, 8, &b);
+	assert_int_equal(fstat(b.fds[0], &other), 0);
+	assert_true(other.st_ino != first.st_ino);
+	munmap(b.mem, b.length);
+	dev.ops.release(&dev, 8);
+	attach_queue(1, 7, &a); /* free again */
+	munmap(a.mem, a.length);
+	dev.ops.release(&dev, 7);
+}
+
+static void test_descriptors_carry_mark_flag_and_length(void **state)
+{
+	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
+	struct attached a;
+	struct rxq_desc d;
+	void *mark0, *flag;
+
+	(void)state;
+	attach_queue(1, 7, &a);
+	mark0 = create_ok("create 0 ingress pattern eth type is 0x88b5 / end actions mark id 0 / "
+			  "queue index 1 / end");
+	fake_ibv_receive(frame, 100, 100);
+	assert_int_equal(take_descriptors(&a, &d), 1);
+	assert_int_equal(d.length, 100);
+	assert_int_equal(d.queue, 1);
+	assert_int_equal(d.flags, RXQ_DESC_MARK);
+	assert_int_equal(d.mark, 0);
+	destroy_ok(mark0);
+	flag = create_ok("create 0 ingress pattern eth / end actions flag / queue index 1 / end");
+	fake_ibv_receive(frame, 100, 100);
+	assert_int_equal(take_descriptors(&a, &d), 1);
+	assert_int_equal(d.flags, RXQ_DESC_FLAG);
+	destroy_ok(flag);
+	munmap(a.mem, a.length);
+	dev.ops.release(&dev, 7);
+}
+
+/* A frame larger than a receive buffer: an error completion, which on
+ * mlx5 leaves the WQ in ERR; the backend resets it, and the frames after
+ * it are received. */
+static void test_a_frame_too_large_is_dropped_and_the_queue_goes_on(void **state)
+{
+	static uint8_t frame[3000] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
+	struct attached a;
+	const struct rxq_ring_stats *stats;
+	void *handle;
+
+	(void)state;
+	attach_queue(1, 7, &a);
+	stats = (const struct rxq_ring_stats *)(const void *)((uint8_t *)a.mem + a.h.ring_offset);
+	handle = create_ok("create 0 ingress pattern eth / end actions queue index 1 / end");
+	fake_ibv_receive(frame, sizeof(frame), sizeof(frame));
+	assert_int_equal(take_descriptors(&a, NULL), 0);
+	assert_int_equal(shm_load_relaxed64(&stats->dropped), 1);
+	for (int i = 0; i < 3; i++)
+		fake_ibv_receive(frame, 1500, 1500);
+	assert_int_equal(take_descriptors(&a, NULL), 3);
+	assert_int_equal(shm_load_relaxed64(&stats->packets), 3);
+	destroy_ok(handle);
+	munmap(a.mem, a.length);
+	dev.ops.release(&dev, 7);
+}
+
+/* A device whose completions carry no flow tag: MARK and FLAG would be
+ * lost on the way to the client, so they are refused. */
+static void test_mark_and_flag_are_refused_without_tagged_completions(void **state)
+{
+	struct mpf_flow_error error = {0};
+	void *handle = NULL;
+
+	(void)state;
+	hwdrv_close(&dev);
+	assert_int_equal(open_device("no_flow_tag", 4, 1, &error), 0);
+	assert_int_equal(create("create 0 ingress pattern eth / end actions mark id 1 / queue "
+				"index 1 / end",
+				&handle, &error),
+			 -ENOTSUP);
+	assert_int_equal(create("create 0 ingress pattern eth / end actions flag / queue index 1 / "
+				"end",
+				&handle, &error),
+			 -ENOTSUP);
+	destroy_ok(create_ok("create 0 ingress pattern eth / end actions queue index 1 / end"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1198,6 +1364,10 @@ int main(void)
 		T(test_mpls_stands_at_its_place_in_the_stack),
 		T(test_actions_become_specs_flags_and_qps),
 		T(test_count_attaches_packets_and_bytes_counters),
+		T(test_a_queue_keeps_its_memory_for_its_owner_alone),
+		T(test_descriptors_carry_mark_flag_and_length),
+		T(test_a_frame_too_large_is_dropped_and_the_queue_goes_on),
+		T(test_mark_and_flag_are_refused_without_tagged_completions),
 		T(test_priorities_and_groups_fold_into_device_levels),
 		T(test_the_more_specific_rule_at_one_priority_is_tried_first),
 		T(test_any_as_l3_is_an_ipv4_and_an_ipv6_flow),

@@ -377,12 +377,12 @@ static int open_queue(struct verbs *v, unsigned q, const char **what)
 
 	*what = "ibv_create_cq_ex";
 	errno = 0;
-	v->cqs[q] = v->tagged_cqs ? ibv_create_cq_ex(v->context, &cq) : NULL;
+	if (!v->tagged_cqs)
+		cq.wc_flags = IBV_WC_EX_WITH_BYTE_LEN;
+	v->cqs[q] = ibv_create_cq_ex(v->context, &cq);
 	if (v->cqs[q] == NULL && q == 0 && v->tagged_cqs) {
+		/* The first CQ decides for all: without tags, every CQ. */
 		v->tagged_cqs = false;
-		v->caps.specs &= ~VERBS_CAP(VERBS_SPEC_TAG);
-	}
-	if (v->cqs[q] == NULL) {
 		cq.wc_flags = IBV_WC_EX_WITH_BYTE_LEN;
 		v->cqs[q] = ibv_create_cq_ex(v->context, &cq);
 	}
@@ -432,7 +432,7 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 	v->n_queues = config->queues;
 	v->rx_buffers = (config->rxq_bytes ? config->rxq_bytes : 1u << 21) / VERBS_RX_BUFFER_SIZE;
 	v->tagged_cqs = true;
-	v->epoll_fd = v->returns_bell = -1;
+	v->epoll_fd = -1;
 	if (config->ports != 1 || config->vfs)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "the verbs backend drives one device port as port 0 (--port "
@@ -463,6 +463,10 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 	err = probe_caps(v, error);
 	if (err)
 		return err;
+	/* A tag no completion reports would be lost: MARK and FLAG are
+	 * refused when the CQs carry none, whatever the flows take. */
+	if (!v->tagged_cqs)
+		v->caps.specs &= ~VERBS_CAP(VERBS_SPEC_TAG);
 	err = verbs_default_flow_create(v);
 	if (err)
 		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,

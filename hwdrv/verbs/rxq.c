@@ -61,23 +61,79 @@ static void rxq_free(struct verbs_rxq *r)
 		close(r->memfd);
 	if (r->bell >= 0)
 		close(r->bell);
+	if (r->primary_bell >= 0)
+		close(r->primary_bell);
 	free(r->state);
+	free(r->free_list);
 	free(r);
 }
 
-/* Post buffer `i` on the queue's WQ. */
+static void buffer_free(struct verbs_rxq *r, uint32_t i)
+{
+	r->state[i] = BUFFER_FREE;
+	r->free_list[r->n_free++] = i;
+}
+
+/* Post buffer `i` on the queue's WQ, tagged with the attachment's
+ * generation: a completion of an older one is recognised and dropped. */
 static int post(struct verbs *v, struct verbs_rxq *r, uint32_t i)
 {
 	struct ibv_sge sge = {.addr = (uintptr_t)(r->buffers + (size_t)i * r->buffer_size),
 			      .length = r->buffer_size,
 			      .lkey = r->mr->lkey};
-	struct ibv_recv_wr wr = {.wr_id = i, .sg_list = &sge, .num_sge = 1}, *bad = NULL;
+	struct ibv_recv_wr wr = {.wr_id = (uint64_t)r->generation << 32 | i,
+				 .sg_list = &sge,
+				 .num_sge = 1},
+			   *bad = NULL;
 	int err = ibv_post_wq_recv(v->wqs[r->queue], &wr, &bad);
 
 	if (err)
 		return -err;
 	r->state[i] = BUFFER_POSTED;
 	return 0;
+}
+
+/* Post every free buffer (none once the queue is broken). */
+static int refill(struct verbs *v, struct verbs_rxq *r)
+{
+	while (r->n_free > 0 && !r->broken) {
+		int err = post(v, r, r->free_list[r->n_free - 1]);
+
+		if (err)
+			return err;
+		r->n_free--;
+	}
+	return 0;
+}
+
+/* The queue's WQ back to ready with nothing posted (RDY -> RESET -> RDY:
+ * RESET forgets the posted buffers, and on mlx5 also clears a WQ that an
+ * error completion put in ERR), its CQ drained of what the WQ left there.
+ * Every buffer that was posted is free; the generation moves on, so that a
+ * completion still on its way is not taken for one of the next. */
+static int wq_reset(struct verbs *v, struct verbs_rxq *r)
+{
+	struct ibv_wq_attr to_reset = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RESET};
+	struct ibv_wq_attr to_ready = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RDY};
+	struct ibv_cq_ex *cq = v->cqs[r->queue];
+	struct ibv_poll_cq_attr attr = {0};
+	int err = ibv_modify_wq(v->wqs[r->queue], &to_reset);
+
+	if (ibv_start_poll(cq, &attr) == 0) {
+		while (ibv_next_poll(cq) == 0)
+			;
+		ibv_end_poll(cq);
+	}
+	r->generation++;
+	r->n_free = 0;
+	for (uint32_t i = 0; i < r->n_buffers; i++)
+		if (r->state[i] != BUFFER_CLIENT)
+			buffer_free(r, i);
+	if (!err)
+		err = ibv_modify_wq(v->wqs[r->queue], &to_ready);
+	if (err)
+		v->wq_failed[r->queue] = true; /* no attach takes it again */
+	return err;
 }
 
 static int rxq_make(struct verbs *v, uint16_t queue, uint32_t owner, struct verbs_rxq **out,
@@ -98,17 +154,24 @@ static int rxq_make(struct verbs *v, uint16_t queue, uint32_t owner, struct verb
 	if (r == NULL)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "no memory for queue %u", queue);
-	r->memfd = r->bell = -1;
+	r->memfd = r->bell = r->primary_bell = -1;
 	r->queue = queue;
 	r->owner = owner;
 	r->n_buffers = n;
 	r->buffer_size = size;
+	r->ring_bytes = ring_bytes;
+	r->return_bytes = return_bytes;
+	r->ring_block = ring_block;
+	r->return_block = return_block;
+	r->buffer_offset = buffer_offset;
 	r->length = buffer_offset + (size_t)n * size;
 	r->state = calloc(n, 1);
+	r->free_list = calloc(n, sizeof(*r->free_list));
 	r->memfd = memfd_create("mpflow-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	r->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r->state == NULL || r->memfd < 0 || r->bell < 0 ||
-	    ftruncate(r->memfd, (off_t)r->length) != 0 ||
+	r->primary_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->state == NULL || r->free_list == NULL || r->memfd < 0 || r->bell < 0 ||
+	    r->primary_bell < 0 || ftruncate(r->memfd, (off_t)r->length) != 0 ||
 	    fcntl(r->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
 		goto fail;
 	what = "mmap";
@@ -119,35 +182,8 @@ static int rxq_make(struct verbs *v, uint16_t queue, uint32_t owner, struct verb
 		goto fail;
 	}
 	r->header = r->mem;
-	*r->header = (struct rxq_header){.magic = RXQ_MAGIC,
-					 .version = RXQ_VERSION,
-					 .port = 0,
-					 .queue = queue,
-					 .ring_offset = RXQ_HEADER_SIZE,
-					 .ring_bytes = ring_bytes,
-					 .rings = 1,
-					 .ring_stride = (uint32_t)ring_block,
-					 .flags = RXQ_ZERO_COPY,
-					 .buffers = n,
-					 .buffer_size = size,
-					 .return_bytes = return_bytes,
-					 .buffer_offset = buffer_offset,
-					 .return_offset = RXQ_HEADER_SIZE + ring_block};
 	r->stats = (struct rxq_ring_stats *)(void *)((uint8_t *)r->mem + RXQ_HEADER_SIZE);
 	r->buffers = (uint8_t *)r->mem + buffer_offset;
-	what = "its rings";
-	err = ring_create(&r->ring, (uint8_t *)r->stats + RXQ_RING_STATS,
-			  ring_block - RXQ_RING_STATS, ring_bytes,
-			  sizeof(struct rxq_desc) + sizeof(struct rxq_ref), RING_PRODUCER, r->bell);
-	if (!err)
-		err = ring_create(&r->returns,
-				  (uint8_t *)r->mem + RXQ_HEADER_SIZE + ring_block + RXQ_RING_STATS,
-				  return_block - RXQ_RING_STATS, return_bytes,
-				  RXQ_RETURN_MAX * sizeof(uint32_t), RING_CONSUMER, -1);
-	if (err) {
-		errno = -err;
-		goto fail;
-	}
 	what = "ibv_reg_mr";
 	errno = 0;
 	r->mr = ibv_reg_mr(v->pd, r->buffers, (size_t)n * size, IBV_ACCESS_LOCAL_WRITE);
@@ -162,26 +198,44 @@ fail:
 			      "%s: queue %u's memory: %s: %s", v->name, queue, what, strerror(err));
 }
 
-/* Take back every buffer posted on the queue's WQ: ERR flushes them (their
- * completions discarded), RESET then RDY readies it for the next owner. */
-static void rxq_reclaim(struct verbs *v, struct verbs_rxq *r)
+/* A fresh attachment of `r`: header, empty rings, every buffer free, counts
+ * at zero. The memory may be a spare its owner had before: nothing of that
+ * attachment stays readable as this one's. */
+static int rxq_init(struct verbs_rxq *r)
 {
-	struct ibv_wq_attr to_err = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_ERR};
-	struct ibv_wq_attr to_reset = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RESET};
-	struct ibv_wq_attr to_ready = {.attr_mask = IBV_WQ_ATTR_STATE, .wq_state = IBV_WQS_RDY};
-	struct ibv_cq_ex *cq = v->cqs[r->queue];
-	struct ibv_poll_cq_attr attr = {0};
+	uint8_t *returns = (uint8_t *)r->mem + RXQ_HEADER_SIZE + r->ring_block;
+	int err;
 
-	ibv_modify_wq(v->wqs[r->queue], &to_err);
-	if (ibv_start_poll(cq, &attr) == 0) {
-		do {
-			if (cq->wr_id < r->n_buffers)
-				r->state[cq->wr_id] = BUFFER_FREE;
-		} while (ibv_next_poll(cq) == 0);
-		ibv_end_poll(cq);
-	}
-	ibv_modify_wq(v->wqs[r->queue], &to_reset);
-	ibv_modify_wq(v->wqs[r->queue], &to_ready);
+	*r->header = (struct rxq_header){.magic = RXQ_MAGIC,
+					 .version = RXQ_VERSION,
+					 .port = 0,
+					 .queue = r->queue,
+					 .ring_offset = RXQ_HEADER_SIZE,
+					 .ring_bytes = r->ring_bytes,
+					 .rings = 1,
+					 .ring_stride = (uint32_t)r->ring_block,
+					 .flags = RXQ_ZERO_COPY,
+					 .buffers = r->n_buffers,
+					 .buffer_size = r->buffer_size,
+					 .return_bytes = r->return_bytes,
+					 .buffer_offset = r->buffer_offset,
+					 .return_offset = RXQ_HEADER_SIZE + r->ring_block};
+	memset(r->stats, 0, sizeof(*r->stats));
+	r->packets = r->bytes = r->dropped = 0;
+	r->broken = r->needs_reset = false;
+	r->generation++;
+	r->n_free = 0;
+	for (uint32_t i = 0; i < r->n_buffers; i++)
+		buffer_free(r, i);
+	doorbell_drain(r->primary_bell);
+	err = ring_create(&r->ring, (uint8_t *)r->stats + RXQ_RING_STATS,
+			  r->ring_block - RXQ_RING_STATS, r->ring_bytes,
+			  sizeof(struct rxq_desc) + sizeof(struct rxq_ref), RING_PRODUCER, r->bell);
+	if (!err)
+		err = ring_create(&r->returns, returns + RXQ_RING_STATS,
+				  r->return_block - RXQ_RING_STATS, r->return_bytes,
+				  RXQ_RETURN_MAX * sizeof(uint32_t), RING_CONSUMER, -1);
+	return err;
 }
 
 int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
@@ -189,6 +243,7 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 {
 	struct verbs *v = dev->priv;
 	struct verbs_rxq *r = NULL;
+	struct epoll_event ev = {.events = EPOLLIN};
 	int err;
 
 	if (tx)
@@ -206,32 +261,59 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 	if (v->rxqs[queue])
 		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "RX queue %u of port 0 is attached by another client", queue);
-	err = rxq_make(v, queue, owner, &r, error);
-	if (err)
-		return err;
-	for (uint32_t i = 0; i < r->n_buffers; i++) {
-		err = post(v, r, i);
-		if (err) {
-			rxq_reclaim(v, r);
-			rxq_free(r);
-			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					      "%s: queue %u: ibv_post_wq_recv: %s", v->name, queue,
-					      strerror(-err));
-		}
+	if (v->wq_failed[queue])
+		return flow_error_set(error, EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s: queue %u's WQ did not come back to ready after its last "
+				      "owner; it cannot receive",
+				      v->name, queue);
+	/* The owner's spare memory from its last attachment, or new memory
+	 * (a client that attaches and detaches in a loop pins one memfd). */
+	if (v->spares[queue] && v->spares[queue]->owner == owner) {
+		r = v->spares[queue];
+	} else {
+		if (v->spares[queue])
+			rxq_free(v->spares[queue]);
+		v->spares[queue] = NULL;
+		err = rxq_make(v, queue, owner, &r, error);
+		if (err)
+			return err;
+	}
+	v->spares[queue] = NULL;
+	ev.data.ptr = r;
+	err = rxq_init(r);
+	if (err || epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, r->primary_bell, &ev) != 0) {
+		err = err ? -err : errno;
+		rxq_free(r);
+		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "queue %u's rings: %s", queue, strerror(err));
+	}
+	v->rxqs[queue] = r;
+	err = refill(v, r);
+	if (err) {
+		verbs_rxq_detach(v, r, false);
+		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "%s: queue %u: ibv_post_wq_recv: %s", v->name, queue,
+				      strerror(-err));
 	}
 	ibv_req_notify_cq(ibv_cq_ex_to_cq(v->cqs[queue]), 0);
-	v->rxqs[queue] = r;
 	fds[0] = r->memfd;
 	fds[1] = r->bell;
-	fds[2] = v->returns_bell;
+	fds[2] = r->primary_bell;
 	return 0;
 }
 
-static void rxq_detach(struct verbs *v, struct verbs_rxq *r)
+void verbs_rxq_detach(struct verbs *v, struct verbs_rxq *r, bool keep)
 {
 	v->rxqs[r->queue] = NULL;
-	rxq_reclaim(v, r);
-	rxq_free(r);
+	epoll_ctl(v->epoll_fd, EPOLL_CTL_DEL, r->primary_bell, NULL);
+	wq_reset(v, r);
+	if (keep) {
+		if (v->spares[r->queue])
+			rxq_free(v->spares[r->queue]);
+		v->spares[r->queue] = r;
+	} else {
+		rxq_free(r);
+	}
 }
 
 int verbs_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
@@ -244,7 +326,7 @@ int verbs_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "%s queue %u of port %u is not attached by this client",
 				      tx ? "TX" : "RX", queue, port);
-	rxq_detach(v, v->rxqs[queue]);
+	verbs_rxq_detach(v, v->rxqs[queue], true);
 	return 0;
 }
 
@@ -252,9 +334,15 @@ void verbs_queues_release(struct hwdrv *dev, uint32_t owner)
 {
 	struct verbs *v = dev->priv;
 
-	for (unsigned q = 0; q < v->n_queues; q++)
+	/* The client is gone: its queues and its spare memory. */
+	for (unsigned q = 0; q < v->n_queues; q++) {
 		if (v->rxqs[q] && v->rxqs[q]->owner == owner)
-			rxq_detach(v, v->rxqs[q]);
+			verbs_rxq_detach(v, v->rxqs[q], false);
+		if (v->spares[q] && v->spares[q]->owner == owner) {
+			rxq_free(v->spares[q]);
+			v->spares[q] = NULL;
+		}
+	}
 }
 
 /* Buffers the client handed back: checked, posted again. A bad index
@@ -281,7 +369,7 @@ static unsigned take_returns(struct verbs *v, struct verbs_rxq *r)
 					break;
 				}
 				if (post(v, r, idx[k]) != 0)
-					r->state[idx[k]] = BUFFER_FREE; /* the WQ refused it */
+					buffer_free(r, idx[k]); /* the next refill retries */
 				done++;
 			}
 		}
@@ -294,25 +382,28 @@ static uint64_t realtime_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* One completion of queue r: a descriptor for the client, or the buffer
- * back on the WQ. */
+ * freed (posted again by the refill after the poll). */
 static void complete(struct verbs *v, struct verbs_rxq *r, struct ibv_cq_ex *cq, uint64_t now)
 {
-	uint64_t i = cq->wr_id;
+	uint32_t i = (uint32_t)cq->wr_id;
 	struct {
 		struct rxq_desc desc;
 		struct rxq_ref ref;
 	} rec;
 
-	if (i >= r->n_buffers || r->state[i] != BUFFER_POSTED)
-		return; /* not a buffer of this attachment (a flushed leftover) */
-	if (cq->status != IBV_WC_SUCCESS || r->broken) {
+	if (cq->wr_id >> 32 != r->generation || i >= r->n_buffers || r->state[i] != BUFFER_POSTED)
+		return; /* an earlier attachment's, or before a reset */
+	if (cq->status != IBV_WC_SUCCESS) {
+		/* A frame too large for the buffer, say: on mlx5 the WQ is
+		 * in ERR now and takes nothing until it is reset. */
 		r->dropped++;
-		if (r->broken || post(v, r, (uint32_t)i) != 0)
-			r->state[i] = BUFFER_FREE;
+		buffer_free(r, i);
+		if (cq->status != IBV_WC_WR_FLUSH_ERR)
+			r->needs_reset = true;
 		return;
 	}
 	memset(&rec, 0, sizeof(rec));
@@ -328,11 +419,11 @@ static void complete(struct verbs *v, struct verbs_rxq *r, struct ibv_cq_ex *cq,
 		else if (tag != 0)
 			rec.desc.flags |= RXQ_DESC_MARK, rec.desc.mark = tag - 1;
 	}
-	rec.ref.buffer = (uint32_t)i;
-	if (rec.desc.length > r->buffer_size || ring_stage(&r->ring, &rec, sizeof(rec)) != 0) {
+	rec.ref.buffer = i;
+	if (r->broken || rec.desc.length > r->buffer_size ||
+	    ring_stage(&r->ring, &rec, sizeof(rec)) != 0) {
 		r->dropped++; /* the client's ring is full: it keeps what it has */
-		if (post(v, r, (uint32_t)i) != 0)
-			r->state[i] = BUFFER_FREE;
+		buffer_free(r, i);
 		return;
 	}
 	r->state[i] = BUFFER_CLIENT;
@@ -340,7 +431,8 @@ static void complete(struct verbs *v, struct verbs_rxq *r, struct ibv_cq_ex *cq,
 	r->bytes += rec.desc.length;
 }
 
-/* Completions of one queue, published with one commit. */
+/* Completions of one queue, published with one commit; then every freed
+ * buffer posted again (after a reset, if an error put the WQ in ERR). */
 static unsigned poll_queue(struct verbs *v, unsigned q)
 {
 	struct verbs_rxq *r = v->rxqs[q];
@@ -358,27 +450,46 @@ static unsigned poll_queue(struct verbs *v, unsigned q)
 		n++;
 	} while (n < VERBS_POLL_BUDGET && ibv_next_poll(cq) == 0);
 	ibv_end_poll(cq);
-	if (r) {
-		ring_commit(&r->ring);
-		shm_store_relaxed64(&r->stats->packets, r->packets);
-		shm_store_relaxed64(&r->stats->bytes, r->bytes);
-		shm_store_relaxed64(&r->stats->dropped, r->dropped);
+	if (r == NULL)
+		return n;
+	ring_commit(&r->ring);
+	shm_store_relaxed64(&r->stats->packets, r->packets);
+	shm_store_relaxed64(&r->stats->bytes, r->bytes);
+	shm_store_relaxed64(&r->stats->dropped, r->dropped);
+	if (r->needs_reset) {
+		r->needs_reset = false;
+		if (wq_reset(v, r) != 0) {
+			r->broken = true; /* the WQ is gone: nothing to post on */
+			return n;
+		}
 	}
+	refill(v, r);
 	return n;
 }
 
 /* Events on the channel: acknowledged and the CQ armed again before it is
- * polled, so that no completion slips between the poll and the arming. */
+ * polled, so that no completion slips between the poll and the arming.
+ * A queue's own bell (its client returned buffers) is only drained: every
+ * attached queue's returns are taken on each pass. */
 static void take_events(struct verbs *v)
 {
-	struct ibv_cq *cq;
-	void *context;
+	struct epoll_event evs[16];
+	int n = epoll_wait(v->epoll_fd, evs, 16, 0);
 
-	while (ibv_get_cq_event(v->channel, &cq, &context) == 0) {
-		ibv_ack_cq_events(cq, 1);
-		ibv_req_notify_cq(cq, 0);
+	for (int i = 0; i < n; i++) {
+		struct verbs_rxq *r = evs[i].data.ptr;
+		struct ibv_cq *cq;
+		void *context;
+
+		if (r) {
+			doorbell_drain(r->primary_bell);
+			continue;
+		}
+		while (ibv_get_cq_event(v->channel, &cq, &context) == 0) {
+			ibv_ack_cq_events(cq, 1);
+			ibv_req_notify_cq(cq, 0);
+		}
 	}
-	doorbell_drain(v->returns_bell);
 }
 
 unsigned verbs_service(struct hwdrv *dev, bool woken)
@@ -405,12 +516,13 @@ int verbs_event_fd(struct hwdrv *dev)
 
 int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 
 	v->rxqs = calloc(v->n_queues, sizeof(*v->rxqs));
-	v->returns_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	v->spares = calloc(v->n_queues, sizeof(*v->spares));
+	v->wq_failed = calloc(v->n_queues, sizeof(*v->wq_failed));
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (v->rxqs == NULL || v->returns_bell < 0 || v->epoll_fd < 0)
+	if (v->rxqs == NULL || v->spares == NULL || v->wq_failed == NULL || v->epoll_fd < 0)
 		return flow_error_set(
 			error, errno ? errno : ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 			"the receive path's descriptors: %s", strerror(errno ? errno : ENOMEM));
@@ -421,8 +533,7 @@ int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error)
 				      -1, "%s: ibv_create_comp_channel: %s", v->name,
 				      strerror(errno ? errno : EIO));
 	if (fcntl(v->channel->fd, F_SETFL, fcntl(v->channel->fd, F_GETFL) | O_NONBLOCK) != 0 ||
-	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->channel->fd, &ev) != 0 ||
-	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->returns_bell, &ev) != 0)
+	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->channel->fd, &ev) != 0)
 		return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "the receive path's events: %s", strerror(errno));
 	return 0;
@@ -430,16 +541,20 @@ int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error)
 
 void verbs_rx_close(struct verbs *v)
 {
-	for (unsigned q = 0; v->rxqs && q < v->n_queues; q++)
+	for (unsigned q = 0; v->rxqs && q < v->n_queues; q++) {
 		if (v->rxqs[q])
-			rxq_detach(v, v->rxqs[q]);
+			verbs_rxq_detach(v, v->rxqs[q], false);
+		if (v->spares[q])
+			rxq_free(v->spares[q]);
+	}
 	free(v->rxqs);
-	v->rxqs = NULL;
+	free(v->spares);
+	free(v->wq_failed);
+	v->rxqs = v->spares = NULL;
+	v->wq_failed = NULL;
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
-	if (v->returns_bell >= 0)
-		close(v->returns_bell);
-	v->epoll_fd = v->returns_bell = -1;
+	v->epoll_fd = -1;
 }
 
 void verbs_rx_close_channel(struct verbs *v)

@@ -227,18 +227,26 @@ struct verbs_rule {
 struct verbs_rxq {
 	uint16_t queue;
 	uint32_t owner;
-	int memfd, bell; /* the memory (shm/rxq.h), the client's doorbell */
+	int memfd;	  /* the memory (shm/rxq.h) */
+	int bell;	  /* rung for the client: descriptors */
+	int primary_bell; /* rung by the client: buffers returned */
 	void *mem;
 	size_t length;
+	uint32_t ring_bytes, return_bytes;
+	uint64_t ring_block, return_block, buffer_offset;
 	struct rxq_header *header;
 	struct rxq_ring_stats *stats;
 	struct ring ring;    /* descriptors: we produce */
 	struct ring returns; /* buffer indexes: the client produces */
 	uint8_t *buffers;
 	uint32_t n_buffers, buffer_size;
-	uint8_t *state; /* per buffer: posted, the client's, free */
+	uint8_t *state;	     /* per buffer: posted, the client's, free */
+	uint32_t *free_list; /* the free ones, to post */
+	uint32_t n_free;
+	uint32_t generation; /* in each receive's wr_id, with the index */
 	struct ibv_mr *mr;
-	bool broken; /* the client returned what was not its own */
+	bool broken;	  /* the client returned what was not its own */
+	bool needs_reset; /* an error completion: the WQ is in ERR */
 	uint64_t packets, bytes, dropped;
 };
 
@@ -257,12 +265,13 @@ struct verbs {
 	struct verbs_rule *rules;
 	struct verbs_layer_mask masks[VERBS_LAYER_MASKS_MAX];
 	/* Delivery (rxq.c). */
-	uint32_t rx_buffers;	 /* per queue */
-	bool tagged_cqs;	 /* completions carry the flow tag */
-	struct verbs_rxq **rxqs; /* n_queues: the attached ones */
+	uint32_t rx_buffers;	   /* per queue */
+	bool tagged_cqs;	   /* completions carry the flow tag */
+	struct verbs_rxq **rxqs;   /* n_queues: the attached ones */
+	struct verbs_rxq **spares; /* n_queues: a detached one's memory, for its owner */
+	bool *wq_failed;	   /* n_queues: a WQ that would not come back to ready */
 	struct ibv_comp_channel *channel;
-	int returns_bell; /* clients ring it when they return buffers */
-	int epoll_fd;	  /* the channel and returns_bell: the loop watches it */
+	int epoll_fd; /* the channel and each queue's primary_bell: the loop watches it */
 	/* The rule being made: the device is driven by one thread. */
 	struct verbs_translation translation;
 };
@@ -296,6 +305,9 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 		       int fds[HWDRV_QUEUE_FDS], struct mpf_flow_error *error);
 int verbs_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
 		       struct mpf_flow_error *error);
+/* Take the queue from its client: its WQ reset, its memory kept as the
+ * owner's spare (`keep`) or freed. */
+void verbs_rxq_detach(struct verbs *v, struct verbs_rxq *r, bool keep);
 void verbs_queues_release(struct hwdrv *dev, uint32_t owner);
 int verbs_event_fd(struct hwdrv *dev);
 unsigned verbs_service(struct hwdrv *dev, bool woken);

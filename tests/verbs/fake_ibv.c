@@ -66,7 +66,7 @@ static struct {
 	bool infiniband;
 	uint16_t levels;
 	uint32_t refused; /* bit per spec type index, below */
-	bool no_partial_masks, global_masks, no_dont_trap, no_egress;
+	bool no_partial_masks, global_masks, no_dont_trap, no_egress, no_flow_tag;
 	int max_objects; /* CQs and QPs, as ibv_query_device says */
 	struct {
 		enum fake_op op;
@@ -263,6 +263,8 @@ int fake_ibv_configure(const char *config)
 			fake.no_dont_trap = true;
 		else if (strcmp(word, "no_egress") == 0)
 			fake.no_egress = true;
+		else if (strcmp(word, "no_flow_tag") == 0)
+			fake.no_flow_tag = true;
 		else if (strncmp(word, "refuse=", 7) == 0) {
 			char *inner = NULL;
 
@@ -435,8 +437,6 @@ static struct ibv_wq *fake_create_wq(struct ibv_context *context, struct ibv_wq_
 	return LOCKED(create_wq(context, init));
 }
 
-static void cq_push(struct fake_cq *cq, const struct fake_cqe *cqe);
-
 static int modify_wq(struct fake_wq *wq, struct ibv_wq_attr *attr)
 {
 	int err = call(FAKE_MODIFY_WQ);
@@ -445,16 +445,8 @@ static int modify_wq(struct fake_wq *wq, struct ibv_wq_attr *attr)
 		return err;
 	if (!(attr->attr_mask & IBV_WQ_ATTR_STATE))
 		return 0;
-	/* RESET forgets the posted buffers; ERR hands each back with a
-	 * flush error, as mlx5 does. */
-	for (; wq->count && attr->wq_state == IBV_WQS_ERR; wq->count--) {
-		struct fake_cqe cqe = {.wr_id = wq->posted[wq->head].wr_id,
-				       .status = IBV_WC_WR_FLUSH_ERR,
-				       .qp_num = wq->wq.wq_num};
-
-		cq_push((struct fake_cq *)(void *)wq->wq.cq, &cqe);
-		wq->head = (wq->head + 1) % wq->max_wr;
-	}
+	/* RESET forgets the posted buffers (mlx5 frees an Ethernet RQ's
+	 * descriptors in software; no completion flushes them). */
 	if (attr->wq_state == IBV_WQS_RESET)
 		wq->count = 0;
 	wq->wq.state = attr->wq_state;
@@ -931,43 +923,41 @@ static void cq_push(struct fake_cq *cq, const struct fake_cqe *cqe)
 	}
 }
 
-static int fake_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr)
+/* One completion off the CQ into `current`: 0, or ENOENT when empty. The
+ * lock is held only for that (a provider holds its CQ's lock from start
+ * to end; the backend posts buffers between, which takes ours). */
+static int poll_one(struct ibv_cq_ex *ibcq)
 {
 	struct fake_cq *cq = (struct fake_cq *)(void *)ibcq;
+	int err = ENOENT;
 
-	(void)attr;
-	/* Held until end_poll, as a provider holds its CQ's lock. */
 	pthread_mutex_lock(&device_lock);
-	if (cq->count == 0) {
-		pthread_mutex_unlock(&device_lock);
-		return ENOENT;
+	if (cq->count) {
+		cq->current = cq->cqes[cq->head];
+		cq->head = (cq->head + 1) % cq->size;
+		cq->count--;
+		ibcq->wr_id = cq->current.wr_id;
+		ibcq->status = cq->current.status;
+		err = 0;
 	}
-	cq->current = cq->cqes[cq->head];
-	cq->head = (cq->head + 1) % cq->size;
-	cq->count--;
-	ibcq->wr_id = cq->current.wr_id;
-	ibcq->status = cq->current.status;
-	return 0;
+	pthread_mutex_unlock(&device_lock);
+	return err;
+}
+
+static int fake_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr)
+{
+	(void)attr;
+	return poll_one(ibcq);
 }
 
 static int fake_next_poll(struct ibv_cq_ex *ibcq)
 {
-	struct fake_cq *cq = (struct fake_cq *)(void *)ibcq;
-
-	if (cq->count == 0)
-		return ENOENT;
-	cq->current = cq->cqes[cq->head];
-	cq->head = (cq->head + 1) % cq->size;
-	cq->count--;
-	ibcq->wr_id = cq->current.wr_id;
-	ibcq->status = cq->current.status;
-	return 0;
+	return poll_one(ibcq);
 }
 
 static void fake_end_poll(struct ibv_cq_ex *ibcq)
 {
 	(void)ibcq;
-	pthread_mutex_unlock(&device_lock);
 }
 
 static enum ibv_wc_opcode fake_read_opcode(struct ibv_cq_ex *ibcq)
@@ -1011,6 +1001,8 @@ static struct fake_cq *create_cq(struct ibv_context *context, int cqe, void *cq_
 	struct fake_cq *cq;
 	int err = call(FAKE_CREATE_CQ);
 
+	if (!err && fake.no_flow_tag && (wc_flags & IBV_WC_EX_WITH_FLOW_TAG))
+		err = EOPNOTSUPP;
 	if (err || cqe < 1 || cqe > 65536 || (wc_flags & ~known)) {
 		errno = err ? err : EINVAL;
 		return NULL;
@@ -1221,8 +1213,11 @@ static void deliver(struct fake_qp *qp, const struct nic_frame *f, const uint8_t
 	cqe.wr_id = r->wr_id;
 	cqe.qp_num = wq->wq.wq_num;
 	if (length > r->length) {
+		/* As mlx5: an error completion, and the WQ in ERR until the
+		 * driver resets it. */
 		cqe.status = IBV_WC_LOC_LEN_ERR;
 		wq->dropped++;
+		wq->wq.state = IBV_WQS_ERR;
 	} else {
 		memcpy((void *)(uintptr_t)r->addr, data, length);
 		cqe.status = IBV_WC_SUCCESS;
@@ -1249,19 +1244,25 @@ static void receive(const uint8_t *data, uint32_t length, uint32_t wire_length)
 	bool trapped = false;
 
 	nic_parse(data, length, &f);
-	/* Normal flows by priority: a match delivers (or drops) and ends the
-	 * walk unless the flow lets the packet go on (DONT_TRAP). */
+	/* Normal flows by priority, at each the DONT_TRAP ones first (mlx5
+	 * gives them the higher half of the level): a match delivers (or
+	 * drops) and ends the walk unless the flow lets the packet go on. */
 	for (unsigned p = 0; p < fake.levels && !trapped; p++)
-		for (struct fake_flow *fl = fake.steering[p]; fl && !trapped; fl = fl->next) {
-			if (fl->attr->type != IBV_FLOW_ATTR_NORMAL ||
-			    (fl->attr->flags & IBV_FLOW_ATTR_FLAGS_EGRESS) ||
-			    !nic_flow_matches(fl->attr, &f, &a))
-				continue;
-			count(&a, wire_length);
-			if (!a.drop)
-				deliver(fl->qp, &f, data, length, &a);
-			trapped = !(fl->attr->flags & IBV_FLOW_ATTR_FLAGS_DONT_TRAP);
-		}
+		for (int pass = 0; pass < 2 && !trapped; pass++)
+			for (struct fake_flow *fl = fake.steering[p]; fl && !trapped;
+			     fl = fl->next) {
+				bool dont_trap = fl->attr->flags & IBV_FLOW_ATTR_FLAGS_DONT_TRAP;
+
+				if (dont_trap != (pass == 0) ||
+				    fl->attr->type != IBV_FLOW_ATTR_NORMAL ||
+				    (fl->attr->flags & IBV_FLOW_ATTR_FLAGS_EGRESS) ||
+				    !nic_flow_matches(fl->attr, &f, &a))
+					continue;
+				count(&a, wire_length);
+				if (!a.drop)
+					deliver(fl->qp, &f, data, length, &a);
+				trapped = !dont_trap;
+			}
 	if (trapped)
 		return;
 	/* What no flow trapped goes to the default flows (multicast to

@@ -28,6 +28,8 @@
  *   no_partial_masks     masks per byte all-zero or all-one only
  *   global_masks         one mask per spec type for all flows
  *   no_dont_trap, no_egress
+ *   no_flow_tag          CQs do not report flow tags (ibv_create_cq_ex
+ *                        with IBV_WC_EX_WITH_FLOW_TAG fails)
  *   fail=OP:N:ERRNO      the Nth call of OP fails with ERRNO (N counted
  *                        from the backend's ALL_DEFAULT flow, i.e. after
  *                        start-up; N = 0: every call, start-up included)

@@ -226,12 +226,15 @@ static void parse_stack(struct nic_frame *f, struct nic_layers *l, struct cursor
 	memcpy(l->dmac, h, 6);
 	memcpy(l->smac, h + 6, 6);
 	type = get16(h + 12);
+	/* A customer tag (0x8100) first is what ETH's vlan_tag matches
+	 * (mlx5: cvlan_tag); a frame whose outer tag is a service tag
+	 * (0x88a8) is not "tagged" for it. */
+	l->tagged = type == ETH_P_VLAN;
 	for (unsigned tags = 0; (type == ETH_P_VLAN || type == ETH_P_QINQ) && tags < 2; tags++) {
 		if (!take(&c, 4, &h))
 			return;
-		if (!l->tagged)
+		if (tags == 0 && l->tagged)
 			memcpy(&l->tci, h, 2);
-		l->tagged = true;
 		type = get16(h + 2);
 	}
 	l->ether_type = htons(type);

@@ -3,7 +3,7 @@
  * What the fake NIC (fake_ibv.h) does with a frame: parse it as the
  * hardware's parser would, decide whether an ibv_flow_attr and its specs
  * match it, and hash it for RSS. Pure functions, shared by the fake's
- * receive path and the differential test (tests/test_verbs_model.c).
+ * receive path and the differential test (tests/test_differential.c).
  *
  * The semantics follow mlx5 (docs/backends.md, "The NIC model"); each
  * place the model had to guess says so below:
@@ -14,8 +14,9 @@
  *    ip_protocol for them); ETH, VXLAN, MPLS, ESP constrain only what
  *    their masks cover, so a zero mask matches every frame;
  *  - ETH's ether_type is the type after the VLAN tags, its vlan_tag the
- *    outer tag's TCI (a non-zero mask requires a tag); a zero vlan_tag
- *    mask matches tagged and untagged frames alike;
+ *    outer tag's TCI when that is a customer tag (0x8100; a non-zero mask
+ *    requires one); a zero vlan_tag mask matches tagged and untagged
+ *    frames alike;
  *  - IPV6's next_hdr is the protocol after the extension headers, as the
  *    device's parser reports it;
  *  - the RSS hash is Toeplitz over source address, destination address,

@@ -368,7 +368,8 @@ struct mpf_rxq;
  *  queue 0, or a VF's own queue). Without it, a rule sent it here. */
 #define MPF_PACKET_DEFAULT 0x10u
 
-/** A received packet. `data` points into the buffer given to mpf_rxq_burst(). */
+/** A received packet. `data` points into the buffer given to mpf_rxq_burst()
+ *  (verbs backend: into the queue's memory, where the NIC wrote it). */
 struct mpf_packet {
 	const uint8_t *data;
 	uint32_t length;      /**< Bytes at data. */
@@ -394,8 +395,10 @@ struct mpf_rxq_stats {
  * in memory shared with the primary alone. A queue has one consumer at a
  * time (-EBUSY); a slow consumer loses packets (counted), it never slows
  * the datapath. The queue is detached when the client disconnects.
+ * On the verbs backend the memory also holds the queue's receive buffers,
+ * registered with the NIC: frames are read where the NIC wrote them.
  * Errors: -EINVAL (no such port or queue), -EBUSY (attached already),
- * -EDQUOT (--client-max-queues), -ENOTSUP (no RX queues: verbs), -EAGAIN
+ * -EDQUOT (--client-max-queues), -ENOTSUP (no RX queues), -EAGAIN
  * (the session's socket is full), -EPROTO, -ETIMEDOUT, -ENOMEM,
  * -ESHUTDOWN, or the errno of making or passing the queue's memory.
  */
@@ -410,7 +413,9 @@ MPF_API int mpf_rxq_attach(struct mpf_client *client, uint16_t port, uint16_t qu
  * Take up to `max` packets without waiting, copying them into `buf`
  * (`cap` bytes: max * MPF_RXQ_PACKET_MAX is always enough). Returns how
  * many (at most 64; fewer when `buf` fills up), 0 when the queue is empty,
- * or -errno. No lock: one thread at a time per queue.
+ * or -errno. No lock: one thread at a time per queue. Verbs backend: no
+ * copy, `buf` unused; the packets point into the queue's buffers, which go
+ * back to the NIC at the next call (the packets are valid until then).
  * Errors: -ENOBUFS (the next packet alone does not fit in `cap`), -EPROTO,
  * -EBADMSG (the ring is corrupt).
  */
