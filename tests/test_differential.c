@@ -12,6 +12,8 @@
  * Where they differ on purpose (docs/backends.md, "Where the backends
  * differ on purpose"), the difference must be the one that row names, and
  * is counted under it; anything else fails with the rule and the frame.
+ * MPFLOW_DIFF_SEED=N replays another seed; DIFF_DEBUG=1 prints every
+ * frame's fate on both sides.
  */
 #include <errno.h>
 #include <setjmp.h>
