@@ -2,7 +2,8 @@
 /*
  * Writes a seed corpus for fuzz_rxq: RX queue rings as the soft datapath
  * fills them (descriptor + frame per record, staged and committed through
- * the ring's own producer), empty, and with one packet or several.
+ * the ring's own producer), empty, and with one packet or several; and as
+ * the verbs backend fills a zero-copy queue's (descriptor + buffer index).
  * usage: make-rxq-corpus DIR
  */
 #include <stdio.h>
@@ -56,5 +57,18 @@ int main(int argc, char **argv)
 			save(argv[1], "one-packet", &r);
 	}
 	save(argv[1], "twelve-packets", &r);
+	if (ring_create(&r, mem, sizeof(mem), RING_BYTES, 1024, RING_PRODUCER, -1) != 0)
+		return 2;
+	for (unsigned n = 0; n < 12; n++) {
+		struct rxq_desc d = {
+			.length = 60 + n, .wire_length = 60 + n, .mark = n, .queue = 1};
+		struct rxq_ref ref = {.buffer = n % 10}; /* two past the fuzzer's 8 */
+		struct iovec pieces[2] = {{&d, sizeof(d)}, {&ref, sizeof(ref)}};
+
+		if (ring_stagev(&r, pieces, 2) != 0)
+			return 1;
+		ring_commit(&r);
+	}
+	save(argv[1], "zero-copy-twelve", &r);
 	return 0;
 }
