@@ -105,6 +105,17 @@ static unsigned default_service(struct hwdrv *dev, bool woken)
 	return 0;
 }
 
+static bool default_prepare_sleep(struct hwdrv *dev)
+{
+	(void)dev;
+	return true;
+}
+
+static void default_finish_sleep(struct hwdrv *dev)
+{
+	(void)dev;
+}
+
 static void default_release(struct hwdrv *dev, uint32_t owner)
 {
 	(void)dev, (void)owner;
@@ -176,6 +187,10 @@ int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *c
 		dev->ops.event_fd = default_event_fd;
 	if (!dev->ops.service)
 		dev->ops.service = default_service;
+	if (!dev->ops.prepare_sleep)
+		dev->ops.prepare_sleep = default_prepare_sleep;
+	if (!dev->ops.finish_sleep)
+		dev->ops.finish_sleep = default_finish_sleep;
 	if (!dev->ops.queue_attach)
 		dev->ops.queue_attach = default_queue_attach;
 	if (!dev->ops.queue_detach)

@@ -154,6 +154,11 @@ struct hwdrv_ops {
 	 * pass. Returns how much it did (0: nothing was there). */
 	int (*event_fd)(struct hwdrv *dev);
 	unsigned (*service)(struct hwdrv *dev, bool woken);
+	/* The loop is about to sleep: ask for wakeups on what the backend
+	 * polls (false: work came meanwhile, do not sleep); and it woke.
+	 * Default: true, nothing. */
+	bool (*prepare_sleep)(struct hwdrv *dev);
+	void (*finish_sleep)(struct hwdrv *dev);
 };
 
 struct hwdrv {

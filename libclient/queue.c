@@ -41,7 +41,8 @@ static int map_zero_copy(struct client_queue *q, const struct rxq_header *h,
 	    h->return_offset > length ||
 	    RXQ_RING_STATS + ring_memsize(h->return_bytes) > length - h->return_offset ||
 	    ring_attach(&q->returns, (uint8_t *)q->mem + h->return_offset + RXQ_RING_STATS,
-			ring_memsize(h->return_bytes), RING_PRODUCER, q->primary_bell) != 0)
+			ring_memsize(h->return_bytes), RING_PRODUCER, q->primary_bell) != 0 ||
+	    q->returns.msg_max < RXQ_RETURN_MAX * sizeof(uint32_t))
 		return malformed(error);
 	q->zero_copy = true;
 	q->buffers = (const uint8_t *)q->mem + h->buffer_offset;

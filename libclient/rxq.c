@@ -105,17 +105,22 @@ int client_rxq_read_zero_copy(struct client_queue *q, struct mpf_packet *pkts, u
 		return got;
 	for (int i = 0; i < got; i++) {
 		/* Records are 40 bytes, each copied to an 8-aligned offset:
-		 * the i-th sits at msgs[i].offset. */
+		 * the i-th sits at msgs[i].offset. A bad one breaks the burst,
+		 * but the good ones' buffers still go back. */
 		const uint8_t *record = (const uint8_t *)recs + msgs[i].offset;
 		struct rxq_desc d;
 		struct rxq_ref ref;
 
-		if (msgs[i].length != sizeof(d) + sizeof(ref))
-			return -EPROTO;
+		if (msgs[i].length != sizeof(d) + sizeof(ref)) {
+			err = -EPROTO;
+			continue;
+		}
 		memcpy(&d, record, sizeof(d));
 		memcpy(&ref, record + sizeof(d), sizeof(ref));
-		if (ref.buffer >= q->n_buffers || d.length > q->buffer_size)
-			return -EPROTO;
+		if (ref.buffer >= q->n_buffers || d.length > q->buffer_size) {
+			err = -EPROTO;
+			continue;
+		}
 		q->held[q->n_held++] = ref.buffer;
 		pkts[i] = (struct mpf_packet){.data = q->buffers +
 						      (size_t)ref.buffer * q->buffer_size,
@@ -128,6 +133,8 @@ int client_rxq_read_zero_copy(struct client_queue *q, struct mpf_packet *pkts, u
 					      .queue = d.queue,
 					      .timestamp_ns = d.timestamp_ns};
 	}
+	if (err)
+		return err;
 	return got;
 }
 

@@ -371,8 +371,9 @@ static unsigned serve_clients(struct server *s, uint64_t slice_ns)
 	return served;
 }
 
-/* Publish NEED_WAKEUP on every request ring. False if one has work after
- * all (then nobody may sleep). */
+/* Publish NEED_WAKEUP on every request ring (and the device's own rings:
+ * verbs' return rings). False if one has work after all (then nobody may
+ * sleep). */
 static bool prepare_sleep(struct server *s)
 {
 	bool may_sleep = true;
@@ -384,6 +385,8 @@ static bool prepare_sleep(struct server *s)
 		    !ring_consumer_prepare_sleep(&c->requests))
 			may_sleep = false;
 	}
+	if (!s->device.ops.prepare_sleep(&s->device))
+		may_sleep = false;
 	return may_sleep;
 }
 
@@ -392,6 +395,7 @@ static void finish_sleep(struct server *s)
 	for (uint32_t i = 0; i < s->config.max_clients; i++)
 		if (s->clients[i].active && !s->clients[i].leaving)
 			ring_consumer_finish_sleep(&s->clients[i].requests);
+	s->device.ops.finish_sleep(&s->device);
 }
 
 /* Sleep until an event, or until a waiting job's time (an audit's turn). */

@@ -1217,7 +1217,7 @@ static void attach_queue(uint16_t queue, uint32_t owner, struct attached *a)
 			 0);
 	assert_int_equal(ring_attach(&a->returns,
 				     (uint8_t *)a->mem + a->h.return_offset + RXQ_RING_STATS,
-				     ring_memsize(a->h.return_bytes), RING_PRODUCER, -1),
+				     ring_memsize(a->h.return_bytes), RING_PRODUCER, a->fds[2]),
 			 0);
 }
 
@@ -1329,6 +1329,89 @@ static void test_a_frame_too_large_is_dropped_and_the_queue_goes_on(void **state
 	dev.ops.release(&dev, 7);
 }
 
+/* The queue's buffers all with its client, the NIC dropping, the primary
+ * about to sleep: the client's return rings the primary's bell, and the
+ * next pass posts the buffers again, so frames flow again. */
+static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **state)
+{
+	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
+	struct {
+		struct rxq_desc desc;
+		struct rxq_ref ref;
+	} rec;
+	struct attached a;
+	uint32_t *held;
+	uint32_t n = 0;
+	uint64_t rung;
+	void *handle;
+
+	(void)state;
+	attach_queue(1, 7, &a);
+	held = calloc(a.h.buffers, sizeof(*held));
+	handle = create_ok("create 0 ingress pattern eth / end actions queue index 1 / end");
+	for (uint32_t i = 0; i < a.h.buffers + 10; i++)
+		fake_ibv_receive(frame, 100, 100);
+	while (dev.ops.service(&dev, false) > 0)
+		;
+	while (ring_dequeue(&a.rx, &rec, sizeof(rec)) == (int)sizeof(rec))
+		held[n++] = rec.ref.buffer;
+	assert_int_equal(n, a.h.buffers); /* 10 found no buffer */
+	fake_ibv_receive(frame, 100, 100);
+	dev.ops.service(&dev, false);
+	assert_int_equal(ring_dequeue(&a.rx, &rec, sizeof(rec)), -EAGAIN);
+	/* The loop goes to sleep; the client gives back what it read. */
+	assert_true(dev.ops.prepare_sleep(&dev));
+	assert_int_equal(read(a.fds[2], &rung, sizeof(rung)), -1); /* nothing yet */
+	for (uint32_t i = 0; i < n; i += 64)
+		assert_int_equal(ring_enqueue(&a.returns, held + i,
+					      (n - i < 64 ? n - i : 64) * (uint32_t)sizeof(*held)),
+				 0);
+	assert_int_equal(read(a.fds[2], &rung, sizeof(rung)), (ssize_t)sizeof(rung));
+	dev.ops.finish_sleep(&dev);
+	dev.ops.service(&dev, true);
+	fake_ibv_receive(frame, 100, 100);
+	assert_int_equal(take_descriptors(&a, NULL), 1);
+	destroy_ok(handle);
+	free(held);
+	munmap(a.mem, a.length);
+	dev.ops.release(&dev, 7);
+}
+
+/* A client that writes an empty record where a buffer index belongs (or
+ * any index it does not hold) breaks its queue, at once: the primary does
+ * not loop on it, posts nothing from it again, and counts what it drops. */
+static void test_a_malformed_return_breaks_only_that_queue(void **state)
+{
+	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
+	struct attached a, b;
+	const struct rxq_ring_stats *stats;
+	void *h1, *h2;
+
+	(void)state;
+	attach_queue(1, 7, &a);
+	attach_queue(2, 8, &b);
+	stats = (const struct rxq_ring_stats *)(const void *)((uint8_t *)a.mem + a.h.ring_offset);
+	h1 = create_ok("create 0 ingress pattern eth type is 0x88b5 / end actions queue index 1 / "
+		       "end");
+	h2 = create_ok("create 0 ingress pattern eth / end actions queue index 2 / end");
+	fake_ibv_receive(frame, 100, 100);
+	assert_int_equal(take_descriptors(&a, NULL), 1);
+	assert_int_equal(ring_enqueue(&a.returns, NULL, 0), 0);
+	dev.ops.service(&dev, false);
+	fake_ibv_receive(frame, 100, 100);
+	assert_int_equal(take_descriptors(&a, NULL), 0);
+	assert_true(shm_load_relaxed64(&stats->dropped) >= 1);
+	/* The other client's queue delivers. */
+	destroy_ok(h1);
+	fake_ibv_receive(frame, 100, 100);
+	assert_int_equal(take_descriptors(&b, NULL), 1);
+	destroy_ok(h2);
+	munmap(a.mem, a.length);
+	munmap(b.mem, b.length);
+	dev.ops.release(&dev, 7);
+	dev.ops.release(&dev, 8);
+}
+
 /* A device whose completions carry no flow tag: MARK and FLAG would be
  * lost on the way to the client, so they are refused. */
 static void test_mark_and_flag_are_refused_without_tagged_completions(void **state)
@@ -1368,6 +1451,8 @@ int main(void)
 		T(test_descriptors_carry_mark_flag_and_length),
 		T(test_a_frame_too_large_is_dropped_and_the_queue_goes_on),
 		T(test_mark_and_flag_are_refused_without_tagged_completions),
+		T(test_returns_wake_a_sleeping_primary_and_refill_the_queue),
+		T(test_a_malformed_return_breaks_only_that_queue),
 		T(test_priorities_and_groups_fold_into_device_levels),
 		T(test_the_more_specific_rule_at_one_priority_is_tried_first),
 		T(test_any_as_l3_is_an_ipv4_and_an_ipv6_flow),

@@ -505,7 +505,7 @@ void verbs_close(struct hwdrv *dev)
 		if (v->cqs[q])
 			ibv_destroy_cq(ibv_cq_ex_to_cq(v->cqs[q]));
 	}
-	verbs_rx_close_channel(v);
+	verbs_rx_close_late(v);
 	free(v->wqs);
 	free(v->cqs);
 	if (v->pd)

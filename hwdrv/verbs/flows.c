@@ -439,4 +439,6 @@ const struct hwdrv_ops hwdrv_verbs_ops = {
 	.release = verbs_queues_release,
 	.event_fd = verbs_event_fd,
 	.service = verbs_service,
+	.prepare_sleep = verbs_prepare_sleep,
+	.finish_sleep = verbs_finish_sleep,
 };

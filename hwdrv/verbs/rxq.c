@@ -15,10 +15,12 @@
  * and a descriptor that finds the client's ring full is counted in its
  * `dropped` and the buffer posted again.
  *
- * Events: every CQ reports to one completion channel; clients ring one
- * eventfd when they return buffers; both sit in an epoll set whose fd the
- * loop watches (event_fd). A busy-polling loop calls service() between
- * its passes too.
+ * Events: every CQ reports to one completion channel; each queue's client
+ * rings the queue's own eventfd when it returns buffers while the primary
+ * sleeps (the return ring's NEED_WAKEUP, published only when the loop is
+ * about to sleep); the channel and those eventfds sit in an epoll set
+ * whose fd the loop watches (event_fd). The loop calls service() on every
+ * pass too, so a busy loop takes completions and returns without events.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,8 +59,15 @@ static void rxq_free(struct verbs_rxq *r)
 		ibv_dereg_mr(r->mr);
 	if (r->mem)
 		munmap(r->mem, r->length);
-	if (r->memfd >= 0)
+	/* A client that keeps its mapping keeps the memfd alive: its pages
+	 * are given back here, so that what a client holds on to (attach,
+	 * disconnect, reconnect, again) is charged to it, not to us. (Should
+	 * the punch fail, the pages go when the client unmaps them.) */
+	if (r->memfd >= 0) {
+		(void)fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				(off_t)r->length);
 		close(r->memfd);
+	}
 	if (r->bell >= 0)
 		close(r->bell);
 	if (r->primary_bell >= 0)
@@ -119,18 +128,23 @@ static int wq_reset(struct verbs *v, struct verbs_rxq *r)
 	struct ibv_poll_cq_attr attr = {0};
 	int err = ibv_modify_wq(v->wqs[r->queue], &to_reset);
 
+	if (err) {
+		/* Still posted, perhaps: its memory must outlive the WQ. */
+		v->wq_failed[r->queue] = true;
+		r->parked = true;
+		return err;
+	}
 	if (ibv_start_poll(cq, &attr) == 0) {
 		while (ibv_next_poll(cq) == 0)
 			;
 		ibv_end_poll(cq);
 	}
-	r->generation++;
+	r->generation = ++v->generations[r->queue];
 	r->n_free = 0;
 	for (uint32_t i = 0; i < r->n_buffers; i++)
 		if (r->state[i] != BUFFER_CLIENT)
 			buffer_free(r, i);
-	if (!err)
-		err = ibv_modify_wq(v->wqs[r->queue], &to_ready);
+	err = ibv_modify_wq(v->wqs[r->queue], &to_ready);
 	if (err)
 		v->wq_failed[r->queue] = true; /* no attach takes it again */
 	return err;
@@ -201,7 +215,7 @@ fail:
 /* A fresh attachment of `r`: header, empty rings, every buffer free, counts
  * at zero. The memory may be a spare its owner had before: nothing of that
  * attachment stays readable as this one's. */
-static int rxq_init(struct verbs_rxq *r)
+static int rxq_init(struct verbs *v, struct verbs_rxq *r)
 {
 	uint8_t *returns = (uint8_t *)r->mem + RXQ_HEADER_SIZE + r->ring_block;
 	int err;
@@ -222,8 +236,8 @@ static int rxq_init(struct verbs_rxq *r)
 					 .return_offset = RXQ_HEADER_SIZE + r->ring_block};
 	memset(r->stats, 0, sizeof(*r->stats));
 	r->packets = r->bytes = r->dropped = 0;
-	r->broken = r->needs_reset = false;
-	r->generation++;
+	r->broken = r->needs_reset = r->parked = false;
+	r->generation = ++v->generations[r->queue];
 	r->n_free = 0;
 	for (uint32_t i = 0; i < r->n_buffers; i++)
 		buffer_free(r, i);
@@ -280,7 +294,7 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 	}
 	v->spares[queue] = NULL;
 	ev.data.ptr = r;
-	err = rxq_init(r);
+	err = rxq_init(v, r);
 	if (err || epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, r->primary_bell, &ev) != 0) {
 		err = err ? -err : errno;
 		rxq_free(r);
@@ -307,7 +321,12 @@ void verbs_rxq_detach(struct verbs *v, struct verbs_rxq *r, bool keep)
 	v->rxqs[r->queue] = NULL;
 	epoll_ctl(v->epoll_fd, EPOLL_CTL_DEL, r->primary_bell, NULL);
 	wq_reset(v, r);
-	if (keep) {
+	if (r->parked) {
+		/* The WQ would not reset: buffers may still be posted. The
+		 * memory stays registered until the WQ is destroyed. */
+		r->next_parked = v->parked;
+		v->parked = r;
+	} else if (keep) {
 		if (v->spares[r->queue])
 			rxq_free(v->spares[r->queue]);
 		v->spares[r->queue] = r;
@@ -345,35 +364,34 @@ void verbs_queues_release(struct hwdrv *dev, uint32_t owner)
 	}
 }
 
-/* Buffers the client handed back: checked, posted again. A bad index
- * breaks the queue (its client broke the protocol; others are untouched). */
-static unsigned take_returns(struct verbs *v, struct verbs_rxq *r)
+/* Buffers the client handed back: checked, posted again. A bad index, or
+ * an empty record, breaks the queue (its client broke the protocol; others
+ * are untouched). At most one record per buffer per call: valid records
+ * cannot outnumber the buffers the client holds, so a client cannot keep
+ * the loop here. */
+static unsigned take_returns(struct verbs_rxq *r)
 {
 	uint32_t idx[RXQ_RETURN_MAX];
 	unsigned done = 0;
-	int n;
 
-	/* While we drain, the client need not ring; after, it must, so a
-	 * queue whose buffers are all out gets them back as soon as they
-	 * come (the ring's wakeup protocol: the check after the flag). */
-	ring_consumer_finish_sleep(&r->returns);
-	do {
-		while (!r->broken && (n = ring_dequeue(&r->returns, idx, sizeof(idx))) != -EAGAIN) {
-			if (n < 0 || n % 4 != 0) {
+	for (uint32_t records = 0; !r->broken && records <= r->n_buffers; records++) {
+		int n = ring_dequeue(&r->returns, idx, sizeof(idx));
+
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0 || n % 4 != 0) {
+			r->broken = true;
+			break;
+		}
+		for (int k = 0; k < n / 4; k++) {
+			if (idx[k] >= r->n_buffers || r->state[idx[k]] != BUFFER_CLIENT) {
 				r->broken = true;
 				break;
 			}
-			for (int k = 0; k < n / 4 && !r->broken; k++) {
-				if (idx[k] >= r->n_buffers || r->state[idx[k]] != BUFFER_CLIENT) {
-					r->broken = true;
-					break;
-				}
-				if (post(v, r, idx[k]) != 0)
-					buffer_free(r, idx[k]); /* the next refill retries */
-				done++;
-			}
+			buffer_free(r, idx[k]);
+			done++;
 		}
-	} while (!r->broken && !ring_consumer_prepare_sleep(&r->returns));
+	}
 	return done;
 }
 
@@ -399,11 +417,11 @@ static void complete(struct verbs *v, struct verbs_rxq *r, struct ibv_cq_ex *cq,
 		return; /* an earlier attachment's, or before a reset */
 	if (cq->status != IBV_WC_SUCCESS) {
 		/* A frame too large for the buffer, say: on mlx5 the WQ is
-		 * in ERR now and takes nothing until it is reset. */
+		 * in ERR now and takes nothing until it is reset (and its
+		 * buffers come back flushed, if at all). */
 		r->dropped++;
 		buffer_free(r, i);
-		if (cq->status != IBV_WC_WR_FLUSH_ERR)
-			r->needs_reset = true;
+		r->needs_reset = true; /* a flush too: the WQ is in ERR */
 		return;
 	}
 	memset(&rec, 0, sizeof(rec));
@@ -431,8 +449,7 @@ static void complete(struct verbs *v, struct verbs_rxq *r, struct ibv_cq_ex *cq,
 	r->bytes += rec.desc.length;
 }
 
-/* Completions of one queue, published with one commit; then every freed
- * buffer posted again (after a reset, if an error put the WQ in ERR). */
+/* Completions of one queue, published with one commit. */
 static unsigned poll_queue(struct verbs *v, unsigned q)
 {
 	struct verbs_rxq *r = v->rxqs[q];
@@ -450,21 +467,28 @@ static unsigned poll_queue(struct verbs *v, unsigned q)
 		n++;
 	} while (n < VERBS_POLL_BUDGET && ibv_next_poll(cq) == 0);
 	ibv_end_poll(cq);
-	if (r == NULL)
-		return n;
-	ring_commit(&r->ring);
-	shm_store_relaxed64(&r->stats->packets, r->packets);
-	shm_store_relaxed64(&r->stats->bytes, r->bytes);
-	shm_store_relaxed64(&r->stats->dropped, r->dropped);
+	if (r) {
+		ring_commit(&r->ring);
+		shm_store_relaxed64(&r->stats->packets, r->packets);
+		shm_store_relaxed64(&r->stats->bytes, r->bytes);
+		shm_store_relaxed64(&r->stats->dropped, r->dropped);
+	}
+	return n;
+}
+
+/* After an error completion, the WQ reset; then every free buffer posted
+ * (those freed by completions, returns, a reset, or a post that failed
+ * before: they are retried on every pass). */
+static void repost(struct verbs *v, struct verbs_rxq *r)
+{
 	if (r->needs_reset) {
 		r->needs_reset = false;
 		if (wq_reset(v, r) != 0) {
 			r->broken = true; /* the WQ is gone: nothing to post on */
-			return n;
+			return;
 		}
 	}
 	refill(v, r);
-	return n;
 }
 
 /* Events on the channel: acknowledged and the CQ armed again before it is
@@ -474,21 +498,20 @@ static unsigned poll_queue(struct verbs *v, unsigned q)
 static void take_events(struct verbs *v)
 {
 	struct epoll_event evs[16];
-	int n = epoll_wait(v->epoll_fd, evs, 16, 0);
+	struct ibv_cq *cq;
+	void *context;
+	int n;
 
-	for (int i = 0; i < n; i++) {
-		struct verbs_rxq *r = evs[i].data.ptr;
-		struct ibv_cq *cq;
-		void *context;
-
-		if (r) {
-			doorbell_drain(r->primary_bell);
-			continue;
-		}
-		while (ibv_get_cq_event(v->channel, &cq, &context) == 0) {
-			ibv_ack_cq_events(cq, 1);
-			ibv_req_notify_cq(cq, 0);
-		}
+	do {
+		n = epoll_wait(v->epoll_fd, evs, 16, 0);
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.ptr)
+				doorbell_drain(((struct verbs_rxq *)evs[i].data.ptr)->primary_bell);
+	} while (n == 16);
+	/* The channel is non-blocking: read it dry whatever epoll said. */
+	while (ibv_get_cq_event(v->channel, &cq, &context) == 0) {
+		ibv_ack_cq_events(cq, 1);
+		ibv_req_notify_cq(cq, 0);
 	}
 }
 
@@ -500,11 +523,38 @@ unsigned verbs_service(struct hwdrv *dev, bool woken)
 	if (woken)
 		take_events(v);
 	for (unsigned q = 0; q < v->n_queues; q++) {
-		if (v->rxqs[q])
-			done += take_returns(v, v->rxqs[q]);
+		struct verbs_rxq *r = v->rxqs[q];
+
+		if (r)
+			done += take_returns(r);
 		done += poll_queue(v, q);
+		if (r)
+			repost(v, r);
 	}
 	return done;
+}
+
+/* Before the loop sleeps: each client must ring for its next returns
+ * (NEED_WAKEUP on its return ring); false if one came meanwhile. */
+bool verbs_prepare_sleep(struct hwdrv *dev)
+{
+	struct verbs *v = dev->priv;
+	bool may_sleep = true;
+
+	for (unsigned q = 0; q < v->n_queues; q++)
+		if (v->rxqs[q] && !v->rxqs[q]->broken &&
+		    !ring_consumer_prepare_sleep(&v->rxqs[q]->returns))
+			may_sleep = false;
+	return may_sleep;
+}
+
+void verbs_finish_sleep(struct hwdrv *dev)
+{
+	struct verbs *v = dev->priv;
+
+	for (unsigned q = 0; q < v->n_queues; q++)
+		if (v->rxqs[q])
+			ring_consumer_finish_sleep(&v->rxqs[q]->returns);
 }
 
 int verbs_event_fd(struct hwdrv *dev)
@@ -521,8 +571,10 @@ int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error)
 	v->rxqs = calloc(v->n_queues, sizeof(*v->rxqs));
 	v->spares = calloc(v->n_queues, sizeof(*v->spares));
 	v->wq_failed = calloc(v->n_queues, sizeof(*v->wq_failed));
+	v->generations = calloc(v->n_queues, sizeof(*v->generations));
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (v->rxqs == NULL || v->spares == NULL || v->wq_failed == NULL || v->epoll_fd < 0)
+	if (v->rxqs == NULL || v->spares == NULL || v->wq_failed == NULL ||
+	    v->generations == NULL || v->epoll_fd < 0)
 		return flow_error_set(
 			error, errno ? errno : ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 			"the receive path's descriptors: %s", strerror(errno ? errno : ENOMEM));
@@ -541,24 +593,32 @@ int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error)
 
 void verbs_rx_close(struct verbs *v)
 {
-	for (unsigned q = 0; v->rxqs && q < v->n_queues; q++) {
+	for (unsigned q = 0; v->rxqs && q < v->n_queues; q++)
 		if (v->rxqs[q])
 			verbs_rxq_detach(v, v->rxqs[q], false);
+	for (unsigned q = 0; v->spares && q < v->n_queues; q++)
 		if (v->spares[q])
 			rxq_free(v->spares[q]);
-	}
 	free(v->rxqs);
 	free(v->spares);
-	free(v->wq_failed);
 	v->rxqs = v->spares = NULL;
-	v->wq_failed = NULL;
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
 	v->epoll_fd = -1;
 }
 
-void verbs_rx_close_channel(struct verbs *v)
+void verbs_rx_close_late(struct verbs *v)
 {
+	while (v->parked) {
+		struct verbs_rxq *r = v->parked;
+
+		v->parked = r->next_parked;
+		rxq_free(r);
+	}
+	free(v->wq_failed);
+	free(v->generations);
+	v->wq_failed = NULL;
+	v->generations = NULL;
 	if (v->channel)
 		ibv_destroy_comp_channel(v->channel);
 	v->channel = NULL;

@@ -247,6 +247,8 @@ struct verbs_rxq {
 	struct ibv_mr *mr;
 	bool broken;	  /* the client returned what was not its own */
 	bool needs_reset; /* an error completion: the WQ is in ERR */
+	bool parked;	  /* its WQ would not reset: freed after the WQ */
+	struct verbs_rxq *next_parked;
 	uint64_t packets, bytes, dropped;
 };
 
@@ -270,6 +272,8 @@ struct verbs {
 	struct verbs_rxq **rxqs;   /* n_queues: the attached ones */
 	struct verbs_rxq **spares; /* n_queues: a detached one's memory, for its owner */
 	bool *wq_failed;	   /* n_queues: a WQ that would not come back to ready */
+	uint32_t *generations;	   /* n_queues: the last attachment's, for wr_ids */
+	struct verbs_rxq *parked;  /* detached, its WQ not reset: freed at close */
 	struct ibv_comp_channel *channel;
 	int epoll_fd; /* the channel and each queue's primary_bell: the loop watches it */
 	/* The rule being made: the device is driven by one thread. */
@@ -299,8 +303,8 @@ int verbs_model_source(struct ibv_context *context, const char *spec, struct mpf
 
 /* rxq.c */
 int verbs_rx_open(struct verbs *v, struct mpf_flow_error *error);
-void verbs_rx_close(struct verbs *v);	      /* every queue detached */
-void verbs_rx_close_channel(struct verbs *v); /* after the CQs */
+void verbs_rx_close(struct verbs *v);	   /* every queue detached, before the WQs go */
+void verbs_rx_close_late(struct verbs *v); /* after the WQs and CQs */
 int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
 		       int fds[HWDRV_QUEUE_FDS], struct mpf_flow_error *error);
 int verbs_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx, uint32_t owner,
@@ -311,6 +315,8 @@ void verbs_rxq_detach(struct verbs *v, struct verbs_rxq *r, bool keep);
 void verbs_queues_release(struct hwdrv *dev, uint32_t owner);
 int verbs_event_fd(struct hwdrv *dev);
 unsigned verbs_service(struct hwdrv *dev, bool woken);
+bool verbs_prepare_sleep(struct hwdrv *dev);
+void verbs_finish_sleep(struct hwdrv *dev);
 
 /* counters.c */
 void verbs_counters_poll(struct hwdrv *dev);
