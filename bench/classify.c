@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bench/classify: packets per second per core of the soft datapath's
- * classifier (parse + lookup) over an in-memory trace, against a linear scan
- * of the same rules through the general matcher, measured in the same run;
- * then rule insert/delete rate while a second thread keeps classifying.
+ * classifier (parse + lookup) over an in-memory trace, in bursts of
+ * CLS_BURST packets as the datapath classifies them (cls_lookup_burst) and
+ * one by one (cls_lookup), against a linear scan of the same rules through
+ * the general matcher, measured in the same run; then rule insert/delete
+ * rate while a second thread keeps classifying.
  *
  * Input: a ClassBench rule set and trace, made by bench/make-ruleset.py.
  *   classify RULES TRACE [SECONDS]
@@ -160,20 +162,30 @@ static int by_value(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Parse + lookup over the trace for about `seconds`; packets per second. */
-static double run_tuple(const struct cls *cls, struct trace *t, double seconds, uint64_t *checksum)
+/* Parse + lookup over the trace for about `seconds`, in bursts (`burst`)
+ * or one packet at a time; packets per second. */
+static double run_tuple(const struct cls *cls, struct trace *t, double seconds, bool burst,
+			uint64_t *checksum)
 {
-	struct cls_result result;
+	struct cls_result result[CLS_BURST];
 	uint64_t done = 0, sum = 0;
 	double start = now_s(), elapsed;
 
 	do {
-		for (unsigned i = 0; i < t->n; i++) {
-			struct packet *p = &t->packets[i];
+		for (unsigned i = 0; i < t->n; i += CLS_BURST) {
+			const struct packet *pkts[CLS_BURST];
+			unsigned n = t->n - i < CLS_BURST ? t->n - i : CLS_BURST;
 
-			packet_parse(p);
-			cls_lookup(cls, p, &result);
-			sum += result.n ? result.rules[result.n - 1]->seq : 0;
+			for (unsigned k = 0; k < n; k++) {
+				packet_parse(&t->packets[i + k]);
+				pkts[k] = &t->packets[i + k];
+				if (!burst) /* as the datapath did before bursts */
+					cls_lookup(cls, pkts[k], &result[k]);
+			}
+			if (burst)
+				cls_lookup_burst(cls, pkts, n, result);
+			for (unsigned k = 0; k < n; k++)
+				sum += result[k].n ? result[k].rules[result[k].n - 1]->seq : 0;
 		}
 		done += t->n;
 		elapsed = now_s() - start;
@@ -252,7 +264,7 @@ int main(int argc, char **argv)
 	struct soft *soft;
 	unsigned n = 0, cap = 0, linear_packets, churn_ops = 0;
 	double seconds = argc > 3 ? atof(argv[3]) : 1.0;
-	double tuple_pps, linear_pps, start, runs[RUNS];
+	double tuple_pps, linear_pps, start, runs[RUNS], single[RUNS];
 	uint64_t checksum;
 	char line[256];
 	FILE *f;
@@ -297,11 +309,32 @@ int main(int argc, char **argv)
 
 	/* Warm first (the first pass over a fresh table takes its page and TLB
 	 * misses), then several runs: the median, and the spread. */
-	run_tuple(&soft->cls, &trace, 0, &checksum);
+	run_tuple(&soft->cls, &trace, 0, true, &checksum);
 	for (unsigned r = 0; r < RUNS; r++)
-		runs[r] = run_tuple(&soft->cls, &trace, seconds, &checksum);
+		runs[r] = run_tuple(&soft->cls, &trace, seconds, true, &checksum);
 	qsort(runs, RUNS, sizeof(runs[0]), by_value);
 	tuple_pps = runs[RUNS / 2];
+	for (unsigned r = 0; r < RUNS; r++)
+		single[r] = run_tuple(&soft->cls, &trace, seconds, false, &checksum);
+	qsort(single, RUNS, sizeof(single[0]), by_value);
+	/* A burst's results are each packet's own, exactly. */
+	for (unsigned i = 0; i + CLS_BURST <= trace.n; i += CLS_BURST) {
+		const struct packet *pkts[CLS_BURST];
+		struct cls_result burst[CLS_BURST], one;
+
+		for (unsigned k = 0; k < CLS_BURST; k++)
+			pkts[k] = &trace.packets[i + k];
+		cls_lookup_burst(&soft->cls, pkts, CLS_BURST, burst);
+		for (unsigned k = 0; k < CLS_BURST; k++) {
+			cls_lookup(&soft->cls, pkts[k], &one);
+			if (one.n != burst[k].n ||
+			    memcmp(one.rules, burst[k].rules, one.n * sizeof(one.rules[0]))) {
+				fprintf(stderr, "classify: packet %u: burst and single disagree\n",
+					i + k);
+				return 1;
+			}
+		}
+	}
 	sorted = malloc(n * sizeof(*sorted));
 	for (unsigned i = 0; i < n; i++)
 		sorted[i] = rules[i].handle;
@@ -323,6 +356,9 @@ int main(int argc, char **argv)
 	       "%8.4f Mpps   x%.0f  (%u trace packets)\n",
 	       tuple_pps / 1e6, runs[0] / 1e6, runs[RUNS - 1] / 1e6, RUNS, linear_pps / 1e6,
 	       tuple_pps / linear_pps, trace.n);
+	printf("  parse + lookup one by one: %8.2f Mpps (%.2f-%.2f)   bursts of %u: x%.2f\n",
+	       single[RUNS / 2] / 1e6, single[0] / 1e6, single[RUNS - 1] / 1e6, CLS_BURST,
+	       tuple_pps / single[RUNS / 2]);
 
 	/* Churn: delete and re-insert rules while another thread classifies. */
 	churn = (struct churn){.soft = soft, .trace = &trace};

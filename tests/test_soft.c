@@ -1027,6 +1027,77 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	}
 }
 
+/* Past the size where tables stay in cache, lookups go in bursts whose
+ * probes overlap (cls_lookup_burst): each packet's result must be exactly
+ * its own lookup's, terminating or not, general rules included. */
+static void test_burst_lookups_agree_with_single_ones_at_scale(void **state)
+{
+	struct rig *rig = *state;
+	enum { N = 20000, BURSTS = 200 };
+	static struct mpf_flow_item_ipv4 spec[N], mask[N];
+	static struct mpf_flow_item_udp uspec[N], umask[N];
+	static struct mpf_flow_item patterns[N][6];
+	static const struct mpf_flow_item_vf vf1 = {.id = 1};
+	static struct mpf_flow_attr attrs[N];
+	const struct mpf_flow_action actions[][2] = {{ACTION(DROP, NULL), END_ACTION},
+						     {ACTION(PASSTHRU, NULL), END_ACTION}};
+
+	srand(7);
+	for (unsigned i = 0; i < N; i++) {
+		struct mpf_flow_item *at = patterns[i];
+
+		/* Two tuples (/32 and /24 sources), a few general rules. */
+		mask[i].hdr.src_addr = BE32(i % 3 ? 0xffffffffu : 0xffffff00u);
+		spec[i].hdr.src_addr = BE32(IP(10, i >> 16 & 255, i >> 8 & 255, i & 255));
+		umask[i].hdr.dst_port = RULE_BE16(0xffff);
+		uspec[i].hdr.dst_port = RULE_BE16((uint16_t)(rand() % 4));
+		if (i % 1000 == 0) {
+			*at++ = ITEM(PF);
+			*at++ = ITEM(VF, .spec = &vf1);
+		}
+		*at++ = ITEM(ETH);
+		*at++ = ITEM(IPV4, .spec = &spec[i], .mask = &mask[i]);
+		*at++ = ITEM(UDP, .spec = &uspec[i], .mask = &umask[i]);
+		*at = END_ITEM;
+		attrs[i] = (struct mpf_flow_attr){.ingress = 1, .priority = (uint32_t)(rand() % 4)};
+		rig->n_rules = 0;
+		rule_on(rig, 0, &attrs[i], patterns[i], actions[rand() % 4 == 0]);
+	}
+	assert_true(cls_tuple_count(&rig->soft->cls) >= 2);
+	for (unsigned b = 0; b < BURSTS; b++) {
+		static struct frame f[CLS_BURST];
+		struct packet p[CLS_BURST];
+		const struct packet *burst[CLS_BURST];
+		struct cls_result got[CLS_BURST];
+		unsigned hits = 0;
+
+		for (unsigned k = 0; k < CLS_BURST; k++) {
+			unsigned i = (unsigned)rand() % (N + N / 4);
+
+			f[k] = frame_ipv4_l4(IP(10, i >> 16 & 255, i >> 8 & 255, i & 255),
+					     IP(10, 9, 9, 1), 17, 7, (unsigned)(rand() % 5), 0);
+			p[k] = (struct packet){.data = f[k].bytes,
+					       .length = (uint32_t)f[k].length,
+					       .function = PACKET_FUNCTION_PF};
+			packet_parse(&p[k]);
+			burst[k] = &p[k];
+		}
+		cls_lookup_burst(&rig->soft->cls, burst, CLS_BURST, got);
+		for (unsigned k = 0; k < CLS_BURST; k++) {
+			struct cls_result one;
+
+			cls_lookup(&rig->soft->cls, burst[k], &one);
+			assert_int_equal(got[k].n, one.n);
+			assert_int_equal(got[k].terminated, one.terminated);
+			assert_int_equal(got[k].overflow, one.overflow);
+			for (unsigned i = 0; i < one.n; i++)
+				assert_ptr_equal(got[k].rules[i], one.rules[i]);
+			hits += one.n > 0;
+		}
+		assert_true(hits > 0);
+	}
+}
+
 /* ------------------------------------------------------------------------ */
 /* The parser                                                               */
 /* ------------------------------------------------------------------------ */
@@ -1106,6 +1177,7 @@ int main(void)
 		T(test_egress_rules_see_transmitted_packets_only),
 		T(test_security_is_refused_naming_the_action),
 		T(test_tuple_space_agrees_with_linear_scan),
+		T(test_burst_lookups_agree_with_single_ones_at_scale),
 		cmocka_unit_test(test_parser_walks_tunnels_and_tags),
 	};
 

@@ -170,21 +170,19 @@ static void count_hit(const struct soft_worker *w, const struct soft_rule *r, ui
 				 now_ns);
 }
 
-void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *p, bool egress,
-		  uint64_t now_ns)
+/* The rules a packet hit (`result`), applied in order. */
+static void apply(struct soft_worker *w, struct soft_port *port, struct packet *p, bool egress,
+		  const struct cls_result *res, uint64_t now_ns)
 {
 	struct soft *soft = w->soft;
 	struct region_port *stats = soft_port_stats(soft, port, w->id);
-	struct cls_result result;
 	struct destinations dest = {0};
 	struct rxq_desc desc = {
 		.wire_length = p->wire_length, .timestamp_ns = now_ns, .port = p->port};
 	bool dropped = false;
 
-	p->egress = egress;
-	cls_lookup(&soft->cls, p, &result);
-	for (unsigned i = 0; i < result.n && !dropped; i++) {
-		const struct soft_rule *r = (const struct soft_rule *)result.rules[i];
+	for (unsigned i = 0; i < res->n && !dropped; i++) {
+		const struct soft_rule *r = (const struct soft_rule *)res->rules[i];
 
 		if (r->counter)
 			count_hit(w, r, p->wire_length, now_ns);
@@ -233,7 +231,7 @@ void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *
 			break;
 		}
 	}
-	if (result.overflow)
+	if (res->overflow)
 		shm_add_relaxed64(&port->overflow, 1); /* any worker: several writers */
 	if (egress) {
 		if (dropped) {
@@ -249,7 +247,7 @@ void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *
 		soft_deliver(w, port, dest.queue[i], p, &desc);
 	if (dropped) {
 		region_stat_add(&stats->value[REGION_PORT_RX_DROPPED], 1);
-	} else if (!result.terminated && !shm_load_relaxed32(&port->isolated)) {
+	} else if (!res->terminated && !shm_load_relaxed32(&port->isolated)) {
 		/* No rule decided: the port's default queue (unless a
 		 * pass-through copy went there already), and the packet says
 		 * so: queue 0 by a rule and by default differ. */
@@ -261,5 +259,33 @@ void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *
 		region_stat_add(&stats->value[REGION_PORT_RX_DEFAULT], 1);
 	} else if (dest.n == 0) {
 		region_stat_add(&stats->value[REGION_PORT_RX_UNDELIVERED], 1);
+	}
+}
+
+void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *p, bool egress,
+		  uint64_t now_ns)
+{
+	struct cls_result result;
+
+	p->egress = egress;
+	cls_lookup(&w->soft->cls, p, &result);
+	apply(w, port, p, egress, &result, now_ns);
+}
+
+void soft_process_burst(struct soft_worker *w, struct soft_port *port, struct packet *pkts,
+			unsigned n, bool egress, uint64_t now_ns)
+{
+	for (unsigned done = 0; done < n; done += CLS_BURST) {
+		const struct packet *burst[CLS_BURST];
+		struct cls_result result[CLS_BURST];
+		unsigned m = n - done < CLS_BURST ? n - done : CLS_BURST;
+
+		for (unsigned i = 0; i < m; i++) {
+			pkts[done + i].egress = egress;
+			burst[i] = &pkts[done + i];
+		}
+		cls_lookup_burst(&w->soft->cls, burst, m, result);
+		for (unsigned i = 0; i < m; i++)
+			apply(w, port, &pkts[done + i], egress, &result[i], now_ns);
 	}
 }

@@ -93,6 +93,12 @@ void cls_remove(struct cls *c, struct cls_rule *rule);
  * terminating one. */
 void cls_lookup(const struct cls *c, const struct packet *p, struct cls_result *out);
 
+/* Reader: the same for `n` packets (at most CLS_BURST), out[i] for pkts[i],
+ * their table probes overlapped: what a datapath round should use. */
+#define CLS_BURST 16
+void cls_lookup_burst(const struct cls *c, const struct packet *const *pkts, unsigned n,
+		      struct cls_result *out);
+
 /* The baseline the benchmark compares with: every rule in order through the
  * general matcher. `rules` sorted by (rank, seq). */
 void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const struct packet *p,

@@ -165,8 +165,9 @@ static unsigned datapath_round(struct soft_worker *w)
 				region_stat_add(&stats->value[REGION_PORT_RX_BYTES],
 						pkt->wire_length);
 			}
-			soft_process(w, port, pkt, source->egress, now);
 		}
+		if (n)
+			soft_process_burst(w, port, pkts, n, source->egress, now);
 		if (source)
 			soft_source_release(source);
 		total += n + soft_inbox_receive(w, port, now);

@@ -253,6 +253,10 @@ static inline struct soft_source *soft_worker_source(const struct soft *soft,
  * transmits). */
 void soft_process(struct soft_worker *w, struct soft_port *port, struct packet *p, bool egress,
 		  uint64_t now_ns);
+/* The same for `n` packets of one port, parsed, classified in bursts
+ * (cls_lookup_burst: their table probes overlap), then acted on in order. */
+void soft_process_burst(struct soft_worker *w, struct soft_port *port, struct packet *pkts,
+			unsigned n, bool egress, uint64_t now_ns);
 uint32_t soft_toeplitz(const uint8_t *key, unsigned key_len, const uint8_t *input, unsigned length);
 /* RSS input of a packet for `types`: the hash, or 0 with *valid false. */
 uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool *valid);
