@@ -983,22 +983,38 @@ void cls_lookup(const struct cls *c, const struct packet *p, struct cls_result *
 #define CLS_BURST_TUPLES  4
 #define CLS_BURST_BUCKETS 8192u
 
+/* Does a burst over this tuple list overlap its probes? (The caller's
+ * one load of the list: the probes are sized from what it says.) */
+static bool overlaps(const struct cls_list *list)
+{
+	uint64_t buckets = 0;
+
+	if (list == NULL || list->n > CLS_BURST_TUPLES)
+		return false;
+	for (unsigned i = 0; i < list->n; i++) {
+		/* One probe per tuple and packet: what sizes a burst's probes. */
+		if (list->tuples[i]->floating)
+			return false;
+		buckets += rcu_dereference(list->tuples[i]->table)->mask + 1u;
+	}
+	return buckets >= CLS_BURST_BUCKETS;
+}
+
+bool cls_lookup_overlaps(const struct cls *c)
+{
+	return overlaps(rcu_dereference(c->list));
+}
+
 void cls_lookup_burst(const struct cls *c, const struct packet *const *pkts, unsigned n,
 		      struct cls_result *out)
 {
 	const struct cls_list *list = rcu_dereference(c->list);
 	struct candidates cand[CLS_BURST];
+	/* At most one probe per tuple and packet (cls_lookup_overlaps()). */
 	struct probe probes[CLS_BURST * CLS_BURST_TUPLES];
 	unsigned n_probes = 0;
 
-	uint64_t buckets = 0;
-	bool one_by_one = n > CLS_BURST || list == NULL || list->n > CLS_BURST_TUPLES;
-
-	for (unsigned i = 0; !one_by_one && i < list->n; i++) {
-		one_by_one = list->tuples[i]->floating;
-		buckets += rcu_dereference(list->tuples[i]->table)->mask + 1u;
-	}
-	if (one_by_one || buckets < CLS_BURST_BUCKETS) {
+	if (n > CLS_BURST || !overlaps(list)) {
 		for (unsigned k = 0; k < n; k++)
 			cls_lookup(c, pkts[k], &out[k]);
 		return;

@@ -98,6 +98,9 @@ void cls_lookup(const struct cls *c, const struct packet *p, struct cls_result *
 #define CLS_BURST 16
 void cls_lookup_burst(const struct cls *c, const struct packet *const *pkts, unsigned n,
 		      struct cls_result *out);
+/* Reader: would a burst overlap its packets' probes now (tables beyond the
+ * cache, few tuples, none floating), or look them up one by one? */
+bool cls_lookup_overlaps(const struct cls *c);
 
 /* The baseline the benchmark compares with: every rule in order through the
  * general matcher. `rules` sorted by (rank, seq). */
