@@ -41,6 +41,7 @@
 #include "shm/rxq.h"
 #include "shm/rule/rule.h"
 #include "tests/verbs/fake_ibv.h"
+#include "tests/verbs/queue_reader.h"
 
 static uint64_t now_ns(void)
 {
@@ -124,15 +125,24 @@ static int deliver_rule(struct hwdrv *dev, struct region_counter *counter, void 
 	return 0;
 }
 
-/* Queue 1 attached: its memory mapped, its header copied. */
-static void *attach(struct hwdrv *dev, struct rxq_header *h, size_t *length)
+/* Queue 1 attached: fds[] as the client gets them. */
+static int attach(struct hwdrv *dev, int fds[HWDRV_QUEUE_FDS])
 {
-	int fds[HWDRV_QUEUE_FDS];
 	struct mpf_flow_error error;
-	void *mem;
 
 	if (dev->ops.queue_attach(dev, 0, 1, false, 1, fds, &error))
-		return fprintf(stderr, "attach: %s\n", error.message), NULL;
+		return fprintf(stderr, "attach: %s\n", error.message), -1;
+	return 0;
+}
+
+/* Soft's queue 1 (a copy queue): its memory mapped, its header copied. */
+static void *attach_soft(struct hwdrv *dev, struct rxq_header *h, size_t *length)
+{
+	int fds[HWDRV_QUEUE_FDS];
+	void *mem;
+
+	if (attach(dev, fds))
+		return NULL;
 	*length = (size_t)lseek(fds[0], 0, SEEK_END);
 	mem = mmap(NULL, *length, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
 	if (mem == MAP_FAILED)
@@ -162,28 +172,20 @@ static int verbs_delivery(uint32_t packets, struct delivery_figures *fig)
 	struct region_counter *counter = aligned_alloc(64, sizeof(*counter));
 	struct hwdrv dev;
 	struct mpf_flow_error error;
-	struct rxq_header h;
-	struct ring rx, returns;
-	size_t length;
-	void *mem, *handle;
+	struct queue_reader q;
+	int fds[HWDRV_QUEUE_FDS];
+	void *handle;
 	uint8_t f[BURST][128];
 
 	memset(fig, 0, sizeof(*fig));
 	if (fake_ibv_configure(NULL) || hwdrv_open(&dev, "verbs", &config, &error))
 		return fprintf(stderr, "verbs: %s\n", error.message), -1;
-	if (deliver_rule(&dev, counter, &handle) || !(mem = attach(&dev, &h, &length)) ||
-	    ring_attach(&rx, (uint8_t *)mem + h.ring_offset + RXQ_RING_STATS,
-			h.ring_stride - RXQ_RING_STATS, RING_CONSUMER, -1) ||
-	    ring_attach(&returns, (uint8_t *)mem + h.return_offset + RXQ_RING_STATS,
-			ring_memsize(h.return_bytes), RING_PRODUCER, -1))
+	if (deliver_rule(&dev, counter, &handle) || attach(&dev, fds) || queue_reader_map(&q, fds))
 		return -1;
 	for (unsigned i = 0; i < BURST; i++)
 		frame(f[i], i);
 	for (uint32_t done = 0; done < packets; done += BURST) {
-		struct {
-			struct rxq_desc desc;
-			struct rxq_ref ref;
-		} recs[BURST];
+		struct queue_record recs[BURST];
 		struct ring_msg msgs[BURST];
 		uint32_t back[BURST];
 		uint64_t t0 = now_ns(), t1, t2;
@@ -194,29 +196,28 @@ static int verbs_delivery(uint32_t packets, struct delivery_figures *fig)
 		t1 = now_ns();
 		dev.ops.service(&dev, false);
 		t2 = now_ns();
-		n = ring_dequeue_burst(&rx, recs, sizeof(recs), msgs, BURST);
+		n = ring_dequeue_burst(&q.rx, recs, sizeof(recs), msgs, BURST);
 		for (int i = 0; i < n; i++) {
-			const uint8_t *r = (const uint8_t *)recs + msgs[i].offset;
-			struct rxq_desc d;
-			struct rxq_ref ref;
+			struct queue_record rec;
+			const uint8_t *frame_at;
 
-			memcpy(&d, r, sizeof(d));
-			memcpy(&ref, r + sizeof(d), sizeof(ref));
-			if (ref.buffer >= h.buffers || d.length > h.buffer_size || d.mark != 7)
+			memcpy(&rec, (const uint8_t *)recs + msgs[i].offset, sizeof(rec));
+			if (rec.ref.buffer >= q.h.buffers || rec.desc.length > q.h.buffer_size ||
+			    rec.desc.mark != 7)
 				return fprintf(stderr, "verbs: a bad descriptor\n"), -1;
-			for (uint32_t b = 0; b < d.length; b++)
-				fig->sum += ((const uint8_t *)mem + h.buffer_offset +
-					     (size_t)ref.buffer * h.buffer_size)[b];
-			back[i] = ref.buffer;
+			frame_at = queue_reader_frame(&q, &rec);
+			for (uint32_t b = 0; b < rec.desc.length; b++)
+				fig->sum += frame_at[b];
+			back[i] = rec.ref.buffer;
 		}
-		if (n > 0 && ring_enqueue(&returns, back, (uint32_t)n * 4) != 0)
+		if (n > 0 && ring_enqueue(&q.returns, back, (uint32_t)n * 4) != 0)
 			return fprintf(stderr, "verbs: the return ring is full\n"), -1;
 		fig->secondary += now_ns() - t2;
 		fig->device += t1 - t0;
 		fig->primary += t2 - t1;
 		fig->packets += n > 0 ? (uint64_t)n : 0;
 	}
-	munmap(mem, length);
+	queue_reader_unmap(&q);
 	dev.ops.destroy(&dev, handle, &error);
 	hwdrv_close(&dev);
 	free(counter);
@@ -241,7 +242,7 @@ static int soft_delivery(uint32_t packets, struct delivery_figures *fig)
 	if (hwdrv_open(&dev, "soft", &config, &error))
 		return fprintf(stderr, "soft: %s\n", error.message), -1;
 	soft = dev.priv;
-	if (deliver_rule(&dev, counter, &handle) || !(mem = attach(&dev, &h, &length)) ||
+	if (deliver_rule(&dev, counter, &handle) || !(mem = attach_soft(&dev, &h, &length)) ||
 	    ring_attach(&rx, (uint8_t *)mem + h.ring_offset + RXQ_RING_STATS,
 			h.ring_stride - RXQ_RING_STATS, RING_CONSUMER, -1))
 		return -1;

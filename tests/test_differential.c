@@ -35,6 +35,7 @@
 #include "tests/packet_builder.h"
 #include "tests/verbs/fake_ibv.h"
 #include "tests/verbs/nic_model.h"
+#include "tests/verbs/queue_reader.h"
 #include "tools/flowctl/grammar.h"
 
 #define QUEUES	   4
@@ -65,10 +66,7 @@ struct soft_side {
 
 struct verbs_side {
 	struct hwdrv dev;
-	struct ring rx[QUEUES], returns[QUEUES];
-	void *mem[QUEUES];
-	size_t length[QUEUES];
-	const uint8_t *buffers[QUEUES];
+	struct queue_reader q[QUEUES];
 };
 
 static struct soft_side soft_side;
@@ -110,25 +108,9 @@ static void open_verbs(void)
 	assert_int_equal(hwdrv_open(&v->dev, "verbs", &config, &error), 0);
 	for (uint16_t q = 0; q < QUEUES; q++) {
 		int fds[HWDRV_QUEUE_FDS];
-		struct rxq_header h;
 
 		assert_int_equal(v->dev.ops.queue_attach(&v->dev, 0, q, false, 7, fds, &error), 0);
-		assert_true(fds[2] >= 0);
-		v->length[q] = (size_t)lseek(fds[0], 0, SEEK_END);
-		v->mem[q] = mmap(NULL, v->length[q], PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-		assert_true(v->mem[q] != MAP_FAILED);
-		memcpy(&h, v->mem[q], sizeof(h));
-		assert_int_equal(h.flags, RXQ_ZERO_COPY);
-		v->buffers[q] = (const uint8_t *)v->mem[q] + h.buffer_offset;
-		assert_int_equal(ring_attach(&v->rx[q],
-					     (uint8_t *)v->mem[q] + h.ring_offset + RXQ_RING_STATS,
-					     h.ring_stride - RXQ_RING_STATS, RING_CONSUMER, -1),
-				 0);
-		assert_int_equal(
-			ring_attach(&v->returns[q],
-				    (uint8_t *)v->mem[q] + h.return_offset + RXQ_RING_STATS,
-				    ring_memsize(h.return_bytes), RING_PRODUCER, -1),
-			0);
+		assert_int_equal(queue_reader_map(&v->q[q], fds), 0);
 	}
 }
 
@@ -146,7 +128,7 @@ static int teardown(void **state)
 	(void)state;
 	for (unsigned q = 0; q < QUEUES; q++) {
 		munmap(soft_side.mem[q], soft_side.length);
-		munmap(verbs_side.mem[q], verbs_side.length[q]);
+		queue_reader_unmap(&verbs_side.q[q]);
 	}
 	hwdrv_close(&soft_side.dev);
 	hwdrv_close(&verbs_side.dev);
@@ -361,23 +343,20 @@ static void run_soft(const struct frame *f, struct outcome *o)
 static void run_verbs(const struct frame *f, struct outcome *o)
 {
 	struct verbs_side *v = &verbs_side;
-	struct {
-		struct rxq_desc desc;
-		struct rxq_ref ref;
-	} rec;
+	struct queue_record rec;
 
 	fake_ibv_receive(f->bytes, (uint32_t)f->length, (uint32_t)f->length);
 	v->dev.ops.service(&v->dev, false);
 	memset(o, 0, sizeof(*o));
 	for (uint16_t q = 0; q < QUEUES; q++)
-		while (ring_dequeue(&v->rx[q], &rec, sizeof(rec)) == (int)sizeof(rec)) {
-			const uint8_t *data = v->buffers[q] + (size_t)rec.ref.buffer * 2048u;
+		while (ring_dequeue(&v->q[q].rx, &rec, sizeof(rec)) == (int)sizeof(rec)) {
+			const uint8_t *data = queue_reader_frame(&v->q[q], &rec);
 
 			/* The NIC wrote the frame where the descriptor says. */
 			assert_int_equal(rec.desc.length, f->length);
 			assert_memory_equal(data, f->bytes, f->length);
 			outcome_add(o, q, rec.desc.flags, rec.desc.mark);
-			assert_int_equal(ring_enqueue(&v->returns[q], &rec.ref.buffer, 4), 0);
+			assert_int_equal(ring_enqueue(&v->q[q].returns, &rec.ref.buffer, 4), 0);
 		}
 	v->dev.ops.service(&v->dev, false); /* the buffers go back */
 }

@@ -29,6 +29,7 @@
 #include "shm/rule/rule.h"
 #include "shm/rxq.h"
 #include "tests/verbs/fake_ibv.h"
+#include "tests/verbs/queue_reader.h"
 #include "tools/flowctl/grammar.h"
 
 static struct hwdrv dev;
@@ -1192,13 +1193,10 @@ static void test_dry_run_describes_every_field_and_byte(void **state)
 /* Delivery (rxq.c): attached queues, their buffers and completions          */
 /* ------------------------------------------------------------------------ */
 
-/* A queue attached by `owner`, its descriptor ring as the client reads it. */
+/* A queue attached by `owner`, read as its client reads it. */
 struct attached {
 	int fds[HWDRV_QUEUE_FDS];
-	void *mem;
-	size_t length;
-	struct rxq_header h;
-	struct ring rx, returns;
+	struct queue_reader q;
 };
 
 static void attach_queue(uint16_t queue, uint32_t owner, struct attached *a)
@@ -1207,35 +1205,21 @@ static void attach_queue(uint16_t queue, uint32_t owner, struct attached *a)
 
 	if (dev.ops.queue_attach(&dev, 0, queue, false, owner, a->fds, &error) != 0)
 		fail_msg("attach: %s", error.message);
-	a->length = (size_t)lseek(a->fds[0], 0, SEEK_END);
-	a->mem = mmap(NULL, a->length, PROT_READ | PROT_WRITE, MAP_SHARED, a->fds[0], 0);
-	assert_true(a->mem != MAP_FAILED);
-	memcpy(&a->h, a->mem, sizeof(a->h));
-	assert_int_equal(a->h.flags, RXQ_ZERO_COPY);
-	assert_int_equal(ring_attach(&a->rx, (uint8_t *)a->mem + a->h.ring_offset + RXQ_RING_STATS,
-				     a->h.ring_stride - RXQ_RING_STATS, RING_CONSUMER, -1),
-			 0);
-	assert_int_equal(ring_attach(&a->returns,
-				     (uint8_t *)a->mem + a->h.return_offset + RXQ_RING_STATS,
-				     ring_memsize(a->h.return_bytes), RING_PRODUCER, a->fds[2]),
-			 0);
+	assert_int_equal(queue_reader_map(&a->q, a->fds), 0);
 }
 
 /* Descriptors waiting on the queue; each buffer handed back. */
 static unsigned take_descriptors(struct attached *a, struct rxq_desc *last)
 {
-	struct {
-		struct rxq_desc desc;
-		struct rxq_ref ref;
-	} rec;
+	struct queue_record rec;
 	unsigned n = 0;
 
 	dev.ops.service(&dev, false);
-	while (ring_dequeue(&a->rx, &rec, sizeof(rec)) == (int)sizeof(rec)) {
-		assert_true(rec.ref.buffer < a->h.buffers);
+	while (ring_dequeue(&a->q.rx, &rec, sizeof(rec)) == (int)sizeof(rec)) {
+		assert_true(rec.ref.buffer < a->q.h.buffers);
 		if (last)
 			*last = rec.desc;
-		assert_int_equal(ring_enqueue(&a->returns, &rec.ref.buffer, 4), 0);
+		assert_int_equal(ring_enqueue(&a->q.returns, &rec.ref.buffer, 4), 0);
 		n++;
 	}
 	dev.ops.service(&dev, false);
@@ -1258,21 +1242,21 @@ static void test_a_queue_keeps_its_memory_for_its_owner_alone(void **state)
 	assert_int_equal(dev.ops.queue_attach(&dev, 0, 2, true, 7, fds, &error), -ENOTSUP);
 	assert_int_equal(dev.ops.queue_detach(&dev, 0, 1, false, 8, &error), -ENOENT);
 	assert_int_equal(dev.ops.queue_detach(&dev, 0, 1, false, 7, &error), 0);
-	munmap(a.mem, a.length);
+	queue_reader_unmap(&a.q);
 	/* Its owner attaches it again: the same memory, not one more (a
 	 * client attaching in a loop pins one memfd); another client: new. */
 	attach_queue(1, 7, &a);
 	assert_int_equal(fstat(a.fds[0], &again), 0);
 	assert_int_equal(again.st_ino, first.st_ino);
 	assert_int_equal(dev.ops.queue_detach(&dev, 0, 1, false, 7, &error), 0);
-	munmap(a.mem, a.length);
+	queue_reader_unmap(&a.q);
 	attach_queue(1, 8, &b);
 	assert_int_equal(fstat(b.fds[0], &other), 0);
 	assert_true(other.st_ino != first.st_ino);
-	munmap(b.mem, b.length);
+	queue_reader_unmap(&b.q);
 	dev.ops.release(&dev, 8);
 	attach_queue(1, 7, &a); /* free again */
-	munmap(a.mem, a.length);
+	queue_reader_unmap(&a.q);
 	dev.ops.release(&dev, 7);
 }
 
@@ -1299,7 +1283,7 @@ static void test_descriptors_carry_mark_flag_and_length(void **state)
 	assert_int_equal(take_descriptors(&a, &d), 1);
 	assert_int_equal(d.flags, RXQ_DESC_FLAG);
 	destroy_ok(flag);
-	munmap(a.mem, a.length);
+	queue_reader_unmap(&a.q);
 	dev.ops.release(&dev, 7);
 }
 
@@ -1315,7 +1299,7 @@ static void test_a_frame_too_large_is_dropped_and_the_queue_goes_on(void **state
 
 	(void)state;
 	attach_queue(1, 7, &a);
-	stats = (const struct rxq_ring_stats *)(const void *)((uint8_t *)a.mem + a.h.ring_offset);
+	stats = queue_reader_stats(&a.q);
 	handle = create_ok("create 0 ingress pattern eth / end actions queue index 1 / end");
 	fake_ibv_receive(frame, sizeof(frame), sizeof(frame));
 	assert_int_equal(take_descriptors(&a, NULL), 0);
@@ -1325,7 +1309,7 @@ static void test_a_frame_too_large_is_dropped_and_the_queue_goes_on(void **state
 	assert_int_equal(take_descriptors(&a, NULL), 3);
 	assert_int_equal(shm_load_relaxed64(&stats->packets), 3);
 	destroy_ok(handle);
-	munmap(a.mem, a.length);
+	queue_reader_unmap(&a.q);
 	dev.ops.release(&dev, 7);
 }
 
@@ -1335,10 +1319,7 @@ static void test_a_frame_too_large_is_dropped_and_the_queue_goes_on(void **state
 static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **state)
 {
 	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
-	struct {
-		struct rxq_desc desc;
-		struct rxq_ref ref;
-	} rec;
+	struct queue_record rec;
 	struct attached a;
 	uint32_t *held;
 	uint32_t n = 0;
@@ -1347,23 +1328,23 @@ static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **sta
 
 	(void)state;
 	attach_queue(1, 7, &a);
-	held = calloc(a.h.buffers, sizeof(*held));
+	held = calloc(a.q.h.buffers, sizeof(*held));
 	handle = create_ok("create 0 ingress pattern eth / end actions queue index 1 / end");
-	for (uint32_t i = 0; i < a.h.buffers + 10; i++)
+	for (uint32_t i = 0; i < a.q.h.buffers + 10; i++)
 		fake_ibv_receive(frame, 100, 100);
 	while (dev.ops.service(&dev, false) > 0)
 		;
-	while (ring_dequeue(&a.rx, &rec, sizeof(rec)) == (int)sizeof(rec))
+	while (ring_dequeue(&a.q.rx, &rec, sizeof(rec)) == (int)sizeof(rec))
 		held[n++] = rec.ref.buffer;
-	assert_int_equal(n, a.h.buffers); /* 10 found no buffer */
+	assert_int_equal(n, a.q.h.buffers); /* 10 found no buffer */
 	fake_ibv_receive(frame, 100, 100);
 	dev.ops.service(&dev, false);
-	assert_int_equal(ring_dequeue(&a.rx, &rec, sizeof(rec)), -EAGAIN);
+	assert_int_equal(ring_dequeue(&a.q.rx, &rec, sizeof(rec)), -EAGAIN);
 	/* The loop goes to sleep; the client gives back what it read. */
 	assert_true(dev.ops.prepare_sleep(&dev));
 	assert_int_equal(read(a.fds[2], &rung, sizeof(rung)), -1); /* nothing yet */
 	for (uint32_t i = 0; i < n; i += 64)
-		assert_int_equal(ring_enqueue(&a.returns, held + i,
+		assert_int_equal(ring_enqueue(&a.q.returns, held + i,
 					      (n - i < 64 ? n - i : 64) * (uint32_t)sizeof(*held)),
 				 0);
 	assert_int_equal(read(a.fds[2], &rung, sizeof(rung)), (ssize_t)sizeof(rung));
@@ -1373,7 +1354,7 @@ static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **sta
 	assert_int_equal(take_descriptors(&a, NULL), 1);
 	destroy_ok(handle);
 	free(held);
-	munmap(a.mem, a.length);
+	queue_reader_unmap(&a.q);
 	dev.ops.release(&dev, 7);
 }
 
@@ -1390,13 +1371,13 @@ static void test_a_malformed_return_breaks_only_that_queue(void **state)
 	(void)state;
 	attach_queue(1, 7, &a);
 	attach_queue(2, 8, &b);
-	stats = (const struct rxq_ring_stats *)(const void *)((uint8_t *)a.mem + a.h.ring_offset);
+	stats = queue_reader_stats(&a.q);
 	h1 = create_ok("create 0 ingress pattern eth type is 0x88b5 / end actions queue index 1 / "
 		       "end");
 	h2 = create_ok("create 0 ingress pattern eth / end actions queue index 2 / end");
 	fake_ibv_receive(frame, 100, 100);
 	assert_int_equal(take_descriptors(&a, NULL), 1);
-	assert_int_equal(ring_enqueue(&a.returns, NULL, 0), 0);
+	assert_int_equal(ring_enqueue(&a.q.returns, NULL, 0), 0);
 	dev.ops.service(&dev, false);
 	fake_ibv_receive(frame, 100, 100);
 	assert_int_equal(take_descriptors(&a, NULL), 0);
@@ -1406,8 +1387,8 @@ static void test_a_malformed_return_breaks_only_that_queue(void **state)
 	fake_ibv_receive(frame, 100, 100);
 	assert_int_equal(take_descriptors(&b, NULL), 1);
 	destroy_ok(h2);
-	munmap(a.mem, a.length);
-	munmap(b.mem, b.length);
+	queue_reader_unmap(&a.q);
+	queue_reader_unmap(&b.q);
 	dev.ops.release(&dev, 7);
 	dev.ops.release(&dev, 8);
 }
