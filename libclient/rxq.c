@@ -35,6 +35,21 @@ int mpf_rxq_attach(struct mpf_client *c, uint16_t port, uint16_t queue, struct m
 	return err;
 }
 
+/* A descriptor (already copied out of the ring and checked) and where its
+ * frame is, as the caller sees the packet. */
+static struct mpf_packet packet_of(const struct rxq_desc *d, const uint8_t *data)
+{
+	return (struct mpf_packet){.data = data,
+				   .length = d->length,
+				   .wire_length = d->wire_length,
+				   .mark = d->mark,
+				   .rss_hash = d->rss_hash,
+				   .flags = d->flags,
+				   .port = d->port,
+				   .queue = d->queue,
+				   .timestamp_ns = d->timestamp_ns};
+}
+
 int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, void *buf, size_t cap)
 {
 	struct ring_msg msgs[64];
@@ -56,15 +71,7 @@ int client_rxq_read(struct ring *ring, struct mpf_packet *pkts, uint32_t max, vo
 		memcpy(&d, record, sizeof(d));
 		if (d.length != msgs[i].length - sizeof(d))
 			return -EPROTO;
-		pkts[i] = (struct mpf_packet){.data = record + sizeof(d),
-					      .length = d.length,
-					      .wire_length = d.wire_length,
-					      .mark = d.mark,
-					      .rss_hash = d.rss_hash,
-					      .flags = d.flags,
-					      .port = d.port,
-					      .queue = d.queue,
-					      .timestamp_ns = d.timestamp_ns};
+		pkts[i] = packet_of(&d, record + sizeof(d));
 	}
 	return got;
 }
@@ -122,16 +129,7 @@ int client_rxq_read_zero_copy(struct client_queue *q, struct mpf_packet *pkts, u
 			continue;
 		}
 		q->held[q->n_held++] = ref.buffer;
-		pkts[i] = (struct mpf_packet){.data = q->buffers +
-						      (size_t)ref.buffer * q->buffer_size,
-					      .length = d.length,
-					      .wire_length = d.wire_length,
-					      .mark = d.mark,
-					      .rss_hash = d.rss_hash,
-					      .flags = d.flags,
-					      .port = d.port,
-					      .queue = d.queue,
-					      .timestamp_ns = d.timestamp_ns};
+		pkts[i] = packet_of(&d, q->buffers + (size_t)ref.buffer * q->buffer_size);
 	}
 	if (err)
 		return err;

@@ -33,6 +33,7 @@
 
 #include "tests/harness.h"
 #include "tests/packet_builder.h"
+#include "tests/pcap_writer.h"
 
 #include "tests/rule_literals.h"
 #define BE16(x) ((uint16_t)__builtin_bswap16(x))
@@ -46,8 +47,9 @@ struct traffic {
 	unsigned other, other_bytes; /* nothing matches: default queue */
 };
 
-static struct frame make_frame(unsigned i, struct traffic *t)
+static struct frame make_frame(unsigned i, void *arg)
 {
+	struct traffic *t = arg;
 	struct frame f = {.length = 0};
 
 	switch (i % 7) {
@@ -78,23 +80,6 @@ static struct frame make_frame(unsigned i, struct traffic *t)
 		break;
 	}
 	return f;
-}
-
-static void write_pcap(const char *path, unsigned frames, struct traffic *t)
-{
-	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
-	pcap_dumper_t *d = pcap_dump_open(dead, path);
-
-	assert_non_null(d);
-	for (unsigned i = 0; i < frames; i++) {
-		struct frame f = make_frame(i, t);
-		struct pcap_pkthdr h = {.caplen = (bpf_u_int32)f.length,
-					.len = (bpf_u_int32)f.length};
-
-		pcap_dump((u_char *)d, &h, f.bytes);
-	}
-	pcap_dump_close(d);
-	pcap_close(dead);
 }
 
 static unsigned count_pcap(const char *path)
@@ -262,7 +247,7 @@ static void test_pcap_replay_counts_and_delivers_exactly(void **state)
 	snprintf(pcap, sizeof(pcap), "/tmp/mpflow-datapath-%d.pcap", (int)getpid());
 	snprintf(dump, sizeof(dump), "/tmp/mpflow-dump-%d", (int)getpid());
 	assert_int_equal(mkdir(dump, 0700), 0);
-	write_pcap(pcap, 7000, &t);
+	assert_int_equal(pcap_write_frames(pcap, 7000, make_frame, &t), 0);
 	/* The replay starts 3 s after the primary: rules and queues first. */
 	snprintf(source, sizeof(source), "0=pcap:%s,delay=3000", pcap);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

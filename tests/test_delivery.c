@@ -31,6 +31,7 @@
 #include "shm/rxq.h"
 #include "tests/harness.h"
 #include "tests/packet_builder.h"
+#include "tests/pcap_writer.h"
 #include "tests/rule_literals.h"
 
 #define BE16(x) ((uint16_t)__builtin_bswap16(x))
@@ -43,8 +44,9 @@ struct expect {
 	unsigned bytes[KINDS];
 };
 
-static struct frame make_frame(unsigned i, struct expect *e)
+static struct frame make_frame(unsigned i, void *arg)
 {
+	struct expect *e = arg;
 	struct frame f = {.length = 0};
 	enum kind k = (enum kind)(i % KINDS);
 	uint32_t src = 0x0a000001u + i; /* RSS spreads on the source */
@@ -74,24 +76,6 @@ static struct frame make_frame(unsigned i, struct expect *e)
 	e->frames[k]++;
 	e->bytes[k] += (unsigned)f.length;
 	return f;
-}
-
-static void write_pcap(const char *path, unsigned frames, struct expect *e)
-{
-	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
-	pcap_dumper_t *d = pcap_dump_open(dead, path);
-
-	assert_non_null(d);
-	memset(e, 0, sizeof(*e));
-	for (unsigned i = 0; i < frames; i++) {
-		struct frame f = make_frame(i, e);
-		struct pcap_pkthdr h = {.caplen = (bpf_u_int32)f.length,
-					.len = (bpf_u_int32)f.length};
-
-		pcap_dump((u_char *)d, &h, f.bytes);
-	}
-	pcap_dump_close(d);
-	pcap_close(dead);
 }
 
 static bool verbs(void)
@@ -249,7 +233,8 @@ static void start(struct setup *s, unsigned frames, unsigned pps, const char *rx
 	const char *args[] = {"--source", s->source, "--queues", "4", "--rxq-size", rxq_size, NULL};
 
 	snprintf(s->pcap, sizeof(s->pcap), "/tmp/mpflow-delivery-%d.pcap", (int)getpid());
-	write_pcap(s->pcap, frames, &s->e);
+	memset(&s->e, 0, sizeof(s->e));
+	assert_int_equal(pcap_write_frames(s->pcap, frames, make_frame, &s->e), 0);
 	if (pps)
 		snprintf(s->source, sizeof(s->source), "0=pcap:%s,delay=2000,pps=%u", s->pcap, pps);
 	else

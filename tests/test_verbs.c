@@ -541,9 +541,11 @@ static void test_actions_become_specs_flags_and_qps(void **state)
 						    IBV_RX_HASH_DST_PORT_TCP);
 }
 
+/* A frame for the NIC model: Ethernet, type 0x88b5 (local experimental). */
+static const uint8_t test_frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
+
 static void test_count_attaches_packets_and_bytes_counters(void **state)
 {
-	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
 	unsigned first = fake_ibv_flows();
 	struct ibv_flow_spec_counter_action count;
 	const struct fake_flow_record *r;
@@ -563,18 +565,18 @@ static void test_count_attaches_packets_and_bytes_counters(void **state)
 
 	/* The NIC model counts what the flow matches: one 100-byte frame.
 	 * The poll reads the provider's cache; a fresh read asks the device. */
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	dev.ops.counters_poll(&dev);
 	assert_int_equal(fake_ibv_last_read_flags(), IBV_READ_COUNTERS_ATTR_PREFER_CACHED);
 	assert_int_equal(region_counter_read(&counter, 1, &read), 0);
 	assert_int_equal(read.hits, 1);
 	assert_int_equal(read.bytes, 100);
 	assert_true(read.last_hit_ns > 0);
-	fake_ibv_receive(frame, 60, 64);
+	fake_ibv_receive(test_frame, 60, 64);
 	assert_int_equal(dev.ops.counter_read(&dev, handle, NULL), 0);
 	assert_int_equal(fake_ibv_last_read_flags(), 0);
 	region_counter_reset(&counter);
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	dev.ops.counters_poll(&dev);
 	assert_int_equal(region_counter_read(&counter, 1, &read), 0);
 	assert_int_equal(read.hits, 1); /* 3 on the device, 2 before the reset */
@@ -1262,7 +1264,6 @@ static void test_a_queue_keeps_its_memory_for_its_owner_alone(void **state)
 
 static void test_descriptors_carry_mark_flag_and_length(void **state)
 {
-	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
 	struct attached a;
 	struct rxq_desc d;
 	void *mark0, *flag;
@@ -1271,7 +1272,7 @@ static void test_descriptors_carry_mark_flag_and_length(void **state)
 	attach_queue(1, 7, &a);
 	mark0 = create_ok("create 0 ingress pattern eth type is 0x88b5 / end actions mark id 0 / "
 			  "queue index 1 / end");
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	assert_int_equal(take_descriptors(&a, &d), 1);
 	assert_int_equal(d.length, 100);
 	assert_int_equal(d.queue, 1);
@@ -1279,7 +1280,7 @@ static void test_descriptors_carry_mark_flag_and_length(void **state)
 	assert_int_equal(d.mark, 0);
 	destroy_ok(mark0);
 	flag = create_ok("create 0 ingress pattern eth / end actions flag / queue index 1 / end");
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	assert_int_equal(take_descriptors(&a, &d), 1);
 	assert_int_equal(d.flags, RXQ_DESC_FLAG);
 	destroy_ok(flag);
@@ -1318,7 +1319,6 @@ static void test_a_frame_too_large_is_dropped_and_the_queue_goes_on(void **state
  * next pass posts the buffers again, so frames flow again. */
 static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **state)
 {
-	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
 	struct queue_record rec;
 	struct attached a;
 	uint32_t *held;
@@ -1331,13 +1331,13 @@ static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **sta
 	held = calloc(a.q.h.buffers, sizeof(*held));
 	handle = create_ok("create 0 ingress pattern eth / end actions queue index 1 / end");
 	for (uint32_t i = 0; i < a.q.h.buffers + 10; i++)
-		fake_ibv_receive(frame, 100, 100);
+		fake_ibv_receive(test_frame, 100, 100);
 	while (dev.ops.service(&dev, false) > 0)
 		;
 	while (ring_dequeue(&a.q.rx, &rec, sizeof(rec)) == (int)sizeof(rec))
 		held[n++] = rec.ref.buffer;
 	assert_int_equal(n, a.q.h.buffers); /* 10 found no buffer */
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	dev.ops.service(&dev, false);
 	assert_int_equal(ring_dequeue(&a.q.rx, &rec, sizeof(rec)), -EAGAIN);
 	/* The loop goes to sleep; the client gives back what it read. */
@@ -1350,7 +1350,7 @@ static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **sta
 	assert_int_equal(read(a.fds[2], &rung, sizeof(rung)), (ssize_t)sizeof(rung));
 	dev.ops.finish_sleep(&dev);
 	dev.ops.service(&dev, true);
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	assert_int_equal(take_descriptors(&a, NULL), 1);
 	destroy_ok(handle);
 	free(held);
@@ -1363,7 +1363,6 @@ static void test_returns_wake_a_sleeping_primary_and_refill_the_queue(void **sta
  * not loop on it, posts nothing from it again, and counts what it drops. */
 static void test_a_malformed_return_breaks_only_that_queue(void **state)
 {
-	static const uint8_t frame[100] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5};
 	struct attached a, b;
 	const struct rxq_ring_stats *stats;
 	void *h1, *h2;
@@ -1375,16 +1374,16 @@ static void test_a_malformed_return_breaks_only_that_queue(void **state)
 	h1 = create_ok("create 0 ingress pattern eth type is 0x88b5 / end actions queue index 1 / "
 		       "end");
 	h2 = create_ok("create 0 ingress pattern eth / end actions queue index 2 / end");
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	assert_int_equal(take_descriptors(&a, NULL), 1);
 	assert_int_equal(ring_enqueue(&a.q.returns, NULL, 0), 0);
 	dev.ops.service(&dev, false);
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	assert_int_equal(take_descriptors(&a, NULL), 0);
 	assert_true(shm_load_relaxed64(&stats->dropped) >= 1);
 	/* The other client's queue delivers. */
 	destroy_ok(h1);
-	fake_ibv_receive(frame, 100, 100);
+	fake_ibv_receive(test_frame, 100, 100);
 	assert_int_equal(take_descriptors(&b, NULL), 1);
 	destroy_ok(h2);
 	queue_reader_unmap(&a.q);
