@@ -449,11 +449,12 @@ static void complete(struct verbs *v, struct verbs_rxq *r, struct ibv_cq_ex *cq,
 	r->bytes += rec.desc.length;
 }
 
-/* Completions of one queue, published with one commit. */
-static unsigned poll_queue(struct verbs *v, unsigned q)
+/* Completions of an attached queue, published with one commit. (A queue
+ * nobody holds has nothing posted, and its CQ was drained at the reset
+ * that took its buffers back: it is not polled.) */
+static unsigned poll_queue(struct verbs *v, struct verbs_rxq *r)
 {
-	struct verbs_rxq *r = v->rxqs[q];
-	struct ibv_cq_ex *cq = v->cqs[q];
+	struct ibv_cq_ex *cq = v->cqs[r->queue];
 	struct ibv_poll_cq_attr attr = {0};
 	unsigned n = 0;
 	uint64_t now;
@@ -462,17 +463,14 @@ static unsigned poll_queue(struct verbs *v, unsigned q)
 		return 0;
 	now = realtime_ns();
 	do {
-		if (r)
-			complete(v, r, cq, now);
+		complete(v, r, cq, now);
 		n++;
 	} while (n < VERBS_POLL_BUDGET && ibv_next_poll(cq) == 0);
 	ibv_end_poll(cq);
-	if (r) {
-		ring_commit(&r->ring);
-		shm_store_relaxed64(&r->stats->packets, r->packets);
-		shm_store_relaxed64(&r->stats->bytes, r->bytes);
-		shm_store_relaxed64(&r->stats->dropped, r->dropped);
-	}
+	ring_commit(&r->ring);
+	shm_store_relaxed64(&r->stats->packets, r->packets);
+	shm_store_relaxed64(&r->stats->bytes, r->bytes);
+	shm_store_relaxed64(&r->stats->dropped, r->dropped);
 	return n;
 }
 
@@ -525,11 +523,11 @@ unsigned verbs_service(struct hwdrv *dev, bool woken)
 	for (unsigned q = 0; q < v->n_queues; q++) {
 		struct verbs_rxq *r = v->rxqs[q];
 
-		if (r)
-			done += take_returns(r);
-		done += poll_queue(v, q);
-		if (r)
-			repost(v, r);
+		if (r == NULL)
+			continue;
+		done += take_returns(r);
+		done += poll_queue(v, r);
+		repost(v, r);
 	}
 	return done;
 }
