@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "hwdrv/soft/classify.h"
 #include "shm/rule/rule.h"
@@ -27,8 +26,8 @@ struct cls_node {
 	uint64_t hash;
 	uint64_t rank, seq;
 	bool terminating;
-	uint8_t verify;	    /* enum cls_verify */
-	uint8_t pool_class; /* its size class in the pool */
+	uint8_t verify; /* enum cls_verify */
+	uint16_t size;	/* bytes, for the pool */
 	/* The tuple's key_words() of masked key; with CLS_VERIFY_WORDS, then
 	 * as many words of the rule's own mask and value, laid out as the key:
 	 * a rule is confirmed from the node alone. */
@@ -309,113 +308,25 @@ static size_t node_size(const struct cls_tuple *t, enum cls_verify verify)
 /* Node pool (writer)                                                       */
 /* ------------------------------------------------------------------------ */
 
-/*
- * Tables and node chunks of 2 MiB and more are anonymous maps aligned to
- * 2 MiB and offered to transparent huge pages (MADV_HUGEPAGE: systems set
- * to "madvise" grant them only where asked): where granted, one page fault
- * and one TLB entry per 2 MiB instead of 512, at a million rules a fault
- * and a TLB miss saved on most inserts and probes; where not, 4 KiB pages
- * as from malloc. Zeroed, as from calloc.
- */
-#define CLS_HUGE (2u << 20)
-
-static size_t big_length(size_t bytes)
-{
-	return (bytes + CLS_HUGE - 1) & ~(size_t)(CLS_HUGE - 1);
-}
-
-static void *big_alloc(size_t bytes)
-{
-	size_t length = big_length(bytes);
-	uint8_t *map, *aligned;
-
-	if (bytes < CLS_HUGE)
-		return calloc(1, bytes);
-	map = mmap(NULL, length + CLS_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		   0);
-	if (map == MAP_FAILED)
-		return NULL;
-	aligned = (uint8_t *)(((uintptr_t)map + CLS_HUGE - 1) & ~(uintptr_t)(CLS_HUGE - 1));
-	if (aligned > map)
-		munmap(map, (size_t)(aligned - map));
-	if (aligned + length < map + length + CLS_HUGE)
-		munmap(aligned + length, (size_t)(map + length + CLS_HUGE - (aligned + length)));
-	(void)madvise(aligned, length, MADV_HUGEPAGE); /* refused: small pages */
-	return aligned;
-}
-
-static void big_free(void *mem, size_t bytes)
-{
-	if (bytes < CLS_HUGE)
-		free(mem);
-	else if (mem)
-		munmap(mem, big_length(bytes));
-}
-
-#define CLS_POOL_CHUNK CLS_HUGE
-#define CLS_POOL_ALIGN 16u
-
 static struct cls_node *node_alloc(struct cls *c, size_t size)
 {
-	struct cls_pool *pool = &c->pool;
-	unsigned class = (unsigned)((size + CLS_POOL_ALIGN - 1) / CLS_POOL_ALIGN);
-	size_t bytes = (size_t) class * CLS_POOL_ALIGN;
-	struct cls_node *node;
+	struct cls_node *node = pool_alloc(&c->pool, size);
 
-	if (class >= CLS_NODE_CLASSES)
+	/* A bucket holds a node's address in 48 bits: Linux maps nothing
+	 * above them unless asked to. */
+	if (node && ((uintptr_t)node & CLS_BUCKET_TAGS)) {
+		pool_free(&c->pool, node, size);
 		return NULL;
-	if (pool->free[class]) {
-		node = pool->free[class];
-		memcpy(&pool->free[class], node, sizeof(void *));
-		/* Freed nodes are cold: the next one's line is on its way
-		 * by the time it is taken. */
-		if (pool->free[class])
-			__builtin_prefetch(pool->free[class], 1);
-	} else {
-		if (pool->left < bytes) {
-			/* A new chunk; its first bytes link it to the others.
-			 * A bucket holds a node's address in 48 bits: Linux
-			 * maps nothing above them unless asked to. */
-			uint8_t *chunk = big_alloc(CLS_POOL_CHUNK);
-
-			if (chunk == NULL)
-				return NULL;
-			if (((uintptr_t)chunk + CLS_POOL_CHUNK) & CLS_BUCKET_TAGS) {
-				big_free(chunk, CLS_POOL_CHUNK);
-				return NULL;
-			}
-			memcpy(chunk, &pool->chunks, sizeof(void *));
-			pool->chunks = chunk;
-			pool->carve = chunk + CLS_POOL_ALIGN;
-			pool->left = CLS_POOL_CHUNK - CLS_POOL_ALIGN;
-		}
-		node = (struct cls_node *)(void *)pool->carve;
-		pool->carve += bytes;
-		pool->left -= bytes;
 	}
-	node->pool_class = (uint8_t) class;
+	if (node)
+		node->size = (uint16_t)size;
 	return node;
 }
 
-/* Writer: a node no reader can hold any more goes back to its class. */
+/* Writer: a node no reader can hold any more goes back to the pool. */
 static void node_free(struct cls *c, struct cls_node *node)
 {
-	void **head = &c->pool.free[node->pool_class];
-
-	memcpy(node, head, sizeof(void *));
-	*head = node;
-}
-
-static void pool_fini(struct cls_pool *pool)
-{
-	while (pool->chunks) {
-		void *next;
-
-		memcpy(&next, pool->chunks, sizeof(void *));
-		big_free(pool->chunks, CLS_POOL_CHUNK);
-		pool->chunks = next;
-	}
-	memset(pool, 0, sizeof(*pool));
+	pool_free(&c->pool, node, node->size);
 }
 
 /* Writer: how a rule of shape `own` in tuple `t` is confirmed. For

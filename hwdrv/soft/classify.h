@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "hwdrv/soft/match.h"
+#include "hwdrv/soft/pool.h"
 #include "hwdrv/soft/rcu.h"
 
 #define CLS_KEY_WORDS 16 /* 128 bytes of masked key: larger rules go general */
@@ -50,17 +51,6 @@ struct cls_rule {
 struct cls_node;
 struct cls_list;
 
-/* The classifier's nodes come from chunks it keeps, by size in 16-byte
- * classes, and go back there once no reader holds them: no malloc and free
- * per rule, nor per node a table's growth copies. */
-#define CLS_NODE_CLASSES 32
-struct cls_pool {
-	void *free[CLS_NODE_CLASSES]; /* each a list through the node's first word */
-	uint8_t *carve;		      /* the rest of the newest chunk */
-	size_t left;
-	void *chunks; /* every chunk, linked through its first word */
-};
-
 struct cls {
 	struct rcu *rcu;
 	struct cls_list *list;	  /* tuples in search order (RCU) */
@@ -69,7 +59,8 @@ struct cls {
 	struct cls_tuple **tuples;
 	unsigned n_tuples, cap_tuples;
 	uint64_t keyed_rules, general_rules;
-	struct cls_pool pool;
+	struct pool pool; /* the nodes: no malloc and free per rule, nor per node a
+			   * table's growth copies */
 };
 
 struct cls_result {

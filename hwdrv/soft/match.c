@@ -149,7 +149,7 @@ static void compile_any(struct match_item *out, const struct mpf_flow_item *item
 	rule_field_span32(&rule_item_any, item, view, 0, &out->any_min, &out->any_max);
 }
 
-int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule,
+int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule, struct pool *pool,
 		  struct mpf_flow_error *error)
 {
 	const struct mpf_flow_item *pattern = rule->pattern;
@@ -161,7 +161,8 @@ int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule,
 	memset(m, 0, sizeof(*m));
 	m->directions =
 		(rule->attr->ingress ? MATCH_INGRESS : 0) | (rule->attr->egress ? MATCH_EGRESS : 0);
-	m->items = calloc(n ? n : 1, sizeof(*m->items));
+	m->cap_items = n ? n : 1;
+	m->items = pool_zalloc(pool, m->cap_items * sizeof(*m->items));
 	if (m->items == NULL) {
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "soft datapath: out of memory");
@@ -213,18 +214,18 @@ int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule,
 			.low = rule->port, .high = rule->port, .mask = UINT32_MAX};
 	}
 	if (err)
-		match_free(m);
+		match_free(m, pool);
 	return err;
 }
 
-void match_free(struct match_pattern *m)
+void match_free(struct match_pattern *m, struct pool *pool)
 {
 	if (m->items)
 		for (unsigned i = 0; i < m->n_items; i++) {
 			free(m->items[i].raw_value);
 			free(m->items[i].ranges);
 		}
-	free(m->items);
+	pool_free(pool, m->items, m->cap_items * sizeof(*m->items));
 	free(m->ports.more);
 	free(m->functions.more);
 	m->items = NULL;

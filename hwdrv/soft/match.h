@@ -32,6 +32,7 @@
 #include <mpflow/flow.h>
 
 #include "hwdrv/hwdrv.h"
+#include "hwdrv/soft/pool.h"
 #include "hwdrv/soft/packet.h"
 
 #define MATCH_ITEM_BYTES 40 /* largest item matched bytewise (IPv6) */
@@ -100,15 +101,17 @@ struct match_pattern {
 	struct match_select functions; /* VF ids */
 	bool pf;		       /* a PF item: the PF's traffic too */
 	unsigned n_items;	       /* data items, meta items left out */
+	unsigned cap_items;	       /* items has room for: the pool's size */
 	struct match_item *items;
 };
 
 /* Compile the pattern of `rule` (validated: its shape read, nothing
- * derived again). -ENOMEM or -ENOTSUP (with `error`) for a pattern beyond
- * the MATCH_* limits. match_free() releases it. */
-int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule,
+ * derived again), its items from `pool`. -ENOMEM or -ENOTSUP (with
+ * `error`) for a pattern beyond the MATCH_* limits. match_free() releases
+ * it, to the same pool. */
+int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule, struct pool *pool,
 		  struct mpf_flow_error *error);
-void match_free(struct match_pattern *m);
+void match_free(struct match_pattern *m, struct pool *pool);
 
 /* Does item type `item` describe a layer of type `layer`? */
 static inline bool match_type(unsigned item, unsigned layer)

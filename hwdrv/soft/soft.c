@@ -22,11 +22,11 @@ static int port_error(const struct soft *soft, uint16_t port, struct mpf_flow_er
 			      soft->n_ports);
 }
 
-static void rule_free(struct soft_rule *r)
+static void rule_free(struct soft *soft, struct soft_rule *r)
 {
-	match_free(&r->cls.match);
+	match_free(&r->cls.match, &soft->pool);
 	free(r->rss);
-	free(r);
+	pool_free(&soft->pool, r, sizeof(*r));
 }
 
 static void soft_close(struct hwdrv *dev)
@@ -41,7 +41,7 @@ static void soft_close(struct hwdrv *dev)
 		struct soft_rule *r = soft->rules;
 
 		soft->rules = r->next;
-		rule_free(r);
+		rule_free(soft, r);
 	}
 	soft_queues_close(soft);
 	for (unsigned p = 0; soft->ports && p < soft->n_ports; p++) {
@@ -68,6 +68,7 @@ static void soft_close(struct hwdrv *dev)
 	free(soft->workers);
 	pthread_mutex_destroy(&soft->dump_lock);
 	cls_fini(&soft->cls);
+	pool_fini(&soft->pool);
 	for (unsigned i = 0; i < soft->n_meters; i++) {
 		pthread_spin_destroy(&soft->meters[i]->lock);
 		free(soft->meters[i]);
@@ -382,20 +383,20 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 
 	if (err)
 		return err;
-	r = calloc(1, sizeof(*r));
+	r = pool_zalloc(&soft->pool, sizeof(*r));
 	if (r == NULL)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "soft backend: out of memory");
 	r->port = rule->port;
 	r->cls.rank = (uint64_t)rule->attr->group << 32 | rule->attr->priority;
 	r->cls.seq = ++soft->seq;
-	err = match_compile(&r->cls.match, rule, error);
+	err = match_compile(&r->cls.match, rule, &soft->pool, error);
 	if (err) {
-		free(r);
+		pool_free(&soft->pool, r, sizeof(*r));
 		return err;
 	}
 	if (compile_actions(soft, rule, r) != 0 || cls_insert(&soft->cls, &r->cls) != 0) {
-		rule_free(r);
+		rule_free(soft, r);
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "soft backend: out of memory");
 	}
@@ -426,7 +427,7 @@ static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *
 		soft->rules = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	rule_free(r);
+	rule_free(soft, r);
 	return 0;
 }
 

@@ -203,6 +203,7 @@ struct soft {
 	struct hwdrv *dev;
 	struct rcu rcu;
 	struct cls cls;
+	struct pool pool; /* rules and their compiled items (writer) */
 	struct soft_port *ports;
 	uint16_t n_ports, queues, vfs;
 	uint64_t seq;
