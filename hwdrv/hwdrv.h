@@ -48,6 +48,9 @@ struct hwdrv_config {
 	uint16_t workers;
 	struct region_counter *counters;
 	struct region_shares shares;
+	/* Where whoever counts says a slot's counts moved (shm/region.h):
+	 * worker w's row w, the primary's (a backend's poller) the last. */
+	struct region_activity activity;
 };
 
 /* A two-rate three-color meter (RFC 2698): rates in bytes per second,

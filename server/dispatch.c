@@ -164,8 +164,10 @@ static int run_query(struct server *s, struct client *c, const struct wire_reque
 	out->query.bytes_set = 1;
 	out->query.hits = count.hits;
 	out->query.bytes = count.bytes;
-	if (req->query.reset)
+	if (req->query.reset) {
 		region_counter_reset_shared(&s->counters[slot], &s->shares, slot);
+		region_activity_bump(s->activity, slot);
+	}
 	return 0;
 }
 

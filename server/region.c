@@ -57,6 +57,9 @@ int region_create(struct server *s)
 	s->shares = region_shares(mem, &layout);
 	s->config.device.counters = s->counters;
 	s->config.device.shares = s->shares;
+	s->config.device.activity = region_activity(mem, &layout);
+	s->activity = region_activity_row(&s->config.device.activity,
+					  s->config.device.activity.writers - 1);
 	return 0;
 fail:;
 	int err = -errno;

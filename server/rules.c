@@ -294,6 +294,7 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	e.rule_chunk = r->request_chunk;
 	e.rule_length = r->request_length;
 	region_entry_publish(&s->entries[slot], &e, r->generation);
+	region_activity_bump(s->activity, slot); /* the entry, and the counter opened */
 }
 
 static void count_used(struct server *s, int delta)
@@ -532,6 +533,7 @@ static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *e
 				  error ? error->message : strerror(-err));
 		region_counter_close(&s->counters[slot]);
 	}
+	region_activity_bump(s->activity, slot); /* the entry and counter retired */
 	if (r->owner) {
 		struct client *c = &s->clients[r->owner_index];
 

@@ -326,6 +326,7 @@ struct server {
 	struct region_header *region;
 	struct region_counter *counters;
 	struct region_shares shares; /* the datapath workers' copies of the counts */
+	shm_u64 *activity;	     /* the primary's row of activity stamps */
 	struct region_entry *entries;
 	struct region_owner *owners;
 	struct rule_heap heap;

@@ -44,9 +44,24 @@ static uint64_t owners_offset(const struct region_layout *l)
 	       (uint64_t)(workers_of(l) - 1) * l->max_rules * sizeof(struct region_share);
 }
 
-static uint64_t heap_offset(const struct region_layout *l)
+/* Stamps per writer's row: whole cache lines, so that no two writers'
+ * stamps share one. */
+static uint32_t activity_blocks(const struct region_layout *l)
+{
+	uint64_t blocks = ((uint64_t)l->max_rules + REGION_BLOCK_SLOTS - 1) / REGION_BLOCK_SLOTS;
+
+	return (uint32_t)((blocks + 7) & ~7ull);
+}
+
+static uint64_t activity_offset(const struct region_layout *l)
 {
 	return owners_offset(l) + (uint64_t)l->max_owners * sizeof(struct region_owner);
+}
+
+static uint64_t heap_offset(const struct region_layout *l)
+{
+	return activity_offset(l) +
+	       ((uint64_t)workers_of(l) + 1) * activity_blocks(l) * sizeof(shm_u64);
 }
 
 static uint64_t heap_size(const struct region_layout *l)
@@ -93,6 +108,8 @@ void region_init(void *mem, const struct region_layout *l, const char *backend,
 	h->owners_offset = owners_offset(l);
 	h->max_owners = l->max_owners;
 	h->owner_size = sizeof(struct region_owner);
+	h->activity_offset = activity_offset(l);
+	h->activity_blocks = activity_blocks(l);
 	h->heap_offset = heap_offset(l);
 	h->heap_size = heap_size(l);
 	h->primary_pid = pid;
@@ -118,6 +135,24 @@ struct region_shares region_shares(void *mem, const struct region_layout *l)
 		.base = (struct region_share *)((uint8_t *)mem + shares_offset(l)),
 		.max_rules = l->max_rules,
 		.n = workers_of(l) - 1};
+}
+
+struct region_activity region_activity(void *mem, const struct region_layout *l)
+{
+	return (struct region_activity){
+		.base = (shm_u64 *)(void *)((uint8_t *)mem + activity_offset(l)),
+		.blocks = activity_blocks(l),
+		.writers = workers_of(l) + 1u};
+}
+
+uint64_t region_activity_read(const struct region_view *view, uint32_t block)
+{
+	uint64_t sum = 0;
+
+	for (unsigned w = 0; w <= view->workers; w++)
+		sum += shm_load_acquire64(
+			&view->activity[(size_t)w * view->activity_blocks + block]);
+	return sum;
 }
 
 int region_queue_index(uint16_t pf_queues, uint16_t vfs, uint16_t queue)
@@ -162,6 +197,7 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 	    h.directory_offset !=
 		    h.counters_offset + (uint64_t)h.max_rules * sizeof(struct region_counter) ||
 	    h.shares_offset != shares_offset(&l) || h.owners_offset != owners_offset(&l) ||
+	    h.activity_offset != activity_offset(&l) || h.activity_blocks != activity_blocks(&l) ||
 	    h.heap_offset != heap_offset(&l) || h.heap_size != heap_size(&l))
 		return -EPROTO;
 	view->header = mem;
@@ -172,6 +208,8 @@ int region_attach(struct region_view *view, const void *mem, size_t length)
 	view->owners = (const struct region_owner *)((const uint8_t *)mem + h.owners_offset);
 	view->heap = (const struct region_chunk *)((const uint8_t *)mem + h.heap_offset);
 	view->heap_chunks = (uint32_t)(h.heap_size / sizeof(struct region_chunk));
+	view->activity = (const shm_u64 *)(const void *)((const uint8_t *)mem + h.activity_offset);
+	view->activity_blocks = h.activity_blocks;
 	view->max_rules = h.max_rules;
 	view->max_owners = h.max_owners;
 	view->n_ports = h.ports;
@@ -282,13 +320,16 @@ void region_share_add(struct region_share *s, uint64_t hits, uint64_t bytes, uin
 	shm_store_relaxed64(&s->last_hit_ns, now_ns);
 }
 
-void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns)
+bool region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns)
 {
+	bool moved = hits != shm_load_relaxed64(&c->hits) || bytes != shm_load_relaxed64(&c->bytes);
+
 	/* Single writer per slot (the primary's poller): relaxed, as add. */
 	if (hits != shm_load_relaxed64(&c->hits))
 		shm_store_relaxed64(&c->last_hit_ns, now_ns);
 	shm_store_relaxed64(&c->hits, hits);
 	shm_store_relaxed64(&c->bytes, bytes);
+	return moved;
 }
 
 int region_counter_read_shared(const struct region_counter *c, const struct region_shares *shares,

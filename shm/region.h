@@ -10,6 +10,8 @@
  *   directory_offset   struct region_entry[max_rules]     (64 bytes each)
  *   shares_offset      struct region_share[workers - 1][max_rules] (32 bytes)
  *   owners_offset      struct region_owner[max_owners]    (64 bytes each)
+ *   activity_offset    shm_u64[workers + 1][activity_blocks]: each writer's
+ *                      stamp of each block of REGION_BLOCK_SLOTS slots
  *   heap_offset        the rule heap: struct region_chunk[heap_size / 64],
  *                      each live rule's CREATE request, as the primary
  *                      decoded and journaled it, in a chain of chunks
@@ -33,6 +35,16 @@
  * readers sum them (as VPP's stats segment does); the bases in the counter
  * are the sums at the last reset.
  *
+ * Activity: whoever changes what a reader would see of a slot bumps, after
+ * the change, its own stamp of the slot's block of REGION_BLOCK_SLOTS
+ * slots (release): datapath worker w in row w, the primary in the last row
+ * (a rule made or gone, a reset, a device's counts polled). The sum of a
+ * block's stamps changes whenever anything in the block did, so a monitor
+ * that kept what it read of a block skips it while the sum stays (at ten
+ * million mostly idle rules, a few megabytes read per refresh instead of a
+ * gigabyte). A reader that saw a sum reads the block after it (acquire):
+ * a change it missed bumps the sum again.
+ *
  * Port and queue statistics follow the same rules, one copy per worker:
  * each worker adds to its `value`s; on a reset the primary moves every
  * worker's `base` inside worker 0's port seqlock; readers report the sum of
@@ -49,13 +61,14 @@
 #include "shm/atomics.h"
 
 #define REGION_MAGIC	0x5246504du /* "MPFR" */
-#define REGION_VERSION	5u	    /* 5: rule heap, 64-byte entries */
+#define REGION_VERSION	6u	    /* 6: activity stamps */
 #define REGION_TEXT_MAX 432u	    /* mpf_flow_info.text: rule text, NUL included */
 #define REGION_NAME_MAX 32u	    /* client name, NUL included */
 /* Rule heap bytes per rule of --max-rules: a rule's request is 100-300
  * bytes for the rules users load by the million, and up to WIRE_MSG_MAX. */
 #define REGION_HEAP_PER_RULE 512u
 #define REGION_CHUNK_BYTES   56u /* of a request in each 64-byte chunk */
+#define REGION_BLOCK_SLOTS   64u /* slots per activity stamp */
 
 /* region_header.state */
 #define REGION_STATE_RUNNING  1u
@@ -108,7 +121,11 @@ struct region_header {
 	 * may or may not be seen). */
 	shm_u32 slots_end;
 	uint32_t reserved1;
-	uint8_t pad[256 - 224];
+	/* Constant: the activity stamps. */
+	uint64_t activity_offset;
+	uint32_t activity_blocks; /* per writer's row: a multiple of 8 */
+	uint32_t reserved2;
+	uint8_t pad[256 - 240];
 };
 _Static_assert(offsetof(struct region_header, state) == 112, "region header layout");
 _Static_assert(offsetof(struct region_header, ports_offset) == 136, "region header layout");
@@ -259,12 +276,39 @@ struct region_view {
 	const struct region_owner *owners;
 	const struct region_chunk *heap;
 	uint32_t heap_chunks;
+	const shm_u64 *activity; /* [workers + 1][activity_blocks] */
+	uint32_t activity_blocks;
 	uint32_t max_rules, max_owners;
 	uint16_t n_ports, pf_queues, vfs;
 	uint16_t workers;
 	bool ports_kept;
 	struct region_shares shares;
 };
+
+/* Where each writer's activity stamps are: row w is worker w's, row
+ * `writers - 1` the primary's. */
+struct region_activity {
+	shm_u64 *base;
+	uint32_t blocks;  /* per row */
+	uint32_t writers; /* workers + 1 */
+};
+
+/* Writer: after changing what readers see of `slot`, in its own row. */
+static inline void region_activity_bump(shm_u64 *row, uint32_t slot)
+{
+	shm_u64 *stamp = &row[slot / REGION_BLOCK_SLOTS];
+
+	shm_store_release64(stamp, shm_load_relaxed64(stamp) + 1);
+}
+
+/* A writer's row: worker w's, or the primary's (w = writers - 1). */
+static inline shm_u64 *region_activity_row(const struct region_activity *a, unsigned w)
+{
+	return a->base + (size_t)w * a->blocks;
+}
+
+/* Reader: the sum of block `block`'s stamps (block < activity_blocks). */
+uint64_t region_activity_read(const struct region_view *view, uint32_t block);
 
 /* Bytes of a region of this layout (64-bit: a hostile header's layout may
  * not fit a 32-bit size_t, and region_attach() refuses it). */
@@ -281,8 +325,9 @@ void region_init(void *mem, const struct region_layout *layout, const char *back
  * from region_queues()[(w * ports + p) * (pf_queues + vfs)]. */
 struct region_port *region_ports(void *mem);
 struct region_queue *region_queues(void *mem, const struct region_layout *layout);
-/* And its counter shares. */
+/* And its counter shares, and its activity stamps. */
 struct region_shares region_shares(void *mem, const struct region_layout *layout);
+struct region_activity region_activity(void *mem, const struct region_layout *layout);
 
 /* Index of queue number `queue` (RXQ_VF_BASE + n for VF n) among a port's
  * queues, or -1. */
@@ -308,8 +353,9 @@ void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes,
 /* Counting side, worker w > 0 of the soft datapath: its share of a rule. */
 void region_share_add(struct region_share *s, uint64_t hits, uint64_t bytes, uint64_t now_ns);
 /* Counting side, for a device that keeps totals itself: publish them (they
- * only grow); the last-hit time moves when the hits did. */
-void region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns);
+ * only grow); the last-hit time moves when the hits did. True when they
+ * moved. */
+bool region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns);
 
 struct region_count {
 	uint64_t hits;	/* since the last reset */

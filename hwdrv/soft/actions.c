@@ -168,6 +168,8 @@ static void count_hit(const struct soft_worker *w, const struct soft_rule *r, ui
 	else
 		region_share_add(&sh->base[(size_t)(w->id - 1) * sh->max_rules + r->slot], 1, bytes,
 				 now_ns);
+	if (w->activity)
+		region_activity_bump(w->activity, r->slot);
 }
 
 /* The rules a packet hit (`result`), applied in order. */

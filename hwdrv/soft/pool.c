@@ -58,7 +58,7 @@ static unsigned size_class(size_t size)
 void *pool_alloc(struct pool *pool, size_t size)
 {
 	unsigned class = size_class(size);
-	size_t bytes = (size_t)class * POOL_ALIGN;
+	size_t bytes = (size_t) class * POOL_ALIGN;
 	void *object;
 
 	if (class >= POOL_CLASSES)

@@ -99,6 +99,10 @@ static int workers_open(struct soft *soft, struct mpf_flow_error *error)
 
 		worker->soft = soft;
 		worker->id = w;
+		/* Rows 0 .. workers - 1; the primary's is the last. */
+		worker->activity = soft->activity.base && w + 1 < soft->activity.writers
+					   ? region_activity_row(&soft->activity, w)
+					   : NULL;
 		worker->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (worker->wake < 0)
 			return flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
@@ -194,6 +198,7 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 	soft->n_workers = config->workers ? config->workers : 1;
 	soft->counters = config->counters;
 	soft->shares = config->shares;
+	soft->activity = config->activity;
 	soft->rxq_bytes = config->rxq_bytes ? config->rxq_bytes : 1u << 21;
 	if (config->dump_dir)
 		snprintf(soft->dump_dir, sizeof(soft->dump_dir), "%s", config->dump_dir);

@@ -189,6 +189,7 @@ struct soft_port {
 struct soft_worker {
 	struct soft *soft;
 	unsigned id;
+	shm_u64 *activity; /* its row of activity stamps; NULL: none */
 	pthread_t thread;
 	int wake; /* eventfd: the primary wakes it (a reset, a new TX queue) */
 	shm_u32 idle;
@@ -217,6 +218,7 @@ struct soft {
 	/* Where the workers count rules (hwdrv_config). */
 	struct region_counter *counters;
 	struct region_shares shares;
+	struct region_activity activity;
 	size_t queue_stride;	   /* n_ports * (queues + vfs): a worker's queue statistics */
 	pthread_mutex_t dump_lock; /* the pcap dumps: any worker may write one */
 	/* The workers. */

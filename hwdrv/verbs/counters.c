@@ -15,7 +15,7 @@
 
 /* Copy one rule's device counters into its region counter. `fresh`: ask
  * the device, not the provider's cache. 0 or -errno. */
-static int publish(struct verbs_rule *r, bool fresh)
+static int publish(struct verbs *v, struct verbs_rule *r, bool fresh)
 {
 	uint64_t hits = 0, bytes = 0;
 	struct timespec now;
@@ -38,8 +38,10 @@ static int publish(struct verbs_rule *r, bool fresh)
 	if (!counted)
 		return 0; /* no COUNT action: the slot says so to readers */
 	clock_gettime(CLOCK_REALTIME, &now);
-	region_counter_set(r->counter, r->hits_origin + hits, r->bytes_origin + bytes,
-			   (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	if (region_counter_set(r->counter, r->hits_origin + hits, r->bytes_origin + bytes,
+			       (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec) &&
+	    v->activity)
+		region_activity_bump(v->activity, (uint32_t)(r->counter - v->counters));
 	return 0;
 }
 
@@ -50,14 +52,14 @@ void verbs_counters_poll(struct hwdrv *dev)
 	/* A read that fails leaves the last counts; the next tick retries. */
 	for (struct verbs_rule *r = v->rules; r; r = r->next)
 		if (r->counted)
-			publish(r, false);
+			publish(v, r, false);
 }
 
 int verbs_counter_read(struct hwdrv *dev, void *handle, struct mpf_flow_error *error)
 {
 	struct verbs *v = dev->priv;
 	struct verbs_rule *r = handle;
-	int err = publish(r, true);
+	int err = publish(v, r, true);
 
 	if (err)
 		return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,

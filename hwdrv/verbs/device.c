@@ -430,6 +430,10 @@ static int open_all(struct hwdrv *dev, const struct hwdrv_config *config,
 	dev->priv = v;
 	verbs_caps_full(&v->caps, config->queues, config->groups, config->device_port);
 	v->n_queues = config->queues;
+	v->counters = config->counters;
+	v->activity = config->activity.base && config->counters
+			      ? region_activity_row(&config->activity, config->activity.writers - 1)
+			      : NULL;
 	v->rx_buffers = (config->rxq_bytes ? config->rxq_bytes : 1u << 21) / VERBS_RX_BUFFER_SIZE;
 	v->tagged_cqs = true;
 	v->epoll_fd = -1;

@@ -257,6 +257,10 @@ struct verbs {
 	struct ibv_pd *pd;
 	char name[IBV_SYSFS_NAME_MAX];
 	struct verbs_caps caps;
+	/* The region's counters, and the primary's row of activity stamps
+	 * (NULL: none), which the poller bumps for a slot whose counts moved. */
+	struct region_counter *counters;
+	shm_u64 *activity;
 	uint16_t n_queues;
 	struct ibv_cq_ex **cqs;	       /* n_queues + 1: the sink's last */
 	struct ibv_wq **wqs;	       /* n_queues + 1 */
