@@ -647,7 +647,8 @@ int mpf_flow_next(struct mpf_client *c, uint32_t *cursor, struct mpf_flow_info *
 	/* The lock keeps mpf_reconnect() from unmapping the region under the
 	 * walk, as for a query. */
 	pthread_mutex_lock(&c->lock);
-	n = c->connected ? client_directory_next(&c->region.view, cursor, info, true) : -ESHUTDOWN;
+	n = c->connected ? client_directory_next(&c->region.view, cursor, UINT32_MAX, info, true)
+			 : -ESHUTDOWN;
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }

@@ -146,9 +146,9 @@ int client_port_stats(const struct region_view *v, uint16_t port, struct mpf_por
 int client_queue_stats(const struct region_view *v, uint16_t port, uint16_t queue,
 		       struct mpf_queue_stats *out);
 
-/* The next live rule's entry from *cursor on, its text printed or (for a
- * scan) left empty: 1, 0 at the end, -ENOMEM. */
-int client_directory_next(const struct region_view *view, uint32_t *cursor,
+/* The next live rule's entry from *cursor on, before slot `limit`, its
+ * text printed or (for a scan) left empty: 1, 0 at the end, -ENOMEM. */
+int client_directory_next(const struct region_view *view, uint32_t *cursor, uint32_t limit,
 			  struct mpf_flow_info *info, bool text);
 /* One rule's entry, behind mpf_flow_get(): 0, -ENOENT, -ENOMEM. */
 int client_directory_get(const struct region_view *view, uint64_t handle,

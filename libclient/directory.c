@@ -92,7 +92,7 @@ static int directory_read(const struct region_view *view, uint32_t slot, struct 
 	return 0;
 }
 
-int client_directory_next(const struct region_view *view, uint32_t *cursor,
+int client_directory_next(const struct region_view *view, uint32_t *cursor, uint32_t limit,
 			  struct mpf_flow_info *info, bool text)
 {
 	struct directory_scratch *w = text ? malloc(sizeof(*w)) : NULL;
@@ -104,6 +104,8 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor,
 	/* Slots past the end never held a rule: their pages are not read. */
 	if (end > view->max_rules)
 		end = view->max_rules;
+	if (end > limit)
+		end = limit;
 	for (; *cursor < end; (*cursor)++)
 		if (directory_read(view, *cursor, info, w) == 0) {
 			(*cursor)++;

@@ -139,14 +139,46 @@ int mpf_monitor_next(struct mpf_monitor *m, uint32_t *cursor, struct mpf_flow_in
 {
 	if (m->region.mem == NULL)
 		return -EAGAIN;
-	return client_directory_next(&m->region.view, cursor, info, true);
+	return client_directory_next(&m->region.view, cursor, UINT32_MAX, info, true);
 }
 
 int mpf_monitor_scan(struct mpf_monitor *m, uint32_t *cursor, struct mpf_flow_info *info)
 {
 	if (m->region.mem == NULL)
 		return -EAGAIN;
-	return client_directory_next(&m->region.view, cursor, info, false);
+	return client_directory_next(&m->region.view, cursor, UINT32_MAX, info, false);
+}
+
+int mpf_monitor_scan_block(struct mpf_monitor *m, uint32_t block, uint32_t *cursor,
+			   struct mpf_flow_info *info)
+{
+	uint64_t first = (uint64_t)block * REGION_BLOCK_SLOTS;
+
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	if (first >= m->region.view.max_rules)
+		return 0;
+	if (*cursor < first)
+		*cursor = (uint32_t)first;
+	return client_directory_next(&m->region.view, cursor, (uint32_t)first + REGION_BLOCK_SLOTS,
+				     info, false);
+}
+
+int mpf_monitor_activity(struct mpf_monitor *m, uint32_t block, uint64_t *activity)
+{
+	const struct region_view *view = &m->region.view;
+	uint32_t end;
+
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	_Static_assert(MPF_MONITOR_BLOCK == REGION_BLOCK_SLOTS, "one block size");
+	end = shm_load_relaxed32(&view->header->slots_end);
+	if (end > view->max_rules)
+		end = view->max_rules; /* the primary's word: bounded before use */
+	if (block >= (end + REGION_BLOCK_SLOTS - 1) / REGION_BLOCK_SLOTS)
+		return -ERANGE;
+	*activity = region_activity_read(view, block);
+	return 0;
 }
 
 int mpf_monitor_get(struct mpf_monitor *m, uint64_t handle, struct mpf_flow_info *info)

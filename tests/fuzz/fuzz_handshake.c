@@ -77,11 +77,13 @@ static void region(const uint8_t *data, size_t size)
 
 		region_counter_read_shared(&view.counters[i], &view.shares, i, 1, &count);
 	}
+	for (uint32_t b = 0; b < view.activity_blocks; b++)
+		(void)region_activity_read(&view, b);
 	/* Every entry as libmpflow reads it: the rule's bytes from the heap
 	 * decoded and printed, the owner's name looked up. */
 	for (uint32_t cursor = 0;;) {
 		struct mpf_flow_info info;
-		int n = client_directory_next(&view, &cursor, &info, true);
+		int n = client_directory_next(&view, &cursor, UINT32_MAX, &info, true);
 
 		if (n < 0)
 			abort();

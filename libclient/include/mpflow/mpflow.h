@@ -682,6 +682,24 @@ MPF_API int mpf_monitor_next(struct mpf_monitor *monitor, uint32_t *cursor,
 MPF_API int mpf_monitor_scan(struct mpf_monitor *monitor, uint32_t *cursor,
 			     struct mpf_flow_info *info);
 
+/** Rule slots (a handle's low 32 bits) are grouped in blocks of this many
+ *  for mpf_monitor_activity(). */
+#define MPF_MONITOR_BLOCK 64u
+
+/** The activity of block `block` (slots block * MPF_MONITOR_BLOCK on):
+ *  a number that changes whenever a rule in the block is counted, made,
+ *  destroyed or reset. A monitor that kept what it read of a block can skip
+ *  the block while its activity stays (read the activity, then the block).
+ *  Errors: -ERANGE (no slot from the block on has held a rule: the walk is
+ *  done), -EAGAIN (as mpf_monitor_next()). */
+MPF_API int mpf_monitor_activity(struct mpf_monitor *monitor, uint32_t block, uint64_t *activity);
+
+/** As mpf_monitor_scan(), over block `block`'s slots only: `*cursor` (0,
+ *  or any slot before the block, to start) moves through the block; 0 at
+ *  its end. Errors: -EAGAIN, as mpf_monitor_next(). */
+MPF_API int mpf_monitor_scan_block(struct mpf_monitor *monitor, uint32_t block, uint32_t *cursor,
+				   struct mpf_flow_info *info);
+
 /** As mpf_flow_get(), through a monitor. Errors: -ENOENT, -EAGAIN (as
  *  mpf_monitor_next()), -ENOMEM. */
 MPF_API int mpf_monitor_get(struct mpf_monitor *monitor, uint64_t handle,
