@@ -71,9 +71,34 @@ struct filter {
 	int64_t group;	   /* -1: any */
 };
 
-/* A rule's counts in a snapshot, for the next one's rates. */
-struct rule_count {
-	uint64_t handle, hits, bytes;
+/*
+ * What the snapshots read of each rule and each block of MPF_MONITOR_BLOCK
+ * slots, kept from one to the next: a block whose activity
+ * (mpf_monitor_activity) has not moved since it was read is not read again
+ * (its rules' counts are those kept, their rates 0). At ten million rules
+ * of which few see traffic, a refresh reads a few megabytes of stamps, not
+ * every entry and counter.
+ */
+struct slot_seen {
+	uint64_t handle; /* 0: no rule the filter keeps */
+	uint64_t hits, bytes;
+	float pps, bps; /* from the read that kept these */
+};
+
+struct block_seen {
+	uint64_t activity; /* when it was read */
+	uint64_t hits, bytes;
+	uint64_t read_ns; /* the snapshot that read it (0: never) */
+	uint32_t count;	  /* rules the filter keeps */
+	bool skipped;	  /* by the snapshot being taken */
+};
+
+struct scan_cache {
+	struct slot_seen *slots; /* [n_blocks * MPF_MONITOR_BLOCK] */
+	struct block_seen *blocks;
+	size_t n_blocks;
+	uint32_t primary_pid;
+	uint64_t taken_ns; /* the last snapshot that updated it; 0: none */
 };
 struct snapshot {
 	/* Every rule the filter keeps (flowstat.keep 0), in slot order; or the
@@ -81,9 +106,10 @@ struct snapshot {
 	struct row *rows;
 	size_t n_rows, cap;
 	size_t count; /* rules the filter keeps */
-	/* Each of them, in slot order (the directory's), for rates. */
-	struct rule_count *counts;
-	size_t n_counts, cap_counts;
+	/* The order the rows were chosen by. */
+	enum column sort;
+	bool reverse;
+	size_t keep;
 	uint64_t taken_ns; /* CLOCK_MONOTONIC */
 	bool attached;	   /* `instance` is valid */
 	struct mpf_instance_info instance;
@@ -107,6 +133,9 @@ struct flowstat {
 	size_t top;	 /* rules printed by --once, --json, --prometheus (0: all) */
 	size_t keep;	 /* rows a snapshot keeps, the best by the sort (0: all) */
 	bool last;	 /* no snapshot follows: no counts kept for rates */
+	bool rerank;	 /* the next snapshot only orders again (a new sort key): the
+			  * rates are the last ones, nothing is kept */
+	struct scan_cache cache;
 	unsigned interval_ms;
 	char status[160]; /* why nothing is shown (no primary, ...) */
 };
@@ -119,6 +148,8 @@ const char *column_name(enum column c);
  * or reattaches the monitor as needed. 0, or -errno with fs->status set. */
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next);
 void snapshot_free(struct snapshot *s);
+/* What the snapshots kept between them (flowstat.cache). */
+void snapshot_cache_free(struct flowstat *fs);
 /* The first `limit` rows (0: all) of those kept, in display order,
  * each with its text read now when `text` (else empty): an array of
  * `*count`, to free(). */

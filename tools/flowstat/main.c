@@ -248,6 +248,7 @@ int main(int argc, char **argv)
 		status = once(&fs, '1');
 	else
 		status = screen_run(&fs);
+	snapshot_cache_free(&fs);
 	mpf_monitor_close(fs.monitor);
 	return status;
 }

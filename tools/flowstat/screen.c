@@ -125,9 +125,10 @@ int screen_run(struct flowstat *fs)
 		if (poll(&pfd, 1, (int)(next_ms - now_ms)) > 0) {
 			if (!keys(fs))
 				break;
-			/* Another order: the snapshot keeps other rows. Taken
-			 * again against the older one, whose counts are kept,
-			 * so its rates cover more than the last moments. */
+			/* Another order: the snapshot keeps other rows, chosen
+			 * again with the rates of the last interval (not those
+			 * of the last moments). */
+			fs->rerank = true;
 			snapshot_take(fs, &snaps[current ^ 1], &snaps[current]);
 			draw(fs, &snaps[current]);
 		}

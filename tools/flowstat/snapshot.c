@@ -65,30 +65,6 @@ static int attach(struct flowstat *fs, struct snapshot *next)
 	return 0;
 }
 
-/* The counts of `handle`'s rule in `prev`, if it was there: both
- * snapshots are in slot order (the directory's), so a cursor into `prev`
- * moves forward only. */
-static const struct rule_count *previous(uint64_t handle, const struct snapshot *prev, size_t *at)
-{
-	uint32_t slot = (uint32_t)handle;
-
-	while (*at < prev->n_counts && (uint32_t)prev->counts[*at].handle < slot)
-		(*at)++;
-	return *at < prev->n_counts && prev->counts[*at].handle == handle ? &prev->counts[*at]
-									  : NULL;
-}
-
-static void rate(struct row *r, const struct rule_count *old, double seconds)
-{
-	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_FLOW_INFO_COUNTED) &&
-		   r->info.hits >= old->hits && r->info.bytes >= old->bytes;
-	r->pps = r->bps = 0;
-	if (r->rated) {
-		r->pps = (double)(r->info.hits - old->hits) / seconds;
-		r->bps = 8.0 * (double)(r->info.bytes - old->bytes) / seconds;
-	}
-}
-
 static bool wanted(const struct filter *f, const struct mpf_flow_info *info)
 {
 	if (f->port >= 0 && info->port != (uint16_t)f->port)
@@ -207,71 +183,325 @@ static int keep_row(const struct flowstat *fs, struct snapshot *next, const stru
 	return 0;
 }
 
-int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
+static bool rate_sort(enum column c)
 {
-	struct mpf_flow_info info;
-	uint32_t cursor = 0; /* the directory's walk is in slot order, and so are the counts */
-	size_t at = 0;
-	double seconds;
-	int err;
+	return c == COL_PPS || c == COL_BPS;
+}
 
-	next->count = next->n_rows = next->n_counts = 0;
-	next->hits = next->bytes = 0;
-	next->pps = next->bps = 0;
-	next->attached = false;
-	err = attach(fs, next);
-	next->taken_ns = clock_ns(CLOCK_MONOTONIC);
-	if (err)
-		return err;
-	seconds = prev->taken_ns && prev->attached &&
-				  prev->instance.primary_pid == next->instance.primary_pid
-			  ? (double)(next->taken_ns - prev->taken_ns) / 1e9
-			  : 0;
-	while (mpf_monitor_scan(fs->monitor, &cursor, &info) == 1) {
+/* Room in the cache for blocks [0, blocks): new ones never read. */
+static int cache_grow(struct scan_cache *c, size_t blocks)
+{
+	size_t want = c->n_blocks ? c->n_blocks : 1024;
+	struct block_seen *b;
+	struct slot_seen *sl;
+
+	if (blocks <= c->n_blocks)
+		return 0;
+	while (want < blocks)
+		want *= 2;
+	b = realloc(c->blocks, want * sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	c->blocks = b;
+	sl = realloc(c->slots, want * MPF_MONITOR_BLOCK * sizeof(*sl));
+	if (sl == NULL)
+		return -ENOMEM;
+	c->slots = sl;
+	memset(b + c->n_blocks, 0, (want - c->n_blocks) * sizeof(*b));
+	memset(sl + c->n_blocks * MPF_MONITOR_BLOCK, 0,
+	       (want - c->n_blocks) * MPF_MONITOR_BLOCK * sizeof(*sl));
+	c->n_blocks = want;
+	return 0;
+}
+
+static void cache_free(struct scan_cache *c)
+{
+	free(c->slots);
+	free(c->blocks);
+	memset(c, 0, sizeof(*c));
+}
+
+static void row_of(struct row *r, const struct mpf_flow_info *info)
+{
+	r->info = (struct row_info){
+		.handle = info->handle,
+		.number = info->number,
+		.owner_pid = info->owner_pid,
+		.port = info->port,
+		.group = info->group,
+		.priority = info->priority,
+		.flags = info->flags,
+		.created_ns = info->created_ns,
+		.hits = info->hits,
+		.bytes = info->bytes,
+		.last_hit_ns = info->last_hit_ns,
+	};
+	memcpy(r->info.owner_name, info->owner_name, sizeof(r->info.owner_name));
+	r->pps = r->bps = 0;
+	r->rated = false;
+}
+
+/* The rates of `r` against what was kept of its rule (`old`: NULL when
+ * nothing, or another rule in the slot), `seconds` ago. */
+static void rate(struct row *r, const struct slot_seen *old, double seconds)
+{
+	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_FLOW_INFO_COUNTED) &&
+		   r->info.hits >= old->hits && r->info.bytes >= old->bytes;
+	r->pps = r->bps = 0;
+	if (r->rated) {
+		r->pps = (double)(r->info.hits - old->hits) / seconds;
+		r->bps = 8.0 * (double)(r->info.bytes - old->bytes) / seconds;
+	}
+}
+
+/* How a snapshot reads a block. */
+enum read_mode {
+	READ_FRESH,  /* rates against the cache (if any), which then keeps the block */
+	READ_RERANK, /* the rates the cache kept, the cache unchanged */
+	READ_IDLE,   /* a block whose activity stayed: rows only, rates 0 */
+};
+
+/* Read block `b`'s rules the filter keeps into `next` (rows, and totals
+ * unless READ_IDLE), at most `limit` of them: how many, or -ENOMEM. */
+static long read_block(struct flowstat *fs, struct snapshot *next, uint32_t b, uint64_t activity,
+		       double seconds, enum read_mode mode, size_t limit)
+{
+	struct scan_cache *c = &fs->cache;
+	struct block_seen *seen = c->slots ? &c->blocks[b] : NULL;
+	struct block_seen sum = {.activity = activity, .read_ns = next->taken_ns};
+	uint64_t present = 0;
+	uint32_t cursor = 0;
+	size_t rows = 0;
+	struct mpf_flow_info info;
+	int n;
+
+	while (rows < limit && (n = mpf_monitor_scan_block(fs->monitor, b, &cursor, &info)) == 1) {
+		uint32_t slot = (uint32_t)info.handle;
+		struct slot_seen *old = seen ? &c->slots[slot] : NULL;
 		struct row r;
 
 		if (!wanted(&fs->filter, &info))
 			continue;
-		if (!fs->last) {
-			if (grow((void **)&next->counts, &next->cap_counts, next->n_counts,
-				 sizeof(*next->counts), next->instance.rules) != 0)
-				goto no_memory;
-			next->counts[next->n_counts++] = (struct rule_count){
-				.handle = info.handle, .hits = info.hits, .bytes = info.bytes};
+		row_of(&r, &info);
+		if (old && old->handle != info.handle)
+			old = NULL;
+		if (mode == READ_FRESH) {
+			rate(&r, old, seconds);
+		} else if (old) {
+			/* Idle: nothing moved. Re-ranking: the last rates, if the
+			 * last snapshot read the block. */
+			r.rated = true;
+			if (mode == READ_RERANK && seen->read_ns == c->taken_ns) {
+				r.pps = old->pps;
+				r.bps = old->bps;
+			}
 		}
-		r.info = (struct row_info){
-			.handle = info.handle,
-			.number = info.number,
-			.owner_pid = info.owner_pid,
-			.port = info.port,
-			.group = info.group,
-			.priority = info.priority,
-			.flags = info.flags,
-			.created_ns = info.created_ns,
-			.hits = info.hits,
-			.bytes = info.bytes,
-			.last_hit_ns = info.last_hit_ns,
-		};
-		memcpy(r.info.owner_name, info.owner_name, sizeof(r.info.owner_name));
-		rate(&r, previous(info.handle, prev, &at), seconds);
-		next->count++;
-		next->hits += r.info.hits;
-		next->bytes += r.info.bytes;
-		next->pps += r.pps;
-		next->bps += r.bps;
+		if (mode == READ_FRESH && seen) {
+			c->slots[slot] = (struct slot_seen){.handle = info.handle,
+							    .hits = info.hits,
+							    .bytes = info.bytes,
+							    .pps = (float)r.pps,
+							    .bps = (float)r.bps};
+			present |= 1ull << (slot % MPF_MONITOR_BLOCK);
+		}
+		if (mode != READ_IDLE) {
+			sum.count++;
+			sum.hits += r.info.hits;
+			sum.bytes += r.info.bytes;
+			next->pps += r.pps;
+			next->bps += r.bps;
+		}
+		rows++;
 		if (keep_row(fs, next, &r) != 0)
-			goto no_memory;
+			return -ENOMEM;
 	}
-	return take_ports(fs, prev, next, seconds);
+	if (mode == READ_IDLE)
+		return (long)rows;
+	if (mode == READ_FRESH && seen) {
+		/* Slots of the block that hold no rule the filter keeps now. */
+		for (unsigned i = 0; i < MPF_MONITOR_BLOCK; i++)
+			if (!(present >> i & 1))
+				c->slots[(size_t)b * MPF_MONITOR_BLOCK + i].handle = 0;
+		*seen = sum;
+	}
+	next->count += sum.count;
+	next->hits += sum.hits;
+	next->bytes += sum.bytes;
+	return (long)rows;
+}
+
+/* The worst of `n` rows by the sort (what a new row must beat). */
+static const struct row *worst_row(const struct flowstat *fs, const struct row *rows, size_t n)
+{
+	const struct row *worst = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (worst == NULL || compare_rows(&rows[i], worst, fs) > 0)
+			worst = &rows[i];
+	return worst;
+}
+
+/*
+ * The rows of the blocks this snapshot skipped (their activity stayed):
+ * nothing in them moved, so
+ * - by a rate, each of their rules is at 0, and among equals the order is
+ *   the slot's: the best of them are the first `keep` in slot order (the
+ *   last, reversed), read now;
+ * - by anything else, each kept its place: those of the previous snapshot's
+ *   rows in skipped blocks compete again, and no other can beat them
+ *   unless the rows found fall short of the previous snapshot's worst; then
+ *   every skipped block's rules are read instead.
+ */
+static int skipped_rows(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next,
+			size_t blocks)
+{
+	struct scan_cache *c = &fs->cache;
+	const struct row *threshold;
+	size_t k = 0;
+	long n;
+
+	if (rate_sort(fs->sort)) {
+		for (size_t i = 0, taken = 0; i < blocks && taken < fs->keep;
+		     i++, taken += (size_t)n) {
+			uint32_t b = (uint32_t)(fs->reverse ? blocks - 1 - i : i);
+
+			n = 0;
+			if (!c->blocks[b].skipped || c->blocks[b].count == 0)
+				continue;
+			/* Reversed, a block's last rules are its best: all of
+			 * them (a block's worth at most). */
+			n = read_block(fs, next, b, c->blocks[b].activity, 0, READ_IDLE,
+				       fs->reverse ? SIZE_MAX : fs->keep - taken);
+			if (n < 0)
+				return (int)n;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < prev->n_rows; i++) {
+		struct row r = prev->rows[i];
+		uint32_t b = (uint32_t)r.info.handle / MPF_MONITOR_BLOCK;
+
+		if (b >= blocks || !c->blocks[b].skipped)
+			continue;
+		r.pps = r.bps = 0;
+		r.rated = true;
+		if (keep_row(fs, next, &r) != 0)
+			return -ENOMEM;
+	}
+	threshold = prev->n_rows >= fs->keep ? worst_row(fs, prev->rows, prev->n_rows) : NULL;
+	if (threshold == NULL ||
+	    (next->n_rows == fs->keep &&
+	     compare_rows(worst_row(fs, next->rows, next->n_rows), threshold, fs) <= 0))
+		return 0;
+	/* Short: the skipped blocks' rows out, then all of them in. A row
+	 * of a block read that was pushed out had `keep` better ones, which
+	 * are still here or come back. */
+	for (size_t i = 0; i < next->n_rows; i++)
+		if (!c->blocks[(uint32_t)next->rows[i].info.handle / MPF_MONITOR_BLOCK].skipped)
+			next->rows[k++] = next->rows[i];
+	next->n_rows = k;
+	for (uint32_t b = 0; b < blocks; b++)
+		if (c->blocks[b].skipped && c->blocks[b].count &&
+		    (n = read_block(fs, next, b, c->blocks[b].activity, 0, READ_IDLE, SIZE_MAX)) <
+			    0)
+			return (int)n;
+	return 0;
+}
+
+int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
+{
+	struct scan_cache *c = &fs->cache;
+	bool rerank = fs->rerank, may_skip;
+	double seconds, port_seconds;
+	size_t blocks = 0;
+	long n;
+	int err;
+
+	fs->rerank = false;
+	next->sort = fs->sort;
+	next->reverse = fs->reverse;
+	next->keep = fs->keep;
+	next->attached = false;
+	next->count = next->n_rows = 0;
+	next->hits = next->bytes = 0;
+	next->pps = next->bps = 0;
+	err = attach(fs, next);
+	next->taken_ns = clock_ns(CLOCK_MONOTONIC);
+	if (err)
+		return err;
+	port_seconds = prev->taken_ns && prev->attached &&
+				       prev->instance.primary_pid == next->instance.primary_pid
+			       ? (double)(next->taken_ns - prev->taken_ns) / 1e9
+			       : 0;
+	/* What was kept is another primary's: its slots mean nothing here. */
+	if (c->taken_ns && c->primary_pid != next->instance.primary_pid)
+		cache_free(c);
+	/* A lone snapshot keeps nothing; rates need what an earlier one kept. */
+	if (fs->last && c->taken_ns == 0)
+		cache_free(c);
+	else
+		c->primary_pid = next->instance.primary_pid;
+	seconds = c->taken_ns ? (double)(next->taken_ns - c->taken_ns) / 1e9 : 0;
+	/* Skipping idle blocks needs what they held, and a way to know their
+	 * rows: by a rate, their order alone; else the previous snapshot's
+	 * rows, chosen by the same order. */
+	may_skip = c->taken_ns && !rerank && fs->keep &&
+		   (rate_sort(fs->sort) ||
+		    (prev->attached && prev->instance.primary_pid == next->instance.primary_pid &&
+		     prev->sort == fs->sort && prev->reverse == fs->reverse &&
+		     prev->keep == fs->keep));
+	for (uint32_t b = 0;; b++) {
+		uint64_t activity = 0;
+		bool fresh = !fs->last || c->taken_ns;
+
+		err = mpf_monitor_activity(fs->monitor, b, &activity);
+		if (err == -ERANGE)
+			break;
+		if (err)
+			goto failed;
+		blocks = (size_t)b + 1;
+		if (fresh && cache_grow(c, blocks) != 0)
+			goto no_memory;
+		if (c->slots) {
+			struct block_seen *seen = &c->blocks[b];
+
+			seen->skipped = may_skip && seen->read_ns && seen->activity == activity;
+			if (seen->skipped) {
+				next->count += seen->count;
+				next->hits += seen->hits;
+				next->bytes += seen->bytes;
+				continue;
+			}
+		}
+		n = read_block(fs, next, b, activity, seconds, rerank ? READ_RERANK : READ_FRESH,
+			       SIZE_MAX);
+		if (n < 0) {
+			err = (int)n;
+			goto failed;
+		}
+	}
+	if (may_skip && (err = skipped_rows(fs, prev, next, blocks)) != 0)
+		goto failed;
+	if (c->slots && !rerank)
+		c->taken_ns = next->taken_ns;
+	return take_ports(fs, prev, next, port_seconds);
 no_memory:
-	snprintf(fs->status, sizeof(fs->status), "out of memory");
-	return -ENOMEM;
+	err = -ENOMEM;
+failed:
+	cache_free(c);
+	snprintf(fs->status, sizeof(fs->status), "%s",
+		 err == -ENOMEM ? "out of memory" : strerror(-err));
+	return err;
+}
+
+void snapshot_cache_free(struct flowstat *fs)
+{
+	cache_free(&fs->cache);
 }
 
 void snapshot_free(struct snapshot *s)
 {
 	free(s->rows);
-	free(s->counts);
 	free(s->ports);
 	free(s->queues);
 	memset(s, 0, sizeof(*s));
@@ -320,6 +550,10 @@ static int compare_rows(const struct row *x, const struct row *y, const struct f
 	default:
 		break;
 	}
+	/* Among equals, slot order (a handle's low half): the order a block
+	 * of idle rules is read in (skipped_rows()). */
+	if (c == 0)
+		c = CMP((uint32_t)x->info.handle, (uint32_t)y->info.handle);
 	if (c == 0)
 		c = CMP(x->info.handle, y->info.handle);
 #undef CMP

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * flowstat's snapshots against a real primary: a snapshot that skips the
+ * blocks of rules whose activity did not move (tools/flowstat/snapshot.c)
+ * shows exactly what one that reads every rule shows — the same totals,
+ * the same top rows in the same order, by every order — through traffic
+ * counted by two datapath workers, rules destroyed, made and reset, and
+ * nothing at all; and with nothing moved it reads no block.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+#include "tests/packet_builder.h"
+#include "tools/flowstat/flowstat.h"
+
+enum { RULES = 1000, FLOWS = 64, TOP = 10 };
+
+static const struct mpf_flow_attr ingress = {.ingress = 1};
+
+struct rig {
+	struct primary p;
+	struct mpf_client *c;
+	struct mpf_txq *tx[2]; /* one per datapath worker */
+	uint64_t handles[RULES + 64];
+	uint32_t flow_of[RULES + 64]; /* the n of sample_rule_init() */
+	unsigned n_rules;
+	uint64_t sent; /* frames, all told */
+};
+
+static void make_rule(struct rig *r, uint32_t n)
+{
+	struct sample_rule s;
+	struct mpf_flow_error error;
+
+	sample_rule_init(&s, n);
+	assert_int_equal(mpf_flow_create(r->c, 0, &ingress, s.pattern, s.actions, 0,
+					 &r->handles[r->n_rules], &error),
+			 0);
+	r->flow_of[r->n_rules++] = n;
+}
+
+/* `count` frames of flow n (the source address sample rule n matches). */
+static void send_flow(struct rig *r, uint32_t n, unsigned count)
+{
+	struct frame f = frame_ipv4_l4(0x0a000000u | n, 0x0aff0001u, 17, 1000, 80, 0);
+	struct mpf_tx_frame burst[32];
+	time_t deadline = time(NULL) + 10;
+
+	for (unsigned i = 0; i < 32; i++)
+		burst[i] = (struct mpf_tx_frame){.data = f.bytes, .length = (uint32_t)f.length};
+	r->sent += count;
+	while (count > 0) {
+		int k = mpf_txq_burst(r->tx[n % 2], burst, count < 32 ? count : 32);
+
+		assert_true(k >= 0);
+		count -= (unsigned)k;
+		if (k == 0) {
+			assert_true(time(NULL) <= deadline);
+			usleep(100);
+		}
+	}
+}
+
+/* Until every frame sent is counted: then the counts stand still. */
+static void settle(struct rig *r)
+{
+	for (int tries = 0; tries < 400; tries++) {
+		struct mpf_port_stats ps;
+
+		assert_int_equal(mpf_port_stats(r->c, 0, &ps), 0);
+		if (ps.rx_packets == r->sent)
+			return;
+		usleep(25000);
+	}
+	fail_msg("the datapath did not count every frame sent");
+}
+
+static void viewer_init(struct flowstat *fs, const struct rig *r, enum column sort, bool reverse,
+			size_t keep)
+{
+	*fs = (struct flowstat){
+		.connect = {.runtime_dir = r->p.dir, .name = "flowstat-test"},
+		.filter = {.port = -1, .group = -1},
+		.sort = sort,
+		.reverse = reverse,
+		.top = TOP,
+		.keep = keep,
+	};
+}
+
+static void viewer_fini(struct flowstat *fs, struct snapshot s[2])
+{
+	snapshot_free(&s[0]);
+	snapshot_free(&s[1]);
+	snapshot_cache_free(fs);
+	mpf_monitor_close(fs->monitor);
+}
+
+/* Both viewers take their next snapshot; the one that skips idle blocks
+ * (`inc`, keeping TOP rows) shows what the one that reads everything
+ * (`ref`, keeping every row) shows. Returns the blocks `inc` read. */
+static size_t take_and_compare(struct flowstat *inc, struct snapshot si[2], unsigned *ci,
+			       struct flowstat *ref, struct snapshot sr[2], unsigned *cr)
+{
+	struct shown *a, *b;
+	size_t na, nb, read = 0;
+
+	*ci ^= 1;
+	*cr ^= 1;
+	assert_int_equal(snapshot_take(inc, &si[*ci ^ 1], &si[*ci]), 0);
+	assert_int_equal(snapshot_take(ref, &sr[*cr ^ 1], &sr[*cr]), 0);
+	assert_int_equal(si[*ci].count, sr[*cr].count);
+	assert_int_equal(si[*ci].hits, sr[*cr].hits);
+	assert_int_equal(si[*ci].bytes, sr[*cr].bytes);
+	a = snapshot_view(inc, &si[*ci], TOP, false, &na);
+	b = snapshot_view(ref, &sr[*cr], TOP, false, &nb);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(na, nb);
+	for (size_t i = 0; i < na; i++) {
+		const struct row *x = a[i].row, *y = b[i].row;
+
+		if (x->info.handle != y->info.handle)
+			fail_msg("sort %s%s, row %zu: rule 0x%llx (hits %llu, pps %.1f) where "
+				 "a full read shows 0x%llx (hits %llu, pps %.1f)",
+				 column_name(inc->sort), inc->reverse ? " reversed" : "", i,
+				 (unsigned long long)x->info.handle,
+				 (unsigned long long)x->info.hits, x->pps,
+				 (unsigned long long)y->info.handle,
+				 (unsigned long long)y->info.hits, y->pps);
+		assert_int_equal(x->info.hits, y->info.hits);
+		assert_int_equal(x->info.bytes, y->info.bytes);
+		assert_int_equal(x->pps > 0, y->pps > 0);
+		assert_int_equal(x->rated, y->rated);
+	}
+	free(a);
+	free(b);
+	for (size_t k = 0; k < inc->cache.n_blocks; k++)
+		read += inc->cache.blocks[k].read_ns == si[*ci].taken_ns;
+	return read;
+}
+
+static void run_order(struct rig *r, enum column sort, bool reverse, uint32_t round)
+{
+	struct flowstat inc, ref;
+	struct snapshot si[2] = {{0}}, sr[2] = {{0}};
+	unsigned ci = 0, cr = 0;
+	struct mpf_flow_error error;
+
+	viewer_init(&inc, r, sort, reverse, TOP);
+	viewer_init(&ref, r, sort, reverse, 0);
+	/* The first snapshot reads everything. */
+	assert_true(take_and_compare(&inc, si, &ci, &ref, sr, &cr) > 0);
+	/* Traffic on FLOWS rules spread over the slots, a different count
+	 * each (a strict order), from both workers. */
+	for (uint32_t k = 0; k < FLOWS; k++)
+		send_flow(r, r->flow_of[(k * 15 + round) % r->n_rules], 1 + (k * 7 + round) % 61);
+	settle(r);
+	take_and_compare(&inc, si, &ci, &ref, sr, &cr);
+	/* Nothing moved: no block read, the same rows (their rates now 0). */
+	assert_int_equal(take_and_compare(&inc, si, &ci, &ref, sr, &cr), 0);
+	/* The busiest rules destroyed (what a threshold on the last rows
+	 * must notice), others reset, new ones made and counted. */
+	for (unsigned i = 0; i < 3; i++) {
+		struct shown *v;
+		size_t n;
+
+		v = snapshot_view(&ref, &sr[cr], 1, false, &n);
+		assert_non_null(v);
+		if (n == 1)
+			for (unsigned k = 0; k < r->n_rules; k++)
+				if (r->handles[k] == v[0].row->info.handle) {
+					assert_int_equal(mpf_flow_destroy(r->c, 0, r->handles[k], &error),
+							 0);
+					r->handles[k] = r->handles[--r->n_rules];
+					r->flow_of[k] = r->flow_of[r->n_rules];
+					break;
+				}
+		free(v);
+		take_and_compare(&inc, si, &ci, &ref, sr, &cr);
+	}
+	for (unsigned k = 0; k < r->n_rules; k += 97) {
+		struct mpf_flow_query_count count = {.reset = 1};
+
+		assert_int_equal(mpf_flow_query(r->c, 0, r->handles[k], MPF_FLOW_ACTION_TYPE_COUNT,
+						&count, &error),
+				 0);
+	}
+	take_and_compare(&inc, si, &ci, &ref, sr, &cr);
+	make_rule(r, 6000 + round); /* never counted */
+	take_and_compare(&inc, si, &ci, &ref, sr, &cr);
+	make_rule(r, 5000 + round);
+	send_flow(r, 5000 + round, 500);
+	settle(r);
+	take_and_compare(&inc, si, &ci, &ref, sr, &cr);
+	/* A new order: read again, with the last interval's rates. */
+	inc.rerank = ref.rerank = true;
+	inc.sort = ref.sort = sort == COL_HITS ? COL_PPS : COL_HITS;
+	take_and_compare(&inc, si, &ci, &ref, sr, &cr);
+	viewer_fini(&inc, si);
+	viewer_fini(&ref, sr);
+}
+
+static void test_skipping_idle_blocks_shows_what_a_full_read_shows(void **state)
+{
+	static const struct {
+		enum column sort;
+		bool reverse;
+	} orders[] = {{COL_PPS, false}, {COL_PPS, true},   {COL_HITS, false}, {COL_HITS, true},
+		      {COL_BPS, false}, {COL_LAST, false}, {COL_ID, false},   {COL_PRIORITY, true}};
+	const char *args[] = {"--workers", "2", "--source", "0=loop:", "--max-rules", "4096", NULL};
+	struct rig *r = calloc(1, sizeof(*r));
+	struct mpf_flow_error error;
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(primary_start(&r->p, args), 0);
+	assert_int_equal(primary_connect(&r->p, "rules", &r->c), 0);
+	assert_int_equal(mpf_txq_attach(r->c, 0, 0, &r->tx[0], &error), 0);
+	assert_int_equal(mpf_txq_attach(r->c, 0, 1, &r->tx[1], &error), 0);
+	/* Flow n's rule away from slot n: traffic touches scattered blocks. */
+	for (uint32_t i = 0; i < RULES; i++)
+		make_rule(r, (i * 37) % RULES);
+	for (uint32_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++)
+		run_order(r, orders[o].sort, orders[o].reverse, o);
+	assert_int_equal(mpf_txq_detach(r->tx[0], &error), 0);
+	assert_int_equal(mpf_txq_detach(r->tx[1], &error), 0);
+	mpf_disconnect(r->c);
+	assert_int_equal(primary_stop(&r->p), 0);
+	assert_int_equal(primary_cleanup(&r->p), 0);
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_skipping_idle_blocks_shows_what_a_full_read_shows),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
