@@ -151,6 +151,26 @@ static size_t take_and_compare(struct flowstat *inc, struct snapshot si[2], unsi
 	return read;
 }
 
+/* Destroy the rule a full read shows first. */
+static void destroy_busiest(struct rig *r, const struct flowstat *ref, const struct snapshot *s)
+{
+	struct mpf_flow_error error;
+	struct shown *v;
+	size_t n;
+
+	v = snapshot_view(ref, s, 1, false, &n);
+	assert_non_null(v);
+	for (unsigned k = 0; n == 1 && k < r->n_rules; k++) {
+		if (r->handles[k] != v[0].row->info.handle)
+			continue;
+		assert_int_equal(mpf_flow_destroy(r->c, 0, r->handles[k], &error), 0);
+		r->handles[k] = r->handles[--r->n_rules];
+		r->flow_of[k] = r->flow_of[r->n_rules];
+		break;
+	}
+	free(v);
+}
+
 static void run_order(struct rig *r, enum column sort, bool reverse, uint32_t round)
 {
 	struct flowstat inc, ref;
@@ -173,21 +193,7 @@ static void run_order(struct rig *r, enum column sort, bool reverse, uint32_t ro
 	/* The busiest rules destroyed (what a threshold on the last rows
 	 * must notice), others reset, new ones made and counted. */
 	for (unsigned i = 0; i < 3; i++) {
-		struct shown *v;
-		size_t n;
-
-		v = snapshot_view(&ref, &sr[cr], 1, false, &n);
-		assert_non_null(v);
-		if (n == 1)
-			for (unsigned k = 0; k < r->n_rules; k++)
-				if (r->handles[k] == v[0].row->info.handle) {
-					assert_int_equal(mpf_flow_destroy(r->c, 0, r->handles[k], &error),
-							 0);
-					r->handles[k] = r->handles[--r->n_rules];
-					r->flow_of[k] = r->flow_of[r->n_rules];
-					break;
-				}
-		free(v);
+		destroy_busiest(r, &ref, &sr[cr]);
 		take_and_compare(&inc, si, &ci, &ref, sr, &cr);
 	}
 	for (unsigned k = 0; k < r->n_rules; k += 97) {
