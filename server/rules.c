@@ -293,6 +293,9 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 			     (rule->persistent ? REGION_ENTRY_PERSISTENT : 0));
 	e.rule_chunk = r->request_chunk;
 	e.rule_length = r->request_length;
+	/* The walk's end covers the slot before the stamp says it moved: a
+	 * reader that saw the stamp walks up to it (the release orders it). */
+	shm_store_relaxed32(&s->region->slots_end, s->rules.fresh);
 	region_entry_publish(&s->entries[slot], &e, r->generation);
 	region_activity_bump(s->activity, slot); /* the entry, and the counter opened */
 }

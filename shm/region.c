@@ -53,9 +53,12 @@ static uint32_t activity_blocks(const struct region_layout *l)
 	return (uint32_t)((blocks + 7) & ~7ull);
 }
 
+/* On a cache line of its own (the shares before may end half-way). */
 static uint64_t activity_offset(const struct region_layout *l)
 {
-	return owners_offset(l) + (uint64_t)l->max_owners * sizeof(struct region_owner);
+	uint64_t end = owners_offset(l) + (uint64_t)l->max_owners * sizeof(struct region_owner);
+
+	return (end + SHM_CACHE_LINE - 1) & ~(uint64_t)(SHM_CACHE_LINE - 1);
 }
 
 static uint64_t heap_offset(const struct region_layout *l)
