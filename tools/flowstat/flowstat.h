@@ -97,7 +97,10 @@ struct scan_cache {
 	struct slot_seen *slots; /* [n_blocks * MPF_MONITOR_BLOCK] */
 	struct block_seen *blocks;
 	size_t n_blocks;
+	/* The primary's run it was read from: its pid and start (a restart
+	 * may reuse the pid; its stamps start over). */
 	uint32_t primary_pid;
+	uint64_t primary_start_ns;
 	uint64_t taken_ns; /* the last snapshot that updated it; 0: none */
 };
 struct snapshot {

@@ -289,8 +289,9 @@ static long read_block(struct flowstat *fs, struct snapshot *next, uint32_t b, u
 			rate(&r, old, seconds);
 		} else if (old) {
 			/* Idle: nothing moved. Re-ranking: the last rates, if the
-			 * last snapshot read the block. */
-			r.rated = true;
+			 * last snapshot read the block. A rule that does not
+			 * count has no rate, as rate() says. */
+			r.rated = (r.info.flags & MPF_FLOW_INFO_COUNTED) != 0;
 			if (mode == READ_RERANK && seen->read_ns == c->taken_ns) {
 				r.pps = old->pps;
 				r.bps = old->bps;
@@ -384,7 +385,7 @@ static int skipped_rows(struct flowstat *fs, const struct snapshot *prev, struct
 		if (b >= blocks || !c->blocks[b].skipped)
 			continue;
 		r.pps = r.bps = 0;
-		r.rated = true;
+		r.rated = (r.info.flags & MPF_FLOW_INFO_COUNTED) != 0;
 		if (keep_row(fs, next, &r) != 0)
 			return -ENOMEM;
 	}
@@ -408,6 +409,12 @@ static int skipped_rows(struct flowstat *fs, const struct snapshot *prev, struct
 	return 0;
 }
 
+/* The same run of the same primary (a restart may reuse its pid). */
+static bool same_run(const struct mpf_instance_info *a, const struct mpf_instance_info *b)
+{
+	return a->primary_pid == b->primary_pid && a->start_ns == b->start_ns;
+}
+
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
 {
 	struct scan_cache *c = &fs->cache;
@@ -429,25 +436,29 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 	next->taken_ns = clock_ns(CLOCK_MONOTONIC);
 	if (err)
 		return err;
-	port_seconds = prev->taken_ns && prev->attached &&
-				       prev->instance.primary_pid == next->instance.primary_pid
-			       ? (double)(next->taken_ns - prev->taken_ns) / 1e9
-			       : 0;
-	/* What was kept is another primary's: its slots mean nothing here. */
-	if (c->taken_ns && c->primary_pid != next->instance.primary_pid)
+	port_seconds =
+		prev->taken_ns && prev->attached && same_run(&prev->instance, &next->instance)
+			? (double)(next->taken_ns - prev->taken_ns) / 1e9
+			: 0;
+	/* What was kept is another run's: its slots and stamps mean nothing
+	 * here. */
+	if (c->taken_ns && (c->primary_pid != next->instance.primary_pid ||
+			    c->primary_start_ns != next->instance.start_ns))
 		cache_free(c);
 	/* A lone snapshot keeps nothing; rates need what an earlier one kept. */
-	if (fs->last && c->taken_ns == 0)
+	if (fs->last && c->taken_ns == 0) {
 		cache_free(c);
-	else
+	} else {
 		c->primary_pid = next->instance.primary_pid;
+		c->primary_start_ns = next->instance.start_ns;
+	}
 	seconds = c->taken_ns ? (double)(next->taken_ns - c->taken_ns) / 1e9 : 0;
 	/* Skipping idle blocks needs what they held, and a way to know their
 	 * rows: by a rate, their order alone; else the previous snapshot's
 	 * rows, chosen by the same order. */
 	may_skip = c->taken_ns && !rerank && fs->keep &&
 		   (rate_sort(fs->sort) ||
-		    (prev->attached && prev->instance.primary_pid == next->instance.primary_pid &&
+		    (prev->attached && same_run(&prev->instance, &next->instance) &&
 		     prev->sort == fs->sort && prev->reverse == fs->reverse &&
 		     prev->keep == fs->keep));
 	for (uint32_t b = 0;; b++) {
