@@ -85,14 +85,13 @@ static bool orphan_slot(const struct server *s, uint64_t key)
 	       s->rules.slots[slot].generation != (uint32_t)(key >> 32);
 }
 
+/* An operation whose record is durable (the destroys of rules in the
+ * table go in bursts: commit_durable()). */
 static void finish(struct server *s, const struct pending *p)
 {
 	switch (p->kind) {
 	case PENDING_RULE_GONE:
-		if (orphan_slot(s, p->key))
-			journal_orphan_gone_durable(s, p->key);
-		else
-			rules_destroy_durable(s, p->key);
+		journal_orphan_gone_durable(s, p->key);
 		break;
 	case PENDING_METER_GONE:
 		journal_meter_gone_durable(s, p->key);
@@ -284,6 +283,9 @@ void commit_durable(struct server *s, uint64_t lsn)
 	struct commit *cm = &s->commit;
 	struct journal *j = &s->journal;
 
+	uint64_t gone[32];
+	unsigned n_gone = 0;
+
 	if (lsn > j->durable)
 		j->durable = lsn;
 	for (unsigned n = 1; cm->count && cm->items[cm->head].lsn <= j->durable; n++) {
@@ -291,12 +293,24 @@ void commit_durable(struct server *s, uint64_t lsn)
 
 		cm->head = (cm->head + 1) % cm->cap;
 		cm->count--;
-		finish(s, &p);
+		/* Rules of the table leave in bursts, in order with the rest. */
+		if (p.kind == PENDING_RULE_GONE && !orphan_slot(s, p.key)) {
+			gone[n_gone++] = p.key;
+		} else {
+			rules_destroy_durable(s, gone, n_gone);
+			n_gone = 0;
+			finish(s, &p);
+		}
+		if (n_gone == sizeof(gone) / sizeof(gone[0])) {
+			rules_destroy_durable(s, gone, n_gone);
+			n_gone = 0;
+		}
 		/* A sync may cover tens of thousands of destroys, each out of
 		 * the device now: the heartbeat goes on meanwhile. */
 		if (n % 1024 == 0)
 			loop_heartbeat(s, clock_ns(CLOCK_MONOTONIC));
 	}
+	rules_destroy_durable(s, gone, n_gone);
 	publish_all(s);
 }
 

@@ -511,31 +511,87 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 	return (int)slot;
 }
 
-/* Take the rule in `slot` out of the device, the region and its owner's
- * list, and free the slot. The device's errno, if it refused. */
-static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *error)
+/* Removing a rule, before its device rule goes: out of the directory and
+ * the heap. Whether it has a device rule to destroy. */
+static bool remove_begin(struct server *s, uint32_t slot)
 {
-	struct rule_table *t = &s->rules;
-	struct rule_slot *r = &t->slots[slot];
-	int err = 0;
+	struct rule_slot *r = &s->rules.slots[slot];
 
 	region_entry_retire(&s->entries[slot]);
 	if (r->owner == 0)
 		s->persistent_rules--;
 	drop_request(s, r);
-	if (r->state == RULE_UNRESTORED) {
-		s->unrestored_rules--;
-		shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
-	} else {
-		err = s->device.ops.destroy(&s->device, r->backend, error);
-		/* rte_flow: the handle is gone either way; the device may be
-		 * inconsistent, and the log says so. */
+	if (r->state != RULE_UNRESTORED)
+		return true;
+	s->unrestored_rules--;
+	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
+	return false;
+}
+
+/* rte_flow: the handle is gone either way; the device may be
+ * inconsistent, and the log says so. */
+static void destroy_failed(const struct server *s, uint32_t slot, const char *why)
+{
+	log_warnx("rule 0x%llx: backend destroy failed: %s",
+		  (unsigned long long)HANDLE(s->rules.slots[slot].generation, slot), why);
+}
+
+static void remove_end(struct server *s, uint32_t slot);
+
+/* Take the rule in `slot` out of the device, the region and its owner's
+ * list, and free the slot. The device's errno, if it refused. */
+static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *error)
+{
+	int err = 0;
+
+	if (remove_begin(s, slot)) {
+		err = s->device.ops.destroy(&s->device, s->rules.slots[slot].backend, error);
 		if (err)
-			log_warnx("rule 0x%llx: backend destroy failed: %s",
-				  (unsigned long long)HANDLE(r->generation, slot),
-				  error ? error->message : strerror(-err));
+			destroy_failed(s, slot, error ? error->message : strerror(-err));
 		region_counter_close(&s->counters[slot]);
 	}
+	remove_end(s, slot);
+	return err;
+}
+
+/* The same for `n` rules (bulk destroys: a flush, a client's leaving, the
+ * destroys a sync made durable), their device rules destroyed together
+ * where the backend can (ops.destroy_burst). */
+#define REMOVE_BURST 32
+static void remove_rules(struct server *s, const uint32_t *slots, unsigned n)
+{
+	void *handles[REMOVE_BURST];
+	uint32_t live[REMOVE_BURST];
+	int errs[REMOVE_BURST];
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (remove_begin(s, slots[i])) {
+			live[k] = slots[i];
+			handles[k++] = s->rules.slots[slots[i]].backend;
+		}
+	if (k && s->device.ops.destroy_burst) {
+		s->device.ops.destroy_burst(&s->device, handles, k, errs);
+	} else {
+		for (unsigned i = 0; i < k; i++)
+			errs[i] = s->device.ops.destroy(&s->device, handles[i], NULL);
+	}
+	for (unsigned i = 0; i < k; i++) {
+		if (errs[i])
+			destroy_failed(s, live[i], strerror(-errs[i]));
+		region_counter_close(&s->counters[live[i]]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		remove_end(s, slots[i]);
+}
+
+/* Removing a rule, after its device rule went: out of its owner's list,
+ * the slot freed. */
+static void remove_end(struct server *s, uint32_t slot)
+{
+	struct rule_table *t = &s->rules;
+	struct rule_slot *r = &t->slots[slot];
+
 	region_activity_bump(s->activity, slot); /* the entry and counter retired */
 	if (r->owner) {
 		struct client *c = &s->clients[r->owner_index];
@@ -552,7 +608,6 @@ static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *e
 	r->backend = NULL;
 	free_push(t, slot);
 	count_used(s, -1);
-	return err;
 }
 
 int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
@@ -572,14 +627,23 @@ int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 	return 0;
 }
 
-/* commit.c: the RULE_GONE record of `handle` is durable, or failed. */
-void rules_destroy_durable(struct server *s, uint64_t handle)
+/* commit.c: the RULE_GONE records of `handles` are durable. */
+void rules_destroy_durable(struct server *s, const uint64_t *handles, unsigned n)
 {
-	uint32_t slot = (uint32_t)handle;
+	uint32_t slots[REMOVE_BURST];
+	unsigned k = 0;
 
-	if (slot < s->rules.max && s->rules.slots[slot].dying &&
-	    s->rules.slots[slot].generation == (uint32_t)(handle >> 32))
-		remove_rule(s, slot, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t slot = (uint32_t)handles[i];
+
+		if (slot < s->rules.max && s->rules.slots[slot].dying &&
+		    s->rules.slots[slot].generation == (uint32_t)(handles[i] >> 32))
+			slots[k++] = slot;
+		if (k == REMOVE_BURST || (i + 1 == n && k)) {
+			remove_rules(s, slots, k);
+			k = 0;
+		}
+	}
 }
 
 void rules_destroy_undone(struct server *s, uint64_t handle)
@@ -610,15 +674,22 @@ bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, un
 	 * client runs nothing else while its job runs. */
 	if (job->cursor == 0 && job->done == 0)
 		job->cursor = c->first_rule;
-	for (uint32_t at = job->cursor; at && budget; at = next, budget--) {
-		struct rule_slot *r = &s->rules.slots[at - 1];
+	for (uint32_t at = job->cursor; at && budget;) {
+		uint32_t slots[REMOVE_BURST];
+		unsigned n = 0;
 
-		next = r->next;
-		job->cursor = next;
-		if (job->port >= 0 && r->port != (uint16_t)job->port)
-			continue;
-		remove_rule(s, at - 1, NULL);
-		destroyed++;
+		/* A burst's slots first: each `next` is read before any of
+		 * them leaves the list. */
+		for (; at && budget && n < REMOVE_BURST; at = next, budget--) {
+			const struct rule_slot *r = &s->rules.slots[at - 1];
+
+			next = r->next;
+			job->cursor = next;
+			if (job->port < 0 || r->port == (uint16_t)job->port)
+				slots[n++] = at - 1;
+		}
+		remove_rules(s, slots, n);
+		destroyed += n;
 	}
 	job->done += destroyed;
 	return job->cursor != 0;
@@ -651,7 +722,15 @@ bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget
 
 void rules_destroy_all(struct server *s)
 {
-	for (uint32_t slot = 0; slot < s->rules.fresh; slot++)
+	uint32_t slots[REMOVE_BURST];
+	unsigned n = 0;
+
+	for (uint32_t slot = 0; slot < s->rules.fresh; slot++) {
 		if (rule_slot_used(&s->rules.slots[slot]))
-			remove_rule(s, slot, NULL);
+			slots[n++] = slot;
+		if (n == REMOVE_BURST || (slot + 1 == s->rules.fresh && n)) {
+			remove_rules(s, slots, n);
+			n = 0;
+		}
+	}
 }

@@ -467,7 +467,7 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
  * stays) or the device refused (the rule is gone all the same). */
 int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error);
 /* commit.c's verdicts on a persistent rule's records. */
-void rules_destroy_durable(struct server *s, uint64_t handle);
+void rules_destroy_durable(struct server *s, const uint64_t *handles, unsigned n);
 void rules_destroy_undone(struct server *s, uint64_t handle);
 void rules_create_undone(struct server *s, uint64_t handle);
 /* Job steps: destroy up to `budget` of the client's rules on job->port

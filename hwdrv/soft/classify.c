@@ -760,7 +760,8 @@ static struct cls_node *chain_remove(struct cls_node **head, const struct cls_ru
 	return NULL;
 }
 
-void cls_remove(struct cls *c, struct cls_rule *rule)
+/* Writer: unlink `rule`'s node; NULL if it had none. */
+static struct cls_node *unlink_rule(struct cls *c, const struct cls_rule *rule)
 {
 	struct cls_tuple *t = rule->tuple;
 	struct cls_node *node;
@@ -773,12 +774,59 @@ void cls_remove(struct cls *c, struct cls_rule *rule)
 		c->keyed_rules -= node != NULL;
 		t->rules -= node != NULL;
 	}
-	if (node == NULL)
+	return node;
+}
+
+void cls_remove_burst(struct cls *c, struct cls_rule *const *rules, unsigned n)
+{
+	struct cls_node *nodes[CLS_REMOVE_BURST];
+	struct cls_tuple *empty[CLS_REMOVE_BURST];
+	unsigned n_empty = 0;
+	bool unlinked = false;
+
+	/* Each rule's bucket, then the chain's head, on their way before any
+	 * is read: at millions of rules a miss each, which one by one would
+	 * come in turn. */
+	for (unsigned i = 0; i < n; i++)
+		if (rules[i]->tuple)
+			__builtin_prefetch(
+				&rules[i]->tuple->table
+					 ->buckets[rules[i]->hash & rules[i]->tuple->table->mask]);
+	for (unsigned i = 0; i < n; i++)
+		if (rules[i]->tuple) {
+			const struct cls_table *table = rules[i]->tuple->table;
+
+			__builtin_prefetch(
+				bucket_head(table->buckets[rules[i]->hash & table->mask]));
+		}
+	for (unsigned i = 0; i < n; i++) {
+		nodes[i] = unlink_rule(c, rules[i]);
+		unlinked = unlinked || nodes[i];
+	}
+	if (!unlinked)
 		return;
+	/* One grace period for them all. */
 	rcu_synchronize(c->rcu);
-	node_free(c, node);
-	if (t && t->rules == 0)
-		tuple_drop(c, t);
+	for (unsigned i = 0; i < n; i++) {
+		struct cls_tuple *t = rules[i]->tuple;
+		unsigned k = 0;
+
+		if (nodes[i])
+			node_free(c, nodes[i]);
+		if (t == NULL || t->rules != 0)
+			continue;
+		while (k < n_empty && empty[k] != t)
+			k++;
+		if (k == n_empty)
+			empty[n_empty++] = t;
+	}
+	for (unsigned k = 0; k < n_empty; k++)
+		tuple_drop(c, empty[k]);
+}
+
+void cls_remove(struct cls *c, struct cls_rule *rule)
+{
+	cls_remove_burst(c, &rule, 1);
 }
 
 unsigned cls_tuple_count(const struct cls *c)

@@ -79,6 +79,10 @@ void cls_fini(struct cls *c);
 int cls_insert(struct cls *c, struct cls_rule *rule);
 /* Writer: unlink it; free it only after rcu_synchronize(). */
 void cls_remove(struct cls *c, struct cls_rule *rule);
+/* The same for `n` rules (at most CLS_REMOVE_BURST), their memory accesses
+ * overlapped and one grace period waited for them all. */
+#define CLS_REMOVE_BURST 32
+void cls_remove_burst(struct cls *c, struct cls_rule *const *rules, unsigned n);
 
 /* Reader: the rules `p` hits, in order, up to and including the first
  * terminating one. */

@@ -415,25 +415,45 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 	return 0;
 }
 
-static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *error)
+static int soft_destroy_burst(struct hwdrv *dev, void *const *handles, unsigned n, int *errs)
 {
 	struct soft *soft = dev->priv;
-	struct soft_rule *r = handle;
+	struct cls_rule *rules[CLS_REMOVE_BURST];
+
+	for (unsigned done = 0, k; done < n; done += k) {
+		k = n - done < CLS_REMOVE_BURST ? n - done : CLS_REMOVE_BURST;
+		for (unsigned i = 0; i < k; i++)
+			__builtin_prefetch(handles[done + i]);
+		for (unsigned i = 0; i < k; i++)
+			rules[i] = &((struct soft_rule *)handles[done + i])->cls;
+		/* It waits for the datapath to drop every reference: once it
+		 * returns, nothing counts into these rules' counters any more. */
+		cls_remove_burst(&soft->cls, rules, k);
+		for (unsigned i = 0; i < k; i++) {
+			struct soft_rule *r = handles[done + i];
+
+			if (r->meter)
+				r->meter->users--;
+			if (r->prev)
+				r->prev->next = r->next;
+			else
+				soft->rules = r->next;
+			if (r->next)
+				r->next->prev = r->prev;
+			rule_free(soft, r);
+			errs[done + i] = 0;
+		}
+	}
+	return 0;
+}
+
+static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *error)
+{
+	int err;
 
 	(void)error;
-	/* cls_remove() waits for the datapath to drop every reference: once
-	 * it returns, nothing counts into r->counter any more. */
-	cls_remove(&soft->cls, &r->cls);
-	if (r->meter)
-		r->meter->users--;
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		soft->rules = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	rule_free(soft, r);
-	return 0;
+	soft_destroy_burst(dev, &handle, 1, &err);
+	return err;
 }
 
 static int soft_isolate(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow_error *error)
@@ -589,6 +609,7 @@ const struct hwdrv_ops hwdrv_soft_ops = {
 	.validate = soft_validate,
 	.create = soft_create,
 	.destroy = soft_destroy,
+	.destroy_burst = soft_destroy_burst,
 	.isolate = soft_isolate,
 	.port_stats_reset = soft_port_stats_reset_op,
 	.queue_attach = soft_queue_attach_op,
