@@ -117,9 +117,10 @@ struct hwdrv_ops {
 		      struct mpf_flow_error *error);
 	/* Remove a rule create() made. See mpf_flow_destroy(). */
 	int (*destroy)(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);
-	/* Optional: remove `n` rules at once, errs[i] each one's 0 or -errno
-	 * (the handle is gone either way), for a backend that can overlap
-	 * their work (soft: their memory accesses, one grace period). */
+	/* Optional: remove `n` rules at once, for a backend that can overlap
+	 * their work (soft: their memory accesses, one grace period). It sets
+	 * every errs[i], each one's 0 or -errno (the handle is gone either
+	 * way). */
 	int (*destroy_burst)(struct hwdrv *dev, void *const *handles, unsigned n, int *errs);
 	/* Enter or leave isolated mode on a port. See mpf_flow_isolate(). */
 	int (*isolate)(struct hwdrv *dev, uint16_t port, bool enable, struct mpf_flow_error *error);

@@ -562,7 +562,7 @@ static void remove_rules(struct server *s, const uint32_t *slots, unsigned n)
 {
 	void *handles[REMOVE_BURST];
 	uint32_t live[REMOVE_BURST];
-	int errs[REMOVE_BURST];
+	int errs[REMOVE_BURST] = {0};
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < n; i++)
@@ -637,8 +637,12 @@ void rules_destroy_durable(struct server *s, const uint64_t *handles, unsigned n
 		uint32_t slot = (uint32_t)handles[i];
 
 		if (slot < s->rules.max && s->rules.slots[slot].dying &&
-		    s->rules.slots[slot].generation == (uint32_t)(handles[i] >> 32))
+		    s->rules.slots[slot].generation == (uint32_t)(handles[i] >> 32)) {
+			/* Taken: a second record of the handle finds it no
+			 * longer dying. */
+			s->rules.slots[slot].dying = false;
 			slots[k++] = slot;
+		}
 		if (k == REMOVE_BURST || (i + 1 == n && k)) {
 			remove_rules(s, slots, k);
 			k = 0;
