@@ -368,7 +368,7 @@ static void transmit_all(struct mpf_txq *q, const struct frame *f, unsigned coun
 struct churn {
 	const struct primary *p;
 	shm_u32 stop;
-	unsigned made;
+	shm_u32 made; /* rules made and gone */
 };
 
 static void *churn_rules(void *arg)
@@ -380,20 +380,24 @@ static void *churn_rules(void *arg)
 
 	if (primary_connect(ch->p, "churn", &c) != 0)
 		return NULL;
-	while (!shm_load_relaxed32(&ch->stop)) {
+	for (unsigned cycle = 0, made = 0; !shm_load_relaxed32(&ch->stop); cycle++) {
 		uint64_t h[600];
 		unsigned n = 0;
 
 		/* Rules on 11.x.y.z, which the traffic never matches but
 		 * probes: 600 at a time, so that their table grows four-fold
-		 * several times, then empties and goes, under the lookups. */
+		 * several times, then empties and goes, under the lookups;
+		 * destroyed one by one, or flushed (bursts of 32). */
 		for (; n < 600 && !shm_load_relaxed32(&ch->stop); n++) {
-			sample_rule_init(&r, 0x01000000u | (ch->made + n));
+			sample_rule_init(&r, 0x01000000u | (made + n));
 			if (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, 0, &h[n], &error))
 				break;
 		}
-		for (unsigned i = 0; i < n; i++)
-			ch->made += mpf_flow_destroy(c, 0, h[i], &error) == 0;
+		if (cycle % 2 && mpf_flow_flush(c, 0, &error) == 0)
+			made += n;
+		for (unsigned i = 0; cycle % 2 == 0 && i < n; i++)
+			made += mpf_flow_destroy(c, 0, h[i], &error) == 0;
+		shm_store_relaxed32(&ch->made, made);
 	}
 	mpf_disconnect(c);
 	return NULL;
@@ -446,9 +450,12 @@ static void test_two_workers_classify_count_and_deliver_exactly(void **state)
 		assert_int_equal(drain(q1, 1000, &bytes, &defaults), 1000);
 		assert_int_equal(bytes, 500 * (a53.length + b53.length));
 	}
+	/* Two whole cycles at least: one destroyed, one flushed. */
+	for (int tries = 0; tries < 400 && shm_load_relaxed32(&ch.made) < 1200; tries++)
+		usleep(50000);
 	shm_store_relaxed32(&ch.stop, 1);
 	pthread_join(churner, NULL);
-	assert_true(ch.made > 0);
+	assert_true(shm_load_relaxed32(&ch.made) >= 1200);
 	expect_count(c, in53, 10000, 5000 * (unsigned)(a53.length + b53.length));
 	settle(c, in9, 6000);
 	expect_count(c, in9, 6000, 6000 * (unsigned)a9.length);
