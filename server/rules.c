@@ -536,7 +536,30 @@ static void destroy_failed(const struct server *s, uint32_t slot, const char *wh
 		  (unsigned long long)HANDLE(s->rules.slots[slot].generation, slot), why);
 }
 
-static void remove_end(struct server *s, uint32_t slot);
+/* Removing a rule, after its device rule went: out of its owner's list,
+ * the slot freed. */
+static void remove_end(struct server *s, uint32_t slot)
+{
+	struct rule_table *t = &s->rules;
+	struct rule_slot *r = &t->slots[slot];
+
+	region_activity_bump(s->activity, slot); /* the entry and counter retired */
+	if (r->owner) {
+		struct client *c = &s->clients[r->owner_index];
+
+		if (c->active && c->session == r->owner) {
+			unlink_owner(s, c, slot);
+			c->rules--;
+		}
+	}
+	unnumber_rule(t, slot);
+	r->state = RULE_FREE;
+	r->dying = false;
+	r->owner = 0;
+	r->backend = NULL;
+	free_push(t, slot);
+	count_used(s, -1);
+}
 
 /* Take the rule in `slot` out of the device, the region and its owner's
  * list, and free the slot. The device's errno, if it refused. */
@@ -583,31 +606,6 @@ static void remove_rules(struct server *s, const uint32_t *slots, unsigned n)
 	}
 	for (unsigned i = 0; i < n; i++)
 		remove_end(s, slots[i]);
-}
-
-/* Removing a rule, after its device rule went: out of its owner's list,
- * the slot freed. */
-static void remove_end(struct server *s, uint32_t slot)
-{
-	struct rule_table *t = &s->rules;
-	struct rule_slot *r = &t->slots[slot];
-
-	region_activity_bump(s->activity, slot); /* the entry and counter retired */
-	if (r->owner) {
-		struct client *c = &s->clients[r->owner_index];
-
-		if (c->active && c->session == r->owner) {
-			unlink_owner(s, c, slot);
-			c->rules--;
-		}
-	}
-	unnumber_rule(t, slot);
-	r->state = RULE_FREE;
-	r->dying = false;
-	r->owner = 0;
-	r->backend = NULL;
-	free_push(t, slot);
-	count_used(s, -1);
 }
 
 int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
