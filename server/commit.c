@@ -283,8 +283,7 @@ void commit_durable(struct server *s, uint64_t lsn)
 	struct commit *cm = &s->commit;
 	struct journal *j = &s->journal;
 
-	uint64_t gone[32];
-	unsigned n_gone = 0;
+	struct rules_removal gone = {.n = 0};
 
 	if (lsn > j->durable)
 		j->durable = lsn;
@@ -295,22 +294,17 @@ void commit_durable(struct server *s, uint64_t lsn)
 		cm->count--;
 		/* Rules of the table leave in bursts, in order with the rest. */
 		if (p.kind == PENDING_RULE_GONE && !orphan_slot(s, p.key)) {
-			gone[n_gone++] = p.key;
+			rules_destroy_durable(s, &gone, p.key);
 		} else {
-			rules_destroy_durable(s, gone, n_gone);
-			n_gone = 0;
+			rules_removal_finish(s, &gone);
 			finish(s, &p);
-		}
-		if (n_gone == sizeof(gone) / sizeof(gone[0])) {
-			rules_destroy_durable(s, gone, n_gone);
-			n_gone = 0;
 		}
 		/* A sync may cover tens of thousands of destroys, each out of
 		 * the device now: the heartbeat goes on meanwhile. */
 		if (n % 1024 == 0)
 			loop_heartbeat(s, clock_ns(CLOCK_MONOTONIC));
 	}
-	rules_destroy_durable(s, gone, n_gone);
+	rules_removal_finish(s, &gone);
 	publish_all(s);
 }
 

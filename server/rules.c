@@ -580,12 +580,11 @@ static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *e
 /* The same for `n` rules (bulk destroys: a flush, a client's leaving, the
  * destroys a sync made durable), their device rules destroyed together
  * where the backend can (ops.destroy_burst). */
-#define REMOVE_BURST 32
 static void remove_rules(struct server *s, const uint32_t *slots, unsigned n)
 {
-	void *handles[REMOVE_BURST];
-	uint32_t live[REMOVE_BURST];
-	int errs[REMOVE_BURST] = {0};
+	void *handles[RULES_REMOVE_BURST];
+	uint32_t live[RULES_REMOVE_BURST];
+	int errs[RULES_REMOVE_BURST] = {0};
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < n; i++)
@@ -625,26 +624,32 @@ int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error)
 	return 0;
 }
 
-/* commit.c: the RULE_GONE records of `handles` are durable. */
-void rules_destroy_durable(struct server *s, const uint64_t *handles, unsigned n)
+/* Gather `slot` for removal; the burst goes when it is full. */
+static void removal_add(struct server *s, struct rules_removal *rm, uint32_t slot)
 {
-	uint32_t slots[REMOVE_BURST];
-	unsigned k = 0;
+	rm->slots[rm->n++] = slot;
+	if (rm->n == RULES_REMOVE_BURST)
+		rules_removal_finish(s, rm);
+}
 
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t slot = (uint32_t)handles[i];
+void rules_removal_finish(struct server *s, struct rules_removal *rm)
+{
+	if (rm->n)
+		remove_rules(s, rm->slots, rm->n);
+	rm->n = 0;
+}
 
-		if (slot < s->rules.max && s->rules.slots[slot].dying &&
-		    s->rules.slots[slot].generation == (uint32_t)(handles[i] >> 32)) {
-			/* Taken: a second record of the handle finds it no
-			 * longer dying. */
-			s->rules.slots[slot].dying = false;
-			slots[k++] = slot;
-		}
-		if (k == REMOVE_BURST || (i + 1 == n && k)) {
-			remove_rules(s, slots, k);
-			k = 0;
-		}
+/* commit.c: the RULE_GONE record of `handle` is durable. */
+void rules_destroy_durable(struct server *s, struct rules_removal *rm, uint64_t handle)
+{
+	uint32_t slot = (uint32_t)handle;
+
+	if (slot < s->rules.max && s->rules.slots[slot].dying &&
+	    s->rules.slots[slot].generation == (uint32_t)(handle >> 32)) {
+		/* Taken: a second record of the handle finds it no longer
+		 * dying. */
+		s->rules.slots[slot].dying = false;
+		removal_add(s, rm, slot);
 	}
 }
 
@@ -676,23 +681,20 @@ bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, un
 	 * client runs nothing else while its job runs. */
 	if (job->cursor == 0 && job->done == 0)
 		job->cursor = c->first_rule;
-	for (uint32_t at = job->cursor; at && budget;) {
-		uint32_t slots[REMOVE_BURST];
-		unsigned n = 0;
+	struct rules_removal rm = {.n = 0};
 
-		/* A burst's slots first: each `next` is read before any of
-		 * them leaves the list. */
-		for (; at && budget && n < REMOVE_BURST; at = next, budget--) {
-			const struct rule_slot *r = &s->rules.slots[at - 1];
+	for (uint32_t at = job->cursor; at && budget; at = next, budget--) {
+		const struct rule_slot *r = &s->rules.slots[at - 1];
 
-			next = r->next;
-			job->cursor = next;
-			if (job->port < 0 || r->port == (uint16_t)job->port)
-				slots[n++] = at - 1;
+		/* Read before a full burst leaves the list: it is not in it. */
+		next = r->next;
+		job->cursor = next;
+		if (job->port < 0 || r->port == (uint16_t)job->port) {
+			removal_add(s, &rm, at - 1);
+			destroyed++;
 		}
-		remove_rules(s, slots, n);
-		destroyed += n;
 	}
+	rules_removal_finish(s, &rm);
 	job->done += destroyed;
 	return job->cursor != 0;
 }
@@ -724,15 +726,10 @@ bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget
 
 void rules_destroy_all(struct server *s)
 {
-	uint32_t slots[REMOVE_BURST];
-	unsigned n = 0;
+	struct rules_removal rm = {.n = 0};
 
-	for (uint32_t slot = 0; slot < s->rules.fresh; slot++) {
+	for (uint32_t slot = 0; slot < s->rules.fresh; slot++)
 		if (rule_slot_used(&s->rules.slots[slot]))
-			slots[n++] = slot;
-		if (n == REMOVE_BURST || (slot + 1 == s->rules.fresh && n)) {
-			remove_rules(s, slots, n);
-			n = 0;
-		}
-	}
+			removal_add(s, &rm, slot);
+	rules_removal_finish(s, &rm);
 }

@@ -466,8 +466,18 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
  * record is durable; -errno if that record cannot be written (the rule
  * stays) or the device refused (the rule is gone all the same). */
 int rules_destroy(struct server *s, uint32_t slot, struct mpf_flow_error *error);
-/* commit.c's verdicts on a persistent rule's records. */
-void rules_destroy_durable(struct server *s, const uint64_t *handles, unsigned n);
+/* Rules on their way out together: their device rules go in one call
+ * (ops.destroy_burst) once RULES_REMOVE_BURST are gathered, or at
+ * rules_removal_finish(). */
+#define RULES_REMOVE_BURST 32
+struct rules_removal {
+	uint32_t slots[RULES_REMOVE_BURST];
+	unsigned n;
+};
+void rules_removal_finish(struct server *s, struct rules_removal *rm);
+/* commit.c's verdicts on a persistent rule's records (a durable destroy
+ * joins `rm`). */
+void rules_destroy_durable(struct server *s, struct rules_removal *rm, uint64_t handle);
 void rules_destroy_undone(struct server *s, uint64_t handle);
 void rules_create_undone(struct server *s, uint64_t handle);
 /* Job steps: destroy up to `budget` of the client's rules on job->port
