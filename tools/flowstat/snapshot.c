@@ -342,6 +342,30 @@ static const struct row *worst_row(const struct flowstat *fs, const struct row *
 	return worst;
 }
 
+/* By a rate, the best rows of skipped blocks: the first `keep` in slot
+ * order (the last, reversed), all at rate 0. */
+static int idle_rows_by_slot(struct flowstat *fs, struct snapshot *next, size_t blocks)
+{
+	const struct scan_cache *c = &fs->cache;
+	size_t taken = 0;
+
+	for (size_t i = 0; i < blocks && taken < fs->keep; i++) {
+		uint32_t b = (uint32_t)(fs->reverse ? blocks - 1 - i : i);
+		long n;
+
+		if (!c->blocks[b].skipped || c->blocks[b].count == 0)
+			continue;
+		/* Reversed, a block's last rules are its best: all of them
+		 * (a block's worth at most). */
+		n = read_block(fs, next, b, c->blocks[b].activity, 0, READ_IDLE,
+			       fs->reverse ? SIZE_MAX : fs->keep - taken);
+		if (n < 0)
+			return (int)n;
+		taken += (size_t)n;
+	}
+	return 0;
+}
+
 /*
  * The rows of the blocks this snapshot skipped (their activity stayed):
  * nothing in them moved, so
@@ -361,23 +385,8 @@ static int skipped_rows(struct flowstat *fs, const struct snapshot *prev, struct
 	size_t k = 0;
 	long n;
 
-	if (rate_sort(fs->sort)) {
-		for (size_t i = 0, taken = 0; i < blocks && taken < fs->keep;
-		     i++, taken += (size_t)n) {
-			uint32_t b = (uint32_t)(fs->reverse ? blocks - 1 - i : i);
-
-			n = 0;
-			if (!c->blocks[b].skipped || c->blocks[b].count == 0)
-				continue;
-			/* Reversed, a block's last rules are its best: all of
-			 * them (a block's worth at most). */
-			n = read_block(fs, next, b, c->blocks[b].activity, 0, READ_IDLE,
-				       fs->reverse ? SIZE_MAX : fs->keep - taken);
-			if (n < 0)
-				return (int)n;
-		}
-		return 0;
-	}
+	if (rate_sort(fs->sort))
+		return idle_rows_by_slot(fs, next, blocks);
 	for (size_t i = 0; i < prev->n_rows; i++) {
 		struct row r = prev->rows[i];
 		uint32_t b = (uint32_t)r.info.handle / MPF_MONITOR_BLOCK;
@@ -418,7 +427,7 @@ static bool same_run(const struct mpf_instance_info *a, const struct mpf_instanc
 int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snapshot *next)
 {
 	struct scan_cache *c = &fs->cache;
-	bool rerank = fs->rerank, may_skip;
+	bool rerank = fs->rerank, may_skip, keep_cache;
 	double seconds, port_seconds;
 	size_t blocks = 0;
 	long n;
@@ -446,7 +455,8 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 			    c->primary_start_ns != next->instance.start_ns))
 		cache_free(c);
 	/* A lone snapshot keeps nothing; rates need what an earlier one kept. */
-	if (fs->last && c->taken_ns == 0) {
+	keep_cache = !fs->last || c->taken_ns;
+	if (!keep_cache) {
 		cache_free(c);
 	} else {
 		c->primary_pid = next->instance.primary_pid;
@@ -463,7 +473,6 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 		     prev->keep == fs->keep));
 	for (uint32_t b = 0;; b++) {
 		uint64_t activity = 0;
-		bool fresh = !fs->last || c->taken_ns;
 
 		err = mpf_monitor_activity(fs->monitor, b, &activity);
 		if (err == -ERANGE)
@@ -471,7 +480,7 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 		if (err)
 			goto failed;
 		blocks = (size_t)b + 1;
-		if (fresh && cache_grow(c, blocks) != 0)
+		if (keep_cache && cache_grow(c, blocks) != 0)
 			goto no_memory;
 		if (c->slots) {
 			struct block_seen *seen = &c->blocks[b];
