@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The packed form of a rule; see pack.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "shm/pack.h"
+#include "shm/rule/rule.h"
+#include "shm/wire.h"
+
+#define PACK_ESCAPE	  31u	/* element byte: type and flags follow */
+#define PACK_PARTS_SHIFT  5	/* element byte: parts above the type */
+#define PACK_ABSOLUTE_SPEC 0x08u /* escape flags: spec not under the mask */
+#define PACK_ABSOLUTE_LAST 0x10u /* escape flags: last not under the mask */
+#define PACK_VERBATIM	  0x20u /* escape flags: length, then the bytes */
+#define PACK_FLAGS	  0x3fu
+
+#define PACK_HAS_PORT	  0x08u /* head flags, after the WIRE_RULE_* bits */
+#define PACK_HAS_GROUP	  0x10u
+#define PACK_HAS_PRIORITY 0x20u
+
+/* The largest fixed part packed field by field; larger ones go verbatim. */
+#define PACK_PART_MAX 256u
+
+_Static_assert(MPF_FLOW_ITEM_TYPES <= PACK_ESCAPE && MPF_FLOW_ACTION_TYPES <= PACK_ESCAPE,
+	       "every type fits in an element byte");
+_Static_assert((WIRE_RULE_FLAGS & (PACK_HAS_PORT | PACK_HAS_GROUP | PACK_HAS_PRIORITY)) == 0,
+	       "head flags");
+
+static size_t pad8(size_t n)
+{
+	return (n + 7u) & ~(size_t)7u;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bytes in and out                                                         */
+/* ------------------------------------------------------------------------ */
+
+struct out {
+	uint8_t *p;
+	size_t length, cap;
+	bool full;
+};
+
+static uint8_t *out_take(struct out *o, size_t n)
+{
+	uint8_t *p = o->p + o->length;
+
+	if (o->full || n > o->cap - o->length) {
+		o->full = true;
+		return NULL;
+	}
+	o->length += n;
+	return p;
+}
+
+static void out_byte(struct out *o, uint8_t b)
+{
+	uint8_t *p = out_take(o, 1);
+
+	if (p)
+		*p = b;
+}
+
+static void out_varint(struct out *o, uint32_t v)
+{
+	while (v >= 0x80) {
+		out_byte(o, (uint8_t)(v | 0x80));
+		v >>= 7;
+	}
+	out_byte(o, (uint8_t)v);
+}
+
+struct in {
+	const uint8_t *p;
+	size_t left;
+	bool bad;
+};
+
+static const uint8_t *in_take(struct in *i, size_t n)
+{
+	const uint8_t *p = i->p;
+
+	if (i->bad || n > i->left) {
+		i->bad = true;
+		return NULL;
+	}
+	i->p += n;
+	i->left -= n;
+	return p;
+}
+
+static uint8_t in_byte(struct in *i)
+{
+	const uint8_t *p = in_take(i, 1);
+
+	return p ? *p : 0;
+}
+
+/* A varint of at most 32 bits, in its shortest form (one form per value:
+ * unpacking is exact both ways). */
+static uint32_t in_varint(struct in *i)
+{
+	uint32_t v = 0;
+
+	for (unsigned shift = 0; shift < 35; shift += 7) {
+		uint8_t b = in_byte(i);
+
+		if (shift == 28 && b > 0x0f)
+			break;
+		v |= (uint32_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			if (b == 0 && shift != 0)
+				break; /* not the shortest form */
+			return v;
+		}
+	}
+	i->bad = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sparse parts                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A part's bytes over a universe: the positions pos[0..n) (NULL: 0..n).
+ * A bitmap of the non-zero ones, then (`ff`: masks) a bitmap over those of
+ * the 0xff ones, then the other non-zero bytes.
+ */
+static void put_sparse(struct out *o, const uint8_t *bytes, const uint8_t *pos, size_t n, bool ff)
+{
+	size_t nz = 0, k = 0;
+	uint8_t *map = out_take(o, (n + 7) / 8), *ffmap;
+
+	if (map == NULL)
+		return;
+	memset(map, 0, (n + 7) / 8);
+	for (size_t j = 0; j < n; j++)
+		if (bytes[pos ? pos[j] : j]) {
+			map[j / 8] |= (uint8_t)(1u << (j % 8));
+			nz++;
+		}
+	ffmap = ff ? out_take(o, (nz + 7) / 8) : NULL;
+	if (ff && ffmap == NULL)
+		return;
+	if (ffmap)
+		memset(ffmap, 0, (nz + 7) / 8);
+	for (size_t j = 0; j < n; j++) {
+		uint8_t b = bytes[pos ? pos[j] : j];
+
+		if (b == 0)
+			continue;
+		if (ffmap && b == 0xff)
+			ffmap[k / 8] |= (uint8_t)(1u << (k % 8));
+		else
+			out_byte(o, b);
+		k++;
+	}
+}
+
+/* The reverse, into bytes[] (zeroed by the caller). */
+static void get_sparse(struct in *i, uint8_t *bytes, const uint8_t *pos, size_t n, bool ff)
+{
+	const uint8_t *map = in_take(i, (n + 7) / 8), *ffmap = NULL;
+	size_t nz = 0, k = 0;
+
+	if (map == NULL)
+		return;
+	/* Bits past n in the last byte are zero: one form per part. */
+	if (n % 8 && map[n / 8] >> (n % 8))
+		i->bad = true;
+	for (size_t j = 0; j < n; j++)
+		nz += (map[j / 8] >> (j % 8)) & 1u;
+	if (ff) {
+		ffmap = in_take(i, (nz + 7) / 8);
+		if (ffmap == NULL || (nz % 8 && ffmap[nz / 8] >> (nz % 8)))
+			i->bad = true;
+	}
+	for (size_t j = 0; j < n && !i->bad; j++) {
+		uint8_t b;
+
+		if (!((map[j / 8] >> (j % 8)) & 1u))
+			continue;
+		if (ffmap && (ffmap[k / 8] >> (k % 8)) & 1u) {
+			b = 0xff;
+		} else {
+			b = in_byte(i);
+			/* A literal zero, or a literal 0xff in a mask, has a
+			 * shorter form: refused, so that repacking is exact. */
+			if (b == 0 || (ffmap && b == 0xff))
+				i->bad = true;
+		}
+		bytes[pos ? pos[j] : j] = b;
+		k++;
+	}
+}
+
+/* The non-zero positions of a mask of n bytes into pos[]; how many. */
+static size_t nonzero_positions(const uint8_t *mask, size_t n, uint8_t *pos)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < n; j++)
+		if (mask[j])
+			pos[k++] = (uint8_t)j;
+	return k;
+}
+
+/* Is every non-zero byte of `part` under a non-zero byte of `mask`? */
+static bool under_mask(const uint8_t *part, const uint8_t *mask, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (part[j] && !mask[j])
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Packing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Whether each part of element `el` has a fixed size (8-padded, into
+ * *size): not when its parts vary (RAW, RSS, VF) or are too large, which
+ * go verbatim. */
+static bool fixed_part(bool action, const struct wire_element *el, size_t *size)
+{
+	if (action) {
+		const struct rule_action_desc *d = rule_action_desc(el->type);
+
+		if (d == NULL || el->type == MPF_FLOW_ACTION_TYPE_RSS ||
+		    el->type == MPF_FLOW_ACTION_TYPE_VF)
+			return false;
+		*size = pad8(d->conf_size);
+	} else {
+		const struct rule_item_desc *d = rule_item_desc(el->type);
+
+		if (d == NULL || el->type == MPF_FLOW_ITEM_TYPE_RAW)
+			return false;
+		*size = pad8(d->size);
+	}
+	return *size <= PACK_PART_MAX;
+}
+
+static int pack_element(struct out *o, struct in *body, bool action)
+{
+	const uint8_t *h = in_take(body, sizeof(struct wire_element));
+	struct wire_element el;
+	const uint8_t *bytes, *part[3] = {NULL, NULL, NULL};
+	unsigned parts, flags = 0, present = 0;
+	size_t size = 0;
+	bool fixed;
+
+	if (h == NULL)
+		return -EBADMSG;
+	memcpy(&el, h, sizeof(el));
+	parts = el.parts;
+	if (el.type >= (action ? MPF_FLOW_ACTION_TYPES : MPF_FLOW_ITEM_TYPES) || el.type == 0 ||
+	    el.reserved != 0 || parts & ~(action ? WIRE_PART_CONF : 7u) || el.length % 8 ||
+	    (bytes = in_take(body, el.length)) == NULL)
+		return -EBADMSG;
+	fixed = fixed_part(action, &el, &size);
+	for (unsigned p = 0; p < 3; p++)
+		if (parts & (1u << p))
+			part[p] = bytes + (size_t)present++ * size;
+	if (!fixed || el.length != present * size) {
+		/* Verbatim: the parts as they are. */
+		out_byte(o, PACK_ESCAPE);
+		out_byte(o, (uint8_t)el.type);
+		out_byte(o, (uint8_t)(parts | PACK_VERBATIM));
+		out_varint(o, el.length);
+		put_sparse(o, bytes, NULL, el.length, false);
+		return 0;
+	}
+	if (part[2] && part[0] && !under_mask(part[0], part[2], size))
+		flags |= PACK_ABSOLUTE_SPEC;
+	if (part[2] && part[1] && !under_mask(part[1], part[2], size))
+		flags |= PACK_ABSOLUTE_LAST;
+	if (flags) {
+		out_byte(o, PACK_ESCAPE);
+		out_byte(o, (uint8_t)el.type);
+		out_byte(o, (uint8_t)(parts | flags));
+	} else {
+		out_byte(o, (uint8_t)(el.type | parts << PACK_PARTS_SHIFT));
+	}
+	if (part[2]) {
+		uint8_t pos[PACK_PART_MAX];
+		size_t k = nonzero_positions(part[2], size, pos);
+
+		put_sparse(o, part[2], NULL, size, true);
+		for (unsigned p = 0; p < 2; p++)
+			if (part[p])
+				put_sparse(o, part[p], flags & (PACK_ABSOLUTE_SPEC << p) ? NULL : pos,
+					   flags & (PACK_ABSOLUTE_SPEC << p) ? size : k, false);
+	} else {
+		for (unsigned p = 0; p < 2; p++)
+			if (part[p])
+				put_sparse(o, part[p], NULL, size, false);
+	}
+	return 0;
+}
+
+int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap)
+{
+	struct in body = {.p = wire, .left = length};
+	struct out o = {.p = out, .cap = cap};
+	const uint8_t *h = in_take(&body, sizeof(struct wire_header));
+	const uint8_t *r = in_take(&body, sizeof(struct wire_rule_header));
+	struct wire_header header;
+	struct wire_rule_header rh;
+	unsigned head;
+
+	if (h == NULL || r == NULL)
+		return -EBADMSG;
+	memcpy(&header, h, sizeof(header));
+	memcpy(&rh, r, sizeof(rh));
+	if (header.magic != WIRE_MAGIC || header.version != WIRE_VERSION ||
+	    header.op != WIRE_OP_CREATE || header.length != length || length > WIRE_MSG_MAX ||
+	    rh.flags & ~WIRE_RULE_FLAGS || rh.n_items > MPF_FLOW_ITEMS_MAX ||
+	    rh.n_actions > MPF_FLOW_ACTIONS_MAX)
+		return -EBADMSG;
+	head = rh.flags | (rh.port ? PACK_HAS_PORT : 0) | (rh.group ? PACK_HAS_GROUP : 0) |
+	       (rh.priority ? PACK_HAS_PRIORITY : 0);
+	out_byte(&o, (uint8_t)head);
+	if (rh.port)
+		out_varint(&o, rh.port);
+	if (rh.group)
+		out_varint(&o, rh.group);
+	if (rh.priority)
+		out_varint(&o, rh.priority);
+	out_varint(&o, rh.n_items);
+	out_varint(&o, rh.n_actions);
+	for (unsigned e = 0; e < (unsigned)rh.n_items + rh.n_actions; e++) {
+		int err = pack_element(&o, &body, e >= rh.n_items);
+
+		if (err)
+			return err;
+	}
+	if (body.left != 0)
+		return -EBADMSG;
+	return o.full ? -EMSGSIZE : (int)o.length;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Unpacking: every byte below is another process's until checked.          */
+/* ------------------------------------------------------------------------ */
+
+static void unpack_element(struct in *i, struct out *o, bool action)
+{
+	uint8_t first = in_byte(i);
+	struct wire_element el = {.type = first & PACK_ESCAPE};
+	unsigned flags = first >> PACK_PARTS_SHIFT;
+	uint8_t *header = out_take(o, sizeof(el)), *part[3] = {NULL, NULL, NULL};
+	unsigned present = 0;
+	size_t size = 0;
+	bool fixed;
+
+	if (el.type == PACK_ESCAPE) {
+		if (flags != 0)
+			i->bad = true;
+		el.type = in_byte(i);
+		flags = in_byte(i);
+	}
+	el.parts = (uint8_t)(flags & 7u);
+	if (i->bad || header == NULL)
+		return;
+	if (el.type == 0 || el.type >= (action ? MPF_FLOW_ACTION_TYPES : MPF_FLOW_ITEM_TYPES) ||
+	    flags & ~PACK_FLAGS || el.parts & ~(action ? WIRE_PART_CONF : 7u)) {
+		i->bad = true;
+		return;
+	}
+	fixed = fixed_part(action, &el, &size);
+	if (flags & PACK_VERBATIM) {
+		uint32_t length = in_varint(i);
+		uint8_t *bytes;
+
+		/* Verbatim is what the fixed form cannot say: nothing else,
+		 * and never a length the input could not hold. */
+		if (flags & (PACK_ABSOLUTE_SPEC | PACK_ABSOLUTE_LAST) || length % 8 ||
+		    length > WIRE_MSG_MAX ||
+		    (fixed && length == (size_t)__builtin_popcount(el.parts) * size)) {
+			i->bad = true;
+			return;
+		}
+		bytes = out_take(o, length);
+		if (bytes == NULL)
+			return;
+		memset(bytes, 0, length);
+		get_sparse(i, bytes, NULL, length, false);
+		el.length = length;
+		memcpy(header, &el, sizeof(el));
+		return;
+	}
+	if (!fixed) {
+		i->bad = true; /* a varying part must be verbatim */
+		return;
+	}
+	if (first == PACK_ESCAPE &&
+	    (!(el.parts & 4u) || !(flags & (PACK_ABSOLUTE_SPEC | PACK_ABSOLUTE_LAST)) ||
+	     (flags & PACK_ABSOLUTE_SPEC && !(el.parts & 1u)) ||
+	     (flags & PACK_ABSOLUTE_LAST && !(el.parts & 2u)))) {
+		i->bad = true; /* the one-byte form would have said it */
+		return;
+	}
+	for (unsigned p = 0; p < 3; p++)
+		if (el.parts & (1u << p)) {
+			part[p] = out_take(o, size);
+			if (part[p] == NULL)
+				return;
+			memset(part[p], 0, size);
+			present++;
+		}
+	el.length = (uint32_t)(present * size);
+	memcpy(header, &el, sizeof(el));
+	if (part[2]) {
+		uint8_t pos[PACK_PART_MAX];
+		size_t k;
+
+		get_sparse(i, part[2], NULL, size, true);
+		k = nonzero_positions(part[2], size, pos);
+		for (unsigned p = 0; p < 2; p++)
+			if (part[p])
+				get_sparse(i, part[p], flags & (PACK_ABSOLUTE_SPEC << p) ? NULL : pos,
+					   flags & (PACK_ABSOLUTE_SPEC << p) ? size : k, false);
+		/* An absolute part that fits under the mask has a shorter form. */
+		for (unsigned p = 0; p < 2 && !i->bad; p++)
+			if (part[p] && flags & (PACK_ABSOLUTE_SPEC << p) &&
+			    under_mask(part[p], part[2], size))
+				i->bad = true;
+	} else {
+		for (unsigned p = 0; p < 2; p++)
+			if (part[p])
+				get_sparse(i, part[p], NULL, size, false);
+	}
+}
+
+int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap)
+{
+	struct in i = {.p = packed, .left = length};
+	struct out o = {.p = out, .cap = cap < WIRE_MSG_MAX ? cap : WIRE_MSG_MAX};
+	uint8_t *h = out_take(&o, sizeof(struct wire_header));
+	uint8_t *r = out_take(&o, sizeof(struct wire_rule_header));
+	struct wire_header header = {.magic = WIRE_MAGIC,
+				     .version = WIRE_VERSION,
+				     .op = WIRE_OP_CREATE};
+	struct wire_rule_header rh = {0};
+	unsigned head = in_byte(&i);
+	uint32_t v;
+
+	if (head & ~(WIRE_RULE_FLAGS | PACK_HAS_PORT | PACK_HAS_GROUP | PACK_HAS_PRIORITY))
+		return -EBADMSG;
+	rh.flags = (uint16_t)(head & WIRE_RULE_FLAGS);
+	if (head & PACK_HAS_PORT) {
+		v = in_varint(&i);
+		if (v == 0 || v > UINT16_MAX)
+			return -EBADMSG;
+		rh.port = (uint16_t)v;
+	}
+	if (head & PACK_HAS_GROUP && (rh.group = in_varint(&i)) == 0)
+		return -EBADMSG;
+	if (head & PACK_HAS_PRIORITY && (rh.priority = in_varint(&i)) == 0)
+		return -EBADMSG;
+	v = in_varint(&i);
+	if (v > MPF_FLOW_ITEMS_MAX)
+		return -EBADMSG;
+	rh.n_items = (uint16_t)v;
+	v = in_varint(&i);
+	if (v > MPF_FLOW_ACTIONS_MAX)
+		return -EBADMSG;
+	rh.n_actions = (uint16_t)v;
+	for (unsigned e = 0; e < (unsigned)rh.n_items + rh.n_actions && !i.bad && !o.full; e++)
+		unpack_element(&i, &o, e >= rh.n_items);
+	if (o.full && !i.bad)
+		return -EMSGSIZE; /* as far as it was read, it was a packed rule */
+	if (i.bad || i.left != 0)
+		return -EBADMSG;
+	header.length = (uint32_t)o.length;
+	memcpy(h, &header, sizeof(header));
+	memcpy(r, &rh, sizeof(rh));
+	return (int)o.length;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The packed form of a rule: how the rule directory keeps each live rule's
+ * CREATE request in a few dozen bytes of shared memory (a 5-tuple rule in
+ * about 34, where the request takes 150), so that the directory costs no
+ * more than a cache line per rule.
+ *
+ * It is lossless: rule_unpack(rule_pack(request)) gives the request's bytes
+ * back exactly, its user_data word cleared (the client's own business). The
+ * primary writes the journal's compaction from it; readers decode what it
+ * gives back with the wire decoder, as any request.
+ *
+ *   packed  := flags [port] [group] [priority] n_items n_actions element*
+ *   flags   := the request's WIRE_RULE_* bits, then PACK_HAS_PORT, _GROUP,
+ *              _PRIORITY: which of those follow (as varints) because they
+ *              are not zero
+ *   element := byte (type | parts << 5), then its parts; or, for a type
+ *              PACK_ESCAPE: type, flags (parts and PACK_PART_* bits), then
+ *              its parts, or (PACK_VERBATIM) its length and its bytes
+ *
+ * Each fixed-size part (an item's spec, last and mask, an action's conf:
+ * the public struct and its padding to 8 bytes) is a bitmap of its non-zero
+ * bytes and those bytes. A mask goes first, with a second bitmap over its
+ * non-zero bytes saying which are 0xff (and are not repeated); a spec or a
+ * last that is zero wherever the mask is (as libmpflow sends them) has its
+ * bitmap over the mask's non-zero bytes only. RAW items and RSS and VF
+ * actions, whose parts vary in length, go verbatim. Integers are LEB128
+ * varints.
+ *
+ * The unpacker is a trust boundary like the wire decoder: its input is
+ * shared memory another process wrote, so every count and length is
+ * bounded and anything it cannot read back is refused.
+ */
+#ifndef MPFLOW_SHM_PACK_H
+#define MPFLOW_SHM_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The largest packed rule: a request of WIRE_MSG_MAX bytes packs to at
+ * most its length plus an eighth (the bitmaps) and a few headers. */
+#define PACK_MAX (16384u + 16384u / 8u + 512u)
+
+/*
+ * Pack the CREATE request `wire` of `length` bytes (one that the wire
+ * decoder took) into out[cap]. Returns the packed length, -EMSGSIZE if it
+ * does not fit, or -EBADMSG if `wire` is not a well-formed CREATE request.
+ */
+int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap);
+
+/*
+ * Unpack `length` packed bytes into the request they came from, in
+ * out[cap] (8-aligned). Returns the request's length, -EMSGSIZE if it does
+ * not fit in `cap`, or -EBADMSG for bytes that are not a packed rule.
+ */
+int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap);
+
+#endif
