@@ -217,7 +217,7 @@ static double remove_all(const struct primary *p, uint32_t expected)
 
 		while (submitted < expected && slot < raw.view.max_rules) {
 			uint32_t generation =
-				shm_load_acquire32(&raw.view.entries[slot].generation);
+				shm_load_acquire32(&raw.view.counters[slot].generation);
 			uint64_t handle = (uint64_t)generation << 32 | slot;
 
 			if (generation == 0) {

@@ -464,7 +464,7 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	struct wire_completion raw;
 	struct region_count read;
 	uint32_t owner;
-	uint16_t at;
+	uint16_t at, listed;
 	int err;
 
 	if (action != MPF_FLOW_ACTION_TYPE_COUNT)
@@ -497,21 +497,16 @@ int mpf_flow_query(struct mpf_client *c, uint16_t port, uint64_t handle,
 	if (!c->connected || c->dead)
 		err = -ESHUTDOWN;
 	else if (slot >= c->region.view.max_rules ||
-		 region_entry_owner(&c->region.view.entries[slot], generation, &owner, &at) != 0 ||
+		 region_entry_owner(&c->region.view, slot, generation, &owner, &at, &listed) != 0 ||
 		 at != port)
 		err = -ENOENT; /* as the primary answers: no such rule on this port */
 	else if (owner != 0 && owner != c->session)
 		err = -EPERM;
+	else if (listed & REGION_ENTRY_UNRESTORED)
+		err = -ENODEV; /* listed, from the journal; not in the device */
 	else
 		err = region_counter_read_shared(&c->region.view.counters[slot],
 						 &c->region.view.shares, slot, generation, &read);
-	/* Listed without a counter: a journaled rule this start of the
-	 * primary could not make (the entry is published after the counter
-	 * and retired before it, so a destroy in between shows as ENOENT). */
-	if (err == -ENOENT && slot < c->region.view.max_rules &&
-	    region_entry_owner(&c->region.view.entries[slot], generation, &owner, &at) == 0 &&
-	    at == port)
-		err = -ENODEV;
 	pthread_mutex_unlock(&c->lock);
 	if (err == -ESHUTDOWN)
 		return client_shutdown_error(error);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The rule directory, read from the region without a request: each entry
- * with the rule's request bytes from the rule heap, decoded here (they are
- * another process's bytes: checked like any request) and printed with the
- * rule model's printer; the owner's name from the owners table.
+ * with its packed rule, unpacked into the request that made the rule and
+ * decoded here (they are another process's bytes: checked like any
+ * request), then printed with the rule model's printer; the owner's name
+ * and pid from the owners table.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -13,14 +14,16 @@
 #include <string.h>
 
 #include "libclient/client.h"
+#include "shm/pack.h"
 #include "shm/rule/rule.h"
 
-/* A rule's bytes (whole chunks of the heap) and their decoding: too big
- * for a library's stack. */
-#define RULE_BYTES_MAX                                                                             \
-	((WIRE_MSG_MAX + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES * REGION_CHUNK_BYTES)
+/* A packed rule (whole chunks of the heap), its request and their decoding:
+ * too big for a library's stack. */
+#define PACKED_BYTES_MAX                                                                           \
+	((PACK_MAX + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES * REGION_CHUNK_BYTES)
 struct directory_scratch {
-	alignas(8) uint8_t bytes[RULE_BYTES_MAX];
+	uint8_t packed[PACKED_BYTES_MAX];
+	alignas(8) uint8_t bytes[WIRE_MSG_MAX];
 	struct wire_request request;
 	struct rule_shape shape;
 };
@@ -31,11 +34,18 @@ static void print_rule(struct directory_scratch *w, uint32_t length, struct mpf_
 {
 	struct mpf_flow_error error = {0};
 	const struct wire_rule *rule = &w->request.rule;
+	int unpacked = rule_unpack(w->packed, length, w->bytes, sizeof(w->bytes));
 	size_t n;
 
+	if (unpacked < 0) {
+		snprintf(info->text, sizeof(info->text), "(unreadable: %s)",
+			 unpacked == -EMSGSIZE ? "a rule longer than a request"
+					       : "not a packed rule");
+		return;
+	}
 	/* Decoded and validated as any request is: the printer may rely on
 	 * a valid rule, and these bytes are another process's. */
-	if (wire_decode_private(w->bytes, length, &w->request, &error) != 0 ||
+	if (wire_decode_private(w->bytes, (size_t)unpacked, &w->request, &error) != 0 ||
 	    w->request.header.op != WIRE_OP_CREATE ||
 	    rule_validate(&rule->attr, rule->items, rule->actions, &w->shape, &error) != 0) {
 		snprintf(info->text, sizeof(info->text), "(unreadable: %s)",
@@ -55,33 +65,36 @@ static void print_rule(struct directory_scratch *w, uint32_t length, struct mpf_
 static int directory_read(const struct region_view *view, uint32_t slot, struct mpf_flow_info *info,
 			  struct directory_scratch *w)
 {
-	struct region_entry e;
+	struct region_entry_copy copy;
+	const struct region_entry *e = &copy.entry;
 	struct region_count count = {0};
 	uint32_t generation;
 
-	if (region_entry_read(view, slot, &e, w ? w->bytes : NULL, w ? sizeof(w->bytes) : 0) != 0)
+	if (region_entry_read(view, slot, &copy, w ? w->packed : NULL, w ? sizeof(w->packed) : 0) !=
+	    0)
 		return -ENOENT;
-	generation = shm_load_relaxed32(&e.generation);
+	generation = copy.generation;
 	/* Everything but the text, which is printed or left empty: a scan of
 	 * millions of rules does not clear 432 bytes for each. */
 	memset(info, 0, offsetof(struct mpf_flow_info, text));
 	info->text[0] = '\0';
 	info->handle = (uint64_t)generation << 32 | slot;
-	info->number = e.number;
-	info->owner_pid = e.owner_pid;
-	info->port = e.port;
-	info->group = e.group;
-	info->priority = e.priority;
-	info->created_ns = e.created_ns;
-	info->flags = (e.flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
-		      (e.flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
-		      (e.flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
-		      (e.flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0);
-	/* A client that left has no name any more; its rules are going. */
-	if (e.owner_id)
-		region_owner_name(view, e.owner_index, e.owner_id, info->owner_name);
+	info->number = e->number;
+	info->port = e->port;
+	info->group = e->group;
+	info->priority = e->priority;
+	info->created_ns = copy.created_ns;
+	info->flags = (e->flags & REGION_ENTRY_INGRESS ? MPF_FLOW_INFO_INGRESS : 0) |
+		      (e->flags & REGION_ENTRY_EGRESS ? MPF_FLOW_INFO_EGRESS : 0) |
+		      (e->flags & REGION_ENTRY_PERSISTENT ? MPF_FLOW_INFO_PERSISTENT : 0) |
+		      (e->flags & REGION_ENTRY_UNRESTORED ? MPF_FLOW_INFO_UNRESTORED : 0);
+	/* A client that left has no name or pid any more; its rules are
+	 * going. */
+	if (e->owner_id)
+		region_owner_name(view, e->owner_index, e->owner_id, info->owner_name,
+				  &info->owner_pid);
 	if (w)
-		print_rule(w, e.rule_length, info);
+		print_rule(w, e->rule_length, info);
 	if (region_counter_read_shared(&view->counters[slot], &view->shares, slot, generation,
 				       &count) == 0) {
 		info->flags |= MPF_FLOW_INFO_COUNTED;

@@ -10,6 +10,7 @@
  * picture is consistent while it runs.
  */
 #include <errno.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,51 +33,53 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 {
 	const struct rule_table *t = &s->rules;
 	uint32_t used = 0, persistent = 0, unrestored = 0;
+	alignas(8) static uint8_t request[WIRE_MSG_MAX]; /* the loop's: one thread */
 
 	/* Slots from t->fresh on were never used: nothing to check there. */
 	for (uint32_t slot = 0; slot < t->fresh; slot++) {
 		const struct rule_slot *r = &t->slots[slot];
-		uint32_t entry = shm_load_acquire32(&s->entries[slot].generation);
-		uint32_t counter = shm_load_acquire32(&s->counters[slot].generation);
+		const struct region_entry *e = &s->entries[slot];
+		uint32_t gen = shm_load_acquire32(&s->counters[slot].generation);
+		uint32_t counting = shm_load_acquire32(&s->counters[slot].flags);
+		uint32_t chunk;
 
 		if (r->state == RULE_FREE || r->state == RULE_RETIRED) {
-			if (entry || counter)
+			if (gen)
 				return BAD(
 					"slot %u is free but the region still shows a rule there",
 					slot);
 			continue;
 		}
-		/* The entry names the request the primary keeps (its own
-		 * stores: plain reads). */
-		if (s->entries[slot].rule_chunk != r->request_chunk ||
-		    s->entries[slot].rule_length != r->request_length)
-			return BAD(
-				"slot %u's entry names %u bytes at chunk %u of the rule heap, the "
-				"rule keeps %u at %u",
-				slot, s->entries[slot].rule_length, s->entries[slot].rule_chunk,
-				r->request_length, r->request_chunk);
+		/* The entry names the packed rule the primary keeps (its own
+		 * stores: plain reads), and it unpacks. */
+		memcpy(&chunk, e->rule, sizeof(chunk));
+		if (e->rule_length != r->packed_length ||
+		    (!region_rule_inline(r->packed_length) && chunk != r->packed_chunk))
+			return BAD("slot %u's entry names a packed rule of %u bytes (chunk %u), "
+				   "the rule keeps %u (chunk %u)",
+				   slot, e->rule_length, chunk, r->packed_length, r->packed_chunk);
+		if (r->packed_length && rules_request(s, slot, request) == 0)
+			return BAD("slot %u's packed rule does not unpack", slot);
 		used++;
 		if (r->state == RULE_UNRESTORED) {
-			if (r->owner != 0 || r->request_length == 0 || r->backend || counter ||
-			    entry != r->generation)
+			if (r->owner != 0 || r->packed_length == 0 || r->backend || counting ||
+			    gen != r->generation || !(e->flags & REGION_ENTRY_UNRESTORED))
 				return BAD("unrestored rule in slot %u: owner %u, journal copy %s, "
-					   "counter generation %u, entry generation %u",
-					   slot, r->owner, r->request_length ? "kept" : "missing",
-					   counter, entry);
+					   "counter flags 0x%x, generation %u, entry flags 0x%x",
+					   slot, r->owner, r->packed_length ? "kept" : "missing",
+					   counting, gen, e->flags);
 			unrestored++;
 			persistent++;
 			continue;
 		}
 		if (r->dying && r->owner != 0)
 			return BAD("client rule in slot %u waits for the journal", slot);
-		if (entry != r->generation || counter != r->generation)
-			return BAD("rule 0x%llx: the region's directory or counter slot has "
-				   "generation %u/%u",
-				   (unsigned long long)((uint64_t)r->generation << 32 | slot),
-				   entry, counter);
+		if (gen != r->generation)
+			return BAD("rule 0x%llx: the region's slot has generation %u",
+				   (unsigned long long)((uint64_t)r->generation << 32 | slot), gen);
 		if (r->owner == 0) {
 			persistent++;
-			if (s->journal.fd >= 0 && r->request_length == 0)
+			if (s->journal.fd >= 0 && r->packed_length == 0)
 				return BAD("persistent rule in slot %u has no journal record",
 					   slot);
 		} else if (owner_of(s, r) == NULL) {

@@ -314,8 +314,8 @@ int journal_rewrite(struct server *s)
 	struct journal *j = &s->journal;
 	char tmp[sizeof(j->name) + 8];
 	struct journal_rewrite w = {0};
-	/* Each rule's request, gathered from its chunks in the rule heap. */
-	alignas(8) uint8_t request[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
+	/* Each rule's request, unpacked from the directory. */
+	alignas(8) uint8_t request[WIRE_MSG_MAX];
 	int fd, err = 0;
 
 	sibling(j, ".new", tmp, sizeof(tmp));
@@ -346,7 +346,7 @@ int journal_rewrite(struct server *s)
 			if (!r->dying && r->owner == 0)
 				journal_rewrite_put(&w, JOURNAL_RULE,
 						    (uint64_t)r->generation << 32 | slot, request,
-						    rules_request(s, r, request));
+						    rules_request(s, slot, request));
 		}
 	err = journal_rewrite_finish(&w);
 	if (!err)

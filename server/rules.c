@@ -207,71 +207,84 @@ static uint64_t client_heap_quota(const struct server *s)
 	       (REGION_HEAP_PER_RULE / sizeof(struct region_chunk));
 }
 
-/* Keep the request that made the rule in `slot` in the rule heap, with the
- * client's user_data cleared (it is the client's own business, and every
- * client reads the heap); charged to client `c` (NULL: the instance's).
- * 0, or -ENOSPC (the heap is full) or -ENOMEM (c's share is), with `error`. */
-_Static_assert(offsetof(struct wire_header, user_data) % 8 == 0 &&
-		       offsetof(struct wire_header, user_data) + 8 <= REGION_CHUNK_BYTES,
-	       "user_data is one word of a request's first chunk");
-
-static int keep_request(struct server *s, struct client *c, uint32_t slot, const void *bytes,
-			uint32_t length, struct mpf_flow_error *error)
+/* Keep the request that made the rule in `slot`, packed into s->packed for
+ * its entry (publish_entry()), or when longer than an entry holds, into
+ * the rule heap, charged to client `c` (NULL: the instance's). 0, or
+ * -ENOSPC (the heap is full) or -ENOMEM (c's share is), with `error`. */
+static int keep_rule(struct server *s, struct client *c, uint32_t slot, const void *bytes,
+		     uint32_t length, struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
-	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n = region_rule_chunks(length);
+	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n;
+	int packed = rule_pack(bytes, length, s->packed, sizeof(s->packed));
 
-	if (length < sizeof(struct wire_header) || length > WIRE_MSG_MAX)
+	if (packed <= 0) /* a request the decoder took always packs */
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "a request of %u bytes", length);
+				      "a request of %u bytes does not pack: %s", length,
+				      strerror(-packed));
+	if (region_rule_inline((uint32_t)packed)) {
+		r->packed_length = (uint32_t)packed;
+		return 0;
+	}
+	n = region_rule_chunks((uint32_t)packed);
 	if (c && s->config.client_max_rules < s->rules.max &&
 	    c->heap_chunks + n > client_heap_quota(s))
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "client quota reached: its rules' requests would take more "
-				      "than %llu bytes of the rule heap (--client-max-rules %u x "
-				      "%u)",
+				      "client quota reached: its rules would take more than %llu "
+				      "bytes of the rule heap (--client-max-rules %u x %u)",
 				      (unsigned long long)client_heap_quota(s) *
 					      sizeof(struct region_chunk),
 				      s->config.client_max_rules, REGION_HEAP_PER_RULE);
-	if (rule_heap_alloc(&s->heap, length, chunks) != 0)
+	if (rule_heap_alloc(&s->heap, (uint32_t)packed, chunks) != 0)
 		return flow_error_set(error, ENOSPC, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "the rule heap is full (%llu bytes for --max-rules %u: a "
 				      "larger --max-rules gives it more)",
 				      (unsigned long long)s->heap.n_chunks *
 					      sizeof(struct region_chunk),
 				      s->rules.max);
-	/* The request as it came, then its user_data word cleared (the
-	 * header starts the first chunk; no entry names the chain yet). */
-	region_rule_write(s->heap.chunks, chunks, bytes, length);
-	shm_copy_to_release(s->heap.chunks[chunks[0]].bytes +
-				    offsetof(struct wire_header, user_data),
-			    &(uint64_t){0}, 1);
-	r->request_chunk = chunks[0];
-	r->request_length = length;
+	/* No entry names the chain yet. */
+	region_rule_write(s->heap.chunks, chunks, s->packed, (uint32_t)packed);
+	r->packed_chunk = chunks[0];
+	r->packed_length = (uint32_t)packed;
 	if (c)
 		c->heap_chunks += n;
 	return 0;
 }
 
-static void drop_request(struct server *s, struct rule_slot *r)
+static void drop_rule(struct server *s, struct rule_slot *r)
 {
 	struct client *c = owner_of_slot(s, r);
 
-	if (r->request_length == 0)
+	if (r->packed_length == 0)
 		return;
-	if (c)
-		c->heap_chunks -= region_rule_chunks(r->request_length);
-	rule_heap_free(&s->heap, r->request_chunk, r->request_length);
-	r->request_length = 0;
+	if (!region_rule_inline(r->packed_length)) {
+		if (c)
+			c->heap_chunks -= region_rule_chunks(r->packed_length);
+		rule_heap_free(&s->heap, r->packed_chunk, r->packed_length);
+	}
+	r->packed_length = 0;
 }
 
-uint32_t rules_request(const struct server *s, const struct rule_slot *r, uint8_t *out)
+uint32_t rules_request(const struct server *s, uint32_t slot, uint8_t *out)
 {
-	if (r->request_length)
-		rule_heap_read(&s->heap, r->request_chunk, r->request_length, out);
-	return r->request_length;
+	const struct rule_slot *r = &s->rules.slots[slot];
+	uint8_t packed[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
+	const uint8_t *bytes = packed;
+	int n;
+
+	if (r->packed_length == 0)
+		return 0;
+	/* The primary's own bytes (plain reads of what it wrote). */
+	if (region_rule_inline(r->packed_length))
+		bytes = s->entries[slot].rule;
+	else
+		rule_heap_read(&s->heap, r->packed_chunk, r->packed_length, packed);
+	n = rule_unpack(bytes, r->packed_length, out, WIRE_MSG_MAX);
+	return n > 0 ? (uint32_t)n : 0;
 }
 
+/* The rule in `slot` into the directory: its entry (with its packed rule,
+ * from s->packed, or where it is in the heap), then its generation. */
 static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 			  const struct wire_rule *rule, uint16_t flags)
 {
@@ -279,11 +292,9 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	struct region_entry e = {0};
 
 	if (!rule->persistent) {
-		e.owner_pid = (uint32_t)c->pid;
 		e.owner_id = c->session;
 		e.owner_index = (uint16_t)c->index;
 	}
-	e.created_ns = realtime_ns();
 	e.group = rule->attr.group;
 	e.priority = rule->attr.priority;
 	e.port = rule->port;
@@ -291,12 +302,16 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	e.flags = (uint16_t)(flags | (rule->attr.ingress ? REGION_ENTRY_INGRESS : 0) |
 			     (rule->attr.egress ? REGION_ENTRY_EGRESS : 0) |
 			     (rule->persistent ? REGION_ENTRY_PERSISTENT : 0));
-	e.rule_chunk = r->request_chunk;
-	e.rule_length = r->request_length;
+	e.rule_length = (uint16_t)r->packed_length;
+	if (region_rule_inline(r->packed_length))
+		memcpy(e.rule, s->packed, r->packed_length);
+	else
+		memcpy(e.rule, &r->packed_chunk, sizeof(r->packed_chunk));
 	/* The walk's end covers the slot before the stamp says it moved: a
 	 * reader that saw the stamp walks up to it (the release orders it). */
 	shm_store_relaxed32(&s->region->slots_end, s->rules.fresh);
-	region_entry_publish(&s->entries[slot], &e, r->generation);
+	region_entry_publish(&s->counters[slot], &s->entries[slot], &e, r->generation,
+			     realtime_ns());
 	region_activity_bump(s->activity, slot); /* the entry, and the counter opened */
 }
 
@@ -344,7 +359,7 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	int err;
 
 	r->generation = generation;
-	region_counter_open_shared(&s->counters[slot], &s->shares, slot, r->generation, counted);
+	region_counter_prepare(&s->counters[slot], &s->shares, slot, counted);
 	hw->counter = &s->counters[slot];
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err) {
@@ -352,17 +367,17 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 		return err;
 	}
 	/* Heap room only for what the device took, and charged to its owner
-	 * (set first: drop_request() uncharges through it). */
+	 * (set first: drop_rule() uncharges through it). */
 	r->owner = rule->persistent ? 0 : c->session;
 	r->owner_index = c ? c->index : 0;
-	err = keep_request(s, rule->persistent ? NULL : c, slot, hw->wire,
-			   (uint32_t)hw->wire_length, error);
+	err = keep_rule(s, rule->persistent ? NULL : c, slot, hw->wire, (uint32_t)hw->wire_length,
+			error);
 	if (!err && rule->persistent && !restored) {
 		/* On disk before it is acknowledged (commit.c). */
 		err = journal_rule(s, HANDLE(generation, slot), hw->wire,
 				   (uint32_t)hw->wire_length);
 		if (err) {
-			drop_request(s, r);
+			drop_rule(s, r);
 			flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				       "the journal cannot record the rule: %s", strerror(-err));
 		}
@@ -449,7 +464,7 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 	uint32_t slot = (uint32_t)handle;
 	struct rule_slot *r = &s->rules.slots[slot];
 	struct mpf_flow_error error;
-	int err = keep_request(s, NULL, slot, bytes, length, &error);
+	int err = keep_rule(s, NULL, slot, bytes, length, &error);
 
 	if (err)
 		return err;
@@ -461,6 +476,7 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 	r->owner = 0;
 	r->backend = NULL;
 	number_rule(&s->rules, slot);
+	region_counter_prepare(&s->counters[slot], &s->shares, slot, false);
 	publish_entry(s, NULL, slot, rule, REGION_ENTRY_UNRESTORED);
 	s->persistent_rules++;
 	count_used(s, 1);
@@ -517,10 +533,10 @@ static bool remove_begin(struct server *s, uint32_t slot)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
 
-	region_entry_retire(&s->entries[slot]);
+	region_counter_close(&s->counters[slot]); /* the entry and the counter */
 	if (r->owner == 0)
 		s->persistent_rules--;
-	drop_request(s, r);
+	drop_rule(s, r);
 	if (r->state != RULE_UNRESTORED)
 		return true;
 	s->unrestored_rules--;
@@ -571,7 +587,6 @@ static int remove_rule(struct server *s, uint32_t slot, struct mpf_flow_error *e
 		err = s->device.ops.destroy(&s->device, s->rules.slots[slot].backend, error);
 		if (err)
 			destroy_failed(s, slot, error ? error->message : strerror(-err));
-		region_counter_close(&s->counters[slot]);
 	}
 	remove_end(s, slot);
 	return err;
@@ -598,11 +613,9 @@ static void remove_rules(struct server *s, const uint32_t *slots, unsigned n)
 		for (unsigned i = 0; i < k; i++)
 			errs[i] = s->device.ops.destroy(&s->device, handles[i], NULL);
 	}
-	for (unsigned i = 0; i < k; i++) {
+	for (unsigned i = 0; i < k; i++)
 		if (errs[i])
 			destroy_failed(s, live[i], strerror(-errs[i]));
-		region_counter_close(&s->counters[live[i]]);
-	}
 	for (unsigned i = 0; i < n; i++)
 		remove_end(s, slots[i]);
 }

@@ -19,6 +19,7 @@
 #include <liburing.h>
 
 #include "hwdrv/hwdrv.h"
+#include "shm/pack.h"
 #include "shm/region.h"
 #include "shm/ring.h"
 #include "shm/wire.h"
@@ -145,11 +146,12 @@ struct rule_slot {
 	uint8_t state; /* enum rule_state */
 	bool dying;    /* persistent, destroyed: waits for its record to be durable */
 	void *backend;
-	/* Its CREATE request, as decoded (and journaled, when persistent), in
-	 * the region's rule heap from chunk request_chunk on: readers print the
-	 * rule from it. */
-	uint32_t request_chunk;
-	uint32_t request_length; /* 0: none */
+	/* Its CREATE request, as decoded (and journaled, when persistent),
+	 * packed (shm/pack.h) in its directory entry, or when longer than an
+	 * entry holds in the region's rule heap from chunk packed_chunk on:
+	 * readers print the rule from it, a compaction journals it. */
+	uint32_t packed_chunk;
+	uint32_t packed_length; /* 0: none */
 };
 
 /* Does the slot hold a rule (live, dying or not restored)? */
@@ -307,7 +309,7 @@ struct commit {
 
 /* The rule heap (heap.c): the region's chunks, the free ones on a stack,
  * the never used ones from `fresh` on. */
-#define RULE_HEAP_CHAIN_MAX ((WIRE_MSG_MAX + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES)
+#define RULE_HEAP_CHAIN_MAX ((PACK_MAX + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES)
 struct rule_heap {
 	struct region_chunk *chunks;
 	uint32_t n_chunks, fresh;
@@ -330,6 +332,9 @@ struct server {
 	struct region_entry *entries;
 	struct region_owner *owners;
 	struct rule_heap heap;
+	/* A new rule's packed form, between its packing and its entry's
+	 * publication (rules.c). */
+	uint8_t packed[PACK_MAX];
 	size_t region_length;
 	struct client *clients;
 	uint32_t client_count;
@@ -497,9 +502,9 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 /* Journal replay: slot `slot` holds a record kept outside the directory;
  * it is used for nothing else this run. */
 void rules_retire(struct server *s, uint32_t slot);
-/* The request a rule was made by, from the rule heap into `out` (room for
- * RULE_HEAP_CHAIN_MAX chunks): its length, 0 if it has none. */
-uint32_t rules_request(const struct server *s, const struct rule_slot *r, uint8_t *out);
+/* The request the rule in `slot` was made by (its user_data 0), unpacked
+ * into out[WIRE_MSG_MAX]: its length, 0 if it has none. */
+uint32_t rules_request(const struct server *s, uint32_t slot, uint8_t *out);
 /* Replay done: the free slots are those no restored rule took. */
 void rules_restored(struct server *s);
 

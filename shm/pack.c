@@ -8,12 +8,12 @@
 #include "shm/rule/rule.h"
 #include "shm/wire.h"
 
-#define PACK_ESCAPE	  31u	/* element byte: type and flags follow */
-#define PACK_PARTS_SHIFT  5	/* element byte: parts above the type */
+#define PACK_ESCAPE	   31u	 /* element byte: type and flags follow */
+#define PACK_PARTS_SHIFT   5	 /* element byte: parts above the type */
 #define PACK_ABSOLUTE_SPEC 0x08u /* escape flags: spec not under the mask */
 #define PACK_ABSOLUTE_LAST 0x10u /* escape flags: last not under the mask */
-#define PACK_VERBATIM	  0x20u /* escape flags: length, then the bytes */
-#define PACK_FLAGS	  0x3fu
+#define PACK_VERBATIM	   0x20u /* escape flags: length, then the bytes */
+#define PACK_FLAGS	   0x3fu
 
 #define PACK_HAS_PORT	  0x08u /* head flags, after the WIRE_RULE_* bits */
 #define PACK_HAS_GROUP	  0x10u
@@ -290,7 +290,8 @@ static int pack_element(struct out *o, struct in *body, bool action)
 		put_sparse(o, part[2], NULL, size, true);
 		for (unsigned p = 0; p < 2; p++)
 			if (part[p])
-				put_sparse(o, part[p], flags & (PACK_ABSOLUTE_SPEC << p) ? NULL : pos,
+				put_sparse(o, part[p],
+					   flags & (PACK_ABSOLUTE_SPEC << p) ? NULL : pos,
 					   flags & (PACK_ABSOLUTE_SPEC << p) ? size : k, false);
 	} else {
 		for (unsigned p = 0; p < 2; p++)
@@ -420,7 +421,8 @@ static void unpack_element(struct in *i, struct out *o, bool action)
 		k = nonzero_positions(part[2], size, pos);
 		for (unsigned p = 0; p < 2; p++)
 			if (part[p])
-				get_sparse(i, part[p], flags & (PACK_ABSOLUTE_SPEC << p) ? NULL : pos,
+				get_sparse(i, part[p],
+					   flags & (PACK_ABSOLUTE_SPEC << p) ? NULL : pos,
 					   flags & (PACK_ABSOLUTE_SPEC << p) ? size : k, false);
 		/* An absolute part that fits under the mask has a shorter form. */
 		for (unsigned p = 0; p < 2 && !i->bad; p++)
@@ -440,9 +442,8 @@ int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap)
 	struct out o = {.p = out, .cap = cap < WIRE_MSG_MAX ? cap : WIRE_MSG_MAX};
 	uint8_t *h = out_take(&o, sizeof(struct wire_header));
 	uint8_t *r = out_take(&o, sizeof(struct wire_rule_header));
-	struct wire_header header = {.magic = WIRE_MAGIC,
-				     .version = WIRE_VERSION,
-				     .op = WIRE_OP_CREATE};
+	struct wire_header header = {
+		.magic = WIRE_MAGIC, .version = WIRE_VERSION, .op = WIRE_OP_CREATE};
 	struct wire_rule_header rh = {0};
 	unsigned head = in_byte(&i);
 	uint32_t v;

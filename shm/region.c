@@ -255,8 +255,8 @@ static void counts_now(const struct region_counter *c, const struct region_share
 	}
 }
 
-void region_counter_open_shared(struct region_counter *c, const struct region_shares *shares,
-				uint32_t slot, uint32_t generation, bool enabled)
+void region_counter_prepare(struct region_counter *c, const struct region_shares *shares,
+			    uint32_t slot, bool enabled)
 {
 	uint64_t hits, bytes;
 
@@ -264,6 +264,7 @@ void region_counter_open_shared(struct region_counter *c, const struct region_sh
 	 * rule's, so no other writer's word is ever zeroed from here. */
 	counts_now(c, shares, slot, &hits, &bytes, NULL);
 	write_begin(&c->sequence);
+	shm_store_release32(&c->generation, 0);
 	shm_store_release64(&c->hits_base, hits);
 	shm_store_release64(&c->bytes_base, bytes);
 	shm_store_release64(&c->last_hit_ns, 0);
@@ -271,13 +272,26 @@ void region_counter_open_shared(struct region_counter *c, const struct region_sh
 		shm_store_release64(&shares->base[(size_t)w * shares->max_rules + slot].last_hit_ns,
 				    0);
 	shm_store_release32(&c->flags, enabled ? REGION_COUNTER_ENABLED : 0);
+	write_end(&c->sequence);
+}
+
+/* Make a prepared slot live as `generation`, with its entry when `slot`
+ * is given, in one write window. */
+static void counter_go_live(struct region_counter *c, uint32_t generation, uint64_t created_ns,
+			    struct region_entry *slot, const struct region_entry *entry)
+{
+	write_begin(&c->sequence);
+	if (slot)
+		shm_copy_to_release(slot, entry, sizeof(*entry) / 8);
+	shm_store_release64(&c->created_ns, created_ns);
 	shm_store_release32(&c->generation, generation);
 	write_end(&c->sequence);
 }
 
 void region_counter_open(struct region_counter *c, uint32_t generation, bool enabled)
 {
-	region_counter_open_shared(c, NULL, 0, generation, enabled);
+	region_counter_prepare(c, NULL, 0, enabled);
+	counter_go_live(c, generation, 0, NULL, NULL);
 }
 
 void region_counter_close(struct region_counter *c)
@@ -451,28 +465,15 @@ struct region_port_set region_view_port(const struct region_view *v, uint16_t po
 		.n_queues = (unsigned)per_port};
 }
 
-/* The body of an entry (after sequence and generation) moves as whole
- * 64-bit words, each ordered (W1/R1 above), never as a plain memcpy. */
-#define ENTRY_BODY  offsetof(struct region_entry, owner_pid)
-#define ENTRY_WORDS ((sizeof(struct region_entry) - ENTRY_BODY) / 8)
-_Static_assert(ENTRY_BODY % 8 == 0 && sizeof(struct region_entry) % 8 == 0, "entry words");
+/* An entry moves as whole 64-bit words, each ordered (W1/R1 above), never
+ * as a plain memcpy. */
+_Static_assert(sizeof(struct region_entry) % 8 == 0, "entry words");
 
-void region_entry_publish(struct region_entry *slot, const struct region_entry *entry,
-			  uint32_t generation)
+void region_entry_publish(struct region_counter *c, struct region_entry *slot,
+			  const struct region_entry *entry, uint32_t generation,
+			  uint64_t created_ns)
 {
-	write_begin(&slot->sequence);
-	shm_store_release32(&slot->generation, 0);
-	shm_copy_to_release((uint8_t *)slot + ENTRY_BODY, (const uint8_t *)entry + ENTRY_BODY,
-			    ENTRY_WORDS);
-	shm_store_release32(&slot->generation, generation);
-	write_end(&slot->sequence);
-}
-
-void region_entry_retire(struct region_entry *slot)
-{
-	write_begin(&slot->sequence);
-	shm_store_release32(&slot->generation, 0);
-	write_end(&slot->sequence);
+	counter_go_live(c, generation, created_ns, slot, entry);
 }
 
 #define CHUNK_WORDS (REGION_CHUNK_BYTES / 8)
@@ -515,64 +516,77 @@ static bool read_rule(const struct region_view *view, uint32_t first, uint32_t l
 	return true;
 }
 
-int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner,
-		       uint16_t *port)
+int region_entry_owner(const struct region_view *view, uint32_t slot, uint32_t generation,
+		       uint32_t *owner, uint16_t *port, uint16_t *flags)
 {
-	_Static_assert(offsetof(struct region_entry, owner_pid) == ENTRY_BODY &&
-			       offsetof(struct region_entry, owner_id) == ENTRY_BODY + 4,
-		       "owner word");
-	_Static_assert(offsetof(struct region_entry, port) % 8 == 0, "port word");
+	const struct region_counter *c = &view->counters[slot];
+	const struct region_entry *e = &view->entries[slot];
 
+	_Static_assert(offsetof(struct region_entry, owner_id) == 0 &&
+			       offsetof(struct region_entry, flags) == 6,
+		       "owner word");
+	_Static_assert(offsetof(struct region_entry, number) == 16 &&
+			       offsetof(struct region_entry, port) == 20,
+		       "port word");
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
-		uint32_t s1 = shm_load_acquire32(&slot->sequence);
-		uint32_t gen = shm_load_acquire32(&slot->generation);
+		uint32_t s1 = shm_load_acquire32(&c->sequence);
+		uint32_t gen = shm_load_acquire32(&c->generation);
 		struct {
-			uint32_t pid, id;
-		} word;
+			uint32_t id;
+			uint16_t index, flags;
+		} who;
 		struct {
-			uint16_t port, flags, owner_index, reserved;
+			uint32_t number;
+			uint16_t port, rule_length;
 		} where;
 
-		shm_copy_from_acquire(&word, (const uint8_t *)slot + ENTRY_BODY, 1);
+		shm_copy_from_acquire(&who, e, 1);
 		shm_copy_from_acquire(
-			&where, (const uint8_t *)slot + offsetof(struct region_entry, port), 1);
-		if ((s1 & 1u) || shm_load_relaxed32(&slot->sequence) != s1) {
+			&where, (const uint8_t *)e + offsetof(struct region_entry, number), 1);
+		if ((s1 & 1u) || shm_load_relaxed32(&c->sequence) != s1) {
 			shm_cpu_relax();
 			continue;
 		}
 		if (gen != generation || generation == 0)
 			return -ENOENT;
-		*owner = word.id;
+		*owner = who.id;
 		*port = where.port;
+		*flags = who.flags;
 		return 0;
 	}
 	return -EAGAIN;
 }
 
-int region_entry_read(const struct region_view *view, uint32_t slot, struct region_entry *out,
+int region_entry_read(const struct region_view *view, uint32_t slot, struct region_entry_copy *out,
 		      void *rule, size_t cap)
 {
+	const struct region_counter *c = &view->counters[slot];
 	const struct region_entry *e = &view->entries[slot];
 
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
-		uint32_t s1 = shm_load_acquire32(&e->sequence);
-		uint32_t gen = shm_load_acquire32(&e->generation);
+		uint32_t s1 = shm_load_acquire32(&c->sequence);
+		uint32_t gen = shm_load_acquire32(&c->generation);
+		uint64_t created = shm_load_acquire64(&c->created_ns);
+		uint32_t length, first;
 		bool outside = false;
 
-		shm_copy_from_acquire((uint8_t *)out + ENTRY_BODY, (const uint8_t *)e + ENTRY_BODY,
-				      ENTRY_WORDS);
-		/* The chunks the copy names, each bounded by the heap, the
-		 * whole by `cap`, before a byte is read: a torn copy is caught
-		 * below. */
-		if (rule)
-			outside = (uint64_t)region_rule_chunks(out->rule_length) *
-						  REGION_CHUNK_BYTES >
-					  cap ||
-				  !read_rule(view, out->rule_chunk, out->rule_length, rule);
+		shm_copy_from_acquire(&out->entry, e, sizeof(*e) / 8);
+		/* The bytes the copy names, bounded by `cap` and the heap
+		 * before a byte is read: a torn copy is caught below. */
+		length = out->entry.rule_length;
+		if (rule && length > cap) {
+			outside = true;
+		} else if (rule && region_rule_inline(length)) {
+			memcpy(rule, out->entry.rule, length);
+		} else if (rule) {
+			memcpy(&first, out->entry.rule, sizeof(first));
+			outside = (uint64_t)region_rule_chunks(length) * REGION_CHUNK_BYTES > cap ||
+				  !read_rule(view, first, length, rule);
+		}
 		/* R2: after the acquire loads of the copy. */
-		if ((s1 & 1u) || shm_load_relaxed32(&e->sequence) != s1) {
+		if ((s1 & 1u) || shm_load_relaxed32(&c->sequence) != s1) {
 			shm_cpu_relax();
 			continue;
 		}
@@ -580,8 +594,8 @@ int region_entry_read(const struct region_view *view, uint32_t slot, struct regi
 			return -ENOENT;
 		if (outside)
 			return -EPROTO;
-		shm_store_relaxed32(&out->sequence, s1);
-		shm_store_relaxed32(&out->generation, gen);
+		out->generation = gen;
+		out->created_ns = created;
 		return 0;
 	}
 	return -EAGAIN;
@@ -608,7 +622,7 @@ void region_owner_retire(struct region_owner *o)
 }
 
 int region_owner_name(const struct region_view *view, uint16_t index, uint32_t id,
-		      char name[REGION_NAME_MAX])
+		      char name[REGION_NAME_MAX], uint32_t *pid)
 {
 	const struct region_owner *o;
 	struct region_owner copy;
@@ -630,6 +644,7 @@ int region_owner_name(const struct region_view *view, uint16_t index, uint32_t i
 			return -ENOENT;
 		memcpy(name, copy.name, REGION_NAME_MAX);
 		name[REGION_NAME_MAX - 1] = '\0';
+		*pid = copy.pid;
 		return 0;
 	}
 	return -EAGAIN;

@@ -7,28 +7,32 @@
  *   ports_offset       struct region_port[workers][ports]  (192 bytes each)
  *                      struct region_queue[workers][ports][port_queues] (64 bytes)
  *   counters_offset    struct region_counter[max_rules]   (64 bytes each)
- *   directory_offset   struct region_entry[max_rules]     (64 bytes each)
+ *   directory_offset   struct region_entry[max_rules]     (64 bytes each):
+ *                      the rule's place, its owner and the rule itself,
+ *                      packed (shm/pack.h)
  *   shares_offset      struct region_share[workers - 1][max_rules] (32 bytes)
  *   owners_offset      struct region_owner[max_owners]    (64 bytes each)
  *   activity_offset    shm_u64[workers + 1][activity_blocks]: each writer's
  *                      stamp of each block of REGION_BLOCK_SLOTS slots
  *   heap_offset        the rule heap: struct region_chunk[heap_size / 64],
- *                      each live rule's CREATE request, as the primary
- *                      decoded and journaled it, in a chain of chunks
+ *                      each packed rule too long for its entry (more than
+ *                      REGION_ENTRY_RULE_BYTES) in a chain of chunks
  *
  * Nothing is faulted in ahead: a page costs memory once a rule uses it, and
  * a primary starts in the same time whatever its --max-rules.
  *
  * Slot i of both arrays belongs to the rule whose handle has slot i; the
- * entry's `generation` is the handle's, 0 while the slot is free.
+ * counter's `generation` is the handle's, 0 while the slot is free. A
+ * 5-tuple rule costs its two lines and nothing else: 128 bytes.
  *
- * Writers: the primary alone writes headers of entries, generations and
- * reset baselines, inside a seqlock (`sequence` odd while it writes). Hits
- * and bytes are written by whoever counts (the datapath, or the primary's
- * poller for hardware counters) with relaxed stores, one writer per slot.
- * Readers copy inside the seqlock window with bounded retries and use only
- * the copy; a slot whose generation is not the handle's is refused (a query
- * on a destroyed or reused rule fails, it never reports another rule).
+ * Writers: the primary alone writes entries, generations, creation times
+ * and reset baselines, inside the seqlock of the slot's counter line
+ * (`sequence` odd while it writes). Hits and bytes are written by whoever
+ * counts (the datapath, or the primary's poller for hardware counters)
+ * with relaxed stores, one writer per slot. Readers copy inside the
+ * seqlock window with bounded retries and use only the copy; a slot whose
+ * generation is not the handle's is refused (a query on a destroyed or
+ * reused rule fails, it never reports another rule).
  *
  * With several datapath workers, each counts into its own copy: worker 0
  * into the counter itself, worker w into share w - 1 of the slot, and
@@ -61,14 +65,15 @@
 #include "shm/atomics.h"
 
 #define REGION_MAGIC	0x5246504du /* "MPFR" */
-#define REGION_VERSION	6u	    /* 6: activity stamps */
+#define REGION_VERSION	7u	    /* 7: packed rules in the entries */
 #define REGION_TEXT_MAX 432u	    /* mpf_flow_info.text: rule text, NUL included */
 #define REGION_NAME_MAX 32u	    /* client name, NUL included */
 /* Rule heap bytes per rule of --max-rules: a rule's request is 100-300
  * bytes for the rules users load by the million, and up to WIRE_MSG_MAX. */
-#define REGION_HEAP_PER_RULE 512u
-#define REGION_CHUNK_BYTES   56u /* of a request in each 64-byte chunk */
-#define REGION_BLOCK_SLOTS   64u /* slots per activity stamp */
+#define REGION_HEAP_PER_RULE	512u
+#define REGION_CHUNK_BYTES	56u /* of a request in each 64-byte chunk */
+#define REGION_BLOCK_SLOTS	64u /* slots per activity stamp */
+#define REGION_ENTRY_RULE_BYTES 40u /* a packed rule kept in its entry */
 
 /* region_header.state */
 #define REGION_STATE_RUNNING  1u
@@ -134,6 +139,8 @@ _Static_assert(sizeof(struct region_header) == 256, "region header size");
 /* region_counter.flags */
 #define REGION_COUNTER_ENABLED 0x1u /* the rule has a COUNT action */
 
+/* A slot's line: its seqlock and generation, which also guard the slot's
+ * directory entry, and the rule's counts. */
 struct region_counter {
 	shm_u32 sequence;   /* seqlock, primary-written */
 	shm_u32 generation; /* of the rule in this slot; 0: free */
@@ -144,7 +151,7 @@ struct region_counter {
 	shm_u64 hits_base;   /* primary: the value at the last reset */
 	shm_u64 bytes_base;  /* primary */
 	shm_u64 last_hit_ns; /* counting side, CLOCK_REALTIME */
-	uint8_t pad[8];
+	shm_u64 created_ns;  /* primary: when the rule was made, CLOCK_REALTIME */
 };
 _Static_assert(sizeof(struct region_counter) == SHM_CACHE_LINE, "one counter per line");
 
@@ -156,27 +163,30 @@ _Static_assert(sizeof(struct region_counter) == SHM_CACHE_LINE, "one counter per
 #define REGION_ENTRY_TEXT_TRUNCATED 0x10u /* readers: the printed text was cut ("...") */
 #define REGION_ENTRY_UNRESTORED	    0x20u /* journaled, but this start could not make it */
 
+/* A rule's directory entry, written by the primary inside the seqlock of
+ * the slot's counter line, whose generation says whose entry it is. */
 struct region_entry {
-	shm_u32 sequence;    /* seqlock, primary-written */
-	shm_u32 generation;  /* 0: free */
-	uint32_t owner_pid;  /* 0 for a persistent rule */
-	uint32_t owner_id;   /* the primary's client id; 0 for a persistent rule */
-	uint64_t created_ns; /* CLOCK_REALTIME */
+	uint32_t owner_id;    /* the primary's client id; 0 for a persistent rule */
+	uint16_t owner_index; /* the owner's record in the owners table */
+	uint16_t flags;	      /* REGION_ENTRY_* */
 	uint32_t group;
 	uint32_t priority;
+	uint32_t number; /* testpmd's rule id on its port */
 	uint16_t port;
-	uint16_t flags;
-	uint16_t owner_index; /* the owner's record in the owners table */
-	uint16_t reserved;
-	uint32_t number;      /* testpmd's rule id on its port */
-	uint32_t rule_length; /* bytes of the rule's request in the heap */
-	uint32_t rule_chunk;  /* the first of its chunks */
-	uint32_t reserved1;
-	uint64_t reserved2;
+	uint16_t rule_length; /* bytes of the packed rule (shm/pack.h) */
+	/* The packed rule when it fits (rule_length <= REGION_ENTRY_RULE_BYTES),
+	 * else the first of its chunks in the heap (a uint32_t). */
+	uint8_t rule[REGION_ENTRY_RULE_BYTES];
 };
 _Static_assert(sizeof(struct region_entry) == 64, "directory entry size");
 
-/* A piece of a rule's request in the heap. Any free chunk serves any rule,
+/* Is a packed rule of this length kept in its entry (else in the heap)? */
+static inline bool region_rule_inline(uint32_t length)
+{
+	return length <= REGION_ENTRY_RULE_BYTES;
+}
+
+/* A piece of a packed rule too long for its entry, in the heap. Any free chunk serves any rule,
  * so the heap never fragments: what one client frees, another can use. */
 struct region_chunk {
 	shm_u64 next; /* index + 1 of the next chunk of the request; 0: the last */
@@ -337,16 +347,22 @@ int region_queue_index(uint16_t pf_queues, uint16_t vfs, uint16_t queue);
  * every offset within `length`) and fill `view`. 0, -EPROTO or -EINVAL. */
 int region_attach(struct region_view *view, const void *mem, size_t length);
 
-/* Primary, the only writer of these: publish a new rule's counter (zeroed,
- * `generation`), retire it, or move its reset baseline to the current value. */
-void region_counter_open(struct region_counter *c, uint32_t generation, bool enabled);
+/*
+ * Primary, the only writer of these. A new rule's slot is prepared before
+ * its device rule may count (baselines at the counts now, which run on
+ * across a slot's lives; the generation stays 0), then published with its
+ * entry (region_entry_publish); a rule going is closed before its device
+ * rule goes (generation 0: the entry and the counter with it). A reset
+ * moves the baselines to the counts now.
+ */
+void region_counter_prepare(struct region_counter *c, const struct region_shares *shares,
+			    uint32_t slot, bool enabled);
 void region_counter_close(struct region_counter *c);
 void region_counter_reset(struct region_counter *c);
-/* The same, for slot `slot` of a region whose workers keep `shares`. */
-void region_counter_open_shared(struct region_counter *c, const struct region_shares *shares,
-				uint32_t slot, uint32_t generation, bool enabled);
 void region_counter_reset_shared(struct region_counter *c, const struct region_shares *shares,
 				 uint32_t slot);
+/* A counter without an entry (one worker), prepared and live as `generation`. */
+void region_counter_open(struct region_counter *c, uint32_t generation, bool enabled);
 
 /* Counting side: add a hit of `bytes` (single writer per slot). */
 void region_counter_add(struct region_counter *c, uint64_t hits, uint64_t bytes, uint64_t now_ns);
@@ -374,17 +390,17 @@ int region_counter_read(const struct region_counter *c, uint32_t generation,
 int region_counter_read_shared(const struct region_counter *c, const struct region_shares *shares,
 			       uint32_t slot, uint32_t generation, struct region_count *out);
 
-/* Primary: publish or retire a directory entry. `entry` is the new content
- * (its sequence and generation fields are ignored). */
-void region_entry_publish(struct region_entry *slot, const struct region_entry *entry,
-			  uint32_t generation);
-void region_entry_retire(struct region_entry *slot);
+/* Primary: publish a prepared slot's entry (`entry`, its packed rule in
+ * it or in the heap already) as rule `generation`, made at `created_ns`. */
+void region_entry_publish(struct region_counter *c, struct region_entry *slot,
+			  const struct region_entry *entry, uint32_t generation,
+			  uint64_t created_ns);
 
-/* Reader: the owner (client session, 0 for the instance) and the port of
- * the rule `generation` in this slot, without copying the entry. 0,
- * -ENOENT, -EAGAIN. */
-int region_entry_owner(const struct region_entry *slot, uint32_t generation, uint32_t *owner,
-		       uint16_t *port);
+/* Reader: the owner (client session, 0 for the instance), the port and the
+ * REGION_ENTRY_* flags of the rule `generation` in slot `slot`, without
+ * copying the rest. 0, -ENOENT, -EAGAIN. */
+int region_entry_owner(const struct region_view *view, uint32_t slot, uint32_t generation,
+		       uint32_t *owner, uint16_t *port, uint16_t *flags);
 
 /* Counting side: add to a port or queue statistic (single writer). */
 static inline void region_stat_add(shm_u64 *value, uint64_t n)
@@ -421,34 +437,42 @@ int region_port_read(const struct region_port_set *set, size_t first, size_t n,
 /* A reader's set for port `port` of a view. */
 struct region_port_set region_view_port(const struct region_view *view, uint16_t port);
 
-/* Chunks a request of `length` bytes takes. */
+/* Chunks a packed rule of `length` bytes takes in the heap. */
 static inline uint32_t region_rule_chunks(uint32_t length)
 {
 	return (length + REGION_CHUNK_BYTES - 1) / REGION_CHUNK_BYTES;
 }
 
-/* Primary: put a rule's `length` bytes into the heap's chunks chunks[0..n)
+/* Primary: put a packed rule's `length` bytes into the heap's chunks chunks[0..n)
  * (n = region_rule_chunks(length)), linked in that order, before an entry
  * names the first; they stay unchanged while it does. */
 void region_rule_write(struct region_chunk *heap, const uint32_t *chunks, const void *bytes,
 		       uint32_t length);
 
+/* A reader's copy of a live slot's entry. */
+struct region_entry_copy {
+	uint32_t generation;
+	uint64_t created_ns;
+	struct region_entry entry;
+};
+
 /*
- * Reader: copy the live entry of `slot` and, when `rule` is not NULL, the
- * rule's bytes from the heap (up to `cap`), both from one window: the copy
- * is one rule's. 0, -ENOENT (free slot), -EPROTO (the entry or a chunk
- * names one outside the heap, or the rule is longer than `cap`) or -EAGAIN.
+ * Reader: copy the live entry of `slot` and, when `rule` is not NULL, its
+ * packed rule (entry.rule_length bytes, from the entry or the heap; up to
+ * `cap`), both from one window: the copy is one rule's. 0, -ENOENT (free
+ * slot), -EPROTO (a chunk outside the heap, or a rule longer than `cap`)
+ * or -EAGAIN.
  */
-int region_entry_read(const struct region_view *view, uint32_t slot, struct region_entry *out,
+int region_entry_read(const struct region_view *view, uint32_t slot, struct region_entry_copy *out,
 		      void *rule, size_t cap);
 
 /* Primary: a client's owner record, published when it says its name and
  * retired when it leaves. */
 void region_owner_publish(struct region_owner *o, uint32_t id, uint32_t pid, const char *name);
 void region_owner_retire(struct region_owner *o);
-/* Reader: the name of client `id` from record `index` (NUL-terminated in
- * name[REGION_NAME_MAX]). 0, -ENOENT (it left), -EAGAIN. */
+/* Reader: the name (NUL-terminated in name[REGION_NAME_MAX]) and pid of
+ * client `id` from record `index`. 0, -ENOENT (it left), -EAGAIN. */
 int region_owner_name(const struct region_view *view, uint16_t index, uint32_t id,
-		      char name[REGION_NAME_MAX]);
+		      char name[REGION_NAME_MAX], uint32_t *pid);
 
 #endif

@@ -331,7 +331,7 @@ unsigned region_rules(const struct raw_session *raw)
 	unsigned live = 0;
 
 	for (uint32_t i = 0; i < raw->view.max_rules; i++) {
-		struct region_entry e;
+		struct region_entry_copy e;
 
 		if (region_entry_read(&raw->view, i, &e, NULL, 0) == 0)
 			live++;

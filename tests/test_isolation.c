@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "shm/handshake.h"
+#include "shm/pack.h"
 #include "shm/wire.h"
 #include "tests/harness.h"
 
@@ -455,10 +456,12 @@ static void test_the_rule_heap_shows_rules_but_not_their_user_data(void **state)
 	struct mpf_flow_error error;
 	struct mpf_flow_info info;
 	struct sample_rule s;
-	struct region_entry e;
+	struct region_entry_copy e;
 	struct wire_header header;
 	_Alignas(8) uint8_t msg[WIRE_MSG_MAX], request[WIRE_MSG_MAX];
+	uint8_t packed[PACK_MAX];
 	uint32_t cursor = 0;
+	int length;
 
 	(void)state;
 	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "64", NULL}), 0);
@@ -469,11 +472,14 @@ static void test_the_rule_heap_shows_rules_but_not_their_user_data(void **state)
 				  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, secret, 0,
 						   false, &ingress, s.pattern, s.actions, &error)),
 			 0);
-	assert_int_equal(region_entry_read(&raw.view, 0, &e, request, sizeof(request)), 0);
+	assert_int_equal(region_entry_read(&raw.view, 0, &e, packed, sizeof(packed)), 0);
+	assert_null(memmem(packed, e.entry.rule_length, &secret, sizeof(secret)));
+	length = rule_unpack(packed, e.entry.rule_length, request, sizeof(request));
+	assert_true(length > (int)sizeof(header));
 	memcpy(&header, request, sizeof(header));
 	assert_int_equal(header.op, WIRE_OP_CREATE);
 	assert_int_equal(header.user_data, 0);
-	assert_null(memmem(request, e.rule_length, &secret, sizeof(secret)));
+	assert_null(memmem(request, (size_t)length, &secret, sizeof(secret)));
 
 	assert_int_equal(primary_connect(&p, "other", &other), 0);
 	assert_int_equal(mpf_flow_next(other, &cursor, &info), 1);

@@ -125,10 +125,8 @@ static void test_odd_requests_come_back_exactly(void **state)
 	struct mpf_flow_item_ipv4 ip = {.hdr.src_addr = 0x0100000a, .hdr.dst_addr = 0xffffffff};
 	struct mpf_flow_item_ipv4 ip_mask = {.hdr.src_addr = 0xffffffff};
 	struct mpf_flow_item_udp udp = {.hdr.dst_port = 0xb512};
-	struct mpf_flow_item_raw raw = {.relative = 1,
-					.offset = 10,
-					.length = 3,
-					.pattern = (const uint8_t *)"foo"};
+	struct mpf_flow_item_raw raw = {
+		.relative = 1, .offset = 10, .length = 3, .pattern = (const uint8_t *)"foo"};
 	const uint16_t queues[] = {0, 1, 2, 3};
 	const uint8_t key[40] = {0x6d, 0x5a, 0xff};
 	const struct mpf_flow_action_rss rss = {

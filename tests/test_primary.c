@@ -27,6 +27,7 @@
 
 #include "shm/doorbell.h"
 #include "shm/handshake.h"
+#include "shm/pack.h"
 #include "shm/wire.h"
 #include "tests/harness.h"
 
@@ -79,11 +80,13 @@ static void test_create_query_reset_destroy_round_trip(void **state)
 	struct mpf_flow_error error;
 	struct mpf_flow_query_count count = {0};
 	struct raw_session raw;
-	struct region_entry e;
+	struct region_entry_copy e;
 	struct mpf_flow_info info;
 	struct wire_header header;
 	_Alignas(8) uint8_t request[WIRE_MSG_MAX];
+	uint8_t packed[PACK_MAX];
 	uint64_t handle = 0;
+	int length;
 	struct sample_rule s;
 
 	assert_int_equal(primary_connect(p, "round-trip", &c), 0);
@@ -106,16 +109,18 @@ static void test_create_query_reset_destroy_round_trip(void **state)
 	assert_string_equal(info.text, "ingress pattern eth / ipv4 src is 10.0.0.7 / udp / end "
 				       "actions count / queue index 1 / end");
 	assert_true(info.flags & MPF_FLOW_INFO_COUNTED);
-	/* From the entry and the rule heap: the request that made it, without
-	 * our user_data (every client can read the heap). */
+	/* From the entry: the request that made it, packed in the entry
+	 * itself, and without our user_data (every client can read it). */
 	assert_int_equal(raw_connect(p, &raw), 0);
-	assert_int_equal(
-		region_entry_read(&raw.view, (uint32_t)handle, &e, request, sizeof(request)), 0);
-	assert_true(e.flags & REGION_ENTRY_COUNT);
-	assert_true(e.rule_length > sizeof(header) && e.rule_length <= sizeof(request));
+	assert_int_equal(region_entry_read(&raw.view, (uint32_t)handle, &e, packed, sizeof(packed)),
+			 0);
+	assert_true(e.entry.flags & REGION_ENTRY_COUNT);
+	assert_true(e.entry.rule_length > 0 && region_rule_inline(e.entry.rule_length));
+	length = rule_unpack(packed, e.entry.rule_length, request, sizeof(request));
+	assert_true(length > (int)sizeof(header));
 	memcpy(&header, request, sizeof(header));
 	assert_int_equal(header.op, WIRE_OP_CREATE);
-	assert_int_equal(header.length, e.rule_length);
+	assert_int_equal(header.length, length);
 	assert_int_equal(header.user_data, 0);
 
 	assert_int_equal(mpf_flow_isolate(c, 0, 1, &error), 0);
