@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The rule heap's allocator: where each live rule's request goes in the
- * region (region.h). The heap is an array of 64-byte chunks; a request
- * takes as many as it needs (a 5-tuple rule's 144 bytes: three), linked in
- * the heap itself. Freed chunks go on a stack and serve the next request
- * whatever its size, so no pattern of creates and destroys can leave free
- * room that nobody can use. Chunks never used are taken from a fresh mark
- * upwards, so the heap's pages are touched as the table grows. Only the
- * primary's loop calls this; the stack is private memory.
+ * The rule heap's allocator: where a packed rule too long for its
+ * directory entry goes in the region (region.h; a 5-tuple rule stays in
+ * its entry). The heap is an array of 64-byte chunks; a packed rule takes
+ * as many as it needs, linked in the heap itself. Freed chunks go on a
+ * stack and serve the next rule whatever its size, so no pattern of creates and destroys can leave
+ * free room that nobody can use. Chunks never used are taken from a fresh mark upwards, so the
+ * heap's pages are touched as the table grows. Only the primary's loop calls this; the stack is
+ * private memory.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -341,12 +341,20 @@ int journal_rewrite(struct server *s)
 		for (uint32_t next = s->rules.ports[port].first; next && !w.err;) {
 			uint32_t slot = next - 1;
 			const struct rule_slot *r = &s->rules.slots[slot];
+			uint32_t length;
 
 			next = r->port_next;
-			if (!r->dying && r->owner == 0)
+			if (r->dying || r->owner != 0)
+				continue;
+			/* A rule that does not unpack fails the rewrite: never
+			 * an empty record in its place. */
+			length = rules_request(s, slot, request);
+			if (length == 0)
+				w.err = -EPROTO;
+			else
 				journal_rewrite_put(&w, JOURNAL_RULE,
 						    (uint64_t)r->generation << 32 | slot, request,
-						    rules_request(s, slot, request));
+						    length);
 		}
 	err = journal_rewrite_finish(&w);
 	if (!err)

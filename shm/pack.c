@@ -120,98 +120,198 @@ static uint32_t in_varint(struct in *i)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Sparse parts                                                             */
+/* Sparse parts, eight bytes at a time                                      */
 /* ------------------------------------------------------------------------ */
 
-/*
- * A part's bytes over a universe: the positions pos[0..n) (NULL: 0..n).
- * A bitmap of the non-zero ones, then (`ff`: masks) a bitmap over those of
- * the 0xff ones, then the other non-zero bytes.
- */
-static void put_sparse(struct out *o, const uint8_t *bytes, const uint8_t *pos, size_t n, bool ff)
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "a word's byte j is its bits 8j..8j+7 (nonzero8())");
+
+static inline uint64_t load64(const uint8_t *p)
 {
-	size_t nz = 0, k = 0;
-	uint8_t *map = out_take(o, (n + 7) / 8), *ffmap;
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* Bit j set when byte j of `w` is not zero. */
+static inline unsigned nonzero8(uint64_t w)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+	uint64_t t = (((w & low7) + low7) | w) >> 7 & 0x0101010101010101ull;
+
+	/* Byte j's bit to bit 56 + j, without carries (j + k = 7). */
+	return (unsigned)((t * 0x0102040810204080ull) >> 56);
+}
+
+/* Set bits of a byte (no popcount instruction is assumed). */
+static const uint8_t bits_set[256] = {
+#define B2(n) n, n + 1, n + 1, n + 2
+#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
+#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
+	B6(0), B6(1), B6(1), B6(2)
+#undef B6
+#undef B4
+#undef B2
+};
+
+static inline size_t ones_in(unsigned m)
+{
+	return bits_set[m & 0xffu];
+}
+
+/* Bit j set when byte j of `w` is 0xff. */
+static inline unsigned ones8(uint64_t w)
+{
+	return ~nonzero8(~w) & 0xffu;
+}
+
+/*
+ * `n` bytes at `src` (readable to a multiple of 8, zero past n): a bitmap
+ * of the non-zero ones, then (`ff`: masks) a bitmap over those of the 0xff
+ * ones, then the other non-zero bytes.
+ */
+static void put_sparse(struct out *o, const uint8_t *src, size_t n, bool ff)
+{
+	size_t words = (n + 7) / 8, nz = 0, literals = 0;
+	uint8_t *map = out_take(o, words), *ffmap = NULL, *lit;
+	unsigned acc = 0, bits = 0;
 
 	if (map == NULL)
 		return;
-	memset(map, 0, (n + 7) / 8);
-	for (size_t j = 0; j < n; j++)
-		if (bytes[pos ? pos[j] : j]) {
-			map[j / 8] |= (uint8_t)(1u << (j % 8));
-			nz++;
-		}
-	ffmap = ff ? out_take(o, (nz + 7) / 8) : NULL;
-	if (ff && ffmap == NULL)
-		return;
-	if (ffmap)
-		memset(ffmap, 0, (nz + 7) / 8);
-	for (size_t j = 0; j < n; j++) {
-		uint8_t b = bytes[pos ? pos[j] : j];
+	for (size_t i = 0; i < words; i++) {
+		uint64_t w = load64(src + 8 * i);
+		unsigned m = nonzero8(w);
 
-		if (b == 0)
-			continue;
-		if (ffmap && b == 0xff)
-			ffmap[k / 8] |= (uint8_t)(1u << (k % 8));
-		else
-			out_byte(o, b);
-		k++;
+		map[i] = (uint8_t)m;
+		nz += ones_in(m);
+		literals += ones_in(ff ? m & ~ones8(w) : m);
 	}
+	if (ff && (ffmap = out_take(o, (nz + 7) / 8)) == NULL)
+		return;
+	lit = out_take(o, literals);
+	if (lit == NULL)
+		return;
+	for (size_t i = 0; i < words; i++) {
+		unsigned m = map[i], f = ff ? ones8(load64(src + 8 * i)) : 0;
+
+		for (; m; m &= m - 1) {
+			unsigned b = (unsigned)__builtin_ctz(m);
+
+			/* The 0xff bits gather in a register, a byte at a time. */
+			acc |= (f >> b & 1u) << bits;
+			if (ffmap && ++bits == 8) {
+				*ffmap++ = (uint8_t)acc;
+				acc = bits = 0;
+			}
+			if (!(f >> b & 1u))
+				*lit++ = src[8 * i + b];
+		}
+	}
+	if (ffmap && bits)
+		*ffmap = (uint8_t)acc;
 }
 
-/* The reverse, into bytes[] (zeroed by the caller). */
-static void get_sparse(struct in *i, uint8_t *bytes, const uint8_t *pos, size_t n, bool ff)
+/* The reverse, into bytes[pos[j]] (pos NULL: bytes[j]), zeroed by the
+ * caller. */
+static void get_sparse(struct in *in, uint8_t *bytes, const uint8_t *pos, size_t n, bool ff)
 {
-	const uint8_t *map = in_take(i, (n + 7) / 8), *ffmap = NULL;
-	size_t nz = 0, k = 0;
+	size_t words = (n + 7) / 8, nz = 0, ones = 0, k = 0;
+	const uint8_t *map = in_take(in, words), *ffmap = NULL, *lit;
 
 	if (map == NULL)
 		return;
 	/* Bits past n in the last byte are zero: one form per part. */
 	if (n % 8 && map[n / 8] >> (n % 8))
-		i->bad = true;
-	for (size_t j = 0; j < n; j++)
-		nz += (map[j / 8] >> (j % 8)) & 1u;
+		in->bad = true;
+	for (size_t i = 0; i < words; i++)
+		nz += ones_in(map[i]);
 	if (ff) {
-		ffmap = in_take(i, (nz + 7) / 8);
-		if (ffmap == NULL || (nz % 8 && ffmap[nz / 8] >> (nz % 8)))
-			i->bad = true;
-	}
-	for (size_t j = 0; j < n && !i->bad; j++) {
-		uint8_t b;
-
-		if (!((map[j / 8] >> (j % 8)) & 1u))
-			continue;
-		if (ffmap && (ffmap[k / 8] >> (k % 8)) & 1u) {
-			b = 0xff;
-		} else {
-			b = in_byte(i);
-			/* A literal zero, or a literal 0xff in a mask, has a
-			 * shorter form: refused, so that repacking is exact. */
-			if (b == 0 || (ffmap && b == 0xff))
-				i->bad = true;
+		ffmap = in_take(in, (nz + 7) / 8);
+		if (ffmap == NULL || (nz % 8 && ffmap[nz / 8] >> (nz % 8))) {
+			in->bad = true;
+			return;
 		}
-		bytes[pos ? pos[j] : j] = b;
-		k++;
+		for (size_t i = 0; i < (nz + 7) / 8; i++)
+			ones += ones_in(ffmap[i]);
 	}
+	lit = in_take(in, nz - ones);
+	if (lit == NULL || in->bad)
+		return;
+	for (size_t i = 0; i < words; i++)
+		for (unsigned m = map[i]; m; m &= m - 1, k++) {
+			size_t j = 8 * i + (unsigned)__builtin_ctz(m);
+			uint8_t b = 0xff;
+
+			if (!(ffmap && ffmap[k / 8] >> (k % 8) & 1u)) {
+				b = *lit++;
+				/* A literal zero, or a literal 0xff in a mask, has
+				 * a shorter form: refused, so that repacking is
+				 * exact. */
+				if (b == 0 || (ff && b == 0xff))
+					in->bad = true;
+			}
+			bytes[pos ? pos[j] : j] = b;
+		}
 }
 
-/* The non-zero positions of a mask of n bytes into pos[]; how many. */
+/*
+ * `part` over the non-zero bytes of `mask` (n bytes, a multiple of 8; every
+ * non-zero byte of part is under one): a bitmap over those positions of
+ * part's non-zero bytes, then those bytes. put_sparse() of the gathered
+ * bytes, without gathering them.
+ */
+static void put_under(struct out *o, const uint8_t *part, const uint8_t *mask, size_t n)
+{
+	size_t k = 0, literals = 0;
+	uint8_t *map, *lit;
+	unsigned acc = 0, bits = 0;
+
+	for (size_t i = 0; i < n; i += 8) {
+		k += ones_in(nonzero8(load64(mask + i)));
+		literals += ones_in(nonzero8(load64(part + i)));
+	}
+	map = out_take(o, (k + 7) / 8);
+	lit = map ? out_take(o, literals) : NULL;
+	if (lit == NULL)
+		return;
+	for (size_t i = 0; i < n; i += 8) {
+		unsigned m = nonzero8(load64(mask + i)), p = nonzero8(load64(part + i));
+
+		for (; m; m &= m - 1) {
+			unsigned b = (unsigned)__builtin_ctz(m);
+
+			acc |= (p >> b & 1u) << bits;
+			if (++bits == 8) {
+				*map++ = (uint8_t)acc;
+				acc = bits = 0;
+			}
+			if (p >> b & 1u)
+				*lit++ = part[i + b];
+		}
+	}
+	if (bits)
+		*map = (uint8_t)acc;
+}
+
+/* The non-zero positions of a mask of n bytes (a multiple of 8) into
+ * pos[]; how many. */
 static size_t nonzero_positions(const uint8_t *mask, size_t n, uint8_t *pos)
 {
 	size_t k = 0;
 
-	for (size_t j = 0; j < n; j++)
-		if (mask[j])
-			pos[k++] = (uint8_t)j;
+	for (size_t i = 0; i < n; i += 8)
+		for (unsigned m = nonzero8(load64(mask + i)); m; m &= m - 1)
+			pos[k++] = (uint8_t)(i + (unsigned)__builtin_ctz(m));
 	return k;
 }
 
-/* Is every non-zero byte of `part` under a non-zero byte of `mask`? */
+/* Is every non-zero byte of `part` under a non-zero byte of `mask` (n
+ * bytes, a multiple of 8)? */
 static bool under_mask(const uint8_t *part, const uint8_t *mask, size_t n)
 {
-	for (size_t j = 0; j < n; j++)
-		if (part[j] && !mask[j])
+	for (size_t i = 0; i < n; i += 8)
+		if (nonzero8(load64(part + i)) & ~nonzero8(load64(mask + i)))
 			return false;
 	return true;
 }
@@ -260,18 +360,19 @@ static int pack_element(struct out *o, struct in *body, bool action)
 	    (bytes = in_take(body, el.length)) == NULL)
 		return -EBADMSG;
 	fixed = fixed_part(action, &el, &size);
-	for (unsigned p = 0; p < 3; p++)
-		if (parts & (1u << p))
-			part[p] = bytes + (size_t)present++ * size;
+	present = ones_in(parts);
 	if (!fixed || el.length != present * size) {
 		/* Verbatim: the parts as they are. */
 		out_byte(o, PACK_ESCAPE);
 		out_byte(o, (uint8_t)el.type);
 		out_byte(o, (uint8_t)(parts | PACK_VERBATIM));
 		out_varint(o, el.length);
-		put_sparse(o, bytes, NULL, el.length, false);
+		put_sparse(o, bytes, el.length, false);
 		return 0;
 	}
+	for (unsigned p = 0, at = 0; p < 3; p++)
+		if (parts & (1u << p))
+			part[p] = bytes + (size_t)at++ * size;
 	if (part[2] && part[0] && !under_mask(part[0], part[2], size))
 		flags |= PACK_ABSOLUTE_SPEC;
 	if (part[2] && part[1] && !under_mask(part[1], part[2], size))
@@ -283,20 +384,15 @@ static int pack_element(struct out *o, struct in *body, bool action)
 	} else {
 		out_byte(o, (uint8_t)(el.type | parts << PACK_PARTS_SHIFT));
 	}
-	if (part[2]) {
-		uint8_t pos[PACK_PART_MAX];
-		size_t k = nonzero_positions(part[2], size, pos);
-
-		put_sparse(o, part[2], NULL, size, true);
-		for (unsigned p = 0; p < 2; p++)
-			if (part[p])
-				put_sparse(o, part[p],
-					   flags & (PACK_ABSOLUTE_SPEC << p) ? NULL : pos,
-					   flags & (PACK_ABSOLUTE_SPEC << p) ? size : k, false);
-	} else {
-		for (unsigned p = 0; p < 2; p++)
-			if (part[p])
-				put_sparse(o, part[p], NULL, size, false);
+	if (part[2])
+		put_sparse(o, part[2], size, true);
+	for (unsigned p = 0; p < 2; p++) {
+		if (part[p] == NULL)
+			continue;
+		if (part[2] && !(flags & (PACK_ABSOLUTE_SPEC << p)))
+			put_under(o, part[p], part[2], size);
+		else
+			put_sparse(o, part[p], size, false);
 	}
 	return 0;
 }
@@ -378,8 +474,7 @@ static void unpack_element(struct in *i, struct out *o, bool action)
 		/* Verbatim is what the fixed form cannot say: nothing else,
 		 * and never a length the input could not hold. */
 		if (flags & (PACK_ABSOLUTE_SPEC | PACK_ABSOLUTE_LAST) || length % 8 ||
-		    length > WIRE_MSG_MAX ||
-		    (fixed && length == (size_t)__builtin_popcount(el.parts) * size)) {
+		    length > WIRE_MSG_MAX || (fixed && length == ones_in(el.parts) * size)) {
 			i->bad = true;
 			return;
 		}

@@ -71,7 +71,7 @@
 /* Rule heap bytes per rule of --max-rules: a rule's request is 100-300
  * bytes for the rules users load by the million, and up to WIRE_MSG_MAX. */
 #define REGION_HEAP_PER_RULE	512u
-#define REGION_CHUNK_BYTES	56u /* of a request in each 64-byte chunk */
+#define REGION_CHUNK_BYTES	56u /* of a packed rule in each 64-byte chunk */
 #define REGION_BLOCK_SLOTS	64u /* slots per activity stamp */
 #define REGION_ENTRY_RULE_BYTES 40u /* a packed rule kept in its entry */
 
@@ -189,7 +189,7 @@ static inline bool region_rule_inline(uint32_t length)
 /* A piece of a packed rule too long for its entry, in the heap. Any free chunk serves any rule,
  * so the heap never fragments: what one client frees, another can use. */
 struct region_chunk {
-	shm_u64 next; /* index + 1 of the next chunk of the request; 0: the last */
+	shm_u64 next; /* index + 1 of the next chunk of the rule; 0: the last */
 	uint8_t bytes[REGION_CHUNK_BYTES];
 };
 _Static_assert(sizeof(struct region_chunk) == 64, "chunk size");

@@ -314,7 +314,7 @@ struct mpf_flow_info {
 	 *  does ("destroy 0 rule 3"); unlike the handle, it may name another
 	 *  rule once this one is gone. */
 	uint32_t number;
-	uint32_t owner_pid;  /**< 0 for a persistent rule. */
+	uint32_t owner_pid;  /**< 0 for a persistent rule, or a client that is leaving. */
 	char owner_name[32]; /**< Empty for a persistent rule. */
 	uint16_t port;
 	uint32_t group;
