@@ -974,6 +974,32 @@ static void destroy_in_bursts(struct rig *rig, const struct cls_rule *const *rul
 	}
 }
 
+/* A rule of the linear baseline: compiled on its own from the rule the
+ * backend installed (whose compiled pattern the backend frees once its
+ * classifier node holds all that lookups need), in the same order. */
+struct baseline {
+	struct cls_rule cls;
+	const struct cls_rule *installed;
+};
+
+static void baseline_compile(struct baseline *b, struct pool *pool,
+			     const struct cls_rule *installed, const struct mpf_flow_attr *attr,
+			     const struct mpf_flow_item *pattern,
+			     const struct mpf_flow_action *actions)
+{
+	struct rule_shape shape;
+	struct mpf_flow_error error;
+	struct hwdrv_rule hw = {
+		.attr = attr, .pattern = pattern, .actions = actions, .shape = &shape};
+
+	assert_int_equal(rule_validate(attr, pattern, actions, &shape, &error), 0);
+	*b = (struct baseline){.cls = {.rank = installed->rank,
+				       .seq = installed->seq,
+				       .terminating = installed->terminating},
+			       .installed = installed};
+	assert_int_equal(match_compile(&b->cls.match, &hw, pool, &error), 0);
+}
+
 /* The linear baseline wants its rules in (rank, creation) order. */
 static void sort_by_rank(const struct cls_rule **rules, unsigned n)
 {
@@ -990,7 +1016,8 @@ static void sort_by_rank(const struct cls_rule **rules, unsigned n)
 }
 
 /* Random packets near the rules of the linear scan test: the classifier
- * finds what a scan of `rules` in order finds, in the same order. */
+ * finds what a scan of the baseline `rules` in order finds, in the same
+ * order. */
 static void agrees_with_linear(struct rig *rig, const struct cls_rule *const *rules, unsigned n,
 			       unsigned packets)
 {
@@ -1009,8 +1036,16 @@ static void agrees_with_linear(struct rig *rig, const struct cls_rule *const *ru
 		assert_int_equal(a.n, b.n);
 		assert_int_equal(a.terminated, b.terminated);
 		for (unsigned i = 0; i < a.n; i++)
-			assert_ptr_equal(a.rules[i], b.rules[i]);
+			assert_ptr_equal(a.rules[i],
+					 ((const struct baseline *)b.rules[i])->installed);
 	}
+}
+
+/* The rules installed behind baseline rules (their handles). */
+static void installed_of(const struct cls_rule *const *rules, unsigned n, void **out)
+{
+	for (unsigned i = 0; i < n; i++)
+		out[i] = (void *)(uintptr_t)((const struct baseline *)rules[i])->installed;
 }
 
 static void test_tuple_space_agrees_with_linear_scan(void **state)
@@ -1024,8 +1059,11 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	static struct mpf_flow_attr attrs[N];
 	const struct mpf_flow_action actions[][2] = {{ACTION(DROP, NULL), END_ACTION},
 						     {ACTION(PASSTHRU, NULL), END_ACTION}};
+	static struct baseline baseline[N];
+	static void *handles[N];
 	const struct cls_rule *linear[N];
-	unsigned seed = 1;
+	struct pool pool = {0};
+	unsigned seed = 1, kept = 0;
 
 	srand(seed);
 	for (unsigned i = 0; i < N; i++) {
@@ -1052,11 +1090,21 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 		*at++ = ITEM(UDP, .spec = &uspec[i], .mask = &umask[i]);
 		*at = END_ITEM;
 		attrs[i] = (struct mpf_flow_attr){.ingress = 1, .priority = (uint32_t)(rand() % 8)};
+		const struct mpf_flow_action *list = actions[rand() % 5 == 0];
+		const struct cls_rule *installed;
+
 		rig->n_rules = 0;
-		linear[i] = rule_on(rig, 0, &attrs[i], patterns[i], actions[rand() % 5 == 0]);
+		installed = rule_on(rig, 0, &attrs[i], patterns[i], list);
+		baseline_compile(&baseline[i], &pool, installed, &attrs[i], patterns[i], list);
+		linear[i] = &baseline[i].cls;
+		/* Only what lookups read is kept: the ranges' and the general
+		 * rules' patterns, not those the node confirms alone. */
+		assert_int_equal(installed->match.n_items != 0, installed->reads_match);
+		kept += installed->reads_match;
 	}
 	assert_true(cls_tuple_count(&rig->soft->cls) > 1);
 	assert_true(rig->soft->cls.general_rules > 0);
+	assert_true(kept > 0 && kept < N);
 	sort_by_rank(linear, N);
 	agrees_with_linear(rig, linear, N, PACKETS);
 	/* Half of them destroyed, in a random order: the chains they leave
@@ -1068,15 +1116,20 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 		linear[i] = linear[j];
 		linear[j] = t;
 	}
-	destroy_in_bursts(rig, linear + N / 2, N - N / 2);
+	installed_of(linear + N / 2, N - N / 2, handles);
+	destroy_in_bursts(rig, (const struct cls_rule *const *)handles, N - N / 2);
 	sort_by_rank(linear, N / 2);
 	agrees_with_linear(rig, linear, N / 2, PACKETS);
 	/* The rest: every tuple emptied goes, once, however many of its
 	 * rules a burst held. */
-	destroy_in_bursts(rig, linear, N / 2);
+	installed_of(linear, N / 2, handles);
+	destroy_in_bursts(rig, (const struct cls_rule *const *)handles, N / 2);
 	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
 	assert_int_equal(rig->soft->cls.keyed_rules + rig->soft->cls.general_rules, 0);
 	agrees_with_linear(rig, linear, 0, PACKETS / 10);
+	for (unsigned i = 0; i < N; i++)
+		match_free(&baseline[i].cls.match, &pool);
+	pool_fini(&pool);
 }
 
 /* Past the size where tables stay in cache, lookups go in bursts whose

@@ -608,6 +608,7 @@ static int insert_general(struct cls *c, struct cls_rule *rule)
 	node->rank = rule->rank;
 	node->seq = rule->seq;
 	rule->tuple = NULL;
+	rule->reads_match = true;
 	chain_insert(&c->general, node);
 	c->general_rules++;
 	return 0;
@@ -717,6 +718,7 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	}
 	rule->hash = rule_key(t, rule, node->words);
 	rule->tuple = t;
+	rule->reads_match = verify == CLS_VERIFY_RULE;
 	node->rule = rule;
 	node->hash = rule->hash;
 	node->rank = rule->rank;

@@ -43,6 +43,11 @@ struct cls_rule {
 	uint64_t rank; /* group << 32 | priority */
 	uint64_t seq;  /* creation order */
 	bool terminating;
+	/* Set by cls_insert(): lookups read `match` (a general rule, or one
+	 * its tuple's key cannot confirm alone). When clear, the node holds
+	 * all a lookup needs, and the owner may free `match`'s items (a
+	 * 5-tuple rule's three items are 408 bytes). */
+	bool reads_match;
 	struct match_pattern match;
 	struct cls_tuple *tuple; /* NULL: on the general list */
 	uint64_t hash;		 /* of its key in the tuple */

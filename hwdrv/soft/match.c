@@ -230,7 +230,7 @@ void match_free(struct match_pattern *m, struct pool *pool)
 	free(m->functions.more);
 	m->items = NULL;
 	m->ports.more = m->functions.more = NULL;
-	m->n_items = 0;
+	m->n_items = m->cap_items = 0;
 }
 
 bool match_is_keyed(const struct match_pattern *m)

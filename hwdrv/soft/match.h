@@ -108,7 +108,7 @@ struct match_pattern {
 /* Compile the pattern of `rule` (validated: its shape read, nothing
  * derived again), its items from `pool`. -ENOMEM or -ENOTSUP (with
  * `error`) for a pattern beyond the MATCH_* limits. match_free() releases
- * it, to the same pool. */
+ * it, to the same pool (again: nothing). */
 int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule, struct pool *pool,
 		  struct mpf_flow_error *error);
 void match_free(struct match_pattern *m, struct pool *pool);

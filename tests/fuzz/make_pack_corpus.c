@@ -42,13 +42,15 @@ int main(int argc, char **argv)
 	const struct mpf_flow_attr attr2 = {.ingress = 1, .group = 300, .priority = 70000};
 	struct mpf_flow_item_eth eth = {.dst = {0x66, 0x11, 0x22, 0x33, 0x44, 0x55}};
 	struct mpf_flow_item_ipv4 ip = {.hdr.src_addr = 0x0B86C806, .hdr.next_proto_id = 17};
-	struct mpf_flow_item_ipv4 ip_mask = {.hdr.src_addr = 0x00ffffff,
-					     .hdr.next_proto_id = 0xff};
+	struct mpf_flow_item_ipv4 ip_mask = {.hdr.src_addr = 0x00ffffff, .hdr.next_proto_id = 0xff};
 	struct mpf_flow_item_ipv6 ip6 = {.hdr.src_addr = {0xfe, 0x80, [15] = 1}};
 	struct mpf_flow_item_udp udp = {.hdr.dst_port = 0xb512};
 	struct mpf_flow_item_vxlan vxlan = {.vni = {0, 0, 42}};
-	struct mpf_flow_item_raw raw = {
-		.relative = 1, .search = 1, .offset = 10, .length = 3, .pattern = (const uint8_t *)"foo"};
+	struct mpf_flow_item_raw raw = {.relative = 1,
+					.search = 1,
+					.offset = 10,
+					.length = 3,
+					.pattern = (const uint8_t *)"foo"};
 	const uint16_t queues[] = {0, 1, 2, 3};
 	const uint8_t key[40] = {0x6d, 0x5a};
 	const struct mpf_flow_action_rss rss = {
@@ -71,12 +73,12 @@ int main(int argc, char **argv)
 							 ACTION(QUEUE, &queue), ACTION(END, NULL)},
 			      NULL));
 	both(argv[1], "tunnel-raw-rss", msg,
-	     wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, 7, 3, true, &attr2,
-			      (struct mpf_flow_item[]){ITEM(ETH), ITEM(IPV6, .spec = &ip6),
-						       ITEM(UDP), ITEM(VXLAN, .spec = &vxlan),
-						       ITEM(ETH), ITEM(RAW, .spec = &raw), ITEM(END)},
-			      (struct mpf_flow_action[]){ACTION(RSS, &rss), ACTION(END, NULL)},
-			      NULL));
+	     wire_encode_rule(
+		     msg, sizeof(msg), WIRE_OP_CREATE, 7, 3, true, &attr2,
+		     (struct mpf_flow_item[]){ITEM(ETH), ITEM(IPV6, .spec = &ip6), ITEM(UDP),
+					      ITEM(VXLAN, .spec = &vxlan), ITEM(ETH),
+					      ITEM(RAW, .spec = &raw), ITEM(END)},
+		     (struct mpf_flow_action[]){ACTION(RSS, &rss), ACTION(END, NULL)}, NULL));
 	both(argv[1], "vf", msg,
 	     wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, 0, 1, false, &attr,
 			      (struct mpf_flow_item[]){ITEM(ETH), ITEM(END)},
