@@ -88,6 +88,23 @@ static void bind_rule(struct bench_rule *r)
 	r->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_END};
 }
 
+/* The rule compiled again for the linear baseline (the installed one keeps
+ * only what the classifier's lookups read), ranked as installed. */
+static int linear_copy(struct cls_linear_rule *l, struct bench_rule *r, struct pool *pool)
+{
+	struct rule_shape shape;
+	struct mpf_flow_error error;
+	struct hwdrv_rule hw = {
+		.attr = &r->attr, .pattern = r->pattern, .actions = r->actions, .shape = &shape};
+
+	if (rule_validate(&r->attr, r->pattern, r->actions, &shape, &error) != 0 ||
+	    cls_linear_rule(l, r->handle, &hw, pool, &error) != 0) {
+		fprintf(stderr, "classify: baseline rule refused: %s\n", error.message);
+		return -1;
+	}
+	return 0;
+}
+
 static int create(struct hwdrv *dev, struct bench_rule *r)
 {
 	struct rule_shape shape;
@@ -259,6 +276,8 @@ int main(int argc, char **argv)
 	struct mpf_flow_error error;
 	struct bench_rule *rules = NULL;
 	const struct cls_rule **sorted;
+	struct cls_linear_rule *linear;
+	struct pool baseline_pool = {0};
 	struct trace trace = {0};
 	struct hwdrv dev;
 	struct soft *soft;
@@ -336,8 +355,14 @@ int main(int argc, char **argv)
 		}
 	}
 	sorted = malloc(n * sizeof(*sorted));
-	for (unsigned i = 0; i < n; i++)
-		sorted[i] = rules[i].handle;
+	linear = malloc(n * sizeof(*linear));
+	if (sorted == NULL || linear == NULL)
+		return 1;
+	for (unsigned i = 0; i < n; i++) {
+		if (linear_copy(&linear[i], &rules[i], &baseline_pool) != 0)
+			return 1;
+		sorted[i] = &linear[i].cls;
+	}
 	qsort(sorted, n, sizeof(*sorted), by_rank);
 	linear_pps = run_linear(sorted, n, &trace, seconds, &linear_packets);
 	/* The two must agree on every packet the baseline saw. */
@@ -346,7 +371,8 @@ int main(int argc, char **argv)
 
 		cls_lookup(&soft->cls, &trace.packets[i], &a);
 		cls_lookup_linear(sorted, n, &trace.packets[i], &b);
-		if (a.n != b.n || (a.n && a.rules[a.n - 1] != b.rules[b.n - 1])) {
+		if (a.n != b.n ||
+		    (a.n && a.rules[a.n - 1] != cls_linear_installed(b.rules[b.n - 1]))) {
 			fprintf(stderr, "classify: packet %u: tuple space and linear disagree\n",
 				i);
 			return 1;
@@ -376,6 +402,10 @@ int main(int argc, char **argv)
 	printf("  while classifying: %.0f inserts+deletes/s; classify thread %.2f Mpps\n",
 	       churn_ops / (now_s() - start), churn.packets / (now_s() - start) / 1e6);
 	hwdrv_close(&dev);
+	for (unsigned i = 0; i < n; i++)
+		match_free(&linear[i].cls.match, &baseline_pool);
+	pool_fini(&baseline_pool);
+	free(linear);
 	free(sorted);
 	free(rules);
 	free(trace.bytes);

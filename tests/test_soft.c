@@ -974,15 +974,10 @@ static void destroy_in_bursts(struct rig *rig, const struct cls_rule *const *rul
 	}
 }
 
-/* A rule of the linear baseline: compiled on its own from the rule the
- * backend installed (whose compiled pattern the backend frees once its
- * classifier node holds all that lookups need), in the same order. */
-struct baseline {
-	struct cls_rule cls;
-	const struct cls_rule *installed;
-};
-
-static void baseline_compile(struct baseline *b, struct pool *pool,
+/* A rule of the linear baseline, compiled on its own from the rule the
+ * backend installed (which frees its compiled pattern once its classifier
+ * node holds all that lookups need). */
+static void baseline_compile(struct cls_linear_rule *b, struct pool *pool,
 			     const struct cls_rule *installed, const struct mpf_flow_attr *attr,
 			     const struct mpf_flow_item *pattern,
 			     const struct mpf_flow_action *actions)
@@ -993,11 +988,7 @@ static void baseline_compile(struct baseline *b, struct pool *pool,
 		.attr = attr, .pattern = pattern, .actions = actions, .shape = &shape};
 
 	assert_int_equal(rule_validate(attr, pattern, actions, &shape, &error), 0);
-	*b = (struct baseline){.cls = {.rank = installed->rank,
-				       .seq = installed->seq,
-				       .terminating = installed->terminating},
-			       .installed = installed};
-	assert_int_equal(match_compile(&b->cls.match, &hw, pool, &error), 0);
+	assert_int_equal(cls_linear_rule(b, installed, &hw, pool, &error), 0);
 }
 
 /* The linear baseline wants its rules in (rank, creation) order. */
@@ -1036,8 +1027,7 @@ static void agrees_with_linear(struct rig *rig, const struct cls_rule *const *ru
 		assert_int_equal(a.n, b.n);
 		assert_int_equal(a.terminated, b.terminated);
 		for (unsigned i = 0; i < a.n; i++)
-			assert_ptr_equal(a.rules[i],
-					 ((const struct baseline *)b.rules[i])->installed);
+			assert_ptr_equal(a.rules[i], cls_linear_installed(b.rules[i]));
 	}
 }
 
@@ -1045,7 +1035,7 @@ static void agrees_with_linear(struct rig *rig, const struct cls_rule *const *ru
 static void installed_of(const struct cls_rule *const *rules, unsigned n, void **out)
 {
 	for (unsigned i = 0; i < n; i++)
-		out[i] = (void *)(uintptr_t)((const struct baseline *)rules[i])->installed;
+		out[i] = (void *)(uintptr_t)cls_linear_installed(rules[i]);
 }
 
 static void test_tuple_space_agrees_with_linear_scan(void **state)
@@ -1059,7 +1049,7 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	static struct mpf_flow_attr attrs[N];
 	const struct mpf_flow_action actions[][2] = {{ACTION(DROP, NULL), END_ACTION},
 						     {ACTION(PASSTHRU, NULL), END_ACTION}};
-	static struct baseline baseline[N];
+	static struct cls_linear_rule baseline[N];
 	static void *handles[N];
 	const struct cls_rule *linear[N];
 	struct pool pool = {0};

@@ -1151,6 +1151,17 @@ void cls_lookup_burst(const struct cls *c, const struct packet *const *pkts, uns
 		finish(&cand[k]);
 }
 
+int cls_linear_rule(struct cls_linear_rule *l, const struct cls_rule *installed,
+		    const struct hwdrv_rule *rule, struct pool *pool, struct mpf_flow_error *error)
+{
+	*l = (struct cls_linear_rule){.cls = {.rank = installed->rank,
+					      .seq = installed->seq,
+					      .terminating = installed->terminating,
+					      .reads_match = true},
+				      .installed = installed};
+	return match_compile(&l->cls.match, rule, pool, error);
+}
+
 void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const struct packet *p,
 		       struct cls_result *out)
 {

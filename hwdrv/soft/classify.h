@@ -103,9 +103,26 @@ void cls_lookup_burst(const struct cls *c, const struct packet *const *pkts, uns
 bool cls_lookup_overlaps(const struct cls *c);
 
 /* The baseline the benchmark compares with: every rule in order through the
- * general matcher. `rules` sorted by (rank, seq). */
+ * general matcher. `rules` sorted by (rank, seq): cls_linear_rule()s. */
 void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const struct packet *p,
 		       struct cls_result *out);
+
+/* A rule of that baseline: compiled again from `rule`, the rule installed
+ * as `installed` (which may have given its pattern back once its node
+ * confirms it alone: reads_match), and ranked as it is. Its pattern comes
+ * from `pool`: match_free() it after. 0 or match_compile()'s error. */
+struct cls_linear_rule {
+	struct cls_rule cls; /* first: the baseline's results name these */
+	const struct cls_rule *installed;
+};
+int cls_linear_rule(struct cls_linear_rule *l, const struct cls_rule *installed,
+		    const struct hwdrv_rule *rule, struct pool *pool, struct mpf_flow_error *error);
+
+/* The installed rule behind a result of the baseline. */
+static inline const struct cls_rule *cls_linear_installed(const struct cls_rule *r)
+{
+	return ((const struct cls_linear_rule *)r)->installed;
+}
 
 /* Tuples (distinct masks) in use, for logs and benchmarks. */
 unsigned cls_tuple_count(const struct cls *c);
