@@ -207,6 +207,8 @@ static uint64_t client_heap_quota(const struct server *s)
 	       (REGION_HEAP_PER_RULE / sizeof(struct region_chunk));
 }
 
+_Static_assert(PACK_MAX <= UINT16_MAX, "a packed rule's length fits its entry's rule_length");
+
 /* Keep the request that made the rule in `slot`, packed into s->packed for
  * its entry (publish_entry()), or when longer than an entry holds, into
  * the rule heap, charged to client `c` (NULL: the instance's). 0, or
