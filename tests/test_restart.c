@@ -519,6 +519,61 @@ static void test_a_damaged_journal_is_reported_and_read_up_to_the_damage(void **
 	mpf_disconnect(c);
 }
 
+/* A journal read up to damage is rewritten from the rule directory, each
+ * rule unpacked from its entry or, when too long for it, from the rule
+ * heap: the next start restores every rule as it was made, the same text
+ * under the same handle. */
+static void test_a_journal_rewritten_from_the_directory_keeps_every_rule(void **state)
+{
+	static const char *const texts[] = {
+		"ingress pattern eth / ipv4 src is 10.1.2.3 dst is 192.168.7.9 / tcp src is 40000 "
+		"dst is 443 / end actions count / queue index 3 / end",
+		/* IPv6 addresses: longer packed than an entry holds, in the heap. */
+		"priority 7 ingress pattern eth / ipv6 src is "
+		"2001:db8:1111:2222:3333:4444:5555:6666 dst is "
+		"fe80:1:2:3:4:5:6:7 / udp "
+		"dst is 53 / end actions mark id 9 / count / queue index 1 / end",
+		"group 2 priority 70000 ingress pattern eth / ipv4 src spec 10.0.0.0 src mask "
+		"255.255.240.0 / end actions drop / end",
+	};
+	enum { N = sizeof(texts) / sizeof(texts[0]) };
+	struct primary *p = *state;
+	struct mpf_flow_error error;
+	struct mpf_flow_info info;
+	struct mpf_client *c;
+	uint64_t handles[N];
+	long offsets[8], torn, size;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/default.journal", p->dir);
+	assert_int_equal(primary_connect(p, "writer", &c), 0);
+	for (unsigned i = 0; i < N; i++)
+		if (create_from_text(c, texts[i], PERSISTENT, &handles[i], &error) != 0)
+			fail_msg("'%s': %s", texts[i], error.message);
+	mpf_disconnect(c);
+	kill_primary(p);
+	/* A torn record at the end: read up to it, then rewritten. */
+	f = fopen(path, "ab");
+	assert_non_null(f);
+	assert_int_equal(fwrite("\x4d\x46\x4a\x52torn", 1, 8, f), 8);
+	fclose(f);
+	assert_int_equal(record_offsets(path, offsets, 8, &torn), 1 + N);
+	assert_int_equal(primary_restart(p, args), 0);
+	kill_primary(p);
+	/* Rewritten: the epoch and the rules, the torn tail gone. */
+	assert_int_equal(record_offsets(path, offsets, 8, &size), 1 + N);
+	assert_int_equal(size, torn - 8);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "reader", &c), 0);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(mpf_flow_get(c, handles[i], &info), 0);
+		assert_string_equal(info.text, texts[i]);
+		assert_true(info.flags & MPF_FLOW_INFO_PERSISTENT);
+	}
+	mpf_disconnect(c);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -528,6 +583,7 @@ int main(void)
 		T(test_a_primary_killed_mid_stream_loses_no_acknowledged_rule),
 		T(test_a_primary_killed_under_many_clients_loses_no_acknowledged_rule),
 		T(test_a_damaged_journal_is_reported_and_read_up_to_the_damage),
+		T(test_a_journal_rewritten_from_the_directory_keeps_every_rule),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
