@@ -427,6 +427,133 @@ static void test_monitor_lists_rules_without_being_a_client(void **state)
 	mpf_monitor_close(m);
 }
 
+/* Rules that say their number twice: in their match and in their mark.
+ * Odd ones are packed in their directory entry, even ones (IPv6
+ * addresses) in the rule heap. */
+static void churn_rule_text(char *text, size_t size, uint32_t n)
+{
+	if (n % 2)
+		snprintf(text, size,
+			 "ingress pattern eth / ipv4 src is 10.0.%u.%u / end actions mark id %u / "
+			 "queue index 0 / end",
+			 n >> 8 & 0xff, n & 0xff, n);
+	else
+		snprintf(text, size,
+			 "ingress pattern eth / ipv6 src is 2001:db8:1111:2222:3333:4444:5555:6666 "
+			 "dst is fe80:1:2:3:4:5:%x:%x / end actions mark id %u / queue index 0 / "
+			 "end",
+			 (n >> 15) + 1, (n & 0x7fff) + 1, n);
+}
+
+/* Does a rule's text say one number twice (a rule seen whole)? Which, in
+ * *n. */
+static bool churn_rule_whole(const char *text, unsigned *number)
+{
+	const char *mark = strstr(text, "mark id "), *at;
+	unsigned n, a, b;
+
+	if (mark == NULL || sscanf(mark, "mark id %u", &n) != 1)
+		return false;
+	*number = n;
+	if ((at = strstr(text, "ipv4 src is 10.0.")) != NULL)
+		return sscanf(at, "ipv4 src is 10.0.%u.%u", &a, &b) == 2 && n % 2 &&
+		       (a << 8 | b) == (n & 0xffff);
+	if ((at = strstr(text, "dst is fe80:1:2:3:4:5:")) != NULL)
+		return sscanf(at, "dst is fe80:1:2:3:4:5:%x:%x", &a, &b) == 2 && n % 2 == 0 &&
+		       ((a - 1) << 15 | (b - 1)) == n;
+	return false;
+}
+
+struct churn {
+	struct mpf_client *c;
+	uint32_t rounds;
+	uint64_t *handles; /* [n]: rule n's */
+	shm_u32 done;
+};
+
+/* Make rules and destroy them, eight live at a time: the slots they free
+ * serve the next ones, inline and heap-packed in turn. */
+static void *churn_rules(void *arg)
+{
+	struct churn *ch = arg;
+	struct mpf_flow_error error;
+	uint64_t live[8] = {0};
+	char text[256];
+
+	for (uint32_t n = 1; n <= ch->rounds; n++) {
+		uint64_t *h = &live[n % 8];
+
+		if (*h)
+			assert_int_equal(mpf_flow_destroy(ch->c, 0, *h, &error), 0);
+		churn_rule_text(text, sizeof(text), n);
+		if (create_from_text(ch->c, text, 0, h, &error) != 0)
+			fail_msg("'%s': %s", text, error.message);
+		ch->handles[n] = *h;
+	}
+	shm_store_release32(&ch->done, 1);
+	return NULL;
+}
+
+/* A monitor walking the directory while a client churns through its slots
+ * sees each rule whole and under its own handle: never one rule's entry
+ * with another's packed bytes (inline or in heap chunks freed and reused
+ * meanwhile), never a rule that does not unpack. (A primary that made a
+ * slot live before writing its entry, preempted in between, fails it.) */
+static void test_a_walk_under_churn_sees_each_rule_whole(void **state)
+{
+	enum { ROUNDS = 6000, SEEN_MAX = 1u << 20 };
+	struct churn ch = {.rounds = ROUNDS};
+	struct mpf_flow_info rule;
+	struct mpf_monitor *m;
+	struct churn_seen {
+		uint64_t handle;
+		uint32_t n;
+	} *seen = calloc(SEEN_MAX, sizeof(*seen));
+	unsigned n_seen = 0, walks = 0;
+	struct primary p;
+	pthread_t thread;
+
+	(void)state;
+	if (strcmp(backend(), "soft") != 0)
+		skip(); /* MARK with QUEUE and IPv6: the soft backend takes every rule */
+	ch.handles = calloc(ROUNDS + 1, sizeof(*ch.handles));
+	assert_non_null(seen);
+	assert_non_null(ch.handles);
+	/* Few slots: each is rewritten every few creates, under the walk. */
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "12", NULL}), 0);
+	m = open_monitor(&p);
+	assert_int_equal(primary_connect(&p, "churn", &ch.c), 0);
+	pthread_create(&thread, NULL, churn_rules, &ch);
+	while (!shm_load_acquire32(&ch.done)) {
+		uint32_t cursor = 0;
+
+		while (mpf_monitor_next(m, &cursor, &rule) == 1) {
+			unsigned n = 0;
+
+			if (!churn_rule_whole(rule.text, &n) || n == 0 || n > ROUNDS)
+				fail_msg("rule 0x%llx seen torn: %s",
+					 (unsigned long long)rule.handle, rule.text);
+			if (n_seen < SEEN_MAX)
+				seen[n_seen++] = (struct churn_seen){.handle = rule.handle, .n = n};
+		}
+		walks++;
+	}
+	pthread_join(thread, NULL);
+	/* Each rule seen under the handle its create returned. */
+	for (unsigned i = 0; i < n_seen; i++)
+		if (ch.handles[seen[i].n] != seen[i].handle)
+			fail_msg("rule %u seen under handle 0x%llx, made as 0x%llx", seen[i].n,
+				 (unsigned long long)seen[i].handle,
+				 (unsigned long long)ch.handles[seen[i].n]);
+	print_message("%u walks, %u rules seen whole and as themselves\n", walks, n_seen);
+	assert_true(walks > 10 && n_seen > 100);
+	free(seen);
+	free(ch.handles);
+	mpf_disconnect(ch.c);
+	mpf_monitor_close(m);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_monitor_sees_the_primary_die_and_reattaches(void **state)
 {
 	struct primary *p = *state;
@@ -1314,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_the_rule_heap_bounds_and_reuses_its_room),
 		cmocka_unit_test(test_the_rule_heap_cannot_be_fragmented_or_hoarded),
 		T(test_sixteen_clients_create_query_destroy_concurrently),
+		cmocka_unit_test(test_a_walk_under_churn_sees_each_rule_whole),
 		T(test_client_killed_mid_batch_loses_only_its_rules),
 		T(test_garbage_requests_get_error_completions),
 		T(test_corrupt_ring_drops_only_that_client),
