@@ -508,7 +508,7 @@ static void test_a_walk_under_churn_sees_each_rule_whole(void **state)
 	struct churn_seen {
 		uint64_t handle;
 		uint32_t n;
-	} *seen = calloc(SEEN_MAX, sizeof(*seen));
+	} *seen;
 	unsigned n_seen = 0, walks = 0;
 	struct primary p;
 	pthread_t thread;
@@ -516,6 +516,7 @@ static void test_a_walk_under_churn_sees_each_rule_whole(void **state)
 	(void)state;
 	if (strcmp(backend(), "soft") != 0)
 		skip(); /* MARK with QUEUE and IPv6: the soft backend takes every rule */
+	seen = calloc(SEEN_MAX, sizeof(*seen));
 	ch.handles = calloc(ROUNDS + 1, sizeof(*ch.handles));
 	assert_non_null(seen);
 	assert_non_null(ch.handles);
