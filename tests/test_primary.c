@@ -508,7 +508,7 @@ static void test_a_walk_under_churn_sees_each_rule_whole(void **state)
 	struct churn_seen {
 		uint64_t handle;
 		uint32_t n;
-	} *seen;
+	} * seen;
 	unsigned n_seen = 0, walks = 0;
 	struct primary p;
 	pthread_t thread;
