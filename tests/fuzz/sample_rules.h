@@ -29,8 +29,7 @@ static inline int sample_rule(unsigned i, uint8_t *msg, size_t cap, enum wire_op
 	const struct mpf_flow_attr ranked = {.ingress = 1, .group = 300, .priority = 70000};
 	struct mpf_flow_item_eth eth = {.dst = {0x66, 0x11, 0x22, 0x33, 0x44, 0x55}};
 	struct mpf_flow_item_ipv4 ip = {.hdr.src_addr = 0x0B86C806, .hdr.next_proto_id = 17};
-	struct mpf_flow_item_ipv4 ip_mask = {.hdr.src_addr = 0x00ffffff,
-					     .hdr.next_proto_id = 0xff};
+	struct mpf_flow_item_ipv4 ip_mask = {.hdr.src_addr = 0x00ffffff, .hdr.next_proto_id = 0xff};
 	struct mpf_flow_item_ipv6 ip6 = {.hdr.src_addr = {0xfe, 0x80, [15] = 1}};
 	struct mpf_flow_item_udp udp = {.hdr.dst_port = 0xb512};
 	struct mpf_flow_item_vxlan vxlan = {.vni = {0, 0, 42}};
