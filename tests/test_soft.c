@@ -1122,6 +1122,77 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	pool_fini(&pool);
 }
 
+/* The tuple a rule goes to depends on its shape and on its key: rules of
+ * a /24 shape fill the relaxed /8 tuple until CLS_COLLISIONS_MAX of them
+ * share a key; the next goes to a tuple of its own masks, which then takes
+ * every rule of that shape. A /16 rule goes to the relaxed tuple where its
+ * key is free and to a /16 tuple of its own where it is crowded: one shape,
+ * two tuples, chosen per rule. What the classifier remembers of a shape
+ * must not outlive the tuples: a rule of a known shape inserted once every
+ * tuple is gone, and the whole again. */
+static void test_crowded_keys_go_to_a_tuple_of_their_own(void **state)
+{
+	struct rig *rig = *state;
+	enum { A = CLS_COLLISIONS_MAX + 2, N = A + 3 };
+	static struct mpf_flow_item_ipv4 spec[N];
+	static const struct mpf_flow_item_ipv4 mask24 = {.hdr.src_addr = BE32(0xffffff00u)},
+					       mask16 = {.hdr.src_addr = BE32(0xffff0000u)};
+	static struct mpf_flow_item patterns[N][2];
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), END_ACTION};
+	const struct cls_rule *installed[N];
+
+	for (unsigned i = 0; i < N; i++) {
+		/* A /24 rules, all of key 10/8; then /16 rules of keys 12/8,
+		 * 10/8 (crowded) and 12/8 again. */
+		static const uint32_t b16[] = {IP(12, 0, 0, 0), IP(10, 100, 0, 0), IP(12, 1, 0, 0)};
+
+		spec[i].hdr.src_addr = BE32(i < A ? IP(10, i, 0, 0) : b16[i - A]);
+		patterns[i][0] = ITEM(IPV4, .spec = &spec[i], .mask = i < A ? &mask24 : &mask16);
+		patterns[i][1] = END_ITEM;
+	}
+	for (unsigned round = 0; round < 2; round++) {
+		const struct cls_tuple *relaxed, *own24, *own16;
+
+		rig->n_rules = 0;
+		for (unsigned i = 0; i < N; i++)
+			installed[i] = rule_on(rig, 0, &ingress, patterns[i], drop);
+		relaxed = installed[0]->tuple;
+		own24 = installed[CLS_COLLISIONS_MAX]->tuple;
+		own16 = installed[A + 1]->tuple;
+		assert_non_null(relaxed);
+		for (unsigned i = 0; i < CLS_COLLISIONS_MAX; i++)
+			assert_ptr_equal(installed[i]->tuple, relaxed);
+		assert_ptr_not_equal(own24, relaxed);
+		assert_ptr_equal(installed[A - 1]->tuple, own24);
+		assert_ptr_equal(installed[A]->tuple, relaxed); /* its key is free there */
+		assert_ptr_not_equal(own16, relaxed);		/* crowded there */
+		assert_ptr_not_equal(own16, own24);
+		assert_ptr_equal(installed[A + 2]->tuple, own16); /* its own, once it exists */
+		assert_int_equal(cls_tuple_count(&rig->soft->cls), 3);
+		/* Each rule is found by its own packets, wherever it went. */
+		for (unsigned i = 0; i < N; i++) {
+			struct frame f = frame_ipv4_l4(RULE_BE32(spec[i].hdr.src_addr) | 7,
+						       IP(192, 0, 2, 1), 17, 7, 9, 0);
+			struct packet p = {.data = f.bytes,
+					   .length = (uint32_t)f.length,
+					   .function = PACKET_FUNCTION_PF};
+			struct cls_result r;
+
+			packet_parse(&p);
+			cls_lookup(&rig->soft->cls, &p, &r);
+			assert_int_equal(r.n, 1);
+			assert_ptr_equal(r.rules[0], installed[i]);
+		}
+		destroy_in_bursts(rig, installed, N);
+		assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
+		/* A rule of a shape seen before, and no tuple left to hold
+		 * it: a new one. */
+		installed[0] = rule_on(rig, 0, &ingress, patterns[A], drop);
+		assert_int_equal(cls_tuple_count(&rig->soft->cls), 1);
+		destroy_in_bursts(rig, installed, 1);
+	}
+}
+
 /* Past the size where tables stay in cache, lookups go in bursts whose
  * probes overlap (cls_lookup_burst): each packet's result must be exactly
  * its own lookup's, terminating or not, general rules included. */
@@ -1276,6 +1347,7 @@ int main(void)
 		T(test_egress_rules_see_transmitted_packets_only),
 		T(test_security_is_refused_naming_the_action),
 		T(test_tuple_space_agrees_with_linear_scan),
+		T(test_crowded_keys_go_to_a_tuple_of_their_own),
 		T(test_burst_lookups_agree_with_single_ones_at_scale),
 		cmocka_unit_test(test_parser_walks_tunnels_and_tags),
 	};

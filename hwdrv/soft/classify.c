@@ -90,6 +90,35 @@ struct cls_list {
 	struct cls_tuple *tuples[]; /* by min_rank */
 };
 
+/*
+ * A rule's shape is its own masks (item types, masks, anchoring, whether it
+ * names a function). Which tuples can hold a rule, and how each confirms
+ * it, depends on its shape alone; only whether a tuple is crowded at its
+ * key depends on the rule. Bulk loads are millions of rules of a few
+ * shapes, so the writer keeps what it learned of each shape: its
+ * description, and the tuples that fit it, most specific first, with their
+ * verify layouts. A rule of a known shape is then one hash of its masks,
+ * one compare, and a probe per crowded candidate, not a description and a
+ * walk over every tuple. The lists are rebuilt when a tuple comes or goes
+ * (the classifier's generation).
+ */
+#define CLS_SHAPES 256 /* slots, by hash of masks; a shape that collides replaces */
+
+struct cls_fit {
+	struct cls_tuple *tuple;
+	enum cls_verify verify;	       /* for a rule without ranges */
+	uint64_t vmask[CLS_KEY_WORDS]; /* CLS_VERIFY_WORDS: verify_layout()'s */
+};
+
+struct cls_shape {
+	uint64_t hash;
+	bool general; /* its key would not fit: the general list */
+	struct cls_tuple own;
+	uint64_t generation; /* of the tuple set `fits` was listed from */
+	unsigned n_fits, cap_fits;
+	struct cls_fit *fits; /* most specific first; equal ones in tuple order */
+};
+
 static bool before(const struct cls_rule *a, const struct cls_rule *b)
 {
 	return a->rank < b->rank || (a->rank == b->rank && a->seq < b->seq);
@@ -173,8 +202,6 @@ static uint8_t item_size(unsigned type)
  * per distinct mask. The price is keys shared by several rules: a key
  * shared by CLS_COLLISIONS_MAX rules of finer masks takes no more of them —
  * they go to a tuple of their own masks, so that no chain grows long. */
-#define CLS_COLLISIONS_MAX 8
-
 static unsigned relaxed_prefix(unsigned bits, unsigned format)
 {
 	unsigned most = format == RULE_FORMAT_IPV4 ? 8 : 32;
@@ -329,24 +356,19 @@ static void node_free(struct cls *c, struct cls_node *node)
 	pool_free(&c->pool, node, node->size);
 }
 
-/* Writer: how a rule of shape `own` in tuple `t` is confirmed. For
- * CLS_VERIFY_WORDS, its own mask and value in the key's layout (the words
- * after the key in node->words); CLS_VERIFY_RULE when it has ranges or mask
- * bits outside the words the tuple gathers. */
-static enum cls_verify verify_kind(const struct cls_tuple *t, const struct cls_tuple *own,
-				   const struct match_pattern *m, uint64_t *vmask, uint64_t *vvalue)
+/* Writer: how a rule of shape `own` without ranges is confirmed in tuple
+ * `t` (a rule with ranges: always CLS_VERIFY_RULE). For CLS_VERIFY_WORDS,
+ * `vmask` gets the rule's own mask in the key's layout (word 0 and the
+ * bytes another gather reads first left zero); its value in that layout is
+ * its value's key words under `vmask` (verify_words()). CLS_VERIFY_RULE
+ * when it has mask bits outside the words the tuple gathers. */
+static enum cls_verify verify_layout(const struct cls_tuple *t, const struct cls_tuple *own,
+				     uint64_t *vmask)
 {
-	unsigned words = key_words(t);
-
-	for (unsigned i = 0; i < m->n_items; i++)
-		if (m->items[i].n_ranges)
-			return CLS_VERIFY_RULE;
 	if (t->bits == own->bits)
 		return CLS_VERIFY_NONE;
-	memset(vmask, 0, words * sizeof(*vmask));
-	memset(vvalue, 0, words * sizeof(*vvalue));
-	for (unsigned i = 0; i < m->n_items; i++) {
-		const struct match_item *item = &m->items[i];
+	memset(vmask, 0, key_words(t) * sizeof(*vmask));
+	for (unsigned i = 0; i < own->n_items; i++) {
 		int owner[MATCH_ITEM_BYTES];
 
 		/* Which gather reads each byte (the first one, as when the
@@ -357,21 +379,28 @@ static enum cls_verify verify_kind(const struct cls_tuple *t, const struct cls_t
 			if (t->gather[g].item == i)
 				for (unsigned b = 0; b < t->gather[g].length; b++)
 					owner[t->gather[g].offset + b] = (int)g;
-		for (unsigned b = 0; b < item->size; b++) {
-			const struct cls_gather *g;
-			unsigned shift;
-
-			if (item->mask[b] == 0)
+		for (unsigned b = 0; b < own->sizes[i]; b++) {
+			if (own->masks[i][b] == 0)
 				continue;
 			if (owner[b] < 0)
 				return CLS_VERIFY_RULE;
-			g = &t->gather[owner[b]];
-			shift = 8 * (b - g->offset);
-			vmask[1 + owner[b]] |= (uint64_t)item->mask[b] << shift;
-			vvalue[1 + owner[b]] |= (uint64_t)item->value[b] << shift;
+			vmask[1 + owner[b]] |= (uint64_t)own->masks[i][b]
+					       << 8 * (b - t->gather[owner[b]].offset);
 		}
 	}
 	return CLS_VERIFY_WORDS;
+}
+
+/* The rule's value in the layout verify_layout() gave its mask: values are
+ * spec & mask, so the gathered words under the mask are exactly those
+ * bytes. */
+static void verify_words(const struct cls_tuple *t, const struct match_pattern *m,
+			 const uint64_t *vmask, uint64_t *vvalue)
+{
+	vvalue[0] = 0;
+	for (unsigned g = 0; g < t->n_gather; g++)
+		vvalue[1 + g] =
+			load_raw(m->items[t->gather[g].item].value, &t->gather[g]) & vmask[1 + g];
 }
 
 static struct cls_table *table_new(uint32_t buckets)
@@ -555,6 +584,7 @@ static struct cls_tuple *tuple_find_or_add(struct cls *c, const struct cls_tuple
 	}
 	shm_store_relaxed64(&t->min_rank, UINT64_MAX);
 	c->tuples[c->n_tuples++] = t;
+	c->generation++; /* every shape's tuples listed again */
 	return t;
 }
 
@@ -565,6 +595,7 @@ static void tuple_drop(struct cls *c, struct cls_tuple *t)
 			c->tuples[i] = c->tuples[--c->n_tuples];
 			break;
 		}
+	c->generation++; /* no shape lists it any more */
 	/* If the smaller list cannot be had, keep the old one: an empty
 	 * tuple in it costs lookups a little, nothing else. */
 	if (list_publish(c) != 0)
@@ -591,6 +622,12 @@ void cls_fini(struct cls *c)
 	}
 	free(c->tuples);
 	free(c->list);
+	for (unsigned i = 0; c->shapes && i < CLS_SHAPES; i++) {
+		if (c->shapes[i])
+			free(c->shapes[i]->fits);
+		free(c->shapes[i]);
+	}
+	free(c->shapes);
 	pool_fini(&c->pool); /* every node, of every table and the general list */
 	memset(c, 0, sizeof(*c));
 }
@@ -614,6 +651,96 @@ static int insert_general(struct cls *c, struct cls_rule *rule)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Shapes (writer)                                                          */
+/* ------------------------------------------------------------------------ */
+
+static bool pattern_function(const struct match_pattern *m)
+{
+	return m->functions.n + m->pf > 0;
+}
+
+/* Of everything tuple_describe() reads to describe the rule's own shape. */
+static uint64_t shape_hash(const struct match_pattern *m)
+{
+	uint64_t h = hash_key((const uint64_t[]){m->n_items, m->floating, pattern_function(m)}, 3);
+
+	for (unsigned i = 0; i < m->n_items; i++) {
+		const struct match_item *item = &m->items[i];
+		uint64_t words[MATCH_ITEM_BYTES / 8 + 1] = {item->type};
+
+		memcpy(words + 1, item->mask, item->size);
+		h = (h ^ hash_key(words, 1 + (item->size + 7u) / 8)) * 0x9e3779b97f4a7c15ull;
+	}
+	return h ^ h >> 31;
+}
+
+static bool shape_is(const struct cls_shape *s, uint64_t hash, const struct match_pattern *m)
+{
+	const struct cls_tuple *own = &s->own;
+
+	if (s->hash != hash || own->floating != m->floating ||
+	    own->function != pattern_function(m) || own->n_items != m->n_items)
+		return false;
+	for (unsigned i = 0; i < m->n_items; i++)
+		if (own->types[i] != m->items[i].type ||
+		    memcmp(own->masks[i], m->items[i].mask, m->items[i].size) != 0)
+			return false;
+	return true;
+}
+
+/* The shape of `m`: the one kept, or described now. NULL: no memory. */
+static struct cls_shape *shape_of(struct cls *c, const struct match_pattern *m)
+{
+	uint64_t hash = shape_hash(m);
+	struct cls_shape **slot, *s;
+
+	if (c->shapes == NULL && (c->shapes = calloc(CLS_SHAPES, sizeof(*c->shapes))) == NULL)
+		return NULL;
+	slot = &c->shapes[hash % CLS_SHAPES];
+	s = *slot;
+	if (s && shape_is(s, hash, m))
+		return s;
+	if (s == NULL && (s = *slot = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->hash = hash;
+	s->general = !tuple_describe(&s->own, m, false);
+	s->generation = c->generation - 1; /* fits not listed yet */
+	s->n_fits = 0;
+	return s;
+}
+
+/* List the tuples that can hold a rule of shape `s`, most specific first. */
+static int shape_list(struct cls *c, struct cls_shape *s)
+{
+	s->n_fits = 0;
+	for (unsigned i = 0; i < c->n_tuples; i++) {
+		struct cls_tuple *t = c->tuples[i];
+		struct cls_fit *fit;
+		unsigned at;
+
+		if (!tuple_fits(t, &s->own))
+			continue;
+		if (s->n_fits == s->cap_fits) {
+			unsigned cap = s->cap_fits ? 2 * s->cap_fits : 4;
+			struct cls_fit *grown = realloc(s->fits, cap * sizeof(*grown));
+
+			if (grown == NULL)
+				return -ENOMEM;
+			s->fits = grown;
+			s->cap_fits = cap;
+		}
+		for (at = s->n_fits; at > 0 && s->fits[at - 1].tuple->bits < t->bits; at--)
+			;
+		fit = &s->fits[at];
+		memmove(fit + 1, fit, (s->n_fits++ - at) * sizeof(*fit));
+		fit->tuple = t;
+		fit->verify = verify_layout(t, &s->own, fit->vmask);
+	}
+	s->generation = c->generation;
+	return 0;
+}
+
 /* Writer: rules in `t` with the key `rule` would have there. */
 static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rule)
 {
@@ -629,87 +756,81 @@ static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rul
 	return n;
 }
 
-/* Writer: the tuple for a rule of shape `own`: the most specific one that
- * fits it and is not crowded at its key, or a new one. */
-static struct cls_tuple *tuple_choose(struct cls *c, const struct cls_tuple *own,
-				      const struct cls_rule *rule)
+/* Writer: where a rule of shape `s` goes: the most specific tuple that fits
+ * it and is not crowded at its key (a tuple of its own masks never is:
+ * the first, when there is one). NULL: none, a new tuple is needed (or no
+ * memory: -ENOMEM in `err`). */
+static const struct cls_fit *shape_choose(struct cls *c, struct cls_shape *s,
+					  const struct cls_rule *rule, int *err)
 {
-	struct cls_tuple *best = NULL, relaxed;
+	*err = s->generation == c->generation ? 0 : shape_list(c, s);
+	for (unsigned i = 0; *err == 0 && i < s->n_fits; i++) {
+		const struct cls_fit *fit = &s->fits[i];
 
-	/* A tuple of the rule's own masks is the most specific that can hold
-	 * it, and is never crowded: no other needs a look. */
-	for (unsigned i = 0; i < c->n_tuples; i++)
-		if (tuple_same(c->tuples[i], own))
-			return c->tuples[i];
-	for (unsigned i = 0; i < c->n_tuples; i++) {
-		struct cls_tuple *t = c->tuples[i];
-
-		if (!tuple_fits(t, own) || (best && t->bits <= best->bits))
-			continue;
-		if (t->bits < own->bits && collisions(t, rule) >= CLS_COLLISIONS_MAX)
-			continue;
-		best = t;
-	}
-	if (best)
-		return best;
-	/* A new tuple: relaxed, unless that one exists and is crowded here. */
-	if (tuple_describe(&relaxed, &rule->match, true)) {
-		for (unsigned i = 0; i < c->n_tuples; i++)
-			if (tuple_same(c->tuples[i], &relaxed))
-				return tuple_find_or_add(c, own);
-		return tuple_find_or_add(c, &relaxed);
-	}
-	return tuple_find_or_add(c, own);
-}
-
-/* Writer: the tuple whose masks are exactly a rule's own, found from the
- * rule's compiled pattern without describing its shape: the common case
- * (millions of rules of a few shapes), and the tuple tuple_choose() would
- * pick first. NULL if none, or if the rule has ranges (their fields are
- * not in its masks). */
-static struct cls_tuple *tuple_exact(const struct cls *c, const struct match_pattern *m)
-{
-	bool function = m->functions.n + m->pf > 0;
-
-	for (unsigned i = 0; i < m->n_items; i++)
-		if (m->items[i].n_ranges)
-			return NULL;
-	for (unsigned i = 0; i < c->n_tuples; i++) {
-		struct cls_tuple *t = c->tuples[i];
-		unsigned k = 0;
-
-		if (t->floating != m->floating || t->function != function ||
-		    t->n_items != m->n_items)
-			continue;
-		for (; k < m->n_items; k++)
-			if (t->types[k] != m->items[k].type ||
-			    memcmp(t->masks[k], m->items[k].mask, m->items[k].size) != 0)
-				break;
-		if (k == m->n_items)
-			return t;
+		if (fit->tuple->bits == s->own.bits ||
+		    collisions(fit->tuple, rule) < CLS_COLLISIONS_MAX)
+			return fit;
 	}
 	return NULL;
 }
 
+/* Writer: a new tuple for a rule of shape `s` that none of today's takes:
+ * relaxed, unless that one exists (and so is crowded here), then its own. */
+static struct cls_tuple *tuple_new(struct cls *c, const struct cls_shape *s,
+				   const struct cls_rule *rule)
+{
+	struct cls_tuple relaxed;
+
+	if (tuple_describe(&relaxed, &rule->match, true)) {
+		for (unsigned i = 0; i < c->n_tuples; i++)
+			if (tuple_same(c->tuples[i], &relaxed))
+				return tuple_find_or_add(c, &s->own);
+		return tuple_find_or_add(c, &relaxed);
+	}
+	return tuple_find_or_add(c, &s->own);
+}
+
+static bool has_ranges(const struct match_pattern *m)
+{
+	for (unsigned i = 0; i < m->n_items; i++)
+		if (m->items[i].n_ranges)
+			return true;
+	return false;
+}
+
 int cls_insert(struct cls *c, struct cls_rule *rule)
 {
-	struct cls_tuple own, *t;
+	struct cls_shape *shape;
+	const struct cls_fit *fit;
+	struct cls_tuple *t;
 	struct cls_node *node;
 	bool reorder = false;
-	uint64_t vmask[CLS_KEY_WORDS], vvalue[CLS_KEY_WORDS];
-	enum cls_verify verify = CLS_VERIFY_NONE;
+	enum cls_verify verify;
+	int err;
 
 	if (!match_is_keyed(&rule->match))
 		return insert_general(c, rule);
-	t = tuple_exact(c, &rule->match);
-	if (t == NULL) {
-		if (!tuple_describe(&own, &rule->match, false))
-			return insert_general(c, rule);
-		t = tuple_choose(c, &own, rule);
+	shape = shape_of(c, &rule->match);
+	if (shape == NULL)
+		return -ENOMEM;
+	if (shape->general)
+		return insert_general(c, rule);
+	fit = shape_choose(c, shape, rule, &err);
+	if (fit == NULL && err == 0) {
+		/* A new tuple changes the generation: listed again, it is
+		 * there, the only one not crowded at the rule's key. */
+		t = tuple_new(c, shape, rule);
 		if (t == NULL)
 			return -ENOMEM;
-		verify = verify_kind(t, &own, &rule->match, vmask, vvalue);
+		fit = shape_choose(c, shape, rule, &err);
 	}
+	if (fit == NULL) {
+		if (err == 0)
+			err = -ENOMEM;
+		return err;
+	}
+	t = fit->tuple;
+	verify = has_ranges(&rule->match) ? CLS_VERIFY_RULE : fit->verify;
 	node = node_alloc(c, node_size(t, verify));
 	if (node == NULL) {
 		if (t->rules == 0)
@@ -726,8 +847,9 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	node->terminating = rule->terminating;
 	node->verify = (uint8_t)verify;
 	if (verify == CLS_VERIFY_WORDS) {
-		memcpy(node->words + key_words(t), vmask, key_words(t) * sizeof(vmask[0]));
-		memcpy(node->words + 2 * key_words(t), vvalue, key_words(t) * sizeof(vvalue[0]));
+		memcpy(node->words + key_words(t), fit->vmask,
+		       key_words(t) * sizeof(fit->vmask[0]));
+		verify_words(t, &rule->match, fit->vmask, node->words + 2 * key_words(t));
 	}
 	/* The tuple's place in the search order first, then the rule: a
 	 * reader never skips a tuple holding a rule it can see. */

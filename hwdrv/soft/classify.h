@@ -35,6 +35,9 @@
 
 #define CLS_KEY_WORDS 16 /* 128 bytes of masked key: larger rules go general */
 #define CLS_MATCH_MAX 32 /* rules one packet can hit (non-terminating ones first) */
+/* Rules of finer masks a merged tuple takes at one key; the next goes to a
+ * tuple of its own masks (classify.c). */
+#define CLS_COLLISIONS_MAX 8
 
 struct cls_tuple;
 
@@ -64,8 +67,10 @@ struct cls {
 	struct cls_tuple **tuples;
 	unsigned n_tuples, cap_tuples;
 	uint64_t keyed_rules, general_rules;
-	struct pool pool; /* the nodes: no malloc and free per rule, nor per node a
-			   * table's growth copies */
+	uint64_t generation;	   /* of the tuple set: bumped as one comes or goes */
+	struct cls_shape **shapes; /* rule shapes seen, and the tuples that fit each */
+	struct pool pool;	   /* the nodes: no malloc and free per rule, nor per node a
+				    * table's growth copies */
 };
 
 struct cls_result {
