@@ -403,7 +403,7 @@ int main(int argc, char **argv)
 	       churn_ops / (now_s() - start), churn.packets / (now_s() - start) / 1e6);
 	hwdrv_close(&dev);
 	for (unsigned i = 0; i < n; i++)
-		match_free(&linear[i].cls.match, &baseline_pool);
+		match_free(&linear[i].match, &baseline_pool);
 	pool_fini(&baseline_pool);
 	free(linear);
 	free(sorted);

@@ -314,7 +314,7 @@ static bool tuple_same(const struct cls_tuple *a, const struct cls_tuple *b)
 /* The key of rule `r` in tuple `t`, and its hash. */
 static uint64_t rule_key(const struct cls_tuple *t, const struct cls_rule *r, uint64_t *key)
 {
-	const struct match_pattern *m = &r->match;
+	const struct match_pattern *m = r->match;
 	uint32_t function = m->pf ? PACKET_FUNCTION_PF : m->functions.first.low;
 
 	key[0] =
@@ -781,7 +781,7 @@ static struct cls_tuple *tuple_new(struct cls *c, const struct cls_shape *s,
 {
 	struct cls_tuple relaxed;
 
-	if (tuple_describe(&relaxed, &rule->match, true)) {
+	if (tuple_describe(&relaxed, rule->match, true)) {
 		for (unsigned i = 0; i < c->n_tuples; i++)
 			if (tuple_same(c->tuples[i], &relaxed))
 				return tuple_find_or_add(c, &s->own);
@@ -808,9 +808,9 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	enum cls_verify verify;
 	int err;
 
-	if (!match_is_keyed(&rule->match))
+	if (!match_is_keyed(rule->match))
 		return insert_general(c, rule);
-	shape = shape_of(c, &rule->match);
+	shape = shape_of(c, rule->match);
 	if (shape == NULL)
 		return -ENOMEM;
 	if (shape->general)
@@ -830,7 +830,7 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 		return err;
 	}
 	t = fit->tuple;
-	verify = has_ranges(&rule->match) ? CLS_VERIFY_RULE : fit->verify;
+	verify = has_ranges(rule->match) ? CLS_VERIFY_RULE : fit->verify;
 	node = node_alloc(c, node_size(t, verify));
 	if (node == NULL) {
 		if (t->rules == 0)
@@ -849,7 +849,7 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	if (verify == CLS_VERIFY_WORDS) {
 		memcpy(node->words + key_words(t), fit->vmask,
 		       key_words(t) * sizeof(fit->vmask[0]));
-		verify_words(t, &rule->match, fit->vmask, node->words + 2 * key_words(t));
+		verify_words(t, rule->match, fit->vmask, node->words + 2 * key_words(t));
 	}
 	/* The tuple's place in the search order first, then the rule: a
 	 * reader never skips a tuple holding a rule it can see. */
@@ -1085,8 +1085,8 @@ static bool probe_key(struct probe *pr, const struct cls_tuple *t, const struct 
  * the layers the probe matched (their types are the tuple's, the rule's). */
 static bool verify(const struct cls_rule *r, const struct packet *p, unsigned start)
 {
-	for (unsigned i = 0; i < r->match.n_items; i++)
-		if (!match_header(&r->match.items[i], p->data + p->layers[start + i].hdr))
+	for (unsigned i = 0; i < r->match->n_items; i++)
+		if (!match_header(&r->match->items[i], p->data + p->layers[start + i].hdr))
 			return false;
 	return true;
 }
@@ -1168,7 +1168,7 @@ static void lookup_general(const struct cls *c, const struct packet *p, struct c
 {
 	for (const struct cls_node *node = rcu_dereference(c->general); node;
 	     node = rcu_dereference(node->next)) {
-		if (match_packet(&node->rule->match, p)) {
+		if (match_packet(node->rule->match, p)) {
 			consider(cand, node->rule, node->rank, node->seq, node->terminating);
 			if (node->rule->terminating)
 				return;
@@ -1281,7 +1281,8 @@ int cls_linear_rule(struct cls_linear_rule *l, const struct cls_rule *installed,
 					      .terminating = installed->terminating,
 					      .reads_match = true},
 				      .installed = installed};
-	return match_compile(&l->cls.match, rule, pool, error);
+	l->cls.match = &l->match;
+	return match_compile(&l->match, rule, pool, error);
 }
 
 void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const struct packet *p,
@@ -1292,7 +1293,7 @@ void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const st
 	out->n = 0;
 	out->overflow = false;
 	for (unsigned i = 0; i < n; i++)
-		if (match_packet(&rules[i]->match, p)) {
+		if (match_packet(rules[i]->match, p)) {
 			consider(&cand, rules[i], rules[i]->rank, rules[i]->seq,
 				 rules[i]->terminating);
 			if (rules[i]->terminating)

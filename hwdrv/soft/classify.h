@@ -48,12 +48,12 @@ struct cls_rule {
 	bool terminating;
 	/* Set by cls_insert(): lookups read `match` (a general rule, or one
 	 * its tuple's key cannot confirm alone). When clear, the node holds
-	 * all a lookup needs, and the owner may free `match`'s items (a
-	 * 5-tuple rule's three items are 408 bytes). */
+	 * all a lookup needs, and the owner may free `match` at once (a
+	 * 5-tuple rule's pattern and three items are 488 bytes). */
 	bool reads_match;
-	struct match_pattern match;
-	struct cls_tuple *tuple; /* NULL: on the general list */
-	uint64_t hash;		 /* of its key in the tuple */
+	struct match_pattern *match; /* compiled; the owner's, set before the insert */
+	struct cls_tuple *tuple;     /* NULL: on the general list */
+	uint64_t hash;		     /* of its key in the tuple */
 };
 
 struct cls_node;
@@ -118,6 +118,7 @@ void cls_lookup_linear(const struct cls_rule *const *rules, unsigned n, const st
  * from `pool`: match_free() it after. 0 or match_compile()'s error. */
 struct cls_linear_rule {
 	struct cls_rule cls; /* first: the baseline's results name these */
+	struct match_pattern match;
 	const struct cls_rule *installed;
 };
 int cls_linear_rule(struct cls_linear_rule *l, const struct cls_rule *installed,

@@ -22,9 +22,21 @@ static int port_error(const struct soft *soft, uint16_t port, struct mpf_flow_er
 			      soft->n_ports);
 }
 
+/* A rule's compiled pattern, from the pool: lookups that confirm the rule
+ * through it read it (cls_rule.reads_match); the others never do, and it
+ * goes back as soon as the rule is in (it serves the next one). */
+static void pattern_free(struct soft *soft, struct soft_rule *r)
+{
+	if (r->cls.match) {
+		match_free(r->cls.match, &soft->pool);
+		pool_free(&soft->pool, r->cls.match, sizeof(*r->cls.match));
+		r->cls.match = NULL;
+	}
+}
+
 static void rule_free(struct soft *soft, struct soft_rule *r)
 {
-	match_free(&r->cls.match, &soft->pool);
+	pattern_free(soft, r);
 	free(r->rss);
 	pool_free(&soft->pool, r, sizeof(*r));
 }
@@ -395,8 +407,12 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 	r->port = rule->port;
 	r->cls.rank = (uint64_t)rule->attr->group << 32 | rule->attr->priority;
 	r->cls.seq = ++soft->seq;
-	err = match_compile(&r->cls.match, rule, &soft->pool, error);
+	r->cls.match = pool_alloc(&soft->pool, sizeof(*r->cls.match));
+	err = r->cls.match ? match_compile(r->cls.match, rule, &soft->pool, error)
+			   : flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+					    "soft backend: out of memory");
 	if (err) {
+		pool_free(&soft->pool, r->cls.match, sizeof(*r->cls.match));
 		pool_free(&soft->pool, r, sizeof(*r));
 		return err;
 	}
@@ -408,7 +424,7 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 	/* What lookups never read again goes back to the pool now: most of
 	 * a rule's private memory at ten million rules. */
 	if (!r->cls.reads_match)
-		match_free(&r->cls.match, &soft->pool);
+		pattern_free(soft, r);
 	if (r->meter)
 		r->meter->users++;
 	r->next = soft->rules;

@@ -74,6 +74,7 @@ static const struct mpf_flow_item patterns[][6] = {
 static struct rcu rcu;
 static struct cls cls;
 static struct cls_rule rules[N_RULES];
+static struct match_pattern patterns_compiled[N_RULES];
 static struct pool pool; /* the rules' compiled items, for the whole run */
 static const struct cls_rule *linear[N_RULES];
 
@@ -83,7 +84,7 @@ static const struct cls_rule *linear[N_RULES];
 static void teardown(void)
 {
 	for (unsigned i = 0; i < N_RULES; i++)
-		match_free(&rules[i].match, &pool);
+		match_free(&patterns_compiled[i], &pool);
 	cls_fini(&cls);
 	pool_fini(&pool);
 }
@@ -104,8 +105,9 @@ static void setup(void)
 		struct hwdrv_rule hw = {
 			.attr = &ingress, .pattern = patterns[i], .actions = drop, .shape = &shape};
 
+		r->match = &patterns_compiled[i];
 		if (rule_validate(&ingress, patterns[i], drop, &shape, &error) != 0 ||
-		    match_compile(&r->match, &hw, &pool, &error) != 0)
+		    match_compile(r->match, &hw, &pool, &error) != 0)
 			abort();
 		r->rank = i % 3; /* ties broken by creation order */
 		r->seq = i + 1;
