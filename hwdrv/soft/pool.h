@@ -6,8 +6,10 @@
  * list per class when freed. At a million rules a first fill takes one page
  * fault per 2 MiB (where huge pages are granted) instead of one per 4 KiB
  * from malloc, and later fills none: freed objects are reused, not handed
- * back to the system. One writer; objects freed only once no reader holds
- * them (the caller's RCU).
+ * back to the system. During a bulk load a helper thread faults the next
+ * chunks in ahead, so that the kernel's zeroing of fresh pages is not the
+ * writer's (pool.c). One writer per pool; objects freed only once no reader
+ * holds them (the caller's RCU).
  */
 #ifndef MPFLOW_HWDRV_SOFT_POOL_H
 #define MPFLOW_HWDRV_SOFT_POOL_H
