@@ -73,9 +73,23 @@ static int compile_header(struct match_item *out, const struct mpf_flow_item *it
 	out->size = (uint8_t)desc->size;
 	if (mask == NULL)
 		return 0;
-	for (unsigned i = 0; i < desc->size; i++) {
-		out->mask[i] = mask[i];
-		out->value[i] = spec[i] & mask[i];
+	/* Eight bytes at a time (a byte loop was a seventh of a bulk insert:
+	 * the compiler cannot tell `out` from the request's bytes). */
+	for (unsigned i = 0; i < desc->size;) {
+		if (desc->size - i >= 8) {
+			uint64_t m, v;
+
+			memcpy(&m, mask + i, 8);
+			memcpy(&v, spec + i, 8);
+			v &= m;
+			memcpy(out->mask + i, &m, 8);
+			memcpy(out->value + i, &v, 8);
+			i += 8;
+		} else {
+			out->mask[i] = mask[i];
+			out->value[i] = spec[i] & mask[i];
+			i++;
+		}
 	}
 	for (unsigned f = 0; f < desc->n_fields; f++) {
 		const struct rule_field *field = &desc->fields[f];
