@@ -84,6 +84,11 @@ struct hwdrv_rule {
 	const void *wire; /* the request it was decoded from (the journal keeps it) */
 	size_t wire_length;
 	struct region_counter *counter; /* where this rule counts, if it does */
+	/* The caller calls ops.activate() (where the backend has it) before
+	 * the rule must take traffic, and has other work to do meanwhile: the
+	 * backend may leave the rule prepared, its last memory accesses under
+	 * way, and link it then. */
+	bool deferred;
 };
 
 /* Every backend's refusal of a queue its port does not have: -EINVAL
@@ -115,7 +120,11 @@ struct hwdrv_ops {
 	/* Install a rule; *handle is the backend's. See mpf_flow_create(). */
 	int (*create)(struct hwdrv *dev, const struct hwdrv_rule *rule, void **handle,
 		      struct mpf_flow_error *error);
-	/* Remove a rule create() made. See mpf_flow_destroy(). */
+	/* Optional: every rule created `deferred` since the last call takes
+	 * traffic from now on. */
+	void (*activate)(struct hwdrv *dev);
+	/* Remove a rule create() made (activated or not). See
+	 * mpf_flow_destroy(). */
 	int (*destroy)(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);
 	/* Optional: remove `n` rules at once, for a backend that can overlap
 	 * their work (soft: their memory accesses, one grace period). It sets

@@ -182,6 +182,7 @@ bool commit_publish(struct server *s, struct client *c)
 {
 	struct outbox *ob = &c->outbox;
 
+	rules_activate(s); /* nothing is acknowledged that takes no traffic */
 	while (ob->head < ob->tail) {
 		struct iovec iov[OUTBOX_IOV];
 		uint32_t ring_bytes[OUTBOX_IOV];

@@ -363,6 +363,7 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	r->generation = generation;
 	region_counter_prepare(&s->counters[slot], &s->shares, slot, counted);
 	hw->counter = &s->counters[slot];
+	hw->deferred = s->device.ops.activate != NULL;
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err) {
 		region_counter_close(&s->counters[slot]);
@@ -401,7 +402,17 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 		c->rules++;
 	}
 	count_used(s, 1);
+	if (hw->deferred && ++s->rules.deferred == RULES_DEFER_MAX)
+		rules_activate(s);
 	return 0;
+}
+
+void rules_activate(struct server *s)
+{
+	if (s->rules.deferred) {
+		s->device.ops.activate(&s->device);
+		s->rules.deferred = 0;
+	}
 }
 
 int rules_create(struct server *s, struct client *c, const struct wire_rule *rule,
@@ -497,6 +508,7 @@ void rules_restored(struct server *s)
 {
 	struct rule_table *t = &s->rules;
 
+	rules_activate(s);
 	/* Fresh from above the highest restored slot (restores moved the
 	 * mark); the free ones below it stacked, low slots on top. */
 	t->free_count = 0;

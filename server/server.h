@@ -185,8 +185,9 @@ struct rule_table {
 	uint32_t fresh;
 	uint32_t *quarantine; /* circular: freed slots, oldest first */
 	uint32_t quarantine_head, quarantine_count, quarantine_cap;
-	uint32_t used;	  /* slots not free (live, dying, unrestored) */
-	uint32_t retired; /* slots whose generations are spent this run */
+	uint32_t used;	   /* slots not free (live, dying, unrestored) */
+	uint32_t retired;  /* slots whose generations are spent this run */
+	uint32_t deferred; /* created, not yet activated (rules_activate()) */
 };
 
 /* A connection accepted but not yet through its handshake. */
@@ -463,6 +464,14 @@ uint32_t rules_free_at(const struct rule_table *t, uint32_t i);
  * fills in), publish it, give it to `c` unless persistent. */
 int rules_create(struct server *s, struct client *c, const struct wire_rule *rule,
 		 struct hwdrv_rule *hw, uint64_t *handle, struct mpf_flow_error *error);
+/* The device's rules created since the last call take traffic. Creates
+ * leave the device's last step (soft: linking into the classifier's
+ * tables, a cache miss each at millions of rules) until then, so that
+ * their misses overlap the rest of their work and each other's. Called
+ * before any completion is published (commit_publish()), after a journal
+ * replay, and every RULES_DEFER_MAX creates. */
+#define RULES_DEFER_MAX 32
+void rules_activate(struct server *s);
 /* Find the rule of `handle` that `c` may act on: -ENOENT, -EPERM, or
  * -EBUSY (being destroyed). */
 int rules_lookup(struct server *s, const struct client *c, uint64_t handle,

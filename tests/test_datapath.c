@@ -101,7 +101,7 @@ static const struct mpf_flow_attr ingress = {.ingress = 1};
 static const struct mpf_flow_action_queue to_q1 = {.index = 1};
 
 /* Rules 1-3 of struct traffic; handles in h[]. */
-static void install(struct mpf_client *c, uint64_t h[3])
+static void install(struct mpf_client *c, uint64_t h[3], unsigned flags)
 {
 	const struct mpf_flow_item_udp dns = {.hdr.dst_port = BE16(53)};
 	const struct mpf_flow_item_udp port = {.hdr.dst_port = BE16(0xffff)};
@@ -119,9 +119,9 @@ static void install(struct mpf_client *c, uint64_t h[3])
 	const struct mpf_flow_action a_icmp[] = {ACTION(COUNT, NULL), ACTION(END, NULL)};
 	struct mpf_flow_error error;
 
-	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_dns, a_dns, 0, &h[0], &error), 0);
-	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_web, a_web, 0, &h[1], &error), 0);
-	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_icmp, a_icmp, 0, &h[2], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_dns, a_dns, flags, &h[0], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_web, a_web, flags, &h[1], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, p_icmp, a_icmp, flags, &h[2], &error), 0);
 }
 
 /* Wait until rule `handle` counted `hits` (or 5 s passed). */
@@ -253,7 +253,7 @@ static void test_pcap_replay_counts_and_delivers_exactly(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "datapath", &c), 0);
-	install(c, h);
+	install(c, h, 0);
 	assert_int_equal(mpf_rxq_attach(c, 0, 0, &q0, &error), 0);
 	assert_int_equal(mpf_rxq_attach(c, 0, 1, &q1, &error), 0);
 	assert_int_equal(mpf_rxq_attach(c, 0, 1, &q1, &error), -EBUSY);
@@ -287,6 +287,64 @@ static void test_pcap_replay_counts_and_delivers_exactly(void **state)
 	/* Its own directory only: another run's may be in /tmp too. */
 	snprintf(source, sizeof(source), "rm -rf %s", dump);
 	assert_int_equal(system(source), 0);
+}
+
+/* A rule's hits and bytes as a monitor reads them (0 if it is not there). */
+static void monitor_count(struct mpf_monitor *m, uint64_t handle, uint64_t *hits, uint64_t *bytes)
+{
+	struct mpf_flow_info info;
+	uint32_t cursor = 0;
+
+	*hits = *bytes = 0;
+	while (mpf_monitor_scan(m, &cursor, &info) == 1)
+		if (info.handle == handle) {
+			*hits = info.hits;
+			*bytes = info.bytes;
+		}
+}
+
+/* Persistent rules come back from the journal taking traffic at once:
+ * before any client has a session with the restarted primary (a monitor
+ * reads the counters, asking the primary nothing). */
+static void test_restored_rules_take_traffic_before_any_request(void **state)
+{
+	struct primary p;
+	struct traffic t = {0};
+	char pcap[128], source[192];
+	const char *args[] = {"--source", source, NULL};
+	struct mpf_connect_options o = {.runtime_dir = p.dir};
+	const unsigned *expect[3][2] = {
+		{&t.dns, &t.dns_bytes}, {&t.web, &t.web_bytes}, {&t.icmp, &t.icmp_bytes}};
+	struct mpf_monitor *m;
+	struct mpf_client *c;
+	uint64_t h[3], hits, bytes;
+
+	(void)state;
+	snprintf(pcap, sizeof(pcap), "/tmp/mpflow-restored-%d.pcap", (int)getpid());
+	assert_int_equal(pcap_write_frames(pcap, 700, make_frame, &t), 0);
+	assert_int_equal(primary_start(&p, NULL), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	install(c, h, MPF_FLOW_PERSISTENT);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	snprintf(source, sizeof(source), "0=pcap:%s,delay=500", pcap);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(mpf_monitor_open(&o, &m, NULL), 0);
+	for (int tries = 0; tries < 100; tries++) {
+		monitor_count(m, h[2], &hits, &bytes);
+		if (hits == t.icmp)
+			break;
+		usleep(50000);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		monitor_count(m, h[i], &hits, &bytes);
+		assert_int_equal(hits, *expect[i][0]);
+		assert_int_equal(bytes, *expect[i][1]);
+	}
+	mpf_monitor_close(m);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+	unlink(pcap);
 }
 
 static void test_meter_objects_through_the_service(void **state)
@@ -817,7 +875,7 @@ static void veth_traffic(const char *workers)
 	sock = veth_namespace(&to);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "live", &c), 0);
-	install(c, h);
+	install(c, h, 0);
 	for (unsigned i = 0; i < 700; i++) {
 		struct frame f = make_frame(i, &t);
 
@@ -950,7 +1008,7 @@ static void test_veth_xdp_source_receives_and_sends(void **state)
 
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "xdp", &c), 0);
-	install(c, h);
+	install(c, h, 0);
 	for (unsigned i = 0; i < 700; i++) {
 		struct frame f = make_frame(i, &t);
 
@@ -1056,6 +1114,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pcap_replay_counts_and_delivers_exactly),
+		cmocka_unit_test(test_restored_rules_take_traffic_before_any_request),
 		cmocka_unit_test(test_meter_objects_through_the_service),
 		cmocka_unit_test(test_loop_port_receives_what_secondaries_transmit),
 		cmocka_unit_test(test_rx_queues_outlive_their_session_safely),

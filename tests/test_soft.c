@@ -100,9 +100,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Create a rule on `port`; its counter (if it counts) is rig->counters[n]. */
-static void *rule_on(struct rig *rig, uint16_t port, const struct mpf_flow_attr *attr,
-		     const struct mpf_flow_item *pattern, const struct mpf_flow_action *actions)
+/* Create a rule on `port`; its counter (if it counts) is rig->counters[n].
+ * Deferred: it takes traffic once ops.activate() is called. */
+static void *rule_made(struct rig *rig, uint16_t port, const struct mpf_flow_attr *attr,
+		       const struct mpf_flow_item *pattern, const struct mpf_flow_action *actions,
+		       bool deferred)
 {
 	struct rule_shape shape;
 	struct mpf_flow_error error = {0};
@@ -117,10 +119,17 @@ static void *rule_on(struct rig *rig, uint16_t port, const struct mpf_flow_attr 
 				 .pattern = pattern,
 				 .actions = actions,
 				 .shape = &shape,
-				 .counter = counter};
+				 .counter = counter,
+				 .deferred = deferred};
 	if (rig->dev.ops.create(&rig->dev, &hw, &handle, &error) != 0)
 		fail_msg("create: %s", error.message);
 	return handle;
+}
+
+static void *rule_on(struct rig *rig, uint16_t port, const struct mpf_flow_attr *attr,
+		     const struct mpf_flow_item *pattern, const struct mpf_flow_action *actions)
+{
+	return rule_made(rig, port, attr, pattern, actions, false);
 }
 
 static const struct mpf_flow_attr ingress = {.ingress = 1};
@@ -1197,6 +1206,60 @@ static void test_crowded_keys_go_to_a_tuple_of_their_own(void **state)
 	}
 }
 
+/* A rule created deferred takes no traffic until the backend activates
+ * it, and is then found as any other, even when its tuple's table grew
+ * while it waited (60 wait together here, in one tuple of 16
+ * buckets at first). One destroyed before its activation is gone, and its
+ * tuple with it. */
+static void test_deferred_rules_take_traffic_once_activated(void **state)
+{
+	struct rig *rig = *state;
+	enum { N = RULES - 4 };
+	static struct mpf_flow_item_ipv4 spec[N + 1];
+	static const struct mpf_flow_item_ipv4 mask = {.hdr.src_addr = BE32(0xffffffffu)};
+	static struct mpf_flow_item patterns[N + 1][2];
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), END_ACTION};
+	const struct cls_rule *made[N + 1];
+
+	for (unsigned i = 0; i <= N; i++) {
+		spec[i].hdr.src_addr = BE32(IP(10, 0, i / 256, i % 256));
+		patterns[i][0] = ITEM(IPV4, .spec = &spec[i], .mask = &mask);
+		patterns[i][1] = END_ITEM;
+	}
+	/* Alone, destroyed before it ever took traffic. */
+	made[N] = rule_made(rig, 0, &ingress, patterns[N], drop, true);
+	assert_int_equal(cls_tuple_count(&rig->soft->cls), 1);
+	destroy_in_bursts(rig, &made[N], 1);
+	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
+	assert_int_equal(rig->soft->cls.keyed_rules, 0);
+	rig->dev.ops.activate(&rig->dev); /* nothing left to link */
+
+	for (unsigned i = 0; i < N; i++)
+		made[i] = rule_made(rig, 0, &ingress, patterns[i], drop, true);
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < N; i++) {
+			struct frame f = frame_ipv4_l4(IP(10, 0, i / 256, i % 256),
+						       IP(192, 0, 2, 1), 17, 7, 9, 0);
+			struct packet p = {.data = f.bytes,
+					   .length = (uint32_t)f.length,
+					   .function = PACKET_FUNCTION_PF};
+			struct cls_result r;
+
+			packet_parse(&p);
+			cls_lookup(&rig->soft->cls, &p, &r);
+			if (pass == 0) {
+				assert_int_equal(r.n, 0);
+			} else {
+				assert_int_equal(r.n, 1);
+				assert_ptr_equal(r.rules[0], made[i]);
+			}
+		}
+		rig->dev.ops.activate(&rig->dev);
+	}
+	destroy_in_bursts(rig, made, N);
+	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
+}
+
 /* Past the size where tables stay in cache, lookups go in bursts whose
  * probes overlap (cls_lookup_burst): each packet's result must be exactly
  * its own lookup's, terminating or not, general rules included. */
@@ -1454,6 +1517,7 @@ int main(void)
 		T(test_security_is_refused_naming_the_action),
 		T(test_tuple_space_agrees_with_linear_scan),
 		T(test_crowded_keys_go_to_a_tuple_of_their_own),
+		T(test_deferred_rules_take_traffic_once_activated),
 		T(test_burst_lookups_agree_with_single_ones_at_scale),
 		cmocka_unit_test(test_parser_walks_tunnels_and_tags),
 		cmocka_unit_test(test_pool_faults_chunks_in_ahead_of_a_bulk_load),

@@ -798,7 +798,7 @@ static bool has_ranges(const struct match_pattern *m)
 	return false;
 }
 
-int cls_insert(struct cls *c, struct cls_rule *rule)
+int cls_prepare(struct cls *c, struct cls_rule *rule)
 {
 	struct cls_shape *shape;
 	const struct cls_fit *fit;
@@ -863,12 +863,49 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 			tuple_drop(c, t);
 		return -ENOMEM;
 	}
-	chain_add(&t->table->buckets[node->hash & t->table->mask], node);
+	/* Counted from now: its tuple stays while it is pending. */
 	t->rules++;
 	c->keyed_rules++;
-	if (t->rules > 2ull * (t->table->mask + 1))
-		table_grow(c, t); /* on failure the chains just stay longer */
+	rule->pending = true;
+	node->next = c->pending;
+	c->pending = node;
+	__builtin_prefetch(&t->table->buckets[node->hash & t->table->mask], 1);
 	return 0;
+}
+
+void cls_link_pending(struct cls *c)
+{
+	/* Oldest first: its bucket was asked for longest ago. */
+	struct cls_node *node = c->pending, *order = NULL;
+
+	c->pending = NULL;
+	while (node) {
+		struct cls_node *next = node->next;
+
+		node->next = order;
+		order = node;
+		node = next;
+	}
+	while (order) {
+		struct cls_node *next = order->next;
+		struct cls_rule *rule = (struct cls_rule *)(uintptr_t)order->rule;
+		struct cls_tuple *t = rule->tuple;
+
+		rule->pending = false;
+		chain_add(&t->table->buckets[order->hash & t->table->mask], order);
+		if (t->rules > 2ull * (t->table->mask + 1))
+			table_grow(c, t); /* on failure the chains just stay longer */
+		order = next;
+	}
+}
+
+int cls_insert(struct cls *c, struct cls_rule *rule)
+{
+	int err = cls_prepare(c, rule);
+
+	if (err == 0)
+		cls_link_pending(c);
+	return err;
 }
 
 /* Writer: unlink the node of `rule` from a chain; return it for freeing. */
@@ -885,12 +922,17 @@ static struct cls_node *chain_remove(struct cls_node **head, const struct cls_ru
 }
 
 /* Writer: unlink `rule`'s node; NULL if it had none. */
-static struct cls_node *unlink_rule(struct cls *c, const struct cls_rule *rule)
+static struct cls_node *unlink_rule(struct cls *c, struct cls_rule *rule)
 {
 	struct cls_tuple *t = rule->tuple;
 	struct cls_node *node;
 
-	if (t == NULL) {
+	if (rule->pending) {
+		node = chain_remove(&c->pending, rule); /* no reader has seen it */
+		c->keyed_rules -= node != NULL;
+		t->rules -= node != NULL;
+		rule->pending = false;
+	} else if (t == NULL) {
 		node = chain_remove(&c->general, rule);
 		c->general_rules -= node != NULL;
 	} else {

@@ -54,6 +54,7 @@ struct cls_rule {
 	struct match_pattern *match; /* compiled; the owner's, set before the insert */
 	struct cls_tuple *tuple;     /* NULL: on the general list */
 	uint64_t hash;		     /* of its key in the tuple */
+	bool pending;		     /* prepared, not yet linked (cls_prepare()) */
 };
 
 struct cls_node;
@@ -66,11 +67,12 @@ struct cls {
 	/* Writer only. */
 	struct cls_tuple **tuples;
 	unsigned n_tuples, cap_tuples;
-	uint64_t keyed_rules, general_rules;
-	uint64_t generation;	   /* of the tuple set: bumped as one comes or goes */
-	struct cls_shape **shapes; /* rule shapes seen, and the tuples that fit each */
-	struct pool pool;	   /* the nodes: no malloc and free per rule, nor per node a
-				    * table's growth copies */
+	uint64_t keyed_rules, general_rules; /* pending ones included */
+	struct cls_node *pending;	     /* prepared nodes, for cls_link_pending() */
+	uint64_t generation;		     /* of the tuple set: bumped as one comes or goes */
+	struct cls_shape **shapes;	     /* rule shapes seen, and the tuples that fit each */
+	struct pool pool; /* the nodes: no malloc and free per rule, nor per node a
+			   * table's growth copies */
 };
 
 struct cls_result {
@@ -87,6 +89,14 @@ void cls_fini(struct cls *c);
 /* Writer: add a compiled rule; rank, seq, terminating and match set.
  * 0 or -ENOMEM. */
 int cls_insert(struct cls *c, struct cls_rule *rule);
+/* The same in two steps, for a writer with other work to do in between:
+ * cls_prepare() does all that can fail and sets the bucket the rule goes
+ * to on its way to the cache; cls_link_pending() links every rule prepared
+ * since its last call, their buckets in cache by then (at millions of
+ * rules a miss each). A prepared rule is not found by lookups until
+ * linked; cls_remove() takes it either way. */
+int cls_prepare(struct cls *c, struct cls_rule *rule);
+void cls_link_pending(struct cls *c);
 /* Writer: unlink it; free it only after rcu_synchronize(). */
 void cls_remove(struct cls *c, struct cls_rule *rule);
 /* The same for `n` rules (at most CLS_REMOVE_BURST), their memory accesses

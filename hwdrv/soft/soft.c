@@ -416,7 +416,8 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 		pool_free(&soft->pool, r, sizeof(*r));
 		return err;
 	}
-	if (compile_actions(soft, rule, r) != 0 || cls_insert(&soft->cls, &r->cls) != 0) {
+	if (compile_actions(soft, rule, r) != 0 ||
+	    (rule->deferred ? cls_prepare : cls_insert)(&soft->cls, &r->cls) != 0) {
 		rule_free(soft, r);
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "soft backend: out of memory");
@@ -433,6 +434,13 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 	soft->rules = r;
 	*handle = r;
 	return 0;
+}
+
+static void soft_activate(struct hwdrv *dev)
+{
+	struct soft *soft = dev->priv;
+
+	cls_link_pending(&soft->cls);
 }
 
 static int soft_destroy_burst(struct hwdrv *dev, void *const *handles, unsigned n, int *errs)
@@ -628,6 +636,7 @@ const struct hwdrv_ops hwdrv_soft_ops = {
 	.close = soft_close,
 	.validate = soft_validate,
 	.create = soft_create,
+	.activate = soft_activate,
 	.destroy = soft_destroy,
 	.destroy_burst = soft_destroy_burst,
 	.isolate = soft_isolate,
