@@ -7,6 +7,7 @@
  * random rules; the parser on every truncation.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1437,7 +1438,7 @@ static long thread_faults(void)
  * a process has taken a few chunks, the writer takes the next one without
  * a page fault of its own (a chunk mapped on demand faults at the first
  * write, the link the pool writes in it). The helper takes no signal: they
- * are the primary's main loop's. */
+ * are the primary's main loop's; and it runs on spare cycles only. */
 static void test_pool_faults_chunks_in_ahead_of_a_bulk_load(void **state)
 {
 	enum { OBJECT = 512, CHUNK = 2u << 20 };
@@ -1455,6 +1456,7 @@ static void test_pool_faults_chunks_in_ahead_of_a_bulk_load(void **state)
 		assert_non_null(pool_alloc(&pool, OBJECT));
 	helper = pool_helper();
 	assert_int_not_equal(helper, 0);
+	assert_int_equal(sched_getscheduler(helper), SCHED_IDLE); /* spare cycles only */
 	task_status(helper, "SigBlk:", line, sizeof(line));
 	blocked = strtoull(line, NULL, 16);
 	for (unsigned i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)

@@ -3,6 +3,7 @@
  * Per-rule objects in pooled chunks (see pool.h).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -62,8 +63,9 @@ void big_free(void *mem, size_t bytes)
  * chunks mapped and faulted in, off the writer's core: a pool that needs a
  * chunk takes a ready one and wakes the helper to fault in the next. When
  * none is ready (the helper behind, out of memory, or no thread could be
- * had) the pool maps its own, as before. Idle, the helper sleeps; it holds
- * POOL_AHEAD chunks (8 MiB) for the process's life.
+ * had) the pool maps its own, as before. The helper runs as SCHED_IDLE:
+ * on spare cycles only. Idle, it sleeps; it holds POOL_AHEAD chunks
+ * (8 MiB) for the process's life.
  */
 #define POOL_AHEAD	 4
 #define POOL_AHEAD_AFTER 8
@@ -87,7 +89,13 @@ static void fault_in(uint8_t *chunk)
 
 static void *ahead_run(void *unused)
 {
+	/* Spare cycles only: where every core is busy (a client and the
+	 * writer on two), the writer maps its own chunks as it would without
+	 * a helper, rather than share its core with one. */
+	const struct sched_param idle = {.sched_priority = 0};
+
 	(void)unused;
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
 	pthread_mutex_lock(&ahead.lock);
 	for (;;) {
 		uint8_t *chunk;
