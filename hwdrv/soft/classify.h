@@ -51,10 +51,10 @@ struct cls_rule {
 	 * all a lookup needs, and the owner may free `match` at once (a
 	 * 5-tuple rule's pattern and three items are 488 bytes). */
 	bool reads_match;
+	bool pending;		     /* prepared, not yet linked (cls_prepare()) */
 	struct match_pattern *match; /* compiled; the owner's, set before the insert */
 	struct cls_tuple *tuple;     /* NULL: on the general list */
 	uint64_t hash;		     /* of its key in the tuple */
-	bool pending;		     /* prepared, not yet linked (cls_prepare()) */
 };
 
 struct cls_node;

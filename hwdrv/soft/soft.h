@@ -81,8 +81,8 @@ struct soft_rule {
 	uint16_t dup_queue;
 	uint32_t mark_id;
 	uint32_t vf;
-	struct region_counter *counter; /* worker 0's; worker w > 0 counts in soft->shares */
 	uint32_t slot;			/* the counter's index, for the shares */
+	struct region_counter *counter; /* worker 0's; worker w > 0 counts in soft->shares */
 	struct soft_meter *meter;
 	struct soft_rss *rss;
 	struct soft_rule *prev, *next; /* every installed rule (writer) */
