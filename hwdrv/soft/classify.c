@@ -239,11 +239,13 @@ static void relax_mask(unsigned type, uint8_t *mask)
 
 /* The signature of a tuple for an exact rule — its own masks, or relaxed —
  * with the gather list. False when the key would not fit: the rule goes to
- * the general list. */
+ * the general list (the signature is written whole all the same: a shape
+ * is known by it). */
 static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m, bool relax)
 {
 	/* Bits set in each value of a nibble: no libgcc popcount call. */
 	static const uint8_t nibble_bits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+	bool fits = true;
 
 	/* Only what the signature uses is written: the header and the masks
 	 * of the items the pattern has (a tuple holds room for 64). */
@@ -280,12 +282,14 @@ static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m, b
 			}
 			if (g.mask == 0)
 				continue;
-			if (t->n_gather == CLS_KEY_WORDS - 1)
-				return false;
+			if (t->n_gather == CLS_KEY_WORDS - 1) {
+				fits = false;
+				break;
+			}
 			t->gather[t->n_gather++] = g;
 		}
 	}
-	return true;
+	return fits;
 }
 
 /* Can tuple `t` hold a rule of shape `own` (the rule's own masks): the same
@@ -632,10 +636,13 @@ void cls_fini(struct cls *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Linked at once, after the rules prepared before it (rules take traffic in
+ * the order they were made). */
 static int insert_general(struct cls *c, struct cls_rule *rule)
 {
 	struct cls_node *node = node_alloc(c, node_size(NULL, CLS_VERIFY_NONE));
 
+	cls_link_pending(c);
 	if (node == NULL)
 		return -ENOMEM;
 	node->rule = rule;
@@ -758,8 +765,9 @@ static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rul
 
 /* Writer: where a rule of shape `s` goes: the most specific tuple that fits
  * it and is not crowded at its key (a tuple of its own masks never is:
- * the first, when there is one). NULL: none, a new tuple is needed (or no
- * memory: -ENOMEM in `err`). */
+ * the first, when there is one). Crowding is counted in the chains, so the
+ * rules prepared before are linked first. NULL: none, a new tuple is
+ * needed (or no memory: -ENOMEM in `err`). */
 static const struct cls_fit *shape_choose(struct cls *c, struct cls_shape *s,
 					  const struct cls_rule *rule, int *err)
 {
@@ -767,8 +775,10 @@ static const struct cls_fit *shape_choose(struct cls *c, struct cls_shape *s,
 	for (unsigned i = 0; *err == 0 && i < s->n_fits; i++) {
 		const struct cls_fit *fit = &s->fits[i];
 
-		if (fit->tuple->bits == s->own.bits ||
-		    collisions(fit->tuple, rule) < CLS_COLLISIONS_MAX)
+		if (fit->tuple->bits == s->own.bits)
+			return fit;
+		cls_link_pending(c);
+		if (collisions(fit->tuple, rule) < CLS_COLLISIONS_MAX)
 			return fit;
 	}
 	return NULL;
@@ -823,6 +833,8 @@ int cls_prepare(struct cls *c, struct cls_rule *rule)
 		if (t == NULL)
 			return -ENOMEM;
 		fit = shape_choose(c, shape, rule, &err);
+		if (fit == NULL && t->rules == 0)
+			tuple_drop(c, t);
 	}
 	if (fit == NULL) {
 		if (err == 0)
@@ -947,26 +959,38 @@ void cls_remove_burst(struct cls *c, struct cls_rule *const *rules, unsigned n)
 {
 	struct cls_node *nodes[CLS_REMOVE_BURST];
 	struct cls_tuple *empty[CLS_REMOVE_BURST];
+	bool linked[CLS_REMOVE_BURST];
 	unsigned n_empty = 0;
 	bool unlinked = false;
 
+	/* A prepared rule goes without ever being linked; the other prepared
+	 * rules are linked before anything is removed: rules take traffic in
+	 * the order they were made, and before a removal made after them (a
+	 * replacement's make-before-break). */
+	for (unsigned i = 0; i < n; i++) {
+		linked[i] = !rules[i]->pending;
+		nodes[i] = linked[i] ? NULL : unlink_rule(c, rules[i]);
+		unlinked = unlinked || nodes[i];
+	}
+	cls_link_pending(c);
 	/* Each rule's bucket, then the chain's head, on their way before any
 	 * is read: at millions of rules a miss each, which one by one would
 	 * come in turn. */
 	for (unsigned i = 0; i < n; i++)
-		if (rules[i]->tuple)
+		if (linked[i] && rules[i]->tuple)
 			__builtin_prefetch(
 				&rules[i]->tuple->table
 					 ->buckets[rules[i]->hash & rules[i]->tuple->table->mask]);
 	for (unsigned i = 0; i < n; i++)
-		if (rules[i]->tuple) {
+		if (linked[i] && rules[i]->tuple) {
 			const struct cls_table *table = rules[i]->tuple->table;
 
 			__builtin_prefetch(
 				bucket_head(table->buckets[rules[i]->hash & table->mask]));
 		}
 	for (unsigned i = 0; i < n; i++) {
-		nodes[i] = unlink_rule(c, rules[i]);
+		if (linked[i])
+			nodes[i] = unlink_rule(c, rules[i]);
 		unlinked = unlinked || nodes[i];
 	}
 	if (!unlinked)

@@ -21,7 +21,8 @@
  * published whole with rcu_publish(); a removed rule is unlinked, and the
  * caller frees it only after rcu_synchronize(). Replacing a bucket array or
  * the tuple list synchronizes inside the call. Inserting never stops
- * lookups and never rebuilds more than one tuple's table (when it grows).
+ * lookups and rebuilds no table but those it grows (linking one rule grows
+ * at most its own tuple's; linking a burst of prepared rules, theirs).
  */
 #ifndef MPFLOW_SOFT_CLASSIFY_H
 #define MPFLOW_SOFT_CLASSIFY_H
@@ -46,7 +47,8 @@ struct cls_rule {
 	uint64_t rank; /* group << 32 | priority */
 	uint64_t seq;  /* creation order */
 	bool terminating;
-	/* Set by cls_insert(): lookups read `match` (a general rule, or one
+	/* Set by cls_insert() or cls_prepare(): lookups read `match` (a
+	 * general rule, or one
 	 * its tuple's key cannot confirm alone). When clear, the node holds
 	 * all a lookup needs, and the owner may free `match` at once (a
 	 * 5-tuple rule's pattern and three items are 488 bytes). */
