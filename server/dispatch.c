@@ -408,6 +408,11 @@ static bool run(struct server *s, struct client *c, const struct wire_request *r
 				       "op %u cannot be run here", (unsigned)req->header.op);
 		return false;
 	}
+	/* Requests take effect in order: anything but another create (a
+	 * destroy of the rule a create replaces, an isolate, a detach) finds
+	 * every create before it taking traffic. */
+	if (req->header.op != WIRE_OP_CREATE && req->header.op != WIRE_OP_VALIDATE)
+		rules_activate(s);
 	status = r(s, c, req, out);
 	if (status == RUN_SUSPENDED)
 		return true;

@@ -352,7 +352,9 @@ static unsigned handle_events(struct server *s)
 }
 
 /* One round over every client, each for at most its slice of time, then
- * a sync of what the round journaled. Returns the work done. */
+ * a sync of what the round journaled. Returns the work done. No rule
+ * created in the round is left waiting for its activation (a client
+ * removed in the round publishes no completion that would see to it). */
 static unsigned serve_clients(struct server *s, uint64_t slice_ns)
 {
 	unsigned served = 0;
@@ -367,6 +369,7 @@ static unsigned serve_clients(struct server *s, uint64_t slice_ns)
 		if (n > 0)
 			served += (unsigned)n;
 	}
+	rules_activate(s);
 	commit_start_sync(s);
 	return served;
 }

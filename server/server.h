@@ -468,8 +468,10 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
  * leave the device's last step (soft: linking into the classifier's
  * tables, a cache miss each at millions of rules) until then, so that
  * their misses overlap the rest of their work and each other's. Called
- * before any completion is published (commit_publish()), after a journal
- * replay, and every RULES_DEFER_MAX creates. */
+ * before any completion is published (commit_publish()), before any
+ * request but a create runs (requests take effect in order), at the end of
+ * each round over the clients, after a journal replay, and every
+ * RULES_DEFER_MAX creates. */
 #define RULES_DEFER_MAX 32
 void rules_activate(struct server *s);
 /* Find the rule of `handle` that `c` may act on: -ENOENT, -EPERM, or
