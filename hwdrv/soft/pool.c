@@ -2,6 +2,7 @@
 /*
  * Per-rule objects in pooled chunks (see pool.h).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,12 +80,19 @@ static struct {
 	bool started;	      /* the helper was tried */
 } ahead = {.lock = PTHREAD_MUTEX_INITIALIZER, .taken = PTHREAD_COND_INITIALIZER};
 
-static void fault_in(uint8_t *chunk)
+/* False where the kernel has no memory for it now: the writer will fault
+ * its own in, or find none either. */
+static bool fault_in(uint8_t *chunk)
 {
+#ifdef MADV_POPULATE_WRITE
 	if (madvise(chunk, HUGE_BYTES, MADV_POPULATE_WRITE) == 0)
-		return;
+		return true;
+	if (errno != EINVAL)
+		return false;
+#endif
 	for (size_t at = 0; at < HUGE_BYTES; at += 4096) /* kernels before 5.14 */
 		((volatile uint8_t *)chunk)[at] = 0;
+	return true;
 }
 
 static void *ahead_run(void *unused)
@@ -104,8 +112,10 @@ static void *ahead_run(void *unused)
 			pthread_cond_wait(&ahead.taken, &ahead.lock);
 		pthread_mutex_unlock(&ahead.lock);
 		chunk = big_alloc(HUGE_BYTES);
-		if (chunk)
-			fault_in(chunk);
+		if (chunk && !fault_in(chunk)) {
+			big_free(chunk, HUGE_BYTES);
+			chunk = NULL;
+		}
 		pthread_mutex_lock(&ahead.lock);
 		if (chunk)
 			ahead.ready[ahead.n++] = chunk;
@@ -115,15 +125,41 @@ static void *ahead_run(void *unused)
 	return NULL;
 }
 
+/* A fork (the primary's daemon(), after a journal replay that started the
+ * helper) takes no thread along: the child gets the lock free, the chunks
+ * ready (its own copies) and no helper, which its next take starts. */
+static void ahead_fork_prepare(void)
+{
+	pthread_mutex_lock(&ahead.lock);
+}
+
+static void ahead_fork_parent(void)
+{
+	pthread_mutex_unlock(&ahead.lock);
+}
+
+static void ahead_fork_child(void)
+{
+	pthread_mutex_init(&ahead.lock, NULL);
+	pthread_cond_init(&ahead.taken, NULL);
+	ahead.started = false;
+}
+
 /* With the lock held: the helper, with every signal blocked (they are the
  * process's main loop's to take). */
 static void ahead_start(void)
 {
+	static bool fork_handled;
 	sigset_t all, old;
 	pthread_attr_t attr;
 	pthread_t thread;
 
 	ahead.started = true;
+	if (!fork_handled)
+		fork_handled = pthread_atfork(ahead_fork_prepare, ahead_fork_parent,
+					      ahead_fork_child) == 0;
+	if (!fork_handled)
+		return; /* no helper rather than one a fork could leave locked */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
@@ -134,12 +170,15 @@ static void ahead_start(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* A new chunk for a pool: a ready one, or one mapped now. */
+/* A new chunk for a pool: a ready one, or one mapped now. The writer never
+ * waits for the lock: the helper, at SCHED_IDLE, may be preempted holding
+ * it, and then the writer maps its own. */
 static uint8_t *chunk_take(void)
 {
 	uint8_t *chunk = NULL;
 
-	pthread_mutex_lock(&ahead.lock);
+	if (pthread_mutex_trylock(&ahead.lock) != 0)
+		return big_alloc(HUGE_BYTES);
 	if (!ahead.started && ++ahead.chunks > POOL_AHEAD_AFTER)
 		ahead_start();
 	if (ahead.n)
