@@ -1137,6 +1137,19 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	pool_fini(&pool);
 }
 
+/* What the classifier finds for a UDP frame from `src` to port `dport`. */
+static struct cls_result classify_udp(struct rig *rig, uint32_t src, unsigned dport)
+{
+	struct frame f = frame_ipv4_l4(src, IP(192, 0, 2, 1), 17, 7, dport, 0);
+	struct packet p = {
+		.data = f.bytes, .length = (uint32_t)f.length, .function = PACKET_FUNCTION_PF};
+	struct cls_result r;
+
+	packet_parse(&p);
+	cls_lookup(&rig->soft->cls, &p, &r);
+	return r;
+}
+
 /* The tuple a rule goes to depends on its shape and on its key: rules of
  * a /24 shape fill the relaxed /8 tuple until CLS_COLLISIONS_MAX of them
  * share a key; the next goes to a tuple of its own masks, which then takes
@@ -1189,15 +1202,9 @@ static void test_crowded_keys_go_to_a_tuple_of_their_own(void **state)
 		assert_int_equal(cls_tuple_count(&rig->soft->cls), 3);
 		/* Each rule is found by its own packets, wherever it went. */
 		for (unsigned i = 0; i < N; i++) {
-			struct frame f = frame_ipv4_l4(RULE_BE32(spec[i].hdr.src_addr) | 7,
-						       IP(192, 0, 2, 1), 17, 7, 9, 0);
-			struct packet p = {.data = f.bytes,
-					   .length = (uint32_t)f.length,
-					   .function = PACKET_FUNCTION_PF};
-			struct cls_result r;
+			struct cls_result r =
+				classify_udp(rig, RULE_BE32(spec[i].hdr.src_addr) | 7, 9);
 
-			packet_parse(&p);
-			cls_lookup(&rig->soft->cls, &p, &r);
 			assert_int_equal(r.n, 1);
 			assert_ptr_equal(r.rules[0], installed[i]);
 		}
@@ -1226,6 +1233,7 @@ static void test_deferred_rules_take_traffic_once_activated(void **state)
 	static struct mpf_flow_item patterns[N + 1][4];
 	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), END_ACTION};
 	const struct cls_rule *made[N + 1];
+	struct cls_result replacement;
 
 	for (unsigned i = 0; i <= N; i++) {
 		spec[i].hdr.dst_port = RULE_BE16((uint16_t)(1000 + i));
@@ -1246,15 +1254,8 @@ static void test_deferred_rules_take_traffic_once_activated(void **state)
 		made[i] = rule_made(rig, 0, &ingress, patterns[i], drop, true);
 	for (unsigned pass = 0; pass < 2; pass++) {
 		for (unsigned i = 0; i < N; i++) {
-			struct frame f = frame_ipv4_l4(IP(10, 0, 0, 1), IP(192, 0, 2, 1), 17, 7,
-						       1000 + i, 0);
-			struct packet p = {.data = f.bytes,
-					   .length = (uint32_t)f.length,
-					   .function = PACKET_FUNCTION_PF};
-			struct cls_result r;
+			struct cls_result r = classify_udp(rig, IP(10, 0, 0, 1), 1000 + i);
 
-			packet_parse(&p);
-			cls_lookup(&rig->soft->cls, &p, &r);
 			if (pass == 0) {
 				assert_int_equal(r.n, 0);
 			} else {
@@ -1269,18 +1270,9 @@ static void test_deferred_rules_take_traffic_once_activated(void **state)
 	 * packets never fall between the two (make-before-break). */
 	made[N] = rule_made(rig, 0, &ingress, patterns[0], drop, true);
 	destroy_in_bursts(rig, &made[0], 1);
-	{
-		struct frame f = frame_ipv4_l4(IP(10, 0, 0, 1), IP(192, 0, 2, 1), 17, 7, 1000, 0);
-		struct packet p = {.data = f.bytes,
-				   .length = (uint32_t)f.length,
-				   .function = PACKET_FUNCTION_PF};
-		struct cls_result r;
-
-		packet_parse(&p);
-		cls_lookup(&rig->soft->cls, &p, &r);
-		assert_int_equal(r.n, 1);
-		assert_ptr_equal(r.rules[0], made[N]);
-	}
+	replacement = classify_udp(rig, IP(10, 0, 0, 1), 1000);
+	assert_int_equal(replacement.n, 1);
+	assert_ptr_equal(replacement.rules[0], made[N]);
 	destroy_in_bursts(rig, made + 1, N);
 	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
 }
