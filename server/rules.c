@@ -218,7 +218,7 @@ static int keep_rule(struct server *s, struct client *c, uint32_t slot, const vo
 {
 	struct rule_slot *r = &s->rules.slots[slot];
 	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n;
-	int packed = rule_pack(bytes, length, s->packed, sizeof(s->packed));
+	int packed = rule_pack(bytes, length, s->packed, sizeof(s->packed), &s->pack_memo);
 
 	if (packed <= 0) /* a request the decoder took always packs */
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,

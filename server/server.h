@@ -334,8 +334,10 @@ struct server {
 	struct region_owner *owners;
 	struct rule_heap heap;
 	/* A new rule's packed form, between its packing and its entry's
-	 * publication (rules.c). */
+	 * publication (rules.c), and what the packer keeps of the rules
+	 * before it. */
 	uint8_t packed[PACK_MAX];
+	struct pack_memo pack_memo;
 	size_t region_length;
 	struct client *clients;
 	uint32_t client_count;

@@ -342,13 +342,116 @@ static bool fixed_part(bool action, const struct wire_element *el, size_t *size)
 	return *size <= PACK_PART_MAX;
 }
 
-static int pack_element(struct out *o, struct in *body, bool action)
+/* Spec and last (present in part[]) packed under the mask part[2]. */
+static void put_under_mask(struct out *o, const uint8_t *const part[3], size_t size)
+{
+	for (unsigned p = 0; p < 2; p++)
+		if (part[p])
+			put_under(o, part[p], part[2], size);
+}
+
+/* put_under() of `part` under the mask that `m` keeps, from the mask's
+ * non-zero positions it listed: a bitmap of k bits, then the literals. */
+static void put_at_positions(struct out *o, const uint8_t *part, const struct pack_memo_element *m)
+{
+	size_t k = m->positions, map_length = (k + 7) / 8, literals = 0;
+	uint64_t bits = 0;
+	uint8_t *map = o->p + o->length, *lit = map + map_length;
+
+	if (o->full || map_length + k > o->cap - o->length) {
+		put_under(o, part, (const uint8_t *)m->key, m->key_length);
+		return;
+	}
+	for (size_t j = 0; j < k; j++) {
+		uint8_t b = part[m->position[j]];
+
+		bits |= (uint64_t)(b != 0) << j;
+		lit[literals] = b; /* kept when not zero */
+		literals += b != 0;
+	}
+	for (size_t i = 0; i < map_length; i++)
+		map[i] = (uint8_t)(bits >> 8 * i);
+	o->length += map_length + literals;
+}
+
+static bool same_words(const uint8_t *bytes, const uint64_t *words, size_t length)
+{
+	uint64_t diff = 0;
+
+	for (size_t i = 0; i < length / 8; i++)
+		diff |= load64(bytes + 8 * i) ^ words[i];
+	return diff == 0;
+}
+
+/*
+ * The element whose header is `h` and parts `bytes`, packed from what `m`
+ * kept of the last one at its place when their headers and keys are the
+ * same (and a spec or last is under the mask, as the kept one's were).
+ * Whether it was.
+ */
+static bool pack_remembered(struct out *o, const struct pack_memo_element *m, const uint8_t *h,
+			    const uint8_t *bytes, const struct wire_element *el)
+{
+	const uint8_t *part[2] = {NULL, NULL};
+	size_t size = m->key_length;
+	uint8_t *p;
+
+	if (load64(h) != m->header || !same_words(bytes + el->length - size, m->key, size))
+		return false;
+	if (size < el->length) { /* the key is the mask, the last part */
+		for (unsigned q = 0, at = 0; q < 2; q++)
+			if (el->parts & (1u << q)) {
+				uint64_t outside = 0;
+
+				part[q] = bytes + (size_t)at++ * size;
+				for (size_t i = 0; i < size / 8; i++)
+					outside |= load64(part[q] + 8 * i) & m->outside[i];
+				if (outside)
+					return false;
+			}
+	}
+	p = out_take(o, m->out_length);
+	if (p == NULL)
+		return true; /* full: said by rule_pack() */
+	memcpy(p, m->out, m->out_length);
+	for (unsigned q = 0; q < 2; q++)
+		if (part[q])
+			put_at_positions(o, part[q], m);
+	return true;
+}
+
+/* Keep in `m` what pack_element() made of an element: its header, its key
+ * (`key`, `key_length` bytes, a mask when `mask`) and what those gave, out
+ * bytes [from, to). */
+static void remember(struct pack_memo_element *m, const struct out *o, const uint8_t *h,
+		     const uint8_t *key, size_t key_length, bool mask, size_t from, size_t to)
+{
+	uint64_t outside[PACK_MEMO_KEY / 8] = {0};
+
+	m->header = 0;
+	if (o->full || key_length > sizeof(m->key) || to - from > sizeof(m->out))
+		return;
+	memcpy(m->key, key, key_length);
+	memcpy(m->out, o->p + from, to - from);
+	m->key_length = (uint32_t)key_length;
+	m->out_length = (uint32_t)(to - from);
+	if (mask) {
+		for (size_t i = 0; i < key_length; i++)
+			if (key[i] == 0)
+				outside[i / 8] |= 0xffull << (i % 8 * 8);
+		memcpy(m->outside, outside, sizeof(outside));
+		m->positions = (uint32_t)nonzero_positions(key, key_length, m->position);
+	}
+	m->header = load64(h);
+}
+
+static int pack_element(struct out *o, struct in *body, bool action, struct pack_memo_element *m)
 {
 	const uint8_t *h = in_take(body, sizeof(struct wire_element));
 	struct wire_element el;
 	const uint8_t *bytes, *part[3] = {NULL, NULL, NULL};
 	unsigned parts, flags = 0, present = 0;
-	size_t size = 0;
+	size_t size = 0, from = o->length;
 	bool fixed;
 
 	if (h == NULL)
@@ -359,6 +462,8 @@ static int pack_element(struct out *o, struct in *body, bool action)
 	    el.reserved != 0 || parts & ~(action ? WIRE_PART_CONF : 7u) || el.length % 8 ||
 	    (bytes = in_take(body, el.length)) == NULL)
 		return -EBADMSG;
+	if (m && pack_remembered(o, m, h, bytes, &el))
+		return 0;
 	fixed = fixed_part(action, &el, &size);
 	present = ones_in(parts);
 	if (!fixed || el.length != present * size) {
@@ -368,6 +473,8 @@ static int pack_element(struct out *o, struct in *body, bool action)
 		out_byte(o, (uint8_t)(parts | PACK_VERBATIM));
 		out_varint(o, el.length);
 		put_sparse(o, bytes, el.length, false);
+		if (m)
+			m->header = 0;
 		return 0;
 	}
 	for (unsigned p = 0, at = 0; p < 3; p++)
@@ -384,20 +491,35 @@ static int pack_element(struct out *o, struct in *body, bool action)
 	} else {
 		out_byte(o, (uint8_t)(el.type | parts << PACK_PARTS_SHIFT));
 	}
-	if (part[2])
-		put_sparse(o, part[2], size, true);
+	if (part[2] == NULL) {
+		for (unsigned p = 0; p < 2; p++)
+			if (part[p])
+				put_sparse(o, part[p], size, false);
+		if (m)
+			remember(m, o, h, bytes, el.length, false, from, o->length);
+		return 0;
+	}
+	put_sparse(o, part[2], size, true);
+	if (flags == 0) {
+		if (m)
+			remember(m, o, h, part[2], size, true, from, o->length);
+		put_under_mask(o, part, size);
+		return 0;
+	}
+	if (m)
+		m->header = 0; /* its element byte says the spec's place */
 	for (unsigned p = 0; p < 2; p++) {
 		if (part[p] == NULL)
 			continue;
-		if (part[2] && !(flags & (PACK_ABSOLUTE_SPEC << p)))
-			put_under(o, part[p], part[2], size);
-		else
+		if (flags & (PACK_ABSOLUTE_SPEC << p))
 			put_sparse(o, part[p], size, false);
+		else
+			put_under(o, part[p], part[2], size);
 	}
 	return 0;
 }
 
-int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap)
+int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap, struct pack_memo *memo)
 {
 	struct in body = {.p = wire, .left = length};
 	struct out o = {.p = out, .cap = cap};
@@ -428,7 +550,8 @@ int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap)
 	out_varint(&o, rh.n_items);
 	out_varint(&o, rh.n_actions);
 	for (unsigned e = 0; e < (unsigned)rh.n_items + rh.n_actions; e++) {
-		int err = pack_element(&o, &body, e >= rh.n_items);
+		int err = pack_element(&o, &body, e >= rh.n_items,
+				       memo && e < PACK_MEMO_ELEMENTS ? &memo->element[e] : NULL);
 
 		if (err)
 			return err;

@@ -42,11 +42,37 @@
 #define PACK_MAX (16384u + 16384u / 8u + 512u)
 
 /*
+ * What the packer remembers of the rules it packed last, so that a rule
+ * like them costs a compare per element: for each of the first
+ * PACK_MEMO_ELEMENTS elements, its header, its key (its mask, or all its
+ * bytes when it has no mask) and the packed bytes those gave (the element
+ * byte and the packed mask; or the whole element). A bulk load's rules
+ * differ in their specs alone: only those are packed again. What the memo
+ * holds never changes the output, only how fast it comes.
+ */
+#define PACK_MEMO_ELEMENTS 8
+#define PACK_MEMO_KEY	   64u
+struct pack_memo {
+	struct pack_memo_element {
+		uint64_t header; /* the wire_element's bytes; 0: nothing kept */
+		uint32_t key_length, out_length;
+		uint64_t key[PACK_MEMO_KEY / 8];
+		/* A mask: 0xff where its bytes are zero, and where they are not. */
+		uint64_t outside[PACK_MEMO_KEY / 8];
+		uint8_t position[PACK_MEMO_KEY];
+		uint32_t positions;
+		uint8_t out[1 + 2 * (PACK_MEMO_KEY / 8 + PACK_MEMO_KEY)];
+	} element[PACK_MEMO_ELEMENTS];
+};
+
+/*
  * Pack the CREATE request `wire` of `length` bytes (one that the wire
  * decoder took) into out[cap]. Returns the packed length, -EMSGSIZE if it
  * does not fit, or -EBADMSG if `wire` is not a well-formed CREATE request.
+ * `memo`: NULL, or a memo (zeroed before its first use) that this call
+ * reads and updates.
  */
-int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap);
+int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap, struct pack_memo *memo);
 
 /*
  * Unpack `length` packed bytes into the request they came from, in

@@ -44,18 +44,35 @@ static int encode_text(const char *text, uint16_t port, bool persistent, uint8_t
 	return n;
 }
 
+/* What the packer remembers, over every rule of this file's tests in
+ * turn: alike or not, one after another, as the primary packs them. */
+static struct pack_memo memo;
+
+/* Pack `length` bytes of `msg` into out[cap], and again with the memo:
+ * the same result and bytes either way. The packed length or -errno. */
+static int pack(const uint8_t *msg, int length, uint8_t *out, size_t cap)
+{
+	static uint8_t again[PACK_MAX];
+	int n = rule_pack(msg, (size_t)length, out, cap, NULL);
+
+	assert_int_equal(rule_pack(msg, (size_t)length, again, cap, &memo), n);
+	if (n > 0)
+		assert_memory_equal(again, out, (size_t)n);
+	return n;
+}
+
 /* Pack, unpack, compare; the packed length. */
 static int round_trip(const uint8_t *msg, int length)
 {
 	static uint8_t packed[PACK_MAX];
 	alignas(8) static uint8_t back[WIRE_MSG_MAX];
-	int n = rule_pack(msg, (size_t)length, packed, sizeof(packed));
+	int n = pack(msg, length, packed, sizeof(packed));
 
 	assert_true(n > 0);
 	assert_int_equal(rule_unpack(packed, (size_t)n, back, sizeof(back)), length);
 	assert_memory_equal(back, msg, (size_t)length);
 	/* Too small a buffer either way is said, never cut. */
-	assert_int_equal(rule_pack(msg, (size_t)length, packed, (size_t)n - 1), -EMSGSIZE);
+	assert_int_equal(pack(msg, length, packed, (size_t)n - 1), -EMSGSIZE);
 	assert_int_equal(rule_unpack(packed, (size_t)n, back, (size_t)length - 8), -EMSGSIZE);
 	return n;
 }
@@ -167,6 +184,70 @@ static void test_odd_requests_come_back_exactly(void **state)
 	round_trip(msg, n);
 }
 
+/* A run of rules alike but for their specs, as a bulk load sends them, and
+ * the turns that break the run (a mask, an element, a spec outside its
+ * mask, a rule longer than the memo), each packs as it would alone (pack()
+ * compares); and what the memo keeps of an item is its mask. */
+static void test_a_run_of_like_rules_packs_as_each_alone(void **state)
+{
+	static const char *const rules[] = {
+		"ingress pattern eth / ipv4 src is 10.0.0.1 / udp dst is 4789 / end actions count "
+		"/ "
+		"queue index 1 / end",
+		"ingress pattern eth / ipv4 src is 10.0.0.2 / udp dst is 4789 / end actions count "
+		"/ "
+		"queue index 1 / end",
+		"ingress pattern eth / ipv4 src is 10.0.0.0 / udp dst is 4790 / end actions count "
+		"/ "
+		"queue index 2 / end",
+		"ingress pattern eth / ipv4 src is 0.0.0.0 / udp dst is 0 / end actions count / "
+		"queue "
+		"index 0 / end",
+		"ingress pattern eth / ipv4 src spec 10.1.0.0 src mask 255.255.0.0 / udp dst is "
+		"4789 "
+		"/ end actions count / queue index 1 / end",
+		"ingress pattern eth / ipv4 src spec 10.2.0.0 src mask 255.255.0.0 / udp dst is "
+		"4789 "
+		"/ end actions count / queue index 1 / end",
+		"ingress pattern eth / ipv4 src spec 10.0.0.1 src last 10.0.0.9 src mask "
+		"255.255.255.255 / udp dst is 4789 / end actions count / queue index 1 / end",
+		"ingress pattern eth / ipv4 src spec 10.0.0.2 src last 10.0.0.7 src mask "
+		"255.255.255.255 / udp dst is 4789 / end actions count / queue index 1 / end",
+		"ingress pattern eth / ipv6 src is ::1 / udp dst is 4789 / end actions count / "
+		"queue "
+		"index 1 / end",
+		"ingress pattern eth / ipv4 src is 10.0.0.3 / end actions count / drop / end",
+		"ingress pattern eth / vlan vid is 7 / ipv4 src is 10.0.0.4 / udp dst is 4789 / "
+		"vxlan "
+		"vni is 9 / eth / ipv4 dst is 10.9.9.9 / tcp dst is 80 / end actions mark id 1 / "
+		"count / queue index 1 / end",
+		"ingress pattern eth / vlan vid is 8 / ipv4 src is 10.0.0.5 / udp dst is 4789 / "
+		"vxlan "
+		"vni is 9 / eth / ipv4 dst is 10.9.9.8 / tcp dst is 81 / end actions mark id 2 / "
+		"count / queue index 1 / end",
+		"ingress pattern eth / ipv4 src is 10.0.0.6 / udp dst is 4789 / end actions count "
+		"/ "
+		"queue index 1 / end",
+	};
+	alignas(8) static uint8_t msg[WIRE_MSG_MAX];
+	size_t spec = sizeof(struct wire_header) + sizeof(struct wire_rule_header) +
+		      2 * sizeof(struct wire_element);
+	int wire;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		round_trip(msg, encode_text(rules[i], 0, i % 2, msg, sizeof(msg)));
+	assert_int_equal(memo.element[1].key_length, sizeof(struct mpf_flow_item_ipv4) + 4);
+	/* The same ipv4 mask with a spec byte outside it (a hostile client's),
+	 * then within it again. */
+	wire = encode_text(rules[0], 0, false, msg, sizeof(msg));
+	msg[spec + offsetof(struct mpf_ipv4_hdr, dst_addr)] = 0x42;
+	round_trip(msg, wire);
+	msg[spec + offsetof(struct mpf_ipv4_hdr, dst_addr)] = 0;
+	round_trip(msg, wire);
+	round_trip(msg, wire);
+}
+
 /* Another process's bytes: every cut of a packed rule is refused, and any
  * byte changed is refused or unpacks to a request that packs back to the
  * same bytes (one form per rule), which the wire decoder then checks. */
@@ -178,7 +259,7 @@ static void test_hostile_packed_bytes_are_refused_or_exact(void **state)
 			       "10.0.0.1 / udp dst is 4789 / end actions mark id 9 / count / "
 			       "queue index 1 / end",
 			       5, false, msg, sizeof(msg));
-	int n = rule_pack(msg, (size_t)wire, packed, sizeof(packed));
+	int n = pack(msg, wire, packed, sizeof(packed));
 	unsigned accepted = 0;
 
 	(void)state;
@@ -195,7 +276,7 @@ static void test_hostile_packed_bytes_are_refused_or_exact(void **state)
 			m = rule_unpack(packed, (size_t)n, back, sizeof(back));
 			if (m > 0) {
 				accepted++;
-				k = rule_pack(back, (size_t)m, again, sizeof(again));
+				k = pack(back, m, again, sizeof(again));
 				assert_int_equal(k, n);
 				assert_memory_equal(again, packed, (size_t)n);
 			} else {
@@ -206,7 +287,7 @@ static void test_hostile_packed_bytes_are_refused_or_exact(void **state)
 	print_message("%u of %d one-bit changes unpack (each to its own rule)\n", accepted, n * 8);
 	/* Not a create request: refused to pack. */
 	msg[offsetof(struct wire_header, op)] = WIRE_OP_VALIDATE;
-	assert_int_equal(rule_pack(msg, (size_t)wire, packed, sizeof(packed)), -EBADMSG);
+	assert_int_equal(pack(msg, wire, packed, sizeof(packed)), -EBADMSG);
 }
 
 int main(int argc, char **argv)
@@ -215,6 +296,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_every_corpus_rule_comes_back_exactly),
 		cmocka_unit_test(test_five_tuple_rules_fit_an_entry),
 		cmocka_unit_test(test_odd_requests_come_back_exactly),
+		cmocka_unit_test(test_a_run_of_like_rules_packs_as_each_alone),
 		cmocka_unit_test(test_hostile_packed_bytes_are_refused_or_exact),
 	};
 

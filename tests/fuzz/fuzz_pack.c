@@ -8,6 +8,8 @@
  *     and that the wire decoder then judges like any other;
  *   - as a request: one the decoder takes as a CREATE packs, and unpacks
  *     to exactly its bytes, user_data cleared.
+ * Every packing is done twice, plainly and with a memo kept from input to
+ * input (as the primary keeps one from rule to rule): the same bytes.
  * A crash, a sanitizer report, an undocumented errno or a difference aborts.
  */
 #include <errno.h>
@@ -21,6 +23,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* rule_pack(), checked against itself with the memo. */
+static int pack(const void *wire, size_t length, uint8_t *out, size_t cap)
+{
+	static struct pack_memo memo;
+	static uint8_t again[PACK_MAX];
+	int n = rule_pack(wire, length, out, cap, NULL);
+
+	if (rule_pack(wire, length, again, cap, &memo) != n ||
+	    (n > 0 && memcmp(again, out, (size_t)n) != 0))
+		abort();
+	return n;
+}
+
 static void as_packed(const uint8_t *data, size_t size)
 {
 	alignas(8) static uint8_t wire[WIRE_MSG_MAX];
@@ -31,7 +46,7 @@ static void as_packed(const uint8_t *data, size_t size)
 
 	if (n == -EBADMSG || n == -EMSGSIZE)
 		return;
-	if (n <= 0 || rule_pack(wire, (size_t)n, again, sizeof(again)) != (int)size ||
+	if (n <= 0 || pack(wire, (size_t)n, again, sizeof(again)) != (int)size ||
 	    memcmp(again, data, size) != 0)
 		abort();
 	rc = wire_decode_private(wire, (size_t)n, &req, &error);
@@ -52,7 +67,7 @@ static void as_request(const uint8_t *data, size_t size)
 		return;
 	memcpy(copy, data, size);
 	memset(copy + offsetof(struct wire_header, user_data), 0, sizeof(uint64_t));
-	n = rule_pack(copy, size, packed, sizeof(packed));
+	n = pack(copy, size, packed, sizeof(packed));
 	if (n <= 0 || rule_unpack(packed, (size_t)n, back, sizeof(back)) != (int)size ||
 	    memcmp(back, copy, size) != 0)
 		abort();

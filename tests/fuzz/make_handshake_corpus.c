@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 	entries = (struct region_entry *)(mem + h->directory_offset);
 	length = wire_encode_rule(rule, sizeof(rule), WIRE_OP_CREATE, 0, 0, false, &attr, pattern,
 				  actions, NULL);
-	length = length > 0 ? rule_pack(rule, (size_t)length, packed, sizeof(packed)) : -1;
+	length = length > 0 ? rule_pack(rule, (size_t)length, packed, sizeof(packed), NULL) : -1;
 	if (length < 0 || !region_rule_inline((uint32_t)length))
 		return 1;
 	entry.rule_length = (uint16_t)length;
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 	region_entry_publish(&counters[3], &entries[3], &entry, 5, 1);
 	length = wire_encode_rule(rule, sizeof(rule), WIRE_OP_CREATE, 0, 1, true, &attr,
 				  long_pattern, actions, NULL);
-	length = length > 0 ? rule_pack(rule, (size_t)length, packed, sizeof(packed)) : -1;
+	length = length > 0 ? rule_pack(rule, (size_t)length, packed, sizeof(packed), NULL) : -1;
 	if (length < 0 || region_rule_inline((uint32_t)length) ||
 	    region_rule_chunks((uint32_t)length) > sizeof(chunks) / sizeof(chunks[0]))
 		return 1;

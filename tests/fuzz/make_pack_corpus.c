@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 
 		save(argv[1], sample_rule_names[i], "request", msg, length);
 		save(argv[1], sample_rule_names[i], "packed", packed,
-		     rule_pack(msg, (size_t)length, packed, sizeof(packed)));
+		     rule_pack(msg, (size_t)length, packed, sizeof(packed), NULL));
 	}
 	return 0;
 }
