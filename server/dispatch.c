@@ -634,6 +634,7 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 		}
 		if (deadline == 0)
 			deadline = clock_ns(CLOCK_MONOTONIC) + slice_ns;
+		rules_clock_expire(s);
 		for (i = 0; i < n; i++) {
 			bool keep;
 

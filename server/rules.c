@@ -126,12 +126,23 @@ static void free_unpop(struct rule_table *t, uint32_t slot)
 	t->free[t->free_count++] = slot;
 }
 
-static uint64_t realtime_ns(void)
+/* The time a rule made now says it was made (rules_clock_expire()). */
+static uint64_t made_now(struct rule_table *t)
 {
-	struct timespec ts;
+	if (t->clock_uses == 0) {
+		struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t->clock_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		t->clock_uses = RULES_CLOCK_USES;
+	}
+	t->clock_uses--;
+	return t->clock_ns;
+}
+
+void rules_clock_expire(struct server *s)
+{
+	s->rules.clock_uses = 0;
 }
 
 static void link_owner(struct server *s, struct client *c, uint32_t slot)
@@ -313,7 +324,7 @@ static void publish_entry(struct server *s, struct client *c, uint32_t slot,
 	 * reader that saw the stamp walks up to it (the release orders it). */
 	shm_store_relaxed32(&s->region->slots_end, s->rules.fresh);
 	region_entry_publish(&s->counters[slot], &s->entries[slot], &e, r->generation,
-			     realtime_ns());
+			     made_now(&s->rules));
 	region_activity_bump(s->activity, slot); /* the entry, and the counter opened */
 }
 

@@ -188,6 +188,10 @@ struct rule_table {
 	uint32_t used;	   /* slots not free (live, dying, unrestored) */
 	uint32_t retired;  /* slots whose generations are spent this run */
 	uint32_t deferred; /* created, not yet activated (rules_activate()) */
+	/* CLOCK_REALTIME for the entries of rules made now, and for how many
+	 * more (rules_clock_expire()). */
+	uint64_t clock_ns;
+	uint32_t clock_uses;
 };
 
 /* A connection accepted but not yet through its handshake. */
@@ -476,6 +480,12 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
  * RULES_DEFER_MAX creates. */
 #define RULES_DEFER_MAX 32
 void rules_activate(struct server *s);
+/* A rule's entry says when it was made (CLOCK_REALTIME): the clock is read
+ * once for up to RULES_CLOCK_USES rules, and again after this call, made
+ * for each burst of requests, so that no rule's time is older than the
+ * burst that made it. */
+#define RULES_CLOCK_USES 32
+void rules_clock_expire(struct server *s);
 /* Find the rule of `handle` that `c` may act on: -ENOENT, -EPERM, or
  * -EBUSY (being destroyed). */
 int rules_lookup(struct server *s, const struct client *c, uint64_t handle,

@@ -326,6 +326,62 @@ static void test_rules_take_testpmds_ids_and_get_reads_one_entry(void **state)
 	mpf_disconnect(c);
 }
 
+static uint64_t realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A rule's entry says when it was made: within its create, alone or one of
+ * a burst, and after a pause (the primary reads the clock once for a run of
+ * rules, never for rules of a later burst). */
+static void test_an_entry_says_when_its_rule_was_made(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_completion done[64];
+	struct mpf_flow_info info;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t handle, before, after;
+	unsigned completed = 0;
+
+	assert_int_equal(primary_connect(p, "clock", &c), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		before = realtime();
+		assert_int_equal(create(c, i, 0, &handle), 0);
+		after = realtime();
+		assert_int_equal(mpf_flow_get(c, handle, &info), 0);
+		assert_in_range(info.created_ns, before, after);
+		usleep(20000);
+	}
+	before = realtime();
+	for (uint32_t i = 0; i < 40; i++) {
+		struct sample_rule s;
+
+		sample_rule_init(&s, 10 + i);
+		assert_int_equal(
+			mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0, i, &error), 0);
+	}
+	while (completed < 40) {
+		int n = mpf_poll(c, done, 64, 5000);
+
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++) {
+			assert_int_equal(done[i].status, 0);
+			assert_int_equal(mpf_flow_get(c, done[i].handle, &info), 0);
+			assert_true(info.created_ns >= before);
+		}
+		completed += (unsigned)n;
+	}
+	after = realtime();
+	for (uint32_t cursor = 0; mpf_flow_next(c, &cursor, &info) == 1;)
+		if (info.created_ns >= before)
+			assert_in_range(info.created_ns, before, after);
+	mpf_disconnect(c);
+}
+
 static void test_flush_destroys_only_the_callers_rules(void **state)
 {
 	struct primary *p = *state;
@@ -1433,6 +1489,7 @@ int main(void)
 		T(test_another_clients_rule_is_eperm),
 		T(test_forged_and_stale_handles_are_enoent),
 		T(test_rules_take_testpmds_ids_and_get_reads_one_entry),
+		T(test_an_entry_says_when_its_rule_was_made),
 		T(test_flush_destroys_only_the_callers_rules),
 		T(test_disconnect_destroys_all_but_persistent_rules),
 		T(test_flush_persistent_destroys_the_instances_rules_on_the_port),
