@@ -20,8 +20,14 @@ struct cls_gather {
 
 /* The order and hash are copied from the rule so that a chain walk touches
  * the nodes only, not every rule it passes. */
+/*
+ * A node has two links: a table's chains run through one of them (its
+ * `link`), so that a table four times larger is built through the other,
+ * while readers walk the old one, moving no node (table_grow()). The
+ * general list and the pending list use link 0.
+ */
 struct cls_node {
-	struct cls_node *next; /* RCU */
+	struct cls_node *next[2]; /* RCU */
 	const struct cls_rule *rule;
 	uint64_t hash;
 	uint64_t rank, seq;
@@ -55,6 +61,7 @@ enum cls_verify {
 
 struct cls_table {
 	uint32_t mask;	   /* buckets - 1 */
+	uint32_t link;	   /* the nodes' link its chains run through */
 	uint64_t *buckets; /* RCU; big_alloc(): whole huge pages */
 };
 
@@ -407,13 +414,14 @@ static void verify_words(const struct cls_tuple *t, const struct match_pattern *
 			load_raw(m->items[t->gather[g].item].value, &t->gather[g]) & vmask[1 + g];
 }
 
-static struct cls_table *table_new(uint32_t buckets)
+static struct cls_table *table_new(uint32_t buckets, unsigned link)
 {
 	struct cls_table *table = malloc(sizeof(*table));
 
 	if (table == NULL)
 		return NULL;
 	table->mask = buckets - 1;
+	table->link = link;
 	table->buckets = big_alloc(buckets * sizeof(table->buckets[0]));
 	if (table->buckets == NULL) {
 		free(table);
@@ -428,47 +436,55 @@ static bool node_before(const struct cls_node *a, const struct cls_node *b)
 	return a->rank < b->rank || (a->rank == b->rank && a->seq < b->seq);
 }
 
-/* Writer: link `node` into a table's chain: at the head when no node of its
- * tag is there, else before the first of its hash that it precedes in rule
- * order (or last). */
-static void chain_add(uint64_t *bucket, struct cls_node *node)
+/* The bucket of `table` for `hash`. */
+static uint64_t *bucket_of(const struct cls_table *table, uint64_t hash)
 {
-	uint64_t word = *bucket, tag = hash_tag(node->hash);
+	return &table->buckets[hash & table->mask];
+}
+
+/* Writer: link `node` into the chain of `table` for its hash: at the head
+ * when no node of its tag is there, else before the first of its hash that
+ * it precedes in rule order (or last). */
+static void chain_add(struct cls_table *table, struct cls_node *node)
+{
+	uint64_t *bucket = bucket_of(table, node->hash), word = *bucket, tag = hash_tag(node->hash);
 	struct cls_node *head = bucket_head(word), **link;
+	unsigned l = table->link;
 
 	if (!(word & tag) || (head->hash == node->hash && node_before(node, head))) {
-		node->next = head;
+		node->next[l] = head;
 		rcu_publish(*bucket, (uint64_t)(uintptr_t)node | (word & CLS_BUCKET_TAGS) | tag);
 		return;
 	}
-	for (link = &head->next; *link; link = &(*link)->next)
+	for (link = &head->next[l]; *link; link = &(*link)->next[l])
 		if ((*link)->hash == node->hash && node_before(node, *link))
 			break;
-	node->next = *link;
+	node->next[l] = *link;
 	rcu_publish(*link, node);
 }
 
-/* Writer: unlink the node of `rule` from a table's chain and retag the
- * bucket; return the node for freeing. */
-static struct cls_node *chain_drop(uint64_t *bucket, const struct cls_rule *rule)
+/* Writer: unlink the node of `rule` from its chain in `table` and retag
+ * the bucket; return the node for freeing. */
+static struct cls_node *chain_drop(struct cls_table *table, const struct cls_rule *rule)
 {
+	uint64_t *bucket = bucket_of(table, rule->hash), tags = 0;
 	struct cls_node *head = bucket_head(*bucket), *node = NULL, **link;
-	uint64_t tags = 0;
+	unsigned l = table->link;
 
 	if (head && head->rule == rule) {
 		node = head;
-		head = node->next;
+		head = node->next[l];
 	} else {
-		for (link = head ? &head->next : NULL; link && *link; link = &(*link)->next)
+		for (link = head ? &head->next[l] : NULL; link && *link; link = &(*link)->next[l])
 			if ((*link)->rule == rule) {
 				node = *link;
-				rcu_publish(*link, node->next);
+				rcu_publish(*link, node->next[l]);
 				break;
 			}
 	}
 	if (node == NULL)
 		return NULL;
-	for (const struct cls_node *n = head; n; n = n->next)
+	for (const struct cls_node *n = head; n; n = n->next[l])
 		tags |= hash_tag(n->hash);
 	rcu_publish(*bucket, (uint64_t)(uintptr_t)head | tags);
 	return node;
@@ -481,8 +497,8 @@ static void chain_insert(struct cls_node **head, struct cls_node *node)
 
 	/* The order from the nodes: the rules they point to stay unread. */
 	while (*link && node_before(*link, node))
-		link = &(*link)->next;
-	node->next = *link;
+		link = &(*link)->next[0];
+	node->next[0] = *link;
 	rcu_publish(*link, node);
 }
 
@@ -494,13 +510,14 @@ static void table_release(struct cls_table *table)
 	free(table);
 }
 
+/* A table and its nodes. */
 static void table_free(struct cls *c, struct cls_table *table)
 {
 	for (uint32_t b = 0; table && b <= table->mask; b++) {
 		struct cls_node *node = bucket_head(table->buckets[b]);
 
 		while (node) {
-			struct cls_node *next = node->next;
+			struct cls_node *next = node->next[table->link];
 
 			node_free(c, node);
 			node = next;
@@ -509,30 +526,23 @@ static void table_free(struct cls *c, struct cls_table *table)
 	table_release(table);
 }
 
-/* Writer: move a tuple to a table four times larger (new nodes, published
- * whole), then free the old one once no reader holds it. */
+/* Writer: move a tuple to a table four times larger, its chains through
+ * the nodes' other link (readers of the old table walk theirs, untouched),
+ * published whole; the old table's buckets go once no reader holds them.
+ * No node is copied or moved. */
 static int table_grow(struct cls *c, struct cls_tuple *t)
 {
 	struct cls_table *old = t->table;
-	struct cls_table *table = table_new((old->mask + 1) * 4);
+	struct cls_table *table = table_new((old->mask + 1) * 4, !old->link);
 
 	if (table == NULL)
 		return -ENOMEM;
 	for (uint32_t b = 0; b <= old->mask; b++)
-		for (struct cls_node *n = bucket_head(old->buckets[b]); n; n = n->next) {
-			size_t size = node_size(t, n->verify);
-			struct cls_node *copy = node_alloc(c, size);
-
-			if (copy == NULL) {
-				table_free(c, table);
-				return -ENOMEM;
-			}
-			memcpy(copy, n, size); /* the same size: the same pool class */
-			chain_add(&table->buckets[copy->hash & table->mask], copy);
-		}
+		for (struct cls_node *n = bucket_head(old->buckets[b]); n; n = n->next[old->link])
+			chain_add(table, n);
 	rcu_publish(t->table, table);
 	rcu_synchronize(c->rcu);
-	table_free(c, old);
+	table_release(old);
 	return 0;
 }
 
@@ -581,7 +591,7 @@ static struct cls_tuple *tuple_find_or_add(struct cls *c, const struct cls_tuple
 	if (t == NULL)
 		return NULL;
 	*t = *shape;
-	t->table = table_new(16);
+	t->table = table_new(16, 0);
 	if (t->table == NULL) {
 		free(t);
 		return NULL;
@@ -753,12 +763,13 @@ static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rul
 {
 	uint64_t key[CLS_KEY_WORDS];
 	uint64_t hash = rule_key(t, rule, key);
-	uint64_t bucket = t->table->buckets[hash & t->table->mask];
+	uint64_t bucket = *bucket_of(t->table, hash);
 	unsigned n = 0;
 
 	if (!(bucket & hash_tag(hash)))
 		return 0; /* no node of its hash: none to read */
-	for (const struct cls_node *node = bucket_head(bucket); node; node = node->next)
+	for (const struct cls_node *node = bucket_head(bucket); node;
+	     node = node->next[t->table->link])
 		n += node->hash == hash && key_equal(node->words, key, key_words(t));
 	return n;
 }
@@ -879,9 +890,9 @@ int cls_prepare(struct cls *c, struct cls_rule *rule)
 	t->rules++;
 	c->keyed_rules++;
 	rule->pending = true;
-	node->next = c->pending;
+	node->next[0] = c->pending;
 	c->pending = node;
-	__builtin_prefetch(&t->table->buckets[node->hash & t->table->mask], 1);
+	__builtin_prefetch(bucket_of(t->table, node->hash), 1);
 	return 0;
 }
 
@@ -892,19 +903,19 @@ void cls_link_pending(struct cls *c)
 
 	c->pending = NULL;
 	while (node) {
-		struct cls_node *next = node->next;
+		struct cls_node *next = node->next[0];
 
-		node->next = order;
+		node->next[0] = order;
 		order = node;
 		node = next;
 	}
 	while (order) {
-		struct cls_node *next = order->next;
+		struct cls_node *next = order->next[0];
 		struct cls_rule *rule = (struct cls_rule *)(uintptr_t)order->rule;
 		struct cls_tuple *t = rule->tuple;
 
 		rule->pending = false;
-		chain_add(&t->table->buckets[order->hash & t->table->mask], order);
+		chain_add(t->table, order);
 		if (t->rules > 2ull * (t->table->mask + 1))
 			table_grow(c, t); /* on failure the chains just stay longer */
 		order = next;
@@ -920,14 +931,15 @@ int cls_insert(struct cls *c, struct cls_rule *rule)
 	return err;
 }
 
-/* Writer: unlink the node of `rule` from a chain; return it for freeing. */
+/* Writer: unlink the node of `rule` from a list (the general or the
+ * pending one: link 0); return it for freeing. */
 static struct cls_node *chain_remove(struct cls_node **head, const struct cls_rule *rule)
 {
-	for (struct cls_node **link = head; *link; link = &(*link)->next)
+	for (struct cls_node **link = head; *link; link = &(*link)->next[0])
 		if ((*link)->rule == rule) {
 			struct cls_node *node = *link;
 
-			rcu_publish(*link, node->next);
+			rcu_publish(*link, node->next[0]);
 			return node;
 		}
 	return NULL;
@@ -948,7 +960,7 @@ static struct cls_node *unlink_rule(struct cls *c, struct cls_rule *rule)
 		node = chain_remove(&c->general, rule);
 		c->general_rules -= node != NULL;
 	} else {
-		node = chain_drop(&t->table->buckets[rule->hash & t->table->mask], rule);
+		node = chain_drop(t->table, rule);
 		c->keyed_rules -= node != NULL;
 		t->rules -= node != NULL;
 	}
@@ -978,16 +990,11 @@ void cls_remove_burst(struct cls *c, struct cls_rule *const *rules, unsigned n)
 	 * come in turn. */
 	for (unsigned i = 0; i < n; i++)
 		if (linked[i] && rules[i]->tuple)
-			__builtin_prefetch(
-				&rules[i]->tuple->table
-					 ->buckets[rules[i]->hash & rules[i]->tuple->table->mask]);
+			__builtin_prefetch(bucket_of(rules[i]->tuple->table, rules[i]->hash));
 	for (unsigned i = 0; i < n; i++)
-		if (linked[i] && rules[i]->tuple) {
-			const struct cls_table *table = rules[i]->tuple->table;
-
+		if (linked[i] && rules[i]->tuple)
 			__builtin_prefetch(
-				bucket_head(table->buckets[rules[i]->hash & table->mask]));
-		}
+				bucket_head(*bucket_of(rules[i]->tuple->table, rules[i]->hash)));
 	for (unsigned i = 0; i < n; i++) {
 		if (linked[i])
 			nodes[i] = unlink_rule(c, rules[i]);
@@ -1116,6 +1123,7 @@ struct probe {
 	unsigned start;	 /* layer the tuple's first item is matched at */
 	const struct cls_node *head;
 	const uint64_t *bucket;
+	unsigned link; /* the table's */
 	uint64_t hash;
 	uint64_t key[CLS_KEY_WORDS];
 	uint64_t raw[CLS_KEY_WORDS]; /* the same words unmasked */
@@ -1142,7 +1150,8 @@ static bool probe_key(struct probe *pr, const struct cls_tuple *t, const struct 
 	}
 	pr->hash = hash_key(pr->key, key_words(t));
 	table = rcu_dereference(t->table);
-	pr->bucket = &table->buckets[pr->hash & table->mask];
+	pr->bucket = bucket_of(table, pr->hash);
+	pr->link = table->link;
 	__builtin_prefetch(pr->bucket);
 	return true;
 }
@@ -1182,7 +1191,8 @@ static void probe_walk(const struct probe *pr, const struct packet *p, struct ca
 {
 	unsigned words = key_words(pr->tuple);
 
-	for (const struct cls_node *node = pr->head; node; node = rcu_dereference(node->next)) {
+	for (const struct cls_node *node = pr->head; node;
+	     node = rcu_dereference(node->next[pr->link])) {
 		if (node->hash != pr->hash)
 			continue;
 		if (!precedes_best(cand, node->rank, node->seq))
@@ -1233,7 +1243,7 @@ static void probe_chunk(struct probe *probes, unsigned n, const struct packet *p
 static void lookup_general(const struct cls *c, const struct packet *p, struct candidates *cand)
 {
 	for (const struct cls_node *node = rcu_dereference(c->general); node;
-	     node = rcu_dereference(node->next)) {
+	     node = rcu_dereference(node->next[0])) {
 		if (match_packet(node->rule->match, p)) {
 			consider(cand, node->rule, node->rank, node->seq, node->terminating);
 			if (node->rule->terminating)
