@@ -113,9 +113,9 @@ void journal_unwritten_drop(struct server *s)
 	j->unwritten.records = 0;
 }
 
-int journal_rule(struct server *s, uint64_t handle, const void *request, uint32_t length)
+int journal_rule(struct server *s, uint64_t handle, const void *packed, uint32_t length)
 {
-	return append(s, JOURNAL_RULE, handle, request, length, PENDING_RULE);
+	return append(s, JOURNAL_RULE_PACKED, handle, packed, length, PENDING_RULE);
 }
 
 int journal_rule_gone(struct server *s, uint64_t handle)
@@ -267,7 +267,7 @@ void journal_orphan_gone_durable(struct server *s, uint64_t handle)
 	struct journal_orphan *o = orphan_find(j, handle);
 
 	if (o && o->dying) {
-		free(o->request);
+		free(o->payload);
 		*o = j->orphans[--j->n_orphans];
 		s->unrestored_rules--;
 		shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
@@ -314,8 +314,8 @@ int journal_rewrite(struct server *s)
 	struct journal *j = &s->journal;
 	char tmp[sizeof(j->name) + 8];
 	struct journal_rewrite w = {0};
-	/* Each rule's request, unpacked from the directory. */
-	alignas(8) uint8_t request[WIRE_MSG_MAX];
+	/* Each rule's packed form, from the directory (or its heap). */
+	uint8_t packed[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
 	int fd, err = 0;
 
 	sibling(j, ".new", tmp, sizeof(tmp));
@@ -333,27 +333,28 @@ int journal_rewrite(struct server *s)
 					    j->meters[i].request, j->meters[i].length);
 	for (unsigned i = 0; i < j->n_orphans; i++)
 		if (!j->orphans[i].dying)
-			journal_rewrite_put(&w, JOURNAL_RULE, j->orphans[i].handle,
-					    j->orphans[i].request, j->orphans[i].length);
+			journal_rewrite_put(&w, j->orphans[i].type, j->orphans[i].handle,
+					    j->orphans[i].payload, j->orphans[i].length);
 	/* Each port's rules in testpmd's order: a start restores them in the
 	 * order they were made, as an uncompacted journal does. */
 	for (unsigned port = 0; port < HWDRV_PORTS_MAX; port++)
 		for (uint32_t next = s->rules.ports[port].first; next && !w.err;) {
 			uint32_t slot = next - 1;
 			const struct rule_slot *r = &s->rules.slots[slot];
+			const uint8_t *bytes;
 			uint32_t length;
 
 			next = r->port_next;
 			if (r->dying || r->owner != 0)
 				continue;
-			/* A rule that does not unpack fails the rewrite: never
-			 * an empty record in its place. */
-			length = rules_request(s, slot, request);
-			if (length == 0)
+			/* A rule without its packed form fails the rewrite:
+			 * never an empty record in its place. */
+			bytes = rules_packed(s, slot, packed, &length);
+			if (bytes == NULL)
 				w.err = -EPROTO;
 			else
-				journal_rewrite_put(&w, JOURNAL_RULE,
-						    (uint64_t)r->generation << 32 | slot, request,
+				journal_rewrite_put(&w, JOURNAL_RULE_PACKED,
+						    (uint64_t)r->generation << 32 | slot, bytes,
 						    length);
 		}
 	err = journal_rewrite_finish(&w);
@@ -434,9 +435,10 @@ int journal_advance_epoch(struct server *s)
 
 /* --- start-up: read, check, restore --- */
 
-/* A rule this start cannot put in a slot: kept for the journal. */
-static int keep_orphan(struct server *s, uint64_t handle, int port, const void *bytes,
-		       uint32_t length)
+/* A rule this start cannot put in a slot: its record (its type, its
+ * payload) kept for the journal. */
+static int keep_orphan(struct server *s, const struct journal_record *h, int port,
+		       const void *payload)
 {
 	struct journal *j = &s->journal;
 	struct journal_orphan *o = realloc(j->orphans, (j->n_orphans + 1) * sizeof(*o));
@@ -445,61 +447,75 @@ static int keep_orphan(struct server *s, uint64_t handle, int port, const void *
 		return -ENOMEM;
 	j->orphans = o;
 	o = &j->orphans[j->n_orphans];
-	*o = (struct journal_orphan){.handle = handle,
+	*o = (struct journal_orphan){.handle = h->key,
 				     .port = (uint16_t)(port < 0 ? 0xffff : port),
-				     .request = malloc(length ? length : 1),
-				     .length = length};
-	if (o->request == NULL)
+				     .type = h->type,
+				     .payload = malloc(h->length ? h->length : 1),
+				     .length = h->length};
+	if (o->payload == NULL)
 		return -ENOMEM;
-	memcpy(o->request, bytes, length);
+	memcpy(o->payload, payload, h->length);
 	j->n_orphans++;
 	s->unrestored_rules++;
 	return 0;
 }
 
-/* Create again what a RULE record describes, in its slot; or keep it as
- * not restored, saying why. */
+/* Create again what a RULE or RULE_PACKED record describes, in its slot;
+ * or keep it as not restored, saying why. */
 static int restore_rule(struct server *s, const uint8_t *record)
 {
 	struct wire_request *request = &s->scratch->restore;
-	const uint8_t *payload = record + sizeof(struct journal_record);
+	const uint8_t *payload = record + sizeof(struct journal_record), *bytes = payload;
 	struct mpf_flow_error error = {0};
 	struct journal_record h;
-	int err;
+	uint32_t length;
+	int err = 0;
 
 	memcpy(&h, record, sizeof(h));
-	err = wire_decode_request(payload, h.length, request, &error);
+	length = h.length;
+	if (h.type == JOURNAL_RULE_PACKED) {
+		int n = rule_unpack(payload, h.length, s->scratch->unpacked,
+				    sizeof(s->scratch->unpacked));
+
+		if (n < 0)
+			err = flow_error_set(&error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+					     "not a packed rule: %s", strerror(-n));
+		bytes = s->scratch->unpacked;
+		length = n < 0 ? 0 : (uint32_t)n;
+	}
+	if (!err)
+		err = wire_decode_request(bytes, length, request, &error);
 	if (!err && (request->header.op != WIRE_OP_CREATE || !request->rule.persistent))
 		err = flow_error_set(&error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				     "not a persistent create");
 	if (err) {
 		log_warnx("journal %s: rule 0x%llx cannot be read (%s): kept, not restored",
 			  s->journal.path, (unsigned long long)h.key, error.message);
-		return keep_orphan(s, h.key, -1, payload, h.length);
+		return keep_orphan(s, &h, -1, payload);
 	}
 	if ((uint32_t)h.key >= s->rules.max) {
 		log_warnx("journal %s: rule 0x%llx is beyond --max-rules %u: kept, not restored",
 			  s->journal.path, (unsigned long long)h.key, s->rules.max);
-		return keep_orphan(s, h.key, request->rule.port, payload, h.length);
+		return keep_orphan(s, &h, request->rule.port, payload);
 	}
 	if ((uint32_t)(h.key >> 32) == 0) {
 		log_warnx("journal %s: rule 0x%llx has no generation: kept, not restored",
 			  s->journal.path, (unsigned long long)h.key);
-		return keep_orphan(s, h.key, request->rule.port, payload, h.length);
+		return keep_orphan(s, &h, request->rule.port, payload);
 	}
 	if (request->rule.port >= HWDRV_PORTS_MAX) {
 		log_warnx("journal %s: rule 0x%llx is on port %u, beyond any device's: kept, not "
 			  "restored",
 			  s->journal.path, (unsigned long long)h.key, (unsigned)request->rule.port);
-		return keep_orphan(s, h.key, -1, payload, h.length);
+		return keep_orphan(s, &h, -1, payload);
 	}
-	err = rules_restore(s, h.key, request, payload, h.length, &error);
+	err = rules_restore(s, h.key, request, bytes, length, &error);
 	if (!err)
 		return 0;
 	log_warnx("journal %s: rule 0x%llx not restored (%s): kept in the journal until it is "
 		  "destroyed or a start can make it",
 		  s->journal.path, (unsigned long long)h.key, error.message);
-	err = rules_keep_unrestored(s, h.key, &request->rule, payload, h.length);
+	err = rules_keep_unrestored(s, h.key, &request->rule, bytes, length);
 	if (!err)
 		s->unrestored_rules++;
 	if (err == -ENOSPC) {
@@ -510,7 +526,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 			  "not listed",
 			  s->journal.path, (unsigned long long)h.key);
 		rules_retire(s, (uint32_t)h.key);
-		return keep_orphan(s, h.key, request->rule.port, payload, h.length);
+		return keep_orphan(s, &h, request->rule.port, payload);
 	}
 	return err;
 }
@@ -686,7 +702,7 @@ void journal_close(struct server *s)
 	j->meters = NULL;
 	j->n_meters = 0;
 	for (unsigned i = 0; i < j->n_orphans; i++)
-		free(j->orphans[i].request);
+		free(j->orphans[i].payload);
 	free(j->orphans);
 	j->orphans = NULL;
 	j->n_orphans = 0;

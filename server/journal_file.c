@@ -93,12 +93,12 @@ static size_t check_record(const uint8_t *data, uint64_t size, const char **stop
 		return 0;
 	}
 	memcpy(h, data, sizeof(*h));
-	if (h->magic != JOURNAL_MAGIC || h->type < JOURNAL_EPOCH || h->type > JOURNAL_METER_GONE ||
+	if (h->magic != JOURNAL_MAGIC || h->type < JOURNAL_EPOCH || h->type > JOURNAL_RULE_PACKED ||
 	    h->reserved) {
 		*stop = "a record with a bad magic or type";
 		return 0;
 	}
-	if (h->length > WIRE_MSG_MAX || h->length > size - sizeof(*h)) {
+	if (h->length > journal_payload_max(h->type) || h->length > size - sizeof(*h)) {
 		*stop = "a truncated record";
 		return 0;
 	}
@@ -197,6 +197,7 @@ int journal_scan_record(struct journal_scan *sc, const struct journal_record *h,
 		sc->has_epoch = true;
 		return 0;
 	case JOURNAL_RULE:
+	case JOURNAL_RULE_PACKED:
 		r = scan_slot(sc, slot, true);
 		if (r == NULL)
 			return -ENOMEM;
@@ -247,7 +248,7 @@ void journal_scan_free(struct journal_scan *sc)
 
 bool journal_scan_live(const struct journal_scan *sc, const struct journal_record *h, uint64_t at)
 {
-	if (h->type == JOURNAL_RULE) {
+	if (journal_is_rule(h->type)) {
 		const struct journal_scan_rule *r = journal_scan_slot(sc, (uint32_t)h->key);
 
 		return r && r->record == at + 1;
@@ -260,7 +261,7 @@ bool journal_scan_live(const struct journal_scan *sc, const struct journal_recor
 }
 
 #define READ_WINDOW (8u << 20) /* bytes of file a reader holds: many records */
-_Static_assert(READ_WINDOW >= sizeof(struct journal_record) + WIRE_MSG_MAX, "a record fits");
+_Static_assert(READ_WINDOW >= sizeof(struct journal_record) + PACK_MAX, "a record fits");
 
 int journal_read(struct journal_reader *r, struct journal_record *h, const uint8_t **record,
 		 uint64_t *at)
@@ -278,7 +279,7 @@ int journal_read(struct journal_reader *r, struct journal_record *h, const uint8
 			return 0;
 		if (avail >= sizeof(*h)) {
 			memcpy(h, r->buf + r->pos, sizeof(*h));
-			if (h->length <= WIRE_MSG_MAX)
+			if (h->length <= journal_payload_max(h->type))
 				need += h->length;
 		}
 		if (avail >= need || avail == left)

@@ -14,17 +14,32 @@
 #include <sys/types.h>
 
 #include "server/server.h"
+#include "shm/pack.h"
 
 #define JOURNAL_MAGIC	 0x4a46504du /* "MPFJ" */
 #define JOURNAL_FILE_MAX (64ull << 30)
 
 enum journal_type {
 	JOURNAL_EPOCH = 1,
-	JOURNAL_RULE,
+	JOURNAL_RULE, /* a persistent rule: its CREATE request (as journals before
+		       * the packed form had them; still read) */
 	JOURNAL_RULE_GONE,
 	JOURNAL_METER,
 	JOURNAL_METER_GONE,
+	JOURNAL_RULE_PACKED, /* a persistent rule: its packed form (shm/pack.h), as
+			      * its directory entry holds it: 3-6 times smaller */
 };
+
+static inline bool journal_is_rule(unsigned type)
+{
+	return type == JOURNAL_RULE || type == JOURNAL_RULE_PACKED;
+}
+
+/* The longest payload of a record of `type`. */
+static inline uint32_t journal_payload_max(unsigned type)
+{
+	return type == JOURNAL_RULE_PACKED ? PACK_MAX : WIRE_MSG_MAX;
+}
 
 struct journal_record {
 	uint32_t magic;

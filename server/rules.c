@@ -278,21 +278,27 @@ static void drop_rule(struct server *s, struct rule_slot *r)
 	r->packed_length = 0;
 }
 
-uint32_t rules_request(const struct server *s, uint32_t slot, uint8_t *out)
+const uint8_t *rules_packed(const struct server *s, uint32_t slot, uint8_t *buf, uint32_t *length)
 {
 	const struct rule_slot *r = &s->rules.slots[slot];
-	uint8_t packed[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
-	const uint8_t *bytes = packed;
-	int n;
 
+	*length = r->packed_length;
 	if (r->packed_length == 0)
-		return 0;
+		return NULL;
 	/* The primary's own bytes (plain reads of what it wrote). */
 	if (region_rule_inline(r->packed_length))
-		bytes = s->entries[slot].rule;
-	else
-		rule_heap_read(&s->heap, r->packed_chunk, r->packed_length, packed);
-	n = rule_unpack(bytes, r->packed_length, out, WIRE_MSG_MAX);
+		return s->entries[slot].rule;
+	rule_heap_read(&s->heap, r->packed_chunk, r->packed_length, buf);
+	return buf;
+}
+
+uint32_t rules_request(const struct server *s, uint32_t slot, uint8_t *out)
+{
+	uint8_t buf[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
+	uint32_t length;
+	const uint8_t *packed = rules_packed(s, slot, buf, &length);
+	int n = packed ? rule_unpack(packed, length, out, WIRE_MSG_MAX) : 0;
+
 	return n > 0 ? (uint32_t)n : 0;
 }
 
@@ -387,9 +393,9 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	err = keep_rule(s, rule->persistent ? NULL : c, slot, hw->wire, (uint32_t)hw->wire_length,
 			error);
 	if (!err && rule->persistent && !restored) {
-		/* On disk before it is acknowledged (commit.c). */
-		err = journal_rule(s, HANDLE(generation, slot), hw->wire,
-				   (uint32_t)hw->wire_length);
+		/* On disk before it is acknowledged (commit.c), packed as
+		 * its entry holds it. */
+		err = journal_rule(s, HANDLE(generation, slot), s->packed, r->packed_length);
 		if (err) {
 			drop_rule(s, r);
 			flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,

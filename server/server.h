@@ -213,12 +213,14 @@ struct journal_meter {
 };
 
 /* A journaled persistent rule this start could not put in a slot (its slot
- * is beyond --max-rules): kept in the journal, reported, not lost. */
+ * is beyond --max-rules): kept in the journal, reported, not lost. Its
+ * record's type and payload, as they were read. */
 struct journal_orphan {
 	uint64_t handle;
 	uint16_t port;
+	uint16_t type;
 	bool dying;
-	void *request;
+	void *payload;
 	uint32_t length;
 };
 
@@ -372,6 +374,8 @@ struct scratch {
 	alignas(8) uint8_t inbox[DISPATCH_BURST_MAX * (WIRE_MSG_MAX + 8)];
 	struct ring_msg msgs[DISPATCH_BURST_MAX];
 	struct wire_request request, sub_request, restore;
+	/* A packed journal record's request, unpacked for its replay. */
+	alignas(8) uint8_t unpacked[WIRE_MSG_MAX];
 };
 
 /* dirs.c */
@@ -528,6 +532,10 @@ void rules_retire(struct server *s, uint32_t slot);
 /* The request the rule in `slot` was made by (its user_data 0), unpacked
  * into out[WIRE_MSG_MAX]: its length, 0 if it has none. */
 uint32_t rules_request(const struct server *s, uint32_t slot, uint8_t *out);
+/* The same in its packed form (shm/pack.h), as the rule directory holds
+ * it: a pointer to it (into `buf`, of RULE_HEAP_CHAIN_MAX chunks, when in
+ * the rule heap) and its length in *length; NULL if it has none. */
+const uint8_t *rules_packed(const struct server *s, uint32_t slot, uint8_t *buf, uint32_t *length);
 /* Replay done: the free slots are those no restored rule took. */
 void rules_restored(struct server *s);
 
@@ -536,9 +544,10 @@ void rules_restored(struct server *s);
  * 0 or -errno. */
 int journal_open(struct server *s);
 void journal_close(struct server *s);
-/* Append a persistent rule (its CREATE request), its end, a meter, its
- * end, noting it for commit.c. 0 or -errno (nothing was appended). */
-int journal_rule(struct server *s, uint64_t handle, const void *request, uint32_t length);
+/* Append a persistent rule (its packed form, shm/pack.h), its end, a meter
+ * (its CREATE request), its end, noting it for commit.c. 0 or -errno
+ * (nothing was appended). */
+int journal_rule(struct server *s, uint64_t handle, const void *packed, uint32_t length);
 int journal_rule_gone(struct server *s, uint64_t handle);
 int journal_meter(struct server *s, uint16_t port, uint32_t id, const void *request,
 		  uint32_t length);

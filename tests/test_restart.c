@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,9 @@
 
 #include <cmocka.h>
 
+#include "server/crc32c.h"
+#include "shm/pack.h"
+#include "shm/wire.h"
 #include "tests/harness.h"
 
 #define PERSISTENT MPF_FLOW_PERSISTENT
@@ -485,18 +489,20 @@ static void test_a_damaged_journal_is_reported_and_read_up_to_the_damage(void **
 	mpf_disconnect(c);
 	kill_primary(p);
 
-	/* The restart rewrote the journal: epoch + 10 rules. Flip one byte of
-	 * the 5th rule's request: the 4 before it come back, nothing after it
-	 * is trusted. */
+	/* The restart rewrote the journal: epoch + 10 rules. Flip one byte in
+	 * the middle of the 5th rule's payload: the 4 before it come back,
+	 * nothing after it is trusted. */
 	n = record_offsets(path, offsets, 64, &size);
 	assert_int_equal(n, 11);
 	f = fopen(path, "r+b");
 	assert_non_null(f);
-	fseek(f, offsets[5] + 24 + 40, SEEK_SET);
 	{
-		int byte = fgetc(f);
+		long at = offsets[5] + 24 + (offsets[6] - offsets[5] - 24) / 2;
+		int byte;
 
-		fseek(f, offsets[5] + 24 + 40, SEEK_SET);
+		fseek(f, at, SEEK_SET);
+		byte = fgetc(f);
+		fseek(f, at, SEEK_SET);
 		fputc(byte ^ 0x20, f);
 	}
 	fclose(f);
@@ -574,6 +580,95 @@ static void test_a_journal_rewritten_from_the_directory_keeps_every_rule(void **
 	mpf_disconnect(c);
 }
 
+/* The journal at `path` as the format before packed records wrote it: each
+ * packed rule record (type 6) replaced by a record of the rule's request
+ * (type 2), unpacked from it, its checksum made again. */
+static void journal_to_requests(const char *path)
+{
+	static uint8_t in[1 << 20], out[1 << 21];
+	alignas(8) static uint8_t request[WIRE_MSG_MAX];
+	size_t size, at = 0, used = 0;
+	FILE *f = fopen(path, "rb");
+
+	assert_non_null(f);
+	size = fread(in, 1, sizeof(in), f);
+	fclose(f);
+	while (at + 24 <= size) {
+		uint32_t h[6]; /* magic, type|reserved, length, crc, key (2) */
+		const uint8_t *payload = in + at + 24;
+		uint32_t length;
+
+		memcpy(h, in + at, sizeof(h));
+		length = h[2];
+		if ((h[1] & 0xffff) == 6) {
+			int n = rule_unpack(payload, length, request, sizeof(request));
+
+			assert_true(n > 0);
+			h[1] = 2;
+			h[2] = (uint32_t)n;
+			payload = request;
+		}
+		h[3] = 0;
+		h[3] = crc32c(crc32c(0, h, sizeof(h)), payload, h[2]);
+		memcpy(out + used, h, sizeof(h));
+		memcpy(out + used + 24, payload, h[2]);
+		used += 24 + h[2];
+		at += 24 + length;
+	}
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(out, 1, used, f), used);
+	fclose(f);
+}
+
+/* A journal of the format before packed records (each rule's request) is
+ * read as before: its rules come back under their handles with their text;
+ * rules made next are journaled packed after them, and the next start
+ * restores both kinds. A packed record is a few times smaller. */
+static void test_a_journal_of_requests_still_restores_every_rule(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_flow_info info;
+	struct mpf_client *c;
+	uint64_t handles[8], found[16];
+	char path[128], texts[8][sizeof(info.text)];
+	long offsets[16], packed_size, size;
+
+	snprintf(path, sizeof(path), "%s/default.journal", p->dir);
+	assert_int_equal(primary_connect(p, "writer", &c), 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		handles[i] = create(c, i, PERSISTENT);
+		assert_int_equal(mpf_flow_get(c, handles[i], &info), 0);
+		memcpy(texts[i], info.text, sizeof(info.text));
+	}
+	mpf_disconnect(c);
+	kill_primary(p);
+	assert_int_equal(record_offsets(path, offsets, 16, &packed_size), 6);
+	journal_to_requests(path);
+	assert_int_equal(record_offsets(path, offsets, 16, &size), 6);
+	print_message("5 rules: %ld bytes of journal packed, %ld as requests\n", packed_size, size);
+	assert_true(size > 2 * packed_size);
+
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "writer", &c), 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		assert_int_equal(mpf_flow_get(c, handles[i], &info), 0);
+		assert_string_equal(info.text, texts[i]);
+	}
+	for (uint32_t i = 5; i < 8; i++)
+		handles[i] = create(c, i, PERSISTENT);
+	mpf_disconnect(c);
+	kill_primary(p);
+	/* Appended: the old records, an epoch, the three new ones. */
+	assert_int_equal(record_offsets(path, offsets, 16, &size), 10);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "reader", &c), 0);
+	assert_int_equal(listed_persistent(c, found, 16), 8);
+	for (uint32_t i = 0; i < 8; i++)
+		assert_true(listed(found, 8, handles[i]));
+	mpf_disconnect(c);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -584,6 +679,7 @@ int main(void)
 		T(test_a_primary_killed_under_many_clients_loses_no_acknowledged_rule),
 		T(test_a_damaged_journal_is_reported_and_read_up_to_the_damage),
 		T(test_a_journal_rewritten_from_the_directory_keeps_every_rule),
+		T(test_a_journal_of_requests_still_restores_every_rule),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

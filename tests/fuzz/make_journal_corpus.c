@@ -3,7 +3,8 @@
  * Writes a seed corpus for fuzz_journal: journals written by a real primary
  * (mpflowd's own code, in-process, on a soft device): persistent rules and
  * meters made and destroyed, one rule on a queue the fuzz target's device
- * lacks, and the same journal cut short and with a flipped byte.
+ * lacks, and the same journal cut short and with a flipped byte; and a
+ * journal of the format before packed records (each rule's request).
  * usage: make-journal-corpus DIR
  */
 #include <arpa/inet.h>
@@ -15,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/journal_file.h"
 #include "server/server.h"
+#include "shm/pack.h"
 
 static struct server server;
 
@@ -31,8 +34,9 @@ static void save(const char *out, const char *name, const uint8_t *bytes, size_t
 	fclose(f);
 }
 
-/* Journal one persistent create of `ip` on `queue` of `port`; its handle. */
-static uint64_t persist(uint32_t ip, uint16_t queue, uint16_t port)
+/* The CREATE request of a persistent rule for `ip` on `queue` of `port`
+ * into bytes[cap]: its length. */
+static int request(uint32_t ip, uint16_t queue, uint16_t port, uint8_t *bytes, size_t cap)
 {
 	struct mpf_flow_item_ipv4 spec = {.hdr.src_addr = htonl(ip)};
 	struct mpf_flow_item_ipv4 mask = {.hdr.src_addr = 0xffffffff};
@@ -45,16 +49,47 @@ static uint64_t persist(uint32_t ip, uint16_t queue, uint16_t port)
 	struct mpf_flow_action actions[] = {{.type = MPF_FLOW_ACTION_TYPE_COUNT},
 					    {.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &q},
 					    {.type = MPF_FLOW_ACTION_TYPE_END}};
-	static uint64_t slot;
 	struct mpf_flow_error error;
-	uint8_t bytes[1024];
-	uint64_t handle = (uint64_t)1 << 32 | slot++;
-	int n = wire_encode_rule(bytes, sizeof(bytes), WIRE_OP_CREATE, 0, port, true, &attr,
-				 pattern, actions, &error);
+	int n = wire_encode_rule(bytes, cap, WIRE_OP_CREATE, 0, port, true, &attr, pattern, actions,
+				 &error);
 
-	if (n < 0 || journal_rule(&server, handle, bytes, (uint32_t)n) != 0)
+	if (n < 0)
+		exit(1);
+	return n;
+}
+
+/* Journal one persistent create (packed, as the primary does); its handle. */
+static uint64_t persist(uint32_t ip, uint16_t queue, uint16_t port)
+{
+	static uint64_t slot;
+	uint8_t bytes[1024], packed[PACK_MAX];
+	uint64_t handle = (uint64_t)1 << 32 | slot++;
+	int n = rule_pack(bytes, (size_t)request(ip, queue, port, bytes, sizeof(bytes)), packed,
+			  sizeof(packed), NULL);
+
+	if (n <= 0 || journal_rule(&server, handle, packed, (uint32_t)n) != 0)
 		exit(1);
 	return handle;
+}
+
+/* A journal as the format before packed records wrote it: an epoch, rules
+ * by their requests, one of them gone. */
+static void save_request_records(const char *out)
+{
+	struct journal_buffer b = {0};
+	uint8_t bytes[1024];
+
+	if (journal_buffer_put(&b, JOURNAL_EPOCH, 1, NULL, 0) < 0)
+		exit(1);
+	for (uint32_t i = 0; i < 4; i++)
+		if (journal_buffer_put(
+			    &b, JOURNAL_RULE, (uint64_t)1 << 32 | i, bytes,
+			    (uint32_t)request(0x0b000000u + i, 1, 0, bytes, sizeof(bytes))) < 0)
+			exit(1);
+	if (journal_buffer_put(&b, JOURNAL_RULE_GONE, (uint64_t)1 << 32 | 1, NULL, 0) < 0)
+		exit(1);
+	save(out, "request-records", b.bytes, b.used);
+	journal_buffer_free(&b);
 }
 
 int main(int argc, char **argv)
@@ -105,6 +140,7 @@ int main(int argc, char **argv)
 	file[st.st_size / 2] ^= 0x40;
 	save(argv[1], "flipped-byte", file, (size_t)st.st_size);
 	save(argv[1], "empty", file, 0);
+	save_request_records(argv[1]);
 	free(file);
 	unlink(path);
 	rmdir(dir);
