@@ -468,6 +468,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	const uint8_t *payload = record + sizeof(struct journal_record), *bytes = payload;
 	struct mpf_flow_error error = {0};
 	struct journal_record h;
+	struct rule_bytes kept;
 	uint32_t length;
 	int err = 0;
 
@@ -509,13 +510,18 @@ static int restore_rule(struct server *s, const uint8_t *record)
 			  s->journal.path, (unsigned long long)h.key, (unsigned)request->rule.port);
 		return keep_orphan(s, &h, -1, payload);
 	}
-	err = rules_restore(s, h.key, request, bytes, length, &error);
+	kept = (struct rule_bytes){.wire = bytes, .wire_length = length};
+	if (h.type == JOURNAL_RULE_PACKED) {
+		kept.packed = payload;
+		kept.packed_length = h.length;
+	}
+	err = rules_restore(s, h.key, request, &kept, &error);
 	if (!err)
 		return 0;
 	log_warnx("journal %s: rule 0x%llx not restored (%s): kept in the journal until it is "
 		  "destroyed or a start can make it",
 		  s->journal.path, (unsigned long long)h.key, error.message);
-	err = rules_keep_unrestored(s, h.key, &request->rule, bytes, length);
+	err = rules_keep_unrestored(s, h.key, &request->rule, &kept);
 	if (!err)
 		s->unrestored_rules++;
 	if (err == -ENOSPC) {

@@ -224,16 +224,21 @@ _Static_assert(PACK_MAX <= UINT16_MAX, "a packed rule's length fits its entry's 
  * its entry (publish_entry()), or when longer than an entry holds, into
  * the rule heap, charged to client `c` (NULL: the instance's). 0, or
  * -ENOSPC (the heap is full) or -ENOMEM (c's share is), with `error`. */
-static int keep_rule(struct server *s, struct client *c, uint32_t slot, const void *bytes,
-		     uint32_t length, struct mpf_flow_error *error)
+static int keep_rule(struct server *s, struct client *c, uint32_t slot,
+		     const struct rule_bytes *bytes, struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
 	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n;
-	int packed = rule_pack(bytes, length, s->packed, sizeof(s->packed), &s->pack_memo);
+	int packed = (int)bytes->packed_length;
 
+	if (bytes->packed)
+		memcpy(s->packed, bytes->packed, bytes->packed_length);
+	else
+		packed = rule_pack(bytes->wire, bytes->wire_length, s->packed, sizeof(s->packed),
+				   &s->pack_memo);
 	if (packed <= 0) /* a request the decoder took always packs */
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				      "a request of %u bytes does not pack: %s", length,
+				      "a request of %u bytes does not pack: %s", bytes->wire_length,
 				      strerror(-packed));
 	if (region_rule_inline((uint32_t)packed)) {
 		r->packed_length = (uint32_t)packed;
@@ -366,13 +371,14 @@ static uint32_t next_generation(struct server *s, uint32_t slot)
 }
 
 /* Make `rule` in `slot` as `generation`: the device's rule, its counter,
- * its journal record (a persistent rule keeps hw->wire, the request's bytes
- * as they were decoded; a new one appends them, a `restored` one is already
- * there), its directory entry, its owner. The slot is off the free list. */
+ * its packed form (its entry's, and a new persistent rule's journal
+ * record; a `restored` one's record is there already, and gives it), its
+ * directory entry, its owner. The slot is off the free list. */
 static int install(struct server *s, struct client *c, uint32_t slot, uint32_t generation,
-		   const struct wire_rule *rule, struct hwdrv_rule *hw, bool restored,
-		   struct mpf_flow_error *error)
+		   const struct wire_rule *rule, struct hwdrv_rule *hw,
+		   const struct rule_bytes *restored, struct mpf_flow_error *error)
 {
+	struct rule_bytes made = {.wire = hw->wire, .wire_length = (uint32_t)hw->wire_length};
 	struct rule_slot *r = &s->rules.slots[slot];
 	bool counted = hw->shape->actions.last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
 	int err;
@@ -390,8 +396,7 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	 * (set first: drop_rule() uncharges through it). */
 	r->owner = rule->persistent ? 0 : c->session;
 	r->owner_index = c ? c->index : 0;
-	err = keep_rule(s, rule->persistent ? NULL : c, slot, hw->wire, (uint32_t)hw->wire_length,
-			error);
+	err = keep_rule(s, rule->persistent ? NULL : c, slot, restored ? restored : &made, error);
 	if (!err && rule->persistent && !restored) {
 		/* On disk before it is acknowledged (commit.c), packed as
 		 * its entry holds it. */
@@ -455,7 +460,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 			t->retired++;
 		}
 	}
-	err = install(s, c, slot, generation, rule, hw, false, error);
+	err = install(s, c, slot, generation, rule, hw, NULL, error);
 	if (err) {
 		free_unpop(t, slot);
 		return err;
@@ -465,7 +470,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 }
 
 int rules_restore(struct server *s, uint64_t handle, const struct wire_request *request,
-		  const void *bytes, uint32_t length, struct mpf_flow_error *error)
+		  const struct rule_bytes *bytes, struct mpf_flow_error *error)
 {
 	const struct wire_rule *rule = &request->rule;
 	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
@@ -481,20 +486,20 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
 				 .pattern = rule->items,
 				 .actions = rule->actions,
 				 .shape = &shape,
-				 .wire = bytes,
-				 .wire_length = length};
+				 .wire = bytes->wire,
+				 .wire_length = bytes->wire_length};
 	if (slot >= s->rules.fresh)
 		s->rules.fresh = slot + 1;
-	return install(s, NULL, slot, generation, rule, &hw, true, error);
+	return install(s, NULL, slot, generation, rule, &hw, bytes, error);
 }
 
 int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
-			  const void *bytes, uint32_t length)
+			  const struct rule_bytes *bytes)
 {
 	uint32_t slot = (uint32_t)handle;
 	struct rule_slot *r = &s->rules.slots[slot];
 	struct mpf_flow_error error;
-	int err = keep_rule(s, NULL, slot, bytes, length, &error);
+	int err = keep_rule(s, NULL, slot, bytes, &error);
 
 	if (err)
 		return err;

@@ -518,14 +518,23 @@ void rules_create_undone(struct server *s, uint64_t handle);
 bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, unsigned budget);
 bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget, int *error);
 void rules_destroy_all(struct server *s);
+/* A journaled rule's bytes: its request as decoded and, from a packed
+ * record, the packed form the record held (the one form of that request:
+ * its entry takes it as it is; NULL: packed again). */
+struct rule_bytes {
+	const void *wire;
+	uint32_t wire_length;
+	const uint8_t *packed;
+	uint32_t packed_length;
+};
 /* Journal replay: create the persistent rule `request` again as `handle`
- * (its slot must be free), keeping `bytes` as its journal record. */
+ * (its slot must be free), from its journaled bytes. */
 int rules_restore(struct server *s, uint64_t handle, const struct wire_request *request,
-		  const void *bytes, uint32_t length, struct mpf_flow_error *error);
+		  const struct rule_bytes *bytes, struct mpf_flow_error *error);
 /* Journal replay: a rule that could not be restored keeps its slot, its
  * record and a directory entry marked not restored. */
 int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
-			  const void *bytes, uint32_t length);
+			  const struct rule_bytes *bytes);
 /* Journal replay: slot `slot` holds a record kept outside the directory;
  * it is used for nothing else this run. */
 void rules_retire(struct server *s, uint32_t slot);
