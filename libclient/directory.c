@@ -34,7 +34,7 @@ static void print_rule(struct directory_scratch *w, uint32_t length, struct mpf_
 {
 	struct mpf_flow_error error = {0};
 	const struct wire_rule *rule = &w->request.rule;
-	int unpacked = rule_unpack(w->packed, length, w->bytes, sizeof(w->bytes));
+	int unpacked = rule_unpack(w->packed, length, w->bytes, sizeof(w->bytes), NULL);
 	size_t n;
 
 	if (unpacked < 0) {

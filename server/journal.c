@@ -476,7 +476,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	length = h.length;
 	if (h.type == JOURNAL_RULE_PACKED) {
 		int n = rule_unpack(payload, h.length, s->scratch->unpacked,
-				    sizeof(s->scratch->unpacked));
+				    sizeof(s->scratch->unpacked), &s->scratch->unpack_memo);
 
 		if (n < 0)
 			err = flow_error_set(&error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,

@@ -302,7 +302,7 @@ uint32_t rules_request(const struct server *s, uint32_t slot, uint8_t *out)
 	uint8_t buf[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
 	uint32_t length;
 	const uint8_t *packed = rules_packed(s, slot, buf, &length);
-	int n = packed ? rule_unpack(packed, length, out, WIRE_MSG_MAX) : 0;
+	int n = packed ? rule_unpack(packed, length, out, WIRE_MSG_MAX, NULL) : 0;
 
 	return n > 0 ? (uint32_t)n : 0;
 }

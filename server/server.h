@@ -374,8 +374,10 @@ struct scratch {
 	alignas(8) uint8_t inbox[DISPATCH_BURST_MAX * (WIRE_MSG_MAX + 8)];
 	struct ring_msg msgs[DISPATCH_BURST_MAX];
 	struct wire_request request, sub_request, restore;
-	/* A packed journal record's request, unpacked for its replay. */
+	/* A packed journal record's request, unpacked for its replay, and
+	 * what the unpacker keeps of the records before it. */
 	alignas(8) uint8_t unpacked[WIRE_MSG_MAX];
+	struct unpack_memo unpack_memo;
 };
 
 /* dirs.c */

@@ -551,8 +551,12 @@ int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap, struct 
 	out_varint(&o, rh.n_items);
 	out_varint(&o, rh.n_actions);
 	for (unsigned e = 0; e < (unsigned)rh.n_items + rh.n_actions; e++) {
-		int err = pack_element(&o, &body, e >= rh.n_items,
-				       memo && e < PACK_MEMO_ELEMENTS ? &memo->element[e] : NULL);
+		bool action = e >= rh.n_items;
+		unsigned at = action ? e - rh.n_items : e;
+		int err = pack_element(&o, &body, action,
+				       memo == NULL || at >= PACK_MEMO_ELEMENTS ? NULL
+				       : action					? &memo->action[at]
+										: &memo->item[at]);
 
 		if (err)
 			return err;
@@ -579,16 +583,69 @@ static void put_element_header(uint8_t *at, const struct wire_element *el)
 	memcpy(at, &word, sizeof(word));
 }
 
-static void unpack_element(struct in *i, struct out *o, bool action)
+/*
+ * The element at `i` from what `m` kept, when its packed bytes begin with
+ * those `m` kept: the element out, then its spec and last read. Whether it
+ * was.
+ */
+static bool unpack_remembered(struct in *i, struct out *o, const struct unpack_memo_element *m)
 {
-	uint8_t first = in_byte(i);
-	struct wire_element el = {.type = first & PACK_ESCAPE};
-	unsigned flags = first >> PACK_PARTS_SHIFT;
-	uint8_t *header = out_take(o, sizeof(el)), *part[3] = {NULL, NULL, NULL};
+	uint8_t *element;
+
+	if (m->in_length == 0 || m->in_length > i->left || memcmp(i->p, m->in, m->in_length) != 0)
+		return false;
+	element = out_take(o, m->out_length);
+	if (element == NULL)
+		return true; /* full: said by rule_unpack() */
+	in_take(i, m->in_length);
+	memcpy(element, m->out, m->out_length);
+	if (m->spec_at)
+		get_sparse(i, element + m->spec_at, m->position, m->positions, false);
+	if (m->last_at)
+		get_sparse(i, element + m->last_at, m->position, m->positions, false);
+	return true;
+}
+
+/* Keep in `m` an element's packed bytes [in, in + in_length) and what they
+ * gave, out bytes [element, element + out_length), with the mask's
+ * `positions` non-zero `position`s and the spec and last offsets. */
+static void unpack_remember(struct unpack_memo_element *m, const uint8_t *in, size_t in_length,
+			    const uint8_t *element, size_t out_length, const uint8_t *position,
+			    size_t positions, size_t spec_at, size_t last_at)
+{
+	m->in_length = 0;
+	if (in_length > sizeof(m->in) || out_length > sizeof(m->out) ||
+	    positions > sizeof(m->position))
+		return;
+	memcpy(m->in, in, in_length);
+	memcpy(m->out, element, out_length);
+	memcpy(m->position, position, positions);
+	m->out_length = (uint32_t)out_length;
+	m->positions = (uint32_t)positions;
+	m->spec_at = (uint16_t)spec_at;
+	m->last_at = (uint16_t)last_at;
+	m->in_length = (uint32_t)in_length;
+}
+
+static void unpack_element(struct in *i, struct out *o, bool action, struct unpack_memo_element *m)
+{
+	const uint8_t *start = i->p;
+	uint8_t first;
+	struct wire_element el = {0};
+	unsigned flags;
+	uint8_t *header, *part[3] = {NULL, NULL, NULL};
 	unsigned present = 0;
 	size_t size = 0;
 	bool fixed;
 
+	if (m && unpack_remembered(i, o, m))
+		return;
+	if (m)
+		m->in_length = 0; /* kept again below when it can be */
+	first = in_byte(i);
+	el.type = first & PACK_ESCAPE;
+	flags = first >> PACK_PARTS_SHIFT;
+	header = out_take(o, sizeof(el));
 	if (el.type == PACK_ESCAPE) {
 		if (flags != 0)
 			i->bad = true;
@@ -651,6 +708,11 @@ static void unpack_element(struct in *i, struct out *o, bool action)
 
 		get_sparse(i, part[2], NULL, size, true);
 		k = nonzero_positions(part[2], size, pos);
+		if (m && !i->bad && first != PACK_ESCAPE) /* spec and last still zero */
+			unpack_remember(m, start, (size_t)(i->p - start), header,
+					sizeof(el) + el.length, pos, k,
+					part[0] ? (size_t)(part[0] - header) : 0,
+					part[1] ? (size_t)(part[1] - header) : 0);
 		for (unsigned p = 0; p < 2; p++)
 			if (part[p])
 				get_sparse(i, part[p],
@@ -665,10 +727,14 @@ static void unpack_element(struct in *i, struct out *o, bool action)
 		for (unsigned p = 0; p < 2; p++)
 			if (part[p])
 				get_sparse(i, part[p], NULL, size, false);
+		if (m && !i->bad && first != PACK_ESCAPE)
+			unpack_remember(m, start, (size_t)(i->p - start), header,
+					sizeof(el) + el.length, NULL, 0, 0, 0);
 	}
 }
 
-int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap)
+int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap,
+		struct unpack_memo *memo)
 {
 	struct in i = {.p = packed, .left = length};
 	struct out o = {.p = out, .cap = cap < WIRE_MSG_MAX ? cap : WIRE_MSG_MAX};
@@ -701,8 +767,15 @@ int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap)
 	if (v > MPF_FLOW_ACTIONS_MAX)
 		return -EBADMSG;
 	rh.n_actions = (uint16_t)v;
-	for (unsigned e = 0; e < (unsigned)rh.n_items + rh.n_actions && !i.bad && !o.full; e++)
-		unpack_element(&i, &o, e >= rh.n_items);
+	for (unsigned e = 0; e < (unsigned)rh.n_items + rh.n_actions && !i.bad && !o.full; e++) {
+		bool action = e >= rh.n_items;
+		unsigned at = action ? e - rh.n_items : e;
+
+		unpack_element(&i, &o, action,
+			       memo == NULL || at >= PACK_MEMO_ELEMENTS ? NULL
+			       : action					? &memo->action[at]
+									: &memo->item[at]);
+	}
 	if (o.full && !i.bad)
 		return -EMSGSIZE; /* as far as it was read, it was a packed rule */
 	if (i.bad || i.left != 0)

@@ -34,6 +34,7 @@
 #ifndef MPFLOW_SHM_PACK_H
 #define MPFLOW_SHM_PACK_H
 
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,11 +45,12 @@
 /*
  * What the packer remembers of the rules it packed last, so that a rule
  * like them costs a compare per element: for each of the first
- * PACK_MEMO_ELEMENTS elements, its header, its key (its mask, or all its
- * bytes when it has no mask) and the packed bytes those gave (the element
- * byte and the packed mask; or the whole element). A bulk load's rules
- * differ in their specs alone: only those are packed again. What the memo
- * holds never changes the output, only how fast it comes.
+ * PACK_MEMO_ELEMENTS items and actions (apart: an item and an action may
+ * share a type number), its header, its key (its mask, or all its bytes
+ * when it has no mask) and the packed bytes those gave (the element byte
+ * and the packed mask; or the whole element). A bulk load's rules differ
+ * in their specs alone: only those are packed again. What the memo holds
+ * never changes the output, only how fast it comes.
  */
 #define PACK_MEMO_ELEMENTS 8
 #define PACK_MEMO_KEY	   64u
@@ -62,7 +64,7 @@ struct pack_memo {
 		uint8_t position[PACK_MEMO_KEY];
 		uint32_t positions;
 		uint8_t out[1 + 2 * (PACK_MEMO_KEY / 8 + PACK_MEMO_KEY)];
-	} element[PACK_MEMO_ELEMENTS];
+	} item[PACK_MEMO_ELEMENTS], action[PACK_MEMO_ELEMENTS];
 };
 
 /*
@@ -75,10 +77,34 @@ struct pack_memo {
 int rule_pack(const void *wire, size_t length, uint8_t *out, size_t cap, struct pack_memo *memo);
 
 /*
+ * The unpacker's memo, the same idea the other way: for each of the first
+ * PACK_MEMO_ELEMENTS items and actions, the packed bytes of its element byte and
+ * mask (or of the whole element, without a mask) and the element they gave
+ * (its header, its mask, its spec and last zero), with the mask's non-zero
+ * positions. An element whose packed bytes begin with the same ones is
+ * that element, and only its spec and last are read. The same bytes give
+ * the same result (checks included) with or without it.
+ */
+struct unpack_memo {
+	struct unpack_memo_element {
+		uint32_t in_length; /* 0: nothing kept */
+		uint32_t out_length;
+		uint32_t positions;
+		uint16_t spec_at, last_at; /* offsets in `out`; 0: none (or no mask) */
+		uint8_t in[1 + 2 * (PACK_MEMO_KEY / 8 + PACK_MEMO_KEY)];
+		uint8_t position[PACK_MEMO_KEY];
+		alignas(8) uint8_t out[8 + 3 * PACK_MEMO_KEY];
+	} item[PACK_MEMO_ELEMENTS], action[PACK_MEMO_ELEMENTS];
+};
+
+/*
  * Unpack `length` packed bytes into the request they came from, in
  * out[cap] (8-aligned). Returns the request's length, -EMSGSIZE if it does
  * not fit in `cap`, or -EBADMSG for bytes that are not a packed rule.
+ * `memo`: NULL, or a memo (zeroed before its first use) that this call
+ * reads and updates.
  */
-int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap);
+int rule_unpack(const uint8_t *packed, size_t length, void *out, size_t cap,
+		struct unpack_memo *memo);
 
 #endif

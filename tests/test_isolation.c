@@ -474,7 +474,7 @@ static void test_the_rule_heap_shows_rules_but_not_their_user_data(void **state)
 			 0);
 	assert_int_equal(region_entry_read(&raw.view, 0, &e, packed, sizeof(packed)), 0);
 	assert_null(memmem(packed, e.entry.rule_length, &secret, sizeof(secret)));
-	length = rule_unpack(packed, e.entry.rule_length, request, sizeof(request));
+	length = rule_unpack(packed, e.entry.rule_length, request, sizeof(request), NULL);
 	assert_true(length > (int)sizeof(header));
 	memcpy(&header, request, sizeof(header));
 	assert_int_equal(header.op, WIRE_OP_CREATE);

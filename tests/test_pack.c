@@ -44,9 +44,11 @@ static int encode_text(const char *text, uint16_t port, bool persistent, uint8_t
 	return n;
 }
 
-/* What the packer remembers, over every rule of this file's tests in
- * turn: alike or not, one after another, as the primary packs them. */
+/* What the packer and the unpacker remember, over every rule of this
+ * file's tests in turn: alike or not, one after another, as the primary
+ * packs them and replays its journal. */
 static struct pack_memo memo;
+static struct unpack_memo unmemo;
 
 /* Pack `length` bytes of `msg` into out[cap], and again with the memo:
  * the same result and bytes either way. The packed length or -errno. */
@@ -61,6 +63,20 @@ static int pack(const uint8_t *msg, int length, uint8_t *out, size_t cap)
 	return n;
 }
 
+/* Unpack `length` bytes of `packed` into out[cap], and again with the
+ * memo: the same result and bytes either way. The request's length or
+ * -errno. */
+static int unpack(const uint8_t *packed, int length, uint8_t *out, size_t cap)
+{
+	alignas(8) static uint8_t again[WIRE_MSG_MAX];
+	int n = rule_unpack(packed, (size_t)length, out, cap, NULL);
+
+	assert_int_equal(rule_unpack(packed, (size_t)length, again, cap, &unmemo), n);
+	if (n > 0)
+		assert_memory_equal(again, out, (size_t)n);
+	return n;
+}
+
 /* Pack, unpack, compare; the packed length. */
 static int round_trip(const uint8_t *msg, int length)
 {
@@ -69,11 +85,11 @@ static int round_trip(const uint8_t *msg, int length)
 	int n = pack(msg, length, packed, sizeof(packed));
 
 	assert_true(n > 0);
-	assert_int_equal(rule_unpack(packed, (size_t)n, back, sizeof(back)), length);
+	assert_int_equal(unpack(packed, n, back, sizeof(back)), length);
 	assert_memory_equal(back, msg, (size_t)length);
 	/* Too small a buffer either way is said, never cut. */
 	assert_int_equal(pack(msg, length, packed, (size_t)n - 1), -EMSGSIZE);
-	assert_int_equal(rule_unpack(packed, (size_t)n, back, (size_t)length - 8), -EMSGSIZE);
+	assert_int_equal(unpack(packed, n, back, (size_t)length - 8), -EMSGSIZE);
 	return n;
 }
 
@@ -237,7 +253,7 @@ static void test_a_run_of_like_rules_packs_as_each_alone(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		round_trip(msg, encode_text(rules[i], 0, i % 2, msg, sizeof(msg)));
-	assert_int_equal(memo.element[1].key_length, sizeof(struct mpf_flow_item_ipv4) + 4);
+	assert_int_equal(memo.item[1].key_length, sizeof(struct mpf_flow_item_ipv4) + 4);
 	/* The same ipv4 mask with a spec byte outside it (a hostile client's),
 	 * then within it again. */
 	wire = encode_text(rules[0], 0, false, msg, sizeof(msg));
@@ -246,6 +262,48 @@ static void test_a_run_of_like_rules_packs_as_each_alone(void **state)
 	msg[spec + offsetof(struct mpf_ipv4_hdr, dst_addr)] = 0;
 	round_trip(msg, wire);
 	round_trip(msg, wire);
+}
+
+/* Item and action types share numbers (VLAN is 9, and so is RSS): an item
+ * at one place in a rule and an action at the same place in the next are
+ * two elements, never one the memos know (each packs and unpacks as it
+ * would alone: here the action is refused, or goes verbatim). */
+static void test_an_item_and_an_action_of_one_number_are_not_confused(void **state)
+{
+	alignas(8) static uint8_t msg[WIRE_MSG_MAX];
+	static uint8_t packed[PACK_MAX], out[PACK_MAX];
+	alignas(8) static uint8_t back[WIRE_MSG_MAX];
+	const struct mpf_flow_item_vlan vlan = {.tci = 0x0700};
+	struct wire_rule_header rh;
+	struct mpf_flow_error error;
+	const size_t at = sizeof(struct wire_header);
+	int n, p;
+
+	(void)state;
+	assert_int_equal(MPF_FLOW_ITEM_TYPE_VLAN, MPF_FLOW_ACTION_TYPE_RSS);
+	n = wire_encode_rule(
+		msg, sizeof(msg), WIRE_OP_CREATE, 0, 0, true, &(struct mpf_flow_attr){.ingress = 1},
+		(struct mpf_flow_item[]){{.type = MPF_FLOW_ITEM_TYPE_ETH},
+					 {.type = MPF_FLOW_ITEM_TYPE_VLAN, .spec = &vlan},
+					 {.type = MPF_FLOW_ITEM_TYPE_END}},
+		(struct mpf_flow_action[]){{.type = MPF_FLOW_ACTION_TYPE_DROP},
+					   {.type = MPF_FLOW_ACTION_TYPE_END}},
+		&error);
+	assert_true(n > 0);
+	p = round_trip(msg, n);
+	assert_int_equal(pack(msg, n, packed, sizeof(packed)), p);
+	/* The same bytes with the vlan item counted as the first action. */
+	memcpy(&rh, msg + at, sizeof(rh));
+	assert_int_equal(rh.n_items, 2);
+	rh.n_items = 1;
+	rh.n_actions++;
+	memcpy(msg + at, &rh, sizeof(rh));
+	assert_true(pack(msg, n, out, sizeof(out)) > 0); /* RSS: verbatim */
+	/* Packed: the counts are the head's two varints (after its flags). */
+	assert_int_equal(packed[1], 2);
+	packed[1] = 1;
+	packed[2]++;
+	assert_int_equal(unpack(packed, p, back, sizeof(back)), -EBADMSG);
 }
 
 /* Another process's bytes: every cut of a packed rule is refused, and any
@@ -265,15 +323,15 @@ static void test_hostile_packed_bytes_are_refused_or_exact(void **state)
 	(void)state;
 	assert_true(n > 0);
 	for (int cut = 0; cut < n; cut++)
-		assert_int_equal(rule_unpack(packed, (size_t)cut, back, sizeof(back)), -EBADMSG);
+		assert_int_equal(unpack(packed, cut, back, sizeof(back)), -EBADMSG);
 	packed[n] = 0;
-	assert_int_equal(rule_unpack(packed, (size_t)n + 1, back, sizeof(back)), -EBADMSG);
+	assert_int_equal(unpack(packed, n + 1, back, sizeof(back)), -EBADMSG);
 	for (int at = 0; at < n; at++)
 		for (unsigned bit = 0; bit < 8; bit++) {
 			int m, k;
 
 			packed[at] ^= (uint8_t)(1u << bit);
-			m = rule_unpack(packed, (size_t)n, back, sizeof(back));
+			m = unpack(packed, n, back, sizeof(back));
 			if (m > 0) {
 				accepted++;
 				k = pack(back, m, again, sizeof(again));
@@ -297,6 +355,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_five_tuple_rules_fit_an_entry),
 		cmocka_unit_test(test_odd_requests_come_back_exactly),
 		cmocka_unit_test(test_a_run_of_like_rules_packs_as_each_alone),
+		cmocka_unit_test(test_an_item_and_an_action_of_one_number_are_not_confused),
 		cmocka_unit_test(test_hostile_packed_bytes_are_refused_or_exact),
 	};
 

@@ -116,7 +116,7 @@ static void test_create_query_reset_destroy_round_trip(void **state)
 			 0);
 	assert_true(e.entry.flags & REGION_ENTRY_COUNT);
 	assert_true(e.entry.rule_length > 0 && region_rule_inline(e.entry.rule_length));
-	length = rule_unpack(packed, e.entry.rule_length, request, sizeof(request));
+	length = rule_unpack(packed, e.entry.rule_length, request, sizeof(request), NULL);
 	assert_true(length > (int)sizeof(header));
 	memcpy(&header, request, sizeof(header));
 	assert_int_equal(header.op, WIRE_OP_CREATE);

@@ -601,7 +601,7 @@ static void journal_to_requests(const char *path)
 		memcpy(h, in + at, sizeof(h));
 		length = h[2];
 		if ((h[1] & 0xffff) == 6) {
-			int n = rule_unpack(payload, length, request, sizeof(request));
+			int n = rule_unpack(payload, length, request, sizeof(request), NULL);
 
 			assert_true(n > 0);
 			h[1] = 2;

@@ -8,8 +8,9 @@
  *     and that the wire decoder then judges like any other;
  *   - as a request: one the decoder takes as a CREATE packs, and unpacks
  *     to exactly its bytes, user_data cleared.
- * Every packing is done twice, plainly and with a memo kept from input to
- * input (as the primary keeps one from rule to rule): the same bytes.
+ * Every packing and unpacking is done twice, plainly and with a memo kept
+ * from input to input (as the primary keeps them from rule to rule and
+ * record to record): the same result and bytes.
  * A crash, a sanitizer report, an undocumented errno or a difference aborts.
  */
 #include <errno.h>
@@ -22,6 +23,19 @@
 #include "shm/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* rule_unpack(), checked against itself with the memo. */
+static int unpack(const uint8_t *packed, size_t length, uint8_t *out, size_t cap)
+{
+	static struct unpack_memo memo;
+	alignas(8) static uint8_t again[WIRE_MSG_MAX];
+	int n = rule_unpack(packed, length, out, cap, NULL);
+
+	if (rule_unpack(packed, length, again, cap, &memo) != n ||
+	    (n > 0 && memcmp(again, out, (size_t)n) != 0))
+		abort();
+	return n;
+}
 
 /* rule_pack(), checked against itself with the memo. */
 static int pack(const void *wire, size_t length, uint8_t *out, size_t cap)
@@ -42,7 +56,7 @@ static void as_packed(const uint8_t *data, size_t size)
 	static uint8_t again[PACK_MAX];
 	static struct wire_request req;
 	struct mpf_flow_error error;
-	int n = rule_unpack(data, size, wire, sizeof(wire)), rc;
+	int n = unpack(data, size, wire, sizeof(wire)), rc;
 
 	if (n == -EBADMSG || n == -EMSGSIZE)
 		return;
@@ -68,7 +82,7 @@ static void as_request(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	memset(copy + offsetof(struct wire_header, user_data), 0, sizeof(uint64_t));
 	n = pack(copy, size, packed, sizeof(packed));
-	if (n <= 0 || rule_unpack(packed, (size_t)n, back, sizeof(back)) != (int)size ||
+	if (n <= 0 || unpack(packed, (size_t)n, back, sizeof(back)) != (int)size ||
 	    memcmp(back, copy, size) != 0)
 		abort();
 }
