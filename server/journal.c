@@ -5,7 +5,11 @@
  * STATE_DIR/INSTANCE.journal is a sequence of records, each a header with
  * a CRC-32C over the header and its payload:
  *   EPOCH          key: the epoch of the handles made from here on
- *   RULE           key: the handle; payload: the CREATE request
+ *   RULE_PACKED    key: the handle; payload: the rule's packed form
+ *                  (shm/pack.h), as its directory entry holds it
+ *   RULE           the same with the CREATE request as payload: what
+ *                  journals had before the packed form (still read; kept
+ *                  as it is for a rule kept without a slot)
  *   RULE_GONE      key: the handle
  *   METER          key: port << 32 | id; payload: the METER_CREATE request
  *   METER_GONE     key: port << 32 | id
@@ -347,10 +351,13 @@ int journal_rewrite(struct server *s)
 			next = r->port_next;
 			if (r->dying || r->owner != 0)
 				continue;
-			/* A rule without its packed form fails the rewrite:
-			 * never an empty record in its place. */
+			/* A rule whose packed form does not unpack fails the
+			 * rewrite: never a record no start could read in its
+			 * place. */
 			bytes = rules_packed(s, slot, packed, &length);
-			if (bytes == NULL)
+			if (bytes == NULL || rule_unpack(bytes, length, s->scratch->unpacked,
+							 sizeof(s->scratch->unpacked),
+							 &s->scratch->unpack_memo) <= 0)
 				w.err = -EPROTO;
 			else
 				journal_rewrite_put(&w, JOURNAL_RULE_PACKED,
@@ -484,8 +491,10 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		bytes = s->scratch->unpacked;
 		length = n < 0 ? 0 : (uint32_t)n;
 	}
+	/* An unpacked request is ours already: decoded where it is. */
 	if (!err)
-		err = wire_decode_request(bytes, length, request, &error);
+		err = (h.type == JOURNAL_RULE_PACKED ? wire_decode_private : wire_decode_request)(
+			bytes, length, request, &error);
 	if (!err && (request->header.op != WIRE_OP_CREATE || !request->rule.persistent))
 		err = flow_error_set(&error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				     "not a persistent create");

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
-	s->scratch = malloc(sizeof(*s->scratch));
+	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (s->clients == NULL || s->scratch == NULL ||
 	    rules_init(&s->rules, s->config.max_rules) != 0 || (err = region_create(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": cannot allocate %u rules and %u clients\n",

@@ -64,6 +64,7 @@ int rules_init(struct rule_table *t, uint32_t max)
 	memset(t->ports, 0, sizeof(t->ports));
 	t->used = 0;
 	t->retired = 0;
+	t->clock_uses = 0; /* no rule of this run takes an earlier one's time */
 	return 0;
 }
 

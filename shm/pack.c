@@ -592,7 +592,8 @@ static bool unpack_remembered(struct in *i, struct out *o, const struct unpack_m
 {
 	uint8_t *element;
 
-	if (m->in_length == 0 || m->in_length > i->left || memcmp(i->p, m->in, m->in_length) != 0)
+	if (m->in_length == 0 || m->in_length > sizeof(m->in) || m->in_length > i->left ||
+	    memcmp(i->p, m->in, m->in_length) != 0)
 		return false;
 	element = out_take(o, m->out_length);
 	if (element == NULL)

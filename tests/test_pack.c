@@ -241,9 +241,17 @@ static void test_a_run_of_like_rules_packs_as_each_alone(void **state)
 		"vxlan "
 		"vni is 9 / eth / ipv4 dst is 10.9.9.8 / tcp dst is 81 / end actions mark id 2 / "
 		"count / queue index 1 / end",
+		/* Ten items and ten actions: more than the memo keeps. */
+		"ingress pattern eth / vlan vid is 1 / vlan vid is 2 / ipv4 src is 10.0.0.7 / udp "
+		"dst is 4789 / vxlan vni is 9 / eth / vlan vid is 3 / ipv4 dst is 10.9.9.9 / tcp "
+		"dst is 80 / end actions mark id 1 / flag / count / dup index 1 / dup index 2 / "
+		"dup index 3 / dup index 4 / dup index 5 / dup index 6 / queue index 1 / end",
+		"ingress pattern eth / vlan vid is 1 / vlan vid is 2 / ipv4 src is 10.0.0.8 / udp "
+		"dst is 4789 / vxlan vni is 9 / eth / vlan vid is 3 / ipv4 dst is 10.9.9.8 / tcp "
+		"dst is 81 / end actions mark id 2 / flag / count / dup index 1 / dup index 2 / "
+		"dup index 3 / dup index 4 / dup index 5 / dup index 6 / queue index 1 / end",
 		"ingress pattern eth / ipv4 src is 10.0.0.6 / udp dst is 4789 / end actions count "
-		"/ "
-		"queue index 1 / end",
+		"/ queue index 1 / end",
 	};
 	alignas(8) static uint8_t msg[WIRE_MSG_MAX];
 	size_t spec = sizeof(struct wire_header) + sizeof(struct wire_rule_header) +

@@ -526,7 +526,7 @@ static void test_a_damaged_journal_is_reported_and_read_up_to_the_damage(void **
 }
 
 /* A journal read up to damage is rewritten from the rule directory, each
- * rule unpacked from its entry or, when too long for it, from the rule
+ * rule's packed form copied from its entry or, when too long for it, from the rule
  * heap: the next start restores every rule as it was made, the same text
  * under the same handle. */
 static void test_a_journal_rewritten_from_the_directory_keeps_every_rule(void **state)
@@ -580,34 +580,29 @@ static void test_a_journal_rewritten_from_the_directory_keeps_every_rule(void **
 	mpf_disconnect(c);
 }
 
-/* The journal at `path` as the format before packed records wrote it: each
- * packed rule record (type 6) replaced by a record of the rule's request
- * (type 2), unpacked from it, its checksum made again. */
-static void journal_to_requests(const char *path)
+/* Each record of the journal at `path` through `edit` (its header words
+ * h[6], its payload and its index), which returns the payload to write
+ * (h[2] its length; the header's other words as it left them): the file
+ * written again, each checksum made again. */
+typedef const uint8_t *record_edit(uint32_t h[6], const uint8_t *payload, unsigned index);
+
+static void journal_edit(const char *path, record_edit *edit)
 {
 	static uint8_t in[1 << 20], out[1 << 21];
-	alignas(8) static uint8_t request[WIRE_MSG_MAX];
 	size_t size, at = 0, used = 0;
 	FILE *f = fopen(path, "rb");
 
 	assert_non_null(f);
 	size = fread(in, 1, sizeof(in), f);
 	fclose(f);
-	while (at + 24 <= size) {
+	for (unsigned index = 0; at + 24 <= size; index++) {
 		uint32_t h[6]; /* magic, type|reserved, length, crc, key (2) */
-		const uint8_t *payload = in + at + 24;
+		const uint8_t *payload;
 		uint32_t length;
 
 		memcpy(h, in + at, sizeof(h));
 		length = h[2];
-		if ((h[1] & 0xffff) == 6) {
-			int n = rule_unpack(payload, length, request, sizeof(request), NULL);
-
-			assert_true(n > 0);
-			h[1] = 2;
-			h[2] = (uint32_t)n;
-			payload = request;
-		}
+		payload = edit(h, in + at + 24, index);
 		h[3] = 0;
 		h[3] = crc32c(crc32c(0, h, sizeof(h)), payload, h[2]);
 		memcpy(out + used, h, sizeof(h));
@@ -619,6 +614,28 @@ static void journal_to_requests(const char *path)
 	assert_non_null(f);
 	assert_int_equal(fwrite(out, 1, used, f), used);
 	fclose(f);
+}
+
+/* A packed rule record (type 6) as the format before packed records wrote
+ * it: a record of the rule's request (type 2), unpacked from it. */
+static const uint8_t *to_request(uint32_t h[6], const uint8_t *payload, unsigned index)
+{
+	alignas(8) static uint8_t request[WIRE_MSG_MAX];
+	int n;
+
+	(void)index;
+	if ((h[1] & 0xffff) != 6)
+		return payload;
+	n = rule_unpack(payload, h[2], request, sizeof(request), NULL);
+	assert_true(n > 0);
+	h[1] = 2;
+	h[2] = (uint32_t)n;
+	return request;
+}
+
+static void journal_to_requests(const char *path)
+{
+	journal_edit(path, to_request);
 }
 
 /* A journal of the format before packed records (each rule's request) is
@@ -669,6 +686,85 @@ static void test_a_journal_of_requests_still_restores_every_rule(void **state)
 	mpf_disconnect(c);
 }
 
+/* Records 1 and 2 (rules 0 and 1) made unreadable under good checksums:
+ * rule 0 a request record (type 2) whose request is not one, rule 1 a
+ * packed record whose bytes are not a packed rule. */
+static uint8_t broken[2][1024];
+
+static const uint8_t *break_rules_0_and_1(uint32_t h[6], const uint8_t *payload, unsigned index)
+{
+	if (index == 1)
+		payload = to_request(h, payload, index);
+	if ((index != 1 && index != 2) || h[2] > sizeof(broken[0]))
+		return payload;
+	memcpy(broken[index - 1], payload, h[2]);
+	broken[index - 1][0] ^= 0xff; /* the wire magic's first byte; the packed head's flags */
+	return broken[index - 1];
+}
+
+/* A rule record a start cannot read (a checksum that matches bytes that
+ * are not a rule) is reported and kept, never dropped: counted as not
+ * restored, and written again byte for byte, with its record's type, by a
+ * rewrite of the journal, while the readable rules come back. */
+static void test_an_unreadable_rule_record_is_kept_as_it_was(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_connect_options o = {.runtime_dir = p->dir};
+	struct mpf_instance_info info;
+	struct mpf_flow_error error;
+	struct mpf_monitor *m;
+	struct mpf_client *c;
+	uint64_t handles[3], found[8];
+	long offsets[8], torn, size;
+	char path[128];
+	uint8_t record[1024];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/default.journal", p->dir);
+	assert_int_equal(primary_connect(p, "writer", &c), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		handles[i] = create(c, i, PERSISTENT);
+	mpf_disconnect(c);
+	kill_primary(p);
+	journal_edit(path, break_rules_0_and_1);
+	/* A torn tail too: the start rewrites the journal from what it kept. */
+	f = fopen(path, "ab");
+	assert_non_null(f);
+	assert_int_equal(fwrite("\x4d\x46\x4a\x52torn", 1, 8, f), 8);
+	fclose(f);
+	assert_int_equal(record_offsets(path, offsets, 8, &torn), 4);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_true(log_says(p, "cannot be read"));
+	assert_int_equal(primary_connect(p, "reader", &c), 0);
+	assert_int_equal(listed_persistent(c, found, 8), 1);
+	assert_true(listed(found, 1, handles[2]));
+	mpf_disconnect(c);
+	assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.unrestored, 2);
+	mpf_monitor_close(m);
+	kill_primary(p);
+	/* Rewritten: the epoch, the two kept as they were, the rule. */
+	assert_int_equal(record_offsets(path, offsets, 8, &size), 4);
+	assert_int_equal(size, torn - 8);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	for (unsigned i = 1; i <= 2; i++) {
+		uint32_t h[6];
+		uint64_t key;
+
+		fseek(f, offsets[i], SEEK_SET);
+		assert_int_equal(fread(h, sizeof(h), 1, f), 1);
+		memcpy(&key, &h[4], sizeof(key));
+		assert_int_equal(key, handles[i - 1]);
+		assert_int_equal(h[1] & 0xffff, i == 1 ? 2 : 6);
+		assert_true(h[2] <= sizeof(record));
+		assert_int_equal(fread(record, 1, h[2], f), h[2]);
+		assert_memory_equal(record, broken[i - 1], h[2]);
+	}
+	fclose(f);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -680,6 +776,7 @@ int main(void)
 		T(test_a_damaged_journal_is_reported_and_read_up_to_the_damage),
 		T(test_a_journal_rewritten_from_the_directory_keeps_every_rule),
 		T(test_a_journal_of_requests_still_restores_every_rule),
+		T(test_an_unreadable_rule_record_is_kept_as_it_was),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1354,10 +1354,12 @@ static void test_burst_lookups_agree_with_single_ones_at_scale(void **state)
 }
 
 /* A reader on another thread while the writer grows one tuple's table
- * four-fold again and again, then empties it (20,000 rules of one shape in
- * and out, twice): every lookup finds each of the rules that stay. A
- * growth builds the larger table through the nodes' other link and must
- * never touch the one the published table's chains run through. */
+ * four-fold five times (16 buckets to 16,384: 20,000 rules of one shape),
+ * empties it, and fills and empties it again (tables do not shrink: the
+ * second fill relinks into the grown table): every lookup finds each of
+ * the rules that stay. A growth builds the larger table through the nodes'
+ * other link and must never touch the one the published table's chains
+ * run through. */
 struct grow_reader {
 	struct rig *rig;
 	void *const *stay;

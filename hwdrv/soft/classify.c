@@ -18,13 +18,13 @@ struct cls_gather {
 	uint64_t mask;
 };
 
-/* The order and hash are copied from the rule so that a chain walk touches
- * the nodes only, not every rule it passes. */
 /*
- * A node has two links: a table's chains run through one of them (its
- * `link`), so that a table four times larger is built through the other,
- * while readers walk the old one, moving no node (table_grow()). The
- * general list and the pending list use link 0.
+ * A rule's node in a tuple's table (or the general list). The order and
+ * hash are copied from the rule so that a chain walk touches the nodes
+ * only, not every rule it passes. A node has two links: a table's chains
+ * run through one of them (its `link`), so that a table four times larger
+ * is built through the other, while readers walk the old one, moving no
+ * node (table_grow()). The general list and the pending list use link 0.
  */
 struct cls_node {
 	struct cls_node *next[2]; /* RCU */

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	snprintf(s->config.state_dir, sizeof(s->config.state_dir), "%s", dir);
 	s->state_fd = open(dir, O_RDONLY | O_DIRECTORY);
 	s->clients = calloc(1, sizeof(*s->clients));
-	s->scratch = malloc(sizeof(*s->scratch));
+	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (s->state_fd < 0 || s->clients == NULL || s->scratch == NULL ||
 	    rules_init(&s->rules, 64) != 0 || region_create(s) != 0)
 		return 1;

@@ -320,7 +320,8 @@ struct mpf_flow_info {
 	uint32_t group;
 	uint32_t priority;
 	uint32_t flags;	      /**< MPF_FLOW_INFO_*. */
-	uint64_t created_ns;  /**< CLOCK_REALTIME. */
+	uint64_t created_ns;  /**< CLOCK_REALTIME, when the primary took the create
+				(the rules of one burst may share one reading). */
 	uint64_t hits;	      /**< Since the last reset. */
 	uint64_t bytes;	      /**< Since the last reset. */
 	uint64_t last_hit_ns; /**< CLOCK_REALTIME; 0: never. */
