@@ -620,7 +620,8 @@ static void unpack_remember(struct unpack_memo_element *m, const uint8_t *in, si
 		return;
 	memcpy(m->in, in, in_length);
 	memcpy(m->out, element, out_length);
-	memcpy(m->position, position, positions);
+	if (positions) /* none (and no list) for an element without a mask */
+		memcpy(m->position, position, positions);
 	m->out_length = (uint32_t)out_length;
 	m->positions = (uint32_t)positions;
 	m->spec_at = (uint16_t)spec_at;
