@@ -1138,6 +1138,60 @@ static void test_tuple_space_agrees_with_linear_scan(void **state)
 	pool_fini(&pool);
 }
 
+/* More rule shapes than the classifier keeps (1,500 masks: pairs of
+ * source and destination prefix lengths, with and without the UDP port):
+ * shapes are replaced in its table, described again when met again, and
+ * lookups still agree with the linear scan; every tuple goes with its
+ * rules. */
+static void test_more_shapes_than_the_classifier_keeps(void **state)
+{
+	struct rig *rig = *state;
+	enum { N = 1500, PACKETS = 300 };
+	static struct mpf_flow_item_ipv4 spec[N], mask[N];
+	static struct mpf_flow_item_udp uspec[N], umask[N];
+	static struct mpf_flow_item patterns[N][4];
+	static struct mpf_flow_attr attrs[N];
+	static struct cls_linear_rule baseline[N];
+	static void *handles[N];
+	const struct mpf_flow_action actions[][2] = {{ACTION(DROP, NULL), END_ACTION},
+						     {ACTION(PASSTHRU, NULL), END_ACTION}};
+	const struct cls_rule *linear[N];
+	struct pool pool = {0};
+
+	srand(11);
+	for (unsigned i = 0; i < N; i++) {
+		unsigned src_len = i % 33, dst_len = i / 33 % 33;
+		const struct mpf_flow_action *list = actions[rand() % 4 == 0];
+		const struct cls_rule *installed;
+
+		mask[i].hdr.src_addr = BE32(src_len ? ~0u << (32 - src_len) : 0);
+		mask[i].hdr.dst_addr = BE32(dst_len ? ~0u << (32 - dst_len) : 0);
+		spec[i].hdr.src_addr =
+			BE32(IP(10, rand() % 5, rand() % 5, rand() % 3)) & mask[i].hdr.src_addr;
+		spec[i].hdr.dst_addr = BE32(IP(10, 9, 9, rand() % 5)) & mask[i].hdr.dst_addr;
+		umask[i].hdr.dst_port = i / 1089 ? RULE_BE16(0xffff) : 0;
+		uspec[i].hdr.dst_port = RULE_BE16((uint16_t)(rand() % 5)) & umask[i].hdr.dst_port;
+		patterns[i][0] = ITEM(ETH);
+		patterns[i][1] = ITEM(IPV4, .spec = &spec[i], .mask = &mask[i]);
+		patterns[i][2] = ITEM(UDP, .spec = &uspec[i], .mask = &umask[i]);
+		patterns[i][3] = END_ITEM;
+		attrs[i] = (struct mpf_flow_attr){.ingress = 1, .priority = (uint32_t)(rand() % 8)};
+		rig->n_rules = 0;
+		installed = rule_on(rig, 0, &attrs[i], patterns[i], list);
+		baseline_compile(&baseline[i], &pool, installed, &attrs[i], patterns[i], list);
+		linear[i] = &baseline[i].cls;
+	}
+	assert_true(rig->soft->cls.shape_evictions > 0);
+	sort_by_rank(linear, N);
+	agrees_with_linear(rig, linear, N, PACKETS);
+	installed_of(linear, N, handles);
+	destroy_in_bursts(rig, (const struct cls_rule *const *)handles, N);
+	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
+	for (unsigned i = 0; i < N; i++)
+		match_free(&baseline[i].match, &pool);
+	pool_fini(&pool);
+}
+
 /* What the classifier finds for a UDP frame from `src` to port `dport`. */
 static struct cls_result classify_udp(struct rig *rig, uint32_t src, unsigned dport)
 {
@@ -1654,6 +1708,7 @@ int main(void)
 		T(test_egress_rules_see_transmitted_packets_only),
 		T(test_security_is_refused_naming_the_action),
 		T(test_tuple_space_agrees_with_linear_scan),
+		T(test_more_shapes_than_the_classifier_keeps),
 		T(test_crowded_keys_go_to_a_tuple_of_their_own),
 		T(test_deferred_rules_take_traffic_once_activated),
 		T(test_burst_lookups_agree_with_single_ones_at_scale),

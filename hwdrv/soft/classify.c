@@ -109,7 +109,8 @@ struct cls_list {
  * walk over every tuple. The lists are rebuilt when a tuple comes or goes
  * (the classifier's generation).
  */
-#define CLS_SHAPES 256 /* slots, by hash of masks; a shape that collides replaces */
+#define CLS_SHAPES     1024 /* slots, by hash of masks */
+#define CLS_SHAPE_WAYS 4    /* slots a shape may take from its own on */
 
 struct cls_fit {
 	struct cls_tuple *tuple;
@@ -706,18 +707,27 @@ static bool shape_is(const struct cls_shape *s, uint64_t hash, const struct matc
 	return true;
 }
 
-/* The shape of `m`: the one kept, or described now. NULL: no memory. */
+/* The shape of `m`: the one kept, or described now, in the first free of
+ * its CLS_SHAPE_WAYS slots (a rule set of a few hundred masks keeps them
+ * all), or in place of one of those, in turn. NULL: no memory. */
 static struct cls_shape *shape_of(struct cls *c, const struct match_pattern *m)
 {
 	uint64_t hash = shape_hash(m);
-	struct cls_shape **slot, *s;
+	struct cls_shape **slot = NULL, *s;
 
 	if (c->shapes == NULL && (c->shapes = calloc(CLS_SHAPES, sizeof(*c->shapes))) == NULL)
 		return NULL;
-	slot = &c->shapes[hash % CLS_SHAPES];
+	for (unsigned w = 0; w < CLS_SHAPE_WAYS; w++) {
+		struct cls_shape **way = &c->shapes[(hash + w) % CLS_SHAPES];
+
+		if (*way && shape_is(*way, hash, m))
+			return *way;
+		if (slot == NULL && *way == NULL)
+			slot = way;
+	}
+	if (slot == NULL) /* all taken: one goes, in turn */
+		slot = &c->shapes[(hash + c->shape_evictions++ % CLS_SHAPE_WAYS) % CLS_SHAPES];
 	s = *slot;
-	if (s && shape_is(s, hash, m))
-		return s;
 	if (s == NULL && (s = *slot = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->hash = hash;

@@ -73,6 +73,7 @@ struct cls {
 	struct cls_node *pending;	     /* prepared nodes, for cls_link_pending() */
 	uint64_t generation;		     /* of the tuple set: bumped as one comes or goes */
 	struct cls_shape **shapes;	     /* rule shapes seen, and the tuples that fit each */
+	unsigned shape_evictions;	     /* shapes replaced: which way goes next */
 	struct pool pool; /* the nodes: no malloc and free per rule, nor per node a
 			   * table's growth copies */
 };
