@@ -443,13 +443,17 @@ int journal_advance_epoch(struct server *s)
 /* --- start-up: read, check, restore --- */
 
 /* A rule this start cannot put in a slot: its record (its type, its
- * payload) kept for the journal. */
+ * payload) kept for the journal. Its slot, when the table has it, serves
+ * nothing else this run: a rule made there would outdate the record, and
+ * the next start would drop it. */
 static int keep_orphan(struct server *s, const struct journal_record *h, int port,
 		       const void *payload)
 {
 	struct journal *j = &s->journal;
 	struct journal_orphan *o = realloc(j->orphans, (j->n_orphans + 1) * sizeof(*o));
 
+	if ((uint32_t)h->key < s->rules.max)
+		rules_retire(s, (uint32_t)h->key);
 	if (o == NULL)
 		return -ENOMEM;
 	j->orphans = o;
@@ -540,7 +544,6 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		log_warnx("journal %s: rule 0x%llx: the rule heap is full: kept in the journal, "
 			  "not listed",
 			  s->journal.path, (unsigned long long)h.key);
-		rules_retire(s, (uint32_t)h.key);
 		return keep_orphan(s, &h, request->rule.port, payload);
 	}
 	return err;

@@ -747,6 +747,23 @@ static void test_an_unreadable_rule_record_is_kept_as_it_was(void **state)
 	/* Rewritten: the epoch, the two kept as they were, the rule. */
 	assert_int_equal(record_offsets(path, offsets, 8, &size), 4);
 	assert_int_equal(size, torn - 8);
+	/* Rules made meanwhile never take their slots (a rule in one would
+	 * outdate the record, and the next start drop it). */
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "writer", &c), 0);
+	for (uint32_t i = 3; i < 6; i++)
+		assert_int_not_equal((uint32_t)create(c, i, PERSISTENT), (uint32_t)handles[0]);
+	mpf_disconnect(c);
+	kill_primary(p);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_true(log_says(p, "cannot be read"));
+	assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.unrestored, 2);
+	assert_int_equal(info.rules, 1 + 3);
+	mpf_monitor_close(m);
+	kill_primary(p);
+	assert_int_equal(record_offsets(path, offsets, 8, &size), 4 + 1 + 3);
 	f = fopen(path, "rb");
 	assert_non_null(f);
 	for (unsigned i = 1; i <= 2; i++) {
