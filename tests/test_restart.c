@@ -426,6 +426,19 @@ static void test_a_primary_killed_under_many_clients_loses_no_acknowledged_rule(
 }
 
 /* The journal's records: offsets of each header, from the lengths. */
+/* `n` persistent rules made by one client (their handles into handles[]),
+ * then the primary killed: its journal as a crash leaves it. */
+static void persist_and_kill(struct primary *p, uint32_t n, uint64_t *handles)
+{
+	struct mpf_client *c;
+
+	assert_int_equal(primary_connect(p, "writer", &c), 0);
+	for (uint32_t i = 0; i < n; i++)
+		handles[i] = create(c, i, PERSISTENT);
+	mpf_disconnect(c);
+	kill_primary(p);
+}
+
 static unsigned record_offsets(const char *path, long *offsets, unsigned max, long *size)
 {
 	FILE *f = fopen(path, "rb");
@@ -469,11 +482,7 @@ static void test_a_damaged_journal_is_reported_and_read_up_to_the_damage(void **
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/default.journal", p->dir);
-	assert_int_equal(primary_connect(p, "writer", &c), 0);
-	for (uint32_t i = 0; i < 20; i++)
-		handles[i] = create(c, i, PERSISTENT);
-	mpf_disconnect(c);
-	kill_primary(p);
+	persist_and_kill(p, 20, handles);
 	/* The epoch record, then the 20 rules in the order they were made. */
 	n = record_offsets(path, offsets, 64, &size);
 	assert_int_equal(n, 21);
@@ -633,11 +642,6 @@ static const uint8_t *to_request(uint32_t h[6], const uint8_t *payload, unsigned
 	return request;
 }
 
-static void journal_to_requests(const char *path)
-{
-	journal_edit(path, to_request);
-}
-
 /* A journal of the format before packed records (each rule's request) is
  * read as before: its rules come back under their handles with their text;
  * rules made next are journaled packed after them, and the next start
@@ -661,7 +665,7 @@ static void test_a_journal_of_requests_still_restores_every_rule(void **state)
 	mpf_disconnect(c);
 	kill_primary(p);
 	assert_int_equal(record_offsets(path, offsets, 16, &packed_size), 6);
-	journal_to_requests(path);
+	journal_edit(path, to_request);
 	assert_int_equal(record_offsets(path, offsets, 16, &size), 6);
 	print_message("5 rules: %ld bytes of journal packed, %ld as requests\n", packed_size, size);
 	assert_true(size > 2 * packed_size);
@@ -721,11 +725,7 @@ static void test_an_unreadable_rule_record_is_kept_as_it_was(void **state)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/default.journal", p->dir);
-	assert_int_equal(primary_connect(p, "writer", &c), 0);
-	for (uint32_t i = 0; i < 3; i++)
-		handles[i] = create(c, i, PERSISTENT);
-	mpf_disconnect(c);
-	kill_primary(p);
+	persist_and_kill(p, 3, handles);
 	journal_edit(path, break_rules_0_and_1);
 	/* A torn tail too: the start rewrites the journal from what it kept. */
 	f = fopen(path, "ab");
