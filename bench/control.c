@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 	struct primary p;
 	struct stats spin, sleep, sock;
 	double cold, one, four, removal, local, reset, volatile1, volatile4;
-	uint8_t sizing[WIRE_MSG_MAX];
+	_Alignas(8) uint8_t sizing[WIRE_MSG_MAX];
 	struct wire_completion completion = {.request_op = WIRE_OP_CREATE};
 	struct rule r;
 	int request, response;

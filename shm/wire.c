@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Encode and decode requests and completions; see wire.h. */
+#include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "shm/rule/rule.h"
@@ -31,8 +33,13 @@ static void writer_init(struct writer *w, void *buf, size_t cap)
 	w->overflow = false;
 }
 
-/* Reserve `n` bytes (padded to 8, padding zeroed); NULL once full. */
-static uint8_t *writer_reserve(struct writer *w, size_t n)
+/* Reserve `n` bytes (padded to 8, padding zeroed); NULL once full. Inlined,
+ * with writer_put(), so that a fixed-size part is stored straight into the
+ * message: a call to memcpy reads the struct just built on the stack in
+ * wider loads than its fields were stored in, and stalls on each (a
+ * store-forwarding failure: 6% of the primary's time in a bulk insert,
+ * encoding completions). */
+static inline __attribute__((always_inline)) uint8_t *writer_reserve(struct writer *w, size_t n)
 {
 	size_t padded = pad8(n);
 	uint8_t *p;
@@ -48,7 +55,8 @@ static uint8_t *writer_reserve(struct writer *w, size_t n)
 	return p;
 }
 
-static void writer_put(struct writer *w, const void *data, size_t n)
+static inline __attribute__((always_inline)) void writer_put(struct writer *w, const void *data,
+							     size_t n)
 {
 	uint8_t *p = writer_reserve(w, n);
 
@@ -353,23 +361,29 @@ int wire_encode_audit(void *buf, size_t cap, uint64_t user_data, struct mpf_flow
 
 int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *c)
 {
-	size_t message_length = strnlen(c->error.message, sizeof(c->error.message) - 1);
-	struct wire_completion_body body = {
-		.request_op = c->request_op,
-		.flags = (c->has_query ? WIRE_COMPLETION_COUNT_DATA : 0) |
-			 (c->has_meter ? WIRE_COMPLETION_METER_DATA : 0),
-		.error_type = (uint16_t)c->error.type,
-		.status = c->status,
-		.cause = c->error.cause,
-		.message_length = c->status ? (uint16_t)message_length : 0,
-		.handle = c->handle,
-		.count = c->count,
-	};
+	size_t message_length =
+		c->status ? strnlen(c->error.message, sizeof(c->error.message) - 1) : 0;
+	struct wire_completion_body *body;
 	struct writer w;
 
+	assert(((uintptr_t)buf & 7) == 0);
 	writer_init(&w, buf, cap);
 	writer_begin(&w, WIRE_OP_COMPLETION, c->user_data);
-	writer_put(&w, &body, sizeof(body));
+	/* Built where it goes (the buffer is 8-aligned), not copied from the
+	 * stack: the primary encodes a completion for every request. */
+	body = (struct wire_completion_body *)writer_reserve(&w, sizeof(*body));
+	if (body)
+		*body = (struct wire_completion_body){
+			.request_op = c->request_op,
+			.flags = (c->has_query ? WIRE_COMPLETION_COUNT_DATA : 0) |
+				 (c->has_meter ? WIRE_COMPLETION_METER_DATA : 0),
+			.error_type = (uint16_t)c->error.type,
+			.status = c->status,
+			.cause = c->error.cause,
+			.message_length = (uint16_t)message_length,
+			.handle = c->handle,
+			.count = c->count,
+		};
 	if (c->has_query) {
 		struct wire_count count = {
 			.flags = (c->query.hits_set ? WIRE_COUNT_HITS_SET : 0) |
@@ -382,7 +396,7 @@ int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *
 	}
 	if (c->has_meter)
 		writer_put(&w, &c->meter, sizeof(c->meter));
-	writer_put(&w, c->error.message, body.message_length);
+	writer_put(&w, c->error.message, message_length);
 	return writer_finish(&w, NULL);
 }
 

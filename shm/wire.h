@@ -347,6 +347,7 @@ int wire_encode_audit(void *buf, size_t cap, uint64_t user_data, struct mpf_flow
 /* METER_DESTROY or METER_QUERY. */
 int wire_encode_meter_ref(void *buf, size_t cap, enum wire_op op, uint64_t user_data, uint16_t port,
 			  uint32_t id, bool clear, struct mpf_flow_error *error);
+/* `buf` 8-aligned, as every ring record is. */
 int wire_encode_completion(void *buf, size_t cap, const struct wire_completion *completion);
 
 /* A BATCH under construction in caller memory. */

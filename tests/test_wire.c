@@ -20,7 +20,7 @@
 
 #include "tests/rule_literals.h"
 
-static uint8_t msg[WIRE_MSG_MAX];
+static _Alignas(8) uint8_t msg[WIRE_MSG_MAX];
 static struct wire_request req;
 static struct mpf_flow_error error;
 static const struct mpf_flow_attr ingress = {.ingress = 1, .group = 3, .priority = 7};

@@ -30,7 +30,7 @@ static void save(const char *dir, const char *name, const void *msg, int length)
 
 int main(int argc, char **argv)
 {
-	static uint8_t msg[WIRE_MSG_MAX], sub[WIRE_MSG_MAX];
+	static _Alignas(8) uint8_t msg[WIRE_MSG_MAX], sub[WIRE_MSG_MAX];
 	struct mpf_flow_error error;
 	const uint64_t handles[] = {1, 2, 3};
 	struct wire_completion completion = {.user_data = 1,
