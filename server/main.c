@@ -166,6 +166,7 @@ int main(int argc, char **argv)
 	journal_close(s);
 	hwdrv_close(&s->device);
 	loop_fini(s);
+	ahead_fini(s);
 	region_destroy(s);
 	rules_fini(&s->rules);
 	commit_fini(s);

@@ -385,6 +385,7 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	int err;
 
 	r->generation = generation;
+	ahead_slot(s, slot);
 	region_counter_prepare(&s->counters[slot], &s->shares, slot, counted);
 	hw->counter = &s->counters[slot];
 	hw->deferred = s->device.ops.activate != NULL;

@@ -324,6 +324,15 @@ struct rule_heap {
 	uint32_t free_count, free_cap;
 };
 
+/* The pages of the slots ahead of the creates, faulted in by io_uring's
+ * worker (ahead.c). */
+struct ahead {
+	struct io_uring ring; /* its own: the loop's is made after the replay */
+	uint32_t to;	      /* slots below it faulted in, or asked for */
+	bool ready;	      /* the ring is made */
+	bool off;	      /* the kernel cannot: stores fault them in */
+};
+
 struct server {
 	struct server_config config;
 	struct hwdrv device;
@@ -345,6 +354,7 @@ struct server {
 	uint8_t packed[PACK_MAX];
 	struct pack_memo pack_memo;
 	size_t region_length;
+	struct ahead ahead;
 	struct client *clients;
 	uint32_t client_count;
 	uint32_t next_session;
@@ -436,6 +446,11 @@ uint32_t rule_heap_available(const struct rule_heap *h);
 int rule_heap_alloc(struct rule_heap *h, uint32_t length, uint32_t *chunks);
 void rule_heap_free(struct rule_heap *h, uint32_t first, uint32_t length);
 void rule_heap_read(const struct rule_heap *h, uint32_t first, uint32_t length, uint8_t *out);
+
+/* ahead.c: a rule is about to take `slot`: the pages of the slots ahead
+ * of it are asked for, once per window of them. */
+void ahead_slot(struct server *s, uint32_t slot);
+void ahead_fini(struct server *s);
 
 /* region.c */
 int region_create(struct server *s);

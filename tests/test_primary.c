@@ -997,6 +997,70 @@ static void test_a_client_that_never_reads_completions_is_held_back(void **state
 	mpf_disconnect(other);
 }
 
+/* Pages of [from, to) of a mapping that are in memory (the region is a
+ * memfd: in its page cache, whoever faulted them in). */
+static size_t pages_in_memory(const void *from, const void *to)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)from & ~(page - 1), end = (uintptr_t)to & ~(page - 1);
+	size_t n = (end - start) / page, in = 0;
+	unsigned char *vec = calloc(n, 1);
+
+	assert_non_null(vec);
+	assert_int_equal(mincore((void *)start, end - start, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	free(vec);
+	return in;
+}
+
+/* A bulk load finds its slots' pages faulted in ahead of it (server/ahead.c):
+ * once a create takes a slot half a window (32,768 slots) short of the
+ * next, that window's entries and counters are in memory though no rule
+ * has used them, and nothing past it or past the rules in the first
+ * window: a table that stays small never pays for more than it uses. */
+static void test_pages_ahead_of_a_bulk_load_are_faulted_in(void **state)
+{
+	struct primary p;
+	struct mpf_client *c;
+	struct raw_session raw;
+	uint64_t h;
+	const unsigned window = 32768, rules = window / 2 + 64;
+	size_t entries_ahead = 0, counters_ahead = 0, pages = window * 64 / 4096;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "200000", NULL}),
+			 0);
+	assert_int_equal(primary_connect(&p, "loader", &c), 0);
+	for (unsigned i = 0; i < rules; i++)
+		assert_int_equal(create(c, i, 0, &h), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	/* Faulted in by io_uring's worker, beside the loop: wait for it. */
+	for (int i = 0; i < 300 && (entries_ahead < pages || counters_ahead < pages); i++) {
+		entries_ahead =
+			pages_in_memory(&raw.view.entries[window], &raw.view.entries[2 * window]);
+		counters_ahead =
+			pages_in_memory(&raw.view.counters[window], &raw.view.counters[2 * window]);
+		if (entries_ahead < pages || counters_ahead < pages)
+			usleep(10000);
+	}
+	assert_int_equal(entries_ahead, pages);
+	assert_int_equal(counters_ahead, pages);
+	/* Not the rest of the first window (a page past the rules on), nor
+	 * the window after the next. */
+	assert_int_equal(pages_in_memory(&raw.view.entries[rules + 64], &raw.view.entries[window]),
+			 0);
+	assert_int_equal(
+		pages_in_memory(&raw.view.counters[rules + 64], &raw.view.counters[window]), 0);
+	assert_int_equal(
+		pages_in_memory(&raw.view.entries[2 * window], &raw.view.entries[3 * window]), 0);
+	print_message("%u rules: %zu pages of entries and %zu of counters ahead in memory\n", rules,
+		      entries_ahead, counters_ahead);
+	raw_close(&raw);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_corrupt_ring_drops_only_that_client(void **state)
 {
 	struct primary *p = *state;
@@ -1504,6 +1568,7 @@ int main(void)
 		T(test_garbage_requests_get_error_completions),
 		T(test_corrupt_ring_drops_only_that_client),
 		T(test_a_client_that_never_reads_completions_is_held_back),
+		cmocka_unit_test(test_pages_ahead_of_a_bulk_load_are_faulted_in),
 		T(test_region_cannot_be_mapped_writable),
 		T(test_runtime_files_are_private),
 		T(test_uid_outside_the_policy_is_refused),
