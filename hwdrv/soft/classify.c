@@ -693,12 +693,12 @@ static uint64_t shape_hash(const struct match_pattern *m)
 	return h ^ h >> 31;
 }
 
-static bool shape_is(const struct cls_shape *s, uint64_t hash, const struct match_pattern *m)
+static bool shape_is(const struct cls_shape *s, const struct match_pattern *m)
 {
 	const struct cls_tuple *own = &s->own;
 
-	if (s->hash != hash || own->floating != m->floating ||
-	    own->function != pattern_function(m) || own->n_items != m->n_items)
+	if (own->floating != m->floating || own->function != pattern_function(m) ||
+	    own->n_items != m->n_items)
 		return false;
 	for (unsigned i = 0; i < m->n_items; i++)
 		if (own->types[i] != m->items[i].type ||
@@ -712,16 +712,22 @@ static bool shape_is(const struct cls_shape *s, uint64_t hash, const struct matc
  * all), or in place of one of those, in turn. NULL: no memory. */
 static struct cls_shape *shape_of(struct cls *c, const struct match_pattern *m)
 {
-	uint64_t hash = shape_hash(m);
-	struct cls_shape **slot = NULL, *s;
+	struct cls_shape **slot = NULL, *s = c->last_shape;
+	uint64_t hash;
 
+	/* The last rule's shape, compared without hashing this one's masks
+	 * (a shape replaced in its slot is described again in place: the
+	 * pointer stays good and is compared with what it is now). */
+	if (s && shape_is(s, m))
+		return s;
+	hash = shape_hash(m);
 	if (c->shapes == NULL && (c->shapes = calloc(CLS_SHAPES, sizeof(*c->shapes))) == NULL)
 		return NULL;
 	for (unsigned w = 0; w < CLS_SHAPE_WAYS; w++) {
 		struct cls_shape **way = &c->shapes[(hash + w) % CLS_SHAPES];
 
-		if (*way && shape_is(*way, hash, m))
-			return *way;
+		if (*way && (*way)->hash == hash && shape_is(*way, m))
+			return c->last_shape = *way;
 		if (slot == NULL && *way == NULL)
 			slot = way;
 	}
@@ -734,7 +740,7 @@ static struct cls_shape *shape_of(struct cls *c, const struct match_pattern *m)
 	s->general = !tuple_describe(&s->own, m, false);
 	s->generation = c->generation - 1; /* fits not listed yet */
 	s->n_fits = 0;
-	return s;
+	return c->last_shape = s;
 }
 
 /* List the tuples that can hold a rule of shape `s`, most specific first. */

@@ -74,6 +74,7 @@ struct cls {
 	uint64_t generation;		     /* of the tuple set: bumped as one comes or goes */
 	struct cls_shape **shapes;	     /* rule shapes seen, and the tuples that fit each */
 	unsigned shape_evictions;	     /* shapes replaced: which way goes next */
+	struct cls_shape *last_shape;	     /* the last rule's: a bulk load's are alike */
 	struct pool pool; /* the nodes: no malloc and free per rule, nor per node a
 			   * table's growth copies */
 };
