@@ -4,15 +4,16 @@
  * store to a page costs a fault: 2.3 us a 4 KiB page of the region in this
  * VM, about a tenth of the loop's time in a bulk load at a million rules
  * (a page of entries and one of counters each 64 rules, one of the rule
- * table's slots each 73). So a create whose slot comes within half a
- * window of what is faulted in asks for the next window's pages (its
+ * table's slots each 73). So a create whose slot is in the second half of
+ * its window of AHEAD_SLOTS asks, once, for the next window's pages (its
  * entries, counters, the workers' shares and the table's slots: 2 MiB of
  * entries) with MADV_POPULATE_WRITE, through an io_uring of its own (the
- * loop's is made after the journal's replay, which gains too) whose worker
- * thread does the faulting beside the loop; the loop only submits, once a
- * window. A table that stays under half a window never asks. Where the
- * kernel cannot (before 5.14, or no io_uring) or is short of memory, the
- * stores fault their pages in as they would without this.
+ * loop's is made after the journal's replay, which gains too) whose one
+ * worker thread does the faulting beside the loop; the loop only submits,
+ * once a window. The first window is never asked for: a table that stays
+ * under half of it pays for nothing. Where the kernel cannot (before 5.14,
+ * or io_uring disabled) or is short of memory, the stores fault their
+ * pages in as they would without this.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -20,7 +21,11 @@
 
 #include "server/server.h"
 
-#define AHEAD_SLOTS 32768u
+/* A window's requests (entries, counters, slots and a row of shares per
+ * worker but the first: --workers is at most 64) fit the queue whole. */
+#define AHEAD_QUEUE 128u
+_Static_assert(AHEAD_QUEUE >= 3 + 63, "a window's requests fit the queue");
+_Static_assert((uint64_t)AHEAD_WINDOWS *AHEAD_SLOTS >= 1u << 24, "every --max-rules");
 
 /* [from, to) to be faulted in: from the page `from` is in, to the one `to`
  * is in, which the next window's range takes (or up to it, the last). */
@@ -32,7 +37,7 @@ static void ahead_range(struct ahead *a, const void *from, const void *to, bool 
 	struct io_uring_sqe *sqe;
 
 	if (end <= start || (sqe = io_uring_get_sqe(&a->ring)) == NULL)
-		return; /* (no room: the worker is that far behind, the stores will do) */
+		return; /* (no room: the worker is windows behind, the stores will do) */
 	io_uring_prep_madvise(sqe, (void *)start, (off_t)(end - start), MADV_POPULATE_WRITE);
 	io_uring_sqe_set_data64(sqe, 0);
 }
@@ -56,28 +61,28 @@ static void ahead_reap(struct ahead *a)
 void ahead_slot(struct server *s, uint32_t slot)
 {
 	struct ahead *a = &s->ahead;
-	uint32_t max = s->config.max_rules, from, to;
+	uint32_t max = s->config.max_rules, next = slot / AHEAD_SLOTS + 1;
+	uint32_t from = next * AHEAD_SLOTS, to;
+	uint64_t bit = 1ull << next % 64;
 
-	if (a->off || slot + AHEAD_SLOTS / 2 < a->to)
+	/* The second half of a window asks for the next one, once. Windows
+	 * are kept apart, not as a mark: a replay that restores one rule
+	 * far up leaves the windows below it to be asked for. */
+	if (a->off || slot % AHEAD_SLOTS < AHEAD_SLOTS / 2 || from >= max ||
+	    next >= AHEAD_WINDOWS || a->asked[next / 64] & bit)
 		return;
-	if (a->to == 0) { /* the first window: the stores fault it in */
-		a->to = AHEAD_SLOTS;
-		if (slot + AHEAD_SLOTS / 2 < a->to)
-			return;
-	}
-	from = slot / AHEAD_SLOTS * AHEAD_SLOTS + AHEAD_SLOTS;
-	if (from < a->to)
-		from = a->to;
-	if (from >= max) {
-		a->to = max;
-		return;
-	}
+	a->asked[next / 64] |= bit;
 	to = max - from > AHEAD_SLOTS ? from + AHEAD_SLOTS : max;
 	if (!a->ready) {
-		if (io_uring_queue_init(16, &a->ring, 0) != 0) {
+		/* One worker, doing the windows in turn: more would only take
+		 * the loop's core on a machine of two. */
+		unsigned workers[2] = {1, 1};
+
+		if (io_uring_queue_init(AHEAD_QUEUE, &a->ring, 0) != 0) {
 			a->off = true;
 			return;
 		}
+		io_uring_register_iowq_max_workers(&a->ring, workers);
 		a->ready = true;
 	}
 	ahead_reap(a);
@@ -92,7 +97,6 @@ void ahead_slot(struct server *s, uint32_t slot)
 		ahead_range(a, &row[from], &row[to], to == max);
 	}
 	io_uring_submit(&a->ring);
-	a->to = to;
 }
 
 void ahead_fini(struct server *s)

@@ -325,12 +325,14 @@ struct rule_heap {
 };
 
 /* The pages of the slots ahead of the creates, faulted in by io_uring's
- * worker (ahead.c). */
+ * worker (ahead.c), a window of AHEAD_SLOTS at a time. */
+#define AHEAD_SLOTS   32768u
+#define AHEAD_WINDOWS 512u /* --max-rules 2^24 */
 struct ahead {
-	struct io_uring ring; /* its own: the loop's is made after the replay */
-	uint32_t to;	      /* slots below it faulted in, or asked for */
-	bool ready;	      /* the ring is made */
-	bool off;	      /* the kernel cannot: stores fault them in */
+	struct io_uring ring;		    /* its own: the loop's is made after the replay */
+	uint64_t asked[AHEAD_WINDOWS / 64]; /* windows asked for */
+	bool ready;			    /* the ring is made */
+	bool off;			    /* the kernel cannot: stores fault them in */
 };
 
 struct server {
