@@ -527,6 +527,11 @@ static void table_free(struct cls *c, struct cls_table *table)
 	table_release(table);
 }
 
+/* Relinking a node costs a miss on the node and one on its new bucket:
+ * the heads of the buckets GROW_AHEAD on are fetched ahead, and each node
+ * is linked GROW_AHEAD nodes after its new bucket was (a power of 2). */
+#define GROW_AHEAD 8u
+
 /* Writer: move a tuple to a table four times larger, its chains through
  * the nodes' other link (readers of the old table walk theirs, untouched),
  * published whole; the old table's buckets go once no reader holds them.
@@ -535,12 +540,23 @@ static int table_grow(struct cls *c, struct cls_tuple *t)
 {
 	struct cls_table *old = t->table;
 	struct cls_table *table = table_new((old->mask + 1) * 4, !old->link);
+	struct cls_node *queued[GROW_AHEAD];
+	unsigned in = 0, out = 0;
 
 	if (table == NULL)
 		return -ENOMEM;
-	for (uint32_t b = 0; b <= old->mask; b++)
-		for (struct cls_node *n = bucket_head(old->buckets[b]); n; n = n->next[old->link])
-			chain_add(table, n);
+	for (uint32_t b = 0; b <= old->mask; b++) {
+		if (old->mask - b >= GROW_AHEAD)
+			__builtin_prefetch(bucket_head(old->buckets[b + GROW_AHEAD]));
+		for (struct cls_node *n = bucket_head(old->buckets[b]); n; n = n->next[old->link]) {
+			__builtin_prefetch(bucket_of(table, n->hash), 1);
+			if (in - out == GROW_AHEAD)
+				chain_add(table, queued[out++ % GROW_AHEAD]);
+			queued[in++ % GROW_AHEAD] = n;
+		}
+	}
+	while (out != in)
+		chain_add(table, queued[out++ % GROW_AHEAD]);
 	rcu_publish(t->table, table);
 	rcu_synchronize(c->rcu);
 	table_release(old);
