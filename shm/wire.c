@@ -710,13 +710,14 @@ static int decode_rule(struct wire_request *req, struct reader *body, struct mpf
 				      "%u actions, at most %d supported", rh.n_actions,
 				      MPF_FLOW_ACTIONS_MAX);
 
-	memset(&rule->attr, 0, sizeof(rule->attr));
+	/* One store of the whole (a memset, then a read-modify-write of its
+	 * bit-fields, stalled on the memset's wider stores). */
+	rule->attr = (struct mpf_flow_attr){.group = rh.group,
+					    .priority = rh.priority,
+					    .ingress = !!(rh.flags & WIRE_RULE_INGRESS),
+					    .egress = !!(rh.flags & WIRE_RULE_EGRESS)};
 	rule->port = rh.port;
 	rule->persistent = rh.flags & WIRE_RULE_PERSISTENT;
-	rule->attr.group = rh.group;
-	rule->attr.priority = rh.priority;
-	rule->attr.ingress = !!(rh.flags & WIRE_RULE_INGRESS);
-	rule->attr.egress = !!(rh.flags & WIRE_RULE_EGRESS);
 	rule->n_items = rh.n_items;
 	rule->n_actions = rh.n_actions;
 	for (unsigned i = 0; i < rh.n_items; i++) {
