@@ -4,21 +4,24 @@
  * store to a page costs a fault: 2.3 us a 4 KiB page of the region in this
  * VM, about a tenth of the loop's time in a bulk load at a million rules
  * (a page of entries and one of counters each 64 rules, one of the rule
- * table's slots each 73). So a create whose slot is in the second half of
- * its window of AHEAD_SLOTS asks, once, for the next window's pages (its
- * entries, counters, the workers' shares and the table's slots: 2 MiB of
- * entries) with MADV_POPULATE_WRITE, through an io_uring of its own (the
- * loop's is made after the journal's replay, which gains too) whose one
- * worker thread does the faulting beside the loop; the loop only submits,
- * once a window. The first window is never asked for: a table that stays
- * under half of it pays for nothing. Where the kernel cannot (before 5.14,
- * or io_uring disabled) or is short of memory, the stores fault their
+ * table's slots each 73). So once half the slots of a window of
+ * AHEAD_SLOTS have been taken, the next window's pages (its entries,
+ * counters, the workers' shares and the table's slots: 2 MiB of entries)
+ * are asked for, once, with MADV_POPULATE_WRITE, through an io_uring of
+ * its own (the loop's is made after the journal's replay, which gains too)
+ * whose one worker thread does the faulting beside the loop; the loop only
+ * submits, once a window. The first window is never asked for: a table
+ * that stays under half of it pays for nothing, and at most one window is
+ * ahead of a fill. Nothing is taken ahead that the memory cgroups above
+ * the daemon do not have to spare twice over (memcg.c). Where the kernel
+ * cannot (before 5.14, or io_uring disabled), the stores fault their
  * pages in as they would without this.
  */
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "server/memcg.h"
 #include "server/server.h"
 
 /* A window's requests (entries, counters, slots and a row of shares per
@@ -58,20 +61,32 @@ static void ahead_reap(struct ahead *a)
 	io_uring_cq_advance(&a->ring, n);
 }
 
+/* What a window's pages take: entries, counters, slots, share rows. */
+static uint64_t window_bytes(const struct server *s)
+{
+	return (uint64_t)AHEAD_SLOTS *
+	       (sizeof(s->entries[0]) + sizeof(s->counters[0]) + sizeof(s->rules.slots[0]) +
+		s->shares.n * sizeof(s->shares.base[0]));
+}
+
 void ahead_slot(struct server *s, uint32_t slot)
 {
 	struct ahead *a = &s->ahead;
-	uint32_t max = s->config.max_rules, next = slot / AHEAD_SLOTS + 1;
-	uint32_t from = next * AHEAD_SLOTS, to;
-	uint64_t bit = 1ull << next % 64;
+	uint32_t max = s->config.max_rules, window = slot / AHEAD_SLOTS;
+	uint32_t from = (window + 1) * AHEAD_SLOTS, to;
 
-	/* The second half of a window asks for the next one, once. Windows
-	 * are kept apart, not as a mark: a replay that restores one rule
-	 * far up leaves the windows below it to be asked for. */
-	if (a->off || slot % AHEAD_SLOTS < AHEAD_SLOTS / 2 || from >= max ||
-	    next >= AHEAD_WINDOWS || a->asked[next / 64] & bit)
+	/* A window asks for the next once half its slots were taken (a
+	 * count that stops there): a fill from below asks at its middle,
+	 * rules restored here and there by a replay ask for nothing, and
+	 * a small table's churn asks for one window at most. */
+	if (a->off || window >= AHEAD_WINDOWS || a->taken[window] == AHEAD_SLOTS / 2 ||
+	    ++a->taken[window] < AHEAD_SLOTS / 2 || from >= max)
 		return;
-	a->asked[next / 64] |= bit;
+	/* Memory taken ahead is charged as any other: where a cgroup's
+	 * limit is near, the charge that crosses it is met by the OOM
+	 * killer. Only out of what it leaves spare, twice over. */
+	if (memcg_headroom(MEMCG_SELF, MEMCG_ROOT) / 2 < window_bytes(s))
+		return;
 	to = max - from > AHEAD_SLOTS ? from + AHEAD_SLOTS : max;
 	if (!a->ready) {
 		/* One worker, doing the windows in turn: more would only take

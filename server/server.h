@@ -329,10 +329,10 @@ struct rule_heap {
 #define AHEAD_SLOTS   32768u
 #define AHEAD_WINDOWS 512u /* --max-rules 2^24 */
 struct ahead {
-	struct io_uring ring;		    /* its own: the loop's is made after the replay */
-	uint64_t asked[AHEAD_WINDOWS / 64]; /* windows asked for */
-	bool ready;			    /* the ring is made */
-	bool off;			    /* the kernel cannot: stores fault them in */
+	struct io_uring ring;	       /* its own: the loop's is made after the replay */
+	uint16_t taken[AHEAD_WINDOWS]; /* slots taken in each window, to half of it */
+	bool ready;		       /* the ring is made */
+	bool off;		       /* the kernel cannot: stores fault them in */
 };
 
 struct server {

@@ -1131,9 +1131,8 @@ static void load_finds_next_window_in_memory(struct primary *p)
 }
 
 /* A bulk load finds its slots' pages faulted in ahead of it (server/ahead.c):
- * once a create takes a slot in the second half of its window (32,768
- * slots), the next window is asked for: a table that stays small never
- * pays for more than it uses. */
+ * once half the slots of a window (32,768) were taken, the next window is
+ * asked for: a table that stays small never pays for more than it uses. */
 static void test_pages_ahead_of_a_bulk_load_are_faulted_in(void **state)
 {
 	struct primary p;
@@ -1147,13 +1146,15 @@ static void test_pages_ahead_of_a_bulk_load_are_faulted_in(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-/* A replay that restores one rule far up the table (here slot 39,999, in
- * the second window) does not stop the windows below it being faulted in
- * ahead of the loads that follow (they take the free slots from 0). */
+/* A replay that restores one rule far up the table (here slot 52,768, in
+ * the second half of the second window) asks for no window ahead of it,
+ * and does not stop the windows below it being faulted in ahead of the
+ * loads that follow (they take the free slots from 0): the load finds the
+ * second window in memory and nothing of the third. */
 static void test_pages_ahead_after_restoring_a_rule_far_up(void **state)
 {
 	const char *const args[] = {"--max-rules", "200000", NULL};
-	const uint32_t far = AHEAD_WINDOW + 7231;
+	const uint32_t far = AHEAD_WINDOW + 20000;
 	struct mpf_completion done[256];
 	struct mpf_flow_error error;
 	struct sample_rule s;

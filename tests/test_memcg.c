@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The memory cgroup's headroom (server/memcg.c), on cgroup trees written
+ * here as the kernel shows them: v1's memory controller and v2, a parent's
+ * limit binding a child, "max", use over the limit, and what cannot be
+ * read limiting nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server/memcg.h"
+
+struct tree {
+	char dir[64];	 /* the test's own temporary directory */
+	char self[96];	 /* its /proc/self/cgroup */
+	char root[96];	 /* its /sys/fs/cgroup */
+};
+
+static void put(const struct tree *t, const char *relative, const char *text)
+{
+	char path[256], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", t->root, relative);
+	for (slash = strchr(path + strlen(t->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0700);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void self_is(const struct tree *t, const char *text)
+{
+	FILE *f = fopen(t->self, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return -1;
+	snprintf(t->dir, sizeof(t->dir), "/tmp/mpflow-memcg-XXXXXX");
+	if (mkdtemp(t->dir) == NULL)
+		return -1;
+	snprintf(t->self, sizeof(t->self), "%s/cgroup", t->dir);
+	snprintf(t->root, sizeof(t->root), "%s/fs", t->dir);
+	mkdir(t->root, 0700);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tree *t = *state;
+	char command[128];
+
+	snprintf(command, sizeof(command), "rm -rf '%s'", t->dir);
+	if (system(command) != 0)
+		return -1;
+	free(t);
+	return 0;
+}
+
+static void test_v1_the_tightest_limit_up_the_tree_wins(void **state)
+{
+	const struct tree *t = *state;
+
+	self_is(t, "9:name=systemd:/\n5:cpu,memory:/svc/mpflowd\n0::/\n");
+	put(t, "memory/memory.limit_in_bytes", "9223372036854771712\n");
+	put(t, "memory/memory.usage_in_bytes", "4000000000\n");
+	put(t, "memory/svc/mpflowd/memory.limit_in_bytes", "100000000\n");
+	put(t, "memory/svc/mpflowd/memory.usage_in_bytes", "30000000\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 70000000);
+	/* The parent's limit binds the child tighter. */
+	put(t, "memory/svc/memory.limit_in_bytes", "50000000\n");
+	put(t, "memory/svc/memory.usage_in_bytes", "45000000\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 5000000);
+	/* Use over a limit (it happens, briefly): no room, not a wrap. */
+	put(t, "memory/svc/memory.usage_in_bytes", "60000000\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 0);
+}
+
+static void test_v2_max_is_no_limit(void **state)
+{
+	const struct tree *t = *state;
+
+	self_is(t, "0::/system.slice/mpflowd.service\n");
+	put(t, "system.slice/mpflowd.service/memory.max", "max\n");
+	put(t, "system.slice/mpflowd.service/memory.current", "123456\n");
+	assert_true(memcg_headroom(t->self, t->root) == UINT64_MAX);
+	put(t, "system.slice/memory.max", "1000000\n");
+	put(t, "system.slice/memory.current", "400000\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 600000);
+	put(t, "system.slice/mpflowd.service/memory.max", "500000\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 376544);
+}
+
+/* v1's memory controller where both are mounted (a hybrid system): the
+ * v2 tree there has no memory files. */
+static void test_v1_memory_wins_over_the_unified_line(void **state)
+{
+	const struct tree *t = *state;
+
+	self_is(t, "0::/user.slice\n4:memory:/box\n");
+	put(t, "memory/box/memory.limit_in_bytes", "2000\n");
+	put(t, "memory/box/memory.usage_in_bytes", "500\n");
+	put(t, "user.slice/memory.max", "10\n");
+	put(t, "user.slice/memory.current", "0\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 1500);
+}
+
+static void test_what_cannot_be_read_limits_nothing(void **state)
+{
+	const struct tree *t = *state;
+	char missing[128];
+
+	snprintf(missing, sizeof(missing), "%s/none", t->dir);
+	assert_true(memcg_headroom(missing, t->root) == UINT64_MAX);
+	self_is(t, "no colons here\n");
+	assert_true(memcg_headroom(t->self, t->root) == UINT64_MAX);
+	/* A cgroup of another namespace's path: no such directory. */
+	self_is(t, "0::/elsewhere/entirely\n");
+	assert_true(memcg_headroom(t->self, t->root) == UINT64_MAX);
+	/* Garbage where a number should be: that level is skipped. */
+	self_is(t, "0::/a\n");
+	put(t, "a/memory.max", "lots\n");
+	put(t, "a/memory.current", "1\n");
+	assert_true(memcg_headroom(t->self, t->root) == UINT64_MAX);
+	put(t, "a/memory.max", "12x\n");
+	assert_true(memcg_headroom(t->self, t->root) == UINT64_MAX);
+	put(t, "a/memory.max", "12\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 11);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_v1_the_tightest_limit_up_the_tree_wins),
+		T(test_v2_max_is_no_limit),
+		T(test_v1_memory_wins_over_the_unified_line),
+		T(test_what_cannot_be_read_limits_nothing),
+	};
+
+	return cmocka_run_group_tests_name("memcg", tests, NULL, NULL);
+}
