@@ -29,6 +29,7 @@
 #define AHEAD_QUEUE 128u
 _Static_assert(AHEAD_QUEUE >= 3 + 63, "a window's requests fit the queue");
 _Static_assert((uint64_t)AHEAD_WINDOWS *AHEAD_SLOTS >= 1u << 24, "every --max-rules");
+_Static_assert(AHEAD_SLOTS / 2 <= UINT16_MAX, "a window's count to half of it");
 
 /* [from, to) to be faulted in: from the page `from` is in, to the one `to`
  * is in, which the next window's range takes (or up to it, the last). */
