@@ -87,7 +87,8 @@ static bool locate(const char *self, const char *root, char *dir, char *base, bo
 		second[1 + length] = '\0';
 		if (names_memory(first + 1, (size_t)(second - first - 1))) {
 			found = (size_t)snprintf(base, PATH_MAX, "%s/memory", root) < PATH_MAX &&
-				(size_t)snprintf(dir, PATH_MAX, "%s%s", base, second + 1) < PATH_MAX;
+				(size_t)snprintf(dir, PATH_MAX, "%s%s", base, second + 1) <
+					PATH_MAX;
 			*v1 = true;
 		} else if (line[0] == '0' && first == line + 1 && second == first + 1 &&
 			   length < sizeof(v2_path)) {

@@ -20,9 +20,9 @@
 #include "server/memcg.h"
 
 struct tree {
-	char dir[64];	 /* the test's own temporary directory */
-	char self[96];	 /* its /proc/self/cgroup */
-	char root[96];	 /* its /sys/fs/cgroup */
+	char dir[64];  /* the test's own temporary directory */
+	char self[96]; /* its /proc/self/cgroup */
+	char root[96]; /* its /sys/fs/cgroup */
 };
 
 static void put(const struct tree *t, const char *relative, const char *text)
@@ -31,7 +31,8 @@ static void put(const struct tree *t, const char *relative, const char *text)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", t->root, relative);
-	for (slash = strchr(path + strlen(t->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+	for (slash = strchr(path + strlen(t->dir) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		mkdir(path, 0700);
 		*slash = '/';
