@@ -5,7 +5,8 @@
  * VM, about a tenth of the loop's time in a bulk load at a million rules
  * (a page of entries and one of counters each 64 rules, one of the rule
  * table's slots each 73). So once half the slots of a window of
- * AHEAD_SLOTS have been taken, the next window's pages (its entries,
+ * AHEAD_SLOTS have been taken (each counted at its first rule of the run,
+ * when its pages are new), the next window's pages (its entries,
  * counters, the workers' shares and the table's slots: 2 MiB of entries)
  * are asked for, once, with MADV_POPULATE_WRITE, through an io_uring of
  * its own (the loop's is made after the journal's replay, which gains too)
@@ -76,10 +77,10 @@ void ahead_slot(struct server *s, uint32_t slot)
 	uint32_t max = s->config.max_rules, window = slot / AHEAD_SLOTS;
 	uint32_t from = (window + 1) * AHEAD_SLOTS, to;
 
-	/* A window asks for the next once half its slots were taken (a
-	 * count that stops there): a fill from below asks at its middle,
-	 * rules restored here and there by a replay ask for nothing, and
-	 * a small table's churn asks for one window at most. */
+	/* A window asks for the next once half its slots were taken for
+	 * the first time in the run (a count that stops there): a fill from
+	 * below asks at its middle, rules restored here and there by a
+	 * replay ask for nothing, and neither does a small table's churn. */
 	if (a->off || window >= AHEAD_WINDOWS || a->taken[window] == AHEAD_SLOTS / 2 ||
 	    ++a->taken[window] < AHEAD_SLOTS / 2 || from >= max)
 		return;

@@ -384,8 +384,9 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 	bool counted = hw->shape->actions.last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
 	int err;
 
+	if (r->generation == 0) /* the slot's first rule of the run: its pages are new */
+		ahead_slot(s, slot);
 	r->generation = generation;
-	ahead_slot(s, slot);
 	region_counter_prepare(&s->counters[slot], &s->shares, slot, counted);
 	hw->counter = &s->counters[slot];
 	hw->deferred = s->device.ops.activate != NULL;

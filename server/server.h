@@ -449,8 +449,8 @@ int rule_heap_alloc(struct rule_heap *h, uint32_t length, uint32_t *chunks);
 void rule_heap_free(struct rule_heap *h, uint32_t first, uint32_t length);
 void rule_heap_read(const struct rule_heap *h, uint32_t first, uint32_t length, uint8_t *out);
 
-/* ahead.c: a rule is about to take `slot`: the pages of the slots ahead
- * of it are asked for, once per window of them. */
+/* ahead.c: a rule is about to take `slot`, for the first time in the run:
+ * the pages of the slots ahead of it are asked for, once per window. */
 void ahead_slot(struct server *s, uint32_t slot);
 void ahead_fini(struct server *s);
 

@@ -1146,6 +1146,37 @@ static void test_pages_ahead_of_a_bulk_load_are_faulted_in(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A small table's churn (20,000 creates, each destroyed, through the same
+ * few hundred slots) takes the pages of those slots alone: nothing of the
+ * next window is faulted in. */
+static void test_churn_faults_nothing_ahead(void **state)
+{
+	struct primary p;
+	struct mpf_client *c;
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	uint64_t h;
+
+	(void)state;
+	if (!faulting_ahead_possible() || !shmem_faults_single_pages())
+		skip();
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "200000", NULL}),
+			 0);
+	assert_int_equal(primary_connect(&p, "churn", &c), 0);
+	for (unsigned i = 0; i < 20000; i++) {
+		assert_int_equal(create(c, i, 0, &h), 0);
+		assert_int_equal(mpf_flow_destroy(c, 0, h, &error), 0);
+	}
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	usleep(200000); /* what was asked for would be in by now */
+	assert_int_equal(pages_in_memory(&raw.view.entries[AHEAD_WINDOW],
+					 &raw.view.entries[2 * AHEAD_WINDOW]),
+			 0);
+	raw_close(&raw);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* A replay that restores one rule far up the table (here slot 52,768, in
  * the second half of the second window) asks for no window ahead of it,
  * and does not stop the windows below it being faulted in ahead of the
@@ -1701,6 +1732,7 @@ int main(void)
 		T(test_a_client_that_never_reads_completions_is_held_back),
 		cmocka_unit_test(test_pages_ahead_of_a_bulk_load_are_faulted_in),
 		cmocka_unit_test(test_pages_ahead_after_restoring_a_rule_far_up),
+		cmocka_unit_test(test_churn_faults_nothing_ahead),
 		T(test_region_cannot_be_mapped_writable),
 		T(test_runtime_files_are_private),
 		T(test_uid_outside_the_policy_is_refused),
