@@ -55,6 +55,32 @@ static int create(struct mpf_client *c, uint32_t n, unsigned flags, uint64_t *ha
 	return mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, flags, handle, &error);
 }
 
+/* `n` sample rules made through the asynchronous API, as fast as the rings
+ * take them, each completed without error. */
+static void load(struct mpf_client *c, uint32_t n, unsigned flags)
+{
+	struct mpf_completion done[256];
+	struct mpf_flow_error error;
+	struct sample_rule s;
+	uint32_t submitted = 0, completed = 0;
+
+	while (completed < n) {
+		int got;
+
+		sample_rule_init(&s, submitted);
+		if (submitted < n && mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, flags,
+						       submitted, &error) == 0) {
+			submitted++;
+			continue;
+		}
+		got = mpf_poll(c, done, 256, -1);
+		assert_true(got > 0);
+		for (int i = 0; i < got; i++)
+			assert_int_equal(done[i].status, 0);
+		completed += (uint32_t)got;
+	}
+}
+
 static int setup(void **state)
 {
 	return primary_fixture_start(state, small);
@@ -1186,12 +1212,8 @@ static void test_pages_ahead_after_restoring_a_rule_far_up(void **state)
 {
 	const char *const args[] = {"--max-rules", "200000", NULL};
 	const uint32_t far = AHEAD_WINDOW + 20000;
-	struct mpf_completion done[256];
-	struct mpf_flow_error error;
-	struct sample_rule s;
 	struct primary p;
 	struct mpf_client *c;
-	uint32_t submitted = 0, completed = 0;
 	uint64_t h;
 
 	(void)state;
@@ -1199,21 +1221,7 @@ static void test_pages_ahead_after_restoring_a_rule_far_up(void **state)
 		skip();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "filler", &c), 0);
-	while (completed < far) { /* slots 0 to far - 1, gone at the disconnect */
-		int got;
-
-		sample_rule_init(&s, submitted);
-		if (submitted < far && mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0,
-							 submitted, &error) == 0) {
-			submitted++;
-			continue;
-		}
-		got = mpf_poll(c, done, 256, -1);
-		assert_true(got > 0);
-		for (int i = 0; i < got; i++)
-			assert_int_equal(done[i].status, 0);
-		completed += (uint32_t)got;
-	}
+	load(c, far, 0); /* slots 0 to far - 1, gone at the disconnect */
 	assert_int_equal(create(c, far, MPF_FLOW_PERSISTENT, &h), 0);
 	assert_int_equal((uint32_t)h, far);
 	mpf_disconnect(c);
@@ -1664,9 +1672,6 @@ static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state
 	struct primary p;
 	struct mpf_client *c, *impatient;
 	struct mpf_flow_error error;
-	struct mpf_completion done[256];
-	struct sample_rule s;
-	uint32_t submitted = 0, completed = 0;
 
 	(void)state;
 	/* The wait is the library's, the same on every backend; the verbs
@@ -1677,22 +1682,7 @@ static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state
 								 "--counter-interval", "10", NULL}),
 			 0);
 	assert_int_equal(primary_connect(&p, "loader", &c), 0);
-	while (completed < n) {
-		int got;
-
-		sample_rule_init(&s, submitted);
-		if (submitted < n &&
-		    mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, MPF_FLOW_PERSISTENT,
-				      submitted, &error) == 0) {
-			submitted++;
-			continue;
-		}
-		got = mpf_poll(c, done, 256, -1);
-		assert_true(got > 0);
-		for (int i = 0; i < got; i++)
-			assert_int_equal(done[i].status, 0);
-		completed += (uint32_t)got;
-	}
+	load(c, n, MPF_FLOW_PERSISTENT);
 	mpf_disconnect(c);
 	assert_int_equal(mpf_connect(&(struct mpf_connect_options){.runtime_dir = p.dir,
 								   .name = "impatient",
