@@ -106,18 +106,36 @@ static int linear_copy(struct cls_linear_rule *l, struct bench_rule *r, struct p
 	return 0;
 }
 
-static int create(struct hwdrv *dev, struct bench_rule *r)
+static int create(struct hwdrv *dev, struct bench_rule *r, bool deferred)
 {
 	struct rule_shape shape;
 	struct mpf_flow_error error;
-	struct hwdrv_rule hw = {
-		.attr = &r->attr, .pattern = r->pattern, .actions = r->actions, .shape = &shape};
+	struct hwdrv_rule hw = {.attr = &r->attr,
+				.pattern = r->pattern,
+				.actions = r->actions,
+				.shape = &shape,
+				.deferred = deferred};
 
 	bind_rule(r);
 	if (rule_validate(&r->attr, r->pattern, r->actions, &shape, &error) != 0 ||
 	    dev->ops.create(dev, &hw, &r->handle, &error) != 0) {
 		fprintf(stderr, "classify: rule refused: %s\n", error.message);
 		return -1;
+	}
+	return 0;
+}
+
+/* Every rule in, as the primary's loop takes a bulk load: creates deferred,
+ * activated every FILL_BURST (its RULES_DEFER_MAX). */
+#define FILL_BURST 32
+
+static int fill(struct hwdrv *dev, struct bench_rule *rules, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (create(dev, &rules[i], true) != 0)
+			return -1;
+		if ((i + 1) % FILL_BURST == 0 || i + 1 == n)
+			dev->ops.activate(dev);
 	}
 	return 0;
 }
@@ -337,9 +355,8 @@ int main(int argc, char **argv)
 	}
 	soft = dev.priv;
 	start = now_s();
-	for (unsigned i = 0; i < n; i++)
-		if (create(&dev, &rules[i]) != 0)
-			return 1;
+	if (fill(&dev, rules, n) != 0)
+		return 1;
 	printf("rules %u: %u tuples (hash tables), %llu keyed, %llu general; "
 	       "inserted at %.2f M rules/s\n",
 	       n, cls_tuple_count(&soft->cls), (unsigned long long)soft->cls.keyed_rules,
@@ -350,9 +367,8 @@ int main(int argc, char **argv)
 		if (destroy_all(&dev, rules, n) != 0)
 			return 1;
 		start = now_s();
-		for (unsigned i = 0; i < n; i++)
-			if (create(&dev, &rules[i]) != 0)
-				return 1;
+		if (fill(&dev, rules, n) != 0)
+			return 1;
 		refills[r] = n / (now_s() - start);
 	}
 	qsort(refills, REFILLS, sizeof(refills[0]), by_value);
@@ -426,7 +442,7 @@ int main(int argc, char **argv)
 	while (now_s() - start < seconds) {
 		struct bench_rule *r = &rules[(churn_ops / 2 * 7919u) % n];
 
-		if (dev.ops.destroy(&dev, r->handle, NULL) != 0 || create(&dev, r) != 0)
+		if (dev.ops.destroy(&dev, r->handle, NULL) != 0 || create(&dev, r, false) != 0)
 			return 1;
 		churn_ops += 2;
 	}
