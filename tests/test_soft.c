@@ -1241,7 +1241,9 @@ static void test_crowded_keys_go_to_a_tuple_of_their_own(void **state)
 		rig->n_rules = 0;
 		for (unsigned i = 0; i < N; i++)
 			installed[i] = rule_made(rig, 0, &ingress, patterns[i], drop, round == 1);
+		assert_true(cls_crowd_consistent(&rig->soft->cls)); /* some pending */
 		rig->dev.ops.activate(&rig->dev);
+		assert_true(cls_crowd_consistent(&rig->soft->cls));
 		relaxed = installed[0]->tuple;
 		own24 = installed[CLS_COLLISIONS_MAX]->tuple;
 		own16 = installed[A + 1]->tuple;
@@ -1271,6 +1273,68 @@ static void test_crowded_keys_go_to_a_tuple_of_their_own(void **state)
 		assert_int_equal(cls_tuple_count(&rig->soft->cls), 1);
 		destroy_in_bursts(rig, installed, 1);
 	}
+}
+
+/* Crowding follows the rules that come and go: a key that fell below
+ * CLS_COLLISIONS_MAX rules takes a finer rule again, and is crowded again
+ * once it has them all back (the classifier keeps a count of its crowded
+ * keys, so that a rule whose key is not crowded is placed without a look
+ * at the chains). */
+static void test_a_key_is_crowded_again_once_its_rules_are_back(void **state)
+{
+	struct rig *rig = *state;
+	enum { A = CLS_COLLISIONS_MAX };
+	static struct mpf_flow_item_ipv4 spec[A + 1];
+	static const struct mpf_flow_item_ipv4 mask24 = {.hdr.src_addr = BE32(0xffffff00u)},
+					       mask16 = {.hdr.src_addr = BE32(0xffff0000u)};
+	static struct mpf_flow_item patterns[A + 1][2];
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), END_ACTION};
+	const struct cls_rule *installed[A + 1];
+	const struct cls_tuple *relaxed;
+
+	for (unsigned i = 0; i <= A; i++) {
+		/* A /24 rules of key 10/8, and a /16 rule of that key. */
+		spec[i].hdr.src_addr = BE32(i < A ? IP(10, i, 0, 0) : IP(10, 100, 0, 0));
+		patterns[i][0] = ITEM(IPV4, .spec = &spec[i], .mask = i < A ? &mask24 : &mask16);
+		patterns[i][1] = END_ITEM;
+	}
+	rig->n_rules = 0;
+	for (unsigned i = 0; i < A; i++)
+		installed[i] = rule_on(rig, 0, &ingress, patterns[i], drop);
+	relaxed = installed[0]->tuple;
+	/* One goes and comes back (deferred, the second time): 10/8 holds A
+	 * rules again, and the /16 rule goes to a tuple of its own. */
+	for (unsigned round = 0; round < 2; round++) {
+		destroy_in_bursts(rig, &installed[0], 1);
+		installed[0] = rule_made(rig, 0, &ingress, patterns[0], drop, round == 1);
+		installed[A] = rule_made(rig, 0, &ingress, patterns[A], drop, round == 1);
+		if (round == 1) { /* and one that goes before it is linked */
+			const struct cls_rule *gone =
+				rule_made(rig, 0, &ingress, patterns[1], drop, true);
+
+			destroy_in_bursts(rig, &gone, 1);
+		}
+		rig->dev.ops.activate(&rig->dev);
+		assert_ptr_equal(installed[0]->tuple, relaxed);
+		assert_ptr_not_equal(installed[A]->tuple, relaxed);
+		assert_true(cls_crowd_consistent(&rig->soft->cls));
+		destroy_in_bursts(rig, &installed[A], 1);
+	}
+	/* One goes for good: the /16 rule now fits there. */
+	destroy_in_bursts(rig, &installed[1], 1);
+	installed[1] = rule_on(rig, 0, &ingress, patterns[A], drop);
+	assert_ptr_equal(installed[1]->tuple, relaxed);
+	assert_true(cls_crowd_consistent(&rig->soft->cls));
+	assert_int_equal(cls_tuple_count(&rig->soft->cls), 1);
+	for (unsigned i = 0; i < A; i++) {
+		struct cls_result r =
+			classify_udp(rig, RULE_BE32(spec[i == 1 ? A : i].hdr.src_addr) | 7, 9);
+
+		assert_int_equal(r.n, 1);
+		assert_ptr_equal(r.rules[0], installed[i]);
+	}
+	destroy_in_bursts(rig, installed, A);
+	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
 }
 
 /* A rule created deferred takes no traffic until the backend activates
@@ -1372,6 +1436,7 @@ static void test_burst_lookups_agree_with_single_ones_at_scale(void **state)
 		rule_on(rig, 0, &attrs[i], patterns[i], actions[rand() % 4 == 0]);
 	}
 	assert_true(cls_tuple_count(&rig->soft->cls) >= 2);
+	assert_true(cls_crowd_consistent(&rig->soft->cls));
 	assert_true(cls_lookup_overlaps(&rig->soft->cls)); /* the burst path, not the fallback */
 	for (unsigned b = 0; b < BURSTS; b++) {
 		static struct frame f[CLS_BURST];
@@ -1710,6 +1775,7 @@ int main(void)
 		T(test_tuple_space_agrees_with_linear_scan),
 		T(test_more_shapes_than_the_classifier_keeps),
 		T(test_crowded_keys_go_to_a_tuple_of_their_own),
+		T(test_a_key_is_crowded_again_once_its_rules_are_back),
 		T(test_deferred_rules_take_traffic_once_activated),
 		T(test_burst_lookups_agree_with_single_ones_at_scale),
 		T(test_lookups_find_every_rule_while_tables_grow),

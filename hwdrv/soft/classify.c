@@ -75,6 +75,8 @@ static struct cls_node *bucket_head(uint64_t bucket)
 	return (struct cls_node *)(uintptr_t)(bucket & CLS_BUCKET_NODE);
 }
 
+#define CLS_CROWD_SLOTS 256
+
 struct cls_tuple {
 	/* Signature: rules with the same one share the table. */
 	bool floating;
@@ -90,6 +92,11 @@ struct cls_tuple {
 	struct cls_table *table; /* RCU */
 	shm_u64 min_rank;	 /* no rule here ranks lower (may be stale low) */
 	uint64_t rules;		 /* writer */
+	/* Writer: the keys with CLS_COLLISIONS_MAX nodes or more and the
+	 * rules pending, counted by a few bits of their hash (crowd_slot()):
+	 * a key whose slot counts none is not crowded here, known without
+	 * reading its bucket or linking the pending rules. */
+	uint32_t crowd[CLS_CROWD_SLOTS];
 };
 
 struct cls_list {
@@ -443,30 +450,49 @@ static uint64_t *bucket_of(const struct cls_table *table, uint64_t hash)
 	return &table->buckets[hash & table->mask];
 }
 
+/* Writer: the nodes of `hash` from `node` on, through link `l`. */
+static unsigned chain_count(const struct cls_node *node, uint64_t hash, unsigned l)
+{
+	unsigned n = 0;
+
+	for (; node; node = node->next[l])
+		n += node->hash == hash;
+	return n;
+}
+
 /* Writer: link `node` into the chain of `table` for its hash: at the head
  * when no node of its tag is there, else before the first of its hash that
- * it precedes in rule order (or last). */
-static void chain_add(struct cls_table *table, struct cls_node *node)
+ * it precedes in rule order (or last). Returns the nodes of its hash in the
+ * chain now (1 without reading the chain when its tag was new). */
+static unsigned chain_add(struct cls_table *table, struct cls_node *node)
 {
 	uint64_t *bucket = bucket_of(table, node->hash), word = *bucket, tag = hash_tag(node->hash);
 	struct cls_node *head = bucket_head(word), **link;
-	unsigned l = table->link;
+	unsigned l = table->link, before;
 
 	if (!(word & tag) || (head->hash == node->hash && node_before(node, head))) {
 		node->next[l] = head;
 		rcu_publish(*bucket, (uint64_t)(uintptr_t)node | (word & CLS_BUCKET_TAGS) | tag);
-		return;
+		return word & tag ? 1 + chain_count(head, node->hash, l) : 1;
 	}
-	for (link = &head->next[l]; *link; link = &(*link)->next[l])
-		if ((*link)->hash == node->hash && node_before(node, *link))
+	before = head->hash == node->hash;
+	for (link = &head->next[l]; *link; link = &(*link)->next[l]) {
+		if ((*link)->hash != node->hash)
+			continue;
+		if (node_before(node, *link))
 			break;
+		before++;
+	}
 	node->next[l] = *link;
 	rcu_publish(*link, node);
+	return before + 1 + chain_count(node->next[l], node->hash, l);
 }
 
 /* Writer: unlink the node of `rule` from its chain in `table` and retag
- * the bucket; return the node for freeing. */
-static struct cls_node *chain_drop(struct cls_table *table, const struct cls_rule *rule)
+ * the bucket; return the node for freeing, the nodes of its hash left in
+ * `left`. */
+static struct cls_node *chain_drop(struct cls_table *table, const struct cls_rule *rule,
+				   unsigned *left)
 {
 	uint64_t *bucket = bucket_of(table, rule->hash), tags = 0;
 	struct cls_node *head = bucket_head(*bucket), *node = NULL, **link;
@@ -485,10 +511,29 @@ static struct cls_node *chain_drop(struct cls_table *table, const struct cls_rul
 	}
 	if (node == NULL)
 		return NULL;
-	for (const struct cls_node *n = head; n; n = n->next[l])
+	*left = 0;
+	for (const struct cls_node *n = head; n; n = n->next[l]) {
 		tags |= hash_tag(n->hash);
+		*left += n->hash == rule->hash;
+	}
 	rcu_publish(*bucket, (uint64_t)(uintptr_t)head | tags);
 	return node;
+}
+
+/* Writer: a tuple's count of crowded keys (struct cls_tuple). A key is
+ * crowded from its CLS_COLLISIONS_MAX-th node on; its count of nodes went
+ * from `before` to `after` (one more, or one less). */
+static unsigned crowd_slot(uint64_t hash)
+{
+	return (unsigned)(hash >> 32) % CLS_CROWD_SLOTS;
+}
+
+static void crowd_note(struct cls_tuple *t, uint64_t hash, unsigned before, unsigned after)
+{
+	bool was = before >= CLS_COLLISIONS_MAX, is = after >= CLS_COLLISIONS_MAX;
+
+	if (is != was)
+		t->crowd[crowd_slot(hash)] += is ? 1u : -1u;
 }
 
 /* Writer: link `node` into the general list at its place in rule order. */
@@ -608,6 +653,7 @@ static struct cls_tuple *tuple_find_or_add(struct cls *c, const struct cls_tuple
 	if (t == NULL)
 		return NULL;
 	*t = *shape;
+	memset(t->crowd, 0, sizeof(t->crowd));
 	t->table = table_new(16, 0);
 	if (t->table == NULL) {
 		free(t);
@@ -790,38 +836,41 @@ static int shape_list(struct cls *c, struct cls_shape *s)
 	return 0;
 }
 
-/* Writer: rules in `t` with the key `rule` would have there. */
-static unsigned collisions(const struct cls_tuple *t, const struct cls_rule *rule)
+/* Writer: whether `t` holds CLS_COLLISIONS_MAX rules at `key` (of hash
+ * `hash`), the pending ones too. The rules prepared before are linked and
+ * the key's bucket read only if a crowded key or a pending rule has a hash
+ * like this one's: in a bulk load, seldom. */
+static bool crowded(struct cls *c, const struct cls_tuple *t, const uint64_t *key, uint64_t hash)
 {
-	uint64_t key[CLS_KEY_WORDS];
-	uint64_t hash = rule_key(t, rule, key);
-	uint64_t bucket = *bucket_of(t->table, hash);
+	uint64_t bucket;
 	unsigned n = 0;
 
+	if (t->crowd[crowd_slot(hash)] == 0)
+		return false;
+	cls_link_pending(c);
+	bucket = *bucket_of(t->table, hash);
 	if (!(bucket & hash_tag(hash)))
-		return 0; /* no node of its hash: none to read */
+		return false; /* no node of its hash: none to read */
 	for (const struct cls_node *node = bucket_head(bucket); node;
 	     node = node->next[t->table->link])
 		n += node->hash == hash && key_equal(node->words, key, key_words(t));
-	return n;
+	return n >= CLS_COLLISIONS_MAX;
 }
 
 /* Writer: where a rule of shape `s` goes: the most specific tuple that fits
  * it and is not crowded at its key (a tuple of its own masks never is:
- * the first, when there is one). Crowding is counted in the chains, so the
- * rules prepared before are linked first. NULL: none, a new tuple is
- * needed (or no memory: -ENOMEM in `err`). */
+ * the first, when there is one), with the rule's key and its hash there.
+ * NULL: none, a new tuple is needed (or no memory: -ENOMEM in `err`). */
 static const struct cls_fit *shape_choose(struct cls *c, struct cls_shape *s,
-					  const struct cls_rule *rule, int *err)
+					  const struct cls_rule *rule, uint64_t *key,
+					  uint64_t *hash, int *err)
 {
 	*err = s->generation == c->generation ? 0 : shape_list(c, s);
 	for (unsigned i = 0; *err == 0 && i < s->n_fits; i++) {
 		const struct cls_fit *fit = &s->fits[i];
 
-		if (fit->tuple->bits == s->own.bits)
-			return fit;
-		cls_link_pending(c);
-		if (collisions(fit->tuple, rule) < CLS_COLLISIONS_MAX)
+		*hash = rule_key(fit->tuple, rule, key);
+		if (fit->tuple->bits == s->own.bits || !crowded(c, fit->tuple, key, *hash))
 			return fit;
 	}
 	return NULL;
@@ -857,6 +906,7 @@ int cls_prepare(struct cls *c, struct cls_rule *rule)
 	const struct cls_fit *fit;
 	struct cls_tuple *t;
 	struct cls_node *node;
+	uint64_t key[CLS_KEY_WORDS], hash;
 	bool reorder = false;
 	enum cls_verify verify;
 	int err;
@@ -868,14 +918,14 @@ int cls_prepare(struct cls *c, struct cls_rule *rule)
 		return -ENOMEM;
 	if (shape->general)
 		return insert_general(c, rule);
-	fit = shape_choose(c, shape, rule, &err);
+	fit = shape_choose(c, shape, rule, key, &hash, &err);
 	if (fit == NULL && err == 0) {
 		/* A new tuple changes the generation: listed again, it is
 		 * there, the only one not crowded at the rule's key. */
 		t = tuple_new(c, shape, rule);
 		if (t == NULL)
 			return -ENOMEM;
-		fit = shape_choose(c, shape, rule, &err);
+		fit = shape_choose(c, shape, rule, key, &hash, &err);
 		if (fit == NULL && t->rules == 0)
 			tuple_drop(c, t);
 	}
@@ -892,7 +942,8 @@ int cls_prepare(struct cls *c, struct cls_rule *rule)
 			tuple_drop(c, t);
 		return -ENOMEM;
 	}
-	rule->hash = rule_key(t, rule, node->words);
+	memcpy(node->words, key, key_words(t) * sizeof(key[0]));
+	rule->hash = hash;
 	rule->tuple = t;
 	rule->reads_match = verify == CLS_VERIFY_RULE;
 	node->rule = rule;
@@ -920,6 +971,7 @@ int cls_prepare(struct cls *c, struct cls_rule *rule)
 	}
 	/* Counted from now: its tuple stays while it is pending. */
 	t->rules++;
+	t->crowd[crowd_slot(hash)]++;
 	c->keyed_rules++;
 	rule->pending = true;
 	node->next[0] = c->pending;
@@ -945,9 +997,12 @@ void cls_link_pending(struct cls *c)
 		struct cls_node *next = order->next[0];
 		struct cls_rule *rule = (struct cls_rule *)(uintptr_t)order->rule;
 		struct cls_tuple *t = rule->tuple;
+		unsigned after;
 
 		rule->pending = false;
-		chain_add(t->table, order);
+		t->crowd[crowd_slot(order->hash)]--;
+		after = chain_add(t->table, order);
+		crowd_note(t, order->hash, after - 1, after);
 		if (t->rules > 2ull * (t->table->mask + 1))
 			table_grow(c, t); /* on failure the chains just stay longer */
 		order = next;
@@ -985,16 +1040,24 @@ static struct cls_node *unlink_rule(struct cls *c, struct cls_rule *rule)
 
 	if (rule->pending) {
 		node = chain_remove(&c->pending, rule); /* no reader has seen it */
-		c->keyed_rules -= node != NULL;
-		t->rules -= node != NULL;
+		if (node) {
+			t->crowd[crowd_slot(rule->hash)]--;
+			c->keyed_rules--;
+			t->rules--;
+		}
 		rule->pending = false;
 	} else if (t == NULL) {
 		node = chain_remove(&c->general, rule);
 		c->general_rules -= node != NULL;
 	} else {
-		node = chain_drop(t->table, rule);
-		c->keyed_rules -= node != NULL;
-		t->rules -= node != NULL;
+		unsigned left;
+
+		node = chain_drop(t->table, rule, &left);
+		if (node) {
+			crowd_note(t, rule->hash, left + 1, left);
+			c->keyed_rules--;
+			t->rules--;
+		}
 	}
 	return node;
 }
@@ -1061,6 +1124,35 @@ void cls_remove(struct cls *c, struct cls_rule *rule)
 unsigned cls_tuple_count(const struct cls *c)
 {
 	return c->n_tuples;
+}
+
+bool cls_crowd_consistent(const struct cls *c)
+{
+	for (unsigned i = 0; i < c->n_tuples; i++) {
+		const struct cls_tuple *t = c->tuples[i];
+		const struct cls_table *table = t->table;
+		uint32_t want[CLS_CROWD_SLOTS] = {0};
+
+		for (const struct cls_node *n = c->pending; n; n = n->next[0])
+			want[crowd_slot(n->hash)] += n->rule->tuple == t;
+		for (uint32_t b = 0; b <= table->mask; b++) {
+			const struct cls_node *head = bucket_head(table->buckets[b]);
+
+			/* Each hash counted at its first node in the chain. */
+			for (const struct cls_node *n = head; n; n = n->next[table->link]) {
+				const struct cls_node *first = head;
+
+				while (first->hash != n->hash)
+					first = first->next[table->link];
+				if (first == n &&
+				    chain_count(n, n->hash, table->link) >= CLS_COLLISIONS_MAX)
+					want[crowd_slot(n->hash)]++;
+			}
+		}
+		if (memcmp(want, t->crowd, sizeof(want)) != 0)
+			return false;
+	}
+	return true;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -146,5 +146,8 @@ static inline const struct cls_rule *cls_linear_installed(const struct cls_rule 
 
 /* Tuples (distinct masks) in use, for logs and benchmarks. */
 unsigned cls_tuple_count(const struct cls *c);
+/* For tests: whether each tuple's counts of crowded keys and pending
+ * rules (classify.c) agree with its chains and the pending list. */
+bool cls_crowd_consistent(const struct cls *c);
 
 #endif
