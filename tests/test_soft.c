@@ -1337,6 +1337,64 @@ static void test_a_key_is_crowded_again_once_its_rules_are_back(void **state)
 	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
 }
 
+/* The counts behind crowding agree with the chains after every step of a
+ * random churn: creates deferred or not, of six prefix lengths over a few
+ * addresses and three priorities (many shared keys, crowded keys, nodes
+ * linked at a chain's head, tables that grow), destroy bursts mixing
+ * pending and linked rules, activations. */
+static void test_crowding_counts_hold_through_churn(void **state)
+{
+	struct rig *rig = *state;
+	enum { LIVE = 400, STEPS = 20000, BURST = 50 };
+	static const uint32_t masks[] = {0xff000000u, 0xfff00000u, 0xffff0000u,
+					 0xfffff000u, 0xffffff00u, 0xffffffffu};
+	static struct mpf_flow_item_ipv4 spec[LIVE], mask[LIVE];
+	static struct mpf_flow_item patterns[LIVE][2];
+	static struct mpf_flow_attr attrs[LIVE];
+	static const struct cls_rule *live[LIVE];
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), END_ACTION};
+	unsigned n = 0;
+
+	srand(11);
+	for (unsigned step = 0; step < STEPS; step++) {
+		unsigned op = (unsigned)rand() % 10;
+
+		if (op < 6 && n < LIVE) {
+			uint32_t m = masks[rand() % 6];
+			uint32_t a = IP(10 + (unsigned)rand() % 2, (unsigned)rand() % 3,
+					(unsigned)rand() % 3 * 16, (unsigned)rand() % 2);
+
+			spec[n].hdr.src_addr = BE32(a & m);
+			mask[n].hdr.src_addr = BE32(m);
+			patterns[n][0] = ITEM(IPV4, .spec = &spec[n], .mask = &mask[n]);
+			patterns[n][1] = END_ITEM;
+			attrs[n] = (struct mpf_flow_attr){.ingress = 1,
+							  .priority = (uint32_t)rand() % 3};
+			rig->n_rules = 0;
+			live[n] = rule_made(rig, 0, &attrs[n], patterns[n], drop, op < 4);
+			n++;
+		} else if (op < 8 && n > 0) {
+			const struct cls_rule *gone[BURST];
+			unsigned k = 1 + (unsigned)rand() % (n < BURST ? n : BURST);
+
+			for (unsigned i = 0; i < k; i++) {
+				unsigned j = (unsigned)rand() % n;
+
+				gone[i] = live[j];
+				live[j] = live[--n];
+			}
+			destroy_in_bursts(rig, gone, k);
+		} else {
+			rig->dev.ops.activate(&rig->dev);
+		}
+		if (!cls_crowd_consistent(&rig->soft->cls))
+			fail_msg("the crowding counts disagree with the chains at step %u", step);
+	}
+	rig->dev.ops.activate(&rig->dev);
+	destroy_in_bursts(rig, live, n);
+	assert_int_equal(cls_tuple_count(&rig->soft->cls), 0);
+}
+
 /* A rule created deferred takes no traffic until the backend activates
  * it, and is then found as any other, even when its tuple's table grew
  * while it waited (60 wait together here, in one tuple of 16 buckets at
@@ -1776,6 +1834,7 @@ int main(void)
 		T(test_more_shapes_than_the_classifier_keeps),
 		T(test_crowded_keys_go_to_a_tuple_of_their_own),
 		T(test_a_key_is_crowded_again_once_its_rules_are_back),
+		T(test_crowding_counts_hold_through_churn),
 		T(test_deferred_rules_take_traffic_once_activated),
 		T(test_burst_lookups_agree_with_single_ones_at_scale),
 		T(test_lookups_find_every_rule_while_tables_grow),

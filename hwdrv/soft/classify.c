@@ -92,11 +92,12 @@ struct cls_tuple {
 	struct cls_table *table; /* RCU */
 	shm_u64 min_rank;	 /* no rule here ranks lower (may be stale low) */
 	uint64_t rules;		 /* writer */
-	/* Writer: the keys with CLS_COLLISIONS_MAX nodes or more and the
-	 * rules pending, counted by a few bits of their hash (crowd_slot()):
-	 * a key whose slot counts none is not crowded here, known without
-	 * reading its bucket or linking the pending rules. */
-	uint32_t crowd[CLS_CROWD_SLOTS];
+	/* Writer: the hashes with CLS_COLLISIONS_MAX nodes or more and the
+	 * rules pending, counted in CLS_CROWD_SLOTS by a few bits of their
+	 * hash (crowd_slot()): a key whose slot counts none is not crowded
+	 * here, known without reading its bucket or linking the pending
+	 * rules. A tuple's own (a shape's description has none). */
+	uint32_t *crowd;
 };
 
 struct cls_list {
@@ -270,6 +271,7 @@ static bool tuple_describe(struct cls_tuple *t, const struct match_pattern *m, b
 	t->bits = 0;
 	t->n_gather = 0;
 	t->table = NULL;
+	t->crowd = NULL;
 	t->rules = 0;
 	for (unsigned i = 0; i < m->n_items; i++) {
 		const struct match_item *item = &m->items[i];
@@ -462,9 +464,10 @@ static unsigned chain_count(const struct cls_node *node, uint64_t hash, unsigned
 
 /* Writer: link `node` into the chain of `table` for its hash: at the head
  * when no node of its tag is there, else before the first of its hash that
- * it precedes in rule order (or last). Returns the nodes of its hash in the
- * chain now (1 without reading the chain when its tag was new). */
-static unsigned chain_add(struct cls_table *table, struct cls_node *node)
+ * it precedes in rule order (or last). When `counted`, returns the nodes
+ * of its hash in the chain now (1 without reading the chain when its tag
+ * was new); a table's growth, which moves whole chains, does not ask. */
+static unsigned chain_add(struct cls_table *table, struct cls_node *node, bool counted)
 {
 	uint64_t *bucket = bucket_of(table, node->hash), word = *bucket, tag = hash_tag(node->hash);
 	struct cls_node *head = bucket_head(word), **link;
@@ -473,7 +476,7 @@ static unsigned chain_add(struct cls_table *table, struct cls_node *node)
 	if (!(word & tag) || (head->hash == node->hash && node_before(node, head))) {
 		node->next[l] = head;
 		rcu_publish(*bucket, (uint64_t)(uintptr_t)node | (word & CLS_BUCKET_TAGS) | tag);
-		return word & tag ? 1 + chain_count(head, node->hash, l) : 1;
+		return counted && (word & tag) ? 1 + chain_count(head, node->hash, l) : 1;
 	}
 	before = head->hash == node->hash;
 	for (link = &head->next[l]; *link; link = &(*link)->next[l]) {
@@ -485,7 +488,7 @@ static unsigned chain_add(struct cls_table *table, struct cls_node *node)
 	}
 	node->next[l] = *link;
 	rcu_publish(*link, node);
-	return before + 1 + chain_count(node->next[l], node->hash, l);
+	return counted ? before + 1 + chain_count(node->next[l], node->hash, l) : 0;
 }
 
 /* Writer: unlink the node of `rule` from its chain in `table` and retag
@@ -520,9 +523,10 @@ static struct cls_node *chain_drop(struct cls_table *table, const struct cls_rul
 	return node;
 }
 
-/* Writer: a tuple's count of crowded keys (struct cls_tuple). A key is
- * crowded from its CLS_COLLISIONS_MAX-th node on; its count of nodes went
- * from `before` to `after` (one more, or one less). */
+/* Writer: a tuple's count of crowded hashes (struct cls_tuple). A hash is
+ * crowded from its CLS_COLLISIONS_MAX-th node on (its keys may be: a key
+ * has at most its hash's nodes); its count of nodes went from `before` to
+ * `after` (one more, or one less). */
 static unsigned crowd_slot(uint64_t hash)
 {
 	return (unsigned)(hash >> 32) % CLS_CROWD_SLOTS;
@@ -596,12 +600,12 @@ static int table_grow(struct cls *c, struct cls_tuple *t)
 		for (struct cls_node *n = bucket_head(old->buckets[b]); n; n = n->next[old->link]) {
 			__builtin_prefetch(bucket_of(table, n->hash), 1);
 			if (in - out == GROW_AHEAD)
-				chain_add(table, queued[out++ % GROW_AHEAD]);
+				chain_add(table, queued[out++ % GROW_AHEAD], false);
 			queued[in++ % GROW_AHEAD] = n;
 		}
 	}
 	while (out != in)
-		chain_add(table, queued[out++ % GROW_AHEAD]);
+		chain_add(table, queued[out++ % GROW_AHEAD], false);
 	rcu_publish(t->table, table);
 	rcu_synchronize(c->rcu);
 	table_release(old);
@@ -653,9 +657,11 @@ static struct cls_tuple *tuple_find_or_add(struct cls *c, const struct cls_tuple
 	if (t == NULL)
 		return NULL;
 	*t = *shape;
-	memset(t->crowd, 0, sizeof(t->crowd));
+	t->crowd = calloc(CLS_CROWD_SLOTS, sizeof(*t->crowd));
 	t->table = table_new(16, 0);
-	if (t->table == NULL) {
+	if (t->crowd == NULL || t->table == NULL) {
+		table_release(t->table);
+		free(t->crowd);
 		free(t);
 		return NULL;
 	}
@@ -678,6 +684,7 @@ static void tuple_drop(struct cls *c, struct cls_tuple *t)
 	if (list_publish(c) != 0)
 		return;
 	table_free(c, t->table);
+	free(t->crowd);
 	free(t);
 }
 
@@ -695,6 +702,7 @@ void cls_fini(struct cls *c)
 {
 	for (unsigned i = 0; i < c->n_tuples; i++) {
 		table_release(c->tuples[i]->table);
+		free(c->tuples[i]->crowd);
 		free(c->tuples[i]);
 	}
 	free(c->tuples);
@@ -840,7 +848,7 @@ static int shape_list(struct cls *c, struct cls_shape *s)
  * `hash`), the pending ones too. The rules prepared before are linked and
  * the key's bucket read only if a crowded key or a pending rule has a hash
  * like this one's: in a bulk load, seldom. */
-static bool crowded(struct cls *c, const struct cls_tuple *t, const uint64_t *key, uint64_t hash)
+static bool crowded(struct cls *c, struct cls_tuple *t, const uint64_t *key, uint64_t hash)
 {
 	uint64_t bucket;
 	unsigned n = 0;
@@ -1001,7 +1009,7 @@ void cls_link_pending(struct cls *c)
 
 		rule->pending = false;
 		t->crowd[crowd_slot(order->hash)]--;
-		after = chain_add(t->table, order);
+		after = chain_add(t->table, order, true);
 		crowd_note(t, order->hash, after - 1, after);
 		if (t->rules > 2ull * (t->table->mask + 1))
 			table_grow(c, t); /* on failure the chains just stay longer */
