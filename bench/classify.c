@@ -28,7 +28,7 @@ struct bench_rule {
 	struct mpf_flow_action_queue queue;
 	struct mpf_flow_action actions[2];
 	struct mpf_flow_attr attr;
-	uint8_t proto;
+	uint8_t l4_proto; /* 6 (TCP item), 17 (UDP item) or 0 (none: no ports) */
 	bool range;
 	void *handle;
 };
@@ -41,35 +41,83 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ClassBench rules that rte_flow cannot say, by why. */
+struct parse_counts {
+	unsigned lines, either;	   /* protocol wildcards with ports: two rules */
+	unsigned ports_without_l4; /* ports on a protocol other than TCP/UDP */
+};
+
 static uint32_t prefix_mask(unsigned len)
 {
 	return len ? ~0u << (32 - len) : 0;
 }
 
-static int parse_rule(const char *line, unsigned index, struct bench_rule *r)
+/* A port field of ClassBench (LO : HI) into spec, last and mask. */
+static void port_field(unsigned lo, unsigned hi, mpf_be16_t *spec, mpf_be16_t *last,
+		       mpf_be16_t *mask)
+{
+	*spec = RULE_BE16((uint16_t)lo);
+	*last = RULE_BE16((uint16_t)hi); /* equal to spec: no range */
+	*mask = lo == 0 && hi == 65535 ? 0 : RULE_BE16(0xffff);
+}
+
+/*
+ * One line of a ClassBench 5-tuple file (its rule `index`, from 0: its
+ * priority) into `out`: source and destination prefixes, source and
+ * destination port ranges (exact, a range, or 0 : 65535 for any), the
+ * protocol under its mask. TCP or UDP (0x06/0xFF, 0x11/0xFF) is that item,
+ * with the ports. rte_flow matches ports in those items only, so a rule
+ * with ports and any protocol (0x00/0x00) becomes two, a TCP one and a UDP
+ * one; one with ports on another protocol cannot be said and is left out
+ * (counted); any other is an IPv4 item alone, its protocol under the
+ * file's mask. Returns the rules written (0, 1 or 2) or -EINVAL for a line
+ * that is not a ClassBench rule.
+ */
+static int parse_rule(const char *line, unsigned index, struct bench_rule out[2],
+		      struct parse_counts *counts)
 {
 	unsigned a[4], b[4], sl, dl, splo, sphi, dplo, dphi, proto, pmask;
+	struct bench_rule *r = &out[0];
+	bool ports, l4;
 
 	if (sscanf(line, "@%u.%u.%u.%u/%u %u.%u.%u.%u/%u %u : %u %u : %u %x/%x", &a[0], &a[1],
 		   &a[2], &a[3], &sl, &b[0], &b[1], &b[2], &b[3], &dl, &splo, &sphi, &dplo, &dphi,
 		   &proto, &pmask) != 16 ||
-	    sl > 32 || dl > 32 || (proto != 6 && proto != 17) || splo != 0 || sphi != 65535)
+	    a[0] > 255 || a[1] > 255 || a[2] > 255 || a[3] > 255 || b[0] > 255 || b[1] > 255 ||
+	    b[2] > 255 || b[3] > 255 || sl > 32 || dl > 32 || splo > sphi || sphi > 65535 ||
+	    dplo > dphi || dphi > 65535 || proto > 255 || pmask > 255)
 		return -EINVAL;
+	counts->lines++;
+	ports = !(splo == 0 && sphi == 65535 && dplo == 0 && dphi == 65535);
+	l4 = pmask == 0xff && (proto == 6 || proto == 17);
+	if (ports && pmask != 0 && !l4) {
+		counts->ports_without_l4++;
+		return 0;
+	}
 	memset(r, 0, sizeof(*r));
 	r->ip.hdr.src_addr = __builtin_bswap32(a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3]);
 	r->ip.hdr.dst_addr = __builtin_bswap32(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
-	r->ip.hdr.next_proto_id = (uint8_t)proto;
 	r->ip_mask.hdr.src_addr = __builtin_bswap32(prefix_mask(sl));
 	r->ip_mask.hdr.dst_addr = __builtin_bswap32(prefix_mask(dl));
-	r->ip_mask.hdr.next_proto_id = 0xff;
-	r->l4.hdr.dst_port = RULE_BE16((uint16_t)dplo);
-	r->l4_last.hdr.dst_port = RULE_BE16((uint16_t)dphi);
-	r->l4_mask.hdr.dst_port = dplo == 0 && dphi == 65535 ? 0 : RULE_BE16(0xffff);
-	r->proto = (uint8_t)proto;
-	r->range = dplo != dphi;
 	r->queue.index = (uint16_t)(index % 4);
 	r->attr = (struct mpf_flow_attr){.ingress = 1, .priority = index};
-	return 0;
+	if (!ports && !l4) {
+		r->ip.hdr.next_proto_id = (uint8_t)(proto & pmask);
+		r->ip_mask.hdr.next_proto_id = (uint8_t)pmask;
+		return 1;
+	}
+	port_field(splo, sphi, &r->l4.hdr.src_port, &r->l4_last.hdr.src_port,
+		   &r->l4_mask.hdr.src_port);
+	port_field(dplo, dphi, &r->l4.hdr.dst_port, &r->l4_last.hdr.dst_port,
+		   &r->l4_mask.hdr.dst_port);
+	r->range = splo != sphi || dplo != dphi;
+	r->l4_proto = (uint8_t)(pmask ? proto : 6);
+	if (pmask)
+		return 1;
+	counts->either++;
+	out[1] = *r;
+	out[1].l4_proto = 17;
+	return 2;
 }
 
 /* The rule's pointers, into itself: set once it stopped moving. */
@@ -78,12 +126,13 @@ static void bind_rule(struct bench_rule *r)
 	r->pattern[0] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_ETH};
 	r->pattern[1] = (struct mpf_flow_item){
 		.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &r->ip, .mask = &r->ip_mask};
-	r->pattern[2] = (struct mpf_flow_item){.type = r->proto == 6 ? MPF_FLOW_ITEM_TYPE_TCP
-								     : MPF_FLOW_ITEM_TYPE_UDP,
-					       .spec = &r->l4,
-					       .last = r->range ? &r->l4_last : NULL,
-					       .mask = &r->l4_mask};
-	r->pattern[3] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_END};
+	if (r->l4_proto)
+		r->pattern[2] = (struct mpf_flow_item){
+			.type = r->l4_proto == 6 ? MPF_FLOW_ITEM_TYPE_TCP : MPF_FLOW_ITEM_TYPE_UDP,
+			.spec = &r->l4,
+			.last = r->range ? &r->l4_last : NULL,
+			.mask = &r->l4_mask};
+	r->pattern[r->l4_proto ? 3 : 2] = (struct mpf_flow_item){.type = MPF_FLOW_ITEM_TYPE_END};
 	r->actions[0] =
 		(struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &r->queue};
 	r->actions[1] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_END};
@@ -318,6 +367,7 @@ int main(int argc, char **argv)
 	struct trace trace = {0};
 	struct hwdrv dev;
 	struct soft *soft;
+	struct parse_counts counts = {0};
 	unsigned n = 0, cap = 0, linear_packets, churn_ops = 0;
 	double seconds = argc > 3 ? atof(argv[3]) : 1.0;
 	double tuple_pps, linear_pps, start, runs[RUNS], single[RUNS], refills[REFILLS];
@@ -337,18 +387,35 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		if (n == cap) {
+		int made;
+
+		if (n + 2 > cap) {
 			cap = cap ? cap * 2 : 1024;
 			rules = realloc(rules, cap * sizeof(*rules));
+			if (rules == NULL) {
+				fprintf(stderr, "classify: out of memory\n");
+				return 1;
+			}
 		}
-		if (parse_rule(line, n, &rules[n]) != 0) {
+		made = parse_rule(line, counts.lines, &rules[n], &counts);
+		if (made < 0) {
 			fprintf(stderr, "classify: %s: line %u is not a ClassBench rule\n", argv[1],
-				n + 1);
+				counts.lines + 1);
 			return 1;
 		}
-		n++;
+		n += (unsigned)made;
 	}
 	fclose(f);
+	if (counts.either || counts.ports_without_l4)
+		printf("%u ClassBench rules as %u: %u with ports and any protocol as a TCP and a "
+		       "UDP "
+		       "rule each; %u with ports on a protocol other than TCP and UDP left out "
+		       "(rte_flow matches ports in those items only)\n",
+		       counts.lines, n, counts.either, counts.ports_without_l4);
+	if (n == 0) {
+		fprintf(stderr, "classify: %s: no rule to install\n", argv[1]);
+		return 1;
+	}
 	if (hwdrv_open(&dev, "soft", &config, &error) != 0) {
 		fprintf(stderr, "classify: %s\n", error.message);
 		return 1;
