@@ -213,31 +213,54 @@ struct trace {
 	unsigned n;
 };
 
+/* A ClassBench trace: a header a line, SRC DST SPORT DPORT PROTO and, where
+ * the generator wrote it, the rule it was drawn from (unused here). 0, or
+ * -errno with the cause on stderr. */
 static int load_trace(const char *path, struct trace *t)
 {
 	FILE *f = fopen(path, "r");
-	unsigned long src, dst, sport, dport, proto, rule;
 	size_t used = 0, cap = 0;
-	unsigned cap_packets = 0;
+	unsigned cap_packets = 0, lineno = 0;
+	char line[256];
+	int err = 0;
 
-	if (f == NULL)
-		return -errno;
-	while (fscanf(f, "%lu %lu %lu %lu %lu %lu", &src, &dst, &sport, &dport, &proto, &rule) ==
-	       6) {
-		struct frame frame = frame_ipv4_l4((uint32_t)src, (uint32_t)dst, (unsigned)proto,
-						   (unsigned)sport, (unsigned)dport, 0);
+	if (f == NULL) {
+		err = -errno;
+		fprintf(stderr, "classify: %s: %s\n", path, strerror(errno));
+		return err;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long src, dst, sport, dport, proto;
+		struct frame frame;
 
+		lineno++;
+		if (sscanf(line, "%lu %lu %lu %lu %lu", &src, &dst, &sport, &dport, &proto) != 5 ||
+		    src > UINT32_MAX || dst > UINT32_MAX || sport > 65535 || dport > 65535 ||
+		    proto > 255) {
+			fprintf(stderr, "classify: %s: line %u is not a ClassBench trace line\n",
+				path, lineno);
+			err = -EINVAL;
+			break;
+		}
+		frame = frame_ipv4_l4((uint32_t)src, (uint32_t)dst, (unsigned)proto,
+				      (unsigned)sport, (unsigned)dport, 0);
 		if (used + frame.length > cap) {
-			cap = cap ? cap * 2 : 1 << 20;
-			t->bytes = realloc(t->bytes, cap);
+			size_t more = cap ? cap * 2 : 1 << 20;
+			uint8_t *bytes = realloc(t->bytes, more);
+
+			if (bytes == NULL)
+				break;
+			t->bytes = bytes;
+			cap = more;
 		}
 		if (t->n == cap_packets) {
-			cap_packets = cap_packets ? cap_packets * 2 : 4096;
-			t->packets = realloc(t->packets, cap_packets * sizeof(*t->packets));
-		}
-		if (t->bytes == NULL || t->packets == NULL) {
-			fclose(f);
-			return -ENOMEM;
+			unsigned more = cap_packets ? cap_packets * 2 : 4096;
+			struct packet *packets = realloc(t->packets, more * sizeof(*packets));
+
+			if (packets == NULL)
+				break;
+			t->packets = packets;
+			cap_packets = more;
 		}
 		memcpy(t->bytes + used, frame.bytes, frame.length);
 		t->packets[t->n++] = (struct packet){.length = (uint32_t)frame.length,
@@ -245,14 +268,22 @@ static int load_trace(const char *path, struct trace *t)
 						     .function = PACKET_FUNCTION_PF};
 		used += frame.length;
 	}
+	if (err == 0 && !feof(f)) {
+		fprintf(stderr, "classify: %s: out of memory, or unreadable\n", path);
+		err = -ENOMEM;
+	}
 	fclose(f);
+	if (err == 0 && t->n == 0) {
+		fprintf(stderr, "classify: %s: no packets\n", path);
+		err = -EINVAL;
+	}
 	/* Pointers only now that the buffer stopped moving. */
 	used = 0;
-	for (unsigned i = 0; i < t->n; i++) {
+	for (unsigned i = 0; err == 0 && i < t->n; i++) {
 		t->packets[i].data = t->bytes + used;
 		used += t->packets[i].length;
 	}
-	return t->n ? 0 : -EINVAL;
+	return err;
 }
 
 #define RUNS	5 /* timed runs of the lookup, after an untimed warm-up */
@@ -382,10 +413,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	f = fopen(argv[1], "r");
-	if (f == NULL || load_trace(argv[2], &trace) != 0) {
-		fprintf(stderr, "classify: cannot read %s or %s\n", argv[1], argv[2]);
+	if (f == NULL) {
+		fprintf(stderr, "classify: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
+	if (load_trace(argv[2], &trace) != 0)
+		return 1;
 	while (fgets(line, sizeof(line), f)) {
 		int made;
 
