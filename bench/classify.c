@@ -206,6 +206,60 @@ static int destroy_all(struct hwdrv *dev, struct bench_rule *rules, unsigned n)
 	return 0;
 }
 
+/* The rules of a ClassBench file, `*n` of them (what each line became, and
+ * what was left out, said on stdout), or NULL with the cause on stderr. */
+static struct bench_rule *load_rules(const char *path, unsigned *n)
+{
+	struct parse_counts counts = {0};
+	struct bench_rule *rules = NULL;
+	FILE *f = fopen(path, "r");
+	unsigned cap = 0;
+	char line[256];
+
+	*n = 0;
+	if (f == NULL) {
+		fprintf(stderr, "classify: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int made;
+
+		if (*n + 2 > cap) {
+			unsigned more = cap ? cap * 2 : 1024;
+			struct bench_rule *grown = realloc(rules, more * sizeof(*rules));
+
+			if (grown == NULL) {
+				fprintf(stderr, "classify: %s: out of memory\n", path);
+				goto fail;
+			}
+			rules = grown;
+			cap = more;
+		}
+		made = parse_rule(line, counts.lines, &rules[*n], &counts);
+		if (made < 0) {
+			fprintf(stderr, "classify: %s: line %u is not a ClassBench rule\n", path,
+				counts.lines + 1);
+			goto fail;
+		}
+		*n += (unsigned)made;
+	}
+	if (counts.either || counts.ports_without_l4)
+		printf("%u ClassBench rules as %u: %u with ports and any protocol as a TCP and "
+		       "a UDP rule each; %u with ports on a protocol other than TCP and UDP "
+		       "left out (rte_flow matches ports in those items only)\n",
+		       counts.lines, *n, counts.either, counts.ports_without_l4);
+	if (*n == 0) {
+		fprintf(stderr, "classify: %s: no rule to install\n", path);
+		goto fail;
+	}
+	fclose(f);
+	return rules;
+fail:
+	fclose(f);
+	free(rules);
+	return NULL;
+}
+
 /* The trace as a capture would hold it in memory: frames back to back. */
 struct trace {
 	uint8_t *bytes;
@@ -277,13 +331,19 @@ static int load_trace(const char *path, struct trace *t)
 		fprintf(stderr, "classify: %s: no packets\n", path);
 		err = -EINVAL;
 	}
+	if (err) {
+		free(t->bytes);
+		free(t->packets);
+		*t = (struct trace){0};
+		return err;
+	}
 	/* Pointers only now that the buffer stopped moving. */
 	used = 0;
-	for (unsigned i = 0; err == 0 && i < t->n; i++) {
+	for (unsigned i = 0; i < t->n; i++) {
 		t->packets[i].data = t->bytes + used;
 		used += t->packets[i].length;
 	}
-	return err;
+	return 0;
 }
 
 #define RUNS	5 /* timed runs of the lookup, after an untimed warm-up */
@@ -398,13 +458,10 @@ int main(int argc, char **argv)
 	struct trace trace = {0};
 	struct hwdrv dev;
 	struct soft *soft;
-	struct parse_counts counts = {0};
-	unsigned n = 0, cap = 0, linear_packets, churn_ops = 0;
+	unsigned n = 0, linear_packets, churn_ops = 0;
 	double seconds = argc > 3 ? atof(argv[3]) : 1.0;
 	double tuple_pps, linear_pps, start, runs[RUNS], single[RUNS], refills[REFILLS];
 	uint64_t checksum;
-	char line[256];
-	FILE *f;
 	struct churn churn;
 	pthread_t thread;
 
@@ -412,41 +469,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: classify RULES TRACE [SECONDS]\n");
 		return 2;
 	}
-	f = fopen(argv[1], "r");
-	if (f == NULL) {
-		fprintf(stderr, "classify: %s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
 	if (load_trace(argv[2], &trace) != 0)
 		return 1;
-	while (fgets(line, sizeof(line), f)) {
-		int made;
-
-		if (n + 2 > cap) {
-			cap = cap ? cap * 2 : 1024;
-			rules = realloc(rules, cap * sizeof(*rules));
-			if (rules == NULL) {
-				fprintf(stderr, "classify: out of memory\n");
-				return 1;
-			}
-		}
-		made = parse_rule(line, counts.lines, &rules[n], &counts);
-		if (made < 0) {
-			fprintf(stderr, "classify: %s: line %u is not a ClassBench rule\n", argv[1],
-				counts.lines + 1);
-			return 1;
-		}
-		n += (unsigned)made;
-	}
-	fclose(f);
-	if (counts.either || counts.ports_without_l4)
-		printf("%u ClassBench rules as %u: %u with ports and any protocol as a TCP and a "
-		       "UDP "
-		       "rule each; %u with ports on a protocol other than TCP and UDP left out "
-		       "(rte_flow matches ports in those items only)\n",
-		       counts.lines, n, counts.either, counts.ports_without_l4);
-	if (n == 0) {
-		fprintf(stderr, "classify: %s: no rule to install\n", argv[1]);
+	rules = load_rules(argv[1], &n);
+	if (rules == NULL) {
+		free(trace.bytes);
+		free(trace.packets);
 		return 1;
 	}
 	if (hwdrv_open(&dev, "soft", &config, &error) != 0) {
