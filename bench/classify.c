@@ -112,11 +112,14 @@ static int parse_rule(const char *line, unsigned index, struct bench_rule out[2]
 		   &r->l4_mask.hdr.dst_port);
 	r->range = splo != sphi || dplo != dphi;
 	r->l4_proto = (uint8_t)(pmask ? proto : 6);
+	r->ip.hdr.next_proto_id = r->l4_proto; /* as the item says, in the key too */
+	r->ip_mask.hdr.next_proto_id = 0xff;
 	if (pmask)
 		return 1;
 	counts->either++;
 	out[1] = *r;
 	out[1].l4_proto = 17;
+	out[1].ip.hdr.next_proto_id = 17;
 	return 2;
 }
 
