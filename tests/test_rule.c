@@ -204,6 +204,36 @@ static void test_last_zero_under_the_mask_makes_no_range(void **state)
 	assert_int_equal(shape.item[1].ranges, 0);
 }
 
+static void test_last_ignored_field_by_field(void **state)
+{
+	/* A ClassBench wildcard beside an exact port: src 0 : 65535 under
+	 * mask 0, dst 80 : 80. No range. */
+	struct mpf_flow_item_tcp spec = {.hdr.dst_port = htons(80)};
+	struct mpf_flow_item_tcp last = {.hdr.src_port = 0xffff, .hdr.dst_port = htons(80)};
+	struct mpf_flow_item_tcp mask = {.hdr.dst_port = 0xffff};
+	const struct mpf_flow_item pattern[] = {
+		ITEM(IPV4), ITEM(TCP, .spec = &spec, .last = &last, .mask = &mask), END_ITEM};
+
+	(void)state;
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.item[1].ranges, 0);
+	/* One field's last 0, another's equal to spec: each ignored, though
+	 * the item's last is neither all zero nor all spec. */
+	mask.hdr.src_port = 0xffff;
+	spec.hdr.src_port = htons(5);
+	last.hdr.src_port = 0;
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.item[1].ranges, 0);
+	/* And the same with the other field below its spec: refused. */
+	last.hdr.dst_port = htons(79);
+	assert_refused(pattern_result(pattern), ENOTSUP, MPF_FLOW_ERROR_TYPE_ITEM, 1);
+	assert_non_null(strstr(error.message, "last.dst is lower than spec.dst"));
+	/* Above it: a range on that field alone. */
+	last.hdr.dst_port = htons(81);
+	assert_int_equal(shape_result(pattern), 0);
+	assert_int_equal(shape.item[1].ranges, field_bit(MPF_FLOW_ITEM_TYPE_TCP, "dst"));
+}
+
 static void test_every_item_type_fits_the_range_bits(void **state)
 {
 	(void)state;
@@ -964,6 +994,7 @@ int main(void)
 		cmocka_unit_test(test_raw_pattern_over_the_limit_is_enotsup),
 		cmocka_unit_test(test_raw_zero_length_pattern_is_valid),
 		cmocka_unit_test(test_raw_ranges_are_enotsup),
+		cmocka_unit_test(test_last_ignored_field_by_field),
 		cmocka_unit_test(test_empty_action_list_passes_packets_through),
 		cmocka_unit_test(test_unknown_action_types_are_einval),
 		cmocka_unit_test(test_only_the_last_action_of_a_type_counts),

@@ -91,7 +91,7 @@ static int compile_header(struct match_item *out, const struct mpf_flow_item *it
 			i++;
 		}
 	}
-	for (unsigned f = 0; f < desc->n_fields; f++) {
+	for (unsigned f = 0; f < desc->n_fields && view->ranges >> f; f++) {
 		const struct rule_field *field = &desc->fields[f];
 		struct match_range *r;
 

@@ -49,6 +49,35 @@ static bool zero(const uint8_t *b, unsigned n)
 }
 
 /*
+ * Whether `last`, under the mask, is all zero or all equal to `spec`: then
+ * no field of it makes a range, nor can one be lower than spec. A bulk
+ * load's wildcards are such (a port "0 : 65535" under mask 0 beside an
+ * exact one, last = spec): known in a few words instead of field by field.
+ */
+static bool last_ignored(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
+			 const uint8_t *mask)
+{
+	const uint8_t *spec = item->spec, *last = item->last;
+	uint64_t zero = 0, equal = 0;
+	unsigned i = 0;
+
+	for (; i + 8 <= desc->size; i += 8) {
+		uint64_t s, l, m;
+
+		memcpy(&s, spec + i, 8);
+		memcpy(&l, last + i, 8);
+		memcpy(&m, mask + i, 8);
+		zero |= l & m;
+		equal |= (l ^ s) & m;
+	}
+	for (; i < desc->size; i++) {
+		zero |= last[i] & mask[i];
+		equal |= (last[i] ^ spec[i]) & mask[i];
+	}
+	return zero == 0 || equal == 0;
+}
+
+/*
  * "Field values in last which are either 0 or equal to the corresponding
  * values in spec are ignored; they do not generate a range. Nonzero values
  * lower than those in spec are not supported." The mask applies to both
@@ -57,6 +86,8 @@ static bool zero(const uint8_t *b, unsigned n)
 static int find_ranges(const struct rule_item_desc *desc, const struct mpf_flow_item *item,
 		       struct rule_item_view *view, int index, struct mpf_flow_error *error)
 {
+	if (last_ignored(desc, item, view->mask))
+		return 0;
 	for (unsigned f = 0; f < desc->n_fields; f++) {
 		const struct rule_field *field = &desc->fields[f];
 		uint8_t s[16], l[16];
