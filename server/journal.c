@@ -25,10 +25,13 @@
  * rewrite succeeds every persistent request is refused with that errno.
  *
  * On start the file is read and checked record by record; the first record
- * that is truncated, has a bad magic, type, length or CRC ends it. A
- * damaged file is renamed aside (INSTANCE.journal.damaged-TIMESTAMP), never
- * overwritten, so what follows the damage can still be recovered by hand,
- * and a new journal is written from what was restored. An intact file is
+ * that is truncated, has a bad magic, type, length or CRC ends it. A new
+ * journal is written from what was restored and, once it is synced, the
+ * damaged file is linked aside (INSTANCE.journal.damaged-TIMESTAMP) and the
+ * new one renamed over its name: never overwritten, what follows the damage
+ * can still be recovered by hand, and until a rewrite succeeds (no space:
+ * refused, retried each second) the damaged file keeps the name, so that a
+ * start meanwhile restores the same rules again. An intact file is
  * kept and appended to: a start needs no free space beyond one EPOCH
  * record, and compacts only when dead records dominate (and if it cannot,
  * says why and goes on with the file it has).
@@ -311,6 +314,28 @@ static void sibling(const struct journal *j, const char *suffix, char *out, size
 	snprintf(out, size, "%s%s", j->name, suffix);
 }
 
+/* The damaged file, still under the journal's name, is linked under a name
+ * of its own before a new file takes that name: never overwritten. */
+static int keep_damaged(struct server *s)
+{
+	struct journal *j = &s->journal;
+	char name[sizeof(j->name) + 64];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(name, sizeof(name), "%s.damaged-%04d%02d%02dT%02d%02d%02d.%09ld", j->name,
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec);
+	if (linkat(s->state_fd, j->name, s->state_fd, name, 0) != 0)
+		return -errno;
+	log_warnx("journal %s: the damaged file is kept as %s/%s", j->path, s->config.state_dir,
+		  name);
+	j->damage_kept = true;
+	return 0;
+}
+
 /* Write the live state — what every pending record leads to — to a new
  * file, sync it, put it in the journal's place. */
 int journal_rewrite(struct server *s)
@@ -367,6 +392,8 @@ int journal_rewrite(struct server *s)
 	err = journal_rewrite_finish(&w);
 	if (!err)
 		err = journal_fdatasync(fd);
+	if (!err && j->damaged && !j->damage_kept)
+		err = keep_damaged(s);
 	if (!err && renameat(s->state_fd, tmp, s->state_fd, j->name) != 0)
 		err = -errno;
 	if (err) {
@@ -385,6 +412,7 @@ int journal_rewrite(struct server *s)
 	j->file++;
 	j->sync_target = 0;
 	j->broken = 0;
+	j->damaged = j->damage_kept = false;
 	/* The rename itself is durable once the directory is. */
 	if (fsync(s->state_fd) != 0)
 		log_warn("journal %s: fsync of the state directory", j->path);
@@ -564,26 +592,6 @@ static void restore_meters(struct server *s)
 	}
 }
 
-/* The damaged file goes aside under a name of its own; never overwritten. */
-static int set_aside(struct server *s)
-{
-	struct journal *j = &s->journal;
-	char name[sizeof(j->name) + 64];
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(name, sizeof(name), "%s.damaged-%04d%02d%02dT%02d%02d%02d.%09ld", j->name,
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 ts.tv_nsec);
-	if (renameat2(s->state_fd, j->name, s->state_fd, name, RENAME_NOREPLACE) != 0)
-		return -errno;
-	log_warnx("journal %s: the damaged file is kept as %s/%s", j->path, s->config.state_dir,
-		  name);
-	return 0;
-}
-
 int journal_open(struct server *s)
 {
 	struct journal *j = &s->journal;
@@ -638,12 +646,7 @@ int journal_open(struct server *s)
 		log_warnx("journal %s: %s at byte %llu; the %llu bytes from there are not read",
 			  j->path, sc.stop, (unsigned long long)sc.good_end,
 			  (unsigned long long)(size - sc.good_end));
-		err = set_aside(s);
-		if (err) {
-			log_warnx("journal %s: cannot set the damaged file aside: %s", j->path,
-				  strerror(-err));
-			goto out;
-		}
+		j->damaged = true;
 	}
 	restore_meters(s);
 	for (uint32_t slot = 0; slot < sc.slots && !err; slot++)
@@ -664,8 +667,8 @@ int journal_open(struct server *s)
 		err = journal_rewrite(s);
 		if (err) {
 			j->broken = err;
-			log_warnx("journal %s: cannot be written (%s): persistent requests are "
-				  "refused until it can",
+			log_warnx("journal %s: no new journal written (%s): the damaged one keeps "
+				  "its name, and persistent requests are refused until one is",
 				  j->path, strerror(-err));
 			err = 0;
 		}

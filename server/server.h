@@ -285,8 +285,12 @@ struct journal {
 	uint64_t sync_target; /* LSN the sync in flight covers; 0: none */
 	uint32_t file;	      /* bumps with each new file: late syncs are ignored */
 	int broken;	      /* 0, or -errno: refused until a rewrite succeeds */
-	uint64_t retry_ns;    /* when the next rewrite of a broken journal is tried */
-	bool frozen;	      /* shutting down: destroys are not journaled */
+	/* The file under the journal's name was found damaged at the start:
+	 * it keeps the name until a rewrite has a file to put in its place,
+	 * and is linked aside (`damage_kept`) first, never overwritten. */
+	bool damaged, damage_kept;
+	uint64_t retry_ns; /* when the next rewrite of a broken journal is tried */
+	bool frozen;	   /* shutting down: destroys are not journaled */
 	struct journal_meter *meters;
 	unsigned n_meters;
 	struct journal_orphan *orphans;
