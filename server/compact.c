@@ -55,7 +55,11 @@
 #define CATCHUP_ROUNDS 64u	  /* against a loop that appends faster */
 #define RETRY_NS       1000000000ull
 #define RETRY_MAX_NS   (64 * RETRY_NS)
-#define ROOM_MARGIN    (16ull << 20) /* bytes free beyond twice the live records */
+/* Bytes free beyond twice the live records (the new file, and as much
+ * again for what the loop appends meanwhile): the file system's own. A
+ * margin of megabytes kept a small state directory from ever compacting,
+ * until dead records filled it and every persistent request failed. */
+#define ROOM_MARGIN (64u << 10)
 
 static bool stopped(struct journal_compaction *c)
 {

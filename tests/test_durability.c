@@ -192,12 +192,20 @@ static void test_a_sync_without_space_fails_with_enospc(void **state)
 	test_a_failed_sync_fails_what_it_covers(ENOSPC, "ENOSPC");
 }
 
-/* Mount a small tmpfs on `dir` (root only). */
-static bool mount_small(const char *dir)
+/* Mount a tmpfs of `size` (mount(8)'s "64k", "2m") on `dir` (root only). */
+static bool mount_sized(const char *dir, const char *size)
 {
+	char options[64];
+
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return false;
-	return mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") == 0;
+	snprintf(options, sizeof(options), "size=%s,mode=0700", size);
+	return mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, options) == 0;
+}
+
+static bool mount_small(const char *dir)
+{
+	return mount_sized(dir, "64k");
 }
 
 /* Fill the file system of `dir` to the last byte; returns the filler's fd. */
@@ -474,12 +482,14 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 /* Rules `want` and nothing else, persistent, from a fresh connection. */
 static void assert_restored(struct primary *p, const uint64_t *want, unsigned n_want)
 {
-	uint64_t found[64];
+	uint64_t *found = calloc(n_want + 16, sizeof(*found));
 	struct mpf_client *c;
 
+	assert_non_null(found);
 	assert_int_equal(primary_connect(p, "check", &c), 0);
-	assert_same_rules(want, n_want, found, persistent_rules(c, found, 64, NULL, NULL));
+	assert_same_rules(want, n_want, found, persistent_rules(c, found, n_want + 16, NULL, NULL));
 	mpf_disconnect(c);
+	free(found);
 }
 
 /*
@@ -564,6 +574,71 @@ static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(voi
 	assert_restored(&p, handles, 20);
 	assert_int_equal(primary_stop(&p), 0);
 	unlink(copy);
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
+ * Churn on a small state directory (1 MiB): 500 persistent rules live,
+ * destroyed and made again until three times the disk's size has been
+ * journaled. Compaction keeps the file near its live records, so every
+ * request is served; a restart brings back exactly the live ones. (The
+ * code before wanted 16 MiB free beyond twice the live records before it
+ * compacted: never here, so dead records filled the disk and every
+ * persistent create and destroy failed with ENOSPC from then on.)
+ */
+static void test_a_small_state_directory_is_compacted_not_filled(void **state)
+{
+	enum { LIVE = 500, ROUNDS = 100 };
+	char dir[96], args_dir[96], path[160];
+	const char *args[] = {"--max-rules", "4096", "--state-dir", args_dir, NULL};
+	uint64_t live[LIVE];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	struct stat st;
+	off_t largest = 0;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "4096", NULL}), 0);
+	assert_int_equal(primary_stop(&p), 0);
+	snprintf(dir, sizeof(dir), "%s/state", p.dir);
+	snprintf(args_dir, sizeof(args_dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/default.journal", dir);
+	if (!mount_sized(dir, "1m")) {
+		primary_cleanup(&p);
+		skip();
+	}
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "churn", &c), 0);
+	for (uint32_t i = 0; i < LIVE; i++)
+		assert_int_equal(create(c, i, 1, &live[i], &error), 0);
+	/* 100 rounds of 500 destroys and 500 creates: 100,000 records, three
+	 * times the disk. */
+	for (uint32_t round = 1; round <= ROUNDS; round++) {
+		for (uint32_t i = 0; i < LIVE; i++) {
+			int err = mpf_flow_destroy(c, 0, live[i], &error);
+
+			if (err == 0)
+				err = create(c, round * LIVE + i, 1, &live[i], &error);
+			if (err)
+				fail_msg("round %u, rule %u: %s", round, i, error.message);
+		}
+		assert_int_equal(stat(path, &st), 0);
+		if (st.st_size > largest)
+			largest = st.st_size;
+	}
+	print_message("100,000 records journaled on a 1 MiB tmpfs; the journal at most %lld "
+		      "bytes\n",
+		      (long long)largest);
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, live, LIVE);
+	assert_int_equal(primary_stop(&p), 0);
 	assert_int_equal(umount2(dir, MNT_DETACH), 0);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
@@ -1040,6 +1115,7 @@ int main(void)
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
 		cmocka_unit_test(test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written),
+		cmocka_unit_test(test_a_small_state_directory_is_compacted_not_filled),
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
 		cmocka_unit_test(test_compactions_beside_the_loop_keep_what_was_acknowledged),
 		cmocka_unit_test(test_compactions_through_failing_syncs_keep_what_was_acknowledged),
