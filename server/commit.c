@@ -326,6 +326,34 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
 			fail_outbox(&s->clients[i], kept, err);
 }
 
+/*
+ * A failed sync undid every operation beyond `durable`: their records go
+ * too. Those not yet written are dropped; those written since the last
+ * good sync are cut from the file that has the journal's name (pages a
+ * failed write-back kept read back as written, and a start that found
+ * them, the rewrite failing too and the primary then stopped, would bring
+ * back what clients were told failed). When the chain that was to name a
+ * compacted file failed after its rename, the name is that file's, whose
+ * bytes before the switch are compacted: nothing is cut there, and the
+ * rewrite that follows replaces it.
+ */
+static void cut_undone(struct server *s)
+{
+	struct journal *j = &s->journal;
+	uint64_t written = j->end - j->unwritten.used, beyond = written - j->durable;
+
+	journal_unwritten_drop(s);
+	if (j->fd < 0 || j->durable > written || compact_cut_named(s) || j->compact.rename_owed ||
+	    beyond > j->file_end || beyond == 0)
+		return;
+	if (ftruncate(j->fd, (off_t)(j->file_end - beyond)) != 0) {
+		log_warn("journal %s: cannot cut what the failed sync undid", j->path);
+		return;
+	}
+	j->file_end -= beyond;
+	atomic_store_explicit(&j->compact.written_end, j->file_end, memory_order_release);
+}
+
 static void commit_failed(struct server *s, int err)
 {
 	struct journal *j = &s->journal;
@@ -335,6 +363,7 @@ static void commit_failed(struct server *s, int err)
 		  j->path, strerror(-err), s->commit.count);
 	j->broken = err;
 	j->sync_target = 0;
+	cut_undone(s);
 	fail_beyond(s, j->durable, err);
 	/* Nothing is pending now: what the outboxes wait for is gone. */
 	j->durable = j->end;

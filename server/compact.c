@@ -371,6 +371,11 @@ void compact_switch(struct server *s)
 	}
 	c->ready = false;
 	records = c->kept + j->unwritten.records;
+	/* Nothing is cut where the figures do not fit (they always do:
+	 * durable data is never what goes). */
+	c->old_durable_end = j->end - j->unwritten.used - j->durable <= was
+				     ? was - (j->end - j->unwritten.used - j->durable)
+				     : was;
 	close(j->fd);
 	j->fd = c->fd;
 	c->fd = -1;
@@ -441,6 +446,22 @@ int compact_name_now(struct server *s)
 	j->file++;
 	j->sync_target = 0;
 	return 0;
+}
+
+bool compact_cut_named(struct server *s)
+{
+	struct journal *j = &s->journal;
+	struct journal_compaction *c = &j->compact;
+	int fd;
+
+	if (!c->rename_owed || named(s, j->fd))
+		return false;
+	fd = openat(s->state_fd, j->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)c->old_durable_end) != 0)
+		log_warn("journal %s: cannot cut what the failed sync undid", j->path);
+	if (fd >= 0)
+		close(fd);
+	return true;
 }
 
 void compact_abandon(struct server *s)

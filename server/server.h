@@ -263,6 +263,10 @@ struct journal_compaction {
 	uint64_t size;	    /* of the new file */
 	uint64_t kept;	    /* records in it */
 	const char *damage; /* why the old file did not read back, or NULL */
+	/* At the switch: the old file's bytes up to its last good sync. It
+	 * keeps the journal's name until the rename; a failed sync before
+	 * then cuts what it holds beyond (compact_cut_named). */
+	uint64_t old_durable_end;
 };
 
 /*
@@ -625,6 +629,11 @@ void compact_switch(struct server *s);
 void compact_abandon(struct server *s);
 /* Sync the compacted file and name it, now (shutdown, a new epoch). */
 int compact_name_now(struct server *s);
+/* A failed sync before the compacted file was named: cut the old file,
+ * which has the name, back to its last good sync. False when the name
+ * is the compacted file's already (the chain renamed it), or no
+ * compaction waits for its name. */
+bool compact_cut_named(struct server *s);
 /* A step of a sync's rename chain completed: 1 the file's sync, 2 the
  * rename, 3 the directory's sync. True once the chain is complete, with
  * *res its result (0, or the first step's failure). */

@@ -87,6 +87,19 @@ static void assert_same_rules(const uint64_t *want, unsigned n_want, const uint6
 			fail_msg("rule 0x%llx should not be there", (unsigned long long)got[i]);
 }
 
+/* Rules `want` and nothing else, persistent, from a fresh connection. */
+static void assert_restored(struct primary *p, const uint64_t *want, unsigned n_want)
+{
+	uint64_t *found = calloc(n_want + 16, sizeof(*found));
+	struct mpf_client *c;
+
+	assert_non_null(found);
+	assert_int_equal(primary_connect(p, "check", &c), 0);
+	assert_same_rules(want, n_want, found, persistent_rules(c, found, n_want + 16, NULL, NULL));
+	mpf_disconnect(c);
+	free(found);
+}
+
 /* Submit `count` persistent creates at once and collect their statuses. */
 static void create_burst(struct mpf_client *c, uint32_t first, unsigned count, int *status)
 {
@@ -190,6 +203,44 @@ static void test_a_sync_without_space_fails_with_enospc(void **state)
 {
 	(void)state;
 	test_a_failed_sync_fails_what_it_covers(ENOSPC, "ENOSPC");
+}
+
+/*
+ * A failed sync whose data stays readable (EIO:KEEP: pages a failed
+ * write-back kept), the rewrite failing too: the primary is killed before
+ * anything is rewritten. The next start must find none of the 40 creates
+ * its clients were told failed. (The code before left their records in
+ * the file, and the start brought them all back.)
+ */
+static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	struct primary p;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t kept[3], handle;
+	int status[40];
+
+	(void)state;
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "durable", &c), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(create(c, i, 1, &kept[i], &error), 0);
+	set_fault("EIO:KEEP");
+	create_burst(c, 100, 40, status);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(status[i], -EIO);
+	assert_int_equal(create(c, 200, 1, &handle, &error), -EIO);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	clear_fault();
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, kept, 3);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
 }
 
 /* Mount a tmpfs of `size` (mount(8)'s "64k", "2m") on `dir` (root only). */
@@ -477,19 +528,6 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 	assert_same_rules(found, n_found, handles, n_found);
 	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
-}
-
-/* Rules `want` and nothing else, persistent, from a fresh connection. */
-static void assert_restored(struct primary *p, const uint64_t *want, unsigned n_want)
-{
-	uint64_t *found = calloc(n_want + 16, sizeof(*found));
-	struct mpf_client *c;
-
-	assert_non_null(found);
-	assert_int_equal(primary_connect(p, "check", &c), 0);
-	assert_same_rules(want, n_want, found, persistent_rules(c, found, n_want + 16, NULL, NULL));
-	mpf_disconnect(c);
-	free(found);
 }
 
 /*
@@ -780,6 +818,7 @@ static void assert_book_survives_a_crash(struct primary *p, const char *const *a
 	unsigned n_found;
 
 	kill_primary(p);
+	clear_fault(); /* a crash with syncs failing: the restart's are good */
 	assert_int_equal(primary_restart(p, args), 0);
 	assert_int_equal(primary_connect(p, "after", &c), 0);
 	n_found = persistent_rules(c, found, b->cap, NULL, NULL);
@@ -796,9 +835,12 @@ static void assert_book_survives_a_crash(struct primary *p, const char *const *a
 
 /* Rounds of creates and destroys, compactions starting on their own while
  * the rounds go on; with `fault`, every sync fails during one round in
- * ten (a compaction starts about seven rounds after each rewrite). What was acknowledged is what a
- * crash and a restart bring back. */
-static void churn_through_compactions(int fault, const char *fault_name)
+ * ten (a compaction starts about seven rounds after each rewrite). What was
+ * acknowledged is what a crash and a restart bring back. With
+ * `crash_broken`, the crash comes in the third failing round, the fault
+ * still on: the journal not rewritten, what the failed syncs undid still
+ * in its pages when the fault keeps them (EIO:KEEP). */
+static void churn_through_compactions(int fault, const char *fault_name, bool crash_broken)
 {
 	const char *const args[] = {"--max-rules", "65536", "--log-level", "info", NULL};
 	struct op *ops = calloc(ROUND_CREATE + ROUND_KILL, sizeof(*ops));
@@ -826,6 +868,10 @@ static void churn_through_compactions(int fault, const char *fault_name)
 		if (faulty)
 			set_fault(fault_name);
 		submit_all(c, ops, count, NULL, NULL);
+		if (faulty && crash_broken && r == 29) {
+			book_apply(&b, ops, count, fault);
+			break; /* the crash, the fault still on */
+		}
 		if (faulty)
 			clear_fault();
 		book_apply(&b, ops, count, fault);
@@ -837,11 +883,13 @@ static void churn_through_compactions(int fault, const char *fault_name)
 		if (faulty) /* served again once the journal is rewritten */
 			b.live[b.n++] = create_when_served(c, next++);
 	}
-	wait_for_compaction(&p);
+	if (!crash_broken)
+		wait_for_compaction(&p);
 	print_message("%u rounds, %u rules live, %u compactions beside the loop, the journal "
-		      "shrank %u times (largest %lld bytes)\n",
-		      ROUNDS, b.n, primary_log_lines(&p, "compacted beside the loop"), shrank,
-		      (long long)largest);
+		      "shrank %u times (largest %lld bytes)%s\n",
+		      crash_broken ? 30 : ROUNDS, b.n,
+		      primary_log_lines(&p, "compacted beside the loop"), shrank,
+		      (long long)largest, crash_broken ? ", killed with syncs failing" : "");
 	/* Compactions ran beside the loop, and shrank the journal. */
 	assert_true(primary_log_lines(&p, "compacted beside the loop") > 0);
 	assert_true(shrank > 0);
@@ -857,13 +905,21 @@ static void churn_through_compactions(int fault, const char *fault_name)
 static void test_compactions_beside_the_loop_keep_what_was_acknowledged(void **state)
 {
 	(void)state;
-	churn_through_compactions(0, NULL);
+	churn_through_compactions(0, NULL, false);
 }
 
 static void test_compactions_through_failing_syncs_keep_what_was_acknowledged(void **state)
 {
 	(void)state;
-	churn_through_compactions(EIO, "EIO");
+	churn_through_compactions(EIO, "EIO", false);
+}
+
+/* Failed syncs whose data stays readable, then a crash before any rewrite:
+ * nothing they undid comes back. */
+static void test_a_crash_while_syncs_fail_brings_back_nothing_they_undid(void **state)
+{
+	(void)state;
+	churn_through_compactions(EIO, "EIO:KEEP", true);
 }
 
 static bool compacting(const struct primary *p)
@@ -1110,6 +1166,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_failed_sync_fails_with_eio),
 		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
+		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
 		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
@@ -1119,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
 		cmocka_unit_test(test_compactions_beside_the_loop_keep_what_was_acknowledged),
 		cmocka_unit_test(test_compactions_through_failing_syncs_keep_what_was_acknowledged),
+		cmocka_unit_test(test_a_crash_while_syncs_fail_brings_back_nothing_they_undid),
 		cmocka_unit_test(test_a_crash_during_a_compaction_loses_nothing_acknowledged),
 		cmocka_unit_test(test_a_crash_between_a_compaction_switch_and_its_rename),
 		cmocka_unit_test(test_a_planted_compaction_file_is_not_followed),

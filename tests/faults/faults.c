@@ -10,13 +10,17 @@
  * good sync of the file is lost (it reads back as zeros, the file keeps its
  * size), and the next sync may succeed without it. A primary that went on
  * appending after such a failure without rewriting the file would lose
- * what it acknowledged next; the tests look for exactly that. When it
+ * what it acknowledged next; the tests look for exactly that. With ":KEEP"
+ * after the name (EIO:KEEP), the data stays readable instead, as pages a
+ * failed write-back left in the page cache read until they are evicted: a
+ * start that finds them there must not bring back what they recorded. When it
  * holds STOP:POINT, the primary stops itself (SIGSTOP) at that point of
  * its code (fault_point), for a test to kill it there.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +53,17 @@ static void wanted(char word[static 64])
 	fclose(f);
 }
 
-static int wanted_errno(void)
+/* The errno the test wants syncs to fail with (0: none), and whether the
+ * data they did not write stays readable (`keep`). */
+static int wanted_errno(bool *keep)
 {
-	char word[64];
+	char word[64], *colon;
 
 	wanted(word);
+	colon = strchr(word, ':');
+	*keep = colon && strcmp(colon, ":KEEP") == 0;
+	if (colon)
+		*colon = '\0';
 	if (strcmp(word, "EIO") == 0)
 		return EIO;
 	if (strcmp(word, "ENOSPC") == 0)
@@ -91,21 +101,25 @@ void fault_point(const char *where)
 
 int fault_sync_errno(void)
 {
-	return wanted_errno();
+	bool keep;
+
+	return wanted_errno(&keep);
 }
 
 int fault_sync(int fd, int result)
 {
 	struct stat st;
+	bool keep;
 	int fault;
 
 	if (fd < 0 || fd >= FAULT_FDS || fstat(fd, &st) != 0)
 		return result;
 	if (files[fd].dev != st.st_dev || files[fd].ino != st.st_ino)
 		files[fd] = (typeof(files[fd])){.dev = st.st_dev, .ino = st.st_ino, .synced = 0};
-	fault = wanted_errno();
+	fault = wanted_errno(&keep);
 	if (fault) {
-		lose_unsynced(fd, &st, files[fd].synced);
+		if (!keep)
+			lose_unsynced(fd, &st, files[fd].synced);
 		return -fault;
 	}
 	if (result == 0)
