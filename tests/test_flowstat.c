@@ -335,11 +335,56 @@ static void test_a_restarted_primary_is_read_afresh(void **state)
 	free(r);
 }
 
+/* A rule destroyed between the snapshot and the read of the rules' text:
+ * its row says so (no text), the others have theirs. */
+static void test_a_rule_gone_since_the_snapshot_is_marked_not_named(void **state)
+{
+	const char *args[] = {"--max-rules", "64", NULL};
+	struct rig *r = calloc(1, sizeof(*r));
+	struct snapshot s[2] = {{0}};
+	struct mpf_flow_error error;
+	struct flowstat fs;
+	struct shown *view;
+	size_t n, gone = 0;
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(primary_start(&r->p, args), 0);
+	assert_int_equal(primary_connect(&r->p, "rules", &r->c), 0);
+	for (uint32_t i = 0; i < 5; i++)
+		make_rule(r, i, true);
+	viewer_init(&fs, r, COL_ID, false, 0, NULL);
+	assert_int_equal(snapshot_take(&fs, &s[1], &s[0]), 0);
+	assert_int_equal(s[0].count, 5);
+	assert_int_equal(mpf_flow_destroy(r->c, 0, r->handles[2], &error), 0);
+	view = snapshot_view(&fs, &s[0], 0, true, &n);
+	assert_non_null(view);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		bool destroyed = view[i].row->info.handle == r->handles[2];
+
+		assert_int_equal(view[i].gone, destroyed);
+		if (destroyed)
+			assert_string_equal(view[i].text, "");
+		else
+			assert_non_null(strstr(view[i].text, "pattern eth / ipv4"));
+		gone += view[i].gone;
+	}
+	assert_int_equal(gone, 1);
+	free(view);
+	mpf_disconnect(r->c);
+	viewer_fini(&fs, s);
+	assert_int_equal(primary_stop(&r->p), 0);
+	assert_int_equal(primary_cleanup(&r->p), 0);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_skipping_idle_blocks_shows_what_a_full_read_shows),
 		cmocka_unit_test(test_a_restarted_primary_is_read_afresh),
+		cmocka_unit_test(test_a_rule_gone_since_the_snapshot_is_marked_not_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,9 +52,12 @@ struct row {
 	bool rated;	 /* the rule was in the previous snapshot too */
 };
 
-/* A row chosen to be shown, with its rule's testpmd text. */
+/* A row chosen to be shown, with its rule's testpmd text: none when the
+ * rule was destroyed between the snapshot and the read of its text
+ * (`gone`: its row is what the snapshot saw). */
 struct shown {
 	const struct row *row;
+	bool gone;
 	char text[sizeof(((struct mpf_flow_info *)0)->text)];
 };
 

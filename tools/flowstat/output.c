@@ -188,7 +188,10 @@ void output_row(const struct shown *v, uint64_t now_ns, FILE *out, unsigned text
 		"0x%-16" PRIx64 " %-20.20s %5u %5" PRIu32 " %5" PRIu32
 		" %7s %7s %7s %7s %-9s %.*s\n",
 		info->handle, owner, info->port, info->group, info->priority, hits, bytes, pps, bps,
-		last, (int)text_width, rule ? rule : v->text);
+		last, (int)text_width,
+		v->gone ? "(destroyed since the snapshot)"
+		: rule	? rule
+			: v->text);
 }
 
 void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out)
@@ -300,7 +303,10 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 			fprintf(out, ",\"pps\":%.1f,\"bps\":%.1f", view[i].row->pps,
 				view[i].row->bps);
 		fprintf(out, ",\"created_ns\":%" PRIu64 ",\"text\":", info->created_ns);
-		json_string(out, view[i].text);
+		if (view[i].gone)
+			fputs("null,\"gone\":true", out);
+		else
+			json_string(out, view[i].text);
 		fputc('}', out);
 	}
 	fprintf(out, "]}\n");

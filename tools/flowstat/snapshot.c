@@ -663,7 +663,7 @@ struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s,
 		if (fs->monitor && mpf_monitor_get(fs->monitor, best[i]->info.handle, &info) == 0)
 			memcpy(view[i].text, info.text, sizeof(view[i].text));
 		else
-			snprintf(view[i].text, sizeof(view[i].text), "(gone since the snapshot)");
+			view[i].gone = true;
 	}
 	free(best);
 	*count = k;
