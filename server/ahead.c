@@ -22,7 +22,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "server/memcg.h"
 #include "server/server.h"
 
 /* A window's requests (entries, counters, slots and a row of shares per
@@ -87,7 +86,7 @@ void ahead_slot(struct server *s, uint32_t slot)
 	/* Memory taken ahead is charged as any other: where a cgroup's
 	 * limit is near, the charge that crosses it is met by the OOM
 	 * killer. Only out of what it leaves spare, twice over. */
-	if (memcg_headroom(MEMCG_SELF, MEMCG_ROOT) / 2 < window_bytes(s))
+	if (memcg_headroom(s->memcg.self, s->memcg.root) / 2 < window_bytes(s))
 		return;
 	to = max - from > AHEAD_SLOTS ? from + AHEAD_SLOTS : max;
 	if (!a->ready) {

@@ -508,6 +508,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	struct mpf_flow_error error = {0};
 	struct journal_record h;
 	struct rule_bytes kept;
+	bool short_of_memory;
 	uint32_t length;
 	int err = 0;
 
@@ -556,12 +557,21 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		kept.packed = payload;
 		kept.packed_length = h.length;
 	}
-	err = rules_restore(s, h.key, request, &kept, &error);
+	/* Past what the memory cgroup leaves: kept, not restored (said once,
+	 * with their count, at the end). */
+	short_of_memory = !memcg_admit(&s->memcg);
+	if (short_of_memory) {
+		s->unrestored_memory++;
+		err = -ENOMEM;
+	} else {
+		err = rules_restore(s, h.key, request, &kept, &error);
+	}
 	if (!err)
 		return 0;
-	log_warnx("journal %s: rule 0x%llx not restored (%s): kept in the journal until it is "
-		  "destroyed or a start can make it",
-		  s->journal.path, (unsigned long long)h.key, error.message);
+	if (!short_of_memory)
+		log_warnx("journal %s: rule 0x%llx not restored (%s): kept in the journal "
+			  "until it is destroyed or a start can make it",
+			  s->journal.path, (unsigned long long)h.key, error.message);
 	err = rules_keep_unrestored(s, h.key, &request->rule, &kept);
 	if (!err)
 		s->unrestored_rules++;
@@ -657,6 +667,12 @@ int journal_open(struct server *s)
 			err = restore_rule(s, data + sc.far[i].rule.record - 1);
 	if (err)
 		goto out;
+	if (s->unrestored_memory)
+		log_warnx("journal %s: %u rule(s) not restored: the memory cgroup leaves %llu "
+			  "MiB, less than the %llu MiB mpflowd keeps for itself; kept in the "
+			  "journal until a start with more memory",
+			  j->path, s->unrestored_memory, (unsigned long long)(s->memcg.room >> 20),
+			  (unsigned long long)(MEMCG_RESERVE >> 20));
 	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
 	rules_restored(s);
 	j->records = sc.records;

@@ -128,6 +128,12 @@ int main(int argc, char **argv)
 		s->region->port_flags = REGION_PORTS_KEPT; /* before any client maps it */
 	if (s->device.polled_counters) /* their age counts from now until the first poll */
 		shm_store_relaxed64(&s->region->counters_read_ns, clock_ns(CLOCK_MONOTONIC));
+	{
+		const char *self, *root;
+
+		fault_memcg_paths(&self, &root);
+		memcg_guard_init(&s->memcg, self, root);
+	}
 	if ((err = journal_open(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": journal %s: %s\n", s->journal.path, strerror(-err));
 		pidfile_remove(s->pidfile);

@@ -11,8 +11,16 @@
  * memory.usage_in_bytes), else "0::/path" under v2 (memory.max,
  * memory.current). A parent's limit binds its children, so each cgroup
  * from the process's up to the hierarchy's root is read, and the least
- * headroom wins. What cannot be read (no cgroup file system, another
- * namespace's path) limits nothing.
+ * headroom wins. Use counts the page cache, and the kernel reclaims its
+ * inactive file pages (the journal written and synced long ago) before it
+ * kills: those count as room (memory.stat: v1's total_inactive_file, which
+ * takes the cgroups below in as its use does; v2's inactive_file). What
+ * cannot be read (no cgroup file system, another namespace's path) limits
+ * nothing.
+ *
+ * The same reading admits creates (memcg_admit): the primary refuses a
+ * rule with ENOMEM while less than MEMCG_RESERVE is left, and a start
+ * keeps what does not fit in the journal, not restored.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/memcg.h"
@@ -104,6 +113,30 @@ static bool locate(const char *self, const char *root, char *dir, char *base, bo
 	       (size_t)snprintf(dir, PATH_MAX, "%s%s", base, v2_path) < PATH_MAX;
 }
 
+/* The value of `key` in a memory.stat of `dir`; false if there is none. */
+static bool read_stat(const char *dir, const char *key, uint64_t *out)
+{
+	char path[PATH_MAX], line[128];
+	size_t length = strlen(key);
+	bool found = false;
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/memory.stat", dir) >= sizeof(path) ||
+	    (f = fopen(path, "re")) == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *end;
+
+		if (strncmp(line, key, length) != 0 || line[length] != ' ')
+			continue;
+		errno = 0;
+		*out = strtoull(line + length + 1, &end, 10);
+		found = errno == 0 && end != line + length + 1 && (*end == '\n' || *end == '\0');
+	}
+	fclose(f);
+	return found;
+}
+
 uint64_t memcg_headroom(const char *self, const char *root)
 {
 	char dir[PATH_MAX], base[PATH_MAX];
@@ -115,13 +148,18 @@ uint64_t memcg_headroom(const char *self, const char *root)
 		return UINT64_MAX;
 	base_length = strlen(base);
 	for (;;) {
-		uint64_t limit, usage;
+		uint64_t limit, usage, reclaimable;
 		char *slash;
 
 		if (read_number(dir, v1 ? "memory.limit_in_bytes" : "memory.max", &limit) &&
 		    read_number(dir, v1 ? "memory.usage_in_bytes" : "memory.current", &usage) &&
 		    limit != UINT64_MAX) {
-			uint64_t room = limit > usage ? limit - usage : 0;
+			uint64_t room;
+
+			if (read_stat(dir, v1 ? "total_inactive_file" : "inactive_file",
+				      &reclaimable))
+				usage -= reclaimable < usage ? reclaimable : usage;
+			room = limit > usage ? limit - usage : 0;
 
 			if (room < least)
 				least = room;
@@ -132,4 +170,32 @@ uint64_t memcg_headroom(const char *self, const char *root)
 		*slash = '\0'; /* the parent; the hierarchy's root last */
 	}
 	return least;
+}
+
+void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root)
+{
+	*g = (struct memcg_guard){.self = self, .root = root};
+}
+
+bool memcg_admit(struct memcg_guard *g)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (g->allowed) {
+		g->allowed--;
+		return true;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (g->read_ns && g->room < MEMCG_RESERVE && now - g->read_ns < MEMCG_REREAD_NS)
+		return false;
+	g->room = memcg_headroom(g->self, g->root);
+	g->read_ns = now;
+	if (g->room < MEMCG_RESERVE)
+		return false;
+	g->allowed = (g->room - MEMCG_RESERVE) / MEMCG_RULE_BYTES;
+	if (g->allowed > MEMCG_READ_EVERY)
+		g->allowed = MEMCG_READ_EVERY;
+	return true;
 }

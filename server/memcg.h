@@ -5,15 +5,46 @@
 #ifndef MPFLOW_SERVER_MEMCG_H
 #define MPFLOW_SERVER_MEMCG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define MEMCG_SELF "/proc/self/cgroup"
 #define MEMCG_ROOT "/sys/fs/cgroup"
 
 /* Bytes the cgroups the process is charged to can still take: the least,
- * over its memory cgroup and each above it, of limit less use. UINT64_MAX
- * where none limits it or none can be read. `self` and `root` are
- * MEMCG_SELF and MEMCG_ROOT but in tests. */
+ * over its memory cgroup and each above it, of limit less use, use less
+ * the inactive file pages the kernel reclaims before it kills anything
+ * (memory.stat). UINT64_MAX where none limits it or none can be read.
+ * `self` and `root` are MEMCG_SELF and MEMCG_ROOT but in tests. */
 uint64_t memcg_headroom(const char *self, const char *root);
+
+/*
+ * Creates held to what the cgroups leave: where a limit is near, the rule
+ * that would cross it is refused, not met by the OOM killer. The files are
+ * read once the creates since the last read could have taken the room then
+ * spare beyond MEMCG_RESERVE (MEMCG_RULE_BYTES each, counted high), every
+ * MEMCG_READ_EVERY creates at most, and while short no oftener than every
+ * MEMCG_REREAD_NS. A rule destroyed gives its memory to the next create.
+ */
+#define MEMCG_RESERVE	 (32ull << 20) /* for the daemon itself: clients, journal, compaction */
+#define MEMCG_RULE_BYTES 2048u
+#define MEMCG_READ_EVERY 65536u
+#define MEMCG_REREAD_NS	 10000000ull
+
+struct memcg_guard {
+	const char *self, *root;
+	uint64_t allowed; /* creates before the next read */
+	uint64_t room;	  /* headroom at the last read */
+	uint64_t read_ns; /* CLOCK_MONOTONIC of the last read; 0: none yet */
+};
+
+void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root);
+/* Whether one more rule may take memory now. */
+bool memcg_admit(struct memcg_guard *g);
+/* A rule's memory is free again: the next create may take it. */
+static inline void memcg_release(struct memcg_guard *g)
+{
+	g->allowed++;
+}
 
 #endif

@@ -274,6 +274,7 @@ static void drop_rule(struct server *s, struct rule_slot *r)
 {
 	struct client *c = owner_of_slot(s, r);
 
+	memcg_release(&s->memcg);
 	if (r->packed_length == 0)
 		return;
 	if (!region_rule_inline(r->packed_length)) {
@@ -451,6 +452,15 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "client quota of %u rules reached (--client-max-rules)",
 				      s->config.client_max_rules);
+	/* Before the memory cgroup's limit, not at it: there the OOM killer
+	 * takes the primary and every rule with it. */
+	if (!memcg_admit(&s->memcg))
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "the memory cgroup leaves %llu MiB of its limit, less than "
+				      "the %llu MiB mpflowd keeps for itself: destroy rules, or "
+				      "raise the limit",
+				      (unsigned long long)(s->memcg.room >> 20),
+				      (unsigned long long)(MEMCG_RESERVE >> 20));
 	while (generation == 0) {
 		if (rules_free(t) == 0)
 			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,

@@ -19,6 +19,7 @@
 #include <liburing.h>
 
 #include "hwdrv/hwdrv.h"
+#include "server/memcg.h"
 #include "shm/pack.h"
 #include "shm/region.h"
 #include "shm/ring.h"
@@ -370,7 +371,9 @@ struct server {
 	uint32_t next_session;
 	struct rule_table rules;
 	uint32_t persistent_rules;
-	uint32_t unrestored_rules; /* in slots, and beyond --max-rules */
+	uint32_t unrestored_rules;  /* in slots, and beyond --max-rules */
+	uint32_t unrestored_memory; /* of those: refused by the memory cgroup (memcg.c) */
+	struct memcg_guard memcg;   /* creates held to the memory cgroups' limits */
 	struct journal journal;
 	struct commit commit;
 	struct handshake handshakes[HANDSHAKES_MAX];
@@ -672,6 +675,9 @@ void commit_fini(struct server *s);
 #ifdef MPFLOW_FAULTS
 int fault_sync(int fd, int result);
 int fault_sync_errno(void);
+/* The cgroup files the primary reads: a tree the test writes
+ * ($MPFLOW_MEMCG_SELF, $MPFLOW_MEMCG_ROOT), else the system's. */
+void fault_memcg_paths(const char **self, const char **root);
 /* The test build stops here when the test asks (STOP:where). */
 void fault_point(const char *where);
 #else
@@ -687,6 +693,11 @@ static inline int fault_sync_errno(void)
 static inline void fault_point(const char *where)
 {
 	(void)where;
+}
+static inline void fault_memcg_paths(const char **self, const char **root)
+{
+	*self = MEMCG_SELF;
+	*root = MEMCG_ROOT;
 }
 #endif
 

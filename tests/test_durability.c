@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "server/memcg.h"
 #include "tests/harness.h"
 
 #define PERSISTENT MPF_FLOW_PERSISTENT
@@ -241,6 +242,118 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	assert_restored(&p, kept, 3);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* Write `text` to `dir`/`name`. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The memory cgroup's use, as the test's cgroup tree says it. */
+static void cgroup_uses(const char *svc, unsigned long long bytes)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%llu\n", bytes);
+	put_file(svc, "memory.current", text);
+}
+
+/*
+ * A primary whose memory cgroup (a tree the test writes, read by
+ * mpflowd-faults in place of the system's) nears its limit refuses creates
+ * with ENOMEM, and goes on serving; a destroyed rule's memory takes a new
+ * one; a start under the limit keeps in the journal, not restored, what
+ * does not fit, and a start with room brings every rule back. (The code
+ * before created until the OOM killer took it, and was killed again
+ * replaying its journal.)
+ */
+static void test_a_memory_cgroup_near_its_limit_refuses_creates(void **state)
+{
+	enum { ROOM = 2000, FIRST = 500, MAX = 4000 };
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	unsigned long long limit = MEMCG_RESERVE + (unsigned long long)ROOM * MEMCG_RULE_BYTES;
+	char tree[64], root[96], svc[128], self[96], text[32];
+	uint64_t *handles = calloc(MAX, sizeof(*handles)), *found = calloc(MAX, sizeof(*found));
+	unsigned n = 0, unrestored, n_found;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	int err = 0;
+
+	(void)state;
+	snprintf(tree, sizeof(tree), "/tmp/mpflow-cgroup-XXXXXX");
+	assert_non_null(mkdtemp(tree));
+	snprintf(root, sizeof(root), "%s/fs", tree);
+	snprintf(svc, sizeof(svc), "%s/svc", root);
+	snprintf(self, sizeof(self), "%s/cgroup", tree);
+	assert_int_equal(mkdir(root, 0700), 0);
+	assert_int_equal(mkdir(svc, 0700), 0);
+	put_file(tree, "cgroup", "0::/svc\n");
+	snprintf(text, sizeof(text), "%llu\n", limit);
+	put_file(svc, "memory.max", text);
+	cgroup_uses(svc, 0);
+	setenv("MPFLOW_MEMCG_SELF", self, 1);
+	setenv("MPFLOW_MEMCG_ROOT", root, 1);
+
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "loader", &c), 0);
+	for (; n < FIRST; n++)
+		assert_int_equal(create(c, n, 1, &handles[n], &error), 0);
+	/* The cgroup fills (other processes of it, or this one): 1 MiB short
+	 * of the reserve. What the last reading allowed goes, then ENOMEM. */
+	cgroup_uses(svc, limit - MEMCG_RESERVE + (1u << 20));
+	while (n < MAX && (err = create(c, n, 1, &handles[n], &error)) == 0)
+		n++;
+	assert_int_equal(err, -ENOMEM);
+	assert_non_null(strstr(error.message, "memory cgroup leaves 31 MiB"));
+	assert_true(n <= FIRST + ROOM);
+	print_message("%u rules made, then refused: %s\n", n, error.message);
+	/* Still serving: destroys, and as many creates as they freed. */
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(mpf_flow_destroy(c, 0, handles[--n], &error), 0);
+	for (unsigned i = 0; i < 10; i++, n++)
+		assert_int_equal(create(c, 10000 + i, 1, &handles[n], &error), 0);
+	assert_int_equal(create(c, 20000, 1, &handles[n], &error), -ENOMEM);
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	/* A start under the limit: every rule kept, none restored. */
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "short", &c), 0);
+	n_found = persistent_rules(c, found, MAX, &unrestored, NULL);
+	assert_int_equal(n_found, n);
+	assert_int_equal(unrestored, n);
+	assert_true(primary_log_lines(&p, "the memory cgroup leaves 31 MiB") > 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	/* Room again: every one back, with its handle. */
+	cgroup_uses(svc, 0);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "room", &c), 0);
+	n_found = persistent_rules(c, found, MAX, &unrestored, NULL);
+	assert_int_equal(unrestored, 0);
+	assert_same_rules(handles, n, found, n_found);
+	mpf_disconnect(c);
+	unsetenv("MPFLOW_MEMCG_SELF");
+	unsetenv("MPFLOW_MEMCG_ROOT");
+	assert_int_equal(primary_cleanup(&p), 0);
+	{
+		char command[96];
+
+		snprintf(command, sizeof(command), "rm -rf '%s'", tree);
+		assert_int_equal(system(command), 0);
+	}
+	free(handles);
+	free(found);
 }
 
 /* Mount a tmpfs of `size` (mount(8)'s "64k", "2m") on `dir` (root only). */
@@ -1063,6 +1176,146 @@ static void test_a_crash_between_a_compaction_switch_and_its_rename(void **state
 	free(unsure);
 }
 
+/* A memory cgroup of the system's own, `limit` bytes, for this test: its
+ * directory into `dir` and its cgroup.procs' parent's into `home` (where
+ * the test goes back to). False where none can be made (no root, no memory
+ * controller, a read-only cgroup file system). */
+static bool cgroup_make(char *dir, size_t size, char *home, size_t home_size,
+			unsigned long long limit)
+{
+	char text[32];
+	bool v1 = access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0;
+	FILE *f;
+
+	snprintf(home, home_size, v1 ? "/sys/fs/cgroup/memory" : "/sys/fs/cgroup");
+	snprintf(dir, size, "%s/mpflow-test-%d", home, (int)getpid());
+	if (geteuid() != 0 || mkdir(dir, 0755) != 0)
+		return false;
+	snprintf(text, sizeof(text), "%s", v1 ? "memory.limit_in_bytes" : "memory.max");
+	{
+		char path[160];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, text);
+		f = fopen(path, "w");
+	}
+	if (f == NULL || fprintf(f, "%llu\n", limit) < 0 || fclose(f) != 0) {
+		rmdir(dir);
+		return false;
+	}
+	return true;
+}
+
+/* This process into cgroup `dir` (its children after it), or out again. */
+static void cgroup_enter(const char *dir)
+{
+	char path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%d\n", (int)getpid());
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The primary started (or started again) inside cgroup `dir`. */
+static int start_in(struct primary *p, const char *const *args, const char *dir, const char *home,
+		    bool again)
+{
+	const char *perturb = getenv("MALLOC_PERTURB_");
+	char *saved = perturb ? strdup(perturb) : NULL;
+	int err;
+
+	/* Its memory as it takes it: meson's MALLOC_PERTURB_ writes (and so
+	 * charges) every byte malloc hands out, tables sized for
+	 * --max-rules too. */
+	unsetenv("MALLOC_PERTURB_");
+	cgroup_enter(dir);
+	err = again ? primary_restart(p, args) : primary_start(p, args);
+	cgroup_enter(home);
+	if (saved)
+		setenv("MALLOC_PERTURB_", saved, 1);
+	free(saved);
+	return err;
+}
+
+/*
+ * A real memory cgroup of 128 MiB: persistent creates in bulk until the
+ * primary refuses them with ENOMEM, never past that (no OOM kill); it goes
+ * on serving, and a start in the same cgroup restores what fits and keeps
+ * the rest in the journal. (The code before created until the OOM killer
+ * took it, then was killed again replaying its journal.) Root only, where
+ * a memory cgroup can be made.
+ */
+static void test_a_real_memory_cgroup_refuses_creates_and_keeps_its_primary(void **state)
+{
+	enum { CHUNK = 20000, MAX = 1000000 };
+	const char *const args[] = {"--max-rules", "2000000", NULL};
+	char dir[96], home[64];
+	struct op *ops = calloc(CHUNK, sizeof(*ops));
+	unsigned made = 0, refused = 0;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+
+	(void)state;
+	assert_non_null(ops);
+	if (!cgroup_make(dir, sizeof(dir), home, sizeof(home), 128ull << 20)) {
+		free(ops);
+		skip();
+	}
+	assert_int_equal(start_in(&p, args, dir, home, false), 0);
+	assert_int_equal(primary_connect(&p, "loader", &c), 0);
+	while (refused == 0 && made < MAX) {
+		for (unsigned i = 0; i < CHUNK; i++)
+			ops[i] = (struct op){.create = true, .n = made + i};
+		submit_all(c, ops, CHUNK, NULL, NULL);
+		for (unsigned i = 0; i < CHUNK; i++) {
+			if (ops[i].status == 0)
+				made++;
+			else if (ops[i].status == -ENOMEM)
+				refused++;
+			else
+				fail_msg("create %u: %d", made + i, ops[i].status);
+		}
+	}
+	{
+		uint64_t handle;
+
+		assert_int_equal(create(c, MAX, 1, &handle, &error), -ENOMEM);
+	}
+	print_message("in a 128 MiB cgroup: %u rules made, %u refused: %s\n", made, refused,
+		      error.message);
+	assert_true(refused > 0 && made > 0);
+	assert_non_null(strstr(error.message, "memory cgroup leaves"));
+	assert_int_equal(kill(p.pid, 0), 0);
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	/* Started again in the same cgroup: it runs; what it could not make
+	 * is kept, not restored. */
+	assert_int_equal(start_in(&p, args, dir, home, true), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	{
+		struct mpf_instance_info info;
+		struct mpf_connect_options o = {.runtime_dir = p.dir};
+		struct mpf_monitor *m;
+
+		assert_int_equal(mpf_monitor_open(&o, &m, &error), 0);
+		assert_int_equal(mpf_monitor_instance(m, &info), 0);
+		print_message("started again in it: %u rules, %u of them not restored\n",
+			      info.rules, info.unrestored);
+		assert_int_equal(info.rules, made);
+		mpf_monitor_close(m);
+	}
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(ops);
+}
+
 /* A start removes what a crash left of a compaction, and a symlink planted
  * there is removed, never followed: the file it names is untouched. */
 static void test_a_planted_compaction_file_is_not_followed(void **state)
@@ -1167,6 +1420,7 @@ int main(void)
 		cmocka_unit_test(test_a_failed_sync_fails_with_eio),
 		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
+		cmocka_unit_test(test_a_memory_cgroup_near_its_limit_refuses_creates),
 		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
 		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
@@ -1180,6 +1434,7 @@ int main(void)
 		cmocka_unit_test(test_a_crash_during_a_compaction_loses_nothing_acknowledged),
 		cmocka_unit_test(test_a_crash_between_a_compaction_switch_and_its_rename),
 		cmocka_unit_test(test_a_planted_compaction_file_is_not_followed),
+		cmocka_unit_test(test_a_real_memory_cgroup_refuses_creates_and_keeps_its_primary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

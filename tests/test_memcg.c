@@ -151,6 +151,78 @@ static void test_what_cannot_be_read_limits_nothing(void **state)
 	assert_int_equal(memcg_headroom(t->self, t->root), 11);
 }
 
+/* The kernel reclaims inactive file pages before it kills: they are room
+ * (v1 counts the cgroups below in total_inactive_file, as its use does). */
+static void test_inactive_file_pages_are_room(void **state)
+{
+	const struct tree *t = *state;
+
+	self_is(t, "4:memory:/box\n");
+	put(t, "memory/box/memory.limit_in_bytes", "100000\n");
+	put(t, "memory/box/memory.usage_in_bytes", "90000\n");
+	put(t, "memory/box/memory.stat",
+	    "cache 50000\ninactive_file 1000\n"
+	    "total_inactive_file 30000\ntotal_active_file 5\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 40000);
+	/* More reclaimable than used (stale figures): all of it is room. */
+	put(t, "memory/box/memory.stat", "total_inactive_file 95000\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 100000);
+	/* A figure that is no number counts nothing. */
+	put(t, "memory/box/memory.stat", "total_inactive_file lots\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 10000);
+	self_is(t, "0::/svc\n");
+	put(t, "svc/memory.max", "100000\n");
+	put(t, "svc/memory.current", "90000\n");
+	put(t, "svc/memory.stat",
+	    "anon 60000\nfile 30000\ninactive_file_x 1\n"
+	    "inactive_file 20000\n");
+	assert_int_equal(memcg_headroom(t->self, t->root), 30000);
+}
+
+/* Creates are admitted out of the room beyond the reserve, the files read
+ * again only once that could be spent; refused below the reserve, without
+ * a read each time; a destroyed rule's memory admits the next. */
+static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **state)
+{
+	const struct tree *t = *state;
+	struct memcg_guard g;
+	char text[64];
+	unsigned admitted = 0;
+
+	self_is(t, "0::/svc\n");
+	snprintf(text, sizeof(text), "%llu\n",
+		 (unsigned long long)(MEMCG_RESERVE + 10 * MEMCG_RULE_BYTES));
+	put(t, "svc/memory.max", text);
+	put(t, "svc/memory.current", "0\n");
+	memcg_guard_init(&g, t->self, t->root);
+	/* Room for 10 beyond the reserve: 11 (the one that read, then 10)
+	 * before the files are read again. */
+	for (int i = 0; i < 11; i++)
+		admitted += memcg_admit(&g);
+	assert_int_equal(admitted, 11);
+	/* Used up meanwhile: the next read refuses. */
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)(20 * MEMCG_RULE_BYTES));
+	put(t, "svc/memory.current", text);
+	assert_false(memcg_admit(&g));
+	assert_true(g.room < MEMCG_RESERVE);
+	/* Room again, but no read before MEMCG_REREAD_NS: still refused. */
+	put(t, "svc/memory.current", "0\n");
+	assert_false(memcg_admit(&g));
+	/* A rule destroyed: its memory takes the next create. */
+	memcg_release(&g);
+	assert_true(memcg_admit(&g));
+	assert_false(memcg_admit(&g));
+	usleep(MEMCG_REREAD_NS / 1000 * 2);
+	assert_true(memcg_admit(&g));
+	/* No limit: read again every MEMCG_READ_EVERY creates. */
+	put(t, "svc/memory.max", "max\n");
+	usleep(MEMCG_REREAD_NS / 1000 * 2);
+	while (memcg_admit(&g) && g.allowed != MEMCG_READ_EVERY)
+		;
+	assert_int_equal(g.allowed, MEMCG_READ_EVERY);
+	assert_true(g.room == UINT64_MAX);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -160,6 +232,8 @@ int main(void)
 		T(test_v2_max_is_no_limit),
 		T(test_v1_memory_wins_over_the_unified_line),
 		T(test_what_cannot_be_read_limits_nothing),
+		T(test_inactive_file_pages_are_room),
+		T(test_creates_are_admitted_out_of_the_room_beyond_the_reserve),
 	};
 
 	return cmocka_run_group_tests_name("memcg", tests, NULL, NULL);

@@ -126,3 +126,12 @@ int fault_sync(int fd, int result)
 		files[fd].synced = st.st_size;
 	return result;
 }
+
+void fault_memcg_paths(const char **self, const char **root)
+{
+	const char *test_self = getenv("MPFLOW_MEMCG_SELF"),
+		   *test_root = getenv("MPFLOW_MEMCG_ROOT");
+
+	*self = test_self && test_root ? test_self : MEMCG_SELF;
+	*root = test_self && test_root ? test_root : MEMCG_ROOT;
+}

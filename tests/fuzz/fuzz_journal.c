@@ -68,7 +68,8 @@ static int start(void)
 	struct server *s = &server;
 	struct mpf_flow_error error;
 
-	s->persistent_rules = s->unrestored_rules = 0;
+	s->persistent_rules = s->unrestored_rules = s->unrestored_memory = 0;
+	memcg_guard_init(&s->memcg, MEMCG_SELF, MEMCG_ROOT);
 	s->journal = (struct journal){.fd = -1};
 	s->commit = (struct commit){0};
 	if (hwdrv_open(&s->device, "soft", &s->config.device, &error) != 0 ||
