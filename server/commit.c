@@ -329,13 +329,13 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
 /*
  * A failed sync undid every operation beyond `durable`: their records go
  * too. Those not yet written are dropped; those written since the last
- * good sync are cut from the file that has the journal's name (pages a
- * failed write-back kept read back as written, and a start that found
- * them, the rewrite failing too and the primary then stopped, would bring
- * back what clients were told failed). When the chain that was to name a
- * compacted file failed after its rename, the name is that file's, whose
- * bytes before the switch are compacted: nothing is cut there, and the
- * rewrite that follows replaces it.
+ * good sync are cut from the journal's file, and from the old file while
+ * a compacted one's rename is not known to be done (whichever has the
+ * name is what a start finds). Pages a failed write-back kept read back
+ * as written: a start that found them, the rewrite failing too and the
+ * primary then stopped, would bring back what clients were told failed.
+ * The undone records are always the file's last, past its verbatim start
+ * (a compacted file's snapshot ends before its last good sync).
  */
 static void cut_undone(struct server *s)
 {
@@ -343,9 +343,17 @@ static void cut_undone(struct server *s)
 	uint64_t written = j->end - j->unwritten.used, beyond = written - j->durable;
 
 	journal_unwritten_drop(s);
-	if (j->fd < 0 || j->durable > written || compact_cut_named(s) || j->compact.rename_owed ||
-	    beyond > j->file_end || beyond == 0)
+	if (j->durable > written || beyond == 0)
 		return;
+	compact_cut_old(s);
+	if (j->fd < 0)
+		return;
+	if (beyond > j->file_end - j->verbatim_from) {
+		log_warnx("journal %s: what the failed sync undid reaches before the file's "
+			  "appends: not cut",
+			  j->path);
+		return;
+	}
 	if (ftruncate(j->fd, (off_t)(j->file_end - beyond)) != 0) {
 		log_warn("journal %s: cannot cut what the failed sync undid", j->path);
 		return;

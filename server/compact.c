@@ -115,7 +115,7 @@ static int snapshot(struct journal_compaction *c)
 		err = copy_records(c, 0, c->copied, &sc, &w);
 	if (journal_rewrite_finish(&w) != 0 && !err)
 		err = w.err;
-	c->size = w.at;
+	c->size = c->snapshot_size = w.at;
 	c->kept = w.records;
 	journal_scan_free(&sc);
 	return err;
@@ -204,6 +204,14 @@ static void log_deferred(const struct server *s, int err)
 		  damage ? ": the file reads back with " : "", damage ? damage : "");
 }
 
+/* The old file is no longer the one with the journal's name. */
+static void forget_named(struct journal_compaction *c)
+{
+	if (c->named_fd >= 0)
+		close(c->named_fd);
+	c->named_fd = -1;
+}
+
 static void close_old(struct journal_compaction *c)
 {
 	if (c->old_fd >= 0)
@@ -226,6 +234,7 @@ int compact_init(struct server *s)
 	*c = (struct journal_compaction){.bell = -1,
 					 .old_fd = -1,
 					 .fd = -1,
+					 .named_fd = -1,
 					 .state_fd = s->state_fd,
 					 .backoff_ns = RETRY_NS};
 	snprintf(c->name, sizeof(c->name), "%s.compact", j->name);
@@ -376,7 +385,9 @@ void compact_switch(struct server *s)
 	c->old_durable_end = j->end - j->unwritten.used - j->durable <= was
 				     ? was - (j->end - j->unwritten.used - j->durable)
 				     : was;
-	close(j->fd);
+	forget_named(c);
+	c->named_fd = j->fd; /* until the rename */
+	j->verbatim_from = c->snapshot_size;
 	j->fd = c->fd;
 	c->fd = -1;
 	log_info("journal %s: compacted beside the loop in %.2f s: %llu records in %llu bytes, "
@@ -390,6 +401,7 @@ void compact_switch(struct server *s)
 	j->file++;
 	c->rename_owed = true;
 	c->backoff_ns = RETRY_NS;
+	fault_point("compact-chain");
 	commit_start_sync(s);
 	fault_point("compact-switch");
 }
@@ -410,8 +422,10 @@ bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res
 	c->chains--;
 	*res = c->chain_err;
 	c->chain_err = 0;
-	if (*res == 0 && file == j->file)
+	if (*res == 0 && file == j->file) {
 		c->rename_owed = false;
+		forget_named(c);
+	}
 	return true;
 }
 
@@ -442,26 +456,20 @@ int compact_name_now(struct server *s)
 	if (err)
 		return err;
 	c->rename_owed = false;
+	forget_named(c);
 	/* A chain in flight is late now: its rename finds nothing to move. */
 	j->file++;
 	j->sync_target = 0;
 	return 0;
 }
 
-bool compact_cut_named(struct server *s)
+void compact_cut_old(struct server *s)
 {
-	struct journal *j = &s->journal;
-	struct journal_compaction *c = &j->compact;
-	int fd;
+	struct journal_compaction *c = &s->journal.compact;
 
-	if (!c->rename_owed || named(s, j->fd))
-		return false;
-	fd = openat(s->state_fd, j->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)c->old_durable_end) != 0)
-		log_warn("journal %s: cannot cut what the failed sync undid", j->path);
-	if (fd >= 0)
-		close(fd);
-	return true;
+	if (c->named_fd >= 0 && ftruncate(c->named_fd, (off_t)c->old_durable_end) != 0)
+		log_warn("journal %s: cannot cut what the failed sync undid from the old file",
+			 s->journal.path);
 }
 
 void compact_abandon(struct server *s)
@@ -469,6 +477,7 @@ void compact_abandon(struct server *s)
 	struct journal_compaction *c = &s->journal.compact;
 
 	c->rename_owed = false;
+	forget_named(c);
 	if (c->running) {
 		/* Its file is the thread's until it is joined: only the name
 		 * goes now; compact_done drops the rest. */
@@ -490,6 +499,7 @@ void compact_fini(struct server *s)
 		join(c);
 	}
 	close_old(c); /* a thread's, or a compaction waiting for its switch */
+	forget_named(c);
 	if (c->fd >= 0)
 		drop(s);
 	if (c->bell >= 0)

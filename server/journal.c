@@ -405,6 +405,7 @@ int journal_rewrite(struct server *s)
 		close(j->fd);
 	j->fd = fd;
 	j->file_end = w.at;
+	j->verbatim_from = 0;
 	j->records = w.records;
 	/* What was appended and not written is in the new file already. */
 	j->unwritten.used = 0;
@@ -692,6 +693,7 @@ int journal_open(struct server *s)
 		j->fd = fd;
 		fd = -1;
 		j->file_end = sc.good_end;
+		j->verbatim_from = 0;
 		/* This run's epoch, durable before its first handle. */
 		err = append(s, JOURNAL_EPOCH, j->epoch, NULL, 0, PENDING_NOTHING);
 		if (!err)

@@ -182,8 +182,9 @@ bool memcg_admit(struct memcg_guard *g)
 	struct timespec ts;
 	uint64_t now;
 
-	if (g->allowed) {
+	if (g->allowed && g->since_read < MEMCG_READ_EVERY) {
 		g->allowed--;
+		g->since_read++;
 		return true;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -192,6 +193,7 @@ bool memcg_admit(struct memcg_guard *g)
 		return false;
 	g->room = memcg_headroom(g->self, g->root);
 	g->read_ns = now;
+	g->since_read = 0;
 	if (g->room < MEMCG_RESERVE)
 		return false;
 	g->allowed = (g->room - MEMCG_RESERVE) / MEMCG_RULE_BYTES;

@@ -33,18 +33,21 @@ uint64_t memcg_headroom(const char *self, const char *root);
 
 struct memcg_guard {
 	const char *self, *root;
-	uint64_t allowed; /* creates before the next read */
-	uint64_t room;	  /* headroom at the last read */
-	uint64_t read_ns; /* CLOCK_MONOTONIC of the last read; 0: none yet */
+	uint64_t allowed;    /* creates before the next read */
+	uint64_t since_read; /* creates admitted since it */
+	uint64_t room;	     /* headroom at the last read */
+	uint64_t read_ns;    /* CLOCK_MONOTONIC of the last read; 0: none yet */
 };
 
 void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root);
 /* Whether one more rule may take memory now. */
 bool memcg_admit(struct memcg_guard *g);
-/* A rule's memory is free again: the next create may take it. */
+/* A rule's memory is free again: the next create may take it (short of
+ * a reading, which churn does not put off: MEMCG_READ_EVERY). */
 static inline void memcg_release(struct memcg_guard *g)
 {
-	g->allowed++;
+	if (g->allowed < MEMCG_READ_EVERY)
+		g->allowed++;
 }
 
 #endif

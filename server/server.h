@@ -260,13 +260,15 @@ struct journal_compaction {
 	atomic_bool stop;
 	/* The thread's result: read once it is joined. */
 	int err;
-	uint64_t copied;    /* bytes of the old file the new one covers */
-	uint64_t size;	    /* of the new file */
-	uint64_t kept;	    /* records in it */
-	const char *damage; /* why the old file did not read back, or NULL */
-	/* At the switch: the old file's bytes up to its last good sync. It
-	 * keeps the journal's name until the rename; a failed sync before
-	 * then cuts what it holds beyond (compact_cut_named). */
+	uint64_t copied;	/* bytes of the old file the new one covers */
+	uint64_t size;		/* of the new file */
+	uint64_t kept;		/* records in it */
+	const char *damage;	/* why the old file did not read back, or NULL */
+	uint64_t snapshot_size; /* of the new file's live records; then the appends */
+	/* From the switch to the rename: the old file, which keeps the
+	 * journal's name until then, and its bytes up to its last good
+	 * sync; a failed sync cuts what it holds beyond (compact_cut_old). */
+	int named_fd;
 	uint64_t old_durable_end;
 };
 
@@ -284,6 +286,10 @@ struct journal {
 	uint32_t epoch;		  /* of new handles, 0-255 */
 	uint64_t records;	  /* in the file and in `unwritten` */
 	uint64_t file_end;	  /* its size: where `unwritten` goes */
+	/* Where the file's records become the appends byte for byte, in LSN
+	 * order: 0, or a compacted file's snapshot end (commit.c cuts only
+	 * there). */
+	uint64_t verbatim_from;
 	struct journal_buffer unwritten;
 	uint64_t end;	      /* LSN after the last append */
 	uint64_t durable;     /* LSN known to be on disk */
@@ -632,11 +638,10 @@ void compact_switch(struct server *s);
 void compact_abandon(struct server *s);
 /* Sync the compacted file and name it, now (shutdown, a new epoch). */
 int compact_name_now(struct server *s);
-/* A failed sync before the compacted file was named: cut the old file,
- * which has the name, back to its last good sync. False when the name
- * is the compacted file's already (the chain renamed it), or no
- * compaction waits for its name. */
-bool compact_cut_named(struct server *s);
+/* A failed sync before the compacted file's rename was known to be done:
+ * cut the old file back to its last good sync (what a start finds if the
+ * rename did not happen; unlinked, and cut for nothing, if it did). */
+void compact_cut_old(struct server *s);
 /* A step of a sync's rename chain completed: 1 the file's sync, 2 the
  * rename, 3 the directory's sync. True once the chain is complete, with
  * *res its result (0, or the first step's failure). */

@@ -221,6 +221,15 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 		;
 	assert_int_equal(g.allowed, MEMCG_READ_EVERY);
 	assert_true(g.room == UINT64_MAX);
+	/* Churn (a destroy for each create) does not put the next reading
+	 * off: a limit set meanwhile is seen within MEMCG_READ_EVERY. */
+	put(t, "svc/memory.max", "1000\n");
+	for (unsigned i = 0; i < MEMCG_READ_EVERY; i++) {
+		assert_true(memcg_admit(&g));
+		memcg_release(&g);
+	}
+	assert_false(memcg_admit(&g));
+	assert_int_equal(g.room, 1000);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
