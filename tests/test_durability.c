@@ -368,9 +368,24 @@ static bool mount_sized(const char *dir, const char *size)
 	return mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, options) == 0;
 }
 
-static bool mount_small(const char *dir)
+/* A primary's state directory on a tmpfs of `size` (root only): the
+ * primary started once (with `max_rules`) to make its directories and
+ * stopped, the tmpfs mounted on STATE (its path into `dir`, for
+ * --state-dir). False where it cannot be: the test skips. */
+static bool state_on_tmpfs(struct primary *p, const char *max_rules, const char *size, char *dir,
+			   size_t dir_size)
 {
-	return mount_sized(dir, "64k");
+	if (geteuid() != 0)
+		return false;
+	assert_int_equal(primary_start(p, (const char *const[]){"--max-rules", max_rules, NULL}),
+			 0);
+	assert_int_equal(primary_stop(p), 0);
+	snprintf(dir, dir_size, "%s/state", p->dir);
+	if (!mount_sized(dir, size)) {
+		primary_cleanup(p);
+		return false;
+	}
+	return true;
 }
 
 /* Fill the file system of `dir` to the last byte; returns the filler's fd. */
@@ -392,8 +407,8 @@ static void fill(const char *dir, const char *name)
 
 static void test_a_full_disk_fails_destroys_and_still_restarts(void **state)
 {
-	char dir[96], args_dir[96], page[128];
-	const char *args[] = {"--max-rules", "8192", "--state-dir", args_dir, NULL};
+	char dir[96], page[128];
+	const char *args[] = {"--max-rules", "8192", "--state-dir", dir, NULL};
 	uint64_t *acked = calloc(MANY, sizeof(*acked)), *alive = calloc(MANY, sizeof(*alive));
 	uint64_t *found = calloc(MANY, sizeof(*found));
 	unsigned n_acked = 0, n_alive = 0, destroyed = 0, refused = 0, n_found;
@@ -403,16 +418,8 @@ static void test_a_full_disk_fails_destroys_and_still_restarts(void **state)
 	int err = 0;
 
 	(void)state;
-	if (geteuid() != 0)
+	if (!state_on_tmpfs(&p, "8192", "64k", dir, sizeof(dir)))
 		skip();
-	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "8192", NULL}), 0);
-	assert_int_equal(primary_stop(&p), 0);
-	snprintf(dir, sizeof(dir), "%s/state", p.dir);
-	snprintf(args_dir, sizeof(args_dir), "%s", dir);
-	if (!mount_small(dir)) {
-		primary_cleanup(&p);
-		skip();
-	}
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "filler", &c), 0);
 	/* A page kept aside, to be given back when the disk is full. */
@@ -654,8 +661,8 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
  */
 static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(void **state)
 {
-	char dir[96], args_dir[96], path[160], copy[160], filler[160], command[512];
-	const char *args[] = {"--max-rules", "1024", "--state-dir", args_dir, NULL};
+	char dir[96], path[160], copy[160], filler[160], command[512];
+	const char *args[] = {"--max-rules", "1024", "--state-dir", dir, NULL};
 	uint64_t handles[20], found[40], handle;
 	struct mpf_flow_error error;
 	struct mpf_client *c;
@@ -664,16 +671,8 @@ static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(voi
 	unsigned n_found;
 
 	(void)state;
-	if (geteuid() != 0)
+	if (!state_on_tmpfs(&p, "1024", "64k", dir, sizeof(dir)))
 		skip();
-	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "1024", NULL}), 0);
-	assert_int_equal(primary_stop(&p), 0);
-	snprintf(dir, sizeof(dir), "%s/state", p.dir);
-	snprintf(args_dir, sizeof(args_dir), "%s", dir);
-	if (!mount_small(dir)) {
-		primary_cleanup(&p);
-		skip();
-	}
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "before", &c), 0);
 	for (uint32_t i = 0; i < 20; i++)
@@ -742,8 +741,8 @@ static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(voi
 static void test_a_small_state_directory_is_compacted_not_filled(void **state)
 {
 	enum { LIVE = 500, ROUNDS = 100 };
-	char dir[96], args_dir[96], path[160];
-	const char *args[] = {"--max-rules", "4096", "--state-dir", args_dir, NULL};
+	char dir[96], path[160];
+	const char *args[] = {"--max-rules", "4096", "--state-dir", dir, NULL};
 	uint64_t live[LIVE];
 	struct mpf_flow_error error;
 	struct mpf_client *c;
@@ -752,17 +751,9 @@ static void test_a_small_state_directory_is_compacted_not_filled(void **state)
 	off_t largest = 0;
 
 	(void)state;
-	if (geteuid() != 0)
+	if (!state_on_tmpfs(&p, "4096", "1m", dir, sizeof(dir)))
 		skip();
-	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "4096", NULL}), 0);
-	assert_int_equal(primary_stop(&p), 0);
-	snprintf(dir, sizeof(dir), "%s/state", p.dir);
-	snprintf(args_dir, sizeof(args_dir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/default.journal", dir);
-	if (!mount_sized(dir, "1m")) {
-		primary_cleanup(&p);
-		skip();
-	}
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "churn", &c), 0);
 	for (uint32_t i = 0; i < LIVE; i++)
