@@ -174,13 +174,13 @@ uint64_t memcg_headroom(const char *self, const char *root)
 
 void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root)
 {
-	*g = (struct memcg_guard){.self = self, .root = root};
+	*g = (struct memcg_guard){.self = self, .root = root, .rule_bytes = MEMCG_RULE_BYTES};
 }
 
 bool memcg_admit(struct memcg_guard *g)
 {
 	struct timespec ts;
-	uint64_t now;
+	uint64_t now, room;
 
 	if (g->allowed && g->since_read < MEMCG_READ_EVERY) {
 		g->allowed--;
@@ -191,13 +191,22 @@ bool memcg_admit(struct memcg_guard *g)
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	if (g->read_ns && g->room < MEMCG_RESERVE && now - g->read_ns < MEMCG_REREAD_NS)
 		return false;
-	g->room = memcg_headroom(g->self, g->root);
+	room = memcg_headroom(g->self, g->root);
+	/* What the creates since took, each (the room shrinks with them;
+	 * what else moved the use moves this too, upward only: it sets how
+	 * often the files are read, never what is refused). */
+	if (g->read_ns && g->since_read >= MEMCG_READ_FIRST / 4) {
+		g->measured = true;
+		if (room < g->room && (g->room - room) / g->since_read > g->rule_bytes)
+			g->rule_bytes = (g->room - room) / g->since_read;
+	}
+	g->room = room;
 	g->read_ns = now;
 	g->since_read = 0;
 	if (g->room < MEMCG_RESERVE)
 		return false;
-	g->allowed = (g->room - MEMCG_RESERVE) / MEMCG_RULE_BYTES;
-	if (g->allowed > MEMCG_READ_EVERY)
-		g->allowed = MEMCG_READ_EVERY;
+	g->allowed = (g->room - MEMCG_RESERVE) / 2 / g->rule_bytes;
+	if (g->allowed > (g->measured ? MEMCG_READ_EVERY : MEMCG_READ_FIRST))
+		g->allowed = g->measured ? MEMCG_READ_EVERY : MEMCG_READ_FIRST;
 	return true;
 }

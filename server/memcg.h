@@ -21,14 +21,17 @@ uint64_t memcg_headroom(const char *self, const char *root);
 /*
  * Creates held to what the cgroups leave: where a limit is near, the rule
  * that would cross it is refused, not met by the OOM killer. The files are
- * read once the creates since the last read could have taken the room then
- * spare beyond MEMCG_RESERVE (MEMCG_RULE_BYTES each, counted high), every
- * MEMCG_READ_EVERY creates at most, and while short no oftener than every
- * MEMCG_REREAD_NS. A rule destroyed gives its memory to the next create.
+ * read again once the creates since the last reading could have taken
+ * half the room then spare beyond MEMCG_RESERVE, at what a create takes
+ * (MEMCG_RULE_BYTES at first, counted high; more if the readings show
+ * more: a sanitizer's build, rules of many items), every MEMCG_READ_EVERY
+ * creates at most, and while short no oftener than every MEMCG_REREAD_NS.
+ * A rule destroyed gives its memory to the next create.
  */
 #define MEMCG_RESERVE	 (32ull << 20) /* for the daemon itself: clients, journal, compaction */
 #define MEMCG_RULE_BYTES 2048u
-#define MEMCG_READ_EVERY 65536u
+#define MEMCG_READ_EVERY 4096u /* x a create's memory: well within the reserve */
+#define MEMCG_READ_FIRST 256u  /* until a reading has measured a create */
 #define MEMCG_REREAD_NS	 10000000ull
 
 struct memcg_guard {
@@ -37,6 +40,8 @@ struct memcg_guard {
 	uint64_t since_read; /* creates admitted since it */
 	uint64_t room;	     /* headroom at the last read */
 	uint64_t read_ns;    /* CLOCK_MONOTONIC of the last read; 0: none yet */
+	uint64_t rule_bytes; /* what a create takes, as the readings show it */
+	bool measured;	     /* by a reading after MEMCG_READ_FIRST creates */
 };
 
 void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root);

@@ -1259,18 +1259,23 @@ static void test_a_real_memory_cgroup_refuses_creates_and_keeps_its_primary(void
 	enum { CHUNK = 20000, MAX = 1000000 };
 	const char *const args[] = {"--max-rules", "2000000", NULL};
 	char dir[96], home[PATH_MAX];
-	struct op *ops = calloc(CHUNK, sizeof(*ops));
 	unsigned made = 0, refused = 0;
 	struct mpf_flow_error error;
 	struct mpf_client *c;
 	struct primary p;
+	struct op *ops;
 
 	(void)state;
-	assert_non_null(ops);
-	if (!cgroup_make(dir, sizeof(dir), home, sizeof(home), 128ull << 20)) {
-		free(ops);
+#ifdef __SANITIZE_THREAD__
+	/* TSan's shadow takes several bytes for each the primary writes, in
+	 * bursts no reading of the cgroup can foresee: not the memory the
+	 * guard is for. (ASan's runs it.) */
+	skip();
+#endif
+	if (!cgroup_make(dir, sizeof(dir), home, sizeof(home), 128ull << 20))
 		skip();
-	}
+	ops = calloc(CHUNK, sizeof(*ops));
+	assert_non_null(ops);
 	assert_int_equal(start_in(&p, args, dir, home, false), 0);
 	assert_int_equal(primary_connect(&p, "loader", &c), 0);
 	while (refused == 0 && made < MAX) {

@@ -191,17 +191,18 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 
 	self_is(t, "0::/svc\n");
 	snprintf(text, sizeof(text), "%llu\n",
-		 (unsigned long long)(MEMCG_RESERVE + 10 * MEMCG_RULE_BYTES));
+		 (unsigned long long)(MEMCG_RESERVE + 20 * MEMCG_RULE_BYTES));
 	put(t, "svc/memory.max", text);
 	put(t, "svc/memory.current", "0\n");
 	memcg_guard_init(&g, t->self, t->root);
-	/* Room for 10 beyond the reserve: 11 (the one that read, then 10)
-	 * before the files are read again. */
+	/* Room for 20 beyond the reserve: half of it, 10, and the one that
+	 * read, before the files are read again. */
 	for (int i = 0; i < 11; i++)
 		admitted += memcg_admit(&g);
 	assert_int_equal(admitted, 11);
+	assert_int_equal(g.allowed, 0);
 	/* Used up meanwhile: the next read refuses. */
-	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)(20 * MEMCG_RULE_BYTES));
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)(21 * MEMCG_RULE_BYTES));
 	put(t, "svc/memory.current", text);
 	assert_false(memcg_admit(&g));
 	assert_true(g.room < MEMCG_RESERVE);
@@ -214,6 +215,26 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 	assert_false(memcg_admit(&g));
 	usleep(MEMCG_REREAD_NS / 1000 * 2);
 	assert_true(memcg_admit(&g));
+	/* Creates that take more than counted: the readings see it, and
+	 * read more often. 100 creates took 8 KiB each: the next reading
+	 * allows half the spare at 8 KiB a create. */
+	snprintf(text, sizeof(text), "%llu\n",
+		 (unsigned long long)(MEMCG_RESERVE + (16ull << 20) + 100 * 8192));
+	put(t, "svc/memory.max", text);
+	put(t, "svc/memory.current", "0\n");
+	usleep(MEMCG_REREAD_NS / 1000 * 2);
+	memcg_guard_init(&g, t->self, t->root);
+	assert_true(memcg_admit(&g));
+	/* Until a reading measured a create: a short first stretch. */
+	assert_int_equal(g.allowed, MEMCG_READ_FIRST);
+	for (int i = 0; i < 100; i++)
+		assert_true(memcg_admit(&g));
+	put(t, "svc/memory.current", "819200\n");
+	g.allowed = 0; /* as if they were all that was allowed */
+	assert_true(memcg_admit(&g));
+	assert_int_equal(g.rule_bytes, 8192);
+	assert_true(g.measured);
+	assert_int_equal(g.allowed, (16ull << 20) / 2 / 8192);
 	/* No limit: read again every MEMCG_READ_EVERY creates. */
 	put(t, "svc/memory.max", "max\n");
 	usleep(MEMCG_REREAD_NS / 1000 * 2);
@@ -223,6 +244,7 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 	assert_true(g.room == UINT64_MAX);
 	/* Churn (a destroy for each create) does not put the next reading
 	 * off: a limit set meanwhile is seen within MEMCG_READ_EVERY. */
+	put(t, "svc/memory.current", "0\n");
 	put(t, "svc/memory.max", "1000\n");
 	for (unsigned i = 0; i < MEMCG_READ_EVERY; i++) {
 		assert_true(memcg_admit(&g));
