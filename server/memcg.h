@@ -30,8 +30,11 @@ uint64_t memcg_headroom(const char *self, const char *root);
  */
 #define MEMCG_RESERVE	 (32ull << 20) /* for the daemon itself: clients, journal, compaction */
 #define MEMCG_RULE_BYTES 2048u
-#define MEMCG_READ_EVERY 4096u /* x a create's memory: well within the reserve */
-#define MEMCG_READ_FIRST 256u  /* until a reading has measured a create */
+/* A reading is 3-4 files a cgroup level, a few hundred microseconds in
+ * all (v1's memory.stat sums its subtree): no oftener than this many
+ * creates where the room is ample, a few nanoseconds a create. */
+#define MEMCG_READ_EVERY 65536u
+#define MEMCG_READ_FIRST 256u /* until a reading has measured a create */
 #define MEMCG_REREAD_NS	 10000000ull
 
 struct memcg_guard {
