@@ -934,6 +934,20 @@ static void assert_book_survives_a_crash(struct primary *p, const char *const *a
 	free(found);
 }
 
+/* The end of a churn test: kill -9, a restart, exactly the book's rules
+ * back (assert_book_survives_a_crash); then the test's faults and memory
+ * go. */
+static void end_with_a_crash(struct primary *p, const char *const *args, struct book *b,
+			     struct op *ops)
+{
+	assert_book_survives_a_crash(p, args, b);
+	unsetenv("MPFLOW_FAULTS");
+	clear_fault();
+	assert_int_equal(primary_cleanup(p), 0);
+	free(ops);
+	free(b->live);
+}
+
 #define ROUNDS	     40u
 #define ROUND_CREATE 600u
 #define ROUND_KILL   560u
@@ -1005,12 +1019,7 @@ static void churn_through_compactions(int fault, const char *fault_name, bool cr
 	assert_true(primary_log_lines(&p, "compacted beside the loop") > 0);
 	assert_true(shrank > 0);
 	mpf_disconnect(c);
-	assert_book_survives_a_crash(&p, args, &b);
-	unsetenv("MPFLOW_FAULTS");
-	clear_fault();
-	assert_int_equal(primary_cleanup(&p), 0);
-	free(ops);
-	free(b.live);
+	end_with_a_crash(&p, args, &b, ops);
 }
 
 static void test_compactions_beside_the_loop_keep_what_was_acknowledged(void **state)
@@ -1408,12 +1417,7 @@ static void crash_after_a_failed_rename_chain(const char *stop)
 	print_message("stopped at %s: %u rules acknowledged, %u of the last round refused\n", stop,
 		      b.n, refused);
 	mpf_disconnect(c);
-	assert_book_survives_a_crash(&p, args, &b);
-	unsetenv("MPFLOW_FAULTS");
-	clear_fault();
-	assert_int_equal(primary_cleanup(&p), 0);
-	free(ops);
-	free(b.live);
+	end_with_a_crash(&p, args, &b, ops);
 }
 
 static void test_a_failed_rename_chain_cancelled_brings_back_nothing_it_undid(void **state)
