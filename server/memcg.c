@@ -192,13 +192,19 @@ bool memcg_admit(struct memcg_guard *g)
 	if (g->read_ns && g->room < MEMCG_RESERVE && now - g->read_ns < MEMCG_REREAD_NS)
 		return false;
 	room = memcg_headroom(g->self, g->root);
-	/* What the creates since took, each (the room shrinks with them;
-	 * what else moved the use moves this too, upward only: it sets how
-	 * often the files are read, never what is refused). */
-	if (g->read_ns && g->since_read >= MEMCG_READ_FIRST / 4) {
+	/* What each create since took, as the room shrank, between two
+	 * limited readings (a limit set meanwhile measures nothing). What else
+	 * moved the use moves this too: it sets how often the files are read,
+	 * never what is refused, and each reading measures afresh, within
+	 * [MEMCG_RULE_BYTES, MEMCG_RULE_BYTES_MAX]. */
+	if (g->read_ns && g->since_read >= MEMCG_READ_FIRST / 4 && g->room != UINT64_MAX &&
+	    room != UINT64_MAX) {
+		uint64_t each = room < g->room ? (g->room - room) / g->since_read : 0;
+
 		g->measured = true;
-		if (room < g->room && (g->room - room) / g->since_read > g->rule_bytes)
-			g->rule_bytes = (g->room - room) / g->since_read;
+		g->rule_bytes = each < MEMCG_RULE_BYTES	      ? MEMCG_RULE_BYTES
+				: each > MEMCG_RULE_BYTES_MAX ? MEMCG_RULE_BYTES_MAX
+							      : each;
 	}
 	g->room = room;
 	g->read_ns = now;

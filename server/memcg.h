@@ -33,9 +33,10 @@ uint64_t memcg_headroom(const char *self, const char *root);
 /* A reading is 3-4 files a cgroup level, a few hundred microseconds in
  * all (v1's memory.stat sums its subtree): no oftener than this many
  * creates where the room is ample, a few nanoseconds a create. */
-#define MEMCG_READ_EVERY 65536u
-#define MEMCG_READ_FIRST 256u /* until a reading has measured a create */
-#define MEMCG_REREAD_NS	 10000000ull
+#define MEMCG_READ_EVERY     65536u
+#define MEMCG_READ_FIRST     256u	 /* until a reading has measured a create */
+#define MEMCG_RULE_BYTES_MAX (64u << 10) /* the most a measure is believed */
+#define MEMCG_REREAD_NS	     10000000ull
 
 struct memcg_guard {
 	const char *self, *root;

@@ -235,6 +235,29 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 	assert_int_equal(g.rule_bytes, 8192);
 	assert_true(g.measured);
 	assert_int_equal(g.allowed, (16ull << 20) / 2 / 8192);
+	/* The next reading measures afresh: creates that took little bring
+	 * the estimate back down. */
+	for (unsigned i = 0; i < 100; i++)
+		assert_true(memcg_admit(&g));
+	g.allowed = 0;
+	assert_true(memcg_admit(&g));
+	assert_int_equal(g.rule_bytes, MEMCG_RULE_BYTES);
+	/* A limit set after a reading found none measures nothing: the next
+	 * stretch is as long as the room says, not a reading a create. */
+	put(t, "svc/memory.max", "max\n");
+	put(t, "svc/memory.current", "0\n");
+	usleep(MEMCG_REREAD_NS / 1000 * 2);
+	g.allowed = 0;
+	assert_true(memcg_admit(&g));
+	assert_true(g.room == UINT64_MAX);
+	for (unsigned i = 0; i < 100; i++)
+		assert_true(memcg_admit(&g));
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)(MEMCG_RESERVE + (64ull << 20)));
+	put(t, "svc/memory.max", text);
+	g.allowed = 0;
+	assert_true(memcg_admit(&g));
+	assert_int_equal(g.rule_bytes, MEMCG_RULE_BYTES);
+	assert_int_equal(g.allowed, (64ull << 20) / 2 / MEMCG_RULE_BYTES);
 	/* No limit: read again every MEMCG_READ_EVERY creates. */
 	put(t, "svc/memory.max", "max\n");
 	usleep(MEMCG_REREAD_NS / 1000 * 2);
