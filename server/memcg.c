@@ -180,7 +180,7 @@ void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root)
 bool memcg_admit(struct memcg_guard *g)
 {
 	struct timespec ts;
-	uint64_t now, room;
+	uint64_t now, room, cap;
 
 	if (g->allowed && g->since_read < MEMCG_READ_EVERY) {
 		g->allowed--;
@@ -211,8 +211,10 @@ bool memcg_admit(struct memcg_guard *g)
 	g->since_read = 0;
 	if (g->room < MEMCG_RESERVE)
 		return false;
+	/* Where no limit binds, nothing to measure: the longest stretch. */
+	cap = g->measured || g->room == UINT64_MAX ? MEMCG_READ_EVERY : MEMCG_READ_FIRST;
 	g->allowed = (g->room - MEMCG_RESERVE) / 2 / g->rule_bytes;
-	if (g->allowed > (g->measured ? MEMCG_READ_EVERY : MEMCG_READ_FIRST))
-		g->allowed = g->measured ? MEMCG_READ_EVERY : MEMCG_READ_FIRST;
+	if (g->allowed > cap)
+		g->allowed = cap;
 	return true;
 }
