@@ -85,8 +85,10 @@ void ahead_slot(struct server *s, uint32_t slot)
 		return;
 	/* Memory taken ahead is charged as any other: where a cgroup's
 	 * limit is near, the charge that crosses it is met by the OOM
-	 * killer. Only out of what it leaves spare, twice over. */
-	if (memcg_headroom(s->memcg.self, s->memcg.root) / 2 < window_bytes(s))
+	 * killer. Only out of what it leaves spare, twice over, as the
+	 * creates' guard last read it (every create here was admitted by
+	 * it: a reading of its own would only read the same files again). */
+	if (memcg_spare(&s->memcg) / 2 < window_bytes(s))
 		return;
 	to = max - from > AHEAD_SLOTS ? from + AHEAD_SLOTS : max;
 	if (!a->ready) {

@@ -218,3 +218,12 @@ bool memcg_admit(struct memcg_guard *g)
 		g->allowed = cap;
 	return true;
 }
+
+uint64_t memcg_spare(const struct memcg_guard *g)
+{
+	uint64_t spent = g->since_read * g->rule_bytes;
+
+	if (g->room == UINT64_MAX)
+		return UINT64_MAX;
+	return g->room > spent ? g->room - spent : 0;
+}

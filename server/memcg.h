@@ -51,6 +51,10 @@ struct memcg_guard {
 void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root);
 /* Whether one more rule may take memory now. */
 bool memcg_admit(struct memcg_guard *g);
+/* The room the last reading found, less what the creates admitted since
+ * may have taken: what memory taken ahead of need may count on, with no
+ * reading of its own. UINT64_MAX where no limit binds. */
+uint64_t memcg_spare(const struct memcg_guard *g);
 /* A rule's memory is free again: the next create may take it (short of
  * a reading, which churn does not put off: MEMCG_READ_EVERY). */
 static inline void memcg_release(struct memcg_guard *g)

@@ -197,6 +197,7 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 	memcg_guard_init(&g, t->self, t->root);
 	assert_true(memcg_admit(&g));
 	assert_int_equal(g.allowed, MEMCG_READ_EVERY);
+	assert_true(memcg_spare(&g) == UINT64_MAX);
 	snprintf(text, sizeof(text), "%llu\n",
 		 (unsigned long long)(MEMCG_RESERVE + 20 * MEMCG_RULE_BYTES));
 	put(t, "svc/memory.max", text);
@@ -208,6 +209,9 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 		admitted += memcg_admit(&g);
 	assert_int_equal(admitted, 11);
 	assert_int_equal(g.allowed, 0);
+	/* What memory taken ahead may count on: the room read, less the ten
+	 * creates admitted since, at 2 KiB each. */
+	assert_int_equal(memcg_spare(&g), MEMCG_RESERVE + 10 * MEMCG_RULE_BYTES);
 	/* Used up meanwhile: the next read refuses. */
 	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)(21 * MEMCG_RULE_BYTES));
 	put(t, "svc/memory.current", text);
