@@ -358,7 +358,7 @@ void compact_switch(struct server *s)
 {
 	struct journal *j = &s->journal;
 	struct journal_compaction *c = &j->compact;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC), was = j->file_end, records;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), was = j->file_end, records, unsynced;
 	int err;
 
 	/* A sync of the old file in flight is waited for: its verdict
@@ -380,11 +380,11 @@ void compact_switch(struct server *s)
 	}
 	c->ready = false;
 	records = c->kept + j->unwritten.records;
-	/* Nothing is cut where the figures do not fit (they always do:
-	 * durable data is never what goes). */
-	c->old_durable_end = j->end - j->unwritten.used - j->durable <= was
-				     ? was - (j->end - j->unwritten.used - j->durable)
-				     : was;
+	/* Bytes of the old file past its last good sync; nothing is cut
+	 * where the figures do not fit (they always do: durable data is
+	 * never what goes). */
+	unsynced = j->end - j->unwritten.used - j->durable;
+	c->old_durable_end = unsynced <= was ? was - unsynced : was;
 	forget_named(c);
 	c->named_fd = j->fd; /* until the rename */
 	j->verbatim_from = c->snapshot_size;
