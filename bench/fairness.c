@@ -11,10 +11,15 @@
  *   3. a client creates N rules and disconnects, again and again;
  *   4. a client keeps N persistent rules live and replaces a tenth of them
  *      at a time, so the journal's dead records set compactions off (they
- *      run beside the loop, server/compact.c); the row counts them.
+ *      run beside the loop, server/compact.c); the row counts them;
+ *   5. with mpflowd-faults ($MPFLOWD_FAULTS; its own baseline first): a
+ *      client keeps N persistent rules live and makes a journal sync fail
+ *      again and again, so that the journal is rebuilt from the table each
+ *      time (server/rebuild.c); the row counts the failed syncs.
  *
- * usage: fairness [--max-rules N] [--rules N] [--compact-rules N] [--seconds S]
- *        (mpflowd from $MPFLOWD)
+ * usage: fairness [--max-rules N] [--rules N] [--compact-rules N]
+ *                 [--rebuild-rules N] [--seconds S]
+ *        (mpflowd from $MPFLOWD, mpflowd-faults from $MPFLOWD_FAULTS)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,7 +71,7 @@ static void bystander(const struct primary *p, const char *what, double seconds)
 	fflush(stdout);
 }
 
-enum load { AUDITS, FLUSHES, LEAVERS, COMPACTIONS };
+enum load { AUDITS, FLUSHES, LEAVERS, COMPACTIONS, REBUILDS };
 
 /* `rules` persistent rules live, then a tenth of them replaced at a time,
  * pipelined: each round's destroys and creates add dead records to the
@@ -121,6 +126,40 @@ static void churn_loader(struct mpf_client *c, unsigned rules, int ready)
 	}
 }
 
+/* `rules` persistent rules live, then again and again: a sync made to fail
+ * (mpflowd-faults reads the word in $MPFLOW_FAULTS), and a persistent
+ * create retried until the journal, rebuilt from the table, serves it. */
+static void rebuild_loader(struct mpf_client *c, unsigned rules, int ready)
+{
+	const char *faults = getenv("MPFLOW_FAULTS");
+	uint64_t *live = calloc(rules, sizeof(*live));
+	struct mpf_flow_error error;
+
+	if (live == NULL || faults == NULL ||
+	    insert_pipelined(c, 0, rules, MPF_FLOW_PERSISTENT, live) != 0)
+		_exit(1);
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	for (uint32_t next = rules;; next++) {
+		FILE *f = fopen(faults, "w");
+		uint64_t handle;
+		struct rule r;
+
+		if (f == NULL || fputs("EIO\n", f) < 0 || fclose(f) != 0)
+			_exit(1);
+		rule_init(&r, next % (1u << 24));
+		if (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, MPF_FLOW_PERSISTENT,
+				    &handle, &error) == 0)
+			_exit(1); /* the sync did not fail */
+		unlink(faults);
+		while (mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, MPF_FLOW_PERSISTENT,
+				       &handle, &error) != 0)
+			usleep(1000);
+		if (mpf_flow_destroy(c, 0, handle, &error) != 0)
+			_exit(1);
+	}
+}
+
 /* A loader process: its load until killed. */
 static void loader(const struct primary *p, enum load load, unsigned rules, unsigned index,
 		   int ready)
@@ -135,6 +174,8 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 			_exit(1);
 		if (load == COMPACTIONS)
 			churn_loader(c, rules, ready);
+		if (load == REBUILDS)
+			rebuild_loader(c, rules, ready);
 		if (load == AUDITS) {
 			if (mpf_audit(c, &error) < 0)
 				refused++;
@@ -163,7 +204,8 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 static void run(const struct primary *p, const char *what, enum load load, unsigned loaders,
 		unsigned rules, double seconds)
 {
-	unsigned compactions = primary_log_lines(p, "compacted beside the loop");
+	unsigned compactions = primary_log_lines(p, "compacted beside the loop"),
+		 failed = primary_log_lines(p, "sync failed (");
 	pid_t pids[8];
 	int ready[2];
 	char byte;
@@ -175,8 +217,8 @@ static void run(const struct primary *p, const char *what, enum load load, unsig
 		if (pids[i] == 0)
 			loader(p, load, rules, i, ready[1]);
 	}
-	if (load == COMPACTIONS && read(ready[0], &byte, 1) != 1) {
-		fprintf(stderr, "fairness: the churning loader did not start\n");
+	if ((load == COMPACTIONS || load == REBUILDS) && read(ready[0], &byte, 1) != 1) {
+		fprintf(stderr, "fairness: the persistent loader did not start\n");
 		exit(1);
 	}
 	close(ready[0]);
@@ -186,15 +228,44 @@ static void run(const struct primary *p, const char *what, enum load load, unsig
 	if (load == COMPACTIONS)
 		printf("%-44s %9u\n", "  compactions of the journal meanwhile",
 		       primary_log_lines(p, "compacted beside the loop") - compactions);
+	if (load == REBUILDS)
+		printf("%-44s %9u\n", "  failed syncs (journal rebuilds) meanwhile",
+		       primary_log_lines(p, "sync failed (") - failed);
 	for (unsigned i = 0; i < loaders; i++) {
 		kill(pids[i], SIGKILL);
 		waitpid(pids[i], NULL, 0);
 	}
 }
 
+/* Rows 5: mpflowd-faults, its own baseline, then journals rebuilt. */
+static int rebuilds(const char *faulty, const char *max_text, unsigned rules, double seconds)
+{
+	char faults[64], what[64];
+	struct primary p;
+	int err;
+
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-fairness-faults-%d", (int)getpid());
+	unlink(faults);
+	setenv("MPFLOW_FAULTS", faults, 1);
+	setenv("MPFLOWD", faulty, 1);
+	if (primary_start(&p, (const char *const[]){"--max-rules", max_text, "--log-level", "info",
+						    NULL}) != 0) {
+		fprintf(stderr, "fairness: mpflowd-faults did not start (MPFLOWD_FAULTS?)\n");
+		return 1;
+	}
+	bystander(&p, "mpflowd-faults, nothing else (baseline)", seconds);
+	snprintf(what, sizeof(what), "%u persistent rules, journal rebuilt", rules);
+	run(&p, what, REBUILDS, 1, rules, 2 * seconds);
+	err = primary_cleanup(&p);
+	unlink(faults);
+	return err == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
-	unsigned max_rules = 1u << 20, rules = 100000, compact_rules = 900000;
+	unsigned max_rules = 1u << 20, rules = 100000, compact_rules = 900000,
+		 rebuild_rules = 900000;
+	const char *faulty = getenv("MPFLOWD_FAULTS");
 	double seconds = 5;
 	char max_text[16];
 	struct primary p;
@@ -206,6 +277,8 @@ int main(int argc, char **argv)
 			rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (strcmp(argv[i], "--compact-rules") == 0)
 			compact_rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
+		else if (strcmp(argv[i], "--rebuild-rules") == 0)
+			rebuild_rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (strcmp(argv[i], "--seconds") == 0)
 			seconds = strtod(argv[i + 1], NULL);
 	}
@@ -231,5 +304,11 @@ int main(int argc, char **argv)
 			 compact_rules);
 		run(&p, what, COMPACTIONS, 1, compact_rules, 2 * seconds);
 	}
-	return primary_cleanup(&p) == 0 ? 0 : 1;
+	if (primary_cleanup(&p) != 0)
+		return 1;
+	if (faulty == NULL) {
+		printf("(no $MPFLOWD_FAULTS: the rebuild's rows are not measured)\n");
+		return 0;
+	}
+	return rebuilds(faulty, max_text, rebuild_rules, seconds);
 }

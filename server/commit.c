@@ -375,11 +375,7 @@ static void commit_failed(struct server *s, int err)
 	fail_beyond(s, j->durable, err);
 	/* Nothing is pending now: what the outboxes wait for is gone. */
 	j->durable = j->end;
-	err = journal_rewrite(s);
-	if (err)
-		log_warnx("journal %s: cannot be rewritten (%s): persistent requests are refused "
-			  "until it can",
-			  j->path, strerror(-err));
+	rebuild_start(s);
 	publish_all(s);
 }
 

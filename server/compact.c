@@ -189,8 +189,7 @@ static void drop(struct server *s)
 	struct journal_compaction *c = &s->journal.compact;
 
 	c->ready = false;
-	if (c->fd >= 0)
-		close(c->fd);
+	loop_close(s, c->fd); /* unlinked below: its blocks are freed */
 	c->fd = -1;
 	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT)
 		log_warn("journal %s: cannot remove %s", s->journal.path, c->name);
@@ -205,10 +204,12 @@ static void log_deferred(const struct server *s, int err)
 }
 
 /* The old file is no longer the one with the journal's name. */
-static void forget_named(struct journal_compaction *c)
+/* The old file: once renamed over, closing it frees its blocks. */
+static void forget_named(struct server *s)
 {
-	if (c->named_fd >= 0)
-		close(c->named_fd);
+	struct journal_compaction *c = &s->journal.compact;
+
+	loop_close(s, c->named_fd);
 	c->named_fd = -1;
 }
 
@@ -385,7 +386,7 @@ void compact_switch(struct server *s)
 	 * never what goes). */
 	unsynced = j->end - j->unwritten.used - j->durable;
 	c->old_durable_end = unsynced <= was ? was - unsynced : was;
-	forget_named(c);
+	forget_named(s);
 	c->named_fd = j->fd; /* until the rename */
 	j->verbatim_from = c->snapshot_size;
 	j->fd = c->fd;
@@ -424,7 +425,7 @@ bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res
 	c->chain_err = 0;
 	if (*res == 0 && file == j->file) {
 		c->rename_owed = false;
-		forget_named(c);
+		forget_named(s);
 	}
 	return true;
 }
@@ -456,7 +457,7 @@ int compact_name_now(struct server *s)
 	if (err)
 		return err;
 	c->rename_owed = false;
-	forget_named(c);
+	forget_named(s);
 	/* A chain in flight is late now: its rename finds nothing to move. */
 	j->file++;
 	j->sync_target = 0;
@@ -477,7 +478,7 @@ void compact_abandon(struct server *s)
 	struct journal_compaction *c = &s->journal.compact;
 
 	c->rename_owed = false;
-	forget_named(c);
+	forget_named(s);
 	if (c->running) {
 		/* Its file is the thread's until it is joined: only the name
 		 * goes now; compact_done drops the rest. */
@@ -499,7 +500,7 @@ void compact_fini(struct server *s)
 		join(c);
 	}
 	close_old(c); /* a thread's, or a compaction waiting for its switch */
-	forget_named(c);
+	forget_named(s);
 	if (c->fd >= 0)
 		drop(s);
 	if (c->bell >= 0)

@@ -53,8 +53,7 @@
 
 #include "server/journal_file.h"
 
-#define JOURNAL_COMPACT_AT 4096u	 /* dead records before compaction is worth it */
-#define JOURNAL_RETRY_NS   1000000000ull /* between rewrites of a broken journal */
+#define JOURNAL_COMPACT_AT 4096u /* dead records before compaction is worth it */
 
 int journal_fdatasync(int fd)
 {
@@ -308,137 +307,6 @@ int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count)
 	return 0;
 }
 
-/* The file's name in the state directory with `suffix`. */
-static void sibling(const struct journal *j, const char *suffix, char *out, size_t size)
-{
-	snprintf(out, size, "%s%s", j->name, suffix);
-}
-
-/* The damaged file, still under the journal's name, is linked under a name
- * of its own before a new file takes that name: never overwritten. */
-static int keep_damaged(struct server *s)
-{
-	struct journal *j = &s->journal;
-	char name[sizeof(j->name) + 64];
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(name, sizeof(name), "%s.damaged-%04d%02d%02dT%02d%02d%02d.%09ld", j->name,
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 ts.tv_nsec);
-	if (linkat(s->state_fd, j->name, s->state_fd, name, 0) != 0)
-		return -errno;
-	log_warnx("journal %s: the damaged file is kept as %s/%s", j->path, s->config.state_dir,
-		  name);
-	j->damage_kept = true;
-	return 0;
-}
-
-/* Write the live state — what every pending record leads to — to a new
- * file, sync it, put it in the journal's place. */
-int journal_rewrite(struct server *s)
-{
-	struct journal *j = &s->journal;
-	char tmp[sizeof(j->name) + 8];
-	struct journal_rewrite w = {0};
-	/* Each rule's packed form, from the directory (or its heap). */
-	uint8_t packed[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
-	int fd, err = 0;
-
-	sibling(j, ".new", tmp, sizeof(tmp));
-	compact_abandon(s);
-	if (unlinkat(s->state_fd, tmp, 0) != 0 && errno != ENOENT)
-		return -errno;
-	fd = openat(s->state_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	w.fd = fd;
-	journal_rewrite_put(&w, JOURNAL_EPOCH, j->epoch, NULL, 0);
-	for (unsigned i = 0; i < j->n_meters; i++)
-		if (!j->meters[i].dying)
-			journal_rewrite_put(&w, JOURNAL_METER, j->meters[i].key,
-					    j->meters[i].request, j->meters[i].length);
-	for (unsigned i = 0; i < j->n_orphans; i++)
-		if (!j->orphans[i].dying)
-			journal_rewrite_put(&w, j->orphans[i].type, j->orphans[i].handle,
-					    j->orphans[i].payload, j->orphans[i].length);
-	/* Each port's rules in testpmd's order: a start restores them in the
-	 * order they were made, as an uncompacted journal does. */
-	for (unsigned port = 0; port < HWDRV_PORTS_MAX; port++)
-		for (uint32_t next = s->rules.ports[port].first; next && !w.err;) {
-			uint32_t slot = next - 1;
-			const struct rule_slot *r = &s->rules.slots[slot];
-			const uint8_t *bytes;
-			uint32_t length;
-
-			next = r->port_next;
-			if (r->dying || r->owner != 0)
-				continue;
-			/* A rule whose packed form does not unpack fails the
-			 * rewrite: never a record no start could read in its
-			 * place. */
-			bytes = rules_packed(s, slot, packed, &length);
-			if (bytes == NULL || rule_unpack(bytes, length, s->scratch->unpacked,
-							 sizeof(s->scratch->unpacked),
-							 &s->scratch->unpack_memo) <= 0)
-				w.err = -EPROTO;
-			else
-				journal_rewrite_put(&w, JOURNAL_RULE_PACKED,
-						    (uint64_t)r->generation << 32 | slot, bytes,
-						    length);
-		}
-	err = journal_rewrite_finish(&w);
-	if (!err)
-		err = journal_fdatasync(fd);
-	if (!err && j->damaged && !j->damage_kept)
-		err = keep_damaged(s);
-	if (!err && renameat(s->state_fd, tmp, s->state_fd, j->name) != 0)
-		err = -errno;
-	if (err) {
-		close(fd);
-		unlinkat(s->state_fd, tmp, 0);
-		return err;
-	}
-	if (j->fd >= 0)
-		close(j->fd);
-	j->fd = fd;
-	j->file_end = w.at;
-	j->verbatim_from = 0;
-	j->records = w.records;
-	/* What was appended and not written is in the new file already. */
-	j->unwritten.used = 0;
-	j->unwritten.records = 0;
-	j->file++;
-	j->sync_target = 0;
-	j->broken = 0;
-	j->damaged = j->damage_kept = false;
-	/* The rename itself is durable once the directory is. */
-	if (fsync(s->state_fd) != 0)
-		log_warn("journal %s: fsync of the state directory", j->path);
-	/* Everything appended so far is in the new file, durable. */
-	commit_durable(s, j->end);
-	return 0;
-}
-
-/* Timer: a broken journal is rewritten, once a second at most. */
-void journal_retry(struct server *s, uint64_t now_ns)
-{
-	struct journal *j = &s->journal;
-	int err;
-
-	if (!j->broken || now_ns < j->retry_ns)
-		return;
-	j->retry_ns = now_ns + JOURNAL_RETRY_NS;
-	err = journal_rewrite(s);
-	if (err)
-		log_warnx("journal %s: still unusable (%s): persistent requests are refused",
-			  j->path, strerror(-err));
-	else
-		log_info("journal %s: rewritten; persistent requests are served again", j->path);
-}
-
 /* After a successful sync: compact when dead records outnumber the live
  * ones by a margin (compact.c: beside the loop; a failure is only logged,
  * the file is intact). */
@@ -613,7 +481,7 @@ int journal_open(struct server *s)
 	uint64_t size;
 	int fd, err = 0;
 
-	j->fd = -1;
+	j->fd = j->rebuild.fd = -1;
 	snprintf(j->name, sizeof(j->name), INSTANCE_FMT ".journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
 	err = compact_init(s);
@@ -681,7 +549,7 @@ int journal_open(struct server *s)
 		/* A fresh journal of what was restored. */
 		close(fd);
 		fd = -1;
-		err = journal_rewrite(s);
+		err = rebuild_now(s);
 		if (err) {
 			j->broken = err;
 			log_warnx("journal %s: no new journal written (%s): the damaged one keeps "
@@ -733,6 +601,7 @@ void journal_close(struct server *s)
 		close(j->fd);
 	}
 	j->fd = -1;
+	rebuild_abandon(s);
 	compact_fini(s);
 	journal_buffer_free(&j->unwritten);
 	for (unsigned i = 0; i < j->n_meters; i++)

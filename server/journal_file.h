@@ -122,15 +122,7 @@ int journal_read(struct journal_reader *r, struct journal_record *h, const uint8
 		 uint64_t *at);
 void journal_reader_free(struct journal_reader *r);
 
-/* A new file written in chunks of 1 MiB: one pwrite(2) per chunk, not per
- * record. The first error stops it. */
-struct journal_rewrite {
-	int fd;
-	uint64_t at; /* bytes written */
-	uint64_t records;
-	struct journal_buffer buffer;
-	int err;
-};
+/* A new file (struct journal_rewrite, server.h), record by record. */
 void journal_rewrite_put(struct journal_rewrite *w, enum journal_type type, uint64_t key,
 			 const void *payload, uint32_t length);
 /* A record as it is (checked, with its CRC), `n` bytes with its header. */

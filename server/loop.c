@@ -37,8 +37,10 @@ enum watch {
 	WATCH_CLIENT_BELL,
 	WATCH_HANDSHAKE,
 	WATCH_JOURNAL_SYNC,
+	WATCH_JOURNAL_REBUILD,
 	WATCH_COMPACTION,
 	WATCH_DEVICE, /* the backend's events (hwdrv event_fd) */
+	WATCH_CLOSE,  /* loop_close: nothing to do once done */
 };
 
 /* user_data: watch kind, client generation, client index. */
@@ -98,10 +100,11 @@ void loop_unwatch_handshake(struct server *s, struct handshake *h)
 	io_uring_submit(&s->uring);
 }
 
-/* The journal's group commit (commit.c): one fdatasync of `fd` in flight,
- * tagged with the journal file it belongs to; for a compacted file, linked
- * to its rename and the directory's sync (compact.c), tagged by step. */
-bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename)
+/* A journal file's sync, tagged `kind` and `file`; with `rename`, linked
+ * to a rename of that file over the journal and a sync of the directory,
+ * tagged by step (1, 2, 3). */
+static bool submit_sync(struct server *s, enum watch kind, int fd, uint32_t file,
+			const char *rename, int *fault)
 {
 	struct io_uring_sqe *sqe;
 
@@ -114,23 +117,57 @@ bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rena
 	}
 	/* The test build's failing sync fails the chain's first step, so the
 	 * rename is cancelled as a real failure cancels it. */
-	if (rename && (s->journal.compact.chain_fault = fault_sync_errno()) != 0)
+	if (rename && (*fault = fault_sync_errno()) != 0)
 		fd = -1;
 	sqe = get_sqe(s);
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, rename ? 1 : 0));
+	io_uring_sqe_set_data64(sqe, tag(kind, file, rename ? 1 : 0));
 	if (rename) {
 		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
 		sqe = get_sqe(s);
 		io_uring_prep_renameat(sqe, s->state_fd, rename, s->state_fd, s->journal.name, 0);
 		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
-		io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, 2));
+		io_uring_sqe_set_data64(sqe, tag(kind, file, 2));
 		sqe = get_sqe(s);
 		io_uring_prep_fsync(sqe, s->state_fd, 0);
-		io_uring_sqe_set_data64(sqe, tag(WATCH_JOURNAL_SYNC, file, 3));
+		io_uring_sqe_set_data64(sqe, tag(kind, file, 3));
 	}
 	io_uring_submit(&s->uring);
 	return true;
+}
+
+/* The journal's group commit (commit.c): one fdatasync of `fd` in flight,
+ * tagged with the journal file it belongs to; for a compacted file, linked
+ * to its rename and the directory's sync (compact.c). */
+bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename)
+{
+	return submit_sync(s, WATCH_JOURNAL_SYNC, fd, file, rename,
+			   &s->journal.compact.chain_fault);
+}
+
+/* A journal rebuilt from the table (rebuild.c): synced, named. */
+bool loop_submit_rebuild(struct server *s, int fd, const char *rename, int *fault)
+{
+	return submit_sync(s, WATCH_JOURNAL_REBUILD, fd, 0, rename, fault);
+}
+
+void loop_close(struct server *s, int fd)
+{
+	struct io_uring_sqe *sqe;
+
+	if (fd < 0)
+		return;
+	if (!s->uring_up) {
+		close(fd);
+		return;
+	}
+	sqe = get_sqe(s);
+	io_uring_prep_close(sqe, fd);
+	/* Issued by the worker: a close issued inline frees the file's
+	 * blocks in this thread on its way back from the kernel. */
+	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+	io_uring_sqe_set_data64(sqe, tag(WATCH_CLOSE, 0, 0));
+	io_uring_submit(&s->uring);
 }
 
 void loop_unwatch_client(struct server *s, struct client *c)
@@ -188,6 +225,7 @@ int loop_init(struct server *s)
 	err = io_uring_queue_init(QUEUE_DEPTH, &s->uring, 0);
 	if (err)
 		return err;
+	s->uring_up = true;
 	watch(s, s->listen_fd, POLLIN, tag(WATCH_LISTEN, 0, 0));
 	watch(s, s->signal_fd, POLLIN, tag(WATCH_SIGNAL, 0, 0));
 	watch(s, s->timer_fd, POLLIN, tag(WATCH_TIMER, 0, 0));
@@ -203,6 +241,7 @@ int loop_init(struct server *s)
 
 void loop_fini(struct server *s)
 {
+	s->uring_up = false;
 	io_uring_queue_exit(&s->uring);
 	close(s->signal_fd);
 	close(s->timer_fd);
@@ -258,7 +297,7 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 
 			loop_heartbeat(s, now);
 			listener_expire(s, now);
-			journal_retry(s, now);
+			rebuild_retry(s, now);
 			s->device.ops.counters_poll(&s->device);
 			if (s->device.polled_counters)
 				shm_store_relaxed64(&s->region->counters_read_ns,
@@ -293,6 +332,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		commit_synced(s, (uint32_t)(user_data >> 32) & 0xffffffu, (uint32_t)user_data,
 			      cqe->res);
 		return; /* one-shot */
+	case WATCH_JOURNAL_REBUILD:
+		rebuild_synced(s, (uint32_t)user_data, cqe->res);
+		return; /* one-shot */
 	case WATCH_COMPACTION:
 		if (read(s->journal.compact.bell, &ticks, sizeof(ticks)) > 0)
 			compact_done(s);
@@ -300,6 +342,8 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 	case WATCH_DEVICE:
 		s->device.ops.service(&s->device, true);
 		break;
+	case WATCH_CLOSE:
+		return; /* one-shot */
 	default:
 		break;
 	}
@@ -430,6 +474,8 @@ int loop_run(struct server *s)
 		 * thread): what an event left beyond its budget, or a busy
 		 * poll's pass. */
 		moved = s->device.ops.service(&s->device, false);
+		/* A journal rebuilt from the table goes on a step a round. */
+		moved += rebuild_step(s);
 		if (serve_clients(s, CLIENT_SLICE_NS) > 0 || moved > 0) {
 			last_work = clock_ns(CLOCK_MONOTONIC);
 			handle_events(s);

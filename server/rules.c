@@ -192,6 +192,8 @@ static void unnumber_rule(struct rule_table *t, uint32_t slot)
 {
 	struct rule_slot *r = &t->slots[slot];
 
+	if (t->walk == slot + 1)
+		t->walk = r->port_prev;
 	if (r->port_prev)
 		t->slots[r->port_prev - 1].port_next = r->port_next;
 	else

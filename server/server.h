@@ -178,6 +178,11 @@ struct rule_table {
 	struct {
 		uint32_t first, last;
 	} ports[HWDRV_PORTS_MAX];
+	/* A walk's place on a port's list that outlasts a loop round (the
+	 * journal's rebuild, rebuild.c): the rule last looked at, slot + 1; 0:
+	 * the list's start. A rule that leaves the list hands it back to the
+	 * one before. */
+	uint32_t walk;
 	uint32_t *free; /* the stack of free slots, the next one on top */
 	uint32_t free_count;
 	/* Slots from `fresh` on were never used this run: taken in order once
@@ -230,6 +235,29 @@ struct journal_buffer {
 	uint8_t *bytes;
 	size_t used, cap;
 	uint64_t records;
+};
+
+/* A new journal file written in chunks of 1 MiB (journal_file.c): one
+ * pwrite(2) per chunk, not per record. The first error stops it. */
+struct journal_rewrite {
+	int fd;
+	uint64_t at; /* bytes written */
+	uint64_t records;
+	struct journal_buffer buffer;
+	int err;
+};
+
+/* The journal rebuilt from the rule table in steps of the loop (rebuild.c). */
+struct journal_rebuild {
+	int fd; /* INSTANCE.journal.new; -1: none under way */
+	struct journal_rewrite w;
+	unsigned port;	 /* whose rules are being written (rule_table.walk) */
+	bool written;	 /* every record is in the file */
+	bool syncing;	 /* its sync + rename + directory sync chain is in flight */
+	int chain_err;	 /* the first failure of that chain */
+	int chain_fault; /* the test build's errno for its sync */
+	unsigned steps;
+	uint64_t started_ns;
 };
 
 /*
@@ -300,13 +328,14 @@ struct journal {
 	 * it keeps the name until a rewrite has a file to put in its place,
 	 * and is linked aside (`damage_kept`) first, never overwritten. */
 	bool damaged, damage_kept;
-	uint64_t retry_ns; /* when the next rewrite of a broken journal is tried */
+	uint64_t retry_ns; /* when the next rebuild of a broken journal is tried */
 	bool frozen;	   /* shutting down: destroys are not journaled */
 	struct journal_meter *meters;
 	unsigned n_meters;
 	struct journal_orphan *orphans;
 	unsigned n_orphans;
 	struct journal_compaction compact;
+	struct journal_rebuild rebuild;
 };
 
 /* An operation whose journal record is not yet durable (commit.c): done for
@@ -354,6 +383,7 @@ struct server {
 	struct server_config config;
 	struct hwdrv device;
 	struct io_uring uring;
+	bool uring_up; /* from loop_init to loop_fini */
 	int listen_fd;
 	int signal_fd;
 	int timer_fd;
@@ -606,14 +636,9 @@ void journal_orphan_gone_durable(struct server *s, uint64_t handle);
 void journal_orphan_gone_undone(struct server *s, uint64_t handle);
 /* Destroy the rules kept without a slot on `port`, counting them. */
 int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count);
-/* Write the live state to a new journal and put it in place, now. 0 or
- * -errno. */
-int journal_rewrite(struct server *s);
 /* After a successful sync: compact, beside the loop, when dead records
  * dominate. */
 void journal_maybe_compact(struct server *s);
-/* Timer: rewrite a broken journal (at most once a second). */
-void journal_retry(struct server *s, uint64_t now_ns);
 /* A new epoch for handles, durable before it is used. 0 or -errno. */
 int journal_advance_epoch(struct server *s);
 /* fdatasync(2), through the fault hook. 0 or -errno. */
@@ -623,6 +648,24 @@ int journal_fdatasync(int fd);
  * still in `unwritten`: journal_unwritten_drop() forgets them). */
 int journal_write(struct server *s);
 void journal_unwritten_drop(struct server *s);
+
+/* rebuild.c: the journal rewritten from the rule table. */
+/* The whole of it, now (a start). 0 or -errno. */
+int rebuild_now(struct server *s);
+/* In steps of the loop (a sync failed; the timer's retry); a failure is
+ * logged, the journal stays broken. */
+void rebuild_start(struct server *s);
+/* Timer: a broken journal with no rebuild under way starts one, a second
+ * after the last one failed. */
+void rebuild_retry(struct server *s, uint64_t now_ns);
+/* A step of the rebuild under way: rules written for about a millisecond,
+ * or the chain that syncs and names the file submitted. Returns whether
+ * there was work. */
+unsigned rebuild_step(struct server *s);
+/* A step of that chain (1 sync, 2 rename, 3 directory sync) completed. */
+void rebuild_synced(struct server *s, unsigned step, int res);
+/* Shutdown: a rebuild under way is dropped. */
+void rebuild_abandon(struct server *s);
 
 /* compact.c: the journal compacted beside the loop. */
 int compact_init(struct server *s);
@@ -680,6 +723,9 @@ void commit_fini(struct server *s);
 #ifdef MPFLOW_FAULTS
 int fault_sync(int fd, int result);
 int fault_sync_errno(void);
+/* Rules a step of a rebuild writes at most ($MPFLOW_STEP_RULES; 0: as
+ * many as its time allows). */
+unsigned fault_step_rules(void);
 /* The cgroup files the primary reads: a tree the test writes
  * ($MPFLOW_MEMCG_SELF, $MPFLOW_MEMCG_ROOT), else the system's. */
 void fault_memcg_paths(const char **self, const char **root);
@@ -692,6 +738,10 @@ static inline int fault_sync(int fd, int result)
 	return result;
 }
 static inline int fault_sync_errno(void)
+{
+	return 0;
+}
+static inline unsigned fault_step_rules(void)
 {
 	return 0;
 }
@@ -738,7 +788,15 @@ void loop_watch_handshake(struct server *s, struct handshake *h);
 void loop_unwatch_handshake(struct server *s, struct handshake *h);
 /* The journal's sync: one fdatasync of `fd`, tagged with its journal
  * `file`; with `rename`, linked to a rename of that file (its name in the
- * state directory) over the journal's and a sync of the directory. */
+ * state directory) over the journal's and a sync of the directory. False:
+ * no room in the ring now. */
 bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename);
+/* The same chain for a rebuilt file (rebuild_synced); `*fault` is the test
+ * build's errno for its sync. */
+bool loop_submit_rebuild(struct server *s, int fd, const char *rename, int *fault);
+/* Close `fd` in io_uring's worker, not in the loop: the last reference to
+ * a journal file renamed over or unlinked frees its blocks, about a
+ * millisecond per MiB on ext4. Before the loop's ring exists, close(2). */
+void loop_close(struct server *s, int fd);
 
 #endif

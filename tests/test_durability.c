@@ -245,6 +245,115 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* The steps the primary's log says the last rebuild of the journal took
+ * (rebuild.c), or 0 if none was logged. */
+static unsigned rebuild_steps(const struct primary *p)
+{
+	const char *said = "rewritten from the table in ";
+	FILE *f = fopen(p->log, "r");
+	char line[1024];
+	unsigned steps = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *at = strstr(line, said);
+		double seconds;
+
+		if (at && sscanf(at + strlen(said), "%lf s (%u steps", &seconds, &steps) != 2)
+			fail_msg("a rebuild's line without its steps: %s", line);
+	}
+	fclose(f);
+	return steps;
+}
+
+/*
+ * After a failed sync the journal is rebuilt from the table in steps of the
+ * loop (rebuild.c; mpflowd-faults writes 5 rules a step here): a client
+ * whose rules are not persistent is served all along, and the new file
+ * holds the persistent rules exactly. The port's list holds 15 of the
+ * bystander's rules to each persistent one, so a step nearly always ends on
+ * one of them; the bystander flushes them as the rebuild begins (the rule
+ * the walk stands on leaves the list under it), then keeps making and
+ * destroying rules until persistent creates are served again. (The code
+ * before wrote the whole table inside one loop round: 1.5 s without an
+ * answer to anyone at 1.9 M rules.)
+ */
+static void test_a_journal_is_rebuilt_in_steps_while_clients_are_served(void **state)
+{
+	const char *const args[] = {"--max-rules", "65536", "--log-level", "info", NULL};
+	enum { GROUPS = 60, BURST = 10, BESIDE = 15 * BURST, CHURN = 64 };
+	uint64_t kept[GROUPS * BURST + 16], churn[CHURN] = {0}, handle;
+	unsigned n_kept, made = 0, steps, during;
+	struct mpf_client *c, *d;
+	struct mpf_flow_error error;
+	int status[BURST];
+	struct primary p;
+
+	(void)state;
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+	setenv("MPFLOW_STEP_RULES", "5", 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "durable", &c), 0);
+	assert_int_equal(primary_connect(&p, "bystander", &d), 0);
+	for (uint32_t g = 0; g < GROUPS; g++) {
+		create_burst(c, g * BURST, BURST, status);
+		for (unsigned i = 0; i < BURST; i++)
+			assert_int_equal(status[i], 0);
+		for (unsigned i = 0; i < BESIDE; i++) {
+			struct sample_rule s;
+
+			sample_rule_init(&s, 100000 + made++);
+			assert_int_equal(mpf_flow_create(d, 0, &ingress, s.pattern, s.actions, 0,
+							 &handle, &error),
+					 0);
+		}
+	}
+	n_kept = persistent_rules(c, kept, GROUPS * BURST + 16, NULL, NULL);
+	assert_int_equal(n_kept, GROUPS * BURST);
+
+	set_fault("EIO");
+	assert_int_equal(create(c, 200000, 1, &handle, &error), -EIO);
+	clear_fault();
+	assert_int_equal(mpf_flow_flush(d, 0, &error), 0);
+	during = made;
+	/* Each create takes the place of the bystander's oldest rule. */
+	for (int tries = 0;; tries++) {
+		uint64_t *slot = &churn[made % CHURN];
+		struct sample_rule s;
+
+		if (*slot)
+			assert_int_equal(mpf_flow_destroy(d, 0, *slot, &error), 0);
+		sample_rule_init(&s, 100000 + made++);
+		assert_int_equal(
+			mpf_flow_create(d, 0, &ingress, s.pattern, s.actions, 0, slot, &error), 0);
+		if (create(c, 200000, 1, &handle, &error) == 0)
+			break;
+		assert_int_equal(error.type == MPF_FLOW_ERROR_TYPE_NONE, 0);
+		if (tries == 100000)
+			fail_msg("persistent creates are still refused: %s", error.message);
+		if (tries % 64 == 63)
+			usleep(10000);
+	}
+	during = made - during;
+	kept[n_kept++] = handle;
+	steps = rebuild_steps(&p);
+	printf("the journal rebuilt in %u steps; meanwhile the bystander flushed %u rules, "
+	       "made %u and destroyed as many\n",
+	       steps, GROUPS * BESIDE, during);
+	assert_true(steps >= GROUPS * BURST / 5);
+
+	mpf_disconnect(d);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	unsetenv("MPFLOW_STEP_RULES");
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, kept, n_kept);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* Write `text` to `dir`/`name`. */
 static void put_file(const char *dir, const char *name, const char *text)
 {
@@ -1536,6 +1645,7 @@ int main(void)
 		cmocka_unit_test(test_a_failed_sync_fails_with_eio),
 		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
+		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_memory_cgroup_near_its_limit_refuses_creates),
 		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
 		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),

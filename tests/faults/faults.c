@@ -15,7 +15,9 @@
  * failed write-back left in the page cache read until they are evicted: a
  * start that finds them there must not bring back what they recorded. When it
  * holds STOP:POINT, the primary stops itself (SIGSTOP) at that point of
- * its code (fault_point), for a test to kill it there.
+ * its code (fault_point), for a test to kill it there. $MPFLOW_STEP_RULES
+ * caps the rules a step of a journal's rebuild writes (rebuild.c), so
+ * that a test sees the loop serve between steps.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +106,13 @@ int fault_sync_errno(void)
 	bool keep;
 
 	return wanted_errno(&keep);
+}
+
+unsigned fault_step_rules(void)
+{
+	const char *rules = getenv("MPFLOW_STEP_RULES");
+
+	return rules ? (unsigned)strtoul(rules, NULL, 10) : 0;
 }
 
 int fault_sync(int fd, int result)

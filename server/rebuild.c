@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The journal rebuilt from the rule table.
+ *
+ * A sync that failed leaves the journal's file untrusted (journal.c), and
+ * a start that found it damaged keeps nothing after the damage: a new file
+ * is written from the table — the epoch, the meters, the rules kept without
+ * a slot, then each port's persistent rules in testpmd's order, so that a
+ * start restores them in the order they were made — synced, and renamed
+ * over INSTANCE.journal. A start does that at once (rebuild_now). A running
+ * primary does it in steps of the loop (rebuild_start, rebuild_step): at
+ * millions of rules the table is seconds of writing, and clients whose
+ * rules are not persistent are served all along.
+ *
+ * A step writes rules for REBUILD_STEP_NS; its place on the port's list
+ * (rule_table.walk) is the rule it looked at last, which a rule leaving
+ * the list hands back to the one before it. The persistent rules cannot
+ * change meanwhile: until the new file is in place the journal is broken
+ * and every persistent request is refused. Rules of clients come and go
+ * around the walk, new ones at the list's end, and are skipped; a rule is
+ * written once, in its place. Once every rule is written,
+ * a damaged file is linked aside (it keeps the journal's name until the
+ * rename), and a linked io_uring chain (loop.c) syncs the new file, renames
+ * it over the journal and syncs the directory; its completion puts the new
+ * file in the journal's place and acknowledges what waited. A failure
+ * anywhere drops the new file; the timer tries again a second later.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/journal_file.h"
+#include "shm/clock.h"
+
+#define REBUILD_STEP_NS	 1000000ull    /* of writing in one loop round */
+#define REBUILD_RETRY_NS 1000000000ull /* from a failed rebuild to the next */
+#define REBUILD_CHECK	 256u	       /* rules between looks at the clock */
+
+/* The new file's name in the state directory. */
+static void new_name(const struct journal *j, char *out, size_t size)
+{
+	snprintf(out, size, "%s.new", j->name);
+}
+
+/* Forget a rebuild: its file goes (a chain in flight finds nothing to
+ * rename). */
+static void drop(struct server *s)
+{
+	struct journal_rebuild *b = &s->journal.rebuild;
+	char name[sizeof(s->journal.name) + 8];
+
+	if (b->fd < 0)
+		return;
+	journal_buffer_free(&b->w.buffer);
+	loop_close(s, b->fd); /* unlinked below: its blocks are freed */
+	b->fd = -1;
+	b->written = b->syncing = false;
+	new_name(&s->journal, name, sizeof(name));
+	if (unlinkat(s->state_fd, name, 0) != 0 && errno != ENOENT)
+		log_warn("journal %s: cannot remove %s", s->journal.path, name);
+}
+
+/* A new file with what precedes the rules: the epoch, the meters, the rules
+ * kept without a slot (persistent state is frozen while the journal is
+ * broken, so these do not change under the steps). 0 or -errno. */
+static int begin(struct server *s)
+{
+	struct journal *j = &s->journal;
+	struct journal_rebuild *b = &j->rebuild;
+	char name[sizeof(j->name) + 8];
+	int fd;
+
+	drop(s);
+	compact_abandon(s);
+	new_name(j, name, sizeof(name));
+	/* A stale one is removed (a symlink is not followed), then made anew. */
+	if (unlinkat(s->state_fd, name, 0) != 0 && errno != ENOENT)
+		return -errno;
+	fd = openat(s->state_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	*b = (struct journal_rebuild){
+		.fd = fd, .w = {.fd = fd}, .started_ns = clock_ns(CLOCK_MONOTONIC)};
+	s->rules.walk = 0;
+	journal_rewrite_put(&b->w, JOURNAL_EPOCH, j->epoch, NULL, 0);
+	for (unsigned i = 0; i < j->n_meters; i++)
+		if (!j->meters[i].dying)
+			journal_rewrite_put(&b->w, JOURNAL_METER, j->meters[i].key,
+					    j->meters[i].request, j->meters[i].length);
+	for (unsigned i = 0; i < j->n_orphans; i++)
+		if (!j->orphans[i].dying)
+			journal_rewrite_put(&b->w, j->orphans[i].type, j->orphans[i].handle,
+					    j->orphans[i].payload, j->orphans[i].length);
+	return b->w.err;
+}
+
+/* Write rules until `deadline_ns` (or `cap` rules, the test build's
+ * steps; 0: no cap): 1 while some are left, 0 when all are written,
+ * -errno. */
+static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
+{
+	struct journal_rebuild *b = &s->journal.rebuild;
+	/* Each rule's packed form, from the directory (or its heap). */
+	uint8_t packed[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
+	uint32_t walk = s->rules.walk, next;
+	unsigned looked = 0;
+
+	next = walk ? s->rules.slots[walk - 1].port_next : s->rules.ports[b->port].first;
+	for (;;) {
+		const struct rule_slot *r;
+		const uint8_t *bytes;
+		uint32_t slot, length;
+
+		if (next == 0) {
+			if (++b->port == HWDRV_PORTS_MAX)
+				return b->w.err;
+			s->rules.walk = 0;
+			next = s->rules.ports[b->port].first;
+			continue;
+		}
+		if (b->w.err)
+			return b->w.err;
+		if ((cap && looked == cap) || (looked % REBUILD_CHECK == REBUILD_CHECK - 1 &&
+					       clock_ns(CLOCK_MONOTONIC) >= deadline_ns))
+			return 1;
+		looked++;
+		slot = next - 1;
+		r = &s->rules.slots[slot];
+		next = r->port_next;
+		s->rules.walk = slot + 1;
+		if (r->dying || r->owner != 0)
+			continue;
+		/* A rule whose packed form does not unpack fails the rebuild:
+		 * never a record no start could read in its place. */
+		bytes = rules_packed(s, slot, packed, &length);
+		if (bytes == NULL ||
+		    rule_unpack(bytes, length, s->scratch->unpacked, sizeof(s->scratch->unpacked),
+				&s->scratch->unpack_memo) <= 0)
+			return -EPROTO;
+		journal_rewrite_put(&b->w, JOURNAL_RULE_PACKED,
+				    (uint64_t)r->generation << 32 | slot, bytes, length);
+	}
+}
+
+/* The damaged file, still under the journal's name, is linked under a name
+ * of its own before a new file takes that name: never overwritten. */
+static int keep_damaged(struct server *s)
+{
+	struct journal *j = &s->journal;
+	char name[sizeof(j->name) + 64];
+	struct timespec ts;
+	struct tm tm;
+
+	if (!j->damaged || j->damage_kept)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(name, sizeof(name), "%s.damaged-%04d%02d%02dT%02d%02d%02d.%09ld", j->name,
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec);
+	if (linkat(s->state_fd, j->name, s->state_fd, name, 0) != 0)
+		return -errno;
+	log_warnx("journal %s: the damaged file is kept as %s/%s", j->path, s->config.state_dir,
+		  name);
+	j->damage_kept = true;
+	return 0;
+}
+
+/* The new file, synced and named, is the journal now: everything appended
+ * so far is in it, durable. */
+static void adopt(struct server *s)
+{
+	struct journal *j = &s->journal;
+	struct journal_rebuild *b = &j->rebuild;
+
+	/* The file renamed over: closing it frees its blocks. */
+	loop_close(s, j->fd);
+	j->fd = b->fd;
+	b->fd = -1;
+	b->syncing = false;
+	j->file_end = b->w.at;
+	j->verbatim_from = 0;
+	j->records = b->w.records;
+	/* What was appended and not written is in the new file already. */
+	j->unwritten.used = 0;
+	j->unwritten.records = 0;
+	j->file++;
+	j->sync_target = 0;
+	j->broken = 0;
+	j->damaged = j->damage_kept = false;
+	commit_durable(s, j->end);
+}
+
+int rebuild_now(struct server *s)
+{
+	struct journal *j = &s->journal;
+	char name[sizeof(j->name) + 8];
+	int err = begin(s);
+
+	if (!err)
+		err = write_rules(s, UINT64_MAX, 0);
+	if (!err)
+		err = journal_rewrite_finish(&j->rebuild.w);
+	if (!err)
+		err = journal_fdatasync(j->rebuild.fd);
+	if (!err)
+		err = keep_damaged(s);
+	new_name(j, name, sizeof(name));
+	if (!err && renameat(s->state_fd, name, s->state_fd, j->name) != 0)
+		err = -errno;
+	if (err) {
+		drop(s);
+		return err;
+	}
+	adopt(s);
+	/* The rename itself is durable once the directory is. */
+	if (fsync(s->state_fd) != 0)
+		log_warn("journal %s: fsync of the state directory", j->path);
+	return 0;
+}
+
+static void failed(struct server *s, int err)
+{
+	struct journal *j = &s->journal;
+
+	drop(s);
+	j->retry_ns = clock_ns(CLOCK_MONOTONIC) + REBUILD_RETRY_NS;
+	log_warnx("journal %s: not rewritten (%s): persistent requests are refused until it is; "
+		  "tried again in a second",
+		  j->path, strerror(-err));
+}
+
+void rebuild_start(struct server *s)
+{
+	int err = begin(s);
+
+	if (err)
+		failed(s, err);
+}
+
+void rebuild_retry(struct server *s, uint64_t now_ns)
+{
+	struct journal *j = &s->journal;
+
+	if (j->broken && j->rebuild.fd < 0 && now_ns >= j->retry_ns)
+		rebuild_start(s);
+}
+
+unsigned rebuild_step(struct server *s)
+{
+	struct journal *j = &s->journal;
+	struct journal_rebuild *b = &j->rebuild;
+	char name[sizeof(j->name) + 8];
+	int err;
+
+	if (b->fd < 0 || b->syncing)
+		return 0;
+	if (!b->written) {
+		b->steps++;
+		err = write_rules(s, clock_ns(CLOCK_MONOTONIC) + REBUILD_STEP_NS,
+				  fault_step_rules());
+		if (err == 1)
+			return 1;
+		if (!err)
+			err = journal_rewrite_finish(&b->w);
+		if (!err)
+			err = keep_damaged(s);
+		if (err) {
+			failed(s, err);
+			return 0;
+		}
+		b->written = true;
+	}
+	new_name(j, name, sizeof(name));
+	if (!loop_submit_rebuild(s, b->fd, name, &b->chain_fault))
+		return 1; /* no room in the ring: the next round */
+	b->syncing = true;
+	return 1;
+}
+
+void rebuild_synced(struct server *s, unsigned step, int res)
+{
+	struct journal *j = &s->journal;
+	struct journal_rebuild *b = &j->rebuild;
+	uint64_t took;
+
+	if (!b->syncing)
+		return; /* dropped meanwhile (shutdown) */
+	if (step == 1 && b->chain_fault && res == -EBADF)
+		res = -b->chain_fault; /* the test build's failing sync (loop.c) */
+	if (step == 1)
+		res = fault_sync(b->fd, res);
+	if (res < 0 && b->chain_err == 0)
+		b->chain_err = res; /* the steps after it say ECANCELED */
+	if (step < 3)
+		return;
+	if (b->chain_err) {
+		failed(s, b->chain_err);
+		return;
+	}
+	took = clock_ns(CLOCK_MONOTONIC) - b->started_ns;
+	log_info("journal %s: rewritten from the table in %.2f s (%u steps, %llu records); "
+		 "persistent requests are served again",
+		 j->path, (double)took / 1e9, b->steps, (unsigned long long)b->w.records);
+	adopt(s);
+}
+
+void rebuild_abandon(struct server *s)
+{
+	drop(s);
+}
