@@ -107,6 +107,8 @@ int mpf_monitor_instance(struct mpf_monitor *m, struct mpf_instance_info *info)
 	info->clients = shm_load_relaxed32(&h->clients);
 	info->rules = shm_load_relaxed32(&h->rules);
 	info->unrestored = shm_load_relaxed32(&h->unrestored);
+	/* An errno, bounded: the region is the primary's to write. */
+	info->journal_error = -(int)(shm_load_relaxed32(&h->journal_error) & 0xfff);
 	beat = shm_load_relaxed64(&h->heartbeat_ns);
 	info->heartbeat_age_ns = beat && beat < now ? now - beat : 0;
 	state = shm_load_relaxed32(&h->state);

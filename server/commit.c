@@ -369,7 +369,7 @@ static void commit_failed(struct server *s, int err)
 	log_warnx("journal %s: sync failed (%s): %zu operation(s) not yet durable are undone and "
 		  "refused; the journal is rewritten before anything is acknowledged again",
 		  j->path, strerror(-err), s->commit.count);
-	j->broken = err;
+	journal_set_broken(s, err);
 	j->sync_target = 0;
 	cut_undone(s);
 	fail_beyond(s, j->durable, err);

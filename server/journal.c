@@ -84,6 +84,12 @@ static int append(struct server *s, enum journal_type type, uint64_t key, const 
 	return 0;
 }
 
+void journal_set_broken(struct server *s, int err)
+{
+	s->journal.broken = err;
+	shm_store_relaxed32(&s->region->journal_error, (uint32_t)-err);
+}
+
 int journal_write(struct server *s)
 {
 	struct journal *j = &s->journal;
@@ -96,7 +102,7 @@ int journal_write(struct server *s)
 		/* A torn record would end every later one's replay: cut it. */
 		if (ftruncate(j->fd, (off_t)j->file_end) != 0) {
 			log_warn("journal %s: cannot cut a torn write", j->path);
-			j->broken = err;
+			journal_set_broken(s, err);
 		}
 		log_warnx("journal %s: write: %s", j->path, strerror(-err));
 		return err;
@@ -551,7 +557,7 @@ int journal_open(struct server *s)
 		fd = -1;
 		err = rebuild_now(s);
 		if (err) {
-			j->broken = err;
+			journal_set_broken(s, err);
 			log_warnx("journal %s: no new journal written (%s): the damaged one keeps "
 				  "its name, and persistent requests are refused until one is",
 				  j->path, strerror(-err));

@@ -189,7 +189,7 @@ static void adopt(struct server *s)
 	j->unwritten.records = 0;
 	j->file++;
 	j->sync_target = 0;
-	j->broken = 0;
+	journal_set_broken(s, 0);
 	j->damaged = j->damage_kept = false;
 	commit_durable(s, j->end);
 }

@@ -649,6 +649,10 @@ int journal_fdatasync(int fd);
 int journal_write(struct server *s);
 void journal_unwritten_drop(struct server *s);
 
+/* Persistent requests refused with `err` from now on (0: served again),
+ * as monitors see it. */
+void journal_set_broken(struct server *s, int err);
+
 /* rebuild.c: the journal rewritten from the rule table. */
 /* The whole of it, now (a start). 0 or -errno. */
 int rebuild_now(struct server *s);

@@ -125,7 +125,10 @@ struct region_header {
 	 * walking the directory stop here (relaxed: a rule made during a walk
 	 * may or may not be seen). */
 	shm_u32 slots_end;
-	uint32_t reserved1;
+	/* Live: 0, or the errno every persistent request is refused with
+	 * until the journal is rewritten (a failed sync; a damaged journal
+	 * with no room for a new one). */
+	shm_u32 journal_error;
 	/* Constant: the activity stamps. */
 	uint64_t activity_offset;
 	uint32_t activity_blocks; /* per writer's row: a multiple of 8 */

@@ -4,7 +4,8 @@
 # creating, querying, destroying and bulk-loading rules, flowstat reading
 # them back (JSON, Prometheus, /metrics over HTTP beside a slow client, the
 # live view under tmux), the primary killed and restarted under flowstat's
-# eyes.
+# eyes; mpflowd-faults beside it, its journal refusing persistent requests
+# after a failed sync, as flowstat shows it.
 #
 #   test-tools.sh BUILD_DIR     exit 0 pass, 1 fail, 77 skip
 set -eu
@@ -18,12 +19,14 @@ dir=$(mktemp -d /tmp/mpflow-tools-XXXXXX)
 export MPFLOW_RUNTIME_DIR="$dir"
 primary=
 listener=
+faulty=
 session="mpflow-tools-$$"
 
 cleanup() {
 	tmux kill-session -t "$session" 2>/dev/null || true
 	[ -n "$listener" ] && kill "$listener" 2>/dev/null && wait "$listener" 2>/dev/null
 	[ -n "$primary" ] && kill "$primary" 2>/dev/null && wait "$primary" 2>/dev/null
+	[ -n "$faulty" ] && kill "$faulty" 2>/dev/null && wait "$faulty" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -326,6 +329,50 @@ if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys
 	fail "the port is still open after SIGTERM"
 fi
 echo "ok - flowstat --listen: routes, a slow client does not stall scrapers, SIGTERM"
+
+# ---- a journal that refuses persistent requests ------------------------------
+
+# mpflowd-faults (the test build whose journal syncs fail on demand) as a
+# second instance beside the first: a failed sync, and flowstat says so in
+# each of its forms until the journal is rewritten.
+MPFLOW_FAULTS="$dir/faults" "$build/tests/mpflowd-faults" --foreground --quiet --instance faulty \
+	--runtime-dir "$dir" --state-dir "$dir" --no-config --max-rules 8192 2>>"$dir/mpflowd.log" &
+faulty=$!
+fjson() {
+	"$flowstat" --instance faulty --json --interval 0 |
+		python3 -c "import json,sys; d=json.load(sys.stdin); print(d['instance']['journal_error'])"
+}
+fmetric() { "$flowstat" --instance faulty --prometheus | grep '^mpflow_journal_errno'; }
+fcreate() {
+	"$flowctl" --instance faulty flow create 0 ingress pattern eth / ipv4 src is 10.7.7.7 / end \
+		actions drop / end >"$dir/out" 2>"$dir/err"
+}
+for _ in $(seq 100); do
+	[ -S "$dir/faulty.sock" ] && fjson >/dev/null 2>&1 && break
+	sleep 0.05
+done
+[ "$(fjson)" = None ] || fail "a journal error before any failed: $(fjson)"
+echo EIO >"$dir/faults"
+fcreate && fail "a create acknowledged while syncs fail"
+grep -q "Input/output error" "$dir/err" || fail "the refused create does not say EIO"
+[ "$(fjson)" = "Input/output error" ] || fail "flowstat --json: journal_error $(fjson)"
+[ "$(fmetric)" = 'mpflow_journal_errno{mpflow_instance="faulty"} 5' ] ||
+	fail "flowstat --prometheus: $(fmetric)"
+"$flowstat" --instance faulty --once | grep -q "the journal refuses persistent requests (Input/output error)" ||
+	fail "flowstat --once does not say the journal refuses requests"
+rm -f "$dir/faults"
+for _ in $(seq 50); do
+	fcreate && break
+	sleep 0.1
+done
+grep -q "created" "$dir/out" || fail "persistent creates still refused once syncs succeed"
+[ "$(fjson)" = None ] || fail "the journal error stays after the rewrite: $(fjson)"
+[ "$(fmetric)" = 'mpflow_journal_errno{mpflow_instance="faulty"} 0' ] ||
+	fail "flowstat --prometheus after the rewrite: $(fmetric)"
+kill "$faulty"
+wait "$faulty" || fail "mpflowd-faults exited $?"
+faulty=
+echo "ok - a journal refusing persistent requests: flowstat --json, --prometheus, --once"
 
 # ---- the live view, under tmux --------------------------------------------------
 

@@ -89,6 +89,11 @@ void output_header(const struct flowstat *fs, const struct snapshot *s, FILE *ou
 			"%" PRIu32 " persistent rule(s) in the journal not restored by this "
 			"start (see mpflowd's log)\n",
 			in->unrestored);
+	if (in->journal_error)
+		fprintf(out,
+			"the journal refuses persistent requests (%s) until it is rewritten "
+			"(see mpflowd's log)\n",
+			strerror(-in->journal_error));
 }
 
 static void port_line(const struct snapshot *s, unsigned p, FILE *out)
@@ -231,9 +236,14 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 			",\"pid\":%" PRIu32 ",\"state\":\"%s\",\"start_ns\":%" PRIu64
 			",\"heartbeat_age_ns\":%" PRIu64 ",\"counters_age_ns\":%" PRIu64
 			",\"clients\":%" PRIu32 ",\"rules\":%" PRIu32 ",\"max_rules\":%" PRIu32
-			",\"unrestored\":%" PRIu32 "}",
+			",\"unrestored\":%" PRIu32 ",\"journal_error\":",
 			in->primary_pid, state_names[in->state], in->start_ns, in->heartbeat_age_ns,
 			in->counters_age_ns, in->clients, in->rules, in->max_rules, in->unrestored);
+		if (in->journal_error)
+			json_string(out, strerror(-in->journal_error));
+		else
+			fprintf(out, "null");
+		fprintf(out, "}");
 	} else {
 		fprintf(out, "null,\"error\":");
 		json_string(out, fs->status);
@@ -487,6 +497,10 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 	gauge(out, in->instance, "mpflow_rules_unrestored",
 	      "Persistent rules in the journal this start could not restore.", "%" PRIu32,
 	      in->unrestored);
+	gauge(out, in->instance, "mpflow_journal_errno",
+	      "The errno persistent requests are refused with until the journal is rewritten; "
+	      "0: served.",
+	      "%d", -in->journal_error);
 	gauge(out, in->instance, "mpflow_start_time_seconds", "Unix time the primary started.",
 	      "%.3f", (double)in->start_ns / 1e9);
 	gauge(out, in->instance, "mpflow_heartbeat_age_seconds",

@@ -649,6 +649,11 @@ struct mpf_instance_info {
 	 *  counters a device keeps itself (verbs: every --counter-interval);
 	 *  0 where the datapath counts in shared memory as packets pass (soft). */
 	uint64_t counters_age_ns;
+	/** 0, or -errno: every persistent request is refused with it until the
+	 *  primary has rewritten its journal (a sync failed; a damaged journal
+	 *  found at start with no room for a new one). Rules not persistent
+	 *  are served meanwhile. */
+	int journal_error;
 };
 
 /** Read the instance's state: 0 or -errno. Errors: -EAGAIN (nothing is
