@@ -34,7 +34,7 @@
  * a second, doubling to a minute while they keep failing. None starts
  * without room for twice the live records beside the appends. A failure
  * of the chain is a failed sync: commit.c undoes what it covered and
- * rewrites the journal from the table (journal_rewrite), which drops
+ * rewrites the journal from the table (rebuild.c), which drops
  * whatever a compaction made. One compaction at a time, and none while a
  * chain is in flight: a late rename never names another compaction's file.
  */
@@ -412,10 +412,8 @@ bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res
 	struct journal *j = &s->journal;
 	struct journal_compaction *c = &j->compact;
 
-	if (step == 1 && c->chain_fault && *res == -EBADF)
-		*res = -c->chain_fault; /* the test build's failing sync (loop.c) */
-	if (step == 1 && file == j->file)
-		*res = fault_sync(j->fd, *res);
+	if (step == 1) /* the test build's failing sync (loop.c) */
+		*res = fault_chain_step(file == j->file ? j->fd : -1, *res, c->chain_fault);
 	if (*res < 0 && c->chain_err == 0)
 		c->chain_err = *res; /* the steps after it say ECANCELED */
 	if (step < 3)

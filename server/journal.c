@@ -21,14 +21,15 @@
  * write's errno (ENOSPC is ENOSPC). A sync that fails poisons the file:
  * Linux reports a write-back error once, and the pages it lost may read
  * back as anything, so the file is rewritten from the table (a new file,
- * synced, renamed over it) before anything is acknowledged again; until a
- * rewrite succeeds every persistent request is refused with that errno.
+ * synced, renamed over it; rebuild.c, in steps of the loop) before
+ * anything is acknowledged again; until a rewrite succeeds every persistent
+ * request is refused with that errno.
  *
  * On start the file is read and checked record by record; the first record
  * that is truncated, has a bad magic, type, length or CRC ends it. A new
- * journal is written from what was restored and, once it is synced, the
- * damaged file is linked aside (INSTANCE.journal.damaged-TIMESTAMP) and the
- * new one renamed over its name: never overwritten, what follows the damage
+ * journal is written from what was restored (rebuild.c) and, once it is
+ * whole, the damaged file is linked aside (INSTANCE.journal.damaged-TIMESTAMP)
+ * and the new one, synced, renamed over its name: never overwritten, what follows the damage
  * can still be recovered by hand, and until a rewrite succeeds (no space:
  * refused, retried each second) the damaged file keeps the name, so that a
  * start meanwhile restores the same rules again. An intact file is
@@ -491,6 +492,8 @@ int journal_open(struct server *s)
 	snprintf(j->name, sizeof(j->name), INSTANCE_FMT ".journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
 	err = compact_init(s);
+	if (!err)
+		err = rebuild_init(s);
 	if (err)
 		return err;
 	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, reason,

@@ -146,9 +146,9 @@ bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rena
 }
 
 /* A journal rebuilt from the table (rebuild.c): synced, named. */
-bool loop_submit_rebuild(struct server *s, int fd, const char *rename, int *fault)
+bool loop_submit_rebuild(struct server *s, int fd, uint32_t tag, const char *rename, int *fault)
 {
-	return submit_sync(s, WATCH_JOURNAL_REBUILD, fd, 0, rename, fault);
+	return submit_sync(s, WATCH_JOURNAL_REBUILD, fd, tag, rename, fault);
 }
 
 void loop_close(struct server *s, int fd)
@@ -333,7 +333,8 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 			      cqe->res);
 		return; /* one-shot */
 	case WATCH_JOURNAL_REBUILD:
-		rebuild_synced(s, (uint32_t)user_data, cqe->res);
+		rebuild_synced(s, (uint32_t)(user_data >> 32) & 0xffffffu, (uint32_t)user_data,
+			       cqe->res);
 		return; /* one-shot */
 	case WATCH_COMPACTION:
 		if (read(s->journal.compact.bell, &ticks, sizeof(ticks)) > 0)
@@ -507,6 +508,7 @@ int loop_run(struct server *s)
 	     serve_clients(s, CLIENT_SLICE_NS) > 0 && clock_ns(CLOCK_MONOTONIC) < end;)
 		;
 	commit_sync_now(s);
+	rebuild_before_stop(s);
 	for (uint32_t i = 0; i < s->config.max_clients; i++) {
 		struct client *c = &s->clients[i];
 

@@ -38,6 +38,7 @@
 #define REBUILD_STEP_NS	 1000000ull    /* of writing in one loop round */
 #define REBUILD_RETRY_NS 1000000000ull /* from a failed rebuild to the next */
 #define REBUILD_CHECK	 256u	       /* rules between looks at the clock */
+#define REBUILD_TAG_MASK 0xffffffu     /* of a rebuild's generation: its chain's tag */
 
 /* The new file's name in the state directory. */
 static void new_name(const struct journal *j, char *out, size_t size)
@@ -71,6 +72,7 @@ static int begin(struct server *s)
 	struct journal *j = &s->journal;
 	struct journal_rebuild *b = &j->rebuild;
 	char name[sizeof(j->name) + 8];
+	uint32_t generation = b->generation + 1;
 	int fd;
 
 	drop(s);
@@ -82,8 +84,10 @@ static int begin(struct server *s)
 	fd = openat(s->state_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	*b = (struct journal_rebuild){
-		.fd = fd, .w = {.fd = fd}, .started_ns = clock_ns(CLOCK_MONOTONIC)};
+	*b = (struct journal_rebuild){.fd = fd,
+				      .w = {.fd = fd},
+				      .generation = generation,
+				      .started_ns = clock_ns(CLOCK_MONOTONIC)};
 	s->rules.walk = 0;
 	journal_rewrite_put(&b->w, JOURNAL_EPOCH, j->epoch, NULL, 0);
 	for (unsigned i = 0; i < j->n_meters; i++)
@@ -245,7 +249,11 @@ void rebuild_retry(struct server *s, uint64_t now_ns)
 {
 	struct journal *j = &s->journal;
 
-	if (j->broken && j->rebuild.fd < 0 && now_ns >= j->retry_ns)
+	/* Not while a sync is in flight (a write failed beside it): what it
+	 * covers is in the table, and is undone if it fails, which starts a
+	 * rebuild of its own (commit.c). No sync starts while the journal is
+	 * broken, so a rebuild never has one beside it. */
+	if (j->broken && j->rebuild.fd < 0 && !j->sync_target && now_ns >= j->retry_ns)
 		rebuild_start(s);
 }
 
@@ -262,8 +270,10 @@ unsigned rebuild_step(struct server *s)
 		b->steps++;
 		err = write_rules(s, clock_ns(CLOCK_MONOTONIC) + REBUILD_STEP_NS,
 				  fault_step_rules());
-		if (err == 1)
+		if (err == 1) {
+			fault_point("rebuild-step");
 			return 1;
+		}
 		if (!err)
 			err = journal_rewrite_finish(&b->w);
 		if (!err)
@@ -275,24 +285,22 @@ unsigned rebuild_step(struct server *s)
 		b->written = true;
 	}
 	new_name(j, name, sizeof(name));
-	if (!loop_submit_rebuild(s, b->fd, name, &b->chain_fault))
+	if (!loop_submit_rebuild(s, b->fd, b->generation & REBUILD_TAG_MASK, name, &b->chain_fault))
 		return 1; /* no room in the ring: the next round */
 	b->syncing = true;
 	return 1;
 }
 
-void rebuild_synced(struct server *s, unsigned step, int res)
+void rebuild_synced(struct server *s, uint32_t tag, unsigned step, int res)
 {
 	struct journal *j = &s->journal;
 	struct journal_rebuild *b = &j->rebuild;
 	uint64_t took;
 
-	if (!b->syncing)
-		return; /* dropped meanwhile (shutdown) */
-	if (step == 1 && b->chain_fault && res == -EBADF)
-		res = -b->chain_fault; /* the test build's failing sync (loop.c) */
-	if (step == 1)
-		res = fault_sync(b->fd, res);
+	if (!b->syncing || tag != (b->generation & REBUILD_TAG_MASK))
+		return; /* a chain of a rebuild since dropped (shutdown) */
+	if (step == 1)	/* the test build's failing sync (loop.c) */
+		res = fault_chain_step(b->fd, res, b->chain_fault);
 	if (res < 0 && b->chain_err == 0)
 		b->chain_err = res; /* the steps after it say ECANCELED */
 	if (step < 3)
@@ -306,6 +314,37 @@ void rebuild_synced(struct server *s, unsigned step, int res)
 		 "persistent requests are served again",
 		 j->path, (double)took / 1e9, b->steps, (unsigned long long)b->w.records);
 	adopt(s);
+}
+
+int rebuild_init(struct server *s)
+{
+	char name[sizeof(s->journal.name) + 8];
+
+	s->journal.rebuild.fd = -1;
+	/* What a rebuild that a crash cut short left (a symlink is removed,
+	 * not followed). */
+	new_name(&s->journal, name, sizeof(name));
+	if (unlinkat(s->state_fd, name, 0) != 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+void rebuild_before_stop(struct server *s)
+{
+	struct journal *j = &s->journal;
+	int err;
+
+	/* A chain in flight has a whole file: its rename lands or not, and
+	 * either file holds the same rules. */
+	if (!j->broken || j->rebuild.syncing)
+		return;
+	err = rebuild_now(s);
+	if (err)
+		log_warnx("journal %s: not rewritten before the stop (%s): the next start reads "
+			  "it as it is",
+			  j->path, strerror(-err));
+	else
+		log_info("journal %s: rewritten before the stop", j->path);
 }
 
 void rebuild_abandon(struct server *s)

@@ -251,11 +251,12 @@ struct journal_rewrite {
 struct journal_rebuild {
 	int fd; /* INSTANCE.journal.new; -1: none under way */
 	struct journal_rewrite w;
-	unsigned port;	 /* whose rules are being written (rule_table.walk) */
-	bool written;	 /* every record is in the file */
-	bool syncing;	 /* its sync + rename + directory sync chain is in flight */
-	int chain_err;	 /* the first failure of that chain */
-	int chain_fault; /* the test build's errno for its sync */
+	unsigned port;	     /* whose rules are being written (rule_table.walk) */
+	bool written;	     /* every record is in the file */
+	bool syncing;	     /* its sync + rename + directory sync chain is in flight */
+	int chain_err;	     /* the first failure of that chain */
+	int chain_fault;     /* the test build's errno for its sync */
+	uint32_t generation; /* of this rebuild: its chain's tag */
 	unsigned steps;
 	uint64_t started_ns;
 };
@@ -666,9 +667,16 @@ void rebuild_retry(struct server *s, uint64_t now_ns);
  * or the chain that syncs and names the file submitted. Returns whether
  * there was work. */
 unsigned rebuild_step(struct server *s);
-/* A step of that chain (1 sync, 2 rename, 3 directory sync) completed. */
-void rebuild_synced(struct server *s, unsigned step, int res);
-/* Shutdown: a rebuild under way is dropped. */
+/* A step of the chain tagged `tag` (1 sync, 2 rename, 3 directory sync)
+ * completed. */
+void rebuild_synced(struct server *s, uint32_t tag, unsigned step, int res);
+/* Start: no rebuild; a stale file of one is removed. 0 or -errno. */
+int rebuild_init(struct server *s);
+/* Shutdown, while the table still holds every rule: a broken journal is
+ * rewritten now, once (the file it has may hold what a failed sync undid
+ * where it could not be cut). */
+void rebuild_before_stop(struct server *s);
+/* The end: a rebuild under way is dropped. */
 void rebuild_abandon(struct server *s);
 
 /* compact.c: the journal compacted beside the loop. */
@@ -727,6 +735,10 @@ void commit_fini(struct server *s);
 #ifdef MPFLOW_FAULTS
 int fault_sync(int fd, int result);
 int fault_sync_errno(void);
+/* The verdict on a sync chain's first step, which completed with `result`:
+ * the test build decided at its submission (loop.c) whether it fails,
+ * `fault` (an errno; its fd was then -1), and keeps to that. */
+int fault_chain_step(int fd, int result, int fault);
 /* Rules a step of a rebuild writes at most ($MPFLOW_STEP_RULES; 0: as
  * many as its time allows). */
 unsigned fault_step_rules(void);
@@ -748,6 +760,12 @@ static inline int fault_sync_errno(void)
 static inline unsigned fault_step_rules(void)
 {
 	return 0;
+}
+static inline int fault_chain_step(int fd, int result, int fault)
+{
+	(void)fd;
+	(void)fault;
+	return result;
 }
 static inline void fault_point(const char *where)
 {
@@ -797,7 +815,7 @@ void loop_unwatch_handshake(struct server *s, struct handshake *h);
 bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename);
 /* The same chain for a rebuilt file (rebuild_synced); `*fault` is the test
  * build's errno for its sync. */
-bool loop_submit_rebuild(struct server *s, int fd, const char *rename, int *fault);
+bool loop_submit_rebuild(struct server *s, int fd, uint32_t tag, const char *rename, int *fault);
 /* Close `fd` in io_uring's worker, not in the loop: the last reference to
  * a journal file renamed over or unlinked frees its blocks, about a
  * millisecond per MiB on ext4. Before the loop's ring exists, close(2). */

@@ -245,6 +245,21 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* Whether the primary stands stopped (mpflowd-faults, STOP:POINT). */
+static bool stopped(const struct primary *p)
+{
+	char path[64], line[512], *paren;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	paren = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	return paren && (paren[2] == 'T' || paren[2] == 't');
+}
+
 /* The steps the primary's log says the last rebuild of the journal took
  * (rebuild.c), or 0 if none was logged. */
 static unsigned rebuild_steps(const struct primary *p)
@@ -270,21 +285,23 @@ static unsigned rebuild_steps(const struct primary *p)
  * After a failed sync the journal is rebuilt from the table in steps of the
  * loop (rebuild.c; mpflowd-faults writes 5 rules a step here): a client
  * whose rules are not persistent is served all along, and the new file
- * holds the persistent rules exactly. The port's list holds 15 of the
- * bystander's rules to each persistent one, so a step nearly always ends on
- * one of them; the bystander flushes them as the rebuild begins (the rule
- * the walk stands on leaves the list under it), then keeps making and
+ * holds the persistent rules exactly. The port's list starts with 150 of
+ * the bystander's rules, so the first step stands on its fifth; the primary
+ * stops there (STOP:rebuild-step), the bystander destroys that rule, and
+ * once the primary goes on flushes the rest and keeps making and
  * destroying rules until persistent creates are served again. (The code
  * before wrote the whole table inside one loop round: 1.5 s without an
- * answer to anyone at 1.9 M rules.)
+ * answer to anyone at 1.9 M rules. Without the walk handed back, the rebuild
+ * lost every rule after the one destroyed under it.)
  */
 static void test_a_journal_is_rebuilt_in_steps_while_clients_are_served(void **state)
 {
 	const char *const args[] = {"--max-rules", "65536", "--log-level", "info", NULL};
 	enum { GROUPS = 60, BURST = 10, BESIDE = 15 * BURST, CHURN = 64 };
-	uint64_t kept[GROUPS * BURST + 16], churn[CHURN] = {0}, handle;
+	uint64_t kept[GROUPS * BURST + 16], first[BESIDE], churn[CHURN] = {0}, handle;
 	unsigned n_kept, made = 0, steps, during;
 	struct mpf_client *c, *d;
+	struct mpf_completion done;
 	struct mpf_flow_error error;
 	int status[BURST];
 	struct primary p;
@@ -298,24 +315,34 @@ static void test_a_journal_is_rebuilt_in_steps_while_clients_are_served(void **s
 	assert_int_equal(primary_connect(&p, "durable", &c), 0);
 	assert_int_equal(primary_connect(&p, "bystander", &d), 0);
 	for (uint32_t g = 0; g < GROUPS; g++) {
-		create_burst(c, g * BURST, BURST, status);
-		for (unsigned i = 0; i < BURST; i++)
-			assert_int_equal(status[i], 0);
 		for (unsigned i = 0; i < BESIDE; i++) {
 			struct sample_rule s;
 
 			sample_rule_init(&s, 100000 + made++);
 			assert_int_equal(mpf_flow_create(d, 0, &ingress, s.pattern, s.actions, 0,
-							 &handle, &error),
+							 g == 0 ? &first[i] : &handle, &error),
 					 0);
 		}
+		create_burst(c, g * BURST, BURST, status);
+		for (unsigned i = 0; i < BURST; i++)
+			assert_int_equal(status[i], 0);
 	}
 	n_kept = persistent_rules(c, kept, GROUPS * BURST + 16, NULL, NULL);
 	assert_int_equal(n_kept, GROUPS * BURST);
 
-	set_fault("EIO");
+	/* A failed sync; the rebuild it sets off stops after its first step. */
+	set_fault("EIO STOP:rebuild-step");
 	assert_int_equal(create(c, 200000, 1, &handle, &error), -EIO);
+	for (int i = 0; i < 1000 && !stopped(&p); i++)
+		usleep(5000);
+	assert_true(stopped(&p));
 	clear_fault();
+	/* The rule the walk stands on goes when the primary goes on. */
+	assert_int_equal(mpf_submit_destroy(d, 0, first[4], 7, &error), 0);
+	assert_int_equal(mpf_submit_publish(d), 0);
+	assert_int_equal(kill(p.pid, SIGCONT), 0);
+	assert_int_equal(mpf_poll(d, &done, 1, 10000), 1);
+	assert_int_equal(done.status, 0);
 	assert_int_equal(mpf_flow_flush(d, 0, &error), 0);
 	during = made;
 	/* Each create takes the place of the bystander's oldest rule. */
@@ -339,9 +366,9 @@ static void test_a_journal_is_rebuilt_in_steps_while_clients_are_served(void **s
 	during = made - during;
 	kept[n_kept++] = handle;
 	steps = rebuild_steps(&p);
-	printf("the journal rebuilt in %u steps; meanwhile the bystander flushed %u rules, "
-	       "made %u and destroyed as many\n",
-	       steps, GROUPS * BESIDE, during);
+	printf("the journal rebuilt in %u steps; meanwhile the bystander destroyed the rule "
+	       "under the walk, flushed %u rules, made %u and destroyed as many\n",
+	       steps, GROUPS * BESIDE - 1, during);
 	assert_true(steps >= GROUPS * BURST / 5);
 
 	mpf_disconnect(d);
@@ -1210,20 +1237,6 @@ static void test_a_crash_during_a_compaction_loses_nothing_acknowledged(void **s
 	free(ops);
 	free(gone);
 	free(found);
-}
-
-static bool stopped(const struct primary *p)
-{
-	char path[64], line[512], *paren;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return false;
-	paren = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
-	fclose(f);
-	return paren && (paren[2] == 'T' || paren[2] == 't');
 }
 
 /* kill -9 right after a compaction's file became the journal's, its rename

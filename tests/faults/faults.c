@@ -5,7 +5,7 @@
  * alike — reports what the test wants.
  *
  * $MPFLOW_FAULTS names a file the test writes while the primary runs. When
- * it holds an errno name (EIO, ENOSPC, EDQUOT), every sync fails with that
+ * its first word is an errno name (EIO, ENOSPC, EDQUOT), every sync fails with that
  * errno, and fails the way Linux fails: the data written since the last
  * good sync of the file is lost (it reads back as zeros, the file keeps its
  * size), and the next sync may succeed without it. A primary that went on
@@ -13,9 +13,11 @@
  * what it acknowledged next; the tests look for exactly that. With ":KEEP"
  * after the name (EIO:KEEP), the data stays readable instead, as pages a
  * failed write-back left in the page cache read until they are evicted: a
- * start that finds them there must not bring back what they recorded. When it
- * holds STOP:POINT, the primary stops itself (SIGSTOP) at that point of
- * its code (fault_point), for a test to kill it there. $MPFLOW_STEP_RULES
+ * start that finds them there must not bring back what they recorded. When a
+ * word is STOP:POINT, the primary stops itself (SIGSTOP) at that point of
+ * its code (fault_point), for a test to kill it there or to act while it
+ * stands ("EIO STOP:rebuild-step": a failed sync, then a stop in the
+ * rebuild it sets off). $MPFLOW_STEP_RULES
  * caps the rules a step of a journal's rebuild writes (rebuild.c), so
  * that a test sees the loop serve between steps.
  */
@@ -41,8 +43,8 @@ static struct {
 	off_t synced;
 } files[FAULT_FDS];
 
-/* The word the test wrote, or "". */
-static void wanted(char word[static 64])
+/* The `n`th word the test wrote (from 0), or "". */
+static void wanted(unsigned n, char word[static 64])
 {
 	const char *path = getenv("MPFLOW_FAULTS");
 	FILE *f;
@@ -50,8 +52,11 @@ static void wanted(char word[static 64])
 	word[0] = '\0';
 	if (path == NULL || (f = fopen(path, "r")) == NULL)
 		return;
-	if (fscanf(f, "%63s", word) != 1)
-		word[0] = '\0';
+	for (unsigned i = 0; i <= n; i++)
+		if (fscanf(f, "%63s", word) != 1) {
+			word[0] = '\0';
+			break;
+		}
 	fclose(f);
 }
 
@@ -61,7 +66,7 @@ static int wanted_errno(bool *keep)
 {
 	char word[64], *colon;
 
-	wanted(word);
+	wanted(0, word);
 	colon = strchr(word, ':');
 	*keep = colon && strcmp(colon, ":KEEP") == 0;
 	if (colon)
@@ -96,9 +101,12 @@ void fault_point(const char *where)
 {
 	char word[64];
 
-	wanted(word);
-	if (strncmp(word, "STOP:", 5) == 0 && strcmp(word + 5, where) == 0)
-		raise(SIGSTOP);
+	/* Any word: "EIO STOP:rebuild-step" fails syncs, then stops there. */
+	for (unsigned n = 0; wanted(n, word), word[0]; n++)
+		if (strncmp(word, "STOP:", 5) == 0 && strcmp(word + 5, where) == 0) {
+			raise(SIGSTOP);
+			return;
+		}
 }
 
 int fault_sync_errno(void)
@@ -113,6 +121,20 @@ unsigned fault_step_rules(void)
 	const char *rules = getenv("MPFLOW_STEP_RULES");
 
 	return rules ? (unsigned)strtoul(rules, NULL, 10) : 0;
+}
+
+int fault_chain_step(int fd, int result, int fault)
+{
+	struct stat st;
+
+	if (fault)
+		return fault_sync(fd, -fault); /* loses what a failed sync loses */
+	/* Let through: the test's word now does not fail it after the fact
+	 * (the chain's rename has run). */
+	if (result == 0 && fd >= 0 && fd < FAULT_FDS && fstat(fd, &st) == 0)
+		files[fd] = (typeof(files[fd])){
+			.dev = st.st_dev, .ino = st.st_ino, .synced = st.st_size};
+	return result;
 }
 
 int fault_sync(int fd, int result)
