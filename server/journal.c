@@ -482,7 +482,6 @@ int journal_open(struct server *s)
 {
 	struct journal *j = &s->journal;
 	struct journal_scan sc = {0};
-	char reason[PATH_MAX + 160];
 	uint8_t *data = NULL;
 	struct stat st;
 	uint64_t size;
@@ -496,12 +495,10 @@ int journal_open(struct server *s)
 		err = rebuild_init(s);
 	if (err)
 		return err;
-	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, reason,
-			   sizeof(reason));
-	if (fd < 0) {
-		log_warnx("journal %s", reason);
-		return fd;
-	}
+	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, j->refusal,
+			   sizeof(j->refusal));
+	if (fd < 0)
+		return fd; /* the caller says why: j->refusal */
 	if (fstat(fd, &st) != 0) {
 		err = -errno;
 		goto out;

@@ -135,7 +135,13 @@ int main(int argc, char **argv)
 		memcg_guard_init(&s->memcg, self, root);
 	}
 	if ((err = journal_open(s)) != 0) {
-		fprintf(stderr, SERVER_NAME ": journal %s: %s\n", s->journal.path, strerror(-err));
+		/* The precise reason where the file itself was refused (its
+		 * owner, its type), not strerror's word for it. */
+		if (s->journal.refusal[0])
+			fprintf(stderr, SERVER_NAME ": journal %s\n", s->journal.refusal);
+		else
+			fprintf(stderr, SERVER_NAME ": journal %s: %s\n", s->journal.path,
+				strerror(-err));
 		pidfile_remove(s->pidfile);
 		return 1;
 	}

@@ -309,12 +309,13 @@ struct journal_compaction {
  * before any sync, so a record costs no system call of its own.
  */
 struct journal {
-	int fd;			  /* -1: none (a rewrite is owed: see `broken`) */
-	char name[48];		  /* INSTANCE.journal, in the state directory */
-	char path[PATH_MAX + 48]; /* STATE_DIR/INSTANCE.journal, for the log */
-	uint32_t epoch;		  /* of new handles, 0-255 */
-	uint64_t records;	  /* in the file and in `unwritten` */
-	uint64_t file_end;	  /* its size: where `unwritten` goes */
+	int fd;			      /* -1: none (a rewrite is owed: see `broken`) */
+	char name[48];		      /* INSTANCE.journal, in the state directory */
+	char path[PATH_MAX + 48];     /* STATE_DIR/INSTANCE.journal, for the log */
+	char refusal[PATH_MAX + 160]; /* why its file was refused at the start */
+	uint32_t epoch;		      /* of new handles, 0-255 */
+	uint64_t records;	      /* in the file and in `unwritten` */
+	uint64_t file_end;	      /* its size: where `unwritten` goes */
 	/* Where the file's records become the appends byte for byte, in LSN
 	 * order: 0, or a compacted file's snapshot end (commit.c cuts only
 	 * there). */

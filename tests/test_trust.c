@@ -204,6 +204,18 @@ static void make_journal(const char *const *args, struct primary *p)
 	assert_int_equal(primary_stop(p), 0);
 }
 
+/* The last line of `out`: what an operator reads first. */
+static const char *last_line(const char *out)
+{
+	size_t n = strlen(out);
+
+	while (n > 0 && out[n - 1] == '\n')
+		n--;
+	while (n > 0 && out[n - 1] != '\n')
+		n--;
+	return out + n;
+}
+
 static void test_a_planted_journal_is_never_restored(void **state)
 {
 	const char *const none[] = {NULL};
@@ -233,13 +245,13 @@ static void test_a_planted_journal_is_never_restored(void **state)
 	snprintf(command, sizeof(command), "cp '%s' '%s' && chown %u '%s'", from, to, STRANGER, to);
 	assert_int_equal(system(command), 0);
 	assert_int_equal(run_primary(argv_good, out, sizeof(out)), 1);
-	assert_non_null(strstr(out, "uid 65534"));
+	assert_non_null(strstr(last_line(out), "uid 65534"));
 
 	/* And one that is a symbolic link. */
 	unlink(to);
 	assert_int_equal(symlink(from, to), 0);
 	assert_int_equal(run_primary(argv_good, out, sizeof(out)), 1);
-	assert_non_null(strstr(out, "symbolic link"));
+	assert_non_null(strstr(last_line(out), "symbolic link"));
 
 	remove_tree(open_dir);
 	remove_tree(good);
