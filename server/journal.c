@@ -482,6 +482,7 @@ int journal_open(struct server *s)
 {
 	struct journal *j = &s->journal;
 	struct journal_scan sc = {0};
+	const uint8_t *rule;
 	uint8_t *data = NULL;
 	struct stat st;
 	uint64_t size;
@@ -534,12 +535,11 @@ int journal_open(struct server *s)
 		j->damaged = true;
 	}
 	restore_meters(s);
-	for (uint32_t slot = 0; slot < sc.slots && !err; slot++)
-		if (sc.rule[slot].record)
-			err = restore_rule(s, data + sc.rule[slot].record - 1);
-	for (unsigned i = 0; i < sc.n_far && !err; i++)
-		if (sc.far[i].rule.record)
-			err = restore_rule(s, data + sc.far[i].rule.record - 1);
+	/* In the order they were made, not by slot: a later rule in a reused
+	 * slot would come back older, and win its ties (and take a smaller
+	 * testpmd number). */
+	for (uint64_t at = 0; !err && (rule = journal_scan_next_rule(&sc, data, &at));)
+		err = restore_rule(s, rule);
 	if (err)
 		goto out;
 	if (s->unrestored_memory)

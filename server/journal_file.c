@@ -236,6 +236,24 @@ int journal_scan(const uint8_t *data, uint64_t size, struct journal_scan *sc)
 	return 0;
 }
 
+const uint8_t *journal_scan_next_rule(const struct journal_scan *sc, const uint8_t *data,
+				      uint64_t *at)
+{
+	struct journal_record h;
+
+	/* Every record before good_end checked whole in the scan. */
+	while (*at < sc->good_end) {
+		const uint8_t *record = data + *at;
+		uint64_t here = *at;
+
+		memcpy(&h, record, sizeof(h));
+		*at += sizeof(h) + h.length;
+		if (journal_is_rule(h.type) && journal_scan_live(sc, &h, here))
+			return record;
+	}
+	return NULL;
+}
+
 void journal_scan_free(struct journal_scan *sc)
 {
 	free(sc->rule);

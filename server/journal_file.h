@@ -104,6 +104,12 @@ int journal_scan_record(struct journal_scan *sc, const struct journal_record *h,
 void journal_scan_free(struct journal_scan *sc);
 /* Whether the record `h` at `at` is one the scan left live. */
 bool journal_scan_live(const struct journal_scan *sc, const struct journal_record *h, uint64_t at);
+/* The next rule record the scan of `data` left live, from offset `*at` on,
+ * in the file's order (the order the rules were made: a start restores
+ * them so, and same-priority rules keep which one wins); *at moves past
+ * it. NULL after the last. */
+const uint8_t *journal_scan_next_rule(const struct journal_scan *sc, const uint8_t *data,
+				      uint64_t *at);
 
 /* A file's records read with pread(2), window by window (a compaction
  * beside the loop: a mapping would turn a read error into SIGBUS). */

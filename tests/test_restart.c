@@ -159,6 +159,50 @@ static void test_rules_and_meters_come_back_with_their_handles(void **state)
 	mpf_disconnect(c);
 }
 
+/*
+ * A start restores rules in the order they were made, not by slot: rules
+ * made after most of the port's were destroyed take freed slots (below the
+ * survivors'), and after a SIGKILL and after a clean stop they still come
+ * after the survivors, numbered so (and, same priority, lose their ties to
+ * them). The code before replayed by slot: a restart made them the oldest.
+ */
+static void test_a_start_restores_rules_in_the_order_they_were_made(void **state)
+{
+	enum { MADE = 600, DESTROYED = 590, LATER = 10 };
+	struct primary *p = *state;
+	struct mpf_flow_error error;
+	uint64_t made[MADE], order[MADE - DESTROYED + LATER];
+	struct mpf_client *c;
+	unsigned n = 0;
+
+	assert_int_equal(primary_connect(p, "maker", &c), 0);
+	for (uint32_t i = 0; i < MADE; i++)
+		made[i] = create(c, i, PERSISTENT);
+	for (uint32_t i = 0; i < DESTROYED; i++)
+		assert_int_equal(mpf_flow_destroy(c, 0, made[i], &error), 0);
+	for (uint32_t i = DESTROYED; i < MADE; i++)
+		order[n++] = made[i];
+	for (uint32_t i = 0; i < LATER; i++)
+		order[n++] = create(c, MADE + i, PERSISTENT);
+	/* The later ones did take freed slots, below the survivors'. */
+	assert_true((uint32_t)order[n - 1] < (uint32_t)order[0]);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(number(c, order[i]), DESTROYED + i);
+	mpf_disconnect(c);
+
+	for (int round = 0; round < 2; round++) {
+		if (round == 0)
+			kill_primary(p);
+		else
+			assert_int_equal(primary_stop(p), 0);
+		assert_int_equal(primary_restart(p, args), 0);
+		assert_int_equal(primary_connect(p, "after", &c), 0);
+		for (unsigned i = 0; i < n; i++)
+			assert_int_equal(number(c, order[i]), i);
+		mpf_disconnect(c);
+	}
+}
+
 /* The killer: SIGKILL the primary after `delay_us`. */
 struct killer {
 	pid_t pid;
@@ -788,6 +832,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_rules_and_meters_come_back_with_their_handles),
+		T(test_a_start_restores_rules_in_the_order_they_were_made),
 		T(test_a_primary_killed_mid_stream_loses_no_acknowledged_rule),
 		T(test_a_primary_killed_under_many_clients_loses_no_acknowledged_rule),
 		T(test_a_damaged_journal_is_reported_and_read_up_to_the_damage),
