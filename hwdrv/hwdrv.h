@@ -30,6 +30,10 @@ struct hwdrv_config {
 	 * (NULL: none), and the bytes of each attached RX queue's ring. */
 	const char *sources[HWDRV_PORTS_MAX];
 	const char *dump_dir;
+	/* dump_dir opened and checked by the caller (the primary's trust
+	 * boundary, server/dirs.c): the files are made through it, never by
+	 * a path another user could swap for a symbolic link. */
+	int dump_dirfd;
 	uint32_t rxq_bytes;
 	/* Verbs backend: the RDMA device (NULL: the first with an Ethernet
 	 * port), its port (numbered from 1, as verbs numbers them), and how

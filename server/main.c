@@ -50,6 +50,14 @@ static int open_dirs(struct server *s)
 		fprintf(stderr, SERVER_NAME ": state directory %s\n", reason);
 		return -1;
 	}
+	/* The captures' directory is held to the same checks: the primary,
+	 * often root, makes files in it. */
+	if (cfg->device.dump_dir &&
+	    dir_open(cfg->dump_dir, 0700, (gid_t)-1, &s->dump_fd, reason, sizeof(reason)) != 0) {
+		fprintf(stderr, SERVER_NAME ": --dump-queues directory %s\n", reason);
+		return -1;
+	}
+	s->config.device.dump_dirfd = s->dump_fd;
 	return 0;
 }
 
@@ -96,7 +104,7 @@ int main(int argc, char **argv)
 	log_init(true, s->config.log_level, NULL);
 	s->listen_fd = -1;
 
-	s->runtime_fd = s->state_fd = -1;
+	s->runtime_fd = s->state_fd = s->dump_fd = -1;
 	if (open_dirs(s) != 0)
 		return 1;
 	snprintf(s->socket_name, sizeof(s->socket_name), INSTANCE_FMT ".sock", s->config.instance);
@@ -187,6 +195,8 @@ int main(int argc, char **argv)
 	pidfile_remove(s->pidfile);
 	close(s->state_fd);
 	close(s->runtime_fd);
+	if (s->dump_fd >= 0)
+		close(s->dump_fd);
 	log_info("instance %s stopped", s->config.instance);
 	return 0;
 }

@@ -386,6 +386,7 @@ struct server {
 	struct hwdrv device;
 	struct io_uring uring;
 	bool uring_up; /* from loop_init to loop_fini */
+	int dump_fd;   /* --dump-queues' directory, checked (dirs.c); -1: none */
 	int listen_fd;
 	int signal_fd;
 	int timer_fd;

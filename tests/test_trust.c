@@ -258,6 +258,61 @@ static void test_a_planted_journal_is_never_restored(void **state)
 	assert_int_equal(primary_cleanup(&maker), 0);
 }
 
+/*
+ * --dump-queues: the primary (root here) makes its captures in a directory
+ * held to the state directory's checks, through the directory's
+ * descriptor. Another user's directory is refused; a symbolic link where a
+ * capture goes is refused, its target untouched; the captures are
+ * readable by their owner only. (The code before opened each capture by
+ * path with fopen(3): a local user's symbolic link in a directory of
+ * theirs truncated a file of root's, and every capture was 0644.)
+ */
+static void test_a_capture_directory_is_held_to_the_same_checks(void **state)
+{
+	char theirs[64], good[64], run[64], victim[96], planted[96], out[2048];
+	const char *argv_theirs[] = {"--foreground",  "--runtime-dir", run,
+				     "--dump-queues", theirs,	       NULL};
+	const char *argv_good[] = {
+		"--foreground", "--runtime-dir", run, "--dump-queues", good, NULL};
+	const char *args[] = {"--dump-queues", good, NULL};
+	struct primary p;
+	struct stat st;
+
+	(void)state;
+	need_root();
+	make_dir(run, sizeof(run), "run", 0, 0700);
+	make_dir(theirs, sizeof(theirs), "theirs", STRANGER, 0755);
+	make_dir(good, sizeof(good), "good", 0, 0700);
+	snprintf(victim, sizeof(victim), "%s/victim", run);
+	write_file(victim, "precious\n");
+
+	/* Another user's directory, as the attack had it. */
+	snprintf(planted, sizeof(planted), "%s/port0-queue0.pcap", theirs);
+	assert_int_equal(symlink(victim, planted), 0);
+	assert_int_equal(run_primary(argv_theirs, out, sizeof(out)), 1);
+	assert_non_null(strstr(last_line(out), "--dump-queues directory"));
+	assert_non_null(strstr(last_line(out), "owned by uid 65534"));
+	assert_true(file_says(victim, "precious\n"));
+
+	/* A symbolic link where a capture goes, in a good directory. */
+	snprintf(planted, sizeof(planted), "%s/port0-queue0.pcap", good);
+	assert_int_equal(symlink(victim, planted), 0);
+	assert_int_equal(run_primary(argv_good, out, sizeof(out)), 1);
+	assert_non_null(strstr(last_line(out), "a symbolic link: refusing it"));
+	assert_true(file_says(victim, "precious\n"));
+
+	/* Without it: the captures are made, the owner's alone. */
+	assert_int_equal(unlink(planted), 0);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(lstat(planted, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(primary_cleanup(&p), 0);
+	remove_tree(run);
+	remove_tree(theirs);
+	remove_tree(good);
+}
+
 /* mpflowd as uid 65534 on its own directory `dir`; its pid. */
 static pid_t start_as_stranger(const char *dir)
 {
@@ -328,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_a_directory_others_can_write_is_refused),
 		cmocka_unit_test(test_a_symlink_for_a_directory_is_refused),
 		cmocka_unit_test(test_a_planted_journal_is_never_restored),
+		cmocka_unit_test(test_a_capture_directory_is_held_to_the_same_checks),
 		cmocka_unit_test(test_a_primary_of_another_user_is_not_trusted),
 	};
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -33,16 +34,46 @@ int soft_queue_index(const struct soft *soft, uint16_t queue)
 	return region_queue_index(soft->queues, soft->vfs, queue);
 }
 
+/* DIR/NAME.pcap, made through the directory's descriptor (checked by the
+ * primary: ours, writable by us alone), never following a symbolic link,
+ * and readable by its owner only: the capture is the traffic. */
 static pcap_dumper_t *dump_open(struct soft *soft, const char *name, struct mpf_flow_error *error)
 {
-	char path[512];
+	char file[96];
 	pcap_dumper_t *d;
+	struct stat st;
+	FILE *f;
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s.pcap", soft->dump_dir, name);
-	d = pcap_dump_open(soft->dead, path);
-	if (d == NULL)
-		flow_error_set(error, EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1, "--dump-queues: %s",
+	snprintf(file, sizeof(file), "%s.pcap", name);
+	fd = openat(soft->dump_dirfd, file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int err = fd < 0 ? errno : EPERM;
+
+		if (fd >= 0)
+			close(fd);
+		flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			       "--dump-queues: %s/%s: %s", soft->dump_dir, file,
+			       err == ELOOP   ? "a symbolic link: refusing it"
+			       : err == EPERM ? "not a regular file: refusing it"
+					      : strerror(err));
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		flow_error_set(error, errno, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			       "--dump-queues: %s/%s: %s", soft->dump_dir, file, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	d = pcap_dump_fopen(soft->dead, f);
+	if (d == NULL) {
+		flow_error_set(error, EIO, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			       "--dump-queues: %s/%s: %s", soft->dump_dir, file,
 			       pcap_geterr(soft->dead));
+		fclose(f);
+	}
 	return d;
 }
 

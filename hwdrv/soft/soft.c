@@ -212,8 +212,10 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 	soft->shares = config->shares;
 	soft->activity = config->activity;
 	soft->rxq_bytes = config->rxq_bytes ? config->rxq_bytes : 1u << 21;
-	if (config->dump_dir)
+	if (config->dump_dir) {
 		snprintf(soft->dump_dir, sizeof(soft->dump_dir), "%s", config->dump_dir);
+		soft->dump_dirfd = config->dump_dirfd;
+	}
 	pthread_mutex_init(&soft->dump_lock, NULL);
 	rcu_init(&soft->rcu, soft->n_workers);
 	cls_init(&soft->cls, &soft->rcu);

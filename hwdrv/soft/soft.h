@@ -210,6 +210,7 @@ struct soft {
 	uint64_t seq;
 	uint32_t rxq_bytes;
 	char dump_dir[256];
+	int dump_dirfd;		 /* dump_dir, checked by the primary */
 	pcap_t *dead;		 /* for pcap dumpers */
 	struct soft_rule *rules; /* installed, for close */
 	void *own_stats;	 /* port statistics when the config gives no region */
