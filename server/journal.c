@@ -377,6 +377,21 @@ static int keep_orphan(struct server *s, const struct journal_record *h, int por
 
 /* Create again what a RULE or RULE_PACKED record describes, in its slot;
  * or keep it as not restored, saying why. */
+/* The first few rules a start cannot restore are named in the log, one a
+ * line; the others are counted and said once (a start with a smaller
+ * --max-rules may keep millions). */
+#define UNRESTORED_NAMED 16u
+
+static bool named_unrestored(struct server *s)
+{
+	if (s->unrestored_named < UNRESTORED_NAMED) {
+		s->unrestored_named++;
+		return true;
+	}
+	s->unrestored_unnamed++;
+	return false;
+}
+
 static int restore_rule(struct server *s, const uint8_t *record)
 {
 	struct wire_request *request = &s->scratch->restore;
@@ -384,7 +399,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	struct mpf_flow_error error = {0};
 	struct journal_record h;
 	struct rule_bytes kept;
-	bool short_of_memory;
+	bool short_of_memory, named;
 	uint32_t length;
 	int err = 0;
 
@@ -408,24 +423,31 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		err = flow_error_set(&error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				     "not a persistent create");
 	if (err) {
-		log_warnx("journal %s: rule 0x%llx cannot be read (%s): kept, not restored",
-			  s->journal.path, (unsigned long long)h.key, error.message);
+		if (named_unrestored(s))
+			log_warnx("journal %s: rule 0x%llx cannot be read (%s): kept, not restored",
+				  s->journal.path, (unsigned long long)h.key, error.message);
 		return keep_orphan(s, &h, -1, payload);
 	}
 	if ((uint32_t)h.key >= s->rules.max) {
-		log_warnx("journal %s: rule 0x%llx is beyond --max-rules %u: kept, not restored",
-			  s->journal.path, (unsigned long long)h.key, s->rules.max);
+		if (named_unrestored(s))
+			log_warnx("journal %s: rule 0x%llx is beyond --max-rules %u: kept, not "
+				  "restored",
+				  s->journal.path, (unsigned long long)h.key, s->rules.max);
 		return keep_orphan(s, &h, request->rule.port, payload);
 	}
 	if ((uint32_t)(h.key >> 32) == 0) {
-		log_warnx("journal %s: rule 0x%llx has no generation: kept, not restored",
-			  s->journal.path, (unsigned long long)h.key);
+		if (named_unrestored(s))
+			log_warnx("journal %s: rule 0x%llx has no generation: kept, not restored",
+				  s->journal.path, (unsigned long long)h.key);
 		return keep_orphan(s, &h, request->rule.port, payload);
 	}
 	if (request->rule.port >= HWDRV_PORTS_MAX) {
-		log_warnx("journal %s: rule 0x%llx is on port %u, beyond any device's: kept, not "
-			  "restored",
-			  s->journal.path, (unsigned long long)h.key, (unsigned)request->rule.port);
+		if (named_unrestored(s))
+			log_warnx("journal %s: rule 0x%llx is on port %u, beyond any device's: "
+				  "kept, not "
+				  "restored",
+				  s->journal.path, (unsigned long long)h.key,
+				  (unsigned)request->rule.port);
 		return keep_orphan(s, &h, -1, payload);
 	}
 	kept = (struct rule_bytes){.wire = bytes, .wire_length = length};
@@ -444,7 +466,8 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	}
 	if (!err)
 		return 0;
-	if (!short_of_memory)
+	named = !short_of_memory && named_unrestored(s);
+	if (named)
 		log_warnx("journal %s: rule 0x%llx not restored (%s): kept in the journal "
 			  "until it is destroyed or a start can make it",
 			  s->journal.path, (unsigned long long)h.key, error.message);
@@ -455,9 +478,11 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		/* No room in the rule heap (a start with a smaller --max-rules):
 		 * the record is kept all the same, outside the directory, and
 		 * its slot serves nothing else this run. */
-		log_warnx("journal %s: rule 0x%llx: the rule heap is full: kept in the journal, "
-			  "not listed",
-			  s->journal.path, (unsigned long long)h.key);
+		if (named)
+			log_warnx("journal %s: rule 0x%llx: the rule heap is full: kept in the "
+				  "journal, "
+				  "not listed",
+				  s->journal.path, (unsigned long long)h.key);
 		return keep_orphan(s, &h, request->rule.port, payload);
 	}
 	return err;
@@ -542,6 +567,10 @@ int journal_open(struct server *s)
 		err = restore_rule(s, rule);
 	if (err)
 		goto out;
+	if (s->unrestored_unnamed)
+		log_warnx("journal %s: %u more rule(s) not restored for the reasons above, not "
+			  "named one by one: kept in the journal",
+			  j->path, s->unrestored_unnamed);
 	if (s->unrestored_memory)
 		log_warnx("journal %s: %u rule(s) not restored: the memory cgroup leaves %llu "
 			  "MiB, less than the %llu MiB mpflowd keeps for itself; kept in the "

@@ -412,7 +412,9 @@ struct server {
 	uint32_t persistent_rules;
 	uint32_t unrestored_rules;  /* in slots, and beyond --max-rules */
 	uint32_t unrestored_memory; /* of those: refused by the memory cgroup (memcg.c) */
-	struct memcg_guard memcg;   /* creates held to the memory cgroups' limits */
+	/* Of the others: named in the log one by one, and not (journal.c). */
+	uint32_t unrestored_named, unrestored_unnamed;
+	struct memcg_guard memcg; /* creates held to the memory cgroups' limits */
 	struct journal journal;
 	struct commit commit;
 	struct handshake handshakes[HANDSHAKES_MAX];
