@@ -61,13 +61,32 @@ fail:;
 	return err;
 }
 
+/* Sessions held by `uid`. */
+static uint32_t sessions_of(const struct server *s, uid_t uid)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < s->config.max_clients; i++)
+		n += s->clients[i].active && s->clients[i].uid == uid;
+	return n;
+}
+
 int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name, int fds[4],
 	       struct client **out, char *reason, size_t reason_size)
 {
 	struct client *c = free_slot(s);
-	uint32_t index, generation;
+	uint32_t index, generation, half = (s->config.max_clients + 1) / 2;
 	int memfd = -1, err;
 
+	/* Another user (one --allow-group admits) holds half the sessions at
+	 * most: it cannot keep the primary's own user and root out. */
+	if (uid != 0 && uid != geteuid() && sessions_of(s, uid) >= half) {
+		snprintf(reason, reason_size,
+			 "uid %u already holds %u sessions, half of --max-clients %u: the rest "
+			 "are kept for others",
+			 (unsigned)uid, half, s->config.max_clients);
+		return -EUSERS;
+	}
 	if (c == NULL) {
 		snprintf(reason, reason_size,
 			 "this instance already serves %u clients (--max-clients)",

@@ -121,6 +121,72 @@ static void test_silent_connections_cannot_keep_others_out(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/*
+ * Sessions: another user (admitted by --allow-group) that connects as many
+ * as it can holds half of --max-clients, and is refused the rest with
+ * EUSERS saying so; the primary's own user still connects. (Before, one
+ * allowed user took every session: root's flowctl was refused "this
+ * instance already serves 256 clients".)
+ */
+static void test_another_user_cannot_take_every_session(void **state)
+{
+	const char *args[] = {"--allow-group", "65534", "--max-clients", "16", NULL};
+	struct group *nogroup = getgrgid(STRANGER);
+	struct mpf_client *mine[8];
+	int ready[2], status;
+	struct primary p;
+	pid_t stranger;
+	char held = 0;
+
+	(void)state;
+	if (geteuid() != 0 || nogroup == NULL)
+		skip();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	assert_int_equal(pipe(ready), 0);
+	stranger = fork();
+	if (stranger == 0) {
+		struct mpf_client *c[32];
+		struct mpf_connect_options o = {.runtime_dir = p.dir, .primary_uid = 0};
+		struct mpf_flow_error error;
+		char n = 0, last_ok = 1;
+
+		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+			_exit(126);
+		for (int i = 0; i < 32; i++) {
+			int err = mpf_connect(&o, &c[i], &error);
+
+			if (err == 0)
+				n++;
+			else
+				last_ok = err == -EUSERS && strstr(error.message,
+								   "half of --max-clients")
+						  ? 1
+						  : 0;
+		}
+		if (write(ready[1], &n, 1) != 1 || write(ready[1], &last_ok, 1) != 1)
+			_exit(1);
+		pause(); /* holding them */
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &held, 1), 1);
+	assert_int_equal(held, 8);
+	assert_int_equal(read(ready[0], &held, 1), 1);
+	assert_int_equal(held, 1); /* refused with EUSERS, saying why */
+	/* The other half is the primary's own user's. */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(primary_connect(&p, "owner", &mine[i]), 0);
+	for (int i = 0; i < 8; i++)
+		mpf_disconnect(mine[i]);
+	kill(stranger, SIGKILL);
+	assert_int_equal(waitpid(stranger, &status, 0), stranger);
+	close(ready[0]);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_hello_with_bytes_after_it_is_refused(void **state)
 {
 	struct handshake_hello hello = {
@@ -498,6 +564,7 @@ static void test_the_rule_heap_shows_rules_but_not_their_user_data(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_another_user_cannot_take_every_session),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
 		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),
