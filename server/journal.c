@@ -563,8 +563,32 @@ int journal_open(struct server *s)
 	/* In the order they were made, not by slot: a later rule in a reused
 	 * slot would come back older, and win its ties (and take a smaller
 	 * testpmd number). */
-	for (uint64_t at = 0; !err && (rule = journal_scan_next_rule(&sc, data, &at));)
+	/* Where the memory cgroup cannot hold even the rules' directory
+	 * entries, no start can keep them: refused, saying so, rather than a
+	 * start that thrashes on the journal's pages and never finishes. */
+	if (sc.live_rules) {
+		uint64_t room = memcg_headroom(s->memcg.self, s->memcg.root),
+			 least = sc.live_rules * MEMCG_KEEP_LEAST;
+
+		if (room != UINT64_MAX && room < least) {
+			snprintf(j->refusal, sizeof(j->refusal),
+				 "%s: its %llu rules take at least %llu MiB even kept unrestored, "
+				 "and the memory cgroup leaves %llu MiB: raise its limit",
+				 j->path, (unsigned long long)sc.live_rules,
+				 (unsigned long long)((least + (1u << 20) - 1) >> 20),
+				 (unsigned long long)(room >> 20));
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	/* What keeping the rules it may not restore will take is held back
+	 * from what restoring them may take (memcg.h). */
+	s->memcg.held_back = sc.live_rules * MEMCG_KEEP_BYTES;
+	for (uint64_t at = 0; !err && (rule = journal_scan_next_rule(&sc, data, &at));) {
 		err = restore_rule(s, rule);
+		s->memcg.held_back -= s->memcg.held_back >= MEMCG_KEEP_BYTES ? MEMCG_KEEP_BYTES : 0;
+	}
+	s->memcg.held_back = 0;
 	if (err)
 		goto out;
 	if (s->unrestored_unnamed)
@@ -572,11 +596,12 @@ int journal_open(struct server *s)
 			  "named one by one: kept in the journal",
 			  j->path, s->unrestored_unnamed);
 	if (s->unrestored_memory)
-		log_warnx("journal %s: %u rule(s) not restored: the memory cgroup leaves %llu "
-			  "MiB, less than the %llu MiB mpflowd keeps for itself; kept in the "
+		log_warnx("journal %s: %u rule(s) not restored: the memory cgroup left %llu MiB, "
+			  "less than the %llu MiB mpflowd keeps for itself and %u bytes for each "
+			  "rule still to replay (what keeping it unrestored takes); kept in the "
 			  "journal until a start with more memory",
 			  j->path, s->unrestored_memory, (unsigned long long)(s->memcg.room >> 20),
-			  (unsigned long long)(MEMCG_RESERVE >> 20));
+			  (unsigned long long)(MEMCG_RESERVE >> 20), MEMCG_KEEP_BYTES);
 	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
 	rules_restored(s);
 	j->records = sc.records;

@@ -201,13 +201,16 @@ int journal_scan_record(struct journal_scan *sc, const struct journal_record *h,
 		r = scan_slot(sc, slot, true);
 		if (r == NULL)
 			return -ENOMEM;
+		sc->live_rules += r->record == 0;
 		*r = (struct journal_scan_rule){.record = at + 1, .generation = generation};
 		return 0;
 	case JOURNAL_RULE_GONE:
 		/* Only the rule it names: the slot may hold a later one. */
 		r = scan_slot(sc, slot, false);
-		if (r && r->record && r->generation == generation)
+		if (r && r->record && r->generation == generation) {
 			r->record = 0;
+			sc->live_rules--;
+		}
 		return 0;
 	case JOURNAL_METER:
 		return scan_meter_keep(sc, h->key, at);

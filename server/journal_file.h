@@ -91,7 +91,8 @@ struct journal_scan {
 	unsigned n_meters, cap_meters;
 	uint64_t good_end; /* bytes that passed every check */
 	uint64_t records;
-	const char *stop; /* why reading stopped early, or NULL */
+	uint64_t live_rules; /* rules the records leave live */
+	const char *stop;    /* why reading stopped early, or NULL */
 };
 
 /* Scan `size` bytes in memory (a start). 0, or -ENOMEM. A damaged record

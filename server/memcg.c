@@ -180,7 +180,7 @@ void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root)
 bool memcg_admit(struct memcg_guard *g)
 {
 	struct timespec ts;
-	uint64_t now, room, cap;
+	uint64_t now, room, cap, reserve;
 
 	if (g->allowed && g->since_read < MEMCG_READ_EVERY) {
 		g->allowed--;
@@ -189,7 +189,8 @@ bool memcg_admit(struct memcg_guard *g)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	if (g->read_ns && g->room < MEMCG_RESERVE && now - g->read_ns < MEMCG_REREAD_NS)
+	reserve = MEMCG_RESERVE + g->held_back;
+	if (g->read_ns && g->room < reserve && now - g->read_ns < MEMCG_REREAD_NS)
 		return false;
 	room = memcg_headroom(g->self, g->root);
 	/* What each create since took, as the room shrank, between two
@@ -209,11 +210,11 @@ bool memcg_admit(struct memcg_guard *g)
 	g->room = room;
 	g->read_ns = now;
 	g->since_read = 0;
-	if (g->room < MEMCG_RESERVE)
+	if (g->room < reserve)
 		return false;
 	/* Where no limit binds, nothing to measure: the longest stretch. */
 	cap = g->measured || g->room == UINT64_MAX ? MEMCG_READ_EVERY : MEMCG_READ_FIRST;
-	g->allowed = (g->room - MEMCG_RESERVE) / 2 / g->rule_bytes;
+	g->allowed = (g->room - reserve) / 2 / g->rule_bytes;
 	if (g->allowed > cap)
 		g->allowed = cap;
 	return true;

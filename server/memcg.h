@@ -28,7 +28,18 @@ uint64_t memcg_headroom(const char *self, const char *root);
  * creates at most, and while short no oftener than every MEMCG_REREAD_NS.
  * A rule destroyed gives its memory to the next create.
  */
-#define MEMCG_RESERVE	 (32ull << 20) /* for the daemon itself: clients, journal, compaction */
+#define MEMCG_RESERVE (32ull << 20) /* for the daemon itself: clients, journal, compaction */
+/* What a rule that a start keeps but does not restore still takes: its
+ * directory entry and counter line (128) and its slot, counted high. A
+ * start holds it back for each rule still to replay (memcg_guard's
+ * held_back), so that those it cannot restore still fit when it keeps
+ * them: a start that filled the cgroup with restored rules, then kept the
+ * rest past its limit, thrashed on the journal's pages and never finished. */
+#define MEMCG_KEEP_BYTES 256u
+/* The least it takes: the entry and counter line (128) and the slot (56,
+ * and its place on the free stack). A journal with more rules than the
+ * cgroup holds at that is refused at the start, saying so. */
+#define MEMCG_KEEP_LEAST 192u
 #define MEMCG_RULE_BYTES 2048u
 /* A reading is 3-4 files a cgroup level, a few hundred microseconds in
  * all (v1's memory.stat sums its subtree): no oftener than this many
@@ -46,6 +57,7 @@ struct memcg_guard {
 	uint64_t read_ns;    /* CLOCK_MONOTONIC of the last read; 0: none yet */
 	uint64_t rule_bytes; /* what a create takes, as the readings show it */
 	bool measured;	     /* by a reading after MEMCG_READ_FIRST creates */
+	uint64_t held_back;  /* beyond MEMCG_RESERVE: a start's rules still to come */
 };
 
 void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root);

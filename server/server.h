@@ -312,7 +312,7 @@ struct journal {
 	int fd;			      /* -1: none (a rewrite is owed: see `broken`) */
 	char name[48];		      /* INSTANCE.journal, in the state directory */
 	char path[PATH_MAX + 48];     /* STATE_DIR/INSTANCE.journal, for the log */
-	char refusal[PATH_MAX + 160]; /* why its file was refused at the start */
+	char refusal[PATH_MAX + 256]; /* why the start refused it */
 	uint32_t epoch;		      /* of new handles, 0-255 */
 	uint64_t records;	      /* in the file and in `unwritten` */
 	uint64_t file_end;	      /* its size: where `unwritten` goes */

@@ -469,9 +469,15 @@ static void test_a_memory_cgroup_near_its_limit_refuses_creates(void **state)
 	n_found = persistent_rules(c, found, MAX, &unrestored, NULL);
 	assert_int_equal(n_found, n);
 	assert_int_equal(unrestored, n);
-	assert_true(primary_log_lines(&p, "the memory cgroup leaves 31 MiB") > 0);
+	assert_true(primary_log_lines(&p, "the memory cgroup left 31 MiB") > 0);
 	mpf_disconnect(c);
 	assert_int_equal(primary_stop(&p), 0);
+	/* Less room than even their directory entries take: the start is
+	 * refused, saying so (not a start that thrashes without end). */
+	cgroup_uses(svc, limit - (unsigned long long)n * MEMCG_KEEP_LEAST / 2);
+	assert_int_not_equal(primary_restart(&p, args), 0);
+	assert_int_equal(
+		primary_log_lines(&p, "even kept unrestored, and the memory cgroup leaves"), 1);
 	/* Room again: every one back, with its handle. */
 	cgroup_uses(svc, 0);
 	assert_int_equal(primary_restart(&p, args), 0);
