@@ -444,8 +444,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	if (request->rule.port >= HWDRV_PORTS_MAX) {
 		if (named_unrestored(s))
 			log_warnx("journal %s: rule 0x%llx is on port %u, beyond any device's: "
-				  "kept, not "
-				  "restored",
+				  "kept, not restored",
 				  s->journal.path, (unsigned long long)h.key,
 				  (unsigned)request->rule.port);
 		return keep_orphan(s, &h, -1, payload);
@@ -480,8 +479,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		 * its slot serves nothing else this run. */
 		if (named)
 			log_warnx("journal %s: rule 0x%llx: the rule heap is full: kept in the "
-				  "journal, "
-				  "not listed",
+				  "journal, not listed",
 				  s->journal.path, (unsigned long long)h.key);
 		return keep_orphan(s, &h, request->rule.port, payload);
 	}
@@ -583,10 +581,10 @@ int journal_open(struct server *s)
 	}
 	/* What keeping the rules it may not restore will take is held back
 	 * from what restoring them may take (memcg.h). */
-	s->memcg.held_back = sc.live_rules * MEMCG_KEEP_BYTES;
-	for (uint64_t at = 0; !err && (rule = journal_scan_next_rule(&sc, data, &at));) {
+	for (uint64_t at = 0, left = sc.live_rules;
+	     !err && (rule = journal_scan_next_rule(&sc, data, &at)); left--) {
+		s->memcg.held_back = left * MEMCG_KEEP_BYTES;
 		err = restore_rule(s, rule);
-		s->memcg.held_back -= s->memcg.held_back >= MEMCG_KEEP_BYTES ? MEMCG_KEEP_BYTES : 0;
 	}
 	s->memcg.held_back = 0;
 	if (err)
