@@ -162,8 +162,14 @@ static double whole_path(const char *source, bool floor, const char *workers,
 
 	snprintf(spec, sizeof(spec), "0=%s", source);
 	if (primary_start(&p, args) != 0 || primary_connect(&p, "bench", &c) != 0) {
-		fprintf(stderr, "datapath: cannot start mpflowd (MPFLOWD=%s)\n",
-			getenv("MPFLOWD") ? getenv("MPFLOWD") : "");
+		FILE *log = fopen(p.log, "r");
+		char line[512];
+
+		fprintf(stderr,
+			"datapath: cannot start mpflowd (MPFLOWD=%s) with --source %s; its log:\n",
+			getenv("MPFLOWD") ? getenv("MPFLOWD") : "", spec);
+		while (log && fgets(line, sizeof(line), log))
+			fputs(line, stderr);
 		exit(1);
 	}
 	if (floor)
