@@ -60,6 +60,10 @@
  * margin of megabytes kept a small state directory from ever compacting,
  * until dead records filled it and every persistent request failed. */
 #define ROOM_MARGIN (64u << 10)
+/* Free space beyond that which the loop's appends take seconds to fill
+ * (at a million persistent records a second, 40 MB/s): a compaction may
+ * then run behind the loop without the disk filling meanwhile. */
+#define POLITE_ROOM (256ull << 20)
 
 static bool stopped(struct journal_compaction *c)
 {
@@ -164,8 +168,10 @@ static void *compact_thread(void *arg)
 	int err;
 
 	/* Background work: where the loop and it want the same core, the
-	 * loop serves first. */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	 * loop serves first; unless the disk is tight, where a compaction
+	 * outrun by the loop's appends would fill it. */
+	if (c->polite)
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	err = snapshot(c);
 
 	if (!err)
@@ -249,17 +255,21 @@ int compact_init(struct server *s)
 	return 0;
 }
 
-/* Room for the live records twice over, beside what the loop appends. */
+/* Room for the live records twice over, beside what the loop appends;
+ * whether there is so much more that the thread may yield to the loop
+ * (c->polite). */
 static bool room_for(struct server *s)
 {
 	struct journal *j = &s->journal;
 	uint64_t live = s->persistent_rules + j->n_meters + 1, need, free_bytes;
 	struct statvfs st;
 
+	j->compact.polite = true;
 	if (fstatvfs(j->fd, &st) != 0)
 		return true; /* the writes will say */
 	need = 2 * (j->records ? j->file_end / j->records * live : 0) + ROOM_MARGIN;
 	free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
+	j->compact.polite = free_bytes >= need + POLITE_ROOM;
 	if (free_bytes >= need)
 		return true;
 	log_warnx("journal %s: compaction deferred: %llu bytes free, about %llu needed", j->path,

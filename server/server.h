@@ -273,6 +273,7 @@ struct journal_compaction {
 	bool running;	  /* a thread runs, or waits to be joined */
 	bool ready;	  /* done; the switch waits for the sync in flight */
 	bool rename_owed; /* the journal's fd is the compacted file, not yet named */
+	bool polite;	  /* the thread yields to the loop: the disk has room to spare */
 	unsigned chains;  /* sync + rename + directory sync chains in flight */
 	int chain_err;	  /* the first failure of the chain in flight */
 	int chain_fault;  /* the test build's errno for the chain's sync */
