@@ -33,6 +33,7 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 {
 	const struct rule_table *t = &s->rules;
 	uint32_t used = 0, persistent = 0, unrestored = 0;
+	uint64_t made = 0;
 	alignas(8) static uint8_t request[WIRE_MSG_MAX]; /* the loop's: one thread */
 
 	/* Slots from t->fresh on were never used: nothing to check there. */
@@ -103,6 +104,14 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 	if (persistent != s->persistent_rules)
 		return BAD("%u persistent rules, the primary counts %u", persistent,
 			   s->persistent_rules);
+	/* Each held by its maker: in slots, and beyond them. */
+	for (uint32_t i = 0; i < s->rules.n_makers; i++)
+		made += s->rules.makers[i].rules;
+	if (made != (uint64_t)persistent + s->journal.n_orphans)
+		return BAD("%u persistent rules (%u in slots, %u beyond them), their makers "
+			   "hold %llu",
+			   persistent + s->journal.n_orphans, persistent, s->journal.n_orphans,
+			   (unsigned long long)made);
 	if (shm_load_relaxed32(&s->region->rules) != used)
 		return BAD("the region says %u rules, there are %u",
 			   shm_load_relaxed32(&s->region->rules), used);

@@ -76,11 +76,11 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 {
 	struct client *c = free_slot(s);
 	uint32_t index, generation, half = (s->config.max_clients + 1) / 2;
-	int memfd = -1, err;
+	int memfd = -1, err, maker;
 
 	/* Another user (one --allow-group admits) holds half the sessions at
 	 * most: it cannot keep the primary's own user and root out. */
-	if (uid != 0 && uid != geteuid() && sessions_of(s, uid) >= half) {
+	if (!rules_uid_is_instance(uid) && sessions_of(s, uid) >= half) {
 		snprintf(reason, reason_size,
 			 "uid %u already holds %u sessions, half of --max-clients %u: the rest "
 			 "are kept for others",
@@ -93,6 +93,11 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 			 s->config.max_clients);
 		return -EUSERS;
 	}
+	maker = rules_maker(&s->rules, uid);
+	if (maker < 0) {
+		snprintf(reason, reason_size, "the primary is out of memory");
+		return maker;
+	}
 	index = (uint32_t)(c - s->clients);
 	generation = c->generation + 1;
 	memset(c, 0, sizeof(*c));
@@ -101,6 +106,7 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 	c->session = ++s->next_session ? s->next_session : ++s->next_session;
 	c->pid = pid;
 	c->uid = uid;
+	c->maker = (uint32_t)maker;
 	c->sock = sock;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->primary_bell = doorbell_create();

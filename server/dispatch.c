@@ -74,11 +74,12 @@ static int run_rule(struct server *s, struct client *c, const struct wire_reques
 	return err;
 }
 
-/* The slot of a rule `c` may act on, on `port`; or -errno. */
+/* The slot of a rule `c` may act on (`changes` it: destroy, reset), on
+ * `port`; or -errno. */
 static int find_rule(struct server *s, struct client *c, uint16_t port, uint64_t handle,
-		     struct mpf_flow_error *error)
+		     bool changes, struct mpf_flow_error *error)
 {
-	int slot = rules_lookup(s, c, handle, error);
+	int slot = rules_lookup(s, c, handle, changes, error);
 
 	if (slot >= 0 && s->rules.slots[slot].port != port)
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
@@ -99,7 +100,7 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 		int slot, err;
 
 		memcpy(&handle, &req->destroy.handles[i], sizeof(handle));
-		slot = find_rule(s, c, req->destroy.port, handle, &error);
+		slot = find_rule(s, c, req->destroy.port, handle, true, &error);
 		if (slot < 0) {
 			if (!first_error) {
 				first_error = slot;
@@ -130,7 +131,8 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 static int run_query(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
-	int slot = find_rule(s, c, req->query.port, req->query.handle, &out->error);
+	int slot =
+		find_rule(s, c, req->query.port, req->query.handle, req->query.reset, &out->error);
 	struct region_count count;
 	int err;
 
@@ -498,11 +500,12 @@ static enum job_progress job_step(struct server *s, struct client *c)
 	case JOB_LEAVE:
 		return rules_destroy_owned(s, c, job, JOB_STEP) ? JOB_MORE : JOB_DONE;
 	case JOB_FLUSH_PERSISTENT:
-		if (rules_destroy_persistent(s, job, JOB_STEP, &job->status))
+		if (rules_destroy_persistent(s, c, job, JOB_STEP, &job->status))
 			return JOB_MORE;
 		/* Then the rules kept beyond --max-rules, which have no slot. */
 		if (!job->status)
-			job->status = journal_orphans_destroy(s, (uint16_t)job->port, &orphans);
+			job->status =
+				journal_orphans_destroy(s, (uint16_t)job->port, c->maker, &orphans);
 		job->done += orphans;
 		if (job->status)
 			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,

@@ -126,9 +126,16 @@ void journal_unwritten_drop(struct server *s)
 	j->unwritten.records = 0;
 }
 
-int journal_rule(struct server *s, uint64_t handle, const void *packed, uint32_t length)
+int journal_rule(struct server *s, uint64_t handle, uint32_t maker, const void *packed,
+		 uint32_t length)
 {
-	return append(s, JOURNAL_RULE_PACKED, handle, packed, length, PENDING_RULE);
+	uint8_t *of_uid = s->scratch->of_uid;
+
+	if (maker == 0)
+		return append(s, JOURNAL_RULE_PACKED, handle, packed, length, PENDING_RULE);
+	return append(s, JOURNAL_RULE_OF_UID, handle, of_uid,
+		      journal_rule_of_uid(s->rules.makers[maker].uid, packed, length, of_uid),
+		      PENDING_RULE);
 }
 
 int journal_rule_gone(struct server *s, uint64_t handle)
@@ -280,6 +287,7 @@ void journal_orphan_gone_durable(struct server *s, uint64_t handle)
 	struct journal_orphan *o = orphan_find(j, handle);
 
 	if (o && o->dying) {
+		s->rules.makers[o->maker].rules--;
 		free(o->payload);
 		*o = j->orphans[--j->n_orphans];
 		s->unrestored_rules--;
@@ -295,7 +303,7 @@ void journal_orphan_gone_undone(struct server *s, uint64_t handle)
 		o->dying = false;
 }
 
-int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count)
+int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t maker, uint32_t *count)
 {
 	struct journal *j = &s->journal;
 
@@ -303,7 +311,7 @@ int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count)
 		struct journal_orphan *o = &j->orphans[i];
 		int err;
 
-		if (o->dying || o->port != port)
+		if (o->dying || o->port != port || (maker != 0 && o->maker != maker))
 			continue;
 		err = journal_rule_gone(s, o->handle);
 		if (err)
@@ -350,7 +358,7 @@ int journal_advance_epoch(struct server *s)
  * payload) kept for the journal. Its slot, when the table has it, serves
  * nothing else this run: a rule made there would outdate the record, and
  * the next start would drop it. */
-static int keep_orphan(struct server *s, const struct journal_record *h, int port,
+static int keep_orphan(struct server *s, const struct journal_record *h, int port, uint32_t maker,
 		       const void *payload)
 {
 	struct journal *j = &s->journal;
@@ -365,17 +373,19 @@ static int keep_orphan(struct server *s, const struct journal_record *h, int por
 	*o = (struct journal_orphan){.handle = h->key,
 				     .port = (uint16_t)(port < 0 ? 0xffff : port),
 				     .type = h->type,
+				     .maker = maker,
 				     .payload = malloc(h->length ? h->length : 1),
 				     .length = h->length};
 	if (o->payload == NULL)
 		return -ENOMEM;
 	memcpy(o->payload, payload, h->length);
 	j->n_orphans++;
+	s->rules.makers[maker].rules++;
 	s->unrestored_rules++;
 	return 0;
 }
 
-/* Create again what a RULE or RULE_PACKED record describes, in its slot;
+/* Create again what a rule record describes, in its slot, as its maker's;
  * or keep it as not restored, saying why. */
 /* The first few rules a start cannot restore are named in the log, one a
  * line; the others are counted and said once (a start with a smaller
@@ -395,18 +405,23 @@ static bool named_unrestored(struct server *s)
 static int restore_rule(struct server *s, const uint8_t *record)
 {
 	struct wire_request *request = &s->scratch->restore;
-	const uint8_t *payload = record + sizeof(struct journal_record), *bytes = payload;
+	const uint8_t *payload = record + sizeof(struct journal_record), *bytes = payload, *packed;
 	struct mpf_flow_error error = {0};
 	struct journal_record h;
 	struct rule_bytes kept;
 	bool short_of_memory, named;
-	uint32_t length;
-	int err = 0;
+	uint32_t length, packed_length;
+	int err = 0, maker;
+	uid_t uid;
 
 	memcpy(&h, record, sizeof(h));
 	length = h.length;
-	if (h.type == JOURNAL_RULE_PACKED) {
-		int n = rule_unpack(payload, h.length, s->scratch->unpacked,
+	packed = journal_rule_packed(h.type, payload, h.length, &packed_length, &uid);
+	maker = rules_maker(&s->rules, uid);
+	if (maker < 0)
+		return maker;
+	if (packed) {
+		int n = rule_unpack(packed, packed_length, s->scratch->unpacked,
 				    sizeof(s->scratch->unpacked), &s->scratch->unpack_memo);
 
 		if (n < 0)
@@ -417,8 +432,8 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	}
 	/* An unpacked request is ours already: decoded where it is. */
 	if (!err)
-		err = (h.type == JOURNAL_RULE_PACKED ? wire_decode_private : wire_decode_request)(
-			bytes, length, request, &error);
+		err = (packed ? wire_decode_private : wire_decode_request)(bytes, length, request,
+									   &error);
 	if (!err && (request->header.op != WIRE_OP_CREATE || !request->rule.persistent))
 		err = flow_error_set(&error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				     "not a persistent create");
@@ -426,20 +441,20 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		if (named_unrestored(s))
 			log_warnx("journal %s: rule 0x%llx cannot be read (%s): kept, not restored",
 				  s->journal.path, (unsigned long long)h.key, error.message);
-		return keep_orphan(s, &h, -1, payload);
+		return keep_orphan(s, &h, -1, (uint32_t)maker, payload);
 	}
 	if ((uint32_t)h.key >= s->rules.max) {
 		if (named_unrestored(s))
 			log_warnx("journal %s: rule 0x%llx is beyond --max-rules %u: kept, not "
 				  "restored",
 				  s->journal.path, (unsigned long long)h.key, s->rules.max);
-		return keep_orphan(s, &h, request->rule.port, payload);
+		return keep_orphan(s, &h, request->rule.port, (uint32_t)maker, payload);
 	}
 	if ((uint32_t)(h.key >> 32) == 0) {
 		if (named_unrestored(s))
 			log_warnx("journal %s: rule 0x%llx has no generation: kept, not restored",
 				  s->journal.path, (unsigned long long)h.key);
-		return keep_orphan(s, &h, request->rule.port, payload);
+		return keep_orphan(s, &h, request->rule.port, (uint32_t)maker, payload);
 	}
 	if (request->rule.port >= HWDRV_PORTS_MAX) {
 		if (named_unrestored(s))
@@ -447,13 +462,12 @@ static int restore_rule(struct server *s, const uint8_t *record)
 				  "kept, not restored",
 				  s->journal.path, (unsigned long long)h.key,
 				  (unsigned)request->rule.port);
-		return keep_orphan(s, &h, -1, payload);
+		return keep_orphan(s, &h, -1, (uint32_t)maker, payload);
 	}
-	kept = (struct rule_bytes){.wire = bytes, .wire_length = length};
-	if (h.type == JOURNAL_RULE_PACKED) {
-		kept.packed = payload;
-		kept.packed_length = h.length;
-	}
+	kept = (struct rule_bytes){.wire = bytes,
+				   .wire_length = length,
+				   .packed = packed,
+				   .packed_length = packed_length};
 	/* Past what the memory cgroup leaves: kept, not restored (said once,
 	 * with their count, at the end). */
 	short_of_memory = !memcg_admit(&s->memcg);
@@ -461,7 +475,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		s->unrestored_memory++;
 		err = -ENOMEM;
 	} else {
-		err = rules_restore(s, h.key, request, &kept, &error);
+		err = rules_restore(s, h.key, (uint32_t)maker, request, &kept, &error);
 	}
 	if (!err)
 		return 0;
@@ -470,7 +484,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 		log_warnx("journal %s: rule 0x%llx not restored (%s): kept in the journal "
 			  "until it is destroyed or a start can make it",
 			  s->journal.path, (unsigned long long)h.key, error.message);
-	err = rules_keep_unrestored(s, h.key, &request->rule, &kept);
+	err = rules_keep_unrestored(s, h.key, (uint32_t)maker, &request->rule, &kept);
 	if (!err)
 		s->unrestored_rules++;
 	if (err == -ENOSPC) {
@@ -481,7 +495,7 @@ static int restore_rule(struct server *s, const uint8_t *record)
 			log_warnx("journal %s: rule 0x%llx: the rule heap is full: kept in the "
 				  "journal, not listed",
 				  s->journal.path, (unsigned long long)h.key);
-		return keep_orphan(s, &h, request->rule.port, payload);
+		return keep_orphan(s, &h, request->rule.port, (uint32_t)maker, payload);
 	}
 	return err;
 }

@@ -56,6 +56,35 @@ ssize_t journal_buffer_put(struct journal_buffer *b, enum journal_type type, uin
 	return (ssize_t)total;
 }
 
+uint32_t journal_rule_of_uid(uid_t uid, const void *packed, uint32_t length, uint8_t *out)
+{
+	uint32_t u = (uint32_t)uid;
+
+	memcpy(out, &u, sizeof(u));
+	memcpy(out + sizeof(u), packed, length);
+	return (uint32_t)sizeof(u) + length;
+}
+
+const uint8_t *journal_rule_packed(unsigned type, const uint8_t *payload, uint32_t payload_length,
+				   uint32_t *length, uid_t *uid)
+{
+	uint32_t u;
+
+	*uid = (uid_t)-1;
+	*length = payload_length;
+	switch (type) {
+	case JOURNAL_RULE_PACKED:
+		return payload;
+	case JOURNAL_RULE_OF_UID:
+		memcpy(&u, payload, sizeof(u));
+		*uid = (uid_t)u;
+		*length = payload_length - (uint32_t)sizeof(u);
+		return payload + sizeof(u);
+	default:
+		return NULL;
+	}
+}
+
 void journal_buffer_free(struct journal_buffer *b)
 {
 	free(b->bytes);
@@ -93,13 +122,17 @@ static size_t check_record(const uint8_t *data, uint64_t size, const char **stop
 		return 0;
 	}
 	memcpy(h, data, sizeof(*h));
-	if (h->magic != JOURNAL_MAGIC || h->type < JOURNAL_EPOCH || h->type > JOURNAL_RULE_PACKED ||
+	if (h->magic != JOURNAL_MAGIC || h->type < JOURNAL_EPOCH || h->type > JOURNAL_TYPE_LAST ||
 	    h->reserved) {
 		*stop = "a record with a bad magic or type";
 		return 0;
 	}
 	if (h->length > journal_payload_max(h->type) || h->length > size - sizeof(*h)) {
 		*stop = "a truncated record";
+		return 0;
+	}
+	if (h->length < journal_payload_min(h->type)) {
+		*stop = "a record too short for its type";
 		return 0;
 	}
 	if (record_crc(h, data + sizeof(*h)) != h->crc) {
@@ -198,6 +231,7 @@ int journal_scan_record(struct journal_scan *sc, const struct journal_record *h,
 		return 0;
 	case JOURNAL_RULE:
 	case JOURNAL_RULE_PACKED:
+	case JOURNAL_RULE_OF_UID:
 		r = scan_slot(sc, slot, true);
 		if (r == NULL)
 			return -ENOMEM;
@@ -282,7 +316,7 @@ bool journal_scan_live(const struct journal_scan *sc, const struct journal_recor
 }
 
 #define READ_WINDOW (8u << 20) /* bytes of file a reader holds: many records */
-_Static_assert(READ_WINDOW >= sizeof(struct journal_record) + PACK_MAX, "a record fits");
+_Static_assert(READ_WINDOW >= sizeof(struct journal_record) + JOURNAL_OF_UID_MAX, "a record fits");
 
 int journal_read(struct journal_reader *r, struct journal_record *h, const uint8_t **record,
 		 uint64_t *at)

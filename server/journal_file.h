@@ -28,18 +28,39 @@ enum journal_type {
 	JOURNAL_METER_GONE,
 	JOURNAL_RULE_PACKED, /* a persistent rule: its packed form (shm/pack.h), as
 			      * its directory entry holds it: 3-6 times smaller */
+	JOURNAL_RULE_OF_UID, /* a persistent rule made by a user other than the
+			      * instance's own (rule_table.makers): its uid
+			      * (uint32_t), then its packed form */
+	JOURNAL_TYPE_LAST = JOURNAL_RULE_OF_UID,
 };
+#define JOURNAL_OF_UID_MAX (sizeof(uint32_t) + PACK_MAX)
 
 static inline bool journal_is_rule(unsigned type)
 {
-	return type == JOURNAL_RULE || type == JOURNAL_RULE_PACKED;
+	return type == JOURNAL_RULE || type == JOURNAL_RULE_PACKED || type == JOURNAL_RULE_OF_UID;
 }
 
-/* The longest payload of a record of `type`. */
+/* The shortest and the longest payload of a record of `type`. */
+static inline uint32_t journal_payload_min(unsigned type)
+{
+	return type == JOURNAL_RULE_OF_UID ? sizeof(uint32_t) : 0;
+}
+
 static inline uint32_t journal_payload_max(unsigned type)
 {
-	return type == JOURNAL_RULE_PACKED ? PACK_MAX : WIRE_MSG_MAX;
+	return type == JOURNAL_RULE_OF_UID   ? JOURNAL_OF_UID_MAX
+	       : type == JOURNAL_RULE_PACKED ? PACK_MAX
+					     : WIRE_MSG_MAX;
 }
+
+/* The payload of a JOURNAL_RULE_OF_UID record: `uid`, then the packed
+ * form, into out[JOURNAL_OF_UID_MAX]. Its length. */
+uint32_t journal_rule_of_uid(uid_t uid, const void *packed, uint32_t length, uint8_t *out);
+/* The packed form in a checked rule record's payload (NULL: the record
+ * holds a CREATE request), its length in *length, and its maker's uid in
+ * *uid ((uid_t)-1: the instance's own). */
+const uint8_t *journal_rule_packed(unsigned type, const uint8_t *payload, uint32_t payload_length,
+				   uint32_t *length, uid_t *uid);
 
 struct journal_record {
 	uint32_t magic;

@@ -144,8 +144,15 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 		    rule_unpack(bytes, length, s->scratch->unpacked, sizeof(s->scratch->unpacked),
 				&s->scratch->unpack_memo) <= 0)
 			return -EPROTO;
-		journal_rewrite_put(&b->w, JOURNAL_RULE_PACKED,
-				    (uint64_t)r->generation << 32 | slot, bytes, length);
+		if (r->maker)
+			journal_rewrite_put(&b->w, JOURNAL_RULE_OF_UID,
+					    (uint64_t)r->generation << 32 | slot,
+					    s->scratch->of_uid,
+					    journal_rule_of_uid(s->rules.makers[r->maker].uid,
+								bytes, length, s->scratch->of_uid));
+		else
+			journal_rewrite_put(&b->w, JOURNAL_RULE_PACKED,
+					    (uint64_t)r->generation << 32 | slot, bytes, length);
 	}
 }
 

@@ -54,10 +54,14 @@ int rules_init(struct rule_table *t, uint32_t max)
 	t->slots = calloc(max, sizeof(*t->slots));
 	t->free = calloc(max, sizeof(*t->free));
 	t->quarantine = calloc(t->quarantine_cap, sizeof(*t->quarantine));
-	if (t->slots == NULL || t->free == NULL || t->quarantine == NULL) {
+	t->cap_makers = 8;
+	t->makers = calloc(t->cap_makers, sizeof(*t->makers));
+	if (t->slots == NULL || t->free == NULL || t->quarantine == NULL || t->makers == NULL) {
 		rules_fini(t);
 		return -ENOMEM;
 	}
+	t->makers[0] = (struct rule_maker){.uid = geteuid()}; /* the instance's own */
+	t->n_makers = 1;
 	t->free_count = 0;
 	t->fresh = 0;
 	t->quarantine_head = t->quarantine_count = 0;
@@ -73,9 +77,37 @@ void rules_fini(struct rule_table *t)
 	free(t->slots);
 	free(t->free);
 	free(t->quarantine);
+	free(t->makers);
 	t->slots = NULL;
 	t->free = NULL;
 	t->quarantine = NULL;
+	t->makers = NULL;
+}
+
+bool rules_uid_is_instance(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+int rules_maker(struct rule_table *t, uid_t uid)
+{
+	struct rule_maker *m;
+
+	if (uid == (uid_t)-1 || rules_uid_is_instance(uid))
+		return 0;
+	/* A few users at most: the ones --allow-group admits. */
+	for (uint32_t i = 1; i < t->n_makers; i++)
+		if (t->makers[i].uid == uid)
+			return (int)i;
+	if (t->n_makers == t->cap_makers) {
+		m = reallocarray(t->makers, 2 * (size_t)t->cap_makers, sizeof(*m));
+		if (m == NULL)
+			return -ENOMEM;
+		t->makers = m;
+		t->cap_makers *= 2;
+	}
+	t->makers[t->n_makers] = (struct rule_maker){.uid = uid};
+	return (int)t->n_makers++;
 }
 
 uint32_t rules_free(const struct rule_table *t)
@@ -213,6 +245,17 @@ static struct client *owner_of_slot(struct server *s, const struct rule_slot *r)
 	return c && c->active && c->session == r->owner ? c : NULL;
 }
 
+/* The heap chunks the rule in `r` is charged to, held to a quota: its
+ * owner's, or a persistent rule's maker's; NULL: the instance's own. */
+static uint64_t *heap_account(struct server *s, const struct rule_slot *r)
+{
+	struct client *c = owner_of_slot(s, r);
+
+	if (c)
+		return &c->heap_chunks;
+	return r->owner == 0 && r->maker ? &s->rules.makers[r->maker].heap_chunks : NULL;
+}
+
 /* The heap's chunks one client's rules may hold when --client-max-rules
  * limits it: its share of the heap as that is its share of the table. */
 static uint64_t client_heap_quota(const struct server *s)
@@ -225,12 +268,15 @@ _Static_assert(PACK_MAX <= UINT16_MAX, "a packed rule's length fits its entry's 
 
 /* Keep the request that made the rule in `slot`, packed into s->packed for
  * its entry (publish_entry()), or when longer than an entry holds, into
- * the rule heap, charged to client `c` (NULL: the instance's). 0, or
- * -ENOSPC (the heap is full) or -ENOMEM (c's share is), with `error`. */
-static int keep_rule(struct server *s, struct client *c, uint32_t slot,
-		     const struct rule_bytes *bytes, struct mpf_flow_error *error)
+ * the rule heap, charged to its owner or maker (heap_account(): set
+ * first), and for a `fresh` rule held to their share (a restored one was
+ * acknowledged: a smaller quota refuses only what comes next). 0, or
+ * -ENOSPC (the heap is full) or -ENOMEM (their share is), with `error`. */
+static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *bytes, bool fresh,
+		     struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
+	uint64_t *account = heap_account(s, r), held;
 	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n;
 	int packed = (int)bytes->packed_length;
 
@@ -248,11 +294,13 @@ static int keep_rule(struct server *s, struct client *c, uint32_t slot,
 		return 0;
 	}
 	n = region_rule_chunks((uint32_t)packed);
-	if (c && s->config.client_max_rules < s->rules.max &&
-	    c->heap_chunks + n > client_heap_quota(s))
+	held = account ? *account : 0;
+	if (fresh && account && s->config.client_max_rules < s->rules.max &&
+	    held + n > client_heap_quota(s))
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "client quota reached: its rules would take more than %llu "
+				      "%s quota reached: its rules would take more than %llu "
 				      "bytes of the rule heap (--client-max-rules %u x %u)",
+				      r->owner ? "client" : "user", /* its persistent ones */
 				      (unsigned long long)client_heap_quota(s) *
 					      sizeof(struct region_chunk),
 				      s->config.client_max_rules, REGION_HEAP_PER_RULE);
@@ -267,21 +315,21 @@ static int keep_rule(struct server *s, struct client *c, uint32_t slot,
 	region_rule_write(s->heap.chunks, chunks, s->packed, (uint32_t)packed);
 	r->packed_chunk = chunks[0];
 	r->packed_length = (uint32_t)packed;
-	if (c)
-		c->heap_chunks += n;
+	if (account)
+		*account += n;
 	return 0;
 }
 
 static void drop_rule(struct server *s, struct rule_slot *r)
 {
-	struct client *c = owner_of_slot(s, r);
+	uint64_t *account = heap_account(s, r);
 
 	memcg_release(&s->memcg);
 	if (r->packed_length == 0)
 		return;
 	if (!region_rule_inline(r->packed_length)) {
-		if (c)
-			c->heap_chunks -= region_rule_chunks(r->packed_length);
+		if (account)
+			*account -= region_rule_chunks(r->packed_length);
 		rule_heap_free(&s->heap, r->packed_chunk, r->packed_length);
 	}
 	r->packed_length = 0;
@@ -377,9 +425,10 @@ static uint32_t next_generation(struct server *s, uint32_t slot)
 /* Make `rule` in `slot` as `generation`: the device's rule, its counter,
  * its packed form (its entry's, and a new persistent rule's journal
  * record; a `restored` one's record is there already, and gives it), its
- * directory entry, its owner. The slot is off the free list. */
-static int install(struct server *s, struct client *c, uint32_t slot, uint32_t generation,
-		   const struct wire_rule *rule, struct hwdrv_rule *hw,
+ * directory entry, its owner (client `c`), or when persistent its maker.
+ * The slot is off the free list. */
+static int install(struct server *s, struct client *c, uint32_t maker, uint32_t slot,
+		   uint32_t generation, const struct wire_rule *rule, struct hwdrv_rule *hw,
 		   const struct rule_bytes *restored, struct mpf_flow_error *error)
 {
 	struct rule_bytes made = {.wire = hw->wire, .wire_length = (uint32_t)hw->wire_length};
@@ -399,14 +448,17 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 		return err;
 	}
 	/* Heap room only for what the device took, and charged to its owner
-	 * (set first: drop_rule() uncharges through it). */
+	 * or maker (set first: drop_rule() uncharges through them). */
 	r->owner = rule->persistent ? 0 : c->session;
-	r->owner_index = c ? c->index : 0;
-	err = keep_rule(s, rule->persistent ? NULL : c, slot, restored ? restored : &made, error);
+	if (rule->persistent)
+		r->maker = maker;
+	else
+		r->owner_index = c->index;
+	err = keep_rule(s, slot, restored ? restored : &made, restored == NULL, error);
 	if (!err && rule->persistent && !restored) {
 		/* On disk before it is acknowledged (commit.c), packed as
 		 * its entry holds it. */
-		err = journal_rule(s, HANDLE(generation, slot), s->packed, r->packed_length);
+		err = journal_rule(s, HANDLE(generation, slot), maker, s->packed, r->packed_length);
 		if (err) {
 			drop_rule(s, r);
 			flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
@@ -419,8 +471,10 @@ static int install(struct server *s, struct client *c, uint32_t slot, uint32_t g
 		r->owner = 0;
 		return err;
 	}
-	if (rule->persistent)
+	if (rule->persistent) {
 		s->persistent_rules++;
+		s->rules.makers[maker].rules++;
+	}
 	r->state = RULE_LIVE;
 	r->port = rule->port;
 	number_rule(&s->rules, slot);
@@ -454,6 +508,12 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "client quota of %u rules reached (--client-max-rules)",
 				      s->config.client_max_rules);
+	/* Persistent rules outlive sessions: bounded by user. */
+	if (rule->persistent && c->maker && t->makers[c->maker].rules >= s->config.client_max_rules)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "user quota of %u persistent rules reached: uid %u holds "
+				      "them (--client-max-rules)",
+				      s->config.client_max_rules, (unsigned)c->uid);
 	/* Before the memory cgroup's limit, not at it: there the OOM killer
 	 * takes the primary and every rule with it. */
 	if (!memcg_admit(&s->memcg))
@@ -475,7 +535,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 			t->retired++;
 		}
 	}
-	err = install(s, c, slot, generation, rule, hw, NULL, error);
+	err = install(s, c, c->maker, slot, generation, rule, hw, NULL, error);
 	if (err) {
 		free_unpop(t, slot);
 		return err;
@@ -484,8 +544,9 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 	return 0;
 }
 
-int rules_restore(struct server *s, uint64_t handle, const struct wire_request *request,
-		  const struct rule_bytes *bytes, struct mpf_flow_error *error)
+int rules_restore(struct server *s, uint64_t handle, uint32_t maker,
+		  const struct wire_request *request, const struct rule_bytes *bytes,
+		  struct mpf_flow_error *error)
 {
 	const struct wire_rule *rule = &request->rule;
 	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
@@ -505,17 +566,20 @@ int rules_restore(struct server *s, uint64_t handle, const struct wire_request *
 				 .wire_length = bytes->wire_length};
 	if (slot >= s->rules.fresh)
 		s->rules.fresh = slot + 1;
-	return install(s, NULL, slot, generation, rule, &hw, bytes, error);
+	return install(s, NULL, maker, slot, generation, rule, &hw, bytes, error);
 }
 
-int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
-			  const struct rule_bytes *bytes)
+int rules_keep_unrestored(struct server *s, uint64_t handle, uint32_t maker,
+			  const struct wire_rule *rule, const struct rule_bytes *bytes)
 {
 	uint32_t slot = (uint32_t)handle;
 	struct rule_slot *r = &s->rules.slots[slot];
 	struct mpf_flow_error error;
-	int err = keep_rule(s, NULL, slot, bytes, &error);
+	int err;
 
+	r->owner = 0;
+	r->maker = maker;
+	err = keep_rule(s, slot, bytes, false, &error);
 	if (err)
 		return err;
 	if (slot >= s->rules.fresh)
@@ -523,12 +587,12 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_r
 	r->generation = (uint32_t)(handle >> 32);
 	r->state = RULE_UNRESTORED;
 	r->port = rule->port;
-	r->owner = 0;
 	r->backend = NULL;
 	number_rule(&s->rules, slot);
 	region_counter_prepare(&s->counters[slot], &s->shares, slot, false);
 	publish_entry(s, NULL, slot, rule, REGION_ENTRY_UNRESTORED);
 	s->persistent_rules++;
+	s->rules.makers[maker].rules++;
 	count_used(s, 1);
 	return 0;
 }
@@ -555,7 +619,7 @@ void rules_restored(struct server *s)
 			t->free[t->free_count++] = i;
 }
 
-int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
+int rules_lookup(struct server *s, const struct client *c, uint64_t handle, bool changes,
 		 struct mpf_flow_error *error)
 {
 	uint32_t slot = (uint32_t)handle, generation = (uint32_t)(handle >> 32);
@@ -570,6 +634,11 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
 		return flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "rule 0x%llx belongs to another client",
 				      (unsigned long long)handle);
+	if (changes && r->owner == 0 && c->maker && r->maker != c->maker)
+		return flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "rule 0x%llx is a persistent rule of another user (uid %u)",
+				      (unsigned long long)handle,
+				      (unsigned)s->rules.makers[r->maker].uid);
 	if (r->dying)
 		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "rule 0x%llx is being destroyed (its record is not yet on "
@@ -585,8 +654,10 @@ static bool remove_begin(struct server *s, uint32_t slot)
 	struct rule_slot *r = &s->rules.slots[slot];
 
 	region_counter_close(&s->counters[slot]); /* the entry and the counter */
-	if (r->owner == 0)
+	if (r->owner == 0) {
 		s->persistent_rules--;
+		s->rules.makers[r->maker].rules--;
+	}
 	drop_rule(s, r);
 	if (r->state != RULE_UNRESTORED)
 		return true;
@@ -763,7 +834,8 @@ bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, un
 	return job->cursor != 0;
 }
 
-bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget, int *error)
+bool rules_destroy_persistent(struct server *s, const struct client *c, struct job *job,
+			      unsigned budget, int *error)
 {
 	uint32_t slot = job->cursor;
 
@@ -772,7 +844,8 @@ bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget
 		const struct rule_slot *r = &s->rules.slots[slot];
 		int err;
 
-		if (!rule_slot_used(r) || r->dying || r->owner != 0 || r->port != job->port)
+		if (!rule_slot_used(r) || r->dying || r->owner != 0 || r->port != job->port ||
+		    (c->maker && r->maker != c->maker))
 			continue;
 		err = rules_destroy(s, slot, NULL);
 		if (err) {

@@ -112,6 +112,7 @@ struct client {
 	struct ring completions; /* we produce */
 	uint32_t rules;		 /* non-persistent rules it owns */
 	uint64_t heap_chunks;	 /* of the rule heap its rules take */
+	uint32_t maker;		 /* its uid's in rule_table.makers: its persistent rules' */
 	uint32_t first_rule;	 /* head of its rule list (slot + 1; 0: empty) */
 	uint32_t queues;	 /* RX queues it has attached */
 	uint64_t requests_served;
@@ -138,8 +139,11 @@ enum rule_state {
  * (uint64_t)generation << 32 | i; generation is never 0. */
 struct rule_slot {
 	uint32_t generation;
-	uint32_t owner;		       /* client session; 0: persistent (the instance's) */
-	uint32_t owner_index;	       /* that client's slot in server.clients */
+	uint32_t owner; /* client session; 0: persistent (the instance's) */
+	union {
+		uint32_t owner_index; /* that client's slot in server.clients */
+		uint32_t maker;	      /* persistent: who made it, in rule_table.makers */
+	};
 	uint32_t prev, next;	       /* the owner's list, slot + 1; 0: none */
 	uint32_t number;	       /* testpmd's id on its port */
 	uint32_t port_prev, port_next; /* the port's list, by number; slot + 1 */
@@ -170,6 +174,19 @@ static inline bool rule_slot_used(const struct rule_slot *r)
  * caches hold.
  */
 #define RULES_QUARANTINE 256u
+
+/* The users persistent rules were made by. Maker 0 is the instance's own:
+ * the primary's user and root, unbounded. Any other uid (one
+ * --allow-group admits) holds at most --client-max-rules persistent rules
+ * and their share of the rule heap, across its sessions and restarts (the
+ * journal records its uid), and may destroy, reset or flush only those
+ * (as in a sticky directory). A maker is kept for the run. */
+struct rule_maker {
+	uid_t uid;
+	uint32_t rules;	      /* persistent rules it holds: live, dying, unrestored */
+	uint64_t heap_chunks; /* of the rule heap they take */
+};
+
 struct rule_table {
 	struct rule_slot *slots;
 	uint32_t max;
@@ -191,6 +208,8 @@ struct rule_table {
 	uint32_t fresh;
 	uint32_t *quarantine; /* circular: freed slots, oldest first */
 	uint32_t quarantine_head, quarantine_count, quarantine_cap;
+	struct rule_maker *makers;
+	uint32_t n_makers, cap_makers;
 	uint32_t used;	   /* slots not free (live, dying, unrestored) */
 	uint32_t retired;  /* slots whose generations are spent this run */
 	uint32_t deferred; /* created, not yet activated (rules_activate()) */
@@ -226,6 +245,7 @@ struct journal_orphan {
 	uint16_t port;
 	uint16_t type;
 	bool dying;
+	uint32_t maker; /* in rule_table.makers */
 	void *payload;
 	uint32_t length;
 };
@@ -443,6 +463,9 @@ struct scratch {
 	 * what the unpacker keeps of the records before it. */
 	alignas(8) uint8_t unpacked[WIRE_MSG_MAX];
 	struct unpack_memo unpack_memo;
+	/* A journal record of a rule another user made: its uid, its packed
+	 * form (journal_file.h). */
+	uint8_t of_uid[sizeof(uint32_t) + PACK_MAX];
 };
 
 /* dirs.c */
@@ -562,9 +585,11 @@ void rules_activate(struct server *s);
  * burst that made it. */
 #define RULES_CLOCK_USES 32
 void rules_clock_expire(struct server *s);
-/* Find the rule of `handle` that `c` may act on: -ENOENT, -EPERM, or
- * -EBUSY (being destroyed). */
-int rules_lookup(struct server *s, const struct client *c, uint64_t handle,
+/* Find the rule of `handle` that `c` may act on: its own, or a persistent
+ * one (when the request `changes` it, a destroy or a reset: one its user
+ * made, or any for the instance's own users). The slot, or -ENOENT,
+ * -EPERM, or -EBUSY (being destroyed). */
+int rules_lookup(struct server *s, const struct client *c, uint64_t handle, bool changes,
 		 struct mpf_flow_error *error);
 /* Destroy the rule in `slot`: at once, or (persistent) once its RULE_GONE
  * record is durable; -errno if that record cannot be written (the rule
@@ -586,9 +611,11 @@ void rules_destroy_undone(struct server *s, uint64_t handle);
 void rules_create_undone(struct server *s, uint64_t handle);
 /* Job steps: destroy up to `budget` of the client's rules on job->port
  * (every port if < 0), or look at `budget` slots for persistent rules on
- * job->port (*error: the journal refused); true while there is more. */
+ * job->port that the client's user may destroy (*error: the journal
+ * refused); true while there is more. */
 bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, unsigned budget);
-bool rules_destroy_persistent(struct server *s, struct job *job, unsigned budget, int *error);
+bool rules_destroy_persistent(struct server *s, const struct client *c, struct job *job,
+			      unsigned budget, int *error);
 void rules_destroy_all(struct server *s);
 /* A journaled rule's bytes: its request as decoded and, from a packed
  * record, the packed form the record held (the one form of that request:
@@ -599,14 +626,21 @@ struct rule_bytes {
 	const uint8_t *packed;
 	uint32_t packed_length;
 };
-/* Journal replay: create the persistent rule `request` again as `handle`
- * (its slot must be free), from its journaled bytes. */
-int rules_restore(struct server *s, uint64_t handle, const struct wire_request *request,
-		  const struct rule_bytes *bytes, struct mpf_flow_error *error);
+/* Is `uid` one of the instance's own (root or the primary's user), whose
+ * persistent rules are the instance's (maker 0)? */
+bool rules_uid_is_instance(uid_t uid);
+/* The index in rule_table.makers of `uid`'s persistent rules (0 for the
+ * instance's own), added when new; or -ENOMEM. */
+int rules_maker(struct rule_table *t, uid_t uid);
+/* Journal replay: create the persistent rule `request`, made by `maker`,
+ * again as `handle` (its slot must be free), from its journaled bytes. */
+int rules_restore(struct server *s, uint64_t handle, uint32_t maker,
+		  const struct wire_request *request, const struct rule_bytes *bytes,
+		  struct mpf_flow_error *error);
 /* Journal replay: a rule that could not be restored keeps its slot, its
  * record and a directory entry marked not restored. */
-int rules_keep_unrestored(struct server *s, uint64_t handle, const struct wire_rule *rule,
-			  const struct rule_bytes *bytes);
+int rules_keep_unrestored(struct server *s, uint64_t handle, uint32_t maker,
+			  const struct wire_rule *rule, const struct rule_bytes *bytes);
 /* Journal replay: slot `slot` holds a record kept outside the directory;
  * it is used for nothing else this run. */
 void rules_retire(struct server *s, uint32_t slot);
@@ -625,10 +659,11 @@ void rules_restored(struct server *s);
  * 0 or -errno. */
 int journal_open(struct server *s);
 void journal_close(struct server *s);
-/* Append a persistent rule (its packed form, shm/pack.h), its end, a meter
- * (its CREATE request), its end, noting it for commit.c. 0 or -errno
- * (nothing was appended). */
-int journal_rule(struct server *s, uint64_t handle, const void *packed, uint32_t length);
+/* Append a persistent rule (its packed form, shm/pack.h, and its maker's
+ * uid when not the instance's), its end, a meter (its CREATE request), its
+ * end, noting it for commit.c. 0 or -errno (nothing was appended). */
+int journal_rule(struct server *s, uint64_t handle, uint32_t maker, const void *packed,
+		 uint32_t length);
 int journal_rule_gone(struct server *s, uint64_t handle);
 int journal_meter(struct server *s, uint16_t port, uint32_t id, const void *request,
 		  uint32_t length);
@@ -640,8 +675,9 @@ void journal_meter_gone_durable(struct server *s, uint64_t key);
 void journal_meter_gone_undone(struct server *s, uint64_t key);
 void journal_orphan_gone_durable(struct server *s, uint64_t handle);
 void journal_orphan_gone_undone(struct server *s, uint64_t handle);
-/* Destroy the rules kept without a slot on `port`, counting them. */
-int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t *count);
+/* Destroy the rules kept without a slot on `port` that `maker` may act on,
+ * counting them. */
+int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t maker, uint32_t *count);
 /* After a successful sync: compact, beside the loop, when dead records
  * dominate. */
 void journal_maybe_compact(struct server *s);

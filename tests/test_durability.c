@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -191,6 +192,100 @@ static void test_a_failed_sync_fails_what_it_covers(int fault, const char *name)
 	n_found = persistent_rules(c, found, 64, NULL, NULL);
 	assert_same_rules(kept, n, found, n_found);
 	mpf_disconnect(c);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* Records of `type` in the journal file `path`, walking its headers
+ * (server/journal_file.h: magic, type and reserved, length, crc, key). */
+static unsigned records_of_type(const char *path, unsigned type)
+{
+	uint32_t h[6];
+	unsigned n = 0;
+	FILE *f = fopen(path, "rb");
+
+	assert_non_null(f);
+	while (fread(h, sizeof(h), 1, f) == 1) {
+		n += (h[1] & 0xffff) == type;
+		assert_int_equal(fseek(f, h[2], SEEK_CUR), 0);
+	}
+	fclose(f);
+	return n;
+}
+
+#define JOURNAL_RULE_PACKED 6 /* server/journal_file.h */
+#define JOURNAL_RULE_OF_UID 7
+#define STRANGER	    65534u
+
+/*
+ * A journal rewritten from the table after a failed sync (rebuild.c)
+ * keeps whose persistent rules they are: the 3 that uid 65534 made are
+ * written with its uid, root's without; after a SIGKILL and restart that
+ * user's quota (--client-max-rules 3) still counts them.
+ */
+static void test_a_rebuilt_journal_keeps_whose_rules_they_are(void **state)
+{
+	const char *const args[] = {
+		"--allow-group", "65534", "--client-max-rules", "3", "--max-rules", "64", NULL};
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	char path[PATH_MAX];
+	struct stat before, after;
+	uint64_t handle;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
+		skip();
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	snprintf(path, sizeof(path), "%s/default.journal", p.dir);
+	for (int phase = 1; phase <= 2; phase++) {
+		pid_t stranger = fork();
+
+		if (stranger == 0) {
+			struct mpf_connect_options o = {.runtime_dir = p.dir, .primary_uid = 0};
+			int want = phase == 1 ? 0 : -ENOMEM;
+
+			if (setgroups(0, NULL) != 0 ||
+			    setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+			    setresuid(STRANGER, STRANGER, STRANGER) != 0 ||
+			    mpf_connect(&o, &c, &error) != 0)
+				_exit(126);
+			/* Phase 1 makes 3; phase 2, after the rebuild and a
+			 * restart, is refused a fourth. */
+			for (uint32_t i = 0; i < (phase == 1 ? 3u : 1u); i++)
+				if (create(c, 500 + i, 1, &handle, &error) != want)
+					_exit(10 + (int)i);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(stranger, &status, 0), stranger);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		if (phase == 2)
+			break;
+		assert_int_equal(records_of_type(path, JOURNAL_RULE_OF_UID), 3);
+		assert_int_equal(stat(path, &before), 0);
+		/* A failed sync, then root's create once served again: the
+		 * journal is rewritten from the table. */
+		assert_int_equal(primary_connect(&p, "root", &c), 0);
+		set_fault("EIO");
+		assert_int_equal(create(c, 1, 1, &handle, &error), -EIO);
+		clear_fault();
+		create_when_served(c, 2);
+		mpf_disconnect(c);
+		assert_int_equal(stat(path, &after), 0);
+		assert_true(after.st_ino != before.st_ino); /* a new file */
+		assert_int_equal(records_of_type(path, JOURNAL_RULE_OF_UID), 3);
+		assert_int_equal(records_of_type(path, JOURNAL_RULE_PACKED), 1);
+		kill_primary(&p);
+		assert_int_equal(primary_restart(&p, args), 0);
+	}
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
 }
@@ -1672,6 +1767,7 @@ int main(void)
 		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
+		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),
 		cmocka_unit_test(test_a_memory_cgroup_near_its_limit_refuses_creates),
 		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
 		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),

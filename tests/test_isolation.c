@@ -187,6 +187,132 @@ static void test_another_user_cannot_take_every_session(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* The stranger's side of the persistent-rule quota: `phase` 1 makes its
+ * quota of 8 and meets the refusal, in a new session too, cannot destroy
+ * or reset root's rule `theirs`, flushes its own and makes its 8 again;
+ * phase 2 (after a restart) is still refused the ninth and root's rule.
+ * Exits with the number of the step that failed (0: none). */
+static void stranger_persists(const struct primary *p, int phase, uint64_t theirs)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .primary_uid = 0};
+	struct mpf_flow_query_count count = {.reset = 1};
+	struct mpf_flow_error error;
+	struct sample_rule r;
+	struct mpf_client *c;
+	uint64_t handle;
+	int step = 1, rc = 0;
+
+	if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		_exit(126);
+#define STEP(ok)                                                                                   \
+	do {                                                                                       \
+		if (!(ok)) {                                                                       \
+			fprintf(stderr, "stranger, step %d: %d: %s\n", step, rc, error.message);   \
+			_exit(step);                                                               \
+		}                                                                                  \
+		step++;                                                                            \
+	} while (0)
+	error.message[0] = 0;
+	STEP((rc = mpf_connect(&o, &c, &error)) == 0);
+	for (uint32_t round = 0; round < (phase == 1 ? 2u : 1u); round++) {
+		for (uint32_t i = 0; phase == 1 && i < 8; i++) {
+			sample_rule_init(&r, 100 + i);
+			STEP((rc = mpf_flow_create(c, 0, &ingress, r.pattern, r.actions,
+						   MPF_FLOW_PERSISTENT, &handle, &error)) == 0);
+		}
+		sample_rule_init(&r, 200);
+		STEP((rc = mpf_flow_create(c, 0, &ingress, r.pattern, r.actions,
+					   MPF_FLOW_PERSISTENT, &handle, &error)) == -ENOMEM &&
+		     strstr(error.message, "user quota of 8 persistent rules"));
+		/* A session of its own is no way around it. */
+		mpf_disconnect(c);
+		STEP((rc = mpf_connect(&o, &c, &error)) == 0);
+		STEP((rc = mpf_flow_create(c, 0, &ingress, r.pattern, r.actions,
+					   MPF_FLOW_PERSISTENT, &handle, &error)) == -ENOMEM);
+		/* Root's rule: read by all, changed by its user only. */
+		STEP((rc = mpf_flow_destroy(c, 0, theirs, &error)) == -EPERM &&
+		     strstr(error.message, "another user (uid 0)"));
+		STEP((rc = mpf_flow_query(c, 0, theirs, MPF_FLOW_ACTION_TYPE_COUNT, &count,
+					  &error)) == -EPERM);
+		count.reset = 0;
+		STEP((rc = mpf_flow_query(c, 0, theirs, MPF_FLOW_ACTION_TYPE_COUNT, &count,
+					  &error)) == 0);
+		count.reset = 1;
+		/* Its flush takes its own: all 8, and nothing of root's. The
+		 * second 8 are left for the restart, then for root's flush. */
+		if (phase == 2 || round == 1)
+			break;
+		STEP((rc = mpf_flow_flush_persistent(c, 0, &error)) == 8);
+		STEP((rc = mpf_flow_query(c, 0, theirs, MPF_FLOW_ACTION_TYPE_COUNT, &count,
+					  &error)) == -EPERM);
+	}
+#undef STEP
+	mpf_disconnect(c);
+	_exit(0);
+}
+
+/*
+ * Persistent rules outlive their session: --client-max-rules bounds them
+ * by user. The stranger (uid 65534, admitted by --allow-group) makes 8 of
+ * them and is refused the ninth, in a new session too and after a SIGKILL
+ * and restart (the journal records whose they are); it cannot destroy,
+ * reset or flush root's persistent rule, and its flush takes only its own.
+ * (The code before let one allowed user fill the table with them.)
+ */
+static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
+{
+	const char *args[] = {
+		"--allow-group", "65534", "--client-max-rules", "8", "--max-rules", "64", NULL};
+	struct group *nogroup = getgrgid(STRANGER);
+	struct mpf_flow_query_count count = {0};
+	struct mpf_flow_error error;
+	struct sample_rule r;
+	struct mpf_client *mine;
+	uint64_t root_rule;
+	struct primary p;
+	pid_t stranger;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0 || nogroup == NULL)
+		skip();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+	sample_rule_init(&r, 1);
+	assert_int_equal(mpf_flow_create(mine, 0, &ingress, r.pattern, r.actions,
+					 MPF_FLOW_PERSISTENT, &root_rule, &error),
+			 0);
+	for (int phase = 1; phase <= 2; phase++) {
+		stranger = fork();
+		if (stranger == 0)
+			stranger_persists(&p, phase, root_rule);
+		assert_int_equal(waitpid(stranger, &status, 0), stranger);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		/* Root's rule stands, and every maker's count adds up. */
+		assert_int_equal(mpf_flow_query(mine, 0, root_rule, MPF_FLOW_ACTION_TYPE_COUNT,
+						&count, &error),
+				 0);
+		assert_true(mpf_audit(mine, &error) > 0);
+		if (phase == 2)
+			break;
+		/* Its 8 are made again: killed and started, they are still its. */
+		mpf_disconnect(mine);
+		assert_int_equal(kill(p.pid, SIGKILL), 0);
+		assert_int_equal(waitpid(p.pid, &status, 0), p.pid);
+		p.pid = 0;
+		assert_int_equal(primary_restart(&p, args), 0);
+		assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+	}
+	/* The instance's own user may flush them all: root's and the 8. */
+	assert_int_equal(mpf_flow_flush_persistent(mine, 0, &error), 9);
+	mpf_disconnect(mine);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_hello_with_bytes_after_it_is_refused(void **state)
 {
 	struct handshake_hello hello = {
@@ -565,6 +691,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_another_user_cannot_take_every_session),
+		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
 		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),

@@ -58,8 +58,9 @@ static int request(uint32_t ip, uint16_t queue, uint16_t port, uint8_t *bytes, s
 	return n;
 }
 
-/* Journal one persistent create (packed, as the primary does); its handle. */
-static uint64_t persist(uint32_t ip, uint16_t queue, uint16_t port)
+/* Journal one persistent create (packed, as the primary does) made by
+ * `maker` (rule_table.makers); its handle. */
+static uint64_t persist(uint32_t ip, uint16_t queue, uint16_t port, uint32_t maker)
 {
 	static uint64_t slot;
 	uint8_t bytes[1024], packed[PACK_MAX];
@@ -67,7 +68,7 @@ static uint64_t persist(uint32_t ip, uint16_t queue, uint16_t port)
 	int n = rule_pack(bytes, (size_t)request(ip, queue, port, bytes, sizeof(bytes)), packed,
 			  sizeof(packed), NULL);
 
-	if (n <= 0 || journal_rule(&server, handle, packed, (uint32_t)n) != 0)
+	if (n <= 0 || journal_rule(&server, handle, maker, packed, (uint32_t)n) != 0)
 		exit(1);
 	return handle;
 }
@@ -117,9 +118,15 @@ int main(int argc, char **argv)
 	if (journal_open(s) != 0)
 		return 1;
 	for (uint32_t i = 0; i < 6; i++)
-		persist(0x0a000000u + i, 1, 0);
-	persist(0x0a0000ffu, 7, 0);   /* a queue the fuzz target's device lacks */
-	persist(0x0a0000feu, 1, 200); /* a port no device has (HWDRV_PORTS_MAX) */
+		persist(0x0a000000u + i, 1, 0, 0);
+	persist(0x0a0000ffu, 7, 0, 0);	 /* a queue the fuzz target's device lacks */
+	persist(0x0a0000feu, 1, 200, 0); /* a port no device has (HWDRV_PORTS_MAX) */
+	/* Rules of another user: records with its uid. */
+	n = rules_maker(&s->rules, 65534);
+	if (n <= 0)
+		return 1;
+	persist(0x0a000100u, 1, 0, (uint32_t)n);
+	persist(0x0a000101u, 1, 0, (uint32_t)n);
 	if (journal_rule_gone(s, (uint64_t)1 << 32 | 2) != 0)
 		return 1;
 	n = wire_encode_meter_create(meter, sizeof(meter), 0, 0, 5, 1000, 1500, 2000, 3000, 0,

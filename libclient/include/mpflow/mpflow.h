@@ -176,7 +176,8 @@ MPF_API int mpf_flow_validate(struct mpf_client *client, uint16_t port,
 /**
  * Create a rule; *handle identifies it (slot and generation, never 0).
  * Errors: those of mpf_flow_validate(); -EINVAL (unknown flags); -ENOMEM
- * (the table is full, the client's quota is reached); -EIO, -ENOSPC,
+ * (the table is full, the client's quota is reached, or for a persistent
+ * rule its user's: --client-max-rules bounds them per user); -EIO, -ENOSPC,
  * -EDQUOT (a persistent rule the journal could not make durable: not
  * made); or the device's errno.
  */
@@ -186,12 +187,12 @@ MPF_API int mpf_flow_create(struct mpf_client *client, uint16_t port,
 			    uint64_t *handle, struct mpf_flow_error *error);
 
 /**
- * Destroy a rule of this client (or a persistent one).
+ * Destroy a rule of this client (or a persistent one: for a user other than
+ * the primary's own and root, one that user made).
  * Errors: -ENOENT (no such rule, or not on `port`), -EPERM (another
- * client's), -EBUSY (persistent, its destroy not yet on disk), -EIO,
- * -ENOSPC, -EDQUOT (persistent: the journal could not record the destroy;
- * the rule stays), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO, or the
- * device's errno (the rule is gone all the same).
+ * client's, or another user's persistent rule), -EBUSY (persistent, its destroy not yet on disk),
+ * -EIO, -ENOSPC, -EDQUOT (persistent: the journal could not record the destroy; the rule stays),
+ * -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO, or the device's errno (the rule is gone all the same).
  */
 MPF_API int mpf_flow_destroy(struct mpf_client *client, uint16_t port, uint64_t handle,
 			     struct mpf_flow_error *error);
@@ -227,7 +228,8 @@ MPF_API int mpf_flow_flush(struct mpf_client *client, uint16_t port, struct mpf_
  * Errors: -ENOTSUP (`action` is not COUNT, or the rule has no COUNT
  * action), -ENOENT (no such rule; with reset or fresh, also one not on
  * `port`), -EPERM (it belongs to another client; persistent rules may be
- * queried by all), -ENODEV (journaled, not restored by this start), -EAGAIN
+ * queried by all, and reset by the user that made them, the primary's own
+ * user and root), -ENODEV (journaled, not restored by this start), -EAGAIN
  * (the counter stayed busy), -ESHUTDOWN; with reset or fresh also -EBUSY
  * (persistent, its destroy not yet on disk), -ENOMEM, -ETIMEDOUT, -EPROTO
  * and the device's errno.
@@ -238,8 +240,9 @@ MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t ha
 
 /**
  * Destroy every persistent rule (owned by the instance, see
- * MPF_FLOW_PERSISTENT) on `port`: what `flowctl flush` does. Returns how
- * many were destroyed, or -errno.
+ * MPF_FLOW_PERSISTENT) on `port` that this client's user may destroy (for a
+ * user other than the primary's own and root, those it made): what
+ * `flowctl flush` does. Returns how many were destroyed, or -errno.
  * Errors: -EIO, -ENOSPC, -EDQUOT (the journal could not record some
  * destroys: those are not done), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO.
  */
