@@ -325,9 +325,9 @@ uint64_t soft_xdp_missed(struct soft_source *s);
 
 /* source.c */
 /* Open instance `instance` of `instances` of a source: one per worker for
- * live: (joined in one AF_PACKET fanout group: `fanout` is 0 for the first,
- * which returns the group's id there, then that id) and xdp: (queue Q +
- * instance); other kinds have one. */
+ * live: (joined in one AF_PACKET fanout group: instance 0 makes it and
+ * returns its id in *fanout, any value, 0 too; the others join that id)
+ * and xdp: (queue Q + instance); other kinds have one. */
 int soft_source_open(struct soft_source *s, const char *spec, unsigned instance, unsigned instances,
 		     uint16_t *fanout, struct mpf_flow_error *error);
 /* How many instances a source spec takes with `workers` workers. */

@@ -291,17 +291,19 @@ unsigned soft_source_instances(const char *spec, unsigned workers)
 
 /* Join this live: socket to the port's fanout group: the kernel spreads
  * the interface's frames over the group's sockets by flow hash, so that a
- * flow stays on one worker (and in order). The first socket makes the
- * group (the kernel picks its id), the others join it. */
-static int join_fanout(struct soft_source *s, uint16_t *fanout, struct mpf_flow_error *error)
+ * flow stays on one worker (and in order). The `first` socket makes the
+ * group (the kernel picks its id, into *fanout: 0 is one, the first a
+ * booted kernel gives), the others join it. */
+static int join_fanout(struct soft_source *s, bool first, uint16_t *fanout,
+		       struct mpf_flow_error *error)
 {
-	int arg = *fanout ? (int)(*fanout | PACKET_FANOUT_HASH << 16)
-			  : (int)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+	int arg = first ? (int)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16
+			: (int)(*fanout | PACKET_FANOUT_HASH << 16);
 	socklen_t length = sizeof(arg);
 	char why[96];
 
 	if (setsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) == 0 &&
-	    (*fanout || getsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &arg, &length) == 0)) {
+	    (!first || getsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &arg, &length) == 0)) {
 		*fanout = (uint16_t)(arg & 0xffff);
 		return 0;
 	}
@@ -333,7 +335,7 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 		s->kind = SOURCE_LIVE;
 		err = open_live(s, options, error);
 		if (!err && instances > 1)
-			err = join_fanout(s, fanout, error);
+			err = join_fanout(s, instance == 0, fanout, error);
 		if (err)
 			soft_source_close(s); /* a failed open leaves nothing */
 		return err;
