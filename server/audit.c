@@ -33,7 +33,6 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 {
 	const struct rule_table *t = &s->rules;
 	uint32_t used = 0, persistent = 0, unrestored = 0;
-	uint64_t made = 0;
 	alignas(8) static uint8_t request[WIRE_MSG_MAX]; /* the loop's: one thread */
 
 	/* Slots from t->fresh on were never used: nothing to check there. */
@@ -104,18 +103,54 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 	if (persistent != s->persistent_rules)
 		return BAD("%u persistent rules, the primary counts %u", persistent,
 			   s->persistent_rules);
-	/* Each held by its maker: in slots, and beyond them. */
-	for (uint32_t i = 0; i < s->rules.n_makers; i++)
-		made += s->rules.makers[i].rules;
-	if (made != (uint64_t)persistent + s->journal.n_orphans)
-		return BAD("%u persistent rules (%u in slots, %u beyond them), their makers "
-			   "hold %llu",
-			   persistent + s->journal.n_orphans, persistent, s->journal.n_orphans,
-			   (unsigned long long)made);
 	if (shm_load_relaxed32(&s->region->rules) != used)
 		return BAD("the region says %u rules, there are %u",
 			   shm_load_relaxed32(&s->region->rules), used);
 	return 0;
+}
+
+/* Each user's persistent rules (rule_table.makers), in slots and beyond
+ * them, and the rule heap they take: counted right, each by its maker. */
+static int audit_makers(const struct server *s, struct mpf_flow_error *error)
+{
+	const struct rule_table *t = &s->rules;
+	struct rule_maker *seen = calloc(t->n_makers, sizeof(*seen));
+	int err = 0;
+
+	if (seen == NULL)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "no memory for the audit");
+	for (uint32_t slot = 0; slot < t->fresh && !err; slot++) {
+		const struct rule_slot *r = &t->slots[slot];
+
+		if (!rule_slot_used(r) || r->owner != 0)
+			continue;
+		if (r->maker >= t->n_makers) {
+			err = BAD("persistent rule in slot %u names maker %u of %u", slot, r->maker,
+				  t->n_makers);
+			break;
+		}
+		seen[r->maker].rules++;
+		if (r->maker && r->packed_length && !region_rule_inline(r->packed_length))
+			seen[r->maker].heap_chunks += region_rule_chunks(r->packed_length);
+	}
+	for (unsigned i = 0; i < s->journal.n_orphans && !err; i++) {
+		if (s->journal.orphans[i].maker >= t->n_makers)
+			err = BAD("a rule kept beyond the table names maker %u of %u",
+				  s->journal.orphans[i].maker, t->n_makers);
+		else
+			seen[s->journal.orphans[i].maker].rules++;
+	}
+	for (uint32_t i = 0; i < t->n_makers && !err; i++)
+		if (seen[i].rules != t->makers[i].rules ||
+		    seen[i].heap_chunks != t->makers[i].heap_chunks)
+			err = BAD("uid %u holds %u persistent rules in %llu heap chunks, its count "
+				  "says %u in %llu",
+				  (unsigned)t->makers[i].uid, seen[i].rules,
+				  (unsigned long long)seen[i].heap_chunks, t->makers[i].rules,
+				  (unsigned long long)t->makers[i].heap_chunks);
+	free(seen);
+	return err;
 }
 
 /* Each client's list: its own live rules, each once, counted right. */
@@ -205,6 +240,8 @@ int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *
 	err = audit_clients(s, marks, error);
 	if (!err)
 		err = audit_slots(s, marks, error);
+	if (!err)
+		err = audit_makers(s, error);
 	if (!err)
 		err = audit_ports(s, error);
 	if (!err) {

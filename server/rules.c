@@ -635,10 +635,16 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle, bool
 				      "rule 0x%llx belongs to another client",
 				      (unsigned long long)handle);
 	if (changes && r->owner == 0 && c->maker && r->maker != c->maker)
-		return flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "rule 0x%llx is a persistent rule of another user (uid %u)",
-				      (unsigned long long)handle,
-				      (unsigned)s->rules.makers[r->maker].uid);
+		return r->maker ? flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+						 "rule 0x%llx is a persistent rule of another user "
+						 "(uid %u)",
+						 (unsigned long long)handle,
+						 (unsigned)s->rules.makers[r->maker].uid)
+				: flow_error_set(
+					  error, EPERM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+					  "rule 0x%llx is a persistent rule of the instance's "
+					  "own users (the primary's and root)",
+					  (unsigned long long)handle);
 	if (r->dying)
 		return flow_error_set(error, EBUSY, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "rule 0x%llx is being destroyed (its record is not yet on "

@@ -826,6 +826,53 @@ static void test_an_unreadable_rule_record_is_kept_as_it_was(void **state)
 	fclose(f);
 }
 
+/* Rules 0-7 (records 1-8) as another user's (type 7: uid 65534, then the
+ * packed rule), and record 6 (rule 5) too short to hold a uid (2 bytes). */
+static const uint8_t *of_another_user(uint32_t h[6], const uint8_t *payload, unsigned index)
+{
+	static uint8_t out[9][1024];
+	uint32_t uid = 65534;
+
+	if ((h[1] & 0xffff) != 6 || index > 8 || h[2] + 4 > sizeof(out[0]))
+		return payload;
+	h[1] = 7;
+	if (index == 6) {
+		h[2] = 2;
+		return out[index];
+	}
+	memcpy(out[index], &uid, sizeof(uid));
+	memcpy(out[index] + 4, payload, h[2]);
+	h[2] += 4;
+	return out[index];
+}
+
+/* A journal whose rules record their maker's uid (another user's: type 7)
+ * restores them under their handles (and the audit finds the user's count
+ * right); a record too short for a uid is damage, refused as such, with
+ * what precedes it restored. */
+static void test_a_journal_of_another_users_rules_is_read_up_to_a_short_record(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_flow_error error;
+	uint64_t handles[8], found[16];
+	struct mpf_client *c;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/default.journal", p->dir);
+	persist_and_kill(p, 8, handles);
+	journal_edit(path, of_another_user);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_true(log_says(p, "a record too short for its type at byte"));
+	assert_int_equal(primary_connect(p, "reader", &c), 0);
+	assert_int_equal(listed_persistent(c, found, 16), 5);
+	for (uint32_t i = 0; i < 5; i++)
+		assert_true(listed(found, 5, handles[i]));
+	assert_true(mpf_audit(c, &error) >= 5);
+	/* The instance's own user (root here) destroys another user's. */
+	assert_int_equal(mpf_flow_destroy(c, 0, handles[0], &error), 0);
+	mpf_disconnect(c);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -839,6 +886,7 @@ int main(void)
 		T(test_a_journal_rewritten_from_the_directory_keeps_every_rule),
 		T(test_a_journal_of_requests_still_restores_every_rule),
 		T(test_an_unreadable_rule_record_is_kept_as_it_was),
+		T(test_a_journal_of_another_users_rules_is_read_up_to_a_short_record),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -93,6 +93,26 @@ static void save_request_records(const char *out)
 	journal_buffer_free(&b);
 }
 
+/* Records of another user's rules (type 7) too short to hold the uid, of 0
+ * to 3 bytes, each after an epoch: damage at the second record. */
+static void save_short_of_uid_records(const char *out)
+{
+	static const uint8_t bytes[3] = {0xfe, 0xff, 0};
+
+	for (uint32_t length = 0; length < sizeof(uint32_t); length++) {
+		struct journal_buffer b = {0};
+		char name[32];
+
+		if (journal_buffer_put(&b, JOURNAL_EPOCH, 1, NULL, 0) < 0 ||
+		    journal_buffer_put(&b, JOURNAL_RULE_OF_UID, (uint64_t)1 << 32, bytes, length) <
+			    0)
+			exit(1);
+		snprintf(name, sizeof(name), "of-uid-short-%u", length);
+		save(out, name, b.bytes, b.used);
+		journal_buffer_free(&b);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct server *s = &server;
@@ -148,6 +168,7 @@ int main(int argc, char **argv)
 	save(argv[1], "flipped-byte", file, (size_t)st.st_size);
 	save(argv[1], "empty", file, 0);
 	save_request_records(argv[1]);
+	save_short_of_uid_records(argv[1]);
 	free(file);
 	unlink(path);
 	rmdir(dir);
