@@ -219,6 +219,19 @@ static int run_queue_detach(struct server *s, struct client *c, const struct wir
 	return err;
 }
 
+/* Port-wide state (meter objects, isolated mode) is the instance's own
+ * users' to change: another user (--allow-group) makes and destroys its own
+ * rules, not what every rule of the port depends on. 0, or -EPERM. */
+static int port_wide(const struct client *c, const char *what, struct mpf_flow_error *error)
+{
+	if (rules_uid_is_instance(c->uid))
+		return 0;
+	return flow_error_set(error, EPERM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "%s: port-wide, only the primary's user and root may (uid %u may "
+			      "not)",
+			      what, (unsigned)c->uid);
+}
+
 static int run_meter(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
@@ -231,7 +244,12 @@ static int run_meter(struct server *s, struct client *c, const struct wire_reque
 	struct hwdrv_meter_stats stats;
 	int err;
 
-	(void)c; /* meters are the instance's */
+	/* Meters are the instance's: all may use and read them. */
+	if (req->header.op != WIRE_OP_METER_QUERY || req->meter.clear) {
+		err = port_wide(c, "a meter's create, destroy or clear", &out->error);
+		if (err)
+			return err;
+	}
 	switch (req->header.op) {
 	case WIRE_OP_METER_CREATE:
 		if (journal_meter_dying(s, req->meter.port, req->meter.id))
@@ -343,7 +361,10 @@ static int run_flush(struct server *s, struct client *c, const struct wire_reque
 static int run_isolate(struct server *s, struct client *c, const struct wire_request *req,
 		       struct wire_completion *out)
 {
-	(void)c;
+	int err = port_wide(c, "isolated mode", &out->error);
+
+	if (err)
+		return err;
 	return s->device.ops.isolate(&s->device, req->isolate.port, req->isolate.enable,
 				     &out->error);
 }

@@ -189,13 +189,16 @@ static void test_another_user_cannot_take_every_session(void **state)
 
 /* The stranger's side of the persistent-rule quota: `phase` 1 makes its
  * quota of 8 and meets the refusal, in a new session too, cannot destroy
- * or reset root's rule `theirs`, flushes its own and makes its 8 again;
+ * or reset root's rule `theirs`, nor make, destroy or clear a meter or
+ * isolate the port, flushes its own and makes its 8 again;
  * phase 2 (after a restart) is still refused the ninth and root's rule.
  * Exits with the number of the step that failed (0: none). */
 static void stranger_persists(const struct primary *p, int phase, uint64_t theirs)
 {
 	struct mpf_connect_options o = {.runtime_dir = p->dir, .primary_uid = 0};
 	struct mpf_flow_query_count count = {.reset = 1};
+	struct mpf_meter_params meter = {.cir = 1000, .cbs = 1500, .pir = 2000, .pbs = 3000};
+	struct mpf_meter_stats stats;
 	struct mpf_flow_error error;
 	struct sample_rule r;
 	struct mpf_client *c;
@@ -232,13 +235,21 @@ static void stranger_persists(const struct primary *p, int phase, uint64_t their
 					   MPF_FLOW_PERSISTENT, &handle, &error)) == -ENOMEM);
 		/* Root's rule: read by all, changed by its user only. */
 		STEP((rc = mpf_flow_destroy(c, 0, theirs, &error)) == -EPERM &&
-		     strstr(error.message, "another user (uid 0)"));
+		     strstr(error.message, "the instance's own users"));
 		STEP((rc = mpf_flow_query(c, 0, theirs, MPF_FLOW_ACTION_TYPE_COUNT, &count,
 					  &error)) == -EPERM);
 		count.reset = 0;
 		STEP((rc = mpf_flow_query(c, 0, theirs, MPF_FLOW_ACTION_TYPE_COUNT, &count,
 					  &error)) == 0);
 		count.reset = 1;
+		/* What is port-wide is not its to change: meters (root's
+		 * meter 1 it may read), isolated mode. */
+		STEP((rc = mpf_meter_create(c, 0, 2, &meter, &error)) == -EPERM &&
+		     strstr(error.message, "port-wide"));
+		STEP((rc = mpf_meter_destroy(c, 0, 1, &error)) == -EPERM);
+		STEP((rc = mpf_meter_query(c, 0, 1, true, &stats, &error)) == -EPERM);
+		STEP((rc = mpf_meter_query(c, 0, 1, false, &stats, &error)) == 0);
+		STEP((rc = mpf_flow_isolate(c, 0, true, &error)) == -EPERM);
 		/* Its flush takes its own: all 8, and nothing of root's. The
 		 * second 8 are left for the restart, then for root's flush. */
 		if (phase == 2 || round == 1)
@@ -257,8 +268,10 @@ static void stranger_persists(const struct primary *p, int phase, uint64_t their
  * by user. The stranger (uid 65534, admitted by --allow-group) makes 8 of
  * them and is refused the ninth, in a new session too and after a SIGKILL
  * and restart (the journal records whose they are); it cannot destroy,
- * reset or flush root's persistent rule, and its flush takes only its own.
- * (The code before let one allowed user fill the table with them.)
+ * reset or flush root's persistent rule, and its flush takes only its own;
+ * it may not change what is port-wide (meters, isolated mode). (The code
+ * before let one allowed user fill the table with persistent rules, and
+ * destroy root's rules and meters.)
  */
 static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
 {
@@ -266,6 +279,7 @@ static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
 		"--allow-group", "65534", "--client-max-rules", "8", "--max-rules", "64", NULL};
 	struct group *nogroup = getgrgid(STRANGER);
 	struct mpf_flow_query_count count = {0};
+	struct mpf_meter_params meter = {.cir = 1000, .cbs = 1500, .pir = 2000, .pbs = 3000};
 	struct mpf_flow_error error;
 	struct sample_rule r;
 	struct mpf_client *mine;
@@ -285,6 +299,7 @@ static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
 	assert_int_equal(mpf_flow_create(mine, 0, &ingress, r.pattern, r.actions,
 					 MPF_FLOW_PERSISTENT, &root_rule, &error),
 			 0);
+	assert_int_equal(mpf_meter_create(mine, 0, 1, &meter, &error), 0);
 	for (int phase = 1; phase <= 2; phase++) {
 		stranger = fork();
 		if (stranger == 0)
@@ -310,6 +325,63 @@ static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
 	/* The instance's own user may flush them all: root's and the 8. */
 	assert_int_equal(mpf_flow_flush_persistent(mine, 0, &error), 9);
 	mpf_disconnect(mine);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* Each meter object is the primary's memory: 4,096 are made (syncs
+ * grouped over 8 clients), the next one is refused with ENOMEM saying so,
+ * and one is made again once one goes. */
+#define METERS_MAX   4096u
+#define METER_MAKERS 8u
+
+struct meter_maker {
+	const struct primary *p;
+	uint32_t first;
+	unsigned made;
+};
+
+static void *make_meters(void *arg)
+{
+	struct meter_maker *m = arg;
+	struct mpf_meter_params meter = {.cir = 1000, .cbs = 1500, .pir = 2000, .pbs = 3000};
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+
+	if (primary_connect(m->p, "meters", &c) != 0)
+		return NULL;
+	for (uint32_t i = 0; i < METERS_MAX / METER_MAKERS; i++)
+		m->made += mpf_meter_create(c, 0, m->first + i, &meter, &error) == 0;
+	mpf_disconnect(c);
+	return NULL;
+}
+
+static void test_meter_objects_are_bounded(void **state)
+{
+	struct mpf_meter_params meter = {.cir = 1000, .cbs = 1500, .pir = 2000, .pbs = 3000};
+	struct meter_maker makers[METER_MAKERS];
+	pthread_t threads[METER_MAKERS];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	unsigned made = 0;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, NULL), 0);
+	for (unsigned i = 0; i < METER_MAKERS; i++) {
+		makers[i] = (struct meter_maker){.p = &p, .first = i * (METERS_MAX / METER_MAKERS)};
+		assert_int_equal(pthread_create(&threads[i], NULL, make_meters, &makers[i]), 0);
+	}
+	for (unsigned i = 0; i < METER_MAKERS; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		made += makers[i].made;
+	}
+	assert_int_equal(made, METERS_MAX);
+	assert_int_equal(primary_connect(&p, "one more", &c), 0);
+	assert_int_equal(mpf_meter_create(c, 0, METERS_MAX, &meter, &error), -ENOMEM);
+	assert_non_null(strstr(error.message, "holds 4096 meters"));
+	assert_int_equal(mpf_meter_destroy(c, 0, 7, &error), 0);
+	assert_int_equal(mpf_meter_create(c, 0, METERS_MAX, &meter, &error), 0);
+	mpf_disconnect(c);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
@@ -692,6 +764,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_another_user_cannot_take_every_session),
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
+		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
 		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),

@@ -550,6 +550,10 @@ static int soft_meter_create(struct hwdrv *dev, uint16_t port, uint32_t id,
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "meter %u: needs cir <= pir, cbs > 0, pbs > 0 (RFC 2698)",
 				      id);
+	if (soft->n_meters == SOFT_METERS_MAX)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "meter %u: the instance holds %u meters, its most", id,
+				      SOFT_METERS_MAX);
 	if (soft->n_meters == soft->cap_meters) {
 		unsigned cap = soft->cap_meters ? soft->cap_meters * 2 : 16;
 		struct soft_meter **grown = realloc(soft->meters, cap * sizeof(*grown));

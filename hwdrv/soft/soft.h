@@ -200,6 +200,10 @@ struct soft_worker {
 	struct pollfd *poll_fds; /* its sources' sockets, its TX queues' bells, wake */
 };
 
+/* Meter objects the instance holds, all ports together: each one's memory
+ * is the primary's, and a rule finds its meter by a walk of them. */
+#define SOFT_METERS_MAX 4096u
+
 struct soft {
 	struct hwdrv *dev;
 	struct rcu rcu;
@@ -215,7 +219,7 @@ struct soft {
 	struct soft_rule *rules; /* installed, for close */
 	void *own_stats;	 /* port statistics when the config gives no region */
 	struct soft_meter **meters;
-	unsigned n_meters, cap_meters;
+	unsigned n_meters, cap_meters; /* SOFT_METERS_MAX at most */
 	/* Where the workers count rules (hwdrv_config). */
 	struct region_counter *counters;
 	struct region_shares shares;

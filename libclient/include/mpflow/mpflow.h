@@ -249,9 +249,10 @@ MPF_API int mpf_flow_query(struct mpf_client *client, uint16_t port, uint64_t ha
 MPF_API int mpf_flow_flush_persistent(struct mpf_client *client, uint16_t port,
 				      struct mpf_flow_error *error);
 
-/** Enter (`enable` true) or leave isolated mode on `port`.
- *  Errors: -EINVAL (no such port), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT,
- *  -EPROTO, or the device's errno. */
+/** Enter (`enable` true) or leave isolated mode on `port` (port-wide: the
+ *  primary's own user and root only).
+ *  Errors: -EPERM (another user), -EINVAL (no such port), -ENOMEM,
+ *  -ESHUTDOWN, -ETIMEDOUT, -EPROTO, or the device's errno. */
 MPF_API int mpf_flow_isolate(struct mpf_client *client, uint16_t port, bool enable,
 			     struct mpf_flow_error *error);
 
@@ -581,22 +582,26 @@ struct mpf_meter_stats {
 	uint64_t bytes[MPF_COLORS];
 };
 
-/** Create meter `id` on `port`. Errors: -EEXIST (it is there), -EINVAL (no
- *  such port; cir > pir, cbs or pbs 0), -EBADMSG (unknown drop bits), -EBUSY
- *  (its destroy not yet on disk), -ENOTSUP (no meters: verbs), -EIO,
- *  -ENOSPC, -EDQUOT (the journal could not make it durable: not made),
- *  -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
+/** Create meter `id` on `port`. Meters are port-wide: only the primary's
+ *  own user and root may create, destroy or clear them; every client may
+ *  use them in rules and read them. Errors: -EPERM (another user), -EEXIST
+ *  (it is there), -EINVAL (no such port; cir > pir, cbs or pbs 0), -EBADMSG
+ *  (unknown drop bits), -EBUSY (its destroy not yet on disk), -ENOTSUP (no
+ *  meters: verbs), -EIO, -ENOSPC, -EDQUOT (the journal could not make it
+ *  durable: not made), -ENOMEM (the instance holds 4096 meters, its most;
+ *  or no memory), -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
 MPF_API int mpf_meter_create(struct mpf_client *client, uint16_t port, uint32_t id,
 			     const struct mpf_meter_params *params, struct mpf_flow_error *error);
-/** Destroy it. Errors: -ENOENT (no such meter), -EINVAL (no such port),
+/** Destroy it. Errors: -EPERM (another user), -ENOENT (no such meter),
+ *  -EINVAL (no such port),
  *  -EBUSY (a rule uses it, or its destroy is not yet on disk), -ENOTSUP,
  *  -EIO, -ENOSPC, -EDQUOT (the journal could not record the destroy: the
  *  meter stays), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
 MPF_API int mpf_meter_destroy(struct mpf_client *client, uint16_t port, uint32_t id,
 			      struct mpf_flow_error *error);
-/** Read (and with `clear`, zero) its per-color statistics. Errors: -ENOENT,
- *  -EINVAL, -ENOTSUP (as above), -EPROTO (no statistics in the answer),
- *  -ENOMEM, -ESHUTDOWN, -ETIMEDOUT. */
+/** Read (and with `clear`, zero) its per-color statistics. Errors: -EPERM
+ *  (a clear by another user), -ENOENT, -EINVAL, -ENOTSUP (as above), -EPROTO (no statistics in the
+ * answer), -ENOMEM, -ESHUTDOWN, -ETIMEDOUT. */
 MPF_API int mpf_meter_query(struct mpf_client *client, uint16_t port, uint32_t id, bool clear,
 			    struct mpf_meter_stats *stats, struct mpf_flow_error *error);
 
