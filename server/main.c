@@ -158,6 +158,9 @@ int main(int argc, char **argv)
 		pidfile_remove(s->pidfile);
 		return 1;
 	}
+	/* The replay's helper (ahead.c) is a thread: daemon()'s child would
+	 * have none. The loop's first window asked for starts another. */
+	ahead_fini(s);
 	if (!s->config.foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, SERVER_NAME ": daemon: %s\n", strerror(errno));
 		listener_close(s);
