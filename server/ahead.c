@@ -33,6 +33,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -42,41 +43,59 @@ _Static_assert((uint64_t)AHEAD_WINDOWS *AHEAD_SLOTS >= 1u << 24, "every --max-ru
 _Static_assert(AHEAD_SLOTS / 2 <= UINT16_MAX, "a window's count to half of it");
 _Static_assert((AHEAD_ASKED & (AHEAD_ASKED - 1)) == 0, "the ring of windows is a power of 2");
 
+/* The kernel's populating holds the process's mmap lock, which the loop's
+ * mmap() and munmap() wait for: a helper at SCHED_IDLE preempted with it
+ * held would stall them until it runs again. So a range is populated a
+ * chunk at a time, each a short hold, and a stop is seen between chunks. */
+#define AHEAD_CHUNK (256u << 10)
+
 /* Helper: fault in [from, to), from the page `from` is in up to the one
  * `to` is in (which the next window's range takes), or through it when
  * `last`; then, where `touch`, read a word of each of those pages from
  * user mode (which alone faults them in before 5.14, where the kernel does
- * not know the advice). */
-static void ahead_range(const void *from, const void *to, bool last, bool touch)
+ * not know the advice). False when told to stop. */
+static bool ahead_range(struct ahead *a, const void *from, const void *to, bool last, bool touch)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t start = (uintptr_t)from & ~(page - 1);
 	uintptr_t end = ((uintptr_t)to + (last ? page - 1 : 0)) & ~(page - 1);
 
-	if (end <= start)
-		return;
-	if (madvise((void *)start, end - start, MADV_POPULATE_WRITE) != 0 && errno != EINVAL)
-		return; /* no memory now: those pages are left to the stores */
-	for (uintptr_t at = start; touch && at < end; at += page)
-		(void)shm_load_relaxed64((const shm_u64 *)at);
+	for (uintptr_t chunk = start; chunk < end; chunk += AHEAD_CHUNK) {
+		uintptr_t stop = end - chunk > AHEAD_CHUNK ? chunk + AHEAD_CHUNK : end;
+
+		if (shm_load_acquire32(&a->stop))
+			return false;
+		if (madvise((void *)chunk, stop - chunk, MADV_POPULATE_WRITE) != 0 &&
+		    errno != EINVAL)
+			return true; /* no memory now: those pages are left to the stores */
+		for (uintptr_t at = chunk; touch && at < stop; at += page)
+			(void)shm_load_relaxed64((const shm_u64 *)at);
+	}
+	return true;
 }
 
-/* Helper: a window's pages, slots [from, to). */
-static void ahead_window(const struct server *s, uint32_t from, uint32_t to)
+/* Helper: a window's pages, slots [from, to). False when told to stop. */
+static bool ahead_window(struct server *s, uint32_t from, uint32_t to)
 {
+	struct ahead *a = &s->ahead;
 	bool last = to == s->config.max_rules;
 
-	ahead_range(&s->entries[from], &s->entries[to], last, true);
-	ahead_range(&s->counters[from], &s->counters[to], last, true);
-	ahead_range(&s->rules.slots[from], &s->rules.slots[to], last, false);
+	if (!ahead_range(a, &s->entries[from], &s->entries[to], last, true) ||
+	    !ahead_range(a, &s->counters[from], &s->counters[to], last, true) ||
+	    !ahead_range(a, &s->rules.slots[from], &s->rules.slots[to], last, false))
+		return false;
 	for (uint32_t w = 0; w < s->shares.n; w++) {
 		const struct region_share *row = &s->shares.base[(size_t)w * s->shares.max_rules];
 
-		ahead_range(&row[from], &row[to], last, true);
+		if (!ahead_range(a, &row[from], &row[to], last, true))
+			return false;
 	}
+	return true;
 }
 
-/* The helper: the windows asked for, in turn, until told to stop. */
+/* The helper: the windows asked for, in turn, until told to stop. Its
+ * cycles are spare ones (SCHED_IDLE); where that policy is refused, the
+ * lowest nice value is the nearest. */
 static void *ahead_run(void *arg)
 {
 	const struct sched_param idle = {.sched_priority = 0};
@@ -84,19 +103,21 @@ static void *ahead_run(void *arg)
 	struct ahead *a = &s->ahead;
 	eventfd_t n;
 
-	pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 
 	while (eventfd_read(a->wake, &n) == 0 || errno == EINTR) {
 		uint32_t asked = shm_load_acquire32(&a->asked_end);
 
-		if (shm_load_acquire32(&a->stop))
-			break;
 		for (; a->done_own != asked; a->done_own++) {
 			const struct ahead_window *w = &a->asked[a->done_own % AHEAD_ASKED];
 
-			ahead_window(s, w->from, w->to);
+			if (!ahead_window(s, w->from, w->to))
+				return NULL;
 			shm_store_release32(&a->done, a->done_own + 1);
 		}
+		if (shm_load_acquire32(&a->stop))
+			break;
 	}
 	return NULL;
 }
