@@ -596,7 +596,13 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 
 	if (c->leaving)
 		return job_run(s, c, clock_ns(CLOCK_MONOTONIC) + slice_ns) == JOB_WAITING ? 0 : 1;
-	c->waiting_for_space = false;
+	/* Back from waiting for the client to free completion space: take
+	 * the request back, or each completion it consumes from now on
+	 * would ring our doorbell (a system call on both sides a rule). */
+	if (c->waiting_for_space) {
+		ring_producer_finish_sleep(&c->completions);
+		c->waiting_for_space = false;
+	}
 	for (;;) {
 		uint32_t reserve, room, burst, need;
 		int n, i;
