@@ -142,7 +142,11 @@ int main(int argc, char **argv)
 		fault_memcg_paths(&self, &root);
 		memcg_guard_init(&s->memcg, self, root);
 	}
-	if ((err = journal_open(s)) != 0) {
+	err = journal_open(s);
+	/* The replay's helper (ahead.c) is a thread: daemon()'s child would
+	 * have none. The loop's first window asked for starts another. */
+	ahead_fini(s);
+	if (err != 0) {
 		/* The precise reason where the file itself was refused (its
 		 * owner, its type), not strerror's word for it. */
 		if (s->journal.refusal[0])

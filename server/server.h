@@ -391,15 +391,25 @@ struct rule_heap {
 	uint32_t free_count, free_cap;
 };
 
-/* The pages of the slots ahead of the creates, faulted in by io_uring's
- * worker (ahead.c), a window of AHEAD_SLOTS at a time. */
+/* The pages of the slots ahead of the creates, faulted in by a helper
+ * thread (ahead.c), a window of AHEAD_SLOTS at a time. */
 #define AHEAD_SLOTS   32768u
 #define AHEAD_WINDOWS 512u /* --max-rules 2^24 */
+#define AHEAD_ASKED   8u   /* windows asked for and not yet done, at most */
+struct ahead_window {
+	uint32_t from, to; /* slots */
+};
 struct ahead {
-	struct io_uring ring;	       /* its own: the loop's is made after the replay */
-	uint16_t taken[AHEAD_WINDOWS]; /* slots taken in each window, to half of it */
-	bool ready;		       /* the ring is made */
-	bool off;		       /* the kernel cannot: stores fault them in */
+	struct ahead_window asked[AHEAD_ASKED]; /* a ring: the loop's to write */
+	shm_u32 asked_end;			/* the loop's count of windows asked */
+	shm_u32 done;				/* the helper's count of windows done */
+	shm_u32 stop;				/* ahead_fini()'s */
+	uint32_t asked_own, done_own;		/* each side's own copy */
+	uint16_t taken[AHEAD_WINDOWS];		/* slots taken in each window, to half of it */
+	pthread_t thread;
+	int wake;     /* eventfd: windows asked, or stop */
+	bool started; /* the helper runs */
+	bool failed;  /* no helper could be had: the stores do */
 };
 
 struct server {

@@ -1051,35 +1051,6 @@ static size_t pages_in_memory(const void *from, const void *to)
 	return in;
 }
 
-/* Can the primary fault pages in ahead here: io_uring not switched off,
- * and MADV_POPULATE_WRITE known (Linux 5.14)? Where not, it falls back to
- * faulting them in as it stores, which the test cannot tell apart. */
-static bool faulting_ahead_possible(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-	int disabled = 0, fd, err = -1;
-	void *m;
-
-	if (f) {
-		if (fscanf(f, "%d", &disabled) != 1)
-			disabled = 0;
-		fclose(f);
-	}
-	if (disabled)
-		return false;
-#ifdef MADV_POPULATE_WRITE
-	fd = memfd_create("probe", MFD_CLOEXEC);
-	if (fd >= 0 && ftruncate(fd, 4096) == 0 &&
-	    (m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) != MAP_FAILED) {
-		err = madvise(m, 4096, MADV_POPULATE_WRITE);
-		munmap(m, 4096);
-	}
-	if (fd >= 0)
-		close(fd);
-#endif
-	return err == 0;
-}
-
 /* The setting selected in a transparent_hugepage file ("[never]"). */
 static bool thp_selected(const char *path, const char *value)
 {
@@ -1121,43 +1092,47 @@ static bool shmem_faults_single_pages(void)
 
 #define AHEAD_WINDOW 32768u /* server/server.h's AHEAD_SLOTS */
 
-/* A load of half a window and a page into a fresh table (slots 0 on): the
- * next window's entries and counters end up in memory though no rule has
- * used them, and nothing past it or past the rules in the first window. */
-static void load_finds_next_window_in_memory(struct primary *p)
+/* A load up to half of window `w` and a page on, from rule `first` (the
+ * slots below it taken), into a table whose windows up to `w` were asked
+ * for: window `w + 1`'s entries and counters end up in memory though no
+ * rule has used them, and nothing past it (nor, for the first window, the
+ * rest of it past the rules). */
+static void load_finds_window_in_memory(struct primary *p, unsigned first, unsigned w)
 {
 	struct mpf_client *c;
 	struct raw_session raw;
 	uint64_t h;
-	const unsigned window = AHEAD_WINDOW, rules = window / 2 + 64;
+	const unsigned window = AHEAD_WINDOW, rules = w * window + window / 2 + 64;
+	const unsigned ahead = (w + 1) * window;
 	size_t entries_ahead = 0, counters_ahead = 0, pages = window * 64 / 4096;
 
 	assert_int_equal(primary_connect(p, "loader", &c), 0);
-	for (unsigned i = 0; i < rules; i++)
+	for (unsigned i = first; i < rules; i++)
 		assert_int_equal(create(c, i, 0, &h), 0);
 	assert_int_equal(raw_connect(p, &raw), 0);
-	/* Faulted in by io_uring's worker, beside the loop: wait for it. */
+	/* Faulted in by the helper, beside the loop: wait for it. */
 	for (int i = 0; i < 300 && (entries_ahead < pages || counters_ahead < pages); i++) {
-		entries_ahead =
-			pages_in_memory(&raw.view.entries[window], &raw.view.entries[2 * window]);
-		counters_ahead =
-			pages_in_memory(&raw.view.counters[window], &raw.view.counters[2 * window]);
+		entries_ahead = pages_in_memory(&raw.view.entries[ahead],
+						&raw.view.entries[ahead + window]);
+		counters_ahead = pages_in_memory(&raw.view.counters[ahead],
+						 &raw.view.counters[ahead + window]);
 		if (entries_ahead < pages || counters_ahead < pages)
 			usleep(10000);
 	}
 	assert_int_equal(entries_ahead, pages);
 	assert_int_equal(counters_ahead, pages);
-	/* Not the rest of the first window (a page past the rules on), nor
-	 * the window after the next: unless a store brings in a huge folio. */
+	/* Unless a store brings in a huge folio. */
 	if (shmem_faults_single_pages()) {
-		assert_int_equal(
-			pages_in_memory(&raw.view.entries[rules + 64], &raw.view.entries[window]),
-			0);
-		assert_int_equal(
-			pages_in_memory(&raw.view.counters[rules + 64], &raw.view.counters[window]),
-			0);
-		assert_int_equal(pages_in_memory(&raw.view.entries[2 * window],
-						 &raw.view.entries[3 * window]),
+		if (w == 0) {
+			assert_int_equal(pages_in_memory(&raw.view.entries[rules + 64],
+							 &raw.view.entries[window]),
+					 0);
+			assert_int_equal(pages_in_memory(&raw.view.counters[rules + 64],
+							 &raw.view.counters[window]),
+					 0);
+		}
+		assert_int_equal(pages_in_memory(&raw.view.entries[ahead + window],
+						 &raw.view.entries[ahead + 2 * window]),
 				 0);
 	}
 	print_message("%u rules: %zu pages of entries and %zu of counters ahead in memory\n", rules,
@@ -1174,11 +1149,9 @@ static void test_pages_ahead_of_a_bulk_load_are_faulted_in(void **state)
 	struct primary p;
 
 	(void)state;
-	if (!faulting_ahead_possible())
-		skip();
 	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "200000", NULL}),
 			 0);
-	load_finds_next_window_in_memory(&p);
+	load_finds_window_in_memory(&p, 0, 0);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
@@ -1194,7 +1167,7 @@ static void test_churn_faults_nothing_ahead(void **state)
 	uint64_t h;
 
 	(void)state;
-	if (!faulting_ahead_possible() || !shmem_faults_single_pages())
+	if (!shmem_faults_single_pages())
 		skip();
 	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "200000", NULL}),
 			 0);
@@ -1227,8 +1200,6 @@ static void test_pages_ahead_after_restoring_a_rule_far_up(void **state)
 	uint64_t h;
 
 	(void)state;
-	if (!faulting_ahead_possible())
-		skip();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "filler", &c), 0);
 	load(c, far, 0); /* slots 0 to far - 1, gone at the disconnect */
@@ -1237,7 +1208,29 @@ static void test_pages_ahead_after_restoring_a_rule_far_up(void **state)
 	mpf_disconnect(c);
 	assert_int_equal(primary_stop(&p), 0);
 	assert_int_equal(primary_restart(&p, args), 0);
-	load_finds_next_window_in_memory(&p);
+	load_finds_window_in_memory(&p, 0, 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* A replay long enough to ask for a window ahead (half of the first one
+ * restored) starts the helper; it is stopped before the start detaches
+ * (daemon() forks, and a child has no threads), and the loads that follow
+ * start another: half of the second window taken, the third is in memory. */
+static void test_pages_ahead_after_a_long_replay(void **state)
+{
+	const char *const args[] = {"--max-rules", "200000", NULL};
+	const unsigned restored = AHEAD_WINDOW / 2 + 64;
+	struct primary p;
+	struct mpf_client *c;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "persistent", &c), 0);
+	load(c, restored, MPF_FLOW_PERSISTENT);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_restart(&p, args), 0);
+	load_finds_window_in_memory(&p, restored, 1);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
@@ -1732,6 +1725,7 @@ int main(void)
 		T(test_a_client_that_never_reads_completions_is_held_back),
 		cmocka_unit_test(test_pages_ahead_of_a_bulk_load_are_faulted_in),
 		cmocka_unit_test(test_pages_ahead_after_restoring_a_rule_far_up),
+		cmocka_unit_test(test_pages_ahead_after_a_long_replay),
 		cmocka_unit_test(test_churn_faults_nothing_ahead),
 		T(test_region_cannot_be_mapped_writable),
 		T(test_runtime_files_are_private),
