@@ -176,9 +176,14 @@ int main(int argc, char **argv)
 		(uint64_t)started.tv_sec * 1000000000ull + (uint64_t)started.tv_nsec;
 	if ((err = loop_init(s)) != 0)
 		fatalx("event loop: %s", strerror(-err));
-	log_info("instance %s ready: backend %s, %u rules, %u clients, socket %s",
+	log_info("instance %s ready: backend %s, %u rules, %u clients, socket %s, region on %s",
 		 s->config.instance, s->config.backend, s->config.max_rules, s->config.max_clients,
-		 s->socket_path);
+		 s->socket_path,
+		 s->region_huge			       ? "huge pages"
+		 : s->region_length < REGION_HUGE_PAGE ? "4 KiB pages"
+						       : "4 KiB pages (shmem_enabled in "
+							 "/sys/kernel/mm/transparent_hugepage set "
+							 "to advise gives it huge pages)");
 	notify_systemd("READY=1");
 
 	loop_run(s);

@@ -11,6 +11,22 @@
 
 #include "server/server.h"
 
+/* Did the region get huge pages? Only its prefix was stored to: the rest
+ * of its first 2 MiB is in memory only if the page came as one folio. */
+static bool region_on_huge_pages(void *mem, size_t length, size_t prefix)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = REGION_HUGE_PAGE / page, in = 0;
+	unsigned char vec[REGION_HUGE_PAGE / 4096];
+
+	if (((uintptr_t)mem & (REGION_HUGE_PAGE - 1)) != 0 || length < REGION_HUGE_PAGE ||
+	    prefix >= REGION_HUGE_PAGE || pages > sizeof(vec) ||
+	    mincore(mem, REGION_HUGE_PAGE, vec) != 0)
+		return false;
+	for (size_t i = 0; i < pages; i++)
+		in += vec[i] & 1;
+	return in == pages;
+}
+
 int region_create(struct server *s)
 {
 	const struct region_layout layout = {.max_rules = s->config.max_rules,
@@ -34,9 +50,16 @@ int region_create(struct server *s)
 	mem = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED)
 		goto fail;
+	/* Huge pages where the system gives them to shared memory
+	 * (shmem_enabled "advise" or more): a fault, a TLB entry and, under
+	 * a hypervisor that shadows page tables, a host fault per 2 MiB
+	 * instead of per 4 KiB, in the primary and in every client that
+	 * reads counters. Refused or off: 4 KiB pages, as before. */
+	(void)madvise(mem, length, MADV_HUGEPAGE);
 	/* Only the header and the port statistics are faulted in now: the
 	 * rest as rules use it, so start-up does not grow with --max-rules. */
 	memory_prefault(mem, region_prefix(&layout));
+	s->region_huge = region_on_huge_pages(mem, length, region_prefix(&layout));
 	region_init(mem, &layout, s->config.backend, s->config.instance, (uint32_t)getpid());
 	if (fcntl(fd, F_ADD_SEALS,
 		  F_SEAL_FUTURE_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {

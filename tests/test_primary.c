@@ -1066,13 +1066,14 @@ static bool thp_selected(const char *path, const char *value)
 	return found;
 }
 
-/* Does a store to a memfd bring in one page, not a larger folio? Only then
- * does a page left alone show as not in memory. */
+/* Does a store to the region bring in one page, not a larger folio? Only
+ * then does a page left alone show as not in memory. The region asks for
+ * huge pages (MADV_HUGEPAGE): "advise" gives them. */
 static bool shmem_faults_single_pages(void)
 {
 	const char *top = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
-	bool top_small = access(top, F_OK) != 0 || thp_selected(top, "never") ||
-			 thp_selected(top, "deny") || thp_selected(top, "advise");
+	bool top_small =
+		access(top, F_OK) != 0 || thp_selected(top, "never") || thp_selected(top, "deny");
 	glob_t sizes;
 	bool single = top_small;
 
@@ -1081,7 +1082,7 @@ static bool shmem_faults_single_pages(void)
 		for (size_t i = 0; i < sizes.gl_pathc; i++) {
 			const char *path = sizes.gl_pathv[i];
 
-			if (!(thp_selected(path, "never") || thp_selected(path, "advise") ||
+			if (!(thp_selected(path, "never") ||
 			      (thp_selected(path, "inherit") && top_small)))
 				single = false;
 		}
@@ -1183,6 +1184,50 @@ static void test_churn_faults_nothing_ahead(void **state)
 			 0);
 	raw_close(&raw);
 	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* The VmFlags of the primary's mapping of its region (smaps). */
+static bool region_vm_flags(pid_t pid, char *flags, size_t size)
+{
+	char path[64], line[512];
+	bool in_region = false, found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	assert_non_null(f = fopen(path, "r"));
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* A mapping's line starts with its address (lower-case hex),
+		 * its fields' with a capital. */
+		if (line[0] != '\0' && strchr("0123456789abcdef", line[0]))
+			in_region = strstr(line, "/memfd:mpflow-region") != NULL;
+		else if (in_region && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(flags, size, "%s", line + 8);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* The region asks for huge pages (the kernel lists "hg" in its mapping's
+ * flags whatever the system's setting); where the system gives shared
+ * memory huge pages, it has them, and the primary says so at its start. */
+static void test_the_region_asks_for_huge_pages(void **state)
+{
+	struct primary p;
+	char flags[512];
+
+	(void)state;
+	assert_int_equal(primary_start(&p, (const char *const[]){"--max-rules", "200000",
+								 "--log-level", "info", NULL}),
+			 0);
+	assert_true(region_vm_flags(p.pid, flags, sizeof(flags)));
+	assert_non_null(strstr(flags, " hg"));
+	if (shmem_faults_single_pages())
+		assert_int_equal(primary_log_lines(&p, "region on 4 KiB pages (shmem_enabled"), 1);
+	else
+		assert_int_equal(primary_log_lines(&p, "region on huge pages"), 1);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
@@ -1727,6 +1772,7 @@ int main(void)
 		cmocka_unit_test(test_pages_ahead_after_restoring_a_rule_far_up),
 		cmocka_unit_test(test_pages_ahead_after_a_long_replay),
 		cmocka_unit_test(test_churn_faults_nothing_ahead),
+		cmocka_unit_test(test_the_region_asks_for_huge_pages),
 		T(test_region_cannot_be_mapped_writable),
 		T(test_runtime_files_are_private),
 		T(test_uid_outside_the_policy_is_refused),
