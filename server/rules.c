@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "server/server.h"
+#include "shm/bigmem.h"
 
 #ifndef RULES_GENERATION_BITS
 #define RULES_GENERATION_BITS 24 /* a test build shrinks it to reach the edge */
@@ -50,8 +51,10 @@ int rules_init(struct rule_table *t, uint32_t max)
 {
 	t->max = max;
 	t->quarantine_cap = max < RULES_QUARANTINE ? max : RULES_QUARANTINE;
-	/* calloc: pages the table never reaches are never touched. */
-	t->slots = calloc(max, sizeof(*t->slots));
+	/* Zeroed and lazily faulted in: pages the table never reaches are
+	 * never touched. On huge pages where granted: a bulk load or a
+	 * replay faults a 2 MiB page in for 37,449 slots, not one for 73. */
+	t->slots = big_alloc((size_t)max * sizeof(*t->slots));
 	t->free = calloc(max, sizeof(*t->free));
 	t->quarantine = calloc(t->quarantine_cap, sizeof(*t->quarantine));
 	t->cap_makers = 8;
@@ -74,7 +77,7 @@ int rules_init(struct rule_table *t, uint32_t max)
 
 void rules_fini(struct rule_table *t)
 {
-	free(t->slots);
+	big_free(t->slots, (size_t)t->max * sizeof(*t->slots));
 	free(t->free);
 	free(t->quarantine);
 	free(t->makers);

@@ -13,47 +13,7 @@
 
 #include "hwdrv/soft/pool.h"
 
-/*
- * Allocations of 2 MiB and more are anonymous maps aligned to 2 MiB and
- * offered to transparent huge pages (MADV_HUGEPAGE: systems set to
- * "madvise" grant them only where asked): where granted, one page fault and
- * one TLB entry per 2 MiB instead of 512; where not, 4 KiB pages as from
- * malloc. Zeroed, as from calloc.
- */
-#define HUGE_BYTES (2u << 20)
-
-static size_t big_length(size_t bytes)
-{
-	return (bytes + HUGE_BYTES - 1) & ~(size_t)(HUGE_BYTES - 1);
-}
-
-void *big_alloc(size_t bytes)
-{
-	size_t length = big_length(bytes);
-	uint8_t *map, *aligned;
-
-	if (bytes < HUGE_BYTES)
-		return calloc(1, bytes);
-	map = mmap(NULL, length + HUGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		   -1, 0);
-	if (map == MAP_FAILED)
-		return NULL;
-	aligned = (uint8_t *)(((uintptr_t)map + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1));
-	if (aligned > map)
-		munmap(map, (size_t)(aligned - map));
-	if (aligned + length < map + length + HUGE_BYTES)
-		munmap(aligned + length, (size_t)(map + length + HUGE_BYTES - (aligned + length)));
-	(void)madvise(aligned, length, MADV_HUGEPAGE); /* refused: small pages */
-	return aligned;
-}
-
-void big_free(void *mem, size_t bytes)
-{
-	if (bytes < HUGE_BYTES)
-		free(mem);
-	else if (mem)
-		munmap(mem, big_length(bytes));
-}
+#define HUGE_BYTES BIGMEM_HUGE_BYTES
 
 /*
  * Chunks faulted in ahead of need. Most of what a first fill costs the

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shm/bigmem.h"
+
 #define POOL_ALIGN   16u
 #define POOL_CLASSES 64u /* objects up to 1 KiB; larger ones come from malloc */
 
@@ -35,11 +37,5 @@ void *pool_zalloc(struct pool *pool, size_t size);
 void pool_free(struct pool *pool, void *object, size_t size);
 /* Every chunk back to the system; every object of the pool is gone. */
 void pool_fini(struct pool *pool);
-
-/* Zeroed memory for a large array (a hash table): 2 MiB and more in whole
- * huge pages where the system grants them, less from calloc. big_free()
- * takes the size it was allocated with. */
-void *big_alloc(size_t bytes);
-void big_free(void *mem, size_t bytes);
 
 #endif
