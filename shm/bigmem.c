@@ -27,15 +27,17 @@ void *big_alloc(size_t bytes)
 
 	if (bytes < BIGMEM_HUGE_BYTES)
 		return calloc(1, bytes);
-	map = mmap(NULL, length + BIGMEM_HUGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		   -1, 0);
+	map = mmap(NULL, length + BIGMEM_HUGE_BYTES, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return NULL;
-	aligned = (uint8_t *)(((uintptr_t)map + BIGMEM_HUGE_BYTES - 1) & ~(uintptr_t)(BIGMEM_HUGE_BYTES - 1));
+	aligned = (uint8_t *)(((uintptr_t)map + BIGMEM_HUGE_BYTES - 1) &
+			      ~(uintptr_t)(BIGMEM_HUGE_BYTES - 1));
 	if (aligned > map)
 		munmap(map, (size_t)(aligned - map));
 	if (aligned + length < map + length + BIGMEM_HUGE_BYTES)
-		munmap(aligned + length, (size_t)(map + length + BIGMEM_HUGE_BYTES - (aligned + length)));
+		munmap(aligned + length,
+		       (size_t)(map + length + BIGMEM_HUGE_BYTES - (aligned + length)));
 	(void)madvise(aligned, length, MADV_HUGEPAGE); /* refused: small pages */
 	return aligned;
 }
