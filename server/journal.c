@@ -613,7 +613,7 @@ int journal_open(struct server *s)
 			  "rule still to replay (what keeping it unrestored takes); kept in the "
 			  "journal until a start with more memory",
 			  j->path, s->unrestored_memory, (unsigned long long)(s->memcg.room >> 20),
-			  (unsigned long long)(MEMCG_RESERVE >> 20), MEMCG_KEEP_BYTES);
+			  (unsigned long long)(memcg_reserve(&s->memcg) >> 20), MEMCG_KEEP_BYTES);
 	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
 	rules_restored(s);
 	j->records = sc.records;

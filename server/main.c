@@ -141,6 +141,12 @@ int main(int argc, char **argv)
 
 		fault_memcg_paths(&self, &root);
 		memcg_guard_init(&s->memcg, self, root);
+		/* A create that takes a new page of each of the region's
+		 * arrays (counters, entries, heap, activity stamps, a share
+		 * row per worker past the first) and of the rule table's
+		 * slots, each 2 MiB where they are huge pages. */
+		if (s->region_huge)
+			s->memcg.at_once = (5ull + s->shares.n) * REGION_HUGE_PAGE;
 	}
 	err = journal_open(s);
 	/* The replay's helper (ahead.c) is a thread: daemon()'s child would
@@ -178,12 +184,7 @@ int main(int argc, char **argv)
 		fatalx("event loop: %s", strerror(-err));
 	log_info("instance %s ready: backend %s, %u rules, %u clients, socket %s, region on %s",
 		 s->config.instance, s->config.backend, s->config.max_rules, s->config.max_clients,
-		 s->socket_path,
-		 s->region_huge			       ? "huge pages"
-		 : s->region_length < REGION_HUGE_PAGE ? "4 KiB pages"
-						       : "4 KiB pages (shmem_enabled in "
-							 "/sys/kernel/mm/transparent_hugepage set "
-							 "to advise gives it huge pages)");
+		 s->socket_path, region_pages(s));
 	notify_systemd("READY=1");
 
 	loop_run(s);

@@ -19,7 +19,8 @@
  * nothing.
  *
  * The same reading admits creates (memcg_admit): the primary refuses a
- * rule with ENOMEM while less than MEMCG_RESERVE is left, and a start
+ * rule with ENOMEM while less than MEMCG_RESERVE is left (and what one
+ * create may fault in at once, where the region is on huge pages), and a start
  * keeps what does not fit in the journal, not restored.
  */
 #include <errno.h>
@@ -189,7 +190,7 @@ bool memcg_admit(struct memcg_guard *g)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	reserve = MEMCG_RESERVE + g->held_back;
+	reserve = memcg_reserve(g) + g->held_back;
 	if (g->read_ns && g->room < reserve && now - g->read_ns < MEMCG_REREAD_NS)
 		return false;
 	room = memcg_headroom(g->self, g->root);

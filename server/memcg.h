@@ -58,9 +58,18 @@ struct memcg_guard {
 	uint64_t rule_bytes; /* what a create takes, as the readings show it */
 	bool measured;	     /* by a reading after MEMCG_READ_FIRST creates */
 	uint64_t held_back;  /* beyond MEMCG_RESERVE: a start's rules still to come */
+	/* Beyond MEMCG_RESERVE too: what one create may fault in at once
+	 * where the region is on huge pages, a 2 MiB page of each array a
+	 * new slot's first rule touches (main.c). */
+	uint64_t at_once;
 };
 
 void memcg_guard_init(struct memcg_guard *g, const char *self, const char *root);
+/* What the guard keeps back: MEMCG_RESERVE, and a create's huge pages. */
+static inline uint64_t memcg_reserve(const struct memcg_guard *g)
+{
+	return MEMCG_RESERVE + g->at_once;
+}
 /* Whether one more rule may take memory now. */
 bool memcg_admit(struct memcg_guard *g);
 /* The room the last reading found, less what the creates admitted since

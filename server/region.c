@@ -6,25 +6,53 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "server/server.h"
 
 /* Did the region get huge pages? Only its prefix was stored to: the rest
- * of its first 2 MiB is in memory only if the page came as one folio. */
-static bool region_on_huge_pages(void *mem, size_t length, size_t prefix)
+ * of the 2 MiB page the prefix ends in is in memory only if that page came
+ * as one folio. (A prefix of whole huge pages cannot tell: said small.) */
+static bool region_on_huge_pages(uint8_t *mem, size_t length, size_t prefix)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = REGION_HUGE_PAGE / page, in = 0;
+	size_t at = prefix & ~(size_t)(REGION_HUGE_PAGE - 1);
 	unsigned char vec[REGION_HUGE_PAGE / 4096];
 
-	if (((uintptr_t)mem & (REGION_HUGE_PAGE - 1)) != 0 || length < REGION_HUGE_PAGE ||
-	    prefix >= REGION_HUGE_PAGE || pages > sizeof(vec) ||
-	    mincore(mem, REGION_HUGE_PAGE, vec) != 0)
+	if (((uintptr_t)mem & (REGION_HUGE_PAGE - 1)) != 0 || prefix % REGION_HUGE_PAGE == 0 ||
+	    at + REGION_HUGE_PAGE > length || pages > sizeof(vec) ||
+	    mincore(mem + at, REGION_HUGE_PAGE, vec) != 0)
 		return false;
 	for (size_t i = 0; i < pages; i++)
 		in += vec[i] & 1;
 	return in == pages;
+}
+
+/* Does the system's setting keep huge pages from shared memory? */
+static bool shmem_huge_off(void)
+{
+	char line[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re");
+
+	if (f == NULL)
+		return false; /* no THP at all: no setting to name */
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	return strstr(line, "[never]") != NULL || strstr(line, "[deny]") != NULL;
+}
+
+const char *region_pages(const struct server *s)
+{
+	if (s->region_huge)
+		return "huge pages";
+	if (s->region_length >= REGION_HUGE_PAGE && shmem_huge_off())
+		return "4 KiB pages (shmem_enabled in /sys/kernel/mm/transparent_hugepage set to "
+		       "advise gives it huge pages)";
+	return "4 KiB pages";
 }
 
 int region_create(struct server *s)

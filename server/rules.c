@@ -525,7 +525,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 				      "the %llu MiB mpflowd keeps for itself: destroy rules, or "
 				      "raise the limit",
 				      (unsigned long long)(s->memcg.room >> 20),
-				      (unsigned long long)(MEMCG_RESERVE >> 20));
+				      (unsigned long long)(memcg_reserve(&s->memcg) >> 20));
 	while (generation == 0) {
 		if (rules_free(t) == 0)
 			return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,

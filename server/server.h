@@ -544,6 +544,9 @@ void ahead_fini(struct server *s);
 
 /* region.c */
 int region_create(struct server *s);
+/* What pages the region is on, for the start line: "huge pages", or "4 KiB
+ * pages" and the setting that would give it huge ones where that is why. */
+const char *region_pages(const struct server *s);
 /* Fault every page of a shared writable mapping in, writable, now. */
 void memory_prefault(void *mem, size_t length);
 void region_destroy(struct server *s);

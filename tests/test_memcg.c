@@ -288,6 +288,29 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 	assert_int_equal(g.room, 1000);
 }
 
+/* Where the region is on huge pages a create may fault in a 2 MiB page of
+ * each of its arrays at once: the guard keeps that back beside the
+ * reserve, and refuses room that would do without it. */
+static void test_a_creates_huge_pages_are_kept_back(void **state)
+{
+	const struct tree *t = *state;
+	struct memcg_guard g;
+	char text[64];
+
+	self_is(t, "0::/svc\n");
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)(MEMCG_RESERVE + (8ull << 20)));
+	put(t, "svc/memory.max", text);
+	put(t, "svc/memory.current", "0\n");
+	memcg_guard_init(&g, t->self, t->root);
+	assert_true(memcg_admit(&g));
+	memcg_guard_init(&g, t->self, t->root);
+	g.at_once = 16ull << 20;
+	assert_int_equal(memcg_reserve(&g), MEMCG_RESERVE + (16ull << 20));
+	assert_false(memcg_admit(&g));
+	g.at_once = 4ull << 20;
+	assert_true(memcg_admit(&g));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -299,6 +322,7 @@ int main(void)
 		T(test_what_cannot_be_read_limits_nothing),
 		T(test_inactive_file_pages_are_room),
 		T(test_creates_are_admitted_out_of_the_room_beyond_the_reserve),
+		T(test_a_creates_huge_pages_are_kept_back),
 	};
 
 	return cmocka_run_group_tests_name("memcg", tests, NULL, NULL);
