@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 		 * row per worker past the first) and of the rule table's
 		 * slots, each 2 MiB where they are huge pages. */
 		if (s->region_huge)
-			s->memcg.at_once = (5ull + s->shares.n) * REGION_HUGE_PAGE;
+			s->memcg.at_once = (5ull + s->shares.n) * BIGMEM_HUGE_BYTES;
 	}
 	err = journal_open(s);
 	/* The replay's helper (ahead.c) is a thread: daemon()'s child would

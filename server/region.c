@@ -18,13 +18,13 @@
  * as one folio. (A prefix of whole huge pages cannot tell: said small.) */
 static bool region_on_huge_pages(uint8_t *mem, size_t length, size_t prefix)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = REGION_HUGE_PAGE / page, in = 0;
-	size_t at = prefix & ~(size_t)(REGION_HUGE_PAGE - 1);
-	unsigned char vec[REGION_HUGE_PAGE / 4096];
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = BIGMEM_HUGE_BYTES / page, in = 0;
+	size_t at = prefix & ~(size_t)(BIGMEM_HUGE_BYTES - 1);
+	unsigned char vec[BIGMEM_HUGE_BYTES / 4096];
 
-	if (((uintptr_t)mem & (REGION_HUGE_PAGE - 1)) != 0 || prefix % REGION_HUGE_PAGE == 0 ||
-	    at + REGION_HUGE_PAGE > length || pages > sizeof(vec) ||
-	    mincore(mem + at, REGION_HUGE_PAGE, vec) != 0)
+	if (((uintptr_t)mem & (BIGMEM_HUGE_BYTES - 1)) != 0 || prefix % BIGMEM_HUGE_BYTES == 0 ||
+	    at + BIGMEM_HUGE_BYTES > length || pages > sizeof(vec) ||
+	    mincore(mem + at, BIGMEM_HUGE_BYTES, vec) != 0)
 		return false;
 	for (size_t i = 0; i < pages; i++)
 		in += vec[i] & 1;
@@ -49,7 +49,7 @@ const char *region_pages(const struct server *s)
 {
 	if (s->region_huge)
 		return "huge pages";
-	if (s->region_length >= REGION_HUGE_PAGE && shmem_huge_off())
+	if (s->region_length >= BIGMEM_HUGE_BYTES && shmem_huge_off())
 		return "4 KiB pages (shmem_enabled in /sys/kernel/mm/transparent_hugepage set to "
 		       "advise gives it huge pages)";
 	return "4 KiB pages";

@@ -36,7 +36,6 @@
 #include <time.h>
 
 #include "server/server.h"
-#include "shm/bigmem.h"
 
 #ifndef RULES_GENERATION_BITS
 #define RULES_GENERATION_BITS 24 /* a test build shrinks it to reach the edge */

@@ -20,13 +20,13 @@
 
 #include "hwdrv/hwdrv.h"
 #include "server/memcg.h"
+#include "shm/bigmem.h"
 #include "shm/pack.h"
 #include "shm/region.h"
 #include "shm/ring.h"
 #include "shm/wire.h"
 
-#define SERVER_NAME	 "mpflowd"
-#define REGION_HUGE_PAGE (2u << 20) /* a PMD's huge page: the region asks for them */
+#define SERVER_NAME "mpflowd"
 
 /* An instance name in a format: at most 31 bytes (config.c checks). */
 #define INSTANCE_FMT "%.31s"
@@ -436,7 +436,7 @@ struct server {
 	uint8_t packed[PACK_MAX];
 	struct pack_memo pack_memo;
 	size_t region_length;
-	bool region_huge; /* the region is on huge pages (REGION_HUGE_PAGE) */
+	bool region_huge; /* the region is on huge pages (BIGMEM_HUGE_BYTES) */
 	struct ahead ahead;
 	struct client *clients;
 	uint32_t client_count;

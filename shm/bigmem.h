@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-/* A huge page: allocations of this size and more are whole ones. */
+/* A huge page (a PMD's): allocations of this size and more are whole ones;
+ * the pool's chunks and the region's pages are measured by it too. */
 #define BIGMEM_HUGE_BYTES (2u << 20)
 
 /* Zeroed memory for a large array: 2 MiB and more in whole huge pages where

@@ -13,8 +13,6 @@
 
 #include "hwdrv/soft/pool.h"
 
-#define HUGE_BYTES BIGMEM_HUGE_BYTES
-
 /*
  * Chunks faulted in ahead of need. Most of what a first fill costs the
  * writer beyond its own work is the kernel zeroing fresh pages as it
@@ -45,12 +43,12 @@ static struct {
 static bool fault_in(uint8_t *chunk)
 {
 #ifdef MADV_POPULATE_WRITE
-	if (madvise(chunk, HUGE_BYTES, MADV_POPULATE_WRITE) == 0)
+	if (madvise(chunk, BIGMEM_HUGE_BYTES, MADV_POPULATE_WRITE) == 0)
 		return true;
 	if (errno != EINVAL)
 		return false;
 #endif
-	for (size_t at = 0; at < HUGE_BYTES; at += 4096) /* kernels before 5.14 */
+	for (size_t at = 0; at < BIGMEM_HUGE_BYTES; at += 4096) /* kernels before 5.14 */
 		((volatile uint8_t *)chunk)[at] = 0;
 	return true;
 }
@@ -71,9 +69,9 @@ static void *ahead_run(void *unused)
 		while (ahead.n == POOL_AHEAD)
 			pthread_cond_wait(&ahead.taken, &ahead.lock);
 		pthread_mutex_unlock(&ahead.lock);
-		chunk = big_alloc(HUGE_BYTES);
+		chunk = big_alloc(BIGMEM_HUGE_BYTES);
 		if (chunk && !fault_in(chunk)) {
-			big_free(chunk, HUGE_BYTES);
+			big_free(chunk, BIGMEM_HUGE_BYTES);
 			chunk = NULL;
 		}
 		pthread_mutex_lock(&ahead.lock);
@@ -138,7 +136,7 @@ static uint8_t *chunk_take(void)
 	uint8_t *chunk = NULL;
 
 	if (pthread_mutex_trylock(&ahead.lock) != 0)
-		return big_alloc(HUGE_BYTES);
+		return big_alloc(BIGMEM_HUGE_BYTES);
 	if (!ahead.started && ++ahead.chunks > POOL_AHEAD_AFTER)
 		ahead_start();
 	if (ahead.n)
@@ -146,7 +144,7 @@ static uint8_t *chunk_take(void)
 	if (ahead.started)
 		pthread_cond_signal(&ahead.taken);
 	pthread_mutex_unlock(&ahead.lock);
-	return chunk ? chunk : big_alloc(HUGE_BYTES);
+	return chunk ? chunk : big_alloc(BIGMEM_HUGE_BYTES);
 }
 
 static unsigned size_class(size_t size)
@@ -180,7 +178,7 @@ void *pool_alloc(struct pool *pool, size_t size)
 		memcpy(chunk, &pool->chunks, sizeof(void *));
 		pool->chunks = chunk;
 		pool->carve = chunk + POOL_ALIGN;
-		pool->left = HUGE_BYTES - POOL_ALIGN;
+		pool->left = BIGMEM_HUGE_BYTES - POOL_ALIGN;
 	}
 	object = pool->carve;
 	pool->carve += bytes;
@@ -217,7 +215,7 @@ void pool_fini(struct pool *pool)
 		void *next;
 
 		memcpy(&next, pool->chunks, sizeof(void *));
-		big_free(pool->chunks, HUGE_BYTES);
+		big_free(pool->chunks, BIGMEM_HUGE_BYTES);
 		pool->chunks = next;
 	}
 	memset(pool, 0, sizeof(*pool));
