@@ -11,6 +11,11 @@
  * from shared memory, a monitor's walk of the directory without the text
  * (what flowstat does each interval), a stop (every rule out of the
  * device), a restart (the journal replayed) and a flush of them all.
+ * For the insert, where the primary's CPU time went (/proc/PID/stat): the
+ * share of it its loop's thread was on a CPU, the time of its other
+ * threads (the helpers faulting memory in ahead, the journal's syncs) and
+ * its time in the kernel, most of it zeroing the fresh pages the fill
+ * takes.
  *
  *   MPFLOWD=build/server/mpflowd build/bench/scale [--rules N]
  */
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/clock.h"
 #include "bench/rule.h"
@@ -26,7 +32,42 @@
 struct figures {
 	double start_s, insert_s, query_ns, scan_s, stop_s, replay_s, flush_s;
 	double shared_bytes, private_bytes; /* per rule */
+	/* During the insert: the primary's loop thread on a CPU (0-1), the
+	 * CPU seconds of its other threads, and its kernel seconds. */
+	double loop_busy, helpers_s, kernel_s;
 };
+
+struct cpu {
+	double user, kernel; /* seconds */
+};
+
+/* The CPU time of /proc/PID/stat (every thread) or /proc/PID/task/PID/stat
+ * (the main thread: the primary's loop). 0, or -1. */
+static int cpu_time(pid_t pid, bool loop_only, struct cpu *c)
+{
+	char path[64], line[1024], *p;
+	unsigned long long user, kernel;
+	double tick = (double)sysconf(_SC_CLK_TCK);
+	FILE *f;
+
+	if (loop_only)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* After the command's ")": state, then ten fields before utime. */
+	if (p == NULL || (p = strrchr(line, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &user,
+		   &kernel) != 2)
+		return -1;
+	c->user = (double)user / tick;
+	c->kernel = (double)kernel / tick;
+	return 0;
+}
 
 /* A field of /proc/PID/smaps_rollup, in bytes; -1 if missing. */
 static double smaps(pid_t pid, const char *field)
@@ -57,6 +98,7 @@ static int measure(uint32_t count, struct figures *f)
 	struct mpf_monitor *m;
 	struct mpf_client *c;
 	struct primary p;
+	struct cpu loop0, loop1, all0, all1;
 	uint64_t *handles = malloc(count * sizeof(*handles));
 	uint32_t cursor = 0, seen = 0;
 	const unsigned queries = 1000000;
@@ -71,10 +113,18 @@ static int measure(uint32_t count, struct figures *f)
 	f->start_s = (bench_now_ns() - t0) / 1e9;
 	if (primary_connect(&p, "bench-scale", &c) != 0)
 		goto fail;
+	if (cpu_time(p.pid, true, &loop0) != 0 || cpu_time(p.pid, false, &all0) != 0)
+		goto fail;
 	t0 = bench_now_ns();
 	if (insert_pipelined(c, 0, count, MPF_FLOW_PERSISTENT, handles) != 0)
 		goto fail;
 	f->insert_s = (bench_now_ns() - t0) / 1e9;
+	if (cpu_time(p.pid, true, &loop1) != 0 || cpu_time(p.pid, false, &all1) != 0)
+		goto fail;
+	f->loop_busy = (loop1.user + loop1.kernel - loop0.user - loop0.kernel) / f->insert_s;
+	f->helpers_s = (all1.user + all1.kernel - all0.user - all0.kernel) -
+		       (loop1.user + loop1.kernel - loop0.user - loop0.kernel);
+	f->kernel_s = all1.kernel - all0.kernel;
 	f->shared_bytes = smaps(p.pid, "Pss_Shmem") / count;
 	f->private_bytes = smaps(p.pid, "Anonymous") / count;
 	/* Queries of rules spread over the table (a stride of a prime). */
@@ -176,6 +226,10 @@ int main(int argc, char **argv)
 	row("insert, 1 client, async", a.insert_s, b.insert_s, base, rules, "s", true);
 	printf("  %-40s %12.0f %12.0f %-6s\n", "  rate", base / a.insert_s, rules / b.insert_s,
 	       "/s");
+	row("  the primary's loop on a CPU", 100 * a.loop_busy, 100 * b.loop_busy, 1, 1, "%",
+	    false);
+	row("  the primary's other threads' CPU", a.helpers_s, b.helpers_s, base, rules, "s", true);
+	row("  the primary's kernel time", a.kernel_s, b.kernel_s, base, rules, "s", true);
 	row("shared memory per rule", a.shared_bytes, b.shared_bytes, 1, 1, "B", false);
 	row("primary's private memory per rule", a.private_bytes, b.private_bytes, 1, 1, "B",
 	    false);
