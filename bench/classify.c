@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/clock.h"
 #include "hwdrv/soft/soft.h"
 #include "tests/packet_builder.h"
 
@@ -35,10 +36,7 @@ struct bench_rule {
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_now_ns() / 1e9;
 }
 
 /* ClassBench rules that rte_flow cannot say, by why. */
@@ -352,13 +350,6 @@ static int load_trace(const char *path, struct trace *t)
 #define RUNS	5 /* timed runs of the lookup, after an untimed warm-up */
 #define REFILLS 3 /* timed refills of the rule set, after the first fill */
 
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Parse + lookup over the trace for about `seconds`, in bursts (`burst`)
  * or one packet at a time; packets per second. */
 static double run_tuple(const struct cls *cls, struct trace *t, double seconds, bool burst,
@@ -513,7 +504,7 @@ int main(int argc, char **argv)
 	unsigned n = 0, linear_packets, churn_ops = 0;
 	double seconds = argc > 3 ? atof(argv[3]) : 1.0;
 	double tuple_pps, linear_pps, start, runs[RUNS], single[RUNS], refills[REFILLS];
-	double solo_first, solo_refills[REFILLS];
+	double solo_first, solo_refills[REFILLS], kernel;
 	uint64_t checksum;
 	struct churn churn;
 	pthread_t thread;
@@ -535,14 +526,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	soft = dev.priv;
+	kernel = bench_kernel_s();
 	start = now_s();
 	if (fill(&dev, rules, n) != 0)
 		return 1;
+	start = now_s() - start;
 	printf("rules %u: %u tuples (hash tables), %llu keyed, %llu general; "
 	       "inserted at %.2f M rules/s (the backend's create: validation, pattern "
-	       "compile, classifier)\n",
+	       "compile, classifier; %.2f s, %.2f s of them in the kernel: fresh pages)\n",
 	       n, cls_tuple_count(&soft->cls), (unsigned long long)soft->cls.keyed_rules,
-	       (unsigned long long)soft->cls.general_rules, n / (now_s() - start) / 1e6);
+	       (unsigned long long)soft->cls.general_rules, n / start / 1e6, start,
+	       bench_kernel_s() - kernel);
 	/* Refills: every rule out, then in again; the pool's memory is
 	 * reused, no page is faulted in. */
 	for (unsigned r = 0; r < REFILLS; r++) {
@@ -553,7 +547,7 @@ int main(int argc, char **argv)
 			return 1;
 		refills[r] = n / (now_s() - start);
 	}
-	qsort(refills, REFILLS, sizeof(refills[0]), by_value);
+	qsort(refills, REFILLS, sizeof(refills[0]), bench_compare_doubles);
 	printf("  refilled (the pool's memory reused): %.2f M rules/s (%.2f-%.2f, %d fills)\n",
 	       refills[REFILLS / 2] / 1e6, refills[0] / 1e6, refills[REFILLS - 1] / 1e6, REFILLS);
 
@@ -562,11 +556,11 @@ int main(int argc, char **argv)
 	run_tuple(&soft->cls, &trace, 0, true, &checksum);
 	for (unsigned r = 0; r < RUNS; r++)
 		runs[r] = run_tuple(&soft->cls, &trace, seconds, true, &checksum);
-	qsort(runs, RUNS, sizeof(runs[0]), by_value);
+	qsort(runs, RUNS, sizeof(runs[0]), bench_compare_doubles);
 	tuple_pps = runs[RUNS / 2];
 	for (unsigned r = 0; r < RUNS; r++)
 		single[r] = run_tuple(&soft->cls, &trace, seconds, false, &checksum);
-	qsort(single, RUNS, sizeof(single[0]), by_value);
+	qsort(single, RUNS, sizeof(single[0]), bench_compare_doubles);
 	/* A burst's results are each packet's own, exactly. */
 	for (unsigned i = 0; i + CLS_BURST <= trace.n; i += CLS_BURST) {
 		const struct packet *pkts[CLS_BURST];
@@ -599,7 +593,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "classify: out of memory\n");
 		return 1;
 	}
-	qsort(solo_refills, REFILLS, sizeof(solo_refills[0]), by_value);
+	qsort(solo_refills, REFILLS, sizeof(solo_refills[0]), bench_compare_doubles);
 	linear_pps = run_linear(sorted, n, &trace, seconds, &linear_packets);
 	/* The two must agree on every packet the baseline saw. */
 	for (unsigned i = 0; i < linear_packets; i++) {

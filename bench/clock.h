@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The benchmarks' clock and the sort of their samples. */
+/* The benchmarks' clocks (the wall's, and the process's kernel time) and
+ * the sort of their samples. */
 #ifndef MPFLOW_BENCH_CLOCK_H
 #define MPFLOW_BENCH_CLOCK_H
 
+#include <sys/resource.h>
 #include <time.h>
 
 static inline double bench_now_ns(void)
@@ -11,6 +13,16 @@ static inline double bench_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Seconds the process (every thread) spent in the kernel so far: a first
+ * fill's share of it is mostly the kernel zeroing fresh pages. */
+static inline double bench_kernel_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* qsort() order of doubles. */
