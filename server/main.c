@@ -5,9 +5,11 @@
  * See docs/man/mpflowd.8.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +90,95 @@ static struct pidfh *open_pidfile(struct server *s)
 	return pidfile;
 }
 
+/* The pid in a state lock: ten digits and a newline, always the same size,
+ * so that writing it again never allocates or frees a block. */
+#define STATE_LOCK_PID_FMT "%10d\n"
+#define STATE_LOCK_PID_LEN 11
+
+static void state_lock_write_pid(int fd)
+{
+	char text[STATE_LOCK_PID_LEN + 1];
+
+	snprintf(text, sizeof(text), STATE_LOCK_PID_FMT, (int)getpid());
+	/* Only what the refusal of a second primary says: a full disk
+	 * that has no block for it costs the lock nothing. */
+	if (pwrite(fd, text, STATE_LOCK_PID_LEN, 0) != STATE_LOCK_PID_LEN)
+		log_debug("state lock: the pid was not written: %s", strerror(errno));
+}
+
+/*
+ * One primary per state: INSTANCE.lock in the state directory, locked
+ * (flock) for the primary's life. The pidfile guards the runtime directory
+ * only; a second primary started with another --runtime-dir on the same
+ * state would append to the same journal, each at its own idea of its end,
+ * and the next start would find the file damaged (an operator's finding:
+ * 0 of 100 acknowledged creates came back). Not libbsd's pidfile: that one
+ * is truncated at each start and removed at each stop, and on a full
+ * state disk the block it frees and takes again would decide whether a
+ * journal's rewrite finds room. This file keeps its one block for good;
+ * the lock goes with the process, so a file left behind is never stale.
+ * The fd, or -1 (and a message) if another primary holds it.
+ */
+static int take_state_lock(struct server *s)
+{
+	char name[48], reason[PATH_MAX + 160], text[STATE_LOCK_PID_LEN + 1] = "";
+	int fd;
+
+	snprintf(name, sizeof(name), INSTANCE_FMT ".lock", s->config.instance);
+	fd = dir_open_file(s->state_fd, s->config.state_dir, name, O_RDWR | O_CREAT, reason,
+			   sizeof(reason));
+	if (fd < 0) {
+		fprintf(stderr, SERVER_NAME ": state lock %s\n", reason);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		state_lock_write_pid(fd);
+		return fd;
+	}
+	if (errno == EWOULDBLOCK) {
+		long holder = 0;
+
+		if (pread(fd, text, STATE_LOCK_PID_LEN, 0) > 0)
+			holder = strtol(text, NULL, 10);
+		if (holder > 0)
+			fprintf(stderr,
+				SERVER_NAME
+				": instance '%s' is already served by pid %ld (its state: "
+				"%s/%s)\n",
+				s->config.instance, holder, s->config.state_dir, name);
+		else
+			fprintf(stderr,
+				SERVER_NAME ": instance '%s' is already served (its state: %s/%s "
+					    "is locked)\n",
+				s->config.instance, s->config.state_dir, name);
+	} else {
+		fprintf(stderr, SERVER_NAME ": state lock %s/%s: %s\n", s->config.state_dir, name,
+			strerror(errno));
+	}
+	close(fd);
+	return -1;
+}
+
+/* Both of the instance's holds, or neither. 0 or -1. */
+static int hold_instance(struct server *s)
+{
+	s->pidfile = open_pidfile(s);
+	if (s->pidfile == NULL)
+		return -1;
+	s->state_lock_fd = take_state_lock(s);
+	if (s->state_lock_fd < 0) {
+		pidfile_remove(s->pidfile);
+		return -1;
+	}
+	return 0;
+}
+
+static void release_instance(struct server *s)
+{
+	close(s->state_lock_fd);
+	pidfile_remove(s->pidfile);
+}
+
 int main(int argc, char **argv)
 {
 	static struct server server;
@@ -114,8 +205,7 @@ int main(int argc, char **argv)
 			s->config.runtime_dir);
 		return 1;
 	}
-	s->pidfile = open_pidfile(s);
-	if (s->pidfile == NULL)
+	if (hold_instance(s) != 0)
 		return 1;
 
 	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
@@ -124,12 +214,12 @@ int main(int argc, char **argv)
 	    rules_init(&s->rules, s->config.max_rules) != 0 || (err = region_create(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": cannot allocate %u rules and %u clients\n",
 			s->config.max_rules, s->config.max_clients);
-		pidfile_remove(s->pidfile);
+		release_instance(s);
 		return 1;
 	}
 	if (hwdrv_open(&s->device, s->config.backend, &s->config.device, &error) != 0) {
 		fprintf(stderr, SERVER_NAME ": backend %s: %s\n", s->config.backend, error.message);
-		pidfile_remove(s->pidfile);
+		release_instance(s);
 		return 1;
 	}
 	if (s->device.ops.counts_ports)
@@ -160,22 +250,23 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, SERVER_NAME ": journal %s: %s\n", s->journal.path,
 				strerror(-err));
-		pidfile_remove(s->pidfile);
+		release_instance(s);
 		return 1;
 	}
 	if ((err = listener_open(s)) != 0) {
 		fprintf(stderr, SERVER_NAME ": socket %s: %s\n", s->socket_path, strerror(-err));
-		pidfile_remove(s->pidfile);
+		release_instance(s);
 		return 1;
 	}
 	if (!s->config.foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, SERVER_NAME ": daemon: %s\n", strerror(errno));
 		listener_close(s);
-		pidfile_remove(s->pidfile);
+		release_instance(s);
 		return 1;
 	}
 	log_init(s->config.foreground, s->config.log_level, s->config.instance);
 	pidfile_write(s->pidfile);
+	state_lock_write_pid(s->state_lock_fd);	     /* daemon() forked */
 	s->region->primary_pid = (uint32_t)getpid(); /* daemon() forked */
 	clock_gettime(CLOCK_REALTIME, &started);
 	s->region->start_time_ns =
@@ -202,7 +293,7 @@ int main(int argc, char **argv)
 	commit_fini(s);
 	free(s->clients);
 	free(s->scratch);
-	pidfile_remove(s->pidfile);
+	release_instance(s);
 	close(s->state_fd);
 	close(s->runtime_fd);
 	if (s->dump_fd >= 0)

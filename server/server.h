@@ -451,10 +451,11 @@ struct server {
 	struct journal journal;
 	struct commit commit;
 	struct handshake handshakes[HANDSHAKES_MAX];
-	int64_t audit_tokens_ns;    /* loop time audits may still use (dispatch.c) */
-	uint64_t audit_refilled_ns; /* when the bucket was last filled */
-	uint64_t wake_at_ns;	    /* a waiting job's time: the loop sleeps no longer */
-	struct pidfh *pidfile;
+	int64_t audit_tokens_ns;	 /* loop time audits may still use (dispatch.c) */
+	uint64_t audit_refilled_ns;	 /* when the bucket was last filled */
+	uint64_t wake_at_ns;		 /* a waiting job's time: the loop sleeps no longer */
+	struct pidfh *pidfile;		 /* INSTANCE.pid in the runtime directory */
+	int state_lock_fd;		 /* INSTANCE.lock in the state directory, flock()ed */
 	int runtime_fd;			 /* the checked runtime directory (dirs.c) */
 	int state_fd;			 /* the checked state directory */
 	char socket_name[48];		 /* INSTANCE.sock, in the runtime directory */

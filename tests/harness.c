@@ -119,18 +119,25 @@ int primary_restart(struct primary *p, const char *const *extra)
 	return spawn(p, extra);
 }
 
-int primary_run_once(const struct primary *p, const char *log)
+int primary_run_once(const struct primary *p, const char *log, const char *const *extra)
 {
 	struct primary other = *p;
 	int status;
 
 	snprintf(other.log, sizeof(other.log), "%s", log);
 	other.pid = 0;
-	if (spawn_process(&other, NULL) != 0)
+	if (spawn_process(&other, extra) != 0)
 		return -1;
-	if (waitpid(other.pid, &status, 0) != other.pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	/* One that does not exit (it started: a refusal that did not come)
+	 * is killed after 10 s, and says -1. */
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(other.pid, &status, WNOHANG) == other.pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		sleep_ms(10);
+	}
+	kill(other.pid, SIGKILL);
+	waitpid(other.pid, &status, 0);
+	return -1;
 }
 
 int primary_stop(struct primary *p)

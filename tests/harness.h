@@ -28,9 +28,10 @@ struct primary {
 int primary_start(struct primary *p, const char *const *extra);
 /* Start it again on the same directory. */
 int primary_restart(struct primary *p, const char *const *extra);
-/* Run another mpflowd on p's directory to its exit, output to `log`;
- * returns its exit status. */
-int primary_run_once(const struct primary *p, const char *log);
+/* Run another mpflowd on p's directory, with extra arguments
+ * (NULL-terminated; NULL for none), to its exit, output to `log`; returns
+ * its exit status, or -1 if it ran for 10 s (it is killed). */
+int primary_run_once(const struct primary *p, const char *log, const char *const *extra);
 /* SIGTERM, wait; returns its exit status (or -1 if it had to be killed). */
 int primary_stop(struct primary *p);
 /* Stop if running, remove the directory. -1 if the primary exited with an

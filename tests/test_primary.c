@@ -1412,20 +1412,55 @@ static void test_silent_connection_neither_stalls_nor_lingers(void **state)
 
 /* ---- the primary's life ---------------------------------------------------- */
 
-static void test_second_primary_on_the_instance_is_refused(void **state)
+/* The first line a second primary on p's instance printed before it
+ * exited with status 1. */
+static void second_primary_refused(const struct primary *p, const char *const *extra, char *line,
+				   size_t size)
 {
-	struct primary *p = *state;
-	char line[256] = "", path[128];
+	char path[128];
 	FILE *log;
 
 	snprintf(path, sizeof(path), "%s.second.log", p->dir);
-	assert_int_equal(primary_run_once(p, path), 1);
+	assert_int_equal(primary_run_once(p, path, extra), 1);
 	log = fopen(path, "r");
 	assert_non_null(log);
-	assert_non_null(fgets(line, sizeof(line), log));
+	assert_non_null(fgets(line, (int)size, log));
 	fclose(log);
 	unlink(path);
+}
+
+static void test_second_primary_on_the_instance_is_refused(void **state)
+{
+	struct primary *p = *state;
+	char line[512] = "";
+
+	second_primary_refused(p, NULL, line, sizeof(line));
 	assert_non_null(strstr(line, "already served by pid"));
+}
+
+/* An operator's second primary with its own runtime directory on the
+ * first one's state: both would append to one journal, each at its own
+ * end, and a restart would find the file damaged and lose what each
+ * acknowledged. The state directory's lock refuses it, naming the pid. */
+static void test_second_primary_on_the_same_state_is_refused(void **state)
+{
+	struct primary *p = *state;
+	char runtime[64] = "/tmp/mpflow-test-rt-XXXXXX", line[512] = "", expect[64];
+	const char *const extra[] = {"--runtime-dir", runtime, NULL};
+	struct mpf_client *c;
+	uint64_t h;
+
+	assert_non_null(mkdtemp(runtime));
+	second_primary_refused(p, extra, line, sizeof(line));
+	snprintf(expect, sizeof(expect), "already served by pid %d", (int)p->pid);
+	assert_non_null(strstr(line, expect));
+	assert_non_null(strstr(line, "/default.lock"));
+	/* It made nothing in its runtime directory, and the first primary
+	 * serves on. */
+	assert_int_equal(rmdir(runtime), 0);
+	assert_int_equal(primary_connect(p, "after-the-second", &c), 0);
+	assert_int_equal(create(c, 7, MPF_FLOW_PERSISTENT, &h), 0);
+	mpf_disconnect(c);
 }
 
 static void test_primary_gone_is_eshutdown_and_reconnect_recovers(void **state)
@@ -1794,6 +1829,7 @@ int main(void)
 		T(test_uid_outside_the_policy_is_refused),
 		T(test_silent_connection_neither_stalls_nor_lingers),
 		T(test_second_primary_on_the_instance_is_refused),
+		T(test_second_primary_on_the_same_state_is_refused),
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
 		T(test_a_timed_out_call_does_not_take_the_next_ones_answer),
 		cmocka_unit_test(test_a_long_flush_is_waited_for_while_the_primary_lives),
