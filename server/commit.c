@@ -74,6 +74,22 @@ int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t
 	return 0;
 }
 
+/* A rule whose meter's record is not yet durable: were that sync to fail,
+ * the meter would be undone under a rule that holds it (the device refuses
+ * to destroy a meter in use), and the meter would stay in the device with
+ * no record, its creator told it was not made. So the rule waits for the
+ * same sync and is undone with it, newest first, before the meter. Its
+ * LSN is the journal's end, not the meter's: the pending queue stays in
+ * LSN order. */
+int commit_depend(struct server *s, uint64_t handle)
+{
+	int err = commit_note(s, PENDING_RULE, handle, s->journal.end);
+
+	if (err == 0)
+		s->commit.depends = s->journal.end;
+	return err;
+}
+
 /* A journal record kept outside the directory (journal.c): its handle
  * names no rule of the table — beyond --max-rules, in a retired slot, or
  * in a slot that holds another rule (or none). */

@@ -43,7 +43,10 @@
 static void complete(struct server *s, struct client *c, const struct wire_completion *out,
 		     uint64_t journal_before)
 {
-	commit_complete(c, out, s->journal.end != journal_before ? s->journal.end : 0);
+	uint64_t lsn = s->journal.end != journal_before ? s->journal.end : s->commit.depends;
+
+	s->commit.depends = 0;
+	commit_complete(c, out, lsn);
 }
 
 static int run_rule(struct server *s, struct client *c, const struct wire_request *req,
@@ -68,10 +71,18 @@ static int run_rule(struct server *s, struct client *c, const struct wire_reques
 	if (req->header.op == WIRE_OP_VALIDATE)
 		return s->device.ops.validate(&s->device, &hw, &out->error);
 	err = rules_create(s, c, rule, &hw, &out->handle, &out->error);
-	if (!err)
-		log_debug("client %u: rule 0x%llx created on port %u", c->session,
-			  (unsigned long long)out->handle, rule->port);
-	return err;
+	if (err)
+		return err;
+	/* A persistent rule's own record comes after its meter's. */
+	if (!rule->persistent && journal_rule_meters_pending(s, rule) &&
+	    commit_depend(s, out->handle) != 0) {
+		rules_create_undone(s, out->handle);
+		return flow_error_set(&out->error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "out of memory");
+	}
+	log_debug("client %u: rule 0x%llx created on port %u", c->session,
+		  (unsigned long long)out->handle, rule->port);
+	return 0;
 }
 
 /* The slot of a rule `c` may act on (`changes` it: destroy, reset), on

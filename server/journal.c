@@ -143,7 +143,7 @@ int journal_rule_gone(struct server *s, uint64_t handle)
 	return append(s, JOURNAL_RULE_GONE, handle, NULL, 0, PENDING_RULE_GONE);
 }
 
-static struct journal_meter *meter_find(struct journal *j, uint64_t key)
+static struct journal_meter *meter_find(const struct journal *j, uint64_t key)
 {
 	for (unsigned i = 0; i < j->n_meters; i++)
 		if (j->meters[i].key == key)
@@ -206,7 +206,26 @@ int journal_meter(struct server *s, uint16_t port, uint32_t id, const void *requ
 		err = append(s, JOURNAL_METER, key, request, length, PENDING_METER);
 	if (err)
 		meter_forget(&s->journal, key);
+	else
+		meter_find(&s->journal, key)->lsn = s->journal.end;
 	return err;
+}
+
+bool journal_rule_meters_pending(const struct server *s, const struct wire_rule *rule)
+{
+	const struct journal *j = &s->journal;
+
+	for (unsigned i = 0; i < rule->n_actions; i++) {
+		const struct mpf_flow_action_meter *conf = rule->actions[i].conf;
+		const struct journal_meter *m;
+
+		if (rule->actions[i].type != MPF_FLOW_ACTION_TYPE_METER)
+			continue;
+		m = meter_find(j, (uint64_t)rule->port << 32 | conf->mtr_id);
+		if (m && m->lsn > j->durable)
+			return true;
+	}
+	return false;
 }
 
 int journal_meter_gone(struct server *s, uint16_t port, uint32_t id)

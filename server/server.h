@@ -235,7 +235,8 @@ struct journal_meter {
 	uint64_t key; /* port << 32 | id */
 	void *request;
 	uint32_t length;
-	bool dying; /* destroyed; its METER_GONE record is not yet durable */
+	bool dying;   /* destroyed; its METER_GONE record is not yet durable */
+	uint64_t lsn; /* of its METER record (0: restored, durable) */
 };
 
 /* A journaled persistent rule this start could not put in a slot (its slot
@@ -380,6 +381,9 @@ struct pending {
 struct commit {
 	struct pending *items; /* a circular queue, oldest first */
 	size_t head, count, cap;
+	/* An LSN the request being run depends on without a record of its
+	 * own (commit_depend()); its completion waits for it. 0: none. */
+	uint64_t depends;
 };
 
 /* The rule heap (heap.c): the region's chunks, the free ones on a stack,
@@ -685,6 +689,9 @@ int journal_meter(struct server *s, uint16_t port, uint32_t id, const void *requ
 		  uint32_t length);
 int journal_meter_gone(struct server *s, uint16_t port, uint32_t id);
 bool journal_meter_dying(struct server *s, uint16_t port, uint32_t id);
+/* Whether a rule's meter actions name a meter whose METER record is not
+ * yet durable: its create is undone if that record's sync fails. */
+bool journal_rule_meters_pending(const struct server *s, const struct wire_rule *rule);
 /* commit.c's verdicts on meter records and on rules kept without a slot. */
 void journal_meter_undone(struct server *s, uint64_t key);
 void journal_meter_gone_durable(struct server *s, uint64_t key);
@@ -763,6 +770,10 @@ void compact_fini(struct server *s);
 /* commit.c */
 /* Remember what the record ending at `lsn` finishes or undoes. */
 int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t lsn);
+/* The rule just created (`handle`, no record of its own) depends on what
+ * the journal holds so far: its completion waits for the sync that covers
+ * it, and a failed sync undoes it with the rest. 0 or -ENOMEM. */
+int commit_depend(struct server *s, uint64_t handle);
 /* Queue a completion of `c`, to be published once the journal is durable
  * up to `lsn` (0: at once) and after every one queued before it. */
 void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t lsn);
