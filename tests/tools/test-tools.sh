@@ -179,7 +179,15 @@ import json,sys
 lines=[json.loads(l) for l in sys.stdin]
 print(sum(1 for l in lines if l.get('status')=='error' and l.get('errno')=='EEXIST' or l.get('status')=='ok'), lines[-1]['summary']['commands'])")
 [ "$n" = "2000 2000" ] || fail "batch --json: $n"
-echo "ok - batch: summary, failing lines, --stop-on-error, no progress bar off a terminal, --json"
+# A file that is not text (a NUL, UTF-16) is refused whole, not cut.
+printf 'create 0 ingress pattern eth / end actions drop / end\0create 0 ingress pattern eth / end actions queue index 1 / end\n' >"$dir/nul.txt"
+rc=0; "$flowctl" -f "$dir/nul.txt" 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] && grep -q "nul.txt: line 1: a NUL byte at column 54: not a text file" "$dir/err" ||
+	fail "a NUL in a batch file: exit $rc, $(cat "$dir/err")"
+printf 'create 0 ingress pattern eth / end actions drop / end\n' | iconv -f UTF-8 -t UTF-16LE >"$dir/utf16.txt"
+rc=0; "$flowctl" -f "$dir/utf16.txt" 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] && grep -q "line 1: a NUL byte at column 2" "$dir/err" || fail "a UTF-16 batch file: exit $rc"
+echo "ok - batch: summary, failing lines, --stop-on-error, no progress bar off a terminal, --json, not text refused"
 
 out=$("$flowctl" flush 0) || fail "flush"
 [ "$(json "d['instance']['rules']")" -eq 0 ] || fail "flush left rules: $out"

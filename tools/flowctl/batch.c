@@ -60,7 +60,21 @@ static int read_lines(struct batch *b, FILE *in, const char *name)
 	unsigned number = 0;
 
 	while ((n = getline(&text, &size, in)) >= 0) {
+		const char *nul = memchr(text, '\0', (size_t)n);
+
 		number++;
+		/* Not text: a NUL would end the line early, and every line of
+		 * a UTF-16 file after its first would read as blank. Nothing
+		 * is run rather than what a reader of the file would not see. */
+		if (nul) {
+			fprintf(stderr,
+				"flowctl: %s: line %u: a NUL byte at column %zu: not a text file "
+				"(UTF-16? convert it to UTF-8); nothing was run\n",
+				name, number, (size_t)(nul - text) + 1);
+			b->usage_error = true;
+			free(text);
+			return -EINVAL;
+		}
 		if (!is_command(text))
 			continue;
 		if (b->count == b->cap) {
