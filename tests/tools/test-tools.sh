@@ -179,6 +179,23 @@ import json,sys
 lines=[json.loads(l) for l in sys.stdin]
 print(sum(1 for l in lines if l.get('status')=='error' and l.get('errno')=='EEXIST' or l.get('status')=='ok'), lines[-1]['summary']['commands'])")
 [ "$n" = "2000 2000" ] || fail "batch --json: $n"
+# A rule whose text is longer than the directory's 431 bytes: cut with
+# "...", and the JSON of both tools says so.
+"$flowctl" create 0 ingress pattern eth / raw pattern is "$(printf 'x%.0s' $(seq 400))" / end \
+	actions count / end >/dev/null || fail "a rule with a 400-byte raw pattern"
+"$flowctl" --json list 0 | python3 -c "
+import json, sys
+rules = json.loads(sys.stdin.readline())['rules']
+cut = [r for r in rules if r['text_truncated']]
+assert len(cut) == 1 and cut[0]['text'].endswith('...'), [r['text'][-20:] for r in cut]
+assert all(not r['text'].endswith('...') for r in rules if not r['text_truncated'])
+" || fail "flowctl --json list: text_truncated"
+"$flowstat" --json --interval 0 --all | python3 -c "
+import json, sys
+rules = json.load(sys.stdin)['rules']
+assert sum(1 for r in rules if r['text_truncated'] and r['text'].endswith('...')) == 1
+" || fail "flowstat --json: text_truncated"
+
 # A file that is not text (a NUL, UTF-16) is refused whole, not cut.
 printf 'create 0 ingress pattern eth / end actions drop / end\0create 0 ingress pattern eth / end actions queue index 1 / end\n' >"$dir/nul.txt"
 rc=0; "$flowctl" -f "$dir/nul.txt" 2>"$dir/err" >/dev/null || rc=$?

@@ -257,7 +257,8 @@ static void list_one(const struct flowctl *f, const struct mpf_flow_info *info, 
 		json_string(stdout, info->owner_name);
 		printf(",\"text\":");
 		json_string(stdout, info->text);
-		printf("}");
+		printf(",\"text_truncated\":%s}",
+		       info->flags & MPF_FLOW_INFO_TEXT_TRUNCATED ? "true" : "false");
 	} else {
 		printf("%-7" PRIu32 " %-5" PRIu32 " %-5" PRIu32 " %c%c   0x%-16" PRIx64
 		       " %-20s %s\n",

@@ -58,6 +58,7 @@ struct row {
 struct shown {
 	const struct row *row;
 	bool gone;
+	bool text_truncated; /* cut with "...": MPF_FLOW_INFO_TEXT_TRUNCATED */
 	char text[sizeof(((struct mpf_flow_info *)0)->text)];
 };
 

@@ -313,10 +313,13 @@ void output_json(const struct flowstat *fs, const struct snapshot *s, FILE *out)
 			fprintf(out, ",\"pps\":%.1f,\"bps\":%.1f", view[i].row->pps,
 				view[i].row->bps);
 		fprintf(out, ",\"created_ns\":%" PRIu64 ",\"text\":", info->created_ns);
-		if (view[i].gone)
+		if (view[i].gone) {
 			fputs("null,\"gone\":true", out);
-		else
+		} else {
 			json_string(out, view[i].text);
+			fprintf(out, ",\"text_truncated\":%s",
+				view[i].text_truncated ? "true" : "false");
+		}
 		fputc('}', out);
 	}
 	fprintf(out, "]}\n");

@@ -660,9 +660,10 @@ struct shown *snapshot_view(const struct flowstat *fs, const struct snapshot *s,
 		view[i].row = best[i];
 		if (!text)
 			continue;
-		if (fs->monitor && mpf_monitor_get(fs->monitor, best[i]->info.handle, &info) == 0)
+		if (fs->monitor && mpf_monitor_get(fs->monitor, best[i]->info.handle, &info) == 0) {
 			memcpy(view[i].text, info.text, sizeof(view[i].text));
-		else
+			view[i].text_truncated = info.flags & MPF_FLOW_INFO_TEXT_TRUNCATED;
+		} else
 			view[i].gone = true;
 	}
 	free(best);
