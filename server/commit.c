@@ -424,7 +424,7 @@ void commit_start_sync(struct server *s)
 
 	if (commit_write(s) != 0)
 		return;
-	if (j->sync_target || j->fd < 0 || j->broken)
+	if (j->sync_target || j->fd < 0 || j->broken || fault_held("sync"))
 		return;
 	if (j->end == j->durable && !j->compact.rename_owed)
 		return;

@@ -215,6 +215,8 @@ bool journal_rule_meters_pending(const struct server *s, const struct wire_rule 
 {
 	const struct journal *j = &s->journal;
 
+	if (j->end == j->durable)
+		return false; /* nothing is pending: no meter's record either */
 	for (unsigned i = 0; i < rule->n_actions; i++) {
 		const struct mpf_flow_action_meter *conf = rule->actions[i].conf;
 		const struct journal_meter *m;

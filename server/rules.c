@@ -805,7 +805,8 @@ void rules_destroy_undone(struct server *s, uint64_t handle)
 		s->rules.slots[slot].dying = false;
 }
 
-/* commit.c: a persistent create whose record did not reach the disk. */
+/* commit.c: a create whose record did not reach the disk (for a rule that
+ * is not persistent, its meter's record: commit_depend()). */
 void rules_create_undone(struct server *s, uint64_t handle)
 {
 	uint32_t slot = (uint32_t)handle;
@@ -819,10 +820,16 @@ bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, un
 {
 	uint32_t destroyed = 0, next;
 
-	/* The job's cursor is the next rule of the list to look at: the list
-	 * changes between slices only by what this walk removes, since the
-	 * client runs nothing else while its job runs. */
+	/* The job's cursor is the next rule of the list to look at. The
+	 * client runs nothing else while its job runs, but a failed sync
+	 * between slices undoes its rules that used a meter not yet durable
+	 * (commit_depend()): if the cursor's rule was one, its slot is free
+	 * or another client's now, and the walk starts again from the list's
+	 * head (what it destroyed is off the list). */
 	if (job->cursor == 0 && job->done == 0)
+		job->cursor = c->first_rule;
+	else if (job->cursor && (!rule_slot_used(&s->rules.slots[job->cursor - 1]) ||
+				 s->rules.slots[job->cursor - 1].owner != c->session))
 		job->cursor = c->first_rule;
 	struct rules_removal rm = {.n = 0};
 
@@ -839,6 +846,8 @@ bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, un
 	}
 	rules_removal_finish(s, &rm);
 	job->done += destroyed;
+	if (job->cursor)
+		fault_point("owned-walk"); /* between slices (mpflowd-faults) */
 	return job->cursor != 0;
 }
 

@@ -815,6 +815,8 @@ unsigned fault_step_rules(void);
 void fault_memcg_paths(const char **self, const char **root);
 /* The test build stops here when the test asks (STOP:where). */
 void fault_point(const char *where);
+/* The test build holds `what` back while the test asks (HOLD:what). */
+bool fault_held(const char *what);
 #else
 static inline int fault_sync(int fd, int result)
 {
@@ -838,6 +840,11 @@ static inline int fault_chain_step(int fd, int result, int fault)
 static inline void fault_point(const char *where)
 {
 	(void)where;
+}
+static inline bool fault_held(const char *what)
+{
+	(void)what;
+	return false;
 }
 static inline void fault_memcg_paths(const char **self, const char **root)
 {

@@ -400,6 +400,128 @@ static void test_a_failed_sync_undoes_a_meter_and_the_rules_using_it(void **stat
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* Stage `length` bytes of `msg` on a raw session's request ring, waiting
+ * for room. */
+static void raw_stage(struct raw_session *raw, const void *msg, int length)
+{
+	assert_true(length > 0);
+	for (int i = 0; ring_stage(&raw->requests, msg, (uint32_t)length) == -EAGAIN; i++) {
+		ring_commit(&raw->requests);
+		assert_true(i < 50000);
+		usleep(100);
+	}
+}
+
+/* Whether the primary stands stopped (mpflowd-faults, STOP:POINT). */
+static bool stopped(const struct primary *p)
+{
+	char path[64], line[512], *paren;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	paren = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	return paren && (paren[2] == 'T' || paren[2] == 't');
+}
+
+/*
+ * The same under a flush of the client's own rules: 3,000 rules using the
+ * meter, then the flush, in one burst, the journal's syncs held back
+ * (HOLD:sync) until the flush has walked its first slice of the client's
+ * list (STOP:owned-walk). Then the sync goes and fails between two slices,
+ * and undoes the rules under the walk: the rule at the walk's place among
+ * them, its slot freed (or another's). The walk must neither stop early
+ * (the code before did: the rules past its place stayed, owned by a
+ * session about to end) nor follow a freed slot into another client's
+ * list. A bystander's rules stay, each its own.
+ */
+static void test_a_flush_walking_rules_a_failed_sync_undoes(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	static const struct mpf_flow_action_meter use = {.mtr_id = 9};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(END)};
+	const struct mpf_flow_action actions[] = {ACTION(METER, &use), ACTION(COUNT, NULL),
+						  ACTION(END, NULL)};
+	enum { RULES = 3000, BYSTANDER = 300 };
+	uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct mpf_flow_error error;
+	struct wire_completion done;
+	struct mpf_client *by;
+	struct raw_session raw;
+	struct primary p;
+	uint64_t mine[BYSTANDER];
+	struct sample_rule r;
+	unsigned got = 0, stops = 0;
+	int meter_status = 0;
+
+	(void)state;
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "bystander", &by), 0);
+	for (uint32_t i = 0; i < BYSTANDER; i++) {
+		sample_rule_init(&r, i);
+		assert_int_equal(
+			mpf_flow_create(by, 0, &ingress, r.pattern, r.actions, 0, &mine[i], &error),
+			0);
+	}
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	set_fault("HOLD:sync STOP:owned-walk");
+	raw_stage(&raw, msg,
+		  wire_encode_meter_create(msg, sizeof(msg), 1, 0, 9, 1000, 1500, 2000, 3000, 0,
+					   &error));
+	for (unsigned i = 0; i < RULES; i++)
+		raw_stage(&raw, msg,
+			  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, 2 + i, 0, false,
+					   &ingress, pattern, actions, &error));
+	raw_stage(&raw, msg, wire_encode_flush(msg, sizeof(msg), RULES + 2, 0, false, &error));
+	ring_commit(&raw.requests);
+	/* Each stop is the walk between two slices: the first lets the
+	 * syncs go, failing; the next give the failure time to land. */
+	for (int i = 0; got < RULES + 2 && i < 300000; i++) {
+		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
+
+		if (length > 0) {
+			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+			if (done.user_data == 1)
+				meter_status = done.status;
+			got++;
+			continue;
+		}
+		if (stopped(&p)) {
+			if (stops++ == 0)
+				set_fault("EIO STOP:owned-walk");
+			usleep(50000);
+			kill(p.pid, SIGCONT);
+		}
+		usleep(100);
+	}
+	assert_int_equal(got, RULES + 2);
+	assert_true(stops >= 2);
+	assert_int_equal(meter_status, -EIO);
+	/* None of this session's rules is left (undone or flushed) before it
+	 * leaves; the bystander's are all there, and the table's own account
+	 * agrees. */
+	clear_fault();
+	assert_int_equal(region_rules(&raw), BYSTANDER);
+	raw_close(&raw);
+	assert_true(mpf_audit(by, &error) >= 0);
+	for (uint32_t i = 0; i < BYSTANDER; i++) {
+		struct mpf_flow_query_count q = {0};
+
+		assert_int_equal(
+			mpf_flow_query(by, 0, mine[i], MPF_FLOW_ACTION_TYPE_COUNT, &q, &error), 0);
+	}
+	mpf_disconnect(by);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_sync_without_space_fails_with_enospc(void **state)
 {
 	(void)state;
@@ -442,21 +564,6 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	assert_restored(&p, kept, 3);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
-}
-
-/* Whether the primary stands stopped (mpflowd-faults, STOP:POINT). */
-static bool stopped(const struct primary *p)
-{
-	char path[64], line[512], *paren;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return false;
-	paren = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
-	fclose(f);
-	return paren && (paren[2] == 'T' || paren[2] == 't');
 }
 
 /* The steps the primary's log says the last rebuild of the journal took
@@ -1879,6 +1986,7 @@ int main(void)
 		cmocka_unit_test(test_a_failed_sync_fails_with_eio),
 		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
 		cmocka_unit_test(test_a_failed_sync_undoes_a_meter_and_the_rules_using_it),
+		cmocka_unit_test(test_a_flush_walking_rules_a_failed_sync_undoes),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),

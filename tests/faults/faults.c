@@ -17,7 +17,9 @@
  * word is STOP:POINT, the primary stops itself (SIGSTOP) at that point of
  * its code (fault_point), for a test to kill it there or to act while it
  * stands ("EIO STOP:rebuild-step": a failed sync, then a stop in the
- * rebuild it sets off). $MPFLOW_STEP_RULES
+ * rebuild it sets off). HOLD:sync holds the journal's syncs back (none is
+ * submitted while the word is there), for a test to have operations
+ * pending as long as it needs. $MPFLOW_STEP_RULES
  * caps the rules a step of a journal's rebuild writes (rebuild.c), so
  * that a test sees the loop serve between steps.
  */
@@ -95,6 +97,16 @@ static void lose_unsynced(int fd, const struct stat *st, off_t synced)
 		at += w;
 	}
 	fdatasync(fd);
+}
+
+bool fault_held(const char *what)
+{
+	char word[64];
+
+	for (unsigned n = 0; wanted(n, word), word[0]; n++)
+		if (strncmp(word, "HOLD:", 5) == 0 && strcmp(word + 5, what) == 0)
+			return true;
+	return false;
 }
 
 void fault_point(const char *where)
