@@ -54,6 +54,15 @@ static void clear_fault(void)
 	unlink(faults);
 }
 
+/* The primaries this test starts read faults from this process's file
+ * ($MPFLOW_FAULTS), none written yet. */
+static void faults_on(void)
+{
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+}
+
 static void kill_primary(struct primary *p)
 {
 	int status;
@@ -160,9 +169,7 @@ static void test_a_failed_sync_fails_what_it_covers(int fault, const char *name)
 	int status[40];
 	unsigned n = 0, n_found;
 
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
+	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "durable", &c), 0);
 	for (uint32_t i = 0; i < 3; i++) {
@@ -241,9 +248,7 @@ static void test_a_rebuilt_journal_keeps_whose_rules_they_are(void **state)
 	(void)state;
 	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
 		skip();
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
+	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
 	assert_int_equal(chmod(p.dir, 0750), 0);
@@ -352,9 +357,7 @@ static void test_a_failed_sync_undoes_a_meter_and_the_rules_using_it(void **stat
 	int status[2], n;
 
 	(void)state;
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
+	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
@@ -458,9 +461,7 @@ static void test_a_flush_walking_rules_a_failed_sync_undoes(void **state)
 	int meter_status = 0;
 
 	(void)state;
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
+	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "bystander", &by), 0);
 	for (uint32_t i = 0; i < BYSTANDER; i++) {
@@ -545,9 +546,7 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	int status[40];
 
 	(void)state;
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
+	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "durable", &c), 0);
 	for (uint32_t i = 0; i < 3; i++)
@@ -613,9 +612,7 @@ static void test_a_journal_is_rebuilt_in_steps_while_clients_are_served(void **s
 	struct primary p;
 
 	(void)state;
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
+	faults_on();
 	setenv("MPFLOW_STEP_RULES", "5", 1);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "durable", &c), 0);
@@ -1435,9 +1432,7 @@ static void churn_through_compactions(int fault, const char *fault_name, bool cr
 	struct mpf_client *c;
 	struct primary p;
 
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
+	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "churn", &c), 0);
 	for (unsigned r = 0; r < ROUNDS; r++) {
