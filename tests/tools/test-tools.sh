@@ -199,8 +199,10 @@ assert sum(1 for r in rules if r['text_truncated'] and r['text'].endswith('...')
 # A file that is not text (a NUL, UTF-16) is refused whole, not cut.
 printf 'create 0 ingress pattern eth / end actions drop / end\0create 0 ingress pattern eth / end actions queue index 1 / end\n' >"$dir/nul.txt"
 rc=0; "$flowctl" -f "$dir/nul.txt" 2>"$dir/err" >/dev/null || rc=$?
-[ "$rc" -eq 2 ] && grep -q "nul.txt: line 1: a NUL byte at column 54: not a text file" "$dir/err" ||
-	fail "a NUL in a batch file: exit $rc, $(cat "$dir/err")"
+[ "$rc" -eq 2 ] && grep -q "nul.txt: line 1: a NUL byte at column 54: not a text file" "$dir/err" &&
+	! grep -q "commands in" "$dir/err" || fail "a NUL in a batch file: exit $rc, $(cat "$dir/err")"
+rc=0; "$flowctl" --json -f "$dir/nul.txt" 2>"$dir/err" >"$dir/out" || rc=$?
+[ "$rc" -eq 2 ] && [ ! -s "$dir/out" ] || fail "a NUL in a batch file, --json: exit $rc, $(cat "$dir/out")"
 printf 'create 0 ingress pattern eth / end actions drop / end\n' | iconv -f UTF-8 -t UTF-16LE >"$dir/utf16.txt"
 rc=0; "$flowctl" -f "$dir/utf16.txt" 2>"$dir/err" >/dev/null || rc=$?
 [ "$rc" -eq 2 ] && grep -q "line 1: a NUL byte at column 2" "$dir/err" || fail "a UTF-16 batch file: exit $rc"

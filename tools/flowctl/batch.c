@@ -341,6 +341,12 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 	struct batch b = {.f = f, .progress = isatty(STDERR_FILENO) == 1};
 	int status, err = read_lines(&b, in, name);
 
+	if (err) { /* nothing was run: the reason is on stderr, no summary */
+		for (size_t i = 0; i < b.count; i++)
+			free(b.lines[i].text);
+		free(b.lines);
+		return b.usage_error ? FLOWCTL_USAGE : FLOWCTL_REFUSED;
+	}
 	b.report = malloc(sizeof(*b.report));
 	if (b.report == NULL)
 		err = -ENOMEM;
