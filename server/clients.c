@@ -43,11 +43,11 @@ static int map_rings(struct server *s, struct client *c, int *memfd)
 	/* The primary creates both rings and keeps their geometry; it never
 	 * reads the shared copy of it back. */
 	if (ring_create(&c->requests, c->mem, request_size, s->config.request_ring_bytes,
-			WIRE_MSG_MAX, RING_CONSUMER, c->client_bell) != 0 ||
+			WIRE_MSG_MAX, RING_CONSUMER, c->client_bell[1]) != 0 ||
 	    ring_create(&c->completions, (uint8_t *)c->mem + request_size,
 			ring_memsize(s->config.completion_ring_bytes),
 			s->config.completion_ring_bytes, WIRE_MSG_MAX, RING_PRODUCER,
-			c->client_bell) != 0) {
+			c->client_bell[1]) != 0) {
 		munmap(c->mem, length);
 		errno = EINVAL;
 		goto fail;
@@ -110,9 +110,9 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 	c->sock = sock;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->primary_bell = doorbell_create();
-	c->client_bell = doorbell_create();
-	if (c->primary_bell < 0 || c->client_bell < 0) {
-		err = c->primary_bell < 0 ? c->primary_bell : c->client_bell;
+	err = doorbell_create_outbound(c->client_bell);
+	if (c->primary_bell < 0 || err) {
+		err = c->primary_bell < 0 ? c->primary_bell : err;
 		goto fail;
 	}
 	err = map_rings(s, c, &memfd);
@@ -121,7 +121,7 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 	fds[HANDSHAKE_FD_CLIENT_MEMFD] = memfd;
 	fds[HANDSHAKE_FD_REGION] = s->region_fd;
 	fds[HANDSHAKE_FD_PRIMARY_BELL] = c->primary_bell;
-	fds[HANDSHAKE_FD_CLIENT_BELL] = c->client_bell;
+	fds[HANDSHAKE_FD_CLIENT_BELL] = c->client_bell[0];
 	c->active = true;
 	region_owner_publish(&s->owners[index], c->session, (uint32_t)pid, c->name);
 	s->client_count++;
@@ -131,8 +131,7 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 fail:
 	if (c->primary_bell >= 0)
 		close(c->primary_bell);
-	if (c->client_bell >= 0)
-		close(c->client_bell);
+	doorbell_close_outbound(c->client_bell);
 	snprintf(reason, reason_size, "the primary could not set up the session: %s",
 		 strerror(-err));
 	return err;
@@ -153,7 +152,7 @@ void client_remove(struct server *s, struct client *c, const char *why)
 	munmap(c->mem, c->mem_length);
 	close(c->sock);
 	close(c->primary_bell);
-	close(c->client_bell);
+	doorbell_close_outbound(c->client_bell);
 	c->leaving = true;
 	c->why = why;
 	c->batch_resume = 0;

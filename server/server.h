@@ -105,8 +105,8 @@ struct client {
 	uid_t uid;
 	char name[32];
 	int sock;
-	int primary_bell; /* the client rings it; we poll it */
-	int client_bell;  /* we ring it */
+	int primary_bell;   /* the client rings it; we poll it (an eventfd) */
+	int client_bell[2]; /* we ring [1]; the client polls [0] (shm/doorbell.h) */
 	void *mem;
 	size_t mem_length;
 	struct ring requests;	 /* we consume */

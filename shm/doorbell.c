@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,22 +19,51 @@ int doorbell_create(void)
 	return fd < 0 ? -errno : fd;
 }
 
+int doorbell_create_outbound(int bell[2])
+{
+	if (pipe2(bell, O_CLOEXEC | O_NONBLOCK) != 0) {
+		int err = -errno;
+
+		bell[0] = bell[1] = -1;
+		return err;
+	}
+	/* One page: all a peer that never drains can make the kernel keep
+	 * (512 rings; a full pipe is still a rung bell). Best effort. */
+	(void)fcntl(bell[1], F_SETPIPE_SZ, 4096);
+	return 0;
+}
+
+void doorbell_close_outbound(int bell[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (bell[i] >= 0)
+			close(bell[i]);
+		bell[i] = -1;
+	}
+}
+
 void doorbell_ring(int fd)
 {
 	uint64_t one = 1;
 
-	/* EAGAIN means the counter is saturated: still signalled. Any other
-	 * failure means the peer's fd is gone, and its hang-up is seen on the
-	 * socket, not here. */
+	/* EAGAIN means the counter is saturated or the pipe full: still
+	 * signalled. Any other failure means the peer's fd is gone, and its
+	 * hang-up is seen on the socket, not here. */
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
 		return;
 }
 
 void doorbell_drain(int fd)
 {
-	uint64_t count;
+	/* An eventfd reads as 8 bytes; a pipe as what was rung, up to this. */
+	uint64_t rung[64];
+	struct iovec iov = {rung, sizeof(rung)};
 
-	if (fd >= 0 && read(fd, &count, sizeof(count)) < 0)
+	if (fd < 0 || preadv2(fd, &iov, 1, -1, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP)
+		return;
+	/* A kernel before 5.12 cannot be asked per call: the bell's own
+	 * flag, which a peer holding it can clear, is all there is. */
+	if (read(fd, rung, sizeof(rung)) < 0)
 		return;
 }
 

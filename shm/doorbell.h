@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Doorbells: an eventfd per waiting side, rung only when the ring says the
- * peer asked for it (RING_NEED_WAKEUP / RING_NEED_SPACE), so a busy system
- * makes no system call per message. The ordering half of the protocol is in
+ * Doorbells: one per waiting side, rung only when the ring says the peer
+ * asked for it (RING_NEED_WAKEUP / RING_NEED_SPACE), so a busy system makes
+ * no system call per message. The ordering half of the protocol is in
  * ring.c; this file is the sleeping half.
+ *
+ * A bell is shared with another process over SCM_RIGHTS, which shares the
+ * open file description, and with it O_NONBLOCK: the peer can clear it.
+ * So no side may rely on that flag for a bell the other holds, and the
+ * primary must never wait on what a client can do. Two kinds, by who
+ * rings:
+ *  - a bell we wait on and the peer rings: an eventfd. We only drain it,
+ *    and doorbell_drain() reads with RWF_NOWAIT, asked per call;
+ *  - a bell we ring and the peer waits on: a pipe. We write the one end no
+ *    one else holds; the peer gets the read end. An eventfd would not do:
+ *    its write has no per-call non-blocking form, and a peer that filled
+ *    its counter and cleared O_NONBLOCK would stop the ringer for good.
+ * doorbell_ring() and doorbell_drain() take either kind.
  */
 #ifndef MPFLOW_SHM_DOORBELL_H
 #define MPFLOW_SHM_DOORBELL_H
@@ -12,14 +25,26 @@
 
 struct ring;
 
-/* A non-blocking, close-on-exec eventfd. Returns the fd or -errno. */
+/* A bell we wait on and a peer rings: a non-blocking, close-on-exec
+ * eventfd. Returns the fd or -errno. */
 int doorbell_create(void);
 
-/* Signal the doorbell `fd` (no-op when fd < 0). Never blocks: a counter that
- * is already huge just stays signalled. */
+/* A bell we ring and a peer waits on: a pipe of one page. bell[0] is the
+ * peer's (the end it polls and drains): we send it and keep it, so the
+ * pipe never breaks and ringing never raises SIGPIPE. bell[1] is rung.
+ * Returns 0 or -errno (both -1 then). */
+int doorbell_create_outbound(int bell[2]);
+
+/* Close both ends of an outbound bell (those >= 0), and mark them -1. */
+void doorbell_close_outbound(int bell[2]);
+
+/* Signal the doorbell `fd` (no-op when fd < 0). Never blocks on our own
+ * bells: a counter that is already huge, or a pipe already full, just
+ * stays signalled. */
 void doorbell_ring(int fd);
 
-/* Consume pending signals without blocking. */
+/* Consume pending signals (RWF_NOWAIT: never waits, whatever the peer did
+ * to the bell's flags). */
 void doorbell_drain(int fd);
 
 /* How to wait for a ring (ring_wait_readable / ring_wait_writable). */

@@ -12,6 +12,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -377,12 +379,116 @@ static void test_a_forged_buffer_return_breaks_only_that_queue(void **state)
 	stop(&s);
 }
 
+/* A thief: reads a bell it shares with the primary with blocking reads,
+ * taking what was rung before the primary can (until cancelled). */
+static void *steal(void *arg)
+{
+	int fd = *(const int *)arg;
+	uint64_t rung;
+
+	for (;;)
+		if (read(fd, &rung, sizeof(rung)) < 0)
+			usleep(100);
+	return NULL;
+}
+
+/* What a hostile secondary does to a bell it holds: the O_NONBLOCK of the
+ * open file description it shares with the primary cleared, and the
+ * counter filled to one below its limit (refused where it cannot write). */
+static void make_blocking_and_full(int fd)
+{
+	uint64_t full = 0xfffffffffffffffeull;
+	ssize_t n;
+
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
+	n = write(fd, &full, sizeof(full));
+	(void)n;
+}
+
+/*
+ * A secondary holds doorbells it shares with the primary: its completion
+ * bell, its own bell to the primary, its queues' bells. Whatever it does
+ * to them (their O_NONBLOCK cleared, counters filled, what the primary
+ * would read taken first, wakeups asked for and never read), the primary
+ * and its datapath never wait on them: another client's frames still
+ * arrive and its requests are answered, and SIGTERM stops the primary.
+ * (Before, the loop blocked for good in write() on the client's bell or
+ * in read() on its own, and the datapath worker on a queue's bell.)
+ */
+static void test_a_secondary_cannot_make_the_primary_wait_on_a_doorbell(void **state)
+{
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), ACTION(END, NULL)};
+	const struct mpf_flow_item any[] = {ITEM(ETH), ITEM(END)};
+	static const struct mpf_flow_attr egress = {.egress = 1};
+	struct mpf_connect_options o = {.name = "victim", .timeout_ms = 10000};
+	pthread_t thieves[2];
+	int stolen[2];
+	struct client_queue *bad_rx;
+	struct mpf_client *bad, *victim;
+	struct mpf_rxq *q1, *q2;
+	struct mpf_txq *tq = NULL;
+	struct mpf_flow_error error;
+	struct setup s;
+	struct got g;
+	uint64_t handle;
+	unsigned n_thieves = 0;
+
+	(void)state;
+	start(&s, 6000, 2000, "2097152");
+	o.runtime_dir = s.p.dir;
+	assert_int_equal(primary_connect(&s.p, "hostile", &bad), 0);
+	assert_int_equal(mpf_rxq_attach(bad, 0, 1, &q1, &error), 0);
+	bad_rx = (struct client_queue *)(void *)q1; /* its first member */
+	if (!verbs())				    /* soft's TX queues: a bell the worker drains */
+		assert_int_equal(mpf_txq_attach(bad, 0, 0, &tq, &error), 0);
+
+	make_blocking_and_full(bad->client_bell);
+	make_blocking_and_full(bad_rx->bell);
+	for (unsigned i = 0; i < bad_rx->n_rings; i++)
+		shm_store_seq_cst32(&bad_rx->rings[i].shared->consumer_flags, RING_NEED_WAKEUP);
+	if (tq) /* never rung: a drain of it would wait */
+		assert_int_equal(fcntl(((struct client_queue *)(void *)tq)->bell, F_SETFL, 0), 0);
+	stolen[n_thieves++] = bad->primary_bell;
+	if (bad_rx->primary_bell >= 0) /* verbs: the bell of returned buffers */
+		stolen[n_thieves++] = bad_rx->primary_bell;
+	for (unsigned i = 0; i < n_thieves; i++) {
+		assert_int_equal(fcntl(stolen[i], F_SETFL, 0), 0);
+		assert_int_equal(pthread_create(&thieves[i], NULL, steal, &stolen[i]), 0);
+	}
+	/* A request whose completion the primary must ring for. */
+	shm_store_seq_cst32(&bad->completions.shared->consumer_flags, RING_NEED_WAKEUP);
+	assert_int_equal(mpf_submit_create(bad, 0, &egress, any, drop, 0, 1, &error), 0);
+	assert_int_equal(mpf_submit_publish(bad), 0);
+
+	/* Another client: its frames come, its requests are answered. */
+	assert_int_equal(mpf_connect(&o, &victim, &error), 0);
+	assert_int_equal(mpf_rxq_attach(victim, 0, 2, &q2, &error), 0);
+	drain(q2, 2, s.e.frames[WEB], true, &g);
+	assert_int_equal(g.frames[WEB], s.e.frames[WEB]);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(mpf_flow_create(victim, 0, &egress, any, drop, 0, &handle, &error),
+				 0);
+		assert_int_equal(mpf_flow_destroy(victim, 0, handle, &error), 0);
+	}
+	expect_count(s.c, s.h[WEB], s.e.frames[WEB], s.e.bytes[WEB]);
+	assert_int_equal(mpf_rxq_detach(q2, &error), 0);
+	mpf_disconnect(victim);
+
+	for (unsigned i = 0; i < n_thieves; i++) {
+		assert_int_equal(pthread_cancel(thieves[i]), 0); /* in read() */
+		assert_int_equal(pthread_join(thieves[i], NULL), 0);
+	}
+	mpf_disconnect(bad); /* its queues go with it */
+	stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_reach_the_queue_their_rule_names_with_mark_and_flag),
 		cmocka_unit_test(test_a_stalled_queue_costs_only_its_own_frames),
 		cmocka_unit_test(test_a_forged_buffer_return_breaks_only_that_queue),
+		cmocka_unit_test(test_a_secondary_cannot_make_the_primary_wait_on_a_doorbell),
 	};
 
 	return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +27,7 @@
 #include <pcap/pcap.h>
 
 #include "hwdrv/soft/soft.h"
+#include "shm/doorbell.h"
 
 int soft_queue_index(const struct soft *soft, uint16_t queue)
 {
@@ -147,8 +147,7 @@ static void rxq_free(struct soft_rxq *rxq)
 		munmap(rxq->mem, rxq->length);
 	if (rxq->memfd >= 0)
 		close(rxq->memfd);
-	if (rxq->bell >= 0)
-		close(rxq->bell);
+	doorbell_close_outbound(rxq->bell);
 	free(rxq);
 }
 
@@ -223,10 +222,16 @@ static int rxq_make(struct soft *soft, uint32_t owner, bool tx, struct soft_rxq 
 	rxq->n_rings = tx ? 1 : soft->n_workers;
 	rxq->length = RXQ_HEADER_SIZE + rxq->n_rings * ring_stride(soft);
 	rxq->memfd = memfd_create("mpflow-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	rxq->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (rxq->memfd < 0 || rxq->bell < 0 || ftruncate(rxq->memfd, (off_t)rxq->length) != 0 ||
+	/* TX: the client rings, the worker waits; RX: the other way. */
+	if (tx) {
+		rxq->bell[0] = err = doorbell_create();
+		rxq->bell[1] = -1;
+	} else {
+		err = doorbell_create_outbound(rxq->bell);
+	}
+	if (err < 0 || rxq->memfd < 0 || ftruncate(rxq->memfd, (off_t)rxq->length) != 0 ||
 	    fcntl(rxq->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
-		err = errno;
+		err = err < 0 ? -err : errno;
 		rxq_free(rxq);
 		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "queue memory: %s", strerror(err));
@@ -309,7 +314,7 @@ int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx,
 				  ring_stride(soft) - RXQ_RING_STATS, soft->rxq_bytes,
 				  tx ? RXQ_FRAME_MAX
 				     : (uint32_t)(sizeof(struct rxq_desc) + RXQ_FRAME_MAX),
-				  tx ? RING_CONSUMER : RING_PRODUCER, tx ? -1 : rxq->bell);
+				  tx ? RING_CONSUMER : RING_PRODUCER, rxq->bell[1]);
 		if (err) {
 			rxq_free(rxq);
 			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
@@ -319,7 +324,7 @@ int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx,
 	/* The ring is whole before the datapath can see it. */
 	rcu_publish(*slot, rxq);
 	fds[0] = rxq->memfd;
-	fds[1] = rxq->bell;
+	fds[1] = rxq->bell[0];
 	fds[2] = -1;
 	return 0;
 }

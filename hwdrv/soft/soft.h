@@ -90,12 +90,14 @@ struct soft_rule {
 
 /* An attached RX or TX queue: the mapping the client was handed. An RX
  * queue has a ring per datapath worker (each its one producer, ringing
- * `bell` for the client); a TX queue has one ring, which the client fills
- * and the worker that owns the queue reads, woken by `bell`. */
+ * bell[1] for the client, which polls bell[0]: an outbound bell, a pipe);
+ * a TX queue has one ring, which the client fills and the worker that owns
+ * the queue reads, woken by bell[0] (an eventfd the client rings; bell[1]
+ * is -1). shm/doorbell.h says why the two kinds. */
 struct soft_rxq {
 	uint32_t owner;
 	int memfd;
-	int bell;
+	int bell[2];
 	void *mem;
 	size_t length;
 	struct rxq_header *header;

@@ -22,6 +22,7 @@
 #include <pcap/pcap.h>
 
 #include "hwdrv/soft/soft.h"
+#include "shm/doorbell.h"
 
 /* The kind of the port's source (every instance is of it). */
 static enum soft_source_kind kind_of(const struct soft_port *port)
@@ -203,7 +204,7 @@ bool soft_prepare_sleep(struct soft_worker *w, struct pollfd *fds, unsigned *n)
 			/* Ask its producer to ring, then look once more. */
 			if (!ring_consumer_prepare_sleep(&txq->rings[0].ring))
 				goto busy;
-			fds[(*n)++] = (struct pollfd){.fd = txq->bell, .events = POLLIN};
+			fds[(*n)++] = (struct pollfd){.fd = txq->bell[0], .events = POLLIN};
 		}
 	}
 	return true;
@@ -226,8 +227,8 @@ void soft_finish_sleep(struct soft_worker *w)
 			if (txq == NULL)
 				continue;
 			ring_consumer_finish_sleep(&txq->rings[0].ring);
-			/* Reset the bell (non-blocking: it may not have rung). */
-			got = read(txq->bell, &rung, sizeof(rung));
-			(void)got;
+			/* Reset the bell, never waiting: it may not have rung,
+			 * and its client may have cleared its O_NONBLOCK. */
+			doorbell_drain(txq->bell[0]);
 		}
 }

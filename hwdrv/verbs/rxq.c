@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,8 +67,7 @@ static void rxq_free(struct verbs_rxq *r)
 				(off_t)r->length);
 		close(r->memfd);
 	}
-	if (r->bell >= 0)
-		close(r->bell);
+	doorbell_close_outbound(r->bell);
 	if (r->primary_bell >= 0)
 		close(r->primary_bell);
 	free(r->state);
@@ -168,7 +166,7 @@ static int rxq_make(struct verbs *v, uint16_t queue, uint32_t owner, struct verb
 	if (r == NULL)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "no memory for queue %u", queue);
-	r->memfd = r->bell = r->primary_bell = -1;
+	r->memfd = r->bell[0] = r->bell[1] = r->primary_bell = -1;
 	r->queue = queue;
 	r->owner = owner;
 	r->n_buffers = n;
@@ -182,10 +180,10 @@ static int rxq_make(struct verbs *v, uint16_t queue, uint32_t owner, struct verb
 	r->state = calloc(n, 1);
 	r->free_list = calloc(n, sizeof(*r->free_list));
 	r->memfd = memfd_create("mpflow-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	r->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	r->primary_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r->state == NULL || r->free_list == NULL || r->memfd < 0 || r->bell < 0 ||
-	    r->primary_bell < 0 || ftruncate(r->memfd, (off_t)r->length) != 0 ||
+	r->primary_bell = doorbell_create();
+	if (r->state == NULL || r->free_list == NULL || r->memfd < 0 ||
+	    doorbell_create_outbound(r->bell) != 0 || r->primary_bell < 0 ||
+	    ftruncate(r->memfd, (off_t)r->length) != 0 ||
 	    fcntl(r->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
 		goto fail;
 	what = "mmap";
@@ -244,7 +242,8 @@ static int rxq_init(struct verbs *v, struct verbs_rxq *r)
 	doorbell_drain(r->primary_bell);
 	err = ring_create(&r->ring, (uint8_t *)r->stats + RXQ_RING_STATS,
 			  r->ring_block - RXQ_RING_STATS, r->ring_bytes,
-			  sizeof(struct rxq_desc) + sizeof(struct rxq_ref), RING_PRODUCER, r->bell);
+			  sizeof(struct rxq_desc) + sizeof(struct rxq_ref), RING_PRODUCER,
+			  r->bell[1]);
 	if (!err)
 		err = ring_create(&r->returns, returns + RXQ_RING_STATS,
 				  r->return_block - RXQ_RING_STATS, r->return_bytes,
@@ -311,7 +310,7 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 	}
 	ibv_req_notify_cq(ibv_cq_ex_to_cq(v->cqs[queue]), 0);
 	fds[0] = r->memfd;
-	fds[1] = r->bell;
+	fds[1] = r->bell[0];
 	fds[2] = r->primary_bell;
 	return 0;
 }

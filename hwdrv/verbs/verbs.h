@@ -228,8 +228,9 @@ struct verbs_rxq {
 	uint16_t queue;
 	uint32_t owner;
 	int memfd;	  /* the memory (shm/rxq.h) */
-	int bell;	  /* rung for the client: descriptors */
-	int primary_bell; /* rung by the client: buffers returned */
+	int bell[2];	  /* rung for the client: descriptors (an outbound pipe: we
+			   * ring [1], the client polls [0]; shm/doorbell.h) */
+	int primary_bell; /* rung by the client: buffers returned (an eventfd) */
 	void *mem;
 	size_t length;
 	uint32_t ring_bytes, return_bytes;
