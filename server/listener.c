@@ -23,6 +23,9 @@
 #include "shm/handshake.h"
 
 #define HELLO_WAIT_MS 1000 /* a connection silent this long is refused */
+/* Connections taken a loop round: a flood of them waits its turn behind
+ * the clients, as a client's requests do (the loop comes back at once). */
+#define ACCEPT_BURST 16
 
 int listener_open(struct server *s)
 {
@@ -109,10 +112,14 @@ static bool allowed(const struct server *s, const struct ucred *cred)
 	       (cred->gid == s->config.allow_gid || uid_in_group(cred->uid, s->config.allow_gid));
 }
 
-static void reply(int sock, const struct handshake_welcome *welcome, const int *fds, int nfds)
+/* False if the welcome could not be sent (its peer gone, or the kernel
+ * refusing more fds in flight: ETOOMANYREFS). */
+static bool reply(int sock, const struct handshake_welcome *welcome, const int *fds, int nfds)
 {
-	if (fdpass_send(sock, welcome, sizeof(*welcome), fds, (unsigned)nfds) != 0)
-		log_warn("handshake reply");
+	if (fdpass_send(sock, welcome, sizeof(*welcome), fds, (unsigned)nfds) == 0)
+		return true;
+	log_warn("handshake reply");
+	return false;
 }
 
 static void refuse(int sock, int error, const struct ucred *cred, const char *fmt, ...)
@@ -196,22 +203,25 @@ static struct handshake *handshake_slot(struct server *s, uid_t uid)
  * may hold anything; a hello already there is answered at once; otherwise
  * the connection waits for its hello in a slot of its uid's share, and the
  * loop never waits on one client's socket. */
-void listener_accept(struct server *s)
+bool listener_accept(struct server *s)
 {
-	for (;;) {
+	for (unsigned taken = 0;; taken++) {
 		struct handshake_hello hello[2]; /* room to see a longer message */
 		socklen_t len = sizeof(struct ucred);
 		struct handshake *h;
 		struct ucred cred;
 		ssize_t n;
-		int sock = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int sock;
 
+		if (taken == ACCEPT_BURST)
+			return true;
+		sock = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (sock < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
 				log_warn("accept");
-			return;
+			return false;
 		}
 		if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 			log_warn("SO_PEERCRED");
@@ -343,9 +353,14 @@ static void welcome(struct server *s, int sock, const struct ucred *cred, const 
 		.max_rules = s->config.max_rules,
 		.client_max_rules = s->config.client_max_rules,
 	};
-	reply(sock, &answer, fds, HANDSHAKE_FDS);
-	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]); /* our mapping keeps it */
 	loop_watch_client(s, c);
+	if (!reply(sock, &answer, fds, HANDSHAKE_FDS)) {
+		/* A session its client never heard of would hold a slot. */
+		close(fds[HANDSHAKE_FD_CLIENT_MEMFD]);
+		client_remove(s, c, "its welcome could not be sent");
+		return;
+	}
+	close(fds[HANDSHAKE_FD_CLIENT_MEMFD]); /* our mapping keeps it */
 	log_info("client %u (%s, pid %d, uid %u) connected", c->session, c->name, (int)c->pid,
 		 (unsigned)c->uid);
 }

@@ -286,7 +286,7 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 	switch ((enum watch)(user_data >> 56)) {
 	case WATCH_LISTEN:
 		if (s->listen_fd >= 0)
-			listener_accept(s);
+			s->accept_more = listener_accept(s);
 		break;
 	case WATCH_SIGNAL:
 		handle_signal(s);
@@ -477,6 +477,11 @@ int loop_run(struct server *s)
 		moved = s->device.ops.service(&s->device, false);
 		/* A journal rebuilt from the table goes on a step a round. */
 		moved += rebuild_step(s);
+		/* Connections beyond the last round's burst. */
+		if (s->accept_more && s->listen_fd >= 0) {
+			s->accept_more = listener_accept(s);
+			moved++;
+		}
 		if (serve_clients(s, CLIENT_SLICE_NS) > 0 || moved > 0) {
 			last_work = clock_ns(CLOCK_MONOTONIC);
 			handle_events(s);

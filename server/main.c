@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +180,26 @@ static void release_instance(struct server *s)
 	pidfile_remove(s->pidfile);
 }
 
+/*
+ * The soft limit on open files up to the hard one. Besides the fds it
+ * holds (a socket and bells per client, a memfd per queue), the kernel
+ * counts against it the fds its welcomes carry that a peer has not read
+ * yet (SCM_RIGHTS in flight), and refuses a welcome past it
+ * (ETOOMANYREFS) for every client, root's too, unless the primary holds
+ * CAP_SYS_RESOURCE, which the service's unit drops. systemd's soft
+ * default is 1024; its hard one, 524288.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct server server;
@@ -193,6 +214,7 @@ int main(int argc, char **argv)
 	if (loop_block_signals() != 0)
 		return 1;
 	log_init(true, s->config.log_level, NULL);
+	raise_fd_limit();
 	s->listen_fd = -1;
 
 	s->runtime_fd = s->state_fd = s->dump_fd = -1;

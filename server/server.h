@@ -424,6 +424,7 @@ struct server {
 	bool uring_up; /* from loop_init to loop_fini */
 	int dump_fd;   /* --dump-queues' directory, checked (dirs.c); -1: none */
 	int listen_fd;
+	bool accept_more; /* listener_accept() stopped at its burst */
 	int signal_fd;
 	int timer_fd;
 	int region_fd;
@@ -559,8 +560,10 @@ void region_destroy(struct server *s);
 /* listener.c */
 int listener_open(struct server *s);
 void listener_close(struct server *s);
-/* Accept waiting connections; each waits for its hello without blocking. */
-void listener_accept(struct server *s);
+/* Accept waiting connections, ACCEPT_BURST at most; each waits for its
+ * hello without blocking. True if more may be waiting (the loop calls it
+ * again next round, its clients served in between). */
+bool listener_accept(struct server *s);
 /* A waiting connection is readable: read its hello, welcome or refuse it. */
 void listener_hello(struct server *s, struct handshake *h);
 /* Refuse connections whose hello is late (the timer calls it). */

@@ -32,6 +32,7 @@
 #include "shm/pack.h"
 #include "shm/wire.h"
 #include "tests/harness.h"
+#include "tests/rule_literals.h"
 
 #define STRANGER 65534u
 
@@ -552,6 +553,79 @@ static double elapsed_ms(const struct timespec *since)
 	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
+/* Connect, say a monitor's hello, hang up; as fast as it can for `seconds`. */
+static void connection_flood(const struct primary *p, unsigned seconds)
+{
+	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC,
+					.version = HANDSHAKE_VERSION,
+					.flags = HANDSHAKE_HELLO_MONITOR,
+					.name = "flood"};
+	time_t end = time(NULL) + seconds;
+	unsigned long made = 0;
+
+	while (time(NULL) < end) {
+		int sock = connect_socket(p);
+
+		if (sock >= 0) {
+			made += send(sock, &hello, sizeof(hello), MSG_NOSIGNAL) == sizeof(hello);
+			close(sock);
+		}
+	}
+	_exit(made > 1000 ? 0 : 1);
+}
+
+/*
+ * Two processes connecting and hanging up as fast as they can do not keep
+ * the loop from its clients: the primary takes 16 connections a round and
+ * serves its sessions in between. A client's synchronous creates, each
+ * with a 2 s timeout, are all answered meanwhile. (Before, the loop
+ * accepted until the backlog was empty, which a flood seldom lets it be:
+ * a create waited 3 s, and 7.5 s in an attacker's longer flood.)
+ */
+static void test_a_flood_of_connections_cannot_starve_the_clients(void **state)
+{
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(END)};
+	const struct mpf_flow_action drop[] = {ACTION(DROP, NULL), ACTION(END, NULL)};
+	struct mpf_connect_options o = {.name = "legit", .timeout_ms = 2000};
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct timespec since;
+	struct primary p;
+	pid_t flood[2];
+	double worst = 0;
+	int status;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, NULL), 0);
+	o.runtime_dir = p.dir;
+	assert_int_equal(mpf_connect(&o, &c, &error), 0);
+	for (int i = 0; i < 2; i++) {
+		flood[i] = fork();
+		if (flood[i] == 0)
+			connection_flood(&p, 6);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &since);
+	while (elapsed_ms(&since) < 6000) {
+		struct timespec t;
+		uint64_t handle;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		assert_int_equal(mpf_flow_create(c, 0, &ingress, pattern, drop, 0, &handle, &error),
+				 0);
+		assert_int_equal(mpf_flow_destroy(c, 0, handle, &error), 0);
+		if (elapsed_ms(&t) > worst)
+			worst = elapsed_ms(&t);
+		usleep(50000);
+	}
+	print_message("the slowest create + destroy during the flood: %.1f ms\n", worst);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(waitpid(flood[i], &status, 0), flood[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_audits_are_rationed_and_others_served_meanwhile(void **state)
 {
 	struct auditor second = {0};
@@ -766,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
 		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
+		cmocka_unit_test(test_a_flood_of_connections_cannot_starve_the_clients),
 		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),
 		cmocka_unit_test(test_audits_are_rationed_and_others_served_meanwhile),
