@@ -350,7 +350,12 @@ void journal_maybe_compact(struct server *s)
 {
 	struct journal *j = &s->journal;
 
-	if (j->records > 2 * (uint64_t)(s->persistent_rules + j->n_meters) + JOURNAL_COMPACT_AT)
+	/* Live: what a compacted file keeps, the records of rules this start
+	 * could not restore too (kept for the next one): counted as dead, a
+	 * start with a smaller table compacted for ever, freeing nothing. */
+	uint64_t live = (uint64_t)s->persistent_rules + j->n_meters + j->n_orphans;
+
+	if (j->records > 2 * live + JOURNAL_COMPACT_AT)
 		compact_start(s);
 }
 

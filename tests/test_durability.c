@@ -1002,6 +1002,59 @@ static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void 
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/*
+ * A start with a smaller table keeps the records of the rules it cannot
+ * restore, and counts them as live: it does not compact, again and again,
+ * a journal that compaction cannot shrink. (Before, the trigger counted
+ * the restored rules only: 7,008 records kept against 1,024 slots were
+ * compacted in a loop, hundreds of times a second, for good.)
+ */
+static void test_a_start_with_a_smaller_table_does_not_compact_for_ever(void **state)
+{
+	enum { RULES = 7008, BURST = 32 }; /* 219 bursts */
+	const char *const wide[] = {"--max-rules", "8192", NULL};
+	const char *const narrow[] = {"--max-rules", "1024", "--log-level", "info", NULL};
+	int status[BURST];
+	struct mpf_client *c;
+	struct primary p;
+	unsigned compactions;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "load", &c), 0);
+	for (uint32_t first = 0; first < RULES; first += BURST) {
+		create_burst(c, first, BURST, status);
+		for (unsigned i = 0; i < BURST; i++)
+			assert_int_equal(status[i], 0);
+	}
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	assert_int_equal(primary_restart(&p, narrow), 0);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	sleep(2); /* a loop of compactions would have run hundreds by now */
+	compactions = primary_log_lines(&p, "compacting");
+	print_message("%u compaction(s) in the first 2 s with %u rules kept unrestored\n",
+		      compactions, RULES - 1024);
+	assert_true(compactions <= 1);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	/* And all of them come back with the table they fit. */
+	assert_int_equal(primary_restart(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "wide", &c), 0);
+	{
+		uint64_t *found = calloc(RULES + 16, sizeof(*found));
+		unsigned unrestored;
+
+		assert_non_null(found);
+		assert_int_equal(persistent_rules(c, found, RULES + 16, &unrestored, NULL), RULES);
+		assert_int_equal(unrestored, 0);
+		free(found);
+	}
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* The rule heap is --max-rules x 512 bytes: a start with fewer slots may
  * have less heap than the journal's rules take (large ones). What does not
  * fit is kept in the journal, counted as not restored, its slot serving
@@ -1988,6 +2041,7 @@ int main(void)
 		cmocka_unit_test(test_a_memory_cgroup_near_its_limit_refuses_creates),
 		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
 		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),
+		cmocka_unit_test(test_a_start_with_a_smaller_table_does_not_compact_for_ever),
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
 		cmocka_unit_test(test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written),
