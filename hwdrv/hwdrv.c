@@ -153,14 +153,24 @@ static int default_counter_read(struct hwdrv *dev, void *handle, struct mpf_flow
 	return 0;
 }
 
+static const struct hwdrv_ops *backend(const char *name)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+bool hwdrv_backend_known(const char *name)
+{
+	return backend(name) != NULL;
+}
+
 int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *config,
 	       struct mpf_flow_error *error)
 {
-	const struct hwdrv_ops *found = NULL;
+	const struct hwdrv_ops *found = backend(name);
 
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (strcmp(backends[i]->name, name) == 0)
-			found = backends[i];
 	if (found == NULL)
 		return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "no backend '%s' in this build (built in: %s)", name,

@@ -197,6 +197,8 @@ extern const struct hwdrv_ops hwdrv_verbs_ops;
 
 /* Names of the backends built in, for --help: "soft" or "soft, verbs". */
 const char *hwdrv_backend_names(void);
+/* Whether backend `name` is built in (a configuration's check). */
+bool hwdrv_backend_known(const char *name);
 
 /* Bind backend `name` (defaults filled) and open it. 0, -ENOENT for an
  * unknown backend, or the backend's error. */

@@ -230,8 +230,11 @@ static int set_key(struct server_config *cfg, const struct key *k, const char *v
 		unsigned long long v;
 		char *end;
 
+		/* Decimal, or hexadecimal after 0x; a leading 0 is not octal
+		 * (max-rules = 010 is ten, as a reader of the file sees it). */
 		errno = 0;
-		v = strtoull(value, &end, 0);
+		v = strtoull(value, &end,
+			     value[0] == '0' && (value[1] == 'x' || value[1] == 'X') ? 16 : 10);
 		if (errno || *end || end == value || value[0] == '-' || v < k->min || v > k->max)
 			return refuse(o, k, "'%s' is not a number in [%u, %u]", value, k->min,
 				      k->max);
@@ -574,6 +577,11 @@ static int finish(struct server_config *cfg)
 	if (!cfg->state_dir[0]) {
 		say("no state directory: set state-dir, "
 		    "XDG_STATE_HOME or HOME");
+		return 2;
+	}
+	if (!hwdrv_backend_known(cfg->backend)) {
+		say("backend %s: no such backend in this build (built in: %s)", cfg->backend,
+		    hwdrv_backend_names());
 		return 2;
 	}
 	for (unsigned p = 0; p < HWDRV_PORTS_MAX; p++) {

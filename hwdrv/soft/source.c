@@ -405,8 +405,9 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 			char why[96];
 
 			snprintf(why, sizeof(why), "bad option '%s'", name);
+			err = source_error(error, EINVAL, s, why); /* it names s->spec */
 			soft_source_close(s);
-			return source_error(error, EINVAL, s, why);
+			return err;
 		}
 	}
 	if (kind[0] == 'g') {

@@ -76,6 +76,11 @@ refused "just words" "$dir/bad.conf:1: 'just words' is not 'key = value'"
 refused "rxq-size = 100000" "rxq-size: '100000' is not a power of two"
 refused "foreground = maybe" "foreground: 'maybe' is not yes or no"
 refused "source = 7=gen:flows=1" "source 7: the device has 1 port(s)"
+refused "backend = sfot" "backend sfot: no such backend in this build"
+printf 'max-rules = 010\nrxq-size = 0x100000\n' >"$dir/numbers.conf"
+rc=$(status "$mpflowd" --config "$dir/numbers.conf" --runtime-dir "$dir" --check-config)
+[ "$rc" = 0 ] && grep -qx "max-rules = 10" "$dir/out" && grep -qx "rxq-size = 1048576" "$dir/out" ||
+	fail "numbers are decimal, or hexadecimal after 0x (a leading 0 is not octal): $(cat "$dir/out" "$dir/err")"
 refused "$(printf 'source = 0=gen:flows=1\nsource = 0=gen:flows=2')" "port 0 given twice"
 rc=$(status "$mpflowd" --config "$dir/none.conf" --check-config)
 [ "$rc" = 2 ] && grep -q "no such file" "$dir/err" || fail "a missing --config file exits $rc"

@@ -166,6 +166,11 @@ assert d['totals']['hits'] >= d['rules'][0]['hits']
 [ "$(grep -c '^mpflow_rule_hits_total{' "$dir/metrics")" -eq 20 ] &&
 	grep -Eq '^mpflow_rules_hits\{mpflow_instance="default"\} [1-9][0-9]*$' "$dir/metrics" &&
 	grep -q "id=\"$id\"" "$dir/metrics" || fail "flowstat --prometheus: the top 20 by hits"
+# An instance with no primary is down under its own name (an alert on
+# mpflow_up == 0 must say which).
+rc=0; "$flowstat" --instance nosuch --prometheus >"$dir/metrics" || rc=$?
+[ "$rc" -eq 1 ] && grep -qx 'mpflow_up{mpflow_instance="nosuch"} 0' "$dir/metrics" ||
+	fail "flowstat --prometheus, no primary: exit $rc, $(cat "$dir/metrics")"
 
 printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\n\nlist 0 group 7\ncreate 0 ingress pattern eth / end actions queue index 99 / end\n' |
 	"$flowctl" 2>"$dir/err" >/dev/null && fail "a batch with refusals exits 0"

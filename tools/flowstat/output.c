@@ -489,7 +489,11 @@ void output_prometheus(const struct flowstat *fs, const struct snapshot *s, FILE
 	fprintf(out, "# HELP mpflow_up Whether a running primary serves the instance.\n"
 		     "# TYPE mpflow_up gauge\n"
 		     "mpflow_up{");
-	label(out, "mpflow_instance", s->attached ? in->instance : "");
+	/* Down, it is the instance asked for: an alert on mpflow_up == 0
+	 * names it, as the samples did while it ran. */
+	label(out, "mpflow_instance",
+	      s->attached ? in->instance
+			  : (fs->connect.instance ? fs->connect.instance : "default"));
 	fprintf(out, "} %d\n", s->attached && in->state == MPF_INSTANCE_RUNNING);
 	if (!s->attached)
 		return;
