@@ -329,8 +329,25 @@ int soft_queue_attach(struct soft *soft, uint16_t port, uint16_t queue, bool tx,
 	return 0;
 }
 
-/* The datapath lets go of the queue; its memory stays as the spare of its
- * owner (`keep`), or is freed. */
+/* Free every spare `owner` keeps. */
+static void spares_free(struct soft *soft, uint32_t owner)
+{
+	for (unsigned p = 0; p < soft->n_ports; p++)
+		for (unsigned q = 0; q < (unsigned)soft->queues + soft->vfs; q++)
+			for (int tx = 0; tx < 2; tx++) {
+				struct soft_rxq **spare = spare_slot(&soft->ports[p].queues[q], tx);
+
+				if (*spare && (*spare)->owner == owner) {
+					rxq_free(*spare);
+					*spare = NULL;
+				}
+			}
+}
+
+/* The datapath lets go of the queue. Its memory stays as its owner's spare
+ * (`keep`), the one spare a client keeps: attached again, the queue reuses
+ * it; the one it kept before goes, so that attaching every queue in turn
+ * pins no more than attaching one again and again. */
 static void queue_detach(struct soft *soft, struct soft_queue *q, bool tx, bool keep)
 {
 	struct soft_rxq **slot = ring_slot(q, tx), **spare = spare_slot(q, tx);
@@ -339,6 +356,7 @@ static void queue_detach(struct soft *soft, struct soft_queue *q, bool tx, bool 
 	rcu_publish(*slot, NULL);
 	rcu_synchronize(&soft->rcu);
 	if (keep) {
+		spares_free(soft, rxq->owner);
 		if (*spare)
 			rxq_free(*spare);
 		*spare = rxq;
@@ -370,17 +388,13 @@ void soft_queues_release(struct soft *soft, uint32_t owner)
 			struct soft_queue *queue = &soft->ports[p].queues[q];
 
 			for (int tx = 0; tx < 2; tx++) {
-				struct soft_rxq **slot = ring_slot(queue, tx),
-						**spare = spare_slot(queue, tx);
+				struct soft_rxq **slot = ring_slot(queue, tx);
 
 				if (*slot && (*slot)->owner == owner)
 					queue_detach(soft, queue, tx, false);
-				if (*spare && (*spare)->owner == owner) {
-					rxq_free(*spare);
-					*spare = NULL;
-				}
 			}
 		}
+	spares_free(soft, owner);
 }
 
 void soft_dump(struct soft *soft, pcap_dumper_t *dump, const struct packet *p, uint64_t when_ns)

@@ -315,6 +315,19 @@ int verbs_queue_attach(struct hwdrv *dev, uint16_t port, uint16_t queue, bool tx
 	return 0;
 }
 
+/* Free every spare `owner` keeps. */
+static void spares_free(struct verbs *v, uint32_t owner)
+{
+	for (unsigned q = 0; q < v->n_queues; q++)
+		if (v->spares[q] && v->spares[q]->owner == owner) {
+			rxq_free(v->spares[q]);
+			v->spares[q] = NULL;
+		}
+}
+
+/* Kept (`keep`), the memory is its owner's one spare: the one it kept
+ * before goes, so that attaching every queue in turn pins no more than
+ * attaching one again and again. */
 void verbs_rxq_detach(struct verbs *v, struct verbs_rxq *r, bool keep)
 {
 	v->rxqs[r->queue] = NULL;
@@ -326,6 +339,7 @@ void verbs_rxq_detach(struct verbs *v, struct verbs_rxq *r, bool keep)
 		r->next_parked = v->parked;
 		v->parked = r;
 	} else if (keep) {
+		spares_free(v, r->owner);
 		if (v->spares[r->queue])
 			rxq_free(v->spares[r->queue]);
 		v->spares[r->queue] = r;
@@ -353,14 +367,10 @@ void verbs_queues_release(struct hwdrv *dev, uint32_t owner)
 	struct verbs *v = dev->priv;
 
 	/* The client is gone: its queues and its spare memory. */
-	for (unsigned q = 0; q < v->n_queues; q++) {
+	for (unsigned q = 0; q < v->n_queues; q++)
 		if (v->rxqs[q] && v->rxqs[q]->owner == owner)
 			verbs_rxq_detach(v, v->rxqs[q], false);
-		if (v->spares[q] && v->spares[q]->owner == owner) {
-			rxq_free(v->spares[q]);
-			v->spares[q] = NULL;
-		}
-	}
+	spares_free(v, owner);
 }
 
 /* Buffers the client handed back: checked, posted again. A bad index, or
