@@ -33,6 +33,22 @@ static void make_parents(const char *path)
 	}
 }
 
+/* A runtime directory that was there before keeps its mode and group: with
+ * --allow-group, say so when the group cannot pass through it to the
+ * socket (systemd's RuntimeDirectoryMode=0700, say). */
+static void warn_unreachable(const struct server *s)
+{
+	struct stat st;
+
+	if (!s->config.allow_group || fstat(s->runtime_fd, &st) != 0 || (st.st_mode & 0001) ||
+	    (st.st_gid == s->config.allow_gid && (st.st_mode & 0010)))
+		return;
+	log_warnx("runtime directory %s: mode %04o, group %u: --allow-group %u cannot reach the "
+		  "socket through it (chgrp %u and chmod g+x it, or let the primary make it)",
+		  s->config.runtime_dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_gid,
+		  (unsigned)s->config.allow_gid, (unsigned)s->config.allow_gid);
+}
+
 /* The runtime and state directories, checked on their descriptors
  * (dirs.c); the state directory is opened again even when it is the same
  * one, so each has its own descriptor for its own files. */
@@ -47,6 +63,7 @@ static int open_dirs(struct server *s)
 		fprintf(stderr, SERVER_NAME ": runtime directory %s\n", reason);
 		return -1;
 	}
+	warn_unreachable(s);
 	if (cfg->state_dir_default && geteuid() != 0)
 		make_parents(cfg->state_dir); /* ~/.local/state may not exist yet */
 	if (dir_open(cfg->state_dir, 0700, (gid_t)-1, &s->state_fd, reason, sizeof(reason)) != 0) {

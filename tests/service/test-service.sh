@@ -88,6 +88,15 @@ rc=$(status "$mpflowd" --config "$conf" --no-config --check-config)
 [ "$rc" = 2 ] || fail "--config with --no-config exits $rc"
 echo "ok - unknown keys, bad values, repeated keys refused with file:line"
 
+# --allow-group on a runtime directory that was there, 0700: the group
+# cannot reach the socket, and the start says so.
+mkdir -m 0700 "$dir/closed"
+timeout -s TERM 2 "$mpflowd" --no-config --foreground --runtime-dir "$dir/closed" \
+	--state-dir "$dir/closed" --allow-group "$(id -g)" 2>"$dir/closed.log" || true
+grep -q "runtime directory $dir/closed: mode 0700, group [0-9]*: --allow-group $(id -g) cannot reach the socket" \
+	"$dir/closed.log" || fail "an unreachable runtime directory is not reported: $(cat "$dir/closed.log")"
+echo "ok - --allow-group on a closed runtime directory is reported"
+
 # ---- the default state directory of a user -------------------------------------
 
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
