@@ -401,10 +401,26 @@ grep -q "created" "$dir/out" || fail "persistent creates still refused once sync
 [ "$(fjson)" = None ] || fail "the journal error stays after the rewrite: $(fjson)"
 [ "$(fmetric)" = 'mpflow_journal_errno{mpflow_instance="faulty"} 0' ] ||
 	fail "flowstat --prometheus after the rewrite: $(fmetric)"
+# A batch whose answers do not come (the syncs held back): the summary
+# counts the requests that were in flight, each done or not.
+for i in 1 2 3; do
+	echo "create 0 ingress pattern eth / ipv4 src is 10.8.8.$i / end actions drop / end"
+done >"$dir/held.txt"
+echo HOLD:sync >"$dir/faults"
+rc=0; "$flowctl" --instance faulty --timeout 1000 --json -f "$dir/held.txt" >"$dir/out" 2>"$dir/err" || rc=$?
+rc2=0; "$flowctl" --instance faulty --timeout 1000 -f "$dir/held.txt" >/dev/null 2>"$dir/err2" || rc2=$?
+rm -f "$dir/faults"
+[ "$rc" -eq 1 ] && python3 -c "
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1])][-1]['summary']
+assert s['unanswered'] == 3 and s['done'] == 0 and s['commands'] == 3, s" "$dir/out" ||
+	fail "a batch left unanswered: exit $rc, $(cat "$dir/out" "$dir/err")"
+[ "$rc2" -eq 1 ] && grep -q "0 of 3 commands .*, 3 unanswered (done or not" "$dir/err2" ||
+	fail "a batch left unanswered, its summary: exit $rc2, $(cat "$dir/err2")"
 kill "$faulty"
 wait "$faulty" || fail "mpflowd-faults exited $?"
 faulty=
-echo "ok - a journal refusing persistent requests: flowstat --json, --prometheus, --once"
+echo "ok - a journal refusing persistent requests: flowstat --json, --prometheus, --once; a batch left unanswered"
 
 # ---- the live view, under tmux --------------------------------------------------
 

@@ -40,6 +40,7 @@ struct batch {
 	unsigned done, failed;
 	bool usage_error, stop;
 	unsigned inflight;
+	unsigned unanswered;		/* in flight when the primary went: done or not */
 	struct grammar_command *report; /* re-parsed lines for carets */
 	/* progress */
 	bool progress;
@@ -197,11 +198,13 @@ static int collect(struct batch *b, unsigned keep)
 			fprintf(stderr,
 				"flowctl: the primary went away with %u requests in flight\n",
 				b->inflight);
+			b->unanswered = b->inflight;
 			return n;
 		}
 		if (n == 0) {
 			fprintf(stderr, "flowctl: no answer from the primary for %u requests\n",
 				b->inflight);
+			b->unanswered = b->inflight;
 			return -ETIMEDOUT;
 		}
 		for (int i = 0; i < n; i++)
@@ -320,8 +323,9 @@ static void summary(const struct batch *b, double seconds)
 	rate_text(speed, sizeof(speed), seconds > 0 ? b->done / seconds : 0);
 	if (b->f->json) {
 		printf("{\"summary\":{\"commands\":%u,\"done\":%u,\"ok\":%u,\"failed\":%u,"
-		       "\"seconds\":%.3f,\"failed_lines\":[",
-		       b->commands, b->done, b->done - b->failed, b->failed, seconds);
+		       "\"unanswered\":%u,\"seconds\":%.3f,\"failed_lines\":[",
+		       b->commands, b->done, b->done - b->failed, b->failed, b->unanswered,
+		       seconds);
 		for (size_t i = 0; i < b->count; i++)
 			if (b->lines[i].failed)
 				printf("%s%u", shown++ ? "," : "", b->lines[i].number);
@@ -330,6 +334,8 @@ static void summary(const struct batch *b, double seconds)
 	}
 	fprintf(stderr, "flowctl: %u of %u commands in %.3f s (%s): %u ok, %u failed", b->done,
 		b->commands, seconds, speed, b->done - b->failed, b->failed);
+	if (b->unanswered)
+		fprintf(stderr, ", %u unanswered (done or not: the primary went)", b->unanswered);
 	for (size_t i = 0; i < b->count && shown < FAILED_SHOWN; i++)
 		if (b->lines[i].failed)
 			fprintf(stderr, "%s%u", shown++ ? ", " : " (lines ", b->lines[i].number);
