@@ -352,6 +352,43 @@ if error:
 print("%d bytes dribbled during 6 scrapes" % sent[0])
 EOF
 
+# Every slot held: 64 connections from 127.0.0.1-4 (any local user may bind
+# them), each trickling its request a byte a second. The oldest waiting
+# connection gives way to a new one: the scrapes are still answered.
+timeout 40 python3 - "$port" <<'EOF' || fail "64 trickling connections kept the scrapers out"
+import socket, sys, threading, time, urllib.request
+port = int(sys.argv[1])
+held = []
+for a in range(1, 5):
+    for i in range(16):
+        s = socket.socket()
+        s.bind(("127.0.0.%d" % a, 0))
+        s.settimeout(2)
+        s.connect(("127.0.0.1", port))
+        s.send(b"G")
+        held.append(s)
+stop = threading.Event()
+def trickle():
+    while not stop.wait(1):
+        for s in held:
+            try:
+                s.send(b"E")
+            except OSError:
+                pass
+t = threading.Thread(target=trickle, daemon=True)
+t.start()
+time.sleep(1)
+for i in range(4):
+    start = time.monotonic()
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+        body = r.read()
+    if r.status != 200 or b"mpflow_up" not in body:
+        sys.exit("scrape %d: status %d" % (i, r.status))
+    time.sleep(0.5)
+stop.set()
+print("4 scrapes answered beside 64 trickling connections")
+EOF
+
 # SIGTERM: a clean exit, status 0, the port closed.
 kill -TERM "$listener"
 rc=0; wait "$listener" || rc=$?
@@ -360,7 +397,7 @@ listener=
 if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2)" "$port" 2>/dev/null; then
 	fail "the port is still open after SIGTERM"
 fi
-echo "ok - flowstat --listen: routes, a slow client does not stall scrapers, SIGTERM"
+echo "ok - flowstat --listen: routes, a slow client does not stall scrapers, nor 64 trickling ones, SIGTERM"
 
 # ---- a journal that refuses persistent requests ------------------------------
 

@@ -12,10 +12,14 @@
  * The bounds: each connection's memory (request head, response head) is
  * CONNECTION_MEMORY bytes, a request that does not fit is refused by MHD;
  * a connection idle for CONNECTION_IDLE_S seconds is closed; at most
- * CONNECTIONS_MAX connections, CONNECTIONS_PER_IP from one address. MHD's
- * timeout counts idleness, not age: a client that trickles a byte a second
- * keeps its connection until its request outgrows CONNECTION_MEMORY, which
- * the two connection limits keep harmless.
+ * CONNECTIONS_MAX connections. MHD's timeout counts idleness, not age: a
+ * client that trickles a byte every few seconds keeps its connection, and
+ * a per-address limit is no bound where any local user may bind any of
+ * 127.0.0.0/8. So when EVICT_AT connections wait for a request (its head
+ * not yet whole, or the next one on a kept-alive connection), a new one
+ * closes the oldest of them: slots stay free, and a scraper, whose request
+ * follows its connect at once, is answered however many connections
+ * trickle.
  *
  * Which answer a request gets is http_route() (http_route.c); this file is
  * the glue to MHD, the snapshots and the signals.
@@ -26,19 +30,29 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/flowstat/flowstat.h"
 #include "tools/flowstat/http_route.h"
 
-#define CONNECTION_MEMORY  (16 * 1024)
-#define CONNECTION_IDLE_S  5
-#define CONNECTIONS_MAX	   64
-#define CONNECTIONS_PER_IP 16
+#define CONNECTION_MEMORY (16 * 1024)
+#define CONNECTION_IDLE_S 5
+#define CONNECTIONS_MAX	  64
+#define EVICT_AT	  (CONNECTIONS_MAX - 8)
+
+/* A connection, from MHD's notice of it to its close. */
+struct http_conn {
+	struct MHD_Connection *connection;
+	uint64_t waiting_since_ns; /* for a request (its head, or the next one) */
+	bool used, busy;	   /* busy: a request's head came, not yet answered */
+	bool evicted;
+};
 
 struct http_server {
 	struct flowstat *fs;
@@ -49,7 +63,90 @@ struct http_server {
 	pthread_mutex_t lock;
 	struct snapshot snaps[2];
 	unsigned current;
+	struct http_conn conns[CONNECTIONS_MAX]; /* MHD's thread only */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static struct http_conn *conn_of(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
+/* Close the connection that has waited longest for a request: its socket
+ * shut down, MHD sees the end and lets it go. */
+static void evict_oldest_waiting(struct http_server *server)
+{
+	struct http_conn *oldest = NULL;
+	const union MHD_ConnectionInfo *info;
+
+	for (unsigned i = 0; i < CONNECTIONS_MAX; i++) {
+		struct http_conn *c = &server->conns[i];
+
+		if (c->used && !c->busy && !c->evicted &&
+		    (oldest == NULL || c->waiting_since_ns < oldest->waiting_since_ns))
+			oldest = c;
+	}
+	if (oldest == NULL)
+		return;
+	info = MHD_get_connection_info(oldest->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info != NULL)
+		shutdown(info->connect_fd, SHUT_RDWR);
+	oldest->evicted = true;
+}
+
+/* MHD's notice of a connection's start and close. */
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *server = cls;
+	struct http_conn *slot = NULL;
+	unsigned waiting = 0;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (*socket_context)
+			((struct http_conn *)*socket_context)->used = false;
+		return;
+	}
+	for (unsigned i = 0; i < CONNECTIONS_MAX; i++) {
+		struct http_conn *c = &server->conns[i];
+
+		if (!c->used)
+			slot = slot ? slot : c;
+		else if (!c->busy && !c->evicted)
+			waiting++;
+	}
+	if (waiting >= EVICT_AT)
+		evict_oldest_waiting(server);
+	if (slot != NULL) { /* MHD admits CONNECTIONS_MAX: there is one */
+		*slot = (struct http_conn){
+			.connection = connection, .waiting_since_ns = now_ns(), .used = true};
+		*socket_context = slot;
+	}
+}
+
+/* MHD's notice that a request was answered (or abandoned): the connection
+ * waits for the next one from now. */
+static void on_completed(void *cls, struct MHD_Connection *connection, void **request_state,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct http_conn *c = conn_of(connection);
+
+	(void)cls, (void)request_state, (void)code;
+	if (c != NULL) {
+		c->busy = false;
+		c->waiting_since_ns = now_ns();
+	}
+}
 
 static int listen_on(const char *address)
 {
@@ -166,6 +263,10 @@ static enum MHD_Result answer_request(void *cls, struct MHD_Connection *connecti
 	 * comes, a piece at a time.
 	 */
 	if (*request_state == NULL) {
+		struct http_conn *c = conn_of(connection);
+
+		if (c != NULL)
+			c->busy = true; /* not to be evicted: it is being answered */
 		*request_state = &head_seen;
 		return answer.metrics ? MHD_YES : answer_with(cls, connection, &answer);
 	}
@@ -207,13 +308,13 @@ int http_serve(struct flowstat *fs, const char *address)
 	sigaction(SIGTERM, &sa, NULL);
 	pthread_sigmask(SIG_BLOCK, &stop, &old);
 	/* MHD owns `fd` from here: MHD_stop_daemon() closes it. */
-	daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, answer_request,
-				  &server, MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_IDLE_S,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTIONS_MAX,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				  (unsigned int)CONNECTIONS_PER_IP, MHD_OPTION_END);
+	daemon = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, answer_request, &server,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)CONNECTION_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)CONNECTIONS_MAX, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &server,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &server, MHD_OPTION_END);
 	if (daemon == NULL) {
 		fprintf(stderr, "flowstat: --listen %s: the HTTP server did not start\n", address);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
