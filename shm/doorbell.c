@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,15 +22,17 @@ int doorbell_create(void)
 
 int doorbell_create_outbound(int bell[2])
 {
-	if (pipe2(bell, O_CLOEXEC | O_NONBLOCK) != 0) {
+	int smallest = 1; /* the kernel's floor: about 4.5 KiB */
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, bell) != 0) {
 		int err = -errno;
 
 		bell[0] = bell[1] = -1;
 		return err;
 	}
-	/* One page: all a peer that never drains can make the kernel keep
-	 * (512 rings; a full pipe is still a rung bell). Best effort. */
-	(void)fcntl(bell[1], F_SETPIPE_SZ, 4096);
+	/* All a peer that never drains can make the kernel keep for it (a
+	 * full buffer is still a rung bell). Best effort. */
+	(void)setsockopt(bell[1], SOL_SOCKET, SO_SNDBUF, &smallest, sizeof(smallest));
 	return 0;
 }
 
@@ -46,8 +49,8 @@ void doorbell_ring(int fd)
 {
 	uint64_t one = 1;
 
-	/* EAGAIN means the counter is saturated or the pipe full: still
-	 * signalled. Any other failure means the peer's fd is gone, and its
+	/* EAGAIN means the counter is saturated or the send buffer full:
+	 * still signalled. Any other failure means the peer's fd is gone, and its
 	 * hang-up is seen on the socket, not here. */
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
 		return;
@@ -55,7 +58,7 @@ void doorbell_ring(int fd)
 
 void doorbell_drain(int fd)
 {
-	/* An eventfd reads as 8 bytes; a pipe as what was rung, up to this. */
+	/* An eventfd reads as 8 bytes; a socket as what was rung, up to this. */
 	uint64_t rung[64];
 	struct iovec iov = {rung, sizeof(rung)};
 

@@ -12,10 +12,14 @@
  * rings:
  *  - a bell we wait on and the peer rings: an eventfd. We only drain it,
  *    and doorbell_drain() reads with RWF_NOWAIT, asked per call;
- *  - a bell we ring and the peer waits on: a pipe. We write the one end no
- *    one else holds; the peer gets the read end. An eventfd would not do:
- *    its write has no per-call non-blocking form, and a peer that filled
- *    its counter and cleared O_NONBLOCK would stop the ringer for good.
+ *  - a bell we ring and the peer waits on: a Unix stream socket pair. We
+ *    write the one end no one else holds; the peer gets the other. An
+ *    eventfd would not do: its write has no per-call non-blocking form,
+ *    and a peer that filled its counter and cleared O_NONBLOCK would stop
+ *    the ringer for good. Nor would a pipe: its writer takes the pipe's
+ *    mutex, which a reader holds for as long as it likes (a splice into a
+ *    full pipe), whatever O_NONBLOCK says. A socket's sender takes no lock
+ *    its receiver can hold, and a full send buffer is EAGAIN.
  * doorbell_ring() and doorbell_drain() take either kind.
  */
 #ifndef MPFLOW_SHM_DOORBELL_H
@@ -29,18 +33,21 @@ struct ring;
  * eventfd. Returns the fd or -errno. */
 int doorbell_create(void);
 
-/* A bell we ring and a peer waits on: a pipe of one page. bell[0] is the
- * peer's (the end it polls and drains): we send it and keep it, so the
- * pipe never breaks and ringing never raises SIGPIPE. bell[1] is rung.
- * Returns 0 or -errno (both -1 then). */
+/* A bell we ring and a peer waits on: a socket pair whose rung end has the
+ * smallest send buffer (a peer that never drains holds a few KiB).
+ * bell[0] is the peer's (the end it polls and drains): we send it and keep
+ * it, so that the peer's end lives as long as ours. bell[1] is rung. A
+ * peer can still shut its end down: ringing then fails with EPIPE and
+ * raises SIGPIPE, which the primary ignores. Returns 0 or -errno (both -1
+ * then). */
 int doorbell_create_outbound(int bell[2]);
 
 /* Close both ends of an outbound bell (those >= 0), and mark them -1. */
 void doorbell_close_outbound(int bell[2]);
 
 /* Signal the doorbell `fd` (no-op when fd < 0). Never blocks on our own
- * bells: a counter that is already huge, or a pipe already full, just
- * stays signalled. */
+ * bells: a counter that is already huge, or a send buffer already full,
+ * just stays signalled. */
 void doorbell_ring(int fd);
 
 /* Consume pending signals (RWF_NOWAIT: never waits, whatever the peer did

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -405,15 +406,47 @@ static void make_blocking_and_full(int fd)
 	(void)n;
 }
 
+/* Another: a process of its own splices out of a bell it holds into a
+ * socket whose peer never reads (or, where the kernel will not splice
+ * that, a full pipe): the splice waits holding the bell's lock for as long
+ * as it likes (a pipe's mutex; a socket's reading lock). */
+static pid_t splice_forever(int fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char junk[4096] = {0};
+		int full[2], stuck[2];
+
+		if (pipe2(full, O_NONBLOCK) != 0 ||
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, stuck) != 0)
+			_exit(1);
+		while (write(full[1], junk, sizeof(junk)) > 0)
+			;
+		while (write(stuck[0], junk, sizeof(junk)) > 0)
+			;
+		if (fcntl(full[1], F_SETFL, 0) != 0 || fcntl(stuck[0], F_SETFL, 0) != 0 ||
+		    fcntl(fd, F_SETFL, 0) != 0)
+			_exit(1);
+		for (;;)
+			if (splice(fd, NULL, stuck[0], NULL, sizeof(junk), 0) < 0 &&
+			    splice(fd, NULL, full[1], NULL, sizeof(junk), 0) < 0)
+				usleep(1000);
+	}
+	return pid;
+}
+
 /*
  * A secondary holds doorbells it shares with the primary: its completion
  * bell, its own bell to the primary, its queues' bells. Whatever it does
  * to them (their O_NONBLOCK cleared, counters filled, what the primary
- * would read taken first, wakeups asked for and never read), the primary
+ * would read taken first, splices out of them that never end, wakeups
+ * asked for and never read), the primary
  * and its datapath never wait on them: another client's frames still
  * arrive and its requests are answered, and SIGTERM stops the primary.
  * (Before, the loop blocked for good in write() on the client's bell or
- * in read() on its own, and the datapath worker on a queue's bell.)
+ * in read() on its own, and the datapath worker on a queue's bell; with
+ * the bells it rings as pipes, in write() on the pipe's mutex.)
  */
 static void test_a_secondary_cannot_make_the_primary_wait_on_a_doorbell(void **state)
 {
@@ -422,6 +455,7 @@ static void test_a_secondary_cannot_make_the_primary_wait_on_a_doorbell(void **s
 	static const struct mpf_flow_attr egress = {.egress = 1};
 	struct mpf_connect_options o = {.name = "victim", .timeout_ms = 10000};
 	pthread_t thieves[2];
+	pid_t splicers[2];
 	int stolen[2];
 	struct client_queue *bad_rx;
 	struct mpf_client *bad, *victim;
@@ -442,6 +476,9 @@ static void test_a_secondary_cannot_make_the_primary_wait_on_a_doorbell(void **s
 	if (!verbs())				    /* soft's TX queues: a bell the worker drains */
 		assert_int_equal(mpf_txq_attach(bad, 0, 0, &tq, &error), 0);
 
+	splicers[0] = splice_forever(bad->client_bell);
+	splicers[1] = splice_forever(bad_rx->bell);
+	assert_true(splicers[0] > 0 && splicers[1] > 0);
 	make_blocking_and_full(bad->client_bell);
 	make_blocking_and_full(bad_rx->bell);
 	for (unsigned i = 0; i < bad_rx->n_rings; i++)
@@ -477,6 +514,10 @@ static void test_a_secondary_cannot_make_the_primary_wait_on_a_doorbell(void **s
 	for (unsigned i = 0; i < n_thieves; i++) {
 		assert_int_equal(pthread_cancel(thieves[i]), 0); /* in read() */
 		assert_int_equal(pthread_join(thieves[i], NULL), 0);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(kill(splicers[i], SIGKILL), 0);
+		assert_int_equal(waitpid(splicers[i], NULL, 0), splicers[i]);
 	}
 	mpf_disconnect(bad); /* its queues go with it */
 	stop(&s);

@@ -90,7 +90,8 @@ struct soft_rule {
 
 /* An attached RX or TX queue: the mapping the client was handed. An RX
  * queue has a ring per datapath worker (each its one producer, ringing
- * bell[1] for the client, which polls bell[0]: an outbound bell, a pipe);
+ * bell[1] for the client, which polls bell[0]: an outbound bell, a socket
+ * pair);
  * a TX queue has one ring, which the client fills and the worker that owns
  * the queue reads, woken by bell[0] (an eventfd the client rings; bell[1]
  * is -1). shm/doorbell.h says why the two kinds. */

@@ -228,7 +228,7 @@ struct verbs_rxq {
 	uint16_t queue;
 	uint32_t owner;
 	int memfd;	  /* the memory (shm/rxq.h) */
-	int bell[2];	  /* rung for the client: descriptors (an outbound pipe: we
+	int bell[2];	  /* rung for the client: descriptors (an outbound socket pair: we
 			   * ring [1], the client polls [0]; shm/doorbell.h) */
 	int primary_bell; /* rung by the client: buffers returned (an eventfd) */
 	void *mem;
