@@ -261,7 +261,7 @@ int compact_init(struct server *s)
 static bool room_for(struct server *s)
 {
 	struct journal *j = &s->journal;
-	uint64_t live = s->persistent_rules + j->n_meters + 1, need, free_bytes;
+	uint64_t live = journal_live_records(s) + 1, need, free_bytes; /* + the epoch */
 	struct statvfs st;
 
 	j->compact.polite = true;

@@ -346,16 +346,17 @@ int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t maker, uin
 /* After a successful sync: compact when dead records outnumber the live
  * ones by a margin (compact.c: beside the loop; a failure is only logged,
  * the file is intact). */
+uint64_t journal_live_records(const struct server *s)
+{
+	/* The records of rules this start could not restore too (kept for
+	 * the next one): counted as dead, a start with a smaller table
+	 * compacted for ever, freeing nothing. */
+	return (uint64_t)s->persistent_rules + s->journal.n_meters + s->journal.n_orphans;
+}
+
 void journal_maybe_compact(struct server *s)
 {
-	struct journal *j = &s->journal;
-
-	/* Live: what a compacted file keeps, the records of rules this start
-	 * could not restore too (kept for the next one): counted as dead, a
-	 * start with a smaller table compacted for ever, freeing nothing. */
-	uint64_t live = (uint64_t)s->persistent_rules + j->n_meters + j->n_orphans;
-
-	if (j->records > 2 * live + JOURNAL_COMPACT_AT)
+	if (s->journal.records > 2 * journal_live_records(s) + JOURNAL_COMPACT_AT)
 		compact_start(s);
 }
 

@@ -285,8 +285,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 
 	switch ((enum watch)(user_data >> 56)) {
 	case WATCH_LISTEN:
-		if (s->listen_fd >= 0)
-			s->accept_more = listener_accept(s);
+		/* Taken once a round (loop_run), not once an event: a flood
+		 * posts events faster than a pass over them ends. */
+		s->accept_more = true;
 		break;
 	case WATCH_SIGNAL:
 		handle_signal(s);
@@ -297,6 +298,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 
 			loop_heartbeat(s, now);
 			listener_expire(s, now);
+			/* A backlog that an accept out of fds (EMFILE) left has
+			 * no event of its own to come back for it. */
+			s->accept_more = true;
 			rebuild_retry(s, now);
 			s->device.ops.counters_poll(&s->device);
 			if (s->device.polled_counters)
@@ -477,7 +481,7 @@ int loop_run(struct server *s)
 		moved = s->device.ops.service(&s->device, false);
 		/* A journal rebuilt from the table goes on a step a round. */
 		moved += rebuild_step(s);
-		/* Connections beyond the last round's burst. */
+		/* New connections, a burst a round. */
 		if (s->accept_more && s->listen_fd >= 0) {
 			s->accept_more = listener_accept(s);
 			moved++;

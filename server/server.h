@@ -424,7 +424,8 @@ struct server {
 	bool uring_up; /* from loop_init to loop_fini */
 	int dump_fd;   /* --dump-queues' directory, checked (dirs.c); -1: none */
 	int listen_fd;
-	bool accept_more; /* listener_accept() stopped at its burst */
+	bool accept_more; /* connections wait: listen socket readable, or a
+			   * burst that stopped short of the backlog's end */
 	int signal_fd;
 	int timer_fd;
 	int region_fd;
@@ -560,9 +561,9 @@ void region_destroy(struct server *s);
 /* listener.c */
 int listener_open(struct server *s);
 void listener_close(struct server *s);
-/* Accept waiting connections, ACCEPT_BURST at most; each waits for its
- * hello without blocking. True if more may be waiting (the loop calls it
- * again next round, its clients served in between). */
+/* Accept waiting connections, ACCEPT_BURST at most (the loop calls it once
+ * a round); each waits for its hello without blocking. True if more may be
+ * waiting (the next round takes them, its clients served in between). */
 bool listener_accept(struct server *s);
 /* A waiting connection is readable: read its hello, welcome or refuse it. */
 void listener_hello(struct server *s, struct handshake *h);
@@ -707,6 +708,9 @@ int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t maker, uin
 /* After a successful sync: compact, beside the loop, when dead records
  * dominate. */
 void journal_maybe_compact(struct server *s);
+/* The records a compacted journal keeps: persistent rules, meters, and the
+ * records of rules this start could not restore. */
+uint64_t journal_live_records(const struct server *s);
 /* A new epoch for handles, durable before it is used. 0 or -errno. */
 int journal_advance_epoch(struct server *s);
 /* fdatasync(2), through the fault hook. 0 or -errno. */
