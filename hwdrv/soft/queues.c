@@ -145,8 +145,14 @@ static void rxq_free(struct soft_rxq *rxq)
 {
 	if (rxq->mem)
 		munmap(rxq->mem, rxq->length);
-	if (rxq->memfd >= 0)
+	/* A client that keeps its mapping or the fd keeps the memfd alive:
+	 * its pages are given back here, so that what a client holds on to
+	 * is charged to it, not to us (as verbs' queues do). */
+	if (rxq->memfd >= 0) {
+		(void)fallocate(rxq->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				(off_t)rxq->length);
 		close(rxq->memfd);
+	}
 	doorbell_close_outbound(rxq->bell);
 	free(rxq);
 }
