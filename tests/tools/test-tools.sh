@@ -353,19 +353,22 @@ print("%d bytes dribbled during 6 scrapes" % sent[0])
 EOF
 
 # Every slot held: 64 connections from 127.0.0.1-4 (any local user may bind
-# them), each trickling its request a byte a second. The oldest waiting
-# connection gives way to a new one: the scrapes are still answered.
+# them), each trickling its request a byte a second: half their heads, half
+# the body a GET says follows. The oldest waiting connection gives way to a
+# new one, and a GET with a body is answered at once (its body unread): the
+# scrapes are still answered.
 timeout 40 python3 - "$port" <<'EOF' || fail "64 trickling connections kept the scrapers out"
 import socket, sys, threading, time, urllib.request
 port = int(sys.argv[1])
 held = []
+body = b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
 for a in range(1, 5):
     for i in range(16):
         s = socket.socket()
         s.bind(("127.0.0.%d" % a, 0))
         s.settimeout(2)
         s.connect(("127.0.0.1", port))
-        s.send(b"G")
+        s.send(b"G" if a > 2 else body)
         held.append(s)
 stop = threading.Event()
 def trickle():
@@ -386,7 +389,7 @@ for i in range(4):
         sys.exit("scrape %d: status %d" % (i, r.status))
     time.sleep(0.5)
 stop.set()
-print("4 scrapes answered beside 64 trickling connections")
+print("4 scrapes answered beside 64 trickling connections (32 of them bodies)")
 EOF
 
 # SIGTERM: a clean exit, status 0, the port closed.

@@ -240,7 +240,24 @@ static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connec
 	}
 	ret = MHD_queue_response(connection, answer->status, response);
 	MHD_destroy_response(response); /* MHD holds its own reference */
+	if (ret == MHD_YES) {
+		struct http_conn *c = conn_of(connection);
+
+		if (c != NULL)
+			c->busy = true; /* answered: not to be evicted until done */
+	}
 	return ret;
+}
+
+/* Whether the request says a body follows its head. */
+static bool has_body(struct MHD_Connection *connection)
+{
+	const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (length != NULL && strspn(length, "0") != strlen(length)) ||
+	       MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
 static enum MHD_Result answer_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -259,16 +276,16 @@ static enum MHD_Result answer_request(void *cls, struct MHD_Connection *connecti
 	 * more. A refusal goes at the first call: its body, if any, is never
 	 * read (MHD closes the connection after the answer). The metrics go at
 	 * the last, which lets the scraper keep the connection for its next
-	 * request; a GET has no body worth reading, so one is dropped as it
-	 * comes, a piece at a time.
+	 * request, unless a body follows: then at the first too.
 	 */
 	if (*request_state == NULL) {
-		struct http_conn *c = conn_of(connection);
-
-		if (c != NULL)
-			c->busy = true; /* not to be evicted: it is being answered */
 		*request_state = &head_seen;
-		return answer.metrics ? MHD_YES : answer_with(cls, connection, &answer);
+		/* A body, trickled, would keep the connection for good, its
+		 * request never whole: a GET with one is answered at once and
+		 * its body left unread (MHD closes the connection). */
+		return answer.metrics && !has_body(connection)
+			       ? MHD_YES
+			       : answer_with(cls, connection, &answer);
 	}
 	if (*upload_data_size != 0) {
 		*upload_data_size = 0;
