@@ -365,6 +365,8 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 	}
 	if (!err)
 		err = collect(&b, 0);
+	if (err && !b.unanswered) /* a submit that failed: what went before */
+		b.unanswered = b.inflight;
 	draw(&b, true);
 	summary(&b, (double)(clock_ns(CLOCK_MONOTONIC) - b.start_ns) / 1e9);
 	status = b.usage_error				  ? FLOWCTL_USAGE
