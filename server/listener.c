@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -85,6 +87,11 @@ void listener_close(struct server *s)
 			h->sock = -1;
 		}
 	}
+	for (unsigned i = 0; i < UNREAD_MAX; i++)
+		if (s->unread[i].sock >= 0) {
+			close(s->unread[i].sock);
+			s->unread[i].sock = -1;
+		}
 }
 
 static bool uid_in_group(uid_t uid, gid_t gid)
@@ -251,9 +258,45 @@ bool listener_accept(struct server *s)
 	}
 }
 
-/* Timer: refuse handshakes whose hello did not come in time. */
+/* Bytes we sent on `sock` that its peer has not read (they stay charged
+ * to the sender: a Unix socket's SIOCOUTQ). */
+static int unread_bytes(int sock)
+{
+	int n = 0;
+
+	return ioctl(sock, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+/* Close the monitor connections whose welcome was read (or whose peer
+ * went). Returns how many unread ones `uid` holds, and a free slot in
+ * *free_slot (NULL: none). */
+static unsigned unread_sweep(struct server *s, uid_t uid, struct unread_welcome **free_slot)
+{
+	unsigned held = 0;
+
+	*free_slot = NULL;
+	for (unsigned i = 0; i < UNREAD_MAX; i++) {
+		struct unread_welcome *u = &s->unread[i];
+
+		if (u->sock >= 0 && unread_bytes(u->sock) == 0) {
+			close(u->sock);
+			u->sock = -1;
+		}
+		if (u->sock < 0)
+			*free_slot = *free_slot ? *free_slot : u;
+		else
+			held += u->uid == uid;
+	}
+	return held;
+}
+
+/* Timer: refuse handshakes whose hello did not come in time; let go of
+ * monitors that read their welcome. */
 void listener_expire(struct server *s, uint64_t now_ns)
 {
+	struct unread_welcome *slot;
+
+	unread_sweep(s, (uid_t)-1, &slot);
 	for (unsigned i = 0; i < HANDSHAKES_MAX; i++) {
 		struct handshake *h = &s->handshakes[i];
 
@@ -266,9 +309,16 @@ void listener_expire(struct server *s, uint64_t now_ns)
 	}
 }
 
-/* A monitor gets the region's fd, sealed read-only, and nothing else: no
- * session is made, and the connection ends here. */
-static void welcome_monitor(const struct server *s, int sock)
+/*
+ * A monitor gets the region's fd, sealed read-only, and nothing else: no
+ * session is made. The fd in a welcome its peer has not read counts
+ * against our RLIMIT_NOFILE, and past it the kernel refuses every welcome
+ * (ETOOMANYREFS): so a connection whose welcome is unread is kept, and
+ * counted, until it is read or its peer goes; a user other than ours and
+ * root holding UNREAD_PER_UID of them is refused the next (EAGAIN, a
+ * welcome with no fd).
+ */
+static void welcome_monitor(struct server *s, int sock, const struct ucred *cred)
 {
 	struct handshake_welcome welcome = {
 		.magic = HANDSHAKE_MAGIC,
@@ -276,8 +326,19 @@ static void welcome_monitor(const struct server *s, int sock)
 		.region_size = s->region_length,
 		.max_rules = s->config.max_rules,
 	};
+	struct unread_welcome *slot;
+	unsigned held = unread_sweep(s, cred->uid, &slot);
 
-	reply(sock, &welcome, &s->region_fd, 1);
+	if (!rules_uid_is_instance(cred->uid) && (held >= UNREAD_PER_UID || slot == NULL)) {
+		refuse(sock, -EAGAIN, cred,
+		       "uid %u has %u monitor welcomes it has not read (of %u at most)",
+		       (unsigned)cred->uid, held, UNREAD_PER_UID);
+		return;
+	}
+	if (reply(sock, &welcome, &s->region_fd, 1) && slot && unread_bytes(sock) > 0) {
+		*slot = (struct unread_welcome){.sock = sock, .uid = cred->uid};
+		return;
+	}
 	close(sock);
 }
 
@@ -334,7 +395,7 @@ static void welcome(struct server *s, int sock, const struct ucred *cred, const 
 		return;
 	}
 	if (flags & HANDSHAKE_HELLO_MONITOR) {
-		welcome_monitor(s, sock);
+		welcome_monitor(s, sock, cred);
 		return;
 	}
 	error = client_add(s, sock, cred->pid, cred->uid, name, fds, &c, reason, sizeof(reason));

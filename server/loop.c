@@ -222,6 +222,8 @@ int loop_init(struct server *s)
 		return -errno;
 	for (unsigned i = 0; i < HANDSHAKES_MAX; i++)
 		s->handshakes[i].sock = -1;
+	for (unsigned i = 0; i < UNREAD_MAX; i++)
+		s->unread[i].sock = -1;
 	err = io_uring_queue_init(QUEUE_DEPTH, &s->uring, 0);
 	if (err)
 		return err;

@@ -223,6 +223,15 @@ struct rule_table {
 /* A connection accepted but not yet through its handshake. */
 #define HANDSHAKES_MAX	   64
 #define HANDSHAKES_PER_UID 16 /* one user cannot take every slot */
+/* Monitors welcomed whose welcome (it carries the region's fd) their peer
+ * has not read: kept open until it has, so that they can be counted. The
+ * fds in flight count against our RLIMIT_NOFILE (listener.c). */
+#define UNREAD_MAX     256
+#define UNREAD_PER_UID 16
+struct unread_welcome {
+	int sock; /* -1: free */
+	uid_t uid;
+};
 struct handshake {
 	int sock; /* -1: free */
 	uint32_t generation;
@@ -457,6 +466,7 @@ struct server {
 	struct journal journal;
 	struct commit commit;
 	struct handshake handshakes[HANDSHAKES_MAX];
+	struct unread_welcome unread[UNREAD_MAX];
 	int64_t audit_tokens_ns;	 /* loop time audits may still use (dispatch.c) */
 	uint64_t audit_refilled_ns;	 /* when the bucket was last filled */
 	uint64_t wake_at_ns;		 /* a waiting job's time: the loop sleeps no longer */

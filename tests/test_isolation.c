@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -119,6 +120,106 @@ static void test_silent_connections_cannot_keep_others_out(void **state)
 	}
 	assert_int_equal(waitpid(stranger, &status, 0), stranger);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* A monitor's hello on a new connection; the socket, or -1. */
+static int monitor_hello(const struct primary *p)
+{
+	struct handshake_hello hello = {.magic = HANDSHAKE_MAGIC,
+					.version = HANDSHAKE_VERSION,
+					.flags = HANDSHAKE_HELLO_MONITOR,
+					.name = "unread"};
+	int sock = connect_socket(p);
+
+	if (sock >= 0 && send(sock, &hello, sizeof(hello), MSG_NOSIGNAL) != sizeof(hello)) {
+		close(sock);
+		return -1;
+	}
+	return sock;
+}
+
+/* Read the welcome on `sock` (closing the fds it carries): its status, or
+ * INT32_MIN if none came within 5 s. */
+static int32_t welcome_status(int sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HANDSHAKE_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct handshake_welcome w;
+	struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf)};
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+
+	if (poll(&pfd, 1, 5000) != 1 || recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != sizeof(w))
+		return INT32_MIN;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(((int *)(void *)CMSG_DATA(c))[i]);
+	return w.status;
+}
+
+/* The stranger: 16 monitor welcomes left unread, a 17th refused, then
+ * read, and another served. Exits with the step that went wrong. */
+static void unread_welcomes(const struct primary *p)
+{
+	int socks[16], extra;
+
+	if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		_exit(126);
+	for (int i = 0; i < 16; i++)
+		if ((socks[i] = monitor_hello(p)) < 0)
+			_exit(1);
+	usleep(300000); /* every one answered, none read */
+	extra = monitor_hello(p);
+	if (extra < 0 || welcome_status(extra) != -EAGAIN)
+		_exit(2);
+	close(extra);
+	for (int i = 0; i < 16; i++)
+		if (welcome_status(socks[i]) != 0)
+			_exit(3);
+	extra = monitor_hello(p);
+	if (extra < 0 || welcome_status(extra) != 0)
+		_exit(4);
+	_exit(0);
+}
+
+/*
+ * The fds a monitor's welcome carries count against the primary's open-file
+ * limit until the peer reads them, and past it the kernel refuses every
+ * welcome (ETOOMANYREFS), root's too. So another user holds 16 unread
+ * welcomes at most: the next is refused (EAGAIN, a welcome without fds),
+ * and once it reads them it is served again. (Before, about a thousand
+ * unread welcomes under the unit's limits locked every client out.)
+ */
+static void test_unread_monitor_welcomes_are_bounded(void **state)
+{
+	struct primary p;
+	struct group *nogroup = getgrgid(STRANGER);
+	char gid[16];
+	const char *args[] = {"--allow-group", gid, NULL};
+	pid_t stranger;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0 || nogroup == NULL)
+		skip();
+	snprintf(gid, sizeof(gid), "%u", STRANGER);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	stranger = fork();
+	if (stranger == 0)
+		unread_welcomes(&p);
+	assert_int_equal(waitpid(stranger, &status, 0), stranger);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
@@ -875,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
 		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
+		cmocka_unit_test(test_unread_monitor_welcomes_are_bounded),
 		cmocka_unit_test(test_a_flood_of_connections_cannot_starve_the_clients),
 		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),
