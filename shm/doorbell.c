@@ -153,6 +153,10 @@ static int ring_wait(struct ring *r, unsigned rings, uint32_t length, bool for_s
 			return ready(r, rings, length, for_space) ? 0 : -ESHUTDOWN;
 		if (n > 0 && (pfd[0].revents & POLLNVAL))
 			return -EBADF;
+		/* A socket-pair bell whose ringer closed its end: the peer is
+		 * gone (it would read as ready, and empty, for ever). */
+		if (n > 0 && (pfd[0].revents & (POLLHUP | POLLERR)))
+			return ready(r, rings, length, for_space) ? 0 : -ESHUTDOWN;
 		if (n > 0)
 			doorbell_drain(w->bell);
 		/* The deadline holds however often we are woken. */

@@ -68,8 +68,9 @@ struct ring_wait {
  * sleep on the doorbell (and the hang-up socket) until woken or the
  * timeout. Spurious wakeups are absorbed. Returns 0 when the ring is ready
  * (or broken: the next ring call says so), -ETIMEDOUT, -ESHUTDOWN (the
- * hang-up socket closed and the ring is not ready: what the peer published
- * before it went is still returned first), or -errno from poll().
+ * hang-up socket closed, or the bell's ringer closed its end, and the ring
+ * is not ready: what the peer published before it went is still returned
+ * first), or -errno from poll().
  */
 int ring_wait_readable(struct ring *r, const struct ring_wait *w);
 /* The same for `n` rings that share the doorbell: 0 when any is ready. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -452,12 +453,59 @@ static void test_wait_readable_returns_at_once_with_data(void **state)
 		0);
 }
 
+/* A bell the primary rings for a client (a socket pair): rung, it reads
+ * as signalled; drained, silent; rung past its buffer, it never blocks
+ * and stays signalled. */
+static void test_outbound_bell_rings_drains_and_never_blocks(void **state)
+{
+	int bell[2];
+
+	(void)state;
+	assert_int_equal(doorbell_create_outbound(bell), 0);
+	assert_false(bell_signalled(bell[0]));
+	doorbell_ring(bell[1]);
+	assert_true(bell_signalled(bell[0]));
+	doorbell_drain(bell[0]);
+	assert_false(bell_signalled(bell[0]));
+	for (int i = 0; i < 100000; i++) /* a peer that never drains */
+		doorbell_ring(bell[1]);
+	assert_true(bell_signalled(bell[0]));
+	for (int i = 0; i < 100000 && bell_signalled(bell[0]); i++)
+		doorbell_drain(bell[0]);
+	assert_false(bell_signalled(bell[0]));
+	doorbell_close_outbound(bell);
+	assert_int_equal(bell[0], -1);
+	assert_int_equal(bell[1], -1);
+}
+
+/* A wait on a bell whose ringer closed its end ends at once with
+ * -ESHUTDOWN: the bell would poll as ready, and read empty, for ever. */
+static void test_wait_on_a_bell_whose_ringer_went_is_eshutdown(void **state)
+{
+	struct pair *p = *state;
+	struct timespec t0, t1;
+	int bell[2];
+
+	assert_int_equal(doorbell_create_outbound(bell), 0);
+	close(bell[1]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ring_wait_readable(&p->consumer, &(struct ring_wait){.bell = bell[0],
+									      .hangup_fd = -1,
+									      .timeout_ms = 5000}),
+			 -ESHUTDOWN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 4); /* not the timeout */
+	close(bell[0]);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, pair_setup, pair_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_empty_ring_dequeue_is_eagain),
+		T(test_outbound_bell_rings_drains_and_never_blocks),
+		T(test_wait_on_a_bell_whose_ringer_went_is_eshutdown),
 		T(test_message_round_trips_byte_for_byte),
 		T(test_zero_length_message_is_delivered),
 		T(test_wrap_around_keeps_every_payload_intact),
