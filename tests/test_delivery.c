@@ -519,7 +519,10 @@ static void test_a_secondary_cannot_make_the_primary_wait_on_a_doorbell(void **s
 		assert_int_equal(kill(splicers[i], SIGKILL), 0);
 		assert_int_equal(waitpid(splicers[i], NULL, 0), splicers[i]);
 	}
-	mpf_disconnect(bad); /* its queues go with it */
+	assert_int_equal(mpf_rxq_detach(q1, &error), 0);
+	if (tq)
+		assert_int_equal(mpf_txq_detach(tq, &error), 0);
+	mpf_disconnect(bad);
 	stop(&s);
 }
 
