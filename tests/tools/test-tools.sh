@@ -392,6 +392,58 @@ stop.set()
 print("4 scrapes answered beside 64 trickling connections (32 of them bodies)")
 EOF
 
+# Slow readers too: 32 connections pipelining 40 requests each behind a
+# tiny receive window, reading a little, and 96 trickling heads, every one
+# opened again as soon as it is closed, more than the server holds (its
+# backlog full behind them). Each answer closes its connection, and when
+# nothing waits the answer going out longest gives way: scrapes answered.
+timeout 60 python3 - "$port" <<'EOF' || fail "slow readers and tricklers kept the scrapers out"
+import socket, sys, threading, time, urllib.request
+port = int(sys.argv[1])
+req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+def opener(busy, i):
+    s = socket.socket()
+    if busy:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 88)
+    s.bind(("127.0.0.%d" % (2 + i % 8), 0))
+    s.settimeout(0.5)
+    try:
+        s.connect(("127.0.0.1", port))
+        s.send(req * 40 if busy else b"G")
+    except OSError:
+        pass
+    s.setblocking(False)
+    return s
+held = [[opener(i < 32, i), i < 32] for i in range(128)]
+stop = threading.Event()
+def hold():
+    while not stop.wait(0.2):
+        for h in held:
+            try:
+                if h[1]:
+                    if h[0].recv(256) == b"":
+                        raise OSError("closed")
+                h[0].send(b"E")
+            except BlockingIOError:
+                pass
+            except OSError:
+                h[0].close()
+                h[0] = opener(h[1], held.index(h))
+t = threading.Thread(target=hold, daemon=True)
+t.start()
+time.sleep(2)
+for i in range(4):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+        body = r.read()
+    if r.status != 200 or b"mpflow_up" not in body:
+        sys.exit("scrape %d: status %d" % (i, r.status))
+    time.sleep(0.5)
+stop.set()
+t.join()
+print("4 scrapes answered beside 32 slow readers and 96 tricklers, each reopened")
+EOF
+
 # SIGTERM: a clean exit, status 0, the port closed.
 kill -TERM "$listener"
 rc=0; wait "$listener" || rc=$?
@@ -400,7 +452,7 @@ listener=
 if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2)" "$port" 2>/dev/null; then
 	fail "the port is still open after SIGTERM"
 fi
-echo "ok - flowstat --listen: routes, a slow client does not stall scrapers, nor 64 trickling ones, SIGTERM"
+echo "ok - flowstat --listen: routes, a slow client does not stall scrapers, nor 64 trickling ones, nor slow readers, SIGTERM"
 
 # ---- a journal that refuses persistent requests ------------------------------
 

@@ -11,15 +11,19 @@
  * here (snapshots are serialised anyway) and cost a stack per slow client.
  * The bounds: each connection's memory (request head, response head) is
  * CONNECTION_MEMORY bytes, a request that does not fit is refused by MHD;
- * a connection idle for CONNECTION_IDLE_S seconds is closed; at most
- * CONNECTIONS_MAX connections. MHD's timeout counts idleness, not age: a
- * client that trickles a byte every few seconds keeps its connection, and
- * a per-address limit is no bound where any local user may bind any of
- * 127.0.0.0/8. So when EVICT_AT connections wait for a request (its head
- * not yet whole, or the next one on a kept-alive connection), a new one
- * closes the oldest of them: slots stay free, and a scraper, whose request
- * follows its connect at once, is answered however many connections
- * trickle.
+ * a connection idle for CONNECTION_IDLE_S seconds is closed. MHD's timeout
+ * counts idleness, not age: a client that trickles a byte every few
+ * seconds keeps its connection, and a per-address limit is no bound where
+ * any local user may bind any of 127.0.0.0/8. So flowstat keeps its own
+ * count, below MHD's hard limit (which, once reached, stops accepting: a
+ * policy that runs at a new connection must never let it be reached).
+ * When CONNECTIONS_MAX connections are open, or EVICT_AT wait for a
+ * request (a head not yet whole), a new one closes the one that has waited
+ * longest, or, when none waits, the one whose answer has been going out
+ * longest (a reader that reads slowly, or not at all). Each answer closes
+ * its connection (no keep-alive, no pipelined requests piling answers up):
+ * a scraper, whose request follows its connect at once, is answered
+ * however many connections trickle or read slowly.
  *
  * Which answer a request gets is http_route() (http_route.c); this file is
  * the glue to MHD, the snapshots and the signals.
@@ -43,14 +47,15 @@
 
 #define CONNECTION_MEMORY (16 * 1024)
 #define CONNECTION_IDLE_S 5
-#define CONNECTIONS_MAX	  64
+#define CONNECTIONS_MAX	  64			 /* ours */
+#define CONNECTIONS_HARD  (CONNECTIONS_MAX + 16) /* MHD's: never reached */
 #define EVICT_AT	  (CONNECTIONS_MAX - 8)
 
 /* A connection, from MHD's notice of it to its close. */
 struct http_conn {
 	struct MHD_Connection *connection;
-	uint64_t waiting_since_ns; /* for a request (its head, or the next one) */
-	bool used, busy;	   /* busy: a request's head came, not yet answered */
+	uint64_t since_ns; /* waiting for its request, or (busy) answered */
+	bool used, busy;   /* busy: its answer is queued, going out */
 	bool evicted;
 };
 
@@ -63,7 +68,7 @@ struct http_server {
 	pthread_mutex_t lock;
 	struct snapshot snaps[2];
 	unsigned current;
-	struct http_conn conns[CONNECTIONS_MAX]; /* MHD's thread only */
+	struct http_conn conns[CONNECTIONS_HARD]; /* MHD's thread only */
 };
 
 static uint64_t now_ns(void)
@@ -82,18 +87,21 @@ static struct http_conn *conn_of(struct MHD_Connection *connection)
 	return info ? info->socket_context : NULL;
 }
 
-/* Close the connection that has waited longest for a request: its socket
+/* Close the connection that has waited longest for its request, or, none
+ * waiting, the one whose answer has been going out longest: its socket
  * shut down, MHD sees the end and lets it go. */
-static void evict_oldest_waiting(struct http_server *server)
+static void evict_one(struct http_server *server)
 {
 	struct http_conn *oldest = NULL;
 	const union MHD_ConnectionInfo *info;
 
-	for (unsigned i = 0; i < CONNECTIONS_MAX; i++) {
+	for (unsigned i = 0; i < CONNECTIONS_HARD; i++) {
 		struct http_conn *c = &server->conns[i];
 
-		if (c->used && !c->busy && !c->evicted &&
-		    (oldest == NULL || c->waiting_since_ns < oldest->waiting_since_ns))
+		if (!c->used || c->evicted)
+			continue;
+		if (oldest == NULL || (oldest->busy && !c->busy) ||
+		    (oldest->busy == c->busy && c->since_ns < oldest->since_ns))
 			oldest = c;
 	}
 	if (oldest == NULL)
@@ -110,26 +118,26 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 {
 	struct http_server *server = cls;
 	struct http_conn *slot = NULL;
-	unsigned waiting = 0;
+	unsigned open = 0, waiting = 0;
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		if (*socket_context)
 			((struct http_conn *)*socket_context)->used = false;
 		return;
 	}
-	for (unsigned i = 0; i < CONNECTIONS_MAX; i++) {
+	for (unsigned i = 0; i < CONNECTIONS_HARD; i++) {
 		struct http_conn *c = &server->conns[i];
 
 		if (!c->used)
 			slot = slot ? slot : c;
-		else if (!c->busy && !c->evicted)
-			waiting++;
+		else if (!c->evicted)
+			open++, waiting += !c->busy;
 	}
-	if (waiting >= EVICT_AT)
-		evict_oldest_waiting(server);
-	if (slot != NULL) { /* MHD admits CONNECTIONS_MAX: there is one */
+	if (open >= CONNECTIONS_MAX || waiting >= EVICT_AT)
+		evict_one(server);
+	if (slot != NULL) { /* MHD admits CONNECTIONS_HARD: there is one */
 		*slot = (struct http_conn){
-			.connection = connection, .waiting_since_ns = now_ns(), .used = true};
+			.connection = connection, .since_ns = now_ns(), .used = true};
 		*socket_context = slot;
 	}
 }
@@ -144,7 +152,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 	(void)cls, (void)request_state, (void)code;
 	if (c != NULL) {
 		c->busy = false;
-		c->waiting_since_ns = now_ns();
+		c->since_ns = now_ns();
 	}
 }
 
@@ -231,8 +239,11 @@ static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connec
 	}
 	if (response == NULL)
 		return MHD_NO;
+	/* One answer a connection: no pipelined requests piling answers up
+	 * on a reader that does not read. */
 	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, answer->content_type) !=
 		    MHD_YES ||
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES ||
 	    (answer->allow &&
 	     MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, answer->allow) != MHD_YES)) {
 		MHD_destroy_response(response);
@@ -243,8 +254,10 @@ static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connec
 	if (ret == MHD_YES) {
 		struct http_conn *c = conn_of(connection);
 
-		if (c != NULL)
-			c->busy = true; /* answered: not to be evicted until done */
+		if (c != NULL) { /* answered: evicted only if nothing waits */
+			c->busy = true;
+			c->since_ns = now_ns();
+		}
 	}
 	return ret;
 }
@@ -275,8 +288,7 @@ static enum MHD_Result answer_request(void *cls, struct MHD_Connection *connecti
 	 * MHD calls once on the head, then once per piece of body, then once
 	 * more. A refusal goes at the first call: its body, if any, is never
 	 * read (MHD closes the connection after the answer). The metrics go at
-	 * the last, which lets the scraper keep the connection for its next
-	 * request, unless a body follows: then at the first too.
+	 * the last, unless a body follows: then at the first too.
 	 */
 	if (*request_state == NULL) {
 		*request_state = &head_seen;
@@ -330,8 +342,8 @@ int http_serve(struct flowstat *fs, const char *address)
 		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)CONNECTION_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)CONNECTIONS_MAX, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &server,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &server, MHD_OPTION_END);
+		(unsigned int)CONNECTIONS_HARD, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+		&server, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &server, MHD_OPTION_END);
 	if (daemon == NULL) {
 		fprintf(stderr, "flowstat: --listen %s: the HTTP server did not start\n", address);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
