@@ -89,23 +89,33 @@ static void silent_connections(const struct primary *p, unsigned count, unsigned
 	_exit(made >= count ? 0 : 1);
 }
 
+/* A primary whose socket the stranger (uid 65534) may reach: started with
+ * --allow-group 65534, its runtime directory given to that group. False
+ * (the test skips) where there is no such group or we are not root. */
+static bool start_for_the_stranger(struct primary *p)
+{
+	static char gid[16];
+	const char *args[] = {"--allow-group", gid, NULL};
+
+	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
+		return false;
+	snprintf(gid, sizeof(gid), "%u", STRANGER);
+	assert_int_equal(primary_start(p, args), 0);
+	/* The group may reach the socket (the primary made it 0660 for it). */
+	assert_int_equal(chown(p->dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p->dir, 0750), 0);
+	return true;
+}
+
 static void test_silent_connections_cannot_keep_others_out(void **state)
 {
 	struct primary p;
-	struct group *nogroup = getgrgid(STRANGER);
-	char gid[16];
-	const char *args[] = {"--allow-group", gid, NULL};
 	pid_t stranger;
 	int status;
 
 	(void)state;
-	if (geteuid() != 0 || nogroup == NULL)
+	if (!start_for_the_stranger(&p))
 		skip();
-	snprintf(gid, sizeof(gid), "%u", STRANGER);
-	assert_int_equal(primary_start(&p, args), 0);
-	/* The group may reach the socket (the primary made it 0660 for it). */
-	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
-	assert_int_equal(chmod(p.dir, 0750), 0);
 	stranger = fork();
 	if (stranger == 0)
 		silent_connections(&p, 200, 6);
@@ -201,19 +211,12 @@ static void unread_welcomes(const struct primary *p)
 static void test_unread_monitor_welcomes_are_bounded(void **state)
 {
 	struct primary p;
-	struct group *nogroup = getgrgid(STRANGER);
-	char gid[16];
-	const char *args[] = {"--allow-group", gid, NULL};
 	pid_t stranger;
 	int status;
 
 	(void)state;
-	if (geteuid() != 0 || nogroup == NULL)
+	if (!start_for_the_stranger(&p))
 		skip();
-	snprintf(gid, sizeof(gid), "%u", STRANGER);
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
-	assert_int_equal(chmod(p.dir, 0750), 0);
 	stranger = fork();
 	if (stranger == 0)
 		unread_welcomes(&p);
