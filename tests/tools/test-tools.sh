@@ -161,7 +161,7 @@ assert d['totals']['hits'] >= d['rules'][0]['hits']
 [ "$("$flowstat" --json --interval 0 --all | python3 -c "import json,sys; print(len(json.load(sys.stdin)['rules']))")" -eq 2001 ] ||
 	fail "flowstat --json --all"
 "$flowstat" --once --interval 0 --top 5 >"$dir/out"
-[ "$(grep -c ' pattern ' "$dir/out")" -eq 5 ] && grep -q '^\.\.\. 1996 more' "$dir/out" || fail "flowstat --top 5: $(cat "$dir/out")"
+[ "$(grep -c ' ingress pattern eth ' "$dir/out")" -eq 5 ] && grep -q '^\.\.\. 1996 more' "$dir/out" || fail "flowstat --top 5: $(cat "$dir/out")"
 "$flowstat" --prometheus >"$dir/metrics"
 [ "$(grep -c '^mpflow_rule_hits_total{' "$dir/metrics")" -eq 20 ] &&
 	grep -Eq '^mpflow_rules_hits\{mpflow_instance="default"\} [1-9][0-9]*$' "$dir/metrics" &&

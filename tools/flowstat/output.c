@@ -172,11 +172,28 @@ void output_columns(const struct flowstat *fs, FILE *out)
 		"GROUP", "PRIO", "HITS", "BYTES", "PKT/S", "BIT/S", "LAST HIT", "RULE");
 }
 
+/* The rule's text from its direction on: the group and priority have
+ * columns of their own, the direction does not. */
+static const char *rule_column(const char *text)
+{
+	static const char *const directions[] = {"ingress ", "egress "};
+	const char *rule = strstr(text, "pattern ");
+
+	if (rule == NULL)
+		return text;
+	for (int i = 1; i >= 0; i--) {
+		size_t n = strlen(directions[i]);
+
+		if ((size_t)(rule - text) >= n && memcmp(rule - n, directions[i], n) == 0)
+			rule -= n;
+	}
+	return rule;
+}
+
 void output_row(const struct shown *v, uint64_t now_ns, FILE *out, unsigned text_width)
 {
 	const struct row *r = v->row;
 	const struct row_info *info = &r->info;
-	const char *rule = strstr(v->text, "pattern ");
 	char owner[48], hits[8] = "-", bytes[8] = "-", pps[8] = "-", bps[8] = "-", last[16] = "-";
 
 	owner_text(info, owner, sizeof(owner));
@@ -194,9 +211,7 @@ void output_row(const struct shown *v, uint64_t now_ns, FILE *out, unsigned text
 		" %7s %7s %7s %7s %-9s %.*s\n",
 		info->handle, owner, info->port, info->group, info->priority, hits, bytes, pps, bps,
 		last, (int)text_width,
-		v->gone ? "(destroyed since the snapshot)"
-		: rule	? rule
-			: v->text);
+		v->gone ? "(destroyed since the snapshot)" : rule_column(v->text));
 }
 
 void output_table(const struct flowstat *fs, const struct snapshot *s, FILE *out)
