@@ -9,20 +9,25 @@
  * rules persistently through the asynchronous API, the shared and private
  * memory each rule costs (from /proc/PID/smaps_rollup), counter queries
  * from shared memory, a monitor's walk of the directory without the text
- * (what flowstat does each interval), a stop (every rule out of the
- * device), a restart (the journal replayed) and a flush of them all.
+ * (what flowstat does each interval), `flowstat --once --interval 0` (the
+ * top 20 printed; $FLOWSTAT), a stop (every rule out of the device), a
+ * restart (the journal replayed) and a flush of them all.
  * For the insert, where the primary's CPU time went (/proc/PID/stat): the
  * share of it its loop's thread was on a CPU, the time of its other
  * threads (the helpers faulting memory in ahead, the journal's syncs) and
  * its time in the kernel, most of it zeroing the fresh pages the fill
  * takes.
  *
- *   MPFLOWD=build/server/mpflowd build/bench/scale [--rules N]
+ *   MPFLOWD=build/server/mpflowd FLOWSTAT=build/tools/flowstat \
+ *   build/bench/scale [--rules N]
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/clock.h"
@@ -30,7 +35,7 @@
 #include "tests/harness.h"
 
 struct figures {
-	double start_s, insert_s, query_ns, scan_s, stop_s, replay_s, flush_s;
+	double start_s, insert_s, query_ns, scan_s, flowstat_s, stop_s, replay_s, flush_s;
 	double shared_bytes, private_bytes; /* per rule */
 	/* During the insert: the primary's loop thread on a CPU (0-1), the
 	 * CPU seconds of its other threads, and its kernel seconds. */
@@ -88,7 +93,41 @@ static double smaps(pid_t pid, const char *field)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-static int measure(uint32_t count, struct figures *f)
+extern char **environ;
+
+/* The wall time of `flowstat --once --interval 0` on the primary of `dir`
+ * (its output thrown away), or -1 if it did not exit 0. */
+static double flowstat_once(const char *flowstat, const char *dir)
+{
+	/* posix_spawn's argv is not const: its own copies of the words. */
+	char binary[4096], once[] = "--once", interval[] = "--interval", zero[] = "0",
+			   runtime[] = "--runtime-dir", where[sizeof(((struct primary *)0)->dir)];
+	char *const argv[] = {binary, once, interval, zero, runtime, where, NULL};
+	posix_spawn_file_actions_t actions;
+	double t0 = bench_now_ns();
+	int status, rc;
+	pid_t pid;
+
+	if ((size_t)snprintf(binary, sizeof(binary), "%s", flowstat) >= sizeof(binary) ||
+	    (size_t)snprintf(where, sizeof(where), "%s", dir) >= sizeof(where) ||
+	    posix_spawn_file_actions_init(&actions) != 0)
+		return -1;
+	rc = posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	if (rc == 0)
+		rc = posix_spawn(&pid, flowstat, &actions, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&actions);
+	if (rc != 0) {
+		fprintf(stderr, "scale: %s: %s\n", flowstat, strerror(rc));
+		return -1;
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "scale: %s --once failed\n", flowstat);
+		return -1;
+	}
+	return (bench_now_ns() - t0) / 1e9;
+}
+
+static int measure(uint32_t count, const char *flowstat, struct figures *f)
 {
 	static const char *const args[] = {"--max-rules", "16777216", NULL};
 	struct mpf_connect_options o = {0};
@@ -146,6 +185,8 @@ static int measure(uint32_t count, struct figures *f)
 		fprintf(stderr, "scale: the directory lists %u rules, %u were made\n", seen, count);
 		goto fail;
 	}
+	if (flowstat && (f->flowstat_s = flowstat_once(flowstat, p.dir)) < 0)
+		goto fail;
 	mpf_disconnect(c);
 	t0 = bench_now_ns();
 	if (primary_stop(&p) != 0)
@@ -199,6 +240,7 @@ static void row(const char *name, double base, double big, uint32_t nb, uint32_t
 int main(int argc, char **argv)
 {
 	uint32_t rules = 10000000, base;
+	const char *flowstat = getenv("FLOWSTAT");
 	struct figures a, b;
 	double small;
 
@@ -216,7 +258,7 @@ int main(int argc, char **argv)
 	}
 	base = rules / 100;
 	small = small_start();
-	if (small < 0 || measure(base, &a) != 0 || measure(rules, &b) != 0)
+	if (small < 0 || measure(base, flowstat, &a) != 0 || measure(rules, flowstat, &b) != 0)
 		return 1;
 	printf("bench/scale: soft backend, persistent rules: eth / ipv4 src is A / udp dst is 4789 "
 	       "/ end actions count / queue index 1 / end\n");
@@ -235,6 +277,11 @@ int main(int argc, char **argv)
 	    false);
 	row("counter query from shared memory", a.query_ns, b.query_ns, 1, 1, "ns", false);
 	row("directory walk, no text (flowstat)", a.scan_s, b.scan_s, base, rules, "s", true);
+	if (flowstat)
+		row("flowstat --once --interval 0 (top 20)", a.flowstat_s, b.flowstat_s, 1, 1, "s",
+		    false);
+	else
+		printf("  flowstat --once: not run ($FLOWSTAT names no binary)\n");
 	row("stop (every rule out of the device)", a.stop_s, b.stop_s, base, rules, "s", true);
 	row("restart (journal replay)", a.replay_s, b.replay_s, base, rules, "s", true);
 	row("flush of the persistent rules", a.flush_s, b.flush_s, base, rules, "s", true);
