@@ -12,7 +12,13 @@
  *   4. a client keeps N persistent rules live and replaces a tenth of them
  *      at a time, so the journal's dead records set compactions off (they
  *      run beside the loop, server/compact.c); the row counts them;
- *   5. with mpflowd-faults ($MPFLOWD_FAULTS; its own baseline first): a
+ *   5. (the bystander's creates persistent, each acknowledged once its
+ *      journal sync is done; its own baseline first) a client loading
+ *      --rules persistent rules through the asynchronous API and
+ *      destroying them again, over and over: group commit's promise that
+ *      a lone synchronous create waits for about two syncs at most, the
+ *      one in flight and its own;
+ *   6. with mpflowd-faults ($MPFLOWD_FAULTS; its own baseline first): a
  *      client keeps N persistent rules live and makes a journal sync fail
  *      again and again, so that the journal is rebuilt from the table each
  *      time (server/rebuild.c); the row counts the failed syncs.
@@ -35,8 +41,9 @@
 #include "bench/rule.h"
 #include "tests/harness.h"
 
-/* The bystander: synchronous create + destroy for `seconds`; prints a row. */
-static void bystander(const struct primary *p, const char *what, double seconds)
+/* The bystander: synchronous create + destroy for `seconds` (persistent
+ * rules with MPF_FLOW_PERSISTENT in `flags`); prints a row. */
+static void bystander(const struct primary *p, const char *what, uint32_t flags, double seconds)
 {
 	static double samples[4000000];
 	struct mpf_flow_error error;
@@ -55,7 +62,7 @@ static void bystander(const struct primary *p, const char *what, double seconds)
 		uint64_t handle;
 		double t0 = bench_now_ns();
 
-		if (mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error) !=
+		if (mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, flags, &handle, &error) !=
 		    0) {
 			fprintf(stderr, "fairness: create: %s\n", error.message);
 			exit(1);
@@ -71,7 +78,38 @@ static void bystander(const struct primary *p, const char *what, double seconds)
 	fflush(stdout);
 }
 
-enum load { AUDITS, FLUSHES, LEAVERS, COMPACTIONS, REBUILDS };
+enum load { AUDITS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS };
+
+/* `rules` persistent rules in, then out, pipelined, again and again: every
+ * sync covers a burst of the loader's records. */
+static void bulk_loader(struct mpf_client *c, unsigned rules, int ready)
+{
+	uint64_t *live = calloc(rules, sizeof(*live));
+	struct mpf_completion done[256];
+	struct mpf_flow_error error;
+
+	if (live == NULL || write(ready, "r", 1) != 1)
+		_exit(1);
+	for (;;) {
+		unsigned submitted = 0, completed = 0;
+
+		if (insert_pipelined(c, 0, rules, MPF_FLOW_PERSISTENT, live) != 0)
+			_exit(1);
+		while (completed < rules) {
+			int n;
+
+			if (submitted < rules &&
+			    mpf_submit_destroy(c, 0, live[submitted], submitted, &error) == 0) {
+				submitted++;
+				continue;
+			}
+			n = mpf_poll(c, done, 256, -1);
+			if (n <= 0)
+				_exit(1);
+			completed += (unsigned)n;
+		}
+	}
+}
 
 /* `rules` persistent rules live, then a tenth of them replaced at a time,
  * pipelined: each round's destroys and creates add dead records to the
@@ -174,6 +212,8 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 			_exit(1);
 		if (load == COMPACTIONS)
 			churn_loader(c, rules, ready);
+		if (load == BULK)
+			bulk_loader(c, rules, ready);
 		if (load == REBUILDS)
 			rebuild_loader(c, rules, ready);
 		if (load == AUDITS) {
@@ -204,6 +244,7 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 static void run(const struct primary *p, const char *what, enum load load, unsigned loaders,
 		unsigned rules, double seconds)
 {
+	uint32_t flags = load == BULK ? MPF_FLOW_PERSISTENT : 0;
 	unsigned compactions = primary_log_lines(p, "compacted beside the loop"),
 		 failed = primary_log_lines(p, "sync failed (");
 	pid_t pids[8];
@@ -217,14 +258,15 @@ static void run(const struct primary *p, const char *what, enum load load, unsig
 		if (pids[i] == 0)
 			loader(p, load, rules, i, ready[1]);
 	}
-	if ((load == COMPACTIONS || load == REBUILDS) && read(ready[0], &byte, 1) != 1) {
+	if ((load == COMPACTIONS || load == BULK || load == REBUILDS) &&
+	    read(ready[0], &byte, 1) != 1) {
 		fprintf(stderr, "fairness: the persistent loader did not start\n");
 		exit(1);
 	}
 	close(ready[0]);
 	close(ready[1]);
 	usleep(300000);
-	bystander(p, what, seconds);
+	bystander(p, what, flags, seconds);
 	if (load == COMPACTIONS)
 		printf("%-44s %9u\n", "  compactions of the journal meanwhile",
 		       primary_log_lines(p, "compacted beside the loop") - compactions);
@@ -253,7 +295,7 @@ static int rebuilds(const char *faulty, const char *max_text, unsigned rules, do
 		fprintf(stderr, "fairness: mpflowd-faults did not start (MPFLOWD_FAULTS?)\n");
 		return 1;
 	}
-	bystander(&p, "mpflowd-faults, nothing else (baseline)", seconds);
+	bystander(&p, "mpflowd-faults, nothing else (baseline)", 0, seconds);
 	snprintf(what, sizeof(what), "%u persistent rules, journal rebuilt", rules);
 	run(&p, what, REBUILDS, 1, rules, 2 * seconds);
 	err = primary_cleanup(&p);
@@ -291,7 +333,7 @@ int main(int argc, char **argv)
 	printf("bystander's synchronous create, --max-rules %u, %.0f s each (microseconds)\n",
 	       max_rules, seconds);
 	printf("%-44s %9s %9s %9s %9s %9s\n", "while", "creates", "p50", "p99", "p99.9", "max");
-	bystander(&p, "nothing else (baseline)", seconds);
+	bystander(&p, "nothing else (baseline)", 0, seconds);
 	run(&p, "4 clients flooding audits", AUDITS, 4, rules, seconds);
 	{
 		char what[64];
@@ -303,6 +345,10 @@ int main(int argc, char **argv)
 		snprintf(what, sizeof(what), "%u persistent rules, a tenth replaced",
 			 compact_rules);
 		run(&p, what, COMPACTIONS, 1, compact_rules, 2 * seconds);
+		bystander(&p, "persistent creates alone (baseline: a sync)", MPF_FLOW_PERSISTENT,
+			  seconds);
+		snprintf(what, sizeof(what), "persistent, beside a bulk load of %u", rules);
+		run(&p, what, BULK, 1, rules, seconds);
 	}
 	if (primary_cleanup(&p) != 0)
 		return 1;
