@@ -149,6 +149,11 @@ void client_remove(struct server *s, struct client *c, const char *why)
 	loop_unwatch_client(s, c);
 	s->device.ops.release(&s->device, c->session);
 	commit_forget(c);
+	/* The rings' pages go now, not when the last of the client's
+	 * mappings does: they were charged to the primary, which wrote them
+	 * in, and a client that keeps its mapping and connects again would
+	 * otherwise pin 768 KiB of the primary's memory a session. */
+	(void)madvise(c->mem, c->mem_length, MADV_REMOVE);
 	munmap(c->mem, c->mem_length);
 	close(c->sock);
 	close(c->primary_bell);
