@@ -157,6 +157,10 @@ int client_queue_attach(struct mpf_client *c, bool tx, uint16_t port, uint16_t q
 				   .hangup = -1,
 				   .primary_bell = -1};
 	pthread_mutex_lock(&c->lock);
+	/* The fds of an attach whose answer came after its call gave up wait
+	 * on the socket: they would be taken for this queue's, and the
+	 * primary attaches nothing more while they are unread. */
+	fdpass_discard(c->sock);
 	err = client_call(c,
 			  wire_encode_rxq(c->out, sizeof(c->out),
 					  tx ? WIRE_OP_TXQ_ATTACH : WIRE_OP_RXQ_ATTACH, 0, port,

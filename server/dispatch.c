@@ -201,6 +201,15 @@ static int run_queue_attach(struct server *s, struct client *c, const struct wir
 				      "client quota of %u attached queues reached "
 				      "(--client-max-queues)",
 				      s->config.client_max_queues);
+	/* One queue's fds on the socket at a time: until the client reads
+	 * them they are in flight, counted against the primary's
+	 * RLIMIT_NOFILE (past it every welcome fails), and past 2,024 of them
+	 * the kernel makes each fd the primary passes wait for its garbage
+	 * collector. A client that never reads its socket holds three. */
+	if (fdpass_unread(c->sock) > 0)
+		return flow_error_set(&out->error, EAGAIN, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				      "the queue attached before waits unread on the client's "
+				      "socket");
 	err = s->device.ops.queue_attach(&s->device, req->rxq.port, req->rxq.queue, tx, c->session,
 					 fds, &out->error);
 	if (err)

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -79,4 +81,26 @@ int fdpass_receive(int sock, void *data, size_t length, int fds[FDPASS_MAX], uns
 		return -EPROTO;
 	}
 	return 0;
+}
+
+void fdpass_discard(int sock)
+{
+	for (;;) {
+		uint8_t data[64];
+		int fds[FDPASS_MAX];
+		unsigned count;
+		int err = fdpass_receive(sock, data, sizeof(data), fds, &count, 0);
+
+		if (err != 0 && err != -EPROTO)
+			return; /* nothing more waits, or the peer is gone */
+		for (unsigned i = 0; i < count; i++)
+			close(fds[i]);
+	}
+}
+
+int fdpass_unread(int sock)
+{
+	int n = 0;
+
+	return ioctl(sock, SIOCOUTQ, &n) == 0 ? n : 0;
 }

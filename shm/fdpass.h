@@ -24,4 +24,12 @@ int fdpass_send(int sock, const void *data, size_t length, const int *fds, unsig
 int fdpass_receive(int sock, void *data, size_t length, int fds[FDPASS_MAX], unsigned *count,
 		   int timeout_ms);
 
+/* Read every message waiting on `sock` now, closing the fds they carry. */
+void fdpass_discard(int sock);
+
+/* Bytes sent on `sock` that its peer has not read yet (a Unix socket's
+ * SIOCOUTQ); fds sent with them are in flight until then, counted against
+ * the sender's RLIMIT_NOFILE. 0 where it cannot be told. */
+int fdpass_unread(int sock);
+
 #endif
