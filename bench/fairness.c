@@ -7,6 +7,8 @@
  * the same primary with nobody else, in the same run. Then the same while
  *   1. 4 clients flood audits (mpf_audit in a loop, EAGAIN and all), on a
  *      table of --max-rules slots (default 1,048,576, the issue's case);
+ *      then 2 processes connect and disconnect sessions as fast as they
+ *      can (each session's set-up and end is the loop's work);
  *   2. a client creates N rules and flushes them, again and again;
  *   3. a client creates N rules and disconnects, again and again;
  *   4. a client keeps N persistent rules live and replaces a tenth of them
@@ -78,7 +80,7 @@ static void bystander(const struct primary *p, const char *what, uint32_t flags,
 	fflush(stdout);
 }
 
-enum load { AUDITS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS };
+enum load { AUDITS, SESSIONS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS };
 
 /* `rules` persistent rules in, then out, pipelined, again and again: every
  * sync covers a burst of the loader's records. */
@@ -208,6 +210,13 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 	uint64_t audits = 0, refused = 0;
 
 	for (;;) {
+		if (load == SESSIONS) {
+			/* A session set up and torn down, as fast as it goes. */
+			if (primary_connect(p, "sessions", &c) != 0)
+				_exit(1);
+			mpf_disconnect(c);
+			continue;
+		}
 		if (c == NULL && primary_connect(p, "loader", &c) != 0)
 			_exit(1);
 		if (load == COMPACTIONS)
@@ -335,6 +344,7 @@ int main(int argc, char **argv)
 	printf("%-44s %9s %9s %9s %9s %9s\n", "while", "creates", "p50", "p99", "p99.9", "max");
 	bystander(&p, "nothing else (baseline)", 0, seconds);
 	run(&p, "4 clients flooding audits", AUDITS, 4, rules, seconds);
+	run(&p, "2 clients connecting and leaving, again", SESSIONS, 2, rules, seconds);
 	{
 		char what[64];
 

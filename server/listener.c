@@ -11,8 +11,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,8 +24,14 @@
 
 #define HELLO_WAIT_MS 1000 /* a connection silent this long is refused */
 /* Connections taken a loop round: a flood of them waits its turn behind
- * the clients, as a client's requests do (the loop comes back at once). */
-#define ACCEPT_BURST 16
+ * the clients, as a client's requests do (the loop comes back at once).
+ * At most ACCEPT_BURST, and no more once ACCEPT_SLICE_NS have gone: a
+ * connection that says its hello at once is welcomed here, and a session's
+ * set-up (its memfd's rings written in, its bells) costs far more than a
+ * bare connection, so a flood of sessions opened and closed is bounded by
+ * the loop's time, not by a count. */
+#define ACCEPT_BURST	16
+#define ACCEPT_SLICE_NS 200000u /* a client's slice of a round (loop.c) */
 
 int listener_open(struct server *s)
 {
@@ -212,6 +216,8 @@ static struct handshake *handshake_slot(struct server *s, uid_t uid)
  * loop never waits on one client's socket. */
 bool listener_accept(struct server *s)
 {
+	uint64_t until = clock_ns(CLOCK_MONOTONIC) + ACCEPT_SLICE_NS;
+
 	for (unsigned taken = 0;; taken++) {
 		struct handshake_hello hello[2]; /* room to see a longer message */
 		socklen_t len = sizeof(struct ucred);
@@ -220,7 +226,7 @@ bool listener_accept(struct server *s)
 		ssize_t n;
 		int sock;
 
-		if (taken == ACCEPT_BURST)
+		if (taken == ACCEPT_BURST || (taken > 0 && clock_ns(CLOCK_MONOTONIC) >= until))
 			return true;
 		sock = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (sock < 0) {
@@ -258,15 +264,6 @@ bool listener_accept(struct server *s)
 	}
 }
 
-/* Bytes we sent on `sock` that its peer has not read (they stay charged
- * to the sender: a Unix socket's SIOCOUTQ). */
-static int unread_bytes(int sock)
-{
-	int n = 0;
-
-	return ioctl(sock, SIOCOUTQ, &n) == 0 ? n : 0;
-}
-
 /* Close the monitor connections whose welcome was read (or whose peer
  * went). Returns how many unread ones `uid` holds, and a free slot in
  * *free_slot (NULL: none). */
@@ -278,7 +275,7 @@ static unsigned unread_sweep(struct server *s, uid_t uid, struct unread_welcome 
 	for (unsigned i = 0; i < UNREAD_MAX; i++) {
 		struct unread_welcome *u = &s->unread[i];
 
-		if (u->sock >= 0 && unread_bytes(u->sock) == 0) {
+		if (u->sock >= 0 && fdpass_unread(u->sock) == 0) {
 			close(u->sock);
 			u->sock = -1;
 		}
@@ -335,7 +332,7 @@ static void welcome_monitor(struct server *s, int sock, const struct ucred *cred
 		       (unsigned)cred->uid, held, UNREAD_PER_UID);
 		return;
 	}
-	if (reply(sock, &welcome, &s->region_fd, 1) && slot && unread_bytes(sock) > 0) {
+	if (reply(sock, &welcome, &s->region_fd, 1) && slot && fdpass_unread(sock) > 0) {
 		*slot = (struct unread_welcome){.sock = sock, .uid = cred->uid};
 		return;
 	}

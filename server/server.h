@@ -571,9 +571,10 @@ void region_destroy(struct server *s);
 /* listener.c */
 int listener_open(struct server *s);
 void listener_close(struct server *s);
-/* Accept waiting connections, ACCEPT_BURST at most (the loop calls it once
- * a round); each waits for its hello without blocking. True if more may be
- * waiting (the next round takes them, its clients served in between). */
+/* Accept waiting connections, ACCEPT_BURST at most and for a client's
+ * slice of time (the loop calls it once a round); each waits for its hello
+ * without blocking. True if more may be waiting (the next round takes
+ * them, its clients served in between). */
 bool listener_accept(struct server *s);
 /* A waiting connection is readable: read its hello, welcome or refuse it. */
 void listener_hello(struct server *s, struct handshake *h);
