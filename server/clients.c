@@ -71,6 +71,30 @@ static uint32_t sessions_of(const struct server *s, uid_t uid)
 	return n;
 }
 
+/* 0, or -ENOMEM where the memory cgroups leave too little for one more
+ * session's rings of another user beyond what the guard keeps back
+ * (memcg.h). The instance's own users' sessions come out of that reserve:
+ * they are the ones that destroy rules to make room. A reading of the
+ * cgroup files, a few hundred microseconds: once a session. */
+static int session_room(struct server *s, uid_t uid, char *reason, size_t reason_size)
+{
+	uint64_t room, need = memcg_reserve(&s->memcg) + s->memcg.held_back +
+			      ring_memsize(s->config.request_ring_bytes) +
+			      ring_memsize(s->config.completion_ring_bytes);
+
+	if (rules_uid_is_instance(uid))
+		return 0;
+	room = memcg_headroom(s->memcg.self, s->memcg.root);
+	if (room == UINT64_MAX || room >= need)
+		return 0;
+	snprintf(reason, reason_size,
+		 "the memory cgroup leaves %llu MiB of its limit, less than a session's rings "
+		 "and the %llu MiB mpflowd keeps for itself",
+		 (unsigned long long)(room >> 20),
+		 (unsigned long long)(memcg_reserve(&s->memcg) >> 20));
+	return -ENOMEM;
+}
+
 int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name, int fds[4],
 	       struct client **out, char *reason, size_t reason_size)
 {
@@ -93,6 +117,12 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 			 s->config.max_clients);
 		return -EUSERS;
 	}
+	/* A session's rings are the primary's memory (it writes them in):
+	 * another user's refused near the memory cgroup's limit, as a create
+	 * is. */
+	err = session_room(s, uid, reason, reason_size);
+	if (err)
+		return err;
 	maker = rules_maker(&s->rules, uid);
 	if (maker < 0) {
 		snprintf(reason, reason_size, "the primary is out of memory");

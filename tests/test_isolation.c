@@ -645,6 +645,104 @@ static void test_an_ended_session_leaves_none_of_its_memory(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* Write `text` to `dir`/`name`. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The stranger's connect: its status, the reason said in `wanted`. */
+static int stranger_connects(const struct primary *p, const char *wanted)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .primary_uid = 0};
+	pid_t stranger = fork();
+	int status;
+
+	if (stranger == 0) {
+		struct mpf_flow_error error = {0};
+		struct mpf_client *c;
+		int err;
+
+		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+			_exit(126);
+		err = mpf_connect(&o, &c, &error);
+		if (err == 0)
+			mpf_disconnect(c);
+		_exit(err == 0			      ? 0
+		      : err != -ENOMEM		      ? 2
+		      : wanted == NULL		      ? 3
+		      : strstr(error.message, wanted) ? 1
+						      : 4);
+	}
+	assert_int_equal(waitpid(stranger, &status, 0), stranger);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Near its memory cgroup's limit (a tree the test writes, which
+ * mpflowd-faults reads in place of the system's) the primary sets up no
+ * session for another user (ENOMEM, saying so): its rings would be the
+ * primary's memory, where the OOM killer meets the limit. The primary's
+ * own user still connects, out of the reserve, to destroy rules; with
+ * room again the other user is served. (Sessions were set up to the
+ * limit before: an allowed user's 254 of them had a 200 MiB cgroup's OOM
+ * killer end the primary.)
+ */
+static void test_near_the_memory_limit_another_user_gets_no_session(void **state)
+{
+	const char *faulty = getenv("MPFLOWD_FAULTS");
+	char plain[256], tree[64], root[96], svc[128], self[96], text[96];
+	unsigned long long limit = 1ull << 30;
+	struct mpf_client *c;
+	struct primary p;
+	bool started;
+
+	(void)state;
+	if (faulty == NULL || geteuid() != 0 || getgrgid(STRANGER) == NULL)
+		skip();
+	snprintf(plain, sizeof(plain), "%s", getenv("MPFLOWD"));
+	snprintf(tree, sizeof(tree), "/tmp/mpflow-cgroup-XXXXXX");
+	assert_non_null(mkdtemp(tree));
+	snprintf(root, sizeof(root), "%s/fs", tree);
+	snprintf(svc, sizeof(svc), "%s/svc", root);
+	snprintf(self, sizeof(self), "%s/cgroup", tree);
+	assert_int_equal(mkdir(root, 0700), 0);
+	assert_int_equal(mkdir(svc, 0700), 0);
+	put_file(tree, "cgroup", "0::/svc\n");
+	snprintf(text, sizeof(text), "%llu\n", limit);
+	put_file(svc, "memory.max", text);
+	put_file(svc, "memory.current", "0\n");
+	setenv("MPFLOW_MEMCG_SELF", self, 1);
+	setenv("MPFLOW_MEMCG_ROOT", root, 1);
+	setenv("MPFLOWD", faulty, 1);
+	started = start_for_the_stranger(&p);
+	setenv("MPFLOWD", plain, 1);
+	assert_true(started);
+	assert_int_equal(stranger_connects(&p, NULL), 0);
+	/* 16 MiB left: less than the reserve. */
+	snprintf(text, sizeof(text), "%llu\n", limit - (16ull << 20));
+	put_file(svc, "memory.current", text);
+	assert_int_equal(stranger_connects(&p, "the memory cgroup leaves 16 MiB"), 1);
+	assert_int_equal(primary_connect(&p, "owner", &c), 0);
+	mpf_disconnect(c);
+	put_file(svc, "memory.current", "0\n");
+	assert_int_equal(stranger_connects(&p, NULL), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+	unsetenv("MPFLOW_MEMCG_SELF");
+	unsetenv("MPFLOW_MEMCG_ROOT");
+	snprintf(text, sizeof(text), "rm -rf '%s'", tree);
+	assert_int_equal(system(text), 0);
+}
+
 /*
  * A client keeps one detached queue's memory at most, for the queue it
  * may attach again. Attaching every queue in turn, one at a time, pins no
@@ -998,6 +1096,7 @@ int main(void)
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),
 		cmocka_unit_test(test_queues_attached_in_turn_pin_one_spare),
 		cmocka_unit_test(test_an_ended_session_leaves_none_of_its_memory),
+		cmocka_unit_test(test_near_the_memory_limit_another_user_gets_no_session),
 		cmocka_unit_test(test_audits_are_rationed_and_others_served_meanwhile),
 		cmocka_unit_test(test_a_flush_in_a_batch_runs_in_slices_and_keeps_order),
 		cmocka_unit_test(test_the_rule_heap_shows_rules_but_not_their_user_data),
