@@ -40,6 +40,13 @@ int listener_open(struct server *s)
 	char reason[PATH_MAX + 160];
 	int fd, err;
 
+	/* No connection waits yet (listener_close() may come before the
+	 * loop starts, when a start fails). */
+	for (unsigned i = 0; i < HANDSHAKES_MAX; i++)
+		s->handshakes[i].sock = -1;
+	for (unsigned i = 0; i < UNREAD_MAX; i++)
+		s->unread[i].sock = -1;
+
 	/* bind(2) takes a path: the one through the checked directory. */
 	if (dir_proc_path(s->runtime_fd, s->socket_name, addr.sun_path, sizeof(addr.sun_path)))
 		return -ENAMETOOLONG;

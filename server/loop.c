@@ -220,10 +220,6 @@ int loop_init(struct server *s)
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->signal_fd < 0 || s->timer_fd < 0 || loop_set_timer(s) != 0)
 		return -errno;
-	for (unsigned i = 0; i < HANDSHAKES_MAX; i++)
-		s->handshakes[i].sock = -1;
-	for (unsigned i = 0; i < UNREAD_MAX; i++)
-		s->unread[i].sock = -1;
 	err = io_uring_queue_init(QUEUE_DEPTH, &s->uring, 0);
 	if (err)
 		return err;

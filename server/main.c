@@ -304,7 +304,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_init(s->config.foreground, s->config.log_level, s->config.instance);
-	pidfile_write(s->pidfile);
+	/* Its pid in the pidfile, or no start: libbsd removes a pidfile it
+	 * could not write, and the lock with it, which left a second primary
+	 * free to start on the instance (a full runtime directory). */
+	if (pidfile_write(s->pidfile) != 0) {
+		log_warn("pidfile %s/%s.pid: the instance cannot be held", s->config.runtime_dir,
+			 s->config.instance);
+		listener_close(s);
+		close(s->state_lock_fd);
+		return 1;
+	}
 	state_lock_write_pid(s->state_lock_fd);	     /* daemon() forked */
 	s->region->primary_pid = (uint32_t)getpid(); /* daemon() forked */
 	clock_gettime(CLOCK_REALTIME, &started);

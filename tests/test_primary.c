@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -1463,6 +1465,53 @@ static void test_second_primary_on_the_same_state_is_refused(void **state)
 	mpf_disconnect(c);
 }
 
+/*
+ * A runtime directory too full for the pidfile's pid (a tmpfs the test
+ * fills; root only): the start is refused, saying so. libbsd removes a
+ * pidfile it could not write, and its lock with it: the primary started
+ * without one, and a second primary on the instance started too and took
+ * the socket.
+ */
+static void test_a_pidfile_that_cannot_be_written_refuses_the_start(void **state)
+{
+	struct primary *p = *state;
+	char run[64] = "/tmp/mpflow-test-full-XXXXXX", dir[64] = "/tmp/mpflow-test-st-XXXXXX";
+	char path[128], filler[96], line[512] = "";
+	const char *const extra[] = {"--runtime-dir", run, "--state-dir", dir, NULL};
+	static const char page[4096];
+	FILE *log;
+	int fd;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(run));
+	assert_non_null(mkdtemp(dir));
+	if (mount("tmpfs", run, "tmpfs", 0, "size=16k,mode=0700") != 0) {
+		rmdir(run);
+		rmdir(dir);
+		skip();
+	}
+	snprintf(filler, sizeof(filler), "%s/filler", run);
+	fd = open(filler, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	while (write(fd, page, sizeof(page)) == (ssize_t)sizeof(page))
+		;
+	close(fd);
+	snprintf(path, sizeof(path), "%s.full.log", p->dir);
+	assert_int_equal(primary_run_once(p, path, extra), 1);
+	log = fopen(path, "r");
+	assert_non_null(log);
+	while (fgets(line, sizeof(line), log) && !strstr(line, "pidfile"))
+		;
+	fclose(log);
+	assert_non_null(strstr(line, "the instance cannot be held: No space left on device"));
+	unlink(path);
+	assert_int_equal(umount2(run, MNT_DETACH), 0);
+	assert_int_equal(rmdir(run), 0);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void test_primary_gone_is_eshutdown_and_reconnect_recovers(void **state)
 {
 	struct primary *p = *state;
@@ -1832,6 +1881,7 @@ int main(void)
 		T(test_silent_connection_neither_stalls_nor_lingers),
 		T(test_second_primary_on_the_instance_is_refused),
 		T(test_second_primary_on_the_same_state_is_refused),
+		T(test_a_pidfile_that_cannot_be_written_refuses_the_start),
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
 		T(test_a_timed_out_call_does_not_take_the_next_ones_answer),
 		cmocka_unit_test(test_a_long_flush_is_waited_for_while_the_primary_lives),
