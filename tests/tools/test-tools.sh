@@ -179,6 +179,13 @@ grep -q "line 2: create refused" "$dir/err" && grep -q "line 5: create refused" 
 printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\ncreate 0 ingress pattern eth / end actions drop / end\n' |
 	"$flowctl" --stop-on-error --depth 1 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
 grep -q "2 of 3 commands" "$dir/err" || fail "--stop-on-error did not stop: $(tail -1 "$dir/err")"
+# A refusal of the primary's (not flowctl's own check) stops at the line too:
+# the third line is not sent, its rule not made.
+before=$(json "d['instance']['rules']")
+printf 'create 0 ingress pattern eth / ipv4 src is 10.99.99.1 / end actions drop / end\ncreate 0 ingress pattern eth / end actions queue index 99 / end\ncreate 0 ingress pattern eth / ipv4 src is 10.99.99.2 / end actions drop / end\n' |
+	"$flowctl" --stop-on-error --depth 1 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
+grep -q "2 of 3 commands" "$dir/err" && [ "$(json "d['instance']['rules']")" -eq $((before + 1)) ] ||
+	fail "--stop-on-error ran past the primary's refusal: $(tail -1 "$dir/err")"
 n=$("$flowctl" -f - --json <"$dir/rules.txt" 2>/dev/null | python3 -c "
 import json,sys
 lines=[json.loads(l) for l in sys.stdin]

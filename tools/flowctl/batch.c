@@ -248,6 +248,7 @@ static int line(struct batch *b, size_t index)
 	struct line *l = &b->lines[index];
 	struct mpf_flow_error error = {.cause = -1};
 	struct grammar_error syntax;
+	unsigned total;
 	int err;
 
 	if (grammar_parse(l->text, cmd, &syntax) != 0) {
@@ -259,7 +260,7 @@ static int line(struct batch *b, size_t index)
 	}
 	if (cmd->verb != GRAMMAR_CREATE && cmd->verb != GRAMMAR_DESTROY) {
 		err = collect(b, 0);
-		if (err)
+		if (err || b->stop)
 			return err;
 		if (flowctl_run(f, cmd, l->text, l->number) != 0)
 			line_failed(b, l);
@@ -275,7 +276,7 @@ static int line(struct batch *b, size_t index)
 		for (unsigned k = 0; k < cmd->handle_count; k++)
 			if (flowctl_id_is_number(cmd->handles[k])) {
 				err = collect(b, 0);
-				if (err)
+				if (err || b->stop)
 					return err;
 				break;
 			}
@@ -290,9 +291,19 @@ static int line(struct batch *b, size_t index)
 		memcpy(cmd->handles, handles, cmd->handle_count * sizeof(handles[0]));
 	}
 	l->verb = (uint8_t)cmd->verb;
-	l->pending = (uint8_t)(cmd->verb == GRAMMAR_CREATE ? 1 : cmd->handle_count);
-	for (unsigned k = 0; k < l->pending; k++) {
+	total = cmd->verb == GRAMMAR_CREATE ? 1 : cmd->handle_count;
+	l->pending = (uint8_t)total;
+	for (unsigned k = 0; k < total; k++) {
 		err = collect(b, f->depth - 1);
+		if (!err && b->stop) {
+			/* What it collected failed (--stop-on-error): nothing
+			 * more is sent; the line counts once what it sent
+			 * completes, if it sent anything. */
+			l->pending = (uint8_t)(l->pending - (total - k));
+			if (k > 0 && l->pending == 0)
+				b->done++;
+			return 0;
+		}
 		if (!err)
 			err = submit(b, cmd, index, k, &error);
 		if (err == -ESHUTDOWN || err == -ETIMEDOUT)
@@ -305,8 +316,9 @@ static int line(struct batch *b, size_t index)
 						       : grammar_error_token(cmd, &error),
 					       err, &error);
 			line_failed(b, l);
-			/* The completions of ids before k still come. */
-			l->pending = (uint8_t)k;
+			/* The completions of ids before k still come (some may
+			 * have come already). */
+			l->pending = (uint8_t)(l->pending - (total - k));
 			if (l->pending == 0)
 				b->done++;
 			return 0;
