@@ -551,7 +551,8 @@ static enum job_progress job_step(struct server *s, struct client *c)
 		if (job->status)
 			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				       -1,
-				       "the journal cannot record the destroys: %s (%u destroyed)",
+				       "the journal cannot record the destroys: %s; of the %u "
+				       "before, what no sync made durable is undone",
 				       strerror(-job->status), job->done);
 		return JOB_DONE;
 	case JOB_AUDIT:
