@@ -255,19 +255,35 @@ int compact_init(struct server *s)
 	return 0;
 }
 
-/* Room for the live records twice over, beside what the loop appends;
- * whether there is so much more that the thread may yield to the loop
- * (c->polite). */
+/* What a compaction needs free: room for the live records twice over,
+ * beside what the loop appends. */
+static uint64_t room_needed(const struct server *s)
+{
+	const struct journal *j = &s->journal;
+	uint64_t live = journal_live_records(s) + 1; /* + the epoch */
+
+	return 2 * (j->records ? j->file_end / j->records * live : 0) + ROOM_MARGIN;
+}
+
+bool compact_room_short(const struct server *s)
+{
+	struct statvfs st;
+
+	return fstatvfs(s->journal.fd, &st) == 0 &&
+	       (uint64_t)st.f_bavail * st.f_frsize < 2 * room_needed(s);
+}
+
+/* Room for a compaction (room_needed()); whether there is so much more
+ * that the thread may yield to the loop (c->polite). */
 static bool room_for(struct server *s)
 {
 	struct journal *j = &s->journal;
-	uint64_t live = journal_live_records(s) + 1, need, free_bytes; /* + the epoch */
+	uint64_t need = room_needed(s), free_bytes;
 	struct statvfs st;
 
 	j->compact.polite = true;
 	if (fstatvfs(j->fd, &st) != 0)
 		return true; /* the writes will say */
-	need = 2 * (j->records ? j->file_end / j->records * live : 0) + ROOM_MARGIN;
 	free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
 	j->compact.polite = free_bytes >= need + POLITE_ROOM;
 	if (free_bytes >= need)

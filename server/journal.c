@@ -54,7 +54,8 @@
 
 #include "server/journal_file.h"
 
-#define JOURNAL_COMPACT_AT 4096u /* dead records before compaction is worth it */
+#define JOURNAL_COMPACT_AT    4096u /* dead records before compaction is worth it */
+#define JOURNAL_COMPACT_SHORT 64u   /* the same, where the disk's room runs short */
 
 int journal_fdatasync(int fd)
 {
@@ -356,7 +357,14 @@ uint64_t journal_live_records(const struct server *s)
 
 void journal_maybe_compact(struct server *s)
 {
-	if (s->journal.records > 2 * journal_live_records(s) + JOURNAL_COMPACT_AT)
+	uint64_t live = journal_live_records(s), records = s->journal.records;
+
+	/* Dead records well past the live ones; or, where the disk's room
+	 * runs short, an eighth of the file dead: waiting for more let them
+	 * take the room a compaction needs, and the state directory then
+	 * refused every persistent request for good. */
+	if (records > 2 * live + JOURNAL_COMPACT_AT ||
+	    (records > live + live / 8 + JOURNAL_COMPACT_SHORT && compact_room_short(s)))
 		compact_start(s);
 }
 

@@ -764,6 +764,10 @@ void rebuild_abandon(struct server *s);
 /* compact.c: the journal compacted beside the loop. */
 int compact_init(struct server *s);
 void compact_start(struct server *s);
+/* Whether the state file system has less than twice what a compaction
+ * needs free: then one is worth it as soon as a little of the file is dead
+ * (journal_maybe_compact()), before the dead records take that room. */
+bool compact_room_short(const struct server *s);
 /* The thread is done (its bell rang): put its file in the journal's place
  * (compact_switch) or say why not. */
 void compact_done(struct server *s);

@@ -1252,53 +1252,89 @@ static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(voi
  * compacted: never here, so dead records filled the disk and every
  * persistent create and destroy failed with ENOSPC from then on.)
  */
-static void test_a_small_state_directory_is_compacted_not_filled(void **state)
+/* `n` persistent rules live on a 1 MiB tmpfs, then `rounds` rounds each
+ * replacing `per_round` of them (a destroy and a create each); every
+ * request served, a kill -9 and restart bringing the live ones back.
+ * Returns the journal's largest size. */
+static off_t churn_on_a_small_disk(unsigned n, unsigned per_round, unsigned rounds)
 {
-	enum { LIVE = 500, ROUNDS = 100 };
 	char dir[96], path[160];
-	const char *args[] = {"--max-rules", "4096", "--state-dir", dir, NULL};
-	uint64_t live[LIVE];
+	const char *args[] = {"--max-rules", "16384", "--state-dir", dir, NULL};
+	uint64_t *live = calloc(n, sizeof(*live));
 	struct mpf_flow_error error;
 	struct mpf_client *c;
 	struct primary p;
 	struct stat st;
 	off_t largest = 0;
 
-	(void)state;
-	if (!state_on_tmpfs(&p, "4096", "1m", dir, sizeof(dir)))
-		skip();
+	assert_non_null(live);
+	if (!state_on_tmpfs(&p, "16384", "1m", dir, sizeof(dir))) {
+		free(live);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "%s/default.journal", dir);
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "churn", &c), 0);
-	for (uint32_t i = 0; i < LIVE; i++)
+	for (uint32_t i = 0; i < n; i++)
 		assert_int_equal(create(c, i, 1, &live[i], &error), 0);
-	/* 100 rounds of 500 destroys and 500 creates: 100,000 records, three
-	 * times the disk. */
-	for (uint32_t round = 1; round <= ROUNDS; round++) {
-		for (uint32_t i = 0; i < LIVE; i++) {
-			int err = mpf_flow_destroy(c, 0, live[i], &error);
+	for (uint32_t round = 1, next = 0; round <= rounds; round++) {
+		for (uint32_t k = 0; k < per_round; k++, next = (next + 1) % n) {
+			int err = mpf_flow_destroy(c, 0, live[next], &error);
 
 			if (err == 0)
-				err = create(c, round * LIVE + i, 1, &live[i], &error);
+				err = create(c, n + round * per_round + k, 1, &live[next], &error);
 			if (err)
-				fail_msg("round %u, rule %u: %s", round, i, error.message);
+				fail_msg("round %u, rule %u: %s", round, next, error.message);
 		}
 		assert_int_equal(stat(path, &st), 0);
 		if (st.st_size > largest)
 			largest = st.st_size;
 	}
-	assert_true(largest < 512 * 1024); /* half the disk, at most: compacted */
-	print_message("100,000 records journaled on a 1 MiB tmpfs; the journal at most %lld "
-		      "bytes\n",
-		      (long long)largest);
 	assert_true(mpf_audit(c, &error) >= 0);
 	mpf_disconnect(c);
 	kill_primary(&p);
 	assert_int_equal(primary_restart(&p, args), 0);
-	assert_restored(&p, live, LIVE);
+	assert_restored(&p, live, n);
 	assert_int_equal(primary_stop(&p), 0);
 	assert_int_equal(umount2(dir, MNT_DETACH), 0);
 	assert_int_equal(primary_cleanup(&p), 0);
+	free(live);
+	return largest;
+}
+
+static void test_a_small_state_directory_is_compacted_not_filled(void **state)
+{
+	/* 100 rounds of 500 destroys and 500 creates: 100,000 records, three
+	 * times the disk. */
+	off_t largest = churn_on_a_small_disk(500, 500, 100);
+
+	(void)state;
+	if (largest < 0)
+		skip();
+	assert_true(largest < 512 * 1024); /* half the disk, at most: compacted */
+	print_message("100,000 records journaled on a 1 MiB tmpfs; the journal at most %lld "
+		      "bytes\n",
+		      (long long)largest);
+}
+
+/*
+ * Live rules whose journal takes a third of the disk, and churn: a
+ * compaction needs room for the live records twice over, which dead ones
+ * had taken by the time it was due (dead above twice the live), and
+ * every persistent request failed with ENOSPC for good, restarts too.
+ * Where room runs short, a compaction now comes as soon as an eighth of
+ * the file is dead.
+ */
+static void test_a_third_full_state_directory_is_compacted_in_time(void **state)
+{
+	off_t largest = churn_on_a_small_disk(6000, 1000, 20);
+
+	(void)state;
+	if (largest < 0)
+		skip();
+	print_message("6,000 live rules, 40,000 records more on a 1 MiB tmpfs; the journal at "
+		      "most %lld bytes\n",
+		      (long long)largest);
 }
 
 /*
@@ -2046,6 +2082,7 @@ int main(void)
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
 		cmocka_unit_test(test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written),
 		cmocka_unit_test(test_a_small_state_directory_is_compacted_not_filled),
+		cmocka_unit_test(test_a_third_full_state_directory_is_compacted_in_time),
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
 		cmocka_unit_test(test_compactions_beside_the_loop_keep_what_was_acknowledged),
 		cmocka_unit_test(test_compactions_through_failing_syncs_keep_what_was_acknowledged),
