@@ -55,8 +55,7 @@
 #define CATCHUP_ROUNDS 64u	  /* against a loop that appends faster */
 #define RETRY_NS       1000000000ull
 #define RETRY_MAX_NS   (64 * RETRY_NS)
-/* Bytes free beyond twice the live records (the new file, and as much
- * again for what the loop appends meanwhile): the file system's own. A
+/* Bytes free beyond room_needed()'s estimate: the file system's own. A
  * margin of megabytes kept a small state directory from ever compacting,
  * until dead records filled it and every persistent request failed. */
 #define ROOM_MARGIN (64u << 10)
@@ -255,14 +254,19 @@ int compact_init(struct server *s)
 	return 0;
 }
 
-/* What a compaction needs free: room for the live records twice over,
- * beside what the loop appends. */
+/* What a compaction needs free: room for the live records, and half as
+ * much again for what the loop appends meanwhile (written to the old file,
+ * then copied to the new). Asking twice the live records kept a state
+ * directory a third full from ever compacting once a little was dead: a
+ * compaction outrun by the appends fails with ENOSPC, harmlessly, and is
+ * tried again. */
 static uint64_t room_needed(const struct server *s)
 {
 	const struct journal *j = &s->journal;
-	uint64_t live = journal_live_records(s) + 1; /* + the epoch */
+	uint64_t live = journal_live_records(s) + 1, /* + the epoch */
+		bytes = j->records ? j->file_end / j->records * live : 0;
 
-	return 2 * (j->records ? j->file_end / j->records * live : 0) + ROOM_MARGIN;
+	return bytes + bytes / 2 + ROOM_MARGIN;
 }
 
 bool compact_room_short(const struct server *s)

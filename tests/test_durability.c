@@ -1319,11 +1319,12 @@ static void test_a_small_state_directory_is_compacted_not_filled(void **state)
 
 /*
  * Live rules whose journal takes a third of the disk, and churn: a
- * compaction needs room for the live records twice over, which dead ones
+ * compaction asked room for the live records twice over, which dead ones
  * had taken by the time it was due (dead above twice the live), and
  * every persistent request failed with ENOSPC for good, restarts too.
  * Where room runs short, a compaction now comes as soon as an eighth of
- * the file is dead.
+ * the file is dead, and asks room for the live records and half as much
+ * again.
  */
 static void test_a_third_full_state_directory_is_compacted_in_time(void **state)
 {
