@@ -171,6 +171,17 @@ assert d['totals']['hits'] >= d['rules'][0]['hits']
 rc=0; "$flowstat" --instance nosuch --prometheus >"$dir/metrics" || rc=$?
 [ "$rc" -eq 1 ] && grep -qx 'mpflow_up{mpflow_instance="nosuch"} 0' "$dir/metrics" ||
 	fail "flowstat --prometheus, no primary: exit $rc, $(cat "$dir/metrics")"
+# flowctl --json with no primary: an error object on stdout, for the
+# commands that read shared memory (list, port stats) as for the others.
+for cmd in "list 0" "port stats 0" "flush 0"; do
+	# shellcheck disable=SC2086 # the command's words
+	out=$("$flowctl" --instance nosuch --json $cmd 2>/dev/null) && fail "flowctl $cmd, no primary: exit 0"
+	echo "$out" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+assert d['status'] == 'error' and d['errno'].startswith('E') and d['message'], d
+" || fail "flowctl --json $cmd, no primary: '$out'"
+done
 
 printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\n\nlist 0 group 7\ncreate 0 ingress pattern eth / end actions queue index 99 / end\n' |
 	"$flowctl" 2>"$dir/err" >/dev/null && fail "a batch with refusals exits 0"

@@ -15,6 +15,20 @@
 #include "shm/rule/rule.h"
 #include "tools/flowctl/flowctl.h"
 
+/* No primary to talk to, or to read: said on stderr, and on stdout with
+ * --json (an error object, as for any other refusal). Returns `err`. */
+static int unreachable(const struct flowctl *f, int err, const struct mpf_flow_error *error)
+{
+	if (f->json) {
+		printf("{\"status\":\"error\",\"errno\":\"%s\",\"message\":",
+		       strerrorname_np(-err));
+		json_string(stdout, error->message);
+		printf("}\n");
+	}
+	fprintf(stderr, "flowctl: %s\n", error->message);
+	return err;
+}
+
 int flowctl_client(struct flowctl *f, struct mpf_client **client)
 {
 	struct mpf_flow_error error;
@@ -24,14 +38,7 @@ int flowctl_client(struct flowctl *f, struct mpf_client **client)
 		err = mpf_connect(&f->connect, &f->client, &error);
 		if (err) {
 			f->client = NULL;
-			if (f->json) {
-				printf("{\"status\":\"error\",\"errno\":\"%s\",\"message\":",
-				       strerrorname_np(-err));
-				json_string(stdout, error.message);
-				printf("}\n");
-			}
-			fprintf(stderr, "flowctl: %s\n", error.message);
-			return err;
+			return unreachable(f, err, &error);
 		}
 	}
 	*client = f->client;
@@ -47,8 +54,7 @@ static int monitor(struct flowctl *f, struct mpf_monitor **out)
 		err = mpf_monitor_open(&f->connect, &f->monitor, &error);
 		if (err) {
 			f->monitor = NULL;
-			fprintf(stderr, "flowctl: %s\n", error.message);
-			return err;
+			return unreachable(f, err, &error);
 		}
 	}
 	*out = f->monitor;
