@@ -105,6 +105,8 @@ static int directory_read(const struct region_view *view, uint32_t slot, struct 
 	return 0;
 }
 
+#define SCAN_AHEAD 16
+
 int client_directory_next(const struct region_view *view, uint32_t *cursor, uint32_t limit,
 			  struct mpf_flow_info *info, bool text)
 {
@@ -119,12 +121,19 @@ int client_directory_next(const struct region_view *view, uint32_t *cursor, uint
 		end = view->max_rules;
 	if (end > limit)
 		end = limit;
-	for (; *cursor < end; (*cursor)++)
+	for (; *cursor < end; (*cursor)++) {
+		/* A scan streams both arrays: each slot's lines asked for a
+		 * few slots ahead, so that the misses overlap. */
+		if (*cursor + SCAN_AHEAD < end) {
+			__builtin_prefetch(&view->counters[*cursor + SCAN_AHEAD]);
+			__builtin_prefetch(&view->entries[*cursor + SCAN_AHEAD]);
+		}
 		if (directory_read(view, *cursor, info, w) == 0) {
 			(*cursor)++;
 			found = 1;
 			break;
 		}
+	}
 	free(w);
 	return found;
 }
