@@ -24,7 +24,7 @@
  * thread's read would race with: they are only populated. The helper runs
  * at SCHED_IDLE, on spare cycles only: at normal priority it pushed the
  * client off the second core onto the loop's, which then lost more to the
- * two preempting each other than the helper saved it (docs/performance.md).
+ * two preempting each other than the helper saved it (docs/performance-history.md).
  * Where it is behind, the kernel cannot (before 5.14: the reads alone
  * fault the pages in) or no thread could be had, the stores fault their
  * pages in as they would without it.
