@@ -387,3 +387,16 @@ const char *raw_rule_text(char *text, size_t size, unsigned pattern_length)
 		 pattern);
 	return text;
 }
+
+void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "harness: cannot write %s\n", path);
+		abort();
+	}
+}

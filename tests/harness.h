@@ -80,6 +80,8 @@ struct raw_session {
 };
 
 int raw_connect(const struct primary *p, struct raw_session *raw);
+/* Write `text` to `dir`/`name` (a test's fake cgroup files); aborts on failure. */
+void put_file(const char *dir, const char *name, const char *text);
 void raw_close(struct raw_session *raw);
 /* True if the primary hung up on this session within `ms`. */
 bool raw_hung_up(struct raw_session *raw, int ms);

@@ -684,19 +684,6 @@ static void test_a_journal_is_rebuilt_in_steps_while_clients_are_served(void **s
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-/* Write `text` to `dir`/`name`. */
-static void put_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* The memory cgroup's use, as the test's cgroup tree says it. */
 static void cgroup_uses(const char *svc, unsigned long long bytes)
 {

@@ -645,19 +645,6 @@ static void test_an_ended_session_leaves_none_of_its_memory(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-/* Write `text` to `dir`/`name`. */
-static void put_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* The stranger's connect: its status, the reason said in `wanted`. */
 static int stranger_connects(const struct primary *p, const char *wanted)
 {
