@@ -400,3 +400,26 @@ void put_file(const char *dir, const char *name, const char *text)
 		abort();
 	}
 }
+
+void fake_memcg_make(char *tree, size_t tree_size, char *svc, size_t svc_size, const char *max)
+{
+	char root[128], self[128];
+
+	snprintf(tree, tree_size, "/tmp/mpflow-cgroup-XXXXXX");
+	if (mkdtemp(tree) == NULL) {
+		perror("harness: mkdtemp");
+		abort();
+	}
+	snprintf(root, sizeof(root), "%s/fs", tree);
+	snprintf(svc, svc_size, "%s/svc", root);
+	snprintf(self, sizeof(self), "%s/cgroup", tree);
+	if (mkdir(root, 0700) != 0 || mkdir(svc, 0700) != 0) {
+		perror("harness: mkdir");
+		abort();
+	}
+	put_file(tree, "cgroup", "0::/svc\n");
+	put_file(svc, "memory.max", max);
+	put_file(svc, "memory.current", "0\n");
+	setenv("MPFLOW_MEMCG_SELF", self, 1);
+	setenv("MPFLOW_MEMCG_ROOT", root, 1);
+}

@@ -82,6 +82,11 @@ struct raw_session {
 int raw_connect(const struct primary *p, struct raw_session *raw);
 /* Write `text` to `dir`/`name` (a test's fake cgroup files); aborts on failure. */
 void put_file(const char *dir, const char *name, const char *text);
+/* A memory cgroup tree that mpflowd-faults reads in place of the system's
+ * ($MPFLOW_MEMCG_SELF and $MPFLOW_MEMCG_ROOT set to it): made under /tmp
+ * into `tree`, its one cgroup's directory into `svc`, with memory.max
+ * `max` and memory.current 0. Aborts on failure. */
+void fake_memcg_make(char *tree, size_t tree_size, char *svc, size_t svc_size, const char *max);
 void raw_close(struct raw_session *raw);
 /* True if the primary hung up on this session within `ms`. */
 bool raw_hung_up(struct raw_session *raw, int ms);

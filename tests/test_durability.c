@@ -707,7 +707,7 @@ static void test_a_memory_cgroup_near_its_limit_refuses_creates(void **state)
 	enum { ROOM = 2000, FIRST = 500, MAX = 4000 };
 	const char *const args[] = {"--max-rules", "8192", "--log-level", "info", NULL};
 	unsigned long long reserve = MEMCG_RESERVE, limit;
-	char tree[64], root[96], svc[128], self[96], text[32], said[64];
+	char tree[64], svc[128], text[32], said[64];
 	uint64_t *handles = calloc(MAX, sizeof(*handles)), *found = calloc(MAX, sizeof(*found));
 	unsigned n = 0, unrestored, n_found;
 	struct mpf_flow_error error;
@@ -716,18 +716,7 @@ static void test_a_memory_cgroup_near_its_limit_refuses_creates(void **state)
 	int err = 0;
 
 	(void)state;
-	snprintf(tree, sizeof(tree), "/tmp/mpflow-cgroup-XXXXXX");
-	assert_non_null(mkdtemp(tree));
-	snprintf(root, sizeof(root), "%s/fs", tree);
-	snprintf(svc, sizeof(svc), "%s/svc", root);
-	snprintf(self, sizeof(self), "%s/cgroup", tree);
-	assert_int_equal(mkdir(root, 0700), 0);
-	assert_int_equal(mkdir(svc, 0700), 0);
-	put_file(tree, "cgroup", "0::/svc\n");
-	put_file(svc, "memory.max", "max\n");
-	cgroup_uses(svc, 0);
-	setenv("MPFLOW_MEMCG_SELF", self, 1);
-	setenv("MPFLOW_MEMCG_ROOT", root, 1);
+	fake_memcg_make(tree, sizeof(tree), svc, sizeof(svc), "max\n");
 
 	assert_int_equal(primary_start(&p, args), 0);
 	/* Where the region is on huge pages the guard also keeps back what

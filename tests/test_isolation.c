@@ -687,7 +687,7 @@ static int stranger_connects(const struct primary *p, const char *wanted)
 static void test_near_the_memory_limit_another_user_gets_no_session(void **state)
 {
 	const char *faulty = getenv("MPFLOWD_FAULTS");
-	char plain[256], tree[64], root[96], svc[128], self[96], text[96];
+	char plain[256], tree[64], svc[128], text[96];
 	unsigned long long limit = 1ull << 30;
 	struct mpf_client *c;
 	struct primary p;
@@ -697,19 +697,8 @@ static void test_near_the_memory_limit_another_user_gets_no_session(void **state
 	if (faulty == NULL || geteuid() != 0 || getgrgid(STRANGER) == NULL)
 		skip();
 	snprintf(plain, sizeof(plain), "%s", getenv("MPFLOWD"));
-	snprintf(tree, sizeof(tree), "/tmp/mpflow-cgroup-XXXXXX");
-	assert_non_null(mkdtemp(tree));
-	snprintf(root, sizeof(root), "%s/fs", tree);
-	snprintf(svc, sizeof(svc), "%s/svc", root);
-	snprintf(self, sizeof(self), "%s/cgroup", tree);
-	assert_int_equal(mkdir(root, 0700), 0);
-	assert_int_equal(mkdir(svc, 0700), 0);
-	put_file(tree, "cgroup", "0::/svc\n");
 	snprintf(text, sizeof(text), "%llu\n", limit);
-	put_file(svc, "memory.max", text);
-	put_file(svc, "memory.current", "0\n");
-	setenv("MPFLOW_MEMCG_SELF", self, 1);
-	setenv("MPFLOW_MEMCG_ROOT", root, 1);
+	fake_memcg_make(tree, sizeof(tree), svc, sizeof(svc), text);
 	setenv("MPFLOWD", faulty, 1);
 	started = start_for_the_stranger(&p);
 	setenv("MPFLOWD", plain, 1);
