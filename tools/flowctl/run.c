@@ -32,33 +32,33 @@ static int unreachable(const struct flowctl *f, int err, const struct mpf_flow_e
 int flowctl_client(struct flowctl *f, struct mpf_client **client)
 {
 	struct mpf_flow_error error;
-	int err;
+	int err = 0;
 
 	if (f->client == NULL) {
 		err = mpf_connect(&f->connect, &f->client, &error);
 		if (err) {
 			f->client = NULL;
-			return unreachable(f, err, &error);
+			unreachable(f, err, &error);
 		}
 	}
 	*client = f->client;
-	return 0;
+	return err;
 }
 
 static int monitor(struct flowctl *f, struct mpf_monitor **out)
 {
 	struct mpf_flow_error error;
-	int err;
+	int err = 0;
 
 	if (f->monitor == NULL) {
 		err = mpf_monitor_open(&f->connect, &f->monitor, &error);
 		if (err) {
 			f->monitor = NULL;
-			return unreachable(f, err, &error);
+			unreachable(f, err, &error);
 		}
 	}
 	*out = f->monitor;
-	return 0;
+	return err;
 }
 
 /* ------------------------------------------------------------------------ */
