@@ -187,14 +187,18 @@ printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress 
 	"$flowctl" 2>"$dir/err" >/dev/null && fail "a batch with refusals exits 0"
 grep -q "line 2: create refused" "$dir/err" && grep -q "line 5: create refused" "$dir/err" &&
 	grep -q "2 failed (lines 2, 5)" "$dir/err" || fail "failing lines not reported"
-printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\ncreate 0 ingress pattern eth / end actions drop / end\n' |
-	"$flowctl" --stop-on-error --depth 1 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
+printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\ncreate 0 ingress pattern eth / end actions drop / end\n' >"$dir/stop.txt"
+"$flowctl" --stop-on-error --depth 1 -f "$dir/stop.txt" 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
 grep -q "2 of 3 commands" "$dir/err" || fail "--stop-on-error did not stop: $(tail -1 "$dir/err")"
+# From a pipe, the lines after the stop are not read (it may never end).
+cat "$dir/stop.txt" | "$flowctl" --stop-on-error --depth 1 -f - 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
+grep -q "2 of 2 commands .*stopped at line 2: stdin not read further" "$dir/err" ||
+	fail "--stop-on-error, stdin: $(tail -1 "$dir/err")"
 # A refusal of the primary's (not flowctl's own check) stops at the line too:
 # the third line is not sent, its rule not made.
 before=$(json "d['instance']['rules']")
-printf 'create 0 ingress pattern eth / ipv4 src is 10.99.99.1 / end actions drop / end\ncreate 0 ingress pattern eth / end actions queue index 99 / end\ncreate 0 ingress pattern eth / ipv4 src is 10.99.99.2 / end actions drop / end\n' |
-	"$flowctl" --stop-on-error --depth 1 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
+printf 'create 0 ingress pattern eth / ipv4 src is 10.99.99.1 / end actions drop / end\ncreate 0 ingress pattern eth / end actions queue index 99 / end\ncreate 0 ingress pattern eth / ipv4 src is 10.99.99.2 / end actions drop / end\n' >"$dir/stop.txt"
+"$flowctl" --stop-on-error --depth 1 -f "$dir/stop.txt" 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
 grep -q "2 of 3 commands" "$dir/err" && [ "$(json "d['instance']['rules']")" -eq $((before + 1)) ] ||
 	fail "--stop-on-error ran past the primary's refusal: $(tail -1 "$dir/err")"
 n=$("$flowctl" -f - --json <"$dir/rules.txt" 2>/dev/null | python3 -c "
@@ -229,7 +233,28 @@ rc=0; "$flowctl" --json -f "$dir/nul.txt" 2>"$dir/err" >"$dir/out" || rc=$?
 printf 'create 0 ingress pattern eth / end actions drop / end\n' | iconv -f UTF-8 -t UTF-16LE >"$dir/utf16.txt"
 rc=0; "$flowctl" -f "$dir/utf16.txt" 2>"$dir/err" >/dev/null || rc=$?
 [ "$rc" -eq 2 ] && grep -q "line 1: a NUL byte at column 2" "$dir/err" || fail "a UTF-16 batch file: exit $rc"
-echo "ok - batch: summary, failing lines, --stop-on-error, no progress bar off a terminal, --json, not text refused"
+# From a pipe, the lines before the NUL have run: it stops there.
+before=$(json "d['instance']['rules']")
+rc=0; cat "$dir/nul.txt" | "$flowctl" -f - 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] && grep -q "stdin: line 1: a NUL byte at column 54: not a text file .*no line from it on was run" "$dir/err" &&
+	[ "$(json "d['instance']['rules']")" -eq "$before" ] || fail "a NUL in a batch on stdin: exit $rc"
+# A pipe's lines run as they come, not at its end: a feeder that stays.
+mkfifo "$dir/feed"
+"$flowctl" --json -f "$dir/feed" >"$dir/out" 2>"$dir/err" &
+feeder=$!
+exec 3>"$dir/feed"
+echo "create 0 ingress pattern eth / ipv4 src is 10.98.0.1 / end actions drop / end" >&3
+landed=
+for _ in $(seq 100); do
+	"$flowctl" list 0 | grep -q "src is 10.98.0.1 " && landed=1 && break
+	sleep 0.05
+done
+echo "destroy 0 rule $(sed -n 's/.*"id":\([0-9]*\).*/\1/p' "$dir/out")" >&3
+exec 3>&-
+wait "$feeder" || fail "a batch from a fifo: exit $?"
+[ -n "$landed" ] && grep -q '"commands":2,"done":2,"ok":2' "$dir/out" &&
+	! "$flowctl" list 0 | grep -q "src is 10.98.0.1 " || fail "a batch from a fifo: its first line waited for the end: $(cat "$dir/out")"
+echo "ok - batch: summary, failing lines, --stop-on-error, no progress bar off a terminal, --json, not text refused, a pipe's lines run as they come"
 
 out=$("$flowctl" flush 0) || fail "flush"
 [ "$(json "d['instance']['rules']")" -eq 0 ] || fail "flush left rules: $out"

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Batch mode: one command per line from a file or stdin. create and
- * destroy go through the asynchronous API with up to `depth` requests in
- * flight; any other command first waits for those (so a query or a flush
- * sees every rule above it) and runs synchronously. Completions arrive in
- * submission order; a failed one is reported with its line, re-parsed for
- * the caret. A progress bar is drawn on stderr when it is a terminal.
+ * Batch mode: one command per line from a file or stdin, read as it runs
+ * (a pipe's lines run as they come; memory holds the lines in flight, not
+ * the input). create and destroy go through the asynchronous API with up
+ * to `depth` requests in flight; any other command first waits for those
+ * (so a query or a flush sees every rule above it) and runs synchronously.
+ * Completions arrive in submission order; a failed one is reported with its
+ * line, re-parsed for the caret. A regular file is read once before it
+ * runs: a file that is not text is refused whole, and the progress bar
+ * (drawn on stderr when it is a terminal) knows the total. When a pipe
+ * pauses, what it sent is completed and reported before flowctl waits.
  */
 #include <bsd/libutil.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,9 +40,19 @@ struct line {
 struct batch {
 	struct flowctl *f;
 	struct mpf_client *client;
+	FILE *in;
+	const char *name;
+	char *buf; /* getline's */
+	size_t buf_size;
+	unsigned number; /* the input's lines read */
+	/* The lines read, by their index (a command's count from 0), kept in
+	 * a window of `window` slots: index % window. */
 	struct line *lines;
-	size_t count, cap;
-	unsigned commands; /* lines that hold a command */
+	size_t window, read;
+	unsigned commands; /* in the input (known), or read so far */
+	bool total_known;
+	unsigned *failed_lines; /* their numbers, in order */
+	size_t failed_cap;
 	unsigned done, failed;
 	bool usage_error, stop;
 	unsigned inflight;
@@ -53,52 +69,111 @@ static bool is_command(const char *s)
 	return *s != '\0' && *s != '#';
 }
 
-static int read_lines(struct batch *b, FILE *in, const char *name)
+/*
+ * The next line of the input that holds a command, in b->buf: 1, 0 at its
+ * end, or -errno. Not text (a NUL would end the line early, and every line
+ * of a UTF-16 file after its first would read as blank): -EINVAL, said on
+ * stderr; `whole` tells whether nothing of the input was run.
+ */
+static int next_command(struct batch *b, bool whole)
 {
-	char *text = NULL;
-	size_t size = 0;
 	ssize_t n;
-	unsigned number = 0;
 
-	while ((n = getline(&text, &size, in)) >= 0) {
-		const char *nul = memchr(text, '\0', (size_t)n);
+	while ((n = getline(&b->buf, &b->buf_size, b->in)) >= 0) {
+		const char *nul = memchr(b->buf, '\0', (size_t)n);
 
-		number++;
-		/* Not text: a NUL would end the line early, and every line of
-		 * a UTF-16 file after its first would read as blank. Nothing
-		 * is run rather than what a reader of the file would not see. */
+		b->number++;
 		if (nul) {
 			fprintf(stderr,
 				"flowctl: %s: line %u: a NUL byte at column %zu: not a text file "
-				"(UTF-16? convert it to UTF-8); nothing was run\n",
-				name, number, (size_t)(nul - text) + 1);
+				"(UTF-16? convert it to UTF-8); %s\n",
+				b->name, b->number, (size_t)(nul - b->buf) + 1,
+				whole ? "nothing was run" : "no line from it on was run");
 			b->usage_error = true;
-			free(text);
 			return -EINVAL;
 		}
-		if (!is_command(text))
-			continue;
-		if (b->count == b->cap) {
-			size_t cap = b->cap ? 2 * b->cap : 1024;
-			struct line *grown = realloc(b->lines, cap * sizeof(*grown));
-
-			if (grown == NULL)
-				break;
-			b->lines = grown;
-			b->cap = cap;
-		}
-		b->lines[b->count++] = (struct line){.text = strdup(text), .number = number};
-		if (b->lines[b->count - 1].text == NULL)
-			break;
+		if (is_command(b->buf))
+			return 1;
 	}
-	free(text);
-	if (ferror(in) || !feof(in)) {
-		fprintf(stderr, "flowctl: reading %s: %s\n", name,
-			ferror(in) ? strerror(errno) : "out of memory");
+	if (ferror(b->in)) {
+		fprintf(stderr, "flowctl: reading %s: %s\n", b->name, strerror(errno));
 		return -EIO;
 	}
-	b->commands = (unsigned)b->count;
 	return 0;
+}
+
+/* A regular file, read once before it runs: its commands counted, and
+ * refused whole if it is not text. Then read again from its start. */
+static int prescan(struct batch *b)
+{
+	struct stat st;
+	off_t start = ftello(b->in);
+	int r;
+
+	if (fstat(fileno(b->in), &st) != 0 || !S_ISREG(st.st_mode) || start < 0)
+		return 0;
+	while ((r = next_command(b, true)) == 1)
+		b->commands++;
+	if (r < 0)
+		return r;
+	if (fseeko(b->in, start, SEEK_SET) != 0) {
+		fprintf(stderr, "flowctl: reading %s: %s\n", b->name, strerror(errno));
+		return -EIO;
+	}
+	b->number = 0;
+	b->total_known = true;
+	return 0;
+}
+
+/* Read the next command into its slot of the window (`*index`), waiting
+ * for the completions of the line that held the slot: 1, 0 at the end of
+ * the input, or -errno. */
+static int collect(struct batch *b, unsigned keep);
+
+/* Nothing to read on the input's descriptor now (what stdio holds aside). */
+static bool input_idle(const struct batch *b)
+{
+	struct pollfd pfd = {.fd = fileno(b->in), .events = POLLIN};
+
+	return poll(&pfd, 1, 0) == 0;
+}
+
+static int read_line(struct batch *b, size_t *index)
+{
+	struct line *l = &b->lines[b->read % b->window];
+	int r;
+
+	/* A pipe that pauses (a feeder waiting for its next rules): what it
+	 * sent so far is done and reported before flowctl waits for more. */
+	if (!b->total_known && b->client && input_idle(b)) {
+		r = collect(b, 0);
+		fflush(stdout);
+		if (r)
+			return r;
+	}
+	r = next_command(b, false);
+
+	if (r <= 0) {
+		if (r == -EINVAL)
+			b->stop = true;
+		return r;
+	}
+	while (l->pending) {
+		int err = collect(b, b->inflight - 1);
+
+		if (err)
+			return err;
+	}
+	free(l->text);
+	*l = (struct line){.text = strdup(b->buf), .number = b->number};
+	if (l->text == NULL) {
+		fprintf(stderr, "flowctl: reading %s: out of memory\n", b->name);
+		return -ENOMEM;
+	}
+	if (!b->total_known)
+		b->commands++;
+	*index = b->read++;
+	return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -125,10 +200,17 @@ static void draw(struct batch *b, bool final)
 	if (!b->progress || (!final && now - b->drawn_ns < 100000000u))
 		return;
 	b->drawn_ns = now;
+	rate_text(speed, sizeof(speed), rate);
+	if (!b->total_known) { /* a pipe: no end to measure against */
+		fprintf(stderr, "\r%u done %8s\033[K", b->done, speed);
+		if (final)
+			fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+		return;
+	}
 	for (unsigned i = 0; i < width; i++)
 		bar[i] = i < filled ? '#' : ' ';
 	bar[width] = '\0';
-	rate_text(speed, sizeof(speed), rate);
 	fprintf(stderr, "\r[%s] %u/%u %3u%% %8s ETA %u:%02u\033[K", bar, b->done, b->commands,
 		b->commands ? (unsigned)(100ull * b->done / b->commands) : 100u, speed, eta / 60,
 		eta % 60);
@@ -144,6 +226,17 @@ static void draw(struct batch *b, bool final)
 static void line_failed(struct batch *b, struct line *l)
 {
 	if (!l->failed) {
+		if (b->failed == b->failed_cap) {
+			size_t cap = b->failed_cap ? 2 * b->failed_cap : 64;
+			unsigned *grown = realloc(b->failed_lines, cap * sizeof(*grown));
+
+			if (grown) {
+				b->failed_lines = grown;
+				b->failed_cap = cap;
+			}
+		}
+		if (b->failed < b->failed_cap)
+			b->failed_lines[b->failed] = l->number;
 		l->failed = true;
 		b->failed++;
 	}
@@ -155,7 +248,7 @@ static void completed(struct batch *b, const struct mpf_completion *c)
 {
 	size_t index = (size_t)(c->user_data >> HANDLE_BITS);
 	unsigned k = (unsigned)(c->user_data & ((1u << HANDLE_BITS) - 1));
-	struct line *l = &b->lines[index];
+	struct line *l = &b->lines[index % b->window];
 	struct grammar_error syntax;
 
 	b->inflight--;
@@ -245,7 +338,7 @@ static int line(struct batch *b, size_t index)
 {
 	struct flowctl *f = b->f;
 	struct grammar_command *cmd = f->cmd;
-	struct line *l = &b->lines[index];
+	struct line *l = &b->lines[index % b->window];
 	struct mpf_flow_error error = {.cause = -1};
 	struct grammar_error syntax;
 	unsigned total;
@@ -338,9 +431,8 @@ static void summary(const struct batch *b, double seconds)
 		       "\"unanswered\":%u,\"seconds\":%.3f,\"failed_lines\":[",
 		       b->commands, b->done, b->done - b->failed, b->failed, b->unanswered,
 		       seconds);
-		for (size_t i = 0; i < b->count; i++)
-			if (b->lines[i].failed)
-				printf("%s%u", shown++ ? "," : "", b->lines[i].number);
+		for (size_t i = 0; i < b->failed && i < b->failed_cap; i++)
+			printf("%s%u", i ? "," : "", b->failed_lines[i]);
 		printf("]}}\n");
 		return;
 	}
@@ -348,34 +440,54 @@ static void summary(const struct batch *b, double seconds)
 		b->commands, seconds, speed, b->done - b->failed, b->failed);
 	if (b->unanswered)
 		fprintf(stderr, ", %u unanswered (done or not: the primary went)", b->unanswered);
-	for (size_t i = 0; i < b->count && shown < FAILED_SHOWN; i++)
-		if (b->lines[i].failed)
-			fprintf(stderr, "%s%u", shown++ ? ", " : " (lines ", b->lines[i].number);
+	if (b->stop && !b->total_known)
+		fprintf(stderr, ", stopped at line %u: %s not read further", b->number, b->name);
+	for (; shown < b->failed && shown < b->failed_cap && shown < FAILED_SHOWN; shown++)
+		fprintf(stderr, "%s%u", shown ? ", " : " (lines ", b->failed_lines[shown]);
 	fprintf(stderr, "%s%s\n", b->failed > FAILED_SHOWN ? ", ..." : "", shown ? ")" : "");
+}
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; b->lines && i < b->window; i++)
+		free(b->lines[i].text);
+	free(b->lines);
+	free(b->failed_lines);
+	free(b->report);
+	free(b->buf);
 }
 
 int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 {
-	struct batch b = {.f = f, .progress = isatty(STDERR_FILENO) == 1};
-	int status, err = read_lines(&b, in, name);
+	struct batch b = {.f = f,
+			  .in = in,
+			  .name = name,
+			  .progress = isatty(STDERR_FILENO) == 1,
+			  /* Lines with requests in flight: `depth` at most, and
+			   * the one being read. */
+			  .window = (size_t)f->depth + 2};
+	size_t index = 0;
+	int status, err = prescan(&b), r = 0;
 
 	if (err) { /* nothing was run: the reason is on stderr, no summary */
-		for (size_t i = 0; i < b.count; i++)
-			free(b.lines[i].text);
-		free(b.lines);
+		batch_free(&b);
 		return b.usage_error ? FLOWCTL_USAGE : FLOWCTL_REFUSED;
 	}
+	b.lines = calloc(b.window, sizeof(*b.lines));
 	b.report = malloc(sizeof(*b.report));
-	if (b.report == NULL)
+	if (b.lines == NULL || b.report == NULL)
 		err = -ENOMEM;
-	if (!err && b.count)
-		err = flowctl_client(f, &b.client);
 	b.start_ns = clock_ns(CLOCK_MONOTONIC);
-	for (size_t i = 0; !err && i < b.count && !b.stop; i++) {
-		err = line(&b, i);
+	while (!err && !b.stop && (r = read_line(&b, &index)) == 1) {
+		if (b.client == NULL)
+			err = flowctl_client(f, &b.client);
+		if (!err)
+			err = line(&b, index);
 		draw(&b, false);
 	}
-	if (!err)
+	if (!err && r < 0 && r != -EINVAL) /* the input failed: the reason is on stderr */
+		err = r;
+	if (!err && b.client)
 		err = collect(&b, 0);
 	if (err && !b.unanswered) /* a submit that failed: what went before */
 		b.unanswered = b.inflight;
@@ -384,9 +496,6 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 	status = b.usage_error				  ? FLOWCTL_USAGE
 		 : err || b.failed || b.done < b.commands ? FLOWCTL_REFUSED
 							  : FLOWCTL_OK;
-	for (size_t i = 0; i < b.count; i++)
-		free(b.lines[i].text);
-	free(b.lines);
-	free(b.report);
+	batch_free(&b);
 	return status;
 }
