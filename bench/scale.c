@@ -10,7 +10,9 @@
  * memory each rule costs (from /proc/PID/smaps_rollup), counter queries
  * from shared memory, a monitor's walk of the directory without the text
  * (what flowstat does each interval), `flowstat --once --interval 0` (the
- * top 20 printed; $FLOWSTAT), a stop (every rule out of the device), a
+ * top 20 printed; $FLOWSTAT), flowstat's live view on a terminal (the time
+ * to its first frame, then the share of a core it takes at the default
+ * interval, 1 s: no traffic moves the counters here), a stop (every rule out of the device), a
  * restart (the journal replayed) and a flush of them all.
  * For the insert, where the primary's CPU time went (/proc/PID/stat): the
  * share of it its loop's thread was on a CPU, the time of its other
@@ -19,10 +21,13 @@
  * takes.
  *
  *   MPFLOWD=build/server/mpflowd FLOWSTAT=build/tools/flowstat \
- *   build/bench/scale [--rules N]
+ *   build/bench/scale [--rules N] [--live-seconds S]
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +41,7 @@
 
 struct figures {
 	double start_s, insert_s, query_ns, scan_s, flowstat_s, stop_s, replay_s, flush_s;
+	double live_first_s, live_cpu;	    /* flowstat's live view: first frame, share of a core */
 	double shared_bytes, private_bytes; /* per rule */
 	/* During the insert: the primary's loop thread on a CPU (0-1), the
 	 * CPU seconds of its other threads, and its kernel seconds. */
@@ -72,6 +78,24 @@ static int cpu_time(pid_t pid, bool loop_only, struct cpu *c)
 	c->user = (double)user / tick;
 	c->kernel = (double)kernel / tick;
 	return 0;
+}
+
+/* The nanoseconds a single-threaded process has run on a CPU
+ * (/proc/PID/schedstat: finer than the clock ticks of stat), or -1. */
+static double run_ns(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "%llu", &ns);
+	fclose(f);
+	return n == 1 ? (double)ns : -1;
 }
 
 /* A field of /proc/PID/smaps_rollup, in bytes; -1 if missing. */
@@ -127,7 +151,93 @@ static double flowstat_once(const char *flowstat, const char *dir)
 	return (bench_now_ns() - t0) / 1e9;
 }
 
-static int measure(uint32_t count, const char *flowstat, struct figures *f)
+/* Read and drop what a terminal's program writes, for `ms` (or until its
+ * first bytes, with `first`): the bytes read, or -1 when it closed. */
+static long drain(int fd, int ms, bool first)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	double until = bench_now_ns() + ms * 1e6;
+	char buf[65536];
+	long total = 0;
+	ssize_t n;
+
+	while (bench_now_ns() < until && !(first && total)) {
+		if (poll(&pfd, 1, (int)((until - bench_now_ns()) / 1e6) + 1) <= 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return -1;
+		total += n;
+	}
+	return total;
+}
+
+/*
+ * flowstat's live view at its default interval on a pseudo-terminal of
+ * 50 rows: the wall time to its first frame, then the share of a core it
+ * takes (its CPU time over the wall time) for `seconds`. 0, or -1.
+ */
+static int flowstat_live(const char *flowstat, const char *dir, double seconds, struct figures *f)
+{
+	char binary[4096], runtime[] = "--runtime-dir", where[sizeof(((struct primary *)0)->dir)];
+	char *const argv[] = {binary, runtime, where, NULL};
+	struct winsize ws = {.ws_row = 50, .ws_col = 200};
+	posix_spawn_file_actions_t actions;
+	double c0, c1;
+	int master, terminal, status, rc, err = -1;
+	double t0, t1;
+	pid_t pid;
+
+	if ((size_t)snprintf(binary, sizeof(binary), "%s", flowstat) >= sizeof(binary) ||
+	    (size_t)snprintf(where, sizeof(where), "%s", dir) >= sizeof(where) ||
+	    openpty(&master, &terminal, NULL, NULL, &ws) != 0)
+		return -1;
+	rc = posix_spawn_file_actions_init(&actions);
+	for (int fd = 0; rc == 0 && fd < 3; fd++)
+		rc = posix_spawn_file_actions_adddup2(&actions, terminal, fd);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclose(&actions, master);
+	if (rc == 0)
+		rc = posix_spawn(&pid, flowstat, &actions, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&actions);
+	close(terminal);
+	if (rc != 0) {
+		fprintf(stderr, "scale: %s: %s\n", flowstat, strerror(rc));
+		close(master);
+		return -1;
+	}
+	/* The first frame: its first bytes (nothing is written before it). */
+	t0 = bench_now_ns();
+	if (drain(master, 60000, true) <= 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+		close(master);
+		fprintf(stderr, "scale: %s (the live view) drew nothing in 60 s\n", flowstat);
+		return -1;
+	}
+	f->live_first_s = (bench_now_ns() - t0) / 1e9;
+	/* The frames after it, at the default interval. */
+	if ((c0 = run_ns(pid)) >= 0) {
+		t1 = bench_now_ns();
+		drain(master, (int)(seconds * 1000), false);
+		if ((c1 = run_ns(pid)) >= 0) {
+			f->live_cpu = (c1 - c0) / (bench_now_ns() - t1);
+			err = 0;
+		}
+	}
+	if (write(master, "q", 1) != 1)
+		kill(pid, SIGTERM);
+	while (drain(master, 100, false) >= 0 && waitpid(pid, &status, WNOHANG) == 0)
+		;
+	if (waitpid(pid, &status, 0) == pid && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		err = -1;
+	close(master);
+	if (err)
+		fprintf(stderr, "scale: %s (the live view) failed\n", flowstat);
+	return err;
+}
+
+static int measure(uint32_t count, const char *flowstat, double live_seconds, struct figures *f)
 {
 	static const char *const args[] = {"--max-rules", "16777216", NULL};
 	struct mpf_connect_options o = {0};
@@ -187,6 +297,8 @@ static int measure(uint32_t count, const char *flowstat, struct figures *f)
 	}
 	if (flowstat && (f->flowstat_s = flowstat_once(flowstat, p.dir)) < 0)
 		goto fail;
+	if (flowstat && flowstat_live(flowstat, p.dir, live_seconds, f) != 0)
+		goto fail;
 	mpf_disconnect(c);
 	t0 = bench_now_ns();
 	if (primary_stop(&p) != 0)
@@ -241,14 +353,17 @@ int main(int argc, char **argv)
 {
 	uint32_t rules = 10000000, base;
 	const char *flowstat = getenv("FLOWSTAT");
+	double live_seconds = 10;
 	struct figures a, b;
 	double small;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
 			rules = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--live-seconds") == 0 && i + 1 < argc)
+			live_seconds = strtod(argv[++i], NULL);
 		else {
-			fprintf(stderr, "usage: %s [--rules N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--rules N] [--live-seconds S]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -256,9 +371,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "scale: --rules between 100 and 16000000\n");
 		return 2;
 	}
+	if (!(live_seconds >= 1 && live_seconds <= 600)) {
+		fprintf(stderr, "scale: --live-seconds between 1 and 600\n");
+		return 2;
+	}
 	base = rules / 100;
 	small = small_start();
-	if (small < 0 || measure(base, flowstat, &a) != 0 || measure(rules, flowstat, &b) != 0)
+	if (small < 0 || measure(base, flowstat, live_seconds, &a) != 0 ||
+	    measure(rules, flowstat, live_seconds, &b) != 0)
 		return 1;
 	printf("bench/scale: soft backend, persistent rules: eth / ipv4 src is A / udp dst is 4789 "
 	       "/ end actions count / queue index 1 / end\n");
@@ -277,10 +397,14 @@ int main(int argc, char **argv)
 	    false);
 	row("counter query from shared memory", a.query_ns, b.query_ns, 1, 1, "ns", false);
 	row("directory walk, no text (flowstat)", a.scan_s, b.scan_s, base, rules, "s", true);
-	if (flowstat)
+	if (flowstat) {
 		row("flowstat --once --interval 0 (top 20)", a.flowstat_s, b.flowstat_s, 1, 1, "s",
 		    false);
-	else
+		row("flowstat live view: first frame", a.live_first_s, b.live_first_s, 1, 1, "s",
+		    false);
+		row("  then, of a core (1 s interval, idle)", 100 * a.live_cpu, 100 * b.live_cpu, 1,
+		    1, "%", false);
+	} else
 		printf("  flowstat --once: not run ($FLOWSTAT names no binary)\n");
 	row("stop (every rule out of the device)", a.stop_s, b.stop_s, base, rules, "s", true);
 	row("restart (journal replay)", a.replay_s, b.replay_s, base, rules, "s", true);
