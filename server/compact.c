@@ -196,7 +196,8 @@ static void drop(struct server *s)
 	c->ready = false;
 	loop_close(s, c->fd); /* unlinked below: its blocks are freed */
 	c->fd = -1;
-	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT)
+	/* None to remove (read-only: none could be made) is no news. */
+	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT && errno != EROFS)
 		log_warn("journal %s: cannot remove %s", s->journal.path, c->name);
 }
 
@@ -248,8 +249,9 @@ int compact_init(struct server *s)
 	if (c->bell < 0)
 		return -errno;
 	/* What a compaction that a crash cut short left (a symlink is
-	 * removed, not followed). */
-	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT)
+	 * removed, not followed). On a read-only state it stays: a
+	 * compaction removes it first anyway. */
+	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT && errno != EROFS)
 		return -errno;
 	return 0;
 }

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "server/journal_file.h"
+#include "shm/clock.h"
 
 #define JOURNAL_COMPACT_AT    4096u /* dead records before compaction is worth it */
 #define JOURNAL_COMPACT_SHORT 64u   /* the same, where the disk's room runs short */
@@ -558,6 +559,7 @@ int journal_open(struct server *s)
 	uint8_t *data = NULL;
 	struct stat st;
 	uint64_t size;
+	bool read_only = false;
 	int fd, err = 0;
 
 	j->fd = j->rebuild.fd = -1;
@@ -570,13 +572,21 @@ int journal_open(struct server *s)
 		return err;
 	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, j->refusal,
 			   sizeof(j->refusal));
-	if (fd < 0)
+	if (fd == -EROFS) {
+		/* A state file system mounted read-only (after errors, say):
+		 * the rules are restored from the file as it is, and
+		 * persistent requests refused until it can be rewritten. */
+		read_only = true;
+		fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDONLY, j->refusal,
+				   sizeof(j->refusal));
+	}
+	if (fd < 0 && !(read_only && fd == -ENOENT))
 		return fd; /* the caller says why: j->refusal */
-	if (fstat(fd, &st) != 0) {
+	if (fd >= 0 && fstat(fd, &st) != 0) {
 		err = -errno;
 		goto out;
 	}
-	size = (uint64_t)st.st_size;
+	size = fd >= 0 ? (uint64_t)st.st_size : 0;
 	if (size > JOURNAL_FILE_MAX) {
 		err = -EFBIG;
 		goto out;
@@ -652,16 +662,21 @@ int journal_open(struct server *s)
 	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
 	rules_restored(s);
 	j->records = sc.records;
-	if (sc.stop) {
+	if (sc.stop || read_only) {
 		/* A fresh journal of what was restored. */
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		fd = -1;
 		err = rebuild_now(s);
 		if (err) {
 			journal_set_broken(s, err);
-			log_warnx("journal %s: no new journal written (%s): the damaged one keeps "
-				  "its name, and persistent requests are refused until one is",
-				  j->path, strerror(-err));
+			j->said_err = err; /* said here: not again at each retry */
+			j->said_ns = clock_ns(CLOCK_MONOTONIC);
+			log_warnx("journal %s: no new journal written (%s): %s, and persistent "
+				  "requests are refused until one is (tried each second)",
+				  j->path, strerror(-err),
+				  sc.stop ? "the damaged one keeps its name"
+					  : "its rules were restored from it as it is");
 			err = 0;
 		}
 	} else {

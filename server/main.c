@@ -140,17 +140,28 @@ static void state_lock_write_pid(int fd)
 static int take_state_lock(struct server *s)
 {
 	char name[48], reason[PATH_MAX + 160], text[STATE_LOCK_PID_LEN + 1] = "";
+	bool read_only = false;
 	int fd;
 
 	snprintf(name, sizeof(name), INSTANCE_FMT ".lock", s->config.instance);
 	fd = dir_open_file(s->state_fd, s->config.state_dir, name, O_RDWR | O_CREAT, reason,
 			   sizeof(reason));
+	if (fd == -EROFS) {
+		/* A read-only state (the journal then restores, and refuses
+		 * persistent requests): flock needs no write, the file must
+		 * be there already (any journal's start made it). */
+		read_only = true;
+		fd = dir_open_file(s->state_fd, s->config.state_dir, name, O_RDONLY, reason,
+				   sizeof(reason));
+	}
 	if (fd < 0) {
-		fprintf(stderr, SERVER_NAME ": state lock %s\n", reason);
+		fprintf(stderr, SERVER_NAME ": state lock %s%s\n", reason,
+			read_only ? " (the state file system is read-only)" : "");
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		state_lock_write_pid(fd);
+		if (!read_only)
+			state_lock_write_pid(fd);
 		return fd;
 	}
 	if (errno == EWOULDBLOCK) {

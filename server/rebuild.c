@@ -35,10 +35,11 @@
 #include "server/journal_file.h"
 #include "shm/clock.h"
 
-#define REBUILD_STEP_NS	 1000000ull    /* of writing in one loop round */
-#define REBUILD_RETRY_NS 1000000000ull /* from a failed rebuild to the next */
-#define REBUILD_CHECK	 256u	       /* rules between looks at the clock */
-#define REBUILD_TAG_MASK 0xffffffu     /* of a rebuild's generation: its chain's tag */
+#define REBUILD_STEP_NS	     1000000ull	    /* of writing in one loop round */
+#define REBUILD_RETRY_NS     1000000000ull  /* from a failed rebuild to the next */
+#define REBUILD_SAY_AGAIN_NS 60000000000ull /* the same failure, said again */
+#define REBUILD_CHECK	     256u	    /* rules between looks at the clock */
+#define REBUILD_TAG_MASK     0xffffffu	    /* of a rebuild's generation: its chain's tag */
 
 /* The new file's name in the state directory. */
 static void new_name(const struct journal *j, char *out, size_t size)
@@ -201,6 +202,7 @@ static void adopt(struct server *s)
 	j->file++;
 	j->sync_target = 0;
 	journal_set_broken(s, 0);
+	j->said_err = 0; /* the next failure is news */
 	j->damaged = j->damage_kept = false;
 	commit_durable(s, j->end);
 }
@@ -236,11 +238,18 @@ int rebuild_now(struct server *s)
 static void failed(struct server *s, int err)
 {
 	struct journal *j = &s->journal;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	drop(s);
-	j->retry_ns = clock_ns(CLOCK_MONOTONIC) + REBUILD_RETRY_NS;
+	j->retry_ns = now + REBUILD_RETRY_NS;
+	/* A read-only or full disk fails each second for as long as it
+	 * lasts: said when the reason changes, and once a minute. */
+	if (err == j->said_err && now - j->said_ns < REBUILD_SAY_AGAIN_NS)
+		return;
+	j->said_err = err;
+	j->said_ns = now;
 	log_warnx("journal %s: not rewritten (%s): persistent requests are refused until it is; "
-		  "tried again in a second",
+		  "tried again each second",
 		  j->path, strerror(-err));
 }
 
@@ -329,9 +338,10 @@ int rebuild_init(struct server *s)
 
 	s->journal.rebuild.fd = -1;
 	/* What a rebuild that a crash cut short left (a symlink is removed,
-	 * not followed). */
+	 * not followed). On a read-only state it stays: a rebuild removes it
+	 * first anyway. */
 	new_name(&s->journal, name, sizeof(name));
-	if (unlinkat(s->state_fd, name, 0) != 0 && errno != ENOENT)
+	if (unlinkat(s->state_fd, name, 0) != 0 && errno != ENOENT && errno != EROFS)
 		return -errno;
 	return 0;
 }

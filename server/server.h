@@ -363,7 +363,11 @@ struct journal {
 	 * and is linked aside (`damage_kept`) first, never overwritten. */
 	bool damaged, damage_kept;
 	uint64_t retry_ns; /* when the next rebuild of a broken journal is tried */
-	bool frozen;	   /* shutting down: destroys are not journaled */
+	/* The last failed rebuild said (the same failure is said again once a
+	 * minute, not at each retry). */
+	int said_err;
+	uint64_t said_ns;
+	bool frozen; /* shutting down: destroys are not journaled */
 	struct journal_meter *meters;
 	unsigned n_meters;
 	struct journal_orphan *orphans;

@@ -904,6 +904,67 @@ static void test_a_full_disk_fails_destroys_and_still_restarts(void **state)
 	free(found);
 }
 
+/*
+ * A state file system remounted read-only (ext4's errors=remount-ro, say)
+ * while the primary was down: it still starts, restores the rules from the
+ * journal as it is, serves non-persistent rules and refuses persistent
+ * requests with EROFS; once the file system is writable again a new
+ * journal is written within seconds, and what is made from then on comes
+ * back after a kill -9 with the rules of before.
+ */
+static void test_a_read_only_state_still_starts_and_recovers(void **state)
+{
+	char dir[96];
+	const char *args[] = {"--max-rules", "1024", "--state-dir", dir, NULL};
+	uint64_t want[11], handle;
+	struct mpf_flow_error error;
+	struct sample_rule s;
+	struct mpf_client *c;
+	struct primary p;
+	int err = -1;
+
+	(void)state;
+	if (!state_on_tmpfs(&p, "1024", "1m", dir, sizeof(dir)))
+		skip();
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(create(c, i, 1, &want[i], &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	assert_int_equal(
+		mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL), 0);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, want, 10);
+	assert_int_equal(primary_connect(&p, "during", &c), 0);
+	assert_int_equal(create(c, 10, 1, &handle, &error), -EROFS);
+	assert_non_null(strstr(error.message, strerror(EROFS)));
+	assert_int_equal(mpf_flow_destroy(c, 0, want[0], &error), -EROFS);
+	sample_rule_init(&s, 11);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error),
+			 0);
+
+	/* Writable again: served again within a few of its once-a-second
+	 * tries. */
+	assert_int_equal(mount(NULL, dir, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL), 0);
+	for (unsigned i = 0; i < 100 && err != 0; i++) {
+		err = create(c, 10, 1, &want[10], &error);
+		if (err) {
+			assert_int_equal(err, -EROFS);
+			usleep(50000);
+		}
+	}
+	assert_int_equal(err, 0);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, want, 11);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void **state)
 {
 	const char *const full[] = {"--max-rules", "1024", "--queues", "4", NULL};
@@ -2058,6 +2119,7 @@ int main(void)
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
 		cmocka_unit_test(test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written),
+		cmocka_unit_test(test_a_read_only_state_still_starts_and_recovers),
 		cmocka_unit_test(test_a_small_state_directory_is_compacted_not_filled),
 		cmocka_unit_test(test_a_third_full_state_directory_is_compacted_in_time),
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
