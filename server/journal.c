@@ -559,7 +559,7 @@ int journal_open(struct server *s)
 	uint8_t *data = NULL;
 	struct stat st;
 	uint64_t size;
-	bool read_only = false;
+	bool read_only = false, fresh;
 	int fd, err = 0;
 
 	j->fd = j->rebuild.fd = -1;
@@ -570,7 +570,9 @@ int journal_open(struct server *s)
 		err = rebuild_init(s);
 	if (err)
 		return err;
-	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR | O_CREAT, j->refusal,
+	/* None yet: written whole (its epoch, synced, renamed into place)
+	 * below, so that an empty journal is never mpflowd's doing. */
+	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR, j->refusal,
 			   sizeof(j->refusal));
 	if (fd == -EROFS) {
 		/* A state file system mounted read-only (after errors, say):
@@ -580,13 +582,21 @@ int journal_open(struct server *s)
 		fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDONLY, j->refusal,
 				   sizeof(j->refusal));
 	}
-	if (fd < 0 && !(read_only && fd == -ENOENT))
+	if (fd < 0 && fd != -ENOENT)
 		return fd; /* the caller says why: j->refusal */
+	fresh = fd == -ENOENT;
 	if (fd >= 0 && fstat(fd, &st) != 0) {
 		err = -errno;
 		goto out;
 	}
 	size = fd >= 0 ? (uint64_t)st.st_size : 0;
+	if (fd >= 0 && size == 0)
+		log_warnx(
+			"journal %s is empty (0 bytes): no rule or meter to restore. mpflowd "
+			"never leaves an empty journal (it writes a new one whole): if it held "
+			"rules, they were lost outside mpflowd (truncated by hand, or by the file "
+			"system)",
+			j->path);
 	if (size > JOURNAL_FILE_MAX) {
 		err = -EFBIG;
 		goto out;
@@ -662,8 +672,9 @@ int journal_open(struct server *s)
 	shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
 	rules_restored(s);
 	j->records = sc.records;
-	if (sc.stop || read_only) {
-		/* A fresh journal of what was restored. */
+	if (sc.stop || read_only || fresh) {
+		/* A fresh journal of what was restored (of nothing, when there
+		 * was none). */
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -675,8 +686,9 @@ int journal_open(struct server *s)
 			log_warnx("journal %s: no new journal written (%s): %s, and persistent "
 				  "requests are refused until one is (tried each second)",
 				  j->path, strerror(-err),
-				  sc.stop ? "the damaged one keeps its name"
-					  : "its rules were restored from it as it is");
+				  sc.stop     ? "the damaged one keeps its name"
+				  : read_only ? "its rules were restored from it as it is"
+					      : "there was none to restore from");
 			err = 0;
 		}
 	} else {

@@ -905,6 +905,41 @@ static void test_a_full_disk_fails_destroys_and_still_restarts(void **state)
 }
 
 /*
+ * A first start writes its journal whole (its epoch synced in a new file
+ * before that file takes the journal's name, so that no crash leaves an
+ * empty journal): there is one, not empty, once it is ready. An empty
+ * journal found at a start (what it held was lost outside mpflowd) is
+ * said in the log, and the start goes on.
+ */
+static void test_an_empty_journal_is_never_left_and_is_said(void **state)
+{
+	char path[128];
+	uint64_t handle;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(primary_start(&p, NULL), 0);
+	kill_primary(&p);
+	snprintf(path, sizeof(path), "%s/default.journal", p.dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 0);
+	assert_int_equal(primary_log_lines(&p, "is empty"), 0);
+
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(primary_restart(&p, NULL), 0);
+	assert_int_equal(primary_log_lines(&p, "is empty (0 bytes): no rule or meter to restore"),
+			 1);
+	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	assert_int_equal(create(c, 1, 1, &handle, &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
  * A state file system remounted read-only (ext4's errors=remount-ro, say)
  * while the primary was down: it still starts, restores the rules from the
  * journal as it is, serves non-persistent rules and refuses persistent
@@ -2119,6 +2154,7 @@ int main(void)
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
 		cmocka_unit_test(test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written),
+		cmocka_unit_test(test_an_empty_journal_is_never_left_and_is_said),
 		cmocka_unit_test(test_a_read_only_state_still_starts_and_recovers),
 		cmocka_unit_test(test_a_small_state_directory_is_compacted_not_filled),
 		cmocka_unit_test(test_a_third_full_state_directory_is_compacted_in_time),
