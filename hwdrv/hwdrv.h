@@ -29,6 +29,9 @@ struct hwdrv_config {
 	 * "live:IFNAME"; NULL: none), a directory for per-queue pcap dumps
 	 * (NULL: none), and the bytes of each attached RX queue's ring. */
 	const char *sources[HWDRV_PORTS_MAX];
+	/* Where each was set ("FILE:LINE"; NULL: the command line), named by
+	 * the message that refuses it. */
+	const char *source_from[HWDRV_PORTS_MAX];
 	const char *dump_dir;
 	/* dump_dir opened and checked by the caller (the primary's trust
 	 * boundary, server/dirs.c): the files are made through it, never by

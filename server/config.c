@@ -292,6 +292,11 @@ static int set_key(struct server_config *cfg, const struct key *k, const char *v
 			return refuse(o, k, "port %lu: a source longer than %zu bytes", port,
 				      sizeof(cfg->sources[0]) - 1);
 		snprintf(cfg->sources[port], sizeof(cfg->sources[0]), "%s", spec + 1);
+		if (o->file)
+			snprintf(cfg->source_from[port], sizeof(cfg->source_from[0]), "%s:%u",
+				 o->file, o->line);
+		else
+			cfg->source_from[port][0] = '\0';
 		return 0;
 	}
 	}
@@ -586,10 +591,16 @@ static int finish(struct server_config *cfg)
 	}
 	for (unsigned p = 0; p < HWDRV_PORTS_MAX; p++) {
 		if (cfg->sources[p][0] && p >= cfg->device.ports) {
-			say("source %u: the device has %u port(s)", p, cfg->device.ports);
+			if (cfg->source_from[p][0])
+				say("%s: source: port %u: the device has %u port(s)",
+				    cfg->source_from[p], p, cfg->device.ports);
+			else
+				say("--source: port %u: the device has %u port(s)", p,
+				    cfg->device.ports);
 			return 2;
 		}
 		cfg->device.sources[p] = cfg->sources[p][0] ? cfg->sources[p] : NULL;
+		cfg->device.source_from[p] = cfg->source_from[p][0] ? cfg->source_from[p] : NULL;
 	}
 	cfg->device.dump_dir = cfg->dump_dir[0] ? cfg->dump_dir : NULL;
 	cfg->device.device_name = cfg->device_name[0] ? cfg->device_name : NULL;

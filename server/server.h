@@ -52,6 +52,9 @@ struct server_config {
 	int log_level;
 	struct hwdrv_config device; /* its strings point at the arrays below */
 	char sources[HWDRV_PORTS_MAX][128];
+	/* Where each source was set: "FILE:LINE" of the configuration, or
+	 * empty (the command line), for the messages that refuse it. */
+	char source_from[HWDRV_PORTS_MAX][PATH_MAX + 16];
 	char dump_dir[PATH_MAX];
 	char device_name[64];
 	char config_path[PATH_MAX]; /* the file read; empty: none */

@@ -128,6 +128,24 @@ static int workers_open(struct soft *soft, struct mpf_flow_error *error)
 	return 0;
 }
 
+/* A source's refusal ("--source SPEC: why") named where the configuration
+ * file set it ("FILE:LINE: source SPEC: why"); as it is when `from` is NULL
+ * (the command line). */
+static void source_named(struct mpf_flow_error *error, const char *from)
+{
+	char said[sizeof(error->message)];
+	const char *rest = error->message;
+
+	if (from == NULL)
+		return;
+	if (strncmp(rest, "--source ", 9) == 0)
+		rest += 9;
+	snprintf(said, sizeof(said), "%s", rest);
+	if ((size_t)snprintf(error->message, sizeof(error->message), "%s: source %s", from, said) >=
+	    sizeof(error->message))
+		memcpy(error->message + sizeof(error->message) - 4, "...", 4); /* cut: said so */
+}
+
 /* Each port's source, an instance per worker where the kind has them. */
 static int sources_open(struct soft *soft, const struct hwdrv_config *config, bool *any,
 			struct mpf_flow_error *error)
@@ -152,8 +170,10 @@ static int sources_open(struct soft *soft, const struct hwdrv_config *config, bo
 			int err = soft_source_open(&port->sources[i], config->sources[p], i, n,
 						   &fanout, error);
 
-			if (err)
+			if (err) {
+				source_named(error, config->source_from[p]);
 				return err;
+			}
 		}
 	}
 	return 0;

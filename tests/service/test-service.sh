@@ -75,7 +75,7 @@ refused "$(printf 'queues = 2\nqueues = 3')" "$dir/bad.conf:2: queues: given twi
 refused "just words" "$dir/bad.conf:1: 'just words' is not 'key = value'"
 refused "rxq-size = 100000" "rxq-size: '100000' is not a power of two"
 refused "foreground = maybe" "foreground: 'maybe' is not yes or no"
-refused "source = 7=gen:flows=1" "source 7: the device has 1 port(s)"
+refused "source = 7=gen:flows=1" "$dir/bad.conf:1: source: port 7: the device has 1 port(s)"
 refused "backend = sfot" "backend sfot: no such backend in this build"
 printf 'max-rules = 010\nrxq-size = 0x100000\n' >"$dir/numbers.conf"
 rc=$(status "$mpflowd" --config "$dir/numbers.conf" --runtime-dir "$dir" --check-config)
@@ -86,7 +86,12 @@ rc=$(status "$mpflowd" --config "$dir/none.conf" --check-config)
 [ "$rc" = 2 ] && grep -q "no such file" "$dir/err" || fail "a missing --config file exits $rc"
 rc=$(status "$mpflowd" --config "$conf" --no-config --check-config)
 [ "$rc" = 2 ] || fail "--config with --no-config exits $rc"
-echo "ok - unknown keys, bad values, repeated keys refused with file:line"
+# A source the backend refuses at the start: named by its file and line too.
+printf 'queues = 2\nsource = 0=gen:flows=4,proto=bogus\n' >"$dir/bad.conf"
+rc=$(status timeout -s TERM 5 "$mpflowd" --config "$dir/bad.conf" --runtime-dir "$dir" --state-dir "$dir" --foreground)
+[ "$rc" = 1 ] && grep -qF "$dir/bad.conf:2: source gen:flows=4,proto=bogus: bad option 'proto'" "$dir/err" ||
+	fail "a source refused at the start: exit $rc, $(cat "$dir/err")"
+echo "ok - unknown keys, bad values, repeated keys, sources refused with file:line"
 
 # --allow-group on a runtime directory that was there, 0700: the group
 # cannot reach the socket, and the start says so.
