@@ -20,21 +20,28 @@
  *      destroying them again, over and over: group commit's promise that
  *      a lone synchronous create waits for about two syncs at most, the
  *      one in flight and its own;
- *   6. with mpflowd-faults ($MPFLOWD_FAULTS; its own baseline first): a
+ *   6. (as root, where group 65534 exists: the primary admits it with
+ *      --allow-group) another user, uid 65534, floods creates and
+ *      destroys on --stranger-sessions sessions (default 100 of the 128
+ *      another user may hold): its sessions share one slice of the
+ *      loop's round, as one client's would;
+ *   7. with mpflowd-faults ($MPFLOWD_FAULTS; its own baseline first): a
  *      client keeps N persistent rules live and makes a journal sync fail
  *      again and again, so that the journal is rebuilt from the table each
  *      time (server/rebuild.c); the row counts the failed syncs.
  *
  * usage: fairness [--max-rules N] [--rules N] [--compact-rules N]
- *                 [--rebuild-rules N] [--seconds S]
+ *                 [--rebuild-rules N] [--stranger-sessions N] [--seconds S]
  *        (mpflowd from $MPFLOWD, mpflowd-faults from $MPFLOWD_FAULTS)
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,7 +87,57 @@ static void bystander(const struct primary *p, const char *what, uint32_t flags,
 	fflush(stdout);
 }
 
-enum load { AUDITS, SESSIONS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS };
+enum load { AUDITS, SESSIONS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS, STRANGERS };
+
+#define STRANGER       65534u /* nobody, nogroup */
+#define STRANGER_BURST 256u   /* requests each of its sessions has in flight */
+
+/* Another user's `sessions` sessions, each with a burst of creates, then
+ * of destroys, in flight at once, again and again. */
+static void stranger_sessions(const struct primary *p, unsigned sessions, int ready)
+{
+	struct mpf_client **cs = calloc(sessions, sizeof(*cs));
+	uint64_t *live = calloc((size_t)sessions * STRANGER_BURST, sizeof(*live));
+	struct mpf_completion done[STRANGER_BURST];
+	struct mpf_flow_error error;
+
+	if (cs == NULL || live == NULL || setgroups(0, NULL) != 0 ||
+	    setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		_exit(126);
+	for (unsigned i = 0; i < sessions; i++)
+		if (primary_connect(p, "stranger", &cs[i]) != 0)
+			_exit(1);
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	for (;;) {
+		for (int destroy = 0; destroy < 2; destroy++) {
+			for (unsigned i = 0; i < sessions; i++)
+				for (unsigned k = 0; k < STRANGER_BURST; k++) {
+					size_t at = (size_t)i * STRANGER_BURST + k;
+					struct sample_rule s;
+
+					sample_rule_init(&s, (uint32_t)(1u << 23 | at));
+					if ((destroy ? mpf_submit_destroy(cs[i], 0, live[at], at,
+									  &error)
+						     : mpf_submit_create(cs[i], 0, &ingress,
+									 s.pattern, s.actions, 0,
+									 at, &error)) != 0)
+						_exit(1);
+				}
+			for (unsigned i = 0; i < sessions; i++)
+				while (mpf_inflight(cs[i]) > 0) {
+					int n = mpf_poll(cs[i], done, STRANGER_BURST, 1000);
+
+					if (n < 0)
+						_exit(1);
+					for (int j = 0; j < n; j++)
+						if (!destroy && done[j].status == 0)
+							live[done[j].user_data] = done[j].handle;
+				}
+		}
+	}
+}
 
 /* `rules` persistent rules in, then out, pipelined, again and again: every
  * sync covers a burst of the loader's records. */
@@ -209,6 +266,8 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 	struct mpf_client *c = NULL;
 	uint64_t audits = 0, refused = 0;
 
+	if (load == STRANGERS)
+		stranger_sessions(p, rules, ready);
 	for (;;) {
 		if (load == SESSIONS) {
 			/* A session set up and torn down, as fast as it goes. */
@@ -267,9 +326,9 @@ static void run(const struct primary *p, const char *what, enum load load, unsig
 		if (pids[i] == 0)
 			loader(p, load, rules, i, ready[1]);
 	}
-	if ((load == COMPACTIONS || load == BULK || load == REBUILDS) &&
+	if ((load == COMPACTIONS || load == BULK || load == REBUILDS || load == STRANGERS) &&
 	    read(ready[0], &byte, 1) != 1) {
-		fprintf(stderr, "fairness: the persistent loader did not start\n");
+		fprintf(stderr, "fairness: the loader did not start\n");
 		exit(1);
 	}
 	close(ready[0]);
@@ -315,7 +374,8 @@ static int rebuilds(const char *faulty, const char *max_text, unsigned rules, do
 int main(int argc, char **argv)
 {
 	unsigned max_rules = 1u << 20, rules = 100000, compact_rules = 900000,
-		 rebuild_rules = 900000;
+		 rebuild_rules = 900000, stranger_sessions_n = 100;
+	bool stranger = geteuid() == 0 && getgrgid(STRANGER) != NULL;
 	const char *faulty = getenv("MPFLOWD_FAULTS");
 	double seconds = 5;
 	char max_text[16];
@@ -330,15 +390,21 @@ int main(int argc, char **argv)
 			compact_rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (strcmp(argv[i], "--rebuild-rules") == 0)
 			rebuild_rules = (unsigned)strtoul(argv[i + 1], NULL, 0);
+		else if (strcmp(argv[i], "--stranger-sessions") == 0)
+			stranger_sessions_n = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (strcmp(argv[i], "--seconds") == 0)
 			seconds = strtod(argv[i + 1], NULL);
 	}
 	snprintf(max_text, sizeof(max_text), "%u", max_rules);
 	if (primary_start(&p, (const char *const[]){"--max-rules", max_text, "--log-level", "info",
+						    stranger ? "--allow-group" : NULL, "65534",
 						    NULL}) != 0) {
 		fprintf(stderr, "fairness: mpflowd did not start (MPFLOWD?)\n");
 		return 1;
 	}
+	/* The stranger's group may reach the socket. */
+	if (stranger && (chown(p.dir, (uid_t)-1, STRANGER) != 0 || chmod(p.dir, 0750) != 0))
+		stranger = false;
 	printf("bystander's synchronous create, --max-rules %u, %.0f s each (microseconds)\n",
 	       max_rules, seconds);
 	printf("%-44s %9s %9s %9s %9s %9s\n", "while", "creates", "p50", "p99", "p99.9", "max");
@@ -359,6 +425,13 @@ int main(int argc, char **argv)
 			  seconds);
 		snprintf(what, sizeof(what), "persistent, beside a bulk load of %u", rules);
 		run(&p, what, BULK, 1, rules, seconds);
+		snprintf(what, sizeof(what), "another user flooding on %u sessions",
+			 stranger_sessions_n);
+		if (stranger)
+			run(&p, what, STRANGERS, 1, stranger_sessions_n, seconds);
+		else
+			printf("(not root, or no group 65534: another user's row is not "
+			       "measured)\n");
 	}
 	if (primary_cleanup(&p) != 0)
 		return 1;

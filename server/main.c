@@ -351,6 +351,7 @@ int main(int argc, char **argv)
 	rules_fini(&s->rules);
 	commit_fini(s);
 	free(s->clients);
+	free(s->user_shares);
 	free(s->scratch);
 	release_instance(s);
 	close(s->state_fd);

@@ -462,6 +462,13 @@ struct server {
 	struct ahead ahead;
 	struct client *clients;
 	uint32_t client_count;
+	/* Each other user's share of a round (loop.c), by its index in
+	 * rules.makers: the time its sessions took, and where they resume. */
+	struct user_share {
+		uint64_t spent_ns;
+		uint32_t from, next;
+	} * user_shares;
+	uint32_t n_user_shares;
 	uint32_t next_session;
 	struct rule_table rules;
 	uint32_t persistent_rules;

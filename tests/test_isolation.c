@@ -108,6 +108,102 @@ static bool start_for_the_stranger(struct primary *p)
 	return true;
 }
 
+/*
+ * The stranger: `sessions` sessions, each with `burst` creates in flight
+ * at once, then as many destroys; every one must complete, and succeed:
+ * its sessions share one slice of the loop's round (loop.c), taken in
+ * turn, and none of them may wait for good.
+ */
+static void many_busy_sessions(const struct primary *p, unsigned sessions, unsigned burst)
+{
+	struct mpf_client **cs = calloc(sessions, sizeof(*cs));
+	uint64_t *live = calloc((size_t)sessions * burst, sizeof(*live));
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+
+	if (cs == NULL || live == NULL || setgroups(0, NULL) != 0 ||
+	    setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
+	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		_exit(126);
+	for (unsigned i = 0; i < sessions; i++)
+		if (primary_connect(p, "stranger", &cs[i]) != 0)
+			_exit(2);
+	for (int destroy = 0; destroy < 2; destroy++) {
+		for (unsigned i = 0; i < sessions; i++)
+			for (unsigned k = 0; k < burst; k++) {
+				size_t at = (size_t)i * burst + k;
+				struct sample_rule r;
+
+				sample_rule_init(&r, (uint32_t)at);
+				if ((destroy ? mpf_submit_destroy(cs[i], 0, live[at], at, &error)
+					     : mpf_submit_create(cs[i], 0, &ingress, r.pattern,
+								 r.actions, 0, at, &error)) != 0)
+					_exit(3);
+			}
+		/* Polled in reverse: the last sessions wait the longest. */
+		for (unsigned i = sessions; i-- > 0;)
+			while (mpf_inflight(cs[i]) > 0) {
+				int n = mpf_poll(cs[i], done, 64, 10000);
+
+				if (n <= 0)
+					_exit(4); /* a session left waiting for 10 s */
+				for (int j = 0; j < n; j++) {
+					if (done[j].status != 0) {
+						fprintf(stderr, "stranger: %s\n",
+							done[j].error.message);
+						_exit(5);
+					}
+					live[done[j].user_data] = done[j].handle;
+				}
+			}
+	}
+	for (unsigned i = 0; i < sessions; i++)
+		mpf_disconnect(cs[i]);
+	_exit(0);
+}
+
+/* Another user's 100 busy sessions, beside the instance's own flooding
+ * client: each of them is served, all of their requests done. */
+static void test_another_users_sessions_are_all_served_in_turn(void **state)
+{
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	pid_t stranger;
+	int status = -1;
+	uint32_t made = 0;
+
+	(void)state;
+	if (!start_for_the_stranger(&p))
+		skip();
+	assert_int_equal(primary_connect(&p, "own", &c), 0);
+	stranger = fork();
+	if (stranger == 0)
+		many_busy_sessions(&p, 100, 64);
+	/* The instance's own client floods creates, each destroyed once
+	 * made, until the stranger is done. */
+	while (waitpid(stranger, &status, WNOHANG) == 0) {
+		struct sample_rule r;
+		int n;
+
+		sample_rule_init(&r, 1u << 20 | made++);
+		if (mpf_submit_create(c, 0, &ingress, r.pattern, r.actions, 0, 0, &error) == 0 &&
+		    mpf_inflight(c) < 256)
+			continue;
+		n = mpf_poll(c, done, 64, 1000);
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++)
+			if (done[i].user_data == 0 && done[i].status == 0)
+				assert_int_equal(
+					mpf_submit_destroy(c, 0, done[i].handle, 1, &error), 0);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_silent_connections_cannot_keep_others_out(void **state)
 {
 	struct primary p;
@@ -1066,6 +1162,7 @@ int main(void)
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
 		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
+		cmocka_unit_test(test_another_users_sessions_are_all_served_in_turn),
 		cmocka_unit_test(test_unread_monitor_welcomes_are_bounded),
 		cmocka_unit_test(test_a_flood_of_connections_cannot_starve_the_clients),
 		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
