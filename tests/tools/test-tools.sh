@@ -190,10 +190,17 @@ grep -q "line 2: create refused" "$dir/err" && grep -q "line 5: create refused" 
 printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\ncreate 0 ingress pattern eth / end actions drop / end\n' >"$dir/stop.txt"
 "$flowctl" --stop-on-error --depth 1 -f "$dir/stop.txt" 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
 grep -q "2 of 3 commands" "$dir/err" || fail "--stop-on-error did not stop: $(tail -1 "$dir/err")"
-# From a pipe, the lines after the stop are not read (it may never end).
+# From a pipe, the lines after the stop are not read (it may never end):
+# a refusal of flowctl's own check, and one of the primary's with the pipe
+# left open after it.
 cat "$dir/stop.txt" | "$flowctl" --stop-on-error --depth 1 -f - 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
 grep -q "2 of 2 commands .*stopped at line 2: stdin not read further" "$dir/err" ||
 	fail "--stop-on-error, stdin: $(tail -1 "$dir/err")"
+rc=0
+{ printf 'create 0 ingress pattern eth / end actions queue index 99 / end\n'; sleep 4; echo "bogus"; } |
+	timeout 3 "$flowctl" --stop-on-error -f - 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 1 ] && grep -q "1 of 1 commands .*stopped at line 1: stdin not read further" "$dir/err" ||
+	fail "--stop-on-error, a pipe left open after the primary's refusal: exit $rc, $(tail -1 "$dir/err")"
 # A refusal of the primary's (not flowctl's own check) stops at the line too:
 # the third line is not sent, its rule not made.
 before=$(json "d['instance']['rules']")
@@ -235,18 +242,20 @@ rc=0; "$flowctl" -f "$dir/utf16.txt" 2>"$dir/err" >/dev/null || rc=$?
 [ "$rc" -eq 2 ] && grep -q "line 1: a NUL byte at column 2" "$dir/err" || fail "a UTF-16 batch file: exit $rc"
 # From a pipe, the lines before the NUL have run: it stops there.
 before=$(json "d['instance']['rules']")
-rc=0; cat "$dir/nul.txt" | "$flowctl" -f - 2>"$dir/err" >/dev/null || rc=$?
-[ "$rc" -eq 2 ] && grep -q "stdin: line 1: a NUL byte at column 54: not a text file .*no line from it on was run" "$dir/err" &&
-	[ "$(json "d['instance']['rules']")" -eq "$before" ] || fail "a NUL in a batch on stdin: exit $rc"
+rc=0
+{ echo "create 0 ingress pattern eth / ipv4 src is 10.97.0.1 / end actions drop / end"; cat "$dir/nul.txt"; } |
+	"$flowctl" -f - 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] && grep -q "stdin: line 2: a NUL byte at column 54: not a text file .*no line from it on was run" "$dir/err" &&
+	[ "$(json "d['instance']['rules']")" -eq $((before + 1)) ] || fail "a NUL in a batch on stdin: exit $rc, $(cat "$dir/err")"
 # A pipe's lines run as they come, not at its end: a feeder that stays.
 mkfifo "$dir/feed"
 "$flowctl" --json -f "$dir/feed" >"$dir/out" 2>"$dir/err" &
 feeder=$!
-exec 3>"$dir/feed"
+exec 3<>"$dir/feed" # read-write: never blocks, whatever flowctl does
 echo "create 0 ingress pattern eth / ipv4 src is 10.98.0.1 / end actions drop / end" >&3
 landed=
 for _ in $(seq 100); do
-	"$flowctl" list 0 | grep -q "src is 10.98.0.1 " && landed=1 && break
+	grep -q '"id":' "$dir/out" && "$flowctl" list 0 | grep -q "src is 10.98.0.1 " && landed=1 && break
 	sleep 0.05
 done
 echo "destroy 0 rule $(sed -n 's/.*"id":\([0-9]*\).*/\1/p' "$dir/out")" >&3

@@ -53,6 +53,8 @@ struct batch {
 	bool total_known;
 	unsigned *failed_lines; /* their numbers, in order */
 	size_t failed_cap;
+	unsigned stop_line; /* the line --stop-on-error or a NUL stopped at */
+	bool input_failed;  /* reading it failed (said on stderr) */
 	unsigned done, failed;
 	bool usage_error, stop;
 	unsigned inflight;
@@ -95,8 +97,11 @@ static int next_command(struct batch *b, bool whole)
 		if (is_command(b->buf))
 			return 1;
 	}
-	if (ferror(b->in)) {
-		fprintf(stderr, "flowctl: reading %s: %s\n", b->name, strerror(errno));
+	/* getline's -1 is the end of the input, or an error: a read's, or no
+	 * memory for a line that long. */
+	if (ferror(b->in) || !feof(b->in)) {
+		fprintf(stderr, "flowctl: reading %s: line %u: %s\n", b->name, b->number + 1,
+			strerror(errno));
 		return -EIO;
 	}
 	return 0;
@@ -125,52 +130,67 @@ static int prescan(struct batch *b)
 	return 0;
 }
 
-/* Read the next command into its slot of the window (`*index`), waiting
- * for the completions of the line that held the slot: 1, 0 at the end of
- * the input, or -errno. */
 static int collect(struct batch *b, unsigned keep);
 
-/* Nothing to read on the input's descriptor now (what stdio holds aside). */
+/* Nothing to read now: stdio holds no line aside (glibc's FILE read
+ * pointers, as gnulib's freadahead reads them) and the descriptor has
+ * nothing either. */
 static bool input_idle(const struct batch *b)
 {
 	struct pollfd pfd = {.fd = fileno(b->in), .events = POLLIN};
 
-	return poll(&pfd, 1, 0) == 0;
+	return b->in->_IO_read_ptr >= b->in->_IO_read_end && poll(&pfd, 1, 0) == 0;
 }
 
+/*
+ * Read the next command into its slot of the window (`*index`), once the
+ * completions of the line that held the slot are in: 1; 0 at the end of
+ * the input, after a stop, or when the input failed (said on stderr,
+ * b->input_failed); -errno when the primary went.
+ */
 static int read_line(struct batch *b, size_t *index)
 {
 	struct line *l = &b->lines[b->read % b->window];
+	unsigned keep = b->inflight;
 	int r;
 
-	/* A pipe that pauses (a feeder waiting for its next rules): what it
-	 * sent so far is done and reported before flowctl waits for more. */
-	if (!b->total_known && b->client && input_idle(b)) {
-		r = collect(b, 0);
+	if (b->client && !b->total_known) {
+		/* A pipe is not read past a line that failed, as far as the
+		 * depth lets flowctl know it (all of it at --depth 1). */
+		if (b->f->stop_on_error)
+			keep = b->f->depth - 1;
+		/* A pipe that pauses (a feeder waiting for its next rules):
+		 * what it sent so far is done and reported first. */
+		if (input_idle(b))
+			keep = 0;
+	}
+	while (l->pending && keep >= b->inflight)
+		keep = b->inflight - 1;
+	r = collect(b, keep);
+	if (keep == 0)
 		fflush(stdout);
-		if (r)
-			return r;
-	}
-	r = next_command(b, false);
-
-	if (r <= 0) {
-		if (r == -EINVAL)
-			b->stop = true;
+	if (r)
 		return r;
+	if (b->stop)
+		return 0;
+	r = next_command(b, false);
+	if (r == -EINVAL) { /* not text: the lines from it on are not run */
+		b->stop = true;
+		b->stop_line = b->number;
 	}
-	while (l->pending) {
-		int err = collect(b, b->inflight - 1);
-
-		if (err)
-			return err;
-	}
+	if (r == -EIO)
+		b->input_failed = true;
+	if (r <= 0)
+		return 0;
 	free(l->text);
 	*l = (struct line){.text = strdup(b->buf), .number = b->number};
 	if (l->text == NULL) {
 		fprintf(stderr, "flowctl: reading %s: out of memory\n", b->name);
-		return -ENOMEM;
+		b->input_failed = true;
+		return 0;
 	}
-	if (!b->total_known)
+	/* A file that grew since it was counted: its total grows too. */
+	if (!b->total_known || b->read >= b->commands)
 		b->commands++;
 	*index = b->read++;
 	return 1;
@@ -235,13 +255,22 @@ static void line_failed(struct batch *b, struct line *l)
 				b->failed_cap = cap;
 			}
 		}
-		if (b->failed < b->failed_cap)
-			b->failed_lines[b->failed] = l->number;
+		/* In order: a refusal from the primary comes after the
+		 * syntax errors of the lines read meanwhile. */
+		if (b->failed < b->failed_cap) {
+			size_t at = b->failed;
+
+			for (; at > 0 && b->failed_lines[at - 1] > l->number; at--)
+				b->failed_lines[at] = b->failed_lines[at - 1];
+			b->failed_lines[at] = l->number;
+		}
 		l->failed = true;
 		b->failed++;
 	}
-	if (b->f->stop_on_error)
+	if (b->f->stop_on_error && !b->stop) {
 		b->stop = true;
+		b->stop_line = l->number;
+	}
 }
 
 static void completed(struct batch *b, const struct mpf_completion *c)
@@ -433,7 +462,10 @@ static void summary(const struct batch *b, double seconds)
 		       seconds);
 		for (size_t i = 0; i < b->failed && i < b->failed_cap; i++)
 			printf("%s%u", i ? "," : "", b->failed_lines[i]);
-		printf("]}}\n");
+		printf("]");
+		if (b->stop)
+			printf(",\"stopped_at_line\":%u", b->stop_line);
+		printf("}}\n");
 		return;
 	}
 	fprintf(stderr, "flowctl: %u of %u commands in %.3f s (%s): %u ok, %u failed", b->done,
@@ -441,7 +473,7 @@ static void summary(const struct batch *b, double seconds)
 	if (b->unanswered)
 		fprintf(stderr, ", %u unanswered (done or not: the primary went)", b->unanswered);
 	if (b->stop && !b->total_known)
-		fprintf(stderr, ", stopped at line %u: %s not read further", b->number, b->name);
+		fprintf(stderr, ", stopped at line %u: %s not read further", b->stop_line, b->name);
 	for (; shown < b->failed && shown < b->failed_cap && shown < FAILED_SHOWN; shown++)
 		fprintf(stderr, "%s%u", shown ? ", " : " (lines ", b->failed_lines[shown]);
 	fprintf(stderr, "%s%s\n", b->failed > FAILED_SHOWN ? ", ..." : "", shown ? ")" : "");
@@ -467,7 +499,7 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 			   * the one being read. */
 			  .window = (size_t)f->depth + 2};
 	size_t index = 0;
-	int status, err = prescan(&b), r = 0;
+	int status, err = prescan(&b);
 
 	if (err) { /* nothing was run: the reason is on stderr, no summary */
 		batch_free(&b);
@@ -475,27 +507,27 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 	}
 	b.lines = calloc(b.window, sizeof(*b.lines));
 	b.report = malloc(sizeof(*b.report));
-	if (b.lines == NULL || b.report == NULL)
+	if (b.lines == NULL || b.report == NULL) {
+		fprintf(stderr, "flowctl: out of memory\n");
 		err = -ENOMEM;
+	}
 	b.start_ns = clock_ns(CLOCK_MONOTONIC);
-	while (!err && !b.stop && (r = read_line(&b, &index)) == 1) {
-		if (b.client == NULL)
-			err = flowctl_client(f, &b.client);
+	while (!err && (err = read_line(&b, &index)) == 1) {
+		err = b.client ? 0 : flowctl_client(f, &b.client);
 		if (!err)
 			err = line(&b, index);
 		draw(&b, false);
 	}
-	if (!err && r < 0 && r != -EINVAL) /* the input failed: the reason is on stderr */
-		err = r;
+	/* What is in flight completes, whatever ended the input. */
 	if (!err && b.client)
 		err = collect(&b, 0);
 	if (err && !b.unanswered) /* a submit that failed: what went before */
 		b.unanswered = b.inflight;
 	draw(&b, true);
 	summary(&b, (double)(clock_ns(CLOCK_MONOTONIC) - b.start_ns) / 1e9);
-	status = b.usage_error				  ? FLOWCTL_USAGE
-		 : err || b.failed || b.done < b.commands ? FLOWCTL_REFUSED
-							  : FLOWCTL_OK;
+	status = b.usage_error						    ? FLOWCTL_USAGE
+		 : err || b.input_failed || b.failed || b.done < b.commands ? FLOWCTL_REFUSED
+									    : FLOWCTL_OK;
 	batch_free(&b);
 	return status;
 }

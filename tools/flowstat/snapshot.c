@@ -486,9 +486,8 @@ int snapshot_take(struct flowstat *fs, const struct snapshot *prev, struct snaps
 		    (prev->attached && same_run(&prev->instance, &next->instance) &&
 		     prev->sort == fs->sort && prev->reverse == fs->reverse &&
 		     prev->keep == fs->keep));
-	if (keep_cache &&
-	    cache_grow(c, ((size_t)next->instance.max_rules + MPF_MONITOR_BLOCK - 1) /
-				  MPF_MONITOR_BLOCK) != 0)
+	if (keep_cache && cache_grow(c, ((size_t)next->instance.max_rules + MPF_MONITOR_BLOCK - 1) /
+						MPF_MONITOR_BLOCK) != 0)
 		goto no_memory;
 	for (uint32_t b = 0;; b++) {
 		uint64_t activity = 0;
