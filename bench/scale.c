@@ -172,10 +172,33 @@ static long drain(int fd, int ms, bool first)
 	return total;
 }
 
+/* The CPU nanoseconds `pid` has run: /proc/PID/schedstat where the kernel
+ * keeps it, else its clock ticks; -1 when neither reads. */
+static double cpu_ns(pid_t pid)
+{
+	struct cpu c;
+	double ns = run_ns(pid);
+
+	if (ns >= 0)
+		return ns;
+	return cpu_time(pid, false, &c) == 0 ? (c.user + c.kernel) * 1e9 : -1;
+}
+
+/* The start of the live view's next frame (its first bytes after a quiet
+ * moment), within `ms`: 0, or -1. */
+static int next_frame(int master, int ms)
+{
+	while (drain(master, 50, false) > 0) /* the end of the frame being drawn */
+		;
+	return drain(master, ms, true) > 0 ? 0 : -1;
+}
+
 /*
  * flowstat's live view at its default interval on a pseudo-terminal of
  * 50 rows: the wall time to its first frame, then the share of a core it
- * takes (its CPU time over the wall time) for `seconds`. 0, or -1.
+ * takes (its CPU time over the wall time) from the start of a frame to the
+ * start of the one `seconds` later, so that the window holds whole
+ * intervals. 0, or -1.
  */
 static int flowstat_live(const char *flowstat, const char *dir, double seconds, struct figures *f)
 {
@@ -183,20 +206,22 @@ static int flowstat_live(const char *flowstat, const char *dir, double seconds, 
 	char *const argv[] = {binary, runtime, where, NULL};
 	struct winsize ws = {.ws_row = 50, .ws_col = 200};
 	posix_spawn_file_actions_t actions;
-	double c0, c1;
-	int master, terminal, status, rc, err = -1;
-	double t0, t1;
+	int master, terminal, status = 0, rc, err = -1;
+	double c0, c1, t0, t1, quit;
 	pid_t pid;
 
 	if ((size_t)snprintf(binary, sizeof(binary), "%s", flowstat) >= sizeof(binary) ||
 	    (size_t)snprintf(where, sizeof(where), "%s", dir) >= sizeof(where) ||
 	    openpty(&master, &terminal, NULL, NULL, &ws) != 0)
 		return -1;
+	/* Its terminal on stdin and stdout; its stderr is ours, to be read. */
 	rc = posix_spawn_file_actions_init(&actions);
-	for (int fd = 0; rc == 0 && fd < 3; fd++)
+	for (int fd = 0; rc == 0 && fd < 2; fd++)
 		rc = posix_spawn_file_actions_adddup2(&actions, terminal, fd);
 	if (rc == 0)
 		rc = posix_spawn_file_actions_addclose(&actions, master);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclose(&actions, terminal);
 	if (rc == 0)
 		rc = posix_spawn(&pid, flowstat, &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
@@ -208,28 +233,31 @@ static int flowstat_live(const char *flowstat, const char *dir, double seconds, 
 	}
 	/* The first frame: its first bytes (nothing is written before it). */
 	t0 = bench_now_ns();
-	if (drain(master, 60000, true) <= 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, &status, 0);
-		close(master);
-		fprintf(stderr, "scale: %s (the live view) drew nothing in 60 s\n", flowstat);
-		return -1;
-	}
-	f->live_first_s = (bench_now_ns() - t0) / 1e9;
-	/* The frames after it, at the default interval. */
-	if ((c0 = run_ns(pid)) >= 0) {
-		t1 = bench_now_ns();
-		drain(master, (int)(seconds * 1000), false);
-		if ((c1 = run_ns(pid)) >= 0) {
-			f->live_cpu = (c1 - c0) / (bench_now_ns() - t1);
-			err = 0;
+	if (drain(master, 60000, true) > 0) {
+		f->live_first_s = (bench_now_ns() - t0) / 1e9;
+		/* Whole intervals: from a frame's start to a later one's. */
+		if (next_frame(master, 5000) == 0 && (c0 = cpu_ns(pid)) >= 0) {
+			t1 = bench_now_ns();
+			drain(master, (int)(seconds * 1000) - 500, false);
+			if (next_frame(master, 5000) == 0 && (c1 = cpu_ns(pid)) >= 0) {
+				f->live_cpu = (c1 - c0) / (bench_now_ns() - t1);
+				err = 0;
+			}
 		}
 	}
+	/* q, then SIGTERM, then SIGKILL: it goes, whatever state it is in. */
 	if (write(master, "q", 1) != 1)
 		kill(pid, SIGTERM);
-	while (drain(master, 100, false) >= 0 && waitpid(pid, &status, WNOHANG) == 0)
-		;
-	if (waitpid(pid, &status, 0) == pid && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	quit = bench_now_ns();
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		double waited = bench_now_ns() - quit;
+
+		if (waited > 10e9)
+			kill(pid, waited > 15e9 ? SIGKILL : SIGTERM);
+		if (drain(master, 100, false) < 0)
+			usleep(100000);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		err = -1;
 	close(master);
 	if (err)
