@@ -141,3 +141,31 @@ int dir_open_file(int dirfd, const char *dirpath, const char *name, int flags, c
 	}
 	return fd;
 }
+
+void state_lock_mark(struct server *s)
+{
+	char text[STATE_LOCK_PID_LEN + 1], name[48], reason[PATH_MAX + 160];
+	int fd = s->state_lock_fd;
+
+	if (!s->state_lock_stale)
+		return;
+	/* Taken read-only (a read-only state): written through a writable
+	 * fd of its own once there can be one; the lock stays the first
+	 * fd's. */
+	if (s->state_lock_read_only) {
+		snprintf(name, sizeof(name), INSTANCE_FMT ".lock", s->config.instance);
+		fd = dir_open_file(s->state_fd, s->config.state_dir, name, O_RDWR, reason,
+				   sizeof(reason));
+		if (fd < 0)
+			return;
+	}
+	snprintf(text, sizeof(text), STATE_LOCK_PID_FMT, (int)getpid());
+	/* Only what the refusal of a second primary says: a full disk
+	 * that has no block for it costs the lock nothing. */
+	if (pwrite(fd, text, STATE_LOCK_PID_LEN, 0) == STATE_LOCK_PID_LEN)
+		s->state_lock_stale = false;
+	else
+		log_debug("state lock: the pid was not written: %s", strerror(errno));
+	if (fd != s->state_lock_fd)
+		close(fd);
+}

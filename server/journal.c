@@ -390,6 +390,47 @@ int journal_advance_epoch(struct server *s)
 
 /* --- start-up: read, check, restore --- */
 
+/*
+ * This run's epoch: the journal's last + 1, or, where a run since could
+ * not record its own (a read-only state, a damaged journal on a full
+ * disk: it made no persistent rule, but gave out handles), the one after
+ * that run's. Each start's epoch is kept in the runtime directory
+ * (INSTANCE.epoch, a tmpfs: what a reboot clears, with every process that
+ * could hold such a handle). An epoch "after" is one ahead by less than
+ * half the 8-bit circle.
+ */
+static uint32_t start_epoch(struct server *s, uint32_t journaled)
+{
+	char name[48], reason[PATH_MAX + 160], text[8] = "";
+	uint32_t epoch = (journaled + 1) & 0xff;
+	unsigned long memo;
+	char *end;
+	int fd;
+
+	if (s->runtime_fd < 0)
+		return epoch;
+	snprintf(name, sizeof(name), INSTANCE_FMT ".epoch", s->config.instance);
+	fd = dir_open_file(s->runtime_fd, s->config.runtime_dir, name, O_RDWR | O_CREAT, reason,
+			   sizeof(reason));
+	if (fd < 0) {
+		log_warnx("%s: handles of this run may repeat those of a run that could not "
+			  "record its epoch",
+			  reason);
+		return epoch;
+	}
+	if (pread(fd, text, sizeof(text) - 1, 0) > 0) {
+		memo = strtoul(text, &end, 10);
+		if (end != text && *end == '\n' && memo <= 0xff &&
+		    ((memo - journaled) & 0xff) >= 1 && ((memo - journaled) & 0xff) < 128)
+			epoch = (uint32_t)(memo + 1) & 0xff;
+	}
+	snprintf(text, sizeof(text), "%3u\n", epoch);
+	if (pwrite(fd, text, 4, 0) != 4)
+		log_warn("%s/%s: this run's epoch not kept", s->config.runtime_dir, name);
+	close(fd);
+	return epoch;
+}
+
 /* A rule this start cannot put in a slot: its record (its type, its
  * payload) kept for the journal. Its slot, when the table has it, serves
  * nothing else this run: a rule made there would outdate the record, and
@@ -619,7 +660,7 @@ int journal_open(struct server *s)
 	}
 	if (err)
 		goto out;
-	j->epoch = (sc.epoch + 1) & 0xff;
+	j->epoch = start_epoch(s, sc.epoch);
 	if (sc.stop) {
 		log_warnx("journal %s: %s at byte %llu; the %llu bytes from there are not read",
 			  j->path, sc.stop, (unsigned long long)sc.good_end,

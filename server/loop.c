@@ -533,6 +533,11 @@ int loop_run(struct server *s)
 		unsigned moved;
 
 		s->wake_at_ns = 0;
+		/* A broken journal's rewrite is tried when its second is up,
+		 * not at the next counter tick (--counter-interval may be a
+		 * minute). */
+		if (s->journal.broken)
+			rebuild_retry(s, clock_ns(CLOCK_MONOTONIC));
 		/* The device's packets (a backend that moves them in this
 		 * thread): what an event left beyond its budget, or a busy
 		 * poll's pass. */
@@ -555,6 +560,10 @@ int loop_run(struct server *s)
 			shm_cpu_relax();
 			continue;
 		}
+		/* A sleep ends for a broken journal's next try. */
+		if (s->journal.broken && s->journal.rebuild.fd < 0 &&
+		    (s->wake_at_ns == 0 || s->journal.retry_ns < s->wake_at_ns))
+			s->wake_at_ns = s->journal.retry_ns;
 		if (prepare_sleep(s)) {
 			int err = sleep_until_event(s);
 

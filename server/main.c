@@ -108,22 +108,6 @@ static struct pidfh *open_pidfile(struct server *s)
 	return pidfile;
 }
 
-/* The pid in a state lock: ten digits and a newline, always the same size,
- * so that writing it again never allocates or frees a block. */
-#define STATE_LOCK_PID_FMT "%10d\n"
-#define STATE_LOCK_PID_LEN 11
-
-static void state_lock_write_pid(int fd)
-{
-	char text[STATE_LOCK_PID_LEN + 1];
-
-	snprintf(text, sizeof(text), STATE_LOCK_PID_FMT, (int)getpid());
-	/* Only what the refusal of a second primary says: a full disk
-	 * that has no block for it costs the lock nothing. */
-	if (pwrite(fd, text, STATE_LOCK_PID_LEN, 0) != STATE_LOCK_PID_LEN)
-		log_debug("state lock: the pid was not written: %s", strerror(errno));
-}
-
 /*
  * One primary per state: INSTANCE.lock in the state directory, locked
  * (flock) for the primary's life. The pidfile guards the runtime directory
@@ -160,8 +144,10 @@ static int take_state_lock(struct server *s)
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		if (!read_only)
-			state_lock_write_pid(fd);
+		s->state_lock_fd = fd;
+		s->state_lock_read_only = read_only;
+		s->state_lock_stale = true;
+		state_lock_mark(s);
 		return fd;
 	}
 	if (errno == EWOULDBLOCK) {
@@ -325,7 +311,8 @@ int main(int argc, char **argv)
 		close(s->state_lock_fd);
 		return 1;
 	}
-	state_lock_write_pid(s->state_lock_fd);	     /* daemon() forked */
+	s->state_lock_stale = true; /* daemon() forked: another pid */
+	state_lock_mark(s);
 	s->region->primary_pid = (uint32_t)getpid(); /* daemon() forked */
 	clock_gettime(CLOCK_REALTIME, &started);
 	s->region->start_time_ns =

@@ -202,7 +202,8 @@ static void adopt(struct server *s)
 	j->file++;
 	j->sync_target = 0;
 	journal_set_broken(s, 0);
-	j->said_err = 0; /* the next failure is news */
+	state_lock_mark(s); /* the state is writable: the lock names us */
+	j->said_err = 0;    /* the next failure is news */
 	j->damaged = j->damage_kept = false;
 	commit_durable(s, j->end);
 }
@@ -242,6 +243,9 @@ static void failed(struct server *s, int err)
 
 	drop(s);
 	j->retry_ns = now + REBUILD_RETRY_NS;
+	/* Persistent requests are refused with the reason of now (a disk
+	 * made writable again may be full). */
+	journal_set_broken(s, err);
 	/* A read-only or full disk fails each second for as long as it
 	 * lasts: said when the reason changes, and once a minute. */
 	if (err == j->said_err && now - j->said_ns < REBUILD_SAY_AGAIN_NS)

@@ -486,6 +486,8 @@ struct server {
 	uint64_t wake_at_ns;		 /* a waiting job's time: the loop sleeps no longer */
 	struct pidfh *pidfile;		 /* INSTANCE.pid in the runtime directory */
 	int state_lock_fd;		 /* INSTANCE.lock in the state directory, flock()ed */
+	bool state_lock_read_only;	 /* taken on a read-only state: its fd cannot write */
+	bool state_lock_stale;		 /* the pid in it is not ours yet */
 	int runtime_fd;			 /* the checked runtime directory (dirs.c) */
 	int state_fd;			 /* the checked state directory */
 	char socket_name[48];		 /* INSTANCE.sock, in the runtime directory */
@@ -749,6 +751,14 @@ void journal_unwritten_drop(struct server *s);
 /* Persistent requests refused with `err` from now on (0: served again),
  * as monitors see it. */
 void journal_set_broken(struct server *s, int err);
+/* The pid in a state lock: ten digits and a newline, always the same size,
+ * so that writing it again never allocates or frees a block. */
+#define STATE_LOCK_PID_FMT "%10d\n"
+#define STATE_LOCK_PID_LEN 11
+/* dirs.c: our pid into the state lock (INSTANCE.lock, main.c), where it
+ * was not yet (a start on a read-only state writes it once the state is
+ * writable again). */
+void state_lock_mark(struct server *s);
 
 /* rebuild.c: the journal rewritten from the rule table. */
 /* The whole of it, now (a start). 0 or -errno. */

@@ -979,9 +979,16 @@ static void test_a_read_only_state_still_starts_and_recovers(void **state)
 	sample_rule_init(&s, 11);
 	assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &handle, &error),
 			 0);
+	mpf_disconnect(c);
+
+	/* A second start, still read-only: its epoch is not the first one's
+	 * (neither could record it), so no handle of the first comes back. */
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "during", &c), 0);
 
 	/* Writable again: served again within a few of its once-a-second
-	 * tries. */
+	 * tries, and the lock file names this primary. */
 	assert_int_equal(mount(NULL, dir, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL), 0);
 	for (unsigned i = 0; i < 100 && err != 0; i++) {
 		err = create(c, 10, 1, &want[10], &error);
@@ -991,6 +998,18 @@ static void test_a_read_only_state_still_starts_and_recovers(void **state)
 		}
 	}
 	assert_int_equal(err, 0);
+	assert_int_not_equal(want[10] >> 56, handle >> 56);
+	{
+		char path[160], text[16] = "";
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/default.lock", dir);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		assert_true(read(fd, text, sizeof(text) - 1) > 0);
+		close(fd);
+		assert_int_equal(strtol(text, NULL, 10), p.pid);
+	}
 	mpf_disconnect(c);
 	kill_primary(&p);
 	assert_int_equal(primary_restart(&p, args), 0);

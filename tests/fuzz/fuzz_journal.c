@@ -43,6 +43,7 @@ static void setup_once(void)
 	};
 	snprintf(s->config.state_dir, sizeof(s->config.state_dir), "%s", dir);
 	s->state_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->runtime_fd = -1; /* no runtime directory: no epoch kept there */
 	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
 	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (s->state_fd < 0 || s->clients == NULL || s->scratch == NULL)

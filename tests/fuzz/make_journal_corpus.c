@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 		.instance = "default", .backend = "soft", .max_rules = 64, .max_clients = 1};
 	snprintf(s->config.state_dir, sizeof(s->config.state_dir), "%s", dir);
 	s->state_fd = open(dir, O_RDONLY | O_DIRECTORY);
+	s->runtime_fd = -1; /* no runtime directory: no epoch kept there */
 	s->clients = calloc(1, sizeof(*s->clients));
 	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (s->state_fd < 0 || s->clients == NULL || s->scratch == NULL ||
