@@ -548,7 +548,12 @@ static enum job_progress job_step(struct server *s, struct client *c)
 			job->status =
 				journal_orphans_destroy(s, (uint16_t)job->port, c->maker, &orphans);
 		job->done += orphans;
-		if (job->status)
+		if (job->status && job->done == 0)
+			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+				       -1,
+				       "the journal cannot record the destroys: %s; none was done",
+				       strerror(-job->status));
+		else if (job->status)
 			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				       -1,
 				       "the journal cannot record the destroys: %s; of the %u "
