@@ -89,8 +89,7 @@ static void bystander(const struct primary *p, const char *what, uint32_t flags,
 
 enum load { AUDITS, SESSIONS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS, STRANGERS };
 
-#define STRANGER       65534u /* nobody, nogroup */
-#define STRANGER_BURST 256u   /* requests each of its sessions has in flight */
+#define STRANGER_BURST 256u /* requests each of its sessions has in flight */
 
 /* Another user's `sessions` sessions, each with a burst of creates, then
  * of destroys, in flight at once, again and again. */
@@ -101,9 +100,7 @@ static void stranger_sessions(const struct primary *p, unsigned sessions, int re
 	struct mpf_completion done[STRANGER_BURST];
 	struct mpf_flow_error error;
 
-	if (cs == NULL || live == NULL || setgroups(0, NULL) != 0 ||
-	    setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+	if (cs == NULL || live == NULL || become_stranger() != 0)
 		_exit(126);
 	for (unsigned i = 0; i < sessions; i++)
 		if (primary_connect(p, "stranger", &cs[i]) != 0)

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,6 +214,14 @@ int primary_cleanup(struct primary *p)
 			fprintf(stderr, "harness: could not remove %s\n", p->dir);
 	}
 	return rc;
+}
+
+int become_stranger(void)
+{
+	return setgroups(0, NULL) == 0 && setresgid(STRANGER, STRANGER, STRANGER) == 0 &&
+			       setresuid(STRANGER, STRANGER, STRANGER) == 0
+		       ? 0
+		       : -1;
 }
 
 int primary_connect(const struct primary *p, const char *name, struct mpf_client **client)

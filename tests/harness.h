@@ -46,6 +46,11 @@ unsigned primary_log_lines(const struct primary *p, const char *what);
 int primary_fixture_start(void **state, const char *const *extra);
 int primary_fixture_stop(void **state);
 int primary_connect(const struct primary *p, const char *name, struct mpf_client **client);
+/* The other user of the tests and benches: uid and gid 65534 (nobody,
+ * nogroup), whom --allow-group 65534 admits. */
+#define STRANGER 65534u
+/* Become the stranger, for good (root only): 0, or -1. */
+int become_stranger(void);
 
 /* A distinct rule per n: eth / ipv4 src 10.x.y.z / udp / end, count +
  * queue 1. Its pointers point into itself. */

@@ -225,7 +225,6 @@ static unsigned records_of_type(const char *path, unsigned type)
 
 #define JOURNAL_RULE_PACKED 6 /* server/journal_file.h */
 #define JOURNAL_RULE_OF_UID 7
-#define STRANGER	    65534u
 
 /*
  * A journal rewritten from the table after a failed sync (rebuild.c)
@@ -260,10 +259,7 @@ static void test_a_rebuilt_journal_keeps_whose_rules_they_are(void **state)
 			struct mpf_connect_options o = {.runtime_dir = p.dir, .primary_uid = 0};
 			int want = phase == 1 ? 0 : -ENOMEM;
 
-			if (setgroups(0, NULL) != 0 ||
-			    setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-			    setresuid(STRANGER, STRANGER, STRANGER) != 0 ||
-			    mpf_connect(&o, &c, &error) != 0)
+			if (become_stranger() != 0 || mpf_connect(&o, &c, &error) != 0)
 				_exit(126);
 			/* Phase 1 makes 3; phase 2, after the rebuild and a
 			 * restart, is refused a fourth. */

@@ -36,8 +36,6 @@
 #include "tests/harness.h"
 #include "tests/rule_literals.h"
 
-#define STRANGER 65534u
-
 static const struct mpf_flow_attr ingress = {.ingress = 1};
 
 static int connect_socket(const struct primary *p)
@@ -65,8 +63,7 @@ static void silent_connections(const struct primary *p, unsigned count, unsigned
 	time_t end = time(NULL) + seconds;
 	unsigned made = 0;
 
-	if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+	if (become_stranger() != 0)
 		_exit(126);
 	for (unsigned i = 0; i < count; i++)
 		socks[i] = -1;
@@ -121,9 +118,7 @@ static void many_busy_sessions(const struct primary *p, unsigned sessions, unsig
 	struct mpf_completion done[64];
 	struct mpf_flow_error error;
 
-	if (cs == NULL || live == NULL || setgroups(0, NULL) != 0 ||
-	    setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+	if (cs == NULL || live == NULL || become_stranger() != 0)
 		_exit(126);
 	for (unsigned i = 0; i < sessions; i++)
 		if (primary_connect(p, "stranger", &cs[i]) != 0)
@@ -277,8 +272,7 @@ static void unread_welcomes(const struct primary *p)
 {
 	int socks[16], extra;
 
-	if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+	if (become_stranger() != 0)
 		_exit(126);
 	for (int i = 0; i < 16; i++)
 		if ((socks[i] = monitor_hello(p)) < 0)
@@ -354,8 +348,7 @@ static void test_another_user_cannot_take_every_session(void **state)
 		struct mpf_flow_error error;
 		char n = 0, last_ok = 1;
 
-		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		if (become_stranger() != 0)
 			_exit(126);
 		for (int i = 0; i < 32; i++) {
 			int err = mpf_connect(&o, &c[i], &error);
@@ -407,8 +400,7 @@ static void stranger_persists(const struct primary *p, int phase, uint64_t their
 	uint64_t handle;
 	int step = 1, rc = 0;
 
-	if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-	    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+	if (become_stranger() != 0)
 		_exit(126);
 #define STEP(ok)                                                                                   \
 	do {                                                                                       \
@@ -753,8 +745,7 @@ static int stranger_connects(const struct primary *p, const char *wanted)
 		struct mpf_client *c;
 		int err;
 
-		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		if (become_stranger() != 0)
 			_exit(126);
 		err = mpf_connect(&o, &c, &error);
 		if (err == 0)

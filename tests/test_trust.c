@@ -29,8 +29,6 @@
 
 #include "tests/harness.h"
 
-#define STRANGER 65534u
-
 static void need_root(void)
 {
 	if (geteuid() != 0)
@@ -323,8 +321,7 @@ static pid_t start_as_stranger(const char *dir)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
-		if (setgroups(0, NULL) != 0 || setresgid(STRANGER, STRANGER, STRANGER) != 0 ||
-		    setresuid(STRANGER, STRANGER, STRANGER) != 0)
+		if (become_stranger() != 0)
 			_exit(126);
 		execl(binary, binary, "--foreground", "--quiet", "--no-config", "--runtime-dir",
 		      dir, "--state-dir", dir, (char *)NULL);
