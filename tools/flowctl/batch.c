@@ -164,8 +164,10 @@ static int read_line(struct batch *b, size_t *index)
 		if (input_idle(b))
 			keep = 0;
 	}
-	while (l->pending && keep >= b->inflight)
-		keep = b->inflight - 1;
+	/* The slot's line is the oldest with requests in flight: its
+	 * completions are the next `pending` to come. */
+	if (l->pending && keep > b->inflight - l->pending)
+		keep = b->inflight - l->pending;
 	r = collect(b, keep);
 	if (keep == 0)
 		fflush(stdout);
