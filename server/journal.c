@@ -369,6 +369,8 @@ void journal_maybe_compact(struct server *s)
 		compact_start(s);
 }
 
+static void epoch_keep(struct server *s);
+
 int journal_advance_epoch(struct server *s)
 {
 	struct journal *j = &s->journal;
@@ -385,6 +387,7 @@ int journal_advance_epoch(struct server *s)
 		return err;
 	}
 	log_info("journal %s: epoch %u", j->path, j->epoch);
+	epoch_keep(s);
 	return 0;
 }
 
@@ -394,41 +397,51 @@ int journal_advance_epoch(struct server *s)
  * This run's epoch: the journal's last + 1, or, where a run since could
  * not record its own (a read-only state, a damaged journal on a full
  * disk: it made no persistent rule, but gave out handles), the one after
- * that run's. Each start's epoch is kept in the runtime directory
+ * that run's. The epoch in use is also kept in the runtime directory
  * (INSTANCE.epoch, a tmpfs: what a reboot clears, with every process that
- * could hold such a handle). An epoch "after" is one ahead by less than
- * half the 8-bit circle.
+ * could hold such a handle), written once a start is through and at each
+ * advance (epoch_keep), so that failed starts move nothing. An epoch
+ * "after" is one ahead by less than half the 8-bit circle.
  */
 static uint32_t start_epoch(struct server *s, uint32_t journaled)
 {
+	struct journal *j = &s->journal;
 	char name[48], reason[PATH_MAX + 160], text[8] = "";
 	uint32_t epoch = (journaled + 1) & 0xff;
 	unsigned long memo;
 	char *end;
-	int fd;
 
 	if (s->runtime_fd < 0)
 		return epoch;
 	snprintf(name, sizeof(name), INSTANCE_FMT ".epoch", s->config.instance);
-	fd = dir_open_file(s->runtime_fd, s->config.runtime_dir, name, O_RDWR | O_CREAT, reason,
-			   sizeof(reason));
-	if (fd < 0) {
+	j->epoch_fd = dir_open_file(s->runtime_fd, s->config.runtime_dir, name, O_RDWR | O_CREAT,
+				    reason, sizeof(reason));
+	if (j->epoch_fd < 0) {
 		log_warnx("%s: handles of this run may repeat those of a run that could not "
 			  "record its epoch",
 			  reason);
+		j->epoch_fd = -1;
 		return epoch;
 	}
-	if (pread(fd, text, sizeof(text) - 1, 0) > 0) {
+	if (pread(j->epoch_fd, text, sizeof(text) - 1, 0) > 0) {
 		memo = strtoul(text, &end, 10);
 		if (end != text && *end == '\n' && memo <= 0xff &&
 		    ((memo - journaled) & 0xff) >= 1 && ((memo - journaled) & 0xff) < 128)
 			epoch = (uint32_t)(memo + 1) & 0xff;
 	}
-	snprintf(text, sizeof(text), "%3u\n", epoch);
-	if (pwrite(fd, text, 4, 0) != 4)
-		log_warn("%s/%s: this run's epoch not kept", s->config.runtime_dir, name);
-	close(fd);
 	return epoch;
+}
+
+/* The epoch in use into INSTANCE.epoch (see start_epoch). */
+static void epoch_keep(struct server *s)
+{
+	struct journal *j = &s->journal;
+	char text[8];
+
+	snprintf(text, sizeof(text), "%3u\n", j->epoch);
+	if (j->epoch_fd >= 0 && pwrite(j->epoch_fd, text, 4, 0) != 4)
+		log_warn("%s/" INSTANCE_FMT ".epoch: the epoch in use not kept",
+			 s->config.runtime_dir, s->config.instance);
 }
 
 /* A rule this start cannot put in a slot: its record (its type, its
@@ -603,7 +616,7 @@ int journal_open(struct server *s)
 	bool read_only = false, fresh;
 	int fd, err = 0;
 
-	j->fd = j->rebuild.fd = -1;
+	j->fd = j->rebuild.fd = j->epoch_fd = -1;
 	snprintf(j->name, sizeof(j->name), INSTANCE_FMT ".journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
 	err = compact_init(s);
@@ -753,6 +766,7 @@ int journal_open(struct server *s)
 		}
 		j->durable = j->end;
 	}
+	epoch_keep(s);
 	log_info("journal %s: %u persistent rule(s) and %u meter(s) restored, %u kept but not "
 		 "restored, epoch %u",
 		 j->path, s->persistent_rules - (s->unrestored_rules - j->n_orphans), j->n_meters,
@@ -776,6 +790,9 @@ void journal_close(struct server *s)
 		close(j->fd);
 	}
 	j->fd = -1;
+	if (j->epoch_fd >= 0)
+		close(j->epoch_fd);
+	j->epoch_fd = -1;
 	rebuild_abandon(s);
 	compact_fini(s);
 	journal_buffer_free(&j->unwritten);

@@ -366,6 +366,7 @@ struct journal {
 	 * and is linked aside (`damage_kept`) first, never overwritten. */
 	bool damaged, damage_kept;
 	uint64_t retry_ns; /* when the next rebuild of a broken journal is tried */
+	int epoch_fd;	   /* RUNTIME_DIR/INSTANCE.epoch: the epoch in use (journal.c) */
 	/* The last failed rebuild said (the same failure is said again once a
 	 * minute, not at each retry). */
 	int said_err;
