@@ -426,7 +426,11 @@ static unsigned serve_other(struct server *s, uint32_t i, bool wrapped, uint64_t
 	int n;
 
 	if (u->spent_ns >= slice_ns || (wrapped ? i >= u->from : i < u->from))
-		return 0;
+		/* Skipped with a job to go on with (a flush, a departure): work
+		 * for a later round, not a reason to sleep (prepare_sleep sees
+		 * request rings only) or to end a shutdown. */
+		return u->spent_ns >= slice_ns && c->job.kind != JOB_NONE &&
+		       c->job.kind != JOB_AUDIT;
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	n = dispatch_client(s, c, slice_ns - u->spent_ns);
 	u->spent_ns += clock_ns(CLOCK_MONOTONIC) - t0;
@@ -560,8 +564,10 @@ int loop_run(struct server *s)
 			shm_cpu_relax();
 			continue;
 		}
-		/* A sleep ends for a broken journal's next try. */
-		if (s->journal.broken && s->journal.rebuild.fd < 0 &&
+		/* A sleep ends for a broken journal's next try (none while a
+		 * sync is in flight: its completion is an event). */
+		if (s->journal.broken && s->journal.rebuild.fd < 0 && !s->journal.sync_target &&
+		    s->journal.retry_ns > clock_ns(CLOCK_MONOTONIC) &&
 		    (s->wake_at_ns == 0 || s->journal.retry_ns < s->wake_at_ns))
 			s->wake_at_ns = s->journal.retry_ns;
 		if (prepare_sleep(s)) {
