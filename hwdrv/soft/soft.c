@@ -180,7 +180,8 @@ static int sources_open(struct soft *soft, const struct hwdrv_config *config, bo
 }
 
 /* An inbox per worker on each port a loop: port sends to. */
-static int inboxes_open(struct soft *soft, struct mpf_flow_error *error)
+static int inboxes_open(struct soft *soft, const struct hwdrv_config *config,
+			struct mpf_flow_error *error)
 {
 	for (unsigned p = 0; p < soft->n_ports; p++) {
 		struct soft_source *s = &soft->ports[p].sources[0];
@@ -190,11 +191,13 @@ static int inboxes_open(struct soft *soft, struct mpf_flow_error *error)
 			continue;
 		if (s->loop_port < 0)
 			s->loop_port = (int)p;
-		if (s->loop_port >= soft->n_ports)
-			return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-					      "--source %u=%s: port %d does not exist (the "
-					      "device has %u)",
-					      p, s->spec, s->loop_port, soft->n_ports);
+		if (s->loop_port >= soft->n_ports) {
+			flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				       "--source %u=%s: port %d does not exist (the device has %u)",
+				       p, s->spec, s->loop_port, soft->n_ports);
+			source_named(error, config->source_from[p]);
+			return -EINVAL;
+		}
 		to = &soft->ports[s->loop_port];
 		if (to->inbox)
 			continue;
@@ -257,7 +260,7 @@ static int soft_open(struct hwdrv *dev, const struct hwdrv_config *config,
 	if (!err)
 		err = sources_open(soft, config, &any_source, error);
 	if (!err)
-		err = inboxes_open(soft, error);
+		err = inboxes_open(soft, config, error);
 	if (!err && any_source)
 		err = soft_datapath_start(soft, error);
 	if (err)
