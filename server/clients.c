@@ -192,7 +192,10 @@ void client_remove(struct server *s, struct client *c, const char *why)
 	c->why = why;
 	c->batch_resume = 0;
 	c->job = (struct job){.kind = JOB_LEAVE, .port = -1};
-	if (c->rules > CLIENT_REMOVE_AT_ONCE) {
+	/* Another user's rules go as a job in its share of the loop
+	 * (loop.c): a hundred of its sessions hanging up together would
+	 * otherwise hold the loop for 512 rules each, outside its share. */
+	if (c->rules > CLIENT_REMOVE_AT_ONCE || (c->maker != 0 && c->rules > 0)) {
 		log_info("client %u (%s, pid %d) gone: %s; destroying its %u rules", c->session,
 			 c->name, (int)c->pid, why, c->rules);
 		return;

@@ -425,9 +425,17 @@ static uint32_t start_epoch(struct server *s, uint32_t journaled)
 	}
 	if (pread(j->epoch_fd, text, sizeof(text) - 1, 0) > 0) {
 		memo = strtoul(text, &end, 10);
-		if (end != text && *end == '\n' && memo <= 0xff &&
-		    ((memo - journaled) & 0xff) >= 1 && ((memo - journaled) & 0xff) < 128)
+		if (end == text || *end != '\n' || memo > 0xff)
+			return epoch;
+		if (((memo - journaled) & 0xff) >= 1 && ((memo - journaled) & 0xff) < 128)
 			epoch = (uint32_t)(memo + 1) & 0xff;
+		else if (memo != journaled)
+			/* 128 starts or more since the journal last recorded
+			 * one: which is later cannot be told. */
+			log_warnx("%s/%s: epoch %lu, the journal's %u: half the 8-bit circle "
+				  "apart or more; handles of this run may repeat those of a run "
+				  "before",
+				  s->config.runtime_dir, name, memo, journaled);
 	}
 	return epoch;
 }

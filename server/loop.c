@@ -429,8 +429,7 @@ static unsigned serve_other(struct server *s, uint32_t i, bool wrapped, uint64_t
 		/* Skipped with a job to go on with (a flush, a departure): work
 		 * for a later round, not a reason to sleep (prepare_sleep sees
 		 * request rings only) or to end a shutdown. */
-		return u->spent_ns >= slice_ns && c->job.kind != JOB_NONE &&
-		       c->job.kind != JOB_AUDIT;
+		return u->spent_ns >= slice_ns && c->job.kind != JOB_NONE;
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	n = dispatch_client(s, c, slice_ns - u->spent_ns);
 	u->spent_ns += clock_ns(CLOCK_MONOTONIC) - t0;
@@ -495,7 +494,10 @@ static bool prepare_sleep(struct server *s)
 	for (uint32_t i = 0; i < s->config.max_clients; i++) {
 		struct client *c = &s->clients[i];
 
-		if (c->active && !c->leaving && !c->waiting_for_space &&
+		/* A client whose audit waits for its turn is served after it
+		 * (the loop wakes for it): requests behind it are no work
+		 * now, or the loop would spin until then. */
+		if (c->active && !c->leaving && !c->waiting_for_space && c->job.kind != JOB_AUDIT &&
 		    !ring_consumer_prepare_sleep(&c->requests))
 			may_sleep = false;
 	}

@@ -484,6 +484,7 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 	if (!rule->persistent) {
 		link_owner(s, c, slot);
 		c->rules++;
+		s->rules.makers[c->maker].session_rules++;
 	}
 	count_used(s, 1);
 	if (hw->deferred && ++s->rules.deferred == RULES_DEFER_MAX)
@@ -516,6 +517,14 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 				      "user quota of %u persistent rules reached: uid %u holds "
 				      "them (--client-max-rules)",
 				      s->config.client_max_rules, (unsigned)c->uid);
+	/* Another user holds half the table at most, over all its sessions
+	 * and its persistent rules (as it holds half the sessions): it
+	 * cannot keep the instance's own users out. */
+	if (c->maker && t->makers[c->maker].rules + t->makers[c->maker].session_rules >= t->max / 2)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "uid %u already holds %u rules, half of --max-rules %u: the "
+				      "rest are kept for others",
+				      (unsigned)c->uid, t->max / 2, t->max);
 	/* Before the memory cgroup's limit, not at it: there the OOM killer
 	 * takes the primary and every rule with it. */
 	if (!memcg_admit(&s->memcg))
@@ -696,6 +705,7 @@ static void remove_end(struct server *s, uint32_t slot)
 		if (c->active && c->session == r->owner) {
 			unlink_owner(s, c, slot);
 			c->rules--;
+			s->rules.makers[c->maker].session_rules--;
 		}
 	}
 	unnumber_rule(t, slot);

@@ -187,8 +187,9 @@ static inline bool rule_slot_used(const struct rule_slot *r)
  * (as in a sticky directory). A maker is kept for the run. */
 struct rule_maker {
 	uid_t uid;
-	uint32_t rules;	      /* persistent rules it holds: live, dying, unrestored */
-	uint64_t heap_chunks; /* of the rule heap they take */
+	uint32_t rules;		/* persistent rules it holds: live, dying, unrestored */
+	uint32_t session_rules; /* the other rules its sessions hold */
+	uint64_t heap_chunks;	/* of the rule heap they take */
 };
 
 struct rule_table {

@@ -382,6 +382,72 @@ static void test_another_user_cannot_take_every_session(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* Another user's sessions hold half the table at most, together: its
+ * four sessions make 128 rules of a 256-rule table, the 129th is refused
+ * saying why, and the owner makes the other 128. */
+static void test_another_user_holds_half_the_table_at_most(void **state)
+{
+	const char *args[] = {"--allow-group", "65534", "--max-rules", "256", NULL};
+	struct mpf_flow_error error;
+	struct mpf_client *mine;
+	struct sample_rule r;
+	int ready[2], status;
+	struct primary p;
+	uint64_t handle;
+	pid_t stranger;
+	uint32_t made = 0;
+	char said = 0;
+
+	(void)state;
+	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
+		skip();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	assert_int_equal(pipe(ready), 0);
+	stranger = fork();
+	if (stranger == 0) {
+		struct mpf_client *c[4];
+		int err = 0;
+
+		if (become_stranger() != 0)
+			_exit(126);
+		for (int i = 0; i < 4; i++)
+			if (primary_connect(&p, "stranger", &c[i]) != 0)
+				_exit(2);
+		/* Round the sessions until one is refused. */
+		for (uint32_t n = 0; err == 0; n++) {
+			sample_rule_init(&r, n);
+			err = mpf_flow_create(c[n % 4], 0, &ingress, r.pattern, r.actions, 0,
+					      &handle, &error);
+			made += err == 0;
+		}
+		said = err == -ENOMEM && strstr(error.message, "half of --max-rules") != NULL;
+		if (write(ready[1], &made, sizeof(made)) != sizeof(made) ||
+		    write(ready[1], &said, 1) != 1)
+			_exit(1);
+		pause(); /* holding them */
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &made, sizeof(made)), sizeof(made));
+	assert_int_equal(made, 128);
+	assert_int_equal(read(ready[0], &said, 1), 1);
+	assert_int_equal(said, 1);
+	assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+	for (uint32_t n = 0; n < 128; n++) {
+		sample_rule_init(&r, 1000 + n);
+		assert_int_equal(mpf_flow_create(mine, 0, &ingress, r.pattern, r.actions, 0,
+						 &handle, &error),
+				 0);
+	}
+	mpf_disconnect(mine);
+	kill(stranger, SIGKILL);
+	assert_int_equal(waitpid(stranger, &status, 0), stranger);
+	close(ready[0]);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* The stranger's side of the persistent-rule quota: `phase` 1 makes its
  * quota of 8 and meets the refusal, in a new session too, cannot destroy
  * or reset root's rule `theirs`, nor make, destroy or clear a meter or
@@ -1150,6 +1216,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_another_user_cannot_take_every_session),
+		cmocka_unit_test(test_another_user_holds_half_the_table_at_most),
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
 		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
