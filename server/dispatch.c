@@ -10,8 +10,9 @@
  * of JOB_STEP rules, across as many slices as it needs, while the client's
  * later requests wait in its ring (a BATCH it stands in stays there too, and
  * is read again to go on). An audit runs at once but is rationed: audits
- * take at most 1/AUDIT_SHARE of the loop's time, and one whose turn has not
- * come waits as the client's job.
+ * take at most 1/AUDIT_SHARE of the loop's time (the instance's own users'
+ * audits, and other users' theirs), and one whose turn has not come waits
+ * as the client's job.
  *
  * Back pressure: a request is taken only when the completion ring has room
  * for everything the outbox holds plus the most completions one request
@@ -336,21 +337,25 @@ static int run_meter(struct server *s, struct client *c, const struct wire_reque
  * have used no more than their share. Returns 0 if one may run now, or the
  * CLOCK_MONOTONIC time at which one may.
  */
-static uint64_t audit_ready_at(struct server *s, uint64_t now)
+static uint64_t audit_ready_at(struct server *s, const struct client *c, uint64_t now)
 {
-	int64_t tokens = s->audit_tokens_ns + (int64_t)((now - s->audit_refilled_ns) / AUDIT_SHARE);
+	unsigned b = c->maker != 0; /* the bucket: the instance's users', or others' */
+	int64_t tokens =
+		s->audit_tokens_ns[b] + (int64_t)((now - s->audit_refilled_ns[b]) / AUDIT_SHARE);
 
-	s->audit_refilled_ns = now;
-	s->audit_tokens_ns = tokens < AUDIT_BURST_NS ? tokens : AUDIT_BURST_NS;
-	return s->audit_tokens_ns < 0 ? now + (uint64_t)(-s->audit_tokens_ns) * AUDIT_SHARE : 0;
+	s->audit_refilled_ns[b] = now;
+	s->audit_tokens_ns[b] = tokens < AUDIT_BURST_NS ? tokens : AUDIT_BURST_NS;
+	return s->audit_tokens_ns[b] < 0 ? now + (uint64_t)(-s->audit_tokens_ns[b]) * AUDIT_SHARE
+					 : 0;
 }
 
-static int audit_timed(struct server *s, uint64_t *checked, struct mpf_flow_error *error)
+static int audit_timed(struct server *s, const struct client *c, uint64_t *checked,
+		       struct mpf_flow_error *error)
 {
 	uint64_t start = clock_ns(CLOCK_MONOTONIC);
 	int err = audit_run(s, checked, error);
 
-	s->audit_tokens_ns -= (int64_t)(clock_ns(CLOCK_MONOTONIC) - start);
+	s->audit_tokens_ns[c->maker != 0] -= (int64_t)(clock_ns(CLOCK_MONOTONIC) - start);
 	return err;
 }
 
@@ -408,11 +413,11 @@ static int run_port_stats_reset(struct server *s, struct client *c, const struct
 static int run_audit(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
-	if (audit_ready_at(s, clock_ns(CLOCK_MONOTONIC))) {
+	if (audit_ready_at(s, c, clock_ns(CLOCK_MONOTONIC))) {
 		start_job(c, JOB_AUDIT, -1, req);
 		return RUN_SUSPENDED;
 	}
-	return audit_timed(s, &out->count, &out->error);
+	return audit_timed(s, c, &out->count, &out->error);
 }
 
 /* What runs each op (the wire's table says how it decodes); a BATCH is
@@ -561,13 +566,13 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				       strerror(-job->status), job->done);
 		return JOB_DONE;
 	case JOB_AUDIT:
-		ready = audit_ready_at(s, clock_ns(CLOCK_MONOTONIC));
+		ready = audit_ready_at(s, c, clock_ns(CLOCK_MONOTONIC));
 		if (ready) {
 			if (s->wake_at_ns == 0 || ready < s->wake_at_ns)
 				s->wake_at_ns = ready;
 			return JOB_WAITING;
 		}
-		job->status = audit_timed(s, &job->checked, &job->error);
+		job->status = audit_timed(s, c, &job->checked, &job->error);
 		return JOB_DONE;
 	default:
 		return JOB_DONE;

@@ -483,8 +483,11 @@ struct server {
 	struct commit commit;
 	struct handshake handshakes[HANDSHAKES_MAX];
 	struct unread_welcome unread[UNREAD_MAX];
-	int64_t audit_tokens_ns;	 /* loop time audits may still use (dispatch.c) */
-	uint64_t audit_refilled_ns;	 /* when the bucket was last filled */
+	/* Loop time audits may still use, and when the bucket was last
+	 * filled (dispatch.c): the instance's own users' [0], other users'
+	 * [1], so that another user's audits cannot starve the owner's. */
+	int64_t audit_tokens_ns[2];
+	uint64_t audit_refilled_ns[2];
 	uint64_t wake_at_ns;		 /* a waiting job's time: the loop sleeps no longer */
 	struct pidfh *pidfile;		 /* INSTANCE.pid in the runtime directory */
 	int state_lock_fd;		 /* INSTANCE.lock in the state directory, flock()ed */
