@@ -88,12 +88,13 @@ static void silent_connections(const struct primary *p, unsigned count, unsigned
 }
 
 /* A primary whose socket the stranger (uid 65534) may reach: started with
- * --allow-group 65534, its runtime directory given to that group. False
- * (the test skips) where there is no such group or we are not root. */
-static bool start_for_the_stranger(struct primary *p)
+ * --allow-group 65534 (and `option` `value`, where given), its runtime
+ * directory given to that group. False (the test skips) where there is no
+ * such group or we are not root. */
+static bool start_for_the_stranger(struct primary *p, const char *option, const char *value)
 {
 	static char gid[16];
-	const char *args[] = {"--allow-group", gid, NULL};
+	const char *args[] = {"--allow-group", gid, option, value, NULL};
 
 	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
 		return false;
@@ -170,7 +171,7 @@ static void test_another_users_sessions_are_all_served_in_turn(void **state)
 	uint32_t made = 0;
 
 	(void)state;
-	if (!start_for_the_stranger(&p))
+	if (!start_for_the_stranger(&p, NULL, NULL))
 		skip();
 	assert_int_equal(primary_connect(&p, "own", &c), 0);
 	stranger = fork();
@@ -206,7 +207,7 @@ static void test_silent_connections_cannot_keep_others_out(void **state)
 	int status;
 
 	(void)state;
-	if (!start_for_the_stranger(&p))
+	if (!start_for_the_stranger(&p, NULL, NULL))
 		skip();
 	stranger = fork();
 	if (stranger == 0)
@@ -306,7 +307,7 @@ static void test_unread_monitor_welcomes_are_bounded(void **state)
 	int status;
 
 	(void)state;
-	if (!start_for_the_stranger(&p))
+	if (!start_for_the_stranger(&p, NULL, NULL))
 		skip();
 	stranger = fork();
 	if (stranger == 0)
@@ -326,8 +327,6 @@ static void test_unread_monitor_welcomes_are_bounded(void **state)
  */
 static void test_another_user_cannot_take_every_session(void **state)
 {
-	const char *args[] = {"--allow-group", "65534", "--max-clients", "16", NULL};
-	struct group *nogroup = getgrgid(STRANGER);
 	struct mpf_client *mine[8];
 	int ready[2], status;
 	struct primary p;
@@ -335,11 +334,8 @@ static void test_another_user_cannot_take_every_session(void **state)
 	char held = 0;
 
 	(void)state;
-	if (geteuid() != 0 || nogroup == NULL)
+	if (!start_for_the_stranger(&p, "--max-clients", "16"))
 		skip();
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
-	assert_int_equal(chmod(p.dir, 0750), 0);
 	assert_int_equal(pipe(ready), 0);
 	stranger = fork();
 	if (stranger == 0) {
@@ -387,7 +383,6 @@ static void test_another_user_cannot_take_every_session(void **state)
  * saying why, and the owner makes the other 128. */
 static void test_another_user_holds_half_the_table_at_most(void **state)
 {
-	const char *args[] = {"--allow-group", "65534", "--max-rules", "256", NULL};
 	struct mpf_flow_error error;
 	struct mpf_client *mine;
 	struct sample_rule r;
@@ -399,11 +394,8 @@ static void test_another_user_holds_half_the_table_at_most(void **state)
 	char said = 0;
 
 	(void)state;
-	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
+	if (!start_for_the_stranger(&p, "--max-rules", "256"))
 		skip();
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
-	assert_int_equal(chmod(p.dir, 0750), 0);
 	assert_int_equal(pipe(ready), 0);
 	stranger = fork();
 	if (stranger == 0) {
@@ -853,7 +845,7 @@ static void test_near_the_memory_limit_another_user_gets_no_session(void **state
 	snprintf(text, sizeof(text), "%llu\n", limit);
 	fake_memcg_make(tree, sizeof(tree), svc, sizeof(svc), text);
 	setenv("MPFLOWD", faulty, 1);
-	started = start_for_the_stranger(&p);
+	started = start_for_the_stranger(&p, NULL, NULL);
 	setenv("MPFLOWD", plain, 1);
 	assert_true(started);
 	assert_int_equal(stranger_connects(&p, NULL), 0);
