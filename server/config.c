@@ -85,8 +85,10 @@ static const struct key keys[] = {
 	       "soft backend: datapath threads (default: 1): live: and xdp: sources are "
 	       "spread over them"),
 	{"source", 's', KEY_SOURCE, 0, false, 0, HWDRV_PORTS_MAX - 1, AT(sources), "PORT=SPEC",
-	 "soft backend: the port's packet source: pcap:FILE[,loop=N][,count=N][,pps=N][,tx], "
-	 "gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,tx], live:IFNAME, "
+	 "soft backend: the port's packet source: "
+	 "pcap:FILE[,loop=N][,count=N][,pps=N][,delay=MS][,tx], "
+	 "gen:flows=N[,size=B][,proto=udp|tcp][,dport=P][,count=N][,pps=N][,delay=MS][,tx], "
+	 "live:IFNAME, "
 	 "xdp:IFNAME[,queue=Q][,mode=zc|copy] or loop:[PORT]"},
 	TEXT("dump-queues", 0, dump_dir, "DIR",
 	     "soft backend: write each RX queue (and each port's transmitted packets) to "

@@ -370,6 +370,50 @@ static void test_restored_rules_take_traffic_before_any_request(void **state)
 	unlink(pcap);
 }
 
+/* A gen: source sends its flows round robin to the port dport= names: the
+ * flow a rule picks out by source address and that port counts its share
+ * of the frames exactly, and none reach the default port 80. */
+static void test_generated_flows_go_to_the_port_asked(void **state)
+{
+	static const char *const args[] = {"--source",
+					   "0=gen:flows=4,dport=4789,count=400,delay=1000", NULL};
+	const struct mpf_flow_item_ipv4 one = {.hdr.src_addr = BE32(0x0a000001)},
+					two = {.hdr.src_addr = BE32(0x0a000002)},
+					ip_mask = {.hdr.src_addr = 0xffffffff};
+	const struct mpf_flow_item_udp vxlan = {.hdr.dst_port = BE16(4789)},
+				       web = {.hdr.dst_port = BE16(80)},
+				       port_mask = {.hdr.dst_port = 0xffff};
+	const struct mpf_flow_item asked[] = {ITEM(ETH), ITEM(IPV4, .spec = &one, .mask = &ip_mask),
+					      ITEM(UDP, .spec = &vxlan, .mask = &port_mask),
+					      ITEM(END)};
+	const struct mpf_flow_item usual[] = {ITEM(ETH), ITEM(IPV4, .spec = &two, .mask = &ip_mask),
+					      ITEM(UDP, .spec = &web, .mask = &port_mask),
+					      ITEM(END)};
+	const struct mpf_flow_action count[] = {ACTION(COUNT, NULL), ACTION(END, NULL)};
+	struct mpf_flow_query_count q = {0}, none = {0};
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	uint64_t h[2];
+
+	(void)state;
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "gen", &c), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, asked, count, 0, &h[0], &error), 0);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, usual, count, 0, &h[1], &error), 0);
+	for (int tries = 0; tries < 200 && q.hits < 100; tries++) {
+		usleep(50000);
+		assert_int_equal(mpf_flow_query(c, 0, h[0], MPF_FLOW_ACTION_TYPE_COUNT, &q, &error),
+				 0);
+	}
+	assert_int_equal(q.hits, 100); /* flow 1 of 4, of 400 frames */
+	assert_int_equal(q.bytes, 100 * 64);
+	assert_int_equal(mpf_flow_query(c, 0, h[1], MPF_FLOW_ACTION_TYPE_COUNT, &none, &error), 0);
+	assert_int_equal(none.hits, 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_meter_objects_through_the_service(void **state)
 {
 	struct primary p;
@@ -1235,6 +1279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pcap_replay_counts_and_delivers_exactly),
 		cmocka_unit_test(test_restored_rules_take_traffic_before_any_request),
+		cmocka_unit_test(test_generated_flows_go_to_the_port_asked),
 		cmocka_unit_test(test_meter_objects_through_the_service),
 		cmocka_unit_test(test_loop_port_receives_what_secondaries_transmit),
 		cmocka_unit_test(test_rx_queues_outlive_their_session_safely),

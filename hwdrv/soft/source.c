@@ -8,9 +8,9 @@
  *	(default: as fast as the datapath goes), starting `delay` ms after
  *	mpflowd starts (time to install rules first); `tx`: the port
  *	transmits them, so egress rules apply.
- *   gen:flows=N[,size=B][,proto=udp|tcp][,count=N][,pps=N][,delay=MS][,tx]
+ *   gen:flows=N[,size=B][,proto=udp|tcp][,dport=P][,count=N][,pps=N][,delay=MS][,tx]
  *	synthetic IPv4 traffic: N flows (10.0.0.0 + i -> 10.255.0.1, source
- *	port 10000 + i % 50000, destination port 80), frames of B bytes,
+ *	port 10000 + i % 50000, destination port P, default 80), frames of B bytes,
  *	sent round robin; without count, forever.
  *   live:IFNAME
  *	receive from an interface (AF_PACKET, TPACKET_V3 ring, promiscuous),
@@ -128,7 +128,7 @@ static void put16(uint8_t *b, unsigned v)
 }
 
 static int open_generator(struct soft_source *s, uint32_t flows, uint32_t size, bool tcp,
-			  struct mpf_flow_error *error)
+			  uint16_t dport, struct mpf_flow_error *error)
 {
 	uint32_t header = 14 + 20 + (tcp ? 20 : 8);
 	size_t used = 0, cap = 0;
@@ -153,7 +153,7 @@ static int open_generator(struct soft_source *s, uint32_t flows, uint32_t size, 
 		put16(frame + 28, src & 0xffff);
 		memcpy(frame + 30, "\x0a\xff\x00\x01", 4);
 		put16(frame + 34, 10000 + f % 50000);
-		put16(frame + 36, 80);
+		put16(frame + 36, dport);
 		if (tcp)
 			frame[46] = 0x50;
 		else
@@ -315,7 +315,7 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 		     uint16_t *fanout, struct mpf_flow_error *error)
 {
 	char copy[sizeof(s->spec)], *options, *kind;
-	uint64_t loop = 1, flows = 0, size = 64;
+	uint64_t loop = 1, flows = 0, size = 64, dport = 80;
 	bool tcp = false;
 	int err;
 
@@ -398,6 +398,8 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 			ok = gen && value &&
 			     (strcmp(value, "udp") == 0 || strcmp(value, "tcp") == 0);
 			tcp = ok && strcmp(value, "tcp") == 0;
+		} else if (strcmp(name, "dport") == 0) {
+			ok = gen && number(value, 0, 65535, &dport);
 		} else {
 			ok = false;
 		}
@@ -411,7 +413,8 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 		}
 	}
 	if (kind[0] == 'g') {
-		err = open_generator(s, flows ? (uint32_t)flows : 1, (uint32_t)size, tcp, error);
+		err = open_generator(s, flows ? (uint32_t)flows : 1, (uint32_t)size, tcp,
+				     (uint16_t)dport, error);
 		if (err) {
 			soft_source_close(s);
 			return err;
