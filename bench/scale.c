@@ -41,7 +41,9 @@
 
 struct figures {
 	double start_s, insert_s, query_ns, scan_s, flowstat_s, stop_s, replay_s, flush_s;
-	double live_first_s, live_cpu;	    /* flowstat's live view: first frame, share of a core */
+	/* flowstat's live view: first frame, share of a core; idle, then with
+	 * a gen: source sending to every rule in turn at `busy_pps` frames/s. */
+	double live_first_s, live_cpu, busy_first_s, busy_cpu, busy_pps;
 	double shared_bytes, private_bytes; /* per rule */
 	/* During the insert: the primary's loop thread on a CPU (0-1), the
 	 * CPU seconds of its other threads, and its kernel seconds. */
@@ -195,12 +197,13 @@ static int next_frame(int master, int ms)
 
 /*
  * flowstat's live view at its default interval on a pseudo-terminal of
- * 50 rows: the wall time to its first frame, then the share of a core it
- * takes (its CPU time over the wall time) from the start of a frame to the
- * start of the one `seconds` later, so that the window holds whole
- * intervals. 0, or -1.
+ * 50 rows: the wall time to its first frame (*first_s), then the share of a
+ * core it takes (its CPU time over the wall time, *cpu) from the start of
+ * a frame to the start of the one `seconds` later, so that the window
+ * holds whole intervals. 0, or -1.
  */
-static int flowstat_live(const char *flowstat, const char *dir, double seconds, struct figures *f)
+static int flowstat_live(const char *flowstat, const char *dir, double seconds, double *first_s,
+			 double *cpu)
 {
 	char binary[4096], runtime[] = "--runtime-dir", where[sizeof(((struct primary *)0)->dir)];
 	char *const argv[] = {binary, runtime, where, NULL};
@@ -234,13 +237,13 @@ static int flowstat_live(const char *flowstat, const char *dir, double seconds, 
 	/* The first frame: its first bytes (nothing is written before it). */
 	t0 = bench_now_ns();
 	if (drain(master, 60000, true) > 0) {
-		f->live_first_s = (bench_now_ns() - t0) / 1e9;
+		*first_s = (bench_now_ns() - t0) / 1e9;
 		/* Whole intervals: from a frame's start to a later one's. */
 		if (next_frame(master, 5000) == 0 && (c0 = cpu_ns(pid)) >= 0) {
 			t1 = bench_now_ns();
 			drain(master, (int)(seconds * 1000) - 500, false);
 			if (next_frame(master, 5000) == 0 && (c1 = cpu_ns(pid)) >= 0) {
-				f->live_cpu = (c1 - c0) / (bench_now_ns() - t1);
+				*cpu = (c1 - c0) / (bench_now_ns() - t1);
 				err = 0;
 			}
 		}
@@ -263,6 +266,38 @@ static int flowstat_live(const char *flowstat, const char *dir, double seconds, 
 	if (err)
 		fprintf(stderr, "scale: %s (the live view) failed\n", flowstat);
 	return err;
+}
+
+/*
+ * The live view again, with traffic: the stopped primary restarted (the
+ * journal replayed, not timed) with a gen: source sending to each of the
+ * `count` rules in turn as fast as its worker goes, so that every block of
+ * the table moves between two frames; the frames a second the port
+ * received meanwhile. The primary is stopped again. 0, or -1.
+ */
+static int live_with_traffic(struct primary *p, uint32_t count, const char *flowstat,
+			     double live_seconds, struct figures *f)
+{
+	char gen[64];
+	const char *const args[] = {"--max-rules", "16777216", "--source", gen, NULL};
+	struct mpf_port_stats before, after;
+	struct mpf_client *c;
+	double t0;
+	int err;
+
+	snprintf(gen, sizeof(gen), "0=gen:flows=%u,dport=4789", count);
+	if (primary_restart(p, args) != 0 || primary_connect(p, "bench-scale", &c) != 0)
+		return -1;
+	t0 = bench_now_ns();
+	err = mpf_port_stats(c, 0, &before);
+	if (!err)
+		err = flowstat_live(flowstat, p->dir, live_seconds, &f->busy_first_s, &f->busy_cpu);
+	if (!err)
+		err = mpf_port_stats(c, 0, &after);
+	f->busy_pps =
+		err ? 0 : (after.rx_packets - before.rx_packets) / ((bench_now_ns() - t0) / 1e9);
+	mpf_disconnect(c);
+	return primary_stop(p) == 0 ? err : -1;
 }
 
 static int measure(uint32_t count, const char *flowstat, double live_seconds, struct figures *f)
@@ -325,13 +360,16 @@ static int measure(uint32_t count, const char *flowstat, double live_seconds, st
 	}
 	if (flowstat && (f->flowstat_s = flowstat_once(flowstat, p.dir)) < 0)
 		goto fail;
-	if (flowstat && flowstat_live(flowstat, p.dir, live_seconds, f) != 0)
+	if (flowstat &&
+	    flowstat_live(flowstat, p.dir, live_seconds, &f->live_first_s, &f->live_cpu) != 0)
 		goto fail;
 	mpf_disconnect(c);
 	t0 = bench_now_ns();
 	if (primary_stop(&p) != 0)
 		goto fail;
 	f->stop_s = (bench_now_ns() - t0) / 1e9;
+	if (flowstat && live_with_traffic(&p, count, flowstat, live_seconds, f) != 0)
+		goto fail;
 	t0 = bench_now_ns();
 	if (primary_restart(&p, args) != 0)
 		goto fail;
@@ -432,6 +470,12 @@ int main(int argc, char **argv)
 		    false);
 		row("  then, of a core (1 s interval, idle)", 100 * a.live_cpu, 100 * b.live_cpu, 1,
 		    1, "%", false);
+		row("flowstat live view, traffic: first frame", a.busy_first_s, b.busy_first_s, 1,
+		    1, "s", false);
+		row("  then, of a core (1 s interval)", 100 * a.busy_cpu, 100 * b.busy_cpu, 1, 1,
+		    "%", false);
+		printf("  %-40s %12.0f %12.0f %-6s\n", "  the traffic (a gen: source, every rule)",
+		       a.busy_pps, b.busy_pps, "pkt/s");
 	} else
 		printf("  flowstat --once: not run ($FLOWSTAT names no binary)\n");
 	row("stop (every rule out of the device)", a.stop_s, b.stop_s, base, rules, "s", true);
