@@ -166,6 +166,48 @@ int mpf_monitor_scan_block(struct mpf_monitor *m, uint32_t block, uint32_t *curs
 				     info, false);
 }
 
+int mpf_monitor_counts(struct mpf_monitor *m, uint32_t block, struct mpf_flow_counts *counts)
+{
+	const struct region_view *view = &m->region.view;
+	uint64_t first = (uint64_t)block * REGION_BLOCK_SLOTS;
+	uint32_t end;
+	int found = 0;
+
+	if (m->region.mem == NULL)
+		return -EAGAIN;
+	end = shm_load_relaxed32(&view->header->slots_end);
+	if (end > view->max_rules)
+		end = view->max_rules; /* the primary's word: bounded before use */
+	for (uint32_t i = 0; i < REGION_BLOCK_SLOTS; i++) {
+		uint32_t slot = (uint32_t)first + i, generation;
+		struct region_count count = {0};
+		int rc;
+
+		/* The lines half a block ahead: the misses overlap. */
+		if (first + i + REGION_BLOCK_SLOTS / 2 < end)
+			__builtin_prefetch(&view->counters[slot + REGION_BLOCK_SLOTS / 2]);
+		rc = first + i < end
+			     ? region_counter_read_live(&view->counters[slot], &view->shares, slot,
+							&generation, &count)
+			     : -ENOENT;
+
+		/* Free, or changing (as a scan skips it): no rule. */
+		if (rc != 0 && rc != -ENOTSUP) {
+			counts[i] = (struct mpf_flow_counts){0};
+			continue;
+		}
+		counts[i] = (struct mpf_flow_counts){
+			.handle = (uint64_t)generation << 32 | slot,
+			.hits = count.hits,
+			.bytes = count.bytes,
+			.last_hit_ns = count.last_hit_ns,
+			.flags = rc == 0 ? MPF_FLOW_INFO_COUNTED : 0,
+		};
+		found++;
+	}
+	return found;
+}
+
 int mpf_monitor_activity(struct mpf_monitor *m, uint32_t block, uint64_t *activity)
 {
 	const struct region_view *view = &m->region.view;

@@ -349,8 +349,11 @@ bool region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes,
 	return moved;
 }
 
-int region_counter_read_shared(const struct region_counter *c, const struct region_shares *shares,
-			       uint32_t slot, uint32_t generation, struct region_count *out)
+/* The counts of the rule in slot `c` (`*generation`: that rule's, or 0 for
+ * whichever lives there, whose generation is stored), as
+ * region_counter_read_shared() and region_counter_read_live() say. */
+static int counter_read(const struct region_counter *c, const struct region_shares *shares,
+			uint32_t slot, uint32_t *generation, struct region_count *out)
 {
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
@@ -367,8 +370,9 @@ int region_counter_read_shared(const struct region_counter *c, const struct regi
 			shm_cpu_relax();
 			continue;
 		}
-		if (gen != generation || generation == 0)
+		if (gen == 0 || (*generation && gen != *generation))
 			return -ENOENT;
+		*generation = gen;
 		if (!(flags & REGION_COUNTER_ENABLED))
 			return -ENOTSUP;
 		/* hits and bytes move outside the seqlock; a reset racing a
@@ -379,6 +383,21 @@ int region_counter_read_shared(const struct region_counter *c, const struct regi
 		return 0;
 	}
 	return -EAGAIN;
+}
+
+int region_counter_read_shared(const struct region_counter *c, const struct region_shares *shares,
+			       uint32_t slot, uint32_t generation, struct region_count *out)
+{
+	if (generation == 0)
+		return -ENOENT;
+	return counter_read(c, shares, slot, &generation, out);
+}
+
+int region_counter_read_live(const struct region_counter *c, const struct region_shares *shares,
+			     uint32_t slot, uint32_t *generation, struct region_count *out)
+{
+	*generation = 0;
+	return counter_read(c, shares, slot, generation, out);
 }
 
 int region_counter_read(const struct region_counter *c, uint32_t generation,

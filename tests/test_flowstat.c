@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * flowstat's snapshots against a real primary: a snapshot that skips the
- * blocks of rules whose activity did not move (tools/flowstat/snapshot.c)
- * shows exactly what one that reads every rule shows — the same totals,
+ * blocks of rules whose activity did not move, and ranks the others by
+ * their counter lines alone where the order allows
+ * (tools/flowstat/snapshot.c), shows exactly what one that reads every
+ * rule shows — the same totals,
  * the same top rows in the same order, by every order — through traffic
  * counted by two datapath workers, rules destroyed, made and reset, and
  * nothing at all; and with nothing moved it reads no block.
@@ -162,6 +164,17 @@ static size_t take_and_compare(struct flowstat *inc, struct snapshot si[2], unsi
 				 (unsigned long long)y->info.hits, y->pps);
 		assert_int_equal(x->info.hits, y->info.hits);
 		assert_int_equal(x->info.bytes, y->info.bytes);
+		assert_int_equal(x->info.last_hit_ns, y->info.last_hit_ns);
+		/* The entry's fields too, read apart from the counts when a
+		 * refresh ranks by them alone. */
+		assert_int_equal(x->info.number, y->info.number);
+		assert_string_equal(x->info.owner_name, y->info.owner_name);
+		assert_int_equal(x->info.owner_pid, y->info.owner_pid);
+		assert_int_equal(x->info.port, y->info.port);
+		assert_int_equal(x->info.group, y->info.group);
+		assert_int_equal(x->info.priority, y->info.priority);
+		assert_int_equal(x->info.flags, y->info.flags);
+		assert_int_equal(x->info.created_ns, y->info.created_ns);
 		assert_int_equal(x->pps > 0, y->pps > 0);
 		assert_int_equal(x->rated, y->rated);
 	}

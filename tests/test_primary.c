@@ -502,6 +502,30 @@ static void test_monitor_lists_rules_without_being_a_client(void **state)
 		seen++;
 	}
 	assert_int_equal(seen, 3);
+	/* The counts of a block, from the counter lines alone: each rule in
+	 * its slot under its handle, free slots empty, nothing past the end. */
+	{
+		struct mpf_flow_counts k[MPF_MONITOR_BLOCK];
+		struct mpf_flow_error error;
+		uint32_t block = (uint32_t)h[0] / MPF_MONITOR_BLOCK;
+
+		assert_int_equal(mpf_monitor_counts(m, block, k), 3);
+		for (uint32_t i = 0; i < 3; i++) {
+			const struct mpf_flow_counts *one = &k[(uint32_t)h[i] % MPF_MONITOR_BLOCK];
+
+			assert_int_equal((uint32_t)h[i] / MPF_MONITOR_BLOCK, block);
+			assert_int_equal(one->handle, h[i]);
+			assert_int_equal(one->flags, MPF_FLOW_INFO_COUNTED);
+			assert_int_equal(one->hits, 0);
+		}
+		assert_int_equal(mpf_flow_destroy(c, 0, h[1], &error), 0);
+		assert_int_equal(mpf_monitor_counts(m, block, k), 2);
+		assert_int_equal(k[(uint32_t)h[1] % MPF_MONITOR_BLOCK].handle, 0);
+		for (uint32_t i = 0; i < MPF_MONITOR_BLOCK; i++) /* the two left, nothing else */
+			assert_true(k[i].handle == 0 || k[i].handle == h[0] || k[i].handle == h[2]);
+		assert_int_equal(mpf_monitor_counts(m, 4096 / MPF_MONITOR_BLOCK, k), 0);
+		assert_int_equal(k[0].handle, 0);
+	}
 	mpf_disconnect(c);
 	/* The primary destroys the rules, then forgets the client: wait for both. */
 	for (int i = 0; i < 500 && (mpf_monitor_instance(m, &info), info.rules || info.clients);

@@ -709,10 +709,31 @@ MPF_API int mpf_monitor_scan(struct mpf_monitor *monitor, uint32_t *cursor,
 MPF_API int mpf_monitor_activity(struct mpf_monitor *monitor, uint32_t block, uint64_t *activity);
 
 /** As mpf_monitor_scan(), over block `block`'s slots only: `*cursor` (0,
- *  or any slot before the block, to start) moves through the block; 0 at
- *  its end. Errors: -EAGAIN, as mpf_monitor_next(). */
+ *  any slot before the block, or the block's slot to start from) moves
+ *  through the block; 0 at its end. Errors: -EAGAIN, as
+ *  mpf_monitor_next(). */
 MPF_API int mpf_monitor_scan_block(struct mpf_monitor *monitor, uint32_t block, uint32_t *cursor,
 				   struct mpf_flow_info *info);
+
+/** A rule's counts as its counter line holds them (mpf_monitor_counts()). */
+struct mpf_flow_counts {
+	uint64_t handle;      /**< 0: no rule in the slot (or one being made or destroyed). */
+	uint64_t hits;	      /**< Since the last reset; 0 for a rule that does not count. */
+	uint64_t bytes;	      /**< Since the last reset. */
+	uint64_t last_hit_ns; /**< CLOCK_REALTIME; 0: never. */
+	uint32_t flags;	      /**< MPF_FLOW_INFO_COUNTED when the rule counts, else 0. */
+};
+
+/** The counts of each of block `block`'s MPF_MONITOR_BLOCK slots into
+ *  counts[0..MPF_MONITOR_BLOCK - 1] (slot block * MPF_MONITOR_BLOCK + i
+ *  into counts[i]), read from the counter lines alone: no entry is read,
+ *  so a monitor ranking millions of busy rules by their counts reads half
+ *  the memory mpf_monitor_scan_block() does, and the entries of the few it
+ *  shows after (mpf_monitor_scan_block() from their slot). Returns the
+ *  number of rules found (0 past the directory's end). Errors: -EAGAIN, as
+ *  mpf_monitor_next(). */
+MPF_API int mpf_monitor_counts(struct mpf_monitor *monitor, uint32_t block,
+			       struct mpf_flow_counts *counts);
 
 /** As mpf_flow_get(), through a monitor. Errors: -ENOENT, -EAGAIN (as
  *  mpf_monitor_next()), -ENOMEM. */
