@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hwdrv/hwdrv.h"
+#include "hwdrv/soft/soft.h"
 
 static const struct hwdrv_ops *const backends[] = {
 	&hwdrv_soft_ops,
@@ -164,6 +165,15 @@ static const struct hwdrv_ops *backend(const char *name)
 bool hwdrv_backend_known(const char *name)
 {
 	return backend(name) != NULL;
+}
+
+int hwdrv_source_check(const char *spec, const char *from, struct mpf_flow_error *error)
+{
+	int err = soft_source_check(spec, error);
+
+	if (err)
+		soft_source_named(error, from);
+	return err;
 }
 
 int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *config,

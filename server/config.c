@@ -574,6 +574,8 @@ static int command_line(struct server_config *cfg, struct command *cmd, int argc
 /* Defaults that depend on other keys, and checks across keys. */
 static int finish(struct server_config *cfg)
 {
+	struct mpf_flow_error error;
+
 	if (!cfg->runtime_dir[0] && runtime_dir(cfg->runtime_dir, sizeof(cfg->runtime_dir))) {
 		say("no runtime directory: set runtime-dir, "
 		    "MPFLOW_RUNTIME_DIR or XDG_RUNTIME_DIR");
@@ -599,6 +601,13 @@ static int finish(struct server_config *cfg)
 			else
 				say("--source: port %u: the device has %u port(s)", p,
 				    cfg->device.ports);
+			return 2;
+		}
+		if (cfg->sources[p][0] &&
+		    hwdrv_source_check(cfg->sources[p],
+				       cfg->source_from[p][0] ? cfg->source_from[p] : NULL,
+				       &error) != 0) {
+			say("%s", error.message);
 			return 2;
 		}
 		cfg->device.sources[p] = cfg->sources[p][0] ? cfg->sources[p] : NULL;

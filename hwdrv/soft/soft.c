@@ -128,24 +128,6 @@ static int workers_open(struct soft *soft, struct mpf_flow_error *error)
 	return 0;
 }
 
-/* A source's refusal ("--source SPEC: why") named where the configuration
- * file set it ("FILE:LINE: source SPEC: why"); as it is when `from` is NULL
- * (the command line). */
-static void source_named(struct mpf_flow_error *error, const char *from)
-{
-	char said[sizeof(error->message)];
-	const char *rest = error->message;
-
-	if (from == NULL)
-		return;
-	if (strncmp(rest, "--source ", 9) == 0)
-		rest += 9;
-	snprintf(said, sizeof(said), "%s", rest);
-	if ((size_t)snprintf(error->message, sizeof(error->message), "%s: source %s", from, said) >=
-	    sizeof(error->message))
-		memcpy(error->message + sizeof(error->message) - 4, "...", 4); /* cut: said so */
-}
-
 /* Each port's source, an instance per worker where the kind has them. */
 static int sources_open(struct soft *soft, const struct hwdrv_config *config, bool *any,
 			struct mpf_flow_error *error)
@@ -171,7 +153,7 @@ static int sources_open(struct soft *soft, const struct hwdrv_config *config, bo
 						   &fanout, error);
 
 			if (err) {
-				source_named(error, config->source_from[p]);
+				soft_source_named(error, config->source_from[p]);
 				return err;
 			}
 		}
@@ -195,7 +177,7 @@ static int inboxes_open(struct soft *soft, const struct hwdrv_config *config,
 			flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				       "--source %u=%s: port %d does not exist (the device has %u)",
 				       p, s->spec, s->loop_port, soft->n_ports);
-			source_named(error, config->source_from[p]);
+			soft_source_named(error, config->source_from[p]);
 			return -EINVAL;
 		}
 		to = &soft->ports[s->loop_port];

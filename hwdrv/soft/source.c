@@ -223,8 +223,9 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 /* Parse a decimal option value into [min, max]. */
 static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
-/* xdp:IFNAME[,queue=Q][,mode=zc|copy] */
-static int open_xdp(struct soft_source *s, char *options, unsigned instance,
+/* xdp:IFNAME[,queue=Q][,mode=zc|copy]; `dry`: its words checked, nothing
+ * opened. */
+static int open_xdp(struct soft_source *s, char *options, unsigned instance, bool dry,
 		    struct mpf_flow_error *error)
 {
 	char *ifname = strsep(&options, ","), *name;
@@ -256,10 +257,12 @@ static int open_xdp(struct soft_source *s, char *options, unsigned instance,
 	if (*ifname == '\0')
 		return source_error(error, EINVAL, s, "xdp: an interface name expected");
 #ifdef MPFLOW_HAVE_XDP
+	if (dry)
+		return 0;
 	/* With several workers, worker i reads queue Q + i. */
 	return soft_xdp_open(s, ifname, (uint32_t)queue + instance, mode, error);
 #else
-	(void)mode, (void)instance;
+	(void)mode, (void)instance, (void)dry;
 	return source_error(error, ENOTSUP, s,
 			    "this mpflowd was built without AF_XDP (libxdp-dev, libbpf-dev)");
 #endif
@@ -311,8 +314,11 @@ static int join_fanout(struct soft_source *s, bool first, uint16_t *fanout,
 	return source_error(error, errno, s, why);
 }
 
-int soft_source_open(struct soft_source *s, const char *spec, unsigned instance, unsigned instances,
-		     uint16_t *fanout, struct mpf_flow_error *error)
+/* Open the source `spec` names (`dry`: check its words only, opening,
+ * reading and allocating nothing). */
+static int source_setup(struct soft_source *s, const char *spec, unsigned instance,
+			unsigned instances, uint16_t *fanout, bool dry,
+			struct mpf_flow_error *error)
 {
 	char copy[sizeof(s->spec)], *options, *kind;
 	uint64_t loop = 1, flows = 0, size = 64, dport = 80;
@@ -333,6 +339,12 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 	*options++ = '\0';
 	if (strcmp(kind, "live") == 0) {
 		s->kind = SOURCE_LIVE;
+		if (*options == '\0')
+			return source_error(error, EINVAL, s, "live: an interface name expected");
+		if (strlen(options) >= IF_NAMESIZE)
+			return source_error(error, ENAMETOOLONG, s, "interface name too long");
+		if (dry)
+			return 0;
 		err = open_live(s, options, error);
 		if (!err && instances > 1)
 			err = join_fanout(s, instance == 0, fanout, error);
@@ -341,7 +353,7 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 		return err;
 	}
 	if (strcmp(kind, "xdp") == 0) {
-		err = open_xdp(s, options, instance, error);
+		err = open_xdp(s, options, instance, dry, error);
 		if (err)
 			soft_source_close(s); /* a failed open leaves nothing */
 		return err;
@@ -362,7 +374,9 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 		options = strchr(options, ',');
 		if (options)
 			*options++ = '\0';
-		err = open_pcap(s, file, error);
+		if (*file == '\0')
+			return source_error(error, EINVAL, s, "pcap: a file name expected");
+		err = dry ? 0 : open_pcap(s, file, error);
 		if (err)
 			return err;
 	} else if (strcmp(kind, "gen") != 0) {
@@ -412,7 +426,12 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 			return err;
 		}
 	}
-	if (kind[0] == 'g') {
+	if (kind[0] == 'g' && size < 14 + 20 + (tcp ? 20 : 8)) {
+		err = source_error(error, EINVAL, s, "size out of range for the protocol");
+		soft_source_close(s);
+		return err;
+	}
+	if (kind[0] == 'g' && !dry) {
 		err = open_generator(s, flows ? (uint32_t)flows : 1, (uint32_t)size, tcp,
 				     (uint16_t)dport, error);
 		if (err) {
@@ -424,6 +443,36 @@ int soft_source_open(struct soft_source *s, const char *spec, unsigned instance,
 	s->loops = loop == 0 ? UINT64_MAX : loop;
 	s->done = s->frames == 0;
 	return 0;
+}
+
+int soft_source_open(struct soft_source *s, const char *spec, unsigned instance, unsigned instances,
+		     uint16_t *fanout, struct mpf_flow_error *error)
+{
+	return source_setup(s, spec, instance, instances, fanout, false, error);
+}
+
+void soft_source_named(struct mpf_flow_error *error, const char *from)
+{
+	char said[sizeof(error->message)];
+	const char *rest = error->message;
+
+	if (from == NULL)
+		return;
+	if (strncmp(rest, "--source ", 9) == 0)
+		rest += 9;
+	snprintf(said, sizeof(said), "%s", rest);
+	if ((size_t)snprintf(error->message, sizeof(error->message), "%s: source %s", from, said) >=
+	    sizeof(error->message))
+		memcpy(error->message + sizeof(error->message) - 4, "...", 4); /* cut: said so */
+}
+
+int soft_source_check(const char *spec, struct mpf_flow_error *error)
+{
+	struct soft_source s;
+	int err = source_setup(&s, spec, 0, 1, &(uint16_t){0}, true, error);
+
+	soft_source_close(&s); /* nothing was opened: a no-op */
+	return err;
 }
 
 void soft_source_close(struct soft_source *s)

@@ -74,6 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(spec, sizeof(spec), "%s", text);
 	}
 	err = soft_source_open(&s, spec, 0, 1, &(uint16_t){0}, &error);
+	/* --check-config's check (the words only) agrees: what it refuses
+	 * does not open; what opens, it takes (the capture is there). */
+	if ((soft_source_check(spec, &error) != 0) != (err != 0))
+		abort();
 	if (err) {
 		if (err >= 0 || error.message[0] == '\0')
 			abort();

@@ -13,6 +13,8 @@ int main(int argc, char **argv)
 		"gen:flows=16",
 		"gen:flows=100,size=128,proto=tcp,count=1000,pps=50000,delay=10",
 		"gen:flows=1,size=42,proto=udp,tx",
+		"gen:flows=4,dport=4789,size=54,proto=tcp",
+		"gen:size=53,proto=tcp",
 		"pcap:trace.pcap",
 		"pcap:trace.pcap,loop=0,pps=1000",
 		"pcap:trace.pcap,count=5,tx",

@@ -82,14 +82,29 @@ rc=$(status "$mpflowd" --config "$dir/numbers.conf" --runtime-dir "$dir" --check
 [ "$rc" = 0 ] && grep -qx "max-rules = 10" "$dir/out" && grep -qx "rxq-size = 1048576" "$dir/out" ||
 	fail "numbers are decimal, or hexadecimal after 0x (a leading 0 is not octal): $(cat "$dir/out" "$dir/err")"
 refused "$(printf 'source = 0=gen:flows=1\nsource = 0=gen:flows=2')" "port 0 given twice"
+# A source's words are checked without opening it: kind, options, values.
+refused "$(printf 'queues = 2\nsource = 0=gen:flows=4,proto=bogus')" \
+	"$dir/bad.conf:2: source gen:flows=4,proto=bogus: bad option 'proto'"
+refused "source = 0=gen:flows=0" "$dir/bad.conf:1: source gen:flows=0: bad option 'flows'"
+refused "source = 0=pcap:" "$dir/bad.conf:1: source pcap:: pcap: a file name expected"
+refused "source = 0=tape:x" "$dir/bad.conf:1: source tape:x: expected pcap:, gen:, live:, xdp: or loop:"
+refused "source = 0=live:" "$dir/bad.conf:1: source live:: live: an interface name expected"
+refused "source = 0=loop:x" "$dir/bad.conf:1: source loop:x: loop: a port number expected"
+rc=$(status "$mpflowd" --no-config --runtime-dir "$dir" --source 0=gen:size=9 --check-config)
+[ "$rc" = 2 ] && grep -qF -- "--source gen:size=9: bad option 'size'" "$dir/err" ||
+	fail "a bad --source on the command line: exit $rc, $(cat "$dir/err")"
+printf 'source = 0=pcap:%s/none.pcap\n' "$dir" >"$dir/later.conf"
+rc=$(status "$mpflowd" --config "$dir/later.conf" --runtime-dir "$dir" --check-config)
+[ "$rc" = 0 ] || fail "a pcap file is opened by a start, not by --check-config: exit $rc"
 rc=$(status "$mpflowd" --config "$dir/none.conf" --check-config)
 [ "$rc" = 2 ] && grep -q "no such file" "$dir/err" || fail "a missing --config file exits $rc"
 rc=$(status "$mpflowd" --config "$conf" --no-config --check-config)
 [ "$rc" = 2 ] || fail "--config with --no-config exits $rc"
-# A source the backend refuses at the start: named by its file and line too.
-printf 'queues = 2\nsource = 0=gen:flows=4,proto=bogus\n' >"$dir/bad.conf"
+# A source the backend refuses at the start (the file it names is not
+# there): named by its file and line too.
+printf 'queues = 2\nsource = 0=pcap:%s/none.pcap\n' "$dir" >"$dir/bad.conf"
 rc=$(status timeout -s TERM 5 "$mpflowd" --config "$dir/bad.conf" --runtime-dir "$dir" --state-dir "$dir" --foreground)
-[ "$rc" = 1 ] && grep -qF "$dir/bad.conf:2: source gen:flows=4,proto=bogus: bad option 'proto'" "$dir/err" ||
+[ "$rc" = 1 ] && grep -qF "$dir/bad.conf:2: source pcap:$dir/none.pcap: " "$dir/err" ||
 	fail "a source refused at the start: exit $rc, $(cat "$dir/err")"
 echo "ok - unknown keys, bad values, repeated keys, sources refused with file:line"
 
