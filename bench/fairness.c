@@ -25,7 +25,11 @@
  *      destroys on --stranger-sessions sessions (default 100 of the 128
  *      another user may hold): its sessions share one slice of the
  *      loop's round, as one client's would;
- *   7. with mpflowd-faults ($MPFLOWD_FAULTS; its own baseline first): a
+ *   7. a raw client (the wire protocol without the library, which sends
+ *      one handle a destroy) makes 1,024 persistent rules, then destroys
+ *      them with one DESTROY of all their handles, again and again: a
+ *      job in steps of 64 handles (dispatch.c), not one piece of the loop;
+ *   8. with mpflowd-faults ($MPFLOWD_FAULTS; its own baseline first): a
  *      client keeps N persistent rules live and makes a journal sync fail
  *      again and again, so that the journal is rebuilt from the table each
  *      time (server/rebuild.c); the row counts the failed syncs.
@@ -48,6 +52,7 @@
 
 #include "bench/clock.h"
 #include "bench/rule.h"
+#include "shm/wire.h"
 #include "tests/harness.h"
 
 /* The bystander: synchronous create + destroy for `seconds` (persistent
@@ -87,7 +92,7 @@ static void bystander(const struct primary *p, const char *what, uint32_t flags,
 	fflush(stdout);
 }
 
-enum load { AUDITS, SESSIONS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS, STRANGERS };
+enum load { AUDITS, SESSIONS, FLUSHES, LEAVERS, COMPACTIONS, BULK, REBUILDS, STRANGERS, DESTROYS };
 
 #define STRANGER_BURST 256u /* requests each of its sessions has in flight */
 
@@ -133,6 +138,64 @@ static void stranger_sessions(const struct primary *p, unsigned sessions, int re
 							live[done[j].user_data] = done[j].handle;
 				}
 		}
+	}
+}
+
+/* The next completion of a raw session, spinning (a loader never sleeps). */
+static void raw_next(struct raw_session *raw, struct wire_completion *done)
+{
+	static uint8_t buf[WIRE_MSG_MAX];
+	int n;
+
+	while ((n = ring_dequeue(&raw->completions, buf, sizeof(buf))) < 0)
+		if (n != -EAGAIN)
+			_exit(1);
+	if (wire_decode_completion(buf, (size_t)n, done) != 0)
+		_exit(1);
+}
+
+/* A raw session (the library destroys one handle a request): 1,024
+ * persistent rules made, then destroyed by one DESTROY of all their
+ * handles, again and again. */
+static void raw_destroyer(const struct primary *p, int ready)
+{
+	enum { BURST = 64 };
+	static uint8_t msg[WIRE_MSG_MAX];
+	static uint64_t handles[WIRE_DESTROY_MAX];
+	struct wire_completion done;
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	int length;
+
+	if (raw_connect(p, &raw) != 0 || write(ready, "r", 1) != 1)
+		_exit(1);
+	for (;;) {
+		for (uint32_t i = 0; i < WIRE_DESTROY_MAX; i += BURST) {
+			for (uint32_t k = i; k < i + BURST; k++) {
+				struct sample_rule s;
+
+				sample_rule_init(&s, 1u << 22 | k);
+				length = wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, k, 0,
+							  true, &ingress, s.pattern, s.actions,
+							  &error);
+				if (length < 0 ||
+				    ring_enqueue(&raw.requests, msg, (uint32_t)length) != 0)
+					_exit(1);
+			}
+			for (uint32_t k = i; k < i + BURST; k++) {
+				raw_next(&raw, &done);
+				if (done.status)
+					_exit(1);
+				handles[done.user_data % WIRE_DESTROY_MAX] = done.handle;
+			}
+		}
+		length = wire_encode_destroy(msg, sizeof(msg), 0, 0, handles, WIRE_DESTROY_MAX,
+					     &error);
+		if (length < 0 || ring_enqueue(&raw.requests, msg, (uint32_t)length) != 0)
+			_exit(1);
+		raw_next(&raw, &done);
+		if (done.status)
+			_exit(1);
 	}
 }
 
@@ -265,6 +328,8 @@ static void loader(const struct primary *p, enum load load, unsigned rules, unsi
 
 	if (load == STRANGERS)
 		stranger_sessions(p, rules, ready);
+	if (load == DESTROYS)
+		raw_destroyer(p, ready);
 	for (;;) {
 		if (load == SESSIONS) {
 			/* A session set up and torn down, as fast as it goes. */
@@ -323,7 +388,8 @@ static void run(const struct primary *p, const char *what, enum load load, unsig
 		if (pids[i] == 0)
 			loader(p, load, rules, i, ready[1]);
 	}
-	if ((load == COMPACTIONS || load == BULK || load == REBUILDS || load == STRANGERS) &&
+	if ((load == COMPACTIONS || load == BULK || load == REBUILDS || load == STRANGERS ||
+	     load == DESTROYS) &&
 	    read(ready[0], &byte, 1) != 1) {
 		fprintf(stderr, "fairness: the loader did not start\n");
 		exit(1);
@@ -422,6 +488,7 @@ int main(int argc, char **argv)
 			  seconds);
 		snprintf(what, sizeof(what), "persistent, beside a bulk load of %u", rules);
 		run(&p, what, BULK, 1, rules, seconds);
+		run(&p, "a raw client destroying 1,024 handles at once", DESTROYS, 1, 0, seconds);
 		snprintf(what, sizeof(what), "another user flooding on %u sessions",
 			 stranger_sessions_n);
 		if (stranger)

@@ -191,6 +191,7 @@ void client_remove(struct server *s, struct client *c, const char *why)
 	c->leaving = true;
 	c->why = why;
 	c->batch_resume = 0;
+	job_end(c); /* a job in progress is dropped: the client will not hear of it */
 	c->job = (struct job){.kind = JOB_LEAVE, .port = -1};
 	/* Another user's rules go as a job in its share of the loop
 	 * (loop.c): a hundred of its sessions hanging up together would
@@ -209,7 +210,7 @@ void client_finish(struct server *s, struct client *c)
 {
 	log_info("client %u (%s, pid %d) gone: %s; %u rules destroyed", c->session, c->name,
 		 (int)c->pid, c->why, c->job.done);
-	c->job = (struct job){.kind = JOB_NONE};
+	job_end(c);
 	c->active = false;
 	c->leaving = false;
 	region_owner_retire(&s->owners[c->index]);

@@ -9,7 +9,9 @@
  * than a slice. A whole-table request (flush) is a job that runs in steps
  * of JOB_STEP rules, across as many slices as it needs, while the client's
  * later requests wait in its ring (a BATCH it stands in stays there too, and
- * is read again to go on). An audit runs at once but is rationed: audits
+ * is read again to go on); so is a DESTROY of more than DESTROY_AT_ONCE
+ * handles (up to WIRE_DESTROY_MAX: a few milliseconds of journaled
+ * destroys), in steps of DESTROY_AT_ONCE. An audit runs at once but is rationed: audits
  * take at most 1/AUDIT_SHARE of the loop's time (the instance's own users'
  * audits, and other users' theirs), and one whose turn has not come waits
  * as the client's job.
@@ -26,6 +28,7 @@
  * ring costs it the session. Nothing a client writes can stop the primary.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,10 +37,11 @@
 #include "shm/fdpass.h"
 
 /* Room one request may need in the completion ring. */
-#define REQUEST_ROOM   (WIRE_BATCH_MAX * (RING_RECORD_HEADER + WIRE_COMPLETION_MAX))
-#define JOB_STEP       512u	 /* rules a job handles between looks at the clock */
-#define AUDIT_SHARE    200	 /* audits may use 1/200 of the loop's time */
-#define AUDIT_BURST_NS 2000000ll /* and this much of it at once */
+#define REQUEST_ROOM	(WIRE_BATCH_MAX * (RING_RECORD_HEADER + WIRE_COMPLETION_MAX))
+#define JOB_STEP	512u	  /* rules a job handles between looks at the clock */
+#define DESTROY_AT_ONCE 64u	  /* handles of a DESTROY between looks at the clock */
+#define AUDIT_SHARE	200	  /* audits may use 1/200 of the loop's time */
+#define AUDIT_BURST_NS	2000000ll /* and this much of it at once */
 
 /* Queue `out` behind the client's earlier completions; it waits for the
  * journal if the request appended to it (the journal's end moved). */
@@ -100,43 +104,80 @@ static int find_rule(struct server *s, struct client *c, uint16_t port, uint64_t
 	return slot;
 }
 
-static int run_destroy(struct server *s, struct client *c, const struct wire_request *req,
-		       struct wire_completion *out)
+/* Destroy the client's rules handles[0..n) on `port`: how many went into
+ * *destroyed; the first refusal into *first_error and `error`, unless one
+ * is there already. */
+static void destroy_handles(struct server *s, struct client *c, uint16_t port,
+			    const uint64_t *handles, uint32_t n, uint32_t *destroyed,
+			    int *first_error, struct mpf_flow_error *error)
 {
-	int first_error = 0;
-	uint32_t destroyed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct mpf_flow_error why;
+		int slot = find_rule(s, c, port, handles[i], true, &why), err;
 
-	for (uint32_t i = 0; i < req->destroy.count; i++) {
-		struct mpf_flow_error error;
-		uint64_t handle;
-		int slot, err;
-
-		memcpy(&handle, &req->destroy.handles[i], sizeof(handle));
-		slot = find_rule(s, c, req->destroy.port, handle, true, &error);
 		if (slot < 0) {
-			if (!first_error) {
-				first_error = slot;
-				out->error = error;
+			if (!*first_error) {
+				*first_error = slot;
+				*error = why;
 			}
 			continue;
 		}
 		/* A persistent rule stays if its destroy cannot be journaled;
 		 * otherwise the handle is gone even when the device fails to
 		 * let go of its rule, and the client hears the device's errno. */
-		err = rules_destroy(s, (uint32_t)slot, &error);
-		if (err && !first_error) {
-			first_error = err;
-			out->error = error;
+		err = rules_destroy(s, (uint32_t)slot, &why);
+		if (err && !*first_error) {
+			*first_error = err;
+			*error = why;
 		}
 		if (!err || s->rules.slots[slot].state == RULE_FREE)
-			destroyed++;
+			(*destroyed)++;
 	}
-	if (first_error && req->destroy.count > 1) {
-		size_t n = strlen(out->error.message);
+}
 
-		snprintf(out->error.message + n, sizeof(out->error.message) - n,
-			 " (%u of %u destroyed)", destroyed, req->destroy.count);
+/* A refusal among several handles says how many were destroyed. */
+static void destroy_said(struct mpf_flow_error *error, uint32_t destroyed, uint32_t count)
+{
+	size_t n = strlen(error->message);
+
+	if (count > 1)
+		snprintf(error->message + n, sizeof(error->message) - n, " (%u of %u destroyed)",
+			 destroyed, count);
+}
+
+static void start_job(struct client *c, enum job_kind kind, int port,
+		      const struct wire_request *req);
+/* A runner's answer that it began the client's job: the completion comes
+ * when the job ends. */
+#define RUN_SUSPENDED 1
+
+static int run_destroy(struct server *s, struct client *c, const struct wire_request *req,
+		       struct wire_completion *out)
+{
+	uint32_t count = req->destroy.count, destroyed = 0;
+	int first_error = 0;
+	uint64_t *copy;
+
+	/* The handles are not aligned in the request: copied out. Many go
+	 * as a job, a step at a time; if there is no memory for that, at
+	 * once. */
+	copy = count > DESTROY_AT_ONCE ? malloc(count * sizeof(*copy)) : NULL;
+	if (copy) {
+		memcpy(copy, req->destroy.handles, count * sizeof(*copy));
+		start_job(c, JOB_DESTROY, req->destroy.port, req);
+		c->job.handles = copy;
+		c->job.n_handles = count;
+		return RUN_SUSPENDED;
 	}
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t handle;
+
+		memcpy(&handle, &req->destroy.handles[i], sizeof(handle));
+		destroy_handles(s, c, req->destroy.port, &handle, 1, &destroyed, &first_error,
+				&out->error);
+	}
+	if (first_error)
+		destroy_said(&out->error, destroyed, count);
 	return first_error;
 }
 
@@ -370,10 +411,6 @@ static void start_job(struct client *c, enum job_kind kind, int port,
 			      .request_op = req->header.op};
 }
 
-/* A runner's answer that it began the client's job: the completion comes
- * when the job ends. */
-#define RUN_SUSPENDED 1
-
 static int run_flush(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
@@ -565,6 +602,19 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				       "before, what no sync made durable is undone",
 				       strerror(-job->status), job->done);
 		return JOB_DONE;
+	case JOB_DESTROY: {
+		uint32_t n = job->n_handles - job->cursor;
+
+		n = n < DESTROY_AT_ONCE ? n : DESTROY_AT_ONCE;
+		destroy_handles(s, c, (uint16_t)job->port, job->handles + job->cursor, n,
+				&job->done, &job->status, &job->error);
+		job->cursor += n;
+		if (job->cursor < job->n_handles)
+			return JOB_MORE;
+		if (job->status)
+			destroy_said(&job->error, job->done, job->n_handles);
+		return JOB_DONE;
+	}
 	case JOB_AUDIT:
 		ready = audit_ready_at(s, c, clock_ns(CLOCK_MONOTONIC));
 		if (ready) {
@@ -608,15 +658,23 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	}
 	out.user_data = job->user_data;
 	out.request_op = job->request_op;
-	out.count = job->kind == JOB_AUDIT ? job->checked : job->done;
+	out.count = job->kind == JOB_AUDIT     ? job->checked
+		    : job->kind == JOB_DESTROY ? 0
+					       : job->done;
 	out.status = job->status;
 	if (job->status)
 		out.error = job->error;
 	commit_complete(c, &out, job->lsn);
 	if (job->in_batch && out.status && job->stop_on_error)
 		c->batch_cancelled = true;
-	*job = (struct job){.kind = JOB_NONE};
+	job_end(c);
 	return JOB_DONE;
+}
+
+void job_end(struct client *c)
+{
+	free(c->job.handles);
+	c->job = (struct job){.kind = JOB_NONE};
 }
 
 int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)

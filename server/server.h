@@ -77,13 +77,17 @@ struct outbox {
 
 /* A whole-table request in progress (dispatch.c): run in slices of the
  * client's time, so that it never holds the loop. */
-enum job_kind { JOB_NONE, JOB_FLUSH, JOB_FLUSH_PERSISTENT, JOB_LEAVE, JOB_AUDIT };
+enum job_kind { JOB_NONE, JOB_FLUSH, JOB_FLUSH_PERSISTENT, JOB_LEAVE, JOB_AUDIT, JOB_DESTROY };
 enum job_progress { JOB_DONE, JOB_MORE, JOB_WAITING };
 struct job {
 	enum job_kind kind;
-	int port;	  /* -1: every port (JOB_LEAVE) */
-	uint32_t cursor;  /* JOB_FLUSH_PERSISTENT: the next slot to look at */
-	uint32_t done;	  /* rules destroyed so far */
+	int port;	 /* -1: every port (JOB_LEAVE) */
+	uint32_t cursor; /* JOB_FLUSH_PERSISTENT: the next slot to look at;
+			    JOB_DESTROY: the next of `handles` */
+	uint32_t done;	 /* rules destroyed so far */
+	/* JOB_DESTROY: the request's handles, copied (freed by job_end()). */
+	uint64_t *handles;
+	uint32_t n_handles;
 	uint64_t checked; /* JOB_AUDIT: rules checked */
 	int status;	  /* its result: 0 or -errno with `error` */
 	struct mpf_flow_error error;
@@ -915,6 +919,8 @@ int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *
  * it has nothing to do. Returns the work done, or -1 when the client broke
  * its ring and was removed. */
 int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns);
+/* The client's job over (or dropped: the client left), what it held freed. */
+void job_end(struct client *c);
 
 /* loop.c */
 int loop_init(struct server *s);

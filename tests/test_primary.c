@@ -976,6 +976,110 @@ static void test_garbage_requests_get_error_completions(void **state)
 	mpf_disconnect(other);
 }
 
+/* `n` rules made through the raw session, their handles into handles[]. */
+static void raw_create_rules(struct raw_session *raw, uint64_t *handles, uint32_t n)
+{
+	static uint8_t msg[WIRE_MSG_MAX];
+	struct wire_completion done;
+	struct mpf_flow_error error;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct sample_rule r;
+		int length;
+
+		sample_rule_init(&r, 3000 + i);
+		length = wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0, false, &ingress,
+					  r.pattern, r.actions, &error);
+		assert_true(length > 0);
+		assert_int_equal(ring_enqueue(&raw->requests, msg, (uint32_t)length), 0);
+		assert_int_equal(raw_completion(raw, &done), 0);
+		assert_int_equal(done.status, 0);
+		handles[i] = done.handle;
+	}
+}
+
+/* A DESTROY of a thousand handles (a raw client's: the library sends one
+ * at a time) runs as a job in steps, not in one piece of the loop: what
+ * it says is what a single piece said (the first refusal, how many of how
+ * many were destroyed), the requests behind it wait for it, and inside a
+ * BATCH that stops on an error the ones after it are not run. */
+static void test_a_destroy_of_many_handles_is_a_job_that_says_what_it_did(void **state)
+{
+	enum { N = 1000 };
+	struct primary *p = *state;
+	static uint64_t handles[N + 2];
+	static uint8_t msg[WIRE_MSG_MAX], sub[WIRE_MSG_MAX];
+	struct mpf_monitor *m = open_monitor(p);
+	struct mpf_instance_info info;
+	struct wire_batch_writer w;
+	struct wire_completion done;
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	struct sample_rule r;
+	int length;
+
+	assert_int_equal(raw_connect(p, &raw), 0);
+	raw_create_rules(&raw, handles, N);
+	/* Two forged handles among them, one near each end. */
+	memmove(&handles[101], &handles[100], (N - 100) * sizeof(handles[0]));
+	handles[100] = 0x0000000700000003ull;
+	memmove(&handles[901], &handles[900], (N + 1 - 900) * sizeof(handles[0]));
+	handles[900] = 0x0000000900000005ull;
+	length = wire_encode_destroy(msg, sizeof(msg), 77, 0, handles, N + 2, &error);
+	assert_true(length > 0);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	/* A query of one of them, behind it: answered after it, not found. */
+	length = wire_encode_query(msg, sizeof(msg), 78, 0, handles[N + 1],
+				   MPF_FLOW_ACTION_TYPE_COUNT, 0, &error);
+	assert_true(length > 0);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	assert_int_equal(raw_completion(&raw, &done), 0);
+	assert_int_equal(done.user_data, 77);
+	assert_int_equal(done.status, -ENOENT);
+	assert_non_null(strstr(done.error.message, "(1000 of 1002 destroyed)"));
+	assert_int_equal(raw_completion(&raw, &done), 0);
+	assert_int_equal(done.user_data, 78);
+	assert_int_equal(done.status, -ENOENT);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.rules, 0);
+
+	/* In a BATCH that stops on an error: the destroy's refusal cancels
+	 * the create after it. */
+	raw_create_rules(&raw, handles, 300);
+	handles[300] = 0x0000000700000003ull;
+	assert_int_equal(wire_batch_begin(&w, msg, sizeof(msg), 80, true), 0);
+	length = wire_encode_destroy(sub, sizeof(sub), 81, 0, handles, 301, &error);
+	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
+	sample_rule_init(&r, 9);
+	length = wire_encode_rule(sub, sizeof(sub), WIRE_OP_CREATE, 82, 0, false, &ingress,
+				  r.pattern, r.actions, &error);
+	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
+	length = wire_batch_finish(&w);
+	assert_true(length > 0);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	assert_int_equal(raw_completion(&raw, &done), 0);
+	assert_int_equal(done.user_data, 81);
+	assert_int_equal(done.status, -ENOENT);
+	assert_non_null(strstr(done.error.message, "(300 of 301 destroyed)"));
+	assert_int_equal(raw_completion(&raw, &done), 0);
+	assert_int_equal(done.user_data, 82);
+	assert_int_equal(done.status, -ECANCELED);
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.rules, 0);
+
+	/* A client that hangs up with such a destroy under way: its job is
+	 * dropped, its rules destroyed all the same. */
+	raw_create_rules(&raw, handles, 1000);
+	length = wire_encode_destroy(msg, sizeof(msg), 90, 0, handles, 1000, &error);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	raw_close(&raw);
+	for (int i = 0; i < 500 && (mpf_monitor_instance(m, &info), info.rules || info.clients);
+	     i++)
+		usleep(10000);
+	assert_int_equal(info.rules, 0);
+	mpf_monitor_close(m);
+}
+
 static long rss_kib(pid_t pid)
 {
 	char path[64], line[128];
@@ -1892,6 +1996,7 @@ int main(void)
 		cmocka_unit_test(test_a_walk_under_churn_sees_each_rule_whole),
 		T(test_client_killed_mid_batch_loses_only_its_rules),
 		T(test_garbage_requests_get_error_completions),
+		T(test_a_destroy_of_many_handles_is_a_job_that_says_what_it_did),
 		T(test_corrupt_ring_drops_only_that_client),
 		T(test_a_client_that_never_reads_completions_is_held_back),
 		cmocka_unit_test(test_pages_ahead_of_a_bulk_load_are_faulted_in),
