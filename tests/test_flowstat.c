@@ -9,6 +9,7 @@
  * counted by two datapath workers, rules destroyed, made and reset, and
  * nothing at all; and with nothing moved it reads no block.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,7 +77,9 @@ static void make_others(struct rig *r, unsigned n)
 /* `count` frames of flow n (the source address sample rule n matches). */
 static void send_flow(struct rig *r, uint32_t n, unsigned count)
 {
-	struct frame f = frame_ipv4_l4(0x0a000000u | n, 0x0aff0001u, 17, 1000, 80, 0);
+	/* Each flow's own frame size: a busiest by bytes is not the busiest
+	 * by frames. */
+	struct frame f = frame_ipv4_l4(0x0a000000u | n, 0x0aff0001u, 17, 1000, 80, (n * 37) % 400);
 	struct mpf_tx_frame burst[32];
 	time_t deadline = time(NULL) + 10;
 
@@ -138,6 +141,12 @@ static size_t take_and_compare(struct flowstat *inc, struct snapshot si[2], unsi
 {
 	struct shown *a, *b;
 	size_t na, nb, read = 0;
+	/* The counts stand still while both take theirs, so a rate times
+	 * its viewer's interval is the same count for both: the intervals,
+	 * where the rates are this snapshot's (not a re-ranking's). */
+	bool fresh = !inc->rerank && inc->cache.taken_ns && ref->cache.taken_ns;
+	uint64_t inc_from = inc->cache.taken_ns, ref_from = ref->cache.taken_ns;
+	double ti, tr;
 
 	*ci ^= 1;
 	*cr ^= 1;
@@ -146,6 +155,12 @@ static size_t take_and_compare(struct flowstat *inc, struct snapshot si[2], unsi
 	assert_int_equal(si[*ci].count, sr[*cr].count);
 	assert_int_equal(si[*ci].hits, sr[*cr].hits);
 	assert_int_equal(si[*ci].bytes, sr[*cr].bytes);
+	ti = (double)(inc->cache.taken_ns - inc_from) / 1e9;
+	tr = (double)(ref->cache.taken_ns - ref_from) / 1e9;
+	if (fresh) {
+		assert_true(fabs(si[*ci].pps * ti - sr[*cr].pps * tr) < 1e-6);
+		assert_true(fabs(si[*ci].bps * ti - sr[*cr].bps * tr) < 1e-6);
+	}
 	a = snapshot_view(inc, &si[*ci], TOP, false, &na);
 	b = snapshot_view(ref, &sr[*cr], TOP, false, &nb);
 	assert_non_null(a);
@@ -176,6 +191,22 @@ static size_t take_and_compare(struct flowstat *inc, struct snapshot si[2], unsi
 		assert_int_equal(x->info.flags, y->info.flags);
 		assert_int_equal(x->info.created_ns, y->info.created_ns);
 		assert_int_equal(x->pps > 0, y->pps > 0);
+		if (fresh) { /* the same frames and bytes since the last */
+			assert_true(fabs(x->pps * ti - y->pps * tr) < 1e-6);
+			assert_true(fabs(x->bps * ti - y->bps * tr) < 1e-6);
+		}
+		/* And those are the rule's: against the full read's last
+		 * snapshot, which kept every row. */
+		for (size_t k = 0; fresh && y->rated && k < sr[*cr ^ 1].n_rows; k++) {
+			const struct row *was = &sr[*cr ^ 1].rows[k];
+
+			if (was->info.handle != y->info.handle)
+				continue;
+			assert_true(fabs(y->pps * tr - (double)(y->info.hits - was->info.hits)) <
+				    1e-6);
+			assert_true(fabs(y->bps * tr -
+					 8.0 * (double)(y->info.bytes - was->info.bytes)) < 1e-6);
+		}
 		assert_int_equal(x->rated, y->rated);
 	}
 	free(a);
@@ -268,11 +299,12 @@ static void test_skipping_idle_blocks_shows_what_a_full_read_shows(void **state)
 		enum column sort;
 		bool reverse;
 		const char *owner; /* the filter */
-	} orders[] = {{COL_PPS, false, NULL},	 {COL_PPS, true, NULL},
-		      {COL_HITS, false, NULL},	 {COL_HITS, true, NULL},
-		      {COL_BPS, false, NULL},	 {COL_LAST, false, NULL},
-		      {COL_ID, false, NULL},	 {COL_PRIORITY, true, NULL},
-		      {COL_PPS, false, "rules"}, {COL_HITS, false, "rules"}};
+	} orders[] = {
+		{COL_PPS, false, NULL},	    {COL_PPS, true, NULL},     {COL_HITS, false, NULL},
+		{COL_HITS, true, NULL},	    {COL_BPS, false, NULL},    {COL_BPS, true, NULL},
+		{COL_BYTES, false, NULL},   {COL_BYTES, true, NULL},   {COL_LAST, false, NULL},
+		{COL_LAST, true, NULL},	    {COL_ID, false, NULL},     {COL_ID, true, NULL},
+		{COL_PRIORITY, true, NULL}, {COL_PPS, false, "rules"}, {COL_HITS, false, "rules"}};
 	const char *args[] = {"--workers", "2", "--source", "0=loop:", "--max-rules", "4096", NULL};
 	struct rig *r = calloc(1, sizeof(*r));
 	struct mpf_flow_error error;

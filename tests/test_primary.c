@@ -525,6 +525,22 @@ static void test_monitor_lists_rules_without_being_a_client(void **state)
 			assert_true(k[i].handle == 0 || k[i].handle == h[0] || k[i].handle == h[2]);
 		assert_int_equal(mpf_monitor_counts(m, 4096 / MPF_MONITOR_BLOCK, k), 0);
 		assert_int_equal(k[0].handle, 0);
+		/* A rule that does not count is there, without counts. */
+		{
+			uint64_t quiet;
+
+			assert_int_equal(
+				create_from_text(c,
+						 "ingress pattern eth / ipv4 src is "
+						 "10.9.9.9 / end actions queue index 0 / end",
+						 0, &quiet, &error),
+				0);
+			assert_int_equal(
+				mpf_monitor_counts(m, (uint32_t)quiet / MPF_MONITOR_BLOCK, k),
+				(uint32_t)quiet / MPF_MONITOR_BLOCK == block ? 3 : 1);
+			assert_int_equal(k[(uint32_t)quiet % MPF_MONITOR_BLOCK].handle, quiet);
+			assert_int_equal(k[(uint32_t)quiet % MPF_MONITOR_BLOCK].flags, 0);
+		}
 	}
 	mpf_disconnect(c);
 	/* The primary destroys the rules, then forgets the client: wait for both. */

@@ -86,6 +86,8 @@ refused "$(printf 'source = 0=gen:flows=1\nsource = 0=gen:flows=2')" "port 0 giv
 refused "$(printf 'queues = 2\nsource = 0=gen:flows=4,proto=bogus')" \
 	"$dir/bad.conf:2: source gen:flows=4,proto=bogus: bad option 'proto'"
 refused "source = 0=gen:flows=0" "$dir/bad.conf:1: source gen:flows=0: bad option 'flows'"
+refused "source = 0=gen:dport=65536" "$dir/bad.conf:1: source gen:dport=65536: bad option 'dport'"
+refused "source = 0=pcap:x.pcap,dport=1" "$dir/bad.conf:1: source pcap:x.pcap,dport=1: bad option 'dport'"
 refused "source = 0=pcap:" "$dir/bad.conf:1: source pcap:: pcap: a file name expected"
 refused "source = 0=tape:x" "$dir/bad.conf:1: source tape:x: expected pcap:, gen:, live:, xdp: or loop:"
 refused "source = 0=live:" "$dir/bad.conf:1: source live:: live: an interface name expected"

@@ -435,7 +435,6 @@ static long read_counts(struct flowstat *fs, struct snapshot *next, uint32_t b, 
 	struct block_seen sum = {.activity = activity, .read_ns = next->taken_ns};
 	struct mpf_flow_counts counts[MPF_MONITOR_BLOCK];
 	int err = mpf_monitor_counts(fs->monitor, b, counts);
-	double per_second = seconds > 0 ? 1 / seconds : 0;
 	struct row r;
 
 	if (err < 0)
@@ -458,11 +457,7 @@ static long read_counts(struct flowstat *fs, struct snapshot *next, uint32_t b, 
 				old->handle = 0;
 			continue;
 		}
-		r.rated = per_second > 0 && old && old->handle == k->handle &&
-			  (k->flags & MPF_FLOW_INFO_COUNTED) && k->hits >= old->hits &&
-			  k->bytes >= old->bytes;
-		r.pps = r.rated ? (double)(k->hits - old->hits) * per_second : 0;
-		r.bps = r.rated ? 8.0 * (double)(k->bytes - old->bytes) * per_second : 0;
+		rate(&r, old && old->handle == k->handle ? old : NULL, seconds);
 		if (old)
 			*old = (struct slot_seen){.handle = k->handle,
 						  .hits = k->hits,

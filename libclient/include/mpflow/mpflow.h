@@ -726,10 +726,11 @@ struct mpf_flow_counts {
 
 /** The counts of each of block `block`'s MPF_MONITOR_BLOCK slots into
  *  counts[0..MPF_MONITOR_BLOCK - 1] (slot block * MPF_MONITOR_BLOCK + i
- *  into counts[i]), read from the counter lines alone: no entry is read,
- *  so a monitor ranking millions of busy rules by their counts reads half
- *  the memory mpf_monitor_scan_block() does, and the entries of the few it
- *  shows after (mpf_monitor_scan_block() from their slot). Returns the
+ *  into counts[i]), read from the counter lines (and each further
+ *  datapath worker's share) alone: no entry is read, so a monitor ranking
+ *  millions of busy rules by their counts reads the entries of only the
+ *  few it shows (mpf_monitor_scan_block() from their slot); with one
+ *  worker, half the memory a scan reads. Returns the
  *  number of rules found (0 past the directory's end). Errors: -EAGAIN, as
  *  mpf_monitor_next(). */
 MPF_API int mpf_monitor_counts(struct mpf_monitor *monitor, uint32_t block,
