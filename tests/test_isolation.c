@@ -997,6 +997,53 @@ static void test_a_flood_of_connections_cannot_starve_the_clients(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* `n` rules of `c` (sample rules from `first` on), pipelined: a table an
+ * audit takes milliseconds over. */
+static void make_rules(struct mpf_client *c, uint32_t first, uint32_t n)
+{
+	struct mpf_completion done[64];
+	struct mpf_flow_error error;
+	uint32_t submitted = 0, completed = 0;
+
+	while (completed < n) {
+		struct sample_rule s;
+		int got;
+
+		sample_rule_init(&s, first + submitted);
+		if (submitted < n && mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0,
+						       submitted, &error) == 0) {
+			submitted++;
+			continue;
+		}
+		got = mpf_poll(c, done, 64, 5000);
+		assert_true(got > 0);
+		for (int i = 0; i < got; i++)
+			assert_int_equal(done[i].status, 0);
+		completed += (uint32_t)got;
+	}
+}
+
+/* An audit of `c` that took between 5 ms and 100 ms (the next one then
+ * waits 200 times as long past the burst, up to 20 s): its time, or -1
+ * where this build is too fast or too slow (TSan) for a test to see the
+ * ration. */
+static double audit_worth_testing(struct mpf_client *c)
+{
+	struct mpf_flow_error error;
+	struct timespec start;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	assert_true(mpf_audit(c, &error) >= 0);
+	ms = elapsed_ms(&start);
+	if (ms < 5 || 200 * ms > 20000) {
+		print_message("an audit of 50,000 rules took %.1f ms: not a case to test here\n",
+			      ms);
+		return -1;
+	}
+	return ms;
+}
+
 static void test_audits_are_rationed_and_others_served_meanwhile(void **state)
 {
 	struct auditor second = {0};
@@ -1013,14 +1060,9 @@ static void test_audits_are_rationed_and_others_served_meanwhile(void **state)
 			 0);
 	assert_int_equal(primary_connect(&p, "auditor", &c), 0);
 	assert_int_equal(primary_connect(&p, "bystander", &bystander), 0);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	assert_true(mpf_audit(c, &error) >= 0);
-	first_ms = elapsed_ms(&start);
-	/* The next one waits 200 times what this one took past the burst:
-	 * on a build too fast or too slow (TSan) for a test to see that. */
-	if (first_ms < 5 || 200 * first_ms > 20000) {
-		print_message("an audit of 262,144 slots took %.1f ms: not a case to test here\n",
-			      first_ms);
+	make_rules(c, 1u << 20, 50000);
+	first_ms = audit_worth_testing(c);
+	if (first_ms < 0) {
 		mpf_disconnect(c);
 		mpf_disconnect(bystander);
 		assert_int_equal(primary_cleanup(&p), 0);
@@ -1049,6 +1091,64 @@ static void test_audits_are_rationed_and_others_served_meanwhile(void **state)
 	mpf_disconnect(c);
 	mpf_disconnect(bystander);
 	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* Audits draw on two rations: the instance's users' and other users'. The
+ * stranger audits (its next audit then waits for its turn, 200 times as
+ * long); the owner's first audit runs at once, its ration untouched. With
+ * one ration for all, a hundred of another user's sessions looping audits
+ * kept the owner's waiting 76 s. */
+static void test_another_users_audits_draw_on_a_ration_of_their_own(void **state)
+{
+	struct mpf_flow_error error;
+	struct timespec start;
+	struct mpf_client *owner;
+	struct primary p;
+	double theirs = -1, mine;
+	pid_t stranger;
+	int ready[2], status;
+
+	(void)state;
+	if (!start_for_the_stranger(&p, "--max-rules", "131072"))
+		skip();
+	assert_int_equal(primary_connect(&p, "owner", &owner), 0);
+	make_rules(owner, 0, 50000);
+	assert_int_equal(pipe(ready), 0);
+	stranger = fork();
+	if (stranger == 0) {
+		struct mpf_client *c;
+
+		if (become_stranger() != 0 || primary_connect(&p, "stranger", &c) != 0)
+			_exit(126);
+		theirs = audit_worth_testing(c);
+		if (write(ready[1], &theirs, sizeof(theirs)) != sizeof(theirs))
+			_exit(1);
+		/* Each waits for its turn; bounded, should the test end without
+		 * killing it. */
+		for (time_t end = time(NULL) + 60; time(NULL) < end;)
+			if (mpf_audit(c, &error) < 0)
+				_exit(2);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &theirs, sizeof(theirs)), sizeof(theirs));
+	close(ready[0]);
+	if (theirs > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		assert_true(mpf_audit(owner, &error) >= 0);
+		mine = elapsed_ms(&start);
+		print_message("the stranger's audit %.1f ms; the owner's, beside its next one "
+			      "waiting its turn, %.1f ms\n",
+			      theirs, mine);
+		/* One ration: it would wait 200 times the stranger's past 2 ms. */
+		assert_true(mine < 10 * theirs + 50);
+	}
+	kill(stranger, SIGKILL);
+	assert_int_equal(waitpid(stranger, &status, 0), stranger);
+	mpf_disconnect(owner);
+	assert_int_equal(primary_cleanup(&p), 0);
+	if (theirs < 0)
+		skip();
 }
 
 /* Encode a BATCH of the given encoded requests. */
@@ -1221,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_an_ended_session_leaves_none_of_its_memory),
 		cmocka_unit_test(test_near_the_memory_limit_another_user_gets_no_session),
 		cmocka_unit_test(test_audits_are_rationed_and_others_served_meanwhile),
+		cmocka_unit_test(test_another_users_audits_draw_on_a_ration_of_their_own),
 		cmocka_unit_test(test_a_flush_in_a_batch_runs_in_slices_and_keeps_order),
 		cmocka_unit_test(test_the_rule_heap_shows_rules_but_not_their_user_data),
 	};
