@@ -348,6 +348,34 @@ void sample_rule_init(struct sample_rule *s, uint32_t n)
 		(struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_QUEUE, .conf = &s->queue};
 }
 
+int sample_rules_load(struct mpf_client *c, uint32_t first, uint32_t n, uint32_t flags)
+{
+	static const struct mpf_flow_attr ingress = {.ingress = 1};
+	struct mpf_completion done[256];
+	struct mpf_flow_error error;
+	uint32_t submitted = 0, completed = 0;
+
+	while (completed < n) {
+		struct sample_rule s;
+		int got;
+
+		sample_rule_init(&s, first + submitted);
+		if (submitted < n && mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, flags,
+						       submitted, &error) == 0) {
+			submitted++;
+			continue;
+		}
+		got = mpf_poll(c, done, 256, 10000);
+		if (got <= 0)
+			return got < 0 ? got : -ETIMEDOUT;
+		for (int i = 0; i < got; i++)
+			if (done[i].status)
+				return done[i].status;
+		completed += (uint32_t)got;
+	}
+	return 0;
+}
+
 int primary_fixture_start(void **state, const char *const *extra)
 {
 	struct primary *p = calloc(1, sizeof(*p));

@@ -61,6 +61,10 @@ struct sample_rule {
 	struct mpf_flow_action actions[3];
 };
 void sample_rule_init(struct sample_rule *s, uint32_t n);
+/* Sample rules first..first + n - 1 made on port 0 with `flags` through the
+ * asynchronous API, as fast as the rings take them: 0 once each completed
+ * without error, else the first error (-ETIMEDOUT: 10 s without one). */
+int sample_rules_load(struct mpf_client *c, uint32_t first, uint32_t n, uint32_t flags);
 
 /* Create the rule testpmd `text` says (mpf_flow_parse()) on port 0 with
  * `flags`: mpf_flow_create()'s result, or the parser's. */

@@ -997,32 +997,6 @@ static void test_a_flood_of_connections_cannot_starve_the_clients(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-/* `n` rules of `c` (sample rules from `first` on), pipelined: a table an
- * audit takes milliseconds over. */
-static void make_rules(struct mpf_client *c, uint32_t first, uint32_t n)
-{
-	struct mpf_completion done[64];
-	struct mpf_flow_error error;
-	uint32_t submitted = 0, completed = 0;
-
-	while (completed < n) {
-		struct sample_rule s;
-		int got;
-
-		sample_rule_init(&s, first + submitted);
-		if (submitted < n && mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, 0,
-						       submitted, &error) == 0) {
-			submitted++;
-			continue;
-		}
-		got = mpf_poll(c, done, 64, 5000);
-		assert_true(got > 0);
-		for (int i = 0; i < got; i++)
-			assert_int_equal(done[i].status, 0);
-		completed += (uint32_t)got;
-	}
-}
-
 /* An audit of `c` that took between 5 ms and 100 ms (the next one then
  * waits 200 times as long past the burst, up to 20 s): its time, or -1
  * where this build is too fast or too slow (TSan) for a test to see the
@@ -1060,7 +1034,7 @@ static void test_audits_are_rationed_and_others_served_meanwhile(void **state)
 			 0);
 	assert_int_equal(primary_connect(&p, "auditor", &c), 0);
 	assert_int_equal(primary_connect(&p, "bystander", &bystander), 0);
-	make_rules(c, 1u << 20, 50000);
+	assert_int_equal(sample_rules_load(c, 1u << 20, 50000, 0), 0);
 	first_ms = audit_worth_testing(c);
 	if (first_ms < 0) {
 		mpf_disconnect(c);
@@ -1112,7 +1086,7 @@ static void test_another_users_audits_draw_on_a_ration_of_their_own(void **state
 	if (!start_for_the_stranger(&p, "--max-rules", "131072"))
 		skip();
 	assert_int_equal(primary_connect(&p, "owner", &owner), 0);
-	make_rules(owner, 0, 50000);
+	assert_int_equal(sample_rules_load(owner, 0, 50000, 0), 0); /* an audit's milliseconds */
 	assert_int_equal(pipe(ready), 0);
 	stranger = fork();
 	if (stranger == 0) {

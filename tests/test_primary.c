@@ -57,30 +57,10 @@ static int create(struct mpf_client *c, uint32_t n, unsigned flags, uint64_t *ha
 	return mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, flags, handle, &error);
 }
 
-/* `n` sample rules made through the asynchronous API, as fast as the rings
- * take them, each completed without error. */
+/* `n` sample rules made through the asynchronous API. */
 static void load(struct mpf_client *c, uint32_t n, unsigned flags)
 {
-	struct mpf_completion done[256];
-	struct mpf_flow_error error;
-	struct sample_rule s;
-	uint32_t submitted = 0, completed = 0;
-
-	while (completed < n) {
-		int got;
-
-		sample_rule_init(&s, submitted);
-		if (submitted < n && mpf_submit_create(c, 0, &ingress, s.pattern, s.actions, flags,
-						       submitted, &error) == 0) {
-			submitted++;
-			continue;
-		}
-		got = mpf_poll(c, done, 256, -1);
-		assert_true(got > 0);
-		for (int i = 0; i < got; i++)
-			assert_int_equal(done[i].status, 0);
-		completed += (uint32_t)got;
-	}
+	assert_int_equal(sample_rules_load(c, 0, n, flags), 0);
 }
 
 static int setup(void **state)
