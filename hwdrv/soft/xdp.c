@@ -76,6 +76,13 @@ static int xdp_error(struct mpf_flow_error *error, int code, const struct soft_s
 			      s->spec, what);
 }
 
+/*
+ * The socket on `queue`. A queue whose last AF_XDP socket was just closed
+ * (a primary that stopped, and another started at once; or a socket the
+ * same process had) stays taken until the kernel has let it go, after
+ * the closing process is gone: EBUSY for a moment, longer on a busy
+ * machine. Tried again for up to 2 s before that is the answer.
+ */
 static int socket_create(struct soft_xdp *x, const char *ifname, uint32_t queue, bool zc)
 {
 	struct xsk_socket_config cfg = {
@@ -84,7 +91,13 @@ static int socket_create(struct soft_xdp *x, const char *ifname, uint32_t queue,
 		.bind_flags = (uint16_t)((zc ? XDP_ZEROCOPY : XDP_COPY) | XDP_USE_NEED_WAKEUP),
 	};
 
-	return xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &cfg);
+	for (int tries = 0;; tries++) {
+		int err = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &cfg);
+
+		if (err != -EBUSY || tries == 40)
+			return err;
+		usleep(50000);
+	}
 }
 
 int soft_xdp_open(struct soft_source *s, const char *ifname, uint32_t queue, const char *mode,
