@@ -9,9 +9,11 @@
  * than a slice. A whole-table request (flush) is a job that runs in steps
  * of JOB_STEP rules, across as many slices as it needs, while the client's
  * later requests wait in its ring (a BATCH it stands in stays there too, and
- * is read again to go on); so is a DESTROY of more than DESTROY_AT_ONCE
- * handles (up to WIRE_DESTROY_MAX: a few milliseconds of journaled
- * destroys), in steps of DESTROY_AT_ONCE. An audit runs at once but is rationed: audits
+ * is read again to go on); so is a DESTROY of several handles (up to
+ * WIRE_DESTROY_MAX: a few milliseconds of journaled destroys) once the
+ * client's DESTROYs in this slice would pass DESTROY_AT_ONCE handles, in
+ * steps of DESTROY_AT_ONCE: one big DESTROY, a BATCH of many or a burst of
+ * them costs a slice what a flush's step does. An audit runs at once but is rationed: audits
  * take at most 1/AUDIT_SHARE of the loop's time (the instance's own users'
  * audits, and other users' theirs), and one whose turn has not come waits
  * as the client's job.
@@ -106,10 +108,11 @@ static int find_rule(struct server *s, struct client *c, uint16_t port, uint64_t
 
 /* Destroy the client's rules handles[0..n) on `port`: how many went into
  * *destroyed; the first refusal into *first_error and `error`, unless one
- * is there already. */
-static void destroy_handles(struct server *s, struct client *c, uint16_t port,
-			    const uint64_t *handles, uint32_t n, uint32_t *destroyed,
-			    int *first_error, struct mpf_flow_error *error)
+ * is there already. A handle that names none of the client's rules is
+ * zeroed (rule_still_there() then says nothing of it). */
+static void destroy_handles(struct server *s, struct client *c, uint16_t port, uint64_t *handles,
+			    uint32_t n, uint32_t *destroyed, int *first_error,
+			    struct mpf_flow_error *error)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		struct mpf_flow_error why;
@@ -120,6 +123,7 @@ static void destroy_handles(struct server *s, struct client *c, uint16_t port,
 				*first_error = slot;
 				*error = why;
 			}
+			handles[i] = 0;
 			continue;
 		}
 		/* A persistent rule stays if its destroy cannot be journaled;
@@ -133,6 +137,18 @@ static void destroy_handles(struct server *s, struct client *c, uint16_t port,
 		if (!err || s->rules.slots[slot].state == RULE_FREE)
 			(*destroyed)++;
 	}
+}
+
+/* Whether the rule `handle` named is still in the table, and not being
+ * destroyed: a destroy that a failed sync undid put it back. */
+static bool rule_still_there(const struct server *s, uint64_t handle)
+{
+	const struct rule_slot *r;
+
+	if (handle == 0 || (uint32_t)handle >= s->rules.max)
+		return false;
+	r = &s->rules.slots[(uint32_t)handle];
+	return rule_slot_used(r) && r->generation == (uint32_t)(handle >> 32) && !r->dying;
 }
 
 /* A refusal among several handles says how many were destroyed. */
@@ -158,10 +174,14 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 	int first_error = 0;
 	uint64_t *copy;
 
-	/* The handles are not aligned in the request: copied out. Many go
-	 * as a job, a step at a time; if there is no memory for that, at
-	 * once. */
-	copy = count > DESTROY_AT_ONCE ? malloc(count * sizeof(*copy)) : NULL;
+	/* The handles are not aligned in the request: copied out. Past the
+	 * slice's budget they go as a job, a step at a time; if there is no
+	 * memory for that, at once. */
+	copy = count > 1 && c->slice_handles + count > DESTROY_AT_ONCE
+		       ? malloc(count * sizeof(*copy))
+		       : NULL;
+	if (count > 1)
+		c->slice_handles += count;
 	if (copy) {
 		memcpy(copy, req->destroy.handles, count * sizeof(*copy));
 		start_job(c, JOB_DESTROY, req->destroy.port, req);
@@ -603,7 +623,7 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				       strerror(-job->status), job->done);
 		return JOB_DONE;
 	case JOB_DESTROY: {
-		uint32_t n = job->n_handles - job->cursor;
+		uint32_t n = job->n_handles - job->cursor, gone = 0;
 
 		n = n < DESTROY_AT_ONCE ? n : DESTROY_AT_ONCE;
 		destroy_handles(s, c, (uint16_t)job->port, job->handles + job->cursor, n,
@@ -611,6 +631,19 @@ static enum job_progress job_step(struct server *s, struct client *c)
 		job->cursor += n;
 		if (job->cursor < job->n_handles)
 			return JOB_MORE;
+		/* A sync that failed between two steps undid the destroys it
+		 * did not make durable: count what is gone, not what went. */
+		for (uint32_t i = 0; i < job->n_handles; i++)
+			gone += job->handles[i] && !rule_still_there(s, job->handles[i]);
+		if (gone < job->done) {
+			job->status = s->journal.broken ? s->journal.broken : -EIO;
+			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+				       -1,
+				       "the journal failed while the destroys ran (%s): %u of them "
+				       "undone, their rules back",
+				       strerror(-job->status), job->done - gone);
+			job->done = gone;
+		}
 		if (job->status)
 			destroy_said(&job->error, job->done, job->n_handles);
 		return JOB_DONE;
@@ -682,6 +715,8 @@ int dispatch_client(struct server *s, struct client *c, uint64_t slice_ns)
 	struct scratch *sc = s->scratch;
 	uint64_t deadline = 0; /* read the clock only once there is work */
 	unsigned served = 0;
+
+	c->slice_handles = 0;
 
 	if (c->leaving)
 		return job_run(s, c, clock_ns(CLOCK_MONOTONIC) + slice_ns) == JOB_WAITING ? 0 : 1;

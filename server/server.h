@@ -130,6 +130,9 @@ struct client {
 	/* A BATCH that a job suspended: its sub-requests already run when it
 	 * is read again, and whether a failure cancelled the rest. */
 	uint32_t batch_resume;
+	/* Handles its DESTROYs of several handles took in its current slice
+	 * (dispatch.c): past DESTROY_AT_ONCE, the next one is a job. */
+	uint32_t slice_handles;
 	bool batch_cancelled;
 	const char *why; /* JOB_LEAVE: why it left, for the log */
 };

@@ -1063,6 +1063,31 @@ static void test_a_destroy_of_many_handles_is_a_job_that_says_what_it_did(void *
 	assert_int_equal(mpf_monitor_instance(m, &info), 0);
 	assert_int_equal(info.rules, 0);
 
+	/* A BATCH of several smaller DESTROYs: past 64 handles a slice, each
+	 * is a job in turn; every one answers for itself, in order. */
+	raw_create_rules(&raw, handles, 120);
+	handles[120] = handles[40]; /* the second DESTROY's first is a forgery */
+	handles[40] = 0x0000000700000003ull;
+	assert_int_equal(wire_batch_begin(&w, msg, sizeof(msg), 83, false), 0);
+	for (uint32_t k = 0; k < 3; k++) {
+		length = wire_encode_destroy(sub, sizeof(sub), 84 + k, 0, &handles[40 * k], 40,
+					     &error);
+		assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
+	}
+	length = wire_encode_destroy(sub, sizeof(sub), 87, 0, &handles[120], 1, &error);
+	assert_int_equal(wire_batch_add(&w, sub, (size_t)length), 0);
+	length = wire_batch_finish(&w);
+	assert_int_equal(ring_enqueue(&raw.requests, msg, (uint32_t)length), 0);
+	for (uint32_t k = 0; k < 4; k++) {
+		assert_int_equal(raw_completion(&raw, &done), 0);
+		assert_int_equal(done.user_data, 84 + k);
+		assert_int_equal(done.status, k == 1 ? -ENOENT : 0);
+		if (k == 1)
+			assert_non_null(strstr(done.error.message, "(39 of 40 destroyed)"));
+	}
+	assert_int_equal(mpf_monitor_instance(m, &info), 0);
+	assert_int_equal(info.rules, 0);
+
 	/* A client that hangs up with such a destroy under way: its job is
 	 * dropped, its rules destroyed all the same. */
 	raw_create_rules(&raw, handles, 1000);
