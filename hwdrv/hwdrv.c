@@ -167,9 +167,10 @@ bool hwdrv_backend_known(const char *name)
 	return backend(name) != NULL;
 }
 
-int hwdrv_source_check(const char *spec, const char *from, struct mpf_flow_error *error)
+int hwdrv_source_check(const char *spec, unsigned ports, const char *from,
+		       struct mpf_flow_error *error)
 {
-	int err = soft_source_check(spec, error);
+	int err = soft_source_check(spec, ports, error);
 
 	if (err)
 		soft_source_named(error, from);

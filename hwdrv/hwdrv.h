@@ -203,10 +203,12 @@ const char *hwdrv_backend_names(void);
 /* Whether backend `name` is built in (a configuration's check). */
 bool hwdrv_backend_known(const char *name);
 /* Whether a port's source spec reads (hwdrv_config.sources: one grammar,
- * the soft backend's, for every backend that takes one), opening nothing:
+ * the soft backend's, for every backend that takes one) on a device of
+ * `ports` ports, opening nothing:
  * 0, or -errno and why, named by `from` as a start's refusal is
  * (hwdrv_config.source_from; a configuration's check). */
-int hwdrv_source_check(const char *spec, const char *from, struct mpf_flow_error *error);
+int hwdrv_source_check(const char *spec, unsigned ports, const char *from,
+		       struct mpf_flow_error *error);
 
 /* Bind backend `name` (defaults filled) and open it. 0, -ENOENT for an
  * unknown backend, or the backend's error. */

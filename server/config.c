@@ -604,7 +604,7 @@ static int finish(struct server_config *cfg)
 			return 2;
 		}
 		if (cfg->sources[p][0] &&
-		    hwdrv_source_check(cfg->sources[p],
+		    hwdrv_source_check(cfg->sources[p], cfg->device.ports,
 				       cfg->source_from[p][0] ? cfg->source_from[p] : NULL,
 				       &error) != 0) {
 			say("%s", error.message);

@@ -337,9 +337,10 @@ uint64_t soft_xdp_missed(struct soft_source *s);
  * and xdp: (queue Q + instance); other kinds have one. */
 int soft_source_open(struct soft_source *s, const char *spec, unsigned instance, unsigned instances,
 		     uint16_t *fanout, struct mpf_flow_error *error);
-/* Whether `spec` reads as a source: its kind, options and their values,
- * nothing opened (a pcap file, an interface); 0 or -errno and why. */
-int soft_source_check(const char *spec, struct mpf_flow_error *error);
+/* Whether `spec` reads as a source on a device of `ports` ports: its kind,
+ * options and their values (a loop:'s port), nothing opened (a pcap file,
+ * an interface); 0 or -errno and why. */
+int soft_source_check(const char *spec, unsigned ports, struct mpf_flow_error *error);
 /* A source's refusal ("--source SPEC: why") named where the configuration
  * file set it ("FILE:LINE: source SPEC: why"); as it is when `from` is NULL
  * (the command line). */

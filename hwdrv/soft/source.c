@@ -223,6 +223,20 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 /* Parse a decimal option value into [min, max]. */
 static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Why `name` cannot be an interface's (the kernel's dev_valid_name():
+ * 1 to IF_NAMESIZE - 1 bytes, not "." or "..", no '/', ':' or blank), or
+ * NULL. */
+static const char *ifname_refused(const char *name)
+{
+	if (*name == '\0')
+		return "an interface name expected";
+	if (strlen(name) >= IF_NAMESIZE)
+		return "interface name too long";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strpbrk(name, "/: \t\n\r\v\f"))
+		return "not an interface name";
+	return NULL;
+}
+
 /* xdp:IFNAME[,queue=Q][,mode=zc|copy]; `dry`: its words checked, nothing
  * opened. */
 static int open_xdp(struct soft_source *s, char *options, unsigned instance, bool dry,
@@ -254,8 +268,12 @@ static int open_xdp(struct soft_source *s, char *options, unsigned instance, boo
 			return source_error(error, EINVAL, s, why);
 		}
 	}
-	if (*ifname == '\0')
-		return source_error(error, EINVAL, s, "xdp: an interface name expected");
+	if (ifname_refused(ifname)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "xdp: %s", ifname_refused(ifname));
+		return source_error(error, EINVAL, s, why);
+	}
 #ifdef MPFLOW_HAVE_XDP
 	if (dry)
 		return 0;
@@ -339,10 +357,15 @@ static int source_setup(struct soft_source *s, const char *spec, unsigned instan
 	*options++ = '\0';
 	if (strcmp(kind, "live") == 0) {
 		s->kind = SOURCE_LIVE;
-		if (*options == '\0')
-			return source_error(error, EINVAL, s, "live: an interface name expected");
-		if (strlen(options) >= IF_NAMESIZE)
-			return source_error(error, ENAMETOOLONG, s, "interface name too long");
+		if (strchr(options, ','))
+			return source_error(error, EINVAL, s,
+					    "live: takes no options (live:IFNAME)");
+		if (ifname_refused(options)) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "live: %s", ifname_refused(options));
+			return source_error(error, EINVAL, s, why);
+		}
 		if (dry)
 			return 0;
 		err = open_live(s, options, error);
@@ -431,6 +454,11 @@ static int source_setup(struct soft_source *s, const char *spec, unsigned instan
 		soft_source_close(s);
 		return err;
 	}
+	if (kind[0] == 'g' && (flows ? flows : 1) * size > TRACE_BYTES_MAX) {
+		err = source_error(error, EFBIG, s, "flows x size: more than 1 GiB of frames");
+		soft_source_close(s);
+		return err;
+	}
 	if (kind[0] == 'g' && !dry) {
 		err = open_generator(s, flows ? (uint32_t)flows : 1, (uint32_t)size, tcp,
 				     (uint16_t)dport, error);
@@ -466,11 +494,18 @@ void soft_source_named(struct mpf_flow_error *error, const char *from)
 		memcpy(error->message + sizeof(error->message) - 4, "...", 4); /* cut: said so */
 }
 
-int soft_source_check(const char *spec, struct mpf_flow_error *error)
+int soft_source_check(const char *spec, unsigned ports, struct mpf_flow_error *error)
 {
 	struct soft_source s;
 	int err = source_setup(&s, spec, 0, 1, &(uint16_t){0}, true, error);
 
+	if (!err && s.kind == SOURCE_LOOP && s.loop_port >= (int)ports) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "loop: port %d does not exist (the device has %u)",
+			 s.loop_port, ports);
+		err = source_error(error, EINVAL, &s, why);
+	}
 	soft_source_close(&s); /* nothing was opened: a no-op */
 	return err;
 }

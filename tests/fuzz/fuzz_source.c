@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err = soft_source_open(&s, spec, 0, 1, &(uint16_t){0}, &error);
 	/* --check-config's check (the words only) agrees: what it refuses
 	 * does not open; what opens, it takes (the capture is there). */
-	if ((soft_source_check(spec, &error) != 0) != (err != 0))
+	if ((soft_source_check(spec, HWDRV_PORTS_MAX, &error) != 0) != (err != 0))
 		abort();
 	if (err) {
 		if (err >= 0 || error.message[0] == '\0')

@@ -92,6 +92,11 @@ refused "source = 0=pcap:" "$dir/bad.conf:1: source pcap:: pcap: a file name exp
 refused "source = 0=tape:x" "$dir/bad.conf:1: source tape:x: expected pcap:, gen:, live:, xdp: or loop:"
 refused "source = 0=live:" "$dir/bad.conf:1: source live:: live: an interface name expected"
 refused "source = 0=loop:x" "$dir/bad.conf:1: source loop:x: loop: a port number expected"
+refused "source = 0=loop:1" "$dir/bad.conf:1: source loop:1: loop: port 1 does not exist (the device has 1)"
+refused "source = 0=gen:flows=600000,size=2048" "source gen:flows=600000,size=2048: flows x size: more than 1 GiB of frames"
+refused "source = 0=live:lo,count=5" "source live:lo,count=5: live: takes no options (live:IFNAME)"
+refused "source = 0=live:a/b" "source live:a/b: live: not an interface name"
+refused "source = 0=xdp:$(printf 'x%.0s' $(seq 40))" "xdp: interface name too long"
 rc=$(status "$mpflowd" --no-config --runtime-dir "$dir" --source 0=gen:size=9 --check-config)
 [ "$rc" = 2 ] && grep -qF -- "--source gen:size=9: bad option 'size'" "$dir/err" ||
 	fail "a bad --source on the command line: exit $rc, $(cat "$dir/err")"
