@@ -159,7 +159,61 @@ static int grow(void **items, size_t *cap, size_t count, size_t size, size_t rul
 }
 
 static void heap_down(struct row *heap, size_t k, size_t i, const struct flowstat *fs);
-static int compare_rows(const struct row *x, const struct row *y, const struct flowstat *fs);
+
+#define CMP(u, v) ((u) < (v) ? -1 : (u) > (v))
+
+/* Below 0 when `x` comes before `y` by the sort's column alone, reverse
+ * aside. */
+static inline int compare_keys(const struct row *x, const struct row *y, const struct flowstat *fs)
+{
+	switch (fs->sort) {
+	case COL_OWNER: {
+		int c = strcmp(x->info.owner_name, y->info.owner_name);
+
+		return c ? c : CMP(x->info.owner_pid, y->info.owner_pid);
+	}
+	case COL_PORT:
+		return CMP(x->info.port, y->info.port);
+	case COL_GROUP:
+		return CMP(x->info.group, y->info.group);
+	case COL_PRIORITY:
+		return CMP(x->info.priority, y->info.priority);
+	/* Counters sort the busiest first. */
+	case COL_HITS:
+		return CMP(y->info.hits, x->info.hits);
+	case COL_BYTES:
+		return CMP(y->info.bytes, x->info.bytes);
+	case COL_PPS:
+		return CMP(y->pps, x->pps);
+	case COL_BPS:
+		return CMP(y->bps, x->bps);
+	case COL_LAST:
+		return CMP(y->info.last_hit_ns, x->info.last_hit_ns);
+	default: /* COL_ID: the slot order below */
+		return 0;
+	}
+}
+
+/* Among equals, slot order (a handle's low half): the order a block of
+ * idle rules is read in (skipped_rows()). */
+static inline int compare_slots(const struct row *x, const struct row *y)
+{
+	int c = CMP((uint32_t)x->info.handle, (uint32_t)y->info.handle);
+
+	return c ? c : CMP(x->info.handle, y->info.handle);
+}
+
+/* Below 0 when `x` comes before `y` in display order. */
+static inline __attribute__((always_inline)) int
+compare_rows(const struct row *x, const struct row *y, const struct flowstat *fs)
+{
+	int c = compare_keys(x, y, fs);
+
+	if (c == 0)
+		c = compare_slots(x, y);
+	return fs->reverse ? -c : c;
+}
+#undef CMP
 
 /* A row for the snapshot: every one, or the `keep` best in a heap with the
  * worst kept at the root. */
@@ -251,17 +305,44 @@ static void row_of(struct row *r, const struct mpf_flow_info *info)
 	r->rated = false;
 }
 
-/* The rates of `r` against what was kept of its rule (`old`: NULL when
- * nothing, or another rule in the slot), `seconds` ago. */
-static void rate(struct row *r, const struct slot_seen *old, double seconds)
+/* What a scan's rates are made with: the seconds since the cache was
+ * kept, and the last deltas divided (traffic spread evenly moves the
+ * rules of a block alike: one division for a run of them). */
+struct rater {
+	double seconds;
+	uint64_t hits, bytes; /* deltas */
+	double pps, bps;      /* theirs */
+};
+
+static struct rater rater(double seconds)
 {
-	r->rated = old != NULL && seconds > 0 && (r->info.flags & MPF_FLOW_INFO_COUNTED) &&
+	return (struct rater){.seconds = seconds}; /* 0 / seconds: 0 */
+}
+
+/* The rates of `r` against what was kept of its rule (`old`: NULL when
+ * nothing, or another rule in the slot), `m->seconds` ago. */
+static inline void rate(struct row *r, const struct slot_seen *old, struct rater *m)
+{
+	uint64_t hits, bytes;
+
+	r->rated = old != NULL && m->seconds > 0 && (r->info.flags & MPF_FLOW_INFO_COUNTED) &&
 		   r->info.hits >= old->hits && r->info.bytes >= old->bytes;
-	r->pps = r->bps = 0;
-	if (r->rated) {
-		r->pps = (double)(r->info.hits - old->hits) / seconds;
-		r->bps = 8.0 * (double)(r->info.bytes - old->bytes) / seconds;
+	if (!r->rated) {
+		r->pps = r->bps = 0;
+		return;
 	}
+	hits = r->info.hits - old->hits;
+	bytes = r->info.bytes - old->bytes;
+	if (hits != m->hits) {
+		m->hits = hits;
+		m->pps = (double)hits / m->seconds;
+	}
+	if (bytes != m->bytes) {
+		m->bytes = bytes;
+		m->bps = 8.0 * (double)bytes / m->seconds;
+	}
+	r->pps = m->pps;
+	r->bps = m->bps;
 }
 
 /* How a snapshot reads a block. */
@@ -279,6 +360,7 @@ static long read_block(struct flowstat *fs, struct snapshot *next, uint32_t b, u
 	struct scan_cache *c = &fs->cache;
 	struct block_seen *seen = c->slots ? &c->blocks[b] : NULL;
 	struct block_seen sum = {.activity = activity, .read_ns = next->taken_ns};
+	struct rater m = rater(seconds);
 	uint64_t present = 0;
 	uint32_t cursor = 0;
 	size_t rows = 0;
@@ -296,7 +378,7 @@ static long read_block(struct flowstat *fs, struct snapshot *next, uint32_t b, u
 		if (old && old->handle != info.handle)
 			old = NULL;
 		if (mode == READ_FRESH) {
-			rate(&r, old, seconds);
+			rate(&r, old, &m);
 		} else if (old) {
 			/* Idle: nothing moved. Re-ranking: the last rates, if the
 			 * last snapshot read the block. A rule that does not
@@ -368,7 +450,7 @@ static bool counts_suffice(const struct flowstat *fs)
 /* The sort's key of a row by counts_suffice()'s sorts, higher before
  * lower (as compare_rows() orders them, reverse aside): a count as a
  * double, so equal keys may still differ ("id": the slot, negated). */
-static double count_key(const struct flowstat *fs, const struct row *r)
+static inline double count_key(const struct flowstat *fs, const struct row *r)
 {
 	switch (fs->sort) {
 	case COL_HITS:
@@ -386,12 +468,12 @@ static double count_key(const struct flowstat *fs, const struct row *r)
 	}
 }
 
-/* Whether `r` comes before `worst` (compare_rows() < 0), their keys
- * compared first: two keys that differ as doubles differ so as counts. */
-static bool beats(const struct flowstat *fs, const struct row *r, const struct row *worst)
+/* Whether `r`, of key `k`, comes before `worst`, of key `w`
+ * (compare_rows() < 0), their keys compared first: two keys that differ
+ * as doubles differ so as counts. */
+static inline bool beats(const struct flowstat *fs, const struct row *r, double k,
+			 const struct row *worst, double w)
 {
-	double k = count_key(fs, r), w = count_key(fs, worst);
-
 	if (k != w)
 		return fs->reverse ? k < w : k > w;
 	return compare_rows(r, worst, fs) < 0;
@@ -435,10 +517,14 @@ static long read_counts(struct flowstat *fs, struct snapshot *next, uint32_t b, 
 	struct block_seen sum = {.activity = activity, .read_ns = next->taken_ns};
 	struct mpf_flow_counts counts[MPF_MONITOR_BLOCK];
 	int err = mpf_monitor_counts(fs->monitor, b, counts);
+	struct rater m = rater(seconds);
+	double worst = 0; /* the key of the top's worst row, once the top is full */
 	struct row r;
 
 	if (err < 0)
 		return err;
+	if (next->n_rows >= fs->keep)
+		worst = count_key(fs, &next->rows[0]);
 	/* Only the fields the counts fill are set for each rule: clearing a
 	 * whole row for each of millions was most of the time. */
 	memset(&r, 0, sizeof(r));
@@ -457,7 +543,7 @@ static long read_counts(struct flowstat *fs, struct snapshot *next, uint32_t b, 
 				old->handle = 0;
 			continue;
 		}
-		rate(&r, old && old->handle == k->handle ? old : NULL, seconds);
+		rate(&r, old && old->handle == k->handle ? old : NULL, &m);
 		if (old)
 			*old = (struct slot_seen){.handle = k->handle,
 						  .hits = k->hits,
@@ -470,10 +556,15 @@ static long read_counts(struct flowstat *fs, struct snapshot *next, uint32_t b, 
 		next->pps += r.pps;
 		next->bps += r.bps;
 		/* Below the worst of a full top: its entry is not needed. */
-		if (next->n_rows >= fs->keep && !beats(fs, &r, &next->rows[0]))
+		if (next->n_rows >= fs->keep &&
+		    !beats(fs, &r, count_key(fs, &r), &next->rows[0], worst))
 			continue;
-		if (entry_of(fs, &r) && keep_row(fs, next, &r) != 0)
-			return -ENOMEM;
+		if (entry_of(fs, &r)) {
+			if (keep_row(fs, next, &r) != 0)
+				return -ENOMEM;
+			if (next->n_rows >= fs->keep)
+				worst = count_key(fs, &next->rows[0]);
+		}
 	}
 	if (seen)
 		*seen = sum;
@@ -683,59 +774,6 @@ void snapshot_free(struct snapshot *s)
 	free(s->ports);
 	free(s->queues);
 	memset(s, 0, sizeof(*s));
-}
-
-/* Below 0 when `x` comes before `y` in display order. */
-static int compare_rows(const struct row *x, const struct row *y, const struct flowstat *fs)
-{
-	int c = 0;
-
-#define CMP(u, v) ((u) < (v) ? -1 : (u) > (v))
-	switch (fs->sort) {
-	case COL_ID:
-		c = 0;
-		break;
-	case COL_OWNER:
-		c = strcmp(x->info.owner_name, y->info.owner_name);
-		if (c == 0)
-			c = CMP(x->info.owner_pid, y->info.owner_pid);
-		break;
-	case COL_PORT:
-		c = CMP(x->info.port, y->info.port);
-		break;
-	case COL_GROUP:
-		c = CMP(x->info.group, y->info.group);
-		break;
-	case COL_PRIORITY:
-		c = CMP(x->info.priority, y->info.priority);
-		break;
-	/* Counters sort the busiest first. */
-	case COL_HITS:
-		c = CMP(y->info.hits, x->info.hits);
-		break;
-	case COL_BYTES:
-		c = CMP(y->info.bytes, x->info.bytes);
-		break;
-	case COL_PPS:
-		c = CMP(y->pps, x->pps);
-		break;
-	case COL_BPS:
-		c = CMP(y->bps, x->bps);
-		break;
-	case COL_LAST:
-		c = CMP(y->info.last_hit_ns, x->info.last_hit_ns);
-		break;
-	default:
-		break;
-	}
-	/* Among equals, slot order (a handle's low half): the order a block
-	 * of idle rules is read in (skipped_rows()). */
-	if (c == 0)
-		c = CMP((uint32_t)x->info.handle, (uint32_t)y->info.handle);
-	if (c == 0)
-		c = CMP(x->info.handle, y->info.handle);
-#undef CMP
-	return fs->reverse ? -c : c;
 }
 
 static int compare(const void *a, const void *b, void *context)
