@@ -629,8 +629,10 @@ static enum job_progress job_step(struct server *s, struct client *c)
 		destroy_handles(s, c, (uint16_t)job->port, job->handles + job->cursor, n,
 				&job->done, &job->status, &job->error);
 		job->cursor += n;
-		if (job->cursor < job->n_handles)
+		if (job->cursor < job->n_handles) {
+			fault_point("destroy-step"); /* between steps (mpflowd-faults) */
 			return JOB_MORE;
+		}
 		/* A sync that failed between two steps undid the destroys it
 		 * did not make durable: count what is gone, not what went. */
 		for (uint32_t i = 0; i < job->n_handles; i++)

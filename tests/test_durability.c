@@ -519,6 +519,100 @@ static void test_a_flush_walking_rules_a_failed_sync_undoes(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/*
+ * A DESTROY of a thousand handles (a raw client's) runs in steps of 64;
+ * the primary stops between steps (STOP:destroy-step), the first steps'
+ * syncs go through and, from the fourth stop on, the syncs fail and undo
+ * the destroys they covered. The completion must say what is true: the
+ * code before counted every destroy made and said "(64 of 1000
+ * destroyed)" with none of them gone. Now: how many the failed sync put
+ * back, "(x of 1000 destroyed)" with exactly 1000 - x rules left, and a
+ * restart brings back exactly those.
+ */
+static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	enum { N = 1000 };
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	static uint64_t handles[N], left[N + 16];
+	struct wire_completion done;
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	struct mpf_client *c;
+	struct primary p;
+	unsigned got = 0, stops = 0, destroyed = N + 1, n_left;
+	const char *said;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	for (uint32_t i = 0; i < N; i++) {
+		struct sample_rule r;
+
+		sample_rule_init(&r, i);
+		raw_stage(&raw, msg,
+			  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0, true, &ingress,
+					   r.pattern, r.actions, &error));
+	}
+	ring_commit(&raw.requests);
+	for (int i = 0; got < N && i < 200000; i++) {
+		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
+
+		if (length <= 0) {
+			usleep(100);
+			continue;
+		}
+		assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+		assert_int_equal(done.status, 0);
+		handles[done.user_data] = done.handle;
+		got++;
+	}
+	assert_int_equal(got, N);
+
+	set_fault("STOP:destroy-step");
+	raw_stage(&raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, N, &error));
+	ring_commit(&raw.requests);
+	for (int i = 0; i < 300000; i++) {
+		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
+
+		if (length > 0) {
+			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+			break;
+		}
+		if (stopped(&p)) {
+			if (++stops == 4)
+				set_fault("EIO STOP:destroy-step");
+			usleep(20000); /* the sync of the step before lands */
+			kill(p.pid, SIGCONT);
+		}
+		usleep(100);
+	}
+	assert_int_equal(done.user_data, 7);
+	assert_true(stops >= 4);
+	assert_int_equal(done.status, -EIO);
+	assert_non_null(strstr(done.error.message, "the journal failed while the destroys ran"));
+	said = strstr(done.error.message, "their rules back (");
+	assert_non_null(said);
+	assert_int_equal(sscanf(said, "their rules back (%u of 1000 destroyed)", &destroyed), 1);
+	assert_true(destroyed < N);
+	clear_fault();
+
+	/* What it said is what is there, and what a restart brings back. */
+	assert_int_equal(region_rules(&raw), N - destroyed);
+	raw_close(&raw);
+	assert_int_equal(primary_connect(&p, "check", &c), 0);
+	n_left = persistent_rules(c, left, N + 16, NULL, NULL);
+	mpf_disconnect(c);
+	assert_int_equal(n_left, N - destroyed);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, left, n_left);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_sync_without_space_fails_with_enospc(void **state)
 {
 	(void)state;
@@ -2159,6 +2253,7 @@ int main(void)
 		cmocka_unit_test(test_a_sync_without_space_fails_with_enospc),
 		cmocka_unit_test(test_a_failed_sync_undoes_a_meter_and_the_rules_using_it),
 		cmocka_unit_test(test_a_flush_walking_rules_a_failed_sync_undoes),
+		cmocka_unit_test(test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),
