@@ -33,6 +33,7 @@
 /* A completion in an outbox, followed by its encoded bytes (8-aligned). */
 struct outbox_record {
 	uint64_t lsn;	    /* published once the journal is durable to here */
+	uint64_t first;	    /* a job's: the end of its first records; 0: none */
 	uint64_t user_data; /* to rewrite it as an error */
 	uint32_t length;    /* of the encoded completion */
 	uint8_t request_op;
@@ -168,7 +169,8 @@ static int outbox_reserve(struct outbox *ob, size_t need)
 	return 0;
 }
 
-static int outbox_put(struct outbox *ob, const struct wire_completion *completion, uint64_t lsn)
+static int outbox_put(struct outbox *ob, const struct wire_completion *completion, uint64_t first,
+		      uint64_t lsn)
 {
 	size_t max = record_span(WIRE_COMPLETION_MAX);
 	struct outbox_record *rec;
@@ -179,6 +181,7 @@ static int outbox_put(struct outbox *ob, const struct wire_completion *completio
 	rec = (struct outbox_record *)(ob->bytes + ob->tail);
 	length = wire_encode_completion(rec + 1, WIRE_COMPLETION_MAX, completion);
 	*rec = (struct outbox_record){.lsn = lsn,
+				      .first = first,
 				      .user_data = completion->user_data,
 				      .length = (uint32_t)length,
 				      .request_op = completion->request_op};
@@ -187,9 +190,10 @@ static int outbox_put(struct outbox *ob, const struct wire_completion *completio
 	return 0;
 }
 
-void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t lsn)
+void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t first,
+		     uint64_t lsn)
 {
-	if (outbox_put(&c->outbox, completion, lsn) != 0)
+	if (outbox_put(&c->outbox, completion, first, lsn) != 0)
 		log_warnx("client %u: no memory for a completion: dropped (user_data %llu)",
 			  c->session, (unsigned long long)completion->user_data);
 }
@@ -270,15 +274,24 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 			struct wire_completion same;
 
 			if (wire_decode_completion(rec + 1, rec->length, &same) == 0)
-				commit_complete(c, &same, rec->lsn);
+				commit_complete(c, &same, rec->first, rec->lsn);
 			continue;
 		}
 		failed = (struct wire_completion){.user_data = rec->user_data,
 						  .request_op = rec->request_op};
-		failed.status = flow_error_set(
-			&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-			"not done: the journal could not make it durable (%s)", strerror(-err));
-		commit_complete(c, &failed, 0);
+		/* A job whose first steps an earlier sync covered: those stay. */
+		if (rec->first && rec->first <= kept)
+			failed.status = flow_error_set(
+				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				"partly done: the journal could not make its last steps durable "
+				"(%s); what an earlier sync covered stays done, the rest is undone",
+				strerror(-err));
+		else
+			failed.status = flow_error_set(
+				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				"not done: the journal could not make it durable (%s)",
+				strerror(-err));
+		commit_complete(c, &failed, 0, 0);
 	}
 	free(old.bytes);
 }

@@ -53,7 +53,7 @@ static void complete(struct server *s, struct client *c, const struct wire_compl
 	uint64_t lsn = s->journal.end != journal_before ? s->journal.end : s->commit.depends;
 
 	s->commit.depends = 0;
-	commit_complete(c, out, lsn);
+	commit_complete(c, out, 0, lsn);
 }
 
 static int run_rule(struct server *s, struct client *c, const struct wire_request *req,
@@ -677,8 +677,11 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 		progress = job_step(s, c);
 		/* What the job's completion waits for: its own records, not
 		 * those other clients appended between its steps. */
-		if (s->journal.end != before)
+		if (s->journal.end != before) {
+			if (job->first == 0)
+				job->first = s->journal.end;
 			job->lsn = s->journal.end;
+		}
 		if (progress != JOB_MORE)
 			break;
 		if (clock_ns(CLOCK_MONOTONIC) >= deadline)
@@ -699,7 +702,7 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	out.status = job->status;
 	if (job->status)
 		out.error = job->error;
-	commit_complete(c, &out, job->lsn);
+	commit_complete(c, &out, job->first, job->lsn);
 	if (job->in_batch && out.status && job->stop_on_error)
 		c->batch_cancelled = true;
 	job_end(c);

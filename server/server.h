@@ -91,7 +91,8 @@ struct job {
 	uint64_t checked; /* JOB_AUDIT: rules checked */
 	int status;	  /* its result: 0 or -errno with `error` */
 	struct mpf_flow_error error;
-	uint64_t lsn; /* the end of the last journal record it wrote; 0: none */
+	uint64_t lsn;	/* the end of the last journal record it wrote; 0: none */
+	uint64_t first; /* the end of the records of its first step that wrote */
 	uint64_t user_data;
 	uint8_t request_op;
 	/* Inside a BATCH, which stays in the ring (dispatch.c): the batch's
@@ -833,8 +834,12 @@ int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t
  * it, and a failed sync undoes it with the rest. 0 or -ENOMEM. */
 int commit_depend(struct server *s, uint64_t handle);
 /* Queue a completion of `c`, to be published once the journal is durable
- * up to `lsn` (0: at once) and after every one queued before it. */
-void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t lsn);
+ * up to `lsn` (0: at once) and after every one queued before it. `first`:
+ * a job's, the end of its first step's records (a sync that fails past it
+ * leaves what an earlier one covered done, and the completion says so),
+ * else 0. */
+void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t first,
+		     uint64_t lsn);
 /* Publish what may be: false if the ring filled up first. */
 bool commit_publish(struct server *s, struct client *c);
 /* True if the outbox's next completion may go but the ring has no room

@@ -519,6 +519,90 @@ static void test_a_flush_walking_rules_a_failed_sync_undoes(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* `n` persistent rules made through the raw session (pipelined), their
+ * handles into handles[]. */
+static void raw_persistent_rules(struct raw_session *raw, uint64_t *handles, unsigned n)
+{
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct wire_completion done;
+	struct mpf_flow_error error;
+	unsigned got = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct sample_rule r;
+
+		sample_rule_init(&r, i);
+		raw_stage(raw, msg,
+			  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0, true, &ingress,
+					   r.pattern, r.actions, &error));
+	}
+	ring_commit(&raw->requests);
+	for (int i = 0; got < n && i < 200000; i++) {
+		int length = ring_dequeue(&raw->completions, msg, sizeof(msg));
+
+		if (length <= 0) {
+			usleep(100);
+			continue;
+		}
+		assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+		assert_int_equal(done.status, 0);
+		handles[done.user_data] = done.handle;
+		got++;
+	}
+	assert_int_equal(got, n);
+}
+
+/* The completion of a DESTROY of `n` handles (user_data 7) that the primary
+ * stops between the steps of (STOP:destroy-step): at stop `at`, the fault
+ * becomes `then`. The stops seen, or 0 without a completion. */
+static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
+				    const uint64_t *handles, unsigned n, unsigned at,
+				    const char *then, struct wire_completion *done)
+{
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct mpf_flow_error error;
+	unsigned stops = 0;
+
+	set_fault("STOP:destroy-step");
+	raw_stage(raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, n, &error));
+	ring_commit(&raw->requests);
+	for (int i = 0; i < 300000; i++) {
+		int length = ring_dequeue(&raw->completions, msg, sizeof(msg));
+
+		if (length > 0) {
+			assert_int_equal(wire_decode_completion(msg, (size_t)length, done), 0);
+			assert_int_equal(done->user_data, 7);
+			return stops;
+		}
+		if (stopped(p)) {
+			if (++stops == at)
+				set_fault(then);
+			usleep(20000); /* the sync of the step before lands */
+			kill(p->pid, SIGCONT);
+		}
+		if (stops >= at && strncmp(then, "HOLD", 4) == 0)
+			return stops; /* the completion waits for the held sync */
+		usleep(100);
+	}
+	return 0;
+}
+
+/* What a restart brings back is the `n` persistent rules there now. */
+static void assert_a_restart_keeps(struct primary *p, const char *const *args, unsigned n)
+{
+	static uint64_t left[1024 + 16];
+	struct mpf_client *c;
+	unsigned n_left;
+
+	assert_int_equal(primary_connect(p, "check", &c), 0);
+	n_left = persistent_rules(c, left, 1024 + 16, NULL, NULL);
+	mpf_disconnect(c);
+	assert_int_equal(n_left, n);
+	assert_int_equal(primary_stop(p), 0);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_restored(p, left, n_left);
+}
+
 /*
  * A DESTROY of a thousand handles (a raw client's) runs in steps of 64;
  * the primary stops between steps (STOP:destroy-step), the first steps'
@@ -533,14 +617,11 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 {
 	const char *const args[] = {"--max-rules", "8192", NULL};
 	enum { N = 1000 };
-	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
-	static uint64_t handles[N], left[N + 16];
+	static uint64_t handles[N];
 	struct wire_completion done;
-	struct mpf_flow_error error;
 	struct raw_session raw;
-	struct mpf_client *c;
 	struct primary p;
-	unsigned got = 0, stops = 0, destroyed = N + 1, n_left;
+	unsigned destroyed = N + 1;
 	const char *said;
 
 	(void)state;
@@ -548,49 +629,9 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
-	for (uint32_t i = 0; i < N; i++) {
-		struct sample_rule r;
-
-		sample_rule_init(&r, i);
-		raw_stage(&raw, msg,
-			  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0, true, &ingress,
-					   r.pattern, r.actions, &error));
-	}
-	ring_commit(&raw.requests);
-	for (int i = 0; got < N && i < 200000; i++) {
-		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
-
-		if (length <= 0) {
-			usleep(100);
-			continue;
-		}
-		assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
-		assert_int_equal(done.status, 0);
-		handles[done.user_data] = done.handle;
-		got++;
-	}
-	assert_int_equal(got, N);
-
-	set_fault("STOP:destroy-step");
-	raw_stage(&raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, N, &error));
-	ring_commit(&raw.requests);
-	for (int i = 0; i < 300000; i++) {
-		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
-
-		if (length > 0) {
-			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
-			break;
-		}
-		if (stopped(&p)) {
-			if (++stops == 4)
-				set_fault("EIO STOP:destroy-step");
-			usleep(20000); /* the sync of the step before lands */
-			kill(p.pid, SIGCONT);
-		}
-		usleep(100);
-	}
-	assert_int_equal(done.user_data, 7);
-	assert_true(stops >= 4);
+	raw_persistent_rules(&raw, handles, N);
+	assert_true(destroy_job_through(&p, &raw, handles, N, 4, "EIO STOP:destroy-step", &done) >=
+		    4);
 	assert_int_equal(done.status, -EIO);
 	assert_non_null(strstr(done.error.message, "the journal failed while the destroys ran"));
 	said = strstr(done.error.message, "their rules back (");
@@ -602,13 +643,64 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 	/* What it said is what is there, and what a restart brings back. */
 	assert_int_equal(region_rules(&raw), N - destroyed);
 	raw_close(&raw);
-	assert_int_equal(primary_connect(&p, "check", &c), 0);
-	n_left = persistent_rules(c, left, N + 16, NULL, NULL);
-	mpf_disconnect(c);
-	assert_int_equal(n_left, N - destroyed);
-	assert_int_equal(primary_stop(&p), 0);
-	assert_int_equal(primary_restart(&p, args), 0);
-	assert_restored(&p, left, n_left);
+	assert_a_restart_keeps(&p, args, N - destroyed);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
+ * The same job runs to its end, its last steps' sync held back
+ * (HOLD:sync from the last stop); then that sync fails. The steps before
+ * are durable, their rules gone: the completion must not say "not done"
+ * (the code before did), but that it was partly done, and the rules left
+ * are the ones a restart brings back.
+ */
+static void test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	enum { N = 1000, STEPS = (N + 63) / 64 };
+	static uint64_t handles[N];
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct mpf_flow_error error;
+	struct wire_completion done;
+	struct raw_session raw;
+	struct mpf_client *poke;
+	struct primary p;
+	uint64_t handle;
+	unsigned left;
+	int length = -1;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "poke", &poke), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	raw_persistent_rules(&raw, handles, N);
+	assert_int_equal(destroy_job_through(&p, &raw, handles, N, STEPS - 1, "HOLD:sync", &done),
+			 STEPS - 1);
+	/* The job ends; its completion waits for the sync held back. */
+	usleep(200000);
+	assert_true(ring_dequeue(&raw.completions, msg, sizeof(msg)) < 0);
+	set_fault("EIO");
+	assert_int_equal(create(poke, 5000, 1, &handle, &error), -EIO); /* a round: the sync goes */
+	for (int i = 0; i < 20000 && length < 0; i++) {
+		length = ring_dequeue(&raw.completions, msg, sizeof(msg));
+		if (length < 0)
+			usleep(500);
+	}
+	assert_true(length > 0);
+	assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+	assert_int_equal(done.user_data, 7);
+	assert_int_equal(done.status, -EIO);
+	assert_non_null(strstr(done.error.message, "partly done"));
+	clear_fault();
+
+	left = region_rules(&raw);
+	assert_true(left > 0 && left < N - 64);
+	raw_close(&raw);
+	mpf_disconnect(poke);
+	assert_a_restart_keeps(&p, args, left);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
 }
@@ -2254,6 +2346,7 @@ int main(void)
 		cmocka_unit_test(test_a_failed_sync_undoes_a_meter_and_the_rules_using_it),
 		cmocka_unit_test(test_a_flush_walking_rules_a_failed_sync_undoes),
 		cmocka_unit_test(test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did),
+		cmocka_unit_test(test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),
