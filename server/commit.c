@@ -257,7 +257,10 @@ void commit_forget(struct client *c)
 }
 
 /* Every completion waiting for a record beyond `kept` (an LSN) becomes an
- * error; the others keep their place and what they wait for. */
+ * error; the others keep their place and what they wait for. A job's whose
+ * first steps' records are kept says it was partly done, once those are
+ * durable: if their own sync fails, this runs again and it says "not
+ * done". */
 static void fail_outbox(struct client *c, uint64_t kept, int err)
 {
 	struct outbox *ob = &c->outbox, old = *ob;
@@ -279,18 +282,18 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 		}
 		failed = (struct wire_completion){.user_data = rec->user_data,
 						  .request_op = rec->request_op};
-		/* A job whose first steps an earlier sync covered: those stay. */
-		if (rec->first && rec->first <= kept)
+		if (rec->first && rec->first <= kept) {
 			failed.status = flow_error_set(
 				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				"partly done: the journal could not make its last steps durable "
-				"(%s); what an earlier sync covered stays done, the rest is undone",
+				"(%s); its first steps stay done, the rest is undone",
 				strerror(-err));
-		else
-			failed.status = flow_error_set(
-				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-				"not done: the journal could not make it durable (%s)",
-				strerror(-err));
+			commit_complete(c, &failed, rec->first, kept);
+			continue;
+		}
+		failed.status = flow_error_set(
+			&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			"not done: the journal could not make it durable (%s)", strerror(-err));
 		commit_complete(c, &failed, 0, 0);
 	}
 	free(old.bytes);
@@ -350,9 +353,24 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
 	}
 	if (cm->count == 0)
 		cm->head = 0;
-	for (uint32_t i = 0; i < s->config.max_clients; i++)
-		if (s->clients[i].active && !s->clients[i].leaving)
-			fail_outbox(&s->clients[i], kept, err);
+	for (uint32_t i = 0; i < s->config.max_clients; i++) {
+		struct client *c = &s->clients[i];
+		struct job *job = &c->job;
+
+		if (!c->active)
+			continue;
+		/* A running job's records beyond `kept` are undone: it says so
+		 * when it ends, and waits only for those kept (LSNs beyond
+		 * `kept` may be written again). */
+		if (job->kind != JOB_NONE && job->lsn > kept) {
+			job->undone = err;
+			job->lsn = job->first && job->first <= kept ? kept : 0;
+			if (job->first > kept)
+				job->first = 0;
+		}
+		if (!c->leaving)
+			fail_outbox(c, kept, err);
+	}
 }
 
 /*

@@ -610,6 +610,15 @@ static enum job_progress job_step(struct server *s, struct client *c)
 			job->status =
 				journal_orphans_destroy(s, (uint16_t)job->port, c->maker, &orphans);
 		job->done += orphans;
+		if (job->undone && !job->status) {
+			job->status = job->undone;
+			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
+				       -1,
+				       "the journal failed while the flush ran (%s): what no sync "
+				       "had made durable is undone, its rules back",
+				       strerror(-job->status));
+			return JOB_DONE;
+		}
 		if (job->status && job->done == 0)
 			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				       -1,
@@ -629,16 +638,16 @@ static enum job_progress job_step(struct server *s, struct client *c)
 		destroy_handles(s, c, (uint16_t)job->port, job->handles + job->cursor, n,
 				&job->done, &job->status, &job->error);
 		job->cursor += n;
-		if (job->cursor < job->n_handles) {
-			fault_point("destroy-step"); /* between steps (mpflowd-faults) */
+		if (job->cursor < job->n_handles)
 			return JOB_MORE;
-		}
 		/* A sync that failed between two steps undid the destroys it
 		 * did not make durable: count what is gone, not what went. */
 		for (uint32_t i = 0; i < job->n_handles; i++)
 			gone += job->handles[i] && !rule_still_there(s, job->handles[i]);
 		if (gone < job->done) {
-			job->status = s->journal.broken ? s->journal.broken : -EIO;
+			job->status = job->undone	  ? job->undone
+				      : s->journal.broken ? s->journal.broken
+							  : -EIO;
 			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				       -1,
 				       "the journal failed while the destroys ran (%s): %u of them "
@@ -684,6 +693,7 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 		}
 		if (progress != JOB_MORE)
 			break;
+		fault_point("job-step"); /* between two steps (mpflowd-faults) */
 		if (clock_ns(CLOCK_MONOTONIC) >= deadline)
 			return JOB_MORE;
 	}

@@ -856,8 +856,6 @@ bool rules_destroy_owned(struct server *s, struct client *c, struct job *job, un
 	}
 	rules_removal_finish(s, &rm);
 	job->done += destroyed;
-	if (job->cursor)
-		fault_point("owned-walk"); /* between slices (mpflowd-faults) */
 	return job->cursor != 0;
 }
 

@@ -93,6 +93,7 @@ struct job {
 	struct mpf_flow_error error;
 	uint64_t lsn;	/* the end of the last journal record it wrote; 0: none */
 	uint64_t first; /* the end of the records of its first step that wrote */
+	int undone;	/* -errno: a failed sync or write undid some of its records */
 	uint64_t user_data;
 	uint8_t request_op;
 	/* Inside a BATCH, which stays in the ring (dispatch.c): the batch's

@@ -430,7 +430,7 @@ static bool stopped(const struct primary *p)
  * The same under a flush of the client's own rules: 3,000 rules using the
  * meter, then the flush, in one burst, the journal's syncs held back
  * (HOLD:sync) until the flush has walked its first slice of the client's
- * list (STOP:owned-walk). Then the sync goes and fails between two slices,
+ * list (STOP:job-step). Then the sync goes and fails between two slices,
  * and undoes the rules under the walk: the rule at the walk's place among
  * them, its slot freed (or another's). The walk must neither stop early
  * (the code before did: the rules past its place stayed, owned by a
@@ -468,7 +468,7 @@ static void test_a_flush_walking_rules_a_failed_sync_undoes(void **state)
 	}
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
-	set_fault("HOLD:sync STOP:owned-walk");
+	set_fault("HOLD:sync STOP:job-step");
 	raw_stage(&raw, msg,
 		  wire_encode_meter_create(msg, sizeof(msg), 1, 0, 9, 1000, 1500, 2000, 3000, 0,
 					   &error));
@@ -492,7 +492,7 @@ static void test_a_flush_walking_rules_a_failed_sync_undoes(void **state)
 		}
 		if (stopped(&p)) {
 			if (stops++ == 0)
-				set_fault("EIO STOP:owned-walk");
+				set_fault("EIO STOP:job-step");
 			usleep(50000);
 			kill(p.pid, SIGCONT);
 		}
@@ -553,7 +553,7 @@ static void raw_persistent_rules(struct raw_session *raw, uint64_t *handles, uns
 }
 
 /* The completion of a DESTROY of `n` handles (user_data 7) that the primary
- * stops between the steps of (STOP:destroy-step): at stop `at`, the fault
+ * stops between the steps of (STOP:job-step): at stop `at`, the fault
  * becomes `then`. The stops seen, or 0 without a completion. */
 static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
 				    const uint64_t *handles, unsigned n, unsigned at,
@@ -563,7 +563,7 @@ static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
 	struct mpf_flow_error error;
 	unsigned stops = 0;
 
-	set_fault("STOP:destroy-step");
+	set_fault("STOP:job-step");
 	raw_stage(raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, n, &error));
 	ring_commit(&raw->requests);
 	for (int i = 0; i < 300000; i++) {
@@ -577,7 +577,9 @@ static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
 		if (stopped(p)) {
 			if (++stops == at)
 				set_fault(then);
-			usleep(20000); /* the sync of the step before lands */
+			/* A sync's fate is the fault file's word when the
+			 * primary reaps it: after SIGCONT. */
+			usleep(20000);
 			kill(p->pid, SIGCONT);
 		}
 		if (stops >= at && strncmp(then, "HOLD", 4) == 0)
@@ -605,7 +607,7 @@ static void assert_a_restart_keeps(struct primary *p, const char *const *args, u
 
 /*
  * A DESTROY of a thousand handles (a raw client's) runs in steps of 64;
- * the primary stops between steps (STOP:destroy-step), the first steps'
+ * the primary stops between steps (STOP:job-step), the first steps'
  * syncs go through and, from the fourth stop on, the syncs fail and undo
  * the destroys they covered. The completion must say what is true: the
  * code before counted every destroy made and said "(64 of 1000
@@ -630,8 +632,7 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
 	raw_persistent_rules(&raw, handles, N);
-	assert_true(destroy_job_through(&p, &raw, handles, N, 4, "EIO STOP:destroy-step", &done) >=
-		    4);
+	assert_true(destroy_job_through(&p, &raw, handles, N, 4, "EIO STOP:job-step", &done) >= 4);
 	assert_int_equal(done.status, -EIO);
 	assert_non_null(strstr(done.error.message, "the journal failed while the destroys ran"));
 	said = strstr(done.error.message, "their rules back (");
@@ -649,20 +650,18 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 }
 
 /*
- * The same job runs to its end, its last steps' sync held back
- * (HOLD:sync from the last stop); then that sync fails. The steps before
- * are durable, their rules gone: the completion must not say "not done"
- * (the code before did), but that it was partly done, and the rules left
- * are the ones a restart brings back.
+ * The same job run to its end with its syncs held back from stop `hold_at`
+ * on (HOLD:sync): the steps before have their syncs, those after none.
+ * Then the held sync fails. The completion (into `done`) comes only then;
+ * the rules left are what a restart brings back: how many.
  */
-static void test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done(void **state)
+static unsigned destroy_job_held_then_failed(unsigned hold_at, struct wire_completion *done)
 {
 	const char *const args[] = {"--max-rules", "8192", NULL};
-	enum { N = 1000, STEPS = (N + 63) / 64 };
+	enum { N = 1000 };
 	static uint64_t handles[N];
 	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
 	struct mpf_flow_error error;
-	struct wire_completion done;
 	struct raw_session raw;
 	struct mpf_client *poke;
 	struct primary p;
@@ -670,15 +669,14 @@ static void test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done(voi
 	unsigned left;
 	int length = -1;
 
-	(void)state;
 	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "poke", &poke), 0);
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
 	raw_persistent_rules(&raw, handles, N);
-	assert_int_equal(destroy_job_through(&p, &raw, handles, N, STEPS - 1, "HOLD:sync", &done),
-			 STEPS - 1);
+	assert_int_equal(destroy_job_through(&p, &raw, handles, N, hold_at, "HOLD:sync", done),
+			 hold_at);
 	/* The job ends; its completion waits for the sync held back. */
 	usleep(200000);
 	assert_true(ring_dequeue(&raw.completions, msg, sizeof(msg)) < 0);
@@ -690,19 +688,43 @@ static void test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done(voi
 			usleep(500);
 	}
 	assert_true(length > 0);
-	assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
-	assert_int_equal(done.user_data, 7);
-	assert_int_equal(done.status, -EIO);
-	assert_non_null(strstr(done.error.message, "partly done"));
+	assert_int_equal(wire_decode_completion(msg, (size_t)length, done), 0);
+	assert_int_equal(done->user_data, 7);
+	assert_int_equal(done->status, -EIO);
 	clear_fault();
 
 	left = region_rules(&raw);
-	assert_true(left > 0 && left < N - 64);
 	raw_close(&raw);
 	mpf_disconnect(poke);
 	assert_a_restart_keeps(&p, args, left);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
+	return left;
+}
+
+/* Held from its last stop: the steps before are durable, their rules
+ * gone. The completion must not say "not done" (the code before did) but
+ * that it was partly done. */
+static void test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done(void **state)
+{
+	struct wire_completion done;
+	unsigned left;
+
+	(void)state;
+	left = destroy_job_held_then_failed((1000 + 63) / 64 - 1, &done);
+	assert_non_null(strstr(done.error.message, "partly done"));
+	assert_true(left > 0 && left < 1000 - 64);
+}
+
+/* Held from its first stop: no sync covered any of it, and every rule is
+ * back. The completion says "not done", not "partly done". */
+static void test_a_destroy_job_no_sync_covered_says_it_was_not_done(void **state)
+{
+	struct wire_completion done;
+
+	(void)state;
+	assert_int_equal(destroy_job_held_then_failed(1, &done), 1000);
+	assert_non_null(strstr(done.error.message, "not done"));
 }
 
 static void test_a_sync_without_space_fails_with_enospc(void **state)
@@ -2347,6 +2369,7 @@ int main(void)
 		cmocka_unit_test(test_a_flush_walking_rules_a_failed_sync_undoes),
 		cmocka_unit_test(test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did),
 		cmocka_unit_test(test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done),
+		cmocka_unit_test(test_a_destroy_job_no_sync_covered_says_it_was_not_done),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),

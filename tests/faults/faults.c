@@ -17,9 +17,10 @@
  * word is STOP:POINT, the primary stops itself (SIGSTOP) at that point of
  * its code (fault_point), for a test to kill it there or to act while it
  * stands ("EIO STOP:rebuild-step": a failed sync, then a stop in the
- * rebuild it sets off). HOLD:sync holds the journal's syncs back (none is
- * submitted while the word is there), for a test to have operations
- * pending as long as it needs. $MPFLOW_STEP_RULES
+ * rebuild it sets off; STOP:job-step stops between two steps of a
+ * client's job: a flush, a DESTROY of many handles). HOLD:sync holds the
+ * journal's syncs back (none is submitted while the word is there), for a
+ * test to have operations pending as long as it needs. $MPFLOW_STEP_RULES
  * caps the rules a step of a journal's rebuild writes (rebuild.c), so
  * that a test sees the loop serve between steps.
  */
