@@ -1223,6 +1223,87 @@ static void test_a_read_only_state_still_starts_and_recovers(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/*
+ * A DESTROY job whose journal writes fail on a full disk from its third
+ * step on, the syncs held back (so that its first two steps are written
+ * but not durable): the failed writes undo what they could not write, and
+ * the job's answer must wait for the sync of what was written (the code
+ * before answered at once, "partly done ... stays done", with no step
+ * durable). Space back and the sync let go: the answer comes then,
+ * "partly done", the first two steps' rules gone and the rest back, as a
+ * restart finds them.
+ */
+static void test_a_destroy_job_on_a_full_disk_answers_once_what_it_wrote_is_durable(void **state)
+{
+	char dir[96], filler[160];
+	const char *args[] = {"--max-rules", "8192", "--state-dir", dir, NULL};
+	enum { N = 1000 };
+	static uint64_t handles[N];
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct mpf_flow_error error;
+	struct wire_completion done;
+	struct raw_session raw;
+	struct mpf_client *poke;
+	struct primary p;
+	struct sample_rule r;
+	unsigned stops = 0;
+	uint64_t handle;
+	int length = -1;
+
+	(void)state;
+	if (!state_on_tmpfs(&p, "8192", "1m", dir, sizeof(dir)))
+		skip();
+	faults_on();
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "poke", &poke), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	raw_persistent_rules(&raw, handles, N);
+	set_fault("HOLD:sync STOP:job-step");
+	raw_stage(&raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, N, &error));
+	ring_commit(&raw.requests);
+	for (int i = 0; stops < 3 && i < 300000; i++) {
+		if (stopped(&p)) {
+			if (++stops == 3) { /* steps 1 and 2 written, not synced */
+				fill(dir, "filler");
+				set_fault("HOLD:sync");
+			}
+			usleep(20000); /* past the slice: the round ends, writing */
+			kill(p.pid, SIGCONT);
+		}
+		usleep(100);
+	}
+	assert_int_equal(stops, 3);
+	/* The job ends; its answer waits for the sync held back. */
+	usleep(300000);
+	assert_true(ring_dequeue(&raw.completions, msg, sizeof(msg)) < 0);
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	assert_int_equal(unlink(filler), 0);
+	clear_fault();
+	sample_rule_init(&r, 5000); /* a round: the sync goes */
+	assert_int_equal(
+		mpf_flow_create(poke, 0, &ingress, r.pattern, r.actions, 0, &handle, &error), 0);
+	for (int i = 0; i < 20000 && length < 0; i++) {
+		length = ring_dequeue(&raw.completions, msg, sizeof(msg));
+		if (length < 0)
+			usleep(500);
+	}
+	assert_true(length > 0);
+	assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+	assert_int_equal(done.user_data, 7);
+	assert_int_equal(done.status, -ENOSPC);
+	assert_non_null(strstr(done.error.message, "partly done"));
+	/* The first two steps' 128 destroys are durable, the rest undone. */
+	assert_int_equal(mpf_flow_destroy(poke, 0, handle, &error), 0);
+	assert_int_equal(region_rules(&raw), N - 128);
+	raw_close(&raw);
+	mpf_disconnect(poke);
+	assert_a_restart_keeps(&p, args, N - 128);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_restart_with_other_options_keeps_what_it_cannot_restore(void **state)
 {
 	const char *const full[] = {"--max-rules", "1024", "--queues", "4", NULL};
@@ -2375,6 +2456,8 @@ int main(void)
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),
 		cmocka_unit_test(test_a_memory_cgroup_near_its_limit_refuses_creates),
 		cmocka_unit_test(test_a_full_disk_fails_destroys_and_still_restarts),
+		cmocka_unit_test(
+			test_a_destroy_job_on_a_full_disk_answers_once_what_it_wrote_is_durable),
 		cmocka_unit_test(test_a_restart_with_other_options_keeps_what_it_cannot_restore),
 		cmocka_unit_test(test_a_start_with_a_smaller_table_does_not_compact_for_ever),
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
