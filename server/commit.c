@@ -257,7 +257,7 @@ void commit_forget(struct client *c)
 }
 
 /* Every completion waiting for a record beyond `kept` (an LSN) becomes an
- * error; the others keep their place and what they wait for. A job's whose
+ * error; the others keep their place and what they wait for. A job whose
  * first steps' records are kept says it was partly done, once those are
  * durable: if their own sync fails, this runs again and it says "not
  * done". */
