@@ -223,18 +223,26 @@ static int open_live(struct soft_source *s, const char *ifname, struct mpf_flow_
 /* Parse a decimal option value into [min, max]. */
 static bool number(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
-/* Why `name` cannot be an interface's (the kernel's dev_valid_name():
- * 1 to IF_NAMESIZE - 1 bytes, not "." or "..", no '/', ':' or blank), or
- * NULL. */
-static const char *ifname_refused(const char *name)
+/* 0 if `name` can be an interface's (the kernel's dev_valid_name(): 1 to
+ * IF_NAMESIZE - 1 bytes, not "." or "..", no '/', ':' or blank), else
+ * -EINVAL saying why after "KIND: ". */
+static int ifname_check(const struct soft_source *s, const char *kind, const char *name,
+			struct mpf_flow_error *error)
 {
+	const char *why = NULL;
+	char text[96];
+
 	if (*name == '\0')
-		return "an interface name expected";
-	if (strlen(name) >= IF_NAMESIZE)
-		return "interface name too long";
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strpbrk(name, "/: \t\n\r\v\f"))
-		return "not an interface name";
-	return NULL;
+		why = "an interface name expected";
+	else if (strlen(name) >= IF_NAMESIZE)
+		why = "interface name too long";
+	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		 strpbrk(name, "/: \t\n\r\v\f"))
+		why = "not an interface name";
+	if (why == NULL)
+		return 0;
+	snprintf(text, sizeof(text), "%s: %s", kind, why);
+	return source_error(error, EINVAL, s, text);
 }
 
 /* xdp:IFNAME[,queue=Q][,mode=zc|copy]; `dry`: its words checked, nothing
@@ -245,6 +253,7 @@ static int open_xdp(struct soft_source *s, char *options, unsigned instance, boo
 	char *ifname = strsep(&options, ","), *name;
 	const char *mode = "";
 	uint64_t queue = 0;
+	int err;
 
 	s->kind = SOURCE_XDP;
 	while ((name = strsep(&options, ",")) != NULL) {
@@ -268,12 +277,8 @@ static int open_xdp(struct soft_source *s, char *options, unsigned instance, boo
 			return source_error(error, EINVAL, s, why);
 		}
 	}
-	if (ifname_refused(ifname)) {
-		char why[96];
-
-		snprintf(why, sizeof(why), "xdp: %s", ifname_refused(ifname));
-		return source_error(error, EINVAL, s, why);
-	}
+	if ((err = ifname_check(s, "xdp", ifname, error)) != 0)
+		return err;
 #ifdef MPFLOW_HAVE_XDP
 	if (dry)
 		return 0;
@@ -360,12 +365,8 @@ static int source_setup(struct soft_source *s, const char *spec, unsigned instan
 		if (strchr(options, ','))
 			return source_error(error, EINVAL, s,
 					    "live: takes no options (live:IFNAME)");
-		if (ifname_refused(options)) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "live: %s", ifname_refused(options));
-			return source_error(error, EINVAL, s, why);
-		}
+		if ((err = ifname_check(s, "live", options, error)) != 0)
+			return err;
 		if (dry)
 			return 0;
 		err = open_live(s, options, error);
