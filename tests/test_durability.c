@@ -552,18 +552,25 @@ static void raw_persistent_rules(struct raw_session *raw, uint64_t *handles, uns
 	assert_int_equal(got, n);
 }
 
+static void fill(const char *dir, const char *name);
+
 /* The completion of a DESTROY of `n` handles (user_data 7) that the primary
- * stops between the steps of (STOP:job-step): at stop `at`, the fault
- * becomes `then`. The stops seen, or 0 without a completion. */
+ * stops between the steps of, the fault file saying `from` (with
+ * STOP:job-step): at stop `at`, the file system of `fill_dir` is filled
+ * (when not NULL) and the fault becomes `then`. The stops seen, or 0
+ * without a completion; with `then` a HOLD, the stops once at `at` and no
+ * completion in the next 200 ms (it waits for the held sync:
+ * held_answer()). */
 static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
-				    const uint64_t *handles, unsigned n, unsigned at,
-				    const char *then, struct wire_completion *done)
+				    const uint64_t *handles, unsigned n, const char *from,
+				    unsigned at, const char *then, const char *fill_dir,
+				    struct wire_completion *done)
 {
 	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
 	struct mpf_flow_error error;
 	unsigned stops = 0;
 
-	set_fault("STOP:job-step");
+	set_fault(from);
 	raw_stage(raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, n, &error));
 	ring_commit(&raw->requests);
 	for (int i = 0; i < 300000; i++) {
@@ -575,18 +582,57 @@ static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
 			return stops;
 		}
 		if (stopped(p)) {
-			if (++stops == at)
+			if (++stops == at) {
+				if (fill_dir)
+					fill(fill_dir, "filler");
 				set_fault(then);
-			/* A sync's fate is the fault file's word when the
-			 * primary reaps it: after SIGCONT. */
+			}
+			/* Past the slice: the round ends (writing what the
+			 * steps appended) once continued. A sync's fate is the
+			 * fault file's word when the primary reaps it. */
 			usleep(20000);
 			kill(p->pid, SIGCONT);
 		}
-		if (stops >= at && strncmp(then, "HOLD", 4) == 0)
-			return stops; /* the completion waits for the held sync */
+		if (stops >= at && strncmp(then, "HOLD", 4) == 0) {
+			/* The job ends; its answer waits for the held sync. */
+			usleep(200000);
+			assert_true(ring_dequeue(&raw->completions, msg, sizeof(msg)) < 0);
+			return stops;
+		}
 		usleep(100);
 	}
 	return 0;
+}
+
+/* The answer of the DESTROY job destroy_job_through() left waiting for a
+ * sync held back: the fault file saying `then` (NULL: nothing), one round
+ * of the loop (`poke` makes a session rule, destroyed after) lets the sync
+ * go, and the answer comes. */
+static void held_answer(struct raw_session *raw, struct mpf_client *poke, const char *then,
+			struct wire_completion *done)
+{
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct mpf_flow_error error;
+	struct sample_rule r;
+	uint64_t handle;
+	int length = -1;
+
+	if (then)
+		set_fault(then);
+	else
+		clear_fault();
+	sample_rule_init(&r, 5000);
+	assert_int_equal(
+		mpf_flow_create(poke, 0, &ingress, r.pattern, r.actions, 0, &handle, &error), 0);
+	for (int i = 0; i < 20000 && length < 0; i++) {
+		length = ring_dequeue(&raw->completions, msg, sizeof(msg));
+		if (length < 0)
+			usleep(500);
+	}
+	assert_true(length > 0);
+	assert_int_equal(wire_decode_completion(msg, (size_t)length, done), 0);
+	assert_int_equal(done->user_data, 7);
+	assert_int_equal(mpf_flow_destroy(poke, 0, handle, &error), 0);
 }
 
 /* What a restart brings back is the `n` persistent rules there now. */
@@ -632,7 +678,8 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
 	raw_persistent_rules(&raw, handles, N);
-	assert_true(destroy_job_through(&p, &raw, handles, N, 4, "EIO STOP:job-step", &done) >= 4);
+	assert_true(destroy_job_through(&p, &raw, handles, N, "STOP:job-step", 4,
+					"EIO STOP:job-step", NULL, &done) >= 4);
 	assert_int_equal(done.status, -EIO);
 	assert_non_null(strstr(done.error.message, "the journal failed while the destroys ran"));
 	said = strstr(done.error.message, "their rules back (");
@@ -660,14 +707,10 @@ static unsigned destroy_job_held_then_failed(unsigned hold_at, struct wire_compl
 	const char *const args[] = {"--max-rules", "8192", NULL};
 	enum { N = 1000 };
 	static uint64_t handles[N];
-	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
-	struct mpf_flow_error error;
 	struct raw_session raw;
 	struct mpf_client *poke;
 	struct primary p;
-	uint64_t handle;
 	unsigned left;
-	int length = -1;
 
 	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
@@ -675,21 +718,10 @@ static unsigned destroy_job_held_then_failed(unsigned hold_at, struct wire_compl
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
 	raw_persistent_rules(&raw, handles, N);
-	assert_int_equal(destroy_job_through(&p, &raw, handles, N, hold_at, "HOLD:sync", done),
+	assert_int_equal(destroy_job_through(&p, &raw, handles, N, "STOP:job-step", hold_at,
+					     "HOLD:sync", NULL, done),
 			 hold_at);
-	/* The job ends; its completion waits for the sync held back. */
-	usleep(200000);
-	assert_true(ring_dequeue(&raw.completions, msg, sizeof(msg)) < 0);
-	set_fault("EIO");
-	assert_int_equal(create(poke, 5000, 1, &handle, &error), -EIO); /* a round: the sync goes */
-	for (int i = 0; i < 20000 && length < 0; i++) {
-		length = ring_dequeue(&raw.completions, msg, sizeof(msg));
-		if (length < 0)
-			usleep(500);
-	}
-	assert_true(length > 0);
-	assert_int_equal(wire_decode_completion(msg, (size_t)length, done), 0);
-	assert_int_equal(done->user_data, 7);
+	held_answer(&raw, poke, "EIO", done);
 	assert_int_equal(done->status, -EIO);
 	clear_fault();
 
@@ -1239,16 +1271,10 @@ static void test_a_destroy_job_on_a_full_disk_answers_once_what_it_wrote_is_dura
 	const char *args[] = {"--max-rules", "8192", "--state-dir", dir, NULL};
 	enum { N = 1000 };
 	static uint64_t handles[N];
-	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
-	struct mpf_flow_error error;
 	struct wire_completion done;
 	struct raw_session raw;
 	struct mpf_client *poke;
 	struct primary p;
-	struct sample_rule r;
-	unsigned stops = 0;
-	uint64_t handle;
-	int length = -1;
 
 	(void)state;
 	if (!state_on_tmpfs(&p, "8192", "1m", dir, sizeof(dir)))
@@ -1258,42 +1284,16 @@ static void test_a_destroy_job_on_a_full_disk_answers_once_what_it_wrote_is_dura
 	assert_int_equal(primary_connect(&p, "poke", &poke), 0);
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	raw_persistent_rules(&raw, handles, N);
-	set_fault("HOLD:sync STOP:job-step");
-	raw_stage(&raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, N, &error));
-	ring_commit(&raw.requests);
-	for (int i = 0; stops < 3 && i < 300000; i++) {
-		if (stopped(&p)) {
-			if (++stops == 3) { /* steps 1 and 2 written, not synced */
-				fill(dir, "filler");
-				set_fault("HOLD:sync");
-			}
-			usleep(20000); /* past the slice: the round ends, writing */
-			kill(p.pid, SIGCONT);
-		}
-		usleep(100);
-	}
-	assert_int_equal(stops, 3);
-	/* The job ends; its answer waits for the sync held back. */
-	usleep(300000);
-	assert_true(ring_dequeue(&raw.completions, msg, sizeof(msg)) < 0);
+	/* At the third stop, steps 1 and 2 are written, not synced. */
+	assert_int_equal(destroy_job_through(&p, &raw, handles, N, "HOLD:sync STOP:job-step", 3,
+					     "HOLD:sync", dir, &done),
+			 3);
 	snprintf(filler, sizeof(filler), "%s/filler", dir);
 	assert_int_equal(unlink(filler), 0);
-	clear_fault();
-	sample_rule_init(&r, 5000); /* a round: the sync goes */
-	assert_int_equal(
-		mpf_flow_create(poke, 0, &ingress, r.pattern, r.actions, 0, &handle, &error), 0);
-	for (int i = 0; i < 20000 && length < 0; i++) {
-		length = ring_dequeue(&raw.completions, msg, sizeof(msg));
-		if (length < 0)
-			usleep(500);
-	}
-	assert_true(length > 0);
-	assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
-	assert_int_equal(done.user_data, 7);
+	held_answer(&raw, poke, NULL, &done);
 	assert_int_equal(done.status, -ENOSPC);
 	assert_non_null(strstr(done.error.message, "partly done"));
 	/* The first two steps' 128 destroys are durable, the rest undone. */
-	assert_int_equal(mpf_flow_destroy(poke, 0, handle, &error), 0);
 	assert_int_equal(region_rules(&raw), N - 128);
 	raw_close(&raw);
 	mpf_disconnect(poke);
