@@ -168,40 +168,31 @@ int mpf_monitor_scan_block(struct mpf_monitor *m, uint32_t block, uint32_t *curs
 
 int mpf_monitor_counts(struct mpf_monitor *m, uint32_t block, struct mpf_flow_counts *counts)
 {
-	const struct region_view *view = &m->region.view;
 	uint64_t first = (uint64_t)block * REGION_BLOCK_SLOTS;
-	uint32_t end;
+	struct region_live_count read[REGION_BLOCK_SLOTS];
 	int found = 0;
 
 	if (m->region.mem == NULL)
 		return -EAGAIN;
-	end = shm_load_relaxed32(&view->header->slots_end);
-	if (end > view->max_rules)
-		end = view->max_rules; /* the primary's word: bounded before use */
+	if (first >= m->region.view.max_rules) {
+		memset(counts, 0, REGION_BLOCK_SLOTS * sizeof(*counts));
+		return 0;
+	}
+	region_counters_read_live(&m->region.view, (uint32_t)first, REGION_BLOCK_SLOTS, read);
 	for (uint32_t i = 0; i < REGION_BLOCK_SLOTS; i++) {
-		uint32_t slot = (uint32_t)first + i, generation;
-		struct region_count count = {0};
-		int rc;
-
-		/* The lines half a block ahead: the misses overlap. */
-		if (first + i + REGION_BLOCK_SLOTS / 2 < end)
-			__builtin_prefetch(&view->counters[slot + REGION_BLOCK_SLOTS / 2]);
-		rc = first + i < end
-			     ? region_counter_read_live(&view->counters[slot], &view->shares, slot,
-							&generation, &count)
-			     : -ENOENT;
+		const struct region_live_count *r = &read[i];
 
 		/* Free, or changing (as a scan skips it): no rule. */
-		if (rc != 0 && rc != -ENOTSUP) {
+		if (r->rc != 0 && r->rc != -ENOTSUP) {
 			counts[i] = (struct mpf_flow_counts){0};
 			continue;
 		}
 		counts[i] = (struct mpf_flow_counts){
-			.handle = (uint64_t)generation << 32 | slot,
-			.hits = count.hits,
-			.bytes = count.bytes,
-			.last_hit_ns = count.last_hit_ns,
-			.flags = rc == 0 ? MPF_FLOW_INFO_COUNTED : 0,
+			.handle = (uint64_t)r->generation << 32 | ((uint32_t)first + i),
+			.hits = r->count.hits,
+			.bytes = r->count.bytes,
+			.last_hit_ns = r->count.last_hit_ns,
+			.flags = r->rc == 0 ? MPF_FLOW_INFO_COUNTED : 0,
 		};
 		found++;
 	}

@@ -237,8 +237,10 @@ static void write_end(shm_u32 *sequence)
 }
 
 /* The counts of slot `slot` summed over the workers: worker 0's in `c`. */
-static void counts_now(const struct region_counter *c, const struct region_shares *shares,
-		       uint32_t slot, uint64_t *hits, uint64_t *bytes, uint64_t *last)
+static inline __attribute__((always_inline)) void counts_now(const struct region_counter *c,
+							     const struct region_shares *shares,
+							     uint32_t slot, uint64_t *hits,
+							     uint64_t *bytes, uint64_t *last)
 {
 	*hits = shm_load_acquire64(&c->hits);
 	*bytes = shm_load_acquire64(&c->bytes);
@@ -351,9 +353,11 @@ bool region_counter_set(struct region_counter *c, uint64_t hits, uint64_t bytes,
 
 /* The counts of the rule in slot `c` (`*generation`: that rule's, or 0 for
  * whichever lives there, whose generation is stored), as
- * region_counter_read_shared() and region_counter_read_live() say. */
-static int counter_read(const struct region_counter *c, const struct region_shares *shares,
-			uint32_t slot, uint32_t *generation, struct region_count *out)
+ * region_counter_read_shared() and region_counters_read_live() say. */
+static inline __attribute__((always_inline)) int counter_read(const struct region_counter *c,
+							      const struct region_shares *shares,
+							      uint32_t slot, uint32_t *generation,
+							      struct region_count *out)
 {
 	for (int i = 0; i < READ_RETRIES; i++) {
 		/* R1: pairs with W2. */
@@ -393,17 +397,33 @@ int region_counter_read_shared(const struct region_counter *c, const struct regi
 	return counter_read(c, shares, slot, &generation, out);
 }
 
-int region_counter_read_live(const struct region_counter *c, const struct region_shares *shares,
-			     uint32_t slot, uint32_t *generation, struct region_count *out)
-{
-	*generation = 0;
-	return counter_read(c, shares, slot, generation, out);
-}
-
 int region_counter_read(const struct region_counter *c, uint32_t generation,
 			struct region_count *out)
 {
 	return region_counter_read_shared(c, NULL, 0, generation, out);
+}
+
+void region_counters_read_live(const struct region_view *view, uint32_t first, uint32_t n,
+			       struct region_live_count *out)
+{
+	uint32_t end = shm_load_relaxed32(&view->header->slots_end);
+
+	if (end > view->max_rules)
+		end = view->max_rules; /* the primary's word: bounded before use */
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t slot = (uint64_t)first + i;
+		struct region_live_count *o = &out[i];
+
+		/* The lines half a block ahead: the misses overlap. */
+		if (slot + REGION_BLOCK_SLOTS / 2 < end)
+			__builtin_prefetch(&view->counters[slot + REGION_BLOCK_SLOTS / 2]);
+		o->generation = 0;
+		o->rc = slot < end ? counter_read(&view->counters[slot], &view->shares,
+						  (uint32_t)slot, &o->generation, &o->count)
+				   : -ENOENT;
+		if (o->rc != 0) /* nothing counted: zeros, not what a torn read left */
+			o->count = (struct region_count){0};
+	}
 }
 
 void region_port_reset_begin(struct region_port *port0)

@@ -392,11 +392,18 @@ int region_counter_read(const struct region_counter *c, uint32_t generation,
 /* The same, summing the workers' shares of slot `slot`. */
 int region_counter_read_shared(const struct region_counter *c, const struct region_shares *shares,
 			       uint32_t slot, uint32_t generation, struct region_count *out);
-/* The same for whichever rule lives in slot `slot`, its generation into
- * *generation (0 with -ENOENT: the slot is free, or its rule is being
- * made or destroyed): the counter line alone is read, not the entry. */
-int region_counter_read_live(const struct region_counter *c, const struct region_shares *shares,
-			     uint32_t slot, uint32_t *generation, struct region_count *out);
+/* The same for whichever rule lives in each slot of [first, first + n)
+ * of a view, into out[0..n - 1]: its generation (0 with -ENOENT: the slot
+ * is free, or its rule is being made or destroyed), and its counts (zeros
+ * unless rc is 0). The counter lines alone are read, not the entries, in
+ * one loop with the reads inlined: a monitor's block of millions a second. */
+struct region_live_count {
+	int rc;
+	uint32_t generation;
+	struct region_count count;
+};
+void region_counters_read_live(const struct region_view *view, uint32_t first, uint32_t n,
+			       struct region_live_count *out);
 
 /* Primary: publish a prepared slot's entry (`entry`, its packed rule in
  * it or in the heap already) as rule `generation`, made at `created_ns`. */

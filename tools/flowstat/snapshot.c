@@ -518,13 +518,14 @@ static long read_counts(struct flowstat *fs, struct snapshot *next, uint32_t b, 
 	struct mpf_flow_counts counts[MPF_MONITOR_BLOCK];
 	int err = mpf_monitor_counts(fs->monitor, b, counts);
 	struct rater m = rater(seconds);
-	double worst = 0; /* the key of the top's worst row, once the top is full */
+	bool full = next->n_rows >= fs->keep;
+	/* the key of the top's worst row, once the top is full */
+	double worst = full ? count_key(fs, &next->rows[0]) : 0;
+	double pps = 0, bps = 0; /* the block's, added to the snapshot's once */
 	struct row r;
 
 	if (err < 0)
 		return err;
-	if (next->n_rows >= fs->keep)
-		worst = count_key(fs, &next->rows[0]);
 	/* Only the fields the counts fill are set for each rule: clearing a
 	 * whole row for each of millions was most of the time. */
 	memset(&r, 0, sizeof(r));
@@ -553,21 +554,23 @@ static long read_counts(struct flowstat *fs, struct snapshot *next, uint32_t b, 
 		sum.count++;
 		sum.hits += k->hits;
 		sum.bytes += k->bytes;
-		next->pps += r.pps;
-		next->bps += r.bps;
+		pps += r.pps;
+		bps += r.bps;
 		/* Below the worst of a full top: its entry is not needed. */
-		if (next->n_rows >= fs->keep &&
-		    !beats(fs, &r, count_key(fs, &r), &next->rows[0], worst))
+		if (full && !beats(fs, &r, count_key(fs, &r), &next->rows[0], worst))
 			continue;
 		if (entry_of(fs, &r)) {
 			if (keep_row(fs, next, &r) != 0)
 				return -ENOMEM;
-			if (next->n_rows >= fs->keep)
+			full = next->n_rows >= fs->keep;
+			if (full)
 				worst = count_key(fs, &next->rows[0]);
 		}
 	}
 	if (seen)
 		*seen = sum;
+	next->pps += pps;
+	next->bps += bps;
 	next->count += sum.count;
 	next->hits += sum.hits;
 	next->bytes += sum.bytes;
