@@ -759,6 +759,100 @@ static void test_a_destroy_job_no_sync_covered_says_it_was_not_done(void **state
 	assert_non_null(strstr(done.error.message, "not done"));
 }
 
+/* Whether the primary's log has a line with `text` in it. */
+static bool log_says(const struct primary *p, const char *text)
+{
+	FILE *f = fopen(p->log, "r");
+	char line[1024];
+	bool found = false;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * A flush of a client's persistent rules whose first step's destroys a
+ * failed sync undoes while the flush walks on: the flush must not say it
+ * succeeded (its rules are back; the code before the job kept what a
+ * failure undid said nothing). The raw client's 500 persistent rules take
+ * the first step's slots, a bystander's 20,000 session rules the next 39
+ * steps', which destroy nothing. The primary stops between the flush's
+ * steps (STOP:job-step): after the first, the sync fails, and the rebuild
+ * it sets off stops at its first step (STOP:rebuild-step, 5,000 rules a
+ * step), where the syncs stop failing.
+ */
+static void test_a_persistent_flush_a_failed_sync_undid_says_so(void **state)
+{
+	const char *const args[] = {"--max-rules", "32768", "--log-level", "info", NULL};
+	enum { MINE = 500, BYSTANDER = 20000 };
+	static uint64_t handles[MINE];
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct wire_completion done = {0};
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	struct mpf_client *by;
+	struct primary p;
+	unsigned stops = 0, failed_at = 0;
+	bool answered = false;
+
+	(void)state;
+	faults_on();
+	setenv("MPFLOW_STEP_RULES", "5000", 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	raw_persistent_rules(&raw, handles, MINE);
+	assert_int_equal(primary_connect(&p, "bystander", &by), 0);
+	assert_int_equal(sample_rules_load(by, 100000, BYSTANDER, 0), 0);
+
+	set_fault("STOP:job-step");
+	raw_stage(&raw, msg, wire_encode_flush(msg, sizeof(msg), 7, 0, true, &error));
+	ring_commit(&raw.requests);
+	for (int i = 0; !answered && i < 300000; i++) {
+		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
+
+		if (length > 0) {
+			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+			assert_int_equal(done.user_data, 7);
+			answered = true;
+			continue;
+		}
+		if (stopped(&p)) {
+			if (++stops == 1) {
+				set_fault("EIO STOP:job-step STOP:rebuild-step");
+			} else if (!failed_at && log_says(&p, "sync failed")) {
+				failed_at = stops;
+				set_fault("STOP:job-step"); /* the rebuild's syncs go */
+			}
+			usleep(20000);
+			kill(p.pid, SIGCONT);
+		}
+		usleep(100);
+	}
+	assert_true(answered);
+	/* The failure landed while the flush had steps to go. */
+	assert_true(failed_at > 1 && stops > failed_at);
+	assert_int_equal(done.status, -EIO);
+	assert_non_null(strstr(done.error.message, "the journal failed while the flush ran"));
+	clear_fault();
+
+	/* Every persistent rule is back, the bystander's all there; once the
+	 * journal is rewritten, a restart brings back the 500. */
+	assert_int_equal(region_rules(&raw), MINE + BYSTANDER);
+	for (int i = 0; i < 1000 && !log_says(&p, "rewritten from the table in "); i++)
+		usleep(10000);
+	assert_true(log_says(&p, "rewritten from the table in "));
+	raw_close(&raw);
+	mpf_disconnect(by);
+	unsetenv("MPFLOW_STEP_RULES");
+	assert_a_restart_keeps(&p, args, MINE);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 static void test_a_sync_without_space_fails_with_enospc(void **state)
 {
 	(void)state;
@@ -2451,6 +2545,7 @@ int main(void)
 		cmocka_unit_test(test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did),
 		cmocka_unit_test(test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done),
 		cmocka_unit_test(test_a_destroy_job_no_sync_covered_says_it_was_not_done),
+		cmocka_unit_test(test_a_persistent_flush_a_failed_sync_undid_says_so),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),
