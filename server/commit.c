@@ -37,8 +37,10 @@ struct outbox_record {
 	uint64_t user_data; /* to rewrite it as an error */
 	uint32_t length;    /* of the encoded completion */
 	uint8_t request_op;
-	uint8_t reserved[3];
+	uint8_t reserved;
+	uint16_t stays; /* commit_wait.stays (at most WIRE_DESTROY_MAX) */
 };
+_Static_assert(WIRE_DESTROY_MAX <= UINT16_MAX, "a DESTROY's count fits stays");
 _Static_assert(sizeof(struct outbox_record) % 8 == 0, "records stay 8-aligned");
 
 #define OUTBOX_IOV 64u
@@ -169,8 +171,8 @@ static int outbox_reserve(struct outbox *ob, size_t need)
 	return 0;
 }
 
-static int outbox_put(struct outbox *ob, const struct wire_completion *completion, uint64_t first,
-		      uint64_t lsn)
+static int outbox_put(struct outbox *ob, const struct wire_completion *completion,
+		      struct commit_wait wait)
 {
 	size_t max = record_span(WIRE_COMPLETION_MAX);
 	struct outbox_record *rec;
@@ -180,8 +182,9 @@ static int outbox_put(struct outbox *ob, const struct wire_completion *completio
 		return -ENOMEM;
 	rec = (struct outbox_record *)(ob->bytes + ob->tail);
 	length = wire_encode_completion(rec + 1, WIRE_COMPLETION_MAX, completion);
-	*rec = (struct outbox_record){.lsn = lsn,
-				      .first = first,
+	*rec = (struct outbox_record){.lsn = wait.lsn,
+				      .first = wait.first,
+				      .stays = (uint16_t)wait.stays,
 				      .user_data = completion->user_data,
 				      .length = (uint32_t)length,
 				      .request_op = completion->request_op};
@@ -190,10 +193,10 @@ static int outbox_put(struct outbox *ob, const struct wire_completion *completio
 	return 0;
 }
 
-void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t first,
-		     uint64_t lsn)
+void commit_complete(struct client *c, const struct wire_completion *completion,
+		     struct commit_wait wait)
 {
-	if (outbox_put(&c->outbox, completion, first, lsn) != 0)
+	if (outbox_put(&c->outbox, completion, wait) != 0)
 		log_warnx("client %u: no memory for a completion: dropped (user_data %llu)",
 			  c->session, (unsigned long long)completion->user_data);
 }
@@ -256,11 +259,23 @@ void commit_forget(struct client *c)
 	c->outbox = (struct outbox){0};
 }
 
+/* What a failed request's answer adds: the destroys that no record undid. */
+static void stays_said(struct mpf_flow_error *error, unsigned stays)
+{
+	size_t n = strlen(error->message);
+
+	if (stays)
+		snprintf(error->message + n, sizeof(error->message) - n,
+			 "; the destroys of its %u rule(s) that were not persistent stay done",
+			 stays);
+}
+
 /* Every completion waiting for a record beyond `kept` (an LSN) becomes an
  * error; the others keep their place and what they wait for. A job whose
  * first steps' records are kept says it was partly done, once those are
  * durable: if their own sync fails, this runs again and it says "not
- * done". */
+ * done". A DESTROY says which of its destroys stay: those of rules that
+ * were not persistent, which no record undoes. */
 static void fail_outbox(struct client *c, uint64_t kept, int err)
 {
 	struct outbox *ob = &c->outbox, old = *ob;
@@ -271,13 +286,15 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 	*ob = (struct outbox){0};
 	for (size_t at = old.head; at < old.tail;) {
 		const struct outbox_record *rec = (const void *)(old.bytes + at);
+		struct commit_wait wait = {
+			.lsn = rec->lsn, .first = rec->first, .stays = rec->stays};
 
 		at += record_span(rec->length);
 		if (rec->lsn <= kept) {
 			struct wire_completion same;
 
 			if (wire_decode_completion(rec + 1, rec->length, &same) == 0)
-				commit_complete(c, &same, rec->first, rec->lsn);
+				commit_complete(c, &same, wait);
 			continue;
 		}
 		failed = (struct wire_completion){.user_data = rec->user_data,
@@ -288,13 +305,16 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 				"partly done: the journal could not make its last steps durable "
 				"(%s); its first steps stay done, the rest is undone",
 				strerror(-err));
-			commit_complete(c, &failed, rec->first, kept);
+			stays_said(&failed.error, rec->stays);
+			wait.lsn = kept;
+			commit_complete(c, &failed, wait);
 			continue;
 		}
 		failed.status = flow_error_set(
 			&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 			"not done: the journal could not make it durable (%s)", strerror(-err));
-		commit_complete(c, &failed, 0, 0);
+		stays_said(&failed.error, rec->stays);
+		commit_complete(c, &failed, (struct commit_wait){0});
 	}
 	free(old.bytes);
 }

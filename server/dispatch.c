@@ -50,10 +50,14 @@
 static void complete(struct server *s, struct client *c, const struct wire_completion *out,
 		     uint64_t journal_before)
 {
-	uint64_t lsn = s->journal.end != journal_before ? s->journal.end : s->commit.depends;
+	struct commit_wait wait = {
+		.lsn = s->journal.end != journal_before ? s->journal.end : s->commit.depends,
+		.stays = s->commit.stays,
+	};
 
 	s->commit.depends = 0;
-	commit_complete(c, out, 0, lsn);
+	s->commit.stays = 0;
+	commit_complete(c, out, wait);
 }
 
 static int run_rule(struct server *s, struct client *c, const struct wire_request *req,
@@ -111,12 +115,13 @@ static int find_rule(struct server *s, struct client *c, uint16_t port, uint64_t
  * is there already. A handle that names none of the client's rules is
  * zeroed (rule_still_there() then says nothing of it). */
 static void destroy_handles(struct server *s, struct client *c, uint16_t port, uint64_t *handles,
-			    uint32_t n, uint32_t *destroyed, int *first_error,
+			    uint32_t n, uint32_t *destroyed, uint32_t *stays, int *first_error,
 			    struct mpf_flow_error *error)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		struct mpf_flow_error why;
 		int slot = find_rule(s, c, port, handles[i], true, &why), err;
+		bool persistent;
 
 		if (slot < 0) {
 			if (!*first_error) {
@@ -129,13 +134,16 @@ static void destroy_handles(struct server *s, struct client *c, uint16_t port, u
 		/* A persistent rule stays if its destroy cannot be journaled;
 		 * otherwise the handle is gone even when the device fails to
 		 * let go of its rule, and the client hears the device's errno. */
+		persistent = s->rules.slots[slot].owner == 0;
 		err = rules_destroy(s, (uint32_t)slot, &why);
 		if (err && !*first_error) {
 			*first_error = err;
 			*error = why;
 		}
-		if (!err || s->rules.slots[slot].state == RULE_FREE)
+		if (!err || s->rules.slots[slot].state == RULE_FREE) {
 			(*destroyed)++;
+			*stays += !persistent; /* no record: no failure undoes it */
+		}
 	}
 }
 
@@ -193,8 +201,8 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 		uint64_t handle;
 
 		memcpy(&handle, &req->destroy.handles[i], sizeof(handle));
-		destroy_handles(s, c, req->destroy.port, &handle, 1, &destroyed, &first_error,
-				&out->error);
+		destroy_handles(s, c, req->destroy.port, &handle, 1, &destroyed, &s->commit.stays,
+				&first_error, &out->error);
 	}
 	if (first_error)
 		destroy_said(&out->error, destroyed, count);
@@ -636,7 +644,7 @@ static enum job_progress job_step(struct server *s, struct client *c)
 
 		n = n < DESTROY_AT_ONCE ? n : DESTROY_AT_ONCE;
 		destroy_handles(s, c, (uint16_t)job->port, job->handles + job->cursor, n,
-				&job->done, &job->status, &job->error);
+				&job->done, &job->stays, &job->status, &job->error);
 		job->cursor += n;
 		if (job->cursor < job->n_handles)
 			return JOB_MORE;
@@ -712,7 +720,9 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	out.status = job->status;
 	if (job->status)
 		out.error = job->error;
-	commit_complete(c, &out, job->first, job->lsn);
+	commit_complete(
+		c, &out,
+		(struct commit_wait){.lsn = job->lsn, .first = job->first, .stays = job->stays});
 	if (job->in_batch && out.status && job->stop_on_error)
 		c->batch_cancelled = true;
 	job_end(c);

@@ -94,6 +94,7 @@ struct job {
 	uint64_t lsn;	/* the end of the last journal record it wrote; 0: none */
 	uint64_t first; /* the end of the records of its first step that wrote */
 	int undone;	/* -errno: a failed sync or write undid some of its records */
+	uint32_t stays; /* JOB_DESTROY: rules destroyed that were not persistent */
 	uint64_t user_data;
 	uint8_t request_op;
 	/* Inside a BATCH, which stays in the ring (dispatch.c): the batch's
@@ -411,6 +412,9 @@ struct commit {
 	/* An LSN the request being run depends on without a record of its
 	 * own (commit_depend()); its completion waits for it. 0: none. */
 	uint64_t depends;
+	/* A DESTROY being run: its rules that were not persistent
+	 * (commit_wait.stays). */
+	uint32_t stays;
 };
 
 /* The rule heap (heap.c): the region's chunks, the free ones on a stack,
@@ -834,13 +838,20 @@ int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t
  * the journal holds so far: its completion waits for the sync that covers
  * it, and a failed sync undoes it with the rest. 0 or -ENOMEM. */
 int commit_depend(struct server *s, uint64_t handle);
-/* Queue a completion of `c`, to be published once the journal is durable
- * up to `lsn` (0: at once) and after every one queued before it. `first`:
- * a job's, the end of its first step's records (a sync that fails past it
- * leaves what an earlier one covered done, and the completion says so),
- * else 0. */
-void commit_complete(struct client *c, const struct wire_completion *completion, uint64_t first,
-		     uint64_t lsn);
+/* What a queued completion waits for, and what a failed wait cannot take
+ * back. */
+struct commit_wait {
+	uint64_t lsn;	/* published once the journal is durable to here (0: at once) */
+	uint64_t first; /* a job's: the end of its first step's records (a sync that
+			   fails past it leaves what an earlier one covered done, and
+			   the completion says so); else 0 */
+	uint32_t stays; /* a DESTROY's rules that were not persistent: no record, so
+			   no failure puts them back */
+};
+/* Queue a completion of `c`, published once `wait` allows and after every
+ * one queued before it. */
+void commit_complete(struct client *c, const struct wire_completion *completion,
+		     struct commit_wait wait);
 /* Publish what may be: false if the ring filled up first. */
 bool commit_publish(struct server *s, struct client *c);
 /* True if the outbox's next completion may go but the ring has no room

@@ -519,9 +519,10 @@ static void test_a_flush_walking_rules_a_failed_sync_undoes(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-/* `n` persistent rules made through the raw session (pipelined), their
- * handles into handles[]. */
-static void raw_persistent_rules(struct raw_session *raw, uint64_t *handles, unsigned n)
+/* `n` rules made through the raw session (pipelined), sample rules `first`
+ * on, their handles into handles[]. */
+static void raw_rules(struct raw_session *raw, uint64_t *handles, unsigned n, uint32_t first,
+		      bool persistent)
 {
 	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
 	struct wire_completion done;
@@ -531,10 +532,10 @@ static void raw_persistent_rules(struct raw_session *raw, uint64_t *handles, uns
 	for (uint32_t i = 0; i < n; i++) {
 		struct sample_rule r;
 
-		sample_rule_init(&r, i);
+		sample_rule_init(&r, first + i);
 		raw_stage(raw, msg,
-			  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0, true, &ingress,
-					   r.pattern, r.actions, &error));
+			  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i, 0, persistent,
+					   &ingress, r.pattern, r.actions, &error));
 	}
 	ring_commit(&raw->requests);
 	for (int i = 0; got < n && i < 200000; i++) {
@@ -550,6 +551,11 @@ static void raw_persistent_rules(struct raw_session *raw, uint64_t *handles, uns
 		got++;
 	}
 	assert_int_equal(got, n);
+}
+
+static void raw_persistent_rules(struct raw_session *raw, uint64_t *handles, unsigned n)
+{
+	raw_rules(raw, handles, n, 0, true);
 }
 
 static void fill(const char *dir, const char *name);
@@ -700,13 +706,16 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
  * The same job run to its end with its syncs held back from stop `hold_at`
  * on (HOLD:sync): the steps before have their syncs, those after none.
  * Then the held sync fails. The completion (into `done`) comes only then;
- * the rules left are what a restart brings back: how many.
+ * the rules left are what a restart brings back: how many. With `session`
+ * rules that are not persistent destroyed by the same job (after the
+ * 1,000), which no failure brings back.
  */
-static unsigned destroy_job_held_then_failed(unsigned hold_at, struct wire_completion *done)
+static unsigned destroy_job_held_then_failed(unsigned hold_at, unsigned session,
+					     struct wire_completion *done)
 {
 	const char *const args[] = {"--max-rules", "8192", NULL};
-	enum { N = 1000 };
-	static uint64_t handles[N];
+	enum { N = 1000, SESSION_MAX = WIRE_DESTROY_MAX - N };
+	static uint64_t handles[N + SESSION_MAX];
 	struct raw_session raw;
 	struct mpf_client *poke;
 	struct primary p;
@@ -718,8 +727,10 @@ static unsigned destroy_job_held_then_failed(unsigned hold_at, struct wire_compl
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
 	raw_persistent_rules(&raw, handles, N);
-	assert_int_equal(destroy_job_through(&p, &raw, handles, N, "STOP:job-step", hold_at,
-					     "HOLD:sync", NULL, done),
+	assert_true(session <= SESSION_MAX);
+	raw_rules(&raw, handles + N, session, N, false);
+	assert_int_equal(destroy_job_through(&p, &raw, handles, N + session, "STOP:job-step",
+					     hold_at, "HOLD:sync", NULL, done),
 			 hold_at);
 	held_answer(&raw, poke, "EIO", done);
 	assert_int_equal(done->status, -EIO);
@@ -743,7 +754,7 @@ static void test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done(voi
 	unsigned left;
 
 	(void)state;
-	left = destroy_job_held_then_failed((1000 + 63) / 64 - 1, &done);
+	left = destroy_job_held_then_failed((1000 + 63) / 64 - 1, 0, &done);
 	assert_non_null(strstr(done.error.message, "partly done"));
 	assert_true(left > 0 && left < 1000 - 64);
 }
@@ -755,8 +766,63 @@ static void test_a_destroy_job_no_sync_covered_says_it_was_not_done(void **state
 	struct wire_completion done;
 
 	(void)state;
-	assert_int_equal(destroy_job_held_then_failed(1, &done), 1000);
+	assert_int_equal(destroy_job_held_then_failed(1, 0, &done), 1000);
 	assert_non_null(strstr(done.error.message, "not done"));
+	assert_null(strstr(done.error.message, "stay done"));
+}
+
+/* The same with 24 rules that are not persistent among the handles: the
+ * failed sync brings back the 1,000 persistent ones, not those, and the
+ * completion says so (the code before said "not done" of a job whose 24
+ * destroys were done for good). */
+static void test_a_destroy_job_not_done_says_which_destroys_stay(void **state)
+{
+	struct wire_completion done;
+
+	(void)state;
+	assert_int_equal(destroy_job_held_then_failed(1, 24, &done), 1000);
+	assert_non_null(strstr(done.error.message, "not done"));
+	assert_non_null(
+		strstr(done.error.message,
+		       "the destroys of its 24 rule(s) that were not persistent stay done"));
+}
+
+/* A DESTROY small enough to run at once (no job): a persistent rule and
+ * one that is not, the sync held back, then failing. The same answer. */
+static void test_a_destroy_not_done_says_which_destroys_stay(void **state)
+{
+	const char *const args[] = {"--max-rules", "1024", NULL};
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	uint64_t handles[2];
+	struct wire_completion done;
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	struct mpf_client *poke;
+	struct primary p;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "poke", &poke), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	raw_rules(&raw, &handles[0], 1, 0, true);
+	raw_rules(&raw, &handles[1], 1, 1, false);
+	set_fault("HOLD:sync");
+	raw_stage(&raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, 2, &error));
+	ring_commit(&raw.requests);
+	usleep(200000);
+	assert_true(ring_dequeue(&raw.completions, msg, sizeof(msg)) < 0); /* waits */
+	held_answer(&raw, poke, "EIO", &done);
+	assert_int_equal(done.status, -EIO);
+	assert_non_null(strstr(done.error.message, "not done"));
+	assert_non_null(strstr(done.error.message,
+			       "the destroys of its 1 rule(s) that were not persistent stay done"));
+	clear_fault();
+	assert_int_equal(region_rules(&raw), 1); /* the persistent one, back */
+	raw_close(&raw);
+	mpf_disconnect(poke);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
 }
 
 /* Whether the primary's log has a line with `text` in it. */
@@ -2545,6 +2611,8 @@ int main(void)
 		cmocka_unit_test(test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did),
 		cmocka_unit_test(test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done),
 		cmocka_unit_test(test_a_destroy_job_no_sync_covered_says_it_was_not_done),
+		cmocka_unit_test(test_a_destroy_job_not_done_says_which_destroys_stay),
+		cmocka_unit_test(test_a_destroy_not_done_says_which_destroys_stay),
 		cmocka_unit_test(test_a_persistent_flush_a_failed_sync_undid_says_so),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
