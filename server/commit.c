@@ -259,17 +259,6 @@ void commit_forget(struct client *c)
 	c->outbox = (struct outbox){0};
 }
 
-/* What a failed request's answer adds: the destroys that no record undid. */
-static void stays_said(struct mpf_flow_error *error, unsigned stays)
-{
-	size_t n = strlen(error->message);
-
-	if (stays)
-		snprintf(error->message + n, sizeof(error->message) - n,
-			 "; the destroys of its %u rule(s) that were not persistent stay done",
-			 stays);
-}
-
 /* Every completion waiting for a record beyond `kept` (an LSN) becomes an
  * error; the others keep their place and what they wait for. A job whose
  * first steps' records are kept says it was partly done, once those are
@@ -299,22 +288,38 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 		}
 		failed = (struct wire_completion){.user_data = rec->user_data,
 						  .request_op = rec->request_op};
-		if (rec->first && rec->first <= kept) {
+		/* Each message fits MPF_FLOW_ERROR_MESSAGE_MAX: 132 characters
+		 * at most (ENOSPC's text, 1,024 destroys that stay). */
+		if (rec->first && rec->first <= kept && rec->stays)
+			failed.status = flow_error_set(
+				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				"partly done (%s): the first steps stay done, the rest is undone "
+				"but for %u destroy(s) of rules not persistent",
+				strerror(-err), rec->stays);
+		else if (rec->first && rec->first <= kept)
 			failed.status = flow_error_set(
 				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				"partly done: the journal could not make its last steps durable "
 				"(%s); its first steps stay done, the rest is undone",
 				strerror(-err));
-			stays_said(&failed.error, rec->stays);
-			wait.lsn = kept;
+		else if (rec->stays)
+			failed.status = flow_error_set(&failed.error, -err,
+						       MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+						       "not done: the journal could not make it "
+						       "durable (%s); %u destroy(s) "
+						       "of rules not persistent stay done",
+						       strerror(-err), rec->stays);
+		else
+			failed.status = flow_error_set(
+				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				"not done: the journal could not make it durable (%s)",
+				strerror(-err));
+		if (rec->first && rec->first <= kept) {
+			wait.lsn = kept; /* said once the first steps are durable */
 			commit_complete(c, &failed, wait);
-			continue;
+		} else {
+			commit_complete(c, &failed, (struct commit_wait){0});
 		}
-		failed.status = flow_error_set(
-			&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-			"not done: the journal could not make it durable (%s)", strerror(-err));
-		stays_said(&failed.error, rec->stays);
-		commit_complete(c, &failed, (struct commit_wait){0});
 	}
 	free(old.bytes);
 }
