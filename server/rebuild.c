@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,14 +158,68 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 	}
 }
 
+/* Where the file system has no hard links (vfat, some FUSE and network
+ * file systems): the damaged file `from` copied to `to`, a new file
+ * (O_EXCL: nothing planted there is followed or overwritten), synced. The
+ * loop waits for it; a partial copy is removed. 0 or -errno. */
+static int copy_damaged(struct server *s, const char *from, const char *to)
+{
+	static uint8_t buffer[1 << 20];
+	int in = openat(s->state_fd, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, err = 0;
+	struct statvfs vfs;
+	struct stat st;
+
+	if (in < 0)
+		return -errno;
+	/* No room for it: said at once, not found by writing until the disk
+	 * is full (the rebuild tries again each second). */
+	if (fstat(in, &st) != 0 || fstatvfs(in, &vfs) != 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	if ((uint64_t)st.st_size > (uint64_t)vfs.f_bavail * vfs.f_frsize) {
+		close(in);
+		return -ENOSPC;
+	}
+	out = openat(s->state_fd, to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	while (!err) {
+		ssize_t n = read(in, buffer, sizeof(buffer)), w = 0;
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			err = errno == EINTR ? 0 : -errno;
+			continue;
+		}
+		for (ssize_t at = 0; at < n && !err; at += w > 0 ? w : 0)
+			if ((w = write(out, buffer + at, (size_t)(n - at))) < 0 && errno != EINTR)
+				err = -errno;
+	}
+	if (!err && fsync(out) != 0)
+		err = -errno;
+	close(in);
+	close(out);
+	if (err)
+		unlinkat(s->state_fd, to, 0);
+	return err;
+}
+
 /* The damaged file, still under the journal's name, is linked under a name
- * of its own before a new file takes that name: never overwritten. */
+ * of its own before a new file takes that name: never overwritten. Where
+ * the file system has no hard links, it is copied there. */
 static int keep_damaged(struct server *s)
 {
 	struct journal *j = &s->journal;
 	char name[sizeof(j->name) + 64];
 	struct timespec ts;
 	struct tm tm;
+	int err = 0;
 
 	if (!j->damaged || j->damage_kept)
 		return 0;
@@ -173,10 +228,24 @@ static int keep_damaged(struct server *s)
 	snprintf(name, sizeof(name), "%s.damaged-%04d%02d%02dT%02d%02d%02d.%09ld", j->name,
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 ts.tv_nsec);
-	if (linkat(s->state_fd, j->name, s->state_fd, name, 0) != 0)
-		return -errno;
-	log_warnx("journal %s: the damaged file is kept as %s/%s", j->path, s->config.state_dir,
-		  name);
+	if (fault_no_links() || linkat(s->state_fd, j->name, s->state_fd, name, 0) != 0)
+		err = fault_no_links() ? -EPERM : -errno;
+	/* What file systems without hard links say to link(2). */
+	if (err == -EPERM || err == -EOPNOTSUPP || err == -EMLINK || err == -ENOSYS) {
+		err = copy_damaged(s, j->name, name);
+		if (!err)
+			log_warnx("journal %s: the damaged file is kept as %s/%s (a copy: no hard "
+				  "links on this file system)",
+				  j->path, s->config.state_dir, name);
+		else
+			log_warnx("journal %s: the damaged file could not be copied to %s/%s: %s",
+				  j->path, s->config.state_dir, name, strerror(-err));
+	} else if (!err) {
+		log_warnx("journal %s: the damaged file is kept as %s/%s", j->path,
+			  s->config.state_dir, name);
+	}
+	if (err)
+		return err;
 	j->damage_kept = true;
 	return 0;
 }

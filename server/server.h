@@ -892,6 +892,9 @@ void fault_memcg_paths(const char **self, const char **root);
 void fault_point(const char *where);
 /* The test build holds `what` back while the test asks (HOLD:what). */
 bool fault_held(const char *what);
+/* The test build refuses hard links while the test asks (NOLINKS), as a
+ * file system without them does. */
+bool fault_no_links(void);
 #else
 static inline int fault_sync(int fd, int result)
 {
@@ -919,6 +922,10 @@ static inline void fault_point(const char *where)
 static inline bool fault_held(const char *what)
 {
 	(void)what;
+	return false;
+}
+static inline bool fault_no_links(void)
+{
 	return false;
 }
 static inline void fault_memcg_paths(const char **self, const char **root)

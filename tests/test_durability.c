@@ -1650,10 +1650,15 @@ static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **s
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
+/* A journal with a flipped byte: the start restores what precedes it,
+ * keeps the damaged file byte for byte under a name of its own (a link,
+ * or with `no_links`, NOLINKS, a copy, as on a file system without hard
+ * links: the code before failed the rebuild there, and refused persistent
+ * requests for good), and the new journal holds what was restored. */
+static void damaged_journal_set_aside(bool no_links)
 {
 	const char *const args[] = {"--max-rules", "1024", NULL};
-	uint64_t handles[20], found[40];
+	uint64_t handles[20], found[40], served;
 	char path[160], copy[160], command[512];
 	struct mpf_flow_error error;
 	struct mpf_client *c;
@@ -1662,7 +1667,7 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 	unsigned n_found;
 	FILE *f;
 
-	(void)state;
+	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "before", &c), 0);
 	for (uint32_t i = 0; i < 20; i++)
@@ -1682,8 +1687,15 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 	snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
 	assert_int_equal(system(command), 0);
 
+	if (no_links)
+		set_fault("NOLINKS");
 	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(log_says(&p, "(a copy: no hard links on this file system)"), no_links);
+	clear_fault();
 	assert_int_equal(primary_connect(&p, "after", &c), 0);
+	/* Persistent requests are served: the new journal is in place. */
+	assert_int_equal(create(c, 100, 1, &served, &error), 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, served, &error), 0);
 	n_found = persistent_rules(c, found, 40, NULL, NULL);
 	assert_true(n_found > 0 && n_found < 20);
 	for (unsigned i = 0; i < n_found; i++)
@@ -1700,7 +1712,20 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
 	assert_int_equal(persistent_rules(c, handles, 20, NULL, NULL), n_found);
 	assert_same_rules(found, n_found, handles, n_found);
 	mpf_disconnect(c);
+	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
+{
+	(void)state;
+	damaged_journal_set_aside(false);
+}
+
+static void test_a_damaged_journal_is_copied_aside_without_hard_links(void **state)
+{
+	(void)state;
+	damaged_journal_set_aside(true);
 }
 
 /*
@@ -1711,7 +1736,7 @@ static void test_a_damaged_journal_is_set_aside_not_overwritten(void **state)
  * name and the damaged file is kept aside byte for byte. (The code before
  * renamed the damaged file away first: the next start found no journal.)
  */
-static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(void **state)
+static void damaged_journal_on_a_full_disk(bool no_links)
 {
 	char dir[96], path[160], copy[160], filler[160], command[512];
 	const char *args[] = {"--max-rules", "1024", "--state-dir", dir, NULL};
@@ -1722,9 +1747,11 @@ static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(voi
 	struct stat st;
 	unsigned n_found;
 
-	(void)state;
 	if (!state_on_tmpfs(&p, "1024", "64k", dir, sizeof(dir)))
 		skip();
+	faults_on();
+	if (no_links)
+		set_fault("NOLINKS");
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "before", &c), 0);
 	for (uint32_t i = 0; i < 20; i++)
@@ -1773,12 +1800,28 @@ static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(voi
 	kill_primary(&p);
 	snprintf(command, sizeof(command), "cmp -s '%s' %s/default.journal.damaged-*", copy, dir);
 	assert_int_equal(system(command), 0);
+	assert_int_equal(log_says(&p, "(a copy: no hard links on this file system)"), no_links);
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_restored(&p, handles, 20);
 	assert_int_equal(primary_stop(&p), 0);
 	unlink(copy);
+	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(umount2(dir, MNT_DETACH), 0);
 	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+static void test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written(void **state)
+{
+	(void)state;
+	damaged_journal_on_a_full_disk(false);
+}
+
+/* The same where hard links are refused: the damaged file is copied aside
+ * once there is room for the copy (checked before writing it). */
+static void test_a_damaged_journal_without_hard_links_waits_for_room(void **state)
+{
+	(void)state;
+	damaged_journal_on_a_full_disk(true);
 }
 
 /*
@@ -2627,7 +2670,9 @@ int main(void)
 		cmocka_unit_test(test_a_start_with_a_smaller_table_does_not_compact_for_ever),
 		cmocka_unit_test(test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules),
 		cmocka_unit_test(test_a_damaged_journal_is_set_aside_not_overwritten),
+		cmocka_unit_test(test_a_damaged_journal_is_copied_aside_without_hard_links),
 		cmocka_unit_test(test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written),
+		cmocka_unit_test(test_a_damaged_journal_without_hard_links_waits_for_room),
 		cmocka_unit_test(test_an_empty_journal_is_never_left_and_is_said),
 		cmocka_unit_test(test_a_read_only_state_still_starts_and_recovers),
 		cmocka_unit_test(test_a_small_state_directory_is_compacted_not_filled),

@@ -20,7 +20,8 @@
  * rebuild it sets off; STOP:job-step stops between two steps of a
  * client's job: a flush, a DESTROY of many handles). HOLD:sync holds the
  * journal's syncs back (none is submitted while the word is there), for a
- * test to have operations pending as long as it needs. $MPFLOW_STEP_RULES
+ * test to have operations pending as long as it needs. NOLINKS refuses
+ * hard links (EPERM), as vfat does. $MPFLOW_STEP_RULES
  * caps the rules a step of a journal's rebuild writes (rebuild.c), so
  * that a test sees the loop serve between steps.
  */
@@ -106,6 +107,16 @@ bool fault_held(const char *what)
 
 	for (unsigned n = 0; wanted(n, word), word[0]; n++)
 		if (strncmp(word, "HOLD:", 5) == 0 && strcmp(word + 5, what) == 0)
+			return true;
+	return false;
+}
+
+bool fault_no_links(void)
+{
+	char word[64];
+
+	for (unsigned n = 0; wanted(n, word), word[0]; n++)
+		if (strcmp(word, "NOLINKS") == 0)
 			return true;
 	return false;
 }
