@@ -160,25 +160,28 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 
 /* Where the file system has no hard links (vfat, some FUSE and network
  * file systems): the damaged file `from` copied to `to`, a new file
- * (O_EXCL: nothing planted there is followed or overwritten), synced. The
- * loop waits for it; a partial copy is removed. 0 or -errno. */
+ * (O_EXCL: nothing planted there is followed or overwritten), synced, its
+ * name too. The loop waits for it (seconds for a journal of gigabytes, in
+ * this rare case); a partial copy is removed. 0 or -errno. */
 static int copy_damaged(struct server *s, const char *from, const char *to)
 {
-	static uint8_t buffer[1 << 20];
+	static uint8_t buffer[64 << 10];
 	int in = openat(s->state_fd, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, err = 0;
 	struct statvfs vfs;
 	struct stat st;
 
 	if (in < 0)
 		return -errno;
-	/* No room for it: said at once, not found by writing until the disk
-	 * is full (the rebuild tries again each second). */
-	if (fstat(in, &st) != 0 || fstatvfs(in, &vfs) != 0) {
+	/* No room for it: said at once, not found by filling the disk each
+	 * second the rebuild tries again. A hint only: a file system that
+	 * counts no blocks (FUSE without statfs) is not taken at its word. */
+	if (fstat(in, &st) != 0) {
 		err = -errno;
 		close(in);
 		return err;
 	}
-	if ((uint64_t)st.st_size > (uint64_t)vfs.f_bavail * vfs.f_frsize) {
+	if (fstatvfs(in, &vfs) == 0 && vfs.f_blocks && vfs.f_frsize &&
+	    vfs.f_bavail < ((uint64_t)st.st_size + vfs.f_frsize - 1) / vfs.f_frsize) {
 		close(in);
 		return -ENOSPC;
 	}
@@ -197,15 +200,21 @@ static int copy_damaged(struct server *s, const char *from, const char *to)
 			err = errno == EINTR ? 0 : -errno;
 			continue;
 		}
-		for (ssize_t at = 0; at < n && !err; at += w > 0 ? w : 0)
-			if ((w = write(out, buffer + at, (size_t)(n - at))) < 0 && errno != EINTR)
+		for (ssize_t at = 0; at < n && !err; at += w > 0 ? w : 0) {
+			w = write(out, buffer + at, (size_t)(n - at));
+			if (w == 0)
+				err = -EIO; /* no progress: never a loop without end */
+			else if (w < 0 && errno != EINTR)
 				err = -errno;
+		}
 	}
 	if (!err && fsync(out) != 0)
 		err = -errno;
+	if (!err && fsync(s->state_fd) != 0) /* its name, before the journal's moves */
+		err = -errno;
 	close(in);
 	close(out);
-	if (err)
+	if (err) /* not kept: the next try makes another */
 		unlinkat(s->state_fd, to, 0);
 	return err;
 }
@@ -228,18 +237,18 @@ static int keep_damaged(struct server *s)
 	snprintf(name, sizeof(name), "%s.damaged-%04d%02d%02dT%02d%02d%02d.%09ld", j->name,
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 ts.tv_nsec);
-	if (fault_no_links() || linkat(s->state_fd, j->name, s->state_fd, name, 0) != 0)
-		err = fault_no_links() ? -EPERM : -errno;
-	/* What file systems without hard links say to link(2). */
+	if (fault_no_links())
+		err = -EPERM;
+	else if (linkat(s->state_fd, j->name, s->state_fd, name, 0) != 0)
+		err = -errno;
+	/* What file systems without hard links say to link(2). A failed copy
+	 * is the rebuild's failure, said as failed() says it. */
 	if (err == -EPERM || err == -EOPNOTSUPP || err == -EMLINK || err == -ENOSYS) {
 		err = copy_damaged(s, j->name, name);
 		if (!err)
 			log_warnx("journal %s: the damaged file is kept as %s/%s (a copy: no hard "
 				  "links on this file system)",
 				  j->path, s->config.state_dir, name);
-		else
-			log_warnx("journal %s: the damaged file could not be copied to %s/%s: %s",
-				  j->path, s->config.state_dir, name, strerror(-err));
 	} else if (!err) {
 		log_warnx("journal %s: the damaged file is kept as %s/%s", j->path,
 			  s->config.state_dir, name);
