@@ -275,28 +275,31 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 	*ob = (struct outbox){0};
 	for (size_t at = old.head; at < old.tail;) {
 		const struct outbox_record *rec = (const void *)(old.bytes + at);
-		struct commit_wait wait = {
-			.lsn = rec->lsn, .first = rec->first, .stays = rec->stays};
+		bool partly;
 
 		at += record_span(rec->length);
 		if (rec->lsn <= kept) {
 			struct wire_completion same;
 
 			if (wire_decode_completion(rec + 1, rec->length, &same) == 0)
-				commit_complete(c, &same, wait);
+				commit_complete(c, &same,
+						(struct commit_wait){.lsn = rec->lsn,
+								     .first = rec->first,
+								     .stays = rec->stays});
 			continue;
 		}
 		failed = (struct wire_completion){.user_data = rec->user_data,
 						  .request_op = rec->request_op};
 		/* Each message fits MPF_FLOW_ERROR_MESSAGE_MAX: 132 characters
 		 * at most (ENOSPC's text, 1,024 destroys that stay). */
-		if (rec->first && rec->first <= kept && rec->stays)
+		partly = rec->first && rec->first <= kept;
+		if (partly && rec->stays)
 			failed.status = flow_error_set(
 				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				"partly done (%s): the first steps stay done, the rest is undone "
 				"but for %u destroy(s) of rules not persistent",
 				strerror(-err), rec->stays);
-		else if (rec->first && rec->first <= kept)
+		else if (partly)
 			failed.status = flow_error_set(
 				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				"partly done: the journal could not make its last steps durable "
@@ -314,12 +317,12 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				"not done: the journal could not make it durable (%s)",
 				strerror(-err));
-		if (rec->first && rec->first <= kept) {
-			wait.lsn = kept; /* said once the first steps are durable */
-			commit_complete(c, &failed, wait);
-		} else {
-			commit_complete(c, &failed, (struct commit_wait){0});
-		}
+		/* Partly done: said once the first steps are durable. */
+		commit_complete(c, &failed,
+				partly ? (struct commit_wait){.lsn = kept,
+							      .first = rec->first,
+							      .stays = rec->stays}
+				       : (struct commit_wait){0});
 	}
 	free(old.bytes);
 }
