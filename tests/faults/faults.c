@@ -20,7 +20,9 @@
  * rebuild it sets off; STOP:job-step stops between two steps of a
  * client's job: a flush, a DESTROY of many handles). HOLD:sync holds the
  * journal's syncs back (none is submitted while the word is there), for a
- * test to have operations pending as long as it needs. NOLINKS refuses
+ * test to have operations pending as long as it needs; HOLD:job holds a
+ * client's job between two steps while the loop goes on, for a test to
+ * let a sync land there however slow the disk. NOLINKS refuses
  * hard links (EPERM), as vfat does. $MPFLOW_STEP_RULES
  * caps the rules a step of a journal's rebuild writes (rebuild.c), so
  * that a test sees the loop serve between steps.
