@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -186,6 +187,7 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 {
 	const struct tree *t = *state;
 	struct memcg_guard g;
+	struct timespec now;
 	char text[64];
 	unsigned admitted = 0;
 
@@ -217,8 +219,12 @@ static void test_creates_are_admitted_out_of_the_room_beyond_the_reserve(void **
 	put(t, "svc/memory.current", text);
 	assert_false(memcg_admit(&g));
 	assert_true(g.room < MEMCG_RESERVE);
-	/* Room again, but no read before MEMCG_REREAD_NS: still refused. */
+	/* Room again, but no read before MEMCG_REREAD_NS: still refused. The
+	 * reading dated after the file is written (on a slow disk that took
+	 * longer than MEMCG_REREAD_NS), as if just taken. */
 	put(t, "svc/memory.current", "0\n");
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	g.read_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	assert_false(memcg_admit(&g));
 	/* A rule destroyed: its memory takes the next create. */
 	memcg_release(&g);
