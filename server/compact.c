@@ -32,7 +32,9 @@
  * drops the new file (the thread unlinks it: a large unlink is not the
  * loop's to wait for) and leaves the journal as it was; the next try waits
  * a second, doubling to a minute while they keep failing. None starts
- * without room for twice the live records beside the appends. A failure
+ * without room for the live records and half as much again beside the
+ * appends (room_needed), nor while a file it replaced is still closing;
+ * short of room, the next sync 10 ms on looks again. A failure
  * of the chain is a failed sync: commit.c undoes what it covered and
  * rewrites the journal from the table (rebuild.c), which drops
  * whatever a compaction made. One compaction at a time, and none while a
@@ -55,6 +57,9 @@
 #define CATCHUP_ROUNDS 64u	  /* against a loop that appends faster */
 #define RETRY_NS       1000000000ull
 #define RETRY_MAX_NS   (64 * RETRY_NS)
+/* A compaction short of room looks again this soon (at the next sync):
+ * a second's wait let the churn of a small state directory fill it. */
+#define ROOM_RETRY_NS 10000000ull
 /* Bytes free beyond room_needed()'s estimate: the file system's own. A
  * margin of megabytes kept a small state directory from ever compacting,
  * until dead records filled it and every persistent request failed. */
@@ -280,22 +285,27 @@ bool compact_room_short(const struct server *s)
 }
 
 /* Room for a compaction (room_needed()); whether there is so much more
- * that the thread may yield to the loop (c->polite). */
-static bool room_for(struct server *s)
+ * that the thread may yield to the loop (c->polite). Short of room is said
+ * once a minute: it is looked at again every ROOM_RETRY_NS. */
+static bool room_for(struct server *s, uint64_t now)
 {
 	struct journal *j = &s->journal;
+	struct journal_compaction *c = &j->compact;
 	uint64_t need = room_needed(s), free_bytes;
 	struct statvfs st;
 
-	j->compact.polite = true;
+	c->polite = true;
 	if (fstatvfs(j->fd, &st) != 0)
 		return true; /* the writes will say */
 	free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
-	j->compact.polite = free_bytes >= need + POLITE_ROOM;
+	c->polite = free_bytes >= need + POLITE_ROOM;
 	if (free_bytes >= need)
 		return true;
-	log_warnx("journal %s: compaction deferred: %llu bytes free, about %llu needed", j->path,
-		  (unsigned long long)free_bytes, (unsigned long long)need);
+	if (c->room_said_ns == 0 || now - c->room_said_ns >= RETRY_MAX_NS) {
+		log_warnx("journal %s: compaction deferred: %llu bytes free, about %llu needed",
+			  j->path, (unsigned long long)free_bytes, (unsigned long long)need);
+		c->room_said_ns = now;
+	}
 	return false;
 }
 
@@ -309,8 +319,15 @@ void compact_start(struct server *s)
 	if (c->running || c->ready || c->rename_owed || c->chains || j->broken || j->fd < 0 ||
 	    c->bell < 0 || now < c->retry_ns)
 		return;
-	if (!room_for(s)) {
-		defer(c, now);
+	/* A file closing in io_uring's worker (the journal a compaction
+	 * replaced, a dropped one) still holds its blocks: the room read now
+	 * would be short by them. The next sync looks again. */
+	if (s->closing)
+		return;
+	/* Short of room, looked at again soon (what frees it, a close or an
+	 * operator's rm, comes any moment): not a failure that backs off. */
+	if (!room_for(s, now)) {
+		c->retry_ns = now + ROOM_RETRY_NS;
 		return;
 	}
 	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT) {

@@ -169,6 +169,7 @@ void loop_close(struct server *s, int fd)
 	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 	io_uring_sqe_set_data64(sqe, tag(WATCH_CLOSE, 0, 0));
 	io_uring_submit(&s->uring);
+	s->closing++;
 }
 
 void loop_unwatch_client(struct server *s, struct client *c)
@@ -347,6 +348,7 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		s->device.ops.service(&s->device, true);
 		break;
 	case WATCH_CLOSE:
+		s->closing--;
 		return; /* one-shot */
 	default:
 		break;

@@ -323,8 +323,9 @@ struct journal_compaction {
 	int chain_err;	  /* the first failure of the chain in flight */
 	int chain_fault;  /* the test build's errno for the chain's sync */
 	uint64_t retry_ns, backoff_ns;
-	int state_fd;  /* the state directory */
-	char name[64]; /* INSTANCE.journal.compact */
+	uint64_t room_said_ns; /* when a compaction short of room was last said */
+	int state_fd;	       /* the state directory */
+	char name[64];	       /* INSTANCE.journal.compact */
 	pthread_t thread;
 	int old_fd;		      /* the journal file it compacts (a dup) */
 	int fd;			      /* the compacted file */
@@ -452,8 +453,9 @@ struct server {
 	struct server_config config;
 	struct hwdrv device;
 	struct io_uring uring;
-	bool uring_up; /* from loop_init to loop_fini */
-	int dump_fd;   /* --dump-queues' directory, checked (dirs.c); -1: none */
+	bool uring_up;	  /* from loop_init to loop_fini */
+	unsigned closing; /* loop_close()s in flight: blocks not yet freed */
+	int dump_fd;	  /* --dump-queues' directory, checked (dirs.c); -1: none */
 	int listen_fd;
 	bool accept_more; /* connections wait: listen socket readable, or a
 			   * burst that stopped short of the backlog's end */
@@ -977,7 +979,8 @@ bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rena
 bool loop_submit_rebuild(struct server *s, int fd, uint32_t tag, const char *rename, int *fault);
 /* Close `fd` in io_uring's worker, not in the loop: the last reference to
  * a journal file renamed over or unlinked frees its blocks, about a
- * millisecond per MiB on ext4. Before the loop's ring exists, close(2). */
+ * millisecond per MiB on ext4. Before the loop's ring exists, close(2).
+ * Until the worker is through, s->closing counts it. */
 void loop_close(struct server *s, int fd);
 
 #endif

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1861,6 +1862,19 @@ static void test_a_damaged_journal_without_hard_links_waits_for_room(void **stat
  * compacted: never here, so dead records filled the disk and every
  * persistent create and destroy failed with ENOSPC from then on.)
  */
+/* The persistent rule `*live` destroyed and sample rule `n` made in its
+ * place (its handle into `*live`); a failure fails the test, saying which. */
+static void replace_rule(struct mpf_client *c, uint64_t *live, uint32_t n)
+{
+	struct mpf_flow_error error;
+	int err = mpf_flow_destroy(c, 0, *live, &error);
+
+	if (err == 0)
+		err = create(c, n, 1, live, &error);
+	if (err)
+		fail_msg("rule %u in place of another: %s", n, error.message);
+}
+
 /* `n` persistent rules live on a 1 MiB tmpfs, then `rounds` rounds each
  * replacing `per_round` of them (a destroy and a create each); every
  * request served, a kill -9 and restart bringing the live ones back.
@@ -1887,14 +1901,8 @@ static off_t churn_on_a_small_disk(unsigned n, unsigned per_round, unsigned roun
 	for (uint32_t i = 0; i < n; i++)
 		assert_int_equal(create(c, i, 1, &live[i], &error), 0);
 	for (uint32_t round = 1, next = 0; round <= rounds; round++) {
-		for (uint32_t k = 0; k < per_round; k++, next = (next + 1) % n) {
-			int err = mpf_flow_destroy(c, 0, live[next], &error);
-
-			if (err == 0)
-				err = create(c, n + round * per_round + k, 1, &live[next], &error);
-			if (err)
-				fail_msg("round %u, rule %u: %s", round, next, error.message);
-		}
+		for (uint32_t k = 0; k < per_round; k++, next = (next + 1) % n)
+			replace_rule(c, &live[next], n + round * per_round + k);
 		assert_int_equal(stat(path, &st), 0);
 		if (st.st_size > largest)
 			largest = st.st_size;
@@ -1945,6 +1953,79 @@ static void test_a_third_full_state_directory_is_compacted_in_time(void **state)
 	print_message("6,000 live rules, 40,000 records more on a 1 MiB tmpfs; the journal at "
 		      "most %lld bytes\n",
 		      (long long)largest);
+}
+
+/* Fill the file system of `dir` with `name` until `left` bytes are free. */
+static void fill_until(const char *dir, const char *name, uint64_t left)
+{
+	static const char block[4096];
+	char path[256];
+	struct statvfs st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	while (fstatvfs(fd, &st) == 0 &&
+	       (uint64_t)st.f_bavail * st.f_frsize >= left + sizeof(block))
+		assert_int_equal(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+	close(fd);
+}
+
+/*
+ * A compaction short of room is looked at again soon once room comes
+ * back. 6,000 persistent rules (252 KB of journal) on a 1 MiB tmpfs, a
+ * filler leaving 300 KB free: less than a compaction asks (the live
+ * records and half as much again, and 64 KiB), so churn for 3.5 s defers
+ * one again and again. Then the filler goes, and 40,000 records more
+ * than the disk holds are all served. The code before backed a deferral
+ * for room off as a failure (1 s, 2 s, 4 s): the next try came seconds
+ * after the room, and the churn filled the disk first (ENOSPC).
+ */
+static void test_a_compaction_short_of_room_goes_once_room_comes_back(void **state)
+{
+	enum { N = 6000 };
+	char dir[96], path[160];
+	const char *args[] = {"--max-rules", "16384", "--state-dir", dir, NULL};
+	static uint64_t live[N];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	uint32_t made = N, next = 0;
+	struct timespec t0, now;
+
+	(void)state;
+	if (!state_on_tmpfs(&p, "16384", "1m", dir, sizeof(dir)))
+		skip();
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "churn", &c), 0);
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(create(c, i, 1, &live[i], &error), 0);
+	fill_until(dir, "filler", 300 << 10);
+	/* 800 replaced at once make a compaction due; then one every 20 ms. */
+	for (unsigned k = 0; k < 800; k++, next = (next + 1) % N)
+		replace_rule(c, &live[next], made++);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		replace_rule(c, &live[next], made++);
+		next = (next + 1) % N;
+		usleep(20000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 < 3500);
+	assert_true(log_says(&p, "compaction deferred"));
+
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	assert_int_equal(unlink(path), 0);
+	for (unsigned k = 0; k < 20000; k++, next = (next + 1) % N)
+		replace_rule(c, &live[next], made++);
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, live, N);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	assert_int_equal(primary_cleanup(&p), 0);
 }
 
 /*
@@ -2705,6 +2786,7 @@ int main(void)
 		cmocka_unit_test(test_a_read_only_state_still_starts_and_recovers),
 		cmocka_unit_test(test_a_small_state_directory_is_compacted_not_filled),
 		cmocka_unit_test(test_a_third_full_state_directory_is_compacted_in_time),
+		cmocka_unit_test(test_a_compaction_short_of_room_goes_once_room_comes_back),
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
 		cmocka_unit_test(test_compactions_beside_the_loop_keep_what_was_acknowledged),
 		cmocka_unit_test(test_compactions_through_failing_syncs_keep_what_was_acknowledged),
