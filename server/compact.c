@@ -58,8 +58,10 @@
 #define RETRY_NS       1000000000ull
 #define RETRY_MAX_NS   (64 * RETRY_NS)
 /* A compaction short of room looks again this soon (at the next sync):
- * a second's wait let the churn of a small state directory fill it. */
+ * a second's wait let the churn of a small state directory fill it. It
+ * says so once a minute. */
 #define ROOM_RETRY_NS 10000000ull
+#define ROOM_SAID_NS  60000000000ull
 /* Bytes free beyond room_needed()'s estimate: the file system's own. A
  * margin of megabytes kept a small state directory from ever compacting,
  * until dead records filled it and every persistent request failed. */
@@ -299,9 +301,11 @@ static bool room_for(struct server *s, uint64_t now)
 		return true; /* the writes will say */
 	free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
 	c->polite = free_bytes >= need + POLITE_ROOM;
-	if (free_bytes >= need)
+	if (free_bytes >= need) {
+		c->room_said_ns = 0; /* the next shortage is news */
 		return true;
-	if (c->room_said_ns == 0 || now - c->room_said_ns >= RETRY_MAX_NS) {
+	}
+	if (c->room_said_ns == 0 || now - c->room_said_ns >= ROOM_SAID_NS) {
 		log_warnx("journal %s: compaction deferred: %llu bytes free, about %llu needed",
 			  j->path, (unsigned long long)free_bytes, (unsigned long long)need);
 		c->room_said_ns = now;

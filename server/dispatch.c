@@ -691,10 +691,11 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 	for (;;) {
 		uint64_t before = s->journal.end;
 
-		if (fault_held("job")) {
+		if (!s->stopping && fault_held("job")) {
 			/* mpflowd-faults: held between two steps (HOLD:job)
 			 * while the loop goes on, for a test to let a sync
-			 * land first; it looks again in a millisecond. */
+			 * land first; it looks again in a millisecond. Not
+			 * at shutdown, which ends every job. */
 			uint64_t again = clock_ns(CLOCK_MONOTONIC) + 1000000u;
 
 			if (s->wake_at_ns == 0 || again < s->wake_at_ns)

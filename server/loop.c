@@ -348,7 +348,9 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 		s->device.ops.service(&s->device, true);
 		break;
 	case WATCH_CLOSE:
-		s->closing--;
+		/* The blocks are free: a compaction that waited for them. */
+		if (--s->closing == 0)
+			journal_maybe_compact(s);
 		return; /* one-shot */
 	default:
 		break;
@@ -497,9 +499,13 @@ static bool prepare_sleep(struct server *s)
 		struct client *c = &s->clients[i];
 
 		/* A client whose audit waits for its turn is served after it
-		 * (the loop wakes for it): requests behind it are no work
-		 * now, or the loop would spin until then. */
-		if (c->active && !c->leaving && !c->waiting_for_space && c->job.kind != JOB_AUDIT &&
+		 * (the loop wakes for it), as is one whose job the test build
+		 * holds (HOLD:job): requests behind it are no work now, or
+		 * the loop would spin until then. */
+		bool job_waits =
+			c->job.kind == JOB_AUDIT || (c->job.kind != JOB_NONE && fault_held("job"));
+
+		if (c->active && !c->leaving && !c->waiting_for_space && !job_waits &&
 		    !ring_consumer_prepare_sleep(&c->requests))
 			may_sleep = false;
 	}

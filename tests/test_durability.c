@@ -773,6 +773,7 @@ static unsigned destroy_job_held_then_failed(unsigned hold_at, unsigned session,
 			 hold_at);
 	for (int i = 0; hold_at > 1 && region_rules(&raw) > N - 64 && i < 2000; i++)
 		usleep(5000);
+	assert_true(hold_at <= 1 || region_rules(&raw) <= N - 64);
 	held_answer(&raw, poke, "EIO", done);
 	assert_int_equal(done->status, -EIO);
 	clear_fault();
@@ -786,8 +787,9 @@ static unsigned destroy_job_held_then_failed(unsigned hold_at, unsigned session,
 	return left;
 }
 
-/* Held from its last stop: the steps before are durable, their rules
- * gone. The completion must not say "not done" (the code before did) but
+/* Held from its last stop: the first step at least is durable (the test
+ * waits for it), its rules gone. The completion must not say "not done"
+ * (the code before did) but
  * that it was partly done; the 24 rules that are not persistent, in the
  * last step, stay gone, and it says so (whole: the message has room). */
 static void test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done(void **state)
