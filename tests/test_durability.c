@@ -1877,6 +1877,24 @@ static void replace_rule(struct mpf_client *c, uint64_t *live, uint32_t n)
 		fail_msg("rule %u in place of another: %s", n, error.message);
 }
 
+/* The end of churn on a small disk: the table's own account clean, and a
+ * kill -9 and restart bring back exactly the `n` rules `live`; then the
+ * tmpfs `dir` goes. */
+static void small_disk_end(struct primary *p, struct mpf_client *c, const char *const *args,
+			   const char *dir, const uint64_t *live, unsigned n)
+{
+	struct mpf_flow_error error;
+
+	assert_true(mpf_audit(c, &error) >= 0);
+	mpf_disconnect(c);
+	kill_primary(p);
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_restored(p, live, n);
+	assert_int_equal(primary_stop(p), 0);
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	assert_int_equal(primary_cleanup(p), 0);
+}
+
 /* `n` persistent rules live on a 1 MiB tmpfs, then `rounds` rounds each
  * replacing `per_round` of them (a destroy and a create each); every
  * request served, a kill -9 and restart bringing the live ones back.
@@ -1909,14 +1927,7 @@ static off_t churn_on_a_small_disk(unsigned n, unsigned per_round, unsigned roun
 		if (st.st_size > largest)
 			largest = st.st_size;
 	}
-	assert_true(mpf_audit(c, &error) >= 0);
-	mpf_disconnect(c);
-	kill_primary(&p);
-	assert_int_equal(primary_restart(&p, args), 0);
-	assert_restored(&p, live, n);
-	assert_int_equal(primary_stop(&p), 0);
-	assert_int_equal(umount2(dir, MNT_DETACH), 0);
-	assert_int_equal(primary_cleanup(&p), 0);
+	small_disk_end(&p, c, args, dir, live, n);
 	free(live);
 	return largest;
 }
@@ -2020,14 +2031,7 @@ static void test_a_compaction_short_of_room_goes_once_room_comes_back(void **sta
 	assert_int_equal(unlink(path), 0);
 	for (unsigned k = 0; k < 20000; k++, next = (next + 1) % N)
 		replace_rule(c, &live[next], made++);
-	assert_true(mpf_audit(c, &error) >= 0);
-	mpf_disconnect(c);
-	kill_primary(&p);
-	assert_int_equal(primary_restart(&p, args), 0);
-	assert_restored(&p, live, N);
-	assert_int_equal(primary_stop(&p), 0);
-	assert_int_equal(umount2(dir, MNT_DETACH), 0);
-	assert_int_equal(primary_cleanup(&p), 0);
+	small_disk_end(&p, c, args, dir, live, N);
 }
 
 /*
