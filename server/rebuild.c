@@ -169,30 +169,23 @@ static int copy_damaged(struct server *s, const char *from, const char *to)
 	int in = openat(s->state_fd, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, err = 0;
 	struct statvfs vfs;
 	struct stat st;
+	off_t at = 0;
 
 	if (in < 0)
 		return -errno;
 	/* No room for it: said at once, not found by filling the disk each
 	 * second the rebuild tries again. A hint only: a file system that
 	 * counts no blocks (FUSE without statfs) is not taken at its word. */
-	if (fstat(in, &st) != 0) {
+	if (fstat(in, &st) != 0)
 		err = -errno;
-		close(in);
-		return err;
-	}
-	if (fstatvfs(in, &vfs) == 0 && vfs.f_blocks && vfs.f_frsize &&
-	    vfs.f_bavail < ((uint64_t)st.st_size + vfs.f_frsize - 1) / vfs.f_frsize) {
-		close(in);
-		return -ENOSPC;
-	}
-	out = openat(s->state_fd, to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
+	else if (fstatvfs(in, &vfs) == 0 && vfs.f_blocks && vfs.f_frsize &&
+		 vfs.f_bavail < ((uint64_t)st.st_size + vfs.f_frsize - 1) / vfs.f_frsize)
+		err = -ENOSPC;
+	else if ((out = openat(s->state_fd, to,
+			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 		err = -errno;
-		close(in);
-		return err;
-	}
 	while (!err) {
-		ssize_t n = read(in, buffer, sizeof(buffer)), w = 0;
+		ssize_t n = pread(in, buffer, sizeof(buffer), at);
 
 		if (n == 0)
 			break;
@@ -200,22 +193,19 @@ static int copy_damaged(struct server *s, const char *from, const char *to)
 			err = errno == EINTR ? 0 : -errno;
 			continue;
 		}
-		for (ssize_t at = 0; at < n && !err; at += w > 0 ? w : 0) {
-			w = write(out, buffer + at, (size_t)(n - at));
-			if (w == 0)
-				err = -EIO; /* no progress: never a loop without end */
-			else if (w < 0 && errno != EINTR)
-				err = -errno;
-		}
+		err = journal_write_all(out, at, buffer, (size_t)n);
+		at += n;
 	}
 	if (!err && fsync(out) != 0)
 		err = -errno;
 	if (!err && fsync(s->state_fd) != 0) /* its name, before the journal's moves */
 		err = -errno;
 	close(in);
-	close(out);
-	if (err) /* not kept: the next try makes another */
-		unlinkat(s->state_fd, to, 0);
+	if (out >= 0) {
+		close(out);
+		if (err) /* not kept: the next try makes another */
+			unlinkat(s->state_fd, to, 0);
+	}
 	return err;
 }
 
