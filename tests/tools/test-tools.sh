@@ -95,6 +95,19 @@ rc=0; "$flowctl" flow destroy 1 rule 9 2>"$dir/err" || rc=$?
 printf 'flow destroy 1 rule 0\nflow destroy 1 rule 2 rule 3\n' | "$flowctl" -f - >/dev/null 2>"$dir/err" ||
 	fail "destroy by testpmd ids in a batch"
 [ -z "$(ids)" ] || fail "port 1 still has '$(ids)'"
+# A batch numbers as the script run line by line does: the create after a
+# destroy in flight takes the id the destroyed rule left (the code before
+# numbered it past the dying rule, and `destroy 1 rule 1` then destroyed
+# 10.9.8.2, not 10.9.8.3).
+printf '%s\n' 'flow create 1 ingress pattern eth / ipv4 src is 10.9.8.1 / end actions drop / end' \
+	'flow destroy 1 rule 0' \
+	'flow create 1 ingress pattern eth / ipv4 src is 10.9.8.2 / end actions drop / end' \
+	'flow create 1 ingress pattern eth / ipv4 src is 10.9.8.3 / end actions drop / end' \
+	'flow destroy 1 rule 1' >"$dir/ids.txt"
+"$flowctl" -f "$dir/ids.txt" >/dev/null 2>"$dir/err" || fail "a testpmd script of creates and destroys by id: $(cat "$dir/err")"
+[ "$(ids)" = "0" ] && "$flowctl" list 1 | grep -q '^0 .*ipv4 src is 10.9.8.2 ' ||
+	fail "after the script, port 1 holds '$("$flowctl" list 1)', not 10.9.8.2 as rule 0"
+"$flowctl" flow destroy 1 rule 0 >/dev/null || fail "destroy 1 rule 0"
 echo "ok - testpmd's rule ids: create, list, destroy, query, in a batch"
 
 # Exit statuses and carets.

@@ -58,6 +58,7 @@ struct batch {
 	unsigned done, failed;
 	bool usage_error, stop;
 	unsigned inflight;
+	unsigned destroys_inflight;	/* of `inflight`: a create waits for them */
 	unsigned unanswered;		/* in flight when the primary went: done or not */
 	struct grammar_command *report; /* re-parsed lines for carets */
 	/* progress */
@@ -283,6 +284,8 @@ static void completed(struct batch *b, const struct mpf_completion *c)
 	struct grammar_error syntax;
 
 	b->inflight--;
+	if (l->verb == GRAMMAR_DESTROY)
+		b->destroys_inflight--;
 	if (c->status == 0) {
 		if (l->verb == GRAMMAR_CREATE && b->f->json) {
 			flowctl_report_rule(b->f, l->number, GRAMMAR_CREATE, c->handle,
@@ -358,8 +361,10 @@ static int submit(struct batch *b, const struct grammar_command *cmd, size_t ind
 		if (err)
 			return err;
 	}
-	if (!err)
+	if (!err) {
 		b->inflight++;
+		b->destroys_inflight += cmd->verb == GRAMMAR_DESTROY;
+	}
 	return err;
 }
 
@@ -413,6 +418,15 @@ static int line(struct batch *b, size_t index)
 			return 0;
 		}
 		memcpy(cmd->handles, handles, cmd->handle_count * sizeof(handles[0]));
+	}
+	/* testpmd's numbers again: a create takes the highest live id + 1,
+	 * and a rule whose destroy is in flight is live until its record is
+	 * on disk. A create after a destroy waits for it, to take the
+	 * number it takes when the script runs line by line. */
+	if (cmd->verb == GRAMMAR_CREATE && b->destroys_inflight) {
+		err = collect(b, 0);
+		if (err || b->stop)
+			return err;
 	}
 	l->verb = (uint8_t)cmd->verb;
 	total = cmd->verb == GRAMMAR_CREATE ? 1 : cmd->handle_count;
