@@ -260,6 +260,16 @@ rc=0
 	"$flowctl" -f - 2>"$dir/err" >/dev/null || rc=$?
 [ "$rc" -eq 2 ] && grep -q "stdin: line 2: a NUL byte at column 54: not a text file .*no line from it on was run" "$dir/err" &&
 	[ "$(json "d['instance']['rules']")" -eq $((before + 1)) ] || fail "a NUL in a batch on stdin: exit $rc, $(cat "$dir/err")"
+# Endless input is refused as it is read, not held: /dev/zero at its first
+# byte, a line with no end past 1 MiB (the code before grew one line
+# until memory ran out).
+rc=0; timeout 10 "$flowctl" -f /dev/zero 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] && grep -q "/dev/zero: line 1: a NUL byte at column 1" "$dir/err" ||
+	fail "flowctl -f /dev/zero: exit $rc, $(cat "$dir/err")"
+rc=0; { echo "create 0 ingress pattern eth / ipv4 src is 10.97.0.2 / end actions drop / end"; tr '\0' a </dev/zero; } |
+	timeout 10 "$flowctl" -f - 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] && grep -q "stdin: line 2: longer than 1048576 bytes: not a command; no line from it on was run" "$dir/err" &&
+	[ "$(json "d['instance']['rules']")" -eq $((before + 2)) ] || fail "a line without end: exit $rc, $(cat "$dir/err")"
 # A pipe's lines run as they come, not at its end: a feeder that stays.
 mkfifo "$dir/feed"
 "$flowctl" --json -f "$dir/feed" >"$dir/out" 2>"$dir/err" &

@@ -42,7 +42,7 @@ struct batch {
 	struct mpf_client *client;
 	FILE *in;
 	const char *name;
-	char *buf; /* getline's */
+	char *buf; /* get_line()'s */
 	size_t buf_size;
 	unsigned number; /* the input's lines read */
 	/* The lines read, by their index (a command's count from 0), kept in
@@ -72,40 +72,85 @@ static bool is_command(const char *s)
 	return *s != '\0' && *s != '#';
 }
 
+/* No command is longer (a raw item's 16 KiB of pattern, in hex, is a
+ * tenth of it): a longer line is not a command file's. */
+#define LINE_BYTES_MAX (1u << 20)
+
+/*
+ * One line of the input into b->buf, its newline kept: its length, 0 at
+ * the end of the input, -EINVAL at a NUL byte (its column into *nul_at),
+ * -EMSGSIZE past LINE_BYTES_MAX bytes, or -errno. Both refusals come as
+ * the byte is read: /dev/zero or a line without end is not held first.
+ */
+static ssize_t get_line(struct batch *b, size_t *nul_at)
+{
+	size_t n = 0;
+	int ch = EOF;
+
+	while ((ch = getc_unlocked(b->in)) != EOF) {
+		if (ch == '\0') {
+			*nul_at = n + 1;
+			return -EINVAL;
+		}
+		if (n == LINE_BYTES_MAX)
+			return -EMSGSIZE;
+		if (n + 2 > b->buf_size) {
+			size_t size = b->buf_size ? 2 * b->buf_size : 256;
+			char *grown = realloc(b->buf, size);
+
+			if (grown == NULL)
+				return -ENOMEM;
+			b->buf = grown;
+			b->buf_size = size;
+		}
+		b->buf[n++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (ch == EOF && ferror(b->in))
+		return errno ? -errno : -EIO;
+	if (n)
+		b->buf[n] = '\0';
+	return (ssize_t)n;
+}
+
 /*
  * The next line of the input that holds a command, in b->buf: 1, 0 at its
  * end, or -errno. Not text (a NUL would end the line early, and every line
- * of a UTF-16 file after its first would read as blank): -EINVAL, said on
- * stderr; `whole` tells whether nothing of the input was run.
+ * of a UTF-16 file after its first would read as blank), or a line longer
+ * than any command: -EINVAL, said on stderr; `whole` tells whether nothing
+ * of the input was run.
  */
 static int next_command(struct batch *b, bool whole)
 {
+	const char *after = whole ? "nothing was run" : "no line from it on was run";
+	size_t column = 0;
 	ssize_t n;
 
-	while ((n = getline(&b->buf, &b->buf_size, b->in)) >= 0) {
-		const char *nul = memchr(b->buf, '\0', (size_t)n);
-
+	while ((n = get_line(b, &column)) > 0) {
 		b->number++;
-		if (nul) {
-			fprintf(stderr,
-				"flowctl: %s: line %u: a NUL byte at column %zu: not a text file "
-				"(UTF-16? convert it to UTF-8); %s\n",
-				b->name, b->number, (size_t)(nul - b->buf) + 1,
-				whole ? "nothing was run" : "no line from it on was run");
-			b->usage_error = true;
-			return -EINVAL;
-		}
 		if (is_command(b->buf))
 			return 1;
 	}
-	/* getline's -1 is the end of the input, or an error: a read's, or no
-	 * memory for a line that long. */
-	if (ferror(b->in) || !feof(b->in)) {
-		fprintf(stderr, "flowctl: reading %s: line %u: %s\n", b->name, b->number + 1,
-			strerror(errno));
-		return -EIO;
+	if (n == 0)
+		return 0;
+	b->number++;
+	if (n == -EINVAL || n == -EMSGSIZE) {
+		if (n == -EINVAL)
+			fprintf(stderr,
+				"flowctl: %s: line %u: a NUL byte at column %zu: not a text file "
+				"(UTF-16? convert it to UTF-8); %s\n",
+				b->name, b->number, column, after);
+		else
+			fprintf(stderr,
+				"flowctl: %s: line %u: longer than %u bytes: not a command; %s\n",
+				b->name, b->number, LINE_BYTES_MAX, after);
+		b->usage_error = true;
+		return -EINVAL;
 	}
-	return 0;
+	fprintf(stderr, "flowctl: reading %s: line %u: %s\n", b->name, b->number,
+		strerror((int)-n));
+	return -EIO;
 }
 
 /* A regular file, read once before it runs: its commands counted, and
