@@ -173,6 +173,12 @@ assert d['totals']['hits'] >= d['rules'][0]['hits']
 " || fail "flowstat --json: the top 20 of 2001"
 [ "$("$flowstat" --json --interval 0 --all | python3 -c "import json,sys; print(len(json.load(sys.stdin)['rules']))")" -eq 2001 ] ||
 	fail "flowstat --json --all"
+# --interval is decimal seconds: strtod's nan (which passed both range
+# checks before), inf and hex are refused.
+for v in nan inf 0x10 -1 3601 ''; do
+	rc=0; "$flowstat" --json --interval="$v" >/dev/null 2>"$dir/err" || rc=$?
+	[ "$rc" -eq 2 ] && grep -q "is not a number of seconds" "$dir/err" || fail "flowstat --interval='$v': exit $rc"
+done
 "$flowstat" --once --interval 0 --top 5 >"$dir/out"
 [ "$(grep -c ' ingress pattern eth ' "$dir/out")" -eq 5 ] && grep -q '^\.\.\. 1996 more' "$dir/out" || fail "flowstat --top 5: $(cat "$dir/out")"
 "$flowstat" --prometheus >"$dir/metrics"

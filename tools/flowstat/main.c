@@ -68,6 +68,7 @@ static int number(const char *text, const char *option, long long max, long long
 	return 0;
 }
 
+/* Seconds in decimal, 0 to 3600: strtod's hex, inf and nan are not. */
 static int interval(const char *text, unsigned *ms)
 {
 	char *end;
@@ -75,7 +76,8 @@ static int interval(const char *text, unsigned *ms)
 
 	errno = 0;
 	s = strtod(text, &end);
-	if (*text == '\0' || *end || errno || s < 0 || s > 3600) {
+	if (*text == '\0' || text[strspn(text, "0123456789.")] || *end || errno ||
+	    !(s >= 0 && s <= 3600)) {
 		fprintf(stderr,
 			"flowstat: --interval: '%s' is not a number of seconds (0 to 3600)\n",
 			text);
