@@ -255,12 +255,9 @@ int compact_init(struct server *s)
 	c->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->bell < 0)
 		return -errno;
-	/* What a compaction that a crash cut short left (a symlink is
-	 * removed, not followed). On a read-only state it stays: a
-	 * compaction removes it first anyway. */
-	if (unlinkat(s->state_fd, c->name, 0) != 0 && errno != ENOENT && errno != EROFS)
-		return -errno;
-	return 0;
+	/* What a compaction that a crash cut short left. On a read-only
+	 * state it stays: a compaction removes it first anyway. */
+	return journal_remove_leftover(s, c->name);
 }
 
 /* What a compaction needs free: room for the live records, and half as

@@ -613,6 +613,20 @@ static void restore_meters(struct server *s)
 	}
 }
 
+int journal_remove_leftover(struct server *s, const char *name)
+{
+	int err;
+
+	if (unlinkat(s->state_fd, name, 0) == 0 || errno == ENOENT || errno == EROFS)
+		return 0;
+	err = -errno;
+	snprintf(s->journal.refusal, sizeof(s->journal.refusal),
+		 "%s/%s: what a crash left of a new journal file cannot be removed (%s): "
+		 "remove it by hand",
+		 s->config.state_dir, name, strerror(-err));
+	return err;
+}
+
 int journal_open(struct server *s)
 {
 	struct journal *j = &s->journal;

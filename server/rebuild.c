@@ -409,13 +409,10 @@ int rebuild_init(struct server *s)
 	char name[sizeof(s->journal.name) + 8];
 
 	s->journal.rebuild.fd = -1;
-	/* What a rebuild that a crash cut short left (a symlink is removed,
-	 * not followed). On a read-only state it stays: a rebuild removes it
-	 * first anyway. */
+	/* What a rebuild that a crash cut short left. On a read-only state
+	 * it stays: a rebuild removes it first anyway. */
 	new_name(&s->journal, name, sizeof(name));
-	if (unlinkat(s->state_fd, name, 0) != 0 && errno != ENOENT && errno != EROFS)
-		return -errno;
-	return 0;
+	return journal_remove_leftover(s, name);
 }
 
 void rebuild_before_stop(struct server *s)

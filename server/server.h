@@ -729,6 +729,10 @@ void rules_restored(struct server *s);
 /* Read the journal, restore its rules and meters; set a damaged one aside.
  * 0 or -errno. */
 int journal_open(struct server *s);
+/* Remove `name` from the state directory, what a crash left of a new
+ * journal file (a symlink is removed, never followed; on a read-only
+ * state it stays): 0, or -errno with journal.refusal naming it. */
+int journal_remove_leftover(struct server *s, const char *name);
 void journal_close(struct server *s);
 /* Append a persistent rule (its packed form, shm/pack.h, and its maker's
  * uid when not the instance's), its end, a meter (its CREATE request), its

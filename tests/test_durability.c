@@ -2814,6 +2814,37 @@ static void test_a_planted_compaction_file_is_not_followed(void **state)
 	free(b.live);
 }
 
+/* What cannot be removed there (a directory planted under the name of a
+ * compaction's or a rebuild's file) refuses the start, naming that path
+ * (the code before named the journal, which was fine). */
+static void test_a_leftover_that_cannot_be_removed_is_named(void **state)
+{
+	const char *const args[] = {"--max-rules", "1024", NULL};
+	const char *const names[] = {"default.journal.compact", "default.journal.new"};
+	struct primary p, refused;
+	char path[160], want[320];
+
+	(void)state;
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_stop(&p), 0);
+	refused = p;
+	snprintf(refused.log, sizeof(refused.log), "%s.refused.log", p.dir);
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", p.dir, names[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+		assert_int_equal(primary_run_once(&p, refused.log, args), 1);
+		snprintf(want, sizeof(want),
+			 "journal %s: what a crash left of a new journal file cannot be removed "
+			 "(Is a directory): remove it by hand",
+			 path);
+		assert_int_equal(primary_log_lines(&refused, want), 1);
+		assert_int_equal(rmdir(path), 0);
+		unlink(refused.log);
+	}
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 #define EPOCHS	  256u
 #define PER_EPOCH 15u
 
@@ -2906,6 +2937,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_crash_during_a_compaction_loses_nothing_acknowledged),
 		cmocka_unit_test(test_a_crash_between_a_compaction_switch_and_its_rename),
 		cmocka_unit_test(test_a_planted_compaction_file_is_not_followed),
+		cmocka_unit_test(test_a_leftover_that_cannot_be_removed_is_named),
 		cmocka_unit_test(test_a_failed_rename_chain_cancelled_brings_back_nothing_it_undid),
 		cmocka_unit_test(
 			test_a_failed_rename_chain_after_its_rename_brings_back_nothing_it_undid),
