@@ -338,7 +338,7 @@ void compact_start(struct server *s)
 	}
 	c->fd = openat(s->state_fd, c->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		       0600);
-	if (c->fd < 0) {
+	if (c->fd < 0 || journal_lock(c->fd) != 0) {
 		log_warn("journal %s: compaction deferred: cannot create %s", j->path, c->name);
 		goto fail;
 	}

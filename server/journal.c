@@ -46,6 +46,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -613,6 +614,11 @@ static void restore_meters(struct server *s)
 	}
 }
 
+int journal_lock(int fd)
+{
+	return flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -errno;
+}
+
 int journal_remove_leftover(struct server *s, const char *name)
 {
 	int err;
@@ -641,11 +647,6 @@ int journal_open(struct server *s)
 	j->fd = j->rebuild.fd = j->epoch_fd = -1;
 	snprintf(j->name, sizeof(j->name), INSTANCE_FMT ".journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
-	err = compact_init(s);
-	if (!err)
-		err = rebuild_init(s);
-	if (err)
-		return err;
 	/* None yet: written whole (its epoch, synced, renamed into place)
 	 * below, so that an empty journal is never mpflowd's doing. */
 	fd = dir_open_file(s->state_fd, s->config.state_dir, j->name, O_RDWR, j->refusal,
@@ -660,6 +661,29 @@ int journal_open(struct server *s)
 	}
 	if (fd < 0 && fd != -ENOENT)
 		return fd; /* the caller says why: j->refusal */
+	/* Its writer's, before anything of it is touched (the files a
+	 * compaction or a rewrite of that writer has in flight, below). */
+	if (fd >= 0 && (err = journal_lock(fd)) != 0) {
+		if (err == -EWOULDBLOCK)
+			snprintf(j->refusal, sizeof(j->refusal),
+				 "%s: locked: another primary writes it (its " INSTANCE_FMT
+				 ".lock beside it was removed or replaced while it ran): stop "
+				 "that one first",
+				 j->path, s->config.instance);
+		else
+			snprintf(j->refusal, sizeof(j->refusal), "%s: cannot be locked: %s",
+				 j->path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	err = compact_init(s);
+	if (!err)
+		err = rebuild_init(s);
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
 	fresh = fd == -ENOENT;
 	if (fd >= 0 && fstat(fd, &st) != 0) {
 		err = -errno;

@@ -75,7 +75,7 @@ static int begin(struct server *s)
 	struct journal_rebuild *b = &j->rebuild;
 	char name[sizeof(j->name) + 8];
 	uint32_t generation = b->generation + 1;
-	int fd;
+	int fd, err;
 
 	drop(s);
 	compact_abandon(s);
@@ -86,6 +86,10 @@ static int begin(struct server *s)
 	fd = openat(s->state_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	if ((err = journal_lock(fd)) != 0) {
+		close(fd);
+		return err;
+	}
 	*b = (struct journal_rebuild){.fd = fd,
 				      .w = {.fd = fd},
 				      .generation = generation,

@@ -729,6 +729,11 @@ void rules_restored(struct server *s);
 /* Read the journal, restore its rules and meters; set a damaged one aside.
  * 0 or -errno. */
 int journal_open(struct server *s);
+/* One writer per journal: each file that is or becomes the journal is
+ * locked (flock) by the primary that opened or made it, for as long as it
+ * holds it, beside INSTANCE.lock, which an operator can remove from under
+ * a running primary. 0 or -errno (EWOULDBLOCK: another primary's). */
+int journal_lock(int fd);
 /* Remove `name` from the state directory, what a crash left of a new
  * journal file (a symlink is removed, never followed; on a read-only
  * state it stays): 0, or -errno with journal.refusal naming it. */

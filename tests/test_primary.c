@@ -1614,6 +1614,39 @@ static void test_second_primary_on_the_same_state_is_refused(void **state)
 	mpf_disconnect(c);
 }
 
+/* The same after an operator removed the state's lock file, taking it
+ * for a stale one: the journal itself is locked by the primary that
+ * writes it (and each file that replaces it), so the second is refused
+ * still (the code before started it, and the two primaries' appends
+ * damaged the journal: every acknowledged rule lost at the next start). */
+static void test_second_primary_is_refused_when_the_lock_file_was_removed(void **state)
+{
+	struct primary *p = *state;
+	char runtime[64] = "/tmp/mpflow-test-rt-XXXXXX", lock[96], path[128], line[512] = "";
+	const char *const extra[] = {"--runtime-dir", runtime, NULL};
+	struct mpf_client *c;
+	uint64_t h;
+	FILE *log;
+
+	assert_non_null(mkdtemp(runtime));
+	snprintf(lock, sizeof(lock), "%s/default.lock", p->dir);
+	assert_int_equal(unlink(lock), 0);
+	snprintf(path, sizeof(path), "%s.second.log", p->dir);
+	assert_int_equal(primary_run_once(p, path, extra), 1);
+	log = fopen(path, "r");
+	assert_non_null(log);
+	while (fgets(line, sizeof(line), log) && !strstr(line, "journal"))
+		;
+	fclose(log);
+	unlink(path);
+	assert_non_null(strstr(line, "/default.journal: locked: another primary writes it"));
+	/* It touched nothing: the first serves on, persistently. */
+	assert_int_equal(rmdir(runtime), 0);
+	assert_int_equal(primary_connect(p, "after-the-lock", &c), 0);
+	assert_int_equal(create(c, 8, MPF_FLOW_PERSISTENT, &h), 0);
+	mpf_disconnect(c);
+}
+
 /*
  * A runtime directory too full for the pidfile's pid (a tmpfs the test
  * fills; root only): the start is refused, saying so. libbsd removes a
@@ -2031,6 +2064,7 @@ int main(void)
 		T(test_silent_connection_neither_stalls_nor_lingers),
 		T(test_second_primary_on_the_instance_is_refused),
 		T(test_second_primary_on_the_same_state_is_refused),
+		T(test_second_primary_is_refused_when_the_lock_file_was_removed),
 		T(test_a_pidfile_that_cannot_be_written_refuses_the_start),
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
 		T(test_a_timed_out_call_does_not_take_the_next_ones_answer),
