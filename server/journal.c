@@ -619,6 +619,31 @@ int journal_lock(int fd)
 	return flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -errno;
 }
 
+/*
+ * The journal's lock, taken at a start that holds INSTANCE.lock already:
+ * held by another process, that is a primary killed a moment ago (its
+ * io_uring lets go of the file once the requests in flight at its death
+ * complete: a sync on a slow disk takes seconds) or one whose lock file
+ * was removed (which never lets go). Tried every 10 ms for
+ * JOURNAL_LOCK_WAIT_MS, said once after the first second. 0 or -errno.
+ */
+#define JOURNAL_LOCK_WAIT_MS 5000u
+static int lock_journal(struct server *s, int fd)
+{
+	for (unsigned waited = 0;; waited += 10) {
+		int err = journal_lock(fd);
+
+		if (err != -EWOULDBLOCK || waited >= JOURNAL_LOCK_WAIT_MS)
+			return err;
+		if (waited == 1000)
+			log_warnx("journal %s: locked by another process: waiting up to %u s for "
+				  "it to let go (a primary killed a moment ago does once its last "
+				  "journal I/O completes)",
+				  s->journal.path, JOURNAL_LOCK_WAIT_MS / 1000);
+		usleep(10000);
+	}
+}
+
 int journal_remove_leftover(struct server *s, const char *name)
 {
 	int err;
@@ -663,7 +688,7 @@ int journal_open(struct server *s)
 		return fd; /* the caller says why: j->refusal */
 	/* Its writer's, before anything of it is touched (the files a
 	 * compaction or a rewrite of that writer has in flight, below). */
-	if (fd >= 0 && (err = journal_lock(fd)) != 0) {
+	if (fd >= 0 && (err = lock_journal(s, fd)) != 0) {
 		if (err == -EWOULDBLOCK)
 			snprintf(j->refusal, sizeof(j->refusal),
 				 "%s: locked: another primary writes it (its " INSTANCE_FMT
