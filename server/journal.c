@@ -469,12 +469,16 @@ static int keep_orphan(struct server *s, const struct journal_record *h, int por
 		return -ENOMEM;
 	j->orphans = o;
 	o = &j->orphans[j->n_orphans];
-	*o = (struct journal_orphan){.handle = h->key,
-				     .port = (uint16_t)(port < 0 ? 0xffff : port),
-				     .type = h->type,
-				     .maker = maker,
-				     .payload = malloc(h->length ? h->length : 1),
-				     .length = h->length};
+	*o = (struct journal_orphan){
+		.handle = h->key,
+		.number = port < 0 || port >= HWDRV_PORTS_MAX
+				  ? 0
+				  : rules_reserve_number(&s->rules, (uint16_t)port),
+		.port = (uint16_t)(port < 0 ? 0xffff : port),
+		.type = h->type,
+		.maker = maker,
+		.payload = malloc(h->length ? h->length : 1),
+		.length = h->length};
 	if (o->payload == NULL)
 		return -ENOMEM;
 	memcpy(o->payload, payload, h->length);

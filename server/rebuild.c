@@ -4,8 +4,9 @@
  *
  * A sync that failed leaves the journal's file untrusted (journal.c), and
  * a start that found it damaged keeps nothing after the damage: a new file
- * is written from the table — the epoch, the meters, the rules kept without
- * a slot, then each port's persistent rules in testpmd's order, so that a
+ * is written from the table — the epoch, the meters, then each port's
+ * persistent rules in testpmd's order, those kept without a slot in their
+ * place by the numbers they took (rule_table.ports[].reserved), so that a
  * start restores them in the order they were made — synced, and renamed
  * over INSTANCE.journal. A start does that at once (rebuild_now). A running
  * primary does it in steps of the loop (rebuild_start, rebuild_step): at
@@ -66,9 +67,34 @@ static void drop(struct server *s)
 		log_warn("journal %s: cannot remove %s", s->journal.path, name);
 }
 
+static void put_orphan(struct journal_rebuild *b, const struct journal_orphan *o)
+{
+	journal_rewrite_put(&b->w, o->type, o->handle, o->payload, o->length);
+}
+
+/* The rules kept without a slot on the port being written whose numbers
+ * are below `below` (all that are left: UINT32_MAX), in their order: each
+ * in its place among the table's, as the order made wants. */
+static void write_orphans(struct server *s, uint32_t below)
+{
+	struct journal *j = &s->journal;
+	struct journal_rebuild *b = &j->rebuild;
+
+	for (; b->orphan < j->n_orphans; b->orphan++) {
+		const struct journal_orphan *o = &j->orphans[b->orphan];
+
+		if (o->port != b->port || o->dying)
+			continue;
+		if (o->number >= below)
+			return;
+		put_orphan(b, o);
+	}
+}
+
 /* A new file with what precedes the rules: the epoch, the meters, the rules
- * kept without a slot (persistent state is frozen while the journal is
- * broken, so these do not change under the steps). 0 or -errno. */
+ * kept without a port they can be on (persistent state is frozen while the
+ * journal is broken, so these do not change under the steps). 0 or
+ * -errno. */
 static int begin(struct server *s)
 {
 	struct journal *j = &s->journal;
@@ -101,9 +127,8 @@ static int begin(struct server *s)
 			journal_rewrite_put(&b->w, JOURNAL_METER, j->meters[i].key,
 					    j->meters[i].request, j->meters[i].length);
 	for (unsigned i = 0; i < j->n_orphans; i++)
-		if (!j->orphans[i].dying)
-			journal_rewrite_put(&b->w, j->orphans[i].type, j->orphans[i].handle,
-					    j->orphans[i].payload, j->orphans[i].length);
+		if (!j->orphans[i].dying && j->orphans[i].port >= HWDRV_PORTS_MAX)
+			put_orphan(b, &j->orphans[i]);
 	return b->w.err;
 }
 
@@ -125,8 +150,10 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 		uint32_t slot, length;
 
 		if (next == 0) {
+			write_orphans(s, UINT32_MAX);
 			if (++b->port == HWDRV_PORTS_MAX)
 				return b->w.err;
+			b->orphan = 0;
 			s->rules.walk = 0;
 			next = s->rules.ports[b->port].first;
 			continue;
@@ -143,6 +170,7 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 		s->rules.walk = slot + 1;
 		if (r->dying || r->owner != 0)
 			continue;
+		write_orphans(s, r->number);
 		/* A rule whose packed form does not unpack fails the rebuild:
 		 * never a record no start could read in its place. */
 		bytes = rules_packed(s, slot, packed, &length);

@@ -206,13 +206,29 @@ static void unlink_owner(struct server *s, struct client *c, uint32_t slot)
 
 /* testpmd's rule ids: a new rule on a port takes the highest live id + 1
  * (0 on an empty port), as testpmd's port_flow_create() does; the port's
- * list is kept in id order, so the highest is its last. */
+ * list is kept in id order, so the highest is its last. The ids of rules
+ * kept without a slot (a start with a smaller table) count as live. */
+static uint32_t next_number(const struct rule_table *t, uint16_t port)
+{
+	uint32_t last = t->ports[port].last, next = last ? t->slots[last - 1].number + 1 : 0;
+
+	return next > t->ports[port].reserved ? next : t->ports[port].reserved;
+}
+
+uint32_t rules_reserve_number(struct rule_table *t, uint16_t port)
+{
+	uint32_t number = next_number(t, port);
+
+	t->ports[port].reserved = number + 1;
+	return number;
+}
+
 static void number_rule(struct rule_table *t, uint32_t slot)
 {
 	struct rule_slot *r = &t->slots[slot];
 	uint32_t last = t->ports[r->port].last;
 
-	r->number = last ? t->slots[last - 1].number + 1 : 0;
+	r->number = next_number(t, r->port);
 	r->port_prev = last;
 	r->port_next = 0;
 	if (last)

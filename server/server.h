@@ -206,9 +206,13 @@ struct rule_table {
 	struct rule_slot *slots;
 	uint32_t max;
 	/* Each port's rules in the order of their numbers (slot + 1; 0: none):
-	 * a new rule takes the last one's number + 1 and goes at the end. */
+	 * a new rule takes the last one's number + 1 and goes at the end.
+	 * Numbers below `reserved` are those of rules kept without a slot
+	 * (journal_orphan.number): a rule made after them numbers past them,
+	 * so that numbers keep the order made (rebuild.c writes by them). */
 	struct {
 		uint32_t first, last;
+		uint32_t reserved;
 	} ports[HWDRV_PORTS_MAX];
 	/* A walk's place on a port's list that outlasts a loop round (the
 	 * journal's rebuild, rebuild.c): the rule last looked at, slot + 1; 0:
@@ -267,7 +271,10 @@ struct journal_meter {
  * record's type and payload, as they were read. */
 struct journal_orphan {
 	uint64_t handle;
-	uint16_t port;
+	/* Its testpmd number on its port, taken as the table's rules take
+	 * theirs (rule_table.ports[].reserved): its place in the order made. */
+	uint32_t number;
+	uint16_t port; /* 0xffff: none it can be on */
 	uint16_t type;
 	bool dying;
 	uint32_t maker; /* in rule_table.makers */
@@ -297,6 +304,7 @@ struct journal_rebuild {
 	int fd; /* INSTANCE.journal.new; -1: none under way */
 	struct journal_rewrite w;
 	unsigned port;	     /* whose rules are being written (rule_table.walk) */
+	unsigned orphan;     /* the port's next kept rule to write: from journal.orphans[orphan] */
 	bool written;	     /* every record is in the file */
 	bool syncing;	     /* its sync + rename + directory sync chain is in flight */
 	int chain_err;	     /* the first failure of that chain */
@@ -715,6 +723,9 @@ int rules_keep_unrestored(struct server *s, uint64_t handle, uint32_t maker,
 /* Journal replay: slot `slot` holds a record kept outside the directory;
  * it is used for nothing else this run. */
 void rules_retire(struct server *s, uint32_t slot);
+/* Journal replay: the number a rule kept without a slot takes on `port`,
+ * as a rule made there now would (and that no later rule takes). */
+uint32_t rules_reserve_number(struct rule_table *t, uint16_t port);
 /* The request the rule in `slot` was made by (its user_data 0), unpacked
  * into out[WIRE_MSG_MAX]: its length, 0 if it has none. */
 uint32_t rules_request(const struct server *s, uint32_t slot, uint8_t *out);

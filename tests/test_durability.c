@@ -1683,6 +1683,95 @@ static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **s
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* The handles of port 0's rules, in the order of their testpmd numbers. */
+static unsigned port_rules_by_number(struct mpf_client *c, uint64_t *handles, unsigned max)
+{
+	struct mpf_flow_info info;
+	uint32_t numbers[64], cursor = 0;
+	unsigned n = 0;
+
+	assert_true(max <= 64);
+	while (mpf_flow_next(c, &cursor, &info) == 1) {
+		unsigned at = n;
+
+		if (info.port != 0)
+			continue;
+		assert_true(n < max);
+		for (; at > 0 && numbers[at - 1] > info.number; at--) {
+			numbers[at] = numbers[at - 1];
+			handles[at] = handles[at - 1];
+		}
+		numbers[at] = info.number;
+		handles[at] = info.handle;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A journal rewritten while a start with a smaller table keeps rules
+ * without a slot keeps the order they were made in, which decides which
+ * of two rules of one priority matching a packet applies: each kept rule
+ * takes its testpmd number as the table's rules do, a rule made later
+ * numbers past it, and the rewrite writes each port's rules by number.
+ * Ten rules, three of them destroyed; a start with --max-rules 8 keeps
+ * the last two without a slot; a rule is made (numbered past them), a
+ * failed sync has the journal rewritten, another rule is made; a start
+ * with the whole table finds them all in the order made. (The code before
+ * wrote the kept rules first: the next start put them before the others,
+ * and traffic went to another rule, as an outside test found.)
+ */
+static void test_a_rewrite_keeps_the_order_of_rules_kept_without_a_slot(void **state)
+{
+	const char *const wide[] = {"--max-rules", "1024", NULL};
+	const char *const narrow[] = {"--max-rules", "8", NULL};
+	uint64_t made[12], want[12], found[16], failed;
+	struct mpf_flow_error error;
+	struct mpf_flow_info info;
+	struct mpf_client *c;
+	struct primary p;
+	unsigned unrestored, n = 0;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(create(c, i, 1, &made[i], &error), 0);
+	for (uint32_t i = 1; i <= 3; i++)
+		assert_int_equal(mpf_flow_destroy(c, 0, made[i], &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	assert_int_equal(primary_restart(&p, narrow), 0);
+	assert_int_equal(primary_connect(&p, "narrow", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 16, &unrestored, NULL), 5);
+	assert_int_equal(create(c, 10, 1, &made[10], &error), 0);
+	assert_int_equal(mpf_flow_get(c, made[10], &info), 0);
+	assert_int_equal(info.number, 7); /* past the two kept, 5 and 6 */
+	set_fault("EIO");
+	assert_int_equal(create(c, 100, 1, &failed, &error), -EIO);
+	clear_fault();
+	made[11] = create_when_served(c, 11);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_true(log_says(&p, "rewritten"));
+
+	assert_int_equal(primary_restart(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "wide", &c), 0);
+	for (unsigned i = 0; i < 12; i++)
+		if (i < 1 || i > 3)
+			want[n++] = made[i];
+	assert_int_equal(port_rules_by_number(c, found, 16), n);
+	for (unsigned i = 0; i < n; i++)
+		if (found[i] != want[i])
+			fail_msg("rule %u by number is 0x%llx, not 0x%llx", i,
+				 (unsigned long long)found[i], (unsigned long long)want[i]);
+	mpf_disconnect(c);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* A journal with a flipped byte: the start restores what precedes it,
  * keeps the damaged file byte for byte under a name of its own (a link,
  * or with `no_links`, NOLINKS, a copy, as on a file system without hard
@@ -2938,6 +3027,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_crash_between_a_compaction_switch_and_its_rename),
 		cmocka_unit_test(test_a_planted_compaction_file_is_not_followed),
 		cmocka_unit_test(test_a_leftover_that_cannot_be_removed_is_named),
+		cmocka_unit_test(test_a_rewrite_keeps_the_order_of_rules_kept_without_a_slot),
 		cmocka_unit_test(test_a_failed_rename_chain_cancelled_brings_back_nothing_it_undid),
 		cmocka_unit_test(
 			test_a_failed_rename_chain_after_its_rename_brings_back_nothing_it_undid),
