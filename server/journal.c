@@ -311,9 +311,20 @@ void journal_orphan_gone_durable(struct server *s, uint64_t handle)
 	struct journal_orphan *o = orphan_find(j, handle);
 
 	if (o && o->dying) {
+		uint16_t port = o->port;
+
 		s->rules.makers[o->maker].rules--;
 		free(o->payload);
 		*o = j->orphans[--j->n_orphans];
+		/* Its number is free again, as a destroyed rule's is. */
+		if (port < HWDRV_PORTS_MAX) {
+			uint32_t reserved = 0;
+
+			for (unsigned i = 0; i < j->n_orphans; i++)
+				if (j->orphans[i].port == port && j->orphans[i].number >= reserved)
+					reserved = j->orphans[i].number + 1;
+			s->rules.ports[port].reserved = reserved;
+		}
 		s->unrestored_rules--;
 		shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
 	}
@@ -472,7 +483,7 @@ static int keep_orphan(struct server *s, const struct journal_record *h, int por
 	*o = (struct journal_orphan){
 		.handle = h->key,
 		.number = port < 0 || port >= HWDRV_PORTS_MAX
-				  ? 0
+				  ? j->n_orphans
 				  : rules_reserve_number(&s->rules, (uint16_t)port),
 		.port = (uint16_t)(port < 0 ? 0xffff : port),
 		.type = h->type,
@@ -623,6 +634,13 @@ int journal_lock(int fd)
 	return flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -errno;
 }
 
+void journal_release_name(struct server *s)
+{
+	if (s->journal.name_fd >= 0)
+		close(s->journal.name_fd);
+	s->journal.name_fd = -1;
+}
+
 /*
  * The journal's lock, taken at a start that holds INSTANCE.lock already:
  * held by another process, that is a primary killed a moment ago (its
@@ -673,7 +691,7 @@ int journal_open(struct server *s)
 	bool read_only = false, fresh;
 	int fd, err = 0;
 
-	j->fd = j->rebuild.fd = j->epoch_fd = -1;
+	j->fd = j->name_fd = j->rebuild.fd = j->epoch_fd = -1;
 	snprintf(j->name, sizeof(j->name), INSTANCE_FMT ".journal", s->config.instance);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->config.state_dir, j->name);
 	/* None yet: written whole (its epoch, synced, renamed into place)
@@ -803,9 +821,8 @@ int journal_open(struct server *s)
 	j->records = sc.records;
 	if (sc.stop || read_only || fresh) {
 		/* A fresh journal of what was restored (of nothing, when there
-		 * was none). */
-		if (fd >= 0)
-			close(fd);
+		 * was none); the old file stays locked until it is in place. */
+		j->name_fd = fd;
 		fd = -1;
 		err = rebuild_now(s);
 		if (err) {
@@ -865,6 +882,7 @@ void journal_close(struct server *s)
 		close(j->fd);
 	}
 	j->fd = -1;
+	journal_release_name(s);
 	if (j->epoch_fd >= 0)
 		close(j->epoch_fd);
 	j->epoch_fd = -1;

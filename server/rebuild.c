@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -72,9 +73,26 @@ static void put_orphan(struct journal_rebuild *b, const struct journal_orphan *o
 	journal_rewrite_put(&b->w, o->type, o->handle, o->payload, o->length);
 }
 
+/* A kept rule's place: its port (those on none, HWDRV_PORTS_MAX, last),
+ * then its number there (on none: the order they were read in). */
+static uint64_t orphan_place(const struct journal_orphan *o)
+{
+	uint64_t port = o->port < HWDRV_PORTS_MAX ? o->port : HWDRV_PORTS_MAX;
+
+	return port << 32 | o->number;
+}
+
+static int by_place(const void *a, const void *b)
+{
+	uint64_t x = orphan_place(a), y = orphan_place(b);
+
+	return x < y ? -1 : x > y;
+}
+
 /* The rules kept without a slot on the port being written whose numbers
  * are below `below` (all that are left: UINT32_MAX), in their order: each
- * in its place among the table's, as the order made wants. */
+ * in its place among the table's, as the order made wants. The array is
+ * in place order (begin), so the whole rebuild reads it once. */
 static void write_orphans(struct server *s, uint32_t below)
 {
 	struct journal *j = &s->journal;
@@ -83,11 +101,10 @@ static void write_orphans(struct server *s, uint32_t below)
 	for (; b->orphan < j->n_orphans; b->orphan++) {
 		const struct journal_orphan *o = &j->orphans[b->orphan];
 
-		if (o->port != b->port || o->dying)
-			continue;
-		if (o->number >= below)
+		if (o->port != b->port || o->number >= below)
 			return;
-		put_orphan(b, o);
+		if (!o->dying)
+			put_orphan(b, o);
 	}
 }
 
@@ -126,6 +143,9 @@ static int begin(struct server *s)
 		if (!j->meters[i].dying)
 			journal_rewrite_put(&b->w, JOURNAL_METER, j->meters[i].key,
 					    j->meters[i].request, j->meters[i].length);
+	/* Persistent state is frozen while the journal is broken: the kept
+	 * rules stay where this sort puts them until the rebuild ends. */
+	qsort(j->orphans, j->n_orphans, sizeof(*j->orphans), by_place);
 	for (unsigned i = 0; i < j->n_orphans; i++)
 		if (!j->orphans[i].dying && j->orphans[i].port >= HWDRV_PORTS_MAX)
 			put_orphan(b, &j->orphans[i]);
@@ -153,7 +173,6 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 			write_orphans(s, UINT32_MAX);
 			if (++b->port == HWDRV_PORTS_MAX)
 				return b->w.err;
-			b->orphan = 0;
 			s->rules.walk = 0;
 			next = s->rules.ports[b->port].first;
 			continue;
@@ -290,6 +309,7 @@ static void adopt(struct server *s)
 
 	/* The file renamed over: closing it frees its blocks. */
 	loop_close(s, j->fd);
+	journal_release_name(s);
 	j->fd = b->fd;
 	b->fd = -1;
 	b->syncing = false;

@@ -272,7 +272,8 @@ struct journal_meter {
 struct journal_orphan {
 	uint64_t handle;
 	/* Its testpmd number on its port, taken as the table's rules take
-	 * theirs (rule_table.ports[].reserved): its place in the order made. */
+	 * theirs (rule_table.ports[].reserved): its place in the order made.
+	 * On no port: the order it was read in. */
 	uint32_t number;
 	uint16_t port; /* 0xffff: none it can be on */
 	uint16_t type;
@@ -304,7 +305,7 @@ struct journal_rebuild {
 	int fd; /* INSTANCE.journal.new; -1: none under way */
 	struct journal_rewrite w;
 	unsigned port;	     /* whose rules are being written (rule_table.walk) */
-	unsigned orphan;     /* the port's next kept rule to write: from journal.orphans[orphan] */
+	unsigned orphan;     /* the next kept rule to write: journal.orphans[orphan] */
 	bool written;	     /* every record is in the file */
 	bool syncing;	     /* its sync + rename + directory sync chain is in flight */
 	int chain_err;	     /* the first failure of that chain */
@@ -364,7 +365,12 @@ struct journal_compaction {
  * before any sync, so a record costs no system call of its own.
  */
 struct journal {
-	int fd;			      /* -1: none (a rewrite is owed: see `broken`) */
+	int fd; /* -1: none (a rewrite is owed: see `broken`) */
+	/* A start that writes a new journal (the file damaged, read-only or
+	 * missing): the file still under the name, held open for its lock
+	 * (journal_lock) and never written, until the new one is renamed
+	 * over it (adopt) or the stop. -1: none. */
+	int name_fd;
 	char name[48];		      /* INSTANCE.journal, in the state directory */
 	char path[PATH_MAX + 48];     /* STATE_DIR/INSTANCE.journal, for the log */
 	char refusal[PATH_MAX + 256]; /* why the start refused it */
@@ -745,6 +751,9 @@ int journal_open(struct server *s);
  * holds it, beside INSTANCE.lock, which an operator can remove from under
  * a running primary. 0 or -errno (EWOULDBLOCK: another primary's). */
 int journal_lock(int fd);
+/* The file a start found under the journal's name, no longer named so (a
+ * new journal renamed over it): its lock goes (journal.name_fd). */
+void journal_release_name(struct server *s);
 /* Remove `name` from the state directory, what a crash left of a new
  * journal file (a symlink is removed, never followed; on a read-only
  * state it stays): 0, or -errno with journal.refusal naming it. */

@@ -1683,8 +1683,9 @@ static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **s
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
-/* The handles of port 0's rules, in the order of their testpmd numbers. */
-static unsigned port_rules_by_number(struct mpf_client *c, uint64_t *handles, unsigned max)
+/* The handles of `port`'s rules, in the order of their testpmd numbers. */
+static unsigned port_rules_by_number(struct mpf_client *c, uint16_t port, uint64_t *handles,
+				     unsigned max)
 {
 	struct mpf_flow_info info;
 	uint32_t numbers[64], cursor = 0;
@@ -1694,7 +1695,7 @@ static unsigned port_rules_by_number(struct mpf_client *c, uint64_t *handles, un
 	while (mpf_flow_next(c, &cursor, &info) == 1) {
 		unsigned at = n;
 
-		if (info.port != 0)
+		if (info.port != port)
 			continue;
 		assert_true(n < max);
 		for (; at > 0 && numbers[at - 1] > info.number; at--) {
@@ -1762,12 +1763,144 @@ static void test_a_rewrite_keeps_the_order_of_rules_kept_without_a_slot(void **s
 	for (unsigned i = 0; i < 12; i++)
 		if (i < 1 || i > 3)
 			want[n++] = made[i];
-	assert_int_equal(port_rules_by_number(c, found, 16), n);
+	assert_int_equal(port_rules_by_number(c, 0, found, 16), n);
 	for (unsigned i = 0; i < n; i++)
 		if (found[i] != want[i])
 			fail_msg("rule %u by number is 0x%llx, not 0x%llx", i,
 				 (unsigned long long)found[i], (unsigned long long)want[i]);
 	mpf_disconnect(c);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/* Sample rule `n` made persistent on `port`. */
+static uint64_t create_on(struct mpf_client *c, uint16_t port, uint32_t n)
+{
+	struct mpf_flow_error error;
+	struct sample_rule r;
+	uint64_t handle = 0;
+
+	sample_rule_init(&r, n);
+	if (mpf_flow_create(c, port, &ingress, r.pattern, r.actions, PERSISTENT, &handle, &error) !=
+	    0)
+		fail_msg("create %u on port %u: %s", n, (unsigned)port, error.message);
+	return handle;
+}
+
+/*
+ * The same where kept rules of two ports are destroyed in between: a flush
+ * of port 0's kept rule leaves port 1's out of their order in memory (the
+ * code before wrote them as they lay: the later one first), and its number
+ * is free again (the code before kept it taken: the next create on the
+ * empty port 0 was numbered 1, not 0). A start with 8 slots keeps one rule
+ * of port 0 and two of port 1 without a slot.
+ */
+static void test_kept_rules_of_two_ports_keep_their_order_and_numbers(void **state)
+{
+	const char *const wide[] = {"--max-rules", "1024", "--ports", "2", NULL};
+	const char *const narrow[] = {"--max-rules", "8", "--ports", "2", NULL};
+	uint64_t made[12], found[16], failed;
+	struct mpf_flow_error error;
+	struct mpf_flow_info info;
+	struct mpf_client *c;
+	struct primary p;
+	unsigned n = 0;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	for (uint32_t i = 0; i < 8; i++)
+		made[i] = create_on(c, 1, i);
+	for (uint32_t i = 6; i < 8; i++) /* slots 6 and 7: the next go past them */
+		assert_int_equal(mpf_flow_destroy(c, 1, made[i], &error), 0);
+	made[6] = create_on(c, 0, 6);
+	made[7] = create_on(c, 1, 7);
+	made[8] = create_on(c, 1, 8);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	assert_int_equal(primary_restart(&p, narrow), 0);
+	assert_int_equal(primary_connect(&p, "narrow", &c), 0);
+	assert_int_equal(mpf_flow_flush_persistent(c, 0, &error), 1);
+	made[9] = create_on(c, 0, 9);
+	assert_int_equal(mpf_flow_get(c, made[9], &info), 0);
+	assert_int_equal(info.number, 0);
+	set_fault("EIO");
+	assert_int_equal(create(c, 100, 1, &failed, &error), -EIO);
+	clear_fault();
+	create_when_served(c, 101);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+
+	assert_int_equal(primary_restart(&p, wide), 0);
+	assert_int_equal(primary_connect(&p, "wide", &c), 0);
+	assert_int_equal(port_rules_by_number(c, 1, found, 16), 8);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(found[n++], made[i]);
+	assert_int_equal(found[n++], made[7]);
+	assert_int_equal(found[n++], made[8]);
+	mpf_disconnect(c);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
+ * A start that cannot write its new journal (the file damaged, every sync
+ * failing) keeps the damaged file locked while it tries again each second,
+ * and the new one once it is in place: a second primary whose lock file
+ * was removed is refused both times (the code before closed the damaged
+ * file first: the second started, and took the journal's files over).
+ */
+static void test_a_journal_being_rewritten_at_a_start_stays_locked(void **state)
+{
+	const char *const args[] = {"--max-rules", "1024", NULL};
+	char runtime[64] = "/tmp/mpflow-test-rt-XXXXXX", path[160], want[256];
+	const char *extra[] = {"--runtime-dir", runtime, NULL};
+	struct mpf_flow_error error;
+	struct primary p, second;
+	struct mpf_client *c;
+	uint64_t handle;
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "before", &c), 0);
+	for (uint32_t i = 0; i < 50; i++)
+		assert_int_equal(create(c, i, 1, &handle, &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	snprintf(path, sizeof(path), "%s/default.journal", p.dir);
+	assert_int_equal(stat(path, &st), 0);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	fseek(f, st.st_size / 2, SEEK_SET);
+	fputc(fgetc(f) ^ 0x5a, f);
+	fclose(f);
+
+	set_fault("EIO");
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_true(log_says(&p, "no new journal written (Input/output error)"));
+	assert_non_null(mkdtemp(runtime));
+	second = p;
+	snprintf(second.log, sizeof(second.log), "%s.second.log", p.dir);
+	snprintf(want, sizeof(want), "%s: locked: another primary writes it", path);
+	for (int round = 0; round < 2; round++) {
+		snprintf(path, sizeof(path), "%s/default.lock", p.dir);
+		unlink(path);
+		assert_int_equal(primary_run_once(&p, second.log, extra), 1);
+		assert_int_equal(primary_log_lines(&second, want), 1);
+		unlink(second.log);
+		if (round == 0) { /* the new journal, in place */
+			clear_fault();
+			assert_int_equal(primary_connect(&p, "after", &c), 0);
+			create_when_served(c, 100);
+			mpf_disconnect(c);
+		}
+	}
+	assert_int_equal(rmdir(runtime), 0);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
 }
@@ -3028,6 +3161,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_planted_compaction_file_is_not_followed),
 		cmocka_unit_test(test_a_leftover_that_cannot_be_removed_is_named),
 		cmocka_unit_test(test_a_rewrite_keeps_the_order_of_rules_kept_without_a_slot),
+		cmocka_unit_test(test_kept_rules_of_two_ports_keep_their_order_and_numbers),
+		cmocka_unit_test(test_a_journal_being_rewritten_at_a_start_stays_locked),
 		cmocka_unit_test(test_a_failed_rename_chain_cancelled_brings_back_nothing_it_undid),
 		cmocka_unit_test(
 			test_a_failed_rename_chain_after_its_rename_brings_back_nothing_it_undid),
