@@ -276,6 +276,10 @@ rc=0; { echo "create 0 ingress pattern eth / ipv4 src is 10.97.0.2 / end actions
 	timeout 10 "$flowctl" -f - 2>"$dir/err" >/dev/null || rc=$?
 [ "$rc" -eq 2 ] && grep -q "stdin: line 2: longer than 1048576 bytes: not a command; no line from it on was run" "$dir/err" &&
 	[ "$(json "d['instance']['rules']")" -eq $((before + 2)) ] || fail "a line without end: exit $rc, $(cat "$dir/err")"
+# A line of exactly 1 MiB and its newline is read (a syntax error here),
+# not refused as too long.
+{ head -c 1048576 /dev/zero | tr '\0' a; echo; } | "$flowctl" -f - 2>"$dir/err" >/dev/null || true
+! grep -q "longer than" "$dir/err" && grep -q "line 1" "$dir/err" || fail "a line of 1 MiB: $(head -c 300 "$dir/err")"
 # A pipe's lines run as they come, not at its end: a feeder that stays.
 mkfifo "$dir/feed"
 "$flowctl" --json -f "$dir/feed" >"$dir/out" 2>"$dir/err" &

@@ -72,8 +72,9 @@ static bool is_command(const char *s)
 	return *s != '\0' && *s != '#';
 }
 
-/* No command is longer (a raw item's 16 KiB of pattern, in hex, is a
- * tenth of it): a longer line is not a command file's. */
+/* What a line may be before it is refused as it is read: far past any
+ * command (GRAMMAR_LINE_MAX), whose parser refuses a line between the two
+ * with its length; only input that is not a command file is longer. */
 #define LINE_BYTES_MAX (1u << 20)
 
 /*
@@ -92,7 +93,7 @@ static ssize_t get_line(struct batch *b, size_t *nul_at)
 			*nul_at = n + 1;
 			return -EINVAL;
 		}
-		if (n == LINE_BYTES_MAX)
+		if (n == LINE_BYTES_MAX && ch != '\n')
 			return -EMSGSIZE;
 		if (n + 2 > b->buf_size) {
 			size_t size = b->buf_size ? 2 * b->buf_size : 256;
