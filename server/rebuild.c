@@ -145,7 +145,8 @@ static int begin(struct server *s)
 					    j->meters[i].request, j->meters[i].length);
 	/* Persistent state is frozen while the journal is broken: the kept
 	 * rules stay where this sort puts them until the rebuild ends. */
-	qsort(j->orphans, j->n_orphans, sizeof(*j->orphans), by_place);
+	if (j->n_orphans) /* none: no array, which qsort may not be given */
+		qsort(j->orphans, j->n_orphans, sizeof(*j->orphans), by_place);
 	for (unsigned i = 0; i < j->n_orphans; i++)
 		if (!j->orphans[i].dying && j->orphans[i].port >= HWDRV_PORTS_MAX)
 			put_orphan(b, &j->orphans[i]);
