@@ -1683,6 +1683,20 @@ static void test_a_restart_whose_rule_heap_is_too_small_keeps_the_rules(void **s
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A journal damaged by hand: the byte at `at` (its middle: -1) flipped. */
+static void flip_byte(const char *path, long at)
+{
+	struct stat st;
+	FILE *f;
+
+	assert_int_equal(stat(path, &st), 0);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	fseek(f, at < 0 ? st.st_size / 2 : at, SEEK_SET);
+	fputc(fgetc(f) ^ 0x5a, f);
+	fclose(f);
+}
+
 /* The handles of `port`'s rules, in the order of their testpmd numbers. */
 static unsigned port_rules_by_number(struct mpf_client *c, uint16_t port, uint64_t *handles,
 				     unsigned max)
@@ -1861,8 +1875,6 @@ static void test_a_journal_being_rewritten_at_a_start_stays_locked(void **state)
 	struct primary p, second;
 	struct mpf_client *c;
 	uint64_t handle;
-	struct stat st;
-	FILE *f;
 
 	(void)state;
 	faults_on();
@@ -1873,12 +1885,7 @@ static void test_a_journal_being_rewritten_at_a_start_stays_locked(void **state)
 	mpf_disconnect(c);
 	assert_int_equal(primary_stop(&p), 0);
 	snprintf(path, sizeof(path), "%s/default.journal", p.dir);
-	assert_int_equal(stat(path, &st), 0);
-	f = fopen(path, "r+");
-	assert_non_null(f);
-	fseek(f, st.st_size / 2, SEEK_SET);
-	fputc(fgetc(f) ^ 0x5a, f);
-	fclose(f);
+	flip_byte(path, -1);
 
 	set_fault("EIO");
 	assert_int_equal(primary_restart(&p, args), 0);
@@ -1918,9 +1925,7 @@ static void damaged_journal_set_aside(bool no_links)
 	struct mpf_flow_error error;
 	struct mpf_client *c;
 	struct primary p;
-	struct stat st;
 	unsigned n_found;
-	FILE *f;
 
 	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
@@ -1933,12 +1938,7 @@ static void damaged_journal_set_aside(bool no_links)
 	/* A flipped byte in the middle; the file as it was, for comparison. */
 	snprintf(path, sizeof(path), "%s/default.journal", p.dir);
 	snprintf(copy, sizeof(copy), "%s.copy", p.dir);
-	assert_int_equal(stat(path, &st), 0);
-	f = fopen(path, "r+");
-	assert_non_null(f);
-	fseek(f, st.st_size / 2, SEEK_SET);
-	fputc(fgetc(f) ^ 0x5a, f);
-	fclose(f);
+	flip_byte(path, -1);
 	snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
 	assert_int_equal(system(command), 0);
 
@@ -2298,7 +2298,6 @@ static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **s
 	struct mpf_client *c;
 	struct primary p;
 	unsigned n_found;
-	FILE *f;
 	int watch;
 
 	(void)state;
@@ -2314,11 +2313,7 @@ static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **s
 
 	snprintf(path, sizeof(path), "%s/default.journal", dir);
 	snprintf(copy, sizeof(copy), "%s.copy", p.dir);
-	f = fopen(path, "r+");
-	assert_non_null(f);
-	fseek(f, 4096, SEEK_SET);
-	fputc(fgetc(f) ^ 0x5a, f);
-	fclose(f);
+	flip_byte(path, 4096);
 	snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
 	assert_int_equal(system(command), 0);
 	fill_until(dir, "filler", 200 << 10);
