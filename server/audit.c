@@ -94,12 +94,13 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 		return BAD(
 			"%u rules in use, the table counts %u, with %u free and %u retired of %u",
 			used, t->used, rules_free(t), t->retired, t->max);
-	if (unrestored + s->journal.n_orphans != s->unrestored_rules ||
+	if (unrestored + journal_orphans_live(&s->journal) != s->unrestored_rules ||
 	    shm_load_relaxed32(&s->region->unrestored) != s->unrestored_rules)
 		return BAD("%u rules not restored (%u in slots, %u beyond them), the primary "
 			   "counts %u, the region %u",
-			   unrestored + s->journal.n_orphans, unrestored, s->journal.n_orphans,
-			   s->unrestored_rules, shm_load_relaxed32(&s->region->unrestored));
+			   unrestored + journal_orphans_live(&s->journal), unrestored,
+			   journal_orphans_live(&s->journal), s->unrestored_rules,
+			   shm_load_relaxed32(&s->region->unrestored));
 	if (persistent != s->persistent_rules)
 		return BAD("%u persistent rules, the primary counts %u", persistent,
 			   s->persistent_rules);
@@ -135,6 +136,8 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 			seen[r->maker].heap_chunks += region_rule_chunks(r->packed_length);
 	}
 	for (unsigned i = 0; i < s->journal.n_orphans && !err; i++) {
+		if (s->journal.orphans[i].gone)
+			continue;
 		if (s->journal.orphans[i].maker >= t->n_makers)
 			err = BAD("a rule kept beyond the table names maker %u of %u",
 				  s->journal.orphans[i].maker, t->n_makers);
@@ -229,6 +232,40 @@ static int audit_ports(const struct server *s, struct mpf_flow_error *error)
 	return 0;
 }
 
+/* The rules kept without a slot lie in place order (port, then number),
+ * their keys sorted by handle each name its own, and each port's next
+ * number passes its highest kept one (journal.c). */
+static int audit_orphans(const struct server *s, struct mpf_flow_error *error)
+{
+	const struct journal *j = &s->journal;
+	uint32_t reserved[HWDRV_PORTS_MAX] = {0};
+	unsigned gone = 0;
+
+	for (unsigned i = 0; i < j->n_orphans; i++) {
+		const struct journal_orphan *o = &j->orphans[i], *before = i ? o - 1 : NULL;
+		const struct journal_orphan_key *k = &j->orphan_keys[i];
+
+		if (before && (before->port > o->port ||
+			       (before->port == o->port && before->number >= o->number)))
+			return BAD("the rules kept without a slot are out of order at %u", i);
+		if (k->at >= j->n_orphans || j->orphans[k->at].handle != k->handle ||
+		    (i && k[-1].handle >= k->handle))
+			return BAD("the key of kept rule 0x%llx is wrong",
+				   (unsigned long long)k->handle);
+		gone += o->gone;
+		if (!o->gone && o->port < HWDRV_PORTS_MAX)
+			reserved[o->port] = o->number + 1;
+	}
+	if (gone != j->orphans_gone)
+		return BAD("%u kept rules gone, the journal counts %u", gone, j->orphans_gone);
+	for (unsigned port = 0; port < HWDRV_PORTS_MAX; port++)
+		if (s->rules.ports[port].reserved != reserved[port])
+			return BAD("port %u's kept rules reserve numbers below %u, the table says "
+				   "%u",
+				   port, reserved[port], s->rules.ports[port].reserved);
+	return 0;
+}
+
 int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *error)
 {
 	uint8_t *marks = calloc(s->rules.fresh + 1, 1);
@@ -244,6 +281,8 @@ int audit_run(const struct server *s, uint64_t *checked, struct mpf_flow_error *
 		err = audit_makers(s, error);
 	if (!err)
 		err = audit_ports(s, error);
+	if (!err)
+		err = audit_orphans(s, error);
 	if (!err) {
 		memset(marks, 0, s->rules.fresh);
 		err = audit_free_queue(s, marks, error);

@@ -297,12 +297,115 @@ void journal_meter_gone_undone(struct server *s, uint64_t key)
 			  (uint32_t)key, (unsigned)(key >> 32), error.message);
 }
 
+/* The kept rule of `handle` (not gone): a binary search of its key. */
 static struct journal_orphan *orphan_find(struct journal *j, uint64_t handle)
 {
+	unsigned lo = 0, hi = j->n_orphans;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (j->orphan_keys[mid].handle < handle)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == j->n_orphans || j->orphan_keys[lo].handle != handle)
+		return NULL;
+	return j->orphans[j->orphan_keys[lo].at].gone ? NULL : &j->orphans[j->orphan_keys[lo].at];
+}
+
+/* A kept rule's place: its port (those on none, HWDRV_PORTS_MAX, last),
+ * then its number there (on none: the order they were read in). */
+static uint64_t orphan_place(const struct journal_orphan *o)
+{
+	uint64_t port = o->port < HWDRV_PORTS_MAX ? o->port : HWDRV_PORTS_MAX;
+
+	return port << 32 | o->number;
+}
+
+static int by_place(const void *a, const void *b)
+{
+	uint64_t x = orphan_place(a), y = orphan_place(b);
+
+	return x < y ? -1 : x > y;
+}
+
+static int by_handle(const void *a, const void *b)
+{
+	uint64_t x = ((const struct journal_orphan_key *)a)->handle,
+		 y = ((const struct journal_orphan_key *)b)->handle;
+
+	return x < y ? -1 : x > y;
+}
+
+static void orphan_keys_sort(struct journal *j)
+{
 	for (unsigned i = 0; i < j->n_orphans; i++)
-		if (j->orphans[i].handle == handle)
-			return &j->orphans[i];
-	return NULL;
+		j->orphan_keys[i] = (struct journal_orphan_key){j->orphans[i].handle, i};
+	if (j->n_orphans) /* none: no array, which qsort may not be given */
+		qsort(j->orphan_keys, j->n_orphans, sizeof(*j->orphan_keys), by_handle);
+}
+
+/* After the replay: the kept rules in the order of their places, and
+ * their keys. Read in the order made, each port's are in number order
+ * already; the sort groups them by port. 0 or -ENOMEM. */
+static int orphans_index(struct journal *j)
+{
+	if (j->n_orphans == 0)
+		return 0;
+	qsort(j->orphans, j->n_orphans, sizeof(*j->orphans), by_place);
+	j->orphan_keys = malloc(j->n_orphans * sizeof(*j->orphan_keys));
+	if (j->orphan_keys == NULL)
+		return -ENOMEM;
+	orphan_keys_sort(j);
+	return 0;
+}
+
+static void orphans_free(struct journal *j)
+{
+	for (unsigned i = 0; i < j->n_orphans; i++)
+		free(j->orphans[i].payload);
+	free(j->orphans);
+	free(j->orphan_keys);
+	j->orphans = NULL;
+	j->orphan_keys = NULL;
+	j->n_orphans = j->orphans_gone = j->orphans_cap = 0;
+}
+
+/* Once half the array is gone, the rest packed down, in their order (not
+ * while a rebuild holds a place in it: persistent state is frozen then,
+ * and this is not reached). */
+static void orphans_pack(struct journal *j)
+{
+	unsigned kept = 0;
+
+	if (j->orphans_gone * 2 < j->n_orphans || j->rebuild.fd >= 0)
+		return;
+	if (j->orphans_gone == j->n_orphans) {
+		orphans_free(j);
+		return;
+	}
+	for (unsigned i = 0; i < j->n_orphans; i++)
+		if (!j->orphans[i].gone)
+			j->orphans[kept++] = j->orphans[i];
+	j->n_orphans = kept;
+	j->orphans_gone = 0;
+	orphan_keys_sort(j);
+}
+
+/* The number a port's next rule must pass once its kept rule at `at`, the
+ * one with the highest number there, is gone: past the highest number of
+ * those left, the next one down in place order. Each gone place is walked
+ * over once: the top only comes down. */
+static uint32_t orphans_reserved_below(const struct journal *j, unsigned at)
+{
+	uint16_t port = j->orphans[at].port;
+
+	while (at-- > 0 && j->orphans[at].port == port)
+		if (!j->orphans[at].gone)
+			return j->orphans[at].number + 1;
+	return 0;
 }
 
 void journal_orphan_gone_durable(struct server *s, uint64_t handle)
@@ -315,18 +418,17 @@ void journal_orphan_gone_durable(struct server *s, uint64_t handle)
 
 		s->rules.makers[o->maker].rules--;
 		free(o->payload);
-		*o = j->orphans[--j->n_orphans];
+		o->payload = NULL;
+		o->dying = false;
+		o->gone = true;
+		j->orphans_gone++;
 		/* Its number is free again, as a destroyed rule's is. */
-		if (port < HWDRV_PORTS_MAX) {
-			uint32_t reserved = 0;
-
-			for (unsigned i = 0; i < j->n_orphans; i++)
-				if (j->orphans[i].port == port && j->orphans[i].number >= reserved)
-					reserved = j->orphans[i].number + 1;
-			s->rules.ports[port].reserved = reserved;
-		}
+		if (port < HWDRV_PORTS_MAX && o->number + 1 == s->rules.ports[port].reserved)
+			s->rules.ports[port].reserved =
+				orphans_reserved_below(j, (unsigned)(o - j->orphans));
 		s->unrestored_rules--;
 		shm_store_relaxed32(&s->region->unrestored, s->unrestored_rules);
+		orphans_pack(j);
 	}
 }
 
@@ -346,7 +448,7 @@ int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t maker, uin
 		struct journal_orphan *o = &j->orphans[i];
 		int err;
 
-		if (o->dying || o->port != port || (maker != 0 && o->maker != maker))
+		if (o->dying || o->gone || o->port != port || (maker != 0 && o->maker != maker))
 			continue;
 		err = journal_rule_gone(s, o->handle);
 		if (err)
@@ -365,7 +467,8 @@ uint64_t journal_live_records(const struct server *s)
 	/* The records of rules this start could not restore too (kept for
 	 * the next one): counted as dead, a start with a smaller table
 	 * compacted for ever, freeing nothing. */
-	return (uint64_t)s->persistent_rules + s->journal.n_meters + s->journal.n_orphans;
+	return (uint64_t)s->persistent_rules + s->journal.n_meters +
+	       journal_orphans_live(&s->journal);
 }
 
 void journal_maybe_compact(struct server *s)
@@ -472,13 +575,18 @@ static int keep_orphan(struct server *s, const struct journal_record *h, int por
 		       const void *payload)
 {
 	struct journal *j = &s->journal;
-	struct journal_orphan *o = realloc(j->orphans, (j->n_orphans + 1) * sizeof(*o));
+	struct journal_orphan *o;
 
 	if ((uint32_t)h->key < s->rules.max)
 		rules_retire(s, (uint32_t)h->key);
-	if (o == NULL)
-		return -ENOMEM;
-	j->orphans = o;
+	if (j->n_orphans == j->orphans_cap) {
+		unsigned cap = j->orphans_cap ? 2 * j->orphans_cap : 64;
+
+		if ((o = reallocarray(j->orphans, cap, sizeof(*o))) == NULL)
+			return -ENOMEM;
+		j->orphans = o;
+		j->orphans_cap = cap;
+	}
 	o = &j->orphans[j->n_orphans];
 	*o = (struct journal_orphan){
 		.handle = h->key,
@@ -803,6 +911,8 @@ int journal_open(struct server *s)
 		err = restore_rule(s, rule);
 	}
 	s->memcg.held_back = 0;
+	if (!err)
+		err = orphans_index(j);
 	if (err)
 		goto out;
 	if (s->unrestored_unnamed)
@@ -861,8 +971,8 @@ int journal_open(struct server *s)
 	epoch_keep(s);
 	log_info("journal %s: %u persistent rule(s) and %u meter(s) restored, %u kept but not "
 		 "restored, epoch %u",
-		 j->path, s->persistent_rules - (s->unrestored_rules - j->n_orphans), j->n_meters,
-		 s->unrestored_rules, j->epoch);
+		 j->path, s->persistent_rules - (s->unrestored_rules - journal_orphans_live(j)),
+		 j->n_meters, s->unrestored_rules, j->epoch);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -894,9 +1004,5 @@ void journal_close(struct server *s)
 	free(j->meters);
 	j->meters = NULL;
 	j->n_meters = 0;
-	for (unsigned i = 0; i < j->n_orphans; i++)
-		free(j->orphans[i].payload);
-	free(j->orphans);
-	j->orphans = NULL;
-	j->n_orphans = 0;
+	orphans_free(j);
 }

@@ -13,9 +13,10 @@
  * millions of rules the table is seconds of writing, and clients whose
  * rules are not persistent are served all along.
  *
- * A step writes rules for REBUILD_STEP_NS; its place on the port's list
- * (rule_table.walk) is the rule it looked at last, which a rule leaving
- * the list hands back to the one before it. The persistent rules cannot
+ * A step writes rules, those kept without a slot among them, for
+ * REBUILD_STEP_NS; its place on the port's list (rule_table.walk) is the
+ * rule it looked at last, which a rule leaving the list hands back to the
+ * one before it, and in the kept rules journal_rebuild.orphan. The persistent rules cannot
  * change meanwhile: until the new file is in place the journal is broken
  * and every persistent request is refused. Rules of clients come and go
  * around the walk, new ones at the list's end, and are skipped; a rule is
@@ -73,27 +74,28 @@ static void put_orphan(struct journal_rebuild *b, const struct journal_orphan *o
 	journal_rewrite_put(&b->w, o->type, o->handle, o->payload, o->length);
 }
 
-/* A kept rule's place: its port (those on none, HWDRV_PORTS_MAX, last),
- * then its number there (on none: the order they were read in). */
-static uint64_t orphan_place(const struct journal_orphan *o)
+/* A step's records so far (`looked`, counted here): whether its time is
+ * up, or its `cap` of them reached (the test build's steps; 0: none). */
+struct step {
+	uint64_t deadline_ns;
+	unsigned cap, looked;
+};
+
+static bool step_over(struct step *t)
 {
-	uint64_t port = o->port < HWDRV_PORTS_MAX ? o->port : HWDRV_PORTS_MAX;
-
-	return port << 32 | o->number;
-}
-
-static int by_place(const void *a, const void *b)
-{
-	uint64_t x = orphan_place(a), y = orphan_place(b);
-
-	return x < y ? -1 : x > y;
+	if ((t->cap && t->looked == t->cap) || (t->looked % REBUILD_CHECK == REBUILD_CHECK - 1 &&
+						clock_ns(CLOCK_MONOTONIC) >= t->deadline_ns))
+		return true;
+	t->looked++;
+	return false;
 }
 
 /* The rules kept without a slot on the port being written whose numbers
  * are below `below` (all that are left: UINT32_MAX), in their order: each
  * in its place among the table's, as the order made wants. The array is
- * in place order (begin), so the whole rebuild reads it once. */
-static void write_orphans(struct server *s, uint32_t below)
+ * in place order (journal.orphans), so the whole rebuild reads it once.
+ * False where the step's time ran out first (a port may keep millions). */
+static bool write_orphans(struct server *s, uint32_t below, struct step *t)
 {
 	struct journal *j = &s->journal;
 	struct journal_rebuild *b = &j->rebuild;
@@ -102,10 +104,14 @@ static void write_orphans(struct server *s, uint32_t below)
 		const struct journal_orphan *o = &j->orphans[b->orphan];
 
 		if (o->port != b->port || o->number >= below)
-			return;
-		if (!o->dying)
-			put_orphan(b, o);
+			return true;
+		if (o->dying || o->gone)
+			continue;
+		if (step_over(t))
+			return false;
+		put_orphan(b, o);
 	}
+	return true;
 }
 
 /* A new file with what precedes the rules: the epoch, the meters, the rules
@@ -118,6 +124,7 @@ static int begin(struct server *s)
 	struct journal_rebuild *b = &j->rebuild;
 	char name[sizeof(j->name) + 8];
 	uint32_t generation = b->generation + 1;
+	unsigned portless;
 	int fd, err;
 
 	drop(s);
@@ -143,12 +150,14 @@ static int begin(struct server *s)
 		if (!j->meters[i].dying)
 			journal_rewrite_put(&b->w, JOURNAL_METER, j->meters[i].key,
 					    j->meters[i].request, j->meters[i].length);
-	/* Persistent state is frozen while the journal is broken: the kept
-	 * rules stay where this sort puts them until the rebuild ends. */
-	if (j->n_orphans) /* none: no array, which qsort may not be given */
-		qsort(j->orphans, j->n_orphans, sizeof(*j->orphans), by_place);
-	for (unsigned i = 0; i < j->n_orphans; i++)
-		if (!j->orphans[i].dying && j->orphans[i].port >= HWDRV_PORTS_MAX)
+	/* The kept rules lie in place order, those on no port last
+	 * (journal.orphans), and persistent state is frozen while the
+	 * journal is broken: they stay put until the rebuild ends. */
+	portless = j->n_orphans;
+	while (portless > 0 && j->orphans[portless - 1].port >= HWDRV_PORTS_MAX)
+		portless--;
+	for (unsigned i = portless; i < j->n_orphans; i++)
+		if (!j->orphans[i].dying && !j->orphans[i].gone)
 			put_orphan(b, &j->orphans[i]);
 	return b->w.err;
 }
@@ -161,8 +170,8 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 	struct journal_rebuild *b = &s->journal.rebuild;
 	/* Each rule's packed form, from the directory (or its heap). */
 	uint8_t packed[RULE_HEAP_CHAIN_MAX * REGION_CHUNK_BYTES];
+	struct step t = {.deadline_ns = deadline_ns, .cap = cap};
 	uint32_t walk = s->rules.walk, next;
-	unsigned looked = 0;
 
 	next = walk ? s->rules.slots[walk - 1].port_next : s->rules.ports[b->port].first;
 	for (;;) {
@@ -170,27 +179,29 @@ static int write_rules(struct server *s, uint64_t deadline_ns, unsigned cap)
 		const uint8_t *bytes;
 		uint32_t slot, length;
 
+		if (b->w.err)
+			return b->w.err;
 		if (next == 0) {
-			write_orphans(s, UINT32_MAX);
+			if (!write_orphans(s, UINT32_MAX, &t))
+				return 1;
 			if (++b->port == HWDRV_PORTS_MAX)
 				return b->w.err;
 			s->rules.walk = 0;
 			next = s->rules.ports[b->port].first;
 			continue;
 		}
-		if (b->w.err)
-			return b->w.err;
-		if ((cap && looked == cap) || (looked % REBUILD_CHECK == REBUILD_CHECK - 1 &&
-					       clock_ns(CLOCK_MONOTONIC) >= deadline_ns))
-			return 1;
-		looked++;
 		slot = next - 1;
 		r = &s->rules.slots[slot];
+		/* The kept rules before it first: the walk stays on it until
+		 * they are written. */
+		if (!r->dying && r->owner == 0 && !write_orphans(s, r->number, &t))
+			return 1;
+		if (step_over(&t))
+			return 1;
 		next = r->port_next;
 		s->rules.walk = slot + 1;
 		if (r->dying || r->owner != 0)
 			continue;
-		write_orphans(s, r->number);
 		/* A rule whose packed form does not unpack fails the rebuild:
 		 * never a record no start could read in its place. */
 		bytes = rules_packed(s, slot, packed, &length);

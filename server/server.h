@@ -277,7 +277,8 @@ struct journal_orphan {
 	uint32_t number;
 	uint16_t port; /* 0xffff: none it can be on */
 	uint16_t type;
-	bool dying;
+	bool dying;	/* destroyed; its RULE_GONE record is not yet durable */
+	bool gone;	/* destroyed for good: a place left until the array is packed */
 	uint32_t maker; /* in rule_table.makers */
 	void *payload;
 	uint32_t length;
@@ -400,8 +401,17 @@ struct journal {
 	bool frozen; /* shutting down: destroys are not journaled */
 	struct journal_meter *meters;
 	unsigned n_meters;
+	/* The rules kept without a slot, in the order of their places (port,
+	 * then number: rebuild.c writes them so), and their handles sorted,
+	 * each with its place in orphans[] (journal_orphan_find). Made at
+	 * start only: destroyed ones are marked gone, and packed away once
+	 * they are half of the array. */
 	struct journal_orphan *orphans;
-	unsigned n_orphans;
+	struct journal_orphan_key {
+		uint64_t handle;
+		uint32_t at;
+	} * orphan_keys;
+	unsigned n_orphans, orphans_gone, orphans_cap;
 	struct journal_compaction compact;
 	struct journal_rebuild rebuild;
 };
@@ -778,6 +788,11 @@ void journal_meter_gone_durable(struct server *s, uint64_t key);
 void journal_meter_gone_undone(struct server *s, uint64_t key);
 void journal_orphan_gone_durable(struct server *s, uint64_t handle);
 void journal_orphan_gone_undone(struct server *s, uint64_t handle);
+/* How many rules are kept without a slot (journal.orphans less those gone). */
+static inline unsigned journal_orphans_live(const struct journal *j)
+{
+	return j->n_orphans - j->orphans_gone;
+}
 /* Destroy the rules kept without a slot on `port` that `maker` may act on,
  * counting them. */
 int journal_orphans_destroy(struct server *s, uint16_t port, uint32_t maker, uint32_t *count);
