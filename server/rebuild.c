@@ -247,6 +247,8 @@ static int copy_damaged(struct server *s, const char *from, const char *to)
 	else if ((out = openat(s->state_fd, to,
 			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 		err = -errno;
+	else
+		fault_point("damaged-copy"); /* made, nothing in it yet */
 	while (!err) {
 		ssize_t n = pread(in, buffer, sizeof(buffer), at);
 

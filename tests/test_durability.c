@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdalign.h>
@@ -2283,6 +2284,78 @@ static bool created_named(int fd, const char *part)
 	return seen;
 }
 
+/* Whether the inotify events waiting on `fd` name a file containing
+ * `part` (read up to `ms` for the first of them). */
+static bool event_named(int fd, const char *part, int ms)
+{
+	struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
+
+	for (int waited = 0; waited < ms; waited += 10) {
+		if (created_named(fd, part))
+			return true;
+		poll(&poll_fd, 1, 10);
+	}
+	return created_named(fd, part);
+}
+
+enum { DAMAGED_RULES = 10000 };
+
+/* A journal of DAMAGED_RULES persistent rules (420 KB) on a 1 MiB tmpfs
+ * at `dir`, damaged 4 KB in, copied to `copy` (beside the test's
+ * directory) as it was; the primary stopped. False: no tmpfs here. */
+static bool damaged_on_small_disk(struct primary *p, const char **args, char *dir, size_t dir_size,
+				  char copy[static 160])
+{
+	char path[160], command[512];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t handle;
+
+	if (!state_on_tmpfs(p, "16384", "1m", dir, dir_size))
+		return false;
+	faults_on();
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "before", &c), 0);
+	for (uint32_t i = 0; i < DAMAGED_RULES; i++)
+		assert_int_equal(create(c, i, 1, &handle, &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(p), 0);
+
+	snprintf(path, sizeof(path), "%s/default.journal", dir);
+	snprintf(copy, 160, "%s.copy", p->dir);
+	flip_byte(path, 4096);
+	snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
+	assert_int_equal(system(command), 0);
+	return true;
+}
+
+/* Room comes back (the filler goes): the damaged journal is copied byte
+ * for byte under a name of its own, the new journal serves, and a restart
+ * restores the `n_found` rules found and the one created now. */
+static void damaged_copy_made_once_room(struct primary *p, struct mpf_client *c, const char **args,
+					const char *dir, const char *copy, uint64_t *found,
+					unsigned n_found)
+{
+	char path[160], command[512];
+
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	assert_int_equal(unlink(path), 0);
+	found[n_found] = create_when_served(c, DAMAGED_RULES);
+	mpf_disconnect(c);
+	assert_true(log_says(p, "(a copy: no hard links on this file system)"));
+	kill_primary(p);
+	snprintf(command, sizeof(command), "cmp -s '%s' %s/default.journal.damaged-*", copy, dir);
+	assert_int_equal(system(command), 0);
+	unlink(copy);
+	clear_fault();
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_restored(p, found, n_found + 1);
+	assert_int_equal(primary_stop(p), 0);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	assert_int_equal(primary_cleanup(p), 0);
+}
+
 /*
  * Where hard links are refused (NOLINKS) and the disk has room for the new
  * journal but not for the damaged one's copy, the copy is refused at once
@@ -2291,15 +2364,13 @@ static bool created_named(int fd, const char *part)
  * is not filled to its last byte each second under the other writers.
  * Persistent requests are refused with ENOSPC meanwhile, the damaged file
  * keeps its name, and once room comes back it is copied byte for byte and
- * the new journal serves. 10,000 rules make a 420 KB journal on a 1 MiB
- * tmpfs, damaged 4 KB in, a filler leaving 200 KB.
+ * the new journal serves. A filler leaves 200 KB.
  */
 static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **state)
 {
-	enum { N = 10000 };
 	char dir[96], path[160], copy[160], command[512];
 	const char *args[] = {"--max-rules", "16384", "--state-dir", dir, NULL};
-	uint64_t handle, found[N + 16];
+	uint64_t handle, found[DAMAGED_RULES + 16];
 	struct mpf_flow_error error;
 	struct mpf_client *c;
 	struct primary p;
@@ -2307,21 +2378,8 @@ static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **s
 	int watch;
 
 	(void)state;
-	if (!state_on_tmpfs(&p, "16384", "1m", dir, sizeof(dir)))
+	if (!damaged_on_small_disk(&p, args, dir, sizeof(dir), copy))
 		skip();
-	faults_on();
-	assert_int_equal(primary_restart(&p, args), 0);
-	assert_int_equal(primary_connect(&p, "before", &c), 0);
-	for (uint32_t i = 0; i < N; i++)
-		assert_int_equal(create(c, i, 1, &handle, &error), 0);
-	mpf_disconnect(c);
-	assert_int_equal(primary_stop(&p), 0);
-
-	snprintf(path, sizeof(path), "%s/default.journal", dir);
-	snprintf(copy, sizeof(copy), "%s.copy", p.dir);
-	flip_byte(path, 4096);
-	snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
-	assert_int_equal(system(command), 0);
 	fill_until(dir, "filler", 200 << 10);
 
 	set_fault("NOLINKS");
@@ -2330,34 +2388,83 @@ static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **s
 	assert_true(inotify_add_watch(watch, dir, IN_CREATE) >= 0);
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "short", &c), 0);
-	n_found = persistent_rules(c, found, N + 16, NULL, NULL);
+	n_found = persistent_rules(c, found, DAMAGED_RULES + 16, NULL, NULL);
 	assert_true(n_found > 0 && n_found < 200);
-	assert_int_equal(create(c, N, 1, &handle, &error), -ENOSPC);
+	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
 	usleep(2500000); /* two more tries */
-	assert_int_equal(create(c, N, 1, &handle, &error), -ENOSPC);
+	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
 	assert_true(log_says(&p, "no new journal written (No space left on device)"));
 	assert_false(created_named(watch, ".damaged-"));
 	close(watch);
+	snprintf(path, sizeof(path), "%s/default.journal", dir);
 	snprintf(command, sizeof(command), "cmp -s '%s' '%s'", copy, path);
 	assert_int_equal(system(command), 0);
 
-	/* Room: the copy is made, the new journal takes the name. */
+	damaged_copy_made_once_room(&p, c, args, dir, copy, found, n_found);
+}
+
+/*
+ * The same copy, begun with room to spare, runs out part-way: the room
+ * was taken while it stood (STOP:damaged-copy, once the copy is made and
+ * before a byte is in it; a filler then leaves 100 KB of the 420 KB it
+ * needs). The partial copy is removed (inotify sees it go, and the free
+ * space comes back), no other is begun while the room lacks, persistent
+ * requests are refused with ENOSPC, the damaged journal is untouched; once
+ * room comes back the copy is made whole and the new journal serves.
+ */
+static void test_a_damaged_journal_copy_failing_part_way_is_removed(void **state)
+{
+	char dir[96], path[160], copy[160], command[512];
+	const char *args[] = {"--max-rules", "16384", "--state-dir", dir, NULL};
+	uint64_t handle, found[DAMAGED_RULES + 16], left;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct statvfs st;
+	struct primary p;
+	unsigned n_found;
+	int watch;
+
+	(void)state;
+	if (!damaged_on_small_disk(&p, args, dir, sizeof(dir), copy))
+		skip();
+	fill_until(dir, "filler", 200 << 10);
+	set_fault("NOLINKS");
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "short", &c), 0);
+	n_found = persistent_rules(c, found, DAMAGED_RULES + 16, NULL, NULL);
+	assert_true(n_found > 0 && n_found < 200);
+	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
+
+	/* Room for the copy: it is begun, and stops there. */
+	set_fault("NOLINKS STOP:damaged-copy");
 	snprintf(path, sizeof(path), "%s/filler", dir);
 	assert_int_equal(unlink(path), 0);
-	found[n_found] = create_when_served(c, N);
-	mpf_disconnect(c);
-	assert_true(log_says(&p, "(a copy: no hard links on this file system)"));
-	kill_primary(&p);
-	snprintf(command, sizeof(command), "cmp -s '%s' %s/default.journal.damaged-*", copy, dir);
+	for (int i = 0; i < 500 && !stopped(&p); i++)
+		usleep(10000);
+	assert_true(stopped(&p));
+	snprintf(command, sizeof(command), "ls %s | grep -q 'default.journal.damaged-'", dir);
 	assert_int_equal(system(command), 0);
-	unlink(copy);
-	clear_fault();
-	assert_int_equal(primary_restart(&p, args), 0);
-	assert_restored(&p, found, n_found + 1);
-	assert_int_equal(primary_stop(&p), 0);
-	unsetenv("MPFLOW_FAULTS");
-	assert_int_equal(umount2(dir, MNT_DETACH), 0);
-	assert_int_equal(primary_cleanup(&p), 0);
+
+	/* The room taken while it stands. */
+	fill_until(dir, "filler", 100 << 10);
+	assert_int_equal(statvfs(dir, &st), 0);
+	left = (uint64_t)st.f_bavail * st.f_frsize;
+	set_fault("NOLINKS");
+	watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(watch >= 0);
+	assert_true(inotify_add_watch(watch, dir, IN_DELETE) >= 0);
+	assert_int_equal(kill(p.pid, SIGCONT), 0);
+	assert_true(event_named(watch, ".damaged-", 10000));
+	close(watch);
+	assert_int_equal(system(command), 256); /* grep found none */
+	assert_int_equal(statvfs(dir, &st), 0);
+	assert_true((uint64_t)st.f_bavail * st.f_frsize >= left);
+	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
+	snprintf(path, sizeof(path), "%s/default.journal", dir);
+	snprintf(command, sizeof(command), "cmp -s '%s' '%s'", copy, path);
+	assert_int_equal(system(command), 0);
+
+	damaged_copy_made_once_room(&p, c, args, dir, copy, found, n_found);
 }
 
 /*
@@ -3148,6 +3255,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_damaged_journal_keeps_its_name_until_a_new_one_is_written),
 		cmocka_unit_test(test_a_damaged_journal_without_hard_links_waits_for_room),
 		cmocka_unit_test(test_a_damaged_journal_copy_without_room_is_refused_at_once),
+		cmocka_unit_test(test_a_damaged_journal_copy_failing_part_way_is_removed),
 		cmocka_unit_test(test_an_empty_journal_is_never_left_and_is_said),
 		cmocka_unit_test(test_a_read_only_state_still_starts_and_recovers),
 		cmocka_unit_test(test_a_small_state_directory_is_compacted_not_filled),

@@ -18,7 +18,8 @@
  * its code (fault_point), for a test to kill it there or to act while it
  * stands ("EIO STOP:rebuild-step": a failed sync, then a stop in the
  * rebuild it sets off; STOP:job-step stops between two steps of a
- * client's job: a flush, a DESTROY of many handles). HOLD:sync holds the
+ * client's job: a flush, a DESTROY of many handles; STOP:damaged-copy
+ * stops once the copy of a damaged journal is made, empty). HOLD:sync holds the
  * journal's syncs back (none is submitted while the word is there), for a
  * test to have operations pending as long as it needs; HOLD:job holds a
  * client's job between two steps while the loop goes on, for a test to
