@@ -72,7 +72,7 @@ int commit_note(struct server *s, enum pending_kind kind, uint64_t key, uint64_t
 		cm->cap = cap;
 	}
 	cm->items[(cm->head + cm->count) % cm->cap] =
-		(struct pending){.lsn = lsn, .key = key, .kind = kind};
+		(struct pending){.lsn = lsn, .key = key, .kind = kind, .job = cm->job};
 	cm->count++;
 	return 0;
 }
@@ -141,6 +141,20 @@ static void undo(struct server *s, const struct pending *p)
 	default:
 		break;
 	}
+}
+
+/* A destroy a client's job made and a failed sync undid: the job counts
+ * it, to say how many of its destroys stay done. Only the job that wrote
+ * it: one begun on the same client since began after its record. */
+static void undone_for_job(struct server *s, const struct pending *p)
+{
+	struct job *job;
+
+	if (p->job == 0 || p->job > s->config.max_clients || p->kind != PENDING_RULE_GONE)
+		return;
+	job = &s->clients[p->job - 1].job;
+	if (job->kind != JOB_NONE && p->lsn > job->begun)
+		job->undone_rules++;
 }
 
 /* --- outboxes --- */
@@ -376,8 +390,11 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
 	struct commit *cm = &s->commit;
 
 	while (cm->count && cm->items[(cm->head + cm->count - 1) % cm->cap].lsn > kept) {
+		const struct pending *p = &cm->items[(cm->head + cm->count - 1) % cm->cap];
+
 		cm->count--;
-		undo(s, &cm->items[(cm->head + cm->count) % cm->cap]);
+		undone_for_job(s, p);
+		undo(s, p);
 	}
 	if (cm->count == 0)
 		cm->head = 0;

@@ -112,11 +112,10 @@ static int find_rule(struct server *s, struct client *c, uint16_t port, uint64_t
 
 /* Destroy the client's rules handles[0..n) on `port`: how many went into
  * *destroyed; the first refusal into *first_error and `error`, unless one
- * is there already. A handle that names none of the client's rules is
- * zeroed (rule_still_there() then says nothing of it). */
-static void destroy_handles(struct server *s, struct client *c, uint16_t port, uint64_t *handles,
-			    uint32_t n, uint32_t *destroyed, uint32_t *stays, int *first_error,
-			    struct mpf_flow_error *error)
+ * is there already. */
+static void destroy_handles(struct server *s, struct client *c, uint16_t port,
+			    const uint64_t *handles, uint32_t n, uint32_t *destroyed,
+			    uint32_t *stays, int *first_error, struct mpf_flow_error *error)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		struct mpf_flow_error why;
@@ -128,7 +127,6 @@ static void destroy_handles(struct server *s, struct client *c, uint16_t port, u
 				*first_error = slot;
 				*error = why;
 			}
-			handles[i] = 0;
 			continue;
 		}
 		/* A persistent rule stays if its destroy cannot be journaled;
@@ -147,18 +145,6 @@ static void destroy_handles(struct server *s, struct client *c, uint16_t port, u
 	}
 }
 
-/* Whether the rule `handle` named is still in the table, and not being
- * destroyed: a destroy that a failed sync undid put it back. */
-static bool rule_still_there(const struct server *s, uint64_t handle)
-{
-	const struct rule_slot *r;
-
-	if (handle == 0 || (uint32_t)handle >= s->rules.max)
-		return false;
-	r = &s->rules.slots[(uint32_t)handle];
-	return rule_slot_used(r) && r->generation == (uint32_t)(handle >> 32) && !r->dying;
-}
-
 /* A refusal among several handles says how many were destroyed. */
 static void destroy_said(struct mpf_flow_error *error, uint32_t destroyed, uint32_t count)
 {
@@ -169,7 +155,7 @@ static void destroy_said(struct mpf_flow_error *error, uint32_t destroyed, uint3
 			 destroyed, count);
 }
 
-static void start_job(struct client *c, enum job_kind kind, int port,
+static void start_job(struct server *s, struct client *c, enum job_kind kind, int port,
 		      const struct wire_request *req);
 /* A runner's answer that it began the client's job: the completion comes
  * when the job ends. */
@@ -192,7 +178,7 @@ static int run_destroy(struct server *s, struct client *c, const struct wire_req
 		c->slice_handles += count;
 	if (copy) {
 		memcpy(copy, req->destroy.handles, count * sizeof(*copy));
-		start_job(c, JOB_DESTROY, req->destroy.port, req);
+		start_job(s, c, JOB_DESTROY, req->destroy.port, req);
 		c->job.handles = copy;
 		c->job.n_handles = count;
 		return RUN_SUSPENDED;
@@ -429,12 +415,13 @@ static int audit_timed(struct server *s, const struct client *c, uint64_t *check
 }
 
 /* Begin a whole-table request as the client's job (run by job_step()). */
-static void start_job(struct client *c, enum job_kind kind, int port,
+static void start_job(struct server *s, struct client *c, enum job_kind kind, int port,
 		      const struct wire_request *req)
 {
 	c->job = (struct job){.kind = kind,
 			      .error.cause = -1,
 			      .port = port,
+			      .begun = s->journal.end,
 			      .user_data = req->header.user_data,
 			      .request_op = req->header.op};
 }
@@ -442,8 +429,8 @@ static void start_job(struct client *c, enum job_kind kind, int port,
 static int run_flush(struct server *s, struct client *c, const struct wire_request *req,
 		     struct wire_completion *out)
 {
-	(void)s, (void)out; /* a runner's signature: the job does the work */
-	start_job(c, req->flush.persistent ? JOB_FLUSH_PERSISTENT : JOB_FLUSH, req->flush.port,
+	(void)out; /* a runner's signature: the job does the work */
+	start_job(s, c, req->flush.persistent ? JOB_FLUSH_PERSISTENT : JOB_FLUSH, req->flush.port,
 		  req);
 	return RUN_SUSPENDED;
 }
@@ -479,7 +466,7 @@ static int run_audit(struct server *s, struct client *c, const struct wire_reque
 		     struct wire_completion *out)
 {
 	if (audit_ready_at(s, c, clock_ns(CLOCK_MONOTONIC))) {
-		start_job(c, JOB_AUDIT, -1, req);
+		start_job(s, c, JOB_AUDIT, -1, req);
 		return RUN_SUSPENDED;
 	}
 	return audit_timed(s, c, &out->count, &out->error);
@@ -618,13 +605,16 @@ static enum job_progress job_step(struct server *s, struct client *c)
 			job->status =
 				journal_orphans_destroy(s, (uint16_t)job->port, c->maker, &orphans);
 		job->done += orphans;
+		/* A sync that failed between two steps undid the destroys it
+		 * did not make durable: the count is of those that stay. */
+		job->done -= job->undone_rules < job->done ? job->undone_rules : job->done;
 		if (job->undone && !job->status) {
 			job->status = job->undone;
 			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				       -1,
-				       "the journal failed while the flush ran (%s): what no sync "
-				       "had made durable is undone, its rules back",
-				       strerror(-job->status));
+				       "the journal failed while the flush ran (%s): %u destroy(s) "
+				       "undone, their rules back; %u stay done",
+				       strerror(-job->status), job->undone_rules, job->done);
 			return JOB_DONE;
 		}
 		if (job->status && job->done == 0)
@@ -640,7 +630,7 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				       strerror(-job->status), job->done);
 		return JOB_DONE;
 	case JOB_DESTROY: {
-		uint32_t n = job->n_handles - job->cursor, gone = 0;
+		uint32_t n = job->n_handles - job->cursor;
 
 		n = n < DESTROY_AT_ONCE ? n : DESTROY_AT_ONCE;
 		destroy_handles(s, c, (uint16_t)job->port, job->handles + job->cursor, n,
@@ -649,10 +639,8 @@ static enum job_progress job_step(struct server *s, struct client *c)
 		if (job->cursor < job->n_handles)
 			return JOB_MORE;
 		/* A sync that failed between two steps undid the destroys it
-		 * did not make durable: count what is gone, not what went. */
-		for (uint32_t i = 0; i < job->n_handles; i++)
-			gone += job->handles[i] && !rule_still_there(s, job->handles[i]);
-		if (gone < job->done) {
+		 * did not make durable: count those that stay. */
+		if (job->undone_rules) {
 			job->status = job->undone	  ? job->undone
 				      : s->journal.broken ? s->journal.broken
 							  : -EIO;
@@ -660,8 +648,8 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				       -1,
 				       "the journal failed while the destroys ran (%s): %u of them "
 				       "undone, their rules back",
-				       strerror(-job->status), job->done - gone);
-			job->done = gone;
+				       strerror(-job->status), job->undone_rules);
+			job->done -= job->undone_rules < job->done ? job->undone_rules : job->done;
 		}
 		if (job->status)
 			destroy_said(&job->error, job->done, job->n_handles);
@@ -702,7 +690,9 @@ static enum job_progress job_run(struct server *s, struct client *c, uint64_t de
 				s->wake_at_ns = again;
 			return JOB_WAITING;
 		}
+		s->commit.job = c->index + 1; /* its records say whose they are */
 		progress = job_step(s, c);
+		s->commit.job = 0;
 		/* What the job's completion waits for: its own records, not
 		 * those other clients appended between its steps. */
 		if (s->journal.end != before) {

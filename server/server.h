@@ -91,10 +91,12 @@ struct job {
 	uint64_t checked; /* JOB_AUDIT: rules checked */
 	int status;	  /* its result: 0 or -errno with `error` */
 	struct mpf_flow_error error;
-	uint64_t lsn;	/* the end of the last journal record it wrote; 0: none */
-	uint64_t first; /* the end of the records of its first step that wrote */
-	int undone;	/* -errno: a failed sync or write undid some of its records */
-	uint32_t stays; /* JOB_DESTROY: rules destroyed that were not persistent */
+	uint64_t lsn;	       /* the end of the last journal record it wrote; 0: none */
+	uint64_t first;	       /* the end of the records of its first step that wrote */
+	int undone;	       /* -errno: a failed sync or write undid some of its records */
+	uint32_t undone_rules; /* its destroys a failed sync undid: their rules back */
+	uint64_t begun;	       /* the journal's end when it began: its records lie beyond */
+	uint32_t stays;	       /* JOB_DESTROY: rules destroyed that were not persistent */
 	uint64_t user_data;
 	uint8_t request_op;
 	/* Inside a BATCH, which stays in the ring (dispatch.c): the batch's
@@ -429,6 +431,7 @@ struct pending {
 	uint64_t lsn;
 	uint64_t key; /* the rule's handle, or port << 32 | meter id */
 	enum pending_kind kind;
+	uint32_t job; /* 1 + the index of the client whose job wrote it; 0: none */
 };
 
 struct commit {
@@ -440,6 +443,9 @@ struct commit {
 	/* A DESTROY being run: its rules that were not persistent
 	 * (commit_wait.stays). */
 	uint32_t stays;
+	/* While a client's job takes a step: 1 + the client's index, which
+	 * its records carry (pending.job). 0: none. */
+	uint32_t job;
 };
 
 /* The rule heap (heap.c): the region's chunks, the free ones on a stack,

@@ -877,11 +877,10 @@ static void test_a_destroy_not_done_says_which_destroys_stay(void **state)
  * A flush of a client's persistent rules whose first step's destroys a
  * failed sync undoes while the flush walks on: the flush must not say it
  * succeeded (its rules are back; the code before the job kept what a
- * failure undid said nothing). The raw client's 500 persistent rules take
- * the first step's slots, a bystander's 20,000 session rules the next 39
- * steps', which destroy nothing. The primary stops between the flush's
- * steps (STOP:job-step): after the first, the sync fails, and the rebuild
- * it sets off stops at its first step (STOP:rebuild-step, 5,000 rules a
+ * failure undid said nothing), nor count them as destroyed. The raw client's 500 persistent rules
+ * take the first step's slots, a bystander's 20,000 session rules the next 39 steps', which destroy
+ * nothing. The primary stops between the flush's steps (STOP:job-step): after the first, the sync
+ * fails, and the rebuild it sets off stops at its first step (STOP:rebuild-step, 5,000 rules a
  * step), where the syncs stop failing.
  */
 static void test_a_persistent_flush_a_failed_sync_undid_says_so(void **state)
@@ -939,6 +938,10 @@ static void test_a_persistent_flush_a_failed_sync_undid_says_so(void **state)
 	assert_true(failed_at > 1 && stops > failed_at);
 	assert_int_equal(done.status, -EIO);
 	assert_non_null(strstr(done.error.message, "the journal failed while the flush ran"));
+	/* Counted as they stand: all undone (the code before said 500). */
+	assert_non_null(strstr(done.error.message, ": 500 destroy(s) undone, their rules back; "
+						   "0 stay done"));
+	assert_int_equal(done.count, 0);
 	clear_fault();
 
 	/* Every persistent rule is back, the bystander's all there; once the
