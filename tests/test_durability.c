@@ -2305,7 +2305,8 @@ enum { DAMAGED_RULES = 10000 };
 
 /* A journal of DAMAGED_RULES persistent rules (420 KB) on a 1 MiB tmpfs
  * at `dir`, damaged 4 KB in, copied to `copy` (beside the test's
- * directory) as it was; the primary stopped. False: no tmpfs here. */
+ * directory) as it was; the primary stopped, a filler leaving 200 KB,
+ * hard links refused (NOLINKS). False: no tmpfs here. */
 static bool damaged_on_small_disk(struct primary *p, const char **args, char *dir, size_t dir_size,
 				  char copy[static 160])
 {
@@ -2329,6 +2330,8 @@ static bool damaged_on_small_disk(struct primary *p, const char **args, char *di
 	flip_byte(path, 4096);
 	snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
 	assert_int_equal(system(command), 0);
+	fill_until(dir, "filler", 200 << 10);
+	set_fault("NOLINKS");
 	return true;
 }
 
@@ -2367,7 +2370,7 @@ static void damaged_copy_made_once_room(struct primary *p, struct mpf_client *c,
  * is not filled to its last byte each second under the other writers.
  * Persistent requests are refused with ENOSPC meanwhile, the damaged file
  * keeps its name, and once room comes back it is copied byte for byte and
- * the new journal serves. A filler leaves 200 KB.
+ * the new journal serves.
  */
 static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **state)
 {
@@ -2383,9 +2386,6 @@ static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **s
 	(void)state;
 	if (!damaged_on_small_disk(&p, args, dir, sizeof(dir), copy))
 		skip();
-	fill_until(dir, "filler", 200 << 10);
-
-	set_fault("NOLINKS");
 	watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	assert_true(watch >= 0);
 	assert_true(inotify_add_watch(watch, dir, IN_CREATE) >= 0);
@@ -2430,8 +2430,6 @@ static void test_a_damaged_journal_copy_failing_part_way_is_removed(void **state
 	(void)state;
 	if (!damaged_on_small_disk(&p, args, dir, sizeof(dir), copy))
 		skip();
-	fill_until(dir, "filler", 200 << 10);
-	set_fault("NOLINKS");
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "short", &c), 0);
 	n_found = persistent_rules(c, found, DAMAGED_RULES + 16, NULL, NULL);
