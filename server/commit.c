@@ -153,7 +153,7 @@ static void undone_for_job(struct server *s, const struct pending *p)
 	if (p->job == 0 || p->job > s->config.max_clients || p->kind != PENDING_RULE_GONE)
 		return;
 	job = &s->clients[p->job - 1].job;
-	if (job->kind != JOB_NONE && p->lsn > job->begun)
+	if ((job->kind == JOB_FLUSH_PERSISTENT || job->kind == JOB_DESTROY) && p->lsn > job->begun)
 		job->undone_rules++;
 }
 
@@ -407,6 +407,10 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
 		/* A running job's records beyond `kept` are undone: it says so
 		 * when it ends, and waits only for those kept (LSNs beyond
 		 * `kept` may be written again). */
+		/* Its records beyond `kept` are gone and their LSNs may be
+		 * given again: they are still the job's, past its start. */
+		if (job->kind != JOB_NONE && job->begun > kept)
+			job->begun = kept;
 		if (job->kind != JOB_NONE && job->lsn > kept) {
 			job->undone = err;
 			job->lsn = job->first && job->first <= kept ? kept : 0;

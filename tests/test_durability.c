@@ -44,13 +44,19 @@
 static const struct mpf_flow_attr ingress = {.ingress = 1};
 static char faults[64]; /* the file mpflowd-faults reads ($MPFLOW_FAULTS) */
 
+/* The words the primary reads, replaced whole (a rename): a primary that
+ * reads while they change sees the old words or the new, never none. */
 static void set_fault(const char *errno_name)
 {
-	FILE *f = fopen(faults, "w");
+	char next[sizeof(faults) + 8];
+	FILE *f;
 
+	snprintf(next, sizeof(next), "%s.next", faults);
+	f = fopen(next, "w");
 	assert_non_null(f);
 	fprintf(f, "%s\n", errno_name);
-	fclose(f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(next, faults), 0);
 }
 
 static void clear_fault(void)
