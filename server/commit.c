@@ -404,13 +404,13 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
 
 		if (!c->active)
 			continue;
-		/* A running job's records beyond `kept` are undone: it says so
-		 * when it ends, and waits only for those kept (LSNs beyond
-		 * `kept` may be written again). */
 		/* Its records beyond `kept` are gone and their LSNs may be
 		 * given again: they are still the job's, past its start. */
 		if (job->kind != JOB_NONE && job->begun > kept)
 			job->begun = kept;
+		/* A running job's records beyond `kept` are undone: it says so
+		 * when it ends, and waits only for those kept (LSNs beyond
+		 * `kept` may be written again). */
 		if (job->kind != JOB_NONE && job->lsn > kept) {
 			job->undone = err;
 			job->lsn = job->first && job->first <= kept ? kept : 0;
