@@ -2341,6 +2341,33 @@ static bool damaged_on_small_disk(struct primary *p, const char **args, char *di
 	return true;
 }
 
+/* A start on the short disk: the rules before the damage restored (a
+ * few), the new journal written, the damaged one's copy not: persistent
+ * creates refused with ENOSPC. How many were found, into `found`. */
+static unsigned damaged_start_short(struct primary *p, const char **args, struct mpf_client **c,
+				    uint64_t *found)
+{
+	struct mpf_flow_error error;
+	uint64_t handle;
+	unsigned n_found;
+
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "short", c), 0);
+	n_found = persistent_rules(*c, found, DAMAGED_RULES + 16, NULL, NULL);
+	assert_true(n_found > 0 && n_found < 200);
+	assert_int_equal(create(*c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
+	return n_found;
+}
+
+/* The damaged journal in `dir`, byte for byte what `copy` kept of it. */
+static void assert_damaged_untouched(const char *dir, const char *copy)
+{
+	char command[512];
+
+	snprintf(command, sizeof(command), "cmp -s '%s' '%s/default.journal'", copy, dir);
+	assert_int_equal(system(command), 0);
+}
+
 /* Room comes back (the filler goes): the damaged journal is copied byte
  * for byte under a name of its own, the new journal serves, and a restart
  * restores the `n_found` rules found and the one created now. */
@@ -2380,7 +2407,7 @@ static void damaged_copy_made_once_room(struct primary *p, struct mpf_client *c,
  */
 static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **state)
 {
-	char dir[96], path[160], copy[160], command[512];
+	char dir[96], copy[160];
 	const char *args[] = {"--max-rules", "16384", "--state-dir", dir, NULL};
 	uint64_t handle, found[DAMAGED_RULES + 16];
 	struct mpf_flow_error error;
@@ -2395,19 +2422,13 @@ static void test_a_damaged_journal_copy_without_room_is_refused_at_once(void **s
 	watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	assert_true(watch >= 0);
 	assert_true(inotify_add_watch(watch, dir, IN_CREATE) >= 0);
-	assert_int_equal(primary_restart(&p, args), 0);
-	assert_int_equal(primary_connect(&p, "short", &c), 0);
-	n_found = persistent_rules(c, found, DAMAGED_RULES + 16, NULL, NULL);
-	assert_true(n_found > 0 && n_found < 200);
-	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
+	n_found = damaged_start_short(&p, args, &c, found);
 	usleep(2500000); /* two more tries */
 	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
 	assert_true(log_says(&p, "no new journal written (No space left on device)"));
 	assert_false(created_named(watch, ".damaged-"));
 	close(watch);
-	snprintf(path, sizeof(path), "%s/default.journal", dir);
-	snprintf(command, sizeof(command), "cmp -s '%s' '%s'", copy, path);
-	assert_int_equal(system(command), 0);
+	assert_damaged_untouched(dir, copy);
 
 	damaged_copy_made_once_room(&p, c, args, dir, copy, found, n_found);
 }
@@ -2436,11 +2457,7 @@ static void test_a_damaged_journal_copy_failing_part_way_is_removed(void **state
 	(void)state;
 	if (!damaged_on_small_disk(&p, args, dir, sizeof(dir), copy))
 		skip();
-	assert_int_equal(primary_restart(&p, args), 0);
-	assert_int_equal(primary_connect(&p, "short", &c), 0);
-	n_found = persistent_rules(c, found, DAMAGED_RULES + 16, NULL, NULL);
-	assert_true(n_found > 0 && n_found < 200);
-	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
+	n_found = damaged_start_short(&p, args, &c, found);
 
 	/* Room for the copy: it is begun, and stops there. */
 	set_fault("NOLINKS STOP:damaged-copy");
@@ -2467,9 +2484,7 @@ static void test_a_damaged_journal_copy_failing_part_way_is_removed(void **state
 	assert_int_equal(statvfs(dir, &st), 0);
 	assert_true((uint64_t)st.f_bavail * st.f_frsize >= left);
 	assert_int_equal(create(c, DAMAGED_RULES, 1, &handle, &error), -ENOSPC);
-	snprintf(path, sizeof(path), "%s/default.journal", dir);
-	snprintf(command, sizeof(command), "cmp -s '%s' '%s'", copy, path);
-	assert_int_equal(system(command), 0);
+	assert_damaged_untouched(dir, copy);
 
 	damaged_copy_made_once_room(&p, c, args, dir, copy, found, n_found);
 }
