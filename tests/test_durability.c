@@ -745,6 +745,94 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 }
 
 /*
+ * The same job, and a second session between the failure and the job's
+ * end: the journal rewritten (the job held), the second session destroys
+ * every one of the job's rules that is there, the rules the failed sync
+ * put back among them, its own destroys durable; then the job goes on to
+ * its end, finding none left. Its answer must say as undone what the
+ * failure undid, and as destroyed only its own destroys that stay: the
+ * 1,000 less those the second session made. The code before recounted the
+ * job's handles at its end and called the second session's destroys its
+ * own ("0 of them undone", 1000 destroyed). None is left, and a restart
+ * brings none back.
+ */
+static void test_a_destroy_job_counts_undone_what_another_session_then_destroyed(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", "--log-level", "info", NULL};
+	enum { N = 1000, STEP = 64, FAIL_AT = 4 };
+	static uint64_t handles[N];
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct wire_completion done = {0};
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	struct mpf_client *other;
+	struct primary p;
+	unsigned stops = 0, taken = 0, undone = N + 1, destroyed = N + 1;
+	bool answered = false;
+	const char *said;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "other", &other), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	raw_persistent_rules(&raw, handles, N);
+
+	set_fault("STOP:job-step");
+	raw_stage(&raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, N, &error));
+	ring_commit(&raw.requests);
+	for (int i = 0; !answered && i < 300000; i++) {
+		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
+
+		if (length > 0) {
+			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+			assert_int_equal(done.user_data, 7);
+			answered = true;
+			continue;
+		}
+		if (stopped(&p) && ++stops == FAIL_AT) {
+			sync_fails_between_steps(&p); /* the job held, the primary running */
+			set_fault("HOLD:job");
+			for (int w = 0; w < 1000 && !log_says(&p, "rewritten from the table in ");
+			     w++)
+				usleep(10000);
+			assert_true(log_says(&p, "rewritten from the table in "));
+			for (unsigned h = 0; h < N; h++)
+				taken += mpf_flow_destroy(other, 0, handles[h], &error) == 0;
+			set_fault("STOP:job-step");
+		} else if (stopped(&p)) {
+			usleep(20000);
+			kill(p.pid, SIGCONT);
+		}
+		usleep(100);
+	}
+	assert_true(answered);
+	assert_true(stops > FAIL_AT); /* the job had steps to go */
+	assert_int_equal(done.status, -EIO);
+	said = strstr(done.error.message, "the journal failed while the destroys ran (");
+	assert_non_null(said);
+	said = strstr(said, "): ");
+	assert_non_null(said);
+	assert_int_equal(sscanf(said,
+				"): %u of them undone, their rules back (%u of 1000 destroyed)",
+				&undone, &destroyed),
+			 2);
+	/* Undone: at least the step the failure came after. */
+	assert_true(undone >= STEP);
+	assert_int_equal(destroyed, N - taken);
+	assert_true(undone + destroyed <= (FAIL_AT + 1) * STEP);
+	clear_fault();
+
+	assert_int_equal(region_rules(&raw), 0);
+	raw_close(&raw);
+	mpf_disconnect(other);
+	assert_a_restart_keeps(&p, args, 0);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
  * The same job run to its end with its syncs held back from stop `hold_at`
  * on (HOLD:sync): the steps before have their syncs, those after none.
  * Then the held sync fails. The completion (into `done`) comes only then;
@@ -3257,6 +3345,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_failed_sync_undoes_a_meter_and_the_rules_using_it),
 		cmocka_unit_test(test_a_flush_walking_rules_a_failed_sync_undoes),
 		cmocka_unit_test(test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did),
+		cmocka_unit_test(
+			test_a_destroy_job_counts_undone_what_another_session_then_destroyed),
 		cmocka_unit_test(test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done),
 		cmocka_unit_test(test_a_destroy_job_no_sync_covered_says_it_was_not_done),
 		cmocka_unit_test(test_a_destroy_job_not_done_says_which_destroys_stay),
