@@ -148,8 +148,9 @@ int client_dial(const struct client_address *at, const char *name, uint16_t flag
 
 	for (unsigned i = 0; i < nfds; i++)
 		fds[i] = -1;
-	/* The socket is reached through the directory whose owner we check. */
-	dir = open(at->runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The socket is reached through the directory whose owner we check;
+	 * O_PATH: one we may pass through and not list (the unit's 0711) will do. */
+	dir = open(at->runtime_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0) {
 		err = errno;
 		return flow_error_set(error, err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,

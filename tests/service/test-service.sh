@@ -157,6 +157,35 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	wait "$primary" || fail "the user's primary did not stop cleanly"
 	primary=
 	echo "ok - a user's journal goes to \$XDG_STATE_HOME/mpflow (~/.local/state/mpflow), made 0700"
+
+	# The runtime directory as the unit has systemd make it, for every
+	# instance alike: root's, its mode the unit's. A root primary with
+	# --allow-group admits a user of that group through it, without a
+	# warning, and no other user; the directory cannot be listed.
+	mode=$(sed -n 's/^RuntimeDirectoryMode=//p' "$unit")
+	[ -n "$mode" ] || fail "the unit sets no RuntimeDirectoryMode"
+	mkdir -m "$mode" "$dir/unit-run"
+	"$mpflowd" --no-config --foreground --runtime-dir "$dir/unit-run" --state-dir "$dir/unit-run" \
+		--instance grouped --allow-group 65534 2>"$dir/grouped.log" &
+	primary=$!
+	as_nobody "$flowctl" --runtime-dir "$dir/unit-run" --instance grouped list 0 >/dev/null 2>&1 ||
+		for _ in $(seq 100); do
+			sleep 0.05
+			as_nobody "$flowctl" --runtime-dir "$dir/unit-run" --instance grouped list 0 \
+				>"$dir/out" 2>&1 && break
+		done
+	as_nobody "$flowctl" --runtime-dir "$dir/unit-run" --instance grouped list 0 >"$dir/out" 2>&1 ||
+		fail "the allowed group through the unit's runtime directory ($mode): $(cat "$dir/out")"
+	! grep -q "cannot reach the socket" "$dir/grouped.log" ||
+		fail "the unit's runtime directory warned: $(cat "$dir/grouped.log")"
+	! as_nobody ls "$dir/unit-run" >/dev/null 2>&1 || fail "the unit's runtime directory can be listed"
+	rc=$(status setpriv --reuid=65533 --regid=65533 --clear-groups \
+		"$flowctl" --runtime-dir "$dir/unit-run" --instance grouped list 0)
+	[ "$rc" != 0 ] || fail "a user of another group was admitted"
+	kill "$primary"
+	wait "$primary" || fail "the grouped primary did not stop cleanly"
+	primary=
+	echo "ok - the unit's runtime directory ($mode) lets --allow-group's users, and only them, reach the socket"
 else
 	echo "ok - # SKIP a user's default state directory (needs root and setpriv)"
 fi
