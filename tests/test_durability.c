@@ -698,6 +698,36 @@ static void assert_a_restart_keeps(struct primary *p, const char *const *args, u
 	assert_restored(p, left, n_left);
 }
 
+/* The answer (user_data 7) to the job `raw` has asked for, the primary
+ * stopping between its steps (STOP:job-step): at each stop, `at_stop`
+ * (with the stop's number, from 1) and then the primary continued. The
+ * stops seen. */
+static unsigned job_answer(struct primary *p, struct raw_session *raw,
+			   void (*at_stop)(struct primary *p, unsigned stop, void *arg), void *arg,
+			   struct wire_completion *done)
+{
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	unsigned stops = 0;
+
+	for (int i = 0; i < 300000; i++) {
+		int length = ring_dequeue(&raw->completions, msg, sizeof(msg));
+
+		if (length > 0) {
+			assert_int_equal(wire_decode_completion(msg, (size_t)length, done), 0);
+			assert_int_equal(done->user_data, 7);
+			return stops;
+		}
+		if (stopped(p)) {
+			at_stop(p, ++stops, arg);
+			usleep(20000);
+			kill(p->pid, SIGCONT);
+		}
+		usleep(100);
+	}
+	fail_msg("no answer to the job");
+	return stops;
+}
+
 /*
  * A DESTROY of a thousand handles (a raw client's) runs in steps of 64;
  * the primary stops between steps (STOP:job-step), the first steps'
@@ -756,25 +786,48 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
  * own ("0 of them undone", 1000 destroyed). None is left, and a restart
  * brings none back.
  */
+struct another_session {
+	unsigned fail_at;	  /* the stop after which the sync fails */
+	struct mpf_client *other; /* then destroys every one of these that is there */
+	const uint64_t *handles;
+	unsigned n, taken;
+};
+
+static void another_session_destroys(struct primary *p, unsigned stop, void *arg)
+{
+	struct another_session *a = arg;
+	struct mpf_flow_error error;
+
+	if (stop != a->fail_at)
+		return;
+	sync_fails_between_steps(p); /* the job held, the primary running */
+	set_fault("HOLD:job");
+	for (int w = 0; w < 1000 && !log_says(p, "rewritten from the table in "); w++)
+		usleep(10000);
+	assert_true(log_says(p, "rewritten from the table in "));
+	for (unsigned h = 0; h < a->n; h++)
+		a->taken += mpf_flow_destroy(a->other, 0, a->handles[h], &error) == 0;
+	set_fault("STOP:job-step");
+}
+
 static void test_a_destroy_job_counts_undone_what_another_session_then_destroyed(void **state)
 {
 	const char *const args[] = {"--max-rules", "8192", "--log-level", "info", NULL};
 	enum { N = 1000, STEP = 64, FAIL_AT = 4 };
 	static uint64_t handles[N];
 	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct another_session a = {.fail_at = FAIL_AT, .handles = handles, .n = N};
 	struct wire_completion done = {0};
 	struct mpf_flow_error error;
 	struct raw_session raw;
-	struct mpf_client *other;
 	struct primary p;
-	unsigned stops = 0, taken = 0, undone = N + 1, destroyed = N + 1;
-	bool answered = false;
+	unsigned undone = N + 1, destroyed = N + 1;
 	const char *said;
 
 	(void)state;
 	faults_on();
 	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(primary_connect(&p, "other", &other), 0);
+	assert_int_equal(primary_connect(&p, "other", &a.other), 0);
 	assert_int_equal(raw_connect(&p, &raw), 0);
 	assert_int_equal(raw.status, 0);
 	raw_persistent_rules(&raw, handles, N);
@@ -782,33 +835,8 @@ static void test_a_destroy_job_counts_undone_what_another_session_then_destroyed
 	set_fault("STOP:job-step");
 	raw_stage(&raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, N, &error));
 	ring_commit(&raw.requests);
-	for (int i = 0; !answered && i < 300000; i++) {
-		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
-
-		if (length > 0) {
-			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
-			assert_int_equal(done.user_data, 7);
-			answered = true;
-			continue;
-		}
-		if (stopped(&p) && ++stops == FAIL_AT) {
-			sync_fails_between_steps(&p); /* the job held, the primary running */
-			set_fault("HOLD:job");
-			for (int w = 0; w < 1000 && !log_says(&p, "rewritten from the table in ");
-			     w++)
-				usleep(10000);
-			assert_true(log_says(&p, "rewritten from the table in "));
-			for (unsigned h = 0; h < N; h++)
-				taken += mpf_flow_destroy(other, 0, handles[h], &error) == 0;
-			set_fault("STOP:job-step");
-		} else if (stopped(&p)) {
-			usleep(20000);
-			kill(p.pid, SIGCONT);
-		}
-		usleep(100);
-	}
-	assert_true(answered);
-	assert_true(stops > FAIL_AT); /* the job had steps to go */
+	/* The job had steps to go. */
+	assert_true(job_answer(&p, &raw, another_session_destroys, &a, &done) > FAIL_AT);
 	assert_int_equal(done.status, -EIO);
 	said = strstr(done.error.message, "the journal failed while the destroys ran (");
 	assert_non_null(said);
@@ -820,13 +848,13 @@ static void test_a_destroy_job_counts_undone_what_another_session_then_destroyed
 			 2);
 	/* Undone: at least the step the failure came after. */
 	assert_true(undone >= STEP);
-	assert_int_equal(destroyed, N - taken);
+	assert_int_equal(destroyed, N - a.taken);
 	assert_true(undone + destroyed <= (FAIL_AT + 1) * STEP);
 	clear_fault();
 
 	assert_int_equal(region_rules(&raw), 0);
 	raw_close(&raw);
-	mpf_disconnect(other);
+	mpf_disconnect(a.other);
 	assert_a_restart_keeps(&p, args, 0);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
@@ -967,6 +995,21 @@ static void test_a_destroy_not_done_says_which_destroys_stay(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* The flush held at its first stop until the sync has failed (on a slow
+ * disk it ran to its end first); once it has (its stop in *failed_at), the
+ * rebuild's syncs go. */
+static void flush_fails_after_first_step(struct primary *p, unsigned stop, void *arg)
+{
+	unsigned *failed_at = arg;
+
+	if (stop == 1) {
+		set_fault("EIO HOLD:job STOP:rebuild-step");
+	} else if (!*failed_at && log_says(p, "sync failed")) {
+		*failed_at = stop;
+		set_fault("STOP:job-step");
+	}
+}
+
 /*
  * A flush of a client's persistent rules whose first step's destroys a
  * failed sync undoes while the flush walks on: the flush must not say it
@@ -988,8 +1031,7 @@ static void test_a_persistent_flush_a_failed_sync_undid_says_so(void **state)
 	struct raw_session raw;
 	struct mpf_client *by;
 	struct primary p;
-	unsigned stops = 0, failed_at = 0;
-	bool answered = false;
+	unsigned stops, failed_at = 0;
 
 	(void)state;
 	faults_on();
@@ -1004,30 +1046,7 @@ static void test_a_persistent_flush_a_failed_sync_undid_says_so(void **state)
 	set_fault("STOP:job-step");
 	raw_stage(&raw, msg, wire_encode_flush(msg, sizeof(msg), 7, 0, true, &error));
 	ring_commit(&raw.requests);
-	for (int i = 0; !answered && i < 300000; i++) {
-		int length = ring_dequeue(&raw.completions, msg, sizeof(msg));
-
-		if (length > 0) {
-			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
-			assert_int_equal(done.user_data, 7);
-			answered = true;
-			continue;
-		}
-		if (stopped(&p)) {
-			if (++stops == 1) {
-				/* The flush held until the sync has failed
-				 * (on a slow disk it ran to its end first). */
-				set_fault("EIO HOLD:job STOP:rebuild-step");
-			} else if (!failed_at && log_says(&p, "sync failed")) {
-				failed_at = stops;
-				set_fault("STOP:job-step"); /* the rebuild's syncs go */
-			}
-			usleep(20000);
-			kill(p.pid, SIGCONT);
-		}
-		usleep(100);
-	}
-	assert_true(answered);
+	stops = job_answer(&p, &raw, flush_fails_after_first_step, &failed_at, &done);
 	/* The failure landed while the flush had steps to go. */
 	assert_true(failed_at > 1 && stops > failed_at);
 	assert_int_equal(done.status, -EIO);
