@@ -12,14 +12,46 @@
 
 #include "server/server.h"
 #include "shm/doorbell.h"
+#include "shm/fdpass.h"
 #include "shm/handshake.h"
+
+/* Whether slot `c` is taken: by a session, or by the socket of one that
+ * ended with what it was sent unread. */
+static bool slot_taken(const struct client *c)
+{
+	return c->active || c->unread_held;
+}
 
 static struct client *free_slot(struct server *s)
 {
 	for (uint32_t i = 0; i < s->config.max_clients; i++)
-		if (!s->clients[i].active)
+		if (!slot_taken(&s->clients[i]))
 			return &s->clients[i];
 	return NULL;
+}
+
+/*
+ * The sockets of ended sessions whose peers have read what they were sent,
+ * or gone (SIOCOUTQ says nothing is left): closed, their slots free. A fd
+ * the primary passed is in flight until its peer reads it, charged to the
+ * primary's open-file limit (past it the kernel refuses every welcome,
+ * ETOOMANYREFS, root's too) and past 2,024 making every passed fd wait for
+ * the kernel's collector. A session that ended with its welcome or an
+ * attach unread used to free its slot at once: a user that kept such
+ * sockets open had as many fds in flight as it cared to (an attacker's
+ * test: 4,000 in 3.6 s). Holding the slot keeps them within 4 fds a slot,
+ * and another user within half of the slots.
+ */
+void clients_release_read(struct server *s)
+{
+	for (uint32_t i = 0; i < s->config.max_clients; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->unread_held && fdpass_unread(c->sock) == 0) {
+			close(c->sock);
+			c->unread_held = false;
+		}
+	}
 }
 
 /* The client's memfd: both rings, its size sealed so the client cannot
@@ -67,7 +99,7 @@ static uint32_t sessions_of(const struct server *s, uid_t uid)
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < s->config.max_clients; i++)
-		n += s->clients[i].active && s->clients[i].uid == uid;
+		n += slot_taken(&s->clients[i]) && s->clients[i].uid == uid;
 	return n;
 }
 
@@ -98,10 +130,12 @@ static int session_room(struct server *s, uid_t uid, char *reason, size_t reason
 int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *name, int fds[4],
 	       struct client **out, char *reason, size_t reason_size)
 {
-	struct client *c = free_slot(s);
+	struct client *c;
 	uint32_t index, generation, half = (s->config.max_clients + 1) / 2;
 	int memfd = -1, err, maker;
 
+	clients_release_read(s);
+	c = free_slot(s);
 	/* Another user (one --allow-group admits) holds half the sessions at
 	 * most: it cannot keep the primary's own user and root out. */
 	if (!rules_uid_is_instance(uid) && sessions_of(s, uid) >= half) {
@@ -185,7 +219,10 @@ void client_remove(struct server *s, struct client *c, const char *why)
 	 * otherwise pin 768 KiB of the primary's memory a session. */
 	(void)madvise(c->mem, c->mem_length, MADV_REMOVE);
 	munmap(c->mem, c->mem_length);
-	close(c->sock);
+	if (fdpass_unread(c->sock) > 0)
+		c->unread_held = true; /* until its peer reads them or goes */
+	else
+		close(c->sock);
 	close(c->primary_bell);
 	doorbell_close_outbound(c->client_bell);
 	c->leaving = true;

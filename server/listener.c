@@ -295,12 +295,13 @@ static unsigned unread_sweep(struct server *s, uid_t uid, struct unread_welcome 
 }
 
 /* Timer: refuse handshakes whose hello did not come in time; let go of
- * monitors that read their welcome. */
+ * monitors and ended sessions that read their welcome. */
 void listener_expire(struct server *s, uint64_t now_ns)
 {
 	struct unread_welcome *slot;
 
 	unread_sweep(s, (uid_t)-1, &slot);
+	clients_release_read(s);
 	for (unsigned i = 0; i < HANDSHAKES_MAX; i++) {
 		struct handshake *h = &s->handshakes[i];
 

@@ -109,7 +109,13 @@ struct job {
  * for the primary's lifetime and owns the client's rules. */
 struct client {
 	bool active;  /* connected, or leaving with rules still to destroy */
-	bool leaving; /* gone: its socket, rings and bells are closed */
+	bool leaving; /* gone: its rings and bells are closed, its socket too
+		       * unless `unread_held` */
+	/* Ended with fds it was sent (its welcome's, an attach's) unread by
+	 * its peer: they are in flight, charged to the primary, until the peer
+	 * reads them or goes. Its socket is kept and the slot stays taken,
+	 * counted among its user's sessions, until then (clients.c). */
+	bool unread_held;
 	uint32_t index;
 	uint32_t session;
 	uint32_t generation; /* bumps on each reuse of the slot: stale CQEs are ignored */
@@ -658,6 +664,9 @@ int client_add(struct server *s, int sock, pid_t pid, uid_t uid, const char *nam
 void client_remove(struct server *s, struct client *c, const char *why);
 /* Its rules are gone: free its slot. */
 void client_finish(struct server *s, struct client *c);
+/* Close the sockets of ended sessions whose peers have read what they
+ * were sent, or gone: their slots are free again. */
+void clients_release_read(struct server *s);
 
 /* rules.c */
 int rules_init(struct rule_table *t, uint32_t max);
