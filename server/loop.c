@@ -499,11 +499,12 @@ static bool prepare_sleep(struct server *s)
 		struct client *c = &s->clients[i];
 
 		/* A client whose audit waits for its turn is served after it
-		 * (the loop wakes for it), as is one whose job the test build
+		 * (the loop wakes for it), as is one whose port statistics
+		 * reset waits for the datapath, or whose job the test build
 		 * holds (HOLD:job): requests behind it are no work now, or
 		 * the loop would spin until then. */
-		bool job_waits =
-			c->job.kind == JOB_AUDIT || (c->job.kind != JOB_NONE && fault_held("job"));
+		bool job_waits = c->job.kind == JOB_AUDIT || c->job.kind == JOB_PORT_RESET ||
+				 (c->job.kind != JOB_NONE && fault_held("job"));
 
 		if (c->active && !c->leaving && !c->waiting_for_space && !job_waits &&
 		    !ring_consumer_prepare_sleep(&c->requests))

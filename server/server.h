@@ -77,13 +77,22 @@ struct outbox {
 
 /* A whole-table request in progress (dispatch.c): run in slices of the
  * client's time, so that it never holds the loop. */
-enum job_kind { JOB_NONE, JOB_FLUSH, JOB_FLUSH_PERSISTENT, JOB_LEAVE, JOB_AUDIT, JOB_DESTROY };
+enum job_kind {
+	JOB_NONE,
+	JOB_FLUSH,
+	JOB_FLUSH_PERSISTENT,
+	JOB_LEAVE,
+	JOB_AUDIT,
+	JOB_DESTROY,
+	JOB_PORT_RESET
+};
 enum job_progress { JOB_DONE, JOB_MORE, JOB_WAITING };
 struct job {
 	enum job_kind kind;
 	int port;	 /* -1: every port (JOB_LEAVE) */
 	uint32_t cursor; /* JOB_FLUSH_PERSISTENT: the next slot to look at;
-			    JOB_DESTROY: the next of `handles` */
+			    JOB_DESTROY: the next of `handles`;
+			    JOB_PORT_RESET: 1 once the backend was asked */
 	uint32_t done;	 /* rules destroyed so far */
 	/* JOB_DESTROY: the request's handles, copied (freed by job_end()). */
 	uint64_t *handles;

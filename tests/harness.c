@@ -460,3 +460,29 @@ void fake_memcg_make(char *tree, size_t tree_size, char *svc, size_t svc_size, c
 	setenv("MPFLOW_MEMCG_SELF", self, 1);
 	setenv("MPFLOW_MEMCG_ROOT", root, 1);
 }
+
+static char faults[64];
+
+void faults_on(void)
+{
+	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	clear_fault();
+	setenv("MPFLOW_FAULTS", faults, 1);
+}
+
+void set_fault(const char *words)
+{
+	char next[sizeof(faults) + 8];
+	FILE *f;
+
+	snprintf(next, sizeof(next), "%s.next", faults);
+	f = fopen(next, "w");
+	if (f == NULL || fprintf(f, "%s\n", words) < 0 || fclose(f) != 0 ||
+	    rename(next, faults) != 0)
+		abort();
+}
+
+void clear_fault(void)
+{
+	unlink(faults);
+}

@@ -106,6 +106,15 @@ bool raw_hung_up(struct raw_session *raw, int ms);
 unsigned persistent_rules(struct mpf_client *c, uint64_t *out, unsigned max, unsigned *unrestored,
 			  unsigned *others);
 
+/* The file mpflowd-faults reads ($MPFLOW_FAULTS). faults_on(): one of this
+ * process's, none written yet, for the primaries started from now on;
+ * set_fault(): its words replaced whole (a rename: a primary that reads
+ * while they change sees the old words or the new, never none);
+ * clear_fault(): removed. Abort on failure. */
+void faults_on(void);
+void set_fault(const char *words);
+void clear_fault(void);
+
 /* The number of live rules in the primary's region, read as flowstat would. */
 unsigned region_rules(const struct raw_session *raw);
 

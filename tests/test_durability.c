@@ -42,37 +42,6 @@
 #define MANY	   4096u
 
 static const struct mpf_flow_attr ingress = {.ingress = 1};
-static char faults[64]; /* the file mpflowd-faults reads ($MPFLOW_FAULTS) */
-
-/* The words the primary reads, replaced whole (a rename): a primary that
- * reads while they change sees the old words or the new, never none. */
-static void set_fault(const char *errno_name)
-{
-	char next[sizeof(faults) + 8];
-	FILE *f;
-
-	snprintf(next, sizeof(next), "%s.next", faults);
-	f = fopen(next, "w");
-	assert_non_null(f);
-	fprintf(f, "%s\n", errno_name);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(rename(next, faults), 0);
-}
-
-static void clear_fault(void)
-{
-	unlink(faults);
-}
-
-/* The primaries this test starts read faults from this process's file
- * ($MPFLOW_FAULTS), none written yet. */
-static void faults_on(void)
-{
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
-	clear_fault();
-	setenv("MPFLOW_FAULTS", faults, 1);
-}
-
 static void kill_primary(struct primary *p)
 {
 	int status;
@@ -2925,9 +2894,8 @@ static void test_a_crash_between_a_compaction_switch_and_its_rename(void **state
 	struct primary p;
 
 	(void)state;
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	faults_on();
 	set_fault("STOP:compact-switch");
-	setenv("MPFLOW_FAULTS", faults, 1);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "churn", &c), 0);
 	for (unsigned r = 0; r < ROUNDS && !stopped(&p); r++) {
@@ -3182,9 +3150,8 @@ static void crash_after_a_failed_rename_chain(const char *stop)
 	struct mpf_client *c;
 	struct primary p;
 
-	snprintf(faults, sizeof(faults), "/tmp/mpflow-faults-%d", (int)getpid());
+	faults_on();
 	set_fault(stop);
-	setenv("MPFLOW_FAULTS", faults, 1);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "churn", &c), 0);
 	for (unsigned r = 0; r < ROUNDS && !stopped(&p); r++) {

@@ -396,6 +396,98 @@ static void test_sessions_ended_unread_are_bounded(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A raw session's PORT_STATS_RESET of port 0 (user_data `id`), sent. */
+static void raw_port_reset(struct raw_session *raw, uint64_t id)
+{
+	uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct mpf_flow_error error;
+	int length = wire_encode_port_stats_reset(msg, sizeof(msg), id, 0, &error);
+
+	assert_true(length > 0);
+	assert_int_equal(ring_stage(&raw->requests, msg, (uint32_t)length), 0);
+	ring_commit(&raw->requests);
+}
+
+/* The status of the raw session's next completion (its user_data `id`),
+ * waited for up to `ms`; INT32_MIN if none came. */
+static int32_t raw_answer(struct raw_session *raw, uint64_t id, int ms)
+{
+	uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct wire_completion done;
+
+	for (int i = 0; i <= ms; i++) {
+		int length = ring_dequeue(&raw->completions, msg, sizeof(msg));
+
+		if (length > 0) {
+			assert_int_equal(wire_decode_completion(msg, (size_t)length, &done), 0);
+			assert_int_equal(done.user_data, id);
+			return done.status;
+		}
+		if (i < ms)
+			usleep(1000);
+	}
+	return INT32_MIN;
+}
+
+/*
+ * A port statistics reset waits for the datapath's workers to copy their
+ * counts: the loop must not wait with it. With the workers' answer held
+ * back (HOLD:port-reset, mpflowd-faults), two sessions' resets of the same
+ * port wait, one behind the other, while a bystander's 200 creates and
+ * destroys are served; released, both answer 0. (The code before waited in
+ * place, up to a second: an attacker's flood of resets, 32 a burst at
+ * 75-126 us each, held the loop 2.6 ms a turn and cut a bystander's
+ * creates 27-fold.)
+ */
+static void test_a_port_reset_waits_for_the_datapath_without_the_loop(void **state)
+{
+	const char *const args[] = {"--source", "0=gen:flows=1,pps=1000", NULL};
+	const char *faulty = getenv("MPFLOWD_FAULTS");
+	struct raw_session a, b;
+	struct mpf_flow_error error;
+	struct mpf_client *by;
+	struct primary p;
+	char plain[256];
+
+	(void)state;
+	if (faulty == NULL)
+		skip();
+	snprintf(plain, sizeof(plain), "%s", getenv("MPFLOWD"));
+	faults_on();
+	set_fault("HOLD:port-reset");
+	setenv("MPFLOWD", faulty, 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	setenv("MPFLOWD", plain, 1);
+	assert_int_equal(raw_connect(&p, &a), 0);
+	assert_int_equal(raw_connect(&p, &b), 0);
+	assert_int_equal(primary_connect(&p, "bystander", &by), 0);
+
+	raw_port_reset(&a, 1);
+	raw_port_reset(&b, 2);
+	for (uint32_t i = 0; i < 200; i++) {
+		struct sample_rule r;
+		uint64_t handle;
+
+		sample_rule_init(&r, i);
+		assert_int_equal(
+			mpf_flow_create(by, 0, &ingress, r.pattern, r.actions, 0, &handle, &error),
+			0);
+		assert_int_equal(mpf_flow_destroy(by, 0, handle, &error), 0);
+	}
+	/* Served while both resets wait. */
+	assert_int_equal(raw_answer(&a, 1, 0), INT32_MIN);
+	assert_int_equal(raw_answer(&b, 2, 0), INT32_MIN);
+	clear_fault();
+	assert_int_equal(raw_answer(&a, 1, 5000), 0);
+	assert_int_equal(raw_answer(&b, 2, 5000), 0);
+
+	raw_close(&a);
+	raw_close(&b);
+	mpf_disconnect(by);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /*
  * Sessions: another user (admitted by --allow-group) that connects as many
  * as it can holds half of --max-clients, and is refused the rest with
@@ -1367,6 +1459,7 @@ int main(void)
 		cmocka_unit_test(test_another_users_sessions_are_all_served_in_turn),
 		cmocka_unit_test(test_unread_monitor_welcomes_are_bounded),
 		cmocka_unit_test(test_sessions_ended_unread_are_bounded),
+		cmocka_unit_test(test_a_port_reset_waits_for_the_datapath_without_the_loop),
 		cmocka_unit_test(test_a_flood_of_connections_cannot_starve_the_clients),
 		cmocka_unit_test(test_a_hello_with_bytes_after_it_is_refused),
 		cmocka_unit_test(test_queues_attached_in_a_loop_pin_no_memory),

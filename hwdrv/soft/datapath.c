@@ -90,12 +90,23 @@ static void publish_bases(struct soft *soft, struct soft_port *port)
 	region_port_reset_end(port->stats);
 }
 
+/* A worker answers a reset in its next round (microseconds; a sleeping one
+ * wakes on its eventfd): one that has not within this has stopped. */
+#define SOFT_RESET_WAIT_NS 1000000000ull
+
+/* The primary: ask every worker for its copy of the port's counts
+ * (soft_apply_resets()); soft_port_stats_reset_done() publishes them. One
+ * request a port at a time: a second one moving `pending` under the first's
+ * publish would mix two instants' figures. */
 int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_error *error)
 {
 	struct soft_port *sp = &soft->ports[port];
 	uint32_t asked = shm_load_relaxed32(&sp->reset_request) + 1;
 	unsigned per_port = (unsigned)soft->queues + soft->vfs;
 
+	/* One whose asker left (its job dropped) is finished here. */
+	if (sp->reset_waiting && soft_port_stats_reset_done(soft, port, error) == -EINPROGRESS)
+		return -EBUSY;
 	if (!soft->running) {
 		/* Nobody counts: the primary may move the baselines itself. */
 		region_port_reset(&(struct region_port_set){.port = sp->stats,
@@ -109,18 +120,33 @@ int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_erro
 	shm_store_release32(&sp->reset_request, asked);
 	for (unsigned w = 0; w < soft->n_workers; w++)
 		soft_worker_wake(&soft->workers[w]);
-	/* A round is microseconds; a sleeping worker wakes on its eventfd. */
-	for (int i = 0; i < 20000; i++) {
-		unsigned answered = 0;
+	sp->reset_waiting = true;
+	sp->reset_asked = asked;
+	sp->reset_asked_ns = clock_ns(CLOCK_MONOTONIC);
+	return -EINPROGRESS;
+}
 
-		for (unsigned w = 0; w < soft->n_workers; w++)
-			answered += (int32_t)(shm_load_acquire32(&sp->reset_done[w]) - asked) >= 0;
-		if (answered == soft->n_workers) {
-			publish_bases(soft, sp);
-			return 0;
-		}
-		nanosleep(&(struct timespec){.tv_nsec = 50000}, NULL);
+/* The primary: 0 once every worker answered the port's request (the
+ * baselines published) or none is waited for, -EINPROGRESS before, or
+ * -ETIMEDOUT. */
+int soft_port_stats_reset_done(struct soft *soft, uint16_t port, struct mpf_flow_error *error)
+{
+	struct soft_port *sp = &soft->ports[port];
+	unsigned answered = 0;
+
+	if (!sp->reset_waiting)
+		return 0;
+	for (unsigned w = 0; w < soft->n_workers; w++)
+		answered +=
+			(int32_t)(shm_load_acquire32(&sp->reset_done[w]) - sp->reset_asked) >= 0;
+	if (answered == soft->n_workers) {
+		publish_bases(soft, sp);
+		sp->reset_waiting = false;
+		return 0;
 	}
+	if (clock_ns(CLOCK_MONOTONIC) - sp->reset_asked_ns < SOFT_RESET_WAIT_NS)
+		return -EINPROGRESS;
+	sp->reset_waiting = false;
 	return flow_error_set(error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 			      "the datapath did not carry out the reset within a second");
 }

@@ -533,6 +533,16 @@ static int soft_port_stats_reset_op(struct hwdrv *dev, uint16_t port, struct mpf
 	return soft_port_stats_reset(soft, port, error);
 }
 
+static int soft_port_stats_reset_done_op(struct hwdrv *dev, uint16_t port,
+					 struct mpf_flow_error *error)
+{
+	struct soft *soft = dev->priv;
+
+	if (port >= soft->n_ports)
+		return port_error(soft, port, error);
+	return soft_port_stats_reset_done(soft, port, error);
+}
+
 static void soft_release(struct hwdrv *dev, uint32_t owner)
 {
 	soft_queues_release(dev->priv, owner);
@@ -652,6 +662,7 @@ const struct hwdrv_ops hwdrv_soft_ops = {
 	.destroy_burst = soft_destroy_burst,
 	.isolate = soft_isolate,
 	.port_stats_reset = soft_port_stats_reset_op,
+	.port_stats_reset_done = soft_port_stats_reset_done_op,
 	.queue_attach = soft_queue_attach_op,
 	.queue_detach = soft_queue_detach_op,
 	.release = soft_release,
