@@ -47,7 +47,6 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "server/journal_file.h"
@@ -277,10 +276,7 @@ static uint64_t room_needed(const struct server *s)
 
 bool compact_room_short(const struct server *s)
 {
-	struct statvfs st;
-
-	return fstatvfs(s->journal.fd, &st) == 0 &&
-	       (uint64_t)st.f_bavail * st.f_frsize < 2 * room_needed(s);
+	return journal_fs_room(s->journal.fd) < 2 * room_needed(s);
 }
 
 /* Room for a compaction (room_needed()); whether there is so much more
@@ -290,13 +286,8 @@ static bool room_for(struct server *s, uint64_t now)
 {
 	struct journal *j = &s->journal;
 	struct journal_compaction *c = &j->compact;
-	uint64_t need = room_needed(s), free_bytes;
-	struct statvfs st;
+	uint64_t need = room_needed(s), free_bytes = journal_fs_room(j->fd);
 
-	c->polite = true;
-	if (fstatvfs(j->fd, &st) != 0)
-		return true; /* the writes will say */
-	free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
 	c->polite = free_bytes >= need + POLITE_ROOM;
 	if (free_bytes >= need) {
 		c->room_said_ns = 0; /* the next shortage is news */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "server/crc32c.h"
@@ -108,6 +109,15 @@ int journal_write_all(int fd, off_t offset, const uint8_t *bytes, size_t n)
 		done += (size_t)w;
 	}
 	return 0;
+}
+
+uint64_t journal_fs_room(int fd)
+{
+	struct statvfs st;
+
+	if (fstatvfs(fd, &st) != 0 || st.f_blocks == 0 || st.f_frsize == 0)
+		return UINT64_MAX;
+	return (uint64_t)(geteuid() == 0 ? st.f_bfree : st.f_bavail) * st.f_frsize;
 }
 
 /* --- reading --- */

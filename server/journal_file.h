@@ -81,6 +81,13 @@ void journal_buffer_free(struct journal_buffer *b);
  * system says why it stopped (ENOSPC, EIO, ...). 0 or -errno. */
 int journal_write_all(int fd, off_t offset, const uint8_t *bytes, size_t n);
 
+/* The bytes the primary may still write on the file system of `fd`: those
+ * free to everyone and, as root, those the file system keeps back for root
+ * (ext4's 5%), which root's appends take as well. UINT64_MAX where it
+ * cannot tell (fstatvfs fails, or the file system counts no blocks, as
+ * FUSE without statfs): a hint, not taken at its word. */
+uint64_t journal_fs_room(int fd);
+
 /* What a file's records leave live: per slot the last RULE record not
  * followed by its RULE_GONE, per meter the last METER record not followed
  * by its METER_GONE, the last epoch. Records are named by their offset in

@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -230,19 +229,16 @@ static int copy_damaged(struct server *s, const char *from, const char *to)
 {
 	static uint8_t buffer[64 << 10];
 	int in = openat(s->state_fd, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, err = 0;
-	struct statvfs vfs;
 	struct stat st;
 	off_t at = 0;
 
 	if (in < 0)
 		return -errno;
 	/* No room for it: said at once, not found by filling the disk each
-	 * second the rebuild tries again. A hint only: a file system that
-	 * counts no blocks (FUSE without statfs) is not taken at its word. */
+	 * second the rebuild tries again (a hint: journal_fs_room()). */
 	if (fstat(in, &st) != 0)
 		err = -errno;
-	else if (fstatvfs(in, &vfs) == 0 && vfs.f_blocks && vfs.f_frsize &&
-		 vfs.f_bavail < ((uint64_t)st.st_size + vfs.f_frsize - 1) / vfs.f_frsize)
+	else if (journal_fs_room(in) < (uint64_t)st.st_size)
 		err = -ENOSPC;
 	else if ((out = openat(s->state_fd, to,
 			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
