@@ -673,7 +673,12 @@ static void print(FILE *out, const struct server_config *cfg)
 }
 
 /* Defaults, the file, the command line, then what follows from them. */
-static int load(struct server_config *cfg, int argc, char **argv, struct command *cmd)
+/* Read the configuration: the file, then the command line over it. `again`:
+ * at a SIGHUP, the path the start read a --config file from (absolute: a
+ * daemon's working directory is / by then; the start read a relative one
+ * from where it was started), NULL at the start. */
+static int load(struct server_config *cfg, int argc, char **argv, struct command *cmd,
+		const char *again)
 {
 	int err;
 
@@ -693,12 +698,19 @@ static int load(struct server_config *cfg, int argc, char **argv, struct command
 		return 2;
 	}
 	if (cmd->config) {
-		if (strlen(cmd->config) >= sizeof(cfg->config_path))
+		char *absolute = again ? NULL : realpath(cmd->config, NULL);
+		const char *path = again ? again : absolute ? absolute : cmd->config;
+
+		if (strlen(path) >= sizeof(cfg->config_path)) {
+			say("--config %s: path too long", path);
+			free(absolute);
 			return 2;
-		snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", cmd->config);
+		}
+		snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", path);
+		free(absolute);
 		err = read_file(cfg, cfg->config_path);
 		if (err == -ENOENT)
-			say("--config %s: no such file", cmd->config);
+			say("--config %s: no such file", cfg->config_path);
 		if (err)
 			return 2;
 	} else if (!cmd->no_config) {
@@ -722,7 +734,7 @@ static int load(struct server_config *cfg, int argc, char **argv, struct command
 int config_load(struct server_config *cfg, int argc, char **argv)
 {
 	struct command cmd;
-	int rc = load(cfg, argc, argv, &cmd);
+	int rc = load(cfg, argc, argv, &cmd, NULL);
 
 	if (rc)
 		return rc;
@@ -737,9 +749,20 @@ int config_load(struct server_config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* systemd: the reload is over (READY=1), and what became of it. */
+static void notify_reload_done(const char *said)
+{
+	char state[sizeof(((struct server_config *)0)->config_path) + 128];
+
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=%s", said);
+	notify_systemd(state);
+}
+
 void config_reload(struct server *s)
 {
 	struct server_config *now = &s->config, *next = malloc(sizeof(*next));
+	const char *path = now->config_path[0] ? now->config_path : NULL;
+	char said[sizeof(now->config_path) + 96];
 	struct command cmd;
 	unsigned waiting = 0;
 	int rc;
@@ -750,13 +773,17 @@ void config_reload(struct server *s)
 	}
 	notify_systemd("RELOADING=1");
 	reloading = true;
-	rc = load(next, now->argc, now->argv, &cmd);
+	rc = load(next, now->argc, now->argv, &cmd, path);
 	reloading = false;
+	/* What became of it goes to the log, and to systemd's status line
+	 * (`systemctl status`) for whoever sent the signal. */
 	if (rc != 0) {
-		log_warnx("SIGHUP: the configuration %s does not read: nothing changed",
-			  now->config_path[0] ? now->config_path : "(command line)");
+		snprintf(said, sizeof(said),
+			 "SIGHUP: the configuration %s does not read: nothing changed",
+			 path ? path : "(command line)");
+		log_warnx("%s", said);
 		free(next);
-		notify_systemd("READY=1");
+		notify_reload_done(said);
 		return;
 	}
 	for (size_t i = 0; i < KEYS; i++) {
@@ -784,9 +811,10 @@ void config_reload(struct server *s)
 		log_warnx("SIGHUP: the instance name cannot change");
 	log_reopen(now->log_level);
 	loop_set_timer(s);
-	log_info("SIGHUP: configuration %s read again%s",
-		 now->config_path[0] ? now->config_path : "(command line only)",
+	snprintf(said, sizeof(said), "SIGHUP: configuration %s read again%s",
+		 path ? path : "(command line only)",
 		 waiting ? "; some changes wait for the next start" : "");
+	log_info("%s", said);
 	free(next);
-	notify_systemd("READY=1");
+	notify_reload_done(said);
 }

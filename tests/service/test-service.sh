@@ -14,9 +14,16 @@ dir=$(mktemp -d /tmp/mpflow-service-XXXXXX)
 primary=
 listener=
 
+# (Each step may fail without stopping the rest: under set -e a failed last
+# command of an && list ends the trap, and a daemon is no child to wait for.)
 cleanup() {
-	[ -n "$primary" ] && kill "$primary" 2>/dev/null && wait "$primary" 2>/dev/null
-	[ -n "$listener" ] && kill "$listener" 2>/dev/null
+	if [ -n "$primary" ]; then
+		kill "$primary" 2>/dev/null || true
+		wait "$primary" 2>/dev/null || true
+	fi
+	if [ -n "$listener" ]; then
+		kill "$listener" 2>/dev/null || true
+	fi
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -253,7 +260,34 @@ kill "$primary"
 wait "$primary" || fail "the primary did not stop cleanly"
 primary=
 grep -q STOPPING=1 "$dir/notify.log" || fail "no STOPPING=1"
+grep -q "^STATUS=SIGHUP: configuration $conf read again" "$dir/notify.log" ||
+	fail "no STATUS= after the reload"
 echo "ok - READY=1 once it serves, SIGHUP applies what it can and says what waits, STOPPING=1"
+
+# Started as a daemon with a relative --config: by the SIGHUP its working
+# directory is /, and the reload reads the file the start read (the code
+# before looked for it under /, and changed nothing).
+printf 'log-level = info\n' >"$dir/relative.conf"
+daemon=$(realpath "$mpflowd")
+(cd "$dir" && NOTIFY_SOCKET=$notify "$daemon" --config relative.conf --instance relative \
+	--runtime-dir "$dir" --state-dir "$dir" 2>"$dir/relative.err") ||
+	fail "the daemon did not start: $(cat "$dir/relative.err")"
+primary=$(cat "$dir/relative.pid")
+printf 'log-level = debug\n' >"$dir/relative.conf"
+kill -HUP "$primary"
+for _ in $(seq 100); do
+	grep -q "^STATUS=SIGHUP: .*relative.conf" "$dir/notify.log" && break
+	sleep 0.05
+done
+grep -q "^STATUS=SIGHUP: configuration $dir/relative.conf read again" "$dir/notify.log" ||
+	fail "a daemon's SIGHUP with a relative --config: $(grep STATUS "$dir/notify.log")"
+kill "$primary"
+for _ in $(seq 100); do
+	kill -0 "$primary" 2>/dev/null || break
+	sleep 0.05
+done
+primary=
+echo "ok - a daemon's SIGHUP reads the --config file its start read, given relative"
 
 # ---- the unit -------------------------------------------------------------------
 
