@@ -722,19 +722,24 @@ static int restore_rule(struct server *s, const uint8_t *record)
 	return err;
 }
 
-static void restore_meters(struct server *s)
+/* The journal's meters made again in the device: how many were. */
+static unsigned restore_meters(struct server *s)
 {
 	struct journal *j = &s->journal;
+	unsigned made = 0;
 
 	for (unsigned i = 0; i < j->n_meters; i++) {
 		struct mpf_flow_error error = {0};
 
-		if (meter_make(s, &j->meters[i], &error) != 0)
+		if (meter_make(s, &j->meters[i], &error) == 0)
+			made++;
+		else
 			log_warnx("journal %s: meter %u of port %u not restored (%s): kept in the "
 				  "journal",
 				  j->path, (uint32_t)j->meters[i].key,
 				  (unsigned)(j->meters[i].key >> 32), error.message);
 	}
+	return made;
 }
 
 int journal_lock(int fd)
@@ -797,6 +802,7 @@ int journal_open(struct server *s)
 	struct stat st;
 	uint64_t size;
 	bool read_only = false, fresh;
+	unsigned meters = 0; /* restored */
 	int fd, err = 0;
 
 	j->fd = j->name_fd = j->rebuild.fd = j->epoch_fd = -1;
@@ -881,7 +887,7 @@ int journal_open(struct server *s)
 			  (unsigned long long)(size - sc.good_end));
 		j->damaged = true;
 	}
-	restore_meters(s);
+	meters = restore_meters(s);
 	/* In the order they were made, not by slot: a later rule in a reused
 	 * slot would come back older, and win its ties (and take a smaller
 	 * testpmd number). */
@@ -969,10 +975,10 @@ int journal_open(struct server *s)
 		j->durable = j->end;
 	}
 	epoch_keep(s);
-	log_info("journal %s: %u persistent rule(s) and %u meter(s) restored, %u kept but not "
-		 "restored, epoch %u",
+	log_info("journal %s: %u persistent rule(s) and %u meter(s) restored, %u rule(s) and %u "
+		 "meter(s) kept but not restored, epoch %u",
 		 j->path, s->persistent_rules - (s->unrestored_rules - journal_orphans_live(j)),
-		 j->n_meters, s->unrestored_rules, j->epoch);
+		 meters, s->unrestored_rules, j->n_meters - meters, j->epoch);
 out:
 	if (fd >= 0)
 		close(fd);

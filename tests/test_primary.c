@@ -2017,6 +2017,48 @@ static void test_a_long_flush_is_waited_for_while_the_primary_lives(void **state
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/*
+ * A start keeps in the journal the meter objects its backend cannot make
+ * (verbs makes none) and says so in its line of what it restored: counted
+ * as kept, not as restored (an operator's test: a soft primary's meter,
+ * then a start on the verbs backend, said "1 meter(s) restored" after the
+ * line that said it was not). Where the tests' primary is the verbs one
+ * (mpflowd-fake-verbs, which has the soft backend too); skipped otherwise.
+ */
+static void test_a_meter_the_backend_cannot_make_is_counted_as_kept(void **state)
+{
+	const char *const soft[] = {"--backend", "soft", "--log-level", "info", NULL};
+	const char *const verbs[] = {"--log-level", "info", NULL};
+	const char *backend = getenv("MPFLOWD_BACKEND");
+	const struct mpf_meter_params params = {.cir = 1000, .cbs = 1500, .pir = 2000, .pbs = 3000};
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	char line[1024];
+	bool said = false;
+	FILE *log;
+
+	(void)state;
+	if (backend == NULL || strcmp(backend, "verbs") != 0)
+		skip();
+	assert_int_equal(primary_start(&p, soft), 0);
+	assert_int_equal(primary_connect(&p, "meters", &c), 0);
+	assert_int_equal(mpf_meter_create(c, 0, 5, &params, &error), 0);
+	mpf_disconnect(c);
+	assert_int_equal(primary_stop(&p), 0);
+	assert_int_equal(truncate(p.log, 0), 0);
+	assert_int_equal(primary_restart(&p, verbs), 0);
+	assert_int_equal(primary_stop(&p), 0);
+	log = fopen(p.log, "r");
+	assert_non_null(log);
+	while (fgets(line, sizeof(line), log))
+		said = said || strstr(line, "0 meter(s) restored, 0 rule(s) and 1 meter(s) kept "
+					    "but not restored") != NULL;
+	fclose(log);
+	assert_true(said);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2058,6 +2100,7 @@ int main(void)
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
 		T(test_a_timed_out_call_does_not_take_the_next_ones_answer),
 		cmocka_unit_test(test_a_long_flush_is_waited_for_while_the_primary_lives),
+		cmocka_unit_test(test_a_meter_the_backend_cannot_make_is_counted_as_kept),
 		T(test_sigterm_destroys_rules_and_removes_runtime_files),
 		T(test_one_client_shared_by_four_threads),
 		T(test_device_counters_and_errors_reach_the_client),
