@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * --listen: GET /metrics answered with the Prometheus text of a fresh
- * snapshot, served by libmicrohttpd so that no client can hold the others
+ * snapshot (shared by the requests that come while it is made:
+ * metrics_response()), served by libmicrohttpd so that no client can hold the others
  * up: a scraper must get its answer while another connection sends its
  * request a byte at a time (tests/tools/test-tools.sh checks it).
  *
@@ -50,6 +51,9 @@
 #define CONNECTIONS_MAX	  64			 /* ours */
 #define CONNECTIONS_HARD  (CONNECTIONS_MAX + 16) /* MHD's: never reached */
 #define EVICT_AT	  (CONNECTIONS_MAX - 8)
+/* Answers going out at once, at most: a new one closes the one that has
+ * been going out longest. Each holds its text (megabytes with --all). */
+#define ANSWERS_MAX 8
 
 /* A connection, from MHD's notice of it to its close. */
 struct http_conn {
@@ -69,6 +73,10 @@ struct http_server {
 	struct snapshot snaps[2];
 	unsigned current;
 	struct http_conn conns[CONNECTIONS_HARD]; /* MHD's thread only */
+	/* The last metrics answer, shared by the requests that come while it
+	 * is younger than it took to make (MHD counts its references). */
+	struct MHD_Response *metrics;
+	uint64_t metrics_at_ns, metrics_took_ns;
 };
 
 static uint64_t now_ns(void)
@@ -88,9 +96,9 @@ static struct http_conn *conn_of(struct MHD_Connection *connection)
 }
 
 /* Close the connection that has waited longest for its request, or, none
- * waiting, the one whose answer has been going out longest: its socket
- * shut down, MHD sees the end and lets it go. */
-static void evict_one(struct http_server *server)
+ * waiting (or `busy_only`), the one whose answer has been going out
+ * longest: its socket shut down, MHD sees the end and lets it go. */
+static void evict_one(struct http_server *server, bool busy_only)
 {
 	struct http_conn *oldest = NULL;
 	const union MHD_ConnectionInfo *info;
@@ -98,7 +106,7 @@ static void evict_one(struct http_server *server)
 	for (unsigned i = 0; i < CONNECTIONS_HARD; i++) {
 		struct http_conn *c = &server->conns[i];
 
-		if (!c->used || c->evicted)
+		if (!c->used || c->evicted || (busy_only && !c->busy))
 			continue;
 		if (oldest == NULL || (oldest->busy && !c->busy) ||
 		    (oldest->busy == c->busy && c->since_ns < oldest->since_ns))
@@ -134,7 +142,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 			open++, waiting += !c->busy;
 	}
 	if (open >= CONNECTIONS_MAX || waiting >= EVICT_AT)
-		evict_one(server);
+		evict_one(server, false);
 	if (slot != NULL) { /* MHD admits CONNECTIONS_HARD: there is one */
 		*slot = (struct http_conn){
 			.connection = connection, .since_ns = now_ns(), .used = true};
@@ -215,19 +223,18 @@ static char *metrics_text(struct http_server *server, size_t *length)
 	return body;
 }
 
-/* Queue `answer` on `connection`. */
-static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connection *connection,
-				   const struct http_answer *answer)
+/* `answer`'s response, with its headers; NULL if memory ran out. */
+static struct MHD_Response *response_for(struct http_server *server,
+					 const struct http_answer *answer)
 {
 	struct MHD_Response *response;
-	enum MHD_Result ret;
 
 	if (answer->metrics) {
 		size_t length = 0;
 		char *body = metrics_text(server, &length);
 
 		if (body == NULL)
-			return MHD_NO; /* out of memory: MHD closes the connection */
+			return NULL;
 		response = MHD_create_response_from_buffer(length, body, MHD_RESPMEM_MUST_FREE);
 		if (response == NULL)
 			free(body);
@@ -238,7 +245,7 @@ static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connec
 			answer->length, (void *)(uintptr_t)answer->body, MHD_RESPMEM_PERSISTENT);
 	}
 	if (response == NULL)
-		return MHD_NO;
+		return NULL;
 	/* One answer a connection: no pipelined requests piling answers up
 	 * on a reader that does not read. */
 	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, answer->content_type) !=
@@ -247,10 +254,58 @@ static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connec
 	    (answer->allow &&
 	     MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, answer->allow) != MHD_YES)) {
 		MHD_destroy_response(response);
-		return MHD_NO;
+		return NULL;
 	}
+	return response;
+}
+
+/*
+ * The metrics answer: the last one while it is younger than it took to
+ * make, else a new one. Requests that come together share one snapshot and
+ * one text: before, each made its own, and 64 connections asking for
+ * --all's 9.4 MB at 20,000 rules and reading nothing held 336 MB and kept
+ * a scraper waiting 16.9 s behind their snapshots (an attacker's test).
+ * With ANSWERS_MAX answers going out, the oldest goes first. A reference
+ * for the caller, or NULL.
+ */
+static struct MHD_Response *metrics_response(struct http_server *server,
+					     const struct http_answer *answer)
+{
+	uint64_t now = now_ns(), made;
+	unsigned busy = 0;
+
+	for (unsigned i = 0; i < CONNECTIONS_HARD; i++)
+		busy += server->conns[i].used && server->conns[i].busy && !server->conns[i].evicted;
+	if (busy >= ANSWERS_MAX)
+		evict_one(server, true);
+	if (server->metrics == NULL || now - server->metrics_at_ns > server->metrics_took_ns) {
+		struct MHD_Response *response = response_for(server, answer);
+
+		if (response == NULL)
+			return NULL;
+		made = now_ns();
+		if (server->metrics)
+			MHD_destroy_response(server->metrics); /* its connections keep theirs */
+		server->metrics = response;
+		server->metrics_at_ns = made;
+		server->metrics_took_ns = made - now;
+	}
+	return server->metrics;
+}
+
+/* Queue `answer` on `connection`. */
+static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connection *connection,
+				   const struct http_answer *answer)
+{
+	struct MHD_Response *response =
+		answer->metrics ? metrics_response(server, answer) : response_for(server, answer);
+	enum MHD_Result ret;
+
+	if (response == NULL)
+		return MHD_NO; /* out of memory: MHD closes the connection */
 	ret = MHD_queue_response(connection, answer->status, response);
-	MHD_destroy_response(response); /* MHD holds its own reference */
+	if (!answer->metrics)
+		MHD_destroy_response(response); /* MHD holds its own reference */
 	if (ret == MHD_YES) {
 		struct http_conn *c = conn_of(connection);
 
@@ -355,6 +410,8 @@ int http_serve(struct flowstat *fs, const char *address)
 	/* Joins MHD's thread, closes every connection and the listen socket:
 	 * after it, nothing else touches the snapshots. */
 	MHD_stop_daemon(daemon);
+	if (server.metrics)
+		MHD_destroy_response(server.metrics);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	snapshot_free(&server.snaps[0]);
 	snapshot_free(&server.snaps[1]);
