@@ -328,12 +328,34 @@ static char *trim(char *s)
 /* Read `path`: "key = value" lines, '#' comments, blank lines. A key may
  * stand once (source: once per port). 0, -ENOENT when the file does not
  * exist, or -EINVAL (said on stderr). */
+/* The next line of `f` into buf[size] (its newline dropped, NULs kept) and
+ * its length: 1; 0 at the end; -E2BIG for a line longer than size - 1.
+ * fgets() said neither where a NUL cut a line (its value then read short)
+ * nor how long a line was (a NUL made a short line "longer than" it). */
+static int next_line(FILE *f, char *buf, size_t size, size_t *length)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n + 1 >= size)
+			return -E2BIG;
+		buf[n++] = (char)c;
+	}
+	if (c == EOF && n == 0)
+		return 0;
+	buf[n] = '\0';
+	*length = n;
+	return 1;
+}
+
 static int read_file(struct server_config *cfg, const char *path)
 {
 	bool seen[KEYS] = {false}, port_seen[HWDRV_PORTS_MAX] = {false};
 	struct origin o = {.file = path};
 	char line[4096];
-	int err = 0;
+	size_t length;
+	int err = 0, got;
 	FILE *f = fopen(path, "re");
 
 	if (f == NULL) {
@@ -342,13 +364,19 @@ static int read_file(struct server_config *cfg, const char *path)
 		say("%s: %s", path, strerror(errno));
 		return -EINVAL;
 	}
-	while (!err && fgets(line, sizeof(line), f)) {
-		char *text, *eq, *name, *value, *hash;
+	while (!err && (got = next_line(f, line, sizeof(line), &length)) != 0) {
+		char *text, *eq, *name, *value, *hash, *nul;
 		const struct key *k;
 
 		o.line++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			say("%s:%u: a line longer than %zu bytes", path, o.line, sizeof(line) - 2);
+		if (got < 0) {
+			say("%s:%u: a line longer than %zu bytes", path, o.line, sizeof(line) - 1);
+			err = -EINVAL;
+			break;
+		}
+		if ((nul = memchr(line, '\0', length)) != NULL) {
+			say("%s:%u: a NUL byte at column %zu", path, o.line,
+			    (size_t)(nul - line) + 1);
 			err = -EINVAL;
 			break;
 		}

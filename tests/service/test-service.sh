@@ -120,7 +120,13 @@ printf 'queues = 2\nsource = 0=pcap:%s/none.pcap\n' "$dir" >"$dir/bad.conf"
 rc=$(status timeout -s TERM 5 "$mpflowd" --config "$dir/bad.conf" --runtime-dir "$dir" --state-dir "$dir" --foreground)
 [ "$rc" = 1 ] && grep -qF "$dir/bad.conf:2: source pcap:$dir/none.pcap: " "$dir/err" ||
 	fail "a source refused at the start: exit $rc, $(cat "$dir/err")"
-echo "ok - unknown keys, bad values, repeated keys, sources refused with file:line"
+# A NUL byte: refused where it is (the code before read the value cut at
+# it, or called a 17-byte line longer than 4094).
+printf 'ports = 2\nmax-rules = 8\0000\n' >"$dir/nul.conf"
+rc=$(status "$mpflowd" --config "$dir/nul.conf" --runtime-dir "$dir" --check-config)
+[ "$rc" = 2 ] && grep -q "nul.conf:2: a NUL byte at column 14" "$dir/err" ||
+	fail "a NUL in the file: exit $rc, $(cat "$dir/err")"
+echo "ok - unknown keys, bad values, repeated keys, NULs, sources refused with file:line"
 
 # --allow-group on a runtime directory that was there, 0700: the group
 # cannot reach the socket, and the start says so.
