@@ -87,15 +87,18 @@ int rule_parser_fail(struct rule_parser *p, unsigned token, const char *fmt, ...
 
 int rule_words_split(struct rule_words *w, const char *line, struct rule_parser *p)
 {
-	size_t length = strlen(line);
+	size_t length = strlen(line), text = length;
 	size_t i = 0;
 
 	w->line = line;
 	w->count = 0;
 	p->words = w;
 	p->at = 0;
-	if (length >= RULE_TEXT_LINE_MAX)
-		return rule_parser_fail(p, 0, "a line of %zu bytes, at most %u", length,
+	/* Its end of line (LF or CRLF, as a file's lines come) is not text. */
+	while (text > 0 && (line[text - 1] == '\n' || line[text - 1] == '\r'))
+		text--;
+	if (text >= RULE_TEXT_LINE_MAX)
+		return rule_parser_fail(p, 0, "a line of %zu bytes, at most %u", text,
 					RULE_TEXT_LINE_MAX - 1);
 	for (;;) {
 		size_t start;

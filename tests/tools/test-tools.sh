@@ -123,7 +123,20 @@ python3 -c "import json,sys; d=json.load(open('$dir/out')); assert d['errno']=='
 	fail "JSON refusal: $(cat "$dir/out")"
 rc=0; "$flowctl" --bogus list 0 2>/dev/null || rc=$?
 [ "$rc" -eq 2 ] || fail "an unknown option exits $rc, not 2"
-echo "ok - exit statuses 0/1/2, carets, JSON errors"
+# A file's control bytes are shown, not sent to the terminal (an escape
+# sequence would set its title, clear it...), and a long line is shown
+# around its error only (the code before echoed a mebibyte, its caret a
+# write a byte).
+printf 'create 0 ingress pattern \033]0;PWNED\007eth / end actions drop / end\n' >"$dir/escape.txt"
+rc=0; "$flowctl" -f "$dir/escape.txt" 2>"$dir/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -qF "unknown item '\033]0;PWNED\aeth'" "$dir/err" &&
+	! grep -q "$(printf '\033')" "$dir/err" || fail "a control byte reached the terminal: $(cat -v "$dir/err")"
+python3 -c "import sys; sys.stdout.write('list 0 ' + 'a' * 1000000 + '\n')" >"$dir/long.txt"
+rc=0; "$flowctl" -f "$dir/long.txt" 2>"$dir/err" || rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -c <"$dir/err")" -lt 1024 ] &&
+	grep -q "a line of 1000007 bytes, at most 8191" "$dir/err" && grep -q '^  \.\.\.a*$' "$dir/err" ||
+	fail "a long line's error: $(wc -c <"$dir/err") bytes"
+echo "ok - exit statuses 0/1/2, carets, JSON errors, control bytes shown, long lines cut"
 
 # The primary's own consistency audit.
 "$flowctl" audit | grep -q "^Consistent: [0-9][0-9]* rules checked$" || fail "flowctl audit"

@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* strvisx() only; strnvis() would be NetBSD's (libbsd's next default). */
+#define LIBBSD_NETBSD_VIS
+#include <bsd/vis.h>
+
 #include "tools/common/json.h"
 #include "shm/rule/rule.h"
 #include "tools/flowctl/flowctl.h"
@@ -66,28 +70,56 @@ static int monitor(struct flowctl *f, struct mpf_monitor **out)
 /* ------------------------------------------------------------------------ */
 
 /* The line with a caret under token `t` (none when t < 0). */
+/* Bytes of a line shown on either side of the token a caret points at, and
+ * of the token itself: a line may be a mebibyte long. */
+#define CARET_CONTEXT 64u
+
+/* `n` bytes of `text` as a terminal should show them: control bytes and
+ * backslashes in C style (vis(3)), so that a hostile file's escape
+ * sequences are shown, not obeyed; tabs kept. Into out[4 * n + 1]. */
+static void shown(char *out, const char *text, size_t n)
+{
+	strvisx(out, text, n, VIS_CSTYLE | VIS_OCTAL);
+}
+
+/* A message that may quote the input (a token, a rule's text), shown. */
+static const char *shown_message(const char *message, char out[4 * MPF_FLOW_ERROR_MESSAGE_MAX + 1])
+{
+	shown(out, message, strnlen(message, MPF_FLOW_ERROR_MESSAGE_MAX - 1));
+	return out;
+}
+
+/* The line, or the part of it around token `t` (-1: none; past the last:
+ * the line's end), and under it a caret at the token. */
 static void caret(const char *line, const struct grammar_command *cmd, int t)
 {
-	size_t length = strcspn(line, "\r\n");
-	unsigned column, width;
+	static char before[4 * CARET_CONTEXT + 1], at[4 * 2 * CARET_CONTEXT + 1];
+	static char token[4 * CARET_CONTEXT + 1], marks[2 * 4 * CARET_CONTEXT + 8];
+	size_t length = strcspn(line, "\r\n"), column = 0, width = 1, from, to, m = 0;
 
-	fprintf(stderr, "  %.*s\n", (int)length, line);
-	if (t < 0)
-		return;
-	if ((unsigned)t < cmd->words.count) {
+	if (t >= 0 && (unsigned)t < cmd->words.count) {
 		column = cmd->words.tokens[t].column;
 		width = cmd->words.tokens[t].length;
-	} else {
-		column = (unsigned)length;
-		width = 1;
+	} else if (t >= 0) {
+		column = length;
 	}
-	fprintf(stderr, "  ");
-	for (unsigned i = 0; i < column; i++)
-		fputc(line[i] == '\t' ? '\t' : ' ', stderr);
-	fputc('^', stderr);
-	for (unsigned i = 1; i < width; i++)
-		fputc('~', stderr);
-	fputc('\n', stderr);
+	column = column < length ? column : length;
+	width = width < CARET_CONTEXT ? width : CARET_CONTEXT;
+	from = column > CARET_CONTEXT ? column - CARET_CONTEXT : 0;
+	to = length - column > width + CARET_CONTEXT ? column + width + CARET_CONTEXT : length;
+	shown(before, line + from, column - from);
+	shown(at, line + column, to - column);
+	fprintf(stderr, "  %s%s%s%s\n", from ? "..." : "", before, at, to < length ? "..." : "");
+	if (t < 0)
+		return;
+	for (const char *c = before; *c; c++)
+		marks[m++] = *c == '\t' ? '\t' : ' ';
+	shown(token, line + column, width); /* as wide as it is shown */
+	marks[m++] = '^';
+	for (size_t i = 1; i < strlen(token); i++)
+		marks[m++] = '~';
+	marks[m] = '\0';
+	fprintf(stderr, "  %s%s\n", from ? "   " : "", marks);
 }
 
 static void json_head(unsigned line_number, const struct grammar_command *cmd)
@@ -107,6 +139,8 @@ static void json_column(const struct grammar_command *cmd, int t)
 void flowctl_report_syntax(const struct flowctl *f, const char *line, unsigned line_number,
 			   const struct grammar_command *cmd, const struct grammar_error *error)
 {
+	char said[4 * MPF_FLOW_ERROR_MESSAGE_MAX + 1];
+
 	if (f->json) {
 		json_head(line_number, cmd);
 		printf(",\"status\":\"usage\",\"message\":");
@@ -115,9 +149,10 @@ void flowctl_report_syntax(const struct flowctl *f, const char *line, unsigned l
 		printf("}\n");
 	}
 	if (line_number)
-		fprintf(stderr, "flowctl: line %u: %s\n", line_number, error->message);
+		fprintf(stderr, "flowctl: line %u: %s\n", line_number,
+			shown_message(error->message, said));
 	else
-		fprintf(stderr, "flowctl: %s\n", error->message);
+		fprintf(stderr, "flowctl: %s\n", shown_message(error->message, said));
 	caret(line, cmd, error->token);
 }
 
@@ -126,6 +161,7 @@ void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned 
 			    const struct mpf_flow_error *error)
 {
 	const char *type = mpf_flow_error_type_name(error->type);
+	char said[4 * MPF_FLOW_ERROR_MESSAGE_MAX + 1];
 
 	if (f->json) {
 		json_head(line_number, cmd);
@@ -144,7 +180,7 @@ void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned 
 		strerrorname_np(-err) ? strerrorname_np(-err) : "?", type ? type : "?");
 	if (error->cause >= 0)
 		fprintf(stderr, " %d", (int)error->cause);
-	fprintf(stderr, "): %s\n", error->message);
+	fprintf(stderr, "): %s\n", shown_message(error->message, said));
 	caret(line, cmd, t);
 }
 
