@@ -1354,7 +1354,7 @@ static void fill(const char *dir, const char *name)
 
 /*
  * ext4 keeps 5% of its blocks back for root, and a root primary's appends
- * take them: its compactions must count them as room. An 8 MiB ext4 image
+ * take them: its compactions must count them as room. A 16 MiB ext4 image
  * (root, where a loop device can be had), 1,000 persistent rules, then the
  * space free to users taken by another file; then 20 rounds of a flush and
  * 1,000 creates: every create succeeds, compactions run, and a restart
@@ -1382,7 +1382,7 @@ static void test_a_root_primary_compacts_into_ext4s_root_reserve(void **state)
 	snprintf(dir, sizeof(dir), "%s/state", p.dir);
 	snprintf(image, sizeof(image), "%s/ext4.img", p.dir);
 	snprintf(command, sizeof(command),
-		 "truncate -s 8M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1 && "
+		 "truncate -s 16M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1 && "
 		 "mount -o loop '%s' '%s'",
 		 image, image, image, dir);
 	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || system(command) != 0) {
@@ -1406,7 +1406,8 @@ static void test_a_root_primary_compacts_into_ext4s_root_reserve(void **state)
 	assert_true(vfs.f_bfree * vfs.f_frsize >= (256u << 10));
 
 	for (uint32_t round = 1; round <= 20; round++) {
-		assert_true(mpf_flow_flush_persistent(c, 0, &error) >= 0);
+		if (mpf_flow_flush_persistent(c, 0, &error) < 0)
+			fail_msg("round %u: flush: %s", round, error.message);
 		assert_int_equal(sample_rules_load(c, round * 1000, 1000, PERSISTENT), 0);
 	}
 	assert_true(log_says(&p, "compacted beside the loop"));
