@@ -94,6 +94,14 @@ static int default_port_stats_reset(struct hwdrv *dev, uint16_t port, struct mpf
 	return unsupported(dev, "port statistics", error);
 }
 
+/* A backend whose reset is done when it returns waits for nothing. */
+static int default_port_stats_reset_done(struct hwdrv *dev, uint16_t port,
+					 struct mpf_flow_error *error)
+{
+	(void)dev, (void)port, (void)error;
+	return 0;
+}
+
 static int default_event_fd(struct hwdrv *dev)
 {
 	(void)dev;
@@ -204,6 +212,8 @@ int hwdrv_open(struct hwdrv *dev, const char *name, const struct hwdrv_config *c
 		dev->ops.isolate = default_isolate;
 	if (!dev->ops.port_stats_reset)
 		dev->ops.port_stats_reset = default_port_stats_reset;
+	if (!dev->ops.port_stats_reset_done)
+		dev->ops.port_stats_reset_done = default_port_stats_reset_done;
 	if (!dev->ops.event_fd)
 		dev->ops.event_fd = default_event_fd;
 	if (!dev->ops.service)

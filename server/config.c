@@ -325,9 +325,6 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Read `path`: "key = value" lines, '#' comments, blank lines. A key may
- * stand once (source: once per port). 0, -ENOENT when the file does not
- * exist, or -EINVAL (said on stderr). */
 /* The next line of `f` into buf[size] (its newline dropped, NULs kept) and
  * its length: 1; 0 at the end; -E2BIG for a line longer than size - 1.
  * fgets() said neither where a NUL cut a line (its value then read short)
@@ -349,6 +346,9 @@ static int next_line(FILE *f, char *buf, size_t size, size_t *length)
 	return 1;
 }
 
+/* Read `path`: "key = value" lines, '#' comments, blank lines. A key may
+ * stand once (source: once per port). 0, -ENOENT when the file does not
+ * exist, or -EINVAL (said on stderr). */
 static int read_file(struct server_config *cfg, const char *path)
 {
 	bool seen[KEYS] = {false}, port_seen[HWDRV_PORTS_MAX] = {false};
@@ -726,16 +726,23 @@ static int load(struct server_config *cfg, int argc, char **argv, struct command
 		return 2;
 	}
 	if (cmd->config) {
-		char *absolute = again ? NULL : realpath(cmd->config, NULL);
-		const char *path = again ? again : absolute ? absolute : cmd->config;
+		/* A relative path made absolute as it is (no link resolved: a
+		 * link the operator points elsewhere is read anew). */
+		char here[PATH_MAX] = "";
+		int n;
 
-		if (strlen(path) >= sizeof(cfg->config_path)) {
-			say("--config %s: path too long", path);
-			free(absolute);
+		if (again)
+			n = snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", again);
+		else if (cmd->config[0] != '/' && getcwd(here, sizeof(here)) == NULL)
+			n = -1;
+		else
+			n = snprintf(cfg->config_path, sizeof(cfg->config_path), "%s%s%s", here,
+				     here[0] ? "/" : "", cmd->config);
+		if (n < 0 || (size_t)n >= sizeof(cfg->config_path)) {
+			say("--config %s: its path is too long, or the working directory unknown",
+			    cmd->config);
 			return 2;
 		}
-		snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", path);
-		free(absolute);
 		err = read_file(cfg, cfg->config_path);
 		if (err == -ENOENT)
 			say("--config %s: no such file", cfg->config_path);

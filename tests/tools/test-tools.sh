@@ -601,7 +601,7 @@ kill -TERM "$listener"
 wait "$listener" || fail "flowstat --listen --all exited badly on SIGTERM"
 listener=
 "$flowctl" flush 1 >/dev/null || fail "flush of port 1"
-echo "ok - flowstat --listen --all: unread answers share their text, 8 go out at most"
+echo "ok - flowstat --listen --all: unread answers share their text, 8 texts go out at most"
 
 # ---- a journal that refuses persistent requests ------------------------------
 

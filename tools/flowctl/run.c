@@ -114,7 +114,9 @@ static void caret(const char *line, const struct grammar_command *cmd, int t)
 		return;
 	for (const char *c = before; *c; c++)
 		marks[m++] = *c == '\t' ? '\t' : ' ';
-	shown(token, line + column, width); /* as wide as it is shown */
+	/* As wide as it is shown; past the line's end, one caret. */
+	shown(token, line + column,
+	      column < length ? (width < length - column ? width : length - column) : 0);
 	marks[m++] = '^';
 	for (size_t i = 1; i < strlen(token); i++)
 		marks[m++] = '~';

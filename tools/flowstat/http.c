@@ -51,14 +51,16 @@
 #define CONNECTIONS_MAX	  64			 /* ours */
 #define CONNECTIONS_HARD  (CONNECTIONS_MAX + 16) /* MHD's: never reached */
 #define EVICT_AT	  (CONNECTIONS_MAX - 8)
-/* Answers going out at once, at most: a new one closes the one that has
- * been going out longest. Each holds its text (megabytes with --all). */
-#define ANSWERS_MAX 8
+/* Texts going out at once, at most: a new one closes the connections that
+ * read the oldest. Each holds its text (megabytes with --all); the
+ * connections that share one cost nothing more. */
+#define TEXTS_MAX 8
 
 /* A connection, from MHD's notice of it to its close. */
 struct http_conn {
 	struct MHD_Connection *connection;
 	uint64_t since_ns; /* waiting for its request, or (busy) answered */
+	uint64_t text;	   /* busy: the metrics text it reads (its number); 0: none */
 	bool used, busy;   /* busy: its answer is queued, going out */
 	bool evicted;
 };
@@ -77,6 +79,7 @@ struct http_server {
 	 * is younger than it took to make (MHD counts its references). */
 	struct MHD_Response *metrics;
 	uint64_t metrics_at_ns, metrics_took_ns;
+	uint64_t texts; /* made so far: the last one's number */
 };
 
 static uint64_t now_ns(void)
@@ -95,29 +98,34 @@ static struct http_conn *conn_of(struct MHD_Connection *connection)
 	return info ? info->socket_context : NULL;
 }
 
+/* Close `c`: its socket shut down, MHD sees the end and lets it go. */
+static void evict(struct http_conn *c)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (info != NULL)
+		shutdown(info->connect_fd, SHUT_RDWR);
+	c->evicted = true;
+}
+
 /* Close the connection that has waited longest for its request, or, none
- * waiting (or `busy_only`), the one whose answer has been going out
- * longest: its socket shut down, MHD sees the end and lets it go. */
-static void evict_one(struct http_server *server, bool busy_only)
+ * waiting, the one whose answer has been going out longest. */
+static void evict_one(struct http_server *server)
 {
 	struct http_conn *oldest = NULL;
-	const union MHD_ConnectionInfo *info;
 
 	for (unsigned i = 0; i < CONNECTIONS_HARD; i++) {
 		struct http_conn *c = &server->conns[i];
 
-		if (!c->used || c->evicted || (busy_only && !c->busy))
+		if (!c->used || c->evicted)
 			continue;
 		if (oldest == NULL || (oldest->busy && !c->busy) ||
 		    (oldest->busy == c->busy && c->since_ns < oldest->since_ns))
 			oldest = c;
 	}
-	if (oldest == NULL)
-		return;
-	info = MHD_get_connection_info(oldest->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (info != NULL)
-		shutdown(info->connect_fd, SHUT_RDWR);
-	oldest->evicted = true;
+	if (oldest != NULL)
+		evict(oldest);
 }
 
 /* MHD's notice of a connection's start and close. */
@@ -142,7 +150,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 			open++, waiting += !c->busy;
 	}
 	if (open >= CONNECTIONS_MAX || waiting >= EVICT_AT)
-		evict_one(server, false);
+		evict_one(server);
 	if (slot != NULL) { /* MHD admits CONNECTIONS_HARD: there is one */
 		*slot = (struct http_conn){
 			.connection = connection, .since_ns = now_ns(), .used = true};
@@ -260,25 +268,42 @@ static struct MHD_Response *response_for(struct http_server *server,
 }
 
 /*
- * The metrics answer: the last one while it is younger than it took to
- * make, else a new one. Requests that come together share one snapshot and
- * one text: before, each made its own, and 64 connections asking for
- * --all's 9.4 MB at 20,000 rules and reading nothing held 336 MB and kept
- * a scraper waiting 16.9 s behind their snapshots (an attacker's test).
- * With ANSWERS_MAX answers going out, the oldest goes first. A reference
- * for the caller, or NULL.
+ * The metrics answer, borrowed (the server keeps its reference): the last
+ * one while it is younger than it took to make, else a new one. Requests
+ * that come together share one snapshot and one text: before, each made
+ * its own, and 64 connections asking for --all's 9.4 MB at 20,000 rules
+ * and reading nothing held 336 MB and kept a scraper waiting 16.9 s behind
+ * their snapshots (an attacker's test). A new text beside TEXTS_MAX going
+ * out closes the connections reading the oldest; those sharing a text
+ * cost nothing, and are never closed for it.
  */
 static struct MHD_Response *metrics_response(struct http_server *server,
 					     const struct http_answer *answer)
 {
-	uint64_t now = now_ns(), made;
-	unsigned busy = 0;
+	uint64_t now = now_ns(), made, oldest = 0;
+	unsigned texts = 0;
 
-	for (unsigned i = 0; i < CONNECTIONS_HARD; i++)
-		busy += server->conns[i].used && server->conns[i].busy && !server->conns[i].evicted;
-	if (busy >= ANSWERS_MAX)
-		evict_one(server, true);
-	if (server->metrics == NULL || now - server->metrics_at_ns > server->metrics_took_ns) {
+	if (server->metrics != NULL && now - server->metrics_at_ns <= server->metrics_took_ns)
+		return server->metrics;
+	for (uint64_t t = server->texts; t > 0 && t + TEXTS_MAX > server->texts; t--)
+		for (unsigned i = 0; i < CONNECTIONS_HARD; i++) {
+			const struct http_conn *c = &server->conns[i];
+
+			if (c->used && c->busy && !c->evicted && c->text == t) {
+				texts++, oldest = t;
+				break;
+			}
+		}
+	for (unsigned i = 0; i < CONNECTIONS_HARD; i++) {
+		struct http_conn *c = &server->conns[i];
+
+		/* Older than the TEXTS_MAX - 1 kept, or the oldest of them. */
+		if (c->used && c->busy && !c->evicted && c->text &&
+		    (c->text + TEXTS_MAX <= server->texts ||
+		     (texts >= TEXTS_MAX - 1 && c->text == oldest)))
+			evict(c);
+	}
+	{
 		struct MHD_Response *response = response_for(server, answer);
 
 		if (response == NULL)
@@ -289,6 +314,7 @@ static struct MHD_Response *metrics_response(struct http_server *server,
 		server->metrics = response;
 		server->metrics_at_ns = made;
 		server->metrics_took_ns = made - now;
+		server->texts++;
 	}
 	return server->metrics;
 }
@@ -312,6 +338,7 @@ static enum MHD_Result answer_with(struct http_server *server, struct MHD_Connec
 		if (c != NULL) { /* answered: evicted only if nothing waits */
 			c->busy = true;
 			c->since_ns = now_ns();
+			c->text = answer->metrics ? server->texts : 0;
 		}
 	}
 	return ret;
