@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "server/crc32c.h"
@@ -114,10 +116,24 @@ int journal_write_all(int fd, off_t offset, const uint8_t *bytes, size_t n)
 uint64_t journal_fs_room(int fd)
 {
 	struct statvfs st;
+	struct statfs fs;
+	uint64_t blocks;
 
 	if (fstatvfs(fd, &st) != 0 || st.f_blocks == 0 || st.f_frsize == 0)
 		return UINT64_MAX;
-	return (uint64_t)(geteuid() == 0 ? st.f_bfree : st.f_bavail) * st.f_frsize;
+	blocks = st.f_bavail;
+	if (geteuid() == 0) {
+		/* ext2/3/4 also keep back what not even root may take
+		 * (s_resv_clusters: 2% of the blocks, 4,096 at most), which
+		 * f_bfree counts: 327 KB of a 16 MiB file system. */
+		uint64_t kept = fstatfs(fd, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC
+					? (st.f_blocks / 50 < 4096 ? st.f_blocks / 50 : 4096)
+					: 0;
+
+		if (st.f_bfree > kept && st.f_bfree - kept > blocks)
+			blocks = st.f_bfree - kept;
+	}
+	return blocks * st.f_frsize;
 }
 
 /* --- reading --- */

@@ -83,7 +83,8 @@ int journal_write_all(int fd, off_t offset, const uint8_t *bytes, size_t n);
 
 /* The bytes the primary may still write on the file system of `fd`: those
  * free to everyone and, as root, those the file system keeps back for root
- * (ext4's 5%), which root's appends take as well. UINT64_MAX where it
+ * (ext4's 5%, less the 2% it keeps from root too), which root's appends
+ * take as well. UINT64_MAX where it
  * cannot tell (fstatvfs fails, or the file system counts no blocks, as
  * FUSE without statfs): a hint, not taken at its word. */
 uint64_t journal_fs_room(int fd);

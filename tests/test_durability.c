@@ -1356,7 +1356,7 @@ static void fill(const char *dir, const char *name)
 
 /*
  * ext4 keeps 5% of its blocks back for root, and a root primary's appends
- * take them: its compactions must count them as room. A 16 MiB ext4 image
+ * take them: its compactions must count them as room. A 32 MiB ext4 image
  * (root, where a loop device can be had), 1,000 persistent rules, then the
  * space free to users taken by another file; then 20 rounds of a flush and
  * 1,000 creates: every create succeeds, compactions run, and a restart
@@ -1384,7 +1384,7 @@ static void test_a_root_primary_compacts_into_ext4s_root_reserve(void **state)
 	snprintf(dir, sizeof(dir), "%s/state", p.dir);
 	snprintf(image, sizeof(image), "%s/ext4.img", p.dir);
 	snprintf(command, sizeof(command),
-		 "truncate -s 16M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1 && "
+		 "truncate -s 32M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1 && "
 		 "mount -o loop '%s' '%s'",
 		 image, image, image, dir);
 	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || system(command) != 0) {
