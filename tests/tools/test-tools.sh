@@ -567,9 +567,15 @@ for i in $(seq 0 7999); do
 done >"$dir/many.txt"
 "$flowctl" -f "$dir/many.txt" >/dev/null || fail "8,000 rules on port 1"
 start_listener --all
-timeout 60 python3 - "$port" "$listener" <<'EOF' || fail "48 unread --all answers were held whole"
+# A sanitizer's shadow memory grows with what the process touches: there,
+# the bound is not what flowstat holds.
+shadowed=0
+if ldd "$flowstat" 2>/dev/null | grep -q 'lib[at]san'; then
+	shadowed=1
+fi
+timeout 60 python3 - "$port" "$listener" "$shadowed" <<'EOF' || fail "48 unread --all answers were held whole"
 import socket, sys, time, urllib.request
-port, pid = int(sys.argv[1]), int(sys.argv[2])
+port, pid, shadowed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 def rss():
     with open("/proc/%d/status" % pid) as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) * 1024
@@ -593,7 +599,7 @@ with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as
 for s in held:
     s.close()
 # 8 answers going out and the shared one, at most.
-if grown > 10 * text:
+if grown > 10 * text and not shadowed:
     sys.exit("flowstat grew %d bytes for 48 unread answers of %d" % (grown, text))
 print("48 unread --all answers: flowstat grew %.1f MB, %.1f texts" % (grown / 1e6, grown / text))
 EOF
