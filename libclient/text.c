@@ -20,13 +20,14 @@ struct mpf_flow_parsed {
 
 int mpf_flow_parse(const char *text, struct mpf_flow_parsed **out, struct mpf_flow_error *error)
 {
-	size_t length = strnlen(text, RULE_TEXT_LINE_MAX);
+	/* Room for a line end after the longest text: it is not counted. */
+	size_t length = strnlen(text, RULE_TEXT_LINE_MAX + 2);
 	struct mpf_flow_parsed *parsed;
 	struct rule_parser p;
 	int err;
 
 	*out = NULL;
-	if (length == RULE_TEXT_LINE_MAX)
+	if (rule_line_text_length(text, length) >= RULE_TEXT_LINE_MAX)
 		return flow_error_set(error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				      RULE_TEXT_LINE_MAX, "a rule of more than %u bytes",
 				      RULE_TEXT_LINE_MAX - 1);

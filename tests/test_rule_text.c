@@ -89,6 +89,38 @@ static void test_a_refusal_points_at_its_word(void **state)
 	}
 }
 
+/* At most 8191 bytes of text, as a file's line or on its own: the line end
+ * (LF or CRLF) a file's line keeps counts toward nothing. */
+static void test_the_length_limit_leaves_out_the_line_end(void **state)
+{
+	static const char rule[] = "ingress pattern eth / end actions drop / end";
+	static const char *const ends[] = {"", "\n", "\r\n"};
+	char text[8192 + 3];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		struct mpf_flow_parsed *parsed;
+		struct mpf_flow_error error;
+
+		/* 8191 bytes: the rule, then spaces. */
+		memset(text, ' ', 8191);
+		memcpy(text, rule, strlen(rule));
+		strcpy(text + 8191, ends[i]);
+		assert_int_equal(mpf_flow_parse(text, &parsed, &error), 0);
+		assert_int_equal(mpf_flow_parsed_actions(parsed)[0].type,
+				 MPF_FLOW_ACTION_TYPE_DROP);
+		mpf_flow_parsed_free(parsed);
+
+		/* 8192 bytes: refused, whatever ends it. */
+		memset(text, ' ', 8192);
+		memcpy(text, rule, strlen(rule));
+		strcpy(text + 8192, ends[i]);
+		assert_int_equal(mpf_flow_parse(text, &parsed, &error), -EINVAL);
+		assert_int_equal(error.cause, 8192);
+		assert_non_null(strstr(error.message, "more than 8191 bytes"));
+	}
+}
+
 /* The parsed rule is what an application hands mpf_flow_create(). */
 static void test_a_parsed_rule_is_the_api_s_rule(void **state)
 {
@@ -130,6 +162,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_corpus_rule_prints_as_itself),
 		cmocka_unit_test(test_a_refusal_points_at_its_word),
+		cmocka_unit_test(test_the_length_limit_leaves_out_the_line_end),
 		cmocka_unit_test(test_a_parsed_rule_is_the_api_s_rule),
 	};
 

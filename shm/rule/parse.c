@@ -85,18 +85,22 @@ int rule_parser_fail(struct rule_parser *p, unsigned token, const char *fmt, ...
 	return -EINVAL;
 }
 
+size_t rule_line_text_length(const char *line, size_t length)
+{
+	while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
+		length--;
+	return length;
+}
+
 int rule_words_split(struct rule_words *w, const char *line, struct rule_parser *p)
 {
-	size_t length = strlen(line), text = length;
+	size_t length = strlen(line), text = rule_line_text_length(line, length);
 	size_t i = 0;
 
 	w->line = line;
 	w->count = 0;
 	p->words = w;
 	p->at = 0;
-	/* Its end of line (LF or CRLF, as a file's lines come) is not text. */
-	while (text > 0 && (line[text - 1] == '\n' || line[text - 1] == '\r'))
-		text--;
 	if (text >= RULE_TEXT_LINE_MAX)
 		return rule_parser_fail(p, 0, "a line of %zu bytes, at most %u", text,
 					RULE_TEXT_LINE_MAX - 1);

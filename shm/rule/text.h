@@ -75,6 +75,10 @@ struct rule_text {
 	uint8_t rss_key[MPF_FLOW_RSS_KEY_MAX];
 };
 
+/* The length of a line's text: `length` bytes less its end of line (LF or
+ * CRLF, as a file's lines come), which counts toward no limit. */
+size_t rule_line_text_length(const char *line, size_t length);
+
 /* Split `line` into words ("#" starts a comment). 0, or -EINVAL with the
  * parser's error set (a line or word count beyond the limits). */
 int rule_words_split(struct rule_words *words, const char *line, struct rule_parser *p);
