@@ -39,3 +39,32 @@ for depth in 1 16 64 256; do
 		"$(echo "$rate $baseline" | awk '{ printf "%.1f", $1 / $2 }')"
 	"$build/tools/flowctl" flush 0 >/dev/null
 done
+
+# Destroys: a rule named by testpmd's number costs flowctl its handle first
+# (numbers.c: one walk of the directory, then an index); the baseline names
+# it by handle. The same file's rules, loaded again; every 50th rule each
+# way, one line at a time (a destroy by number waits for what is in flight).
+"$build/tools/flowctl" --depth 256 -f "$dir/rules.txt" 2>"$dir/summary" ||
+	{ cat "$dir/summary" >&2; exit 1; }
+"$build/tools/flowctl" --json list 0 | python3 -c "
+import json, sys
+rules = json.load(sys.stdin)['rules']
+with open('$dir/by-handle.txt', 'w') as h, open('$dir/by-number.txt', 'w') as n:
+    for r in rules:
+        if r['id'] % 50 == 0:
+            h.write('destroy 0 rule %s\n' % r['rule'])
+        elif r['id'] % 50 == 25:
+            n.write('destroy 0 rule %d\n' % r['id'])
+"
+baseline=
+printf '\n%-10s %12s %10s %8s\n' destroy rules/s seconds x
+for by in handle number; do
+	"$build/tools/flowctl" -f "$dir/by-$by.txt" 2>"$dir/summary" ||
+		{ cat "$dir/summary" >&2; exit 1; }
+	seconds=$(sed -n 's/.* commands in \([0-9.]*\) s .*/\1/p' "$dir/summary")
+	count=$(wc -l <"$dir/by-$by.txt")
+	rate=$(echo "$count $seconds" | awk '{ printf "%.0f", $1 / $2 }')
+	[ -n "$baseline" ] || baseline=$rate
+	printf '%-10s %12s %10s %8s\n' "by $by" "$rate" "$seconds" \
+		"$(echo "$rate $baseline" | awk '{ printf "%.2f", $1 / $2 }')"
+done

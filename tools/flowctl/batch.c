@@ -58,7 +58,11 @@ struct batch {
 	unsigned done, failed;
 	bool usage_error, stop;
 	unsigned inflight;
-	unsigned destroys_inflight;	/* of `inflight`: a create waits for them */
+	unsigned destroys_inflight; /* of `inflight`: a create waits for them */
+	/* Their handles, in the order sent (completions come in that order):
+	 * a ring of `depth` from dying[dying_head]. */
+	uint64_t *dying;
+	unsigned dying_head;
 	unsigned unanswered;		/* in flight when the primary went: done or not */
 	struct grammar_command *report; /* re-parsed lines for carets */
 	/* progress */
@@ -330,12 +334,18 @@ static void completed(struct batch *b, const struct mpf_completion *c)
 	struct grammar_error syntax;
 
 	b->inflight--;
-	if (l->verb == GRAMMAR_DESTROY)
+	if (l->verb == GRAMMAR_DESTROY) {
 		b->destroys_inflight--;
+		b->dying_head = (b->dying_head + 1) % b->f->depth;
+	}
 	if (c->status == 0) {
-		if (l->verb == GRAMMAR_CREATE && b->f->json) {
-			flowctl_report_rule(b->f, l->number, GRAMMAR_CREATE, c->handle,
-					    flowctl_number(b->client, c->handle), true);
+		if (l->verb == GRAMMAR_CREATE && (b->f->json || b->f->numbers != NULL)) {
+			/* Its number: JSON says it, the index learns it. */
+			int64_t number = flowctl_number(b->f, b->client, c->handle);
+
+			if (b->f->json)
+				flowctl_report_rule(b->f, l->number, GRAMMAR_CREATE, c->handle,
+						    number, true);
 		} else if (l->verb == GRAMMAR_DESTROY && b->f->json &&
 			   grammar_parse(l->text, b->report, &syntax) == 0) {
 			/* Named as the line named it: a number, or a handle. */
@@ -407,11 +417,48 @@ static int submit(struct batch *b, const struct grammar_command *cmd, size_t ind
 		if (err)
 			return err;
 	}
-	if (!err) {
-		b->inflight++;
-		b->destroys_inflight += cmd->verb == GRAMMAR_DESTROY;
-	}
+	if (!err && cmd->verb == GRAMMAR_DESTROY)
+		b->dying[(b->dying_head + b->destroys_inflight++) % b->f->depth] = cmd->handles[k];
+	b->inflight += !err;
 	return err;
+}
+
+/* Whether a destroy of `handle` is in flight. */
+static bool dying(const struct batch *b, uint64_t handle)
+{
+	for (unsigned i = 0; i < b->destroys_inflight; i++)
+		if (b->dying[(b->dying_head + i) % b->f->depth] == handle)
+			return true;
+	return false;
+}
+
+/* The handles of a destroy's ids, as the script run line by line finds
+ * them: a create in flight has no number yet, and a rule whose destroy is
+ * in flight keeps its number until that lands (then it names no rule), so
+ * either lands first; other destroys stay in flight. *refused: 0, or
+ * -errno with the id at fault in *bad. Returns 0, or -errno when the batch
+ * cannot go on (as collect()). */
+static int resolve(struct batch *b, const struct grammar_command *cmd, uint64_t handles[],
+		   unsigned *bad, struct mpf_flow_error *error, int *refused)
+{
+	bool numbers = false, wait = b->inflight > b->destroys_inflight;
+
+	for (unsigned k = 0; k < cmd->handle_count; k++)
+		numbers = numbers || flowctl_id_is_number(cmd->handles[k]);
+	for (;;) {
+		bool again = false;
+		int err = numbers && wait ? collect(b, 0) : 0;
+
+		if (err || b->stop)
+			return err;
+		*refused = flowctl_resolve_ids(b->f, b->client, cmd, handles, bad, error);
+		for (unsigned k = 0; k < cmd->handle_count && !*refused; k++)
+			again = again ||
+				(flowctl_id_is_number(cmd->handles[k]) && dying(b, handles[k]));
+		if (!again)
+			return 0;
+		wait = true; /* then nothing is in flight: once more at most */
+	}
 }
 
 /* One line: parse, then submit it or run it. -errno only when the batch
@@ -445,18 +492,13 @@ static int line(struct batch *b, size_t index)
 	if (cmd->verb == GRAMMAR_DESTROY) {
 		uint64_t handles[GRAMMAR_DESTROY_MAX];
 		unsigned bad = 0;
+		int refused = 0;
 
-		/* testpmd's numbers: what is in flight lands first, then the
-		 * directory says whose they are. */
-		for (unsigned k = 0; k < cmd->handle_count; k++)
-			if (flowctl_id_is_number(cmd->handles[k])) {
-				err = collect(b, 0);
-				if (err || b->stop)
-					return err;
-				break;
-			}
-		err = flowctl_resolve_ids(b->client, cmd, handles, &bad, &error);
-		if (err) {
+		err = resolve(b, cmd, handles, &bad, &error, &refused);
+		if (err || b->stop)
+			return err;
+		if (refused) {
+			err = refused;
 			flowctl_report_refusal(f, l->text, l->number, cmd, cmd->handle_tokens[bad],
 					       err, &error);
 			line_failed(b, l);
@@ -547,6 +589,7 @@ static void batch_free(struct batch *b)
 		free(b->lines[i].text);
 	free(b->lines);
 	free(b->failed_lines);
+	free(b->dying);
 	free(b->report);
 	free(b->buf);
 }
@@ -569,7 +612,8 @@ int flowctl_batch(struct flowctl *f, FILE *in, const char *name)
 	}
 	b.lines = calloc(b.window, sizeof(*b.lines));
 	b.report = malloc(sizeof(*b.report));
-	if (b.lines == NULL || b.report == NULL) {
+	b.dying = calloc(f->depth, sizeof(*b.dying));
+	if (b.lines == NULL || b.report == NULL || b.dying == NULL) {
 		fprintf(stderr, "flowctl: out of memory\n");
 		err = -ENOMEM;
 	}

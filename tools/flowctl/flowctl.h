@@ -3,7 +3,8 @@
  * flowctl's parts: main.c (options), run.c (one command against the
  * service, its output and its errors), batch.c (files and stdin through
  * the asynchronous API), interactive.c (the prompt), grammar.c (the
- * testpmd syntax), translate.c (a rule as verbs device flows, offline).
+ * testpmd syntax), numbers.c (testpmd's rule numbers to handles),
+ * translate.c (a rule as verbs device flows, offline).
  */
 #ifndef MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
 #define MPFLOW_TOOLS_FLOWCTL_FLOWCTL_H
@@ -24,10 +25,11 @@ struct flowctl {
 	struct mpf_connect_options connect;
 	bool json;
 	bool stop_on_error;
-	unsigned depth;		     /* batch: requests in flight at most */
-	struct mpf_client *client;   /* connected on first need */
-	struct mpf_monitor *monitor; /* list reads the directory through one */
-	struct grammar_command *cmd; /* scratch for one command */
+	unsigned depth;			 /* batch: requests in flight at most */
+	struct mpf_client *client;	 /* connected on first need */
+	struct mpf_monitor *monitor;	 /* list reads the directory through one */
+	struct grammar_command *cmd;	 /* scratch for one command */
+	struct flowctl_numbers *numbers; /* built on the first number asked */
 };
 
 /* The command words, joined by single spaces, as one line to parse
@@ -63,8 +65,9 @@ void flowctl_report_refusal(const struct flowctl *f, const char *line, unsigned 
 void flowctl_report_rule(const struct flowctl *f, unsigned line_number, enum grammar_verb verb,
 			 uint64_t handle, int64_t number, bool quiet);
 
-/* The testpmd number of the live rule `handle`, or -1. */
-int64_t flowctl_number(struct mpf_client *c, uint64_t handle);
+/* The testpmd number of the live rule `handle`, or -1 (learnt by the
+ * index of numbers, flowctl_number_learn()). */
+int64_t flowctl_number(struct flowctl *f, struct mpf_client *c, uint64_t handle);
 
 /* A rule id below 2^32 is testpmd's number of the rule on its port; a
  * handle is larger (its generation, never 0, is in the top 32 bits). */
@@ -73,11 +76,19 @@ static inline bool flowctl_id_is_number(uint64_t id)
 	return id >> 32 == 0;
 }
 
-/* The handles of a destroy's or query's ids, numbers looked up in the rule
- * directory (one walk): 0, or -ENOENT with *bad the index of a number no
- * rule of the port has. */
-int flowctl_resolve_ids(struct mpf_client *c, const struct grammar_command *cmd, uint64_t handles[],
-			unsigned *bad, struct mpf_flow_error *error);
+/* The handles of a destroy's or query's ids, numbers looked up
+ * (flowctl_number_handle()): 0, or -ENOENT with *bad the index of a number
+ * no rule of the port has. */
+int flowctl_resolve_ids(struct flowctl *f, struct mpf_client *c, const struct grammar_command *cmd,
+			uint64_t handles[], unsigned *bad, struct mpf_flow_error *error);
+
+/* The handle of the rule that holds testpmd's `number` on `port` now,
+ * through the index (numbers.c): 0, -ENOENT, or -errno of the walk. */
+int flowctl_number_handle(struct flowctl *f, struct mpf_client *c, uint16_t port, uint32_t number,
+			  uint64_t *handle);
+/* A rule flowctl made or saw: the index holds its number (once built). */
+void flowctl_number_learn(struct flowctl *f, uint16_t port, uint32_t number, uint64_t handle);
+void flowctl_numbers_free(struct flowctl *f);
 
 /* Interactive mode (a terminal, no command, no --file): a prompt with
  * history and completion. Returns the last failure's exit status. */

@@ -204,6 +204,7 @@ int main(int argc, char **argv)
 		}
 	}
 	mpf_disconnect(f.client);
+	flowctl_numbers_free(&f);
 	mpf_monitor_close(f.monitor);
 	free(f.cmd);
 	return status;

@@ -210,48 +210,38 @@ void flowctl_report_rule(const struct flowctl *f, unsigned line_number, enum gra
 	}
 }
 
-int64_t flowctl_number(struct mpf_client *c, uint64_t handle)
+int64_t flowctl_number(struct flowctl *f, struct mpf_client *c, uint64_t handle)
 {
 	struct mpf_flow_info info;
 
-	return mpf_flow_get(c, handle, &info) == 0 ? (int64_t)info.number : -1;
+	if (mpf_flow_get(c, handle, &info) != 0)
+		return -1;
+	flowctl_number_learn(f, info.port, info.number, handle);
+	return info.number;
 }
 
-int flowctl_resolve_ids(struct mpf_client *c, const struct grammar_command *cmd, uint64_t handles[],
-			unsigned *bad, struct mpf_flow_error *error)
+int flowctl_resolve_ids(struct flowctl *f, struct mpf_client *c, const struct grammar_command *cmd,
+			uint64_t handles[], unsigned *bad, struct mpf_flow_error *error)
 {
-	struct mpf_flow_info info;
-	bool numbers = false, found[GRAMMAR_DESTROY_MAX] = {false};
-	uint32_t cursor = 0;
-	int n;
-
 	for (unsigned i = 0; i < cmd->handle_count; i++) {
+		int err = 0;
+
 		handles[i] = cmd->handles[i];
-		numbers = numbers || flowctl_id_is_number(cmd->handles[i]);
-	}
-	if (!numbers)
-		return 0;
-	/* One walk of the directory for every number of the command. */
-	while ((n = mpf_flow_next(c, &cursor, &info)) == 1) {
-		if (info.port != cmd->port)
-			continue;
-		for (unsigned i = 0; i < cmd->handle_count; i++)
-			if (flowctl_id_is_number(cmd->handles[i]) &&
-			    info.number == cmd->handles[i]) {
-				handles[i] = info.handle;
-				found[i] = true;
-			}
-	}
-	if (n < 0)
-		return flow_error_set(error, -n, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "reading the rule directory: %s", strerror(-n));
-	for (unsigned i = 0; i < cmd->handle_count; i++)
-		if (flowctl_id_is_number(cmd->handles[i]) && !found[i]) {
+		if (flowctl_id_is_number(cmd->handles[i]))
+			err = flowctl_number_handle(f, c, cmd->port, (uint32_t)cmd->handles[i],
+						    &handles[i]);
+		if (err == -ENOENT) {
 			*bad = i;
 			return flow_error_set(error, ENOENT, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 					      "no rule %" PRIu64 " on port %u", cmd->handles[i],
 					      cmd->port);
 		}
+		if (err) {
+			*bad = i;
+			return flow_error_set(error, -err, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+					      "reading the rule directory: %s", strerror(-err));
+		}
+	}
 	return 0;
 }
 
@@ -645,14 +635,14 @@ int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char
 				      cmd->rule.actions, MPF_FLOW_PERSISTENT, &handle, &error);
 		if (!err)
 			flowctl_report_rule(f, line_number, GRAMMAR_CREATE, handle,
-					    flowctl_number(c, handle), false);
+					    flowctl_number(f, c, handle), false);
 		break;
 	case GRAMMAR_DESTROY:
 	case GRAMMAR_QUERY: {
 		uint64_t handles[GRAMMAR_DESTROY_MAX];
 		unsigned bad = 0;
 
-		err = flowctl_resolve_ids(c, cmd, handles, &bad, &error);
+		err = flowctl_resolve_ids(f, c, cmd, handles, &bad, &error);
 		if (err) {
 			flowctl_report_refusal(f, line, line_number, cmd, cmd->handle_tokens[bad],
 					       err, &error);
@@ -663,7 +653,7 @@ int flowctl_run(struct flowctl *f, const struct grammar_command *cmd, const char
 			break;
 		}
 		for (unsigned i = 0; i < cmd->handle_count; i++) {
-			int64_t number = flowctl_number(c, handles[i]);
+			int64_t number = flowctl_number(f, c, handles[i]);
 
 			err = mpf_flow_destroy(c, cmd->port, handles[i], &error);
 			if (err) {
