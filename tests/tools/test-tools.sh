@@ -111,9 +111,9 @@ printf '%s\n' 'flow create 1 ingress pattern eth / ipv4 src is 10.9.8.1 / end ac
 echo "ok - testpmd's rule ids: create, list, destroy, query, in a batch"
 
 # A long batch finds numbers through an index (tools/flowctl/numbers.c),
-# built by one walk of the directory; another client's destroy and create
-# leave it stale, and the number names the rule that holds it now.
-for n in 1 2 3; do
+# built by its second walk of the directory; another client's destroy and
+# create leave it stale, and the number names the rule that holds it now.
+for n in 1 2 3 4; do
 	"$flowctl" flow create 1 ingress pattern eth / ipv4 src is 10.9.6.$n / end actions drop / end \
 		>/dev/null 2>"$dir/err" || fail "create on port 1 refused"
 done
@@ -121,20 +121,20 @@ mkfifo "$dir/numbers"
 "$flowctl" -f "$dir/numbers" >/dev/null 2>"$dir/err" &
 feeder=$!
 exec 4<>"$dir/numbers"
-echo "flow destroy 1 rule 0" >&4
+printf 'flow destroy 1 rule 0\nflow destroy 1 rule 1\n' >&4
 for _ in $(seq 100); do
-	[ "$(ids)" = "1 2" ] && break
+	[ "$(ids)" = "2 3" ] && break
 	sleep 0.05
 done
-"$flowctl" flow destroy 1 rule 2 >/dev/null || fail "destroy 1 rule 2 beside the batch"
-out=$("$flowctl" flow create 1 ingress pattern eth / ipv4 src is 10.9.6.4 / end actions drop / end) &&
-	[ "$out" = "Flow rule #2 created" ] || fail "create beside the batch printed '$out'"
-echo "flow destroy 1 rule 2" >&4
+"$flowctl" flow destroy 1 rule 3 >/dev/null || fail "destroy 1 rule 3 beside the batch"
+out=$("$flowctl" flow create 1 ingress pattern eth / ipv4 src is 10.9.6.5 / end actions drop / end) &&
+	[ "$out" = "Flow rule #3 created" ] || fail "create beside the batch printed '$out'"
+echo "flow destroy 1 rule 3" >&4
 exec 4>&-
 wait "$feeder" || fail "the batch's destroy by a number another client gave again: $(cat "$dir/err")"
-[ "$(ids)" = "1" ] && "$flowctl" list 1 | grep -q '^1 .*ipv4 src is 10.9.6.2 ' ||
-	fail "after the batch, port 1 holds '$("$flowctl" list 1)', not 10.9.6.2 alone"
-"$flowctl" flow destroy 1 rule 1 >/dev/null || fail "destroy 1 rule 1"
+[ "$(ids)" = "2" ] && "$flowctl" list 1 | grep -q '^2 .*ipv4 src is 10.9.6.3 ' ||
+	fail "after the batch, port 1 holds '$("$flowctl" list 1)', not 10.9.6.3 alone"
+"$flowctl" flow destroy 1 rule 2 >/dev/null || fail "destroy 1 rule 2"
 echo "ok - a batch's numbers follow another client's destroys and creates"
 
 # Exit statuses and carets.
