@@ -509,8 +509,7 @@ void commit_start_sync(struct server *s)
 	if (j->end == j->durable && !j->compact.rename_owed)
 		return;
 	/* A compacted file is named by its first sync (compact.c). */
-	if (!loop_submit_fsync(s, j->fd, j->file, j->compact.rename_owed ? j->compact.name : NULL))
-		return;
+	loop_submit_fsync(s, j->fd, j->file, j->compact.rename_owed);
 	j->sync_target = j->end;
 	if (j->compact.rename_owed)
 		j->compact.chains++;

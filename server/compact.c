@@ -21,9 +21,10 @@
  *  3. switch (loop), at a moment no sync of the old file is in flight (so
  *     that sync's verdict is never lost): the last records are copied, each
  *     checked, the compacted file becomes the journal's fd (journal.file +
- *     1), and the next group-commit sync is a linked io_uring chain
- *     (loop_submit_fsync): fdatasync of the new file, rename over
- *     INSTANCE.journal, fsync of the directory. Until that chain completes
+ *     1), and the next group-commit sync is a chain (loop_submit_fsync):
+ *     fdatasync of the new file, then, once it succeeded, its rename over
+ *     INSTANCE.journal linked to an fsync of the directory
+ *     (compact_chain_step). Until that chain completes
  *     nothing written after the switch is acknowledged, and the old file,
  *     complete up to the switch, is the journal a crash leaves: an
  *     acknowledged record is always in the file that has the name.
@@ -453,10 +454,20 @@ bool compact_chain_step(struct server *s, uint32_t file, unsigned step, int *res
 	struct journal *j = &s->journal;
 	struct journal_compaction *c = &j->compact;
 
-	if (step == 1) /* the test build's failing sync (loop.c) */
+	if (step == 1) {
+		/* The test build's failing sync (loop.c). */
 		*res = fault_chain_step(file == j->file ? j->fd : -1, *res, c->chain_fault);
+		/* Named once synced, if it still is the journal's file: a
+		 * chain of a file since replaced has nothing to name. */
+		if (*res == 0 && file == j->file && c->rename_owed) {
+			loop_submit_journal_naming(s, file, c->name);
+			return false;
+		}
+		c->chains--;
+		return true;
+	}
 	if (*res < 0 && c->chain_err == 0)
-		c->chain_err = *res; /* the steps after it say ECANCELED */
+		c->chain_err = *res; /* a failed rename: its directory sync says ECANCELED */
 	if (step < 3)
 		return false;
 	c->chains--;

@@ -411,7 +411,6 @@ unsigned rebuild_step(struct server *s)
 {
 	struct journal *j = &s->journal;
 	struct journal_rebuild *b = &j->rebuild;
-	char name[sizeof(j->name) + 8];
 	int err;
 
 	if (b->fd < 0 || b->syncing)
@@ -434,9 +433,7 @@ unsigned rebuild_step(struct server *s)
 		}
 		b->written = true;
 	}
-	new_name(j, name, sizeof(name));
-	if (!loop_submit_rebuild(s, b->fd, b->generation & REBUILD_TAG_MASK, name, &b->chain_fault))
-		return 1; /* no room in the ring: the next round */
+	loop_submit_rebuild(s, b->fd, b->generation & REBUILD_TAG_MASK, &b->chain_fault);
 	b->syncing = true;
 	return 1;
 }
@@ -449,10 +446,21 @@ void rebuild_synced(struct server *s, uint32_t tag, unsigned step, int res)
 
 	if (!b->syncing || tag != (b->generation & REBUILD_TAG_MASK))
 		return; /* a chain of a rebuild since dropped (shutdown) */
-	if (step == 1)	/* the test build's failing sync (loop.c) */
+	if (step == 1) {
+		char name[sizeof(j->name) + 8];
+
+		/* The test build's failing sync (loop.c). */
 		res = fault_chain_step(b->fd, res, b->chain_fault);
+		if (res < 0) {
+			failed(s, res); /* never named */
+			return;
+		}
+		new_name(j, name, sizeof(name));
+		loop_submit_rebuild_naming(s, tag, name);
+		return;
+	}
 	if (res < 0 && b->chain_err == 0)
-		b->chain_err = res; /* the steps after it say ECANCELED */
+		b->chain_err = res; /* a failed rename: its directory sync says ECANCELED */
 	if (step < 3)
 		return;
 	if (b->chain_err) {

@@ -950,7 +950,7 @@ int fault_sync(int fd, int result);
 int fault_sync_errno(void);
 /* The verdict on a sync chain's first step, which completed with `result`:
  * the test build decided at its submission (loop.c) whether it fails,
- * `fault` (an errno; its fd was then -1), and keeps to that. */
+ * `fault` (an errno), and keeps to that, whatever the real sync said. */
 int fault_chain_step(int fd, int result, int fault);
 /* Rules a step of a rebuild writes at most ($MPFLOW_STEP_RULES; 0: as
  * many as its time allows). */
@@ -1038,13 +1038,17 @@ void loop_unwatch_client(struct server *s, struct client *c);
 void loop_watch_handshake(struct server *s, struct handshake *h);
 void loop_unwatch_handshake(struct server *s, struct handshake *h);
 /* The journal's sync: one fdatasync of `fd`, tagged with its journal
- * `file`; with `rename`, linked to a rename of that file (its name in the
- * state directory) over the journal's and a sync of the directory. False:
- * no room in the ring now. */
-bool loop_submit_fsync(struct server *s, int fd, uint32_t file, const char *rename);
+ * `file`; with `naming`, step 1 of a chain: once it succeeded, the owner
+ * submits loop_submit_journal_naming(), the rename of that file (`rename`,
+ * its name in the state directory) over the journal's (step 2), linked to
+ * a sync of the directory (step 3). The rename never goes with the sync:
+ * a failed sync does not cancel a linked rename on every kernel. */
+void loop_submit_fsync(struct server *s, int fd, uint32_t file, bool naming);
+void loop_submit_journal_naming(struct server *s, uint32_t file, const char *rename);
 /* The same chain for a rebuilt file (rebuild_synced); `*fault` is the test
  * build's errno for its sync. */
-bool loop_submit_rebuild(struct server *s, int fd, uint32_t tag, const char *rename, int *fault);
+void loop_submit_rebuild(struct server *s, int fd, uint32_t tag, int *fault);
+void loop_submit_rebuild_naming(struct server *s, uint32_t tag, const char *rename);
 /* Close `fd` in io_uring's worker, not in the loop: the last reference to
  * a journal file renamed over or unlinked frees its blocks, about a
  * millisecond per MiB on ext4. Before the loop's ring exists, close(2).

@@ -1084,6 +1084,44 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/*
+ * A failed sync, and the rewrite that follows fails its sync too, losing
+ * the new file's pages (EIO: they read back as zeros): the new file must
+ * not take the journal's name. The code before linked the rename to the
+ * sync (IOSQE_IO_LINK), and Linux 6.18 runs a linked rename after an fsync
+ * that failed: each failed rewrite named its zeros the journal, and the
+ * start after a crash restored nothing (an outside test lost 1,156
+ * acknowledged rules so). The three acknowledged rules come back.
+ */
+static void test_a_rewrite_whose_sync_fails_never_takes_the_journal_s_name(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	struct primary p;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t kept[3], handle;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "durable", &c), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(create(c, i, 1, &kept[i], &error), 0);
+	set_fault("EIO");
+	assert_int_equal(create(c, 100, 1, &handle, &error), -EIO);
+	/* A rewrite is tried at once, and fails. */
+	for (int i = 0; i < 500 && primary_log_lines(&p, "not rewritten") == 0; i++)
+		usleep(10000);
+	assert_true(primary_log_lines(&p, "not rewritten") > 0);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	clear_fault();
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, kept, 3);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* The steps the primary's log says the last rebuild of the journal took
  * (rebuild.c), or 0 if none was logged. */
 static unsigned rebuild_steps(const struct primary *p)
@@ -3442,6 +3480,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_failed_rename_chain_cancelled_brings_back_nothing_it_undid),
 		cmocka_unit_test(
 			test_a_failed_rename_chain_after_its_rename_brings_back_nothing_it_undid),
+		cmocka_unit_test(test_a_rewrite_whose_sync_fails_never_takes_the_journal_s_name),
 		cmocka_unit_test(test_a_real_memory_cgroup_refuses_creates_and_keeps_its_primary),
 	};
 
