@@ -407,6 +407,155 @@ static void test_raw_example_finds_foo_bar_baz(void **state)
 	assert_int_equal(delivered(rig), 1u << 0);
 }
 
+/*
+ * Searches that match anywhere, chained: each RAW item searches from where
+ * the one before ended, its one-byte pattern masked out, and a last one
+ * that matches nowhere (or, in the second rule, at the frame's end). The
+ * depth-first matcher tried every way of each item under every way of the
+ * ones before: an outside test's rule of seven such items held a datapath
+ * worker minutes a frame, and the loop's next RCU wait as long; ten would
+ * take hours. By sets of positions each item is a pass over the frame.
+ */
+static void test_chained_searches_cost_a_pass_each(void **state)
+{
+	enum { SEARCHES = 10 };
+	struct rig *rig = *state;
+	static const uint8_t any_byte = 0, no_mask = 0, last[] = "zq", end[] = "\xee\xee";
+	const struct mpf_flow_item_raw search = {
+		.relative = 1, .search = 1, .limit = 65535, .length = 1, .pattern = &any_byte};
+	const struct mpf_flow_item_raw search_mask = {.relative = 1,
+						      .search = 1,
+						      .offset = -1,
+						      .limit = 0xffff,
+						      .length = 0xffff,
+						      .pattern = &no_mask};
+	const struct mpf_flow_item_raw nowhere = {
+		.relative = 1, .search = 1, .length = 2, .pattern = last};
+	const struct mpf_flow_item_raw at_end = {
+		.relative = 1, .search = 1, .length = 2, .pattern = end};
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
+	struct mpf_flow_item pattern[SEARCHES + 3];
+	struct frame f = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+
+	pattern[0] = ITEM(ETH);
+	for (unsigned i = 1; i <= SEARCHES; i++)
+		pattern[i] = ITEM(RAW, .spec = &search, .mask = &search_mask);
+	pattern[SEARCHES + 1] = ITEM(RAW, .spec = &nowhere);
+	pattern[SEARCHES + 2] = END_ITEM;
+	frame_put(&f, NULL, 400); /* zeros: any byte, never "zq" */
+	destroy(rig, rule(rig, pattern, actions));
+	rule(rig, pattern, actions);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 0);
+	pattern[SEARCHES + 1] = ITEM(RAW, .spec = &at_end);
+	memcpy(frame_put(&f, NULL, 2), end, 2);
+	rule(rig, pattern, actions);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 3);
+}
+
+/*
+ * Both ways of walking a pattern give the same answer: random patterns of
+ * header, ANY and RAW items (searches with and without limits, offsets
+ * below zero, masked-out bytes) against random frames, depth first and by
+ * sets of positions.
+ */
+static void test_matching_by_sets_agrees_with_depth_first(void **state)
+{
+	enum { PATTERNS = 300, FRAMES = 40, ITEMS = 6 };
+	struct rig *rig = *state;
+	static const uint8_t alphabet[] = "ab";
+	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
+	unsigned hits = 0, both = 0;
+
+	srand(11);
+	for (unsigned n = 0; n < PATTERNS; n++) {
+		struct mpf_flow_item_raw raw[ITEMS], raw_mask[ITEMS];
+		struct mpf_flow_item_any any[ITEMS], any_mask[ITEMS];
+		uint8_t bytes[ITEMS][3], masks[ITEMS][3];
+		struct mpf_flow_item pattern[ITEMS + 2];
+		unsigned k = 0, items = 1 + (unsigned)rand() % ITEMS;
+		struct match_pattern m;
+		struct mpf_flow_error error;
+		struct rule_shape shape;
+		struct hwdrv_rule hw = {
+			.attr = &ingress, .pattern = pattern, .actions = actions, .shape = &shape};
+
+		if (rand() % 2)
+			pattern[k++] = ITEM(ETH);
+		for (unsigned i = 0; i < items; i++) {
+			int kind = rand() % 8;
+
+			if (kind == 0) {
+				/* A header where one may stand. */
+				bool after_ip = k && pattern[k - 1].type == MPF_FLOW_ITEM_TYPE_IPV4;
+				bool after_eth = k && pattern[k - 1].type == MPF_FLOW_ITEM_TYPE_ETH;
+
+				if (k && pattern[k - 1].type == MPF_FLOW_ITEM_TYPE_UDP)
+					continue; /* nothing stands on UDP here */
+				pattern[k++] = after_ip	   ? ITEM(UDP)
+					       : after_eth ? ITEM(IPV4)
+							   : ITEM(UDP);
+			} else if (kind == 1) {
+				any[i] = (struct mpf_flow_item_any){.num = (uint32_t)(rand() % 3)};
+				any_mask[i] =
+					(struct mpf_flow_item_any){.num = rand() % 2 ? 0 : ~0u};
+				pattern[k++] = ITEM(ANY, .spec = &any[i], .mask = &any_mask[i]);
+			} else {
+				uint16_t length = (uint16_t)(rand() % 3);
+
+				for (unsigned b = 0; b < length; b++) {
+					bytes[i][b] = alphabet[rand() % 2];
+					masks[i][b] = rand() % 4 ? 0xff : 0;
+				}
+				raw[i] = (struct mpf_flow_item_raw){.relative = rand() % 4 != 0,
+								    .search = rand() % 2,
+								    .offset = rand() % 9 - 2,
+								    .length = length,
+								    .pattern = bytes[i]};
+				if (!raw[i].relative && raw[i].offset < 0)
+					raw[i].offset = 0;
+				if (raw[i].search)
+					raw[i].limit = (uint16_t)(rand() % 3 ? rand() % 12 : 0);
+				raw_mask[i] = (struct mpf_flow_item_raw){.relative = 1,
+									 .search = 1,
+									 .offset = -1,
+									 .limit = 0xffff,
+									 .length = 0xffff,
+									 .pattern = masks[i]};
+				pattern[k++] = ITEM(RAW, .spec = &raw[i], .mask = &raw_mask[i]);
+			}
+		}
+		pattern[k] = END_ITEM;
+		if (rule_validate(&ingress, pattern, actions, &shape, &error) != 0)
+			fail_msg("pattern %u: %s", n, error.message);
+		assert_int_equal(match_compile(&m, &hw, &rig->soft->pool, &error), 0);
+		for (unsigned f = 0; f < FRAMES; f++) {
+			struct frame fr = frame_ipv4_l4(1, 2, 17, 1, 2, 0);
+			unsigned payload = (unsigned)rand() % 40;
+			struct packet p;
+			bool deep, sets;
+
+			for (unsigned b = 0; b < payload; b++)
+				frame_put(&fr, &alphabet[rand() % 2], 1);
+			p = (struct packet){.data = fr.bytes,
+					    .length = (uint32_t)fr.length,
+					    .function = PACKET_FUNCTION_PF};
+			packet_parse(&p);
+			deep = match_walk(&m, &p, MATCH_DEPTH_FIRST);
+			sets = match_walk(&m, &p, MATCH_BY_SETS);
+			if (deep != sets)
+				fail_msg("pattern %u, frame %u: depth first %d, by sets %d", n, f,
+					 deep, sets);
+			hits += deep;
+			both++;
+		}
+		match_free(&m, &rig->soft->pool);
+	}
+	/* Neither all nor none: the patterns tell frames apart. */
+	assert_true(hits > both / 20 && hits < both - both / 20);
+}
+
 /* An item without spec matches any such header; RAW's "header" is any
  * data, so a RAW without spec takes every frame. Every item type alone,
  * without spec, is taken or refused with a reason: never a crash. */
@@ -1811,6 +1960,8 @@ int main(void)
 		T(test_invert_takes_anything_but_tcpv4),
 		T(test_any_covers_layers_of_any_protocol),
 		T(test_raw_example_finds_foo_bar_baz),
+		T(test_chained_searches_cost_a_pass_each),
+		T(test_matching_by_sets_agrees_with_depth_first),
 		T(test_items_without_spec_match_broadly),
 		T(test_last_zero_under_the_mask_matches_the_spec),
 		T(test_range_with_mask_spans_the_document_example),

@@ -216,6 +216,9 @@ int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule, struct
 			break;
 		}
 		out->type = (uint8_t)item->type;
+		/* A search, or a span of layers: more than one way to go on. */
+		m->branching += (out->kind == MATCH_RAW && out->search) ||
+				(out->kind == MATCH_ANY && out->any_min < out->any_max);
 		if (first_data)
 			m->floating = item->type != MPF_FLOW_ITEM_TYPE_ETH &&
 				      item->type != MPF_FLOW_ITEM_TYPE_ANY;
@@ -244,7 +247,7 @@ void match_free(struct match_pattern *m, struct pool *pool)
 	free(m->functions.more);
 	m->items = NULL;
 	m->ports.more = m->functions.more = NULL;
-	m->n_items = m->cap_items = 0;
+	m->n_items = m->cap_items = m->branching = 0;
 }
 
 bool match_is_keyed(const struct match_pattern *m)
@@ -351,6 +354,9 @@ static bool match_from(const struct match_pattern *m, unsigned i, const struct p
 
 			if (item->search)
 				stop = item->limit ? start + item->limit : (int64_t)p->length;
+			/* Not past where the pattern still fits in the frame. */
+			if (stop > (int64_t)p->length - item->length)
+				stop = (int64_t)p->length - item->length;
 			for (int64_t at = start; at <= stop; at++) {
 				if (!raw_at(item, p, at))
 					continue;
@@ -366,6 +372,160 @@ static bool match_from(const struct match_pattern *m, unsigned i, const struct p
 	return true;
 }
 
+/*
+ * The same items, a set of positions at a time: what matching one item
+ * from every position the items before can end at gives, as a bitmap over
+ * the frame's bytes [0, length]. match_from() goes depth first and tries
+ * every way again under each way of the item before: two searches (or
+ * spans of layers) in a pattern multiply, and a rule of seven RAW searches
+ * whose masked-out pattern matches anywhere took minutes a frame (an
+ * outside test's; the loop's next RCU wait then stood as long). Here each
+ * item costs the frame's length (a search: times its pattern's length)
+ * whatever came before.
+ */
+#define SET_WORDS (65535 / 64 + 1) /* on the stack: frames to 64 KiB */
+
+static inline void set_add(uint64_t *set, uint32_t pos)
+{
+	set[pos / 64] |= 1ull << (pos % 64);
+}
+
+static inline bool set_has(const uint64_t *set, int64_t pos, uint32_t length)
+{
+	return pos >= 0 && pos <= length && (set[pos / 64] >> (pos % 64) & 1);
+}
+
+/* A search item from every position of `from` at once: the pattern may
+ * start in [s, s + limit] (limit 0: to the frame's end) for s each
+ * position plus the offset (just the offset when absolute). One pass over
+ * the frame, counting the windows open at each byte. */
+static bool search_set(const struct match_item *item, const struct packet *p, const uint64_t *from,
+		       uint64_t *to)
+{
+	int64_t last = (int64_t)p->length - item->length, open = 0;
+	bool any = false;
+
+	if (last < 0)
+		return false;
+	/* From the first window's start: a negative offset opens some before
+	 * the frame. */
+	for (int64_t at = item->offset < 0 ? item->offset : 0; at <= last; at++) {
+		/* Windows starting at `at`, and those that ended just before. */
+		if (item->relative) {
+			open += set_has(from, at - item->offset, p->length);
+			if (item->limit)
+				open -= set_has(from, at - item->offset - item->limit - 1,
+						p->length);
+		} else {
+			open = at >= item->offset &&
+			       (!item->limit || at <= (int64_t)item->offset + item->limit);
+		}
+		if (open > 0 && raw_at(item, p, at)) {
+			set_add(to, (uint32_t)(at + item->length));
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* One item from position `pos`: where it may end, added to `to`. */
+static bool step_from(const struct match_item *item, const struct packet *p, uint32_t pos,
+		      uint64_t *to)
+{
+	unsigned layer = layer_at(p, pos);
+	bool any = false;
+
+	switch (item->kind) {
+	case MATCH_HEADER:
+		if (layer < p->n_layers && match_type(item->type, p->layers[layer].type) &&
+		    match_header(item, p->data + p->layers[layer].hdr)) {
+			set_add(to, p->layers[layer].end);
+			any = true;
+		}
+		break;
+	case MATCH_ANY: {
+		uint32_t left = p->n_layers - layer;
+		uint32_t max = item->any_max < left ? item->any_max : left;
+
+		for (uint32_t k = item->any_min; k <= max; k++) {
+			set_add(to, k ? p->layers[layer + k - 1].end : pos);
+			any = true;
+		}
+		break;
+	}
+	case MATCH_RAW: {
+		int64_t at = (item->relative ? (int64_t)pos : 0) + item->offset;
+
+		if (raw_at(item, p, at)) {
+			set_add(to, (uint32_t)(at + item->length));
+			any = true;
+		}
+		break;
+	}
+	}
+	return any;
+}
+
+static bool match_sets(const struct match_pattern *m, const struct packet *p, uint64_t *from,
+		       uint64_t *to)
+{
+	size_t words = p->length / 64 + 1;
+
+	for (unsigned i = 0; i < m->n_items; i++) {
+		const struct match_item *item = &m->items[i];
+		bool any = false;
+		uint64_t *swap;
+
+		memset(to, 0, words * sizeof(*to));
+		if (item->kind == MATCH_RAW && item->search) {
+			any = search_set(item, p, from, to);
+		} else {
+			for (size_t w = 0; w < words; w++)
+				for (uint64_t bits = from[w]; bits; bits &= bits - 1)
+					any |= step_from(
+						item, p,
+						(uint32_t)(w * 64 +
+							   (unsigned)__builtin_ctzll(bits)),
+						to);
+		}
+		if (!any)
+			return false;
+		swap = from;
+		from = to;
+		to = swap;
+	}
+	return true;
+}
+
+bool match_walk(const struct match_pattern *m, const struct packet *p, enum match_way way)
+{
+	if (way == MATCH_DEPTH_FIRST) {
+		bool hit = match_from(m, 0, p, 0, 0);
+
+		for (unsigned start = 1; !hit && m->floating && start < p->n_layers; start++)
+			hit = match_from(m, 0, p, start, p->layers[start - 1].end);
+		return hit;
+	} else {
+		size_t words = p->length / 64 + 1;
+		uint64_t stack[2][SET_WORDS], *sets = stack[0];
+		bool hit;
+
+		/* A longer capture (a pcap's snap length may be 256 KiB). */
+		if (words > SET_WORDS && (sets = malloc(2 * words * sizeof(*sets))) == NULL)
+			return match_walk(m, p, MATCH_DEPTH_FIRST); /* slow, never wrong */
+		if (words <= SET_WORDS)
+			words = SET_WORDS;
+		memset(sets, 0, (p->length / 64 + 1) * sizeof(*sets));
+		set_add(sets, 0);
+		for (unsigned start = 1; m->floating && start < p->n_layers; start++)
+			set_add(sets, p->layers[start - 1].end);
+		hit = match_sets(m, p, sets, sets + words);
+		if (sets != stack[0])
+			free(sets);
+		return hit;
+	}
+}
+
 bool match_packet(const struct match_pattern *m, const struct packet *p)
 {
 	bool hit;
@@ -374,11 +534,9 @@ bool match_packet(const struct match_pattern *m, const struct packet *p)
 	if (!(m->directions & (p->egress ? MATCH_EGRESS : MATCH_INGRESS)))
 		return false;
 	hit = match_select(&m->ports, p->port) && match_function(m, p->function);
-
-	if (hit) {
-		hit = match_from(m, 0, p, 0, 0);
-		for (unsigned start = 1; !hit && m->floating && start < p->n_layers; start++)
-			hit = match_from(m, 0, p, start, p->layers[start - 1].end);
-	}
+	/* Depth first while at most one item branches: each way then costs
+	 * the items after it once. */
+	if (hit)
+		hit = match_walk(m, p, m->branching > 1 ? MATCH_BY_SETS : MATCH_DEPTH_FIRST);
 	return hit != m->invert;
 }

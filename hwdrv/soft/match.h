@@ -101,6 +101,7 @@ struct match_pattern {
 	struct match_select functions; /* VF ids */
 	bool pf;		       /* a PF item: the PF's traffic too */
 	unsigned n_items;	       /* data items, meta items left out */
+	unsigned branching;	       /* items that may match more than one way */
 	unsigned cap_items;	       /* items has room for: the pool's size */
 	struct match_item *items;
 };
@@ -133,6 +134,15 @@ bool match_function(const struct match_pattern *m, uint16_t function);
 
 /* The general matcher: does the packet match the whole pattern? */
 bool match_packet(const struct match_pattern *m, const struct packet *p);
+
+/* How the items are walked (match_packet() picks): depth first, each way
+ * an item may match followed to the end before the next (cheap while at
+ * most one item branches), or by sets of positions, an item at a time
+ * (each item a pass over the frame, however many branch). The answer is
+ * the same; the tests compare them. Ports, functions, the direction and
+ * INVERT are match_packet()'s. */
+enum match_way { MATCH_DEPTH_FIRST, MATCH_BY_SETS };
+bool match_walk(const struct match_pattern *m, const struct packet *p, enum match_way way);
 
 /* Does a header item match the item-shaped `bytes` (masked bytes, ranges)? */
 bool match_header(const struct match_item *item, const uint8_t *bytes);
