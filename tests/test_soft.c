@@ -339,6 +339,12 @@ static void test_invert_takes_anything_but_tcpv4(void **state)
 	assert_int_equal(delivered(rig), 1u << 5);
 	send_frame(rig, &tcp);
 	assert_int_equal(delivered(rig), 1u << 0);
+	/* The rule is port 0's: INVERT does not take port 1's traffic (the
+	 * code before sent port 1's UDP and TCP frames alike to queue 5). */
+	send_on(rig, 1, &udp);
+	send_on(rig, 1, &tcp);
+	assert_int_equal(received_on(rig, 1, 5, NULL), 0);
+	assert_int_equal(received_on(rig, 1, 0, NULL), 2);
 }
 
 static void test_any_covers_layers_of_any_protocol(void **state)

@@ -226,6 +226,7 @@ int match_compile(struct match_pattern *m, const struct hwdrv_rule *rule, struct
 		m->n_items++;
 	}
 	if (m->ports.n == 0) {
+		m->own_port = true;
 		m->ports.n = 1;
 		m->ports.first = (struct match_span){
 			.low = rule->port, .high = rule->port, .mask = UINT32_MAX};
@@ -530,8 +531,12 @@ bool match_packet(const struct match_pattern *m, const struct packet *p)
 {
 	bool hit;
 
-	/* The direction scopes the rule; INVERT does not turn it around. */
-	if (!(m->directions & (p->egress ? MATCH_EGRESS : MATCH_INGRESS)))
+	/* The direction scopes the rule, and so does its own port (PORT items
+	 * are the pattern's): INVERT turns neither around. The code before
+	 * inverted the port too, and an inverted DROP on port 0 dropped every
+	 * frame of every other port. */
+	if (!(m->directions & (p->egress ? MATCH_EGRESS : MATCH_INGRESS)) ||
+	    (m->own_port && !match_select(&m->ports, p->port)))
 		return false;
 	hit = match_select(&m->ports, p->port) && match_function(m, p->function);
 	/* Depth first while at most one item branches: each way then costs

@@ -98,6 +98,7 @@ struct match_pattern {
 	bool invert;
 	bool floating;		       /* may match at any layer */
 	struct match_select ports;     /* never empty: the rule's port by default */
+	bool own_port;		       /* no PORT item: the rule's port scopes it */
 	struct match_select functions; /* VF ids */
 	bool pf;		       /* a PF item: the PF's traffic too */
 	unsigned n_items;	       /* data items, meta items left out */
