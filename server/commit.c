@@ -279,7 +279,7 @@ void commit_forget(struct client *c)
  * durable: if their own sync fails, this runs again and it says "not
  * done". A DESTROY says which of its destroys stay: those of rules that
  * were not persistent, which no record undoes. */
-static void fail_outbox(struct client *c, uint64_t kept, int err)
+static void fail_outbox(struct client *c, uint64_t kept, int err, bool uncut)
 {
 	struct outbox *ob = &c->outbox, old = *ob;
 	struct wire_completion failed;
@@ -307,7 +307,14 @@ static void fail_outbox(struct client *c, uint64_t kept, int err)
 		/* Each message fits MPF_FLOW_ERROR_MESSAGE_MAX: 132 characters
 		 * at most (ENOSPC's text, 1,024 destroys that stay). */
 		partly = rec->first && rec->first <= kept;
-		if (partly && rec->stays)
+		if (uncut)
+			/* Undone here, but its record stays in the file. */
+			failed.status = flow_error_set(
+				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				"%s, but not cut from the journal (%s): may come back at a start "
+				"before the journal is rewritten",
+				partly ? "partly done, the rest undone" : "undone", strerror(-err));
+		else if (partly && rec->stays)
 			failed.status = flow_error_set(
 				&failed.error, -err, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				"partly done (%s): the first steps stay done, the rest is undone "
@@ -384,8 +391,9 @@ void commit_durable(struct server *s, uint64_t lsn)
 }
 
 /* Undo every operation whose record is beyond `kept` (an LSN), newest
- * first, and fail the completions that waited for them with `err`. */
-static void fail_beyond(struct server *s, uint64_t kept, int err)
+ * first, and fail the completions that waited for them with `err` (their
+ * records left in the file when `uncut`). */
+static void fail_beyond(struct server *s, uint64_t kept, int err, bool uncut)
 {
 	struct commit *cm = &s->commit;
 
@@ -418,7 +426,7 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
 				job->first = 0;
 		}
 		if (!c->leaving)
-			fail_outbox(c, kept, err);
+			fail_outbox(c, kept, err, uncut);
 	}
 }
 
@@ -431,31 +439,35 @@ static void fail_beyond(struct server *s, uint64_t kept, int err)
  * as written: a start that found them, the rewrite failing too and the
  * primary then stopped, would bring back what clients were told failed.
  * The undone records are always the file's last, past its verbatim start
- * (a compacted file's snapshot ends before its last good sync).
+ * (a compacted file's snapshot ends before its last good sync). False when
+ * they stay (a file system gone read-only refuses the cut): the answers
+ * then say the operations may come back at a start before a rewrite.
  */
-static void cut_undone(struct server *s)
+static bool cut_undone(struct server *s)
 {
 	struct journal *j = &s->journal;
 	uint64_t written = j->end - j->unwritten.used, beyond = written - j->durable;
+	bool cut;
 
 	journal_unwritten_drop(s);
 	if (j->durable > written || beyond == 0)
-		return;
-	compact_cut_old(s);
+		return true;
+	cut = compact_cut_old(s);
 	if (j->fd < 0)
-		return;
+		return cut;
 	if (beyond > j->file_end - j->verbatim_from) {
 		log_warnx("journal %s: what the failed sync undid reaches before the file's "
 			  "appends: not cut",
 			  j->path);
-		return;
+		return false;
 	}
-	if (ftruncate(j->fd, (off_t)(j->file_end - beyond)) != 0) {
+	if (fault_no_cut() || ftruncate(j->fd, (off_t)(j->file_end - beyond)) != 0) {
 		log_warn("journal %s: cannot cut what the failed sync undid", j->path);
-		return;
+		return false;
 	}
 	j->file_end -= beyond;
 	atomic_store_explicit(&j->compact.written_end, j->file_end, memory_order_release);
+	return cut;
 }
 
 static void commit_failed(struct server *s, int err)
@@ -467,8 +479,7 @@ static void commit_failed(struct server *s, int err)
 		  j->path, strerror(-err), s->commit.count);
 	journal_set_broken(s, err);
 	j->sync_target = 0;
-	cut_undone(s);
-	fail_beyond(s, j->durable, err);
+	fail_beyond(s, j->durable, err, !cut_undone(s));
 	/* Nothing is pending now: what the outboxes wait for is gone. */
 	j->durable = j->end;
 	rebuild_start(s);
@@ -492,7 +503,7 @@ int commit_write(struct server *s)
 	log_warnx("journal %s: %llu byte(s) of records not written (%s): what they recorded is "
 		  "undone and refused",
 		  j->path, (unsigned long long)j->unwritten.used, strerror(-err));
-	fail_beyond(s, written, err);
+	fail_beyond(s, written, err, false);
 	journal_unwritten_drop(s);
 	publish_all(s);
 	return err;

@@ -514,13 +514,18 @@ int compact_name_now(struct server *s)
 	return 0;
 }
 
-void compact_cut_old(struct server *s)
+bool compact_cut_old(struct server *s)
 {
 	struct journal_compaction *c = &s->journal.compact;
 
-	if (c->named_fd >= 0 && ftruncate(c->named_fd, (off_t)c->old_durable_end) != 0)
+	if (c->named_fd < 0)
+		return true;
+	if (fault_no_cut() || ftruncate(c->named_fd, (off_t)c->old_durable_end) != 0) {
 		log_warn("journal %s: cannot cut what the failed sync undid from the old file",
 			 s->journal.path);
+		return false;
+	}
+	return true;
 }
 
 void compact_abandon(struct server *s)

@@ -893,8 +893,9 @@ void compact_abandon(struct server *s);
 int compact_name_now(struct server *s);
 /* A failed sync before the compacted file's rename was known to be done:
  * cut the old file back to its last good sync (what a start finds if the
- * rename did not happen; unlinked, and cut for nothing, if it did). */
-void compact_cut_old(struct server *s);
+ * rename did not happen; unlinked, and cut for nothing, if it did).
+ * False when it cannot be cut. */
+bool compact_cut_old(struct server *s);
 /* A step of a sync's rename chain completed: 1 the file's sync, 2 the
  * rename, 3 the directory's sync. True once the chain is complete, with
  * *res its result (0, or the first step's failure). */
@@ -965,6 +966,9 @@ bool fault_held(const char *what);
 /* The test build refuses hard links while the test asks (NOLINKS), as a
  * file system without them does. */
 bool fault_no_links(void);
+/* The test build refuses to cut the journal's file while the test asks
+ * (NOCUT), as a file system gone read-only does. */
+bool fault_no_cut(void);
 #else
 static inline int fault_sync(int fd, int result)
 {
@@ -995,6 +999,10 @@ static inline bool fault_held(const char *what)
 	return false;
 }
 static inline bool fault_no_links(void)
+{
+	return false;
+}
+static inline bool fault_no_cut(void)
 {
 	return false;
 }

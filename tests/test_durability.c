@@ -1085,6 +1085,45 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 }
 
 /*
+ * A failed sync whose records cannot be cut from the file (NOCUT: a file
+ * system gone read-only refuses the truncate) and stay readable: a start
+ * before the journal is rewritten finds them. The refusal must say so,
+ * not "not done" (the code before said "not done", and an outside test's
+ * start after ext4 went read-only brought back 64 creates so refused).
+ */
+static void test_an_undone_create_that_cannot_be_cut_says_it_may_come_back(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	struct primary p;
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	uint64_t kept[3], found[8], handle;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "durable", &c), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(create(c, i, 1, &kept[i], &error), 0);
+	set_fault("EIO:KEEP NOCUT");
+	assert_int_equal(create(c, 100, 1, &handle, &error), -EIO);
+	if (strstr(error.message, "may come back at a start") == NULL)
+		fail_msg("a create left in the journal was refused with '%s'", error.message);
+	mpf_disconnect(c);
+	kill_primary(&p);
+	clear_fault();
+	/* As it said: it comes back, beside the three. */
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "check", &c), 0);
+	assert_int_equal(persistent_rules(c, found, 8, NULL, NULL), 4);
+	for (unsigned i = 0; i < 3; i++)
+		assert_true(in(found, 4, kept[i]));
+	mpf_disconnect(c);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
  * A failed sync, and the rewrite that follows fails its sync too, losing
  * the new file's pages (EIO: they read back as zeros): the new file must
  * not take the journal's name. The code before linked the rename to the
@@ -3481,6 +3520,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(
 			test_a_failed_rename_chain_after_its_rename_brings_back_nothing_it_undid),
 		cmocka_unit_test(test_a_rewrite_whose_sync_fails_never_takes_the_journal_s_name),
+		cmocka_unit_test(test_an_undone_create_that_cannot_be_cut_says_it_may_come_back),
 		cmocka_unit_test(test_a_real_memory_cgroup_refuses_creates_and_keeps_its_primary),
 	};
 

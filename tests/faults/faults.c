@@ -24,7 +24,8 @@
  * test to have operations pending as long as it needs; HOLD:job holds a
  * client's job between two steps while the loop goes on, for a test to
  * let a sync land there however slow the disk. NOLINKS refuses
- * hard links (EPERM), as vfat does. $MPFLOW_STEP_RULES
+ * hard links (EPERM), as vfat does; NOCUT refuses to cut the journal's
+ * file after a failed sync, as a file system gone read-only does. $MPFLOW_STEP_RULES
  * caps the rules a step of a journal's rebuild writes (rebuild.c), so
  * that a test sees the loop serve between steps.
  */
@@ -121,6 +122,18 @@ bool fault_no_links(void)
 	for (unsigned n = 0; wanted(n, word), word[0]; n++)
 		if (strcmp(word, "NOLINKS") == 0)
 			return true;
+	return false;
+}
+
+bool fault_no_cut(void)
+{
+	char word[64];
+
+	for (unsigned n = 0; wanted(n, word), word[0]; n++)
+		if (strcmp(word, "NOCUT") == 0) {
+			errno = EROFS; /* what the primary's log then says */
+			return true;
+		}
 	return false;
 }
 
