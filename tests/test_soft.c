@@ -562,6 +562,45 @@ static void test_matching_by_sets_agrees_with_depth_first(void **state)
 	assert_true(hits > both / 20 && hits < both - both / 20);
 }
 
+/*
+ * A packet runs 32 rules at most: past that, the ones that come first by
+ * group, priority and age stay, whichever the search found first. Here 5
+ * general rules of priority 20 (found first: the general list is searched
+ * before the tuples) and 35 keyed rules of priority 0, all only counting,
+ * take one packet: the 32 oldest of priority 0 count it, and the port's
+ * overflow says the packet met more. (The code before kept the first 31
+ * found: the 5 of priority 20 counted, 5 of priority 0 did not.)
+ */
+static void test_a_packet_past_32_rules_runs_the_first_ones(void **state)
+{
+	enum { LOW = 5, HIGH = 35 };
+	struct rig *rig = *state;
+	const struct mpf_flow_attr low = {.ingress = 1, .priority = 20};
+	const struct mpf_flow_item_any one = {.num = 1};
+	const struct mpf_flow_item_udp port = {.hdr.dst_port = BE16(7777)};
+	const struct mpf_flow_item general[] = {ITEM(ETH), ITEM(ANY, .spec = &one),
+						ITEM(UDP, .spec = &port), END_ITEM};
+	const struct mpf_flow_item keyed[] = {ITEM(ETH), ITEM(IPV4), ITEM(UDP, .spec = &port),
+					      END_ITEM};
+	const struct mpf_flow_action count[] = {ACTION(COUNT, NULL), END_ACTION};
+	struct frame f = frame_ipv4_l4(1, 2, 17, 0, 7777, 0); /* the default mask: source 0 */
+	struct region_count c;
+
+	for (unsigned i = 0; i < LOW; i++)
+		rule_on(rig, 0, &low, general, count);
+	for (unsigned i = 0; i < HIGH; i++)
+		rule_on(rig, 0, &ingress, keyed, count);
+	send_frame(rig, &f);
+	for (unsigned i = 0; i < LOW + HIGH; i++) {
+		assert_int_equal(region_counter_read(&rig->counters[i], 1, &c), 0);
+		if (c.hits != (i >= LOW && i < LOW + 32))
+			fail_msg("rule %u (priority %u) counted %llu", i, i < LOW ? 20 : 0,
+				 (unsigned long long)c.hits);
+	}
+	assert_int_equal(shm_load_relaxed64(&rig->soft->ports[0].overflow), 1);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
 /* An item without spec matches any such header; RAW's "header" is any
  * data, so a RAW without spec takes every frame. Every item type alone,
  * without spec, is taken or refused with a reason: never a crash. */
@@ -1967,6 +2006,7 @@ int main(void)
 		T(test_any_covers_layers_of_any_protocol),
 		T(test_raw_example_finds_foo_bar_baz),
 		T(test_chained_searches_cost_a_pass_each),
+		T(test_a_packet_past_32_rules_runs_the_first_ones),
 		T(test_matching_by_sets_agrees_with_depth_first),
 		T(test_items_without_spec_match_broadly),
 		T(test_last_zero_under_the_mask_matches_the_spec),

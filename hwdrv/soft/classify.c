@@ -1200,8 +1200,19 @@ static void consider(struct candidates *cand, const struct cls_rule *r, uint64_t
 	for (unsigned i = 0; i < out->n; i++)
 		if (out->rules[i] == r)
 			return;
-	if (out->n == CLS_MATCH_MAX - 1) { /* keep room for the terminating one */
+	if (out->n == CLS_MATCH_MAX) {
+		/* Full: the rules that run first stay, in whatever order the
+		 * search found them (the code before kept the first found, and
+		 * dropped priority 0 rules for priority 20 ones). */
+		unsigned worst = 0;
+
 		out->overflow = true;
+		for (unsigned i = 1; i < out->n; i++)
+			if (before(out->rules[worst], out->rules[i]))
+				worst = i;
+		if (rank < out->rules[worst]->rank ||
+		    (rank == out->rules[worst]->rank && seq < out->rules[worst]->seq))
+			out->rules[worst] = r;
 		return;
 	}
 	out->rules[out->n++] = r;
@@ -1224,6 +1235,11 @@ static void finish(struct candidates *cand)
 		for (; j > 0 && before(r, out->rules[j - 1]); j--)
 			out->rules[j] = out->rules[j - 1];
 		out->rules[j] = r;
+	}
+	/* The terminating one takes the last place. */
+	if (cand->best && n == CLS_MATCH_MAX) {
+		n--;
+		out->overflow = true;
 	}
 	out->n = n;
 	out->terminated = cand->best != NULL;
