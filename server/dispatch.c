@@ -453,7 +453,12 @@ static int run_port_stats_reset(struct server *s, struct client *c, const struct
 	unsigned port = req->port_ref.port;
 	int err;
 
-	/* Every client of the instance may: the statistics are the port's. */
+	/* The statistics are the port's: port-wide, as meters and isolated
+	 * mode (an allowed group's user zeroed the figures the operator's
+	 * monitoring reads). */
+	err = port_wide(c, "port statistics reset", &out->error);
+	if (err)
+		return err;
 	if (!(h->port_flags & REGION_PORTS_KEPT))
 		return flow_error_set(&out->error, ENOTSUP, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "the %s backend keeps no port statistics", h->backend);

@@ -672,6 +672,8 @@ static void stranger_persists(const struct primary *p, int phase, uint64_t their
 		STEP((rc = mpf_meter_query(c, 0, 1, true, &stats, &error)) == -EPERM);
 		STEP((rc = mpf_meter_query(c, 0, 1, false, &stats, &error)) == 0);
 		STEP((rc = mpf_flow_isolate(c, 0, true, &error)) == -EPERM);
+		STEP((rc = mpf_port_stats_reset(c, 0, &error)) == -EPERM &&
+		     strstr(error.message, "port-wide"));
 		/* Its flush takes its own: all 8, and nothing of root's. The
 		 * second 8 are left for the restart, then for root's flush. */
 		if (phase == 2 || round == 1)
@@ -691,7 +693,8 @@ static void stranger_persists(const struct primary *p, int phase, uint64_t their
  * them and is refused the ninth, in a new session too and after a SIGKILL
  * and restart (the journal records whose they are); it cannot destroy,
  * reset or flush root's persistent rule, and its flush takes only its own;
- * it may not change what is port-wide (meters, isolated mode). (The code
+ * it may not change what is port-wide (meters, isolated mode, the port
+ * statistics: the code before let it zero them). (The code
  * before let one allowed user fill the table with persistent rules, and
  * destroy root's rules and meters.)
  */

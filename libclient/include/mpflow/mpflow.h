@@ -552,9 +552,9 @@ MPF_API int mpf_queue_stats(struct mpf_client *client, uint16_t port, uint16_t q
 			    struct mpf_queue_stats *stats);
 
 /** Start `port`'s statistics and its queues' from zero, for every reader
- *  (any client of the instance may). Through the primary. Errors: -EINVAL
- *  (no such port), -ENOTSUP (the backend keeps none), -ESHUTDOWN,
- *  -ETIMEDOUT, -EPROTO. */
+ *  (port-wide: the primary's own user and root may). Through the primary.
+ *  Errors: -EPERM (another user), -EINVAL (no such port), -ENOTSUP (the
+ *  backend keeps none), -ESHUTDOWN, -ETIMEDOUT, -EPROTO. */
 MPF_API int mpf_port_stats_reset(struct mpf_client *client, uint16_t port,
 				 struct mpf_flow_error *error);
 
