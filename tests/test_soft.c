@@ -601,6 +601,66 @@ static void test_a_packet_past_32_rules_runs_the_first_ones(void **state)
 	assert_int_equal(delivered(rig), 1u << 0);
 }
 
+/*
+ * GRE of version 1 (PPTP) is a GRE layer: `gre` takes it, and its version
+ * is a field a rule may match (the parser stopped before it, and neither
+ * matched: an outside test's PPTP frame was never counted).
+ */
+static void test_gre_of_version_1_is_a_gre_layer(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_gre v1 = {.c_rsvd0_ver = BE16(0x0001)},
+				       version = {.c_rsvd0_ver = BE16(0x0007)};
+	const struct mpf_flow_item any_gre[] = {ITEM(ETH), ITEM(IPV4), ITEM(GRE), END_ITEM};
+	const struct mpf_flow_item gre_v1[] = {ITEM(ETH), ITEM(IPV4),
+					       ITEM(GRE, .spec = &v1, .mask = &version), END_ITEM};
+	const struct mpf_flow_action to_q1[] = {ACTION(QUEUE, &q1), END_ACTION};
+	const struct mpf_flow_action to_q3[] = {ACTION(QUEUE, &q3), END_ACTION};
+	/* Flags K and S, version 1; PPP; key; sequence number. */
+	static const uint8_t pptp[] = {0x30, 0x01, 0x88, 0x0b, 0,    4, 0, 9,
+				       0,    0,	   0,	 1,    0xff, 3, 0, 0x21};
+	struct frame f = {.length = 0};
+	void *rule_any;
+
+	frame_eth(&f, NULL, NULL, 0x0800);
+	frame_ipv4(&f, 1, 2, 47);
+	frame_put(&f, pptp, sizeof(pptp));
+	rule_any = rule(rig, any_gre, to_q1);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 1);
+	destroy(rig, rule_any);
+	rule(rig, gre_v1, to_q3);
+	send_frame(rig, &f);
+	assert_int_equal(delivered(rig), 1u << 3);
+}
+
+/*
+ * ESP in UDP 4500 (NAT traversal, RFC 3948) is an ESP layer, as the rule
+ * model's stacking (UDP: ... ESP) lets a rule say; 4 zero bytes first (the
+ * non-ESP marker) are IKE, not ESP. (The parser stopped at UDP: an outside
+ * test's `udp / esp spi is 0x1234` was accepted and never matched.)
+ */
+static void test_esp_in_udp_4500_is_an_esp_layer(void **state)
+{
+	struct rig *rig = *state;
+	const struct mpf_flow_item_esp spi = {.hdr.spi = BE32(0x1234)};
+	const struct mpf_flow_item pattern[] = {ITEM(ETH), ITEM(IPV4), ITEM(UDP),
+						ITEM(ESP, .spec = &spi), END_ITEM};
+	const struct mpf_flow_action to_q3[] = {ACTION(QUEUE, &q3), END_ACTION};
+	static const uint8_t esp[] = {0, 0, 0x12, 0x34, 0, 0, 0, 1};
+	static const uint8_t ike[] = {0, 0, 0, 0, 0, 0, 0x12, 0x34};
+	struct frame nat_t = frame_ipv4_l4(1, 2, 17, 4500, 4500, 0);
+	struct frame not_esp = frame_ipv4_l4(1, 2, 17, 4500, 4500, 0);
+
+	frame_put(&nat_t, esp, sizeof(esp));
+	frame_put(&not_esp, ike, sizeof(ike));
+	rule(rig, pattern, to_q3);
+	send_frame(rig, &nat_t);
+	assert_int_equal(delivered(rig), 1u << 3);
+	send_frame(rig, &not_esp);
+	assert_int_equal(delivered(rig), 1u << 0);
+}
+
 /* An item without spec matches any such header; RAW's "header" is any
  * data, so a RAW without spec takes every frame. Every item type alone,
  * without spec, is taken or refused with a reason: never a crash. */
@@ -2006,6 +2066,8 @@ int main(void)
 		T(test_any_covers_layers_of_any_protocol),
 		T(test_raw_example_finds_foo_bar_baz),
 		T(test_chained_searches_cost_a_pass_each),
+		T(test_gre_of_version_1_is_a_gre_layer),
+		T(test_esp_in_udp_4500_is_an_esp_layer),
 		T(test_a_packet_past_32_rules_runs_the_first_ones),
 		T(test_matching_by_sets_agrees_with_depth_first),
 		T(test_items_without_spec_match_broadly),

@@ -46,6 +46,7 @@ struct packet {
 #define PACKET_UDP_GTPC	 2123
 #define PACKET_UDP_GTPU	 2152
 #define PACKET_UDP_MPLS	 6635
+#define PACKET_UDP_NAT_T 4500 /* ESP in UDP (RFC 3948) */
 
 /*
  * Fill p->n_layers / p->layers / p->truncated from p->data and p->length.

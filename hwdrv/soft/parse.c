@@ -233,6 +233,15 @@ static enum next parse_udp(struct cursor *c)
 		return parse_gtp(c, dst == PACKET_UDP_GTPU);
 	case PACKET_UDP_MPLS:
 		return NEXT_MPLS;
+	case PACKET_UDP_NAT_T:
+		/* ESP, unless the non-ESP marker (4 zero bytes: IKE) says not;
+		 * a one-byte NAT keepalive is neither. */
+		if (!has(c, o + 8, 8) ||
+		    (be16(c->p->data + o + 8) == 0 && be16(c->p->data + o + 10) == 0))
+			return NEXT_NONE;
+		if (!push(c, MPF_FLOW_ITEM_TYPE_ESP, o + 8, o + 16))
+			return cut(c);
+		return NEXT_NONE;
 	default:
 		return NEXT_NONE;
 	}
@@ -248,8 +257,17 @@ static enum next parse_gre(struct cursor *c)
 		return cut(c);
 	flags = be16(d + o);
 	proto = be16(d + o + 2);
-	if ((flags & 0x7) != 0) /* version 1 (PPTP) carries no Ethernet or IP */
+	if ((flags & 0x7) != 0) {
+		/* Version 1 (PPTP, RFC 2637): a GRE layer (its version is a
+		 * field to match), carrying PPP: nothing parsed beyond. Its
+		 * key (payload length, call id) is always there, sequence and
+		 * acknowledgment numbers when S and A say so. */
+		end = o + 4 + (flags & 0x2000 ? 4 : 0) + (flags & 0x1000 ? 4 : 0) +
+		      (flags & 0x0080 ? 4 : 0);
+		if (!has(c, o, end - o) || !push(c, MPF_FLOW_ITEM_TYPE_GRE, o, end))
+			return cut(c);
 		return NEXT_NONE;
+	}
 	/* NVGRE (RFC 7637): K set, C and S clear, Transparent Ethernet. */
 	if ((flags & 0xb000) == 0x2000 && proto == 0x6558) {
 		if (!has(c, o, 8) || !push(c, MPF_FLOW_ITEM_TYPE_NVGRE, o, o + 8))
