@@ -954,6 +954,59 @@ static void test_rss_is_toeplitz_and_keeps_a_flow_on_one_queue(void **state)
 	assert_int_equal(seen, 0xf0u); /* 64 flows spread over all four queues */
 }
 
+/*
+ * A datagram's fragments go to one queue: a first fragment (MF set) is
+ * hashed by its addresses, as the later ones (which carry no ports) are,
+ * under `ipv4 ipv4-udp`; whole datagrams by addresses and ports. Under
+ * `ipv4-other` alone a UDP datagram is not hashed. (The code before hashed
+ * a first fragment's ports too: 15 of an outside test's 16 datagrams had
+ * their two fragments on different queues.)
+ */
+static void test_rss_keeps_a_datagram_s_fragments_together(void **state)
+{
+	struct rig *rig = *state;
+	ANY_ETH;
+	const uint16_t queues[] = {0, 1, 2, 3};
+	const struct mpf_flow_action_rss rss = {.types = MPF_RSS_IPV4 | MPF_RSS_NONFRAG_IPV4_UDP,
+						.queue_num = 4,
+						.queue = queues},
+					 other = {.types = MPF_RSS_NONFRAG_IPV4_OTHER,
+						  .queue_num = 4,
+						  .queue = queues};
+	const struct mpf_flow_action actions[] = {ACTION(RSS, &rss), END_ACTION};
+	const struct mpf_flow_action other_only[] = {ACTION(RSS, &other), END_ACTION};
+	void *by_types = rule(rig, any_eth, actions);
+	uint32_t spread = 0;
+	struct rxq_desc desc = {0};
+
+	for (unsigned i = 0; i < 16; i++) {
+		struct frame first = frame_ipv4_l4(IP(10, 0, 0, i), IP(10, 0, 1, 1), 17, 1000 + i,
+						   53, 0),
+			     later = frame_ipv4_l4(IP(10, 0, 0, i), IP(10, 0, 1, 1), 17, 0, 0, 0);
+		uint32_t a, b;
+
+		first.bytes[14 + 6] = 0x20; /* MF */
+		later.bytes[14 + 7] = 0x10; /* offset 128 */
+		send_frame(rig, &first);
+		a = delivered(rig);
+		send_frame(rig, &later);
+		b = delivered(rig);
+		if (a != b)
+			fail_msg("datagram %u: its fragments went to queues %#x and %#x", i, a, b);
+		spread |= a;
+	}
+	assert_true(__builtin_popcount(spread) > 1);
+	destroy(rig, by_types);
+	rule(rig, any_eth, other_only);
+	{
+		struct frame udp = frame_ipv4_l4(1, 2, 17, 7, 53, 0);
+
+		send_frame(rig, &udp);
+		assert_int_equal(received_on(rig, 0, 0, &desc), 1);
+		assert_false(desc.flags & RXQ_DESC_RSS);
+	}
+}
+
 static void test_isolated_port_drops_what_no_rule_takes(void **state)
 {
 	struct rig *rig = *state;
@@ -2082,6 +2135,7 @@ int main(void)
 		T(test_mark_count_redirect_marks_the_descriptor),
 		T(test_lower_group_wins_over_lower_priority),
 		T(test_rss_is_toeplitz_and_keeps_a_flow_on_one_queue),
+		T(test_rss_keeps_a_datagram_s_fragments_together),
 		T(test_isolated_port_drops_what_no_rule_takes),
 		T(test_port_statistics_account_for_every_packet),
 		T(test_vf_items_and_actions_follow_the_destination_mac),

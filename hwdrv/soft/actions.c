@@ -66,16 +66,11 @@ uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool 
 		const struct packet_layer *ip = &p->layers[l];
 		const struct packet_layer *l4 = l + 1 < p->n_layers ? &p->layers[l + 1] : NULL;
 		bool v4 = ip->type == MPF_FLOW_ITEM_TYPE_IPV4;
-		uint64_t tcp, udp, sctp, other;
+		uint64_t ip_only, kind;
 
 		if (!v4 && ip->type != MPF_FLOW_ITEM_TYPE_IPV6)
 			continue;
-		tcp = v4 ? MPF_RSS_NONFRAG_IPV4_TCP : MPF_RSS_NONFRAG_IPV6_TCP;
-		udp = v4 ? MPF_RSS_NONFRAG_IPV4_UDP : MPF_RSS_NONFRAG_IPV6_UDP;
-		sctp = v4 ? MPF_RSS_NONFRAG_IPV4_SCTP : MPF_RSS_NONFRAG_IPV6_SCTP;
-		other = v4 ? MPF_RSS_IPV4 | MPF_RSS_FRAG_IPV4 | MPF_RSS_NONFRAG_IPV4_OTHER
-			   : MPF_RSS_IPV6 | MPF_RSS_FRAG_IPV6 | MPF_RSS_NONFRAG_IPV6_OTHER |
-					MPF_RSS_IPV6_EX;
+		ip_only = v4 ? MPF_RSS_IPV4 : MPF_RSS_IPV6 | MPF_RSS_IPV6_EX;
 		if (v4) {
 			memcpy(input, p->data + ip->hdr + 12, 8);
 			n = 8;
@@ -83,12 +78,27 @@ uint32_t soft_rss_hash(const struct soft_rss *rss, const struct packet *p, bool 
 			memcpy(input, p->data + ip->hdr + 8, 32);
 			n = 32;
 		}
-		if (l4 && ((l4->type == MPF_FLOW_ITEM_TYPE_TCP && (types & tcp)) ||
-			   (l4->type == MPF_FLOW_ITEM_TYPE_UDP && (types & udp)) ||
-			   (l4->type == MPF_FLOW_ITEM_TYPE_SCTP && (types & sctp)))) {
+		/* The packet's own type: a fragment (whichever; the code before
+		 * took a first fragment's ports, and one datagram's fragments
+		 * went to different queues), TCP, UDP, SCTP, or other. Its
+		 * type hashes addresses and ports; the plain IP type, the
+		 * addresses alone; any other type, nothing. */
+		if (ip->fragment)
+			kind = v4 ? MPF_RSS_FRAG_IPV4 : MPF_RSS_FRAG_IPV6;
+		else if (l4 && l4->type == MPF_FLOW_ITEM_TYPE_TCP)
+			kind = v4 ? MPF_RSS_NONFRAG_IPV4_TCP : MPF_RSS_NONFRAG_IPV6_TCP;
+		else if (l4 && l4->type == MPF_FLOW_ITEM_TYPE_UDP)
+			kind = v4 ? MPF_RSS_NONFRAG_IPV4_UDP : MPF_RSS_NONFRAG_IPV6_UDP;
+		else if (l4 && l4->type == MPF_FLOW_ITEM_TYPE_SCTP)
+			kind = v4 ? MPF_RSS_NONFRAG_IPV4_SCTP : MPF_RSS_NONFRAG_IPV6_SCTP;
+		else
+			kind = v4 ? MPF_RSS_NONFRAG_IPV4_OTHER : MPF_RSS_NONFRAG_IPV6_OTHER;
+		if ((types & kind) && !ip->fragment && l4 &&
+		    (l4->type == MPF_FLOW_ITEM_TYPE_TCP || l4->type == MPF_FLOW_ITEM_TYPE_UDP ||
+		     l4->type == MPF_FLOW_ITEM_TYPE_SCTP)) {
 			memcpy(input + n, p->data + l4->hdr, 4);
 			n += 4;
-		} else if (!(types & other)) {
+		} else if (!(types & (kind | ip_only))) {
 			return 0;
 		}
 		*valid = true;

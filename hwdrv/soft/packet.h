@@ -21,9 +21,10 @@
 #define PACKET_LAYERS_MAX 24
 
 struct packet_layer {
-	uint8_t type; /* enum mpf_flow_item_type */
-	uint16_t hdr; /* offset of the item-shaped bytes */
-	uint16_t end; /* offset where the next layer (or the payload) starts */
+	uint8_t type;	  /* enum mpf_flow_item_type */
+	uint8_t fragment; /* IPv4, IPv6: a fragment of a datagram (any) */
+	uint16_t hdr;	  /* offset of the item-shaped bytes */
+	uint16_t end;	  /* offset where the next layer (or the payload) starts */
 };
 
 /* Destination function of a packet: the PF, or VF n. */

@@ -137,6 +137,8 @@ static enum next parse_ipv4(struct cursor *c)
 	header = (uint32_t)(b[0] & 0xf) * 4;
 	if (header < 20 || !has(c, o, header) || !push(c, MPF_FLOW_ITEM_TYPE_IPV4, o, o + header))
 		return cut(c);
+	/* More fragments, or an offset: part of a datagram. */
+	c->p->layers[c->p->n_layers - 1].fragment = (be16(b + 6) & 0x3fff) != 0;
 	if (be16(b + 6) & 0x1fff) /* a later fragment: no L4 header here */
 		return NEXT_NONE;
 	c->type = b[9];
@@ -147,6 +149,7 @@ static enum next parse_ipv6(struct cursor *c)
 {
 	uint32_t o = c->offset, end = o + 40;
 	unsigned next;
+	bool fragment = false;
 
 	if (!has(c, o, 40) || c->p->data[o] >> 4 != 6)
 		return cut(c);
@@ -161,8 +164,10 @@ static enum next parse_ipv6(struct cursor *c)
 			return cut(c);
 		if (next == 44) {
 			len = 8;
+			fragment = true;
 			if (be16(c->p->data + end + 2) & 0xfff8) { /* a later fragment */
-				push(c, MPF_FLOW_ITEM_TYPE_IPV6, o, end + len);
+				if (push(c, MPF_FLOW_ITEM_TYPE_IPV6, o, end + len))
+					c->p->layers[c->p->n_layers - 1].fragment = true;
 				return NEXT_NONE;
 			}
 		} else if (next == 51) {
@@ -177,6 +182,7 @@ static enum next parse_ipv6(struct cursor *c)
 	}
 	if (!push(c, MPF_FLOW_ITEM_TYPE_IPV6, o, end))
 		return cut(c);
+	c->p->layers[c->p->n_layers - 1].fragment = fragment;
 	c->type = next;
 	return NEXT_IP_PROTO;
 }
