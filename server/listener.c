@@ -156,6 +156,13 @@ static void refuse(int sock, int error, const struct ucred *cred, const char *fm
 	va_end(ap);
 	log_info("refused pid %d uid %u: %s", (int)cred->pid, (unsigned)cred->uid, welcome.reason);
 	reply(sock, &welcome, NULL, 0);
+	/* Nothing more comes in, and what came is read: a socket closed with
+	 * messages unread resets its peer, whose next read then says
+	 * ECONNRESET and never the reason above (a hello that came just after
+	 * an early refusal, or bytes after the hello). */
+	shutdown(sock, SHUT_RD);
+	while (recv(sock, &welcome, sizeof(welcome), MSG_DONTWAIT | MSG_TRUNC) > 0)
+		;
 	close(sock);
 }
 
