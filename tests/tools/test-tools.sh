@@ -248,7 +248,12 @@ grep -q "line 2: create refused" "$dir/err" && grep -q "line 5: create refused" 
 	grep -q "2 failed (lines 2, 5)" "$dir/err" || fail "failing lines not reported"
 printf 'create 0 ingress pattern eth / end actions drop / end\ncreate 0 ingress pattern eth / tcp / end actions drop / end\ncreate 0 ingress pattern eth / end actions drop / end\n' >"$dir/stop.txt"
 "$flowctl" --stop-on-error --depth 1 -f "$dir/stop.txt" 2>"$dir/err" >/dev/null && fail "--stop-on-error exits 0"
-grep -q "2 of 3 commands" "$dir/err" || fail "--stop-on-error did not stop: $(tail -1 "$dir/err")"
+grep -q "2 of 3 commands.*, 1 not run" "$dir/err" || fail "--stop-on-error did not stop: $(tail -1 "$dir/err")"
+# No session: the summary says the commands were not run (before: "0 ok,
+# 0 failed", as if there had been none).
+rc=0; MPFLOW_RUNTIME_DIR="$dir/nowhere" "$flowctl" -f "$dir/stop.txt" 2>"$dir/err" >/dev/null || rc=$?
+[ "$rc" -eq 1 ] && grep -q "0 of 3 commands .*0 ok, 0 failed, 3 not run" "$dir/err" ||
+	fail "a batch without a primary: exit $rc, $(tail -1 "$dir/err")"
 # From a pipe, the lines after the stop are not read (it may never end):
 # a refusal of flowctl's own check, and one of the primary's with the pipe
 # left open after it.

@@ -558,11 +558,15 @@ static void summary(const struct batch *b, double seconds)
 	char speed[16];
 	unsigned shown = 0;
 
+	/* Neither done nor sent: the session failed, or the batch stopped. */
+	unsigned not_run =
+		b->commands > b->done + b->unanswered ? b->commands - b->done - b->unanswered : 0;
+
 	rate_text(speed, sizeof(speed), seconds > 0 ? b->done / seconds : 0);
 	if (b->f->json) {
 		printf("{\"summary\":{\"commands\":%u,\"done\":%u,\"ok\":%u,\"failed\":%u,"
-		       "\"unanswered\":%u,\"seconds\":%.3f,\"failed_lines\":[",
-		       b->commands, b->done, b->done - b->failed, b->failed, b->unanswered,
+		       "\"unanswered\":%u,\"not_run\":%u,\"seconds\":%.3f,\"failed_lines\":[",
+		       b->commands, b->done, b->done - b->failed, b->failed, b->unanswered, not_run,
 		       seconds);
 		for (size_t i = 0; i < b->failed && i < b->failed_cap; i++)
 			printf("%s%u", i ? "," : "", b->failed_lines[i]);
@@ -576,6 +580,8 @@ static void summary(const struct batch *b, double seconds)
 		b->commands, seconds, speed, b->done - b->failed, b->failed);
 	if (b->unanswered)
 		fprintf(stderr, ", %u unanswered (done or not: the primary went)", b->unanswered);
+	if (not_run)
+		fprintf(stderr, ", %u not run", not_run);
 	if (b->stop && !b->total_known)
 		fprintf(stderr, ", stopped at line %u: %s not read further", b->stop_line, b->name);
 	for (; shown < b->failed && shown < b->failed_cap && shown < FAILED_SHOWN; shown++)
