@@ -1048,6 +1048,20 @@ static void test_a_sync_without_space_fails_with_enospc(void **state)
 	test_a_failed_sync_fails_what_it_covers(ENOSPC, "ENOSPC");
 }
 
+/* A primary (mpflowd-faults, no fault yet) whose journal holds three
+ * acknowledged persistent rules, `kept`, and a session `c`. */
+static void start_with_three_kept(struct primary *p, const char *const *args, struct mpf_client **c,
+				  uint64_t kept[3])
+{
+	struct mpf_flow_error error;
+
+	faults_on();
+	assert_int_equal(primary_start(p, args), 0);
+	assert_int_equal(primary_connect(p, "durable", c), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(create(*c, i, 1, &kept[i], &error), 0);
+}
+
 /*
  * A failed sync whose data stays readable (EIO:KEEP: pages a failed
  * write-back kept), the rewrite failing too: the primary is killed before
@@ -1065,11 +1079,7 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	int status[40];
 
 	(void)state;
-	faults_on();
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(primary_connect(&p, "durable", &c), 0);
-	for (uint32_t i = 0; i < 3; i++)
-		assert_int_equal(create(c, i, 1, &kept[i], &error), 0);
+	start_with_three_kept(&p, args, &c, kept);
 	set_fault("EIO:KEEP");
 	create_burst(c, 100, 40, status);
 	for (unsigned i = 0; i < 40; i++)
@@ -1100,11 +1110,7 @@ static void test_an_undone_create_that_cannot_be_cut_says_it_may_come_back(void 
 	uint64_t kept[3], found[8], handle;
 
 	(void)state;
-	faults_on();
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(primary_connect(&p, "durable", &c), 0);
-	for (uint32_t i = 0; i < 3; i++)
-		assert_int_equal(create(c, i, 1, &kept[i], &error), 0);
+	start_with_three_kept(&p, args, &c, kept);
 	set_fault("EIO:KEEP NOCUT");
 	assert_int_equal(create(c, 100, 1, &handle, &error), -EIO);
 	if (strstr(error.message, "may come back at a start") == NULL)
@@ -1141,11 +1147,7 @@ static void test_a_rewrite_whose_sync_fails_never_takes_the_journal_s_name(void 
 	uint64_t kept[3], handle;
 
 	(void)state;
-	faults_on();
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(primary_connect(&p, "durable", &c), 0);
-	for (uint32_t i = 0; i < 3; i++)
-		assert_int_equal(create(c, i, 1, &kept[i], &error), 0);
+	start_with_three_kept(&p, args, &c, kept);
 	set_fault("EIO");
 	assert_int_equal(create(c, 100, 1, &handle, &error), -EIO);
 	/* A rewrite is tried at once, and fails. */

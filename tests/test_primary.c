@@ -1506,76 +1506,76 @@ static void test_region_cannot_be_mapped_writable(void **state)
 	raw_close(&raw);
 }
 
-static void test_uid_outside_the_policy_is_refused(void **state)
+/* Run `body` in a child as uid and gid 65534, the socket's file modes
+ * opened so that only the primary's own check stands: the child's exit
+ * status (0: as the body expected). Skipped unless root. */
+static int as_a_stranger(struct primary *p, int (*body)(const struct primary *p))
 {
-	struct primary *p = *state;
 	char socket_path[128];
 	int status;
 	pid_t child;
 
 	if (geteuid() != 0)
 		skip();
-	/* Open the file modes, so that only the primary's own check stands. */
 	snprintf(socket_path, sizeof(socket_path), "%s/default.sock", p->dir);
 	assert_int_equal(chmod(p->dir, 0755), 0);
 	assert_int_equal(chmod(socket_path, 0777), 0);
 	child = fork();
 	if (child == 0) {
-		struct raw_session raw;
-
 		if (setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(2);
-		if (raw_connect(p, &raw) != 0)
-			_exit(3);
-		_exit(raw.status == -EPERM && strstr(raw.reason, "uid 65534") ? 0 : 4);
+		_exit(body(p));
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	return WEXITSTATUS(status);
+}
+
+static int refused_by_policy(const struct primary *p)
+{
+	struct raw_session raw;
+
+	if (raw_connect(p, &raw) != 0)
+		return 3;
+	return raw.status == -EPERM && strstr(raw.reason, "uid 65534") ? 0 : 4;
+}
+
+static void test_uid_outside_the_policy_is_refused(void **state)
+{
+	assert_int_equal(as_a_stranger(*state, refused_by_policy), 0);
+}
+
+/* A hello and a message after it, which the primary never reads; then
+ * the refusal is read. */
+static int refused_after_more(const struct primary *p)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct handshake_hello hello = {
+		.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .name = "after"};
+	struct handshake_welcome w;
+	int sock;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/default.sock", p->dir);
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    send(sock, &hello, sizeof(hello), MSG_NOSIGNAL) != sizeof(hello) ||
+	    send(sock, "more", 4, MSG_NOSIGNAL) != 4)
+		return 3;
+	usleep(200000); /* the primary refused and closed meanwhile */
+	if (recv(sock, &w, sizeof(w), 0) != sizeof(w))
+		return 4;
+	return w.status == -EPERM && strstr(w.reason, "uid 65534") ? 0 : 5;
 }
 
 /*
- * A refused connection reads its reason, whatever it sent: here a hello
- * and a second message after it, which the primary never reads. (The code
- * before closed the socket with it unread; Linux then resets the peer, and
- * its read said ECONNRESET instead of the refusal. The same race, a hello
- * that came just after an early refusal, made the test above fail now and
- * then.)
+ * A refused connection reads its reason, whatever it sent. (The code
+ * before closed the socket with the message after the hello unread; Linux
+ * then resets the peer, and its read said ECONNRESET instead of the
+ * refusal. The same race, a hello that came just after an early refusal,
+ * made the test above fail now and then.)
  */
 static void test_a_refusal_is_read_whatever_came_after_the_hello(void **state)
 {
-	struct primary *p = *state;
-	char socket_path[128];
-	int status;
-	pid_t child;
-
-	if (geteuid() != 0)
-		skip();
-	snprintf(socket_path, sizeof(socket_path), "%s/default.sock", p->dir);
-	assert_int_equal(chmod(p->dir, 0755), 0);
-	assert_int_equal(chmod(socket_path, 0777), 0);
-	child = fork();
-	if (child == 0) {
-		struct sockaddr_un addr = {.sun_family = AF_UNIX};
-		struct handshake_hello hello = {
-			.magic = HANDSHAKE_MAGIC, .version = HANDSHAKE_VERSION, .name = "after"};
-		struct handshake_welcome w;
-		int sock;
-
-		if (setgid(65534) != 0 || setuid(65534) != 0)
-			_exit(2);
-		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/default.sock", p->dir);
-		sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-		if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-		    send(sock, &hello, sizeof(hello), MSG_NOSIGNAL) != sizeof(hello) ||
-		    send(sock, "more", 4, MSG_NOSIGNAL) != 4)
-			_exit(3);
-		usleep(200000); /* the primary refused and closed meanwhile */
-		if (recv(sock, &w, sizeof(w), 0) != sizeof(w))
-			_exit(4);
-		_exit(w.status == -EPERM && strstr(w.reason, "uid 65534") ? 0 : 5);
-	}
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(as_a_stranger(*state, refused_after_more), 0);
 }
 
 static void test_silent_connection_neither_stalls_nor_lingers(void **state)
