@@ -1062,6 +1062,16 @@ static void start_with_three_kept(struct primary *p, const char *const *args, st
 		assert_int_equal(create(*c, i, 1, &kept[i], &error), 0);
 }
 
+/* The session ends, the primary is killed (SIGKILL), the fault cleared,
+ * and the primary started again with `args`. */
+static void crash_and_restart(struct primary *p, const char *const *args, struct mpf_client *c)
+{
+	mpf_disconnect(c);
+	kill_primary(p);
+	clear_fault();
+	assert_int_equal(primary_restart(p, args), 0);
+}
+
 /*
  * A failed sync whose data stays readable (EIO:KEEP: pages a failed
  * write-back kept), the rewrite failing too: the primary is killed before
@@ -1085,10 +1095,7 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 	for (unsigned i = 0; i < 40; i++)
 		assert_int_equal(status[i], -EIO);
 	assert_int_equal(create(c, 200, 1, &handle, &error), -EIO);
-	mpf_disconnect(c);
-	kill_primary(&p);
-	clear_fault();
-	assert_int_equal(primary_restart(&p, args), 0);
+	crash_and_restart(&p, args, c);
 	assert_restored(&p, kept, 3);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
@@ -1115,11 +1122,8 @@ static void test_an_undone_create_that_cannot_be_cut_says_it_may_come_back(void 
 	assert_int_equal(create(c, 100, 1, &handle, &error), -EIO);
 	if (strstr(error.message, "may come back at a start") == NULL)
 		fail_msg("a create left in the journal was refused with '%s'", error.message);
-	mpf_disconnect(c);
-	kill_primary(&p);
-	clear_fault();
 	/* As it said: it comes back, beside the three. */
-	assert_int_equal(primary_restart(&p, args), 0);
+	crash_and_restart(&p, args, c);
 	assert_int_equal(primary_connect(&p, "check", &c), 0);
 	assert_int_equal(persistent_rules(c, found, 8, NULL, NULL), 4);
 	for (unsigned i = 0; i < 3; i++)
@@ -1154,10 +1158,7 @@ static void test_a_rewrite_whose_sync_fails_never_takes_the_journal_s_name(void 
 	for (int i = 0; i < 500 && primary_log_lines(&p, "not rewritten") == 0; i++)
 		usleep(10000);
 	assert_true(primary_log_lines(&p, "not rewritten") > 0);
-	mpf_disconnect(c);
-	kill_primary(&p);
-	clear_fault();
-	assert_int_equal(primary_restart(&p, args), 0);
+	crash_and_restart(&p, args, c);
 	assert_restored(&p, kept, 3);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
