@@ -468,7 +468,7 @@ static void test_chained_searches_cost_a_pass_each(void **state)
  */
 static void test_matching_by_sets_agrees_with_depth_first(void **state)
 {
-	enum { PATTERNS = 300, FRAMES = 40, ITEMS = 6 };
+	enum { PATTERNS = 300, FRAMES = 40, ITEMS = 5, BRANCHING = 3 };
 	struct rig *rig = *state;
 	static const uint8_t alphabet[] = "ab";
 	const struct mpf_flow_action actions[] = {ACTION(QUEUE, &q3), END_ACTION};
@@ -480,7 +480,7 @@ static void test_matching_by_sets_agrees_with_depth_first(void **state)
 		struct mpf_flow_item_any any[ITEMS], any_mask[ITEMS];
 		uint8_t bytes[ITEMS][3], masks[ITEMS][3];
 		struct mpf_flow_item pattern[ITEMS + 2];
-		unsigned k = 0, items = 1 + (unsigned)rand() % ITEMS;
+		unsigned k = 0, items = 1 + (unsigned)rand() % ITEMS, branching = 0;
 		struct match_pattern m;
 		struct mpf_flow_error error;
 		struct rule_shape shape;
@@ -503,9 +503,12 @@ static void test_matching_by_sets_agrees_with_depth_first(void **state)
 					       : after_eth ? ITEM(IPV4)
 							   : ITEM(UDP);
 			} else if (kind == 1) {
+				/* Depth first, branches multiply: a few, for its time. */
+				bool spans = branching < BRANCHING && rand() % 2;
+
+				branching += spans;
 				any[i] = (struct mpf_flow_item_any){.num = (uint32_t)(rand() % 3)};
-				any_mask[i] =
-					(struct mpf_flow_item_any){.num = rand() % 2 ? 0 : ~0u};
+				any_mask[i] = (struct mpf_flow_item_any){.num = spans ? 0 : ~0u};
 				pattern[k++] = ITEM(ANY, .spec = &any[i], .mask = &any_mask[i]);
 			} else {
 				uint16_t length = (uint16_t)(rand() % 3);
@@ -514,15 +517,17 @@ static void test_matching_by_sets_agrees_with_depth_first(void **state)
 					bytes[i][b] = alphabet[rand() % 2];
 					masks[i][b] = rand() % 4 ? 0xff : 0;
 				}
-				raw[i] = (struct mpf_flow_item_raw){.relative = rand() % 4 != 0,
-								    .search = rand() % 2,
-								    .offset = rand() % 9 - 2,
-								    .length = length,
-								    .pattern = bytes[i]};
+				raw[i] = (struct mpf_flow_item_raw){
+					.relative = rand() % 4 != 0,
+					.search = branching < BRANCHING && rand() % 2,
+					.offset = rand() % 9 - 2,
+					.length = length,
+					.pattern = bytes[i]};
 				if (!raw[i].relative && raw[i].offset < 0)
 					raw[i].offset = 0;
 				if (raw[i].search)
 					raw[i].limit = (uint16_t)(rand() % 3 ? rand() % 12 : 0);
+				branching += raw[i].search;
 				raw_mask[i] = (struct mpf_flow_item_raw){.relative = 1,
 									 .search = 1,
 									 .offset = -1,
