@@ -421,6 +421,7 @@ static void fail_beyond(struct server *s, uint64_t kept, int err, bool uncut)
 		 * `kept` may be written again). */
 		if (job->kind != JOB_NONE && job->lsn > kept) {
 			job->undone = err;
+			job->undone_uncut = job->undone_uncut || uncut;
 			job->lsn = job->first && job->first <= kept ? kept : 0;
 			if (job->first > kept)
 				job->first = 0;

@@ -626,6 +626,16 @@ static bool handle_message(struct server *s, struct client *c, const uint8_t *ms
 	return false;
 }
 
+/* What became of a job's destroys a failed sync undid: their rules are
+ * back, and unless the failure could not cut their records from the file
+ * (a file system gone read-only), no start redoes them. Each message that
+ * says it fits MPF_FLOW_ERROR_MESSAGE_MAX (150 characters at most: ENOSPC's
+ * text, 2,048 handles, 2^24 rules). */
+static const char *undone_said(const struct job *job)
+{
+	return job->undone_uncut ? "left in its file: a start may redo them" : "their rules back";
+}
+
 /* One step of the client's job: at most JOB_STEP rules, or the audit if
  * its turn came. */
 static enum job_progress job_step(struct server *s, struct client *c)
@@ -653,9 +663,10 @@ static enum job_progress job_step(struct server *s, struct client *c)
 			job->status = job->undone;
 			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
 				       -1,
-				       "the journal failed while the flush ran (%s): %u destroy(s) "
-				       "undone, their rules back; %u stay done",
-				       strerror(-job->status), job->undone_rules, job->done);
+				       "the journal failed in the flush (%s): %u destroy(s) "
+				       "undone, %s; %u stay done",
+				       strerror(-job->status), job->undone_rules, undone_said(job),
+				       job->done);
 			return JOB_DONE;
 		}
 		if (job->status && job->done == 0)
@@ -685,11 +696,10 @@ static enum job_progress job_step(struct server *s, struct client *c)
 			job->status = job->undone	  ? job->undone
 				      : s->journal.broken ? s->journal.broken
 							  : -EIO;
-			flow_error_set(&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED,
-				       -1,
-				       "the journal failed while the destroys ran (%s): %u of them "
-				       "undone, their rules back",
-				       strerror(-job->status), job->undone_rules);
+			flow_error_set(
+				&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+				"the journal failed in the destroys (%s): %u of them undone, %s",
+				strerror(-job->status), job->undone_rules, undone_said(job));
 			job->done -= job->undone_rules < job->done ? job->undone_rules : job->done;
 		}
 		if (job->status)

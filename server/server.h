@@ -104,6 +104,7 @@ struct job {
 	uint64_t first;	       /* the end of the records of its first step that wrote */
 	int undone;	       /* -errno: a failed sync or write undid some of its records */
 	uint32_t undone_rules; /* its destroys a failed sync undid: their rules back */
+	bool undone_uncut;     /* and their records stay in the journal's file */
 	uint64_t begun;	       /* the journal's end when it began: its records lie beyond */
 	uint32_t stays;	       /* JOB_DESTROY: rules destroyed that were not persistent */
 	uint64_t user_data;

@@ -558,23 +558,42 @@ static bool log_says(const struct primary *p, const char *text)
  * one failed. However slow the disk, the failure lands between the two
  * steps: a sync the steps before set off fails when it comes back, one
  * not yet set off covers the step just done. */
-static void sync_fails_between_steps(struct primary *p)
+static void sync_fails_between_steps(struct primary *p, const char *failing)
 {
-	set_fault("EIO HOLD:job");
+	char fault[64];
+
+	snprintf(fault, sizeof(fault), "%s HOLD:job", failing);
+	set_fault(fault);
 	kill(p->pid, SIGCONT);
 	for (int i = 0; i < 2000 && !log_says(p, "sync failed"); i++)
 		usleep(5000);
 	assert_true(log_says(p, "sync failed"));
 }
 
+/* The words of the fault `then` but its STOPs, into `buf`. */
+static const char *failing_words(const char *then, char *buf, size_t size)
+{
+	char copy[128], *save, *word;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	snprintf(copy, sizeof(copy), "%s", then);
+	for (word = strtok_r(copy, " ", &save); word; word = strtok_r(NULL, " ", &save))
+		if (strncmp(word, "STOP:", 5) != 0)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? " " : "",
+						 word);
+	assert_true(used < size);
+	return buf;
+}
+
 /* The completion of a DESTROY of `n` handles (user_data 7) that the primary
  * stops between the steps of, the fault file saying `from` (with
  * STOP:job-step): at stop `at`, the file system of `fill_dir` is filled
  * (when not NULL) and the fault becomes `then`; a `then` of EIO first
- * lands a failed sync there (sync_fails_between_steps). The stops seen, or 0
- * without a completion; with `then` a HOLD, the stops once at `at` and no
- * completion in the next 200 ms (it waits for the held sync:
- * held_answer()). */
+ * lands a failed sync there (sync_fails_between_steps(), with its words
+ * but the STOPs). The stops seen, or 0 without a completion; with `then`
+ * a HOLD, the stops once at `at` and no completion in the next 200 ms (it
+ * waits for the held sync: held_answer()). */
 static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
 				    const uint64_t *handles, unsigned n, const char *from,
 				    unsigned at, const char *then, const char *fill_dir,
@@ -583,6 +602,7 @@ static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
 	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
 	struct mpf_flow_error error;
 	unsigned stops = 0;
+	char failing[64];
 
 	set_fault(from);
 	raw_stage(raw, msg, wire_encode_destroy(msg, sizeof(msg), 7, 0, handles, n, &error));
@@ -600,7 +620,8 @@ static unsigned destroy_job_through(struct primary *p, struct raw_session *raw,
 				if (fill_dir)
 					fill(fill_dir, "filler");
 				if (strncmp(then, "EIO", 3) == 0)
-					sync_fails_between_steps(p);
+					sync_fails_between_steps(
+						p, failing_words(then, failing, sizeof(failing)));
 				set_fault(then);
 			}
 			/* Past the slice: the round ends (writing what the
@@ -728,7 +749,7 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 	assert_true(destroy_job_through(&p, &raw, handles, N, "STOP:job-step", 4,
 					"EIO STOP:job-step", NULL, &done) >= 4);
 	assert_int_equal(done.status, -EIO);
-	assert_non_null(strstr(done.error.message, "the journal failed while the destroys ran"));
+	assert_non_null(strstr(done.error.message, "the journal failed in the destroys"));
 	said = strstr(done.error.message, "their rules back (");
 	assert_non_null(said);
 	assert_int_equal(sscanf(said, "their rules back (%u of 1000 destroyed)", &destroyed), 1);
@@ -739,6 +760,57 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 	assert_int_equal(region_rules(&raw), N - destroyed);
 	raw_close(&raw);
 	assert_a_restart_keeps(&p, args, N - destroyed);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
+ * The same job, the failed sync's records left readable (EIO:KEEP) and the
+ * cut refused (NOCUT: a file system gone read-only): the destroys the
+ * failure undid are back in the table but their records stay in the
+ * file, and a start before a rewrite redoes them. The answer must say so
+ * (the code before said "their rules back" alone), and a crash then
+ * restarts without exactly those and the ones it said were destroyed.
+ */
+static void test_a_destroy_job_whose_undone_records_stay_says_a_start_may_redo_them(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	enum { N = 1000 };
+	static uint64_t handles[N];
+	struct wire_completion done;
+	struct raw_session raw;
+	struct primary p;
+	unsigned undone = N + 1, destroyed = N + 1;
+	const char *said;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	assert_int_equal(raw.status, 0);
+	raw_persistent_rules(&raw, handles, N);
+	assert_true(destroy_job_through(&p, &raw, handles, N, "STOP:job-step", 4,
+					"EIO:KEEP NOCUT STOP:job-step", NULL, &done) >= 4);
+	assert_int_equal(done.status, -EIO);
+	said = strstr(done.error.message, "the journal failed in the destroys (");
+	assert_non_null(said);
+	said = strstr(said, "): ");
+	assert_non_null(said);
+	assert_int_equal(sscanf(said,
+				"): %u of them undone, left in its file: a start may redo them "
+				"(%u of 1000 destroyed)",
+				&undone, &destroyed),
+			 2);
+	assert_true(undone > 0);
+	assert_true(undone + destroyed <= N);
+	assert_int_equal(region_rules(&raw), N - destroyed);
+	raw_close(&raw);
+
+	/* Killed before anything is rewritten: the start redoes them. */
+	kill_primary(&p);
+	clear_fault();
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_a_restart_keeps(&p, args, N - destroyed - undone);
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
 }
@@ -769,7 +841,7 @@ static void another_session_destroys(struct primary *p, unsigned stop, void *arg
 
 	if (stop != a->fail_at)
 		return;
-	sync_fails_between_steps(p); /* the job held, the primary running */
+	sync_fails_between_steps(p, "EIO"); /* the job held, the primary running */
 	set_fault("HOLD:job");
 	for (int w = 0; w < 1000 && !log_says(p, "rewritten from the table in "); w++)
 		usleep(10000);
@@ -807,7 +879,7 @@ static void test_a_destroy_job_counts_undone_what_another_session_then_destroyed
 	/* The job had steps to go. */
 	assert_true(job_answer(&p, &raw, another_session_destroys, &a, &done) > FAIL_AT);
 	assert_int_equal(done.status, -EIO);
-	said = strstr(done.error.message, "the journal failed while the destroys ran (");
+	said = strstr(done.error.message, "the journal failed in the destroys (");
 	assert_non_null(said);
 	said = strstr(said, "): ");
 	assert_non_null(said);
@@ -1021,7 +1093,7 @@ static void test_a_persistent_flush_a_failed_sync_undid_says_so(void **state)
 	/* The failure landed while the flush had steps to go. */
 	assert_true(failed_at > 1 && stops > failed_at);
 	assert_int_equal(done.status, -EIO);
-	assert_non_null(strstr(done.error.message, "the journal failed while the flush ran"));
+	assert_non_null(strstr(done.error.message, "the journal failed in the flush"));
 	/* Counted as they stand: all undone (the code before said 500). */
 	assert_non_null(strstr(done.error.message, ": 500 destroy(s) undone, their rules back; "
 						   "0 stay done"));
@@ -3479,6 +3551,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_failed_sync_undoes_a_meter_and_the_rules_using_it),
 		cmocka_unit_test(test_a_flush_walking_rules_a_failed_sync_undoes),
 		cmocka_unit_test(test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did),
+		cmocka_unit_test(
+			test_a_destroy_job_whose_undone_records_stay_says_a_start_may_redo_them),
 		cmocka_unit_test(
 			test_a_destroy_job_counts_undone_what_another_session_then_destroyed),
 		cmocka_unit_test(test_a_destroy_job_whose_last_sync_fails_says_it_was_partly_done),
