@@ -355,9 +355,13 @@ static bool match_from(const struct match_pattern *m, unsigned i, const struct p
 
 			if (item->search)
 				stop = item->limit ? start + item->limit : (int64_t)p->length;
-			/* Not past where the pattern still fits in the frame. */
+			/* Not past where the pattern still fits in the frame,
+			 * nor before it: an offset of -2^31 is valid, and walking
+			 * from there took seconds a frame. */
 			if (stop > (int64_t)p->length - item->length)
 				stop = (int64_t)p->length - item->length;
+			if (start < 0)
+				start = 0;
 			for (int64_t at = start; at <= stop; at++) {
 				if (!raw_at(item, p, at))
 					continue;
@@ -408,9 +412,19 @@ static bool search_set(const struct match_item *item, const struct packet *p, co
 
 	if (last < 0)
 		return false;
-	/* From the first window's start: a negative offset opens some before
-	 * the frame. */
-	for (int64_t at = item->offset < 0 ? item->offset : 0; at <= last; at++) {
+	/* A negative offset opens windows before the frame: those open at
+	 * byte -1 (the loop closes those that end there), counted at once (an
+	 * offset of -2^31 is valid, and walking from it took seconds a frame). */
+	if (item->relative && item->offset < 0) {
+		int64_t lo = -(int64_t)item->offset - item->limit - 1,
+			hi = -(int64_t)item->offset - 1;
+
+		if (!item->limit || lo < 0)
+			lo = 0;
+		for (int64_t q = lo; q <= hi && q <= p->length; q++)
+			open += set_has(from, q, p->length);
+	}
+	for (int64_t at = 0; at <= last; at++) {
 		/* Windows starting at `at`, and those that ended just before. */
 		if (item->relative) {
 			open += set_has(from, at - item->offset, p->length);
