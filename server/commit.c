@@ -538,7 +538,8 @@ void commit_synced(struct server *s, uint32_t file, unsigned step, int res)
 		return; /* a sync of a file since replaced */
 	j->sync_target = 0;
 	if (!step)
-		res = fault_sync(j->fd, res);
+		res = j->sync_fault ? fault_chain_step(j->fd, res, j->sync_fault)
+				    : fault_sync(j->fd, res);
 	if (res < 0) {
 		commit_failed(s, res);
 		return;
@@ -552,9 +553,12 @@ void commit_synced(struct server *s, uint32_t file, unsigned step, int res)
 int commit_sync_now(struct server *s)
 {
 	struct journal *j = &s->journal;
-	uint64_t target = j->end;
+	uint64_t target;
 	int err;
 
+	/* The syncs in flight first: their failure is theirs to read. */
+	loop_settle_journal(s);
+	target = j->end;
 	if (j->broken)
 		return j->broken;
 	if (j->fd < 0 || (target == j->durable && !j->compact.rename_owed))

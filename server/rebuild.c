@@ -490,9 +490,10 @@ void rebuild_before_stop(struct server *s)
 	struct journal *j = &s->journal;
 	int err;
 
-	/* A chain in flight has a whole file: its rename lands or not, and
-	 * either file holds the same rules. */
-	if (!j->broken || j->rebuild.syncing)
+	/* A chain in flight names its file, or fails and leaves the journal
+	 * broken: the loop no longer reads its completions. */
+	loop_settle_journal(s);
+	if (!j->broken)
 		return;
 	err = rebuild_now(s);
 	if (err)

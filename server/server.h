@@ -404,6 +404,7 @@ struct journal {
 	uint64_t end;	      /* LSN after the last append */
 	uint64_t durable;     /* LSN known to be on disk */
 	uint64_t sync_target; /* LSN the sync in flight covers; 0: none */
+	int sync_fault;	      /* the test build's errno for it, decided at its submission */
 	uint32_t file;	      /* bumps with each new file: late syncs are ignored */
 	int broken;	      /* 0, or -errno: refused until a rewrite succeeds */
 	/* The file under the journal's name was found damaged at the start:
@@ -499,9 +500,10 @@ struct server {
 	struct server_config config;
 	struct hwdrv device;
 	struct io_uring uring;
-	bool uring_up;	  /* from loop_init to loop_fini */
-	unsigned closing; /* loop_close()s in flight: blocks not yet freed */
-	int dump_fd;	  /* --dump-queues' directory, checked (dirs.c); -1: none */
+	bool uring_up;	     /* from loop_init to loop_fini */
+	unsigned closing;    /* loop_close()s in flight: blocks not yet freed */
+	unsigned journal_io; /* the journal's syncs and renames in flight */
+	int dump_fd;	     /* --dump-queues' directory, checked (dirs.c); -1: none */
 	int listen_fd;
 	bool accept_more; /* connections wait: listen socket readable, or a
 			   * burst that stopped short of the backlog's end */
@@ -949,10 +951,14 @@ void commit_fini(struct server *s);
  * so that its first step fails, as a failed sync makes it). */
 #ifdef MPFLOW_FAULTS
 int fault_sync(int fd, int result);
-int fault_sync_errno(void);
-/* The verdict on a sync chain's first step, which completed with `result`:
- * the test build decided at its submission (loop.c) whether it fails,
- * `fault` (an errno), and keeps to that, whatever the real sync said. */
+/* The errno an io_uring sync of `fd` being submitted is to fail with, or
+ * 0: a chain's, whatever the test's word says now; any sync's where the
+ * word is :ONCE (Linux reports a writeback error to the one sync that
+ * runs first: the pages are lost now). */
+int fault_sync_submitted(int fd, bool chain);
+/* The verdict on an io_uring sync that completed with `result` and was
+ * decided at its submission to fail with `fault` (an errno; 0: as the
+ * test's word says now, or for a chain whatever the real sync said). */
 int fault_chain_step(int fd, int result, int fault);
 /* Rules a step of a rebuild writes at most ($MPFLOW_STEP_RULES; 0: as
  * many as its time allows). */
@@ -976,8 +982,10 @@ static inline int fault_sync(int fd, int result)
 	(void)fd;
 	return result;
 }
-static inline int fault_sync_errno(void)
+static inline int fault_sync_submitted(int fd, bool chain)
 {
+	(void)fd;
+	(void)chain;
 	return 0;
 }
 static inline unsigned fault_step_rules(void)
@@ -1058,6 +1066,11 @@ void loop_submit_journal_naming(struct server *s, uint32_t file, const char *ren
  * build's errno for its sync. */
 void loop_submit_rebuild(struct server *s, int fd, uint32_t tag, int *fault);
 void loop_submit_rebuild_naming(struct server *s, uint32_t tag, const char *rename);
+/* Wait for the journal's syncs and renames in flight, and handle their
+ * completions (only theirs: the others stay for the loop). Before a
+ * synchronous sync of the journal, which must not take the word of a sync
+ * in flight: Linux reports a writeback error to one sync of an open file. */
+void loop_settle_journal(struct server *s);
 /* Close `fd` in io_uring's worker, not in the loop: the last reference to
  * a journal file renamed over or unlinked frees its blocks, about a
  * millisecond per MiB on ext4. Before the loop's ring exists, close(2).

@@ -1174,6 +1174,73 @@ static void test_what_a_failed_sync_undid_is_not_replayed(void **state)
 }
 
 /*
+ * Persistent creates waiting for their sync when the primary is told to
+ * stop: its shutdown round submits their sync to io_uring, and Linux
+ * reports the writeback error to that sync alone (EIO:ONCE: the first sync
+ * to run fails, its pages lost; a later one says 0). The code before then
+ * synced synchronously without reading the sync in flight, and
+ * acknowledged 40 creates whose records were lost: the restart found none
+ * (a reviewer's finding). Each create answered OK must be there after a
+ * restart, and each refused must not.
+ */
+static void test_a_stop_reads_the_sync_in_flight_before_syncing_itself(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	enum { N = 40 };
+	static uint8_t msg[WIRE_MSG_MAX] __attribute__((aligned(8)));
+	struct mpf_flow_error error;
+	struct raw_session raw;
+	struct mpf_client *c;
+	struct primary p;
+	int status[N];
+	unsigned ok = 0, found;
+	uint64_t left[N + 1];
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(raw_connect(&p, &raw), 0);
+	set_fault("HOLD:sync");
+	for (uint32_t i = 0; i < N; i++) {
+		struct sample_rule r;
+
+		sample_rule_init(&r, i);
+		raw_stage(&raw, msg,
+			  wire_encode_rule(msg, sizeof(msg), WIRE_OP_CREATE, i + 1, 0, true,
+					   &ingress, r.pattern, r.actions, &error));
+	}
+	ring_commit(&raw.requests);
+	usleep(200000);
+	assert_true(ring_dequeue(&raw.completions, msg, sizeof(msg)) < 0); /* they wait */
+
+	/* Told to stop while it stands: the stop is the next thing it does. */
+	kill(p.pid, SIGSTOP);
+	for (int i = 0; i < 1000 && !stopped(&p); i++)
+		usleep(1000);
+	assert_true(stopped(&p));
+	set_fault("EIO:ONCE");
+	kill(p.pid, SIGTERM);
+	kill(p.pid, SIGCONT);
+	raw_statuses(&raw, status, N);
+	assert_int_equal(primary_stop(&p), 0);
+	for (unsigned i = 0; i < N; i++) {
+		assert_true(status[i] == 0 || status[i] == -EIO);
+		ok += status[i] == 0;
+	}
+	raw_close(&raw);
+
+	clear_fault();
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "check", &c), 0);
+	found = persistent_rules(c, left, N + 1, NULL, NULL);
+	mpf_disconnect(c);
+	if (found != ok)
+		fail_msg("%u creates answered OK, %u found after the restart", ok, found);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
  * A failed sync whose records cannot be cut from the file (NOCUT: a file
  * system gone read-only refuses the truncate) and stay readable: a start
  * before the journal is rewritten finds them. The refusal must say so,
@@ -3561,6 +3628,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_destroy_not_done_says_which_destroys_stay),
 		cmocka_unit_test(test_a_persistent_flush_a_failed_sync_undid_says_so),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
+		cmocka_unit_test(test_a_stop_reads_the_sync_in_flight_before_syncing_itself),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),
 		cmocka_unit_test(test_a_memory_cgroup_near_its_limit_refuses_creates),

@@ -13,7 +13,11 @@
  * what it acknowledged next; the tests look for exactly that. With ":KEEP"
  * after the name (EIO:KEEP), the data stays readable instead, as pages a
  * failed write-back left in the page cache read until they are evicted: a
- * start that finds them there must not bring back what they recorded. When a
+ * start that finds them there must not bring back what they recorded. With
+ * ":ONCE" (EIO:ONCE) only the first sync that runs fails, and those after
+ * it succeed, as Linux reports a writeback error to one sync of an open
+ * file: an io_uring sync takes it when submitted, where the kernel runs
+ * it, and reports it when it completes. When a
  * word is STOP:POINT, the primary stops itself (SIGSTOP) at that point of
  * its code (fault_point), for a test to kill it there or to act while it
  * stands ("EIO STOP:rebuild-step": a failed sync, then a stop in the
@@ -68,11 +72,19 @@ static void wanted(unsigned n, char word[static 64])
 	fclose(f);
 }
 
+/* The word file whose :ONCE failure was reported: the test writes a new
+ * file (a new inode) for each word. */
+static ino_t once_reported;
+
 /* The errno the test wants syncs to fail with (0: none), and whether the
- * data they did not write stays readable (`keep`). */
+ * data they did not write stays readable (`keep`). A :ONCE word's errno
+ * is wanted once, by the first sync that asks. */
 static int wanted_errno(bool *keep)
 {
+	const char *path = getenv("MPFLOW_FAULTS");
 	char word[64], *colon;
+	struct stat st;
+	int err = 0;
 
 	wanted(0, word);
 	colon = strchr(word, ':');
@@ -80,12 +92,30 @@ static int wanted_errno(bool *keep)
 	if (colon)
 		*colon = '\0';
 	if (strcmp(word, "EIO") == 0)
-		return EIO;
-	if (strcmp(word, "ENOSPC") == 0)
-		return ENOSPC;
-	if (strcmp(word, "EDQUOT") == 0)
-		return EDQUOT;
-	return 0;
+		err = EIO;
+	else if (strcmp(word, "ENOSPC") == 0)
+		err = ENOSPC;
+	else if (strcmp(word, "EDQUOT") == 0)
+		err = EDQUOT;
+	if (err && colon && strcmp(colon + 1, "ONCE") == 0) {
+		if (stat(path, &st) != 0 || st.st_ino == once_reported)
+			return 0;
+		once_reported = st.st_ino;
+	}
+	return err;
+}
+
+/* Whether the test's word is :ONCE and not yet reported. */
+static bool once_wanted(void)
+{
+	const char *path = getenv("MPFLOW_FAULTS");
+	char word[64], *colon;
+	struct stat st;
+
+	wanted(0, word);
+	colon = strchr(word, ':');
+	return colon && strcmp(colon, ":ONCE") == 0 && stat(path, &st) == 0 &&
+	       st.st_ino != once_reported;
 }
 
 /* Zero what was written since the last good sync, as lost pages read. */
@@ -149,11 +179,14 @@ void fault_point(const char *where)
 		}
 }
 
-int fault_sync_errno(void)
+int fault_sync_submitted(int fd, bool chain)
 {
 	bool keep;
 
-	return wanted_errno(&keep);
+	if (once_wanted())
+		return -fault_sync(fd, 0); /* reported now: its pages are lost now */
+	/* A chain's, now; another sync's when it completes. */
+	return chain ? wanted_errno(&keep) : 0;
 }
 
 unsigned fault_step_rules(void)
