@@ -1857,7 +1857,7 @@ struct grow_reader {
 	struct rig *rig;
 	void *const *stay;
 	unsigned n_stay;
-	shm_u32 stop;
+	shm_u32 stop, online;
 	unsigned lookups, misses;
 };
 
@@ -1875,6 +1875,7 @@ static void *read_while_tables_grow(void *arg)
 			g->lookups++;
 		}
 		rcu_quiescent(rcu, 0);
+		shm_store_release32(&g->online, 1);
 	}
 	rcu_offline(rcu, 0);
 	return NULL;
@@ -1914,6 +1915,11 @@ static void test_lookups_find_every_rule_while_tables_grow(void **state)
 	}
 	/* Nothing below fails before the reader is stopped: it reads `g`. */
 	assert_int_equal(pthread_create(&reader, NULL, read_while_tables_grow, &g), 0);
+	/* Online before the first growth: a grace period then waits for it
+	 * (on a loaded machine the writer was through before the reader ran,
+	 * and the test saw no lookup at all). */
+	while (!shm_load_acquire32(&g.online))
+		sched_yield();
 	for (unsigned cycle = 0; cycle < 2; cycle++) {
 		for (unsigned i = STAY; i < STAY + N; i++) {
 			struct rule_shape shape;
