@@ -91,6 +91,13 @@ struct hwdrv_rule {
 	const void *wire; /* the request it was decoded from (the journal keeps it) */
 	size_t wire_length;
 	struct region_counter *counter; /* where this rule counts, if it does */
+	/* Asked (`slow` not NULL), a backend with a slow path — rules it
+	 * cannot key, met in turn by every frame of the port (the soft
+	 * backend's general list) — says in *slow whether the rule goes
+	 * there, and with `slow_refused` refuses such a rule with -EDQUOT,
+	 * `error` left to the caller (its quota: it says why). */
+	bool *slow;
+	bool slow_refused;
 	/* The caller calls ops.activate() (where the backend has it) before
 	 * the rule must take traffic, and has other work to do meanwhile: the
 	 * backend may leave the rule prepared, its last memory accesses under

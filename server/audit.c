@@ -111,7 +111,8 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 }
 
 /* Each user's persistent rules (rule_table.makers), in slots and beyond
- * them, and the rule heap they take: counted right, each by its maker. */
+ * them, the rule heap they take, and its rules on the device's slow path:
+ * counted right, each by its maker. */
 static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 {
 	const struct rule_table *t = &s->rules;
@@ -124,14 +125,21 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 	for (uint32_t slot = 0; slot < t->fresh && !err; slot++) {
 		const struct rule_slot *r = &t->slots[slot];
 
-		if (!rule_slot_used(r) || r->owner != 0)
+		if (!rule_slot_used(r))
 			continue;
+		if (r->owner != 0) { /* a session's: its slow path quota is its user's */
+			if (r->slow && r->owner_index < s->config.max_clients &&
+			    s->clients[r->owner_index].maker < t->n_makers)
+				seen[s->clients[r->owner_index].maker].slow_rules++;
+			continue;
+		}
 		if (r->maker >= t->n_makers) {
 			err = BAD("persistent rule in slot %u names maker %u of %u", slot, r->maker,
 				  t->n_makers);
 			break;
 		}
 		seen[r->maker].rules++;
+		seen[r->maker].slow_rules += r->slow;
 		if (r->maker && r->packed_length && !region_rule_inline(r->packed_length))
 			seen[r->maker].heap_chunks += region_rule_chunks(r->packed_length);
 	}
@@ -152,6 +160,11 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 				  (unsigned)t->makers[i].uid, seen[i].rules,
 				  (unsigned long long)seen[i].heap_chunks, t->makers[i].rules,
 				  (unsigned long long)t->makers[i].heap_chunks);
+		else if (seen[i].slow_rules != t->makers[i].slow_rules)
+			err = BAD("uid %u holds %u rules on the device's slow path, its count says "
+				  "%u",
+				  (unsigned)t->makers[i].uid, seen[i].slow_rules,
+				  t->makers[i].slow_rules);
 	free(seen);
 	return err;
 }

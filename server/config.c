@@ -75,6 +75,9 @@ static const struct key keys[] = {
 	NUMBER("max-clients", max_clients, 1, 1u << 16, "N", "connected clients (default: 256)"),
 	NUMBER("client-max-rules", client_max_rules, 1, 1u << 24, "N",
 	       "rules one client may own (default: max-rules)"),
+	NUMBER("user-max-slow-rules", user_max_slow_rules, 0, 1u << 24, "N",
+	       "rules another user may have on the device's slow path, met in turn by every "
+	       "frame of the port (default: 64)"),
 	NUMBER("client-max-queues", client_max_queues, 1, 1u << 20, "N",
 	       "RX and TX queues one client may attach (default: 64)"),
 	NUMBER("ports", device.ports, 1, HWDRV_PORTS_MAX, "N", "soft backend: ports (default: 1)"),
@@ -475,6 +478,7 @@ static void defaults(struct server_config *cfg)
 		.max_rules = 65536,
 		.max_clients = 256,
 		.client_max_queues = 64,
+		.user_max_slow_rules = 64,
 		.busy_poll_us = 50,
 		.request_ring_bytes = 256u * 1024u,
 		.completion_ring_bytes = 512u * 1024u,

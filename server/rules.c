@@ -451,7 +451,8 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 {
 	struct rule_bytes made = {.wire = hw->wire, .wire_length = (uint32_t)hw->wire_length};
 	struct rule_slot *r = &s->rules.slots[slot];
-	bool counted = hw->shape->actions.last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0;
+	bool counted = hw->shape->actions.last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0, slow = false;
+	struct rule_maker *m = &s->rules.makers[rule->persistent ? maker : c->maker];
 	int err;
 
 	if (r->generation == 0) /* the slot's first rule of the run: its pages are new */
@@ -460,11 +461,24 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 	region_counter_prepare(&s->counters[slot], &s->shares, slot, counted);
 	hw->counter = &s->counters[slot];
 	hw->deferred = s->device.ops.activate != NULL;
+	/* Another user's rules on the slow path are met by every frame of
+	 * the port, the owner's among them: a quota, counted for other users
+	 * only (a restored rule was acknowledged: it counts, and stays). */
+	hw->slow = m != s->rules.makers ? &slow : NULL;
+	hw->slow_refused = restored == NULL && m->slow_rules >= s->config.user_max_slow_rules;
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
+	if (err == -EDQUOT && slow)
+		err = flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_ITEM, -1,
+				     "user quota of %u rules on the device's slow path reached: "
+				     "uid %u holds them, and this pattern is met in turn by every "
+				     "frame (--user-max-slow-rules)",
+				     s->config.user_max_slow_rules, (unsigned)m->uid);
 	if (err) {
 		region_counter_close(&s->counters[slot]);
 		return err;
 	}
+	r->slow = slow;
+	m->slow_rules += slow;
 	/* Heap room only for what the device took, and charged to its owner
 	 * or maker (set first: drop_rule() uncharges through them). */
 	r->owner = rule->persistent ? 0 : c->session;
@@ -487,6 +501,8 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 		s->device.ops.destroy(&s->device, r->backend, NULL);
 		region_counter_close(&s->counters[slot]);
 		r->owner = 0;
+		m->slow_rules -= r->slow;
+		r->slow = false;
 		return err;
 	}
 	if (rule->persistent) {
@@ -690,6 +706,8 @@ static bool remove_begin(struct server *s, uint32_t slot)
 	if (r->owner == 0) {
 		s->persistent_rules--;
 		s->rules.makers[r->maker].rules--;
+		s->rules.makers[r->maker].slow_rules -= r->slow;
+		r->slow = false;
 	}
 	drop_rule(s, r);
 	if (r->state != RULE_UNRESTORED)
@@ -722,11 +740,13 @@ static void remove_end(struct server *s, uint32_t slot)
 			unlink_owner(s, c, slot);
 			c->rules--;
 			s->rules.makers[c->maker].session_rules--;
+			s->rules.makers[c->maker].slow_rules -= r->slow;
 		}
 	}
 	unnumber_rule(t, slot);
 	r->state = RULE_FREE;
 	r->dying = false;
+	r->slow = false;
 	r->owner = 0;
 	r->backend = NULL;
 	free_push(t, slot);

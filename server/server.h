@@ -42,6 +42,7 @@ struct server_config {
 	uint32_t max_clients;
 	uint32_t client_max_rules;
 	uint32_t client_max_queues;
+	uint32_t user_max_slow_rules; /* another user's rules on the device's slow path */
 	uint32_t busy_poll_us;
 	uint32_t counter_interval_ms; /* the timer: device counters, heartbeat */
 	char state_dir[PATH_MAX];     /* the journal's directory */
@@ -182,6 +183,7 @@ struct rule_slot {
 	uint16_t port;
 	uint8_t state; /* enum rule_state */
 	bool dying;    /* persistent, destroyed: waits for its record to be durable */
+	bool slow;     /* on the device's slow path (hwdrv_rule.slow): its maker's quota */
 	void *backend;
 	/* Its CREATE request, as decoded (and journaled, when persistent),
 	 * packed (shm/pack.h) in its directory entry, or when longer than an
@@ -217,6 +219,7 @@ struct rule_maker {
 	uid_t uid;
 	uint32_t rules;		/* persistent rules it holds: live, dying, unrestored */
 	uint32_t session_rules; /* the other rules its sessions hold */
+	uint32_t slow_rules;	/* of both, those on the device's slow path (not makers[0]) */
 	uint64_t heap_chunks;	/* of the rule heap they take */
 };
 

@@ -753,6 +753,123 @@ static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A rule the soft backend cannot key: on its general list, met in turn by
+ * every frame of the port. Its `n`th, searching for a different byte. */
+static int slow_rule(struct mpf_client *c, unsigned n, uint32_t flags, uint64_t *handle,
+		     struct mpf_flow_error *error)
+{
+	char text[160];
+
+	snprintf(text, sizeof(text),
+		 "ingress pattern eth / raw relative is 1 search is 1 pattern is %c%c / end "
+		 "actions drop / end",
+		 'a' + n % 26, 'a' + n / 26 % 26);
+	return create_from_text(c, text, flags, handle, error);
+}
+
+/* The stranger's side of the slow path quota (--user-max-slow-rules 4):
+ * after a restart (`phase` 2) its 2 persistent slow rules are counted,
+ * else it makes them. Exits with the number of the step that failed. */
+static void stranger_goes_slow(const struct primary *p, int phase)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .primary_uid = 0};
+	struct mpf_flow_error error = {.message = ""};
+	struct mpf_client *c, *other;
+	struct sample_rule r;
+	uint64_t handle, first = 0;
+	int step = 1, rc = 0;
+
+	if (become_stranger() != 0)
+		_exit(126);
+#define STEP(ok)                                                                                   \
+	do {                                                                                       \
+		if (!(ok)) {                                                                       \
+			fprintf(stderr, "stranger, step %d: %d: %s\n", step, rc, error.message);   \
+			_exit(step);                                                               \
+		}                                                                                  \
+		step++;                                                                            \
+	} while (0)
+	STEP((rc = mpf_connect(&o, &c, &error)) == 0);
+	STEP((rc = mpf_connect(&o, &other, &error)) == 0);
+	for (unsigned i = 0; phase == 1 && i < 2; i++)
+		STEP((rc = slow_rule(c, i, MPF_FLOW_PERSISTENT, &handle, &error)) == 0);
+	/* Two more in sessions: one in each. */
+	STEP((rc = slow_rule(c, 2, 0, &first, &error)) == 0);
+	STEP((rc = slow_rule(other, 3, 0, &handle, &error)) == 0);
+	/* The fifth, in either session, persistent or not, is refused. */
+	STEP((rc = slow_rule(c, 4, 0, &handle, &error)) == -ENOMEM &&
+	     strstr(error.message, "user quota of 4 rules on the device's slow path") &&
+	     strstr(error.message, "uid 65534"));
+	STEP((rc = slow_rule(other, 4, MPF_FLOW_PERSISTENT, &handle, &error)) == -ENOMEM);
+	/* A rule the backend keys is no such rule. */
+	sample_rule_init(&r, 7);
+	STEP((rc = mpf_flow_create(c, 0, &ingress, r.pattern, r.actions, 0, &handle, &error)) == 0);
+	/* One gone, one more; a session gone, its rule's place free. */
+	STEP((rc = mpf_flow_destroy(c, 0, first, &error)) == 0);
+	STEP((rc = slow_rule(c, 5, 0, &handle, &error)) == 0);
+	STEP((rc = slow_rule(c, 6, 0, &handle, &error)) == -ENOMEM);
+	/* Its rules are reaped as a job, in the user's share of the loop. */
+	mpf_disconnect(other);
+	for (int i = 0; i < 500 && (rc = slow_rule(c, 7, 0, &handle, &error)) == -ENOMEM; i++)
+		usleep(10000);
+	STEP(rc == 0);
+	STEP((rc = mpf_audit(c, &error)) > 0);
+#undef STEP
+	mpf_disconnect(c);
+	_exit(0);
+}
+
+/*
+ * Every frame of a port meets each rule on the soft backend's general list
+ * in turn (RAW, ANY, INVERT...): an outside test's 2,000 RAW searches,
+ * made by another allowed user, took the port from millions of frames a
+ * second to 3,800, and every other client's traffic with it. Another user
+ * holds --user-max-slow-rules of them (4 here) over its sessions and its
+ * persistent rules, and through a restart (the journal's are counted);
+ * the next is refused with ENOMEM saying so, a keyed rule is not, and one
+ * destroyed (or a session gone) frees its place. The instance's own users
+ * are not held (10 made), and the audit finds every count right.
+ */
+static void test_another_user_holds_its_quota_of_slow_path_rules(void **state)
+{
+	const char *args[] = {"--allow-group", "65534", "--user-max-slow-rules", "4", NULL};
+	struct mpf_flow_error error;
+	struct mpf_client *mine;
+	struct primary p;
+	uint64_t handle;
+	pid_t stranger;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
+		skip();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(slow_rule(mine, 100 + i, 0, &handle, &error), 0);
+	for (int phase = 1; phase <= 2; phase++) {
+		stranger = fork();
+		if (stranger == 0)
+			stranger_goes_slow(&p, phase);
+		assert_int_equal(waitpid(stranger, &status, 0), stranger);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_true(mpf_audit(mine, &error) > 0);
+		if (phase == 2)
+			break;
+		mpf_disconnect(mine);
+		assert_int_equal(kill(p.pid, SIGKILL), 0);
+		assert_int_equal(waitpid(p.pid, &status, 0), p.pid);
+		p.pid = 0;
+		assert_int_equal(primary_restart(&p, args), 0);
+		assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+	}
+	mpf_disconnect(mine);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* Each meter object is the primary's memory: 4,096 are made (syncs
  * grouped over 8 clients), the next one is refused with ENOMEM saying so,
  * and one is made again once one goes. */
@@ -1457,6 +1574,7 @@ int main(void)
 		cmocka_unit_test(test_another_user_cannot_take_every_session),
 		cmocka_unit_test(test_another_user_holds_half_the_table_at_most),
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
+		cmocka_unit_test(test_another_user_holds_its_quota_of_slow_path_rules),
 		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
 		cmocka_unit_test(test_another_users_sessions_are_all_served_in_turn),

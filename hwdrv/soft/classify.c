@@ -908,6 +908,16 @@ static bool has_ranges(const struct match_pattern *m)
 	return false;
 }
 
+bool cls_would_be_general(struct cls *c, const struct match_pattern *m)
+{
+	const struct cls_shape *shape;
+
+	if (!match_is_keyed(m))
+		return true;
+	shape = shape_of(c, m);
+	return shape && shape->general;
+}
+
 int cls_prepare(struct cls *c, struct cls_rule *rule)
 {
 	struct cls_shape *shape;

@@ -101,6 +101,9 @@ int cls_insert(struct cls *c, struct cls_rule *rule);
  * linked; cls_remove() takes it either way. */
 int cls_prepare(struct cls *c, struct cls_rule *rule);
 void cls_link_pending(struct cls *c);
+/* Writer: would a rule matching `m` go to the general list, where every
+ * frame of the port meets it in turn? */
+bool cls_would_be_general(struct cls *c, const struct match_pattern *m);
 /* Writer: unlink it; free it only after rcu_synchronize(). */
 void cls_remove(struct cls *c, struct cls_rule *rule);
 /* The same for `n` rules (at most CLS_REMOVE_BURST), their memory accesses

@@ -418,6 +418,11 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 	err = r->cls.match ? match_compile(r->cls.match, rule, &soft->pool, error)
 			   : flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 					    "soft backend: out of memory");
+	if (!err && rule->slow && (*rule->slow = cls_would_be_general(&soft->cls, r->cls.match)) &&
+	    rule->slow_refused) {
+		match_free(r->cls.match, &soft->pool);
+		err = -EDQUOT;
+	}
 	if (err) {
 		pool_free(&soft->pool, r->cls.match, sizeof(*r->cls.match));
 		pool_free(&soft->pool, r, sizeof(*r));
