@@ -718,6 +718,23 @@ static unsigned job_answer(struct primary *p, struct raw_session *raw,
 	return stops;
 }
 
+/* A primary, a raw client's `n` persistent rules, and its DESTROY of them
+ * cut short at the fourth stop between its steps by the fault `then` (a
+ * failing sync): the answer, -EIO, in *done. */
+static void destroy_job_cut_short(struct primary *p, const char *const *args,
+				  struct raw_session *raw, uint64_t *handles, unsigned n,
+				  const char *then, struct wire_completion *done)
+{
+	faults_on();
+	assert_int_equal(primary_start(p, args), 0);
+	assert_int_equal(raw_connect(p, raw), 0);
+	assert_int_equal(raw->status, 0);
+	raw_persistent_rules(raw, handles, n);
+	assert_true(destroy_job_through(p, raw, handles, n, "STOP:job-step", 4, then, NULL, done) >=
+		    4);
+	assert_int_equal(done->status, -EIO);
+}
+
 /*
  * A DESTROY of a thousand handles (a raw client's) runs in steps of 64;
  * the primary stops between steps (STOP:job-step), the first steps'
@@ -741,14 +758,7 @@ static void test_a_destroy_job_a_failed_sync_cuts_short_says_what_it_did(void **
 	const char *said;
 
 	(void)state;
-	faults_on();
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(raw_connect(&p, &raw), 0);
-	assert_int_equal(raw.status, 0);
-	raw_persistent_rules(&raw, handles, N);
-	assert_true(destroy_job_through(&p, &raw, handles, N, "STOP:job-step", 4,
-					"EIO STOP:job-step", NULL, &done) >= 4);
-	assert_int_equal(done.status, -EIO);
+	destroy_job_cut_short(&p, args, &raw, handles, N, "EIO STOP:job-step", &done);
 	assert_non_null(strstr(done.error.message, "the journal failed in the destroys"));
 	said = strstr(done.error.message, "their rules back (");
 	assert_non_null(said);
@@ -784,14 +794,7 @@ static void test_a_destroy_job_whose_undone_records_stay_says_a_start_may_redo_t
 	const char *said;
 
 	(void)state;
-	faults_on();
-	assert_int_equal(primary_start(&p, args), 0);
-	assert_int_equal(raw_connect(&p, &raw), 0);
-	assert_int_equal(raw.status, 0);
-	raw_persistent_rules(&raw, handles, N);
-	assert_true(destroy_job_through(&p, &raw, handles, N, "STOP:job-step", 4,
-					"EIO:KEEP NOCUT STOP:job-step", NULL, &done) >= 4);
-	assert_int_equal(done.status, -EIO);
+	destroy_job_cut_short(&p, args, &raw, handles, N, "EIO:KEEP NOCUT STOP:job-step", &done);
 	said = strstr(done.error.message, "the journal failed in the destroys (");
 	assert_non_null(said);
 	said = strstr(said, "): ");

@@ -610,6 +610,35 @@ static void test_another_user_holds_half_the_table_at_most(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* `stranger` run for `phase` in a child as the stranger: it exits with the
+ * number of the step that failed, 0 when none did. */
+static void stranger_runs(const struct primary *p,
+			  void (*stranger)(const struct primary *p, int phase, uint64_t arg),
+			  int phase, uint64_t arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		stranger(p, phase, arg);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The primary SIGKILLed and started again; the owner's session, again. */
+static void killed_and_restarted(struct primary *p, const char **args, struct mpf_client **mine)
+{
+	int status;
+
+	mpf_disconnect(*mine);
+	assert_int_equal(kill(p->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
+	p->pid = 0;
+	assert_int_equal(primary_restart(p, args), 0);
+	assert_int_equal(primary_connect(p, "owner", mine), 0);
+}
+
 /* The stranger's side of the persistent-rule quota: `phase` 1 makes its
  * quota of 8 and meets the refusal, in a new session too, cannot destroy
  * or reset root's rule `theirs`, nor make, destroy or clear a meter or
@@ -710,8 +739,6 @@ static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
 	struct mpf_client *mine;
 	uint64_t root_rule;
 	struct primary p;
-	pid_t stranger;
-	int status;
 
 	(void)state;
 	if (geteuid() != 0 || nogroup == NULL)
@@ -726,26 +753,15 @@ static void test_another_user_holds_its_quota_of_persistent_rules(void **state)
 			 0);
 	assert_int_equal(mpf_meter_create(mine, 0, 1, &meter, &error), 0);
 	for (int phase = 1; phase <= 2; phase++) {
-		stranger = fork();
-		if (stranger == 0)
-			stranger_persists(&p, phase, root_rule);
-		assert_int_equal(waitpid(stranger, &status, 0), stranger);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		stranger_runs(&p, stranger_persists, phase, root_rule);
 		/* Root's rule stands, and every maker's count adds up. */
 		assert_int_equal(mpf_flow_query(mine, 0, root_rule, MPF_FLOW_ACTION_TYPE_COUNT,
 						&count, &error),
 				 0);
 		assert_true(mpf_audit(mine, &error) > 0);
-		if (phase == 2)
-			break;
 		/* Its 8 are made again: killed and started, they are still its. */
-		mpf_disconnect(mine);
-		assert_int_equal(kill(p.pid, SIGKILL), 0);
-		assert_int_equal(waitpid(p.pid, &status, 0), p.pid);
-		p.pid = 0;
-		assert_int_equal(primary_restart(&p, args), 0);
-		assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+		if (phase == 1)
+			killed_and_restarted(&p, args, &mine);
 	}
 	/* The instance's own user may flush them all: root's and the 8. */
 	assert_int_equal(mpf_flow_flush_persistent(mine, 0, &error), 9);
@@ -770,7 +786,7 @@ static int slow_rule(struct mpf_client *c, unsigned n, uint32_t flags, uint64_t 
 /* The stranger's side of the slow path quota (--user-max-slow-rules 4):
  * after a restart (`phase` 2) its 2 persistent slow rules are counted,
  * else it makes them. Exits with the number of the step that failed. */
-static void stranger_goes_slow(const struct primary *p, int phase)
+static void stranger_goes_slow(const struct primary *p, int phase, uint64_t unused)
 {
 	struct mpf_connect_options o = {.runtime_dir = p->dir, .primary_uid = 0};
 	struct mpf_flow_error error = {.message = ""};
@@ -779,6 +795,7 @@ static void stranger_goes_slow(const struct primary *p, int phase)
 	uint64_t handle, first = 0;
 	int step = 1, rc = 0;
 
+	(void)unused;
 	if (become_stranger() != 0)
 		_exit(126);
 #define STEP(ok)                                                                                   \
@@ -837,8 +854,6 @@ static void test_another_user_holds_its_quota_of_slow_path_rules(void **state)
 	struct mpf_client *mine;
 	struct primary p;
 	uint64_t handle;
-	pid_t stranger;
-	int status;
 
 	(void)state;
 	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
@@ -850,21 +865,10 @@ static void test_another_user_holds_its_quota_of_slow_path_rules(void **state)
 	for (unsigned i = 0; i < 10; i++)
 		assert_int_equal(slow_rule(mine, 100 + i, 0, &handle, &error), 0);
 	for (int phase = 1; phase <= 2; phase++) {
-		stranger = fork();
-		if (stranger == 0)
-			stranger_goes_slow(&p, phase);
-		assert_int_equal(waitpid(stranger, &status, 0), stranger);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		stranger_runs(&p, stranger_goes_slow, phase, 0);
 		assert_true(mpf_audit(mine, &error) > 0);
-		if (phase == 2)
-			break;
-		mpf_disconnect(mine);
-		assert_int_equal(kill(p.pid, SIGKILL), 0);
-		assert_int_equal(waitpid(p.pid, &status, 0), p.pid);
-		p.pid = 0;
-		assert_int_equal(primary_restart(&p, args), 0);
-		assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+		if (phase == 1)
+			killed_and_restarted(&p, args, &mine);
 	}
 	mpf_disconnect(mine);
 	assert_int_equal(primary_cleanup(&p), 0);
