@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bsd/libutil.h>
+
 #include "shm/clock.h"
 #include "server/server.h"
 
@@ -214,6 +216,26 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* What a start short of memory says: how much of what, and where the
+ * limit may be (the code before said "cannot allocate" without a figure). */
+static void start_refused_for_memory(const struct server *s, int err)
+{
+	char shared[9], own[9]; /* "10 GiB": autoscaled to fit */
+	uint64_t rules = (uint64_t)s->config.max_rules * (sizeof(struct rule_slot) + 4);
+
+	if (humanize_number(shared, sizeof(shared), (int64_t)region_bytes(s), "B", HN_AUTOSCALE,
+			    HN_DECIMAL | HN_IEC_PREFIXES) < 0)
+		snprintf(shared, sizeof(shared), "?");
+	if (humanize_number(own, sizeof(own), (int64_t)rules, "B", HN_AUTOSCALE,
+			    HN_DECIMAL | HN_IEC_PREFIXES) < 0)
+		snprintf(own, sizeof(own), "?");
+	fprintf(stderr,
+		SERVER_NAME ": cannot reserve memory for --max-rules %u and --max-clients %u (%s "
+			    "of shared memory, %s of rule table): %s; a limit on virtual memory "
+			    "(ulimit -v) may be below it, or a smaller --max-rules fits\n",
+		s->config.max_rules, s->config.max_clients, shared, own, strerror(-err));
+}
+
 int main(int argc, char **argv)
 {
 	static struct server server;
@@ -246,10 +268,11 @@ int main(int argc, char **argv)
 
 	s->clients = calloc(s->config.max_clients, sizeof(*s->clients));
 	s->scratch = calloc(1, sizeof(*s->scratch));
-	if (s->clients == NULL || s->scratch == NULL ||
-	    rules_init(&s->rules, s->config.max_rules) != 0 || (err = region_create(s)) != 0) {
-		fprintf(stderr, SERVER_NAME ": cannot allocate %u rules and %u clients\n",
-			s->config.max_rules, s->config.max_clients);
+	err = s->clients && s->scratch ? rules_init(&s->rules, s->config.max_rules) : -ENOMEM;
+	if (err == 0)
+		err = region_create(s);
+	if (err) {
+		start_refused_for_memory(s, err);
 		release_instance(s);
 		return 1;
 	}

@@ -55,14 +55,26 @@ const char *region_pages(const struct server *s)
 	return "4 KiB pages";
 }
 
+static struct region_layout layout_of(const struct server *s)
+{
+	return (struct region_layout){.max_rules = s->config.max_rules,
+				      .ports = s->config.device.ports,
+				      .pf_queues = s->config.device.queues,
+				      .vfs = s->config.device.vfs,
+				      .workers = s->config.device.workers,
+				      .max_owners = s->config.max_clients};
+}
+
+uint64_t region_bytes(const struct server *s)
+{
+	const struct region_layout layout = layout_of(s);
+
+	return region_memsize(&layout);
+}
+
 int region_create(struct server *s)
 {
-	const struct region_layout layout = {.max_rules = s->config.max_rules,
-					     .ports = s->config.device.ports,
-					     .pf_queues = s->config.device.queues,
-					     .vfs = s->config.device.vfs,
-					     .workers = s->config.device.workers,
-					     .max_owners = s->config.max_clients};
+	const struct region_layout layout = layout_of(s);
 	uint64_t bytes = region_memsize(&layout);
 	size_t length = (size_t)bytes;
 	int fd;

@@ -648,6 +648,8 @@ void ahead_fini(struct server *s);
 
 /* region.c */
 int region_create(struct server *s);
+/* The bytes of shared memory region_create() maps for the configuration. */
+uint64_t region_bytes(const struct server *s);
 /* What pages the region is on, for the start line: "huge pages", or "4 KiB
  * pages" and the setting that would give it huge ones where that is why. */
 const char *region_pages(const struct server *s);

@@ -296,6 +296,21 @@ done
 primary=
 echo "ok - a daemon's SIGHUP reads the --config file its start read, given relative"
 
+# ---- a start short of memory --------------------------------------------------
+
+# Under a limit on virtual memory a large table cannot be reserved: the start
+# says how much of what (the code before: "cannot allocate 16777216 rules"
+# and no figure). A sanitizer's shadow memory does not start under the limit.
+if (ulimit -v 400000 && "$mpflowd" --help >/dev/null 2>&1); then
+	rc=$(status sh -c "ulimit -v 400000 && exec \"\$0\" --no-config --runtime-dir '$dir' \
+		--state-dir '$dir' --foreground --max-rules 16777216" "$mpflowd")
+	[ "$rc" = 1 ] && grep -q "cannot reserve memory for --max-rules 16777216 and --max-clients 256 (10 GiB of shared memory, 960 MiB of rule table): Cannot allocate memory; a limit on virtual memory (ulimit -v)" "$dir/err" ||
+		fail "a start beyond ulimit -v: exit $rc, $(cat "$dir/err")"
+	echo "ok - a start short of memory says how much of what"
+else
+	echo "ok - # SKIP this build does not start under ulimit -v 400000 (a sanitizer's shadow memory)"
+fi
+
 # ---- the unit -------------------------------------------------------------------
 
 if command -v systemd-analyze >/dev/null; then
