@@ -88,17 +88,18 @@ static int default_queue_detach(struct hwdrv *dev, uint16_t port, uint16_t queue
 			   error);
 }
 
-static int default_port_stats_reset(struct hwdrv *dev, uint16_t port, struct mpf_flow_error *error)
+static int default_port_stats_reset(struct hwdrv *dev, uint16_t port, uint32_t *ticket,
+				    struct mpf_flow_error *error)
 {
-	(void)port;
+	(void)port, (void)ticket;
 	return unsupported(dev, "port statistics", error);
 }
 
 /* A backend whose reset is done when it returns waits for nothing. */
-static int default_port_stats_reset_done(struct hwdrv *dev, uint16_t port,
+static int default_port_stats_reset_done(struct hwdrv *dev, uint16_t port, uint32_t ticket,
 					 struct mpf_flow_error *error)
 {
-	(void)dev, (void)port, (void)error;
+	(void)dev, (void)port, (void)ticket, (void)error;
 	return 0;
 }
 

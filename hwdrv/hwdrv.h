@@ -160,12 +160,14 @@ struct hwdrv_ops {
 	/* Start port `port`'s statistics and its queues' from zero (a backend
 	 * with counts_ports): the counting side moves the baselines, so that
 	 * no packet is half counted before and half after. 0 once done;
-	 * -EINPROGRESS once the counting side is asked, port_stats_reset_done()
-	 * then says when it has answered; -EBUSY while another reset of the
-	 * port is under way (ask again); or -errno. Neither call waits: the
-	 * loop serves others meanwhile. */
-	int (*port_stats_reset)(struct hwdrv *dev, uint16_t port, struct mpf_flow_error *error);
-	int (*port_stats_reset_done)(struct hwdrv *dev, uint16_t port,
+	 * -EINPROGRESS once the counting side is asked, *ticket naming the
+	 * request, and port_stats_reset_done() then says when that request
+	 * was carried out (another asked after it is not its business);
+	 * -EBUSY while another reset of the port is under way (ask again); or
+	 * -errno. Neither call waits: the loop serves others meanwhile. */
+	int (*port_stats_reset)(struct hwdrv *dev, uint16_t port, uint32_t *ticket,
+				struct mpf_flow_error *error);
+	int (*port_stats_reset_done)(struct hwdrv *dev, uint16_t port, uint32_t ticket,
 				     struct mpf_flow_error *error);
 	/* Client session `owner` is gone: detach whatever it holds. */
 	void (*release)(struct hwdrv *dev, uint32_t owner);

@@ -451,6 +451,7 @@ static int run_port_stats_reset(struct server *s, struct client *c, const struct
 {
 	const struct region_header *h = s->region;
 	unsigned port = req->port_ref.port;
+	uint32_t ticket = 0;
 	int err;
 
 	/* The statistics are the port's: port-wide, as meters and isolated
@@ -465,11 +466,12 @@ static int run_port_stats_reset(struct server *s, struct client *c, const struct
 	if (port >= h->ports)
 		return flow_error_set(&out->error, EINVAL, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				      "port %u does not exist (the device has %u)", port, h->ports);
-	err = s->device.ops.port_stats_reset(&s->device, (uint16_t)port, &out->error);
+	err = s->device.ops.port_stats_reset(&s->device, (uint16_t)port, &ticket, &out->error);
 	if (err != -EINPROGRESS && err != -EBUSY)
 		return err;
 	start_job(s, c, JOB_PORT_RESET, (int)port, req);
 	c->job.cursor = err == -EINPROGRESS;
+	c->job.ticket = ticket;
 	return RUN_SUSPENDED;
 }
 
@@ -486,10 +488,10 @@ static enum job_progress port_reset_step(struct server *s, struct job *job)
 {
 	struct hwdrv *dev = &s->device;
 	uint16_t port = (uint16_t)job->port;
-	int err = !job->cursor ? dev->ops.port_stats_reset(dev, port, &job->error)
+	int err = !job->cursor ? dev->ops.port_stats_reset(dev, port, &job->ticket, &job->error)
 		  : fault_held("port-reset")
 			  ? -EINPROGRESS /* mpflowd-faults: HOLD:port-reset */
-			  : dev->ops.port_stats_reset_done(dev, port, &job->error);
+			  : dev->ops.port_stats_reset_done(dev, port, job->ticket, &job->error);
 
 	if (err == -EINPROGRESS || err == -EBUSY) {
 		uint64_t again = clock_ns(CLOCK_MONOTONIC) + PORT_RESET_POLL_NS;

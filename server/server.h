@@ -99,6 +99,7 @@ struct job {
 	uint64_t *handles;
 	uint32_t n_handles;
 	uint64_t checked; /* JOB_AUDIT: rules checked */
+	uint32_t ticket;  /* JOB_PORT_RESET: the backend's name for its request */
 	int status;	  /* its result: 0 or -errno with `error` */
 	struct mpf_flow_error error;
 	uint64_t lsn;	       /* the end of the last journal record it wrote; 0: none */

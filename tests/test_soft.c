@@ -1163,6 +1163,7 @@ static void test_egress_rules_see_transmitted_packets_only(void **state)
 static void test_port_statistics_account_for_every_packet(void **state)
 {
 	struct rig *rig = *state;
+	uint32_t ticket = 0;
 	ANY_ETH;
 	const struct mpf_flow_item_udp dport = {.hdr.dst_port = BE16(0xffff)};
 	const struct mpf_flow_item_udp to53 = {.hdr.dst_port = BE16(53)};
@@ -1254,7 +1255,7 @@ static void test_port_statistics_account_for_every_packet(void **state)
 				      .workers = 1,
 				      .n_queues = QUEUES + VFS};
 
-	assert_int_equal(rig->dev.ops.port_stats_reset(&rig->dev, 0, NULL), 0);
+	assert_int_equal(rig->dev.ops.port_stats_reset(&rig->dev, 0, &ticket, NULL), 0);
 	assert_int_equal(region_port_read(&set, 3, 1, values, queue), 0);
 	for (unsigned i = 0; i < REGION_PORT_STATS; i++)
 		assert_int_equal(values[i], 0);
@@ -1946,6 +1947,39 @@ static void test_lookups_find_every_rule_while_tables_grow(void **state)
 	assert_int_equal(g.misses, 0);
 }
 
+/*
+ * Two resets of one port: the second asked once the workers answered the
+ * first, before the first's asker looked. The first is done, whatever
+ * becomes of the second; the second, its workers silent, times out alone.
+ * The code before answered each asker with the port's last request: the
+ * first waited for the second and took its ETIMEDOUT.
+ */
+static void test_a_port_reset_is_answered_by_its_own_request(void **state)
+{
+	struct rig *rig = *state;
+	struct hwdrv *dev = &rig->dev;
+	struct soft *soft = rig->soft;
+	struct mpf_flow_error error;
+	uint32_t first = 0, second = 0;
+
+	soft->running = true; /* as if workers counted: a reset is theirs to do */
+	assert_int_equal(dev->ops.port_stats_reset(dev, 0, &first, &error), -EINPROGRESS);
+	assert_int_equal(dev->ops.port_stats_reset(dev, 0, &second, &error), -EBUSY);
+	assert_int_equal(dev->ops.port_stats_reset_done(dev, 0, first, &error), -EINPROGRESS);
+	for (unsigned w = 0; w < soft->n_workers; w++)
+		soft_apply_resets(&soft->workers[w]);
+	assert_int_equal(dev->ops.port_stats_reset(dev, 0, &second, &error), -EINPROGRESS);
+	assert_int_not_equal(second, first);
+	assert_int_equal(dev->ops.port_stats_reset_done(dev, 0, first, &error), 0);
+	assert_int_equal(dev->ops.port_stats_reset_done(dev, 0, second, &error), -EINPROGRESS);
+	soft->ports[0].reset_asked_ns -= 2000000000ull; /* a second and more: silent */
+	assert_int_equal(dev->ops.port_stats_reset_done(dev, 0, second, &error), -ETIMEDOUT);
+	assert_non_null(strstr(error.message, "within a second"));
+	assert_int_equal(dev->ops.port_stats_reset_done(dev, 0, second, &error), -ETIMEDOUT);
+	assert_int_equal(dev->ops.port_stats_reset_done(dev, 0, first, &error), 0);
+	soft->running = false;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The parser                                                               */
 /* ------------------------------------------------------------------------ */
@@ -2157,6 +2191,7 @@ int main(void)
 		T(test_rss_keeps_a_datagram_s_fragments_together),
 		T(test_isolated_port_drops_what_no_rule_takes),
 		T(test_port_statistics_account_for_every_packet),
+		T(test_a_port_reset_is_answered_by_its_own_request),
 		T(test_vf_items_and_actions_follow_the_destination_mac),
 		T(test_port_item_selects_the_physical_port),
 		T(test_meter_colors_per_rfc_2698),

@@ -98,14 +98,17 @@ static void publish_bases(struct soft *soft, struct soft_port *port)
  * (soft_apply_resets()); soft_port_stats_reset_done() publishes them. One
  * request a port at a time: a second one moving `pending` under the first's
  * publish would mix two instants' figures. */
-int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_error *error)
+int soft_port_stats_reset(struct soft *soft, uint16_t port, uint32_t *ticket)
 {
 	struct soft_port *sp = &soft->ports[port];
 	uint32_t asked = shm_load_relaxed32(&sp->reset_request) + 1;
 	unsigned per_port = (unsigned)soft->queues + soft->vfs;
 
-	/* One whose asker left (its job dropped) is finished here. */
-	if (sp->reset_waiting && soft_port_stats_reset_done(soft, port, error) == -EINPROGRESS)
+	/* The one under way is finished here, whoever asked it (its asker
+	 * may have left, its job dropped): its asker reads the outcome by
+	 * its ticket. */
+	if (sp->reset_waiting &&
+	    soft_port_stats_reset_done(soft, port, sp->reset_asked, NULL) == -EINPROGRESS)
 		return -EBUSY;
 	if (!soft->running) {
 		/* Nobody counts: the primary may move the baselines itself. */
@@ -123,19 +126,33 @@ int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_erro
 	sp->reset_waiting = true;
 	sp->reset_asked = asked;
 	sp->reset_asked_ns = clock_ns(CLOCK_MONOTONIC);
+	*ticket = asked;
 	return -EINPROGRESS;
 }
 
-/* The primary: 0 once every worker answered the port's request (the
- * baselines published) or none is waited for, -EINPROGRESS before, or
- * -ETIMEDOUT. */
-int soft_port_stats_reset_done(struct soft *soft, uint16_t port, struct mpf_flow_error *error)
+static int reset_timed_out(struct mpf_flow_error *error)
+{
+	return flow_error_set(error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
+			      "the datapath did not carry out the reset within a second");
+}
+
+/* The primary: 0 once every worker answered the port's request `ticket`
+ * (the baselines published), -EINPROGRESS before, or -ETIMEDOUT. A later
+ * request does not hold an earlier one's answer back (the code before
+ * answered each asker with the port's last request: one whose workers
+ * were done waited for another's, and took its timeout). */
+int soft_port_stats_reset_done(struct soft *soft, uint16_t port, uint32_t ticket,
+			       struct mpf_flow_error *error)
 {
 	struct soft_port *sp = &soft->ports[port];
 	unsigned answered = 0;
 
-	if (!sp->reset_waiting)
-		return 0;
+	/* Its outcome is known: one request at a time, and a later one is
+	 * asked only once it was carried out or timed out (a second later:
+	 * its asker, looking each 20 us, has read it by then). */
+	if (!sp->reset_waiting || ticket != sp->reset_asked)
+		return sp->reset_timed_out && ticket == sp->reset_failed ? reset_timed_out(error)
+									 : 0;
 	for (unsigned w = 0; w < soft->n_workers; w++)
 		answered +=
 			(int32_t)(shm_load_acquire32(&sp->reset_done[w]) - sp->reset_asked) >= 0;
@@ -147,8 +164,9 @@ int soft_port_stats_reset_done(struct soft *soft, uint16_t port, struct mpf_flow
 	if (clock_ns(CLOCK_MONOTONIC) - sp->reset_asked_ns < SOFT_RESET_WAIT_NS)
 		return -EINPROGRESS;
 	sp->reset_waiting = false;
-	return flow_error_set(error, ETIMEDOUT, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
-			      "the datapath did not carry out the reset within a second");
+	sp->reset_timed_out = true;
+	sp->reset_failed = ticket;
+	return reset_timed_out(error);
 }
 
 void soft_worker_wake(struct soft_worker *w)

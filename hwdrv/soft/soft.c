@@ -529,23 +529,24 @@ static int soft_queue_detach_op(struct hwdrv *dev, uint16_t port, uint16_t queue
 	return soft_queue_detach(dev->priv, port, queue, tx, owner, error);
 }
 
-static int soft_port_stats_reset_op(struct hwdrv *dev, uint16_t port, struct mpf_flow_error *error)
+static int soft_port_stats_reset_op(struct hwdrv *dev, uint16_t port, uint32_t *ticket,
+				    struct mpf_flow_error *error)
 {
 	struct soft *soft = dev->priv;
 
 	if (port >= soft->n_ports)
 		return port_error(soft, port, error);
-	return soft_port_stats_reset(soft, port, error);
+	return soft_port_stats_reset(soft, port, ticket);
 }
 
-static int soft_port_stats_reset_done_op(struct hwdrv *dev, uint16_t port,
+static int soft_port_stats_reset_done_op(struct hwdrv *dev, uint16_t port, uint32_t ticket,
 					 struct mpf_flow_error *error)
 {
 	struct soft *soft = dev->priv;
 
 	if (port >= soft->n_ports)
 		return port_error(soft, port, error);
-	return soft_port_stats_reset_done(soft, port, error);
+	return soft_port_stats_reset_done(soft, port, ticket, error);
 }
 
 static void soft_release(struct hwdrv *dev, uint32_t owner)

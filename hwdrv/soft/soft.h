@@ -185,10 +185,11 @@ struct soft_port {
 	shm_u32 reset_request;
 	shm_u32 reset_done[SOFT_WORKERS_MAX];
 	/* The primary's own: the request it waits for the workers' answers
-	 * to, since when. */
-	bool reset_waiting;
+	 * to, since when; the last one that timed out. */
+	bool reset_waiting, reset_timed_out;
 	uint32_t reset_asked;
 	uint64_t reset_asked_ns;
+	uint32_t reset_failed;
 	uint64_t *pending; /* [workers][REGION_PORT_STATS + queues * REGION_QUEUE_STATS] */
 	shm_u64 overflow;  /* packets that hit more than CLS_MATCH_MAX rules (atomic) */
 };
@@ -318,8 +319,9 @@ void soft_transmit(struct soft_worker *w, struct soft_port *port, const struct p
 bool soft_prepare_sleep(struct soft_worker *w, struct pollfd *fds, unsigned *n);
 void soft_finish_sleep(struct soft_worker *w);
 /* The primary: reset a port's statistics (through the workers if they run). */
-int soft_port_stats_reset(struct soft *soft, uint16_t port, struct mpf_flow_error *error);
-int soft_port_stats_reset_done(struct soft *soft, uint16_t port, struct mpf_flow_error *error);
+int soft_port_stats_reset(struct soft *soft, uint16_t port, uint32_t *ticket);
+int soft_port_stats_reset_done(struct soft *soft, uint16_t port, uint32_t ticket,
+			       struct mpf_flow_error *error);
 /* Worker `w`: carry out the resets the primary asked for. */
 void soft_apply_resets(struct soft_worker *w);
 
