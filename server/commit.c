@@ -421,7 +421,10 @@ static void fail_beyond(struct server *s, uint64_t kept, int err, bool uncut)
 		 * `kept` may be written again). */
 		if (job->kind != JOB_NONE && job->lsn > kept) {
 			job->undone = err;
-			job->undone_uncut = job->undone_uncut || uncut;
+			if (uncut) {
+				job->undone_uncut = true;
+				job->uncut_file = s->journal.file;
+			}
 			job->lsn = job->first && job->first <= kept ? kept : 0;
 			if (job->first > kept)
 				job->first = 0;

@@ -633,9 +633,12 @@ static bool handle_message(struct server *s, struct client *c, const uint8_t *ms
  * (a file system gone read-only), no start redoes them. Each message that
  * says it fits MPF_FLOW_ERROR_MESSAGE_MAX (150 characters at most: ENOSPC's
  * text, 2,048 handles, 2^24 rules). */
-static const char *undone_said(const struct job *job)
+static const char *undone_said(const struct server *s, const struct job *job)
 {
-	return job->undone_uncut ? "left in its file: a start may redo them" : "their rules back";
+	/* A rewrite since (a new file) left their records behind. */
+	return job->undone_uncut && job->uncut_file == s->journal.file
+		       ? "left in its file: a start may redo them"
+		       : "their rules back";
 }
 
 /* One step of the client's job: at most JOB_STEP rules, or the audit if
@@ -667,8 +670,8 @@ static enum job_progress job_step(struct server *s, struct client *c)
 				       -1,
 				       "the journal failed in the flush (%s): %u destroy(s) "
 				       "undone, %s; %u stay done",
-				       strerror(-job->status), job->undone_rules, undone_said(job),
-				       job->done);
+				       strerror(-job->status), job->undone_rules,
+				       undone_said(s, job), job->done);
 			return JOB_DONE;
 		}
 		if (job->status && job->done == 0)
@@ -701,7 +704,7 @@ static enum job_progress job_step(struct server *s, struct client *c)
 			flow_error_set(
 				&job->error, -job->status, MPF_FLOW_ERROR_TYPE_UNSPECIFIED, -1,
 				"the journal failed in the destroys (%s): %u of them undone, %s",
-				strerror(-job->status), job->undone_rules, undone_said(job));
+				strerror(-job->status), job->undone_rules, undone_said(s, job));
 			job->done -= job->undone_rules < job->done ? job->undone_rules : job->done;
 		}
 		if (job->status)

@@ -260,6 +260,9 @@ void loop_fini(struct server *s)
 {
 	s->uring_up = false;
 	io_uring_queue_exit(&s->uring);
+	free(s->deferred);
+	s->deferred = NULL;
+	s->n_deferred = s->cap_deferred = 0;
 	close(s->signal_fd);
 	close(s->timer_fd);
 }
@@ -409,53 +412,82 @@ static void handle_event(struct server *s, struct io_uring_cqe *cqe)
 static unsigned handle_events(struct server *s)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, count = 0;
+	unsigned head, count = 0, deferred = s->n_deferred;
 
+	/* Those loop_settle_journal() took off the queue, first. */
+	s->n_deferred = 0;
+	for (unsigned i = 0; i < deferred; i++)
+		handle_event(s, &s->deferred[i]);
 	io_uring_for_each_cqe(&s->uring, head, cqe)
 	{
 		handle_event(s, cqe);
 		count++;
 	}
 	io_uring_cq_advance(&s->uring, count);
-	if (count)
+	if (count + deferred)
 		io_uring_submit(&s->uring); /* polls armed while handling them */
-	return count;
+	return count + deferred;
 }
 
 /*
- * The journal's completions handled out of turn, before a synchronous sync
+ * The journal's completions read out of turn, before a synchronous sync
  * (at shutdown, at an epoch's advance): the sync in flight takes a
  * writeback error, and a synchronous one after it on the same file
  * returned 0, what both covered then acknowledged over lost pages and the
- * failure never read at shutdown (a reviewer's finding). Each is handled
- * where it lies in the queue and its entry left for the loop, blanked
- * (user_data 0 is nobody's).
+ * failure never read at shutdown (a reviewer's finding).
+ *
+ * The queue is read to its end each time, so that it never fills (the
+ * kernel would hold the sync's completion back): the journal's are handled
+ * now, and so are a doorbell's and the listener's, which only drain a
+ * counter or set a flag and come as fast as a client rings or connects;
+ * the others wait in s->deferred for handle_events() (a session's end in
+ * the middle of a create would take the client being served).
  */
-static bool journal_kind(uint64_t user_data)
+static bool settled_now(uint64_t user_data)
 {
-	enum watch kind = (enum watch)(user_data >> 56);
+	switch ((enum watch)(user_data >> 56)) {
+	case WATCH_JOURNAL_SYNC:
+	case WATCH_JOURNAL_REBUILD:
+	case WATCH_CLIENT_BELL:
+	case WATCH_LISTEN:
+		return true;
+	default:
+		return false;
+	}
+}
 
-	return kind == WATCH_JOURNAL_SYNC || kind == WATCH_JOURNAL_REBUILD;
+static void defer_event(struct server *s, const struct io_uring_cqe *cqe)
+{
+	if (s->n_deferred == s->cap_deferred) {
+		unsigned cap = s->cap_deferred ? s->cap_deferred * 2 : 64;
+		struct io_uring_cqe *grown = reallocarray(s->deferred, cap, sizeof(*grown));
+
+		if (grown == NULL)
+			fatalx("no memory for %u completions read ahead", cap);
+		s->deferred = grown;
+		s->cap_deferred = cap;
+	}
+	s->deferred[s->n_deferred++] = *cqe;
 }
 
 void loop_settle_journal(struct server *s)
 {
 	while (s->uring_up && s->journal_io) {
 		struct io_uring_cqe *cqe;
-		unsigned head;
-		int err = io_uring_submit_and_wait(&s->uring, io_uring_cq_ready(&s->uring) + 1);
+		unsigned head, count = 0;
+		int err = io_uring_submit_and_wait(&s->uring, 1);
 
 		if (err < 0 && err != -EINTR && err != -ETIME)
 			fatalx("io_uring_submit_and_wait: %s", strerror(-err));
 		io_uring_for_each_cqe(&s->uring, head, cqe)
 		{
-			struct io_uring_cqe taken = *cqe;
-
-			if (!journal_kind(taken.user_data))
-				continue;
-			cqe->user_data = 0;
-			handle_event(s, &taken);
+			if (settled_now(cqe->user_data))
+				handle_event(s, cqe);
+			else
+				defer_event(s, cqe);
+			count++;
 		}
+		io_uring_cq_advance(&s->uring, count);
 	}
 }
 

@@ -468,11 +468,12 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 	hw->slow_refused = restored == NULL && m->slow_rules >= s->config.user_max_slow_rules;
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err == -EDQUOT && slow)
-		err = flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_ITEM, -1,
-				     "user quota of %u rules on the device's slow path reached: "
-				     "uid %u holds them, and this pattern is met in turn by every "
-				     "frame (--user-max-slow-rules)",
-				     s->config.user_max_slow_rules, (unsigned)m->uid);
+		/* 126 characters at most (2^24 rules, a 10-digit uid). */
+		err = flow_error_set(
+			error, ENOMEM, MPF_FLOW_ERROR_TYPE_ITEM, -1,
+			"uid %u holds its quota of %u rules on the device's slow path, "
+			"met in turn by every frame (--user-max-slow-rules)",
+			(unsigned)m->uid, s->config.user_max_slow_rules);
 	if (err) {
 		region_counter_close(&s->counters[slot]);
 		return err;

@@ -106,7 +106,8 @@ struct job {
 	uint64_t first;	       /* the end of the records of its first step that wrote */
 	int undone;	       /* -errno: a failed sync or write undid some of its records */
 	uint32_t undone_rules; /* its destroys a failed sync undid: their rules back */
-	bool undone_uncut;     /* and their records stay in the journal's file */
+	bool undone_uncut;     /* and their records stay in the journal's file: */
+	uint32_t uncut_file;   /* that one (journal.file), unless rewritten since */
 	uint64_t begun;	       /* the journal's end when it began: its records lie beyond */
 	uint32_t stays;	       /* JOB_DESTROY: rules destroyed that were not persistent */
 	uint64_t user_data;
@@ -507,7 +508,10 @@ struct server {
 	bool uring_up;	     /* from loop_init to loop_fini */
 	unsigned closing;    /* loop_close()s in flight: blocks not yet freed */
 	unsigned journal_io; /* the journal's syncs and renames in flight */
-	int dump_fd;	     /* --dump-queues' directory, checked (dirs.c); -1: none */
+	/* Completions loop_settle_journal() read ahead, for handle_events(). */
+	struct io_uring_cqe *deferred;
+	unsigned n_deferred, cap_deferred;
+	int dump_fd; /* --dump-queues' directory, checked (dirs.c); -1: none */
 	int listen_fd;
 	bool accept_more; /* connections wait: listen socket readable, or a
 			   * burst that stopped short of the backlog's end */

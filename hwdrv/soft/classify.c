@@ -915,7 +915,8 @@ bool cls_would_be_general(struct cls *c, const struct match_pattern *m)
 	if (!match_is_keyed(m))
 		return true;
 	shape = shape_of(c, m);
-	return shape && shape->general;
+	/* No memory to tell: as general (cls_prepare() may find it). */
+	return shape == NULL || shape->general;
 }
 
 int cls_prepare(struct cls *c, struct cls_rule *rule)

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,49 +74,63 @@ static void wanted(unsigned n, char word[static 64])
 }
 
 /* The word file whose :ONCE failure was reported: the test writes a new
- * file (a new inode) for each word. */
-static ino_t once_reported;
+ * file (a new inode) for each word. The loop's syncs and a compaction
+ * thread's ask (the first to take it fails). */
+static _Atomic ino_t once_reported;
+
+/* The test's errno word (0: none), and its :KEEP or :ONCE. */
+static int wanted_word(bool *keep, bool *once)
+{
+	char word[64], *colon;
+
+	wanted(0, word);
+	colon = strchr(word, ':');
+	*keep = colon && strcmp(colon, ":KEEP") == 0;
+	*once = colon && strcmp(colon, ":ONCE") == 0;
+	if (colon)
+		*colon = '\0';
+	if (strcmp(word, "EIO") == 0)
+		return EIO;
+	if (strcmp(word, "ENOSPC") == 0)
+		return ENOSPC;
+	if (strcmp(word, "EDQUOT") == 0)
+		return EDQUOT;
+	return 0;
+}
+
+/* The word file, when its :ONCE failure is still to be reported. */
+static ino_t once_unreported(void)
+{
+	const char *path = getenv("MPFLOW_FAULTS");
+	struct stat st;
+
+	return path && stat(path, &st) == 0 && st.st_ino != once_reported ? st.st_ino : 0;
+}
 
 /* The errno the test wants syncs to fail with (0: none), and whether the
  * data they did not write stays readable (`keep`). A :ONCE word's errno
  * is wanted once, by the first sync that asks. */
 static int wanted_errno(bool *keep)
 {
-	const char *path = getenv("MPFLOW_FAULTS");
-	char word[64], *colon;
-	struct stat st;
-	int err = 0;
+	bool once;
+	int err = wanted_word(keep, &once);
+	ino_t word;
 
-	wanted(0, word);
-	colon = strchr(word, ':');
-	*keep = colon && strcmp(colon, ":KEEP") == 0;
-	if (colon)
-		*colon = '\0';
-	if (strcmp(word, "EIO") == 0)
-		err = EIO;
-	else if (strcmp(word, "ENOSPC") == 0)
-		err = ENOSPC;
-	else if (strcmp(word, "EDQUOT") == 0)
-		err = EDQUOT;
-	if (err && colon && strcmp(colon + 1, "ONCE") == 0) {
-		if (stat(path, &st) != 0 || st.st_ino == once_reported)
+	if (err && once) {
+		word = once_unreported();
+		/* Taken by the first to swap it in. */
+		if (word == 0 || atomic_exchange(&once_reported, word) == word)
 			return 0;
-		once_reported = st.st_ino;
 	}
 	return err;
 }
 
-/* Whether the test's word is :ONCE and not yet reported. */
+/* Whether the test's word is an errno's :ONCE, not yet reported. */
 static bool once_wanted(void)
 {
-	const char *path = getenv("MPFLOW_FAULTS");
-	char word[64], *colon;
-	struct stat st;
+	bool keep, once;
 
-	wanted(0, word);
-	colon = strchr(word, ':');
-	return colon && strcmp(colon, ":ONCE") == 0 && stat(path, &st) == 0 &&
-	       st.st_ino != once_reported;
+	return wanted_word(&keep, &once) && once && once_unreported() != 0;
 }
 
 /* Zero what was written since the last good sync, as lost pages read. */
