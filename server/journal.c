@@ -765,10 +765,12 @@ void journal_release_name(struct server *s)
 #define JOURNAL_LOCK_WAIT_MS 5000u
 static int lock_journal(struct server *s, int fd)
 {
+	unsigned wait_ms = fault_lock_wait_ms(JOURNAL_LOCK_WAIT_MS);
+
 	for (unsigned waited = 0;; waited += 10) {
 		int err = journal_lock(fd);
 
-		if (err != -EWOULDBLOCK || waited >= JOURNAL_LOCK_WAIT_MS)
+		if (err != -EWOULDBLOCK || waited >= wait_ms)
 			return err;
 		if (waited == 1000)
 			log_warnx("journal %s: locked by another process: waiting up to %u s for "

@@ -973,6 +973,9 @@ int fault_chain_step(int fd, int result, int fault);
 /* Rules a step of a rebuild writes at most ($MPFLOW_STEP_RULES; 0: as
  * many as its time allows). */
 unsigned fault_step_rules(void);
+/* How long a start waits for another process to let go of the journal's
+ * lock ($MPFLOW_LOCK_WAIT_MS; else `ms`). */
+unsigned fault_lock_wait_ms(unsigned ms);
 /* The cgroup files the primary reads: a tree the test writes
  * ($MPFLOW_MEMCG_SELF, $MPFLOW_MEMCG_ROOT), else the system's. */
 void fault_memcg_paths(const char **self, const char **root);
@@ -1001,6 +1004,10 @@ static inline int fault_sync_submitted(int fd, bool chain)
 static inline unsigned fault_step_rules(void)
 {
 	return 0;
+}
+static inline unsigned fault_lock_wait_ms(unsigned ms)
+{
+	return ms;
 }
 static inline int fault_chain_step(int fd, int result, int fault)
 {

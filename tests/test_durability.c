@@ -2273,6 +2273,7 @@ static void test_a_journal_being_rewritten_at_a_start_stays_locked(void **state)
 	assert_int_equal(primary_restart(&p, args), 0);
 	assert_true(log_says(&p, "no new journal written (Input/output error)"));
 	assert_non_null(mkdtemp(runtime));
+	setenv("MPFLOW_LOCK_WAIT_MS", "200", 1); /* the second's wait, refused: 5 s */
 	second = p;
 	snprintf(second.log, sizeof(second.log), "%s.second.log", p.dir);
 	snprintf(want, sizeof(want), "%s: locked: another primary writes it", path);
@@ -2290,6 +2291,7 @@ static void test_a_journal_being_rewritten_at_a_start_stays_locked(void **state)
 		}
 	}
 	assert_int_equal(rmdir(runtime), 0);
+	unsetenv("MPFLOW_LOCK_WAIT_MS");
 	unsetenv("MPFLOW_FAULTS");
 	assert_int_equal(primary_cleanup(&p), 0);
 }

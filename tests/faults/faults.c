@@ -29,7 +29,9 @@
  * client's job between two steps while the loop goes on, for a test to
  * let a sync land there however slow the disk. NOLINKS refuses
  * hard links (EPERM), as vfat does; NOCUT refuses to cut the journal's
- * file after a failed sync, as a file system gone read-only does. $MPFLOW_STEP_RULES
+ * file after a failed sync, as a file system gone read-only does.
+ * $MPFLOW_LOCK_WAIT_MS shortens a start's wait for the journal's lock (a
+ * test's second primary, refused, need not wait 5 s). $MPFLOW_STEP_RULES
  * caps the rules a step of a journal's rebuild writes (rebuild.c), so
  * that a test sees the loop serve between steps.
  */
@@ -202,6 +204,13 @@ int fault_sync_submitted(int fd, bool chain)
 		return -fault_sync(fd, 0); /* reported now: its pages are lost now */
 	/* A chain's, now; another sync's when it completes. */
 	return chain ? wanted_errno(&keep) : 0;
+}
+
+unsigned fault_lock_wait_ms(unsigned ms)
+{
+	const char *wait = getenv("MPFLOW_LOCK_WAIT_MS");
+
+	return wait ? (unsigned)strtoul(wait, NULL, 10) : ms;
 }
 
 unsigned fault_step_rules(void)
