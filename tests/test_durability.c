@@ -3674,7 +3674,21 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_real_memory_cgroup_refuses_creates_and_keeps_its_primary),
 	};
 
-	if (argc > 1)
+	struct CMUnitTest picked[sizeof(tests) / sizeof(tests[0])];
+	unsigned shard = 1, shards = 1, n = 0;
+
+	/* `--shard K/N`: every Nth test from the Kth, for the suite to run
+	 * the file in N processes at once (tests/meson.build); else a
+	 * pattern: the tests it names. */
+	if (argc > 2 && strcmp(argv[1], "--shard") == 0 &&
+	    (sscanf(argv[2], "%u/%u", &shard, &shards) != 2 || shard < 1 || shard > shards)) {
+		fprintf(stderr, "test_durability: --shard K/N, 1 <= K <= N\n");
+		return 2;
+	}
+	if (argc > 1 && strcmp(argv[1], "--shard") != 0)
 		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (i % shards == shard - 1)
+			picked[n++] = tests[i];
+	return _cmocka_run_group_tests("durability", picked, n, NULL, NULL);
 }
