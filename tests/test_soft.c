@@ -2026,6 +2026,75 @@ static void test_parser_walks_tunnels_and_tags(void **state)
 	}
 }
 
+/* A label stack entry: label, bottom of stack or not. */
+static void frame_mpls(struct frame *f, uint32_t label, bool bottom)
+{
+	const uint8_t entry[4] = {(uint8_t)(label >> 12), (uint8_t)(label >> 4),
+				  (uint8_t)((label & 0xf) << 4 | bottom), 64};
+
+	frame_put(f, entry, sizeof(entry));
+}
+
+/*
+ * What an MPLS label stack carries: an IP packet by its version nibble, or
+ * an Ethernet pseudowire, with a control word (first nibble 0, RFC 4385)
+ * or without one. The rule model takes `eth / mpls / eth`; the parser
+ * before read every payload as IP, and such a rule matched nothing.
+ */
+static void test_parser_reads_what_an_mpls_stack_carries(void **state)
+{
+	struct rig *rig = *state;
+	static const uint8_t control_word[4] = {0}, inner_dst[6] = {0xaa, 1, 2, 3, 4, 5};
+	const struct mpf_flow_item_eth eth_spec = {.dst = {0xaa, 1, 2, 3, 4, 5}},
+				       eth_mask = {.dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+	const struct mpf_flow_item pattern[] = {
+		ITEM(ETH),  ITEM(MPLS), ITEM(ETH, .spec = &eth_spec, .mask = &eth_mask),
+		ITEM(IPV4), ITEM(UDP),	END_ITEM};
+	const struct mpf_flow_action actions[] = {ACTION(DROP, NULL), END_ACTION};
+	static const uint8_t with_ip[] = {MPF_FLOW_ITEM_TYPE_ETH, MPF_FLOW_ITEM_TYPE_MPLS,
+					  MPF_FLOW_ITEM_TYPE_MPLS, MPF_FLOW_ITEM_TYPE_IPV4,
+					  MPF_FLOW_ITEM_TYPE_UDP},
+			     with_eth[] = {MPF_FLOW_ITEM_TYPE_ETH, MPF_FLOW_ITEM_TYPE_MPLS,
+					   MPF_FLOW_ITEM_TYPE_ETH, MPF_FLOW_ITEM_TYPE_IPV4,
+					   MPF_FLOW_ITEM_TYPE_UDP};
+	struct mpf_flow_error error;
+	struct rule_shape shape;
+	struct hwdrv_rule hw = {
+		.attr = &ingress, .pattern = pattern, .actions = actions, .shape = &shape};
+	struct match_pattern m;
+
+	assert_int_equal(rule_validate(&ingress, pattern, actions, &shape, &error), 0);
+	assert_int_equal(match_compile(&m, &hw, &rig->soft->pool, &error), 0);
+	for (unsigned kind = 0; kind < 3; kind++) {
+		struct frame f = {.length = 0};
+		const uint8_t *expect = kind ? with_eth : with_ip;
+		struct packet p;
+
+		frame_eth(&f, NULL, NULL, 0x8847);
+		if (kind == 0) /* an IP packet under two labels */
+			frame_mpls(&f, 16, false);
+		frame_mpls(&f, 17, true);
+		if (kind == 1) /* a pseudowire's control word */
+			frame_put(&f, control_word, sizeof(control_word));
+		if (kind)
+			frame_eth(&f, inner_dst, NULL, 0x0800);
+		frame_ipv4(&f, 1, 2, 17);
+		frame_udp(&f, 1, 2);
+		p = (struct packet){.data = f.bytes, .length = (uint32_t)f.length};
+		packet_parse(&p);
+		assert_false(p.truncated);
+		assert_int_equal(p.n_layers, sizeof(with_ip));
+		for (unsigned i = 0; i < sizeof(with_ip); i++)
+			assert_int_equal(p.layers[i].type, expect[i]);
+		if (kind == 1) /* the inner header after the word */
+			assert_int_equal(p.layers[2].hdr, p.layers[1].end + 4);
+		/* Both walks of the rule: it takes the pseudowires only. */
+		assert_int_equal(match_walk(&m, &p, MATCH_DEPTH_FIRST), kind != 0);
+		assert_int_equal(match_walk(&m, &p, MATCH_BY_SETS), kind != 0);
+	}
+	match_free(&m, &rig->soft->pool);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The pool                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -2172,6 +2241,7 @@ int main(void)
 		T(test_any_covers_layers_of_any_protocol),
 		T(test_raw_example_finds_foo_bar_baz),
 		T(test_chained_searches_cost_a_pass_each),
+		T(test_parser_reads_what_an_mpls_stack_carries),
 		T(test_gre_of_version_1_is_a_gre_layer),
 		T(test_esp_in_udp_4500_is_an_esp_layer),
 		T(test_a_packet_past_32_rules_runs_the_first_ones),

@@ -5,12 +5,11 @@
  *
  * Decoded: Ethernet, 802.1Q / 802.1ad / QinQ tags (any depth), E-TAG
  * (802.1BR), MPLS label stacks (EtherType 0x8847/0x8848, MPLS in GRE, MPLS in
- * UDP 6635), IPv4 (options skipped; later fragments carry no L4), IPv6 (hop
- * by hop, routing, fragment, destination options and AH walked), IP in IP,
- * ICMP, UDP, TCP (options skipped), SCTP, ESP, GRE (checksum, key and
- * sequence fields skipped; NVGRE when K is set and the payload is 0x6558),
- * VXLAN (UDP 4789), GTP-C (UDP 2123) and GTP-U (UDP 2152, with its optional
- * fields and extension headers walked to the inner IP packet).
+ * UDP 6635) and the IP packet or Ethernet pseudowire they carry, IPv4 (options skipped; later
+ * fragments carry no L4), IPv6 (hop by hop, routing, fragment, destination options and AH walked),
+ * IP in IP, ICMP, UDP, TCP (options skipped), SCTP, ESP, GRE (checksum, key and sequence fields
+ * skipped; NVGRE when K is set and the payload is 0x6558), VXLAN (UDP 4789), GTP-C (UDP 2123) and
+ * GTP-U (UDP 2152, with its optional fields and extension headers walked to the inner IP packet).
  */
 #include <string.h>
 
@@ -24,8 +23,9 @@ enum next {
 	NEXT_ETHERTYPE, /* `type` holds the EtherType at offset - 2 */
 	NEXT_IPV4,
 	NEXT_IPV6,
-	NEXT_IP_GUESS, /* IPv4 or IPv6 from the version nibble */
-	NEXT_IP_PROTO, /* `type` holds the IP protocol */
+	NEXT_IP_GUESS,	   /* IPv4 or IPv6 from the version nibble */
+	NEXT_MPLS_PAYLOAD, /* what a label stack carries: IP or Ethernet */
+	NEXT_IP_PROTO,	   /* `type` holds the IP protocol */
 	NEXT_MPLS,
 };
 
@@ -123,7 +123,36 @@ static enum next parse_mpls(struct cursor *c)
 		if (!has(c, o, 4) || !push(c, MPF_FLOW_ITEM_TYPE_MPLS, o, o + 4))
 			return cut(c);
 		if (c->p->data[o + 2] & 0x1) /* bottom of stack */
-			return NEXT_IP_GUESS;
+			return NEXT_MPLS_PAYLOAD;
+	}
+}
+
+/*
+ * What a label stack carries, by its first nibble (RFC 4385): 4 or 6, an
+ * IP packet; 0, a pseudowire's control word, then the Ethernet frame it
+ * carries (RFC 4448; the word is the Ethernet layer's, before its header);
+ * anything else, an Ethernet frame without one. A pseudowire without a
+ * control word whose destination MAC begins with nibble 0, 4 or 6 is read
+ * as the others: the reason RFC 4928 has pseudowires use the word.
+ */
+static enum next parse_mpls_payload(struct cursor *c)
+{
+	uint32_t o = c->offset;
+
+	if (!has(c, o, 1))
+		return NEXT_NONE;
+	switch (c->p->data[o] >> 4) {
+	case 4:
+		return NEXT_IPV4;
+	case 6:
+		return NEXT_IPV6;
+	case 0:
+		if (!has(c, o, 4))
+			return cut(c);
+		c->offset = o + 4;
+		return NEXT_ETH;
+	default:
+		return NEXT_ETH;
 	}
 }
 
@@ -345,6 +374,9 @@ void packet_parse(struct packet *p)
 			break;
 		case NEXT_MPLS:
 			next = parse_mpls(&c);
+			break;
+		case NEXT_MPLS_PAYLOAD:
+			next = parse_mpls_payload(&c);
 			break;
 		case NEXT_IPV4:
 			next = parse_ipv4(&c);
