@@ -639,6 +639,17 @@ static void killed_and_restarted(struct primary *p, const char **args, struct mp
 	assert_int_equal(primary_connect(p, "owner", mine), 0);
 }
 
+/* A stranger's step (its `step`, `rc` and `error`): the child exits with
+ * the step's number, saying why, when `ok` is false. */
+#define STEP(ok)                                                                                   \
+	do {                                                                                       \
+		if (!(ok)) {                                                                       \
+			fprintf(stderr, "stranger, step %d: %d: %s\n", step, rc, error.message);   \
+			_exit(step);                                                               \
+		}                                                                                  \
+		step++;                                                                            \
+	} while (0)
+
 /* The stranger's side of the persistent-rule quota: `phase` 1 makes its
  * quota of 8 and meets the refusal, in a new session too, cannot destroy
  * or reset root's rule `theirs`, nor make, destroy or clear a meter or
@@ -659,14 +670,6 @@ static void stranger_persists(const struct primary *p, int phase, uint64_t their
 
 	if (become_stranger() != 0)
 		_exit(126);
-#define STEP(ok)                                                                                   \
-	do {                                                                                       \
-		if (!(ok)) {                                                                       \
-			fprintf(stderr, "stranger, step %d: %d: %s\n", step, rc, error.message);   \
-			_exit(step);                                                               \
-		}                                                                                  \
-		step++;                                                                            \
-	} while (0)
 	error.message[0] = 0;
 	STEP((rc = mpf_connect(&o, &c, &error)) == 0);
 	for (uint32_t round = 0; round < (phase == 1 ? 2u : 1u); round++) {
@@ -711,7 +714,6 @@ static void stranger_persists(const struct primary *p, int phase, uint64_t their
 		STEP((rc = mpf_flow_query(c, 0, theirs, MPF_FLOW_ACTION_TYPE_COUNT, &count,
 					  &error)) == -EPERM);
 	}
-#undef STEP
 	mpf_disconnect(c);
 	_exit(0);
 }
@@ -798,14 +800,6 @@ static void stranger_goes_slow(const struct primary *p, int phase, uint64_t unus
 	(void)unused;
 	if (become_stranger() != 0)
 		_exit(126);
-#define STEP(ok)                                                                                   \
-	do {                                                                                       \
-		if (!(ok)) {                                                                       \
-			fprintf(stderr, "stranger, step %d: %d: %s\n", step, rc, error.message);   \
-			_exit(step);                                                               \
-		}                                                                                  \
-		step++;                                                                            \
-	} while (0)
 	STEP((rc = mpf_connect(&o, &c, &error)) == 0);
 	STEP((rc = mpf_connect(&o, &other, &error)) == 0);
 	for (unsigned i = 0; phase == 1 && i < 2; i++)
@@ -831,7 +825,6 @@ static void stranger_goes_slow(const struct primary *p, int phase, uint64_t unus
 		usleep(10000);
 	STEP(rc == 0);
 	STEP((rc = mpf_audit(c, &error)) > 0);
-#undef STEP
 	mpf_disconnect(c);
 	_exit(0);
 }
