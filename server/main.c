@@ -221,13 +221,12 @@ static void raise_fd_limit(void)
 static void start_refused_for_memory(const struct server *s, int err)
 {
 	char shared[9], own[9]; /* "10 GiB": autoscaled to fit */
-	uint64_t rules = (uint64_t)s->config.max_rules * (sizeof(struct rule_slot) + 4);
 
 	if (humanize_number(shared, sizeof(shared), (int64_t)region_bytes(s), "B", HN_AUTOSCALE,
 			    HN_DECIMAL | HN_IEC_PREFIXES) < 0)
 		snprintf(shared, sizeof(shared), "?");
-	if (humanize_number(own, sizeof(own), (int64_t)rules, "B", HN_AUTOSCALE,
-			    HN_DECIMAL | HN_IEC_PREFIXES) < 0)
+	if (humanize_number(own, sizeof(own), (int64_t)rules_bytes(s->config.max_rules), "B",
+			    HN_AUTOSCALE, HN_DECIMAL | HN_IEC_PREFIXES) < 0)
 		snprintf(own, sizeof(own), "?");
 	fprintf(stderr,
 		SERVER_NAME ": cannot reserve memory for --max-rules %u and --max-clients %u (%s "

@@ -46,6 +46,11 @@
 _Static_assert(RULES_GENERATION_BITS >= 2 && RULES_GENERATION_BITS <= 24,
 	       "the epoch takes 8 of the generation's 32 bits");
 
+uint64_t rules_bytes(uint32_t max)
+{
+	return (uint64_t)max * (sizeof(struct rule_slot) + sizeof(uint32_t));
+}
+
 int rules_init(struct rule_table *t, uint32_t max)
 {
 	t->max = max;

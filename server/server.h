@@ -692,6 +692,9 @@ void clients_release_read(struct server *s);
 
 /* rules.c */
 int rules_init(struct rule_table *t, uint32_t max);
+/* The bytes rules_init() asks for a table of `max` rules (its slots and
+ * free stack: the rest is small). */
+uint64_t rules_bytes(uint32_t max);
 void rules_fini(struct rule_table *t);
 /* Free slots, in the stack and in quarantine; the i-th of them (for the
  * audit). */

@@ -5,11 +5,13 @@
  *
  * Decoded: Ethernet, 802.1Q / 802.1ad / QinQ tags (any depth), E-TAG
  * (802.1BR), MPLS label stacks (EtherType 0x8847/0x8848, MPLS in GRE, MPLS in
- * UDP 6635) and the IP packet or Ethernet pseudowire they carry, IPv4 (options skipped; later
- * fragments carry no L4), IPv6 (hop by hop, routing, fragment, destination options and AH walked),
- * IP in IP, ICMP, UDP, TCP (options skipped), SCTP, ESP, GRE (checksum, key and sequence fields
- * skipped; NVGRE when K is set and the payload is 0x6558), VXLAN (UDP 4789), GTP-C (UDP 2123) and
- * GTP-U (UDP 2152, with its optional fields and extension headers walked to the inner IP packet).
+ * UDP 6635) and the IP packet or Ethernet pseudowire they carry, IPv4
+ * (options skipped; later fragments carry no L4), IPv6 (hop by hop, routing,
+ * fragment, destination options and AH walked), IP in IP, ICMP, UDP, TCP
+ * (options skipped), SCTP, ESP, GRE (checksum, key and sequence fields
+ * skipped; NVGRE when K is set and the payload is 0x6558), VXLAN (UDP 4789),
+ * GTP-C (UDP 2123) and GTP-U (UDP 2152, with its optional fields and
+ * extension headers walked to the inner IP packet).
  */
 #include <string.h>
 
