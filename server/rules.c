@@ -24,7 +24,8 @@
  * RULES_QUARANTINE (256) slots freed before it, or after every other free
  * slot when fewer are free (server.h). The guarantee: a handle is given out
  * again only after 256 epoch advances; within a run an advance takes
- * 2^24 - 1 reuses of one slot, and each slot's reuses are at least
+ * 2^24 - 1 reuses of one slot (a create refused spends no generation),
+ * and each slot's reuses are at least
  * Q = min(256, F) creates apart (F free slots), so a stale handle can name
  * a new rule only after 256 x (2^24 - 1) x Q creates (1.1 x 10^12 with 256
  * or more free slots; 4.3 x 10^9 with one). A slot whose epoch cannot be
@@ -542,7 +543,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 		 struct hwdrv_rule *hw, uint64_t *handle, struct mpf_flow_error *error)
 {
 	struct rule_table *t = &s->rules;
-	uint32_t slot, generation = 0;
+	uint32_t slot, generation = 0, before;
 	int err;
 
 	if (!rule->persistent && c->rules >= s->config.client_max_rules)
@@ -578,6 +579,7 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 					      "the rule table is full (%u rules, --max-rules%s)",
 					      t->max, t->retired ? ", some slots retired" : "");
 		slot = free_pop(t);
+		before = t->slots[slot].generation;
 		generation = next_generation(s, slot);
 		if (generation == 0) {
 			t->slots[slot].state = RULE_RETIRED;
@@ -586,6 +588,9 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 	}
 	err = install(s, c, c->maker, slot, generation, rule, hw, NULL, error);
 	if (err) {
+		/* Nothing named the handle (no entry published, no record
+		 * appended): refused creates spend none of the slot's. */
+		t->slots[slot].generation = before;
 		free_unpop(t, slot);
 		return err;
 	}

@@ -3613,6 +3613,44 @@ static void test_a_handle_comes_back_only_at_the_stated_edge(void **state)
 	free(seen);
 }
 
+/* A create the device refuses names nothing: it spends none of the slot's
+ * generations. With one slot of 15, 40 refusals would otherwise have
+ * advanced the epoch twice (and 256 x 15 of them brought a stale handle
+ * back). */
+static void test_a_refused_create_spends_no_handle(void **state)
+{
+	const char *const args[] = {"--max-rules", "1", NULL};
+	char *binary = strdup(getenv("MPFLOWD"));
+	struct mpf_flow_error error;
+	struct sample_rule s, bad;
+	uint64_t first, next, none;
+	struct mpf_client *c;
+	struct primary p;
+
+	(void)state;
+	setenv("MPFLOWD", getenv("MPFLOWD_SHORT_HANDLES"), 1);
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "refused", &c), 0);
+	sample_rule_init(&s, 1);
+	sample_rule_init(&bad, 2);
+	bad.queue.index = 60000; /* the port has no such queue */
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &first, &error),
+			 0);
+	assert_int_equal(mpf_flow_destroy(c, 0, first, &error), 0);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(mpf_flow_create(c, 0, &ingress, bad.pattern, bad.actions,
+						 i % 2 ? PERSISTENT : 0, &none, &error),
+				 -EINVAL);
+	assert_int_equal(mpf_flow_create(c, 0, &ingress, s.pattern, s.actions, 0, &next, &error),
+			 0);
+	/* The same slot, the next generation of the same epoch. */
+	assert_true(next == first + (1ull << 32));
+	mpf_disconnect(c);
+	assert_int_equal(primary_cleanup(&p), 0);
+	setenv("MPFLOWD", binary, 1);
+	free(binary);
+}
+
 /* test_durability [PATTERN]: the tests whose names match (cmocka's
  * filter: * and ? wildcards), or all. */
 int main(int argc, char **argv)
@@ -3656,6 +3694,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_third_full_state_directory_is_compacted_in_time),
 		cmocka_unit_test(test_a_compaction_short_of_room_goes_once_room_comes_back),
 		cmocka_unit_test(test_a_handle_comes_back_only_at_the_stated_edge),
+		cmocka_unit_test(test_a_refused_create_spends_no_handle),
 		cmocka_unit_test(test_compactions_beside_the_loop_keep_what_was_acknowledged),
 		cmocka_unit_test(test_compactions_through_failing_syncs_keep_what_was_acknowledged),
 		cmocka_unit_test(test_a_crash_while_syncs_fail_brings_back_nothing_they_undid),
