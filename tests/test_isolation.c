@@ -443,7 +443,7 @@ static void test_a_port_reset_waits_for_the_datapath_without_the_loop(void **sta
 {
 	const char *const args[] = {"--source", "0=gen:flows=1,pps=1000", NULL};
 	const char *faulty = getenv("MPFLOWD_FAULTS");
-	struct raw_session a, b;
+	struct raw_session a, b, c;
 	struct mpf_flow_error error;
 	struct mpf_client *by;
 	struct primary p;
@@ -474,13 +474,28 @@ static void test_a_port_reset_waits_for_the_datapath_without_the_loop(void **sta
 			0);
 		assert_int_equal(mpf_flow_destroy(by, 0, handle, &error), 0);
 	}
-	/* Served while both resets wait. */
+	/* Served while both resets wait; a third session leaves waiting. */
+	assert_int_equal(raw_connect(&p, &c), 0);
+	raw_port_reset(&c, 3);
+	assert_int_equal(raw_answer(&c, 3, 20), INT32_MIN);
+	raw_close(&c);
 	assert_int_equal(raw_answer(&a, 1, 0), INT32_MIN);
 	assert_int_equal(raw_answer(&b, 2, 0), INT32_MIN);
 	clear_fault();
 	assert_int_equal(raw_answer(&a, 1, 5000), 0);
 	assert_int_equal(raw_answer(&b, 2, 5000), 0);
+	/* The one that left holds nothing back: the next is answered. */
+	assert_int_equal(raw_connect(&p, &c), 0);
+	raw_port_reset(&c, 4);
+	assert_int_equal(raw_answer(&c, 4, 5000), 0);
+	raw_close(&c);
 
+	/* A stop does not wait for an answer held back: the session is
+	 * closed, and the primary exits cleanly. */
+	set_fault("HOLD:port-reset");
+	raw_port_reset(&a, 5);
+	assert_int_equal(raw_answer(&a, 5, 20), INT32_MIN);
+	assert_int_equal(primary_stop(&p), 0);
 	raw_close(&a);
 	raw_close(&b);
 	mpf_disconnect(by);
