@@ -553,6 +553,27 @@ static bool log_says(const struct primary *p, const char *text)
 	return found;
 }
 
+/* Until the log says `text`, up to 5 s; else fail with the log's journal
+ * lines (why it did not). */
+static void assert_log_comes_to_say(const struct primary *p, const char *text)
+{
+	char line[1024];
+	FILE *f;
+
+	for (int i = 0; i < 500; i++) {
+		if (log_says(p, text))
+			return;
+		usleep(10000);
+	}
+	f = fopen(p->log, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "journal"))
+			fprintf(stderr, "log: %s", line);
+	fclose(f);
+	fail_msg("the log never said \"%s\"", text);
+}
+
 /* With the primary stopped between two steps of a job: the job held there
  * (HOLD:job) and every sync failing with EIO until the primary's log says
  * one failed. However slow the disk, the failure lands between the two
@@ -1634,7 +1655,7 @@ static void test_a_root_primary_compacts_into_ext4s_root_reserve(void **state)
 			fail_msg("round %u: flush: %s", round, error.message);
 		assert_int_equal(sample_rules_load(c, round * 1000, 1000, PERSISTENT), 0);
 	}
-	assert_true(log_says(&p, "compacted beside the loop"));
+	assert_log_comes_to_say(&p, "compacted beside the loop");
 	mpf_disconnect(c);
 	assert_a_restart_keeps(&p, args, 1000);
 	assert_int_equal(primary_stop(&p), 0);
