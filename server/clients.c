@@ -216,8 +216,12 @@ void client_remove(struct server *s, struct client *c, const char *why)
 	/* The rings' pages go now, not when the last of the client's
 	 * mappings does: they were charged to the primary, which wrote them
 	 * in, and a client that keeps its mapping and connects again would
-	 * otherwise pin 768 KiB of the primary's memory a session. */
-	(void)madvise(c->mem, c->mem_length, MADV_REMOVE);
+	 * otherwise pin 768 KiB of the primary's memory a session. At a
+	 * stop, answers the client has not read yet stay readable (the
+	 * rules they acknowledge are made, and journaled): it keeps the
+	 * pages until it unmaps them, once a stop. */
+	if (!s->stopping || ring_consumed(&c->completions))
+		(void)madvise(c->mem, c->mem_length, MADV_REMOVE);
 	munmap(c->mem, c->mem_length);
 	if (fdpass_unread(c->sock) > 0)
 		c->unread_held = true; /* until its peer reads them or goes */

@@ -159,6 +159,11 @@ static int producer_refresh(struct ring *r)
 	return producer_accept_head(r, shm_load_acquire32(&r->shared->head));
 }
 
+bool ring_consumed(struct ring *r)
+{
+	return r->error || r->index == r->peer || producer_refresh(r) != 0 || r->index == r->peer;
+}
+
 uint32_t ring_free_space(const struct ring *r)
 {
 	return r->size - (r->index - r->peer);

@@ -1265,6 +1265,63 @@ static void test_a_stop_reads_the_sync_in_flight_before_syncing_itself(void **st
 }
 
 /*
+ * A stop answers the creates in flight once their sync is done, and the
+ * answers stay readable after the primary is gone: a client reading them
+ * late (busy, or asleep) still learns which rules were made. The code
+ * before punched the rings' pages out as it ended each session, just after
+ * publishing their answers: the client read an empty ring and ESHUTDOWN
+ * for creates made, synced and restored by the next start (an operator's
+ * test: 32-64 of a bulk load's at each SIGTERM), and a retry after a
+ * reconnect made each rule twice.
+ */
+static void test_a_stops_answers_stay_for_a_client_that_reads_late(void **state)
+{
+	const char *const args[] = {"--max-rules", "8192", NULL};
+	enum { N = 64 };
+	struct mpf_completion done[N];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	struct primary p;
+	uint64_t acked[N];
+	unsigned got = 0;
+	int n;
+
+	(void)state;
+	faults_on();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(primary_connect(&p, "late", &c), 0);
+	set_fault("HOLD:sync");
+	for (uint32_t i = 0; i < N; i++) {
+		struct sample_rule r;
+
+		sample_rule_init(&r, i);
+		assert_int_equal(mpf_submit_create(c, 0, &ingress, r.pattern, r.actions, PERSISTENT,
+						   i, &error),
+				 0);
+	}
+	assert_int_equal(mpf_submit_publish(c), 0);
+	usleep(200000);
+	assert_int_equal(mpf_poll(c, done, N, 0), 0); /* they wait for their sync */
+	clear_fault();
+	/* The stop syncs them and answers; the client reads after it. */
+	assert_int_equal(primary_stop(&p), 0);
+	while ((n = mpf_poll(c, done, N, 0)) > 0)
+		for (int i = 0; i < n; i++) {
+			assert_int_equal(done[i].status, 0);
+			acked[got++] = done[i].handle;
+		}
+	if (got != N)
+		fail_msg("%u of %d creates answered after the stop", got, N);
+	assert_int_equal(n, -ESHUTDOWN);
+	mpf_disconnect(c);
+
+	assert_int_equal(primary_restart(&p, args), 0);
+	assert_restored(&p, acked, N);
+	unsetenv("MPFLOW_FAULTS");
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
+/*
  * A failed sync whose records cannot be cut from the file (NOCUT: a file
  * system gone read-only refuses the truncate) and stay readable: a start
  * before the journal is rewritten finds them. The refusal must say so,
@@ -3693,6 +3750,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_persistent_flush_a_failed_sync_undid_says_so),
 		cmocka_unit_test(test_what_a_failed_sync_undid_is_not_replayed),
 		cmocka_unit_test(test_a_stop_reads_the_sync_in_flight_before_syncing_itself),
+		cmocka_unit_test(test_a_stops_answers_stay_for_a_client_that_reads_late),
 		cmocka_unit_test(test_a_journal_is_rebuilt_in_steps_while_clients_are_served),
 		cmocka_unit_test(test_a_rebuilt_journal_keeps_whose_rules_they_are),
 		cmocka_unit_test(test_a_memory_cgroup_near_its_limit_refuses_creates),
