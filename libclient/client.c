@@ -24,6 +24,7 @@
 #include <mpflow/mpflow.h>
 
 #include "libclient/client.h"
+#include "shm/clock.h"
 #include "shm/doorbell.h"
 #include "shm/handshake.h"
 #include "shm/rule/rule.h"
@@ -576,6 +577,29 @@ static bool primary_hung_up(const struct mpf_client *c)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* A poll that does not wait looks for the primary's hang-up at most this
+ * often while requests are in flight: a look is a system call, and a
+ * datapath's loop polls millions of times a second. */
+#define HANGUP_LOOK_NS 1000000u
+
+/* Whether a poll that found nothing looks for the primary's hang-up: with
+ * nothing in flight, always; a wait looked itself (wait_ring()); a poll
+ * that did not wait, every HANGUP_LOOK_NS. */
+static bool hangup_look_due(struct mpf_client *c, int timeout_ms)
+{
+	uint64_t now;
+
+	if (c->inflight.count == c->abandoned)
+		return true;
+	if (timeout_ms != 0)
+		return false;
+	now = clock_ns(CLOCK_MONOTONIC_COARSE);
+	if (now - c->hangup_looked_ns < HANGUP_LOOK_NS)
+		return false;
+	c->hangup_looked_ns = now;
+	return true;
+}
+
 int mpf_poll(struct mpf_client *c, struct mpf_completion *out, uint32_t max, int timeout_ms)
 {
 	struct wire_completion raw;
@@ -612,10 +636,17 @@ int mpf_poll(struct mpf_client *c, struct mpf_completion *out, uint32_t max, int
 			break;
 	}
 	/* Nothing to give: say so if the primary is gone, whether or not
-	 * anything was in flight (a poll loop must learn it either way). */
-	if (n == 0 && !err && c->connected && !c->dead && c->inflight.count == c->abandoned &&
-	    primary_hung_up(c))
-		c->dead = true;
+	 * anything was in flight (a poll loop must learn it either way).
+	 * What it answered before it hung up is read first. */
+	if (n == 0 && !err && c->connected && !c->dead && hangup_look_due(c, timeout_ms) &&
+	    primary_hung_up(c)) {
+		bool sync;
+
+		while (n < max && take_completion(c, &out[n], &raw, &sync) > 0)
+			n++;
+		if (n == 0)
+			c->dead = true;
+	}
 	if (n == 0 && (c->dead || !c->connected))
 		err = -ESHUTDOWN;
 	pthread_mutex_unlock(&c->lock);

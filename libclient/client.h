@@ -57,7 +57,8 @@ struct mpf_client {
 	uint32_t session; /* our id in the primary: owner of our rules */
 
 	bool connected;
-	bool dead; /* the primary went away */
+	bool dead;		   /* the primary went away */
+	uint64_t hangup_looked_ns; /* a poll that does not wait: its last look */
 	int sock;
 	int primary_bell;
 	int client_bell;

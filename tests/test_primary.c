@@ -1730,6 +1730,42 @@ static void test_a_pidfile_that_cannot_be_written_refuses_the_start(void **state
 	assert_int_equal(system(path), 0);
 }
 
+/*
+ * A poll loop that never waits (timeout 0, as a datapath's loop polls)
+ * learns that the primary died with its requests in flight: the code
+ * before looked for the hang-up only with nothing in flight, and such a
+ * loop was answered 0 for ever.
+ */
+static void test_a_busy_poll_loop_learns_the_primary_died_with_requests_in_flight(void **state)
+{
+	struct primary *p = *state;
+	struct mpf_completion done[8];
+	struct mpf_flow_error error;
+	struct mpf_client *c;
+	int n = 0;
+
+	assert_int_equal(primary_connect(p, "busy", &c), 0);
+	assert_int_equal(kill(p->pid, SIGSTOP), 0);
+	for (uint32_t i = 0; i < 8; i++) {
+		struct sample_rule r;
+
+		sample_rule_init(&r, i);
+		assert_int_equal(
+			mpf_submit_create(c, 0, &ingress, r.pattern, r.actions, 0, i, &error), 0);
+	}
+	assert_int_equal(mpf_submit_publish(c), 0);
+	assert_int_equal(mpf_inflight(c), 8);
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	p->pid = 0;
+	/* 2 s of polling, far more than it takes. */
+	for (int i = 0; i < 2000 && (n = mpf_poll(c, done, 8, 0)) == 0; i++)
+		usleep(1000);
+	assert_int_equal(n, -ESHUTDOWN);
+	mpf_disconnect(c);
+	assert_int_equal(primary_restart(p, small), 0);
+}
+
 static void test_primary_gone_is_eshutdown_and_reconnect_recovers(void **state)
 {
 	struct primary *p = *state;
@@ -2146,6 +2182,7 @@ int main(void)
 		T(test_second_primary_is_refused_when_the_lock_file_was_removed),
 		T(test_a_pidfile_that_cannot_be_written_refuses_the_start),
 		T(test_primary_gone_is_eshutdown_and_reconnect_recovers),
+		T(test_a_busy_poll_loop_learns_the_primary_died_with_requests_in_flight),
 		T(test_a_timed_out_call_does_not_take_the_next_ones_answer),
 		cmocka_unit_test(test_a_long_flush_is_waited_for_while_the_primary_lives),
 		cmocka_unit_test(test_a_meter_the_backend_cannot_make_is_counted_as_kept),
