@@ -219,6 +219,9 @@ for v in nan inf 0x10 -1 3601 ''; do
 	rc=0; "$flowstat" --json --interval="$v" >/dev/null 2>"$dir/err" || rc=$?
 	[ "$rc" -eq 2 ] && grep -q "is not a number of seconds" "$dir/err" || fail "flowstat --interval='$v': exit $rc"
 done
+# An empty owner names nobody (it matched the persistent rules before).
+rc=0; "$flowstat" --json --interval 0 --owner '' >/dev/null 2>"$dir/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--owner: empty" "$dir/err" || fail "flowstat --owner '': exit $rc"
 "$flowstat" --once --interval 0 --top 5 >"$dir/out"
 [ "$(grep -c ' ingress pattern eth ' "$dir/out")" -eq 5 ] && grep -q '^\.\.\. 1996 more' "$dir/out" || fail "flowstat --top 5: $(cat "$dir/out")"
 "$flowstat" --prometheus >"$dir/metrics"

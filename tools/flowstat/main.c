@@ -187,6 +187,11 @@ int main(int argc, char **argv)
 			fs.reverse = true;
 			break;
 		case 'o':
+			if (*optarg == '\0') {
+				fprintf(stderr, "flowstat: --owner: empty: a client's name or "
+						"pid, or instance\n");
+				return 2;
+			}
 			fs.filter.owner = optarg;
 			break;
 		case 'P':
