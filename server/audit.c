@@ -127,10 +127,17 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 
 		if (!rule_slot_used(r))
 			continue;
-		if (r->owner != 0) { /* a session's: its slow path quota is its user's */
-			if (r->slow && r->owner_index < s->config.max_clients &&
-			    s->clients[r->owner_index].maker < t->n_makers)
-				seen[s->clients[r->owner_index].maker].slow_rules++;
+		if (r->owner != 0) { /* a session's: its user's quotas */
+			uint32_t maker = r->owner_index < s->config.max_clients
+						 ? s->clients[r->owner_index].maker
+						 : t->n_makers;
+
+			if (maker >= t->n_makers)
+				continue; /* the owners' audit says what is wrong */
+			seen[maker].slow_rules += r->slow;
+			if (maker && r->packed_length && !region_rule_inline(r->packed_length))
+				seen[maker].user_heap_chunks +=
+					region_rule_chunks(r->packed_length);
 			continue;
 		}
 		if (r->maker >= t->n_makers) {
@@ -140,8 +147,10 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 		}
 		seen[r->maker].rules++;
 		seen[r->maker].slow_rules += r->slow;
-		if (r->maker && r->packed_length && !region_rule_inline(r->packed_length))
+		if (r->maker && r->packed_length && !region_rule_inline(r->packed_length)) {
 			seen[r->maker].heap_chunks += region_rule_chunks(r->packed_length);
+			seen[r->maker].user_heap_chunks += region_rule_chunks(r->packed_length);
+		}
 	}
 	for (unsigned i = 0; i < s->journal.n_orphans && !err; i++) {
 		if (s->journal.orphans[i].gone)
@@ -160,6 +169,11 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 				  (unsigned)t->makers[i].uid, seen[i].rules,
 				  (unsigned long long)seen[i].heap_chunks, t->makers[i].rules,
 				  (unsigned long long)t->makers[i].heap_chunks);
+		else if (seen[i].user_heap_chunks != t->makers[i].user_heap_chunks)
+			err = BAD("uid %u's rules take %llu heap chunks, its count says %llu",
+				  (unsigned)t->makers[i].uid,
+				  (unsigned long long)seen[i].user_heap_chunks,
+				  (unsigned long long)t->makers[i].user_heap_chunks);
 		else if (seen[i].slow_rules != t->makers[i].slow_rules)
 			err = BAD("uid %u holds %u rules on the device's slow path, its count says "
 				  "%u",

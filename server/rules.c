@@ -269,15 +269,31 @@ static struct client *owner_of_slot(struct server *s, const struct rule_slot *r)
 	return c && c->active && c->session == r->owner ? c : NULL;
 }
 
-/* The heap chunks the rule in `r` is charged to, held to a quota: its
- * owner's, or a persistent rule's maker's; NULL: the instance's own. */
-static uint64_t *heap_account(struct server *s, const struct rule_slot *r)
+/* What the heap chunks of the rule in `r` are charged to, each held to a
+ * quota: `own`, its owner's (a client's) or a persistent rule's maker's,
+ * to --client-max-rules' share; `user`, all of another user's rules', to
+ * half of the heap, as it holds half the table. NULL: unheld. */
+struct heap_charge {
+	uint64_t *own, *user;
+	const struct rule_maker *maker;
+};
+
+static struct heap_charge heap_charge(struct server *s, const struct rule_slot *r)
 {
 	struct client *c = owner_of_slot(s, r);
+	struct rule_maker *m = c	       ? &s->rules.makers[c->maker]
+			       : r->owner == 0 ? &s->rules.makers[r->maker]
+					       : NULL;
 
-	if (c)
-		return &c->heap_chunks;
-	return r->owner == 0 && r->maker ? &s->rules.makers[r->maker].heap_chunks : NULL;
+	if (m == s->rules.makers) /* the instance's own users */
+		return (struct heap_charge){.own = c ? &c->heap_chunks : NULL};
+	return (struct heap_charge){
+		.own = c   ? &c->heap_chunks
+		       : m ? &m->heap_chunks
+			   : NULL,
+		.user = m ? &m->user_heap_chunks : NULL,
+		.maker = m,
+	};
 }
 
 /* The heap's chunks one client's rules may hold when --client-max-rules
@@ -292,7 +308,7 @@ _Static_assert(PACK_MAX <= UINT16_MAX, "a packed rule's length fits its entry's 
 
 /* Keep the request that made the rule in `slot`, packed into s->packed for
  * its entry (publish_entry()), or when longer than an entry holds, into
- * the rule heap, charged to its owner or maker (heap_account(): set
+ * the rule heap, charged to its owner or maker (heap_charge(): set
  * first), and for a `fresh` rule held to their share (a restored one was
  * acknowledged: a smaller quota refuses only what comes next). 0, or
  * -ENOSPC (the heap is full) or -ENOMEM (their share is), with `error`. */
@@ -300,7 +316,7 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 		     struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
-	uint64_t *account = heap_account(s, r), held;
+	struct heap_charge charge = heap_charge(s, r);
 	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n;
 	int packed = (int)bytes->packed_length;
 
@@ -318,9 +334,15 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 		return 0;
 	}
 	n = region_rule_chunks((uint32_t)packed);
-	held = account ? *account : 0;
-	if (fresh && account && s->config.client_max_rules < s->rules.max &&
-	    held + n > client_heap_quota(s))
+	if (fresh && charge.user && *charge.user + n > s->heap.n_chunks / 2)
+		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+				      "uid %u's rules already take half of the rule heap (%llu "
+				      "bytes): the rest is kept for others",
+				      (unsigned)charge.maker->uid,
+				      (unsigned long long)(s->heap.n_chunks / 2) *
+					      sizeof(struct region_chunk));
+	if (fresh && charge.own &&
+	    s->config.client_max_rules<s->rules.max && * charge.own + n> client_heap_quota(s))
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "%s quota reached: its rules would take more than %llu "
 				      "bytes of the rule heap (--client-max-rules %u x %u)",
@@ -339,21 +361,25 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 	region_rule_write(s->heap.chunks, chunks, s->packed, (uint32_t)packed);
 	r->packed_chunk = chunks[0];
 	r->packed_length = (uint32_t)packed;
-	if (account)
-		*account += n;
+	if (charge.own)
+		*charge.own += n;
+	if (charge.user)
+		*charge.user += n;
 	return 0;
 }
 
 static void drop_rule(struct server *s, struct rule_slot *r)
 {
-	uint64_t *account = heap_account(s, r);
+	struct heap_charge charge = heap_charge(s, r);
 
 	memcg_release(&s->memcg);
 	if (r->packed_length == 0)
 		return;
 	if (!region_rule_inline(r->packed_length)) {
-		if (account)
-			*account -= region_rule_chunks(r->packed_length);
+		if (charge.own)
+			*charge.own -= region_rule_chunks(r->packed_length);
+		if (charge.user)
+			*charge.user -= region_rule_chunks(r->packed_length);
 		rule_heap_free(&s->heap, r->packed_chunk, r->packed_length);
 	}
 	r->packed_length = 0;

@@ -219,10 +219,11 @@ static inline bool rule_slot_used(const struct rule_slot *r)
  * (as in a sticky directory). A maker is kept for the run. */
 struct rule_maker {
 	uid_t uid;
-	uint32_t rules;		/* persistent rules it holds: live, dying, unrestored */
-	uint32_t session_rules; /* the other rules its sessions hold */
-	uint32_t slow_rules;	/* of both, those on the device's slow path (not makers[0]) */
-	uint64_t heap_chunks;	/* of the rule heap they take */
+	uint32_t rules;		   /* persistent rules it holds: live, dying, unrestored */
+	uint32_t session_rules;	   /* the other rules its sessions hold */
+	uint32_t slow_rules;	   /* of both, those on the device's slow path (not makers[0]) */
+	uint64_t heap_chunks;	   /* of the rule heap its persistent rules take */
+	uint64_t user_heap_chunks; /* all its rules, its sessions' too (not makers[0]) */
 };
 
 struct rule_table {

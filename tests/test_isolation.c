@@ -7,6 +7,7 @@
  * leaving many rules behind. What an attacker would run, each bounded in
  * count and time.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -882,6 +883,117 @@ static void test_another_user_holds_its_quota_of_slow_path_rules(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A rule whose request is long (4 RSS actions of 512 queues and a 64-byte
+ * key: about 4.3 KB packed) but that the backend keys: its text is in the
+ * rule heap, and it is not on the slow path. */
+static int long_rule(struct mpf_client *c, uint32_t n, uint32_t flags, uint64_t *handle,
+		     struct mpf_flow_error *error)
+{
+	static uint16_t queues[512];
+	static uint8_t key[64];
+	struct mpf_flow_action_rss rss = {
+		.key_len = sizeof(key), .queue_num = 512, .key = key, .queue = queues};
+	struct mpf_flow_item_ipv4 ip = {.hdr.src_addr = htonl(0x0a000000u | n)};
+	struct mpf_flow_item_ipv4 mask = {.hdr.src_addr = 0xffffffff};
+	struct mpf_flow_item pattern[] = {
+		{.type = MPF_FLOW_ITEM_TYPE_ETH},
+		{.type = MPF_FLOW_ITEM_TYPE_IPV4, .spec = &ip, .mask = &mask},
+		{.type = MPF_FLOW_ITEM_TYPE_END}};
+	struct mpf_flow_action actions[5];
+
+	for (unsigned i = 0; i < 512; i++)
+		queues[i] = (uint16_t)(i % 4);
+	for (unsigned i = 0; i < 64; i++)
+		key[i] = (uint8_t)(i * 37 + 1);
+	for (unsigned i = 0; i < 4; i++)
+		actions[i] =
+			(struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_RSS, .conf = &rss};
+	actions[4] = (struct mpf_flow_action){.type = MPF_FLOW_ACTION_TYPE_END};
+	return mpf_flow_create(c, 0, &ingress, pattern, actions, flags, handle, error);
+}
+
+/* The stranger fills what it may of the rule heap, in two sessions and
+ * with persistent rules too, until it is refused; then it writes the
+ * number of the check that failed (0: none) to `done` and holds its
+ * sessions. */
+static void stranger_fills_the_heap(const struct primary *p, int done)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .primary_uid = 0};
+	struct mpf_flow_error error = {.message = ""};
+	struct mpf_client *c[2];
+	char failed = 0;
+	uint64_t handle;
+	uint32_t n = 0;
+	int rc = 0;
+
+	if (become_stranger() != 0)
+		_exit(126);
+	if (mpf_connect(&o, &c[0], &error) != 0 || mpf_connect(&o, &c[1], &error) != 0)
+		failed = 1;
+	while (!failed &&
+	       (rc = long_rule(c[n % 2], n, n % 3 ? 0 : MPF_FLOW_PERSISTENT, &handle, &error)) == 0)
+		n++;
+	if (!failed &&
+	    (n < 40 || rc != -ENOMEM ||
+	     !strstr(error.message, "uid 65534's rules already take half of the rule heap")))
+		failed = 2;
+	if (!failed && (rc = mpf_audit(c[0], &error)) <= 0)
+		failed = 3;
+	if (failed)
+		fprintf(stderr, "stranger, step %d: %d after %u rules: %s\n", failed, rc, n,
+			error.message);
+	if (write(done, &failed, 1) != 1)
+		_exit(1);
+	pause(); /* holding them */
+	_exit(0);
+}
+
+/*
+ * The rule heap holds the requests longer than a directory entry: another
+ * allowed user made fast-path rules long with RSS actions and filled the
+ * whole heap with 4% of the table (an attacker's test: 2,898 rules of
+ * 65,536), and the owner's longer rules were refused ENOSPC from then on.
+ * Another user's rules, its sessions' and its persistent ones together,
+ * take half of the heap at most, as they take half the table: the next is
+ * refused with ENOMEM saying so, and the owner makes its own.
+ */
+static void test_another_user_takes_half_of_the_rule_heap_at_most(void **state)
+{
+	struct mpf_flow_error error;
+	struct mpf_client *mine;
+	struct primary p;
+	int done[2], status;
+	uint64_t handle;
+	pid_t stranger;
+	char failed = 1;
+
+	(void)state;
+	if (!start_for_the_stranger(&p, "--max-rules", "1024"))
+		skip();
+	assert_int_equal(pipe(done), 0);
+	stranger = fork();
+	if (stranger == 0)
+		stranger_fills_the_heap(&p, done[1]);
+	close(done[1]);
+	if (read(done[0], &failed, 1) != 1 || failed != 0) {
+		kill(stranger, SIGKILL);
+		waitpid(stranger, &status, 0);
+		primary_cleanup(&p);
+		fail_msg("the stranger failed at check %d", failed);
+	}
+	assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+	for (uint32_t i = 0; i < 40; i++)
+		if (long_rule(mine, 1000 + i, i % 2 ? MPF_FLOW_PERSISTENT : 0, &handle, &error) !=
+		    0)
+			fail_msg("the owner's long rule %u: %s", i, error.message);
+	assert_true(mpf_audit(mine, &error) > 0);
+	kill(stranger, SIGKILL);
+	assert_int_equal(waitpid(stranger, &status, 0), stranger);
+	close(done[0]);
+	mpf_disconnect(mine);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* Each meter object is the primary's memory: 4,096 are made (syncs
  * grouped over 8 clients), the next one is refused with ENOMEM saying so,
  * and one is made again once one goes. */
@@ -1587,6 +1699,7 @@ int main(void)
 		cmocka_unit_test(test_another_user_holds_half_the_table_at_most),
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
 		cmocka_unit_test(test_another_user_holds_its_quota_of_slow_path_rules),
+		cmocka_unit_test(test_another_user_takes_half_of_the_rule_heap_at_most),
 		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
 		cmocka_unit_test(test_another_users_sessions_are_all_served_in_turn),
