@@ -98,6 +98,13 @@ struct hwdrv_rule {
 	 * `error` left to the caller (its quota: it says why). */
 	bool *slow;
 	bool slow_refused;
+	/* Asked (`mask` not NULL), a backend that looks every frame of a port
+	 * up in a table per distinct set of masks (the soft backend's
+	 * tuples) says in *mask which table the rule went to (NULL: none),
+	 * and with `new_mask_refused` refuses with -EDQUOT a rule that would
+	 * add a table (`error` left to the caller). */
+	const void **mask;
+	bool new_mask_refused;
 	/* The caller calls ops.activate() (where the backend has it) before
 	 * the rule must take traffic, and has other work to do meanwhile: the
 	 * backend may leave the rule prepared, its last memory accesses under
@@ -137,6 +144,9 @@ struct hwdrv_ops {
 	/* Optional: every rule created `deferred` since the last call takes
 	 * traffic from now on. */
 	void (*activate)(struct hwdrv *dev);
+	/* Optional: the table a rule create() made is in, as its *mask
+	 * said. */
+	const void *(*mask_of)(struct hwdrv *dev, const void *handle);
 	/* Remove a rule create() made (activated or not). See
 	 * mpf_flow_destroy(). */
 	int (*destroy)(struct hwdrv *dev, void *handle, struct mpf_flow_error *error);

@@ -110,9 +110,19 @@ static int audit_slots(const struct server *s, uint8_t *listed, struct mpf_flow_
 	return 0;
 }
 
+/* The rules `m`'s count of mask tables holds. */
+static uint32_t masked_rules(const struct rule_maker *m)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < m->n_masks; i++)
+		n += m->masks[i].rules;
+	return n;
+}
+
 /* Each user's persistent rules (rule_table.makers), in slots and beyond
- * them, the rule heap they take, and its rules on the device's slow path:
- * counted right, each by its maker. */
+ * them, the rule heap they take, its rules on the device's slow path and
+ * in its mask tables: counted right, each by its maker. */
 static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 {
 	const struct rule_table *t = &s->rules;
@@ -135,6 +145,7 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 			if (maker >= t->n_makers)
 				continue; /* the owners' audit says what is wrong */
 			seen[maker].slow_rules += r->slow;
+			seen[maker].n_masks += r->masked; /* here: its rules in a table */
 			if (maker && r->packed_length && !region_rule_inline(r->packed_length))
 				seen[maker].user_heap_chunks +=
 					region_rule_chunks(r->packed_length);
@@ -147,6 +158,7 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 		}
 		seen[r->maker].rules++;
 		seen[r->maker].slow_rules += r->slow;
+		seen[r->maker].n_masks += r->masked;
 		if (r->maker && r->packed_length && !region_rule_inline(r->packed_length)) {
 			seen[r->maker].heap_chunks += region_rule_chunks(r->packed_length);
 			seen[r->maker].user_heap_chunks += region_rule_chunks(r->packed_length);
@@ -174,6 +186,11 @@ static int audit_makers(const struct server *s, struct mpf_flow_error *error)
 				  (unsigned)t->makers[i].uid,
 				  (unsigned long long)seen[i].user_heap_chunks,
 				  (unsigned long long)t->makers[i].user_heap_chunks);
+		else if (seen[i].n_masks != masked_rules(&t->makers[i]))
+			err = BAD("uid %u has %u rules in the device's mask tables, its count says "
+				  "%u",
+				  (unsigned)t->makers[i].uid, seen[i].n_masks,
+				  masked_rules(&t->makers[i]));
 		else if (seen[i].slow_rules != t->makers[i].slow_rules)
 			err = BAD("uid %u holds %u rules on the device's slow path, its count says "
 				  "%u",

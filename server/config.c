@@ -78,6 +78,9 @@ static const struct key keys[] = {
 	NUMBER("user-max-slow-rules", user_max_slow_rules, 0, 1u << 24, "N",
 	       "rules another user may have on the device's slow path, met in turn by every "
 	       "frame of the port (default: 64)"),
+	NUMBER("user-max-masks", user_max_masks, 0, 1u << 16, "N",
+	       "mask tables of the device another user's rules may be in, each looked up "
+	       "by every frame of the port (default: 8)"),
 	NUMBER("client-max-queues", client_max_queues, 1, 1u << 20, "N",
 	       "RX and TX queues one client may attach (default: 64)"),
 	NUMBER("ports", device.ports, 1, HWDRV_PORTS_MAX, "N", "soft backend: ports (default: 1)"),
@@ -479,6 +482,7 @@ static void defaults(struct server_config *cfg)
 		.max_clients = 256,
 		.client_max_queues = 64,
 		.user_max_slow_rules = 64,
+		.user_max_masks = 8,
 		.busy_poll_us = 50,
 		.request_ring_bytes = 256u * 1024u,
 		.completion_ring_bytes = 512u * 1024u,

@@ -85,6 +85,8 @@ void rules_fini(struct rule_table *t)
 	big_free(t->slots, (size_t)t->max * sizeof(*t->slots));
 	free(t->free);
 	free(t->quarantine);
+	for (uint32_t i = 0; t->makers && i < t->n_makers; i++)
+		free(t->makers[i].masks);
 	free(t->makers);
 	t->slots = NULL;
 	t->free = NULL;
@@ -278,22 +280,30 @@ struct heap_charge {
 	const struct rule_maker *maker;
 };
 
+/* The user whose quotas the rule in `r` counts in: its owner's, or a
+ * persistent rule's maker; NULL where its session's slot is another's. */
+static struct rule_maker *maker_of(struct server *s, const struct rule_slot *r)
+{
+	struct client *c = owner_of_slot(s, r);
+
+	if (c)
+		return &s->rules.makers[c->maker];
+	return r->owner == 0 ? &s->rules.makers[r->maker] : NULL;
+}
+
 static struct heap_charge heap_charge(struct server *s, const struct rule_slot *r)
 {
 	struct client *c = owner_of_slot(s, r);
-	struct rule_maker *m = c	       ? &s->rules.makers[c->maker]
-			       : r->owner == 0 ? &s->rules.makers[r->maker]
-					       : NULL;
+	struct rule_maker *m = maker_of(s, r);
 
 	if (m == s->rules.makers) /* the instance's own users */
 		return (struct heap_charge){.own = c ? &c->heap_chunks : NULL};
-	return (struct heap_charge){
-		.own = c   ? &c->heap_chunks
-		       : m ? &m->heap_chunks
-			   : NULL,
-		.user = m ? &m->user_heap_chunks : NULL,
-		.maker = m,
-	};
+	if (c)
+		return (struct heap_charge){
+			.own = &c->heap_chunks, .user = &m->user_heap_chunks, .maker = m};
+	return (struct heap_charge){.own = m ? &m->heap_chunks : NULL,
+				    .user = m ? &m->user_heap_chunks : NULL,
+				    .maker = m};
 }
 
 /* The heap's chunks one client's rules may hold when --client-max-rules
@@ -472,6 +482,56 @@ static uint32_t next_generation(struct server *s, uint32_t slot)
 	return s->journal.epoch << RULES_GENERATION_BITS | count;
 }
 
+/* Count one more rule of `m` in the device's mask table `table`: 0, or
+ * -EDQUOT where that is a table more than `quota` and the rule is
+ * `held` (a restored one was acknowledged: it counts, and stays), or
+ * -ENOMEM. */
+static int mask_charge(struct rule_maker *m, const void *table, uint32_t quota, bool held)
+{
+	struct maker_mask *grown;
+
+	for (uint32_t i = 0; i < m->n_masks; i++)
+		if (m->masks[i].table == table) {
+			m->masks[i].rules++;
+			return 0;
+		}
+	if (held && m->n_masks >= quota)
+		return -EDQUOT;
+	if (m->n_masks == m->cap_masks) {
+		uint32_t cap = m->cap_masks ? 2 * m->cap_masks : 4;
+
+		grown = reallocarray(m->masks, cap, sizeof(*grown));
+		if (grown == NULL)
+			return -ENOMEM;
+		m->masks = grown;
+		m->cap_masks = cap;
+	}
+	m->masks[m->n_masks++] = (struct maker_mask){.table = table, .rules = 1};
+	return 0;
+}
+
+static void mask_uncharge(struct rule_maker *m, const void *table)
+{
+	for (uint32_t i = 0; i < m->n_masks; i++)
+		if (m->masks[i].table == table) {
+			if (--m->masks[i].rules == 0)
+				m->masks[i] = m->masks[--m->n_masks];
+			return;
+		}
+}
+
+/* The refusal of a rule of `m` that would be in one more of the device's
+ * mask tables than its quota. */
+static int masks_refused(const struct server *s, const struct rule_maker *m,
+			 struct mpf_flow_error *error)
+{
+	/* 104 characters at most (a 10-digit uid, a quota of 65536). */
+	return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_ITEM, -1,
+			      "uid %u's rules are in its quota of %u mask tables, each met by "
+			      "every frame (--user-max-masks)",
+			      (unsigned)m->uid, s->config.user_max_masks);
+}
+
 /* Make `rule` in `slot` as `generation`: the device's rule, its counter,
  * its packed form (its entry's, and a new persistent rule's journal
  * record; a `restored` one's record is there already, and gives it), its
@@ -485,6 +545,7 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 	struct rule_slot *r = &s->rules.slots[slot];
 	bool counted = hw->shape->actions.last[MPF_FLOW_ACTION_TYPE_COUNT] >= 0, slow = false;
 	struct rule_maker *m = &s->rules.makers[rule->persistent ? maker : c->maker];
+	const void *mask = NULL;
 	int err;
 
 	if (r->generation == 0) /* the slot's first rule of the run: its pages are new */
@@ -498,6 +559,11 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 	 * only (a restored rule was acknowledged: it counts, and stays). */
 	hw->slow = m != s->rules.makers ? &slow : NULL;
 	hw->slow_refused = restored == NULL && m->slow_rules >= s->config.user_max_slow_rules;
+	/* So are the device's mask tables its rules are in: each costs every
+	 * frame a lookup (an attacker's 2,000 rules of as many masks took a
+	 * port 1,000-fold slower). */
+	hw->mask = hw->slow ? &mask : NULL;
+	hw->new_mask_refused = restored == NULL && m->n_masks >= s->config.user_max_masks;
 	err = s->device.ops.create(&s->device, hw, &r->backend, error);
 	if (err == -EDQUOT && slow)
 		/* 126 characters at most (2^24 rules, a 10-digit uid). */
@@ -506,12 +572,23 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 			"uid %u holds its quota of %u rules on the device's slow path, "
 			"met in turn by every frame (--user-max-slow-rules)",
 			(unsigned)m->uid, s->config.user_max_slow_rules);
+	else if (err == -EDQUOT)
+		err = masks_refused(s, m, error);
+	/* A table that exists but holds none of its rules: refused now, the
+	 * rule not yet linked (hw->deferred) or alone in its place. */
+	if (!err && mask && (err = mask_charge(m, mask, s->config.user_max_masks, !restored))) {
+		s->device.ops.destroy(&s->device, r->backend, NULL);
+		err = err == -EDQUOT ? masks_refused(s, m, error)
+				     : flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
+						      "out of memory");
+	}
 	if (err) {
 		region_counter_close(&s->counters[slot]);
 		return err;
 	}
 	r->slow = slow;
 	m->slow_rules += slow;
+	r->masked = mask != NULL;
 	/* Heap room only for what the device took, and charged to its owner
 	 * or maker (set first: drop_rule() uncharges through them). */
 	r->owner = rule->persistent ? 0 : c->session;
@@ -536,6 +613,9 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 		r->owner = 0;
 		m->slow_rules -= r->slow;
 		r->slow = false;
+		if (r->masked)
+			mask_uncharge(m, mask);
+		r->masked = false;
 		return err;
 	}
 	if (rule->persistent) {
@@ -738,7 +818,11 @@ int rules_lookup(struct server *s, const struct client *c, uint64_t handle, bool
 static bool remove_begin(struct server *s, uint32_t slot)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
+	struct rule_maker *m;
 
+	if (r->masked && (m = maker_of(s, r)) != NULL)
+		mask_uncharge(m, s->device.ops.mask_of(&s->device, r->backend));
+	r->masked = false;
 	region_counter_close(&s->counters[slot]); /* the entry and the counter */
 	if (r->owner == 0) {
 		s->persistent_rules--;

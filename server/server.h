@@ -43,6 +43,7 @@ struct server_config {
 	uint32_t client_max_rules;
 	uint32_t client_max_queues;
 	uint32_t user_max_slow_rules; /* another user's rules on the device's slow path */
+	uint32_t user_max_masks;      /* the device's mask tables another user's rules are in */
 	uint32_t busy_poll_us;
 	uint32_t counter_interval_ms; /* the timer: device counters, heartbeat */
 	char state_dir[PATH_MAX];     /* the journal's directory */
@@ -186,6 +187,7 @@ struct rule_slot {
 	uint8_t state; /* enum rule_state */
 	bool dying;    /* persistent, destroyed: waits for its record to be durable */
 	bool slow;     /* on the device's slow path (hwdrv_rule.slow): its maker's quota */
+	bool masked;   /* counted in its maker's masks (hwdrv_rule.mask) */
 	void *backend;
 	/* Its CREATE request, as decoded (and journaled, when persistent),
 	 * packed (shm/pack.h) in its directory entry, or when longer than an
@@ -224,6 +226,13 @@ struct rule_maker {
 	uint32_t slow_rules;	   /* of both, those on the device's slow path (not makers[0]) */
 	uint64_t heap_chunks;	   /* of the rule heap its persistent rules take */
 	uint64_t user_heap_chunks; /* all its rules, its sessions' too (not makers[0]) */
+	/* The device's mask tables its rules are in, each with how many of
+	 * them: every frame of a port is looked up in each (not makers[0]). */
+	struct maker_mask {
+		const void *table;
+		uint32_t rules;
+	} * masks;
+	uint32_t n_masks, cap_masks;
 };
 
 struct rule_table {

@@ -883,6 +883,109 @@ static void test_another_user_holds_its_quota_of_slow_path_rules(void **state)
 	assert_int_equal(primary_cleanup(&p), 0);
 }
 
+/* A keyed rule whose UDP destination port is matched on bit `bit` alone
+ * (its value `value`): each bit a mask table of its own in the soft
+ * backend, every frame of the port looked up in each. */
+static int masked_rule(struct mpf_client *c, unsigned bit, unsigned value, uint32_t flags,
+		       uint64_t *handle, struct mpf_flow_error *error)
+{
+	struct mpf_flow_item_udp udp = {.hdr.dst_port = htons((uint16_t)(value << bit))};
+	struct mpf_flow_item_udp mask = {.hdr.dst_port = htons((uint16_t)(1u << bit))};
+	struct mpf_flow_item pattern[] = {
+		{.type = MPF_FLOW_ITEM_TYPE_ETH},
+		{.type = MPF_FLOW_ITEM_TYPE_IPV4},
+		{.type = MPF_FLOW_ITEM_TYPE_UDP, .spec = &udp, .mask = &mask},
+		{.type = MPF_FLOW_ITEM_TYPE_END}};
+	struct mpf_flow_action actions[] = {{.type = MPF_FLOW_ACTION_TYPE_DROP},
+					    {.type = MPF_FLOW_ACTION_TYPE_END}};
+
+	return mpf_flow_create(c, 0, &ingress, pattern, actions, flags, handle, error);
+}
+
+/* The stranger's side of the mask quota (--user-max-masks 4; root holds
+ * the tables of bits 8-13): in `phase` 1 it makes bits 0-3 (bit 1
+ * persistent), is refused bit 4 (a new table) and bit 8 (root's: new to
+ * it), makes bit 2 again (a table it is in), and once both of bit 0's
+ * rules are gone, bit 8. In phase 2 (after a restart) its persistent bit
+ * 1 counts: bits 4-6 are made, bit 7 is refused. Exits with the number of
+ * the step that failed. */
+static void stranger_masks(const struct primary *p, int phase, uint64_t unused)
+{
+	struct mpf_connect_options o = {.runtime_dir = p->dir, .primary_uid = 0};
+	struct mpf_flow_error error = {.message = ""};
+	uint64_t handle, zero[2];
+	struct mpf_client *c;
+	int step = 1, rc = 0;
+
+	(void)unused;
+	if (become_stranger() != 0)
+		_exit(126);
+	STEP((rc = mpf_connect(&o, &c, &error)) == 0);
+	if (phase == 1) {
+		STEP((rc = masked_rule(c, 0, 0, 0, &zero[0], &error)) == 0);
+		STEP((rc = masked_rule(c, 1, 0, MPF_FLOW_PERSISTENT, &handle, &error)) == 0);
+		STEP((rc = masked_rule(c, 2, 0, 0, &handle, &error)) == 0);
+		STEP((rc = masked_rule(c, 3, 0, 0, &handle, &error)) == 0);
+		STEP((rc = masked_rule(c, 4, 0, 0, &handle, &error)) == -ENOMEM &&
+		     strstr(error.message,
+			    "uid 65534's rules are in its quota of 4 mask tables, each met by "
+			    "every frame"));
+		STEP((rc = masked_rule(c, 8, 0, MPF_FLOW_PERSISTENT, &handle, &error)) == -ENOMEM);
+		STEP((rc = masked_rule(c, 2, 1, 0, &handle, &error)) == 0);
+		STEP((rc = masked_rule(c, 0, 1, 0, &zero[1], &error)) == 0);
+		STEP((rc = mpf_flow_destroy(c, 0, zero[0], &error)) == 0);
+		STEP((rc = masked_rule(c, 8, 0, 0, &handle, &error)) == -ENOMEM);
+		STEP((rc = mpf_flow_destroy(c, 0, zero[1], &error)) == 0);
+		STEP((rc = masked_rule(c, 8, 0, 0, &handle, &error)) == 0);
+	} else {
+		for (unsigned bit = 4; bit <= 6; bit++)
+			STEP((rc = masked_rule(c, bit, 0, 0, &handle, &error)) == 0);
+		STEP((rc = masked_rule(c, 7, 0, 0, &handle, &error)) == -ENOMEM);
+	}
+	STEP((rc = mpf_audit(c, &error)) > 0);
+	mpf_disconnect(c);
+	_exit(0);
+}
+
+/*
+ * The soft backend looks every frame of a port up in each of its mask
+ * tables (tuples) in turn: an attacker's 2,000 keyed rules of as many
+ * masks, made by another allowed user, took a port from 14-20 million
+ * frames a second to 24-30 thousand, every user's traffic with it, and
+ * escaped the slow path's quota. Another user's rules are in
+ * --user-max-masks tables at most (4 here), a table root made counting
+ * as one more; the next is refused with ENOMEM saying so, a rule in a
+ * table it is in is not, a table freed of its rules frees a place, and a
+ * persistent rule's counts after a restart. Root is not held (6 tables).
+ */
+static void test_another_user_holds_its_quota_of_mask_tables(void **state)
+{
+	const char *args[] = {"--allow-group", "65534", "--user-max-masks", "4", NULL};
+	struct mpf_flow_error error;
+	struct mpf_client *mine;
+	struct primary p;
+	uint64_t handle;
+
+	(void)state;
+	if (geteuid() != 0 || getgrgid(STRANGER) == NULL)
+		skip();
+	assert_int_equal(primary_start(&p, args), 0);
+	assert_int_equal(chown(p.dir, (uid_t)-1, STRANGER), 0);
+	assert_int_equal(chmod(p.dir, 0750), 0);
+	assert_int_equal(primary_connect(&p, "owner", &mine), 0);
+	for (unsigned bit = 8; bit <= 13; bit++)
+		assert_int_equal(masked_rule(mine, bit, 1, MPF_FLOW_PERSISTENT, &handle, &error),
+				 0);
+	for (int phase = 1; phase <= 2; phase++) {
+		stranger_runs(&p, stranger_masks, phase, 0);
+		assert_true(mpf_audit(mine, &error) > 0);
+		if (phase == 1)
+			killed_and_restarted(&p, args, &mine);
+	}
+	mpf_disconnect(mine);
+	assert_int_equal(primary_cleanup(&p), 0);
+}
+
 /* A rule whose request is long (4 RSS actions of 512 queues and a 64-byte
  * key: about 4.3 KB packed) but that the backend keys: its text is in the
  * rule heap, and it is not on the slow path. */
@@ -1700,6 +1803,7 @@ int main(void)
 		cmocka_unit_test(test_another_user_holds_its_quota_of_persistent_rules),
 		cmocka_unit_test(test_another_user_holds_its_quota_of_slow_path_rules),
 		cmocka_unit_test(test_another_user_takes_half_of_the_rule_heap_at_most),
+		cmocka_unit_test(test_another_user_holds_its_quota_of_mask_tables),
 		cmocka_unit_test(test_meter_objects_are_bounded),
 		cmocka_unit_test(test_silent_connections_cannot_keep_others_out),
 		cmocka_unit_test(test_another_users_sessions_are_all_served_in_turn),

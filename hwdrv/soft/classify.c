@@ -637,13 +637,17 @@ static int list_publish(struct cls *c)
 	return 0;
 }
 
-static struct cls_tuple *tuple_find_or_add(struct cls *c, const struct cls_tuple *shape)
+/* Writer: the tuple of `shape`; a new one if there is none and `add`
+ * (NULL: none, or no memory). */
+static struct cls_tuple *tuple_find_or_add(struct cls *c, const struct cls_tuple *shape, bool add)
 {
 	struct cls_tuple *t;
 
 	for (unsigned i = 0; i < c->n_tuples; i++)
 		if (tuple_same(c->tuples[i], shape))
 			return c->tuples[i];
+	if (!add)
+		return NULL;
 	if (c->n_tuples == c->cap_tuples) {
 		unsigned cap = c->cap_tuples ? c->cap_tuples * 2 : 16;
 		struct cls_tuple **grown = realloc(c->tuples, cap * sizeof(*grown));
@@ -885,19 +889,20 @@ static const struct cls_fit *shape_choose(struct cls *c, struct cls_shape *s,
 }
 
 /* Writer: a new tuple for a rule of shape `s` that none of today's takes:
- * relaxed, unless that one exists (and so is crowded here), then its own. */
+ * relaxed, unless that one exists (and so is crowded here), then its own;
+ * with `add` false, only one that exists (NULL: none, or no memory). */
 static struct cls_tuple *tuple_new(struct cls *c, const struct cls_shape *s,
-				   const struct cls_rule *rule)
+				   const struct cls_rule *rule, bool add)
 {
 	struct cls_tuple relaxed;
 
 	if (tuple_describe(&relaxed, rule->match, true)) {
 		for (unsigned i = 0; i < c->n_tuples; i++)
 			if (tuple_same(c->tuples[i], &relaxed))
-				return tuple_find_or_add(c, &s->own);
-		return tuple_find_or_add(c, &relaxed);
+				return tuple_find_or_add(c, &s->own, add);
+		return tuple_find_or_add(c, &relaxed, add);
 	}
-	return tuple_find_or_add(c, &s->own);
+	return tuple_find_or_add(c, &s->own, add);
 }
 
 static bool has_ranges(const struct match_pattern *m)
@@ -941,9 +946,9 @@ int cls_prepare(struct cls *c, struct cls_rule *rule)
 	if (fit == NULL && err == 0) {
 		/* A new tuple changes the generation: listed again, it is
 		 * there, the only one not crowded at the rule's key. */
-		t = tuple_new(c, shape, rule);
+		t = tuple_new(c, shape, rule, !rule->no_new_tuple);
 		if (t == NULL)
-			return -ENOMEM;
+			return rule->no_new_tuple ? -EDQUOT : -ENOMEM;
 		fit = shape_choose(c, shape, rule, key, &hash, &err);
 		if (fit == NULL && t->rules == 0)
 			tuple_drop(c, t);

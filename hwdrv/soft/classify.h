@@ -54,6 +54,7 @@ struct cls_rule {
 	 * 5-tuple rule's pattern and three items are 488 bytes). */
 	bool reads_match;
 	bool pending;		     /* prepared, not yet linked (cls_prepare()) */
+	bool no_new_tuple;	     /* the owner's: refuse it rather than add a tuple */
 	struct match_pattern *match; /* compiled; the owner's, set before the insert */
 	struct cls_tuple *tuple;     /* NULL: on the general list */
 	uint64_t hash;		     /* of its key in the tuple */
@@ -91,7 +92,8 @@ void cls_init(struct cls *c, struct rcu *rcu);
 void cls_fini(struct cls *c);
 
 /* Writer: add a compiled rule; rank, seq, terminating and match set.
- * 0 or -ENOMEM. */
+ * 0, -ENOMEM, or -EDQUOT: `no_new_tuple` set, and no tuple of today's
+ * takes it (every lookup would probe one more). */
 int cls_insert(struct cls *c, struct cls_rule *rule);
 /* The same in two steps, for a writer with other work to do in between:
  * cls_prepare() does all that can fail and sets the bucket the rule goes

@@ -428,12 +428,18 @@ static int soft_create(struct hwdrv *dev, const struct hwdrv_rule *rule, void **
 		pool_free(&soft->pool, r, sizeof(*r));
 		return err;
 	}
-	if (compile_actions(soft, rule, r) != 0 ||
-	    (rule->deferred ? cls_prepare : cls_insert)(&soft->cls, &r->cls) != 0) {
+	r->cls.no_new_tuple = rule->mask && rule->new_mask_refused;
+	err = compile_actions(soft, rule, r) != 0
+		      ? -ENOMEM
+		      : (rule->deferred ? cls_prepare : cls_insert)(&soft->cls, &r->cls);
+	if (err) {
 		rule_free(soft, r);
-		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
-				      "soft backend: out of memory");
+		return err == -EDQUOT ? err
+				      : flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE,
+						       -1, "soft backend: out of memory");
 	}
+	if (rule->mask)
+		*rule->mask = r->cls.tuple;
 	/* What lookups never read again goes back to the pool now: most of
 	 * a rule's private memory at ten million rules. */
 	if (!r->cls.reads_match)
@@ -485,6 +491,12 @@ static int soft_destroy_burst(struct hwdrv *dev, void *const *handles, unsigned 
 		}
 	}
 	return 0;
+}
+
+static const void *soft_mask_of(struct hwdrv *dev, const void *handle)
+{
+	(void)dev;
+	return ((const struct soft_rule *)handle)->cls.tuple;
 }
 
 static int soft_destroy(struct hwdrv *dev, void *handle, struct mpf_flow_error *error)
@@ -664,6 +676,7 @@ const struct hwdrv_ops hwdrv_soft_ops = {
 	.validate = soft_validate,
 	.create = soft_create,
 	.activate = soft_activate,
+	.mask_of = soft_mask_of,
 	.destroy = soft_destroy,
 	.destroy_burst = soft_destroy_burst,
 	.isolate = soft_isolate,
