@@ -206,6 +206,65 @@ fail:
  * leaving a million rules behind does not hold the loop. */
 #define CLIENT_REMOVE_AT_ONCE 512u
 
+/* Another user's sessions keep at most this many bytes of answers unread
+ * at a stop, all of them together (rings_release()). */
+#define STOP_KEPT_MAX (16u << 20)
+
+/* MADV_REMOVE the whole pages of bytes `from` to `to` of the client's
+ * memory (to its end: its last page too, which the mapping holds whole). */
+static void punch(struct client *c, size_t from, size_t to)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	from = (from + page - 1) & ~(page - 1);
+	to = to >= c->mem_length ? (c->mem_length + page - 1) & ~(page - 1) : to & ~(page - 1);
+	if (to > from)
+		(void)madvise((uint8_t *)c->mem + from, to - from, MADV_REMOVE);
+}
+
+/*
+ * The rings' pages go now, not when the last of the client's mappings
+ * does: they were charged to the primary, which wrote them in, and a
+ * client that keeps its mapping and connects again would otherwise pin
+ * 768 KiB of the primary's memory a session. At a stop, but for the
+ * answers the client has not read yet, and the completion ring's header:
+ * the rules they acknowledge are made, and journaled, and the client reads
+ * them after the primary is gone (the code before punched them out, and a
+ * client reading late saw ESHUTDOWN for rules made). Another user's
+ * sessions keep STOP_KEPT_MAX bytes of them at most, together.
+ */
+static void rings_release(struct server *s, struct client *c)
+{
+	struct ring *r = &c->completions;
+	size_t keep[3][2], at = 0, data = (size_t)(r->data - (uint8_t *)c->mem);
+	uint32_t unread, from;
+	unsigned n = 0;
+
+	if (s->stopping && !ring_consumed(r)) {
+		unread = r->published - r->peer;
+		from = r->peer & r->mask;
+		/* A head past what was published is the client's lie. */
+		if (unread <= r->size &&
+		    (c->maker == 0 || s->stop_kept + unread <= STOP_KEPT_MAX)) {
+			s->stop_kept += c->maker ? unread : 0;
+			keep[n][0] = (size_t)((uint8_t *)r->shared - (uint8_t *)c->mem);
+			keep[n++][1] = data;
+			if (from + unread > r->size) { /* wrapped: its start, then its end */
+				keep[n][0] = data;
+				keep[n++][1] = data + from + unread - r->size;
+				unread = r->size - from;
+			}
+			keep[n][0] = data + from;
+			keep[n++][1] = data + from + unread;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		punch(c, at, keep[i][0]);
+		at = keep[i][1];
+	}
+	punch(c, at, c->mem_length);
+}
+
 void client_remove(struct server *s, struct client *c, const char *why)
 {
 	if (!c->active || c->leaving)
@@ -213,15 +272,7 @@ void client_remove(struct server *s, struct client *c, const char *why)
 	loop_unwatch_client(s, c);
 	s->device.ops.release(&s->device, c->session);
 	commit_forget(c);
-	/* The rings' pages go now, not when the last of the client's
-	 * mappings does: they were charged to the primary, which wrote them
-	 * in, and a client that keeps its mapping and connects again would
-	 * otherwise pin 768 KiB of the primary's memory a session. At a
-	 * stop, answers the client has not read yet stay readable (the
-	 * rules they acknowledge are made, and journaled): it keeps the
-	 * pages until it unmaps them, once a stop. */
-	if (!s->stopping || ring_consumed(&c->completions))
-		(void)madvise(c->mem, c->mem_length, MADV_REMOVE);
+	rings_release(s, c);
 	munmap(c->mem, c->mem_length);
 	if (fdpass_unread(c->sock) > 0)
 		c->unread_held = true; /* until its peer reads them or goes */

@@ -579,6 +579,7 @@ struct server {
 	char socket_name[48];		 /* INSTANCE.sock, in the runtime directory */
 	char socket_path[PATH_MAX + 64]; /* for the log */
 	bool stopping;
+	uint64_t stop_kept; /* bytes of answers other users' sessions keep at a stop */
 	struct scratch *scratch;
 };
 

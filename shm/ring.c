@@ -161,7 +161,8 @@ static int producer_refresh(struct ring *r)
 
 bool ring_consumed(struct ring *r)
 {
-	return r->error || r->index == r->peer || producer_refresh(r) != 0 || r->index == r->peer;
+	return r->error || r->published == r->peer || producer_refresh(r) != 0 ||
+	       r->published == r->peer;
 }
 
 uint32_t ring_free_space(const struct ring *r)

@@ -194,8 +194,8 @@ void ring_release(struct ring *r, uint32_t end);
 /* Consumer: true if a message is waiting (loads the producer's tail). */
 bool ring_readable(struct ring *r);
 
-/* Producer: true once the consumer has released every record written
- * (loads its head), or if the ring is broken. */
+/* Producer: true once the consumer has released every record published
+ * (loads its head; r->peer is it then), or if the ring is broken. */
 bool ring_consumed(struct ring *r);
 
 /* Bytes the producer may still stage, from its last view of the head. */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -32,6 +33,7 @@
 
 #include <cmocka.h>
 
+#include "libclient/client.h"
 #include "server/memcg.h"
 #include "shm/ring.h"
 #include "shm/wire.h"
@@ -1274,6 +1276,21 @@ static void test_a_stop_reads_the_sync_in_flight_before_syncing_itself(void **st
  * test: 32-64 of a bulk load's at each SIGTERM), and a retry after a
  * reconnect made each rule twice.
  */
+/* The pages of [mem, mem + length) in memory (mincore()). */
+static unsigned resident_pages(void *mem, size_t length)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (length + page - 1) / page;
+	unsigned char *in = calloc(n, 1);
+	unsigned count = 0;
+
+	assert_non_null(in);
+	assert_int_equal(mincore(mem, length, in), 0);
+	for (size_t i = 0; i < n; i++)
+		count += in[i] & 1;
+	free(in);
+	return count;
+}
+
 static void test_a_stops_answers_stay_for_a_client_that_reads_late(void **state)
 {
 	const char *const args[] = {"--max-rules", "8192", NULL};
@@ -1302,9 +1319,19 @@ static void test_a_stops_answers_stay_for_a_client_that_reads_late(void **state)
 	assert_int_equal(mpf_submit_publish(c), 0);
 	usleep(200000);
 	assert_int_equal(mpf_poll(c, done, N, 0), 0); /* they wait for their sync */
+	/* Told to stop while they wait: the stop syncs them and answers;
+	 * the client reads after it. */
+	kill(p.pid, SIGSTOP);
+	for (int i = 0; i < 1000 && !stopped(&p); i++)
+		usleep(1000);
+	assert_true(stopped(&p));
 	clear_fault();
-	/* The stop syncs them and answers; the client reads after it. */
+	kill(p.pid, SIGTERM);
+	kill(p.pid, SIGCONT);
 	assert_int_equal(primary_stop(&p), 0);
+	/* Of the session's 768 KiB, what keeps them: the completion ring's
+	 * header and a few pages of answers, the rest given back. */
+	assert_true(resident_pages(c->mem, c->mem_length) <= 4);
 	while ((n = mpf_poll(c, done, N, 0)) > 0)
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(done[i].status, 0);
@@ -3706,6 +3733,7 @@ static void test_a_refused_create_spends_no_handle(void **state)
 	struct primary p;
 
 	(void)state;
+	assert_non_null(getenv("MPFLOWD_SHORT_HANDLES"));
 	setenv("MPFLOWD", getenv("MPFLOWD_SHORT_HANDLES"), 1);
 	assert_int_equal(primary_start(&p, args), 0);
 	assert_int_equal(primary_connect(&p, "refused", &c), 0);
