@@ -144,8 +144,8 @@ struct hwdrv_ops {
 	/* Optional: every rule created `deferred` since the last call takes
 	 * traffic from now on. */
 	void (*activate)(struct hwdrv *dev);
-	/* Optional: the table a rule create() made is in, as its *mask
-	 * said. */
+	/* The table a rule create() made is in, as its *mask said: a
+	 * backend that says it has this. */
 	const void *(*mask_of)(struct hwdrv *dev, const void *handle);
 	/* Remove a rule create() made (activated or not). See
 	 * mpf_flow_destroy(). */

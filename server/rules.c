@@ -572,7 +572,7 @@ static int install(struct server *s, struct client *c, uint32_t maker, uint32_t 
 			"uid %u holds its quota of %u rules on the device's slow path, "
 			"met in turn by every frame (--user-max-slow-rules)",
 			(unsigned)m->uid, s->config.user_max_slow_rules);
-	else if (err == -EDQUOT)
+	else if (err == -EDQUOT && hw->new_mask_refused && hw->mask)
 		err = masks_refused(s, m, error);
 	/* A table that exists but holds none of its rules: refused now, the
 	 * rule not yet linked (hw->deferred) or alone in its place. */
@@ -695,8 +695,11 @@ int rules_create(struct server *s, struct client *c, const struct wire_rule *rul
 	err = install(s, c, c->maker, slot, generation, rule, hw, NULL, error);
 	if (err) {
 		/* Nothing named the handle (no entry published, no record
-		 * appended): refused creates spend none of the slot's. */
-		t->slots[slot].generation = before;
+		 * appended): refused creates spend none of the slot's (a
+		 * fresh slot's first, at most: its 0 says its pages are new,
+		 * ahead_slot()). */
+		if (before != 0)
+			t->slots[slot].generation = before;
 		free_unpop(t, slot);
 		return err;
 	}

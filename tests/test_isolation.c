@@ -1059,7 +1059,7 @@ static void stranger_fills_the_heap(const struct primary *p, int done)
 			error.message);
 	if (write(done, &failed, 1) != 1)
 		_exit(1);
-	pause(); /* holding them */
+	sleep(60); /* holding them, until killed (bounded, should the test fail) */
 	_exit(0);
 }
 
