@@ -329,6 +329,7 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 	struct heap_charge charge = heap_charge(s, r);
 	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n;
 	int packed = (int)bytes->packed_length;
+	uint64_t held;
 
 	if (bytes->packed)
 		memcpy(s->packed, bytes->packed, bytes->packed_length);
@@ -351,8 +352,9 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 				      (unsigned)charge.maker->uid,
 				      (unsigned long long)(s->heap.n_chunks / 2) *
 					      sizeof(struct region_chunk));
-	if (fresh && charge.own &&
-	    s->config.client_max_rules<s->rules.max && * charge.own + n> client_heap_quota(s))
+	held = charge.own ? *charge.own : 0;
+	if (fresh && charge.own && s->config.client_max_rules < s->rules.max &&
+	    held + n > client_heap_quota(s))
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "%s quota reached: its rules would take more than %llu "
 				      "bytes of the rule heap (--client-max-rules %u x %u)",
