@@ -280,12 +280,12 @@ struct heap_charge {
 	const struct rule_maker *maker;
 };
 
-/* The user whose quotas the rule in `r` counts in: its owner's, or a
- * persistent rule's maker; NULL where its session's slot is another's. */
-static struct rule_maker *maker_of(struct server *s, const struct rule_slot *r)
+/* The user whose quotas the rule in `r` counts in: its owner's (`c`,
+ * owner_of_slot()), or a persistent rule's maker; NULL where its
+ * session's slot is another's. */
+static struct rule_maker *maker_of(struct server *s, const struct rule_slot *r,
+				   const struct client *c)
 {
-	struct client *c = owner_of_slot(s, r);
-
 	if (c)
 		return &s->rules.makers[c->maker];
 	return r->owner == 0 ? &s->rules.makers[r->maker] : NULL;
@@ -294,15 +294,12 @@ static struct rule_maker *maker_of(struct server *s, const struct rule_slot *r)
 static struct heap_charge heap_charge(struct server *s, const struct rule_slot *r)
 {
 	struct client *c = owner_of_slot(s, r);
-	struct rule_maker *m = maker_of(s, r);
+	struct rule_maker *m = maker_of(s, r, c);
 
-	if (m == s->rules.makers) /* the instance's own users */
+	if (m == NULL || m == s->rules.makers) /* none, or the instance's own users */
 		return (struct heap_charge){.own = c ? &c->heap_chunks : NULL};
-	if (c)
-		return (struct heap_charge){
-			.own = &c->heap_chunks, .user = &m->user_heap_chunks, .maker = m};
-	return (struct heap_charge){.own = m ? &m->heap_chunks : NULL,
-				    .user = m ? &m->user_heap_chunks : NULL,
+	return (struct heap_charge){.own = c ? &c->heap_chunks : &m->heap_chunks,
+				    .user = &m->user_heap_chunks,
 				    .maker = m};
 }
 
@@ -326,9 +323,9 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 		     struct mpf_flow_error *error)
 {
 	struct rule_slot *r = &s->rules.slots[slot];
-	struct heap_charge charge = heap_charge(s, r);
 	uint32_t chunks[RULE_HEAP_CHAIN_MAX], n;
 	int packed = (int)bytes->packed_length;
+	struct heap_charge charge;
 	uint64_t held;
 
 	if (bytes->packed)
@@ -345,6 +342,7 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 		return 0;
 	}
 	n = region_rule_chunks((uint32_t)packed);
+	charge = heap_charge(s, r); /* a rule in its entry (most) needs none */
 	if (fresh && charge.user && *charge.user + n > s->heap.n_chunks / 2)
 		return flow_error_set(error, ENOMEM, MPF_FLOW_ERROR_TYPE_HANDLE, -1,
 				      "uid %u's rules already take half of the rule heap (%llu "
@@ -382,12 +380,12 @@ static int keep_rule(struct server *s, uint32_t slot, const struct rule_bytes *b
 
 static void drop_rule(struct server *s, struct rule_slot *r)
 {
-	struct heap_charge charge = heap_charge(s, r);
-
 	memcg_release(&s->memcg);
 	if (r->packed_length == 0)
 		return;
 	if (!region_rule_inline(r->packed_length)) {
+		struct heap_charge charge = heap_charge(s, r);
+
 		if (charge.own)
 			*charge.own -= region_rule_chunks(r->packed_length);
 		if (charge.user)
@@ -825,7 +823,7 @@ static bool remove_begin(struct server *s, uint32_t slot)
 	struct rule_slot *r = &s->rules.slots[slot];
 	struct rule_maker *m;
 
-	if (r->masked && (m = maker_of(s, r)) != NULL)
+	if (r->masked && (m = maker_of(s, r, owner_of_slot(s, r))) != NULL)
 		mask_uncharge(m, s->device.ops.mask_of(&s->device, r->backend));
 	r->masked = false;
 	region_counter_close(&s->counters[slot]); /* the entry and the counter */
